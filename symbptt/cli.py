@@ -101,3 +101,107 @@ def derive_cmd(T: int, n: int, m: int, layers: int, activation: str, wrt: str, l
 
 
 derive_cmd.name = "derive"
+
+
+def emit(text: str | bytes, output: str | None) -> None:
+    """Print, or write atomically to ``output``."""
+    if output:
+        from .output import atomic_write
+
+        atomic_write(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("grad")
+@click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False),
+              help="JSON file: activation, W, U, b, h0, x, y, loss, optional truncate.")
+@click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
+def grad_cmd(params_file: str, output: str | None) -> None:
+    """Loss, gradients, log10 Jacobian norms and the regime of a numeric RNN, as JSON.
+
+    \b
+    Example file (scalar):  {"activation": "tanh", "W": 0.9, "U": 1, "b": 0, "h0": 0,
+                             "x": [1, 0.5, -0.2], "y": 0.3, "loss": "last", "truncate": 2}
+    """
+    from .config import load_config
+    from .numeric import grad_report
+    from .output import check_output_path, strict_json
+
+    if output:
+        check_output_path(output)
+    emit(strict_json(grad_report(load_config(params_file))), output)
+
+
+def _grid(low: float, high: float, points: int, name: str) -> Any:
+    import numpy as np
+
+    if points < 1:
+        raise SymbpttError(f"--points must be at least 1, got {points}")
+    if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
+        raise SymbpttError(f"{name} range is empty or reversed: {low} .. {high}")
+    return np.linspace(low, high, points)
+
+
+@main.command("sweep")
+@click.option("-a", "--activation", default="tanh", show_default=True)
+@click.option("-T", "--steps", "T", type=int, default=100, show_default=True, help="Largest T.")
+@click.option("--min", "low", type=float, default=-3.0, show_default=True, help="Smallest weight (or gain).")
+@click.option("--max", "high", type=float, default=3.0, show_default=True, help="Largest weight (or gain).")
+@click.option("--points", type=int, default=61, show_default=True, help="Grid points.")
+@click.option("-n", "--hidden", "n", type=int, default=1, show_default=True,
+              help="1: sweep the scalar weight w; >1: sweep a gain g on a random n×n W0 (up to 256).")
+@click.option("-u", "--input-weight", "u", type=float, default=1.0, show_default=True)
+@click.option("-b", "--bias", "b", type=float, default=0.0, show_default=True)
+@click.option("--h0", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random inputs (and W0).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", default=None, help="Write here instead of printing.")
+def sweep_cmd(activation: str, T: int, low: float, high: float, points: int, n: int, u: float, b: float,
+              h0: float, seed: int, fmt: str, output: str | None) -> None:
+    """log10|∂h_T/∂h_0| over a weight grid × T = 1..T, computed in one pass."""
+    from .activations import get_activation
+    from .config import MAX_NUMERIC_HIDDEN
+    from .numeric import sweep_gain, sweep_scalar
+    from .output import check_output_path, strict_json
+
+    get_activation(activation)
+    if T < 1:
+        raise SymbpttError(f"T (steps) must be at least 1, got {T}")
+    if not 1 <= n <= MAX_NUMERIC_HIDDEN:
+        raise SymbpttError(f"hidden size n must be from 1 to {MAX_NUMERIC_HIDDEN}, got {n}")
+    grid = _grid(low, high, points, "weight" if n == 1 else "gain")
+    if output:
+        check_output_path(output)
+    if n == 1:
+        values, axis = sweep_scalar(grid, T, activation, u=u, b=b, h0=h0, seed=seed), "w"
+    else:
+        values, axis = sweep_gain(grid, T, activation, n, seed=seed), "g"
+    if fmt == "json":
+        text = strict_json({"activation": activation, "axis": axis, axis: grid, "T": list(range(1, T + 1)),
+                            "log10_dh_T_dh_0": values})
+    else:
+        header = "T," + ",".join(f"{axis}={v:.6g}" for v in grid)
+        rows = [f"{t}," + ",".join(f"{v:.10g}" for v in values[t - 1]) for t in range(1, T + 1)]
+        text = "\n".join([header, *rows]) + "\n"
+    emit(text, output)
+
+
+@main.command("check")
+@click.option("--trials", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-T", "--steps", "T", type=int, default=6, show_default=True, help="Largest T drawn.")
+def check_cmd(trials: int, seed: int, T: int) -> None:
+    """Cross-check symbolic, structural, reference, finite-difference and mpmath gradients.
+
+    Exits 1 when any method disagrees with the 50-digit mpmath value beyond its tolerance."""
+    from .check import run_checks
+
+    if trials < 1:
+        raise SymbpttError(f"--trials must be at least 1, got {trials}")
+    if not 1 <= T <= 12:
+        raise SymbpttError(f"-T must be from 1 to 12 for the cross-check, got {T}")
+    report = run_checks(trials=trials, seed=seed, T_max=T)
+    click.echo(report.table(), nl=False)
+    if not report.ok:
+        sys.exit(1)

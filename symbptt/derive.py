@@ -70,6 +70,7 @@ class SymbolicFactors:
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn, self.s = rnn, rnn.symbols
+        self._factors: dict[Step, Matrix] = {}
 
     def sigma_prime(self, layer: int, t: int) -> Matrix:
         """σ'(a^(ℓ)_t) entrywise, written in h_t where the activation allows."""
@@ -77,10 +78,16 @@ class SymbolicFactors:
         return Matrix([act.dsigma_at(a, h) for a, h in zip(self.s.a(layer, t), self.s.h(layer, t))])
 
     def factor(self, step: Step) -> Matrix:
-        d = sp.diag(*self.sigma_prime(step.layer, step.t))
-        if step.kind == "D":
-            return Matrix(d)
-        return Matrix(d * (self.s.W(step.layer) if step.kind == "J" else self.s.U(step.layer)))
+        """D_t = diag(σ'(a_t)), J_t = D_t·W, V_t = D_t·U (memoised: each appears in many terms)."""
+        if step not in self._factors:
+            d = self.sigma_prime(step.layer, step.t)
+            if step.kind == "D":
+                value = Matrix(sp.diag(*d))
+            else:
+                right = self.s.W(step.layer) if step.kind == "J" else self.s.U(step.layer)
+                value = Matrix([[d[i] * right[i, j] for j in range(right.cols)] for i in range(right.rows)])
+            self._factors[step] = value
+        return self._factors[step]
 
     def error(self, t: int) -> Matrix:
         return self.s.h(self.rnn.layers, t) - self.s.y(t)
@@ -95,6 +102,7 @@ class Display:
     def __init__(self, rnn: RNN) -> None:
         self.rnn, self.s, self.values = rnn, rnn.symbols, SymbolicFactors(rnn)
         self.n = rnn.n
+        self._shown: dict[Step, sp.Basic] = {}
 
     def mat(self, base: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.MatrixSymbol:
         sup = self.s.sup(layer) if layer is not None else ""
@@ -102,9 +110,21 @@ class Display:
         return sp.MatrixSymbol(f"{base}{sup}{step}", rows, cols)
 
     def factor(self, step: Step) -> sp.Basic:
-        if self.rnn.scalar:
-            return self.values.factor(step)[0, 0]
-        return self.mat(step.kind, step.layer, step.t, self.n, self.n)
+        """The printed factor: its expression (scalar model) or its name J_t, V_t, D_t (matrices)."""
+        if step not in self._shown:
+            if self.rnn.scalar:
+                self._shown[step] = self._scalar_factor(step)
+            else:
+                self._shown[step] = self.mat(step.kind, step.layer, step.t, self.n, self.n)
+        return self._shown[step]
+
+    def _scalar_factor(self, step: Step) -> sp.Basic:
+        """σ'(a_t), w·σ'(a_t) or u·σ'(a_t) for the scalar model, without building 1×1 matrices."""
+        d = self.rnn.act.dsigma_at(self.s.a(step.layer, step.t)[0, 0], self.s.h(step.layer, step.t)[0, 0])
+        if step.kind == "D":
+            return d
+        weight = (self.s.W if step.kind == "J" else self.s.U)(step.layer)[0, 0]
+        return _mul(weight, d)
 
     def h(self, layer: int, t: int) -> sp.Basic:
         return self.s.h(layer, t)[0, 0] if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
@@ -121,7 +141,7 @@ class Display:
             return self.h(layer, t - 1)
         if layer > 1:
             return self.h(layer - 1, t)
-        return self.s.x(t)[0, 0] if self.rnn.m == 1 else self.mat("x", None, t, self.rnn.m, 1)
+        return self.s.x(t)[0, 0] if self.rnn.scalar and self.rnn.m == 1 else self.mat("x", None, t, self.rnn.m, 1)
 
     def delta(self, layer: int, t: int) -> sp.Basic:
         sup = self.s.sup(layer)
@@ -140,20 +160,28 @@ class Display:
 
 def _mul(*factors: sp.Basic) -> sp.Basic:
     """A product that keeps the factors in the order given (printed with order='none')."""
-    factors = tuple(f for f in factors if f != 1)
+    factors = tuple(f for f in factors if f is not sp.S.One)
     if not factors:
-        return sp.Integer(1)
+        return sp.S.One
     if len(factors) == 1:
         return factors[0]
-    return sp.Mul(*factors, evaluate=False)
+    return sp.Mul._from_args(factors)
+
+
+class TermSum(sp.Add):
+    """A sum kept exactly as built, one summand per path (explicit) or per step (recursive)."""
+
+
+class MatTermSum(sp.MatAdd):
+    """The matrix counterpart of TermSum."""
 
 
 def _add(terms: list[sp.Basic]) -> sp.Basic:
     if len(terms) == 1:
         return terms[0]
     if any(isinstance(t, sp.MatrixExpr) for t in terms):
-        return sp.MatAdd(*terms, evaluate=False)
-    return sp.Add(*terms, evaluate=False)
+        return MatTermSum(*terms, evaluate=False)
+    return TermSum._from_args(tuple(terms))
 
 
 def _scalar_entries(rnn: RNN, param: str, layer: int) -> list[tuple[sp.Basic, int]]:

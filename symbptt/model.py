@@ -84,12 +84,19 @@ class Symbols:
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn = rnn
+        self._made: dict[tuple, Matrix] = {}
 
     def sup(self, layer: int) -> str:
         """Layer superscript, shown only when there is more than one layer: h^(2)_3."""
         return f"^({layer})" if self.rnn.layers > 1 else ""
 
     def _vector(self, base: str, layer: int | None, t: int | None, size: int) -> Matrix:
+        key = (base, layer, t, size)
+        if key not in self._made:
+            self._made[key] = self._new_vector(base, layer, t, size)
+        return self._made[key]
+
+    def _new_vector(self, base: str, layer: int | None, t: int | None, size: int) -> Matrix:
         sup = self.sup(layer) if layer is not None else ""
         step = f"_{t}" if t is not None else ""
         if size == 1:
@@ -97,6 +104,12 @@ class Symbols:
         return Matrix([[_sym(f"{base}{sup}{step}_{i}")] for i in range(1, size + 1)])
 
     def _matrix(self, upper: str, lower: str, layer: int, rows: int, cols: int) -> Matrix:
+        key = (upper, layer, rows, cols)
+        if key not in self._made:
+            self._made[key] = self._new_matrix(upper, lower, layer, rows, cols)
+        return self._made[key]
+
+    def _new_matrix(self, upper: str, lower: str, layer: int, rows: int, cols: int) -> Matrix:
         sup = self.sup(layer)
         if rows == 1 and cols == 1:
             return Matrix([[_sym(f"{lower}{sup}")]])

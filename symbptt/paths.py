@@ -18,10 +18,9 @@ Both are written here once, over an abstract ``Factors`` provider, so the same c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from math import comb
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .errors import SymbpttError
 from .model import RNN
@@ -29,8 +28,7 @@ from .model import RNN
 EXPLICIT_MAX_FACTORS = 1_000_000
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One chain-rule factor: kind 'J' (back one step), 'V' (down one layer) or 'D' (σ' of layer at t)."""
 
     kind: str
@@ -38,8 +36,7 @@ class Step:
     t: int
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """(h_s − y_s)ᵀ · chain[0] ⋯ chain[-1], the contribution of one path; θ enters at step ``entry``."""
 
     loss_step: int
@@ -131,8 +128,7 @@ def evaluate_explicit(rnn: RNN, param: str, layer: int, values: Factors) -> Any:
     return total
 
 
-@dataclass(frozen=True)
-class DeltaPart:
+class DeltaPart(NamedTuple):
     """One summand of δ^(ℓ)_t: a factorᵀ times a later δ (kind 'J' or 'V'), or the loss error ('E')."""
 
     kind: str
