@@ -205,3 +205,33 @@ def check_cmd(trials: int, seed: int, T: int) -> None:
     click.echo(report.table(), nl=False)
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("latex", epilog="""
+\b
+Examples:
+  symbptt latex -T 3 --standalone -o bptt.tex && pdflatex bptt.tex
+  symbptt latex -T 3 --form recursive --wrt all
+  symbptt latex -T 4 --layers 2 --diagram --standalone -o unrolled.tex
+""")
+@model_options
+@click.option("--standalone", is_flag=True, help="A complete article that compiles as it is.")
+@click.option("--diagram", is_flag=True, help="Add a TikZ picture of the unrolled network.")
+@click.option("-o", "--output", default=None, help="Write the LaTeX here (atomically) instead of printing.")
+def latex_cmd(T: int, n: int, m: int, layers: int, activation: str, wrt: str, loss: str, form: str,
+              standalone: bool, diagram: bool, output: str | None) -> None:
+    """LaTeX of the derivation: an amsmath snippet, or a standalone document."""
+    from .latex import snippet, tikz_diagram
+    from .latex import standalone as document
+    from .output import check_output_path
+
+    if output:
+        check_output_path(output)
+    rnn = build_rnn(T, n, m, layers, activation, loss)
+    if standalone:
+        text = document(rnn, wrt=wrt, diagram=diagram)
+    else:
+        text = snippet(derive(rnn, form=form, wrt=wrt))
+        if diagram:
+            text += tikz_diagram(rnn)
+    emit(text, output)

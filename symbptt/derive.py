@@ -315,7 +315,7 @@ def _immediate_partials(rnn: RNN, values: SymbolicFactors, param: str, layer: in
     if rnn.scalar:
         out = []
         for entry, column in _scalar_entries(rnn, param, layer):
-            z = 1 if param == "b" else values.z(param, layer, t)[column, 0]
+            z = sp.S.One if param == "b" else values.z(param, layer, t)[column, 0]
             lhs = label(f"∂⁺{h_name}/∂{entry}", rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {sp.latex(entry)}}}")
             out.append(Equation(lhs, _mul(d[0, 0], z)))
         return out

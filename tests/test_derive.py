@@ -25,11 +25,18 @@ def lambdify_plain(symbols, exprs):
     return sp.lambdify(symbols, exprs, modules, cse=True)
 
 
+def _entries_to_check(shape, rng):
+    """Every entry of a scalar parameter; one seeded random entry of each matrix parameter (the
+    structure is the same for every entry, and sympy.diff of the nested loss costs seconds per entry)."""
+    all_entries = list(np.ndindex(shape))
+    return all_entries if len(all_entries) <= 1 else [all_entries[rng.integers(len(all_entries))]]
+
+
 GRID = list(itertools.product(range(1, 7), ACTIVATIONS, (1, 2), (1, 2), ("last", "sum")))
 
 
 def _is_slow(T: int, n: int, layers: int) -> bool:
-    return n == 2 and layers == 2 and T >= 5
+    return n == 2 and layers == 2 and T >= 4
 
 
 @pytest.mark.parametrize(
@@ -40,12 +47,13 @@ def test_explicit_and_recursive_equal_diff_of_unrolled_loss(T, act, n, layers, l
     """Both forms, substituted down to inputs, equal sympy.diff of the nested loss at a random point."""
     rnn = RNN(T=T, n=n, layers=layers, activation=act, loss=loss)
     loss_expr, subs, values = unrolled_loss(rnn), nested_states(rnn), SymbolicFactors(rnn)
+    rng = np.random.default_rng(T)
     wanted, explicit, recursive = [], [], []
     for param, layer in targets(rnn, "all"):
         entries = rnn.symbols.param(param, layer)
         explicit_grad = evaluate_explicit(rnn, param, layer, values).xreplace(subs)
         recursive_grad = evaluate_recursive(rnn, param, layer, values).xreplace(subs)
-        for idx in np.ndindex(entries.shape):
+        for idx in _entries_to_check(entries.shape, rng):
             wanted.append(sp.diff(loss_expr, entries[idx]))
             explicit.append(explicit_grad[idx])
             recursive.append(recursive_grad[idx])
