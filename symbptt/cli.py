@@ -235,3 +235,72 @@ def latex_cmd(T: int, n: int, m: int, layers: int, activation: str, wrt: str, lo
         if diagram:
             text += tikz_diagram(rnn)
     emit(text, output)
+
+
+@main.command("plot", epilog="""
+\b
+Examples:
+  symbptt plot regimes -o regimes.png
+  symbptt plot curves --weights 0.5,0.9,1.1,2 -T 100 -o curves.svg
+  symbptt plot contributions --params p.json -o terms.pdf
+  symbptt plot spectrum -n 64 -o spectrum.png
+  symbptt plot surface -T 30 -o surface.png
+  symbptt plot unrolled -T 3 --layers 2 -o unrolled.png
+""")
+@click.argument("kind")
+@click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
+@click.option("-a", "--activation", default="tanh", show_default=True)
+@click.option("-T", "--steps", "T", type=int, default=None, help="Sequence length (default depends on KIND).")
+@click.option("--min", "low", type=float, default=None, help="Smallest weight (regimes, surface) or gain.")
+@click.option("--max", "high", type=float, default=None, help="Largest weight (regimes, surface) or gain.")
+@click.option("--points", type=int, default=None, help="Grid points along the weight or gain axis.")
+@click.option("-u", "--input-weight", "u", type=float, default=1.0, show_default=True)
+@click.option("-b", "--bias", "b", type=float, default=0.0, show_default=True)
+@click.option("--h0", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,
+              help="regimes: |∂h_T/∂h_0| or |∂L/∂w|.")
+@click.option("--weights", default="0.5,0.9,1.1,2", show_default=True, help="curves: comma-separated w.")
+@click.option("-n", "--hidden", "n", type=int, default=64, show_default=True, help="spectrum: size of W.")
+@click.option("--params", "params_file", default=None, help="contributions: a JSON parameters file.")
+@click.option("--b-min", type=float, default=-3.0, show_default=True, help="surface: smallest bias.")
+@click.option("--b-max", type=float, default=3.0, show_default=True, help="surface: largest bias.")
+@click.option("--target", type=float, default=0.5, show_default=True, help="surface: target of h_T.")
+@click.option("--layers", type=int, default=1, show_default=True, help="unrolled: stacked layers.")
+def plot_cmd(kind: str, output: str, activation: str, T: int | None, low: float | None, high: float | None,
+             points: int | None, u: float, b: float, h0: float, seed: int, quantity: str, weights: str, n: int,
+             params_file: str | None, b_min: float, b_max: float, target: float, layers: int) -> None:
+    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled) into OUTPUT."""
+    from . import plot
+    from .activations import get_activation
+
+    if kind not in plot.KINDS:
+        raise SymbpttError(f"unknown plot kind {kind!r}; choose one of {', '.join(plot.KINDS)}")
+    plot.check_plot_path(output)
+    get_activation(activation)
+    if points is not None and points < 2:
+        raise SymbpttError(f"--points must be at least 2, got {points}")
+    if kind == "regimes":
+        fig, _ = plot.regimes(activation, low if low is not None else -3.0, high if high is not None else 3.0,
+                              points or 241, T or 100, u, b, h0, seed, quantity)
+    elif kind == "curves":
+        try:
+            ws = tuple(float(v) for v in weights.split(",") if v.strip())
+        except ValueError:
+            raise SymbpttError(f"--weights must be comma-separated numbers, got {weights!r}") from None
+        fig, _ = plot.curves(activation, ws, T or 100, u, b, seed)
+    elif kind == "contributions":
+        from .config import load_config
+
+        if not params_file:
+            raise SymbpttError("plot contributions needs --params FILE.json")
+        fig, _ = plot.contributions(load_config(params_file))
+    elif kind == "spectrum":
+        fig, _ = plot.spectrum(activation, n, low if low is not None else 0.1, high if high is not None else 3.0,
+                               points or 30, T or 200, seed)
+    elif kind == "surface":
+        fig, _ = plot.surface(activation, low if low is not None else -3.0, high if high is not None else 3.0,
+                              b_min, b_max, points or 161, T or 30, target)
+    else:
+        fig, _ = plot.unrolled(T or 3, layers)
+    plot.save(fig, output)

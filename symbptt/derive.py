@@ -12,7 +12,6 @@ Forms (each a list of equations lhs = rhs):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import NamedTuple
 
 import sympy as sp
@@ -31,7 +30,7 @@ from .paths import (
 )
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
-EXPANDED_MAX_T = {1: 8, 2: 4, 3: 3, 4: 3}  # by hidden size; with layers > 1 one step less
+EXPANDED_MAX_T = {1: 6, 2: 2, 3: 1, 4: 1}  # by hidden size; with layers > 1 one step less (at least 1)
 TEX_NAMES: dict[sp.Symbol, str] = {}
 
 
@@ -75,7 +74,7 @@ class SymbolicFactors:
     def sigma_prime(self, layer: int, t: int) -> Matrix:
         """σ'(a^(ℓ)_t) entrywise, written in h_t where the activation allows."""
         act = self.rnn.act
-        return Matrix([act.dsigma_at(a, h) for a, h in zip(self.s.a(layer, t), self.s.h(layer, t))])
+        return Matrix([act.dsigma_at(a, h) for a, h in zip(self.s.a(layer, t), self.s.h(layer, t), strict=True)])
 
     def factor(self, step: Step) -> Matrix:
         """D_t = diag(σ'(a_t)), J_t = D_t·W, V_t = D_t·U (memoised: each appears in many terms)."""
@@ -316,7 +315,8 @@ def _immediate_partials(rnn: RNN, values: SymbolicFactors, param: str, layer: in
         out = []
         for entry, column in _scalar_entries(rnn, param, layer):
             z = sp.S.One if param == "b" else values.z(param, layer, t)[column, 0]
-            lhs = label(f"∂⁺{h_name}/∂{entry}", rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {sp.latex(entry)}}}")
+            tex = rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {sp.latex(entry)}}}"
+            lhs = label(f"∂⁺{h_name}/∂{entry}", tex)
             out.append(Equation(lhs, _mul(d[0, 0], z)))
         return out
     if param == "b":
@@ -332,21 +332,29 @@ def _immediate_partials(rnn: RNN, values: SymbolicFactors, param: str, layer: in
 
 def form_expanded(rnn: RNN, wrt: str) -> Derivation:
     """The recursive gradient with every h_t replaced by its expression in parameters and inputs."""
-    limit = EXPANDED_MAX_T[rnn.n] - (rnn.layers > 1)
+    limit = max(1, EXPANDED_MAX_T[rnn.n] - (rnn.layers > 1))
     if rnn.T > limit:
         raise SymbpttError(
             f"the expanded form is limited to T <= {limit} for n={rnn.n}, layers={rnn.layers} "
             "(its printed size grows exponentially); use --form explicit, recursive or general"
         )
     values, subs, eqs = SymbolicFactors(rnn), nested_states(rnn), []
+    d = Display(rnn)
     for param, layer in targets(rnn, wrt):
-        grad = evaluate_recursive(rnn, param, layer, values).xreplace(subs)
-        if rnn.scalar:
+        if rnn.scalar:  # the explicit sum, every factor written in parameters and inputs
+            terms = list(explicit_terms(rnn, param, layer))
             for entry, column in _scalar_entries(rnn, param, layer):
-                eqs.append(Equation(grad_label(entry), grad[column, 0] if param == "U" else grad[0, 0]))
+                shown = [explicit_term_display(d, t, param, layer, column) for t in terms]
+                expanded = [_mul(*[f.xreplace(subs) for f in factors_of_term(t)]) for t in shown]
+                eqs.append(Equation(grad_label(entry), _add(expanded)))
         else:
-            eqs.append(Equation(grad_label(Display(rnn).param(param, layer)), grad))
+            grad = evaluate_recursive(rnn, param, layer, values).xreplace(subs)
+            eqs.append(Equation(grad_label(d.param(param, layer)), grad))
     return Derivation(f"gradient expanded down to parameters and inputs, T = {rnn.T}", eqs, [])
+
+
+def factors_of_term(term: sp.Basic) -> tuple[sp.Basic, ...]:
+    return term.args if isinstance(term, sp.Mul) else (term,)
 
 
 def form_general(rnn: RNN, wrt: str) -> Derivation:
@@ -412,7 +420,8 @@ def general_ordered(rnn: RNN, wrt: str) -> Derivation:
     for layer in range(top, 0, -1):
         parts = [sp.MatMul(sp.Transpose(mat(f"J{sup(layer)}_t")), vec(f"delta{sup(layer)}_t"))]
         if layer < top:
-            parts.append(sp.MatMul(sp.Transpose(mat(f"V{sup(layer + 1)}_{{t-1}}")), vec(f"delta{sup(layer + 1)}_{{t-1}}")))
+            factor = sp.Transpose(mat(f"V{sup(layer + 1)}_{{t-1}}"))
+            parts.append(sp.MatMul(factor, vec(f"delta{sup(layer + 1)}_{{t-1}}")))
         if layer == top and rnn.loss == "sum":
             parts.extend([vec("h_{t-1}"), -vec("y_{t-1}")])
         eqs.append(Equation(vec(f"delta{sup(layer)}_{{t-1}}"), sp.MatAdd(*parts, evaluate=False)))
@@ -426,7 +435,8 @@ def general_ordered(rnn: RNN, wrt: str) -> Derivation:
         if param == "W":
             body.append(sp.Transpose(vec(f"h{sup(layer)}_{{t-1}}")))
         elif param == "U":
-            body.append(sp.Transpose(vec(f"h{sup(layer - 1)}_t") if layer > 1 else sp.MatrixSymbol("x_t", sp.Symbol("m"), 1)))
+            below = vec(f"h{sup(layer - 1)}_t") if layer > 1 else sp.MatrixSymbol("x_t", sp.Symbol("m"), 1)
+            body.append(sp.Transpose(below))
         eqs.append(Equation(lhs, sp.Sum(sp.MatMul(*body), (t, 1, T_SYM))))
     notes = ["products are ordered: the latest step stands on the left (J_T ⋯ J_{k+1})",
              "D_t = diag(σ'(a_t)); valid for every T ≥ 1"]

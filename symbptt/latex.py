@@ -15,6 +15,7 @@ from .model import RNN
 from .render import FactorCache, factors_of, summands
 
 FACTORS_PER_LINE = 8
+CHARS_PER_LINE = 240  # LaTeX source characters of factors per printed line
 DIAGRAM_MAX_STEPS = 8
 MATRIX_TEX = {"⋯": r"\cdots"}
 
@@ -59,7 +60,14 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
         return [tex(term)]
     parts = _product_factors(term, cache)
     sep = r" \cdot " if not isinstance(term, (sp.MatMul, sp.Transpose)) else " "
-    return [sep.join(parts[i:i + per_line]) for i in range(0, len(parts), per_line)]
+    lines, current = [], []
+    for part in parts:
+        if current and (len(current) >= per_line or sum(map(len, current)) + len(part) > CHARS_PER_LINE):
+            lines.append(sep.join(current))
+            current = []
+        current.append(part)
+    lines.append(sep.join(current))
+    return lines
 
 
 def equation_lines(eq: Equation, cache: FactorCache[str]) -> list[str]:

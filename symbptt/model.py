@@ -193,7 +193,7 @@ def nested_states(rnn: RNN) -> dict[sp.Symbol, sp.Expr]:
     for t in range(1, rnn.T + 1):
         for layer in range(1, rnn.layers + 1):
             pre = s.preactivation(layer, t).xreplace(subs)
-            for sym_a, sym_h, value in zip(s.a(layer, t), s.h(layer, t), pre):
+            for sym_a, sym_h, value in zip(s.a(layer, t), s.h(layer, t), pre, strict=True):
                 subs[sym_a] = value
                 subs[sym_h] = sigma.subs(A, value)
     return subs

@@ -192,7 +192,7 @@ class LambdifiedGradient:
         value = symbol_values(self.rnn, cfg, a, h)
         out = self.func(*[value[s] for s in self.args])
         grads = [{} for _ in cfg.layers]
-        for (param, layer), g in zip(self.keys, out):
+        for (param, layer), g in zip(self.keys, out, strict=True):
             grads[layer - 1][param] = np.array(g, dtype=float).reshape(cfg.layers[layer - 1][param].shape)
         return grads
 
@@ -218,14 +218,14 @@ def symbol_values(rnn: RNN, cfg: Config, a: list[np.ndarray], h: list[np.ndarray
     s, out = rnn.symbols, {}
     for layer, p in enumerate(cfg.layers, start=1):
         for name in PARAMS:
-            out.update(zip(s.param(name, layer), np.ravel(p[name])))
+            out.update(zip(s.param(name, layer), np.ravel(p[name]), strict=True))
         for t in range(1, cfg.T + 1):
-            out.update(zip(s.h(layer, t), h[layer - 1][t]))
-            out.update(zip(s.a(layer, t), a[layer - 1][t]))
+            out.update(zip(s.h(layer, t), h[layer - 1][t], strict=True))
+            out.update(zip(s.a(layer, t), a[layer - 1][t], strict=True))
     for t in range(1, cfg.T + 1):
-        out.update(zip(s.x(t), cfg.x[t - 1]))
+        out.update(zip(s.x(t), cfg.x[t - 1], strict=True))
     for t in rnn.loss_steps():
-        out.update(zip(s.y(t), cfg.y if cfg.loss == "last" else cfg.y[t - 1]))
+        out.update(zip(s.y(t), cfg.y if cfg.loss == "last" else cfg.y[t - 1], strict=True))
     return out
 
 

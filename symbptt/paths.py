@@ -81,7 +81,8 @@ def check_explicit_size(rnn: RNN, targets: list[tuple[str, int]]) -> None:
 
 
 def _chain(layer0: int, k: int, ups: tuple[int, ...], s: int, with_d: bool) -> tuple[Step, ...]:
-    """Factors in reading order from the loss at step s (top layer) down to (layer0, k), via layer changes at ``ups``."""
+    """Factors in reading order from the loss at step s (top layer) down to (layer0, k); ``ups`` are the
+    steps at which the path moves down a layer."""
     times = (k, *ups, s)  # times[i] .. times[i+1] are spent in layer layer0 + i
     chain: list[Step] = []
     for i in range(len(times) - 2, -1, -1):

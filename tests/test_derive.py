@@ -89,7 +89,7 @@ def test_jacobian_factor_is_diag_sigma_prime_times_W_not_its_transpose():
     sigma = sp.tanh
     h1 = s.preactivation(1, 2).applyfunc(sigma)  # h_2 as a function of h_1
     jac = h1.jacobian(s.h(1, 1))
-    to_h = {sigma(a): h for a, h in zip(s.preactivation(1, 2), s.h(1, 2))}
+    to_h = {sigma(a): h for a, h in zip(s.preactivation(1, 2), s.h(1, 2), strict=True)}
     jac_in_h = jac.applyfunc(lambda e: sp.expand(e.subs(to_h)))
     ours = values.factor(Step("J", 1, 2)).applyfunc(sp.expand)
     assert (jac_in_h - ours).applyfunc(sp.simplify) == sp.zeros(2, 2)
@@ -110,7 +110,7 @@ def test_general_form_at_concrete_T_equals_explicit(act, loss, wrt):
         indexed = {sp.IndexedBase(name, real=True): name for name in ("h", "a", "x", "y")}
         concrete = concrete.replace(
             lambda e: isinstance(e, sp.Indexed),
-            lambda e: sp.Symbol(f"{indexed[e.base]}_{e.indices[0]}", real=True),
+            lambda e, names=indexed: sp.Symbol(f"{names[e.base]}_{e.indices[0]}", real=True),
         )
         explicit = evaluate_explicit(rnn, wrt, 1, SymbolicFactors(rnn))[0, 0]
         assert sp.expand(concrete - explicit) == 0
