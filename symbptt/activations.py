@@ -51,7 +51,7 @@ def swap_symbol(expr: sp.Basic, old: sp.Symbol, new: sp.Basic) -> sp.Basic:
     """
     if expr == old:
         return new
-    if not expr.args or old not in expr.free_symbols:
+    if not expr.args:
         return expr
     args = tuple(swap_symbol(arg, old, new) for arg in expr.args)
     if isinstance(expr, (sp.Add, sp.Mul)):

@@ -119,21 +119,29 @@ class Display:
 
     def _scalar_factor(self, step: Step) -> sp.Basic:
         """σ'(a_t), w·σ'(a_t) or u·σ'(a_t) for the scalar model, without building 1×1 matrices."""
-        d = self.rnn.act.dsigma_at(self.s.a(step.layer, step.t)[0, 0], self.s.h(step.layer, step.t)[0, 0])
+        d = self.rnn.act.dsigma_at(self.s.scalar("a", step.layer, step.t), self.s.scalar("h", step.layer, step.t))
         if step.kind == "D":
             return d
         weight = (self.s.W if step.kind == "J" else self.s.U)(step.layer)[0, 0]
         return _mul(weight, d)
 
     def h(self, layer: int, t: int) -> sp.Basic:
-        return self.s.h(layer, t)[0, 0] if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
+        return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
 
     def error(self, t: int) -> sp.Basic:
         y_step = t if self.rnn.loss == "sum" else None
         if self.rnn.scalar:
-            return self.values.error(t)[0, 0]
+            return self.s.scalar("h", self.rnn.layers, t) - self.s.scalar("y", None, y_step)
         del y_step
         return self.mat("e", None, t, self.n, 1)
+
+    def z_entry(self, param: str, layer: int, t: int, column: int) -> sp.Basic:
+        """Entry ``column`` of z_t for the scalar model: h_{t-1} (W), x_t or the layer below (U)."""
+        if param == "W":
+            return self.s.scalar("h", layer, t - 1)
+        if layer > 1:
+            return self.s.scalar("h", layer - 1, t)
+        return self.s.scalar("x", None, t) if self.rnn.m == 1 else self.s.x(t)[column, 0]
 
     def z(self, param: str, layer: int, t: int) -> sp.Basic:
         if param == "W":
@@ -193,7 +201,7 @@ def explicit_term_display(d: Display, term: Term, param: str, layer: int, column
     """One summand: (h_s − y)·J_s ⋯ J_{k+1}·σ'(a_k)·z_k, factors left to right in time order."""
     chain = [d.factor(step) for step in term.chain]
     if d.rnn.scalar:
-        z = [] if param in ("b", "h0") else [d.values.z(param, layer, term.entry)[column, 0]]
+        z = [] if param in ("b", "h0") else [d.z_entry(param, layer, term.entry, column)]
         return _mul(d.error(term.loss_step), *chain, *z)
     row = sp.MatMul(sp.Transpose(d.error(term.loss_step)), *chain)
     if param in ("b", "h0"):
@@ -254,7 +262,7 @@ def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0) -> 
     for t in range(1, d.rnn.T + 1):
         step = Step("D", layer, t)
         if d.rnn.scalar:
-            z = [] if param == "b" else [d.values.z(param, layer, t)[column, 0]]
+            z = [] if param == "b" else [d.z_entry(param, layer, t, column)]
             terms.append(_mul(d.factor(step), *z, d.delta(layer, t)))
         else:
             da = sp.MatMul(d.factor(step), d.delta(layer, t))

@@ -96,6 +96,12 @@ class Symbols:
             self._made[key] = self._new_vector(base, layer, t, size)
         return self._made[key]
 
+    def scalar(self, base: str, layer: int | None, t: int | None) -> sp.Symbol:
+        """The symbol of a one-entry vector (h_3, a^(2)_1, x_2) without building a 1×1 matrix."""
+        sup = self.sup(layer) if layer is not None else ""
+        step = f"_{t}" if t is not None else ""
+        return _sym(f"{base}{sup}{step}")
+
     def _new_vector(self, base: str, layer: int | None, t: int | None, size: int) -> Matrix:
         sup = self.sup(layer) if layer is not None else ""
         step = f"_{t}" if t is not None else ""
