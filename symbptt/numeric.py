@@ -18,7 +18,7 @@ import sympy as sp
 from .activations import get_activation
 from .config import Config
 from .derive import SymbolicFactors
-from .model import RNN
+from .model import RNN, Matrix
 from .paths import Step, evaluate_deltas, evaluate_explicit, evaluate_recursive, targets
 from .safeexpr import A
 
@@ -197,19 +197,60 @@ class LambdifiedGradient:
         return grads
 
 
-def lambdify_gradient(rnn: RNN, form: str = "explicit") -> LambdifiedGradient:
-    """Build ∂L/∂θ for every parameter in state symbols (explicit or recursive form) and lambdify it,
-    with cse, as a function of the states h_t, a_t, the parameters, inputs and targets."""
-    values = SymbolicFactors(rnn)
-    evaluate = evaluate_explicit if form == "explicit" else evaluate_recursive
-    keys = targets(rnn, "all")
-    exprs = [evaluate(rnn, param, layer, values) for param, layer in keys]
+class PlaceholderFactors(SymbolicFactors):
+    """Factors as placeholder symbols (J_3, D_1 …); their definitions become the cse replacements, so the
+    generated code computes each factor once and the gradient is a plain sum of products of names."""
+
+    def __init__(self, rnn: RNN) -> None:
+        super().__init__(rnn)
+        self.definitions: dict[sp.Symbol, sp.Expr] = {}
+        self._names: dict[Step, Matrix] = {}
+
+    def factor(self, step: Step) -> Matrix:
+        if step not in self._names:
+            value = super().factor(step)
+            names = [[sp.Symbol(f"_{step.kind}{step.layer}_{step.t}_{i}_{j}") for j in range(value.cols)]
+                     for i in range(value.rows)]
+            for i, row in enumerate(names):
+                for j, name in enumerate(row):
+                    self.definitions[name] = value[i, j]
+            self._names[step] = Matrix(names)
+        return self._names[step]
+
+
+def _scalar_explicit(rnn: RNN, param: str, layer: int, values: PlaceholderFactors) -> Matrix:
+    """The scalar explicit sum built term by term without 1×1 matrix products (fast for large T)."""
+    from .paths import explicit_terms
+
+    terms = []
+    for term in explicit_terms(rnn, param, layer):
+        factors = [values.error(term.loss_step)[0, 0], *(values.factor(s)[0, 0] for s in term.chain)]
+        if param in ("W", "U"):
+            factors.append(values.z(param, layer, term.entry)[0, 0])
+        terms.append(sp.Mul._from_args(tuple(factors)))
+    return Matrix([[sp.Add._from_args(tuple(terms)) if len(terms) > 1 else terms[0]]])
+
+
+def lambdify_gradient(rnn: RNN, form: str = "explicit", wrt: str = "all") -> LambdifiedGradient:
+    """Build ∂L/∂θ (explicit or recursive form, in state symbols) and lambdify it to NumPy as a function
+    of the states h_t, a_t, the parameters, inputs and targets.  Common subexpressions are the per-step
+    factors themselves: each is defined once in the generated code and the gradient refers to it."""
+    values = PlaceholderFactors(rnn)
+    keys = targets(rnn, wrt)
+    exprs = []
+    for param, layer in keys:
+        if form == "explicit" and rnn.scalar and rnn.m == 1:
+            exprs.append(_scalar_explicit(rnn, param, layer, values))
+        else:
+            evaluate = evaluate_explicit if form == "explicit" else evaluate_recursive
+            exprs.append(evaluate(rnn, param, layer, values))
     s = rnn.symbols
     states = [sym for layer in range(1, rnn.layers + 1) for t in range(1, rnn.T + 1)
               for sym in (*s.h(layer, t), *s.a(layer, t))]
     args = states + s.parameters()
     modules = [{"Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
-    func = sp.lambdify(args, exprs, modules, cse=True)
+    replacements = list(values.definitions.items())
+    func = sp.lambdify(args, exprs, modules, cse=lambda e: (replacements, e))
     return LambdifiedGradient(rnn, args, func, keys)
 
 
