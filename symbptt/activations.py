@@ -49,7 +49,7 @@ def swap_symbol(expr: sp.Basic, old: sp.Symbol, new: sp.Basic) -> sp.Basic:
     The template is already in canonical form and only one symbol changes, so nothing would simplify;
     skipping SymPy's evaluation makes this ~10× faster than xreplace (it runs once per time step).
     """
-    if expr == old:
+    if expr is old:  # H and A are module constants, so the template holds these very objects
         return new
     if not expr.args:
         return expr

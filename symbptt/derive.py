@@ -151,9 +151,8 @@ class Display:
         return self.s.x(t)[0, 0] if self.rnn.scalar and self.rnn.m == 1 else self.mat("x", None, t, self.rnn.m, 1)
 
     def delta(self, layer: int, t: int) -> sp.Basic:
-        sup = self.s.sup(layer)
         if self.rnn.scalar:
-            return sp.Symbol(f"delta{sup}_{t}")
+            return self.s.scalar("delta", layer, t)
         return self.mat("delta", layer, t, self.n, 1)
 
     def param(self, name: str, layer: int) -> sp.Basic:

@@ -85,6 +85,7 @@ class Symbols:
     def __init__(self, rnn: RNN) -> None:
         self.rnn = rnn
         self._made: dict[tuple, Matrix] = {}
+        self._scalars: dict[tuple, sp.Symbol] = {}
 
     def sup(self, layer: int) -> str:
         """Layer superscript, shown only when there is more than one layer: h^(2)_3."""
@@ -98,9 +99,12 @@ class Symbols:
 
     def scalar(self, base: str, layer: int | None, t: int | None) -> sp.Symbol:
         """The symbol of a one-entry vector (h_3, a^(2)_1, x_2) without building a 1×1 matrix."""
-        sup = self.sup(layer) if layer is not None else ""
-        step = f"_{t}" if t is not None else ""
-        return _sym(f"{base}{sup}{step}")
+        key = (base, layer, t)
+        if key not in self._scalars:
+            sup = self.sup(layer) if layer is not None else ""
+            step = f"_{t}" if t is not None else ""
+            self._scalars[key] = _sym(f"{base}{sup}{step}")
+        return self._scalars[key]
 
     def _new_vector(self, base: str, layer: int | None, t: int | None, size: int) -> Matrix:
         sup = self.sup(layer) if layer is not None else ""
