@@ -18,12 +18,9 @@ import sympy as sp
 from .activations import get_activation
 from .config import Config
 from .derive import SymbolicFactors
-from .model import RNN, Matrix
+from .model import PARAMS, RNN, Matrix
 from .paths import Step, evaluate_deltas, evaluate_explicit, evaluate_recursive, targets
 from .safeexpr import A
-
-PARAMS = ("W", "U", "b", "h0")
-
 
 # ------------------------------------------------------------------ forward pass and factor values
 
