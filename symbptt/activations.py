@@ -1,25 +1,40 @@
-"""Activation table: one row per activation with σ, σ', σ' written in h = σ(a), γ = sup|σ'|, NumPy code.
+"""Activation table: one row per activation with σ, σ', σ' written in h = σ(a), γ = sup|σ'|, numeric code.
 
 Each row is the whole chain-rule fact the engine needs about that nonlinearity; the engine never
-special-cases an activation by name.  ``log10_dsigma`` is computed stably from a (no 1 − h² cancellation),
-so saturated units give a finite, very negative log instead of log(0).
+special-cases an activation by name.  Numbers are computed from a, stably: σ'(a) and log10|σ'(a)| never
+go through 1 − h², so a saturated unit gives a tiny, exact σ' instead of 0.
+
+    name     σ(a)        σ'(a)                     σ' in h = σ(a)    γ = sup|σ'|
+    tanh     tanh a      sech² a                   1 − h²            1
+    sigmoid  1/(1+e^−a)  e^−|a|/(1 + e^−|a|)²      h(1 − h)          1/4
+    relu     max(a, 0)   1 if a > 0 else 0         H(h)              1
+    linear   a           1                         1                 1
+
+Custom activations are parsed by the whitelist in safeexpr.py; σ' comes from ``sympy.diff`` and is
+simplified; γ is found from the critical points of σ' (``solveset``) where SymPy can solve them, else
+by a refined search whose bound is stated, and an unbounded σ' gives γ = ∞.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import mpmath
 import numpy as np
 import sympy as sp
 
+from . import primitives as P
 from .errors import SymbpttError
-from .safeexpr import A, parse_activation
+from .limits import time_limit
+from .safeexpr import A, parse_activation, shown
 
 H = sp.Symbol("h", real=True)
-LN10 = np.log(10.0)
 Array = np.ndarray
+GAMMA_EXACT = "exact"
 
 
 @dataclass(frozen=True)
@@ -27,20 +42,39 @@ class Activation:
     """σ and what BPTT needs of it.  ``dsigma_h`` is σ'(a) rewritten in h = σ(a), when it exists."""
 
     name: str
-    sigma: sp.Expr
-    dsigma: sp.Expr
+    sigma: sp.Expr  # σ(a), written with the primitives of primitives.py
+    dsigma: sp.Expr  # σ'(a), the same
     dsigma_h: sp.Expr | None
-    gamma: sp.Expr
-    gamma_exact: bool
+    gamma: float  # sup|σ'| (math.inf when σ' is unbounded)
+    gamma_status: str  # "exact", or how the value was estimated
     np_sigma: Callable[[Array], Array]
     np_dsigma: Callable[[Array], Array]
     np_log10_dsigma: Callable[[Array], Array]
+    mp_sigma: Callable[[mpmath.mpf], mpmath.mpf]
+    mp_dsigma: Callable[[mpmath.mpf], mpmath.mpf]
+    function: type | None = None  # the primitive σ, None for the identity
+
+    def apply(self, x: sp.Expr) -> sp.Expr:
+        """σ(x) as it enters a cell's equations."""
+        return x if self.function is None else self.function(x)
+
+    @property
+    def gamma_exact(self) -> bool:
+        return self.gamma_status == GAMMA_EXACT
+
+    @property
+    def sigma_plain(self) -> sp.Expr:
+        return P.plain(self.sigma)
+
+    @property
+    def dsigma_plain(self) -> sp.Expr:
+        return P.plain(self.dsigma)
 
     def dsigma_at(self, a: sp.Expr, h: sp.Expr) -> sp.Expr:
-        """σ'(a_t), written in h_t where the activation allows it (tanh: 1 − h_t², sigmoid: h_t(1 − h_t))."""
+        """σ'(a_t) for display, written in h_t where the activation allows (tanh: 1 − h_t²)."""
         if self.dsigma_h is not None:
             return swap_symbol(self.dsigma_h, H, h)
-        return swap_symbol(self.dsigma, A, a)
+        return swap_symbol(self.dsigma_plain, A, a)
 
 
 def swap_symbol(expr: sp.Basic, old: sp.Symbol, new: sp.Basic) -> sp.Basic:
@@ -59,82 +93,233 @@ def swap_symbol(expr: sp.Basic, old: sp.Symbol, new: sp.Basic) -> sp.Basic:
     return expr.func(*args, evaluate=False)
 
 
-def _log10_sech2(a: Array) -> Array:
-    """log10 sech²(a) = log10 4 − 2|a|/ln10 − 2 log10(1 + e^{−2|a|}), exact for any |a|."""
-    x = np.abs(a)
-    return (np.log(4.0) - 2.0 * x - 2.0 * np.log1p(np.exp(-2.0 * x))) / LN10
+def _zeros(a: Array) -> Array:
+    return np.zeros_like(np.asarray(a, dtype=float))
 
 
-def _sech2(a: Array) -> Array:
-    """sech²(a) = 4 e^{−2|a|} / (1 + e^{−2|a|})², without overflow."""
-    e = np.exp(-2.0 * np.abs(a))
-    return 4.0 * e / (1.0 + e) ** 2
-
-
-def _np_sigmoid(a: Array) -> Array:
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(a, dtype=float)))
+def _ones(a: Array) -> Array:
+    return np.ones_like(np.asarray(a, dtype=float))
 
 
 def _relu_log10(a: Array) -> Array:
     return np.where(np.asarray(a) > 0, 0.0, -np.inf)
 
 
-_SIG = 1 / (1 + sp.exp(-A))
-#                 name       σ(a)          σ'(a)                      σ' in h          γ
+#            σ(a)            σ' in h            γ                 numpy σ'      numpy log10|σ'|       mpmath σ, σ'
 BUILTIN = {
-    "tanh": ("tanh", sp.tanh(A), 1 - sp.tanh(A) ** 2, 1 - H**2, sp.Integer(1),
-             np.tanh, _sech2, _log10_sech2),
-    "sigmoid": ("sigmoid", _SIG, _SIG * (1 - _SIG), H * (1 - H), sp.Rational(1, 4),
-                _np_sigmoid, lambda a: 0.25 * _sech2(0.5 * a),
-                lambda a: np.log10(0.25) + _log10_sech2(0.5 * a)),
-    "relu": ("relu", sp.Max(0, A), sp.Heaviside(A, 0), sp.Heaviside(H, 0), sp.Integer(1),
-             lambda a: np.maximum(a, 0.0), lambda a: (np.asarray(a) > 0).astype(float), _relu_log10),
-    "linear": ("linear", A, sp.Integer(1), sp.Integer(1), sp.Integer(1),
-               lambda a: np.asarray(a, dtype=float), lambda a: np.ones_like(a, dtype=float),
-               lambda a: np.zeros_like(a, dtype=float)),
+    "tanh": (P.tanh(A), 1 - H**2, 1.0, P.np_sech2, P.np_log10_sech2, mpmath.tanh, P.mp_dtanh),
+    "sigmoid": (P.sigmoid(A), H * (1 - H), 0.25, P.np_dsigmoid, P.np_log10_dsigmoid, P.mp_sigmoid,
+                P.mp_dsigmoid),
+    "relu": (P.relu(A), sp.Heaviside(H, 0), 1.0, P.np_step, _relu_log10, P.mp_relu, P.mp_step),
+    "linear": (A, sp.Integer(1), 1.0, _ones, _zeros, lambda a: a, lambda a: mpmath.mpf(1)),
 }
 NAMES = tuple(BUILTIN)
-GAMMA_GRID = np.linspace(-30.0, 30.0, 120001)
 
 
 def _builtin(name: str) -> Activation:
-    nm, sigma, dsigma, dsigma_h, gamma, f, df, ldf = BUILTIN[name]
-    return Activation(nm, sigma, dsigma, dsigma_h, gamma, True, f, df, ldf)
+    sigma, dsigma_h, gamma, np_d, np_logd, mp_s, mp_d = BUILTIN[name]
+    np_sigma = sp.lambdify(A, sigma, [P.numpy_module(), "numpy"]) if sigma is not A else _identity
+    function = None if sigma is A else type(sigma)
+    return Activation(name, sigma, sp.diff(sigma, A), dsigma_h, gamma, GAMMA_EXACT, _vectorised(np_sigma),
+                      np_d, np_logd, mp_s, mp_d, function)
+
+
+def _identity(a: Array) -> Array:
+    return np.asarray(a, dtype=float).copy()
+
+
+def _vectorised(f: Callable) -> Callable[[Array], Array]:
+    """A float array of the argument's shape, whatever ``f`` returns (a constant becomes an array)."""
+
+    def call(a: Array) -> Array:
+        a = np.asarray(a, dtype=float)
+        return np.broadcast_to(np.asarray(f(a), dtype=float), a.shape).copy()
+
+    return call
+
+
+def numpy_functions() -> list:
+    """lambdify modules: the stable primitives, erf (NumPy has none), then NumPy."""
+    erf = np.frompyfunc(math.erf, 1, 1)
+    return [P.numpy_module() | {"erf": lambda x: erf(x).astype(float)}, "numpy"]
+
+
+def simplify_derivative(expr: sp.Expr) -> sp.Expr:
+    """σ' as a person would write it: piecewise-aware simplification, the shorter of what is found.
+    Kinks follow the built-in relu: H(0) = 0."""
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
+    candidates = [expr]
+    with time_limit(2.0) as ok:
+        rewritten = expr.replace(sp.sign, lambda x: x / sp.Abs(x)) if expr.has(sp.sign) else expr
+        for candidate in (sp.simplify(rewritten), sp.factor(sp.together(rewritten))):
+            if ok():
+                candidates.append(candidate)
+        if expr.has(sp.Heaviside, sp.Abs, sp.sign) and ok():
+            pw = sp.piecewise_fold(sp.simplify(expr.rewrite(sp.Piecewise)))
+            candidates.append(_prune(sp.simplify(pw)))
+    best = min(candidates, key=lambda e: (sp.count_ops(e), len(sp.srepr(e))))
+    return best.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
+
+
+def _prune(expr: sp.Expr) -> sp.Expr:
+    """Drop the branches of a Piecewise in ``a`` that earlier branches already cover."""
+    if not isinstance(expr, sp.Piecewise):
+        return expr
+    kept, covered = [], sp.S.EmptySet
+    for value, cond in expr.args:
+        region = sp.S.Reals if cond is sp.true else cond.as_set()
+        if sp.Complement(region, covered) is sp.S.EmptySet:
+            continue
+        kept.append((value, cond))
+        covered = sp.Union(covered, region)
+        if covered == sp.S.Reals:
+            break
+    kept[-1] = (kept[-1][0], sp.true)
+    return sp.Piecewise(*kept)
 
 
 def _custom(text: str) -> Activation:
-    """A user expression in a: σ' by sympy.diff, γ estimated on a dense grid over [−30, 30]."""
+    """A user expression in a: σ' by sympy.diff (simplified), γ from its critical points."""
     sigma = parse_activation(text)
     dsigma = sp.diff(sigma, A)
-    f = sp.lambdify(A, sigma, "numpy")
-    df = sp.lambdify(A, dsigma, "numpy")
+    mods = numpy_functions()
+    np_sigma = _vectorised(sp.lambdify(A, sigma, mods))
+    np_dsigma = _vectorised(sp.lambdify(A, dsigma, mods))
+    mp_sigma = sp.lambdify(A, sigma, [P.mpmath_module(), "mpmath"])
+    mp_dsigma = sp.lambdify(A, dsigma, [P.mpmath_module(), "mpmath"])
+    _require_real(text, np_sigma, np_dsigma)
 
-    def np_dsigma(a: Array) -> Array:
-        return np.broadcast_to(np.asarray(df(np.asarray(a, dtype=float)), dtype=float), np.shape(a)).copy()
+    def log10_dsigma(a: Array) -> Array:
+        """log10|σ'(a)|; entries that float64 cannot hold are recomputed with mpmath."""
+        with np.errstate(all="ignore"):
+            values = np.abs(np_dsigma(a))
+            out = np.log10(values)
+        bad = ~np.isfinite(out) | ((values < np.finfo(float).tiny) & (values > 0))
+        for idx in zip(*np.nonzero(bad), strict=True):
+            with mpmath.workdps(30):
+                v = mp_dsigma(mpmath.mpf(float(np.asarray(a)[idx])))
+                out[idx] = -np.inf if v == 0 else float(mpmath.log10(abs(v)))
+        return out
 
-    def np_sigma(a: Array) -> Array:
-        return np.broadcast_to(np.asarray(f(np.asarray(a, dtype=float)), dtype=float), np.shape(a)).copy()
+    gamma, status = find_gamma(dsigma, np_dsigma, mp_dsigma)
+    shown_dsigma = P.plain(simplify_derivative(P.plain(dsigma)))
+    plain_sigma, second = P.plain(sigma), P.plain(sp.diff(dsigma, A))
+    key = hashlib.sha1(text.encode()).hexdigest()[:10]
+    function = P.custom_primitive(
+        key, lambda x: plain_sigma.xreplace({A: x}), lambda x: shown_dsigma.xreplace({A: x}),
+        lambda x: second.xreplace({A: x}), (np_sigma, np_dsigma), (mp_sigma, mp_dsigma))
+    return Activation(text, sigma, shown_dsigma, None, gamma, status, np_sigma, np_dsigma, log10_dsigma,
+                      mp_sigma, mp_dsigma, function)
 
-    def np_log10(a: Array) -> Array:
-        with np.errstate(divide="ignore"):
-            return np.log10(np.abs(np_dsigma(a)))
 
+SAMPLES = np.linspace(-50.0, 50.0, 20001)
+
+
+def _require_real(text: str, np_sigma: Callable, np_dsigma: Callable) -> None:
+    """σ and σ' must be real and finite on the real line (checked on a dense grid over [−50, 50])."""
     with np.errstate(all="ignore"):
-        values = np.abs(np_dsigma(GAMMA_GRID))
-    if not np.all(np.isfinite(values)):
-        raise SymbpttError(f"custom activation {text!r} has a derivative that is not finite on [-30, 30]")
-    gamma = sp.Float(float(values.max()), 6)
-    return Activation(text, sigma, dsigma, None, gamma, False, np_sigma, np_dsigma, np_log10)
+        try:
+            for f in (np_sigma, np_dsigma):
+                values = f(SAMPLES)
+                bad = ~np.isfinite(values)
+                if np.any(bad):
+                    where = float(SAMPLES[np.argmax(bad)])
+                    raise SymbpttError(f"custom activation {shown(text)} is not real and finite at a = {where:g}")
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            raise SymbpttError(f"custom activation {shown(text)} cannot be evaluated: {exc}") from None
+
+
+def find_gamma(dsigma: sp.Expr, np_dsigma: Callable[[Array], Array], mp_dsigma: Callable) -> tuple[float, str]:
+    """γ = sup_a |σ'(a)|: exact from the critical points and the limits at ±∞ when SymPy finds them,
+    otherwise the largest value of a refined search over [−10⁶, 10⁶] (stated as an estimate)."""
+    tails = _tail_values(mp_dsigma)
+    if tails is None:
+        return math.inf, "σ' is unbounded"
+    exact = _gamma_from_critical_points(dsigma)
+    if exact is not None:
+        return max(exact, *tails), GAMMA_EXACT
+    return _refined_search(np_dsigma), "estimated by a refined search over [-1e6, 1e6]"
+
+
+def _tail_values(mp_dsigma: Callable) -> list[float] | None:
+    """|σ'| far out on both sides (mpmath, so nothing overflows), or None when it keeps growing."""
+    out = []
+    with mpmath.workdps(30):
+        for sign in (-1, 1):
+            try:
+                values = [abs(mp_dsigma(mpmath.mpf(sign) * mpmath.mpf(10) ** (k / 4))) for k in range(4, 49)]
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                return None
+            if any(not mpmath.isfinite(v) or isinstance(v, mpmath.mpc) for v in values):
+                return None
+            tail = values[-8:]
+            if all(b > a for a, b in zip(tail, tail[1:], strict=False)) and tail[-1] > 10 * max(tail[0], 1e-300):
+                return None
+            out.append(float(values[-1]))
+    return out
+
+
+def _gamma_from_critical_points(dsigma: sp.Expr) -> float | None:
+    """max |σ'(c)| over the real roots c of σ'', when ``solveset`` finds finitely many in time."""
+    plain = P.plain(dsigma)
+    if plain.has(sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min):
+        return None
+    with time_limit(3.0) as ok:
+        try:
+            roots = sp.solveset(sp.diff(plain, A), A, sp.S.Reals)
+        except Exception:  # SymPy gives up in many ways; the numeric search takes over
+            return None
+        if roots is sp.S.EmptySet:
+            roots = sp.FiniteSet()
+        if not ok() or not isinstance(roots, sp.FiniteSet) or len(roots) > 50:
+            return None
+        values = [abs(complex(sp.N(plain.subs(A, r), 30))) for r in roots]
+    if not ok():
+        return None
+    return max(values, default=0.0)
+
+
+def _refined_search(np_dsigma: Callable) -> float:
+    """Largest |σ'| on a dense grid near 0 and a logarithmic grid out to ±10⁶, each local maximum
+    refined by golden-section search on its bracket."""
+    near = np.linspace(-60.0, 60.0, 240001)
+    far = np.logspace(np.log10(60.0), 6, 4000)
+    grid = np.unique(np.concatenate([-far[::-1], near, far]))
+    with np.errstate(all="ignore"):
+        values = np.nan_to_num(np.abs(np_dsigma(grid)), nan=0.0)
+    best = float(values.max())
+    peaks = np.argsort(values)[-5:]
+    for i in peaks:
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+        best = max(best, _golden_max(np_dsigma, lo, hi))
+    return best
+
+
+def _golden_max(f: Callable, lo: float, hi: float, steps: int = 80) -> float:
+    ratio = (math.sqrt(5) - 1) / 2
+    best = 0.0
+    for _ in range(steps):
+        x1, x2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        with np.errstate(all="ignore"):
+            f1, f2 = float(abs(f(np.array([x1]))[0])), float(abs(f(np.array([x2]))[0]))
+        best = max(best, f1 if math.isfinite(f1) else 0.0, f2 if math.isfinite(f2) else 0.0)
+        if f1 > f2:
+            hi = x2
+        else:
+            lo = x1
+    return best
 
 
 @lru_cache(maxsize=64)
 def get_activation(name: str) -> Activation:
     """Look up a built-in activation by name, or parse a custom expression in ``a``."""
+    if not isinstance(name, str):
+        raise SymbpttError("the activation must be a name or an expression in a")
     if name in BUILTIN:
         return _builtin(name)
     if not name.isidentifier() or name == "a":
         return _custom(name)
     raise SymbpttError(
-        f"unknown activation {name!r}; choose one of {', '.join(NAMES)} or give an expression in a, "
+        f"unknown activation {shown(name)}; choose one of {', '.join(NAMES)} or give an expression in a, "
         "for example 'a/(1+abs(a))'"
     )

@@ -1,38 +1,51 @@
-"""A numeric RNN configuration (weights, inputs, targets), read from JSON and validated field by field.
+"""A numeric configuration (cell, weights, inputs, targets), read from JSON and validated field by field.
 
-File fields: activation, W, U, b, h0 (numbers for one scalar layer, nested lists for matrices, or a list
-of such per layer under "layers"), x (T inputs, each a number or a list of m), y (a number or a list of n;
-per step for loss "sum"), loss ("last" or "sum"), optional truncate (1..T).
+File fields: cell ("rnn", "lstm", "gru" or a cell file, default rnn), activation (rnn only), the cell's
+parameters by name (rnn: W, U, b, h0; numbers for one scalar layer, nested lists for matrices; the scalar
+model's lower-case w, u are accepted too) or a list of such objects under "layers", x (T inputs, each a
+number or a list of m), y (a number or a list of n; per step for loss "sum"), loss ("last" or "sum"),
+optional truncate (1..T).  Every refusal names the field; unknown fields are refused with the nearest
+known name.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .activations import get_activation
+from .cells import Cell, get_cell
 from .errors import SymbpttError
 from .model import LOSSES
 
 MAX_NUMERIC_HIDDEN = 256
+MAX_FILE_BYTES = 64 * 2**20
+MAX_STEPS = 1_000_000
+FIELDS = ("cell", "activation", "loss", "x", "y", "truncate", "layers")
 
 
 @dataclass
 class Config:
-    """Numbers for one run: per-layer W (n×n), U (n×m), b (n), h0 (n); x (T×m); y (n) or (T×n)."""
+    """Numbers for one run: per-layer parameters by name; x (T×m); y (n) or (T×n)."""
 
-    activation: str
+    cell: str
+    activation: str | None
     layers: list[dict[str, np.ndarray]]
     x: np.ndarray
     y: np.ndarray
     loss: str = "last"
     truncate: int | None = None
     scalar: bool = False
+    spec: Cell = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.spec = get_cell(self.cell, get_activation(self.activation or "tanh"))
 
     @property
     def T(self) -> int:
@@ -40,83 +53,145 @@ class Config:
 
     @property
     def n(self) -> int:
-        return self.layers[0]["W"].shape[0]
+        return self.layers[0][self.spec.params[-1]].shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def act_name(self) -> str:
+        return self.activation or "tanh"
+
+    def input_size(self, layer: int) -> int:
+        return self.m if layer == 1 else self.n
 
 
 def _array(name: str, value: Any, ndim: int) -> np.ndarray:
     """A float array of exactly ``ndim`` dimensions; a bare number is promoted for the scalar model."""
+    _check_numbers(name, value, 0)
     try:
         arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise SymbpttError(f"field {name!r} must hold numbers (nested lists for matrices)") from None
+    except (TypeError, ValueError, OverflowError):
+        raise SymbpttError(f"field {name!r} must hold numbers in rows of equal length") from None
     while arr.ndim < ndim:
         arr = arr.reshape((1,) + arr.shape) if arr.ndim else arr.reshape(1)
     if arr.ndim != ndim:
         raise SymbpttError(f"field {name!r} has {arr.ndim} dimensions, expected {ndim}")
     if not np.all(np.isfinite(arr)):
-        raise SymbpttError(f"field {name!r} holds a non-finite number")
+        raise SymbpttError(f"field {name!r} holds a number too large for float64")
+    if 0 in arr.shape:
+        raise SymbpttError(f"field {name!r} is empty")
     return arr
 
 
-def _layer(raw: dict[str, Any], where: str, m: int | None) -> dict[str, np.ndarray]:
-    for key in ("W", "U", "b", "h0"):
-        if key not in raw:
-            raise SymbpttError(f"missing field {where + key!r}")
-    W = _array(where + "W", raw["W"], 2)
-    n = W.shape[0]
-    if W.shape != (n, n):
-        raise SymbpttError(f"field {where + 'W'!r} must be square (n×n), got {W.shape[0]}×{W.shape[1]}")
+def _check_numbers(name: str, value: Any, depth: int) -> None:
+    """Numbers or lists of them, at most three levels deep; no strings, booleans or null."""
+    if depth > 3:
+        raise SymbpttError(f"field {name!r} is nested too deeply")
+    if isinstance(value, list):
+        for item in value:
+            _check_numbers(name, item, depth + 1)
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SymbpttError(f"field {name!r} must hold numbers, got {type(value).__name__} {str(value)[:20]!r}")
+    if isinstance(value, int) and abs(value) > 1e300:
+        raise SymbpttError(f"field {name!r} holds an integer too large for float64")
+
+
+def _shape_of(spec: Cell, param: str, n: int, m: int) -> tuple[int, ...]:
+    kind = spec.kind(param)
+    return {"recurrent": (n, n), "input": (n, m), "bias": (n,), "initial": (n,), "scalar": (1,)}[kind]
+
+
+def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -> dict[str, np.ndarray]:
+    aliases = {p[0].lower() + p[1:]: p for p in spec.params if p[0] in "WU"}
+    given = {aliases.get(k, k): v for k, v in raw.items() if k not in FIELDS}
+    unknown = [k for k in raw if k not in FIELDS and aliases.get(k, k) not in spec.params]
+    if unknown:
+        _refuse_unknown(unknown[0], where, [*spec.params, *aliases, *FIELDS])
+    for param in spec.params:
+        if param not in given:
+            raise SymbpttError(f"missing field {where + param!r} (the {spec.name} cell's parameters: "
+                               f"{', '.join(spec.params)})")
+    if n is None:
+        first = next((p for p in spec.params if spec.kind(p) == "recurrent"), None)
+        n = 1 if first is None else _array(where + first, given[first], 2).shape[0]
     if n > MAX_NUMERIC_HIDDEN:
         raise SymbpttError(f"hidden size {n} is larger than {MAX_NUMERIC_HIDDEN}")
-    U = _array(where + "U", raw["U"], 2)
-    if U.shape[0] != n or (m is not None and U.shape[1] != m):
-        want = f"{n}×{m}" if m is not None else f"{n}×m"
-        raise SymbpttError(f"field {where + 'U'!r} must be {want}, got {U.shape[0]}×{U.shape[1]}")
-    b, h0 = _array(where + "b", raw["b"], 1), _array(where + "h0", raw["h0"], 1)
-    for key, vec in (("b", b), ("h0", h0)):
-        if vec.shape != (n,):
-            raise SymbpttError(f"field {where + key!r} must have {n} entries, got {vec.shape[0]}")
-    return {"W": W, "U": U, "b": b, "h0": h0}
+    out = {}
+    for param in spec.params:
+        want = _shape_of(spec, param, n, m)
+        arr = _array(where + param, given[param], len(want))
+        if arr.shape != want:
+            got = "×".join(map(str, arr.shape))
+            raise SymbpttError(f"field {where + param!r} must be {'×'.join(map(str, want))}, got {got}")
+        out[param] = arr
+    return out
 
 
-def parse_config(data: Any) -> Config:
+def _refuse_unknown(name: str, where: str, known: list[str]) -> None:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise SymbpttError(f"unknown field {where + name!r}{hint}")
+
+
+def parse_config(data: Any, base: Path | None = None) -> Config:
     """Validate a decoded JSON object; every error names the field."""
     if not isinstance(data, dict):
         raise SymbpttError("the parameters file must hold a JSON object")
-    activation = data.get("activation", "tanh")
-    if not isinstance(activation, str):
+    cell_name = data.get("cell", "rnn")
+    if not isinstance(cell_name, str) or not cell_name:
+        raise SymbpttError("field 'cell' must be rnn, lstm, gru or the path of a cell file")
+    if cell_name.endswith(".toml") and base is not None and not Path(cell_name).is_absolute():
+        cell_name = str(base / cell_name)
+    activation = data.get("activation")
+    if activation is not None and not isinstance(activation, str):
         raise SymbpttError("field 'activation' must be a string")
-    get_activation(activation)
+    spec = get_cell(cell_name, get_activation(activation or "tanh"))
+    if activation is not None and not spec.uses_activation:
+        raise SymbpttError(f"field 'activation' applies to the rnn cell only, not {spec.name}")
     loss = data.get("loss", "last")
     if loss not in LOSSES:
-        raise SymbpttError(f"field 'loss' must be one of {', '.join(LOSSES)}, got {loss!r}")
-    if "x" not in data:
-        raise SymbpttError("missing field 'x'")
-    if "y" not in data:
-        raise SymbpttError("missing field 'y'")
+        raise SymbpttError(f"field 'loss' must be one of {', '.join(LOSSES)}, got {str(loss)[:20]!r}")
+    for key in ("x", "y"):
+        if key not in data:
+            raise SymbpttError(f"missing field {key!r}")
+    x = _inputs(data["x"])
     raw_layers = data["layers"] if "layers" in data else [data]
     if not isinstance(raw_layers, list) or not raw_layers:
-        raise SymbpttError("field 'layers' must be a non-empty list of {W, U, b, h0} objects")
-    x_raw = data["x"]
-    if not isinstance(x_raw, list) or not x_raw:
-        raise SymbpttError("field 'x' must be a non-empty list of T inputs")
-    x = _array("x", x_raw, 2) if isinstance(x_raw[0], list) else _array("x", x_raw, 1)[:, None]
-    layers = []
+        raise SymbpttError("field 'layers' must be a non-empty list of parameter objects")
+    if "layers" in data:
+        stray = [k for k in data if k not in FIELDS]
+        if stray:
+            _refuse_unknown(stray[0], "", list(FIELDS))
+    layers: list[dict[str, np.ndarray]] = []
     for i, raw in enumerate(raw_layers):
         where = f"layers[{i}]." if "layers" in data else ""
         if not isinstance(raw, dict):
             raise SymbpttError(f"field 'layers[{i}]' must be an object")
-        layers.append(_layer(raw, where, x.shape[1] if i == 0 else layers[0]["W"].shape[0]))
-        if layers[-1]["W"].shape != layers[0]["W"].shape:
-            raise SymbpttError(f"field {where + 'W'!r}: every layer must have the same hidden size")
-    n, T = layers[0]["W"].shape[0], x.shape[0]
+        n = layers[0][spec.params[-1]].shape[0] if layers else None
+        layers.append(_layer(spec, raw, where, x.shape[1] if i == 0 else n, n))
+    n, T = layers[0][spec.params[-1]].shape[0], x.shape[0]
     y = _parse_y(data["y"], loss, n, T)
     truncate = data.get("truncate")
     if truncate is not None and (isinstance(truncate, bool) or not isinstance(truncate, int)
                                  or not 1 <= truncate <= T):
-        raise SymbpttError(f"field 'truncate' must be an integer from 1 to T={T}, got {truncate!r}")
-    scalar = not isinstance(raw_layers[0].get("W"), list)
-    return Config(activation, layers, x, y, loss, truncate, scalar)
+        raise SymbpttError(f"field 'truncate' must be an integer from 1 to T={T}, got {str(truncate)[:20]!r}")
+    scalar = not isinstance(raw_layers[0].get(spec.params[0], raw_layers[0].get("w")), list)
+    if spec.max_hidden == 1:
+        scalar = True
+    if spec.max_input is not None and x.shape[1] > spec.max_input:
+        raise SymbpttError(f"field 'x': the {spec.name} cell reads one input per step")
+    return Config(cell_name, activation, layers, x, y, loss, truncate, scalar)
+
+
+def _inputs(x_raw: Any) -> np.ndarray:
+    if not isinstance(x_raw, list) or not x_raw:
+        raise SymbpttError("field 'x' must be a non-empty list of T inputs")
+    if len(x_raw) > MAX_STEPS:
+        raise SymbpttError(f"field 'x' has more than {MAX_STEPS:,} steps")
+    return _array("x", x_raw, 2) if isinstance(x_raw[0], list) else _array("x", x_raw, 1)[:, None]
 
 
 def _parse_y(raw: Any, loss: str, n: int, T: int) -> np.ndarray:
@@ -130,21 +205,60 @@ def _parse_y(raw: Any, loss: str, n: int, T: int) -> np.ndarray:
         flat = _array("y", raw, 1)
         y = flat[:, None] if n == 1 else flat[None, :]
     if y.shape != (T, n):
-        raise SymbpttError(f"field 'y' must hold T={T} targets of {n} entries for loss 'sum', got {y.shape}")
+        raise SymbpttError(f"field 'y' must hold T={T} targets of {n} entries for loss 'sum', got "
+                           f"{'×'.join(map(str, y.shape))}")
     return y
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise SymbpttError(f"field {key[:30]!r} appears twice in the parameters file")
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in key):
+            raise SymbpttError("the parameters file holds an invalid character (a lone surrogate)")
+        seen[key] = value
+    return seen
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise SymbpttError(f"the number {text[:20]}… is too large for float64")
+    return value
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > 300:
+        raise SymbpttError(f"the integer {text[:20]}… ({len(text)} digits) is too large for float64")
+    return int(text)
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and validate a parameters file."""
+    """Read and validate a parameters file (a regular UTF-8 file of at most 64 MiB)."""
+    from .output import read_text_file
+
+    text = read_text_file(path, "parameters file", MAX_FILE_BYTES)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise SymbpttError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant,
+                          parse_float=_number, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise SymbpttError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    return parse_config(data)
+    except RecursionError:
+        raise SymbpttError(f"{path} is nested too deeply") from None
+    _no_surrogates(data)
+    return parse_config(data, Path(path).parent)
+
+
+def _no_surrogates(value: Any) -> None:
+    if isinstance(value, str) and any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise SymbpttError("the parameters file holds an invalid character (a lone surrogate)")
+    if isinstance(value, dict):
+        for v in value.values():
+            _no_surrogates(v)
+    elif isinstance(value, list) and value and isinstance(value[0], (str, dict, list)):
+        for v in value:
+            _no_surrogates(v)
 
 
 def _no_constant(name: str) -> float:

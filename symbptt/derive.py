@@ -1,8 +1,9 @@
 """Symbolic BPTT forms built from the per-step factors, never by ``sympy.diff`` of the unrolled loss.
 
 Forms (each a list of equations lhs = rhs):
-    unroll     the forward equations h_t = σ(W h_{t-1} + U x_t + b) and the loss
-    factors    J_t = ∂h_t/∂h_{t-1} = diag(σ'(a_t))·W  and the immediate partials ∂⁺h_t/∂θ
+    unroll     the forward equations (h_t = σ(W h_{t-1} + U x_t + b) for the vanilla cell) and the loss
+    factors    the local partials of one step, every route factor J_t, F_t, V_t and the immediate
+               partials ∂⁺h_t/∂θ
     general    a formula for symbolic T (Sum/Product for the scalar model, ordered products otherwise)
     explicit   Σ_k (h_T − y)·J_T ⋯ J_{k+1}·∂⁺h_k/∂θ for the given T, every factor in time order
     recursive  δ_T = h_T − y,  δ_{t-1} = J_tᵀ δ_t (+ h_{t-1} − y_{t-1}),  ∂L/∂θ = Σ_t (…)
@@ -12,10 +13,13 @@ Forms (each a list of equations lhs = rhs):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import sympy as sp
 
+from . import primitives as P
+from .cells import INPUT, prev, unit
 from .errors import SymbpttError
 from .model import RNN, Matrix, loss_in_states, nested_states, unrolled_equations
 from .paths import (
@@ -26,8 +30,10 @@ from .paths import (
     delta_recursion,
     evaluate_recursive,
     explicit_terms,
+    param_entry,
     targets,
 )
+from .step import Route, StepGraph
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 EXPANDED_MAX_T = {1: 6, 2: 2, 3: 1, 4: 1}  # by hidden size; with layers > 1 one step less (at least 1)
@@ -64,66 +70,168 @@ def grad_label(entry: sp.Basic) -> sp.Symbol:
     return label(f"∂L/∂{entry}", rf"\frac{{\partial L}}{{\partial {sp.latex(entry)}}}")
 
 
-class SymbolicFactors:
-    """The factors as SymPy matrices in the state symbols h_t, a_t (what the forms print and check)."""
+# ---------------------------------------------------------------- the coefficients, as they are shown
+
+
+def swap(expr: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> sp.Basic:
+    """``expr`` with atoms replaced by ``mapping``, rebuilt without re-simplifying (a template already in
+    canonical form only changes its step symbols, so nothing would simplify; ~10× faster than xreplace)."""
+    if expr in mapping:
+        return mapping[expr]
+    if not expr.args:
+        return expr
+    args = tuple(swap(arg, mapping) for arg in expr.args)
+    if isinstance(expr, (sp.Add, sp.Mul)):
+        return type(expr)._from_args(args)
+    return expr.func(*args, evaluate=False)
+
+
+@lru_cache(maxsize=64)
+def shown_coefficients(graph: StepGraph) -> dict[tuple[str, str], sp.Expr]:
+    """Every total derivative of the step as it is printed: a primitive's derivative written in its
+    output where the cell names it (tanh' = 1 − h², σ' = i(1 − i)), everything in plain SymPy."""
+    outputs = {expr: unit(name) for name, expr in graph.cell.nodes if isinstance(expr, P.Primitive)}
+    return {key: P.plain(P.in_outputs(value, outputs)) for key, value in graph.total.items()}
+
+
+@lru_cache(maxsize=64)
+def shown_locals(graph: StepGraph) -> dict[tuple[str, str], sp.Expr]:
+    outputs = {expr: unit(name) for name, expr in graph.cell.nodes if isinstance(expr, P.Primitive)}
+    return {key: P.plain(P.in_outputs(value, outputs)) for key, value in graph.local.items()}
+
+
+class Instances:
+    """Template symbols of one unit → the symbols of that unit at (layer, t), cached."""
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn, self.s = rnn, rnn.symbols
+        self._maps: dict[tuple[int, int, int], dict] = {}
+        self.scalar_fast = rnn.n == 1
+
+    def mapping(self, layer: int, t: int, i: int) -> dict:
+        key = (layer, t, i)
+        if key not in self._maps:
+            if self.scalar_fast:
+                self._maps[key] = self._scalar_mapping(layer, t)
+            else:
+                self._maps[key] = self.s.unit_values(layer, t, i)
+        return self._maps[key]
+
+    def _scalar_mapping(self, layer: int, t: int) -> dict:
+        s, spec = self.s, self.rnn.spec
+        out = {prev(st): s.scalar(st, layer, t - 1) for st in spec.states}
+        out.update({unit(name): s.scalar(name, layer, t) for name, _ in spec.nodes})
+        out.update({unit(lin.name): s.scalar(lin.name, layer, t) for lin in spec.linears})
+        out[unit(INPUT)] = s.scalar("x", None, t) if layer == 1 else s.scalar("h", layer - 1, t)
+        out.update({unit(p): s.param(p, layer)[0] for p in spec.scalar_params})
+        return out
+
+    def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
+        return swap(template, self.mapping(layer, t, i))
+
+
+class SymbolicFactors:
+    """The factors as SymPy matrices in the state symbols (what the forms print and the tests check)."""
+
+    def __init__(self, rnn: RNN) -> None:
+        self.rnn, self.s, self.graph = rnn, rnn.symbols, rnn.graph
+        self.shown = shown_coefficients(rnn.graph)
+        self.at = Instances(rnn)
         self._factors: dict[Step, Matrix] = {}
 
+    def coefficient(self, target: str, leaf: str, layer: int, t: int) -> Matrix:
+        """diag entries of ∂s'_t/∂leaf_t, unit by unit."""
+        template = self.shown.get((target, leaf), sp.S.Zero)
+        return Matrix([self.at(template, layer, t, i) for i in range(self.rnn.n)])
+
     def sigma_prime(self, layer: int, t: int) -> Matrix:
-        """σ'(a^(ℓ)_t) entrywise, written in h_t where the activation allows."""
-        act = self.rnn.act
-        return Matrix([act.dsigma_at(a, h) for a, h in zip(self.s.a(layer, t), self.s.h(layer, t), strict=True)])
+        """σ'(a^(ℓ)_t) of the vanilla cell entrywise, written in h_t where the activation allows."""
+        return self.coefficient("h", "a", layer, t)
 
     def factor(self, step: Step) -> Matrix:
-        """D_t = diag(σ'(a_t)), J_t = D_t·W, V_t = D_t·U (memoised: each appears in many terms)."""
+        """Σ diag(coefficient)·M over the route's terms (memoised: each appears in many terms)."""
         if step not in self._factors:
-            d = self.sigma_prime(step.layer, step.t)
-            if step.kind == "D":
-                value = Matrix(sp.diag(*d))
-            else:
-                right = self.s.W(step.layer) if step.kind == "J" else self.s.U(step.layer)
-                value = Matrix([[d[i] * right[i, j] for j in range(right.cols)] for i in range(right.rows)])
+            route = Route(step.kind, step.target, step.source)
+            value = None
+            for leaf, matrix in self.graph.terms(route):
+                coef = self.coefficient(step.target, leaf, step.layer, step.t)
+                if matrix is None:
+                    part = Matrix(sp.diag(*coef))
+                else:
+                    right = self.s.param(matrix, step.layer)
+                    part = Matrix([[coef[i] * right[i, j] for j in range(right.cols)] for i in range(right.rows)])
+                value = part if value is None else Matrix(value + part)
             self._factors[step] = value
         return self._factors[step]
 
     def error(self, t: int) -> Matrix:
         return self.s.h(self.rnn.layers, t) - self.s.y(t)
 
-    def z(self, param: str, layer: int, t: int) -> Matrix:
-        return self.s.h(layer, t - 1) if param == "W" else self.s.inp(layer, t)
+    def z(self, param: str, layer: int, t: int) -> Matrix | None:
+        kind, _, source = param_entry(self.rnn, param)
+        if kind not in ("recurrent", "input"):
+            return None
+        return self.s.source(source, layer, t)
+
+    def zero(self) -> Matrix:
+        return Matrix.zeros(self.rnn.n, 1)
+
+    def zero_like(self, param: str, layer: int) -> Matrix:
+        return Matrix.zeros(*self.rnn.param_shape(param, layer))
+
+
+# ---------------------------------------------------------------- how factors are printed
+
+
+def route_tag(rnn: RNN, route: Route) -> str:
+    """The superscript that tells routes apart: J_t (one state) or J^{hc}_t; D^{cf}_t for gated cells."""
+    multi = len(rnn.states) > 1
+    if route.kind in ("J", "F"):
+        return f"{route.target}{route.source}" if multi else ""
+    if route.kind == "V":
+        return route.target if multi else ""
+    leaves = [lin.name for lin in rnn.spec.linears] + list(rnn.spec.scalar_params)
+    gate = "" if len(leaves) == 1 else route.source.removeprefix("a_")
+    return (route.target if multi else "") + gate
 
 
 class Display:
-    """How factors print: expressions for the scalar model, named matrix symbols (J_3, D_1) otherwise."""
+    """How factors print: expressions for the scalar vanilla model, named symbols (J_3, D_1) otherwise."""
 
-    def __init__(self, rnn: RNN) -> None:
+    def __init__(self, rnn: RNN, named: bool | None = None) -> None:
         self.rnn, self.s, self.values = rnn, rnn.symbols, SymbolicFactors(rnn)
         self.n = rnn.n
+        self.named = (not rnn.scalar or rnn.spec.name != "rnn") if named is None else named
         self._shown: dict[Step, sp.Basic] = {}
 
-    def mat(self, base: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.MatrixSymbol:
+    def mat(self, base: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
         sup = self.s.sup(layer) if layer is not None else ""
         step = f"_{t}" if t is not None else ""
         return sp.MatrixSymbol(f"{base}{sup}{step}", rows, cols)
 
+    def factor_name(self, step: Step) -> str:
+        tag = route_tag(self.rnn, Route(step.kind, step.target, step.source))
+        return f"{step.kind}^{tag}" if tag else step.kind
+
     def factor(self, step: Step) -> sp.Basic:
-        """The printed factor: its expression (scalar model) or its name J_t, V_t, D_t (matrices)."""
+        """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
         if step not in self._shown:
-            if self.rnn.scalar:
+            if not self.named:
                 self._shown[step] = self._scalar_factor(step)
+            elif self.rnn.scalar:
+                self._shown[step] = self.s.scalar(self.factor_name(step), step.layer, step.t)
             else:
-                self._shown[step] = self.mat(step.kind, step.layer, step.t, self.n, self.n)
+                self._shown[step] = self.mat(self.factor_name(step), step.layer, step.t, self.n, self.n)
         return self._shown[step]
 
     def _scalar_factor(self, step: Step) -> sp.Basic:
-        """σ'(a_t), w·σ'(a_t) or u·σ'(a_t) for the scalar model, without building 1×1 matrices."""
-        d = self.rnn.act.dsigma_at(self.s.scalar("a", step.layer, step.t), self.s.scalar("h", step.layer, step.t))
-        if step.kind == "D":
-            return d
-        weight = (self.s.W if step.kind == "J" else self.s.U)(step.layer)[0, 0]
-        return _mul(weight, d)
+        """The route written out for a scalar model: Σ weight·coefficient, without 1×1 matrices."""
+        route = Route(step.kind, step.target, step.source)
+        parts = []
+        for leaf, matrix in self.rnn.graph.terms(route):
+            coef = self.values.at(self.values.shown.get((step.target, leaf), sp.S.Zero), step.layer, step.t)
+            parts.append(coef if matrix is None else _mul(self.s.param(matrix, step.layer)[0, 0], coef))
+        return parts[0] if len(parts) == 1 else sp.Add(*parts)
 
     def h(self, layer: int, t: int) -> sp.Basic:
         return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
@@ -132,35 +240,38 @@ class Display:
         y_step = t if self.rnn.loss == "sum" else None
         if self.rnn.scalar:
             return self.s.scalar("h", self.rnn.layers, t) - self.s.scalar("y", None, y_step)
-        del y_step
         return self.mat("e", None, t, self.n, 1)
 
     def z_entry(self, param: str, layer: int, t: int, column: int) -> sp.Basic:
-        """Entry ``column`` of z_t for the scalar model: h_{t-1} (W), x_t or the layer below (U)."""
-        if param == "W":
-            return self.s.scalar("h", layer, t - 1)
+        """Entry ``column`` of z_t for the scalar model: the previous state, x_t or the layer below."""
+        _, _, source = param_entry(self.rnn, param)
+        if source != INPUT:
+            return self.s.scalar(source, layer, t - 1)
         if layer > 1:
             return self.s.scalar("h", layer - 1, t)
         return self.s.scalar("x", None, t) if self.rnn.m == 1 else self.s.x(t)[column, 0]
 
     def z(self, param: str, layer: int, t: int) -> sp.Basic:
-        if param == "W":
-            return self.h(layer, t - 1)
+        _, _, source = param_entry(self.rnn, param)
+        if source != INPUT:
+            return self.mat(source, layer, t - 1, self.n, 1) if not self.rnn.scalar else \
+                self.s.scalar(source, layer, t - 1)
         if layer > 1:
             return self.h(layer - 1, t)
         return self.s.x(t)[0, 0] if self.rnn.scalar and self.rnn.m == 1 else self.mat("x", None, t, self.rnn.m, 1)
 
-    def delta(self, layer: int, t: int) -> sp.Basic:
+    def delta(self, layer: int, t: int, state: str = "h") -> sp.Basic:
+        base = "delta" if len(self.rnn.states) == 1 else f"delta^{state}"
         if self.rnn.scalar:
-            return self.s.scalar("delta", layer, t)
-        return self.mat("delta", layer, t, self.n, 1)
+            return self.s.scalar(base, layer, t)
+        return self.mat(base, layer, t, self.n, 1)
 
     def param(self, name: str, layer: int) -> sp.Basic:
         value = self.s.param(name, layer)
         if value.shape == (1, 1):
             return value[0, 0]
-        if name == "h0":
-            return self.mat("h", layer, 0, self.n, 1)
+        if self.rnn.spec.kind(name) == "initial":
+            return self.mat(name[:-1], layer, 0, self.n, 1)
         return self.mat(name, layer, None, *value.shape)
 
 
@@ -183,6 +294,8 @@ class MatTermSum(sp.MatAdd):
 
 
 def _add(terms: list[sp.Basic]) -> sp.Basic:
+    if not terms:
+        return sp.S.Zero
     if len(terms) == 1:
         return terms[0]
     if any(isinstance(t, sp.MatrixExpr) for t in terms):
@@ -196,22 +309,26 @@ def _scalar_entries(rnn: RNN, param: str, layer: int) -> list[tuple[sp.Basic, in
     return [(value[0, j], j) for j in range(value.shape[1])]
 
 
+def _has_z(rnn: RNN, param: str) -> bool:
+    return rnn.spec.kind(param) in ("recurrent", "input")
+
+
 def explicit_term_display(d: Display, term: Term, param: str, layer: int, column: int = 0) -> sp.Basic:
     """One summand: (h_s − y)·J_s ⋯ J_{k+1}·σ'(a_k)·z_k, factors left to right in time order."""
     chain = [d.factor(step) for step in term.chain]
     if d.rnn.scalar:
-        z = [] if param in ("b", "h0") else [d.z_entry(param, layer, term.entry, column)]
+        z = [d.z_entry(param, layer, term.entry, column)] if _has_z(d.rnn, param) else []
         return _mul(d.error(term.loss_step), *chain, *z)
     row = sp.MatMul(sp.Transpose(d.error(term.loss_step)), *chain)
-    if param in ("b", "h0"):
+    if not _has_z(d.rnn, param):
         return sp.Transpose(row)
     return sp.MatMul(sp.Transpose(row), sp.Transpose(d.z(param, layer, term.entry)))
 
 
-def form_explicit(rnn: RNN, wrt: str) -> Derivation:
+def form_explicit(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
     chosen = targets(rnn, wrt)
     check_explicit_size(rnn, chosen)
-    d, eqs = Display(rnn), []
+    d, eqs = Display(rnn, named), []
     for param, layer in chosen:
         terms = list(explicit_terms(rnn, param, layer))
         if rnn.scalar:
@@ -221,11 +338,13 @@ def form_explicit(rnn: RNN, wrt: str) -> Derivation:
         else:
             rhs = _add([explicit_term_display(d, t, param, layer) for t in terms])
             eqs.append(Equation(grad_label(d.param(param, layer)), rhs))
-    notes = [] if rnn.scalar else [_factor_note(rnn)]
+    notes = [_factor_note(rnn)] if d.named else []
     return Derivation(f"explicit BPTT gradient, T = {rnn.T}", eqs, notes)
 
 
 def _factor_note(rnn: RNN) -> str:
+    if rnn.spec.name != "rnn":
+        return _route_note(rnn)
     y = "y_t" if rnn.loss == "sum" else "y"
     text = f"where e_t = h_t - {y}, J_t = diag(σ'(a_t))·W, D_t = diag(σ'(a_t))"
     if rnn.layers > 1:
@@ -233,21 +352,40 @@ def _factor_note(rnn: RNN) -> str:
     return text + f", σ'(a_t) = {_sigma_prime_text(rnn)}"
 
 
+def _route_note(rnn: RNN) -> str:
+    """where-clause defining every route of a gated or user cell at a generic step t."""
+    shown, parts = shown_coefficients(rnn.graph), []
+    at = {unit(name): sp.Symbol(f"{name}_t") for name, _ in rnn.spec.nodes}
+    at |= {prev(s): sp.Symbol(f"{s}_t-1") for s in rnn.states}
+    at |= {unit(lin.name): sp.Symbol(f"{rnn.symbols.base(lin.name)}_t") for lin in rnn.spec.linears}
+    at[unit(INPUT)] = sp.Symbol("x_t")
+    for route in rnn.graph.routes:
+        tag = route_tag(rnn, route)
+        name = f"{route.kind}^{tag}_t" if tag else f"{route.kind}_t"
+        terms = []
+        for leaf, matrix in rnn.graph.terms(route):
+            value = sp.sstr(swap(shown[(route.target, leaf)], at))
+            terms.append(f"diag({value})" + (f"·{matrix}" if matrix else ""))
+        parts.append(f"{name} = {' + '.join(terms)}")
+    y = "y_t" if rnn.loss == "sum" else "y"
+    return f"where e_t = h_t - {y}, " + ", ".join(parts)
+
+
 def _sigma_prime_text(rnn: RNN) -> str:
-    act = rnn.act
     from .activations import H
     from .safeexpr import A
 
+    act = rnn.act
     if act.dsigma_h is not None:
         return sp.sstr(act.dsigma_h.subs(H, sp.Symbol("h_t")))
-    return sp.sstr(act.dsigma.subs(A, sp.Symbol("a_t")))
+    return sp.sstr(act.dsigma_plain.subs(A, sp.Symbol("a_t")))
 
 
 def _delta_part_display(d: Display, part: DeltaPart) -> sp.Basic:
     if part.kind == "E":
         return d.error(part.t)
-    factor = d.factor(Step(part.kind, part.layer, part.t))
-    delta = d.delta(part.layer, part.t)
+    factor = d.factor(part.step())
+    delta = d.delta(part.layer, part.t, part.target)
     if d.rnn.scalar:
         return _mul(factor, delta)
     return sp.MatMul(sp.Transpose(factor), delta)
@@ -255,35 +393,39 @@ def _delta_part_display(d: Display, part: DeltaPart) -> sp.Basic:
 
 def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0) -> sp.Basic:
     """∂L/∂θ = Σ_t σ'(a_t)·z_t·δ_t (scalar) or Σ_t D_t δ_t z_tᵀ (matrix)."""
-    if param == "h0":
-        return d.delta(layer, 0)
+    kind, leaf, _ = param_entry(d.rnn, param)
+    if kind == "initial":
+        return d.delta(layer, 0, leaf)
     terms = []
     for t in range(1, d.rnn.T + 1):
-        step = Step("D", layer, t)
-        if d.rnn.scalar:
-            z = [] if param == "b" else [d.z_entry(param, layer, t, column)]
-            terms.append(_mul(d.factor(step), *z, d.delta(layer, t)))
-        else:
-            da = sp.MatMul(d.factor(step), d.delta(layer, t))
-            terms.append(da if param == "b" else sp.MatMul(da, sp.Transpose(d.z(param, layer, t))))
+        for route in d.rnn.graph.entries(leaf):
+            step = Step("D", layer, t, route.target, leaf)
+            delta = d.delta(layer, t, route.target)
+            if d.rnn.scalar:
+                z = [d.z_entry(param, layer, t, column)] if _has_z(d.rnn, param) else []
+                terms.append(_mul(d.factor(step), *z, delta))
+            else:
+                da = sp.MatMul(d.factor(step), delta)
+                terms.append(sp.MatMul(da, sp.Transpose(d.z(param, layer, t))) if _has_z(d.rnn, param) else da)
     return _add(terms)
 
 
-def form_recursive(rnn: RNN, wrt: str) -> Derivation:
-    d, eqs = Display(rnn), []
+def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
+    d, eqs = Display(rnn, named), []
     chosen = targets(rnn, wrt)
-    needs_zero = {layer for param, layer in chosen if param == "h0"}
-    for (layer, t), parts in delta_recursion(rnn):
-        if t == 0 and layer not in needs_zero:
+    needs_zero = {(layer, param_entry(rnn, param)[1]) for param, layer in chosen
+                  if rnn.spec.kind(param) == "initial"}
+    for (layer, t, state), parts in delta_recursion(rnn):
+        if t == 0 and (layer, state) not in needs_zero:
             continue
-        eqs.append(Equation(d.delta(layer, t), _add([_delta_part_display(d, p) for p in parts])))
+        eqs.append(Equation(d.delta(layer, t, state), _add([_delta_part_display(d, p) for p in parts])))
     for param, layer in chosen:
         if rnn.scalar:
             for entry, column in _scalar_entries(rnn, param, layer):
                 eqs.append(Equation(grad_label(entry), _recursive_gradient(d, param, layer, column)))
         else:
             eqs.append(Equation(grad_label(d.param(param, layer)), _recursive_gradient(d, param, layer)))
-    notes = [] if rnn.scalar else [_factor_note(rnn)]
+    notes = [_factor_note(rnn)] if d.named else []
     return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", eqs, notes)
 
 
@@ -296,45 +438,69 @@ def form_unroll(rnn: RNN, wrt: str) -> Derivation:
 
 
 def form_factors(rnn: RNN, wrt: str) -> Derivation:
-    """J_t (and V_t between layers) for every step, then the immediate partials ∂⁺h_t/∂θ."""
+    """The local partials of one step (gated cells), every route factor for every step, then the
+    immediate partials ∂⁺s_t/∂θ."""
     values, eqs = SymbolicFactors(rnn), []
-    kinds = ["J"] + (["V"] if rnn.layers > 1 else [])
+    d = Display(rnn, named=True)
+    if rnn.spec.name != "rnn":
+        eqs.extend(_local_partials(rnn))
     for t in range(1, rnn.T + 1):
         for layer in range(rnn.layers, 0, -1):
-            for kind in kinds if layer > 1 else ["J"]:
-                value = values.factor(Step(kind, layer, t))
-                name = f"{kind}{rnn.symbols.sup(layer)}_{t}"
+            for route in rnn.graph.routes:
+                if route.kind == "D" or (route.kind == "V" and layer == 1):
+                    continue
+                step = Step(route.kind, layer, t, route.target, route.source)
+                value = values.factor(step)
+                name = f"{d.factor_name(step)}{rnn.symbols.sup(layer)}_{t}"
                 eqs.append(Equation(sp.Symbol(name), value[0, 0] if rnn.scalar else value))
     for param, layer in targets(rnn, wrt):
-        if param == "h0":
+        if rnn.spec.kind(param) == "initial":
             continue
         for t in range(1, rnn.T + 1):
             eqs.extend(_immediate_partials(rnn, values, param, layer, t))
     notes = ["J_t = ∂h_t/∂h_{t-1} = diag(σ'(a_t))·W: row i is scaled by σ'(a_t,i) (not W·diag(σ'))"]
+    if rnn.spec.name != "rnn":
+        notes = ["∂s_t/∂s_{t-1} = J_t + F_t for each pair of states: J through the weights, F unit by unit"]
     return Derivation(f"chain-rule factors, T = {rnn.T}", eqs, notes)
 
 
+def _local_partials(rnn: RNN) -> list[Equation]:
+    """∂node/∂parent for every edge of one step, at a generic step t."""
+    at = {unit(name): sp.Symbol(f"{name}_t", real=True) for name, _ in rnn.spec.nodes}
+    at |= {prev(s): sp.Symbol(f"{s}_t-1", real=True) for s in rnn.states}
+    at |= {unit(lin.name): sp.Symbol(f"{rnn.symbols.base(lin.name)}_t", real=True) for lin in rnn.spec.linears}
+    at[unit(INPUT)] = sp.Symbol("x_t", real=True)
+    eqs = []
+    for (node, parent), value in shown_locals(rnn.graph).items():
+        top = f"{node}_t"
+        bottom = sp.sstr(at.get(rnn.graph.symbol(parent), sp.Symbol(parent)))
+        lhs = label(f"∂{top}/∂{bottom}", rf"\frac{{\partial {_tex_sym(top)}}}{{\partial {_tex_sym(bottom)}}}")
+        eqs.append(Equation(lhs, swap(value, at)))
+    return eqs
+
+
 def _immediate_partials(rnn: RNN, values: SymbolicFactors, param: str, layer: int, t: int) -> list[Equation]:
-    """∂⁺h_t/∂θ: the derivative of h_t with h_{t-1} held fixed (σ'(a_t)·z_t)."""
-    d = values.factor(Step("D", layer, t))
-    h_name = f"h{rnn.symbols.sup(layer)}_{t}"
-    if rnn.scalar:
-        out = []
-        for entry, column in _scalar_entries(rnn, param, layer):
-            z = sp.S.One if param == "b" else values.z(param, layer, t)[column, 0]
-            tex = rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {sp.latex(entry)}}}"
-            lhs = label(f"∂⁺{h_name}/∂{entry}", tex)
-            out.append(Equation(lhs, _mul(d[0, 0], z)))
-        return out
-    if param == "b":
-        lhs = label(f"∂⁺{h_name}/∂b", rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial b}}")
-        return [Equation(lhs, d)]
-    sigma_prime, z = values.sigma_prime(layer, t), values.z(param, layer, t)
-    lhs = label(
-        f"∂⁺{h_name},i/∂{param}_ij",
-        rf"\frac{{\partial^+ {_tex_sym(h_name)},i}}{{\partial {param}_{{ij}}}}",
-    )
-    return [Equation(lhs, Matrix(sigma_prime * z.T))]
+    """∂⁺s_t/∂θ: the derivative of the new state with the previous state held fixed."""
+    _, leaf, _ = param_entry(rnn, param)
+    out = []
+    for route in rnn.graph.entries(leaf):
+        d = values.coefficient(route.target, leaf, layer, t)
+        h_name = f"{route.target}{rnn.symbols.sup(layer)}_{t}"
+        z = values.z(param, layer, t)
+        if rnn.scalar:
+            for entry, column in _scalar_entries(rnn, param, layer):
+                factor = sp.S.One if z is None else z[column, 0]
+                tex = rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {sp.latex(entry)}}}"
+                out.append(Equation(label(f"∂⁺{h_name}/∂{entry}", tex), _mul(d[0, 0], factor)))
+            continue
+        if z is None:
+            lhs = label(f"∂⁺{h_name}/∂{param}", rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {param}}}")
+            out.append(Equation(lhs, Matrix(sp.diag(*d))))
+            continue
+        lhs = label(f"∂⁺{h_name},i/∂{param}_ij",
+                    rf"\frac{{\partial^+ {_tex_sym(h_name)},i}}{{\partial {param}_{{ij}}}}")
+        out.append(Equation(lhs, Matrix(d * z.T)))
+    return out
 
 
 def form_expanded(rnn: RNN, wrt: str) -> Derivation:
@@ -348,7 +514,7 @@ def form_expanded(rnn: RNN, wrt: str) -> Derivation:
     values, subs, eqs = SymbolicFactors(rnn), nested_states(rnn), []
     d = Display(rnn)
     for param, layer in targets(rnn, wrt):
-        if rnn.scalar:  # the explicit sum, every factor written in parameters and inputs
+        if rnn.scalar and rnn.spec.name == "rnn":  # the explicit sum, every factor in parameters and inputs
             terms = list(explicit_terms(rnn, param, layer))
             for entry, column in _scalar_entries(rnn, param, layer):
                 shown = [explicit_term_display(d, t, param, layer, column) for t in terms]
@@ -356,7 +522,8 @@ def form_expanded(rnn: RNN, wrt: str) -> Derivation:
                 eqs.append(Equation(grad_label(entry), _add(expanded)))
         else:
             grad = evaluate_recursive(rnn, param, layer, values).xreplace(subs)
-            eqs.append(Equation(grad_label(d.param(param, layer)), grad))
+            lhs = grad_label(d.param(param, layer))
+            eqs.append(Equation(lhs, grad[0, 0] if grad.shape == (1, 1) else grad))
     return Derivation(f"gradient expanded down to parameters and inputs, T = {rnn.T}", eqs, [])
 
 
@@ -366,88 +533,9 @@ def factors_of_term(term: sp.Basic) -> tuple[sp.Basic, ...]:
 
 def form_general(rnn: RNN, wrt: str) -> Derivation:
     """A formula valid for every T: Sum/Product for one scalar layer, ordered products otherwise."""
-    if rnn.scalar and rnn.layers == 1:
-        return general_scalar(rnn, wrt)
-    return general_ordered(rnn, wrt)
+    from .general import general_form
 
-
-T_SYM, K, J_IDX, S_IDX = sp.symbols("T k j t", integer=True, positive=True)
-
-
-def general_scalar(rnn: RNN, wrt: str) -> Derivation:
-    """∂L/∂θ = Σ_t (h_t − y_t) Σ_{k≤t} (Π_{j=k+1}^{t} w σ'_j) σ'_k z_k over indexed h_j, symbolic T."""
-    from .activations import H
-    from .safeexpr import A
-
-    act, s = rnn.act, rnn.symbols
-    h, a, x, y = (sp.IndexedBase(name, real=True) for name in ("h", "a", "x", "y"))
-    w = s.W(1)[0, 0]
-
-    def sigma_prime(i: sp.Expr) -> sp.Expr:
-        return act.dsigma_h.subs(H, h[i]) if act.dsigma_h is not None else act.dsigma.subs(A, a[i])
-
-    def jac(lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
-        return sp.Product(w * sigma_prime(J_IDX), (J_IDX, lo, hi))
-
-    z = {"W": h[K - 1], "U": x[K], "b": sp.Integer(1)}
-    t_end = S_IDX if rnn.loss == "sum" else T_SYM
-    err = h[t_end] - (y[t_end] if rnn.loss == "sum" else sp.Symbol("y", real=True))
-    eqs = [Equation(label("∂h_T/∂h_k", r"\frac{\partial h_T}{\partial h_k}"), jac(K + 1, T_SYM))]
-    if rnn.act.name == "linear":
-        eqs.append(Equation(label("∂h_T/∂h_k ", r"\frac{\partial h_T}{\partial h_k}"), jac(K + 1, T_SYM).doit()))
-    for param, layer in targets(rnn, wrt):
-        entry = s.param(param, layer)[0, 0]
-        if param == "h0":
-            inner = jac(1, t_end)
-        else:
-            inner = sp.Sum(jac(K + 1, t_end) * sigma_prime(K) * z[param], (K, 1, t_end))
-        rhs = sp.Sum(err * inner, (S_IDX, 1, T_SYM)) if rnn.loss == "sum" else err * inner
-        eqs.append(Equation(grad_label(entry), rhs))
-        if rnn.act.name == "linear":
-            eqs.append(Equation(grad_label(entry), rhs.replace(sp.Product, lambda *args: sp.Product(*args).doit())))
-    notes = [f"σ'(a_j) = {sp.sstr(sigma_prime(J_IDX))}; valid for every T ≥ 1"]
-    return Derivation("general-T BPTT gradient", eqs, notes)
-
-
-def general_ordered(rnn: RNN, wrt: str) -> Derivation:
-    """Matrices or stacked layers: the recursion and sums for symbolic T, products written in time order."""
-    sup, n, top = rnn.symbols.sup, sp.Symbol("n", integer=True, positive=True), rnn.layers
-
-    def vec(name: str) -> sp.MatrixSymbol:
-        return sp.MatrixSymbol(name, n, 1)
-
-    def mat(name: str) -> sp.MatrixSymbol:
-        return sp.MatrixSymbol(name, n, n)
-
-    eqs = [Equation(mat(f"J{sup(1)}_t"), sp.MatMul(mat(f"D{sup(1)}_t"), mat(f"W{sup(1)}")))]
-    chain = [mat("J_T"), mat("J_{T-1}"), mat("⋯"), mat("J_{k+1}")]
-    eqs.append(Equation(label("∂h_T/∂h_k", r"\frac{\partial h_T}{\partial h_k}"), sp.MatMul(*chain)))
-    y_last = "y_T" if rnn.loss == "sum" else "y"
-    eqs.append(Equation(vec(f"delta{sup(top)}_T"), sp.MatAdd(vec("h_T"), -vec(y_last), evaluate=False)))
-    for layer in range(top, 0, -1):
-        parts = [sp.MatMul(sp.Transpose(mat(f"J{sup(layer)}_t")), vec(f"delta{sup(layer)}_t"))]
-        if layer < top:
-            factor = sp.Transpose(mat(f"V{sup(layer + 1)}_{{t-1}}"))
-            parts.append(sp.MatMul(factor, vec(f"delta{sup(layer + 1)}_{{t-1}}")))
-        if layer == top and rnn.loss == "sum":
-            parts.extend([vec("h_{t-1}"), -vec("y_{t-1}")])
-        eqs.append(Equation(vec(f"delta{sup(layer)}_{{t-1}}"), sp.MatAdd(*parts, evaluate=False)))
-    t = S_IDX
-    for param, layer in targets(rnn, wrt):
-        lhs = grad_label(Display(rnn).param(param, layer))
-        if param == "h0":
-            eqs.append(Equation(lhs, vec(f"delta{sup(layer)}_0")))
-            continue
-        body = [mat(f"D{sup(layer)}_t"), vec(f"delta{sup(layer)}_t")]
-        if param == "W":
-            body.append(sp.Transpose(vec(f"h{sup(layer)}_{{t-1}}")))
-        elif param == "U":
-            below = vec(f"h{sup(layer - 1)}_t") if layer > 1 else sp.MatrixSymbol("x_t", sp.Symbol("m"), 1)
-            body.append(sp.Transpose(below))
-        eqs.append(Equation(lhs, sp.Sum(sp.MatMul(*body), (t, 1, T_SYM))))
-    notes = ["products are ordered: the latest step stands on the left (J_T ⋯ J_{k+1})",
-             "D_t = diag(σ'(a_t)); valid for every T ≥ 1"]
-    return Derivation("general-T BPTT gradient (ordered matrix products)", eqs, notes)
+    return general_form(rnn, wrt)
 
 
 FORM_BUILDERS = {
@@ -460,9 +548,12 @@ FORM_BUILDERS = {
 }
 
 
-def derive(rnn: RNN, form: str = "explicit", wrt: str = "W") -> Derivation:
-    """Build one form of the BPTT gradient of ``rnn`` with respect to ``wrt`` (W, U, b, h0 or all)."""
+def derive(rnn: RNN, form: str = "explicit", wrt: str = "W", named: bool | None = None) -> Derivation:
+    """Build one form of the BPTT gradient of ``rnn`` with respect to ``wrt`` (a parameter name or all).
+    ``named``: print scalar factors by name (J_3) instead of written out (explicit and recursive)."""
     if form not in FORM_BUILDERS:
         raise SymbpttError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
     targets(rnn, wrt)
+    if form in ("explicit", "recursive"):
+        return FORM_BUILDERS[form](rnn, wrt, named)
     return FORM_BUILDERS[form](rnn, wrt)

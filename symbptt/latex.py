@@ -138,9 +138,9 @@ def _activation_tex(rnn: RNN) -> str:
 
     act = rnn.act
     a = sp.Symbol("a")
-    return (rf"\sigma(a) = {sp.latex(act.sigma.subs(A, a))}, \qquad "
-            rf"\sigma'(a) = {sp.latex(act.dsigma.subs(A, a))}, \qquad "
-            rf"\gamma = \sup_a |\sigma'(a)| = {sp.latex(act.gamma)}")
+    return (rf"\sigma(a) = {sp.latex(act.sigma_plain.subs(A, a))}, \qquad "
+            rf"\sigma'(a) = {sp.latex(act.dsigma_plain.subs(A, a))}, \qquad "
+            rf"\gamma = \sup_a |\sigma'(a)| = {sp.latex(sp.nsimplify(act.gamma))}")
 
 
 def _model_section(rnn: RNN) -> str:
@@ -160,7 +160,7 @@ a_t = W h_{{t-1}} + U x_t + b, \qquad h_t = \sigma(a_t), \qquad t = 1, \dots, T,
 
 
 def _bound_section(rnn: RNN) -> str:
-    gamma = sp.latex(rnn.act.gamma)
+    gamma = sp.latex(sp.nsimplify(rnn.act.gamma)) if rnn.act.gamma_exact else f"{rnn.act.gamma:.6g}"
     exact = "" if rnn.act.gamma_exact else " (estimated numerically on $[-30, 30]$)"
     return rf"""\section*{{Bound}}
 Each factor satisfies $\lVert J_j \rVert_2 \le \lVert \operatorname{{diag}}(\sigma'(a_j)) \rVert_2

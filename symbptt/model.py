@@ -1,9 +1,10 @@
-"""The RNN being differentiated: its sizes, its SymPy symbols, and its unrolled forward equations.
+"""The network being differentiated: its sizes and cell, its SymPy symbols, its unrolled forward equations.
 
-    a_t = W h_{t-1} + U x_t + b,   h_t = σ(a_t),   t = 1..T         (layer ℓ > 1 takes h^{(ℓ-1)}_t as x_t)
+    s^(ℓ)_t = cell(s^(ℓ)_{t-1}, x^(ℓ)_t),   t = 1..T   (x^(1)_t = x_t;  layer ℓ > 1 reads h^(ℓ-1)_t)
     loss 'last': L = ½‖h_T − y‖²      loss 'sum': L = Σ_t ½‖h_t − y_t‖²
 
-Scalar models (n = 1) use lower-case names w, u, b; matrices use W, U, b with indexed entries W_ij.
+The vanilla cell is a_t = W h_{t-1} + U x_t + b, h_t = σ(a_t).  Scalar models (n = 1) use lower-case
+names w, u, b; matrices use W, U, b with indexed entries W_ij.  Sizes are validated here, once.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from functools import cached_property
 
 import sympy as sp
 
+from . import primitives as P
 from .activations import Activation, get_activation
+from .cells import INPUT, Cell, get_cell, prev, unit
 from .errors import SymbpttError
-from .safeexpr import A
+from .step import StepGraph, step_graph
 
 LOSSES = ("last", "sum")
-PARAMS = ("W", "U", "b", "h0")
 MAX_HIDDEN = 4
 MAX_LAYERS = 3
 MAX_INPUT = 4
@@ -26,37 +28,59 @@ MAX_INPUT = 4
 Matrix = sp.ImmutableMatrix
 
 
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """An int in [low, high], or a one-line SymbpttError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise SymbpttError(f"{name} must be an integer, got {value!r}")
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
         raise SymbpttError(f"{name} must be {bound}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
 class RNN:
-    """Sizes and choices of one unrolled RNN: T steps, hidden size n, input size m, stacked layers."""
+    """Sizes and choices of one unrolled network: T steps, hidden size n, input size m, stacked layers,
+    the cell (rnn, lstm, gru or a cell file) and, for the vanilla cell, its activation."""
 
     T: int
     n: int = 1
     m: int = 1
     layers: int = 1
-    activation: str = "tanh"
+    activation: str | None = None
     loss: str = "last"
+    cell: str = "rnn"
 
     def __post_init__(self) -> None:
-        _check_int("T (steps)", self.T, 1)
-        _check_int("hidden size n", self.n, 1, MAX_HIDDEN)
-        _check_int("input size m", self.m, 1, MAX_INPUT)
-        _check_int("layers", self.layers, 1, MAX_LAYERS)
+        check_int("T (steps)", self.T, 1)
+        check_int("hidden size n", self.n, 1, MAX_HIDDEN)
+        check_int("input size m", self.m, 1, MAX_INPUT)
+        check_int("layers", self.layers, 1, MAX_LAYERS)
         if self.loss not in LOSSES:
             raise SymbpttError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        get_activation(self.activation)  # raises for an unknown or rejected activation
+        spec = self.spec  # resolves the cell (and the activation), raising for bad ones
+        if self.activation is not None and not spec.uses_activation:
+            raise SymbpttError(f"the {spec.name} cell has its own nonlinearities; -a applies to --cell rnn only")
+        if spec.max_hidden is not None and self.n > spec.max_hidden:
+            raise SymbpttError(f"the cell {spec.name!r} is scalar: n must be 1, got {self.n}")
+        if spec.max_input is not None and self.m > spec.max_input:
+            raise SymbpttError(f"the cell {spec.name!r} reads one input: m must be 1, got {self.m}")
 
     @property
     def act(self) -> Activation:
-        return get_activation(self.activation)
+        return get_activation(self.activation or "tanh")
+
+    @cached_property
+    def spec(self) -> Cell:
+        return get_cell(self.cell, self.act)
+
+    @property
+    def graph(self) -> StepGraph:
+        return step_graph(self.spec)
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return self.spec.states
 
     @property
     def scalar(self) -> bool:
@@ -70,6 +94,11 @@ class RNN:
         """The steps t whose output h_t enters the loss."""
         return range(1, self.T + 1) if self.loss == "sum" else range(self.T, self.T + 1)
 
+    def param_shape(self, name: str, layer: int) -> tuple[int, int]:
+        kind = self.spec.kind(name)
+        return {"recurrent": (self.n, self.n), "input": (self.n, self.input_size(layer)),
+                "bias": (self.n, 1), "initial": (self.n, 1), "scalar": (1, 1)}[kind]
+
     @cached_property
     def symbols(self) -> Symbols:
         return Symbols(self)
@@ -80,22 +109,20 @@ def _sym(name: str) -> sp.Symbol:
 
 
 class Symbols:
-    """Every SymPy symbol of one RNN, each returned as a column/matrix (1×1 for the scalar model)."""
+    """Every SymPy symbol of one network, each returned as a column/matrix (1×1 for the scalar model)."""
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn = rnn
         self._made: dict[tuple, Matrix] = {}
         self._scalars: dict[tuple, sp.Symbol] = {}
+        self.shown = {lin.name: lin.shown or lin.name for lin in rnn.spec.linears}
 
     def sup(self, layer: int) -> str:
         """Layer superscript, shown only when there is more than one layer: h^(2)_3."""
         return f"^({layer})" if self.rnn.layers > 1 else ""
 
-    def _vector(self, base: str, layer: int | None, t: int | None, size: int) -> Matrix:
-        key = (base, layer, t, size)
-        if key not in self._made:
-            self._made[key] = self._new_vector(base, layer, t, size)
-        return self._made[key]
+    def base(self, name: str) -> str:
+        return self.shown.get(name, name)
 
     def scalar(self, base: str, layer: int | None, t: int | None) -> sp.Symbol:
         """The symbol of a one-entry vector (h_3, a^(2)_1, x_2) without building a 1×1 matrix."""
@@ -103,70 +130,110 @@ class Symbols:
         if key not in self._scalars:
             sup = self.sup(layer) if layer is not None else ""
             step = f"_{t}" if t is not None else ""
-            self._scalars[key] = _sym(f"{base}{sup}{step}")
+            self._scalars[key] = _sym(f"{self.base(base)}{sup}{step}")
         return self._scalars[key]
 
-    def _new_vector(self, base: str, layer: int | None, t: int | None, size: int) -> Matrix:
-        sup = self.sup(layer) if layer is not None else ""
-        step = f"_{t}" if t is not None else ""
-        if size == 1:
-            return Matrix([[_sym(f"{base}{sup}{step}")]])
-        return Matrix([[_sym(f"{base}{sup}{step}_{i}")] for i in range(1, size + 1)])
-
-    def _matrix(self, upper: str, lower: str, layer: int, rows: int, cols: int) -> Matrix:
-        key = (upper, layer, rows, cols)
+    def vector(self, base: str, layer: int | None, t: int | None, size: int | None = None) -> Matrix:
+        size = self.rnn.n if size is None else size
+        key = (base, layer, t, size)
         if key not in self._made:
-            self._made[key] = self._new_matrix(upper, lower, layer, rows, cols)
+            if size == 1:
+                self._made[key] = Matrix([[self.scalar(base, layer, t)]])
+            else:
+                sup = self.sup(layer) if layer is not None else ""
+                step = f"_{t}" if t is not None else ""
+                name = f"{self.base(base)}{sup}{step}"
+                self._made[key] = Matrix([[_sym(f"{name}_{i}")] for i in range(1, size + 1)])
         return self._made[key]
 
-    def _new_matrix(self, upper: str, lower: str, layer: int, rows: int, cols: int) -> Matrix:
-        sup = self.sup(layer)
-        if rows == 1 and cols == 1:
-            return Matrix([[_sym(f"{lower}{sup}")]])
-        base = lower if rows == 1 else upper
-        if rows == 1:
-            return Matrix([[_sym(f"{base}{sup}_{j}") for j in range(1, cols + 1)]])
-        return Matrix(rows, cols, lambda i, j: _sym(f"{base}{sup}_{i + 1}{j + 1}"))
+    def _matrix(self, name: str, layer: int, rows: int, cols: int) -> Matrix:
+        key = (name, layer, rows, cols)
+        if key not in self._made:
+            sup, lower = self.sup(layer), name[0].lower() + name[1:]
+            if rows == 1 and cols == 1:
+                value = Matrix([[_sym(f"{lower}{sup}")]])
+            elif rows == 1:
+                value = Matrix([[_sym(f"{lower}{sup}_{j}") for j in range(1, cols + 1)]])
+            else:
+                value = Matrix(rows, cols, lambda i, j: _sym(f"{name}{sup}_{i + 1}{j + 1}"))
+            self._made[key] = value
+        return self._made[key]
+
+    def param(self, name: str, layer: int) -> Matrix:
+        """A parameter as a matrix (weights), a column (biases, initial states) or 1×1 (scalars)."""
+        kind = self.rnn.spec.kind(name)
+        if kind == "initial":
+            return self.state(name[:-1], layer, 0)
+        if kind in ("bias", "scalar"):
+            return self.vector(name, layer, None, 1 if kind == "scalar" else None)
+        return self._matrix(name, layer, *self.rnn.param_shape(name, layer))
 
     def W(self, layer: int) -> Matrix:
-        return self._matrix("W", "w", layer, self.rnn.n, self.rnn.n)
+        return self.param("W", layer)
 
     def U(self, layer: int) -> Matrix:
-        return self._matrix("U", "u", layer, self.rnn.n, self.rnn.input_size(layer))
+        return self.param("U", layer)
 
     def b(self, layer: int) -> Matrix:
-        return self._vector("b", layer, None, self.rnn.n)
+        return self.param("b", layer)
+
+    def state(self, name: str, layer: int, t: int) -> Matrix:
+        """State (or intermediate, or linear map) symbols of a layer at step t; t = 0: initial state."""
+        return self.vector(name, layer, t)
 
     def h(self, layer: int, t: int) -> Matrix:
-        """State symbols h^(ℓ)_t; t = 0 is the initial state h0."""
-        return self._vector("h", layer, t, self.rnn.n)
+        return self.vector("h", layer, t)
 
     def a(self, layer: int, t: int) -> Matrix:
-        return self._vector("a", layer, t, self.rnn.n)
+        return self.vector("a", layer, t)
 
     def x(self, t: int) -> Matrix:
-        return self._vector("x", None, t, self.rnn.m)
+        return self.vector("x", None, t, self.rnn.m)
 
     def y(self, t: int) -> Matrix:
         """Target: one y for loss 'last', y_t per step for loss 'sum'."""
-        return self._vector("y", None, t if self.rnn.loss == "sum" else None, self.rnn.n)
+        return self.vector("y", None, t if self.rnn.loss == "sum" else None)
 
     def inp(self, layer: int, t: int) -> Matrix:
         """What layer ℓ reads at step t: x_t for the first layer, h^(ℓ-1)_t above it."""
         return self.x(t) if layer == 1 else self.h(layer - 1, t)
 
-    def param(self, name: str, layer: int) -> Matrix:
-        return {"W": self.W, "U": self.U, "b": self.b, "h0": lambda ell: self.h(ell, 0)}[name](layer)
+    def source(self, source: str, layer: int, t: int) -> Matrix:
+        """The vector a weight multiplies at step t: the input, or a state at t − 1."""
+        return self.inp(layer, t) if source == INPUT else self.state(source, layer, t - 1)
+
+    def linear(self, name: str, layer: int, t: int) -> Matrix:
+        """A linear map in state symbols, e.g. a^(ℓ)_t = W h_{t-1} + U x_t + b."""
+        lin = next(lin for lin in self.rnn.spec.linears if lin.name == name)
+        value = sp.zeros(self.rnn.n, 1)
+        for matrix, src in lin.terms:
+            value += self.param(matrix, layer) * self.source(src, layer, t)
+        if lin.bias:
+            value += self.param(lin.bias, layer)
+        return Matrix(value)
 
     def preactivation(self, layer: int, t: int) -> Matrix:
-        """a^(ℓ)_t = W h_{t-1} + U x_t + b, in state symbols."""
-        return self.W(layer) * self.h(layer, t - 1) + self.U(layer) * self.inp(layer, t) + self.b(layer)
+        return self.linear("a", layer, t)
+
+    def unit_values(self, layer: int, t: int, i: int) -> dict[sp.Symbol, sp.Expr]:
+        """Template symbols of the cell → the symbols of unit i at (layer, t) (states, not expanded)."""
+        spec, out = self.rnn.spec, {}
+        for s in spec.states:
+            out[prev(s)] = self.state(s, layer, t - 1)[i]
+        for name, _ in spec.nodes:
+            out[unit(name)] = self.state(name, layer, t)[i]
+        for lin in spec.linears:
+            out[unit(lin.name)] = self.vector(lin.name, layer, t)[i]
+        out[unit(INPUT)] = self.inp(layer, t)[min(i, self.rnn.input_size(layer) - 1)]
+        for p in spec.scalar_params:
+            out[unit(p)] = self.param(p, layer)[0]
+        return out
 
     def parameters(self) -> list[sp.Symbol]:
         """All parameter and input symbols, in a fixed order (for lambdify and random points)."""
         out: list[sp.Symbol] = []
         for layer in range(1, self.rnn.layers + 1):
-            for name in PARAMS:
+            for name in self.rnn.spec.params:
                 out.extend(self.param(name, layer))
         for t in range(1, self.rnn.T + 1):
             out.extend(self.x(t))
@@ -175,14 +242,30 @@ class Symbols:
         return out
 
 
+def node_equations(rnn: RNN, layer: int, t: int, linear_values: bool = True) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """(symbol, expression) of every node of unit i at (layer, t), in plain SymPy, units flattened.
+    With ``linear_values`` the linear maps are written out (W h_{t-1} + U x_t + b)."""
+    s, spec, eqs = rnn.symbols, rnn.spec, []
+    linears = {lin.name: s.linear(lin.name, layer, t) for lin in spec.linears} if linear_values else {}
+    for i in range(rnn.n):
+        names = s.unit_values(layer, t, i)
+        if linear_values:
+            names.update({unit(name): value[i] for name, value in linears.items()})
+        for name, expr in spec.nodes:
+            eqs.append((s.state(name, layer, t)[i], P.plain(expr.xreplace(names))))
+    return eqs
+
+
 def unrolled_equations(rnn: RNN) -> list[tuple[Matrix, Matrix]]:
-    """The forward equations h^(ℓ)_t = σ(W h_{t-1} + U x_t + b), layer by layer, step by step."""
-    s, sigma = rnn.symbols, rnn.act.sigma
+    """The forward equations node_t = f(…), layer by layer, step by step, as columns over the units."""
     eqs = []
     for t in range(1, rnn.T + 1):
         for layer in range(1, rnn.layers + 1):
-            pre = s.preactivation(layer, t)
-            eqs.append((s.h(layer, t), pre.applyfunc(lambda e: sigma.subs(A, e))))
+            flat = node_equations(rnn, layer, t)
+            per_node = len(rnn.spec.nodes)
+            for k, (name, _) in enumerate(rnn.spec.nodes):
+                rows = [flat[i * per_node + k] for i in range(rnn.n)]
+                eqs.append((Matrix([[lhs] for lhs, _ in rows]), Matrix([[rhs] for _, rhs in rows])))
     return eqs
 
 
@@ -197,15 +280,15 @@ def loss_in_states(rnn: RNN) -> sp.Expr:
 
 
 def nested_states(rnn: RNN) -> dict[sp.Symbol, sp.Expr]:
-    """Map each state symbol h_t (and a_t) to its expression in parameters and inputs, built step by step."""
-    s, sigma = rnn.symbols, rnn.act.sigma
-    subs: dict[sp.Symbol, sp.Expr] = {}
+    """Map each node symbol (h_t, c_t, a_t, …) to its expression in parameters and inputs, step by step."""
+    s, subs = rnn.symbols, {}
     for t in range(1, rnn.T + 1):
         for layer in range(1, rnn.layers + 1):
-            pre = s.preactivation(layer, t).xreplace(subs)
-            for sym_a, sym_h, value in zip(s.a(layer, t), s.h(layer, t), pre, strict=True):
-                subs[sym_a] = value
-                subs[sym_h] = sigma.subs(A, value)
+            for lin in rnn.spec.linears:
+                value = s.linear(lin.name, layer, t).xreplace(subs)
+                subs.update(zip(s.vector(lin.name, layer, t), value, strict=True))
+            for sym, expr in node_equations(rnn, layer, t, linear_values=False):
+                subs[sym] = expr.xreplace(subs)
     return subs
 
 

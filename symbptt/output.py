@@ -1,42 +1,128 @@
-"""Writing results: atomically (temporary file in the same folder, then rename) and as strict JSON."""
+"""Reading and writing files safely: inputs are bounded regular files, outputs are written atomically.
+
+Writing: a temporary file in the target's folder, then a rename, so a reader never sees a partial file and
+a failure leaves the old file as it was.  The rename never replaces something that is not a regular
+file: a character device or a pipe (``-o /dev/stdout``, ``-o /dev/null``) is written through, a folder or
+anything else is refused.  An existing file keeps its permissions; a symlink to a regular file keeps
+being a symlink (its target is replaced).  Every OS error becomes one line naming the file.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .errors import SymbpttError
 
+MAX_NAME = 255
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+
+
+def read_text_file(path: str | Path, what: str, limit: int) -> str:
+    """UTF-8 text of a regular file no larger than ``limit`` bytes, or a one-line SymbpttError."""
+    path = str(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise SymbpttError(f"cannot read {what} {path}: {_reason(exc)}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SymbpttError(f"{what} {path} is not a regular file")
+    if info.st_size > limit:
+        raise SymbpttError(f"{what} {path} is larger than {limit:,} bytes")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise SymbpttError(f"cannot read {what} {path}: {_reason(exc)}") from None
+    if len(data) > limit:
+        raise SymbpttError(f"{what} {path} is larger than {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SymbpttError(f"{what} {path} is not UTF-8 text (byte {data[exc.start]:#04x} at position "
+                           f"{exc.start})") from None
+
 
 def check_output_path(path: str | Path) -> Path:
-    """Refuse an output path whose folder does not exist, before any work is done."""
-    path = Path(path)
+    """Refuse, before any work is done, an output path that cannot receive a file."""
+    text = str(path)
+    if not text or not text.strip():
+        raise SymbpttError("the output file name is empty")
+    path = Path(text)
+    if text.endswith(os.sep) or path.is_dir():
+        raise SymbpttError(f"output {text!r} is a folder, not a file")
+    if len(path.name.encode()) > MAX_NAME:
+        raise SymbpttError(f"output file name is longer than {MAX_NAME} bytes")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SymbpttError(f"output folder {str(folder)!r} does not exist")
+    if path.exists() or path.is_symlink():
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            raise SymbpttError(f"cannot write {text}: {_reason(exc)}") from None
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+            raise SymbpttError(f"output {text!r} is not a regular file, a terminal or a pipe")
+    elif not os.access(folder, os.W_OK):
+        raise SymbpttError(f"cannot write {text}: permission denied")
     return path
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader never sees a partial file."""
+    """Write ``data`` to ``path`` so that a reader never sees a partial file (see the module docstring)."""
     path = check_output_path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            handle.write(data)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    target = Path(os.path.realpath(path))
+    if target.exists():
+        info = os.stat(target)
+        if not stat.S_ISREG(info.st_mode):
+            _write_through(target, payload, str(path))
+            return
+        mode = stat.S_IMODE(info.st_mode)
+    else:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        mode = 0o666 & ~umask
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".sb-", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise SymbpttError(f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def _write_through(target: Path, payload: bytes, shown: str) -> None:
+    """A terminal, /dev/null or a pipe: write into it (a pipe with no reader is refused, not waited on)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        reason = "no program is reading the pipe" if exc.errno == errno.ENXIO else _reason(exc)
+        raise SymbpttError(f"cannot write {shown}: {reason}") from None
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise SymbpttError(f"cannot write {shown}: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
 
 
 def strict_json(obj: Any) -> str:

@@ -1,18 +1,22 @@
 """The structure of BPTT, independent of what the factors are: which products of factors make ∂L/∂θ.
 
-Chain-rule factors (one per edge of the unrolled graph):
+The unrolled network is a graph whose nodes are the states s^(ℓ)_t (h, and c for an LSTM) and whose
+edges are the routes of step.py — one chain-rule factor each:
 
-    J^(ℓ)_t = ∂h^(ℓ)_t / ∂h^(ℓ)_{t-1}   = diag(σ'(a^(ℓ)_t)) W^(ℓ)     (step back in time)
-    V^(ℓ)_t = ∂h^(ℓ)_t / ∂h^(ℓ-1)_t     = diag(σ'(a^(ℓ)_t)) U^(ℓ)     (step down a layer, ℓ ≥ 2)
-    D^(ℓ)_t = ∂h^(ℓ)_t / ∂a^(ℓ)_t       = diag(σ'(a^(ℓ)_t))
+    J^(ℓ)_t[s'←s]  back one step through the weights        (vanilla RNN: J_t = diag(σ'(a_t)) W)
+    F^(ℓ)_t[s'←s]  back one step unit by unit                (LSTM: diag(f_t) along the cell state)
+    V^(ℓ)_t[s']    down one layer, to h^(ℓ-1)_t               (vanilla RNN: V_t = diag(σ'(a_t)) U)
+    D^(ℓ)_t[s'←p]  into the linear map p where θ enters       (vanilla RNN: D_t = diag(σ'(a_t)))
 
 Explicit form: ∂L/∂θ = Σ over paths from the loss at step s back to the step k where θ enters,
-    (h_s − y_s)ᵀ · J … V … J · D_k   then ⊗ z_k   (z = h_{k-1} for W, x_k for U, 1 for b; h0 stops at J_1).
-Recursive form: δ_T = ∂L/∂h_T,  δ^(ℓ)_{t-1} = J^(ℓ)_tᵀ δ^(ℓ)_t + V^(ℓ+1)_{t-1}ᵀ δ^(ℓ+1)_{t-1} (+ loss term),
-    ∂L/∂θ^(ℓ) = Σ_t (D^(ℓ)_t δ^(ℓ)_t) ⊗ z_t,   ∂L/∂h0^(ℓ) = δ^(ℓ)_0.
+    (h_s − y_s)ᵀ · (factors along the path) · D_k   then ⊗ z_k   (z = the vector θ multiplies; initial
+    states stop at step 0).
+Recursive form: δ^(ℓ)_t[s] = ∂L/∂s^(ℓ)_t (later steps and layers only) by
+    δ_{t-1}[s] = Σ_{s'} J_t[s'←s]ᵀ δ_t[s'] + F_t[s'←s]ᵀ δ_t[s'] (+ V^(ℓ+1)ᵀ δ^(ℓ+1) + loss term, for h),
+    ∂L/∂θ = Σ_t Σ_{s'} (D_t[s'←p] δ_t[s']) ⊗ z_t,   ∂L/∂s0 = δ_0[s].
 
 Both are written here once, over an abstract ``Factors`` provider, so the same code yields SymPy matrices
-(for display and exact checks) and NumPy arrays (for numbers).
+(for display and exact checks), float64 arrays and mpmath numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from itertools import combinations_with_replacement
 from math import comb
 from typing import Any, NamedTuple, Protocol
 
+from .cells import INPUT
 from .errors import SymbpttError
 from .model import RNN
 
@@ -29,11 +34,13 @@ EXPLICIT_MAX_FACTORS = 1_000_000
 
 
 class Step(NamedTuple):
-    """One chain-rule factor: kind 'J' (back one step), 'V' (down one layer) or 'D' (σ' of layer at t)."""
+    """One chain-rule factor at (layer, t): kind J, F, V or D, from state ``target`` back to ``source``."""
 
     kind: str
     layer: int
     t: int
+    target: str = "h"
+    source: str = "h"
 
 
 class Term(NamedTuple):
@@ -45,30 +52,90 @@ class Term(NamedTuple):
 
 
 class Factors(Protocol):
-    """Values of the factors: SymPy matrices or NumPy arrays, anything with ``@`` and ``.T``."""
+    """Values of the factors: SymPy matrices, NumPy or mpmath arrays, anything with ``@`` and ``.T``."""
 
     def factor(self, step: Step) -> Any: ...
     def error(self, t: int) -> Any: ...
     def z(self, param: str, layer: int, t: int) -> Any: ...
 
 
+def transpose_apply(values: Factors, step: Step, vector: Any) -> Any:
+    """factorᵀ · vector, by the provider's own method when it has one (it may avoid the matrix)."""
+    method = getattr(values, "transpose_apply", None)
+    return method(step, vector) if method is not None else values.factor(step).T @ vector
+
+
+def param_entry(rnn: RNN, param: str) -> tuple[str, str, str | None]:
+    """(kind, leaf, source) of a parameter: where it enters the step and what it multiplies."""
+    kind = rnn.spec.kind(param)
+    if kind == "initial":
+        return kind, param[:-1], None
+    leaf, source = rnn.graph.leaf_of(param)
+    return kind, leaf, source
+
+
+def _single_route(rnn: RNN) -> bool:
+    """One state and one route back (the vanilla cell): path counts have a closed form."""
+    g = rnn.graph
+    return len(rnn.states) == 1 and len(g.back("h")) == 1
+
+
 def explicit_factor_count(rnn: RNN, layer: int, param: str) -> int:
     """How many factors the explicit form of ∂L/∂θ^(layer) writes out (grows as T² for one layer)."""
+    if not _single_route(rnn):
+        return _counted_paths(rnn, layer, param)[1]
     ups = rnn.layers - layer
+    initial = rnn.spec.kind(param) == "initial"
     total = 0
     for s in rnn.loss_steps():
-        entries = [0] if param == "h0" else range(1, s + 1)
+        entries = [0] if initial else range(1, s + 1)
         for k in entries:
             q = s - max(k, 1) + 1
-            total += comb(q + ups - 1, ups) * (s - k + ups + (param != "h0") + 1)
+            total += comb(q + ups - 1, ups) * (s - k + ups + (not initial) + 1)
         if total > EXPLICIT_MAX_FACTORS:
             break
     return total
 
 
+def _counted_paths(rnn: RNN, layer0: int, param: str) -> tuple[int, int]:
+    """(terms, factors) of the explicit form by dynamic programming over the unrolled state graph."""
+    g, top, T = rnn.graph, rnn.layers, rnn.T
+    kind, leaf, _ = param_entry(rnn, param)
+    ways: dict[tuple[int, int, str], list[int]] = {}
+
+    def add(key: tuple[int, int, str], n: int, f: int) -> None:
+        slot = ways.setdefault(key, [0, 0])
+        slot[0] += n
+        slot[1] += f
+
+    for s in rnn.loss_steps():
+        add((top, s, "h"), 1, 1)
+    terms = factors = 0
+    for t in range(T, -1, -1):
+        for layer in range(top, 0, -1):
+            for state in rnn.states:
+                n, f = ways.get((layer, t, state), (0, 0))
+                if not n:
+                    continue
+                if layer == layer0:
+                    if kind == "initial" and t == 0 and state == leaf:
+                        terms, factors = terms + n, factors + f
+                    elif kind != "initial" and t > 0 and any(r.target == state for r in g.entries(leaf)):
+                        terms, factors = terms + n, factors + f + n
+                if t > 0:
+                    for route in g.back(state):
+                        add((layer, t - 1, route.source), n, f + n)
+                    if layer > layer0 and g.down(state) is not None:
+                        add((layer - 1, t, "h"), n, f + n)
+        if factors > EXPLICIT_MAX_FACTORS:
+            break
+    return terms, factors
+
+
 def check_explicit_size(rnn: RNN, targets: list[tuple[str, int]]) -> None:
     """Refuse, with the forms that scale, an explicit form larger than EXPLICIT_MAX_FACTORS."""
-    if rnn.loss == "sum" and rnn.T > 20_000 or rnn.T > 2 * EXPLICIT_MAX_FACTORS:
+    if (rnn.loss == "sum" and rnn.T > 20_000 or rnn.T > 2 * EXPLICIT_MAX_FACTORS
+            or not _single_route(rnn) and rnn.T > 5_000):
         count = None
     else:
         count = sum(explicit_factor_count(rnn, layer, param) for param, layer in targets)
@@ -80,29 +147,48 @@ def check_explicit_size(rnn: RNN, targets: list[tuple[str, int]]) -> None:
         )
 
 
-def _chain(layer0: int, k: int, ups: tuple[int, ...], s: int, with_d: bool) -> tuple[Step, ...]:
-    """Factors in reading order from the loss at step s (top layer) down to (layer0, k); ``ups`` are the
-    steps at which the path moves down a layer."""
+def _skeleton(layer0: int, k: int, ups: tuple[int, ...], s: int) -> list[tuple[int, int, int]]:
+    """(layer, from t, down to t) segments of a path, top layer first; ``ups`` are the steps at which
+    the path moves down a layer."""
     times = (k, *ups, s)  # times[i] .. times[i+1] are spent in layer layer0 + i
-    chain: list[Step] = []
-    for i in range(len(times) - 2, -1, -1):
-        layer = layer0 + i
-        chain.extend(Step("J", layer, t) for t in range(times[i + 1], times[i], -1))
-        if i > 0:
-            chain.append(Step("V", layer, times[i]))
-    if with_d:
-        chain.append(Step("D", layer0, k))
-    return tuple(chain)
+    return [(layer0 + i, times[i + 1], times[i]) for i in range(len(times) - 2, -1, -1)]
+
+
+def _chains(rnn: RNN, segments: list, kind: str, leaf: str) -> Iterator[tuple[Step, ...]]:
+    """Every choice of routes along a path skeleton (one choice for the vanilla cell), in a fixed order."""
+    g = rnn.graph
+
+    def walk(i: int, state: str, t: int, chain: tuple[Step, ...]) -> Iterator[tuple[Step, ...]]:
+        layer, _, end = segments[i]
+        if t > end:
+            for route in g.back(state):
+                yield from walk(i, route.source, t - 1, (*chain, Step(route.kind, layer, t, state, route.source)))
+            return
+        if i + 1 < len(segments):
+            if g.down(state) is not None:
+                yield from walk(i + 1, "h", t, (*chain, Step("V", layer, t, state, INPUT)))
+            return
+        if kind == "initial":
+            if state == leaf:
+                yield chain
+            return
+        for route in g.entries(leaf):
+            if route.target == state:
+                yield (*chain, Step("D", layer, t, state, leaf))
+
+    yield from walk(0, "h", segments[0][1], ())
 
 
 def explicit_terms(rnn: RNN, param: str, layer: int) -> Iterator[Term]:
     """Every path of the explicit form of ∂L/∂θ^(layer), ordered by loss step then entry step."""
+    kind, leaf, _ = param_entry(rnn, param)
     n_ups = rnn.layers - layer
     for s in rnn.loss_steps():
-        entries = [0] if param == "h0" else range(1, s + 1)
+        entries = [0] if kind == "initial" else range(1, s + 1)
         for k in entries:
             for ups in combinations_with_replacement(range(max(k, 1), s + 1), n_ups):
-                yield Term(s, _chain(layer, k, ups, s, param != "h0"), k)
+                for chain in _chains(rnn, _skeleton(layer, k, ups, s), kind, leaf):
+                    yield Term(s, chain, k)
 
 
 def evaluate_term(term: Term, values: Factors) -> Any:
@@ -114,10 +200,9 @@ def evaluate_term(term: Term, values: Factors) -> Any:
 
 
 def contribution(row: Any, param: str, layer: int, t: int, values: Factors) -> Any:
-    """Turn ∂L/∂a_t (as a row) into the gradient of θ in θ's own shape: rowᵀ z_tᵀ (b, h0: rowᵀ)."""
-    if param in ("b", "h0"):
-        return row.T
-    return row.T @ values.z(param, layer, t).T
+    """Turn ∂L/∂p_t (as a row) into the gradient of θ in θ's own shape: rowᵀ z_tᵀ (biases etc.: rowᵀ)."""
+    z = values.z(param, layer, t)
+    return row.T if z is None else row.T @ z.T
 
 
 def evaluate_explicit(rnn: RNN, param: str, layer: int, values: Factors) -> Any:
@@ -130,65 +215,94 @@ def evaluate_explicit(rnn: RNN, param: str, layer: int, values: Factors) -> Any:
 
 
 class DeltaPart(NamedTuple):
-    """One summand of δ^(ℓ)_t: a factorᵀ times a later δ (kind 'J' or 'V'), or the loss error ('E')."""
+    """One summand of δ^(ℓ)_t[s]: a factorᵀ times a later δ (kind J, F or V), or the loss error ('E')."""
 
     kind: str
     layer: int
     t: int
+    target: str = "h"
+    source: str = "h"
+
+    def step(self) -> Step:
+        return Step(self.kind, self.layer, self.t, self.target, self.source)
 
 
-def delta_recursion(rnn: RNN) -> Iterator[tuple[tuple[int, int], tuple[DeltaPart, ...]]]:
-    """δ^(ℓ)_t = Σ parts, in the order BPTT computes them (t from T down to 0, top layer first)."""
-    top = rnn.layers
+DeltaKey = tuple[int, int, str]
+
+
+def delta_recursion(rnn: RNN) -> Iterator[tuple[DeltaKey, tuple[DeltaPart, ...]]]:
+    """δ^(ℓ)_t[s] = Σ parts, in the order BPTT computes them (t from T down to 0, top layer first)."""
+    g, top = rnn.graph, rnn.layers
     loss_steps = set(rnn.loss_steps())
     for t in range(rnn.T, -1, -1):
         for layer in range(top, 0, -1):
-            parts = []
-            if t < rnn.T:
-                parts.append(DeltaPart("J", layer, t + 1))  # J^(ℓ)_{t+1}ᵀ δ^(ℓ)_{t+1}
-            if layer < top and t > 0:
-                parts.append(DeltaPart("V", layer + 1, t))  # V^(ℓ+1)_tᵀ δ^(ℓ+1)_t
-            if layer == top and t in loss_steps:
-                parts.append(DeltaPart("E", layer, t))  # h_t − y_t
-            yield (layer, t), tuple(parts)
+            for state in rnn.states:
+                parts = []
+                if t < rnn.T:
+                    for route in g.routes:
+                        if route.kind in ("J", "F") and route.source == state:
+                            parts.append(DeltaPart(route.kind, layer, t + 1, route.target, state))
+                if state == "h" and layer < top and t > 0:
+                    for target in rnn.states:
+                        if g.down(target) is not None:
+                            parts.append(DeltaPart("V", layer + 1, t, target, INPUT))
+                if state == "h" and layer == top and t in loss_steps:
+                    parts.append(DeltaPart("E", layer, t))
+                yield (layer, t, state), tuple(parts)
 
 
-def delta_source(part: DeltaPart) -> tuple[int, int]:
-    """Which δ a part multiplies: J^(ℓ)_{t}ᵀ takes δ^(ℓ)_t, V^(ℓ)_tᵀ takes δ^(ℓ)_t."""
-    return part.layer, part.t
+def delta_source(part: DeltaPart) -> DeltaKey:
+    """Which δ a part multiplies: J_{t}ᵀ and V_tᵀ take δ_t of their target state (V: one layer up)."""
+    return part.layer, part.t, part.target
 
 
-def evaluate_deltas(rnn: RNN, values: Factors) -> dict[tuple[int, int], Any]:
-    """All δ^(ℓ)_t = ∂L/∂h^(ℓ)_t by the backward recursion; O(T·L) factor products."""
-    deltas: dict[tuple[int, int], Any] = {}
+def evaluate_deltas(rnn: RNN, values: Factors) -> dict[DeltaKey, Any]:
+    """All δ^(ℓ)_t[s] = ∂L/∂s^(ℓ)_t by the backward recursion; O(T·L) factor products.  A δ that no
+    path reaches (the top cell state at T) is None."""
+    deltas: dict[DeltaKey, Any] = {}
     for key, parts in delta_recursion(rnn):
         total = None
         for part in parts:
             if part.kind == "E":
                 value = values.error(part.t)
             else:
-                value = values.factor(Step(part.kind, part.layer, part.t)).T @ deltas[delta_source(part)]
+                later = deltas[delta_source(part)]
+                if later is None:
+                    continue
+                value = transpose_apply(values, part.step(), later)
             total = value if total is None else total + value
         deltas[key] = total
     return deltas
 
 
 def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas: dict | None = None) -> Any:
-    """∂L/∂θ^(ℓ) = Σ_t (D_t δ_t) ⊗ z_t, or δ^(ℓ)_0 for h0."""
+    """∂L/∂θ^(ℓ) = Σ_t Σ_{s'} (D_t[s'←p] δ_t[s']) ⊗ z_t, or δ^(ℓ)_0[s] for an initial state."""
     deltas = evaluate_deltas(rnn, values) if deltas is None else deltas
-    if param == "h0":
-        return deltas[(layer, 0)]
+    kind, leaf, _ = param_entry(rnn, param)
+    if kind == "initial":
+        found = deltas[(layer, 0, leaf)]
+        return found if found is not None else values.zero()
     total = None
     for t in range(1, rnn.T + 1):
-        row = (values.factor(Step("D", layer, t)) @ deltas[(layer, t)]).T
-        part = contribution(row, param, layer, t, values)
+        row = None
+        for route in rnn.graph.entries(leaf):
+            delta = deltas[(layer, t, route.target)]
+            if delta is None:
+                continue
+            part = transpose_apply(values, Step("D", layer, t, route.target, leaf), delta)
+            row = part if row is None else row + part
+        if row is None:
+            continue
+        part = contribution(row.T, param, layer, t, values)
         total = part if total is None else total + part
-    return total
+    return total if total is not None else values.zero_like(param, layer)
 
 
 def targets(rnn: RNN, wrt: str) -> list[tuple[str, int]]:
-    """(param, layer) pairs for --wrt W|U|b|h0|all, every layer."""
-    names = ("W", "U", "b", "h0") if wrt == "all" else (wrt,)
-    if any(name not in ("W", "U", "b", "h0") for name in names):
-        raise SymbpttError(f"unknown parameter {wrt!r}; choose one of W, U, b, h0, all")
+    """(param, layer) pairs for --wrt NAME|all, every layer (top layer first)."""
+    params = rnn.spec.params
+    names = params if wrt == "all" else (wrt,)
+    if any(name not in params for name in names):
+        raise SymbpttError(f"unknown parameter {wrt!r} for the {rnn.spec.name} cell; choose one of "
+                           f"{', '.join(params)}, all")
     return [(name, layer) for layer in range(rnn.layers, 0, -1) for name in names]

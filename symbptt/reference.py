@@ -1,97 +1,302 @@
-"""Iterative BPTT in plain NumPy: the independent reference the symbolic forms are checked against.
+"""Iterative BPTT by hand: the independent reference the engine is checked against.
 
-This module imports nothing from the rest of symbptt (not even its activation table), so a mistake in
-the symbolic engine cannot hide in both.  It is the textbook backward loop, float64 throughout:
+This module imports nothing from the rest of symbptt (not its activation table, cells or paths), so a
+mistake in the engine cannot hide in both.  It is the textbook backward loop for the three built-in
+cells, written once over a number type: float64 (NumPy arrays) or mpmath (object arrays of mpf, any
+precision, exponents that never overflow).  Every derivative of a nonlinearity is computed from its
+argument (sech²a, e^{−|a|}/(1 + e^{−|a|})²), never as 1 − h² or σ(1 − σ), and 1 − σ(a) is σ(−a).
 
-    forward:   a_t = W h_{t-1} + U x_t + b,   h_t = σ(a_t)
-    backward:  δ_T = ∂L/∂h_T;  for t = T..1:  da = δ_t ⊙ σ'(a_t);  dW += da h_{t-1}ᵀ;  dU += da x_tᵀ;
-               db += da;  δ_{t-1} = Wᵀ da (+ ∂ℓ_{t-1}/∂h_{t-1});  below: δ^(ℓ-1)_t += U^(ℓ)ᵀ da
+    rnn   a = W h + U x + b,  h' = σ(a)
+    lstm  i, f, o = σ(W_* h + U_* x + b_*),  g = tanh(W_g h + U_g x + b_g),  c' = f c + i g,  h' = o tanh c'
+    gru   r, z = σ(…),  n = tanh(U_n x + b_n + r (W_n h + b_hn)),  h' = (1 − z) n + z h
+
+Each step's backward pass uses only sums, products and Mᵀv of the step's coefficients, so running it on
+absolute values (``magnitudes``) gives Σ over paths of |path product| for every gradient entry: the
+scale at which float64 rounding acts, used by the cross-check as the floor of per-entry errors.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
+import mpmath
 import numpy as np
 
-ACTIVATIONS = {
-    "tanh": (np.tanh, lambda a: 1.0 - np.tanh(a) ** 2),
-    "sigmoid": (lambda a: 1.0 / (1.0 + np.exp(-a)), lambda a: np.exp(-a) / (1.0 + np.exp(-a)) ** 2),
-    "relu": (lambda a: np.maximum(a, 0.0), lambda a: (a > 0).astype(float)),
-    "linear": (lambda a: a.astype(float), lambda a: np.ones_like(a, dtype=float)),
-}
-
-Layer = dict[str, np.ndarray]  # keys W (n×n), U (n×m), b (n), h0 (n)
+Layer = dict[str, np.ndarray]  # parameter name → matrix (n×k) or vector (n,)
 
 
-def forward(layers: list[Layer], x: np.ndarray, activation: str) -> tuple[list, list]:
-    """a[ℓ][t], h[ℓ][t] for t = 0..T (h[ℓ][0] = h0, a[ℓ][0] unused); x has shape (T, m)."""
-    sigma = ACTIVATIONS[activation][0]
+class Numbers:
+    """Elementwise functions for one number type."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        if kind == "float":
+            self.exp, self.tanh = np.exp, np.tanh
+        else:
+            self.exp = np.frompyfunc(mpmath.exp, 1, 1)
+            self.tanh = np.frompyfunc(mpmath.tanh, 1, 1)
+
+    def array(self, value: np.ndarray) -> np.ndarray:
+        value = np.asarray(value, dtype=float)
+        if self.kind == "float":
+            return value.copy()
+        out = np.empty(value.shape, dtype=object)
+        for idx, v in np.ndenumerate(value):
+            out[idx] = mpmath.mpf(v)
+        return out
+
+    def sigmoid(self, a: np.ndarray) -> np.ndarray:
+        e = self.exp(-np.abs(a))
+        return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+    def dsigmoid(self, a: np.ndarray) -> np.ndarray:
+        e = self.exp(-np.abs(a))
+        return e / (1 + e) ** 2
+
+    def dtanh(self, a: np.ndarray) -> np.ndarray:
+        e = self.exp(-2 * np.abs(a))
+        return 4 * e / (1 + e) ** 2
+
+
+def builtin_activation(name: str, num: Numbers) -> tuple[Callable, Callable]:
+    """(σ, σ') of a built-in activation, σ' from a."""
+    table = {
+        "tanh": (num.tanh, num.dtanh),
+        "sigmoid": (num.sigmoid, num.dsigmoid),
+        "relu": (lambda a: np.where(a > 0, a, 0 * a), lambda a: np.where(a > 0, 1 + 0 * a, 0 * a)),
+        "linear": (lambda a: a, lambda a: 1 + 0 * a),
+    }
+    return table[name]
+
+
+def _col(v: np.ndarray) -> np.ndarray:
+    return v.reshape(-1, 1)
+
+
+# ---------------------------------------------------------------- one step of each cell
+
+
+def rnn_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, sigma: tuple) -> tuple[dict, dict]:
+    """Forward one step; return the new state and the coefficients its backward pass needs."""
+    a = p["W"] @ h + p["U"] @ x + _col(p["b"])
+    return {"h": sigma[0](a)}, {"da": sigma[1](a)}
+
+
+def rnn_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    """δ arriving at h' → gradient contributions, δ for h (previous step) and for x (layer below)."""
+    da = k["da"] * dh
+    g["W"] += da @ h.T
+    g["U"] += da @ x.T
+    g["b"] += da[:, 0]
+    return p["W"].T @ da, None, p["U"].T @ da
+
+
+def lstm_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: np.ndarray) -> tuple[dict, dict]:
+    a = {k: p[f"W_{k}"] @ h + p[f"U_{k}"] @ x + _col(p[f"b_{k}"]) for k in "ifgo"}
+    i, f, o = num.sigmoid(a["i"]), num.sigmoid(a["f"]), num.sigmoid(a["o"])
+    g = num.tanh(a["g"])
+    c_new = f * c + i * g
+    tc = num.tanh(c_new)
+    coef = {"i": i, "f": f, "g": g, "o": o, "c_prev": c, "tanh_c": tc, "dtanh_c": num.dtanh(c_new),
+            "di": num.dsigmoid(a["i"]), "df": num.dsigmoid(a["f"]), "dg": num.dtanh(a["g"]),
+            "do": num.dsigmoid(a["o"])}
+    return {"h": o * tc, "c": c_new}, coef
+
+
+def lstm_back(p: Layer, k: dict, dh: np.ndarray, dc: np.ndarray, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    dc_total = dc + dh * k["o"] * k["dtanh_c"]
+    da = {"i": dc_total * k["g"] * k["di"], "f": dc_total * k["c_prev"] * k["df"],
+          "g": dc_total * k["i"] * k["dg"], "o": dh * k["tanh_c"] * k["do"]}
+    dh_prev, dx = 0, 0
+    for gate, d in da.items():
+        g[f"W_{gate}"] += d @ h.T
+        g[f"U_{gate}"] += d @ x.T
+        g[f"b_{gate}"] += d[:, 0]
+        dh_prev = dh_prev + p[f"W_{gate}"].T @ d
+        dx = dx + p[f"U_{gate}"].T @ d
+    return dh_prev, dc_total * k["f"], dx
+
+
+def gru_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: None) -> tuple[dict, dict]:
+    a_r = p["W_r"] @ h + p["U_r"] @ x + _col(p["b_r"])
+    a_z = p["W_z"] @ h + p["U_z"] @ x + _col(p["b_z"])
+    r, z = num.sigmoid(a_r), num.sigmoid(a_z)
+    hn = p["W_n"] @ h + _col(p["b_hn"])
+    a_n = p["U_n"] @ x + _col(p["b_n"]) + r * hn
+    n = num.tanh(a_n)
+    one_minus_z = num.sigmoid(-a_z)
+    coef = {"r": r, "z": z, "one_minus_z": one_minus_z, "hn": hn, "h_minus_n": h - n, "dn": num.dtanh(a_n),
+            "dr": num.dsigmoid(a_r), "dz": num.dsigmoid(a_z)}
+    return {"h": one_minus_z * n + z * h}, coef
+
+
+def gru_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    da_n = dh * k["one_minus_z"] * k["dn"]
+    da_z = dh * k["h_minus_n"] * k["dz"]
+    dhn = da_n * k["r"]
+    da_r = da_n * k["hn"] * k["dr"]
+    for name, d in (("r", da_r), ("z", da_z)):
+        g[f"W_{name}"] += d @ h.T
+        g[f"U_{name}"] += d @ x.T
+        g[f"b_{name}"] += d[:, 0]
+    g["U_n"] += da_n @ x.T
+    g["b_n"] += da_n[:, 0]
+    g["W_n"] += dhn @ h.T
+    g["b_hn"] += dhn[:, 0]
+    dh_prev = dh * k["z"] + p["W_r"].T @ da_r + p["W_z"].T @ da_z + p["W_n"].T @ dhn
+    dx = p["U_r"].T @ da_r + p["U_z"].T @ da_z + p["U_n"].T @ da_n
+    return dh_prev, None, dx
+
+
+CELLS = {"rnn": (rnn_step, rnn_back), "lstm": (lstm_step, lstm_back), "gru": (gru_step, gru_back)}
+
+
+# ---------------------------------------------------------------- the BPTT loop
+
+
+def forward(cell: str, layers: list[Layer], x: np.ndarray, num: Numbers, sigma: tuple | None = None) -> tuple:
+    """States h[ℓ][t], c[ℓ][t] (t = 0..T, columns) and each step's coefficients k[ℓ][t] (t = 1..T)."""
+    step = CELLS[cell][0]
     T = x.shape[0]
-    a = [[None] * (T + 1) for _ in layers]
-    h = [[p["h0"]] + [None] * T for p in layers]
+    h = [[_col(p["h0"])] + [None] * T for p in layers]
+    c = [[_col(p["c0"]) if "c0" in p else None] + [None] * T for p in layers]
+    k = [[None] * (T + 1) for _ in layers]
     for t in range(1, T + 1):
-        inp = x[t - 1]
+        inp = _col(x[t - 1])
         for ell, p in enumerate(layers):
-            a[ell][t] = p["W"] @ h[ell][t - 1] + p["U"] @ inp + p["b"]
-            h[ell][t] = sigma(a[ell][t])
+            extra = sigma if cell == "rnn" else c[ell][t - 1]
+            new, k[ell][t] = step(p, h[ell][t - 1], inp, num, extra)
+            h[ell][t], c[ell][t] = new["h"], new.get("c")
             inp = h[ell][t]
-    return a, h
+    return h, c, k
 
 
-def loss_value(h_top: list, y: np.ndarray, loss: str) -> float:
-    """½‖h_T − y‖² (last) or Σ_t ½‖h_t − y_t‖² (sum); y has shape (n,) or (T, n)."""
+def _errors(h_top: list, y: np.ndarray, loss: str) -> dict[int, np.ndarray]:
     T = len(h_top) - 1
     if loss == "last":
-        return 0.5 * float(np.sum((h_top[T] - y) ** 2))
-    return 0.5 * float(sum(np.sum((h_top[t] - y[t - 1]) ** 2) for t in range(1, T + 1)))
+        return {T: h_top[T] - _col(y)}
+    return {t: h_top[t] - _col(y[t - 1]) for t in range(1, T + 1)}
 
 
-def bptt(layers: list[Layer], x: np.ndarray, y: np.ndarray, activation: str, loss: str = "last"
-         ) -> tuple[float, list[Layer]]:
-    """Loss and gradients (same keys and shapes as ``layers``) by the classic backward loop."""
-    dsigma = ACTIVATIONS[activation][1]
-    a, h = forward(layers, x, activation)
-    T, top = x.shape[0], len(layers) - 1
-    grads = [{k: np.zeros_like(v, dtype=float) for k, v in p.items()} for p in layers]
-    carry = [np.zeros_like(p["h0"], dtype=float) for p in layers]  # δ^(ℓ)_t arriving from step t+1
-    for t in range(T, 0, -1):
-        delta = [c.copy() for c in carry]
-        if loss == "sum":
-            delta[top] += h[top][t] - y[t - 1]
-        elif t == T:
-            delta[top] += h[top][t] - y
-        for ell in range(top, -1, -1):
-            p, g = layers[ell], grads[ell]
-            da = delta[ell] * dsigma(a[ell][t])
-            inp = x[t - 1] if ell == 0 else h[ell - 1][t]
-            g["W"] += np.outer(da, h[ell][t - 1])
-            g["U"] += np.outer(da, inp)
-            g["b"] += da
-            carry[ell] = p["W"].T @ da
-            if ell > 0:
-                delta[ell - 1] += p["U"].T @ da
-    for ell in range(top + 1):
-        grads[ell]["h0"] = carry[ell]
-    return loss_value(h[top], y, loss), grads
+def _backward(cell: str, layers: list[Layer], x: np.ndarray, h: list, c: list, k: list, errors: dict,
+              steps: Callable[[int], range], magnitude: bool = False) -> list[Layer]:
+    """Accumulate gradients: for each loss step s, δ flows back through ``steps(s)``; with
+    ``magnitude`` every coefficient, weight and error is taken by absolute value."""
+    back = CELLS[cell][1]
+    fix = (lambda v: np.abs(v)) if magnitude else (lambda v: v)
+    ps = [{name: fix(v) for name, v in p.items()} for p in layers]
+    ks = [[None if kt is None else {n: fix(v) for n, v in kt.items()} for kt in kl] for kl in k]
+    grads = [{name: 0 * v for name, v in p.items()} for p in layers]
+    top = len(layers) - 1
+    for s_group in _groups(errors, steps):
+        dh = [0 * h[ell][0] for ell in range(top + 1)]
+        dc = [None if c[ell][0] is None else 0 * c[ell][0] for ell in range(top + 1)]
+        window = s_group["steps"]
+        for t in window:
+            if t in s_group["errors"]:
+                dh[top] = dh[top] + fix(s_group["errors"][t])
+            below = None
+            for ell in range(top, -1, -1):
+                if below is not None:
+                    dh[ell] = dh[ell] + below
+                inp = _col(x[t - 1]) if ell == 0 else h[ell - 1][t]
+                dh[ell], dc[ell], below = back(ps[ell], ks[ell][t], dh[ell], dc[ell], fix(h[ell][t - 1]),
+                                               fix(inp), grads[ell])
+        if window and window[-1] == 1:
+            for ell in range(top + 1):
+                grads[ell]["h0"] += dh[ell][:, 0]
+                if "c0" in grads[ell]:
+                    grads[ell]["c0"] += dc[ell][:, 0]
+    return grads
 
 
-def finite_differences(layers: list[Layer], x: np.ndarray, y: np.ndarray, activation: str,
-                       loss: str = "last", eps: float = 1e-6) -> list[Layer]:
-    """Central differences (L(θ+ε) − L(θ−ε)) / 2ε for every parameter entry."""
+def _groups(errors: dict, steps: Callable[[int], range]) -> list[dict]:
+    """Full BPTT: one backward sweep from T carrying every loss term; truncated: one sweep per term."""
+    if steps is None:
+        T = max(errors)
+        return [{"steps": list(range(T, 0, -1)), "errors": errors}]
+    return [{"steps": list(steps(s)), "errors": {s: e}} for s, e in sorted(errors.items())]
+
+
+def loss_value(h_top: list, y: np.ndarray, loss: str) -> object:
+    """½‖h_T − y‖² (last) or Σ_t ½‖h_t − y_t‖² (sum)."""
+    return sum((e * e).sum() for e in _errors(h_top, y, loss).values()) / 2
+
+
+def bptt(layers: list[Layer], x: np.ndarray, y: np.ndarray, activation: str | tuple = "tanh",
+         loss: str = "last", cell: str = "rnn", kind: str = "float", truncate: int | None = None,
+         magnitudes: bool = False) -> tuple:
+    """Loss and gradients (same keys and shapes as ``layers``) by the classic backward loop.
+
+    ``activation``: a built-in name or a pair (σ, σ') of functions of a for the rnn cell; ``kind``:
+    'float' or 'mp' (the caller sets mpmath's precision); ``truncate``: each loss term flows back
+    through its last k steps only; ``magnitudes``: also return Σ|path products| per entry."""
+    num = Numbers(kind)
+    layers_n = [{name: num.array(v) for name, v in p.items()} for p in layers]
+    x_n, y_n = num.array(x), num.array(y)
+    if cell == "rnn":
+        sigma = builtin_activation(activation, num) if isinstance(activation, str) else activation
+    else:
+        sigma = None
+    h, c, k = forward(cell, layers_n, x_n, num, sigma)
+    errors = _errors(h[-1], y_n, loss)
+    steps = None if truncate is None else (lambda s: range(s, max(s - truncate, 0), -1))
+    grads = _backward(cell, layers_n, x_n, h, c, k, errors, steps)
+    grads = [{name: g.reshape(np.shape(layers[i][name])) for name, g in gi.items()} for i, gi in enumerate(grads)]
+    result = (loss_value(h[-1], y_n, loss), grads)
+    if magnitudes:
+        mags = _backward(cell, layers_n, x_n, h, c, k, errors, steps, magnitude=True)
+        mags = [{name: g.reshape(np.shape(layers[i][name])) for name, g in gi.items()} for i, gi in enumerate(mags)]
+        result = (*result, mags)
+    return result
+
+
+def finite_differences(layers: list[Layer], x: np.ndarray, y: np.ndarray, activation: str | tuple = "tanh",
+                       loss: str = "last", cell: str = "rnn", eps: float = 1e-6) -> list[Layer]:
+    """Central differences (L(θ+ε) − L(θ−ε)) / 2ε for every parameter entry, float64."""
+    num = Numbers("float")
+    sigma = (builtin_activation(activation, num) if isinstance(activation, str) else activation) if cell == "rnn" else None
+
+    def loss_at(params: list[Layer]) -> float:
+        h, _, _ = forward(cell, params, np.asarray(x, dtype=float), num, sigma)
+        return float(loss_value(h[-1], np.asarray(y, dtype=float), loss))
+
     grads = []
     for ell, p in enumerate(layers):
         g = {}
         for key, value in p.items():
-            out = np.zeros_like(value, dtype=float)
-            for idx in np.ndindex(value.shape):
-                plus = [dict(q) for q in layers]
-                minus = [dict(q) for q in layers]
-                plus[ell][key] = value.astype(float).copy()
-                minus[ell][key] = value.astype(float).copy()
-                plus[ell][key][idx] += eps
-                minus[ell][key][idx] -= eps
-                lp = loss_value(forward(plus, x, activation)[1][-1], y, loss)
-                lm = loss_value(forward(minus, x, activation)[1][-1], y, loss)
-                out[idx] = (lp - lm) / (2 * eps)
+            out = np.zeros(np.shape(value), dtype=float)
+            for idx in np.ndindex(out.shape):
+                shifted = []
+                for sign in (1.0, -1.0):
+                    trial = [dict(q) for q in layers]
+                    trial[ell][key] = np.array(value, dtype=float)
+                    trial[ell][key][idx] += sign * eps
+                    shifted.append(loss_at(trial))
+                out[idx] = (shifted[0] - shifted[1]) / (2 * eps)
             g[key] = out
         grads.append(g)
     return grads
+
+
+def jacobian_norms(layers: list[Layer], x: np.ndarray, activation: str | tuple = "tanh", cell: str = "rnn",
+                   dps: int = 40) -> list[float]:
+    """log10‖∂h_T/∂h_k‖₂ of the top layer of a one-layer rnn, k = 0..T, from the product of the
+    Jacobians diag(σ'(a_t))·W at ``dps`` digits (for the cross-check of the report's norms)."""
+    if cell != "rnn" or len(layers) != 1:
+        raise ValueError("the reference norms cover the one-layer vanilla cell")
+    with mpmath.workdps(dps):
+        num = Numbers("mp")
+        ps = [{name: num.array(v) for name, v in p.items()} for p in layers]
+        sigma = builtin_activation(activation, num) if isinstance(activation, str) else activation
+        _, _, k = forward(cell, ps, num.array(x), num, sigma)
+        T, W = x.shape[0], ps[0]["W"]
+        product = np.identity(W.shape[0], dtype=object) * mpmath.mpf(1)
+        out = [0.0] * (T + 1)
+        for kk in range(T - 1, -1, -1):
+            product = product @ (k[0][kk + 1]["da"] * W)
+            s = mpmath.svd_r(mpmath.matrix(product.tolist()), compute_uv=False)
+            top = max(abs(v) for v in s)
+            out[kk] = -math.inf if top == 0 else float(mpmath.log10(top))
+    return out

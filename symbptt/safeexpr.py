@@ -1,91 +1,181 @@
-"""Whitelist parser for user-supplied activation expressions in the variable ``a``.
+"""Whitelist parser for user-supplied expressions (custom activations in ``a``, cell equations).
 
 The text is parsed by Python's ``ast`` module (which only builds a tree and runs nothing), every node is
-checked against a whitelist, and the SymPy expression is then built node by node from that tree.  Raw
-text never reaches ``eval`` or ``sympify``.
+checked against a whitelist, the cost of the expression is bounded (length, number of nodes, depth,
+arguments, the size of every constant) before any SymPy object exists, and the SymPy expression is then
+built node by node from that tree.  Raw text never reaches ``eval`` or ``sympify``.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
+from fractions import Fraction
 
 import sympy as sp
 
+from . import primitives as P
 from .errors import SymbpttError
 
 A = sp.Symbol("a", real=True)
 
-FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
-    "abs": sp.Abs,
-    "atan": sp.atan,
-    "cos": sp.cos,
-    "cosh": sp.cosh,
-    "erf": sp.erf,
-    "exp": sp.exp,
-    "log": sp.log,
-    "max": sp.Max,
-    "min": sp.Min,
-    "sin": sp.sin,
-    "sinh": sp.sinh,
-    "sqrt": sp.sqrt,
-    "tanh": sp.tanh,
+#            name       SymPy builder     args   float evaluator for constant sub-expressions
+FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int, int, Callable[..., float]]] = {
+    "abs": (sp.Abs, 1, 1, abs),
+    "atan": (sp.atan, 1, 1, math.atan),
+    "cos": (sp.cos, 1, 1, math.cos),
+    "cosh": (sp.cosh, 1, 1, math.cosh),
+    "erf": (sp.erf, 1, 1, math.erf),
+    "exp": (sp.exp, 1, 1, math.exp),
+    "log": (sp.log, 1, 1, math.log),
+    "max": (lambda *xs: sp.Max(*xs), 2, 4, max),
+    "min": (lambda *xs: sp.Min(*xs), 2, 4, min),
+    "sigmoid": (P.sigmoid, 1, 1, lambda x: 1 / (1 + math.exp(-x))),
+    "sin": (sp.sin, 1, 1, math.sin),
+    "sinh": (sp.sinh, 1, 1, math.sinh),
+    "sqrt": (sp.sqrt, 1, 1, math.sqrt),
+    "tanh": (P.tanh, 1, 1, math.tanh),
 }
-CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
-BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
-    ast.Add: lambda x, y: x + y,
-    ast.Sub: lambda x, y: x - y,
-    ast.Mult: lambda x, y: x * y,
-    ast.Div: lambda x, y: x / y,
-    ast.Pow: lambda x, y: x**y,
+CONSTANTS: dict[str, tuple[sp.Expr, float]] = {"pi": (sp.pi, math.pi), "E": (sp.E, math.e)}
+OPERATORS: dict[type, tuple[Callable, Callable]] = {
+    ast.Add: (lambda x, y: x + y, lambda x, y: x + y),
+    ast.Sub: (lambda x, y: x - y, lambda x, y: x - y),
+    ast.Mult: (lambda x, y: x * y, lambda x, y: x * y),
+    ast.Div: (lambda x, y: x / y, lambda x, y: x / y),
+    ast.Pow: (lambda x, y: x**y, lambda x, y: x**y),
 }
-UNARY: dict[type, Callable[[sp.Expr], sp.Expr]] = {ast.USub: lambda x: -x, ast.UAdd: lambda x: x}
+UNARY: dict[type, Callable] = {ast.USub: lambda x: -x, ast.UAdd: lambda x: x}
 MAX_LENGTH = 500
+MAX_NODES = 120
+MAX_DEPTH = 12
 MAX_EXPONENT = 64
+MAX_CONSTANT = 1e300
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """The user's text for an error message, cut short so a huge input is never echoed whole."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+class Parser:
+    """One parse: the allowed names, what the expression is called in messages, and the node budget."""
+
+    def __init__(self, text: str, names: Mapping[str, sp.Expr], what: str) -> None:
+        self.text, self.names, self.what = text, names, what
+        self.count = 0
+
+    def fail(self, message: str) -> SymbpttError:
+        return SymbpttError(f"{self.what} {shown(self.text)}: {message}")
+
+    def parse(self) -> sp.Expr:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise SymbpttError(f"{self.what} is empty")
+        if len(self.text) > MAX_LENGTH:
+            raise self.fail(f"longer than {MAX_LENGTH} characters")
+        if "#" in self.text or any(not ch.isprintable() for ch in self.text):
+            raise self.fail("comments and control characters are not allowed")
+        try:
+            tree = ast.parse(self.text.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise self.fail(f"not a valid expression ({exc.msg})") from None
+        except (ValueError, RecursionError, MemoryError):
+            raise self.fail("not a valid expression") from None
+        self.check_shape(tree.body, 1)
+        return self.build(tree.body)[0]
+
+    def check_shape(self, node: ast.AST, depth: int) -> None:
+        """Bound nodes and depth before anything is built (a deep or huge tree is refused cheaply)."""
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(f"more than {MAX_NODES} operations and names")
+        if depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} levels deep")
+        for child in ast.iter_child_nodes(node):
+            self.check_shape(child, depth + 1)
+
+    def build(self, node: ast.AST) -> tuple[sp.Expr, float | None]:
+        """SymPy expression of ``node`` and, when it is a constant, its float value (else None)."""
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return self.names[node.id], None
+            if node.id in CONSTANTS:
+                return CONSTANTS[node.id]
+            allowed = ", ".join(sorted(self.names))
+            raise self.fail(f"name {node.id!r} is not allowed (allowed: {allowed}, pi, E)")
+        if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
+            return self.binary(node)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
+            expr, value = self.build(node.operand)
+            op = UNARY[type(node.op)]
+            return op(expr), None if value is None else op(value)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise self.fail(f"{type(node).__name__} is not allowed")
+
+    def constant(self, value: object) -> tuple[sp.Expr, float]:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"constant {value!r} is not a real number")
+        if not math.isfinite(value) or abs(value) > MAX_CONSTANT:
+            raise self.fail(f"constant {value!r} is out of range")
+        exact = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+        return sp.Rational(exact.numerator, exact.denominator), float(value)
+
+    def checked(self, value: float | complex) -> float:
+        if isinstance(value, complex) or not math.isfinite(value) or abs(value) > MAX_CONSTANT:
+            raise self.fail("a constant part is complex, infinite or too large")
+        return float(value)
+
+    def binary(self, node: ast.BinOp) -> tuple[sp.Expr, float | None]:
+        (left, lv), (right, rv) = self.build(node.left), self.build(node.right)
+        build, evaluate = OPERATORS[type(node.op)]
+        if isinstance(node.op, ast.Pow):
+            if rv is not None and abs(rv) > MAX_EXPONENT:
+                raise self.fail(f"exponent {rv:g} is larger than {MAX_EXPONENT}")
+            if rv is None and (lv is None or lv <= 0):
+                raise self.fail("a power whose exponent varies needs a positive constant base")
+        value = None
+        if lv is not None and rv is not None:
+            try:
+                value = self.checked(evaluate(lv, rv))
+            except (ZeroDivisionError, OverflowError, ValueError):
+                raise self.fail("a constant part divides by zero, overflows or is complex") from None
+        elif isinstance(node.op, ast.Div) and rv == 0:
+            raise self.fail("division by zero")
+        return build(left, right), value
+
+    def call(self, node: ast.Call) -> tuple[sp.Expr, float | None]:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
+            raise self.fail(f"function {name!r} is not allowed (allowed: {', '.join(sorted(FUNCTIONS))})")
+        name = node.func.id
+        builder, low, high, evaluate = FUNCTIONS[name]
+        if node.keywords or any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise self.fail(f"{name}() takes plain positional arguments")
+        if not low <= len(node.args) <= high:
+            count = str(low) if low == high else f"{low} to {high}"
+            raise self.fail(f"{name}() takes {count} argument{'s' if high > 1 else ''}, got {len(node.args)}")
+        built = [self.build(arg) for arg in node.args]
+        values = [v for _, v in built]
+        value = None
+        if all(v is not None for v in values):
+            try:
+                value = self.checked(evaluate(*values))
+            except (ValueError, OverflowError, ZeroDivisionError):
+                raise self.fail(f"{name}() of a constant is undefined or overflows") from None
+        return builder(*[e for e, _ in built]), value
+
+
+def parse_expression(text: str, names: Mapping[str, sp.Expr], what: str) -> sp.Expr:
+    """The SymPy expression for ``text`` over ``names``, or SymbpttError naming what is not allowed."""
+    return Parser(text, names, what).parse()
 
 
 def parse_activation(text: str) -> sp.Expr:
-    """Return the SymPy expression σ(a) for ``text``, or raise SymbpttError naming what is not allowed."""
-    if len(text) > MAX_LENGTH:
-        raise SymbpttError(f"custom activation is longer than {MAX_LENGTH} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise SymbpttError(f"custom activation {text!r} is not a valid expression: {exc.msg}") from None
-    expr = _build(tree.body)
+    """σ(a) for a custom activation; it must depend on a and be real and finite on the real line."""
+    expr = parse_expression(text, {"a": A}, "custom activation")
     if A not in expr.free_symbols:
-        raise SymbpttError(f"custom activation {text!r} does not depend on 'a'")
+        raise SymbpttError(f"custom activation {shown(text)} does not depend on 'a'")
     return expr
-
-
-def _build(node: ast.AST) -> sp.Expr:
-    """Translate one whitelisted AST node (and its children) into SymPy."""
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return sp.nsimplify(node.value) if isinstance(node.value, float) else sp.Integer(node.value)
-    if isinstance(node, ast.Name):
-        if node.id == "a":
-            return A
-        if node.id in CONSTANTS:
-            return CONSTANTS[node.id]
-        raise SymbpttError(f"name {node.id!r} is not allowed in a custom activation (only 'a', pi, E)")
-    if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
-        left, right = _build(node.left), _build(node.right)
-        if isinstance(node.op, ast.Pow) and right.is_number and abs(float(right)) > MAX_EXPONENT:
-            raise SymbpttError(f"exponent {right} is too large in a custom activation (at most {MAX_EXPONENT})")
-        return BINARY[type(node.op)](left, right)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
-        return UNARY[type(node.op)](_build(node.operand))
-    if isinstance(node, ast.Call):
-        return _build_call(node)
-    raise SymbpttError(f"{type(node).__name__} is not allowed in a custom activation")
-
-
-def _build_call(node: ast.Call) -> sp.Expr:
-    """A call is allowed only as ``name(args)`` with a whitelisted name and positional arguments."""
-    if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-        shown = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
-        allowed = ", ".join(sorted(FUNCTIONS))
-        raise SymbpttError(f"function {shown!r} is not allowed in a custom activation (allowed: {allowed})")
-    if node.keywords or not node.args:
-        raise SymbpttError(f"function {node.func.id!r} takes positional arguments only")
-    return FUNCTIONS[node.func.id](*[_build(arg) for arg in node.args])

@@ -1,0 +1,97 @@
+"""What a cell is: its one-step equations, as data.
+
+A cell maps the previous state s_{t-1} (one or more vectors of size n: h, or h and c) and the input x_t
+to the new state s_t.  It is written in two parts:
+
+    linear maps    p = Σ M·v + b        M a weight matrix, v a previous state or the input x
+    elementwise    node = f(…)          intermediates and new states, unit by unit, in terms of the
+                                        linear maps, the previous states, earlier nodes and scalar
+                                        parameters (the user's scalar cells)
+
+Everything else — the chain-rule factors, the forms, the numbers, the checks — is derived from these
+equations by the generic engine (step.py, paths.py); no other module knows which cell it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+INPUT = "x"
+
+
+def unit(name: str) -> sp.Symbol:
+    """The template symbol of one unit of ``name`` at the current step (h, c, a_f, …)."""
+    return sp.Symbol(name, real=True)
+
+
+def prev(state: str) -> sp.Symbol:
+    """The template symbol of one unit of a state at the previous step."""
+    return sp.Symbol(f"prev_{state}", real=True)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A pre-activation p = Σ_j M_j v_j + b: ``terms`` are (weight matrix, source) pairs, the source being
+    a state name (its previous value) or ``x`` (the input, or the layer below); ``bias`` a vector name."""
+
+    name: str
+    terms: tuple[tuple[str, str], ...]
+    bias: str | None = None
+    shown: str = ""  # how the pre-activation is written: a_t, a^f_t, …
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One-step equations of a recurrent cell (see the module docstring)."""
+
+    name: str
+    title: str
+    states: tuple[str, ...]  # the first is the output h, read by the loss and by the layer above
+    linears: tuple[Linear, ...]
+    nodes: tuple[tuple[str, sp.Expr], ...]  # (name, elementwise expression), in evaluation order
+    scalar_params: tuple[str, ...] = ()
+    max_hidden: int | None = None  # user cells are scalar (n = 1)
+    max_input: int | None = None
+    uses_activation: bool = False  # only the vanilla cell takes -a
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def output(self) -> str:
+        return self.states[0]
+
+    def node(self, name: str) -> sp.Expr:
+        return dict(self.nodes)[name]
+
+    def matrices(self) -> list[tuple[str, Linear, str]]:
+        """(weight name, its linear map, its source) for every weight matrix."""
+        return [(m, lin, src) for lin in self.linears for m, src in lin.terms]
+
+    def biases(self) -> list[tuple[str, Linear]]:
+        return [(lin.bias, lin) for lin in self.linears if lin.bias]
+
+    def initial(self) -> list[tuple[str, str]]:
+        """(parameter name, state) of the initial states: h0 (and c0)."""
+        return [(f"{s}0", s) for s in self.states]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Every parameter in report order: recurrent weights, input weights, biases, scalars, initial."""
+        recurrent = [m for m, _, src in self.matrices() if src != INPUT]
+        inputs = [m for m, _, src in self.matrices() if src == INPUT]
+        biases = [b for b, _ in self.biases()]
+        return (*recurrent, *inputs, *biases, *self.scalar_params, *(p for p, _ in self.initial()))
+
+    def kind(self, param: str) -> str:
+        """'recurrent' (n×n), 'input' (n×m), 'bias' (n), 'scalar' or 'initial' (n)."""
+        for m, _, src in self.matrices():
+            if m == param:
+                return "input" if src == INPUT else "recurrent"
+        if param in dict(self.biases()):
+            return "bias"
+        if param in self.scalar_params:
+            return "scalar"
+        if param in dict(self.initial()):
+            return "initial"
+        raise KeyError(param)

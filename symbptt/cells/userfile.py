@@ -1,0 +1,131 @@
+"""A cell the user writes: a TOML file with the state variables, the parameters and one expression per
+intermediate and per new state.  Every expression goes through the whitelist parser of safeexpr.py
+(never ``eval`` or ``sympify``); on the right-hand side a state name means its previous value.
+
+    name = "mgu"                       # optional; the file name otherwise
+    title = "minimal gated unit"       # optional
+    states = ["h"]                     # h is the output, read by the loss and the layer above
+    params = ["w_f", "u_f", "b_f", "w_n", "u_n", "b_n"]
+
+    [intermediates]
+    f = "sigmoid(w_f*h + u_f*x + b_f)"
+    n = "tanh(w_n*(f*h) + u_n*x + b_n)"
+
+    [update]
+    h = "(1 - f)*h + f*n"
+
+User cells are scalar (n = 1, one input x); the initial states are the parameters h0 (and c0, …).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from ..errors import SymbpttError
+from ..safeexpr import CONSTANTS, FUNCTIONS, parse_expression, shown
+from .base import INPUT, Cell, prev, unit
+
+KEYS = {"name", "title", "states", "params", "intermediates", "update"}
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,7}(_[A-Za-z0-9]{1,4})?$")
+MAX_FILE = 64 * 1024
+MAX_NAMES = 24
+
+
+def load_cell_file(path: str | Path) -> Cell:
+    """Read, validate and build a user cell; every problem is a one-line SymbpttError naming it."""
+    from ..output import read_text_file
+
+    text = read_text_file(path, "cell file", MAX_FILE)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc).replace("Cannot overwrite a value", "a name is defined twice")
+        raise SymbpttError(f"cell file {path}: not valid TOML ({message})") from None
+    return build_cell(data, str(path))
+
+
+def _names(data: dict, key: str, where: str) -> list[str]:
+    value = data.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SymbpttError(f"{where}: {key!r} must be a non-empty list of names")
+    if len(value) > MAX_NAMES:
+        raise SymbpttError(f"{where}: {key!r} has more than {MAX_NAMES} names")
+    for name in value:
+        _check_name(name, where)
+    if len(set(value)) != len(value):
+        raise SymbpttError(f"{where}: {key!r} names something twice")
+    return value
+
+
+def _check_name(name: str, where: str) -> None:
+    reserved = {INPUT, "a", *FUNCTIONS, *CONSTANTS}
+    if not NAME.match(name) or name in reserved or name.startswith("prev") or re.fullmatch(r"[a-z]+0", name):
+        raise SymbpttError(f"{where}: {shown(name)} is not an allowed name (letters and digits, an optional "
+                           "_suffix; not x, a, a function name, or a name ending in 0)")
+
+
+def _table(data: dict, key: str, where: str) -> dict[str, str]:
+    value = data.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise SymbpttError(f"{where}: [{key}] must map names to expressions in quotes")
+    for name in value:
+        _check_name(name, where)
+    return value
+
+
+def build_cell(data: dict, where: str) -> Cell:
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        raise SymbpttError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KEYS))})")
+    states, params = _names(data, "states", where), _names(data, "params", where)
+    if states[0] != "h":
+        if "h" not in states:
+            raise SymbpttError(f"{where}: the states must include h (the output the loss reads)")
+        states.remove("h")
+        states.insert(0, "h")
+    inter, update = _table(data, "intermediates", where), _table(data, "update", where)
+    clash = (set(states) & set(params)) | (set(inter) & (set(states) | set(params)))
+    if clash:
+        raise SymbpttError(f"{where}: {sorted(clash)[0]!r} is defined twice (state, parameter or intermediate)")
+    missing = [s for s in states if s not in update]
+    if missing:
+        raise SymbpttError(f"{where}: [update] has no expression for state {missing[0]!r}")
+    extra = [s for s in update if s not in states]
+    if extra:
+        raise SymbpttError(f"{where}: [update] defines {extra[0]!r}, which is not a state")
+    names = {INPUT: unit(INPUT)} | {s: prev(s) for s in states} | {p: unit(p) for p in params}
+    names |= {k: unit(k) for k in inter}
+    exprs = {k: parse_expression(v, names, f"{where}: [intermediates] {k} =") for k, v in inter.items()}
+    updates = {s: parse_expression(update[s], names, f"{where}: [update] {s} =") for s in states}
+    order = _topological(exprs, where)
+    used = set().union(*(e.free_symbols for e in [*exprs.values(), *updates.values()]))
+    unused = [p for p in params if unit(p) not in used]
+    if unused:
+        raise SymbpttError(f"{where}: parameter {unused[0]!r} is not used by any expression")
+    title = data.get("title", data.get("name", Path(where).stem))
+    name = data.get("name", Path(where).stem)
+    if not isinstance(title, str) or not isinstance(name, str) or len(title) > 60 or len(name) > 30:
+        raise SymbpttError(f"{where}: 'name' and 'title' must be short strings")
+    nodes = tuple((k, exprs[k]) for k in order) + tuple((s, updates[s]) for s in states)
+    return Cell(name=name, title=title, states=tuple(states), linears=(), nodes=nodes,
+                scalar_params=tuple(params), max_hidden=1, max_input=1)
+
+
+def _topological(exprs: dict, where: str) -> list[str]:
+    """Intermediates in an order where each comes after those it uses; a cycle is refused."""
+    deps = {k: {s.name for s in e.free_symbols} & set(exprs) for k, e in exprs.items()}
+    order: list[str] = []
+    while deps:
+        ready = sorted(k for k, d in deps.items() if not d - set(order))
+        if not ready:
+            raise SymbpttError(f"{where}: cyclic definition among intermediates {', '.join(sorted(deps))}")
+        order.extend(ready)
+        for k in ready:
+            del deps[k]
+    return order

@@ -1,0 +1,190 @@
+"""Factor providers over arrays: the route factors of paths.py as float64 or mpmath numbers.
+
+The same provider serves float64 (NumPy arrays, batched) and mpmath (object arrays of mpf, exponents
+never overflow).  Products with a factor are done as vector–Jacobian products, never by building the
+matrix:  J_tᵀ δ = Σ_p M_pᵀ (c_p ⊙ δ),  F_tᵀ δ = c ⊙ δ,  D_tᵀ δ = c ⊙ δ.
+
+Float64 work runs under ``FloatWatch``, which records every underflow, overflow and invalid operation
+NumPy reports: a result computed without one of those events kept all its digits (a product that is
+exactly 0 because an input is 0 raises nothing), so the float64 path is trusted exactly when it is
+clean, and only what was touched by such an event is computed again at higher precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+
+from ..cells import INPUT, Cell
+from ..config import Config
+from ..model import RNN
+from ..paths import Step, evaluate_deltas, evaluate_recursive, targets
+from .forward import Trajectory, compiled, forward, step_coefficients, to_mp
+
+
+class FloatWatch:
+    """Collects NumPy floating-point events (underflow, overflow, invalid, divide) by label."""
+
+    def __init__(self) -> None:
+        self.events: set[tuple[object, str]] = set()
+
+    @contextmanager
+    def watch(self, label: object) -> Iterator[None]:
+        def record(kind: str, flag: int) -> None:  # noqa: ARG001 - numpy's callback signature
+            self.events.add((label, kind))
+
+        old = np.seterrcall(record)
+        try:
+            with np.errstate(all="call"):
+                yield
+        finally:
+            np.seterrcall(old)
+
+    def touched(self, label: object) -> bool:
+        return any(lab == label for lab, _ in self.events)
+
+
+@dataclass
+class NumericModel:
+    """A cell with numbers: parameters per layer, inputs (T, m, B), targets, loss."""
+
+    cell: Cell
+    params: list[dict[str, np.ndarray]]
+    x: np.ndarray  # (T, m, B)
+    y: np.ndarray  # (n, B) for loss 'last', (T, n, B) for 'sum'
+    loss: str = "last"
+
+    @classmethod
+    def of(cls, cfg: Config) -> NumericModel:
+        x = cfg.x[:, :, None]
+        y = cfg.y[:, None] if cfg.loss == "last" else cfg.y[:, :, None]
+        params = [{k: (v if v.ndim == 2 else v.reshape(-1, 1)) for k, v in p.items()} for p in cfg.layers]
+        x, y = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float)
+        return cls(cfg.spec, params, x, y, cfg.loss)
+
+    @property
+    def T(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def layers(self) -> int:
+        return len(self.params)
+
+    def structure(self) -> RNN:
+        """The structural model (sizes only) that paths.py walks; n and m may exceed the symbolic limit."""
+        rnn = RNN.__new__(RNN)
+        object.__setattr__(rnn, "spec", self.cell)
+        for key, value in dict(T=self.T, n=1, m=1, layers=self.layers, activation=None, loss=self.loss,
+                               cell=self.cell.name).items():
+            object.__setattr__(rnn, key, value)
+        return rnn
+
+    def as_mp(self) -> NumericModel:
+        return NumericModel(self.cell, [{k: to_mp(v) for k, v in p.items()} for p in self.params],
+                            to_mp(self.x), to_mp(self.y), self.loss)
+
+
+class ArrayFactors:
+    """Route factors, errors and inputs of one forward pass (float64 or mpf arrays, columns (n, B))."""
+
+    def __init__(self, model: NumericModel, kind: str = "float", watch: FloatWatch | None = None) -> None:
+        self.model, self.kind = model, kind
+        self.cc = compiled(model.cell, kind)
+        self.graph = self.cc.graph
+        self.watch = watch or FloatWatch()
+        with self.watch.watch("forward"):
+            self.traj: Trajectory = forward(self.cc, model.params, model.x)
+        for layer in range(1, model.layers + 1):
+            with self.watch.watch(("coef", layer)):
+                self.traj.coefs[layer - 1] = step_coefficients(self.cc, self.traj, layer)
+        self.n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
+        self._terms = {route: self.graph.terms(route) for route in self.graph.routes}
+
+    def coef(self, layer: int, t: int, target: str, leaf: str) -> np.ndarray:
+        return self.traj.coefs[layer - 1][(target, leaf)][t]
+
+    def factor(self, step: Step) -> np.ndarray:
+        """The factor as a matrix (batch of one): Σ diag(c)·M over the route's terms."""
+        from ..step import Route
+
+        p, value = self.model.params[step.layer - 1], None
+        for leaf, matrix in self._terms[Route(step.kind, step.target, step.source)]:
+            c = self.coef(step.layer, step.t, step.target, leaf)[:, 0]
+            part = np.diag(c) if matrix is None else c[:, None] * p[matrix]
+            value = part if value is None else value + part
+        return value
+
+    def transpose_apply(self, step: Step, vector: np.ndarray) -> np.ndarray:
+        """factorᵀ · vector without forming the factor."""
+        from ..step import Route
+
+        p, out = self.model.params[step.layer - 1], None
+        for leaf, matrix in self._terms[Route(step.kind, step.target, step.source)]:
+            scaled = self.coef(step.layer, step.t, step.target, leaf) * vector
+            part = scaled if matrix is None else p[matrix].T @ scaled
+            out = part if out is None else out + part
+        return out
+
+    def error(self, t: int) -> np.ndarray:
+        h = self.traj.state(self.model.layers, "h", t)
+        return h - (self.model.y if self.model.loss == "last" else self.model.y[t - 1])
+
+    def z(self, param: str, layer: int, t: int) -> np.ndarray | None:
+        cell = self.model.cell
+        for matrix, _, src in cell.matrices():
+            if matrix == param:
+                return self.traj.layer_input(layer, t) if src == INPUT else self.traj.state(layer, src, t - 1)
+        return None
+
+    def zero(self) -> np.ndarray:
+        return np.zeros((self.n, self.model.x.shape[2]), dtype=self.model.x.dtype)
+
+    def zero_like(self, param: str, layer: int) -> np.ndarray:
+        return np.zeros_like(self.model.params[layer - 1][param])
+
+    def loss(self) -> object:
+        if self.model.loss == "last":
+            return _half_sum_squares(self.error(self.model.T))
+        return sum(_half_sum_squares(self.error(t)) for t in range(1, self.model.T + 1))
+
+
+def _half_sum_squares(e: np.ndarray) -> object:
+    return (e * e).sum() / 2
+
+
+def gradient_blocks(values: ArrayFactors, model: NumericModel) -> tuple[object, list[dict[str, np.ndarray]]]:
+    """Loss and ∂L/∂θ of every parameter by the recursive form; each block watched on its own."""
+    rnn = model.structure()
+    watch = values.watch
+    with watch.watch("loss"):
+        loss = values.loss()
+    with watch.watch("delta"):
+        deltas = evaluate_deltas(rnn, values)
+    grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
+    for param, layer in targets(rnn, "all"):
+        with watch.watch(("grad", param, layer)):
+            g = evaluate_recursive(rnn, param, layer, values, deltas)
+            shape = model.params[layer - 1][param].shape
+            grads[layer - 1][param] = g.sum(axis=1, keepdims=True) if g.shape != shape else g
+    return loss, grads
+
+
+def gradients(cfg: Config) -> tuple[float, list[dict[str, np.ndarray]]]:
+    """Loss and ∂L/∂θ for every layer by the recursive form over float64 factors (shapes as in cfg)."""
+    model = NumericModel.of(cfg)
+    values = ArrayFactors(model)
+    loss, grads = gradient_blocks(values, model)
+    return float(loss), [{k: g[k].reshape(cfg.layers[i][k].shape) for k in g} for i, g in enumerate(grads)]
+
+
+def mp_gradients(cfg: Config, dps: int = 30) -> tuple[mpmath.mpf, list[dict[str, np.ndarray]]]:
+    """Loss and gradients at ``dps`` digits (object arrays of mpf in each parameter's shape)."""
+    with mpmath.workdps(dps):
+        model = NumericModel.of(cfg).as_mp()
+        values = ArrayFactors(model, "mp")
+        loss, grads = gradient_blocks(values, model)
+    return loss, [{k: g[k].reshape(cfg.layers[i][k].shape) for k in g} for i, g in enumerate(grads)]

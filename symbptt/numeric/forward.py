@@ -1,0 +1,163 @@
+"""The forward pass of any cell, batched, in float64 or in mpmath, and the step coefficients it implies.
+
+A cell's one-step equations are compiled once (``CompiledCell``) into vectorised functions: one per
+node (intermediates and new states, evaluated in order) and one per step coefficient ∂s'_t/∂leaf_t that
+a route uses.  Coefficients are elementwise, so after the forward pass each is evaluated for every step
+at once.  Numbers are computed from the pre-activations with the stable primitives of primitives.py,
+and 1 − σ(p) is evaluated as σ(−p), so a saturated gate keeps its digits.
+
+Arrays are columns over the batch: a vector of layer ℓ at step t has shape (n, B).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .. import primitives as P
+from ..activations import numpy_functions
+from ..cells import INPUT, Cell, prev, unit
+from ..step import step_graph
+
+
+def _stable(expr: sp.Expr, cell: Cell) -> sp.Expr:
+    """1 − z as σ(−p) for every node z = σ(p): no cancellation when the gate saturates at 1."""
+    for name, definition in cell.nodes:
+        if isinstance(definition, P.sigmoid):
+            expr = expr.subs(1 - unit(name), P.sigmoid(-definition.args[0]))
+    return expr
+
+
+class CompiledCell:
+    """Node and coefficient functions of one cell for one number type ('float' or 'mp')."""
+
+    def __init__(self, cell: Cell, kind: str = "float") -> None:
+        self.cell, self.kind = cell, kind
+        self.graph = step_graph(cell)
+        self.leaf_names = list(self.graph.leaves)
+        self.node_names = [name for name, _ in cell.nodes]
+        self.args = [self.graph.symbol(n) for n in self.leaf_names] + [unit(n) for n in self.node_names]
+        self.nodes = [self._compile(_stable(expr, cell)) for _, expr in cell.nodes]
+        self.keys = self.graph.coefficient_keys()
+        self.coefficients = {key: self._compile(_stable(self.graph.coefficient(*key), cell)) for key in self.keys}
+
+    def _compile(self, expr: sp.Expr) -> Callable:
+        if self.kind == "float":
+            fn = sp.lambdify(self.args, expr, numpy_functions())
+
+            def call(*values: np.ndarray) -> np.ndarray:
+                out = fn(*values)
+                return np.broadcast_to(np.asarray(out, dtype=float), np.shape(values[0])) \
+                    if np.ndim(out) < np.ndim(values[0]) else out
+
+            return call
+        scalar = sp.lambdify(self.args, expr, [P.mpmath_module(), "mpmath"])
+        vector = np.frompyfunc(lambda *v: mpmath.mpf(scalar(*v)), len(self.args), 1)
+        return lambda *values: vector(*values)
+
+
+@lru_cache(maxsize=32)
+def compiled(cell: Cell, kind: str = "float") -> CompiledCell:
+    return CompiledCell(cell, kind)
+
+
+@dataclass
+class Trajectory:
+    """values[ℓ][name]: array (T+1, n, B) of every linear map, node and state of layer ℓ (index t; the
+    states hold their initial value at t = 0); coefs[ℓ][(state, leaf)]: the step coefficients, same shape."""
+
+    values: list[dict[str, np.ndarray]]
+    coefs: list[dict[tuple[str, str], np.ndarray]]
+    inputs: np.ndarray  # (T, m, B)
+    scalars: list[dict[str, np.ndarray]]
+
+    @property
+    def T(self) -> int:
+        return self.inputs.shape[0]
+
+    def state(self, layer: int, name: str, t: int) -> np.ndarray:
+        return self.values[layer - 1][name][t]
+
+    def layer_input(self, layer: int, t: int) -> np.ndarray:
+        return self.inputs[t - 1] if layer == 1 else self.values[layer - 2]["h"][t]
+
+
+def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """M·v for columns over the batch; a matrix with a batch axis (n, k, B) acts per batch element."""
+    if matrix.ndim == 3:
+        return np.einsum("ikb,kb->ib", matrix, vector)
+    return matrix @ vector
+
+
+def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray) -> Trajectory:
+    """Run the cell over x (T, m, B) for every layer; parameters are float or mpf object arrays, each
+    either shared by the batch (matrices (n, k), vectors (n, 1)) or one per batch element (last axis B)."""
+    cell, T, B = cc.cell, x.shape[0], x.shape[2]
+    n = params[0][f"{cell.states[0]}0"].shape[0]
+    dtype = x.dtype
+    values: list[dict[str, np.ndarray]] = []
+    for p in params:
+        layer: dict[str, np.ndarray] = {}
+        for name in [lin.name for lin in cell.linears] + cc.node_names:
+            layer[name] = np.zeros((T + 1, n, B), dtype=dtype)
+        for s in cell.states:
+            layer[s][0] = np.broadcast_to(p[f"{s}0"], (n, B))
+        values.append(layer)
+    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params} for p in params]
+    zeros = np.zeros((n, B), dtype=dtype)
+    for t in range(1, T + 1):
+        for ell, p in enumerate(params):
+            layer, inp = values[ell], x[t - 1] if ell == 0 else values[ell - 1]["h"][t]
+            args = {}
+            for lin in cell.linears:
+                total = p[lin.bias] if lin.bias else 0
+                for matrix, src in lin.terms:
+                    total = total + matvec(p[matrix], inp if src == INPUT else layer[src][t - 1])
+                layer[lin.name][t] = total
+                args[lin.name] = layer[lin.name][t]
+            for s in cell.states:
+                args[f"prev_{s}"] = layer[s][t - 1]
+            args[INPUT] = inp if inp.shape[0] == n else zeros
+            args.update(scalars[ell])
+            row = [args[name] for name in cc.leaf_names]
+            nodes = [layer[m][t] for m in cc.node_names]
+            for k, name in enumerate(cc.node_names):
+                nodes[k] = layer[name][t] = cc.nodes[k](*row, *nodes)
+    return Trajectory(values, [{} for _ in params], x, scalars)
+
+
+def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tuple[str, str], np.ndarray]:
+    """Every step coefficient of one layer for t = 1..T at once (they are elementwise in the step's
+    values); index t as in the trajectory (row 0 unused)."""
+    cell, values = cc.cell, traj.values[layer - 1]
+    inp = traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]
+    T = inp.shape[0]
+    args = {lin.name: values[lin.name][1:] for lin in cell.linears}
+    args |= {f"prev_{s}": values[s][:-1] for s in cell.states}
+    n = values[cell.states[0]].shape[1]
+    args[INPUT] = inp if inp.shape[1] == n else np.zeros_like(values[cell.states[0]][1:])
+    args |= {k: np.broadcast_to(v, (T, *v.shape)) for k, v in traj.scalars[layer - 1].items()}
+    row = [args[name] for name in cc.leaf_names] + [values[name][1:] for name in cc.node_names]
+    out = {}
+    for key, fn in cc.coefficients.items():
+        value = fn(*row)
+        full = np.zeros((T + 1, *value.shape[1:]), dtype=value.dtype)
+        full[1:] = value
+        out[key] = full
+    return out
+
+
+def to_mp(array: np.ndarray) -> np.ndarray:
+    """A float array as an object array of mpf (exact: every float64 is an mpf)."""
+    out = np.empty(np.shape(array), dtype=object)
+    for idx, v in np.ndenumerate(np.asarray(array, dtype=float)):
+        out[idx] = mpmath.mpf(v)
+    return out
+
+
+__all__ = ["CompiledCell", "Trajectory", "compiled", "forward", "matvec", "prev", "step_coefficients", "to_mp"]

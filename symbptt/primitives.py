@@ -1,0 +1,232 @@
+"""Primitive functions and their derivative rules: one line per primitive, apart from the engine.
+
+Cells and activations are written with these SymPy functions.  Each knows its derivative as another
+primitive (so ``sympy.diff`` of a cell's one-step equations stays inside the table), a NumPy and an
+mpmath implementation that are stable for any argument (σ' from a, never 1 − tanh², never σ(1 − σ)),
+and a plain SymPy spelling for display (``plain``).
+
+    primitive   derivative rule                 stable numeric value
+    tanh(x)     dtanh(x)                        np.tanh
+    dtanh(x)    −2·tanh(x)·dtanh(x)             sech²x = 4e^{−2|x|}/(1 + e^{−2|x|})²
+    sigmoid(x)  dsigmoid(x)                     ½(1 + tanh(x/2))
+    dsigmoid(x) dsigmoid(x)·(1 − 2·sigmoid(x))  e^{−|x|}/(1 + e^{−|x|})²
+    relu(x)     step(x)                         max(x, 0)
+    step(x)     0                               1 if x > 0 else 0   (the kink convention: step(0) = 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+Array = np.ndarray
+LN10 = float(np.log(10.0))
+
+
+# ---------------------------------------------------------------- stable NumPy implementations
+
+
+def np_sech2(x: Array) -> Array:
+    """sech²x = 4e^{−2|x|} / (1 + e^{−2|x|})²: no overflow, no 1 − tanh² cancellation."""
+    e = np.exp(-2.0 * np.abs(x))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def np_log10_sech2(x: Array) -> Array:
+    """log10 sech²x = (ln 4 − 2|x| − 2 ln(1 + e^{−2|x|})) / ln 10, finite for every finite x."""
+    ax = np.abs(x)
+    return (np.log(4.0) - 2.0 * ax - 2.0 * np.log1p(np.exp(-2.0 * ax))) / LN10
+
+
+def np_sigmoid(x: Array) -> Array:
+    """1/(1 + e^{−x}), relatively exact on both sides (no 1 + tanh cancellation for x ≪ 0)."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def np_dsigmoid(x: Array) -> Array:
+    """σ'(x) = e^{−|x|} / (1 + e^{−|x|})² = sech²(x/2)/4."""
+    e = np.exp(-np.abs(x))
+    return e / (1.0 + e) ** 2
+
+
+def np_log10_dsigmoid(x: Array) -> Array:
+    return np_log10_sech2(0.5 * np.asarray(x, dtype=float)) - 2.0 * np.log10(2.0)
+
+
+def np_step(x: Array) -> Array:
+    return (np.asarray(x) > 0).astype(float)
+
+
+def np_relu(x: Array) -> Array:
+    return np.maximum(x, 0.0)
+
+
+# ---------------------------------------------------------------- mpmath implementations (from x)
+
+
+def mp_dtanh(x: mpmath.mpf) -> mpmath.mpf:
+    return mpmath.sech(x) ** 2
+
+
+def mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:
+    return 1 / (1 + mpmath.exp(-x)) if x >= 0 else mpmath.exp(x) / (1 + mpmath.exp(x))
+
+
+def mp_dsigmoid(x: mpmath.mpf) -> mpmath.mpf:
+    e = mpmath.exp(-abs(x))
+    return e / (1 + e) ** 2
+
+
+def mp_step(x: mpmath.mpf) -> mpmath.mpf:
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
+
+
+def mp_relu(x: mpmath.mpf) -> mpmath.mpf:
+    return x if x > 0 else mpmath.mpf(0)
+
+
+# ---------------------------------------------------------------- the SymPy functions
+
+
+class Primitive(sp.Function):
+    """A real function of one real argument whose derivative is given by the table below."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def derivative(cls, x: sp.Expr) -> sp.Expr:  # overridden per primitive
+        raise NotImplementedError
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return type(self).derivative(self.args[0])
+
+    def _sympystr(self, printer) -> str:
+        return printer._print(plain(self))
+
+    def _latex(self, printer) -> str:
+        return printer._print(plain(self))
+
+    def _pretty(self, printer):
+        return printer._print(plain(self))
+
+
+class tanh(Primitive):  # noqa: N801 - printed and lambdified under its mathematical name
+    @classmethod
+    def derivative(cls, x):
+        return dtanh(x)
+
+
+class dtanh(Primitive):  # noqa: N801
+    @classmethod
+    def derivative(cls, x):
+        return -2 * tanh(x) * dtanh(x)
+
+
+class sigmoid(Primitive):  # noqa: N801
+    @classmethod
+    def derivative(cls, x):
+        return dsigmoid(x)
+
+
+class dsigmoid(Primitive):  # noqa: N801
+    @classmethod
+    def derivative(cls, x):
+        return dsigmoid(x) * (1 - 2 * sigmoid(x))
+
+
+class relu(Primitive):  # noqa: N801
+    @classmethod
+    def derivative(cls, x):
+        return step(x)
+
+
+class step(Primitive):  # noqa: N801
+    @classmethod
+    def derivative(cls, x):
+        return sp.S.Zero
+
+
+#           name         plain SymPy spelling (display)                  NumPy (stable)  mpmath (from x)
+TABLE: dict[type, tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
+    tanh: (lambda x: sp.tanh(x), np.tanh, mpmath.tanh),
+    dtanh: (lambda x: 1 - sp.tanh(x) ** 2, np_sech2, mp_dtanh),
+    sigmoid: (lambda x: 1 / (1 + sp.exp(-x)), np_sigmoid, mp_sigmoid),
+    dsigmoid: (lambda x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, np_dsigmoid, mp_dsigmoid),
+    relu: (lambda x: sp.Max(0, x), np_relu, mp_relu),
+    step: (lambda x: sp.Heaviside(x, 0), np_step, mp_step),
+}
+
+
+# A derivative written in the output y of its primitive, as people write it: tanh' = 1 − y².
+IN_OUTPUT: dict[type, tuple[type, Callable[[sp.Expr], sp.Expr]]] = {
+    dtanh: (tanh, lambda y: 1 - y**2),
+    dsigmoid: (sigmoid, lambda y: y * (1 - y)),
+    step: (relu, lambda y: sp.Heaviside(y, 0)),
+}
+
+
+def in_outputs(expr: sp.Basic, outputs: dict[sp.Basic, sp.Symbol]) -> sp.Basic:
+    """Rewrite dtanh(x) as 1 − y² (and the like) wherever ``outputs`` names a y = tanh(x)."""
+    def swap(e: sp.Basic) -> sp.Basic:
+        primitive, form = IN_OUTPUT[type(e)]
+        y = outputs.get(primitive(e.args[0]))
+        return form(y) if y is not None else e
+
+    return expr.replace(lambda e: type(e) in IN_OUTPUT, swap)
+
+
+def custom_primitive(key: str, shown: Callable, shown_derivative: Callable, second: Callable,
+                     numpy_pair: tuple[Callable, Callable], mpmath_pair: tuple[Callable, Callable]) -> type:
+    """A primitive for a custom activation σ and its derivative, registered in the table."""
+    derivative_class = type(f"dsigma_{key}", (Primitive,), {"derivative": classmethod(lambda cls, x: second(x))})
+    value_class = type(f"sigma_{key}", (Primitive,),
+                       {"derivative": classmethod(lambda cls, x: derivative_class(x))})
+    TABLE[value_class] = (shown, numpy_pair[0], mpmath_pair[0])
+    TABLE[derivative_class] = (shown_derivative, numpy_pair[1], mpmath_pair[1])
+    return value_class
+
+
+def plain(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with every primitive written in plain SymPy (tanh, exp, Max, Heaviside)."""
+    if isinstance(expr, Primitive):
+        return TABLE[type(expr)][0](plain(expr.args[0]))
+    if not expr.args or not expr.has(Primitive):
+        return expr
+    return expr.func(*[plain(arg) for arg in expr.args])
+
+
+def _np_heaviside(x: Array, h0: float = 0.0) -> Array:
+    return np.heaviside(x, 0.0)  # one kink convention everywhere: H(0) = 0
+
+
+def _mp_heaviside(x: mpmath.mpf, h0: float = 0.0) -> mpmath.mpf:
+    return mp_step(x)
+
+
+def _mp_sign(x: mpmath.mpf) -> mpmath.mpf:
+    return mpmath.mpf(mpmath.sign(x))
+
+
+def _mp_max(*xs: mpmath.mpf) -> mpmath.mpf:
+    return max(xs)
+
+
+def _mp_min(*xs: mpmath.mpf) -> mpmath.mpf:
+    return min(xs)
+
+
+def numpy_module() -> dict[str, Callable]:
+    """Names lambdify prints, bound to stable NumPy code (for ``sympy.lambdify(..., [this, "numpy"])``)."""
+    table = {cls.__name__: impl for cls, (_, impl, _) in TABLE.items()}
+    return table | {"Heaviside": _np_heaviside}
+
+
+def mpmath_module() -> dict[str, Callable]:
+    table = {cls.__name__: impl for cls, (_, _, impl) in TABLE.items()}
+    return table | {"Heaviside": _mp_heaviside, "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}
