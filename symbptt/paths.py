@@ -230,15 +230,18 @@ class DeltaPart(NamedTuple):
 DeltaKey = tuple[int, int, str]
 
 
-def delta_recursion(rnn: RNN) -> Iterator[tuple[DeltaKey, tuple[DeltaPart, ...]]]:
-    """δ^(ℓ)_t[s] = Σ parts, in the order BPTT computes them (t from T down to 0, top layer first)."""
+def delta_recursion(rnn: RNN, window: tuple[int, int] | None = None
+                    ) -> Iterator[tuple[DeltaKey, tuple[DeltaPart, ...]]]:
+    """δ^(ℓ)_t[s] = Σ parts, in the order BPTT computes them (t from T down to 0, top layer first).
+    ``window`` = (s, lo): truncated BPTT of the loss term at step s alone, through steps s down to lo."""
     g, top = rnn.graph, rnn.layers
-    loss_steps = set(rnn.loss_steps())
-    for t in range(rnn.T, -1, -1):
+    last, first = (rnn.T, 0) if window is None else window
+    loss_steps = set(rnn.loss_steps()) if window is None else {window[0]}
+    for t in range(last, first - 1, -1):
         for layer in range(top, 0, -1):
             for state in rnn.states:
                 parts = []
-                if t < rnn.T:
+                if t < last:
                     for route in g.routes:
                         if route.kind in ("J", "F") and route.source == state:
                             parts.append(DeltaPart(route.kind, layer, t + 1, route.target, state))
@@ -256,11 +259,11 @@ def delta_source(part: DeltaPart) -> DeltaKey:
     return part.layer, part.t, part.target
 
 
-def evaluate_deltas(rnn: RNN, values: Factors) -> dict[DeltaKey, Any]:
+def evaluate_deltas(rnn: RNN, values: Factors, window: tuple[int, int] | None = None) -> dict[DeltaKey, Any]:
     """All δ^(ℓ)_t[s] = ∂L/∂s^(ℓ)_t by the backward recursion; O(T·L) factor products.  A δ that no
     path reaches (the top cell state at T) is None."""
     deltas: dict[DeltaKey, Any] = {}
-    for key, parts in delta_recursion(rnn):
+    for key, parts in delta_recursion(rnn, window):
         total = None
         for part in parts:
             if part.kind == "E":
@@ -275,15 +278,17 @@ def evaluate_deltas(rnn: RNN, values: Factors) -> dict[DeltaKey, Any]:
     return deltas
 
 
-def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas: dict | None = None) -> Any:
-    """∂L/∂θ^(ℓ) = Σ_t Σ_{s'} (D_t[s'←p] δ_t[s']) ⊗ z_t, or δ^(ℓ)_0[s] for an initial state."""
+def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas: dict | None = None,
+                       steps: range | None = None) -> Any:
+    """∂L/∂θ^(ℓ) = Σ_t Σ_{s'} (D_t[s'←p] δ_t[s']) ⊗ z_t, or δ^(ℓ)_0[s] for an initial state; ``steps``
+    restricts the sum (truncated BPTT)."""
     deltas = evaluate_deltas(rnn, values) if deltas is None else deltas
     kind, leaf, _ = param_entry(rnn, param)
     if kind == "initial":
-        found = deltas[(layer, 0, leaf)]
-        return found if found is not None else values.zero()
+        found = deltas.get((layer, 0, leaf))
+        return found if found is not None else values.zero_like(param, layer)
     total = None
-    for t in range(1, rnn.T + 1):
+    for t in steps if steps is not None else range(1, rnn.T + 1):
         row = None
         for route in rnn.graph.entries(leaf):
             delta = deltas[(layer, t, route.target)]
@@ -294,6 +299,20 @@ def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas
         if row is None:
             continue
         part = contribution(row.T, param, layer, t, values)
+        total = part if total is None else total + part
+    return total if total is not None else values.zero_like(param, layer)
+
+
+def evaluate_truncated(rnn: RNN, param: str, layer: int, values: Factors, k: int) -> Any:
+    """Truncated BPTT: each loss term at step s flows back through its last k steps only
+    (t = s, …, s − k + 1); an initial state receives δ_0 only from terms with s ≤ k."""
+    total = None
+    for s in rnn.loss_steps():
+        lo = max(s - k, 0)
+        deltas = evaluate_deltas(rnn, values, (s, lo))
+        if rnn.spec.kind(param) == "initial" and lo > 0:
+            continue
+        part = evaluate_recursive(rnn, param, layer, values, deltas, range(lo + 1, s + 1))
         total = part if total is None else total + part
     return total if total is not None else values.zero_like(param, layer)
 

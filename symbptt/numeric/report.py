@@ -1,0 +1,195 @@
+"""The `grad` report: loss, gradients, Jacobian norms, the bound and what was observed, truncation.
+
+Every number is computed once in float64 through the factor structure.  Work that raised a
+floating-point event (underflow, overflow, invalid) is computed again with mpmath at 30 digits — only
+the parameter blocks it touched (all of them when the forward pass itself lost range); an exactly zero
+entry is not such an event and costs nothing.  Each entry is printed as a number when float64 holds it
+as a normal float (or it is exactly 0), else null, and its log10 is always beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from ..config import Config
+from ..paths import evaluate_truncated, targets
+from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
+from .logspace import listed_steps, log10_jacobian_norms, lyapunov_rate, observed, regime
+
+DPS = 30
+TINY = np.finfo(float).tiny
+
+
+def entry(value: Any) -> tuple[float | None, float | None]:
+    """(value for JSON, log10|value|): 0 is 0 with log10 null; beyond float64's normal range, null."""
+    if isinstance(value, mpmath.mpf):
+        if value == 0:
+            return 0.0, None
+        log = float(mpmath.log10(abs(value)))
+        as_float = float(value)
+        normal = math.isfinite(as_float) and abs(as_float) >= TINY
+        return (as_float if normal else None), log
+    value = float(value)
+    if value == 0:
+        return 0.0, None
+    if not math.isfinite(value):
+        return None, None
+    return (value if abs(value) >= TINY else None), math.log10(abs(value))
+
+
+def _needs(watch: FloatWatch, layers: int) -> set[tuple[str, int]] | None:
+    """Blocks to recompute: None for all of them, else the (param, layer) blocks that lost range."""
+    if watch.touched("forward") or watch.touched("delta") or any(watch.touched(("coef", ell))
+                                                                 for ell in range(1, layers + 1)):
+        return None
+    return {(label[1], label[2]) for label, _ in watch.events if isinstance(label, tuple) and label[0] == "grad"}
+
+
+def exact_gradients(model: NumericModel) -> tuple[Any, list[dict[str, np.ndarray]], bool]:
+    """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the flag says
+    whether mpmath was used."""
+    watch = FloatWatch()
+    values = ArrayFactors(model, watch=watch)
+    loss, grads = gradient_blocks(values, model)
+    blocks = _needs(watch, model.layers)
+    loss_lost = watch.touched("loss") or watch.touched("forward")
+    if blocks is not None and not blocks and not loss_lost:
+        return loss, grads, False
+    with mpmath.workdps(DPS):
+        mp_model = model.as_mp()
+        mp_values = ArrayFactors(mp_model, "mp")
+        mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
+    if loss_lost:
+        loss = mp_loss
+    for layer, g in enumerate(grads, start=1):
+        for param in g:
+            if blocks is None or (param, layer) in blocks:
+                g[param] = mp_grads[layer - 1][param]
+    return loss, grads, True
+
+
+def _shaped(values: np.ndarray, shape: tuple, scalar: bool) -> Any:
+    values = np.asarray(values, dtype=object).reshape(shape)
+    return values.reshape(-1)[0] if scalar and values.size == 1 else values.tolist()
+
+
+def _split(block: np.ndarray, shape: tuple, scalar: bool) -> tuple[Any, Any]:
+    pairs = [entry(v) for v in np.ravel(block)]
+    vals = np.array([p[0] for p in pairs], dtype=object)
+    logs = np.array([p[1] for p in pairs], dtype=object)
+    return _shaped(vals, shape, scalar), _shaped(logs, shape, scalar)
+
+
+def _per_layer(items: list) -> Any:
+    return items[0] if len(items) == 1 else items
+
+
+def grad_report(cfg: Config) -> dict:
+    """Loss, gradients (float64 where it holds them, else null with log10 beside), Jacobian norms with
+    their k, the bound beside what was observed, and, when asked, truncated BPTT."""
+    model = NumericModel.of(cfg)
+    loss, grads, used_mp = exact_gradients(model)
+    out_grad, out_log = [], []
+    for layer, g in enumerate(grads):
+        vals, logs = {}, {}
+        for param in cfg.spec.params:
+            vals[param], logs[param] = _split(g[param], cfg.layers[layer][param].shape, cfg.scalar)
+        out_grad.append(vals)
+        out_log.append(logs)
+    loss_value, loss_log10 = entry(loss)
+    values = ArrayFactors(model)
+    ks = listed_steps(cfg.T)
+    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+    top = norms[-1]
+    h0 = top["h"][0]
+    report = {
+        "cell": cfg.spec.name,
+        "loss_function": cfg.loss,
+        "T": cfg.T,
+        "loss": loss_value,
+        "loss_log10": loss_log10,
+        "grad": _per_layer(out_grad),
+        "grad_log10": _per_layer(out_log),
+        "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
+        "lyapunov_rate": lyapunov_rate(h0, cfg.T),
+        "observed": observed(h0, cfg.T),
+        "precision": "mpmath at 30 digits where float64 lost range" if used_mp else "float64",
+    }
+    if cfg.spec.uses_activation:
+        report["activation"] = cfg.act_name
+        report["regime"] = _per_layer([regime(p["W"], cfg.act_name) for p in cfg.layers])
+        label = report["regime"]["label"] if model.layers == 1 else report["regime"][-1]["label"]
+    else:
+        label = "no simple bound for a gated cell"
+    report["summary"] = f"bound: {label}; observed: {report['observed']}"
+    if cfg.truncate is not None:
+        report["truncated"] = truncated_report(cfg, model, grads)
+    return report
+
+
+def _norm_rows(ks: list[int], norms: dict[str, list[float]]) -> list[dict]:
+    rows = []
+    for i, k in enumerate(ks):
+        row = {"k": k, "log10": _finite(norms["state"][i])}
+        if len(norms) > 2:
+            row |= {name: _finite(v[i]) for name, v in norms.items() if name != "state"}
+        rows.append(row)
+    return rows
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def truncated_gradients(model: NumericModel, k: int, kind: str = "float") -> list[dict[str, np.ndarray]]:
+    """Truncated BPTT through the same factor structure (each loss term flows back k steps)."""
+    values = ArrayFactors(model, kind)
+    rnn = model.structure()
+    grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
+    for param, layer in targets(rnn, "all"):
+        g = evaluate_truncated(rnn, param, layer, values, k)
+        shape = model.params[layer - 1][param].shape
+        grads[layer - 1][param] = g.sum(axis=1, keepdims=True) if g.shape != shape else g
+    return grads
+
+
+def truncated_report(cfg: Config, model: NumericModel, full: list[dict]) -> dict:
+    """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
+    a float64 step lost range."""
+    watch = FloatWatch()
+    with watch.watch("truncated"):
+        cut = truncated_gradients(model, cfg.truncate)
+        a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
+        b = np.concatenate([np.ravel(np.asarray(g[p], dtype=object)) for g in full for p in cfg.spec.params])
+        exact = all(isinstance(v, float) or isinstance(v, np.floating) for v in b)
+        if exact:
+            b = b.astype(float)
+            denom = float(np.linalg.norm(b))
+            relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
+    if watch.events or not exact:
+        with mpmath.workdps(DPS):
+            mp_model = model.as_mp()
+            cut = truncated_gradients(mp_model, cfg.truncate, "mp")
+            full_mp = exact_gradients_mp(mp_model)
+            a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
+            b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
+            denom = mpmath.sqrt(sum(v * v for v in b_mp))
+            diff = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a_mp, b_mp, strict=True)))
+            relative = float(diff / denom) if denom != 0 else 0.0
+    vals, logs = [], []
+    for layer, g in enumerate(cut):
+        v, lg = {}, {}
+        for param in cfg.spec.params:
+            v[param], lg[param] = _split(g[param], cfg.layers[layer][param].shape, cfg.scalar)
+        vals.append(v)
+        logs.append(lg)
+    return {"k": cfg.truncate, "grad": _per_layer(vals), "grad_log10": _per_layer(logs),
+            "relative_difference": relative}
+
+
+def exact_gradients_mp(mp_model: NumericModel) -> list[dict[str, np.ndarray]]:
+    return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)[1]
