@@ -2,11 +2,26 @@
 
     >>> from symbptt import RNN, derive
     >>> d = derive(RNN(T=3, activation="tanh"), form="explicit", wrt="W")
+
+Names are imported on first use, so ``import symbptt`` (and ``symbptt --help``) stays fast.
 """
 
-from .derive import FORMS, Derivation, Equation, derive
-from .errors import SymbpttError
-from .model import RNN
+from __future__ import annotations
 
-__version__ = "0.1.0"
-__all__ = ["FORMS", "RNN", "Derivation", "Equation", "SymbpttError", "__version__", "derive"]
+import importlib
+from typing import Any
+
+__version__ = "0.2.0"
+_LAZY = {
+    "FORMS": "derive", "Derivation": "derive", "Equation": "derive", "derive": "derive",
+    "SymbpttError": "errors", "RNN": "model", "explore": "explore",
+}
+__all__ = [*sorted(_LAZY), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in ("plot", "latex", "numeric", "cells", "reference", "check", "config", "render"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'symbptt' has no attribute {name!r}")

@@ -1,32 +1,58 @@
-"""Command line: parse options, call the API, print.  Bad input: one line on stderr, exit code 2."""
+"""Command line: parse options, call the API, print.  Bad input: one line on stderr, exit code 2.
+
+Only click is imported at start-up; SymPy, NumPy and matplotlib are imported inside the command that
+needs them, so ``symbptt --help`` answers at once.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
 
-from . import __version__
-from .activations import NAMES
-from .derive import FORMS, derive
 from .errors import SymbpttError
-from .model import LOSSES, MAX_HIDDEN, MAX_LAYERS, RNN
-from .render import FORMATS, render_text
 
-EXAMPLES = """
+VERSION = "0.2.0"  # keep in step with symbptt.__version__ and pyproject.toml
+FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
+FORMATS = ("pretty", "text", "latex")
+LOSSES = ("last", "sum")
+CELLS = "rnn, lstm, gru or a cell file (.toml)"
+MAX_SEED = 2**32 - 1
+MIN_WIDTH = 40
+
+DERIVE_EXAMPLES = """
 \b
 Examples:
   symbptt derive -T 3
   symbptt derive -T 3 --form recursive --wrt all --loss sum
-  symbptt derive -T 2 -n 2 --layers 2 --form explicit --format latex
+  symbptt derive -T 3 --factors named
+  symbptt derive -T 2 -n 2 --layers 2 --form general --format latex
+  symbptt derive -T 3 --cell lstm --wrt W_f
   symbptt derive -T 4 -a 'a/(1+abs(a))' --form factors
 """
 
 
 class OneLineErrors(click.Group):
-    """A group whose usage errors print one line and exit 2, like SymbpttError."""
+    """A group whose usage errors print one line and exit 2, like SymbpttError.  Commands listed in
+    ``lazy`` are imported only when used (plotting pulls in matplotlib)."""
+
+    lazy = {"plot": ("symbptt.plotcli", "plot_cmd")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
@@ -41,138 +67,224 @@ class OneLineErrors(click.Group):
             fail(exc.format_message())
         except SymbpttError as exc:
             fail(str(exc))
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         if isinstance(result, int):
             sys.exit(result)
         return result
 
 
+def _quiet_broken_pipe() -> None:
+    """The reader went away (``symbptt … | head``): stop quietly, as other tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
 def fail(message: str) -> None:
-    click.echo(f"Error: {' '.join(message.split())}", err=True)
+    text = " ".join(str(message).split())
+    click.echo(f"Error: {text[:400]}", err=True)
     sys.exit(2)
 
 
+class Finite(click.ParamType):
+    """A float that must be finite (nan and inf are refused), optionally within bounds."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None, positive: bool = False) -> None:
+        self.low, self.high, self.positive = low, high, positive
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.positive and number <= 0:
+            self.fail(f"{value!r} must be positive", param, ctx)
+        if self.low is not None and number < self.low or self.high is not None and number > self.high:
+            self.fail(f"{value!r} is outside {self.low:g} .. {self.high:g}", param, ctx)
+        return number
+
+
+SEED = click.IntRange(0, MAX_SEED)
+STEPS = click.IntRange(min=1)
+
+
+def _terminal_width() -> int:
+    if not sys.stdout.isatty():
+        return 100
+    return max(MIN_WIDTH, shutil.get_terminal_size((100, 24)).columns)
+
+
 def model_options(func: Callable) -> Callable:
-    """The options that describe the RNN and the gradient, shared by derive and latex."""
+    """The options that describe the network and the gradient, shared by derive and latex."""
     options = [
-        click.option("-T", "--steps", "T", type=int, default=3, show_default=True, help="Time steps T (≥ 1)."),
+        click.option("-T", "--steps", "T", type=STEPS, default=3, show_default=True, help="Time steps T (≥ 1)."),
         click.option("-n", "--hidden", "n", type=int, default=1, show_default=True,
-                     help=f"Hidden size n (1 = scalar, up to {MAX_HIDDEN})."),
-        click.option("-m", "--inputs", "m", type=int, default=1, show_default=True, help="Input size m."),
-        click.option("--layers", type=int, default=1, show_default=True,
-                     help=f"Stacked recurrent layers (1 to {MAX_LAYERS})."),
-        click.option("-a", "--activation", default="tanh", show_default=True,
-                     help=f"One of {', '.join(NAMES)}, or an expression in a such as 'a/(1+abs(a))'."),
-        click.option("--wrt", type=click.Choice(["W", "U", "b", "h0", "all"]), default="W", show_default=True,
-                     help="Parameter to differentiate with respect to."),
+                     help="Hidden size n (1 = scalar, up to 4)."),
+        click.option("-m", "--inputs", "m", type=int, default=1, show_default=True, help="Input size m (1 to 4)."),
+        click.option("--layers", type=int, default=1, show_default=True, help="Stacked recurrent layers (1 to 3)."),
+        click.option("--cell", default="rnn", show_default=True, help=f"The cell: {CELLS}."),
+        click.option("-a", "--activation", default=None,
+                     help="rnn only: tanh (default), sigmoid, relu, linear, or an expression in a such as "
+                          "'a/(1+abs(a))'."),
+        click.option("--wrt", default="W", show_default=True,
+                     help="Parameter to differentiate with respect to (the cell's names, e.g. W, U, b, h0, "
+                          "W_f, b_hn) or all."),
         click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True,
                      help="last: ½‖h_T − y‖²; sum: Σ_t ½‖h_t − y_t‖²."),
         click.option("--form", type=click.Choice(FORMS), default="explicit", show_default=True,
                      help="Which form of the gradient to build."),
+        click.option("--factors", "factors", type=click.Choice(["written", "named"]), default=None,
+                     help="explicit/recursive: factors written out (default for the scalar rnn) or named "
+                          "(J_3, D_1) with their definitions."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def build_rnn(T: int, n: int, m: int, layers: int, activation: str, loss: str) -> RNN:
-    return RNN(T=T, n=n, m=m, layers=layers, activation=activation, loss=loss)
+def build_rnn(T: int, n: int, m: int, layers: int, activation: str | None, loss: str, cell: str) -> Any:
+    from .model import RNN
+
+    return RNN(T=T, n=n, m=m, layers=layers, activation=activation, loss=loss, cell=cell)
+
+
+def build_derivation(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str,
+                     loss: str, form: str, factors: str | None) -> Any:
+    from .derive import derive
+
+    rnn = build_rnn(T, n, m, layers, activation, loss, cell)
+    named = None if factors is None else factors == "named"
+    return derive(rnn, form=form, wrt=wrt, named=named)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="symbptt")
+@click.version_option(VERSION, prog_name="symbptt")
 def main() -> None:
-    """Exact backpropagation through time for small RNNs: formulas, numbers, LaTeX and plots."""
+    """Exact backpropagation through time for small RNNs: formulas, numbers, LaTeX and plots.
+
+    \b
+    symbptt derive -T 3          the BPTT gradient of a tanh unit, every path written out
+    symbptt latex -T 3 --standalone -o bptt.tex
+    symbptt grad --params p.json numbers, exact even beyond float64
+    symbptt plot regimes -o r.png
+    symbptt COMMAND --help       options and examples of one command
+    """
 
 
-@main.command(epilog=EXAMPLES)
+@main.command("derive", epilog=DERIVE_EXAMPLES)
 @model_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pretty", show_default=True,
-              help="pretty: SymPy Unicode; text: one line per equation; latex: an align* snippet.")
-def derive_cmd(T: int, n: int, m: int, layers: int, activation: str, wrt: str, loss: str, form: str,
-               fmt: str) -> None:
+              help="pretty: Unicode; text: one equation per line, NumPy-style operators; latex: an align* snippet.")
+@click.option("--width", type=click.IntRange(min=MIN_WIDTH), default=None,
+              help="Wrap at this many columns (default: the terminal's, 100 when piped).")
+def derive_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
+               form: str, factors: str | None, fmt: str, width: int | None) -> None:
     """Derive the BPTT gradient of an RNN unrolled to T steps."""
-    derivation = derive(build_rnn(T, n, m, layers, activation, loss), form=form, wrt=wrt)
+    derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
     if fmt == "latex":
         from .latex import snippet
 
-        click.echo(snippet(derivation), nl=False)
-    else:
-        click.echo(render_text(derivation, pretty=fmt == "pretty"), nl=False)
+        emit_lines([snippet(derivation)])
+        return
+    from .render import render_lines
+
+    emit_lines(render_lines(derivation, pretty=fmt == "pretty", width=width or _terminal_width()), newline=True)
 
 
-derive_cmd.name = "derive"
+def emit_lines(chunks: Iterable[str], newline: bool = False) -> None:
+    """Write chunks to stdout as they come; refuse an encoding that cannot show them."""
+    stream = sys.stdout
+    try:
+        for chunk in chunks:
+            stream.write(chunk + ("\n" if newline else ""))
+        stream.flush()
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", "?")
+        raise SymbpttError(f"the output encoding {encoding} cannot show these formulas; set "
+                           "PYTHONIOENCODING=utf-8, or use --format latex or -o FILE") from None
 
 
 def emit(text: str | bytes, output: str | None) -> None:
     """Print, or write atomically to ``output``."""
-    if output:
+    if output is not None:
         from .output import atomic_write
 
         atomic_write(output, text)
     else:
-        click.echo(text, nl=False)
+        emit_lines([text if isinstance(text, str) else text.decode()])
+
+
+def check_output(output: str | None) -> None:
+    if output is not None:
+        from .output import check_output_path
+
+        check_output_path(output)
 
 
 @main.command("grad")
-@click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False),
-              help="JSON file: activation, W, U, b, h0, x, y, loss, optional truncate.")
+@click.option("--params", "params_file", required=True, help="JSON file: cell, its parameters, x, y, loss, "
+              "optional truncate.")
 @click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
 def grad_cmd(params_file: str, output: str | None) -> None:
-    """Loss, gradients, log10 Jacobian norms and the regime of a numeric RNN, as JSON.
+    """Loss, gradients, log10 Jacobian norms, the bound and what was observed, as JSON.
 
     \b
     Example file (scalar):  {"activation": "tanh", "W": 0.9, "U": 1, "b": 0, "h0": 0,
                              "x": [1, 0.5, -0.2], "y": 0.3, "loss": "last", "truncate": 2}
+    Example:  symbptt grad --params docs/example.json -o report.json
     """
     from .config import load_config
-    from .numeric import grad_report
-    from .output import check_output_path, strict_json
+    from .numeric.report import grad_report
+    from .output import strict_json
 
-    if output:
-        check_output_path(output)
+    check_output(output)
     emit(strict_json(grad_report(load_config(params_file))), output)
 
 
-def _grid(low: float, high: float, points: int, name: str) -> Any:
-    import numpy as np
-
-    if points < 1:
-        raise SymbpttError(f"--points must be at least 1, got {points}")
-    if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
-        raise SymbpttError(f"{name} range is empty or reversed: {low} .. {high}")
-    return np.linspace(low, high, points)
-
-
-@main.command("sweep")
+@main.command("sweep", epilog="""
+\b
+Examples:
+  symbptt sweep -T 100 --min -3 --max 3 --points 61
+  symbptt sweep -n 32 -T 200 --format json -o gains.json
+""")
 @click.option("-a", "--activation", default="tanh", show_default=True)
-@click.option("-T", "--steps", "T", type=int, default=100, show_default=True, help="Largest T.")
-@click.option("--min", "low", type=float, default=-3.0, show_default=True, help="Smallest weight (or gain).")
-@click.option("--max", "high", type=float, default=3.0, show_default=True, help="Largest weight (or gain).")
-@click.option("--points", type=int, default=61, show_default=True, help="Grid points.")
-@click.option("-n", "--hidden", "n", type=int, default=1, show_default=True,
+@click.option("-T", "--steps", "T", type=STEPS, default=100, show_default=True, help="Largest T.")
+@click.option("--min", "low", type=Finite(), default=-3.0, show_default=True, help="Smallest weight (or gain).")
+@click.option("--max", "high", type=Finite(), default=3.0, show_default=True, help="Largest weight (or gain).")
+@click.option("--points", type=click.IntRange(min=1), default=61, show_default=True, help="Grid points.")
+@click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=1, show_default=True,
               help="1: sweep the scalar weight w; >1: sweep a gain g on a random n×n W0 (up to 256).")
-@click.option("-u", "--input-weight", "u", type=float, default=1.0, show_default=True)
-@click.option("-b", "--bias", "b", type=float, default=0.0, show_default=True)
-@click.option("--h0", type=float, default=0.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random inputs (and W0).")
+@click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True)
+@click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True)
+@click.option("--h0", type=Finite(), default=0.0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random inputs (and W0).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, help="Write here instead of printing.")
 def sweep_cmd(activation: str, T: int, low: float, high: float, points: int, n: int, u: float, b: float,
               h0: float, seed: int, fmt: str, output: str | None) -> None:
     """log10|∂h_T/∂h_0| over a weight grid × T = 1..T, computed in one pass."""
+    from .budget import check_sweep
+    from .output import strict_json
+
+    check_sweep(T, points, n)
+    if low >= high and points > 1:
+        raise SymbpttError(f"weight range is empty or reversed: {low:g} .. {high:g}")
+    check_output(output)
     from .activations import get_activation
-    from .config import MAX_NUMERIC_HIDDEN
-    from .numeric import sweep_gain, sweep_scalar
-    from .output import check_output_path, strict_json
+    from .numeric.sweeps import sweep_gain, sweep_scalar
 
     get_activation(activation)
-    if T < 1:
-        raise SymbpttError(f"T (steps) must be at least 1, got {T}")
-    if not 1 <= n <= MAX_NUMERIC_HIDDEN:
-        raise SymbpttError(f"hidden size n must be from 1 to {MAX_NUMERIC_HIDDEN}, got {n}")
-    grid = _grid(low, high, points, "weight" if n == 1 else "gain")
-    if output:
-        check_output_path(output)
+    import numpy as np
+
+    grid = np.linspace(low, high, points)
     if n == 1:
         values, axis = sweep_scalar(grid, T, activation, u=u, b=b, h0=h0, seed=seed), "w"
     else:
@@ -187,21 +299,27 @@ def sweep_cmd(activation: str, T: int, low: float, high: float, points: int, n: 
     emit(text, output)
 
 
-@main.command("check")
-@click.option("--trials", type=int, default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-T", "--steps", "T", type=int, default=6, show_default=True, help="Largest T drawn.")
+@main.command("check", epilog="""
+\b
+Examples:
+  symbptt check                 100 random configurations, about a minute
+  symbptt check --trials 1000 --seed 3
+""")
+@click.option("--trials", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("-T", "--steps", "T", type=click.IntRange(1, 12), default=6, show_default=True, help="Largest T drawn.")
 def check_cmd(trials: int, seed: int, T: int) -> None:
-    """Cross-check symbolic, structural, reference, finite-difference and mpmath gradients.
+    """Cross-check every way the tool computes a gradient against independent references.
 
-    Exits 1 when any method disagrees with the 50-digit mpmath value beyond its tolerance."""
+    The printed forms (read back from their text and LaTeX), the compiled forms, the factor structure
+    in float64, the `grad` JSON end to end, the plain-NumPy reference BPTT and finite differences are
+    compared entry by entry with an mpmath BPTT at 40 digits.  Exits 1 when a method is off by more
+    than its tolerance."""
     from .check import run_checks
+    from .progress import Progress
 
-    if trials < 1:
-        raise SymbpttError(f"--trials must be at least 1, got {trials}")
-    if not 1 <= T <= 12:
-        raise SymbpttError(f"-T must be from 1 to 12 for the cross-check, got {T}")
-    report = run_checks(trials=trials, seed=seed, T_max=T)
+    with Progress(trials, "check") as progress:
+        report = run_checks(trials=trials, seed=seed, T_max=T, progress=progress.update)
     click.echo(report.table(), nl=False)
     if not report.ok:
         sys.exit(1)
@@ -213,94 +331,25 @@ Examples:
   symbptt latex -T 3 --standalone -o bptt.tex && pdflatex bptt.tex
   symbptt latex -T 3 --form recursive --wrt all
   symbptt latex -T 4 --layers 2 --diagram --standalone -o unrolled.tex
+  symbptt latex -T 2 --cell lstm --form general --wrt W_f
 """)
 @model_options
 @click.option("--standalone", is_flag=True, help="A complete article that compiles as it is.")
 @click.option("--diagram", is_flag=True, help="Add a TikZ picture of the unrolled network.")
 @click.option("-o", "--output", default=None, help="Write the LaTeX here (atomically) instead of printing.")
-def latex_cmd(T: int, n: int, m: int, layers: int, activation: str, wrt: str, loss: str, form: str,
-              standalone: bool, diagram: bool, output: str | None) -> None:
+def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
+              form: str, factors: str | None, standalone: bool, diagram: bool, output: str | None) -> None:
     """LaTeX of the derivation: an amsmath snippet, or a standalone document."""
     from .latex import snippet, tikz_diagram
     from .latex import standalone as document
-    from .output import check_output_path
 
-    if output:
-        check_output_path(output)
-    rnn = build_rnn(T, n, m, layers, activation, loss)
+    check_output(output)
     if standalone:
+        rnn = build_rnn(T, n, m, layers, activation, loss, cell)
         text = document(rnn, wrt=wrt, diagram=diagram)
     else:
-        text = snippet(derive(rnn, form=form, wrt=wrt))
+        derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
+        text = snippet(derivation)
         if diagram:
-            text += tikz_diagram(rnn)
+            text += tikz_diagram(build_rnn(T, n, m, layers, activation, loss, cell))
     emit(text, output)
-
-
-@main.command("plot", epilog="""
-\b
-Examples:
-  symbptt plot regimes -o regimes.png
-  symbptt plot curves --weights 0.5,0.9,1.1,2 -T 100 -o curves.svg
-  symbptt plot contributions --params p.json -o terms.pdf
-  symbptt plot spectrum -n 64 -o spectrum.png
-  symbptt plot surface -T 30 -o surface.png
-  symbptt plot unrolled -T 3 --layers 2 -o unrolled.png
-""")
-@click.argument("kind")
-@click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
-@click.option("-a", "--activation", default="tanh", show_default=True)
-@click.option("-T", "--steps", "T", type=int, default=None, help="Sequence length (default depends on KIND).")
-@click.option("--min", "low", type=float, default=None, help="Smallest weight (regimes, surface) or gain.")
-@click.option("--max", "high", type=float, default=None, help="Largest weight (regimes, surface) or gain.")
-@click.option("--points", type=int, default=None, help="Grid points along the weight or gain axis.")
-@click.option("-u", "--input-weight", "u", type=float, default=1.0, show_default=True)
-@click.option("-b", "--bias", "b", type=float, default=0.0, show_default=True)
-@click.option("--h0", type=float, default=0.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,
-              help="regimes: |∂h_T/∂h_0| or |∂L/∂w|.")
-@click.option("--weights", default="0.5,0.9,1.1,2", show_default=True, help="curves: comma-separated w.")
-@click.option("-n", "--hidden", "n", type=int, default=64, show_default=True, help="spectrum: size of W.")
-@click.option("--params", "params_file", default=None, help="contributions: a JSON parameters file.")
-@click.option("--b-min", type=float, default=-3.0, show_default=True, help="surface: smallest bias.")
-@click.option("--b-max", type=float, default=3.0, show_default=True, help="surface: largest bias.")
-@click.option("--target", type=float, default=0.5, show_default=True, help="surface: target of h_T.")
-@click.option("--layers", type=int, default=1, show_default=True, help="unrolled: stacked layers.")
-def plot_cmd(kind: str, output: str, activation: str, T: int | None, low: float | None, high: float | None,
-             points: int | None, u: float, b: float, h0: float, seed: int, quantity: str, weights: str, n: int,
-             params_file: str | None, b_min: float, b_max: float, target: float, layers: int) -> None:
-    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled) into OUTPUT."""
-    from . import plot
-    from .activations import get_activation
-
-    if kind not in plot.KINDS:
-        raise SymbpttError(f"unknown plot kind {kind!r}; choose one of {', '.join(plot.KINDS)}")
-    plot.check_plot_path(output)
-    get_activation(activation)
-    if points is not None and points < 2:
-        raise SymbpttError(f"--points must be at least 2, got {points}")
-    if kind == "regimes":
-        fig, _ = plot.regimes(activation, low if low is not None else -3.0, high if high is not None else 3.0,
-                              points or 241, T or 100, u, b, h0, seed, quantity)
-    elif kind == "curves":
-        try:
-            ws = tuple(float(v) for v in weights.split(",") if v.strip())
-        except ValueError:
-            raise SymbpttError(f"--weights must be comma-separated numbers, got {weights!r}") from None
-        fig, _ = plot.curves(activation, ws, T or 100, u, b, seed)
-    elif kind == "contributions":
-        from .config import load_config
-
-        if not params_file:
-            raise SymbpttError("plot contributions needs --params FILE.json")
-        fig, _ = plot.contributions(load_config(params_file))
-    elif kind == "spectrum":
-        fig, _ = plot.spectrum(activation, n, low if low is not None else 0.1, high if high is not None else 3.0,
-                               points or 30, T or 200, seed)
-    elif kind == "surface":
-        fig, _ = plot.surface(activation, low if low is not None else -3.0, high if high is not None else 3.0,
-                              b_min, b_max, points or 161, T or 30, target)
-    else:
-        fig, _ = plot.unrolled(T or 3, layers)
-    plot.save(fig, output)

@@ -12,16 +12,17 @@ Forms (each a list of equations lhs = rhs):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
 import sympy as sp
 
+from . import notation
 from . import primitives as P
 from .cells import INPUT, prev, unit
 from .errors import SymbpttError
-from .model import RNN, Matrix, loss_in_states, nested_states, unrolled_equations
+from .model import RNN, Matrix, loss_in_states, nested_states, split_name, unrolled_equations
 from .paths import (
     DeltaPart,
     Step,
@@ -36,7 +37,6 @@ from .paths import (
 from .step import Route, StepGraph
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
-EXPANDED_MAX_T = {1: 6, 2: 2, 3: 1, 4: 1}  # by hidden size; with layers > 1 one step less (at least 1)
 TEX_NAMES: dict[sp.Symbol, str] = {}
 
 
@@ -45,29 +45,43 @@ class Equation(NamedTuple):
     rhs: sp.Basic
 
 
+class Note(str):
+    """A note in words, with its LaTeX spelling (``Note(text, tex)``; ``str(note)`` is the text)."""
+
+    def __new__(cls, text: str, tex: str | None = None) -> Note:
+        obj = super().__new__(cls, text)
+        obj.tex = tex if tex is not None else text
+        return obj
+
+
 @dataclass
 class Derivation:
-    """What ``derive`` returns: a title, the equations, and plain-text notes shown after them."""
+    """What ``derive`` returns: a title, the equations, the definitions of the named factors at a
+    generic step t (the "where" clause), and short notes in words."""
 
     title: str
     equations: list[Equation]
     notes: list[str]
+    definitions: list[Equation] = field(default_factory=list)
 
 
-def label(text: str, tex: str) -> sp.Symbol:
-    """A symbol used only as a left-hand side, e.g. ∂L/∂w; its LaTeX spelling is kept in TEX_NAMES."""
-    sym = sp.Symbol(text)
-    TEX_NAMES[sym] = tex
-    return sym
+def label(text: str, tex: str, uni: str | None = None) -> sp.Symbol:
+    """A symbol used only as a left-hand side, e.g. ∂L/∂w, with its LaTeX and Unicode spellings."""
+    return notation.Label(text, tex, uni or text)
 
 
-def _tex_sym(name: str) -> str:
-    return sp.latex(sp.Symbol(name))
+def partial(top: sp.Basic, bottom: sp.Basic, plus: bool = False) -> sp.Symbol:
+    """The label ∂top/∂bottom in all three spellings."""
+    d = "∂⁺" if plus else "∂"
+    tex_d = r"\partial^{+}" if plus else r"\partial"
+    return label(f"{d}{notation.text_of(top)}/∂{notation.text_of(bottom)}",
+                 rf"\frac{{{tex_d} {sp.latex(top)}}}{{\partial {sp.latex(bottom)}}}",
+                 f"{d}{notation.unicode_of(top)}/∂{notation.unicode_of(bottom)}")
 
 
 def grad_label(entry: sp.Basic) -> sp.Symbol:
     """∂L/∂θ for one parameter (or parameter entry) symbol."""
-    return label(f"∂L/∂{entry}", rf"\frac{{\partial L}}{{\partial {sp.latex(entry)}}}")
+    return partial(sp.Symbol("L"), entry)
 
 
 # ---------------------------------------------------------------- the coefficients, as they are shown
@@ -204,24 +218,24 @@ class Display:
         self.named = (not rnn.scalar or rnn.spec.name != "rnn") if named is None else named
         self._shown: dict[Step, sp.Basic] = {}
 
-    def mat(self, base: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
-        sup = self.s.sup(layer) if layer is not None else ""
-        step = f"_{t}" if t is not None else ""
-        return sp.MatrixSymbol(f"{base}{sup}{step}", rows, cols)
+    def mat(self, name: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
+        """A named vector or matrix (h_3, J^hc_2, W_f) in the notation of notation.py."""
+        base, tag = split_name(name)
+        return notation.matrix(base, rows, cols, tag=tag, layer=self.s.lay(layer), step=t)
 
-    def factor_name(self, step: Step) -> str:
-        tag = route_tag(self.rnn, Route(step.kind, step.target, step.source))
-        return f"{step.kind}^{tag}" if tag else step.kind
+    def factor_parts(self, step: Step) -> tuple[str, str]:
+        return step.kind, route_tag(self.rnn, Route(step.kind, step.target, step.source))
+
+    def factor_symbol(self, step: Step) -> sp.Basic:
+        base, tag = self.factor_parts(step)
+        if self.rnn.scalar:
+            return notation.name(base, tag=tag, layer=self.s.lay(step.layer), step=step.t)
+        return notation.matrix(base, self.n, self.n, tag=tag, layer=self.s.lay(step.layer), step=step.t)
 
     def factor(self, step: Step) -> sp.Basic:
         """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
         if step not in self._shown:
-            if not self.named:
-                self._shown[step] = self._scalar_factor(step)
-            elif self.rnn.scalar:
-                self._shown[step] = self.s.scalar(self.factor_name(step), step.layer, step.t)
-            else:
-                self._shown[step] = self.mat(self.factor_name(step), step.layer, step.t, self.n, self.n)
+            self._shown[step] = self.factor_symbol(step) if self.named else self._scalar_factor(step)
         return self._shown[step]
 
     def _scalar_factor(self, step: Step) -> sp.Basic:
@@ -231,16 +245,17 @@ class Display:
         for leaf, matrix in self.rnn.graph.terms(route):
             coef = self.values.at(self.values.shown.get((step.target, leaf), sp.S.Zero), step.layer, step.t)
             parts.append(coef if matrix is None else _mul(self.s.param(matrix, step.layer)[0, 0], coef))
-        return parts[0] if len(parts) == 1 else sp.Add(*parts)
+        return parts[0] if len(parts) == 1 else TermSum._from_args(tuple(parts))
 
     def h(self, layer: int, t: int) -> sp.Basic:
         return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
 
     def error(self, t: int) -> sp.Basic:
+        """h_t − y (the state first), a scalar or a vector."""
         y_step = t if self.rnn.loss == "sum" else None
         if self.rnn.scalar:
             return self.s.scalar("h", self.rnn.layers, t) - self.s.scalar("y", None, y_step)
-        return self.mat("e", None, t, self.n, 1)
+        return sp.MatAdd(self.h(self.rnn.layers, t), -self.mat("y", None, y_step, self.n, 1), evaluate=False)
 
     def z_entry(self, param: str, layer: int, t: int, column: int) -> sp.Basic:
         """Entry ``column`` of z_t for the scalar model: the previous state, x_t or the layer below."""
@@ -249,22 +264,24 @@ class Display:
             return self.s.scalar(source, layer, t - 1)
         if layer > 1:
             return self.s.scalar("h", layer - 1, t)
-        return self.s.scalar("x", None, t) if self.rnn.m == 1 else self.s.x(t)[column, 0]
+        return self.s.x(t)[column, 0]
 
     def z(self, param: str, layer: int, t: int) -> sp.Basic:
         _, _, source = param_entry(self.rnn, param)
         if source != INPUT:
-            return self.mat(source, layer, t - 1, self.n, 1) if not self.rnn.scalar else \
-                self.s.scalar(source, layer, t - 1)
+            return self.s.scalar(source, layer, t - 1) if self.rnn.scalar else self.mat(source, layer, t - 1,
+                                                                                         self.n, 1)
         if layer > 1:
             return self.h(layer - 1, t)
-        return self.s.x(t)[0, 0] if self.rnn.scalar and self.rnn.m == 1 else self.mat("x", None, t, self.rnn.m, 1)
+        if self.rnn.scalar and self.rnn.m == 1:
+            return self.s.x(t)[0, 0]
+        return self.mat("x", None, t, self.rnn.m, 1)
 
     def delta(self, layer: int, t: int, state: str = "h") -> sp.Basic:
-        base = "delta" if len(self.rnn.states) == 1 else f"delta^{state}"
+        tag = "" if len(self.rnn.states) == 1 else state
         if self.rnn.scalar:
-            return self.s.scalar(base, layer, t)
-        return self.mat(base, layer, t, self.n, 1)
+            return notation.name("delta", tag=tag, layer=self.s.lay(layer), step=t)
+        return notation.matrix("delta", self.n, 1, tag=tag, layer=self.s.lay(layer), step=t)
 
     def param(self, name: str, layer: int) -> sp.Basic:
         value = self.s.param(name, layer)
@@ -282,15 +299,13 @@ def _mul(*factors: sp.Basic) -> sp.Basic:
         return sp.S.One
     if len(factors) == 1:
         return factors[0]
-    return sp.Mul._from_args(factors)
+    return notation.OrderedMul._from_args(factors)
 
 
-class TermSum(sp.Add):
-    """A sum kept exactly as built, one summand per path (explicit) or per step (recursive)."""
+TermSum = notation.OrderedSum  # a sum kept exactly as built, one summand per path or per step
 
 
-class MatTermSum(sp.MatAdd):
-    """The matrix counterpart of TermSum."""
+MatTermSum = notation.OrderedMatSum
 
 
 def _add(terms: list[sp.Basic]) -> sp.Basic:
@@ -319,10 +334,10 @@ def explicit_term_display(d: Display, term: Term, param: str, layer: int, column
     if d.rnn.scalar:
         z = [d.z_entry(param, layer, term.entry, column)] if _has_z(d.rnn, param) else []
         return _mul(d.error(term.loss_step), *chain, *z)
-    row = sp.MatMul(sp.Transpose(d.error(term.loss_step)), *chain)
+    row = sp.MatMul(notation.Tr(d.error(term.loss_step)), *chain)
     if not _has_z(d.rnn, param):
-        return sp.Transpose(row)
-    return sp.MatMul(sp.Transpose(row), sp.Transpose(d.z(param, layer, term.entry)))
+        return notation.Tr(row)
+    return sp.MatMul(notation.Tr(row), notation.Tr(d.z(param, layer, term.entry)))
 
 
 def form_explicit(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
@@ -338,47 +353,77 @@ def form_explicit(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
         else:
             rhs = _add([explicit_term_display(d, t, param, layer) for t in terms])
             eqs.append(Equation(grad_label(d.param(param, layer)), rhs))
-    notes = [_factor_note(rnn)] if d.named else []
-    return Derivation(f"explicit BPTT gradient, T = {rnn.T}", eqs, notes)
+    defs = route_definitions(rnn, _used_routes(set(d._shown))) if d.named else []
+    notes = _named_notes(rnn) if d.named else []
+    return Derivation(f"explicit BPTT gradient, T = {rnn.T}", eqs, notes, defs)
 
 
-def _factor_note(rnn: RNN) -> str:
-    if rnn.spec.name != "rnn":
-        return _route_note(rnn)
-    y = "y_t" if rnn.loss == "sum" else "y"
-    text = f"where e_t = h_t - {y}, J_t = diag(σ'(a_t))·W, D_t = diag(σ'(a_t))"
-    if rnn.layers > 1:
-        text += ", V^(ℓ)_t = diag(σ'(a^(ℓ)_t))·U^(ℓ)"
-    return text + f", σ'(a_t) = {_sigma_prime_text(rnn)}"
+DIAG = sp.Function("diag")
 
 
-def _route_note(rnn: RNN) -> str:
-    """where-clause defining every route of a gated or user cell at a generic step t."""
-    shown, parts = shown_coefficients(rnn.graph), []
-    at = {unit(name): sp.Symbol(f"{name}_t") for name, _ in rnn.spec.nodes}
-    at |= {prev(s): sp.Symbol(f"{s}_t-1") for s in rnn.states}
-    at |= {unit(lin.name): sp.Symbol(f"{rnn.symbols.base(lin.name)}_t") for lin in rnn.spec.linears}
-    at[unit(INPUT)] = sp.Symbol("x_t")
+def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp.Symbol]:
+    """Template symbols of one unit → the symbols at a generic step t (h_t, c_(t-1), a^f_t, x_t) of
+    ``layer`` (its superscript shown when the model has several layers)."""
+    lay = rnn.symbols.lay(layer)
+    at: dict[sp.Symbol, sp.Symbol] = {}
+    for name, _ in rnn.spec.nodes:
+        at[unit(name)] = notation.name(name, step="t", layer=lay)
+    for s in rnn.states:
+        at[prev(s)] = notation.name(s, step="t-1", layer=lay)
+    for lin in rnn.spec.linears:
+        base, tag = split_name(lin.name)
+        at[unit(lin.name)] = notation.name(base, tag=tag, step="t", layer=lay)
+    below = rnn.symbols.lay(layer - 1) if layer and layer > 1 else None
+    at[unit(INPUT)] = notation.name("h", step="t", layer=below) if layer and layer > 1 else notation.name("x", step="t")
+    for p in rnn.spec.scalar_params:
+        at[unit(p)] = rnn.symbols.param(p, layer or 1)[0]
+    return at
+
+
+def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | None = None) -> list[Equation]:
+    """Definitions of the named factors used, at a generic step t, e.g. J_t = diag(1 − h_t²)·W
+    (scalar models: J_t = w·(1 − h_t²)); one per route kind, target and source in ``steps``; with
+    ``layer`` the factors and symbols of that layer (J^(2)_t = diag(1 − h^(2)_t²)·W^(2))."""
+    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn, layer), []
+    lay = rnn.symbols.lay(layer)
     for route in rnn.graph.routes:
+        if (route.kind, route.target, route.source) not in steps:
+            continue
         tag = route_tag(rnn, route)
-        name = f"{route.kind}^{tag}_t" if tag else f"{route.kind}_t"
         terms = []
         for leaf, matrix in rnn.graph.terms(route):
-            value = sp.sstr(swap(shown[(route.target, leaf)], at))
-            terms.append(f"diag({value})" + (f"·{matrix}" if matrix else ""))
-        parts.append(f"{name} = {' + '.join(terms)}")
-    y = "y_t" if rnn.loss == "sum" else "y"
-    return f"where e_t = h_t - {y}, " + ", ".join(parts)
+            coef = swap(shown[(route.target, leaf)], at)
+            if rnn.scalar:
+                weight = rnn.symbols.param(matrix, layer or 1)[0] if matrix else None
+                terms.append(coef if weight is None else _mul(weight, coef))
+            else:
+                base, mtag = split_name(matrix) if matrix else ("", "")
+                diag = DIAG(coef)
+                weight = notation.matrix(base, rnn.n, rnn.n, tag=mtag, layer=lay) if matrix else None
+                terms.append(diag if not matrix else sp.MatMul(diag, weight, evaluate=False))
+        lhs = (notation.name(route.kind, tag=tag, step="t", layer=lay) if rnn.scalar
+               else notation.matrix(route.kind, rnn.n, rnn.n, tag=tag, step="t", layer=lay))
+        out.append(Equation(lhs, _add(terms) if not rnn.scalar or len(terms) > 1 else terms[0]))
+    return out
 
 
-def _sigma_prime_text(rnn: RNN) -> str:
-    from .activations import H
-    from .safeexpr import A
+def _used_routes(derivation_steps: set[Step]) -> set[tuple[str, str, str]]:
+    return {(s.kind, s.target, s.source) for s in derivation_steps}
 
-    act = rnn.act
-    if act.dsigma_h is not None:
-        return sp.sstr(act.dsigma_h.subs(H, sp.Symbol("h_t")))
-    return sp.sstr(act.dsigma_plain.subs(A, sp.Symbol("a_t")))
+
+def _named_notes(rnn: RNN) -> list[str]:
+    notes = []
+    if rnn.layers > 1:
+        notes.append(Note("each layer ℓ has its own factors, written with a superscript (ℓ)",
+                          r"each layer $\ell$ has its own factors, written with a superscript $(\ell)$"))
+    if rnn.spec.name != "rnn":
+        notes.append(Note(
+            "superscripts name the new and the old state (J^hc_t: the part of ∂h_t/∂c_(t-1) through the "
+            "weights, F^hc_t: the part unit by unit) and, on D, the gate (D^hf_t = ∂h_t/∂a^f_t)",
+            r"superscripts name the new and the old state ($J^{hc}_t$: the part of $\partial h_t/\partial "
+            r"c_{t-1}$ through the weights, $F^{hc}_t$: the part unit by unit) and, on $D$, the gate "
+            r"($D^{hf}_t = \partial h_t/\partial a^{f}_t$)"))
+    return notes
 
 
 def _delta_part_display(d: Display, part: DeltaPart) -> sp.Basic:
@@ -388,7 +433,7 @@ def _delta_part_display(d: Display, part: DeltaPart) -> sp.Basic:
     delta = d.delta(part.layer, part.t, part.target)
     if d.rnn.scalar:
         return _mul(factor, delta)
-    return sp.MatMul(sp.Transpose(factor), delta)
+    return sp.MatMul(notation.Tr(factor), delta)
 
 
 def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0) -> sp.Basic:
@@ -406,7 +451,7 @@ def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0) -> 
                 terms.append(_mul(d.factor(step), *z, delta))
             else:
                 da = sp.MatMul(d.factor(step), delta)
-                terms.append(sp.MatMul(da, sp.Transpose(d.z(param, layer, t))) if _has_z(d.rnn, param) else da)
+                terms.append(sp.MatMul(da, notation.Tr(d.z(param, layer, t))) if _has_z(d.rnn, param) else da)
     return _add(terms)
 
 
@@ -425,8 +470,9 @@ def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
                 eqs.append(Equation(grad_label(entry), _recursive_gradient(d, param, layer, column)))
         else:
             eqs.append(Equation(grad_label(d.param(param, layer)), _recursive_gradient(d, param, layer)))
-    notes = [_factor_note(rnn)] if d.named else []
-    return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", eqs, notes)
+    defs = route_definitions(rnn, _used_routes(set(d._shown))) if d.named else []
+    notes = _named_notes(rnn) if d.named else []
+    return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", eqs, notes, defs)
 
 
 def form_unroll(rnn: RNN, wrt: str) -> Derivation:
@@ -438,79 +484,54 @@ def form_unroll(rnn: RNN, wrt: str) -> Derivation:
 
 
 def form_factors(rnn: RNN, wrt: str) -> Derivation:
-    """The local partials of one step (gated cells), every route factor for every step, then the
-    immediate partials ∂⁺s_t/∂θ."""
+    """The local partials of one step (gated cells), then every factor of every step: J_t (and F_t)
+    back in time, V_t down a layer, D_t into the pre-activations."""
     values, eqs = SymbolicFactors(rnn), []
     d = Display(rnn, named=True)
     if rnn.spec.name != "rnn":
         eqs.extend(_local_partials(rnn))
+    wanted = {param_entry(rnn, p)[1] for p, _ in targets(rnn, wrt)}
     for t in range(1, rnn.T + 1):
         for layer in range(rnn.layers, 0, -1):
             for route in rnn.graph.routes:
-                if route.kind == "D" or (route.kind == "V" and layer == 1):
+                if route.kind == "V" and layer == 1 or route.kind == "D" and route.source not in wanted:
                     continue
                 step = Step(route.kind, layer, t, route.target, route.source)
-                value = values.factor(step)
-                name = f"{d.factor_name(step)}{rnn.symbols.sup(layer)}_{t}"
-                eqs.append(Equation(sp.Symbol(name), value[0, 0] if rnn.scalar else value))
-    for param, layer in targets(rnn, wrt):
-        if rnn.spec.kind(param) == "initial":
-            continue
-        for t in range(1, rnn.T + 1):
-            eqs.extend(_immediate_partials(rnn, values, param, layer, t))
-    notes = ["J_t = ∂h_t/∂h_{t-1} = diag(σ'(a_t))·W: row i is scaled by σ'(a_t,i) (not W·diag(σ'))"]
-    if rnn.spec.name != "rnn":
-        notes = ["∂s_t/∂s_{t-1} = J_t + F_t for each pair of states: J through the weights, F unit by unit"]
-    return Derivation(f"chain-rule factors, T = {rnn.T}", eqs, notes)
+                if rnn.scalar:
+                    value = d._scalar_factor(step)
+                else:
+                    value = values.factor(step)
+                eqs.append(Equation(d.factor_symbol(step), value))
+    return Derivation(f"chain-rule factors, T = {rnn.T}", eqs, _factors_notes(rnn))
+
+
+def _factors_notes(rnn: RNN) -> list[str]:
+    if rnn.spec.name == "rnn":
+        return [Note("J_t = ∂h_t/∂h_(t-1) = diag(σ'(a_t))·W scales row i of W by σ'(a_t[i]) (it is not "
+                     "W·diag(σ')); V_t = ∂h_t/∂x_t reaches the layer below; D_t = ∂h_t/∂a_t = diag(σ'(a_t))",
+                     r"$J_t = \partial h_t/\partial h_{t-1} = \operatorname{diag}(\sigma'(a_t))\,W$ scales row $i$ "
+                     r"of $W$ by $\sigma'(a_{t,i})$ (it is not $W \operatorname{diag}(\sigma')$); $V_t = \partial "
+                     r"h_t/\partial x_t$ reaches the layer below; $D_t = \partial h_t/\partial a_t = "
+                     r"\operatorname{diag}(\sigma'(a_t))$")]
+    return [Note("∂s_t/∂s_(t-1) = J_t + F_t for each pair of states (superscripts: new state, old state): J "
+                 "through the weights, F unit by unit; V_t = ∂s_t/∂x_t; D^sp_t = ∂s_t/∂a^p_t",
+                 r"$\partial s_t/\partial s_{t-1} = J_t + F_t$ for each pair of states (superscripts: new state, "
+                 r"old state): $J$ through the weights, $F$ unit by unit; $V_t = \partial s_t/\partial x_t$; "
+                 r"$D^{sp}_t = \partial s_t/\partial a^{p}_t$")]
 
 
 def _local_partials(rnn: RNN) -> list[Equation]:
     """∂node/∂parent for every edge of one step, at a generic step t."""
-    at = {unit(name): sp.Symbol(f"{name}_t", real=True) for name, _ in rnn.spec.nodes}
-    at |= {prev(s): sp.Symbol(f"{s}_t-1", real=True) for s in rnn.states}
-    at |= {unit(lin.name): sp.Symbol(f"{rnn.symbols.base(lin.name)}_t", real=True) for lin in rnn.spec.linears}
-    at[unit(INPUT)] = sp.Symbol("x_t", real=True)
-    eqs = []
+    at, eqs = generic_step_names(rnn), []
     for (node, parent), value in shown_locals(rnn.graph).items():
-        top = f"{node}_t"
-        bottom = sp.sstr(at.get(rnn.graph.symbol(parent), sp.Symbol(parent)))
-        lhs = label(f"∂{top}/∂{bottom}", rf"\frac{{\partial {_tex_sym(top)}}}{{\partial {_tex_sym(bottom)}}}")
-        eqs.append(Equation(lhs, swap(value, at)))
+        top = at[unit(node)]
+        bottom = at.get(rnn.graph.symbol(parent), sp.Symbol(parent))
+        eqs.append(Equation(partial(top, bottom), swap(value, at)))
     return eqs
-
-
-def _immediate_partials(rnn: RNN, values: SymbolicFactors, param: str, layer: int, t: int) -> list[Equation]:
-    """∂⁺s_t/∂θ: the derivative of the new state with the previous state held fixed."""
-    _, leaf, _ = param_entry(rnn, param)
-    out = []
-    for route in rnn.graph.entries(leaf):
-        d = values.coefficient(route.target, leaf, layer, t)
-        h_name = f"{route.target}{rnn.symbols.sup(layer)}_{t}"
-        z = values.z(param, layer, t)
-        if rnn.scalar:
-            for entry, column in _scalar_entries(rnn, param, layer):
-                factor = sp.S.One if z is None else z[column, 0]
-                tex = rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {sp.latex(entry)}}}"
-                out.append(Equation(label(f"∂⁺{h_name}/∂{entry}", tex), _mul(d[0, 0], factor)))
-            continue
-        if z is None:
-            lhs = label(f"∂⁺{h_name}/∂{param}", rf"\frac{{\partial^+ {_tex_sym(h_name)}}}{{\partial {param}}}")
-            out.append(Equation(lhs, Matrix(sp.diag(*d))))
-            continue
-        lhs = label(f"∂⁺{h_name},i/∂{param}_ij",
-                    rf"\frac{{\partial^+ {_tex_sym(h_name)},i}}{{\partial {param}_{{ij}}}}")
-        out.append(Equation(lhs, Matrix(d * z.T)))
-    return out
 
 
 def form_expanded(rnn: RNN, wrt: str) -> Derivation:
     """The recursive gradient with every h_t replaced by its expression in parameters and inputs."""
-    limit = max(1, EXPANDED_MAX_T[rnn.n] - (rnn.layers > 1))
-    if rnn.T > limit:
-        raise SymbpttError(
-            f"the expanded form is limited to T <= {limit} for n={rnn.n}, layers={rnn.layers} "
-            "(its printed size grows exponentially); use --form explicit, recursive or general"
-        )
     values, subs, eqs = SymbolicFactors(rnn), nested_states(rnn), []
     d = Display(rnn)
     for param, layer in targets(rnn, wrt):
@@ -527,7 +548,7 @@ def form_expanded(rnn: RNN, wrt: str) -> Derivation:
     return Derivation(f"gradient expanded down to parameters and inputs, T = {rnn.T}", eqs, [])
 
 
-def factors_of_term(term: sp.Basic) -> tuple[sp.Basic, ...]:
+def factors_of_term(term: sp.Basic) -> tuple[sp.Basic, ...]:  # noqa: D103
     return term.args if isinstance(term, sp.Mul) else (term,)
 
 
@@ -553,7 +574,9 @@ def derive(rnn: RNN, form: str = "explicit", wrt: str = "W", named: bool | None 
     ``named``: print scalar factors by name (J_3) instead of written out (explicit and recursive)."""
     if form not in FORM_BUILDERS:
         raise SymbpttError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
-    targets(rnn, wrt)
+    from .budget import check_form_size
+
+    check_form_size(rnn, form, wrt)
     if form in ("explicit", "recursive"):
         return FORM_BUILDERS[form](rnn, wrt, named)
     return FORM_BUILDERS[form](rnn, wrt)

@@ -2,30 +2,41 @@
 
 Sums are set one term per line and long products are wrapped between factors (SymPy never breaks a
 line).  Factors are printed one by one, in the order the form built them (J_T ⋯ J_{k+1}), never from a
-merged SymPy product, so the time order survives.
+merged SymPy product, so the time order survives.  Every symbol goes through the one notation of
+notation.py (h_{t,i}, a^{f}_{t}, W^{(2)}_{f,12}, \\delta^{c}_{t}), the transpose is ^{\\top}, and the
+definitions of named factors are typeset maths under the equations.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from .derive import TEX_NAMES, Derivation, Equation, MatTermSum, TermSum, derive
+from . import notation
+from .derive import Derivation, Equation, MatTermSum, TermSum, derive
 from .errors import SymbpttError
 from .model import RNN
-from .render import FactorCache, factors_of, summands
+from .render import FactorCache, factors_of, is_matrix, summands
 
 FACTORS_PER_LINE = 8
 CHARS_PER_LINE = 240  # LaTeX source characters of factors per printed line
 DIAGRAM_MAX_STEPS = 8
-MATRIX_TEX = {"⋯": r"\cdots"}
+TOP = r"^{\top}"
 
 
 def tex(expr: sp.Basic) -> str:
-    """SymPy's LaTeX with our label names and factors kept in the order they were built."""
-    text = sp.latex(expr, order="none", symbol_names=TEX_NAMES, mat_symbol_style="plain")
-    for old, new in MATRIX_TEX.items():
-        text = text.replace(old, new)
-    return text
+    """SymPy's LaTeX of one expression, with the notation's symbols and sums kept in built order."""
+    if isinstance(expr, sp.MatAdd):
+        return _matadd(expr)
+    return sp.latex(expr, order="none", mat_symbol_style="plain")
+
+
+def _matadd(expr: sp.MatAdd) -> str:
+    out = []
+    for i, arg in enumerate(expr.args):
+        negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
+        body = tex(arg.args[1] if negative else arg)
+        out.append((" - " if negative else " + ") + body if i else ("-" if negative else "") + body)
+    return "".join(out)
 
 
 def _tex_factor(expr: sp.Basic) -> str:
@@ -40,26 +51,24 @@ def latex_cache() -> FactorCache[str]:
 
 
 def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
-    """LaTeX of each factor; a transposed product becomes one \\left(…\\right)^{T} factor."""
-    if isinstance(expr, sp.Transpose) and isinstance(expr.arg, sp.MatMul):
-        inner = r" ".join(_product_factors(expr.arg, cache))
-        return [rf"\left({inner}\right)^{{T}}"]
+    """LaTeX of each factor; a transposed product becomes one \\left(…\\right)^{\\top} factor."""
     if isinstance(expr, sp.Transpose):
-        return [rf"{{{cache(expr.arg)}}}^{{T}}"]
+        inner = _product_factors(expr.arg, cache)
+        if len(inner) > 1:
+            return [rf"\left({' '.join(inner)}\right){TOP}"]
+        return [f"{{{inner[0]}}}{TOP}"]
     if isinstance(expr, (sp.Mul, sp.MatMul)):
-        out: list[str] = []
-        for f in factors_of(expr):
-            out.extend(_product_factors(f, cache) if isinstance(f, sp.Transpose) else [cache(f)])
-        return out
-    return [tex(expr)]
+        return [p for f in factors_of(expr) for p in _product_factors(f, cache)]
+    return [cache(expr)]
 
 
 def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_PER_LINE) -> list[str]:
-    """A product as one or more lines of at most ``per_line`` factors, joined with \\cdot."""
+    """A product as one or more lines of at most ``per_line`` factors: scalars joined with \\cdot,
+    matrices side by side."""
     if not isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
         return [tex(term)]
     parts = _product_factors(term, cache)
-    sep = r" \cdot " if not isinstance(term, (sp.MatMul, sp.Transpose)) else " "
+    sep = " " if is_matrix(term) else r" \cdot "
     lines, current = [], []
     for part in parts:
         if current and (len(current) >= per_line or sum(map(len, current)) + len(part) > CHARS_PER_LINE):
@@ -70,18 +79,17 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
     return lines
 
 
-def equation_lines(eq: Equation, cache: FactorCache[str]) -> list[str]:
+def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:
     """align* rows: lhs &= first term, then &\\quad + next term, wrapped products continue with \\cdot."""
     rows = []
-    if not isinstance(eq.rhs, (TermSum, MatTermSum)):
-        return [f"{tex(eq.lhs)} &= {tex(eq.rhs)}"]
-    for i, term in enumerate(summands(eq.rhs)):
+    terms = summands(eq.rhs) if isinstance(eq.rhs, (TermSum, MatTermSum)) else (eq.rhs,)
+    for i, term in enumerate(terms):
         sign = "+"
         if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
             sign, term = "-", -term
         for j, line in enumerate(term_lines(term, cache)):
             if i == 0 and j == 0:
-                rows.append(f"{tex(eq.lhs)} &= {line}")
+                rows.append(f"{lead}{tex(eq.lhs)} &= {line}")
             elif j == 0:
                 rows.append(rf"&\quad {sign} {line}")
             else:
@@ -90,28 +98,26 @@ def equation_lines(eq: Equation, cache: FactorCache[str]) -> list[str]:
 
 
 def align(derivation: Derivation) -> str:
-    """One align* environment with every equation of ``derivation``."""
+    """One align* environment with every equation of ``derivation`` and the definitions of its named
+    factors (\\text{where} …) below them."""
     cache = latex_cache()
     rows = [row for eq in derivation.equations for row in equation_lines(eq, cache)]
+    for i, eq in enumerate(derivation.definitions):
+        rows.extend(equation_lines(eq, cache, r"\text{where } " if i == 0 else r"\phantom{\text{where }}"))
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 
 
+def _escape(text: str) -> str:
+    """Plain text for LaTeX (error messages in a document)."""
+    for old, new in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("^", r"\^{}"), ("#", r"\#"), ("%", r"\%"),
+                     ("&", r"\&"), ("{", r"\{"), ("}", r"\}"), ("~", r"\~{}"), ("$", r"\$")):
+        text = text.replace(old, new)
+    return text
+
+
 def notes_tex(derivation: Derivation) -> str:
-    """The derivation's notes, as text with the Unicode notation turned into math."""
-    out = []
-    for note in derivation.notes:
-        out.append(_text_to_tex(note))
-    return "\n".join(f"\\noindent {n}\\par" for n in out) + ("\n" if out else "")
-
-
-def _text_to_tex(text: str) -> str:
-    table = {"σ'": r"$\sigma'$", "σ": r"$\sigma$", "·": r"$\cdot$", "⋯": r"$\cdots$", "≥": r"$\geq$",
-             "ℓ": r"$\ell$", "∂": r"$\partial$", "_": r"\_", "^": r"\^{}", "**": r"\^{}", "{": r"\{",
-             "}": r"\}", "#": r"\#", "%": r"\%", "&": r"\&"}
-    for old in ("**", "σ'", "σ", "·", "⋯", "≥", "ℓ", "∂", "{", "}", "_", "^", "#", "%", "&"):
-        text = text.replace(old, f"\0{old}\0")
-    pieces = text.split("\0")
-    return "".join(table.get(p, p) for p in pieces)
+    """The derivation's notes, words with the notation typeset."""
+    return "".join(f"\\noindent {getattr(n, 'tex', _escape(str(n)))}\\par\n" for n in derivation.notes)
 
 
 def snippet(derivation: Derivation) -> str:
@@ -133,6 +139,13 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 """
 
 
+def _gamma_tex(rnn: RNN) -> str:
+    act = rnn.act
+    if act.gamma == float("inf"):
+        return r"\infty"
+    return sp.latex(sp.nsimplify(act.gamma)) if act.gamma_exact else f"{act.gamma:.6g}"
+
+
 def _activation_tex(rnn: RNN) -> str:
     from .safeexpr import A
 
@@ -140,39 +153,70 @@ def _activation_tex(rnn: RNN) -> str:
     a = sp.Symbol("a")
     return (rf"\sigma(a) = {sp.latex(act.sigma_plain.subs(A, a))}, \qquad "
             rf"\sigma'(a) = {sp.latex(act.dsigma_plain.subs(A, a))}, \qquad "
-            rf"\gamma = \sup_a |\sigma'(a)| = {sp.latex(sp.nsimplify(act.gamma))}")
+            rf"\gamma = \sup_a |\sigma'(a)| = {_gamma_tex(rnn)}")
+
+
+def _cell_tex(rnn: RNN) -> str:
+    """The cell's one-step equations at a generic step t, in the symbols its formulas use."""
+    from .cells import unit
+    from .derive import generic_step_names
+    from .primitives import plain
+
+    s, rows = rnn.symbols, []
+    at = generic_step_names(rnn)
+    for lin in rnn.spec.linears:
+        terms = []
+        for matrix, src in lin.terms:
+            weight = tex(s.param(matrix, 1)[0]) if rnn.scalar else notation.Parts(*_param_parts(matrix)).latex()
+            vector = "x_{t}" if src == "x" else notation.Parts(src, step="t-1").latex()
+            terms.append(f"{weight} {vector}")
+        if lin.bias:
+            terms.append(tex(s.param(lin.bias, 1)[0]))
+        rows.append(f"{tex(at[unit(lin.name)])} &= {' + '.join(terms)}")
+    for name, expr in rnn.spec.nodes:
+        rows.append(f"{tex(at[unit(name)])} &= {tex(plain(expr).xreplace(at))}")
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+
+
+def _param_parts(name: str) -> tuple[str, str]:
+    base, _, tag = name.partition("_")
+    return base, tag
 
 
 def _model_section(rnn: RNN) -> str:
     loss = (r"L = \tfrac12 \lVert h_T - y \rVert^2" if rnn.loss == "last"
             else r"L = \sum_{t=1}^{T} \tfrac12 \lVert h_t - y_t \rVert^2")
     layers = "" if rnn.layers == 1 else (
-        rf"There are {rnn.layers} stacked layers; layer $\ell > 1$ reads $h^{{(\ell-1)}}_t$ in place of $x_t$." "\n")
+        rf"There are {rnn.layers} stacked layers; layer $\ell > 1$ reads $h^{{(\ell-1)}}_t$ in place of $x_t$"
+        " (its symbols carry the superscript $(\ell)$)." "\n")
     size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
+    activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
     return rf"""\section*{{Model}}
-A recurrent network with {size}, unrolled for $T = {rnn.T}$ steps:
-\begin{{gather*}}
-a_t = W h_{{t-1}} + U x_t + b, \qquad h_t = \sigma(a_t), \qquad t = 1, \dots, T, \\
-{loss}, \\
-{_activation_tex(rnn)}.
-\end{{gather*}}
-{layers}"""
+A {rnn.spec.title} with {size}, unrolled for $T = {rnn.T}$ steps ($t = 1, \dots, T$), loss ${loss}$:
+{_cell_tex(rnn)}{activation}{layers}"""
 
 
 def _bound_section(rnn: RNN) -> str:
-    gamma = sp.latex(sp.nsimplify(rnn.act.gamma)) if rnn.act.gamma_exact else f"{rnn.act.gamma:.6g}"
-    exact = "" if rnn.act.gamma_exact else " (estimated numerically on $[-30, 30]$)"
+    if not rnn.spec.uses_activation:
+        return r"""\section*{Bound}
+A gated cell has no single constant $\gamma$: its factors mix gate values and derivatives. The path
+along the cell state multiplies only by the forget gate, $\partial c_t/\partial c_{k} = \prod_{j=k+1}^{t}
+\operatorname{diag}(f_j)$ along that path, so it vanishes only as fast as $\prod f_j$ does.
+"""
+    gamma = _gamma_tex(rnn)
+    exact = "" if rnn.act.gamma_exact else f" ({rnn.act.gamma_status})"
+    w = "w" if rnn.scalar else "W"
     return rf"""\section*{{Bound}}
 Each factor satisfies $\lVert J_j \rVert_2 \le \lVert \operatorname{{diag}}(\sigma'(a_j)) \rVert_2
-\lVert W \rVert_2 \le \gamma\, \sigma_{{\max}}(W)$ with $\gamma = {gamma}${exact}, hence
+\lVert {w} \rVert_2 \le \gamma\, \sigma_{{\max}}({w})$ with $\gamma = {gamma}${exact}, hence
 \begin{{equation*}}
 \Bigl\lVert \frac{{\partial h_t}}{{\partial h_k}} \Bigr\rVert_2
-= \lVert J_t J_{{t-1}} \cdots J_{{k+1}} \rVert_2 \le \bigl(\gamma\, \sigma_{{\max}}(W)\bigr)^{{t-k}}.
+= \lVert J_t J_{{t-1}} \cdots J_{{k+1}} \rVert_2 \le \bigl(\gamma\, \sigma_{{\max}}({w})\bigr)^{{t-k}}.
 \end{{equation*}}
-If $\gamma\,\sigma_{{\max}}(W) < 1$ the contribution of step $k$ to $\partial L/\partial\theta$ shrinks
-geometrically with $t - k$: vanishing gradients are guaranteed. If $\gamma\,\sigma_{{\max}}(W) \ge 1$ the
+If $\gamma\,\sigma_{{\max}}({w}) < 1$ the contribution of step $k$ to $\partial L/\partial\theta$ shrinks
+geometrically with $t - k$: vanishing gradients are guaranteed. If $\gamma\,\sigma_{{\max}}({w}) \ge 1$ the
 bound allows growth, so exploding gradients are possible but not certain. The spectral radius
-$\rho(W)$ only sets the asymptotic rate of the product when the factors are alike; on its own it
+$\rho({w})$ only sets the asymptotic rate of the product when the factors are alike; on its own it
 does not decide either regime.
 """
 
@@ -187,14 +231,14 @@ def standalone(rnn: RNN, wrt: str = "W", diagram: bool = False) -> str:
     parts = [PREAMBLE, "\\begin{document}\n", _model_section(rnn)]
     if diagram:
         parts.append(_section("Unrolled network", "\\begin{center}\n" + tikz_diagram(rnn) + "\\end{center}\n"))
-    forms = [("Unrolled forward pass", "unroll"), ("Jacobian factors", "factors"),
+    forms = [("Unrolled forward pass", "unroll"), ("Chain-rule factors", "factors"),
              ("General-$T$ formula", "general"), (f"Explicit expansion for $T = {rnn.T}$", "explicit"),
              ("Recursive form (backward pass)", "recursive")]
     for title, form in forms:
         try:
             derivation = derive(rnn, form, wrt)
         except SymbpttError as exc:
-            parts.append(_section(title, _text_to_tex(str(exc)) + "\n"))
+            parts.append(_section(title, _escape(str(exc)) + "\n"))
             continue
         parts.append(_section(title, align(derivation) + notes_tex(derivation)))
     parts.append(_bound_section(rnn))

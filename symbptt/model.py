@@ -14,6 +14,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from . import notation
 from . import primitives as P
 from .activations import Activation, get_activation
 from .cells import INPUT, Cell, get_cell, prev, unit
@@ -104,59 +105,66 @@ class RNN:
         return Symbols(self)
 
 
-def _sym(name: str) -> sp.Symbol:
-    return sp.Symbol(name, real=True)
+def split_name(name: str) -> tuple[str, str]:
+    """(base, tag) of a cell's name: a_f → (a, f), W_f → (W, f), h → (h, '')."""
+    base, _, tag = name.partition("_")
+    return base, tag
 
 
 class Symbols:
-    """Every SymPy symbol of one network, each returned as a column/matrix (1×1 for the scalar model)."""
+    """Every SymPy symbol of one network, each returned as a column/matrix (1×1 for the scalar model),
+    spelled in the one notation of notation.py."""
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn = rnn
         self._made: dict[tuple, Matrix] = {}
         self._scalars: dict[tuple, sp.Symbol] = {}
-        self.shown = {lin.name: lin.shown or lin.name for lin in rnn.spec.linears}
+        for p in rnn.spec.scalar_params:
+            notation.register_param_base(split_name(p)[0])
+
+    def lay(self, layer: int | None) -> int | None:
+        """The layer as printed: only when there is more than one."""
+        return layer if layer is not None and self.rnn.layers > 1 else None
 
     def sup(self, layer: int) -> str:
-        """Layer superscript, shown only when there is more than one layer: h^(2)_3."""
         return f"^({layer})" if self.rnn.layers > 1 else ""
 
     def base(self, name: str) -> str:
-        return self.shown.get(name, name)
+        base, tag = split_name(name)
+        return f"{base}^{tag}" if tag else base
 
-    def scalar(self, base: str, layer: int | None, t: int | None) -> sp.Symbol:
-        """The symbol of a one-entry vector (h_3, a^(2)_1, x_2) without building a 1×1 matrix."""
-        key = (base, layer, t)
+    def scalar(self, name: str, layer: int | None, t: int | None, unit: int | None = None) -> sp.Symbol:
+        """The symbol of one unit (h_3, a^f_1, x_2; unit i of a vector as h_3[i])."""
+        key = (name, layer, t, unit)
         if key not in self._scalars:
-            sup = self.sup(layer) if layer is not None else ""
-            step = f"_{t}" if t is not None else ""
-            self._scalars[key] = _sym(f"{self.base(base)}{sup}{step}")
+            base, tag = split_name(name)
+            self._scalars[key] = notation.name(base, tag=tag, layer=self.lay(layer), step=t,
+                                               unit=() if unit is None else (unit,))
         return self._scalars[key]
 
-    def vector(self, base: str, layer: int | None, t: int | None, size: int | None = None) -> Matrix:
+    def vector(self, name: str, layer: int | None, t: int | None, size: int | None = None) -> Matrix:
         size = self.rnn.n if size is None else size
-        key = (base, layer, t, size)
+        key = (name, layer, t, size)
         if key not in self._made:
             if size == 1:
-                self._made[key] = Matrix([[self.scalar(base, layer, t)]])
+                self._made[key] = Matrix([[self.scalar(name, layer, t)]])
             else:
-                sup = self.sup(layer) if layer is not None else ""
-                step = f"_{t}" if t is not None else ""
-                name = f"{self.base(base)}{sup}{step}"
-                self._made[key] = Matrix([[_sym(f"{name}_{i}")] for i in range(1, size + 1)])
+                self._made[key] = Matrix([[self.scalar(name, layer, t, i)] for i in range(1, size + 1)])
         return self._made[key]
 
     def _matrix(self, name: str, layer: int, rows: int, cols: int) -> Matrix:
         key = (name, layer, rows, cols)
         if key not in self._made:
-            sup, lower = self.sup(layer), name[0].lower() + name[1:]
-            if rows == 1 and cols == 1:
-                value = Matrix([[_sym(f"{lower}{sup}")]])
-            elif rows == 1:
-                value = Matrix([[_sym(f"{lower}{sup}_{j}") for j in range(1, cols + 1)]])
+            base, tag = split_name(name)
+            lay = self.lay(layer)
+            if rows == 1:
+                lower = base.lower()
+                entries = [[notation.name(lower, tag=tag, layer=lay, unit=() if cols == 1 else (j + 1,))
+                            for j in range(cols)]]
             else:
-                value = Matrix(rows, cols, lambda i, j: _sym(f"{name}{sup}_{i + 1}{j + 1}"))
-            self._made[key] = value
+                entries = [[notation.name(base, tag=tag, layer=lay, unit=(i + 1, j + 1)) for j in range(cols)]
+                           for i in range(rows)]
+            self._made[key] = Matrix(entries)
         return self._made[key]
 
     def param(self, name: str, layer: int) -> Matrix:
@@ -164,8 +172,20 @@ class Symbols:
         kind = self.rnn.spec.kind(name)
         if kind == "initial":
             return self.state(name[:-1], layer, 0)
-        if kind in ("bias", "scalar"):
-            return self.vector(name, layer, None, 1 if kind == "scalar" else None)
+        if kind == "scalar":
+            key = (name, layer, "scalar")
+            if key not in self._made:
+                base, tag = split_name(name)
+                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.lay(layer))]])
+            return self._made[key]
+        if kind == "bias":
+            key = (name, layer, "bias")
+            if key not in self._made:
+                base, tag = split_name(name)
+                n = self.rnn.n
+                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.lay(layer),
+                                                         unit=() if n == 1 else (i + 1,))] for i in range(n)])
+            return self._made[key]
         return self._matrix(name, layer, *self.rnn.param_shape(name, layer))
 
     def W(self, layer: int) -> Matrix:

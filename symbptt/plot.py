@@ -18,13 +18,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from .activations import get_activation  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import SymbpttError  # noqa: E402
-from .numeric import (  # noqa: E402
-    NumpyFactors,
-    random_recurrent_matrix,
-    rnn_of,
-    sweep_gain,
-    sweep_scalar,
-)
+from .numeric.factors import ArrayFactors, NumericModel  # noqa: E402
+from .numeric.sweeps import random_recurrent_matrix, sweep_gain, sweep_scalar  # noqa: E402
 from .paths import contribution, evaluate_term, explicit_terms  # noqa: E402
 
 KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled")
@@ -153,7 +148,8 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 0.9, 1.1
 
 def contributions(cfg: Config) -> tuple[Figure, Plotted]:
     """log10 of |term k| of ∂L/∂w = Σ_k (h_T − y) J_T ⋯ J_{k+1} σ'(a_k) h_{k-1} (first layer, entry 0,0)."""
-    values, rnn = NumpyFactors(cfg), rnn_of(cfg)
+    model = NumericModel.of(cfg)
+    values, rnn = ArrayFactors(model), model.structure()
     top = len(cfg.layers)
     per_k: dict[int, float] = {}
     with np.errstate(all="ignore"):
@@ -170,7 +166,7 @@ def contributions(cfg: Config) -> tuple[Figure, Plotted]:
     ax.set_xlabel("step $k$ where $w$ enters")
     ax.set_ylabel(r"$\log_{10}\,|$term $k$ of $\partial L/\partial w|$")
     w = cfg.layers[-1]["W"]
-    ax.set_title(f"{cfg.activation}, T={cfg.T}, loss {cfg.loss}, w={w[0, 0]:g}: red > 0, blue < 0", fontsize=9)
+    ax.set_title(f"{cfg.act_name}, T={cfg.T}, loss {cfg.loss}, w={w[0, 0]:g}: red > 0, blue < 0", fontsize=9)
     return fig, Plotted({"k": ks, "terms": terms, "log10": logs})
 
 
@@ -296,3 +292,51 @@ def save(fig: Figure, path: str | Path) -> None:
         fig.savefig(buffer, format=suffix[1:], metadata=METADATA[suffix], dpi=110)
     plt.close(fig)
     atomic_write(path, buffer.getvalue())
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise SymbpttError(f"--weights must be comma-separated numbers, got {text[:40]!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise SymbpttError(f"--weights must be finite numbers, got {text[:40]!r}")
+    if len(values) > 12:
+        raise SymbpttError("--weights takes at most 12 values")
+    return values
+
+
+def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float | None = None,
+         high: float | None = None, points: int | None = None, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
+         seed: int = 0, quantity: str = "jacobian", weights: str = "0.5,0.9,1.1,2", n: int = 64,
+         params_file: str | None = None, b_min: float = -3.0, b_max: float = 3.0, target: float = 0.5,
+         layers: int = 1) -> Figure:
+    """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws)."""
+    from .budget import check_grid
+
+    get_activation(activation)
+    if kind == "regimes":
+        check_grid("plot regimes", points or 241, T or 100)
+        fig, _ = regimes(activation, -3.0 if low is None else low, 3.0 if high is None else high,
+                         points or 241, T or 100, u, b, h0, seed, quantity)
+    elif kind == "curves":
+        fig, _ = curves(activation, _weights(weights), T or 100, u, b, seed)
+    elif kind == "contributions":
+        from .config import load_config
+
+        if not params_file:
+            raise SymbpttError("plot contributions needs --params FILE.json")
+        fig, _ = contributions(load_config(params_file))
+    elif kind == "spectrum":
+        from .budget import check_sweep
+
+        check_sweep(T or 200, points or 30, n)
+        fig, _ = spectrum(activation, n, 0.1 if low is None else low, 3.0 if high is None else high,
+                          points or 30, T or 200, seed)
+    elif kind == "surface":
+        check_grid("plot surface", (points or 161) ** 2, T or 30, arrays=2)
+        fig, _ = surface(activation, -3.0 if low is None else low, 3.0 if high is None else high,
+                         b_min, b_max, points or 161, T or 30, target)
+    else:
+        fig, _ = unrolled(T or 3, layers)
+    return fig

@@ -3,13 +3,17 @@
 Big forms are sums of products of chain-rule factors.  SymPy's printers join pictures pairwise, which is
 quadratic in the number of factors, and print every factor anew.  Here a sum is printed term by term and
 a product factor by factor; each factor is printed once per *shape* (``FactorCache``): w·(1 − h_7²) and
-w·(1 − h_3²) share one printed template in which only the step symbol is swapped.
+w·(1 − h_3²) share one printed template in which only the step is swapped.
+
+text    one equation per logical line, NumPy-style: ``*`` scalar product, ``@`` matrix product, ``.T``
+        transpose, matrices as [[…], […]]; a line longer than the width continues on indented lines
+pretty  SymPy's Unicode pictures, ᵀ for the transpose, wrapped between terms and factors at the width
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import sympy as sp
@@ -20,7 +24,9 @@ from sympy.printing.pretty.stringpict import prettyForm
 from .derive import Derivation, Equation, MatTermSum, TermSum
 
 FORMATS = ("pretty", "text", "latex")
-STEP_SYMBOL = re.compile(r"^(?P<base>(?:h|a|x|y|delta)(?:\^\(\d\))?_)(?P<t>\d+)(?P<rest>(?:_\d+)?)$")
+DEFAULT_WIDTH = 100
+MIN_WIDTH = 40
+STEP_SYMBOL = re.compile(r"^(?P<base>[A-Za-z]+(?:\^[a-z]*(?:\(\d+\))?)?_)(?P<t>\d+)(?P<rest>(?:\[\d+(?:,\d+)?\])?)$")
 R = TypeVar("R")
 
 
@@ -34,6 +40,10 @@ def factors_of(expr: sp.Basic) -> tuple[sp.Basic, ...]:
     return expr.args if isinstance(expr, (sp.Mul, sp.MatMul)) else (expr,)
 
 
+def is_matrix(expr: sp.Basic) -> bool:
+    return isinstance(expr, (sp.MatrixExpr, sp.MatrixBase))
+
+
 def _template(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | None:
     """Replace the step number of every step symbol (all of one step) by 8…8 of the same width."""
     steps, swap = set(), {}
@@ -42,7 +52,7 @@ def _template(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | N
         if match:
             steps.add(match["t"])
             placeholder = f"{match['base']}{'8' * len(match['t'])}{match['rest']}"
-            swap[sym] = sp.Symbol(placeholder, **sym.assumptions0)
+            swap[sym] = type(sym)(placeholder)
     if len(steps) != 1:
         return None
     return expr.xreplace(swap), {v: k for k, v in swap.items()}
@@ -64,7 +74,7 @@ class FactorCache(Generic[R]):
         return self.done[expr]
 
     def _print(self, expr: sp.Basic) -> R:
-        found = _template(expr) if not isinstance(expr, sp.Symbol) else None
+        found = _template(expr) if not isinstance(expr, (sp.Symbol, sp.MatrixSymbol)) else None
         if found is None:
             return self.show(expr)
         template, back = found
@@ -76,32 +86,106 @@ class FactorCache(Generic[R]):
         return result
 
 
-# ---------------------------------------------------------------- text (one line per equation)
+# ---------------------------------------------------------------- text
 
 
-def _text_factor(expr: sp.Basic) -> str:
-    text = sp.sstr(expr, order="none")
-    return f"({text})" if precedence(expr) < PRECEDENCE["Mul"] else text
-
-
-def _text_product(expr: sp.Basic, cache: FactorCache[str]) -> str:
-    if isinstance(expr, sp.Transpose) and isinstance(expr.arg, sp.MatMul):
-        return f"({_text_product(expr.arg, cache)}).T"
-    if isinstance(expr, (sp.Mul, sp.MatMul)):
-        return "*".join(_text_product(f, cache) if isinstance(f, sp.Transpose) else cache(f)
-                        for f in factors_of(expr))
+def text_atom(expr: sp.Basic) -> str:
+    """One expression as text: SymPy's str with the sum order kept, matrices as nested lists."""
+    if isinstance(expr, sp.MatrixBase):
+        rows = ", ".join("[" + ", ".join(text_atom(v) for v in expr.row(i)) + "]" for i in range(expr.rows))
+        return f"[{rows}]"
+    if isinstance(expr, sp.MatAdd):
+        return _text_matadd(expr)
     return sp.sstr(expr, order="none")
 
 
-def text_equation(eq: Equation, cache: FactorCache[str] | None = None) -> str:
-    """One line: lhs = rhs, factors in the order the form built them."""
-    cache = cache or text_cache()
-    rhs = " + ".join(_text_product(term, cache) for term in summands(eq.rhs))
-    return f"{sp.sstr(eq.lhs, order='none')} = {rhs}".replace("+ -", "- ")
+def _text_matadd(expr: sp.MatAdd) -> str:
+    out = []
+    for i, arg in enumerate(expr.args):
+        negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
+        body = text_atom(sp.MatMul(*arg.args[1:]) if negative and len(arg.args) > 2 else
+                         arg.args[1] if negative else arg)
+        out.append(("- " if negative else "+ ") + body if i else ("-" if negative else "") + body)
+    return " ".join(out)
+
+
+def _text_factor(expr: sp.Basic) -> str:
+    text = text_atom(expr)
+    if isinstance(expr, (sp.MatAdd, sp.Add)) or (precedence(expr) < PRECEDENCE["Mul"] and
+                                                  not isinstance(expr, sp.MatrixBase)):
+        return f"({text})"
+    return text
 
 
 def text_cache() -> FactorCache[str]:
     return FactorCache(_text_factor, lambda s, old, new: s.replace(old, new), lambda e: sp.sstr(e))
+
+
+def text_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
+    """The text of a product's factors; a transposed factor or product ends in .T."""
+    if isinstance(expr, sp.Transpose):
+        inner = text_factors(expr.arg, cache)
+        joined = _join(inner, is_matrix(expr.arg))
+        return [f"({joined}).T" if len(inner) > 1 else f"{joined}.T"]
+    if isinstance(expr, (sp.Mul, sp.MatMul)):
+        return [part for f in factors_of(expr) for part in text_factors(f, cache)]
+    return [cache(expr)]
+
+
+def _join(parts: list[str], matrix: bool) -> str:
+    return ("@" if matrix else "*").join(parts)
+
+
+def text_equation(eq: Equation, cache: FactorCache[str] | None = None, width: int | None = None) -> str:
+    """lhs = rhs on one logical line (factors in the order the form built them); with ``width`` a long
+    line continues on lines indented under the right-hand side."""
+    cache = cache or text_cache()
+    lhs = text_atom(eq.lhs)
+    pieces: list[tuple[str, list[str], str]] = []
+    for i, term in enumerate(summands(eq.rhs)):
+        sign, term = _sign(term, i)
+        sep = "@" if is_matrix(term) else "*"
+        pieces.append((sign, text_factors(term, cache) if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose))
+                       else [_text_factor(term) if i or len(summands(eq.rhs)) > 1 else text_atom(term)], sep))
+    head = f"{lhs} = "
+    if width is None:
+        body = " ".join((s + " " if s else "") + sep.join(fs) for s, fs, sep in pieces)
+        return head + body
+    return "\n".join(_wrap_text(head, pieces, width))
+
+
+def _sign(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
+    if i == 0:
+        return "", term
+    if isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
+        return "-", -term
+    return "+", term
+
+
+def _wrap_text(head: str, pieces: list, width: int) -> Iterator[str]:
+    """Greedy wrapping that breaks between terms when a term fits on a fresh line, else between
+    factors; continuation lines are indented."""
+    indent = " " * min(len(head), width // 2)
+    line = head
+    for i, (sign, factors, sep) in enumerate(pieces):
+        term = (f"{sign} " if sign else "") + sep.join(factors)
+        gap = " " if i else ""
+        if len(line) + len(gap) + len(term) <= width or line.strip() == "" or line == head:
+            if len(line) + len(gap) + len(term) <= width:
+                line += gap + term
+                continue
+        if line.strip() and line != head and len(indent) + len(term) <= width:
+            yield line.rstrip()
+            line = indent + term
+            continue
+        for j, factor in enumerate(factors):
+            token = (f"{sign} " if sign and j == 0 else "") + (sep if j else "") + factor
+            g = gap if j == 0 else ""
+            if len(line) + len(g) + len(token) > width and line.strip() and line != head:
+                yield line.rstrip()
+                line, g = indent, ""
+            line += g + token
+    yield line.rstrip()
 
 
 # ---------------------------------------------------------------- pretty (SymPy's Unicode pictures)
@@ -134,7 +218,7 @@ def hjoin(pictures: list[Picture]) -> Picture:
     """Place pictures side by side, baselines aligned."""
     above = max(p.baseline for p in pictures)
     below = max(len(p.lines) - p.baseline - 1 for p in pictures)
-    rows = [[] for _ in range(above + below + 1)]
+    rows: list[list[str]] = [[] for _ in range(above + below + 1)]
     for p in pictures:
         top = above - p.baseline
         blank = " " * p.width
@@ -148,39 +232,58 @@ def _pretty_swap(pic: Picture, old: str, new: str) -> Picture:
     return Picture([line.replace(old, new) for line in pic.lines], pic.baseline)
 
 
+def _printer() -> PrettyPrinter:
+    return PrettyPrinter({"use_unicode": True, "order": "none"})
+
+
+def pretty_atom(expr: sp.Basic, printer: PrettyPrinter | None = None) -> Picture:
+    printer = printer or _printer()
+    if isinstance(expr, sp.MatAdd):
+        return Picture.text(_text_matadd_pretty(expr, printer))
+    return Picture.of(printer._print(expr))
+
+
+def _text_matadd_pretty(expr: sp.MatAdd, printer: PrettyPrinter) -> str:
+    out = []
+    for i, arg in enumerate(expr.args):
+        negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
+        body = arg.args[1] if negative else arg
+        text = "".join(printer._print(body).picture)
+        out.append((" - " if negative else " + ") + text if i else ("-" if negative else "") + text)
+    return "".join(out)
+
+
 def pretty_cache() -> FactorCache[Picture]:
-    printer = PrettyPrinter({"use_unicode": True, "order": "none"})
+    printer = _printer()
 
     def show(expr: sp.Basic) -> Picture:
+        if isinstance(expr, sp.MatAdd):
+            return Picture.text(f"({_text_matadd_pretty(expr, printer)})")
         form = printer._print(expr)
-        if precedence(expr) < PRECEDENCE["Mul"] and not isinstance(expr, sp.MatrixExpr):
-            form = prettyForm(*form.parens())
-        elif isinstance(expr, sp.MatAdd):
+        if precedence(expr) < PRECEDENCE["Mul"] and not is_matrix(expr):
             form = prettyForm(*form.parens())
         return Picture.of(form)
 
     return FactorCache(show, _pretty_swap, lambda e: "".join(printer._print(e).picture))
 
 
-def _pretty_product(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:
+def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:
     """The pictures of a product's factors (a transposed product becomes one parenthesised block)."""
-    if isinstance(expr, sp.Transpose) and isinstance(expr.arg, sp.MatMul):
-        return [_transpose(hjoin(_interleave(_pretty_product(expr.arg, cache))))]
+    if isinstance(expr, sp.Transpose):
+        inner = _pretty_factors(expr.arg, cache)
+        block = hjoin(_interleave(inner))
+        return [_transpose(block, len(inner) > 1)]
     if isinstance(expr, (sp.Mul, sp.MatMul)):
-        out: list[Picture] = []
-        for f in factors_of(expr):
-            out.extend(_pretty_product(f, cache) if isinstance(f, sp.Transpose) else [cache(f)])
-        return out
+        return [p for f in factors_of(expr) for p in _pretty_factors(f, cache)]
     return [cache(expr)]
 
 
-def _transpose(inner: Picture) -> Picture:
-    """(inner)ᵀ with the T raised above the closing parenthesis, as SymPy draws it."""
-    form = prettyForm(*inner.to_form().parens())
-    pic = Picture.of(form)
-    lines = [" " * pic.width + " "] + [line + " " for line in pic.lines]
-    lines[0] = " " * pic.width + "T"
-    return Picture(lines, pic.baseline + 1)
+def _transpose(inner: Picture, parens: bool) -> Picture:
+    """(inner)ᵀ: the ᵀ raised beside the top of the block."""
+    pic = Picture.of(prettyForm(*inner.to_form().parens())) if parens else inner
+    lines = list(pic.lines)
+    lines[0] = lines[0] + "ᵀ"
+    return Picture(lines, pic.baseline)
 
 
 def _interleave(pictures: list[Picture]) -> list[Picture]:
@@ -209,30 +312,49 @@ def _wrap(head: Picture, pictures: list[Picture], indent: int, width: int) -> li
     return [line.rstrip() for row in rows for line in row.lines]
 
 
-def pretty_equation(eq: Equation, width: int = 100, cache: FactorCache[Picture] | None = None) -> str:
+def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache[Picture] | None = None) -> str:
     """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors."""
     cache = cache or pretty_cache()
-    printer = PrettyPrinter({"use_unicode": True, "order": "none"})
+    printer = _printer()
     lhs = Picture.of(printer._print(eq.lhs))
-    pad = " " * lhs.width
+    indent = min(lhs.width, width // 3)
+    pad = " " * indent
     blocks = []
     for i, term in enumerate(summands(eq.rhs)):
-        sign = " + "
-        if isinstance(term, sp.Mul) and term.args and term.args[0] == -1 and i > 0:
-            sign, term = " - ", -term
-        head = hjoin([lhs, Picture.text(" = ")]) if i == 0 else Picture.text(pad + sign)
+        sign, term = _sign(term, i)
+        head = hjoin([lhs, Picture.text(" = ")]) if i == 0 else Picture.text(pad + f" {sign} ")
         if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
-            blocks.extend(_wrap(head, _pretty_product(term, cache), lhs.width + 3, width))
+            blocks.extend(_wrap(head, _pretty_factors(term, cache), indent + 3, width))
         else:
-            blocks.extend(line.rstrip() for line in hjoin([head, Picture.of(printer._print(term))]).lines)
+            blocks.extend(line.rstrip() for line in hjoin([head, pretty_atom(term, printer)]).lines)
     return "\n".join(blocks)
 
 
-def render_text(derivation: Derivation, pretty: bool = False) -> str:
-    """The title, then each equation (text: one line each; pretty: SymPy pictures), then the notes."""
-    lines = [f"# {derivation.title}"]
+def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> Iterator[str]:
+    """The title, then each equation (text: one logical line each; pretty: pictures), then the
+    definitions of the named factors and the notes, one printed block at a time (so very long forms
+    stream instead of accumulating)."""
+    yield f"# {derivation.title}"
     cache = pretty_cache() if pretty else text_cache()
     for eq in derivation.equations:
-        lines.append(pretty_equation(eq, cache=cache) if pretty else text_equation(eq, cache))
-    lines.extend(f"# {note}" for note in derivation.notes)
-    return "\n".join(lines) + "\n"
+        yield pretty_equation(eq, width, cache) if pretty else text_equation(eq, cache, width)
+    if derivation.definitions:
+        yield "# where"
+        for eq in derivation.definitions:
+            yield pretty_equation(eq, width, cache) if pretty else text_equation(eq, cache, width)
+    for note in derivation.notes:
+        yield from _wrap_note(note, width)
+
+
+def _wrap_note(note: str, width: int) -> Iterator[str]:
+    words, line = note.split(" "), "#"
+    for word in words:
+        if len(line) + 1 + len(word) > width and line != "#":
+            yield line
+            line = "#  "
+        line += " " + word
+    yield line
+
+
+def render_text(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> str:
+    return "\n".join(render_lines(derivation, pretty, width)) + "\n"
