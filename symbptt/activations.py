@@ -7,7 +7,7 @@ go through 1 − h², so a saturated unit gives a tiny, exact σ' instead of 0.
     name     σ(a)        σ'(a)                     σ' in h = σ(a)    γ = sup|σ'|
     tanh     tanh a      sech² a                   1 − h²            1
     sigmoid  1/(1+e^−a)  e^−|a|/(1 + e^−|a|)²      h(1 − h)          1/4
-    relu     max(a, 0)   1 if a > 0 else 0         H(h)              1
+    relu     max(a, 0)   H(a) = 1 if a > 0 else 0  —                 1
     linear   a           1                         1                 1
 
 Custom activations are parsed by the whitelist in safeexpr.py; σ' comes from ``sympy.diff`` and is
@@ -110,7 +110,7 @@ BUILTIN = {
     "tanh": (P.tanh(A), 1 - H**2, 1.0, P.np_sech2, P.np_log10_sech2, mpmath.tanh, P.mp_dtanh),
     "sigmoid": (P.sigmoid(A), H * (1 - H), 0.25, P.np_dsigmoid, P.np_log10_dsigmoid, P.mp_sigmoid,
                 P.mp_dsigmoid),
-    "relu": (P.relu(A), sp.Heaviside(H, 0), 1.0, P.np_step, _relu_log10, P.mp_relu, P.mp_step),
+    "relu": (P.relu(A), None, 1.0, P.np_step, _relu_log10, P.mp_relu, P.mp_step),
     "linear": (A, sp.Integer(1), 1.0, _ones, _zeros, lambda a: a, lambda a: mpmath.mpf(1)),
 }
 NAMES = tuple(BUILTIN)
@@ -158,7 +158,7 @@ def simplify_derivative(expr: sp.Expr) -> sp.Expr:
             pw = sp.piecewise_fold(sp.simplify(expr.rewrite(sp.Piecewise)))
             candidates.append(_prune(sp.simplify(pw)))
     best = min(candidates, key=lambda e: (sp.count_ops(e), len(sp.srepr(e))))
-    return best.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
+    return best.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
 
 
 def _prune(expr: sp.Expr) -> sp.Expr:

@@ -97,7 +97,10 @@ def swap(expr: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> sp.Basic:
     args = tuple(swap(arg, mapping) for arg in expr.args)
     if isinstance(expr, (sp.Add, sp.Mul)):
         return type(expr)._from_args(args)
-    return expr.func(*args, evaluate=False)
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a few classes (Piecewise pairs) take no ``evaluate``
+        return expr.func(*args)
 
 
 @lru_cache(maxsize=64)
@@ -436,7 +439,8 @@ def _delta_part_display(d: Display, part: DeltaPart) -> sp.Basic:
     return sp.MatMul(notation.Tr(factor), delta)
 
 
-def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0) -> sp.Basic:
+def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0,
+                        zero: frozenset = frozenset()) -> sp.Basic:
     """∂L/∂θ = Σ_t σ'(a_t)·z_t·δ_t (scalar) or Σ_t D_t δ_t z_tᵀ (matrix)."""
     kind, leaf, _ = param_entry(d.rnn, param)
     if kind == "initial":
@@ -444,6 +448,8 @@ def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0) -> 
     terms = []
     for t in range(1, d.rnn.T + 1):
         for route in d.rnn.graph.entries(leaf):
+            if (layer, t, route.target) in zero:
+                continue
             step = Step("D", layer, t, route.target, leaf)
             delta = d.delta(layer, t, route.target)
             if d.rnn.scalar:
@@ -460,16 +466,21 @@ def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
     chosen = targets(rnn, wrt)
     needs_zero = {(layer, param_entry(rnn, param)[1]) for param, layer in chosen
                   if rnn.spec.kind(param) == "initial"}
+    zero: set[tuple[int, int, str]] = set()
     for (layer, t, state), parts in delta_recursion(rnn):
+        live = [p for p in parts if p.kind == "E" or (p.layer, p.t, p.target) not in zero]
+        if not live:
+            zero.add((layer, t, state))
         if t == 0 and (layer, state) not in needs_zero:
             continue
-        eqs.append(Equation(d.delta(layer, t, state), _add([_delta_part_display(d, p) for p in parts])))
+        eqs.append(Equation(d.delta(layer, t, state), _add([_delta_part_display(d, p) for p in live])))
     for param, layer in chosen:
         if rnn.scalar:
             for entry, column in _scalar_entries(rnn, param, layer):
-                eqs.append(Equation(grad_label(entry), _recursive_gradient(d, param, layer, column)))
+                eqs.append(Equation(grad_label(entry), _recursive_gradient(d, param, layer, column, frozenset(zero))))
         else:
-            eqs.append(Equation(grad_label(d.param(param, layer)), _recursive_gradient(d, param, layer)))
+            eqs.append(Equation(grad_label(d.param(param, layer)),
+                                _recursive_gradient(d, param, layer, 0, frozenset(zero))))
     defs = route_definitions(rnn, _used_routes(set(d._shown))) if d.named else []
     notes = _named_notes(rnn) if d.named else []
     return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", eqs, notes, defs)

@@ -27,7 +27,7 @@ def tex(expr: sp.Basic) -> str:
     """SymPy's LaTeX of one expression, with the notation's symbols and sums kept in built order."""
     if isinstance(expr, sp.MatAdd):
         return _matadd(expr)
-    return sp.latex(expr, order="none", mat_symbol_style="plain")
+    return sp.latex(expr, mat_symbol_style="plain")
 
 
 def _matadd(expr: sp.MatAdd) -> str:
@@ -37,6 +37,18 @@ def _matadd(expr: sp.MatAdd) -> str:
         body = tex(arg.args[1] if negative else arg)
         out.append((" - " if negative else " + ") + body if i else ("-" if negative else "") + body)
     return "".join(out)
+
+
+def _tex_matrix(expr: sp.MatrixBase, cache: FactorCache[str] | None = None) -> str:
+    """A matrix entry by entry (through the factor cache), set as SymPy sets it."""
+    show = cache or (lambda e: tex(e))
+    rows = [" & ".join(show(v) if isinstance(v, sp.Symbol) or not v.args else _plain_tex(v, cache)
+                       for v in expr.row(i)) for i in range(expr.rows)]
+    return r"\left[\begin{matrix}" + r"\\".join(rows) + r"\end{matrix}\right]"
+
+
+def _plain_tex(expr: sp.Basic, cache: FactorCache[str] | None) -> str:
+    return cache(expr) if cache is not None and not isinstance(expr, sp.Add) else tex(expr)
 
 
 def _tex_factor(expr: sp.Basic) -> str:
@@ -65,6 +77,8 @@ def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
 def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_PER_LINE) -> list[str]:
     """A product as one or more lines of at most ``per_line`` factors: scalars joined with \\cdot,
     matrices side by side."""
+    if isinstance(term, sp.MatrixBase):
+        return [_tex_matrix(term, cache)]
     if not isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
         return [tex(term)]
     parts = _product_factors(term, cache)

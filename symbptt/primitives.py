@@ -93,6 +93,33 @@ def mp_relu(x: mpmath.mpf) -> mpmath.mpf:
 # ---------------------------------------------------------------- the SymPy functions
 
 
+class H(sp.Function):
+    """The unit step as printed: H(x) = 1 for x > 0, else 0 (one kink convention everywhere: H(0) = 0)."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_positive:
+            return sp.S.One
+        if x.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _eval_rewrite_as_Heaviside(self, x: sp.Expr, **kwargs) -> sp.Expr:  # noqa: N802 - SymPy's hook name
+        return sp.Heaviside(x, 0)
+
+    def _latex(self, printer) -> str:
+        return rf"H\left({printer._print(self.args[0])}\right)"
+
+    def _sympystr(self, printer) -> str:
+        return f"H({printer._print(self.args[0])})"
+
+
 class Primitive(sp.Function):
     """A real function of one real argument whose derivative is given by the table below."""
 
@@ -159,7 +186,7 @@ TABLE: dict[type, tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
     sigmoid: (lambda x: 1 / (1 + sp.exp(-x)), np_sigmoid, mp_sigmoid),
     dsigmoid: (lambda x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, np_dsigmoid, mp_dsigmoid),
     relu: (lambda x: sp.Max(0, x), np_relu, mp_relu),
-    step: (lambda x: sp.Heaviside(x, 0), np_step, mp_step),
+    step: (lambda x: H(x), np_step, mp_step),
 }
 
 
@@ -167,7 +194,6 @@ TABLE: dict[type, tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
 IN_OUTPUT: dict[type, tuple[type, Callable[[sp.Expr], sp.Expr]]] = {
     dtanh: (tanh, lambda y: 1 - y**2),
     dsigmoid: (sigmoid, lambda y: y * (1 - y)),
-    step: (relu, lambda y: sp.Heaviside(y, 0)),
 }
 
 
@@ -224,9 +250,9 @@ def _mp_min(*xs: mpmath.mpf) -> mpmath.mpf:
 def numpy_module() -> dict[str, Callable]:
     """Names lambdify prints, bound to stable NumPy code (for ``sympy.lambdify(..., [this, "numpy"])``)."""
     table = {cls.__name__: impl for cls, (_, impl, _) in TABLE.items()}
-    return table | {"Heaviside": _np_heaviside}
+    return table | {"Heaviside": _np_heaviside, "H": np_step}
 
 
 def mpmath_module() -> dict[str, Callable]:
     table = {cls.__name__: impl for cls, (_, _, impl) in TABLE.items()}
-    return table | {"Heaviside": _mp_heaviside, "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}
+    return table | {"Heaviside": _mp_heaviside, "H": mp_step, "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}

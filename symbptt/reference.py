@@ -80,7 +80,8 @@ def _col(v: np.ndarray) -> np.ndarray:
 def rnn_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, sigma: tuple) -> tuple[dict, dict]:
     """Forward one step; return the new state and the coefficients its backward pass needs."""
     a = p["W"] @ h + p["U"] @ x + _col(p["b"])
-    return {"h": sigma[0](a)}, {"da": sigma[1](a)}
+    new = sigma[0](a)
+    return {"h": new}, {"da": sigma[1](a), "named": {"a": a, "h": new}}
 
 
 def rnn_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
@@ -101,7 +102,9 @@ def lstm_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: np.ndarra
     coef = {"i": i, "f": f, "g": g, "o": o, "c_prev": c, "tanh_c": tc, "dtanh_c": num.dtanh(c_new),
             "di": num.dsigmoid(a["i"]), "df": num.dsigmoid(a["f"]), "dg": num.dtanh(a["g"]),
             "do": num.dsigmoid(a["o"])}
-    return {"h": o * tc, "c": c_new}, coef
+    new = {"h": o * tc, "c": c_new}
+    coef["named"] = {**{f"a_{k}": v for k, v in a.items()}, "i": i, "f": f, "g": g, "o": o, **new}
+    return new, coef
 
 
 def lstm_back(p: Layer, k: dict, dh: np.ndarray, dc: np.ndarray, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
@@ -128,7 +131,10 @@ def gru_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: None) -> t
     one_minus_z = num.sigmoid(-a_z)
     coef = {"r": r, "z": z, "one_minus_z": one_minus_z, "hn": hn, "h_minus_n": h - n, "dn": num.dtanh(a_n),
             "dr": num.dsigmoid(a_r), "dz": num.dsigmoid(a_z)}
-    return {"h": one_minus_z * n + z * h}, coef
+    new = {"h": one_minus_z * n + z * h}
+    coef["named"] = {"a_r": a_r, "a_z": a_z, "a_n": p["U_n"] @ x + _col(p["b_n"]), "a_hn": hn, "r": r, "z": z,
+                     "n": n, **new}
+    return new, coef
 
 
 def gru_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
@@ -186,7 +192,7 @@ def _backward(cell: str, layers: list[Layer], x: np.ndarray, h: list, c: list, k
     back = CELLS[cell][1]
     fix = (lambda v: np.abs(v)) if magnitude else (lambda v: v)
     ps = [{name: fix(v) for name, v in p.items()} for p in layers]
-    ks = [[None if kt is None else {n: fix(v) for n, v in kt.items()} for kt in kl] for kl in k]
+    ks = [[None if kt is None else {n: fix(v) for n, v in kt.items() if n != "named"} for kt in kl] for kl in k]
     grads = [{name: 0 * v for name, v in p.items()} for p in layers]
     top = len(layers) - 1
     for s_group in _groups(errors, steps):
@@ -280,23 +286,60 @@ def finite_differences(layers: list[Layer], x: np.ndarray, y: np.ndarray, activa
     return grads
 
 
-def jacobian_norms(layers: list[Layer], x: np.ndarray, activation: str | tuple = "tanh", cell: str = "rnn",
-                   dps: int = 40) -> list[float]:
-    """log10‖∂h_T/∂h_k‖₂ of the top layer of a one-layer rnn, k = 0..T, from the product of the
-    Jacobians diag(σ'(a_t))·W at ``dps`` digits (for the cross-check of the report's norms)."""
-    if cell != "rnn" or len(layers) != 1:
-        raise ValueError("the reference norms cover the one-layer vanilla cell")
+def jacobians(cell: str, layers: list[Layer], x: np.ndarray, activation: str | tuple = "tanh", layer: int = -1,
+              dps: int = 40) -> list[dict[tuple[str, str], np.ndarray]]:
+    """∂s_T/∂s_k of one layer (its own recursion only, the other layers held fixed), k = 0..T, at ``dps``
+    digits: for each k a dict (new state, old state) → n×n block, from the step backward functions
+    applied to every unit vector at step T."""
     with mpmath.workdps(dps):
         num = Numbers("mp")
         ps = [{name: num.array(v) for name, v in p.items()} for p in layers]
-        sigma = builtin_activation(activation, num) if isinstance(activation, str) else activation
-        _, _, k = forward(cell, ps, num.array(x), num, sigma)
-        T, W = x.shape[0], ps[0]["W"]
-        product = np.identity(W.shape[0], dtype=object) * mpmath.mpf(1)
-        out = [0.0] * (T + 1)
-        for kk in range(T - 1, -1, -1):
-            product = product @ (k[0][kk + 1]["da"] * W)
-            s = mpmath.svd_r(mpmath.matrix(product.tolist()), compute_uv=False)
-            top = max(abs(v) for v in s)
-            out[kk] = -math.inf if top == 0 else float(mpmath.log10(top))
+        sigma = (builtin_activation(activation, num) if isinstance(activation, str) else activation) \
+            if cell == "rnn" else None
+        h, c, k = forward(cell, ps, num.array(x), num, sigma)
+        ell = layer % len(layers)
+        back = CELLS[cell][1]
+        T, n = x.shape[0], ps[ell]["h0"].shape[0]
+        states = ["h", "c"] if cell == "lstm" else ["h"]
+        out: list[dict] = [{} for _ in range(T + 1)]
+        zero = 0 * _col(ps[ell]["h0"])
+        for start in states:
+            for i in range(n):
+                dh, dc = zero.copy(), (zero.copy() if cell == "lstm" else None)
+                (dh if start == "h" else dc)[i, 0] = mpmath.mpf(1)
+                record(out, T, start, i, dh, dc, n)
+                for t in range(T, 0, -1):
+                    inp = _col(num.array(x[t - 1])) if ell == 0 else h[ell - 1][t]
+                    dummy = {name: 0 * v for name, v in ps[ell].items()}
+                    dh, dc, _ = back(ps[ell], {a: b for a, b in k[ell][t].items() if a != "named"}, dh, dc,
+                                     h[ell][t - 1], inp, dummy)
+                    record(out, t - 1, start, i, dh, dc, n)
     return out
+
+
+def record(out: list, k: int, start: str, row: int, dh: np.ndarray, dc: np.ndarray | None, n: int) -> None:
+    for state, vector in (("h", dh), ("c", dc)):
+        if vector is None:
+            continue
+        block = out[k].setdefault((start, state), np.zeros((n, n), dtype=object))
+        block[row, :] = vector[:, 0]
+
+
+def log10_norms(blocks: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
+    """log10 of the spectral norms of the whole state Jacobian and of each diagonal block."""
+    states = sorted({a for a, _ in blocks}, key=["h", "c"].index)
+    n = blocks[("h", "h")].shape[0]
+    whole = np.zeros((n * len(states), n * len(states)), dtype=object)
+    for i, a in enumerate(states):
+        for j, b in enumerate(states):
+            whole[i * n:(i + 1) * n, j * n:(j + 1) * n] = blocks[(a, b)]
+    out = {"state": _log_norm(whole)}
+    for s_ in states:
+        out[s_] = _log_norm(blocks[(s_, s_)])
+    return out
+
+
+def _log_norm(matrix: np.ndarray) -> float:
+    values = mpmath.svd_r(mpmath.matrix(matrix.tolist()), compute_uv=False)
+    top = max(abs(v) for v in values)
+    return -math.inf if top == 0 else float(mpmath.log10(top))

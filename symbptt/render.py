@@ -96,7 +96,7 @@ def text_atom(expr: sp.Basic) -> str:
         return f"[{rows}]"
     if isinstance(expr, sp.MatAdd):
         return _text_matadd(expr)
-    return sp.sstr(expr, order="none")
+    return sp.sstr(expr)
 
 
 def _text_matadd(expr: sp.MatAdd) -> str:
@@ -233,7 +233,7 @@ def _pretty_swap(pic: Picture, old: str, new: str) -> Picture:
 
 
 def _printer() -> PrettyPrinter:
-    return PrettyPrinter({"use_unicode": True, "order": "none"})
+    return PrettyPrinter({"use_unicode": True})
 
 
 def pretty_atom(expr: sp.Basic, printer: PrettyPrinter | None = None) -> Picture:
