@@ -155,28 +155,44 @@ def _skeleton(layer0: int, k: int, ups: tuple[int, ...], s: int) -> list[tuple[i
 
 
 def _chains(rnn: RNN, segments: list, kind: str, leaf: str) -> Iterator[tuple[Step, ...]]:
-    """Every choice of routes along a path skeleton (one choice for the vanilla cell), in a fixed order."""
+    """Every choice of routes along a path skeleton (one choice for the vanilla cell), in a fixed order
+    (depth first, routes in the cell's order), without recursion."""
     g = rnn.graph
-
-    def walk(i: int, state: str, t: int, chain: tuple[Step, ...]) -> Iterator[tuple[Step, ...]]:
+    if _single_route(rnn):
+        yield _single_chain(rnn, segments, kind, leaf)
+        return
+    stack: list[tuple[int, str, int, tuple[Step, ...]]] = [(0, "h", segments[0][1], ())]
+    while stack:
+        i, state, t, chain = stack.pop()
         layer, _, end = segments[i]
         if t > end:
-            for route in g.back(state):
-                yield from walk(i, route.source, t - 1, (*chain, Step(route.kind, layer, t, state, route.source)))
-            return
+            for route in reversed(g.back(state)):
+                stack.append((i, route.source, t - 1, (*chain, Step(route.kind, layer, t, state, route.source))))
+            continue
         if i + 1 < len(segments):
             if g.down(state) is not None:
-                yield from walk(i + 1, "h", t, (*chain, Step("V", layer, t, state, INPUT)))
-            return
+                stack.append((i + 1, "h", t, (*chain, Step("V", layer, t, state, INPUT))))
+            continue
         if kind == "initial":
             if state == leaf:
                 yield chain
-            return
+            continue
         for route in g.entries(leaf):
             if route.target == state:
                 yield (*chain, Step("D", layer, t, state, leaf))
 
-    yield from walk(0, "h", segments[0][1], ())
+
+def _single_chain(rnn: RNN, segments: list, kind: str, leaf: str) -> tuple[Step, ...]:
+    """The one chain of a skeleton for the vanilla cell: J's back in time, V's down, D at the entry."""
+    route = rnn.graph.back("h")[0]
+    chain: list[Step] = []
+    for i, (layer, start, end) in enumerate(segments):
+        chain.extend(Step(route.kind, layer, t, "h", "h") for t in range(start, end, -1))
+        if i + 1 < len(segments):
+            chain.append(Step("V", layer, end, "h", INPUT))
+    if kind != "initial":
+        chain.append(Step("D", segments[-1][0], segments[-1][2], "h", leaf))
+    return tuple(chain)
 
 
 def explicit_terms(rnn: RNN, param: str, layer: int) -> Iterator[Term]:

@@ -339,7 +339,8 @@ class Evaluator:
             value = self.node(n.operand)
             return -value if isinstance(n.op, ast.USub) else value
         if isinstance(n, ast.Attribute) and n.attr == "T":
-            return _matrix(self.node(n.value)).T
+            value = self.node(n.value)
+            return value if _is_zero(value) else _matrix(value).T
         if isinstance(n, ast.List):
             rows = [self.node(e) for e in n.elts]
             return np.array([[_scalar(v) for v in row] if isinstance(row, list) else _scalar(row) for row in rows],
@@ -374,17 +375,16 @@ def _matrix(v: Any) -> np.ndarray:
 
 
 def _binary(op: type, a: Any, b: Any) -> Any:
-    if op is ast.Mod:  # juxtaposition in LaTeX: a matrix product between matrices, else a product
-        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 and b.ndim == 2 and \
-                (a.shape[1] == b.shape[0]) and not (a.size == 1 or b.size == 1):
+    if op is ast.Mod:  # juxtaposition in LaTeX: a matrix product between matrices, else elementwise
+        if _both_matrices(a, b) and a.shape[1] == b.shape[0] and not (a.shape[1] == 1 and b.shape[1] == 1):
             return a @ b
-        return _squeeze_product(a, b)
+        return _elementwise(a, b)
     if op is ast.MatMult:
         if _is_zero(a) or _is_zero(b):
             return 0
         return _matrix(a) @ _matrix(b)
     if op is ast.Mult:
-        return _squeeze_product(a, b)
+        return _elementwise(a, b)
     if op is ast.Add:
         return a + b
     if op is ast.Sub:
@@ -396,17 +396,21 @@ def _binary(op: type, a: Any, b: Any) -> Any:
     raise ReadError(f"operator {op.__name__} is not part of the printed grammar")
 
 
+def _both_matrices(a: Any, b: Any) -> bool:
+    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 and b.ndim == 2 and \
+        a.size > 1 and b.size > 1
+
+
 def _is_zero(v: Any) -> bool:
     return not isinstance(v, np.ndarray) and v == 0
 
 
-def _squeeze_product(a: Any, b: Any) -> Any:
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 and b.ndim == 2:
-        if a.size == 1:
-            return a.reshape(-1)[0] * b
-        if b.size == 1:
-            return a * b.reshape(-1)[0]
-        return a @ b
+def _elementwise(a: Any, b: Any) -> Any:
+    """a * b with NumPy's meaning; a 1×1 array counts as a number."""
+    if isinstance(a, np.ndarray) and a.size == 1:
+        a = a.reshape(-1)[0]
+    if isinstance(b, np.ndarray) and b.size == 1:
+        b = b.reshape(-1)[0]
     return a * b
 
 

@@ -20,6 +20,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
+from sympy.printing.str import StrPrinter
 
 from .derive import Derivation, Equation, MatTermSum, TermSum
 
@@ -89,6 +90,19 @@ class FactorCache(Generic[R]):
 # ---------------------------------------------------------------- text
 
 
+class TextPrinter(StrPrinter):
+    """SymPy's str, with NumPy's operators for matrices: A@B for products, A.T for transposes."""
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return "@".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Atom'])}.T"
+
+
+_TEXT = TextPrinter()
+
+
 def text_atom(expr: sp.Basic) -> str:
     """One expression as text: SymPy's str with the sum order kept, matrices as nested lists."""
     if isinstance(expr, sp.MatrixBase):
@@ -96,7 +110,7 @@ def text_atom(expr: sp.Basic) -> str:
         return f"[{rows}]"
     if isinstance(expr, sp.MatAdd):
         return _text_matadd(expr)
-    return sp.sstr(expr)
+    return _TEXT.doprint(expr)
 
 
 def _text_matadd(expr: sp.MatAdd) -> str:

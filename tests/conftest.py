@@ -1,4 +1,4 @@
-"""Shared helpers: random points, and evaluation of symbolic gradients at them."""
+"""Shared helpers: random points, errors, external programs, and a fixed hypothesis profile."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import shutil
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, settings
 
 from symbptt.model import RNN
+
+settings.register_profile("symbptt", deadline=None, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("symbptt")
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "a/(1+abs(a))"]
 
@@ -35,3 +40,17 @@ def require_program(name: str) -> str:
             pytest.fail(f"{name} is required in CI but is not installed")
         pytest.skip(f"{name} is not installed on this machine")
     return path
+
+
+def random_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, scale: float = 0.8) -> list[dict]:
+    """Parameters of every layer of a cell, drawn at random (initial states in (−½, ½))."""
+    out = []
+    for ell in range(layers):
+        width = m if ell == 0 else n
+        p = {}
+        for name in spec.params:
+            kind = spec.kind(name)
+            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "initial": (n,), "scalar": (1,)}[kind]
+            p[name] = rng.uniform(-0.5, 0.5, shape) if kind == "initial" else rng.normal(0, scale, shape)
+        out.append(p)
+    return out

@@ -1,63 +1,53 @@
-"""The symbolic forms against plain sympy.diff of the unrolled loss, and their structure."""
+"""The symbolic forms: against plain sympy.diff of the nested unrolled loss (small T), their structure,
+the general-T form instantiated at T = 1..4, limits."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import ACTIVATIONS, normwise_error, random_point
+from conftest import normwise_error, random_point
 
-from symbptt import RNN, SymbpttError, derive
-from symbptt.derive import SymbolicFactors
-from symbptt.model import nested_states, unrolled_loss
+from symbptt import RNN, SymbpttError
+from symbptt import primitives as P
+from symbptt.derive import FORMS, SymbolicFactors, derive
+from symbptt.model import loss_in_states, node_equations, unrolled_loss
 from symbptt.paths import EXPLICIT_MAX_FACTORS, Step, evaluate_explicit, evaluate_recursive, targets
-from symbptt.safeexpr import A
 
 GRID = [
-    (T, act, n, layers, loss)
-    for T, act, n, layers, loss in itertools.product(range(1, 7), ACTIVATIONS, (1, 2), (1, 2), ("last", "sum"))
-    # n = 2 with two layers at T = 5, 6: sympy.diff of the nested loss takes minutes per case, so these
-    # two lengths run for tanh only (the other activations share every code path but the table row)
-    # (the custom activation, whose derivative carries sign(a), already from T = 3)
-    if not (n == 2 and layers == 2 and act != "tanh" and (T >= 5 or (T >= 3 and "abs" in act)))
+    # cell, activation, T, n, layers, loss
+    ("rnn", "tanh", 3, 1, 1, "last"), ("rnn", "tanh", 3, 1, 2, "sum"), ("rnn", "sigmoid", 2, 2, 1, "sum"),
+    ("rnn", "relu", 2, 2, 2, "last"), ("rnn", "a/(1+abs(a))", 3, 1, 1, "sum"), ("rnn", "tanh", 2, 2, 2, "sum"),
+    ("lstm", None, 2, 1, 1, "last"), ("lstm", None, 1, 1, 2, "sum"), ("lstm", None, 1, 2, 1, "sum"),
+    ("gru", None, 2, 1, 1, "sum"), ("gru", None, 1, 2, 1, "last"), ("gru", None, 1, 1, 2, "last"),
 ]
 
 
-def loss_as_function_of(rnn: RNN, theta: sp.Symbol, point: dict) -> sp.Expr:
-    """The unrolled loss with every symbol but ``theta`` set to its 30-digit value: the same nested
-    expression plain sympy.diff would differentiate, restricted to the one variable being checked."""
-    s = rnn.symbols
+def nested_loss(rnn: RNN, theta: sp.Symbol, point: dict) -> sp.Expr:
+    """The unrolled loss with every symbol but ``theta`` at its 30-digit value: the nested expression plain
+    sympy.diff would differentiate, restricted to the one variable being checked."""
     fixed = {sym: sp.Float(v, 30) for sym, v in point.items() if sym != theta}
-    h = {layer: s.h(layer, 0).xreplace(fixed) for layer in range(1, rnn.layers + 1)}
-    sigma, total = rnn.act.sigma, sp.Integer(0)
+    values = dict(fixed)
     for t in range(1, rnn.T + 1):
-        inp = s.x(t).xreplace(fixed)
         for layer in range(1, rnn.layers + 1):
-            pre = s.W(layer).xreplace(fixed) * h[layer] + s.U(layer).xreplace(fixed) * inp + s.b(layer).xreplace(fixed)
-            h[layer] = pre.applyfunc(lambda e: sigma.subs(A, e))
-            inp = h[layer]
-        if t in rnn.loss_steps():
-            e = h[rnn.layers] - s.y(t).xreplace(fixed)
-            total += sp.Rational(1, 2) * (e.T * e)[0, 0]
-    return total
+            for sym, expr in node_equations(rnn, layer, t):
+                values[sym] = expr.xreplace(values)
+    return loss_in_states(rnn).xreplace(values)
 
 
 def state_values(rnn: RNN, point: dict) -> dict:
-    """Numbers for every state symbol h_t, a_t at ``point`` (30 digits), from the nested forward pass."""
+    """Numbers for every state and node symbol at ``point`` (30 digits), from the nested forward pass."""
+    from symbptt.model import nested_states
+
     exact = {sym: sp.Float(v, 30) for sym, v in point.items()}
-    return {sym: expr.xreplace(exact).evalf(30) for sym, expr in nested_states(rnn).items()} | exact
+    return {sym: P.plain(expr).xreplace(exact).evalf(30) for sym, expr in nested_states(rnn).items()} | exact
 
 
-@pytest.mark.parametrize(
-    "T,act,n,layers,loss",
-    GRID,
-)
-def test_explicit_and_recursive_equal_diff_of_unrolled_loss(T, act, n, layers, loss):
+@pytest.mark.parametrize("cell,act,T,n,layers,loss", GRID)
+def test_explicit_and_recursive_equal_diff_of_unrolled_loss(cell, act, T, n, layers, loss):
     """For every parameter entry θ: sympy.diff of the unrolled loss (in θ, the rest at a random point)
-    equals the explicit and the recursive forms evaluated at the same point, to 1e-12 (normwise)."""
-    rnn = RNN(T=T, n=n, layers=layers, activation=act, loss=loss)
+    equals the explicit and the recursive forms at the same point, to 1e-12 (normwise)."""
+    rnn = RNN(T=T, n=n, layers=layers, activation=act, loss=loss, cell=cell)
     point = random_point(rnn, seed=T * 100 + n * 10 + layers)
     values, at = SymbolicFactors(rnn), state_values(rnn, point)
     wanted, explicit, recursive = [], [], []
@@ -67,7 +57,7 @@ def test_explicit_and_recursive_equal_diff_of_unrolled_loss(T, act, n, layers, l
         recursive_grad = evaluate_recursive(rnn, param, layer, values).xreplace(at)
         for idx in np.ndindex(entries.shape):
             theta = entries[idx]
-            derivative = sp.diff(loss_as_function_of(rnn, theta, point), theta)
+            derivative = sp.diff(nested_loss(rnn, theta, point), theta)
             wanted.append(float(derivative.xreplace({theta: sp.Float(point[theta], 30)}).evalf(30)))
             explicit.append(float(sp.N(explicit_grad[idx], 30)))
             recursive.append(float(sp.N(recursive_grad[idx], 30)))
@@ -75,28 +65,29 @@ def test_explicit_and_recursive_equal_diff_of_unrolled_loss(T, act, n, layers, l
     assert normwise_error(np.array(recursive), np.array(wanted)) < 1e-12
 
 
-@pytest.mark.parametrize("act,T", [("tanh", 1), ("sigmoid", 1), ("sigmoid", 2), ("linear", 1), ("linear", 2)])
+@pytest.mark.parametrize("act,T", [("tanh", 1), ("sigmoid", 2), ("linear", 2)])
 def test_scalar_forms_equal_diff_exactly(act, T):
     """For the smallest cases the equality is exact, not just numerical."""
+    from symbptt.model import nested_states
+
     rnn = RNN(T=T, activation=act, loss="sum")
     subs, values = nested_states(rnn), SymbolicFactors(rnn)
     for param in ("W", "U", "b", "h0"):
         entry = rnn.symbols.param(param, 1)[0, 0]
         wanted = sp.diff(unrolled_loss(rnn), entry)
         for evaluate in (evaluate_explicit, evaluate_recursive):
-            ours = evaluate(rnn, param, 1, values)[0, 0].xreplace(subs)
-            assert sp.simplify(ours - wanted) == 0
+            ours = P.plain(evaluate(rnn, param, 1, values)[0, 0].xreplace(subs))
+            assert sp.simplify(ours - P.plain(wanted)) == 0
 
 
 def test_jacobian_factor_is_diag_sigma_prime_times_W_not_its_transpose():
-    """J_t = ∂h_t/∂h_{t-1} = diag(σ'(a_t))·W: row i is scaled by σ'(a_t,i).  The often-printed
-    W·diag(σ') (or Wᵀ·diag(σ')) is a different matrix, and the test shows that too."""
+    """J_t = ∂h_t/∂h_{t-1} = diag(σ'(a_t))·W: row i is scaled by σ'(a_t,i).  W·diag(σ') and Wᵀ·diag(σ')
+    are different matrices, and the test shows that too."""
     rnn = RNN(T=2, n=2)
     s, values = rnn.symbols, SymbolicFactors(rnn)
-    sigma = sp.tanh
-    h1 = s.preactivation(1, 2).applyfunc(sigma)  # h_2 as a function of h_1
-    jac = h1.jacobian(s.h(1, 1))
-    to_h = {sigma(a): h for a, h in zip(s.preactivation(1, 2), s.h(1, 2), strict=True)}
+    h_next = s.preactivation(1, 2).applyfunc(sp.tanh)
+    jac = h_next.jacobian(s.h(1, 1))
+    to_h = {sp.tanh(a): h for a, h in zip(s.preactivation(1, 2), s.h(1, 2), strict=True)}
     jac_in_h = jac.applyfunc(lambda e: sp.expand(e.subs(to_h)))
     ours = values.factor(Step("J", 1, 2)).applyfunc(sp.expand)
     assert (jac_in_h - ours).applyfunc(sp.simplify) == sp.zeros(2, 2)
@@ -105,49 +96,176 @@ def test_jacobian_factor_is_diag_sigma_prime_times_W_not_its_transpose():
     assert (ours - (s.W(1).T * d).applyfunc(sp.expand)).applyfunc(sp.simplify) != sp.zeros(2, 2)
 
 
-def unroll_sums(expr: sp.Expr) -> sp.Expr:
-    """Expand Sum/Product with numeric limits, outermost first, into plain finite sums and products."""
-    def numeric(e):
-        return isinstance(e, (sp.Sum, sp.Product)) and all(lim[1].is_number and lim[2].is_number for lim in e.limits)
+def test_lstm_local_partials_are_the_textbook_ones():
+    """∂c_t/∂c_{t-1} = f_t (the carousel), ∂h_t/∂c_t = o_t(1 − tanh² c_t), ∂f_t/∂a^f_t = f_t(1 − f_t)."""
+    d = derive(RNN(T=1, cell="lstm"), "factors", "all")
+    shown = {str(eq.lhs): sp.sstr(eq.rhs) for eq in d.equations}
+    assert shown["∂c_t/∂c_(t-1)"] == "f_t"
+    assert shown["∂h_t/∂c_t"] == "o_t*(1 - tanh(c_t)**2)"
+    assert shown["∂f_t/∂a^f_t"] == "f_t*(1 - f_t)"
+    gru = {str(eq.lhs): sp.sstr(eq.rhs) for eq in derive(RNN(T=1, cell="gru"), "factors", "all").equations}
+    assert gru["∂h_t/∂h_(t-1)"] == "z_t"
 
+
+def test_explicit_form_keeps_factors_in_time_order():
+    """The T = 3 term for k = 1 reads (h_3 − y)·J_3·J_2·σ'(a_1)·h_0, left to right — also in SymPy's own
+    printers, so a notebook shows what the command line shows."""
+    rhs = derive(RNN(T=3), "explicit", "W").equations[0].rhs
+    first = rhs.args[0]
+    assert [sp.sstr(f) for f in first.args] == ["h_3 - y", "w*(1 - h_3**2)", "w*(1 - h_2**2)", "1 - h_1**2", "h_0"]
+    assert sp.sstr(rhs).startswith("(h_3 - y)*w*(1 - h_3**2)*w*(1 - h_2**2)*(1 - h_1**2)*h_0 + ")
+    assert sp.latex(rhs).startswith(r"\left(h_{3} - y\right) \cdot w \cdot \left(1 - h_{3}^{2}\right)")
+
+
+def test_api_expressions_are_sympy_expressions_to_keep_working_with():
+    """subs, simplify and lambdify work on a returned right-hand side."""
+    rnn = RNN(T=2)
+    rhs = derive(rnn, "explicit", "W").equations[0].rhs
+    values = {sym: 0.5 for sym in rhs.free_symbols}
+    direct = float(rhs.subs(values))
+    f = sp.lambdify(sorted(rhs.free_symbols, key=str), rhs)
+    assert f(*[0.5] * len(rhs.free_symbols)) == pytest.approx(direct, rel=1e-14)
+    assert sp.simplify(rhs - rhs) == 0
+
+
+def instantiate(expr: sp.Basic, T: int, t: int | None = None) -> sp.Basic:
+    """A general-form expression at a concrete T (and step t): sums and products expanded, every
+    step-indexed symbol turned into the concrete symbol of that step."""
+    from symbptt import notation
+    from symbptt.general import S_IDX, T_SYM
+
+    subs = {T_SYM: T} | ({S_IDX: t} if t is not None else {})
+    expr = expr.subs(subs)
     while expr.has(sp.Sum, sp.Product):
-        expr = expr.replace(numeric, lambda e: e.doit(deep=False))
-    return expr
+        expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)) and all(
+            lim[1].is_number and lim[2].is_number for lim in e.limits), lambda e: e.doit(deep=False))
+    expr = expr.replace(lambda e: isinstance(e, notation.Seq) and e.args[0].is_number, lambda e: e.concrete())
+    return expr.replace(lambda e: isinstance(e, notation.MatSeq) and e.args[1].is_number, lambda e: e.concrete())
 
 
 @pytest.mark.parametrize("act", ["tanh", "linear", "sigmoid"])
 @pytest.mark.parametrize("loss", ["last", "sum"])
 @pytest.mark.parametrize("wrt", ["W", "U", "b", "h0"])
-def test_general_form_at_concrete_T_equals_explicit(act, loss, wrt):
+def test_scalar_general_form_at_concrete_T_equals_explicit(act, loss, wrt):
     """The Sum/Product formula, with T fixed and expanded, is the explicit form of that T."""
     for T in (1, 2, 4):
         rnn = RNN(T=T, activation=act, loss=loss)
         eqs = derive(rnn, "general", wrt).equations
-        general = next(eq.rhs for eq in eqs if str(eq.lhs).startswith("∂L/∂"))  # the Sum/Product one
-        concrete = unroll_sums(general.subs(sp.Symbol("T", integer=True, positive=True), T))
-        indexed = {sp.IndexedBase(name, real=True): name for name in ("h", "a", "x", "y")}
-        concrete = concrete.replace(
-            lambda e: isinstance(e, sp.Indexed),
-            lambda e, names=indexed: sp.Symbol(f"{names[e.base]}_{e.indices[0]}", real=True),
-        )
-        explicit = evaluate_explicit(rnn, wrt, 1, SymbolicFactors(rnn))[0, 0]
+        general = next(eq.rhs for eq in eqs if str(eq.lhs).startswith("∂L/∂"))
+        concrete = P.plain(instantiate(general, T))
+        explicit = P.plain(evaluate_explicit(rnn, wrt, 1, SymbolicFactors(rnn))[0, 0])
         assert sp.expand(concrete - explicit) == 0
+
+
+@pytest.mark.parametrize("cell,n,layers,loss", [("rnn", 2, 1, "last"), ("rnn", 2, 2, "sum"), ("rnn", 1, 3, "last"),
+                                                ("lstm", 1, 1, "sum"), ("lstm", 2, 2, "last"), ("gru", 2, 1, "sum")])
+def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, layers, loss):
+    """Matrices, stacked layers, gated cells: the general form's definitions, terminal conditions,
+    recursion and sums, evaluated numerically at T = 1..4, give the explicit form's gradient."""
+    from symbptt.check import Resolver, Trial, _concrete  # noqa: F401 - values of printed symbols
+    from symbptt.config import Config
+
+    for T in (1, 2, 4):
+        rnn = RNN(T=T, n=n, layers=layers, loss=loss, cell=cell)
+        derivation = derive(rnn, "general", "all")
+        rng = np.random.default_rng(T)
+        from conftest import random_layers
+
+        params = random_layers(rnn.spec, n, 1, layers, rng)
+        x = rng.uniform(-1, 1, (T, 1))
+        y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
+        cfg = Config(cell, None, params, x, y, loss, scalar=n == 1)
+        values = _evaluate_general(derivation, rnn, cfg, T)
+        from symbptt.numeric.factors import gradients
+
+        _, grads = gradients(cfg)
+        from symbptt.derive import Display, grad_label
+
+        d = Display(rnn)
+        for layer in range(1, layers + 1):
+            for param in rnn.spec.params:
+                label = grad_label(d.param(param, layer)).name
+                got = np.array(values[label], dtype=float).reshape(grads[layer - 1][param].shape)
+                assert np.allclose(got, grads[layer - 1][param], rtol=1e-10, atol=1e-13), (T, layer, param)
+
+
+def _evaluate_general(derivation, rnn, cfg, T):
+    """Instantiate the general form at T: factors from their generic definitions at each step, the
+    terminal conditions, the recursion for t = T..1, then the sums."""
+    import mpmath
+
+    from symbptt.check import Resolver, Trial
+    from symbptt.readback import Evaluator
+    from symbptt.render import text_atom
+
+    from symbptt import notation
+    from symbptt.derive import route_tag
+
+    trial = Trial(cfg.cell, None, rnn.n, rnn.m, rnn.layers, T, rnn.loss, None, False, cfg)
+    env: dict = {}
+    for route in rnn.graph.routes:  # terms whose step is 0 on V are zero (the form's note says so)
+        if route.kind == "V":
+            for layer in range(2, rnn.layers + 1):
+                env[notation.Parts("V", route_tag(rnn, route), rnn.symbols.lay(layer), "0").text()] = 0
+    with mpmath.workdps(30):
+        resolve = Resolver(trial, env)
+        evaluate = Evaluator(resolve, mp=True)
+        for t in range(1, T + 1):
+            for eq in derivation.definitions:
+                lhs = instantiate(eq.lhs if not hasattr(eq.lhs, "name") else _at(eq.lhs, t), T, t)
+                env[text_atom(lhs)] = evaluate(text_atom(_at_expr(eq.rhs, t)))
+        grads, recursion = [], []
+        for eq in derivation.equations:
+            lhs_text = str(eq.lhs)
+            if lhs_text.startswith("∂L/"):
+                grads.append(eq)
+            elif lhs_text.startswith("∂"):
+                continue
+            elif "T" in text_atom(eq.lhs):
+                env[text_atom(instantiate(eq.lhs, T, T))] = evaluate(text_atom(instantiate(eq.rhs, T, T)))
+            else:
+                recursion.append(eq)
+        for t in range(T, 0, -1):  # every δ of step t − 1 from those of step t
+            if t == 1 and rnn.loss == "sum":
+                env["y_0"] = resolve(notation.Parts("h", "", rnn.symbols.lay(rnn.layers), "0").text())
+            for eq in recursion:
+                env[text_atom(instantiate(eq.lhs, T, t))] = evaluate(text_atom(instantiate(eq.rhs, T, t)))
+        for eq in grads:
+            env[str(eq.lhs)] = evaluate(text_atom(instantiate(eq.rhs, T)))
+    return env
+
+
+def _at(name, t):
+    from symbptt import notation
+
+    parts = name.parts
+    step = {"t": str(t), "t-1": str(t - 1)}.get(parts.step, parts.step)
+    cls = notation.MatrixName if isinstance(name, notation.MatrixName) else notation.Name
+    text = notation.Parts(parts.base, parts.tag, parts.layer, step, parts.unit).text()
+    return cls(text, *name.shape) if cls is notation.MatrixName else cls(text)
+
+
+def _at_expr(expr, t):
+    from symbptt import notation
+
+    return expr.replace(lambda e: isinstance(e, (notation.Name, notation.MatrixName)) and e.parts.step in ("t", "t-1"),
+                        lambda e: _at(e, t))
 
 
 def test_linear_general_form_is_closed():
     """For σ(a) = a the Jacobian product closes to w^(T−k)."""
     eqs = derive(RNN(T=5, activation="linear"), "general", "W").equations
-    w, T, k = sp.Symbol("w", real=True), sp.Symbol("T", integer=True, positive=True), sp.Symbol(
-        "k", integer=True, positive=True)
+    w = RNN(T=5).symbols.W(1)[0, 0]
+    T, k = sp.Symbol("T", integer=True, positive=True), sp.Symbol("k", integer=True, positive=True)
     assert any(sp.simplify(eq.rhs - w ** (T - k)) == 0 for eq in eqs)
 
 
-def test_explicit_form_keeps_factors_in_time_order():
-    """The T = 3 term for k = 1 reads (h_3 − y)·J_3·J_2·σ'(a_1)·h_0, left to right."""
-    rhs = derive(RNN(T=3), "explicit", "W").equations[0].rhs
-    first = rhs.args[0]
-    names = [sp.sstr(f) for f in first.args]
-    assert names == ["h_3 - y", "w*(1 - h_3**2)", "w*(1 - h_2**2)", "1 - h_1**2", "h_0"]
+def test_gated_general_forms_show_the_path_that_survives():
+    lstm = derive(RNN(T=3, cell="lstm"), "general", "W_f")
+    carousel = next(eq for eq in lstm.equations if "c-path" in str(eq.lhs))
+    assert sp.sstr(carousel.rhs) == "Product(f_j, (j, k + 1, T))"
+    gru = derive(RNN(T=3, cell="gru"), "general", "W_z")
+    assert any(sp.sstr(eq.rhs) == "Product(z_j, (j, k + 1, T))" for eq in gru.equations)
 
 
 @pytest.mark.parametrize("form", ["recursive", "general"])
@@ -166,26 +284,42 @@ def test_explicit_reaches_T_1000_and_refuses_beyond_its_limit():
         derive(RNN(T=2000), "explicit", "W")
     with pytest.raises(SymbpttError, match=f"{EXPLICIT_MAX_FACTORS:,}"):
         derive(RNN(T=200, loss="sum"), "explicit", "W")
+    with pytest.raises(SymbpttError, match="recursive"):
+        derive(RNN(T=40, cell="lstm"), "explicit", "W_f")
 
 
-def test_expanded_has_a_limit():
-    derive(RNN(T=3), "expanded", "W")
+def test_huge_printed_forms_are_refused_up_front():
+    with pytest.raises(SymbpttError, match="general"):
+        derive(RNN(T=1_000_000_000), "recursive", "W")
+    with pytest.raises(SymbpttError, match="general"):
+        derive(RNN(T=10_000_000), "unroll", "W")
     with pytest.raises(SymbpttError, match="expanded form is limited"):
         derive(RNN(T=50), "expanded", "W")
+    with pytest.raises(SymbpttError, match="expanded form is limited"):
+        derive(RNN(T=1, n=4, m=4, layers=3, loss="sum"), "expanded", "all")
 
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"T": 0}, "T"), ({"T": 2.5}, "integer"), ({"T": 3, "n": 9}, "hidden size"),
     ({"T": 3, "layers": 4}, "layers"), ({"T": 3, "activation": "swish"}, "tanh, sigmoid, relu, linear"),
     ({"T": 3, "activation": "__import__('os')"}, "not allowed"), ({"T": 3, "loss": "mean"}, "loss"),
+    ({"T": 3, "cell": "transformer"}, "unknown cell"), ({"T": 3, "cell": "lstm", "activation": "relu"}, "-a applies"),
 ])
 def test_bad_model_input_is_refused(kwargs, message):
     with pytest.raises(SymbpttError, match=message):
         RNN(**kwargs)
 
 
-def test_every_form_builds_for_matrices_and_layers():
-    for form in ("unroll", "factors", "general", "explicit", "recursive", "expanded"):
-        T = 1 if form == "expanded" else 2  # expanded: T ≤ 1 for n = 2 with two layers
-        derivation = derive(RNN(T=T, n=2, m=2, layers=2, loss="sum"), form, "all")
+def test_wrt_names_the_cells_own_parameters():
+    with pytest.raises(SymbpttError, match="W_f, W_g"):
+        derive(RNN(T=2, cell="lstm"), "explicit", "W")
+    assert derive(RNN(T=2, cell="gru"), "explicit", "b_hn").equations
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_every_form_builds_for_matrices_and_layers(cell):
+    for form in FORMS:
+        if form == "expanded":
+            continue
+        derivation = derive(RNN(T=2, n=2, m=2, layers=2, loss="sum", cell=cell), form, "all")
         assert derivation.equations
