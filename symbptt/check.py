@@ -122,7 +122,7 @@ def random_trial(rng: np.random.Generator, T_max: int) -> Trial:
             shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "initial": (n,)}[kind]
             p[name] = rng.normal(0, scale, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
         params.append(p)
-    x = rng.uniform(-1, 1, (T, m)) * (rng.uniform(60, 300) if saturated else 1.0)
+    x = rng.uniform(-1, 1, (T, m)) * (rng.uniform(20, 80) if saturated else 1.0)
     y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
     cfg = Config(cell, act, params, x, y, loss, truncate, scalar=n == 1)
     return Trial(cell, act, n, m, layers, T, loss, truncate, saturated, cfg)

@@ -109,6 +109,10 @@ def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -
     given = {aliases.get(k, k): v for k, v in raw.items() if k not in FIELDS}
     unknown = [k for k in raw if k not in FIELDS and aliases.get(k, k) not in spec.params]
     if unknown:
+        other = _other_cell(unknown[0], spec)
+        if other:
+            raise SymbpttError(f"field {where + unknown[0]!r} is a parameter of the {other} cell, not of "
+                               f"{spec.name} (its parameters: {', '.join(spec.params)})")
         _refuse_unknown(unknown[0], where, [*spec.params, *aliases, *FIELDS])
     for param in spec.params:
         if param not in given:
@@ -128,6 +132,16 @@ def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -
             raise SymbpttError(f"field {where + param!r} must be {'×'.join(map(str, want))}, got {got}")
         out[param] = arr
     return out
+
+
+def _other_cell(name: str, spec: Cell) -> str | None:
+    """The built-in cell that has a parameter called ``name`` (W → rnn, W_f → lstm), if any."""
+    from .cells import gru, lstm, rnn
+
+    for cell in (rnn(get_activation("tanh")), lstm(), gru()):
+        if cell.name != spec.name and name in {*cell.params, *(p[0].lower() + p[1:] for p in cell.params)}:
+            return cell.name
+    return None
 
 
 def _refuse_unknown(name: str, where: str, known: list[str]) -> None:
