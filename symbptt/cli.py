@@ -55,7 +55,10 @@ class OneLineErrors(click.Group):
         return super().get_command(ctx, name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        import warnings
+
         kwargs["standalone_mode"] = False
+        warnings.simplefilter("ignore", RuntimeWarning)  # a safety net: the numeric code handles its own events
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
@@ -188,6 +191,8 @@ def main() -> None:
 def derive_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
                form: str, factors: str | None, fmt: str, width: int | None) -> None:
     """Derive the BPTT gradient of an RNN unrolled to T steps."""
+    if fmt != "latex":
+        _require_unicode()
     derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
     if fmt == "latex":
         from .latex import snippet
@@ -210,6 +215,15 @@ def emit_lines(chunks: Iterable[str], newline: bool = False) -> None:
         encoding = getattr(stream, "encoding", "?")
         raise SymbpttError(f"the output encoding {encoding} cannot show these formulas; set "
                            "PYTHONIOENCODING=utf-8, or use --format latex or -o FILE") from None
+
+
+def _require_unicode() -> None:
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        "∂δ⋅ᵀ₀⎛".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        raise SymbpttError(f"the output encoding {encoding} cannot show these formulas; set "
+                           "PYTHONIOENCODING=utf-8, or use --format latex") from None
 
 
 def emit(text: str | bytes, output: str | None) -> None:

@@ -208,7 +208,7 @@ def route_tag(rnn: RNN, route: Route) -> str:
     if route.kind == "V":
         return route.target if multi else ""
     leaves = [lin.name for lin in rnn.spec.linears] + list(rnn.spec.scalar_params)
-    gate = "" if len(leaves) == 1 else route.source.removeprefix("a_")
+    gate = "" if len(leaves) == 1 else route.source.removeprefix("a_").replace("_", "")
     return (route.target if multi else "") + gate
 
 

@@ -67,7 +67,7 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
         return sp.Product(_mul(w, sigma_prime(J_IDX)), (J_IDX, lo, hi))
 
     t_end = S_IDX if rnn.loss == "sum" else T_SYM
-    err = sp.Add._from_args((h(t_end), -(y(t_end) if rnn.loss == "sum" else s.scalar("y", None, None))))
+    err = notation.OrderedSum._from_args((h(t_end), -(y(t_end) if rnn.loss == "sum" else s.scalar("y", None, None))))
     dhdk = partial(h(T_SYM), h(K))
     eqs = [Equation(dhdk, jac(plus(K, 1), T_SYM))]
     if rnn.act.name == "linear":
@@ -134,7 +134,7 @@ class Indexed:
         y = self.vector("y", None, y_index) if y_index is not None else (
             self.rnn.symbols.scalar("y", None, None) if self.rnn.scalar else notation.MatrixName("y", self.n, 1))
         if self.rnn.scalar:
-            return sp.Add._from_args((h, -y))
+            return notation.OrderedSum._from_args((h, -y))
         return sp.MatAdd(h, -y, evaluate=False)
 
 

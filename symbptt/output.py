@@ -58,10 +58,10 @@ def check_output_path(path: str | Path) -> Path:
     if not text or not text.strip():
         raise SymbpttError("the output file name is empty")
     path = Path(text)
-    if text.endswith(os.sep) or path.is_dir():
-        raise SymbpttError(f"output {text!r} is a folder, not a file")
     if len(path.name.encode()) > MAX_NAME:
         raise SymbpttError(f"output file name is longer than {MAX_NAME} bytes")
+    if text.endswith(os.sep) or path.is_dir():
+        raise SymbpttError(f"output {text!r} is a folder, not a file")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SymbpttError(f"output folder {str(folder)!r} does not exist")

@@ -1,8 +1,10 @@
-"""The command line: output, one-line errors with exit code 2, no partial files, determinism."""
+"""The command line as a user meets it: output, one-line errors with exit code 2, files written safely."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -13,47 +15,112 @@ from symbptt import __version__
 from symbptt.cli import main
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess (so exit codes and stderr are the user's)."""
-    return subprocess.run([sys.executable, "-m", "symbptt", *args], capture_output=True, text=True, timeout=600)
+def run(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """The real console entry point in a subprocess (so exit codes and stderr are the user's)."""
+    return subprocess.run([sys.executable, "-m", "symbptt", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, **kwargs)
 
 
-def test_version_and_help_with_examples():
+def invoke(*args: str):
+    """The same, in-process (fast): exit code, stdout and stderr."""
+    result = CliRunner().invoke(main, list(args))
+    return result
+
+
+def one_line_error(proc, needle: str) -> None:
+    out = proc.stdout if hasattr(proc, "stdout") else proc.output
+    err = proc.stderr
+    assert proc.returncode == 2, (out, err)
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_version_and_help_of_every_command_with_examples():
     assert run("--version").stdout.strip().endswith(__version__)
-    help_text = run("derive", "--help").stdout
-    assert "Examples:" in help_text and "symbptt derive -T 3" in help_text
+    top = invoke("--help").output
+    for command in ("derive", "latex", "grad", "sweep", "check", "plot"):
+        assert command in top
+        text = invoke(command, "--help").output
+        assert "Example" in text, command
 
 
-def test_derive_T3_prints_the_explicit_sum_in_time_order():
-    out = run("derive", "-T", "3", "--format", "text").stdout
-    assert "∂L/∂w = (h_3 - y)*w*(1 - h_3**2)*w*(1 - h_2**2)*(1 - h_1**2)*h_0" in out
-    pretty = run("derive", "-T", "3").stdout
-    assert "∂L/∂w = (h₃ - y)⋅w⋅" in pretty
+def test_python_dash_m_runs_the_tool():
+    proc = run("derive", "-T", "3", "--format", "text")
+    assert proc.returncode == 0
+    assert "∂L/∂w = (h_3 - y)*w*(1 - h_3**2)*w*(1 - h_2**2)*(1 - h_1**2)*h_0" in proc.stdout
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["derive", "-T", "0"], "T (steps)"),
-    (["derive", "-T", "x"], "-T"),
-    (["derive", "-n", "7"], "hidden size"),
-    (["derive", "--layers", "5"], "layers"),
-    (["derive", "-a", "softplus"], "tanh, sigmoid, relu, linear"),
-    (["derive", "-a", "a.__class__"], "not allowed"),
-    (["derive", "-a", "open(a)"], "not allowed"),
-    (["derive", "-T", "5000", "--form", "explicit"], "recursive"),
-    (["derive", "-T", "40", "--form", "expanded"], "expanded"),
-    (["derive", "--form", "nope"], "--form"),
-    (["sweep", "--min", "2", "--max", "1"], "reversed"),
-    (["sweep", "--points", "0"], "points"),
-    (["check", "--trials", "0"], "trials"),
-    (["grad", "--params", "/does/not/exist.json"], "cannot read"),
-])
-def test_bad_input_is_one_line_exit_2_no_traceback(args, needle):
-    proc = run(*args)
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0]
-    assert "Traceback" not in proc.stderr
+def test_pretty_output_fits_the_width():
+    for width in (40, 60, 80):
+        out = invoke("derive", "-T", "6", "--width", str(width)).output
+        assert max(len(line) for line in out.splitlines()) <= width
+    text = invoke("derive", "-T", "2", "-n", "2", "--form", "factors", "--format", "text", "--width", "60").output
+    assert all(line.startswith(("#", " ")) or " = " in line for line in text.splitlines())
+    assert "Matrix(" not in text
+
+
+BAD = [
+    (["derive", "-T", "0"], "-T"), (["derive", "-T", "x"], "-T"), (["derive", "-n", "7"], "hidden size"),
+    (["derive", "--layers", "5"], "layers"), (["derive", "-a", "softplus"], "tanh, sigmoid, relu, linear"),
+    (["derive", "-a", "a.__class__"], "not allowed"), (["derive", "-a", "abs(a, a)"], "takes 1 argument"),
+    (["derive", "-T", "5000", "--form", "explicit"], "recursive"), (["derive", "-T", "40", "--form", "expanded"], "expanded"),
+    (["derive", "-T", "1000000000", "--form", "recursive"], "general"),
+    (["derive", "-T", "1000000000", "--form", "unroll"], "general"),
+    (["derive", "-T", "1000000000", "--form", "factors"], "general"),
+    (["derive", "-T", "1", "-n", "4", "-m", "4", "--layers", "3", "--form", "expanded", "--wrt", "all", "--loss", "sum"],
+     "expanded"),
+    (["derive", "--form", "nope"], "--form"), (["derive", "--width", "20"], "--width"),
+    (["derive", "--width", "wide"], "--width"), (["derive", "--cell", "lstm", "--wrt", "W"], "W_f"),
+    (["derive", "--cell", "transformer"], "unknown cell"), (["derive", "--cell", "lstm", "-a", "relu"], "-a applies"),
+    (["sweep", "--min", "2", "--max", "1"], "reversed"), (["sweep", "--points", "0"], "points"),
+    (["sweep", "--seed", "-1"], "--seed"), (["sweep", "-n", "256"], "multiply-adds"),
+    (["sweep", "-T", "10000", "--points", "10000"], "values"), (["sweep", "-T", "1000000000"], "values"),
+    (["sweep", "--points", "100000000"], "values"), (["sweep", "--min", "nan"], "finite"),
+    (["sweep", "--min", "1e308", "--max", "inf"], "finite"),
+    (["check", "--trials", "0"], "trials"), (["check", "--seed", "-1"], "--seed"),
+    (["check", "--seed", "99999999999999999999999999999"], "--seed"),
+    (["grad", "--params", "/does/not/exist.json"], "cannot read"), (["grad", "--params", "/dev/zero"], "regular"),
+    (["latex", "-o", "."], "folder"), (["latex", "-o", "/"], "folder"), (["latex", "-o", "/proc/self/x"], "cannot"),
+    (["latex", "-o", ""], "empty"), (["latex", "-o", "x" * 300 + ".tex"], "longer than"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD, ids=[" ".join(a)[:40] for a, _ in BAD])
+def test_bad_input_is_one_line_exit_2_no_traceback(args, needle, tmp_path):
+    proc = run(*args, cwd=tmp_path)
+    one_line_error(proc, needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"\xe9t\xe9", "UTF-8"), (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"W": 1' + b"0" * 5000 + b', "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "digits"),
+    (b'{"W": 1' + b"0" * 400 + b', "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "too large"),
+    (b'{"W": "0.9", "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "must hold numbers"),
+    (b'{"W": true, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "must hold numbers"),
+    (b'{"W": 1, "W": 2, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "appears twice"),
+    (b'{"activation": "\\ud800", "W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "surrogate"),
+    (b'{"W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": NaN}', "NaN"),
+    (b'{"W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0, "los": "sum"}', "did you mean"),
+], ids=["latin-1", "nested", "5000 digits", "400 digits", "string", "boolean", "duplicate", "surrogate", "NaN",
+        "misspelled"])
+def test_bad_parameter_files(tmp_path, content, needle):
+    path = tmp_path / "p.json"
+    path.write_bytes(content)
+    out = tmp_path / "out.json"
+    proc = run("grad", "--params", str(path), "-o", str(out))
+    one_line_error(proc, needle)
+    assert not out.exists()
+    plot = run("plot", "contributions", "--params", str(path), "-o", str(tmp_path / "c.png"))
+    one_line_error(plot, needle)
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    one_line_error(run("grad", "--params", str(fifo)), "regular")
 
 
 def test_grad_json_and_no_partial_file_on_error(tmp_path):
@@ -63,25 +130,81 @@ def test_grad_json_and_no_partial_file_on_error(tmp_path):
     data = json.loads(run("grad", "--params", str(good)).stdout)
     assert set(data["grad"]) == {"W", "U", "b", "h0"} and len(data["log10_jacobian_norms"]) == 4
     assert data["truncated"]["k"] == 2 and data["regime"]["label"] == "vanishing guaranteed"
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": NaN}')
-    out = tmp_path / "out.json"
-    proc = run("grad", "--params", str(bad), "-o", str(out))
-    assert proc.returncode == 2 and "NaN" in proc.stderr and not out.exists()
-    assert sorted(tmp_path.iterdir()) == sorted([good, bad])  # no output file, no temporary left behind
+    assert sorted(tmp_path.iterdir()) == [good]
 
 
-def test_sweep_csv_and_json_are_deterministic(tmp_path):
-    runner = CliRunner()
-    a = runner.invoke(main, ["sweep", "-T", "5", "--points", "4"]).output
-    b = runner.invoke(main, ["sweep", "-T", "5", "--points", "4"]).output
+def test_output_keeps_the_mode_of_an_existing_file_and_its_symlink(tmp_path):
+    target = tmp_path / "doc.tex"
+    target.write_text("old")
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.tex"
+    link.symlink_to(target)
+    assert run("latex", "-T", "2", "-o", str(link)).returncode == 0
+    assert link.is_symlink() and stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert target.read_text().startswith("% explicit")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.tex", "link.tex"]
+
+
+def test_output_writes_through_a_device_or_pipe_and_never_replaces_it(tmp_path):
+    devnull = os.stat("/dev/null")
+    assert run("latex", "-T", "2", "-o", "/dev/null").returncode == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and os.stat("/dev/null").st_ino == devnull.st_ino
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    one_line_error(run("latex", "-T", "2", "-o", str(fifo)), "no program is reading")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    import time
+
+    time.sleep(0.3)
+    assert run("latex", "-T", "2", "-o", str(fifo)).returncode == 0
+    assert reader.communicate(timeout=30)[0].startswith(b"% explicit")
+
+
+def test_a_full_disk_or_a_read_only_folder_is_one_line(tmp_path):
+    if os.geteuid() == 0:
+        proc = run("latex", "-o", "/proc/version")
+        one_line_error(proc, "cannot write")
+        return
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    os.chmod(folder, 0o500)
+    one_line_error(run("latex", "-o", str(folder / "x.tex")), "permission")
+
+
+def test_an_encoding_that_cannot_show_the_formulas_is_one_line():
+    proc = run("derive", "-T", "2", env={"PYTHONIOENCODING": "latin-1"})
+    one_line_error(proc, "PYTHONIOENCODING=utf-8")
+    latex = run("derive", "-T", "2", "--format", "latex", env={"PYTHONIOENCODING": "latin-1"})
+    assert latex.returncode == 0 and "\\frac" in latex.stdout
+
+
+def test_no_runtime_warning_reaches_the_user(tmp_path):
+    for args in (["sweep", "--min", "1e307", "--max", "1.7e308", "-T", "20", "--points", "5"],
+                 ["plot", "curves", "--weights", "0", "-o", str(tmp_path / "c.png"), "-T", "20"],
+                 ["sweep", "-a", "a**2", "-n", "2", "-T", "30", "--min", "5", "--max", "9", "--points", "3"]):
+        proc = run(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert "Warning" not in proc.stderr and proc.stderr == ""
+
+
+def test_a_closed_pipe_is_not_an_error():
+    proc = subprocess.run(f"{sys.executable} -m symbptt derive -T 200 --form recursive --format text | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("# recursive") and "Traceback" not in proc.stderr
+
+
+def test_sweep_csv_and_json_are_deterministic():
+    a = invoke("sweep", "-T", "5", "--points", "4").output
+    b = invoke("sweep", "-T", "5", "--points", "4").output
     assert a == b and a.splitlines()[0].startswith("T,w=")
     assert len(a.splitlines()) == 6
-    js = json.loads(runner.invoke(main, ["sweep", "-T", "3", "--points", "3", "--format", "json"]).output)
+    js = json.loads(invoke("sweep", "-T", "3", "--points", "3", "--format", "json").output)
     assert len(js["log10_dh_T_dh_0"]) == 3 and js["axis"] == "w"
 
 
-def test_check_prints_table_and_exits_0_when_all_agree():
-    proc = run("check", "--trials", "8", "--seed", "1")
+def test_check_prints_its_table_and_exits_0_when_all_agree():
+    proc = run("check", "--trials", "4", "--seed", "1", "-T", "3")
     assert proc.returncode == 0, proc.stdout
-    assert "reference BPTT" in proc.stdout and "finite differences" in proc.stdout
+    for method in ("printed text", "printed LaTeX", "grad JSON", "NumPy reference", "finite diff."):
+        assert method in proc.stdout

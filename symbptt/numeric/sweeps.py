@@ -40,7 +40,7 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
             h = act.np_sigma(pre[t])
         logs = act.np_log10_dsigma(pre)
         logs += np.log10(np.abs(w))
-    return np.cumsum(logs, axis=0)
+        return np.cumsum(logs, axis=0)
 
 
 def bare_forward(weights: np.ndarray, T_max: int, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
