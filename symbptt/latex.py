@@ -202,7 +202,7 @@ def _model_section(rnn: RNN) -> str:
             else r"L = \sum_{t=1}^{T} \tfrac12 \lVert h_t - y_t \rVert^2")
     layers = "" if rnn.layers == 1 else (
         rf"There are {rnn.layers} stacked layers; layer $\ell > 1$ reads $h^{{(\ell-1)}}_t$ in place of $x_t$"
-        " (its symbols carry the superscript $(\ell)$)." "\n")
+        r" (its symbols carry the superscript $(\ell)$)." "\n")
     size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
     activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
     return rf"""\section*{{Model}}

@@ -25,6 +25,17 @@ from ..cells import INPUT, Cell, prev, unit
 from ..step import step_graph
 
 
+def _has_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> bool:
+    """Whether some expression subtracts one computed value from another (h_{t-1} − n_t in the GRU): near
+    saturation such a difference keeps fewer digits than either value."""
+    for expr in exprs:
+        for add in expr.atoms(sp.Add):
+            signs = {term.could_extract_minus_sign() for term in add.args if term.free_symbols & values}
+            if len(signs) == 2:
+                return True
+    return False
+
+
 def _stable(expr: sp.Expr, cell: Cell) -> sp.Expr:
     """1 − z as σ(−p) for every node z = σ(p): no cancellation when the gate saturates at 1."""
     for name, definition in cell.nodes:
@@ -44,7 +55,11 @@ class CompiledCell:
         self.args = [self.graph.symbol(n) for n in self.leaf_names] + [unit(n) for n in self.node_names]
         self.nodes = [self._compile(_stable(expr, cell)) for _, expr in cell.nodes]
         self.keys = self.graph.coefficient_keys()
-        self.coefficients = {key: self._compile(_stable(self.graph.coefficient(*key), cell)) for key in self.keys}
+        stable = {key: _stable(self.graph.coefficient(*key), cell) for key in self.keys}
+        self.coefficients = {key: self._compile(expr) for key, expr in stable.items()}
+        self.differences = _has_differences([_stable(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
+                                            {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
+        self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
 
     def _compile(self, expr: sp.Expr) -> Callable:
         if self.kind == "float":

@@ -49,17 +49,38 @@ def _needs(watch: FloatWatch, layers: int) -> set[tuple[str, int]] | None:
     return {(label[1], label[2]) for label, _ in watch.events if isinstance(label, tuple) and label[0] == "grad"}
 
 
-def exact_gradients(model: NumericModel) -> tuple[Any, list[dict[str, np.ndarray]], bool]:
-    """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the flag says
-    whether mpmath was used."""
+def saturation_digits(values: ArrayFactors) -> int:
+    """Digits a saturated gated cell needs: when a cell subtracts computed values (the GRU's h_{t-1} − n_t)
+    and a tanh or sigmoid saturates, the difference keeps about 2|a|/ln 10 fewer digits than float64 has
+    (0 when neither happens)."""
+    cc = values.cc
+    if not cc.differences or not cc.saturating:
+        return 0
+    largest = 0.0
+    for layer in values.traj.values:
+        saturated = False
+        for name in cc.saturating:
+            y = np.abs(layer[name][1:].astype(float))
+            saturated |= bool(np.any(np.minimum(np.abs(1 - y), y if name not in ("g", "n") else 1) < 1e-10))
+        if saturated:
+            largest = max(largest, sum(float(np.max(np.abs(layer[lin.name][1:]))) for lin in values.model.cell.linears))
+    return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
+
+
+def exact_gradients(model: NumericModel) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+    """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
+    is the number of digits mpmath used (0: float64 throughout)."""
     watch = FloatWatch()
     values = ArrayFactors(model, watch=watch)
     loss, grads = gradient_blocks(values, model)
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")
+    digits = saturation_digits(values)
+    if digits:
+        blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
-        return loss, grads, False
-    with mpmath.workdps(DPS):
+        return loss, grads, 0
+    with mpmath.workdps(max(DPS, digits)):
         mp_model = model.as_mp()
         mp_values = ArrayFactors(mp_model, "mp")
         mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
@@ -69,7 +90,7 @@ def exact_gradients(model: NumericModel) -> tuple[Any, list[dict[str, np.ndarray
         for param in g:
             if blocks is None or (param, layer) in blocks:
                 g[param] = mp_grads[layer - 1][param]
-    return loss, grads, True
+    return loss, grads, max(DPS, digits)
 
 
 def _shaped(values: np.ndarray, shape: tuple, scalar: bool) -> Any:
@@ -117,7 +138,8 @@ def grad_report(cfg: Config) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": lyapunov_rate(h0, cfg.T),
         "observed": observed(h0, cfg.T),
-        "precision": "mpmath at 30 digits where float64 lost range" if used_mp else "float64",
+        "precision": f"mpmath at {used_mp} digits where float64 lost range or a saturated gate cancels"
+        if used_mp else "float64",
     }
     if cfg.spec.uses_activation:
         report["activation"] = cfg.act_name
@@ -161,6 +183,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict]) -> dict
     """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
     a float64 step lost range."""
     watch = FloatWatch()
+    digits = saturation_digits(ArrayFactors(model))
     with watch.watch("truncated"):
         cut = truncated_gradients(model, cfg.truncate)
         a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
@@ -170,8 +193,8 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict]) -> dict
             b = b.astype(float)
             denom = float(np.linalg.norm(b))
             relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
-    if watch.events or not exact:
-        with mpmath.workdps(DPS):
+    if watch.events or not exact or digits:
+        with mpmath.workdps(max(DPS, digits)):
             mp_model = model.as_mp()
             cut = truncated_gradients(mp_model, cfg.truncate, "mp")
             full_mp = exact_gradients_mp(mp_model)

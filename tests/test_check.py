@@ -1,0 +1,107 @@
+"""The cross-check can fail: bugs planted in the engine, the printed forms or the report are caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symbptt import check
+from symbptt.check import random_trial, run_checks
+
+
+def test_a_small_run_agrees_everywhere():
+    report = run_checks(trials=8, seed=11, T_max=4)
+    assert report.ok, report.table()
+    assert all(count > 0 for method, count in report.entries.items() if method != "truncated JSON")
+
+
+def test_trials_cover_every_cell_size_and_saturation():
+    rng = np.random.default_rng(0)
+    trials = [random_trial(rng, 6) for _ in range(300)]
+    assert {t.cell for t in trials} == {"rnn", "lstm", "gru"}
+    assert {t.n for t in trials} == {1, 2, 3, 4} and {t.m for t in trials} == {1, 2, 3, 4}
+    assert {t.layers for t in trials} == {1, 2, 3} and {t.loss for t in trials} == {"last", "sum"}
+    assert any(t.saturated for t in trials) and any(t.truncate for t in trials)
+    assert {"a/(1+abs(a))", "erf(a)", "max(a, 0.1*a)"} <= {t.activation for t in trials}
+
+
+def _matrix_trials(methods: tuple[str, ...]) -> check.CheckReport:
+    """Trials drawn until several have n ≥ 2 (enough for a matrix bug to show)."""
+    return run_checks(trials=6, seed=3, T_max=3, methods=methods)
+
+
+def test_a_printed_recursion_without_its_transpose_is_caught(monkeypatch):
+    """δ_{t-1} = J_t δ_t (instead of J_tᵀ δ_t) in the printed recursive form."""
+    from symbptt import derive as d
+
+    original = d._delta_part_display
+
+    def untransposed(display, part):
+        shown = original(display, part)
+        if isinstance(shown, d.sp.MatMul) and isinstance(shown.args[0], d.notation.Tr):
+            return d.sp.MatMul(shown.args[0].arg, *shown.args[1:])
+        return shown
+
+    monkeypatch.setattr(d, "_delta_part_display", untransposed)
+    report = _matrix_trials(("printed text", "printed LaTeX"))
+    assert report.worst["printed text"] > 1e-3 and report.worst["printed LaTeX"] > 1e-3
+    assert not report.ok
+
+
+def test_swapped_columns_of_U_in_the_json_are_caught(monkeypatch):
+    from symbptt.numeric import report as r
+
+    original = r._split
+
+    def swapped(block, shape, scalar):
+        block = np.asarray(block, dtype=object)
+        if block.ndim == 2 and block.shape[1] > 1 and block.shape[0] != block.shape[1]:
+            block = block[:, ::-1]
+        return original(block, shape, scalar)
+
+    monkeypatch.setattr(r, "_split", swapped)
+    report = run_checks(trials=10, seed=4, T_max=3, methods=("grad JSON",))
+    assert report.worst["grad JSON"] > 1e-3
+
+
+def test_a_transposed_weight_in_the_float64_engine_is_caught(monkeypatch):
+    from symbptt.numeric import factors as f
+
+    def wrong(self, step, vector):
+        from symbptt.step import Route
+
+        p, out = self.model.params[step.layer - 1], None
+        for leaf, matrix in self._terms[Route(step.kind, step.target, step.source)]:
+            scaled = self.coef(step.layer, step.t, step.target, leaf) * vector
+            part = scaled if matrix is None else p[matrix] @ scaled if p[matrix].shape[0] == p[matrix].shape[1] \
+                else p[matrix].T @ scaled
+            out = part if out is None else out + part
+        return out
+
+    monkeypatch.setattr(f.ArrayFactors, "transpose_apply", wrong)
+    report = _matrix_trials(("grad JSON",))
+    assert report.worst["grad JSON"] > 1e-3
+
+
+def test_one_minus_tanh_squared_in_the_engine_is_caught_on_saturated_units(monkeypatch):
+    """The cancelling σ' = 1 − tanh² (what the old fallback used) loses every digit when |a| > 19."""
+    from symbptt import primitives as P
+
+    monkeypatch.setitem(P.TABLE, P.dtanh, (P.TABLE[P.dtanh][0], lambda x: 1 - np.tanh(x) ** 2, P.TABLE[P.dtanh][2]))
+    check._clear_caches()
+    seed = next(s for s in range(5000) if _first_is_saturated_tanh(s))
+    report = run_checks(trials=1, seed=seed, T_max=3, methods=("grad JSON",))
+    check._clear_caches()
+    assert report.worst["grad JSON"] > 1000 * check.TOLERANCE["grad JSON"]
+
+
+def _first_is_saturated_tanh(seed: int) -> bool:
+    trial = random_trial(np.random.default_rng(seed), 3)
+    return trial.saturated and trial.cell == "rnn" and trial.activation == "tanh"
+
+
+@pytest.mark.slow
+def test_a_thousand_trials():
+    """The exhaustive run (about ten minutes on 2 cores): `pytest -m slow`."""
+    report = run_checks(trials=1000, seed=7, T_max=6)
+    assert report.ok, report.table()
