@@ -159,8 +159,8 @@ class CheckReport:
             status = "ok" if self.worst[key] <= tol else "FAIL"
             lines.append(f"{key:<17} {self.entries[key]:>8} {self.worst[key]:>12.2e} {tol:>10.0e}  {status:<6}  "
                          f"{self.where.get(key, '')}")
-        lines.append(f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS} "
-                     f"digits; error = |found - exact| / max(|exact|, {FLOOR:g} x sum of |path products|)"
+        lines.append(f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
+                     f"digits (2|a|/ln 10 more where units saturate); error = |found - exact| / max(|exact|, {FLOOR:g} x sum of |path products|)"
                      f" (finite differences also at least {FD_FLOOR:g} x max(1, |L|))")
         return "\n".join(lines) + "\n"
 
@@ -185,6 +185,7 @@ class Exact:
         cfg = trial.config
         with mpmath.workdps(DPS):
             self.dps = _digits_needed(trial)
+        with mpmath.workdps(self.dps):
             act = reference_activation(trial.activation or "tanh", "mp")
             self.loss, grads, mags = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, trial.cell, kind="mp",
                                           magnitudes=True)
