@@ -23,7 +23,43 @@ sys.path.insert(0, str(ROOT))
 
 from symbptt import RNN, __version__, derive  # noqa: E402
 from symbptt.model import unrolled_loss  # noqa: E402
-from symbptt.numeric import bare_forward, lambdify_gradient, sweep_scalar  # noqa: E402
+from symbptt.numeric.compiled import CompiledForm  # noqa: E402
+from symbptt.numeric.sweeps import bare_forward, sweep_scalar  # noqa: E402
+from symbptt.paths import explicit_factor_count  # noqa: E402
+
+
+def lambdify_gradient(rnn: RNN, form: str = "explicit", wrt: str = "all") -> CompiledForm:
+    """The symbolic form compiled to a straight-line NumPy program (what `check` calls compiled forms)."""
+    return CompiledForm(rnn, form, wrt)
+
+
+def compile_scaling(smoke: bool) -> tuple[list[list[str]], dict[str, float]]:
+    """Compile time against the number of factors in the program, n = 1..4, layers 1..3, T up to 200:
+    the explicit form while it stays small, the recursive form always; the exponent k of time ∝ factors^k
+    fitted by least squares on log–log."""
+    Ts = (4, 8) if smoke else (10, 25, 50, 100, 200)
+    rows, points = [], {"explicit": [], "recursive": []}
+    for n in (1, 2, 3, 4):
+        for layers in (1, 2, 3):
+            for T in Ts:
+                rnn = RNN(T=T, n=n, layers=layers)
+                for form in ("explicit", "recursive"):
+                    if form == "explicit" and sum(explicit_factor_count(rnn, ell, p) for p in rnn.spec.params
+                                                  for ell in range(1, layers + 1)) > 60_000:
+                        continue
+                    start = time.process_time()
+                    program = CompiledForm(rnn, form)
+                    seconds = time.process_time() - start
+                    points[form].append((program.factor_count, seconds))
+                    if T == Ts[-1]:
+                        rows.append([f"n={n}, layers={layers}, T={T}", form, f"{program.factor_count:,}",
+                                     _fmt(seconds)])
+    fits = {}
+    for form, data in points.items():
+        x = np.log([f for f, _ in data])
+        y = np.log([max(s, 1e-6) for _, s in data])
+        fits[form] = float(np.polyfit(x, y, 1)[0]) if len(data) > 2 else float("nan")
+    return rows, fits
 
 
 def median_time(func, repeats: int) -> float:
@@ -221,6 +257,11 @@ def main() -> None:
         f"Measured in this run: sweep / bare = {ratios['ratio_bare']:.1f}; the sweep is still "
         f"{ratios['ratio_per_T']:.0f}× faster than re-running BPTT per T.\n"
     ]
+    rows, fits = compile_scaling(args.smoke)
+    sections += ["\n## 5. Compiling a form: time against the number of factors\n",
+                 table(["model (largest T)", "form", "factors", "compile time (CPU)"], rows),
+                 "\nFitted exponent k of compile time ∝ factors^k over every n, layers and T measured: "
+                 + ", ".join(f"{form} {k:.2f}" for form, k in fits.items()) + " (target ≤ 1.2).\n"]
     sections += ["\n## 4. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke))]
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)

@@ -13,7 +13,7 @@ from typing import Any
 
 __version__ = "0.2.0"
 _LAZY = {
-    "FORMS": "derive", "Derivation": "derive", "Equation": "derive", "derive": "derive",
+    "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
     "SymbpttError": "errors", "RNN": "model", "explore": "explore",
 }
 __all__ = [*sorted(_LAZY), "__version__"]

@@ -95,7 +95,7 @@ class Trial:
 
     def describe(self) -> str:
         act = f", {self.activation}" if self.activation else ""
-        extra = (", truncate " + str(self.truncate) if self.truncate else "") + (", saturated" if self.saturated else "")
+        extra = (f", truncate {self.truncate}" if self.truncate else "") + (", saturated" if self.saturated else "")
         return (f"{self.cell}{act}, T={self.T}, n={self.n}, m={self.m}, layers={self.layers}, "
                 f"loss {self.loss}{extra}")
 
@@ -160,7 +160,8 @@ class CheckReport:
             lines.append(f"{key:<17} {self.entries[key]:>8} {self.worst[key]:>12.2e} {tol:>10.0e}  {status:<6}  "
                          f"{self.where.get(key, '')}")
         lines.append(f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
-                     f"digits (2|a|/ln 10 more where units saturate); error = |found - exact| / max(|exact|, {FLOOR:g} x sum of |path products|)"
+                     "digits (2|a|/ln 10 more where units saturate); error = |found - exact| / "
+                     f"max(|exact|, {FLOOR:g} x sum of |path products|)"
                      f" (finite differences also at least {FD_FLOOR:g} x max(1, |L|))")
         return "\n".join(lines) + "\n"
 
@@ -194,7 +195,8 @@ class Exact:
             if trial.truncate:
                 _, cut, cut_mags = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, trial.cell, kind="mp",
                                         truncate=trial.truncate, magnitudes=True)
-                self.truncated, self.truncated_mags = _entries(cut, cfg.spec.params), _entries(cut_mags, cfg.spec.params)
+                self.truncated = _entries(cut, cfg.spec.params)
+                self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
 
 def _digits_needed(trial: Trial) -> int:
@@ -250,7 +252,7 @@ def _structure(trial: Trial):
 
 def printed_forms(trial: Trial, exact: Exact, cache: dict) -> dict[str, list[float]]:
     """The printed forms, text and LaTeX, read back and evaluated with enough digits for the trial."""
-    from .derive import derive
+    from .forms import derive
     from .model import RNN
     from .paths import explicit_factor_count
 
@@ -371,7 +373,7 @@ class Resolver:
 
 def gradient_entries(rnn, values: dict, cfg: Config) -> list:
     """The evaluated ∂L/∂θ of every parameter entry, in the order of the reference's entries."""
-    from .derive import Display, grad_label
+    from .forms import Display, grad_label
 
     d = Display(rnn)
     out = []

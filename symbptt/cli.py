@@ -161,7 +161,7 @@ def build_rnn(T: int, n: int, m: int, layers: int, activation: str | None, loss:
 
 def build_derivation(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str,
                      loss: str, form: str, factors: str | None) -> Any:
-    from .derive import derive
+    from .forms import derive
 
     rnn = build_rnn(T, n, m, layers, activation, loss, cell)
     named = None if factors is None else factors == "named"

@@ -16,7 +16,7 @@ import sympy as sp
 
 from . import notation
 from .cells import INPUT
-from .derive import (
+from .forms import (
     Derivation,
     Equation,
     Note,
@@ -215,7 +215,7 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
 
 
 def _param_display(rnn: RNN, param: str, layer: int) -> sp.Basic:
-    from .derive import Display
+    from .forms import Display
 
     return Display(rnn).param(param, layer)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sympy as sp
 
 from . import notation
-from .derive import Derivation, Equation, MatTermSum, TermSum, derive
 from .errors import SymbpttError
+from .forms import Derivation, Equation, MatTermSum, TermSum, derive
 from .model import RNN
 from .render import FactorCache, factors_of, is_matrix, summands
 
@@ -173,7 +173,7 @@ def _activation_tex(rnn: RNN) -> str:
 def _cell_tex(rnn: RNN) -> str:
     """The cell's one-step equations at a generic step t, in the symbols its formulas use."""
     from .cells import unit
-    from .derive import generic_step_names
+    from .forms import generic_step_names
     from .primitives import plain
 
     s, rows = rnn.symbols, []

@@ -283,7 +283,7 @@ def unrolled_equations(rnn: RNN) -> list[tuple[Matrix, Matrix]]:
         for layer in range(1, rnn.layers + 1):
             flat = node_equations(rnn, layer, t)
             per_node = len(rnn.spec.nodes)
-            for k, (name, _) in enumerate(rnn.spec.nodes):
+            for k in range(per_node):
                 rows = [flat[i * per_node + k] for i in range(rnn.n)]
                 eqs.append((Matrix([[lhs] for lhs, _ in rows]), Matrix([[rhs] for _, rhs in rows])))
     return eqs

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
@@ -117,7 +117,7 @@ def _sub(text: str) -> str:
     return f"_({text})" if any(ch in text for ch in "+-,") else f"_{text}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse(text: str) -> Parts:
     """The parts of a text spelling (the inverse of ``Parts.text``)."""
     base = BASE.match(text)
@@ -282,7 +282,7 @@ class OrderedSum(sp.Add):
 
     def _pretty(self, printer) -> prettyForm:
         out = None
-        for i, arg in enumerate(self.args):
+        for arg in self.args:
             negative = isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1
             form = printer._print(-arg if negative else arg)
             if out is None:

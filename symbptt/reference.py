@@ -262,7 +262,9 @@ def finite_differences(layers: list[Layer], x: np.ndarray, y: np.ndarray, activa
                        loss: str = "last", cell: str = "rnn", eps: float = 1e-6) -> list[Layer]:
     """Central differences (L(θ+ε) − L(θ−ε)) / 2ε for every parameter entry, float64."""
     num = Numbers("float")
-    sigma = (builtin_activation(activation, num) if isinstance(activation, str) else activation) if cell == "rnn" else None
+    sigma = None
+    if cell == "rnn":
+        sigma = builtin_activation(activation, num) if isinstance(activation, str) else activation
 
     def loss_at(params: list[Layer]) -> float:
         h, _, _ = forward(cell, params, np.asarray(x, dtype=float), num, sigma)

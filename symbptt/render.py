@@ -22,7 +22,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
-from .derive import Derivation, Equation, MatTermSum, TermSum
+from .forms import Derivation, Equation, MatTermSum, TermSum
 
 FORMATS = ("pretty", "text", "latex")
 DEFAULT_WIDTH = 100

@@ -32,7 +32,7 @@ def _matrix_trials(methods: tuple[str, ...]) -> check.CheckReport:
 
 def test_a_printed_recursion_without_its_transpose_is_caught(monkeypatch):
     """δ_{t-1} = J_t δ_t (instead of J_tᵀ δ_t) in the printed recursive form."""
-    from symbptt import derive as d
+    from symbptt import forms as d
 
     original = d._delta_part_display
 

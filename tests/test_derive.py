@@ -10,7 +10,7 @@ from conftest import normwise_error, random_point
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
-from symbptt.derive import FORMS, SymbolicFactors, derive
+from symbptt.forms import FORMS, SymbolicFactors, derive
 from symbptt.model import loss_in_states, node_equations, unrolled_loss
 from symbptt.paths import EXPLICIT_MAX_FACTORS, Step, evaluate_explicit, evaluate_recursive, targets
 
@@ -179,7 +179,7 @@ def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, lay
         from symbptt.numeric.factors import gradients
 
         _, grads = gradients(cfg)
-        from symbptt.derive import Display, grad_label
+        from symbptt.forms import Display, grad_label
 
         d = Display(rnn)
         for layer in range(1, layers + 1):
@@ -194,12 +194,11 @@ def _evaluate_general(derivation, rnn, cfg, T):
     terminal conditions, the recursion for t = T..1, then the sums."""
     import mpmath
 
+    from symbptt import notation
     from symbptt.check import Resolver, Trial
+    from symbptt.forms import route_tag
     from symbptt.readback import Evaluator
     from symbptt.render import text_atom
-
-    from symbptt import notation
-    from symbptt.derive import route_tag
 
     trial = Trial(cfg.cell, None, rnn.n, rnn.m, rnn.layers, T, rnn.loss, None, False, cfg)
     env: dict = {}

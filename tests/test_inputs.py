@@ -26,7 +26,8 @@ REFUSED = [
     ("a**64.000001", "exponent"), ("a**a", "positive constant base"), ("2", "does not depend"),
     ("a.__class__", "Attribute"), ("open(a)", "not allowed"), ("__import__('os')", "not allowed"),
     ("lambda: a", "Lambda"), ("a if a else a", "IfExp"), ("[a]", "List"), ("a; a", "not a valid"),
-    ("True*a", "not a real number"), ("1j*a", "not a real number"), ("x", "unknown activation"), ("x*a", "name 'x' is not allowed"),
+    ("True*a", "not a real number"), ("1j*a", "not a real number"), ("x", "unknown activation"),
+    ("x*a", "name 'x' is not allowed"),
     ("log(a)", "not real and finite"), ("1/a", "not real and finite"), ("sqrt(a)", "not real and finite"),
     ("", "empty"), ("a+" * 300 + "a", "longer than"),
 ]
@@ -109,7 +110,7 @@ MGU = {"name": "mgu", "states": ["h"], "params": ["w_f", "u_f", "b_f", "w_n", "u
 
 def test_the_shipped_example_cell_loads_and_differentiates():
     from symbptt import RNN
-    from symbptt.derive import derive
+    from symbptt.forms import derive
 
     cell = load_cell_file("docs/cells/mgu.toml")
     assert cell.states == ("h",) and cell.scalar_params == tuple(MGU["params"])

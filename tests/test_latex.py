@@ -14,7 +14,7 @@ from conftest import require_program
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
-from symbptt.derive import derive
+from symbptt.forms import derive
 from symbptt.latex import PREAMBLE, snippet, standalone, tikz_diagram
 from symbptt.readback import Evaluator, latex_equations, text_equations
 from symbptt.render import render_text

@@ -25,7 +25,7 @@ import sympy as sp
 from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import INPUT, prev, unit
-from ..derive import shown_coefficients
+from ..forms import shown_coefficients
 from ..model import RNN
 from ..paths import DeltaPart, Step, delta_recursion, explicit_terms, param_entry, targets
 from ..step import Route
@@ -62,12 +62,14 @@ class CompiledForm:
         self.rnn, self.form = rnn, form
         self.keys = targets(rnn, wrt)
         self.steps: set[Step] = set()
+        self.factor_count = 0
         lines = self._explicit() if form == "explicit" else self._recursive()
         self.source = "def program(V, _term, _tapply, _outer):\n" + "\n".join("    " + ln for ln in lines)
         namespace: dict[str, Any] = {}
         exec(compile(self.source, f"<{form} form>", "exec"), namespace)  # our own generated code
         self.program = namespace["program"]
         self._templates = self._route_templates()
+        self._functions: dict[str, dict] = {"float": self.functions("float")}
 
     # ------------------------------------------------------------ code generation
 
@@ -77,6 +79,7 @@ class CompiledForm:
 
     def _factor(self, step: Step) -> str:
         self.steps.add(step)
+        self.factor_count += 1
         return f"V['{_name(step)}']"
 
     def _explicit(self) -> list[str]:
@@ -159,7 +162,9 @@ class CompiledForm:
     def __call__(self, model: NumericModel, kind: str = "float") -> list[dict[str, np.ndarray]]:
         """Evaluate the program on ``model`` (float64 arrays, or mpf object arrays with kind 'mp')."""
         traj = forward(compiled_cell(model.cell, kind), model.params, model.x)
-        fns, templates = self.functions(kind), self._route_templates()
+        if kind not in self._functions:
+            self._functions[kind] = self.functions(kind)
+        fns, templates = self._functions[kind], self._templates
         V: dict[str, Any] = {}
         spec = model.cell
         for step in self.steps:
