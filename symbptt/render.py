@@ -84,6 +84,9 @@ class FactorCache(Generic[R]):
         result = self.templates[template]
         for placeholder, real in back.items():
             result = self.swap(result, self.atom(placeholder), self.atom(real))
+        printed = "\n".join(result.lines) if isinstance(result, Picture) else str(result)
+        if any(p.name in printed or self.atom(p) in printed for p in back):
+            return self.show(expr)  # a printer spelled the placeholder another way: print this one in full
         return result
 
 
