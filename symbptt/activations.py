@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from . import primitives as P
 from .errors import SymbpttError
+from .lazy import numpy as np
 from .limits import time_limit
 from .safeexpr import A, parse_activation, shown
 
 H = sp.Symbol("h", real=True)
-Array = np.ndarray
+Array = "np.ndarray"
 GAMMA_EXACT = "exact"
 
 
@@ -118,8 +118,8 @@ NAMES = tuple(BUILTIN)
 
 def _builtin(name: str) -> Activation:
     sigma, dsigma_h, gamma, np_d, np_logd, mp_s, mp_d = BUILTIN[name]
-    np_sigma = sp.lambdify(A, sigma, [P.numpy_module(), "numpy"]) if sigma is not A else _identity
     function = None if sigma is A else type(sigma)
+    np_sigma = _identity if function is None else P.TABLE[function][1]
     return Activation(name, sigma, sp.diff(sigma, A), dsigma_h, gamma, GAMMA_EXACT, _vectorised(np_sigma),
                       np_d, np_logd, mp_s, mp_d, function)
 
@@ -213,7 +213,7 @@ def _custom(text: str) -> Activation:
                       mp_sigma, mp_dsigma, function)
 
 
-PROBES = np.array([sign * 10.0 ** k for sign in (-1.0, 1.0) for k in np.arange(-3.0, 12.5, 0.5)] + [0.0])
+PROBES = [sign * 10.0 ** (k / 2) for sign in (-1.0, 1.0) for k in range(-6, 25)] + [0.0]
 
 
 def _stablest(*candidates: sp.Expr) -> sp.Expr:
@@ -231,7 +231,7 @@ def _stablest(*candidates: sp.Expr) -> sp.Expr:
     for candidate in candidates:
         with np.errstate(all="ignore"):
             try:
-                values = _vectorised(sp.lambdify(A, candidate, mods))(PROBES)
+                values = _vectorised(sp.lambdify(A, candidate, mods))(np.array(PROBES))
             except (TypeError, ValueError, ZeroDivisionError):
                 continue
         error = 0.0
@@ -248,11 +248,11 @@ def _stablest(*candidates: sp.Expr) -> sp.Expr:
     return best
 
 
-SAMPLES = np.linspace(-50.0, 50.0, 20001)
 
 
 def _require_real(text: str, np_sigma: Callable, np_dsigma: Callable) -> None:
     """σ and σ' must be real and finite on the real line (checked on a dense grid over [−50, 50])."""
+    SAMPLES = np.linspace(-50.0, 50.0, 20001)  # noqa: N806 - a constant of this check
     with np.errstate(all="ignore"):
         try:
             for f in (np_sigma, np_dsigma):

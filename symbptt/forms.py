@@ -12,7 +12,7 @@ Forms (each a list of equations lhs = rhs):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -54,15 +54,50 @@ class Note(str):
         return obj
 
 
-@dataclass
+class LazySum:
+    """A sum too long to hold (a recursive gradient at T = 10⁵): its terms are made when iterated, so a
+    renderer can print it term by term; ``materialize`` builds the SymPy sum."""
+
+    def __init__(self, make_terms: Callable[[], Iterator[sp.Basic]]) -> None:
+        self.make_terms = make_terms
+
+    def terms(self) -> Iterator[sp.Basic]:
+        return self.make_terms()
+
+    def materialize(self) -> sp.Basic:
+        return _add(list(self.terms()))
+
+
 class Derivation:
     """What ``derive`` returns: a title, the equations, the definitions of the named factors at a
-    generic step t (the "where" clause), and short notes in words."""
+    generic step t (the "where" clause), and short notes in words.
 
-    title: str
-    equations: list[Equation]
-    notes: list[str]
-    definitions: list[Equation] = field(default_factory=list)
+    Long forms are built lazily: ``stream()`` yields the equations one at a time (what the command line
+    prints, in constant memory), ``equations`` builds and keeps the whole list (what the API user gets)."""
+
+    def __init__(self, title: str, equations: list[Equation] | None = None, notes: list[str] | None = None,
+                 definitions: list[Equation] | None = None,
+                 source: Callable[[], Iterator[Equation]] | None = None) -> None:
+        self.title, self.notes, self.definitions = title, list(notes or []), list(definitions or [])
+        self._equations = None if equations is None else list(equations)
+        self._source = source
+
+    @property
+    def equations(self) -> list[Equation]:
+        if self._equations is None:
+            self._equations = [Equation(eq.lhs, eq.rhs.materialize() if isinstance(eq.rhs, LazySum) else eq.rhs)
+                               for eq in self._source()]
+        return self._equations
+
+    def stream(self) -> Iterator[Equation]:
+        """The equations in order, built one by one unless they were built already."""
+        if self._equations is not None:
+            return iter(self._equations)
+        return self._source()
+
+    def __repr__(self) -> str:
+        count = len(self._equations) if self._equations is not None else "…"
+        return f"Derivation({self.title!r}, {count} equations)"
 
 
 def label(text: str, tex: str, uni: str | None = None) -> sp.Symbol:
@@ -118,33 +153,50 @@ def shown_locals(graph: StepGraph) -> dict[tuple[str, str], sp.Expr]:
 
 
 class Instances:
-    """Template symbols of one unit → the symbols of that unit at (layer, t), cached."""
+    """Template symbols of one unit → the symbols of that unit at (layer, t), built only for the
+    symbols a template uses (a tanh factor needs h_t alone)."""
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn, self.s = rnn, rnn.symbols
-        self._maps: dict[tuple[int, int, int], dict] = {}
-        self.scalar_fast = rnn.n == 1
+        self._symbols: dict[sp.Basic, tuple] = {}
+        self._made: dict[tuple, sp.Basic] = {}
+        spec = rnn.spec
+        self.kinds = {prev(st): ("prev", st) for st in spec.states}
+        self.kinds |= {unit(name): ("node", name) for name, _ in spec.nodes}
+        self.kinds |= {unit(lin.name): ("node", lin.name) for lin in spec.linears}
+        self.kinds[unit(INPUT)] = ("input", INPUT)
+        self.kinds |= {unit(p): ("param", p) for p in spec.scalar_params}
 
-    def mapping(self, layer: int, t: int, i: int) -> dict:
-        key = (layer, t, i)
-        if key not in self._maps:
-            if self.scalar_fast:
-                self._maps[key] = self._scalar_mapping(layer, t)
+    def symbol(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Basic:
+        key = (sym, layer, t, i)
+        if key not in self._made:
+            kind, name = self.kinds[sym]
+            s, unit_index = self.s, None if self.rnn.n == 1 else i + 1
+            if kind == "prev":
+                value = s.scalar(name, layer, t - 1, unit_index)
+            elif kind == "node":
+                value = s.scalar(name, layer, t, unit_index)
+            elif kind == "param":
+                value = s.param(name, layer)[0]
+            elif layer > 1:
+                value = s.scalar("h", layer - 1, t, unit_index)
             else:
-                self._maps[key] = self.s.unit_values(layer, t, i)
-        return self._maps[key]
+                value = s.x(t)[min(i, self.rnn.m - 1)]
+            self._made[key] = value
+        return self._made[key]
 
-    def _scalar_mapping(self, layer: int, t: int) -> dict:
-        s, spec = self.s, self.rnn.spec
-        out = {prev(st): s.scalar(st, layer, t - 1) for st in spec.states}
-        out.update({unit(name): s.scalar(name, layer, t) for name, _ in spec.nodes})
-        out.update({unit(lin.name): s.scalar(lin.name, layer, t) for lin in spec.linears})
-        out[unit(INPUT)] = s.scalar("x", None, t) if layer == 1 else s.scalar("h", layer - 1, t)
-        out.update({unit(p): s.param(p, layer)[0] for p in spec.scalar_params})
-        return out
+    def mapping(self, layer: int, t: int, i: int, symbols: tuple = ()) -> dict:
+        return {sym: self.symbol(sym, layer, t, i) for sym in symbols}
 
     def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
-        return swap(template, self.mapping(layer, t, i))
+        symbols = self._symbols.get(template)
+        if symbols is None:
+            symbols = self._symbols[template] = tuple(s for s in template.free_symbols if s in self.kinds)
+        return swap(template, self.mapping(layer, t, i, symbols))
+
+    def forget(self) -> None:
+        """Drop the instantiated symbols (long forms stream step by step and need only recent ones)."""
+        self._made.clear()
 
 
 class SymbolicFactors:
@@ -215,11 +267,12 @@ def route_tag(rnn: RNN, route: Route) -> str:
 class Display:
     """How factors print: expressions for the scalar vanilla model, named symbols (J_3, D_1) otherwise."""
 
-    def __init__(self, rnn: RNN, named: bool | None = None) -> None:
+    def __init__(self, rnn: RNN, named: bool | None = None, bounded: bool = False) -> None:
         self.rnn, self.s, self.values = rnn, rnn.symbols, SymbolicFactors(rnn)
         self.n = rnn.n
         self.named = (not rnn.scalar or rnn.spec.name != "rnn") if named is None else named
         self._shown: dict[Step, sp.Basic] = {}
+        self.bounded = bounded  # streaming a long form: keep only recent factors
 
     def mat(self, name: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
         """A named vector or matrix (h_3, J^hc_2, W_f) in the notation of notation.py."""
@@ -237,6 +290,9 @@ class Display:
 
     def factor(self, step: Step) -> sp.Basic:
         """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
+        if self.bounded and len(self._shown) > 4096:
+            self._shown.clear()
+            self.values.at.forget()
         if step not in self._shown:
             self._shown[step] = self.factor_symbol(step) if self.named else self._scalar_factor(step)
         return self._shown[step]
@@ -267,7 +323,7 @@ class Display:
             return self.s.scalar(source, layer, t - 1)
         if layer > 1:
             return self.s.scalar("h", layer - 1, t)
-        return self.s.x(t)[column, 0]
+        return self.s.scalar("x", None, t, None if self.rnn.m == 1 else column + 1)
 
     def z(self, param: str, layer: int, t: int) -> sp.Basic:
         _, _, source = param_entry(self.rnn, param)
@@ -445,7 +501,12 @@ def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0,
     kind, leaf, _ = param_entry(d.rnn, param)
     if kind == "initial":
         return d.delta(layer, 0, leaf)
-    terms = []
+    return _add(list(_gradient_terms(d, param, layer, column, zero)))
+
+
+def _gradient_terms(d: Display, param: str, layer: int, column: int, zero: frozenset) -> Iterator[sp.Basic]:
+    """The terms of the recursive form's ∂L/∂θ, one per step and state, made one at a time."""
+    _, leaf, _ = param_entry(d.rnn, param)
     for t in range(1, d.rnn.T + 1):
         for route in d.rnn.graph.entries(leaf):
             if (layer, t, route.target) in zero:
@@ -454,36 +515,56 @@ def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0,
             delta = d.delta(layer, t, route.target)
             if d.rnn.scalar:
                 z = [d.z_entry(param, layer, t, column)] if _has_z(d.rnn, param) else []
-                terms.append(_mul(d.factor(step), *z, delta))
+                yield _mul(d.factor(step), *z, delta)
             else:
                 da = sp.MatMul(d.factor(step), delta)
-                terms.append(sp.MatMul(da, notation.Tr(d.z(param, layer, t))) if _has_z(d.rnn, param) else da)
-    return _add(terms)
+                yield sp.MatMul(da, notation.Tr(d.z(param, layer, t))) if _has_z(d.rnn, param) else da
+
+
+def dead_deltas(rnn: RNN) -> set[tuple[int, int, str]]:
+    """The δ's no path reaches (the top cell state at T, …): they are 0 and their terms are left out."""
+    zero: set[tuple[int, int, str]] = set()
+    for key, parts in delta_recursion(rnn):
+        if not [p for p in parts if p.kind == "E" or (p.layer, p.t, p.target) not in zero]:
+            zero.add(key)
+    return zero
 
 
 def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
-    d, eqs = Display(rnn, named), []
     chosen = targets(rnn, wrt)
     needs_zero = {(layer, param_entry(rnn, param)[1]) for param, layer in chosen
                   if rnn.spec.kind(param) == "initial"}
-    zero: set[tuple[int, int, str]] = set()
-    for (layer, t, state), parts in delta_recursion(rnn):
-        live = [p for p in parts if p.kind == "E" or (p.layer, p.t, p.target) not in zero]
-        if not live:
-            zero.add((layer, t, state))
-        if t == 0 and (layer, state) not in needs_zero:
-            continue
-        eqs.append(Equation(d.delta(layer, t, state), _add([_delta_part_display(d, p) for p in live])))
-    for param, layer in chosen:
-        if rnn.scalar:
-            for entry, column in _scalar_entries(rnn, param, layer):
-                eqs.append(Equation(grad_label(entry), _recursive_gradient(d, param, layer, column, frozenset(zero))))
-        else:
-            eqs.append(Equation(grad_label(d.param(param, layer)),
-                                _recursive_gradient(d, param, layer, 0, frozenset(zero))))
-    defs = route_definitions(rnn, _used_routes(set(d._shown))) if d.named else []
-    notes = _named_notes(rnn) if d.named else []
-    return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", eqs, notes, defs)
+    zero = frozenset(dead_deltas(rnn))
+
+    def build() -> Iterator[Equation]:
+        d = Display(rnn, named, bounded=True)
+        for (layer, t, state), parts in delta_recursion(rnn):
+            if t == 0 and (layer, state) not in needs_zero:
+                continue
+            live = [p for p in parts if p.kind == "E" or (p.layer, p.t, p.target) not in zero]
+            yield Equation(d.delta(layer, t, state), _add([_delta_part_display(d, p) for p in live]))
+        for param, layer in chosen:
+            columns = _scalar_entries(rnn, param, layer) if rnn.scalar else [(d.param(param, layer), 0)]
+            for entry, column in columns:
+                yield Equation(grad_label(entry), _lazy_gradient(rnn, named, param, layer, column, zero))
+
+    named_shown = Display(rnn, named).named
+    used = {(r.kind, r.target, r.source) for r in rnn.graph.routes
+            if r.kind in ("J", "F") or r.kind == "V" and rnn.layers > 1
+            or r.kind == "D" and any(param_entry(rnn, p)[1] == r.source for p, _ in chosen)}
+    defs = route_definitions(rnn, used) if named_shown else []
+    notes = _named_notes(rnn) if named_shown else []
+    return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", None, notes, defs, source=build)
+
+
+def _lazy_gradient(rnn: RNN, named: bool | None, param: str, layer: int, column: int, zero: frozenset) -> sp.Basic:
+    """∂L/∂θ of the recursive form: a TermSum for short sequences, a LazySum beyond 2000 steps."""
+    def terms() -> Iterator[sp.Basic]:
+        return _gradient_terms(Display(rnn, named, bounded=True), param, layer, column, zero)
+
+    if rnn.T <= 2000 or rnn.spec.kind(param) == "initial":
+        return _recursive_gradient(Display(rnn, named), param, layer, column, zero)
+    return LazySum(terms)
 
 
 def form_unroll(rnn: RNN, wrt: str) -> Derivation:
@@ -553,9 +634,12 @@ def form_expanded(rnn: RNN, wrt: str) -> Derivation:
                 expanded = [_mul(*[f.xreplace(subs) for f in factors_of_term(t)]) for t in shown]
                 eqs.append(Equation(grad_label(entry), _add(expanded)))
         else:
-            grad = evaluate_recursive(rnn, param, layer, values).xreplace(subs)
+            grad = P.plain(evaluate_recursive(rnn, param, layer, values).xreplace(subs))
             lhs = grad_label(d.param(param, layer))
-            eqs.append(Equation(lhs, grad[0, 0] if grad.shape == (1, 1) else grad))
+            value = grad[0, 0] if grad.shape == (1, 1) else grad
+            if isinstance(value, sp.Add):  # one term per line, long products wrapped between factors
+                value = _add([_mul(*t.args) if isinstance(t, sp.Mul) else t for t in value.args])
+            eqs.append(Equation(lhs, value))
     return Derivation(f"gradient expanded down to parameters and inputs, T = {rnn.T}", eqs, [])
 
 

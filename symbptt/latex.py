@@ -9,13 +9,15 @@ definitions of named factors are typeset maths under the equations.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from . import notation
 from .errors import SymbpttError
-from .forms import Derivation, Equation, MatTermSum, TermSum, derive
+from .forms import Derivation, Equation, derive
 from .model import RNN
-from .render import FactorCache, factors_of, is_matrix, summands
+from .render import FactorCache, factors_of, is_matrix, is_sum, summands
 
 FACTORS_PER_LINE = 8
 CHARS_PER_LINE = 240  # LaTeX source characters of factors per printed line
@@ -39,16 +41,18 @@ def _matadd(expr: sp.MatAdd) -> str:
     return "".join(out)
 
 
-def _tex_matrix(expr: sp.MatrixBase, cache: FactorCache[str] | None = None) -> str:
-    """A matrix entry by entry (through the factor cache), set as SymPy sets it."""
-    show = cache or (lambda e: tex(e))
-    rows = [" & ".join(show(v) if isinstance(v, sp.Symbol) or not v.args else _plain_tex(v, cache)
-                       for v in expr.row(i)) for i in range(expr.rows)]
+_ENTRIES: list[FactorCache[str]] = []
+
+
+def _tex_matrix(expr: sp.MatrixBase) -> str:
+    """A matrix entry by entry (each through a template cache), set as SymPy sets it."""
+    if not _ENTRIES:
+        _ENTRIES.append(FactorCache(tex, lambda s, old, new: s.replace(old, new), lambda e: sp.latex(e)))
+    entry = _ENTRIES[0]
+    if len(entry.done) > 20_000:
+        entry.done.clear()
+    rows = [" & ".join(entry(v) for v in expr.row(i)) for i in range(expr.rows)]
     return r"\left[\begin{matrix}" + r"\\".join(rows) + r"\end{matrix}\right]"
-
-
-def _plain_tex(expr: sp.Basic, cache: FactorCache[str] | None) -> str:
-    return cache(expr) if cache is not None and not isinstance(expr, sp.Add) else tex(expr)
 
 
 def _tex_factor(expr: sp.Basic) -> str:
@@ -74,29 +78,97 @@ def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
     return [cache(expr)]
 
 
+_CALL = re.compile(r"^(.*?)\{?\\left\(\s*XARGX\s*\\right\)\}?(.*)$")
+
+
+def _call_parts(call: sp.Function, exp: sp.Basic) -> tuple[str, str] | None:
+    """What a call (or its power) prints before and after its parenthesised argument:
+    (``\\tanh^{2}``, ``""``), (``\\sigma``, ``^{2}``); None when it is not printed that way."""
+    template = call.func(sp.Symbol("XARGX"))
+    match = _CALL.match(tex(template if exp == 1 else sp.Pow(template, exp)))
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
+    """Pieces of a scalar factor too long for one line, split at its sums, products and calls: a sum
+    or call spanning lines gets \\bigl( … \\bigr), which, unlike \\left…\\right, may be opened on one
+    row of align* and closed on another."""
+    text = cache(expr)
+    if len(text) <= CHARS_PER_LINE or isinstance(expr, sp.MatrixBase) or is_matrix(expr):
+        return [text]
+    if isinstance(expr, sp.Add):
+        pieces = [r"\bigl("]
+        for i, arg in enumerate(summands(expr) if is_sum(expr) else expr.args):
+            negative = arg.could_extract_minus_sign()
+            inner = _breakable(-arg if negative else arg, cache)
+            sign = "- " if negative else ("+ " if i else "")
+            pieces += [sign + inner[0], *inner[1:]]
+        return [*pieces, r"\bigr)"]
+    if isinstance(expr, sp.Mul):
+        return [p for f in factors_of(expr) for p in _breakable(f, cache)]
+    call, exp = (expr.base, expr.exp) if isinstance(expr, sp.Pow) and expr.exp.is_Integer else (expr, 1)
+    if isinstance(call, sp.Function) and len(call.args) == 1:
+        parts = _call_parts(call, exp)
+        if parts is not None:
+            inner = _breakable(call.args[0], cache)
+            if inner[0] == r"\bigl(":
+                inner = inner[1:-1]
+            return [parts[0] + r"\bigl(", *inner, r"\bigr)" + parts[1]]
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and isinstance(expr.base, (sp.Add, sp.Mul)):
+        inner = _breakable(expr.base, cache)
+        if inner[0] != r"\bigl(":
+            inner = [r"\bigl(", *inner, r"\bigr)"]
+        return [*inner[:-1], inner[-1] + f"^{{{expr.exp}}}"]
+    return [text]
+
+
+Piece = tuple[str, str, str]  # (text, joiner within a line, prefix when it starts a continued line)
+
+
+def _pack(pieces: list[Piece], per_line: int) -> list[str]:
+    """Greedy lines of at most ``per_line`` pieces and about CHARS_PER_LINE characters; the first line
+    bare, every other one starting with its first piece's prefix."""
+    lines, current, width = [], "", 0
+    count = 0
+    for text, joiner, prefix in pieces:
+        if count and (count >= per_line or width + len(text) > CHARS_PER_LINE):
+            lines.append(current)
+            current, width, count = prefix + text, len(text), 0
+        else:
+            current = current + joiner + text if count else (prefix + text if lines else text)
+            width += len(text)
+        count += 1
+    lines.append(current)
+    return lines
+
+
+def _factor_pieces(factor_texts: list[str], matrix: bool) -> list[Piece]:
+    return [(t, " " if matrix else r" \cdot ", r"\cdot ") for t in factor_texts]
+
+
 def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_PER_LINE) -> list[str]:
     """A product as one or more lines of at most ``per_line`` factors: scalars joined with \\cdot,
-    matrices side by side."""
+    matrices side by side, a continued line starting with \\cdot; a factor longer than a line is broken
+    inside (see _breakable)."""
     if isinstance(term, sp.MatrixBase):
-        return [_tex_matrix(term, cache)]
+        return [_tex_matrix(term)]
     if not isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
-        return [tex(term)]
+        return _pack([(t, " ", "") for t in _breakable(term, cache)], per_line)
     parts = _product_factors(term, cache)
-    sep = " " if is_matrix(term) else r" \cdot "
-    lines, current = [], []
-    for part in parts:
-        if current and (len(current) >= per_line or sum(map(len, current)) + len(part) > CHARS_PER_LINE):
-            lines.append(sep.join(current))
-            current = []
-        current.append(part)
-    lines.append(sep.join(current))
-    return lines
+    if is_matrix(term) or max(map(len, parts)) <= CHARS_PER_LINE:
+        return _pack(_factor_pieces(parts, is_matrix(term)), per_line)
+    pieces: list[Piece] = []
+    for factor in factors_of(term):
+        inner = _breakable(factor, cache)
+        pieces.append((inner[0], r" \cdot ", r"\cdot "))
+        pieces += [(t, " ", "") for t in inner[1:]]
+    return _pack(pieces, per_line)
 
 
 def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:
     """align* rows: lhs &= first term, then &\\quad + next term, wrapped products continue with \\cdot."""
     rows = []
-    terms = summands(eq.rhs) if isinstance(eq.rhs, (TermSum, MatTermSum)) else (eq.rhs,)
+    terms = summands(eq.rhs) if is_sum(eq.rhs) else (eq.rhs,)
     for i, term in enumerate(terms):
         sign = "+"
         if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
@@ -107,7 +179,7 @@ def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> lis
             elif j == 0:
                 rows.append(rf"&\quad {sign} {line}")
             else:
-                rows.append(rf"&\qquad \cdot {line}")
+                rows.append(rf"&\qquad {line}")
     return rows
 
 
@@ -115,7 +187,7 @@ def align(derivation: Derivation) -> str:
     """One align* environment with every equation of ``derivation`` and the definitions of its named
     factors (\\text{where} …) below them."""
     cache = latex_cache()
-    rows = [row for eq in derivation.equations for row in equation_lines(eq, cache)]
+    rows = [row for eq in derivation.stream() for row in equation_lines(eq, cache)]
     for i, eq in enumerate(derivation.definitions):
         rows.extend(equation_lines(eq, cache, r"\text{where } " if i == 0 else r"\phantom{\text{where }}"))
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"

@@ -137,6 +137,8 @@ class Symbols:
         """The symbol of one unit (h_3, a^f_1, x_2; unit i of a vector as h_3[i])."""
         key = (name, layer, t, unit)
         if key not in self._scalars:
+            if len(self._scalars) > 50_000:  # long forms stream: keep the cache small
+                self._scalars.clear()
             base, tag = split_name(name)
             self._scalars[key] = notation.name(base, tag=tag, layer=self.lay(layer), step=t,
                                                unit=() if unit is None else (unit,))
@@ -146,6 +148,8 @@ class Symbols:
         size = self.rnn.n if size is None else size
         key = (name, layer, t, size)
         if key not in self._made:
+            if len(self._made) > 20_000:
+                self._made.clear()
             if size == 1:
                 self._made[key] = Matrix([[self.scalar(name, layer, t)]])
             else:
@@ -276,16 +280,55 @@ def node_equations(rnn: RNN, layer: int, t: int, linear_values: bool = True) -> 
     return eqs
 
 
+def _unroll_templates(rnn: RNN, layer: int) -> list[tuple[str, int, sp.Expr]]:
+    """(node, unit, expression) of one step of ``layer`` in placeholder symbols: the linear maps written
+    out (W h_{t-1} + U x_t + b, row by row), primitives in plain SymPy.  Each step then only swaps
+    symbols (a few microseconds) instead of rebuilding and re-simplifying SymPy expressions."""
+    s, spec, n = rnn.symbols, rnn.spec, rnn.n
+    k = rnn.input_size(layer)
+    prev_units = {st: [sp.Symbol(f"__prev_{st}_{j}") for j in range(n)] for st in spec.states}
+    inputs = [sp.Symbol(f"__in_{j}") for j in range(k)]
+    out = []
+    for i in range(n):
+        names: dict[sp.Symbol, sp.Expr] = {prev(st): prev_units[st][i] for st in spec.states}
+        names[unit(INPUT)] = inputs[min(i, k - 1)]
+        for lin in spec.linears:
+            value = s.param(lin.bias, layer)[i] if lin.bias else sp.S.Zero
+            for matrix, src in lin.terms:
+                row = s.param(matrix, layer).row(i)
+                vector = inputs if src == INPUT else prev_units[src]
+                value += sum((row[j] * vector[j] for j in range(len(vector))), sp.S.Zero)
+            names[unit(lin.name)] = value
+        for p in spec.scalar_params:
+            names[unit(p)] = s.param(p, layer)[0]
+        for name, _ in spec.nodes:
+            names.setdefault(unit(name), sp.Symbol(f"__node_{name}_{i}"))
+        for name, expr in spec.nodes:
+            out.append((name, i, P.plain(expr.xreplace(names))))
+    return out
+
+
 def unrolled_equations(rnn: RNN) -> list[tuple[Matrix, Matrix]]:
     """The forward equations node_t = f(…), layer by layer, step by step, as columns over the units."""
+    from .forms import swap
+
+    s, spec, n = rnn.symbols, rnn.spec, rnn.n
+    templates = {layer: _unroll_templates(rnn, layer) for layer in range(1, rnn.layers + 1)}
     eqs = []
     for t in range(1, rnn.T + 1):
         for layer in range(1, rnn.layers + 1):
-            flat = node_equations(rnn, layer, t)
-            per_node = len(rnn.spec.nodes)
-            for k in range(per_node):
-                rows = [flat[i * per_node + k] for i in range(rnn.n)]
-                eqs.append((Matrix([[lhs] for lhs, _ in rows]), Matrix([[rhs] for _, rhs in rows])))
+            k = rnn.input_size(layer)
+            below = s.inp(layer, t)
+            mapping = {sp.Symbol(f"__prev_{st}_{j}"): s.state(st, layer, t - 1)[j] for st in spec.states
+                       for j in range(n)}
+            mapping |= {sp.Symbol(f"__in_{j}"): below[j] for j in range(k)}
+            mapping |= {sp.Symbol(f"__node_{name}_{i}"): s.state(name, layer, t)[i] for name, _ in spec.nodes
+                        for i in range(n)}
+            rows: dict[str, list] = {name: [] for name, _ in spec.nodes}
+            for name, i, template in templates[layer]:
+                rows[name].append((s.state(name, layer, t)[i], swap(template, mapping)))
+            for name, _ in spec.nodes:
+                eqs.append((Matrix([[lhs] for lhs, _ in rows[name]]), Matrix([[rhs] for _, rhs in rows[name]])))
     return eqs
 
 

@@ -16,14 +16,16 @@ and a plain SymPy spelling for display (``plain``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import mpmath
-import numpy as np
 import sympy as sp
 
-Array = np.ndarray
-LN10 = float(np.log(10.0))
+from .lazy import numpy as np
+
+Array = "np.ndarray"
+LN10 = math.log(10.0)
 
 
 # ---------------------------------------------------------------- stable NumPy implementations
@@ -120,6 +122,38 @@ class H(sp.Function):
         return f"H({printer._print(self.args[0])})"
 
 
+class Logistic(sp.Function):
+    """The logistic sigmoid as printed: σ(x) (text: sigmoid(x)); rewrites to 1/(1 + e^{−x})."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_Number:
+            return 1 / (1 + sp.exp(-x))
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs) -> sp.Expr:
+        return 1 / (1 + sp.exp(-x))
+
+    def _latex(self, printer, exp: str | None = None) -> str:
+        text = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return f"{text}^{{{exp}}}" if exp else text
+
+    def _sympystr(self, printer) -> str:
+        return f"sigmoid({printer._print(self.args[0])})"
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        inner = printer._print(self.args[0])
+        return prettyForm(*prettyForm(*inner.parens()).left("σ"))
+
+
 class Primitive(sp.Function):
     """A real function of one real argument whose derivative is given by the table below."""
 
@@ -181,10 +215,10 @@ class step(Primitive):  # noqa: N801
 
 #           name         plain SymPy spelling (display)                  NumPy (stable)  mpmath (from x)
 TABLE: dict[type, tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
-    tanh: (lambda x: sp.tanh(x), np.tanh, mpmath.tanh),
+    tanh: (lambda x: sp.tanh(x), lambda x: np.tanh(x), mpmath.tanh),
     dtanh: (lambda x: 1 - sp.tanh(x) ** 2, np_sech2, mp_dtanh),
-    sigmoid: (lambda x: 1 / (1 + sp.exp(-x)), np_sigmoid, mp_sigmoid),
-    dsigmoid: (lambda x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2, np_dsigmoid, mp_dsigmoid),
+    sigmoid: (lambda x: Logistic(x), np_sigmoid, mp_sigmoid),
+    dsigmoid: (lambda x: Logistic(x) * (1 - Logistic(x)), np_dsigmoid, mp_dsigmoid),
     relu: (lambda x: sp.Max(0, x), np_relu, mp_relu),
     step: (lambda x: H(x), np_step, mp_step),
 }
@@ -250,9 +284,10 @@ def _mp_min(*xs: mpmath.mpf) -> mpmath.mpf:
 def numpy_module() -> dict[str, Callable]:
     """Names lambdify prints, bound to stable NumPy code (for ``sympy.lambdify(..., [this, "numpy"])``)."""
     table = {cls.__name__: impl for cls, (_, impl, _) in TABLE.items()}
-    return table | {"Heaviside": _np_heaviside, "H": np_step}
+    return table | {"Heaviside": _np_heaviside, "H": np_step, "Logistic": np_sigmoid}
 
 
 def mpmath_module() -> dict[str, Callable]:
     table = {cls.__name__: impl for cls, (_, _, impl) in TABLE.items()}
-    return table | {"Heaviside": _mp_heaviside, "H": mp_step, "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}
+    return table | {"Heaviside": _mp_heaviside, "H": mp_step, "Logistic": mp_sigmoid, "sign": _mp_sign,
+                    "Max": _mp_max, "Min": _mp_min}

@@ -25,7 +25,7 @@ NAME_TEXT = re.compile(
     r"(?:_(?:\d+|[tkjsT]|\([tkjsT][+-]\d+\)))?(?:\[\d+(?:,\d+)?\])?)(?![\w(])"
 )
 FUNCTIONS = {"tanh", "exp", "log", "sqrt", "Abs", "sign", "H", "Heaviside", "Max", "Min", "atan", "erf", "sin",
-             "cos", "sinh", "cosh", "diag", "Piecewise", "Eq"}
+             "cos", "sinh", "cosh", "diag", "Piecewise", "Eq", "sigmoid"}
 CONSTANTS = {"pi", "E", "True"}
 
 
@@ -69,8 +69,8 @@ def latex_equations(output: str) -> list[tuple[str, str]]:
         if row.startswith("&\\quad"):
             sign, rest = row[len("&\\quad"):].strip().split(" ", 1)
             equations[-1][1] += f" {sign} {rest}"
-        elif row.startswith("&\\qquad \\cdot"):
-            equations[-1][1] += r" \cdot " + row[len("&\\qquad \\cdot"):].strip()
+        elif row.startswith("&\\qquad"):  # a continued line: \cdot factor, or inside a \bigl( … \bigr)
+            equations[-1][1] += " " + row[len("&\\qquad"):].strip()
         else:
             lhs, rhs = row.split("&=", 1)
             equations.append([lhs.strip(), rhs.strip()])
@@ -144,6 +144,10 @@ class _Latex:
                 self.i += 6
                 put("(" + self.convert(r"\right" + (")" if s[i + 5] == "(" else "]")) + ")", True)
                 continue
+            if s.startswith(r"\bigl(", i):
+                self.i += 6
+                put("(" + self.convert(r"\bigr)") + ")", True)
+                continue
             if s.startswith(r"\left|", i):
                 self.i += 6
                 put("Abs(" + self.convert(r"\right|") + ")", True)
@@ -180,6 +184,10 @@ class _Latex:
                 self.i += 1
                 put(f"exp({self.group()})", True)
                 continue
+            if s.startswith(r"\sigma\left(", i) or s.startswith(r"\sigma\bigl(", i):
+                self.i += len(r"\sigma")
+                put(self.function("sigmoid"), True)
+                continue
             if s.startswith(r"\pi", i) and not s[i + 3:i + 4].isalpha():
                 self.i += 3
                 put("pi", True)
@@ -209,7 +217,7 @@ class _Latex:
             m = LATEX_NAME.match(s, i)
             if m and (m.group(1)[0] != "\\" or m.group(1) in GREEK):
                 self.i = m.end()
-                if m.group(1) == "H" and s.startswith(r"\left(", self.i):
+                if m.group(1) == "H" and s.startswith((r"\left(", r"\bigl("), self.i):
                     put("H", True)
                     operand = False
                     continue
@@ -240,6 +248,9 @@ class _Latex:
         if self.s.startswith(r"\left(", self.i):
             self.i += 6
             arg = self.convert(r"\right)")
+        elif self.s.startswith(r"\bigl(", self.i):
+            self.i += 6
+            arg = self.convert(r"\bigr)")
         else:
             arg = self.group()
         return f"{name}({arg}){power}"
@@ -442,5 +453,6 @@ def _functions(mp: bool) -> dict[str, Callable]:
                  "cosh": math.cosh, "sign": lambda v: (v > 0) - (v < 0)}
     out = {name: each(f) for name, f in table.items()}
     out.update({"H": heaviside, "Heaviside": heaviside, "diag": diag, "Max": max, "Min": min,
-                "Eq": lambda a, b: a == b})
+                "Eq": lambda a, b: a == b,
+                "sigmoid": each(lambda v: 1 / (1 + (m.exp(-v) if mp else __import__("math").exp(-v))))})
     return out

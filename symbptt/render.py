@@ -22,7 +22,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
-from .forms import Derivation, Equation, MatTermSum, TermSum
+from .forms import Derivation, Equation, LazySum, MatTermSum, TermSum
 
 FORMATS = ("pretty", "text", "latex")
 DEFAULT_WIDTH = 100
@@ -31,9 +31,16 @@ STEP_SYMBOL = re.compile(r"^(?P<base>[A-Za-z]+(?:\^[a-z]*(?:\(\d+\))?)?_)(?P<t>\
 R = TypeVar("R")
 
 
-def summands(expr: sp.Basic) -> tuple[sp.Basic, ...]:
-    """The terms of a top-level sum in the order they were built (one term for anything else)."""
-    return expr.args if isinstance(expr, (TermSum, MatTermSum)) else (expr,)
+def summands(expr: sp.Basic) -> Iterator[sp.Basic]:
+    """The terms of a top-level sum in the order they were built (one term for anything else); a long
+    lazy sum yields its terms as they are made."""
+    if isinstance(expr, LazySum):
+        return expr.terms()
+    return iter(expr.args if isinstance(expr, (TermSum, MatTermSum)) else (expr,))
+
+
+def is_sum(expr: sp.Basic) -> bool:
+    return isinstance(expr, (TermSum, MatTermSum, LazySum))
 
 
 def factors_of(expr: sp.Basic) -> tuple[sp.Basic, ...]:
@@ -70,9 +77,12 @@ class FactorCache(Generic[R]):
         self.done: dict[sp.Basic, R] = {}
 
     def __call__(self, expr: sp.Basic) -> R:
-        if expr not in self.done:
-            self.done[expr] = self._print(expr)
-        return self.done[expr]
+        found = self.done.get(expr)
+        if found is None:
+            if len(self.done) > 20_000:  # long forms: each factor is printed a few times, then never again
+                self.done.clear()
+            found = self.done[expr] = self._print(expr)
+        return found
 
     def _print(self, expr: sp.Basic) -> R:
         found = _template(expr) if not isinstance(expr, (sp.Symbol, sp.MatrixSymbol)) else None
@@ -158,17 +168,19 @@ def text_equation(eq: Equation, cache: FactorCache[str] | None = None, width: in
     line continues on lines indented under the right-hand side."""
     cache = cache or text_cache()
     lhs = text_atom(eq.lhs)
-    pieces: list[tuple[str, list[str], str]] = []
-    for i, term in enumerate(summands(eq.rhs)):
-        sign, term = _sign(term, i)
-        sep = "@" if is_matrix(term) else "*"
-        pieces.append((sign, text_factors(term, cache) if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose))
-                       else [_text_factor(term) if i or len(summands(eq.rhs)) > 1 else text_atom(term)], sep))
+    several = is_sum(eq.rhs)
+
+    def pieces() -> Iterator[tuple[str, list[str], str]]:
+        for i, term in enumerate(summands(eq.rhs)):
+            sign, term = _sign(term, i)
+            sep = "@" if is_matrix(term) else "*"
+            yield (sign, text_factors(term, cache) if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose))
+                   else [_text_factor(term) if several else text_atom(term)], sep)
+
     head = f"{lhs} = "
     if width is None:
-        body = " ".join((s + " " if s else "") + sep.join(fs) for s, fs, sep in pieces)
-        return head + body
-    return "\n".join(_wrap_text(head, pieces, width))
+        return head + " ".join((s + " " if s else "") + sep.join(fs) for s, fs, sep in pieces())
+    return "\n".join(_wrap_text(head, pieces(), width))
 
 
 def _sign(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
@@ -179,7 +191,7 @@ def _sign(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
     return "+", term
 
 
-def _wrap_text(head: str, pieces: list, width: int) -> Iterator[str]:
+def _wrap_text(head: str, pieces: Iterator, width: int) -> Iterator[str]:
     """Greedy wrapping that breaks between terms when a term fits on a fresh line, else between
     factors; continuation lines are indented."""
     indent = " " * min(len(head), width // 2)
@@ -209,15 +221,17 @@ def _wrap_text(head: str, pieces: list, width: int) -> Iterator[str]:
 
 
 class Picture:
-    """Lines of equal width with a baseline row, joined side by side without SymPy's quadratic cost."""
+    """Lines of equal width with a baseline row, joined side by side without SymPy's quadratic cost.
+    A picture remembers its copies padded to a given height, so joining many is a few str.join calls."""
 
-    def __init__(self, lines: list[str], baseline: int) -> None:
-        width = max((len(line) for line in lines), default=0)
-        self.lines, self.baseline = [line.ljust(width) for line in lines], baseline
+    __slots__ = ("lines", "baseline", "width", "_padded")
 
-    @property
-    def width(self) -> int:
-        return len(self.lines[0]) if self.lines else 0
+    def __init__(self, lines: list[str], baseline: int, width: int | None = None) -> None:
+        if width is None:
+            width = max((len(line) for line in lines), default=0)
+            lines = [line.ljust(width) for line in lines]
+        self.lines, self.baseline, self.width = lines, baseline, width
+        self._padded: dict[tuple[int, int], list[str]] = {}
 
     @classmethod
     def of(cls, form: prettyForm) -> Picture:
@@ -225,27 +239,40 @@ class Picture:
 
     @classmethod
     def text(cls, s: str) -> Picture:
-        return cls([s], 0)
+        return cls([s], 0, len(s))
 
     def to_form(self) -> prettyForm:
         return prettyForm("\n".join(self.lines), self.baseline)
 
+    def padded(self, above: int, below: int) -> list[str]:
+        """The lines with blank rows added so that ``above`` rows stand over the baseline and ``below``
+        under it."""
+        key = (above, below)
+        found = self._padded.get(key)
+        if found is None:
+            blank = " " * self.width
+            top = above - self.baseline
+            bottom = below - (len(self.lines) - self.baseline - 1)
+            found = self._padded[key] = [blank] * top + self.lines + [blank] * bottom
+        return found
+
+
+DOT = Picture.text("⋅")
+
 
 def hjoin(pictures: list[Picture]) -> Picture:
     """Place pictures side by side, baselines aligned."""
+    if len(pictures) == 1:
+        return pictures[0]
     above = max(p.baseline for p in pictures)
     below = max(len(p.lines) - p.baseline - 1 for p in pictures)
-    rows: list[list[str]] = [[] for _ in range(above + below + 1)]
-    for p in pictures:
-        top = above - p.baseline
-        blank = " " * p.width
-        for r in range(len(rows)):
-            i = r - top
-            rows[r].append(p.lines[i] if 0 <= i < len(p.lines) else blank)
-    return Picture(["".join(parts) for parts in rows], above)
+    columns = [p.padded(above, below) for p in pictures]
+    return Picture(["".join(parts) for parts in zip(*columns, strict=True)], above, sum(p.width for p in pictures))
 
 
 def _pretty_swap(pic: Picture, old: str, new: str) -> Picture:
+    if len(old) == len(new):
+        return Picture([line.replace(old, new) for line in pic.lines], pic.baseline, pic.width)
     return Picture([line.replace(old, new) for line in pic.lines], pic.baseline)
 
 
@@ -270,10 +297,39 @@ def _text_matadd_pretty(expr: sp.MatAdd, printer: PrettyPrinter) -> str:
     return "".join(out)
 
 
+def pretty_matrix(expr: sp.MatrixBase, entry: Callable[[sp.Basic], Picture]) -> Picture:
+    """A matrix drawn from its entries' pictures (each through the factor cache), with SymPy's brackets."""
+    rows = [[entry(expr[i, j]) for j in range(expr.cols)] for i in range(expr.rows)]
+    widths = [max(rows[i][j].width for i in range(expr.rows)) for j in range(expr.cols)]
+    lines: list[str] = []
+    for i, row in enumerate(rows):
+        above = max(p.baseline for p in row)
+        below = max(len(p.lines) - p.baseline - 1 for p in row)
+        cells = []
+        for j, p in enumerate(row):
+            left = (widths[j] - p.width) // 2
+            cells.append([" " * left + line + " " * (widths[j] - p.width - left) for line in p.padded(above, below)])
+        lines.extend("  ".join(parts) for parts in zip(*cells, strict=True))
+        if i + 1 < expr.rows:
+            lines.append("  ".join(" " * w for w in widths))
+    height = len(lines)
+    if height == 1:
+        left, right = ["["], ["]"]
+    else:
+        left = ["⎡"] + ["⎢"] * (height - 2) + ["⎣"]
+        right = ["⎤"] + ["⎥"] * (height - 2) + ["⎦"]
+    drawn = [a + line + b for a, line, b in zip(left, lines, right, strict=True)]
+    return Picture(drawn, height // 2)
+
+
 def pretty_cache() -> FactorCache[Picture]:
     printer = _printer()
+    entries: FactorCache[Picture] = FactorCache(lambda e: Picture.of(printer._print(e)), _pretty_swap,
+                                                lambda e: "".join(printer._print(e).picture))
 
     def show(expr: sp.Basic) -> Picture:
+        if isinstance(expr, sp.MatrixBase):
+            return pretty_matrix(expr, entries)
         if isinstance(expr, sp.MatAdd):
             return Picture.text(f"({_text_matadd_pretty(expr, printer)})")
         form = printer._print(expr)
@@ -286,6 +342,8 @@ def pretty_cache() -> FactorCache[Picture]:
 
 def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:
     """The pictures of a product's factors (a transposed product becomes one parenthesised block)."""
+    if isinstance(expr, sp.Mul) and not any(isinstance(f, (sp.Mul, sp.Transpose)) for f in expr.args):
+        return [cache(f) for f in expr.args]
     if isinstance(expr, sp.Transpose):
         inner = _pretty_factors(expr.arg, cache)
         block = hjoin(_interleave(inner))
@@ -304,11 +362,10 @@ def _transpose(inner: Picture, parens: bool) -> Picture:
 
 
 def _interleave(pictures: list[Picture]) -> list[Picture]:
-    dot = Picture.text("⋅")
     out: list[Picture] = []
     for i, p in enumerate(pictures):
         if i:
-            out.append(dot)
+            out.append(DOT)
         out.append(p)
     return out
 
@@ -316,32 +373,49 @@ def _interleave(pictures: list[Picture]) -> list[Picture]:
 def _wrap(head: Picture, pictures: list[Picture], indent: int, width: int) -> list[str]:
     """Lay factors out after ``head``, starting a new row (indented) when a row would pass ``width``."""
     rows, current, used = [], [head], head.width
+    continuation = Picture.text(" " * indent + "⋅")
     for i, p in enumerate(pictures):
-        sep = [] if i == 0 else [Picture.text("⋅")]
         extra = p.width + (1 if i else 0)
         if used + extra > width and len(current) > 1:
             rows.append(hjoin(current))
-            current, used = [Picture.text(" " * indent + "⋅")], indent + 1
-            sep = []
-        current.extend(sep + [p])
-        used += extra if sep else p.width
+            current, used = [continuation, p], continuation.width + p.width
+            continue
+        if i:
+            current.append(DOT)
+        current.append(p)
+        used += extra
     rows.append(hjoin(current))
     return [line.rstrip() for row in rows for line in row.lines]
+
+
+_PRINTER: list[PrettyPrinter] = []
+_HEADS: dict[str, Picture] = {}
+
+
+def _head(text: str) -> Picture:
+    found = _HEADS.get(text)
+    if found is None:
+        found = _HEADS[text] = Picture.text(text)
+    return found
 
 
 def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache[Picture] | None = None) -> str:
     """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors."""
     cache = cache or pretty_cache()
-    printer = _printer()
+    if not _PRINTER:
+        _PRINTER.append(_printer())
+    printer = _PRINTER[0]
     lhs = Picture.of(printer._print(eq.lhs))
     indent = min(lhs.width, width // 3)
     pad = " " * indent
     blocks = []
     for i, term in enumerate(summands(eq.rhs)):
         sign, term = _sign(term, i)
-        head = hjoin([lhs, Picture.text(" = ")]) if i == 0 else Picture.text(pad + f" {sign} ")
+        head = hjoin([lhs, _head(" = ")]) if i == 0 else _head(pad + f" {sign} ")
         if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
             blocks.extend(_wrap(head, _pretty_factors(term, cache), indent + 3, width))
+        elif isinstance(term, sp.MatrixBase):
+            blocks.extend(line.rstrip() for line in hjoin([head, cache(term)]).lines)
         else:
             blocks.extend(line.rstrip() for line in hjoin([head, pretty_atom(term, printer)]).lines)
     return "\n".join(blocks)
@@ -353,7 +427,7 @@ def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFA
     stream instead of accumulating)."""
     yield f"# {derivation.title}"
     cache = pretty_cache() if pretty else text_cache()
-    for eq in derivation.equations:
+    for eq in derivation.stream():
         yield pretty_equation(eq, width, cache) if pretty else text_equation(eq, cache, width)
     if derivation.definitions:
         yield "# where"
