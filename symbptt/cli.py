@@ -280,32 +280,47 @@ Examples:
 @click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True)
 @click.option("--h0", type=Finite(), default=0.0, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random inputs (and W0).")
+@click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,
+              help="jacobian: log10|∂h_T/∂h_0|; grad: log10|∂L/∂θ| (scalar model, forward mode).")
+@click.option("--wrt", type=click.Choice(["w", "u", "b", "h0"]), default="w", show_default=True,
+              help="grad: the parameter θ.")
+@click.option("--loss", type=click.Choice(["last", "sum"]), default="last", show_default=True,
+              help="grad: ½(h_T − y)² or Σ_t ½(h_t − y)².")
+@click.option("-y", "--target", "y", type=Finite(), default=0.0, show_default=True, help="grad: the target y.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, help="Write here instead of printing.")
 def sweep_cmd(activation: str, T: int, low: float, high: float, points: int, n: int, u: float, b: float,
-              h0: float, seed: int, fmt: str, output: str | None) -> None:
-    """log10|∂h_T/∂h_0| over a weight grid × T = 1..T, computed in one pass."""
+              h0: float, seed: int, quantity: str, wrt: str, loss: str, y: float, fmt: str,
+              output: str | None) -> None:
+    """log10|∂h_T/∂h_0| (or log10|∂L/∂θ|) over a weight grid × T = 1..T, computed in one pass."""
     from .budget import check_sweep
     from .output import strict_json
 
     check_sweep(T, points, n)
     if low >= high and points > 1:
         raise SymbpttError(f"weight range is empty or reversed: {low:g} .. {high:g}")
+    if quantity == "grad" and n > 1:
+        raise SymbpttError("--quantity grad sweeps the scalar model; leave out -n (or use -n 1)")
     check_output(output)
     from .activations import get_activation
-    from .numeric.sweeps import sweep_gain, sweep_scalar
+    from .numeric.sweeps import sweep_gain, sweep_grad, sweep_scalar
 
     get_activation(activation)
     import numpy as np
 
     grid = np.linspace(low, high, points)
-    if n == 1:
+    key = "log10_dh_T_dh_0"
+    if quantity == "grad":
+        values, axis = sweep_grad(grid, T, activation, u=u, b=b, h0=h0, seed=seed, y=y, loss=loss, wrt=wrt), "w"
+        key = f"log10_dL_d{wrt}"
+    elif n == 1:
         values, axis = sweep_scalar(grid, T, activation, u=u, b=b, h0=h0, seed=seed), "w"
     else:
         values, axis = sweep_gain(grid, T, activation, n, seed=seed), "g"
     if fmt == "json":
-        text = strict_json({"activation": activation, "axis": axis, axis: grid, "T": list(range(1, T + 1)),
-                            "log10_dh_T_dh_0": values})
+        described = {"quantity": quantity} | ({"wrt": wrt, "loss": loss, "y": y} if quantity == "grad" else {})
+        text = strict_json({"activation": activation, **described, "axis": axis, axis: grid,
+                            "T": list(range(1, T + 1)), key: values})
     else:
         header = "T," + ",".join(f"{axis}={v:.6g}" for v in grid)
         rows = [f"{t}," + ",".join(f"{v:.10g}" for v in values[t - 1]) for t in range(1, T + 1)]

@@ -51,7 +51,7 @@ def _tex_matrix(expr: sp.MatrixBase) -> str:
     entry = _ENTRIES[0]
     if len(entry.done) > 20_000:
         entry.done.clear()
-    rows = [" & ".join(entry(v) for v in expr.row(i)) for i in range(expr.rows)]
+    rows = [" & ".join(entry(v) for v in row) for row in expr.tolist()]
     return r"\left[\begin{matrix}" + r"\\".join(rows) + r"\end{matrix}\right]"
 
 
@@ -73,9 +73,19 @@ def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
         if len(inner) > 1:
             return [rf"\left({' '.join(inner)}\right){TOP}"]
         return [f"{{{inner[0]}}}{TOP}"]
-    if isinstance(expr, (sp.Mul, sp.MatMul)):
-        return [p for f in factors_of(expr) for p in _product_factors(f, cache)]
-    return [cache(expr)]
+    if not isinstance(expr, (sp.Mul, sp.MatMul)):
+        return [cache(expr)]
+    out, done = [], cache.done
+    for factor in expr.args:
+        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
+            key = ("factors", factor)  # a named factor's own product, e.g. w (1 - h^2)
+            parts = done.get(key)
+            if parts is None:
+                parts = done[key] = _product_factors(factor, cache)
+            out.extend(parts)
+        else:
+            out.append(done.get(factor) or cache(factor))
+    return out
 
 
 _CALL = re.compile(r"^(.*?)\{?\\left\(\s*XARGX\s*\\right\)\}?(.*)$")
@@ -142,8 +152,16 @@ def _pack(pieces: list[Piece], per_line: int) -> list[str]:
     return lines
 
 
-def _factor_pieces(factor_texts: list[str], matrix: bool) -> list[Piece]:
-    return [(t, " " if matrix else r" \cdot ", r"\cdot ") for t in factor_texts]
+def _pack_factors(parts: list[str], joiner: str, per_line: int) -> list[str]:
+    """_pack for the common case, factors of a product (a continued line starts with \\cdot)."""
+    lines, start, width = [], 0, 0
+    for i, text in enumerate(parts):
+        if i > start and (i - start >= per_line or width + len(text) > CHARS_PER_LINE):
+            lines.append(joiner.join(parts[start:i]))
+            start, width = i, 0
+        width += len(text)
+    lines.append(joiner.join(parts[start:]))
+    return [lines[0], *(r"\cdot " + line for line in lines[1:])]
 
 
 def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_PER_LINE) -> list[str]:
@@ -156,7 +174,7 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
         return _pack([(t, " ", "") for t in _breakable(term, cache)], per_line)
     parts = _product_factors(term, cache)
     if is_matrix(term) or max(map(len, parts)) <= CHARS_PER_LINE:
-        return _pack(_factor_pieces(parts, is_matrix(term)), per_line)
+        return _pack_factors(parts, " " if is_matrix(term) else r" \cdot ", per_line)
     pieces: list[Piece] = []
     for factor in factors_of(term):
         inner = _breakable(factor, cache)

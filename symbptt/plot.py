@@ -19,7 +19,7 @@ from .activations import get_activation  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import SymbpttError  # noqa: E402
 from .numeric.factors import ArrayFactors, NumericModel  # noqa: E402
-from .numeric.sweeps import random_recurrent_matrix, sweep_gain, sweep_scalar  # noqa: E402
+from .numeric.sweeps import random_recurrent_matrix, sweep_gain, sweep_grad, sweep_scalar  # noqa: E402
 from .paths import contribution, evaluate_term, explicit_terms  # noqa: E402
 
 KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled")
@@ -49,35 +49,6 @@ def _gamma(activation: str) -> float:
     return float(get_activation(activation).gamma)
 
 
-def log10_grad_w_by_T(weights: np.ndarray, T_max: int, activation: str, u: float, b: float, h0: float,
-                      x: np.ndarray, y: float) -> np.ndarray:
-    """log10|∂L/∂w| for loss ½(h_T − y)² at every T, over the weight grid, summed in log space:
-    ∂L/∂w = (h_T − y) Σ_k [Π_{j=k+1}^{T} w σ'(a_j)] σ'(a_k) h_{k-1}."""
-    act = get_activation(activation)
-    w = np.asarray(weights, dtype=float)
-    pre, hs = np.empty((T_max, w.size)), np.empty((T_max + 1, w.size))
-    hs[0] = h0
-    with np.errstate(all="ignore"):
-        for t in range(T_max):
-            pre[t] = w * hs[t] + u * x[t] + b
-            hs[t + 1] = act.np_sigma(pre[t])
-        logd = act.np_log10_dsigma(pre)
-        sign_d = np.sign(act.np_dsigma(pre))
-        logj = logd + np.log10(np.abs(w))
-        cum = np.concatenate([np.zeros((1, w.size)), np.cumsum(logj, axis=0)])  # C_t = Σ_{j≤t} log|J_j|
-        sign_j = np.cumprod(np.where(sign_d == 0, 1.0, sign_d) * np.sign(w), axis=0)
-        out = np.empty((T_max, w.size))
-        for T in range(1, T_max + 1):
-            k = np.arange(1, T + 1)
-            mag = cum[T] - cum[k] + logd[k - 1] + np.log10(np.abs(hs[k - 1]))
-            sgn = np.sign(hs[k - 1]) * sign_d[k - 1] * sign_j[T - 1] / sign_j[k - 1]  # sign of J_T ⋯ J_{k+1}
-            top = np.max(np.where(np.isfinite(mag), mag, -np.inf), axis=0)
-            top = np.where(np.isfinite(top), top, 0.0)
-            total = np.sum(np.where(np.isfinite(mag), sgn * 10.0 ** (mag - top), 0.0), axis=0)
-            out[T - 1] = top + np.log10(np.abs(total)) + np.log10(np.abs(hs[T] - y))
-    return out
-
-
 def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, points: int = 241,
             T_max: int = 100, u: float = 1.0, b: float = 0.0, h0: float = 0.0, seed: int = 0,
             quantity: str = "jacobian", decades: tuple[int, ...] = (-8, -4, 0, 4, 8), y: float = 0.5
@@ -93,7 +64,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
         values = sweep_scalar(weights, T_max, activation, u=u, b=b, h0=h0, x=x)
         label = r"$\log_{10}\,|\partial h_T / \partial h_0|$"
     else:
-        values = log10_grad_w_by_T(weights, T_max, activation, u, b, h0, x, y)
+        values = sweep_grad(weights, T_max, activation, u=u, b=b, h0=h0, x=x, y=y)
         label = r"$\log_{10}\,|\partial L / \partial w|$"
     shown = np.clip(np.where(np.isfinite(values), values, -50.0), -50, 50)
     limit = max(1.0, float(np.max(np.abs(shown))))

@@ -53,16 +53,19 @@ def is_matrix(expr: sp.Basic) -> bool:
 
 
 def _template(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | None:
-    """Replace the step number of every step symbol (all of one step) by 8…8 of the same width."""
-    steps, swap = set(), {}
+    """Replace the step numbers of the step symbols by runs of one digit of the same width (7…7, 8…8,
+    9…9), one digit per distinct step, given in the order of the step strings so that SymPy sorts the
+    template's terms as it sorts the real ones.  None for a constant or more than three steps."""
+    found = []
     for sym in expr.free_symbols:
         match = STEP_SYMBOL.match(sym.name) if isinstance(sym, sp.Symbol) else None
         if match:
-            steps.add(match["t"])
-            placeholder = f"{match['base']}{'8' * len(match['t'])}{match['rest']}"
-            swap[sym] = type(sym)(placeholder)
-    if len(steps) != 1:
+            found.append((sym, match))
+    steps = sorted({m["t"] for _, m in found})
+    if not steps or len(steps) > 3:
         return None
+    digit = {t: str(10 - len(steps) + i) for i, t in enumerate(steps)}
+    swap = {sym: type(sym)(f"{m['base']}{digit[m['t']] * len(m['t'])}{m['rest']}") for sym, m in found}
     return expr.xreplace(swap), {v: k for k, v in swap.items()}
 
 
@@ -72,7 +75,8 @@ class FactorCache(Generic[R]):
 
     def __init__(self, show: Callable[[sp.Basic], R], swap: Callable[[R, str, str], R],
                  atom: Callable[[sp.Basic], str]) -> None:
-        self.show, self.swap, self.atom = show, swap, atom
+        self.show, self.swap, self._atom = show, swap, atom
+        self.atoms: dict[sp.Basic, str] = {}
         self.templates: dict[sp.Basic, R] = {}
         self.done: dict[sp.Basic, R] = {}
 
@@ -84,6 +88,15 @@ class FactorCache(Generic[R]):
             found = self.done[expr] = self._print(expr)
         return found
 
+    def atom(self, symbol: sp.Basic) -> str:
+        """The printed spelling of one symbol (cached: symbols recur in every factor)."""
+        found = self.atoms.get(symbol)
+        if found is None:
+            if len(self.atoms) > 50_000:
+                self.atoms.clear()
+            found = self.atoms[symbol] = self._atom(symbol)
+        return found
+
     def _print(self, expr: sp.Basic) -> R:
         found = _template(expr) if not isinstance(expr, (sp.Symbol, sp.MatrixSymbol)) else None
         if found is None:
@@ -92,8 +105,11 @@ class FactorCache(Generic[R]):
         if template not in self.templates:
             self.templates[template] = self.show(template)
         result = self.templates[template]
-        for placeholder, real in back.items():
-            result = self.swap(result, self.atom(placeholder), self.atom(real))
+        marks = [(f"\0{i}\0", placeholder, real) for i, (placeholder, real) in enumerate(back.items())]
+        for mark, placeholder, _ in marks:  # in two passes, so that a real step never meets a placeholder
+            result = self.swap(result, self.atom(placeholder), mark)
+        for mark, _, real in marks:
+            result = self.swap(result, mark, self.atom(real))
         printed = "\n".join(result.lines) if isinstance(result, Picture) else str(result)
         if any(p.name in printed or self.atom(p) in printed for p in back):
             return self.show(expr)  # a printer spelled the placeholder another way: print this one in full
@@ -116,10 +132,19 @@ class TextPrinter(StrPrinter):
 _TEXT = TextPrinter()
 
 
+_TEXT_ENTRIES: list[FactorCache[str]] = []
+
+
 def text_atom(expr: sp.Basic) -> str:
-    """One expression as text: SymPy's str with the sum order kept, matrices as nested lists."""
+    """One expression as text: SymPy's str with the sum order kept, matrices as nested lists (entries
+    printed through a template cache: the entries of step t and step t+1 differ only in t)."""
     if isinstance(expr, sp.MatrixBase):
-        rows = ", ".join("[" + ", ".join(text_atom(v) for v in expr.row(i)) + "]" for i in range(expr.rows))
+        if not _TEXT_ENTRIES:
+            _TEXT_ENTRIES.append(FactorCache(text_atom, lambda s, old, new: s.replace(old, new), sp.sstr))
+        entry = _TEXT_ENTRIES[0]
+        if len(entry.done) > 20_000:
+            entry.done.clear()
+        rows = ", ".join("[" + ", ".join(entry(v) for v in row) + "]" for row in expr.tolist())
         return f"[{rows}]"
     if isinstance(expr, sp.MatAdd):
         return _text_matadd(expr)
@@ -154,9 +179,19 @@ def text_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
         inner = text_factors(expr.arg, cache)
         joined = _join(inner, is_matrix(expr.arg))
         return [f"({joined}).T" if len(inner) > 1 else f"{joined}.T"]
-    if isinstance(expr, (sp.Mul, sp.MatMul)):
-        return [part for f in factors_of(expr) for part in text_factors(f, cache)]
-    return [cache(expr)]
+    if not isinstance(expr, (sp.Mul, sp.MatMul)):
+        return [cache(expr)]
+    out, done = [], cache.done
+    for factor in expr.args:
+        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
+            key = ("factors", factor)  # a named factor's own product, e.g. w*(1 - h**2)
+            parts = done.get(key)
+            if parts is None:
+                parts = done[key] = text_factors(factor, cache)
+            out.extend(parts)
+        else:
+            out.append(done.get(factor) or cache(factor))
+    return out
 
 
 def _join(parts: list[str], matrix: bool) -> str:
@@ -224,7 +259,7 @@ class Picture:
     """Lines of equal width with a baseline row, joined side by side without SymPy's quadratic cost.
     A picture remembers its copies padded to a given height, so joining many is a few str.join calls."""
 
-    __slots__ = ("lines", "baseline", "width", "_padded")
+    __slots__ = ("lines", "baseline", "width", "_padded", "_dotted")
 
     def __init__(self, lines: list[str], baseline: int, width: int | None = None) -> None:
         if width is None:
@@ -232,6 +267,7 @@ class Picture:
             lines = [line.ljust(width) for line in lines]
         self.lines, self.baseline, self.width = lines, baseline, width
         self._padded: dict[tuple[int, int], list[str]] = {}
+        self._dotted: Picture | None = None
 
     @classmethod
     def of(cls, form: prettyForm) -> Picture:
@@ -260,14 +296,29 @@ class Picture:
 DOT = Picture.text("⋅")
 
 
+def dotted(p: Picture) -> Picture:
+    """⋅p, kept with p (a factor recurs in many products)."""
+    if p._dotted is None:
+        p._dotted = hjoin([DOT, p])
+    return p._dotted
+
+
 def hjoin(pictures: list[Picture]) -> Picture:
     """Place pictures side by side, baselines aligned."""
     if len(pictures) == 1:
         return pictures[0]
-    above = max(p.baseline for p in pictures)
-    below = max(len(p.lines) - p.baseline - 1 for p in pictures)
+    above = below = width = 0
+    for p in pictures:
+        if p.baseline > above:
+            above = p.baseline
+        rest = len(p.lines) - p.baseline - 1
+        if rest > below:
+            below = rest
+        width += p.width
+    if above == below == 0:
+        return Picture(["".join(p.lines[0] for p in pictures)], 0, width)
     columns = [p.padded(above, below) for p in pictures]
-    return Picture(["".join(parts) for parts in zip(*columns, strict=True)], above, sum(p.width for p in pictures))
+    return Picture(["".join(parts) for parts in zip(*columns, strict=True)], above, width)
 
 
 def _pretty_swap(pic: Picture, old: str, new: str) -> Picture:
@@ -342,15 +393,23 @@ def pretty_cache() -> FactorCache[Picture]:
 
 def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:
     """The pictures of a product's factors (a transposed product becomes one parenthesised block)."""
-    if isinstance(expr, sp.Mul) and not any(isinstance(f, (sp.Mul, sp.Transpose)) for f in expr.args):
-        return [cache(f) for f in expr.args]
     if isinstance(expr, sp.Transpose):
         inner = _pretty_factors(expr.arg, cache)
         block = hjoin(_interleave(inner))
         return [_transpose(block, len(inner) > 1)]
-    if isinstance(expr, (sp.Mul, sp.MatMul)):
-        return [p for f in factors_of(expr) for p in _pretty_factors(f, cache)]
-    return [cache(expr)]
+    if not isinstance(expr, (sp.Mul, sp.MatMul)):
+        return [cache(expr)]
+    out, done = [], cache.done
+    for factor in expr.args:
+        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
+            key = ("factors", factor)  # a named factor's own product, e.g. w⋅(1 - h²)
+            parts = done.get(key)
+            if parts is None:
+                parts = done[key] = _pretty_factors(factor, cache)
+            out.extend(parts)
+        else:
+            out.append(done.get(factor) or cache(factor))
+    return out
 
 
 def _transpose(inner: Picture, parens: bool) -> Picture:
@@ -380,9 +439,7 @@ def _wrap(head: Picture, pictures: list[Picture], indent: int, width: int) -> li
             rows.append(hjoin(current))
             current, used = [continuation, p], continuation.width + p.width
             continue
-        if i:
-            current.append(DOT)
-        current.append(p)
+        current.append(dotted(p) if i else p)
         used += extra
     rows.append(hjoin(current))
     return [line.rstrip() for row in rows for line in row.lines]

@@ -19,7 +19,8 @@ from symbptt.config import parse_config
 from symbptt.numeric.factors import ArrayFactors, NumericModel, gradients
 from symbptt.numeric.logspace import log10_jacobian_norms, regime
 from symbptt.numeric.report import grad_report
-from symbptt.numeric.sweeps import bare_forward, random_recurrent_matrix, sweep_gain, sweep_scalar
+from symbptt.numeric.sweeps import (bare_forward, random_recurrent_matrix, spectral_norms, sweep_gain, sweep_grad,
+                                    sweep_scalar)
 from symbptt.output import strict_json
 from symbptt.reference import bptt
 
@@ -257,6 +258,84 @@ def test_sweep_matches_50_digit_product(w, T, act):
     assert abs(ours[-1] - exact_value) < 1e-9 * max(1.0, abs(exact_value))
 
 
+def _mp_unit(activation: str, a: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+    if activation == "tanh":
+        return mpmath.tanh(a), mpmath.sech(a) ** 2
+    if activation == "sigmoid":
+        return 1 / (1 + mpmath.exp(-a)), mpmath.exp(-abs(a)) / (1 + mpmath.exp(-abs(a))) ** 2
+    if activation == "relu":
+        return max(a, mpmath.mpf(0)), mpmath.mpf(1 if a > 0 else 0)
+    return a, mpmath.mpf(1)
+
+
+def mp_grad_by_T(w: float, activation: str, T_max: int, x: list[float], y: float, loss: str, wrt: str,
+                 u: float = 1.0, b: float = 0.0, h0: float = 0.0) -> list[tuple[mpmath.mpf, mpmath.mpf]]:
+    """(∂L/∂θ, Σ|terms|) for every T at 50 digits, by reverse mode (backpropagation through time,
+    δ_{k−1} = δ_k σ'(a_k) w), independent of the forward-mode sweep."""
+    with mpmath.workdps(50):
+        W, h = mpmath.mpf(w), [mpmath.mpf(h0)]
+        d = []
+        for t in range(T_max):
+            state, slope = _mp_unit(activation, W * h[-1] + mpmath.mpf(u) * x[t] + b)
+            h.append(state)
+            d.append(slope)
+        direct = {"w": lambda k: h[k - 1], "u": lambda k: mpmath.mpf(x[k - 1]), "b": lambda k: mpmath.mpf(1),
+                  "h0": lambda k: mpmath.mpf(0)}[wrt]
+        out, total, size = [], mpmath.mpf(0), mpmath.mpf(0)
+        for T in range(1, T_max + 1):
+            delta = h[T] - y
+            grad, terms = mpmath.mpf(0), mpmath.mpf(0)
+            for k in range(T, 0, -1):
+                grad += delta * d[k - 1] * direct(k)
+                terms += abs(delta * d[k - 1] * direct(k))
+                delta *= d[k - 1] * W
+            if wrt == "h0":
+                grad, terms = delta, abs(delta)
+            if loss == "sum":
+                total, size = total + grad, size + terms
+                out.append((total, size))
+            else:
+                out.append((grad, terms))
+        return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-4, 4), st.integers(1, 60), st.sampled_from(["tanh", "sigmoid", "linear", "relu"]),
+       st.sampled_from(["last", "sum"]), st.sampled_from(["w", "u", "b", "h0"]), st.floats(-1, 1))
+def test_grad_sweep_equals_reverse_mode_at_50_digits(w, T, act, loss, wrt, y):
+    """Forward mode over the grid against reverse mode in mpmath, every T: the error is at most 1e-10
+    of the sum of the path magnitudes (cancelling paths cannot be resolved better in float64)."""
+    x = list(np.random.default_rng(T).uniform(-1, 1, T))
+    ours = sweep_grad(np.array([w]), T, act, x=np.array(x), y=y, loss=loss, wrt=wrt)[:, 0]
+    for value, (exact, size) in zip(ours, mp_grad_by_T(w, act, T, x, y, loss, wrt), strict=True):
+        if size == 0:
+            assert value == -np.inf
+            continue
+        found = mpmath.mpf(10) ** mpmath.mpf(float(value)) if np.isfinite(value) else mpmath.mpf(0)
+        assert abs(found - abs(exact)) <= mpmath.mpf(1e-10) * size + mpmath.mpf(1e-9) * abs(exact)
+
+
+@pytest.mark.parametrize("w,act,wrt", [(0.1, "linear", "w"), (0.1, "tanh", "h0"), (0.1, "sigmoid", "h0"),
+                                       (3.0, "tanh", "b"), (1.5, "tanh", "u")])
+def test_grad_sweep_keeps_magnitudes_float64_cannot_hold(w, act, wrt):
+    """10^-1000 and 10^+1000 at T = 1000 come out as finite log10 values equal to the 50-digit ones."""
+    T = 1000
+    x = list(np.random.default_rng(4).uniform(-1, 1, T))
+    ours = sweep_grad(np.array([w]), T, act, x=np.array(x), y=0.25, wrt=wrt)[-1, 0]
+    exact, _ = mp_grad_by_T(w, act, T, x, 0.25, "last", wrt)[-1]
+    assert np.isfinite(ours)
+    assert abs(ours - float(mpmath.log10(abs(exact)))) < 1e-9 * max(1.0, abs(ours))
+
+
+def test_grad_sweep_is_nan_only_where_the_state_overflows():
+    """Linear, w = 10: h_t passes 1.8e308 near t = 308, and only from there on is the value NaN
+    (at T = 1 the exact ∂L/∂w = (h_1 − y)·h_0 is 0, log10 −∞)."""
+    values = sweep_grad(np.array([10.0, 0.5]), 400, "linear", seed=1)
+    assert np.all(values[0] == -np.inf)
+    assert np.all(np.isfinite(values[1:300])) and np.all(np.isnan(values[320:, 0]))
+    assert np.all(np.isfinite(values[1:, 1]))
+
+
 def test_bare_forward_is_the_same_forward_pass():
     grid = np.linspace(-2, 2, 5)
     h = bare_forward(grid, 20, seed=2)
@@ -275,6 +354,63 @@ def test_matrix_sweep_has_no_overflow_and_matches_direct_product():
     W0 = random_recurrent_matrix(8, 0)
     direct = np.linalg.norm(np.linalg.matrix_power(4.0 * W0, 20), 2)
     assert abs(values[19, 2] - math.log10(direct)) < 1e-9
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 5), st.integers(0, 2**31), st.floats(-30, 30))
+def test_block_power_iteration_equals_the_svd(n, G, seed, log_scale):
+    """The spectral norms of the gain sweep against LAPACK's SVD, from a cold start, a random block
+    and a block orthogonal to the top right singular vector (the iteration must still find it)."""
+    rng = np.random.default_rng(seed)
+    P = rng.normal(size=(G, n, n)) * 10.0 ** log_scale
+    P[0, :, 0] = 0.0  # a zero column: e₁ is in the null space of P₀
+    exact = np.linalg.norm(P, 2, axis=(1, 2))
+    k = min(4, n)
+    complement = np.linalg.svd(P)[2][:, 1:k + 1, :].swapaxes(1, 2)  # right singular vectors 2..k+1
+    starts = [np.broadcast_to(np.eye(n, k), (G, n, k)).copy(), np.linalg.qr(rng.normal(size=(G, n, k)))[0]]
+    if n > k:
+        starts.append(complement)
+    for start in starts:
+        found, block = spectral_norms(P, start)
+        assert block.shape == (G, n, k)
+        assert np.allclose(found, exact, rtol=1e-11, atol=0)
+
+
+def _gain_sweep_by_svd(gains, T, activation, n, seed):
+    """Per gain, one time step at a time: the full product of J_t = diag(σ'(a_t))·gW0 (rescaled by its
+    largest entry) and LAPACK's 2-norm of it."""
+    from symbptt.activations import get_activation
+
+    act = get_activation(activation)
+    rng = np.random.default_rng(seed)
+    W0 = random_recurrent_matrix(n, seed)
+    drive = rng.normal(0.0, 1.0, (T, n))
+    out = np.full((T, len(gains)), -np.inf)
+    for k, g in enumerate(gains):
+        W = g * W0
+        h, P, scale = np.zeros(n), np.eye(n), 0.0
+        for t in range(T):
+            a = np.einsum("ij,j->i", W, h) + drive[t]
+            h = act.np_sigma(a)
+            P = (10.0 ** act.np_log10_dsigma(a))[:, None] * W @ P
+            top = np.abs(P).max()
+            if top == 0:
+                break
+            P, scale = P / top, scale + math.log10(top)
+            out[t, k] = scale + math.log10(np.linalg.norm(P, 2))
+    return out
+
+
+@pytest.mark.parametrize("activation,n", [("tanh", 16), ("sigmoid", 5), ("linear", 6), ("relu", 7)])
+def test_gain_sweep_equals_svd_of_the_full_product(activation, n):
+    """Gains below the edge of chaos (above it, float64 trajectories that differ in the last bit part
+    ways, whatever computes them), T = 120: equal to 1e-10 in log10, −∞ where the product vanishes."""
+    gains = np.array([-1.2, 0.0, 0.3, 0.9, 1.0, 1.1])
+    ours = sweep_gain(gains, 120, activation, n, seed=3)
+    exact = _gain_sweep_by_svd(gains, 120, activation, n, seed=3)
+    assert np.array_equal(np.isinf(ours), np.isinf(exact))
+    finite = np.isfinite(exact)
+    assert np.max(np.abs(ours[finite] - exact[finite])) < 1e-10
 
 
 def test_gradients_of_every_cell_equal_the_reference():

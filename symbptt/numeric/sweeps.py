@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from ..primitives import LN10
+
 from ..activations import get_activation
 
 
@@ -22,25 +24,74 @@ def drive_inputs(T_max: int, seed: int, x: np.ndarray | None = None) -> np.ndarr
     return np.asarray(x, dtype=float)[:T_max]
 
 
+LOG10_4 = math.log10(4.0)
+
+
+def _tanh_pass(w: np.ndarray, drive: np.ndarray, h0: float) -> np.ndarray:
+    """log10|∂h_T/∂h_0| for tanh over the grid, every T, from one forward pass that evaluates
+    m = expm1(−2|a|) once per cell and takes both the state and the factor from it:
+
+        tanh a = sign(a)·|m|/(2 + m),   ln sech² a = ln 4 − 2(|a| + ln(2 + m)),
+
+    with no cancellation anywhere (2 + m ∈ (1, 2]), so saturated units keep every digit.  The loop
+    accumulates Σ_t (|a_t| + ln(2 + m_t)) row by row; the scale −2/ln 10 and the per-step constant
+    log10 4|w| are applied once at the end (a cumulative sum is linear)."""
+    T, G = drive.size, w.size
+    out = np.empty((T, G))
+    h = np.full(G, float(h0))
+    a, size, m, s = np.empty(G), np.empty(G), np.empty(G), np.empty(G)
+    previous = np.zeros(G)
+    for t in range(T):
+        np.multiply(w, h, out=a)
+        a += drive[t]
+        np.abs(a, out=size)
+        np.multiply(size, -2.0, out=m)
+        np.expm1(m, out=m)
+        np.add(m, 2.0, out=s)
+        np.divide(m, s, out=h)
+        np.copysign(h, a, out=h)
+        row = out[t]
+        np.log(s, out=row)
+        row += size
+        row += previous
+        previous = row
+    constant = LOG10_4 + np.log10(np.abs(w))
+    for t in range(T):  # row by row, while each row is in cache
+        row = out[t]
+        row *= -2.0 / LN10
+        np.add(row, constant * (t + 1), out=row)
+    return out
+
+
+def _generic_pass(w: np.ndarray, drive: np.ndarray, h0: float, activation: str) -> np.ndarray:
+    act = get_activation(activation)
+    T = drive.size
+    pre = np.empty((T, w.size))
+    h = np.full(w.size, float(h0))
+    for t in range(T):
+        np.multiply(w, h, out=pre[t])
+        pre[t] += drive[t]
+        h = act.np_sigma(pre[t])
+    logs = act.np_log10_dsigma(pre)
+    logs += np.log10(np.abs(w))
+    return logs
+
+
 def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,
                  h0: float = 0.0, x: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """log10|∂h_T/∂h_0| for every weight and every T = 1..T_max, shape (T_max, len(weights)).
 
     One forward pass over the whole grid; log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| is a cumulative
     sum down the time axis."""
-    act = get_activation(activation)
     w = np.asarray(weights, dtype=float)
     drive = u * drive_inputs(T_max, seed, x) + b
-    pre = np.empty((T_max, w.size))
-    h = np.full(w.size, float(h0))
     with np.errstate(all="ignore"):
-        for t in range(T_max):
-            np.multiply(w, h, out=pre[t])
-            pre[t] += drive[t]
-            h = act.np_sigma(pre[t])
-        logs = act.np_log10_dsigma(pre)
-        logs += np.log10(np.abs(w))
-        return np.cumsum(logs, axis=0)
+        if activation == "tanh":
+            return _tanh_pass(w, drive, h0)
+        logs = _generic_pass(w, drive, h0, activation)
+        for t in range(1, T_max):  # row by row: 5× faster than np.cumsum down axis 0
+            logs[t] += logs[t - 1]
+        return logs
 
 
 def bare_forward(weights: np.ndarray, T_max: int, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
@@ -59,34 +110,163 @@ def random_recurrent_matrix(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 1.0 / math.sqrt(n), (n, n))
 
 
+POWER_TOLERANCE = 1e-13  # relative change of the norm estimate at which the iteration stops
+POWER_STEPS = 30  # iterations per time step before the exact SVD takes over for the gains left
+BLOCK_TOLERANCE = 1e-6  # relative change of the sum of all Ritz values: the block has stopped turning
+BLOCK = 4  # vectors iterated together: the error shrinks like (σ_{BLOCK+1}/σ_1)² per iteration
+
+
+def spectral_norms(products: np.ndarray, start: np.ndarray,
+                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """‖P‖₂ of each matrix of ``products`` (shape (G, n, n)) and an orthonormal block of its leading
+    right singular vectors (shape (G, n, k)).
+
+    Block power iteration on PᵀP with a Rayleigh–Ritz step, started from ``start`` (the previous time
+    step's block: P_t = J_t P_{t−1} turns its leading right singular vectors only slowly) with its last
+    column replaced by a random vector, so that a direction the old block has lost is always present
+    with a fair share; stopped when the estimate σ₁(PQ) ≤ ‖P‖₂ changes by at most POWER_TOLERANCE
+    relatively, and the exact SVD for the gains not settled within POWER_STEPS iterations."""
+    G, n, k = start.shape
+    Q = start.copy()
+    if k > 1:
+        Q[:, :, -1] = (rng or np.random.default_rng(0)).normal(size=(G, n))
+        Q = np.linalg.qr(Q)[0]
+    estimate, previous = np.zeros(G), np.zeros(G)
+    settled = np.zeros(G, dtype=bool)
+    for _ in range(POWER_STEPS):
+        Y = np.matmul(products, Q)
+        gram = np.matmul(np.swapaxes(Y, 1, 2), Y)  # (PQ)ᵀ(PQ): its top eigenvalue is σ₁(PQ)²
+        ritz = np.linalg.eigvalsh(gram)
+        total = ritz.sum(axis=1)  # every Ritz value must settle, not only the top one (see above)
+        new = np.sqrt(np.maximum(ritz[:, -1], 0.0))
+        settled = (np.abs(new - estimate) <= POWER_TOLERANCE * new) & (
+            np.abs(total - previous) <= BLOCK_TOLERANCE * total)
+        estimate, previous = new, total
+        if settled.all():
+            return estimate, Q
+        Q = np.linalg.qr(np.matmul(np.swapaxes(products, 1, 2), Y))[0]
+    left = ~settled
+    estimate[left] = np.linalg.norm(products[left], 2, axis=(1, 2))
+    return estimate, Q
+
+
 def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int = 0,
                W0: np.ndarray | None = None, input_scale: float = 1.0) -> np.ndarray:
-    """log10‖∂h_T/∂h_0‖₂ for W = g·W0 over a grid of gains and T = 1..T_max, shape (T_max, len(gains))."""
+    """log10‖∂h_T/∂h_0‖₂ for W = g·W0 over a grid of gains and T = 1..T_max, shape (T_max, len(gains)).
+
+    The running product J_t ⋯ J_1 is kept for all gains at once, rescaled each step (its log scale
+    summed apart), and its spectral norm found by a warm-started power iteration (spectral_norms)."""
     act = get_activation(activation)
     rng = np.random.default_rng(seed)
-    W0 = random_recurrent_matrix(n, seed) if W0 is None else W0
+    W0 = random_recurrent_matrix(n, seed) if W0 is None else np.asarray(W0, dtype=float)
     drive = input_scale * rng.normal(0.0, 1.0, (T_max, n))
     g = np.asarray(gains, dtype=float)
     Ws = g[:, None, None] * W0[None]
     h = np.zeros((g.size, n))
     product = np.broadcast_to(np.eye(n), (g.size, n, n)).copy()
-    scale = np.zeros(g.size)
-    out = np.empty((T_max, g.size))
+    vectors = np.broadcast_to(np.eye(n, min(BLOCK, n)), (g.size, n, min(BLOCK, n))).copy()
+    block_rng = np.random.default_rng(seed)
+    out = np.full((T_max, g.size), -np.inf)
+    alive, broken = g != 0, np.zeros(g.size, dtype=bool)
+    with np.errstate(all="ignore"):
+        scale = np.log10(np.abs(g))  # log10 of the factor taken out of the running product
+        for t in range(T_max):
+            a = np.einsum("gij,gj->gi", Ws, h) + drive[t]  # W = g·W0 formed first, as a user would
+            h = act.np_sigma(a)
+            logd = act.np_log10_dsigma(a)  # log10 σ'(a_t), finite or −∞
+            top = np.max(logd, axis=1)
+            top = np.where(top == -np.inf, 0.0, top)
+            product = np.matmul(W0, product)  # J_t P = diag(σ'(a_t)) g W0 P, with g and 10^top kept apart
+            product *= (10.0 ** (logd - top[:, None]))[:, :, None]
+            broken |= ~np.isfinite(product).all(axis=(1, 2)) | ~np.isfinite(top)
+            product[broken] = np.eye(n)  # a gain whose σ' left float64: NaN from here on
+            norms, vectors = spectral_norms(product, vectors, block_rng)
+            alive &= norms > 0
+            scale += top + np.log10(np.where(alive, norms, 1.0))
+            out[t] = np.where(broken, np.nan, np.where(alive, scale, -np.inf))
+            product /= np.where(alive, norms, 1.0)[:, None, None]
+            scale += np.where(alive, np.log10(np.abs(g)), 0.0)
+    return out
+
+
+# ---------------------------------------------------------------- ∂L/∂θ over the grid, forward mode
+
+ZERO_EXPONENT = -(2**60)  # the binary exponent of an exact zero: below every other
+LOG10_2 = math.log10(2.0)
+
+
+def _normalised(mantissa: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """mantissa·2^exponent with the mantissa brought into [0.5, 1) (np.frexp) and zeros marked."""
+    m, k = np.frexp(mantissa)
+    e = np.where(m == 0, ZERO_EXPONENT, exponent + k)
+    return m, e
+
+
+def _scaled_add(m1: np.ndarray, e1: np.ndarray, m2: np.ndarray, e2: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """m1·2^e1 + m2·2^e2 with neither side over- or underflowing: both scaled to the larger exponent
+    (the smaller term rounds to 0 when it is below the larger one's last bit, as in any float sum)."""
+    e = np.maximum(e1, e2)
+    gap1 = np.maximum(e1 - e, -4000)
+    gap2 = np.maximum(e2 - e, -4000)
+    return _normalised(np.ldexp(m1, gap1) + np.ldexp(m2, gap2), e)
+
+
+def _log10_scaled(m: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return np.where(m == 0, -np.inf, np.log10(np.abs(np.where(m == 0, 1.0, m))) + e * LOG10_2)
+
+
+def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,
+               h0: float = 0.0, x: np.ndarray | None = None, seed: int = 0, y: float = 0.0,
+               loss: str = "last", wrt: str = "w") -> np.ndarray:
+    """log10|∂L/∂θ| for θ ∈ {w, u, b, h0} of the scalar RNN, every weight of the grid and every
+    T = 1..T_max (the loss of a sequence of length T: ½(h_T − y)² for 'last', Σ_{t≤T} ½(h_t − y)² for
+    'sum'), shape (T_max, len(weights)).
+
+    One forward pass carries the tangent s_t = ∂h_t/∂θ beside the state (forward-mode
+    differentiation, so every T comes out of the same pass):
+
+        s_t = σ'(a_t)·(∂a_t/∂θ + w·s_{t−1}),   ∂a_t/∂θ = h_{t−1}, x_t, 1, 0 for θ = w, u, b, h0,
+        s_0 = 1 for h0, else 0;   ∂L/∂θ = (h_T − y)·s_T  or  Σ_{t≤T} (h_t − y)·s_t.
+
+    Every tangent and sum is kept as mantissa·2^exponent with an integer exponent and σ'(a) enters
+    through its stable log, so 10^-5000 and 10^+5000 are numbers, not 0 and ∞.  Only a state that
+    itself leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ) makes the value NaN."""
+    if wrt not in ("w", "u", "b", "h0"):
+        raise ValueError(f"unknown parameter {wrt!r}")
+    act = get_activation(activation)
+    w = np.asarray(weights, dtype=float)
+    G = w.size
+    xs = drive_inputs(T_max, seed, x)
+    out = np.empty((T_max, G))
+    h = np.full(G, float(h0))
+    zero_e = np.full(G, ZERO_EXPONENT, dtype=np.int64)
+    sm, se = (np.ones(G), np.zeros(G, dtype=np.int64)) if wrt == "h0" else (np.zeros(G), zero_e.copy())
+    sm, se = _normalised(sm, se)
+    gm, ge = np.zeros(G), zero_e.copy()  # the running sum of the 'sum' loss
+    w_m, w_e = _normalised(w, np.zeros(G, dtype=np.int64))
+    overflowed = np.zeros(G, dtype=bool)  # the state itself left float64 (unbounded σ): NaN from then on
     with np.errstate(all="ignore"):
         for t in range(T_max):
-            a = np.einsum("gij,gj->gi", Ws, h) + drive[t]
+            a = w * h + (u * xs[t] + b)
+            direct = {"w": h, "u": np.full(G, xs[t]), "b": np.ones(G), "h0": np.zeros(G)}[wrt]
+            pm, pe = _normalised(w_m * sm, w_e + se)  # w·s_{t−1}
+            dm, de = _normalised(direct, np.zeros(G, dtype=np.int64))
+            vm, ve = _scaled_add(dm, de, pm, pe)
+            log2_d = act.np_log10_dsigma(a) / LOG10_2  # σ'(a_t) = ±2^{log2_d}
+            sign = np.sign(act.np_dsigma(a))
+            sign = np.where(sign == 0, 1.0, sign)
+            whole = np.floor(np.where(np.isfinite(log2_d), log2_d, 0.0))
+            factor = np.where(np.isfinite(log2_d), sign * np.exp2(log2_d - whole), 0.0)
+            sm, se = _normalised(vm * factor, ve + whole.astype(np.int64))
             h = act.np_sigma(a)
-            logd = act.np_log10_dsigma(a)
-            top = np.max(logd, axis=1)
-            top = np.where(np.isfinite(top), top, 0.0)
-            d = 10.0 ** (logd - top[:, None])
-            product = d[:, :, None] * Ws @ product  # J_t ⋯ J_1, J_t scaled by 10^{-top}
-            scale += top
-            size = np.max(np.abs(product), axis=(1, 2))
-            safe = np.where(size > 0, size, 1.0)
-            product /= safe[:, None, None]
-            scale += np.log10(safe)
-            norms = np.linalg.norm(product, 2, axis=(1, 2)) if np.all(np.isfinite(product)) else \
-                np.full(g.size, np.nan)
-            out[t] = np.where(size > 0, scale + np.log10(norms), -np.inf)
+            error = h - y
+            if loss == "sum":
+                em, ee = _normalised(error * sm, se)
+                gm, ge = _scaled_add(gm, ge, em, ee)
+                out[t] = _log10_scaled(gm, ge)
+            else:
+                out[t] = _log10_scaled(sm, se) + np.log10(np.abs(error))
+            overflowed |= ~np.isfinite(h)
+            out[t, overflowed] = np.nan
     return out
