@@ -192,7 +192,10 @@ class Instances:
         symbols = self._symbols.get(template)
         if symbols is None:
             symbols = self._symbols[template] = tuple(s for s in template.free_symbols if s in self.kinds)
-        return swap(template, self.mapping(layer, t, i, symbols))
+        mapping = self.mapping(layer, t, i, symbols)
+        result = swap(template, mapping)
+        notation.remember_template(result, template, mapping)
+        return result
 
     def forget(self) -> None:
         """Drop the instantiated symbols (long forms stream step by step and need only recent ones)."""
@@ -300,11 +303,24 @@ class Display:
     def _scalar_factor(self, step: Step) -> sp.Basic:
         """The route written out for a scalar model: Σ weight·coefficient, without 1×1 matrices."""
         route = Route(step.kind, step.target, step.source)
-        parts = []
+        parts, generic, mapping = [], [], {}
         for leaf, matrix in self.rnn.graph.terms(route):
-            coef = self.values.at(self.values.shown.get((step.target, leaf), sp.S.Zero), step.layer, step.t)
-            parts.append(coef if matrix is None else _mul(self.s.param(matrix, step.layer)[0, 0], coef))
-        return parts[0] if len(parts) == 1 else TermSum._from_args(tuple(parts))
+            template = self.values.shown.get((step.target, leaf), sp.S.Zero)
+            coef = self.values.at(template, step.layer, step.t)
+            mapping.update(notation.STEP_TEMPLATES.get(coef, (None, {}))[1])
+            if matrix is None:
+                parts.append(coef)
+                generic.append(template)
+            else:
+                weight = self.s.param(matrix, step.layer)[0, 0]
+                parts.append(_mul(weight, coef))
+                generic.append(_mul(weight, template))
+        if len(parts) == 1:
+            factor, template = parts[0], generic[0]
+        else:
+            factor, template = TermSum._from_args(tuple(parts)), TermSum._from_args(tuple(generic))
+        notation.remember_template(factor, template, mapping)
+        return factor
 
     def h(self, layer: int, t: int) -> sp.Basic:
         return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)

@@ -47,9 +47,9 @@ _ENTRIES: list[FactorCache[str]] = []
 def _tex_matrix(expr: sp.MatrixBase) -> str:
     """A matrix entry by entry (each through a template cache), set as SymPy sets it."""
     if not _ENTRIES:
-        _ENTRIES.append(FactorCache(tex, lambda s, old, new: s.replace(old, new), lambda e: sp.latex(e)))
+        _ENTRIES.append(FactorCache(tex, lambda s, old, new: s.replace(old, new), _atom))
     entry = _ENTRIES[0]
-    if len(entry.done) > 20_000:
+    if len(entry.done) > 8192:
         entry.done.clear()
     rows = [" & ".join(entry(v) for v in row) for row in expr.tolist()]
     return r"\left[\begin{matrix}" + r"\\".join(rows) + r"\end{matrix}\right]"
@@ -63,7 +63,12 @@ def _tex_factor(expr: sp.Basic) -> str:
 
 
 def latex_cache() -> FactorCache[str]:
-    return FactorCache(_tex_factor, lambda s, old, new: s.replace(old, new), lambda e: sp.latex(e))
+    return FactorCache(_tex_factor, lambda s, old, new: s.replace(old, new), _atom)
+
+
+def _atom(symbol: sp.Basic) -> str:
+    """One symbol's LaTeX (a symbol of the notation spells itself, without a printer)."""
+    return symbol.parts.latex() if isinstance(symbol, notation.Name) else sp.latex(symbol)
 
 
 def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:

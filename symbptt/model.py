@@ -137,7 +137,7 @@ class Symbols:
         """The symbol of one unit (h_3, a^f_1, x_2; unit i of a vector as h_3[i])."""
         key = (name, layer, t, unit)
         if key not in self._scalars:
-            if len(self._scalars) > 50_000:  # long forms stream: keep the cache small
+            if len(self._scalars) > 8192:  # long forms stream: keep the cache small
                 self._scalars.clear()
             base, tag = split_name(name)
             self._scalars[key] = notation.name(base, tag=tag, layer=self.lay(layer), step=t,
@@ -148,7 +148,7 @@ class Symbols:
         size = self.rnn.n if size is None else size
         key = (name, layer, t, size)
         if key not in self._made:
-            if len(self._made) > 20_000:
+            if len(self._made) > 8192:
                 self._made.clear()
             if size == 1:
                 self._made[key] = Matrix([[self.scalar(name, layer, t)]])

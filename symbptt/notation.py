@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
@@ -49,10 +49,27 @@ PARAM = re.compile(
 BASE = re.compile(r"[A-Za-z]+")
 
 
+STEP_TEMPLATES: dict[sp.Basic, tuple[sp.Basic, dict[sp.Basic, sp.Basic]]] = {}
+
+
+def remember_template(expr: sp.Basic, template: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> None:
+    """Note that ``expr`` is ``template`` with its symbols replaced by ``mapping`` (a step's factor
+    built from the generic one), so that printers can print the template once and swap names."""
+    if len(STEP_TEMPLATES) > 8192:
+        STEP_TEMPLATES.clear()
+    STEP_TEMPLATES[expr] = (template, mapping)
+
+
 def register_param_base(base: str) -> None:
     """A user cell's parameter names print as parameters (gate suffix as a subscript)."""
     PARAM_BASES.add(base)
     parse.cache_clear()
+
+
+@lru_cache(maxsize=256)
+def _latex_base(base: str) -> str:
+    """``delta`` → ``\\delta``: SymPy's spelling of a base name (a printer per call is slow)."""
+    return sp.latex(sp.Symbol(base))
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,7 @@ class Parts:
         return f"{self.base}{sup}{step}{unit}"
 
     def latex(self) -> str:
-        base = sp.latex(sp.Symbol(self.base))
+        base = _latex_base(self.base)
         layer = f"({self.layer})" if self.layer is not None else ""
         if self.is_param:
             entry = "".join(map(str, self.unit))
@@ -117,7 +134,7 @@ def _sub(text: str) -> str:
     return f"_({text})" if any(ch in text for ch in "+-,") else f"_{text}"
 
 
-@cache
+@lru_cache(maxsize=8192)
 def parse(text: str) -> Parts:
     """The parts of a text spelling (the inverse of ``Parts.text``)."""
     base = BASE.match(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
 from typing import Generic, TypeVar
 
 import sympy as sp
@@ -22,6 +23,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
+from . import notation
 from .forms import Derivation, Equation, LazySum, MatTermSum, TermSum
 
 FORMATS = ("pretty", "text", "latex")
@@ -56,17 +58,57 @@ def _template(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | N
     """Replace the step numbers of the step symbols by runs of one digit of the same width (7…7, 8…8,
     9…9), one digit per distinct step, given in the order of the step strings so that SymPy sorts the
     template's terms as it sorts the real ones.  None for a constant or more than three steps."""
+    hint = notation.STEP_TEMPLATES.get(expr)
+    if hint is not None:
+        return _template_from_hint(*hint)
     found = []
     for sym in expr.free_symbols:
         match = STEP_SYMBOL.match(sym.name) if isinstance(sym, sp.Symbol) else None
         if match:
             found.append((sym, match))
+    placeholders = _placeholders(found)
+    if placeholders is None:
+        return None
+    return expr.xreplace(placeholders), {v: k for k, v in placeholders.items()}
+
+
+def _placeholders(found: list[tuple[sp.Symbol, re.Match]]) -> dict[sp.Symbol, sp.Symbol] | None:
     steps = sorted({m["t"] for _, m in found})
     if not steps or len(steps) > 3:
         return None
     digit = {t: str(10 - len(steps) + i) for i, t in enumerate(steps)}
-    swap = {sym: type(sym)(f"{m['base']}{digit[m['t']] * len(m['t'])}{m['rest']}") for sym, m in found}
-    return expr.xreplace(swap), {v: k for k, v in swap.items()}
+    return {sym: _placeholder(type(sym), f"{m['base']}{digit[m['t']] * len(m['t'])}{m['rest']}") for sym, m in found}
+
+
+@lru_cache(maxsize=4096)
+def _placeholder(kind: type, name: str) -> sp.Symbol:
+    return kind(name)
+
+
+_HINTED: dict[tuple, sp.Basic] = {}
+
+
+def _template_from_hint(generic: sp.Basic, mapping: dict[sp.Basic, sp.Basic]
+                        ) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | None:
+    """The placeholder template of a factor its builder described as ``generic`` under ``mapping``
+    (no walk over the factor itself): one swap per template and step width, then cached."""
+    found = []
+    for real in mapping.values():
+        match = STEP_SYMBOL.match(real.name) if isinstance(real, sp.Symbol) else None
+        if match:
+            found.append((real, match))
+    placeholders = _placeholders(found)
+    if placeholders is None:
+        return None
+    key = (generic, tuple((g, placeholders.get(real, real)) for g, real in mapping.items()))
+    template = _HINTED.get(key)
+    if template is None:
+        if len(_HINTED) > 4096:
+            _HINTED.clear()
+        from .forms import swap
+
+        template = _HINTED[key] = swap(generic, {g: placeholders.get(real, real) for g, real in mapping.items()})
+    return template, {v: k for k, v in placeholders.items()}
 
 
 class FactorCache(Generic[R]):
@@ -83,7 +125,7 @@ class FactorCache(Generic[R]):
     def __call__(self, expr: sp.Basic) -> R:
         found = self.done.get(expr)
         if found is None:
-            if len(self.done) > 20_000:  # long forms: each factor is printed a few times, then never again
+            if len(self.done) > 8192:  # long forms: each factor is printed a few times, then never again
                 self.done.clear()
             found = self.done[expr] = self._print(expr)
         return found
@@ -92,7 +134,7 @@ class FactorCache(Generic[R]):
         """The printed spelling of one symbol (cached: symbols recur in every factor)."""
         found = self.atoms.get(symbol)
         if found is None:
-            if len(self.atoms) > 50_000:
+            if len(self.atoms) > 8192:
                 self.atoms.clear()
             found = self.atoms[symbol] = self._atom(symbol)
         return found
@@ -105,7 +147,9 @@ class FactorCache(Generic[R]):
         if template not in self.templates:
             self.templates[template] = self.show(template)
         result = self.templates[template]
-        marks = [(f"\0{i}\0", placeholder, real) for i, (placeholder, real) in enumerate(back.items())]
+        # private-use characters as wide as the placeholder, so that a picture keeps its width
+        marks = [(chr(0xE000 + i) * len(self.atom(placeholder)), placeholder, real)
+                 for i, (placeholder, real) in enumerate(back.items())]
         for mark, placeholder, _ in marks:  # in two passes, so that a real step never meets a placeholder
             result = self.swap(result, self.atom(placeholder), mark)
         for mark, _, real in marks:
@@ -142,7 +186,7 @@ def text_atom(expr: sp.Basic) -> str:
         if not _TEXT_ENTRIES:
             _TEXT_ENTRIES.append(FactorCache(text_atom, lambda s, old, new: s.replace(old, new), sp.sstr))
         entry = _TEXT_ENTRIES[0]
-        if len(entry.done) > 20_000:
+        if len(entry.done) > 8192:
             entry.done.clear()
         rows = ", ".join("[" + ", ".join(entry(v) for v in row) + "]" for row in expr.tolist())
         return f"[{rows}]"
@@ -170,7 +214,8 @@ def _text_factor(expr: sp.Basic) -> str:
 
 
 def text_cache() -> FactorCache[str]:
-    return FactorCache(_text_factor, lambda s, old, new: s.replace(old, new), lambda e: sp.sstr(e))
+    return FactorCache(_text_factor, lambda s, old, new: s.replace(old, new),
+                       lambda e: e.name if isinstance(e, notation.Name) else sp.sstr(e))
 
 
 def text_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
@@ -327,6 +372,11 @@ def _pretty_swap(pic: Picture, old: str, new: str) -> Picture:
     return Picture([line.replace(old, new) for line in pic.lines], pic.baseline)
 
 
+def _unicode_atom(printer: PrettyPrinter, symbol: sp.Basic) -> str:
+    """One symbol in Unicode (a symbol of the notation spells itself, without the printer)."""
+    return symbol.parts.unicode() if isinstance(symbol, notation.Name) else "".join(printer._print(symbol).picture)
+
+
 def _printer() -> PrettyPrinter:
     return PrettyPrinter({"use_unicode": True})
 
@@ -376,7 +426,7 @@ def pretty_matrix(expr: sp.MatrixBase, entry: Callable[[sp.Basic], Picture]) -> 
 def pretty_cache() -> FactorCache[Picture]:
     printer = _printer()
     entries: FactorCache[Picture] = FactorCache(lambda e: Picture.of(printer._print(e)), _pretty_swap,
-                                                lambda e: "".join(printer._print(e).picture))
+                                                partial(_unicode_atom, printer))
 
     def show(expr: sp.Basic) -> Picture:
         if isinstance(expr, sp.MatrixBase):
@@ -388,7 +438,7 @@ def pretty_cache() -> FactorCache[Picture]:
             form = prettyForm(*form.parens())
         return Picture.of(form)
 
-    return FactorCache(show, _pretty_swap, lambda e: "".join(printer._print(e).picture))
+    return FactorCache(show, _pretty_swap, partial(_unicode_atom, printer))
 
 
 def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:

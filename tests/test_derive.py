@@ -322,3 +322,27 @@ def test_every_form_builds_for_matrices_and_layers(cell):
             continue
         derivation = derive(RNN(T=2, n=2, m=2, layers=2, loss="sum", cell=cell), form, "all")
         assert derivation.equations
+
+
+@pytest.mark.parametrize("kwargs", [dict(T=12), dict(T=11, n=2), dict(T=10, cell="gru"),
+                                    dict(T=10, activation="max(a, a**2, a**3)")])
+@pytest.mark.parametrize("form", ["unroll", "factors", "explicit", "recursive"])
+def test_printing_through_templates_equals_printing_each_factor(monkeypatch, kwargs, form):
+    """The printers print one factor per template and swap step numbers in the printed string (steps
+    9 → 10 change width, t − 1 and t share a factor): the result must be what printing every factor
+    from scratch gives, character for character, in text, Unicode and LaTeX."""
+    from symbptt import render
+    from symbptt.latex import snippet
+    from symbptt.render import render_lines
+
+    rnn = RNN(**kwargs)
+    wrt = "all" if form != "explicit" else rnn.spec.params[0]
+
+    def printed() -> tuple[str, ...]:
+        d = derive(rnn, form, wrt)
+        return ("\n".join(render_lines(d, pretty=True, width=100)), "\n".join(render_lines(d, width=100)),
+                snippet(d))
+
+    fast = printed()
+    monkeypatch.setattr(render, "_template", lambda expr: None)
+    assert printed() == fast

@@ -12,9 +12,8 @@ import math
 
 import numpy as np
 
-from ..primitives import LN10
-
 from ..activations import get_activation
+from ..primitives import LN10
 
 
 def drive_inputs(T_max: int, seed: int, x: np.ndarray | None = None) -> np.ndarray:
