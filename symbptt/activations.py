@@ -17,7 +17,6 @@ by a refined search whose bound is stated, and an unbounded σ' gives γ = ∞.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,6 +204,8 @@ def _custom(text: str) -> Activation:
 
     gamma, status = find_gamma(dsigma, np_dsigma, mp_dsigma)
     plain_sigma, second = P.plain(sigma), P.plain(sp.diff(dsigma, A))
+    import hashlib  # only custom activations need it (keeps start-up short)
+
     key = hashlib.sha1(text.encode()).hexdigest()[:10]
     function = P.custom_primitive(
         key, lambda x: plain_sigma.xreplace({A: x}), lambda x: shown_dsigma.xreplace({A: x}),

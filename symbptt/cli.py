@@ -137,9 +137,9 @@ def model_options(func: Callable) -> Callable:
         click.option("-a", "--activation", default=None,
                      help="rnn only: tanh (default), sigmoid, relu, linear, or an expression in a such as "
                           "'a/(1+abs(a))'."),
-        click.option("--wrt", default="W", show_default=True,
+        click.option("--wrt", default=None,
                      help="Parameter to differentiate with respect to (the cell's names, e.g. W, U, b, h0, "
-                          "W_f, b_hn) or all."),
+                          "W_f, b_hn) or all; default: the cell's first recurrent weight (W, W_i, W_r)."),
         click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True,
                      help="last: ½‖h_T − y‖²; sum: Σ_t ½‖h_t − y_t‖²."),
         click.option("--form", type=click.Choice(FORMS), default="explicit", show_default=True,
@@ -165,7 +165,13 @@ def build_derivation(T: int, n: int, m: int, layers: int, cell: str, activation:
 
     rnn = build_rnn(T, n, m, layers, activation, loss, cell)
     named = None if factors is None else factors == "named"
-    return derive(rnn, form=form, wrt=wrt, named=named)
+    return derive(rnn, form=form, wrt=wrt or default_wrt(rnn), named=named)
+
+
+def default_wrt(rnn: Any) -> str:
+    """The cell's first recurrent weight (W for the vanilla cell, W_i for the LSTM, W_r for the GRU)."""
+    spec = rnn.spec
+    return next((p for p in spec.params if spec.kind(p) == "recurrent"), spec.params[0])
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -268,20 +274,31 @@ def grad_cmd(params_file: str, output: str | None) -> None:
 Examples:
   symbptt sweep -T 100 --min -3 --max 3 --points 61
   symbptt sweep -n 32 -T 200 --format json -o gains.json
+  symbptt sweep --quantity grad --wrt b -T 200
+  symbptt sweep --cell lstm --param b_f --min -4 --max 6 -T 100
+  symbptt sweep --cell gru -n 8 --param gain --min 0.5 --max 3
 """)
-@click.option("-a", "--activation", default="tanh", show_default=True)
+@click.option("--cell", default="rnn", show_default=True, help="rnn, lstm, gru or a cell file (.toml).")
+@click.option("-a", "--activation", default="tanh", show_default=True, help="rnn only.")
+@click.option("--param", default=None,
+              help="What the grid sets: a parameter of the cell (every entry), or 'gain' (W = g·W0). "
+                   "Default: w for the scalar rnn, else gain.")
 @click.option("-T", "--steps", "T", type=STEPS, default=100, show_default=True, help="Largest T.")
-@click.option("--min", "low", type=Finite(), default=-3.0, show_default=True, help="Smallest weight (or gain).")
-@click.option("--max", "high", type=Finite(), default=3.0, show_default=True, help="Largest weight (or gain).")
+@click.option("--min", "low", type=Finite(), default=-3.0, show_default=True, help="Smallest grid value.")
+@click.option("--max", "high", type=Finite(), default=3.0, show_default=True, help="Largest grid value.")
 @click.option("--points", type=click.IntRange(min=1), default=61, show_default=True, help="Grid points.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="1: sweep the scalar weight w; >1: sweep a gain g on a random n×n W0 (up to 256).")
-@click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True)
-@click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True)
-@click.option("--h0", type=Finite(), default=0.0, show_default=True)
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random inputs (and W0).")
+              help="Hidden size; above 1 the weights are a random W0 (N(0, 1/n)) times a gain.")
+@click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True,
+              help="Scalar rnn: u; other models: the scale of the random input weights (the drive).")
+@click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True, help="Scalar rnn only.")
+@click.option("--h0", type=Finite(), default=0.0, show_default=True, help="Scalar rnn only.")
+@click.option("--gain", type=Finite(), default=1.0, show_default=True,
+              help="Scale of the random recurrent weights when the grid sets another parameter.")
+@click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="LSTM: b_f unless swept.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random inputs (and weights).")
 @click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,
-              help="jacobian: log10|∂h_T/∂h_0|; grad: log10|∂L/∂θ| (scalar model, forward mode).")
+              help="jacobian: log10‖∂s_T/∂s_0‖; grad: log10|∂L/∂θ| (scalar rnn, forward mode).")
 @click.option("--wrt", type=click.Choice(["w", "u", "b", "h0"]), default="w", show_default=True,
               help="grad: the parameter θ.")
 @click.option("--loss", type=click.Choice(["last", "sum"]), default="last", show_default=True,
@@ -289,43 +306,27 @@ Examples:
 @click.option("-y", "--target", "y", type=Finite(), default=0.0, show_default=True, help="grad: the target y.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, help="Write here instead of printing.")
-def sweep_cmd(activation: str, T: int, low: float, high: float, points: int, n: int, u: float, b: float,
-              h0: float, seed: int, quantity: str, wrt: str, loss: str, y: float, fmt: str,
-              output: str | None) -> None:
-    """log10|∂h_T/∂h_0| (or log10|∂L/∂θ|) over a weight grid × T = 1..T, computed in one pass."""
-    from .budget import check_sweep
+def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float, high: float, points: int,
+              n: int, u: float, b: float, h0: float, gain: float, forget_bias: float, seed: int, quantity: str,
+              wrt: str, loss: str, y: float, fmt: str, output: str | None) -> None:
+    """log10‖∂s_T/∂s_0‖ (or log10|∂L/∂θ|) over a grid of one parameter × T = 1..T, in one pass.
+
+    The scalar rnn sweeps its weight w; other models sweep a gain on random weights or any parameter
+    of the cell by name (e.g. the LSTM forget bias b_f).  Gated cells report the whole state and each
+    state's block (∂h_T/∂h_0, ∂c_T/∂c_0)."""
+    from .numeric.sweeping import SweepRequest, run_sweep
     from .output import strict_json
 
-    check_sweep(T, points, n)
-    if low >= high and points > 1:
-        raise SymbpttError(f"weight range is empty or reversed: {low:g} .. {high:g}")
-    if quantity == "grad" and n > 1:
-        raise SymbpttError("--quantity grad sweeps the scalar model; leave out -n (or use -n 1)")
+    request = SweepRequest(cell=cell, activation=activation, param=param, T=T, low=low, high=high,
+                           points=points, n=n, u=u, b=b, h0=h0, gain=gain, forget_bias=forget_bias, seed=seed,
+                           quantity=quantity, wrt=wrt, loss=loss, y=y)
+    request.validate()
     check_output(output)
-    from .activations import get_activation
-    from .numeric.sweeps import sweep_gain, sweep_grad, sweep_scalar
-
-    get_activation(activation)
-    import numpy as np
-
-    grid = np.linspace(low, high, points)
-    key = "log10_dh_T_dh_0"
-    if quantity == "grad":
-        values, axis = sweep_grad(grid, T, activation, u=u, b=b, h0=h0, seed=seed, y=y, loss=loss, wrt=wrt), "w"
-        key = f"log10_dL_d{wrt}"
-    elif n == 1:
-        values, axis = sweep_scalar(grid, T, activation, u=u, b=b, h0=h0, seed=seed), "w"
-    else:
-        values, axis = sweep_gain(grid, T, activation, n, seed=seed), "g"
+    result = run_sweep(request)
     if fmt == "json":
-        described = {"quantity": quantity} | ({"wrt": wrt, "loss": loss, "y": y} if quantity == "grad" else {})
-        text = strict_json({"activation": activation, **described, "axis": axis, axis: grid,
-                            "T": list(range(1, T + 1)), key: values})
+        emit(strict_json(result.as_json()), output)
     else:
-        header = "T," + ",".join(f"{axis}={v:.6g}" for v in grid)
-        rows = [f"{t}," + ",".join(f"{v:.10g}" for v in values[t - 1]) for t in range(1, T + 1)]
-        text = "\n".join([header, *rows]) + "\n"
-    emit(text, output)
+        emit(result.as_csv(), output)
 
 
 @main.command("check", epilog="""
@@ -374,7 +375,11 @@ def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | 
 
     check_output(output)
     if standalone:
+        from .paths import targets
+
         rnn = build_rnn(T, n, m, layers, activation, loss, cell)
+        wrt = wrt or default_wrt(rnn)
+        targets(rnn, wrt)  # an unknown name is refused here, not written into the document
         text = document(rnn, wrt=wrt, diagram=diagram)
     else:
         derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)

@@ -132,6 +132,10 @@ def swap(expr: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> sp.Basic:
     args = tuple(swap(arg, mapping) for arg in expr.args)
     if isinstance(expr, (sp.Add, sp.Mul)):
         return type(expr)._from_args(args)
+    if type(expr) is sp.Pow:  # what Pow(b, e, evaluate=False) builds, without its constructor's cache
+        power = sp.Expr.__new__(sp.Pow, *args)
+        power.is_commutative = args[0].is_commutative and args[1].is_commutative
+        return power
     try:
         return expr.func(*args, evaluate=False)
     except TypeError:  # a few classes (Piecewise pairs) take no ``evaluate``
@@ -275,6 +279,7 @@ class Display:
         self.n = rnn.n
         self.named = (not rnn.scalar or rnn.spec.name != "rnn") if named is None else named
         self._shown: dict[Step, sp.Basic] = {}
+        self._generic: dict[tuple, sp.Basic] = {}
         self.bounded = bounded  # streaming a long form: keep only recent factors
 
     def mat(self, name: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
@@ -303,23 +308,15 @@ class Display:
     def _scalar_factor(self, step: Step) -> sp.Basic:
         """The route written out for a scalar model: Σ weight·coefficient, without 1×1 matrices."""
         route = Route(step.kind, step.target, step.source)
-        parts, generic, mapping = [], [], {}
-        for leaf, matrix in self.rnn.graph.terms(route):
-            template = self.values.shown.get((step.target, leaf), sp.S.Zero)
-            coef = self.values.at(template, step.layer, step.t)
-            mapping.update(notation.STEP_TEMPLATES.get(coef, (None, {}))[1])
-            if matrix is None:
-                parts.append(coef)
-                generic.append(template)
-            else:
-                weight = self.s.param(matrix, step.layer)[0, 0]
-                parts.append(_mul(weight, coef))
-                generic.append(_mul(weight, template))
-        if len(parts) == 1:
-            factor, template = parts[0], generic[0]
-        else:
-            factor, template = TermSum._from_args(tuple(parts)), TermSum._from_args(tuple(generic))
-        notation.remember_template(factor, template, mapping)
+        key = (route, step.layer)
+        if key not in self._generic:  # the factor with the template symbols, once per route and layer
+            parts = []
+            for leaf, matrix in self.rnn.graph.terms(route):
+                template = self.values.shown.get((step.target, leaf), sp.S.Zero)
+                parts.append(template if matrix is None else _mul(self.s.param(matrix, step.layer)[0, 0], template))
+            self._generic[key] = parts[0] if len(parts) == 1 else TermSum._from_args(tuple(parts))
+        generic = self._generic[key]
+        factor = self.values.at(generic, step.layer, step.t)
         return factor
 
     def h(self, layer: int, t: int) -> sp.Basic:

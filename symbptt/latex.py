@@ -301,7 +301,8 @@ def _model_section(rnn: RNN) -> str:
     size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
     activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
     return rf"""\section*{{Model}}
-A {rnn.spec.title} with {size}, unrolled for $T = {rnn.T}$ steps ($t = 1, \dots, T$), loss ${loss}$:
+{_article(rnn.spec.title)} {rnn.spec.title} with {size}, unrolled for $T = {rnn.T}$ steps \
+($t = 1, \dots, T$), loss ${loss}$:
 {_cell_tex(rnn)}{activation}{layers}"""
 
 
@@ -358,6 +359,11 @@ def standalone(rnn: RNN, wrt: str = "W", diagram: bool = False) -> str:
 # ---------------------------------------------------------------- TikZ unrolled network
 
 
+def _article(noun: str) -> str:
+    """'An' before a vowel sound (an LSTM, an RNN), else 'A' (a GRU, a vanilla RNN)."""
+    return "An" if noun[:1].lower() in "aeiou" or noun[:1] in "FHLMNRSX" and noun[:2].isupper() else "A"
+
+
 def _drawn_steps(T: int) -> list[int | None]:
     """Steps to draw; long sequences keep the first and last few with a gap (None) between."""
     if T <= DIAGRAM_MAX_STEPS:
@@ -366,34 +372,78 @@ def _drawn_steps(T: int) -> list[int | None]:
 
 
 def tikz_diagram(rnn: RNN) -> str:
-    """x_t inputs at the bottom, one row of h^{(ℓ)}_t per layer, W arrows along time, U arrows upward."""
-    steps = _drawn_steps(rnn.T)
-    lines = [r"\begin{tikzpicture}[>=Stealth, node distance=1.2cm,"
+    """The unrolled network for any cell: x_t at the bottom, one row per state and layer, the forward
+    arrows of each step (black), the loss L with its target y, and the backward pass (red): from L back
+    through every state, each arrow labelled with the factor δ is multiplied by (its transpose)."""
+    from .step import state_edges
+
+    states, edges = rnn.spec.states, state_edges(rnn.graph)
+    columns = [0, *_drawn_steps(rnn.T)]
+    sup = (lambda ell: f"({ell})") if rnn.layers > 1 else (lambda ell: "")
+    gap = 1.6 if len(states) == 1 else 2.1
+    row = {(ell, s): gap * ((ell - 1) * len(states) + i + 1) for ell in range(1, rnn.layers + 1)
+           for i, s in enumerate(states)}
+    lines = [r"\begin{tikzpicture}[>=Stealth,"
              r" state/.style={circle, draw, minimum size=9mm, inner sep=0pt},"
-             r" input/.style={rectangle, draw, minimum size=7mm}, lab/.style={font=\scriptsize}]"]
-    sup = (lambda ell: f"^{{({ell})}}") if rnn.layers > 1 else (lambda ell: "")
-    for col, t in enumerate([0, *steps]):
+             r" input/.style={rectangle, draw, minimum size=7mm}, lab/.style={font=\scriptsize},"
+             r" back/.style={->, red!70!black}, blab/.style={font=\scriptsize, red!70!black}]"]
+    for col, t in enumerate(columns):
         x = 1.9 * col
         if t is None:
-            for ell in range(1, rnn.layers + 1):
-                lines.append(rf"\node at ({x:.2f},{1.6 * ell:.2f}) {{$\cdots$}};")
+            lines += [rf"\node at ({x:.2f},{y:.2f}) {{$\cdots$}};" for y in row.values()]
             continue
         if t > 0:
             lines.append(rf"\node[input] (x{col}) at ({x:.2f},0) {{$x_{{{t}}}$}};")
-        for ell in range(1, rnn.layers + 1):
-            lines.append(rf"\node[state] (h{ell}c{col}) at ({x:.2f},{1.6 * ell:.2f}) {{$h{sup(ell)}_{{{t}}}$}};")
-    columns = [0, *steps]
+        for (ell, s), y in row.items():
+            up = sup(ell)
+            name = f"{s}^{{{up}}}" if up else s
+            lines.append(rf"\node[state] ({s}{ell}c{col}) at ({x:.2f},{y:.2f}) {{${name}_{{{t}}}$}};")
     for col in range(1, len(columns)):
-        if columns[col] is None:
+        t = columns[col]
+        if t is None:
             continue
         for ell in range(1, rnn.layers + 1):
+            up = f"^{{{sup(ell)}}}" if sup(ell) else ""
             below = f"x{col}" if ell == 1 else f"h{ell - 1}c{col}"
-            lines.append(rf"\draw[->] ({below}) -- node[lab, right] {{$U{sup(ell)}$}} (h{ell}c{col});")
-            if columns[col - 1] is not None:
-                lines.append(rf"\draw[->] (h{ell}c{col - 1}) -- node[lab, above] {{$W{sup(ell)}$}} (h{ell}c{col});")
-    top = rnn.layers
-    last = len(columns) - 1
-    lines.append(rf"\node[right=0.6cm of h{top}c{last}] (L) {{$L$}};")
-    lines.append(rf"\draw[->, dashed] (h{top}c{last}) -- (L);")
+            label = rf"node[lab, right] {{$U{up}, b{up}$}}" if rnn.spec.name == "rnn" else ""
+            lines.append(rf"\draw[->] ({below}) -- {label} ({states[0]}{ell}c{col});")
+            if ell > 1:
+                lines.append(rf"\draw[back] (h{ell}c{col}) to[bend left=35] node[blab, left] {{$V{up}_{{{t}}}$}} "
+                             rf"({below});")
+            if columns[col - 1] is None:
+                continue
+            for target, source, kinds in edges:
+                tag = f"{target}{source}" if len(states) > 1 else ""
+                layer = sup(ell)
+                script = f"^{{{tag}{layer}}}" if tag or layer else ""
+                factor = " + ".join(f"{k}{script}_{{{t}}}" for k in kinds.split("+"))
+                a, b = f"{source}{ell}c{col - 1}", f"{target}{ell}c{col}"
+                if source == target:
+                    above = len(states) > 1 and target == states[-1]  # the top row of a layer: arcs above
+                    forward = rf"node[lab, {'below' if above else 'above'}] {{${_forward_label(rnn, target, ell)}$}}"
+                    lines.append(rf"\draw[->] ({a}) -- {forward} ({b});")
+                    bend, side = ("bend right=40", "above") if above else ("bend left=40", "below")
+                    lines.append(rf"\draw[back] ({b}) to[{bend}] node[blab, {side}] {{${factor}$}} ({a});")
+                else:
+                    lines.append(rf"\draw[->] ({a}) -- ({b});")
+                    lines.append(rf"\draw[back, densely dotted] ({b}) to[bend left=12] ({a});")
+    top, last = rnn.layers, len(columns) - 1
+    h_top = f"h{top}c{last}"
+    lines.append(rf"\node[state, fill=orange!15, right=1.0cm of {h_top}] (L) {{$L$}};")
+    lines.append(r"\node[input, below=0.6cm of L] (y) {$y$};")
+    lines.append(rf"\draw[->] ({h_top}) -- (L);")
+    lines.append(r"\draw[->] (y) -- (L);")
+    lines.append(rf"\draw[back] (L) to[bend left=40] node[blab, below] {{$\partial L/\partial h_{{{rnn.T}}}$}} "
+                 rf"({h_top});")
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines) + "\n"
+
+
+def _forward_label(rnn: RNN, state: str, layer: int) -> str:
+    """What a same-state arrow multiplies by going forward: W for the vanilla cell, f_t ⊙ on the LSTM's c."""
+    up = f"^{{({layer})}}" if rnn.layers > 1 else ""
+    if rnn.spec.name == "rnn":
+        return f"W{up}"
+    if rnn.spec.name == "lstm" and state == "c":
+        return r"f_t \odot"
+    return ""

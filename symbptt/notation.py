@@ -64,6 +64,7 @@ def register_param_base(base: str) -> None:
     """A user cell's parameter names print as parameters (gate suffix as a subscript)."""
     PARAM_BASES.add(base)
     parse.cache_clear()
+    name.cache_clear()
 
 
 @lru_cache(maxsize=256)
@@ -236,7 +237,9 @@ def spelling(base: str, *, tag: str = "", layer: int | None = None, step: object
     return Parts(base, tag, layer, "" if step is None else str(step), unit).text()
 
 
+@lru_cache(maxsize=8192)
 def name(base: str, **parts: object) -> Name:
+    """The symbol of ``base`` with its parts (tag, layer, step, unit), e.g. name("h", step=3) is h_3."""
     return Name(spelling(base, **parts))
 
 

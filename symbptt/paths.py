@@ -295,23 +295,30 @@ def evaluate_deltas(rnn: RNN, values: Factors, window: tuple[int, int] | None = 
 
 
 def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas: dict | None = None,
-                       steps: range | None = None) -> Any:
+                       steps: range | None = None, rows: dict | None = None) -> Any:
     """∂L/∂θ^(ℓ) = Σ_t Σ_{s'} (D_t[s'←p] δ_t[s']) ⊗ z_t, or δ^(ℓ)_0[s] for an initial state; ``steps``
-    restricts the sum (truncated BPTT)."""
+    restricts the sum (truncated BPTT); ``rows`` keeps Σ_{s'} D_tᵀ δ_t per linear map, so that the
+    weights, input weights and bias of one map (W_f, U_f, b_f) share it."""
     deltas = evaluate_deltas(rnn, values) if deltas is None else deltas
     kind, leaf, _ = param_entry(rnn, param)
     if kind == "initial":
         found = deltas.get((layer, 0, leaf))
         return found if found is not None else values.zero_like(param, layer)
+    rows = {} if rows is None else rows
     total = None
     for t in steps if steps is not None else range(1, rnn.T + 1):
-        row = None
-        for route in rnn.graph.entries(leaf):
-            delta = deltas[(layer, t, route.target)]
-            if delta is None:
-                continue
-            part = transpose_apply(values, Step("D", layer, t, route.target, leaf), delta)
-            row = part if row is None else row + part
+        key = (layer, t, leaf)
+        if key in rows:
+            row = rows[key]
+        else:
+            row = None
+            for route in rnn.graph.entries(leaf):
+                delta = deltas[(layer, t, route.target)]
+                if delta is None:
+                    continue
+                part = transpose_apply(values, Step("D", layer, t, route.target, leaf), delta)
+                row = part if row is None else row + part
+            rows[key] = row
         if row is None:
             continue
         part = contribution(row.T, param, layer, t, values)

@@ -1,5 +1,5 @@
-"""`symbptt plot KIND`: options are checked against the kind (an option a kind does not use is refused),
-then the figure is drawn by plot.py and written atomically."""
+"""`symbptt plot KIND`: options are checked against the kind (an option a kind does not use is refused
+with a one-line error naming the kind), then the figure is drawn by plots/ and written atomically."""
 
 from __future__ import annotations
 
@@ -10,60 +10,89 @@ from .cli import SEED, STEPS, Finite
 from .errors import SymbpttError
 
 KIND_OPTIONS = {
-    "regimes": {"activation", "T", "low", "high", "points", "u", "b", "h0", "seed", "quantity"},
-    "curves": {"activation", "T", "weights", "u", "b", "h0", "seed"},
-    "contributions": {"params_file"},
+    "regimes": {"activation", "T", "low", "high", "points", "u", "b", "h0", "seed", "quantity", "target", "beside"},
+    "curves": {"activation", "T", "weights", "u", "b", "seed", "beside", "cell", "n", "gain", "forget_bias"},
+    "contributions": {"params_file", "wrt"},
     "spectrum": {"activation", "n", "low", "high", "points", "T", "seed"},
-    "surface": {"activation", "low", "high", "b_min", "b_max", "points", "T", "target"},
-    "unrolled": {"T", "layers"},
+    "surface": {"activation", "low", "high", "b_min", "b_max", "points", "T", "target", "a0"},
+    "unrolled": {"T", "layers", "cell", "backward"},
+    "gates": {"low", "high", "points", "T", "n", "gain", "u", "seed"},
 }
 FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points": "--points", "u": "-u",
          "b": "-b", "h0": "--h0", "seed": "--seed", "quantity": "--quantity", "weights": "--weights", "n": "-n",
          "params_file": "--params", "b_min": "--b-min", "b_max": "--b-max", "target": "--target",
-         "layers": "--layers"}
+         "layers": "--layers", "beside": "--beside", "cell": "--cell", "gain": "--gain",
+         "forget_bias": "--forget-bias", "backward": "--backward", "wrt": "--wrt", "a0": "--a0"}
 
 
 @click.command("plot", epilog="""
 \b
+Kinds:
+  regimes        log10|∂h_T/∂h_0| over weight × T (linear beside the activation)
+  curves         |∂h_T/∂h_0| against T with the bound; --cell rnn,lstm,gru compares cells
+  contributions  the terms of ∂L/∂θ step by step (default: the shipped example)
+  spectrum       Lyapunov rate against a gain on a random n×n W
+  surface        Pascanu et al.'s single-unit error surface
+  unrolled       the unrolled network; --backward adds the BPTT pass
+  gates          LSTM: forget bias b_f × T, the carousel beside ∂h_T/∂h_0
+\b
 Examples:
   symbptt plot regimes -o regimes.png
-  symbptt plot curves --weights 0.5,0.9,1.1,2 -T 100 -o curves.svg
+  symbptt plot curves --weights 0.5,1,1.5 -T 100 -o curves.svg
+  symbptt plot curves --cell rnn,lstm,gru --forget-bias 1 -o cells.png
   symbptt plot contributions --params docs/example.json -o terms.pdf
   symbptt plot spectrum -n 64 -o spectrum.png
-  symbptt plot surface -T 30 -o surface.png
-  symbptt plot unrolled -T 3 --layers 2 -o unrolled.png
+  symbptt plot unrolled -T 3 --cell lstm --backward -o lstm.png
+  symbptt plot gates -T 100 -o gates.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
 @click.option("-a", "--activation", default="tanh", show_default=True)
 @click.option("-T", "--steps", "T", type=STEPS, default=None, help="Sequence length (default depends on KIND).")
-@click.option("--min", "low", type=Finite(), default=None, help="Smallest weight (regimes, surface) or gain.")
-@click.option("--max", "high", type=Finite(), default=None, help="Largest weight (regimes, surface) or gain.")
-@click.option("--points", type=click.IntRange(min=2), default=None, help="Grid points along the weight or gain axis.")
-@click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True)
+@click.option("--min", "low", type=Finite(), default=None, help="Smallest weight, gain or forget bias.")
+@click.option("--max", "high", type=Finite(), default=None, help="Largest weight, gain or forget bias.")
+@click.option("--points", type=click.IntRange(min=2, max=100_000), default=None, help="Grid points.")
+@click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True,
+              help="The drive: weight of the inputs x_t ~ U(-1, 1) (scale of U for cells).")
 @click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True)
 @click.option("--h0", type=Finite(), default=0.0, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,
               help="regimes: |∂h_T/∂h_0| or |∂L/∂w|.")
-@click.option("--weights", default="0.5,0.9,1.1,2", show_default=True, help="curves: comma-separated w.")
-@click.option("-n", "--hidden", "n", type=click.IntRange(2, 256), default=64, show_default=True,
-              help="spectrum: size of W.")
+@click.option("--beside", type=click.Choice(["linear", "none"]), default="linear", show_default=True,
+              help="regimes, curves: a linear panel next to the activation's.")
+@click.option("--weights", default="0.5,1,1.5", show_default=True, help="curves: comma-separated w.")
+@click.option("--cell", default=None, help="curves: cells to compare (rnn,lstm,gru); unrolled: the cell.")
+@click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
+              help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
+@click.option("--gain", type=Finite(), default=1.0, show_default=True, help="curves --cell, gates: W ~ N(0, g²/n).")
+@click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="curves --cell: LSTM b_f.")
 @click.option("--params", "params_file", default=None, help="contributions: a JSON parameters file.")
+@click.option("--wrt", default=None, help="contributions: the parameter (default: the recurrent weight).")
 @click.option("--b-min", type=Finite(), default=-3.0, show_default=True, help="surface: smallest bias.")
 @click.option("--b-max", type=Finite(), default=3.0, show_default=True, help="surface: largest bias.")
-@click.option("--target", type=Finite(), default=0.5, show_default=True, help="surface: target of h_T.")
+@click.option("--target", type=Finite(), default=0.5, show_default=True, help="surface, regimes --quantity grad: y.")
+@click.option("--a0", type=Finite(), default=0.5, show_default=True, help="surface: the unit's a_0.")
 @click.option("--layers", type=click.IntRange(1, 3), default=1, show_default=True, help="unrolled: stacked layers.")
+@click.option("--backward", is_flag=True, help="unrolled: draw the backward pass with its factors.")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: object) -> None:
-    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled) into OUTPUT."""
-    from . import plot
+    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates) into OUTPUT."""
+    from . import plots
 
     if kind not in KIND_OPTIONS:
         raise SymbpttError(f"unknown plot kind {kind!r}; choose one of {', '.join(KIND_OPTIONS)}")
     for name in opts:
         if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE and name not in KIND_OPTIONS[kind]:
             raise SymbpttError(f"plot {kind} does not use {FLAGS[name]}")
-    plot.check_plot_path(output)
-    fig = plot.draw(kind, **opts)
-    plot.save(fig, output)
+    if kind == "curves" and opts["cell"] is None:
+        for name in ("n", "gain", "forget_bias"):
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+                raise SymbpttError(f"plot curves uses {FLAGS[name]} only with --cell")
+    if kind == "curves" and opts["cell"] is not None:
+        for name in ("weights", "b", "beside"):
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+                raise SymbpttError(f"plot curves --cell compares cells; it does not use {FLAGS[name]}")
+    plots.check_plot_path(output)
+    fig = plots.draw(kind, **opts)
+    plots.save(fig, output)

@@ -515,6 +515,9 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
     lhs = Picture.of(printer._print(eq.lhs))
     indent = min(lhs.width, width // 3)
     pad = " " * indent
+    short = _short_sum(eq.rhs, cache, printer)  # h_T − y, J⋅δ + F⋅δ: one line when it fits
+    if short is not None and lhs.width + 3 + short.width <= width:
+        return "\n".join(line.rstrip() for line in hjoin([lhs, _head(" = "), short]).lines)
     blocks = []
     for i, term in enumerate(summands(eq.rhs)):
         sign, term = _sign(term, i)
@@ -526,6 +529,27 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
         else:
             blocks.extend(line.rstrip() for line in hjoin([head, pretty_atom(term, printer)]).lines)
     return "\n".join(blocks)
+
+
+def _short_sum(rhs: sp.Basic, cache: FactorCache[Picture], printer: PrettyPrinter) -> Picture | None:
+    """A sum of two terms as one picture (longer sums keep one line per term: one path per line)."""
+    if not is_sum(rhs):
+        return None
+    terms = list(summands(rhs))
+    if len(terms) != 2:
+        return None
+    pieces = []
+    for i, term in enumerate(terms):
+        sign, term = _sign(term, i)
+        if i:
+            pieces.append(_head(f" {sign} "))
+        if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
+            pieces.extend(_interleave(_pretty_factors(term, cache)))
+        elif isinstance(term, sp.MatrixBase):
+            pieces.append(cache(term))
+        else:
+            pieces.append(pretty_atom(term, printer))
+    return hjoin(pieces)
 
 
 def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> Iterator[str]:

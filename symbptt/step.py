@@ -142,3 +142,13 @@ class StepGraph:
 @lru_cache(maxsize=32)
 def step_graph(cell: Cell) -> StepGraph:
     return StepGraph(cell)
+
+
+def state_edges(graph: StepGraph) -> list[tuple[str, str, str]]:
+    """(new state, previous state, factor kinds 'J', 'F' or 'J+F') for every state that depends on a
+    previous one: the arrows of one step in a drawing of the unrolled network."""
+    kinds: dict[tuple[str, str], list[str]] = {}
+    for route in graph.routes:
+        if route.kind in ("J", "F"):
+            kinds.setdefault((route.target, route.source), []).append(route.kind)
+    return [(t, s, "+".join(sorted(k, key="JF".index))) for (t, s), k in sorted(kinds.items())]

@@ -10,5 +10,9 @@ def test_benchmark_smoke_run_prints_every_case():
     proc = subprocess.run([sys.executable, "benchmarks/run.py", "--smoke"], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
-    for heading in ("## 1. Derivation", "## Targets", "## 2. lambdify", "## 3. Sweep", "## 4. PyTorch", "## Memory"):
-        assert heading in proc.stdout
+    headings = [line for line in proc.stdout.splitlines() if line.startswith("## ")]
+    for heading in ("Start-up", "Derivation", "Printing", "lambdify", "Compiling", "Sweep", "Gain sweep",
+                    "forward-mode", "Gated cells", "PyTorch", "Memory"):
+        assert any(heading in h for h in headings), heading
+    tables = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert all(line.count("|") == tables[0].count("|") or line.count("|") > 2 for line in tables)

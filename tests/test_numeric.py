@@ -19,8 +19,14 @@ from symbptt.config import parse_config
 from symbptt.numeric.factors import ArrayFactors, NumericModel, gradients
 from symbptt.numeric.logspace import log10_jacobian_norms, regime
 from symbptt.numeric.report import grad_report
-from symbptt.numeric.sweeps import (bare_forward, random_recurrent_matrix, spectral_norms, sweep_gain, sweep_grad,
-                                    sweep_scalar)
+from symbptt.numeric.sweeps import (
+    bare_forward,
+    random_recurrent_matrix,
+    spectral_norms,
+    sweep_gain,
+    sweep_grad,
+    sweep_scalar,
+)
 from symbptt.output import strict_json
 from symbptt.reference import bptt
 
@@ -456,3 +462,25 @@ def test_config_errors_name_the_field(data, field):
 def test_lower_case_names_of_the_scalar_model_are_accepted():
     cfg = parse_config({"w": 0.9, "u": 1, "b": 0, "h0": 0, "x": [1, 2], "y": 0})
     assert cfg.layers[0]["W"][0, 0] == 0.9
+
+
+@pytest.mark.parametrize("cell,param,n", [("lstm", "b_f", 1), ("lstm", "W_o", 2), ("gru", "b_z", 2),
+                                          ("rnn", "U", 2)])
+def test_parameter_sweep_equals_the_reference_jacobians(cell, param, n):
+    """Every T and every grid value of the one-pass sweep against ∂s_T/∂s_0 from the hand-written
+    mpmath reference (a backward pass per unit vector, a model of each length T)."""
+    from symbptt.numeric.examples import example_config, with_param
+    from symbptt.numeric.sweeps import sweep_param
+    from symbptt.reference import jacobians, log10_norms
+
+    T, grid = 6, np.array([-2.0, 0.5, 3.0])
+    cfg = example_config(cell, T, n, gain=1.3, seed=7)
+    swept = sweep_param(cfg, param, grid)
+    assert set(swept) == ({"state", "h", "c"} if cell == "lstm" else {"h"})
+    for j, value in enumerate(grid):
+        varied = with_param(cfg, param, float(value))
+        for t in range(1, T + 1):
+            blocks = jacobians(cell, varied.layers, varied.x[:t], activation="tanh")[0]
+            exact = log10_norms(blocks)
+            for name, values in swept.items():
+                assert abs(values[t - 1, j] - exact[name]) < 1e-9 * max(1.0, abs(exact[name]))

@@ -10,7 +10,8 @@ import xml.dom.minidom
 import numpy as np
 import pytest
 
-from symbptt import SymbpttError, plot
+from symbptt import SymbpttError
+from symbptt import plots as plot
 from symbptt import primitives as P
 from symbptt.config import parse_config
 from symbptt.forms import SymbolicFactors
@@ -27,14 +28,45 @@ def test_heat_map_array_is_the_sweep_and_boundary_is_one_over_gamma():
         fig, data = plot.regimes(act, -5, 5, points=21, T_max=30, seed=4)
         x = np.random.default_rng(4).uniform(-1, 1, 30)
         assert np.array_equal(data.values["values"], sweep_scalar(np.linspace(-5, 5, 21), 30, act, x=x))
+        assert np.array_equal(data.values["panels"]["linear"], sweep_scalar(np.linspace(-5, 5, 21), 30, "linear", x=x))
         assert data.values["boundary"] == pytest.approx(1 / gamma)
-        lines = [ln.get_xdata()[0] for ln in fig.axes[0].get_lines()]
-        assert pytest.approx(sorted(v for v in lines if abs(v) < 5)) == sorted({-1 / gamma, 1 / gamma} & {
-            v for v in (-1 / gamma, 1 / gamma) if abs(v) < 5})
+        drawn = {round(ln.get_xdata()[0], 9) for ln in fig.axes[1].get_lines()}  # axes: linear, act, colour bars
+        assert drawn == {v for v in (-1 / gamma, 1 / gamma) if abs(v) < 5}
+
+
+def test_regime_colours_are_centred_at_one_and_scaled_to_the_data():
+    """The colour scale is symmetric about 10^0 and reaches the largest |log10| drawn, so red appears
+    wherever the product grows (the linear panel beyond |w| = 1)."""
+    fig, data = plot.regimes("tanh", -3, 3, points=31, T_max=40, seed=0)
+    for ax, act in ((fig.axes[0], "linear"), (fig.axes[1], "tanh")):
+        norm = ax.collections[0].norm
+        values = data.values["panels"][act]
+        peak = np.max(np.abs(values[np.isfinite(values)]))
+        assert norm.vmin == pytest.approx(-peak) and norm.vmax == pytest.approx(peak) and norm.vcenter == 0.0
+
+
+def test_regime_labels_appear_only_where_the_data_agree():
+    """Linear: explodes beyond |w| = 1. Tanh with drive 1: nothing explodes at T = 60, so no 'exploding'
+    label, and the saturation label instead."""
+    _, data = plot.regimes("tanh", -3, 3, points=61, T_max=60, seed=0)
+    labels = data.values["labels"]
+    assert ("linear", "exploding (observed)") in labels
+    assert ("tanh", "exploding (observed)") not in labels
+    assert ("tanh", "vanishing anyway: units saturate") in labels
+    assert np.all(data.values["panels"]["tanh"][-1] < 0)
+
+
+def test_clipping_is_stated_only_beyond_float64():
+    from symbptt.plots.common import diverging
+
+    norm, note = diverging(np.array([[-10.0, 400.0], [-np.inf, 3.0]]))
+    assert norm.vmax == 308.0 and "float64" in note
+    norm, note = diverging(np.array([[-10.0, 40.0]]))
+    assert norm.vmax == 40.0 and note == ""
 
 
 def test_gradient_heat_map_matches_direct_float_gradient():
-    _, data = plot.regimes("tanh", 0.5, 1.5, points=3, T_max=12, quantity="grad", seed=1)
+    _, data = plot.regimes("tanh", 0.5, 1.5, points=3, T_max=12, quantity="grad", seed=1, beside="none")
     x = np.random.default_rng(1).uniform(-1, 1, 12)
     for i, w in enumerate(np.linspace(0.5, 1.5, 3)):
         for T in (1, 5, 12):
@@ -48,10 +80,60 @@ def test_gradient_heat_map_matches_direct_float_gradient():
             assert data.values["values"][T - 1, i] == pytest.approx(want, abs=1e-9)
 
 
-def test_curves_bounds_are_gamma_w_to_the_T():
+def test_curves_bounds_rates_and_saturation_shares():
     _, data = plot.curves("sigmoid", (0.5, 6.0), T_max=40)
     assert np.allclose(data.values["bounds"][:, 1], np.arange(1, 41) * np.log10(0.25 * 6.0))
     assert np.all(data.values["values"] <= data.values["bounds"] + 1e-9)
+    assert np.allclose(data.values["rates"], data.values["values"][-1] * np.log(10) / 40)
+    x = np.random.default_rng(0).uniform(-1, 1, 40)
+    h, count = 0.0, 0
+    for t in range(40):  # w = 6, by hand
+        a = 6.0 * h + x[t]
+        count += abs(a) > 3
+        h = 1 / (1 + np.exp(-a))
+    assert data.values["saturated"][1] == pytest.approx(count / 40)
+
+
+def test_default_curves_show_growth_decay_and_the_edge():
+    _, data = plot.curves()
+    linear = data.values["panels"]["linear"]["values"][-1]
+    assert linear[0] < -10 and abs(linear[1]) < 1e-9 and linear[2] > 10
+
+
+def test_cell_curves_are_the_norms_of_each_cells_products():
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+    from symbptt.numeric.logspace import log10_jacobian_norms
+
+    _, data = plot.cell_curves(("rnn", "lstm", "gru"), n=3, T_max=12, forget_bias=2.0, seed=5)
+    for cell in ("rnn", "lstm", "gru"):
+        for T in (1, 7, 12):
+            cfg = example_config(cell, 12, 3, forget_bias=2.0, seed=5)
+            cfg.x = cfg.x[:T]
+            exact = log10_jacobian_norms(ArrayFactors(NumericModel.of(cfg)), ks=[0])
+            for block, values in data.values["norms"][cell].items():
+                assert values[T - 1] == pytest.approx(exact[block][0], abs=1e-9)
+
+
+def test_gates_heat_maps_hold_the_lstm_blocks_and_the_forget_product():
+    from symbptt.numeric.examples import example_config, with_param
+    from symbptt.numeric.sweeps import sweep_param
+
+    _, data = plot.gates(-1.0, 3.0, points=5, T_max=15, seed=2)
+    swept = sweep_param(example_config("lstm", 15, 1, seed=2), "b_f", np.linspace(-1, 3, 5))
+    assert np.array_equal(data.values["c"], swept["c"]) and np.array_equal(data.values["h"], swept["h"])
+    cfg = with_param(example_config("lstm", 15, 1, seed=2), "b_f", 3.0)
+    h, c, logs = 0.0, 0.0, 0.0
+    p = {k: float(v.flat[0]) for k, v in cfg.layers[0].items()}
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    for t in range(15):  # the forget gates by hand
+        x = cfg.x[t, 0]
+        i, f = sig(p["W_i"] * h + p["U_i"] * x + p["b_i"]), sig(p["W_f"] * h + p["U_f"] * x + p["b_f"])
+        g, o = np.tanh(p["W_g"] * h + p["U_g"] * x + p["b_g"]), sig(p["W_o"] * h + p["U_o"] * x + p["b_o"])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        logs += np.log10(f)
+        assert data.values["carousel"][t, 4] == pytest.approx(logs, abs=1e-12)
 
 
 def test_contribution_bars_equal_the_explicit_form_terms():
@@ -79,9 +161,38 @@ def test_spectrum_marks_where_gamma_sigma_max_is_one():
     assert drawn == pytest.approx([data.values["g_sigma"], data.values["g_rho"]])
 
 
-def test_unrolled_draws_one_W_and_U_arrow_per_edge():
-    _, data = plot.unrolled(T=3, layers=2)
-    assert data.values["arrows"] == {"W": 6, "U": 6}
+def test_unrolled_counts_its_arrows_and_keeps_every_node_the_same_size():
+    from matplotlib.patches import Circle, Rectangle
+
+    _, data = plot.unrolled(T=3, layers=2, backward=True)
+    # forward: 2 layers × 3 steps of (up + along); backward: J per layer and step, V up top, ∂L/∂h_T
+    assert (data.values["forward"], data.values["J"], data.values["V"], data.values["backward"]) == (12, 6, 3, 10)
+    for T in (3, 40):
+        fig, _ = plot.unrolled(T=T, cell="lstm", backward=True)
+        sizes = {round(p.get_radius(), 9) for p in fig.axes[0].patches if isinstance(p, Circle)}
+        sizes |= {round(p.get_width() / 2, 9) for p in fig.axes[0].patches if isinstance(p, Rectangle)}
+        assert sizes == {0.27}
+    _, lstm = plot.unrolled(T=2, cell="lstm", backward=True)
+    assert lstm.values["rows"] == 2 and lstm.values["J"] == 4 * 2  # cc, ch, hc, hh at steps 1 and 2
+
+
+def test_contributions_bars_stand_on_a_floor_and_report_the_truncated_share():
+    fig, data = plot.contributions()  # the shipped example: T = 12, truncate 2
+    bars = [p for p in fig.axes[0].patches if p.get_height() > 0 and p.get_width() == pytest.approx(0.8)]
+    logs = data.values["log10"]
+    assert [b.get_y() for b in bars] == [data.values["floor"]] * len(bars)
+    assert [b.get_y() + b.get_height() for b in bars] == pytest.approx(list(logs))
+    terms = data.values["terms"]
+    assert data.values["cut"] == 10
+    assert data.values["share_dropped"] == pytest.approx(terms[:10].sum() / terms.sum())
+
+
+def test_shipped_example_file_is_the_built_in_example():
+    from pathlib import Path
+
+    from symbptt.numeric.examples import EXAMPLE_PARAMS
+
+    assert json.loads((Path(__file__).parent.parent / "docs" / "example.json").read_text()) == EXAMPLE_PARAMS
 
 
 @pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
@@ -90,7 +201,7 @@ def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind, suf
     params = tmp_path / "p.json"
     params.write_text(json.dumps(CFG))
     options = {"contributions": {"params_file": str(params)}, "spectrum": {"n": 8, "T": 20, "points": 9},
-               "unrolled": {"T": 5}}.get(kind, {"T": 20, "points": 9})
+               "unrolled": {"T": 5, "backward": True}, "curves": {"T": 20}}.get(kind, {"T": 20, "points": 9})
     outs = []
     for i in range(2):
         out = tmp_path / f"fig{i}{suffix}"
@@ -126,6 +237,16 @@ def test_the_command_line_draws_a_figure(tmp_path):
     (["surface", "-o", "x.png", "-T", "0"], "-T"), (["surface", "-o", "x.png", "--target", "nan"], "finite"),
     (["unrolled", "-o", "x.png", "-T", "0"], "-T"), (["regimes", "-o", "x.png", "-n", "8"], "does not use -n"),
     (["surface", "-o", "x.png", "--points", "2000"], "values"), (["regimes", "-o", "x.png", "--seed", "-1"], "--seed"),
+    (["surface", "-o", "x.png", "-u", "2"], "plot surface does not use -u"),
+    (["surface", "-o", "x.png", "--seed", "2"], "plot surface does not use --seed"),
+    (["curves", "-o", "x.png", "--gain", "2"], "only with --cell"),
+    (["curves", "-o", "x.png", "--cell", "rnn,lstm", "--weights", "1,2"], "does not use --weights"),
+    (["curves", "-o", "x.png", "--cell", "rnn,tree"], "unknown cell"),
+    (["gates", "-o", "x.png", "--min", "3", "--max", "1"], "reversed"),
+    (["gates", "-o", "x.png", "-a", "relu"], "plot gates does not use -a"),
+    (["unrolled", "-o", "x.png", "--cell", "tree"], "unknown cell"),
+    (["contributions", "-o", "x.png", "--wrt", "h0"], "contributions of 'h0'"),
+    (["regimes", "-o", "x.png", "--backward"], "does not use --backward"),
     (["spectrum", "-o", "x.png", "--seed", "-1"], "--seed"), (["regimes", "-o", ""], "empty"),
 ])
 def test_bad_plot_input_exit_2_and_no_file(tmp_path, args, needle):
@@ -138,3 +259,5 @@ def test_bad_plot_input_exit_2_and_no_file(tmp_path, args, needle):
 def test_api_refuses_empty_ranges():
     with pytest.raises(SymbpttError):
         plot.surface(w_min=1, w_max=1)
+    with pytest.raises(SymbpttError):
+        plot.gates(b_min=2, b_max=2)

@@ -165,9 +165,10 @@ def gradient_blocks(values: ArrayFactors, model: NumericModel) -> tuple[object, 
     with watch.watch("delta"):
         deltas = evaluate_deltas(rnn, values)
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
+    rows: dict = {}  # D_tᵀ δ_t per linear map, shared by its weights and bias
     for param, layer in targets(rnn, "all"):
         with watch.watch(("grad", param, layer)):
-            g = evaluate_recursive(rnn, param, layer, values, deltas)
+            g = evaluate_recursive(rnn, param, layer, values, deltas, rows=rows)
             shape = model.params[layer - 1][param].shape
             grads[layer - 1][param] = g.sum(axis=1, keepdims=True) if g.shape != shape else g
     return loss, grads

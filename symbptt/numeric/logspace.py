@@ -71,25 +71,53 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
         return mpmath.mpf(cc.coefficients[key](*row, *nodes))
 
 
-def _step_matrix(values: ArrayFactors, layer: int, t: int, logs: dict) -> tuple[np.ndarray, float]:
-    """(Ŝ_t, m_t): the step Jacobian of the whole state divided by 10^{m_t}."""
-    cell, graph = values.model.cell, values.graph
-    n, S = values.n, len(cell.states)
-    p = values.model.params[layer - 1]
-    used = [(r, leaf, matrix) for r in graph.routes if r.kind in ("J", "F") for leaf, matrix in graph.terms(r)]
-    tops = [np.max(logs[(r.target, leaf)][1][t]) for r, leaf, _ in used]
-    m = max((v for v in tops if np.isfinite(v)), default=-np.inf)
-    if not np.isfinite(m):
-        return np.zeros((S * n, S * n)), 0.0
-    out = np.zeros((S * n, S * n))
-    index = {s: i for i, s in enumerate(cell.states)}
-    for route, leaf, matrix in used:
-        sign, lg = logs[(route.target, leaf)]
-        c = sign[t] * 10.0 ** (lg[t] - m)
-        block = np.diag(c) if matrix is None else c[:, None] * p[matrix]
-        r, q = index[route.target] * n, index[route.source] * n
-        out[r:r + n, q:q + n] += block
-    return out, float(m)
+STEP_CHUNK_BYTES = 16 * 2**20  # step matrices built at once (a chunk of steps, vectorised over t)
+
+
+class StepMatrices:
+    """Ŝ_t and m_t (the step Jacobian of the whole state divided by 10^{m_t}, m_t the largest log10 of
+    its coefficients) for t = 1..T, built a chunk of steps at a time with NumPy over t."""
+
+    def __init__(self, values: ArrayFactors, layer: int, logs: dict) -> None:
+        cell, graph = values.model.cell, values.graph
+        self.n, self.S, self.T = values.n, len(cell.states), values.model.T
+        self.params = values.model.params[layer - 1]
+        self.used = [(r, leaf, matrix) for r in graph.routes if r.kind in ("J", "F")
+                     for leaf, matrix in graph.terms(r)]
+        self.index = {s: i for i, s in enumerate(cell.states)}
+        self.logs = logs
+        tops = np.stack([np.max(logs[(r.target, leaf)][1][1:], axis=1) for r, leaf, _ in self.used])
+        tops = np.where(np.isfinite(tops), tops, -np.inf)
+        self.m = np.max(tops, axis=0)  # (T,), −∞ where every coefficient of the step is 0
+        size = self.S * self.n
+        self.chunk = max(1, STEP_CHUNK_BYTES // (8 * size * size))
+        self._start, self._block = None, None
+
+    def __call__(self, t: int) -> tuple[np.ndarray, float]:
+        if self._start is None or not self._start <= t < self._start + len(self._block):
+            down = self._start is not None and t < self._start  # walked from T down to 1, or up
+            self._start = max(1, t - self.chunk + 1) if down or t == self.T else t
+            self._block = self._build(self._start, min(self.T, self._start + self.chunk - 1) + 1)
+        m = float(self.m[t - 1])
+        return self._block[t - self._start], (m if np.isfinite(m) else 0.0)
+
+    def _build(self, lo: int, hi: int) -> np.ndarray:
+        """Ŝ_t for t in [lo, hi): every route's diag(coefficient)·matrix (or diag) placed in its block."""
+        n, size = self.n, self.S * self.n
+        out = np.zeros((hi - lo, size, size))
+        m = self.m[lo - 1:hi - 1]
+        shift = np.where(np.isfinite(m), m, 0.0)[:, None]
+        for route, leaf, matrix in self.used:
+            sign, lg = self.logs[(route.target, leaf)]
+            with np.errstate(under="ignore"):
+                c = np.where(np.isfinite(m)[:, None], sign[lo:hi] * 10.0 ** (lg[lo:hi] - shift), 0.0)
+            r, q = self.index[route.target] * n, self.index[route.source] * n
+            if matrix is None:
+                diagonal = out[:, r:r + n, q:q + n]
+                diagonal[:, np.arange(n), np.arange(n)] += c
+            else:
+                out[:, r:r + n, q:q + n] += c[:, :, None] * self.params[matrix][None]
+        return out
 
 
 def _scalar_weight(values: ArrayFactors, layer: int) -> float | None:
@@ -122,11 +150,13 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
         values_k = [float(tail[k]) for k in ks]
         return {"state": values_k, cell.states[0]: values_k}
     wanted, out = set(ks), {name: {} for name in ("state", *cell.states)}
+    norms = _WarmNorms()
     size = len(cell.states) * n
+    steps = StepMatrices(values, layer, logs)
     product, scale, dead = np.eye(size), 0.0, False
     for k in range(T, -1, -1):
         if k < T and not dead:
-            step, m = _step_matrix(values, layer, k + 1, logs)
+            step, m = steps(k + 1)
             product = product @ step
             top = float(np.max(np.abs(product)))
             if top == 0.0 or not np.isfinite(top):
@@ -136,9 +166,57 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
         if k in wanted:
             for i, name in enumerate(cell.states):
                 block = product[i * n:(i + 1) * n, i * n:(i + 1) * n]
-                out[name][k] = _log_norm(block, scale, dead)
-            out["state"][k] = _log_norm(product, scale, dead)
+                out[name][k] = norms.log_norm(name, block, scale, dead)
+            out["state"][k] = norms.log_norm("state", product, scale, dead)
     return {name: [out[name][k] for k in ks] for name in out}
+
+
+class _WarmNorms:
+    """Spectral norms of a product that changes a few factors at a time: LAPACK's SVD for small
+    matrices, above that the sweeps' block power iteration, warm-started from the previous block."""
+
+    SMALL = 16
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, np.ndarray] = {}
+        self.rng = np.random.default_rng(0)
+
+    def log_norm(self, name: str, matrix: np.ndarray, scale: float, dead: bool) -> float:
+        if dead or matrix.shape[0] <= self.SMALL:
+            return _log_norm(matrix, scale, dead)
+        from .sweeps import BLOCK, spectral_norms
+
+        start = self.blocks.get(name)
+        if start is None:
+            start = np.eye(matrix.shape[0], BLOCK)[None]
+        found, self.blocks[name] = spectral_norms(matrix[None], start, self.rng)
+        norm = float(found[0])
+        return scale + math.log10(norm) if norm > 0 else -math.inf
+
+
+def log10_norms_by_T(values: ArrayFactors, layer: int | None = None) -> dict[str, np.ndarray]:
+    """log10‖∂s_t/∂s_0‖₂ for every t = 1..T in one forward accumulation P_t = S_t P_{t−1} (renormalised
+    each step): the whole state ('state') and each state's own block ('h': ∂h_t/∂h_0, 'c': ∂c_t/∂c_0)."""
+    layer = values.model.layers if layer is None else layer
+    T, cell, n = values.model.T, values.model.cell, values.n
+    logs = log_coefficients(values, layer)
+    out = {name: np.full(T, -np.inf) for name in ("state", *cell.states)}
+    product, scale = np.eye(len(cell.states) * n), 0.0
+    steps = StepMatrices(values, layer, logs)
+    for t in range(1, T + 1):
+        step, m = steps(t)
+        product = step @ product
+        top = float(np.max(np.abs(product)))
+        if top == 0.0 or not np.isfinite(top):
+            if not np.isfinite(top):
+                for name in out:
+                    out[name][t - 1:] = np.nan
+            break
+        product, scale = product / top, scale + m + math.log10(top)
+        for i, name in enumerate(cell.states):
+            out[name][t - 1] = _log_norm(product[i * n:(i + 1) * n, i * n:(i + 1) * n], scale, False)
+        out["state"][t - 1] = _log_norm(product, scale, False)
+    return out
 
 
 def _log_norm(matrix: np.ndarray, scale: float, dead: bool) -> float:

@@ -67,11 +67,15 @@ def saturation_digits(values: ArrayFactors) -> int:
     return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
 
 
-def exact_gradients(model: NumericModel) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None
+                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
-    is the number of digits mpmath used (0: float64 throughout)."""
-    watch = FloatWatch()
-    values = ArrayFactors(model, watch=watch)
+    is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
+    (made here when not given), with the ``watch`` that saw it."""
+    if values is None:
+        watch = FloatWatch()
+        values = ArrayFactors(model, watch=watch)
+    watch = watch or values.watch
     loss, grads = gradient_blocks(values, model)
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")
@@ -113,7 +117,8 @@ def grad_report(cfg: Config) -> dict:
     """Loss, gradients (float64 where it holds them, else null with log10 beside), Jacobian norms with
     their k, the bound beside what was observed, and, when asked, truncated BPTT."""
     model = NumericModel.of(cfg)
-    loss, grads, used_mp = exact_gradients(model)
+    values = ArrayFactors(model, watch=FloatWatch())  # the one float64 forward pass of the report
+    loss, grads, used_mp = exact_gradients(model, values)
     out_grad, out_log = [], []
     for layer, g in enumerate(grads):
         vals, logs = {}, {}
@@ -122,7 +127,6 @@ def grad_report(cfg: Config) -> dict:
         out_grad.append(vals)
         out_log.append(logs)
     loss_value, loss_log10 = entry(loss)
-    values = ArrayFactors(model)
     ks = listed_steps(cfg.T)
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
     top = norms[-1]
@@ -149,7 +153,7 @@ def grad_report(cfg: Config) -> dict:
         label = "no simple bound for a gated cell"
     report["summary"] = f"bound: {label}; observed: {report['observed']}"
     if cfg.truncate is not None:
-        report["truncated"] = truncated_report(cfg, model, grads)
+        report["truncated"] = truncated_report(cfg, model, grads, values)
     return report
 
 
@@ -167,9 +171,10 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def truncated_gradients(model: NumericModel, k: int, kind: str = "float") -> list[dict[str, np.ndarray]]:
+def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values: ArrayFactors | None = None
+                        ) -> list[dict[str, np.ndarray]]:
     """Truncated BPTT through the same factor structure (each loss term flows back k steps)."""
-    values = ArrayFactors(model, kind)
+    values = values or ArrayFactors(model, kind)
     rnn = model.structure()
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer in targets(rnn, "all"):
@@ -179,13 +184,13 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float") -> lis
     return grads
 
 
-def truncated_report(cfg: Config, model: NumericModel, full: list[dict]) -> dict:
+def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors) -> dict:
     """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
-    a float64 step lost range."""
+    a float64 step lost range (``values``: the report's float64 forward pass)."""
     watch = FloatWatch()
-    digits = saturation_digits(ArrayFactors(model))
+    digits = saturation_digits(values)
     with watch.watch("truncated"):
-        cut = truncated_gradients(model, cfg.truncate)
+        cut = truncated_gradients(model, cfg.truncate, values=values)
         a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
         b = np.concatenate([np.ravel(np.asarray(g[p], dtype=object)) for g in full for p in cfg.spec.params])
         exact = all(isinstance(v, float) or isinstance(v, np.floating) for v in b)

@@ -269,3 +269,34 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
             overflowed |= ~np.isfinite(h)
             out[t, overflowed] = np.nan
     return out
+
+
+# ---------------------------------------------------------------- any cell: one parameter × T
+
+
+def sweep_configs(configs: list) -> dict[str, np.ndarray]:
+    """log10‖∂s_T/∂s_0‖₂ for every T and every configuration (one column each): the whole state and each
+    state's block (∂h_T/∂h_0, ∂c_T/∂c_0); a one-state cell gives its block only.  One forward pass and
+    one accumulated product per configuration."""
+    from .factors import ArrayFactors, NumericModel
+    from .logspace import log10_norms_by_T
+
+    columns = []
+    with np.errstate(all="ignore"):
+        for cfg in configs:
+            columns.append(log10_norms_by_T(ArrayFactors(NumericModel.of(cfg))))
+    names = [name for name in columns[0] if name != "state" or len(columns[0]) > 2]
+    return {name: np.stack([c[name] for c in columns], axis=1) for name in names}
+
+
+def sweep_param(cfg, param: str, grid: np.ndarray) -> dict[str, np.ndarray]:
+    """sweep_configs over copies of ``cfg`` whose parameter ``param`` (all entries, first layer) takes
+    each value of ``grid``: arrays of shape (T, len(grid))."""
+    from .examples import with_param
+
+    if param not in cfg.spec.params:
+        from ..errors import SymbpttError
+
+        raise SymbpttError(f"unknown parameter {param!r} for the {cfg.spec.name} cell; choose one of "
+                           f"{', '.join(cfg.spec.params)}")
+    return sweep_configs([with_param(cfg, param, float(v)) for v in np.asarray(grid, dtype=float)])

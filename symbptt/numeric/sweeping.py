@@ -1,0 +1,135 @@
+"""What `symbptt sweep` computes, chosen from the request: the scalar weight sweep, the gain sweep of a
+matrix rnn, the forward-mode gradient sweep, or any cell over a gain or one of its parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SymbpttError
+
+MAX_CELL_STEPS = 400_000  # grid points × T of the per-cell sweep (a Python loop over steps, ~25 s)
+
+
+@dataclass
+class SweepRequest:
+    cell: str = "rnn"
+    activation: str = "tanh"
+    param: str | None = None
+    T: int = 100
+    low: float = -3.0
+    high: float = 3.0
+    points: int = 61
+    n: int = 1
+    u: float = 1.0
+    b: float = 0.0
+    h0: float = 0.0
+    gain: float = 1.0
+    forget_bias: float = 1.0
+    seed: int = 0
+    quantity: str = "jacobian"
+    wrt: str = "w"
+    loss: str = "last"
+    y: float = 0.0
+
+    @property
+    def scalar_rnn(self) -> bool:
+        return self.cell == "rnn" and self.n == 1 and self.param in (None, "w", "W")
+
+    @property
+    def gain_rnn(self) -> bool:
+        return self.cell == "rnn" and self.n > 1 and self.param in (None, "gain")
+
+    def validate(self) -> None:
+        """Every combination that cannot mean anything, refused before any work, with the numbers."""
+        from ..activations import get_activation
+        from ..budget import check_sweep
+        from ..cells import get_cell
+
+        if self.low >= self.high and self.points > 1:
+            raise SymbpttError(f"grid range is empty or reversed: {self.low:g} .. {self.high:g}")
+        spec = get_cell(self.cell, get_activation(self.activation))
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")
+        if self.quantity == "grad" and not self.scalar_rnn:
+            raise SymbpttError("--quantity grad sweeps the scalar rnn's weight w; leave out --cell, -n and --param")
+        if not self.scalar_rnn and (self.b != 0.0 or self.h0 != 0.0):
+            raise SymbpttError("-b and --h0 set the scalar rnn's bias and initial state; for this model "
+                               "sweep them with --param")
+        known = ["gain", *spec.params]
+        if self.param is not None and self.param not in known and not (self.cell == "rnn" and self.param == "w"):
+            raise SymbpttError(f"unknown --param {self.param!r} for the {spec.name} cell; choose one of "
+                               f"{', '.join(known)}")
+        if self.scalar_rnn or self.gain_rnn:
+            check_sweep(self.T, self.points, self.n)
+            return
+        check_sweep(self.T, self.points, 1)
+        if self.T * self.points > MAX_CELL_STEPS:
+            raise SymbpttError(f"a {spec.name} sweep of {self.points} points × T={self.T} runs "
+                               f"{self.T * self.points:,} steps, more than {MAX_CELL_STEPS:,}; lower --points or -T")
+        size = len(spec.states) * self.n
+        if self.T * self.points * size**3 > 2e10:
+            raise SymbpttError(f"a sweep with state size {size}, T={self.T} and {self.points} points needs about "
+                               f"{self.T * self.points * size**3:.2g} multiply-adds; lower -n, -T or --points")
+
+
+@dataclass
+class SweepResult:
+    axis: str
+    grid: np.ndarray
+    T: int
+    values: dict[str, np.ndarray]  # block name → (T, points) log10 values
+    about: dict
+
+    def key(self, block: str) -> str:
+        if self.about["quantity"] == "grad":
+            return f"log10_dL_d{self.about['wrt']}"
+        return "log10_dh_T_dh_0" if block == "h" and len(self.values) == 1 else f"log10_norm_{block}"
+
+    def as_json(self) -> dict:
+        out = dict(self.about)
+        out |= {"axis": self.axis, self.axis: self.grid, "T": list(range(1, self.T + 1))}
+        out |= {self.key(block): values for block, values in self.values.items()}
+        return out
+
+    def as_csv(self) -> str:
+        """One row per T (and per block when the state has several), one column per grid value."""
+        columns = ",".join(f"{self.axis}={v:.6g}" for v in self.grid)
+        if len(self.values) == 1:
+            (values,) = self.values.values()
+            rows = [f"{t}," + ",".join(f"{v:.10g}" for v in values[t - 1]) for t in range(1, self.T + 1)]
+            return "\n".join([f"T,{columns}", *rows]) + "\n"
+        rows = [f"{t},{block}," + ",".join(f"{v:.10g}" for v in values[t - 1])
+                for t in range(1, self.T + 1) for block, values in self.values.items()]
+        return "\n".join([f"T,block,{columns}", *rows]) + "\n"
+
+
+def run_sweep(req: SweepRequest) -> SweepResult:
+    from .examples import example_config
+    from .sweeps import sweep_configs, sweep_gain, sweep_grad, sweep_param, sweep_scalar
+
+    grid = np.linspace(req.low, req.high, req.points)
+    about = {"cell": req.cell, "quantity": req.quantity}
+    if req.cell == "rnn":
+        about["activation"] = req.activation
+    if req.quantity == "grad":
+        values = sweep_grad(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed, y=req.y,
+                            loss=req.loss, wrt=req.wrt)
+        about |= {"wrt": req.wrt, "loss": req.loss, "y": req.y}
+        return SweepResult("w", grid, req.T, {"h": values}, about)
+    if req.scalar_rnn:
+        values = sweep_scalar(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed)
+        return SweepResult("w", grid, req.T, {"h": values}, about)
+    if req.gain_rnn:
+        return SweepResult("g", grid, req.T, {"h": sweep_gain(grid, req.T, req.activation, req.n, seed=req.seed)},
+                           about | {"n": req.n})
+    about |= {"n": req.n, "seed": req.seed, "drive": req.u}
+    if req.param in (None, "gain"):
+        configs = [example_config(req.cell, req.T, req.n, gain=float(g), drive=req.u, forget_bias=req.forget_bias,
+                                  seed=req.seed, activation=req.activation) for g in grid]
+        return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias})
+    base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
+                          seed=req.seed, activation=req.activation)
+    param = "W" if req.param == "w" else req.param
+    return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain})

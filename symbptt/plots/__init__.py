@@ -1,0 +1,83 @@
+"""Figures of where gradients vanish or explode, one module per kind.  Every function returns
+(figure, Plotted) so tests can check the numbers that were drawn; ``save`` writes byte-identical files
+for identical input; ``draw`` is what `symbptt plot KIND` calls, with the command line's defaults."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import SymbpttError
+from .common import Plotted, check_plot_path, save
+from .contributions import contributions
+from .curves import cell_curves, curves
+from .gates import gates
+from .regimes import regimes
+from .spectrum import spectrum
+from .surface import surface
+from .unrolled import unrolled
+
+KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates")
+__all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions", "curves", "draw", "gates",
+           "regimes", "save", "spectrum", "surface", "unrolled"]
+
+
+def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
+    """Comma-separated finite numbers (at most ``most``)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise SymbpttError(f"{option} must be comma-separated numbers, got {text[:40]!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise SymbpttError(f"{option} must be finite numbers, got {text[:40]!r}")
+    if len(values) > most:
+        raise SymbpttError(f"{option} takes at most {most} values")
+    return values
+
+
+def names(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values or len(values) > 6:
+        raise SymbpttError(f"--cell takes one to six comma-separated cells, got {text[:40]!r}")
+    return values
+
+
+def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float | None = None,
+         high: float | None = None, points: int | None = None, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
+         seed: int = 0, quantity: str = "jacobian", weights: str = "0.5,1,1.5", n: int | None = None,
+         params_file: str | None = None, b_min: float = -3.0, b_max: float = 3.0, target: float = 0.5,
+         layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float = 1.0,
+         forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5):
+    """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws)."""
+    from ..activations import get_activation
+    from ..budget import check_grid, check_sweep
+
+    get_activation(activation)
+    if kind == "regimes":
+        check_grid("plot regimes", points or 241, T or 100)
+        return regimes(activation, -3.0 if low is None else low, 3.0 if high is None else high, points or 241,
+                       T or 100, u, b, h0, seed, quantity, target, beside)[0]
+    if kind == "curves":
+        if cell:
+            check_grid("plot curves", 1, T or 100)
+            return cell_curves(names(cell), n or 8, T or 100, gain, forget_bias, u, seed)[0]
+        return curves(activation, numbers(weights, "--weights"), T or 100, u, b, seed, beside)[0]
+    if kind == "contributions":
+        from ..config import load_config
+
+        return contributions(load_config(params_file) if params_file else None, wrt)[0]
+    if kind == "spectrum":
+        check_sweep(T or 200, points or 30, n or 64)
+        return spectrum(activation, n or 64, 0.1 if low is None else low, 3.0 if high is None else high,
+                        points or 30, T or 200, seed)[0]
+    if kind == "surface":
+        check_grid("plot surface", (points or 161) ** 2, T or 30, arrays=2)
+        return surface(activation, -3.0 if low is None else low, 3.0 if high is None else high, b_min, b_max,
+                       points or 161, T or 30, target, a0)[0]
+    if kind == "gates":
+        check_grid("plot gates", points or 81, T or 100)
+        if (points or 81) * (T or 100) > 100_000:
+            raise SymbpttError(f"plot gates runs {points or 81} forward passes of T={T or 100}; keep --points × -T "
+                               "at most 100,000")
+        return gates(-2.0 if low is None else low, 6.0 if high is None else high, points or 81, T or 100,
+                     n or 1, gain, u, seed)[0]
+    return unrolled(T or 3, layers, cell or "rnn", backward)[0]

@@ -1,0 +1,128 @@
+"""What every figure shares: the data kept beside it, checks of its ranges, an honest diverging colour
+scale, labels placed only where the data agree with them, and byte-identical files."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from ..activations import get_activation  # noqa: E402
+from ..errors import SymbpttError  # noqa: E402
+
+SUFFIXES = (".png", ".svg", ".pdf")
+METADATA = {".png": {"Software": None}, ".svg": {"Date": None, "Creator": None},
+            ".pdf": {"Creator": None, "Producer": None, "CreationDate": None}}
+FLOAT64_DECADES = 308.0  # log10 of the largest float64: colours stop there, and the figure says so
+BOX = {"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1.5}
+
+
+@dataclass
+class Plotted:
+    """The arrays a figure shows, kept for tests and for the API user."""
+
+    values: dict
+
+
+def check_range(name: str, low: float, high: float) -> None:
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise SymbpttError(f"{name} range is empty or reversed: {low} .. {high}")
+
+
+def check_steps(T: int) -> None:
+    if T < 1:
+        raise SymbpttError(f"T (steps) must be at least 1, got {T}")
+
+
+def gamma_of(activation: str) -> float:
+    return float(get_activation(activation).gamma)
+
+
+def diverging(values: np.ndarray) -> tuple[TwoSlopeNorm, str]:
+    """A colour scale centred at 10^0 and symmetric, reaching the largest |log10| in the data, stopped
+    at ±308 (float64's range) only if the data go beyond it; the second value says so for the label."""
+    finite = values[np.isfinite(values)]
+    limit = float(np.max(np.abs(finite))) if finite.size else 1.0
+    note = ""
+    if limit > FLOAT64_DECADES:
+        limit, note = FLOAT64_DECADES, " (colour stops at ±308: beyond float64)"
+    limit = max(limit, 1e-3)
+    return TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit), note
+
+
+def sequential(values: np.ndarray) -> Normalize:
+    """The data's own range (a gradient's size has no natural centre)."""
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return Normalize(vmin=low, vmax=high if high > low else low + 1.0)
+
+
+def masked(values: np.ndarray) -> np.ma.MaskedArray:
+    """−∞ (an exact 0) and NaN (a state beyond float64) masked, drawn in the colour map's 'bad' grey."""
+    return np.ma.masked_invalid(values)
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, stop) index ranges where ``mask`` holds."""
+    out, start = [], None
+    for i, flag in enumerate(list(mask) + [False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            out.append((start, i))
+            start = None
+    return out
+
+
+def label_region(ax: Axes, x: np.ndarray, where: np.ndarray, text: str, y: float, color: str = "black") -> bool:
+    """Write ``text`` over every run of x where ``where`` holds that is at least an eighth of the axis
+    wide (over the widest one if none is): nothing where the data never agree with it."""
+    spans = runs(where)
+    if not spans:
+        return False
+    wide = [s for s in spans if s[1] - s[0] >= len(x) / 8] or [max(spans, key=lambda s: s[1] - s[0])]
+    for start, stop in wide:
+        ax.text(float(np.mean(x[start:stop])), y, text, ha="center", va="center", fontsize=7.5, color=color,
+                bbox=BOX)
+    return True
+
+
+def check_plot_path(path: str | Path) -> Path:
+    from ..output import check_output_path
+
+    path = check_output_path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise SymbpttError(f"unknown file suffix {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+    return path
+
+
+def save(fig: Figure, path: str | Path) -> None:
+    """Write the figure atomically with dates and software names stripped (same input, same bytes)."""
+    from ..output import atomic_write
+
+    path = check_plot_path(path)
+    suffix = path.suffix.lower()
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "symbptt", "pdf.compression": 6}):
+        fig.savefig(buffer, format=suffix[1:], metadata=METADATA[suffix], dpi=110)
+    plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+
+
+def caption(fig: Figure, text: str) -> None:
+    """A caption under the axes, wrapped to the figure's width."""
+    import textwrap
+
+    width = int(fig.get_figwidth() * 15)
+    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, width)), fontsize=7.5, va="bottom", ha="left",
+             color="#333333")

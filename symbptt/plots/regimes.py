@@ -1,0 +1,126 @@
+"""Heat maps over weight × T of log10|∂h_T/∂h_0| (or log10|∂L/∂w|) for the scalar RNN, by default a
+linear panel (no saturation: a clean explosion beyond |w| = 1) beside the chosen activation."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..errors import SymbpttError
+from ..numeric.sweeps import sweep_grad, sweep_scalar
+from .common import Plotted, caption, check_range, check_steps, diverging, gamma_of, label_region, masked, sequential
+
+STEPS = (1, 2, 5, 10, 20, 50, 100, 200)  # decades between contour lines, the first giving at most 3 a side
+SATURATION = 3.0  # |a| beyond which a tanh or sigmoid unit counts as saturated (σ' < 0.01 for tanh)
+
+
+def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, points: int = 241,
+            T_max: int = 100, u: float = 1.0, b: float = 0.0, h0: float = 0.0, seed: int = 0,
+            quantity: str = "jacobian", y: float = 0.5, beside: str = "linear") -> tuple[Figure, Plotted]:
+    """log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| (or log10|∂L/∂w| for L = ½(h_T − y)²) over the grid,
+    one panel per activation: ``beside`` = 'linear' puts the linear unit next to ``activation``."""
+    check_range("weight", w_min, w_max)
+    check_steps(T_max)
+    if quantity not in ("jacobian", "grad"):
+        raise SymbpttError(f"unknown quantity {quantity!r}; choose jacobian or grad")
+    if beside not in ("linear", "none"):
+        raise SymbpttError(f"unknown --beside {beside!r}; choose linear or none")
+    weights = np.linspace(w_min, w_max, points)
+    x = np.random.default_rng(seed).uniform(-1.0, 1.0, T_max)
+    panels = [activation] if beside == "none" or activation == "linear" else ["linear", activation]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels) + 0.6, 5.4), squeeze=False)
+    fig.subplots_adjust(bottom=0.25, top=0.85, wspace=0.3)
+    drawn, labels, notes = {}, [], []
+    for ax, act in zip(axes[0], panels, strict=True):
+        if quantity == "jacobian":
+            values = sweep_scalar(weights, T_max, act, u=u, b=b, h0=h0, x=x)
+        else:
+            values = sweep_grad(weights, T_max, act, u=u, b=b, h0=h0, x=x, y=y)
+        drawn[act] = values
+        note = _panel(fig, ax, act, weights, values, quantity)
+        notes.append(note)
+        if quantity == "jacobian":
+            labels += [(act, text) for text in _labels(ax, act, weights, values, T_max)]
+    what = (r"$\log_{10}|\partial h_T/\partial h_0| = \sum_t \log_{10}|w\,\sigma'(a_t)|$" if quantity == "jacobian"
+            else rf"$\log_{{10}}|\partial L/\partial w|$, $L = \frac{{1}}{{2}}(h_T - {y:g})^2$")
+    fig.suptitle(f"{what} over weight × T, one forward pass", fontsize=10)
+    story = (f"Inputs x_t ~ U(-1, 1) (seed {seed}), drive u = {u:g}, bias b = {b:g}, h0 = {h0:g}. "
+             "Red: the product of the factors w·σ'(a_t) grows (the gradient explodes); blue: it shrinks "
+             "(vanishes); the solid contour is 10^0; grey: exactly 0 (w = 0). Dashed: |w| = 1/γ, inside it "
+             "vanishing is guaranteed. ")
+    if len(panels) == 2:
+        story += (f"The linear unit has no saturation, so beyond |w| = 1 it explodes as |w|^T. With {activation}, "
+                  "the drive pushes units into saturation (σ'(a) → 0) and the product shrinks even where the "
+                  "bound allows growth; a smaller drive (-u) widens the band where it grows for a while.")
+    caption(fig, story + "".join(sorted(set(n for n in notes if n))))
+    return fig, Plotted({"weights": weights, "T": np.arange(1, T_max + 1), "values": drawn[activation],
+                         "panels": drawn, "boundary": 1.0 / gamma_of(activation), "labels": labels})
+
+
+def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, quantity: str) -> str:
+    Ts = np.arange(1, values.shape[0] + 1)
+    cmap = plt.get_cmap("RdBu_r" if quantity == "jacobian" else "viridis").with_extremes(bad="#b0b0b0")
+    if quantity == "jacobian":
+        norm, note = diverging(values)
+    else:
+        norm, note = sequential(values), ""
+    mesh = ax.pcolormesh(weights, Ts, masked(values), cmap=cmap, norm=norm, shading="nearest", rasterized=True)
+    fig.colorbar(mesh, ax=ax, label=("log10 |∂h_T/∂h_0|" if quantity == "jacobian" else "log10 |∂L/∂w|"))
+    levels = contour_levels(values)
+    if levels:
+        contours = ax.contour(weights, Ts, np.where(np.isfinite(values), values, np.nan), levels=levels,
+                              colors="k", linestyles="solid", linewidths=[1.4 if v == 0 else 0.5 for v in levels])
+        ax.clabel(contours, fmt=lambda v: rf"$10^{{{v:g}}}$", fontsize=7)
+    boundary = 1.0 / gamma_of(act)
+    for edge in (-boundary, boundary):
+        if weights[0] < edge < weights[-1]:
+            ax.axvline(edge, color="k", linestyle="--", linewidth=1.0)
+    ax.set_xlabel("recurrent weight $w$")
+    ax.set_ylabel("sequence length $T$")
+    ax.set_title(f"{act}: γ = sup|σ'| = {gamma_of(act):g}, boundary |w| = {boundary:g}", fontsize=9)
+    return note
+
+
+def contour_levels(values: np.ndarray) -> list[float]:
+    """10^0 and evenly spaced decades, at most three on each side of it, inside the data's range."""
+    finite = values[np.isfinite(values)]
+    if not finite.size or finite.max() <= finite.min():
+        return []
+    low, high = float(finite.min()), float(finite.max())
+    span = max(abs(low), abs(high))
+    step = next((s for s in STEPS if span / s <= 3.5), STEPS[-1] * (1 + int(span // (3 * STEPS[-1]))))
+    levels = [k * step for k in range(-3, 4) if low < k * step < high]
+    return [float(v) for v in levels]
+
+
+def _labels(ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, T_max: int) -> list[str]:
+    """Words only where the data agree with them, judged at the largest T."""
+    end = values[-1]
+    inside = np.abs(weights) * gamma_of(act) < 1.0
+    out = []
+    if label_region(ax, weights, inside & (end < 0), "vanishing\nguaranteed", 0.86 * T_max):
+        out.append("vanishing guaranteed")
+    if label_region(ax, weights, ~inside & (end > 0.3), "exploding\n(observed)", 0.7 * T_max, "darkred"):
+        out.append("exploding (observed)")
+    text = "vanishing anyway:\nunits saturate" if act != "linear" else "vanishing"
+    if label_region(ax, weights, ~inside & (end < -0.3), text, 0.7 * T_max, "navy"):
+        out.append(text.replace("\n", " "))
+    return out
+
+
+def saturated_share(weights: np.ndarray, T_max: int, activation: str, u: float, b: float, h0: float,
+                    x: np.ndarray) -> np.ndarray:
+    """For each weight, the share of steps whose pre-activation has |a_t| > 3 (a saturated unit)."""
+    from ..activations import get_activation
+
+    act = get_activation(activation)
+    h = np.full(weights.size, float(h0))
+    count = np.zeros(weights.size)
+    with np.errstate(all="ignore"):
+        for t in range(T_max):
+            a = weights * h + u * x[t] + b
+            count += np.abs(a) > SATURATION
+            h = act.np_sigma(a)
+    return count / T_max

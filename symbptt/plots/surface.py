@@ -1,0 +1,55 @@
+"""The error surface of the single-unit model of Pascanu, Mikolov & Bengio (2013, "On the difficulty of
+training recurrent neural networks", fig. 6): a_t = w σ(a_{t−1}) + b, no input, L = ½(σ(a_T) − target)²."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..activations import get_activation
+from .common import Plotted, caption, check_range, check_steps
+
+
+def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b_min: float = -3.0,
+            b_max: float = 3.0, points: int = 161, T: int = 30, target: float = 0.5, a0: float = 0.5
+            ) -> tuple[Figure, Plotted]:
+    """log10 L and log10‖∇L‖ over (w, b): the cliffs where the gradient explodes sit beside plateaus."""
+    check_range("weight", w_min, w_max)
+    check_range("bias", b_min, b_max)
+    check_steps(T)
+    act = get_activation(activation)
+    w, b = np.meshgrid(np.linspace(w_min, w_max, points), np.linspace(b_min, b_max, points))
+    a, hs, ds = np.full(w.shape, a0), [], []
+    with np.errstate(all="ignore"):
+        for _ in range(T):
+            h = act.np_sigma(a)
+            hs.append(h)
+            a = w * h + b
+            ds.append(act.np_dsigma(a))
+        out = act.np_sigma(a)
+        loss = 0.5 * (out - target) ** 2
+        delta = (out - target) * ds[-1]  # ∂L/∂a_T
+        gw, gb = np.zeros(w.shape), np.zeros(w.shape)
+        for t in range(T - 1, -1, -1):
+            gw += delta * hs[t]
+            gb += delta
+            if t:
+                delta = delta * w * ds[t - 1]
+        gnorm = np.sqrt(gw**2 + gb**2)
+        log_loss, log_grad = np.log10(loss + 1e-300), np.log10(gnorm + 1e-300)
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 5.2))
+    fig.subplots_adjust(bottom=0.22, top=0.86, wspace=0.25)
+    for ax, data, label in ((axes[0], log_loss, r"$\log_{10} L$"), (axes[1], log_grad, r"$\log_{10}\|\nabla L\|$")):
+        mesh = ax.pcolormesh(w, b, data, cmap="viridis", shading="nearest", rasterized=True)
+        fig.colorbar(mesh, ax=ax, label=label)
+        ax.set_xlabel("$w$")
+        ax.set_ylabel("$b$")
+    fig.suptitle(f"Pascanu, Mikolov & Bengio's single unit: $a_t = w\\,\\sigma(a_{{t-1}}) + b$ ({activation}, "
+                 f"no input), $a_0$ = {a0:g}, T = {T}, $L = \\frac{{1}}{{2}}(\\sigma(a_T) - {target:g})^2$",
+                 fontsize=10)
+    caption(fig, "This is not the RNN of the other figures: the unit feeds back its own output and gets no input, "
+                 "the model Pascanu et al. (2013) used to show that exploding gradients come with cliffs in the "
+                 "error surface. Where the loss (left) changes abruptly, the gradient norm (right) is largest; "
+                 "next to the cliffs it is nearly flat.")
+    return fig, Plotted({"w": w, "b": b, "log10_loss": log_loss, "log10_grad_norm": log_grad})
