@@ -300,9 +300,10 @@ def _model_section(rnn: RNN) -> str:
         r" (its symbols carry the superscript $(\ell)$)." "\n")
     size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
     activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
+    sentence = (f"{_article(rnn.spec.title)} {rnn.spec.title} with {size}, unrolled for $T = {rnn.T}$ steps "
+                rf"($t = 1, \dots, T$), loss ${loss}$:")
     return rf"""\section*{{Model}}
-{_article(rnn.spec.title)} {rnn.spec.title} with {size}, unrolled for $T = {rnn.T}$ steps \
-($t = 1, \dots, T$), loss ${loss}$:
+{sentence}
 {_cell_tex(rnn)}{activation}{layers}"""
 
 
