@@ -17,12 +17,18 @@ KIND_OPTIONS = {
     "surface": {"activation", "low", "high", "b_min", "b_max", "points", "T", "target", "a0"},
     "unrolled": {"T", "layers", "cell", "backward"},
     "gates": {"low", "high", "points", "T", "n", "gain", "u", "seed"},
+    "training": {"activation", "cell", "n", "task", "lengths", "clip", "iterations", "batch", "lr", "optimizer",
+                 "scale", "forget_bias", "seed"},
+    "horizon": {"activation", "cell", "n", "task", "lengths", "iterations", "batch", "lr", "optimizer", "scale",
+                "forget_bias", "seed", "seeds"},
 }
 FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points": "--points", "u": "-u",
          "b": "-b", "h0": "--h0", "seed": "--seed", "quantity": "--quantity", "weights": "--weights", "n": "-n",
          "params_file": "--params", "b_min": "--b-min", "b_max": "--b-max", "target": "--target",
          "layers": "--layers", "beside": "--beside", "cell": "--cell", "gain": "--gain",
-         "forget_bias": "--forget-bias", "backward": "--backward", "wrt": "--wrt", "a0": "--a0"}
+         "forget_bias": "--forget-bias", "backward": "--backward", "wrt": "--wrt", "a0": "--a0", "task": "--task",
+         "lengths": "--lengths", "clip": "--clip", "iterations": "--iterations", "batch": "--batch", "lr": "--lr",
+         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds"}
 
 
 @click.command("plot", epilog="""
@@ -35,6 +41,8 @@ Kinds:
   surface        Pascanu et al.'s single-unit error surface
   unrolled       the unrolled network; --backward adds the BPTT pass
   gates          LSTM: forget bias b_f × T, the carousel beside ∂h_T/∂h_0
+  training       loss and gradient norm of training runs (vary --lengths, --cell or --clip)
+  horizon        share of seeds that solve a task against T, per cell
 \b
 Examples:
   symbptt plot regimes -o regimes.png
@@ -44,6 +52,9 @@ Examples:
   symbptt plot spectrum -n 64 -o spectrum.png
   symbptt plot unrolled -T 3 --cell lstm --backward -o lstm.png
   symbptt plot gates -T 100 -o gates.png
+  symbptt plot training --lengths 10,20,40 -n 8 -o learning.png
+  symbptt plot training --scale 2 --optimizer sgd --lr 0.05 --clip none,1 -o clipping.png
+  symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10,20,40 -o horizon.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
@@ -62,11 +73,13 @@ Examples:
 @click.option("--beside", type=click.Choice(["linear", "none"]), default="linear", show_default=True,
               help="regimes, curves: a linear panel next to the activation's.")
 @click.option("--weights", default="0.5,1,1.5", show_default=True, help="curves: comma-separated w.")
-@click.option("--cell", default=None, help="curves: cells to compare (rnn,lstm,gru); unrolled: the cell.")
+@click.option("--cell", default=None,
+              help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled: the cell.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
 @click.option("--gain", type=Finite(), default=1.0, show_default=True, help="curves --cell, gates: W ~ N(0, g²/n).")
-@click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="curves --cell: LSTM b_f.")
+@click.option("--forget-bias", type=Finite(), default=1.0, show_default=True,
+              help="curves --cell, training, horizon: the LSTM's b_f.")
 @click.option("--params", "params_file", default=None, help="contributions: a JSON parameters file.")
 @click.option("--wrt", default=None, help="contributions: the parameter (default: the recurrent weight).")
 @click.option("--b-min", type=Finite(), default=-3.0, show_default=True, help="surface: smallest bias.")
@@ -75,6 +88,19 @@ Examples:
 @click.option("--a0", type=Finite(), default=0.5, show_default=True, help="surface: the unit's a_0.")
 @click.option("--layers", type=click.IntRange(1, 3), default=1, show_default=True, help="unrolled: stacked layers.")
 @click.option("--backward", is_flag=True, help="unrolled: draw the backward pass with its factors.")
+@click.option("--task", type=click.Choice(["remember", "adding"]), default="remember", show_default=True,
+              help="training, horizon: the task.")
+@click.option("--lengths", default="10,20,40", show_default=True, help="training, horizon: values of T.")
+@click.option("--clip", default="none", show_default=True, help="training: clip norms to compare, or none.")
+@click.option("--iterations", type=click.IntRange(1, 100_000), default=300, show_default=True,
+              help="training, horizon: iterations per run.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=32, show_default=True, help="training, horizon.")
+@click.option("--lr", type=Finite(), default=0.01, show_default=True, help="training, horizon: learning rate.")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="adam", show_default=True,
+              help="training, horizon.")
+@click.option("--scale", type=Finite(), default=1.0, show_default=True,
+              help="training, horizon: initial W ~ N(0, scale²/n).")
+@click.option("--seeds", type=click.IntRange(1, 20), default=2, show_default=True, help="horizon: runs per point.")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: object) -> None:
     """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates) into OUTPUT."""

@@ -33,8 +33,14 @@ LN10 = math.log(10.0)
 
 def np_sech2(x: Array) -> Array:
     """sech²x = 4e^{−2|x|} / (1 + e^{−2|x|})²: no overflow, no 1 − tanh² cancellation."""
-    e = np.exp(-2.0 * np.abs(x))
-    return 4.0 * e / (1.0 + e) ** 2
+    e = np.abs(np.asarray(x, dtype=float))
+    e *= -2.0
+    np.exp(e, out=e)
+    d = e + 1.0
+    d *= d
+    e *= 4.0
+    e /= d
+    return e if e.ndim else e[()]
 
 
 def np_log10_sech2(x: Array) -> Array:

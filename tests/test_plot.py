@@ -201,7 +201,10 @@ def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind, suf
     params = tmp_path / "p.json"
     params.write_text(json.dumps(CFG))
     options = {"contributions": {"params_file": str(params)}, "spectrum": {"n": 8, "T": 20, "points": 9},
-               "unrolled": {"T": 5, "backward": True}, "curves": {"T": 20}}.get(kind, {"T": 20, "points": 9})
+               "unrolled": {"T": 5, "backward": True}, "curves": {"T": 20},
+               "training": {"n": 3, "lengths": "3,5", "iterations": 8, "batch": 4},
+               "horizon": {"n": 3, "lengths": "3,5", "iterations": 5, "batch": 4, "seeds": 1}}.get(
+        kind, {"T": 20, "points": 9})
     outs = []
     for i in range(2):
         out = tmp_path / f"fig{i}{suffix}"

@@ -14,11 +14,12 @@ from .gates import gates
 from .regimes import regimes
 from .spectrum import spectrum
 from .surface import surface
+from .training import horizon, training
 from .unrolled import unrolled
 
-KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates")
+KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon")
 __all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions", "curves", "draw", "gates",
-           "regimes", "save", "spectrum", "surface", "unrolled"]
+           "horizon", "regimes", "save", "spectrum", "surface", "training", "unrolled"]
 
 
 def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
@@ -41,17 +42,69 @@ def names(text: str) -> tuple[str, ...]:
     return values
 
 
+def clips(text: str) -> tuple[float | None, ...]:
+    """--clip for plot training: numbers or 'none', comma-separated."""
+    out: list[float | None] = []
+    for piece in (p.strip() for p in text.split(",") if p.strip()):
+        if piece == "none":
+            out.append(None)
+            continue
+        (value,) = numbers(piece, "--clip")
+        if value <= 0:
+            raise SymbpttError(f"--clip must be positive or 'none', got {piece!r}")
+        out.append(value)
+    if not out or len(out) > 8:
+        raise SymbpttError("--clip takes 1 to 8 values (numbers or 'none')")
+    return tuple(out)
+
+
+def _training_figure(kind: str, cell: str | None, lengths: str, clip: str, task: str, n: int | None,
+                     activation: str, iterations: int, batch: int, lr: float, optimizer: str, scale: float,
+                     forget_bias: float, seed: int, seeds: int):
+    from dataclasses import replace
+
+    from ..learn import TrainSettings
+
+    cells = names(cell or "rnn")
+    given = numbers(lengths, "--lengths", most=8)
+    if any(T < 1 or T != int(T) or T > 10_000 for T in given):
+        raise SymbpttError(f"--lengths must be whole numbers of steps from 1 to 10000, got {lengths[:40]!r}")
+    Ts = tuple(int(T) for T in given)
+    base = TrainSettings(cell=cells[0], activation=activation, n=n or 8, task=task, T=Ts[0], batch=batch,
+                         steps=iterations, lr=lr, optimizer=optimizer, scale=scale, forget_bias=forget_bias,
+                         seed=seed)
+    if kind == "horizon":
+        for c in cells:
+            for T in Ts:
+                replace(base, cell=c, T=T).validate()
+        return horizon(base, list(cells), list(Ts), seeds)[0]
+    cut = clips(clip)
+    varied = [name for name, values in (("T", Ts), ("cell", cells), ("clip", cut)) if len(values) > 1]
+    if len(varied) > 1:
+        raise SymbpttError("plot training compares runs that differ in one of --lengths, --cell, --clip; "
+                           f"{' and '.join(varied)} both vary")
+    runs = [replace(base, T=T, cell=c, clip=k) for T in Ts for c in cells for k in cut]
+    for settings in runs:
+        settings.validate()
+    return training(runs, varied[0] if varied else "T")[0]
+
+
 def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float | None = None,
          high: float | None = None, points: int | None = None, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
          seed: int = 0, quantity: str = "jacobian", weights: str = "0.5,1,1.5", n: int | None = None,
          params_file: str | None = None, b_min: float = -3.0, b_max: float = 3.0, target: float = 0.5,
          layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float = 1.0,
-         forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5):
+         forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5,
+         task: str = "remember", lengths: str = "10,20,40", clip: str = "none", iterations: int = 300,
+         batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int = 2):
     """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws)."""
     from ..activations import get_activation
     from ..budget import check_grid, check_sweep
 
     get_activation(activation)
+    if kind in ("training", "horizon"):
+        return _training_figure(kind, cell, lengths, clip, task, n, activation, iterations, batch, lr, optimizer,
+                                scale, forget_bias, seed, seeds)
     if kind == "regimes":
         check_grid("plot regimes", points or 241, T or 100)
         return regimes(activation, -3.0 if low is None else low, 3.0 if high is None else high, points or 241,

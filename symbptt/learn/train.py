@@ -1,0 +1,219 @@
+"""The training loop: mini-batches of a task, the exact BPTT gradient of the tool's numeric path
+(factors and δ recursion over a batch axis), an optimizer step, and per-iteration measurements of what
+the gradient carries:
+
+    loss        ½‖h_T − y‖² averaged over the batch
+    grad_norm   ‖∂L/∂θ‖ over every weight and bias (before clipping)
+    far_share   ‖g_far‖ / (‖g_far‖ + ‖g − g_far‖), g_far the part of the gradient from steps more than
+                K back (t ≤ T − K): the long-range signal this update carries, 0 to 1 (K = T/2 unless set)
+    clipped     whether the update was rescaled to --clip
+    eval_loss   the loss on held-out sequences, every few iterations; solved when it falls below a tenth
+                of the mean predictor's
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..activations import get_activation
+from ..cells import Cell, get_cell
+from ..errors import SymbpttError
+from ..numeric.factors import ArrayFactors, NumericModel
+from ..numeric.logspace import regime
+from ..paths import evaluate_deltas, evaluate_recursive, evaluate_truncated
+from .optimizers import clip_by_norm, global_norm, make_optimizer
+from .tasks import SOLVED, baseline_loss, get_task, make_batch
+
+EVAL_SIZE = 256
+
+
+@dataclass
+class TrainSettings:
+    cell: str = "rnn"
+    activation: str = "tanh"
+    n: int = 16
+    layers: int = 1
+    task: str = "remember"
+    T: int = 20
+    batch: int = 32
+    steps: int = 1000
+    lr: float = 0.01
+    optimizer: str = "adam"
+    clip: float | None = None
+    truncate: int | None = None
+    scale: float = 1.0  # recurrent weights W_* ~ N(0, scale²/n)
+    forget_bias: float = 1.0  # the LSTM's b_f at the start
+    seed: int = 0
+    eval_every: int = 25
+    far: int | None = None  # K of far_share (default T // 2)
+
+    def validate(self) -> Cell:
+        """Every setting checked before any work; the cell, resolved once."""
+        get_task(self.task, self.T)
+        if self.batch < 1:
+            raise SymbpttError(f"--batch must be at least 1, got {self.batch}")
+        if self.steps < 1:
+            raise SymbpttError(f"--steps must be at least 1, got {self.steps}")
+        make_optimizer(self.optimizer, self.lr)
+        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
+            raise SymbpttError(f"--clip must be a positive number, got {self.clip}")
+        if self.truncate is not None and not 1 <= self.truncate <= self.T:
+            raise SymbpttError(f"--truncate must be from 1 to T = {self.T}, got {self.truncate}")
+        if not (self.scale > 0 and math.isfinite(self.scale)):
+            raise SymbpttError(f"--scale must be a positive number, got {self.scale}")
+        if not 1 <= self.n <= 256 or not 1 <= self.layers <= 3:
+            raise SymbpttError("-n must be from 1 to 256 and --layers from 1 to 3")
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")
+        far = self.horizon
+        if not 1 <= far < self.T + 1:
+            raise SymbpttError(f"--far must be from 1 to T = {self.T}, got {far}")
+        cost = self.steps * self.batch * self.T * self.layers * self.n * self.n * 40
+        if cost > 5e12:
+            raise SymbpttError(f"training {self.steps} steps of batch {self.batch}, T = {self.T}, n = {self.n} needs "
+                               f"about {cost:.2g} multiply-adds; lower --steps, --batch, -T or -n")
+        return get_cell(self.cell, get_activation(self.activation))
+
+    @property
+    def horizon(self) -> int:
+        return self.far if self.far is not None else max(1, self.T // 2)
+
+
+@dataclass
+class TrainResult:
+    settings: dict
+    rows: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    stopped: str | None = None  # why the run ended early: 'interrupted' or a message
+
+
+def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str, np.ndarray]]:
+    """W_* ~ N(0, scale²/n), U_* ~ N(0, 1/m), biases 0 (the LSTM's b_f = forget_bias), initial states 0;
+    shapes as the numeric path wants them (vectors as columns)."""
+    rng = np.random.default_rng([settings.seed, 2])
+    n, layers = settings.n, []
+    for ell in range(settings.layers):
+        inputs = m if ell == 0 else n
+        p = {}
+        for name in spec.params:
+            kind = spec.kind(name)
+            if kind == "recurrent":
+                p[name] = rng.normal(0.0, settings.scale / math.sqrt(n), (n, n))
+            elif kind == "input":
+                p[name] = rng.normal(0.0, 1.0 / math.sqrt(inputs), (n, inputs))
+            elif kind == "scalar":
+                p[name] = np.zeros((1, 1))
+            else:
+                value = settings.forget_bias if name == "b_f" and spec.name == "lstm" else 0.0
+                p[name] = np.full((n, 1), value)
+        layers.append(p)
+    return layers
+
+
+def trained_names(spec: Cell) -> list[str]:
+    """Weights and biases; the initial states stay at 0."""
+    return [p for p in spec.params if spec.kind(p) != "initial"]
+
+
+def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: int, truncate: int | None
+                    ) -> tuple[float, list[dict[str, np.ndarray]], float]:
+    """(loss, ∂L/∂θ, far share) averaged over the batch: one δ recursion for all parameters."""
+    B = model.x.shape[2]
+    rnn = model.structure()
+    loss = float(values.loss()) / B
+    deltas = evaluate_deltas(rnn, values)
+    rows: dict = {}
+    grads, far_parts = [], []
+    cut = model.T - far
+    for layer in range(1, model.layers + 1):
+        g, g_far = {}, {}
+        for name in trained_names(spec):
+            shape = model.params[layer - 1][name].shape
+            old = evaluate_recursive(rnn, name, layer, values, deltas, range(1, cut + 1), rows) if cut >= 1 \
+                else np.zeros(shape)
+            if spec.kind(name) == "initial":
+                full = evaluate_recursive(rnn, name, layer, values, deltas, rows=rows)
+            else:  # the far steps and the recent ones, each summed once
+                full = old + evaluate_recursive(rnn, name, layer, values, deltas, range(cut + 1, model.T + 1), rows)
+            if truncate is not None:
+                full = evaluate_truncated(rnn, name, layer, values, truncate)
+            g[name] = _fit(full, shape) / B
+            g_far[name] = _fit(old, shape) / B
+        grads.append(g)
+        far_parts.append(g_far)
+    old_norm = global_norm(far_parts)
+    recent = global_norm([{k: g[k] - f[k] for k in g} for g, f in zip(grads, far_parts, strict=True)])
+    share = old_norm / (old_norm + recent) if old_norm + recent > 0 else 0.0
+    return loss, grads, share
+
+
+def _fit(g: np.ndarray, shape: tuple) -> np.ndarray:
+    return g.sum(axis=1, keepdims=True) if g.shape != shape else g
+
+
+def evaluate(spec: Cell, params: list[dict[str, np.ndarray]], settings: TrainSettings, x: np.ndarray,
+             target: np.ndarray) -> float:
+    """The loss per sequence on a fixed held-out batch (forward pass only)."""
+    model = NumericModel(spec, params, x, np.broadcast_to(target, (settings.n, target.size)).copy(), "last")
+    with np.errstate(all="ignore"):
+        return float(ArrayFactors(model).loss()) / target.size
+
+
+def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None = None,
+          stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Run ``settings.steps`` iterations; ``progress(i, row)`` after each, ``stop()`` asked before each
+    (Ctrl-C). A loss or gradient that stops being finite ends the run with a message, rows kept."""
+    spec = settings.validate()
+    task = get_task(settings.task, settings.T)
+    params = initial_params(spec, settings, task.inputs)
+    optimizer = make_optimizer(settings.optimizer, settings.lr)
+    data = np.random.default_rng([settings.seed, 1])
+    held = make_batch(settings.task, settings.T, EVAL_SIZE, np.random.default_rng([settings.seed, 3]))
+    baseline = baseline_loss(settings.task, settings.T, settings.n)
+    result = TrainResult(asdict(settings))
+    solved_at = None
+    for it in range(1, settings.steps + 1):
+        if stop is not None and stop():
+            result.stopped = "interrupted"
+            break
+        batch = make_batch(settings.task, settings.T, settings.batch, data)
+        y = np.broadcast_to(batch.target, (settings.n, settings.batch)).copy()
+        model = NumericModel(spec, params, batch.x, y, "last")
+        with np.errstate(all="ignore"):
+            values = ArrayFactors(model)
+            loss, grads, share = batch_gradients(values, model, spec, settings.horizon, settings.truncate)
+        grads, clipped, norm = clip_by_norm(grads, settings.clip)
+        row = {"iteration": it, "loss": loss, "grad_norm": norm, "far_share": share, "clipped": clipped}
+        if spec.uses_activation:
+            bound = regime(params[-1]["W"], settings.activation)
+            row |= {"gamma_sigma_max": bound["gamma_sigma_max"], "bound": bound["label"]}
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            result.rows.append(row | {"eval_loss": None})
+            result.stopped = f"the loss or its gradient stopped being finite at iteration {it}"
+            break
+        optimizer.step(params, grads)
+        eval_loss = None
+        if it % settings.eval_every == 0 or it == settings.steps:
+            eval_loss = evaluate(spec, params, settings, held.x, held.target)
+            if solved_at is None and eval_loss < SOLVED * baseline:
+                solved_at = it
+        row["eval_loss"] = eval_loss
+        result.rows.append(row)
+        if progress is not None:
+            progress(it, row)
+    last_eval = next((r["eval_loss"] for r in reversed(result.rows) if r.get("eval_loss") is not None), None)
+    if last_eval is None and result.rows and result.stopped == "interrupted":
+        last_eval = evaluate(spec, params, settings, held.x, held.target)
+    result.summary = {
+        "task": settings.task, "T": settings.T, "cell": spec.name, "iterations": len(result.rows),
+        "baseline_loss": baseline, "solved_below": SOLVED * baseline,
+        "final_eval_loss": last_eval, "final_over_baseline": None if last_eval is None else last_eval / baseline,
+        "solved": solved_at is not None, "solved_at_iteration": solved_at,
+    }
+    if result.stopped:
+        result.summary["stopped"] = result.stopped
+    return result

@@ -1,0 +1,107 @@
+"""What vanishing and exploding gradients do to learning, from `symbptt train` runs: loss and gradient
+norm against iteration for a few runs that differ in one setting, and the learnable horizon (how often
+a task is solved against T, for each cell, over several seeds)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..errors import SymbpttError
+from ..learn import TrainSettings, train
+from ..learn.tasks import SOLVED
+from .common import Plotted, caption
+
+MAX_RUNS = 60
+
+
+def _label(settings: TrainSettings, varied: str) -> str:
+    if varied == "T":
+        return f"T = {settings.T}"
+    if varied == "clip":
+        return "no clipping" if settings.clip is None else f"clip at {settings.clip:g}"
+    if varied == "forget_bias":
+        return f"b_f = {settings.forget_bias:g}"
+    name = settings.cell if settings.cell != "lstm" else f"lstm (b_f = {settings.forget_bias:g})"
+    return name
+
+
+def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
+    """Held-out loss over the mean predictor's (left) and gradient norm (right) against iteration, one
+    line per run; the clip threshold dashed where a run clips."""
+    if not runs or len(runs) > 8:
+        raise SymbpttError("plot training compares 1 to 8 runs")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.0))
+    fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
+    kept = []
+    for settings in runs:
+        result = train(settings)
+        rows = result.rows
+        it = np.array([r["iteration"] for r in rows])
+        norms = np.array([r["grad_norm"] for r in rows])
+        evals = [(r["iteration"], r["eval_loss"]) for r in rows if r.get("eval_loss") is not None]
+        base = result.summary["baseline_loss"]
+        label = _label(settings, varied)
+        solved = result.summary["solved_at_iteration"]
+        line, = left.plot([e[0] for e in evals], [e[1] / base for e in evals], marker="o", markersize=2.5,
+                          label=f"{label}: " + (f"solved at {solved}" if solved else "not solved"))
+        right.plot(it, norms, color=line.get_color(), linewidth=0.8, label=label)
+        if settings.clip is not None:
+            right.axhline(settings.clip, color=line.get_color(), linestyle="--", linewidth=1.0)
+        kept.append({"label": label, "iteration": it, "grad_norm": norms, "eval": evals,
+                     "summary": result.summary, "clipped": int(sum(r["clipped"] for r in rows))})
+    left.axhline(SOLVED, color="grey", linestyle=":", linewidth=1.0)
+    left.text(0.99, SOLVED, "solved below", transform=left.get_yaxis_transform(), ha="right", va="bottom",
+              fontsize=7.5, color="grey")
+    for ax, ylabel in ((left, "held-out loss / mean predictor's loss"), (right, "gradient norm ‖∂L/∂θ‖")):
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7.5)
+    s = runs[0]
+    fig.suptitle(f"symbptt train --task {s.task}: n = {s.n}, batch {s.batch}, {s.optimizer} lr {s.lr:g}, "
+                 f"W ~ N(0, {s.scale:g}²/n), seed {s.seed}", fontsize=10)
+    caption(fig, "Left: the loss on 256 held-out sequences, divided by the loss of always predicting the mean "
+                 f"target; below {SOLVED:g} the task counts as solved. Right: the norm of each update's gradient "
+                 "before clipping (dashed: the clip threshold of a run that clips). Every gradient is the exact "
+                 "BPTT gradient of the tool's numeric path.")
+    return fig, Plotted({"runs": kept, "varied": varied})
+
+
+def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: int,
+            forget_bias: float | None = None) -> tuple[Figure, Plotted]:
+    """The share of seeds that solve the task against T, one line per cell (same budget for all)."""
+    if len(cells) * len(lengths) * seeds > MAX_RUNS:
+        raise SymbpttError(f"plot horizon would train {len(cells) * len(lengths) * seeds} runs; keep cells × "
+                           f"lengths × seeds at most {MAX_RUNS}")
+    from dataclasses import replace
+
+    fig, ax = plt.subplots(figsize=(7.4, 4.8))
+    fig.subplots_adjust(bottom=0.26, top=0.88)
+    table = {}
+    for cell in cells:
+        shares = []
+        for T in lengths:
+            solved = 0
+            for seed in range(base.seed, base.seed + seeds):
+                settings = replace(base, cell=cell, T=T, seed=seed,
+                                   forget_bias=base.forget_bias if forget_bias is None else forget_bias)
+                solved += bool(train(settings).summary["solved"])
+            shares.append(solved / seeds)
+        label = cell if cell != "lstm" else f"lstm (b_f = {base.forget_bias if forget_bias is None else forget_bias:g})"
+        ax.plot(lengths, shares, marker="o", label=label)
+        table[cell] = shares
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(lengths, [str(T) for T in lengths])
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("T: how many steps back the answer lies")
+    ax.set_ylabel(f"share of {seeds} seeds solved")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{base.task}: n = {base.n}, {base.steps} iterations of batch {base.batch}, {base.optimizer} "
+                 f"lr {base.lr:g}", fontsize=9)
+    caption(fig, "Each point trains the cell from a fresh random start for the same number of iterations and "
+                 "asks whether the held-out loss fell below a tenth of the mean predictor's. The T where a "
+                 "cell stops solving the task is how far back its gradient still carries a usable signal.")
+    return fig, Plotted({"lengths": lengths, "solved": table})

@@ -1,0 +1,215 @@
+"""Training: exact gradients of a training step, reproducible runs, tasks, optimizers, clipping,
+truncation, the command line (bad input, NaN, Ctrl-C) and the figures."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symbptt import SymbpttError
+from symbptt.activations import get_activation
+from symbptt.cells import get_cell
+from symbptt.learn import TrainSettings, clip_by_norm, make_batch, make_optimizer, train
+from symbptt.learn.tasks import baseline_loss
+from symbptt.learn.train import batch_gradients, initial_params
+from symbptt.numeric.factors import ArrayFactors, NumericModel
+from symbptt.reference import bptt, finite_differences
+
+
+def _step(cell: str, n: int, T: int, B: int, seed: int, layers: int = 1, task: str = "remember"):
+    s = TrainSettings(cell=cell, n=n, T=T, batch=B, seed=seed, layers=layers, task=task)
+    spec = get_cell(cell, get_activation("tanh"))
+    params = initial_params(spec, s, 1 if task == "remember" else 2)
+    batch = make_batch(task, T, B, np.random.default_rng(seed))
+    y = np.broadcast_to(batch.target, (n, B)).copy()
+    model = NumericModel(spec, params, batch.x, y, "last")
+    loss, grads, share = batch_gradients(ArrayFactors(model), model, spec, max(1, T // 2), None)
+    return spec, params, batch, loss, grads, share
+
+
+def _reference_layers(spec, params):
+    return [{k: (v.reshape(-1) if spec.kind(k) in ("bias", "initial") else v) for k, v in p.items()}
+            for p in params]
+
+
+@pytest.mark.parametrize("cell,layers", [("rnn", 1), ("rnn", 2), ("lstm", 1), ("gru", 1)])
+def test_a_training_step_is_the_reference_gradient_averaged_over_the_batch(cell, layers):
+    """Each sequence of the batch through the plain NumPy reference BPTT (and central differences),
+    averaged: equal to the batched gradient the optimizer receives."""
+    n, T, B = 3, 6, 4
+    spec, params, batch, loss, grads, _ = _step(cell, n, T, B, seed=3, layers=layers)
+    layers_ref = _reference_layers(spec, params)
+    total_loss, total = 0.0, None
+    fd_total = None
+    for j in range(B):
+        y = np.full(n, batch.target[j])
+        x = batch.x[:, :, j]
+        value, g = bptt(layers_ref, x, y, cell=cell)
+        fd = finite_differences(layers_ref, x, y, cell=cell)
+        total_loss += float(value) / B
+        total = g if total is None else [{k: a[k] + b[k] for k in a} for a, b in zip(total, g, strict=True)]
+        fd_total = fd if fd_total is None else [{k: a[k] + b[k] for k in a} for a, b in zip(fd_total, fd, strict=True)]
+    assert loss == pytest.approx(total_loss, rel=1e-12)
+    for ours, ref, fd in zip(grads, total, fd_total, strict=True):
+        for name, g in ours.items():
+            want = np.reshape(ref[name], g.shape) / B
+            assert np.allclose(g, want, rtol=1e-10, atol=1e-13), name
+            assert np.allclose(g, np.reshape(fd[name], g.shape) / B, rtol=1e-5, atol=1e-8), name
+
+
+def test_the_same_seed_gives_the_same_run_bit_for_bit():
+    s = TrainSettings(n=4, T=8, steps=15, batch=8, eval_every=5)
+    a, b = train(s), train(s)
+    assert [r["loss"] for r in a.rows] == [r["loss"] for r in b.rows]
+    assert a.summary == b.summary
+    c = train(replace(s, seed=1))
+    assert [r["loss"] for r in c.rows] != [r["loss"] for r in a.rows]
+
+
+def test_tasks_hold_what_they_promise():
+    rng = np.random.default_rng(0)
+    b = make_batch("remember", 7, 50, rng)
+    assert b.x.shape == (7, 1, 50) and np.all(np.abs(b.x[0, 0]) == 1) and np.all(np.abs(b.x[1:]) <= 0.5)
+    assert np.array_equal(b.target, b.x[0, 0] / 2)
+    a = make_batch("adding", 10, 50, rng)
+    markers = a.x[:, 1, :]
+    assert np.all(markers.sum(axis=0) == 2) and np.all(markers[:5].sum(axis=0) == 1)
+    picked = (a.x[:, 0, :] * markers).sum(axis=0) / 2
+    assert np.allclose(a.target, picked)
+    assert baseline_loss("remember", 7, 3) == pytest.approx(0.5 * 3 * 0.25)
+    big = make_batch("adding", 10, 200_000, np.random.default_rng(1))
+    assert np.var(big.target) == pytest.approx(1 / 24, rel=0.02)  # the baseline's variance
+    for name, T in (("nope", 5), ("adding", 3), ("remember", 1)):
+        with pytest.raises(SymbpttError):
+            make_batch(name, T, 2, rng)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.01, 10), st.integers(1, 5), st.integers(0, 1000))
+def test_clipping_keeps_the_direction_and_caps_the_length(limit, n, seed):
+    rng = np.random.default_rng(seed)
+    grads = [{"W": rng.normal(size=(n, n)) * 10, "b": rng.normal(size=(n, 1))}]
+    clipped, fired, norm = clip_by_norm(grads, limit)
+    flat = np.concatenate([g.ravel() for g in grads[0].values()])
+    new = np.concatenate([g.ravel() for g in clipped[0].values()])
+    assert norm == pytest.approx(np.linalg.norm(flat))
+    assert fired == (norm > limit)
+    assert np.linalg.norm(new) == pytest.approx(min(norm, limit))
+    assert np.allclose(new / np.linalg.norm(new), flat / norm)
+
+
+def test_optimizer_rules_by_hand():
+    g = [{"w": np.array([[2.0]])}]
+    for name, after_two in (("sgd", 1.0 - 0.1 * 2 - 0.1 * 2), ("momentum", 1.0 - 0.1 * 2 - 0.1 * (0.9 * 2 + 2)),
+                            ("adam", 1.0 - 0.1 - 0.1)):  # Adam's first steps move by lr·sign(g)
+        p = [{"w": np.array([[1.0]])}]
+        opt = make_optimizer(name, 0.1)
+        opt.step(p, g)
+        opt.step(p, g)
+        assert p[0]["w"][0, 0] == pytest.approx(after_two, rel=1e-6), name
+    with pytest.raises(SymbpttError):
+        make_optimizer("sgd", 0.0)
+
+
+def test_truncation_keeps_only_the_recent_steps_and_far_share_measures_the_rest():
+    """With loss on h_T, truncated BPTT at k is the full gradient minus the terms entering more than k
+    steps back; far_share of those terms is between 0 and 1."""
+    s = TrainSettings(n=3, T=8, batch=4, steps=1, truncate=3, far=3, seed=2)
+    spec = get_cell("rnn", get_activation("tanh"))
+    params = initial_params(spec, s, 1)
+    batch = make_batch("remember", 8, 4, np.random.default_rng(5))
+    model = NumericModel(spec, params, batch.x, np.broadcast_to(batch.target, (3, 4)).copy(), "last")
+    values = ArrayFactors(model)
+    _, full, share = batch_gradients(values, model, spec, 5, None)
+    _, cut, _ = batch_gradients(values, model, spec, 3, 3)
+    _, _, share_all = batch_gradients(values, model, spec, 8, None)
+    assert 0.0 < share < 1.0 and share_all == 0.0
+    from symbptt.paths import evaluate_deltas, evaluate_recursive
+
+    deltas = evaluate_deltas(model.structure(), values)
+    recent = evaluate_recursive(model.structure(), "W", 1, values, deltas, range(6, 9))
+    assert np.allclose(cut[0]["W"], recent / 4)
+    assert not np.allclose(cut[0]["W"], full[0]["W"])
+
+
+def test_a_small_rnn_learns_to_remember_a_few_steps_back():
+    result = train(TrainSettings(n=8, T=5, steps=200, batch=32, lr=0.01))
+    assert result.summary["solved"] and result.summary["final_over_baseline"] < 0.1
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "symbptt", "train", *args], capture_output=True, text=True,
+                          timeout=300, **kw)
+
+
+def test_command_line_writes_rows_and_summary(tmp_path):
+    out = tmp_path / "run.json"
+    proc = run("-T", "6", "--steps", "30", "-n", "4", "--eval-every", "10", "--format", "json", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "remember, T = 6, rnn" in proc.stdout
+    data = json.loads(out.read_text())
+    assert len(data["rows"]) == 30 and {"loss", "grad_norm", "far_share", "clipped", "eval_loss"} <= set(data["rows"][0])
+    assert [r["eval_loss"] is not None for r in data["rows"]].count(True) == 3
+    csv = run("-T", "6", "--steps", "5", "-n", "4").stdout.splitlines()
+    assert csv[0].startswith("iteration,loss,grad_norm,far_share,clipped,eval_loss") and len(csv) > 6
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--task", "nope"], "--task"), (["--task", "adding", "-T", "3"], "T >= 4"), (["--lr", "0"], "--lr"),
+    (["--lr", "-1"], "--lr"), (["--batch", "0"], "--batch"), (["--clip", "0"], "--clip"),
+    (["--truncate", "0"], "--truncate"), (["-T", "5", "--truncate", "6"], "--truncate"),
+    (["--cell", "missing.toml"], "missing.toml"), (["--steps", "0"], "--steps"), (["--scale", "nan"], "finite"),
+    (["--cell", "lstm", "-a", "relu"], "-a sets"),
+])
+def test_bad_training_input_is_one_line_exit_2_and_no_file(tmp_path, args, needle):
+    out = tmp_path / "run.csv"
+    proc = run(*args, "-o", str(out))
+    assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_run_that_blows_up_stops_naming_the_iteration_and_keeps_its_rows(tmp_path):
+    out = tmp_path / "run.csv"
+    proc = run("-a", "linear", "--scale", "3", "-T", "30", "--steps", "50", "--optimizer", "sgd", "--lr", "1",
+               "-o", str(out))
+    assert proc.returncode == 1 and "stopped being finite at iteration" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    text = out.read_text()
+    assert "# stopped: the loss or its gradient stopped being finite" in text
+
+
+def test_ctrl_c_writes_what_was_trained(tmp_path):
+    out = tmp_path / "run.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "symbptt", "train", "-T", "20", "--steps", "100000", "-n", "8",
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    rows = [line for line in out.read_text().splitlines() if line and not line.startswith(("#", "iteration"))]
+    assert 0 < len(rows) < 100000
+    assert "# stopped: interrupted" in out.read_text()
+
+
+def test_training_figures_hold_the_runs(tmp_path):
+    from symbptt import plots
+
+    base = TrainSettings(n=4, T=6, steps=20, batch=8, eval_every=5)
+    fig, data = plots.training([replace(base, clip=None), replace(base, clip=0.5)], "clip")
+    first = train(base)
+    assert np.array_equal(data.values["runs"][0]["grad_norm"], [r["grad_norm"] for r in first.rows])
+    assert data.values["runs"][1]["clipped"] > 0
+    fig, data = plots.horizon(replace(base, steps=10), ["rnn", "gru"], [3, 6], seeds=1)
+    assert set(data.values["solved"]) == {"rnn", "gru"} and len(data.values["solved"]["rnn"]) == 2
+    plots.save(fig, tmp_path / "h.png")
+    with pytest.raises(SymbpttError):
+        plots.horizon(base, ["rnn"] * 10, [3] * 7, seeds=1)
