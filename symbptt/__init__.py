@@ -14,7 +14,7 @@ from typing import Any
 __version__ = "0.2.0"
 _LAZY = {
     "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
-    "SymbpttError": "errors", "RNN": "model", "explore": "explore",
+    "SymbpttError": "errors", "RNN": "model", "explore": "explorer",
 }
 __all__ = [*sorted(_LAZY), "__version__"]
 
@@ -22,6 +22,6 @@ __all__ = [*sorted(_LAZY), "__version__"]
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in ("plot", "latex", "numeric", "cells", "reference", "check", "config", "render"):
+    if name in ("plots", "latex", "numeric", "cells", "reference", "check", "config", "render", "learn"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'symbptt' has no attribute {name!r}")

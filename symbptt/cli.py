@@ -249,17 +249,23 @@ def check_output(output: str | None) -> None:
         check_output_path(output)
 
 
-@main.command("grad")
+@main.command("grad", epilog="""
+\b
+Examples:
+  symbptt grad --params docs/example.json
+  symbptt grad --params docs/example-lstm.json -o report.json
+""")
 @click.option("--params", "params_file", required=True, help="JSON file: cell, its parameters, x, y, loss, "
               "optional truncate.")
 @click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
 def grad_cmd(params_file: str, output: str | None) -> None:
     """Loss, gradients, log10 Jacobian norms, the bound and what was observed, as JSON.
 
+    A parameters file for one tanh unit (the cell's own names for gated cells: W_f, b_hn, c0, …):
+
     \b
-    Example file (scalar):  {"activation": "tanh", "W": 0.9, "U": 1, "b": 0, "h0": 0,
-                             "x": [1, 0.5, -0.2], "y": 0.3, "loss": "last", "truncate": 2}
-    Example:  symbptt grad --params docs/example.json -o report.json
+      {"activation": "tanh", "W": 0.9, "U": 1, "b": 0, "h0": 0,
+       "x": [1, 0.5, -0.2], "y": 0.3, "loss": "last", "truncate": 2}
     """
     from .config import load_config
     from .numeric.report import grad_report

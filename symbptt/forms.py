@@ -41,8 +41,52 @@ TEX_NAMES: dict[sp.Symbol, str] = {}
 
 
 class Equation(NamedTuple):
+    """lhs = rhs, both SymPy expressions in the notation's symbols (factors kept in time order)."""
+
     lhs: sp.Basic
     rhs: sp.Basic
+
+    def as_sympy(self) -> sp.Basic:
+        """``sympy.Eq(lhs, rhs)`` in plain SymPy classes (ordered sums and products become Add and Mul),
+        ready for subs, simplify or lambdify."""
+        rhs = self.rhs.materialize() if isinstance(self.rhs, LazySum) else self.rhs
+        return sp.Eq(standard(self.lhs), standard(rhs), evaluate=False)
+
+    def __repr__(self) -> str:
+        from .render import text_equation
+
+        text = text_equation(self) if not isinstance(self.rhs, LazySum) else f"{self.lhs} = (a long sum)"
+        return f"Equation({text if len(text) <= 70 else text[:67] + '...'})"
+
+    def _repr_latex_(self) -> str:
+        from .latex import equation_lines, latex_cache
+
+        rows = equation_lines(self, latex_cache())
+        return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        from .render import pretty_equation
+
+        printer.text(pretty_equation(self))
+
+
+def standard(expr: sp.Basic) -> sp.Basic:
+    """``expr`` rebuilt from SymPy's own classes: ordered sums and products, the notation's transpose
+    and long sums become Add, Mul, MatAdd, MatMul, Transpose (the symbols stay)."""
+    if isinstance(expr, LazySum):
+        expr = expr.materialize()
+    if not getattr(expr, "args", ()):
+        return expr
+    args = [standard(a) for a in expr.args]
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(standard)
+    for ours, theirs in ((notation.OrderedMatSum, sp.MatAdd), (notation.OrderedSum, sp.Add),
+                         (notation.OrderedMul, sp.Mul), (notation.Tr, sp.Transpose)):
+        if isinstance(expr, ours):
+            return theirs(*args)
+    if isinstance(expr, sp.MatMul):
+        return sp.MatMul(*args)
+    return expr.func(*args) if tuple(args) != expr.args else expr
 
 
 class Note(str):
@@ -98,6 +142,54 @@ class Derivation:
     def __repr__(self) -> str:
         count = len(self._equations) if self._equations is not None else "…"
         return f"Derivation({self.title!r}, {count} equations)"
+
+    SHOWN = 40  # equations a notebook shows before it elides the middle
+
+    def _shown(self) -> tuple[list[Equation], int]:
+        """The equations a rich display shows (the first and last few of a long form) and how many it
+        leaves out."""
+        head, tail, skipped = [], [], 0
+        for eq in self.stream():
+            if len(head) < self.SHOWN - 5:
+                head.append(eq)
+            else:
+                tail.append(eq)
+                if len(tail) > 5:
+                    tail.pop(0)
+                    skipped += 1
+        return head + tail, skipped
+
+    def _repr_latex_(self) -> str:
+        """The form typeset as in `symbptt latex` (an aligned block; a long form with its middle elided)."""
+        from .latex import equation_lines, latex_cache
+
+        shown, skipped = self._shown()
+        cache = latex_cache()
+        rows = [r"&\text{" + self.title.replace("_", r"\_") + "}"]
+        for i, eq in enumerate(shown):
+            if skipped and i == len(shown) - 5:
+                rows.append(rf"&\vdots\quad\text{{({skipped} more equations)}}")
+            if isinstance(eq.rhs, LazySum):
+                rows.append(r"&\text{(a sum too long to show)}")
+                continue
+            lines = equation_lines(eq, cache)
+            if len(lines) > 20:  # a long sum: its first and last lines
+                lines = [*lines[:15], rf"&\quad + \cdots\ \text{{({len(lines) - 18} more lines)}}", *lines[-3:]]
+            rows += lines
+        for i, eq in enumerate(self.definitions):
+            rows += equation_lines(eq, cache, r"\text{where } " if i == 0 else r"\phantom{\text{where }}")
+        return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        from .render import render_lines
+
+        lines = []
+        for line in render_lines(self, pretty=True):
+            lines.append(line)
+            if len(lines) > 400:
+                lines.append("… (the rest: render_lines(derivation) or `symbptt derive` prints it all)")
+                break
+        printer.text("\n".join(lines))
 
 
 def label(text: str, tex: str, uni: str | None = None) -> sp.Symbol:

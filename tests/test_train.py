@@ -157,7 +157,8 @@ def test_command_line_writes_rows_and_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "remember, T = 6, rnn" in proc.stdout
     data = json.loads(out.read_text())
-    assert len(data["rows"]) == 30 and {"loss", "grad_norm", "far_share", "clipped", "eval_loss"} <= set(data["rows"][0])
+    assert len(data["rows"]) == 30
+    assert {"loss", "grad_norm", "far_share", "clipped", "eval_loss"} <= set(data["rows"][0])
     assert [r["eval_loss"] is not None for r in data["rows"]].count(True) == 3
     csv = run("-T", "6", "--steps", "5", "-n", "4").stdout.splitlines()
     assert csv[0].startswith("iteration,loss,grad_norm,far_share,clipped,eval_loss") and len(csv) > 6

@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ..activations import get_activation  # noqa: E402
-from ..errors import SymbpttError  # noqa: E402
+from ..activations import get_activation
+from ..errors import SymbpttError
 
 SUFFIXES = (".png", ".svg", ".pdf")
 METADATA = {".png": {"Software": None}, ".svg": {"Date": None, "Creator": None},
@@ -32,6 +29,27 @@ class Plotted:
     """The arrays a figure shows, kept for tests and for the API user."""
 
     values: dict
+
+
+class ShownFigure(Figure):
+    """A matplotlib figure that shows itself inline in Jupyter without pyplot (a PNG at the files' dpi)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", metadata=METADATA[".png"], dpi=110)
+        return buffer.getvalue()
+
+
+def new_figure(rows: int = 1, cols: int = 1, figsize: tuple[float, float] = (7.0, 5.0),
+               squeeze: bool = True) -> tuple[Figure, object]:
+    """A figure outside pyplot (no global state, any backend: files here, inline in Jupyter)."""
+    fig = ShownFigure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
+
+
+def colour_map(name: str) -> Colormap:
+    """A named colour map with −∞ and NaN (masked) drawn grey."""
+    return matplotlib.colormaps[name].with_extremes(bad="#b0b0b0")
 
 
 def check_range(name: str, low: float, high: float) -> None:
@@ -115,7 +133,6 @@ def save(fig: Figure, path: str | Path) -> None:
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "symbptt", "pdf.compression": 6}):
         fig.savefig(buffer, format=suffix[1:], metadata=METADATA[suffix], dpi=110)
-    plt.close(fig)
     atomic_write(path, buffer.getvalue())
 
 

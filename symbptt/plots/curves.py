@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
 from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
-from .common import Plotted, caption, check_steps, gamma_of
+from .common import Plotted, caption, check_steps, gamma_of, new_figure
 from .regimes import SATURATION, saturated_share
 
 
@@ -27,7 +26,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     w = np.asarray(weights, dtype=float)
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, T_max)
     panels = [activation] if beside == "none" or activation == "linear" else ["linear", activation]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels) + 0.6, 5.0), squeeze=False)
+    fig, axes = new_figure(1, len(panels), figsize=(5.4 * len(panels) + 0.6, 5.0), squeeze=False)
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.28)
     T = np.arange(1, T_max + 1)
     kept = {}
@@ -83,7 +82,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     if not cells:
         raise SymbpttError("give at least one cell")
     T = np.arange(1, T_max + 1)
-    fig, ax = plt.subplots(figsize=(7.6, 5.2))
+    fig, ax = new_figure(figsize=(7.6, 5.2))
     fig.subplots_adjust(bottom=0.24, top=0.9)
     kept = {}
     for cell in cells:

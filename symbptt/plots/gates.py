@@ -3,14 +3,13 @@ log10‖∂c_T/∂c_0‖ and log10‖∂h_T/∂h_0‖, with the carousel's own p
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..numeric.examples import example_config, with_param
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
-from .common import Plotted, caption, check_range, check_steps, diverging, masked
+from .common import Plotted, caption, check_range, check_steps, colour_map, diverging, masked, new_figure
 
 LEVELS = (-40, -20, -10, -5, -2, -1)
 
@@ -32,10 +31,10 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
             c_vals[:, j], h_vals[:, j] = norms["c"], norms["h"]
             f = values.traj.values[0]["f"][1:, :, 0]  # (T, n)
             carousel[:, j] = np.max(np.cumsum(np.log10(f), axis=0), axis=1)
-    fig, axes = plt.subplots(1, 2, figsize=(12.2, 5.4))
+    fig, axes = new_figure(1, 2, figsize=(12.2, 5.4))
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.28)
     Ts = np.arange(1, T_max + 1)
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#b0b0b0")
+    cmap = colour_map("RdBu_r")
     notes = []
     for ax, data, label in ((axes[0], c_vals, r"$\log_{10}\|\partial c_T/\partial c_0\|$"),
                             (axes[1], h_vals, r"$\log_{10}\|\partial h_T/\partial h_0\|$")):

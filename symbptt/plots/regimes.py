@@ -3,14 +3,25 @@ linear panel (no saturation: a clean explosion beyond |w| = 1) beside the chosen
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
 from ..numeric.sweeps import sweep_grad, sweep_scalar
-from .common import Plotted, caption, check_range, check_steps, diverging, gamma_of, label_region, masked, sequential
+from .common import (
+    Plotted,
+    caption,
+    check_range,
+    check_steps,
+    colour_map,
+    diverging,
+    gamma_of,
+    label_region,
+    masked,
+    new_figure,
+    sequential,
+)
 
 STEPS = (1, 2, 5, 10, 20, 50, 100, 200)  # decades between contour lines, the first giving at most 3 a side
 SATURATION = 3.0  # |a| beyond which a tanh or sigmoid unit counts as saturated (σ' < 0.01 for tanh)
@@ -30,7 +41,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
     weights = np.linspace(w_min, w_max, points)
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, T_max)
     panels = [activation] if beside == "none" or activation == "linear" else ["linear", activation]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels) + 0.6, 5.4), squeeze=False)
+    fig, axes = new_figure(1, len(panels), figsize=(5.6 * len(panels) + 0.6, 5.4), squeeze=False)
     fig.subplots_adjust(bottom=0.25, top=0.85, wspace=0.3)
     drawn, labels, notes = {}, [], []
     for ax, act in zip(axes[0], panels, strict=True):
@@ -61,7 +72,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
 
 def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, quantity: str) -> str:
     Ts = np.arange(1, values.shape[0] + 1)
-    cmap = plt.get_cmap("RdBu_r" if quantity == "jacobian" else "viridis").with_extremes(bad="#b0b0b0")
+    cmap = colour_map("RdBu_r" if quantity == "jacobian" else "viridis")
     if quantity == "jacobian":
         norm, note = diverging(values)
     else:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
 from ..numeric.sweeps import random_recurrent_matrix, sweep_gain
-from .common import Plotted, caption, check_range, check_steps, gamma_of
+from .common import Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
 
 def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: float = 3.0, points: int = 30,
@@ -28,7 +27,7 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     gamma = gamma_of(activation)
     g_sigma = 1.0 / (gamma * float(np.linalg.norm(W0, 2)))
     g_rho = 1.0 / float(np.max(np.abs(np.linalg.eigvals(W0))))
-    fig, ax = plt.subplots(figsize=(7.4, 5.0))
+    fig, ax = new_figure(figsize=(7.4, 5.0))
     fig.subplots_adjust(bottom=0.24, top=0.9)
     ax.plot(gains, rates, marker="o", markersize=3, label="observed rate")
     ax.axhline(0.0, color="grey", linewidth=0.6)

@@ -3,12 +3,11 @@ training recurrent neural networks", fig. 6): a_t = w σ(a_{t−1}) + b, no inpu
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..activations import get_activation
-from .common import Plotted, caption, check_range, check_steps
+from .common import Plotted, caption, check_range, check_steps, new_figure
 
 
 def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b_min: float = -3.0,
@@ -38,7 +37,7 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
                 delta = delta * w * ds[t - 1]
         gnorm = np.sqrt(gw**2 + gb**2)
         log_loss, log_grad = np.log10(loss + 1e-300), np.log10(gnorm + 1e-300)
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 5.2))
+    fig, axes = new_figure(1, 2, figsize=(11.5, 5.2))
     fig.subplots_adjust(bottom=0.22, top=0.86, wspace=0.25)
     for ax, data, label in ((axes[0], log_loss, r"$\log_{10} L$"), (axes[1], log_grad, r"$\log_{10}\|\nabla L\|$")):
         mesh = ax.pcolormesh(w, b, data, cmap="viridis", shading="nearest", rasterized=True)

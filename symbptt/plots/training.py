@@ -4,14 +4,13 @@ a task is solved against T, for each cell, over several seeds)."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
 from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
-from .common import Plotted, caption
+from .common import Plotted, caption, new_figure
 
 MAX_RUNS = 60
 
@@ -32,7 +31,7 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
     line per run; the clip threshold dashed where a run clips."""
     if not runs or len(runs) > 8:
         raise SymbpttError("plot training compares 1 to 8 runs")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.0))
+    fig, (left, right) = new_figure(1, 2, figsize=(12, 5.0))
     fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
     kept = []
     for settings in runs:
@@ -77,7 +76,7 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                            f"lengths × seeds at most {MAX_RUNS}")
     from dataclasses import replace
 
-    fig, ax = plt.subplots(figsize=(7.4, 4.8))
+    fig, ax = new_figure(figsize=(7.4, 4.8))
     fig.subplots_adjust(bottom=0.26, top=0.88)
     table = {}
     for cell in cells:

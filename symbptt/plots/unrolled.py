@@ -4,7 +4,6 @@ each arrow labelled with the factor it multiplies by (J_t, F^{cc}_t = diag(f_t),
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
@@ -13,7 +12,7 @@ from ..activations import get_activation
 from ..cells import get_cell
 from ..errors import SymbpttError
 from ..step import StepGraph, state_edges
-from .common import Plotted, check_steps
+from .common import Plotted, check_steps, new_figure
 
 RADIUS = 0.27  # every node the same size, at any T
 BACK = "#c0392b"
@@ -46,7 +45,7 @@ def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = Fa
             for ell in range(1, layers + 1) for i, s in enumerate(states)}
     top = max(rows.values())
     width, height = len(steps) + 1.6, top + 1.1
-    fig, ax = plt.subplots(figsize=(1.25 * width + 0.4, 1.25 * height + 0.5))
+    fig, ax = new_figure(figsize=(1.25 * width + 0.4, 1.25 * height + 0.5))
     ax.set_aspect("equal")
     counts = {"nodes": 0, "forward": 0, "backward": 0, "J": 0, "V": 0}
     sup = (lambda ell: f"^{{({ell})}}") if layers > 1 else (lambda ell: "")

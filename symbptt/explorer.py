@@ -1,0 +1,132 @@
+"""An interactive explorer for Jupyter (ipywidgets): sliders for the weight (or a gain), the bias
+(the gate bias of a gated cell), T, and pickers for the activation and the cell redraw
+
+    left   log10‖∂h_T/∂h_k‖ against k   (how far back the gradient reaches)
+    right  log10|term k| of ∂L/∂θ        (what each step contributes)
+    below  the formula, for T ≤ 4
+
+    >>> from symbptt import explore
+    >>> explore()            # in a notebook cell
+
+Every value comes from the same functions as the command line; ``Explorer.data`` keeps what was drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import SymbpttError
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
+CELLS = ("rnn", "lstm", "gru")
+FORMULA_MAX_T = 4
+INPUT_SEED = 0
+
+
+def model_config(cell: str, activation: str, w: float, b: float, T: int):
+    """The configuration drawn: the scalar rnn with weight w, bias b, u = 1, inputs U(−1, 1) (seed 0);
+    a gated cell with one unit, its weights scaled by the gain w and its gate bias (b_f, b_z) = b."""
+    from .config import parse_config
+    from .numeric.examples import example_config
+
+    x = [float(v) for v in np.random.default_rng(INPUT_SEED).uniform(-1.0, 1.0, T)]
+    if cell == "rnn":
+        return parse_config({"activation": activation, "W": w, "U": 1.0, "b": b, "h0": 0.0, "x": x, "y": 0.5})
+    overrides = {"b_f": b} if cell == "lstm" else {"b_z": b}
+    return example_config(cell, T, 1, gain=w, seed=INPUT_SEED, overrides=overrides)
+
+
+def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str, Any]:
+    """What the explorer draws, as numbers: the norms ‖∂h_T/∂h_k‖ (log10), the terms of ∂L/∂θ by step
+    k, and the formula's LaTeX for small T (None above FORMULA_MAX_T)."""
+    from .numeric.factors import ArrayFactors, NumericModel
+    from .numeric.logspace import log10_jacobian_norms
+    from .plots.contributions import term_values
+
+    cfg = model_config(cell, activation, w, b, T)
+    with np.errstate(all="ignore"):
+        norms = log10_jacobian_norms(ArrayFactors(NumericModel.of(cfg)), ks=list(range(T + 1)))["h"]
+    wrt = next(p for p in cfg.spec.params if cfg.spec.kind(p) == "recurrent")
+    ks, terms = term_values(cfg, wrt)
+    formula = None
+    if T <= FORMULA_MAX_T:
+        from .forms import derive
+        from .model import RNN
+
+        rnn = RNN(T=T, activation=activation) if cell == "rnn" else RNN(T=T, cell=cell)
+        formula = derive(rnn, "explicit" if cell == "rnn" else "recursive", wrt)._repr_latex_()
+    return {"k": np.arange(T + 1), "log10_norms": np.array(norms), "term_k": ks, "terms": terms, "wrt": wrt,
+            "formula": formula}
+
+
+class Explorer:
+    """The widgets and the last data drawn (``data``); displays itself in a notebook."""
+
+    def __init__(self, T: int = 20, cell: str = "rnn", activation: str = "tanh", w: float = 1.2,
+                 b: float = 0.0) -> None:
+        import ipywidgets as W
+
+        if cell not in CELLS or activation not in ACTIVATIONS:
+            raise SymbpttError(f"explore takes a cell of {', '.join(CELLS)} and an activation of "
+                               f"{', '.join(ACTIVATIONS)}")
+        self.w = W.FloatSlider(value=w, min=-3.0, max=3.0, step=0.05, description="w or gain")
+        self.b = W.FloatSlider(value=b, min=-4.0, max=6.0, step=0.1, description="b or gate bias")
+        self.T = W.IntSlider(value=T, min=1, max=200, description="T")
+        self.activation = W.Dropdown(options=ACTIVATIONS, value=activation, description="σ (rnn)")
+        self.cell = W.Dropdown(options=CELLS, value=cell, description="cell")
+        self.plot = W.Output()
+        self.formula = W.HTMLMath()
+        self.message = W.HTML()
+        self.data: dict[str, Any] = {}
+        for control in (self.w, self.b, self.T, self.activation, self.cell):
+            control.observe(lambda _change: self.redraw(), names="value")
+        self.box = W.VBox([W.HBox([self.cell, self.activation]), W.HBox([self.w, self.b, self.T]), self.plot,
+                           self.formula, self.message])
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Recompute and redraw; a refusal shows as one line under the plot instead of a traceback."""
+        try:
+            data = compute(self.cell.value, self.activation.value, self.w.value, self.b.value, self.T.value)
+        except SymbpttError as exc:
+            self.message.value = f"<span style='color:#a00'>{exc}</span>"
+            return
+        self.message.value = ""
+        self.data = data
+        self.formula.value = data["formula"] or f"(the formula is shown for T ≤ {FORMULA_MAX_T})"
+        self._draw(data)
+
+    def _draw(self, data: dict[str, Any]) -> None:
+        from IPython.display import clear_output, display
+
+        from .plots.common import new_figure
+
+        fig, (left, right) = new_figure(1, 2, figsize=(10, 3.6))
+        fig.subplots_adjust(bottom=0.16, wspace=0.3)
+        left.plot(data["k"], data["log10_norms"], marker="o", markersize=3)
+        left.set_xlabel("k")
+        left.set_ylabel(r"$\log_{10}\|\partial h_T/\partial h_k\|$")
+        logs = np.log10(np.abs(data["terms"]), where=data["terms"] != 0,
+                        out=np.full(data["terms"].shape, np.nan))
+        right.bar(data["term_k"], logs, color=["tab:red" if v > 0 else "tab:blue" for v in data["terms"]])
+        right.set_xlabel("step k")
+        right.set_ylabel(f"log10 |term k of ∂L/∂{data['wrt']}|")
+        with self.plot:
+            clear_output(wait=True)
+            display(fig)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box)
+
+
+def explore(T: int = 20, cell: str = "rnn", activation: str = "tanh", w: float = 1.2, b: float = 0.0) -> Explorer:
+    """The interactive explorer (needs ipywidgets: pip install 'symbptt[notebook]')."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        raise SymbpttError("explore needs ipywidgets: pip install 'symbptt[notebook]'") from None
+    return Explorer(T, cell, activation, w, b)

@@ -1,0 +1,113 @@
+"""Where users work: rich display in Jupyter, the tutorial notebook executed by a real kernel, the
+interactive explorer driven headless, and the command line's conveniences."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symbptt import RNN, derive, explore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_equations_display_as_maths_and_hand_over_plain_sympy():
+    d = derive(RNN(T=3), "explicit", "W")
+    eq = d.equations[0]
+    latex = eq._repr_latex_()
+    assert latex.startswith("$$\\begin{aligned}") and "\\frac{\\partial L}{\\partial w}" in latex
+    assert repr(eq).startswith("Equation(∂L/∂w = (h_3 - y)*w*") and len(repr(eq)) < 90
+    plain = eq.as_sympy()
+    assert isinstance(plain, sp.Eq) and type(plain.rhs) is sp.Add
+    assert all(type(t) is sp.Mul for t in plain.rhs.args)
+    point = {s: v for s, v in zip(sorted(plain.rhs.free_symbols, key=str), (0.1, 0.4, -0.2, 0.6, 1.3, 0.3),
+                                  strict=True)}
+    assert float(plain.rhs.subs(point)) == pytest.approx(float(eq.rhs.subs(point)))
+    assert sp.simplify(plain.rhs - eq.rhs) == 0
+
+
+def test_derivations_display_typeset_pretty_and_short():
+    from IPython.lib.pretty import pretty
+
+    d = derive(RNN(T=3), "recursive", "W")
+    assert repr(d) == "Derivation('recursive BPTT (backward pass), T = 3', … equations)" or repr(d).startswith(
+        "Derivation('recursive")
+    assert "\\delta" in d._repr_latex_() and "text{recursive BPTT" in d._repr_latex_()
+    assert pretty(d).splitlines()[0] == "# recursive BPTT (backward pass), T = 3"
+    long = derive(RNN(T=500), "recursive", "W")._repr_latex_()
+    assert "more equations" in long and long.count("\\\\") < 60
+
+
+def test_explorer_redraws_what_the_maths_says():
+    """Linear unit: log10‖∂h_T/∂h_k‖ = (T − k)·log10|w| exactly; moving the slider moves the curve."""
+    e = explore(T=6, activation="linear", w=0.5)
+    k = np.arange(7)
+    assert np.allclose(e.data["log10_norms"], (6 - k) * np.log10(0.5))
+    e.w.value = 2.0
+    assert np.allclose(e.data["log10_norms"], (6 - k) * np.log10(2.0))
+    e.T.value = 3
+    assert len(e.data["log10_norms"]) == 4 and e.data["formula"].startswith("$$")
+    e.T.value = 30
+    assert e.data["formula"] is None and len(e.data["terms"]) == 30
+    e.cell.value = "lstm"
+    before = e.data["log10_norms"].copy()
+    e.b.value = 4.0  # a larger forget bias keeps ∂h_T/∂h_0 larger
+    assert e.data["wrt"] == "W_i" and e.data["log10_norms"][0] > before[0]
+    assert e.w.max == 3.0 and e.T.max == 200  # bounded sliders: out-of-range values cannot be set
+    e.T.value = 500
+    assert e.T.value == 200
+
+
+def test_explorer_shows_a_refusal_as_one_line(monkeypatch):
+    from symbptt import explorer
+    from symbptt.errors import SymbpttError
+
+    e = explore(T=4)
+    monkeypatch.setattr(explorer, "compute", lambda *a: (_ for _ in ()).throw(SymbpttError("too far")))
+    e.w.value = 1.0
+    assert "too far" in e.message.value and "Traceback" not in e.message.value
+
+
+def test_tutorial_notebook_runs_in_a_kernel():
+    """Every cell of docs/tutorial.ipynb executed by a real Jupyter kernel, no errors; stored without
+    outputs so that its diffs stay readable."""
+    import nbclient
+    import nbformat
+
+    path = ROOT / "docs" / "tutorial.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("text/latex" in o.get("data", {}) for o in outputs)
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_every_command_has_examples_in_its_help():
+    from click.testing import CliRunner
+
+    from symbptt.cli import main
+
+    for command in ("derive", "latex", "grad", "sweep", "check", "plot", "train"):
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and "Examples:" in result.output, command
+
+
+def test_python_dash_m_and_shell_completion():
+    version = subprocess.run([sys.executable, "-m", "symbptt", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and "symbptt" in version.stdout
+    env = dict(os.environ, _SYMBPTT_COMPLETE="bash_source")
+    script = subprocess.run(["symbptt"], capture_output=True, text=True, env=env)
+    assert script.returncode == 0 and "_symbptt_completion" in script.stdout
+    env = dict(os.environ, _SYMBPTT_COMPLETE="bash_complete", COMP_WORDS="symbptt der", COMP_CWORD="1")
+    words = subprocess.run(["symbptt"], capture_output=True, text=True, env=env)
+    assert "derive" in words.stdout
