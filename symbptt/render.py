@@ -533,11 +533,9 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
 
 def _short_sum(rhs: sp.Basic, cache: FactorCache[Picture], printer: PrettyPrinter) -> Picture | None:
     """A sum of two terms as one picture (longer sums keep one line per term: one path per line)."""
-    if not is_sum(rhs):
-        return None
+    if not is_sum(rhs) or isinstance(rhs, LazySum) or len(rhs.args) != 2:
+        return None  # (a long streamed sum is never short, and is not to be listed here)
     terms = list(summands(rhs))
-    if len(terms) != 2:
-        return None
     pieces = []
     for i, term in enumerate(terms):
         sign, term = _sign(term, i)
