@@ -68,10 +68,8 @@ def test_a_transposed_weight_in_the_float64_engine_is_caught(monkeypatch):
     from symbptt.numeric import factors as f
 
     def wrong(self, step, vector):
-        from symbptt.step import Route
-
         p, out = self.model.params[step.layer - 1], None
-        for leaf, matrix in self._terms[Route(step.kind, step.target, step.source)]:
+        for leaf, matrix in self._terms[step.kind, step.target, step.source]:
             scaled = self.coef(step.layer, step.t, step.target, leaf) * vector
             part = scaled if matrix is None else p[matrix] @ scaled if p[matrix].shape[0] == p[matrix].shape[1] \
                 else p[matrix].T @ scaled

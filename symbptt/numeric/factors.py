@@ -102,17 +102,16 @@ class ArrayFactors:
             with self.watch.watch(("coef", layer)):
                 self.traj.coefs[layer - 1] = step_coefficients(self.cc, self.traj, layer)
         self.n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
-        self._terms = {route: self.graph.terms(route) for route in self.graph.routes}
+        self._terms = {(r.kind, r.target, r.source): self.graph.terms(r) for r in self.graph.routes}
+        self._z_source = {matrix: src for matrix, _, src in model.cell.matrices()}
 
     def coef(self, layer: int, t: int, target: str, leaf: str) -> np.ndarray:
         return self.traj.coefs[layer - 1][(target, leaf)][t]
 
     def factor(self, step: Step) -> np.ndarray:
         """The factor as a matrix (batch of one): Σ diag(c)·M over the route's terms."""
-        from ..step import Route
-
         p, value = self.model.params[step.layer - 1], None
-        for leaf, matrix in self._terms[Route(step.kind, step.target, step.source)]:
+        for leaf, matrix in self._terms[step.kind, step.target, step.source]:
             c = self.coef(step.layer, step.t, step.target, leaf)[:, 0]
             part = np.diag(c) if matrix is None else c[:, None] * p[matrix]
             value = part if value is None else value + part
@@ -120,11 +119,10 @@ class ArrayFactors:
 
     def transpose_apply(self, step: Step, vector: np.ndarray) -> np.ndarray:
         """factorᵀ · vector without forming the factor."""
-        from ..step import Route
-
         p, out = self.model.params[step.layer - 1], None
-        for leaf, matrix in self._terms[Route(step.kind, step.target, step.source)]:
-            scaled = self.coef(step.layer, step.t, step.target, leaf) * vector
+        coefs = self.traj.coefs[step.layer - 1]
+        for leaf, matrix in self._terms[step.kind, step.target, step.source]:
+            scaled = coefs[step.target, leaf][step.t] * vector
             part = scaled if matrix is None else p[matrix].T @ scaled
             out = part if out is None else out + part
         return out
@@ -134,11 +132,10 @@ class ArrayFactors:
         return h - (self.model.y if self.model.loss == "last" else self.model.y[t - 1])
 
     def z(self, param: str, layer: int, t: int) -> np.ndarray | None:
-        cell = self.model.cell
-        for matrix, _, src in cell.matrices():
-            if matrix == param:
-                return self.traj.layer_input(layer, t) if src == INPUT else self.traj.state(layer, src, t - 1)
-        return None
+        src = self._z_source.get(param)
+        if src is None:
+            return None
+        return self.traj.layer_input(layer, t) if src == INPUT else self.traj.state(layer, src, t - 1)
 
     def zero(self) -> np.ndarray:
         return np.zeros((self.n, self.model.x.shape[2]), dtype=self.model.x.dtype)
