@@ -740,12 +740,40 @@ def form_expanded(rnn: RNN, wrt: str) -> Derivation:
                 eqs.append(Equation(grad_label(entry), _add(expanded)))
         else:
             grad = P.plain(evaluate_recursive(rnn, param, layer, values).xreplace(subs))
-            lhs = grad_label(d.param(param, layer))
-            value = grad[0, 0] if grad.shape == (1, 1) else grad
-            if isinstance(value, sp.Add):  # one term per line, long products wrapped between factors
-                value = _add([_mul(*t.args) if isinstance(t, sp.Mul) else t for t in value.args])
-            eqs.append(Equation(lhs, value))
+            shown = d.param(param, layer)
+            entries = [(grad_label(shown), grad[0, 0])] if grad.shape == (1, 1) else \
+                [(grad_label(rnn.symbols.param(param, layer)[i, j]), grad[i, j])
+                 for i in range(grad.rows) for j in range(grad.cols)]  # a matrix: one equation per entry
+            for lhs, value in entries:  # one term per line, long products wrapped between factors
+                terms = _distributed(value, limit=64 * len(sp.Add.make_args(value))) or list(sp.Add.make_args(value))
+                eqs.append(Equation(lhs, _add([_mul(*t.args) if isinstance(t, sp.Mul) else t for t in terms])
+                                    if len(terms) > 1 else value))
     return Derivation(f"gradient expanded down to parameters and inputs, T = {rnn.T}", eqs, [])
+
+
+def _distributed(expr: sp.Basic, limit: int) -> list[sp.Basic] | None:
+    """The terms of ``expr`` with every product distributed over the sums among its factors (not inside
+    function arguments), so that each term is a product of factors that a printer can wrap; None when
+    that would make more than ``limit`` terms."""
+    terms: list[sp.Basic] = []
+    pending = list(sp.Add.make_args(expr))
+    while pending:
+        term = pending.pop()
+        sums = [f for f in sp.Mul.make_args(term) if _sum_of_paths(f)]
+        if sums:  # a sum of paths inside a product (Σ_j W_ij·…); σ' and error factors stay whole
+            rest = [f for f in sp.Mul.make_args(term) if f is not sums[0]]
+            pending.extend(sp.Mul(*rest, a) for a in reversed(sums[0].args))
+        else:
+            terms.append(term)
+        if len(terms) + len(pending) > limit:
+            return None
+    return terms[::-1]
+
+
+def _sum_of_paths(factor: sp.Basic) -> bool:
+    """A sum whose every term is a product holding a sum (Σ_j W_ji·σ'(a_j)·(…)), not 1 − tanh² or h − y."""
+    return isinstance(factor, sp.Add) and all(
+        isinstance(t, sp.Mul) and any(isinstance(f, sp.Add) for f in t.args) for t in factor.args)
 
 
 def factors_of_term(term: sp.Basic) -> tuple[sp.Basic, ...]:  # noqa: D103

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -59,6 +60,31 @@ def test_pretty_output_fits_the_width():
     text = invoke("derive", "-T", "2", "-n", "2", "--form", "factors", "--format", "text", "--width", "60").output
     assert all(line.startswith(("#", " ")) or " = " in line for line in text.splitlines())
     assert "Matrix(" not in text
+
+
+def _top_level_products(line: str) -> int:
+    """How many '*' (not '**') stand outside every parenthesis in a line of text output."""
+    depth, count = 0, 0
+    for i, ch in enumerate(line):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "*" and depth == 0 and "*" not in (line[i - 1:i], line[i + 1:i + 2]):
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("model", [["-n", "2"], ["-n", "2", "--layers", "2", "-T", "1"], ["--cell", "lstm", "-T", "1"]])
+def test_expanded_matrix_gradients_print_one_entry_per_equation_and_wrap(model):
+    """Each entry of a matrix gradient is its own equation, one path per term; a line longer than the
+    width holds one factor only (a nested activation that cannot be broken)."""
+    args = ["derive", "-T", "2", *model, "--form", "expanded", "--wrt", "all", "--width", "80", "--format", "text"]
+    out = invoke(*args).output
+    assert "Matrix(" not in out and "[[" not in out
+    if "-n" in model:  # W is 2×2: four equations, W[1,1] … W[2,2] (of each layer)
+        assert len(re.findall(r"^∂L/∂W(\^\(\d\))?\[\d,\d\] = ", out, re.M)) == 4 * (1 + ("--layers" in model))
+    for line in out.splitlines():
+        if len(line) > 80:
+            body = line.strip().lstrip("*+- ").split(" = ")[-1]
+            assert _top_level_products(body) == 0, line[:120]
 
 
 BAD = [
