@@ -24,7 +24,7 @@ PLACEHOLDER = re.compile(r"^\{\{(run|figure): (symbptt .+)\}\}$", re.MULTILINE)
 def run(argv: list[str]) -> str:
     from symbptt.cli import main
 
-    result = CliRunner().invoke(main, argv, catch_exceptions=False)
+    result = CliRunner().invoke(main, argv, catch_exceptions=False, env={"COLUMNS": None})  # width 100
     if result.exit_code != 0:
         raise RuntimeError(f"{shlex.join(argv)} exited {result.exit_code}: {result.output}")
     return result.output

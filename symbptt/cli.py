@@ -120,7 +120,9 @@ STEPS = click.IntRange(min=1)
 
 
 def _terminal_width() -> int:
-    if not sys.stdout.isatty():
+    """The terminal's width (COLUMNS first, as shutil reads it); 100 when piped and COLUMNS is not set."""
+    columns = os.environ.get("COLUMNS", "")
+    if not sys.stdout.isatty() and not columns.isdigit():
         return 100
     return max(MIN_WIDTH, shutil.get_terminal_size((100, 24)).columns)
 

@@ -19,6 +19,12 @@ settings.load_profile("symbptt")
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "a/(1+abs(a))"]
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_columns(monkeypatch):
+    """Output width does not depend on the developer's COLUMNS (a test that wants one sets it)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 def random_point(rnn: RNN, seed: int) -> dict[sp.Symbol, float]:
     """Every parameter and input symbol at a reproducible random value in (-1, 1)."""
     rng = np.random.default_rng(seed)

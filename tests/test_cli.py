@@ -57,6 +57,8 @@ def test_pretty_output_fits_the_width():
     for width in (40, 60, 80):
         out = invoke("derive", "-T", "6", "--width", str(width)).output
         assert max(len(line) for line in out.splitlines()) <= width
+    piped = run("derive", "-T", "6", env={"COLUMNS": "60"}).stdout  # COLUMNS counts when piped too
+    assert 50 < max(len(line) for line in piped.splitlines()) <= 60
     text = invoke("derive", "-T", "2", "-n", "2", "--form", "factors", "--format", "text", "--width", "60").output
     assert all(line.startswith(("#", " ")) or " = " in line for line in text.splitlines())
     assert "Matrix(" not in text
