@@ -234,6 +234,36 @@ def swap(expr: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> sp.Basic:
         return expr.func(*args)
 
 
+def swap_builder(template: sp.Basic, symbols: tuple[sp.Basic, ...]) -> Callable[[tuple], sp.Basic]:
+    """``swap`` compiled for one template: a function of the new values of ``symbols`` (in that order)
+    that rebuilds only the nodes above them; the rest of the tree is shared as it is."""
+    index = {sym: i for i, sym in enumerate(symbols)}
+
+    def build(expr: sp.Basic) -> Callable[[tuple], sp.Basic]:
+        if expr in index:
+            i = index[expr]
+            return lambda values: values[i]
+        if not expr.args or not any(sym in index for sym in expr.free_symbols):
+            return lambda values: expr
+        parts = tuple(build(arg) for arg in expr.args)
+        if isinstance(expr, (sp.Add, sp.Mul)):
+            make = type(expr)._from_args
+            return lambda values: make(tuple(part(values) for part in parts))
+        if type(expr) is sp.Pow:
+            base, exponent = parts
+
+            def power(values: tuple) -> sp.Basic:  # as in swap: Pow without its constructor
+                b, e = base(values), exponent(values)
+                made = sp.Expr.__new__(sp.Pow, b, e)
+                made.is_commutative = b.is_commutative and e.is_commutative
+                return made
+
+            return power
+        return lambda values: swap(expr, dict(zip(symbols, values)))  # rare nodes: the general rule
+
+    return build(template)
+
+
 @lru_cache(maxsize=64)
 def shown_coefficients(graph: StepGraph) -> dict[tuple[str, str], sp.Expr]:
     """Every total derivative of the step as it is printed: a primitive's derivative written in its
@@ -285,12 +315,14 @@ class Instances:
         return {sym: self.symbol(sym, layer, t, i) for sym in symbols}
 
     def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
-        symbols = self._symbols.get(template)
-        if symbols is None:
-            symbols = self._symbols[template] = tuple(s for s in template.free_symbols if s in self.kinds)
-        mapping = self.mapping(layer, t, i, symbols)
-        result = swap(template, mapping)
-        notation.remember_template(result, template, mapping)
+        known = self._symbols.get(template)
+        if known is None:
+            symbols = tuple(s for s in template.free_symbols if s in self.kinds)
+            known = self._symbols[template] = (symbols, swap_builder(template, symbols))
+        symbols, builder = known
+        values = tuple(self.symbol(s, layer, t, i) for s in symbols)
+        result = builder(values)
+        notation.remember_template(result, template, dict(zip(symbols, values)))
         return result
 
     def forget(self) -> None:
