@@ -259,7 +259,7 @@ def swap_builder(template: sp.Basic, symbols: tuple[sp.Basic, ...]) -> Callable[
                 return made
 
             return power
-        return lambda values: swap(expr, dict(zip(symbols, values)))  # rare nodes: the general rule
+        return lambda values: swap(expr, dict(zip(symbols, values, strict=True)))  # rare nodes
 
     return build(template)
 
@@ -322,7 +322,7 @@ class Instances:
         symbols, builder = known
         values = tuple(self.symbol(s, layer, t, i) for s in symbols)
         result = builder(values)
-        notation.remember_template(result, template, dict(zip(symbols, values)))
+        notation.remember_template(result, template, dict(zip(symbols, values, strict=True)))
         return result
 
     def forget(self) -> None:
