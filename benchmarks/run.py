@@ -76,12 +76,13 @@ def compile_scaling(smoke: bool) -> tuple[list[list[str]], dict[str, float]]:
     return rows, fits
 
 
-def median_time(func, repeats: int) -> float:
+def median_time(func, repeats: int, clock=time.perf_counter) -> float:
+    """Median seconds of ``repeats`` calls by ``clock`` (wall by default)."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         func()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -392,12 +393,7 @@ def gain_sweep(smoke: bool) -> list[list[str]]:
 
 
 def _cpu_median(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        func()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
+    return median_time(func, repeats, time.process_time)
 
 
 def grad_sweep(smoke: bool) -> list[list[str]]:

@@ -286,33 +286,13 @@ class Instances:
         self.rnn, self.s = rnn, rnn.symbols
         self._symbols: dict[sp.Basic, tuple] = {}
         self._made: dict[tuple, sp.Basic] = {}
-        spec = rnn.spec
-        self.kinds = {prev(st): ("prev", st) for st in spec.states}
-        self.kinds |= {unit(name): ("node", name) for name, _ in spec.nodes}
-        self.kinds |= {unit(lin.name): ("node", lin.name) for lin in spec.linears}
-        self.kinds[unit(INPUT)] = ("input", INPUT)
-        self.kinds |= {unit(p): ("param", p) for p in spec.scalar_params}
+        self.kinds = rnn.symbols.unit_kinds
 
     def symbol(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Basic:
         key = (sym, layer, t, i)
         if key not in self._made:
-            kind, name = self.kinds[sym]
-            s, unit_index = self.s, None if self.rnn.n == 1 else i + 1
-            if kind == "prev":
-                value = s.scalar(name, layer, t - 1, unit_index)
-            elif kind == "node":
-                value = s.scalar(name, layer, t, unit_index)
-            elif kind == "param":
-                value = s.param(name, layer)[0]
-            elif layer > 1:
-                value = s.scalar("h", layer - 1, t, unit_index)
-            else:
-                value = s.x(t)[min(i, self.rnn.m - 1)]
-            self._made[key] = value
+            self._made[key] = self.s.unit_value(sym, layer, t, i)
         return self._made[key]
-
-    def mapping(self, layer: int, t: int, i: int, symbols: tuple = ()) -> dict:
-        return {sym: self.symbol(sym, layer, t, i) for sym in symbols}
 
     def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
         known = self._symbols.get(template)
@@ -439,9 +419,7 @@ class Display:
                 template = self.values.shown.get((step.target, leaf), sp.S.Zero)
                 parts.append(template if matrix is None else _mul(self.s.param(matrix, step.layer)[0, 0], template))
             self._generic[key] = parts[0] if len(parts) == 1 else TermSum._from_args(tuple(parts))
-        generic = self._generic[key]
-        factor = self.values.at(generic, step.layer, step.t)
-        return factor
+        return self.values.at(self._generic[key], step.layer, step.t)
 
     def h(self, layer: int, t: int) -> sp.Basic:
         return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)

@@ -17,7 +17,7 @@ from . import notation
 from .errors import SymbpttError
 from .forms import Derivation, Equation, derive
 from .model import RNN
-from .render import FactorCache, factors_of, is_matrix, is_sum, summands
+from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
 
 FACTORS_PER_LINE = 8
 CHARS_PER_LINE = 240  # LaTeX source characters of factors per printed line
@@ -78,19 +78,7 @@ def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
         if len(inner) > 1:
             return [rf"\left({' '.join(inner)}\right){TOP}"]
         return [f"{{{inner[0]}}}{TOP}"]
-    if not isinstance(expr, (sp.Mul, sp.MatMul)):
-        return [cache(expr)]
-    out, done = [], cache.done
-    for factor in expr.args:
-        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
-            key = ("factors", factor)  # a named factor's own product, e.g. w (1 - h^2)
-            parts = done.get(key)
-            if parts is None:
-                parts = done[key] = _product_factors(factor, cache)
-            out.extend(parts)
-        else:
-            out.append(done.get(factor) or cache(factor))
-    return out
+    return split_product(expr, cache, _product_factors)
 
 
 _CALL = re.compile(r"^(.*?)\{?\\left\(\s*XARGX\s*\\right\)\}?(.*)$")

@@ -239,19 +239,35 @@ class Symbols:
     def preactivation(self, layer: int, t: int) -> Matrix:
         return self.linear("a", layer, t)
 
+    @cached_property
+    def unit_kinds(self) -> dict[sp.Symbol, tuple[str, str]]:
+        """Each template symbol of the cell → (kind, name): a previous state, a node or linear map of the
+        step, the input, or a scalar parameter."""
+        spec = self.rnn.spec
+        kinds = {prev(s): ("prev", s) for s in spec.states}
+        kinds |= {unit(name): ("node", name) for name, _ in spec.nodes}
+        kinds |= {unit(lin.name): ("node", lin.name) for lin in spec.linears}
+        kinds[unit(INPUT)] = ("input", INPUT)
+        kinds |= {unit(p): ("param", p) for p in spec.scalar_params}
+        return kinds
+
+    def unit_value(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Expr:
+        """The symbol that template symbol ``sym`` stands for in unit i at (layer, t)."""
+        kind, name = self.unit_kinds[sym]
+        index = None if self.rnn.n == 1 else i + 1  # entry i of a vector: the scalar symbol itself
+        if kind == "prev":
+            return self.scalar(name, layer, t - 1, index)
+        if kind == "node":
+            return self.scalar(name, layer, t, index)
+        if kind == "param":
+            return self.param(name, layer)[0]
+        if layer > 1:
+            return self.scalar("h", layer - 1, t, index)
+        return self.scalar("x", None, t, None if self.rnn.m == 1 else min(i, self.rnn.m - 1) + 1)
+
     def unit_values(self, layer: int, t: int, i: int) -> dict[sp.Symbol, sp.Expr]:
         """Template symbols of the cell → the symbols of unit i at (layer, t) (states, not expanded)."""
-        spec, out = self.rnn.spec, {}
-        for s in spec.states:
-            out[prev(s)] = self.state(s, layer, t - 1)[i]
-        for name, _ in spec.nodes:
-            out[unit(name)] = self.state(name, layer, t)[i]
-        for lin in spec.linears:
-            out[unit(lin.name)] = self.vector(lin.name, layer, t)[i]
-        out[unit(INPUT)] = self.inp(layer, t)[min(i, self.rnn.input_size(layer) - 1)]
-        for p in spec.scalar_params:
-            out[unit(p)] = self.param(p, layer)[0]
-        return out
+        return {sym: self.unit_value(sym, layer, t, i) for sym in self.unit_kinds}
 
     def parameters(self) -> list[sp.Symbol]:
         """All parameter and input symbols, in a fixed order (for lambdify and random points)."""

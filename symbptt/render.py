@@ -218,25 +218,32 @@ def text_cache() -> FactorCache[str]:
                        lambda e: e.name if isinstance(e, notation.Name) else sp.sstr(e))
 
 
+def split_product(expr: sp.Basic, cache: FactorCache, factors_of_product: Callable) -> list:
+    """The printed factors of ``expr`` in order: a nested product (a named factor's own product such as
+    w(1 − h²), or a transposed one) is split by ``factors_of_product`` once per cache, any other factor
+    is printed through the cache."""
+    if not isinstance(expr, (sp.Mul, sp.MatMul)):
+        return [cache(expr)]
+    out, done = [], cache.done
+    for factor in expr.args:
+        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
+            key = ("factors", factor)
+            parts = done.get(key)
+            if parts is None:
+                parts = done[key] = factors_of_product(factor, cache)
+            out.extend(parts)
+        else:
+            out.append(done.get(factor) or cache(factor))
+    return out
+
+
 def text_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
     """The text of a product's factors; a transposed factor or product ends in .T."""
     if isinstance(expr, sp.Transpose):
         inner = text_factors(expr.arg, cache)
         joined = _join(inner, is_matrix(expr.arg))
         return [f"({joined}).T" if len(inner) > 1 else f"{joined}.T"]
-    if not isinstance(expr, (sp.Mul, sp.MatMul)):
-        return [cache(expr)]
-    out, done = [], cache.done
-    for factor in expr.args:
-        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
-            key = ("factors", factor)  # a named factor's own product, e.g. w*(1 - h**2)
-            parts = done.get(key)
-            if parts is None:
-                parts = done[key] = text_factors(factor, cache)
-            out.extend(parts)
-        else:
-            out.append(done.get(factor) or cache(factor))
-    return out
+    return split_product(expr, cache, text_factors)
 
 
 def _join(parts: list[str], matrix: bool) -> str:
@@ -447,19 +454,7 @@ def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture
         inner = _pretty_factors(expr.arg, cache)
         block = hjoin(_interleave(inner))
         return [_transpose(block, len(inner) > 1)]
-    if not isinstance(expr, (sp.Mul, sp.MatMul)):
-        return [cache(expr)]
-    out, done = [], cache.done
-    for factor in expr.args:
-        if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
-            key = ("factors", factor)  # a named factor's own product, e.g. w⋅(1 - h²)
-            parts = done.get(key)
-            if parts is None:
-                parts = done[key] = _pretty_factors(factor, cache)
-            out.extend(parts)
-        else:
-            out.append(done.get(factor) or cache(factor))
-    return out
+    return split_product(expr, cache, _pretty_factors)
 
 
 def _transpose(inner: Picture, parens: bool) -> Picture:
