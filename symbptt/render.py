@@ -176,18 +176,17 @@ class TextPrinter(StrPrinter):
 _TEXT = TextPrinter()
 
 
-_TEXT_ENTRIES: list[FactorCache[str]] = []
+@lru_cache(maxsize=1)
+def _text_entries() -> FactorCache[str]:
+    """The template cache of matrix entries in text (one for the process; it bounds itself)."""
+    return FactorCache(text_atom, lambda s, old, new: s.replace(old, new), sp.sstr)
 
 
 def text_atom(expr: sp.Basic) -> str:
     """One expression as text: SymPy's str with the sum order kept, matrices as nested lists (entries
     printed through a template cache: the entries of step t and step t+1 differ only in t)."""
     if isinstance(expr, sp.MatrixBase):
-        if not _TEXT_ENTRIES:
-            _TEXT_ENTRIES.append(FactorCache(text_atom, lambda s, old, new: s.replace(old, new), sp.sstr))
-        entry = _TEXT_ENTRIES[0]
-        if len(entry.done) > 8192:
-            entry.done.clear()
+        entry = _text_entries()
         rows = ", ".join("[" + ", ".join(entry(v) for v in row) + "]" for row in expr.tolist())
         return f"[{rows}]"
     if isinstance(expr, sp.MatAdd):
@@ -384,7 +383,9 @@ def _unicode_atom(printer: PrettyPrinter, symbol: sp.Basic) -> str:
     return symbol.parts.unicode() if isinstance(symbol, notation.Name) else "".join(printer._print(symbol).picture)
 
 
+@lru_cache(maxsize=1)
 def _printer() -> PrettyPrinter:
+    """SymPy's Unicode printer, made once."""
     return PrettyPrinter({"use_unicode": True})
 
 
@@ -490,23 +491,16 @@ def _wrap(head: Picture, pictures: list[Picture], indent: int, width: int) -> li
     return [line.rstrip() for row in rows for line in row.lines]
 
 
-_PRINTER: list[PrettyPrinter] = []
-_HEADS: dict[str, Picture] = {}
-
-
+@lru_cache(maxsize=256)
 def _head(text: str) -> Picture:
-    found = _HEADS.get(text)
-    if found is None:
-        found = _HEADS[text] = Picture.text(text)
-    return found
+    """The picture of an equation's head (" = ", "  + "), made once per spelling."""
+    return Picture.text(text)
 
 
 def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache[Picture] | None = None) -> str:
     """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors."""
     cache = cache or pretty_cache()
-    if not _PRINTER:
-        _PRINTER.append(_printer())
-    printer = _PRINTER[0]
+    printer = _printer()
     lhs = Picture.of(printer._print(eq.lhs))
     indent = min(lhs.width, width // 3)
     pad = " " * indent
