@@ -248,7 +248,7 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     with np.errstate(all="ignore"):
         for t in range(T_max):
             a = w * h + (u * xs[t] + b)
-            direct = {"w": h, "u": np.full(G, xs[t]), "b": np.ones(G), "h0": np.zeros(G)}[wrt]
+            direct = h if wrt == "w" else np.full(G, xs[t] if wrt == "u" else float(wrt == "b"))  # ∂a_t/∂θ
             pm, pe = _normalised(w_m * sm, w_e + se)  # w·s_{t−1}
             dm, de = _normalised(direct, np.zeros(G, dtype=np.int64))
             vm, ve = _scaled_add(dm, de, pm, pe)
