@@ -70,7 +70,7 @@ class TrainSettings:
         if self.cell != "rnn" and self.activation != "tanh":
             raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")
         far = self.horizon
-        if not 1 <= far < self.T + 1:
+        if not 1 <= far <= self.T:
             raise SymbpttError(f"--far must be from 1 to T = {self.T}, got {far}")
         cost = self.steps * self.batch * self.T * self.layers * self.n * self.n * 40
         if cost > 5e12:
@@ -135,12 +135,10 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
             shape = model.params[layer - 1][name].shape
             old = evaluate_recursive(rnn, name, layer, values, deltas, range(1, cut + 1), rows) if cut >= 1 \
                 else np.zeros(shape)
-            if spec.kind(name) == "initial":
-                full = evaluate_recursive(rnn, name, layer, values, deltas, rows=rows)
-            else:  # the far steps and the recent ones, each summed once
-                full = old + evaluate_recursive(rnn, name, layer, values, deltas, range(cut + 1, model.T + 1), rows)
             if truncate is not None:
                 full = evaluate_truncated(rnn, name, layer, values, truncate)
+            else:  # the far steps and the recent ones, each summed once (trained names are no initial states)
+                full = old + evaluate_recursive(rnn, name, layer, values, deltas, range(cut + 1, model.T + 1), rows)
             g[name] = _fit(full, shape) / B
             g_far[name] = _fit(old, shape) / B
         grads.append(g)
