@@ -167,13 +167,7 @@ def build_derivation(T: int, n: int, m: int, layers: int, cell: str, activation:
 
     rnn = build_rnn(T, n, m, layers, activation, loss, cell)
     named = None if factors is None else factors == "named"
-    return derive(rnn, form=form, wrt=wrt or default_wrt(rnn), named=named)
-
-
-def default_wrt(rnn: Any) -> str:
-    """The cell's first recurrent weight (W for the vanilla cell, W_i for the LSTM, W_r for the GRU)."""
-    spec = rnn.spec
-    return next((p for p in spec.params if spec.kind(p) == "recurrent"), spec.params[0])
+    return derive(rnn, form=form, wrt=wrt, named=named)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -454,12 +448,7 @@ def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | 
 
     check_output(output)
     if standalone:
-        from .paths import targets
-
-        rnn = build_rnn(T, n, m, layers, activation, loss, cell)
-        wrt = wrt or default_wrt(rnn)
-        targets(rnn, wrt)  # an unknown name is refused here, not written into the document
-        text = document(rnn, wrt=wrt, diagram=diagram)
+        text = document(build_rnn(T, n, m, layers, activation, loss, cell), wrt=wrt, diagram=diagram)
     else:
         derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
         text = snippet(derivation)

@@ -28,6 +28,7 @@ from .paths import (
     Step,
     Term,
     check_explicit_size,
+    default_wrt,
     delta_recursion,
     evaluate_recursive,
     explicit_terms,
@@ -807,9 +808,11 @@ FORM_BUILDERS = {
 }
 
 
-def derive(rnn: RNN, form: str = "explicit", wrt: str = "W", named: bool | None = None) -> Derivation:
-    """Build one form of the BPTT gradient of ``rnn`` with respect to ``wrt`` (a parameter name or all).
+def derive(rnn: RNN, form: str = "explicit", wrt: str | None = None, named: bool | None = None) -> Derivation:
+    """Build one form of the BPTT gradient of ``rnn`` with respect to ``wrt`` (a parameter name or all;
+    default: the cell's first recurrent weight, W for the vanilla cell).
     ``named``: print scalar factors by name (J_3) instead of written out (explicit and recursive)."""
+    wrt = wrt or default_wrt(rnn)
     if form not in FORM_BUILDERS:
         raise SymbpttError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
     from .budget import check_form_size

@@ -17,6 +17,7 @@ from . import notation
 from .errors import SymbpttError
 from .forms import Derivation, Equation, derive
 from .model import RNN
+from .paths import default_wrt, targets
 from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
 
 FACTORS_PER_LINE = 8
@@ -324,9 +325,11 @@ def _section(title: str, body: str) -> str:
     return f"\\section*{{{title}}}\n{body}"
 
 
-def standalone(rnn: RNN, wrt: str = "W", diagram: bool = False) -> str:
+def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False) -> str:
     """A complete article: model, unrolled equations, Jacobian factors, general-T, explicit, recursive,
     the bound; with ``diagram`` also the TikZ picture of the unrolled network."""
+    wrt = wrt or default_wrt(rnn)
+    targets(rnn, wrt)  # an unknown name is refused here, not written into a section
     parts = [PREAMBLE, "\\begin{document}\n", _model_section(rnn)]
     if diagram:
         parts.append(_section("Unrolled network", "\\begin{center}\n" + tikz_diagram(rnn) + "\\end{center}\n"))

@@ -340,6 +340,13 @@ def evaluate_truncated(rnn: RNN, param: str, layer: int, values: Factors, k: int
     return total if total is not None else values.zero_like(param, layer)
 
 
+def default_wrt(rnn: RNN) -> str:
+    """The parameter a gradient is taken for when none is named: the cell's first recurrent weight
+    (W for the vanilla cell, W_i for the LSTM, W_r for the GRU)."""
+    spec = rnn.spec
+    return next((p for p in spec.params if spec.kind(p) == "recurrent"), spec.params[0])
+
+
 def targets(rnn: RNN, wrt: str) -> list[tuple[str, int]]:
     """(param, layer) pairs for --wrt NAME|all, every layer (top layer first)."""
     params = rnn.spec.params
