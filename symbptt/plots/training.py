@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from ..errors import SymbpttError
 from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
+from ..learn.train import EVAL_SIZE
 from .common import Plotted, caption, new_figure
 
 MAX_RUNS = 60
@@ -61,10 +62,11 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
     s = runs[0]
     fig.suptitle(f"symbptt train --task {s.task}: n = {s.n}, batch {s.batch}, {s.optimizer} lr {s.lr:g}, "
                  f"W ~ N(0, {s.scale:g}²/n), seed {s.seed}", fontsize=10)
-    caption(fig, "Left: the loss on 256 held-out sequences, divided by the loss of always predicting the mean "
-                 f"target; below {SOLVED:g} the task counts as solved. Right: the norm of each update's gradient "
-                 "before clipping (dashed: the clip threshold of a run that clips). Every gradient is the exact "
-                 "BPTT gradient of the tool's numeric path.")
+    dashed = " (dashed: the clip threshold of a run that clips)" if any(r.clip is not None for r in runs) else ""
+    caption(fig, f"Left: the loss on {EVAL_SIZE} held-out sequences, divided by the loss of always predicting the "
+                 f"mean target; below {SOLVED:g} the task counts as solved. Right: the norm of each update's "
+                 f"gradient before clipping{dashed}. Every gradient is the exact BPTT gradient of the tool's "
+                 "numeric path.")
     return fig, Plotted({"runs": kept, "varied": varied})
 
 
