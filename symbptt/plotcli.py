@@ -103,7 +103,8 @@ Examples:
 @click.option("--seeds", type=click.IntRange(1, 20), default=2, show_default=True, help="horizon: runs per point.")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: object) -> None:
-    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates) into OUTPUT."""
+    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon)
+    into OUTPUT."""
     from . import plots
 
     if kind not in KIND_OPTIONS:
