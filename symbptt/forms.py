@@ -528,7 +528,7 @@ def form_explicit(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
         else:
             rhs = _add([explicit_term_display(d, t, param, layer) for t in terms])
             eqs.append(Equation(grad_label(d.param(param, layer)), rhs))
-    defs = route_definitions(rnn, _used_routes(set(d._shown))) if d.named else []
+    defs = layered_definitions(rnn, _used_routes(set(d._shown))) if d.named else []
     notes = _named_notes(rnn) if d.named else []
     return Derivation(f"explicit BPTT gradient, T = {rnn.T}", eqs, notes, defs)
 
@@ -582,8 +582,20 @@ def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | N
     return out
 
 
-def _used_routes(derivation_steps: set[Step]) -> set[tuple[str, str, str]]:
-    return {(s.kind, s.target, s.source) for s in derivation_steps}
+def layered_definitions(rnn: RNN, used: set[tuple[int, str, str, str]]) -> list[Equation]:
+    """The definitions of the named factors used, given as (layer, kind, target, source): one set for a
+    single layer, otherwise one set per layer, top layer first, each with that layer's parameters,
+    states and input (J^(2)_t = w^(2)·(1 − (h^(2)_t)²), the input of layer ℓ > 1 being h^(ℓ−1)_t)."""
+    if rnn.layers == 1:
+        return route_definitions(rnn, {u[1:] for u in used})
+    out: list[Equation] = []
+    for layer in range(rnn.layers, 0, -1):
+        out.extend(route_definitions(rnn, {u[1:] for u in used if u[0] == layer}, layer))
+    return out
+
+
+def _used_routes(derivation_steps: set[Step]) -> set[tuple[int, str, str, str]]:
+    return {(s.layer, s.kind, s.target, s.source) for s in derivation_steps}
 
 
 def _named_notes(rnn: RNN) -> list[str]:
@@ -665,10 +677,10 @@ def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
                 yield Equation(grad_label(entry), _lazy_gradient(rnn, named, param, layer, column, zero))
 
     named_shown = Display(rnn, named).named
-    used = {(r.kind, r.target, r.source) for r in rnn.graph.routes
-            if r.kind in ("J", "F") or r.kind == "V" and rnn.layers > 1
-            or r.kind == "D" and any(param_entry(rnn, p)[1] == r.source for p, _ in chosen)}
-    defs = route_definitions(rnn, used) if named_shown else []
+    used = {(layer, r.kind, r.target, r.source) for layer in range(1, rnn.layers + 1) for r in rnn.graph.routes
+            if r.kind in ("J", "F") or r.kind == "V" and layer > 1
+            or r.kind == "D" and any(param_entry(rnn, p)[1] == r.source and at == layer for p, at in chosen)}
+    defs = layered_definitions(rnn, used) if named_shown else []
     notes = _named_notes(rnn) if named_shown else []
     return Derivation(f"recursive BPTT (backward pass), T = {rnn.T}", None, notes, defs, source=build)
 

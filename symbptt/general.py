@@ -166,6 +166,8 @@ def general_ordered(rnn: RNN, wrt: str) -> Derivation:
                 parts.append(ix.error(plus(t, -1)))
             lhs = ix.delta(layer, plus(t, -1), state)
             eqs.append(Equation(lhs, _add(parts) if parts else sp.S.Zero))
+    if any(rnn.spec.kind(param) == "initial" for param, _ in chosen):
+        eqs.extend(_initial_deltas(rnn, ix))
     for param, layer in chosen:
         eqs.append(_gradient(rnn, ix, param, layer))
     used = {(r.kind, r.target, r.source) for r in g.routes
@@ -174,11 +176,25 @@ def general_ordered(rnn: RNN, wrt: str) -> Derivation:
     for layer in range(top, 0, -1):
         layer_used = {u for u in used if not (u[0] == "V" and layer == 1)}
         definitions.extend(route_definitions(rnn, layer_used, layer))
-    notes = [Note("valid for every T ≥ 1 and every step t = T, …, 1; a term whose step is 0 (V_0, the loss "
-                  "at step 0) is zero; products are ordered, the latest step on the left",
-                  r"valid for every $T \geq 1$ and every step $t = T, \dots, 1$; a term whose step is $0$ "
-                  r"($V_0$, the loss at step $0$) is zero; products are ordered, the latest step on the left")]
+    notes = [Note("valid for every T ≥ 1; the recursion for δ_(t-1) holds for t = T, …, 2"
+                  + (" (δ_0 is written out)" if any(rnn.spec.kind(p) == "initial" for p, _ in chosen) else "")
+                  + "; products are ordered, the latest step on the left",
+                  r"valid for every $T \geq 1$; the recursion for $\delta_{t-1}$ holds for $t = T, \dots, 2$"
+                  + (r" ($\delta_0$ is written out)" if any(rnn.spec.kind(p) == "initial" for p, _ in chosen)
+                     else "") + "; products are ordered, the latest step on the left")]
     return Derivation("general-T BPTT gradient (backward recursion)", eqs, notes, definitions)
+
+
+def _initial_deltas(rnn: RNN, ix: Indexed) -> list[Equation]:
+    """δ^(ℓ)_0 = ∂L/∂s^(ℓ)_0: only the routes back through step 1 reach the initial state (no loss term
+    and no layer above at step 0)."""
+    out = []
+    for layer in range(rnn.layers, 0, -1):
+        for state in rnn.states:
+            parts = [ix.times(ix.tr(ix.factor(route, layer, 1)), ix.delta(layer, 1, route.target))
+                     for route in rnn.graph.routes if route.kind in ("J", "F") and route.source == state]
+            out.append(Equation(ix.delta(layer, 0, state), _add(parts) if parts else sp.S.Zero))
+    return out
 
 
 def _terminal(rnn: RNN, ix: Indexed, layer: int, state: str) -> sp.Basic:

@@ -258,24 +258,28 @@ def step_text(index: sp.Expr) -> str:
 class OrderedMul(sp.Mul):
     """A product kept and printed in the order it was built: (h_3 − y)·w(1 − h_3²)·w(1 − h_2²)·…"""
 
-    def _factors(self, printer, joiner: str, paren: Callable[[str], str]) -> str:
-        out = []
-        for arg in self.args:
-            text = printer._print(arg)
-            out.append(paren(text) if isinstance(arg, sp.Add) else text)
-        return joiner.join(out)
+    def _delimited(self, i: int, big: bool = True) -> bool:
+        """Whether factor ``i`` is printed in parentheses: a sum, and (``big``: where a big operator is
+        drawn, not spelled as a call) a ∑ or ∏ that other factors follow — read the usual way, a big
+        operator reaches to the end of its term."""
+        arg = self.args[i]
+        return isinstance(arg, sp.Add) or (big and isinstance(arg, (sp.Sum, sp.Product)) and i < len(self.args) - 1)
+
+    def _factors(self, printer, joiner: str, paren: Callable[[str], str], big: bool = True) -> str:
+        return joiner.join(paren(printer._print(arg)) if self._delimited(i, big) else printer._print(arg)
+                           for i, arg in enumerate(self.args))
 
     def _latex(self, printer) -> str:
         return self._factors(printer, r" \cdot ", lambda t: rf"\left({t}\right)")
 
     def _sympystr(self, printer) -> str:
-        return self._factors(printer, "*", lambda t: f"({t})")
+        return self._factors(printer, "*", lambda t: f"({t})", big=False)
 
     def _pretty(self, printer) -> prettyForm:
         forms = []
-        for arg in self.args:
+        for i, arg in enumerate(self.args):
             form = printer._print(arg)
-            forms.append(prettyForm(*form.parens()) if isinstance(arg, sp.Add) else form)
+            forms.append(prettyForm(*form.parens()) if self._delimited(i) else form)
         out = forms[0]
         for form in forms[1:]:
             out = prettyForm(*out.right("⋅"))

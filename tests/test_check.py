@@ -103,3 +103,39 @@ def test_a_thousand_trials():
     """The exhaustive run (about ten minutes on 2 cores): `pytest -m slow`."""
     report = run_checks(trials=1000, seed=7, T_max=6)
     assert report.ok, report.table()
+
+
+def _layered_trials() -> check.CheckReport:
+    """Trials with stacked layers and every form read back from LaTeX by SymPy's parser."""
+    return run_checks(trials=4, seed=5, T_max=3, methods=("printed LaTeX",))
+
+
+def test_a_layer_superscript_planted_wrong_in_the_definitions_is_caught(monkeypatch):
+    """Definitions of every layer's factors printed with layer 1's symbols (the old J_t = w^(1)(1 − h_t²))."""
+    from symbptt import forms as d
+
+    def first_layer_only(rnn, used):
+        return d.route_definitions(rnn, {u[1:] for u in used}, 1 if rnn.layers > 1 else None)
+
+    rng = np.random.default_rng(5)
+    assert any(random_trial(rng, 3).layers > 1 for _ in range(4))  # the run below meets a stacked network
+    monkeypatch.setattr(d, "layered_definitions", first_layer_only)
+    report = _layered_trials()
+    assert report.worst["printed LaTeX"] > 1e-3 and not report.ok
+
+
+def test_an_unbracketed_product_in_the_general_form_is_caught(monkeypatch):
+    """∑_k ∏_j w σ'(a_j) · σ'(a_k) h_{k-1} without the brackets around the ∏: a reader puts σ'(a_k) h_{k-1}
+    inside the product."""
+    from symbptt import notation
+
+    monkeypatch.setattr(notation.OrderedMul, "_delimited",
+                        lambda self, i, big=True: isinstance(self.args[i], notation.sp.Add))
+    seed = next(s for s in range(500) if _scalar_rnn_one_layer(s))
+    report = run_checks(trials=1, seed=seed, T_max=4, methods=("printed LaTeX",))
+    assert report.worst["printed LaTeX"] > 1e-3
+
+
+def _scalar_rnn_one_layer(seed: int) -> bool:
+    trial = random_trial(np.random.default_rng(seed), 4)
+    return trial.cell == "rnn" and trial.n == 1 and trial.layers == 1 and trial.T >= 2

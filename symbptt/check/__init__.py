@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
-from .config import Config
-from .reference import bptt, finite_differences, jacobians, log10_norms
+from ..config import Config
+from ..reference import bptt, finite_differences, jacobians, log10_norms
+from .reader import ReadError
 
 FLOOR = 1e-3
 DPS = 40
@@ -102,8 +103,8 @@ class Trial:
 
 def random_trial(rng: np.random.Generator, T_max: int) -> Trial:
     """One random network with its numbers."""
-    from .activations import get_activation
-    from .cells import get_cell
+    from ..activations import get_activation
+    from ..cells import get_cell
 
     cell = str(rng.choice(["rnn", "rnn", "rnn", "lstm", "gru"]))
     act = str(rng.choice(ACTIVATIONS)) if cell == "rnn" else None
@@ -202,7 +203,7 @@ class Exact:
 def _digits_needed(trial: Trial) -> int:
     """Digits that keep the printed forms exact: they write σ' in the outputs (1 − h², f(1 − f)), which
     cancels to 2|a|/ln 10 digits when a unit saturates at pre-activation a."""
-    from .reference import Numbers, builtin_activation, forward
+    from ..reference import Numbers, builtin_activation, forward
 
     num = Numbers("mp")
     act = reference_activation(trial.activation or "tanh", "mp")
@@ -245,16 +246,19 @@ def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Calla
 
 
 def _structure(trial: Trial):
-    from .numeric.factors import NumericModel
+    from ..numeric.factors import NumericModel
 
     return NumericModel.of(trial.config).structure()
 
 
 def printed_forms(trial: Trial, exact: Exact, cache: dict) -> dict[str, list[float]]:
-    """The printed forms, text and LaTeX, read back and evaluated with enough digits for the trial."""
-    from .forms import derive
-    from .model import RNN
-    from .paths import explicit_factor_count
+    """The printed forms, text and LaTeX, read back and evaluated with enough digits for the trial: the
+    text by Python's precedence rules, the LaTeX (explicit, recursive and general-T forms, each with its
+    own definitions) by SymPy's own LaTeX parser."""
+    from ..forms import derive
+    from ..latex import snippet
+    from ..model import RNN
+    from ..paths import explicit_factor_count
 
     cfg = trial.config
     rnn = RNN(T=trial.T, n=trial.n, m=trial.m, layers=trial.layers, activation=trial.activation,
@@ -264,24 +268,54 @@ def printed_forms(trial: Trial, exact: Exact, cache: dict) -> dict[str, list[flo
            for layer in range(1, rnn.layers + 1)) <= MAX_PRINTED_FACTORS:
         forms.append("explicit")
     derivations = {form: derive(rnn, form, "all") for form in ["factors", *forms]}
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[float]] = {"printed text": [], "printed LaTeX": []}
     with mpmath.workdps(exact.dps):
-        for kind, method in (("text", "printed text"), ("latex", "printed LaTeX")):
-            errors = out.setdefault(method, [])
-            factors = evaluate_printed(derivations["factors"], kind, trial)
-            for form in forms:
-                values = evaluate_printed(derivations[form], kind, trial, factors)
-                found = gradient_entries(rnn, values, cfg)
-                errors.extend(_errors(found, exact.grads, exact.mags))
+        factors = evaluate_printed(derivations["factors"], "text", trial)
+        for form in forms:
+            values = evaluate_printed(derivations[form], "text", trial, factors)
+            out["printed text"].extend(_errors(gradient_entries(rnn, values, cfg), exact.grads, exact.mags))
+        for form in [*forms, "general"]:
+            try:
+                found = read_latex(snippet(derive(rnn, form, "all") if form == "general" else derivations[form]),
+                                   trial)
+            except ReadError:  # what a reader cannot read is as wrong as a wrong value
+                found = [None] * len(exact.grads)
+            out["printed LaTeX"].extend(_errors(found, exact.grads, exact.mags))
     return out
+
+
+def read_latex(latex: str, trial: Trial) -> list:
+    """The gradients of printed LaTeX as SymPy's own LaTeX parser reads it (check/reader.py), every
+    entry in the reference's order; a definition at a generic step t is used at every step."""
+    from .reader import Name, Reader
+
+    cfg = trial.config
+    resolver = Resolver(trial, {})
+    reader = Reader(lambda name, sub: resolver.of_name(name, sub), trial.T)
+    found: dict[tuple[str, int], np.ndarray] = {}
+    for name, value in reader.read(latex).items():
+        param, layer, entry = resolver.param_of(name)
+        shape = cfg.layers[layer - 1][param].shape
+        slot = found.setdefault((param, layer), np.full(shape, None, dtype=object))
+        if entry:
+            slot[tuple(e - 1 for e in entry) if len(shape) == 2 and len(entry) == 2 else (0, entry[0] - 1)
+                 if len(shape) == 2 else entry[0] - 1] = value
+        elif isinstance(value, np.ndarray):
+            slot[...] = value.reshape(shape)
+        else:
+            slot[...] = value
+    assert all(isinstance(k, Name) for k in reader.gradients)
+    return [v for layer in range(1, trial.layers + 1) for param in cfg.spec.params
+            for v in np.ravel(found.get((param, layer), np.full(cfg.layers[layer - 1][param].shape, None,
+                                                                 dtype=object)))]
 
 
 def evaluate_printed(derivation, kind: str, trial: Trial, known: dict | None = None) -> dict:
     """Read the derivation back from its printed output and evaluate each equation in order (at the
     current mpmath precision)."""
-    from .latex import snippet
-    from .readback import Evaluator, latex_equations, text_equations
-    from .render import render_text
+    from ..latex import snippet
+    from ..readback import Evaluator, latex_equations, text_equations
+    from ..render import render_text
 
     equations = text_equations(render_text(derivation)) if kind == "text" else latex_equations(snippet(derivation))
     env = dict(known or {})
@@ -295,7 +329,7 @@ def evaluate_printed(derivation, kind: str, trial: Trial, known: dict | None = N
 
 
 def _concrete(token: str) -> bool:
-    from . import notation
+    from .. import notation
 
     try:
         parts = notation.parse(token)
@@ -309,8 +343,8 @@ class Resolver:
     40 digits, parameters and inputs from the trial, factors and δ from equations already evaluated."""
 
     def __init__(self, trial: Trial, env: dict) -> None:
-        from .cells import get_cell  # noqa: F401 - the spec is on the config
-        from .reference import Numbers, forward
+        from ..cells import get_cell  # noqa: F401 - the spec is on the config
+        from ..reference import Numbers, forward
 
         self.trial, self.env, self.cfg = trial, env, trial.config
         num = Numbers("mp")
@@ -319,7 +353,7 @@ class Resolver:
         act = reference_activation(trial.activation or "tanh", "mp")
         sigma = act if not isinstance(act, str) else None
         if sigma is None and trial.cell == "rnn":
-            from .reference import builtin_activation
+            from ..reference import builtin_activation
 
             sigma = builtin_activation(act, num)
         self.h, self.c, self.k = forward(trial.cell, layers, num.array(self.cfg.x), num, sigma)
@@ -328,7 +362,7 @@ class Resolver:
         self.linears = {lin.name for lin in self.spec.linears}
 
     def __call__(self, token: str):
-        from . import notation
+        from .. import notation
 
         if token in self.env:
             return self.env[token]
@@ -344,6 +378,57 @@ class Resolver:
             return value.reshape(-1)[0]
         if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == 1 and self.trial.n == 1:
             return value.reshape(-1)[0] if value.size == 1 else value
+        return value
+
+    def param_of(self, name) -> tuple[str, int, tuple[int, ...]]:
+        """(parameter, layer, entry) of a printed parameter symbol: w, W^{(2)}_{f,12}, u_{2}, b_{f}."""
+        tags = [s for s in name.sub if s.isalpha()]
+        digits = [s for s in name.sub if s.isdigit()]
+        entry = tuple(int(d) for d in digits[0]) if digits else ()
+        if name.sub[:1] == ("0",) and f"{name.base}0" in self.spec.params:  # an initial state h_0, c_0
+            return f"{name.base}0", name.layer or 1, tuple(int(d) for d in name.sub[1:])
+        for base in (name.base, name.base.upper()):
+            param = f"{base}_{tags[0]}" if tags else base
+            if param in self.spec.params:
+                return param, name.layer or 1, entry
+        raise KeyError(f"no parameter {name}")
+
+    def of_name(self, name, sub: tuple) -> object:
+        """The value of a printed symbol (reader.Name with its subscript evaluated), or None."""
+        from types import SimpleNamespace
+
+        try:
+            param, layer, entry = self.param_of(name)
+        except KeyError:
+            param = None
+        if param is not None:
+            value = self.params[layer - 1][param]
+            value = value if value.ndim == 2 else value.reshape(-1, 1)
+            p = SimpleNamespace(unit=entry)
+        else:
+            steps = [s for s in sub if isinstance(s, int)]
+            units = tuple(steps[1:])
+            if name.base in ("x", "y") and sub and not steps:
+                return None
+            p = SimpleNamespace(base="delta" if name.base == "delta" else name.base, tag=name.tag,
+                                layer=name.layer, step=str(steps[0]) if steps else "", unit=units, is_param=False)
+            if name.base in ("y",) and not steps and self.cfg.loss == "sum":
+                return None
+            if p.step == "" and name.base != "y":
+                return None
+            if name.base == "y" and self.cfg.loss == "sum" and p.step == "0":
+                return np.zeros((self.trial.n, 1), dtype=object) if self.trial.n > 1 else mpmath.mpf(0)
+            value = self._value(p)
+            if value is None:
+                return None
+        return self._shaped(value, p.unit)
+
+    def _shaped(self, value, unit: tuple):
+        if unit:
+            return value[tuple(u - 1 for u in unit)] if value.ndim == 2 and len(unit) == 2 else \
+                value.reshape(-1)[unit[0] - 1]
+        if self.trial.n == 1 and isinstance(value, np.ndarray) and value.size == 1:
+            return value.reshape(-1)[0]
         return value
 
     def _value(self, p):
@@ -373,7 +458,7 @@ class Resolver:
 
 def gradient_entries(rnn, values: dict, cfg: Config) -> list:
     """The evaluated ∂L/∂θ of every parameter entry, in the order of the reference's entries."""
-    from .forms import Display, grad_label
+    from ..forms import Display, grad_label
 
     d = Display(rnn)
     out = []
@@ -391,15 +476,15 @@ def gradient_entries(rnn, values: dict, cfg: Config) -> list:
 
 
 def compiled_forms(trial: Trial, exact: Exact, cache: dict) -> list[float]:
-    from .numeric.compiled import CompiledForm
-    from .numeric.factors import NumericModel
+    from ..numeric.compiled import CompiledForm
+    from ..numeric.factors import NumericModel
 
     model = NumericModel.of(trial.config)
     rnn = model.structure()
     key = (trial.cell, trial.activation, trial.T, trial.layers, trial.loss)
     errors = []
     for form in ("explicit", "recursive"):
-        from .paths import explicit_factor_count
+        from ..paths import explicit_factor_count
 
         if form == "explicit" and sum(explicit_factor_count(rnn, layer, p) for p in rnn.spec.params
                                       for layer in range(1, rnn.layers + 1)) > 20 * MAX_PRINTED_FACTORS:
@@ -422,7 +507,7 @@ def _json_report(trial: Trial) -> dict:
     """`symbptt grad` run as a user runs it: a parameters file in, JSON out."""
     from click.testing import CliRunner
 
-    from .cli import main
+    from ..cli import main
 
     cfg = trial.config
     data = {"cell": cfg.cell, "loss": cfg.loss, "x": cfg.x.tolist(), "y": cfg.y.tolist()}
@@ -535,6 +620,6 @@ METHODS: dict[tuple[str, ...], Callable] = {
 
 def _clear_caches() -> None:
     """Forget compiled cells (tests that plant a bug in the primitive table recompile after it)."""
-    from .numeric.forward import compiled
+    from ..numeric.forward import compiled
 
     compiled.cache_clear()
