@@ -145,8 +145,9 @@ def numpy_functions() -> list:
 
 def simplify_derivative(expr: sp.Expr) -> sp.Expr:
     """σ' as a person would write it: piecewise-aware simplification, the shorter of what is found.
-    Kinks follow the built-in relu: H(0) = 0."""
-    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))
+    At a kink σ' is the derivative from the left, as in PyTorch (relu'(0) = 0, leaky'(0) = its slope):
+    a step H(g) whose argument falls as a grows is 1 where g = 0, written 1 − H(−g) with H(0) = 0."""
+    expr = left_kinks(expr)
     candidates = [expr]
     with time_limit(2.0) as ok:
         rewritten = expr.replace(sp.sign, lambda x: x / sp.Abs(x)) if expr.has(sp.sign) else expr
@@ -158,6 +159,22 @@ def simplify_derivative(expr: sp.Expr) -> sp.Expr:
             candidates.append(_prune(sp.simplify(pw)))
     best = min(candidates, key=lambda e: (sp.count_ops(e), len(sp.srepr(e))))
     return best.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
+
+
+def left_kinks(expr: sp.Expr) -> sp.Expr:
+    """σ' with every step and sign taking the value of the derivative from the left at its kink."""
+    expr = expr.replace(sp.sign, lambda g: 2 * sp.Heaviside(g) - 1)
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside), _left_step)
+
+
+def _left_step(step: sp.Heaviside) -> sp.Expr:
+    """H(g) as the derivative from the left sees it where g = 0: 0 if g rises with a, 1 if it falls
+    (g linear in a; any other argument keeps H(0) = 0)."""
+    g = step.args[0]
+    slope = sp.diff(g, A)
+    if slope.is_number and slope.is_negative:
+        return 1 - sp.Heaviside(-g, 0)
+    return sp.Heaviside(g, 0)
 
 
 def _prune(expr: sp.Expr) -> sp.Expr:
@@ -180,7 +197,7 @@ def _prune(expr: sp.Expr) -> sp.Expr:
 def _custom(text: str) -> Activation:
     """A user expression in a: σ' by sympy.diff (simplified), γ from its critical points."""
     sigma = parse_activation(text)
-    dsigma = sp.diff(sigma, A)
+    dsigma = left_kinks(sp.diff(sigma, A))
     shown_dsigma = P.plain(simplify_derivative(P.plain(dsigma)))
     mods = numpy_functions()
     np_sigma = _vectorised(sp.lambdify(A, sigma, mods))
@@ -267,15 +284,113 @@ def _require_real(text: str, np_sigma: Callable, np_dsigma: Callable) -> None:
 
 
 def find_gamma(dsigma: sp.Expr, np_dsigma: Callable[[Array], Array], mp_dsigma: Callable) -> tuple[float, str]:
-    """γ = sup_a |σ'(a)|: exact from the critical points and the limits at ±∞ when SymPy finds them,
-    otherwise the largest value of a refined search over [−10⁶, 10⁶] (stated as an estimate)."""
+    """γ = sup_a |σ'(a)|, "exact" only with a proof: σ' continuous on the real line (or piecewise with
+    pieces that are), its limits at ±∞ found by SymPy, and its values at the real critical points (or on
+    each piece) found by SymPy.  An infinite limit at ±∞, or a numerically unbounded tail, gives γ = ∞;
+    anything else is an estimate from a refined search, and says so."""
+    limits = _limits_at_infinity(dsigma)
+    if limits is not None and any(v == math.inf for v in limits):
+        return math.inf, "σ' is unbounded (its limit at ±∞ is infinite)"
     tails = _tail_values(mp_dsigma)
     if tails is None:
-        return math.inf, "σ' is unbounded"
-    exact = _gamma_from_critical_points(dsigma)
+        return math.inf, "σ' is unbounded (it keeps growing as |a| grows)"
+    exact = _gamma_by_proof(dsigma, limits)
     if exact is not None:
-        return max(exact, *tails), GAMMA_EXACT
+        return exact, GAMMA_EXACT
     return _refined_search(np_dsigma), "estimated by a refined search over [-1e6, 1e6]"
+
+
+def _limits_at_infinity(dsigma: sp.Expr) -> list[float] | None:
+    """|lim σ'| at −∞ and +∞ (math.inf for an infinite limit or an unbounded oscillation), or None when
+    SymPy does not find both."""
+    out = []
+    with time_limit(4.0) as ok:
+        for end in (-sp.oo, sp.oo):
+            found = None
+            for form in (P.plain(dsigma), P.plain(dsigma).rewrite(sp.Piecewise)):
+                try:
+                    found = _magnitude(sp.limit(form, A, end))
+                except Exception:  # SymPy gives up in many ways
+                    found = None
+                if found is not None or not ok():
+                    break
+            if found is None or not ok():
+                return None
+            out.append(found)
+    return out
+
+
+def _magnitude(value: sp.Basic) -> float | None:
+    """|value| of a limit: a number, ∞, or the larger end of an AccumBounds (None if not a real bound)."""
+    if value in (sp.oo, -sp.oo, sp.zoo):
+        return math.inf
+    if isinstance(value, sp.AccumBounds):
+        ends = [_magnitude(value.min), _magnitude(value.max)]
+        return None if None in ends else max(e for e in ends if e is not None)
+    try:
+        number = complex(value)
+    except TypeError:
+        return None
+    return abs(number.real) if number.imag == 0 else None
+
+
+def _gamma_by_proof(dsigma: sp.Expr, limits: list[float] | None) -> float | None:
+    """sup |σ'| when it can be proved: the larger of the limits at ±∞ and, on each piece of σ' (one piece
+    when σ' has no kink), |σ'| at the piece's real critical points and at the ends of its interval; each
+    piece must be continuous on its interval."""
+    if limits is None:
+        return None
+    plain = P.plain(dsigma)
+    if plain.has(sp.Heaviside, sp.Abs, sp.sign, sp.Max, sp.Min):
+        plain = sp.piecewise_fold(plain.rewrite(sp.Piecewise))
+    pieces = plain.args if isinstance(plain, sp.Piecewise) else ((plain, sp.true),)
+    values, covered = list(limits), sp.S.EmptySet
+    with time_limit(4.0) as ok:
+        for value, cond in pieces:
+            try:
+                region = sp.Complement(sp.S.Reals if cond is sp.true else cond.as_set(), covered)
+                covered = sp.Union(covered, region)
+                found = _sup_on(value, region)
+            except Exception:  # SymPy gives up in many ways; the numeric search takes over
+                return None
+            if found is None or not ok():
+                return None
+            values.extend(found)
+    return max(values, default=0.0)
+
+
+def _sup_on(value: sp.Expr, region: sp.Set) -> list[float] | None:
+    """|value| at its critical points inside ``region`` and at the region's finite ends (one-sided
+    limits), or None when continuity on the region or the critical points cannot be established."""
+    if region is sp.S.EmptySet:
+        return []
+    if value.has(sp.Piecewise, sp.Heaviside, sp.Abs, sp.sign, sp.Max, sp.Min):
+        return None
+    if value.is_number:
+        return [abs(float(value))]
+    intervals = region.args if isinstance(region, sp.Union) else (region,)
+    out: list[float] = []
+    for interval in intervals:
+        if isinstance(interval, sp.FiniteSet):
+            out.extend(abs(float(value.subs(A, p))) for p in interval)
+            continue
+        if not isinstance(interval, sp.Interval):
+            return None
+        if sp.calculus.util.continuous_domain(value, A, interval) != interval:
+            return None
+        roots = sp.solveset(sp.diff(value, A), A, interval)
+        if roots is sp.S.EmptySet:
+            roots = sp.FiniteSet()
+        if not isinstance(roots, sp.FiniteSet) or len(roots) > 50:
+            return None
+        out.extend(abs(complex(sp.N(value.subs(A, r), 30))) for r in roots)
+        for end, side in ((interval.start, "+"), (interval.end, "-")):
+            if end.is_finite:
+                edge = _magnitude(sp.limit(value, A, end, side))
+                if edge is None:
+                    return None
+                out.append(edge)
+    return out
 
 
 def _tail_values(mp_dsigma: Callable) -> list[float] | None:
@@ -294,26 +409,6 @@ def _tail_values(mp_dsigma: Callable) -> list[float] | None:
                 return None
             out.append(float(values[-1]))
     return out
-
-
-def _gamma_from_critical_points(dsigma: sp.Expr) -> float | None:
-    """max |σ'(c)| over the real roots c of σ'', when ``solveset`` finds finitely many in time."""
-    plain = P.plain(dsigma)
-    if plain.has(sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min):
-        return None
-    with time_limit(3.0) as ok:
-        try:
-            roots = sp.solveset(sp.diff(plain, A), A, sp.S.Reals)
-        except Exception:  # SymPy gives up in many ways; the numeric search takes over
-            return None
-        if roots is sp.S.EmptySet:
-            roots = sp.FiniteSet()
-        if not ok() or not isinstance(roots, sp.FiniteSet) or len(roots) > 50:
-            return None
-        values = [abs(complex(sp.N(plain.subs(A, r), 30))) for r in roots]
-    if not ok():
-        return None
-    return max(values, default=0.0)
 
 
 def _refined_search(np_dsigma: Callable) -> float:

@@ -42,8 +42,16 @@ def general_form(rnn: RNN, wrt: str) -> Derivation:
     return general_ordered(rnn, wrt)
 
 
+def _big(kind: type, body: sp.Expr, index: sp.Symbol, low: sp.Expr, high: sp.Expr) -> sp.Expr:
+    """Σ or Π of ``body`` as written: SymPy's constructor would fold a piecewise σ' out of the sum, moving
+    its condition on a_k outside the Σ over k."""
+    made = sp.Expr.__new__(kind, body, sp.Tuple(index, sp.sympify(low), sp.sympify(high)))
+    made.is_commutative = body.is_commutative
+    return made
+
+
 def _sum(body: sp.Expr, index: sp.Symbol, low: sp.Expr, high: sp.Expr) -> sp.Expr:
-    return sp.Sum(body, (index, low, high))
+    return _big(sp.Sum, body, index, low, high)
 
 
 def plus(a: sp.Expr, b: int) -> sp.Expr:
@@ -64,7 +72,7 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
         return act.dsigma_h.subs(H, h(i)) if act.dsigma_h is not None else act.dsigma_plain.subs(A, a(i))
 
     def jac(lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
-        return sp.Product(_mul(w, sigma_prime(J_IDX)), (J_IDX, lo, hi))
+        return _big(sp.Product, _mul(w, sigma_prime(J_IDX)), J_IDX, lo, hi)
 
     t_end = S_IDX if rnn.loss == "sum" else T_SYM
     err = notation.OrderedSum._from_args((h(t_end), -(y(t_end) if rnn.loss == "sum" else s.scalar("y", None, None))))

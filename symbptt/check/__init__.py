@@ -54,7 +54,8 @@ MAX_PRINTED_FACTORS = 3000
 
 
 def _custom_pair(text: str, kind: str) -> tuple[Callable, Callable]:
-    """σ and σ' of the check's custom activations, written here independently of the parser."""
+    """σ and σ' of the check's custom activations, written here independently of the parser; at a kink σ'
+    is the derivative from the left (leaky'(0) = 0.1)."""
     if kind == "float":
         import math as m
 
@@ -62,8 +63,7 @@ def _custom_pair(text: str, kind: str) -> tuple[Callable, Callable]:
         table = {
             "a/(1+abs(a))": (lambda a: a / (1 + np.abs(a)), lambda a: 1 / (1 + np.abs(a)) ** 2),
             "erf(a)": (erf, lambda a: 2 / np.sqrt(np.pi) * np.exp(-a * a)),
-            "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, 0.1 * a), lambda a: np.where(a > 0, 1.0, 0.1) *
-                              np.where(a == 0, 0.0, 1.0)),
+            "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, 0.1 * a), lambda a: np.where(a > 0, 1.0, 0.1)),
         }
         return table[text]
     erf, exp = np.frompyfunc(mpmath.erf, 1, 1), np.frompyfunc(mpmath.exp, 1, 1)
@@ -71,8 +71,7 @@ def _custom_pair(text: str, kind: str) -> tuple[Callable, Callable]:
     table = {
         "a/(1+abs(a))": (lambda a: a / (1 + np.abs(a)), lambda a: 1 / (1 + np.abs(a)) ** 2),
         "erf(a)": (erf, lambda a: 2 / mpmath.sqrt(mpmath.pi) * exp(-a * a)),
-        "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, tenth * a), lambda a: np.where(a > 0, 1, np.where(
-            a < 0, tenth, 0)) * (a * 0 + 1)),
+        "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, tenth * a), lambda a: np.where(a > 0, 1, tenth) * (a * 0 + 1)),
     }
     return table[text]
 

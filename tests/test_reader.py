@@ -1,0 +1,76 @@
+"""Printed formulas read as a reader outside the project reads them: SymPy's own LaTeX parser."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+from symbptt import RNN, derive
+from symbptt.check import Exact, random_trial, read_latex
+from symbptt.check.reader import ReadError, parse, terms
+from symbptt.latex import snippet
+from symbptt.render import render_text
+
+
+def _trials(keep, count: int, T_max: int = 4):
+    found, seed = [], 0
+    while len(found) < count:
+        trial = random_trial(np.random.default_rng(seed), T_max)
+        if keep(trial):
+            found.append(trial)
+        seed += 1
+    return found
+
+
+def _read_errors(trial, form: str) -> float:
+    rnn = RNN(T=trial.T, n=trial.n, m=trial.m, layers=trial.layers, activation=trial.activation,
+              loss=trial.loss, cell=trial.cell)
+    exact = Exact(trial)
+    with mpmath.workdps(exact.dps):
+        found = read_latex(snippet(derive(rnn, form, "all")), trial)
+    return max(float(abs(f - e) / max(abs(e), 1e-30)) for f, e in zip(found, exact.grads, strict=True))
+
+
+@pytest.mark.parametrize("trial", _trials(lambda t: t.cell == "rnn" and t.n == 1 and t.layers == 1, 6),
+                         ids=lambda t: t.describe())
+def test_the_general_scalar_form_reads_as_it_is_meant(trial):
+    assert _read_errors(trial, "general") < 1e-25
+
+
+@pytest.mark.parametrize("trial", _trials(lambda t: t.layers > 1, 4, T_max=3), ids=lambda t: t.describe())
+def test_stacked_layers_read_with_each_layer_s_own_definitions(trial):
+    assert _read_errors(trial, "explicit" if trial.T <= 2 else "recursive") < 1e-25
+
+
+def test_the_old_unbracketed_general_form_is_read_another_way():
+    """What the tool printed before: SymPy's parser puts (1 − h_k²)·h_{k−1} inside the product."""
+    old = r"\sum_{k=1}^{T}\prod_{j=k+1}^{T} w\cdot(1-h_j^2)\cdot(1-h_k^2)\cdot h_{k-1}"
+    [(sign, tree, _)] = parse(old)
+    product = tree.args[0]
+    assert type(product).__name__ == "Product" and len(product.args[0].free_symbols) >= 3
+
+
+def test_printed_general_form_brackets_every_product_that_other_factors_follow():
+    d = derive(RNN(T=3), form="general", wrt="W")
+    tex = snippet(d)
+    assert r"\left(\prod_{j=k + 1}^{T}" in tex
+    assert "⎜  │  │" in render_text(d, pretty=True)  # the product drawn inside a bracket
+
+
+def test_layer_definitions_name_their_layer():
+    text = render_text(derive(RNN(T=2, layers=2), form="explicit", wrt="W", named=True))
+    assert "J^(2)_t = w^(2)*(1 - h^(2)_t**2)" in text and "V^(2)_t = u^(2)*(1 - h^(2)_t**2)" in text
+    assert "J^(1)_t = w^(1)*(1 - h^(1)_t**2)" in text and "J_t =" not in text
+    gru = snippet(derive(RNN(T=2, cell="gru", n=1, m=2, layers=2), form="explicit", wrt="W_r"))
+    assert r"V^{(2)}_{t} &= u^{(2)}_{r}" in gru and "u_{r}^{(1)}" not in gru
+
+
+def test_terms_split_only_at_the_top_level():
+    assert terms(r"\left(a - b\right) c + \sum_{k=1}^{T} d_k - e^{-x}") == [
+        (1, r"\left(a - b\right) c"), (1, r"\sum_{k=1}^{T} d_k"), (-1, "e^{-x}")]
+
+
+def test_what_the_parser_cannot_read_is_an_error():
+    with pytest.raises(ReadError):
+        parse(r"\left(a + ")
