@@ -160,78 +160,31 @@ def test_scalar_general_form_at_concrete_T_equals_explicit(act, loss, wrt):
 @pytest.mark.parametrize("cell,n,layers,loss", [("rnn", 2, 1, "last"), ("rnn", 2, 2, "sum"), ("rnn", 1, 3, "last"),
                                                 ("lstm", 1, 1, "sum"), ("lstm", 2, 2, "last"), ("gru", 2, 1, "sum")])
 def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, layers, loss):
-    """Matrices, stacked layers, gated cells: the general form's definitions, terminal conditions,
-    recursion and sums, evaluated numerically at T = 1..4, give the explicit form's gradient."""
-    from symbptt.check import Resolver, Trial, _concrete  # noqa: F401 - values of printed symbols
+    """Matrices, stacked layers, gated cells: the general form's LaTeX — definitions, terminal conditions,
+    recursion and sums — read by SymPy's own LaTeX parser and instantiated at T = 1, 2, 4, gives the
+    gradient of the numeric engine."""
+    import mpmath
+
+    from conftest import random_layers
+
+    from symbptt.check import Trial, read_latex
     from symbptt.config import Config
+    from symbptt.latex import snippet
+    from symbptt.numeric.factors import gradients
 
     for T in (1, 2, 4):
         rnn = RNN(T=T, n=n, layers=layers, loss=loss, cell=cell)
-        derivation = derive(rnn, "general", "all")
         rng = np.random.default_rng(T)
-        from conftest import random_layers
-
         params = random_layers(rnn.spec, n, 1, layers, rng)
         x = rng.uniform(-1, 1, (T, 1))
         y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
         cfg = Config(cell, None, params, x, y, loss, scalar=n == 1)
-        values = _evaluate_general(derivation, rnn, cfg, T)
-        from symbptt.numeric.factors import gradients
-
+        trial = Trial(cell, None, n, 1, layers, T, loss, None, False, cfg)
+        with mpmath.workdps(30):
+            found = read_latex(snippet(derive(rnn, "general", "all")), trial)
         _, grads = gradients(cfg)
-        from symbptt.forms import Display, grad_label
-
-        d = Display(rnn)
-        for layer in range(1, layers + 1):
-            for param in rnn.spec.params:
-                label = grad_label(d.param(param, layer)).name
-                got = np.array(values[label], dtype=float).reshape(grads[layer - 1][param].shape)
-                assert np.allclose(got, grads[layer - 1][param], rtol=1e-10, atol=1e-13), (T, layer, param)
-
-
-def _evaluate_general(derivation, rnn, cfg, T):
-    """Instantiate the general form at T: factors from their generic definitions at each step, the
-    terminal conditions, the recursion for t = T..1, then the sums."""
-    import mpmath
-
-    from symbptt import notation
-    from symbptt.check import Resolver, Trial
-    from symbptt.forms import route_tag
-    from symbptt.readback import Evaluator
-    from symbptt.render import text_atom
-
-    trial = Trial(cfg.cell, None, rnn.n, rnn.m, rnn.layers, T, rnn.loss, None, False, cfg)
-    env: dict = {}
-    for route in rnn.graph.routes:  # terms whose step is 0 on V are zero (the form's note says so)
-        if route.kind == "V":
-            for layer in range(2, rnn.layers + 1):
-                env[notation.Parts("V", route_tag(rnn, route), rnn.symbols.lay(layer), "0").text()] = 0
-    with mpmath.workdps(30):
-        resolve = Resolver(trial, env)
-        evaluate = Evaluator(resolve, mp=True)
-        for t in range(1, T + 1):
-            for eq in derivation.definitions:
-                lhs = instantiate(eq.lhs if not hasattr(eq.lhs, "name") else _at(eq.lhs, t), T, t)
-                env[text_atom(lhs)] = evaluate(text_atom(_at_expr(eq.rhs, t)))
-        grads, recursion = [], []
-        for eq in derivation.equations:
-            lhs_text = str(eq.lhs)
-            if lhs_text.startswith("∂L/"):
-                grads.append(eq)
-            elif lhs_text.startswith("∂"):
-                continue
-            elif "T" in text_atom(eq.lhs):
-                env[text_atom(instantiate(eq.lhs, T, T))] = evaluate(text_atom(instantiate(eq.rhs, T, T)))
-            else:
-                recursion.append(eq)
-        for t in range(T, 0, -1):  # every δ of step t − 1 from those of step t
-            if t == 1 and rnn.loss == "sum":
-                env["y_0"] = resolve(notation.Parts("h", "", rnn.symbols.lay(rnn.layers), "0").text())
-            for eq in recursion:
-                env[text_atom(instantiate(eq.lhs, T, t))] = evaluate(text_atom(instantiate(eq.rhs, T, t)))
-        for eq in grads:
-            env[str(eq.lhs)] = evaluate(text_atom(instantiate(eq.rhs, T)))
-    return env
+        expected = [v for g in grads for p in rnn.spec.params for v in np.ravel(g[p])]
+        assert np.allclose(np.array(found, dtype=float), expected, rtol=1e-10, atol=1e-13), T
 
 
 def _at(name, t):

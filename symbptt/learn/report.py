@@ -41,6 +41,9 @@ def summary_line(result: TrainResult) -> str:
     head = f"{s['task']}, T = {s['T']}, {s['cell']}: "
     ratio = s["final_over_baseline"]
     tail = "" if ratio is None else f" (held-out loss {ratio:.3g} of the mean predictor's)"
+    first = s["first_below_at_iteration"]
     if s["solved"]:
-        return head + f"solved at iteration {s['solved_at_iteration']}{tail}"
+        return head + f"solved (first below the threshold at iteration {first}){tail}"
+    if first is not None:
+        return head + f"not solved: below the threshold at iteration {first}, above it at the end{tail}"
     return head + f"not solved in {s['iterations']} iterations{tail}"

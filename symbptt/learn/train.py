@@ -4,11 +4,12 @@ the gradient carries:
 
     loss        ½‖h_T − y‖² averaged over the batch
     grad_norm   ‖∂L/∂θ‖ over every weight and bias (before clipping)
-    far_share   ‖g_far‖ / (‖g_far‖ + ‖g − g_far‖), g_far the part of the gradient from steps more than
-                K back (t ≤ T − K): the long-range signal this update carries, 0 to 1 (K = T/2 unless set)
+    far_share   ‖g_far‖ / (‖g_far‖ + ‖g − g_far‖), g the applied gradient (truncated when --truncate is
+                set), g_far its part from steps more than K back (t ≤ T − K): the long-range signal this
+                update carries, 0 to 1 (K = T/2 unless set; 0 when truncation cuts those steps)
     clipped     whether the update was rescaled to --clip
-    eval_loss   the loss on held-out sequences, every few iterations; solved when it falls below a tenth
-                of the mean predictor's
+    eval_loss   the loss on held-out sequences, every few iterations; solved when the final one is below
+                a tenth of the mean predictor's (the first iteration below it is reported beside)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..cells import Cell, get_cell
 from ..errors import SymbpttError
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import regime
-from ..paths import evaluate_deltas, evaluate_recursive, evaluate_truncated
+from ..paths import evaluate_deltas, evaluate_recursive
 from .optimizers import clip_by_norm, global_norm, make_optimizer
 from .tasks import SOLVED, baseline_loss, get_task, make_batch
 
@@ -125,7 +126,9 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
     B = model.x.shape[2]
     rnn = model.structure()
     loss = float(values.loss()) / B
-    deltas = evaluate_deltas(rnn, values)
+    # the loss is at step T alone: truncated BPTT is the δ recursion through steps T, …, T − k + 1 only
+    first = 1 if truncate is None else max(model.T - truncate, 0) + 1
+    deltas = evaluate_deltas(rnn, values, None if truncate is None else (model.T, first - 1))
     rows: dict = {}
     grads, far_parts = [], []
     cut = model.T - far
@@ -133,12 +136,11 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
         g, g_far = {}, {}
         for name in trained_names(spec):
             shape = model.params[layer - 1][name].shape
-            old = evaluate_recursive(rnn, name, layer, values, deltas, range(1, cut + 1), rows) if cut >= 1 \
-                else np.zeros(shape)
-            if truncate is not None:
-                full = evaluate_truncated(rnn, name, layer, values, truncate)
-            else:  # the far steps and the recent ones, each summed once (trained names are no initial states)
-                full = old + evaluate_recursive(rnn, name, layer, values, deltas, range(cut + 1, model.T + 1), rows)
+            # the applied gradient, split at step T − K: the far steps and the recent ones, each summed once
+            old = evaluate_recursive(rnn, name, layer, values, deltas, range(first, cut + 1), rows) \
+                if cut >= first else np.zeros(shape)
+            full = old + evaluate_recursive(rnn, name, layer, values, deltas, range(max(cut + 1, first), model.T + 1),
+                                            rows)
             g[name] = _fit(full, shape) / B
             g_far[name] = _fit(old, shape) / B
         grads.append(g)
@@ -210,7 +212,7 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
         "task": settings.task, "T": settings.T, "cell": spec.name, "iterations": len(result.rows),
         "baseline_loss": baseline, "solved_below": SOLVED * baseline,
         "final_eval_loss": last_eval, "final_over_baseline": None if last_eval is None else last_eval / baseline,
-        "solved": solved_at is not None, "solved_at_iteration": solved_at,
+        "solved": last_eval is not None and last_eval < SOLVED * baseline, "first_below_at_iteration": solved_at,
     }
     if result.stopped:
         result.summary["stopped"] = result.stopped

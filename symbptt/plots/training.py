@@ -43,9 +43,11 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
         evals = [(r["iteration"], r["eval_loss"]) for r in rows if r.get("eval_loss") is not None]
         base = result.summary["baseline_loss"]
         label = _label(settings, varied)
-        solved = result.summary["solved_at_iteration"]
+        first, solved = result.summary["first_below_at_iteration"], result.summary["solved"]
+        said = f"solved (first at {first})" if solved else "not solved" + (
+            f" (below at {first}, above at the end)" if first else "")
         line, = left.plot([e[0] for e in evals], [e[1] / base for e in evals], marker="o", markersize=2.5,
-                          label=f"{label}: " + (f"solved at {solved}" if solved else "not solved"))
+                          label=f"{label}: {said}")
         right.plot(it, norms, color=line.get_color(), linewidth=0.8, label=label)
         if settings.clip is not None:
             right.axhline(settings.clip, color=line.get_color(), linestyle="--", linewidth=1.0)
