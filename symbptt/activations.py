@@ -146,19 +146,40 @@ def numpy_functions() -> list:
 def simplify_derivative(expr: sp.Expr) -> sp.Expr:
     """σ' as a person would write it: piecewise-aware simplification, the shorter of what is found.
     At a kink σ' is the derivative from the left, as in PyTorch (relu'(0) = 0, leaky'(0) = its slope):
-    a step H(g) whose argument falls as a grows is 1 where g = 0, written 1 − H(−g) with H(0) = 0."""
-    expr = left_kinks(expr)
-    candidates = [expr]
+    a simpler form is taken only where it has that value at every kink."""
+    left = left_kinks(expr)
+    kinks = _kink_points(expr)
+    candidates = [left]
     with time_limit(2.0) as ok:
-        rewritten = expr.replace(sp.sign, lambda x: x / sp.Abs(x)) if expr.has(sp.sign) else expr
-        for candidate in (sp.simplify(rewritten), sp.factor(sp.together(rewritten))):
-            if ok():
-                candidates.append(candidate)
-        if expr.has(sp.Heaviside, sp.Abs, sp.sign) and ok():
-            pw = sp.piecewise_fold(sp.simplify(expr.rewrite(sp.Piecewise)))
+        for start in (left, expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))):
+            rewritten = start.replace(sp.sign, lambda x: x / sp.Abs(x)) if start.has(sp.sign) else start
+            for candidate in (sp.simplify(rewritten), sp.factor(sp.together(rewritten))):
+                if ok():
+                    candidates.append(candidate)
+        if left.has(sp.Heaviside, sp.Abs, sp.sign) and ok():
+            pw = sp.piecewise_fold(sp.simplify(left.rewrite(sp.Piecewise)))
             candidates.append(_prune(sp.simplify(pw)))
-    best = min(candidates, key=lambda e: (sp.count_ops(e), len(sp.srepr(e))))
+    fitting = [c for c in candidates if c is left or all(_same_at(c, left, p) for p in kinks)]
+    best = min(fitting, key=lambda e: (sp.count_ops(e), len(sp.srepr(e))))
     return best.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
+
+
+def _kink_points(expr: sp.Expr) -> list[sp.Expr]:
+    """Where a step or sign in σ' switches (its argument linear in a); None-free list."""
+    points = []
+    for e in expr.atoms(sp.Heaviside, sp.sign):
+        g = e.args[0]
+        slope = sp.diff(g, A)
+        if slope.is_number and slope != 0:
+            points.append(sp.nsimplify(-g.subs(A, 0) / slope))
+    return points
+
+
+def _same_at(candidate: sp.Expr, reference: sp.Expr, point: sp.Expr) -> bool:
+    try:
+        return bool(sp.simplify(candidate.subs(A, point) - reference.subs(A, point)) == 0)
+    except (TypeError, ValueError):
+        return False
 
 
 def left_kinks(expr: sp.Expr) -> sp.Expr:
@@ -197,8 +218,9 @@ def _prune(expr: sp.Expr) -> sp.Expr:
 def _custom(text: str) -> Activation:
     """A user expression in a: σ' by sympy.diff (simplified), γ from its critical points."""
     sigma = parse_activation(text)
-    dsigma = left_kinks(sp.diff(sigma, A))
-    shown_dsigma = P.plain(simplify_derivative(P.plain(dsigma)))
+    raw = sp.diff(sigma, A)
+    dsigma = left_kinks(raw)
+    shown_dsigma = P.plain(simplify_derivative(P.plain(raw)))
     mods = numpy_functions()
     np_sigma = _vectorised(sp.lambdify(A, sigma, mods))
     mp_sigma = sp.lambdify(A, sigma, [P.mpmath_module(), "mpmath"])
