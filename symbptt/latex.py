@@ -15,6 +15,7 @@ import sympy as sp
 
 from . import notation
 from .errors import SymbpttError
+from .escape import latex_text
 from .forms import Derivation, Equation, derive
 from .model import RNN
 from .paths import default_wrt, targets
@@ -207,10 +208,7 @@ def align(derivation: Derivation) -> str:
 
 def _escape(text: str) -> str:
     """Plain text for LaTeX (error messages in a document)."""
-    for old, new in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("^", r"\^{}"), ("#", r"\#"), ("%", r"\%"),
-                     ("&", r"\&"), ("{", r"\{"), ("}", r"\}"), ("~", r"\~{}"), ("$", r"\$")):
-        text = text.replace(old, new)
-    return text
+    return latex_text(text)
 
 
 def notes_tex(derivation: Derivation) -> str:
@@ -289,8 +287,8 @@ def _model_section(rnn: RNN) -> str:
         r" (its symbols carry the superscript $(\ell)$)." "\n")
     size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
     activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
-    sentence = (f"{_article(rnn.spec.title)} {rnn.spec.title} with {size}, unrolled for $T = {rnn.T}$ steps "
-                rf"($t = 1, \dots, T$), loss ${loss}$:")
+    sentence = (f"{_article(rnn.spec.title)} {latex_text(rnn.spec.title)} with {size}, "
+                rf"unrolled for $T = {rnn.T}$ steps ($t = 1, \dots, T$), loss ${loss}$:")
     return rf"""\section*{{Model}}
 {sentence}
 {_cell_tex(rnn)}{activation}{layers}"""

@@ -164,7 +164,6 @@ def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, lay
     recursion and sums — read by SymPy's own LaTeX parser and instantiated at T = 1, 2, 4, gives the
     gradient of the numeric engine."""
     import mpmath
-
     from conftest import random_layers
 
     from symbptt.check import Trial, read_latex

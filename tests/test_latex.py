@@ -4,6 +4,7 @@ undefined commands, and every LaTeX formula read back equals the API's expressio
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -132,3 +133,28 @@ def test_diagram_draws_every_step_and_layer():
     assert pic.count("node[state]") == 8  # (T + 1) columns × 2 layers
     long = tikz_diagram(RNN(T=50))
     assert "\\cdots" in long and "x_{50}" in long
+
+
+def test_a_cell_title_with_latex_markup_prints_literally(tmp_path):
+    """A cell file whose name and title hold every character LaTeX would read as markup: the standalone
+    document compiles, pulls in no file, and its PDF shows the title as typed."""
+    pdftotext = require_program("pdftotext")
+    (tmp_path / "s.txt").write_text("SECRET-CONTENTS")
+    title = r"\input{s.txt} 50% $x$ & #1 a_b c^d e~f {g}"
+    cell = tmp_path / "evil.toml"
+    cell.write_text('name = "a}\\\\end{document}"\n'
+                    f"title = {json.dumps(title)}\n"
+                    'states = ["h"]\nparams = ["w"]\n[update]\nh = "tanh(w*h + x)"\n')
+    text = standalone(RNN(T=2, cell=str(cell)))
+    compile_tex(tmp_path, "evil", text)
+    subprocess.run([pdftotext, "evil.pdf", "evil.txt"], cwd=tmp_path, check=True)
+    pdf = (tmp_path / "evil.txt").read_text().replace("ˆ", "^").replace("˜", "~")
+    assert "SECRET-CONTENTS" not in pdf
+    # the default OT1 font draws \_ as a rule, which pdftotext reads as a space
+    assert " ".join(title.replace("_", " ").split()) in " ".join(pdf.split())
+
+
+def test_plot_labels_of_a_cell_name_are_not_mathtext():
+    from symbptt.escape import plot_text
+
+    assert plot_text("$\\frac{$") == "\\$\\frac{\\$" and plot_text("a\nb") == "a b"

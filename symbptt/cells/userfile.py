@@ -112,6 +112,8 @@ def build_cell(data: dict, where: str) -> Cell:
     name = data.get("name", Path(where).stem)
     if not isinstance(title, str) or not isinstance(name, str) or len(title) > 60 or len(name) > 30:
         raise SymbpttError(f"{where}: 'name' and 'title' must be short strings")
+    if any(not ch.isprintable() for ch in title + name):
+        raise SymbpttError(f"{where}: 'name' and 'title' must be printable text (no control characters)")
     nodes = tuple((k, exprs[k]) for k in order) + tuple((s, updates[s]) for s in states)
     return Cell(name=name, title=title, states=tuple(states), linears=(), nodes=nodes,
                 scalar_params=tuple(params), max_hidden=1, max_input=1)

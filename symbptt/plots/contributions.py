@@ -11,6 +11,7 @@ from matplotlib.patches import Patch
 
 from ..config import Config
 from ..errors import SymbpttError
+from ..escape import plot_text
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..paths import evaluate_deltas, evaluate_recursive
 from .common import Plotted, caption, new_figure
@@ -79,7 +80,7 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> tuple[Fi
     ax.set_xlabel(f"step $k$ where ${wrt}$ enters")
     ax.set_ylabel(f"log10 |term k of ∂L/∂{wrt}|")
     act = f"{cfg.act_name}, " if spec.name == "rnn" else ""
-    ax.set_title(f"{spec.name}: {act}T = {T}, loss {cfg.loss}{entry}: one bar per step, floor 10^{floor:g}",
+    ax.set_title(f"{plot_text(spec.name)}: {act}T = {T}, loss {cfg.loss}{entry}: one bar per step, floor 10^{floor:g}",
                  fontsize=9)
     caption(fig, f"∂L/∂{wrt} is a sum over the step k at which {wrt} enters; term k multiplies the error by one "
                  "chain-rule factor per step from k to T, so old terms shrink (or grow) geometrically. Bars "

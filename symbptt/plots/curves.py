@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
+from ..escape import plot_text
 from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
 from .common import Plotted, caption, check_steps, gamma_of, new_figure
@@ -89,7 +90,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
         cfg = example_config(cell, T_max, n, gain=gain, drive=drive, forget_bias=forget_bias, seed=seed)
         with np.errstate(all="ignore"):
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)))
-        name = cfg.spec.name
+        name = plot_text(cfg.spec.name)
         line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: rate {lyapunov_rate(norms['h'][-1], T_max):+.3f}/step")
         if "c" in norms:
             ax.plot(T, norms["c"], linestyle=":", color=line.get_color(), linewidth=1.6,

@@ -11,6 +11,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 from ..activations import get_activation
 from ..cells import get_cell
 from ..errors import SymbpttError
+from ..escape import plot_text
 from ..step import StepGraph, state_edges
 from .common import Plotted, check_steps, new_figure
 
@@ -103,7 +104,8 @@ def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = Fa
     ax.set_xlim(-0.7, last + 1.8)
     ax.set_ylim(-0.7, top + 0.8)
     ax.axis("off")
-    what = f"{spec.title} unrolled for T = {T}, {layers} layer{'s' if layers > 1 else ''}, loss on $h_{{{T}}}$"
+    what = (f"{plot_text(spec.title)} unrolled for T = {T}, {layers} layer{'s' if layers > 1 else ''}, "
+            f"loss on $h_{{{T}}}$")
     if backward:
         what += "\nred: the backward pass; each arrow multiplies δ by the transpose of its factor"
     ax.set_title(what, fontsize=9)
