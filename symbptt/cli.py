@@ -59,13 +59,18 @@ class OneLineErrors(click.Group):
 
         kwargs["standalone_mode"] = False
         warnings.simplefilter("ignore", RuntimeWarning)  # a safety net: the numeric code handles its own events
+        argv = list(args[0]) if args else sys.argv[1:]
+        for i, token in enumerate(argv):  # an empty value never silently means the default
+            if token == "" or (token.startswith("--") and token.endswith("=")):
+                option = token[:-1] if token else (argv[i - 1] if i and argv[i - 1].startswith("-") else "an argument")
+                fail(f"{option}: an empty value is not allowed")
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
-            click.echo("Aborted.", err=True)
-            sys.exit(1)
+        except click.exceptions.Abort:  # what click makes of Ctrl-C
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         except click.ClickException as exc:
             fail(exc.format_message())
         except SymbpttError as exc:

@@ -237,3 +237,28 @@ def test_check_prints_its_table_and_exits_0_when_all_agree():
     assert proc.returncode == 0, proc.stdout
     for method in ("printed text", "printed LaTeX", "grad JSON", "NumPy reference", "finite diff."):
         assert method in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["derive", "-T", "2"], ["latex", "-T", "2"]])
+def test_ctrl_c_is_exit_130_with_one_line(monkeypatch, capsys, argv):
+    import symbptt.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_derivation", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and err.strip() == "Interrupted."
+
+
+@pytest.mark.parametrize("argv", [["derive", "-a", ""], ["derive", "--wrt", ""], ["derive", "--wrt="],
+                                  ["latex", "--cell", ""], ["grad", "--params", ""]])
+def test_empty_option_values_are_refused(capsys, argv):
+    import symbptt.cli as cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "empty value" in err
