@@ -13,6 +13,7 @@ LATEX_SPECIAL = {
     "_": r"\_", "^": r"\^{}", "~": r"\~{}",
 }
 _LATEX = re.compile("|".join(re.escape(c) for c in LATEX_SPECIAL))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def latex_text(text: str) -> str:
@@ -25,8 +26,7 @@ def latex_text(text: str) -> str:
         The string with ``\\ { } % $ & # _ ^ ~`` written as LaTeX text commands and control characters
         as spaces.
     """
-    text = re.sub(r"[\x00-\x1f\x7f]", " ", text)
-    return _LATEX.sub(lambda m: LATEX_SPECIAL[m.group()], text)
+    return _LATEX.sub(lambda m: LATEX_SPECIAL[m.group()], _CONTROL.sub(" ", text))
 
 
 def plot_text(text: str) -> str:
@@ -38,4 +38,4 @@ def plot_text(text: str) -> str:
     Returns:
         The string with ``$`` written ``\\$`` and control characters as spaces.
     """
-    return re.sub(r"[\x00-\x1f\x7f]", " ", text).replace("$", r"\$")
+    return _CONTROL.sub(" ", text).replace("$", r"\$")

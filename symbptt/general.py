@@ -235,7 +235,7 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
                 z = ix.vector(source, layer, plus(t, -1))
             body.append(ix.tr(z))
         terms.append(ix.times(*body))
-    return Equation(grad_label(d_param), sp.Sum(_add(terms), (t, 1, T_SYM)))
+    return Equation(grad_label(d_param), _sum(_add(terms), t, 1, T_SYM))
 
 
 def _param_display(rnn: RNN, param: str, layer: int) -> sp.Basic:
@@ -275,5 +275,5 @@ def _carousels(rnn: RNN, ix: Indexed) -> list[Equation]:
         text = f"∂{s}_T/∂{s}_k along the {s}-path"
         tex = rf"\left.\frac{{\partial {s}_T}}{{\partial {s}_k}}\right|_{{{s}\text{{-path}}}}"
         out.append(Equation(label(text, tex, f"∂{s}_T/∂{s}ₖ along the {s}-path"),
-                            sp.Product(gate(J_IDX), (J_IDX, plus(K, 1), T_SYM))))
+                            _big(sp.Product, gate(J_IDX), J_IDX, plus(K, 1), T_SYM)))
     return out

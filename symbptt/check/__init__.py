@@ -286,27 +286,23 @@ def printed_forms(trial: Trial, exact: Exact, cache: dict) -> dict[str, list[flo
 def read_latex(latex: str, trial: Trial) -> list:
     """The gradients of printed LaTeX as SymPy's own LaTeX parser reads it (check/reader.py), every
     entry in the reference's order; a definition at a generic step t is used at every step."""
-    from .reader import Name, Reader
+    from .reader import Reader
 
     cfg = trial.config
     resolver = Resolver(trial, {})
-    reader = Reader(lambda name, sub: resolver.of_name(name, sub), trial.T)
-    found: dict[tuple[str, int], np.ndarray] = {}
+    reader = Reader(resolver.of_name, trial.T)
+    found = {(param, layer): np.full(cfg.layers[layer - 1][param].shape, None, dtype=object)
+             for layer in range(1, trial.layers + 1) for param in cfg.spec.params}
     for name, value in reader.read(latex).items():
         param, layer, entry = resolver.param_of(name)
-        shape = cfg.layers[layer - 1][param].shape
-        slot = found.setdefault((param, layer), np.full(shape, None, dtype=object))
-        if entry:
-            slot[tuple(e - 1 for e in entry) if len(shape) == 2 and len(entry) == 2 else (0, entry[0] - 1)
-                 if len(shape) == 2 else entry[0] - 1] = value
-        elif isinstance(value, np.ndarray):
-            slot[...] = value.reshape(shape)
+        slot = found[param, layer]
+        if entry:  # one printed entry: W_{12} is row 1, column 2; u_{2} (a 1×m row) and b_{1} are entry 2, 1
+            slot.reshape(-1)[np.ravel_multi_index(tuple(e - 1 for e in entry), slot.shape) if len(entry) == 2
+                             else entry[0] - 1] = value
         else:
-            slot[...] = value
-    assert all(isinstance(k, Name) for k in reader.gradients)
+            slot[...] = np.reshape(value, slot.shape) if isinstance(value, np.ndarray) else value
     return [v for layer in range(1, trial.layers + 1) for param in cfg.spec.params
-            for v in np.ravel(found.get((param, layer), np.full(cfg.layers[layer - 1][param].shape, None,
-                                                                 dtype=object)))]
+            for v in np.ravel(found[param, layer])]
 
 
 def evaluate_printed(derivation, kind: str, trial: Trial, known: dict | None = None) -> dict:
@@ -393,34 +389,21 @@ class Resolver:
         raise KeyError(f"no parameter {name}")
 
     def of_name(self, name, sub: tuple) -> object:
-        """The value of a printed symbol (reader.Name with its subscript evaluated), or None."""
+        """The value of a printed symbol (reader.Name with its subscript's indices evaluated), or None."""
         from types import SimpleNamespace
 
         try:
             param, layer, entry = self.param_of(name)
         except KeyError:
-            param = None
-        if param is not None:
-            value = self.params[layer - 1][param]
-            value = value if value.ndim == 2 else value.reshape(-1, 1)
-            p = SimpleNamespace(unit=entry)
-        else:
             steps = [s for s in sub if isinstance(s, int)]
-            units = tuple(steps[1:])
-            if name.base in ("x", "y") and sub and not steps:
-                return None
-            p = SimpleNamespace(base="delta" if name.base == "delta" else name.base, tag=name.tag,
-                                layer=name.layer, step=str(steps[0]) if steps else "", unit=units, is_param=False)
-            if name.base in ("y",) and not steps and self.cfg.loss == "sum":
-                return None
-            if p.step == "" and name.base != "y":
-                return None
-            if name.base == "y" and self.cfg.loss == "sum" and p.step == "0":
-                return np.zeros((self.trial.n, 1), dtype=object) if self.trial.n > 1 else mpmath.mpf(0)
+            if len(steps) != len(sub) or not steps and (name.base != "y" or self.cfg.loss == "sum"):
+                return None  # an index left unbound, or a state without its step
+            p = SimpleNamespace(base=name.base, tag=name.tag, layer=name.layer, step=str(steps[0]) if steps else "",
+                                unit=tuple(steps[1:]), is_param=False)
             value = self._value(p)
-            if value is None:
-                return None
-        return self._shaped(value, p.unit)
+            return None if value is None else self._shaped(value, p.unit)
+        value = self.params[layer - 1][param]
+        return self._shaped(value if value.ndim == 2 else value.reshape(-1, 1), entry)
 
     def _shaped(self, value, unit: tuple):
         if unit:

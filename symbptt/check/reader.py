@@ -29,7 +29,6 @@ import numpy as np
 import sympy as sp
 
 GREEK = ("delta", "sigma", "gamma", "lambda", "nu", "theta", "alpha", "beta", "eta", "mu", "phi", "psi", "xi")
-KNOWN_FUNCTIONS = ("diag", "erf", "sign", "sech", "Abs", "sigmoid", "H", "theta")
 
 
 class ReadError(ValueError):
@@ -111,6 +110,7 @@ SYMBOL = re.compile(
     r"(?:\^\{\((?P<layer2>\d+)\)\})?"
 )
 COMMAND = re.compile(r"\\[A-Za-z]+")
+BIG_OPERATOR = re.compile(r"\\(?:sum|prod)_\{[^{}]*\}\^\{[^{}]*\}")
 SKIP_ARG = ("text", "mathrm", "operatorname", "mathbf", "mathit")
 
 
@@ -120,13 +120,14 @@ def _scan(text: str) -> Iterator[tuple[int, int, Name]]:
     i = 0
     while i < len(text):
         if text.startswith((r"\sum_", r"\prod_"), i):
-            m = re.compile(r"\\(?:sum|prod)_\{[^{}]*\}\^\{[^{}]*\}").match(text, i)
+            m = BIG_OPERATOR.match(text, i)
             if not m:
                 raise ReadError(f"a big operator without both limits at {text[i:i + 30]!r}")
             i = m.end()
             continue
         m = SYMBOL.match(text, i)
-        if m and (m.group("base").startswith("\\") or not text[i - 1:i].isalpha() if i else True):
+        starts_word = i == 0 or not text[i - 1].isalpha()  # the h of \tanh is no symbol
+        if m and (m.group("base").startswith("\\") or starts_word):
             base = m.group("base").lstrip("\\")
             sup = m.group("sup") or ""
             lm = re.search(r"\((\d+|\\ell)\)$", sup)
@@ -451,7 +452,7 @@ class Reader:
             if acc is None:
                 return 0 if isinstance(tree, sp.Sum) else 1
             return acc
-        if isinstance(tree, sp.Function) or isinstance(tree, sp.Abs) or isinstance(tree, sp.log):
+        if isinstance(tree, sp.Function):
             return self._call(tree, ph, bound)
         if isinstance(tree, sp.Derivative):
             raise ReadError("a derivative inside a printed right-hand side")
