@@ -214,3 +214,12 @@ def test_training_figures_hold_the_runs(tmp_path):
     plots.save(fig, tmp_path / "h.png")
     with pytest.raises(SymbpttError):
         plots.horizon(base, ["rnn"] * 10, [3] * 7, seeds=1)
+
+
+def test_the_horizon_sentence_follows_the_shares():
+    from symbptt.plots.training import horizon_sentence
+
+    said = horizon_sentence([5, 10, 20], {"rnn": [1.0, 0.5, 0.0], "lstm": [1.0, 1.0, 1.0]})
+    assert said == ("rnn: every seed solved it at T = 5; some seeds at T = 10; no seed at T = 20. "
+                    "lstm: every seed solved it at T = 5, 10, 20.")
+    assert "no seed at T = 10, 20" in horizon_sentence([5, 10, 20], {"rnn": [1.0, 0.0, 0.0]})

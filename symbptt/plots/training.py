@@ -66,9 +66,9 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
                  f"W ~ N(0, {s.scale:g}²/n), seed {s.seed}", fontsize=10)
     dashed = " (dashed: the clip threshold of a run that clips)" if any(r.clip is not None for r in runs) else ""
     caption(fig, f"Left: the loss on {EVAL_SIZE} held-out sequences, divided by the loss of always predicting the "
-                 f"mean target; below {SOLVED:g} the task counts as solved. Right: the norm of each update's "
-                 f"gradient before clipping{dashed}. Every gradient is the exact BPTT gradient of the tool's "
-                 "numeric path.")
+                 f"mean target; a run whose last point is below {SOLVED:g} solved the task. Right: the norm "
+                 f"of each update's gradient before clipping{dashed}. Every gradient is the exact BPTT "
+                 "gradient of the tool's numeric path.")
     return fig, Plotted({"runs": kept, "varied": varied})
 
 
@@ -105,6 +105,20 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
     ax.set_title(f"{base.task}: n = {base.n}, {base.steps} iterations of batch {base.batch}, {base.optimizer} "
                  f"lr {base.lr:g}", fontsize=9)
     caption(fig, "Each point trains the cell from a fresh random start for the same number of iterations and "
-                 "asks whether the held-out loss fell below a tenth of the mean predictor's. The T where a "
-                 "cell stops solving the task is how far back its gradient still carries a usable signal.")
+                 f"asks whether the final held-out loss is below {SOLVED:g} of the mean predictor's. "
+                 + horizon_sentence(lengths, table))
     return fig, Plotted({"lengths": lengths, "solved": table})
+
+
+def horizon_sentence(lengths: list[int], table: dict[str, list[float]]) -> str:
+    """What the horizon figure shows, in words computed from its shares: for each cell, the lengths at
+    which every seed, some seeds or no seed solved the task."""
+    parts = []
+    for cell, shares in table.items():
+        every = [T for T, s in zip(lengths, shares, strict=True) if s == 1]
+        none = [T for T, s in zip(lengths, shares, strict=True) if s == 0]
+        some = [T for T, s in zip(lengths, shares, strict=True) if 0 < s < 1]
+        said = [f"{what} at T = {', '.join(map(str, Ts))}" for what, Ts in
+                (("every seed solved it", every), ("some seeds", some), ("no seed", none)) if Ts]
+        parts.append(f"{cell}: {'; '.join(said)}")
+    return ". ".join(parts) + "."
