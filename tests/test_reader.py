@@ -8,7 +8,7 @@ import pytest
 
 from symbptt import RNN, derive
 from symbptt.check import Exact, random_trial, read_latex
-from symbptt.check.reader import ReadError, parse, terms
+from symbptt.check.reader import ReadError, factors, parse, terms
 from symbptt.latex import snippet
 from symbptt.render import render_text
 
@@ -46,7 +46,7 @@ def test_stacked_layers_read_with_each_layer_s_own_definitions(trial):
 def test_the_old_unbracketed_general_form_is_read_another_way():
     """What the tool printed before: SymPy's parser puts (1 − h_k²)·h_{k−1} inside the product."""
     old = r"\sum_{k=1}^{T}\prod_{j=k+1}^{T} w\cdot(1-h_j^2)\cdot(1-h_k^2)\cdot h_{k-1}"
-    [(sign, tree, _)] = parse(old)
+    [(sign, [(tree, _)])] = parse(old)  # one term, one factor: the ∑ reaches to its end
     product = tree.args[0]
     assert type(product).__name__ == "Product" and len(product.args[0].free_symbols) >= 3
 
@@ -64,6 +64,12 @@ def test_layer_definitions_name_their_layer():
     assert "J^(1)_t = w^(1)*(1 - h^(1)_t**2)" in text and "J_t =" not in text
     gru = snippet(derive(RNN(T=2, cell="gru", n=1, m=2, layers=2), form="explicit", wrt="W_r"))
     assert r"V^{(2)}_{t} &= u^{(2)}_{r}" in gru and "u_{r}^{(1)}" not in gru
+
+
+def test_factors_split_only_at_the_top_level_and_never_under_a_big_operator():
+    assert factors(r"\left(a \cdot b\right) \cdot c \cdot \frac{d}{e \cdot f}") == [
+        r"\left(a \cdot b\right)", "c", r"\frac{d}{e \cdot f}"]
+    assert factors(r"\sum_{k=1}^{T} a_k \cdot b") == [r"\sum_{k=1}^{T} a_k \cdot b"]
 
 
 def test_terms_split_only_at_the_top_level():

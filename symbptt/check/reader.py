@@ -227,34 +227,54 @@ def _operators(text: str, ph: _Placeholders) -> str:
         text = text[:m.start()] + head + rest
 
 
-Parsed = list[tuple[int, sp.Basic, _Placeholders]]
+Parsed = list[tuple[int, list[tuple[sp.Basic, _Placeholders]]]]  # signed terms, each a list of factors
+
+
+def _depths(text: str) -> list[int]:
+    """The bracket depth before each character of ``text`` (braces, brackets, parentheses and
+    \\left … \\right pairs with their delimiters)."""
+    depths, depth, i = [0] * len(text), 0, 0
+    while i < len(text):
+        if text.startswith(r"\left", i) or text.startswith(r"\right", i):
+            opening = text.startswith(r"\left", i)
+            depth += 1 if opening else -1
+            width = (5 if opening else 6) + 1  # the command and its delimiter
+            for j in range(i, min(i + width, len(text))):
+                depths[j] = depth
+            i += width
+            continue
+        if text[i] in "})]":
+            depth -= 1
+        depths[i] = depth
+        if text[i] in "{([":
+            depth += 1
+        i += 1
+    return depths
 
 
 def terms(text: str) -> list[tuple[int, str]]:
     """``text`` split at its top-level + and − (outside every brace and bracket pair) into signed
     terms: the lowest precedence, where a big operator's scope ends too."""
-    out, depth, start, sign = [], 0, 0, 1
-    i = 0
-    while i < len(text):
-        if text.startswith(r"\left", i) or text[i] in "{([":
-            depth += 1
-            i += 5 if text.startswith(r"\left", i) else 1
-            if i < len(text) and text[i - 1] == "t" and text[i] in "([|.":
-                i += 1
-            continue
-        if text.startswith(r"\right", i) or text[i] in "})]":
-            depth -= 1
-            i += 6 if text.startswith(r"\right", i) else 1
-            if i < len(text) and text[i - 1] == "t" and text[i] in ")]|.":
-                i += 1
-            continue
+    out, start, sign = [], 0, 1
+    for i, depth in enumerate(_depths(text)):
         if depth == 0 and text[i] in "+-" and text[:i].strip() and text[i - 1] == " " and \
                 not text[:i].rstrip().endswith(("+", "-", "=", r"\cdot", "(")):
             out.append((sign, text[start:i].strip()))
             sign, start = (1 if text[i] == "+" else -1), i + 1
-        i += 1
     out.append((sign, text[start:].strip()))
     return out
+
+
+def factors(term: str) -> list[str]:
+    """A term split at its top-level ``\\cdot`` into factors, in order; a term with a top-level ∑ or ∏
+    stays whole (a big operator reaches to the end of its term)."""
+    depths = _depths(term)
+    top = [i for i, d in enumerate(depths) if d == 0]
+    if any(term.startswith((r"\sum", r"\prod"), i) for i in top):
+        return [term]
+    cuts = [i for i in top if term.startswith(r"\cdot", i) and not term[i + 5:i + 6].isalpha()]
+    pieces = [term[a:b] for a, b in zip([0] + [c + 5 for c in cuts], [*cuts, len(term)], strict=True)]
+    return [p.strip() for p in pieces]
 
 
 @lru_cache(maxsize=4096)
@@ -269,12 +289,15 @@ def _parse_prepared(prepared: str) -> sp.Basic:
 
 
 def parse(text: str) -> Parsed:
-    """The parse trees of the terms of one right-hand side (SymPy's parser; terms that differ only in
-    their symbols share one parse) with the placeholders each refers to."""
-    out = []
+    """The parse trees of the factors of each term of one right-hand side (SymPy's parser; factors that
+    differ only in their symbols share one parse), each with the placeholders it refers to."""
+    out: Parsed = []
     for sign, term in terms(text):
-        ph = _Placeholders()
-        out.append((sign, _parse_prepared(_prepare(term, ph)), ph))
+        parts = []
+        for factor in factors(term):
+            ph = _Placeholders()
+            parts.append((_parse_prepared(_prepare(factor, ph)), ph))
+        out.append((sign, parts))
     return out
 
 
@@ -393,8 +416,10 @@ class Reader:
     def total(self, parsed: Parsed, bound: dict[str, int]) -> Any:
         """The value of a right-hand side: its terms with their signs."""
         out = None
-        for sign, tree, ph in parsed:
-            v = self.value(tree, ph, bound)
+        for sign, parts in parsed:
+            v = self.value(*parts[0], bound)
+            for tree, ph in parts[1:]:
+                v = _times(v, self.value(tree, ph, bound))
             v = v if sign > 0 else _times(-1, v)
             out = v if out is None else out + v
         return out
