@@ -10,6 +10,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+")
 
@@ -31,22 +33,50 @@ def test_the_comparison_allows_the_last_digit_and_nothing_else():
     assert not same_up_to_float_noise('"x": -4.6', '"y": -4.6')
 
 
-def test_committed_guide_and_figures_are_what_the_commands_produce(tmp_path):
+def _generate():
     spec = importlib.util.spec_from_file_location("generate", ROOT / "docs" / "generate.py")
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
-    written = generate.build(tmp_path)
-    assert len(written) >= 8
-    stale = []
-    for path in written:
-        committed = ROOT / path.relative_to(tmp_path)
-        new = path.read_bytes()
-        if path.suffix == ".md":
-            if not same_up_to_float_noise(new.decode(), committed.read_text()):
-                stale.append(str(path.relative_to(tmp_path)))
-        elif new != committed.read_bytes():
-            stale.append(str(path.relative_to(tmp_path)))
-    assert not stale, f"run `python docs/generate.py` and commit: {stale}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATE = _generate()
+PLACES = GENERATE.placeholders()
+
+
+def committed_block(guide: str, kind: str, command: str) -> str:
+    """The block the committed guide holds for one placeholder: from its ```-line with the command to the
+    closing fence (a run) or the image line (a figure)."""
+    start = guide.index(f"```\n$ {command}\n")
+    if kind == "figure":
+        end = guide.index(")", guide.index("![", start)) + 1
+    else:
+        end = guide.index("\n```", start + len(command) + 6) + 4
+    return guide[start:end]
+
+
+def test_placeholders_cover_the_guide():
+    assert len(PLACES) >= 20 and sum(kind == "figure" for kind, _ in PLACES) >= 8
+
+
+@pytest.mark.parametrize("kind,command", PLACES, ids=[c.split(" -o ")[0][8:60] for _, c in PLACES])
+def test_each_block_and_figure_is_what_its_command_produces(tmp_path, kind, command):
+    """One placeholder rendered now against the committed guide and figure (one test each, so that the
+    suite runs them in parallel)."""
+    block, figure = GENERATE.render(kind, command, tmp_path)
+    committed = committed_block((ROOT / "docs" / "guide.md").read_text(), kind, command)
+    assert same_up_to_float_noise(block, committed), f"run `python docs/generate.py` and commit: {command}"
+    if figure is not None:
+        assert figure.read_bytes() == (ROOT / figure.relative_to(tmp_path)).read_bytes(), \
+            f"run `python docs/generate.py` and commit: {figure.relative_to(tmp_path)}"
+
+
+def test_the_guide_s_prose_is_the_template_s():
+    """The committed guide is the template with each placeholder replaced by its committed block."""
+    guide = (ROOT / "docs" / "guide.md").read_text()
+    template = (ROOT / "docs" / "guide.template.md").read_text()
+    rebuilt = GENERATE.PLACEHOLDER.sub(lambda m: committed_block(guide, m.group(1), m.group(2)), template)
+    assert GENERATE.HEADER + rebuilt == guide, "run `python docs/generate.py` and commit"
 
 
 def test_readme_names_the_two_quickstart_commands():
