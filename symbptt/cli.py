@@ -181,11 +181,11 @@ def main() -> None:
     """Exact backpropagation through time for small RNNs: formulas, numbers, LaTeX and plots.
 
     \b
-    symbptt derive -T 3          the BPTT gradient of a tanh unit, every path written out
-    symbptt latex -T 3 --standalone -o bptt.tex
-    symbptt grad --params p.json numbers, exact even beyond float64
-    symbptt plot regimes -o r.png
-    symbptt COMMAND --help       options and examples of one command
+    symbptt derive -T 3                   the gradient of a tanh unit, every path
+    symbptt latex -T 3 --standalone -o bptt.tex     a document that compiles
+    symbptt grad --params example         numbers, exact beyond float64
+    symbptt plot regimes -o r.png         where gradients vanish or explode
+    symbptt COMMAND --help                options and examples of one command
     """
 
 
@@ -253,11 +253,11 @@ def check_output(output: str | None) -> None:
 @main.command("grad", epilog="""
 \b
 Examples:
-  symbptt grad --params docs/example.json
-  symbptt grad --params docs/example-lstm.json -o report.json
+  symbptt grad --params example
+  symbptt grad --params example-lstm -o report.json
 """)
 @click.option("--params", "params_file", required=True, help="JSON file: cell, its parameters, x, y, loss, "
-              "optional truncate.")
+              "optional truncate; or a shipped one: example, example-lstm.")
 @click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
 def grad_cmd(params_file: str, output: str | None) -> None:
     """Loss, gradients, log10 Jacobian norms, the bound and what was observed, as JSON.

@@ -249,8 +249,13 @@ def _integer(text: str) -> int:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a parameters file (a regular UTF-8 file of at most 64 MiB)."""
+    """Read and validate a parameters file (a regular UTF-8 file of at most 64 MiB), or a shipped one by
+    name (``example``, ``example-lstm``) when no file of that name exists."""
     from .output import read_text_file
+    from .shipped import SHIPPED
+
+    if str(path) in SHIPPED and not Path(path).exists():
+        return parse_config(json.loads(json.dumps(SHIPPED[str(path)])))
 
     text = read_text_file(path, "parameters file", MAX_FILE_BYTES)
     try:

@@ -48,12 +48,12 @@ Examples:
   symbptt plot regimes -o regimes.png
   symbptt plot curves --weights 0.5,1,1.5 -T 100 -o curves.svg
   symbptt plot curves --cell rnn,lstm,gru --forget-bias 1 -o cells.png
-  symbptt plot contributions --params docs/example.json -o terms.pdf
+  symbptt plot contributions --params example -o terms.pdf
   symbptt plot spectrum -n 64 -o spectrum.png
   symbptt plot unrolled -T 3 --cell lstm --backward -o lstm.png
   symbptt plot gates -T 100 -o gates.png
   symbptt plot training --lengths 10,20,40 -n 8 -o learning.png
-  symbptt plot training --scale 2 --optimizer sgd --lr 0.05 --clip none,1 -o clipping.png
+  symbptt plot training --lengths 20 --scale 2 --optimizer sgd --lr 0.05 --clip none,1 -o clipping.png
   symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10,20,40 -o horizon.png
 """)
 @click.argument("kind")
@@ -80,7 +80,8 @@ Examples:
 @click.option("--gain", type=Finite(), default=1.0, show_default=True, help="curves --cell, gates: W ~ N(0, g²/n).")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True,
               help="curves --cell, training, horizon: the LSTM's b_f.")
-@click.option("--params", "params_file", default=None, help="contributions: a JSON parameters file.")
+@click.option("--params", "params_file", default=None,
+              help="contributions: a JSON parameters file, or example, example-lstm.")
 @click.option("--wrt", default=None, help="contributions: the parameter (default: the recurrent weight).")
 @click.option("--b-min", type=Finite(), default=-3.0, show_default=True, help="surface: smallest bias.")
 @click.option("--b-max", type=Finite(), default=3.0, show_default=True, help="surface: largest bias.")

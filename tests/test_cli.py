@@ -262,3 +262,35 @@ def test_empty_option_values_are_refused(capsys, argv):
         cli.main(argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "empty value" in err
+
+
+def _help_examples() -> list[str]:
+    """Every example line of every command's --help (the lines that start with `symbptt `)."""
+    commands = ["", "derive", "latex", "grad", "sweep", "train", "check", "plot"]
+    found = []
+    for command in commands:
+        text = CliRunner().invoke(main, [*command.split(), "--help"], terminal_width=80).output
+        for line in text.splitlines():
+            line = re.split(r"\s{2,}", line.strip().removeprefix("$ "))[0]  # the command, not its gloss
+            if line.startswith("symbptt ") and "COMMAND" not in line:
+                found.append(line.split(" && ")[0])
+    return sorted(set(found))
+
+
+QUICK = [e for e in _help_examples() if not re.search(r"check|horizon|train |--steps|plot training", e)]
+
+
+@pytest.mark.parametrize("example", QUICK)
+def test_help_examples_run_from_a_folder_outside_the_checkout(tmp_path, example):
+    """Each quick example of every --help, run where an installed user runs it (the slow training and
+    check examples are run by the benchmarks)."""
+    import shlex
+
+    proc = subprocess.run([sys.executable, "-m", "symbptt", *shlex.split(example)[1:]], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_examples_cover_every_command():
+    assert {e.split()[1] for e in _help_examples()} >= {"derive", "latex", "grad", "sweep", "train", "check",
+                                                         "plot"}

@@ -190,9 +190,10 @@ def test_contributions_bars_stand_on_a_floor_and_report_the_truncated_share():
 def test_shipped_example_file_is_the_built_in_example():
     from pathlib import Path
 
-    from symbptt.numeric.examples import EXAMPLE_PARAMS
+    from symbptt.shipped import EXAMPLE_LSTM_PARAMS, EXAMPLE_PARAMS
 
     assert json.loads((Path(__file__).parent.parent / "docs" / "example.json").read_text()) == EXAMPLE_PARAMS
+    assert json.loads((Path(__file__).parent.parent / "docs" / "example-lstm.json").read_text()) == EXAMPLE_LSTM_PARAMS
 
 
 @pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")])

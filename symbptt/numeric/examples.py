@@ -50,18 +50,3 @@ def with_param(cfg: Config, param: str, value: float) -> Config:
     layers = [dict(p) for p in cfg.layers]
     layers[0][param] = np.full_like(layers[0][param], float(value))
     return Config(cfg.cell, cfg.activation, layers, cfg.x, cfg.y, cfg.loss, cfg.truncate, cfg.scalar)
-
-
-# The example parameters file shipped as docs/example.json (a test keeps the two equal): a scalar tanh
-# RNN just above the bound's boundary (γ|w| = 1.3) over 12 steps, truncated BPTT keeping 2.
-EXAMPLE_PARAMS = {
-    "activation": "tanh",
-    "W": 1.3,
-    "U": 0.7,
-    "b": 0.1,
-    "h0": 0.2,
-    "x": [0.5, -0.3, 0.8, 0.1, -0.9, 0.4, 0.2, -0.6, 0.7, -0.1, 0.3, 0.9],
-    "y": 0.25,
-    "loss": "last",
-    "truncate": 2,
-}

@@ -20,9 +20,9 @@ POSITIVE, NEGATIVE = "tab:red", "tab:blue"
 
 
 def example() -> Config:
-    """The shipped example (docs/example.json)."""
+    """The shipped example (`--params example`, also docs/example.json)."""
     from ..config import parse_config
-    from ..numeric.examples import EXAMPLE_PARAMS
+    from ..shipped import EXAMPLE_PARAMS
 
     return parse_config(EXAMPLE_PARAMS)
 
