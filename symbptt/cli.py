@@ -297,11 +297,13 @@ Examples:
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Hidden size; above 1 the weights are a random W0 (N(0, 1/n)) times a gain.")
 @click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True,
-              help="Scalar rnn: u; other models: the scale of the random input weights (the drive).")
+              help="Scalar rnn: u; other models: the scale of the random input weights (the drive; "
+                   "negative flips their signs).")
 @click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True, help="Scalar rnn only.")
 @click.option("--h0", type=Finite(), default=0.0, show_default=True, help="Scalar rnn only.")
 @click.option("--gain", type=Finite(), default=1.0, show_default=True,
-              help="Scale of the random recurrent weights when the grid sets another parameter.")
+              help="Scale of the random recurrent weights when the grid sets another parameter "
+                   "(negative flips their signs).")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="LSTM: b_f unless swept.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random inputs (and weights).")
 @click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,

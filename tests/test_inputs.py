@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
 
 import mpmath
@@ -145,9 +147,9 @@ def test_user_cell_gradient_equals_finite_differences():
     ({"update": {"h": "f", "c": "h"}}, "not a state"),
     ({"intermediates": {"f": "__import__('os')"}}, "not allowed"),
     ({"extra": 1}, "unknown key"),
-    ({"params": ["w_f", "u_f", "b_f", "w_n", "u_n", "b_n", "zeta"]}, "not used"),
+    ({"params": ["w_f", "u_f", "b_f", "w_n", "u_n", "b_n", "v"]}, "not used"),
     ({"intermediates": {"h": "x"}}, "defined twice"),
-    ({"params": ["x"]}, "not an allowed name"),
+    ({"params": ["x"]}, "reserved"),
 ])
 def test_bad_cell_files_are_refused_naming_the_problem(change, message):
     with pytest.raises(SymbpttError, match=message):
@@ -165,3 +167,103 @@ def test_a_cell_file_that_is_not_toml_or_defines_a_name_twice(tmp_path):
         load_cell_file(twice)
     with pytest.raises(SymbpttError, match="cannot read"):
         load_cell_file(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("kind,name", [
+    ("params", "h_1"), ("params", "E1"), ("params", "x_1"), ("params", "a_1"), ("params", "c_1"),
+    ("params", "f_1"), ("params", "W_1"), ("params", "D_1"), ("params", "J_1"), ("params", "y_1"),
+    ("params", "L_1"), ("params", "T_1"), ("params", "w_1"), ("params", "delta_1"), ("params", "sigma_1"),
+    ("params", "h_T"), ("params", "W"), ("params", "S"), ("states", "x1"), ("states", "q_1"),
+    ("states", "s_t"), ("states", "y"), ("states", "w"), ("intermediates", "a_t"), ("intermediates", "f_1"),
+    ("intermediates", "delta"), ("intermediates", "b"),
+])
+def test_names_that_look_like_the_notation_are_refused_when_the_file_is_read(kind, name):
+    """Each of these used to pass the name check and crash derive/latex/grad with a traceback."""
+    if kind == "params":
+        data = {"states": ["h"], "params": [name, "v"], "update": {"h": f"tanh({name}*h + v*x)"}}
+    elif kind == "states":
+        data = {"states": ["h", name], "params": ["v"], "update": {"h": f"tanh(v*h + {name})", name: "x"}}
+    else:
+        data = {"states": ["h"], "params": ["v"], "intermediates": {name: "v*h + x"}, "update": {"h": f"tanh({name})"}}
+    with pytest.raises(SymbpttError, match=r"not an allowed|reserved"):
+        build_cell(data, "cell.toml")
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"states": ["h"], "params": ["w_f", "wf"], "update": {"h": "tanh(w_f*h + wf*x)"}}, "print alike"),
+    ({"states": ["h", "q"], "params": ["q_f"], "update": {"h": "tanh(q_f*h + q)", "q": "x"}}, "base of parameter"),
+])
+def test_names_that_would_print_alike_are_refused(data, message):
+    with pytest.raises(SymbpttError, match=message):
+        build_cell(data, "cell.toml")
+
+
+@pytest.mark.parametrize("names", [("v", "q", "m"), ("lam_x", "p", "pre"), ("mu", "d", "gate")])
+def test_any_accepted_names_work_end_to_end(tmp_path, names):
+    """Names the checker accepts derive, print (text and LaTeX, both forms) and give gradients."""
+    from click.testing import CliRunner
+
+    from symbptt.cli import main
+
+    param, state, inter = names
+    cell = tmp_path / "c.toml"
+    cell.write_text(f'states = ["h", "{state}"]\nparams = ["{param}", "v_x2"]\n[intermediates]\n'
+                    f'{inter} = "{param}*h + v_x2*x + {state}"\n[update]\nh = "tanh({inter})"\n'
+                    f'{state} = "0.5*{state} + h"\n')
+    values = tmp_path / "p.json"
+    values.write_text(json.dumps({"cell": str(cell), param: 0.7, "v_x2": 0.4, "h0": 0.1, f"{state}0": 0.2,
+                                  "x": [0.5, -0.2, 0.3], "y": 0.1}))
+    for args in (["derive", "-T", "2", "--cell", str(cell)],
+                 ["derive", "-T", "2", "--form", "general", "--format", "latex", "--cell", str(cell)],
+                 ["derive", "-T", "2", "--layers", "2", "--form", "recursive", "--cell", str(cell)],
+                 ["sweep", "-T", "3", "--points", "3", "--cell", str(cell), "--param", param],
+                 ["grad", "--params", str(values)]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+
+
+@pytest.mark.parametrize("step,h0,message", [
+    ("sqrt(w*h + x)", 0.0, r"the step h = sqrt\(h\*w \+ x\) has no finite real value at h_\(t-1\) = 0\.0, x = -1\.0"),
+    ("log(w*h + x)", 0.0, r"log\(h\*w \+ x\) has no finite real value"),
+    ("w/h", 0.0, r"the step h = w/h has no finite real value at h_\(t-1\) = 0\.0, w = 0\.5"),
+])
+def test_a_cell_step_undefined_on_the_data_is_refused_naming_the_step_and_values(tmp_path, step, h0, message):
+    from click.testing import CliRunner
+
+    from symbptt.cli import main
+
+    cell = tmp_path / "d.toml"
+    cell.write_text(f'states = ["h"]\nparams = ["w"]\n[update]\nh = "{step}"\n')
+    values = tmp_path / "d.json"
+    values.write_text(json.dumps({"cell": str(cell), "w": 0.5, "h0": h0, "x": [-1, 0.5, -2], "y": 0.1}))
+    for args in (["grad", "--params", str(values)],
+                 ["sweep", "--cell", str(cell), "-T", "3", "--points", "3", "--param", "w"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and not isinstance(result.exception, (TypeError, ZeroDivisionError)), args
+        assert result.output.count("\n") == 1 and "has no finite real value" in result.output, result.output
+    result = CliRunner().invoke(main, ["grad", "--params", str(values)])
+    assert re.search(message, result.output), result.output
+
+
+def test_a_cell_whose_update_never_reads_a_state_is_refused_when_read():
+    with pytest.raises(SymbpttError, match="reads a previous state"):
+        build_cell({"states": ["h"], "params": ["w"], "update": {"h": "w*x"}}, "cell.toml")
+    # through an intermediate counts as reading it
+    build_cell({"states": ["h"], "params": ["w"], "intermediates": {"q": "w*h", "p": "q + x"},
+                "update": {"h": "tanh(p)"}}, "cell.toml")
+
+
+@pytest.mark.parametrize("args", [["sweep", "--cell", "lstm", "-T", "5"],
+                                  ["sweep", "--cell", "gru", "-T", "4", "-u", "-1"]])
+def test_negative_gains_on_gated_cells_flip_the_weights(args):
+    """The default grid (−3..3) puts negative gains on gated cells; −g draws −1 times the +g weights."""
+    from click.testing import CliRunner
+
+    from symbptt.cli import main
+
+    result = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    from symbptt.numeric.examples import example_config
+
+    plus, minus = example_config("lstm", 3, 2, gain=1.5), example_config("lstm", 3, 2, gain=-1.5)
+    assert np.array_equal(minus.layers[0]["W_f"], -plus.layers[0]["W_f"])

@@ -15,6 +15,8 @@ intermediate and per new state.  Every expression goes through the whitelist par
     h = "(1 - f)*h + f*n"
 
 User cells are scalar (n = 1, one input x); the initial states are the parameters h0 (and c0, …).
+Names follow a grammar per kind (see ``RULES``) so that every printed symbol is distinct and none is
+one the notation already uses.
 """
 
 from __future__ import annotations
@@ -32,7 +34,18 @@ from ..safeexpr import CONSTANTS, FUNCTIONS, parse_expression, shown
 from .base import INPUT, Cell, prev, unit
 
 KEYS = {"name", "title", "states", "params", "intermediates", "update"}
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,7}(_[A-Za-z0-9]{1,4})?$")
+# What each kind of name may look like.  Printed names are built from these (h_t, f_t, w_f, and route
+# tags such as D^{hwf}_t that join a state letter and a parameter name), so the grammar keeps every
+# printed name readable and distinct, and never equal to a symbol the notation itself uses.
+STATE = re.compile(r"^[a-z]$")
+INTERMEDIATE = re.compile(r"^[a-z]{1,8}$")
+PARAM = re.compile(r"^(?P<base>[a-z]{1,8})(_[a-z][a-z0-9]{0,3})?$")
+# The notation's own symbols: input x, target y, pre-activation a, step and index letters, Euler's e,
+# Greek names, and the node letters of the built-in cells (a parameter base equal to one of these would
+# print like a state or gate).
+NOTATION = {INPUT, "y", "a", "e", "t", "k", "j", "s", "delta", "sigma", "gamma", "theta", "lambda"}
+BUILTIN_PARAMS = {"w", "u", "b"}
+BUILTIN_NODES = {"h", "c", "f", "i", "g", "o", "z", "r", "n"}
 MAX_FILE = 64 * 1024
 MAX_NAMES = 24
 
@@ -57,17 +70,50 @@ def _names(data: dict, key: str, where: str) -> list[str]:
     if len(value) > MAX_NAMES:
         raise SymbpttError(f"{where}: {key!r} has more than {MAX_NAMES} names")
     for name in value:
-        _check_name(name, where)
+        _check_name(name, "state" if key == "states" else "parameter", where)
     if len(set(value)) != len(value):
         raise SymbpttError(f"{where}: {key!r} names something twice")
     return value
 
 
-def _check_name(name: str, where: str) -> None:
-    reserved = {INPUT, "a", *FUNCTIONS, *CONSTANTS}
-    if not NAME.match(name) or name in reserved or name.startswith("prev") or re.fullmatch(r"[a-z]+0", name):
-        raise SymbpttError(f"{where}: {shown(name)} is not an allowed name (letters and digits, an optional "
-                           "_suffix; not x, a, a function name, or a name ending in 0)")
+RULES = {
+    "state": (STATE, "a state is one lower-case letter"),
+    "intermediate": (INTERMEDIATE, "an intermediate is 1-8 lower-case letters"),
+    "parameter": (PARAM, "a parameter is 1-8 lower-case letters with an optional _suffix "
+                         "that starts with a letter, e.g. w_f"),
+}
+
+
+def _check_name(name: str, kind: str, where: str) -> None:
+    """Refuse a name that does not fit its kind's grammar or that the notation already uses."""
+    grammar, rule = RULES[kind]
+    match = grammar.match(name)
+    if not match:
+        raise SymbpttError(f"{where}: {shown(name)} is not an allowed {kind} name ({rule})")
+    base = match.groupdict().get("base", name)
+    reserved = NOTATION | set(FUNCTIONS) | set(CONSTANTS)
+    reserved |= BUILTIN_NODES if kind == "parameter" else BUILTIN_PARAMS
+    if base in reserved or base.startswith("prev"):
+        raise SymbpttError(f"{where}: {kind} name {shown(name)} is reserved by the notation (reserved: "
+                           f"{', '.join(sorted(NOTATION))}, function names, and "
+                           + ("the built-in cells' state and gate letters "
+                              f"{', '.join(sorted(BUILTIN_NODES))})" if kind == "parameter"
+                              else "the parameter letters w, u, b)"))
+
+
+def _check_roles(states: list[str], params: list[str], inter: dict, where: str) -> None:
+    """A parameter's base is never a state or intermediate name (w_f and an intermediate w would both
+    print as w_…), and parameter names stay distinct once their underscore is dropped (route tags)."""
+    bases = {PARAM.match(p)["base"]: p for p in params}  # type: ignore[index]
+    for name in [*states, *inter]:
+        if name in bases:
+            raise SymbpttError(f"{where}: {name!r} names a state or intermediate and is the base of "
+                               f"parameter {bases[name]!r}; rename one")
+    joined: dict[str, str] = {}
+    for p in params:
+        other = joined.setdefault(p.replace("_", ""), p)
+        if other != p:
+            raise SymbpttError(f"{where}: parameters {other!r} and {p!r} print alike; rename one")
 
 
 def _table(data: dict, key: str, where: str) -> dict[str, str]:
@@ -75,7 +121,7 @@ def _table(data: dict, key: str, where: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise SymbpttError(f"{where}: [{key}] must map names to expressions in quotes")
     for name in value:
-        _check_name(name, where)
+        _check_name(name, "intermediate", where)
     return value
 
 
@@ -90,6 +136,7 @@ def build_cell(data: dict, where: str) -> Cell:
         states.remove("h")
         states.insert(0, "h")
     inter, update = _table(data, "intermediates", where), _table(data, "update", where)
+    _check_roles(states, params, inter, where)
     clash = (set(states) & set(params)) | (set(inter) & (set(states) | set(params)))
     if clash:
         raise SymbpttError(f"{where}: {sorted(clash)[0]!r} is defined twice (state, parameter or intermediate)")
@@ -108,6 +155,13 @@ def build_cell(data: dict, where: str) -> Cell:
     unused = [p for p in params if unit(p) not in used]
     if unused:
         raise SymbpttError(f"{where}: parameter {unused[0]!r} is not used by any expression")
+    reads = {k for k in order if exprs[k].free_symbols & {prev(s) for s in states}}
+    for k in order:  # an intermediate reads the state if it uses one that does
+        if any(unit(j) in exprs[k].free_symbols for j in reads):
+            reads.add(k)
+    if not any(e.free_symbols & ({prev(s) for s in states} | {unit(k) for k in reads}) for e in updates.values()):
+        raise SymbpttError(f"{where}: no [update] expression reads a previous state (write h on a right-hand "
+                           "side); without it nothing flows back through time")
     title = data.get("title", data.get("name", Path(where).stem))
     name = data.get("name", Path(where).stem)
     if not isinstance(title, str) or not isinstance(name, str) or len(title) > 60 or len(name) > 30:

@@ -1,7 +1,7 @@
 """Ready-made numbers for a cell, for sweeps and plots: random weights at a chosen scale, inputs drawn
 from U(−1, 1), every choice named and seeded.
 
-    W_* ~ N(0, gain²/n)  (so that ρ(W) ≈ gain for large n),   U_* ~ N(0, drive²/m),
+    W_* = gain · Z/√n  (so that ρ(W) ≈ |gain| for large n),   U_* = drive · Z'/√m,   Z, Z' standard normal,
     b_* = 0 except the LSTM forget bias b_f = forget_bias,    h0 = c0 = 0,   x_t ~ U(−1, 1),
 
 the inputs drawn from their own stream, so that every cell sees the same x for the same seed.
@@ -30,9 +30,9 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
     for param in spec.params:
         kind = spec.kind(param)
         if kind == "recurrent":
-            value = rng.normal(0.0, gain / math.sqrt(n), (n, n))
+            value = rng.standard_normal((n, n)) * (gain / math.sqrt(n))  # a negative gain flips the signs
         elif kind == "input":
-            value = rng.normal(0.0, drive / math.sqrt(m), (n, m))
+            value = rng.standard_normal((n, m)) * (drive / math.sqrt(m))
         elif kind == "scalar":
             value = np.zeros(1)
         else:

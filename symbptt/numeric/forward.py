@@ -22,6 +22,7 @@ import sympy as sp
 from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import INPUT, Cell, prev, unit
+from ..errors import SymbpttError
 from ..step import step_graph
 
 
@@ -53,15 +54,18 @@ class CompiledCell:
         self.leaf_names = list(self.graph.leaves)
         self.node_names = [name for name, _ in cell.nodes]
         self.args = [self.graph.symbol(n) for n in self.leaf_names] + [unit(n) for n in self.node_names]
-        self.nodes = [self._compile(_stable(expr, cell)) for _, expr in cell.nodes]
+        plain = {prev(s): sp.Symbol(s) for s in cell.states}  # the cell's expression as the user wrote it
+        self.nodes = [self._compile(_stable(expr, cell), f"the step {name} = {sp.sstr(expr.xreplace(plain))}")
+                      for name, expr in cell.nodes]
         self.keys = self.graph.coefficient_keys()
         stable = {key: _stable(self.graph.coefficient(*key), cell) for key in self.keys}
-        self.coefficients = {key: self._compile(expr) for key, expr in stable.items()}
+        self.coefficients = {key: self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
+                             for key, expr in stable.items()}
         self.differences = _has_differences([_stable(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
 
-    def _compile(self, expr: sp.Expr) -> Callable:
+    def _compile(self, expr: sp.Expr, label: str) -> Callable:
         if self.kind == "float":
             fn = sp.lambdify(self.args, expr, numpy_functions())
 
@@ -72,8 +76,30 @@ class CompiledCell:
 
             return call
         scalar = sp.lambdify(self.args, expr, [P.mpmath_module(), "mpmath"])
-        vector = np.frompyfunc(lambda *v: mpmath.mpf(scalar(*v)), len(self.args), 1)
+        used = [k for k, arg in enumerate(self.args) if arg in expr.free_symbols]
+
+        def element(*v: mpmath.mpf) -> mpmath.mpf:
+            try:
+                value = mpmath.mpf(scalar(*v))
+            except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), sqrt(−1) → mpc, …
+                value = mpmath.mpf("nan")
+            if not mpmath.isfinite(value):
+                where = ", ".join(f"{_shown(self.args[k])} = {mpmath.nstr(v[k], 6)}" for k in used)
+                raise CellDomainError(f"{label} has no finite real value at {where or 'these values'}; "
+                                      "the cell is not defined on these data")
+            return value
+
+        vector = np.frompyfunc(element, len(self.args), 1)
         return lambda *values: vector(*values)
+
+
+class CellDomainError(SymbpttError):
+    """A cell's step (or one of its derivatives) is undefined or infinite on the data it was given."""
+
+
+def _shown(symbol: sp.Symbol) -> str:
+    name = symbol.name
+    return f"{name.removeprefix('prev_')}_(t-1)" if name.startswith("prev_") else name
 
 
 @lru_cache(maxsize=32)
@@ -143,7 +169,22 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
             nodes = [layer[m][t] for m in cc.node_names]
             for k, name in enumerate(cc.node_names):
                 nodes[k] = layer[name][t] = cc.nodes[k](*row, *nodes)
+                if dtype.kind == "f" and np.isnan(nodes[k]).any():
+                    _explain_nan(cc, k, row, nodes)
     return Trajectory(values, [{} for _ in params], x, scalars)
+
+
+def _explain_nan(cc: CompiledCell, k: int, row: list, nodes: list) -> None:
+    """A NaN from finite arguments means the step is undefined there (log of a negative number, 0/0):
+    recompute that element exactly, which raises CellDomainError naming the step and the values.  A NaN
+    that an overflow caused (∞ − ∞) is left to the caller's exact recomputation."""
+    args = [np.broadcast_to(np.asarray(v, dtype=float), np.shape(nodes[k])) for v in [*row, *nodes[:k]]]
+    bad = np.isnan(nodes[k]) & np.logical_and.reduce([np.isfinite(a) for a in args])
+    if bad.any():
+        idx = tuple(int(i[0]) for i in np.nonzero(bad))
+        exact = compiled(cc.cell, "mp")
+        values = [mpmath.mpf(float(a[idx])) for a in args] + [mpmath.mpf(0)] * (len(nodes) - k)
+        exact.nodes[k](*values)
 
 
 def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tuple[str, str], np.ndarray]:
@@ -175,4 +216,5 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CompiledCell", "Trajectory", "compiled", "forward", "matvec", "prev", "step_coefficients", "to_mp"]
+__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "compiled", "forward", "matvec", "prev",
+           "step_coefficients", "to_mp"]

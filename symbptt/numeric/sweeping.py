@@ -131,5 +131,5 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias})
     base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
                           seed=req.seed, activation=req.activation)
-    param = "W" if req.param == "w" else req.param
+    param = "W" if req.cell == "rnn" and req.param == "w" else req.param
     return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain})
