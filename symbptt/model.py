@@ -75,7 +75,7 @@ class RNN:
     def spec(self) -> Cell:
         return get_cell(self.cell, self.act)
 
-    @property
+    @cached_property
     def graph(self) -> StepGraph:
         return step_graph(self.spec)
 

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_in_process
 
 from symbptt import __version__
 from symbptt.cli import main
@@ -118,7 +119,7 @@ BAD = [
 
 @pytest.mark.parametrize("args,needle", BAD, ids=[" ".join(a)[:40] for a, _ in BAD])
 def test_bad_input_is_one_line_exit_2_no_traceback(args, needle, tmp_path):
-    proc = run(*args, cwd=tmp_path)
+    proc = run_in_process(*args, cwd=tmp_path)
     one_line_error(proc, needle)
     assert list(tmp_path.iterdir()) == []
 
@@ -139,10 +140,10 @@ def test_bad_parameter_files(tmp_path, content, needle):
     path = tmp_path / "p.json"
     path.write_bytes(content)
     out = tmp_path / "out.json"
-    proc = run("grad", "--params", str(path), "-o", str(out))
+    proc = run_in_process("grad", "--params", str(path), "-o", str(out))
     one_line_error(proc, needle)
     assert not out.exists()
-    plot = run("plot", "contributions", "--params", str(path), "-o", str(tmp_path / "c.png"))
+    plot = run_in_process("plot", "contributions", "--params", str(path), "-o", str(tmp_path / "c.png"))
     one_line_error(plot, needle)
 
 
@@ -156,7 +157,7 @@ def test_grad_json_and_no_partial_file_on_error(tmp_path):
     good = tmp_path / "p.json"
     good.write_text(json.dumps({"activation": "tanh", "W": 0.9, "U": 1, "b": 0, "h0": 0.1, "x": [1, 0.5, -0.2],
                                 "y": 0.3, "truncate": 2}))
-    data = json.loads(run("grad", "--params", str(good)).stdout)
+    data = json.loads(run_in_process("grad", "--params", str(good)).stdout)
     assert set(data["grad"]) == {"W", "U", "b", "h0"} and len(data["log10_jacobian_norms"]) == 4
     assert data["truncated"]["k"] == 2 and data["regime"]["label"] == "vanishing guaranteed"
     assert sorted(tmp_path.iterdir()) == [good]
@@ -233,7 +234,7 @@ def test_sweep_csv_and_json_are_deterministic():
 
 
 def test_check_prints_its_table_and_exits_0_when_all_agree():
-    proc = run("check", "--trials", "4", "--seed", "1", "-T", "3")
+    proc = run_in_process("check", "--trials", "4", "--seed", "1", "-T", "3")
     assert proc.returncode == 0, proc.stdout
     for method in ("printed text", "printed LaTeX", "grad JSON", "NumPy reference", "finite diff."):
         assert method in proc.stdout

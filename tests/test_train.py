@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,9 +147,8 @@ def test_a_small_rnn_learns_to_remember_a_few_steps_back():
     assert result.summary["solved"] and result.summary["final_over_baseline"] < 0.1
 
 
-def run(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "symbptt", "train", *args], capture_output=True, text=True,
-                          timeout=300, **kw)
+def run(*args: str):
+    return run_in_process("train", *args)
 
 
 def test_command_line_writes_rows_and_summary(tmp_path):

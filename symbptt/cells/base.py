@@ -15,6 +15,7 @@ equations by the generic engine (step.py, paths.py); no other module knows which
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy as sp
 
@@ -75,7 +76,7 @@ class Cell:
         """(parameter name, state) of the initial states: h0 (and c0)."""
         return [(f"{s}0", s) for s in self.states]
 
-    @property
+    @cached_property
     def params(self) -> tuple[str, ...]:
         """Every parameter in report order: recurrent weights, input weights, biases, scalars, initial."""
         recurrent = [m for m, _, src in self.matrices() if src != INPUT]
@@ -85,6 +86,16 @@ class Cell:
 
     def kind(self, param: str) -> str:
         """'recurrent' (n×n), 'input' (n×m), 'bias' (n), 'scalar' or 'initial' (n)."""
+        try:
+            return self._kinds[param]
+        except KeyError:
+            raise KeyError(param) from None
+
+    @cached_property
+    def _kinds(self) -> dict[str, str]:
+        return {p: self._kind(p) for p in self.params}
+
+    def _kind(self, param: str) -> str:
         for m, _, src in self.matrices():
             if m == param:
                 return "input" if src == INPUT else "recurrent"
