@@ -472,7 +472,12 @@ def get_activation(name: str) -> Activation:
     if name in BUILTIN:
         return _builtin(name)
     if not name.isidentifier() or name == "a":
-        return _custom(name)
+        try:
+            return _custom(name)
+        except (OverflowError, MemoryError, RecursionError):  # e.g. exp(exp(exp(a))) at a = 10^12
+            raise SymbpttError(f"the activation {shown(name)} grows beyond any number format this tool can "
+                               "hold on the range it is analysed over (|a| ≤ 10^12); choose one that "
+                               "grows more slowly") from None
     raise SymbpttError(
         f"unknown activation {shown(name)}; choose one of {', '.join(NAMES)} or give an expression in a, "
         "for example 'a/(1+abs(a))'"

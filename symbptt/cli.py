@@ -59,7 +59,8 @@ class OneLineErrors(click.Group):
 
         kwargs["standalone_mode"] = False
         warnings.simplefilter("ignore", RuntimeWarning)  # a safety net: the numeric code handles its own events
-        argv = list(args[0]) if args else sys.argv[1:]
+        given = kwargs.get("args", args[0] if args else None)  # click's own runner passes args=…
+        argv = list(given) if given is not None else sys.argv[1:]
         for i, token in enumerate(argv):  # an empty value never silently means the default
             if token == "" or (token.startswith("--") and token.endswith("=")):
                 option = token[:-1] if token else (argv[i - 1] if i and argv[i - 1].startswith("-") else "an argument")
@@ -74,7 +75,7 @@ class OneLineErrors(click.Group):
         except click.ClickException as exc:
             fail(exc.format_message())
         except SymbpttError as exc:
-            fail(str(exc))
+            fail(str(exc), exc.exit_code)
         except BrokenPipeError:
             _quiet_broken_pipe()
         except KeyboardInterrupt:
@@ -92,10 +93,10 @@ def _quiet_broken_pipe() -> None:
     sys.exit(0)
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 2) -> None:
     text = " ".join(str(message).split())
     click.echo(f"Error: {text[:400]}", err=True)
-    sys.exit(2)
+    sys.exit(code)
 
 
 class Finite(click.ParamType):

@@ -229,6 +229,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         if key in seen:
             raise SymbpttError(f"field {key[:30]!r} appears twice in the parameters file")
+        twin = next((k for k in seen if k.casefold() == key.casefold()), None)
+        if twin is not None:
+            raise SymbpttError(f"fields {twin[:30]!r} and {key[:30]!r} of the parameters file differ only in "
+                               "case; keep the one the cell names")
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in key):
             raise SymbpttError("the parameters file holds an invalid character (a lone surrogate)")
         seen[key] = value

@@ -21,6 +21,7 @@ from typing import Any
 from .errors import SymbpttError
 
 MAX_NAME = 255
+MAX_PATH = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
 
 
 def _reason(exc: OSError) -> str:
@@ -60,6 +61,8 @@ def check_output_path(path: str | Path) -> Path:
     path = Path(text)
     if len(path.name.encode()) > MAX_NAME:
         raise SymbpttError(f"output file name is longer than {MAX_NAME} bytes")
+    if len(os.fsencode(text)) >= MAX_PATH:
+        raise SymbpttError(f"output path is longer than the system allows ({MAX_PATH - 1} bytes)")
     if text.endswith(os.sep) or path.is_dir():
         raise SymbpttError(f"output {text!r} is a folder, not a file")
     folder = path.parent if str(path.parent) else Path(".")

@@ -114,6 +114,11 @@ BAD = [
     (["grad", "--params", "/does/not/exist.json"], "cannot read"), (["grad", "--params", "/dev/zero"], "regular"),
     (["latex", "-o", "."], "folder"), (["latex", "-o", "/"], "folder"), (["latex", "-o", "/proc/self/x"], "cannot"),
     (["latex", "-o", ""], "empty"), (["latex", "-o", "x" * 300 + ".tex"], "longer than"),
+    (["latex", "-o", "/".join(["d" * 200] * 25) + "/x.tex"], "longer than the system allows"),
+    (["sweep", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
+    (["derive", "-a", "exp(exp(exp(a)))", "--form", "factors"], "grows beyond"),
+    (["derive", "-a", "2**(2**(2**(2**a)))"], "grows beyond"), (["derive", "-a", "a*1e300*1e300"], "grows beyond"),
+    (["derive", "-a", ""], "empty"), (["derive", "--wrt", ""], "empty"),
 ]
 
 
@@ -131,10 +136,11 @@ def test_bad_input_is_one_line_exit_2_no_traceback(args, needle, tmp_path):
     (b'{"W": "0.9", "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "must hold numbers"),
     (b'{"W": true, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "must hold numbers"),
     (b'{"W": 1, "W": 2, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "appears twice"),
+    (b'{"w": 1, "W": 2, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "differ only in case"),
     (b'{"activation": "\\ud800", "W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0}', "surrogate"),
     (b'{"W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": NaN}', "NaN"),
     (b'{"W": 1, "U": 1, "b": 0, "h0": 0, "x": [1], "y": 0, "los": "sum"}', "did you mean"),
-], ids=["latin-1", "nested", "5000 digits", "400 digits", "string", "boolean", "duplicate", "surrogate", "NaN",
+], ids=["latin-1", "nested", "5000 digits", "400 digits", "string", "boolean", "duplicate", "case", "surrogate", "NaN",
         "misspelled"])
 def test_bad_parameter_files(tmp_path, content, needle):
     path = tmp_path / "p.json"

@@ -253,6 +253,9 @@ def test_the_command_line_draws_a_figure(tmp_path):
     (["contributions", "-o", "x.png", "--wrt", "h0"], "contributions of 'h0'"),
     (["regimes", "-o", "x.png", "--backward"], "does not use --backward"),
     (["spectrum", "-o", "x.png", "--seed", "-1"], "--seed"), (["regimes", "-o", ""], "empty"),
+    (["regimes", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
+    (["surface", "-o", "x.png", "--b-min", "-1e308", "--b-max", "1e308"], "wider than float64"),
+    (["gates", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
 ])
 def test_bad_plot_input_exit_2_and_no_file(tmp_path, args, needle):
     proc = run_in_process("plot", *args, cwd=tmp_path)

@@ -4,6 +4,7 @@ truncation, the command line (bad input, NaN, Ctrl-C) and the figures."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -223,3 +224,16 @@ def test_the_horizon_sentence_follows_the_shares():
     assert said == ("rnn: every seed solved it at T = 5; some seeds at T = 10; no seed at T = 20. "
                     "lstm: every seed solved it at T = 5, 10, 20.")
     assert "no seed at T = 10, 20" in horizon_sentence([5, 10, 20], {"rnn": [1.0, 0.0, 0.0]})
+
+
+@pytest.mark.parametrize("command", [["train", "--steps", "5", "-T", "5", "-n", "2"],
+                                     ["plot", "horizon", "--iterations", "5", "--lengths", "5"]])
+def test_a_huge_learning_rate_stops_naming_the_iteration(tmp_path, command):
+    """--lr 1e308 throws the weights to infinity on the first updates: exit 1 naming the iteration, no
+    traceback (it used to be a LinAlgError in the bound's SVD); train keeps the rows up to it."""
+    out = tmp_path / ("run.csv" if command[0] == "train" else "h.png")
+    proc = run_in_process(*command, "--lr", "1e308", "-o", str(out))
+    assert "Traceback" not in proc.stderr and proc.returncode == 1, proc.stderr
+    assert re.search(r"stopped being finite after the update of iteration \d+", proc.stderr)
+    if command[0] == "train":
+        assert "# stopped: the parameters stopped being finite" in out.read_text()

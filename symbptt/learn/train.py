@@ -196,6 +196,11 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
             result.stopped = f"the loss or its gradient stopped being finite at iteration {it}"
             break
         optimizer.step(params, grads)
+        if not all(np.isfinite(v).all() for layer in params for v in layer.values()):
+            result.rows.append(row | {"eval_loss": None})
+            result.stopped = (f"the parameters stopped being finite after the update of iteration {it} "
+                              f"(learning rate {settings.lr:g})")
+            break
         eval_loss = None
         if it % settings.eval_every == 0 or it == settings.steps:
             eval_loss = evaluate(spec, params, settings, held.x, held.target)

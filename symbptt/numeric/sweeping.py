@@ -49,6 +49,9 @@ class SweepRequest:
 
         if self.low >= self.high and self.points > 1:
             raise SymbpttError(f"grid range is empty or reversed: {self.low:g} .. {self.high:g}")
+        if not np.isfinite(self.high - self.low):
+            raise SymbpttError(f"grid range {self.low:g} .. {self.high:g} is wider than float64 can step "
+                               "through (its width overflows); narrow it")
         spec = get_cell(self.cell, get_activation(self.activation))
         if self.cell != "rnn" and self.activation != "tanh":
             raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")

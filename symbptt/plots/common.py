@@ -55,6 +55,9 @@ def colour_map(name: str) -> Colormap:
 def check_range(name: str, low: float, high: float) -> None:
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise SymbpttError(f"{name} range is empty or reversed: {low} .. {high}")
+    if not math.isfinite(high - low):
+        raise SymbpttError(f"{name} range {low:g} .. {high:g} is wider than float64 can step through "
+                           "(its width overflows); narrow it")
 
 
 def check_steps(T: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..errors import SymbpttError
+from ..errors import RunFailed, SymbpttError
 from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
 from ..learn.train import EVAL_SIZE
@@ -37,6 +37,7 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
     kept = []
     for settings in runs:
         result = train(settings)
+        _finished(result, settings)
         rows = result.rows
         it = np.array([r["iteration"] for r in rows])
         norms = np.array([r["grad_norm"] for r in rows])
@@ -90,7 +91,9 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
             for seed in range(base.seed, base.seed + seeds):
                 settings = replace(base, cell=cell, T=T, seed=seed,
                                    forget_bias=base.forget_bias if forget_bias is None else forget_bias)
-                solved += bool(train(settings).summary["solved"])
+                result = train(settings)
+                _finished(result, settings)
+                solved += bool(result.summary["solved"])
             shares.append(solved / seeds)
         label = cell if cell != "lstm" else f"lstm (b_f = {base.forget_bias if forget_bias is None else forget_bias:g})"
         ax.plot(lengths, shares, marker="o", label=label)
@@ -108,6 +111,13 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                  f"asks whether the final held-out loss is below {SOLVED:g} of the mean predictor's. "
                  + horizon_sentence(lengths, table))
     return fig, Plotted({"lengths": lengths, "solved": table})
+
+
+def _finished(result, settings: TrainSettings) -> None:
+    """A run that stopped on non-finite numbers has no loss curve to draw: refuse the figure, naming it."""
+    if result.stopped and result.stopped != "interrupted":
+        raise RunFailed(f"the {settings.cell} run at T = {settings.T}, seed {settings.seed}: {result.stopped}; "
+                        "no figure written")
 
 
 def horizon_sentence(lengths: list[int], table: dict[str, list[float]]) -> str:
