@@ -8,8 +8,6 @@ floating-point cells (memory) and multiply-adds (time), with rates measured on a
 
 from __future__ import annotations
 
-import math
-
 import sympy as sp
 
 from .errors import SymbpttError
@@ -92,8 +90,51 @@ def check_grid(name: str, points: int, T: int, arrays: int = 4) -> None:
                            f"{MAX_CELLS // arrays:,}; lower --points or -T")
 
 
+# ---------------------------------------------------------------- time and memory of numeric commands
+#
+# Estimates made before any work starts.  A numeric command costs Python time per cell step (the step
+# kernel is a Python loop over t), multiply-adds (NumPy) and memory for the arrays it holds.  The
+# constants were measured on the development machine (2 cores, 2026-12) and are rounded up.
+
+MAX_BYTES = 2 * 2**30  # arrays one command may hold at once
+MAX_SECONDS = 600.0  # estimated running time above which a command is refused
+RATE = 1e9  # multiply-adds per second NumPy reaches on the small matrices of one step
+TRAIN_STEP = 4e-4  # seconds of Python per time step of one training iteration (forward + backward)
+NORM_STEP = 6e-4  # seconds of Python per time step of a state-Jacobian norm sweep (one configuration)
+
+
+def estimate(what: str, advice: str, *, seconds: float = 0.0, flops: float = 0.0, floats: float = 0.0) -> float:
+    """The estimated running time of ``what``, after refusing it (one line, with the numbers) if it would
+    hold more than MAX_BYTES or run longer than MAX_SECONDS."""
+    total = seconds + flops / RATE
+    if 8 * floats > MAX_BYTES:
+        raise SymbpttError(f"{what} would hold about {8 * floats / 2**30:.3g} GiB of arrays, more than the "
+                           f"{MAX_BYTES / 2**30:.0f} GiB limit; {advice}")
+    if total > MAX_SECONDS:
+        raise SymbpttError(f"{what} would take about {human(total)}, more than the {human(MAX_SECONDS)} "
+                           f"limit; {advice}")
+    return total
+
+
+def state_size(cell, n: int) -> int:
+    """Length of the whole state s_t (h, or h and c): the side of the step Jacobian ∂s_t/∂s_{t-1}."""
+    return len(cell.states) * n
+
+
+def norm_sweep_cost(cell, n: int, T: int, configs: int) -> dict[str, float]:
+    """log10‖∂s_T/∂s_0‖ for T = 1..T over ``configs`` configurations: a forward pass and one product of
+    step Jacobians (size S = |s|) per step."""
+    size = state_size(cell, n)
+    nodes = len(cell.nodes) + len(cell.linears)
+    return {"seconds": configs * T * NORM_STEP, "flops": configs * T * (2.0 * size**3 + nodes * n * n),
+            "floats": T * (nodes + len(cell.states)) * n * 4 + 2.0 * size * size * 64}
+
+
 def human(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.3g} h"
 
 
-__all__ = ["check_form_size", "check_grid", "check_sweep", "human", "math"]
+__all__ = ["MAX_BYTES", "MAX_SECONDS", "check_form_size", "check_grid", "check_sweep", "estimate", "human",
+           "norm_sweep_cost", "state_size"]

@@ -16,12 +16,14 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.monotonic()
         self.shown = False
+        self.done = 0
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __enter__(self) -> Progress:
         return self
 
     def update(self, done: int, note: str = "") -> None:
+        self.done = done
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.start

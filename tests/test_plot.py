@@ -256,6 +256,11 @@ def test_the_command_line_draws_a_figure(tmp_path):
     (["regimes", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
     (["surface", "-o", "x.png", "--b-min", "-1e308", "--b-max", "1e308"], "wider than float64"),
     (["gates", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
+    (["gates", "-o", "x.png", "-n", "256", "--points", "100", "-T", "1000"], "would take about"),
+    (["curves", "-o", "x.png", "-T", "100000000"], "GiB of arrays"),
+    (["curves", "-o", "x.png", "--cell", "rnn,lstm,gru", "-n", "256", "-T", "20000"], "GiB of arrays"),
+    (["horizon", "-o", "x.png", "--lengths", "5000,10000"], "would take about"),
+    (["training", "-o", "x.png", "--lengths", "10000", "--iterations", "100000"], "would take about"),
 ])
 def test_bad_plot_input_exit_2_and_no_file(tmp_path, args, needle):
     proc = run_in_process("plot", *args, cwd=tmp_path)

@@ -170,7 +170,10 @@ def test_command_line_writes_rows_and_summary(tmp_path):
     (["--lr", "-1"], "--lr"), (["--batch", "0"], "--batch"), (["--clip", "0"], "--clip"),
     (["--truncate", "0"], "--truncate"), (["-T", "5", "--truncate", "6"], "--truncate"),
     (["--cell", "missing.toml"], "missing.toml"), (["--steps", "0"], "--steps"), (["--scale", "nan"], "finite"),
-    (["--cell", "lstm", "-a", "relu"], "-a sets"),
+    (["--cell", "lstm", "-a", "relu"], "-a sets"), (["-T", "10000000", "-n", "1", "--batch", "1", "--steps", "1"], "GiB"),
+    (["-n", "256", "-T", "5000", "--batch", "1", "--steps", "1"], "GiB"), (["--cell", "lstm", "-n", "256", "-T", "59604",
+                                                                             "--steps", "1"], "GiB"),
+    (["--eval-every", "0"], "eval-every"),
 ])
 def test_bad_training_input_is_one_line_exit_2_and_no_file(tmp_path, args, needle):
     out = tmp_path / "run.csv"
@@ -237,3 +240,16 @@ def test_a_huge_learning_rate_stops_naming_the_iteration(tmp_path, command):
     assert re.search(r"stopped being finite after the update of iteration \d+", proc.stderr)
     if command[0] == "train":
         assert "# stopped: the parameters stopped being finite" in out.read_text()
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"eval_every": 0}, "eval_every"), ({"forget_bias": float("nan")}, "forget_bias"), ({"n": "8"}, "n (-n)"),
+    ({"T": 2.5}, "T (-T)"), ({"lr": float("inf")}, "lr"), ({"batch": True}, "batch"), ({"seed": -1}, "seed"),
+])
+def test_train_settings_from_python_name_the_bad_argument(change, needle):
+    """The API refuses what the command line refuses, with a SymbpttError naming the argument (it used to be
+    a ZeroDivisionError for eval_every=0 and a silent NaN for forget_bias)."""
+    from symbptt import SymbpttError
+
+    with pytest.raises(SymbpttError, match=re.escape(needle)):
+        TrainSettings(**change).validate()

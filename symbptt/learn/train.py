@@ -21,11 +21,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..activations import get_activation
+from ..budget import TRAIN_STEP, estimate
 from ..cells import Cell, get_cell
 from ..errors import SymbpttError
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import regime
 from ..paths import evaluate_deltas, evaluate_recursive
+from ..validate import integer, number
 from .optimizers import clip_by_norm, global_norm, make_optimizer
 from .tasks import SOLVED, baseline_loss, get_task, make_batch
 
@@ -52,32 +54,48 @@ class TrainSettings:
     eval_every: int = 25
     far: int | None = None  # K of far_share (default T // 2)
 
-    def validate(self) -> Cell:
-        """Every setting checked before any work; the cell, resolved once."""
+    def validate(self, check_cost: bool = True) -> Cell:
+        """Every setting checked before any work (types, ranges and, unless told not to, the cost); the
+        cell, resolved once."""
+        integer("n (-n)", self.n, 1, 256)
+        integer("layers (--layers)", self.layers, 1, 3)
+        integer("T (-T)", self.T, 1)
+        integer("batch (--batch)", self.batch, 1)
+        integer("steps (--steps)", self.steps, 1)
+        integer("eval_every (--eval-every)", self.eval_every, 1)
+        integer("seed (--seed)", self.seed, 0, 2**32 - 1)
+        number("scale (--scale)", self.scale, positive=True)
+        number("forget_bias (--forget-bias)", self.forget_bias)
         get_task(self.task, self.T)
-        if self.batch < 1:
-            raise SymbpttError(f"--batch must be at least 1, got {self.batch}")
-        if self.steps < 1:
-            raise SymbpttError(f"--steps must be at least 1, got {self.steps}")
-        make_optimizer(self.optimizer, self.lr)
+        make_optimizer(self.optimizer, number("lr (--lr)", self.lr, positive=True))
         if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
             raise SymbpttError(f"--clip must be a positive number, got {self.clip}")
-        if self.truncate is not None and not 1 <= self.truncate <= self.T:
+        if self.truncate is not None and not 1 <= integer("truncate (--truncate)", self.truncate) <= self.T:
             raise SymbpttError(f"--truncate must be from 1 to T = {self.T}, got {self.truncate}")
-        if not (self.scale > 0 and math.isfinite(self.scale)):
-            raise SymbpttError(f"--scale must be a positive number, got {self.scale}")
-        if not 1 <= self.n <= 256 or not 1 <= self.layers <= 3:
-            raise SymbpttError("-n must be from 1 to 256 and --layers from 1 to 3")
         if self.cell != "rnn" and self.activation != "tanh":
             raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")
         far = self.horizon
         if not 1 <= far <= self.T:
             raise SymbpttError(f"--far must be from 1 to T = {self.T}, got {far}")
-        cost = self.steps * self.batch * self.T * self.layers * self.n * self.n * 40
-        if cost > 5e12:
-            raise SymbpttError(f"training {self.steps} steps of batch {self.batch}, T = {self.T}, n = {self.n} needs "
-                               f"about {cost:.2g} multiply-adds; lower --steps, --batch, -T or -n")
-        return get_cell(self.cell, get_activation(self.activation))
+        spec = get_cell(self.cell, get_activation(self.activation))
+        if check_cost:  # memory only: a long run shows its progress and keeps what it trained on Ctrl-C
+            estimate(f"training {self.steps} iterations of batch {self.batch} at T = {self.T}, n = {self.n}",
+                     "lower --batch, -T or -n", floats=self.cost(spec)["floats"])
+        return spec
+
+    def cost(self, spec: Cell) -> dict[str, float]:
+        """Estimated Python time, multiply-adds and float64 cells held (see budget.estimate): the batches,
+        the held-out batch (EVAL_SIZE sequences) and the per-step arrays of every layer."""
+        nodes = len(spec.nodes) + len(spec.linears)
+        matrices = len(spec.matrices())
+        evals = self.steps // self.eval_every + 1
+        m = get_task(self.task, self.T).inputs
+        work = self.T * self.layers
+        return {"seconds": (self.steps + evals) * work * TRAIN_STEP * max(1.0, nodes / 4),
+                "flops": (3.0 * self.steps * self.batch + evals * EVAL_SIZE) * work * matrices * self.n**2,
+                "floats": (self.T + 1) * self.layers * (self.n * (self.batch + EVAL_SIZE) * 2 * nodes
+                                                        + self.n**2 * matrices)
+                          + 2.0 * self.T * max(m, 1) * EVAL_SIZE}
 
     @property
     def horizon(self) -> int:

@@ -116,6 +116,12 @@ def _per_layer(items: list) -> Any:
 def grad_report(cfg: Config) -> dict:
     """Loss, gradients (float64 where it holds them, else null with log10 beside), Jacobian norms with
     their k, the bound beside what was observed, and, when asked, truncated BPTT."""
+    from ..budget import estimate, norm_sweep_cost
+
+    T, n = cfg.x.shape[0], cfg.layers[0][f"{cfg.spec.states[0]}0"].size
+    cost = norm_sweep_cost(cfg.spec, n, T, len(cfg.layers) * (2 if cfg.truncate else 1))
+    estimate(f"the report of a {cfg.spec.name} with n = {n}, T = {T}, {len(cfg.layers)} layer(s)",
+             "use fewer steps (a shorter x) or a smaller n", **cost)
     model = NumericModel.of(cfg)
     values = ArrayFactors(model, watch=FloatWatch())  # the one float64 forward pass of the report
     loss, grads, used_mp = exact_gradients(model, values)

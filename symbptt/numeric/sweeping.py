@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import SymbpttError
 
+SCALAR_STEP = 2e-5  # seconds per step of T of the scalar and gain sweeps (a Python loop over t)
 MAX_CELL_STEPS = 400_000  # grid points × T of the per-cell sweep (a Python loop over steps, ~25 s)
 
 
@@ -44,7 +45,7 @@ class SweepRequest:
     def validate(self) -> None:
         """Every combination that cannot mean anything, refused before any work, with the numbers."""
         from ..activations import get_activation
-        from ..budget import check_sweep
+        from ..budget import check_sweep, estimate, norm_sweep_cost
         from ..cells import get_cell
 
         if self.low >= self.high and self.points > 1:
@@ -64,13 +65,16 @@ class SweepRequest:
         if self.param is not None and self.param not in known and not (self.cell == "rnn" and self.param == "w"):
             raise SymbpttError(f"unknown --param {self.param!r} for the {spec.name} cell; choose one of "
                                f"{', '.join(known)}")
+        what = f"a sweep of {self.points} points × T = {self.T}"
         if self.scalar_rnn or self.gain_rnn:
             check_sweep(self.T, self.points, self.n)
+            estimate(what, "lower -T or --points", seconds=self.T * SCALAR_STEP * (1 + self.points / 1000))
             return
         check_sweep(self.T, self.points, 1)
         if self.T * self.points > MAX_CELL_STEPS:
             raise SymbpttError(f"a {spec.name} sweep of {self.points} points × T={self.T} runs "
                                f"{self.T * self.points:,} steps, more than {MAX_CELL_STEPS:,}; lower --points or -T")
+        estimate(what, "lower --points, -n or -T", **norm_sweep_cost(spec, self.n, self.T, self.points))
         size = len(spec.states) * self.n
         if self.T * self.points * size**3 > 2e10:
             raise SymbpttError(f"a sweep with state size {size}, T={self.T} and {self.points} points needs about "

@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
+from ..validate import integer, number
 from .common import Plotted, caption, check_steps, gamma_of, new_figure
 from .regimes import SATURATION, saturated_share
 
@@ -19,9 +21,15 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     """log10|∂h_T/∂h_0| (solid) and the bound T·log10(γ|w|) (dashed) for each weight; the legend gives
     the finite-time Lyapunov rate (1/T)·ln|∂h_T/∂h_0| and, for a saturating unit, the share of steps
     with |a_t| > 3."""
+    if isinstance(weights, str):
+        raise SymbpttError("weights must be a sequence of numbers, e.g. (0.5, 1.0), not a string")
+    T_max = integer("T_max (-T)", T_max)
+    weights = tuple(number("weights (--weights)", v) for v in weights)
     check_steps(T_max)
     if not weights:
         raise SymbpttError("give at least one weight")
+    estimate(f"plot curves of {len(weights)} weights at T = {T_max}", "lower -T",
+             seconds=len(weights) * T_max * 2e-5, floats=8.0 * len(weights) * T_max)
     if beside not in ("linear", "none"):
         raise SymbpttError(f"unknown --beside {beside!r}; choose linear or none")
     w = np.asarray(weights, dtype=float)
@@ -79,9 +87,19 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     from ..numeric.factors import ArrayFactors, NumericModel
     from ..numeric.logspace import log10_norms_by_T
 
+    if isinstance(cells, str):
+        raise SymbpttError("cells must be a sequence of cell names, e.g. ('rnn', 'lstm'), not a string")
+    T_max, n = integer("T_max (-T)", T_max), integer("n (-n)", n, 1, 256)
     check_steps(T_max)
     if not cells:
         raise SymbpttError("give at least one cell")
+    from ..activations import get_activation
+    from ..cells import get_cell
+
+    costs = [norm_sweep_cost(get_cell(c, get_activation("tanh")), n, T_max, 1) for c in cells]
+    estimate(f"plot curves of {len(cells)} cells at n = {n}, T = {T_max}", "lower -n or -T",
+             seconds=sum(c["seconds"] for c in costs), flops=sum(c["flops"] for c in costs),
+             floats=max(c["floats"] for c in costs))
     T = np.arange(1, T_max + 1)
     fig, ax = new_figure(figsize=(7.6, 5.2))
     fig.subplots_adjust(bottom=0.24, top=0.9)

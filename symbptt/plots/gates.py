@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..budget import estimate, norm_sweep_cost
 from ..numeric.examples import example_config, with_param
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
+from ..validate import integer, number
 from .common import Plotted, caption, check_range, check_steps, colour_map, diverging, masked, new_figure
 
 LEVELS = (-40, -20, -10, -5, -2, -1)
@@ -19,8 +21,15 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     """For each forget bias: one forward pass of an LSTM with seeded random weights (W ~ N(0, gain²/n),
     U ~ N(0, drive²), other biases 0), the accumulated state Jacobian's blocks for every T, and the
     product of the forget gates log10 Π_{j≤T} f_j (largest unit)."""
-    check_range("forget bias", b_min, b_max)
+    points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
+    n = integer("n (-n)", n, 1, 256)
+    check_range("forget bias", number("b_min (--min)", b_min), number("b_max (--max)", b_max))
     check_steps(T_max)
+    from ..activations import get_activation
+    from ..cells import get_cell
+
+    estimate(f"plot gates with {points} forget biases at n = {n}, T = {T_max}", "lower --points, -n or -T",
+             **norm_sweep_cost(get_cell("lstm", get_activation("tanh")), n, T_max, points))
     grid = np.linspace(b_min, b_max, points)
     base = example_config("lstm", T_max, n, gain=gain, drive=drive, seed=seed)
     c_vals, h_vals, carousel = (np.empty((T_max, points)) for _ in range(3))

@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..budget import estimate
 from ..errors import RunFailed, SymbpttError
 from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
 from ..learn.train import EVAL_SIZE
+from ..progress import Progress
 from .common import Plotted, caption, new_figure
 
 MAX_RUNS = 60
@@ -32,11 +34,14 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
     line per run; the clip threshold dashed where a run clips."""
     if not runs or len(runs) > 8:
         raise SymbpttError("plot training compares 1 to 8 runs")
+    _check_total(runs, "plot training")
     fig, (left, right) = new_figure(1, 2, figsize=(12, 5.0))
     fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
     kept = []
-    for settings in runs:
-        result = train(settings)
+    progress = Progress(len(runs), "plot training")
+    for done, settings in enumerate(runs, 1):
+        result = train(settings, stop=_no_stop)
+        progress.update(done)
         _finished(result, settings)
         rows = result.rows
         it = np.array([r["iteration"] for r in rows])
@@ -81,6 +86,11 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                            f"lengths × seeds at most {MAX_RUNS}")
     from dataclasses import replace
 
+    runs = {(cell, T, seed): replace(base, cell=cell, T=T, seed=seed,
+                                     forget_bias=base.forget_bias if forget_bias is None else forget_bias)
+            for cell in cells for T in lengths for seed in range(base.seed, base.seed + seeds)}
+    _check_total(list(runs.values()), "plot horizon")
+    progress = Progress(len(runs), "plot horizon")
     fig, ax = new_figure(figsize=(7.4, 4.8))
     fig.subplots_adjust(bottom=0.26, top=0.88)
     table = {}
@@ -89,9 +99,9 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
         for T in lengths:
             solved = 0
             for seed in range(base.seed, base.seed + seeds):
-                settings = replace(base, cell=cell, T=T, seed=seed,
-                                   forget_bias=base.forget_bias if forget_bias is None else forget_bias)
-                result = train(settings)
+                settings = runs[(cell, T, seed)]
+                result = train(settings, stop=_no_stop)
+                progress.update(progress.done + 1)
                 _finished(result, settings)
                 solved += bool(result.summary["solved"])
             shares.append(solved / seeds)
@@ -111,6 +121,23 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                  f"asks whether the final held-out loss is below {SOLVED:g} of the mean predictor's. "
                  + horizon_sentence(lengths, table))
     return fig, Plotted({"lengths": lengths, "solved": table})
+
+
+def _no_stop() -> bool:
+    return False
+
+
+def _check_total(runs: list[TrainSettings], what: str) -> None:
+    """Refuse, before the first run, a figure whose runs together would take too long or hold too much."""
+    total = {"seconds": 0.0, "flops": 0.0, "floats": 0.0}
+    for settings in runs:
+        cost = settings.cost(settings.validate(check_cost=False))
+        total = {"seconds": total["seconds"] + cost["seconds"], "flops": total["flops"] + cost["flops"],
+                 "floats": max(total["floats"], cost["floats"])}
+    longest = max(s.T for s in runs)
+    plural = "s" if len(runs) > 1 else ""
+    estimate(f"{what} ({len(runs)} training run{plural} of {runs[0].steps} iterations, T up to {longest})",
+             "lower --iterations, --lengths, --batch, --seeds or -n", **total)
 
 
 def _finished(result, settings: TrainSettings) -> None:

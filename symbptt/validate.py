@@ -1,0 +1,41 @@
+"""Checks of arguments shared by the command line and the Python API: each raises a one-line
+SymbpttError that names the argument, so misuse from Python reads like misuse from the shell."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from .errors import SymbpttError
+
+
+def integer(name: str, value: object, low: int = 1, high: int | None = None) -> int:
+    """``value`` as an int in [low, high]; bools, floats and strings are refused, not converted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SymbpttError(f"{name} must be a whole number, got {type(value).__name__} {value!r:.40}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise SymbpttError(f"{name} must be {bounds}, got {value}")
+    return value
+
+
+def number(name: str, value: object, positive: bool = False) -> float:
+    """``value`` as a finite float (positive if asked); strings and bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SymbpttError(f"{name} must be a number, got {type(value).__name__} {value!r:.40}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise SymbpttError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise SymbpttError(f"{name} must be positive, got {value:g}")
+    return value
+
+
+def choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise SymbpttError(f"{name} must be one of {', '.join(allowed)}, got {value!r:.40}")
+    return value
+
+
+__all__ = ["choice", "integer", "number"]
