@@ -170,9 +170,10 @@ def test_command_line_writes_rows_and_summary(tmp_path):
     (["--lr", "-1"], "--lr"), (["--batch", "0"], "--batch"), (["--clip", "0"], "--clip"),
     (["--truncate", "0"], "--truncate"), (["-T", "5", "--truncate", "6"], "--truncate"),
     (["--cell", "missing.toml"], "missing.toml"), (["--steps", "0"], "--steps"), (["--scale", "nan"], "finite"),
-    (["--cell", "lstm", "-a", "relu"], "-a sets"), (["-T", "10000000", "-n", "1", "--batch", "1", "--steps", "1"], "GiB"),
-    (["-n", "256", "-T", "5000", "--batch", "1", "--steps", "1"], "GiB"), (["--cell", "lstm", "-n", "256", "-T", "59604",
-                                                                             "--steps", "1"], "GiB"),
+    (["--cell", "lstm", "-a", "relu"], "-a sets"),
+    (["-T", "10000000", "-n", "1", "--batch", "1", "--steps", "1"], "GiB"),
+    (["-n", "256", "-T", "5000", "--batch", "1", "--steps", "1"], "GiB"),
+    (["--cell", "lstm", "-n", "256", "-T", "59604", "--steps", "1"], "GiB"),
     (["--eval-every", "0"], "eval-every"),
 ])
 def test_bad_training_input_is_one_line_exit_2_and_no_file(tmp_path, args, needle):
