@@ -824,6 +824,13 @@ def derive(rnn: RNN, form: str = "explicit", wrt: str | None = None, named: bool
     """Build one form of the BPTT gradient of ``rnn`` with respect to ``wrt`` (a parameter name or all;
     default: the cell's first recurrent weight, W for the vanilla cell).
     ``named``: print scalar factors by name (J_3) instead of written out (explicit and recursive)."""
+    if not isinstance(rnn, RNN):
+        raise SymbpttError(f"derive takes an RNN, e.g. derive(RNN(T=3, cell='lstm')), got {type(rnn).__name__} "
+                           f"{rnn!r:.40}")
+    if wrt is not None and (not isinstance(wrt, str) or not wrt):
+        raise SymbpttError(f"wrt must be a parameter name or 'all', got {wrt!r:.40}")
+    if not isinstance(form, str):
+        raise SymbpttError(f"form must be one of {', '.join(FORMS)}, got {form!r:.40}")
     wrt = wrt or default_wrt(rnn)
     if form not in FORM_BUILDERS:
         raise SymbpttError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")

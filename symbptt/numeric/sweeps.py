@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..activations import get_activation
+from ..errors import SymbpttError
 from ..primitives import LN10
 
 
@@ -82,7 +83,14 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
 
     One forward pass over the whole grid; log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| is a cumulative
     sum down the time axis."""
+    from ..budget import check_sweep
+    from ..validate import integer
+
+    T_max = integer("T_max", T_max)
     w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or not w.size or not np.isfinite(w).all():
+        raise SymbpttError("weights must be a non-empty 1-D array of finite numbers")
+    check_sweep(T_max, w.size, 1)
     drive = u * drive_inputs(T_max, seed, x) + b
     with np.errstate(all="ignore"):
         if activation == "tanh":

@@ -7,8 +7,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..budget import check_grid
 from ..errors import SymbpttError
 from ..numeric.sweeps import sweep_grad, sweep_scalar
+from ..validate import integer, number
 from .common import (
     Plotted,
     caption,
@@ -32,8 +34,10 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
             quantity: str = "jacobian", y: float = 0.5, beside: str = "linear") -> tuple[Figure, Plotted]:
     """log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| (or log10|∂L/∂w| for L = ½(h_T − y)²) over the grid,
     one panel per activation: ``beside`` = 'linear' puts the linear unit next to ``activation``."""
-    check_range("weight", w_min, w_max)
+    points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
+    check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
     check_steps(T_max)
+    check_grid("plot regimes", points, T_max)
     if quantity not in ("jacobian", "grad"):
         raise SymbpttError(f"unknown quantity {quantity!r}; choose jacobian or grad")
     if beside not in ("linear", "none"):

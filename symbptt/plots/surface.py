@@ -7,6 +7,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..activations import get_activation
+from ..budget import check_grid
+from ..validate import integer, number
 from .common import Plotted, caption, check_range, check_steps, new_figure
 
 
@@ -14,9 +16,11 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
             b_max: float = 3.0, points: int = 161, T: int = 30, target: float = 0.5, a0: float = 0.5
             ) -> tuple[Figure, Plotted]:
     """log10 L and log10‖∇L‖ over (w, b): the cliffs where the gradient explodes sit beside plateaus."""
-    check_range("weight", w_min, w_max)
-    check_range("bias", b_min, b_max)
+    points, T = integer("points (--points)", points, 2), integer("T (-T)", T)
+    check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
+    check_range("bias", number("b_min (--b-min)", b_min), number("b_max (--b-max)", b_max))
     check_steps(T)
+    check_grid("plot surface", points**2, T, arrays=2)
     act = get_activation(activation)
     w, b = np.meshgrid(np.linspace(w_min, w_max, points), np.linspace(b_min, b_max, points))
     a, hs, ds = np.full(w.shape, a0), [], []

@@ -1,0 +1,44 @@
+"""The Python API refuses misuse as the command line does: a SymbpttError (a ValueError) whose one-line
+message names the argument, before any work or allocation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symbptt import RNN, SymbpttError, derive
+from symbptt import plots as plot
+from symbptt.learn import TrainSettings
+from symbptt.numeric.sweeps import sweep_scalar
+
+MISUSE = [
+    ("derive('rnn')", lambda: derive("rnn"), "derive takes an RNN"),
+    ("derive wrt=''", lambda: derive(RNN(T=2), wrt=""), "wrt"),
+    ("derive form=3", lambda: derive(RNN(T=2), form=3), "form"),
+    ("RNN T='3'", lambda: RNN(T="3"), "T"),
+    ("RNN n=2.5", lambda: RNN(T=3, n=2.5), "hidden size n"),
+    ("RNN activation=3", lambda: RNN(T=3, activation=3), "activation"),
+    ("sweep_scalar T=0", lambda: sweep_scalar(np.linspace(-1, 1, 3), 0, "tanh"), "T_max"),
+    ("sweep_scalar huge", lambda: sweep_scalar(np.linspace(-1, 1, 100_000), 100_000, "tanh"), "values"),
+    ("sweep_scalar nan", lambda: sweep_scalar(np.array([np.nan]), 3, "tanh"), "finite"),
+    ("regimes huge", lambda: plot.regimes(T_max=100_000, points=100_000), "grid"),
+    ("regimes points str", lambda: plot.regimes(points="5"), "points"),
+    ("surface points=1", lambda: plot.surface(points=1), "points"),
+    ("curves weights str", lambda: plot.curves(weights="0.5,1"), "weights"),
+    ("curves weights nan", lambda: plot.curves(weights=(0.5, float("nan"))), "weights"),
+    ("cell_curves cells str", lambda: plot.cell_curves(cells="rnn,lstm"), "cells"),
+    ("cell_curves huge", lambda: plot.cell_curves(n=256, T_max=20_000), "GiB"),
+    ("gates points=0", lambda: plot.gates(points=0), "points"),
+    ("gates huge", lambda: plot.gates(n=256, points=100, T_max=1000), "would take"),
+    ("TrainSettings eval_every=0", lambda: TrainSettings(eval_every=0).validate(), "eval_every"),
+    ("TrainSettings forget_bias=nan", lambda: TrainSettings(forget_bias=float("nan")).validate(), "forget_bias"),
+    ("TrainSettings n='8'", lambda: TrainSettings(n="8").validate(), "n (-n)"),
+]
+
+
+@pytest.mark.parametrize("call,needle", [(c, n) for _, c, n in MISUSE], ids=[i for i, _, _ in MISUSE])
+def test_api_misuse_is_a_symbptt_error_naming_the_argument(call, needle):
+    with pytest.raises(SymbpttError) as info:
+        call()
+    message = str(info.value)
+    assert needle in message and "\n" not in message
