@@ -24,8 +24,10 @@ __all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions"
 
 def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
     """Comma-separated finite numbers (at most ``most``)."""
+    if any(not v.strip() for v in text.split(",")):
+        raise SymbpttError(f"{option} has an empty item: {text[:40]!r}")
     try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
+        values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise SymbpttError(f"{option} must be comma-separated numbers, got {text[:40]!r}") from None
     if not values or not all(math.isfinite(v) for v in values):
@@ -36,8 +38,8 @@ def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
 
 
 def names(text: str) -> tuple[str, ...]:
-    values = tuple(v.strip() for v in text.split(",") if v.strip())
-    if not values or len(values) > 6:
+    values = tuple(v.strip() for v in text.split(","))
+    if not all(values) or len(values) > 6:
         raise SymbpttError(f"--cell takes one to six comma-separated cells, got {text[:40]!r}")
     return values
 

@@ -1,0 +1,93 @@
+"""Hostile input, generated: every command with bad values for its options, each run in-process and
+checked for what a user must see — exit code 2, one line `Error: …` on stderr naming the option or the
+value, no traceback, no file left behind — within a few seconds.
+
+The table is the product of each command's options with values that option can never take (wrong type,
+out of range, non-finite, empty, injection text), plus whole-command cases (unknown names, files that
+are not what they claim)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import run_in_process
+
+NOT_A_NUMBER = ["abc", "nan", "inf", "-inf", "1e400", "0x10", "1_0_0_0e", "١٢"]
+NOT_A_COUNT = ["0", "-1", "2.5", "abc", "1e3", "99999999999999999999999"]
+INJECTION = ["__import__('os')", "a.__class__", "exec('1')", "lambda: a", "a;a", "$(touch x)", "\\input{x}", "a" * 5000]
+
+OPTIONS = {  # command → option → values it refuses
+    "derive": {"-T": NOT_A_COUNT, "-n": ["0", "7", "x"], "-m": ["0", "x"], "--layers": ["0", "5", "x"],
+               "-a": ["softplus", "abs(a, a)", "exp(exp(exp(a)))", *INJECTION], "--form": ["nope", "Explicit"],
+               "--wrt": ["q", "W_x"], "--width": ["20", "wide"], "--cell": ["transformer", "missing.toml"],
+               "--loss": ["avg"], "--format": ["html"], "--factors": ["some"]},
+    "latex": {"-T": NOT_A_COUNT[:3], "-o": [".", "/", "x" * 300 + ".tex", "missing/x.tex", "/proc/self/x"],
+              "--form": ["nope"], "-a": INJECTION[:4]},
+    "grad": {"--params": ["missing.json", "/dev/zero", ".", "/etc"]},
+    "sweep": {"--min": NOT_A_NUMBER[:5], "--max": NOT_A_NUMBER[1:4], "--points": ["0", "-1", "x", "100000000"],
+              "-T": ["0", "x", "1000000000"], "--seed": ["-1", "x"], "-n": ["0", "257"], "--quantity": ["hessian"],
+              "--wrt": ["q"], "--format": ["xml"], "--param": ["q"], "--cell": ["tree"], "--gain": ["nan"],
+              "-u": ["inf"], "-a": INJECTION[:3], "-b": ["nan"], "--h0": ["inf"], "--forget-bias": ["nan"],
+              "-y": ["nan"], "--loss": ["avg"]},
+    "check": {"--trials": ["0", "-1", "x", "2.5"], "--seed": ["-1", "x", "99999999999999999999999"],
+              "-T": ["0", "x"]},
+    "train": {"--lr": ["0", "-1", "nan", "x"], "--batch": ["0", "x"], "--steps": ["0", "-5"], "--clip": ["0", "-1"],
+              "--truncate": ["0"], "--task": ["nope"], "--optimizer": ["lbfgs"], "--scale": ["0", "nan"],
+              "--far": ["0", "1000"], "-n": ["0", "300"], "--eval-every": ["0"], "--layers": ["4"],
+              "--cell": ["tree"], "-T": ["0", "x"], "--forget-bias": ["nan"], "-a": INJECTION[:3],
+              "--format": ["xml"], "--seed": ["-1"]},
+    "plot regimes": {"-T": ["0", "x"], "--points": ["0", "x", "100000000"], "--min": ["nan", "x"],
+                     "--seed": ["-1"], "-n": ["8"], "--quantity": ["x"], "--beside": ["x"]},
+    "plot curves": {"--weights": ["a,b", "1e400", ",", ""], "-T": ["0", "100000000"], "--cell": ["rnn,tree"],
+                    "-u": ["nan"]},
+    "plot spectrum": {"-n": ["0", "1", "300"], "--min": ["4", "nan"], "--max": ["0.05"], "--points": ["0"],
+                      "-T": ["0"], "--seed": ["-1"]},
+    "plot surface": {"--points": ["0", "5000"], "--target": ["nan"], "--b-min": ["x"], "-u": ["2"]},
+    "plot gates": {"--points": ["0", "x"], "--min": ["7", "nan"], "--max": ["-3"], "-a": ["relu"], "-n": ["0"],
+                   "-T": ["0"], "--gain": ["inf"]},
+    "plot unrolled": {"-T": ["0", "x"], "--cell": ["tree", ",", "rnn,"], "--layers": ["9", "0"]},
+    "plot contributions": {"--params": ["missing.json", "/dev/zero"], "--wrt": ["h0"]},
+    "plot training": {"--lengths": ["0", "a", "5,", "100000"], "--clip": ["0", "x"], "--iterations": ["0"],
+                      "--lr": ["0"], "--batch": ["0"], "--optimizer": ["x"]},
+    "plot horizon": {"--seeds": ["0", "99"], "--lengths": ["0"], "--cell": ["tree"]},
+}
+OUTPUT = {"latex": ".tex", "grad": ".json", "sweep": ".csv", "train": ".csv"}  # commands that take -o
+WHOLE = [
+    ["nope"], ["plot", "nope", "-o", "x.png"], ["plot", "regimes", "-o", "x.gif"], ["derive", "--no-such-option"],
+    ["derive", "-T"], ["grad"], ["plot", "regimes"], ["derive", "-T", "3", "extra"],
+]
+
+
+def _cases() -> list[list[str]]:
+    cases = []
+    for command, options in OPTIONS.items():
+        words = command.split()
+        for option, values in options.items():
+            for value in values:
+                args = [*words, option, value]
+                if words[0] == "plot" and option != "-o":
+                    args += ["-o", "out.png"]
+                elif words[0] in OUTPUT and option != "-o":
+                    args += ["-o", "out" + OUTPUT[words[0]]]
+                cases.append(args)
+    return cases + WHOLE
+
+
+CASES = _cases()
+
+
+def test_the_table_is_large():
+    assert len(CASES) >= 200
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(a)[:50] for a in CASES])
+def test_bad_input_is_one_line_exit_2_no_traceback_no_file(tmp_path, args):
+    start = time.monotonic()
+    proc = run_in_process(*args, cwd=tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, (args, proc.stdout[:200], proc.stderr[:300])
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in proc.stderr, proc.stderr[:300]
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "a file was left behind"
+    assert time.monotonic() - start < 20
