@@ -150,6 +150,7 @@ def test_user_cell_gradient_equals_finite_differences():
     ({"params": ["w_f", "u_f", "b_f", "w_n", "u_n", "b_n", "v"]}, "not used"),
     ({"intermediates": {"h": "x"}}, "defined twice"),
     ({"params": ["x"]}, "reserved"),
+    ({"title": "mgu \U0001F600"}, "Latin-1"), ({"name": "\uff21\uff22"}, "Latin-1"),
 ])
 def test_bad_cell_files_are_refused_naming_the_problem(change, message):
     with pytest.raises(SymbpttError, match=message):

@@ -168,6 +168,10 @@ def build_cell(data: dict, where: str) -> Cell:
         raise SymbpttError(f"{where}: 'name' and 'title' must be short strings")
     if any(not ch.isprintable() for ch in title + name):
         raise SymbpttError(f"{where}: 'name' and 'title' must be printable text (no control characters)")
+    wide = next((ch for ch in title + name if ord(ch) > 0xFF), None)
+    if wide is not None:  # pdflatex and the figures' font show Latin-1 (ASCII and Western accents) only
+        raise SymbpttError(f"{where}: 'name' and 'title' may use ASCII and Latin-1 letters only; U+{ord(wide):04X} "
+                           "cannot be typeset in the LaTeX document or drawn in the figures")
     nodes = tuple((k, exprs[k]) for k in order) + tuple((s, updates[s]) for s in states)
     return Cell(name=name, title=title, states=tuple(states), linears=(), nodes=nodes,
                 scalar_params=tuple(params), max_hidden=1, max_input=1)
