@@ -524,7 +524,11 @@ def _json_entries(report_grad, report_log, params: list[str]) -> list:
 def _json_errors(pairs: list, exact: list, mags: list) -> list[float]:
     errors = []
     for (value, log), e, m in zip(pairs, exact, mags, strict=True):
-        if value is not None:
+        if isinstance(value, dict):  # beyond float64: its sign and log10
+            same_sign = value.get("sign") == int(mpmath.sign(e))
+            errors.append(abs(value["log10"] - float(mpmath.log10(abs(e)))) * math.log(10) if same_sign and e != 0
+                          else math.inf)
+        elif value is not None:
             errors.extend(_errors([value], [e], [m]))
         elif log is None or e == 0:
             errors.append(math.inf)

@@ -83,7 +83,7 @@ class CompiledCell:
                 value = mpmath.mpf(scalar(*v))
             except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), sqrt(−1) → mpc, …
                 value = mpmath.mpf("nan")
-            if not mpmath.isfinite(value):
+            if not mpmath.isfinite(value) and all(mpmath.isfinite(v[k]) for k in used):
                 where = ", ".join(f"{_shown(self.args[k])} = {mpmath.nstr(v[k], 6)}" for k in used)
                 raise CellDomainError(f"{label} has no finite real value at {where or 'these values'}; "
                                       "the cell is not defined on these data")

@@ -37,6 +37,13 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
     lossy = watch.touched("forward") or watch.touched(("coef", layer))
     out = {}
     for key, array in traj.coefs[layer - 1].items():
+        if array.dtype == object:  # an exact trajectory: logs of the mpf values themselves
+            exact = array[:, :, 0]
+            sign = np.array([[float(mpmath.sign(v)) for v in row] for row in exact]).reshape(exact.shape)
+            logs = np.array([[-np.inf if v == 0 else float(mpmath.log10(abs(v))) for v in row]
+                             for row in exact]).reshape(exact.shape)
+            out[key] = (sign, logs)
+            continue
         c = array[:, :, 0].astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(np.abs(c))
@@ -64,7 +71,9 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
         inp = traj.layer_input(layer, t)
         args[INPUT] = inp[min(i, inp.shape[0] - 1), 0]
         args |= {s: v[i, 0] for s, v in traj.scalars[layer - 1].items()}
-        row = [mpmath.mpf(float(args[name])) for name in cc.leaf_names]
+        # an exact trajectory's leaves as they are (beyond float64 they would become ±inf)
+        row = [args[name] if isinstance(args[name], mpmath.mpf) else mpmath.mpf(float(args[name]))
+               for name in cc.leaf_names]
         nodes = [mpmath.mpf(0)] * len(cc.node_names)
         for k in range(len(nodes)):
             nodes[k] = cc.nodes[k](*row, *nodes)
@@ -81,7 +90,8 @@ class StepMatrices:
     def __init__(self, values: ArrayFactors, layer: int, logs: dict) -> None:
         cell, graph = values.model.cell, values.graph
         self.n, self.S, self.T = values.n, len(cell.states), values.model.T
-        self.params = values.model.params[layer - 1]
+        # the weights as float64 (an exact model holds them as mpf, each the float64 value it was read as)
+        self.params = {k: np.asarray(v, dtype=float) for k, v in values.model.params[layer - 1].items()}
         self.used = [(r, leaf, matrix) for r in graph.routes if r.kind in ("J", "F")
                      for leaf, matrix in graph.terms(r)]
         self.index = {s: i for i, s in enumerate(cell.states)}
@@ -255,7 +265,8 @@ def observed(log10_norm: float, T: int) -> str:
     if not math.isfinite(log10_norm):
         return "vanishing: exactly 0 (a factor is zero)" if log10_norm < 0 else "exploding: beyond any range"
     rate = lyapunov_rate(log10_norm, T)
-    shown = f"10^{log10_norm:.3g} over T = {T}, rate {rate:.3g} per step"
+    power = f"{log10_norm:.0f}" if abs(log10_norm) >= 1000 else f"{log10_norm:.3g}"
+    shown = f"10^{power} over T = {T}, rate {rate:.3g} per step"
     if log10_norm < -1:
         return f"vanishing: {shown}"
     if log10_norm > 1:

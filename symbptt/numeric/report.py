@@ -4,7 +4,8 @@ Every number is computed once in float64 through the factor structure.  Work tha
 floating-point event (underflow, overflow, invalid) is computed again with mpmath at 30 digits — only
 the parameter blocks it touched (all of them when the forward pass itself lost range); an exactly zero
 entry is not such an event and costs nothing.  Each entry is printed as a number when float64 holds it
-as a normal float (or it is exactly 0), else null, and its log10 is always beside it.
+as a normal float (or it is exactly 0), else as {"sign": ±1, "log10": …}, and its log10 is always beside
+it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import mpmath
 import numpy as np
 
 from ..config import Config
+from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .logspace import listed_steps, log10_jacobian_norms, lyapunov_rate, observed, regime
@@ -24,15 +26,16 @@ DPS = 30
 TINY = np.finfo(float).tiny
 
 
-def entry(value: Any) -> tuple[float | None, float | None]:
-    """(value for JSON, log10|value|): 0 is 0 with log10 null; beyond float64's normal range, null."""
+def entry(value: Any) -> tuple[float | dict | None, float | None]:
+    """(value for JSON, log10|value|): 0 is 0 with log10 null; beyond float64's normal range the value is
+    {"sign": ±1, "log10": …}, so that nothing finite in log space is null."""
     if isinstance(value, mpmath.mpf):
         if value == 0:
             return 0.0, None
         log = float(mpmath.log10(abs(value)))
         as_float = float(value)
         normal = math.isfinite(as_float) and abs(as_float) >= TINY
-        return (as_float if normal else None), log
+        return (as_float if normal else {"sign": int(mpmath.sign(value)), "log10": log}), log
     value = float(value)
     if value == 0:
         return 0.0, None
@@ -123,8 +126,28 @@ def grad_report(cfg: Config) -> dict:
     estimate(f"the report of a {cfg.spec.name} with n = {n}, T = {T}, {len(cfg.layers)} layer(s)",
              "use fewer steps (a shorter x) or a smaller n", **cost)
     model = NumericModel.of(cfg)
-    values = ArrayFactors(model, watch=FloatWatch())  # the one float64 forward pass of the report
-    loss, grads, used_mp = exact_gradients(model, values)
+    values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
+    ks = listed_steps(cfg.T)
+    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+    lost = lost_digits(norms)
+    if lost > MAX_LOST:  # the float64 trajectory does not hold the digits: every field from an exact one
+        digits = DPS + math.ceil(lost if math.isfinite(lost) else 0)
+        while True:
+            with mpmath.workdps(digits):
+                mp_model = model.as_mp()
+                values = ArrayFactors(mp_model, "mp")
+                loss, grads = gradient_blocks(values, mp_model)
+                norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+            lost = lost_digits(norms)
+            if not math.isfinite(lost) or digits >= DPS + lost or digits >= MAX_DIGITS:
+                break
+            digits = min(MAX_DIGITS, DPS + math.ceil(lost))  # the float64 norms had overflowed: now known
+        if not digits >= DPS + lost:
+            raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
+                            "the exact path uses; shorten x or shrink the weights")
+        used_mp = digits
+    else:
+        loss, grads, used_mp = exact_gradients(model, values)
     out_grad, out_log = [], []
     for layer, g in enumerate(grads):
         vals, logs = {}, {}
@@ -133,8 +156,6 @@ def grad_report(cfg: Config) -> dict:
         out_grad.append(vals)
         out_log.append(logs)
     loss_value, loss_log10 = entry(loss)
-    ks = listed_steps(cfg.T)
-    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
     top = norms[-1]
     h0 = top["h"][0]
     report = {
@@ -148,8 +169,7 @@ def grad_report(cfg: Config) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": lyapunov_rate(h0, cfg.T),
         "observed": observed(h0, cfg.T),
-        "precision": f"mpmath at {used_mp} digits where float64 lost range or a saturated gate cancels"
-        if used_mp else "float64",
+        "precision": _precision(used_mp, lost),
     }
     if cfg.spec.uses_activation:
         report["activation"] = cfg.act_name
@@ -161,6 +181,35 @@ def grad_report(cfg: Config) -> dict:
     if cfg.truncate is not None:
         report["truncated"] = truncated_report(cfg, model, grads, values)
     return report
+
+
+MAX_DIGITS = 5000  # the most digits an exact recomputation uses
+MAX_LOST = 4.0  # decimal digits the float64 forward pass may lose before the report is recomputed exactly
+
+
+def lost_digits(norms: list[dict[str, list[float]]]) -> float:
+    """How many decimal digits rounding in the float64 forward pass can cost: log10 of the largest
+    ‖∂s_T/∂s_k‖ over k, blocks and layers (an error made at step k reaches h_T multiplied by it); ∞ when
+    a norm overflowed float64, 0 when nothing grows."""
+    largest = 0.0
+    for layer in norms:
+        for values in layer.values():
+            for v in values:
+                if math.isnan(v) or v == math.inf:
+                    return math.inf
+                largest = max(largest, v)
+    return largest
+
+
+def _precision(used_mp: int, lost: float) -> str:
+    """The precision used and the digits it keeps, in words (an estimate from the Jacobian norms)."""
+    if not used_mp:
+        if lost <= 0:
+            return "float64 (no step amplifies rounding: about 16 digits kept)"
+        return f"float64 (rounding amplified by up to 10^{lost:.2g}: about {15.9 - lost:.0f} digits kept)"
+    why = (f"the forward pass amplifies rounding by 10^{lost:.4g}" if lost > MAX_LOST and math.isfinite(lost)
+           else "float64 lost range or a saturated gate cancels")
+    return f"mpmath at {used_mp} digits ({why})"
 
 
 def _norm_rows(ks: list[int], norms: dict[str, list[float]]) -> list[dict]:
