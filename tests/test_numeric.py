@@ -496,7 +496,7 @@ def test_precision_follows_the_conditioning_the_report_measures():
     values of the issue: loss 0.026758072839092109 (float64 printed 0.02546…), ∂L/∂W 1.8961e13."""
     cfg = parse_config({"activation": "sin(a)", "W": 3, "U": 1, "b": 0, "h0": 0.3, "x": [0.1] * 60, "y": 0})
     report = grad_report(cfg)
-    assert report["precision"].startswith("mpmath at ") and "amplifies rounding by 10^14" in report["precision"]
+    assert report["precision"].startswith("mpmath at ") and "rounding amplified by up to 10^14" in report["precision"]
     assert report["loss"] == pytest.approx(0.026758072839092109, rel=1e-15)
     assert report["grad"]["W"] == pytest.approx(1.8961e13, rel=1e-4)
     from symbptt.numeric.factors import NumericModel
@@ -520,3 +520,42 @@ def test_norms_beyond_float64_are_numbers_not_null():
     assert report["observed"].startswith("exploding: 10^") and "beyond" not in report["observed"]
     digits = int(report["precision"].split()[2])
     assert digits >= 30 + first
+
+
+def test_a_stack_s_summary_names_each_layer_and_the_worst():
+    """Layer 1 explodes (w = 3) under a layer that vanishes (w = 0.1): the summary used to report the top
+    layer only; now each layer's bound and observation, and the worst layer, come from the norms."""
+    layer = {"U": [[1.0]], "b": [0.0], "h0": [0.1]}
+    data = {"activation": "linear", "layers": [{"W": [[3.0]], **layer}, {"W": [[0.1]], **layer}],
+            "x": [0.1] * 50, "y": 0}
+    report = grad_report(parse_config(data))
+    assert report["observed"][0].startswith("exploding: 10^23.9") and report["observed"][1].startswith("vanishing")
+    assert "layer 1: bound exploding possible, observed exploding" in report["summary"]
+    assert report["summary"].endswith("worst: layer 2")  # 10^-50 lies further from 1 than 10^23.9
+    data["layers"][0]["W"] = [[30.0]]
+    assert grad_report(parse_config(data))["summary"].endswith("worst: layer 1")
+
+
+def test_a_gated_cell_is_observed_through_its_whole_state():
+    """An LSTM with b_f = 6 keeps its cell state (‖∂s_T/∂s_0‖ near 1) while ∂h_T/∂h_0 alone vanishes: the
+    verdict comes from the whole state, the h block beside it."""
+    data = {"cell": "lstm", **{f"W_{g}": 0.5 for g in "ifgo"}, **{f"U_{g}": 1 for g in "ifgo"},
+            "b_i": 0, "b_f": 6, "b_g": 0, "b_o": 0, "h0": 0, "c0": 0, "x": [0.5] * 30, "y": 0}
+    report = grad_report(parse_config(data))
+    assert report["observed"].startswith("neither") and report["observed_h"].startswith("vanishing")
+    shown = float(report["observed"].split("^")[1].split()[0])
+    assert report["log10_jacobian_norms"][0]["log10"] == pytest.approx(shown, abs=5e-3)
+
+
+def test_cancellation_in_the_forward_pass_sends_the_report_to_mpmath():
+    """Trial 85 of `check --seed 3`: an LSTM whose cell state c_t = f c_{t-1} + i g nearly cancels, so c and
+    everything proportional to it keep ~10 digits in float64 (the truncated gradient was 4e-11 off).
+    The report measures the cancellation and recomputes exactly."""
+    from symbptt.check import Exact, random_trial, truncated_json
+
+    rng = np.random.default_rng(3)
+    for _ in range(86):
+        trial = random_trial(rng, 6)
+    report = grad_report(trial.config)
+    assert report["precision"].startswith("mpmath") and "cancelled in a sum" in report["precision"]
+    assert max(truncated_json(trial, Exact(trial), {})) < 1e-13

@@ -64,6 +64,10 @@ class CompiledCell:
         self.differences = _has_differences([_stable(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
+        # the terms of every node that is a sum (c_t = f c_{t-1} + i g): a sum far smaller than its terms
+        # has lost digits to cancellation, and the report measures how many (cancelled_digits)
+        self.sums = {name: [self._compile(term, f"a term of {name}") for term in expr.args]
+                     for name, expr in cell.nodes if isinstance(expr, sp.Add) and kind == "float"}
 
     def _compile(self, expr: sp.Expr, label: str) -> Callable:
         if self.kind == "float":
@@ -187,6 +191,29 @@ def _explain_nan(cc: CompiledCell, k: int, row: list, nodes: list) -> None:
         exact.nodes[k](*values)
 
 
+def cancelled_digits(cc: CompiledCell, traj: Trajectory) -> float:
+    """Decimal digits the forward pass lost to cancellation: the largest log10(Σ|terms| / |sum|) over the
+    nodes that are sums, every step, unit and layer (0 when no sum is much smaller than its terms)."""
+    worst = 0.0
+    for ell, layer in enumerate(traj.values):
+        for name, terms in cc.sums.items():
+            args = {lin.name: layer[lin.name][1:] for lin in cc.cell.linears}
+            args |= {f"prev_{s}": layer[s][:-1] for s in cc.cell.states}
+            inp = traj.inputs if ell == 0 else traj.values[ell - 1]["h"][1:]
+            n = layer[cc.cell.states[0]].shape[1]
+            args[INPUT] = inp if inp.shape[1] == n else np.zeros_like(layer[cc.cell.states[0]][1:])
+            T = inp.shape[0]
+            args |= {k: np.broadcast_to(v, (T, *v.shape)) for k, v in traj.scalars[ell].items()}
+            row = [args[a] for a in cc.leaf_names] + [layer[m][1:] for m in cc.node_names]
+            with np.errstate(all="ignore"):
+                size = sum(np.abs(np.asarray(term(*row), dtype=float)) for term in terms)
+                ratio = size / np.abs(layer[name][1:].astype(float))
+            finite = ratio[np.isfinite(ratio)]
+            if finite.size:
+                worst = max(worst, float(np.log10(max(float(finite.max()), 1.0))))
+    return worst
+
+
 def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tuple[str, str], np.ndarray]:
     """Every step coefficient of one layer for t = 1..T at once (they are elementwise in the step's
     values); index t as in the trajectory (row 0 unused)."""
@@ -216,5 +243,5 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "compiled", "forward", "matvec", "prev",
+__all__ = ["CellDomainError", "CompiledCell", "cancelled_digits", "Trajectory", "compiled", "forward", "matvec", "prev",
            "step_coefficients", "to_mp"]

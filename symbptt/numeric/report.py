@@ -20,6 +20,7 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
+from .forward import cancelled_digits
 from .logspace import listed_steps, log10_jacobian_norms, lyapunov_rate, observed, regime
 
 DPS = 30
@@ -129,7 +130,8 @@ def grad_report(cfg: Config) -> dict:
     values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
     ks = listed_steps(cfg.T)
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
-    lost = lost_digits(norms)
+    cancelled = cancelled_digits(values.cc, values.traj)
+    lost = lost_digits(norms) + cancelled
     if lost > MAX_LOST:  # the float64 trajectory does not hold the digits: every field from an exact one
         digits = DPS + math.ceil(lost if math.isfinite(lost) else 0)
         while True:
@@ -138,7 +140,7 @@ def grad_report(cfg: Config) -> dict:
                 values = ArrayFactors(mp_model, "mp")
                 loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
-            lost = lost_digits(norms)
+            lost = lost_digits(norms) + cancelled
             if not math.isfinite(lost) or digits >= DPS + lost or digits >= MAX_DIGITS:
                 break
             digits = min(MAX_DIGITS, DPS + math.ceil(lost))  # the float64 norms had overflowed: now known
@@ -156,8 +158,7 @@ def grad_report(cfg: Config) -> dict:
         out_grad.append(vals)
         out_log.append(logs)
     loss_value, loss_log10 = entry(loss)
-    top = norms[-1]
-    h0 = top["h"][0]
+    whole = [layer_norms["state"][0] for layer_norms in norms]  # log10‖∂s_T/∂s_0‖ of each layer
     report = {
         "cell": cfg.spec.name,
         "loss_function": cfg.loss,
@@ -167,20 +168,33 @@ def grad_report(cfg: Config) -> dict:
         "grad": _per_layer(out_grad),
         "grad_log10": _per_layer(out_log),
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
-        "lyapunov_rate": lyapunov_rate(h0, cfg.T),
-        "observed": observed(h0, cfg.T),
-        "precision": _precision(used_mp, lost),
+        "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
+        "observed": _per_layer([observed(v, cfg.T) for v in whole]),
+        "precision": _precision(used_mp, lost, cancelled),
     }
+    if len(cfg.spec.states) > 1:  # the whole state decides; the h → h block beside it
+        report["observed_h"] = _per_layer([observed(layer_norms["h"][0], cfg.T) for layer_norms in norms])
     if cfg.spec.uses_activation:
         report["activation"] = cfg.act_name
         report["regime"] = _per_layer([regime(p["W"], cfg.act_name) for p in cfg.layers])
-        label = report["regime"]["label"] if model.layers == 1 else report["regime"][-1]["label"]
+        labels = [r["label"] for r in (report["regime"] if model.layers > 1 else [report["regime"]])]
     else:
-        label = "no simple bound for a gated cell"
-    report["summary"] = f"bound: {label}; observed: {report['observed']}"
+        labels = ["no simple bound for a gated cell"] * model.layers
+    report["summary"] = summary(labels, [observed(v, cfg.T) for v in whole], whole)
     if cfg.truncate is not None:
         report["truncated"] = truncated_report(cfg, model, grads, values)
     return report
+
+
+def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
+    """One line: the bound beside what was observed; for a stack, each layer and the worst one (the
+    layer whose ‖∂s_T/∂s_0‖ lies furthest from 1)."""
+    if len(labels) == 1:
+        return f"bound: {labels[0]}; observed: {seen[0]}"
+    parts = [f"layer {i}: bound {label}, observed {what}"
+             for i, (label, what) in enumerate(zip(labels, seen, strict=True), 1)]
+    worst = max(range(len(logs)), key=lambda i: abs(logs[i]) if not math.isnan(logs[i]) else -1.0)
+    return "; ".join(parts) + f"; worst: layer {worst + 1}"
 
 
 MAX_DIGITS = 5000  # the most digits an exact recomputation uses
@@ -201,13 +215,20 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
     return largest
 
 
-def _precision(used_mp: int, lost: float) -> str:
-    """The precision used and the digits it keeps, in words (an estimate from the Jacobian norms)."""
+def _precision(used_mp: int, lost: float, cancelled: float) -> str:
+    """The precision used and the digits it keeps, in words (an estimate from the Jacobian norms and
+    the cancellation measured in the forward pass)."""
+    amplified = lost - cancelled
+    power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
+    parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
+    if cancelled >= 0.5:
+        parts.append(f"{cancelled:.2g} digits cancelled in a sum")
+    measured = "; ".join(parts)
     if not used_mp:
         if lost <= 0:
             return "float64 (no step amplifies rounding: about 16 digits kept)"
-        return f"float64 (rounding amplified by up to 10^{lost:.2g}: about {15.9 - lost:.0f} digits kept)"
-    why = (f"the forward pass amplifies rounding by 10^{lost:.4g}" if lost > MAX_LOST and math.isfinite(lost)
+        return f"float64 ({measured}: about {15.9 - lost:.0f} digits kept)"
+    why = (f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" if lost > MAX_LOST
            else "float64 lost range or a saturated gate cancels")
     return f"mpmath at {used_mp} digits ({why})"
 
