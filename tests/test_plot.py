@@ -88,10 +88,11 @@ def test_curves_bounds_rates_and_saturation_shares():
     assert np.allclose(data.values["rates"], data.values["values"][-1] * np.log(10) / 40)
     x = np.random.default_rng(0).uniform(-1, 1, 40)
     h, count = 0.0, 0
-    for t in range(40):  # w = 6, by hand
+    for t in range(40):  # w = 6, by hand: saturated where σ'(a) < 1% of σ'(0) = 1/4
         a = 6.0 * h + x[t]
-        count += abs(a) > 3
-        h = 1 / (1 + np.exp(-a))
+        s = 1 / (1 + np.exp(-a))
+        count += s * (1 - s) < 0.01 * 0.25
+        h = s
     assert data.values["saturated"][1] == pytest.approx(count / 40)
 
 
@@ -274,3 +275,35 @@ def test_api_refuses_empty_ranges():
         plot.surface(w_min=1, w_max=1)
     with pytest.raises(SymbpttError):
         plot.gates(b_min=2, b_max=2)
+
+
+def test_slope_words_are_measured_from_the_activation():
+    """σ' decides the sentence: tanh and sigmoid saturate beyond thresholds computed from σ' (2.99 and 5.99
+    for 1% of the peak, not a fixed 3); relu and leaky relu keep their full slope on a > 0."""
+    from symbptt.plots.curves import slope_sentence
+    from symbptt.plots.regimes import slope_profile
+
+    assert slope_profile("tanh")["threshold"] == pytest.approx(np.arccosh(10.0), abs=2e-3)
+    assert slope_profile("sigmoid")["threshold"] == pytest.approx(5.99, abs=2e-2)
+    assert slope_profile("relu")["threshold"] is None
+    shares, w = np.array([0.1, 0.3]), np.array([1.0, 2.0])
+    assert "|a_t| > 5.99" in slope_sentence("sigmoid", shares, w)
+    assert "|a_t| > 2.99" in slope_sentence("tanh", shares, w)
+    relu = slope_sentence("relu", shares, w)
+    assert "keeps its full slope γ = 1 on a > 0" in relu and "slope is 0." in relu
+    assert "slope is 0.1" in slope_sentence("max(a, 0.1*a)", shares, w)
+
+
+def test_cell_and_carousel_words_follow_the_curves_drawn():
+    from symbptt.plots.curves import ordering_sentence
+    from symbptt.plots.gates import carousel_sentence
+
+    norms = {"rnn": {"h": np.array([-1.0, -9.0])}, "gru": {"h": np.array([-1.0, -2.0])},
+             "lstm": {"h": np.array([-1.0, -5.0]), "c": np.array([0.0, -3.0])}}
+    text = ordering_sentence(norms, 2)
+    assert "largest for gru (10^-2), then lstm (10^-5), then rnn (10^-9)" in text and "ends at 10^-3" in text
+    norms["rnn"]["h"][-1] = 0.5
+    assert "largest for rnn (10^0.5)" in ordering_sentence(norms, 2)
+    biases = np.array([-2.0, 0.0, 2.0, 4.0])
+    assert "above 10^-1 for b_f ≥ 4" in carousel_sentence(biases, np.array([-30.0, -12.0, -4.0, -0.5]), 100)
+    assert "above 10^-1 for b_f ≥ 2" in carousel_sentence(biases, np.array([-30.0, -12.0, -0.9, -0.5]), 100)

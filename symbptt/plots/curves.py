@@ -13,7 +13,7 @@ from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
 from ..validate import integer, number
 from .common import Plotted, caption, check_steps, gamma_of, new_figure
-from .regimes import SATURATION, saturated_share
+from .regimes import SATURATED, saturated_share, slope_profile
 
 
 def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5), T_max: int = 100,
@@ -45,7 +45,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         with np.errstate(divide="ignore"):
             bounds = np.outer(T, np.log10(gamma * np.abs(w)))
         rates = np.array([lyapunov_rate(v, T_max) for v in values[-1]])
-        share = saturated_share(w, T_max, act, u, b, 0.0, x) if act not in ("linear", "relu") else np.zeros(w.size)
+        share = saturated_share(w, T_max, act, u, b, 0.0, x)
         for i, wi in enumerate(w):
             label = f"w = {wi:g}: rate {rates[i]:+.3f}/step"
             if share[i] > 0:
@@ -65,17 +65,45 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
              "cause it. The rate is the slope of the solid line in natural-log units per step: positive grows, "
              "negative shrinks. ")
     if activation != "linear":
-        story += (f"A {activation} unit's slope σ'(a) is below its peak γ away from a = 0, so w·σ'(a_t) can stay "
-                  "below 1 although γ|w| > 1: the measured line lies under the bound. ")
-        shares = kept[activation]["saturated"]
-        if np.any(shares > 0):
-            worst = int(np.argmax(shares))
-            story += (f"Steps with |a_t| > {SATURATION:g} (σ' < 0.01: a saturated unit) are counted in the legend; "
-                      f"w = {w[worst]:g} saturates most often ({shares[worst]:.0%} of steps).")
+        story += slope_sentence(activation, kept[activation]["saturated"], w)
     caption(fig, story)
     main = kept[activation]
     return fig, Plotted({"T": T, "weights": w, "values": main["values"], "bounds": main["bounds"],
                          "rates": main["rates"], "saturated": main["saturated"], "panels": kept})
+
+
+def slope_sentence(activation: str, shares: np.ndarray, w: np.ndarray) -> str:
+    """What the activation's slope does, in words measured from σ' itself, and the saturation counts."""
+    p = slope_profile(activation)
+    name = plot_text(activation)
+    if p["full_left"] or p["full_right"]:
+        only_right, only_left = p["full_right"] and not p["full_left"], p["full_left"] and not p["full_right"]
+        side = "a > 0" if only_right else "a < 0" if only_left else "both sides"
+        other = p["tail_left"] if p["full_right"] and not p["full_left"] else p["tail_right"]
+        text = (f"A {name} unit keeps its full slope γ = {p['gamma']:.3g} on {side}, so wherever the pre-activations "
+                "stay there w·σ'(a_t) = γ|w| and the measured line follows the bound")
+        text += "." if side == "both sides" else f"; on the other side its slope is {other:.3g}. "
+        return text
+    text = (f"A {name} unit's slope σ'(a) is below its peak γ = {p['gamma']:.3g} away from its peak, so w·σ'(a_t) "
+            "can stay below 1 although γ|w| > 1: the measured line lies under the bound. ")
+    if p["threshold"] is not None and np.any(shares > 0):
+        worst = int(np.argmax(shares))
+        text += (f"Steps with |a_t| > {p['threshold']:.3g}, where σ' < {SATURATED:g}·γ (a saturated unit), are "
+                 f"counted in the legend; w = {w[worst]:g} saturates most often ({shares[worst]:.0%} of steps).")
+    return text
+
+
+def ordering_sentence(norms: dict[str, dict], T_max: int) -> str:
+    """The drawn curves in words: the cells ordered by log10‖∂h_T/∂h_0‖ at the last T, and the LSTM's
+    carousel where it was drawn."""
+    ends = sorted(((float(v["h"][-1]), name) for name, v in norms.items()), reverse=True)
+    shown = ", then ".join(f"{name} (10^{end:.3g})" for end, name in ends)
+    text = (f"At T = {T_max}, ∂h_T/∂h_0 is largest for {shown}." if len(ends) > 1
+            else f"At T = {T_max}, ∂h_T/∂h_0 is 10^{ends[0][0]:.3g}.")
+    carousel = [(name, float(v["c"][-1])) for name, v in norms.items() if "c" in v]
+    for name, end in carousel:
+        text += f" The {name} carousel ∂c_T/∂c_0 ends at 10^{end:.3g}."
+    return text
 
 
 def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_max: int = 100, gain: float = 1.0,
@@ -121,10 +149,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
                  f"inputs U(-1, 1) seed {seed}", fontsize=9)
     ax.legend(fontsize=7.5)
     caption(fig, "Each cell's state Jacobian product over the same inputs. The vanilla RNN multiplies by "
-                 "diag(σ'(a_t))·W at every step. The LSTM's cell state c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t has a "
-                 "path that multiplies only by the forget gate f_t (the carousel): with a forget bias of 1-2 "
-                 "the gates sit near 1 and that path decays slowly; ∂h_T/∂h_0 also passes through o_t and "
-                 "tanh'(c_t). The GRU's h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1} keeps a path through z_t; "
-                 "with its biases at 0, z_t ≈ 1/2 and that path halves at every step (a positive b_z would keep "
-                 "it, as b_f does for the LSTM: see symbptt sweep --cell gru --param b_z).")
+                 "diag(σ'(a_t))·W at every step; the LSTM's cell state c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t has a "
+                 "path that multiplies only by the forget gate f_t (the carousel, dotted); the GRU's "
+                 "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1} keeps a path through z_t. " + ordering_sentence(kept, T_max))
     return fig, Plotted({"T": T, "norms": kept})

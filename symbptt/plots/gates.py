@@ -16,6 +16,22 @@ from .common import Plotted, caption, check_range, check_steps, colour_map, dive
 LEVELS = (-40, -20, -10, -5, -2, -1)
 
 
+def carousel_sentence(biases: np.ndarray, last: np.ndarray, T_max: int) -> str:
+    """Where the drawn carousel log10 Π f_j (at the last T) stays above 10^-1 and where it falls below
+    10^-10, as forget biases of the grid; the gate value σ(b_f) at the first of them."""
+    parts = []
+    kept = biases[last >= -1.0]
+    if kept.size:
+        b = float(kept.min())
+        parts.append(f"stays above 10^-1 for b_f ≥ {b:.3g} (σ({b:.3g}) = {1 / (1 + np.exp(-b)):.2f})")
+    lost = biases[last <= -10.0]
+    if lost.size:
+        parts.append(f"falls below 10^-10 for b_f ≤ {float(lost.max()):.3g}")
+    if not parts:
+        return f"Over T = {T_max} the carousel stays between 10^-10 and 10^-1 for every b_f drawn."
+    return f"Over T = {T_max} the carousel " + " and ".join(parts) + "."
+
+
 def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int = 100, n: int = 1,
           gain: float = 1.0, drive: float = 1.0, seed: int = 0) -> tuple[Figure, Plotted]:
     """For each forget bias: one forward pass of an LSTM with seeded random weights (W ~ N(0, gain²/n),
@@ -61,9 +77,9 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     fig.suptitle(f"LSTM, n = {n}: W ~ N(0, {gain:g}²/n), U ~ N(0, {drive:g}²), other biases 0, inputs U(-1, 1) "
                  f"seed {seed}", fontsize=10)
     caption(fig, "The cell state c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t passes gradient back through the forget gate "
-                 "alone: ∂c_t/∂c_{t-1} = diag(f_t) plus paths through h. A forget bias of 1-2 sets f_t = σ(a^f_t) "
-                 "near 1, so Π f_j, and with it ∂c_T/∂c_0, decays slowly over T; with b_f ≤ 0 the gates sit near "
-                 "or below one half and the carousel vanishes like an RNN's product. ∂h_T/∂h_0 also passes "
-                 "through the output gate and tanh'(c_t), so it can decay even where c keeps its gradient."
+                 "alone: ∂c_t/∂c_{t-1} = diag(f_t) plus paths through h, so the path through c alone "
+                 "multiplies by Π f_j. "
+                 + carousel_sentence(grid, carousel[-1], T_max) + " ∂h_T/∂h_0 also passes through the output "
+                 "gate and tanh'(c_t), so it can decay even where c keeps its gradient."
                  + "".join(sorted(set(n for n in notes if n))))
     return fig, Plotted({"b_f": grid, "T": Ts, "c": c_vals, "h": h_vals, "carousel": carousel})

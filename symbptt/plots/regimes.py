@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from ..budget import check_grid
 from ..errors import SymbpttError
+from ..escape import plot_text
 from ..numeric.sweeps import sweep_grad, sweep_scalar
 from ..validate import integer, number
 from .common import (
@@ -26,7 +27,32 @@ from .common import (
 )
 
 STEPS = (1, 2, 5, 10, 20, 50, 100, 200)  # decades between contour lines, the first giving at most 3 a side
-SATURATION = 3.0  # |a| beyond which a tanh or sigmoid unit counts as saturated (σ' < 0.01 for tanh)
+SATURATED = 0.01  # a unit counts as saturated where σ'(a) is below this share of its peak slope γ
+PROBE = np.linspace(-60.0, 60.0, 120_001)  # where σ' is looked at to describe it (step 0.001)
+
+
+def slope_profile(activation: str) -> dict:
+    """What σ' does on the line, measured on PROBE: its peak γ, whether each tail keeps the full slope
+    (σ' ≥ 0.99 γ at |a| = 60, relu's a > 0) and, when both tails fall below SATURATED·γ, the threshold A
+    beyond which they stay there (|a| > A is a saturated unit)."""
+    from ..activations import get_activation
+
+    act = get_activation(activation)
+    with np.errstate(all="ignore"):
+        d = np.abs(act.np_dsigma(PROBE))
+    gamma = float(np.max(d[np.isfinite(d)]))
+    low = d < SATURATED * gamma
+    profile = {"gamma": gamma, "full_left": bool(d[0] >= 0.99 * gamma), "full_right": bool(d[-1] >= 0.99 * gamma),
+               "threshold": None, "tail_left": float(d[0]), "tail_right": float(d[-1])}
+    if low[0] and low[-1]:
+        right = PROBE > 0
+        # the smallest A with σ' < SATURATED·γ for every |a| ≥ A (within the probe)
+        outside_r = np.nonzero(~low & right)[0]
+        outside_l = np.nonzero(~low & ~right)[0]
+        a_r = PROBE[outside_r[-1] + 1] if outside_r.size else 0.0
+        a_l = -PROBE[outside_l[0] - 1] if outside_l.size else 0.0
+        profile["threshold"] = float(max(a_r, a_l))
+    return profile
 
 
 def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, points: int = 241,
@@ -63,12 +89,14 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
     fig.suptitle(f"{what} over weight × T, one forward pass", fontsize=10)
     story = (f"Inputs x_t ~ U(-1, 1) (seed {seed}), drive u = {u:g}, bias b = {b:g}, h0 = {h0:g}. "
              "Red: the product of the factors w·σ'(a_t) grows (the gradient explodes); blue: it shrinks "
-             "(vanishes); the solid contour is 10^0; grey: exactly 0 (w = 0). Dashed: |w| = 1/γ, inside it "
-             "vanishing is guaranteed. ")
+             "(vanishes); the solid contour is 10^0; grey: exactly 0 ("
+             + ("w = 0, or a step where σ'(a_t) = 0" if any(np.isneginf(v[:, weights != 0]).any()
+                                                         for v in drawn.values()) else "w = 0")
+             + "). Dashed: |w| = 1/γ, inside it vanishing is guaranteed. ")
     if len(panels) == 2:
-        story += (f"The linear unit has no saturation, so beyond |w| = 1 it explodes as |w|^T. With {activation}, "
-                  "the drive pushes units into saturation (σ'(a) → 0) and the product shrinks even where the "
-                  "bound allows growth; a smaller drive (-u) widens the band where it grows for a while.")
+        story += "The linear unit has no saturation, so beyond |w| = 1 it explodes as |w|^T. "
+    if activation != "linear" and quantity == "jacobian":
+        story += growth_sentence(activation, weights, drawn[activation])
     caption(fig, story + "".join(sorted(set(n for n in notes if n))))
     return fig, Plotted({"weights": weights, "T": np.arange(1, T_max + 1), "values": drawn[activation],
                          "panels": drawn, "boundary": 1.0 / gamma_of(activation), "labels": labels})
@@ -119,23 +147,47 @@ def _labels(ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, T_max: 
         out.append("vanishing guaranteed")
     if label_region(ax, weights, ~inside & (end > 0.3), "exploding\n(observed)", 0.7 * T_max, "darkred"):
         out.append("exploding (observed)")
-    text = "vanishing anyway:\nunits saturate" if act != "linear" else "vanishing"
-    if label_region(ax, weights, ~inside & (end < -0.3), text, 0.7 * T_max, "navy"):
+    zero = ~inside & np.isneginf(end)  # a factor w·σ'(a_t) was exactly 0 (relu off, w = 0)
+    if label_region(ax, weights, zero, "exactly 0:\na unit is off (σ' = 0)", 0.7 * T_max, "dimgrey"):
+        out.append("exactly 0: a unit is off (σ' = 0)")
+    text = ("vanishing anyway:\nunits saturate" if slope_profile(act)["threshold"] is not None
+            else "vanishing anyway")
+    if label_region(ax, weights, ~inside & np.isfinite(end) & (end < -0.3), text, 0.7 * T_max, "navy"):
         out.append(text.replace("\n", " "))
     return out
 
 
+def growth_sentence(activation: str, weights: np.ndarray, values: np.ndarray) -> str:
+    """Where the bound allows growth (|w| > 1/γ), how much of the drawn grid grows: measured, with the
+    saturation threshold of σ' when it has one."""
+    profile = slope_profile(activation)
+    allowed = np.abs(weights) > 1.0 / profile["gamma"]
+    if not allowed.any():
+        return ""
+    grows = float(np.mean(values[:, allowed] > 0))
+    text = f"Of the cells drawn where the bound allows growth (|w| > 1/γ), {grows:.0%} grow. "
+    if profile["threshold"] is not None:
+        text += (f"A {plot_text(activation)} unit driven to |a_t| > {profile['threshold']:.3g} has σ' below "
+                 f"{SATURATED:g}·γ (saturated), which is where the product shrinks although the bound allows "
+                 "growth.")
+    return text
+
+
 def saturated_share(weights: np.ndarray, T_max: int, activation: str, u: float, b: float, h0: float,
                     x: np.ndarray) -> np.ndarray:
-    """For each weight, the share of steps whose pre-activation has |a_t| > 3 (a saturated unit)."""
+    """For each weight, the share of steps whose pre-activation lies where σ' stays below 1% of its peak
+    (|a_t| > A of ``slope_profile``; zeros when the activation has no such tails)."""
     from ..activations import get_activation
 
     act = get_activation(activation)
+    threshold = slope_profile(activation)["threshold"]
+    if threshold is None:
+        return np.zeros(weights.size)
     h = np.full(weights.size, float(h0))
     count = np.zeros(weights.size)
     with np.errstate(all="ignore"):
         for t in range(T_max):
             a = weights * h + u * x[t] + b
-            count += np.abs(a) > SATURATION
+            count += np.abs(a) > threshold
             h = act.np_sigma(a)
     return count / T_max
