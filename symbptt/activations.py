@@ -312,7 +312,7 @@ def find_gamma(dsigma: sp.Expr, np_dsigma: Callable[[Array], Array], mp_dsigma: 
     anything else is an estimate from a refined search, and says so."""
     limits = _limits_at_infinity(dsigma)
     if limits is not None and any(v == math.inf for v in limits):
-        return math.inf, "σ' is unbounded (its limit at ±∞ is infinite)"
+        return math.inf, "σ' is unbounded as |a| → ∞ (SymPy's limit)"
     tails = _tail_values(mp_dsigma)
     if tails is None:
         return math.inf, "σ' is unbounded (it keeps growing as |a| grows)"
@@ -349,6 +349,12 @@ def _magnitude(value: sp.Basic) -> float | None:
     if isinstance(value, sp.AccumBounds):
         ends = [_magnitude(value.min), _magnitude(value.max)]
         return None if None in ends else max(e for e in ends if e is not None)
+    if isinstance(value, sp.Mul) and any(f in (sp.oo, -sp.oo) for f in value.args):
+        # ∞·sign(AccumBounds(-1, 1)): an oscillation whose amplitude grows without bound (a·cos a)
+        rest = [f for f in value.args if f not in (sp.oo, -sp.oo)]
+        if all(isinstance(f, sp.sign) and isinstance(f.args[0], sp.AccumBounds)
+               and (f.args[0].min < 0 < f.args[0].max or f.args[0].min > 0 or f.args[0].max < 0) for f in rest):
+            return math.inf
     try:
         number = complex(value)
     except TypeError:

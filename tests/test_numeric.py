@@ -207,6 +207,8 @@ def test_regime_label_comes_from_sigma_max_not_spectral_radius():
     ("tanh(a-40)", 1.0, "vanishing guaranteed"),
     ("atan(1000000*(a-0.00025))", 1e6, "exploding possible"),
     ("a**3/1000", None, "no bound (σ' is unbounded)"),
+    ("a*sin(a)", None, "no bound (σ' is unbounded)"),  # σ' = sin a + a cos a oscillates without bound
+    ("a*log(1+a**2)", None, "no bound (σ' is unbounded)"),  # σ' ≈ 2 ln|a|: was 57.26 "exact"
     ("a/(1+abs(a))", 1.0, "vanishing likely (γ estimated)"),
 ])
 def test_custom_gamma_found_or_honestly_estimated(text, gamma, label):
