@@ -11,7 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
+try:  # the version is written once, in pyproject.toml
+    from importlib.metadata import version as _version
+
+    __version__ = _version("symbptt")
+except Exception:  # pragma: no cover - running from a checkout that was never installed
+    __version__ = "unknown"
 _LAZY = {
     "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
     "SymbpttError": "errors", "RNN": "model", "explore": "explorer",

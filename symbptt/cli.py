@@ -17,7 +17,6 @@ import click
 
 from .errors import SymbpttError
 
-VERSION = "0.2.0"  # keep in step with symbptt.__version__ and pyproject.toml
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 FORMATS = ("pretty", "text", "latex")
 LOSSES = ("last", "sum")
@@ -177,7 +176,7 @@ def build_derivation(T: int, n: int, m: int, layers: int, cell: str, activation:
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(VERSION, prog_name="symbptt")
+@click.version_option(package_name="symbptt", prog_name="symbptt")  # the version of pyproject.toml
 def main() -> None:
     """Exact backpropagation through time for small RNNs: formulas, numbers, LaTeX and plots.
 
