@@ -24,7 +24,7 @@ class Progress:
 
     def update(self, done: int, note: str = "") -> None:
         self.done = done
-        if not self.enabled:
+        if not self.enabled or done <= 0:  # nothing done yet: no rate to estimate from
             return
         elapsed = time.monotonic() - self.start
         if elapsed < self.after:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 
 import mpmath
@@ -561,3 +562,23 @@ def test_cancellation_in_the_forward_pass_sends_the_report_to_mpmath():
     report = grad_report(trial.config)
     assert report["precision"].startswith("mpmath") and "cancelled in a sum" in report["precision"]
     assert max(truncated_json(trial, Exact(trial), {})) < 1e-13
+
+
+def test_a_long_scalar_sweep_reports_progress_on_a_terminal():
+    """A sweep estimated at minutes (T in the millions) draws `sweep t/T (m:ss left)` on a terminal."""
+    import io
+
+    from symbptt.numeric.sweeps import sweep_scalar
+    from symbptt.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for activation in ("tanh", "sigmoid"):
+        screen = Terminal()
+        with Progress(70_000, "sweep", after=0.0, stream=screen) as bar:
+            sweep_scalar(np.array([0.5, 1.5]), 70_000, activation, progress=bar.update)
+        lines = [line.strip() for line in screen.getvalue().split("\r") if line.strip()]
+        assert lines and all(re.fullmatch(r"sweep \d+/70000 \(\d+:\d\d left\)", line) for line in lines), lines
+        assert "sweep 65536/70000" in lines[0]

@@ -126,7 +126,11 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         about |= {"wrt": req.wrt, "loss": req.loss, "y": req.y}
         return SweepResult("w", grid, req.T, {"h": values}, about)
     if req.scalar_rnn:
-        values = sweep_scalar(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed)
+        from ..progress import Progress
+
+        with Progress(req.T, "sweep") as bar:
+            values = sweep_scalar(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed,
+                                  progress=bar.update)
         return SweepResult("w", grid, req.T, {"h": values}, about)
     if req.gain_rnn:
         return SweepResult("g", grid, req.T, {"h": sweep_gain(grid, req.T, req.activation, req.n, seed=req.seed)},
