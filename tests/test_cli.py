@@ -301,3 +301,26 @@ def test_help_examples_run_from_a_folder_outside_the_checkout(tmp_path, monkeypa
 def test_the_examples_cover_every_command():
     assert {e.split()[1] for e in _help_examples()} >= {"derive", "latex", "grad", "sweep", "train", "check",
                                                          "plot"}
+
+
+@pytest.mark.parametrize("argv", [["check", "--trials", "2"], ["grad", "--params", "example"], ["sweep", "-T", "3"],
+                                  ["train", "--steps", "2"], ["plot", "regimes", "-o", "x.png"],
+                                  ["plot", "training", "-o", "x.png"]])
+def test_ctrl_c_is_exit_130_on_every_command_and_leaves_no_file(monkeypatch, capsys, tmp_path, argv):
+    """Ctrl-C inside any command's work: one line, exit 130, nothing half-written (train's own handler,
+    which keeps what was trained, is tested in test_train)."""
+    import click
+
+    import symbptt.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    command = cli.main.get_command(click.Context(cli.main), argv[0])
+    monkeypatch.setattr(command, "callback", interrupted)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and err.strip() == "Interrupted."
+    assert list(tmp_path.iterdir()) == []
