@@ -9,7 +9,7 @@ import pytest
 from symbptt import RNN, SymbpttError, derive
 from symbptt import plots as plot
 from symbptt.learn import TrainSettings
-from symbptt.numeric.sweeps import sweep_scalar
+from symbptt.numeric.sweeps import sweep_gain, sweep_grad, sweep_scalar
 
 MISUSE = [
     ("derive('rnn')", lambda: derive("rnn"), "derive takes an RNN"),
@@ -33,6 +33,13 @@ MISUSE = [
     ("TrainSettings eval_every=0", lambda: TrainSettings(eval_every=0).validate(), "eval_every"),
     ("TrainSettings forget_bias=nan", lambda: TrainSettings(forget_bias=float("nan")).validate(), "forget_bias"),
     ("TrainSettings n='8'", lambda: TrainSettings(n="8").validate(), "n (-n)"),
+    ("sweep_gain n=0", lambda: sweep_gain(np.array([1.0]), 3, "tanh", 0), "n must be"),
+    ("sweep_gain huge", lambda: sweep_gain(np.linspace(0, 1, 1000), 100_000, "tanh", 256), "values"),
+    ("sweep_grad T=0", lambda: sweep_grad(np.array([1.0]), 0, "tanh"), "T_max"),
+    ("sweep_grad wrt", lambda: sweep_grad(np.array([1.0]), 3, "tanh", wrt="q"), "wrt"),
+    ("spectrum points=0", lambda: plot.spectrum(points=0), "grid"),
+    ("unrolled T='3'", lambda: plot.unrolled(T="3"), "T (-T)"),
+    ("contributions cfg str", lambda: plot.contributions("x"), "Config"),
 ]
 
 

@@ -84,6 +84,20 @@ def _generic_pass(w: np.ndarray, drive: np.ndarray, h0: float, activation: str,
     return logs
 
 
+def _grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
+    """The checked arguments of a sweep: T_max a whole number ≥ 1, the grid a non-empty 1-D array of finite
+    numbers, and their product within the sweep budget."""
+    from ..budget import check_sweep
+    from ..validate import integer
+
+    T_max = integer("T_max", T_max)
+    grid = np.asarray(values, dtype=float)
+    if grid.ndim != 1 or not grid.size or not np.isfinite(grid).all():
+        raise SymbpttError("the grid must be a non-empty 1-D array of finite numbers")
+    check_sweep(T_max, grid.size, 1)
+    return T_max, grid
+
+
 def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,
                  h0: float = 0.0, x: np.ndarray | None = None, seed: int = 0,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -92,14 +106,7 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
 
     One forward pass over the whole grid; log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| is a cumulative
     sum down the time axis."""
-    from ..budget import check_sweep
-    from ..validate import integer
-
-    T_max = integer("T_max", T_max)
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 1 or not w.size or not np.isfinite(w).all():
-        raise SymbpttError("weights must be a non-empty 1-D array of finite numbers")
-    check_sweep(T_max, w.size, 1)
+    T_max, w = _grid(weights, T_max)
     drive = u * drive_inputs(T_max, seed, x) + b
     with np.errstate(all="ignore"):
         if activation == "tanh":
@@ -172,6 +179,11 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
 
     The running product J_t ⋯ J_1 is kept for all gains at once, rescaled each step (its log scale
     summed apart), and its spectral norm found by a warm-started power iteration (spectral_norms)."""
+    _grid(gains, T_max)
+    from ..budget import check_sweep
+    from ..validate import integer
+
+    check_sweep(T_max, np.size(gains), integer("n", n, 2, 256))
     act = get_activation(activation)
     rng = np.random.default_rng(seed)
     W0 = random_recurrent_matrix(n, seed) if W0 is None else np.asarray(W0, dtype=float)
@@ -249,9 +261,9 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     through its stable log, so 10^-5000 and 10^+5000 are numbers, not 0 and ∞.  Only a state that
     itself leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ) makes the value NaN."""
     if wrt not in ("w", "u", "b", "h0"):
-        raise ValueError(f"unknown parameter {wrt!r}")
+        raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r}")
+    T_max, w = _grid(weights, T_max)
     act = get_activation(activation)
-    w = np.asarray(weights, dtype=float)
     G = w.size
     xs = drive_inputs(T_max, seed, x)
     out = np.empty((T_max, G))

@@ -44,6 +44,9 @@ def term_values(cfg: Config, wrt: str) -> tuple[np.ndarray, np.ndarray]:
 def contributions(cfg: Config | None = None, wrt: str | None = None) -> tuple[Figure, Plotted]:
     """Bars of log10|term k| standing on a common floor (the longest bar is the largest term), coloured
     by sign; the steps truncated BPTT drops shaded, with the share of ∂L/∂θ they carry written out."""
+    if cfg is not None and not isinstance(cfg, Config):
+        raise SymbpttError("cfg must be a Config (symbptt.config.load_config or parse_config), "
+                           f"got {type(cfg).__name__}")
     cfg = cfg or example()
     spec = cfg.spec
     wrt = wrt or next(p for p in spec.params if spec.kind(p) == "recurrent")

@@ -36,7 +36,9 @@ def _factor_tex(cell_states: tuple[str, ...], target: str, source: str, kinds: s
 
 
 def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = False) -> tuple[Figure, Plotted]:
-    check_steps(T)
+    from ..validate import integer
+
+    check_steps(integer("T (-T)", T))
     if not 1 <= layers <= 3:
         raise SymbpttError(f"layers must be from 1 to 3, got {layers}")
     spec = get_cell(cell, get_activation("tanh"))
