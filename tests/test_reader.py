@@ -80,3 +80,28 @@ def test_terms_split_only_at_the_top_level():
 def test_what_the_parser_cannot_read_is_an_error():
     with pytest.raises(ReadError):
         parse(r"\left(a + ")
+
+
+def test_a_power_of_a_parameter_is_a_power_and_index_letters_take_their_bound_values():
+    """Trial 244 of `check --trials 1000`: the general form of a linear unit writes Π_j w as w^{t - k}
+    and Σ_t w^{t}·(h_t − y_t); the reader took w^{t} for a tag (like a^{f}_{t}) and a bare k for a symbol
+    with no value.  A letter superscript with no subscript after it is a power."""
+    import numpy as np
+
+    from symbptt.check import Exact, random_trial, read_latex
+    from symbptt.forms import derive
+    from symbptt.latex import snippet
+    from symbptt.model import RNN
+
+    rng = np.random.default_rng(0)
+    for _ in range(245):
+        trial = random_trial(rng, 6)
+    assert (trial.cell, trial.activation, trial.loss, trial.n) == ("rnn", "linear", "sum", 1)
+    tex = snippet(derive(RNN(T=trial.T, activation="linear", loss="sum"), "general", "all"))
+    assert "w^{t}" in tex and "w^{- k + t}" in tex
+    import mpmath
+
+    exact = Exact(trial)
+    with mpmath.workdps(exact.dps):
+        found = read_latex(tex, trial)
+    assert all(abs(f - e) <= 1e-25 * max(1, abs(e)) for f, e in zip(found, exact.grads, strict=True))

@@ -126,6 +126,10 @@ def _scan(text: str) -> Iterator[tuple[int, int, Name]]:
             i = m.end()
             continue
         m = SYMBOL.match(text, i)
+        if m and m.group("sup") and not re.fullmatch(r"\((?:\d+|\\ell)\)", m.group("sup")) \
+                and m.group("sub") is None and m.group("sub1") is None:
+            # a letter superscript with no subscript after it is a power (w^{t}), not a tag (a^{f}_{t})
+            m = SYMBOL.match(text[: m.start("sup") - 2], i)
         starts_word = i == 0 or not text[i - 1].isalpha()  # the h of \tanh is no symbol
         if m and (m.group("base").startswith("\\") or starts_word):
             base = m.group("base").lstrip("\\")
@@ -357,6 +361,8 @@ class Reader:
     # -- symbols
 
     def symbol(self, name: Name, bound: dict[str, int]) -> Any:
+        if not name.sub and not name.tag and name.layer is None and name.base in {**bound, "T": self.T}:
+            return {**bound, "T": self.T}[name.base]  # a bare index letter (w^{t-k}): its bound value
         sub = tuple(index_value(p, bound) if index_value(p, bound) is not None else p for p in name.sub)
         key = (name.key(), sub)
         if key in self.memo:
