@@ -582,3 +582,26 @@ def test_a_long_scalar_sweep_reports_progress_on_a_terminal():
         lines = [line.strip() for line in screen.getvalue().split("\r") if line.strip()]
         assert lines and all(re.fullmatch(r"sweep \d+/70000 \(\d+:\d\d left\)", line) for line in lines), lines
         assert "sweep 65536/70000" in lines[0]
+
+
+def test_rounding_decides_where_the_trajectory_amplifies_rounding_beyond_float64():
+    """The mark is a lower bound made of the sweep's own numbers: ‖∂h_T/∂h_k‖ ≥ 10^(v_T − v_k)."""
+    from symbptt.numeric.sweeps import rounding_decides
+
+    v = np.array([[-1.0, 5.0], [-20.0, 10.0], [-6.0, 14.0], [-6.5, 13.5]])  # T = 1..4, two grid values
+    mask = rounding_decides(v, "tanh")
+    assert mask.tolist() == [[False, False], [False, False], [True, True], [True, True]]
+    assert not rounding_decides(v, "linear").any()  # σ' = 1: the value does not depend on the trajectory
+
+
+def test_a_chaotic_gain_sweep_says_where_rounding_decides():
+    """n = 64 tanh at gains near 3 is chaotic by T = 200 (another summation order moves such cells by
+    decades): the CSV ends with a note, the JSON marks each cell, calm gains are not marked."""
+    from symbptt.numeric.sweeping import SweepRequest, run_sweep
+
+    result = run_sweep(SweepRequest(n=64, low=0.5, high=3.0, points=6, T=200))
+    mask = np.array(result.as_json()["rounding_decides"])
+    assert mask[:, 0].sum() == 0 and mask[-1, -1]
+    assert result.as_csv().splitlines()[-1].startswith(f"# rounding decides {int(mask.sum())} of 1200 values")
+    calm = run_sweep(SweepRequest(n=8, low=0.5, high=0.9, points=3, T=50))
+    assert not np.array(calm.as_json()["rounding_decides"]).any() and not calm.as_csv().endswith("decides\n")

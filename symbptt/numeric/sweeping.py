@@ -94,11 +94,31 @@ class SweepResult:
             return f"log10_dL_d{self.about['wrt']}"
         return "log10_dh_T_dh_0" if block == "h" and len(self.values) == 1 else f"log10_norm_{block}"
 
+    def rounding(self) -> np.ndarray | None:
+        """Where rounding decides the value (scalar and gain sweeps of ∂h_T/∂h_0), else None."""
+        from .sweeps import rounding_decides
+
+        if self.about["quantity"] != "jacobian" or self.about["cell"] != "rnn" or len(self.values) != 1:
+            return None
+        (values,) = self.values.values()
+        return rounding_decides(values, self.about["activation"])
+
     def as_json(self) -> dict:
         out = dict(self.about)
         out |= {"axis": self.axis, self.axis: self.grid, "T": list(range(1, self.T + 1))}
         out |= {self.key(block): values for block, values in self.values.items()}
+        mask = self.rounding()
+        if mask is not None:
+            out["rounding_decides"] = mask.tolist()
         return out
+
+    def _rounding_note(self) -> str:
+        mask = self.rounding()
+        if mask is None or not mask.any():
+            return ""
+        first = int(np.argmax(mask.any(axis=1))) + 1
+        return (f"# rounding decides {int(mask.sum())} of {mask.size} values (from T = {first}): the forward "
+                "pass amplifies rounding by more than 10^13 there; --format json marks each in rounding_decides\n")
 
     def as_csv(self) -> str:
         """One row per T (and per block when the state has several), one column per grid value."""
@@ -106,7 +126,7 @@ class SweepResult:
         if len(self.values) == 1:
             (values,) = self.values.values()
             rows = [f"{t}," + ",".join(f"{v:.10g}" for v in values[t - 1]) for t in range(1, self.T + 1)]
-            return "\n".join([f"T,{columns}", *rows]) + "\n"
+            return "\n".join([f"T,{columns}", *rows]) + "\n" + self._rounding_note()
         rows = [f"{t},{block}," + ",".join(f"{v:.10g}" for v in values[t - 1])
                 for t in range(1, self.T + 1) for block, values in self.values.items()]
         return "\n".join([f"T,block,{columns}", *rows]) + "\n"

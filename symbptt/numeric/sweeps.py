@@ -84,6 +84,24 @@ def _generic_pass(w: np.ndarray, drive: np.ndarray, h0: float, activation: str,
     return logs
 
 
+ROUNDING_DIGITS = 13.0  # amplification (decades) beyond which float64 keeps under 3 digits of the state
+
+
+def rounding_decides(values: np.ndarray, activation: str) -> np.ndarray:
+    """Where a sweep's value is decided by rounding, not by the model: the forward pass amplifies an error
+    made at step k by ‖∂h_T/∂h_k‖ ≥ 10^(v_T − v_k) (v = log10‖∂h_t/∂h_0‖, submultiplicativity), so where
+    v_T − min_{k≤T} v_k exceeds ROUNDING_DIGITS the float64 trajectory keeps fewer than 3 digits and
+    another summation order gives another value.  A linear unit's value does not depend on the trajectory
+    (σ' = 1), so nothing is marked there.  Boolean array of the shape of ``values`` (T, grid)."""
+    values = np.asarray(values, dtype=float)
+    if activation == "linear":
+        return np.zeros(values.shape, dtype=bool)
+    finite = np.where(np.isfinite(values), values, np.nan)
+    lowest = np.fmin.accumulate(np.vstack([np.zeros((1, values.shape[1])), finite]), axis=0)[1:]
+    with np.errstate(invalid="ignore"):
+        return (finite - lowest) > ROUNDING_DIGITS
+
+
 def _grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
     """The checked arguments of a sweep: T_max a whole number ≥ 1, the grid a non-empty 1-D array of finite
     numbers, and their product within the sweep budget."""

@@ -97,6 +97,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
         story += "The linear unit has no saturation, so beyond |w| = 1 it explodes as |w|^T. "
     if activation != "linear" and quantity == "jacobian":
         story += growth_sentence(activation, weights, drawn[activation])
+        story += rounding_sentence(drawn[activation], activation)
     caption(fig, story + "".join(sorted(set(n for n in notes if n))))
     return fig, Plotted({"weights": weights, "T": np.arange(1, T_max + 1), "values": drawn[activation],
                          "panels": drawn, "boundary": 1.0 / gamma_of(activation), "labels": labels})
@@ -110,6 +111,12 @@ def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndar
     else:
         norm, note = sequential(values), ""
     mesh = ax.pcolormesh(weights, Ts, masked(values), cmap=cmap, norm=norm, shading="nearest", rasterized=True)
+    if quantity == "jacobian":
+        from ..numeric.sweeps import rounding_decides
+
+        mask = rounding_decides(values, act)
+        if mask.any():  # hatched: cells whose value rounding decides (a chaotic trajectory)
+            ax.contourf(weights, Ts, mask.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
     fig.colorbar(mesh, ax=ax, label=("log10 |∂h_T/∂h_0|" if quantity == "jacobian" else "log10 |∂L/∂w|"))
     levels = contour_levels(values)
     if levels:
@@ -155,6 +162,19 @@ def _labels(ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, T_max: 
     if label_region(ax, weights, ~inside & np.isfinite(end) & (end < -0.3), text, 0.7 * T_max, "navy"):
         out.append(text.replace("\n", " "))
     return out
+
+
+def rounding_sentence(values: np.ndarray, activation: str) -> str:
+    """A sentence for the hatched cells, only when there are some: how many, from which T."""
+    from ..numeric.sweeps import rounding_decides
+
+    mask = rounding_decides(values, activation)
+    if not mask.any():
+        return ""
+    first = int(np.argmax(mask.any(axis=1))) + 1
+    return (f"Hatched ({int(mask.sum())} cells, from T = {first}): the forward pass amplifies rounding by more "
+            "than 10^13, so float64 keeps under 3 digits of the state and rounding, not the model, decides "
+            "the value drawn.")
 
 
 def growth_sentence(activation: str, weights: np.ndarray, values: np.ndarray) -> str:

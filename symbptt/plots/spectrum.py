@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
-from ..numeric.sweeps import random_recurrent_matrix, sweep_gain
+from ..numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
 from .common import Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
 
@@ -22,14 +22,19 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
         raise SymbpttError(f"hidden size n must be from 2 to 256 for the spectrum plot, got {n}")
     gains = np.linspace(g_min, g_max, points)
     W0 = random_recurrent_matrix(n, seed)
-    logs = sweep_gain(gains, T, activation, n, seed=seed, W0=W0)[-1]
+    every = sweep_gain(gains, T, activation, n, seed=seed, W0=W0)
+    logs = every[-1]
     rates = logs * math.log(10.0) / T
+    decided = rounding_decides(every, activation)[-1]  # the gains whose value at T rounding decides
     gamma = gamma_of(activation)
     g_sigma = 1.0 / (gamma * float(np.linalg.norm(W0, 2)))
     g_rho = 1.0 / float(np.max(np.abs(np.linalg.eigvals(W0))))
     fig, ax = new_figure(figsize=(7.4, 5.0))
     fig.subplots_adjust(bottom=0.24, top=0.9)
     ax.plot(gains, rates, marker="o", markersize=3, label="observed rate")
+    if decided.any():
+        ax.plot(gains[decided], rates[decided], linestyle="none", marker="x", markersize=7, color="black",
+                label="rounding decides the value (chaotic trajectory)")
     ax.axhline(0.0, color="grey", linewidth=0.6)
     ax.axvline(g_sigma, color="tab:green", linestyle="--",
                label=rf"$\gamma\sigma_{{\max}}(gW_0) = 1$ (g = {g_sigma:.3g}): vanishing guaranteed left of it")
@@ -41,5 +46,8 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     caption(fig, "Only γ·σ_max(W) < 1 (the largest singular value) guarantees that every product of step "
                  "Jacobians shrinks. The spectral radius ρ(W) is smaller than σ_max for a non-normal W and only "
                  "describes the linear network's long-run rate; where the observed rate actually crosses 0 "
-                 "depends on the activation's saturation and the inputs.")
+                 "depends on the activation's saturation and the inputs."
+                 + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
+                    "10^13 by step T, so float64 keeps under 3 digits of the state and another summation order "
+                    "gives another rate there." if decided.any() else ""))
     return fig, Plotted({"gains": gains, "rates": rates, "g_sigma": g_sigma, "g_rho": g_rho})
