@@ -430,7 +430,7 @@ def check_cmd(trials: int, seed: int, T: int) -> None:
 
     with Progress(trials, "check") as progress:
         report = run_checks(trials=trials, seed=seed, T_max=T, progress=progress.update)
-    click.echo(report.table(), nl=False)
+    click.echo(report.table(_terminal_width()), nl=False)
     if not report.ok:
         sys.exit(1)
 

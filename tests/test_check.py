@@ -139,3 +139,15 @@ def test_an_unbracketed_product_in_the_general_form_is_caught(monkeypatch):
 def _scalar_rnn_one_layer(seed: int) -> bool:
     trial = random_trial(np.random.default_rng(seed), 4)
     return trial.cell == "rnn" and trial.n == 1 and trial.layers == 1 and trial.T >= 2
+
+
+def test_the_check_table_fits_the_terminal():
+    """At 80 columns each worst case goes on its own indented line; wide terminals keep one line each."""
+    from symbptt.check import CheckReport
+
+    report = CheckReport(trials=3)
+    report.record("grad JSON", [1e-14], "trial 2: gru, T=4, n=3, m=3, layers=2, loss sum, truncate 4, saturated")
+    narrow, wide = report.table(80), report.table(200)
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "    worst: trial 2: gru" in narrow and "worst case" not in narrow
+    assert any(line.startswith("grad JSON") and line.endswith("saturated") for line in wide.splitlines())

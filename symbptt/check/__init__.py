@@ -152,17 +152,32 @@ class CheckReport:
             self.worst[method] = max(self.worst[method], worst)
             self.where[method] = where
 
-    def table(self) -> str:
-        lines = [f"{'method':<17} {'entries':>8} {'worst error':>12} {'tolerance':>10}  status  worst case",
-                 "-" * 100]
+    def table(self, width: int = 100) -> str:
+        """The table within ``width`` columns: one line per method when the worst case fits beside it,
+        else the worst case on an indented line below; the footnote wrapped."""
+        import textwrap
+
+        head = f"{'method':<17} {'entries':>8} {'worst error':>12} {'tolerance':>10}  status"
+        rows = []
         for key, tol in TOLERANCE.items():
             status = "ok" if self.worst[key] <= tol else "FAIL"
-            lines.append(f"{key:<17} {self.entries[key]:>8} {self.worst[key]:>12.2e} {tol:>10.0e}  {status:<6}  "
-                         f"{self.where.get(key, '')}")
-        lines.append(f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
-                     "digits (2|a|/ln 10 more where units saturate); error = |found - exact| / "
-                     f"max(|exact|, {FLOOR:g} x sum of |path products|)"
-                     f" (finite differences also at least {FD_FLOOR:g} x max(1, |L|))")
+            rows.append((f"{key:<17} {self.entries[key]:>8} {self.worst[key]:>12.2e} {tol:>10.0e}  {status:<6}",
+                         self.where.get(key, "")))
+        wide = all(len(row) + 2 + len(where) <= width for row, where in rows)
+        lines = [head + ("  worst case" if wide else ""), "-" * min(width, 100 if wide else len(head) + 2)]
+        for row, where in rows:
+            if wide:
+                lines.append(f"{row}  {where}".rstrip())
+            else:
+                lines.append(row.rstrip())
+                if where:
+                    lines += textwrap.wrap(f"worst: {where}", width, initial_indent="    ",
+                                           subsequent_indent="      ")
+        note = (f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
+                "digits (2|a|/ln 10 more where units saturate); error = |found - exact| / "
+                f"max(|exact|, {FLOOR:g} x sum of |path products|) (finite differences also at least "
+                f"{FD_FLOOR:g} x max(1, |L|))")
+        lines += textwrap.wrap(note, width)
         return "\n".join(lines) + "\n"
 
 
