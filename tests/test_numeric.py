@@ -605,3 +605,19 @@ def test_a_chaotic_gain_sweep_says_where_rounding_decides():
     assert result.as_csv().splitlines()[-1].startswith(f"# rounding decides {int(mask.sum())} of 1200 values")
     calm = run_sweep(SweepRequest(n=8, low=0.5, high=0.9, points=3, T=50))
     assert not np.array(calm.as_json()["rounding_decides"]).any() and not calm.as_csv().endswith("decides\n")
+
+
+def test_relative_difference_keeps_its_digits_where_float64_rounds_it_to_zero():
+    """w = 1e-20: the steps truncation drops carry ~1e-40 of the gradient; float64 subtraction gave 0.0.
+    Checked against the independent reference BPTT at 150 digits."""
+    data = {"activation": "tanh", "W": 1e-20, "U": 1, "b": 0, "h0": 0.1, "x": [0.5, 0.3, 0.2, 0.4], "y": 0,
+            "truncate": 2}
+    cfg = parse_config(data)
+    found = grad_report(cfg)["truncated"]["relative_difference"]
+    with mpmath.workdps(150):
+        _, full = bptt(cfg.layers, cfg.x, cfg.y, "tanh", cfg.loss, "rnn", kind="mp")
+        _, cut = bptt(cfg.layers, cfg.x, cfg.y, "tanh", cfg.loss, "rnn", kind="mp", truncate=2)
+        a = [v for p in cfg.spec.params for v in np.ravel(cut[0][p])]
+        b = [v for p in cfg.spec.params for v in np.ravel(full[0][p])]
+        want = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a, b, strict=True))) / mpmath.sqrt(sum(v * v for v in b))
+    assert 1e-42 < found < 1e-38 and found == pytest.approx(float(want), rel=1e-12)

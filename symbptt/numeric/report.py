@@ -274,16 +274,26 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
             b = b.astype(float)
             denom = float(np.linalg.norm(b))
             relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
-    if watch.events or not exact or digits:
-        with mpmath.workdps(max(DPS, digits)):
-            mp_model = model.as_mp()
-            cut = truncated_gradients(mp_model, cfg.truncate, "mp")
-            full_mp = exact_gradients_mp(mp_model)
-            a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
-            b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
-            denom = mpmath.sqrt(sum(v * v for v in b_mp))
-            diff = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a_mp, b_mp, strict=True)))
-            relative = float(diff / denom) if denom != 0 else 0.0
+    # a difference below ~1e-12 of the gradient is rounding in float64: it needs the exact path, with
+    # as many more digits as it is small (4.05e-80 needs 80 + 30)
+    unresolved = exact and relative < 1e-12
+    if watch.events or not exact or digits or unresolved:
+        dps = max(DPS, digits)
+        while True:
+            with mpmath.workdps(dps):
+                mp_model = model.as_mp()
+                cut = truncated_gradients(mp_model, cfg.truncate, "mp")
+                full_mp = exact_gradients_mp(mp_model)
+                a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
+                b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
+                denom = mpmath.sqrt(sum(v * v for v in b_mp))
+                diff = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a_mp, b_mp, strict=True)))
+                ratio = diff / denom if denom != 0 else mpmath.mpf(0)
+            needed = DPS + (math.ceil(-float(mpmath.log10(ratio))) if ratio != 0 else 0)
+            if ratio == 0 or needed <= dps or dps >= MAX_DIGITS:
+                break
+            dps = min(MAX_DIGITS, needed)
+        relative = float(ratio)
     vals, logs = [], []
     for layer, g in enumerate(cut):
         v, lg = {}, {}
