@@ -276,9 +276,9 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
             relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
     # a difference below ~1e-12 of the gradient is rounding in float64: it needs the exact path, with
     # as many more digits as it is small (4.05e-80 needs 80 + 30)
-    unresolved = exact and relative < 1e-12
+    unresolved = exact and relative < 1e-12 and cfg.truncate < cfg.T  # k ≥ T drops nothing: exactly 0
     if watch.events or not exact or digits or unresolved:
-        dps = max(DPS, digits)
+        dps, previous = max(DPS, digits), None
         while True:
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
@@ -289,10 +289,12 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
                 denom = mpmath.sqrt(sum(v * v for v in b_mp))
                 diff = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a_mp, b_mp, strict=True)))
                 ratio = diff / denom if denom != 0 else mpmath.mpf(0)
+            if previous is not None and ratio < previous[0] * mpmath.mpf(10) ** (-(dps - previous[1]) / 2):
+                ratio = mpmath.mpf(0)  # it fell with the working precision: rounding of an exact 0
             needed = DPS + (math.ceil(-float(mpmath.log10(ratio))) if ratio != 0 else 0)
             if ratio == 0 or needed <= dps or dps >= MAX_DIGITS:
                 break
-            dps = min(MAX_DIGITS, needed)
+            previous, dps = (ratio, dps), min(MAX_DIGITS, needed)
         relative = float(ratio)
     vals, logs = [], []
     for layer, g in enumerate(cut):
