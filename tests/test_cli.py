@@ -189,12 +189,15 @@ def test_output_writes_through_a_device_or_pipe_and_never_replaces_it(tmp_path):
     os.mkfifo(fifo)
     one_line_error(run("latex", "-T", "2", "-o", str(fifo)), "no program is reading")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
-    import time
-
-    time.sleep(0.3)
-    assert run("latex", "-T", "2", "-o", str(fifo)).returncode == 0
-    assert reader.communicate(timeout=30)[0].startswith(b"% explicit")
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader exists from now on: no waiting
+    try:
+        assert run("latex", "-T", "2", "-o", str(fifo)).returncode == 0  # small: fits the pipe's buffer
+        received = b""
+        while chunk := os.read(reader, 65536):
+            received += chunk
+    finally:
+        os.close(reader)
+    assert received.startswith(b"% explicit")
 
 
 def test_a_full_disk_or_a_read_only_folder_is_one_line(tmp_path):

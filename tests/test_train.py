@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -194,12 +193,34 @@ def test_a_run_that_blows_up_stops_naming_the_iteration_and_keeps_its_rows(tmp_p
 
 
 def test_ctrl_c_writes_what_was_trained(tmp_path):
+    """The run's stderr is a terminal, so train draws its progress line (after 2 s of training); the test
+    waits for that line, an event, not for a fixed time, then presses Ctrl-C."""
+    import os
+    import pty
+    import select
+
     out = tmp_path / "run.csv"
+    screen, terminal = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "symbptt", "train", "-T", "20", "--steps", "100000", "-n", "8",
-                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    seen = b""
+    while b"train " not in seen:  # the progress line: rows have been trained
+        ready, _, _ = select.select([screen], [], [], 60)
+        assert ready, "no progress line within 60 s"
+        seen += os.read(screen, 1024)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    while select.select([screen], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(screen, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(screen)
+    stderr = seen.decode(errors="replace")
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
     rows = [line for line in out.read_text().splitlines() if line and not line.startswith(("#", "iteration"))]
     assert 0 < len(rows) < 100000
