@@ -35,7 +35,12 @@ class Progress:
         self.stream.flush()
         self.shown = True
 
-    def __exit__(self, kind: type | None, value: BaseException | None, tb: TracebackType | None) -> None:
+    def clear(self) -> None:
+        """Remove the line, if one was drawn (a finished loop leaves nothing on the terminal)."""
         if self.shown:
             self.stream.write("\r" + " " * 79 + "\r")
             self.stream.flush()
+            self.shown = False
+
+    def __exit__(self, kind: type | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.clear()

@@ -307,3 +307,26 @@ def test_cell_and_carousel_words_follow_the_curves_drawn():
     biases = np.array([-2.0, 0.0, 2.0, 4.0])
     assert "above 10^-1 for b_f ≥ 4" in carousel_sentence(biases, np.array([-30.0, -12.0, -4.0, -0.5]), 100)
     assert "above 10^-1 for b_f ≥ 2" in carousel_sentence(biases, np.array([-30.0, -12.0, -0.9, -0.5]), 100)
+
+
+@pytest.mark.parametrize("kind,call", [("plot gates", lambda: plot.gates(points=3, T_max=10)),
+                                       ("plot curves", lambda: plot.cell_curves(("rnn", "gru"), n=2, T_max=10))])
+def test_long_plots_draw_a_progress_line_and_clear_it(monkeypatch, kind, call):
+    import io
+
+    from symbptt.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen, original = Terminal(), Progress.__init__
+
+    def at_once(self, total, label, after=2.0, stream=None):  # draw from the first update on
+        original(self, total, label, 0.0, screen)
+
+    monkeypatch.setattr(Progress, "__init__", at_once)
+    call()
+    drawn = [part.strip() for part in screen.getvalue().split("\r") if part.strip()]
+    assert drawn and all(line.startswith(f"{kind} ") for line in drawn)
+    assert screen.getvalue().endswith("\r" + " " * 79 + "\r")  # cleared at the end

@@ -11,6 +11,7 @@ from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
+from ..progress import Progress
 from ..validate import integer, number
 from .common import Plotted, caption, check_steps, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
@@ -132,7 +133,9 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     fig, ax = new_figure(figsize=(7.6, 5.2))
     fig.subplots_adjust(bottom=0.24, top=0.9)
     kept = {}
-    for cell in cells:
+    progress = Progress(len(cells), "plot curves")
+    for done, cell in enumerate(cells):
+        progress.update(done)
         cfg = example_config(cell, T_max, n, gain=gain, drive=drive, forget_bias=forget_bias, seed=seed)
         with np.errstate(all="ignore"):
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)))
@@ -142,6 +145,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
             ax.plot(T, norms["c"], linestyle=":", color=line.get_color(), linewidth=1.6,
                     label=f"{name} ∂c_T/∂c_0 (cell state): rate {lyapunov_rate(norms['c'][-1], T_max):+.3f}/step")
         kept[name] = norms
+    progress.clear()
     ax.axhline(0.0, color="grey", linewidth=0.6)
     ax.set_xlabel("$T$")
     ax.set_ylabel(r"$\log_{10}\,\|\partial s_T/\partial s_0\|_2$")

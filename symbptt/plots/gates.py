@@ -10,6 +10,7 @@ from ..budget import estimate, norm_sweep_cost
 from ..numeric.examples import example_config, with_param
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
+from ..progress import Progress
 from ..validate import integer, number
 from .common import Plotted, caption, check_range, check_steps, colour_map, diverging, masked, new_figure
 
@@ -49,13 +50,16 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     grid = np.linspace(b_min, b_max, points)
     base = example_config("lstm", T_max, n, gain=gain, drive=drive, seed=seed)
     c_vals, h_vals, carousel = (np.empty((T_max, points)) for _ in range(3))
+    progress = Progress(points, "plot gates")
     with np.errstate(all="ignore"):
         for j, value in enumerate(grid):
+            progress.update(j)
             values = ArrayFactors(NumericModel.of(with_param(base, "b_f", float(value))))
             norms = log10_norms_by_T(values)
             c_vals[:, j], h_vals[:, j] = norms["c"], norms["h"]
             f = values.traj.values[0]["f"][1:, :, 0]  # (T, n)
             carousel[:, j] = np.max(np.cumsum(np.log10(f), axis=0), axis=1)
+    progress.clear()
     fig, axes = new_figure(1, 2, figsize=(12.2, 5.4))
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.28)
     Ts = np.arange(1, T_max + 1)

@@ -42,6 +42,8 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
     for done, settings in enumerate(runs, 1):
         result = train(settings, stop=_no_stop)
         progress.update(done)
+        if done == len(runs):
+            progress.clear()
         _finished(result, settings)
         rows = result.rows
         it = np.array([r["iteration"] for r in rows])
@@ -102,6 +104,8 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                 settings = runs[(cell, T, seed)]
                 result = train(settings, stop=_no_stop)
                 progress.update(progress.done + 1)
+                if progress.done == len(runs):
+                    progress.clear()
                 _finished(result, settings)
                 solved += bool(result.summary["solved"])
             shares.append(solved / seeds)
