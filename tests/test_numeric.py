@@ -621,3 +621,16 @@ def test_relative_difference_keeps_its_digits_where_float64_rounds_it_to_zero():
         b = [v for p in cfg.spec.params for v in np.ravel(full[0][p])]
         want = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a, b, strict=True))) / mpmath.sqrt(sum(v * v for v in b))
     assert 1e-42 < found < 1e-38 and found == pytest.approx(float(want), rel=1e-12)
+
+
+@pytest.mark.parametrize("args,words", [
+    ((0, 0.0, 0.0), "float64 (no step amplifies rounding: about 16 digits kept)"),
+    ((0, 0.4, 0.4), "float64 (about 16 digits kept)"),
+    ((0, 2.0, 0.0), "float64 (rounding amplified by up to 10^2: about 14 digits kept)"),
+    ((45, 14.4, 0.0), "mpmath at 45 digits (float64 would keep about 2 digits: rounding amplified by up to 10^14.4)"),
+    ((37, 6.3, 6.3), "mpmath at 37 digits (float64 would keep about 10 digits: 6.3 digits cancelled in a sum)"),
+])
+def test_the_precision_sentence_is_made_of_what_was_measured(args, words):
+    from symbptt.numeric.report import _precision
+
+    assert _precision(*args) == words

@@ -227,7 +227,7 @@ def _precision(used_mp: int, lost: float, cancelled: float) -> str:
     if not used_mp:
         if lost <= 0:
             return "float64 (no step amplifies rounding: about 16 digits kept)"
-        return f"float64 ({measured}: about {15.9 - lost:.0f} digits kept)"
+        return f"float64 ({measured + ': ' if measured else ''}about {15.9 - lost:.0f} digits kept)"
     why = (f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" if lost > MAX_LOST
            else "float64 lost range or a saturated gate cancels")
     return f"mpmath at {used_mp} digits ({why})"
