@@ -173,50 +173,50 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
             nodes = [layer[m][t] for m in cc.node_names]
             for k, name in enumerate(cc.node_names):
                 nodes[k] = layer[name][t] = cc.nodes[k](*row, *nodes)
-                if dtype.kind == "f" and np.isnan(nodes[k]).any():
-                    _explain_nan(cc, k, row, nodes)
-    return Trajectory(values, [{} for _ in params], x, scalars)
+    traj = Trajectory(values, [{} for _ in params], x, scalars)
+    if dtype.kind == "f":
+        _explain_nan(cc, traj)
+    return traj
 
 
-def _explain_nan(cc: CompiledCell, k: int, row: list, nodes: list) -> None:
-    """A NaN from finite arguments means the step is undefined there (log of a negative number, 0/0):
-    recompute that element exactly, which raises CellDomainError naming the step and the values.  A NaN
-    that an overflow caused (∞ − ∞) is left to the caller's exact recomputation."""
-    args = [np.broadcast_to(np.asarray(v, dtype=float), np.shape(nodes[k])) for v in [*row, *nodes[:k]]]
-    bad = np.isnan(nodes[k]) & np.logical_and.reduce([np.isfinite(a) for a in args])
-    if bad.any():
-        idx = tuple(int(i[0]) for i in np.nonzero(bad))
-        exact = compiled(cc.cell, "mp")
-        values = [mpmath.mpf(float(a[idx])) for a in args] + [mpmath.mpf(0)] * (len(nodes) - k)
-        exact.nodes[k](*values)
+def _explain_nan(cc: CompiledCell, traj: Trajectory) -> None:
+    """A NaN from finite arguments means a step is undefined there (log of a negative number, 0/0):
+    recompute the first such element exactly, which raises CellDomainError naming the step and the values.
+    A NaN that an overflow caused (∞ − ∞) is left to the caller's exact recomputation."""
+    for ell, layer in enumerate(traj.values, 1):
+        if not any(np.isnan(layer[name][1:]).any() for name in cc.node_names):
+            continue
+        row = step_rows(cc, traj, ell)
+        for k, name in enumerate(cc.node_names):
+            shape = layer[name][1:].shape
+            args = [np.broadcast_to(np.asarray(v, dtype=float), shape) for v in row[:len(cc.leaf_names) + k]]
+            bad = np.isnan(layer[name][1:]) & np.logical_and.reduce([np.isfinite(a) for a in args])
+            if bad.any():
+                idx = tuple(int(i[0]) for i in np.nonzero(bad))
+                exact = compiled(cc.cell, "mp")
+                values = [mpmath.mpf(float(a[idx])) for a in args] + [mpmath.mpf(0)] * (len(cc.node_names) - k)
+                exact.nodes[k](*values)
 
 
 def cancelled_digits(cc: CompiledCell, traj: Trajectory) -> float:
     """Decimal digits the forward pass lost to cancellation: the largest log10(Σ|terms| / |sum|) over the
     nodes that are sums, every step, unit and layer (0 when no sum is much smaller than its terms)."""
     worst = 0.0
-    for ell, layer in enumerate(traj.values):
+    for ell in range(1, len(traj.values) + 1):
+        row = step_rows(cc, traj, ell) if cc.sums else []
         for name, terms in cc.sums.items():
-            args = {lin.name: layer[lin.name][1:] for lin in cc.cell.linears}
-            args |= {f"prev_{s}": layer[s][:-1] for s in cc.cell.states}
-            inp = traj.inputs if ell == 0 else traj.values[ell - 1]["h"][1:]
-            n = layer[cc.cell.states[0]].shape[1]
-            args[INPUT] = inp if inp.shape[1] == n else np.zeros_like(layer[cc.cell.states[0]][1:])
-            T = inp.shape[0]
-            args |= {k: np.broadcast_to(v, (T, *v.shape)) for k, v in traj.scalars[ell].items()}
-            row = [args[a] for a in cc.leaf_names] + [layer[m][1:] for m in cc.node_names]
             with np.errstate(all="ignore"):
                 size = sum(np.abs(np.asarray(term(*row), dtype=float)) for term in terms)
-                ratio = size / np.abs(layer[name][1:].astype(float))
+                ratio = size / np.abs(traj.values[ell - 1][name][1:].astype(float))
             finite = ratio[np.isfinite(ratio)]
             if finite.size:
                 worst = max(worst, float(np.log10(max(float(finite.max()), 1.0))))
     return worst
 
 
-def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tuple[str, str], np.ndarray]:
-    """Every step coefficient of one layer for t = 1..T at once (they are elementwise in the step's
-    values); index t as in the trajectory (row 0 unused)."""
+def step_rows(cc: CompiledCell, traj: Trajectory, layer: int) -> list[np.ndarray]:
+    """The arguments of the compiled functions (leaves, then nodes) for every step t = 1..T of one layer
+    at once, each with a leading time axis: what the coefficients and the cancellation measure read."""
     cell, values = cc.cell, traj.values[layer - 1]
     inp = traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]
     T = inp.shape[0]
@@ -225,11 +225,17 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     n = values[cell.states[0]].shape[1]
     args[INPUT] = inp if inp.shape[1] == n else np.zeros_like(values[cell.states[0]][1:])
     args |= {k: np.broadcast_to(v, (T, *v.shape)) for k, v in traj.scalars[layer - 1].items()}
-    row = [args[name] for name in cc.leaf_names] + [values[name][1:] for name in cc.node_names]
+    return [args[name] for name in cc.leaf_names] + [values[name][1:] for name in cc.node_names]
+
+
+def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tuple[str, str], np.ndarray]:
+    """Every step coefficient of one layer for t = 1..T at once (they are elementwise in the step's
+    values); index t as in the trajectory (row 0 unused)."""
+    row = step_rows(cc, traj, layer)
     out = {}
     for key, fn in cc.coefficients.items():
         value = fn(*row)
-        full = np.zeros((T + 1, *value.shape[1:]), dtype=value.dtype)
+        full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=value.dtype)
         full[1:] = value
         out[key] = full
     return out
@@ -243,5 +249,5 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CellDomainError", "CompiledCell", "cancelled_digits", "Trajectory", "compiled", "forward", "matvec", "prev",
-           "step_coefficients", "to_mp"]
+__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "cancelled_digits", "compiled", "forward", "matvec",
+           "prev", "step_coefficients", "step_rows", "to_mp"]

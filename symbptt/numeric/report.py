@@ -118,8 +118,9 @@ def _per_layer(items: list) -> Any:
 
 
 def grad_report(cfg: Config) -> dict:
-    """Loss, gradients (float64 where it holds them, else null with log10 beside), Jacobian norms with
-    their k, the bound beside what was observed, and, when asked, truncated BPTT."""
+    """Loss, gradients (float64 where it holds them, else {sign, log10}, log10 always beside), Jacobian
+    norms with their k, the bound beside what was observed, and, when asked, truncated BPTT; every field
+    from one trajectory, exact where the measured conditioning demands it (see lost_digits)."""
     from ..budget import estimate, norm_sweep_cost
 
     T, n = cfg.x.shape[0], cfg.layers[0][f"{cfg.spec.states[0]}0"].size
