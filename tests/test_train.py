@@ -275,3 +275,15 @@ def test_train_settings_from_python_name_the_bad_argument(change, needle):
 
     with pytest.raises(SymbpttError, match=re.escape(needle)):
         TrainSettings(**change).validate()
+
+
+def test_a_scalar_user_cell_trains_at_n_1_and_its_file_name_is_drawn_as_text(tmp_path):
+    """A user cell is scalar: -n 8 is refused in one line (it was a NumPy broadcast error mid-run); a
+    file name with mathtext in it ($) is a plain legend label."""
+    cell = tmp_path / "my$cell.toml"
+    cell.write_text('states = ["h"]\nparams = ["w"]\n[update]\nh = "tanh(w*h + x)"\n')
+    with pytest.raises(SymbpttError, match="scalar: n"):
+        TrainSettings(cell=str(cell), n=8).validate()
+    proc = run_in_process("plot", "training", "--cell", str(cell), "-n", "1", "--lengths", "5", "--iterations", "5",
+                          "-o", str(tmp_path / "t.png"))
+    assert proc.returncode == 0, proc.stderr

@@ -78,6 +78,8 @@ class TrainSettings:
         if not 1 <= far <= self.T:
             raise SymbpttError(f"--far must be from 1 to T = {self.T}, got {far}")
         spec = get_cell(self.cell, get_activation(self.activation))
+        if spec.max_hidden is not None and self.n > spec.max_hidden:
+            raise SymbpttError(f"the cell {spec.name!r} is scalar: n (-n) must be 1, got {self.n}")
         if check_cost:  # memory only: a long run shows its progress and keeps what it trained on Ctrl-C
             estimate(f"training {self.steps} iterations of batch {self.batch} at T = {self.T}, n = {self.n}",
                      "lower --batch, -T or -n", floats=self.cost(spec)["floats"])

@@ -56,7 +56,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         ax.axhline(0.0, color="grey", linewidth=0.6)
         ax.set_xlabel("$T$")
         ax.set_ylabel(r"$\log_{10}\,|\partial h_T/\partial h_0|$")
-        ax.set_title(f"{act} (γ = {gamma:g}): measured (solid), bound $T\\log_{{10}}(\\gamma|w|)$ (dashed)",
+        ax.set_title(f"{plot_text(act)} (γ = {gamma:g}): measured (solid), bound $T\\log_{{10}}(\\gamma|w|)$ (dashed)",
                      fontsize=9)
         ax.legend(fontsize=7.5, loc="best")
         kept[act] = {"values": values, "bounds": bounds, "rates": rates, "saturated": share}

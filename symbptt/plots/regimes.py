@@ -3,6 +3,8 @@ linear panel (no saturation: a clean explosion beyond |w| = 1) beside the chosen
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -31,6 +33,7 @@ SATURATED = 0.01  # a unit counts as saturated where σ'(a) is below this share 
 PROBE = np.linspace(-60.0, 60.0, 120_001)  # where σ' is looked at to describe it (step 0.001)
 
 
+@lru_cache(maxsize=64)
 def slope_profile(activation: str) -> dict:
     """What σ' does on the line, measured on PROBE: its peak γ, whether each tail keeps the full slope
     (σ' ≥ 0.99 γ at |a| = 60, relu's a > 0) and, when both tails fall below SATURATED·γ, the threshold A
@@ -129,7 +132,7 @@ def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndar
             ax.axvline(edge, color="k", linestyle="--", linewidth=1.0)
     ax.set_xlabel("recurrent weight $w$")
     ax.set_ylabel("sequence length $T$")
-    ax.set_title(f"{act}: γ = sup|σ'| = {gamma_of(act):g}, boundary |w| = {boundary:g}", fontsize=9)
+    ax.set_title(f"{plot_text(act)}: γ = sup|σ'| = {gamma_of(act):g}, boundary |w| = {boundary:g}", fontsize=9)
     return note
 
 

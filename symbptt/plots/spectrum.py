@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
+from ..escape import plot_text
 from ..numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
 from .common import Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
@@ -41,7 +42,7 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     ax.axvline(g_rho, color="tab:red", linestyle=":", label=rf"$\rho(gW_0) = 1$ (g = {g_rho:.3g}): no guarantee")
     ax.set_xlabel("gain $g$ ($W = g W_0$)")
     ax.set_ylabel(r"$\frac{1}{T}\ln\|\partial h_T/\partial h_0\|_2$")
-    ax.set_title(f"{activation}, n = {n}, T = {T}, W0 ~ N(0, 1/n) seed {seed}, inputs N(0, 1)", fontsize=9)
+    ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, W0 ~ N(0, 1/n) seed {seed}, inputs N(0, 1)", fontsize=9)
     ax.legend(fontsize=7.5)
     caption(fig, "Only γ·σ_max(W) < 1 (the largest singular value) guarantees that every product of step "
                  "Jacobians shrinks. The spectral radius ρ(W) is smaller than σ_max for a non-normal W and only "

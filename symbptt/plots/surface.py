@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from ..activations import get_activation
 from ..budget import check_grid
+from ..escape import plot_text
 from ..validate import integer, number
 from .common import Plotted, caption, check_range, check_steps, new_figure
 
@@ -48,8 +49,9 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
         fig.colorbar(mesh, ax=ax, label=label)
         ax.set_xlabel("$w$")
         ax.set_ylabel("$b$")
-    fig.suptitle(f"Pascanu, Mikolov & Bengio's single unit: $a_t = w\\,\\sigma(a_{{t-1}}) + b$ ({activation}, "
-                 f"no input), $a_0$ = {a0:g}, T = {T}, $L = \\frac{{1}}{{2}}(\\sigma(a_T) - {target:g})^2$",
+    fig.suptitle("Pascanu, Mikolov & Bengio's single unit: $a_t = w\\,\\sigma(a_{t-1}) + b$ "
+                 f"({plot_text(activation)}, no input), $a_0$ = {a0:g}, T = {T}, "
+                 f"$L = \\frac{{1}}{{2}}(\\sigma(a_T) - {target:g})^2$",
                  fontsize=10)
     caption(fig, "This is not the RNN of the other figures: the unit feeds back its own output and gets no input, "
                  "the model Pascanu et al. (2013) used to show that exploding gradients come with cliffs in the "

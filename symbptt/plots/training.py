@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from ..budget import estimate
 from ..errors import RunFailed, SymbpttError
+from ..escape import plot_text
 from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
 from ..learn.train import EVAL_SIZE
@@ -25,7 +26,7 @@ def _label(settings: TrainSettings, varied: str) -> str:
         return "no clipping" if settings.clip is None else f"clip at {settings.clip:g}"
     if varied == "forget_bias":
         return f"b_f = {settings.forget_bias:g}"
-    name = settings.cell if settings.cell != "lstm" else f"lstm (b_f = {settings.forget_bias:g})"
+    name = plot_text(settings.cell) if settings.cell != "lstm" else f"lstm (b_f = {settings.forget_bias:g})"
     return name
 
 
@@ -109,7 +110,8 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                 _finished(result, settings)
                 solved += bool(result.summary["solved"])
             shares.append(solved / seeds)
-        label = cell if cell != "lstm" else f"lstm (b_f = {base.forget_bias if forget_bias is None else forget_bias:g})"
+        bias = base.forget_bias if forget_bias is None else forget_bias
+        label = plot_text(cell) if cell != "lstm" else f"lstm (b_f = {bias:g})"
         ax.plot(lengths, shares, marker="o", label=label)
         table[cell] = shares
     ax.set_xscale("log")
