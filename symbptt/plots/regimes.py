@@ -191,8 +191,8 @@ def growth_sentence(activation: str, weights: np.ndarray, values: np.ndarray) ->
     text = f"Of the cells drawn where the bound allows growth (|w| > 1/γ), {grows:.0%} grow. "
     if profile["threshold"] is not None:
         text += (f"A {plot_text(activation)} unit driven to |a_t| > {profile['threshold']:.3g} has σ' below "
-                 f"{SATURATED:g}·γ (saturated), which is where the product shrinks although the bound allows "
-                 "growth.")
+                 f"{SATURATED:g}·γ (saturated): each such step multiplies the product by less than "
+                 f"{SATURATED:g}·γ|w|.")
     return text
 
 
