@@ -342,7 +342,7 @@ def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float,
 \b
 Examples:
   symbptt train --task remember -T 20 --steps 1000
-  symbptt train --cell lstm --forget-bias 2 -T 40 --steps 500 --format json -o run.json
+  symbptt train --cell lstm --forget-bias 2 -T 40 --steps 500 -o run.csv
   symbptt train -T 20 --scale 2 --optimizer sgd --lr 0.05 --clip 1
 """)
 @click.option("--cell", default="rnn", show_default=True, help="rnn, lstm, gru or a cell file (.toml).")
@@ -412,7 +412,7 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
 @main.command("check", epilog="""
 \b
 Examples:
-  symbptt check                 100 random configurations, about a minute
+  symbptt check                 100 random configurations
   symbptt check --trials 1000 --seed 3
 """)
 @click.option("--trials", type=click.IntRange(1, 100_000), default=100, show_default=True)

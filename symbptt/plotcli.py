@@ -34,14 +34,15 @@ FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points
 @click.command("plot", epilog="""
 \b
 Kinds:
-  regimes        log10|∂h_T/∂h_0| over weight × T (linear beside the activation)
-  curves         |∂h_T/∂h_0| against T with the bound; --cell rnn,lstm,gru compares cells
-  contributions  the terms of ∂L/∂θ step by step (default: the shipped example)
+  regimes        log10|∂h_T/∂h_0| over weight × T (linear beside it)
+  curves         |∂h_T/∂h_0| against T and the bound; --cell a,b compares
+  contributions  the terms of ∂L/∂θ step by step (default: shipped example)
   spectrum       Lyapunov rate against a gain on a random n×n W
   surface        Pascanu et al.'s single-unit error surface
   unrolled       the unrolled network; --backward adds the BPTT pass
   gates          LSTM: forget bias b_f × T, the carousel beside ∂h_T/∂h_0
-  training       loss and gradient norm of training runs (vary --lengths, --cell or --clip)
+  training       loss and gradient norm of training runs (vary --lengths,
+                 --cell or --clip)
   horizon        share of seeds that solve a task against T, per cell
 \b
 Examples:
@@ -53,8 +54,8 @@ Examples:
   symbptt plot unrolled -T 3 --cell lstm --backward -o lstm.png
   symbptt plot gates -T 100 -o gates.png
   symbptt plot training --lengths 10,20,40 -n 8 -o learning.png
-  symbptt plot training --lengths 20 --scale 2 --optimizer sgd --lr 0.05 --clip none,1 -o clipping.png
-  symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10,20,40 -o horizon.png
+  symbptt plot training --lengths 20 --scale 2 --clip none,1 -o clip.png
+  symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10 -o h.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
