@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, TypeAlias
 
 import mpmath
 import sympy as sp
@@ -28,11 +29,14 @@ import sympy as sp
 from . import primitives as P
 from .errors import SymbpttError
 from .lazy import numpy as np
+
+if TYPE_CHECKING:
+    import numpy
 from .limits import time_limit
 from .safeexpr import A, parse_activation, shown
 
 H = sp.Symbol("h", real=True)
-Array = "np.ndarray"
+Array: TypeAlias = "numpy.ndarray"  # numpy itself is imported lazily (start-up time)
 GAMMA_EXACT = "exact"
 
 

@@ -185,7 +185,7 @@ def parse_config(data: Any, base: Path | None = None) -> Config:
         if not isinstance(raw, dict):
             raise SymbpttError(f"field 'layers[{i}]' must be an object")
         n = layers[0][spec.params[-1]].shape[0] if layers else None
-        layers.append(_layer(spec, raw, where, x.shape[1] if i == 0 else n, n))
+        layers.append(_layer(spec, raw, where, x.shape[1] if n is None else n, n))
     n, T = layers[0][spec.params[-1]].shape[0], x.shape[0]
     y = _parse_y(data["y"], loss, n, T)
     truncate = data.get("truncate")
@@ -214,8 +214,9 @@ def _parse_y(raw: Any, loss: str, n: int, T: int) -> np.ndarray:
         if y.shape != (n,):
             raise SymbpttError(f"field 'y' must have {n} entries for loss 'last', got {y.shape[0]}")
         return y
-    y = _array("y", raw, 2) if isinstance(raw, list) and raw and isinstance(raw[0], list) else None
-    if y is None:
+    if isinstance(raw, list) and raw and isinstance(raw[0], list):
+        y = _array("y", raw, 2)
+    else:
         flat = _array("y", raw, 1)
         y = flat[:, None] if n == 1 else flat[None, :]
     if y.shape != (T, n):

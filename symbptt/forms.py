@@ -12,7 +12,7 @@ Forms (each a list of equations lhs = rhs):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -34,6 +34,7 @@ from .paths import (
     explicit_terms,
     param_entry,
     targets,
+    weight_source,
 )
 from .step import Route, StepGraph
 
@@ -93,6 +94,8 @@ def standard(expr: sp.Basic) -> sp.Basic:
 class Note(str):
     """A note in words, with its LaTeX spelling (``Note(text, tex)``; ``str(note)`` is the text)."""
 
+    tex: str
+
     def __new__(cls, text: str, tex: str | None = None) -> Note:
         obj = super().__new__(cls, text)
         obj.tex = tex if tex is not None else text
@@ -120,7 +123,7 @@ class Derivation:
     Long forms are built lazily: ``stream()`` yields the equations one at a time (what the command line
     prints, in constant memory), ``equations`` builds and keeps the whole list (what the API user gets)."""
 
-    def __init__(self, title: str, equations: list[Equation] | None = None, notes: list[str] | None = None,
+    def __init__(self, title: str, equations: list[Equation] | None = None, notes: Sequence[str] | None = None,
                  definitions: list[Equation] | None = None,
                  source: Callable[[], Iterator[Equation]] | None = None) -> None:
         self.title, self.notes, self.definitions = title, list(notes or []), list(definitions or [])
@@ -131,13 +134,15 @@ class Derivation:
     def equations(self) -> list[Equation]:
         if self._equations is None:
             self._equations = [Equation(eq.lhs, eq.rhs.materialize() if isinstance(eq.rhs, LazySum) else eq.rhs)
-                               for eq in self._source()]
+                               for eq in self.stream()]
         return self._equations
 
     def stream(self) -> Iterator[Equation]:
         """The equations in order, built one by one unless they were built already."""
         if self._equations is not None:
             return iter(self._equations)
+        if self._source is None:
+            return iter(())
         return self._source()
 
     def __repr__(self) -> str:
@@ -149,7 +154,7 @@ class Derivation:
     def _shown(self) -> tuple[list[Equation], int]:
         """The equations a rich display shows (the first and last few of a long form) and how many it
         leaves out."""
-        head, tail, skipped = [], [], 0
+        head, tail, skipped = list[Equation](), list[Equation](), 0
         for eq in self.stream():
             if len(head) < self.SHOWN - 5:
                 head.append(eq)
@@ -350,7 +355,7 @@ class SymbolicFactors:
 
     def z(self, param: str, layer: int, t: int) -> Matrix | None:
         kind, _, source = param_entry(self.rnn, param)
-        if kind not in ("recurrent", "input"):
+        if kind not in ("recurrent", "input") or source is None:
             return None
         return self.s.source(source, layer, t)
 
@@ -434,7 +439,7 @@ class Display:
 
     def z_entry(self, param: str, layer: int, t: int, column: int) -> sp.Basic:
         """Entry ``column`` of z_t for the scalar model: the previous state, x_t or the layer below."""
-        _, _, source = param_entry(self.rnn, param)
+        source = weight_source(self.rnn, param)
         if source != INPUT:
             return self.s.scalar(source, layer, t - 1)
         if layer > 1:
@@ -442,7 +447,7 @@ class Display:
         return self.s.scalar("x", None, t, None if self.rnn.m == 1 else column + 1)
 
     def z(self, param: str, layer: int, t: int) -> sp.Basic:
-        _, _, source = param_entry(self.rnn, param)
+        source = weight_source(self.rnn, param)
         if source != INPUT:
             return self.s.scalar(source, layer, t - 1) if self.rnn.scalar else self.mat(source, layer, t - 1,
                                                                                          self.n, 1)
@@ -598,7 +603,7 @@ def _used_routes(derivation_steps: set[Step]) -> set[tuple[int, str, str, str]]:
     return {(s.layer, s.kind, s.target, s.source) for s in derivation_steps}
 
 
-def _named_notes(rnn: RNN) -> list[str]:
+def _named_notes(rnn: RNN) -> list[Note]:
     notes = []
     if rnn.layers > 1:
         notes.append(Note("each layer ℓ has its own factors, written with a superscript (ℓ)",
@@ -810,7 +815,7 @@ def form_general(rnn: RNN, wrt: str) -> Derivation:
     return general_form(rnn, wrt)
 
 
-FORM_BUILDERS = {
+FORM_BUILDERS: dict[str, Callable[..., Derivation]] = {
     "unroll": form_unroll,
     "factors": form_factors,
     "general": form_general,

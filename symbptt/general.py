@@ -165,10 +165,10 @@ def general_ordered(rnn: RNN, wrt: str) -> Derivation:
                     parts.append(ix.times(ix.tr(ix.factor(route, layer, t)), ix.delta(layer, t, route.target)))
             if state == "h" and layer < top:
                 for target in rnn.states:
-                    route = g.down(target)
-                    if route is not None:
+                    down = g.down(target)
+                    if down is not None:
                         before = plus(t, -1)
-                        parts.append(ix.times(ix.tr(ix.factor(route, layer + 1, before)),
+                        parts.append(ix.times(ix.tr(ix.factor(down, layer + 1, before)),
                                               ix.delta(layer + 1, before, target)))
             if state == "h" and layer == top and rnn.loss == "sum":
                 parts.append(ix.error(plus(t, -1)))
@@ -228,7 +228,7 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
     terms = []
     for route in rnn.graph.entries(leaf):
         body = [ix.factor(route, layer, t), ix.delta(layer, t, route.target)]
-        if kind in ("recurrent", "input"):
+        if kind in ("recurrent", "input") and source is not None:
             if source == INPUT:
                 z = ix.vector("x", None, t, rnn.m) if layer == 1 else ix.vector("h", layer - 1, t)
             else:

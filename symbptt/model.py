@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import sympy as sp
+from sympy import ImmutableMatrix as Matrix  # every matrix of a model is immutable
 
 from . import notation
 from . import primitives as P
@@ -26,7 +27,6 @@ MAX_HIDDEN = 4
 MAX_LAYERS = 3
 MAX_INPUT = 4
 
-Matrix = sp.ImmutableMatrix
 
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
@@ -360,7 +360,7 @@ def loss_in_states(rnn: RNN) -> sp.Expr:
 
 def nested_states(rnn: RNN) -> dict[sp.Symbol, sp.Expr]:
     """Map each node symbol (h_t, c_t, a_t, …) to its expression in parameters and inputs, step by step."""
-    s, subs = rnn.symbols, {}
+    s, subs = rnn.symbols, dict[sp.Symbol, sp.Expr]()
     for t in range(1, rnn.T + 1):
         for layer in range(1, rnn.layers + 1):
             for lin in rnn.spec.linears:

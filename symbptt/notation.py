@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
@@ -238,12 +239,12 @@ def spelling(base: str, *, tag: str = "", layer: int | None = None, step: object
 
 
 @lru_cache(maxsize=8192)
-def name(base: str, **parts: object) -> Name:
+def name(base: str, **parts: Any) -> Name:
     """The symbol of ``base`` with its parts (tag, layer, step, unit), e.g. name("h", step=3) is h_3."""
     return Name(spelling(base, **parts))
 
 
-def matrix(base: str, rows: int, cols: int, **parts: object) -> MatrixName:
+def matrix(base: str, rows: int, cols: int, **parts: Any) -> MatrixName:
     return MatrixName(spelling(base, **parts), rows, cols)
 
 

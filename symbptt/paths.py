@@ -57,6 +57,7 @@ class Factors(Protocol):
     def factor(self, step: Step) -> Any: ...
     def error(self, t: int) -> Any: ...
     def z(self, param: str, layer: int, t: int) -> Any: ...
+    def zero_like(self, param: str, layer: int) -> Any: ...
 
 
 def transpose_apply(values: Factors, step: Step, vector: Any) -> Any:
@@ -72,6 +73,14 @@ def param_entry(rnn: RNN, param: str) -> tuple[str, str, str | None]:
         return kind, param[:-1], None
     leaf, source = rnn.graph.leaf_of(param)
     return kind, leaf, source
+
+
+def weight_source(rnn: RNN, param: str) -> str:
+    """What a weight (recurrent or input parameter) multiplies: a state's name or the input."""
+    kind, _, source = param_entry(rnn, param)
+    if source is None:
+        raise ValueError(f"{param} is an initial state, not a weight")
+    return source
 
 
 def _single_route(rnn: RNN) -> bool:

@@ -3,6 +3,8 @@ with a one-line error naming the kind), then the figure is drawn by plots/ and w
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from click.core import ParameterSource
 
@@ -104,7 +106,7 @@ Examples:
               help="training, horizon: initial W ~ N(0, scale²/n).")
 @click.option("--seeds", type=click.IntRange(1, 20), default=2, show_default=True, help="horizon: runs per point.")
 @click.pass_context
-def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: object) -> None:
+def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
     """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon)
     into OUTPUT."""
     from . import plots

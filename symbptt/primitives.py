@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
 import mpmath
 import sympy as sp
 
 from .lazy import numpy as np
 
-Array = "np.ndarray"
+if TYPE_CHECKING:
+    import numpy
+
+Array: TypeAlias = "numpy.ndarray"  # numpy itself is imported lazily (start-up time)
 LN10 = math.log(10.0)
 
 

@@ -53,7 +53,7 @@ def text_equations(output: str) -> list[tuple[str, str]]:
 
 LATEX_NAME = re.compile(r"(\\[a-zA-Z]+|[A-Za-z])(\^\{[a-z]*(?:\(\d+\))?\})?(_\{[^{}]*\})?")
 COMMANDS = {r"\tanh": "tanh", r"\exp": "exp", r"\log": "log", r"\sin": "sin", r"\cos": "cos", r"\sinh": "sinh",
-            r"\cosh": "cosh", r"\max": "Max", r"\min": "Min", r"\operatorname": None}
+            r"\cosh": "cosh", r"\max": "Max", r"\min": "Min"}
 GREEK = {r"\delta": "delta"}
 
 
@@ -369,7 +369,7 @@ class Evaluator:
             return tuple(self.node(e) for e in n.elts)
         raise ReadError(f"{type(n).__name__} is not part of the printed grammar")
 
-    def piecewise(self, branches: list[ast.AST]) -> Any:
+    def piecewise(self, branches: list[ast.expr]) -> Any:
         for branch in branches:
             value, cond = branch.elts  # type: ignore[attr-defined]
             if self.node(cond):

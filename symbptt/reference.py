@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -61,7 +62,7 @@ class Numbers:
 
 def builtin_activation(name: str, num: Numbers) -> tuple[Callable, Callable]:
     """(σ, σ') of a built-in activation, σ' from a."""
-    table = {
+    table: dict[str, tuple[Callable, Callable]] = {
         "tanh": (num.tanh, num.dtanh),
         "sigmoid": (num.sigmoid, num.dsigmoid),
         "relu": (lambda a: np.where(a > 0, a, 0 * a), lambda a: np.where(a > 0, 1 + 0 * a, 0 * a)),
@@ -155,7 +156,8 @@ def gru_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.n
     return dh_prev, None, dx
 
 
-CELLS = {"rnn": (rnn_step, rnn_back), "lstm": (lstm_step, lstm_back), "gru": (gru_step, gru_back)}
+CELLS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "rnn": (rnn_step, rnn_back), "lstm": (lstm_step, lstm_back), "gru": (gru_step, gru_back)}
 
 
 # ---------------------------------------------------------------- the BPTT loop
@@ -165,9 +167,9 @@ def forward(cell: str, layers: list[Layer], x: np.ndarray, num: Numbers, sigma: 
     """States h[ℓ][t], c[ℓ][t] (t = 0..T, columns) and each step's coefficients k[ℓ][t] (t = 1..T)."""
     step = CELLS[cell][0]
     T = x.shape[0]
-    h = [[_col(p["h0"])] + [None] * T for p in layers]
-    c = [[_col(p["c0"]) if "c0" in p else None] + [None] * T for p in layers]
-    k = [[None] * (T + 1) for _ in layers]
+    h: list[list[Any]] = [[_col(p["h0"])] + [None] * T for p in layers]
+    c: list[list[Any]] = [[_col(p["c0"]) if "c0" in p else None] + [None] * T for p in layers]
+    k: list[list[Any]] = [[None] * (T + 1) for _ in layers]
     for t in range(1, T + 1):
         inp = _col(x[t - 1])
         for ell, p in enumerate(layers):
@@ -186,7 +188,7 @@ def _errors(h_top: list, y: np.ndarray, loss: str) -> dict[int, np.ndarray]:
 
 
 def _backward(cell: str, layers: list[Layer], x: np.ndarray, h: list, c: list, k: list, errors: dict,
-              steps: Callable[[int], range], magnitude: bool = False) -> list[Layer]:
+              steps: Callable[[int], range] | None, magnitude: bool = False) -> list[Layer]:
     """Accumulate gradients: for each loss step s, δ flows back through ``steps(s)``; with
     ``magnitude`` every coefficient, weight and error is taken by absolute value."""
     back = CELLS[cell][1]
@@ -197,7 +199,7 @@ def _backward(cell: str, layers: list[Layer], x: np.ndarray, h: list, c: list, k
     top = len(layers) - 1
     for s_group in _groups(errors, steps):
         dh = [0 * h[ell][0] for ell in range(top + 1)]
-        dc = [None if c[ell][0] is None else 0 * c[ell][0] for ell in range(top + 1)]
+        dc: list[Any] = [None if c[ell][0] is None else 0 * c[ell][0] for ell in range(top + 1)]
         window = s_group["steps"]
         for t in window:
             if t in s_group["errors"]:
@@ -217,7 +219,7 @@ def _backward(cell: str, layers: list[Layer], x: np.ndarray, h: list, c: list, k
     return grads
 
 
-def _groups(errors: dict, steps: Callable[[int], range]) -> list[dict]:
+def _groups(errors: dict, steps: Callable[[int], range] | None) -> list[dict]:
     """Full BPTT: one backward sweep from T carrying every loss term; truncated: one sweep per term."""
     if steps is None:
         T = max(errors)
@@ -225,7 +227,7 @@ def _groups(errors: dict, steps: Callable[[int], range]) -> list[dict]:
     return [{"steps": list(steps(s)), "errors": {s: e}} for s, e in sorted(errors.items())]
 
 
-def loss_value(h_top: list, y: np.ndarray, loss: str) -> object:
+def loss_value(h_top: list, y: np.ndarray, loss: str) -> Any:
     """½‖h_T − y‖² (last) or Σ_t ½‖h_t − y_t‖² (sum)."""
     return sum((e * e).sum() for e in _errors(h_top, y, loss).values()) / 2
 
@@ -250,7 +252,7 @@ def bptt(layers: list[Layer], x: np.ndarray, y: np.ndarray, activation: str | tu
     steps = None if truncate is None else (lambda s: range(s, max(s - truncate, 0), -1))
     grads = _backward(cell, layers_n, x_n, h, c, k, errors, steps)
     grads = [{name: g.reshape(np.shape(layers[i][name])) for name, g in gi.items()} for i, gi in enumerate(grads)]
-    result = (loss_value(h[-1], y_n, loss), grads)
+    result: tuple = (loss_value(h[-1], y_n, loss), grads)
     if magnitudes:
         mags = _backward(cell, layers_n, x_n, h, c, k, errors, steps, magnitude=True)
         mags = [{name: g.reshape(np.shape(layers[i][name])) for name, g in gi.items()} for i, gi in enumerate(mags)]
@@ -308,7 +310,8 @@ def jacobians(cell: str, layers: list[Layer], x: np.ndarray, activation: str | t
         for start in states:
             for i in range(n):
                 dh, dc = zero.copy(), (zero.copy() if cell == "lstm" else None)
-                (dh if start == "h" else dc)[i, 0] = mpmath.mpf(1)
+                seeded: Any = dh if start == "h" else dc
+                seeded[i, 0] = mpmath.mpf(1)
                 record(out, T, start, i, dh, dc, n)
                 for t in range(T, 0, -1):
                     inp = _col(num.array(x[t - 1])) if ell == 0 else h[ell - 1][t]

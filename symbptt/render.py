@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache, partial
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
@@ -77,11 +77,11 @@ def _placeholders(found: list[tuple[sp.Symbol, re.Match]]) -> dict[sp.Symbol, sp
     if not steps or len(steps) > 3:
         return None
     digit = {t: str(10 - len(steps) + i) for i, t in enumerate(steps)}
-    return {sym: _placeholder(type(sym), f"{m['base']}{digit[m['t']] * len(m['t'])}{m['rest']}") for sym, m in found}
+    return {sym: _placeholder(sym.func, f"{m['base']}{digit[m['t']] * len(m['t'])}{m['rest']}") for sym, m in found}
 
 
 @lru_cache(maxsize=4096)
-def _placeholder(kind: type, name: str) -> sp.Symbol:
+def _placeholder(kind: Any, name: str) -> sp.Symbol:
     return kind(name)
 
 
@@ -423,11 +423,11 @@ def pretty_matrix(expr: sp.MatrixBase, entry: Callable[[sp.Basic], Picture]) -> 
             lines.append("  ".join(" " * w for w in widths))
     height = len(lines)
     if height == 1:
-        left, right = ["["], ["]"]
+        opening, closing = ["["], ["]"]
     else:
-        left = ["⎡"] + ["⎢"] * (height - 2) + ["⎣"]
-        right = ["⎤"] + ["⎥"] * (height - 2) + ["⎦"]
-    drawn = [a + line + b for a, line, b in zip(left, lines, right, strict=True)]
+        opening = ["⎡"] + ["⎢"] * (height - 2) + ["⎣"]
+        closing = ["⎤"] + ["⎥"] * (height - 2) + ["⎦"]
+    drawn = [a + line + b for a, line, b in zip(opening, lines, closing, strict=True)]
     return Picture(drawn, height // 2)
 
 
@@ -544,13 +544,18 @@ def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFA
     definitions of the named factors and the notes, one printed block at a time (so very long forms
     stream instead of accumulating)."""
     yield f"# {derivation.title}"
-    cache = pretty_cache() if pretty else text_cache()
+    if pretty:
+        pictures = pretty_cache()
+        show: Callable[[Equation], str] = lambda eq: pretty_equation(eq, width, pictures)  # noqa: E731
+    else:
+        texts = text_cache()
+        show = lambda eq: text_equation(eq, texts, width)  # noqa: E731
     for eq in derivation.stream():
-        yield pretty_equation(eq, width, cache) if pretty else text_equation(eq, cache, width)
+        yield show(eq)
     if derivation.definitions:
         yield "# where"
         for eq in derivation.definitions:
-            yield pretty_equation(eq, width, cache) if pretty else text_equation(eq, cache, width)
+            yield show(eq)
     for note in derivation.notes:
         yield from _wrap_note(note, width)
 

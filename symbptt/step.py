@@ -75,7 +75,7 @@ class StepGraph:
 
     def terms(self, route: Route) -> list[tuple[str, str | None]]:
         """The route as Σ diag(∂s'/∂leaf)·matrix: (leaf, weight name or None for the diagonal alone)."""
-        cell, out = self.cell, []
+        cell, out = self.cell, list[tuple[str, str | None]]()
         if route.kind in ("D", "F"):
             leaf = route.source if route.kind == "D" else f"prev_{route.source}"
             return [(leaf, None)] if self.coefficient(route.target, leaf) != 0 else []

@@ -24,7 +24,7 @@ def test_reference_imports_nothing_from_the_engine():
     tree = ast.parse(Path("symbptt/reference.py").read_text())
     imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
-    assert imported <= {"__future__", "numpy", "mpmath", "math", "collections.abc"}
+    assert imported <= {"__future__", "numpy", "mpmath", "math", "collections.abc", "typing"}
 
 
 @st.composite

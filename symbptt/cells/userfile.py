@@ -22,11 +22,12 @@ one the notation already uses.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from ..errors import SymbpttError

@@ -26,7 +26,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import mpmath
@@ -60,15 +60,15 @@ def _custom_pair(text: str, kind: str) -> tuple[Callable, Callable]:
         import math as m
 
         erf = np.vectorize(m.erf, otypes=[float])
-        table = {
+        floats: dict[str, tuple[Callable, Callable]] = {
             "a/(1+abs(a))": (lambda a: a / (1 + np.abs(a)), lambda a: 1 / (1 + np.abs(a)) ** 2),
             "erf(a)": (erf, lambda a: 2 / np.sqrt(np.pi) * np.exp(-a * a)),
             "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, 0.1 * a), lambda a: np.where(a > 0, 1.0, 0.1)),
         }
-        return table[text]
+        return floats[text]
     erf, exp = np.frompyfunc(mpmath.erf, 1, 1), np.frompyfunc(mpmath.exp, 1, 1)
     tenth = mpmath.mpf(1) / 10
-    table = {
+    table: dict[str, tuple[Callable, Callable]] = {
         "a/(1+abs(a))": (lambda a: a / (1 + np.abs(a)), lambda a: 1 / (1 + np.abs(a)) ** 2),
         "erf(a)": (erf, lambda a: 2 / mpmath.sqrt(mpmath.pi) * exp(-a * a)),
         "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, tenth * a), lambda a: np.where(a > 0, 1, tenth) * (a * 0 + 1)),
@@ -181,7 +181,7 @@ class CheckReport:
         return "\n".join(lines) + "\n"
 
 
-def _entries(grads: list[dict], params: list[str]) -> list:
+def _entries(grads: list[dict], params: Sequence[str]) -> list:
     return [v for g in grads for p in params for v in np.ravel(np.asarray(g[p], dtype=object))]
 
 
@@ -361,8 +361,8 @@ class Resolver:
         self.num = num
         layers = [{k: num.array(v) for k, v in p.items()} for p in self.cfg.layers]
         act = reference_activation(trial.activation or "tanh", "mp")
-        sigma = act if not isinstance(act, str) else None
-        if sigma is None and trial.cell == "rnn":
+        sigma: tuple | None = None if isinstance(act, str) else act
+        if isinstance(act, str) and trial.cell == "rnn":
             from ..reference import builtin_activation
 
             sigma = builtin_activation(act, num)
@@ -524,7 +524,7 @@ def _json_report(trial: Trial) -> dict:
     return json.loads(result.output)
 
 
-def _json_entries(report_grad, report_log, params: list[str]) -> list:
+def _json_entries(report_grad, report_log, params: Sequence[str]) -> list:
     layers = report_grad if isinstance(report_grad, list) else [report_grad]
     logs = report_log if isinstance(report_log, list) else [report_log]
     out = []

@@ -541,7 +541,7 @@ class Reader:
             test = {r"\geq": lambda x, y: x >= y, r"\leq": lambda x, y: x <= y, ">": lambda x, y: x > y,
                     "<": lambda x, y: x < y, "=": lambda x, y: x == y, r"\neq": lambda x, y: x != y}[m.group(2)]
             conds.append(np.vectorize(test, otypes=[bool])(a, b) if isinstance(a, np.ndarray) else test(a, b))
-        shape = next((c.shape for c in conds if isinstance(c, np.ndarray)), None)
+        shape = next((np.shape(c) for c in conds if isinstance(c, np.ndarray)), None)
         if shape is None:
             return next(v for v, c in zip(values, conds, strict=True) if c)
         out = np.empty(shape, dtype=object)

@@ -64,7 +64,7 @@ class Adam(SGD):
         self.v: Params | None = None
 
     def step(self, params: Params, grads: Params) -> None:
-        if self.m is None:
+        if self.m is None or self.v is None:
             self.m = [{k: np.zeros_like(v) for k, v in g.items()} for g in grads]
             self.v = [{k: np.zeros_like(v) for k, v in g.items()} for g in grads]
         self.t += 1

@@ -207,7 +207,8 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
             values = ArrayFactors(model)
             loss, grads, share = batch_gradients(values, model, spec, settings.horizon, settings.truncate)
         grads, clipped, norm = clip_by_norm(grads, settings.clip)
-        row = {"iteration": it, "loss": loss, "grad_norm": norm, "far_share": share, "clipped": clipped}
+        row: dict[str, object] = {"iteration": it, "loss": loss, "grad_norm": norm, "far_share": share,
+                                  "clipped": clipped}
         if spec.uses_activation:
             bound = regime(params[-1]["W"], settings.activation)
             row |= {"gamma_sigma_max": bound["gamma_sigma_max"], "bound": bound["label"]}
@@ -221,7 +222,7 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
             result.stopped = (f"the parameters stopped being finite after the update of iteration {it} "
                               f"(learning rate {settings.lr:g})")
             break
-        eval_loss = None
+        eval_loss: float | None = None
         if it % settings.eval_every == 0 or it == settings.steps:
             eval_loss = evaluate(spec, params, settings, held.x, held.target)
             if solved_at is None and eval_loss < SOLVED * baseline:

@@ -97,7 +97,7 @@ class CompiledForm:
         return f"d_{layer}_{t}_{state}"
 
     def _recursive(self) -> list[str]:
-        lines, known = [], set()
+        lines, known = list[str](), set[tuple[int, int, str]]()
         for (layer, t, state), parts in delta_recursion(self.rnn):
             terms = []
             for part in parts:
@@ -183,7 +183,7 @@ class CompiledForm:
         for param, layer in self.keys:
             V[f"zero_{param}_{layer}"] = 0 * model.params[layer - 1][param]
             kind_p, _, source = param_entry(self.rnn, param)
-            if kind_p in ("recurrent", "input"):
+            if kind_p in ("recurrent", "input") and source is not None:
                 for t in range(1, model.T + 1):
                     V[f"z_{param}_{layer}_{t}"] = (traj.layer_input(layer, t) if source == INPUT
                                                    else traj.values[layer - 1][source][t - 1])

@@ -29,6 +29,7 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
     params: dict[str, np.ndarray] = {}
     for param in spec.params:
         kind = spec.kind(param)
+        value: np.ndarray
         if kind == "recurrent":
             value = rng.standard_normal((n, n)) * (gain / math.sqrt(n))  # a negative gain flips the signs
         elif kind == "input":
@@ -38,8 +39,8 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
         else:
             value = np.full(n, forget_bias if param == "b_f" and spec.name == "lstm" else 0.0)
         params[param] = value
-    for param, value in (overrides or {}).items():
-        params[param] = np.full_like(params[param], float(value))
+    for param, constant in (overrides or {}).items():
+        params[param] = np.full_like(params[param], float(constant))
     x = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, (T, m))  # the same for every cell
     return Config(cell=name, activation=activation if spec.name == "rnn" else None, layers=[params], x=x,
                   y=np.zeros(n), loss="last")

@@ -110,22 +110,20 @@ class ArrayFactors:
 
     def factor(self, step: Step) -> np.ndarray:
         """The factor as a matrix (batch of one): Σ diag(c)·M over the route's terms."""
-        p, value = self.model.params[step.layer - 1], None
+        p, parts = self.model.params[step.layer - 1], []
         for leaf, matrix in self._terms[step.kind, step.target, step.source]:
             c = self.coef(step.layer, step.t, step.target, leaf)[:, 0]
-            part = np.diag(c) if matrix is None else c[:, None] * p[matrix]
-            value = part if value is None else value + part
-        return value
+            parts.append(np.diag(c) if matrix is None else c[:, None] * p[matrix])
+        return sum(parts[1:], parts[0])
 
     def transpose_apply(self, step: Step, vector: np.ndarray) -> np.ndarray:
         """factorᵀ · vector without forming the factor."""
-        p, out = self.model.params[step.layer - 1], None
+        p, parts = self.model.params[step.layer - 1], []
         coefs = self.traj.coefs[step.layer - 1]
         for leaf, matrix in self._terms[step.kind, step.target, step.source]:
             scaled = coefs[step.target, leaf][step.t] * vector
-            part = scaled if matrix is None else p[matrix].T @ scaled
-            out = part if out is None else out + part
-        return out
+            parts.append(scaled if matrix is None else p[matrix].T @ scaled)
+        return sum(parts[1:], parts[0])
 
     def error(self, t: int) -> np.ndarray:
         h = self.traj.state(self.model.layers, "h", t)
@@ -143,17 +141,17 @@ class ArrayFactors:
     def zero_like(self, param: str, layer: int) -> np.ndarray:
         return np.zeros_like(self.model.params[layer - 1][param])
 
-    def loss(self) -> object:
+    def loss(self) -> float:
         if self.model.loss == "last":
             return _half_sum_squares(self.error(self.model.T))
         return sum(_half_sum_squares(self.error(t)) for t in range(1, self.model.T + 1))
 
 
-def _half_sum_squares(e: np.ndarray) -> object:
+def _half_sum_squares(e: np.ndarray) -> float:
     return (e * e).sum() / 2
 
 
-def gradient_blocks(values: ArrayFactors, model: NumericModel) -> tuple[object, list[dict[str, np.ndarray]]]:
+def gradient_blocks(values: ArrayFactors, model: NumericModel) -> tuple[float, list[dict[str, np.ndarray]]]:
     """Loss and ∂L/∂θ of every parameter by the recursive form; each block watched on its own."""
     rnn = model.structure()
     watch = values.watch

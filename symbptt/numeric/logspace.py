@@ -101,15 +101,17 @@ class StepMatrices:
         self.m = np.max(tops, axis=0)  # (T,), −∞ where every coefficient of the step is 0
         size = self.S * self.n
         self.chunk = max(1, STEP_CHUNK_BYTES // (8 * size * size))
-        self._start, self._block = None, None
+        self._start: int | None = None
+        self._block = np.zeros((0, size, size))
 
     def __call__(self, t: int) -> tuple[np.ndarray, float]:
-        if self._start is None or not self._start <= t < self._start + len(self._block):
-            down = self._start is not None and t < self._start  # walked from T down to 1, or up
-            self._start = max(1, t - self.chunk + 1) if down or t == self.T else t
-            self._block = self._build(self._start, min(self.T, self._start + self.chunk - 1) + 1)
+        start = self._start
+        if start is None or not start <= t < start + len(self._block):
+            down = start is not None and t < start  # walked from T down to 1, or up
+            start = self._start = max(1, t - self.chunk + 1) if down or t == self.T else t
+            self._block = self._build(start, min(self.T, start + self.chunk - 1) + 1)
         m = float(self.m[t - 1])
-        return self._block[t - self._start], (m if np.isfinite(m) else 0.0)
+        return self._block[t - start], (m if np.isfinite(m) else 0.0)
 
     def _build(self, lo: int, hi: int) -> np.ndarray:
         """Ŝ_t for t in [lo, hi): every route's diag(coefficient)·matrix (or diag) placed in its block."""
@@ -159,7 +161,8 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
         tail = np.concatenate([np.cumsum(per_step[::-1])[::-1], [0.0]])
         values_k = [float(tail[k]) for k in ks]
         return {"state": values_k, cell.states[0]: values_k}
-    wanted, out = set(ks), {name: {} for name in ("state", *cell.states)}
+    wanted = set(ks)
+    out: dict[str, dict[int, float]] = {name: {} for name in ("state", *cell.states)}
     norms = _WarmNorms()
     size = len(cell.states) * n
     steps = StepMatrices(values, layer, logs)

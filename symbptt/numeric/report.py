@@ -264,6 +264,8 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values
 def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors) -> dict:
     """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
     a float64 step lost range (``values``: the report's float64 forward pass)."""
+    if cfg.truncate is None:
+        raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
     digits = saturation_digits(values)
     with watch.watch("truncated"):

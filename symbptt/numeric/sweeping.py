@@ -137,7 +137,7 @@ def run_sweep(req: SweepRequest) -> SweepResult:
     from .sweeps import sweep_configs, sweep_gain, sweep_grad, sweep_param, sweep_scalar
 
     grid = np.linspace(req.low, req.high, req.points)
-    about = {"cell": req.cell, "quantity": req.quantity}
+    about: dict[str, object] = {"cell": req.cell, "quantity": req.quantity}
     if req.cell == "rnn":
         about["activation"] = req.activation
     if req.quantity == "grad":

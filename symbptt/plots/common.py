@@ -7,6 +7,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -41,8 +42,12 @@ class ShownFigure(Figure):
 
 
 def new_figure(rows: int = 1, cols: int = 1, figsize: tuple[float, float] = (7.0, 5.0),
-               squeeze: bool = True) -> tuple[Figure, object]:
-    """A figure outside pyplot (no global state, any backend: files here, inline in Jupyter)."""
+               squeeze: bool = True) -> tuple[Figure, Any]:
+    """A figure outside pyplot (no global state, any backend: files here, inline in Jupyter).
+
+    Returns:
+        The figure and its axes: one ``Axes`` for a 1 × 1 grid (``squeeze``), else an array of them
+        (typed Any, as matplotlib's own ``Figure.subplots`` is)."""
     fig = ShownFigure(figsize=figsize)
     return fig, fig.subplots(rows, cols, squeeze=squeeze)
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..budget import check_grid
@@ -109,6 +110,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
 def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, quantity: str) -> str:
     Ts = np.arange(1, values.shape[0] + 1)
     cmap = colour_map("RdBu_r" if quantity == "jacobian" else "viridis")
+    norm: Normalize
     if quantity == "jacobian":
         norm, note = diverging(values)
     else:
