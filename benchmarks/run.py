@@ -25,16 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from symbptt import RNN, __version__, derive  # noqa: E402
-from symbptt.forms import Derivation, Equation  # noqa: E402
 from symbptt.model import unrolled_loss  # noqa: E402
 from symbptt.numeric.compiled import CompiledForm  # noqa: E402
 from symbptt.numeric.sweeps import bare_forward, random_recurrent_matrix, sweep_gain, sweep_grad, sweep_scalar  # noqa: E402  # noqa: E402
 from symbptt.paths import explicit_factor_count  # noqa: E402
+from symbptt.symbolic.derivation import Derivation, Equation  # noqa: E402
 
 
 def build(rnn: RNN, form: str, wrt: str) -> None:
     """Derive and build every equation, every term of a streamed sum included (what printing needs)."""
-    from symbptt.forms import LazySum
+    from symbptt.symbolic.derivation import LazySum
 
     for eq in derive(rnn, form, wrt).stream():
         if isinstance(eq.rhs, LazySum):
@@ -305,9 +305,9 @@ RENDER_CASES = [  # (form, model) at sizes that take seconds; --full adds the la
 def _build_and_render(form: str, model: dict) -> list[float]:
     """CPU seconds: building every equation (and every term of a streamed sum), then printing the
     built equations as Unicode, text and LaTeX."""
-    from symbptt.forms import LazySum
     from symbptt.latex import snippet
     from symbptt.render import render_lines
+    from symbptt.symbolic.derivation import LazySum
 
     rnn = RNN(**model)
     start = time.process_time()

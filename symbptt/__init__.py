@@ -3,13 +3,30 @@
     >>> from symbptt import RNN, derive
     >>> d = derive(RNN(T=3, activation="tanh"), form="explicit", wrt="W")
 
-Names are imported on first use, so ``import symbptt`` (and ``symbptt --help``) stays fast.
+The public API is the names in ``__all__``; everything else is internal and may move.  Names are
+imported on first use, so ``import symbptt`` (and ``symbptt --help``) stays fast; type checkers and IDEs
+read the explicit imports below.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import check, learn, numeric, plots
+    from .check import run_checks
+    from .config import Config, load_config, parse_config
+    from .document import standalone, tikz_diagram
+    from .errors import SymbpttError
+    from .explorer import explore
+    from .forms import FORMS, Derivation, Equation, derive
+    from .latex import snippet
+    from .learn.train import TrainSettings, train
+    from .model import RNN
+    from .numeric.report import grad_report
+    from .numeric.sweeps import sweep_gain, sweep_grad, sweep_param, sweep_scalar
+    from .render import render_text
 
 try:  # the version is written once, in pyproject.toml
     from importlib.metadata import version as _version
@@ -17,16 +34,23 @@ try:  # the version is written once, in pyproject.toml
     __version__ = _version("symbptt")
 except Exception:  # pragma: no cover - running from a checkout that was never installed
     __version__ = "unknown"
+
 _LAZY = {
     "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
     "SymbpttError": "errors", "RNN": "model", "explore": "explorer",
+    "Config": "config", "load_config": "config", "parse_config": "config",
+    "grad_report": "numeric.report", "sweep_scalar": "numeric.sweeps", "sweep_grad": "numeric.sweeps",
+    "sweep_gain": "numeric.sweeps", "sweep_param": "numeric.sweeps",
+    "render_text": "render", "snippet": "latex", "standalone": "document", "tikz_diagram": "document",
+    "run_checks": "check", "TrainSettings": "learn.train", "train": "learn.train",
 }
-__all__ = [*sorted(_LAZY), "__version__"]
+_MODULES = ("plots", "learn", "check", "numeric")
+__all__ = [*sorted(_LAZY), *_MODULES, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in ("plots", "latex", "numeric", "cells", "reference", "check", "config", "render", "learn"):
+    if name in _MODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'symbptt' has no attribute {name!r}")

@@ -23,7 +23,7 @@ EXPANDED_MAX_T = {  # (cell is the vanilla rnn, n, layers) → largest T of the 
 
 def _factor_size(rnn) -> int:
     """Nodes of the largest printed coefficient of one step (5 for tanh's 1 − h²)."""
-    from .forms import shown_coefficients
+    from .step import shown_coefficients
 
     sizes = [sp.count_ops(v, visual=False) + len(v.free_symbols) + 1 for v in shown_coefficients(rnn.graph).values()]
     return max(sizes, default=1)

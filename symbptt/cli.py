@@ -450,8 +450,9 @@ Examples:
 def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
               form: str, factors: str | None, standalone: bool, diagram: bool, output: str | None) -> None:
     """LaTeX of the derivation: an amsmath snippet, or a standalone document."""
-    from .latex import snippet, tikz_diagram
-    from .latex import standalone as document
+    from .document import standalone as document
+    from .document import tikz_diagram
+    from .latex import snippet
 
     check_output(output)
     if standalone:

@@ -21,6 +21,7 @@ from .activations import Activation, get_activation
 from .cells import INPUT, Cell, get_cell, prev, unit
 from .errors import SymbpttError
 from .step import StepGraph, step_graph
+from .templates import swap
 
 LOSSES = ("last", "sum")
 MAX_HIDDEN = 4
@@ -326,7 +327,6 @@ def _unroll_templates(rnn: RNN, layer: int) -> list[tuple[str, int, sp.Expr]]:
 
 def unrolled_equations(rnn: RNN) -> list[tuple[Matrix, Matrix]]:
     """The forward equations node_t = f(…), layer by layer, step by step, as columns over the units."""
-    from .forms import swap
 
     s, spec, n = rnn.symbols, rnn.spec, rnn.n
     templates = {layer: _unroll_templates(rnn, layer) for layer in range(1, rnn.layers + 1)}

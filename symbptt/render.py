@@ -24,7 +24,8 @@ from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
 from . import notation
-from .forms import Derivation, Equation, LazySum, MatTermSum, TermSum
+from .symbolic.derivation import Derivation, Equation, LazySum, MatTermSum, TermSum
+from .templates import swap
 
 FORMATS = ("pretty", "text", "latex")
 DEFAULT_WIDTH = 100
@@ -105,8 +106,6 @@ def _template_from_hint(generic: sp.Basic, mapping: dict[sp.Basic, sp.Basic]
     if template is None:
         if len(_HINTED) > 4096:
             _HINTED.clear()
-        from .forms import swap
-
         template = _HINTED[key] = swap(generic, {g: placeholders.get(real, real) for g, real in mapping.items()})
     return template, {v: k for k, v in placeholders.items()}
 

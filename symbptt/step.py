@@ -23,6 +23,7 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 
+from . import primitives as P
 from .cells import INPUT, Cell, prev, unit
 
 
@@ -152,3 +153,18 @@ def state_edges(graph: StepGraph) -> list[tuple[str, str, str]]:
         if route.kind in ("J", "F"):
             kinds.setdefault((route.target, route.source), []).append(route.kind)
     return [(t, s, "+".join(sorted(k, key="JF".index))) for (t, s), k in sorted(kinds.items())]
+
+
+@lru_cache(maxsize=64)
+def shown_coefficients(graph: StepGraph) -> dict[tuple[str, str], sp.Expr]:
+    """Every total derivative of the step as it is printed: a primitive's derivative written in its
+    output where the cell names it (tanh' = 1 − h², σ' = i(1 − i)), everything in plain SymPy."""
+    outputs = {expr: unit(name) for name, expr in graph.cell.nodes if isinstance(expr, P.Primitive)}
+    return {key: P.plain(P.in_outputs(value, outputs)) for key, value in graph.total.items()}
+
+
+@lru_cache(maxsize=64)
+def shown_locals(graph: StepGraph) -> dict[tuple[str, str], sp.Expr]:
+    """Every local partial of the step (the edges of its graph) as printed, as in shown_coefficients."""
+    outputs = {expr: unit(name) for name, expr in graph.cell.nodes if isinstance(expr, P.Primitive)}
+    return {key: P.plain(P.in_outputs(value, outputs)) for key, value in graph.local.items()}

@@ -32,7 +32,7 @@ def _matrix_trials(methods: tuple[str, ...]) -> check.CheckReport:
 
 def test_a_printed_recursion_without_its_transpose_is_caught(monkeypatch):
     """δ_{t-1} = J_t δ_t (instead of J_tᵀ δ_t) in the printed recursive form."""
-    from symbptt import forms as d
+    from symbptt.symbolic import recursive as d
 
     original = d._delta_part_display
 
@@ -112,14 +112,15 @@ def _layered_trials() -> check.CheckReport:
 
 def test_a_layer_superscript_planted_wrong_in_the_definitions_is_caught(monkeypatch):
     """Definitions of every layer's factors printed with layer 1's symbols (the old J_t = w^(1)(1 − h_t²))."""
-    from symbptt import forms as d
+    from symbptt.symbolic import explicit, recursive, shown
 
     def first_layer_only(rnn, used):
-        return d.route_definitions(rnn, {u[1:] for u in used}, 1 if rnn.layers > 1 else None)
+        return shown.route_definitions(rnn, {u[1:] for u in used}, 1 if rnn.layers > 1 else None)
 
     rng = np.random.default_rng(5)
     assert any(random_trial(rng, 3).layers > 1 for _ in range(4))  # the run below meets a stacked network
-    monkeypatch.setattr(d, "layered_definitions", first_layer_only)
+    for form in (explicit, recursive):  # the forms that print named factors with their definitions
+        monkeypatch.setattr(form, "layered_definitions", first_layer_only)
     report = _layered_trials()
     assert report.worst["printed LaTeX"] > 1e-3 and not report.ok
 

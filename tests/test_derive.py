@@ -10,9 +10,10 @@ from conftest import normwise_error, random_point
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
-from symbptt.forms import FORMS, SymbolicFactors, derive
+from symbptt.forms import FORMS, derive
 from symbptt.model import loss_in_states, node_equations, unrolled_loss
 from symbptt.paths import EXPLICIT_MAX_FACTORS, Step, evaluate_explicit, evaluate_recursive, targets
+from symbptt.symbolic.shown import SymbolicFactors
 
 GRID = [
     # cell, activation, T, n, layers, loss
@@ -132,7 +133,7 @@ def instantiate(expr: sp.Basic, T: int, t: int | None = None) -> sp.Basic:
     """A general-form expression at a concrete T (and step t): sums and products expanded, every
     step-indexed symbol turned into the concrete symbol of that step."""
     from symbptt import notation
-    from symbptt.general import S_IDX, T_SYM
+    from symbptt.symbolic.general import S_IDX, T_SYM
 
     subs = {T_SYM: T} | ({S_IDX: t} if t is not None else {})
     expr = expr.subs(subs)

@@ -15,8 +15,9 @@ from conftest import require_program
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
+from symbptt.document import PREAMBLE, standalone, tikz_diagram
 from symbptt.forms import derive
-from symbptt.latex import PREAMBLE, snippet, standalone, tikz_diagram
+from symbptt.latex import snippet
 from symbptt.readback import Evaluator, latex_equations, text_equations
 from symbptt.render import render_text
 

@@ -20,10 +20,10 @@ from symbptt.config import parse_config
 from symbptt.numeric.factors import ArrayFactors, NumericModel, gradients
 from symbptt.numeric.logspace import log10_jacobian_norms, regime
 from symbptt.numeric.report import grad_report
+from symbptt.numeric.spectral import spectral_norms
 from symbptt.numeric.sweeps import (
     bare_forward,
     random_recurrent_matrix,
-    spectral_norms,
     sweep_gain,
     sweep_grad,
     sweep_scalar,

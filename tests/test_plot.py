@@ -15,10 +15,10 @@ from symbptt import SymbpttError
 from symbptt import plots as plot
 from symbptt import primitives as P
 from symbptt.config import parse_config
-from symbptt.forms import SymbolicFactors
 from symbptt.model import RNN
 from symbptt.numeric.sweeps import random_recurrent_matrix, sweep_scalar
 from symbptt.paths import contribution, evaluate_term, explicit_terms
+from symbptt.symbolic.shown import SymbolicFactors
 
 CFG = {"activation": "tanh", "W": 1.3, "U": 0.7, "b": 0.1, "h0": 0.2, "x": [0.5, -0.3, 0.8, 0.1, -0.9, 0.4],
        "y": 0.25}

@@ -455,7 +455,8 @@ class Resolver:
 
 def gradient_entries(rnn, values: dict, cfg: Config) -> list:
     """The evaluated ∂L/∂θ of every parameter entry, in the order of the reference's entries."""
-    from ..forms import Display, grad_label
+    from ..symbolic.derivation import grad_label
+    from ..symbolic.shown import Display
 
     d = Display(rnn)
     out = []
@@ -501,10 +502,11 @@ def compiled_forms(trial: Trial, exact: Exact, cache: dict) -> list[float]:
 
 
 def _json_report(trial: Trial) -> dict:
-    """`symbptt grad` run as a user runs it: a parameters file in, JSON out."""
-    from click.testing import CliRunner
-
-    from ..cli import main
+    """What `symbptt grad` does with a parameters file: the file written and read back, the report, its
+    strict JSON text parsed again (the command adds only the printing)."""
+    from ..config import load_config
+    from ..numeric.report import grad_report
+    from ..output import strict_json
 
     cfg = trial.config
     data = {"cell": cfg.cell, "loss": cfg.loss, "x": cfg.x.tolist(), "y": cfg.y.tolist()}
@@ -518,10 +520,8 @@ def _json_report(trial: Trial) -> dict:
         path = os.path.join(folder, "p.json")
         with open(path, "w") as handle:
             json.dump(data, handle)
-        result = CliRunner().invoke(main, ["grad", "--params", path])
-    if result.exit_code != 0:
-        raise RuntimeError(f"grad failed: {result.output}")
-    return json.loads(result.output)
+        text = strict_json(grad_report(load_config(path)))
+    return json.loads(text)
 
 
 def _json_entries(report_grad, report_log, params: Sequence[str]) -> list:

@@ -25,10 +25,9 @@ import sympy as sp
 from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import INPUT, prev, unit
-from ..forms import shown_coefficients
 from ..model import RNN
 from ..paths import DeltaPart, Step, delta_recursion, explicit_terms, param_entry, targets
-from ..step import Route
+from ..step import Route, shown_coefficients
 from .factors import NumericModel
 from .forward import compiled as compiled_cell
 from .forward import forward

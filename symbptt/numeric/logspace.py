@@ -18,6 +18,7 @@ from ..cells import INPUT
 from ..step import Route
 from .factors import ArrayFactors
 from .forward import compiled
+from .spectral import BLOCK, spectral_norms
 
 TINY = np.finfo(float).tiny
 MAX_LISTED = 201
@@ -197,8 +198,6 @@ class _WarmNorms:
     def log_norm(self, name: str, matrix: np.ndarray, scale: float, dead: bool) -> float:
         if dead or matrix.shape[0] <= self.SMALL:
             return _log_norm(matrix, scale, dead)
-        from .sweeps import BLOCK, spectral_norms
-
         start = self.blocks.get(name)
         if start is None:
             start = np.eye(matrix.shape[0], BLOCK)[None]

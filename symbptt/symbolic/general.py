@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import sympy as sp
 
-from . import notation
-from .cells import INPUT
-from .forms import (
-    Derivation,
-    Equation,
-    Note,
-    _add,
-    _mul,
-    grad_label,
-    label,
-    partial,
-    route_definitions,
-    route_tag,
-    shown_coefficients,
-)
-from .model import RNN, split_name
-from .paths import param_entry, targets
-from .step import Route
+from .. import notation
+from ..cells import INPUT
+from ..model import RNN, split_name
+from ..paths import param_entry, targets
+from ..step import Route, shown_coefficients
+from .derivation import Derivation, Equation, Note, grad_label, label, ordered_product, ordered_sum, partial
+from .shown import Display, route_definitions, route_tag
 
 T_SYM, K, J_IDX, S_IDX = sp.symbols("T k j t", integer=True, positive=True)
 
@@ -61,8 +50,8 @@ def plus(a: sp.Expr, b: int) -> sp.Expr:
 
 def general_scalar(rnn: RNN, wrt: str) -> Derivation:
     """∂L/∂θ = Σ_t (h_t − y_t) Σ_{k≤t} (Π_{j=k+1}^{t} w σ'(a_j)) σ'(a_k) z_k over indexed states."""
-    from .activations import H
-    from .safeexpr import A
+    from ..activations import H
+    from ..safeexpr import A
 
     act, s = rnn.act, rnn.symbols
     h, a, x, y = (notation.seq(b) for b in ("h", "a", "x", "y"))
@@ -72,7 +61,7 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
         return act.dsigma_h.subs(H, h(i)) if act.dsigma_h is not None else act.dsigma_plain.subs(A, a(i))
 
     def jac(lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
-        return _big(sp.Product, _mul(w, sigma_prime(J_IDX)), J_IDX, lo, hi)
+        return _big(sp.Product, ordered_product(w, sigma_prime(J_IDX)), J_IDX, lo, hi)
 
     t_end = S_IDX if rnn.loss == "sum" else T_SYM
     err = notation.OrderedSum._from_args((h(t_end), -(y(t_end) if rnn.loss == "sum" else s.scalar("y", None, None))))
@@ -88,8 +77,8 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
             else:
                 z = {"recurrent": h(plus(K, -1)), "bias": sp.S.One,
                      "input": (x(K) if rnn.m == 1 else notation.seq("x", unit=(column + 1,))(K))}[kind]
-                inner = _sum(_mul(jac(plus(K, 1), t_end), sigma_prime(K), z), K, 1, t_end)
-            body = _mul(err, inner)
+                inner = _sum(ordered_product(jac(plus(K, 1), t_end), sigma_prime(K), z), K, 1, t_end)
+            body = ordered_product(err, inner)
             rhs = _sum(body, S_IDX, 1, T_SYM) if rnn.loss == "sum" else body
             eqs.append(Equation(grad_label(entry), rhs))
             if rnn.act.name == "linear":
@@ -133,7 +122,7 @@ class Indexed:
         return expr if self.rnn.scalar else expr.T
 
     def times(self, *factors: sp.Basic) -> sp.Basic:
-        return _mul(*factors) if self.rnn.scalar else sp.MatMul(*factors, evaluate=False)
+        return ordered_product(*factors) if self.rnn.scalar else sp.MatMul(*factors, evaluate=False)
 
     def error(self, index: sp.Expr) -> sp.Basic:
         top = self.rnn.layers
@@ -173,7 +162,7 @@ def general_ordered(rnn: RNN, wrt: str) -> Derivation:
             if state == "h" and layer == top and rnn.loss == "sum":
                 parts.append(ix.error(plus(t, -1)))
             lhs = ix.delta(layer, plus(t, -1), state)
-            eqs.append(Equation(lhs, _add(parts) if parts else sp.S.Zero))
+            eqs.append(Equation(lhs, ordered_sum(parts) if parts else sp.S.Zero))
     if any(rnn.spec.kind(param) == "initial" for param, _ in chosen):
         eqs.extend(_initial_deltas(rnn, ix))
     for param, layer in chosen:
@@ -201,7 +190,7 @@ def _initial_deltas(rnn: RNN, ix: Indexed) -> list[Equation]:
         for state in rnn.states:
             parts = [ix.times(ix.tr(ix.factor(route, layer, 1)), ix.delta(layer, 1, route.target))
                      for route in rnn.graph.routes if route.kind in ("J", "F") and route.source == state]
-            out.append(Equation(ix.delta(layer, 0, state), _add(parts) if parts else sp.S.Zero))
+            out.append(Equation(ix.delta(layer, 0, state), ordered_sum(parts) if parts else sp.S.Zero))
     return out
 
 
@@ -216,7 +205,7 @@ def _terminal(rnn: RNN, ix: Indexed, layer: int, state: str) -> sp.Basic:
         route = rnn.graph.down(target)
         if route is not None:
             parts.append(ix.times(ix.tr(ix.factor(route, layer + 1, T_SYM)), ix.delta(layer + 1, T_SYM, target)))
-    return _add(parts)
+    return ordered_sum(parts)
 
 
 def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
@@ -235,12 +224,10 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
                 z = ix.vector(source, layer, plus(t, -1))
             body.append(ix.tr(z))
         terms.append(ix.times(*body))
-    return Equation(grad_label(d_param), _sum(_add(terms), t, 1, T_SYM))
+    return Equation(grad_label(d_param), _sum(ordered_sum(terms), t, 1, T_SYM))
 
 
 def _param_display(rnn: RNN, param: str, layer: int) -> sp.Basic:
-    from .forms import Display
-
     return Display(rnn).param(param, layer)
 
 
@@ -250,11 +237,12 @@ def _jacobian_product(rnn: RNN, ix: Indexed) -> Equation:
     routes = rnn.graph.back("h")
 
     def step(index: sp.Expr) -> sp.Basic:
-        return _add([ix.factor(r, top, index) for r in routes])
+        return ordered_sum([ix.factor(r, top, index) for r in routes])
 
     lhs = partial(ix.vector("h", top, T_SYM), ix.vector("h", top, K))
     if rnn.scalar:
-        return Equation(lhs, _mul(step(T_SYM), step(plus(T_SYM, -1)), notation.ScalarDots("dots"), step(plus(K, 1))))
+        return Equation(lhs, ordered_product(step(T_SYM), step(plus(T_SYM, -1)), notation.ScalarDots("dots"),
+                                             step(plus(K, 1))))
     dots = notation.Dots("dots", rnn.n, rnn.n)
     return Equation(lhs, sp.MatMul(step(T_SYM), step(plus(T_SYM, -1)), dots, step(plus(K, 1))))
 

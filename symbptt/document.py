@@ -1,0 +1,232 @@
+"""A standalone LaTeX article of a derivation (the model, the cell's equations, the bound, every form
+asked for, the notes) and a TikZ drawing of the unrolled network."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from . import notation
+from .errors import SymbpttError
+from .escape import latex_text
+from .forms import derive
+from .latex import _escape, align, notes_tex, tex
+from .model import RNN
+from .paths import default_wrt, targets
+from .symbolic.shown import generic_step_names
+
+DIAGRAM_MAX_STEPS = 8
+
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[margin=2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{tikz}
+\usetikzlibrary{arrows.meta,positioning}
+\allowdisplaybreaks
+\pdfinfoomitdate=1
+\pdftrailerid{}
+\pdfsuppressptexinfo=-1
+"""
+
+
+def _gamma_tex(rnn: RNN) -> str:
+    act = rnn.act
+    if act.gamma == float("inf"):
+        return r"\infty"
+    return sp.latex(sp.nsimplify(act.gamma)) if act.gamma_exact else f"{act.gamma:.6g}"
+
+
+def _activation_tex(rnn: RNN) -> str:
+    from .safeexpr import A
+
+    act = rnn.act
+    a = sp.Symbol("a")
+    return (rf"\sigma(a) = {sp.latex(act.sigma_plain.subs(A, a))}, \qquad "
+            rf"\sigma'(a) = {sp.latex(act.dsigma_plain.subs(A, a))}, \qquad "
+            rf"\gamma = \sup_a |\sigma'(a)| = {_gamma_tex(rnn)}")
+
+
+def _cell_tex(rnn: RNN) -> str:
+    """The cell's one-step equations at a generic step t, in the symbols its formulas use."""
+    from .cells import unit
+    from .primitives import plain
+
+    s, rows = rnn.symbols, []
+    at = generic_step_names(rnn)
+    for lin in rnn.spec.linears:
+        terms = []
+        for matrix, src in lin.terms:
+            weight = tex(s.param(matrix, 1)[0]) if rnn.scalar else notation.Parts(*_param_parts(matrix)).latex()
+            vector = "x_{t}" if src == "x" else notation.Parts(src, step="t-1").latex()
+            terms.append(f"{weight} {vector}")
+        if lin.bias:
+            terms.append(tex(s.param(lin.bias, 1)[0]))
+        rows.append(f"{tex(at[unit(lin.name)])} &= {' + '.join(terms)}")
+    for name, expr in rnn.spec.nodes:
+        rows.append(f"{tex(at[unit(name)])} &= {tex(plain(expr).xreplace(at))}")
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+
+
+def _param_parts(name: str) -> tuple[str, str]:
+    base, _, tag = name.partition("_")
+    return base, tag
+
+
+def _model_section(rnn: RNN) -> str:
+    loss = (r"L = \tfrac12 \lVert h_T - y \rVert^2" if rnn.loss == "last"
+            else r"L = \sum_{t=1}^{T} \tfrac12 \lVert h_t - y_t \rVert^2")
+    layers = "" if rnn.layers == 1 else (
+        rf"There are {rnn.layers} stacked layers; layer $\ell > 1$ reads $h^{{(\ell-1)}}_t$ in place of $x_t$"
+        r" (its symbols carry the superscript $(\ell)$)." "\n")
+    size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
+    activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
+    sentence = (f"{_article(rnn.spec.title)} {latex_text(rnn.spec.title)} with {size}, "
+                rf"unrolled for $T = {rnn.T}$ steps ($t = 1, \dots, T$), loss ${loss}$:")
+    return rf"""\section*{{Model}}
+{sentence}
+{_cell_tex(rnn)}{activation}{layers}"""
+
+
+def _bound_section(rnn: RNN) -> str:
+    if not rnn.spec.uses_activation:
+        return r"""\section*{Bound}
+A gated cell has no single constant $\gamma$: its factors mix gate values and derivatives. The path
+along the cell state multiplies only by the forget gate, $\partial c_t/\partial c_{k} = \prod_{j=k+1}^{t}
+\operatorname{diag}(f_j)$ along that path, so it vanishes only as fast as $\prod f_j$ does.
+"""
+    gamma = _gamma_tex(rnn)
+    exact = "" if rnn.act.gamma_exact else f" ({rnn.act.gamma_status})"
+    w = "w" if rnn.scalar else "W"
+    return rf"""\section*{{Bound}}
+Each factor satisfies $\lVert J_j \rVert_2 \le \lVert \operatorname{{diag}}(\sigma'(a_j)) \rVert_2
+\lVert {w} \rVert_2 \le \gamma\, \sigma_{{\max}}({w})$ with $\gamma = {gamma}${exact}, hence
+\begin{{equation*}}
+\Bigl\lVert \frac{{\partial h_t}}{{\partial h_k}} \Bigr\rVert_2
+= \lVert J_t J_{{t-1}} \cdots J_{{k+1}} \rVert_2 \le \bigl(\gamma\, \sigma_{{\max}}({w})\bigr)^{{t-k}}.
+\end{{equation*}}
+If $\gamma\,\sigma_{{\max}}({w}) < 1$ the contribution of step $k$ to $\partial L/\partial\theta$ shrinks
+geometrically with $t - k$: vanishing gradients are guaranteed. If $\gamma\,\sigma_{{\max}}({w}) \ge 1$ the
+bound allows growth, so exploding gradients are possible but not certain. The spectral radius
+$\rho({w})$ only sets the asymptotic rate of the product when the factors are alike; on its own it
+does not decide either regime.
+"""
+
+
+def _section(title: str, body: str) -> str:
+    return f"\\section*{{{title}}}\n{body}"
+
+
+def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False) -> str:
+    """A complete article: model, unrolled equations, Jacobian factors, general-T, explicit, recursive,
+    the bound; with ``diagram`` also the TikZ picture of the unrolled network."""
+    wrt = wrt or default_wrt(rnn)
+    targets(rnn, wrt)  # an unknown name is refused here, not written into a section
+    parts = [PREAMBLE, "\\begin{document}\n", _model_section(rnn)]
+    if diagram:
+        parts.append(_section("Unrolled network", "\\begin{center}\n" + tikz_diagram(rnn) + "\\end{center}\n"))
+    forms = [("Unrolled forward pass", "unroll"), ("Chain-rule factors", "factors"),
+             ("General-$T$ formula", "general"), (f"Explicit expansion for $T = {rnn.T}$", "explicit"),
+             ("Recursive form (backward pass)", "recursive")]
+    for title, form in forms:
+        try:
+            derivation = derive(rnn, form, wrt)
+        except SymbpttError as exc:
+            parts.append(_section(title, _escape(str(exc)) + "\n"))
+            continue
+        parts.append(_section(title, align(derivation) + notes_tex(derivation)))
+    parts.append(_bound_section(rnn))
+    parts.append("\\end{document}\n")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- TikZ unrolled network
+
+
+def _article(noun: str) -> str:
+    """'An' before a vowel sound (an LSTM, an RNN), else 'A' (a GRU, a vanilla RNN)."""
+    return "An" if noun[:1].lower() in "aeiou" or noun[:1] in "FHLMNRSX" and noun[:2].isupper() else "A"
+
+
+def _drawn_steps(T: int) -> list[int | None]:
+    """Steps to draw; long sequences keep the first and last few with a gap (None) between."""
+    if T <= DIAGRAM_MAX_STEPS:
+        return list(range(1, T + 1))
+    return [1, 2, 3, None, T - 1, T]
+
+
+def tikz_diagram(rnn: RNN) -> str:
+    """The unrolled network for any cell: x_t at the bottom, one row per state and layer, the forward
+    arrows of each step (black), the loss L with its target y, and the backward pass (red): from L back
+    through every state, each arrow labelled with the factor δ is multiplied by (its transpose)."""
+    from .step import state_edges
+
+    states, edges = rnn.spec.states, state_edges(rnn.graph)
+    columns = [0, *_drawn_steps(rnn.T)]
+    sup = (lambda ell: f"({ell})") if rnn.layers > 1 else (lambda ell: "")
+    gap = 1.6 if len(states) == 1 else 2.1
+    row = {(ell, s): gap * ((ell - 1) * len(states) + i + 1) for ell in range(1, rnn.layers + 1)
+           for i, s in enumerate(states)}
+    lines = [r"\begin{tikzpicture}[>=Stealth,"
+             r" state/.style={circle, draw, minimum size=9mm, inner sep=0pt},"
+             r" input/.style={rectangle, draw, minimum size=7mm}, lab/.style={font=\scriptsize},"
+             r" back/.style={->, red!70!black}, blab/.style={font=\scriptsize, red!70!black}]"]
+    for col, t in enumerate(columns):
+        x = 1.9 * col
+        if t is None:
+            lines += [rf"\node at ({x:.2f},{y:.2f}) {{$\cdots$}};" for y in row.values()]
+            continue
+        if t > 0:
+            lines.append(rf"\node[input] (x{col}) at ({x:.2f},0) {{$x_{{{t}}}$}};")
+        for (ell, s), y in row.items():
+            up = sup(ell)
+            name = f"{s}^{{{up}}}" if up else s
+            lines.append(rf"\node[state] ({s}{ell}c{col}) at ({x:.2f},{y:.2f}) {{${name}_{{{t}}}$}};")
+    for col in range(1, len(columns)):
+        t = columns[col]
+        if t is None:
+            continue
+        for ell in range(1, rnn.layers + 1):
+            up = f"^{{{sup(ell)}}}" if sup(ell) else ""
+            below = f"x{col}" if ell == 1 else f"h{ell - 1}c{col}"
+            label = rf"node[lab, right] {{$U{up}, b{up}$}}" if rnn.spec.name == "rnn" else ""
+            lines.append(rf"\draw[->] ({below}) -- {label} ({states[0]}{ell}c{col});")
+            if ell > 1:
+                lines.append(rf"\draw[back] (h{ell}c{col}) to[bend left=35] node[blab, left] {{$V{up}_{{{t}}}$}} "
+                             rf"({below});")
+            if columns[col - 1] is None:
+                continue
+            for target, source, kinds in edges:
+                tag = f"{target}{source}" if len(states) > 1 else ""
+                layer = sup(ell)
+                script = f"^{{{tag}{layer}}}" if tag or layer else ""
+                factor = " + ".join(f"{k}{script}_{{{t}}}" for k in kinds.split("+"))
+                a, b = f"{source}{ell}c{col - 1}", f"{target}{ell}c{col}"
+                if source == target:
+                    above = len(states) > 1 and target == states[-1]  # the top row of a layer: arcs above
+                    forward = rf"node[lab, {'below' if above else 'above'}] {{${_forward_label(rnn, target, ell)}$}}"
+                    lines.append(rf"\draw[->] ({a}) -- {forward} ({b});")
+                    bend, side = ("bend right=40", "above") if above else ("bend left=40", "below")
+                    lines.append(rf"\draw[back] ({b}) to[{bend}] node[blab, {side}] {{${factor}$}} ({a});")
+                else:
+                    lines.append(rf"\draw[->] ({a}) -- ({b});")
+                    lines.append(rf"\draw[back, densely dotted] ({b}) to[bend left=12] ({a});")
+    top, last = rnn.layers, len(columns) - 1
+    h_top = f"h{top}c{last}"
+    lines.append(rf"\node[state, fill=orange!15, right=1.0cm of {h_top}] (L) {{$L$}};")
+    lines.append(r"\node[input, below=0.6cm of L] (y) {$y$};")
+    lines.append(rf"\draw[->] ({h_top}) -- (L);")
+    lines.append(r"\draw[->] (y) -- (L);")
+    lines.append(rf"\draw[back] (L) to[bend left=40] node[blab, below] {{$\partial L/\partial h_{{{rnn.T}}}$}} "
+                 rf"({h_top});")
+    lines.append(r"\end{tikzpicture}")
+    return "\n".join(lines) + "\n"
+
+
+def _forward_label(rnn: RNN, state: str, layer: int) -> str:
+    """What a same-state arrow multiplies by going forward: W for the vanilla cell, f_t ⊙ on the LSTM's c."""
+    up = f"^{{({layer})}}" if rnn.layers > 1 else ""
+    if rnn.spec.name == "rnn":
+        return f"W{up}"
+    if rnn.spec.name == "lstm" and state == "c":
+        return r"f_t \odot"
+    return ""

@@ -1,0 +1,291 @@
+"""How the factors are shown: the symbols of a step instantiated from the cell's templates, the factors as
+SymPy matrices (``SymbolicFactors``), their printed names J_t, F^hc_t, V_t, D_t (``Display``) and their
+definitions at a generic step t, one set per layer."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import notation
+from ..cells import INPUT, prev, unit
+from ..model import RNN, Matrix, split_name
+from ..paths import Step, param_entry, weight_source
+from ..step import Route, shown_coefficients
+from ..templates import swap, swap_builder
+from .derivation import Equation, Note, TermSum, ordered_product, ordered_sum
+
+
+class Instances:
+    """Template symbols of one unit → the symbols of that unit at (layer, t), built only for the
+    symbols a template uses (a tanh factor needs h_t alone)."""
+
+    def __init__(self, rnn: RNN) -> None:
+        self.rnn, self.s = rnn, rnn.symbols
+        self._symbols: dict[sp.Basic, tuple] = {}
+        self._made: dict[tuple, sp.Basic] = {}
+        self.kinds = rnn.symbols.unit_kinds
+
+    def symbol(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Basic:
+        key = (sym, layer, t, i)
+        if key not in self._made:
+            self._made[key] = self.s.unit_value(sym, layer, t, i)
+        return self._made[key]
+
+    def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
+        known = self._symbols.get(template)
+        if known is None:
+            symbols = tuple(s for s in template.free_symbols if s in self.kinds)
+            known = self._symbols[template] = (symbols, swap_builder(template, symbols))
+        symbols, builder = known
+        values = tuple(self.symbol(s, layer, t, i) for s in symbols)
+        result = builder(values)
+        notation.remember_template(result, template, dict(zip(symbols, values, strict=True)))
+        return result
+
+    def forget(self) -> None:
+        """Drop the instantiated symbols (long forms stream step by step and need only recent ones)."""
+        self._made.clear()
+
+
+class SymbolicFactors:
+    """The factors as SymPy matrices in the state symbols (what the forms print and the tests check)."""
+
+    def __init__(self, rnn: RNN) -> None:
+        self.rnn, self.s, self.graph = rnn, rnn.symbols, rnn.graph
+        self.shown = shown_coefficients(rnn.graph)
+        self.at = Instances(rnn)
+        self._factors: dict[Step, Matrix] = {}
+
+    def coefficient(self, target: str, leaf: str, layer: int, t: int) -> Matrix:
+        """diag entries of ∂s'_t/∂leaf_t, unit by unit."""
+        template = self.shown.get((target, leaf), sp.S.Zero)
+        return Matrix([self.at(template, layer, t, i) for i in range(self.rnn.n)])
+
+    def sigma_prime(self, layer: int, t: int) -> Matrix:
+        """σ'(a^(ℓ)_t) of the vanilla cell entrywise, written in h_t where the activation allows."""
+        return self.coefficient("h", "a", layer, t)
+
+    def factor(self, step: Step) -> Matrix:
+        """Σ diag(coefficient)·M over the route's terms (memoised: each appears in many terms)."""
+        if step not in self._factors:
+            route = Route(step.kind, step.target, step.source)
+            value = None
+            for leaf, matrix in self.graph.terms(route):
+                coef = self.coefficient(step.target, leaf, step.layer, step.t)
+                if matrix is None:
+                    part = Matrix(sp.diag(*coef))
+                else:
+                    right = self.s.param(matrix, step.layer)
+                    part = Matrix([[coef[i] * right[i, j] for j in range(right.cols)] for i in range(right.rows)])
+                value = part if value is None else Matrix(value + part)
+            self._factors[step] = value
+        return self._factors[step]
+
+    def error(self, t: int) -> Matrix:
+        return self.s.h(self.rnn.layers, t) - self.s.y(t)
+
+    def z(self, param: str, layer: int, t: int) -> Matrix | None:
+        kind, _, source = param_entry(self.rnn, param)
+        if kind not in ("recurrent", "input") or source is None:
+            return None
+        return self.s.source(source, layer, t)
+
+    def zero(self) -> Matrix:
+        return Matrix.zeros(self.rnn.n, 1)
+
+    def zero_like(self, param: str, layer: int) -> Matrix:
+        return Matrix.zeros(*self.rnn.param_shape(param, layer))
+
+
+def route_tag(rnn: RNN, route: Route) -> str:
+    """The superscript that tells routes apart: J_t (one state) or J^{hc}_t; D^{cf}_t for gated cells."""
+    multi = len(rnn.states) > 1
+    if route.kind in ("J", "F"):
+        return f"{route.target}{route.source}" if multi else ""
+    if route.kind == "V":
+        return route.target if multi else ""
+    leaves = [lin.name for lin in rnn.spec.linears] + list(rnn.spec.scalar_params)
+    gate = "" if len(leaves) == 1 else route.source.removeprefix("a_").replace("_", "")
+    return (route.target if multi else "") + gate
+
+
+class Display:
+    """How factors print: expressions for the scalar vanilla model, named symbols (J_3, D_1) otherwise."""
+
+    def __init__(self, rnn: RNN, named: bool | None = None, bounded: bool = False) -> None:
+        self.rnn, self.s, self.values = rnn, rnn.symbols, SymbolicFactors(rnn)
+        self.n = rnn.n
+        self.named = (not rnn.scalar or rnn.spec.name != "rnn") if named is None else named
+        self._shown: dict[Step, sp.Basic] = {}
+        self._generic: dict[tuple, sp.Basic] = {}
+        self.bounded = bounded  # streaming a long form: keep only recent factors
+
+    def mat(self, name: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
+        """A named vector or matrix (h_3, J^hc_2, W_f) in the notation of notation.py."""
+        base, tag = split_name(name)
+        return notation.matrix(base, rows, cols, tag=tag, layer=self.s.lay(layer), step=t)
+
+    def factor_parts(self, step: Step) -> tuple[str, str]:
+        return step.kind, route_tag(self.rnn, Route(step.kind, step.target, step.source))
+
+    def factor_symbol(self, step: Step) -> sp.Basic:
+        base, tag = self.factor_parts(step)
+        if self.rnn.scalar:
+            return notation.name(base, tag=tag, layer=self.s.lay(step.layer), step=step.t)
+        return notation.matrix(base, self.n, self.n, tag=tag, layer=self.s.lay(step.layer), step=step.t)
+
+    def factor(self, step: Step) -> sp.Basic:
+        """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
+        if self.bounded and len(self._shown) > 4096:
+            self._shown.clear()
+            self.values.at.forget()
+        if step not in self._shown:
+            self._shown[step] = self.factor_symbol(step) if self.named else self._scalar_factor(step)
+        return self._shown[step]
+
+    def _scalar_factor(self, step: Step) -> sp.Basic:
+        """The route written out for a scalar model: Σ weight·coefficient, without 1×1 matrices."""
+        route = Route(step.kind, step.target, step.source)
+        key = (route, step.layer)
+        if key not in self._generic:  # the factor with the template symbols, once per route and layer
+            parts = []
+            for leaf, matrix in self.rnn.graph.terms(route):
+                template = self.values.shown.get((step.target, leaf), sp.S.Zero)
+                weight = None if matrix is None else self.s.param(matrix, step.layer)[0, 0]
+                parts.append(template if weight is None else ordered_product(weight, template))
+            self._generic[key] = parts[0] if len(parts) == 1 else TermSum._from_args(tuple(parts))
+        return self.values.at(self._generic[key], step.layer, step.t)
+
+    def h(self, layer: int, t: int) -> sp.Basic:
+        return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
+
+    def error(self, t: int) -> sp.Basic:
+        """h_t − y (the state first), a scalar or a vector."""
+        y_step = t if self.rnn.loss == "sum" else None
+        if self.rnn.scalar:
+            return self.s.scalar("h", self.rnn.layers, t) - self.s.scalar("y", None, y_step)
+        return sp.MatAdd(self.h(self.rnn.layers, t), -self.mat("y", None, y_step, self.n, 1), evaluate=False)
+
+    def z_entry(self, param: str, layer: int, t: int, column: int) -> sp.Basic:
+        """Entry ``column`` of z_t for the scalar model: the previous state, x_t or the layer below."""
+        source = weight_source(self.rnn, param)
+        if source != INPUT:
+            return self.s.scalar(source, layer, t - 1)
+        if layer > 1:
+            return self.s.scalar("h", layer - 1, t)
+        return self.s.scalar("x", None, t, None if self.rnn.m == 1 else column + 1)
+
+    def z(self, param: str, layer: int, t: int) -> sp.Basic:
+        source = weight_source(self.rnn, param)
+        if source != INPUT:
+            return self.s.scalar(source, layer, t - 1) if self.rnn.scalar else self.mat(source, layer, t - 1,
+                                                                                         self.n, 1)
+        if layer > 1:
+            return self.h(layer - 1, t)
+        if self.rnn.scalar and self.rnn.m == 1:
+            return self.s.x(t)[0, 0]
+        return self.mat("x", None, t, self.rnn.m, 1)
+
+    def delta(self, layer: int, t: int, state: str = "h") -> sp.Basic:
+        tag = "" if len(self.rnn.states) == 1 else state
+        if self.rnn.scalar:
+            return notation.name("delta", tag=tag, layer=self.s.lay(layer), step=t)
+        return notation.matrix("delta", self.n, 1, tag=tag, layer=self.s.lay(layer), step=t)
+
+    def param(self, name: str, layer: int) -> sp.Basic:
+        value = self.s.param(name, layer)
+        if value.shape == (1, 1):
+            return value[0, 0]
+        if self.rnn.spec.kind(name) == "initial":
+            return self.mat(name[:-1], layer, 0, self.n, 1)
+        return self.mat(name, layer, None, *value.shape)
+
+
+DIAG = sp.Function("diag")
+
+
+def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp.Symbol]:
+    """Template symbols of one unit → the symbols at a generic step t (h_t, c_(t-1), a^f_t, x_t) of
+    ``layer`` (its superscript shown when the model has several layers)."""
+    lay = rnn.symbols.lay(layer)
+    at: dict[sp.Symbol, sp.Symbol] = {}
+    for name, _ in rnn.spec.nodes:
+        at[unit(name)] = notation.name(name, step="t", layer=lay)
+    for s in rnn.states:
+        at[prev(s)] = notation.name(s, step="t-1", layer=lay)
+    for lin in rnn.spec.linears:
+        base, tag = split_name(lin.name)
+        at[unit(lin.name)] = notation.name(base, tag=tag, step="t", layer=lay)
+    below = rnn.symbols.lay(layer - 1) if layer and layer > 1 else None
+    at[unit(INPUT)] = notation.name("h", step="t", layer=below) if layer and layer > 1 else notation.name("x", step="t")
+    for p in rnn.spec.scalar_params:
+        at[unit(p)] = rnn.symbols.param(p, layer or 1)[0]
+    return at
+
+
+def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | None = None) -> list[Equation]:
+    """Definitions of the named factors used, at a generic step t, e.g. J_t = diag(1 − h_t²)·W
+    (scalar models: J_t = w·(1 − h_t²)); one per route kind, target and source in ``steps``; with
+    ``layer`` the factors and symbols of that layer (J^(2)_t = diag(1 − h^(2)_t²)·W^(2))."""
+    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn, layer), []
+    lay = rnn.symbols.lay(layer)
+    for route in rnn.graph.routes:
+        if (route.kind, route.target, route.source) not in steps:
+            continue
+        tag = route_tag(rnn, route)
+        terms = []
+        for leaf, matrix in rnn.graph.terms(route):
+            coef = swap(shown[(route.target, leaf)], at)
+            if rnn.scalar:
+                weight = rnn.symbols.param(matrix, layer or 1)[0] if matrix else None
+                terms.append(coef if weight is None else ordered_product(weight, coef))
+            else:
+                base, mtag = split_name(matrix) if matrix else ("", "")
+                diag = DIAG(coef)
+                weight = notation.matrix(base, rnn.n, rnn.n, tag=mtag, layer=lay) if matrix else None
+                terms.append(diag if not matrix else sp.MatMul(diag, weight, evaluate=False))
+        lhs = (notation.name(route.kind, tag=tag, step="t", layer=lay) if rnn.scalar
+               else notation.matrix(route.kind, rnn.n, rnn.n, tag=tag, step="t", layer=lay))
+        out.append(Equation(lhs, ordered_sum(terms) if not rnn.scalar or len(terms) > 1 else terms[0]))
+    return out
+
+
+def layered_definitions(rnn: RNN, used: set[tuple[int, str, str, str]]) -> list[Equation]:
+    """The definitions of the named factors used, given as (layer, kind, target, source): one set for a
+    single layer, otherwise one set per layer, top layer first, each with that layer's parameters,
+    states and input (J^(2)_t = w^(2)·(1 − (h^(2)_t)²), the input of layer ℓ > 1 being h^(ℓ−1)_t)."""
+    if rnn.layers == 1:
+        return route_definitions(rnn, {u[1:] for u in used})
+    out: list[Equation] = []
+    for layer in range(rnn.layers, 0, -1):
+        out.extend(route_definitions(rnn, {u[1:] for u in used if u[0] == layer}, layer))
+    return out
+
+
+def _used_routes(derivation_steps: set[Step]) -> set[tuple[int, str, str, str]]:
+    return {(s.layer, s.kind, s.target, s.source) for s in derivation_steps}
+
+
+def _named_notes(rnn: RNN) -> list[Note]:
+    notes = []
+    if rnn.layers > 1:
+        notes.append(Note("each layer ℓ has its own factors, written with a superscript (ℓ)",
+                          r"each layer $\ell$ has its own factors, written with a superscript $(\ell)$"))
+    if rnn.spec.name != "rnn":
+        notes.append(Note(
+            "superscripts name the new and the old state (J^hc_t: the part of ∂h_t/∂c_(t-1) through the "
+            "weights, F^hc_t: the part unit by unit) and, on D, the gate (D^hf_t = ∂h_t/∂a^f_t)",
+            r"superscripts name the new and the old state ($J^{hc}_t$: the part of $\partial h_t/\partial "
+            r"c_{t-1}$ through the weights, $F^{hc}_t$: the part unit by unit) and, on $D$, the gate "
+            r"($D^{hf}_t = \partial h_t/\partial a^{f}_t$)"))
+    return notes
+
+
+def _scalar_entries(rnn: RNN, param: str, layer: int) -> list[tuple[sp.Basic, int]]:
+    """(entry symbol, column) of a scalar model's parameter: one entry, except u_j when m > 1."""
+    value = rnn.symbols.param(param, layer)
+    return [(value[0, j], j) for j in range(value.shape[1])]
+
+
+def _has_z(rnn: RNN, param: str) -> bool:
+    return rnn.spec.kind(param) in ("recurrent", "input")
