@@ -45,7 +45,12 @@ _LAZY = {
     "run_checks": "check", "TrainSettings": "learn.train", "train": "learn.train",
 }
 _MODULES = ("plots", "learn", "check", "numeric")
-__all__ = [*sorted(_LAZY), *_MODULES, "__version__"]
+__all__ = [
+    "FORMS", "RNN", "Config", "Derivation", "Equation", "SymbpttError", "TrainSettings", "__version__", "check",
+    "derive", "explore", "grad_report", "learn", "load_config", "numeric", "parse_config", "plots",
+    "render_text", "run_checks", "snippet", "standalone", "sweep_gain", "sweep_grad", "sweep_param",
+    "sweep_scalar", "tikz_diagram", "train",
+]
 
 
 def __getattr__(name: str) -> Any:
