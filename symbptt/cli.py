@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from .errors import SymbpttError
 
@@ -450,13 +451,16 @@ Examples:
 def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
               form: str, factors: str | None, standalone: bool, diagram: bool, output: str | None) -> None:
     """LaTeX of the derivation: an amsmath snippet, or a standalone document."""
+    from .document import ARTICLE_FORMS, tikz_diagram
     from .document import standalone as document
-    from .document import tikz_diagram
     from .latex import snippet
 
     check_output(output)
     if standalone:
-        text = document(build_rnn(T, n, m, layers, activation, loss, cell), wrt=wrt, diagram=diagram)
+        given = click.get_current_context().get_parameter_source("form") == ParameterSource.COMMANDLINE
+        text = document(build_rnn(T, n, m, layers, activation, loss, cell), wrt=wrt, diagram=diagram,
+                        forms=(form,) if given else ARTICLE_FORMS,
+                        named=None if factors is None else factors == "named")
     else:
         derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
         text = snippet(derivation)

@@ -12,6 +12,7 @@ from .forms import derive
 from .latex import _escape, align, notes_tex, tex
 from .model import RNN
 from .paths import default_wrt, targets
+from .step import shown_coefficients
 from .symbolic.shown import generic_step_names
 
 DIAGRAM_MAX_STEPS = 8
@@ -47,24 +48,40 @@ def _activation_tex(rnn: RNN) -> str:
 
 
 def _cell_tex(rnn: RNN) -> str:
-    """The cell's one-step equations at a generic step t, in the symbols its formulas use."""
-    from .cells import unit
+    """The cell's one-step equations at a generic step t, in the symbols its formulas use: one block per
+    layer, each with that layer's parameters, states and input (x_t, or h^(ℓ−1)_t above the first)."""
+    from .cells import INPUT, unit
     from .primitives import plain
 
     s, rows = rnn.symbols, []
-    at = generic_step_names(rnn)
-    for lin in rnn.spec.linears:
-        terms = []
-        for matrix, src in lin.terms:
-            weight = tex(s.param(matrix, 1)[0]) if rnn.scalar else notation.Parts(*_param_parts(matrix)).latex()
-            vector = "x_{t}" if src == "x" else notation.Parts(src, step="t-1").latex()
-            terms.append(f"{weight} {vector}")
-        if lin.bias:
-            terms.append(tex(s.param(lin.bias, 1)[0]))
-        rows.append(f"{tex(at[unit(lin.name)])} &= {' + '.join(terms)}")
-    for name, expr in rnn.spec.nodes:
-        rows.append(f"{tex(at[unit(name)])} &= {tex(plain(expr).xreplace(at))}")
+    for layer in range(1, rnn.layers + 1):
+        at = generic_step_names(rnn, layer)
+        lay = s.lay(layer)
+        for lin in rnn.spec.linears:
+            terms = []
+            for matrix, src in lin.terms:
+                weight = (tex(s.param(matrix, layer)[0]) if rnn.scalar
+                          else notation.Parts(*_param_parts(matrix), layer=lay).latex())
+                vector = tex(at[unit(src)]) if src == INPUT else notation.Parts(src, layer=lay, step="t-1").latex()
+                terms.append(f"{weight} {vector}")
+            if lin.bias:
+                terms.append(tex(s.param(lin.bias, layer)[0]) if rnn.scalar
+                             else notation.Parts(*_param_parts(lin.bias), layer=lay).latex())
+            rows.append(f"{tex(at[unit(lin.name)])} &= {' + '.join(terms)}")
+        for name, expr in rnn.spec.nodes:
+            rows.append(f"{tex(at[unit(name)])} &= {tex(plain(expr).xreplace(at))}")
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+
+
+def _logistic_tex(rnn: RNN) -> str:
+    """σ defined where the cell's own equations use the logistic function (the gates of an LSTM or GRU,
+    a cell file's sigmoid); a vanilla cell's σ is its activation, defined with γ instead."""
+    from .primitives import sigmoid
+
+    if rnn.spec.uses_activation or not any(expr.has(sigmoid) for _, expr in rnn.spec.nodes):
+        return ""
+    return ("where $\\sigma(a) = 1/(1 + e^{-a})$ is the logistic function, "
+            "$\\sigma'(a) = \\sigma(a)\\,(1 - \\sigma(a))$.\n")
 
 
 def _param_parts(name: str) -> tuple[str, str]:
@@ -84,21 +101,59 @@ def _model_section(rnn: RNN) -> str:
                 rf"unrolled for $T = {rnn.T}$ steps ($t = 1, \dots, T$), loss ${loss}$:")
     return rf"""\section*{{Model}}
 {sentence}
-{_cell_tex(rnn)}{activation}{layers}"""
+{_cell_tex(rnn)}{_logistic_tex(rnn)}{activation}{layers}"""
+
+
+def _unit_paths_tex(rnn: RNN) -> list[str]:
+    """For each state that one gate multiplies unit by unit along its own path (the LSTM's c by f, the
+    GRU's h by z): that path's factor ∏ diag(gate_j), read from the cell's step."""
+    from .templates import swap
+
+    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn), []
+    for route in rnn.graph.routes:
+        if route.kind != "F" or route.target != route.source:
+            continue
+        value = shown[(route.target, f"prev_{route.source}")]
+        if not isinstance(value, sp.Symbol):  # one gate carries it (as the general form's product says)
+            continue
+        coef = tex(swap(value, at))
+        at_j = coef.replace("_{t-1}", "_{j-1}").replace("_{t}", "_{j}")
+        state = route.target
+        diag = at_j if rnn.scalar else rf"\operatorname{{diag}}\bigl({at_j}\bigr)"
+        out.append(rf"$\partial {state}_t/\partial {state}_k = \prod_{{j=k+1}}^{{t}} {diag}$ along the path "
+                   rf"that carries ${state}$ unit by unit")
+    return out
 
 
 def _bound_section(rnn: RNN) -> str:
     if not rnn.spec.uses_activation:
-        return r"""\section*{Bound}
-A gated cell has no single constant $\gamma$: its factors mix gate values and derivatives. The path
-along the cell state multiplies only by the forget gate, $\partial c_t/\partial c_{k} = \prod_{j=k+1}^{t}
-\operatorname{diag}(f_j)$ along that path, so it vanishes only as fast as $\prod f_j$ does.
-"""
+        paths = _unit_paths_tex(rnn)
+        if not paths:
+            return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate "
+                    "values and derivatives, and no single gate carries a state unit by unit.\n")
+        return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate values "
+                "and derivatives. Its factor along a state's own path is read off the step: "
+                + "; ".join(paths) + ". Such a path vanishes only as fast as that product does.\n")
     gamma = _gamma_tex(rnn)
     exact = "" if rnn.act.gamma_exact else f" ({rnn.act.gamma_status})"
-    w = "w" if rnn.scalar else "W"
+    layered = rnn.layers > 1
+    each = r" of each layer $\ell$ (with that layer's weights)" if layered else ""
+    if rnn.scalar:
+        w = "w^{(\\ell)}" if layered else "w"
+        return rf"""\section*{{Bound}}
+Each factor{each} satisfies $|J_j| = |\sigma'(a_j)|\,|{w}| \le \gamma\,|{w}|$ with $\gamma = {gamma}${exact},
+hence
+\begin{{equation*}}
+\Bigl| \frac{{\partial h_t}}{{\partial h_k}} \Bigr| = |J_t J_{{t-1}} \cdots J_{{k+1}}|
+\le \bigl(\gamma\, |{w}|\bigr)^{{t-k}}.
+\end{{equation*}}
+If $\gamma\,|{w}| < 1$ the contribution of step $k$ to $\partial L/\partial\theta$ shrinks geometrically
+with $t - k$: vanishing gradients are guaranteed. If $\gamma\,|{w}| \ge 1$ the bound allows growth, so
+exploding gradients are possible but not certain: the values $\sigma'(a_j)$ along the trajectory decide.
+"""
+    w = "W^{(\\ell)}" if layered else "W"
     return rf"""\section*{{Bound}}
-Each factor satisfies $\lVert J_j \rVert_2 \le \lVert \operatorname{{diag}}(\sigma'(a_j)) \rVert_2
+Each factor{each} satisfies $\lVert J_j \rVert_2 \le \lVert \operatorname{{diag}}(\sigma'(a_j)) \rVert_2
 \lVert {w} \rVert_2 \le \gamma\, \sigma_{{\max}}({w})$ with $\gamma = {gamma}${exact}, hence
 \begin{{equation*}}
 \Bigl\lVert \frac{{\partial h_t}}{{\partial h_k}} \Bigr\rVert_2
@@ -116,20 +171,45 @@ def _section(title: str, body: str) -> str:
     return f"\\section*{{{title}}}\n{body}"
 
 
-def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False) -> str:
-    """A complete article: model, unrolled equations, Jacobian factors, general-T, explicit, recursive,
-    the bound; with ``diagram`` also the TikZ picture of the unrolled network."""
+FORM_TITLES = {"unroll": "Unrolled forward pass", "factors": "Chain-rule factors",
+               "general": "General-$T$ formula", "explicit": "Explicit expansion for $T = {T}$",
+               "recursive": "Recursive form (backward pass)",
+               "expanded": "Gradient in parameters and inputs for $T = {T}$"}
+ARTICLE_FORMS = ("unroll", "factors", "general", "explicit", "recursive")
+
+
+def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
+               forms: tuple[str, ...] = ARTICLE_FORMS, named: bool | None = None) -> str:
+    """A complete article that compiles as it is.
+
+    Args:
+        rnn: the model.
+        wrt: the parameter (or ``all``) the gradients are taken with respect to; default: the cell's first
+            recurrent weight.
+        diagram: add the TikZ picture of the unrolled network.
+        forms: the forms to typeset, in this order (default: unrolled, factors, general, explicit,
+            recursive); the model and the bound are always there.
+        named: explicit and recursive forms: factors by name (J_t) with their definitions.
+
+    Returns:
+        The LaTeX source of the article.
+
+    Raises:
+        SymbpttError: an unknown parameter or form.
+    """
     wrt = wrt or default_wrt(rnn)
     targets(rnn, wrt)  # an unknown name is refused here, not written into a section
+    unknown = [form for form in forms if form not in FORM_TITLES]
+    if unknown or not forms:
+        raise SymbpttError(f"unknown form {unknown[0] if unknown else ''!r}; choose from "
+                           f"{', '.join(FORM_TITLES)}")
     parts = [PREAMBLE, "\\begin{document}\n", _model_section(rnn)]
     if diagram:
         parts.append(_section("Unrolled network", "\\begin{center}\n" + tikz_diagram(rnn) + "\\end{center}\n"))
-    forms = [("Unrolled forward pass", "unroll"), ("Chain-rule factors", "factors"),
-             ("General-$T$ formula", "general"), (f"Explicit expansion for $T = {rnn.T}$", "explicit"),
-             ("Recursive form (backward pass)", "recursive")]
-    for title, form in forms:
+    for form in forms:
+        title = FORM_TITLES[form].replace("{T}", str(rnn.T))
         try:
-            derivation = derive(rnn, form, wrt)
+            derivation = derive(rnn, form, wrt, named if form in ("explicit", "recursive") else None)
         except SymbpttError as exc:
             parts.append(_section(title, _escape(str(exc)) + "\n"))
             continue

@@ -159,3 +159,70 @@ def test_plot_labels_of_a_cell_name_are_not_mathtext():
     from symbptt.escape import plot_text
 
     assert plot_text("$\\frac{$") == "\\$\\frac{\\$" and plot_text("a\nb") == "a b"
+
+
+def _model_block(doc: str) -> str:
+    return doc[doc.index(r"\section*{Model}"):doc.index(r"\section*{", doc.index(r"\section*{Model}") + 5)]
+
+
+@pytest.mark.parametrize("cell,defined", [("lstm", True), ("gru", True), ("rnn", False),
+                                          ("docs/cells/mgu.toml", True)])
+def test_the_logistic_function_is_defined_where_a_cell_uses_it(cell, defined):
+    """σ in the gates of an LSTM, GRU or cell file is said to be the logistic function; the vanilla cell
+    defines its σ (the activation) with γ instead."""
+    model = _model_block(standalone(RNN(T=2, cell=cell)))
+    assert ("is the logistic function" in model) is defined
+    if not defined:
+        assert r"\sigma(a) = \tanh" in model
+
+
+@pytest.mark.parametrize("n,cell", [(1, "rnn"), (2, "rnn"), (2, "gru"), (1, "lstm")])
+def test_a_stacked_model_writes_every_layer_with_its_own_symbols(n, cell):
+    """One block of equations per layer: layer ℓ's weights, bias and state, layer 1 reading x_t and layer 2
+    reading h^(1)_t; a bias is the vector b^(ℓ), never one of its entries."""
+    model = _model_block(standalone(RNN(T=2, n=n, layers=2, cell=cell)))
+    for layer in (1, 2):
+        assert f"h^{{({layer})}}_{{t}} &=" in model
+        assert f"b^{{({layer})}}" in model
+    first, second = model.split("^{(2)}", 1)
+    assert "x_{t}" in first and "x_{t}" not in second and "h^{(1)}_{t}" in second
+    assert not re.search(r"b(\^\{\(\d\)\})?_\{[a-z]*,?\d\}", model)  # no bias entry such as b_{1}, b_{r,1}
+
+
+def test_a_single_layer_model_writes_the_textbook_equation():
+    model = _model_block(standalone(RNN(T=2, n=2)))
+    assert "a_{t} &= W h_{t-1} + U x_{t} + b \\\\" in model
+
+
+def test_standalone_honours_the_form_asked_for():
+    from conftest import run_in_process
+
+    doc = run_in_process("latex", "-T", "3", "--standalone", "--form", "general").stdout
+    sections = re.findall(r"\\section\*\{([^}]*)\}", doc)
+    assert sections == ["Model", "General-$T$ formula", "Bound"]
+    full = run_in_process("latex", "-T", "3", "--standalone").stdout
+    assert len(re.findall(r"\\section\*", full)) == 7
+    named = run_in_process("latex", "-T", "2", "--standalone", "--form", "explicit", "--factors", "named").stdout
+    assert "J_{2}" in named and r"\text{where }" in named
+    with pytest.raises(SymbpttError, match="unknown form"):
+        standalone(RNN(T=2), forms=("tables",))
+
+
+def test_a_scalar_document_states_the_bound_without_matrix_notions():
+    """|J_j| ≤ γ|w| for one unit; σ_max, ρ and ‖·‖₂ belong to matrices."""
+    scalar = standalone(RNN(T=3))
+    bound = scalar[scalar.index(r"\section*{Bound}"):]
+    assert r"\gamma\,|w|" in bound and r"\sigma_{\max}" not in bound and r"\rho" not in bound
+    matrix = standalone(RNN(T=2, n=2))
+    assert r"\sigma_{\max}(W)" in matrix[matrix.index(r"\section*{Bound}"):]
+
+
+@pytest.mark.parametrize("cell,state,gate", [("lstm", "c", "f"), ("gru", "h", "z")])
+def test_a_gated_document_names_the_path_its_own_step_carries(cell, state, gate):
+    """The bound section of a gated cell is read off its step: the LSTM's c-path multiplies by f, the
+    GRU's h-path by z (it once said 'cell state' and 'forget gate' for every gated cell)."""
+    bound = standalone(RNN(T=2, n=2, cell=cell)).split(r"\section*{Bound}")[1]
+    product = rf"\prod_{{j=k+1}}^{{t}} \operatorname{{diag}}\bigl({gate}_{{j}}\bigr)"
+    assert rf"\partial {state}_t/\partial {state}_k = {product}" in bound
+    other = {"lstm": "z_{j}", "gru": "f_{j}"}[cell]
+    assert other not in bound and ("forget" in bound) is False
