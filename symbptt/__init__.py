@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import check, learn, numeric, plots
     from .check import run_checks
+    from .check.verify import verify
     from .config import Config, load_config, parse_config
     from .document import standalone, tikz_diagram
     from .errors import SymbpttError
@@ -42,14 +43,14 @@ _LAZY = {
     "grad_report": "numeric.report", "sweep_scalar": "numeric.sweeps", "sweep_grad": "numeric.sweeps",
     "sweep_gain": "numeric.sweeps", "sweep_param": "numeric.sweeps",
     "render_text": "render", "snippet": "latex", "standalone": "document", "tikz_diagram": "document",
-    "run_checks": "check", "TrainSettings": "learn.train", "train": "learn.train",
+    "run_checks": "check", "verify": "check.verify", "TrainSettings": "learn.train", "train": "learn.train",
 }
 _MODULES = ("plots", "learn", "check", "numeric")
 __all__ = [
     "FORMS", "RNN", "Config", "Derivation", "Equation", "SymbpttError", "TrainSettings", "__version__", "check",
     "derive", "explore", "grad_report", "learn", "load_config", "numeric", "parse_config", "plots",
     "render_text", "run_checks", "snippet", "standalone", "sweep_gain", "sweep_grad", "sweep_param",
-    "sweep_scalar", "tikz_diagram", "train",
+    "sweep_scalar", "tikz_diagram", "train", "verify",
 ]
 
 

@@ -1,0 +1,580 @@
+"""`symbptt verify`: is a BPTT formula a person wrote right, and if not, where does it go wrong?
+
+The formula is read as check/reader.py reads the tool's own LaTeX — SymPy's LaTeX parser decides its
+structure — after the usual variants of handwriting are put in the project's notation (W or w for a
+scalar model, ``\\bigl(``, ``\\,``, ``^T`` limits, σ' and tanh' written out with the model's activation).
+Both sides are then evaluated on random networks at 40 digits and compared with the exact gradient of
+the independent reference BPTT (reference.py); a general-T formula is instantiated at T = 1..6.
+
+When the sides differ, the smallest counterexample is given, and the known mistakes are tried one by one
+on the formula's own text (a product range off by one, h_k for h_{k-1}, the sign of the error, the ½ of
+the loss): a mistake is named only when correcting it makes the formula equal at every point tested.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..errors import SymbpttError
+from .reader import ReadError
+
+MAX_FORMULA = 4000  # characters: a formula, not a document
+GENERAL_T = (1, 2, 3, 4, 5, 6)
+DPS = 40
+TOLERANCE = mpmath.mpf(10) ** -25  # relative, at 40 digits: rounding is ~1e-38
+
+
+class VerifyError(SymbpttError):
+    """The formula cannot be read (exit code 2)."""
+
+
+@dataclass
+class Verdict:
+    """What verify found: equal or not, what was tested, a counterexample and a diagnosis."""
+
+    equal: bool
+    quantity: str
+    formula: str
+    T_values: tuple[int, ...]
+    points: int
+    counterexample: dict | None = None
+    diagnosis: str | None = None
+    corrected: str | None = None
+    tested: dict = field(default_factory=dict)
+
+    def text(self, width: int = 80) -> str:
+        """The verdict in words, wrapped at ``width`` (the corrected formula stays on one line: it is
+        meant to be pasted)."""
+        Ts = ", ".join(map(str, self.T_values))
+        times = "at each T = " if len(self.T_values) > 1 else "at T = "
+        what = (f"checked on {self.points} random network{'s' if self.points > 1 else ''} {times}{Ts} "
+                f"({self.tested.get('model', '')}), both sides at {DPS} digits against the reference BPTT")
+        if self.equal:
+            lines = [f"equal: {self.quantity} as written is the gradient", what]
+        else:
+            lines = [f"differs: {self.quantity} as written is not the gradient", what]
+            if self.counterexample:
+                c = self.counterexample
+                lines.append(f"counterexample at T = {c['T']}: "
+                             + "; ".join(f"{k}={v}" for k, v in c["values"].items()))
+                lines.append(f"  the formula gives {c['formula']}")
+                lines.append(f"  the gradient is   {c['exact']}")
+            if self.diagnosis:
+                lines.append(f"diagnosis: {self.diagnosis}")
+            else:
+                lines.append("diagnosis: none of the known mistakes (a product range off by one, h_k for "
+                             "h_(k-1), the sign of the error, the 1/2 of the loss) explains the difference")
+        wrapped = [textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) for line in lines]
+        if self.corrected:
+            wrapped += ["corrected:", self.corrected]
+        return "\n".join(wrapped) + "\n"
+
+    def as_json(self) -> dict:
+        return {"verdict": "equal" if self.equal else "differs", "quantity": self.quantity,
+                "formula": self.formula, "T": list(self.T_values), "points": self.points,
+                "digits": DPS, "counterexample": self.counterexample, "diagnosis": self.diagnosis,
+                "corrected": self.corrected, "model": self.tested.get("model")}
+
+    def _repr_latex_(self) -> str:
+        verdict = r"\text{equal}" if self.equal else r"\text{differs}"
+        return f"$${self.formula}\\qquad {verdict}$$"
+
+
+# ---------------------------------------------------------------- reading handwriting
+
+
+_SPACING = re.compile(r"\\[,;:!](?![A-Za-z])|\\q?quad(?![A-Za-z])|\\displaystyle|\\limits")
+_BIG_OPEN = re.compile(r"\\(?:big|Big|bigg|Bigg)l?(?=[(\[])")
+_BIG_CLOSE = re.compile(r"\\(?:big|Big|bigg|Bigg)r?(?=[)\]])")
+_LIMIT = re.compile(r"(\\(?:sum|prod)_\{[^{}]*\})\^([A-Za-z0-9])")
+_LOWER = re.compile(r"\\(sum|prod)_([a-z])=([A-Za-z0-9+\-]+?)(?=\^)")
+
+
+def _balanced(text: str, start: int) -> int:
+    """Index just after the group opened at ``start`` by '(' or '\\left(' (balanced)."""
+    depth, i = 0, start
+    while i < len(text):
+        if text.startswith(r"\left(", i):
+            depth, i = depth + 1, i + 6
+            continue
+        if text.startswith(r"\right)", i):
+            depth, i = depth - 1, i + 7
+        elif text[i] == "(":
+            depth, i = depth + 1, i + 1
+        elif text[i] == ")":
+            depth, i = depth - 1, i + 1
+        else:
+            i += 1
+            continue
+        if depth == 0:
+            return i
+    raise VerifyError(f"an unclosed parenthesis at {text[start:start + 30]!r}")
+
+
+def _inner(group: str) -> str:
+    if group.startswith(r"\left("):
+        return group[6:-7]
+    return group[1:-1]
+
+
+def _replace_calls(text: str, head: str, make: Callable[[str], str]) -> str:
+    """Every ``head(arg)`` (or ``head\\left(arg\\right)``, ``head{arg}``) replaced by ``make(arg)``."""
+    out: list[str] = []
+    i = 0
+    while True:
+        j = text.find(head, i)
+        if j < 0:
+            return "".join(out) + text[i:]
+        k = j + len(head)
+        if text.startswith(r"\left(", k) or text.startswith("(", k):
+            end = _balanced(text, k)
+            arg = _inner(text[k:end])
+        elif text.startswith("{", k):
+            depth, end = 0, k
+            for end in range(k, len(text)):
+                depth += {"{": 1, "}": -1}.get(text[end], 0)
+                if depth == 0:
+                    break
+            arg, end = text[k + 1:end], end + 1
+        else:
+            out.append(text[i:k])
+            i = k
+            continue
+        out.append(text[i:j] + make(arg))
+        i = end
+
+
+@dataclass(frozen=True)
+class Model:
+    """The network a formula is about (the usual model options)."""
+
+    cell: str = "rnn"
+    n: int = 1
+    m: int = 1
+    layers: int = 1
+    activation: str | None = None
+    loss: str = "last"
+
+    def spec(self) -> Any:
+        """The cell (its equations and facts)."""
+        from ..activations import get_activation
+        from ..cells import get_cell
+
+        return get_cell(self.cell, get_activation(self.activation or "tanh"))
+
+    def describe(self) -> str:
+        act = f" {self.activation or 'tanh'}" if self.spec().uses_activation else ""
+        return (f"{self.cell}{act}, n = {self.n}, m = {self.m}, {self.layers} layer"
+                f"{'s' if self.layers > 1 else ''}, loss {self.loss}")
+
+
+def _activation_tex(model: Model) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """LaTeX of σ(arg) and σ'(arg): the vanilla cell's activation, the logistic function for gates."""
+    if not model.spec().uses_activation:  # σ in a gated cell's equations is the logistic function
+        return (lambda z: rf"\frac{{1}}{{1 + e^{{-\left({z}\right)}}}}",
+                lambda z: rf"\frac{{e^{{-\left({z}\right)}}}}{{\left(1 + e^{{-\left({z}\right)}}\right)^{{2}}}}")
+    from ..activations import get_activation
+    from ..safeexpr import A
+
+    act = get_activation(model.activation or "tanh")
+    slot = sp.Symbol("XARGX")
+
+    logistic = type(get_activation("sigmoid").sigma_plain)
+
+    def written(expr: sp.Expr) -> str:  # in functions SymPy's parser reads: no σ, no Heaviside
+        expr = expr.subs(A, slot).replace(logistic, lambda x: 1 / (1 + sp.exp(-x)))
+        expr = expr.replace(sp.Heaviside, lambda x, *_: sp.Piecewise((1, x > 0), (0, True)))
+        return sp.latex(expr)
+
+    sigma, dsigma = written(act.sigma_plain), written(act.dsigma_plain)
+    return (lambda z: r"\left(" + sigma.replace("XARGX", f"\\left({z}\\right)") + r"\right)",
+            lambda z: r"\left(" + dsigma.replace("XARGX", f"\\left({z}\\right)") + r"\right)")
+
+
+def raw_rows(formula: str) -> list[str]:
+    """The rows of the formula as written (split at ``\\\\``, math delimiters and environments removed)."""
+    text = formula.strip().strip("$").strip()
+    text = re.sub(r"^\\\[|\\\]$", "", text).strip()
+    text = re.sub(r"\\(?:begin|end)\{(?:equation|align|gather)\*?\}", "", text).strip()
+    return [row.strip() for row in re.split(r"\\\\", text) if row.strip()]
+
+
+def read_rows(formula: str, model: Model) -> list[tuple[str, str]]:
+    """Each row of the formula as (lhs, rhs) in the project's notation."""
+    return [split(normalise(row, model)) for row in raw_rows(formula)]
+
+
+def _check_brackets(text: str) -> None:
+    """Parentheses and braces balanced, else one line naming where the first one goes wrong."""
+    stack: list[tuple[str, int]] = []
+    pairs = {")": "(", "}": "{", "]": "["}
+    for i, ch in enumerate(text):
+        if ch in "({[" and not text.startswith("\\{", i - 1):
+            stack.append((ch, i))
+        elif ch in ")}]":
+            if not stack or stack[-1][0] != pairs[ch]:
+                raise VerifyError(f"an unmatched '{ch}' at character {i + 1}: …{text[max(0, i - 20):i + 1]}")
+            stack.pop()
+    if stack:
+        ch, i = stack[-1]
+        raise VerifyError(f"an unclosed '{ch}' at character {i + 1}: {text[i:i + 30]}…")
+
+
+def normalise(row: str, model: Model) -> str:
+    """One row of the formula in the project's notation, ready for the reader (see the module's
+    docstring)."""
+    text = row.strip()
+    _check_brackets(text)
+    text = text.replace("−", "-").replace("·", r"\cdot ").replace("⊙", r"\cdot ").replace(r"\odot", r"\cdot")
+    text = text.replace("&", "")
+    text = _SPACING.sub(" ", text)
+    text = _BIG_OPEN.sub(r"\\left", text)
+    text = _BIG_CLOSE.sub(r"\\right", text)
+    text = text.replace(r"\left[", r"\left(").replace(r"\right]", r"\right)")
+    text = _LOWER.sub(lambda m: rf"\{m.group(1)}_{{{m.group(2)}={m.group(3)}}}", text)
+    text = _LIMIT.sub(r"\1^{\2}", text)
+    text = re.sub(r"\\mathrm\{d\}\s*|(?<![A-Za-z\\])d(?=[Lwhb]\b|[LWUwub]_)", r"\\partial ", text)
+    text = re.sub(r"^\\partial\s*L\s*/\s*\\partial\s*(.+?)\s*=", r"\\frac{\\partial L}{\\partial \1} =", text)
+    text = re.sub(r"\\frac\{\\partial\s+L\}\{\\partial\s+", r"\\frac{\\partial L}{\\partial ", text)
+    sigma, dsigma = _activation_tex(model)
+    text = re.sub(r"\^\s*\{?\\prime\}?", "'", text)  # σ^\prime (what a shell's single quotes allow) is σ'
+    for head, make in ((r"\sigma'", dsigma), (r"\tanh'", _dtanh), (r"\sigma", sigma)):
+        text = _replace_calls(text, head, make)
+    text = re.sub(r"\^\s*\\top\b", r"^{\\top}", text)
+    if model.n > 1:  # for matrices ^T and ^{T} are transposes (for one unit they would be powers)
+        text = re.sub(r"(\\(?:sum|prod)_\{[^{}]*\})?(?<=[A-Za-z}\)])\^\s*(?:T\b|\{T\})",
+                      lambda m: m.group(0) if m.group(1) else r"^{\top}", text)
+    # (X)^⊤ of a single symbol, as the reader writes it: {X}^{⊤}
+    text = re.sub(r"(?:\\left\(|\()\s*((?:\\[A-Za-z]+|[A-Za-z])(?:\^\{[^{}]*\})?(?:_\{[^{}]*\}|_[A-Za-z0-9])?"
+                  r"(?:\^\{[^{}]*\})?)\s*(?:\\right\)|\))\^\{\\top\}", r"{\1}^{\\top}", text)
+    if model.n == 1:  # one unit: W and w are the same weight
+        text = re.sub(r"(?<![\\A-Za-z])([WU])(?![A-Za-z])", lambda m: m.group(1).lower(), text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _dtanh(z: str) -> str:
+    return rf"\left(1 - \tanh^{{2}}{{\left({z} \right)}}\right)"
+
+
+def split(text: str) -> tuple[str, str]:
+    """(lhs, rhs) at the first '=' outside braces."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "=" and depth == 0:
+            return text[:i].strip(), text[i + 1:].strip()
+    raise VerifyError("the formula has no '=': write it as lhs = rhs, e.g. "
+                      r"'\frac{\partial L}{\partial w} = \sum_{k=1}^{T} …'")
+
+
+# ---------------------------------------------------------------- evaluating
+
+
+def _network(model: Model, T: int, seed: int):
+    """A random network of the model with T steps (the check's own way of drawing one)."""
+    from ..activations import get_activation
+    from ..cells import get_cell
+    from ..config import Config
+    from . import Trial
+
+    rng = np.random.default_rng([seed, T])
+    spec = get_cell(model.cell, get_activation(model.activation or "tanh"))
+    params = []
+    for ell in range(model.layers):
+        width = model.m if ell == 0 else model.n
+        p = {}
+        for name in spec.params:
+            kind = spec.kind(name)
+            shape = {"recurrent": (model.n, model.n), "input": (model.n, width), "bias": (model.n,),
+                     "initial": (model.n,)}[kind]
+            p[name] = rng.normal(0, 0.8, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
+        params.append(p)
+    x = rng.uniform(-1, 1, (T, model.m))
+    y = rng.uniform(-1, 1, model.n) if model.loss == "last" else rng.uniform(-1, 1, (T, model.n))
+    cfg = Config(model.cell, model.activation, params, x, y, model.loss, None, scalar=model.n == 1)
+    return Trial(model.cell, model.activation, model.n, model.m, model.layers, T, model.loss, None, False, cfg)
+
+
+Rows = list[tuple[str, str]]
+
+
+def _evaluate(rows: Rows, g: int, trial) -> tuple[list, list]:
+    """(formula's values, exact values) of the gradient row ``g`` names, entry by entry; the other rows
+    are definitions (J_t = …, δ_t = …) the formula uses."""
+    from . import Exact, Resolver
+    from .reader import Reader
+
+    lhs = rows[g][0]
+    exact = Exact(trial)
+    with mpmath.workdps(DPS):
+        resolver = Resolver(trial, {})
+        reader = Reader(resolver.of_name, trial.T)
+        ordered = [row for i, row in enumerate(rows) if i != g] + [rows[g]]
+        found = reader.read("\\begin{align*}\n" + " \\\\\n".join(f"{a} &= {b}" for a, b in ordered)
+                            + "\n\\end{align*}")
+        if not found:
+            raise VerifyError(f"the left-hand side {lhs!r} is not a gradient ∂L/∂θ of a parameter")
+        (name, value), = found.items()
+        try:
+            param, layer, entry = resolver.param_of(name)
+        except KeyError:
+            raise VerifyError(f"∂L/∂{name.base}: {name.base} is not a parameter of the {trial.cell} cell; "
+                              f"its parameters: {', '.join(trial.config.spec.params)}") from None
+        want = np.asarray(exact.by_param[layer - 1][param], dtype=object).reshape(
+            trial.config.layers[layer - 1][param].shape)
+        if entry:
+            want = want.reshape(-1)[np.ravel_multi_index(tuple(e - 1 for e in entry), want.shape)
+                                   if len(entry) == 2 else entry[0] - 1]
+        got = np.ravel(np.asarray(value, dtype=object))
+        return [mpmath.mpf(v) for v in got], [mpmath.mpf(v) for v in np.ravel(want)]
+
+
+def _agree(got: list, want: list) -> bool:
+    if len(got) != len(want):
+        return False
+    scale = max([abs(w) for w in want] + [mpmath.mpf(10) ** -30])
+    return all(abs(g - w) <= TOLERANCE * scale for g, w in zip(got, want, strict=True))
+
+
+def _runs(model: Model, general: bool, T: int, points: int) -> list:
+    return [_network(model, t, seed) for t in (GENERAL_T if general else (T,)) for seed in range(points)]
+
+
+def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
+    for trial in trials:
+        try:
+            got, want = _evaluate(rows, g, trial)
+        except VerifyError:
+            raise
+        except ReadError as error:
+            if re.search(r"subscript \((?:[^)]*, )?-\d", str(error)):  # h_{k-2} at k = 1: no such state
+                return trial, None, None
+            raise VerifyError(_unreadable(str(error), trial)) from None
+        except (ZeroDivisionError, TypeError, ValueError):
+            return trial, None, None
+        if not _agree(got, want):
+            return trial, got, want
+    return None
+
+
+def _each(pattern: str, replacement: str) -> Callable[[str], list[str]]:
+    """The text with one match of ``pattern`` replaced, for each match in turn (then all at once)."""
+    def variants(text: str) -> list[str]:
+        matches = list(re.finditer(pattern, text))
+        out = [text[:m.start()] + m.expand(replacement) + text[m.end():] for m in matches]
+        return out + ([re.sub(pattern, replacement, text)] if len(matches) > 1 else [])
+    return variants
+
+
+def _diag_groups(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every ``\\operatorname{diag}(…)`` with its balanced argument."""
+    out = []
+    for m in re.finditer(r"\\operatorname\{diag\}\s*", text):
+        if text.startswith((r"\left(", "("), m.end()):
+            out.append((m.start(), _balanced(text, m.end())))
+    return out
+
+
+def _transposed_jacobian(text: str) -> list[str]:
+    """diag(σ')·W written as Wᵀ·diag(σ') (or back): the transpose of the Jacobian in place of it."""
+    out = []
+    for start, end in _diag_groups(text):
+        after = re.match(r"(?:\s|\\[,;:!])*(?:\\cdot\s*)?([WU])(?![A-Za-z^_])", text[end:])
+        if after:
+            out.append(text[:start] + f"{after.group(1)}^{{\\top}} " + text[start:end] + text[end + after.end():])
+        before = re.search(r"([WU])\s*\^\s*\{?\\top\}?\s*(?:\\cdot\s*)?$", text[:start])
+        if before:
+            out.append(text[:before.start()] + text[start:end] + f" {before.group(1)}" + text[end:])
+    return out
+
+
+MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
+    ("the Jacobian is transposed: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W, and δ flows back through its transpose "
+     "W^T diag(σ'(a_t))", _transposed_jacobian),
+    ("the product's range is off by one: it starts at j=k+1 (the step after k), not at j=k",
+     _each(r"\\prod_\{([a-z])=([a-z])\}", r"\\prod_{\1=\2+1}")),
+    ("the product's range is off by one: it starts at j=k, not at j=k+1",
+     _each(r"\\prod_\{([a-z])=([a-z])\+1\}", r"\\prod_{\1=\2}")),
+    ("h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
+     _each(r"h_(?:\{k\}|k(?![A-Za-z0-9]))", "h_{k-1}")),
+    ("h_(k-1) is written where h_k belongs",
+     _each(r"h_\{k-1\}", "h_{k}")),
+    ("the sign of the error is flipped: the error is h_T - y, not y - h_T",
+     _each(r"\(\s*y(_\{?[A-Za-z0-9+-]+\}?)?\s*-\s*h(_\{?[A-Za-z0-9+-]+\}?)\s*\)", r"(h\2 - y\1)")),
+    ("the sign of the whole gradient is flipped (is the error y - h where it should be h - y?)",
+     lambda r: [rf"-\left({r}\right)"]),
+    ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula carries an "
+     "extra factor 2", lambda r: [rf"\frac{{1}}{{2}}\left({r}\right)"]),
+    ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula keeps a "
+     "factor 1/2", lambda r: [rf"2\left({r}\right)"]),
+]
+
+
+def _unreadable(message: str, trial) -> str:
+    """The reader's complaint in the writer's terms, with the symbols this model knows."""
+    params = [p.lower() if trial.n == 1 and p[:1] in "WU" else p for p in trial.config.spec.params]
+    known = ("h_t, a_t, x_t, y, the parameters " + ", ".join(params)
+             + "".join(f", {s}_t" for s in trial.config.spec.states if s != "h")
+             + "".join(f", {name}_t" for name, _ in trial.config.spec.nodes if name not in trial.config.spec.states)
+             + ", δ_t and J_t once defined on a row of "
+             "their own, T, sums and products with both limits")
+    m = re.search(r"Name\(base='([^']*)', tag='([^']*)', layer=[^,]*, sub=\(([^)]*)\)", message)
+    if m:
+        sub = ",".join(p.strip(" '") for p in m.group(3).split(",") if p.strip(" '"))
+        written = m.group(1) + (f"^{m.group(2)}" if m.group(2) else "") + (f"_{{{sub}}}" if sub else "")
+        return f"the formula uses {written}, which this model has no value for; it knows {known}"
+    m = re.search(r"unknown (?:symbol|function) '?\"?([^'\"]+)", message)
+    if m:
+        return f"the formula uses \\{m.group(1).lstrip(chr(92))}, which verify cannot read; it knows {known}"
+    return f"cannot read the formula: {message}"
+
+
+def _diagnose(rows: Rows, g: int, trials: list) -> tuple[str, int, str] | None:
+    """(words, row, corrected rhs) of the first known mistake whose correction makes the formula equal."""
+    for words, mutate in MISTAKES:
+        for i, (lhs, rhs) in enumerate(rows):
+            for changed in mutate(rhs):
+                if changed == rhs:
+                    continue
+                fixed = [*rows[:i], (lhs, changed), *rows[i + 1:]]
+                try:
+                    if _first_failure(fixed, g, trials) is None:
+                        return words, i, changed
+                except SymbpttError:
+                    continue
+    return None
+
+
+MAX_FILE = 1 << 20  # bytes of a notes file
+
+
+def read_file(path: str) -> str:
+    """The first displayed equation of a LaTeX file: an align/equation environment, \\[ … \\] or $$ … $$."""
+    import os
+
+    try:
+        if os.path.getsize(path) > MAX_FILE:
+            raise VerifyError(f"{path} is larger than {MAX_FILE >> 20} MiB; give the formula itself")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise VerifyError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise VerifyError(f"{path} is not UTF-8 text") from None
+    text = re.sub(r"(?<!\\)%.*", "", text)  # comments
+    m = re.search(r"\\begin\{(align|equation|gather)\*?\}(.*?)\\end\{\1\*?\}|\\\[(.*?)\\\]|\$\$(.*?)\$\$", text, re.S)
+    if not m:
+        raise VerifyError(f"{path} has no displayed equation (align, equation, \\[ … \\] or $$ … $$)")
+    return next(g for g in m.groups()[1:] if g is not None).strip()
+
+
+def verify(formula: str, model: Any = None, T: int | None = None, points: int = 3) -> Verdict:
+    """Check a hand-written gradient formula against the exact gradient.
+
+    Args:
+        formula: ``lhs = rhs`` in LaTeX as people write it, lhs ∂L/∂θ for a parameter θ of the model.
+        model: the network: a ``Model`` or an ``RNN`` (its cell, sizes, activation and loss; its T is not
+            used); default: one tanh unit, loss 'last'.
+        T: the sequence length of a formula written for one T (h_3, sums to 3); a formula in T is tested
+            at T = 1..6 whatever this says.
+        points: random networks per T.
+
+    Returns:
+        The verdict, with a counterexample and a diagnosis when the formula is wrong.
+
+    Raises:
+        SymbpttError: a formula that cannot be read, or one about something that is not a gradient.
+    """
+    if model is None:
+        model = Model()
+    elif not isinstance(model, Model):
+        fields = ("cell", "n", "m", "layers", "activation", "loss")
+        if not all(hasattr(model, f) for f in fields):
+            raise VerifyError(f"model must be an RNN or a verify.Model, got {type(model).__name__}")
+        model = Model(*(getattr(model, f) for f in fields))
+    from ..reference import CELLS
+
+    if model.cell not in CELLS:
+        raise VerifyError(f"verify checks the cells the reference BPTT knows ({', '.join(CELLS)}), got "
+                          f"{model.cell!r}")
+    if not isinstance(formula, str) or not formula.strip():
+        raise VerifyError("verify needs a formula, e.g. "
+                          r"'\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) …'")
+    if len(formula) > MAX_FORMULA:
+        raise VerifyError(f"the formula has {len(formula)} characters; at most {MAX_FORMULA}")
+    rows = read_rows(formula, model)
+    grads = [i for i, (lhs, _) in enumerate(rows) if lhs.startswith(r"\frac{\partial L}")]
+    if not grads:
+        raise VerifyError("no gradient to check: the left-hand side must be ∂L/∂θ for a parameter θ, written "
+                          r"\frac{\partial L}{\partial w} (or \partial L/\partial w)")
+    g = grads[0]
+    everything = " ".join(b for _, b in rows)
+    general = bool(re.search(r"(?<![A-Za-z\\])T(?![A-Za-z])", everything))
+    if T is None:
+        steps = [int(s) for s in re.findall(r"[hxy]_\{?(\d+)", everything)]
+        T = max(steps) if steps else 3
+    trials = _runs(model, general, T, points)
+    failure = _first_failure(rows, g, trials)
+    verdict = Verdict(failure is None, _quantity(rows[g][0]), formula.strip(), GENERAL_T if general else (T,),
+                      points, tested={"model": model.describe()})
+    if failure is None:
+        return verdict
+    trial, got, want = failure
+    verdict.counterexample = _counterexample(trial, got, want, model)
+    found = _diagnose(rows, g, trials)
+    if found:
+        words, i, changed = found
+        verdict.diagnosis, verdict.corrected = words, _in_own_words(formula, model, rows, i, changed)
+    return verdict
+
+
+def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) -> str:
+    """The corrected formula in the user's own spelling where the same correction applies to the row as
+    written (W or w, \\Bigl, σ'), else that row in the project's notation."""
+    raw = raw_rows(formula)
+    head, _, tail = raw[i].partition("=")
+    for _, mutate in MISTAKES:
+        for candidate in mutate(tail):
+            try:
+                if split(normalise(f"{head}={candidate}", model))[1] == changed:
+                    return " \\\\ ".join([*raw[:i], f"{head}={candidate}".strip(), *raw[i + 1:]])
+            except SymbpttError:
+                continue
+    return " \\\\ ".join([*raw[:i], f"{rows[i][0]} = {changed}", *raw[i + 1:]])
+
+
+def _quantity(lhs: str) -> str:
+    m = re.match(r"\\frac\{\\partial L\}\{\\partial (.+)\}$", lhs)
+    return f"∂L/∂{m.group(1)}" if m else lhs
+
+
+def _counterexample(trial, got, want, model: Model) -> dict:
+    cfg = trial.config
+    values: dict[str, str] = {}
+    for name, value in cfg.layers[0].items():
+        shown = name.lower() if model.n == 1 and name[:1] in "WU" else name  # w, u for one unit
+        values[shown] = _entries(value)
+    values["x"] = _entries(cfg.x.T if cfg.x.shape[1] > 1 else cfg.x.reshape(1, -1))  # x_1 .. x_T
+    values["y"] = _entries(cfg.y)
+    return {"T": trial.T, "values": values, "formula": _numbers(got), "exact": _numbers(want)}
+
+
+def _entries(value: np.ndarray) -> str:
+    """A parameter's value: a number, a vector [a,b] or a matrix [a,b;c,d] (rows by ';')."""
+    value = np.asarray(value, dtype=float)
+    if value.size == 1:
+        return f"{float(value.reshape(-1)[0]):.6g}"
+    rows = value.reshape(value.shape[0], -1) if value.ndim == 2 else value.reshape(1, -1)
+    return "[" + ";".join(",".join(f"{v:.6g}" for v in row) for row in rows) + "]"  # one word: never wrapped
+
+
+def _numbers(values: list | None) -> str:
+    return "undefined" if values is None else ", ".join(mpmath.nstr(v, 12) for v in values)

@@ -1,0 +1,137 @@
+"""`symbptt verify`: hand-written formulas, right and wrong, each with the verdict and diagnosis it must
+get.  The formulas are the classroom ones, written out here in this project's words and notation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from conftest import run_in_process
+
+from symbptt.check.verify import Model, VerifyError, verify
+
+# one tanh unit, the general-T closed form (right), and the usual ways it goes wrong
+RIGHT = (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(\prod_{j=k+1}^{T} w (1-h_j^2)\right)"
+         r" (1-h_k^2) h_{k-1}")
+DELTA = (r"\frac{\partial L}{\partial W} = \sum_{t=1}^{T} \operatorname{diag}(\sigma'(a_t)) \delta_t h_{t-1}^\top"
+         r" \\ \delta_T = h_T - y \\ \delta_{t-1} = W^\top \operatorname{diag}(\sigma'(a_t)) \delta_t")
+
+TWO_LAYERS = (r"\frac{\partial L}{\partial W^{(1)}} = \sum_{t=1}^{T} \operatorname{diag}(\sigma'(a^{(1)}_t)) "
+              r"\delta^{(1)}_t (h^{(1)}_{t-1})^\top \\ \delta^{(2)}_T = h^{(2)}_T - y \\ "
+              r"\delta^{(2)}_{t-1} = (W^{(2)})^T \operatorname{diag}(\sigma'(a^{(2)}_t)) \delta^{(2)}_t \\ "
+              r"\delta^{(1)}_{T} = (U^{(2)})^\top \operatorname{diag}(\sigma'(a^{(2)}_T)) \delta^{(2)}_T \\ "
+              r"\delta^{(1)}_{t-1} = (W^{(1)})^\top \operatorname{diag}(\sigma'(a^{(1)}_t)) \delta^{(1)}_t "
+              r"+ (U^{(2)})^\top \operatorname{diag}(\sigma'(a^{(2)}_{t-1})) \delta^{(2)}_{t-1}")
+
+CORPUS = [
+    # (name, formula, model, equal, words of the diagnosis)
+    ("closed form, tanh written out", RIGHT, Model(), True, None),
+    ("closed form in σ', capital W, \\Bigl and \\, spacing",
+     r"\frac{\partial L}{\partial W} = \sum_{k=1}^T (h_T - y) \Bigl(\prod_{j=k+1}^T W \sigma'(a_j)\Bigr) "
+     r"\sigma'(a_k)\, h_{k-1}", Model(), True, None),
+    ("written out for T = 2", r"\frac{\partial L}{\partial w} = (h_2 - y)(1-h_2^2) h_1 + (h_2-y)(1-h_2^2) w "
+     r"(1-h_1^2) h_0", Model(), True, None),
+    ("the bias: no input factor", RIGHT.replace("{\\partial w}", "{\\partial b}").replace(" h_{k-1}", ""),
+     Model(), True, None),
+    ("the δ recursion, scalar, sigmoid", r"\frac{\partial L}{\partial b} = \sum_{t=1}^{T} \delta_t \sigma'(a_t) "
+     r"\\ \delta_T = h_T - y \\ \delta_{t-1} = w \sigma'(a_t) \delta_t", Model(activation="sigmoid"), True, None),
+    ("the δ recursion for matrices", DELTA, Model(n=2), True, None),
+    ("two layers, n = 3, transposes as (X)^\\top and ^T", TWO_LAYERS, Model(n=3, layers=2), True, None),
+    ("two layers without the path down from layer 2", TWO_LAYERS.rsplit(" + ", 1)[0], Model(n=3, layers=2), False,
+     None),
+    ("product from j = k", RIGHT.replace("j=k+1", "j=k"), Model(), False, "off by one"),
+    ("h_k for h_(k-1)", RIGHT.replace("h_{k-1}", "h_{k}"), Model(), False, "h_k is written where h_(k-1)"),
+    ("the error's sign", RIGHT.replace("(h_T - y)", "(y - h_T)"), Model(), False, "sign of the error"),
+    ("a factor 2 from the square", "\\frac{\\partial L}{\\partial w} = 2" + RIGHT.split("=", 1)[1], Model(), False,
+     "loss convention"),
+    ("the transposed Jacobian in the δ recursion",
+     DELTA.replace(r"W^\top \operatorname{diag}(\sigma'(a_t))", r"\operatorname{diag}(\sigma'(a_t)) W"),
+     Model(n=2), False, "Jacobian is transposed"),
+    ("a missing σ' (no known mistake explains it)", RIGHT.replace(" (1-h_k^2)", ""), Model(), False, None),
+]
+
+
+@pytest.mark.parametrize("name,formula,model,equal,words", CORPUS, ids=[c[0] for c in CORPUS])
+def test_each_formula_of_the_corpus_gets_its_verdict(name, formula, model, equal, words):
+    verdict = verify(formula, model, points=2)
+    assert verdict.equal is equal, verdict.text()
+    if equal:
+        assert verdict.counterexample is None and verdict.diagnosis is None
+        return
+    assert verdict.counterexample and verdict.counterexample["formula"] != verdict.counterexample["exact"]
+    if words is None:
+        assert verdict.diagnosis is None and "none of the known mistakes" in verdict.text()
+    else:
+        assert words in verdict.diagnosis
+        assert verify(verdict.corrected, model, points=2).equal, "the corrected formula is right"
+
+
+def test_the_correction_keeps_the_writer_s_spelling():
+    wrong = (r"\frac{\partial L}{\partial W} = \sum_{k=1}^T (y - h_T) \Bigl(\prod_{j=k+1}^T W \sigma'(a_j)\Bigr) "
+             r"\sigma'(a_k)\, h_{k-1}")
+    verdict = verify(wrong, points=1)
+    assert verdict.corrected == wrong.replace("(y - h_T)", "(h_T - y)")
+
+
+def test_mutations_of_a_right_formula_are_never_called_equal():
+    """Random one-token changes of the closed form (an index, a limit, a factor dropped, a sign): every
+    change that alters the value is found; none is reported equal by accident."""
+    rng = np.random.default_rng(3)
+    edits = [("h_{k-1}", "h_{k}"), ("j=k+1", "j=k"), ("j=k+1", "j=k+2"), ("^{T}", "^{T-1}"), ("(h_T - y)", "h_T"),
+             (" w ", " "), ("(1-h_k^2)", "(1-h_k)"), ("k=1", "k=2"), ("(1-h_j^2)", "(1+h_j^2)"),
+             ("h_{k-1}", "h_{k-2}")]
+    for i in rng.permutation(len(edits)):
+        old, new = edits[i]
+        mutated = RIGHT.replace(old, new, 1)
+        assert mutated != RIGHT
+        assert not verify(mutated, points=2).equal, mutated
+
+
+def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own():
+    assert verify(RIGHT, points=1).T_values == (1, 2, 3, 4, 5, 6)
+    concrete = verify(r"\frac{\partial L}{\partial w} = (h_1 - y)(1-h_1^2) h_0", points=1)
+    assert concrete.equal and concrete.T_values == (1,)
+
+
+@pytest.mark.parametrize("formula,message", [
+    ("", "needs a formula"),
+    (r"\sum_{k=1}^{T} h_k", "no '='"),
+    (r"h_T = \sum_{k=1}^{T} h_k", "no gradient to check"),
+    (r"\frac{\partial L}{\partial q} = h_T", "not a parameter"),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(", "unclosed"),
+    ("x" * 5000, "at most"),
+], ids=["empty", "no equals", "not a gradient", "unknown parameter", "unclosed", "too long"])
+def test_an_unreadable_formula_is_one_line_and_exit_2(formula, message):
+    with pytest.raises(VerifyError, match=message):
+        verify(formula)
+    ran = run_in_process("verify", formula) if formula else run_in_process("verify")
+    assert ran.returncode == 2 and ran.stderr.startswith("Error:") and "Traceback" not in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1
+
+
+def test_the_command_line_exits_0_1_and_prints_json_for_scripts():
+    right = run_in_process("verify", RIGHT)
+    assert right.returncode == 0 and right.stdout.startswith("equal:")
+    assert all(len(line) <= 100 for line in right.stdout.splitlines())
+    wrong = run_in_process("verify", RIGHT.replace("j=k+1", "j=k"), "--format", "json")
+    assert wrong.returncode == 1
+    report = json.loads(wrong.stdout)
+    assert report["verdict"] == "differs" and "off by one" in report["diagnosis"]
+    assert report["T"] == [1, 2, 3, 4, 5, 6] and report["digits"] == 40
+    assert re.fullmatch(r"[-0-9.e, ]+", report["counterexample"]["formula"])
+
+
+def test_a_formula_from_a_notes_file(tmp_path):
+    notes = tmp_path / "notes.tex"
+    notes.write_text("% my notes\nThe gradient is\n\\begin{equation}\n" + RIGHT + "\n\\end{equation}\n")
+    assert run_in_process("verify", "--file", str(notes)).returncode == 0
+    (tmp_path / "empty.tex").write_text("no maths here")
+    ran = run_in_process("verify", "--file", str(tmp_path / "empty.tex"))
+    assert ran.returncode == 2 and "no displayed equation" in ran.stderr
+
+
+def test_a_cell_file_is_refused_by_name():
+    with pytest.raises(VerifyError, match="cells the reference BPTT knows"):
+        verify(RIGHT, Model(cell="docs/cells/mgu.toml"))
