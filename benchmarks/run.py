@@ -496,6 +496,89 @@ def precision_cases(smoke: bool) -> list[list[str]]:
     return rows
 
 
+VERIFY_RIGHT = {  # right formulas, each with its model, that the mutation run starts from
+    "closed form, one tanh unit": (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(\prod_{j=k+1}^{T} "
+                                   r"w (1-h_j^2)\right) (1-h_k^2) h_{k-1}", {}),
+    "δ recursion, n = 3": (r"\frac{\partial L}{\partial W} = \sum_{t=1}^{T} \operatorname{diag}(\sigma'(a_t)) \delta_t "
+                           r"h_{t-1}^\top \\ \delta_T = h_T - y \\ \delta_{t-1} = W^\top \operatorname{diag}"
+                           r"(\sigma'(a_t)) \delta_t", {"n": 3}),
+    "δ recursion, n = 3, two layers": (
+        r"\frac{\partial L}{\partial W^{(1)}} = \sum_{t=1}^{T} \operatorname{diag}(\sigma'(a^{(1)}_t)) \delta^{(1)}_t "
+        r"(h^{(1)}_{t-1})^\top \\ \delta^{(2)}_T = h^{(2)}_T - y \\ \delta^{(2)}_{t-1} = (W^{(2)})^\top "
+        r"\operatorname{diag}(\sigma'(a^{(2)}_t)) \delta^{(2)}_t \\ \delta^{(1)}_{T} = (U^{(2)})^\top "
+        r"\operatorname{diag}(\sigma'(a^{(2)}_T)) \delta^{(2)}_T \\ \delta^{(1)}_{t-1} = (W^{(1)})^\top "
+        r"\operatorname{diag}(\sigma'(a^{(1)}_t)) \delta^{(1)}_t + (U^{(2)})^\top \operatorname{diag}"
+        r"(\sigma'(a^{(2)}_{t-1})) \delta^{(2)}_{t-1}", {"n": 3, "layers": 2}),
+}
+
+
+def _mutations(formula: str, rng: np.random.Generator, count: int) -> list[str]:
+    """Random one-edit changes of a formula: an index shifted (k → k-1, t-1 → t, j=k+1 → j=k), a
+    transpose removed, a factor dropped, a sign flipped."""
+    import re
+
+    edits = []
+    for m in re.finditer(r"_\{?(k|t|j)(-1)?\}?", formula):
+        shifted = "_{" + m.group(1) + ("" if m.group(2) else "-1") + "}"
+        edits.append((m.start(), m.end(), shifted))
+    for m in re.finditer(r"=k\+1|=k(?!\+)", formula):
+        edits.append((m.start(), m.end(), "=k" if "+1" in m.group() else "=k+1"))
+    for m in re.finditer(r"\^\\top|\)\^\\top", formula):
+        edits.append((m.start(), m.end(), ")" if m.group().startswith(")") else ""))
+    for m in re.finditer(r" \(1-h_[jk]\^2\)| w | h_\{k-1\}", formula):
+        edits.append((m.start(), m.end(), " "))
+    for m in re.finditer(r"h_T - y|h\^\{\(2\)\}_T - y", formula):
+        edits.append((m.start(), m.end(), "y - " + m.group().split(" - ")[0]))
+    picks = rng.integers(0, len(edits), count)
+    return [formula[:edits[i][0]] + edits[i][2] + formula[edits[i][1]:] for i in picks]
+
+
+def verify_cases(smoke: bool) -> list[list[str]]:
+    """`symbptt verify` on right formulas (time per verdict against its target) and on random mutations
+    of them: a mutation called equal is checked again on 20 other networks per T."""
+    from symbptt.check.verify import Model, verify
+
+    rows = []
+    rng = np.random.default_rng(0)
+    per_formula = 1 if smoke else 334
+    for name, (formula, model) in VERIFY_RIGHT.items():
+        if smoke and "two layers" in name:
+            continue
+        verify(formula, Model(**model))  # parser caches warm, as in a session
+        seconds = median_time(lambda f=formula, m=model: verify(f, Model(**m)), 3, time.process_time)
+        target = 5.0 if model else 1.0
+        rows.append([f"verify: {name}, T = 1..6, 3 networks each (in a session)", _fmt(seconds),
+                     f"≤ {target:g} s", _met(seconds <= target)])
+        if not smoke and not rows[1:]:  # the first formula also as a user runs it: a new process, wall time
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "symbptt", "verify", formula], capture_output=True,
+                                  text=True, check=False)
+            wall = time.perf_counter() - start
+            rows.append([f"symbptt verify: {name} (new process, wall)", f"{wall:.2f} s", "≤ 1 s + start-up",
+                         _met(proc.returncode == 0 and wall <= 1.0 + 1.5)])
+        mutated = [m for m in _mutations(formula, rng, per_formula) if m != formula]
+        equal = differs = unreadable = 0
+        confirmed_wrong = 0
+        start = time.process_time()
+        for text in mutated:
+            try:
+                verdict = verify(text, Model(**model))
+            except Exception:  # noqa: BLE001 - an unreadable mutation (h_{-1}) is not a verdict
+                unreadable += 1
+                continue
+            if verdict.equal:
+                equal += 1
+                recheck = verify(text, Model(**model), points=20)
+                confirmed_wrong += not recheck.equal
+            else:
+                differs += 1
+        spent = time.process_time() - start
+        rows.append([f"{len(mutated)} random mutations of it: {differs} differ, {equal} equal (same value; "
+                     f"{confirmed_wrong} of them differ on 20 more networks), {unreadable} unreadable",
+                     _fmt(spent), "no false equal", _met(confirmed_wrong == 0)])
+    return rows
+
+
 def _hand_rnn_step(W: np.ndarray, U: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple:
     """The floor: forward and backward of h_t = tanh(W h_{t-1} + U x_t + b), L = ½‖h_T − y‖² summed over
     the batch, written by hand with NumPy over the batch axis."""
@@ -670,6 +753,12 @@ def main() -> None:
                  "rounding beyond float64's digits, so its forward pass, gradients and norms are recomputed with "
                  "mpmath at 30 + log10(amplification) digits. The calm run stays in float64 except for blocks "
                  "that lose range.\n"]
+    sections += ["\n## 10c. Checking a hand-written formula (`symbptt verify`)\n",
+                 table(["case", "time", "target", "status"], verify_cases(args.smoke)),
+                 "\nEach verdict evaluates both sides on 3 random networks at each T = 1..6 at 40 digits against "
+                 "the reference BPTT; a wrong formula also tries the known mistakes. A mutation that verify calls "
+                 "equal has the same value as the right formula (a transpose of a scalar, a reordered product); "
+                 "it is checked again on 20 other networks per T.\n"]
     sections += ["\n## 11. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke))]
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)

@@ -12,7 +12,8 @@ def test_benchmark_smoke_run_prints_every_case():
     assert proc.returncode == 0, proc.stderr
     headings = [line for line in proc.stdout.splitlines() if line.startswith("## ")]
     for heading in ("Start-up", "Derivation", "Printing", "lambdify", "Compiling", "Sweep", "Gain sweep",
-                    "forward-mode", "Gated cells", "Precision that follows", "PyTorch", "Memory"):
+                    "forward-mode", "Gated cells", "Precision that follows", "hand-written formula", "PyTorch",
+                    "Memory"):
         assert any(heading in h for h in headings), heading
     tables = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert all(line.count("|") == tables[0].count("|") or line.count("|") > 2 for line in tables)
