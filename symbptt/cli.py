@@ -309,7 +309,7 @@ Examples:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random inputs (and weights).")
 @click.option("--quantity", type=click.Choice(["jacobian", "grad"]), default="jacobian", show_default=True,
               help="jacobian: log10‖∂s_T/∂s_0‖; grad: log10|∂L/∂θ| (scalar rnn, forward mode).")
-@click.option("--wrt", type=click.Choice(["w", "u", "b", "h0"]), default="w", show_default=True,
+@click.option("--wrt", type=click.Choice(["w", "u", "b", "h0"], case_sensitive=False), default="w", show_default=True,
               help="grad: the parameter θ.")
 @click.option("--loss", type=click.Choice(["last", "sum"]), default="last", show_default=True,
               help="grad: ½(h_T − y)² or Σ_t ½(h_t − y)².")

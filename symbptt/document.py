@@ -199,6 +199,7 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
     """
     wrt = wrt or default_wrt(rnn)
     targets(rnn, wrt)  # an unknown name is refused here, not written into a section
+    wrt = "all" if wrt.casefold() == "all" else rnn.spec.param_named(wrt) or wrt
     unknown = [form for form in forms if form not in FORM_TITLES]
     if unknown or not forms:
         raise SymbpttError(f"unknown form {unknown[0] if unknown else ''!r}; choose from "

@@ -127,6 +127,9 @@ def derive(rnn: RNN, form: str = "explicit", wrt: str | None = None, named: bool
     if not isinstance(form, str):
         raise SymbpttError(f"form must be one of {', '.join(FORMS)}, got {form!r:.40}")
     wrt = wrt or default_wrt(rnn)
+    if wrt.casefold() == "all":
+        wrt = "all"
+    wrt = rnn.spec.param_named(wrt) or wrt  # W or w, W_f or w_f (an unknown name is refused by the form)
     if form not in FORM_BUILDERS:
         raise SymbpttError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
     check_form_size(rnn, form, wrt)

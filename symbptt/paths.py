@@ -359,8 +359,12 @@ def default_wrt(rnn: RNN) -> str:
 def targets(rnn: RNN, wrt: str) -> list[tuple[str, int]]:
     """(param, layer) pairs for --wrt NAME|all, every layer (top layer first)."""
     params = rnn.spec.params
-    names = params if wrt == "all" else (wrt,)
-    if any(name not in params for name in names):
-        raise SymbpttError(f"unknown parameter {wrt!r} for the {rnn.spec.name} cell; choose one of "
-                           f"{', '.join(params)}, all")
+    if wrt.casefold() == "all":
+        names: tuple[str, ...] = params
+    else:
+        meant = rnn.spec.param_named(wrt)  # W or w, W_f or w_f: the name as printed works too
+        if meant is None:
+            raise SymbpttError(f"unknown parameter {wrt!r} for the {rnn.spec.name} cell; choose one of "
+                               f"{', '.join(params)}, all (any case)")
+        names = (meant,)
     return [(name, layer) for layer in range(rnn.layers, 0, -1) for name in names]

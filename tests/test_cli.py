@@ -327,3 +327,17 @@ def test_ctrl_c_is_exit_130_on_every_command_and_leaves_no_file(monkeypatch, cap
     err = capsys.readouterr().err
     assert exc.value.code == 130 and err.strip() == "Interrupted."
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args,typed,shown", [
+    ([], "w", "∂L/∂w"), ([], "W", "∂L/∂w"), ([], "h_0", "∂L/∂h_0"), (["-n", "2"], "w", "∂L/∂W"),
+    (["--cell", "lstm"], "w_f", "∂L/∂w_f"), (["--cell", "lstm"], "W_F", "∂L/∂w_f"),
+    (["--cell", "gru", "-n", "2"], "u_z", "∂L/∂U_z"),
+])
+def test_wrt_takes_the_printed_spelling_and_any_case(args, typed, shown):
+    """derive prints ∂L/∂w for one unit; --wrt w (or W, or w_F for the LSTM's W_f) names that parameter."""
+    ran = run_in_process("derive", "-T", "1", *args, "--wrt", typed, "--format", "text")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[1].startswith(shown)
+    swept = run_in_process("sweep", "--quantity", "grad", "--wrt", typed.upper(), "-T", "2", "--points", "2")
+    assert swept.returncode == (0 if typed.lower() in ("w", "u", "b", "h0") else 2)  # the scalar sweep's names

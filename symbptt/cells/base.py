@@ -84,6 +84,23 @@ class Cell:
         biases = [b for b, _ in self.biases()]
         return (*recurrent, *inputs, *biases, *self.scalar_params, *(p for p, _ in self.initial()))
 
+    def param_named(self, name: str) -> str | None:
+        """The parameter a user means by ``name``: its own spelling (W_f), the printed one of a scalar
+        model (w_f), any case (w_F), a subscripted initial state (h_0) or braces (W_{f}); None if none.
+
+        Args:
+            name: the name as typed.
+
+        Returns:
+            The parameter's name in ``params``, or None when no parameter (or more than one) matches.
+        """
+        if name in self.params:
+            return name
+        plain = name.replace("{", "").replace("}", "").strip()
+        plain = plain[:-2] + "0" if plain.endswith("_0") else plain
+        found = [p for p in self.params if p.casefold() == plain.casefold()]
+        return found[0] if len(found) == 1 else None
+
     def kind(self, param: str) -> str:
         """'recurrent' (n×n), 'input' (n×m), 'bias' (n), 'scalar' or 'initial' (n)."""
         try:

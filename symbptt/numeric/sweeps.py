@@ -302,6 +302,7 @@ def sweep_param(cfg, param: str, grid: np.ndarray) -> dict[str, np.ndarray]:
     each value of ``grid``: arrays of shape (T, len(grid))."""
     from .examples import with_param
 
+    param = cfg.spec.param_named(param) or param
     if param not in cfg.spec.params:
         from ..errors import SymbpttError
 

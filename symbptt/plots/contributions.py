@@ -49,7 +49,7 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> tuple[Fi
                            f"got {type(cfg).__name__}")
     cfg = cfg or example()
     spec = cfg.spec
-    wrt = wrt or next(p for p in spec.params if spec.kind(p) == "recurrent")
+    wrt = spec.param_named(wrt) or wrt if wrt else next(p for p in spec.params if spec.kind(p) == "recurrent")
     if wrt not in spec.params or spec.kind(wrt) == "initial":
         raise SymbpttError(f"contributions of {wrt!r}: choose a weight or bias of the {spec.name} cell "
                            f"({', '.join(p for p in spec.params if spec.kind(p) != 'initial')})")
