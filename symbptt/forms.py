@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sympy.printing.pretty.stringpict import prettyForm
+
 from .budget import check_form_size
 from .errors import SymbpttError
-from .latex import equation_lines, latex_cache
+from .latex import equation_lines, latex_cache, snippet
 from .model import RNN
 from .paths import default_wrt
-from .render import pretty_equation, render_lines, text_equation
+from .render import DEFAULT_WIDTH, pretty_equation, render_lines, render_text, text_equation
 from .symbolic import derivation
 from .symbolic.derivation import LazySum
 from .symbolic.explicit import form_explicit
@@ -51,11 +53,39 @@ class Equation(derivation.Equation):
 
 
 class Derivation(derivation.Derivation):
-    """A derivation that shows itself in a notebook (its equations are ``Equation``s of this module)."""
+    """A derivation that shows itself in a notebook (its equations are ``Equation``s of this module), and
+    prints as SymPy objects do: ``str(d)`` and ``sympy.pretty(d)`` the Unicode form, ``sympy.latex(d)``
+    the LaTeX; ``d.text()``, ``d.pretty()`` and ``d.latex()`` say which."""
 
     def __init__(self, built: derivation.Derivation) -> None:
         super().__init__(built.title, None, built.notes, [Equation(*eq) for eq in built.definitions],
                          source=lambda: (Equation(*eq) for eq in built.stream()))
+
+    def text(self, width: int = DEFAULT_WIDTH) -> str:
+        """One equation per line in the text notation (NumPy-style operators), what `--format text` prints."""
+        return render_text(self, pretty=False, width=width)
+
+    def pretty(self, width: int = DEFAULT_WIDTH) -> str:
+        """The Unicode form, what `symbptt derive` prints."""
+        return render_text(self, pretty=True, width=width)
+
+    def latex(self) -> str:
+        """The amsmath snippet (align*), what `symbptt latex` prints."""
+        return snippet(self)
+
+    def __str__(self) -> str:
+        return self.pretty()
+
+    def _latex(self, printer: object = None) -> str:  # sympy.latex(d)
+        return self.latex()
+
+    def _pretty(self, printer: object = None) -> prettyForm:  # sympy.pretty(d)
+        lines = self.pretty().splitlines()
+        width = max(map(len, lines))
+        return prettyForm("\n".join(line.ljust(width) for line in lines))  # left-aligned, as printed
+
+    def _sympystr(self, printer: object = None) -> str:  # sympy.sstr(d)
+        return self.text()
 
     SHOWN = 40  # equations a notebook shows before it elides the middle
 

@@ -111,3 +111,28 @@ def test_python_dash_m_and_shell_completion():
     env = dict(os.environ, _SYMBPTT_COMPLETE="bash_complete", COMP_WORDS="symbptt der", COMP_CWORD="1")
     words = subprocess.run(["symbptt"], capture_output=True, text=True, env=env)
     assert "derive" in words.stdout
+
+
+def test_a_derivation_prints_as_sympy_objects_do():
+    """str(d) and sympy.pretty(d) are the Unicode form, sympy.latex(d) the snippet, each also by name."""
+    from symbptt.latex import snippet
+    from symbptt.render import render_text
+
+    d = derive(RNN(T=2), "explicit", "W")
+    assert str(d) == d.pretty() == render_text(d, pretty=True)
+    assert sp.latex(d) == d.latex() == snippet(d) and "\\frac{\\partial L}{\\partial w}" in d.latex()
+    assert d.text().splitlines()[1].startswith("∂L/∂w = (h_2 - y)*")
+    pretty = sp.pretty(d).splitlines()
+    assert pretty[0].startswith("# explicit BPTT") and [p.rstrip() for p in pretty] == d.pretty().splitlines()
+
+
+def test_a_plot_shows_itself_and_still_unpacks():
+    """A plot function's value displays as the figure in a notebook (not a tuple of arrays) and unpacks
+    into the figure and the arrays it draws."""
+    from symbptt import plots
+
+    drawn = plots.regimes(T_max=8, points=5)
+    fig, data = drawn
+    assert fig is drawn.figure and data is drawn.data and "weights" in data.values
+    assert drawn._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert repr(drawn).startswith("Drawn(figure, data with weights")

@@ -7,7 +7,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 import numpy as np
@@ -30,6 +30,20 @@ class Plotted:
     """The arrays a figure shows, kept for tests and for the API user."""
 
     values: dict
+
+
+class Drawn(NamedTuple):
+    """What a plot function returns: the figure and the arrays it draws.  It unpacks as before
+    (``fig, data = plots.regimes()``), and as a notebook cell's value it shows the figure, not a tuple."""
+
+    figure: Figure
+    data: Plotted
+
+    def _repr_png_(self) -> bytes:
+        return self.figure._repr_png_()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"Drawn(figure, data with {', '.join(self.data.values)})"
 
 
 class ShownFigure(Figure):

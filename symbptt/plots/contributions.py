@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..config import Config
@@ -14,7 +13,7 @@ from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..paths import evaluate_deltas, evaluate_recursive
-from .common import Plotted, caption, new_figure
+from .common import Drawn, Plotted, caption, new_figure
 
 POSITIVE, NEGATIVE = "tab:red", "tab:blue"
 
@@ -41,7 +40,7 @@ def term_values(cfg: Config, wrt: str) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(1, cfg.T + 1), np.array(terms)
 
 
-def contributions(cfg: Config | None = None, wrt: str | None = None) -> tuple[Figure, Plotted]:
+def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     """Bars of log10|term k| standing on a common floor (the longest bar is the largest term), coloured
     by sign; the steps truncated BPTT drops shaded, with the share of ∂L/∂θ they carry written out."""
     if cfg is not None and not isinstance(cfg, Config):
@@ -90,5 +89,5 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> tuple[Fi
                  "stand on a common floor, so the longest bar is the largest term; colour gives the sign. "
                  + ("Truncated BPTT keeps only the last steps: the shaded terms are the ones it drops."
                     if window else f"The text gives the share of the gradient in the older half (k ≤ {cut})."))
-    return fig, Plotted({"k": ks, "terms": terms, "log10": logs, "floor": floor, "share_dropped": share,
-                         "cut": cut})
+    return Drawn(fig, Plotted({"k": ks, "terms": terms, "log10": logs, "floor": floor, "share_dropped": share,
+                         "cut": cut}))

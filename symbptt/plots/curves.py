@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
@@ -13,12 +12,12 @@ from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
 from ..progress import Progress
 from ..validate import integer, number
-from .common import Plotted, caption, check_steps, gamma_of, new_figure
+from .common import Drawn, Plotted, caption, check_steps, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
 
 
 def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5), T_max: int = 100,
-           u: float = 1.0, b: float = 0.0, seed: int = 0, beside: str = "linear") -> tuple[Figure, Plotted]:
+           u: float = 1.0, b: float = 0.0, seed: int = 0, beside: str = "linear") -> Drawn:
     """log10|∂h_T/∂h_0| (solid) and the bound T·log10(γ|w|) (dashed) for each weight; the legend gives
     the finite-time Lyapunov rate (1/T)·ln|∂h_T/∂h_0| and, for a saturating unit, the share of steps
     with |a_t| > 3."""
@@ -69,8 +68,8 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         story += slope_sentence(activation, kept[activation]["saturated"], w)
     caption(fig, story)
     main = kept[activation]
-    return fig, Plotted({"T": T, "weights": w, "values": main["values"], "bounds": main["bounds"],
-                         "rates": main["rates"], "saturated": main["saturated"], "panels": kept})
+    return Drawn(fig, Plotted({"T": T, "weights": w, "values": main["values"], "bounds": main["bounds"],
+                         "rates": main["rates"], "saturated": main["saturated"], "panels": kept}))
 
 
 def slope_sentence(activation: str, shares: np.ndarray, w: np.ndarray) -> str:
@@ -108,7 +107,7 @@ def ordering_sentence(norms: dict[str, dict], T_max: int) -> str:
 
 
 def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_max: int = 100, gain: float = 1.0,
-                forget_bias: float = 1.0, drive: float = 1.0, seed: int = 0) -> tuple[Figure, Plotted]:
+                forget_bias: float = 1.0, drive: float = 1.0, seed: int = 0) -> Drawn:
     """log10‖∂h_T/∂h_0‖₂ against T for several cells on the same inputs, weights at the same scale
     (W_* ~ N(0, gain²/n), U_* ~ N(0, drive²)), the LSTM's forget bias set; the LSTM's cell-state block
     ∂c_T/∂c_0 (the carousel) dotted."""
@@ -156,4 +155,4 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
                  "diag(σ'(a_t))·W at every step; the LSTM's cell state c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t has a "
                  "path that multiplies only by the forget gate f_t (the carousel, dotted); the GRU's "
                  "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1} keeps a path through z_t. " + ordering_sentence(kept, T_max))
-    return fig, Plotted({"T": T, "norms": kept})
+    return Drawn(fig, Plotted({"T": T, "norms": kept}))

@@ -4,7 +4,6 @@ log10‖∂c_T/∂c_0‖ and log10‖∂h_T/∂h_0‖, with the carousel's own p
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..budget import estimate, norm_sweep_cost
 from ..numeric.examples import example_config, with_param
@@ -12,7 +11,7 @@ from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
 from ..progress import Progress
 from ..validate import integer, number
-from .common import Plotted, caption, check_range, check_steps, colour_map, diverging, masked, new_figure
+from .common import Drawn, Plotted, caption, check_range, check_steps, colour_map, diverging, masked, new_figure
 
 LEVELS = (-40, -20, -10, -5, -2, -1)
 
@@ -34,7 +33,7 @@ def carousel_sentence(biases: np.ndarray, last: np.ndarray, T_max: int) -> str:
 
 
 def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int = 100, n: int = 1,
-          gain: float = 1.0, drive: float = 1.0, seed: int = 0) -> tuple[Figure, Plotted]:
+          gain: float = 1.0, drive: float = 1.0, seed: int = 0) -> Drawn:
     """For each forget bias: one forward pass of an LSTM with seeded random weights (W ~ N(0, gain²/n),
     U ~ N(0, drive²), other biases 0), the accumulated state Jacobian's blocks for every T, and the
     product of the forget gates log10 Π_{j≤T} f_j (largest unit)."""
@@ -86,4 +85,4 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
                  + carousel_sentence(grid, carousel[-1], T_max) + " ∂h_T/∂h_0 also passes through the output "
                  "gate and tanh'(c_t), so it can decay even where c keeps its gradient."
                  + "".join(sorted(set(n for n in notes if n))))
-    return fig, Plotted({"b_f": grid, "T": Ts, "c": c_vals, "h": h_vals, "carousel": carousel})
+    return Drawn(fig, Plotted({"b_f": grid, "T": Ts, "c": c_vals, "h": h_vals, "carousel": carousel}))

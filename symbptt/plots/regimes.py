@@ -16,6 +16,7 @@ from ..escape import plot_text
 from ..numeric.sweeps import sweep_grad, sweep_scalar
 from ..validate import integer, number
 from .common import (
+    Drawn,
     Plotted,
     caption,
     check_range,
@@ -61,7 +62,7 @@ def slope_profile(activation: str) -> dict:
 
 def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, points: int = 241,
             T_max: int = 100, u: float = 1.0, b: float = 0.0, h0: float = 0.0, seed: int = 0,
-            quantity: str = "jacobian", y: float = 0.5, beside: str = "linear") -> tuple[Figure, Plotted]:
+            quantity: str = "jacobian", y: float = 0.5, beside: str = "linear") -> Drawn:
     """log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| (or log10|∂L/∂w| for L = ½(h_T − y)²) over the grid,
     one panel per activation: ``beside`` = 'linear' puts the linear unit next to ``activation``."""
     points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
@@ -103,8 +104,8 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
         story += growth_sentence(activation, weights, drawn[activation])
         story += rounding_sentence(drawn[activation], activation)
     caption(fig, story + "".join(sorted(set(n for n in notes if n))))
-    return fig, Plotted({"weights": weights, "T": np.arange(1, T_max + 1), "values": drawn[activation],
-                         "panels": drawn, "boundary": 1.0 / gamma_of(activation), "labels": labels})
+    return Drawn(fig, Plotted({"weights": weights, "T": np.arange(1, T_max + 1), "values": drawn[activation],
+                         "panels": drawn, "boundary": 1.0 / gamma_of(activation), "labels": labels}))
 
 
 def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, quantity: str) -> str:

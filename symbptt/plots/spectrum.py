@@ -6,16 +6,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
-from .common import Plotted, caption, check_range, check_steps, gamma_of, new_figure
+from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
 
 def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: float = 3.0, points: int = 30,
-             T: int = 200, seed: int = 0) -> tuple[Figure, Plotted]:
+             T: int = 200, seed: int = 0) -> Drawn:
     """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 ~ N(0, 1/n), inputs N(0, 1)."""
     check_range("gain", g_min, g_max)
     check_steps(T)
@@ -51,4 +50,4 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
                  + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
                     "10^13 by step T, so float64 keeps under 3 digits of the state and another summation order "
                     "gives another rate there." if decided.any() else ""))
-    return fig, Plotted({"gains": gains, "rates": rates, "g_sigma": g_sigma, "g_rho": g_rho})
+    return Drawn(fig, Plotted({"gains": gains, "rates": rates, "g_sigma": g_sigma, "g_rho": g_rho}))

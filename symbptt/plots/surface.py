@@ -4,18 +4,17 @@ training recurrent neural networks", fig. 6): a_t = w σ(a_{t−1}) + b, no inpu
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..activations import get_activation
 from ..budget import check_grid
 from ..escape import plot_text
 from ..validate import integer, number
-from .common import Plotted, caption, check_range, check_steps, new_figure
+from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
 
 
 def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b_min: float = -3.0,
             b_max: float = 3.0, points: int = 161, T: int = 30, target: float = 0.5, a0: float = 0.5
-            ) -> tuple[Figure, Plotted]:
+            ) -> Drawn:
     """log10 L and log10‖∇L‖ over (w, b): the cliffs where the gradient explodes sit beside plateaus."""
     points, T = integer("points (--points)", points, 2), integer("T (-T)", T)
     check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
@@ -57,4 +56,4 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
                  "the model Pascanu et al. (2013) used to show that exploding gradients come with cliffs in the "
                  "error surface. Where the loss (left) changes abruptly, the gradient norm (right) is largest; "
                  "next to the cliffs it is nearly flat.")
-    return fig, Plotted({"w": w, "b": b, "log10_loss": log_loss, "log10_grad_norm": log_grad})
+    return Drawn(fig, Plotted({"w": w, "b": b, "log10_loss": log_loss, "log10_grad_norm": log_grad}))

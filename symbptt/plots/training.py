@@ -5,7 +5,6 @@ a task is solved against T, for each cell, over several seeds)."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..budget import estimate
 from ..errors import RunFailed, SymbpttError
@@ -14,7 +13,7 @@ from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
 from ..learn.train import EVAL_SIZE
 from ..progress import Progress
-from .common import Plotted, caption, new_figure
+from .common import Drawn, Plotted, caption, new_figure
 
 MAX_RUNS = 60
 
@@ -30,7 +29,7 @@ def _label(settings: TrainSettings, varied: str) -> str:
     return name
 
 
-def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
+def training(runs: list[TrainSettings], varied: str) -> Drawn:
     """Held-out loss over the mean predictor's (left) and gradient norm (right) against iteration, one
     line per run; the clip threshold dashed where a run clips."""
     if not runs or len(runs) > 8:
@@ -78,11 +77,11 @@ def training(runs: list[TrainSettings], varied: str) -> tuple[Figure, Plotted]:
                  f"mean target; a run whose last point is below {SOLVED:g} solved the task. Right: the norm "
                  f"of each update's gradient before clipping{dashed}. Every gradient is the exact BPTT "
                  "gradient of the tool's numeric path.")
-    return fig, Plotted({"runs": kept, "varied": varied})
+    return Drawn(fig, Plotted({"runs": kept, "varied": varied}))
 
 
 def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: int,
-            forget_bias: float | None = None) -> tuple[Figure, Plotted]:
+            forget_bias: float | None = None) -> Drawn:
     """The share of seeds that solve the task against T, one line per cell (same budget for all)."""
     if len(cells) * len(lengths) * seeds > MAX_RUNS:
         raise SymbpttError(f"plot horizon would train {len(cells) * len(lengths) * seeds} runs; keep cells × "
@@ -126,7 +125,7 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
     caption(fig, "Each point trains the cell from a fresh random start for the same number of iterations and "
                  f"asks whether the final held-out loss is below {SOLVED:g} of the mean predictor's. "
                  + horizon_sentence(lengths, table))
-    return fig, Plotted({"lengths": lengths, "solved": table})
+    return Drawn(fig, Plotted({"lengths": lengths, "solved": table}))
 
 
 def _no_stop() -> bool:

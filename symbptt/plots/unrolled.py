@@ -5,7 +5,6 @@ each arrow labelled with the factor it multiplies by (J_t, F^{cc}_t = diag(f_t),
 from __future__ import annotations
 
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from ..activations import get_activation
@@ -13,7 +12,7 @@ from ..cells import get_cell
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..step import StepGraph, state_edges
-from .common import Plotted, check_steps, new_figure
+from .common import Drawn, Plotted, check_steps, new_figure
 
 RADIUS = 0.27  # every node the same size, at any T
 BACK = "#c0392b"
@@ -35,7 +34,7 @@ def _factor_tex(cell_states: tuple[str, ...], target: str, source: str, kinds: s
     return "$" + " + ".join(f"{k}{tag}_{{{t}}}" for k in kinds.split("+")) + "$"
 
 
-def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = False) -> tuple[Figure, Plotted]:
+def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = False) -> Drawn:
     from ..validate import integer
 
     check_steps(integer("T (-T)", T))
@@ -111,7 +110,7 @@ def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = Fa
     if backward:
         what += "\nred: the backward pass; each arrow multiplies δ by the transpose of its factor"
     ax.set_title(what, fontsize=9)
-    return fig, Plotted({**counts, "columns": len(steps), "radius": RADIUS, "rows": len(rows)})
+    return Drawn(fig, Plotted({**counts, "columns": len(steps), "radius": RADIUS, "rows": len(rows)}))
 
 
 def _node(ax: Axes, x: float, y: float, text: str, square: bool = False, fill: str = "#e8f0ff") -> None:
