@@ -49,6 +49,8 @@ CORPUS = [
     ("the transposed Jacobian in the δ recursion",
      DELTA.replace(r"W^\top \operatorname{diag}(\sigma'(a_t))", r"\operatorname{diag}(\sigma'(a_t)) W"),
      Model(n=2), False, "Jacobian is transposed"),
+    ("a missing transpose on h_(t-1)", DELTA.replace(r"h_{t-1}^\top", "h_{t-1}"), Model(n=2), False,
+     "transpose is missing or misplaced"),
     ("a missing σ' (no known mistake explains it)", RIGHT.replace(" (1-h_k^2)", ""), Model(), False, None),
 ]
 

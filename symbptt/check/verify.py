@@ -70,8 +70,9 @@ class Verdict:
             if self.diagnosis:
                 lines.append(f"diagnosis: {self.diagnosis}")
             else:
-                lines.append("diagnosis: none of the known mistakes (a product range off by one, h_k for "
-                             "h_(k-1), the sign of the error, the 1/2 of the loss) explains the difference")
+                lines.append("diagnosis: none of the known mistakes (a transposed Jacobian, a missing or "
+                             "misplaced transpose, a product range off by one, h_k for h_(k-1), the sign of "
+                             "the error, the 1/2 of the loss) explains the difference")
         wrapped = [textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) for line in lines]
         if self.corrected:
             wrapped += ["corrected:", self.corrected]
@@ -357,6 +358,8 @@ def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
         except ReadError as error:
             if re.search(r"subscript \((?:[^)]*, )?-\d", str(error)):  # h_{k-2} at k = 1: no such state
                 return trial, None, None
+            if str(error).startswith("a product of a"):  # sizes that do not fit: a wrong formula, not unreadable
+                return trial, None, None
             raise VerifyError(_unreadable(str(error), trial)) from None
         except (ZeroDivisionError, TypeError, ValueError):
             return trial, None, None
@@ -396,9 +399,22 @@ def _transposed_jacobian(text: str) -> list[str]:
     return out
 
 
+_MATRIX_SYMBOL = re.compile(r"(?:\\delta|[hWUJ])(?:\^\{\(\d\)\})?(?:_\{[^{}]*\}|_[A-Za-z0-9])?(?![\^_A-Za-z])")
+
+
+def _transpose_moved(text: str) -> list[str]:
+    """A transpose taken away (each ^{⊤} in turn) or added (after each vector or matrix symbol)."""
+    out = [text[:m.start()] + text[m.end():] for m in re.finditer(r"\^\{\\top\}", text)]
+    for m in _MATRIX_SYMBOL.finditer(text):
+        symbol = m.group()
+        out.append(text[:m.start()] + "{" + symbol + "}^{\\top}" + text[m.end():])
+    return out
+
+
 MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
     ("the Jacobian is transposed: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W, and δ flows back through its transpose "
      "W^T diag(σ'(a_t))", _transposed_jacobian),
+    ("a transpose is missing or misplaced", _transpose_moved),
     ("the product's range is off by one: it starts at j=k+1 (the step after k), not at j=k",
      _each(r"\\prod_\{([a-z])=([a-z])\}", r"\\prod_{\1=\2+1}")),
     ("the product's range is off by one: it starts at j=k, not at j=k+1",
@@ -577,4 +593,6 @@ def _entries(value: np.ndarray) -> str:
 
 
 def _numbers(values: list | None) -> str:
-    return "undefined" if values is None else ", ".join(mpmath.nstr(v, 12) for v in values)
+    if values is None:
+        return "no value (an index outside 0..T, or sizes that do not fit a product)"
+    return ", ".join(mpmath.nstr(v, 12) for v in values)
