@@ -21,7 +21,7 @@ from .errors import SymbpttError
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 FORMATS = ("pretty", "text", "latex")
 LOSSES = ("last", "sum")
-CELLS = "rnn, lstm, gru or a cell file (.toml)"
+CELLS = "rnn, lstm, gru, mingru, minlstm or a cell file (.toml)"
 MAX_SEED = 2**32 - 1
 MIN_WIDTH = 40
 
@@ -286,7 +286,7 @@ Examples:
   symbptt sweep --cell lstm --param b_f --min -4 --max 6 -T 100
   symbptt sweep --cell gru -n 8 --param gain --min 0.5 --max 3
 """)
-@click.option("--cell", default="rnn", show_default=True, help="rnn, lstm, gru or a cell file (.toml).")
+@click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
 @click.option("-a", "--activation", default="tanh", show_default=True, help="rnn only.")
 @click.option("--param", default=None,
               help="What the grid sets: a parameter of the cell (every entry), or 'gain' (W = g·W0). "
@@ -346,7 +346,7 @@ Examples:
   symbptt train --cell lstm --forget-bias 2 -T 40 --steps 500 -o run.csv
   symbptt train -T 20 --scale 2 --optimizer sgd --lr 0.05 --clip 1
 """)
-@click.option("--cell", default="rnn", show_default=True, help="rnn, lstm, gru or a cell file (.toml).")
+@click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
 @click.option("-a", "--activation", default="tanh", show_default=True, help="rnn only.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=16, show_default=True)
 @click.option("--layers", type=click.IntRange(1, 3), default=1, show_default=True)
@@ -455,7 +455,8 @@ Examples:
 @click.option("-n", "--hidden", "n", type=int, default=1, show_default=True, help="Hidden size n.")
 @click.option("-m", "--inputs", "m", type=int, default=1, show_default=True, help="Input size m.")
 @click.option("--layers", type=int, default=1, show_default=True, help="Stacked layers.")
-@click.option("--cell", type=click.Choice(["rnn", "lstm", "gru"]), default="rnn", show_default=True)
+@click.option("--cell", type=click.Choice(["rnn", "lstm", "gru", "mingru", "minlstm"]), default="rnn",
+              show_default=True)
 @click.option("-a", "--activation", default=None, help="rnn only: tanh (default), sigmoid, relu, linear, ….")
 @click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True)
 @click.option("--points", type=click.IntRange(1, 20), default=3, show_default=True,

@@ -1,6 +1,7 @@
 """A numeric configuration (cell, weights, inputs, targets), read from JSON and validated field by field.
 
-File fields: cell ("rnn", "lstm", "gru" or a cell file, default rnn), activation (rnn only), the cell's
+File fields: cell (a built-in cell: rnn, lstm, gru, mingru, minlstm, or a cell file; default rnn),
+activation (rnn only), the cell's
 parameters by name (rnn: W, U, b, h0; numbers for one scalar layer, nested lists for matrices; the scalar
 model's lower-case w, u are accepted too) or a list of such objects under "layers", x (T inputs, each a
 number or a list of m), y (a number or a list of n; per step for loss "sum"), loss ("last" or "sum"),
@@ -118,9 +119,13 @@ def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -
         if param not in given:
             raise SymbpttError(f"missing field {where + param!r} (the {spec.name} cell's parameters: "
                                f"{', '.join(spec.params)})")
-    if n is None:
+    if n is None:  # the size of the state: from a recurrent weight, else from the initial state
         first = next((p for p in spec.params if spec.kind(p) == "recurrent"), None)
-        n = 1 if first is None else _array(where + first, given[first], 2).shape[0]
+        if first is not None:
+            n = _array(where + first, given[first], 2).shape[0]
+        else:
+            initial = next(p for p in spec.params if spec.kind(p) == "initial")
+            n = _array(where + initial, given[initial], 1).shape[0]
     if n > MAX_NUMERIC_HIDDEN:
         raise SymbpttError(f"hidden size {n} is larger than {MAX_NUMERIC_HIDDEN}")
     out = {}
@@ -156,7 +161,7 @@ def parse_config(data: Any, base: Path | None = None) -> Config:
         raise SymbpttError("the parameters file must hold a JSON object")
     cell_name = data.get("cell", "rnn")
     if not isinstance(cell_name, str) or not cell_name:
-        raise SymbpttError("field 'cell' must be rnn, lstm, gru or the path of a cell file")
+        raise SymbpttError("field 'cell' must be rnn, lstm, gru, mingru, minlstm or the path of a cell file")
     if cell_name.endswith(".toml") and base is not None and not Path(cell_name).is_absolute():
         cell_name = str(base / cell_name)
     activation = data.get("activation")

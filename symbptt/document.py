@@ -12,8 +12,7 @@ from .forms import derive
 from .latex import _escape, align, notes_tex, tex
 from .model import RNN
 from .paths import default_wrt, targets
-from .step import shown_coefficients
-from .symbolic.shown import generic_step_names
+from .symbolic.shown import carried_paths, generic_step_names, only_carried
 
 DIAGRAM_MAX_STEPS = 8
 
@@ -105,23 +104,18 @@ def _model_section(rnn: RNN) -> str:
 
 
 def _unit_paths_tex(rnn: RNN) -> list[str]:
-    """For each state that one gate multiplies unit by unit along its own path (the LSTM's c by f, the
-    GRU's h by z): that path's factor ∏ diag(gate_j), read from the cell's step."""
-    from .templates import swap
-
-    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn), []
-    for route in rnn.graph.routes:
-        if route.kind != "F" or route.target != route.source:
-            continue
-        value = shown[(route.target, f"prev_{route.source}")]
-        if not isinstance(value, sp.Symbol):  # one gate carries it (as the general form's product says)
-            continue
-        coef = tex(swap(value, at))
+    """For each state its own step multiplies unit by unit (the LSTM's c by f, the GRU's h by z): that
+    path's factor ∏ diag(coefficient_j), read from the cell's step."""
+    out = []
+    for state, value in carried_paths(rnn):
+        coef = tex(value)
         at_j = coef.replace("_{t-1}", "_{j-1}").replace("_{t}", "_{j}")
-        state = route.target
-        diag = at_j if rnn.scalar else rf"\operatorname{{diag}}\bigl({at_j}\bigr)"
-        out.append(rf"$\partial {state}_t/\partial {state}_k = \prod_{{j=k+1}}^{{t}} {diag}$ along the path "
-                   rf"that carries ${state}$ unit by unit")
+        if not rnn.scalar:
+            factor = rf"\operatorname{{diag}}\bigl({at_j}\bigr)"
+        else:
+            factor = at_j if isinstance(value, sp.Symbol) else rf"\bigl({at_j}\bigr)"
+        along = "" if only_carried(rnn) else rf" along the path that carries ${state}$ unit by unit"
+        out.append(rf"$\partial {state}_t/\partial {state}_k = \prod_{{j=k+1}}^{{t}} {factor}${along}")
     return out
 
 
@@ -130,7 +124,12 @@ def _bound_section(rnn: RNN) -> str:
         paths = _unit_paths_tex(rnn)
         if not paths:
             return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate "
-                    "values and derivatives, and no single gate carries a state unit by unit.\n")
+                    "values and derivatives, and no state is carried unit by unit.\n")
+        if only_carried(rnn):
+            return ("\\section*{Bound}\nNo path back in time goes through a weight matrix: every step multiplies "
+                    "the state unit by unit, so the state Jacobian is exactly the product read off the step, "
+                    + "; ".join(paths) + ". The gradient through $t - k$ steps vanishes or explodes exactly as "
+                    "that product does.\n")
         return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate values "
                 "and derivatives. Its factor along a state's own path is read off the step: "
                 + "; ".join(paths) + ". Such a path vanishes only as fast as that product does.\n")

@@ -43,7 +43,7 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
 @dataclass(frozen=True)
 class RNN:
     """Sizes and choices of one unrolled network: T steps, hidden size n, input size m, stacked layers,
-    the cell (rnn, lstm, gru or a cell file) and, for the vanilla cell, its activation."""
+    the cell (rnn, lstm, gru, mingru, minlstm or a cell file) and, for the vanilla cell, its activation."""
 
     T: int
     n: int = 1

@@ -156,8 +156,51 @@ def gru_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.n
     return dh_prev, None, dx
 
 
+def mingru_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: None) -> tuple[dict, dict]:
+    """z = σ(U_z x + b_z), h' = (1 − z) h + z (U_h x + b_h)."""
+    a_z = p["U_z"] @ x + _col(p["b_z"])
+    a_h = p["U_h"] @ x + _col(p["b_h"])
+    z = num.sigmoid(a_z)
+    new = {"h": num.sigmoid(-a_z) * h + z * a_h}
+    coef = {"z": z, "one_minus_z": num.sigmoid(-a_z), "ah_minus_h": a_h - h, "dz": num.dsigmoid(a_z)}
+    coef["named"] = {"a_z": a_z, "a_h": a_h, "z": z, **new}
+    return new, coef
+
+
+def mingru_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    da_z = dh * k["ah_minus_h"] * k["dz"]
+    da_h = dh * k["z"]
+    for gate, d in (("z", da_z), ("h", da_h)):
+        g[f"U_{gate}"] += d @ x.T
+        g[f"b_{gate}"] += d[:, 0]
+    return dh * k["one_minus_z"], None, p["U_z"].T @ da_z + p["U_h"].T @ da_h
+
+
+def minlstm_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: None) -> tuple[dict, dict]:
+    """f = σ(U_f x + b_f), i = σ(U_i x + b_i), h' = (f h + i (U_h x + b_h)) / (f + i)."""
+    a = {k: p[f"U_{k}"] @ x + _col(p[f"b_{k}"]) for k in "fih"}
+    f, i = num.sigmoid(a["f"]), num.sigmoid(a["i"])
+    total = f + i
+    new_h = (f * h + i * a["h"]) / total
+    coef = {"f_share": f / total, "i_share": i / total, "prev_minus_new": (h - new_h) / total,
+            "ah_minus_new": (a["h"] - new_h) / total, "df": num.dsigmoid(a["f"]), "di": num.dsigmoid(a["i"])}
+    coef["named"] = {"a_f": a["f"], "a_i": a["i"], "a_h": a["h"], "f": f, "i": i, "h": new_h}
+    return {"h": new_h}, coef
+
+
+def minlstm_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    da = {"f": dh * k["prev_minus_new"] * k["df"], "i": dh * k["ah_minus_new"] * k["di"], "h": dh * k["i_share"]}
+    dx = 0
+    for gate, d in da.items():
+        g[f"U_{gate}"] += d @ x.T
+        g[f"b_{gate}"] += d[:, 0]
+        dx = dx + p[f"U_{gate}"].T @ d
+    return dh * k["f_share"], None, dx
+
+
 CELLS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
-    "rnn": (rnn_step, rnn_back), "lstm": (lstm_step, lstm_back), "gru": (gru_step, gru_back)}
+    "rnn": (rnn_step, rnn_back), "lstm": (lstm_step, lstm_back), "gru": (gru_step, gru_back),
+    "mingru": (mingru_step, mingru_back), "minlstm": (minlstm_step, minlstm_back)}
 
 
 # ---------------------------------------------------------------- the BPTT loop

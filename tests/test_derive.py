@@ -21,6 +21,8 @@ GRID = [
     ("rnn", "relu", 2, 2, 2, "last"), ("rnn", "a/(1+abs(a))", 3, 1, 1, "sum"), ("rnn", "tanh", 2, 2, 2, "sum"),
     ("lstm", None, 2, 1, 1, "last"), ("lstm", None, 1, 1, 2, "sum"), ("lstm", None, 1, 2, 1, "sum"),
     ("gru", None, 2, 1, 1, "sum"), ("gru", None, 1, 2, 1, "last"), ("gru", None, 1, 1, 2, "last"),
+    ("mingru", None, 3, 1, 1, "sum"), ("mingru", None, 2, 2, 2, "last"), ("minlstm", None, 3, 1, 1, "last"),
+    ("minlstm", None, 2, 2, 1, "sum"),
 ]
 
 

@@ -330,3 +330,18 @@ def test_long_plots_draw_a_progress_line_and_clear_it(monkeypatch, kind, call):
     drawn = [part.strip() for part in screen.getvalue().split("\r") if part.strip()]
     assert drawn and all(line.startswith(f"{kind} ") for line in drawn)
     assert screen.getvalue().endswith("\r" + " " * 79 + "\r")  # cleared at the end
+
+
+def test_the_cells_caption_is_read_off_the_cells_drawn():
+    """Each clause of the cell-curves caption comes from the cell's own step: the GRU is described only
+    when drawn, minGRU's path is 1 - z_t, the vanilla cell's goes through a weight matrix."""
+    from symbptt.plots.curves import path_clause
+
+    assert path_clause("mingru") == "minGRU carries h_t unit by unit by 1 - z_t"
+    assert path_clause("lstm") == "LSTM carries c_t unit by unit by f_t, its other paths through weight matrices"
+    assert "weight matrix at every step" in path_clause("rnn")
+    from symbptt import plots
+
+    fig, _ = plots.cell_curves(("rnn", "minlstm"), n=2, T_max=5)
+    words = " ".join(t.get_text() for t in fig.texts)
+    assert "minLSTM carries h_t unit by unit by f_t/(f_t + i_t)" in words and "GRU" not in words

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mpmath
 import numpy as np
+import pytest
 from conftest import random_layers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,3 +109,24 @@ def test_reference_jacobians_are_the_product_of_step_jacobians():
         got = np.array(blocks[k][("h", "h")], dtype=float)
         assert np.allclose(got, product, rtol=1e-12, atol=1e-15)
     assert abs(log10_norms(blocks[0])["h"] - np.log10(np.linalg.norm(product, 2))) < 1e-12
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_the_input_gated_cells_agree_with_their_reference_and_finite_differences(cell):
+    """minGRU and minLSTM (gates that read x only): the engine's gradients against reference.py's own
+    step and backward pass, and both against central differences, on random sizes, layers and losses."""
+    from symbptt.check import random_trial
+    from symbptt.numeric.factors import gradients
+    from symbptt.reference import finite_differences
+
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        cfg = random_trial(rng, 5, (cell,)).config
+        _, ref = bptt(cfg.layers, cfg.x, cfg.y, "tanh", cfg.loss, cell)
+        _, eng = gradients(cfg)
+        fd = finite_differences(cfg.layers, cfg.x, cfg.y, "tanh", cfg.loss, cell)
+        for ell, layer in enumerate(ref):
+            for name, value in layer.items():
+                scale = max(1.0, float(np.max(np.abs(value))))
+                assert np.max(np.abs(np.asarray(eng[ell][name]) - value)) <= 1e-12 * scale, (name, ell)
+                assert np.max(np.abs(fd[ell][name] - value)) <= 1e-6 * scale, (name, ell)

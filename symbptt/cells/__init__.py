@@ -10,9 +10,11 @@ from ..safeexpr import shown
 from .base import INPUT, Cell, Linear, prev, unit
 from .gru import gru
 from .lstm import lstm
+from .mingru import mingru
+from .minlstm import minlstm
 from .rnn import rnn
 
-BUILTIN = ("rnn", "lstm", "gru")
+BUILTIN = ("rnn", "lstm", "gru", "mingru", "minlstm")
 
 __all__ = ["BUILTIN", "INPUT", "Cell", "Linear", "get_cell", "prev", "unit"]
 
@@ -27,6 +29,10 @@ def get_cell(name: str | Cell, act: Activation) -> Cell:
         return lstm()
     if name == "gru":
         return gru()
+    if name == "mingru":
+        return mingru()
+    if name == "minlstm":
+        return minlstm()
     if isinstance(name, str) and (name.endswith(".toml") or Path(name).suffix):
         from .userfile import load_cell_file
 

@@ -61,7 +61,12 @@ class SweepRequest:
         if not self.scalar_rnn and (self.b != 0.0 or self.h0 != 0.0):
             raise SymbpttError("-b and --h0 set the scalar rnn's bias and initial state; for this model "
                                "sweep them with --param")
-        known = ["gain", *spec.params]
+        scaled = any(spec.kind(p) == "recurrent" for p in spec.params)  # what --gain and --param gain scale
+        if not scaled and self.param in (None, "gain"):
+            choices = [p for p in spec.params if spec.kind(p) != "initial"]
+            raise SymbpttError(f"the {spec.name} cell has no recurrent weight for a gain to scale; sweep one "
+                               f"of its parameters with --param ({', '.join(choices)})")
+        known = ["gain", *spec.params] if scaled else list(spec.params)
         if self.param is not None and self.param not in known and not (self.cell == "rnn" and self.param == "w"):
             raise SymbpttError(f"unknown --param {self.param!r} for the {spec.name} cell; choose one of "
                                f"{', '.join(known)}")

@@ -151,8 +151,22 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     ax.set_title(f"n = {n}, W ~ N(0, {gain:g}²/n), drive {drive:g}, LSTM forget bias b_f = {forget_bias:g}, "
                  f"inputs U(-1, 1) seed {seed}", fontsize=9)
     ax.legend(fontsize=7.5)
-    caption(fig, "Each cell's state Jacobian product over the same inputs. The vanilla RNN multiplies by "
-                 "diag(σ'(a_t))·W at every step; the LSTM's cell state c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t has a "
-                 "path that multiplies only by the forget gate f_t (the carousel, dotted); the GRU's "
-                 "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1} keeps a path through z_t. " + ordering_sentence(kept, T_max))
+    clauses = "; ".join(path_clause(cell) for cell in cells)
+    caption(fig, "Each cell's state Jacobian product over the same inputs. " + clauses[:1].upper() + clauses[1:]
+                 + ". " + ordering_sentence(kept, T_max))
     return Drawn(fig, Plotted({"T": T, "norms": kept}))
+
+
+def path_clause(cell: str) -> str:
+    """How a cell carries the gradient back, read off its step: the states its own step multiplies unit
+    by unit (and by what), and whether other paths go through a weight matrix."""
+    from ..model import RNN
+    from ..symbolic.shown import carried_paths, only_carried
+
+    rnn = RNN(T=1, cell=cell)
+    title = plot_text(rnn.spec.title)
+    carried = [f"{state}_t unit by unit by {value}" for state, value in carried_paths(rnn)]
+    if not carried:
+        return f"{title} multiplies by a weight matrix at every step back"
+    rest = "" if only_carried(rnn) else ", its other paths through weight matrices"
+    return f"{title} carries " + " and ".join(carried) + rest

@@ -289,3 +289,22 @@ def _scalar_entries(rnn: RNN, param: str, layer: int) -> list[tuple[sp.Basic, in
 
 def _has_z(rnn: RNN, param: str) -> bool:
     return rnn.spec.kind(param) in ("recurrent", "input")
+
+
+def carried_paths(rnn: RNN) -> list[tuple[str, sp.Expr]]:
+    """For each state that its own step multiplies unit by unit (a route F^{ss}: the LSTM's c by f_t, the
+    GRU's h by z_t, minGRU's h by 1 − z_t): the state and that coefficient at a generic step t, in the
+    symbols of the printed forms.  Read off the cell's step, so it holds for any cell."""
+    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn), []
+    for route in rnn.graph.routes:
+        if route.kind == "F" and route.target == route.source:
+            out.append((route.target, swap(shown[(route.target, f"prev_{route.source}")], at)))
+    return out
+
+
+def only_carried(rnn: RNN) -> bool:
+    """Whether every path back in time is a state's own unit-by-unit path (no route J through a weight
+    matrix, no route F from one state to another): then ∂s_t/∂s_k is exactly the product of
+    ``carried_paths``' coefficients."""
+    return all(route.kind == "F" and route.target == route.source for route in rnn.graph.routes
+               if route.kind in ("J", "F"))
