@@ -104,7 +104,12 @@ def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own()
     (r"\frac{\partial L}{\partial q} = h_T", "not a parameter"),
     (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(", "unclosed"),
     ("x" * 5000, "at most"),
-], ids=["empty", "no equals", "not a gradient", "unknown parameter", "unclosed", "too long"])
+    (r"\frac{\partial L}{\partial w} = \prod_{j=1}^{100000000} w", "100000000 terms"),
+    (r"\frac{\partial L}{\partial w} = " + "(" * 800 + "w" + ")" * 800, "nested more than"),
+    (r"\frac{\partial L}{\partial w} = h_{99}", "reaches step 99"),
+    (r"\frac{\partial L}{\partial w} = \input{/etc/passwd}", "cannot read"),
+], ids=["empty", "no equals", "not a gradient", "unknown parameter", "unclosed", "too long", "huge product",
+        "deep nesting", "far step", "input command"])
 def test_an_unreadable_formula_is_one_line_and_exit_2(formula, message):
     with pytest.raises(VerifyError, match=message):
         verify(formula)

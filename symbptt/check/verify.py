@@ -24,9 +24,14 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymbpttError
+from ..limits import time_limit
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
+MAX_DEPTH = 60  # nested brackets
+MAX_RANGE = 1000  # terms of one sum or product
+MAX_T = 12
+TIME_LIMIT = 60.0  # seconds for the whole verdict
 GENERAL_T = (1, 2, 3, 4, 5, 6)
 DPS = 40
 TOLERANCE = mpmath.mpf(10) ** -25  # relative, at 40 digits: rounding is ~1e-38
@@ -220,6 +225,8 @@ def _check_brackets(text: str) -> None:
     for i, ch in enumerate(text):
         if ch in "({[" and not text.startswith("\\{", i - 1):
             stack.append((ch, i))
+            if len(stack) > MAX_DEPTH:
+                raise VerifyError(f"brackets nested more than {MAX_DEPTH} deep at character {i + 1}")
         elif ch in ")}]":
             if not stack or stack[-1][0] != pairs[ch]:
                 raise VerifyError(f"an unmatched '{ch}' at character {i + 1}: …{text[max(0, i - 20):i + 1]}")
@@ -258,7 +265,22 @@ def normalise(row: str, model: Model) -> str:
                   r"(?:\^\{[^{}]*\})?)\s*(?:\\right\)|\))\^\{\\top\}", r"{\1}^{\\top}", text)
     if model.n == 1:  # one unit: W and w are the same weight
         text = re.sub(r"(?<![\\A-Za-z])([WU])(?![A-Za-z])", lambda m: m.group(1).lower(), text)
-    return re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", text).strip()
+    _check_ranges(text)
+    return text
+
+
+def _check_ranges(text: str) -> None:
+    """Every sum and product with literal limits runs over at most MAX_RANGE terms (T counts as MAX_T)."""
+    for m in re.finditer(r"\\(sum|prod)_\{[a-z]=([^{}]*)\}\^\{([^{}]*)\}", text):
+        ends = []
+        for limit in (m.group(2), m.group(3)):
+            limit = limit.replace("T", str(MAX_T)).replace(" ", "")
+            ends.append(int(limit) if re.fullmatch(r"-?\d{1,12}", limit) else None)
+        low, high = ends
+        if low is not None and high is not None and high - low >= MAX_RANGE:
+            raise VerifyError(f"the {m.group(1)} over {m.group(2)}..{m.group(3)} has {high - low + 1} terms; "
+                              f"verify evaluates at most {MAX_RANGE} (write it for general T)")
 
 
 def _dtanh(z: str) -> str:
@@ -539,15 +561,27 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     if T is None:
         steps = [int(s) for s in re.findall(r"[hxy]_\{?(\d+)", everything)]
         T = max(steps) if steps else 3
+        if T > MAX_T:
+            raise VerifyError(f"the formula reaches step {T}; verify tests T ≤ {MAX_T} (write it for general T)")
     trials = _runs(model, general, T, points)
-    failure = _first_failure(rows, g, trials)
+    with time_limit(TIME_LIMIT) as finished:
+        try:
+            failure = _first_failure(rows, g, trials)
+        except RecursionError:
+            raise VerifyError("the formula is nested too deeply to evaluate") from None
+    if not finished():
+        raise VerifyError(f"verify stopped after {TIME_LIMIT:g} s without a verdict; a shorter formula, or "
+                          "fewer --points")
     verdict = Verdict(failure is None, _quantity(rows[g][0]), formula.strip(), GENERAL_T if general else (T,),
                       points, tested={"model": model.describe()})
     if failure is None:
         return verdict
     trial, got, want = failure
     verdict.counterexample = _counterexample(trial, got, want, model)
-    found = _diagnose(rows, g, trials) if diagnose else None
+    found = None
+    if diagnose:
+        with time_limit(TIME_LIMIT):  # no diagnosis in time: the verdict stands without one
+            found = _diagnose(rows, g, trials)
     if found:
         words, i, changed = found
         verdict.diagnosis, verdict.corrected = words, _in_own_words(formula, model, rows, i, changed)
