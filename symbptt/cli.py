@@ -34,6 +34,7 @@ Examples:
   symbptt derive -T 2 -n 2 --layers 2 --form general --format latex
   symbptt derive -T 3 --cell lstm --wrt W_f
   symbptt derive -T 4 -a 'a/(1+abs(a))' --form factors
+  symbptt derive -T 3 --form recursive --format numpy > bptt.py
 """
 
 
@@ -192,8 +193,9 @@ def main() -> None:
 
 @main.command("derive", epilog=DERIVE_EXAMPLES)
 @model_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="pretty", show_default=True,
-              help="pretty: Unicode; text: one equation per line, NumPy-style operators; latex: an align* snippet.")
+@click.option("--format", "fmt", type=click.Choice([*FORMATS, "numpy"]), default="pretty", show_default=True,
+              help="pretty: Unicode; text: one equation per line, NumPy-style operators; latex: an align* snippet; "
+                   "numpy: a standalone Python module computing the explicit or recursive form.")
 @click.option("--width", type=click.IntRange(min=MIN_WIDTH), default=None,
               help="Wrap at this many columns (default: the terminal's, 100 when piped).")
 def derive_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
@@ -201,6 +203,9 @@ def derive_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str |
     """Derive the BPTT gradient of an RNN unrolled to T steps."""
     if fmt != "latex":
         _require_unicode()
+    if fmt == "numpy":
+        emit_lines([numpy_module(T, n, m, layers, cell, activation, wrt, loss, form)])
+        return
     derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
     if fmt == "latex":
         from .latex import snippet
@@ -210,6 +215,23 @@ def derive_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str |
     from .render import render_lines
 
     emit_lines(render_lines(derivation, pretty=fmt == "pretty", width=width or _terminal_width()), newline=True)
+
+
+def numpy_module(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str | None,
+                 loss: str, form: str) -> str:
+    """`derive --format numpy`: the explicit or recursive form as a standalone NumPy module."""
+    from .budget import check_form_size
+    from .numeric.code import numpy_source
+    from .paths import default_wrt
+
+    if form not in ("explicit", "recursive"):
+        raise SymbpttError(f"--format numpy writes the explicit or the recursive form, not {form}")
+    rnn = build_rnn(T, n, m, layers, activation, loss, cell)
+    wrt = wrt or default_wrt(rnn)
+    wrt = "all" if wrt.casefold() == "all" else rnn.spec.param_named(wrt) or wrt
+    check_form_size(rnn, form, wrt)
+    command = " ".join(["symbptt derive", *sys.argv[2:]]) if sys.argv[1:2] == ["derive"] else ""
+    return numpy_source(rnn, form, wrt, command=command)
 
 
 def emit_lines(chunks: Iterable[str], newline: bool = False) -> None:
