@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .model import RNN
     from .numeric.report import grad_report
     from .numeric.sweeps import sweep_gain, sweep_grad, sweep_param, sweep_scalar
+    from .numeric.theory import theory
     from .render import render_text
 
 try:  # the version is written once, in pyproject.toml
@@ -43,14 +44,15 @@ _LAZY = {
     "grad_report": "numeric.report", "sweep_scalar": "numeric.sweeps", "sweep_grad": "numeric.sweeps",
     "sweep_gain": "numeric.sweeps", "sweep_param": "numeric.sweeps",
     "render_text": "render", "snippet": "latex", "standalone": "document", "tikz_diagram": "document",
-    "run_checks": "check", "verify": "check.verify", "TrainSettings": "learn.train", "train": "learn.train",
+    "run_checks": "check", "verify": "check.verify", "theory": "numeric.theory",
+    "TrainSettings": "learn.train", "train": "learn.train",
 }
 _MODULES = ("plots", "learn", "check", "numeric")
 __all__ = [
     "FORMS", "RNN", "Config", "Derivation", "Equation", "SymbpttError", "TrainSettings", "__version__", "check",
     "derive", "explore", "grad_report", "learn", "load_config", "numeric", "parse_config", "plots",
     "render_text", "run_checks", "snippet", "standalone", "sweep_gain", "sweep_grad", "sweep_param",
-    "sweep_scalar", "tikz_diagram", "train", "verify",
+    "sweep_scalar", "theory", "tikz_diagram", "train", "verify",
 ]
 
 

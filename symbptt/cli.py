@@ -34,7 +34,7 @@ Examples:
   symbptt derive -T 2 -n 2 --layers 2 --form general --format latex
   symbptt derive -T 3 --cell lstm --wrt W_f
   symbptt derive -T 4 -a 'a/(1+abs(a))' --form factors
-  symbptt derive -T 3 --form recursive --format numpy > bptt.py
+  symbptt derive -T 3 --form recursive --format numpy
 """
 
 
@@ -117,8 +117,10 @@ class Finite(click.ParamType):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if self.positive and number <= 0:
             self.fail(f"{value!r} must be positive", param, ctx)
-        if self.low is not None and number < self.low or self.high is not None and number > self.high:
-            self.fail(f"{value!r} is outside {self.low:g} .. {self.high:g}", param, ctx)
+        if self.low is not None and number < self.low:
+            self.fail(f"{value!r} is below {self.low:g}", param, ctx)
+        if self.high is not None and number > self.high:
+            self.fail(f"{value!r} is above {self.high:g}", param, ctx)
         return number
 
 
@@ -510,6 +512,35 @@ def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: 
     emit(text, None)
     if not verdict.equal:
         sys.exit(1)
+
+
+@main.command("theory", epilog="""
+\b
+Examples:
+  symbptt theory --sigma-w 1.5
+  symbptt theory -a relu --sigma-w 1.2 --sigma-b 0.1 --format json
+""")
+@click.option("-a", "--activation", default="tanh", show_default=True, help="Built-in, or an expression in a.")
+@click.option("--sigma-w", "sigma_w", type=Finite(low=0.0, high=1e6), default=1.0, show_default=True,
+              help="W_ij ~ N(0, σ_w²/n).")
+@click.option("--sigma-b", "sigma_b", type=Finite(low=0.0, high=1e6), default=0.0, show_default=True,
+              help="b_i ~ N(0, σ_b²).")
+@click.option("--sigma-u", "sigma_u", type=Finite(low=0.0, high=1e6), default=0.0, show_default=True,
+              help="Scale of the input weights.")
+@click.option("--input-var", "input_var", type=Finite(low=0.0, high=1e6), default=1.0, show_default=True,
+              help="Mean square of the inputs.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def theory_cmd(activation: str, sigma_w: float, sigma_b: float, sigma_u: float, input_var: float, fmt: str) -> None:
+    """Mean-field prediction for a random vanilla RNN of infinite width.
+
+    The fixed point q* of the pre-activations' variance, the slope χ (‖∂h_T/∂h_0‖² ≈ χ^T), the depth
+    scale, the phase (ordered, critical, chaotic) and the σ_w of the edge of chaos.  A prediction for a
+    typical network as n → ∞; `sweep -n N` and `plot spectrum` give the exact values of one network."""
+    from .numeric.theory import theory
+    from .output import strict_json
+
+    result = theory(activation, sigma_w, sigma_b, sigma_u, input_var)
+    emit(strict_json(result.as_json()) if fmt == "json" else result.text(), None)
 
 
 @main.command("latex", epilog="""

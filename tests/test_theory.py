@@ -1,0 +1,72 @@
+"""`symbptt theory`: the mean-field prediction, checked against closed forms and Monte Carlo."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import run_in_process
+
+from symbptt.errors import SymbpttError
+from symbptt.numeric.theory import gaussian_mean, theory
+
+
+@pytest.mark.parametrize("sigma_w", [0.3, 0.7, 0.95, 1.0])
+def test_tanh_without_bias_has_q_star_zero_and_chi_sigma_w_squared(sigma_w):
+    result = theory("tanh", sigma_w)
+    assert result.q_star == 0.0 and result.chi == pytest.approx(sigma_w**2, rel=1e-14)
+    assert result.phase == ("critical" if sigma_w == 1.0 else "ordered")
+    assert result.critical_sigma_w == pytest.approx(1.0, abs=1e-11)
+
+
+def test_tanh_beyond_the_edge_is_chaotic_with_a_positive_fixed_point():
+    result = theory("tanh", 1.5)
+    assert result.q_star > 0 and result.chi > 1 and result.phase == "chaotic"
+    q = result.q_star  # the fixed point holds
+    mean, _ = gaussian_mean(lambda z: np.tanh(math.sqrt(q) * z) ** 2)
+    assert 1.5**2 * mean == pytest.approx(q, rel=1e-12)
+
+
+def test_relu_s_edge_is_at_sigma_w_squared_two_and_chi_is_half_of_it():
+    result = theory("relu", 1.2, sigma_b=0.1)
+    assert result.chi == pytest.approx(1.2**2 / 2, rel=1e-13)
+    assert result.q_star == pytest.approx(0.1**2 / (1 - 1.2**2 / 2), rel=1e-12)  # E[relu(√q z)²] = q/2
+    assert result.critical_sigma_w == pytest.approx(math.sqrt(2), abs=1e-11)
+    assert theory("relu", 1.5, sigma_b=0.1).phase == "unbounded"
+
+
+def test_linear_closed_form():
+    result = theory("linear", 0.8, sigma_b=0.5, sigma_u=1.0, input_var=2.0)
+    drive = 0.5**2 + 1.0**2 * 2.0
+    assert result.q_star == pytest.approx(drive / (1 - 0.64), rel=1e-12)
+    assert result.chi == pytest.approx(0.64, rel=1e-14) and result.depth_scale == pytest.approx(-1 / math.log(0.64))
+
+
+def test_erf_fixed_point_against_its_closed_form():
+    """E[erf(√q z)²] = (2/π) arcsin(2q/(1 + 2q))."""
+    result = theory("erf(a)", 1.2, sigma_u=0.5)
+    q = result.q_star
+    assert 1.2**2 * (2 / math.pi) * math.asin(2 * q / (1 + 2 * q)) + 0.25 == pytest.approx(q, rel=1e-12)
+
+
+def test_a_custom_activation_against_monte_carlo():
+    result = theory("a/(1+abs(a))", 1.3, sigma_b=0.2, sigma_u=0.5)
+    rng = np.random.default_rng(0)
+    a = math.sqrt(result.q_star) * rng.standard_normal(2_000_000)
+    samples = 1.3**2 / (1 + np.abs(a)) ** 4
+    assert abs(samples.mean() - result.chi) <= 4 * samples.std() / math.sqrt(a.size)
+
+
+def test_the_command_line_text_json_and_refusals():
+    text = run_in_process("theory", "--sigma-w", "1.5")
+    assert text.returncode == 0 and "phase: chaotic" in text.stdout and "χ  = 1.139" in text.stdout
+    report = json.loads(run_in_process("theory", "-a", "relu", "--sigma-w", "1.2", "--sigma-b", "0.1",
+                                       "--format", "json").stdout)
+    assert set(report) >= {"q_star", "chi", "depth_scale", "phase", "critical_sigma_w"}
+    for args in (["--sigma-w", "-1"], ["--sigma-w", "nan"], ["-a", "__import__('os')"]):
+        ran = run_in_process("theory", *args)
+        assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    with pytest.raises(SymbpttError, match="sigma_w"):
+        theory("tanh", float("inf"))
