@@ -103,7 +103,7 @@ def gaussian_mean(f: Callable[[np.ndarray], np.ndarray]) -> tuple[float, int]:
 
 
 def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0, sigma_u: float = 0.0,
-           input_var: float = 1.0) -> Theory:
+           input_var: float = 1.0, edge: bool = True) -> Theory:
     """The mean-field fixed point, slope, depth scale, phase and edge of chaos.
 
     Args:
@@ -112,6 +112,7 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
         sigma_b: b_i ~ N(0, σ_b²).
         sigma_u: the input weights' scale: U x contributes σ_u²·input_var to each pre-activation's variance.
         input_var: q_x, the inputs' mean square.
+        edge: also find the σ_w of the edge of chaos (about 40 fixed points more).
 
     Returns:
         The prediction (``Theory``).
@@ -138,7 +139,7 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
     scale = None if chi is None or chi <= 0 else (math.inf if phase == "critical" else 1.0 / abs(math.log(chi)))
     q_star = None if q_star is None else float(q_star)
     return Theory(act.name, float(sigma_w), float(sigma_b), float(sigma_u), float(input_var), q_star, chi, scale,
-                  phase, _critical(act, drive), digits)
+                  phase, _critical(act, drive) if edge else None, digits)
 
 
 def _second_moment(act, sigma_w: float, drive: float, q: float) -> float:
