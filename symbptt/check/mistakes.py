@@ -1,0 +1,104 @@
+"""The known mistakes of hand-written BPTT formulas, each as edits of the formula's text: when one of the
+edited formulas equals the gradient, that mistake explains the difference (verify.py names it).
+
+A mistake is a sentence and a function from a formula's right-hand side to its corrected variants:
+every single edit in turn (one index, one transpose), then all at once where there are several.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..errors import SymbpttError
+
+
+class VerifyError(SymbpttError):
+    """The formula cannot be read (exit code 2)."""
+
+
+def _balanced(text: str, start: int) -> int:
+    """Index just after the group opened at ``start`` by '(' or '\\left(' (balanced)."""
+    depth, i = 0, start
+    while i < len(text):
+        if text.startswith(r"\left(", i):
+            depth, i = depth + 1, i + 6
+            continue
+        if text.startswith(r"\right)", i):
+            depth, i = depth - 1, i + 7
+        elif text[i] == "(":
+            depth, i = depth + 1, i + 1
+        elif text[i] == ")":
+            depth, i = depth - 1, i + 1
+        else:
+            i += 1
+            continue
+        if depth == 0:
+            return i
+    raise VerifyError(f"an unclosed parenthesis at {text[start:start + 30]!r}")
+
+
+def _each(pattern: str, replacement: str) -> Callable[[str], list[str]]:
+    """The text with one match of ``pattern`` replaced, for each match in turn (then all at once)."""
+    def variants(text: str) -> list[str]:
+        matches = list(re.finditer(pattern, text))
+        out = [text[:m.start()] + m.expand(replacement) + text[m.end():] for m in matches]
+        return out + ([re.sub(pattern, replacement, text)] if len(matches) > 1 else [])
+    return variants
+
+
+def _diag_groups(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every ``\\operatorname{diag}(…)`` with its balanced argument."""
+    out = []
+    for m in re.finditer(r"\\operatorname\{diag\}\s*", text):
+        if text.startswith((r"\left(", "("), m.end()):
+            out.append((m.start(), _balanced(text, m.end())))
+    return out
+
+
+def _transposed_jacobian(text: str) -> list[str]:
+    """diag(σ')·W written as Wᵀ·diag(σ') (or back): the transpose of the Jacobian in place of it."""
+    out = []
+    for start, end in _diag_groups(text):
+        after = re.match(r"(?:\s|\\[,;:!])*(?:\\cdot\s*)?([WU])(?![A-Za-z^_])", text[end:])
+        if after:
+            out.append(text[:start] + f"{after.group(1)}^{{\\top}} " + text[start:end] + text[end + after.end():])
+        before = re.search(r"([WU])\s*\^\s*\{?\\top\}?\s*(?:\\cdot\s*)?$", text[:start])
+        if before:
+            out.append(text[:before.start()] + text[start:end] + f" {before.group(1)}" + text[end:])
+    return out
+
+
+_MATRIX_SYMBOL = re.compile(r"(?:\\delta|[hWUJ])(?:\^\{\(\d\)\})?(?:_\{[^{}]*\}|_[A-Za-z0-9])?(?![\^_A-Za-z])")
+
+
+def _transpose_moved(text: str) -> list[str]:
+    """A transpose taken away (each ^{⊤} in turn) or added (after each vector or matrix symbol)."""
+    out = [text[:m.start()] + text[m.end():] for m in re.finditer(r"\^\{\\top\}", text)]
+    for m in _MATRIX_SYMBOL.finditer(text):
+        symbol = m.group()
+        out.append(text[:m.start()] + "{" + symbol + "}^{\\top}" + text[m.end():])
+    return out
+
+
+MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
+    ("the Jacobian is transposed: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W, and δ flows back through its transpose "
+     "W^T diag(σ'(a_t))", _transposed_jacobian),
+    ("a transpose is missing or misplaced", _transpose_moved),
+    ("the product's range is off by one: it starts at j=k+1 (the step after k), not at j=k",
+     _each(r"\\prod_\{([a-z])=([a-z])\}", r"\\prod_{\1=\2+1}")),
+    ("the product's range is off by one: it starts at j=k, not at j=k+1",
+     _each(r"\\prod_\{([a-z])=([a-z])\+1\}", r"\\prod_{\1=\2}")),
+    ("h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
+     _each(r"h_(?:\{k\}|k(?![A-Za-z0-9]))", "h_{k-1}")),
+    ("h_(k-1) is written where h_k belongs",
+     _each(r"h_\{k-1\}", "h_{k}")),
+    ("the sign of the error is flipped: the error is h_T - y, not y - h_T",
+     _each(r"\(\s*y(_\{?[A-Za-z0-9+-]+\}?)?\s*-\s*h(_\{?[A-Za-z0-9+-]+\}?)\s*\)", r"(h\2 - y\1)")),
+    ("the sign of the whole gradient is flipped (is the error y - h where it should be h - y?)",
+     lambda r: [rf"-\left({r}\right)"]),
+    ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula carries an "
+     "extra factor 2", lambda r: [rf"\frac{{1}}{{2}}\left({r}\right)"]),
+    ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula keeps a "
+     "factor 1/2", lambda r: [rf"2\left({r}\right)"]),
+]
