@@ -91,6 +91,13 @@ def test_mutations_of_a_right_formula_are_never_called_equal():
         assert not verify(mutated, points=2, diagnose=False).equal, mutated
 
 
+def test_a_step_the_network_does_not_have_is_a_wrong_formula_not_an_unreadable_one():
+    """a_(k-1) at k = 1 is a_0, which no network has: the formula is wrong (exit 1), not unreadable."""
+    wrong = r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) (1-\tanh^2(a_{k-1})) h_{k-1}"
+    verdict = verify(wrong, points=1, diagnose=False)
+    assert not verdict.equal and verdict.counterexample["formula"].startswith("no value")
+
+
 def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own():
     assert verify(RIGHT, points=1).T_values == (1, 2, 3, 4, 5, 6)
     concrete = verify(r"\frac{\partial L}{\partial w} = (h_1 - y)(1-h_1^2) h_0", points=1)

@@ -356,6 +356,9 @@ def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
         except ReadError as error:
             if re.search(r"subscript \((?:[^)]*, )?-\d", str(error)):  # h_{k-2} at k = 1: no such state
                 return trial, None, None
+            step = re.search(r"Name\(base='(\w+)'.*subscript \((\d+)", str(error))
+            if step and step.group(1) in _step_names(trial) and int(step.group(2)) <= trial.T + 1:
+                return trial, None, None  # a_0 or h_{T+1}: a step the network does not have
             if str(error).startswith("a product of a"):  # sizes that do not fit: a wrong formula, not unreadable
                 return trial, None, None
             raise VerifyError(_unreadable(str(error), trial)) from None
@@ -364,6 +367,13 @@ def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
         if not _agree(got, want):
             return trial, got, want
     return None
+
+
+def _step_names(trial) -> set[str]:
+    """The bases of symbols that have a value at each step: states, nodes, linear maps (a), x, y."""
+    spec = trial.config.spec
+    bases = {name.split("_")[0] for name, _ in spec.nodes} | {lin.name.split("_")[0] for lin in spec.linears}
+    return bases | set(spec.states) | {"x", "y"}
 
 
 def _unreadable(message: str, trial) -> str:
@@ -478,7 +488,8 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
         try:
             failure = _first_failure(rows, g, trials)
         except RecursionError:
-            raise VerifyError("the formula is nested too deeply to evaluate") from None
+            raise VerifyError("evaluating the formula did not end: a definition that refers to itself (δ_t "
+                              "through δ_t), or nesting too deep") from None
     if not finished():
         raise VerifyError(f"verify stopped after {TIME_LIMIT:g} s without a verdict; a shorter formula, or "
                           "fewer --points")
