@@ -301,3 +301,18 @@ def test_printing_through_templates_equals_printing_each_factor(monkeypatch, kwa
     fast = printed()
     monkeypatch.setattr(render, "_template", lambda expr: None)
     assert printed() == fast
+
+
+@pytest.mark.parametrize("cell,words,absent", [
+    ("mingru", "∂h_t/∂h_(t-1) = F_t, unit by unit: no path back goes through a weight", "J_t"),
+    ("gru", "∂h_t/∂h_(t-1) = J_t + F_t: J through the weights, F unit by unit", "superscripts"),
+    ("lstm", "superscripts name the new and the old state", "no path back"),
+])
+def test_the_factor_notes_say_what_the_cell_s_routes_are(cell, words, absent):
+    """The notes under named factors are read off the cell's routes: minGRU has no J, the GRU one state."""
+    from symbptt.render import render_text
+
+    for form in ("factors", "explicit"):
+        kwargs = {"named": True} if form == "explicit" else {}
+        text = " ".join(render_text(derive(RNN(T=2, cell=cell), form, None, **kwargs), width=1000).split())
+        assert words in text and absent not in text.split("# ", 1)[-1].split("where")[-1]

@@ -266,18 +266,42 @@ def _used_routes(derivation_steps: set[Step]) -> set[tuple[int, str, str, str]]:
     return {(s.layer, s.kind, s.target, s.source) for s in derivation_steps}
 
 
+def route_words(rnn: RNN) -> tuple[str, str]:
+    """What the route names mean for this cell, in words (text, LaTeX), read off its routes: J through the
+    weights and F unit by unit (only those it has), superscripts for several states, D with its gate."""
+    kinds = {route.kind for route in rnn.graph.routes}
+    multi = len(rnn.states) > 1
+    s, s_tex = ("s", "s") if multi else (rnn.states[0], rnn.states[0])
+    parts, tex = [], []
+    if "J" in kinds and "F" in kinds:
+        parts.append(f"∂{s}_t/∂{s}_(t-1) = J_t + F_t: J through the weights, F unit by unit")
+        tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = J_t + F_t$: $J$ through the weights, $F$ unit "
+                   "by unit")
+    elif "F" in kinds:
+        parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: no path back goes through a weight")
+        tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: no path back goes "
+                   "through a weight")
+    if multi:
+        parts.append("superscripts name the new and the old state")
+        tex.append("superscripts name the new and the old state")
+    gated = [route for route in rnn.graph.routes if route.kind == "D" and route_tag(rnn, route)]
+    if gated:
+        route = gated[0]
+        tag, gate = route_tag(rnn, route), route.source.removeprefix("a_").replace("_", "")
+        parts.append(f"D^{tag}_t = ∂{route.target}_t/∂a^{gate}_t carries the gate it enters")
+        tex.append(rf"$D^{{{tag}}}_t = \partial {route.target}_t/\partial a^{{{gate}}}_t$ carries the gate it enters")
+    return "; ".join(parts), "; ".join(tex)
+
+
 def _named_notes(rnn: RNN) -> list[Note]:
     notes = []
     if rnn.layers > 1:
         notes.append(Note("each layer ℓ has its own factors, written with a superscript (ℓ)",
                           r"each layer $\ell$ has its own factors, written with a superscript $(\ell)$"))
-    if rnn.spec.name != "rnn":
-        notes.append(Note(
-            "superscripts name the new and the old state (J^hc_t: the part of ∂h_t/∂c_(t-1) through the "
-            "weights, F^hc_t: the part unit by unit) and, on D, the gate (D^hf_t = ∂h_t/∂a^f_t)",
-            r"superscripts name the new and the old state ($J^{hc}_t$: the part of $\partial h_t/\partial "
-            r"c_{t-1}$ through the weights, $F^{hc}_t$: the part unit by unit) and, on $D$, the gate "
-            r"($D^{hf}_t = \partial h_t/\partial a^{f}_t$)"))
+    if not rnn.spec.uses_activation:
+        text, tex = route_words(rnn)
+        if text:
+            notes.append(Note(text, tex))
     return notes
 
 

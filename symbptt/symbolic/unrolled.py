@@ -13,7 +13,7 @@ from ..step import shown_locals
 from ..templates import swap
 from .derivation import Derivation, Equation, Note, grad_label, ordered_product, ordered_sum, partial
 from .explicit import explicit_term_display
-from .shown import Display, SymbolicFactors, _scalar_entries, generic_step_names
+from .shown import Display, SymbolicFactors, _scalar_entries, generic_step_names, route_words
 
 
 def form_unroll(rnn: RNN, wrt: str) -> Derivation:
@@ -54,11 +54,11 @@ def _factors_notes(rnn: RNN) -> list[str]:
                      r"of $W$ by $\sigma'(a_{t,i})$ (it is not $W \operatorname{diag}(\sigma')$); $V_t = \partial "
                      r"h_t/\partial x_t$ reaches the layer below; $D_t = \partial h_t/\partial a_t = "
                      r"\operatorname{diag}(\sigma'(a_t))$")]
-    return [Note("∂s_t/∂s_(t-1) = J_t + F_t for each pair of states (superscripts: new state, old state): J "
-                 "through the weights, F unit by unit; V_t = ∂s_t/∂x_t; D^sp_t = ∂s_t/∂a^p_t",
-                 r"$\partial s_t/\partial s_{t-1} = J_t + F_t$ for each pair of states (superscripts: new state, "
-                 r"old state): $J$ through the weights, $F$ unit by unit; $V_t = \partial s_t/\partial x_t$; "
-                 r"$D^{sp}_t = \partial s_t/\partial a^{p}_t$")]
+    text, tex = route_words(rnn)
+    if rnn.layers > 1:
+        text += "; V_t = ∂h_t/∂x_t reaches the layer below"
+        tex += r"; $V_t = \partial h_t/\partial x_t$ reaches the layer below"
+    return [Note(text, tex)] if text else []
 
 
 def _local_partials(rnn: RNN) -> list[Equation]:
