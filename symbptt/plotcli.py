@@ -15,7 +15,7 @@ KIND_OPTIONS = {
     "regimes": {"activation", "T", "low", "high", "points", "u", "b", "h0", "seed", "quantity", "target", "beside"},
     "curves": {"activation", "T", "weights", "u", "b", "seed", "beside", "cell", "n", "gain", "forget_bias"},
     "contributions": {"params_file", "wrt"},
-    "spectrum": {"activation", "n", "low", "high", "points", "T", "seed"},
+    "spectrum": {"activation", "n", "low", "high", "points", "T", "seed", "theory"},
     "surface": {"activation", "low", "high", "b_min", "b_max", "points", "T", "target", "a0"},
     "unrolled": {"T", "layers", "cell", "backward"},
     "gates": {"low", "high", "points", "T", "n", "gain", "u", "seed"},
@@ -30,7 +30,7 @@ FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points
          "layers": "--layers", "beside": "--beside", "cell": "--cell", "gain": "--gain",
          "forget_bias": "--forget-bias", "backward": "--backward", "wrt": "--wrt", "a0": "--a0", "task": "--task",
          "lengths": "--lengths", "clip": "--clip", "iterations": "--iterations", "batch": "--batch", "lr": "--lr",
-         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds"}
+         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds", "theory": "--theory"}
 
 
 @click.command("plot", epilog="""
@@ -52,7 +52,7 @@ Examples:
   symbptt plot curves --weights 0.5,1,1.5 -T 100 -o curves.svg
   symbptt plot curves --cell rnn,lstm,gru --forget-bias 1 -o cells.png
   symbptt plot contributions --params example -o terms.pdf
-  symbptt plot spectrum -n 64 -o spectrum.png
+  symbptt plot spectrum -n 64 --theory -o spectrum.png
   symbptt plot unrolled -T 3 --cell lstm --backward -o lstm.png
   symbptt plot gates -T 100 -o gates.png
   symbptt plot training --lengths 10,20,40 -n 8 -o learning.png
@@ -92,6 +92,7 @@ Examples:
 @click.option("--a0", type=Finite(), default=0.5, show_default=True, help="surface: the unit's a_0.")
 @click.option("--layers", type=click.IntRange(1, 3), default=1, show_default=True, help="unrolled: stacked layers.")
 @click.option("--backward", is_flag=True, help="unrolled: draw the backward pass with its factors.")
+@click.option("--theory", is_flag=True, help="spectrum: the mean-field rate (n → ∞) beside the observed one.")
 @click.option("--task", type=click.Choice(["remember", "adding"]), default="remember", show_default=True,
               help="training, horizon: the task.")
 @click.option("--lengths", default="10,20,40", show_default=True, help="training, horizon: values of T.")

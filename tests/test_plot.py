@@ -345,3 +345,21 @@ def test_the_cells_caption_is_read_off_the_cells_drawn():
     fig, _ = plots.cell_curves(("rnn", "minlstm"), n=2, T_max=5)
     words = " ".join(t.get_text() for t in fig.texts)
     assert "minLSTM carries h_t unit by unit by f_t/(f_t + i_t)" in words and "GRU" not in words
+
+
+def test_the_spectrum_shows_the_mean_field_rate_beside_the_observed_one():
+    """--theory: ½ ln χ(g) of an infinitely wide network beside one network's rate; the sentence states
+    where each crosses 0 and their largest gap, computed from the two curves."""
+    from symbptt import plots
+    from symbptt.plots.spectrum import crossing, theory_sentence
+
+    fig, drawn = plots.spectrum(n=48, T=60, points=8, g_min=0.5, g_max=2.5, theory=True)
+    data = drawn.values
+    assert np.all(np.abs(data["rates"] - data["mean_field"]) < 0.2)  # close at n = 48 on these gains
+    words = " ".join(t.get_text() for t in fig.texts)
+    assert "mean-field rate" in words and "crosses 0 at g =" in words
+    gains = np.array([1.0, 2.0, 3.0])
+    said = theory_sentence(gains, np.array([-1.0, -0.5, 0.5]), np.array([-1.0, -0.4, 0.4]), 1.8, 8)
+    assert "crosses 0 at g = 2.5" in said and "edge of chaos at g = 1.8" in said and "0.1 per step" in said
+    assert crossing(gains, np.array([-1.0, -0.5, -0.1])) is None
+    assert "does not cross 0" in theory_sentence(gains, np.array([-1.0, -0.5, -0.1]), np.zeros(3), None, 8)

@@ -98,7 +98,8 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
          layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float = 1.0,
          forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5,
          task: str = "remember", lengths: str = "10,20,40", clip: str = "none", iterations: int = 300,
-         batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int = 2):
+         batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int = 2,
+         theory: bool = False):
     """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws)."""
     from ..activations import get_activation
     from ..budget import check_grid, check_sweep
@@ -123,7 +124,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     if kind == "spectrum":
         check_sweep(T or 200, points or 30, n or 64)
         return spectrum(activation, n or 64, 0.1 if low is None else low, 3.0 if high is None else high,
-                        points or 30, T or 200, seed)[0]
+                        points or 30, T or 200, seed, theory)[0]
     if kind == "surface":
         check_grid("plot surface", (points or 161) ** 2, T or 30, arrays=2)
         return surface(activation, -3.0 if low is None else low, 3.0 if high is None else high, b_min, b_max,

@@ -14,8 +14,9 @@ from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of,
 
 
 def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: float = 3.0, points: int = 30,
-             T: int = 200, seed: int = 0) -> Drawn:
-    """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 ~ N(0, 1/n), inputs N(0, 1)."""
+             T: int = 200, seed: int = 0, theory: bool = False) -> Drawn:
+    """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 ~ N(0, 1/n), inputs N(0, 1); with ``theory``
+    the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g, σ_u² q_x = 1, σ_b = 0) beside it."""
     check_range("gain", g_min, g_max)
     check_steps(T)
     if not 2 <= n <= 256:
@@ -30,11 +31,20 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     g_sigma = 1.0 / (gamma * float(np.linalg.norm(W0, 2)))
     g_rho = 1.0 / float(np.max(np.abs(np.linalg.eigvals(W0))))
     fig, ax = new_figure(figsize=(7.4, 5.0))
-    fig.subplots_adjust(bottom=0.24, top=0.9)
+    fig.subplots_adjust(bottom=0.31 if theory else 0.24, top=0.9)  # the theory sentence needs room
     ax.plot(gains, rates, marker="o", markersize=3, label="observed rate")
     if decided.any():
         ax.plot(gains[decided], rates[decided], linestyle="none", marker="x", markersize=7, color="black",
                 label="rounding decides the value (chaotic trajectory)")
+    predicted, said = None, ""
+    if theory:
+        from ..numeric.theory import theory as mean_field
+
+        results = [mean_field(activation, float(g), 0.0, 1.0, 1.0, edge=False) for g in gains]
+        predicted = np.array([0.5 * math.log(r.chi) if r.chi else -np.inf for r in results])
+        edge = mean_field(activation, 1.0, 0.0, 1.0, 1.0).critical_sigma_w
+        ax.plot(gains, predicted, color="tab:purple", linestyle="-.", label="mean field, n → ∞: ½ ln χ(g)")
+        said = " " + theory_sentence(gains, rates, predicted, edge, n)
     ax.axhline(0.0, color="grey", linewidth=0.6)
     ax.axvline(g_sigma, color="tab:green", linestyle="--",
                label=rf"$\gamma\sigma_{{\max}}(gW_0) = 1$ (g = {g_sigma:.3g}): vanishing guaranteed left of it")
@@ -49,5 +59,27 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
                  "depends on the activation's saturation and the inputs."
                  + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
                     "10^13 by step T, so float64 keeps under 3 digits of the state and another summation order "
-                    "gives another rate there." if decided.any() else ""))
-    return Drawn(fig, Plotted({"gains": gains, "rates": rates, "g_sigma": g_sigma, "g_rho": g_rho}))
+                    "gives another rate there." if decided.any() else "") + said)
+    return Drawn(fig, Plotted({"gains": gains, "rates": rates, "g_sigma": g_sigma, "g_rho": g_rho,
+                               "mean_field": predicted}))
+
+
+def crossing(x: np.ndarray, y: np.ndarray) -> float | None:
+    """The first x where y crosses 0 upwards, by linear interpolation (None if it does not)."""
+    for i in range(len(x) - 1):
+        if np.isfinite(y[i]) and np.isfinite(y[i + 1]) and y[i] < 0 <= y[i + 1]:
+            return float(x[i] + (x[i + 1] - x[i]) * (-y[i]) / (y[i + 1] - y[i]))
+    return None
+
+
+def theory_sentence(gains: np.ndarray, rates: np.ndarray, predicted: np.ndarray, edge: float | None,
+                    n: int) -> str:
+    """Where the mean-field rate and the observed rate cross 0, and their largest gap, from the data."""
+    where = crossing(gains, rates)
+    gap = float(np.nanmax(np.abs(np.where(np.isfinite(predicted) & np.isfinite(rates), rates - predicted, np.nan))))
+    edge_words = f"puts the edge of chaos at g = {edge:.3g}" if edge else "finds no edge of chaos for g up to 10"
+    seen = f"this network's rate crosses 0 at g = {where:.3g}" if where is not None else \
+        "this network's rate does not cross 0 over these gains"
+    return (f"The purple line: the mean-field rate of a network of infinite width (a prediction for a typical network, "
+            f"not a bound); it {edge_words}; {seen} (n = {n}); the largest gap between the two is "
+            f"{gap:.2g} per step.")
