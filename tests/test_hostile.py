@@ -51,11 +51,19 @@ OPTIONS = {  # command → option → values it refuses
     "plot training": {"--lengths": ["0", "a", "5,", "100000"], "--clip": ["0", "x"], "--iterations": ["0"],
                       "--lr": ["0"], "--batch": ["0"], "--optimizer": ["x"]},
     "plot horizon": {"--seeds": ["0", "99"], "--lengths": ["0"], "--cell": ["tree"]},
+    "theory": {"--sigma-w": [*NOT_A_NUMBER[:5], "-1", "1e7"], "--sigma-b": ["nan", "-2"], "--sigma-u": ["inf"],
+               "--input-var": ["-1", "x"], "-a": INJECTION[:4], "--format": ["xml"]},
 }
 OUTPUT = {"latex": ".tex", "grad": ".json", "sweep": ".csv", "train": ".csv"}  # commands that take -o
 WHOLE = [
     ["nope"], ["plot", "nope", "-o", "x.png"], ["plot", "regimes", "-o", "x.gif"], ["derive", "--no-such-option"],
     ["derive", "-T"], ["grad"], ["plot", "regimes"], ["derive", "-T", "3", "extra"],
+    ["derive", "--format", "numpy", "--form", "general"], ["derive", "--format", "numpy", "-T", "5000"],
+    ["verify"], ["verify", "x = y", "--file", "a.tex"], ["verify", "--file", "missing.tex"],
+    ["verify", "--file", "/dev/zero"], ["verify", "--file", "."],
+    ["verify", r"\frac{\partial L}{\partial w} = w", "-n", "9"],
+    ["verify", r"\frac{\partial L}{\partial w} = w", "--cell", "tree"], ["verify", "x" * 5000],
+    ["verify", r"\frac{\partial L}{\partial w} = w", "--points", "0"],
 ]
 
 

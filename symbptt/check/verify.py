@@ -419,6 +419,8 @@ def read_file(path: str) -> str:
     import os
 
     try:
+        if not os.path.isfile(path):  # a device or a FIFO could be read for ever
+            raise VerifyError(f"{path} is not a regular file")
         if os.path.getsize(path) > MAX_FILE:
             raise VerifyError(f"{path} is larger than {MAX_FILE >> 20} MiB; give the formula itself")
         with open(path, encoding="utf-8") as handle:
