@@ -224,13 +224,12 @@ def numpy_module(T: int, n: int, m: int, layers: int, cell: str, activation: str
     """`derive --format numpy`: the explicit or recursive form as a standalone NumPy module."""
     from .budget import check_form_size
     from .numeric.code import numpy_source
-    from .paths import default_wrt
+    from .paths import default_wrt, resolve_wrt
 
     if form not in ("explicit", "recursive"):
         raise SymbpttError(f"--format numpy writes the explicit or the recursive form, not {form}")
     rnn = build_rnn(T, n, m, layers, activation, loss, cell)
-    wrt = wrt or default_wrt(rnn)
-    wrt = "all" if wrt.casefold() == "all" else rnn.spec.param_named(wrt) or wrt
+    wrt = resolve_wrt(rnn, wrt or default_wrt(rnn))
     check_form_size(rnn, form, wrt)
     command = " ".join(["symbptt derive", *sys.argv[2:]]) if sys.argv[1:2] == ["derive"] else ""
     return numpy_source(rnn, form, wrt, command=command)

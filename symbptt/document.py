@@ -11,7 +11,7 @@ from .escape import latex_text
 from .forms import derive
 from .latex import _escape, align, notes_tex, tex
 from .model import RNN
-from .paths import default_wrt, targets
+from .paths import default_wrt, resolve_wrt, targets
 from .symbolic.shown import carried_paths, generic_step_names, only_carried
 
 DIAGRAM_MAX_STEPS = 8
@@ -198,7 +198,7 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
     """
     wrt = wrt or default_wrt(rnn)
     targets(rnn, wrt)  # an unknown name is refused here, not written into a section
-    wrt = "all" if wrt.casefold() == "all" else rnn.spec.param_named(wrt) or wrt
+    wrt = resolve_wrt(rnn, wrt)
     unknown = [form for form in forms if form not in FORM_TITLES]
     if unknown or not forms:
         raise SymbpttError(f"unknown form {unknown[0] if unknown else ''!r}; choose from "

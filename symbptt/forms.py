@@ -23,7 +23,7 @@ from .budget import check_form_size
 from .errors import SymbpttError
 from .latex import equation_lines, latex_cache, snippet
 from .model import RNN
-from .paths import default_wrt
+from .paths import default_wrt, resolve_wrt
 from .render import DEFAULT_WIDTH, pretty_equation, render_lines, render_text, text_equation
 from .symbolic import derivation
 from .symbolic.derivation import LazySum
@@ -157,9 +157,7 @@ def derive(rnn: RNN, form: str = "explicit", wrt: str | None = None, named: bool
     if not isinstance(form, str):
         raise SymbpttError(f"form must be one of {', '.join(FORMS)}, got {form!r:.40}")
     wrt = wrt or default_wrt(rnn)
-    if wrt.casefold() == "all":
-        wrt = "all"
-    wrt = rnn.spec.param_named(wrt) or wrt  # W or w, W_f or w_f (an unknown name is refused by the form)
+    wrt = resolve_wrt(rnn, wrt)  # an unknown name is refused by the form
     if form not in FORM_BUILDERS:
         raise SymbpttError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
     check_form_size(rnn, form, wrt)

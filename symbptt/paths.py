@@ -356,15 +356,20 @@ def default_wrt(rnn: RNN) -> str:
     return next((p for p in spec.params if spec.kind(p) == "recurrent"), spec.params[0])
 
 
+def resolve_wrt(rnn: RNN, wrt: str) -> str:
+    """``all``, or the parameter a user means by ``wrt`` in any case or as printed (w, W_F, h_0); an
+    unknown name is returned as given, for ``targets`` to refuse with the choices."""
+    if wrt.casefold() == "all":
+        return "all"
+    return rnn.spec.param_named(wrt) or wrt
+
+
 def targets(rnn: RNN, wrt: str) -> list[tuple[str, int]]:
     """(param, layer) pairs for --wrt NAME|all, every layer (top layer first)."""
     params = rnn.spec.params
-    if wrt.casefold() == "all":
-        names: tuple[str, ...] = params
-    else:
-        meant = rnn.spec.param_named(wrt)  # W or w, W_f or w_f: the name as printed works too
-        if meant is None:
-            raise SymbpttError(f"unknown parameter {wrt!r} for the {rnn.spec.name} cell; choose one of "
-                               f"{', '.join(params)}, all (any case)")
-        names = (meant,)
+    meant = resolve_wrt(rnn, wrt)  # W or w, W_f or w_f: the name as printed works too
+    if meant != "all" and meant not in params:
+        raise SymbpttError(f"unknown parameter {wrt!r} for the {rnn.spec.name} cell; choose one of "
+                           f"{', '.join(params)}, all (any case)")
+    names: tuple[str, ...] = params if meant == "all" else (meant,)
     return [(name, layer) for layer in range(rnn.layers, 0, -1) for name in names]

@@ -103,6 +103,20 @@ class Trial:
 DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm")  # the vanilla cell three times as often
 
 
+def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, scale: float = 0.8) -> list[dict]:
+    """Every layer's parameters for a check: weights and biases N(0, scale²), initial states U(−½, ½)."""
+    params = []
+    for ell in range(layers):
+        width = m if ell == 0 else n
+        p = {}
+        for name in spec.params:
+            kind = spec.kind(name)
+            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "initial": (n,)}[kind]
+            p[name] = rng.normal(0, scale, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
+        params.append(p)
+    return params
+
+
 def random_trial(rng: np.random.Generator, T_max: int, cells: tuple[str, ...] = DRAWN) -> Trial:
     """One random network with its numbers, its cell drawn from ``cells`` (a tuple as it was earlier
     reproduces that version's trials)."""
@@ -116,16 +130,7 @@ def random_trial(rng: np.random.Generator, T_max: int, cells: tuple[str, ...] = 
     truncate = int(rng.integers(1, T + 1)) if rng.random() < 0.4 else None
     saturated = rng.random() < 0.2 and act not in ("linear", "relu", "max(a, 0.1*a)")
     spec = get_cell(cell, get_activation(act or "tanh"))
-    scale = 0.8
-    params = []
-    for ell in range(layers):
-        width = m if ell == 0 else n
-        p = {}
-        for name in spec.params:
-            kind = spec.kind(name)
-            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "initial": (n,)}[kind]
-            p[name] = rng.normal(0, scale, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
-        params.append(p)
+    params = draw_layers(spec, n, m, layers, rng)
     x = rng.uniform(-1, 1, (T, m)) * (rng.uniform(20, 80) if saturated else 1.0)
     y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
     cfg = Config(cell, act, params, x, y, loss, truncate, scalar=n == 1)

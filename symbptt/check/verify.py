@@ -282,20 +282,11 @@ def _network(model: Model, T: int, seed: int):
     from ..activations import get_activation
     from ..cells import get_cell
     from ..config import Config
-    from . import Trial
+    from . import Trial, draw_layers
 
     rng = np.random.default_rng([seed, T])
     spec = get_cell(model.cell, get_activation(model.activation or "tanh"))
-    params = []
-    for ell in range(model.layers):
-        width = model.m if ell == 0 else model.n
-        p = {}
-        for name in spec.params:
-            kind = spec.kind(name)
-            shape = {"recurrent": (model.n, model.n), "input": (model.n, width), "bias": (model.n,),
-                     "initial": (model.n,)}[kind]
-            p[name] = rng.normal(0, 0.8, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
-        params.append(p)
+    params = draw_layers(spec, model.n, model.m, model.layers, rng)
     x = rng.uniform(-1, 1, (T, model.m))
     y = rng.uniform(-1, 1, model.n) if model.loss == "last" else rng.uniform(-1, 1, (T, model.n))
     cfg = Config(model.cell, model.activation, params, x, y, model.loss, None, scalar=model.n == 1)

@@ -16,6 +16,7 @@ from sympy.printing.numpy import NumPyPrinter
 from .. import primitives as P
 from ..cells import INPUT, prev, unit
 from ..model import RNN
+from ..paths import param_entry
 from ..step import Route
 from .compiled import CompiledForm, _name
 
@@ -154,7 +155,7 @@ def numpy_source(rnn: RNN, form: str = "recursive", wrt: str = "all", command: s
     for param, layer in compiled.keys:
         value = f"np.asarray(params[{layer - 1}][{param!r}], dtype=float)"
         lines.append(f"    V['zero_{param}_{layer}'] = 0 * {value}.reshape(len({value}), -1)  # vectors as columns")
-        kind, _, source = _entry(rnn, param)
+        kind, _, source = param_entry(rnn, param)
         if kind in ("recurrent", "input"):
             where = (f"(x[t - 1].reshape(-1, 1) if {layer} == 1 else s[{layer - 2}]['h'][t])" if source == INPUT
                      else f"s[{layer - 1}][{source!r}][t - 1]")
@@ -165,12 +166,6 @@ def numpy_source(rnn: RNN, form: str = "recursive", wrt: str = "all", command: s
               "        for name, g in out.items()}", "", "",
               "def _program(V):", '    """The form itself, in the order the tool prints it."""', *body, ""]
     return "\n".join(lines)
-
-
-def _entry(rnn: RNN, param: str) -> tuple[str, str, str | None]:
-    from ..paths import param_entry
-
-    return param_entry(rnn, param)
 
 
 def _value_of(symbol: sp.Symbol, spec) -> str:
