@@ -10,7 +10,7 @@ from symbptt.check import random_trial, run_checks
 
 
 def test_a_small_run_agrees_everywhere():
-    report = run_checks(trials=8, seed=11, T_max=4)
+    report = run_checks(trials=5, seed=11, T_max=4)  # the 6th to 8th trials cost 6 s more
     assert report.ok, report.table()
     assert all(count > 0 for method, count in report.entries.items() if method != "truncated JSON")
 

@@ -129,7 +129,7 @@ def random_trial(rng: np.random.Generator, T_max: int, cells: tuple[str, ...] = 
     T, loss = int(rng.integers(1, T_max + 1)), str(rng.choice(["last", "sum"]))
     truncate = int(rng.integers(1, T + 1)) if rng.random() < 0.4 else None
     saturated = rng.random() < 0.2 and act not in ("linear", "relu", "max(a, 0.1*a)")
-    spec = get_cell(cell, get_activation(act or "tanh"))
+    spec = get_cell(cell, get_activation("tanh"))  # only its parameters are read: they do not depend on σ
     params = draw_layers(spec, n, m, layers, rng)
     x = rng.uniform(-1, 1, (T, m)) * (rng.uniform(20, 80) if saturated else 1.0)
     y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
