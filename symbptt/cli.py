@@ -21,7 +21,7 @@ from .errors import SymbpttError
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 FORMATS = ("pretty", "text", "latex")
 LOSSES = ("last", "sum")
-CELLS = "rnn, lstm, gru, mingru, minlstm or a cell file (.toml)"
+CELLS = "rnn, lstm, gru, indrnn, mingru, minlstm, lru or a cell file (.toml)"
 MAX_SEED = 2**32 - 1
 MIN_WIDTH = 40
 
@@ -478,7 +478,8 @@ Examples:
 @click.option("-n", "--hidden", "n", type=int, default=1, show_default=True, help="Hidden size n.")
 @click.option("-m", "--inputs", "m", type=int, default=1, show_default=True, help="Input size m.")
 @click.option("--layers", type=int, default=1, show_default=True, help="Stacked layers.")
-@click.option("--cell", type=click.Choice(["rnn", "lstm", "gru", "mingru", "minlstm"]), default="rnn",
+@click.option("--cell", type=click.Choice(["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru"]),
+              default="rnn",
               show_default=True)
 @click.option("-a", "--activation", default=None, help="rnn only: tanh (default), sigmoid, relu, linear, ….")
 @click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True)

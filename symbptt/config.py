@@ -1,6 +1,6 @@
 """A numeric configuration (cell, weights, inputs, targets), read from JSON and validated field by field.
 
-File fields: cell (a built-in cell: rnn, lstm, gru, mingru, minlstm, or a cell file; default rnn),
+File fields: cell (a built-in cell: rnn, lstm, gru, indrnn, mingru, minlstm, lru, or a cell file; default rnn),
 activation (rnn only), the cell's
 parameters by name (rnn: W, U, b, h0; numbers for one scalar layer, nested lists for matrices; the scalar
 model's lower-case w, u are accepted too) or a list of such objects under "layers", x (T inputs, each a
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
-from .cells import Cell, get_cell
+from .cells import BUILTIN, TAKES_ACTIVATION, Cell, get_cell
 from .errors import SymbpttError
 from .model import LOSSES
 
@@ -102,7 +102,7 @@ def _check_numbers(name: str, value: Any, depth: int) -> None:
 
 def _shape_of(spec: Cell, param: str, n: int, m: int) -> tuple[int, ...]:
     kind = spec.kind(param)
-    return {"recurrent": (n, n), "input": (n, m), "bias": (n,), "initial": (n,), "scalar": (1,)}[kind]
+    return {"recurrent": (n, n), "input": (n, m), "bias": (n,), "unit": (n,), "initial": (n,), "scalar": (1,)}[kind]
 
 
 def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -> dict[str, np.ndarray]:
@@ -161,7 +161,7 @@ def parse_config(data: Any, base: Path | None = None) -> Config:
         raise SymbpttError("the parameters file must hold a JSON object")
     cell_name = data.get("cell", "rnn")
     if not isinstance(cell_name, str) or not cell_name:
-        raise SymbpttError("field 'cell' must be rnn, lstm, gru, mingru, minlstm or the path of a cell file")
+        raise SymbpttError(f"field 'cell' must be one of {', '.join(BUILTIN)} or the path of a cell file")
     if cell_name.endswith(".toml") and base is not None and not Path(cell_name).is_absolute():
         cell_name = str(base / cell_name)
     activation = data.get("activation")
@@ -169,7 +169,8 @@ def parse_config(data: Any, base: Path | None = None) -> Config:
         raise SymbpttError("field 'activation' must be a string")
     spec = get_cell(cell_name, get_activation(activation or "tanh"))
     if activation is not None and not spec.uses_activation:
-        raise SymbpttError(f"field 'activation' applies to the rnn cell only, not {spec.name}")
+        raise SymbpttError(f"field 'activation' applies to the {' and '.join(TAKES_ACTIVATION)} cells only, "
+                           f"not {spec.name}")
     loss = data.get("loss", "last")
     if loss not in LOSSES:
         raise SymbpttError(f"field 'loss' must be one of {', '.join(LOSSES)}, got {str(loss)[:20]!r}")

@@ -18,7 +18,7 @@ from sympy import ImmutableMatrix as Matrix  # every matrix of a model is immuta
 from . import notation
 from . import primitives as P
 from .activations import Activation, get_activation
-from .cells import INPUT, Cell, get_cell, prev, unit
+from .cells import INPUT, TAKES_ACTIVATION, Cell, get_cell, prev, unit
 from .errors import SymbpttError
 from .step import StepGraph, step_graph
 from .templates import swap
@@ -43,7 +43,7 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
 @dataclass(frozen=True)
 class RNN:
     """Sizes and choices of one unrolled network: T steps, hidden size n, input size m, stacked layers,
-    the cell (rnn, lstm, gru, mingru, minlstm or a cell file) and, for the vanilla cell, its activation."""
+    the cell (rnn, lstm, gru, indrnn, mingru, minlstm, lru or a cell file) and, for rnn and indrnn, the activation."""
 
     T: int
     n: int = 1
@@ -62,7 +62,8 @@ class RNN:
             raise SymbpttError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         spec = self.spec  # resolves the cell (and the activation), raising for bad ones
         if self.activation is not None and not spec.uses_activation:
-            raise SymbpttError(f"the {spec.name} cell has its own nonlinearities; -a applies to --cell rnn only")
+            raise SymbpttError(f"the {spec.name} cell has its own nonlinearities; -a applies to --cell "
+                               f"{' and '.join(TAKES_ACTIVATION)} only")
         if spec.max_hidden is not None and self.n > spec.max_hidden:
             raise SymbpttError(f"the cell {spec.name!r} is scalar: n must be 1, got {self.n}")
         if spec.max_input is not None and self.m > spec.max_input:
@@ -99,7 +100,7 @@ class RNN:
     def param_shape(self, name: str, layer: int) -> tuple[int, int]:
         kind = self.spec.kind(name)
         return {"recurrent": (self.n, self.n), "input": (self.n, self.input_size(layer)),
-                "bias": (self.n, 1), "initial": (self.n, 1), "scalar": (1, 1)}[kind]
+                "bias": (self.n, 1), "unit": (self.n, 1), "initial": (self.n, 1), "scalar": (1, 1)}[kind]
 
     @cached_property
     def symbols(self) -> Symbols:
@@ -120,7 +121,7 @@ class Symbols:
         self.rnn = rnn
         self._made: dict[tuple, Matrix] = {}
         self._scalars: dict[tuple, sp.Symbol] = {}
-        for p in rnn.spec.scalar_params:
+        for p in rnn.spec.unit_params:
             notation.register_param_base(split_name(p)[0])
 
     def lay(self, layer: int | None) -> int | None:
@@ -183,7 +184,7 @@ class Symbols:
                 base, tag = split_name(name)
                 self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.lay(layer))]])
             return self._made[key]
-        if kind == "bias":
+        if kind in ("bias", "unit"):
             key = (name, layer, "bias")
             if key not in self._made:
                 base, tag = split_name(name)
@@ -249,7 +250,7 @@ class Symbols:
         kinds |= {unit(name): ("node", name) for name, _ in spec.nodes}
         kinds |= {unit(lin.name): ("node", lin.name) for lin in spec.linears}
         kinds[unit(INPUT)] = ("input", INPUT)
-        kinds |= {unit(p): ("param", p) for p in spec.scalar_params}
+        kinds |= {unit(p): ("param", p) for p in spec.unit_params}
         return kinds
 
     def unit_value(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Expr:
@@ -260,8 +261,8 @@ class Symbols:
             return self.scalar(name, layer, t - 1, index)
         if kind == "node":
             return self.scalar(name, layer, t, index)
-        if kind == "param":
-            return self.param(name, layer)[0]
+        if kind == "param":  # a scalar parameter is one number; a per-unit one has entry i for unit i
+            return self.param(name, layer)[i if name in self.rnn.spec.vector_params else 0]
         if layer > 1:
             return self.scalar("h", layer - 1, t, index)
         return self.scalar("x", None, t, None if self.rnn.m == 1 else min(i, self.rnn.m - 1) + 1)
@@ -316,8 +317,8 @@ def _unroll_templates(rnn: RNN, layer: int) -> list[tuple[str, int, sp.Expr]]:
                 vector = inputs if src == INPUT else prev_units[src]
                 value += sum((row[j] * vector[j] for j in range(len(vector))), sp.S.Zero)
             names[unit(lin.name)] = value
-        for p in spec.scalar_params:
-            names[unit(p)] = s.param(p, layer)[0]
+        for p in spec.unit_params:
+            names[unit(p)] = s.param(p, layer)[i if p in spec.vector_params else 0]
         for name, _ in spec.nodes:
             names.setdefault(unit(name), sp.Symbol(f"__node_{name}_{i}"))
         for name, expr in spec.nodes:

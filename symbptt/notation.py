@@ -29,7 +29,7 @@ import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
 
 PARAM_BASES = {"W", "U", "b", "w", "u"}
-GREEK = {"delta": "δ", "sigma": "σ", "gamma": "γ", "theta": "θ"}
+GREEK = {"delta": "δ", "sigma": "σ", "gamma": "γ", "theta": "θ", "nu": "ν"}
 SUP = str.maketrans("0123456789()+-abcdefghijklmnoprstuvwxyzT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵀ")
 SUB = str.maketrans("0123456789()+-aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 SUPERSCRIPTABLE = set("0123456789()+-abcdefghijklmnoprstuvwxyzT")
@@ -106,7 +106,8 @@ class Parts:
             low = ",".join(p for p in (self.tag, entry) if p)
             sup = f"^{{{layer}}}" if layer else ""
             return f"{base}{sup}" + (f"_{{{low}}}" if low else "")
-        sup = f"^{{{self.tag}{layer}}}" if self.tag or layer else ""
+        tag = _latex_base(self.tag) if self.tag in GREEK else self.tag  # D^{\nu}: a parameter's Greek name
+        sup = f"^{{{tag}{layer}}}" if tag or layer else ""
         low = ",".join(p for p in (self.step, *map(str, self.unit)) if p)
         return f"{base}{sup}" + (f"_{{{low}}}" if low else "")
 
@@ -118,7 +119,7 @@ class Parts:
             entry = "".join(map(str, self.unit))
             return f"{base}{tag}{_sup(layer)}{_sub(entry)}"
         low = ",".join(p for p in (self.step, *map(str, self.unit)) if p)
-        return f"{base}{_sup(self.tag + layer)}{_sub(low)}"
+        return f"{base}{_sup(GREEK.get(self.tag, self.tag) + layer)}{_sub(low)}"
 
 
 def _sup(text: str) -> str:
@@ -260,15 +261,21 @@ class OrderedMul(sp.Mul):
     """A product kept and printed in the order it was built: (h_3 − y)·w(1 − h_3²)·w(1 − h_2²)·…"""
 
     def _delimited(self, i: int, big: bool = True) -> bool:
-        """Whether factor ``i`` is printed in parentheses: a sum, and (``big``: where a big operator is
-        drawn, not spelled as a call) a ∑ or ∏ that other factors follow — read the usual way, a big
-        operator reaches to the end of its term."""
+        """Whether factor ``i`` is printed in parentheses: a sum, a negative factor after the first (x·(−y),
+        never x·−y), and (``big``: where a big operator is drawn, not spelled as a call) a ∑ or ∏ that other
+        factors follow — read the usual way, a big operator reaches to the end of its term."""
         arg = self.args[i]
-        return isinstance(arg, sp.Add) or (big and isinstance(arg, (sp.Sum, sp.Product)) and i < len(self.args) - 1)
+        return (isinstance(arg, sp.Add) or (i > 0 and _negative(arg))
+                or (big and isinstance(arg, (sp.Sum, sp.Product)) and i < len(self.args) - 1))
+
+    def _start(self) -> int:
+        """1 when the product is −1 times other factors (printed −x·y, not (−1)·x·y), else 0."""
+        return 1 if len(self.args) > 1 and self.args[0] == -1 else 0
 
     def _factors(self, printer, joiner: str, paren: Callable[[str], str], big: bool = True) -> str:
-        return joiner.join(paren(printer._print(arg)) if self._delimited(i, big) else printer._print(arg)
-                           for i, arg in enumerate(self.args))
+        start = self._start()
+        return "-" * start + joiner.join(paren(printer._print(arg)) if self._delimited(i, big) else printer._print(arg)
+                                         for i, arg in enumerate(self.args) if i >= start)
 
     def _latex(self, printer) -> str:
         return self._factors(printer, r" \cdot ", lambda t: rf"\left({t}\right)")
@@ -277,15 +284,20 @@ class OrderedMul(sp.Mul):
         return self._factors(printer, "*", lambda t: f"({t})", big=False)
 
     def _pretty(self, printer) -> prettyForm:
-        forms = []
-        for i, arg in enumerate(self.args):
+        forms, start = [], self._start()
+        for i, arg in enumerate(self.args[start:], start):
             form = printer._print(arg)
             forms.append(prettyForm(*form.parens()) if self._delimited(i) else form)
         out = forms[0]
         for form in forms[1:]:
             out = prettyForm(*out.right("⋅"))
             out = prettyForm(*out.right(form))
-        return out
+        return prettyForm(*out.left("-")) if start else out
+
+
+def _negative(arg: sp.Basic) -> bool:
+    """A factor printed with a leading minus: a negative number, or a product that starts with −1."""
+    return bool((arg.is_Number and arg.is_negative) or (isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1))
 
 
 class OrderedSum(sp.Add):

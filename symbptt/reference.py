@@ -1,14 +1,17 @@
 """Iterative BPTT by hand: the independent reference the engine is checked against.
 
 This module imports nothing from the rest of symbptt (not its activation table, cells or paths), so a
-mistake in the engine cannot hide in both.  It is the textbook backward loop for the three built-in
-cells, written once over a number type: float64 (NumPy arrays) or mpmath (object arrays of mpf, any
+mistake in the engine cannot hide in both.  It is the textbook backward loop for the built-in cells,
+written once over a number type: float64 (NumPy arrays) or mpmath (object arrays of mpf, any
 precision, exponents that never overflow).  Every derivative of a nonlinearity is computed from its
 argument (sech²a, e^{−|a|}/(1 + e^{−|a|})²), never as 1 − h² or σ(1 − σ), and 1 − σ(a) is σ(−a).
 
     rnn   a = W h + U x + b,  h' = σ(a)
     lstm  i, f, o = σ(W_* h + U_* x + b_*),  g = tanh(W_g h + U_g x + b_g),  c' = f c + i g,  h' = o tanh c'
     gru   r, z = σ(…),  n = tanh(U_n x + b_n + r (W_n h + b_hn)),  h' = (1 − z) n + z h
+    mingru, minlstm   gates that read x only (Feng et al. 2024)
+    indrnn  a = w ⊙ h + U x + b (w a vector),  h' = σ(a)                      (Li et al. 2018)
+    lru   h' = λ ⊙ h + U x,  λ = exp(−exp(ν))                    (after Orvieto et al. 2023, real)
 
 Each step's backward pass uses only sums, products and Mᵀv of the step's coefficients, so running it on
 absolute values (``magnitudes``) gives Σ over paths of |path product| for every gradient entry: the
@@ -198,9 +201,42 @@ def minlstm_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: 
     return dh * k["f_share"], None, dx
 
 
+def indrnn_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, sigma: tuple) -> tuple[dict, dict]:
+    """IndRNN (Li et al. 2018): a = w ⊙ h + U x + b with w a vector, h' = σ(a)."""
+    a = _col(p["w"]) * h + p["U"] @ x + _col(p["b"])
+    new = sigma[0](a)
+    # the engine names the input part U x + b a_t; "a_step" (σ's whole argument) tells the check how far
+    # a unit saturates
+    return {"h": new}, {"da": sigma[1](a), "named": {"a": p["U"] @ x + _col(p["b"]), "a_step": a, "h": new}}
+
+
+def indrnn_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    da = k["da"] * dh
+    g["w"] += (da * h)[:, 0]  # each unit's own weight: an elementwise product, not an outer one
+    g["U"] += da @ x.T
+    g["b"] += da[:, 0]
+    return _col(p["w"]) * da, None, p["U"].T @ da
+
+
+def lru_step(p: Layer, h: np.ndarray, x: np.ndarray, num: Numbers, c: None) -> tuple[dict, dict]:
+    """Real diagonal linear recurrence (after Orvieto et al. 2023): h' = λ ⊙ h + U x, λ = exp(−exp(ν))."""
+    e = num.exp(_col(p["nu"]))
+    lam = num.exp(-e)
+    new = lam * h + p["U"] @ x
+    return {"h": new}, {"lam": lam, "dlam": -e * lam, "named": {"a": p["U"] @ x, "h": new}}
+
+
+def lru_back(p: Layer, k: dict, dh: np.ndarray, dc: None, h: np.ndarray, x: np.ndarray, g: Layer) -> tuple:
+    g["nu"] += (dh * h * k["dlam"])[:, 0]  # ∂λ/∂ν = −exp(ν) λ
+    g["U"] += dh @ x.T
+    return k["lam"] * dh, None, p["U"].T @ dh
+
+
 CELLS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "rnn": (rnn_step, rnn_back), "lstm": (lstm_step, lstm_back), "gru": (gru_step, gru_back),
-    "mingru": (mingru_step, mingru_back), "minlstm": (minlstm_step, minlstm_back)}
+    "mingru": (mingru_step, mingru_back), "minlstm": (minlstm_step, minlstm_back),
+    "indrnn": (indrnn_step, indrnn_back), "lru": (lru_step, lru_back)}
+ACTIVATED = ("rnn", "indrnn")  # the cells that take an activation σ
 
 
 # ---------------------------------------------------------------- the BPTT loop
@@ -216,7 +252,7 @@ def forward(cell: str, layers: list[Layer], x: np.ndarray, num: Numbers, sigma: 
     for t in range(1, T + 1):
         inp = _col(x[t - 1])
         for ell, p in enumerate(layers):
-            extra = sigma if cell == "rnn" else c[ell][t - 1]
+            extra = sigma if cell in ACTIVATED else c[ell][t - 1]
             new, k[ell][t] = step(p, h[ell][t - 1], inp, num, extra)
             h[ell][t], c[ell][t] = new["h"], new.get("c")
             inp = h[ell][t]
@@ -286,7 +322,7 @@ def bptt(layers: list[Layer], x: np.ndarray, y: np.ndarray, activation: str | tu
     num = Numbers(kind)
     layers_n = [{name: num.array(v) for name, v in p.items()} for p in layers]
     x_n, y_n = num.array(x), num.array(y)
-    if cell == "rnn":
+    if cell in ACTIVATED:
         sigma = builtin_activation(activation, num) if isinstance(activation, str) else activation
     else:
         sigma = None
@@ -308,7 +344,7 @@ def finite_differences(layers: list[Layer], x: np.ndarray, y: np.ndarray, activa
     """Central differences (L(θ+ε) − L(θ−ε)) / 2ε for every parameter entry, float64."""
     num = Numbers("float")
     sigma = None
-    if cell == "rnn":
+    if cell in ACTIVATED:
         sigma = builtin_activation(activation, num) if isinstance(activation, str) else activation
 
     def loss_at(params: list[Layer]) -> float:
@@ -342,7 +378,7 @@ def jacobians(cell: str, layers: list[Layer], x: np.ndarray, activation: str | t
         num = Numbers("mp")
         ps = [{name: num.array(v) for name, v in p.items()} for p in layers]
         sigma = (builtin_activation(activation, num) if isinstance(activation, str) else activation) \
-            if cell == "rnn" else None
+            if cell in ACTIVATED else None
         h, c, k = forward(cell, ps, num.array(x), num, sigma)
         ell = layer % len(layers)
         back = CELLS[cell][1]

@@ -223,7 +223,11 @@ def split_product(expr: sp.Basic, cache: FactorCache, factors_of_product: Callab
     if not isinstance(expr, (sp.Mul, sp.MatMul)):
         return [cache(expr)]
     out, done = [], cache.done
-    for factor in expr.args:
+    args = expr.args
+    if len(args) > 1 and args[0] == -1:  # −1 joins the next factor: −h_(t-1)·…, never (−1)·h_(t-1)·…
+        out.append(cache(sp.Mul._from_args(args[:2]) if isinstance(expr, sp.Mul) else sp.MatMul(*args[:2])))
+        args = args[2:]
+    for factor in args:
         if isinstance(factor, (sp.Mul, sp.MatMul, sp.Transpose)):
             key = ("factors", factor)
             parts = done.get(key)
@@ -259,8 +263,11 @@ def text_equation(eq: Equation, cache: FactorCache[str] | None = None, width: in
         for i, term in enumerate(summands(eq.rhs)):
             sign, term = _sign(term, i)
             sep = "@" if is_matrix(term) else "*"
-            yield (sign, text_factors(term, cache) if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose))
-                   else [_text_factor(term) if several else text_atom(term)], sep)
+            factors = (text_factors(term, cache) if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose))
+                       else [_text_factor(term) if several or sign else text_atom(term)])
+            if i == 0 and sign:  # the first term's minus sits on its first factor
+                sign, factors = "", ["-" + factors[0], *factors[1:]]
+            yield sign, factors, sep
 
     head = f"{lhs} = "
     if width is None:
@@ -269,11 +276,12 @@ def text_equation(eq: Equation, cache: FactorCache[str] | None = None, width: in
 
 
 def _sign(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
-    if i == 0:
-        return "", term
-    if isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
-        return "-", -term
-    return "+", term
+    """('-', the rest in its order) for a product that starts with −1 (the first term too: −h·…, never
+    (−1)·h·…), else ('+', term) — '' for the first term."""
+    if isinstance(term, sp.Mul) and len(term.args) > 1 and term.args[0] == -1:
+        rest = term.args[1:]
+        return "-", rest[0] if len(rest) == 1 else type(term)._from_args(rest)
+    return ("+" if i else ""), term
 
 
 def _wrap_text(head: str, pieces: Iterator, width: int) -> Iterator[str]:
@@ -509,7 +517,7 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
     blocks = []
     for i, term in enumerate(summands(eq.rhs)):
         sign, term = _sign(term, i)
-        head = hjoin([lhs, _head(" = ")]) if i == 0 else _head(pad + f" {sign} ")
+        head = hjoin([lhs, _head(" = " + sign)]) if i == 0 else _head(pad + f" {sign} ")
         if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
             blocks.extend(_wrap(head, _pretty_factors(term, cache), indent + 3, width))
         elif isinstance(term, sp.MatrixBase):
@@ -527,8 +535,8 @@ def _short_sum(rhs: sp.Basic, cache: FactorCache[Picture], printer: PrettyPrinte
     pieces = []
     for i, term in enumerate(terms):
         sign, term = _sign(term, i)
-        if i:
-            pieces.append(_head(f" {sign} "))
+        if i or sign:
+            pieces.append(_head(f" {sign} " if i else sign))
         if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
             pieces.extend(_interleave(_pretty_factors(term, cache)))
         elif isinstance(term, sp.MatrixBase):

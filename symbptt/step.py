@@ -43,7 +43,7 @@ class StepGraph:
         self.cell = cell
         self.node_names = [name for name, _ in cell.nodes]
         self.leaves = ([lin.name for lin in cell.linears] + [f"prev_{s}" for s in cell.states] + [INPUT]
-                       + list(cell.scalar_params))
+                       + list(cell.unit_params))
         self.local = self._local_partials()
         self.total = self._totals()
 
@@ -112,7 +112,7 @@ class StepGraph:
             if self.terms(Route("V", target, INPUT)):
                 out.append(Route("V", target, INPUT))
         for target in self.cell.states:
-            for leaf in [lin.name for lin in self.cell.linears] + list(self.cell.scalar_params):
+            for leaf in [lin.name for lin in self.cell.linears] + list(self.cell.unit_params):
                 if self.coefficient(target, leaf) != 0:
                     out.append(Route("D", target, leaf))
         return tuple(out)

@@ -22,7 +22,8 @@ GRID = [
     ("lstm", None, 2, 1, 1, "last"), ("lstm", None, 1, 1, 2, "sum"), ("lstm", None, 1, 2, 1, "sum"),
     ("gru", None, 2, 1, 1, "sum"), ("gru", None, 1, 2, 1, "last"), ("gru", None, 1, 1, 2, "last"),
     ("mingru", None, 3, 1, 1, "sum"), ("mingru", None, 2, 2, 2, "last"), ("minlstm", None, 3, 1, 1, "last"),
-    ("minlstm", None, 2, 2, 1, "sum"),
+    ("minlstm", None, 2, 2, 1, "sum"), ("indrnn", "relu", 3, 1, 1, "sum"), ("indrnn", "tanh", 2, 2, 2, "last"),
+    ("lru", None, 3, 1, 1, "last"), ("lru", None, 2, 2, 2, "sum"),
 ]
 
 
@@ -307,6 +308,8 @@ def test_printing_through_templates_equals_printing_each_factor(monkeypatch, kwa
     ("mingru", "∂h_t/∂h_(t-1) = F_t, unit by unit: no path back goes through a weight", "J_t"),
     ("gru", "∂h_t/∂h_(t-1) = J_t + F_t: J through the weights, F unit by unit", "superscripts"),
     ("lstm", "superscripts name the new and the old state", "no path back"),
+    ("indrnn", "each unit's path back goes through its own entry of w, not through a weight matrix", "J_t"),
+    ("lru", "each unit's path back goes through its own entry of nu, not through a weight matrix", "gate"),
 ])
 def test_the_factor_notes_say_what_the_cell_s_routes_are(cell, words, absent):
     """The notes under named factors are read off the cell's routes: minGRU has no J, the GRU one state."""

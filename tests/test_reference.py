@@ -111,20 +111,23 @@ def test_reference_jacobians_are_the_product_of_step_jacobians():
     assert abs(log10_norms(blocks[0])["h"] - np.log10(np.linalg.norm(product, 2))) < 1e-12
 
 
-@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
-def test_the_input_gated_cells_agree_with_their_reference_and_finite_differences(cell):
-    """minGRU and minLSTM (gates that read x only): the engine's gradients against reference.py's own
+@pytest.mark.parametrize("cell", ["mingru", "minlstm", "indrnn", "lru"])
+def test_the_newer_cells_agree_with_their_reference_and_finite_differences(cell):
+    """minGRU, minLSTM, IndRNN and the LRU: the engine's gradients against reference.py's own
     step and backward pass, and both against central differences, on random sizes, layers and losses."""
     from symbptt.check import random_trial
     from symbptt.numeric.factors import gradients
     from symbptt.reference import finite_differences
 
+    from symbptt.check import reference_activation
+
     rng = np.random.default_rng(7)
     for _ in range(4):
-        cfg = random_trial(rng, 5, (cell,)).config
-        _, ref = bptt(cfg.layers, cfg.x, cfg.y, "tanh", cfg.loss, cell)
+        trial = random_trial(rng, 5, (cell,))
+        cfg, act = trial.config, reference_activation(trial.activation or "tanh", "float")
+        _, ref = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, cell)
         _, eng = gradients(cfg)
-        fd = finite_differences(cfg.layers, cfg.x, cfg.y, "tanh", cfg.loss, cell)
+        fd = finite_differences(cfg.layers, cfg.x, cfg.y, act, cfg.loss, cell)
         for ell, layer in enumerate(ref):
             for name, value in layer.items():
                 scale = max(1.0, float(np.max(np.abs(value))))

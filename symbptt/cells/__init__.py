@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..activations import Activation
@@ -9,30 +10,30 @@ from ..errors import SymbpttError
 from ..safeexpr import shown
 from .base import INPUT, Cell, Linear, prev, unit
 from .gru import gru
+from .indrnn import indrnn
+from .lru import lru
 from .lstm import lstm
 from .mingru import mingru
 from .minlstm import minlstm
 from .rnn import rnn
 
-BUILTIN = ("rnn", "lstm", "gru", "mingru", "minlstm")
+# each built-in cell's constructor; the ones that take -a get the activation
+MAKERS: dict[str, Callable[[Activation], Cell]] = {
+    "rnn": rnn, "lstm": lambda _: lstm(), "gru": lambda _: gru(), "indrnn": indrnn,
+    "mingru": lambda _: mingru(), "minlstm": lambda _: minlstm(), "lru": lambda _: lru(),
+}
+BUILTIN = tuple(MAKERS)
+TAKES_ACTIVATION = ("rnn", "indrnn")  # the built-in cells whose uses_activation is set (a test holds this)
 
-__all__ = ["BUILTIN", "INPUT", "Cell", "Linear", "get_cell", "prev", "unit"]
+__all__ = ["BUILTIN", "INPUT", "TAKES_ACTIVATION", "Cell", "Linear", "get_cell", "prev", "unit"]
 
 
 def get_cell(name: str | Cell, act: Activation) -> Cell:
-    """``rnn`` (with activation ``act``), ``lstm``, ``gru``, or a path to a cell file (.toml)."""
+    """A built-in cell by name (``rnn`` and ``indrnn`` with activation ``act``), or a cell file (.toml)."""
     if isinstance(name, Cell):
         return name
-    if name == "rnn":
-        return rnn(act)
-    if name == "lstm":
-        return lstm()
-    if name == "gru":
-        return gru()
-    if name == "mingru":
-        return mingru()
-    if name == "minlstm":
-        return minlstm()
+    if name in MAKERS:
+        return MAKERS[name](act)
     if isinstance(name, str) and (name.endswith(".toml") or Path(name).suffix):
         from .userfile import load_cell_file
 

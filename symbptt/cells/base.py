@@ -5,8 +5,11 @@ to the new state s_t.  It is written in two parts:
 
     linear maps    p = Σ M·v + b        M a weight matrix, v a previous state or the input x
     elementwise    node = f(…)          intermediates and new states, unit by unit, in terms of the
-                                        linear maps, the previous states, earlier nodes and scalar
-                                        parameters (the user's scalar cells)
+                                        linear maps, the previous states, earlier nodes and the
+                                        parameters that act unit by unit: scalar parameters (one
+                                        number, the user's scalar cells) and per-unit parameters (one
+                                        entry per unit: IndRNN's diagonal recurrent weight w, the
+                                        LRU's ν)
 
 Everything else — the chain-rule factors, the forms, the numbers, the checks — is derived from these
 equations by the generic engine (step.py, paths.py); no other module knows which cell it is.
@@ -53,6 +56,8 @@ class Cell:
     linears: tuple[Linear, ...]
     nodes: tuple[tuple[str, sp.Expr], ...]  # (name, elementwise expression), in evaluation order
     scalar_params: tuple[str, ...] = ()
+    vector_params: tuple[str, ...] = ()  # one entry per unit, read unit by unit in the nodes
+    init: tuple[tuple[str, float, float], ...] = ()  # (per-unit parameter, low, high): drawn uniformly
     max_hidden: int | None = None  # user cells are scalar (n = 1)
     max_input: int | None = None
     uses_activation: bool = False  # only the vanilla cell takes -a
@@ -72,17 +77,28 @@ class Cell:
     def biases(self) -> list[tuple[str, Linear]]:
         return [(lin.bias, lin) for lin in self.linears if lin.bias]
 
+    @property
+    def unit_params(self) -> tuple[str, ...]:
+        """The parameters the nodes read unit by unit (scalar and per-unit ones): leaves of the step."""
+        return (*self.vector_params, *self.scalar_params)
+
+    def init_range(self, param: str) -> tuple[float, float]:
+        """The interval a per-unit parameter is drawn from (uniformly) when a network is initialised."""
+        return next(((lo, hi) for p, lo, hi in self.init if p == param), (-1.0, 1.0))
+
     def initial(self) -> list[tuple[str, str]]:
         """(parameter name, state) of the initial states: h0 (and c0)."""
         return [(f"{s}0", s) for s in self.states]
 
     @cached_property
     def params(self) -> tuple[str, ...]:
-        """Every parameter in report order: recurrent weights, input weights, biases, scalars, initial."""
+        """Every parameter in report order: recurrent weights, per-unit parameters, input weights, biases,
+        scalars, initial states."""
         recurrent = [m for m, _, src in self.matrices() if src != INPUT]
         inputs = [m for m, _, src in self.matrices() if src == INPUT]
         biases = [b for b, _ in self.biases()]
-        return (*recurrent, *inputs, *biases, *self.scalar_params, *(p for p, _ in self.initial()))
+        return (*recurrent, *self.vector_params, *inputs, *biases, *self.scalar_params,
+                *(p for p, _ in self.initial()))
 
     def param_named(self, name: str) -> str | None:
         """The parameter a user means by ``name``: its own spelling (W_f), the printed one of a scalar
@@ -102,7 +118,8 @@ class Cell:
         return found[0] if len(found) == 1 else None
 
     def kind(self, param: str) -> str:
-        """'recurrent' (n×n), 'input' (n×m), 'bias' (n), 'scalar' or 'initial' (n)."""
+        """'recurrent' (n×n), 'input' (n×m), 'bias' (n), 'unit' (n, read unit by unit), 'scalar' or
+        'initial' (n)."""
         try:
             return self._kinds[param]
         except KeyError:
@@ -120,6 +137,8 @@ class Cell:
             return "bias"
         if param in self.scalar_params:
             return "scalar"
+        if param in self.vector_params:
+            return "unit"
         if param in dict(self.initial()):
             return "initial"
         raise KeyError(param)

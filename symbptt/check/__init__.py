@@ -33,7 +33,7 @@ import mpmath
 import numpy as np
 
 from ..config import Config
-from ..reference import bptt, finite_differences, jacobians, log10_norms
+from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
 from .reader import ReadError
 
 FLOOR = 1e-3
@@ -100,7 +100,7 @@ class Trial:
                 f"loss {self.loss}{extra}")
 
 
-DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm")  # the vanilla cell three times as often
+DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm", "indrnn", "lru")  # the vanilla cell 3× as often
 
 
 def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, scale: float = 0.8) -> list[dict]:
@@ -111,8 +111,12 @@ def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, sca
         p = {}
         for name in spec.params:
             kind = spec.kind(name)
-            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "initial": (n,)}[kind]
-            p[name] = rng.normal(0, scale, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
+            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "unit": (n,), "initial": (n,)}[kind]
+            if kind == "unit":  # per-unit parameters on the cell's own interval (the LRU's ν: λ near 1)
+                low, high = spec.init_range(name)
+                p[name] = rng.uniform(low, high, shape)
+            else:
+                p[name] = rng.normal(0, scale, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
         params.append(p)
     return params
 
@@ -124,7 +128,7 @@ def random_trial(rng: np.random.Generator, T_max: int, cells: tuple[str, ...] = 
     from ..cells import get_cell
 
     cell = str(rng.choice(list(cells)))
-    act = str(rng.choice(ACTIVATIONS)) if cell == "rnn" else None
+    act = str(rng.choice(ACTIVATIONS)) if cell in ACTIVATED else None
     n, m, layers = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
     T, loss = int(rng.integers(1, T_max + 1)), str(rng.choice(["last", "sum"]))
     truncate = int(rng.integers(1, T + 1)) if rng.random() < 0.4 else None
@@ -230,7 +234,7 @@ def _digits_needed(trial: Trial) -> int:
 
     num = Numbers("mp")
     act = reference_activation(trial.activation or "tanh", "mp")
-    sigma = (builtin_activation(act, num) if isinstance(act, str) else act) if trial.cell == "rnn" else None
+    sigma = (builtin_activation(act, num) if isinstance(act, str) else act) if trial.cell in ACTIVATED else None
     cfg = trial.config
     layers = [{k: num.array(v) for k, v in p.items()} for p in cfg.layers]
     _, _, k = forward(trial.cell, layers, num.array(cfg.x), num, sigma)
@@ -245,12 +249,12 @@ def _digits_needed(trial: Trial) -> int:
 
 
 def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Callable | None = None,
-               methods: tuple[str, ...] | None = None) -> CheckReport:
-    """Compare every method on ``trials`` random configurations."""
+               methods: tuple[str, ...] | None = None, cells: tuple[str, ...] = DRAWN) -> CheckReport:
+    """Compare every method on ``trials`` random configurations, their cells drawn from ``cells``."""
     rng, report = np.random.default_rng(seed), CheckReport()
     compiled: dict = {}
     for index in range(trials):
-        trial = random_trial(rng, T_max)
+        trial = random_trial(rng, T_max, cells)
         exact = Exact(trial)
         where = f"trial {index}: {trial.describe()}"
         for names, run in METHODS.items():
@@ -371,7 +375,7 @@ class Resolver:
         layers = [{k: num.array(v) for k, v in p.items()} for p in self.cfg.layers]
         act = reference_activation(trial.activation or "tanh", "mp")
         sigma: tuple | None = None if isinstance(act, str) else act
-        if isinstance(act, str) and trial.cell == "rnn":
+        if isinstance(act, str) and trial.cell in ACTIVATED:
             from ..reference import builtin_activation
 
             sigma = builtin_activation(act, num)
@@ -439,10 +443,10 @@ class Resolver:
 
     def _value(self, p):
         layer = (p.layer or 1) - 1
-        if p.is_param:
-            name = p.base.upper() if p.base in ("w", "u") else p.base
-            name = f"{name}_{p.tag}" if p.tag else name
-            value = self.params[layer].get(name)
+        if p.is_param:  # printed w is the weight W of a scalar model, or a parameter named w (IndRNN)
+            names = [p.base] + ([p.base.upper()] if p.base in ("w", "u") else [])
+            found = [self.params[layer].get(f"{b}_{p.tag}" if p.tag else b) for b in names]
+            value = next((v for v in found if v is not None), None)
             if value is None:
                 return None
             return value if value.ndim == 2 else value.reshape(-1, 1)

@@ -105,7 +105,7 @@ def _only_name(text: str) -> Name:
 
 SYMBOL = re.compile(
     r"(?P<base>\\(?:" + "|".join(GREEK) + r")(?![A-Za-z])|[A-Za-z])"
-    r"(?:\^\{(?P<sup>[a-z]*(?:\((?:\d+|\\ell)\))?)\})?"
+    r"(?:\^\{(?P<sup>(?:\\(?:" + "|".join(GREEK) + r")|[a-z]*)(?:\((?:\d+|\\ell)\))?)\})?"
     r"(?:_\{(?P<sub>[^{}]*)\}|_(?P<sub1>[A-Za-z0-9]))?"
     r"(?:\^\{\((?P<layer2>\d+)\)\})?"
 )
@@ -136,7 +136,7 @@ def _scan(text: str) -> Iterator[tuple[int, int, Name]]:
             sup = m.group("sup") or ""
             lm = re.search(r"\((\d+|\\ell)\)$", sup)
             layer = int(lm.group(1)) if lm and lm.group(1).isdigit() else None
-            tag = sup[: lm.start()] if lm else sup
+            tag = (sup[: lm.start()] if lm else sup).lstrip("\\")  # D^{\nu}: the tag is nu
             if m.group("layer2"):
                 layer = int(m.group("layer2"))
             sub = m.group("sub") if m.group("sub") is not None else m.group("sub1")
@@ -239,6 +239,15 @@ def _depths(text: str) -> list[int]:
     \\left … \\right pairs with their delimiters)."""
     depths, depth, i = [0] * len(text), 0, 0
     while i < len(text):
+        if text.startswith(r"\begin{cases}", i) or text.startswith(r"\end{cases}", i):  # a bracket pair too
+            opening = text.startswith(r"\begin", i)
+            depth += 1 if opening else 0
+            width = len(r"\begin{cases}") if opening else len(r"\end{cases}")
+            for j in range(i, i + width):
+                depths[j] = depth
+            depth -= 0 if opening else 1
+            i += width
+            continue
         if text.startswith(r"\left", i) or text.startswith(r"\right", i):
             opening = text.startswith(r"\left", i)
             depth += 1 if opening else -1

@@ -25,7 +25,7 @@ from ..budget import TRAIN_STEP, estimate
 from ..cells import Cell, get_cell
 from ..errors import SymbpttError
 from ..numeric.factors import ArrayFactors, NumericModel
-from ..numeric.logspace import regime
+from ..numeric.logspace import path_weight, regime
 from ..paths import evaluate_deltas, evaluate_recursive
 from ..validate import integer, number
 from .optimizers import clip_by_norm, global_norm, make_optimizer
@@ -113,7 +113,8 @@ class TrainResult:
 
 
 def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str, np.ndarray]]:
-    """W_* ~ N(0, scale²/n), U_* ~ N(0, 1/m), biases 0 (the LSTM's b_f = forget_bias), initial states 0;
+    """W_* ~ N(0, scale²/n), U_* ~ N(0, 1/m), biases 0 (the LSTM's b_f = forget_bias), per-unit parameters
+    uniform on the cell's interval (IndRNN's w, the LRU's ν), initial states 0;
     shapes as the numeric path wants them (vectors as columns)."""
     rng = np.random.default_rng([settings.seed, 2])
     n, layers = settings.n, []
@@ -128,6 +129,8 @@ def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str
                 p[name] = rng.normal(0.0, 1.0 / math.sqrt(inputs), (n, inputs))
             elif kind == "scalar":
                 p[name] = np.zeros((1, 1))
+            elif kind == "unit":  # IndRNN's w, the LRU's ν: the cell says where they start
+                p[name] = rng.uniform(*spec.init_range(name), (n, 1))
             else:
                 value = settings.forget_bias if name == "b_f" and spec.name == "lstm" else 0.0
                 p[name] = np.full((n, 1), value)
@@ -209,8 +212,9 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
         grads, clipped, norm = clip_by_norm(grads, settings.clip)
         row: dict[str, object] = {"iteration": it, "loss": loss, "grad_norm": norm, "far_share": share,
                                   "clipped": clipped}
-        if spec.uses_activation:
-            bound = regime(params[-1]["W"], settings.activation)
+        weight = path_weight(spec, params[-1])
+        if weight is not None:
+            bound = regime(weight, settings.activation)
             row |= {"gamma_sigma_max": bound["gamma_sigma_max"], "bound": bound["label"]}
         if not (math.isfinite(loss) and math.isfinite(norm)):
             result.rows.append(row | {"eval_loss": None})

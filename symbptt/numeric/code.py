@@ -130,7 +130,7 @@ def numpy_source(rnn: RNN, form: str = "recursive", wrt: str = "all", command: s
     for st in spec.states:
         lines.append(f"            {_identifier(prev(st))} = s[l][{st!r}][t - 1]")
     lines.append(f"            {_identifier(unit(INPUT))} = inp")
-    for name in spec.scalar_params:  # a cell file's parameters that act unit by unit
+    for name in spec.unit_params:  # parameters that act unit by unit (a number, or one entry per unit)
         lines.append(f"            {_identifier(unit(name))} = np.asarray(p[{name!r}], dtype=float).reshape(-1, 1)")
     for name, expr in spec.nodes:
         node = _code(expr.xreplace({a: sp.Symbol(_identifier(a)) for a in args}))
@@ -175,11 +175,12 @@ def _value_of(symbol: sp.Symbol, spec) -> str:
         return f"s[l][{name[5:]!r}][t - 1]"
     if name == INPUT:
         return "inp"
-    if name in spec.scalar_params:
+    if name in spec.unit_params:
         return f"np.asarray(params[l][{name!r}], dtype=float).reshape(-1, 1)"
     return f"s[l][{name!r}][t]"
 
 
 def _shape(rnn: RNN, param: str) -> str:
     kind = rnn.spec.kind(param)
-    return {"recurrent": "(n, n)", "input": "(n, m)", "bias": "(n,)", "initial": "(n,)", "scalar": "(1,)"}[kind]
+    return {"recurrent": "(n, n)", "input": "(n, m)", "bias": "(n,)", "unit": "(n,)", "initial": "(n,)",
+            "scalar": "(1,)"}[kind]

@@ -144,7 +144,7 @@ class CompiledForm:
     def _template_args(self) -> list[sp.Symbol]:
         spec = self.rnn.spec
         return ([unit(n) for n, _ in spec.nodes] + [prev(s) for s in spec.states]
-                + [unit(lin.name) for lin in spec.linears] + [unit(INPUT)] + [unit(p) for p in spec.scalar_params])
+                + [unit(lin.name) for lin in spec.linears] + [unit(INPUT)] + [unit(p) for p in spec.unit_params])
 
     def functions(self, kind: str) -> dict[tuple[Route, int], Callable]:
         args = self._template_args()
@@ -199,5 +199,5 @@ class CompiledForm:
         row = [values[name][t] for name, _ in spec.nodes] + [values[s][t - 1] for s in spec.states]
         row += [values[lin.name][t] for lin in spec.linears]
         row.append(inp if inp.shape[0] == n else 0 * values[spec.states[0]][t])
-        row += [traj.scalars[layer - 1][p] for p in spec.scalar_params]
+        row += [traj.scalars[layer - 1][p] for p in spec.unit_params]
         return row

@@ -153,7 +153,10 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         for s in cell.states:
             layer[s][0] = np.broadcast_to(p[f"{s}0"], (n, B))
         values.append(layer)
-    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params} for p in params]
+    # the parameters the nodes read unit by unit, as (n, B): a scalar is repeated over the units, a
+    # per-unit parameter (a column, or one column per batch element) over the batch
+    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
+               | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
     zeros = np.zeros((n, B), dtype=dtype)
     for t in range(1, T + 1):
         for ell, p in enumerate(params):

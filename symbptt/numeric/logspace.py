@@ -12,10 +12,11 @@ import math
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from ..activations import get_activation
-from ..cells import INPUT
-from ..step import Route
+from ..cells import INPUT, Cell, unit
+from ..step import Route, step_graph
 from .factors import ArrayFactors
 from .forward import compiled
 from .spectral import BLOCK, spectral_norms
@@ -262,6 +263,59 @@ def regime(W: np.ndarray, activation: str) -> dict[str, float | str | bool | Non
             "gamma_sigma_max": bound if math.isfinite(bound) else None, "label": label}
 
 
+def path_weight(spec: Cell, params: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The weight on the one path back of a cell whose factor is σ'(·) times a weight — W for the vanilla
+    cell (J_t = diag(σ'(a_t))·W), diag(w) for IndRNN (F_t = diag(w ⊙ σ'(·))) — read off the cell's
+    routes; None when the cell has no such single path (gated cells)."""
+    graph = step_graph(spec)
+    back = graph.back(spec.output)
+    if not spec.uses_activation or len(spec.states) != 1 or len(back) != 1:
+        return None
+    terms = graph.terms(back[0])
+    if back[0].kind == "J" and len(terms) == 1 and terms[0][1] is not None:
+        return np.asarray(params[terms[0][1]], dtype=float)
+    coefficient = graph.coefficient(spec.output, f"prev_{spec.output}")
+    own = [p for p in spec.vector_params if unit(p) in coefficient.free_symbols]
+    if back[0].kind == "F" and len(own) == 1:
+        return np.diag(np.asarray(params[own[0]], dtype=float).ravel())
+    return None
+
+
+def constant_factor(spec: Cell, params: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The per-unit factor ∂h_t/∂h_(t-1) of a cell where it depends on parameters only (the LRU's
+    λ = exp(−exp(ν))), evaluated at 50 digits; None when the factor depends on the data."""
+    graph = step_graph(spec)
+    back = graph.back(spec.output)
+    if len(spec.states) != 1 or len(back) != 1 or back[0].kind != "F":
+        return None
+    coefficient = graph.coefficient(spec.output, f"prev_{spec.output}")
+    own = {unit(p): p for p in spec.unit_params}
+    if not coefficient.free_symbols <= set(own):
+        return None
+    names = sorted(coefficient.free_symbols, key=str)
+    f = sp.lambdify(names, coefficient, "mpmath")
+    columns = [np.broadcast_to(np.asarray(params[own[s]], dtype=float).ravel(), (len(params[spec.states[0] + "0"]),))
+               for s in names]
+    with mpmath.workdps(50):
+        return np.array([f(*(mpmath.mpf(float(c[i])) for c in columns)) for i in range(len(columns[0]))]
+                        if columns else [f()], dtype=object)
+
+
+def constant_regime(factor: np.ndarray) -> dict[str, object]:
+    """The exact statement for a data-independent diagonal factor: ‖∂h_T/∂h_k‖₂ = (max_i |F_i|)^{T−k}."""
+    largest = max(abs(v) for v in factor)
+    gap = 1 - largest
+    shown = f"1 − {mpmath.nstr(gap, 3)}" if 0 < gap < 1e-3 else mpmath.nstr(largest, 6)
+    if largest < 1:
+        label = f"vanishing guaranteed: the factor is the constant diag(F), max |F_i| = {shown} < 1"
+    elif largest > 1:
+        label = f"exploding guaranteed: the factor is the constant diag(F), max |F_i| = {shown} > 1"
+    else:
+        label = "neither: the factor is the constant diag(F), max |F_i| = 1"
+    return {"max_factor": float(largest), "log10_max_factor": float(mpmath.log10(largest)) if largest else None,
+            "label": label}
+
+
 def observed(log10_norm: float, T: int) -> str:
     """What the measured ∂h_T/∂h_0 did, beside the bound: vanishing, exploding or neither."""
     if not math.isfinite(log10_norm):
@@ -276,4 +330,5 @@ def observed(log10_norm: float, T: int) -> str:
     return f"neither: {shown}"
 
 
-__all__ = ["Route", "listed_steps", "log10_jacobian_norms", "lyapunov_rate", "observed", "regime"]
+__all__ = ["Route", "constant_factor", "constant_regime", "listed_steps", "log10_jacobian_norms", "lyapunov_rate",
+           "observed", "path_weight", "regime"]

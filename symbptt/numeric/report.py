@@ -21,7 +21,16 @@ from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .forward import cancelled_digits
-from .logspace import listed_steps, log10_jacobian_norms, lyapunov_rate, observed, regime
+from .logspace import (
+    constant_factor,
+    constant_regime,
+    listed_steps,
+    log10_jacobian_norms,
+    lyapunov_rate,
+    observed,
+    path_weight,
+    regime,
+)
 
 DPS = 30
 TINY = np.finfo(float).tiny
@@ -177,7 +186,13 @@ def grad_report(cfg: Config) -> dict:
         report["observed_h"] = _per_layer([observed(layer_norms["h"][0], cfg.T) for layer_norms in norms])
     if cfg.spec.uses_activation:
         report["activation"] = cfg.act_name
-        report["regime"] = _per_layer([regime(p["W"], cfg.act_name) for p in cfg.layers])
+    weights = [path_weight(cfg.spec, p) for p in cfg.layers]
+    constants = [constant_factor(cfg.spec, p) for p in cfg.layers]
+    if all(w is not None for w in weights):  # γ·σ_max of the weight on the one path back (W, or diag(w))
+        report["regime"] = _per_layer([regime(w, cfg.act_name) for w in weights if w is not None])
+        labels = [r["label"] for r in (report["regime"] if model.layers > 1 else [report["regime"]])]
+    elif all(c is not None for c in constants):  # the factor does not depend on the data: exact
+        report["regime"] = _per_layer([constant_regime(c) for c in constants if c is not None])
         labels = [r["label"] for r in (report["regime"] if model.layers > 1 else [report["regime"]])]
     else:
         labels = ["no simple bound for a gated cell"] * model.layers

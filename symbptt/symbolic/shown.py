@@ -104,7 +104,7 @@ def route_tag(rnn: RNN, route: Route) -> str:
         return f"{route.target}{route.source}" if multi else ""
     if route.kind == "V":
         return route.target if multi else ""
-    leaves = [lin.name for lin in rnn.spec.linears] + list(rnn.spec.scalar_params)
+    leaves = [lin.name for lin in rnn.spec.linears] + list(rnn.spec.unit_params)
     gate = "" if len(leaves) == 1 else route.source.removeprefix("a_").replace("_", "")
     return (route.target if multi else "") + gate
 
@@ -220,6 +220,9 @@ def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp
     at[unit(INPUT)] = notation.name("h", step="t", layer=below) if layer and layer > 1 else notation.name("x", step="t")
     for p in rnn.spec.scalar_params:
         at[unit(p)] = rnn.symbols.param(p, layer or 1)[0]
+    for p in rnn.spec.vector_params:  # the per-unit parameter as a vector (w), as the states are written
+        base, tag = split_name(p)
+        at[unit(p)] = notation.name(base, tag=tag, layer=rnn.symbols.lay(layer or 1))
     return at
 
 
@@ -278,13 +281,25 @@ def route_words(rnn: RNN) -> tuple[str, str]:
         tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = J_t + F_t$: $J$ through the weights, $F$ unit "
                    "by unit")
     elif "F" in kinds:
-        parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: no path back goes through a weight")
-        tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: no path back goes "
-                   "through a weight")
+        back = [rnn.graph.coefficient(r.target, f"prev_{r.source}") for r in rnn.graph.routes if r.kind == "F"]
+        own = [p for p in rnn.spec.vector_params if any(unit(p) in c.free_symbols for c in back)]
+        if own:  # IndRNN's w, the LRU's ν: a weight per unit, no matrix
+            names = [notation.name(split_name(p)[0], tag=split_name(p)[1]) for p in own]
+            parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: each unit's path back goes through its own entry "
+                         f"of {', '.join(map(str, names))}, not through a weight matrix")
+            tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: each unit's path back "
+                       rf"goes through its own entry of ${', '.join(sp.latex(n) for n in names)}$, not through a "
+                       "weight matrix")
+        else:
+            parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: no path back goes through a weight")
+            tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: no path back goes "
+                       "through a weight")
     if multi:
         parts.append("superscripts name the new and the old state")
         tex.append("superscripts name the new and the old state")
-    gated = [route for route in rnn.graph.routes if route.kind == "D" and route_tag(rnn, route)]
+    linears = [lin.name for lin in rnn.spec.linears]
+    gated = [route for route in rnn.graph.routes if route.kind == "D" and route_tag(rnn, route)
+             and len(linears) > 1 and route.source in linears]
     if gated:
         route = gated[0]
         tag, gate = route_tag(rnn, route), route.source.removeprefix("a_").replace("_", "")
@@ -298,10 +313,9 @@ def _named_notes(rnn: RNN) -> list[Note]:
     if rnn.layers > 1:
         notes.append(Note("each layer ℓ has its own factors, written with a superscript (ℓ)",
                           r"each layer $\ell$ has its own factors, written with a superscript $(\ell)$"))
-    if not rnn.spec.uses_activation:
-        text, tex = route_words(rnn)
-        if text:
-            notes.append(Note(text, tex))
+    text, tex = route_words(rnn)  # nothing to say for the vanilla cell: one J, one D
+    if text:
+        notes.append(Note(text, tex))
     return notes
 
 

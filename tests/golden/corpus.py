@@ -52,6 +52,12 @@ def _derive_commands() -> list[str]:
         "derive -T 2 --cell gru -n 2 --wrt U_z --form explicit --factors named --format latex",
         "derive -T 2 --layers 3 --wrt h0 --form explicit --format text",
         "derive -T 3 --cell lstm --wrt c0 --form general --format pretty --width 100",
+        "derive -T 2 --cell mingru --wrt all --form explicit --factors named --format text",
+        "derive -T 2 --cell minlstm -n 2 --wrt all --form recursive --format latex",
+        "derive -T 3 --cell indrnn -a relu --wrt all --form explicit --factors named --format text",
+        "derive -T 2 --cell indrnn -n 2 --layers 2 --wrt all --form recursive --format pretty --width 100",
+        "derive -T 3 --cell lru --wrt all --form explicit --factors named --format latex",
+        "derive -T 2 --cell lru -n 2 --wrt nu --form general --format text",
     ]
     return out
 
@@ -68,10 +74,12 @@ def _latex_commands() -> list[str]:
 def _number_commands() -> list[str]:
     out = [f"grad --params {p}" for p in ("example", "example-lstm", "docs/example.json",
                                            "docs/example-lstm.json", "tests/golden/gru.json",
-                                           "tests/golden/saturated.json", "tests/golden/chaotic.json")]
+                                           "tests/golden/saturated.json", "tests/golden/chaotic.json",
+                                           "tests/golden/indrnn.json", "tests/golden/lru.json")]
     out += ["sweep -T 30 --points 7 --format json", "sweep -T 20 --points 5 -a sigmoid",
             "sweep -T 20 --points 5 --cell lstm -n 3 --format json", "sweep -T 20 --points 5 --cell gru -n 2",
-            "sweep -T 15 --points 4 --quantity grad --format json", "sweep -T 10 --points 3 --cell lstm --param b_f"]
+            "sweep -T 15 --points 4 --quantity grad --format json", "sweep -T 10 --points 3 --cell lstm --param b_f",
+            "sweep -T 10 --points 3 --cell indrnn -n 2 --param w --format json", "sweep -T 10 --points 3 --cell lru --param nu"]
     out += ["check --trials 2 --seed 5"]
     return out
 

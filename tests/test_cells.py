@@ -1,0 +1,89 @@
+"""The cells added after the LSTM: IndRNN (a weight per unit) and the real diagonal linear recurrent
+unit (λ = exp(−exp(ν))), each against facts that follow from its equations alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symbptt import RNN, derive
+from symbptt.activations import get_activation
+from symbptt.cells import BUILTIN, MAKERS, TAKES_ACTIVATION, prev, unit
+from symbptt.check import run_checks
+from symbptt.config import Config
+from symbptt.numeric.report import grad_report
+
+
+def _lru_config(rng: np.random.Generator, n: int, T: int) -> Config:
+    nu = rng.uniform(-6.0, 1.0, n)
+    return Config("lru", None, [{"nu": nu, "U": rng.normal(0, 1, (n, 2)), "h0": rng.uniform(-1, 1, n)}],
+                  rng.uniform(-1, 1, (T, 2)), rng.uniform(-1, 1, n), "last", scalar=n == 1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_lru_gradient_back_through_time_is_lambda_to_the_power(seed):
+    """∂h_T/∂h_k = diag(λ^{T−k}) exactly: the reported log10 norms are (T − k)·log10 max λ, ∂L/∂h_0 is
+    λ^T ⊙ (h_T − y), and the bound says so with the largest λ."""
+    rng = np.random.default_rng(seed)
+    n, T = int(rng.integers(1, 5)), int(rng.integers(2, 40))
+    cfg = _lru_config(rng, n, T)
+    lam = np.exp(-np.exp(cfg.layers[0]["nu"]))
+    report = grad_report(cfg)
+    for row in report["log10_jacobian_norms"]:
+        assert row["log10"] == pytest.approx((T - row["k"]) * math.log10(lam.max()), abs=1e-12)
+    h = cfg.layers[0]["h0"].copy()
+    for t in range(T):
+        h = lam * h + cfg.layers[0]["U"] @ cfg.x[t]
+    want = lam ** T * (h - cfg.y)
+    assert np.allclose(np.reshape(report["grad"]["h0"], -1), want, rtol=1e-12, atol=1e-300)
+    assert report["regime"]["max_factor"] == pytest.approx(lam.max(), rel=1e-15)
+    assert f"{lam.max():.6f}"[:6] in report["regime"]["label"] and "vanishing guaranteed" in report["summary"]
+
+
+def test_indrnn_bound_is_gamma_times_the_largest_own_weight():
+    """F_t = diag(w ⊙ σ'(·)) so ‖F_t‖ ≤ γ·max|w_i|: the report's σ_max is max|w_i|, and its label follows
+    the data (one weight above 1 turns 'vanishing guaranteed' into 'exploding possible')."""
+    rng = np.random.default_rng(3)
+    layer = {"w": np.array([0.5, -0.8, 0.3]), "U": rng.normal(0, 1, (3, 1)), "b": np.zeros(3), "h0": np.zeros(3)}
+    cfg = Config("indrnn", "tanh", [layer], rng.uniform(-1, 1, (8, 1)), np.zeros(3), "last")
+    regime = grad_report(cfg)["regime"]
+    assert regime["sigma_max"] == pytest.approx(0.8) and regime["label"] == "vanishing guaranteed"
+    layer = dict(layer, w=np.array([0.5, -1.2, 0.3]))
+    cfg = Config("indrnn", "tanh", [layer], cfg.x, cfg.y, "last")
+    regime = grad_report(cfg)["regime"]
+    assert regime["sigma_max"] == pytest.approx(1.2) and regime["label"] == "exploding possible"
+
+
+def test_the_cells_that_take_an_activation_are_the_ones_that_say_so():
+    tanh = get_activation("tanh")
+    assert TAKES_ACTIVATION == tuple(name for name in BUILTIN if MAKERS[name](tanh).uses_activation)
+
+
+@pytest.mark.parametrize("cell", ["indrnn", "lru"])
+def test_the_per_unit_parameter_prints_as_a_vector_and_enters_unit_by_unit(cell):
+    """n = 2: the gradient of the per-unit parameter is a column (one entry per unit), each unit's step
+    reads its own entry (w[1] in unit 1's equation, w[2] in unit 2's)."""
+    param = {"indrnn": "w", "lru": "nu"}[cell]
+    rnn = RNN(T=1, n=2, cell=cell)
+    column = rnn.symbols.param(param, 1)
+    assert column.shape == (2, 1)
+    unrolled = derive(rnn, "unroll", None)
+    first = unrolled.equations[0].rhs
+    assert column[0] in first[0].free_symbols and column[1] not in first[0].free_symbols
+    assert column[1] in first[1].free_symbols
+
+
+def test_a_wrong_parameterisation_planted_in_the_engine_is_caught(monkeypatch):
+    """The engine's LRU with λ = exp(−ν) instead of exp(−exp(ν)): the check, whose reference keeps its own
+    step, fails on the gradients (and passes without the plant)."""
+    assert run_checks(trials=2, seed=1, T_max=3, cells=("lru",), methods=("grad JSON",)).ok
+    right = MAKERS["lru"]
+    wrong = dataclasses.replace(right(get_activation("tanh")),
+                                nodes=(("h", sp.exp(-unit("nu")) * prev("h") + unit("a")),))
+    monkeypatch.setitem(MAKERS, "lru", lambda _: wrong)
+    report = run_checks(trials=2, seed=1, T_max=3, cells=("lru",), methods=("grad JSON",))
+    assert not report.ok and report.worst["grad JSON"] > 1e-3
