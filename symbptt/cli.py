@@ -146,7 +146,7 @@ def model_options(func: Callable) -> Callable:
         click.option("--layers", type=int, default=1, show_default=True, help="Stacked recurrent layers (1 to 3)."),
         click.option("--cell", default="rnn", show_default=True, help=f"The cell: {CELLS}."),
         click.option("-a", "--activation", default=None,
-                     help="rnn only: tanh (default), sigmoid, relu, linear, or an expression in a such as "
+                     help="rnn and indrnn: tanh (default), sigmoid, relu, linear, or an expression in a such as "
                           "'a/(1+abs(a))'."),
         click.option("--wrt", default=None,
                      help="Parameter to differentiate with respect to (the cell's names, e.g. W, U, b, h0, "
@@ -310,7 +310,7 @@ Examples:
   symbptt sweep --cell gru -n 8 --param gain --min 0.5 --max 3
 """)
 @click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
-@click.option("-a", "--activation", default="tanh", show_default=True, help="rnn only.")
+@click.option("-a", "--activation", default="tanh", show_default=True, help="rnn and indrnn.")
 @click.option("--param", default=None,
               help="What the grid sets: a parameter of the cell (every entry), or 'gain' (W = g·W0). "
                    "Default: w for the scalar rnn, else gain.")
@@ -370,7 +370,7 @@ Examples:
   symbptt train -T 20 --scale 2 --optimizer sgd --lr 0.05 --clip 1
 """)
 @click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
-@click.option("-a", "--activation", default="tanh", show_default=True, help="rnn only.")
+@click.option("-a", "--activation", default="tanh", show_default=True, help="rnn and indrnn.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=16, show_default=True)
 @click.option("--layers", type=click.IntRange(1, 3), default=1, show_default=True)
 @click.option("--task", type=click.Choice(["remember", "adding"]), default="remember", show_default=True,
@@ -481,7 +481,7 @@ Examples:
 @click.option("--cell", type=click.Choice(["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru"]),
               default="rnn",
               show_default=True)
-@click.option("-a", "--activation", default=None, help="rnn only: tanh (default), sigmoid, relu, linear, ….")
+@click.option("-a", "--activation", default=None, help="rnn and indrnn: tanh (default), sigmoid, relu, linear, ….")
 @click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True)
 @click.option("--points", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Random networks per T.")

@@ -87,3 +87,28 @@ def test_a_wrong_parameterisation_planted_in_the_engine_is_caught(monkeypatch):
     monkeypatch.setitem(MAKERS, "lru", lambda _: wrong)
     report = run_checks(trials=2, seed=1, T_max=3, cells=("lru",), methods=("grad JSON",))
     assert not report.ok and report.worst["grad JSON"] > 1e-3
+
+
+def test_the_cells_figure_says_where_per_unit_parameters_start(monkeypatch):
+    """The title of `plot curves` names each drawn cell's per-unit initialisation, read off the cell: a
+    changed interval changes the title; a figure without such cells does not mention one."""
+    from symbptt import plots
+
+    fig, _ = plots.cell_curves(("rnn", "lru"), n=2, T_max=5)
+    assert "lru ν ~ U(-5, -2)" in fig.axes[0].get_title()
+    right = MAKERS["lru"]
+    monkeypatch.setitem(MAKERS, "lru", lambda act: dataclasses.replace(right(act), init=(("nu", -7.0, -3.0),)))
+    fig, _ = plots.cell_curves(("rnn", "lru"), n=2, T_max=5)
+    assert "lru ν ~ U(-7, -3)" in fig.axes[0].get_title()
+    fig, _ = plots.cell_curves(("rnn", "gru"), n=2, T_max=5)
+    assert "~ U(" not in fig.axes[0].get_title().split("inputs U(-1, 1)")[1]
+
+
+def test_the_cells_title_describes_only_what_is_drawn():
+    """No forget bias in the title of a figure without an LSTM, no W without a recurrent weight matrix."""
+    from symbptt import plots
+
+    title = plots.cell_curves(("indrnn", "lru"), n=2, T_max=5).figure.axes[0].get_title()
+    assert "forget bias" not in title and "W ~" not in title
+    title = plots.cell_curves(("lstm", "lru"), n=2, T_max=5).figure.axes[0].get_title()
+    assert "forget bias b_f = 1" in title and "W ~ N(0, 1²/n)" in title

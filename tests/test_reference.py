@@ -115,11 +115,9 @@ def test_reference_jacobians_are_the_product_of_step_jacobians():
 def test_the_newer_cells_agree_with_their_reference_and_finite_differences(cell):
     """minGRU, minLSTM, IndRNN and the LRU: the engine's gradients against reference.py's own
     step and backward pass, and both against central differences, on random sizes, layers and losses."""
-    from symbptt.check import random_trial
+    from symbptt.check import random_trial, reference_activation
     from symbptt.numeric.factors import gradients
     from symbptt.reference import finite_differences
-
-    from symbptt.check import reference_activation
 
     rng = np.random.default_rng(7)
     for _ in range(4):

@@ -20,7 +20,7 @@ from .base import INPUT, Cell, Linear, prev, unit
 def lru() -> Cell:
     return Cell(
         name="lru",
-        title="linear recurrent unit (real, diagonal)",
+        title="LRU (real, diagonal)",
         states=("h",),
         linears=(Linear("a", (("U", INPUT),), None, "a"),),
         nodes=(("h", sp.exp(-sp.exp(unit("nu"))) * prev("h") + unit("a")),),

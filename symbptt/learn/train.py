@@ -22,7 +22,7 @@ import numpy as np
 
 from ..activations import get_activation
 from ..budget import TRAIN_STEP, estimate
-from ..cells import Cell, get_cell
+from ..cells import TAKES_ACTIVATION, Cell, get_cell
 from ..errors import SymbpttError
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
@@ -72,12 +72,13 @@ class TrainSettings:
             raise SymbpttError(f"--clip must be a positive number, got {self.clip}")
         if self.truncate is not None and not 1 <= integer("truncate (--truncate)", self.truncate) <= self.T:
             raise SymbpttError(f"--truncate must be from 1 to T = {self.T}, got {self.truncate}")
-        if self.cell != "rnn" and self.activation != "tanh":
-            raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")
         far = self.horizon
         if not 1 <= far <= self.T:
             raise SymbpttError(f"--far must be from 1 to T = {self.T}, got {far}")
         spec = get_cell(self.cell, get_activation(self.activation))
+        if not spec.uses_activation and self.activation != "tanh":
+            raise SymbpttError(f"-a sets the activation of the {' and '.join(TAKES_ACTIVATION)} cells; "
+                               f"{spec.name} has its own nonlinearities")
         if spec.max_hidden is not None and self.n > spec.max_hidden:
             raise SymbpttError(f"the cell {spec.name!r} is scalar: n (-n) must be 1, got {self.n}")
         if check_cost:  # memory only: a long run shows its progress and keeps what it trained on Ctrl-C

@@ -46,7 +46,7 @@ class SweepRequest:
         """Every combination that cannot mean anything, refused before any work, with the numbers."""
         from ..activations import get_activation
         from ..budget import check_sweep, estimate, norm_sweep_cost
-        from ..cells import get_cell
+        from ..cells import TAKES_ACTIVATION, get_cell
 
         if self.low >= self.high and self.points > 1:
             raise SymbpttError(f"grid range is empty or reversed: {self.low:g} .. {self.high:g}")
@@ -54,8 +54,9 @@ class SweepRequest:
             raise SymbpttError(f"grid range {self.low:g} .. {self.high:g} is wider than float64 can step "
                                "through (its width overflows); narrow it")
         spec = get_cell(self.cell, get_activation(self.activation))
-        if self.cell != "rnn" and self.activation != "tanh":
-            raise SymbpttError("-a sets the rnn cell's activation; the other cells have their own")
+        if not spec.uses_activation and self.activation != "tanh":
+            raise SymbpttError(f"-a sets the activation of the {' and '.join(TAKES_ACTIVATION)} cells; "
+                               f"{spec.name} has its own nonlinearities")
         if self.quantity == "grad" and not self.scalar_rnn:
             raise SymbpttError("--quantity grad sweeps the scalar rnn's weight w; leave out --cell, -n and --param")
         if not self.scalar_rnn and (self.b != 0.0 or self.h0 != 0.0):

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import sympy as sp
 
 from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
@@ -111,7 +114,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     """log10‖∂h_T/∂h_0‖₂ against T for several cells on the same inputs, weights at the same scale
     (W_* ~ N(0, gain²/n), U_* ~ N(0, drive²)), the LSTM's forget bias set; the LSTM's cell-state block
     ∂c_T/∂c_0 (the carousel) dotted."""
-    from ..numeric.examples import example_config
+    from ..numeric.examples import example_config, takes_forget_bias
     from ..numeric.factors import ArrayFactors, NumericModel
     from ..numeric.logspace import log10_norms_by_T
 
@@ -148,8 +151,14 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     ax.axhline(0.0, color="grey", linewidth=0.6)
     ax.set_xlabel("$T$")
     ax.set_ylabel(r"$\log_{10}\,\|\partial s_T/\partial s_0\|_2$")
-    ax.set_title(f"n = {n}, W ~ N(0, {gain:g}²/n), drive {drive:g}, LSTM forget bias b_f = {forget_bias:g}, "
-                 f"inputs U(-1, 1) seed {seed}", fontsize=9)
+    specs = [get_cell(c, get_activation("tanh")) for c in cells]
+    own = [f"{plot_text(sp_.name)} {_one_line(sp.Symbol(p))} ~ U({lo:g}, {hi:g})" for sp_ in specs
+           for p, lo, hi in sp_.init]
+    # each clause only where a drawn cell has what it describes
+    weights = f", W ~ N(0, {gain:g}²/n)" if any(sp_.kind(p) == "recurrent" for sp_ in specs for p in sp_.params) else ""
+    bias = f", LSTM forget bias b_f = {forget_bias:g}" if any(takes_forget_bias(sp_) for sp_ in specs) else ""
+    title = f"n = {n}{weights}, drive {drive:g}{bias}, inputs U(-1, 1) seed {seed}"
+    ax.set_title(title + ("\n" + ", ".join(own) if own else ""), fontsize=9)
     ax.legend(fontsize=7.5)
     clauses = "; ".join(path_clause(cell) for cell in cells)
     caption(fig, "Each cell's state Jacobian product over the same inputs. " + clauses[:1].upper() + clauses[1:]
@@ -165,8 +174,18 @@ def path_clause(cell: str) -> str:
 
     rnn = RNN(T=1, cell=cell)
     title = plot_text(rnn.spec.title)
-    carried = [f"{state}_t unit by unit by {value}" for state, value in carried_paths(rnn)]
+    carried = [f"{state}_t unit by unit by {_one_line(value)}" for state, value in carried_paths(rnn)]
     if not carried:
         return f"{title} multiplies by a weight matrix at every step back"
     rest = "" if only_carried(rnn) else ", its other paths through weight matrices"
     return f"{title} carries " + " and ".join(carried) + rest
+
+
+def _one_line(value: sp.Basic) -> str:
+    """A coefficient as a caption writes it: the text form, ^ for powers, Greek names as letters."""
+    from ..notation import GREEK
+
+    text = sp.sstr(value).replace("**", "^")
+    for name, letter in GREEK.items():
+        text = re.sub(rf"\b{name}\b", letter, text)
+    return text

@@ -79,7 +79,8 @@ def _number_commands() -> list[str]:
     out += ["sweep -T 30 --points 7 --format json", "sweep -T 20 --points 5 -a sigmoid",
             "sweep -T 20 --points 5 --cell lstm -n 3 --format json", "sweep -T 20 --points 5 --cell gru -n 2",
             "sweep -T 15 --points 4 --quantity grad --format json", "sweep -T 10 --points 3 --cell lstm --param b_f",
-            "sweep -T 10 --points 3 --cell indrnn -n 2 --param w --format json", "sweep -T 10 --points 3 --cell lru --param nu"]
+            "sweep -T 10 --points 3 --cell indrnn -n 2 --param w --format json",
+            "sweep -T 10 --points 3 --cell lru --param nu"]
     out += ["check --trials 2 --seed 5"]
     return out
 
