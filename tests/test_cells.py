@@ -112,3 +112,12 @@ def test_the_cells_title_describes_only_what_is_drawn():
     assert "forget bias" not in title and "W ~" not in title
     title = plots.cell_curves(("lstm", "lru"), n=2, T_max=5).figure.axes[0].get_title()
     assert "forget bias b_f = 1" in title and "W ~ N(0, 1²/n)" in title
+
+
+def test_verify_names_a_greek_parameter_as_a_letter():
+    """A hand-written ∂L/∂ν for the LRU is checked, and the verdict names ν, not \\nu."""
+    from symbptt import verify
+
+    verdict = verify(r"\frac{\partial L}{\partial \nu} = (h_1 - y) \cdot (-h_0) e^{\nu} e^{-e^{\nu}}",
+                     RNN(T=1, cell="lru"))
+    assert verdict.equal and "∂L/∂ν" in verdict.text() and "\\nu" not in verdict.text().splitlines()[0]

@@ -518,8 +518,14 @@ def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) 
 
 
 def _quantity(lhs: str) -> str:
+    """∂L/∂θ in the words of a sentence: \\nu as ν, braces dropped (W_{f} → W_f)."""
+    from ..notation import GREEK
+
     m = re.match(r"\\frac\{\\partial L\}\{\\partial (.+)\}$", lhs)
-    return f"∂L/∂{m.group(1)}" if m else lhs
+    if not m:
+        return lhs
+    name = re.sub(r"\\([A-Za-z]+)", lambda g: GREEK.get(g.group(1), g.group(0)), m.group(1))
+    return f"∂L/∂{name.replace('{', '').replace('}', '')}"
 
 
 def _counterexample(trial, got, want, model: Model) -> dict:
