@@ -177,6 +177,11 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
 def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:
     """align* rows: lhs &= first term, then &\\quad + next term, wrapped products continue with \\cdot."""
     rows = []
+    short = _short_sum(eq, cache)
+    if short is not None:  # h_T − y, J_t δ_t + F_t δ_t: one row, as the Unicode form prints it
+        return [f"{lead}{tex(eq.lhs)} &= {short}"]
+    if isinstance(eq.rhs, sp.Add) and not is_sum(eq.rhs) and len(tex(eq.rhs)) <= CHARS_PER_LINE:
+        return [f"{lead}{tex(eq.lhs)} &= {tex(eq.rhs)}"]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
     terms = summands(eq.rhs) if is_sum(eq.rhs) else (eq.rhs,)
     for i, term in enumerate(terms):
         sign = "+"
@@ -190,6 +195,29 @@ def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> lis
             else:
                 rows.append(rf"&\qquad {line}")
     return rows
+
+
+SHORT_SUM_CHARS = 160  # LaTeX source characters of a two-term sum kept on one row
+
+
+def _short_sum(eq: Equation, cache: FactorCache[str]) -> str | None:
+    """A sum of two terms on one row when each is one line and both fit (longer sums keep one term per
+    row: one path per row); None otherwise."""
+    from .symbolic.derivation import LazySum
+
+    if not is_sum(eq.rhs) or isinstance(eq.rhs, LazySum) or len(eq.rhs.args) != 2:
+        return None
+    out = []
+    for i, term in enumerate(summands(eq.rhs)):
+        sign = "+"
+        if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
+            sign, term = "-", -term
+        lines = term_lines(term, cache)
+        if len(lines) != 1:
+            return None
+        out.append(lines[0] if i == 0 else f" {sign} {lines[0]}")
+    text = "".join(out)
+    return text if len(text) <= SHORT_SUM_CHARS else None
 
 
 def align(derivation: Derivation) -> str:

@@ -227,3 +227,19 @@ def test_a_gated_document_names_the_path_its_own_step_carries(cell, state, gate)
     assert rf"\partial {state}_t/\partial {state}_k = {product}" in bound
     other = {"lstm": "z_{j}", "gru": "f_{j}"}[cell]
     assert other not in bound and ("forget" in bound) is False
+
+
+def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
+    """The lecture-ready issue's examples: δ^h_T = h_T − y on one row (it was split after h_T), the GRU's
+    δ_{t−1} = J_t δ_t + F_t δ_t on one row, D_t = 1 − h_t² and c_1 = c_0 f_1 + g_1 i_1 without
+    parentheses around the whole right-hand side; a sum of three paths keeps one path per row."""
+    lstm = snippet(derive(RNN(T=3, cell="lstm"), "general", "W_f"))
+    assert r"\delta^{h}_{T} &= h_{T} - y \\" in lstm
+    gru = snippet(derive(RNN(T=2, cell="gru"), "recursive", "W_z"))
+    assert r"\delta_{1} &= J_{2} \cdot \delta_{2} + F_{2} \cdot \delta_{2} \\" in gru
+    named = snippet(derive(RNN(T=3), "explicit", "W", named=True))
+    assert r"D_{t} &= 1 - h_{t}^{2}" in named and r"D_{t} &= \left(" not in named
+    unrolled = snippet(derive(RNN(T=2, cell="lstm"), "unroll", None))
+    assert r"c_{1} &= c_{0} f_{1} + g_{1} i_{1}" in unrolled
+    three = snippet(derive(RNN(T=3), "explicit", "W", named=True))
+    assert three.count(r"&\quad + ") == 2  # three paths, one per row
