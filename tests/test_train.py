@@ -38,11 +38,12 @@ def _step(cell: str, n: int, T: int, B: int, seed: int, layers: int = 1, task: s
 
 
 def _reference_layers(spec, params):
-    return [{k: (v.reshape(-1) if spec.kind(k) in ("bias", "initial") else v) for k, v in p.items()}
+    return [{k: (v.reshape(-1) if spec.kind(k) in ("bias", "initial", "unit") else v) for k, v in p.items()}
             for p in params]
 
 
-@pytest.mark.parametrize("cell,layers", [("rnn", 1), ("rnn", 2), ("lstm", 1), ("gru", 1)])
+@pytest.mark.parametrize("cell,layers", [("rnn", 1), ("rnn", 2), ("lstm", 1), ("gru", 1), ("indrnn", 2), ("lru", 2),
+                                         ("mingru", 1)])
 def test_a_training_step_is_the_reference_gradient_averaged_over_the_batch(cell, layers):
     """Each sequence of the batch through the plain NumPy reference BPTT (and central differences),
     averaged: equal to the batched gradient the optimizer receives."""
@@ -287,3 +288,27 @@ def test_a_scalar_user_cell_trains_at_n_1_and_its_file_name_is_drawn_as_text(tmp
     proc = run_in_process("plot", "training", "--cell", str(cell), "-n", "1", "--lengths", "5", "--iterations", "5",
                           "-o", str(tmp_path / "t.png"))
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("cell,truncate", [("rnn", None), ("lstm", 3), ("indrnn", 2), ("gru", None)])
+def test_the_stacked_gradient_sums_equal_the_step_by_step_recursion(cell, truncate):
+    """Training sums D_tᵀ δ_t z_tᵀ over all steps at once; the generic recursion adds them one step at a
+    time (paths.evaluate_recursive): the two agree to rounding, both parts of the far/recent split."""
+    from symbptt.paths import evaluate_deltas, evaluate_recursive
+
+    n, T, B, far = 3, 7, 5, 4
+    s = TrainSettings(cell=cell, n=n, T=T, batch=B, seed=5, layers=2, truncate=truncate)
+    spec = get_cell(cell, get_activation("tanh"))
+    params = initial_params(spec, s, 1)
+    batch = make_batch("remember", T, B, np.random.default_rng(5))
+    model = NumericModel(spec, params, batch.x, np.broadcast_to(batch.target, (n, B)).copy(), "last")
+    values = ArrayFactors(model)
+    _, grads, _ = batch_gradients(values, model, spec, far, truncate)
+    rnn = model.structure()
+    first = 1 if truncate is None else T - truncate + 1
+    deltas = evaluate_deltas(rnn, values, None if truncate is None else (T, first - 1))
+    for layer in (1, 2):
+        for name, g in grads[layer - 1].items():
+            want = evaluate_recursive(rnn, name, layer, values, deltas, range(first, T + 1))
+            want = want.sum(axis=1, keepdims=True) if want.shape != g.shape else want
+            assert np.allclose(g, want / B, rtol=1e-12, atol=1e-15), (name, layer)

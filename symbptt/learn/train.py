@@ -22,11 +22,11 @@ import numpy as np
 
 from ..activations import get_activation
 from ..budget import TRAIN_STEP, estimate
-from ..cells import TAKES_ACTIVATION, Cell, get_cell
+from ..cells import INPUT, TAKES_ACTIVATION, Cell, get_cell
 from ..errors import SymbpttError
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
-from ..paths import evaluate_deltas, evaluate_recursive
+from ..paths import evaluate_deltas, param_entry
 from ..validate import integer, number
 from .optimizers import clip_by_norm, global_norm, make_optimizer
 from .tasks import SOLVED, baseline_loss, get_task, make_batch
@@ -153,18 +153,16 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
     # the loss is at step T alone: truncated BPTT is the δ recursion through steps T, …, T − k + 1 only
     first = 1 if truncate is None else max(model.T - truncate, 0) + 1
     deltas = evaluate_deltas(rnn, values, None if truncate is None else (model.T, first - 1))
-    rows: dict = {}
     grads, far_parts = [], []
     cut = model.T - far
     for layer in range(1, model.layers + 1):
         g, g_far = {}, {}
+        rows = _entry_rows(values, rnn, deltas, layer)
         for name in trained_names(spec):
             shape = model.params[layer - 1][name].shape
             # the applied gradient, split at step T − K: the far steps and the recent ones, each summed once
-            old = evaluate_recursive(rnn, name, layer, values, deltas, range(first, cut + 1), rows) \
-                if cut >= first else np.zeros(shape)
-            full = old + evaluate_recursive(rnn, name, layer, values, deltas, range(max(cut + 1, first), model.T + 1),
-                                            rows)
+            old = _summed(values, rnn, rows, name, layer, first, cut) if cut >= first else np.zeros(shape)
+            full = old + _summed(values, rnn, rows, name, layer, max(cut + 1, first), model.T)
             g[name] = _fit(full, shape) / B
             g_far[name] = _fit(old, shape) / B
         grads.append(g)
@@ -173,6 +171,39 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
     recent = global_norm([{k: g[k] - f[k] for k in g} for g, f in zip(grads, far_parts, strict=True)])
     share = old_norm / (old_norm + recent) if old_norm + recent > 0 else 0.0
     return loss, grads, share
+
+
+def _entry_rows(values: ArrayFactors, rnn, deltas: dict, layer: int) -> dict[str, np.ndarray]:
+    """For every leaf p of the step (linear map or per-unit parameter): D_tᵀ δ_t summed over the states
+    it enters, for t = 1..T at once, as an array (T, n, B) — what evaluate_recursive adds step by step."""
+    traj, T = values.traj, values.model.T
+    zero = values.zero()
+    stacked = {state: np.stack([zero if deltas.get((layer, t, state)) is None else deltas[(layer, t, state)]
+                                for t in range(1, T + 1)]) for state in rnn.states}
+    rows = {}
+    for leaf in {param_entry(rnn, p)[1] for p in rnn.spec.params if rnn.spec.kind(p) != "initial"}:
+        total = np.zeros_like(stacked[rnn.states[0]])
+        for route in rnn.graph.entries(leaf):  # D routes are diagonal: a coefficient times δ, unit by unit
+            total = total + traj.coefs[layer - 1][(route.target, leaf)][1:] * stacked[route.target]
+        rows[leaf] = total
+    return rows
+
+
+def _summed(values: ArrayFactors, rnn, rows: dict[str, np.ndarray], name: str, layer: int, lo: int,
+            hi: int) -> np.ndarray:
+    """Σ_{t=lo..hi} of a parameter's gradient terms: (D_tᵀ δ_t) z_tᵀ summed over the batch for a weight
+    (z_t its input or previous state), D_tᵀ δ_t for a bias or per-unit parameter (initial states are not
+    trained)."""
+    _, leaf, source = param_entry(rnn, name)
+    part = rows[leaf][lo - 1:hi]
+    if source is None:
+        return part.sum(axis=0)
+    traj = values.traj
+    if source == INPUT:
+        z = traj.inputs[lo - 1:hi] if layer == 1 else traj.values[layer - 2]["h"][lo:hi + 1]
+    else:
+        z = traj.values[layer - 1][source][lo - 1:hi]  # the previous state: index t − 1
+    return np.einsum("tib,tjb->ij", part, z)
 
 
 def _fit(g: np.ndarray, shape: tuple) -> np.ndarray:

@@ -139,6 +139,13 @@ def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return matrix @ vector
 
 
+def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """M·v_t for every step t of inputs (T, k, B); a matrix with a batch axis (n, k, B) acts per element."""
+    if matrix.ndim == 3:
+        return np.einsum("ikb,tkb->tib", matrix, inputs)
+    return np.matmul(matrix, inputs)
+
+
 def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray) -> Trajectory:
     """Run the cell over x (T, m, B) for every layer; parameters are float or mpf object arrays, each
     either shared by the batch (matrices (n, k), vectors (n, 1)) or one per batch element (last axis B)."""
@@ -158,20 +165,26 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
     scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
                | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
     zeros = np.zeros((n, B), dtype=dtype)
-    for t in range(1, T + 1):
-        for ell, p in enumerate(params):
-            layer, inp = values[ell], x[t - 1] if ell == 0 else values[ell - 1]["h"][t]
-            args = {}
+    # layer by layer (layer ℓ at step t needs only layer ℓ − 1 at t and itself at t − 1): the terms that
+    # read the layer's input, and the bias, for every step at once — one matrix product per weight
+    # instead of one per step
+    for ell, p in enumerate(params):
+        layer = values[ell]
+        inputs = x if ell == 0 else values[ell - 1]["h"][1:]  # (T, k, B)
+        read = {matrix: _each_step(p[matrix], inputs) for lin in cell.linears for matrix, src in lin.terms
+                if src == INPUT}
+        args = dict(scalars[ell])
+        for t in range(1, T + 1):
+            inp = inputs[t - 1]
             for lin in cell.linears:
                 total = p[lin.bias] if lin.bias else 0
-                for matrix, src in lin.terms:
-                    total = total + matvec(p[matrix], inp if src == INPUT else layer[src][t - 1])
+                for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
+                    total = total + (read[matrix][t - 1] if src == INPUT else matvec(p[matrix], layer[src][t - 1]))
                 layer[lin.name][t] = total
                 args[lin.name] = layer[lin.name][t]
-            for s in cell.states:
-                args[f"prev_{s}"] = layer[s][t - 1]
+            for st in cell.states:
+                args[f"prev_{st}"] = layer[st][t - 1]
             args[INPUT] = inp if inp.shape[0] == n else zeros
-            args.update(scalars[ell])
             row = [args[name] for name in cc.leaf_names]
             nodes = [layer[m][t] for m in cc.node_names]
             for k, name in enumerate(cc.node_names):
