@@ -61,8 +61,10 @@ def shown(text: str, limit: int = 40) -> str:
 class Parser:
     """One parse: the allowed names, what the expression is called in messages, and the node budget."""
 
-    def __init__(self, text: str, names: Mapping[str, sp.Expr], what: str) -> None:
+    def __init__(self, text: str, names: Mapping[str, sp.Expr], what: str,
+                 matmul: Callable[[sp.Expr, sp.Expr], sp.Expr | str] | None = None) -> None:
         self.text, self.names, self.what = text, names, what
+        self.matmul = matmul  # M @ v: the caller builds it (or returns why not); None: @ is not allowed
         self.count = 0
 
     def fail(self, message: str) -> SymbpttError:
@@ -107,6 +109,11 @@ class Parser:
             raise self.fail(f"name {node.id!r} is not allowed (allowed: {allowed}, pi, E)")
         if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
             return self.binary(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult) and self.matmul is not None:
+            built = self.matmul(self.build(node.left)[0], self.build(node.right)[0])
+            if isinstance(built, str):
+                raise self.fail(built)
+            return built, None
         if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
             expr, value = self.build(node.operand)
             op = UNARY[type(node.op)]
@@ -168,9 +175,11 @@ class Parser:
         return builder(*[e for e, _ in built]), value
 
 
-def parse_expression(text: str, names: Mapping[str, sp.Expr], what: str) -> sp.Expr:
-    """The SymPy expression for ``text`` over ``names``, or SymbpttError naming what is not allowed."""
-    return Parser(text, names, what).parse()
+def parse_expression(text: str, names: Mapping[str, sp.Expr], what: str,
+                     matmul: Callable[[sp.Expr, sp.Expr], sp.Expr | str] | None = None) -> sp.Expr:
+    """The SymPy expression for ``text`` over ``names``, or SymbpttError naming what is not allowed;
+    ``matmul`` builds ``M @ v`` (a cell file with shapes), which is refused without it."""
+    return Parser(text, names, what, matmul).parse()
 
 
 def parse_activation(text: str) -> sp.Expr:

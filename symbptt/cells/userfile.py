@@ -14,7 +14,9 @@ intermediate and per new state.  Every expression goes through the whitelist par
     [update]
     h = "(1 - f)*h + f*n"
 
-User cells are scalar (n = 1, one input x); the initial states are the parameters h0 (and c0, …).
+Without [shapes] a file cell is scalar (n = 1, one input x); with [shapes] its parameters are vectors
+and matrices and ``@`` is the matrix product (cells/vectorfile.py), at any n.  The initial states are
+the parameters h0 (and c0, …).
 Names follow a grammar per kind (see ``RULES``) so that every printed symbol is distinct and none is
 one the notation already uses.
 """
@@ -33,8 +35,9 @@ else:  # pragma: no cover - Python 3.10
 from ..errors import SymbpttError
 from ..safeexpr import CONSTANTS, FUNCTIONS, parse_expression, shown
 from .base import INPUT, Cell, prev, unit
+from .vectorfile import MATRIX, declared_shapes, parse_vector_expressions, vector_cell
 
-KEYS = {"name", "title", "states", "params", "intermediates", "update"}
+KEYS = {"name", "title", "states", "params", "intermediates", "update", "shapes"}
 # What each kind of name may look like.  Printed names are built from these (h_t, f_t, w_f, and route
 # tags such as D^{hwf}_t that join a state letter and a parameter name), so the grammar keeps every
 # printed name readable and distinct, and never equal to a symbol the notation itself uses.
@@ -64,13 +67,15 @@ def load_cell_file(path: str | Path) -> Cell:
     return build_cell(data, str(path))
 
 
-def _names(data: dict, key: str, where: str) -> list[str]:
+def _names(data: dict, key: str, where: str, matrices: bool = False) -> list[str]:
     value = data.get(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise SymbpttError(f"{where}: {key!r} must be a non-empty list of names")
     if len(value) > MAX_NAMES:
         raise SymbpttError(f"{where}: {key!r} has more than {MAX_NAMES} names")
     for name in value:
+        if matrices and MATRIX.match(name):  # a file with [shapes]: W, U_f are weight matrices
+            continue
         _check_name(name, "state" if key == "states" else "parameter", where)
     if len(set(value)) != len(value):
         raise SymbpttError(f"{where}: {key!r} names something twice")
@@ -105,7 +110,7 @@ def _check_name(name: str, kind: str, where: str) -> None:
 def _check_roles(states: list[str], params: list[str], inter: dict, where: str) -> None:
     """A parameter's base is never a state or intermediate name (w_f and an intermediate w would both
     print as w_…), and parameter names stay distinct once their underscore is dropped (route tags)."""
-    bases = {PARAM.match(p)["base"]: p for p in params}  # type: ignore[index]
+    bases = {m["base"]: p for p in params if (m := PARAM.match(p))}
     for name in [*states, *inter]:
         if name in bases:
             raise SymbpttError(f"{where}: {name!r} names a state or intermediate and is the base of "
@@ -130,7 +135,8 @@ def build_cell(data: dict, where: str) -> Cell:
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise SymbpttError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KEYS))})")
-    states, params = _names(data, "states", where), _names(data, "params", where)
+    shaped = "shapes" in data
+    states, params = _names(data, "states", where), _names(data, "params", where, matrices=shaped)
     if states[0] != "h":
         if "h" not in states:
             raise SymbpttError(f"{where}: the states must include h (the output the loss reads)")
@@ -147,13 +153,22 @@ def build_cell(data: dict, where: str) -> Cell:
     extra = [s for s in update if s not in states]
     if extra:
         raise SymbpttError(f"{where}: [update] defines {extra[0]!r}, which is not a state")
-    names = {INPUT: unit(INPUT)} | {s: prev(s) for s in states} | {p: unit(p) for p in params}
-    names |= {k: unit(k) for k in inter}
-    exprs = {k: parse_expression(v, names, f"{where}: [intermediates] {k} =") for k, v in inter.items()}
-    updates = {s: parse_expression(update[s], names, f"{where}: [update] {s} =") for s in states}
+    kinds = declared_shapes(data, params, where) if shaped else {}
+    if shaped:
+        texts = {k: (v, f"{where}: [intermediates] {k} =") for k, v in inter.items()}
+        texts |= {f"update {s}": (update[s], f"{where}: [update] {s} =") for s in states}
+        parsed = parse_vector_expressions(texts, states, list(inter), kinds)
+        exprs = {k: parsed[k] for k in inter}
+        updates = {s: parsed[f"update {s}"] for s in states}
+    else:
+        names = {INPUT: unit(INPUT)} | {s: prev(s) for s in states} | {p: unit(p) for p in params}
+        names |= {k: unit(k) for k in inter}
+        exprs = {k: parse_expression(v, names, f"{where}: [intermediates] {k} =") for k, v in inter.items()}
+        updates = {s: parse_expression(update[s], names, f"{where}: [update] {s} =") for s in states}
     order = _topological(exprs, where)
-    used = set().union(*(e.free_symbols for e in [*exprs.values(), *updates.values()]))
-    unused = [p for p in params if unit(p) not in used]
+    used = {s.name.removeprefix("matrix_") if s.name.startswith("matrix_") else s
+            for e in [*exprs.values(), *updates.values()] for s in e.free_symbols}
+    unused = [p for p in params if unit(p) not in used and p not in used]
     if unused:
         raise SymbpttError(f"{where}: parameter {unused[0]!r} is not used by any expression")
     reads = {k for k in order if exprs[k].free_symbols & {prev(s) for s in states}}
@@ -173,6 +188,8 @@ def build_cell(data: dict, where: str) -> Cell:
     if wide is not None:  # pdflatex and the figures' font show Latin-1 (ASCII and Western accents) only
         raise SymbpttError(f"{where}: 'name' and 'title' may use ASCII and Latin-1 letters only; U+{ord(wide):04X} "
                            "cannot be typeset in the LaTeX document or drawn in the figures")
+    if shaped:
+        return vector_cell(name, title, states, order, exprs, updates, kinds, where)
     nodes = tuple((k, exprs[k]) for k in order) + tuple((s, updates[s]) for s in states)
     return Cell(name=name, title=title, states=tuple(states), linears=(), nodes=nodes,
                 scalar_params=tuple(params), max_hidden=1, max_input=1)

@@ -58,6 +58,8 @@ def _derive_commands() -> list[str]:
         "derive -T 2 --cell indrnn -n 2 --layers 2 --wrt all --form recursive --format pretty --width 100",
         "derive -T 3 --cell lru --wrt all --form explicit --factors named --format latex",
         "derive -T 2 --cell lru -n 2 --wrt nu --form general --format text",
+        "derive -T 2 -n 2 --cell docs/cells/vindrnn.toml --wrt all --form recursive --format text",
+        "derive -T 2 -n 2 -m 2 --cell tests/cells/vgru.toml --wrt W_n --form explicit --factors named --format latex",
     ]
     return out
 
