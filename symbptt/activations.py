@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, TypeAlias
 
 import mpmath
@@ -48,14 +48,28 @@ class Activation:
     sigma: sp.Expr  # σ(a), written with the primitives of primitives.py
     dsigma: sp.Expr  # σ'(a), the same
     dsigma_h: sp.Expr | None
-    gamma: float  # sup|σ'| (math.inf when σ' is unbounded)
-    gamma_status: str  # "exact", or how the value was estimated
+    gamma_found: Callable[[], tuple[float, str]]  # (γ, how it was found), computed when first asked for
     np_sigma: Callable[[Array], Array]
     np_dsigma: Callable[[Array], Array]
     np_log10_dsigma: Callable[[Array], Array]
     mp_sigma: Callable[[mpmath.mpf], mpmath.mpf]
     mp_dsigma: Callable[[mpmath.mpf], mpmath.mpf]
     function: type | None = None  # the primitive σ, None for the identity
+
+    @cached_property
+    def _gamma(self) -> tuple[float, str]:
+        return self.gamma_found()
+
+    @property
+    def gamma(self) -> float:
+        """sup|σ'| (math.inf when σ' is unbounded); found once, when first asked for (printing a form
+        never needs it; a custom activation's search costs about a second)."""
+        return self._gamma[0]
+
+    @property
+    def gamma_status(self) -> str:
+        """"exact", or how γ was estimated."""
+        return self._gamma[1]
 
     def apply(self, x: sp.Expr) -> sp.Expr:
         """σ(x) as it enters a cell's equations."""
@@ -123,7 +137,7 @@ def _builtin(name: str) -> Activation:
     sigma, dsigma_h, gamma, np_d, np_logd, mp_s, mp_d = BUILTIN[name]
     function = None if sigma is A else type(sigma)
     np_sigma = _identity if function is None else P.TABLE[function][1]
-    return Activation(name, sigma, sp.diff(sigma, A), dsigma_h, gamma, GAMMA_EXACT, _vectorised(np_sigma),
+    return Activation(name, sigma, sp.diff(sigma, A), dsigma_h, lambda: (gamma, GAMMA_EXACT), _vectorised(np_sigma),
                       np_d, np_logd, mp_s, mp_d, function)
 
 
@@ -245,7 +259,6 @@ def _custom(text: str) -> Activation:
                 out[idx] = -np.inf if v == 0 else float(mpmath.log10(abs(v)))
         return out
 
-    gamma, status = find_gamma(dsigma, np_dsigma, mp_dsigma)
     plain_sigma, second = P.plain(sigma), P.plain(sp.diff(dsigma, A))
     import hashlib  # only custom activations need it (keeps start-up short)
 
@@ -253,8 +266,8 @@ def _custom(text: str) -> Activation:
     function = P.custom_primitive(
         key, lambda x: plain_sigma.xreplace({A: x}), lambda x: shown_dsigma.xreplace({A: x}),
         lambda x: second.xreplace({A: x}), (np_sigma, np_dsigma), (mp_sigma, mp_dsigma))
-    return Activation(text, sigma, shown_dsigma, None, gamma, status, np_sigma, np_dsigma, log10_dsigma,
-                      mp_sigma, mp_dsigma, function)
+    return Activation(text, sigma, shown_dsigma, None, lambda: find_gamma(dsigma, np_dsigma, mp_dsigma), np_sigma,
+                      np_dsigma, log10_dsigma, mp_sigma, mp_dsigma, function)
 
 
 PROBES = [sign * 10.0 ** (k / 2) for sign in (-1.0, 1.0) for k in range(-6, 25)] + [0.0]

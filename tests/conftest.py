@@ -19,6 +19,18 @@ settings.load_profile("symbptt")
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "a/(1+abs(a))"]
 
 
+# The longest tests (each a few seconds: a kernel, a subprocess, a figure) start first, so that the two
+# workers do not wait for one of them at the end of the run.
+FIRST = ("test_tutorial_notebook_runs_in_a_kernel", "test_benchmark_smoke_run_prints_every_case",
+         "test_each_block_and_figure_is_what_its_command_produces", "test_no_runtime_warning_reaches_the_user",
+         "test_a_small_run_agrees_everywhere", "test_printing_through_templates_equals_printing_each_factor",
+         "test_explicit_and_recursive_equal_diff_of_unrolled_loss", "test_every_form_compiles")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: next((i for i, name in enumerate(FIRST) if item.name.startswith(name)), len(FIRST)))
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_columns(monkeypatch):
     """Output width does not depend on the developer's COLUMNS (a test that wants one sets it)."""
@@ -56,7 +68,8 @@ def random_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, s
         p = {}
         for name in spec.params:
             kind = spec.kind(name)
-            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "initial": (n,), "scalar": (1,)}[kind]
+            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "unit": (n,), "initial": (n,),
+                     "scalar": (1,)}[kind]
             p[name] = rng.uniform(-0.5, 0.5, shape) if kind == "initial" else rng.normal(0, scale, shape)
         out.append(p)
     return out

@@ -18,7 +18,7 @@ from symbptt.symbolic.shown import SymbolicFactors
 GRID = [
     # cell, activation, T, n, layers, loss
     ("rnn", "tanh", 3, 1, 1, "last"), ("rnn", "tanh", 3, 1, 2, "sum"), ("rnn", "sigmoid", 2, 2, 1, "sum"),
-    ("rnn", "relu", 2, 2, 2, "last"), ("rnn", "a/(1+abs(a))", 3, 1, 1, "sum"), ("rnn", "tanh", 2, 2, 2, "sum"),
+    ("rnn", "relu", 2, 2, 2, "last"), ("rnn", "a/(1+abs(a))", 3, 1, 1, "sum"),
     ("lstm", None, 2, 1, 1, "last"), ("lstm", None, 1, 1, 2, "sum"), ("lstm", None, 1, 2, 1, "sum"),
     ("gru", None, 2, 1, 1, "sum"), ("gru", None, 1, 2, 1, "last"), ("gru", None, 1, 1, 2, "last"),
     ("mingru", None, 3, 1, 1, "sum"), ("mingru", None, 2, 2, 2, "last"), ("minlstm", None, 3, 1, 1, "last"),
@@ -281,7 +281,7 @@ def test_every_form_builds_for_matrices_and_layers(cell):
 
 
 @pytest.mark.parametrize("kwargs", [dict(T=12), dict(T=11, n=2), dict(T=10, cell="gru"),
-                                    dict(T=10, activation="max(a, a**2, a**3)")])
+                                    dict(T=6, activation="max(a, a**2, a**3)")])
 @pytest.mark.parametrize("form", ["unroll", "factors", "explicit", "recursive"])
 def test_printing_through_templates_equals_printing_each_factor(monkeypatch, kwargs, form):
     """The printers print one factor per template and swap step numbers in the printed string (steps
