@@ -23,6 +23,7 @@ KIND_OPTIONS = {
                  "scale", "forget_bias", "seed"},
     "horizon": {"activation", "cell", "n", "task", "lengths", "iterations", "batch", "lr", "optimizer", "scale",
                 "forget_bias", "seed", "seeds"},
+    "gradmap": {"cell", "wrt", "low", "high", "points", "T", "n", "u", "seed"},
 }
 FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points": "--points", "u": "-u",
          "b": "-b", "h0": "--h0", "seed": "--seed", "quantity": "--quantity", "weights": "--weights", "n": "-n",
@@ -46,6 +47,7 @@ Kinds:
   training       loss and gradient norm of training runs (vary --lengths,
                  --cell or --clip)
   horizon        share of seeds that solve a task against T, per cell
+  gradmap        log10|∂L/∂θ| over a bias or per-unit parameter θ × T
 \b
 Examples:
   symbptt plot regimes -o regimes.png
@@ -58,6 +60,7 @@ Examples:
   symbptt plot training --lengths 10,20,40 -n 8 -o learning.png
   symbptt plot training --lengths 20 --scale 2 --clip none,1 -o clip.png
   symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10 -o h.png
+  symbptt plot gradmap --cell lru --wrt nu -T 300 -o nu.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
@@ -77,7 +80,7 @@ Examples:
               help="regimes, curves: a linear panel next to the activation's.")
 @click.option("--weights", default="0.5,1,1.5", show_default=True, help="curves: comma-separated w.")
 @click.option("--cell", default=None,
-              help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled: the cell.")
+              help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled, gradmap: the cell.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
 @click.option("--gain", type=Finite(), default=1.0, show_default=True, help="curves --cell, gates: W ~ N(0, g²/n).")
@@ -85,7 +88,8 @@ Examples:
               help="curves --cell, training, horizon: the LSTM's b_f.")
 @click.option("--params", "params_file", default=None,
               help="contributions: a JSON parameters file, or example, example-lstm.")
-@click.option("--wrt", default=None, help="contributions: the parameter (default: the recurrent weight).")
+@click.option("--wrt", default=None, help="contributions: the parameter (default: the recurrent weight); "
+              "gradmap: a bias or per-unit parameter (default: the first per-unit one, else bias).")
 @click.option("--b-min", type=Finite(), default=-3.0, show_default=True, help="surface: smallest bias.")
 @click.option("--b-max", type=Finite(), default=3.0, show_default=True, help="surface: largest bias.")
 @click.option("--target", type=Finite(), default=0.5, show_default=True, help="surface, regimes --quantity grad: y.")
@@ -108,8 +112,8 @@ Examples:
 @click.option("--seeds", type=click.IntRange(1, 20), default=2, show_default=True, help="horizon: runs per point.")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
-    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon)
-    into OUTPUT."""
+    """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon,
+    gradmap) into OUTPUT."""
     from . import plots
 
     if kind not in KIND_OPTIONS:

@@ -190,3 +190,24 @@ def test_a_shaped_cell_file_with_a_mistake_gets_one_line_naming_it(tmp_path, cha
     with pytest.raises(SymbpttError, match=re.escape(message)) as info:
         get_cell(str(path), get_activation("tanh"))
     assert "\n" not in str(info.value)
+
+
+def test_the_gradient_map_holds_the_engine_s_gradient_and_says_what_it_shows():
+    """plot gradmap: a grid point at one T is grad's ∂L/∂ν for that network (same inputs, y = 0, the loss
+    at T); the caption's largest value and where it lies are read off the drawn array."""
+    from symbptt import plots
+    from symbptt.numeric.examples import example_config
+
+    fig, data = plots.gradient_map("lru", "nu", -8.0, 0.0, 9, 30, 2, 1.0, 3)
+    grid, Ts, out = data.values["grid"], data.values["T"], data.values["log10_grad"]
+    i, j = list(Ts).index(30), 4
+    cfg = example_config("lru", 30, 2, seed=3)
+    layer = dict(cfg.layers[0], nu=np.full(2, grid[j]))
+    report = grad_report(Config("lru", None, [layer], cfg.x[:30], np.zeros(2), "last"))
+    assert out[i, j] == pytest.approx(math.log10(np.linalg.norm(report["grad"]["nu"])), abs=1e-10)
+    best = int(np.nanargmax(out[-1]))
+    text = fig.texts[-1].get_text()
+    assert f"largest at ν = {grid[best]:.3g} (10^{out[-1, best]:.3g})" in text
+    assert "Top axis: the constant factor" in text
+    fig, data = plots.gradient_map("lstm", "b_f", -3.0, 3.0, 5, 12, 2, 1.0, 0)
+    assert "Top axis" not in fig.texts[-1].get_text()

@@ -51,6 +51,9 @@ OPTIONS = {  # command → option → values it refuses
     "plot training": {"--lengths": ["0", "a", "5,", "100000"], "--clip": ["0", "x"], "--iterations": ["0"],
                       "--lr": ["0"], "--batch": ["0"], "--optimizer": ["x"]},
     "plot horizon": {"--seeds": ["0", "99"], "--lengths": ["0"], "--cell": ["tree"]},
+    "plot gradmap": {"--wrt": ["U", "h0", "q", "W_x"], "--cell": ["rnn,lstm", "tree", ","], "--points": ["1", "5000"],
+                     "-T": ["0", "100000000"], "--min": ["nan", "3"], "-n": ["0", "99"], "-a": ["relu"],
+                     "--gain": ["2"]},
     "theory": {"--sigma-w": [*NOT_A_NUMBER[:5], "-1", "1e7"], "--sigma-b": ["nan", "-2"], "--sigma-u": ["inf"],
                "--input-var": ["-1", "x"], "-a": INJECTION[:4], "--format": ["xml"]},
 }

@@ -11,15 +11,17 @@ from .common import Plotted, check_plot_path, save
 from .contributions import contributions
 from .curves import cell_curves, curves
 from .gates import gates
+from .gradmap import gradient_map
 from .regimes import regimes
 from .spectrum import spectrum
 from .surface import surface
 from .training import horizon, training
 from .unrolled import unrolled
 
-KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon")
+KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon",
+         "gradmap")
 __all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions", "curves", "draw", "gates",
-           "horizon", "regimes", "save", "spectrum", "surface", "training", "unrolled"]
+           "gradient_map", "horizon", "regimes", "save", "spectrum", "surface", "training", "unrolled"]
 
 
 def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
@@ -136,4 +138,9 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
                                "at most 100,000")
         return gates(-2.0 if low is None else low, 6.0 if high is None else high, points or 81, T or 100,
                      n or 1, gain, u, seed)[0]
+    if kind == "gradmap":
+        chosen = names(cell or "lru")
+        if len(chosen) != 1:
+            raise SymbpttError("plot gradmap draws one cell; give --cell once")
+        return gradient_map(chosen[0], wrt, low, high, points or 60, T or 200, n or 1, u, seed)[0]
     return unrolled(T or 3, layers, cell or "rnn", backward)[0]
