@@ -244,14 +244,17 @@ def tikz_diagram(rnn: RNN) -> str:
     columns = [0, *_drawn_steps(rnn.T)]
     sup = (lambda ell: f"({ell})") if rnn.layers > 1 else (lambda ell: "")
     gap = 1.6 if len(states) == 1 else 2.1
-    row = {(ell, s): gap * ((ell - 1) * len(states) + i + 1) for ell in range(1, rnn.layers + 1)
-           for i, s in enumerate(states)}
+    # a layer's back arcs and their labels hang below its row; the arrow up into it (from x or from the
+    # layer below) is long enough to carry its own labels beneath them
+    rise = 2.6 if len(states) == 1 else 3.6
+    row = {(ell, s): rise * ell + gap * ((ell - 1) * (len(states) - 1) + i)
+           for ell in range(1, rnn.layers + 1) for i, s in enumerate(states)}
     lines = [r"\begin{tikzpicture}[>=Stealth,"
              r" state/.style={circle, draw, minimum size=9mm, inner sep=0pt},"
              r" input/.style={rectangle, draw, minimum size=7mm}, lab/.style={font=\scriptsize},"
              r" back/.style={->, red!70!black}, blab/.style={font=\scriptsize, red!70!black}]"]
     for col, t in enumerate(columns):
-        x = 1.9 * col
+        x = (1.9 if len(states) == 1 else 2.6) * col  # two states: the diagonals between them need room
         if t is None:
             lines += [rf"\node at ({x:.2f},{y:.2f}) {{$\cdots$}};" for y in row.values()]
             continue
@@ -268,11 +271,20 @@ def tikz_diagram(rnn: RNN) -> str:
         for ell in range(1, rnn.layers + 1):
             up = f"^{{{sup(ell)}}}" if sup(ell) else ""
             below = f"x{col}" if ell == 1 else f"h{ell - 1}c{col}"
-            label = rf"node[lab, right] {{$U{up}, b{up}$}}" if rnn.spec.name == "rnn" else ""
-            lines.append(rf"\draw[->] ({below}) -- {label} ({states[0]}{ell}c{col});")
+            # the shared input weights are named once, on the last arrow up, where nothing is to its right
+            # (between the columns hang the back arcs and their labels)
+            u = "u" if rnn.scalar else "U"  # as the formulas of a scalar model write it
+            label = rf"node[lab, right, pos=0.3] {{${u}{up}, b{up}$}}" if rnn.spec.name == "rnn" and col == len(
+                columns) - 1 else ""
+            # from the layer below, a cell with several states curves around that layer's upper rows
+            path = "to[bend right=28]" if ell > 1 and len(states) > 1 else "--"
+            lines.append(rf"\draw[->] ({below}) {path} {label} ({states[0]}{ell}c{col});")
             if ell > 1:
-                lines.append(rf"\draw[back] (h{ell}c{col}) to[bend left=35] node[blab, left] {{$V{up}_{{{t}}}$}} "
-                             rf"({below});")
+                # wide of the rows in between; the label halfway between the two layers' rows
+                span = rise + gap * (len(states) - 1)
+                bend, pos = (30, 0.55) if len(states) == 1 else (50, round(rise / 2 / span, 3))
+                lines.append(rf"\draw[back] (h{ell}c{col}) to[bend right={bend}] node[blab, left, pos={pos}] "
+                             rf"{{$V{up}_{{{t}}}$}} ({below});")
             if columns[col - 1] is None:
                 continue
             for target, source, kinds in edges:
@@ -285,8 +297,8 @@ def tikz_diagram(rnn: RNN) -> str:
                     above = len(states) > 1 and target == states[-1]  # the top row of a layer: arcs above
                     forward = rf"node[lab, {'below' if above else 'above'}] {{${_forward_label(rnn, target, ell)}$}}"
                     lines.append(rf"\draw[->] ({a}) -- {forward} ({b});")
-                    bend, side = ("bend right=40", "above") if above else ("bend left=40", "below")
-                    lines.append(rf"\draw[back] ({b}) to[{bend}] node[blab, {side}] {{${factor}$}} ({a});")
+                    arc, side = ("bend right=40", "above") if above else ("bend left=40", "below")
+                    lines.append(rf"\draw[back] ({b}) to[{arc}] node[blab, {side}] {{${factor}$}} ({a});")
                 else:
                     lines.append(rf"\draw[->] ({a}) -- ({b});")
                     lines.append(rf"\draw[back, densely dotted] ({b}) to[bend left=12] ({a});")
@@ -296,7 +308,8 @@ def tikz_diagram(rnn: RNN) -> str:
     lines.append(r"\node[input, below=0.6cm of L] (y) {$y$};")
     lines.append(rf"\draw[->] ({h_top}) -- (L);")
     lines.append(r"\draw[->] (y) -- (L);")
-    lines.append(rf"\draw[back] (L) to[bend left=40] node[blab, below] {{$\partial L/\partial h_{{{rnn.T}}}$}} "
+    # above the arrow to L: below it sits the label of the last arrow up into h_T
+    lines.append(rf"\draw[back] (L) to[bend right=40] node[blab, above] {{$\partial L/\partial h_{{{rnn.T}}}$}} "
                  rf"({h_top});")
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines) + "\n"
@@ -306,7 +319,7 @@ def _forward_label(rnn: RNN, state: str, layer: int) -> str:
     """What a same-state arrow multiplies by going forward: W for the vanilla cell, f_t ⊙ on the LSTM's c."""
     up = f"^{{({layer})}}" if rnn.layers > 1 else ""
     if rnn.spec.name == "rnn":
-        return f"W{up}"
+        return f"{'w' if rnn.scalar else 'W'}{up}"  # the formulas' spelling: w for one unit
     if rnn.spec.name == "lstm" and state == "c":
         return r"f_t \odot"
     return ""

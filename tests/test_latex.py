@@ -243,3 +243,36 @@ def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
     assert r"c_{1} &= c_{0} f_{1} + g_{1} i_{1}" in unrolled
     three = snippet(derive(RNN(T=3), "explicit", "W", named=True))
     assert three.count(r"&\quad + ") == 2  # three paths, one per row
+
+
+def _overlapping_words(bbox_html: str) -> list[list[tuple[str, str]]]:
+    """Per page of `pdftotext -bbox` output: the pairs of words whose boxes overlap (each box shrunk by
+    15% on every side, so that a subscript touching its base does not count)."""
+    import itertools
+
+    pages = []
+    for page in bbox_html.split("<page ")[1:]:
+        boxes = [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page)]
+        bad = []
+        for p, q in itertools.combinations(boxes, 2):
+            sx, sy = 0.15 * min(p[2] - p[0], q[2] - q[0]), 0.15 * min(p[3] - p[1], q[3] - q[1])
+            if p[0] + sx < q[2] - sx and q[0] + sx < p[2] - sx and p[1] + sy < q[3] - sy and q[1] + sy < p[3] - sy:
+                bad.append((p[4], q[4]))
+        pages.append(bad)
+    return pages
+
+
+def test_diagram_labels_do_not_collide(tmp_path):
+    """The TikZ diagrams as typeset: no two words of a label overlap (U^(2), b^(2), V^(2)_t and J^(2)_t
+    piled up between two layers; "U, b" sat on ∂L/∂h_3 with one layer)."""
+    pdftotext = require_program("pdftotext")
+    models = [dict(T=4, layers=2), dict(T=3), dict(T=3, cell="lstm", layers=2), dict(T=3, layers=3, cell="gru"),
+              dict(T=3, n=2, cell="lru", layers=2)]
+    body = "\n\\newpage\n".join(tikz_diagram(RNN(**kwargs)) for kwargs in models)
+    compile_tex(tmp_path, "diagrams", PREAMBLE + "\\begin{document}\n" + body + "\\end{document}\n")
+    html = subprocess.run([pdftotext, "-bbox", str(tmp_path / "diagrams.pdf"), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+    pages = _overlapping_words(html)
+    assert len(pages) == len(models)
+    assert all(not bad for bad in pages), [(m, bad[:4]) for m, bad in zip(models, pages, strict=True) if bad]
