@@ -24,6 +24,7 @@ KIND_OPTIONS = {
     "horizon": {"activation", "cell", "n", "task", "lengths", "iterations", "batch", "lr", "optimizer", "scale",
                 "forget_bias", "seed", "seeds"},
     "gradmap": {"cell", "wrt", "low", "high", "points", "T", "n", "u", "seed"},
+    "isometry": {"activation", "n", "gain", "lengths", "seed", "u"},
 }
 FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points": "--points", "u": "-u",
          "b": "-b", "h0": "--h0", "seed": "--seed", "quantity": "--quantity", "weights": "--weights", "n": "-n",
@@ -48,6 +49,7 @@ Kinds:
                  --cell or --clip)
   horizon        share of seeds that solve a task against T, per cell
   gradmap        log10|∂L/∂θ| over a bias or per-unit parameter θ × T
+  isometry       singular values of ∂h_T/∂h_0: Gaussian against orthogonal W
 \b
 Examples:
   symbptt plot regimes -o regimes.png
@@ -61,6 +63,7 @@ Examples:
   symbptt plot training --lengths 20 --scale 2 --clip none,1 -o clip.png
   symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10 -o h.png
   symbptt plot gradmap --cell lru --wrt nu -T 300 -o nu.png
+  symbptt plot isometry -n 64 --lengths 1,10,50 -o isometry.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
@@ -70,7 +73,8 @@ Examples:
 @click.option("--max", "high", type=Finite(), default=None, help="Largest weight, gain or forget bias.")
 @click.option("--points", type=click.IntRange(min=2, max=100_000), default=None, help="Grid points.")
 @click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True,
-              help="The drive: weight of the inputs x_t ~ U(-1, 1) (scale of U for cells).")
+              help="The drive: weight of the inputs x_t ~ U(-1, 1) (scale of U for cells; isometry: the inputs' "
+                   "standard deviation, 0.1).")
 @click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True)
 @click.option("--h0", type=Finite(), default=0.0, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
@@ -83,7 +87,8 @@ Examples:
               help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled, gradmap: the cell.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
-@click.option("--gain", type=Finite(), default=1.0, show_default=True, help="curves --cell, gates: W ~ N(0, g²/n).")
+@click.option("--gain", type=Finite(), default=1.0, show_default=True,
+              help="curves --cell, gates: W ~ N(0, g²/n); isometry: W = g·W0 (default: the edge of chaos).")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True,
               help="curves --cell, training, horizon: the LSTM's b_f.")
 @click.option("--params", "params_file", default=None,
@@ -99,7 +104,8 @@ Examples:
 @click.option("--theory", is_flag=True, help="spectrum: the mean-field rate (n → ∞) beside the observed one.")
 @click.option("--task", type=click.Choice(["remember", "adding"]), default="remember", show_default=True,
               help="training, horizon: the task.")
-@click.option("--lengths", default="10,20,40", show_default=True, help="training, horizon: values of T.")
+@click.option("--lengths", default="10,20,40", show_default=True,
+              help="training, horizon, isometry (1,10,50): values of T.")
 @click.option("--clip", default="none", show_default=True, help="training: clip norms to compare, or none.")
 @click.option("--iterations", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="training, horizon: iterations per run.")
@@ -113,7 +119,7 @@ Examples:
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
     """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon,
-    gradmap) into OUTPUT."""
+    gradmap, isometry) into OUTPUT."""
     from . import plots
 
     if kind not in KIND_OPTIONS:
@@ -129,6 +135,12 @@ def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
         for name in ("weights", "b", "beside"):
             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
                 raise SymbpttError(f"plot curves --cell compares cells; it does not use {FLAGS[name]}")
+    if kind == "isometry" and ctx.get_parameter_source("gain") != ParameterSource.COMMANDLINE:
+        opts["gain"] = None  # the edge of chaos of the activation
+    if kind == "isometry" and ctx.get_parameter_source("lengths") != ParameterSource.COMMANDLINE:
+        opts["lengths"] = "1,10,50"
+    if kind == "isometry" and ctx.get_parameter_source("u") != ParameterSource.COMMANDLINE:
+        opts["u"] = 0.1  # weak inputs: the regime the theory of dynamical isometry is about
     plots.check_plot_path(output)
     fig = plots.draw(kind, **opts)
     plots.save(fig, output)

@@ -211,3 +211,25 @@ def test_the_gradient_map_holds_the_engine_s_gradient_and_says_what_it_shows():
     assert "Top axis: the constant factor" in text
     fig, data = plots.gradient_map("lstm", "b_f", -3.0, 3.0, 5, 12, 2, 1.0, 0)
     assert "Top axis" not in fig.texts[-1].get_text()
+
+
+def test_the_isometry_figure_reads_its_sentence_off_the_singular_values():
+    """With no input, h stays at 0 and ∂h_T/∂h_0 = W^T: an orthogonal W (gain 1) keeps every singular value
+    at 1 (0.00 decades, nothing below 10^−3), a Gaussian W spreads them; the sentence says so from the
+    arrays, and the arrays are the singular values of W^T computed directly."""
+    from symbptt import plots
+    from symbptt.numeric.sweeps import orthogonal_matrix, random_recurrent_matrix
+
+    fig, data = plots.isometry("tanh", 12, 1.0, (1, 6), 2, 0.0)
+    text = " ".join(fig.texts[-1].get_text().split())  # the caption is wrapped
+    assert "orthogonal W0: from 10^0.00 to 10^0.00 (0.00 decades)" in text
+    assert "; 0 of 12 directions shrink below 10^-3." in text
+    W = random_recurrent_matrix(12, 2)
+    want = np.log10(np.linalg.svd(np.linalg.matrix_power(W, 6), compute_uv=False))
+    got = data.values["Gaussian W0 ~ N(0, 1/n)"][1]
+    finite = np.isfinite(got)
+    assert np.allclose(got[finite], want[finite], atol=1e-9)
+    Q = orthogonal_matrix(12, 2)
+    assert np.allclose(Q @ Q.T, np.eye(12), atol=1e-12)
+    spread = f"Gaussian W0: from 10^{np.nanmin(got):.2f} to 10^{np.nanmax(got):.2f}"
+    assert spread in text

@@ -51,6 +51,8 @@ OPTIONS = {  # command → option → values it refuses
     "plot training": {"--lengths": ["0", "a", "5,", "100000"], "--clip": ["0", "x"], "--iterations": ["0"],
                       "--lr": ["0"], "--batch": ["0"], "--optimizer": ["x"]},
     "plot horizon": {"--seeds": ["0", "99"], "--lengths": ["0"], "--cell": ["tree"]},
+    "plot isometry": {"-n": ["1", "300"], "--gain": ["0", "-1", "nan"], "--lengths": ["0", "2.5", "1,2,3,4,5,6,7"],
+                      "-u": ["-1", "inf"], "--cell": ["lstm"], "-a": ["softplus"]},
     "plot gradmap": {"--wrt": ["U", "h0", "q", "W_x"], "--cell": ["rnn,lstm", "tree", ","], "--points": ["1", "5000"],
                      "-T": ["0", "100000000"], "--min": ["nan", "3"], "-n": ["0", "99"], "-a": ["relu"],
                      "--gain": ["2"]},

@@ -309,3 +309,37 @@ def sweep_param(cfg, param: str, grid: np.ndarray) -> dict[str, np.ndarray]:
         raise SymbpttError(f"unknown parameter {param!r} for the {cfg.spec.name} cell; choose one of "
                            f"{', '.join(cfg.spec.params)}")
     return sweep_configs([with_param(cfg, param, float(v)) for v in np.asarray(grid, dtype=float)])
+
+
+def orthogonal_matrix(n: int, seed: int = 0) -> np.ndarray:
+    """A random orthogonal n×n matrix (Haar measure: QR of a Gaussian matrix, the signs of R's diagonal
+    moved into Q), so that g·Q has every singular value equal to g."""
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(0.0, 1.0, (n, n)))
+    return q * np.sign(np.diag(r))[None, :]
+
+
+def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], seed: int = 0,
+                             input_scale: float = 1.0) -> dict[int, np.ndarray]:
+    """log10 of the singular values of ∂h_T/∂h_0 = J_T ⋯ J_1 (J_t = diag(σ'(a_t)) W, a_t = W h_{t−1} + x_t,
+    x_t ~ N(0, input_scale²) per unit, h_0 = 0) at each T in ``steps``, largest first.  The running product
+    is rescaled every step (its log10 scale kept apart); singular values below 10^−15 of the largest are
+    beyond float64's resolution of the product and come back as NaN."""
+    act = get_activation(activation)
+    n, T_max = W.shape[0], max(steps)
+    drive = input_scale * np.random.default_rng(seed).normal(0.0, 1.0, (T_max, n))
+    h, product, scale, out = np.zeros(n), np.eye(n), 0.0, {}
+    with np.errstate(all="ignore"):
+        for t in range(1, T_max + 1):
+            a = W @ h + drive[t - 1]
+            h = act.np_sigma(a)
+            product = act.np_dsigma(a)[:, None] * (W @ product)
+            top = float(np.max(np.abs(product)))
+            if not math.isfinite(top) or top == 0:
+                raise SymbpttError(f"the product of step Jacobians left float64 at step {t}")
+            product /= top
+            scale += math.log10(top)
+            if t in steps:
+                values = np.linalg.svd(product, compute_uv=False)
+                kept = np.where(values >= 1e-15 * values[0], values, np.nan)
+                out[t] = np.log10(kept) + scale
+    return out

@@ -12,6 +12,7 @@ from .contributions import contributions
 from .curves import cell_curves, curves
 from .gates import gates
 from .gradmap import gradient_map
+from .isometry import isometry
 from .regimes import regimes
 from .spectrum import spectrum
 from .surface import surface
@@ -19,9 +20,9 @@ from .training import horizon, training
 from .unrolled import unrolled
 
 KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon",
-         "gradmap")
+         "gradmap", "isometry")
 __all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions", "curves", "draw", "gates",
-           "gradient_map", "horizon", "regimes", "save", "spectrum", "surface", "training", "unrolled"]
+           "gradient_map", "horizon", "isometry", "regimes", "save", "spectrum", "surface", "training", "unrolled"]
 
 
 def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
@@ -97,7 +98,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
          high: float | None = None, points: int | None = None, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
          seed: int = 0, quantity: str = "jacobian", weights: str = "0.5,1,1.5", n: int | None = None,
          params_file: str | None = None, b_min: float = -3.0, b_max: float = 3.0, target: float = 0.5,
-         layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float = 1.0,
+         layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float | None = 1.0,
          forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5,
          task: str = "remember", lengths: str = "10,20,40", clip: str = "none", iterations: int = 300,
          batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int = 2,
@@ -138,6 +139,11 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
                                "at most 100,000")
         return gates(-2.0 if low is None else low, 6.0 if high is None else high, points or 81, T or 100,
                      n or 1, gain, u, seed)[0]
+    if kind == "isometry":
+        given = numbers(lengths, "--lengths", most=6)
+        if any(T < 1 or T != int(T) for T in given):
+            raise SymbpttError(f"--lengths must be whole numbers of steps, got {lengths[:40]!r}")
+        return isometry(activation, n or 64, gain, tuple(int(T) for T in given), seed, u)[0]
     if kind == "gradmap":
         chosen = names(cell or "lru")
         if len(chosen) != 1:

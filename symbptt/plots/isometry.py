@@ -1,0 +1,82 @@
+"""The whole spectrum of ∂h_T/∂h_0, not only its norm: the singular values of the product of step
+Jacobians of one random network, Gaussian W beside orthogonal W at the same gain.  At the edge of chaos
+an orthogonal W keeps them together (dynamical isometry, Pennington, Schoenholz & Ganguli 2017); a
+Gaussian W spreads them over many decades as T grows, even where the norm stays near 1."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import SymbpttError
+from ..escape import plot_text
+from ..numeric.sweeps import jacobian_singular_values, orthogonal_matrix, random_recurrent_matrix
+from .common import Drawn, Plotted, caption, check_steps, new_figure
+
+
+def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, steps: tuple[int, ...] = (1, 10, 50),
+             seed: int = 0, drive: float = 0.1) -> Drawn:
+    """Sorted log10 singular values of ∂h_T/∂h_0 for W = g·W0 with W0 ~ N(0, 1/n) (left) and W0 a random
+    orthogonal matrix (right), inputs N(0, drive²) per unit; ``gain`` defaults to the mean-field edge of
+    chaos of the activation for those inputs (σ_b = 0)."""
+    from ..numeric.theory import theory as mean_field
+
+    if not 2 <= n <= 256:
+        raise SymbpttError(f"hidden size n must be from 2 to 256 for the isometry plot, got {n}")
+    if not steps or len(steps) > 6:
+        raise SymbpttError("give one to six values of T")
+    for T in steps:
+        check_steps(T)
+    if not (math.isfinite(drive) and drive >= 0):
+        raise SymbpttError(f"the input scale (-u) must be a number ≥ 0, got {drive}")
+    edge = mean_field(activation, 1.0, 0.0, drive, 1.0).critical_sigma_w
+    if gain is None:
+        if edge is None:
+            raise SymbpttError(f"{activation} has no edge of chaos for gains up to 10; give --gain")
+        gain = edge
+    if not (math.isfinite(gain) and gain > 0):
+        raise SymbpttError(f"--gain must be a positive number, got {gain}")
+    kinds = {"Gaussian W0 ~ N(0, 1/n)": random_recurrent_matrix(n, seed), "orthogonal W0": orthogonal_matrix(n, seed)}
+    values = {name: jacobian_singular_values(gain * W0, activation, list(steps), seed, drive)
+              for name, W0 in kinds.items()}
+    fig, axes = new_figure(1, 2, figsize=(10.5, 5.0))
+    fig.subplots_adjust(bottom=0.27, top=0.86, wspace=0.25)
+    share = np.arange(1, n + 1) / n
+    for ax, (name, by_T) in zip(axes, values.items(), strict=True):
+        for T in steps:
+            ax.plot(share, by_T[T], label=f"T = {T}")
+        ax.axhline(0.0, color="grey", linewidth=0.6)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("i / n (singular values, largest first)")
+        ax.set_ylabel(r"$\log_{10}\,\sigma_i(\partial h_T/\partial h_0)$")
+        ax.legend(fontsize=7.5)
+    at = "the mean-field edge of chaos" if gain == edge else "the gain given"
+    fig.suptitle(f"{plot_text(activation)}, n = {n}, W = g·W0 with g = {gain:.4g} ({at}), inputs N(0, {drive:g}²), "
+                 f"seed {seed}", fontsize=10)
+    caption(fig, _sentence(values, max(steps)))
+    return Drawn(fig, Plotted({"gain": gain, "steps": np.array(steps),
+                               **{name: np.array([by_T[T] for T in steps]) for name, by_T in values.items()}}))
+
+
+def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
+    """How far the singular values spread at the largest T, and how many directions fall below 10^−3, for
+    each W0, read off the arrays drawn."""
+    parts = []
+    for name, by_T in values.items():
+        v = by_T[T]
+        kept = v[np.isfinite(v)]
+        lost = int(np.sum(~np.isfinite(v)))
+        small = int(np.sum(~np.isfinite(v) | (v < -3)))
+        text = (f"{name.split(' W0')[0]} W0: from 10^{_dec(kept.min())} to 10^{_dec(kept.max())} "
+                f"({_dec(kept.max() - kept.min())} decades)")
+        if lost:
+            text += f" and {lost} more below float64's resolution of the product"
+        parts.append(text + f"; {small} of {v.size} directions shrink below 10^-3")
+    return f"At T = {T} the singular values of ∂h_T/∂h_0 run " + "; ".join(parts) + "."
+
+
+def _dec(value: float) -> str:
+    """Two decimals, with no −0.00 (a product that is orthogonal to rounding)."""
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
