@@ -118,7 +118,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     if kind == "curves":
         if cell:
             check_grid("plot curves", 1, T or 100)
-            return cell_curves(names(cell), n or 8, T or 100, gain, forget_bias, u, seed)[0]
+            return cell_curves(names(cell), n or 8, T or 100, 1.0 if gain is None else gain, forget_bias, u, seed)[0]
         return curves(activation, numbers(weights, "--weights"), T or 100, u, b, seed, beside)[0]
     if kind == "contributions":
         from ..config import load_config
@@ -138,7 +138,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
             raise SymbpttError(f"plot gates runs {points or 81} forward passes of T={T or 100}; keep --points × -T "
                                "at most 100,000")
         return gates(-2.0 if low is None else low, 6.0 if high is None else high, points or 81, T or 100,
-                     n or 1, gain, u, seed)[0]
+                     n or 1, 1.0 if gain is None else gain, u, seed)[0]
     if kind == "isometry":
         given = numbers(lengths, "--lengths", most=6)
         if any(T < 1 or T != int(T) for T in given):
