@@ -51,7 +51,11 @@ CORPUS = [
      Model(n=2), False, "Jacobian is transposed"),
     ("a missing transpose on h_(t-1)", DELTA.replace(r"h_{t-1}^\top", "h_{t-1}"), Model(n=2), False,
      "transpose is missing or misplaced"),
-    ("a missing σ' (no known mistake explains it)", RIGHT.replace(" (1-h_k^2)", ""), Model(), False, None),
+    ("a missing σ' at the entry step", RIGHT.replace(" (1-h_k^2)", ""), Model(), False, "a factor σ' is missing"),
+    ("a missing σ' inside the product", RIGHT.replace(" w (1-h_j^2)", " w"), Model(), False,
+     "a factor σ' is missing"),
+    ("a flipped sign and a missing σ' (no single known mistake explains both)",
+     RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]
 
 

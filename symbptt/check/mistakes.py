@@ -102,3 +102,21 @@ MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
     ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula keeps a "
      "factor 1/2", lambda r: [rf"2\left({r}\right)"]),
 ]
+
+
+MISSING_SIGMA = ("a factor σ' is missing: every step back multiplies by σ'(a_j) beside the weight, and the step "
+                 "where the parameter enters brings its own σ'(a_k)")
+
+
+def missing_sigma(text: str, spelling: str = "\\sigma'") -> list[str]:
+    """σ'(a_X) put in at each place a factor can stand (after a weight, after a closing bracket, before a
+    state) for each index X the formula uses (its sum and product variables, T, its states' steps)."""
+    indices = sorted(set(re.findall(r"\\(?:prod|sum)_\{([a-z])=", text))
+                     | set(re.findall(r"h_\{?([0-9]+|[A-Za-z](?:-1)?)\}?", text)) | {"T"})
+    places = {m.end() for m in re.finditer(r"(?<![\\A-Za-z])[wW](?![A-Za-z_^])|\\right\)", text)}
+    places |= {m.start() for m in re.finditer(r"(?<![\\A-Za-z])h_", text)}
+    out = []
+    for at in sorted(places):
+        for index in indices:
+            out.append(f"{text[:at]} {spelling}(a_{{{index}}}) {text[at:]}")
+    return out

@@ -25,7 +25,7 @@ import sympy as sp
 
 from ..errors import SymbpttError
 from ..limits import time_limit
-from .mistakes import MISTAKES, VerifyError, _balanced
+from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, _balanced, missing_sigma
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
@@ -386,9 +386,18 @@ def _unreadable(message: str, trial) -> str:
     return f"cannot read the formula: {message}"
 
 
-def _diagnose(rows: Rows, g: int, trials: list) -> tuple[str, int, str] | None:
+def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
+    """The known mistakes, with σ' written as this model's activation where one is put in."""
+    dsigma = _activation_tex(model)[1]
+    def sigma_put_in(text: str) -> list[str]:  # spelled as normalise() spells the rows
+        return [re.sub(r"\s+", " ", _replace_calls(v, r"\sigma'", dsigma)).strip() for v in missing_sigma(text)]
+
+    return [*MISTAKES, (MISSING_SIGMA, sigma_put_in)]
+
+
+def _diagnose(rows: Rows, g: int, trials: list, model: Model) -> tuple[str, int, str] | None:
     """(words, row, corrected rhs) of the first known mistake whose correction makes the formula equal."""
-    for words, mutate in MISTAKES:
+    for words, mutate in _mistakes(model):
         for i, (lhs, rhs) in enumerate(rows):
             for changed in mutate(rhs):
                 if changed == rhs:
@@ -495,7 +504,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     found = None
     if diagnose:
         with time_limit(TIME_LIMIT):  # no diagnosis in time: the verdict stands without one
-            found = _diagnose(rows, g, trials)
+            found = _diagnose(rows, g, trials, model)
     if found:
         words, i, changed = found
         verdict.diagnosis, verdict.corrected = words, _in_own_words(formula, model, rows, i, changed)
@@ -507,7 +516,8 @@ def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) 
     written (W or w, \\Bigl, σ'), else that row in the project's notation."""
     raw = raw_rows(formula)
     head, _, tail = raw[i].partition("=")
-    for _, mutate in MISTAKES:
+    prime = r"\sigma^\prime" if r"\sigma^\prime" in formula else r"\sigma'"  # as the writer spells σ'
+    for _, mutate in [*MISTAKES, (MISSING_SIGMA, lambda t: missing_sigma(t, prime))]:
         for candidate in mutate(tail):
             try:
                 if split(normalise(f"{head}={candidate}", model))[1] == changed:
