@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import mpmath
 import numpy as np
 import pytest
@@ -32,15 +34,28 @@ def _read_errors(trial, form: str) -> float:
     return max(float(abs(f - e) / max(abs(e), 1e-30)) for f, e in zip(found, exact.grads, strict=True))
 
 
-@pytest.mark.parametrize("trial", _trials(lambda t: t.cell == "rnn" and t.n == 1 and t.layers == 1, 6),
-                         ids=lambda t: t.describe())
-def test_the_general_scalar_form_reads_as_it_is_meant(trial):
-    assert _read_errors(trial, "general") < 1e-25
+@functools.cache
+def _scalar_trials() -> list:
+    return _trials(lambda t: t.cell == "rnn" and t.n == 1 and t.layers == 1, 6)
 
 
-@pytest.mark.parametrize("trial", _trials(lambda t: t.layers > 1, 4, T_max=3), ids=lambda t: t.describe())
-def test_stacked_layers_read_with_each_layer_s_own_definitions(trial):
-    assert _read_errors(trial, "explicit" if trial.T <= 2 else "recursive") < 1e-25
+@functools.cache
+def _stacked_trials() -> list:
+    return _trials(lambda t: t.layers > 1, 4, T_max=3)
+
+
+# the trials are drawn when a test first needs them, not while the suite is collected (a custom
+# activation in a trial costs a second to build, and every worker collects)
+@pytest.mark.parametrize("index", range(6))
+def test_the_general_scalar_form_reads_as_it_is_meant(index):
+    trial = _scalar_trials()[index]
+    assert _read_errors(trial, "general") < 1e-25, trial.describe()
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_stacked_layers_read_with_each_layer_s_own_definitions(index):
+    trial = _stacked_trials()[index]
+    assert _read_errors(trial, "explicit" if trial.T <= 2 else "recursive") < 1e-25, trial.describe()
 
 
 def test_the_old_unbracketed_general_form_is_read_another_way():

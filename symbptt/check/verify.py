@@ -392,7 +392,8 @@ def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
     def sigma_put_in(text: str) -> list[str]:  # spelled as normalise() spells the rows
         return [re.sub(r"\s+", " ", _replace_calls(v, r"\sigma'", dsigma)).strip() for v in missing_sigma(text)]
 
-    return [*MISTAKES, (MISSING_SIGMA, sigma_put_in)]
+    # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: one unit only
+    return [*MISTAKES, (MISSING_SIGMA, sigma_put_in)] if model.n == 1 else list(MISTAKES)
 
 
 def _diagnose(rows: Rows, g: int, trials: list, model: Model) -> tuple[str, int, str] | None:
