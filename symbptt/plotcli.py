@@ -15,7 +15,7 @@ KIND_OPTIONS = {
     "regimes": {"activation", "T", "low", "high", "points", "u", "b", "h0", "seed", "quantity", "target", "beside"},
     "curves": {"activation", "T", "weights", "u", "b", "seed", "beside", "cell", "n", "gain", "forget_bias"},
     "contributions": {"params_file", "wrt"},
-    "spectrum": {"activation", "n", "low", "high", "points", "T", "seed", "theory"},
+    "spectrum": {"activation", "n", "low", "high", "points", "T", "seed", "theory", "seeds"},
     "surface": {"activation", "low", "high", "b_min", "b_max", "points", "T", "target", "a0"},
     "unrolled": {"T", "layers", "cell", "backward"},
     "gates": {"low", "high", "points", "T", "n", "gain", "u", "seed"},
@@ -115,7 +115,8 @@ Examples:
               help="training, horizon.")
 @click.option("--scale", type=Finite(), default=1.0, show_default=True,
               help="training, horizon: initial W ~ N(0, scale²/n).")
-@click.option("--seeds", type=click.IntRange(1, 20), default=2, show_default=True, help="horizon: runs per point.")
+@click.option("--seeds", type=click.IntRange(1, 20), default=None,
+              help="horizon: runs per point (2); spectrum: networks averaged, with their band (1).")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
     """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon,

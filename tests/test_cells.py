@@ -233,3 +233,17 @@ def test_the_isometry_figure_reads_its_sentence_off_the_singular_values():
     assert np.allclose(Q @ Q.T, np.eye(12), atol=1e-12)
     spread = f"Gaussian W0: from 10^{np.nanmin(got):.2f} to 10^{np.nanmax(got):.2f}"
     assert spread in text
+
+
+def test_the_spectrum_averages_networks_and_says_where_the_prediction_lies():
+    """--seeds k: the drawn rate is the mean of k networks' rates (each one's own run), and the sentence
+    counts the gains where the mean-field line lies inside their band, read off those arrays."""
+    from symbptt import plots
+
+    fig, data = plots.spectrum("tanh", 8, 0.5, 2.5, 5, 20, 0, True, 3)
+    each, rates, predicted = data.values["rates_each_seed"], data.values["rates"], data.values["mean_field"]
+    one, single = plots.spectrum("tanh", 8, 0.5, 2.5, 5, 20, 1, False, 1)
+    assert np.allclose(each[1], single.values["rates"]) and np.allclose(rates, each.mean(axis=0))
+    inside = int(np.sum((predicted >= each.min(axis=0)) & (predicted <= each.max(axis=0))))
+    text = " ".join(fig.texts[-1].get_text().split())
+    assert f"lies within the 3 networks' band at {inside} of 5 gains" in text and "the mean rate" in text

@@ -101,7 +101,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
          layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float | None = 1.0,
          forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5,
          task: str = "remember", lengths: str = "10,20,40", clip: str = "none", iterations: int = 300,
-         batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int = 2,
+         batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int | None = None,
          theory: bool = False):
     """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws)."""
     from ..activations import get_activation
@@ -110,7 +110,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     get_activation(activation)
     if kind in ("training", "horizon"):
         return _training_figure(kind, cell, lengths, clip, task, n, activation, iterations, batch, lr, optimizer,
-                                scale, forget_bias, seed, seeds)
+                                scale, forget_bias, seed, seeds or 2)
     if kind == "regimes":
         check_grid("plot regimes", points or 241, T or 100)
         return regimes(activation, -3.0 if low is None else low, 3.0 if high is None else high, points or 241,
@@ -125,9 +125,9 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
 
         return contributions(load_config(params_file) if params_file else None, wrt)[0]
     if kind == "spectrum":
-        check_sweep(T or 200, points or 30, n or 64)
+        check_sweep(T or 200, (points or 30) * (seeds or 1), n or 64)
         return spectrum(activation, n or 64, 0.1 if low is None else low, 3.0 if high is None else high,
-                        points or 30, T or 200, seed, theory)[0]
+                        points or 30, T or 200, seed, theory, seeds or 1)[0]
     if kind == "surface":
         check_grid("plot surface", (points or 161) ** 2, T or 30, arrays=2)
         return surface(activation, -3.0 if low is None else low, 3.0 if high is None else high, b_min, b_max,

@@ -14,25 +14,36 @@ from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of,
 
 
 def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: float = 3.0, points: int = 30,
-             T: int = 200, seed: int = 0, theory: bool = False) -> Drawn:
-    """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 ~ N(0, 1/n), inputs N(0, 1); with ``theory``
-    the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g, σ_u² q_x = 1, σ_b = 0) beside it."""
+             T: int = 200, seed: int = 0, theory: bool = False, seeds: int = 1) -> Drawn:
+    """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 ~ N(0, 1/n), inputs N(0, 1); with ``seeds`` > 1
+    the mean over that many networks (seeds seed, seed + 1, …) with the band from the lowest to the
+    highest; with ``theory`` the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g,
+    σ_u² q_x = 1, σ_b = 0) beside it."""
     check_range("gain", g_min, g_max)
     check_steps(T)
     if not 2 <= n <= 256:
         raise SymbpttError(f"hidden size n must be from 2 to 256 for the spectrum plot, got {n}")
+    if not 1 <= seeds <= 50:
+        raise SymbpttError(f"--seeds must be from 1 to 50, got {seeds}")
     gains = np.linspace(g_min, g_max, points)
     W0 = random_recurrent_matrix(n, seed)
-    every = sweep_gain(gains, T, activation, n, seed=seed, W0=W0)
-    logs = every[-1]
-    rates = logs * math.log(10.0) / T
-    decided = rounding_decides(every, activation)[-1]  # the gains whose value at T rounding decides
+    per_seed, decided = [], np.zeros(points, dtype=bool)
+    for s in range(seed, seed + seeds):
+        every = sweep_gain(gains, T, activation, n, seed=s, W0=random_recurrent_matrix(n, s))
+        per_seed.append(every[-1] * math.log(10.0) / T)
+        decided |= rounding_decides(every, activation)[-1]  # the gains whose value at T rounding decides
+    all_rates = np.array(per_seed)
+    with np.errstate(all="ignore"):
+        rates = all_rates.mean(axis=0)
     gamma = gamma_of(activation)
     g_sigma = 1.0 / (gamma * float(np.linalg.norm(W0, 2)))
     g_rho = 1.0 / float(np.max(np.abs(np.linalg.eigvals(W0))))
     fig, ax = new_figure(figsize=(7.4, 5.0))
     fig.subplots_adjust(bottom=0.31 if theory else 0.24, top=0.9)  # the theory sentence needs room
-    ax.plot(gains, rates, marker="o", markersize=3, label="observed rate")
+    label = "observed rate" if seeds == 1 else f"observed rate, mean of {seeds} networks (band: lowest to highest)"
+    ax.plot(gains, rates, marker="o", markersize=3, label=label)
+    if seeds > 1:
+        ax.fill_between(gains, all_rates.min(axis=0), all_rates.max(axis=0), color="tab:blue", alpha=0.2, linewidth=0)
     if decided.any():
         ax.plot(gains[decided], rates[decided], linestyle="none", marker="x", markersize=7, color="black",
                 label="rounding decides the value (chaotic trajectory)")
@@ -44,14 +55,15 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
         predicted = np.array([0.5 * math.log(r.chi) if r.chi else -np.inf for r in results])
         edge = mean_field(activation, 1.0, 0.0, 1.0, 1.0).critical_sigma_w
         ax.plot(gains, predicted, color="tab:purple", linestyle="-.", label="mean field, n → ∞: ½ ln χ(g)")
-        said = " " + theory_sentence(gains, rates, predicted, edge, n)
+        said = " " + theory_sentence(gains, rates, predicted, edge, n, all_rates if seeds > 1 else None)
     ax.axhline(0.0, color="grey", linewidth=0.6)
     ax.axvline(g_sigma, color="tab:green", linestyle="--",
                label=rf"$\gamma\sigma_{{\max}}(gW_0) = 1$ (g = {g_sigma:.3g}): vanishing guaranteed left of it")
     ax.axvline(g_rho, color="tab:red", linestyle=":", label=rf"$\rho(gW_0) = 1$ (g = {g_rho:.3g}): no guarantee")
     ax.set_xlabel("gain $g$ ($W = g W_0$)")
     ax.set_ylabel(r"$\frac{1}{T}\ln\|\partial h_T/\partial h_0\|_2$")
-    ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, W0 ~ N(0, 1/n) seed {seed}, inputs N(0, 1)", fontsize=9)
+    which = f"seed {seed}" if seeds == 1 else f"seeds {seed}..{seed + seeds - 1} (the lines of g: seed {seed}'s W0)"
+    ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, W0 ~ N(0, 1/n) {which}, inputs N(0, 1)", fontsize=9)
     ax.legend(fontsize=7.5)
     caption(fig, "Only γ·σ_max(W) < 1 (the largest singular value) guarantees that every product of step "
                  "Jacobians shrinks. The spectral radius ρ(W) is smaller than σ_max for a non-normal W and only "
@@ -60,8 +72,8 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
                  + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
                     "10^13 by step T, so float64 keeps under 3 digits of the state and another summation order "
                     "gives another rate there." if decided.any() else "") + said)
-    return Drawn(fig, Plotted({"gains": gains, "rates": rates, "g_sigma": g_sigma, "g_rho": g_rho,
-                               "mean_field": predicted}))
+    return Drawn(fig, Plotted({"gains": gains, "rates": rates, "rates_each_seed": all_rates, "g_sigma": g_sigma,
+                               "g_rho": g_rho, "mean_field": predicted}))
 
 
 def crossing(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -73,13 +85,20 @@ def crossing(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def theory_sentence(gains: np.ndarray, rates: np.ndarray, predicted: np.ndarray, edge: float | None,
-                    n: int) -> str:
-    """Where the mean-field rate and the observed rate cross 0, and their largest gap, from the data."""
+                    n: int, each: np.ndarray | None = None) -> str:
+    """Where the mean-field rate and the observed rate cross 0, and their largest gap, from the data; with
+    several networks (``each``: one row per seed) at how many gains the prediction lies inside their band."""
     where = crossing(gains, rates)
     gap = float(np.nanmax(np.abs(np.where(np.isfinite(predicted) & np.isfinite(rates), rates - predicted, np.nan))))
+    inside = ""
+    if each is not None:
+        within = (predicted >= each.min(axis=0)) & (predicted <= each.max(axis=0))
+        inside = (f" The prediction lies within the {each.shape[0]} networks' band at {int(within.sum())} of "
+                  f"{within.size} gains.")
     edge_words = f"puts the edge of chaos at g = {edge:.3g}" if edge else "finds no edge of chaos for g up to 10"
-    seen = f"this network's rate crosses 0 at g = {where:.3g}" if where is not None else \
-        "this network's rate does not cross 0 over these gains"
+    whose = "this network's rate" if each is None else "the mean rate"
+    seen = f"{whose} crosses 0 at g = {where:.3g}" if where is not None else \
+        f"{whose} does not cross 0 over these gains"
     return (f"The purple line: the mean-field rate of a network of infinite width (a prediction for a typical network, "
             f"not a bound); it {edge_words}; {seen} (n = {n}); the largest gap between the two is "
-            f"{gap:.2g} per step.")
+            f"{gap:.2g} per step.{inside}")
