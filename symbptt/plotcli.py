@@ -25,6 +25,7 @@ KIND_OPTIONS = {
                 "forget_bias", "seed", "seeds"},
     "gradmap": {"cell", "wrt", "low", "high", "points", "T", "n", "u", "seed"},
     "isometry": {"activation", "n", "gain", "lengths", "seed", "u"},
+    "meanfield": {"activation", "T", "seeds", "seed", "sizes"},
 }
 FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points": "--points", "u": "-u",
          "b": "-b", "h0": "--h0", "seed": "--seed", "quantity": "--quantity", "weights": "--weights", "n": "-n",
@@ -32,7 +33,7 @@ FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points
          "layers": "--layers", "beside": "--beside", "cell": "--cell", "gain": "--gain",
          "forget_bias": "--forget-bias", "backward": "--backward", "wrt": "--wrt", "a0": "--a0", "task": "--task",
          "lengths": "--lengths", "clip": "--clip", "iterations": "--iterations", "batch": "--batch", "lr": "--lr",
-         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds", "theory": "--theory"}
+         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds", "theory": "--theory", "sizes": "--sizes"}
 
 
 @click.command("plot", epilog="""
@@ -50,6 +51,7 @@ Kinds:
   horizon        share of seeds that solve a task against T, per cell
   gradmap        log10|∂L/∂θ| over a bias or per-unit parameter θ × T
   isometry       singular values of ∂h_T/∂h_0: Gaussian against orthogonal W
+  meanfield      gap between the mean-field rate and networks of width n
 \b
 Examples:
   symbptt plot regimes -o regimes.png
@@ -64,6 +66,7 @@ Examples:
   symbptt plot horizon --cell rnn,lstm --forget-bias 2 --lengths 5,10 -o h.png
   symbptt plot gradmap --cell lru --wrt nu -T 300 -o nu.png
   symbptt plot isometry -n 64 --lengths 1,10,50 -o isometry.png
+  symbptt plot meanfield --sizes 4,16,64 --seeds 4 -o gap.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
@@ -116,11 +119,13 @@ Examples:
 @click.option("--scale", type=Finite(), default=1.0, show_default=True,
               help="training, horizon: initial W ~ N(0, scale²/n).")
 @click.option("--seeds", type=click.IntRange(1, 20), default=None,
-              help="horizon: runs per point (2); spectrum: networks averaged, with their band (1).")
+              help="horizon: runs per point (2); spectrum: networks averaged, with their band (1); meanfield: "
+                   "networks per width (4).")
+@click.option("--sizes", default="4,8,16,32,64,128", show_default=True, help="meanfield: widths n.")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
     """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon,
-    gradmap, isometry) into OUTPUT."""
+    gradmap, isometry, meanfield) into OUTPUT."""
     from . import plots
 
     if kind not in KIND_OPTIONS:
@@ -142,6 +147,9 @@ def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
         opts["lengths"] = "1,10,50"
     if kind == "isometry" and ctx.get_parameter_source("u") != ParameterSource.COMMANDLINE:
         opts["u"] = 0.1  # weak inputs: the regime the theory of dynamical isometry is about
+    if kind == "meanfield":
+        opts["lengths"] = opts["sizes"]  # draw() reads the widths where it reads comma-separated values
+    opts.pop("sizes")
     plots.check_plot_path(output)
     fig = plots.draw(kind, **opts)
     plots.save(fig, output)

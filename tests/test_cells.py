@@ -247,3 +247,19 @@ def test_the_spectrum_averages_networks_and_says_where_the_prediction_lies():
     inside = int(np.sum((predicted >= each.min(axis=0)) & (predicted <= each.max(axis=0))))
     text = " ".join(fig.texts[-1].get_text().split())
     assert f"lies within the 3 networks' band at {inside} of 5 gains" in text and "the mean rate" in text
+
+
+def test_the_meanfield_gap_figure_says_what_its_arrays_show():
+    """plot meanfield: the gap is |mean over seeds of the observed rate − ½ ln χ(g)| and each clause of the
+    caption (shrinks or not, within the seeds' spread or not) is read off those arrays."""
+    from symbptt import plots
+    from symbptt.plots.meanfield import _sentence
+
+    fig, data = plots.meanfield_gap("tanh", (4, 16), 30, 3, 0)
+    v = data.values
+    assert np.allclose(v["gap"], np.abs(v["observed"].mean(axis=1) - v["predicted"][None, :]))
+    text = " ".join(fig.texts[-1].get_text().split())
+    spread = v["observed"].max(axis=1) - v["observed"].min(axis=1)
+    assert text == _sentence((4, 16), v["gains"], v["gap"], spread, v["gains"][1])
+    flipped = _sentence((4, 16), v["gains"], v["gap"][::-1], spread, v["gains"][1])
+    assert ("does not shrink" in flipped) == ("shrinks from" in text)

@@ -53,6 +53,8 @@ OPTIONS = {  # command → option → values it refuses
     "plot horizon": {"--seeds": ["0", "99"], "--lengths": ["0"], "--cell": ["tree"]},
     "plot isometry": {"-n": ["1", "300"], "--gain": ["0", "-1", "nan"], "--lengths": ["0", "2.5", "1,2,3,4,5,6,7"],
                       "-u": ["-1", "inf"], "--cell": ["lstm"], "-a": ["softplus"]},
+    "plot meanfield": {"--sizes": ["1", "300", "a", "4,", "2.5", "1,2,3,4,5,6,7,8,9,10,11"], "--seeds": ["0", "50"],
+                       "-T": ["0"], "-a": ["softplus"], "-n": ["8"]},
     "plot gradmap": {"--wrt": ["U", "h0", "q", "W_x"], "--cell": ["rnn,lstm", "tree", ","], "--points": ["1", "5000"],
                      "-T": ["0", "100000000"], "--min": ["nan", "3"], "-n": ["0", "99"], "-a": ["relu"],
                      "--gain": ["2"]},

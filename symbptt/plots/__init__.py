@@ -13,6 +13,7 @@ from .curves import cell_curves, curves
 from .gates import gates
 from .gradmap import gradient_map
 from .isometry import isometry
+from .meanfield import meanfield_gap
 from .regimes import regimes
 from .spectrum import spectrum
 from .surface import surface
@@ -20,9 +21,10 @@ from .training import horizon, training
 from .unrolled import unrolled
 
 KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon",
-         "gradmap", "isometry")
+         "gradmap", "isometry", "meanfield")
 __all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions", "curves", "draw", "gates",
-           "gradient_map", "horizon", "isometry", "regimes", "save", "spectrum", "surface", "training", "unrolled"]
+           "gradient_map", "horizon", "isometry", "meanfield_gap", "regimes", "save", "spectrum", "surface",
+           "training", "unrolled"]
 
 
 def numbers(text: str, option: str, most: int = 12) -> tuple[float, ...]:
@@ -139,6 +141,11 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
                                "at most 100,000")
         return gates(-2.0 if low is None else low, 6.0 if high is None else high, points or 81, T or 100,
                      n or 1, 1.0 if gain is None else gain, u, seed)[0]
+    if kind == "meanfield":
+        given = numbers(lengths, "--sizes", most=10)
+        if any(v != int(v) for v in given):
+            raise SymbpttError(f"--sizes must be whole numbers, got {lengths[:40]!r}")
+        return meanfield_gap(activation, tuple(int(v) for v in given), T or 100, seeds or 4, seed)[0]
     if kind == "isometry":
         given = numbers(lengths, "--lengths", most=6)
         if any(T < 1 or T != int(T) for T in given):
