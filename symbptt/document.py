@@ -68,7 +68,10 @@ def _cell_tex(rnn: RNN) -> str:
                              else notation.Parts(*_param_parts(lin.bias), layer=lay).latex())
             rows.append(f"{tex(at[unit(lin.name)])} &= {' + '.join(terms)}")
         for name, expr in rnn.spec.nodes:
-            rows.append(f"{tex(at[unit(name)])} &= {tex(plain(expr).xreplace(at))}")
+            value = plain(expr).xreplace(at)
+            # one unit: a product is a product; vectors multiply unit by unit, written ⊙
+            shown = tex(value) if rnn.scalar else sp.latex(value, mat_symbol_style="plain", mul_symbol=r" \odot ")
+            rows.append(f"{tex(at[unit(name)])} &= {shown}")
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 
 

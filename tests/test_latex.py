@@ -276,3 +276,12 @@ def test_diagram_labels_do_not_collide(tmp_path):
     pages = _overlapping_words(html)
     assert len(pages) == len(models)
     assert all(not bad for bad in pages), [(m, bad[:4]) for m, bad in zip(models, pages, strict=True) if bad]
+
+
+def test_the_model_block_writes_unit_by_unit_products_with_odot_for_vectors():
+    """c_t = c_{t−1} ⊙ f_t + g_t ⊙ i_t for n = 2 (a product of two vectors written side by side reads as a
+    matrix product); one unit keeps plain products."""
+    two = standalone(RNN(T=2, n=2, cell="lstm"), wrt="W_f")
+    one = standalone(RNN(T=2, n=1, cell="lstm"), wrt="W_f")
+    assert r"c_{t} &= c_{t-1} \odot f_{t} + g_{t} \odot i_{t}" in two
+    assert r"c_{t} &= c_{t-1} f_{t} + g_{t} i_{t}" in one and r"\odot" not in one.split("Unrolled")[0]
