@@ -647,10 +647,10 @@ def training_cases(smoke: bool) -> list[list[str]]:
         rows.append(["PyTorch CPU float64 step", "not installed (optional)", "—", "—"])
     steps = 20 if smoke else 1000
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "symbptt", "train", "--task", "remember", "-T", "20", "--steps",
+    proc = subprocess.run([sys.executable, "-m", "symbptt", "train", "--task", "remember", "-T", "20", "--iterations",
                            str(steps), "-n", "16", "-o", "/dev/null"], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
-    rows.append([f"symbptt train --task remember -T 20 --steps {steps} -n 16", f"{wall:.1f} s (wall)", "≤ 60 s",
+    rows.append([f"symbptt train --task remember -T 20 --iterations {steps} -n 16", f"{wall:.1f} s (wall)", "≤ 60 s",
                  _met(wall <= 60 and proc.returncode == 0)])
     return rows
 

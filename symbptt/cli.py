@@ -365,8 +365,8 @@ def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float,
 @main.command("train", epilog="""
 \b
 Examples:
-  symbptt train --task remember -T 20 --steps 1000
-  symbptt train --cell lstm --forget-bias 2 -T 40 --steps 500 -o run.csv
+  symbptt train --task remember -T 20 --iterations 1000
+  symbptt train --cell lstm --forget-bias 2 -T 40 --iterations 500 -o run.csv
   symbptt train -T 20 --scale 2 --optimizer sgd --lr 0.05 --clip 1
 """)
 @click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
@@ -378,7 +378,9 @@ Examples:
 @click.option("-T", "--length", "T", type=click.IntRange(min=1), default=20, show_default=True,
               help="Sequence length: how far back the answer lies.")
 @click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Iterations.")
+@click.option("--iterations", type=click.IntRange(min=1), default=None,
+              help="Iterations of gradient descent (1000), as plot training calls them.")
+@click.option("--steps", "old_steps", type=click.IntRange(min=1), default=None, hidden=True)
 @click.option("--lr", type=Finite(), default=0.01, show_default=True, help="Learning rate (> 0).")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="adam", show_default=True)
 @click.option("--clip", type=Finite(), default=None, help="Rescale the gradient to this norm when it is longer.")
@@ -392,8 +394,8 @@ Examples:
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, help="Write the run here (atomically); the summary goes to stdout.")
-def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int, batch: int, steps: int,
-              lr: float, optimizer: str, clip: float | None, truncate: int | None, scale: float, forget_bias: float,
+def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int, batch: int,
+              iterations: int | None, old_steps: int | None, lr: float, optimizer: str, clip: float | None, truncate: int | None, scale: float, forget_bias: float,
               far: int | None, eval_every: int, seed: int, fmt: str, output: str | None) -> None:
     """Gradient descent on a long-range task with the tool's exact BPTT, one row per iteration.
 
@@ -408,6 +410,9 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
     from .output import strict_json
     from .progress import Progress
 
+    if iterations is not None and old_steps is not None:
+        raise SymbpttError("give --iterations once (--steps is its old name; elsewhere --steps means T)")
+    steps = iterations or old_steps or 1000  # --steps, its old name, still works; it is T in other commands
     settings = TrainSettings(cell=cell, activation=activation, n=n, layers=layers, task=task, T=T, batch=batch,
                              steps=steps, lr=lr, optimizer=optimizer, clip=clip, truncate=truncate, scale=scale,
                              forget_bias=forget_bias, seed=seed, eval_every=eval_every, far=far)

@@ -312,3 +312,19 @@ def test_the_stacked_gradient_sums_equal_the_step_by_step_recursion(cell, trunca
             want = evaluate_recursive(rnn, name, layer, values, deltas, range(first, T + 1))
             want = want.sum(axis=1, keepdims=True) if want.shape != g.shape else want
             assert np.allclose(g, want / B, rtol=1e-12, atol=1e-15), (name, layer)
+
+
+def test_iterations_is_the_name_and_steps_still_works():
+    """train calls its iterations --iterations, as plot training does (--steps is T elsewhere); the old
+    --steps still runs the same training; both at once is one line, exit 2."""
+    a = run("-T", "5", "--iterations", "3", "-n", "2")
+    b = run("-T", "5", "--steps", "3", "-n", "2")
+    assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+    both = run("-T", "5", "--iterations", "3", "--steps", "3", "-n", "2")
+    assert both.returncode == 2 and "give --iterations once" in both.stderr and "Traceback" not in both.stderr
+    from click.testing import CliRunner
+
+    from symbptt.cli import main
+
+    shown = CliRunner().invoke(main, ["train", "--help"]).output
+    assert "--iterations" in shown and "--steps" not in shown

@@ -61,7 +61,7 @@ class TrainSettings:
         integer("layers (--layers)", self.layers, 1, 3)
         integer("T (-T)", self.T, 1)
         integer("batch (--batch)", self.batch, 1)
-        integer("steps (--steps)", self.steps, 1)
+        integer("iterations (--iterations)", self.steps, 1)
         integer("eval_every (--eval-every)", self.eval_every, 1)
         integer("seed (--seed)", self.seed, 0, 2**32 - 1)
         number("scale (--scale)", self.scale, positive=True)
