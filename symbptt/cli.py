@@ -396,7 +396,8 @@ Examples:
 @click.option("-o", "--output", default=None, help="Write the run here (atomically); the summary goes to stdout.")
 def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int, batch: int,
               iterations: int | None, old_steps: int | None, lr: float, optimizer: str, clip: float | None,
-              truncate: int | None, scale: float, forget_bias: float, far: int | None, eval_every: int, seed: int, fmt: str, output: str | None) -> None:
+              truncate: int | None, scale: float, forget_bias: float, far: int | None, eval_every: int, seed: int,
+              fmt: str, output: str | None) -> None:
     """Gradient descent on a long-range task with the tool's exact BPTT, one row per iteration.
 
     Each row: the loss, the gradient norm, the share of the gradient from steps more than K back
