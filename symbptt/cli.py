@@ -498,7 +498,8 @@ def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: 
 
     FORMULA is ∂L/∂θ = … in LaTeX as you would write it (W or w, σ'(a_t), tanh', \\bigl(, sums and
     products with limits, a definition of δ_t on extra rows; in a shell's single
-    quotes write σ' as \\sigma^\\prime).  Both sides are evaluated on random
+    quotes write σ' as \\sigma^\\prime), or in the text notation derive --format
+    text prints (∂L/∂w = (h_2 - y)*w*…, one equation per line).  Both sides are evaluated on random
     networks at 40 digits against an independent BPTT.  Exits 0 when equal, 1 when they differ (with a
     counterexample and, where a known mistake explains it, the corrected formula), 2 when the formula
     cannot be read."""

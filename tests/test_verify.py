@@ -153,3 +153,17 @@ def test_a_formula_from_a_notes_file(tmp_path):
 def test_a_cell_file_is_refused_by_name():
     with pytest.raises(VerifyError, match="cells the reference BPTT knows"):
         verify(RIGHT, Model(cell="docs/cells/mgu.toml"))
+
+
+@pytest.mark.parametrize("model,form", [(Model(), "explicit"), (Model(n=2), "recursive"), (Model(), "recursive")])
+def test_the_text_notation_derive_prints_is_read_too(model, form):
+    """What `derive --format text` prints (∂L/∂w = (h_2 - y)*w*…, J_t.T@delta_t, diag(…), # notes) is a
+    formula verify reads; it is the gradient; with the error's sign flipped it is diagnosed."""
+    from symbptt import RNN, derive
+    from symbptt.render import render_text
+
+    text = render_text(derive(RNN(T=3, n=model.n), form, "W"))
+    assert "\\" not in text and verify(text, model, points=1).equal
+    if form == "explicit":
+        wrong = verify(text.replace("(h_3 - y)", "(y - h_3)"), model, points=1)
+        assert not wrong.equal and "sign of the error" in wrong.diagnosis

@@ -181,9 +181,34 @@ def _activation_tex(model: Model) -> tuple[Callable[[str], str], Callable[[str],
             lambda z: r"\left(" + dsigma.replace("XARGX", f"\\left({z}\\right)") + r"\right)")
 
 
+def from_text(formula: str) -> str:
+    """A formula in the text notation (what `derive --format text` prints: ``∂L/∂w = (h_2 - y)*w*…``,
+    ``delta_1 = J_2.T@delta_2``, one equation per line, # comments) in LaTeX for the reader; LaTeX (any
+    backslash) is returned as it is."""
+    if "\\" in formula:
+        return formula
+    rows: list[str] = []
+    for raw in formula.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if rows and (raw[:1].isspace() or "=" not in line):  # a long equation goes on, indented
+            line = rows.pop() + " " + line
+        line = re.sub(r"∂L/∂\s*([^=\s]+)(?=\s*=)", r"\\frac{\\partial L}{\\partial \1}", line)
+        line = re.sub(r"\^\((\d+)\)", r"^{(\1)}", line)  # a layer: h^(2)
+        line = re.sub(r"_\(([^()]*)\)", r"_{\1}", line)  # a step written with brackets: h_(t-1)
+        line = re.sub(r"(?<![A-Za-z\\])delta(?![A-Za-z])", r"\\delta", line)
+        line = re.sub(r"\bdiag\(", r"\\operatorname{diag}(", line)
+        line = re.sub(r"\.T\b", r"^{\\top}", line)
+        line = re.sub(r"\*\*\s*(\d+|[A-Za-z]\w*)", r"^{\1}", line)
+        line = line.replace("@", r" \cdot ").replace("*", r" \cdot ")
+        rows.append(line)
+    return r" \\ ".join(rows)
+
+
 def raw_rows(formula: str) -> list[str]:
     """The rows of the formula as written (split at ``\\\\``, math delimiters and environments removed)."""
-    text = formula.strip().strip("$").strip()
+    text = from_text(formula).strip().strip("$").strip()
     text = re.sub(r"^\\\[|\\\]$", "", text).strip()
     text = re.sub(r"\\(?:begin|end)\{(?:equation|align|gather)\*?\}", "", text).strip()
     return [row.strip() for row in re.split(r"\\\\", text) if row.strip()]
