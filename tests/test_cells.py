@@ -263,3 +263,22 @@ def test_the_meanfield_gap_figure_says_what_its_arrays_show():
     assert text == _sentence((4, 16), v["gains"], v["gap"], spread, v["gains"][1])
     flipped = _sentence((4, 16), v["gains"], v["gap"][::-1], spread, v["gains"][1])
     assert ("does not shrink" in flipped) == ("shrinks from" in text)
+
+
+def test_a_gain_scales_indrnn_s_own_weights_as_it_scales_w():
+    """IndRNN's recurrent weight is its per-unit w: --gain multiplies it (example networks, sweeps and the
+    cells figure's title say so), --scale in training too; the LRU's ν is not a weight and stays."""
+    from symbptt import plots
+    from symbptt.learn import TrainSettings
+    from symbptt.learn.train import initial_params
+    from symbptt.numeric.examples import example_config
+
+    one, two = (example_config("indrnn", 5, 3, gain=g).layers[0]["w"] for g in (1.0, 2.5))
+    assert np.allclose(two, 2.5 * one)
+    nu = [example_config("lru", 5, 3, gain=g).layers[0]["nu"] for g in (1.0, 2.5)]
+    assert np.array_equal(nu[0], nu[1])
+    spec = MAKERS["indrnn"](get_activation("tanh"))
+    w = [initial_params(spec, TrainSettings(cell="indrnn", n=3, scale=s), 1)[0]["w"] for s in (1.0, 3.0)]
+    assert np.allclose(w[1], 3.0 * w[0])
+    title = plots.cell_curves(("indrnn", "lru"), n=2, T_max=5, gain=1.5).figure.axes[0].get_title()
+    assert "indrnn w ~ 1.5·U(0, 1)" in title and "lru ν ~ U(-5, -2)" in title

@@ -58,6 +58,7 @@ class Cell:
     scalar_params: tuple[str, ...] = ()
     vector_params: tuple[str, ...] = ()  # one entry per unit, read unit by unit in the nodes
     init: tuple[tuple[str, float, float], ...] = ()  # (per-unit parameter, low, high): drawn uniformly
+    gain_scaled: tuple[str, ...] = ()  # per-unit parameters a gain (or train's --scale) multiplies: IndRNN's w
     max_hidden: int | None = None  # user cells are scalar (n = 1)
     max_input: int | None = None
     uses_activation: bool = False  # only the vanilla cell takes -a

@@ -25,5 +25,6 @@ def indrnn(act: Activation) -> Cell:
         nodes=(("h", act.apply(unit("w") * prev("h") + unit("a"))),),
         vector_params=("w",),
         init=(("w", 0.0, 1.0),),
+        gain_scaled=("w",),  # the recurrent weight: --gain and --scale multiply it as they do W
         uses_activation=True,
     )

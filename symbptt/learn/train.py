@@ -130,8 +130,9 @@ def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str
                 p[name] = rng.normal(0.0, 1.0 / math.sqrt(inputs), (n, inputs))
             elif kind == "scalar":
                 p[name] = np.zeros((1, 1))
-            elif kind == "unit":  # IndRNN's w, the LRU's ν: the cell says where they start
-                p[name] = rng.uniform(*spec.init_range(name), (n, 1))
+            elif kind == "unit":  # IndRNN's w (times --scale), the LRU's ν: the cell says where they start
+                scale = settings.scale if name in spec.gain_scaled else 1.0
+                p[name] = rng.uniform(*spec.init_range(name), (n, 1)) * scale
             else:
                 value = settings.forget_bias if name == "b_f" and spec.name == "lstm" else 0.0
                 p[name] = np.full((n, 1), value)

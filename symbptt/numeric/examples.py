@@ -3,7 +3,8 @@ from U(−1, 1), every choice named and seeded.
 
     W_* = gain · Z/√n  (so that ρ(W) ≈ |gain| for large n),   U_* = drive · Z'/√m,   Z, Z' standard normal,
     b_* = 0 except the LSTM forget bias b_f = forget_bias,    h0 = c0 = 0,   x_t ~ U(−1, 1),
-    per-unit parameters (IndRNN's w, the LRU's ν) uniform on the interval the cell gives,
+    per-unit parameters (IndRNN's w, the LRU's ν) uniform on the interval the cell gives (IndRNN's w
+    times the gain),
 
 the inputs drawn from their own stream, so that every cell sees the same x for the same seed.
 """
@@ -37,8 +38,8 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
             value = rng.standard_normal((n, m)) * (drive / math.sqrt(m))
         elif kind == "scalar":
             value = np.zeros(1)
-        elif kind == "unit":  # uniform on the cell's interval
-            value = rng.uniform(*spec.init_range(param), n)
+        elif kind == "unit":  # uniform on the cell's interval (times the gain for a recurrent one)
+            value = rng.uniform(*spec.init_range(param), n) * (gain if param in spec.gain_scaled else 1.0)
         else:
             value = np.full(n, forget_bias if param == "b_f" and takes_forget_bias(spec) else 0.0)
         params[param] = value

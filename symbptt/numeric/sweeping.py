@@ -62,7 +62,8 @@ class SweepRequest:
         if not self.scalar_rnn and (self.b != 0.0 or self.h0 != 0.0):
             raise SymbpttError("-b and --h0 set the scalar rnn's bias and initial state; for this model "
                                "sweep them with --param")
-        scaled = any(spec.kind(p) == "recurrent" for p in spec.params)  # what --gain and --param gain scale
+        # what --gain and --param gain scale: the recurrent weights (IndRNN's per-unit w too)
+        scaled = any(spec.kind(p) == "recurrent" for p in spec.params) or bool(spec.gain_scaled)
         if not scaled and self.param in (None, "gain"):
             choices = [p for p in spec.params if spec.kind(p) != "initial"]
             raise SymbpttError(f"the {spec.name} cell has no recurrent weight for a gain to scale; sweep one "

@@ -152,8 +152,9 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     ax.set_xlabel("$T$")
     ax.set_ylabel(r"$\log_{10}\,\|\partial s_T/\partial s_0\|_2$")
     specs = [get_cell(c, get_activation("tanh")) for c in cells]
-    own = [f"{plot_text(sp_.name)} {_one_line(sp.Symbol(p))} ~ U({lo:g}, {hi:g})" for sp_ in specs
-           for p, lo, hi in sp_.init]
+    own = [f"{plot_text(sp_.name)} {_one_line(sp.Symbol(p))} ~ "
+           + (f"{gain:g}·" if p in sp_.gain_scaled and gain != 1 else "") + f"U({lo:g}, {hi:g})"
+           for sp_ in specs for p, lo, hi in sp_.init]
     # each clause only where a drawn cell has what it describes
     weights = f", W ~ N(0, {gain:g}²/n)" if any(sp_.kind(p) == "recurrent" for sp_ in specs for p in sp_.params) else ""
     bias = f", LSTM forget bias b_f = {forget_bias:g}" if any(takes_forget_bias(sp_) for sp_ in specs) else ""
