@@ -75,9 +75,9 @@ Examples:
 @click.option("--min", "low", type=Finite(), default=None, help="Smallest weight, gain or forget bias.")
 @click.option("--max", "high", type=Finite(), default=None, help="Largest weight, gain or forget bias.")
 @click.option("--points", type=click.IntRange(min=2, max=100_000), default=None, help="Grid points.")
-@click.option("-u", "--input-weight", "u", type=Finite(), default=1.0, show_default=True,
-              help="The drive: weight of the inputs x_t ~ U(-1, 1) (scale of U for cells; isometry: the inputs' "
-                   "standard deviation, 0.1).")
+@click.option("-u", "--input-weight", "u", type=Finite(), default=None,
+              help="The drive: weight of the inputs x_t ~ U(-1, 1), 1 (scale of U for cells; isometry: the "
+                   "inputs' standard deviation, 0.1).")
 @click.option("-b", "--bias", "b", type=Finite(), default=0.0, show_default=True)
 @click.option("--h0", type=Finite(), default=0.0, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
@@ -90,8 +90,8 @@ Examples:
               help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled, gradmap: the cell.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
-@click.option("--gain", type=Finite(), default=1.0, show_default=True,
-              help="curves --cell, gates: W ~ N(0, g²/n); isometry: W = g·W0 (default: the edge of chaos).")
+@click.option("--gain", type=Finite(), default=None,
+              help="curves --cell, gates: W ~ N(0, g²/n), 1; isometry: W = g·W0 (default: the edge of chaos).")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True,
               help="curves --cell, training, horizon: the LSTM's b_f.")
 @click.option("--params", "params_file", default=None,
@@ -107,8 +107,7 @@ Examples:
 @click.option("--theory", is_flag=True, help="spectrum: the mean-field rate (n → ∞) beside the observed one.")
 @click.option("--task", type=click.Choice(["remember", "adding"]), default="remember", show_default=True,
               help="training, horizon: the task.")
-@click.option("--lengths", default="10,20,40", show_default=True,
-              help="training, horizon, isometry (1,10,50): values of T.")
+@click.option("--lengths", default=None, help="training, horizon (10,20,40), isometry (1,10,50): values of T.")
 @click.option("--clip", default="none", show_default=True, help="training: clip norms to compare, or none.")
 @click.option("--iterations", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="training, horizon: iterations per run.")
@@ -141,15 +140,6 @@ def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
         for name in ("weights", "b", "beside"):
             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
                 raise SymbpttError(f"plot curves --cell compares cells; it does not use {FLAGS[name]}")
-    if kind == "isometry" and ctx.get_parameter_source("gain") != ParameterSource.COMMANDLINE:
-        opts["gain"] = None  # the edge of chaos of the activation
-    if kind == "isometry" and ctx.get_parameter_source("lengths") != ParameterSource.COMMANDLINE:
-        opts["lengths"] = "1,10,50"
-    if kind == "isometry" and ctx.get_parameter_source("u") != ParameterSource.COMMANDLINE:
-        opts["u"] = 0.1  # weak inputs: the regime the theory of dynamical isometry is about
-    if kind == "meanfield":
-        opts["lengths"] = opts["sizes"]  # draw() reads the widths where it reads comma-separated values
-    opts.pop("sizes")
     plots.check_plot_path(output)
     fig = plots.draw(kind, **opts)
     plots.save(fig, output)

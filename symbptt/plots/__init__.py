@@ -97,22 +97,32 @@ def _training_figure(kind: str, cell: str | None, lengths: str, clip: str, task:
 
 
 def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float | None = None,
-         high: float | None = None, points: int | None = None, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
+         high: float | None = None, points: int | None = None, u: float | None = None, b: float = 0.0,
+         h0: float = 0.0,
          seed: int = 0, quantity: str = "jacobian", weights: str = "0.5,1,1.5", n: int | None = None,
          params_file: str | None = None, b_min: float = -3.0, b_max: float = 3.0, target: float = 0.5,
-         layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float | None = 1.0,
+         layers: int = 1, beside: str = "linear", cell: str | None = None, gain: float | None = None,
          forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5,
-         task: str = "remember", lengths: str = "10,20,40", clip: str = "none", iterations: int = 300,
+         task: str = "remember", lengths: str | None = None, clip: str = "none", iterations: int = 300,
          batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int | None = None,
-         theory: bool = False):
-    """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws)."""
+         theory: bool = False, sizes: str = "4,8,16,32,64,128"):
+    """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws); an option
+    left None takes the kind's own default (isometry: weak inputs u = 0.1, the gain at the edge of chaos)."""
     from ..activations import get_activation
     from ..budget import check_grid, check_sweep
 
     get_activation(activation)
+    if kind == "isometry":
+        lengths = lengths or "1,10,50"
+        given = numbers(lengths, "--lengths", most=6)
+        if any(T < 1 or T != int(T) for T in given):
+            raise SymbpttError(f"--lengths must be whole numbers of steps, got {lengths[:40]!r}")
+        return isometry(activation, n or 64, gain, tuple(int(T) for T in given), seed, 0.1 if u is None else u)[0]
+    u = 1.0 if u is None else u
+    gain = 1.0 if gain is None else gain
     if kind in ("training", "horizon"):
-        return _training_figure(kind, cell, lengths, clip, task, n, activation, iterations, batch, lr, optimizer,
-                                scale, forget_bias, seed, seeds or 2)
+        return _training_figure(kind, cell, lengths or "10,20,40", clip, task, n, activation, iterations, batch, lr,
+                                optimizer, scale, forget_bias, seed, seeds or 2)
     if kind == "regimes":
         check_grid("plot regimes", points or 241, T or 100)
         return regimes(activation, -3.0 if low is None else low, 3.0 if high is None else high, points or 241,
@@ -120,7 +130,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     if kind == "curves":
         if cell:
             check_grid("plot curves", 1, T or 100)
-            return cell_curves(names(cell), n or 8, T or 100, 1.0 if gain is None else gain, forget_bias, u, seed)[0]
+            return cell_curves(names(cell), n or 8, T or 100, gain, forget_bias, u, seed)[0]
         return curves(activation, numbers(weights, "--weights"), T or 100, u, b, seed, beside)[0]
     if kind == "contributions":
         from ..config import load_config
@@ -140,17 +150,12 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
             raise SymbpttError(f"plot gates runs {points or 81} forward passes of T={T or 100}; keep --points × -T "
                                "at most 100,000")
         return gates(-2.0 if low is None else low, 6.0 if high is None else high, points or 81, T or 100,
-                     n or 1, 1.0 if gain is None else gain, u, seed)[0]
+                     n or 1, gain, u, seed)[0]
     if kind == "meanfield":
-        given = numbers(lengths, "--sizes", most=10)
-        if any(v != int(v) for v in given):
-            raise SymbpttError(f"--sizes must be whole numbers, got {lengths[:40]!r}")
-        return meanfield_gap(activation, tuple(int(v) for v in given), T or 100, seeds or 4, seed)[0]
-    if kind == "isometry":
-        given = numbers(lengths, "--lengths", most=6)
-        if any(T < 1 or T != int(T) for T in given):
-            raise SymbpttError(f"--lengths must be whole numbers of steps, got {lengths[:40]!r}")
-        return isometry(activation, n or 64, gain, tuple(int(T) for T in given), seed, u)[0]
+        widths = numbers(sizes, "--sizes", most=10)
+        if any(v != int(v) for v in widths):
+            raise SymbpttError(f"--sizes must be whole numbers, got {sizes[:40]!r}")
+        return meanfield_gap(activation, tuple(int(v) for v in widths), T or 100, seeds or 4, seed)[0]
     if kind == "gradmap":
         chosen = names(cell or "lru")
         if len(chosen) != 1:
