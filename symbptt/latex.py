@@ -184,9 +184,7 @@ def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> lis
         return [f"{lead}{tex(eq.lhs)} &= {tex(eq.rhs)}"]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
     terms = summands(eq.rhs) if is_sum(eq.rhs) else (eq.rhs,)
     for i, term in enumerate(terms):
-        sign = "+"
-        if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
-            sign, term = "-", -term
+        sign, term = _signed(term, i)
         for j, line in enumerate(term_lines(term, cache)):
             if i == 0 and j == 0:
                 rows.append(f"{lead}{tex(eq.lhs)} &= {line}")
@@ -195,6 +193,13 @@ def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> lis
             else:
                 rows.append(rf"&\qquad {line}")
     return rows
+
+
+def _signed(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
+    """('-', −term) for a term after the first that starts with −1 (written "- term"), else ('+', term)."""
+    if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
+        return "-", -term
+    return "+", term
 
 
 SHORT_SUM_CHARS = 160  # LaTeX source characters of a two-term sum kept on one row
@@ -209,9 +214,7 @@ def _short_sum(eq: Equation, cache: FactorCache[str]) -> str | None:
         return None
     out = []
     for i, term in enumerate(summands(eq.rhs)):
-        sign = "+"
-        if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
-            sign, term = "-", -term
+        sign, term = _signed(term, i)
         lines = term_lines(term, cache)
         if len(lines) != 1:
             return None
