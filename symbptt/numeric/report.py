@@ -187,7 +187,7 @@ def grad_report(cfg: Config) -> dict:
     if cfg.spec.uses_activation:
         report["activation"] = cfg.act_name
     weights = [path_weight(cfg.spec, p) for p in cfg.layers]
-    constants = [constant_factor(cfg.spec, p) for p in cfg.layers]
+    constants = [] if all(w is not None for w in weights) else [constant_factor(cfg.spec, p) for p in cfg.layers]
     if all(w is not None for w in weights):  # γ·σ_max of the weight on the one path back (W, or diag(w))
         report["regime"] = _per_layer([regime(w, cfg.act_name) for w in weights if w is not None])
         labels = [r["label"] for r in (report["regime"] if model.layers > 1 else [report["regime"]])]

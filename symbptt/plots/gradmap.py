@@ -29,7 +29,6 @@ def gradient_map(cell: str = "lru", param: str | None = None, low: float | None 
     from ..cells import get_cell
     from ..numeric.examples import example_config
     from ..numeric.factors import ArrayFactors, NumericModel
-    from ..numeric.logspace import constant_factor
     from ..paths import evaluate_recursive
 
     points, T_max = integer("points (--points)", points, 2, 2000), integer("T (-T)", T_max)
@@ -69,7 +68,7 @@ def gradient_map(cell: str = "lru", param: str | None = None, low: float | None 
     ax.set_yscale("log")
     ax.set_xlabel(f"${_tex(param)}$ (every entry)")
     ax.set_ylabel("$T$ (the loss at step T)")
-    factors = _factor_axis(ax, spec, base, param, grid, constant_factor)
+    factors = _factor_axis(ax, spec, base, param, grid)
     title = f"{plot_text(spec.title)}, n = {n}, inputs U(-1, 1) × {drive:g}, seed {seed}, y = 0, loss at T"
     ax.set_title(title, fontsize=9, pad=28 if factors else 6)
     caption(fig, _sentence(out, grid, Ts, param) + (" Top axis: the constant factor ∂h_t/∂h_(t-1) at each "
@@ -85,9 +84,11 @@ def _tex(param: str) -> str:
     return f"{base}_{{{tag}}}" if tag else base
 
 
-def _factor_axis(ax, spec, base: dict, param: str, grid: np.ndarray, constant_factor) -> bool:
+def _factor_axis(ax, spec, base: dict, param: str, grid: np.ndarray) -> bool:
     """Where the factor back through time depends on parameters only (the LRU's λ), its value at a few
     positions of the grid along the top; nothing for other cells."""
+    from ..numeric.logspace import constant_factor
+
     ticks = np.linspace(grid[0], grid[-1], 5)
     labels = []
     for v in ticks:
