@@ -183,10 +183,11 @@ def path_clause(cell: str) -> str:
 
 
 def _one_line(value: sp.Basic) -> str:
-    """A coefficient as a caption writes it: the text form, ^ for powers, Greek names as letters."""
+    """A coefficient (or a parameter's name) as a figure writes it: the text form, ^ for powers, Greek
+    names as letters, escaped for matplotlib."""
     from ..notation import GREEK
 
     text = sp.sstr(value).replace("**", "^")
     for name, letter in GREEK.items():
         text = re.sub(rf"\b{name}\b", letter, text)
-    return text
+    return plot_text(text)  # a cell file's names reach the figure: no mathtext from them
