@@ -216,8 +216,8 @@ def _short_sum(eq: Equation, cache: FactorCache[str]) -> str | None:
     for i, term in enumerate(summands(eq.rhs)):
         sign, term = _signed(term, i)
         lines = term_lines(term, cache)
-        if len(lines) != 1:
-            return None
+        if len(lines) != 1 or (i == 0 and (r"\sum" in lines[0] or r"\prod" in lines[0])):
+            return None  # a big operator followed by "+ …" on its row could be read to reach over it
         out.append(lines[0] if i == 0 else f" {sign} {lines[0]}")
     text = "".join(out)
     return text if len(text) <= SHORT_SUM_CHARS else None
