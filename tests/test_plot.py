@@ -210,7 +210,7 @@ def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind):
                "unrolled": {"T": 5, "backward": True}, "curves": {"T": 20},
                "training": {"n": 3, "lengths": "3,5", "iterations": 8, "batch": 4},
                "horizon": {"n": 3, "lengths": "3,5", "iterations": 5, "batch": 4, "seeds": 1},
-               "isometry": {"n": 8, "lengths": "1,5"}, "meanfield": {"lengths": "4,8", "T": 10, "seeds": 2}}.get(
+               "isometry": {"n": 8, "lengths": "1,5"}, "meanfield": {"sizes": "4,8", "T": 10, "seeds": 2}}.get(
         kind, {"T": 20, "points": 9})
     outs: dict[str, list[bytes]] = {suffix: [] for suffix, _ in FORMATS}
     for i in range(2):
