@@ -14,7 +14,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import check, learn, numeric, plots
+    from . import bridges, check, learn, numeric, plots
+    from .bridges import from_torch
     from .check import run_checks
     from .check.verify import verify
     from .config import Config, load_config, parse_config
@@ -45,13 +46,13 @@ _LAZY = {
     "sweep_gain": "numeric.sweeps", "sweep_param": "numeric.sweeps",
     "render_text": "render", "snippet": "latex", "standalone": "document", "tikz_diagram": "document",
     "run_checks": "check", "verify": "check.verify", "theory": "numeric.theory",
-    "TrainSettings": "learn.train", "train": "learn.train",
+    "TrainSettings": "learn.train", "train": "learn.train", "from_torch": "bridges.pytorch",
 }
-_MODULES = ("plots", "learn", "check", "numeric")
+_MODULES = ("plots", "learn", "check", "numeric", "bridges")
 __all__ = [
-    "FORMS", "RNN", "Config", "Derivation", "Equation", "SymbpttError", "TrainSettings", "__version__", "check",
-    "derive", "explore", "grad_report", "learn", "load_config", "numeric", "parse_config", "plots",
-    "render_text", "run_checks", "snippet", "standalone", "sweep_gain", "sweep_grad", "sweep_param",
+    "FORMS", "RNN", "Config", "Derivation", "Equation", "SymbpttError", "TrainSettings", "__version__", "bridges",
+    "check", "derive", "explore", "from_torch", "grad_report", "learn", "load_config", "numeric", "parse_config",
+    "plots", "render_text", "run_checks", "snippet", "standalone", "sweep_gain", "sweep_grad", "sweep_param",
     "sweep_scalar", "theory", "tikz_diagram", "train", "verify",
 ]
 

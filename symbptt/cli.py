@@ -42,7 +42,7 @@ class OneLineErrors(click.Group):
     """A group whose usage errors print one line and exit 2, like SymbpttError.  Commands listed in
     ``lazy`` are imported only when used (plotting pulls in matplotlib)."""
 
-    lazy = {"plot": ("symbptt.plotcli", "plot_cmd")}
+    lazy = {"plot": ("symbptt.plotcli", "plot_cmd"), "grad": ("symbptt.gradcli", "grad_cmd")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -274,32 +274,6 @@ def check_output(output: str | None) -> None:
         check_output_path(output)
 
 
-@main.command("grad", epilog="""
-\b
-Examples:
-  symbptt grad --params example
-  symbptt grad --params example-lstm -o report.json
-""")
-@click.option("--params", "params_file", required=True, help="JSON file: cell, its parameters, x, y, loss, "
-              "optional truncate; or a shipped one: example, example-lstm.")
-@click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
-def grad_cmd(params_file: str, output: str | None) -> None:
-    """Loss, gradients, log10 Jacobian norms, the bound and what was observed, as JSON.
-
-    A parameters file for one tanh unit (the cell's own names for gated cells: W_f, b_hn, c0, …):
-
-    \b
-      {"activation": "tanh", "W": 0.9, "U": 1, "b": 0, "h0": 0,
-       "x": [1, 0.5, -0.2], "y": 0.3, "loss": "last", "truncate": 2}
-    """
-    from .config import load_config
-    from .numeric.report import grad_report
-    from .output import strict_json
-
-    check_output(output)
-    emit(strict_json(grad_report(load_config(params_file))), output)
-
-
 @main.command("sweep", epilog="""
 \b
 Examples:
@@ -394,10 +368,12 @@ Examples:
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, help="Write the run here (atomically); the summary goes to stdout.")
+@click.option("--torch-out", "torch_out", default=None,
+              help="Write the trained parameters as the state_dict of the matching torch module.")
 def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int, batch: int,
               iterations: int | None, old_steps: int | None, lr: float, optimizer: str, clip: float | None,
               truncate: int | None, scale: float, forget_bias: float, far: int | None, eval_every: int, seed: int,
-              fmt: str, output: str | None) -> None:
+              fmt: str, output: str | None, torch_out: str | None) -> None:
     """Gradient descent on a long-range task with the tool's exact BPTT, one row per iteration.
 
     Each row: the loss, the gradient norm, the share of the gradient from steps more than K back
@@ -417,8 +393,14 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
     settings = TrainSettings(cell=cell, activation=activation, n=n, layers=layers, task=task, T=T, batch=batch,
                              steps=steps, lr=lr, optimizer=optimizer, clip=clip, truncate=truncate, scale=scale,
                              forget_bias=forget_bias, seed=seed, eval_every=eval_every, far=far)
-    settings.validate()
+    spec = settings.validate()
     check_output(output)
+    if torch_out is not None:  # refused before training: no torch, or no torch module for this cell
+        from .bridges.pytorch import exportable, import_torch
+
+        check_output(torch_out)
+        import_torch()
+        exportable(spec, activation)
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
@@ -429,6 +411,10 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
         signal.signal(signal.SIGINT, previous)
     text = strict_json(run_json(result)) if fmt == "json" else run_csv(result)
     emit(text, output)
+    if torch_out is not None and result.stopped in (None, "interrupted") and result.params:
+        from .bridges import save_state_dict
+
+        save_state_dict(torch_out, spec, activation, result.params)
     if output is not None:
         click.echo(summary_line(result))
     if result.stopped == "interrupted":

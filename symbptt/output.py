@@ -30,6 +30,16 @@ def _reason(exc: OSError) -> str:
 
 def read_text_file(path: str | Path, what: str, limit: int) -> str:
     """UTF-8 text of a regular file no larger than ``limit`` bytes, or a one-line SymbpttError."""
+    data = read_bytes_file(path, what, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SymbpttError(f"{what} {path} is not UTF-8 text (byte {data[exc.start]:#04x} at position "
+                           f"{exc.start})") from None
+
+
+def read_bytes_file(path: str | Path, what: str, limit: int) -> bytes:
+    """The bytes of a regular file no larger than ``limit`` bytes, or a one-line SymbpttError."""
     path = str(path)
     try:
         info = os.stat(path)
@@ -46,11 +56,7 @@ def read_text_file(path: str | Path, what: str, limit: int) -> str:
         raise SymbpttError(f"cannot read {what} {path}: {_reason(exc)}") from None
     if len(data) > limit:
         raise SymbpttError(f"{what} {path} is larger than {limit:,} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SymbpttError(f"{what} {path} is not UTF-8 text (byte {data[exc.start]:#04x} at position "
-                           f"{exc.start})") from None
+    return data
 
 
 def check_output_path(path: str | Path) -> Path:

@@ -20,7 +20,7 @@ LAYERS = [
     ("printing", {"render", "latex", "readback"}),
     ("numeric", {"numeric"}),
     ("api", {"forms", "document"}),
-    ("apps", {"plots", "learn", "check", "explorer", "plotcli", "cli", "__main__"}),
+    ("apps", {"plots", "learn", "check", "bridges", "explorer", "plotcli", "gradcli", "cli", "__main__"}),
     ("facade", {""}),  # symbptt/__init__.py: the public names, imported lazily
 ]
 

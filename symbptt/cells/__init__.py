@@ -8,7 +8,7 @@ from pathlib import Path
 from ..activations import Activation
 from ..errors import SymbpttError
 from ..safeexpr import shown
-from .base import INPUT, Cell, Linear, prev, unit
+from .base import INPUT, Cell, Linear, TorchLayout, prev, unit
 from .gru import gru
 from .indrnn import indrnn
 from .lru import lru
@@ -25,7 +25,19 @@ MAKERS: dict[str, Callable[[Activation], Cell]] = {
 BUILTIN = tuple(MAKERS)
 TAKES_ACTIVATION = ("rnn", "indrnn")  # the built-in cells whose uses_activation is set (a test holds this)
 
-__all__ = ["BUILTIN", "INPUT", "TAKES_ACTIVATION", "Cell", "Linear", "get_cell", "prev", "unit"]
+__all__ = ["BUILTIN", "INPUT", "TAKES_ACTIVATION", "Cell", "Linear", "TorchLayout", "get_cell", "prev", "torch_cells",
+           "unit"]
+
+
+def torch_cells(act: Activation) -> dict[str, Cell]:
+    """The built-in cells that have a torch module with the same equations, by that module's class name
+    (RNN, LSTM, GRU)."""
+    out = {}
+    for make in MAKERS.values():
+        cell = make(act)
+        if cell.torch is not None:
+            out[cell.torch.module] = cell
+    return out
 
 
 def get_cell(name: str | Cell, act: Activation) -> Cell:

@@ -47,6 +47,21 @@ class Linear:
 
 
 @dataclass(frozen=True)
+class TorchLayout:
+    """How PyTorch stores a cell with the same equations (read and written by bridges/pytorch.py).
+
+    torch keeps each layer as weight_ih (U of every gate stacked), weight_hh (W stacked) and two biases,
+    bias_ih and bias_hh; a gate's two biases add up to its one b, except where torch's hidden bias sits
+    inside a product of its own (the GRU's n gate), which is then a parameter here.
+    """
+
+    module: str  # the class: nn.RNN, nn.LSTM, nn.GRU (and nn.RNNCell, … for one layer)
+    gates: tuple[tuple[str, str, str], ...]  # (W, U, b) of each gate, in torch's stacking order
+    hidden_biases: tuple[tuple[int, str], ...] = ()  # (gate, parameter): bias_hh blocks kept apart
+    activations: tuple[str, ...] = ()  # torch's nonlinearity options, for a cell that takes -a
+
+
+@dataclass(frozen=True)
 class Cell:
     """One-step equations of a recurrent cell (see the module docstring)."""
 
@@ -62,6 +77,7 @@ class Cell:
     max_hidden: int | None = None  # user cells are scalar (n = 1)
     max_input: int | None = None
     uses_activation: bool = False  # only the vanilla cell takes -a
+    torch: TorchLayout | None = None  # the torch module with the same equations, if there is one
     notes: tuple[str, ...] = field(default=())
 
     @property

@@ -10,7 +10,7 @@ b_n is PyTorch's b_in; b_hn sits inside the reset product, so it is a parameter 
 from __future__ import annotations
 
 from ..primitives import sigmoid, tanh
-from .base import INPUT, Cell, Linear, prev, unit
+from .base import INPUT, Cell, Linear, TorchLayout, prev, unit
 
 
 def gru() -> Cell:
@@ -31,4 +31,5 @@ def gru() -> Cell:
             ("n", tanh(unit("a_n") + r * unit("a_hn"))),
             ("h", (1 - z) * n + z * prev("h")),
         ),
+        torch=TorchLayout("GRU", tuple((f"W_{k}", f"U_{k}", f"b_{k}") for k in "rzn"), hidden_biases=((2, "b_hn"),)),
     )

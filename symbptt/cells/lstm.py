@@ -10,7 +10,7 @@ State (h_t, c_t).  PyTorch's two biases per gate (b_ih + b_hh) add up to the one
 from __future__ import annotations
 
 from ..primitives import sigmoid, tanh
-from .base import INPUT, Cell, Linear, prev, unit
+from .base import INPUT, Cell, Linear, TorchLayout, prev, unit
 
 GATES = {"i": sigmoid, "f": sigmoid, "g": tanh, "o": sigmoid}
 
@@ -25,4 +25,5 @@ def lstm() -> Cell:
         states=("h", "c"),
         linears=linears,
         nodes=(*gates, ("c", f * prev("c") + i * g), ("h", o * tanh(c))),
+        torch=TorchLayout("LSTM", tuple((f"W_{k}", f"U_{k}", f"b_{k}") for k in GATES)),
     )

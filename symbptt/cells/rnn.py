@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ..activations import Activation
-from .base import INPUT, Cell, Linear, unit
+from .base import INPUT, Cell, Linear, TorchLayout, unit
 
 
 def rnn(act: Activation) -> Cell:
@@ -18,4 +18,5 @@ def rnn(act: Activation) -> Cell:
         linears=(Linear("a", (("W", "h"), ("U", INPUT)), "b", "a"),),
         nodes=(("h", act.apply(a)),),
         uses_activation=True,
+        torch=TorchLayout("RNN", (("W", "U", "b"),), activations=("tanh", "relu")),
     )

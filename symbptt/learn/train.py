@@ -111,6 +111,7 @@ class TrainResult:
     rows: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     stopped: str | None = None  # why the run ended early: 'interrupted' or a message
+    params: list[dict[str, np.ndarray]] = field(default_factory=list)  # the parameters it ended with
 
 
 def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str, np.ndarray]]:
@@ -279,4 +280,5 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
     }
     if result.stopped:
         result.summary["stopped"] = result.stopped
+    result.params = params
     return result
