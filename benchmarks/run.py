@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import multiprocessing as mp
 import os
 import platform
@@ -237,6 +238,49 @@ def case_torch(smoke: bool) -> list[list[str]]:
         h.sum().backward()
 
     return [[f"PyTorch autograd backward, {G} w, T = {T} (one T only)", _fmt(median_time(run, 3)), "—"]]
+
+
+def torch_bridge(smoke: bool) -> list[list[str]]:
+    """`grad --torch` on a 2-layer nn.LSTM (hidden 64, T = 1000): reading the module and the whole report,
+    against torch autograd's float64 forward + backward on the same weights (medians, CPU time).  The
+    report is asked for 10 digits: this network's forward pass cancels ~4.7 digits, so at the default 12
+    it goes to mpmath (hundreds of seconds, the price issue 28 is about)."""
+    try:
+        import torch
+    except ImportError:
+        return [["grad --torch", "PyTorch not installed (optional)", "—", "—"]]
+    from symbptt.bridges import from_torch
+    from symbptt.numeric.factors import ArrayFactors, NumericModel, gradient_blocks
+    from symbptt.numeric.report import grad_report
+
+    n, T = (16, 100) if smoke else (64, 1000)
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(8, n, num_layers=2)
+    x, y = torch.randn(T, 8), torch.randn(n)
+    repeats = 1 if smoke else 5
+
+    def ours() -> None:
+        grad_report(from_torch(module, x, y), digits=10)
+
+    def gradient_only() -> None:
+        model = NumericModel.of(from_torch(module, x, y))
+        gradient_blocks(ArrayFactors(model), model)
+
+    double, xd, yd = copy.deepcopy(module).double(), x.double(), y.double()
+
+    def theirs() -> None:
+        double.zero_grad()
+        out = double(xd[:, None])[0]
+        (0.5 * ((out[-1, 0] - yd) ** 2).sum()).backward()
+
+    base = median_time(theirs, repeats, time.process_time)
+    whole = median_time(ours, repeats, time.process_time)
+    grads = median_time(gradient_only, repeats, time.process_time)
+    return [[f"read + whole report, LSTM 2 × {n}, T = {T}", _fmt(whole), f"{whole / base:.1f}× torch f64",
+             _met(whole <= 2.0) + " (≤ 2 s)"],
+            ["read + gradients only, same", _fmt(grads), f"{grads / base:.1f}× torch f64",
+             _met(grads / base <= 3.0) + " (≤ 3×)"],
+            ["torch autograd float64 forward + backward, same", _fmt(base), "1×", "—"]]
 
 
 def memory(smoke: bool) -> list[list[str]]:
@@ -764,7 +808,9 @@ def main() -> None:
                  "the reference BPTT; a wrong formula also tries the known mistakes. A mutation that verify calls "
                  "equal has the same value as the right formula (a transpose of a scalar, a reordered product); "
                  "it is checked again on 20 other networks per T.\n"]
-    sections += ["\n## 11. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke))]
+    sections += ["\n## 11. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke)),
+                 "\n### `grad --torch`: a torch module read and reported\n",
+                 table(["case", "time", "ratio", "status"], torch_bridge(args.smoke))]
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)
     print(text)

@@ -42,10 +42,13 @@ Examples:
               "float64, entry by entry: the digits it got right, where it returned 0 or inf.")
 @click.option("--torch-out", "torch_out", default=None, help="Also write the parameters as the state_dict "
               "of the matching torch module (rnn with tanh or relu, lstm, gru).")
+@click.option("--digits", type=click.IntRange(1, 15), default=12, show_default=True,
+              help="Significant digits float64 must keep, as measured, for the report to stay in float64; "
+              "below that it is recomputed with mpmath (100-1000x slower for large n x T).")
 @click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
 def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | None, target_file: str | None,
              hx_file: str | None, loss: str | None, truncate: int | None, nonlinearity: str | None, compare: bool,
-             torch_out: str | None, output: str | None) -> None:
+             torch_out: str | None, digits: int, output: str | None) -> None:
     """Loss, gradients, log10 Jacobian norms, the bound and what was observed, as JSON.
 
     A parameters file for one tanh unit (the cell's own names for gated cells: W_f, b_hn, c0, …):
@@ -83,13 +86,13 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
 
             import_torch()
             exportable(cfg.spec, cfg.activation)
-        report = grad_report(cfg)
+        report = grad_report(cfg, digits)
     else:
         from .bridges.pytorch import import_torch
 
         import_torch()  # before anything is read: one line saying how to install it
         cfg, report = _torch_report(torch_file, input_file, target_file, hx_file, loss or "last", truncate,
-                                    nonlinearity, compare)
+                                    nonlinearity, compare, digits)
     emit(strict_json(report), output)
     if torch_out is not None:
         from .bridges import save_state_dict
@@ -100,7 +103,7 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
 
 
 def _torch_report(torch_file: str | None, input_file: str | None, target_file: str | None, hx_file: str | None,
-                  loss: str, truncate: int | None, nonlinearity: str | None, compare: bool) -> tuple:
+                  loss: str, truncate: int | None, nonlinearity: str | None, compare: bool, digits: int) -> tuple:
     from .bridges.pytorch import compare as compare_grads
     from .bridges.pytorch import config_of, load_file, read_module, torch_gradients
     from .numeric.report import grad_report
@@ -111,7 +114,7 @@ def _torch_report(torch_file: str | None, input_file: str | None, target_file: s
     y = None if target_file is None else load_file(target_file, "--target")
     hx = None if hx_file is None else load_file(hx_file, "--hx")
     cfg = config_of(model, x, y, hx=hx, loss=loss, truncate=truncate)
-    report = grad_report(cfg)
+    report = grad_report(cfg, digits)
     report["torch"] = {"module": f"nn.{model.kind}", "num_layers": len(model.layers), "hidden_size": model.n,
                        "input_size": model.m, "bias": model.bias, "batch_first": model.batch_first,
                        "target": "given" if y is not None else "zeros", "bias_sums_rounded": model.rounded}

@@ -635,3 +635,25 @@ def test_the_precision_sentence_is_made_of_what_was_measured(args, words):
     from symbptt.numeric.report import _precision
 
     assert _precision(*args) == words
+
+
+def test_the_digits_asked_for_decide_float64_or_mpmath():
+    """Trial 353 of `check --seed 3` (rnn, lstm and gru drawn), an LSTM whose float64 forward pass loses
+    about 4.7 digits to cancellation: at the default 12 digits the report goes to mpmath; at 10 it stays in
+    float64, says it keeps about 11 digits, and every entry does keep 10 against the 40-digit reference."""
+    from symbptt.check import random_trial
+
+    rng = np.random.default_rng(3)
+    for _ in range(354):
+        trial = random_trial(rng, 6, ("rnn", "lstm", "gru"))
+    from symbptt.check import Exact
+    from symbptt.check import _entries as entries
+
+    assert grad_report(trial.config)["precision"].startswith("mpmath")
+    report = grad_report(trial.config, digits=10)
+    assert report["precision"].startswith("float64") and report["precision"].endswith("about 11 digits kept)")
+    found = entries(report["grad"] if trial.layers > 1 else [report["grad"]], trial.config.spec.params)
+    for f, e in zip(found, Exact(trial).grads, strict=True):
+        assert abs(mpmath.mpf(f) - e) <= mpmath.mpf(10) ** -10 * abs(e), (f, e)
+    with pytest.raises(SymbpttError, match="digits must be an integer from 1 to 15"):
+        grad_report(trial.config, digits=16)

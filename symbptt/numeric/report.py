@@ -17,7 +17,7 @@ import mpmath
 import numpy as np
 
 from ..config import Config
-from ..errors import RunFailed
+from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .forward import cancelled_digits
@@ -33,6 +33,7 @@ from .logspace import (
 )
 
 DPS = 30
+DIGITS = 12  # by default the report stays in float64 where that keeps 12 significant digits (16 - 4 lost)
 TINY = np.finfo(float).tiny
 
 
@@ -126,10 +127,25 @@ def _per_layer(items: list) -> Any:
     return items[0] if len(items) == 1 else items
 
 
-def grad_report(cfg: Config) -> dict:
+def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     """Loss, gradients (float64 where it holds them, else {sign, log10}, log10 always beside), Jacobian
     norms with their k, the bound beside what was observed, and, when asked, truncated BPTT; every field
-    from one trajectory, exact where the measured conditioning demands it (see lost_digits)."""
+    from one trajectory, exact where the measured conditioning demands it (see lost_digits).
+
+    Args:
+        cfg: the configuration (parameters, x, y, loss, truncate).
+        digits: the significant digits float64 must keep (as measured) for the report to stay in float64;
+            below that it is recomputed with mpmath, which costs 100–1000× more for large n × T.
+
+    Returns:
+        The report as a JSON-ready dict; its "precision" field says what was used and why.
+
+    Raises:
+        SymbpttError: a run too large for the budget, or digits outside 1..15.
+    """
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
+        raise SymbpttError(f"digits must be an integer from 1 to 15, got {str(digits)[:20]!r}")
+    max_lost = 16.0 - digits
     from ..budget import estimate, norm_sweep_cost
 
     T, n = cfg.x.shape[0], cfg.layers[0][f"{cfg.spec.states[0]}0"].size
@@ -142,22 +158,22 @@ def grad_report(cfg: Config) -> dict:
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
     cancelled = cancelled_digits(values.cc, values.traj)
     lost = lost_digits(norms) + cancelled
-    if lost > MAX_LOST:  # the float64 trajectory does not hold the digits: every field from an exact one
-        digits = DPS + math.ceil(lost if math.isfinite(lost) else 0)
+    if lost > max_lost:  # the float64 trajectory does not hold the digits: every field from an exact one
+        dps = DPS + math.ceil(lost if math.isfinite(lost) else 0)
         while True:
-            with mpmath.workdps(digits):
+            with mpmath.workdps(dps):
                 mp_model = model.as_mp()
                 values = ArrayFactors(mp_model, "mp")
                 loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
             lost = lost_digits(norms) + cancelled
-            if not math.isfinite(lost) or digits >= DPS + lost or digits >= MAX_DIGITS:
+            if not math.isfinite(lost) or dps >= DPS + lost or dps >= MAX_DIGITS:
                 break
-            digits = min(MAX_DIGITS, DPS + math.ceil(lost))  # the float64 norms had overflowed: now known
-        if not digits >= DPS + lost:
+            dps = min(MAX_DIGITS, DPS + math.ceil(lost))  # the float64 norms had overflowed: now known
+        if not dps >= DPS + lost:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
-        used_mp = digits
+        used_mp = dps
     else:
         loss, grads, used_mp = exact_gradients(model, values)
     out_grad, out_log = [], []
@@ -180,7 +196,7 @@ def grad_report(cfg: Config) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled),
+        "precision": _precision(used_mp, lost, cancelled, max_lost),
     }
     if len(cfg.spec.states) > 1:  # the whole state decides; the h → h block beside it
         report["observed_h"] = _per_layer([observed(layer_norms["h"][0], cfg.T) for layer_norms in norms])
@@ -214,7 +230,6 @@ def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
 
 
 MAX_DIGITS = 5000  # the most digits an exact recomputation uses
-MAX_LOST = 4.0  # decimal digits the float64 forward pass may lose before the report is recomputed exactly
 
 
 def lost_digits(norms: list[dict[str, list[float]]]) -> float:
@@ -231,7 +246,7 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
     return largest
 
 
-def _precision(used_mp: int, lost: float, cancelled: float) -> str:
+def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS) -> str:
     """The precision used and the digits it keeps, in words (an estimate from the Jacobian norms and
     the cancellation measured in the forward pass)."""
     amplified = lost - cancelled
@@ -244,7 +259,7 @@ def _precision(used_mp: int, lost: float, cancelled: float) -> str:
         if lost <= 0:
             return "float64 (no step amplifies rounding: about 16 digits kept)"
         return f"float64 ({measured + ': ' if measured else ''}about {15.9 - lost:.0f} digits kept)"
-    why = (f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" if lost > MAX_LOST
+    why = (f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" if lost > max_lost
            else "float64 lost range or a saturated gate cancels")
     return f"mpmath at {used_mp} digits ({why})"
 
