@@ -166,7 +166,8 @@ def test_what_is_not_supported_is_refused_in_one_line(torch, make, words):
     assert words in str(exc.value) and "\n" not in str(exc.value)
 
 
-@pytest.mark.parametrize("x_shape,words", [((4, 2, 2), "batch of 2"), ((4, 3), "expected T × 2"), ((0, 2), "T × 2")])
+@pytest.mark.parametrize("x_shape,words", [((4, 2, 2), "batch of 2"), ((4, 3), "has shape 4 × 3, expected T × 2"),
+                                           ((0, 2), "T × 2")])
 def test_an_input_that_is_not_one_sequence_is_refused(torch, x_shape, words):
     from symbptt.bridges import from_torch
 
@@ -316,3 +317,26 @@ def test_without_torch_the_torch_options_say_how_to_install_it(monkeypatch, tmp_
     result = CliRunner().invoke(main, [*argv, "-o", "out.json"])
     assert result.exit_code == 2 and "pip install 'symbptt[torch]'" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"", "not a file torch.load reads safely"),
+    (b"PK\x03\x04 not really a zip", "not a file torch.load reads safely"),
+    (b"\x93NUMPY\x01\x00garbage", "not a NumPy array file"),
+])
+def test_a_broken_input_file_is_one_line(torch, tmp_path, content, words):
+    module = tmp_path / "m.pt"
+    torch.save(torch.nn.RNN(2, 3), module)
+    bad = tmp_path / "x.pt"
+    bad.write_bytes(content)
+    result = CliRunner().invoke(main, ["grad", "--torch", str(module), "--input", str(bad), "-o",
+                                       str(tmp_path / "r.json")])
+    assert result.exit_code == 2 and words in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_an_object_array_is_refused_without_unpickling(torch, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    result = CliRunner().invoke(main, ["grad", "--torch", str(path), "--input", str(path)])
+    assert result.exit_code == 2 and "not a NumPy array file" in result.output

@@ -177,7 +177,8 @@ def read_module(module: Any, nonlinearity: str | None = None) -> TorchModel:
         return model
     if isinstance(module, Mapping):
         return _from_state(_strip_prefix(module), None, nonlinearity)
-    raise SymbpttError(f"expected a torch module or a state_dict, got {type(module).__name__[:40]}")
+    raise SymbpttError("expected an nn.RNN, nn.LSTM or nn.GRU module (or Cell), or its state_dict; got a "
+                       f"{type(module).__name__[:40]}")
 
 
 def _strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -268,7 +269,7 @@ def _sequence(name: str, value: Any, model: TorchModel, width: int) -> np.ndarra
                                f"(a tensor of T × {width})")
         arr = np.take(arr, 0, axis=batch_axis)
     if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
-        raise SymbpttError(f"{name} is {'×'.join(map(str, arr.shape))}, expected T × {width}")
+        raise SymbpttError(f"{name} has shape {' × '.join(map(str, arr.shape)) or 'scalar'}, expected T × {width}")
     return arr
 
 
