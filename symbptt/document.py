@@ -12,6 +12,7 @@ from .forms import derive
 from .latex import _escape, align, notes_tex, tex
 from .model import RNN
 from .paths import default_wrt, resolve_wrt, targets
+from .reading import in_reading_order
 from .symbolic.shown import carried_paths, generic_step_names, only_carried
 
 DIAGRAM_MAX_STEPS = 8
@@ -70,7 +71,8 @@ def _cell_tex(rnn: RNN) -> str:
         for name, expr in rnn.spec.nodes:
             value = plain(expr).xreplace(at)
             # one unit: a product is a product; vectors multiply unit by unit, written ⊙
-            shown = tex(value) if rnn.scalar else sp.latex(value, mat_symbol_style="plain", mul_symbol=r" \odot ")
+            shown = tex(value) if rnn.scalar else sp.latex(in_reading_order(value), mat_symbol_style="plain",
+                                                            mul_symbol=r" \odot ")
             rows.append(f"{tex(at[unit(name)])} &= {shown}")
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 

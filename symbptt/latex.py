@@ -15,6 +15,7 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
+from .reading import in_reading_order
 from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
 from .symbolic.derivation import Derivation, Equation
 
@@ -27,7 +28,7 @@ def tex(expr: sp.Basic) -> str:
     """SymPy's LaTeX of one expression, with the notation's symbols and sums kept in built order."""
     if isinstance(expr, sp.MatAdd):
         return _matadd(expr)
-    return sp.latex(expr, mat_symbol_style="plain")
+    return sp.latex(in_reading_order(expr), mat_symbol_style="plain")
 
 
 def _matadd(expr: sp.MatAdd) -> str:

@@ -24,6 +24,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
 from . import notation
+from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation, LazySum, MatTermSum, TermSum
 from .templates import swap
 
@@ -190,7 +191,7 @@ def text_atom(expr: sp.Basic) -> str:
         return f"[{rows}]"
     if isinstance(expr, sp.MatAdd):
         return _text_matadd(expr)
-    return _TEXT.doprint(expr)
+    return _TEXT.doprint(in_reading_order(expr))
 
 
 def _text_matadd(expr: sp.MatAdd) -> str:
@@ -400,7 +401,7 @@ def pretty_atom(expr: sp.Basic, printer: PrettyPrinter | None = None) -> Picture
     printer = printer or _printer()
     if isinstance(expr, sp.MatAdd):
         return Picture.text(_text_matadd_pretty(expr, printer))
-    return Picture.of(printer._print(expr))
+    return Picture.of(printer._print(in_reading_order(expr)))
 
 
 def _text_matadd_pretty(expr: sp.MatAdd, printer: PrettyPrinter) -> str:

@@ -17,7 +17,7 @@ LAYERS = [
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),
     ("symbolic", {"symbolic"}),
-    ("printing", {"render", "latex", "readback"}),
+    ("printing", {"reading", "render", "latex", "readback"}),
     ("numeric", {"numeric"}),
     ("api", {"forms", "document"}),
     ("apps", {"plots", "learn", "check", "bridges", "explorer", "plotcli", "gradcli", "cli", "__main__"}),

@@ -240,7 +240,7 @@ def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
     named = snippet(derive(RNN(T=3), "explicit", "W", named=True))
     assert r"D_{t} &= 1 - h_{t}^{2}" in named and r"D_{t} &= \left(" not in named
     unrolled = snippet(derive(RNN(T=2, cell="lstm"), "unroll", None))
-    assert r"c_{1} &= c_{0} f_{1} + g_{1} i_{1}" in unrolled
+    assert r"c_{1} &= f_{1} c_{0} + i_{1} g_{1}" in unrolled
     three = snippet(derive(RNN(T=3), "explicit", "W", named=True))
     assert three.count(r"&\quad + ") == 2  # three paths, one per row
 
@@ -283,5 +283,44 @@ def test_the_model_block_writes_unit_by_unit_products_with_odot_for_vectors():
     matrix product); one unit keeps plain products."""
     two = standalone(RNN(T=2, n=2, cell="lstm"), wrt="W_f")
     one = standalone(RNN(T=2, n=1, cell="lstm"), wrt="W_f")
-    assert r"c_{t} &= c_{t-1} \odot f_{t} + g_{t} \odot i_{t}" in two
-    assert r"c_{t} &= c_{t-1} f_{t} + g_{t} i_{t}" in one and r"\odot" not in one.split("Unrolled")[0]
+    assert r"c_{t} &= f_{t} \odot c_{t-1} + i_{t} \odot g_{t}" in two
+    assert r"c_{t} &= f_{t} c_{t-1} + i_{t} g_{t}" in one and r"\odot" not in one.split("Unrolled")[0]
+
+
+@pytest.mark.parametrize("cell,layers,rows", [
+    ("rnn", 2, [r"h^{(1)}_{1} &= \tanh{\left(w^{(1)} h^{(1)}_{0} + u^{(1)} x_{1} + b^{(1)} \right)}",
+                r"h^{(2)}_{1} &= \tanh{\left(w^{(2)} h^{(2)}_{0} + u^{(2)} h^{(1)}_{1} + b^{(2)} \right)}"]),
+    ("lstm", 1, [r"f_{1} &= \sigma\left(w_{f} h_{0} + u_{f} x_{1} + b_{f}\right)",
+                 r"c_{1} &= f_{1} c_{0} + i_{1} g_{1}"]),
+    ("gru", 1, [r"n_{1} &= \tanh{\left(r_{1} \left(w_{n} h_{0} + b_{hn}\right) + u_{n} x_{1} + b_{n} \right)}",
+                r"h_{1} &= z_{1} h_{0} + \left(1 - z_{1}\right) n_{1}"]),
+    ("mingru", 1, [r"h_{1} &= \left(1 - z_{1}\right) h_{0} + z_{1} \left(u_{h} x_{1} + b_{h}\right)"]),
+    ("lru", 1, [r"h_{1} &= e^{- e^{\nu}} h_{0} + u x_{1}"]),
+])
+def test_equations_print_in_reading_order(cell, layers, rows):
+    """Weight before state, recurrent term before input term before bias, gate before state: as a textbook
+    writes the cell, in every format (text shown for the LSTM)."""
+    got = snippet(derive(RNN(T=1, cell=cell, layers=layers), "unroll", None))
+    for row in rows:
+        assert row in got, got
+    if cell == "lstm":
+        assert "c_1 = f_1*c_0 + i_1*g_1" in derive(RNN(T=1, cell=cell), "unroll", None).text()
+
+
+def test_reading_order_changes_the_order_only():
+    """Every sum and product rebuilt in reading order has the value it had, at random points (property),
+    and an index such as k + 1 is left as SymPy writes it."""
+    import random
+
+    from symbptt.model import unrolled_equations
+    from symbptt.reading import in_reading_order
+
+    rng = random.Random(5)
+    for cell in ("rnn", "lstm", "gru", "mingru", "minlstm", "lru", "indrnn"):
+        for _, rhs in unrolled_equations(RNN(T=2, cell=cell, layers=2)):
+            expr = rhs[0, 0]
+            ordered = in_reading_order(expr)
+            point = {s: rng.uniform(-1, 1) for s in expr.free_symbols}
+            assert float(ordered.xreplace(point)) == pytest.approx(float(expr.xreplace(point)), rel=1e-12)
+    k = sp.Symbol("k")
+    assert in_reading_order(k + 1) == k + 1 and sp.latex(in_reading_order(k + 1)) == "k + 1"
