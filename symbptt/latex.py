@@ -15,6 +15,7 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
+from .notation import side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
 from .symbolic.derivation import Derivation, Equation
@@ -144,39 +145,39 @@ def _pack(pieces: list[Piece], per_line: int) -> list[str]:
     return lines
 
 
-def _pack_factors(parts: list[str], joiner: str, per_line: int) -> list[str]:
-    """_pack for the common case, factors of a product (a continued line starts with \\cdot)."""
+def _pack_factors(parts: list[str], per_line: int) -> list[str]:
+    """_pack for the common case, factors of a product side by side (a continued line goes on with the
+    next factor)."""
     lines, start, width = [], 0, 0
     for i, text in enumerate(parts):
         if i > start and (i - start >= per_line or width + len(text) > CHARS_PER_LINE):
-            lines.append(joiner.join(parts[start:i]))
+            lines.append(side_by_side(parts[start:i]))
             start, width = i, 0
         width += len(text)
-    lines.append(joiner.join(parts[start:]))
-    return [lines[0], *(r"\cdot " + line for line in lines[1:])]
+    lines.append(side_by_side(parts[start:]))
+    return lines
 
 
 def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_PER_LINE) -> list[str]:
-    """A product as one or more lines of at most ``per_line`` factors: scalars joined with \\cdot,
-    matrices side by side, a continued line starting with \\cdot; a factor longer than a line is broken
-    inside (see _breakable)."""
+    """A product as one or more lines of at most ``per_line`` factors, side by side (see side_by_side); a
+    factor longer than a line is broken inside (see _breakable)."""
     if isinstance(term, sp.MatrixBase):
         return [_tex_matrix(term)]
     if not isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
         return _pack([(t, " ", "") for t in _breakable(term, cache)], per_line)
     parts = _product_factors(term, cache)
     if is_matrix(term) or max(map(len, parts)) <= CHARS_PER_LINE:
-        return _pack_factors(parts, " " if is_matrix(term) else r" \cdot ", per_line)
+        return _pack_factors(parts, per_line)
     pieces: list[Piece] = []
     for factor in factors_of(term):
         inner = _breakable(factor, cache)
-        pieces.append((inner[0], r" \cdot ", r"\cdot "))
+        pieces.append((inner[0], " ", ""))
         pieces += [(t, " ", "") for t in inner[1:]]
     return _pack(pieces, per_line)
 
 
 def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:
-    """align* rows: lhs &= first term, then &\\quad + next term, wrapped products continue with \\cdot."""
+    """align* rows: lhs &= first term, then &\\quad + next term; a wrapped product goes on on &\\qquad rows."""
     rows = []
     short = _short_sum(eq, cache)
     if short is not None:  # h_T − y, J_t δ_t + F_t δ_t: one row, as the Unicode form prints it

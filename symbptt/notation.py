@@ -257,6 +257,15 @@ def step_text(index: sp.Expr) -> str:
     return sp.sstr(index).replace(" ", "")
 
 
+def side_by_side(parts: list[str]) -> str:
+    """LaTeX factors of a product written side by side, as in print: w h_{t-1}, (h_T - y) w (1 - h_T^2);
+    a \\cdot only between two numbers, where juxtaposition would read as one number."""
+    out = parts[0] if parts else ""
+    for left, right in zip(parts, parts[1:], strict=False):
+        out += (r" \cdot " if left[-1:].isdigit() and right[:1].isdigit() else " ") + right
+    return out
+
+
 class OrderedMul(sp.Mul):
     """A product kept and printed in the order it was built: (h_3 − y)·w(1 − h_3²)·w(1 − h_2²)·…"""
 
@@ -278,7 +287,9 @@ class OrderedMul(sp.Mul):
                                          for i, arg in enumerate(self.args) if i >= start)
 
     def _latex(self, printer) -> str:
-        return self._factors(printer, r" \cdot ", lambda t: rf"\left({t}\right)")
+        start = self._start()
+        return "-" * start + side_by_side([rf"\left({printer._print(arg)}\right)" if self._delimited(i)
+                                           else printer._print(arg) for i, arg in enumerate(self.args) if i >= start])
 
     def _sympystr(self, printer) -> str:
         return self._factors(printer, "*", lambda t: f"({t})", big=False)

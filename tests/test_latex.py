@@ -236,7 +236,7 @@ def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
     lstm = snippet(derive(RNN(T=3, cell="lstm"), "general", "W_f"))
     assert r"\delta^{h}_{T} &= h_{T} - y \\" in lstm
     gru = snippet(derive(RNN(T=2, cell="gru"), "recursive", "W_z"))
-    assert r"\delta_{1} &= J_{2} \cdot \delta_{2} + F_{2} \cdot \delta_{2} \\" in gru
+    assert r"\delta_{1} &= J_{2} \delta_{2} + F_{2} \delta_{2} \\" in gru
     named = snippet(derive(RNN(T=3), "explicit", "W", named=True))
     assert r"D_{t} &= 1 - h_{t}^{2}" in named and r"D_{t} &= \left(" not in named
     unrolled = snippet(derive(RNN(T=2, cell="lstm"), "unroll", None))
