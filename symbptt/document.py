@@ -214,7 +214,13 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
     for form in forms:
         title = FORM_TITLES[form].replace("{T}", str(rnn.T))
         try:
-            derivation = derive(rnn, form, wrt, named if form in ("explicit", "recursive") else None)
+            if form == "factors" and not rnn.scalar:  # matrices: once for any step t, not once per step
+                from .symbolic.unrolled import form_factors_generic
+
+                title = "Chain-rule factors (at any step $t$)"
+                derivation = form_factors_generic(rnn, resolve_wrt(rnn, wrt))
+            else:
+                derivation = derive(rnn, form, wrt, named if form in ("explicit", "recursive") else None)
         except SymbpttError as exc:
             parts.append(_section(title, _escape(str(exc)) + "\n"))
             continue

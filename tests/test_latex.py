@@ -324,3 +324,16 @@ def test_reading_order_changes_the_order_only():
             assert float(ordered.xreplace(point)) == pytest.approx(float(expr.xreplace(point)), rel=1e-12)
     k = sp.Symbol("k")
     assert in_reading_order(k + 1) == k + 1 and sp.latex(in_reading_order(k + 1)) == "k + 1"
+
+
+def test_a_document_of_matrices_defines_each_factor_once_for_any_step():
+    """With n > 1 the article's factor section gives J_t, V_t, D_t of each layer once, at a generic step t
+    (per step they filled pages with the same pattern); a scalar article keeps the factors of every step."""
+    from symbptt.document import standalone
+
+    two = standalone(RNN(T=3, n=2, layers=2))
+    section = two.split(r"\section*{Chain-rule factors (at any step $t$)}")[1].split(r"\section*")[0]
+    assert r"J^{(2)}_{t} &=" in section and r"J^{(1)}_{t} &=" in section and r"V^{(2)}_{t} &=" in section
+    assert "_{1} &=" not in section and r"V^{(1)}_{t}" not in section
+    one = standalone(RNN(T=3))
+    assert r"\section*{Chain-rule factors}" in one and r"J_{1} &=" in one

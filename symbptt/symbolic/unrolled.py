@@ -46,6 +46,20 @@ def form_factors(rnn: RNN, wrt: str) -> Derivation:
     return Derivation(f"chain-rule factors, T = {rnn.T}", eqs, _factors_notes(rnn))
 
 
+def form_factors_generic(rnn: RNN, wrt: str) -> Derivation:
+    """The chain-rule factors once, at a generic step t (each layer's with its own parameters), instead of
+    once per step: what a document of matrices shows (per step they fill pages with the same pattern)."""
+    from .shown import layered_definitions
+
+    eqs = _local_partials(rnn) if rnn.spec.name != "rnn" else []
+    wanted = {param_entry(rnn, p)[1] for p, _ in targets(rnn, wrt)}
+    used = {(layer, route.kind, route.target, route.source) for layer in range(1, rnn.layers + 1)
+            for route in rnn.graph.routes
+            if not (route.kind == "V" and layer == 1 or route.kind == "D" and route.source not in wanted)}
+    eqs.extend(layered_definitions(rnn, used))
+    return Derivation("chain-rule factors at any step t", eqs, _factors_notes(rnn))
+
+
 def _factors_notes(rnn: RNN) -> list[str]:
     if rnn.spec.name == "rnn":
         return [Note("J_t = ∂h_t/∂h_(t-1) = diag(σ'(a_t))·W scales row i of W by σ'(a_t[i]) (it is not "
