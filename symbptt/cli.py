@@ -460,6 +460,9 @@ Examples:
   symbptt verify -a sigmoid '\\frac{\\partial L}{\\partial b} = \\sum_{t=1}^{T}
     \\delta_t \\sigma^\\prime(a_t) \\\\ \\delta_T = h_T - y
     \\\\ \\delta_{t-1} = w \\sigma^\\prime(a_t) \\delta_t'
+  symbptt verify -n 2 'J_t = W^\\top \\operatorname{diag}(\\sigma^\\prime(a_t))'
+  symbptt verify '\\frac{\\partial h_T}{\\partial h_k}
+    = \\prod_{j=k+1}^{T} w (1-h_j^2)'
 """)
 @click.argument("formula", required=False)
 @click.option("--file", "path", default=None, help="Read the formula from a LaTeX file: its first displayed "
@@ -480,9 +483,10 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: int, layers: int, cell: str,
                activation: str | None, loss: str, points: int, fmt: str) -> None:
-    """Check a gradient formula you wrote: equal, or where it goes wrong.
+    """Check a gradient or Jacobian formula you wrote: equal, or where it goes wrong.
 
-    FORMULA is ∂L/∂θ = … in LaTeX as you would write it (W or w, σ'(a_t), tanh', \\bigl(, sums and
+    FORMULA is ∂L/∂θ = …, or for one layer ∂h_T/∂h_k = … or ∂h_t/∂h_{t-1} = … (also J_t = …), in
+    LaTeX as you would write it (W or w, σ'(a_t), tanh', \\bigl(, sums and
     products with limits, a definition of δ_t on extra rows; in a shell's single
     quotes write σ' as \\sigma^\\prime), or in the text notation derive --format
     text prints (∂L/∂w = (h_2 - y)*w*…, one equation per line).  Both sides are evaluated on random

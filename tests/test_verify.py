@@ -111,7 +111,7 @@ def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own()
 @pytest.mark.parametrize("formula,message", [
     ("", "needs a formula"),
     (r"\sum_{k=1}^{T} h_k", "no '='"),
-    (r"h_T = \sum_{k=1}^{T} h_k", "no gradient to check"),
+    (r"h_T = \sum_{k=1}^{T} h_k", "nothing to check: the left-hand side must be ∂L/∂θ"),
     (r"\frac{\partial L}{\partial q} = h_T", "not a parameter"),
     (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(", "unclosed"),
     ("x" * 5000, "at most"),
@@ -167,3 +167,42 @@ def test_the_text_notation_derive_prints_is_read_too(model, form):
     if form == "explicit":
         wrong = verify(text.replace("(h_3 - y)", "(y - h_3)"), model, points=1)
         assert not wrong.equal and "sign of the error" in wrong.diagnosis
+
+
+@pytest.mark.parametrize("formula,model,equal,diagnosis", [
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} w \left(1 - h_j^2\right)", Model(), True, None),
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k}^{T} w (1-h_j^2)", Model(), False, "starts at j=k+1"),
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} w \sigma'(a_j)", Model(activation="sigmoid"), True,
+     None),
+    (r"J_t = \operatorname{diag}(\sigma'(a_t)) W", Model(n=2), True, None),
+    (r"\frac{\partial h_t}{\partial h_{t-1}} = W^\top \operatorname{diag}(\sigma'(a_t))", Model(n=3), False,
+     "the Jacobian is transposed"),
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \operatorname{diag}(1 - h_j^2) W", Model(n=2), False,
+     None),
+])
+def test_jacobians_of_the_state_are_checked_too(formula, model, equal, diagnosis):
+    """∂h_T/∂h_k (in k and T) and ∂h_t/∂h_{t-1} = J_t against the reference's Jacobians: right ones equal,
+    a range off by one and a transposed J_t named; ∏ diag(·) W written as a SymPy-style product of matrices
+    in the wrong order (J_{k+1} first) differs."""
+    verdict = verify(formula, model)
+    assert verdict.equal is equal, verdict.text()
+    noun = "the Jacobian"
+    assert noun in verdict.text().splitlines()[0]
+    if diagnosis:
+        assert diagnosis in (verdict.diagnosis or "")
+        assert verify(verdict.corrected, model).equal
+
+
+def test_a_planted_index_bug_in_the_jacobian_check_is_caught(monkeypatch):
+    """Write k + 1 where the check sets k: the right ∂h_T/∂h_k then differs."""
+    from symbptt.check import jacobian
+
+    real = jacobian._at
+    monkeypatch.setattr(jacobian, "_at", lambda text, letter, value: real(text, letter, value + 1))
+    assert not verify(r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} w (1-h_j^2)", Model(),
+                      diagnose=False).equal
+
+
+def test_a_jacobian_of_a_stack_is_refused_in_one_line():
+    with pytest.raises(VerifyError, match="of one layer"):
+        verify(r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} w (1-h_j^2)", Model(layers=2))

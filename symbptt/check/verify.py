@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..errors import SymbpttError
 from ..limits import time_limit
+from . import jacobian
 from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, _balanced, missing_sigma
 from .reader import ReadError
 
@@ -59,16 +60,20 @@ class Verdict:
         times = "at each T = " if len(self.T_values) > 1 else "at T = "
         what = (f"checked on {self.points} random network{'s' if self.points > 1 else ''} {times}{Ts} "
                 f"({self.tested.get('model', '')}), both sides at {DPS} digits against the reference BPTT")
+        noun = "the gradient" if self.quantity.startswith("∂L") else "the Jacobian"
         if self.equal:
-            lines = [f"equal: {self.quantity} as written is the gradient", what]
+            lines = [f"equal: {self.quantity} as written is {noun}", what]
         else:
-            lines = [f"differs: {self.quantity} as written is not the gradient", what]
+            lines = [f"differs: {self.quantity} as written is not {noun}", what]
             if self.counterexample:
                 c = self.counterexample
+                over = {"∂h_T/∂h_k": f" (k = 0..{c['T'] - 1})", "∂h_t/∂h_(t-1)": f" (t = 1..{c['T']})"}.get(
+                    self.quantity, "")
                 lines.append(f"counterexample at T = {c['T']}: "
                              + "; ".join(f"{k}={v}" for k, v in c["values"].items()))
-                lines.append(f"  the formula gives {c['formula']}")
-                lines.append(f"  the gradient is   {c['exact']}")
+                gives = f"the formula gives{over}"
+                lines.append(f"  {gives} {c['formula']}")
+                lines.append(f"  {f'{noun} is{over}'.ljust(len(gives))} {c['exact']}")
             if self.diagnosis:
                 lines.append(f"diagnosis: {self.diagnosis}")
             else:
@@ -328,6 +333,8 @@ def _evaluate(rows: Rows, g: int, trial) -> tuple[list, list]:
     from .reader import Reader
 
     lhs = rows[g][0]
+    if jacobian.kind(lhs):
+        return jacobian.evaluate(rows, g, trial)
     exact = Exact(trial)
     with mpmath.workdps(DPS):
         resolver = Resolver(trial, {})
@@ -500,9 +507,10 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
         raise VerifyError(f"the formula has {len(formula)} characters; at most {MAX_FORMULA}")
     rows = read_rows(formula, model)
     grads = [i for i, (lhs, _) in enumerate(rows) if lhs.startswith(r"\frac{\partial L}")]
+    grads = grads or [i for i, (lhs, _) in enumerate(rows) if jacobian.kind(lhs)][-1:]
     if not grads:
-        raise VerifyError("no gradient to check: the left-hand side must be ∂L/∂θ for a parameter θ, written "
-                          r"\frac{\partial L}{\partial w} (or \partial L/\partial w)")
+        raise VerifyError("nothing to check: the left-hand side must be ∂L/∂θ for a parameter θ (written "
+                          r"\frac{\partial L}{\partial w}), ∂h_T/∂h_k or ∂h_t/∂h_{t-1} (or J_t)")
     g = grads[0]
     everything = " ".join(b for _, b in rows)
     general = bool(re.search(r"(?<![A-Za-z\\])T(?![A-Za-z])", everything))
@@ -557,6 +565,8 @@ def _quantity(lhs: str) -> str:
     """∂L/∂θ in the words of a sentence: \\nu as ν, braces dropped (W_{f} → W_f)."""
     from ..notation import GREEK
 
+    if jacobian.kind(lhs):
+        return jacobian.quantity(lhs)
     m = re.match(r"\\frac\{\\partial L\}\{\\partial (.+)\}$", lhs)
     if not m:
         return lhs

@@ -27,10 +27,8 @@ def form_unroll(rnn: RNN, wrt: str) -> Derivation:
 def form_factors(rnn: RNN, wrt: str) -> Derivation:
     """The local partials of one step (gated cells), then every factor of every step: J_t (and F_t)
     back in time, V_t down a layer, D_t into the pre-activations."""
-    values, eqs = SymbolicFactors(rnn), []
+    values, eqs = SymbolicFactors(rnn), _shown_partials(rnn)
     d = Display(rnn, named=True)
-    if rnn.spec.name != "rnn":
-        eqs.extend(_local_partials(rnn))
     wanted = {param_entry(rnn, p)[1] for p, _ in targets(rnn, wrt)}
     for t in range(1, rnn.T + 1):
         for layer in range(rnn.layers, 0, -1):
@@ -51,7 +49,7 @@ def form_factors_generic(rnn: RNN, wrt: str) -> Derivation:
     once per step: what a document of matrices shows (per step they fill pages with the same pattern)."""
     from .shown import layered_definitions
 
-    eqs = _local_partials(rnn) if rnn.spec.name != "rnn" else []
+    eqs = _shown_partials(rnn)
     wanted = {param_entry(rnn, p)[1] for p, _ in targets(rnn, wrt)}
     used = {(layer, route.kind, route.target, route.source) for layer in range(1, rnn.layers + 1)
             for route in rnn.graph.routes
@@ -73,6 +71,12 @@ def _factors_notes(rnn: RNN) -> list[str]:
         text += "; V_t = ∂h_t/∂x_t reaches the layer below"
         tex += r"; $V_t = \partial h_t/\partial x_t$ reaches the layer below"
     return [Note(text, tex)] if text else []
+
+
+def _shown_partials(rnn: RNN) -> list[Equation]:
+    """The local partials a factors section opens with: every cell's but the vanilla one's, whose only
+    partial is σ'(a_t), already in its factors."""
+    return _local_partials(rnn) if rnn.spec.name != "rnn" else []
 
 
 def _local_partials(rnn: RNN) -> list[Equation]:
