@@ -311,11 +311,14 @@ Examples:
 @click.option("--loss", type=click.Choice(["last", "sum"]), default="last", show_default=True,
               help="grad: ½(h_T − y)² or Σ_t ½(h_t − y)².")
 @click.option("-y", "--target", "y", type=Finite(), default=0.0, show_default=True, help="grad: the target y.")
+@click.option("--init", type=click.Choice(["gaussian", "orthogonal", "identity"]), default="gaussian",
+              show_default=True, help="n ≥ 2: how W0 is drawn (W = gain·W0): N(0, 1/n) entries, Haar orthogonal, "
+              "or the identity (torch's normal_, orthogonal_, eye_).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", default=None, help="Write here instead of printing.")
 def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float, high: float, points: int,
               n: int, u: float, b: float, h0: float, gain: float, forget_bias: float, seed: int, quantity: str,
-              wrt: str, loss: str, y: float, fmt: str, output: str | None) -> None:
+              wrt: str, loss: str, y: float, init: str, fmt: str, output: str | None) -> None:
     """log10‖∂s_T/∂s_0‖ (or log10|∂L/∂θ|) over a grid of one parameter × T = 1..T, in one pass.
 
     The scalar rnn sweeps its weight w; other models sweep a gain on random weights or any parameter
@@ -326,7 +329,7 @@ def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float,
 
     request = SweepRequest(cell=cell, activation=activation, param=param, T=T, low=low, high=high,
                            points=points, n=n, u=u, b=b, h0=h0, gain=gain, forget_bias=forget_bias, seed=seed,
-                           quantity=quantity, wrt=wrt, loss=loss, y=y)
+                           quantity=quantity, wrt=wrt, loss=loss, y=y, init=init)
     request.validate()
     check_output(output)
     result = run_sweep(request)
@@ -362,6 +365,9 @@ Examples:
 @click.option("--scale", type=Finite(), default=1.0, show_default=True,
               help="Initial recurrent weights W ~ N(0, scale²/n).")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="LSTM: initial b_f.")
+@click.option("--init", type=click.Choice(["gaussian", "orthogonal", "identity"]), default="gaussian",
+              show_default=True, help="Initial recurrent matrices: N(0, scale²/n) entries, scale × Haar "
+              "orthogonal, or scale × identity (torch's normal_, orthogonal_, eye_).")
 @click.option("--far", type=int, default=None, help="far_share counts steps more than K back (default T/2).")
 @click.option("--eval-every", type=click.IntRange(min=1), default=25, show_default=True,
               help="Held-out loss every this many iterations.")
@@ -372,8 +378,8 @@ Examples:
               help="Write the trained parameters as the state_dict of the matching torch module.")
 def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int, batch: int,
               iterations: int | None, old_steps: int | None, lr: float, optimizer: str, clip: float | None,
-              truncate: int | None, scale: float, forget_bias: float, far: int | None, eval_every: int, seed: int,
-              fmt: str, output: str | None, torch_out: str | None) -> None:
+              truncate: int | None, scale: float, forget_bias: float, init: str, far: int | None, eval_every: int,
+              seed: int, fmt: str, output: str | None, torch_out: str | None) -> None:
     """Gradient descent on a long-range task with the tool's exact BPTT, one row per iteration.
 
     Each row: the loss, the gradient norm, the share of the gradient from steps more than K back
@@ -392,7 +398,7 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
     steps = iterations or old_steps or 1000  # --steps, its old name, still works; it is T in other commands
     settings = TrainSettings(cell=cell, activation=activation, n=n, layers=layers, task=task, T=T, batch=batch,
                              steps=steps, lr=lr, optimizer=optimizer, clip=clip, truncate=truncate, scale=scale,
-                             forget_bias=forget_bias, seed=seed, eval_every=eval_every, far=far)
+                             forget_bias=forget_bias, seed=seed, eval_every=eval_every, far=far, init=init)
     spec = settings.validate()
     check_output(output)
     if torch_out is not None:  # refused before training: no torch, or no torch module for this cell

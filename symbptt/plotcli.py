@@ -15,7 +15,7 @@ KIND_OPTIONS = {
     "regimes": {"activation", "T", "low", "high", "points", "u", "b", "h0", "seed", "quantity", "target", "beside"},
     "curves": {"activation", "T", "weights", "u", "b", "seed", "beside", "cell", "n", "gain", "forget_bias"},
     "contributions": {"params_file", "wrt"},
-    "spectrum": {"activation", "n", "low", "high", "points", "T", "seed", "theory", "seeds"},
+    "spectrum": {"activation", "n", "low", "high", "points", "T", "seed", "theory", "seeds", "init"},
     "surface": {"activation", "low", "high", "b_min", "b_max", "points", "T", "target", "a0"},
     "unrolled": {"T", "layers", "cell", "backward"},
     "gates": {"low", "high", "points", "T", "n", "gain", "u", "seed"},
@@ -33,7 +33,8 @@ FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points
          "layers": "--layers", "beside": "--beside", "cell": "--cell", "gain": "--gain",
          "forget_bias": "--forget-bias", "backward": "--backward", "wrt": "--wrt", "a0": "--a0", "task": "--task",
          "lengths": "--lengths", "clip": "--clip", "iterations": "--iterations", "batch": "--batch", "lr": "--lr",
-         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds", "theory": "--theory", "sizes": "--sizes"}
+         "optimizer": "--optimizer", "scale": "--scale", "seeds": "--seeds", "theory": "--theory", "sizes": "--sizes",
+         "init": "--init"}
 
 
 @click.command("plot", epilog="""
@@ -121,6 +122,8 @@ Examples:
               help="horizon: runs per point (2); spectrum: networks averaged, with their band (1); meanfield: "
                    "networks per width (4).")
 @click.option("--sizes", default="4,8,16,32,64,128", show_default=True, help="meanfield: widths n.")
+@click.option("--init", type=click.Choice(["gaussian", "orthogonal", "identity"]), default="gaussian",
+              show_default=True, help="spectrum: how W0 is drawn (W = g·W0).")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
     """Draw KIND (regimes, curves, contributions, spectrum, surface, unrolled, gates, training, horizon,

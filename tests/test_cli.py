@@ -342,3 +342,16 @@ def test_wrt_takes_the_printed_spelling_and_any_case(args, typed, shown):
     assert ran.stdout.splitlines()[1].startswith(shown)
     swept = run_in_process("sweep", "--quantity", "grad", "--wrt", typed.upper(), "-T", "2", "--points", "2")
     assert swept.returncode == (0 if typed.lower() in ("w", "u", "b", "h0") else 2)  # the scalar sweep's names
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["sweep", "-T", "5", "--init", "identity"], "the scalar sweep sets w itself"),
+    (["sweep", "--cell", "lru", "--param", "nu", "--init", "orthogonal"], "recurrent weights are not a matrix"),
+    (["plot", "regimes", "--init", "orthogonal", "-o", "x.png"], "plot regimes does not use --init"),
+    (["train", "--init", "xavier"], "'xavier' is not one of"),
+])
+def test_init_where_it_means_nothing_is_one_line(tmp_path, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 2 and words in result.output and len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -657,3 +657,40 @@ def test_the_digits_asked_for_decide_float64_or_mpmath():
         assert abs(mpmath.mpf(f) - e) <= mpmath.mpf(10) ** -10 * abs(e), (f, e)
     with pytest.raises(SymbpttError, match="digits must be an integer from 1 to 15"):
         grad_report(trial.config, digits=16)
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "identity"])
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2, 12), seed=st.integers(0, 1000), T=st.integers(1, 40))
+def test_an_orthogonal_or_identity_init_keeps_every_singular_value(init, n, seed, T):
+    """With a linear unit, ∂h_T/∂h_0 = (g·W0)^T: for an orthogonal W0 (or the identity) its norm is g^T exactly,
+    so the gain sweep reads T·log10 g at every gain (a Gaussian W0 does not)."""
+    from symbptt.numeric.sweeps import recurrent_matrix, sweep_gain
+
+    W0 = recurrent_matrix(n, seed, init)
+    assert np.allclose(W0 @ W0.T, np.eye(n), atol=1e-12)
+    gains = np.array([0.5, 1.0, 1.7])
+    logs = sweep_gain(gains, T, "linear", n, seed=seed, init=init)
+    assert np.allclose(logs[-1], T * np.log10(gains), atol=1e-9)
+    gaussian = sweep_gain(gains, T, "linear", n, seed=seed)
+    assert not np.allclose(gaussian[-1], T * np.log10(gains), atol=1e-9)  # a Gaussian W0 is not orthogonal
+
+
+def test_an_unknown_init_is_refused_in_one_line():
+    from symbptt.numeric.examples import unit_recurrent
+
+    with pytest.raises(SymbpttError, match="unknown init 'xavier'"):
+        unit_recurrent(np.random.default_rng(0), 3, "xavier")
+
+
+def test_train_starts_from_the_init_asked_for():
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.learn.train import TrainSettings, initial_params
+
+    spec = get_cell("lstm", get_activation("tanh"))
+    for init, check in (("identity", lambda W: np.array_equal(W, 0.9 * np.eye(5))),
+                        ("orthogonal", lambda W: np.allclose(W @ W.T, 0.81 * np.eye(5))),
+                        ("gaussian", lambda W: not np.allclose(W @ W.T, 0.81 * np.eye(5)))):
+        params = initial_params(spec, TrainSettings(cell="lstm", n=5, scale=0.9, init=init), 1)
+        assert all(check(params[0][w]) for w in ("W_i", "W_f", "W_g", "W_o")), init

@@ -368,3 +368,19 @@ def test_the_spectrum_shows_the_mean_field_rate_beside_the_observed_one():
     assert "crosses 0 at g = 2.5" in said and "edge of chaos at g = 1.8" in said and "0.1 per step" in said
     assert crossing(gains, np.array([-1.0, -0.5, -0.1])) is None
     assert "does not cross 0" in theory_sentence(gains, np.array([-1.0, -0.5, -0.1]), np.zeros(3), None, 8)
+
+
+def test_the_spectrum_title_names_the_init_it_drew():
+    """The title says how W0 was drawn, from the data the figure was drawn with; --theory with the identity
+    (not a random matrix) is refused."""
+    import matplotlib.pyplot as plt
+
+    from symbptt import SymbpttError
+    from symbptt.plots import spectrum
+
+    for init, words in (("gaussian", "W0 ~ N(0, 1/n)"), ("orthogonal", "W0 orthogonal (Haar)"), ("identity", "W0 = I")):
+        fig, _ = spectrum(n=4, points=3, T=5, init=init)
+        assert words in fig.axes[0].get_title()
+        plt.close(fig)
+    with pytest.raises(SymbpttError, match="the identity is not one"):
+        spectrum(n=4, points=3, T=5, init="identity", theory=True)

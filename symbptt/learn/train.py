@@ -24,6 +24,7 @@ from ..activations import get_activation
 from ..budget import TRAIN_STEP, estimate
 from ..cells import INPUT, TAKES_ACTIVATION, Cell, get_cell
 from ..errors import SymbpttError
+from ..numeric.examples import INITS, unit_recurrent
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
 from ..paths import evaluate_deltas, param_entry
@@ -49,6 +50,7 @@ class TrainSettings:
     clip: float | None = None
     truncate: int | None = None
     scale: float = 1.0  # recurrent weights W_* ~ N(0, scale²/n)
+    init: str = "gaussian"  # how the recurrent matrices are drawn (numeric.examples.INITS), times scale
     forget_bias: float = 1.0  # the LSTM's b_f at the start
     seed: int = 0
     eval_every: int = 25
@@ -66,6 +68,8 @@ class TrainSettings:
         integer("seed (--seed)", self.seed, 0, 2**32 - 1)
         number("scale (--scale)", self.scale, positive=True)
         number("forget_bias (--forget-bias)", self.forget_bias)
+        if self.init not in INITS:
+            raise SymbpttError(f"unknown --init {str(self.init)[:20]!r}; choose one of {', '.join(INITS)}")
         get_task(self.task, self.T)
         make_optimizer(self.optimizer, number("lr (--lr)", self.lr, positive=True))
         if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
@@ -115,7 +119,8 @@ class TrainResult:
 
 
 def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str, np.ndarray]]:
-    """W_* ~ N(0, scale²/n), U_* ~ N(0, 1/m), biases 0 (the LSTM's b_f = forget_bias), per-unit parameters
+    """W_* ~ N(0, scale²/n) (or scale times an orthogonal matrix, or the identity: settings.init),
+    U_* ~ N(0, 1/m), biases 0 (the LSTM's b_f = forget_bias), per-unit parameters
     uniform on the cell's interval (IndRNN's w, the LRU's ν), initial states 0;
     shapes as the numeric path wants them (vectors as columns)."""
     rng = np.random.default_rng([settings.seed, 2])
@@ -125,7 +130,9 @@ def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str
         p = {}
         for name in spec.params:
             kind = spec.kind(name)
-            if kind == "recurrent":
+            if kind == "recurrent" and settings.init != "gaussian":
+                p[name] = settings.scale * unit_recurrent(rng, n, settings.init)
+            elif kind == "recurrent":
                 p[name] = rng.normal(0.0, settings.scale / math.sqrt(n), (n, n))
             elif kind == "input":
                 p[name] = rng.normal(0.0, 1.0 / math.sqrt(inputs), (n, inputs))

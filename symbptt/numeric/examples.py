@@ -18,13 +18,38 @@ import numpy as np
 from ..activations import get_activation
 from ..cells import Cell, get_cell
 from ..config import Config
+from ..errors import SymbpttError
+
+INITS = {  # how a recurrent matrix W0 is drawn (times a gain), and PyTorch's initialiser of the same law
+    "gaussian": "W0 ~ N(0, 1/n)",  # torch.nn.init.normal_(W, 0, 1/√n)
+    "orthogonal": "W0 orthogonal (Haar)",  # torch.nn.init.orthogonal_(W)
+    "identity": "W0 = I",  # torch.nn.init.eye_(W): Le, Jaitly & Hinton's IRNN
+}
+
+
+def unit_recurrent(rng: np.random.Generator, n: int, init: str = "gaussian") -> np.ndarray:
+    """W0 drawn from ``rng`` as ``init`` says (see INITS): Gaussian entries N(0, 1/n) (ρ ≈ 1 for large n),
+    a Haar orthogonal matrix (every singular value 1), or the identity.
+
+    Raises:
+        SymbpttError: an unknown init.
+    """
+    if init == "gaussian":
+        return rng.standard_normal((n, n)) / math.sqrt(n)
+    if init == "orthogonal":
+        q, r = np.linalg.qr(rng.standard_normal((n, n)))
+        return q * np.where(np.diag(r) < 0, -1.0, 1.0)[None, :]
+    if init == "identity":
+        return np.eye(n)
+    raise SymbpttError(f"unknown init {str(init)[:20]!r}; choose one of {', '.join(INITS)}")
 
 
 def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float = 1.0, drive: float = 1.0,
                    forget_bias: float = 1.0, seed: int = 0, activation: str | None = None,
-                   overrides: dict[str, float] | None = None) -> Config:
+                   overrides: dict[str, float] | None = None, init: str = "gaussian") -> Config:
     """A one-layer configuration of ``cell`` with seeded random weights (see the module docstring);
-    ``overrides`` sets named parameters to a constant (every entry), e.g. {"b_f": 2.0}."""
+    ``overrides`` sets named parameters to a constant (every entry), e.g. {"b_f": 2.0}; ``init`` how the
+    recurrent matrices are drawn (INITS; the Gaussian by default)."""
     name = cell if isinstance(cell, str) else cell.name
     spec = get_cell(name, get_activation(activation or "tanh")) if isinstance(cell, str) else cell
     rng = np.random.default_rng([seed, 0])  # the weights (the inputs have a stream of their own)
@@ -33,7 +58,10 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
         kind = spec.kind(param)
         value: np.ndarray
         if kind == "recurrent":
-            value = rng.standard_normal((n, n)) * (gain / math.sqrt(n))  # a negative gain flips the signs
+            if init == "gaussian":  # a negative gain flips the signs
+                value = rng.standard_normal((n, n)) * (gain / math.sqrt(n))
+            else:
+                value = unit_recurrent(rng, n, init) * gain
         elif kind == "input":
             value = rng.standard_normal((n, m)) * (drive / math.sqrt(m))
         elif kind == "scalar":

@@ -33,6 +33,7 @@ class SweepRequest:
     wrt: str = "w"
     loss: str = "last"
     y: float = 0.0
+    init: str = "gaussian"  # how the recurrent matrices are drawn (examples.INITS)
 
     @property
     def scalar_rnn(self) -> bool:
@@ -68,6 +69,14 @@ class SweepRequest:
             choices = [p for p in spec.params if spec.kind(p) != "initial"]
             raise SymbpttError(f"the {spec.name} cell has no recurrent weight for a gain to scale; sweep one "
                                f"of its parameters with --param ({', '.join(choices)})")
+        from .examples import INITS
+
+        if self.init not in INITS:
+            raise SymbpttError(f"unknown --init {str(self.init)[:20]!r}; choose one of {', '.join(INITS)}")
+        if self.init != "gaussian" and (self.scalar_rnn or not any(spec.kind(p) == "recurrent" for p in spec.params)):
+            raise SymbpttError("--init draws a recurrent weight matrix; this sweep has none (give -n 2 or more for "
+                               f"the rnn; {spec.name}'s recurrent weights are not a matrix)" if not self.scalar_rnn
+                               else "--init draws the recurrent matrix of n ≥ 2 units; the scalar sweep sets w itself")
         known = ["gain", *spec.params] if scaled else list(spec.params)
         if self.param is not None and self.param not in known and not (self.cell == "rnn" and self.param == "w"):
             raise SymbpttError(f"unknown --param {self.param!r} for the {spec.name} cell; choose one of "
@@ -160,14 +169,15 @@ def run_sweep(req: SweepRequest) -> SweepResult:
                                   progress=bar.update)
         return SweepResult("w", grid, req.T, {"h": values}, about)
     if req.gain_rnn:
-        return SweepResult("g", grid, req.T, {"h": sweep_gain(grid, req.T, req.activation, req.n, seed=req.seed)},
-                           about | {"n": req.n})
+        values = sweep_gain(grid, req.T, req.activation, req.n, seed=req.seed, init=req.init)
+        return SweepResult("g", grid, req.T, {"h": values}, about | {"n": req.n, "init": req.init})
+    about |= {"init": req.init} if req.init != "gaussian" else {}
     about |= {"n": req.n, "seed": req.seed, "drive": req.u}
     if req.param in (None, "gain"):
         configs = [example_config(req.cell, req.T, req.n, gain=float(g), drive=req.u, forget_bias=req.forget_bias,
-                                  seed=req.seed, activation=req.activation) for g in grid]
+                                  seed=req.seed, activation=req.activation, init=req.init) for g in grid]
         return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias})
     base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
-                          seed=req.seed, activation=req.activation)
+                          seed=req.seed, activation=req.activation, init=req.init)
     param = "W" if req.cell == "rnn" and req.param == "w" else req.param
     return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain})

@@ -16,6 +16,7 @@ import numpy as np
 from ..activations import get_activation
 from ..errors import SymbpttError
 from ..primitives import LN10
+from .examples import unit_recurrent
 from .spectral import BLOCK, spectral_norms
 
 
@@ -152,12 +153,21 @@ def random_recurrent_matrix(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 1.0 / math.sqrt(n), (n, n))
 
 
+def recurrent_matrix(n: int, seed: int = 0, init: str = "gaussian") -> np.ndarray:
+    """W0 of a network drawn with ``seed`` as ``init`` says (examples.INITS; the Gaussian one is
+    random_recurrent_matrix's)."""
+    if init == "gaussian":
+        return random_recurrent_matrix(n, seed)
+    return unit_recurrent(np.random.default_rng(seed), n, init)
+
+
 def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int = 0,
-               W0: np.ndarray | None = None, input_scale: float = 1.0) -> np.ndarray:
+               W0: np.ndarray | None = None, input_scale: float = 1.0, init: str = "gaussian") -> np.ndarray:
     """log10‖∂h_T/∂h_0‖₂ for W = g·W0 over a grid of gains and T = 1..T_max, shape (T_max, len(gains)).
 
-    The running product J_t ⋯ J_1 is kept for all gains at once, rescaled each step (its log scale
-    summed apart), and its spectral norm found by a warm-started power iteration (spectral_norms)."""
+    W0 is drawn as ``init`` says (INITS) unless given.  The running product J_t ⋯ J_1 is kept for all
+    gains at once, rescaled each step (its log scale summed apart), and its spectral norm found by a
+    warm-started power iteration (spectral_norms)."""
     _grid(gains, T_max)
     from ..budget import check_sweep
     from ..validate import integer
@@ -165,7 +175,7 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
     check_sweep(T_max, np.size(gains), integer("n", n, 2, 256))
     act = get_activation(activation)
     rng = np.random.default_rng(seed)
-    W0 = random_recurrent_matrix(n, seed) if W0 is None else np.asarray(W0, dtype=float)
+    W0 = recurrent_matrix(n, seed, init) if W0 is None else np.asarray(W0, dtype=float)
     drive = input_scale * rng.normal(0.0, 1.0, (T_max, n))
     g = np.asarray(gains, dtype=float)
     Ws = g[:, None, None] * W0[None]

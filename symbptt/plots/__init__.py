@@ -105,7 +105,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
          forget_bias: float = 1.0, backward: bool = False, wrt: str | None = None, a0: float = 0.5,
          task: str = "remember", lengths: str | None = None, clip: str = "none", iterations: int = 300,
          batch: int = 32, lr: float = 0.01, optimizer: str = "adam", scale: float = 1.0, seeds: int | None = None,
-         theory: bool = False, sizes: str = "4,8,16,32,64,128"):
+         theory: bool = False, sizes: str = "4,8,16,32,64,128", init: str = "gaussian"):
     """The figure of one kind with the command line's defaults (what `symbptt plot KIND` draws); an option
     left None takes the kind's own default (isometry: weak inputs u = 0.1, the gain at the edge of chaos)."""
     from ..activations import get_activation
@@ -139,7 +139,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     if kind == "spectrum":
         check_sweep(T or 200, (points or 30) * (seeds or 1), n or 64)
         return spectrum(activation, n or 64, 0.1 if low is None else low, 3.0 if high is None else high,
-                        points or 30, T or 200, seed, theory, seeds or 1)[0]
+                        points or 30, T or 200, seed, theory, seeds or 1, init)[0]
     if kind == "surface":
         check_grid("plot surface", (points or 161) ** 2, T or 30, arrays=2)
         return surface(activation, -3.0 if low is None else low, 3.0 if high is None else high, b_min, b_max,

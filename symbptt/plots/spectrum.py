@@ -9,13 +9,15 @@ import numpy as np
 
 from ..errors import SymbpttError
 from ..escape import plot_text
-from ..numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
+from ..numeric.examples import INITS
+from ..numeric.sweeps import recurrent_matrix, rounding_decides, sweep_gain
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
 
 def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: float = 3.0, points: int = 30,
-             T: int = 200, seed: int = 0, theory: bool = False, seeds: int = 1) -> Drawn:
-    """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 ~ N(0, 1/n), inputs N(0, 1); with ``seeds`` > 1
+             T: int = 200, seed: int = 0, theory: bool = False, seeds: int = 1, init: str = "gaussian") -> Drawn:
+    """Rate (1/T)·ln‖∂h_T/∂h_0‖₂ against g for W = g·W0, W0 drawn as ``init`` says (N(0, 1/n) entries by
+    default; orthogonal; the identity: numeric.examples.INITS), inputs N(0, 1); with ``seeds`` > 1
     the mean over that many networks (seeds seed, seed + 1, …) with the band from the lowest to the
     highest; with ``theory`` the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g,
     σ_u² q_x = 1, σ_b = 0) beside it."""
@@ -25,11 +27,16 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
         raise SymbpttError(f"hidden size n must be from 2 to 256 for the spectrum plot, got {n}")
     if not 1 <= seeds <= 50:
         raise SymbpttError(f"--seeds must be from 1 to 50, got {seeds}")
+    if init not in INITS:
+        raise SymbpttError(f"unknown --init {str(init)[:20]!r}; choose one of {', '.join(INITS)}")
+    if theory and init == "identity":
+        raise SymbpttError("--theory predicts a random W0; the identity is not one (use --init gaussian or "
+                           "orthogonal)")
     gains = np.linspace(g_min, g_max, points)
-    W0 = random_recurrent_matrix(n, seed)
+    W0 = recurrent_matrix(n, seed, init)
     per_seed, decided = [], np.zeros(points, dtype=bool)
     for s in range(seed, seed + seeds):
-        every = sweep_gain(gains, T, activation, n, seed=s, W0=random_recurrent_matrix(n, s))
+        every = sweep_gain(gains, T, activation, n, seed=s, W0=recurrent_matrix(n, s, init))
         per_seed.append(every[-1] * math.log(10.0) / T)
         decided |= rounding_decides(every, activation)[-1]  # the gains whose value at T rounding decides
     all_rates = np.array(per_seed)
@@ -63,7 +70,7 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     ax.set_xlabel("gain $g$ ($W = g W_0$)")
     ax.set_ylabel(r"$\frac{1}{T}\ln\|\partial h_T/\partial h_0\|_2$")
     which = f"seed {seed}" if seeds == 1 else f"seeds {seed}..{seed + seeds - 1} (the lines of g: seed {seed}'s W0)"
-    ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, W0 ~ N(0, 1/n) {which}, inputs N(0, 1)", fontsize=9)
+    ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, {INITS[init]} {which}, inputs N(0, 1)", fontsize=9)
     ax.legend(fontsize=7.5)
     caption(fig, "Only γ·σ_max(W) < 1 (the largest singular value) guarantees that every product of step "
                  "Jacobians shrinks. The spectral radius ρ(W) is smaller than σ_max for a non-normal W and only "
