@@ -105,6 +105,12 @@ def in_reading_order(expr: Any) -> Any:
     (see the module docstring); anything else unchanged."""
     if not isinstance(expr, sp.Basic) or expr.is_Atom or isinstance(expr, sp.MatrixBase):
         return expr
+    return _reordered(expr)
+
+
+@lru_cache(maxsize=8192)
+def _reordered(expr: sp.Basic) -> sp.Basic:
+    """in_reading_order of one expression (cached: the factors of step t and t + 1 recur in every form)."""
     args = [in_reading_order(a) for a in expr.args]
     if _plain(expr):
         if type(expr) is sp.Add:

@@ -118,7 +118,7 @@ def test_explicit_form_keeps_factors_in_time_order():
     first = rhs.args[0]
     assert [sp.sstr(f) for f in first.args] == ["h_3 - y", "w*(1 - h_3**2)", "w*(1 - h_2**2)", "1 - h_1**2", "h_0"]
     assert sp.sstr(rhs).startswith("(h_3 - y)*w*(1 - h_3**2)*w*(1 - h_2**2)*(1 - h_1**2)*h_0 + ")
-    assert sp.latex(rhs).startswith(r"\left(h_{3} - y\right) \cdot w \cdot \left(1 - h_{3}^{2}\right)")
+    assert sp.latex(rhs).startswith(r"\left(h_{3} - y\right) w \left(1 - h_{3}^{2}\right)")
 
 
 def test_api_expressions_are_sympy_expressions_to_keep_working_with():
