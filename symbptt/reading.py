@@ -143,27 +143,28 @@ def _unsorted(printer: Any, method: Any, expr: sp.Basic) -> Any:
         printer._settings["order"] = saved
 
 
-class ReadingSum(sp.Add):
+class _InOrder:
+    """Printed by SymPy's own Add or Mul printer of each format, with its term order off."""
+
+    _printers: tuple[Any, Any, Any]  # (LaTeX, Unicode, str) printer methods
+
+    def _latex(self, printer: Any) -> str:
+        return _unsorted(printer, self._printers[0], self)
+
+    def _pretty(self, printer: Any) -> Any:
+        return _unsorted(printer, self._printers[1], self)
+
+    def _sympystr(self, printer: Any) -> str:
+        return _unsorted(printer, self._printers[2], self)
+
+
+class ReadingSum(_InOrder, sp.Add):
     """A sum printed in the order its terms hold (reading order)."""
 
-    def _latex(self, printer: Any) -> str:
-        return _unsorted(printer, LatexPrinter._print_Add, self)
-
-    def _pretty(self, printer: Any) -> Any:
-        return _unsorted(printer, PrettyPrinter._print_Add, self)
-
-    def _sympystr(self, printer: Any) -> str:
-        return _unsorted(printer, StrPrinter._print_Add, self)
+    _printers = (LatexPrinter._print_Add, PrettyPrinter._print_Add, StrPrinter._print_Add)
 
 
-class ReadingProduct(sp.Mul):
+class ReadingProduct(_InOrder, sp.Mul):
     """A product printed in the order its factors hold (reading order)."""
 
-    def _latex(self, printer: Any) -> str:
-        return _unsorted(printer, LatexPrinter._print_Mul, self)
-
-    def _pretty(self, printer: Any) -> Any:
-        return _unsorted(printer, PrettyPrinter._print_Mul, self)
-
-    def _sympystr(self, printer: Any) -> str:
-        return _unsorted(printer, StrPrinter._print_Mul, self)
+    _printers = (LatexPrinter._print_Mul, PrettyPrinter._print_Mul, StrPrinter._print_Mul)
