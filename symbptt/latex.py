@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
-from .notation import side_by_side
+from .notation import factor_joint, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
 from .symbolic.derivation import Derivation, Equation
@@ -146,15 +146,19 @@ def _pack(pieces: list[Piece], per_line: int) -> list[str]:
 
 
 def _pack_factors(parts: list[str], per_line: int) -> list[str]:
-    """_pack for the common case, factors of a product side by side (a continued line goes on with the
-    next factor)."""
-    lines, start, width = [], 0, 0
+    """_pack for the common case, factors of a product side by side; a continued line opens with the joint
+    its first factor needs after the last factor of the line before (notation.factor_joint)."""
+    groups, start, width = [], 0, 0
     for i, text in enumerate(parts):
         if i > start and (i - start >= per_line or width + len(text) > CHARS_PER_LINE):
-            lines.append(side_by_side(parts[start:i]))
+            groups.append((start, i))
             start, width = i, 0
         width += len(text)
-    lines.append(side_by_side(parts[start:]))
+    groups.append((start, len(parts)))
+    lines = []
+    for lo, hi in groups:
+        joint = factor_joint(parts[lo - 1], parts[lo]).strip() if lo else ""
+        lines.append((joint + " " if joint else "") + side_by_side(parts[lo:hi]))
     return lines
 
 
@@ -171,7 +175,8 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
     pieces: list[Piece] = []
     for factor in factors_of(term):
         inner = _breakable(factor, cache)
-        pieces.append((inner[0], " ", ""))
+        joint = factor_joint(pieces[-1][0], inner[0]) if pieces else " "
+        pieces.append((inner[0], joint, joint.strip() + " " if joint.strip() else ""))
         pieces += [(t, " ", "") for t in inner[1:]]
     return _pack(pieces, per_line)
 

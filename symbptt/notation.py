@@ -257,12 +257,21 @@ def step_text(index: sp.Expr) -> str:
     return sp.sstr(index).replace(" ", "")
 
 
+def factor_joint(left: str, right: str) -> str:
+    """What goes between two LaTeX factors of a product: a space, as in print (w h_{t-1}), or a \\cdot
+    between two numbers (juxtaposed they read as one number) and before a cases block, a ∑ or a ∏ (none
+    of them shows where it ends, so nothing may seem to run into it)."""
+    apart = (left[-1:].isdigit() and right[:1].isdigit()) or right.startswith((r"\begin", r"\sum", r"\prod")) \
+        or left.rstrip("}").endswith(r"\end{cases")
+    return r" \cdot " if apart else " "
+
+
 def side_by_side(parts: list[str]) -> str:
-    """LaTeX factors of a product written side by side, as in print: w h_{t-1}, (h_T - y) w (1 - h_T^2);
-    a \\cdot only between two numbers, where juxtaposition would read as one number."""
+    """LaTeX factors of a product written side by side, as in print: w h_{t-1}, (h_T - y) w (1 - h_T^2),
+    joined as factor_joint says."""
     out = parts[0] if parts else ""
     for left, right in zip(parts, parts[1:], strict=False):
-        out += (r" \cdot " if left[-1:].isdigit() and right[:1].isdigit() else " ") + right
+        out += factor_joint(left, right) + right
     return out
 
 

@@ -127,6 +127,10 @@ def _reordered(expr: sp.Basic) -> sp.Basic:
         return expr
     if isinstance(expr, (notation.OrderedMul, notation.OrderedSum)):  # built in time order: kept
         return expr.func._from_args(tuple(args))
+    if isinstance(expr, (sp.Sum, sp.Product)):  # their constructors fold a Piecewise body: keep it as built
+        made = sp.Expr.__new__(type(expr), *args)
+        made.is_commutative = args[0].is_commutative
+        return made
     try:
         return expr.func(*args, evaluate=False)
     except TypeError:
