@@ -70,7 +70,11 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     ax.set_xlabel("gain $g$ ($W = g W_0$)")
     ax.set_ylabel(r"$\frac{1}{T}\ln\|\partial h_T/\partial h_0\|_2$")
     which = f"seed {seed}" if seeds == 1 else f"seeds {seed}..{seed + seeds - 1} (the lines of g: seed {seed}'s W0)"
-    ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, {INITS[init]} {which}, inputs N(0, 1)", fontsize=9)
+    if init == "identity":  # one W0 for every seed: the seeds only draw the inputs
+        which = f"inputs N(0, 1), seed {seed}" if seeds == 1 else f"inputs N(0, 1), seeds {seed}..{seed + seeds - 1}"
+        ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, {INITS[init]}, {which}", fontsize=9)
+    else:
+        ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, {INITS[init]} {which}, inputs N(0, 1)", fontsize=9)
     ax.legend(fontsize=7.5)
     caption(fig, "Only γ·σ_max(W) < 1 (the largest singular value) guarantees that every product of step "
                  "Jacobians shrinks. The spectral radius ρ(W) is smaller than σ_max for a non-normal W and only "
