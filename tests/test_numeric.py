@@ -694,3 +694,17 @@ def test_train_starts_from_the_init_asked_for():
                         ("gaussian", lambda W: not np.allclose(W @ W.T, 0.81 * np.eye(5)))):
         params = initial_params(spec, TrainSettings(cell="lstm", n=5, scale=0.9, init=init), 1)
         assert all(check(params[0][w]) for w in ("W_i", "W_f", "W_g", "W_o")), init
+
+
+def test_a_forward_pass_that_leaves_float64_in_a_saturated_gated_stack_is_measured_exactly():
+    """Trial 74 of `check --seed 5`: a three-layer minLSTM with inputs near ±60 whose float64 forward pass
+    turns to inf and NaN in layer 2; the saturation measure read those values and crashed. It now measures
+    on an exact trajectory, and every gradient entry agrees with the 40-digit reference."""
+    from symbptt.check import Exact, grad_json, random_trial
+
+    rng = np.random.default_rng(5)
+    for _ in range(74):
+        trial = random_trial(rng, 6)
+    report = grad_report(trial.config)
+    assert report["precision"].startswith("mpmath")
+    assert max(grad_json(trial, Exact(trial), {})) < 1e-13

@@ -76,8 +76,15 @@ def saturation_digits(values: ArrayFactors) -> int:
         for name in cc.saturating:
             y = np.abs(layer[name][1:].astype(float))
             saturated |= bool(np.any(np.minimum(np.abs(1 - y), y if name not in ("g", "n") else 1) < 1e-10))
-        if saturated:
-            largest = max(largest, sum(float(np.max(np.abs(layer[lin.name][1:]))) for lin in values.model.cell.linears))
+        if saturated or not all(np.all(np.isfinite(layer[lin.name][1:].astype(float))) for lin in cc.cell.linears):
+            largest = max(largest, sum(float(np.max(np.abs(layer[lin.name][1:].astype(float))))
+                                       for lin in values.model.cell.linears))
+    if not math.isfinite(largest):  # float64 lost the forward pass (inf, NaN): measure on an exact one
+        if values.kind == "mp":
+            raise RunFailed("a saturated gate here cancels more digits than the exact path can carry; shorten "
+                            "x or shrink the inputs")
+        with mpmath.workdps(DPS):
+            return saturation_digits(ArrayFactors(values.model.as_mp(), "mp"))
     return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
 
 
