@@ -708,3 +708,17 @@ def test_a_forward_pass_that_leaves_float64_in_a_saturated_gated_stack_is_measur
     report = grad_report(trial.config)
     assert report["precision"].startswith("mpmath")
     assert max(grad_json(trial, Exact(trial), {})) < 1e-13
+
+
+def test_a_saturated_min_lstm_gets_the_digits_its_gates_cancel():
+    """Trial 693 of `check --seed 5`: a three-layer minLSTM whose gates sit at 10^-37 and 10^-42; the
+    stable form of f + i (2 − σ(−a_f) − σ(−a_i)) cancels 37 digits, so the exact pass at 30 digits divided
+    by zero. The digits a saturated gate needs now decide every exact pass, and the entries agree with the
+    40-digit reference."""
+    from symbptt.check import Exact, grad_json, random_trial
+
+    rng = np.random.default_rng(5)
+    for _ in range(693):
+        trial = random_trial(rng, 6)
+    assert grad_report(trial.config)["precision"].startswith("mpmath")
+    assert max(grad_json(trial, Exact(trial), {})) < 1e-13

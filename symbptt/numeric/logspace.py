@@ -62,12 +62,16 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
 
 
 def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple[str, str]) -> mpmath.mpf:
-    """One coefficient entry at 30 digits, from the float64 leaves of its step (pre-activations and
+    """One coefficient entry at 30 digits (more where a saturated gate cancels), from the float64 leaves of
+    its step (pre-activations and
     previous states are accurate in float64; only the nonlinear values may have lost range)."""
     cc = compiled(values.model.cell, "mp")
     traj, cell = values.traj, values.model.cell
     layer_values = traj.values[layer - 1]
-    with mpmath.workdps(30):
+    # a saturated gate's difference (1 − σ(a) rewritten, the GRU's h − n) loses about 2|a|/ln 10 digits
+    sizes = [abs(float(layer_values[lin.name][t, i, 0])) for lin in cell.linears]
+    largest = sum(v for v in sizes if math.isfinite(v))
+    with mpmath.workdps(30 + (math.ceil(2 * largest / math.log(10)) if cc.differences else 0)):
         args = {lin.name: layer_values[lin.name][t, i, 0] for lin in cell.linears}
         args |= {f"prev_{s}": layer_values[s][t - 1, i, 0] for s in cell.states}
         inp = traj.layer_input(layer, t)

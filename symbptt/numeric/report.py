@@ -83,8 +83,17 @@ def saturation_digits(values: ArrayFactors) -> int:
         if values.kind == "mp":
             raise RunFailed("a saturated gate here cancels more digits than the exact path can carry; shorten "
                             "x or shrink the inputs")
-        with mpmath.workdps(DPS):
-            return saturation_digits(ArrayFactors(values.model.as_mp(), "mp"))
+        from .forward import CellDomainError
+
+        dps = DPS
+        while True:  # the exact pass itself may need more digits to get through the saturated gates
+            try:
+                with mpmath.workdps(dps):
+                    return saturation_digits(ArrayFactors(values.model.as_mp(), "mp"))
+            except CellDomainError:
+                if dps >= MAX_DIGITS:
+                    raise
+                dps = min(MAX_DIGITS, 4 * dps)
     return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
 
 
@@ -166,7 +175,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     cancelled = cancelled_digits(values.cc, values.traj)
     lost = lost_digits(norms) + cancelled
     if lost > max_lost:  # the float64 trajectory does not hold the digits: every field from an exact one
-        dps = DPS + math.ceil(lost if math.isfinite(lost) else 0)
+        # as many digits as the conditioning asks for, and as a saturated gate's difference needs
+        dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation_digits(values))
         while True:
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
