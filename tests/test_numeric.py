@@ -698,16 +698,20 @@ def test_train_starts_from_the_init_asked_for():
 
 def test_a_forward_pass_that_leaves_float64_in_a_saturated_gated_stack_is_measured_exactly():
     """Trial 74 of `check --seed 5`: a three-layer minLSTM with inputs near ±60 whose float64 forward pass
-    turns to inf and NaN in layer 2; the saturation measure read those values and crashed. It now measures
-    on an exact trajectory, and every gradient entry agrees with the 40-digit reference."""
-    from symbptt.check import Exact, grad_json, random_trial
+    turns to inf and NaN in layer 2; the saturation measure read those values and crashed, and the Jacobian
+    norms of layers 2 and 3 came back null. A forward pass that leaves float64 now sends the whole report to
+    the exact path, and every gradient entry and norm agrees with the 40-digit reference."""
+    from symbptt.check import Exact, grad_json, jacobian_norms, random_trial
 
     rng = np.random.default_rng(5)
     for _ in range(74):
         trial = random_trial(rng, 6)
     report = grad_report(trial.config)
     assert report["precision"].startswith("mpmath")
-    assert max(grad_json(trial, Exact(trial), {})) < 1e-13
+    exact = Exact(trial)
+    assert max(grad_json(trial, exact, {})) < 1e-13
+    # the norms of layers 2 and 3 come from the exact pass too (they were null: float64 had NaN there)
+    assert max(jacobian_norms(trial, exact, {"last report": report})) < 1e-9
 
 
 def test_a_saturated_min_lstm_gets_the_digits_its_gates_cancel():
