@@ -726,3 +726,16 @@ def test_a_saturated_min_lstm_gets_the_digits_its_gates_cancel():
         trial = random_trial(rng, 6)
     assert grad_report(trial.config)["precision"].startswith("mpmath")
     assert max(grad_json(trial, Exact(trial), {})) < 1e-13
+
+
+def test_the_norms_of_a_saturated_gated_cell_come_from_the_exact_pass():
+    """Trial 77 of `check --seed 5`: a minLSTM whose saturated gates cost the float64 coefficients digits;
+    the gradients were recomputed exactly but the Jacobian norms kept float64's (1e-4 off). Now every field
+    comes from the exact pass."""
+    from symbptt.check import Exact, jacobian_norms, random_trial
+
+    rng = np.random.default_rng(5)
+    for _ in range(77):
+        trial = random_trial(rng, 6)
+    report = grad_report(trial.config)
+    assert max(jacobian_norms(trial, Exact(trial), {"last report": report})) < 1e-9

@@ -176,6 +176,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     lost = lost_digits(norms) + cancelled
     if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for layer in values.traj.values for v in layer.values()):
         lost = math.inf  # the float64 forward pass left range (inf, NaN): its norms and gradients mean nothing
+    elif saturation_digits(values):
+        lost = math.inf  # a saturated gate's difference lost digits: the norms need the exact pass too
     if lost > max_lost:  # the float64 trajectory does not hold the digits: every field from an exact one
         # as many digits as the conditioning asks for, and as a saturated gate's difference needs
         dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation_digits(values))
