@@ -381,6 +381,8 @@ def test_the_spectrum_title_names_the_init_it_drew():
     for init, words in (("gaussian", "W0 ~ N(0, 1/n)"), ("orthogonal", "W0 orthogonal (Haar)"), ("identity", "W0 = I")):
         fig, _ = spectrum(n=4, points=3, T=5, init=init)
         assert words in fig.axes[0].get_title()
+        said = " ".join(t.get_text() for t in fig.texts)
+        assert ("ρ equals σ_max" in said) == (init != "gaussian")  # the caption follows W0
         plt.close(fig)
     with pytest.raises(SymbpttError, match="the identity is not one"):
         spectrum(n=4, points=3, T=5, init="identity", theory=True)

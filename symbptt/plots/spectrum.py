@@ -76,9 +76,13 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     else:
         ax.set_title(f"{plot_text(activation)}, n = {n}, T = {T}, {INITS[init]} {which}, inputs N(0, 1)", fontsize=9)
     ax.legend(fontsize=7.5)
+    apart = not math.isclose(g_sigma * gamma, g_rho, rel_tol=1e-9)  # ρ(W0) = σ_max(W0) for a normal W0
+    radius = ("The spectral radius ρ(W) is smaller than σ_max for this non-normal W and only describes the linear "
+              "network's long-run rate" if apart else
+              "For this W0 the spectral radius ρ equals σ_max (an orthogonal or identity W0 is normal), so the "
+              "two lines meet")
     caption(fig, "Only γ·σ_max(W) < 1 (the largest singular value) guarantees that every product of step "
-                 "Jacobians shrinks. The spectral radius ρ(W) is smaller than σ_max for a non-normal W and only "
-                 "describes the linear network's long-run rate; where the observed rate actually crosses 0 "
+                 f"Jacobians shrinks. {radius}; where the observed rate actually crosses 0 "
                  "depends on the activation's saturation and the inputs."
                  + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
                     "10^13 by step T, so float64 keeps under 3 digits of the state and another summation order "
