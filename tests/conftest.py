@@ -31,6 +31,18 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: next((i for i, name in enumerate(FIRST) if item.name.startswith(name)), len(FIRST)))
 
 
+def exhaustive(cases: list, keep, ids=None) -> list:
+    """The cases as pytest params: those ``keep(case)`` accepts run in every suite (one of each kind), the
+    others only with ``pytest -m slow`` (the exhaustive run the session note reports), so that the whole
+    suite stays within its 90 s on two cores."""
+    out = []
+    for i, case in enumerate(cases):
+        args = case if isinstance(case, tuple) else (case,)
+        out.append(pytest.param(*args, marks=[] if keep(case) else [pytest.mark.slow],
+                                id=None if ids is None else ids[i]))
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_columns(monkeypatch):
     """Output width does not depend on the developer's COLUMNS (a test that wants one sets it)."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow  # 8–14 s of child processes; the exhaustive run (`pytest -m slow`) keeps the benchmarks working
 def test_benchmark_smoke_run_prints_every_case():
     proc = subprocess.run([sys.executable, "benchmarks/run.py", "--smoke"], capture_output=True, text=True,
                           timeout=600)

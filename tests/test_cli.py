@@ -8,10 +8,11 @@ import re
 import stat
 import subprocess
 import sys
+import warnings
 
 import pytest
 from click.testing import CliRunner
-from conftest import run_in_process
+from conftest import exhaustive, run_in_process
 
 from symbptt import __version__
 from symbptt.cli import main
@@ -222,9 +223,12 @@ def test_no_runtime_warning_reaches_the_user(tmp_path):
     for args in (["sweep", "--min", "1e307", "--max", "1.7e308", "-T", "20", "--points", "5"],
                  ["plot", "curves", "--weights", "0", "-o", str(tmp_path / "c.png"), "-T", "20"],
                  ["sweep", "-a", "a**2", "-n", "2", "-T", "30", "--min", "5", "--max", "9", "--points", "3"]):
-        proc = run(*args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # in this process: every warning recorded, none filtered away
+            proc = run_in_process(*args)
         assert proc.returncode == 0, proc.stderr
         assert "Warning" not in proc.stderr and proc.stderr == ""
+        assert not caught, [str(w.message) for w in caught]
 
 
 def test_a_closed_pipe_is_not_an_error():
@@ -289,9 +293,11 @@ def _help_examples() -> list[str]:
 
 # the --torch example needs files it names: test_torch runs it in a folder that holds them
 QUICK = [e for e in _help_examples() if not re.search(r"check|horizon|train |--steps|plot training|--torch ", e)]
+# examples that take a second or more (a figure of n = 64, a torch file, a gated gain sweep) run with -m slow
+LONGER = r"plot (spectrum|meanfield|gates|isometry)|--torch-out|sweep --cell gru"
 
 
-@pytest.mark.parametrize("example", QUICK)
+@pytest.mark.parametrize("example", exhaustive(QUICK, lambda e: not re.search(LONGER, e)))
 def test_help_examples_run_from_a_folder_outside_the_checkout(tmp_path, monkeypatch, example):
     """Each quick example of every --help, run in an empty folder as an installed user runs it (the
     slow training and check examples are left to the note's manual run)."""

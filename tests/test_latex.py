@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import sympy as sp
-from conftest import require_program
+from conftest import exhaustive, require_program
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
@@ -59,7 +59,7 @@ def every_snippet(cell: str, T: int) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("cell", sorted(MODELS))
+@pytest.mark.parametrize("cell", exhaustive(sorted(MODELS), lambda cell: cell == "rnn"))  # all: -m slow
 def test_every_form_compiles(tmp_path, cell):
     """One document per cell with every form of every model (both factor styles), then the standalone
     article with its diagram."""

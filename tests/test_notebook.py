@@ -74,6 +74,21 @@ def test_explorer_shows_a_refusal_as_one_line(monkeypatch):
     assert "too far" in e.message.value and "Traceback" not in e.message.value
 
 
+def test_tutorial_is_stored_without_outputs_and_its_cells_parse():
+    """Every suite: the notebook is valid, has no stored outputs (readable diffs), and each code cell is
+    Python; running it (7–16 s) is left to the two tests below, run with -m slow."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert len(code) >= 10 and all(not cell.get("outputs") for cell in code)
+    for cell in code:
+        ast.parse(cell.source)
+
+
+@pytest.mark.slow  # 12–16 s: a kernel starts
 def test_tutorial_notebook_runs_in_a_kernel():
     """Every cell of docs/tutorial.ipynb executed by a real Jupyter kernel, no errors; stored without
     outputs so that its diffs stay readable."""
@@ -90,6 +105,37 @@ def test_tutorial_notebook_runs_in_a_kernel():
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("text/latex" in o.get("data", {}) for o in outputs)
     assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+@pytest.mark.slow  # 7–9 s, most of it the tutorial's own `check` and `train` cells
+def test_tutorial_code_runs(monkeypatch):
+    """The tutorial's code cells run in order in one namespace, as the kernel runs them, and the value
+    each cell ends on shows as the notebook shows it (LaTeX for equations, a PNG for figures)."""
+    import ast
+    import io
+
+    import matplotlib
+    import nbformat
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(ROOT)
+    nb = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    namespace: dict = {}
+    shown = []
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        tree = ast.parse(cell.source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
+            if hasattr(value, "_repr_latex_"):
+                shown.append(("latex", value._repr_latex_()))
+            elif hasattr(value, "savefig"):
+                buffer = io.BytesIO()
+                value.savefig(buffer, format="png")
+                shown.append(("png", buffer.getvalue()))
+    assert any(kind == "latex" and text.startswith("$$") for kind, text in shown)
+    assert any(kind == "png" and data.startswith(b"\x89PNG") for kind, data in shown)
 
 
 def test_every_command_has_examples_in_its_help():

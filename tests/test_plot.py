@@ -201,9 +201,12 @@ def test_shipped_example_file_is_the_built_in_example():
 FORMATS = [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")]
 
 
-@pytest.mark.parametrize("kind", plot.KINDS)
-def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind):
-    """Each kind drawn twice from the same input and saved in every format: valid files, the same bytes."""
+@pytest.mark.parametrize("kind,formats", [(kind, FORMATS if kind == "curves" else FORMATS[:2]) for kind in plot.KINDS]
+                         + [pytest.param(kind, FORMATS, marks=pytest.mark.slow) for kind in plot.KINDS
+                            if kind != "curves"])
+def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind, formats):
+    """Each kind drawn twice from the same input and saved in each format: valid files, the same bytes
+    (PNG and SVG in every suite, PDF for one kind; every kind's PDF with `-m slow`)."""
     params = tmp_path / "p.json"
     params.write_text(json.dumps(CFG))
     options = {"contributions": {"params_file": str(params)}, "spectrum": {"n": 8, "T": 20, "points": 9},
@@ -212,14 +215,14 @@ def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind):
                "horizon": {"n": 3, "lengths": "3,5", "iterations": 5, "batch": 4, "seeds": 1},
                "isometry": {"n": 8, "lengths": "1,5"}, "meanfield": {"sizes": "4,8", "T": 10, "seeds": 2}}.get(
         kind, {"T": 20, "points": 9})
-    outs: dict[str, list[bytes]] = {suffix: [] for suffix, _ in FORMATS}
+    outs: dict[str, list[bytes]] = {suffix: [] for suffix, _ in formats}
     for i in range(2):
         figure = plot.draw(kind, **options)
-        for suffix, _ in FORMATS:
+        for suffix, _ in formats:
             out = tmp_path / f"fig{i}{suffix}"
             plot.save(figure, out)
             outs[suffix].append(out.read_bytes())
-    for suffix, magic in FORMATS:
+    for suffix, magic in formats:
         assert outs[suffix][0].startswith(magic), suffix
         assert outs[suffix][0] == outs[suffix][1], suffix
     xml.dom.minidom.parseString(outs[".svg"][0])

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run_in_process
+from conftest import exhaustive, run_in_process
 
 from symbptt.check.verify import Model, VerifyError, verify
 
@@ -59,7 +59,14 @@ CORPUS = [
 ]
 
 
-@pytest.mark.parametrize("name,formula,model,equal,words", CORPUS, ids=[c[0] for c in CORPUS])
+# mistakes whose diagnosis searches longest (2–3 s each) run with `pytest -m slow`; a missing σ' is still
+# diagnosed in every suite (inside the product)
+LONG_SEARCH = ("a missing σ' at the entry step", "two layers without the path down from layer 2",
+               "a factor 2 from the square")
+
+
+@pytest.mark.parametrize("name,formula,model,equal,words",
+                         exhaustive(CORPUS, lambda c: c[0] not in LONG_SEARCH, ids=[c[0] for c in CORPUS]))
 def test_each_formula_of_the_corpus_gets_its_verdict(name, formula, model, equal, words):
     verdict = verify(formula, model, points=2)
     assert verdict.equal is equal, verdict.text()
