@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .latex import snippet
     from .learn.train import TrainSettings, train
     from .model import RNN
+    from .numeric.gradients import Gradients, gradients
     from .numeric.report import grad_report
     from .numeric.sweeps import sweep_gain, sweep_grad, sweep_param, sweep_scalar
     from .numeric.theory import theory
@@ -47,13 +48,14 @@ _LAZY = {
     "render_text": "render", "snippet": "latex", "standalone": "document", "tikz_diagram": "document",
     "run_checks": "check", "verify": "check.verify", "theory": "numeric.theory",
     "TrainSettings": "learn.train", "train": "learn.train", "from_torch": "bridges.pytorch",
+    "gradients": "numeric.gradients", "Gradients": "numeric.gradients",
 }
 _MODULES = ("plots", "learn", "check", "numeric", "bridges")
 __all__ = [
-    "FORMS", "RNN", "Config", "Derivation", "Equation", "SymbpttError", "TrainSettings", "__version__", "bridges",
-    "check", "derive", "explore", "from_torch", "grad_report", "learn", "load_config", "numeric", "parse_config",
-    "plots", "render_text", "run_checks", "snippet", "standalone", "sweep_gain", "sweep_grad", "sweep_param",
-    "sweep_scalar", "theory", "tikz_diagram", "train", "verify",
+    "FORMS", "RNN", "Config", "Derivation", "Equation", "Gradients", "SymbpttError", "TrainSettings", "__version__",
+    "bridges", "check", "derive", "explore", "from_torch", "grad_report", "gradients", "learn", "load_config",
+    "numeric", "parse_config", "plots", "render_text", "run_checks", "snippet", "standalone", "sweep_gain",
+    "sweep_grad", "sweep_param", "sweep_scalar", "theory", "tikz_diagram", "train", "verify",
 ]
 
 

@@ -68,6 +68,7 @@ def test_swapped_columns_of_U_in_the_json_are_caught(monkeypatch):
 
 def test_a_transposed_weight_in_the_float64_engine_is_caught(monkeypatch):
     from symbptt.numeric import factors as f
+    from symbptt.numeric import kernel
 
     def wrong(self, step, vector):
         p, out = self.model.params[step.layer - 1], None
@@ -78,7 +79,16 @@ def test_a_transposed_weight_in_the_float64_engine_is_caught(monkeypatch):
             out = part if out is None else out + part
         return out
 
-    monkeypatch.setattr(f.ArrayFactors, "transpose_apply", wrong)
+    monkeypatch.setattr(f.ArrayFactors, "transpose_apply", wrong)  # paths.py's walk (mpmath, sweeps) ...
+    monkeypatch.setattr(kernel, "applies", lambda values: False)  # ... made the float64 path too
+    report = _matrix_trials(("grad JSON",))
+    assert report.worst["grad JSON"] > 1e-3
+
+
+def test_a_transposed_weight_in_the_float64_step_kernel_is_caught(monkeypatch):
+    from symbptt.numeric import kernel
+
+    monkeypatch.setattr(kernel, "_transposed", lambda m: m if m.shape[0] == m.shape[1] else np.ascontiguousarray(m.T))
     report = _matrix_trials(("grad JSON",))
     assert report.worst["grad JSON"] > 1e-3
 

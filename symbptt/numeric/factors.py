@@ -44,6 +44,10 @@ class FloatWatch:
         finally:
             np.seterrcall(old)
 
+    def mark(self, label: object, kind: str) -> None:
+        """Record an event for ``label`` that another label's work caused (a shared intermediate)."""
+        self.events.add((label, kind))
+
     def touched(self, label: object) -> bool:
         return any(lab == label for lab, _ in self.events)
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..config import Config
 from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
+from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .forward import cancelled_digits
 from .logspace import (
@@ -106,7 +107,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
     watch = watch or values.watch
-    loss, grads = gradient_blocks(values, model)
+    loss, grads = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values, model)
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")
     digits = saturation_digits(values)

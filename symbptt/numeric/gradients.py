@@ -1,0 +1,206 @@
+"""``symbptt.gradients``: loss and ∂L/∂θ of a cell for arrays you hold, exact as `grad` is.
+
+    >>> import numpy as np, symbptt
+    >>> rng = np.random.default_rng(0)
+    >>> params = {"W": 0.5 * rng.standard_normal((4, 4)), "U": rng.standard_normal((4, 2)),
+    ...           "b": np.zeros(4), "h0": np.zeros(4)}
+    >>> x, y = rng.standard_normal((50, 2, 8)), rng.standard_normal((4, 8))   # T = 50, batch 8
+    >>> loss, grads = symbptt.gradients(params, x, y)
+    >>> grads["W"].shape
+    (4, 4)
+
+Conventions (the project's one notation): x is (T, m, batch), y is (n, batch) for loss 'last' and
+(T, n, batch) for 'sum'; the loss is summed over the batch.  A single sequence may drop the batch axis:
+x (T, m) with y (n,) or (T, n).  Parameters are named as the cell names them (W, U, b, h0 for the rnn;
+W_f, U_f, b_f, … for the LSTM): matrices n×n and n×m, vectors (n,), a scalar parameter as a number.
+A stack of layers is a list of such dicts (layer 2 reads layer 1's h, so its U is n×n).
+
+The float64 pass runs through the step kernel (numeric/kernel.py).  Where float64 raised an underflow,
+overflow or invalid operation, or a saturated gate cancelled digits, the affected blocks are computed
+again with mpmath (numeric/report.py's exact_gradients): the result says so in ``digits`` and keeps
+those numbers in ``exact``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from ..activations import get_activation
+from ..budget import estimate
+from ..cells import TAKES_ACTIVATION, get_cell
+from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
+from ..errors import SymbpttError
+from .factors import ArrayFactors, FloatWatch, NumericModel
+
+__all__ = ["Gradients", "gradients"]
+
+
+class Gradients(tuple):
+    """``(loss, grads)``, which unpacks as a pair, with how the numbers were obtained.
+
+    Attributes:
+        loss: the loss, summed over the batch (float64, correctly rounded from the exact value when
+            mpmath was needed).
+        grads: parameter name → float64 array of the parameter's shape (a list of such dicts for a
+            stack of layers, as the parameters were given).
+        digits: 0 when float64 held every number; else the decimal digits mpmath carried for the blocks
+            float64 could not hold.
+        log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
+            that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
+        exact: None, or the structure of ``grads`` with mpmath numbers (object arrays) where they were used.
+    """
+
+    loss: float
+    grads: Any
+    digits: int
+    log10: Any
+    exact: Any
+
+    def __new__(cls, loss: float, grads: Any, digits: int, log10: Any, exact: Any) -> Gradients:
+        self = super().__new__(cls, (loss, grads))
+        self.loss, self.grads, self.digits, self.log10, self.exact = loss, grads, digits, log10, exact
+        return self
+
+
+def _array(name: str, value: Any, shape: tuple[int, ...] | None = None, finite: bool = True) -> np.ndarray:
+    if isinstance(value, (str, bytes)) or value is None:
+        raise SymbpttError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except Exception:  # an object NumPy cannot read (a tensor on a GPU, a broken sequence)
+        raise SymbpttError(f"{name} must be an array of numbers") from None
+    if arr.dtype.kind not in "iuf":
+        raise SymbpttError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(float, copy=False)
+    if shape is not None and arr.shape != shape:
+        want = "×".join(map(str, shape)) or "a number"
+        raise SymbpttError(f"{name} must be {want}, got shape {'×'.join(map(str, arr.shape)) or '()'}")
+    if finite and not np.all(np.isfinite(arr)):
+        raise SymbpttError(f"{name} holds inf or NaN")
+    return arr
+
+
+def _shape(kind: str, n: int, k: int) -> tuple[int, ...]:
+    return {"recurrent": (n, n), "input": (n, k), "bias": (n,), "unit": (n,), "initial": (n,), "scalar": ()}[kind]
+
+
+def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[dict[str, np.ndarray], int]:
+    if not isinstance(given, Mapping):
+        raise SymbpttError(f"{where or 'params'} must be a dict of the {cell.name} cell's parameters "
+                           f"({', '.join(cell.params)})")
+    unknown = [key for key in given if key not in cell.params]
+    if unknown:
+        raise SymbpttError(f"{where}{str(unknown[0])[:30]!r} is not a parameter of the {cell.name} cell "
+                           f"(its parameters: {', '.join(cell.params)})")
+    missing = [p for p in cell.params if p not in given]
+    if missing:
+        raise SymbpttError(f"{where}{missing[0]!r} is missing (the {cell.name} cell's parameters: "
+                           f"{', '.join(cell.params)})")
+    if n is None:
+        initial = next(p for p in cell.params if cell.kind(p) == "initial")
+        n = _array(f"{where}{initial}", given[initial]).reshape(-1).size
+        if not 1 <= n <= MAX_NUMERIC_HIDDEN:
+            raise SymbpttError(f"the hidden size n = {n} (from {initial}) must be 1 to {MAX_NUMERIC_HIDDEN}")
+    out = {}
+    for p in cell.params:
+        kind = cell.kind(p)
+        arr = _array(f"{where}{p}", given[p])
+        if kind == "scalar" and arr.shape == (1,):
+            arr = arr.reshape(())
+        want = _shape(kind, n, k)
+        if arr.shape != want:
+            shown, got = "×".join(map(str, want)) or "a number", "×".join(map(str, arr.shape)) or "()"
+            raise SymbpttError(f"{where}{p} must be {shown} ({kind}), got shape {got}")
+        out[p] = arr
+    return out, n
+
+
+def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y: Any, *, cell: str = "rnn",
+              loss: str = "last", activation: str = "tanh") -> Gradients:
+    """Loss and ∂L/∂θ of every parameter, summed over the batch, exact as `symbptt grad` is.
+
+    Args:
+        params: the cell's parameters by name (a dict), or one dict per layer for a stack.
+        x: inputs, (T, m, batch) — or (T, m) for one sequence.
+        y: targets, (n, batch) for loss 'last' and (T, n, batch) for 'sum' — without the batch axis when
+            x has none.
+        cell: a built-in cell (rnn, lstm, gru, indrnn, mingru, minlstm, lru) or a cell file (.toml).
+        loss: 'last' (½‖h_T − y‖²) or 'sum' (Σ_t ½‖h_t − y_t‖²).
+        activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
+
+    Returns:
+        A ``Gradients``: unpacks as ``loss, grads``; ``.digits``, ``.log10`` and ``.exact`` say how the
+        numbers were obtained.
+
+    Raises:
+        SymbpttError: one line naming the argument that is wrong, or a run too large for the budget.
+    """
+    if loss not in ("last", "sum"):
+        raise SymbpttError(f"loss must be 'last' or 'sum', got {str(loss)[:20]!r}")
+    if not isinstance(cell, str) or not cell:
+        raise SymbpttError("cell must be the name of a built-in cell or the path of a cell file")
+    spec = get_cell(cell, get_activation(activation))
+    if activation != "tanh" and not spec.uses_activation:
+        raise SymbpttError(f"activation applies to the {' and '.join(TAKES_ACTIVATION)} cells, not {spec.name}")
+    stacked = not isinstance(params, Mapping)
+    if stacked and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence) or not params):
+        raise SymbpttError("params must be a dict of parameters, or a non-empty list of them (one per layer)")
+    layers_in = list(params) if stacked else [params]
+    xa = _array("x", x, finite=False)  # its size is checked against the budget before it is read
+    batched = xa.ndim == 3
+    if xa.ndim == 2:
+        xa = xa[:, :, None]
+    if xa.ndim != 3 or 0 in xa.shape:
+        raise SymbpttError(f"x must be (T, m, batch) or (T, m), got shape {'×'.join(map(str, xa.shape)) or '()'}")
+    T, m, B = xa.shape
+    if T > MAX_STEPS:
+        raise SymbpttError(f"x has {T:,} steps, more than {MAX_STEPS:,}")
+    layers, n = [], None
+    for i, raw in enumerate(layers_in):
+        where = f"params[{i}]." if stacked else ""
+        layer, n = _layer(spec, raw, where, m if n is None else n, n)
+        layers.append(layer)
+    assert n is not None
+    if spec.max_input is not None and m > spec.max_input:
+        raise SymbpttError(f"x: the {spec.name} cell reads {spec.max_input} input(s) per step, got m = {m}")
+    want_y = ((n,) if loss == "last" else (T, n)) + ((B,) if batched else ())
+    ya = _array("y", y, want_y)
+    ya = ya if batched else ya[..., None]
+    matrices = sum(v.size for layer in layers for v in layer.values() if v.ndim == 2)
+    estimate(f"the gradients of a {spec.name} with n = {n}, T = {T}, batch {B}, {len(layers)} layer(s)",
+             "use fewer steps, a smaller batch or a smaller n", flops=6.0 * T * B * matrices,
+             floats=4.0 * T * B * n * (len(spec.nodes) + len(spec.linears)) * len(layers))
+    if not np.all(np.isfinite(xa)):
+        raise SymbpttError("x holds inf or NaN")
+    from .report import exact_gradients  # the float64 pass, and mpmath where it did not hold
+
+    model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
+                         np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
+    value, grads, digits = exact_gradients(model, ArrayFactors(model, watch=FloatWatch()))
+    out, logs, exact = [], [], []
+    for given, g in zip(layers, grads, strict=True):
+        out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
+        logs.append({k: _log10(g[k]).reshape(given[k].shape) for k in given})
+        exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
+                      if np.asarray(g[k]).dtype == object})
+    pick = (lambda v: v) if stacked else (lambda v: v[0])
+    return Gradients(float(value), pick(out), int(digits), pick(logs), pick(exact) if digits else None)
+
+
+def _as_float(block: Any) -> np.ndarray:
+    arr = np.asarray(block)
+    if arr.dtype == object:  # mpf: float() rounds to the nearest float64
+        return np.vectorize(float, otypes=[float])(arr)
+    return arr.astype(float)
+
+
+def _log10(block: Any) -> np.ndarray:
+    arr = np.asarray(block)
+    if arr.dtype == object:
+        return np.vectorize(lambda v: float(mpmath.log10(abs(v))) if v != 0 else -np.inf, otypes=[float])(arr)
+    with np.errstate(divide="ignore"):
+        return np.log10(np.abs(arr.astype(float)))

@@ -1,0 +1,153 @@
+"""symbptt.gradients, the public entry point for numbers, and the float64 step kernel under it."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+import symbptt
+from symbptt import SymbpttError
+from symbptt.cells import BUILTIN
+from symbptt.check import random_trial, reference_activation
+from symbptt.reference import bptt
+
+
+def _batch(trial, rng: np.random.Generator, B: int) -> tuple[np.ndarray, np.ndarray]:
+    """B sequences of the trial's sizes: x (T, m, B), y (n, B) or (T, n, B)."""
+    cfg = trial.config
+    x = rng.normal(size=(*cfg.x.shape, B))
+    y = rng.normal(size=(*cfg.y.shape, B))
+    return x, y
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("cell", BUILTIN)
+def test_every_cell_agrees_with_the_reference_summed_over_the_batch(cell, seed):
+    """Random sizes, stacks, losses and activations: the loss and every gradient equal the sum of
+    reference.py's single-sequence BPTT over the batch (reference.py shares no code with the engine)."""
+    rng = np.random.default_rng(seed)
+    trial = random_trial(rng, 6, (cell,))
+    cfg, B = trial.config, int(rng.integers(1, 5))
+    x, y = _batch(trial, rng, B)
+    act = trial.activation or "tanh"
+    got = symbptt.gradients(cfg.layers if len(cfg.layers) > 1 else cfg.layers[0], x, y, cell=trial.cell,
+                            loss=cfg.loss, activation=act)
+    ref_loss, ref = 0.0, [{k: 0 * v for k, v in p.items()} for p in cfg.layers]
+    for b in range(B):
+        loss_b, g_b = bptt(cfg.layers, x[..., b], y[..., b], reference_activation(act, "float"), cfg.loss, trial.cell)
+        ref_loss += loss_b
+        for ell, layer in enumerate(g_b):
+            for k, v in layer.items():
+                ref[ell][k] = ref[ell][k] + v
+    loss, grads = got
+    grads = grads if isinstance(grads, list) else [grads]
+    assert abs(loss - ref_loss) <= 1e-12 * max(1.0, abs(ref_loss))
+    for ell, layer in enumerate(ref):
+        for k, v in layer.items():
+            scale = max(1.0, float(np.max(np.abs(v))))
+            assert grads[ell][k].shape == np.shape(cfg.layers[ell][k]) or grads[ell][k].size == 1
+            assert np.max(np.abs(np.ravel(grads[ell][k]) - np.ravel(v))) <= 1e-11 * scale, (trial.cell, ell, k)
+
+
+def _rnn(n: int = 3, m: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"W": rng.normal(0, 0.6, (n, n)), "U": rng.normal(size=(n, m)), "b": rng.normal(size=n),
+            "h0": rng.normal(size=n)}
+
+
+def test_one_sequence_may_drop_the_batch_axis_and_the_result_unpacks_as_a_pair():
+    rng = np.random.default_rng(1)
+    params, x, y = _rnn(), rng.normal(size=(7, 2)), rng.normal(size=3)
+    single = symbptt.gradients(params, x, y)
+    batched = symbptt.gradients(params, x[:, :, None], y[:, None])
+    loss, grads = single
+    assert loss == batched.loss and single.digits == 0 and single.exact is None
+    for k in params:
+        assert grads[k].shape == params[k].shape and np.array_equal(grads[k], batched.grads[k])
+        assert np.allclose(single.log10[k], np.log10(np.abs(grads[k])))
+
+
+def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
+    """∂L/∂h_0 of one tanh unit with w = 3 over T = 1500 steps is about 10^-3590: float64 underflows,
+    the exact path holds it, and log10 agrees with reference.py's own mpmath BPTT."""
+    params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
+    x, y = np.ones((1500, 1)), np.array([0.5])
+    got = symbptt.gradients(params, x, y)
+    assert got.digits >= 30 and got.grads["h0"][0] == 0.0
+    with mpmath.workdps(40):
+        _, ref = bptt([params], x, y, "tanh", "last", "rnn", kind="mp")
+        want = float(mpmath.log10(abs(ref[0]["h0"][0])))
+    assert want < -3000 and abs(got.log10["h0"][0] - want) < 1e-9
+    assert abs(float(got.exact["h0"][0]) - 0.0) == 0 and mpmath.log10(abs(got.exact["h0"][0])) < -3000
+    assert abs(got.grads["W"][0, 0] - float(ref[0]["W"][0, 0])) <= 1e-15 * abs(float(ref[0]["W"][0, 0]))
+
+
+def test_a_stack_is_a_list_of_layers_and_comes_back_as_one():
+    rng = np.random.default_rng(2)
+    lower, upper = _rnn(3, 2, 1), _rnn(3, 3, 2)
+    x, y = rng.normal(size=(5, 2, 4)), rng.normal(size=(5, 3, 4))
+    loss, grads = symbptt.gradients([lower, upper], x, y, loss="sum")
+    assert isinstance(grads, list) and len(grads) == 2 and grads[1]["U"].shape == (3, 3)
+    _, ref = bptt([lower, upper], x[..., 0], y[..., 0], "tanh", "sum")
+    one = symbptt.gradients([lower, upper], x[..., :1], y[..., :1], loss="sum")
+    assert np.allclose(one.grads[1]["W"], ref[1]["W"], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda p, x, y: ({**p, "W": p["W"][:2]}, x, y), "W must be 3×3"),
+    (lambda p, x, y: ({k: v for k, v in p.items() if k != "b"}, x, y), "'b' is missing"),
+    (lambda p, x, y: ({**p, "W_f": p["W"]}, x, y), "'W_f' is not a parameter of the rnn cell"),
+    (lambda p, x, y: ({**p, "b": np.array([1.0, np.nan, 0])}, x, y), "b holds inf or NaN"),
+    (lambda p, x, y: ({**p, "U": np.array([["a", "b"]] * 3)}, x, y), "U must hold real numbers"),
+    (lambda p, x, y: (p, x[0, 0], y), "x must be (T, m, batch) or (T, m)"),
+    (lambda p, x, y: (p, x, y[:2]), "y must be 3×4"),
+    (lambda p, x, y: (p, x, None), "y must be an array of numbers"),
+    (lambda p, x, y: ("W", x, y), "params must be a dict"),
+    (lambda p, x, y: (p, np.zeros((10**5, 2, 4000)), np.zeros((3, 4000))), "would"),
+])
+def test_bad_arguments_get_one_line_naming_what_is_wrong(change, words):
+    rng = np.random.default_rng(3)
+    params, x, y = change(_rnn(), rng.normal(size=(6, 2, 4)), rng.normal(size=(3, 4)))
+    with pytest.raises(SymbpttError) as err:
+        symbptt.gradients(params, x, y)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_options_are_checked_too():
+    rng = np.random.default_rng(4)
+    params, x, y = _rnn(), rng.normal(size=(6, 2)), rng.normal(size=3)
+    for kwargs, words in [({"loss": "mean"}, "loss must be 'last' or 'sum'"), ({"cell": "lstmm"}, "unknown cell"),
+                          ({"cell": "lstm", "activation": "relu"}, "activation applies to"),
+                          ({"cell": "lstm"}, "is not a parameter of the lstm cell"),
+                          ({"activation": "__import__('os')"}, "is not allowed")]:
+        with pytest.raises(SymbpttError, match=words):
+            symbptt.gradients(params, x, y, **kwargs)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru"])
+@pytest.mark.parametrize("layers,loss", [(1, "last"), (2, "sum")])
+def test_the_step_kernel_equals_the_recursive_form_of_paths(cell, layers, loss):
+    """The kernel's loop against paths.py's walk of the recursive form (the path mpmath takes), batch 3."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric import kernel
+    from symbptt.numeric.factors import ArrayFactors, NumericModel, gradient_blocks
+
+    rng = np.random.default_rng(len(cell) + 10 * layers)
+    spec = get_cell(cell, get_activation("tanh"))
+    n, m, T, B = 3, 2, 6, 3
+    params = []
+    for ell in range(layers):
+        shapes = {"recurrent": (n, n), "input": (n, m if ell == 0 else n), "scalar": (1, 1)}
+        params.append({p: rng.normal(0, 0.5, shapes.get(spec.kind(p), (n, 1))) for p in spec.params})
+    x = rng.normal(size=(T, m, B))
+    y = rng.normal(size=(n, B) if loss == "last" else (T, n, B))
+    model = NumericModel(spec, params, x, y, loss)
+    want_loss, want = gradient_blocks(ArrayFactors(model), model)
+    got_loss, got = kernel.gradients(ArrayFactors(model))
+    assert abs(got_loss - want_loss) <= 1e-14 * abs(want_loss)
+    for ell in range(layers):
+        for p in spec.params:
+            assert got[ell][p].shape == want[ell][p].shape
+            assert np.allclose(got[ell][p], want[ell][p], rtol=1e-13, atol=1e-15), (p, ell)
