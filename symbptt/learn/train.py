@@ -24,10 +24,11 @@ from ..activations import get_activation
 from ..budget import TRAIN_STEP, estimate
 from ..cells import INPUT, TAKES_ACTIVATION, Cell, get_cell
 from ..errors import SymbpttError
+from ..numeric import kernel
 from ..numeric.examples import INITS, unit_recurrent
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
-from ..paths import evaluate_deltas, param_entry
+from ..paths import param_entry
 from ..validate import integer, number
 from .optimizers import clip_by_norm, global_norm, make_optimizer
 from .tasks import SOLVED, baseline_loss, get_task, make_batch
@@ -161,12 +162,15 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
     loss = float(values.loss()) / B
     # the loss is at step T alone: truncated BPTT is the δ recursion through steps T, …, T − k + 1 only
     first = 1 if truncate is None else max(model.T - truncate, 0) + 1
-    deltas = evaluate_deltas(rnn, values, None if truncate is None else (model.T, first - 1))
+    # the step kernel's loop (training's parameters are shared by the batch, its loss is at T)
+    store = kernel.deltas(values, kernel.plan(spec, model.layers, model.loss), first - 1)
+    stacked = {(layer, state): store[(layer, state)][1:] for layer in range(1, model.layers + 1)
+               for state in rnn.states}
     grads, far_parts = [], []
     cut = model.T - far
     for layer in range(1, model.layers + 1):
         g, g_far = {}, {}
-        rows = _entry_rows(values, rnn, deltas, layer)
+        rows = _entry_rows(values, rnn, stacked, layer)
         for name in trained_names(spec):
             shape = model.params[layer - 1][name].shape
             # the applied gradient, split at step T − K: the far steps and the recent ones, each summed once
@@ -184,11 +188,10 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
 
 def _entry_rows(values: ArrayFactors, rnn, deltas: dict, layer: int) -> dict[str, np.ndarray]:
     """For every leaf p of the step (linear map or per-unit parameter): D_tᵀ δ_t summed over the states
-    it enters, for t = 1..T at once, as an array (T, n, B) — what evaluate_recursive adds step by step."""
-    traj, T = values.traj, values.model.T
-    zero = values.zero()
-    stacked = {state: np.stack([zero if deltas.get((layer, t, state)) is None else deltas[(layer, t, state)]
-                                for t in range(1, T + 1)]) for state in rnn.states}
+    it enters, for t = 1..T at once, as an array (T, n, B) — what evaluate_recursive adds step by step.
+    ``deltas``: (layer, state) → δ_t for t = 1..T, (T, n, B)."""
+    traj = values.traj
+    stacked = {state: deltas[(layer, state)] for state in rnn.states}
     rows = {}
     for leaf in {param_entry(rnn, p)[1] for p in rnn.spec.params if rnn.spec.kind(p) != "initial"}:
         total = np.zeros_like(stacked[rnn.states[0]])

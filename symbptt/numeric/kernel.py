@@ -91,8 +91,9 @@ def _errors(values: ArrayFactors) -> np.ndarray:
     return out
 
 
-def deltas(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, np.ndarray]:
-    """Every δ^(ℓ)_t[s] for t = 0..T as arrays (T + 1, n, B): the recursion as one loop over t."""
+def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0) -> dict[StateKey, np.ndarray]:
+    """Every δ^(ℓ)_t[s] for t = 0..T as arrays (T + 1, n, B): the recursion as one loop over t.  With
+    ``lowest`` > 0 the recursion stops there (truncated BPTT of a loss at T: δ below it stays 0)."""
     model = values.model
     T = model.T
     coefs = values.traj.coefs
@@ -102,7 +103,7 @@ def deltas(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, np.ndarray]:
                                                     None if m is None else _transposed(model.params[p.later[0] - 1][m]))
                                                    for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
-    for t in range(T, -1, -1):
+    for t in range(T, lowest - 1, -1):
         for out, parts, err in flat:
             total = errors[t] if err else None
             for later, up, terms in parts:

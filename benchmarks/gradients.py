@@ -1,0 +1,215 @@
+"""`symbptt.gradients` against the floor and its peers, in one run (issue 28's grid).
+
+The floor is BPTT written by hand with NumPy over the batch axis, one function per cell, in the cell's
+own equations (the numbers are compared, so a floor that computed something else would show).  The
+peers are PyTorch's autograd in float64 on the same equations (optional) and JAX (reported when
+installed).  Times are CPU medians; each row also says which path symbptt took (float64, or the digits
+mpmath carried where float64 did not hold).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _sig(a: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def hand_rnn(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
+    """h_t = tanh(W h_{t-1} + U x_t + b), L = ½‖h_T − y‖² summed over the batch."""
+    T, B = x.shape[0], x.shape[2]
+    hs = [np.repeat(p["h0"][:, None], B, 1)]
+    for t in range(T):
+        hs.append(np.tanh(p["W"] @ hs[-1] + p["U"] @ x[t] + p["b"][:, None]))
+    d = hs[-1] - y
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    for t in range(T, 0, -1):
+        da = d * (1.0 - hs[t] ** 2)
+        g["W"] += da @ hs[t - 1].T
+        g["U"] += da @ x[t - 1].T
+        g["b"] += da.sum(axis=1)
+        d = p["W"].T @ da
+    g["h0"] = d.sum(axis=1)
+    return g
+
+
+def hand_lstm(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
+    """Gates i, f, o (σ) and g (tanh); c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
+    T, B = x.shape[0], x.shape[2]
+    h, c = [np.repeat(p["h0"][:, None], B, 1)], [np.repeat(p["c0"][:, None], B, 1)]
+    gates: list[dict] = [{}]
+    for t in range(T):
+        a = {k: p[f"W_{k}"] @ h[-1] + p[f"U_{k}"] @ x[t] + p[f"b_{k}"][:, None] for k in "ifgo"}
+        v = {k: (np.tanh(a[k]) if k == "g" else _sig(a[k])) for k in "ifgo"}
+        c.append(v["f"] * c[-1] + v["i"] * v["g"])
+        v["tc"] = np.tanh(c[-1])
+        h.append(v["o"] * v["tc"])
+        gates.append(v)
+    dh, dc = h[-1] - y, np.zeros_like(c[0])
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    for t in range(T, 0, -1):
+        v = gates[t]
+        dc = dc + dh * v["o"] * (1 - v["tc"] ** 2)
+        da = {"o": dh * v["tc"] * v["o"] * (1 - v["o"]), "i": dc * v["g"] * v["i"] * (1 - v["i"]),
+              "f": dc * c[t - 1] * v["f"] * (1 - v["f"]), "g": dc * v["i"] * (1 - v["g"] ** 2)}
+        dh = 0
+        for k in "ifgo":
+            g[f"W_{k}"] += da[k] @ h[t - 1].T
+            g[f"U_{k}"] += da[k] @ x[t - 1].T
+            g[f"b_{k}"] += da[k].sum(axis=1)
+            dh = dh + p[f"W_{k}"].T @ da[k]
+        dc = dc * v["f"]
+    g["h0"], g["c0"] = dh.sum(axis=1), dc.sum(axis=1)
+    return g
+
+
+def hand_gru(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
+    """PyTorch's GRU: r, z = σ(·); n = tanh(U_n x + b_n + r ⊙ (W_n h + b_hn)); h = (1 − z) n + z h_{t-1}."""
+    T, B = x.shape[0], x.shape[2]
+    h = [np.repeat(p["h0"][:, None], B, 1)]
+    keep: list[dict] = [{}]
+    for t in range(T):
+        r = _sig(p["W_r"] @ h[-1] + p["U_r"] @ x[t] + p["b_r"][:, None])
+        z = _sig(p["W_z"] @ h[-1] + p["U_z"] @ x[t] + p["b_z"][:, None])
+        hn = p["W_n"] @ h[-1] + p["b_hn"][:, None]
+        n = np.tanh(p["U_n"] @ x[t] + p["b_n"][:, None] + r * hn)
+        h.append((1 - z) * n + z * h[-1])
+        keep.append({"r": r, "z": z, "n": n, "hn": hn})
+    dh = h[-1] - y
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    for t in range(T, 0, -1):
+        v = keep[t]
+        dn = dh * (1 - v["z"]) * (1 - v["n"] ** 2)
+        dz = dh * (h[t - 1] - v["n"]) * v["z"] * (1 - v["z"])
+        dr = dn * v["hn"] * v["r"] * (1 - v["r"])
+        dhn = dn * v["r"]
+        for k, da in (("r", dr), ("z", dz)):
+            g[f"W_{k}"] += da @ h[t - 1].T
+            g[f"U_{k}"] += da @ x[t - 1].T
+            g[f"b_{k}"] += da.sum(axis=1)
+        g["U_n"] += dn @ x[t - 1].T
+        g["b_n"] += dn.sum(axis=1)
+        g["W_n"] += dhn @ h[t - 1].T
+        g["b_hn"] += dhn.sum(axis=1)
+        dh = dh * v["z"] + p["W_r"].T @ dr + p["W_z"].T @ dz + p["W_n"].T @ dhn
+    g["h0"] = dh.sum(axis=1)
+    return g
+
+
+HAND: dict[str, Callable[[dict, np.ndarray, np.ndarray], dict]] = {"rnn": hand_rnn, "lstm": hand_lstm, "gru": hand_gru}
+
+
+def _params(cell: str, n: int, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+
+    spec = get_cell(cell, get_activation("tanh"))
+    shapes = {"recurrent": (n, n), "input": (n, m)}
+    scale = {"recurrent": 1 / np.sqrt(n), "input": 1 / np.sqrt(m)}
+    return {p: rng.normal(0, scale.get(spec.kind(p), 0.1), shapes.get(spec.kind(p), (n,))) for p in spec.params}
+
+
+def _torch_loss(cell: str, p: dict, x, y):
+    """The same equations in torch (float64 tensors with requires_grad)."""
+    import torch
+
+    h = p["h0"][:, None].expand(-1, x.shape[2])
+    c = p["c0"][:, None].expand(-1, x.shape[2]) if cell == "lstm" else None
+    for t in range(x.shape[0]):
+        if cell == "rnn":
+            h = torch.tanh(p["W"] @ h + p["U"] @ x[t] + p["b"][:, None])
+        elif cell == "lstm":
+            a = {k: p[f"W_{k}"] @ h + p[f"U_{k}"] @ x[t] + p[f"b_{k}"][:, None] for k in "ifgo"}
+            c = torch.sigmoid(a["f"]) * c + torch.sigmoid(a["i"]) * torch.tanh(a["g"])
+            h = torch.sigmoid(a["o"]) * torch.tanh(c)
+        else:
+            r = torch.sigmoid(p["W_r"] @ h + p["U_r"] @ x[t] + p["b_r"][:, None])
+            z = torch.sigmoid(p["W_z"] @ h + p["U_z"] @ x[t] + p["b_z"][:, None])
+            n = torch.tanh(p["U_n"] @ x[t] + p["b_n"][:, None] + r * (p["W_n"] @ h + p["b_hn"][:, None]))
+            h = (1 - z) * n + z * h
+    return 0.5 * ((h - y) ** 2).sum()
+
+
+def cpu_median(func: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        func()
+        times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
+def grid(smoke: bool) -> list[list[str]]:
+    """One row per cell, n, T and batch: symbptt.gradients, the floor, torch f64, the ratios."""
+    import symbptt
+
+    try:
+        if smoke:  # importing torch alone costs seconds
+            raise ImportError
+        import torch
+    except ImportError:
+        torch = None
+    sizes = ([(1, 10, 1), (4, 10, 4)] if smoke else
+             [(n, T, B) for n in (1, 4, 16, 64) for T in (10, 100, 1000) for B in (1, 32)])
+    rows = []
+    for cell in ("rnn", "lstm", "gru"):
+        for n, T, B in sizes:
+            rng = np.random.default_rng(n * 1000 + T + B)
+            m = n
+            p = _params(cell, n, m, rng)
+            x, y = rng.normal(size=(T, m, B)), rng.normal(size=(n, B))
+            repeats = 1 if smoke else (3 if n * T * B > 10**5 else 7)
+            got = symbptt.gradients(p, x, y, cell=cell)
+            floor_g = HAND[cell](p, x, y)
+            worst = max(float(np.max(np.abs(got.grads[k] - floor_g[k]))) / max(1.0, float(np.max(np.abs(floor_g[k]))))
+                        for k in p)
+            ours = cpu_median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
+            floor = cpu_median(lambda: HAND[cell](p, x, y), repeats)  # noqa: B023
+            theirs = "—"
+            if torch is not None:
+                tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
+                tx, ty = torch.tensor(x), torch.tensor(y)
+                spent = cpu_median(lambda: _torch_loss(cell, tp, tx, ty).backward(), repeats)  # noqa: B023
+                theirs = f"{ours / spent:.2f}×"
+            path = "float64" if not got.digits else f"mpmath {got.digits} digits"
+            rows.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{ours * 1e3:.2f} ms", f"{ours / floor:.2f}×", theirs,
+                         path, f"{worst:.0e}", "met" if ours <= 1.5 * floor else "NOT met"])
+    return rows
+
+
+def fallback(smoke: bool) -> list[list[str]]:
+    """Cases float64 does not hold: the time against the float64 pass of the same case (the kernel alone)."""
+    import symbptt
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric import kernel
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+
+    rows = []
+    cases = [("lstm", 1, 1000 if not smoke else 50, 1), ("gru", 1, 1000 if not smoke else 50, 32 if not smoke else 2),
+             ("rnn", 1, 3000 if not smoke else 100, 1)]
+    for cell, n, T, B in cases:
+        rng = np.random.default_rng(7)
+        p = _params(cell, n, 1, rng)
+        if cell == "rnn":
+            p["W"][:] = 3.0  # a saturated unit: δ underflows on the way back
+        elif cell == "lstm":
+            p["b_f"][:] = -3.0  # a forget gate near 0.05: the memory of h_0 vanishes below float64's range
+        else:
+            p["b_z"][:] = -4.0
+        x, y = rng.normal(size=(T, 1, B)), rng.normal(size=(n, B))
+        got = symbptt.gradients(p, x, y, cell=cell)
+        spec = get_cell(cell, get_activation("tanh"))
+        model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()}], x, y, "last")
+        repeats = 1 if smoke else 3
+        ours = cpu_median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
+        plain = cpu_median(lambda: kernel.gradients(ArrayFactors(model)), repeats)  # noqa: B023
+        path = "float64" if not got.digits else f"mpmath {got.digits} digits"
+        rows.append([f"{cell} n = {n}, T = {T}, batch {B}", path, f"{ours * 1e3:.0f} ms",
+                     f"{ours / plain:.0f}× the float64 pass", "met" if ours <= 5 * plain else "NOT met (≤ 5×)"])
+    return rows
