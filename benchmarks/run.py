@@ -24,6 +24,7 @@ import sympy as sp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from symbptt import RNN, __version__, derive  # noqa: E402
 from symbptt.model import unrolled_loss  # noqa: E402
@@ -818,6 +819,16 @@ def main() -> None:
     sections += ["\n## 11. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke)),
                  "\n### `grad --torch`: a torch module read and reported\n",
                  table(["case", "time", "ratio", "status"], torch_bridge(args.smoke))]
+    import gradients as numbers  # benchmarks/gradients.py: issue 28's grid
+
+    sections += ["\n## 12. `symbptt.gradients` against the hand-written floor and torch float64\n",
+                 "CPU medians. *floor*: BPTT written by hand with NumPy over the batch, in the cell's own "
+                 "equations; *worst*: the largest difference from the floor's gradients (relative to max(1, |g|)); "
+                 "*torch*: ours / torch autograd float64 on the same equations (blank when torch is absent). "
+                 "JAX is not installed here. Target: ≤ 1.5× the floor.\n",
+                 table(["case", "ours", "/ floor", "/ torch", "path", "worst", "status"], numbers.grid(args.smoke)),
+                 "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case)\n",
+                 table(["case", "path", "time", "ratio", "status"], numbers.fallback(args.smoke))]
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)
     print(text)

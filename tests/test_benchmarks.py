@@ -20,3 +20,17 @@ def test_benchmark_smoke_run_prints_every_case():
         assert any(heading in h for h in headings), heading
     tables = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert all(line.count("|") == tables[0].count("|") or line.count("|") > 2 for line in tables)
+
+
+def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
+    """benchmarks/gradients.py at smoke sizes (every suite): each hand-written floor computes the gradients
+    symbptt computes, so the ratios compare like with like."""
+    sys.path.insert(0, "benchmarks")
+    try:
+        import gradients as numbers
+    finally:
+        sys.path.remove("benchmarks")
+    rows = numbers.grid(True)
+    assert {row[0].split()[0] for row in rows} == {"rnn", "lstm", "gru"}
+    assert all(float(row[5]) < 1e-12 for row in rows), rows
+    assert len(numbers.fallback(True)) == 3

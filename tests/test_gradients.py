@@ -69,18 +69,66 @@ def test_one_sequence_may_drop_the_batch_axis_and_the_result_unpacks_as_a_pair()
 
 
 def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
-    """∂L/∂h_0 of one tanh unit with w = 3 over T = 1500 steps is about 10^-3590: float64 underflows,
-    the exact path holds it, and log10 agrees with reference.py's own mpmath BPTT."""
+    """∂L/∂h_0 of one tanh unit with w = 3 over T = 1500 steps is about 10^-3590: plain float64 underflows;
+    the kernel's scaled δ holds it without mpmath, and its log10 and value agree with reference.py's own
+    mpmath BPTT."""
     params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
     x, y = np.ones((1500, 1)), np.array([0.5])
     got = symbptt.gradients(params, x, y)
-    assert got.digits >= 30 and got.grads["h0"][0] == 0.0
+    assert got.digits == 0 and got.grads["h0"][0] == 0.0
     with mpmath.workdps(40):
         _, ref = bptt([params], x, y, "tanh", "last", "rnn", kind="mp")
-        want = float(mpmath.log10(abs(ref[0]["h0"][0])))
-    assert want < -3000 and abs(got.log10["h0"][0] - want) < 1e-9
-    assert abs(float(got.exact["h0"][0]) - 0.0) == 0 and mpmath.log10(abs(got.exact["h0"][0])) < -3000
-    assert abs(got.grads["W"][0, 0] - float(ref[0]["W"][0, 0])) <= 1e-15 * abs(float(ref[0]["W"][0, 0]))
+        want = ref[0]["h0"][0]
+        assert abs(got.exact["h0"][0] / want - 1) < 1e-15 * len(x)  # rounding of 1500 products: ~T·2^-53
+    assert float(mpmath.log10(abs(want))) < -3000 and abs(got.log10["h0"][0] - float(mpmath.log10(abs(want)))) < 1e-11
+    assert abs(got.grads["W"][0, 0] - float(ref[0]["W"][0, 0])) <= 1e-14 * abs(float(ref[0]["W"][0, 0]))
+    assert set(got.exact) == {"h0"}  # the blocks float64 shows as they are carry no exact copy
+
+
+@pytest.mark.parametrize("cell,bias,T", [("lstm", "b_f", 1200), ("gru", "b_z", 1500), ("mingru", None, 2500)])
+def test_long_sequences_keep_every_digit_with_scaled_deltas(cell, bias, T):
+    """Gated cells whose memory of h_0 fades below 10^-308: every gradient against reference.py in mpmath,
+    entry by entry (relative error), while the run stays on the float64 kernel (digits 0)."""
+    rng = np.random.default_rng(T)
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+
+    spec = get_cell(cell, get_activation("tanh"))
+    shapes = {"recurrent": (2, 2), "input": (2, 1)}
+    params = {p: rng.normal(0, 0.5, shapes.get(spec.kind(p), (2,))) for p in spec.params}
+    if bias:
+        params[bias][:] = -3.0  # the forget (update) gate near 0.05: a fast fade
+    x, y = rng.normal(size=(T, 1)), rng.normal(size=2)
+    got = symbptt.gradients(params, x, y, cell=cell)
+    assert got.digits == 0
+    with mpmath.workdps(30):
+        _, ref = bptt([params], x, y, "tanh", "last", cell, kind="mp")
+        faded = False
+        for k, v in ref[0].items():
+            for idx in np.ndindex(np.shape(v)):
+                want = v[idx]
+                have = got.exact[k][idx] if got.exact and k in got.exact else mpmath.mpf(float(got.grads[k][idx]))
+                faded |= want != 0 and abs(want) < mpmath.mpf("1e-308")
+                assert (want == 0 and have == 0) or abs(have / want - 1) < 1e-11, (k, idx, have, want)
+    assert faded  # the case does leave float64's range
+
+
+def test_dropping_the_step_exponents_is_caught(monkeypatch):
+    """A planted bug: the kernel forgets the power of two it keeps per step; the sizes come out wrong."""
+    from symbptt.numeric import kernel
+
+    params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
+    x, y = np.ones((1500, 1)), np.array([0.5])
+    right = symbptt.gradients(params, x, y).log10["h0"][0]
+    original = kernel.deltas
+
+    def forgetful(*args, **kwargs):
+        store, exps = original(*args, **kwargs)
+        return store, 0 * exps
+
+    monkeypatch.setattr(kernel, "deltas", forgetful)
+    wrong = symbptt.gradients(params, x, y).log10["h0"][0]
+    assert right < -3000 and abs(wrong - right) > 100
 
 
 def test_a_stack_is_a_list_of_layers_and_comes_back_as_one():

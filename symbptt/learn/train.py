@@ -163,7 +163,7 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
     # the loss is at step T alone: truncated BPTT is the δ recursion through steps T, …, T − k + 1 only
     first = 1 if truncate is None else max(model.T - truncate, 0) + 1
     # the step kernel's loop (training's parameters are shared by the batch, its loss is at T)
-    store = kernel.deltas(values, kernel.plan(spec, model.layers, model.loss), first - 1)
+    store, _ = kernel.deltas(values, kernel.plan(spec, model.layers, model.loss), first - 1)
     stacked = {(layer, state): store[(layer, state)][1:] for layer in range(1, model.layers + 1)
                for state in rnn.states}
     grads, far_parts = [], []

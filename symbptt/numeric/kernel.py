@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import mpmath
 import numpy as np
 
 from ..cells import INPUT, Cell
@@ -91,21 +92,37 @@ def _errors(values: ArrayFactors) -> np.ndarray:
     return out
 
 
-def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0) -> dict[StateKey, np.ndarray]:
+RESCALE_EVERY = 16  # steps between looks at the size of δ_t (a look costs two NumPy calls per state)
+LOW, HIGH = 2.0 ** -400, 2.0 ** 400  # δ_t is rescaled by a power of two when its largest entry leaves this
+
+
+def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool = False
+           ) -> tuple[dict[StateKey, np.ndarray], np.ndarray]:
     """Every δ^(ℓ)_t[s] for t = 0..T as arrays (T + 1, n, B): the recursion as one loop over t.  With
-    ``lowest`` > 0 the recursion stops there (truncated BPTT of a loss at T: δ below it stays 0)."""
+    ``lowest`` > 0 the recursion stops there (truncated BPTT of a loss at T: δ below it stays 0).
+
+    The recursion is linear in δ, so with ``rescale`` every δ_t is kept as a float64 array times 2^e_t
+    (one integer exponent per step, shared by every layer and state): multiplying by a power of two is
+    exact, and a δ that would underflow (or overflow) over thousands of steps keeps all its digits.
+    Returns the arrays and the exponents e_0..e_T (all 0 without ``rescale``)."""
     model = values.model
     T = model.T
     coefs = values.traj.coefs
     errors = _errors(values)
+    exps = np.zeros(T + 2, dtype=np.int64)  # δ_t = store[t] · 2^exps[t]
     store = {key: np.zeros_like(errors) for key, _, _ in the_plan.order}
     flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c],
                                                     None if m is None else _transposed(model.params[p.later[0] - 1][m]))
                                                    for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
+    outs = [out for out, _, _ in flat]
     for t in range(T, lowest - 1, -1):
+        reads_error = t == T or (model.loss == "sum" and t >= 1)
+        later_exp = int(exps[t + 1])
+        scale = max(later_exp, 0) if reads_error else later_exp  # the exponent δ_t is computed in
+        shift = later_exp - scale  # δ_{t+1}'s parts, brought to that exponent (0 unless δ is tiny)
         for out, parts, err in flat:
-            total = errors[t] if err else None
+            total = (errors[t] if not scale else np.ldexp(errors[t], -scale)) if err else None
             for later, up, terms in parts:
                 s = t if up else t + 1
                 if (up and t == 0) or s > T:
@@ -114,14 +131,72 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0) -> dict[State
                 for coef, mt in terms:
                     scaled = coef[s] * v
                     part = scaled if mt is None else mt @ scaled
+                    if shift and not up:
+                        part = np.ldexp(part, shift)
                     total = part if total is None else total + part
             if total is not None:
                 out[t] = total
-    return store
+        exps[t] = scale
+        if rescale and (t % RESCALE_EVERY == 0 or t == T):
+            largest = max(float(np.max(np.abs(out[t]))) for out in outs)
+            if largest and not LOW <= largest <= HIGH:
+                k = int(np.frexp(largest)[1])
+                for out in outs:
+                    out[t] = np.ldexp(out[t], -k)
+                exps[t] = scale + k
+    return store, exps[:T + 1]
+
+
+def _fit(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """A block summed to the parameter's shape: over the batch for a vector, over everything for a scalar."""
+    if g.shape == shape:
+        return g
+    return g.sum() * np.ones(shape) if int(np.prod(shape)) == 1 else g.sum(axis=1, keepdims=True)
+
+
+def _runs(exps: np.ndarray) -> list[tuple[int, int, int]]:
+    """(first, stop, exponent) of each run of steps t = 1..T that share an exponent."""
+    steps = exps[1:]
+    cuts = [0, *(np.flatnonzero(np.diff(steps)) + 1).tolist(), len(steps)]
+    return [(a, b, int(steps[a])) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+
+def _extended_sum(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_b G_b · 2^e_b as (mantissa, exponent) arrays: float64 addition with an unbounded exponent, so an
+    addend below half an ulp of the other is dropped as float64 addition drops it, never by underflow."""
+    total_m, total_x = None, None
+    for block, e in parts:
+        m2, x2 = np.frexp(block)
+        x2 = np.where(m2 == 0, np.iinfo(np.int64).min // 4, x2.astype(np.int64) + e)
+        if total_m is None:
+            total_m, total_x = m2, x2
+            continue
+        m1, x1 = np.frexp(total_m)
+        x1 = np.where(m1 == 0, np.iinfo(np.int64).min // 4, x1.astype(np.int64) + total_x)
+        top = np.maximum(x1, x2)
+        with np.errstate(under="ignore"):
+            total_m = np.ldexp(m1, np.maximum(x1 - top, -2000)) + np.ldexp(m2, np.maximum(x2 - top, -2000))
+        total_x = top
+    assert total_m is not None and total_x is not None
+    return total_m, np.where(total_m == 0, 0, total_x)
+
+
+def _value(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """mantissa · 2^exponent: float64 where every entry is a normal float (or 0), else mpf entries."""
+    m, x = np.frexp(mantissa)
+    x = x.astype(np.int64) + exponent
+    nonzero = m != 0
+    if np.all((x[nonzero] >= -1021) & (x[nonzero] <= 1024)):
+        return np.ldexp(m, np.where(nonzero, x, 0))
+    out = np.empty(mantissa.shape, dtype=object)
+    for idx in np.ndindex(mantissa.shape):
+        out[idx] = mpmath.ldexp(mpmath.mpf(float(m[idx])), int(x[idx])) if m[idx] else mpmath.mpf(0)
+    return out
 
 
 def gradients(values: ArrayFactors) -> tuple[float, list[dict[str, np.ndarray]]]:
-    """Loss and ∂L/∂θ of every parameter (shapes as in the model's params), float64 throughout.
+    """Loss and ∂L/∂θ of every parameter (shapes as in the model's params), float64 throughout: a
+    gradient beyond float64's range comes back as an object array of exact mpf values.
 
     Args:
         values: the float64 forward pass (and its coefficients) of a model whose parameters are shared
@@ -136,7 +211,7 @@ def gradients(values: ArrayFactors) -> tuple[float, list[dict[str, np.ndarray]]]
     with watch.watch("loss"):
         loss = values.loss()
     with watch.watch("delta"):
-        store = deltas(values, the_plan)
+        store, exps = deltas(values, the_plan, rescale=True)
     coefs, traj = values.traj.coefs, values.traj
     rows: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} c_t[s'←p] ⊙ δ_t[s'] for t = 1..T: (T, n, B)
     for layer, leaf, states in the_plan.rows:
@@ -147,22 +222,24 @@ def gradients(values: ArrayFactors) -> tuple[float, list[dict[str, np.ndarray]]]
                 total = part if total is None else total + part
         if total is not None:
             rows[(layer, leaf)] = total
+    runs = _runs(exps)
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer, kind, leaf, source in the_plan.grads:
         shape = model.params[layer - 1][param].shape
+
         with watch.watch(("grad", param, layer)):
             if kind == "initial":
-                g = store[(layer, leaf)][0]
+                parts = [(_fit(store[(layer, leaf)][0], shape), int(exps[0]))]
             elif (layer, leaf) not in rows:
-                g = np.zeros(shape)
+                parts = [(np.zeros(shape), 0)]
             elif source is None:
-                g = rows[(layer, leaf)].sum(axis=0)
+                parts = [(_fit(rows[(layer, leaf)][a:b].sum(axis=0), shape), e) for a, b, e in runs]
             else:
                 z = ((traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT
                      else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T
-                g = np.tensordot(rows[(layer, leaf)], z, axes=([0, 2], [0, 2]))
-            if g.shape != shape:
-                g = g.sum() * np.ones(shape) if int(np.prod(shape)) == 1 else g.sum(axis=1, keepdims=True)
+                parts = [(np.tensordot(rows[(layer, leaf)][a:b], z[a:b], axes=([0, 2], [0, 2])), e)
+                         for a, b, e in runs]
+            g = parts[0][0] if len(parts) == 1 and parts[0][1] == 0 else _value(*_extended_sum(parts))
         if watch.touched(("row", layer, leaf)):
             watch.mark(("grad", param, layer), "row")
         grads[layer - 1][param] = g
