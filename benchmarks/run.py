@@ -828,7 +828,9 @@ def main() -> None:
                  "JAX is not installed here. Target: ≤ 1.5× the floor.\n",
                  table(["case", "ours", "/ floor", "/ torch", "path", "worst", "status"], numbers.grid(args.smoke)),
                  "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case)\n",
-                 table(["case", "path", "time", "ratio", "status"], numbers.fallback(args.smoke))]
+                 table(["case", "path", "time", "ratio", "status"], numbers.fallback(args.smoke)),
+                 "\n### A training iteration against torch float64 (target ≤ 1×)\n",
+                 table(["case", "time", "ratio", "status"], numbers.training(args.smoke))]
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)
     print(text)
