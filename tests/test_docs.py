@@ -124,3 +124,25 @@ def test_readme_names_the_two_quickstart_commands():
     text = (ROOT / "README.md").read_text()
     assert "pip install -e '.[test]' && symbptt derive -T 3" in text
     assert "\n    pytest\n" in text
+
+
+def _reference_api_block() -> str:
+    text = (ROOT / "docs" / "reference.md").read_text()
+    start = text.index("```python", text.index("## In Python and Jupyter")) + len("```python")
+    return text[start:text.index("```", start)]
+
+
+@pytest.mark.parametrize("whole", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_the_reference_s_python_example_runs(tmp_path, monkeypatch, whole):
+    """The reference's API example as a user pastes it: its numeric half in every suite (derive, the grad
+    report, gradients, a sweep), all of it (figures, training, the explorer) with -m slow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    code = _reference_api_block()
+    if not whole:
+        code = code[:code.index("from symbptt import plots")]
+    namespace: dict = {}
+    exec(compile(code, "reference.md", "exec"), namespace)
+    assert namespace["grads"]["W"].shape == (4, 4) and namespace["loss"] > 0

@@ -328,3 +328,14 @@ def test_iterations_is_the_name_and_steps_still_works():
 
     shown = CliRunner().invoke(main, ["train", "--help"]).output
     assert "--iterations" in shown and "--steps" not in shown
+
+
+def test_an_integer_forget_bias_from_python_trains():
+    """TrainSettings(forget_bias=2) from the API (an int): the biases are float arrays all the same (the
+    optimizer's in-place update failed on an int64 b_f)."""
+    from symbptt.learn.train import initial_params
+
+    settings = TrainSettings(cell="lstm", forget_bias=2, T=5, n=3, steps=2)
+    params = initial_params(get_cell("lstm", get_activation("tanh")), settings, 1)
+    assert all(v.dtype == float for p in params for v in p.values()) and params[0]["b_f"][0, 0] == 2.0
+    assert train(settings).summary

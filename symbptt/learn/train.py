@@ -144,7 +144,7 @@ def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str
                 p[name] = rng.uniform(*spec.init_range(name), (n, 1)) * scale
             else:
                 value = settings.forget_bias if name == "b_f" and spec.name == "lstm" else 0.0
-                p[name] = np.full((n, 1), value)
+                p[name] = np.full((n, 1), value, dtype=float)  # an int forget_bias too
         layers.append(p)
     return layers
 
