@@ -9,6 +9,7 @@ from symbptt import check
 from symbptt.check import random_trial, run_checks
 
 
+@pytest.mark.slow  # 5–6 s; test_cli runs check end to end in every suite
 def test_a_small_run_agrees_everywhere():
     report = run_checks(trials=5, seed=11, T_max=4)  # the 6th to 8th trials cost 6 s more
     assert report.ok, report.table()

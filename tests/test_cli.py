@@ -184,15 +184,15 @@ def test_output_keeps_the_mode_of_an_existing_file_and_its_symlink(tmp_path):
 
 def test_output_writes_through_a_device_or_pipe_and_never_replaces_it(tmp_path):
     devnull = os.stat("/dev/null")
-    assert run("latex", "-T", "2", "-o", "/dev/null").returncode == 0
+    assert run_in_process("latex", "-T", "2", "-o", "/dev/null").returncode == 0
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and os.stat("/dev/null").st_ino == devnull.st_ino
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    one_line_error(run("latex", "-T", "2", "-o", str(fifo)), "no program is reading")
+    one_line_error(run_in_process("latex", "-T", "2", "-o", str(fifo)), "no program is reading")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader exists from now on: no waiting
     try:
-        assert run("latex", "-T", "2", "-o", str(fifo)).returncode == 0  # small: fits the pipe's buffer
+        assert run_in_process("latex", "-T", "2", "-o", str(fifo)).returncode == 0  # small: fits the pipe's buffer
         received = b""
         while chunk := os.read(reader, 65536):
             received += chunk

@@ -97,7 +97,8 @@ def _value(token: str) -> float:
 
 
 @pytest.mark.parametrize("cell,kwargs", [(c, k) for c, ks in MODELS.items() for k in ks if k.get("n", 1) == 1])
-@pytest.mark.parametrize("form", ["unroll", "factors", "explicit", "recursive", "expanded"])
+@pytest.mark.parametrize("form", ["unroll", "factors", "explicit", "recursive",
+                                  pytest.param("expanded", marks=pytest.mark.slow)])  # expanded: 1–3 s each
 def test_latex_read_back_equals_the_api_expression(cell, kwargs, form):
     """Each LaTeX formula, read back, evaluates to the value of the API's SymPy expression (and of the
     text output) at the same random point; the left-hand sides agree too."""

@@ -201,12 +201,12 @@ def test_shipped_example_file_is_the_built_in_example():
 FORMATS = [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF")]
 
 
-@pytest.mark.parametrize("kind,formats", [(kind, FORMATS if kind == "curves" else FORMATS[:2]) for kind in plot.KINDS]
+@pytest.mark.parametrize("kind,formats", [(kind, FORMATS if kind == "curves" else FORMATS[:1]) for kind in plot.KINDS]
                          + [pytest.param(kind, FORMATS, marks=pytest.mark.slow) for kind in plot.KINDS
                             if kind != "curves"])
 def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind, formats):
     """Each kind drawn twice from the same input and saved in each format: valid files, the same bytes
-    (PNG and SVG in every suite, PDF for one kind; every kind's PDF with `-m slow`)."""
+    (PNG in every suite, SVG and PDF for one kind; every kind in every format with `-m slow`)."""
     params = tmp_path / "p.json"
     params.write_text(json.dumps(CFG))
     options = {"contributions": {"params_file": str(params)}, "spectrum": {"n": 8, "T": 20, "points": 9},
@@ -225,7 +225,8 @@ def test_every_kind_every_format_is_valid_and_byte_identical(tmp_path, kind, for
     for suffix, magic in formats:
         assert outs[suffix][0].startswith(magic), suffix
         assert outs[suffix][0] == outs[suffix][1], suffix
-    xml.dom.minidom.parseString(outs[".svg"][0])
+    if ".svg" in outs:
+        xml.dom.minidom.parseString(outs[".svg"][0])
     import matplotlib.image
 
     assert matplotlib.image.imread(tmp_path / "fig0.png").ndim == 3
