@@ -70,3 +70,46 @@ def test_the_command_line_text_json_and_refusals():
         assert ran.returncode == 2 and "Traceback" not in ran.stderr
     with pytest.raises(SymbpttError, match="sigma_w"):
         theory("tanh", float("inf"))
+
+
+def test_beside_the_bound_is_above_every_exact_rate_and_its_words_follow_the_sign():
+    """The bound is a theorem: for every network and gain it is above the exact rate.  Whether it
+    guarantees vanishing is read from its sign, and the sentence changes with it."""
+    from symbptt.numeric.beside import beside
+
+    low, high = beside("tanh", 0.3, 16, 40, 3), beside("tanh", 1.5, 16, 40, 3)
+    for drawn in (low, high, beside("relu", 1.2, 16, 40, 2, init="orthogonal")):
+        assert all(e <= b for e, b in zip(drawn.exact, drawn.bound, strict=True))
+    assert max(low.bound) < 0 and "vanishing is guaranteed" in low.text()
+    assert min(high.bound) > 0 and "guarantees nothing about vanishing" in high.text()
+    assert "vanishing is guaranteed" not in high.text()
+
+
+def test_beside_mean_field_falls_inside_the_seeds_spread_away_from_the_edge():
+    """n = 64, σ_w = 0.8 (ordered, away from the edge at 1): the prediction lies within the spread of
+    the exact rates of 8 networks, and the text says "inside"; at n = 4 it is stated either way."""
+    from symbptt.numeric.beside import beside
+
+    drawn = beside("tanh", 0.8, 64, 200, 8)
+    assert min(drawn.exact) <= drawn.mean_field <= max(drawn.exact)
+    assert "inside the range" in drawn.text()
+    small = beside("tanh", 0.8, 4, 200, 3)
+    inside = min(small.exact) <= small.mean_field <= max(small.exact)
+    assert ("inside the range" if inside else "outside the range") in small.text()
+
+
+def test_beside_on_the_command_line_json_and_refusals():
+    import json
+
+    from conftest import run_in_process
+
+    ran = run_in_process("theory", "--sigma-w", "1.2", "--beside", "-n", "8", "-T", "30", "--seeds", "2",
+                         "--format", "json")
+    data = json.loads(ran.stdout)
+    assert ran.returncode == 0 and data["seeds"] == [0, 1] and len(data["exact"]) == 2 and data["sentences"]
+    assert run_in_process("theory", "--sigma-w", "1.2", "--beside", "-n", "8", "-T", "30", "--seeds", "2",
+                          "--format", "json").stdout == ran.stdout
+    for args, words in ((["--beside", "--sigma-b", "1"], "--sigma-b does not apply"), (["-n", "4"], "-n applies"),
+                        (["--beside", "-n", "1"], "n must be"), (["--beside", "--seeds", "0"], "seeds must be")):
+        bad = run_in_process("theory", *args)
+        assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -1,0 +1,143 @@
+"""Four answers to "how fast does ∂h_T/∂h_0 shrink or grow?" side by side, for random networks drawn at
+one gain: the bound (guaranteed for each network), the mean-field prediction (a typical network as
+n → ∞), the observed rate (the slope over the last half of T, what a Lyapunov exponent estimates) and
+the exact rate over all T steps.  Every sentence of the text is computed from the numbers it prints.
+
+All rates are per step, in natural log: (1/T) ln‖∂h_T/∂h_0‖₂; the bound is ln(γ σ_max(W)), because
+‖∂h_T/∂h_0‖₂ ≤ ∏_t ‖diag(σ'(a_t))‖‖W‖ ≤ (γ σ_max(W))^T with γ = sup|σ'|.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..activations import get_activation
+from ..errors import SymbpttError
+from .examples import INITS
+from .sweeps import recurrent_matrix, sweep_gain
+
+__all__ = ["Beside", "beside"]
+
+
+@dataclass(frozen=True)
+class Beside:
+    """The four rates for ``seeds`` networks W = σ_w·W0 (W0 drawn as ``init`` says), inputs N(0, 1)."""
+
+    activation: str
+    sigma_w: float
+    n: int
+    T: int
+    init: str
+    seeds: tuple[int, ...]
+    bound: tuple[float, ...]  # ln γσ_max(W) per network (inf when γ is unbounded)
+    mean_field: float  # ½ ln χ (−inf when χ = 0)
+    observed: tuple[float, ...]  # slope of ln‖∂h_t/∂h_0‖ over t = T/2..T, per network
+    exact: tuple[float, ...]  # (1/T) ln‖∂h_T/∂h_0‖₂ per network
+
+    def as_json(self) -> dict:
+        def finite(values: tuple[float, ...] | float) -> object:
+            if isinstance(values, tuple):
+                return [v if math.isfinite(v) else None for v in values]
+            return values if math.isfinite(values) else None
+
+        return {"activation": self.activation, "sigma_w": self.sigma_w, "n": self.n, "T": self.T, "init": self.init,
+                "seeds": list(self.seeds), "bound": finite(self.bound), "mean_field": finite(self.mean_field),
+                "observed": finite(self.observed), "exact": finite(self.exact), "sentences": self.sentences()}
+
+    def sentences(self) -> list[str]:
+        """What the numbers say, each sentence decided by them."""
+        out = []
+        lo, hi = min(self.exact), max(self.exact)
+        holds = all(e <= b + 1e-12 for e, b in zip(self.exact, self.bound, strict=True))
+        margin = min(b - e for e, b in zip(self.exact, self.bound, strict=True))
+        if holds:
+            sign = ("it is below 0, so vanishing is guaranteed" if max(self.bound) < 0 else
+                    "it is above 0 for " + ("every network" if min(self.bound) >= 0 else "some networks")
+                    + ", so it guarantees nothing about vanishing there")
+            out.append(f"The bound is above the exact rate of every network, by {margin:.3g} per step at the "
+                       f"least; {sign}.")
+        else:  # only rounding could do this; say so rather than hide it
+            out.append("The exact rate of some network exceeds its bound: float64 rounding decided this run.")
+        if math.isfinite(self.mean_field):
+            gap = self.mean_field - float(np.mean(self.exact))
+            where = "inside" if lo <= self.mean_field <= hi else "outside"
+            out.append(f"Mean field predicts {self.mean_field:+.4f} per step, {where} the range of the exact rates "
+                       f"of these {len(self.seeds)} networks ({lo:+.4f} to {hi:+.4f}); it differs from their mean by "
+                       f"{gap:+.4f}.")
+        drift = float(np.mean(self.observed)) - float(np.mean(self.exact))
+        out.append(f"The slope over the last half of T differs from the rate over all T by {drift:+.4f} per step on "
+                   "average: " + ("the early steps were different" if abs(drift) > 0.01 else
+                                  "the rate had settled early") + ".")
+        return out
+
+    def text(self, width: int = 80) -> str:
+        seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {self.seeds[0]}..{self.seeds[-1]}"
+        rows = [("bound, guaranteed", _span(self.bound), "ln γσ_max(W) of each network"),
+                ("mean field, n → ∞", _one(self.mean_field), "½ ln χ of a typical wide network"),
+                ("observed, these networks", _span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),
+                ("exact, these networks", _span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
+        name = max(len(r[0]) for r in rows)
+        vwidth = max(len(r[1]) for r in rows)
+        head = (f"{self.activation}, W = {self.sigma_w:g}·W0 with {INITS[self.init]}, n = {self.n}, {seeds}, inputs "
+                "N(0, 1), no bias; rates per step (natural log), a range being lowest to highest over the networks")
+        lines = [*textwrap.wrap(head, width), ""]
+        lines += [f"{a:<{name}}  {b:>{vwidth}}  {c}" for a, b, c in rows]
+        return "\n".join(lines + [""] + ["\n".join(textwrap.wrap(t, width)) for t in self.sentences()])
+
+
+def _one(value: float) -> str:
+    return f"{value:+.4f}" if math.isfinite(value) else ("−∞" if value < 0 else "+∞")
+
+
+def _span(values: tuple[float, ...]) -> str:
+    lo, hi = min(values), max(values)
+    return _one(lo) if lo == hi else f"{_one(lo)} to {_one(hi)}"
+
+
+def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int = 200, seeds: int = 8,
+           init: str = "gaussian", seed: int = 0) -> Beside:
+    """Bound, mean field, observed and exact rates for ``seeds`` random networks at gain ``sigma_w``.
+
+    Args:
+        activation: a built-in activation or an expression in ``a``.
+        sigma_w: the gain g of W = g·W0 (W0 with N(0, 1/n) entries, or orthogonal: then σ_w = g too).
+        n: the width, 2 to 256.
+        T: the steps, 2 to 10 000.
+        seeds: how many networks (seeds seed, seed + 1, …), 1 to 50.
+        init: ``gaussian`` or ``orthogonal`` (the mean-field prediction is for a random W0).
+        seed: the first seed.
+
+    Returns:
+        A ``Beside`` (text() and as_json()).
+
+    Raises:
+        SymbpttError: an argument out of range.
+    """
+    from ..validate import integer
+    from .theory import theory
+
+    integer("n", n, 2, 256)
+    integer("T", T, 2, 10_000)
+    integer("seeds", seeds, 1, 50)
+    if init not in ("gaussian", "orthogonal"):
+        raise SymbpttError(f"--init must be gaussian or orthogonal beside the mean field, got {str(init)[:20]!r}")
+    if not isinstance(sigma_w, (int, float)) or not 0 < sigma_w <= 1e3:
+        raise SymbpttError(f"sigma_w must be a number above 0 and at most 1000, got {sigma_w!r}")
+    act = get_activation(activation)
+    gamma = act.gamma if act.gamma is not None else math.inf
+    bounds, observed, exact = [], [], []
+    for s in range(seed, seed + seeds):
+        W0 = recurrent_matrix(n, s, init)
+        logs = sweep_gain(np.array([float(sigma_w)]), T, activation, n, seed=s, W0=W0)[:, 0] * math.log(10.0)
+        bounds.append(math.log(gamma * sigma_w * float(np.linalg.norm(W0, 2))) if math.isfinite(gamma) else math.inf)
+        exact.append(float(logs[-1]) / T)
+        half = T // 2
+        observed.append(float(logs[-1] - logs[half - 1]) / (T - half))
+    chi = theory(activation, float(sigma_w), 0.0, 1.0, 1.0, edge=False).chi
+    mean_field = 0.5 * math.log(chi) if chi > 0 else -math.inf
+    return Beside(activation, float(sigma_w), n, T, init, tuple(range(seed, seed + seeds)), tuple(bounds),
+                  mean_field, tuple(observed), tuple(exact))
