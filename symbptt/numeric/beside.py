@@ -51,6 +51,9 @@ class Beside:
     def sentences(self) -> list[str]:
         """What the numbers say, each sentence decided by them."""
         out = []
+        if not all(math.isfinite(v) for v in (*self.exact, *self.observed)):
+            return ["Some rate is not a finite number (the forward pass left float64's range for this activation "
+                    "and gain), so no comparison is made."]
         lo, hi = min(self.exact), max(self.exact)
         holds = all(e <= b + 1e-12 for e, b in zip(self.exact, self.bound, strict=True))
         margin = min(b - e for e, b in zip(self.exact, self.bound, strict=True))
@@ -62,7 +65,9 @@ class Beside:
                        f"least; {sign}.")
         else:  # only rounding could do this; say so rather than hide it
             out.append("The exact rate of some network exceeds its bound: float64 rounding decided this run.")
-        if math.isfinite(self.mean_field):
+        if math.isnan(self.mean_field):
+            out.append("Mean field has no fixed point for this activation and gain: it predicts nothing here.")
+        elif math.isfinite(self.mean_field):
             gap = self.mean_field - float(np.mean(self.exact))
             where = "inside" if lo <= self.mean_field <= hi else "outside"
             out.append(f"Mean field predicts {self.mean_field:+.4f} per step, {where} the range of the exact rates "
@@ -90,6 +95,8 @@ class Beside:
 
 
 def _one(value: float) -> str:
+    if math.isnan(value):
+        return "none"
     return f"{value:+.4f}" if math.isfinite(value) else ("−∞" if value < 0 else "+∞")
 
 
@@ -138,6 +145,9 @@ def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int =
         half = T // 2
         observed.append(float(logs[-1] - logs[half - 1]) / (T - half))
     chi = theory(activation, float(sigma_w), 0.0, 1.0, 1.0, edge=False).chi
-    mean_field = 0.5 * math.log(chi) if chi > 0 else -math.inf
+    if chi is None:  # the variance map has no fixed point (an activation that grows too fast)
+        mean_field = math.nan
+    else:
+        mean_field = 0.5 * math.log(chi) if chi > 0 else -math.inf
     return Beside(activation, float(sigma_w), n, T, init, tuple(range(seed, seed + seeds)), tuple(bounds),
                   mean_field, tuple(observed), tuple(exact))
