@@ -101,6 +101,8 @@ def _one(value: float) -> str:
 
 
 def _span(values: tuple[float, ...]) -> str:
+    if any(math.isnan(v) for v in values):
+        return "none"
     lo, hi = min(values), max(values)
     return _one(lo) if lo == hi else f"{_one(lo)} to {_one(hi)}"
 
