@@ -30,7 +30,9 @@ def test_the_generated_module_computes_the_gradient(cell, form):
         cfg = trial.config
         rnn = RNN(T=trial.T, n=trial.n, m=trial.m, layers=trial.layers, activation=trial.activation,
                   loss=trial.loss, cell=cell)
-        got = _run(numpy_source(rnn, form), cfg)
+        source = numpy_source(rnn, form)
+        assert max(len(line) for line in source.splitlines()) <= 100  # readable in an editor or a listing
+        got = _run(source, cfg)
         _, want = bptt(cfg.layers, cfg.x, cfg.y, reference_activation(trial.activation or "tanh", "float"),
                        cfg.loss, cell)
         for layer, params in enumerate(want, 1):
@@ -73,3 +75,21 @@ def test_a_cell_file_and_a_single_parameter(tmp_path):
 def test_what_cannot_be_written_is_refused_in_one_line(args, message):
     ran = run_in_process("derive", *args, "--format", "numpy")
     assert ran.returncode == 2 and message in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_long_lines_are_broken_inside_brackets_only():
+    """The wrapper breaks after ', ' or before ' + ' inside brackets, never in a string or comment, and a
+    top-level sum gets brackets of its own; the pieces still compile to the same code."""
+    import ast
+
+    from symbptt.numeric.code import _wrap_code
+
+    long_sum = "    V['x'] = " + " + ".join(f"_c(values(0, {k}))[:, 0] * params[0]['W']" for k in range(6))
+    call = "    return f(" + ", ".join(f"'a, b + c {k}'" for k in range(12)) + ")  # a, b + c"
+    for line in (long_sum, call):
+        pieces = _wrap_code(line)
+        assert len(pieces) > 1 and all(len(p) <= 100 for p in pieces)
+        body = "def g():\n" + "\n".join(pieces)
+        assert ast.dump(ast.parse(body)) == ast.dump(ast.parse("def g():\n" + (line if "return" in line else
+                                                                                 line.replace(" = ", " = (", 1) + ")")))
+    assert _wrap_code("    short = 1") == ["    short = 1"]

@@ -10,6 +10,9 @@ per summand or per δ, as compiled.py runs it.  A test executes the code against
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
@@ -31,7 +34,7 @@ _erf = np.vectorize(math.erf, otypes=[float])
 
 
 def _term(error, chain, z):
-    """One summand of the explicit form: (h_s - y)^T J_s ... D_k, then the outer product with z_k."""
+    """One summand of the explicit form: (h_s - y)^T J_s ... D_k, then its outer product with z."""
     row = error.T
     for factor in chain:
         row = row @ factor
@@ -165,7 +168,67 @@ def numpy_source(rnn: RNN, form: str = "recursive", wrt: str = "all", command: s
               "        np.shape(params[int(name.rsplit('_', 1)[1]) - 1][name.rsplit('_', 1)[0]]))",
               "        for name, g in out.items()}", "", "",
               "def _program(V):", '    """The form itself, in the order the tool prints it."""', *body, ""]
-    return "\n".join(lines)
+    return "\n".join(_wrapped("\n".join(lines).split("\n")))
+
+
+WIDTH = 100  # the longest line of the module: it is read in editors, terminals and LaTeX listings
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """Every line within WIDTH: the module docstring's by words, code inside its brackets."""
+    out, in_doc = [], False
+    for i, line in enumerate(lines):
+        if i == 0 and line.startswith('"""'):
+            in_doc = True
+        if in_doc:
+            out.extend(textwrap.wrap(line, WIDTH, break_long_words=False, break_on_hyphens=False) or [""])
+            in_doc = not (line == '"""' or (i > 0 and line.endswith('"""')))
+            continue
+        out.extend(_wrap_code(line))
+    return out
+
+
+def _break_points(text: str) -> list[int]:
+    """Where ``text`` may be broken: after ', ' or before ' + ' inside brackets, outside strings and
+    comments (a break inside brackets needs no backslash)."""
+    points, depth, quote = [], 0, ""
+    for k, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth >= 1 and text.startswith(", ", k):
+            points.append(k + 2)
+        elif depth >= 1 and text.startswith(" + ", k):
+            points.append(k + 1)
+    return points
+
+
+def _wrap_code(line: str) -> list[str]:
+    if len(line) <= WIDTH:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    assign = re.match(r"^(\s*[\w\[\]'\.]+ = )(.*)$", line)
+    if assign and not _break_points(assign.group(2)[:WIDTH]) and " + " in assign.group(2):
+        line = f"{assign.group(1)}({assign.group(2)})"  # a sum at the top: its own brackets make room
+    points = _break_points(line)
+    out, start = [], 0
+    while len(line) - start + (len(indent) if out else 0) > WIDTH:
+        room = WIDTH - (len(indent) if out else 0)
+        fits = [p for p in points if start < p <= start + room]
+        cut = fits[-1] if fits else next((p for p in points if p > start), None)
+        if cut is None:
+            break
+        out.append((indent if out else "") + line[start:cut].rstrip())
+        start = cut
+    out.append(indent + line[start:].lstrip() if out else line)
+    return out
 
 
 def _value_of(symbol: sp.Symbol, spec) -> str:
