@@ -218,7 +218,8 @@ def _wrap_code(line: str) -> list[str]:
     if assign and not _break_points(assign.group(2)[:WIDTH]) and " + " in assign.group(2):
         line = f"{assign.group(1)}({assign.group(2)})"  # a sum at the top: its own brackets make room
     points = _break_points(line)
-    out, start = [], 0
+    out: list[str] = []
+    start = 0
     while len(line) - start + (len(indent) if out else 0) > WIDTH:
         room = WIDTH - (len(indent) if out else 0)
         fits = [p for p in points if start < p <= start + room]
