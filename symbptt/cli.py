@@ -220,7 +220,7 @@ def derive_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str |
 
 
 def numpy_module(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str | None,
-                 loss: str, form: str) -> str:
+                 loss: str, form: str, command: str | None = None) -> str:
     """`derive --format numpy`: the explicit or recursive form as a standalone NumPy module."""
     from .budget import check_form_size
     from .numeric.code import numpy_source
@@ -231,7 +231,8 @@ def numpy_module(T: int, n: int, m: int, layers: int, cell: str, activation: str
     rnn = build_rnn(T, n, m, layers, activation, loss, cell)
     wrt = resolve_wrt(rnn, wrt or default_wrt(rnn))
     check_form_size(rnn, form, wrt)
-    command = " ".join(["symbptt derive", *sys.argv[2:]]) if sys.argv[1:2] == ["derive"] else ""
+    if command is None:
+        command = " ".join(["symbptt derive", *sys.argv[2:]]) if sys.argv[1:2] == ["derive"] else ""
     return numpy_source(rnn, form, wrt, command=command)
 
 
@@ -579,27 +580,37 @@ Examples:
   symbptt latex -T 3 --form recursive --wrt all
   symbptt latex -T 4 --layers 2 --diagram --standalone -o unrolled.tex
   symbptt latex -T 2 --cell lstm --form general --wrt W_f
+  symbptt latex -T 3 --standalone --code -o bptt-code.tex
 """)
 @model_options
 @click.option("--standalone", is_flag=True, help="A complete article that compiles as it is.")
 @click.option("--diagram", is_flag=True, help="Add a TikZ picture of the unrolled network.")
+@click.option("--code", is_flag=True,
+              help="Add the gradient as NumPy code (the explicit form with --form explicit, else recursive).")
 @click.option("-o", "--output", default=None, help="Write the LaTeX here (atomically) instead of printing.")
 def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
-              form: str, factors: str | None, standalone: bool, diagram: bool, output: str | None) -> None:
+              form: str, factors: str | None, standalone: bool, diagram: bool, code: bool, output: str | None) -> None:
     """LaTeX of the derivation: an amsmath snippet, or a standalone document."""
-    from .document import ARTICLE_FORMS, tikz_diagram
+    from .document import ARTICLE_FORMS, code_block, tikz_diagram
     from .document import standalone as document
     from .latex import snippet
 
     check_output(output)
+    block = None
+    if code:
+        code_form = form if form in ("explicit", "recursive") else "recursive"
+        command = " ".join(["symbptt latex", *sys.argv[2:]]) if sys.argv[1:2] == ["latex"] else ""
+        block = code_block(numpy_module(T, n, m, layers, cell, activation, wrt, loss, code_form, command), code_form)
     if standalone:
         given = click.get_current_context().get_parameter_source("form") == ParameterSource.COMMANDLINE
         text = document(build_rnn(T, n, m, layers, activation, loss, cell), wrt=wrt, diagram=diagram,
                         forms=(form,) if given else ARTICLE_FORMS,
-                        named=None if factors is None else factors == "named")
+                        named=None if factors is None else factors == "named", code=block)
     else:
         derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
         text = snippet(derivation)
         if diagram:
             text += tikz_diagram(build_rnn(T, n, m, layers, activation, loss, cell))
+        if block is not None:
+            text += "\n" + block
     emit(text, output)

@@ -7,7 +7,7 @@ import sympy as sp
 
 from . import notation
 from .errors import SymbpttError
-from .escape import latex_text
+from .escape import latex_text, verbatim_text
 from .forms import derive
 from .latex import _escape, align, notes_tex, tex
 from .model import RNN
@@ -182,8 +182,25 @@ FORM_TITLES = {"unroll": "Unrolled forward pass", "factors": "Chain-rule factors
 ARTICLE_FORMS = ("unroll", "factors", "general", "explicit", "recursive")
 
 
+def code_block(code: str, form: str) -> str:
+    """Generated NumPy code as a LaTeX block that pdflatex compiles: a sentence, then the code verbatim
+    in a small font (its lines are at most 100 characters: they fit the page), in ASCII.
+
+    Args:
+        code: the module numeric.code.numpy_source wrote.
+        form: the form it computes (explicit or recursive), named in the sentence.
+
+    Returns:
+        LaTeX text.
+    """
+    return (f"The same gradient as a standalone Python function (NumPy only), by the {form} form; the "
+            "notation's symbols are spelled in ASCII in its comments (\\texttt{symbptt derive --format numpy} "
+            "with the same options writes it as a file).\\par\\smallskip\n"
+            "{\\footnotesize\n\\begin{verbatim}\n" + verbatim_text(code).rstrip("\n") + "\n\\end{verbatim}\n}\n")
+
+
 def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
-               forms: tuple[str, ...] = ARTICLE_FORMS, named: bool | None = None) -> str:
+               forms: tuple[str, ...] = ARTICLE_FORMS, named: bool | None = None, code: str | None = None) -> str:
     """A complete article that compiles as it is.
 
     Args:
@@ -194,6 +211,7 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
         forms: the forms to typeset, in this order (default: unrolled, factors, general, explicit,
             recursive); the model and the bound are always there.
         named: explicit and recursive forms: factors by name (J_t) with their definitions.
+        code: a ``code_block`` to end the article with (``latex --code``).
 
     Returns:
         The LaTeX source of the article.
@@ -226,6 +244,8 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
             continue
         parts.append(_section(title, align(derivation) + notes_tex(derivation)))
     parts.append(_bound_section(rnn))
+    if code is not None:
+        parts.append(_section("The gradient as NumPy code", code))
     parts.append("\\end{document}\n")
     return "".join(parts)
 

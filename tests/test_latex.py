@@ -338,3 +338,33 @@ def test_a_document_of_matrices_defines_each_factor_once_for_any_step():
     assert "_{1} &=" not in section and r"V^{(1)}_{t}" not in section
     one = standalone(RNN(T=3))
     assert r"\section*{Chain-rule factors}" in one and r"J_{1} &=" in one
+
+
+def test_latex_code_puts_the_numpy_function_in_the_document_and_it_compiles(tmp_path):
+    """`latex --standalone --code`: the document compiles and ends with the code of the chosen form, in
+    ASCII; the snippet gets the same block.  A cell title that would end a docstring or the verbatim
+    environment is data: the Python still runs and the LaTeX still compiles with the title in it."""
+    from conftest import run_in_process
+
+    pdftotext = require_program("pdftotext")
+    title = 'a """ b \\end{verbatim} c é \\n'
+    cell = tmp_path / "odd.toml"
+    cell.write_text(f"name = \"odd\"\ntitle = {json.dumps(title)}\nstates = [\"h\"]\nparams = [\"w\"]\n"
+                    "[update]\nh = \"tanh(w*h + x)\"\n")
+    ran = run_in_process("latex", "-T", "2", "--cell", str(cell), "--standalone", "--code", "--form", "explicit")
+    assert ran.returncode == 0, ran.stderr
+    text = ran.stdout
+    block = text[text.index("\\begin{verbatim}"):text.index("\\end{verbatim}")]
+    assert block.isascii() and "by the explicit form" in " ".join(block.split())
+    assert "def gradient(params, x, y):" in block
+    assert text.count("\\end{verbatim}") == 1
+    compile_tex(tmp_path, "code", text)
+    subprocess.run([pdftotext, "code.pdf", "code.txt"], cwd=tmp_path, check=True)
+    assert "def gradient(params, x, y):" in (tmp_path / "code.txt").read_text()
+    source = run_in_process("derive", "-T", "2", "--cell", str(cell), "--form", "explicit", "--format", "numpy").stdout
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # the title did not end the docstring
+    assert title.replace("\\", "\\\\").replace('"', '\\"') in source
+    assert "gradient" in namespace
+    snippet_text = run_in_process("latex", "-T", "2", "--code", "--form", "general").stdout
+    assert "\\begin{verbatim}" in snippet_text and "by the recursive form" in " ".join(snippet_text.split())

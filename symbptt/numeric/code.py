@@ -18,6 +18,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from .. import primitives as P
 from ..cells import INPUT, prev, unit
+from ..escape import docstring_text
 from ..model import RNN
 from ..paths import param_entry
 from ..step import Route
@@ -100,10 +101,12 @@ def numpy_source(rnn: RNN, form: str = "recursive", wrt: str = "all", command: s
     args = compiled._template_args()
     names = ", ".join(_identifier(a) for a in args)
     plural = "s" if rnn.layers > 1 else ""
-    lines = [f'"""∂L/∂θ of {spec.title}, T = {rnn.T}, n = {rnn.n}, m = {rnn.m}, {rnn.layers} layer{plural}, loss '
+    title = docstring_text(spec.title)
+    lines = [f'"""∂L/∂θ of {title}, T = {rnn.T}, n = {rnn.n}, m = {rnn.m}, {rnn.layers} layer{plural}, loss '
              f'{rnn.loss!r}, by the {form} form.',
              "",
-             f"Written by symbptt {__version__}" + (f" ({command})" if command else "") + "; needs NumPy only.",
+             f"Written by symbptt {__version__}" + (f" ({docstring_text(command)})" if command else "")
+             + "; needs NumPy only.",
              "params: one dict per layer, as `symbptt grad` reads them: "
              + ", ".join(f"{p} {_shape(rnn, p)}" for p in spec.params) + " (layer 1; above it m is n);",
              "x: (T, m); y: (n,) for loss 'last', (T, n) for 'sum'.  Returns {(name, layer): gradient}.",
