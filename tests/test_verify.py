@@ -213,3 +213,32 @@ def test_a_planted_index_bug_in_the_jacobian_check_is_caught(monkeypatch):
 def test_a_jacobian_of_a_stack_is_refused_in_one_line():
     with pytest.raises(VerifyError, match="of one layer"):
         verify(r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} w (1-h_j^2)", Model(layers=2))
+
+
+def test_in_jupyter_a_verdict_shows_its_counterexample_as_a_table():
+    """_repr_markdown_ (Jupyter renders it before LaTeX): the formula typeset with the verdict, the
+    counterexample's every symbol and both sides in a table, the diagnosis and the corrected formula."""
+    wrong = RIGHT.replace(r"\prod_{j=k+1}^{T}", r"\prod_{j=k}^{T}")
+    verdict = verify(wrong, Model(), T=3)
+    shown = verdict._repr_markdown_()
+    assert shown.startswith("$$\n") and "\\text{differs}" in shown
+    rows = [line for line in shown.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| | value |" and len(rows) == 2 + len(verdict.counterexample["values"]) + 2
+    for name, value in verdict.counterexample["values"].items():
+        assert f"| {name} | {value} |" in rows
+    assert f"| the formula gives | {verdict.counterexample['formula']} |" in rows
+    assert "Diagnosis: the product" in shown and shown.count("$$") == 4  # the formula and the corrected one
+    right = verify(RIGHT, Model(), T=3)._repr_markdown_()
+    assert "\\text{equal}" in right and "| | value |" not in right
+
+
+def test_a_formula_shown_in_a_notebook_cannot_leave_its_math():
+    from symbptt.check.display import verdict_markdown
+    from symbptt.check.verify import Verdict
+
+    evil = Verdict(False, "∂L/∂w", "x $$ <img src=x onerror=alert(1)> & y", (1,), 1,
+                   {"T": 1, "values": {"w<b>": "1|2"}, "formula": "1", "exact": "2"}, None, None, {"model": "m"})
+    shown = verdict_markdown(evil)
+    assert "<img" not in shown and "<b>" not in shown and shown.count("$$") == 2
+    assert "\\lt img" in shown and "w&lt;b&gt;" in shown and "1\\|2" in shown
+    assert "<img" not in evil._repr_latex_()

@@ -92,8 +92,15 @@ class Verdict:
                 "corrected": self.corrected, "model": self.tested.get("model")}
 
     def _repr_latex_(self) -> str:
+        from .display import math_safe
+
         verdict = r"\text{equal}" if self.equal else r"\text{differs}"
-        return f"$${self.formula}\\qquad {verdict}$$"
+        return f"$${math_safe(self.formula)}\\qquad {verdict}$$"
+
+    def _repr_markdown_(self) -> str:  # Jupyter: typeset formula, the test, the counterexample as a table
+        from .display import verdict_markdown
+
+        return verdict_markdown(self)
 
 
 # ---------------------------------------------------------------- reading handwriting
