@@ -40,7 +40,7 @@ CORPUS = [
     ("the δ recursion for matrices", DELTA, Model(n=2), True, None),
     ("two layers, n = 3, transposes as (X)^\\top and ^T", TWO_LAYERS, Model(n=3, layers=2), True, None),
     ("two layers without the path down from layer 2", TWO_LAYERS.rsplit(" + ", 1)[0], Model(n=3, layers=2), False,
-     None),
+     "go down from layer 2 to layer 1"),
     ("product from j = k", RIGHT.replace("j=k+1", "j=k"), Model(), False, "off by one"),
     ("h_k for h_(k-1)", RIGHT.replace("h_{k-1}", "h_{k}"), Model(), False, "h_k is written where h_(k-1)"),
     ("the error's sign", RIGHT.replace("(h_T - y)", "(y - h_T)"), Model(), False, "sign of the error"),
@@ -242,3 +242,23 @@ def test_a_formula_shown_in_a_notebook_cannot_leave_its_math():
     assert "<img" not in shown and "<b>" not in shown and shown.count("$$") == 2
     assert "\\lt img" in shown and "w&lt;b&gt;" in shown and "1\\|2" in shown
     assert "<img" not in evil._repr_latex_()
+
+
+
+@pytest.mark.parametrize("formula,model,words", [
+    (r"\frac{\partial L}{\partial w} = (h_2 - y)(1-h_2^2) h_1", Model(), "the paths that enter w at step k = 1"),
+    (r"\frac{\partial L}{\partial b} = (h_2 - y_2)(1-h_2^2) + (h_2 - y_2)(1-h_2^2) w (1-h_1^2)", Model(loss="sum"),
+     "start from the loss term at step 1 are left out"),
+    (r"\frac{\partial L}{\partial b} = (h_1 - y_1)(1-h_1^2)", Model(loss="sum"),
+     "keeps only the paths that start from the loss term at step 1"),
+])
+def test_a_missing_path_is_named(formula, model, words):
+    """A written-out formula with paths left out: the diagnosis names them from the difference."""
+    verdict = verify(formula, model, T=2)
+    assert not verdict.equal and words in " ".join(verdict.text(200).split())
+
+
+def test_a_difference_no_group_of_paths_explains_gets_no_path_named():
+    wrong = r"\frac{\partial L}{\partial w} = 1.1 (h_2 - y)(1-h_2^2) h_1 + (h_2-y)(1-h_2^2) w (1-h_1^2) h_0"
+    verdict = verify(wrong, Model(), T=2)
+    assert not verdict.equal and "missing path" not in verdict.text(200)

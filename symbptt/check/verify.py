@@ -79,7 +79,7 @@ class Verdict:
             else:
                 lines.append("diagnosis: none of the known mistakes (a transposed Jacobian, a missing or "
                              "misplaced transpose, a product range off by one, h_k for h_(k-1), the sign of "
-                             "the error, the 1/2 of the loss) explains the difference")
+                             "the error, the 1/2 of the loss, a group of paths left out) explains the difference")
         wrapped = [textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) for line in lines]
         if self.corrected:
             wrapped += ["corrected:", self.corrected]
@@ -549,6 +549,10 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     if found:
         words, i, changed = found
         verdict.diagnosis, verdict.corrected = words, _in_own_words(formula, model, rows, i, changed)
+    elif diagnose and got is not None:
+        from .missing import missing_paths  # the difference is a group of paths: name them
+
+        verdict.diagnosis = missing_paths(trial, got, want)
     return verdict
 
 
