@@ -80,6 +80,9 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     return Drawn(fig, Plotted({"runs": kept, "varied": varied}))
 
 
+DASHES = ("-", "--", "-.", ":")
+
+
 def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: int,
             forget_bias: float | None = None) -> Drawn:
     """The share of seeds that solve the task against T, one line per cell (same budget for all)."""
@@ -111,14 +114,16 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
             shares.append(solved / seeds)
         bias = base.forget_bias if forget_bias is None else forget_bias
         label = plot_text(cell) if cell != "lstm" else f"lstm (b_f = {bias:g})"
-        ax.plot(lengths, shares, marker="o", label=label)
+        k = len(table)  # cells that solve alike draw on top of each other: each its own marker, size and dashes
+        ax.plot(lengths, shares, marker="osD^v"[k % 5], markersize=9 - 1.5 * (k % 5), linestyle=DASHES[k % 4],
+                label=label)
         table[cell] = shares
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks(lengths, [str(T) for T in lengths])
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("T: how many steps back the answer lies")
-    ax.set_ylabel(f"share of {seeds} seeds solved")
+    ax.set_ylabel(f"share of {seeds} seeds solved" if seeds > 1 else "solved (one seed)")
     ax.legend(fontsize=8)
     ax.set_title(f"{base.task}: n = {base.n}, {base.steps} iterations of batch {base.batch}, {base.optimizer} "
                  f"lr {base.lr:g}", fontsize=9)
