@@ -98,7 +98,7 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
     progress = Progress(len(runs), "plot horizon")
     fig, ax = new_figure(figsize=(7.4, 4.8))
     fig.subplots_adjust(bottom=0.26, top=0.88)
-    table = {}
+    table: dict[str, list[float]] = {}
     for cell in cells:
         shares = []
         for T in lengths:
