@@ -78,7 +78,10 @@ def test_each_formula_of_the_corpus_gets_its_verdict(name, formula, model, equal
         assert verdict.diagnosis is None and "none of the known mistakes" in verdict.text()
     else:
         assert words in verdict.diagnosis
-        assert verify(verdict.corrected, model, points=2).equal, "the corrected formula is right"
+        if verdict.corrected is None:  # paths left out are named, not written back in
+            assert verdict.diagnosis.startswith("a missing path")
+        else:
+            assert verify(verdict.corrected, model, points=2).equal, "the corrected formula is right"
 
 
 def test_the_correction_keeps_the_writer_s_spelling():
