@@ -215,7 +215,7 @@ def _summed(values: ArrayFactors, rnn, rows: dict[str, np.ndarray], name: str, l
         z = traj.inputs[lo - 1:hi] if layer == 1 else traj.values[layer - 2]["h"][lo:hi + 1]
     else:
         z = traj.values[layer - 1][source][lo - 1:hi]  # the previous state: index t − 1
-    return np.einsum("tib,tjb->ij", part, z)
+    return np.tensordot(part, z, axes=([0, 2], [0, 2]))  # Σ_t Σ_b: one BLAS product
 
 
 def _fit(g: np.ndarray, shape: tuple) -> np.ndarray:

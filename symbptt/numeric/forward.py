@@ -61,6 +61,10 @@ class CompiledCell:
         stable = {key: _stable(self.graph.coefficient(*key), cell) for key in self.keys}
         self.coefficients = {key: self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
                              for key, expr in stable.items()}
+        # float64: every coefficient in one function with common subexpressions computed once (the
+        # LSTM's σ'(a_o) and tanh(c_t) appear in several of them)
+        self.joint = (sp.lambdify(self.args, [stable[key] for key in self.keys], numpy_functions(), cse=True)
+                      if kind == "float" else None)
         self.differences = _has_differences([_stable(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
@@ -249,8 +253,14 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     values); index t as in the trajectory (row 0 unused)."""
     row = step_rows(cc, traj, layer)
     out = {}
-    for key, fn in cc.coefficients.items():
-        value = fn(*row)
+    shape = np.shape(row[0])
+    joint = cc.joint(*row) if cc.joint is not None else None
+    for i, (key, fn) in enumerate(cc.coefficients.items()):
+        if joint is None:
+            value = fn(*row)
+        else:
+            value = np.asarray(joint[i], dtype=float)
+            value = np.broadcast_to(value, shape) if value.ndim < len(shape) else value
         full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=value.dtype)
         full[1:] = value
         out[key] = full
