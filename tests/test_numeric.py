@@ -739,3 +739,30 @@ def test_the_norms_of_a_saturated_gated_cell_come_from_the_exact_pass():
         trial = random_trial(rng, 6)
     report = grad_report(trial.config)
     assert max(jacobian_norms(trial, Exact(trial), {"last report": report})) < 1e-9
+
+
+def test_min_lstm_coefficients_do_not_cancel_where_one_gate_dominates():
+    """∂h/∂a_f of the minLSTM at f ≈ 1, i ≈ 1e-12: as written, h/(f + i) − (f h + i ã)/(f + i)² cancels
+    twelve digits; compiled, it is i (h − ã)/(f + i)² and keeps them (check --seed 7, trial 806).  And 1 − f
+    is replaced only where it is written: f + i stays f + i (SymPy's subs made it 2 − σ(−a_f) − σ(−a_i))."""
+    import mpmath
+
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell, unit
+    from symbptt.numeric.forward import _stable, compiled
+
+    cell = get_cell("minlstm", get_activation("tanh"))
+    f, i = unit("f"), unit("i")
+    assert _stable(f + i, cell) == f + i and _stable(1 - f, cell) != 1 - f
+    cc = compiled(cell, "float")
+    key = next(k for k in cc.keys if k == ("h", "a_f"))
+    names = [str(a) for a in cc.args]
+    a_f, a_i, a_h, prev_h = 27.0, -27.5, 0.3, -0.7
+    with mpmath.workdps(50):
+        F, I = 1 / (1 + mpmath.exp(-a_f)), 1 / (1 + mpmath.exp(-a_i))
+        h = (F * prev_h + I * a_h) / (F + I)
+        want = F * (1 - F) * I * (prev_h - a_h) / (F + I) ** 2
+        point = {"f": F, "i": I, "h": h, "prev_h": prev_h, "a_f": a_f, "a_i": a_i, "a_h": a_h}
+        row = [np.array([[float(point.get(name, 0.0))]]) for name in names]
+    got = float(np.asarray(cc.coefficients[key](*row)).reshape(-1)[0])
+    assert abs(got / float(want) - 1) < 1e-13, (got, float(want))

@@ -38,11 +38,21 @@ def _has_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> bool:
 
 
 def _stable(expr: sp.Expr, cell: Cell) -> sp.Expr:
-    """1 − z as σ(−p) for every node z = σ(p): no cancellation when the gate saturates at 1."""
+    """1 − z as σ(−p) for every node z = σ(p): no cancellation when the gate saturates at 1.  Only the
+    expression 1 − z itself is replaced (``subs`` would also rewrite f + i as 2 − σ(−a_f) − σ(−a_i),
+    which cancels when both gates are near 0)."""
     for name, definition in cell.nodes:
         if isinstance(definition, P.sigmoid):
-            expr = expr.subs(1 - unit(name), P.sigmoid(-definition.args[0]))
+            swap = {1 - unit(name): P.sigmoid(-definition.args[0]), 1 - definition: P.sigmoid(-definition.args[0])}
+            expr = expr.replace(lambda e, swap=swap: e in swap, lambda e, swap=swap: swap[e])
     return expr
+
+
+def _gathered(expr: sp.Expr) -> sp.Expr:
+    """A coefficient over one denominator with its numerator factored, when that is no larger: minLSTM's
+    h/(f + i) − (f h + i ã)/(f + i)², whose two terms cancel when f ≫ i, becomes i (h − ã)/(f + i)²."""
+    candidate = sp.factor(sp.together(expr))
+    return candidate if sp.count_ops(candidate) <= sp.count_ops(expr) else expr
 
 
 class CompiledCell:
@@ -58,7 +68,7 @@ class CompiledCell:
         self.nodes = [self._compile(_stable(expr, cell), f"the step {name} = {sp.sstr(expr.xreplace(plain))}")
                       for name, expr in cell.nodes]
         self.keys = self.graph.coefficient_keys()
-        stable = {key: _stable(self.graph.coefficient(*key), cell) for key in self.keys}
+        stable = {key: _gathered(_stable(self.graph.coefficient(*key), cell)) for key in self.keys}
         self.coefficients = {key: self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
                              for key, expr in stable.items()}
         # float64: every coefficient in one function with common subexpressions computed once (the
