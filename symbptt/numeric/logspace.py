@@ -119,6 +119,35 @@ class StepMatrices:
         m = float(self.m[t - 1])
         return self._block[t - start], (m if np.isfinite(m) else 0.0)
 
+    def underflows(self) -> bool:
+        """Whether some coefficient is so much smaller than its step's largest that the scaled float64
+        step would hold it as 0 (IndRNN units whose σ' differ by 300 orders): then a unit's path is lost."""
+        for route, leaf, _ in self.used:
+            lg = self.logs[(route.target, leaf)][1][1:]
+            with np.errstate(invalid="ignore"):
+                gap = lg - self.m[:, None]
+            if np.any(np.isfinite(gap) & (gap < -300)):
+                return True
+        return False
+
+    def exact(self, t: int) -> mpmath.matrix:
+        """The step Jacobian S_t itself as an mpmath matrix (no scaling: mpf exponents do not overflow)."""
+        n, size = self.n, self.S * self.n
+        out = mpmath.zeros(size, size)
+        for route, leaf, matrix in self.used:
+            sign, lg = self.logs[(route.target, leaf)]
+            r, q = self.index[route.target] * n, self.index[route.source] * n
+            for i in range(n):
+                if sign[t, i] == 0 or not np.isfinite(lg[t, i]):
+                    continue
+                c = int(sign[t, i]) * mpmath.power(10, mpmath.mpf(float(lg[t, i])))
+                if matrix is None:
+                    out[r + i, q + i] += c
+                else:
+                    for j in range(n):
+                        out[r + i, q + j] += c * mpmath.mpf(float(self.params[matrix][i, j]))
+        return out
+
     def _build(self, lo: int, hi: int) -> np.ndarray:
         """Ŝ_t for t in [lo, hi): every route's diag(coefficient)·matrix (or diag) placed in its block."""
         n, size = self.n, self.S * self.n
@@ -172,6 +201,8 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
     norms = _WarmNorms()
     size = len(cell.states) * n
     steps = StepMatrices(values, layer, logs)
+    if steps.underflows() and size**3 * T <= MP_PRODUCT_WORK:  # float64 would drop a unit's path: exactly
+        return _mp_jacobian_norms(steps, ks, cell.states)
     product, scale, dead = np.eye(size), 0.0, False
     for k in range(T, -1, -1):
         if k < T and not dead:
@@ -179,6 +210,8 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
             product = product @ step
             top = float(np.max(np.abs(product)))
             if top == 0.0 or not np.isfinite(top):
+                if top == 0.0 and np.all(np.isfinite(steps.m)) and size**3 * T <= MP_PRODUCT_WORK:
+                    return _mp_jacobian_norms(steps, ks, cell.states)  # underflow, not a zero step
                 dead = True
             else:
                 product, scale = product / top, scale + m + math.log10(top)
@@ -234,6 +267,36 @@ def log10_norms_by_T(values: ArrayFactors, layer: int | None = None) -> dict[str
             out[name][t - 1] = _log_norm(product[i * n:(i + 1) * n, i * n:(i + 1) * n], scale, False)
         out["state"][t - 1] = _log_norm(product, scale, False)
     return out
+
+
+MP_PRODUCT_WORK = 2_000_000  # size³·T of the products the exact fallback multiplies, at most
+
+
+def _mp_jacobian_norms(steps: StepMatrices, ks: list[int], states: tuple[str, ...]) -> dict[str, list[float]]:
+    """log10‖∂s_T/∂s_k‖₂ with the products in mpmath (30 digits; exponents unbounded): for the layers
+    whose float64 steps would drop a unit's path (StepMatrices.underflows)."""
+    n, T = steps.n, steps.T
+    wanted = set(ks)
+    found: dict[str, dict[int, float]] = {name: {} for name in ("state", *states)}
+    with mpmath.workdps(30):
+        product = mpmath.eye(steps.S * n)
+        for k in range(T, -1, -1):
+            if k < T:
+                product = product * steps.exact(k + 1)
+            if k in wanted:
+                found["state"][k] = _mp_log_norm(product)
+                for i, name in enumerate(states):
+                    found[name][k] = _mp_log_norm(product[i * n:(i + 1) * n, i * n:(i + 1) * n])
+    return {name: [found[name][k] for k in ks] for name in found}
+
+
+def _mp_log_norm(matrix: mpmath.matrix) -> float:
+    if all(v == 0 for v in matrix):
+        return -math.inf
+    top = max(abs(v) for v in matrix)
+    scaled = matrix / top  # the SVD at unit scale; the scale goes back in the log
+    sigma = max(mpmath.svd_r(scaled, compute_uv=False))
+    return float(mpmath.log10(top) + mpmath.log10(sigma))
 
 
 def _log_norm(matrix: np.ndarray, scale: float, dead: bool) -> float:
