@@ -176,8 +176,8 @@ def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: 
             # the applied gradient, split at step T − K: the far steps and the recent ones, each summed once
             old = _summed(values, rnn, rows, name, layer, first, cut) if cut >= first else np.zeros(shape)
             full = old + _summed(values, rnn, rows, name, layer, max(cut + 1, first), model.T)
-            g[name] = _fit(full, shape) / B
-            g_far[name] = _fit(old, shape) / B
+            g[name] = kernel.summed_to(full, shape) / B
+            g_far[name] = kernel.summed_to(old, shape) / B
         grads.append(g)
         far_parts.append(g_far)
     old_norm = global_norm(far_parts)
@@ -216,10 +216,6 @@ def _summed(values: ArrayFactors, rnn, rows: dict[str, np.ndarray], name: str, l
     else:
         z = traj.values[layer - 1][source][lo - 1:hi]  # the previous state: index t − 1
     return np.tensordot(part, z, axes=([0, 2], [0, 2]))  # Σ_t Σ_b: one BLAS product
-
-
-def _fit(g: np.ndarray, shape: tuple) -> np.ndarray:
-    return g.sum(axis=1, keepdims=True) if g.shape != shape else g
 
 
 def evaluate(spec: Cell, params: list[dict[str, np.ndarray]], settings: TrainSettings, x: np.ndarray,

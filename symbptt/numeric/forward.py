@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -55,6 +56,11 @@ def _gathered(expr: sp.Expr) -> sp.Expr:
     return candidate if sp.count_ops(candidate) <= sp.count_ops(expr) else expr
 
 
+def _full_shape(out: Any, like: np.ndarray) -> np.ndarray:
+    """A compiled function's value as an array of its arguments' shape (a constant comes back as a number)."""
+    return np.broadcast_to(np.asarray(out, dtype=float), np.shape(like)) if np.ndim(out) < np.ndim(like) else out
+
+
 class CompiledCell:
     """Node and coefficient functions of one cell for one number type ('float' or 'mp')."""
 
@@ -69,12 +75,13 @@ class CompiledCell:
                       for name, expr in cell.nodes]
         self.keys = self.graph.coefficient_keys()
         stable = {key: _gathered(_stable(self.graph.coefficient(*key), cell)) for key in self.keys}
-        self.coefficients = {key: self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
-                             for key, expr in stable.items()}
         # float64: every coefficient in one function with common subexpressions computed once (the
-        # LSTM's σ'(a_o) and tanh(c_t) appear in several of them)
+        # LSTM's σ'(a_o) and tanh(c_t) appear in several of them); each coefficient alone reads it
         self.joint = (sp.lambdify(self.args, [stable[key] for key in self.keys], numpy_functions(), cse=True)
                       if kind == "float" else None)
+        self.coefficients = {key: self._one_of_joint(i) if self.joint is not None
+                             else self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
+                             for i, (key, expr) in enumerate(stable.items())}
         self.differences = _has_differences([_stable(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
@@ -83,14 +90,18 @@ class CompiledCell:
         self.sums = {name: [self._compile(term, f"a term of {name}") for term in expr.args]
                      for name, expr in cell.nodes if isinstance(expr, sp.Add) and kind == "float"}
 
+    def _one_of_joint(self, i: int) -> Callable:
+        def call(*values: np.ndarray) -> np.ndarray:
+            return _full_shape(self.joint(*values)[i], values[0])  # type: ignore[misc]
+
+        return call
+
     def _compile(self, expr: sp.Expr, label: str) -> Callable:
         if self.kind == "float":
             fn = sp.lambdify(self.args, expr, numpy_functions())
 
             def call(*values: np.ndarray) -> np.ndarray:
-                out = fn(*values)
-                return np.broadcast_to(np.asarray(out, dtype=float), np.shape(values[0])) \
-                    if np.ndim(out) < np.ndim(values[0]) else out
+                return _full_shape(fn(*values), values[0])
 
             return call
         scalar = sp.lambdify(self.args, expr, [P.mpmath_module(), "mpmath"])
@@ -263,14 +274,9 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     values); index t as in the trajectory (row 0 unused)."""
     row = step_rows(cc, traj, layer)
     out = {}
-    shape = np.shape(row[0])
-    joint = cc.joint(*row) if cc.joint is not None else None
+    joint = cc.joint(*row) if cc.joint is not None else None  # every coefficient in one call
     for i, (key, fn) in enumerate(cc.coefficients.items()):
-        if joint is None:
-            value = fn(*row)
-        else:
-            value = np.asarray(joint[i], dtype=float)
-            value = np.broadcast_to(value, shape) if value.ndim < len(shape) else value
+        value = fn(*row) if joint is None else _full_shape(joint[i], row[0])
         full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=value.dtype)
         full[1:] = value
         out[key] = full

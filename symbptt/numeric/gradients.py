@@ -36,7 +36,7 @@ import numpy as np
 from ..activations import get_activation
 from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
-from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
+from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS, _shape_of
 from ..errors import SymbpttError
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
@@ -89,10 +89,6 @@ def _array(name: str, value: Any, shape: tuple[int, ...] | None = None, finite: 
     return arr
 
 
-def _shape(kind: str, n: int, k: int) -> tuple[int, ...]:
-    return {"recurrent": (n, n), "input": (n, k), "bias": (n,), "unit": (n,), "initial": (n,), "scalar": ()}[kind]
-
-
 def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[dict[str, np.ndarray], int]:
     if not isinstance(given, Mapping):
         raise SymbpttError(f"{where or 'params'} must be a dict of the {cell.name} cell's parameters "
@@ -116,7 +112,7 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
         arr = _array(f"{where}{p}", given[p])
         if kind == "scalar" and arr.shape == (1,):
             arr = arr.reshape(())
-        want = _shape(kind, n, k)
+        want = () if kind == "scalar" else _shape_of(cell, p, n, k)  # a scalar as a number
         if arr.shape != want:
             shown, got = "×".join(map(str, want)) or "a number", "×".join(map(str, arr.shape)) or "()"
             raise SymbpttError(f"{where}{p} must be {shown} ({kind}), got shape {got}")

@@ -147,8 +147,8 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
     return store, exps[:T + 1]
 
 
-def _fit(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """A block summed to the parameter's shape: over the batch for a vector, over everything for a scalar."""
+def summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """A block summed to its parameter's shape: over the batch for a vector, over everything for a scalar."""
     if g.shape == shape:
         return g
     return g.sum() * np.ones(shape) if int(np.prod(shape)) == 1 else g.sum(axis=1, keepdims=True)
@@ -226,14 +226,13 @@ def gradients(values: ArrayFactors) -> tuple[float, list[dict[str, np.ndarray]]]
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer, kind, leaf, source in the_plan.grads:
         shape = model.params[layer - 1][param].shape
-
         with watch.watch(("grad", param, layer)):
             if kind == "initial":
-                parts = [(_fit(store[(layer, leaf)][0], shape), int(exps[0]))]
+                parts = [(summed_to(store[(layer, leaf)][0], shape), int(exps[0]))]
             elif (layer, leaf) not in rows:
                 parts = [(np.zeros(shape), 0)]
             elif source is None:
-                parts = [(_fit(rows[(layer, leaf)][a:b].sum(axis=0), shape), e) for a, b, e in runs]
+                parts = [(summed_to(rows[(layer, leaf)][a:b].sum(axis=0), shape), e) for a, b, e in runs]
             else:
                 z = ((traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT
                      else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T

@@ -98,11 +98,12 @@ def saturation_digits(values: ArrayFactors) -> int:
     return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
 
 
-def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None
-                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
+                    saturation: int | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
-    (made here when not given), with the ``watch`` that saw it."""
+    (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
+    the caller has measured them already."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
@@ -110,7 +111,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     loss, grads = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values, model)
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")
-    digits = saturation_digits(values)
+    digits = saturation_digits(values) if saturation is None else saturation
     if digits:
         blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
@@ -177,11 +178,12 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     lost = lost_digits(norms) + cancelled
     if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for layer in values.traj.values for v in layer.values()):
         lost = math.inf  # the float64 forward pass left range (inf, NaN): its norms and gradients mean nothing
-    elif saturation_digits(values):
+    saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
+    if saturation:
         lost = math.inf  # a saturated gate's difference lost digits: the norms need the exact pass too
     if lost > max_lost:  # the float64 trajectory does not hold the digits: every field from an exact one
         # as many digits as the conditioning asks for, and as a saturated gate's difference needs
-        dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation_digits(values))
+        dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation)
         while True:
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
@@ -197,7 +199,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
     else:
-        loss, grads, used_mp = exact_gradients(model, values)
+        loss, grads, used_mp = exact_gradients(model, values, saturation=saturation)
     out_grad, out_log = [], []
     for layer, g in enumerate(grads):
         vals, logs = {}, {}
