@@ -167,3 +167,30 @@ def test_the_check_table_fits_the_terminal():
     assert max(len(line) for line in narrow.splitlines()) <= 80
     assert "    worst: trial 2: gru" in narrow and "worst case" not in narrow
     assert any(line.startswith("grad JSON") and line.endswith("saturated") for line in wide.splitlines())
+
+
+def _trial(seed: int, index: int) -> check.Trial:
+    rng = np.random.default_rng(seed)
+    for _ in range(index + 1):
+        trial = random_trial(rng, 6)
+    return trial
+
+
+@pytest.mark.parametrize("index", [74, 157, 187])
+def test_the_digits_a_report_claims_are_held(index):
+    """Trials of `check --seed 5` where the report once claimed about 16 digits while an entry held 14.5
+    (minGRU, 3 layers), 12.3 (a linear stack, truncated) or 14.1 (saturated tanh): now measured, and held."""
+    trial = _trial(5, index)
+    errors = check.digits_claimed(trial, check.Exact(trial), {})
+    assert errors and max(errors) <= check.TOLERANCE["digits claimed"]
+
+
+def test_a_measure_that_does_not_nudge_is_caught(monkeypatch):
+    """Reruns whose values are not moved agree with the plain pass to the last bit: the report would then
+    claim 16 digits where the linear stack of trial 157 holds about 12; the check sees the shortfall."""
+    from symbptt.numeric import forward
+
+    monkeypatch.setattr(forward.UlpNoise, "__call__", lambda self, values: values)
+    trial = _trial(5, 157)
+    errors = check.digits_claimed(trial, check.Exact(trial), {})
+    assert max(errors) > 3

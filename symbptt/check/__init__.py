@@ -34,6 +34,7 @@ import numpy as np
 
 from ..config import Config
 from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
+from .claims import shortfall
 from .reader import ReadError
 
 FLOOR = 1e-3
@@ -43,6 +44,7 @@ TOLERANCE = {
     "printed LaTeX": 1e-25,
     "compiled forms": 1e-11,
     "grad JSON": 1e-11,
+    "digits claimed": 0.6,  # decimal digits: how many fewer a float64 report holds than it says it keeps
     "truncated JSON": 1e-11,
     "Jacobian norms": 1e-9,
     "NumPy reference": 1e-11,
@@ -189,7 +191,8 @@ class CheckReport:
         note = (f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
                 "digits (2|a|/ln 10 more where units saturate); error = |found - exact| / "
                 f"max(|exact|, {FLOOR:g} x sum of |path products|) (finite differences also at least "
-                f"{FD_FLOOR:g} x max(1, |L|))")
+                f"{FD_FLOOR:g} x max(1, |L|)); 'digits claimed': how many digits fewer a float64 report holds than "
+                "it says it keeps")
         lines += textwrap.wrap(note, width)
         return "\n".join(lines) + "\n"
 
@@ -572,6 +575,11 @@ def grad_json(trial: Trial, exact: Exact, cache: dict) -> list[float]:
     return _json_errors(pairs, exact.grads, exact.mags)
 
 
+def digits_claimed(trial: Trial, exact: Exact, cache: dict) -> list[float]:
+    report = cache.get("last report") or _json_report(trial)
+    return shortfall(report, exact.by_param, trial.config.spec.params)
+
+
 def truncated_json(trial: Trial, exact: Exact, cache: dict) -> list[float]:
     if not trial.truncate:
         return []
@@ -625,6 +633,7 @@ METHODS: dict[tuple[str, ...], Callable] = {
     ("printed text", "printed LaTeX"): printed_forms,
     ("compiled forms",): compiled_forms,
     ("grad JSON",): grad_json,
+    ("digits claimed",): digits_claimed,
     ("truncated JSON",): truncated_json,
     ("Jacobian norms",): jacobian_norms,
     ("NumPy reference",): numpy_reference,

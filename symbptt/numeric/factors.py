@@ -23,7 +23,7 @@ from ..cells import INPUT, Cell
 from ..config import Config
 from ..model import RNN
 from ..paths import Step, evaluate_deltas, evaluate_recursive, targets
-from .forward import Trajectory, compiled, forward, step_coefficients, to_mp
+from .forward import Trajectory, UlpNoise, compiled, forward, step_coefficients, to_mp
 
 
 class FloatWatch:
@@ -95,16 +95,20 @@ class NumericModel:
 class ArrayFactors:
     """Route factors, errors and inputs of one forward pass (float64 or mpf arrays, columns (n, B))."""
 
-    def __init__(self, model: NumericModel, kind: str = "float", watch: FloatWatch | None = None) -> None:
+    def __init__(self, model: NumericModel, kind: str = "float", watch: FloatWatch | None = None,
+                 noise: UlpNoise | None = None) -> None:
         self.model, self.kind = model, kind
+        self.noise = noise if kind == "float" else None  # float64 only: every stored value moved by it
         self.cc = compiled(model.cell, kind)
         self.graph = self.cc.graph
         self.watch = watch or FloatWatch()
         with self.watch.watch("forward"):
-            self.traj: Trajectory = forward(self.cc, model.params, model.x)
+            self.traj: Trajectory = forward(self.cc, model.params, model.x, self.noise)
         for layer in range(1, model.layers + 1):
             with self.watch.watch(("coef", layer)):
-                self.traj.coefs[layer - 1] = step_coefficients(self.cc, self.traj, layer)
+                coefs = step_coefficients(self.cc, self.traj, layer)
+                self.traj.coefs[layer - 1] = (coefs if self.noise is None
+                                              else {key: self.noise(v) for key, v in coefs.items()})
         self.n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
         self._terms = {(r.kind, r.target, r.source): self.graph.terms(r) for r in self.graph.routes}
         self._z_source = {matrix: src for matrix, _, src in model.cell.matrices()}

@@ -171,9 +171,26 @@ def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     return np.matmul(matrix, inputs)
 
 
-def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray) -> Trajectory:
+class UlpNoise:
+    """Moves every value it is given one unit in the last place up or down, at random (seeded, so a run is
+    repeatable): what a rounding error of a float64 operation could have been.  A pass whose stored
+    values (states, gates, coefficients, δ) all go through it differs from the plain pass by about what
+    rounding costs the plain pass, which is how the report measures the digits float64 kept."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        up = self.rng.random(np.shape(values)) < 0.5
+        moved = np.where(up, np.nextafter(values, np.inf), np.nextafter(values, -np.inf))
+        return np.where(values == 0, values, moved)  # an exact 0 (a product with a zero input) stays exact
+
+
+def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray,
+            noise: UlpNoise | None = None) -> Trajectory:
     """Run the cell over x (T, m, B) for every layer; parameters are float or mpf object arrays, each
-    either shared by the batch (matrices (n, k), vectors (n, 1)) or one per batch element (last axis B)."""
+    either shared by the batch (matrices (n, k), vectors (n, 1)) or one per batch element (last axis B).
+    With ``noise`` every linear map and node is moved by it as it is stored (float64 only)."""
     cell, T, B = cc.cell, x.shape[0], x.shape[2]
     n = params[0][f"{cell.states[0]}0"].shape[0]
     dtype = x.dtype
@@ -205,7 +222,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                 total = p[lin.bias] if lin.bias else 0
                 for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
                     total = total + (read[matrix][t - 1] if src == INPUT else matvec(p[matrix], layer[src][t - 1]))
-                layer[lin.name][t] = total
+                layer[lin.name][t] = total if noise is None else noise(total)
                 args[lin.name] = layer[lin.name][t]
             for st in cell.states:
                 args[f"prev_{st}"] = layer[st][t - 1]
@@ -213,7 +230,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
             row = [args[name] for name in cc.leaf_names]
             nodes = [layer[m][t] for m in cc.node_names]
             for k, name in enumerate(cc.node_names):
-                nodes[k] = layer[name][t] = cc.nodes[k](*row, *nodes)
+                value = cc.nodes[k](*row, *nodes)
+                nodes[k] = layer[name][t] = value if noise is None else noise(value)
     traj = Trajectory(values, [{} for _ in params], x, scalars)
     if dtype.kind == "f":
         _explain_nan(cc, traj)
@@ -291,5 +309,5 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "cancelled_digits", "compiled", "forward", "matvec",
-           "prev", "step_coefficients", "step_rows", "to_mp"]
+__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled", "forward",
+           "matvec", "prev", "step_coefficients", "step_rows", "to_mp"]

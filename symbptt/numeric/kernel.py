@@ -135,7 +135,7 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                         part = np.ldexp(part, shift)
                     total = part if total is None else total + part
             if total is not None:
-                out[t] = total
+                out[t] = total if values.noise is None else values.noise(total)
         exps[t] = scale
         if rescale and (t % RESCALE_EVERY == 0 or t == T):
             largest = max(float(np.max(np.abs(out[t]))) for out in outs)

@@ -21,7 +21,7 @@ from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
 from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
-from .forward import cancelled_digits
+from .forward import UlpNoise, cancelled_digits
 from .logspace import (
     constant_factor,
     constant_regime,
@@ -171,6 +171,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     estimate(f"the report of a {cfg.spec.name} with n = {n}, T = {T}, {len(cfg.layers)} layer(s)",
              "use fewer steps (a shorter x) or a smaller n", **cost)
     model = NumericModel.of(cfg)
+    kept: tuple[float, float] | None = None  # the digits float64 kept, once measured
     values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
     ks = listed_steps(cfg.T)
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
@@ -200,6 +201,13 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         used_mp = dps
     else:
         loss, grads, used_mp = exact_gradients(model, values, saturation=saturation)
+        if not used_mp:
+            kept = kept_digits(model, loss, grads)
+            if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: every block exactly
+                with mpmath.workdps(DPS):
+                    mp_model = model.as_mp()
+                    loss, grads = gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
+                used_mp = DPS
     out_grad, out_log = [], []
     for layer, g in enumerate(grads):
         vals, logs = {}, {}
@@ -220,8 +228,11 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled, max_lost),
+        "precision": _precision(used_mp, lost, cancelled, max_lost, kept),
     }
+    if kept is not None:  # what the float64 pass kept, measured (see kept_digits)
+        report["float64_digits"] = {"relative_to_largest": math.floor(10 * kept[0]) / 10,
+                                   "worst_entry": math.floor(10 * kept[1]) / 10}
     if len(cfg.spec.states) > 1:  # the whole state decides; the h → h block beside it
         report["observed_h"] = _per_layer([observed(layer_norms["h"][0], cfg.T) for layer_norms in norms])
     if cfg.spec.uses_activation:
@@ -270,9 +281,66 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
     return largest
 
 
-def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS) -> str:
-    """The precision used and the digits it keeps, in words (an estimate from the Jacobian norms and
-    the cancellation measured in the forward pass)."""
+NUDGED_RUNS = (1, 2)  # the seeds of the reruns that measure what rounding cost (kept_digits)
+MEASURED = "as measured by reruns with every stored value nudged one unit in the last place"
+
+
+def _changes(plain: Any, nudged: Any) -> tuple[float, float]:
+    """(largest |nudged − plain| / |plain| over the entries, largest |nudged − plain| / max|plain|): the
+    worst entry's relative change (∞ where plain is 0 and nudged is not) and the block's, relative to
+    its largest entry."""
+    a, b = np.asarray(plain), np.asarray(nudged)
+    if a.dtype == object or b.dtype == object:  # entries beyond float64's range: exact mpf arithmetic
+        pairs = [(mpmath.mpf(x), mpmath.mpf(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True)]
+        largest = max((abs(x) for x, _ in pairs), default=mpmath.mpf(0))
+        change = max((abs(y - x) for x, y in pairs), default=mpmath.mpf(0))
+        entry = max((abs(y - x) / abs(x) if x else (mpmath.mpf(0) if y == 0 else mpmath.inf) for x, y in pairs),
+                    default=mpmath.mpf(0))
+        return float(entry), float(change / largest) if largest else (0.0 if change == 0 else math.inf)
+    if not a.size:
+        return 0.0, 0.0
+    with np.errstate(all="ignore"):
+        rel = np.where(a == 0, np.where(b == 0, 0.0, np.inf), np.abs(b - a) / np.abs(a))
+        largest, change = float(np.max(np.abs(a))), float(np.max(np.abs(b - a)))
+    return float(np.max(rel)), change / largest if largest else (0.0 if change == 0 else math.inf)
+
+
+def _digits(relative: float) -> float:
+    return 16.0 if relative == 0 else min(16.0, -math.log10(relative))
+
+
+def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]]) -> tuple[float, float]:
+    """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
+    again with every stored value (linear maps, nodes, coefficients, δ) moved one unit in the last place
+    at random, and the digits the results share with the plain pass are counted (at most 16).  Returns
+    (the digits of each gradient relative to its largest entry, the digits of the worst entry); the
+    nudge is larger than a typical rounding error, so both err low."""
+    worst_block = worst_entry = 0.0
+    for seed in NUDGED_RUNS:
+        values = ArrayFactors(model, watch=FloatWatch(), noise=UlpNoise(seed))
+        with np.errstate(all="ignore"):
+            nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
+                                                                                                         model)
+        pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
+                                         in zip(grads, nudged, strict=True) for param, block in plain_layer.items()]
+        for plain, moved in pairs:
+            entry, block = _changes(plain, moved)
+            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, block)
+    return _digits(worst_block), _digits(worst_entry)
+
+
+def _kept(kept: tuple[float, float]) -> str:
+    block, entry = math.floor(kept[0]), math.floor(kept[1])
+    if entry >= block:
+        return f"about {block} digits in every entry"
+    return f"about {block} digits relative to each gradient's largest entry, {entry} in the worst entry"
+
+
+def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
+               kept: tuple[float, float] | None = None) -> str:
+    """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
+    when the float64 pass was not finished), beside the Jacobian norms' amplification and the
+    cancellation measured in the forward pass."""
     amplified = lost - cancelled
     power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -280,11 +348,14 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
         parts.append(f"{cancelled:.2g} digits cancelled in a sum")
     measured = "; ".join(parts)
     if not used_mp:
-        if lost <= 0:
-            return "float64 (no step amplifies rounding: about 16 digits kept)"
-        return f"float64 ({measured + ': ' if measured else ''}about {15.9 - lost:.0f} digits kept)"
-    why = (f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" if lost > max_lost
-           else "float64 lost range or a saturated gate cancels")
+        assert kept is not None
+        return f"float64 (kept {_kept(kept)}, {MEASURED}{'; ' + measured if measured else ''})"
+    if kept is not None:
+        why = f"float64 kept only {_kept(kept)}, {MEASURED}{'; ' + measured if measured else ''}"
+    elif lost > max_lost:
+        why = f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}"
+    else:
+        why = "float64 lost range or a saturated gate cancels"
     return f"mpmath at {used_mp} digits ({why})"
 
 
