@@ -222,7 +222,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                 total = p[lin.bias] if lin.bias else 0
                 for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
                     total = total + (read[matrix][t - 1] if src == INPUT else matvec(p[matrix], layer[src][t - 1]))
-                layer[lin.name][t] = total if noise is None else noise(total)
+                layer[lin.name][t] = total if noise is None else noise(np.asarray(total))
                 args[lin.name] = layer[lin.name][t]
             for st in cell.states:
                 args[f"prev_{st}"] = layer[st][t - 1]
