@@ -12,6 +12,7 @@ from .forms import derive
 from .latex import _escape, align, notes_tex, tex
 from .model import RNN
 from .paths import default_wrt, resolve_wrt, targets
+from .printing import latex
 from .reading import in_reading_order
 from .symbolic.shown import carried_paths, generic_step_names, only_carried
 
@@ -34,7 +35,7 @@ def _gamma_tex(rnn: RNN) -> str:
     act = rnn.act
     if act.gamma == float("inf"):
         return r"\infty"
-    return sp.latex(sp.nsimplify(act.gamma)) if act.gamma_exact else f"{act.gamma:.6g}"
+    return latex(sp.nsimplify(act.gamma)) if act.gamma_exact else f"{act.gamma:.6g}"
 
 
 def _activation_tex(rnn: RNN) -> str:
@@ -42,8 +43,8 @@ def _activation_tex(rnn: RNN) -> str:
 
     act = rnn.act
     a = sp.Symbol("a")
-    return (rf"\sigma(a) = {sp.latex(act.sigma_plain.subs(A, a))}, \qquad "
-            rf"\sigma'(a) = {sp.latex(act.dsigma_plain.subs(A, a))}, \qquad "
+    return (rf"\sigma(a) = {latex(act.sigma_plain.subs(A, a))}, \qquad "
+            rf"\sigma'(a) = {latex(act.dsigma_plain.subs(A, a))}, \qquad "
             rf"\gamma = \sup_a |\sigma'(a)| = {_gamma_tex(rnn)}")
 
 
@@ -71,7 +72,7 @@ def _cell_tex(rnn: RNN) -> str:
         for name, expr in rnn.spec.nodes:
             value = plain(expr).xreplace(at)
             # one unit: a product is a product; vectors multiply unit by unit, written ⊙
-            shown = tex(value) if rnn.scalar else sp.latex(in_reading_order(value), mat_symbol_style="plain",
+            shown = tex(value) if rnn.scalar else latex(in_reading_order(value), mat_symbol_style="plain",
                                                             mul_symbol=r" \odot ")
             rows.append(f"{tex(at[unit(name)])} &= {shown}")
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"

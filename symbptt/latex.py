@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
-from .notation import factor_joint, side_by_side
+from .printing import factor_joint, latex, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
 from .symbolic.derivation import Derivation, Equation
@@ -29,7 +29,7 @@ def tex(expr: sp.Basic) -> str:
     """SymPy's LaTeX of one expression, with the notation's symbols and sums kept in built order."""
     if isinstance(expr, sp.MatAdd):
         return _matadd(expr)
-    return sp.latex(in_reading_order(expr), mat_symbol_style="plain")
+    return latex(in_reading_order(expr), mat_symbol_style="plain")
 
 
 def _matadd(expr: sp.MatAdd) -> str:
@@ -68,7 +68,7 @@ def latex_cache() -> FactorCache[str]:
 
 def _atom(symbol: sp.Basic) -> str:
     """One symbol's LaTeX (a symbol of the notation spells itself, without a printer)."""
-    return symbol.parts.latex() if isinstance(symbol, notation.Name) else sp.latex(symbol)
+    return symbol.parts.latex() if isinstance(symbol, notation.Name) else latex(symbol)
 
 
 def _product_factors(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:

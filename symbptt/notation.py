@@ -20,13 +20,13 @@ their gate as a subscript.  ``parse`` reads any text spelling back into its part
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import sympy as sp
-from sympy.printing.pretty.stringpict import prettyForm
+
+from .printing import Printed
 
 PARAM_BASES = {"W", "U", "b", "w", "u"}
 GREEK = {"delta": "δ", "sigma": "σ", "gamma": "γ", "theta": "θ", "nu": "ν"}
@@ -152,8 +152,10 @@ def parse(text: str) -> Parts:
     return Parts(m["base"], m["tag"] or "", layer, (m["step"] or "").strip("()"), unit)
 
 
-class Name(sp.Symbol):
+class Name(Printed, sp.Symbol):
     """A real symbol printed by its parts (text = its name; LaTeX and Unicode derived)."""
+
+    printed_as = "Name"  # the printers' method: _print_Name (see printing/)
 
     def __new__(cls, name: str, **assumptions: bool) -> Name:
         parse(name)
@@ -167,35 +169,21 @@ class Name(sp.Symbol):
     def parts(self) -> Parts:
         return parse(self.name)
 
-    def _latex(self, printer) -> str:
-        return self.parts.latex()
 
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm(self.parts.unicode())
-
-    def _sympystr(self, printer) -> str:
-        return self.name
-
-
-class MatrixName(sp.MatrixSymbol):
+class MatrixName(Printed, sp.MatrixSymbol):
     """A matrix or vector symbol (J_3, δ_2, h_0 for n > 1) printed by its parts."""
+
+    printed_as = "MatrixName"
 
     @property
     def parts(self) -> Parts:
         return parse(self.name)
 
-    def _latex(self, printer) -> str:
-        return self.parts.latex()
 
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm(self.parts.unicode())
-
-    def _sympystr(self, printer) -> str:
-        return self.name
-
-
-class Label(sp.Symbol):
+class Label(Printed, sp.Symbol):
     """A left-hand side such as ∂L/∂W^(2): printed as given in text, LaTeX and Unicode."""
+
+    printed_as = "Label"
 
     _spellings: dict[str, tuple[str, str]] = {}
 
@@ -207,24 +195,10 @@ class Label(sp.Symbol):
         tex, uni = self._spellings[self.name]
         return (self.name, tex, uni), {}
 
-    def _latex(self, printer) -> str:
-        return self._spellings[self.name][0]
-
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm(self._spellings[self.name][1])
-
-    def _sympystr(self, printer) -> str:
-        return self.name
-
-
-def unicode_of(expr: sp.Basic) -> str:
-    """The one-line Unicode spelling of a symbol of this notation (any other: SymPy's)."""
-    parts = getattr(expr, "parts", None)
-    return parts.unicode() if parts is not None else "".join(sp.pretty(expr, use_unicode=True).splitlines())
-
-
-def text_of(expr: sp.Basic) -> str:
-    return expr.name if isinstance(expr, (Name, MatrixName)) else sp.sstr(expr)
+    @classmethod
+    def spelled(cls, text: str) -> tuple[str, str]:
+        """The (LaTeX, Unicode) spellings of the label whose text is ``text``."""
+        return cls._spellings[text]
 
 
 # SymPy orders the arguments of sums and products by class name; these classes sort exactly as the
@@ -257,114 +231,22 @@ def step_text(index: sp.Expr) -> str:
     return sp.sstr(index).replace(" ", "")
 
 
-def factor_joint(left: str, right: str) -> str:
-    """What goes between two LaTeX factors of a product: a space, as in print (w h_{t-1}), or a \\cdot
-    between two numbers (juxtaposed they read as one number) and before a cases block, a ∑ or a ∏ (none
-    of them shows where it ends, so nothing may seem to run into it)."""
-    apart = (left[-1:].isdigit() and right[:1].isdigit()) or right.startswith((r"\begin", r"\sum", r"\prod")) \
-        or left.rstrip("}").endswith(r"\end{cases")
-    return r" \cdot " if apart else " "
-
-
-def side_by_side(parts: list[str]) -> str:
-    """LaTeX factors of a product written side by side, as in print: w h_{t-1}, (h_T - y) w (1 - h_T^2),
-    joined as factor_joint says."""
-    out = parts[0] if parts else ""
-    for left, right in zip(parts, parts[1:], strict=False):
-        out += factor_joint(left, right) + right
-    return out
-
-
-class OrderedMul(sp.Mul):
+class OrderedMul(Printed, sp.Mul):
     """A product kept and printed in the order it was built: (h_3 − y)·w(1 − h_3²)·w(1 − h_2²)·…"""
 
-    def _delimited(self, i: int, big: bool = True) -> bool:
-        """Whether factor ``i`` is printed in parentheses: a sum, a negative factor after the first (x·(−y),
-        never x·−y), and (``big``: where a big operator is drawn, not spelled as a call) a ∑ or ∏ that other
-        factors follow — read the usual way, a big operator reaches to the end of its term."""
-        arg = self.args[i]
-        return (isinstance(arg, sp.Add) or (i > 0 and _negative(arg))
-                or (big and isinstance(arg, (sp.Sum, sp.Product)) and i < len(self.args) - 1))
-
-    def _start(self) -> int:
-        """1 when the product is −1 times other factors (printed −x·y, not (−1)·x·y), else 0."""
-        return 1 if len(self.args) > 1 and self.args[0] == -1 else 0
-
-    def _factors(self, printer, joiner: str, paren: Callable[[str], str], big: bool = True) -> str:
-        start = self._start()
-        return "-" * start + joiner.join(paren(printer._print(arg)) if self._delimited(i, big) else printer._print(arg)
-                                         for i, arg in enumerate(self.args) if i >= start)
-
-    def _latex(self, printer) -> str:
-        start = self._start()
-        return "-" * start + side_by_side([rf"\left({printer._print(arg)}\right)" if self._delimited(i)
-                                           else printer._print(arg) for i, arg in enumerate(self.args) if i >= start])
-
-    def _sympystr(self, printer) -> str:
-        return self._factors(printer, "*", lambda t: f"({t})", big=False)
-
-    def _pretty(self, printer) -> prettyForm:
-        forms, start = [], self._start()
-        for i, arg in enumerate(self.args[start:], start):
-            form = printer._print(arg)
-            forms.append(prettyForm(*form.parens()) if self._delimited(i) else form)
-        out = forms[0]
-        for form in forms[1:]:
-            out = prettyForm(*out.right("⋅"))
-            out = prettyForm(*out.right(form))
-        return prettyForm(*out.left("-")) if start else out
+    printed_as = "OrderedMul"
 
 
-def _negative(arg: sp.Basic) -> bool:
-    """A factor printed with a leading minus: a negative number, or a product that starts with −1."""
-    return bool((arg.is_Number and arg.is_negative) or (isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1))
-
-
-class OrderedSum(sp.Add):
+class OrderedSum(Printed, sp.Add):
     """A sum kept and printed in the order it was built (one term per path, or per step)."""
 
-    def _terms(self, printer, plus: str, minus: str) -> str:
-        out = []
-        for i, arg in enumerate(self.args):
-            negative = isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1
-            text = printer._print(-arg if negative else arg)
-            out.append((minus if negative else plus) + text if i else ("-" if negative else "") + text)
-        return "".join(out)
-
-    def _latex(self, printer) -> str:
-        return self._terms(printer, " + ", " - ")
-
-    def _sympystr(self, printer) -> str:
-        return self._terms(printer, " + ", " - ")
-
-    def _pretty(self, printer) -> prettyForm:
-        out = None
-        for arg in self.args:
-            negative = isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1
-            form = printer._print(-arg if negative else arg)
-            if out is None:
-                out = prettyForm(*form.left("-")) if negative else form
-            else:
-                out = prettyForm(*out.right(" - " if negative else " + "))
-                out = prettyForm(*out.right(form))
-        return out
+    printed_as = "OrderedSum"
 
 
-class OrderedMatSum(sp.MatAdd):
+class OrderedMatSum(Printed, sp.MatAdd):
     """The matrix counterpart of OrderedSum."""
 
-    def _latex(self, printer) -> str:
-        return " + ".join(printer._print(a) for a in self.args)
-
-    def _sympystr(self, printer) -> str:
-        return " + ".join(printer._print(a) for a in self.args)
-
-    def _pretty(self, printer) -> prettyForm:
-        out = printer._print(self.args[0])
-        for arg in self.args[1:]:
-            out = prettyForm(*out.right(" + "))
-            out = prettyForm(*out.right(printer._print(arg)))
-        return out
+    printed_as = "OrderedMatSum"
 
 
 OrderedMul.__name__ = OrderedMul.__qualname__ = "Mul"
@@ -372,26 +254,17 @@ OrderedMatSum.__name__ = OrderedMatSum.__qualname__ = "MatAdd"
 OrderedSum.__name__ = OrderedSum.__qualname__ = "Add"
 
 
-class Seq(sp.Function):
+class Seq(Printed, sp.Function):
     """A scalar sequence h(k), w-free: printed h_k, h_{k+1}, hₖ₊₁ in the notation's three spellings.
     Subclasses are made per base by ``seq``; ``at(n)`` gives the concrete symbol h_n."""
 
     base, tag, layer, unit = "h", "", None, ()
     is_real = True
+    printed_as = "Seq"
 
     @property
     def parts(self) -> Parts:
         return Parts(self.base, self.tag, self.layer, step_text(self.args[0]), self.unit)
-
-    def _latex(self, printer, exp: str | None = None) -> str:
-        text = self.parts.latex()
-        return f"{text}^{{{exp}}}" if exp else text
-
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm(self.parts.unicode())
-
-    def _sympystr(self, printer) -> str:
-        return self.parts.text()
 
     def concrete(self) -> Name:
         return Name(self.parts.text())
@@ -409,8 +282,10 @@ def seq(base: str, tag: str = "", layer: int | None = None, unit: tuple[int, ...
     return _SEQS[key]
 
 
-class MatSeq(sp.MatrixExpr):
+class MatSeq(Printed, sp.MatrixExpr):
     """A sequence of matrices or vectors J(t), δ(t−1): printed J_t, δ_{t-1}; ``concrete`` at a number."""
+
+    printed_as = "MatSeq"
 
     def __new__(cls, spelled: str | sp.Symbol, index: sp.Expr, rows: int, cols: int,
                 transposed: bool | sp.Basic = False) -> MatSeq:
@@ -435,71 +310,30 @@ class MatSeq(sp.MatrixExpr):
         p = parse(self.args[0].name)
         return Parts(p.base, p.tag, p.layer, step_text(self.args[1]))
 
-    def _latex(self, printer) -> str:
-        text = self.parts.latex()
-        return f"{{{text}}}^{{\\top}}" if self.transposed else text
-
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm(self.parts.unicode() + ("ᵀ" if self.transposed else ""))
-
-    def _sympystr(self, printer) -> str:
-        return self.parts.text() + (".T" if self.transposed else "")
-
     def concrete(self) -> sp.MatrixExpr:
         value = MatrixName(self.parts.text(), self.args[2], self.args[3])
         return Tr(value) if self.transposed else value
 
 
-class Dots(sp.MatrixSymbol):
+class Dots(Printed, sp.MatrixSymbol):
     """The ⋯ inside an ordered product J_T ⋯ J_{k+1}."""
 
-    def _latex(self, printer) -> str:
-        return r"\cdots"
-
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm("⋯")
-
-    def _sympystr(self, printer) -> str:
-        return "..."
+    printed_as = "Dots"
 
 
-class ScalarDots(sp.Symbol):
+class ScalarDots(Printed, sp.Symbol):
     """The ⋯ inside an ordered scalar product."""
 
-    def _latex(self, printer) -> str:
-        return r"\cdots"
-
-    def _pretty(self, printer) -> prettyForm:
-        return prettyForm("⋯")
-
-    def _sympystr(self, printer) -> str:
-        return "..."
+    printed_as = "Dots"
 
 
 ScalarDots.__name__ = ScalarDots.__qualname__ = "Symbol"
 
 
-class Tr(sp.Transpose):
+class Tr(Printed, sp.Transpose):
     """A transpose printed as ᵀ / ^{\\top} / .T (T is the sequence length here, never the transpose)."""
 
-    def _inner(self, printer, joiner: str) -> tuple[str, bool]:
-        arg = self.args[0]
-        compound = isinstance(arg, (sp.MatMul, sp.MatAdd, sp.Mul, sp.Add))
-        return printer._print(arg), compound
-
-    def _latex(self, printer) -> str:
-        inner, compound = self._inner(printer, " ")
-        return rf"\left({inner}\right)^{{\top}}" if compound else f"{{{inner}}}^{{\\top}}"
-
-    def _pretty(self, printer) -> prettyForm:
-        form = printer._print(self.args[0])
-        if isinstance(self.args[0], (sp.MatMul, sp.MatAdd, sp.Mul, sp.Add)):
-            form = prettyForm(*form.parens())
-        return prettyForm(*form.right("ᵀ"))
-
-    def _sympystr(self, printer) -> str:
-        inner, compound = self._inner(printer, "@")
-        return f"({inner}).T" if compound else f"{inner}.T"
+    printed_as = "Tr"
 
 
 Tr.__name__ = Tr.__qualname__ = "Transpose"

@@ -24,6 +24,7 @@ import mpmath
 import sympy as sp
 
 from .lazy import numpy as np
+from .printing import Printed
 
 if TYPE_CHECKING:
     import numpy
@@ -105,11 +106,12 @@ def mp_relu(x: mpmath.mpf) -> mpmath.mpf:
 # ---------------------------------------------------------------- the SymPy functions
 
 
-class H(sp.Function):
+class H(Printed, sp.Function):
     """The unit step as printed: H(x) = 1 for x > 0, else 0 (one kink convention everywhere: H(0) = 0)."""
 
     nargs = 1
     is_real = True
+    printed_as = "H"  # H(x) in text and LaTeX (see printing/)
 
     @classmethod
     def eval(cls, x: sp.Expr) -> sp.Expr | None:
@@ -125,18 +127,14 @@ class H(sp.Function):
     def _eval_rewrite_as_Heaviside(self, x: sp.Expr, **kwargs) -> sp.Expr:  # noqa: N802 - SymPy's hook name
         return sp.Heaviside(x, 0)
 
-    def _latex(self, printer) -> str:
-        return rf"H\left({printer._print(self.args[0])}\right)"
-
-    def _sympystr(self, printer) -> str:
-        return f"H({printer._print(self.args[0])})"
 
 
-class Logistic(sp.Function):
+class Logistic(Printed, sp.Function):
     """The logistic sigmoid as printed: σ(x) (text: sigmoid(x)); rewrites to 1/(1 + e^{−x})."""
 
     nargs = 1
     is_real = True
+    printed_as = "Logistic"
 
     @classmethod
     def eval(cls, x: sp.Expr) -> sp.Expr | None:
@@ -150,25 +148,14 @@ class Logistic(sp.Function):
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs) -> sp.Expr:
         return 1 / (1 + sp.exp(-x))
 
-    def _latex(self, printer, exp: str | None = None) -> str:
-        text = rf"\sigma\left({printer._print(self.args[0])}\right)"
-        return f"{text}^{{{exp}}}" if exp else text
-
-    def _sympystr(self, printer) -> str:
-        return f"sigmoid({printer._print(self.args[0])})"
-
-    def _pretty(self, printer):
-        from sympy.printing.pretty.stringpict import prettyForm
-
-        inner = printer._print(self.args[0])
-        return prettyForm(*prettyForm(*inner.parens()).left("σ"))
 
 
-class Primitive(sp.Function):
+class Primitive(Printed, sp.Function):
     """A real function of one real argument whose derivative is given by the table below."""
 
     nargs = 1
     is_real = True
+    printed_as = "Primitive"
 
     @classmethod
     def derivative(cls, x: sp.Expr) -> sp.Expr:  # overridden per primitive
@@ -177,14 +164,9 @@ class Primitive(sp.Function):
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return type(self).derivative(self.args[0])
 
-    def _sympystr(self, printer) -> str:
-        return printer._print(plain(self))
-
-    def _latex(self, printer) -> str:
-        return printer._print(plain(self))
-
-    def _pretty(self, printer):
-        return printer._print(plain(self))
+    def shown(self) -> sp.Basic:
+        """What the printers print: this primitive in plain SymPy (tanh, σ, Max, H)."""
+        return plain(self)
 
 
 class tanh(Primitive):  # noqa: N801 - printed and lambdified under its mathematical name

@@ -26,11 +26,9 @@ from functools import lru_cache
 from typing import Any
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.pretty.pretty import PrettyPrinter
-from sympy.printing.str import StrPrinter
 
 from . import notation
+from .printing import Printed
 
 NUMBER, PARAMETER, NODE, STATE, INPUT, TARGET = range(6)
 SUM_RANK = {NUMBER: 0, STATE: 1, NODE: 2, INPUT: 3, TARGET: 4, PARAMETER: 5}
@@ -137,38 +135,14 @@ def _reordered(expr: sp.Basic) -> sp.Basic:
         return expr.func(*args)
 
 
-def _unsorted(printer: Any, method: Any, expr: sp.Basic) -> Any:
-    """Print with the printer's term order off, so that SymPy keeps the order the arguments hold."""
-    saved = printer._settings.get("order")
-    printer._settings["order"] = "none"
-    try:
-        return method(printer, expr)
-    finally:
-        printer._settings["order"] = saved
+class ReadingSum(Printed, sp.Add):
+    """A sum printed in the order its terms hold (reading order): every printer of printing/ prints it
+    with SymPy's own Add printer and its term order off."""
+
+    printed_as = "ReadingSum"
 
 
-class _InOrder:
-    """Printed by SymPy's own Add or Mul printer of each format, with its term order off."""
+class ReadingProduct(Printed, sp.Mul):
+    """A product printed in the order its factors hold (reading order), likewise."""
 
-    _printers: tuple[Any, Any, Any]  # (LaTeX, Unicode, str) printer methods
-
-    def _latex(self, printer: Any) -> str:
-        return _unsorted(printer, self._printers[0], self)
-
-    def _pretty(self, printer: Any) -> Any:
-        return _unsorted(printer, self._printers[1], self)
-
-    def _sympystr(self, printer: Any) -> str:
-        return _unsorted(printer, self._printers[2], self)
-
-
-class ReadingSum(_InOrder, sp.Add):
-    """A sum printed in the order its terms hold (reading order)."""
-
-    _printers = (LatexPrinter._print_Add, PrettyPrinter._print_Add, StrPrinter._print_Add)
-
-
-class ReadingProduct(_InOrder, sp.Mul):
-    """A product printed in the order its factors hold (reading order)."""
-
-    _printers = (LatexPrinter._print_Mul, PrettyPrinter._print_Mul, StrPrinter._print_Mul)
+    printed_as = "ReadingProduct"

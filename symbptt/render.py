@@ -19,11 +19,10 @@ from typing import Any, Generic, TypeVar
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
-from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
-from sympy.printing.str import StrPrinter
 
 from . import notation
+from .printing import TextPrinter, UnicodePrinter, text
 from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation, LazySum, MatTermSum, TermSum
 from .templates import swap
@@ -163,23 +162,13 @@ class FactorCache(Generic[R]):
 # ---------------------------------------------------------------- text
 
 
-class TextPrinter(StrPrinter):
-    """SymPy's str, with NumPy's operators for matrices: A@B for products, A.T for transposes."""
-
-    def _print_MatMul(self, expr: sp.MatMul) -> str:
-        return "@".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
-
-    def _print_Transpose(self, expr: sp.Transpose) -> str:
-        return f"{self.parenthesize(expr.arg, PRECEDENCE['Atom'])}.T"
-
-
-_TEXT = TextPrinter()
+_TEXT = TextPrinter({"numpy_operators": True})  # NumPy's operators for matrices: A@B, A.T
 
 
 @lru_cache(maxsize=1)
 def _text_entries() -> FactorCache[str]:
     """The template cache of matrix entries in text (one for the process; it bounds itself)."""
-    return FactorCache(text_atom, lambda s, old, new: s.replace(old, new), sp.sstr)
+    return FactorCache(text_atom, lambda s, old, new: s.replace(old, new), text)
 
 
 def text_atom(expr: sp.Basic) -> str:
@@ -214,7 +203,7 @@ def _text_factor(expr: sp.Basic) -> str:
 
 def text_cache() -> FactorCache[str]:
     return FactorCache(_text_factor, lambda s, old, new: s.replace(old, new),
-                       lambda e: e.name if isinstance(e, notation.Name) else sp.sstr(e))
+                       lambda e: e.name if isinstance(e, notation.Name) else text(e))
 
 
 def split_product(expr: sp.Basic, cache: FactorCache, factors_of_product: Callable) -> list:
@@ -386,25 +375,25 @@ def _pretty_swap(pic: Picture, old: str, new: str) -> Picture:
     return Picture([line.replace(old, new) for line in pic.lines], pic.baseline)
 
 
-def _unicode_atom(printer: PrettyPrinter, symbol: sp.Basic) -> str:
+def _unicode_atom(printer: UnicodePrinter, symbol: sp.Basic) -> str:
     """One symbol in Unicode (a symbol of the notation spells itself, without the printer)."""
     return symbol.parts.unicode() if isinstance(symbol, notation.Name) else "".join(printer._print(symbol).picture)
 
 
 @lru_cache(maxsize=1)
-def _printer() -> PrettyPrinter:
+def _printer() -> UnicodePrinter:
     """SymPy's Unicode printer, made once."""
-    return PrettyPrinter({"use_unicode": True})
+    return UnicodePrinter({"use_unicode": True})
 
 
-def pretty_atom(expr: sp.Basic, printer: PrettyPrinter | None = None) -> Picture:
+def pretty_atom(expr: sp.Basic, printer: UnicodePrinter | None = None) -> Picture:
     printer = printer or _printer()
     if isinstance(expr, sp.MatAdd):
         return Picture.text(_text_matadd_pretty(expr, printer))
     return Picture.of(printer._print(in_reading_order(expr)))
 
 
-def _text_matadd_pretty(expr: sp.MatAdd, printer: PrettyPrinter) -> str:
+def _text_matadd_pretty(expr: sp.MatAdd, printer: UnicodePrinter) -> str:
     out = []
     for i, arg in enumerate(expr.args):
         negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
@@ -528,7 +517,7 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
     return "\n".join(blocks)
 
 
-def _short_sum(rhs: sp.Basic, cache: FactorCache[Picture], printer: PrettyPrinter) -> Picture | None:
+def _short_sum(rhs: sp.Basic, cache: FactorCache[Picture], printer: UnicodePrinter) -> Picture | None:
     """A sum of two terms as one picture (longer sums keep one line per term: one path per line)."""
     if not is_sum(rhs) or isinstance(rhs, LazySum) or len(rhs.args) != 2:
         return None  # (a long streamed sum is never short, and is not to be listed here)

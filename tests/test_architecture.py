@@ -12,12 +12,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
 
 # bottom to top; a module may import only from its own layer or the layers before it
 LAYERS = [
+    ("printing", {"printing"}),  # the printers: they read what they print from the objects, import nothing
     ("base", {"errors", "escape", "lazy", "limits", "validate", "progress", "output", "safeexpr", "shipped",
               "primitives", "notation", "templates", "activations", "reference"}),
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),
     ("symbolic", {"symbolic"}),
-    ("printing", {"reading", "render", "latex", "readback"}),
+    ("layout", {"reading", "render", "latex", "readback"}),
     ("numeric", {"numeric"}),
     ("api", {"forms", "document"}),
     ("apps", {"plots", "learn", "check", "bridges", "explorer", "plotcli", "gradcli", "cli", "__main__"}),

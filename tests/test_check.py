@@ -142,10 +142,11 @@ def test_a_layer_superscript_planted_wrong_in_the_definitions_is_caught(monkeypa
 def test_an_unbracketed_product_in_the_general_form_is_caught(monkeypatch):
     """∑_k ∏_j w σ'(a_j) · σ'(a_k) h_{k-1} without the brackets around the ∏: a reader puts σ'(a_k) h_{k-1}
     inside the product."""
-    from symbptt import notation
+    import sympy as sp
 
-    monkeypatch.setattr(notation.OrderedMul, "_delimited",
-                        lambda self, i, big=True: isinstance(self.args[i], notation.sp.Add))
+    from symbptt.printing import latex_printer
+
+    monkeypatch.setattr(latex_printer, "delimited", lambda product, i, big=True: isinstance(product.args[i], sp.Add))
     seed = next(s for s in range(500) if _scalar_rnn_one_layer(s))
     report = run_checks(trials=1, seed=seed, T_max=4, methods=("printed LaTeX",))
     assert report.worst["printed LaTeX"] > 1e-3

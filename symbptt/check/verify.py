@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..errors import SymbpttError
 from ..limits import time_limit
+from ..printing import latex
 from . import jacobian
 from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, _balanced, missing_sigma
 from .reader import ReadError
@@ -186,7 +187,7 @@ def _activation_tex(model: Model) -> tuple[Callable[[str], str], Callable[[str],
     def written(expr: sp.Expr) -> str:  # in functions SymPy's parser reads: no σ, no Heaviside
         expr = expr.subs(A, slot).replace(logistic, lambda x: 1 / (1 + sp.exp(-x)))
         expr = expr.replace(sp.Heaviside, lambda x, *_: sp.Piecewise((1, x > 0), (0, True)))
-        return sp.latex(expr)
+        return latex(expr)
 
     sigma, dsigma = written(act.sigma_plain), written(act.dsigma_plain)
     return (lambda z: r"\left(" + sigma.replace("XARGX", f"\\left({z}\\right)") + r"\right)",

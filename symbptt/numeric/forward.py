@@ -24,6 +24,7 @@ from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import INPUT, Cell, prev, unit
 from ..errors import SymbpttError
+from ..printing import text
 from ..step import step_graph
 
 
@@ -71,7 +72,7 @@ class CompiledCell:
         self.node_names = [name for name, _ in cell.nodes]
         self.args = [self.graph.symbol(n) for n in self.leaf_names] + [unit(n) for n in self.node_names]
         plain = {prev(s): sp.Symbol(s) for s in cell.states}  # the cell's expression as the user wrote it
-        self.nodes = [self._compile(_stable(expr, cell), f"the step {name} = {sp.sstr(expr.xreplace(plain))}")
+        self.nodes = [self._compile(_stable(expr, cell), f"the step {name} = {text(expr.xreplace(plain))}")
                       for name, expr in cell.nodes]
         self.keys = self.graph.coefficient_keys()
         stable = {key: _gathered(_stable(self.graph.coefficient(*key), cell)) for key in self.keys}

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import sympy as sp
 
+from .. import printing
 from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
 from ..escape import plot_text
@@ -187,7 +188,7 @@ def _one_line(value: sp.Basic) -> str:
     names as letters, escaped for matplotlib."""
     from ..notation import GREEK
 
-    text = sp.sstr(value).replace("**", "^")
+    text = printing.text(value).replace("**", "^")
     for name, letter in GREEK.items():
         text = re.sub(rf"\b{name}\b", letter, text)
     return plot_text(text)  # a cell file's names reach the figure: no mathtext from them

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import sympy as sp
 
 from .. import notation
+from ..printing import latex, text, unicode
 
 
 class Equation(NamedTuple):
@@ -117,9 +118,13 @@ def partial(top: sp.Basic, bottom: sp.Basic, plus: bool = False) -> sp.Symbol:
     """The label ∂top/∂bottom in all three spellings."""
     d = "∂⁺" if plus else "∂"
     tex_d = r"\partial^{+}" if plus else r"\partial"
-    return label(f"{d}{notation.text_of(top)}/∂{notation.text_of(bottom)}",
-                 rf"\frac{{{tex_d} {sp.latex(top)}}}{{\partial {sp.latex(bottom)}}}",
-                 f"{d}{notation.unicode_of(top)}/∂{notation.unicode_of(bottom)}")
+    return label(f"{d}{text(top)}/∂{text(bottom)}",
+                 rf"\frac{{{tex_d} {latex(top)}}}{{\partial {latex(bottom)}}}",
+                 f"{d}{_one_line(top)}/∂{_one_line(bottom)}")
+
+
+def _one_line(expr: sp.Basic) -> str:
+    return "".join(unicode(expr).splitlines())
 
 
 def grad_label(entry: sp.Basic) -> sp.Symbol:

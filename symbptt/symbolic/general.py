@@ -18,6 +18,7 @@ from .. import notation
 from ..cells import INPUT
 from ..model import RNN, split_name
 from ..paths import param_entry, targets
+from ..printing import latex, text
 from ..step import Route, shown_coefficients
 from .derivation import Derivation, Equation, Note, grad_label, label, ordered_product, ordered_sum, partial
 from .shown import Display, route_definitions, route_tag
@@ -84,9 +85,9 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
             if rnn.act.name == "linear":
                 closed = rhs.replace(sp.Product, lambda *args: sp.Product(*args).doit())
                 eqs.append(Equation(grad_label(entry), closed))
-    shown = sp.sstr(sigma_prime(J_IDX))
+    shown = text(sigma_prime(J_IDX))
     notes = [Note(f"valid for every T ≥ 1; σ'(a_j) = {shown}",
-                  rf"valid for every $T \geq 1$; $\sigma'(a_j) = {sp.latex(sigma_prime(J_IDX))}$")]
+                  rf"valid for every $T \geq 1$; $\sigma'(a_j) = {latex(sigma_prime(J_IDX))}$")]
     return Derivation("general-T BPTT gradient", eqs, notes)
 
 

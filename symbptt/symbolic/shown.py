@@ -10,6 +10,7 @@ from .. import notation
 from ..cells import INPUT, prev, unit
 from ..model import RNN, Matrix, split_name
 from ..paths import Step, param_entry, weight_source
+from ..printing import latex
 from ..step import Route, shown_coefficients
 from ..templates import swap, swap_builder
 from .derivation import Equation, Note, TermSum, ordered_product, ordered_sum
@@ -288,7 +289,7 @@ def route_words(rnn: RNN) -> tuple[str, str]:
             parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: each unit's path back goes through its own entry "
                          f"of {', '.join(map(str, names))}, not through a weight matrix")
             tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: each unit's path back "
-                       rf"goes through its own entry of ${', '.join(sp.latex(n) for n in names)}$, not through a "
+                       rf"goes through its own entry of ${', '.join(latex(n) for n in names)}$, not through a "
                        "weight matrix")
         else:
             parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: no path back goes through a weight")

@@ -1,0 +1,100 @@
+"""The LaTeX format: SymPy's LaTeX, with the notation's spellings (h_{3}, a^{f}_{3}, W^{(2)}_{f,12},
+\\delta_{t-1}), the transpose as ^{\\top}, and products side by side as in print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
+
+from .dispatch import NotationPrinting, compound, delimited, leading_minus, signed_terms, unsorted
+
+
+def factor_joint(left: str, right: str) -> str:
+    """What goes between two LaTeX factors of a product: a space, as in print (w h_{t-1}), or a \\cdot
+    between two numbers (juxtaposed they read as one number) and before a cases block, a ∑ or a ∏ (none
+    of them shows where it ends, so nothing may seem to run into it)."""
+    apart = (left[-1:].isdigit() and right[:1].isdigit()) or right.startswith((r"\begin", r"\sum", r"\prod")) \
+        or left.rstrip("}").endswith(r"\end{cases")
+    return r" \cdot " if apart else " "
+
+
+def side_by_side(parts: list[str]) -> str:
+    """LaTeX factors of a product written side by side, as in print: w h_{t-1}, (h_T - y) w (1 - h_T^2),
+    joined as factor_joint says."""
+    out = parts[0] if parts else ""
+    for left, right in zip(parts, parts[1:], strict=False):
+        out += factor_joint(left, right) + right
+    return out
+
+
+class LatexPrinter(NotationPrinting, SympyLatexPrinter):
+    """LaTeX as the snippets, documents and notebook print it."""
+
+    def _print_Name(self, expr: Any) -> str:
+        return expr.parts.latex()
+
+    _print_MatrixName = _print_Name
+
+    def _print_Label(self, expr: Any) -> str:
+        return type(expr).spelled(expr.name)[0]
+
+    def _print_Seq(self, expr: Any, exp: str | None = None) -> str:
+        text = expr.parts.latex()
+        return f"{text}^{{{exp}}}" if exp else text
+
+    def _print_MatSeq(self, expr: Any) -> str:
+        text = expr.parts.latex()
+        return f"{{{text}}}^{{\\top}}" if expr.transposed else text
+
+    def _print_Dots(self, expr: Any) -> str:
+        return r"\cdots"
+
+    def _print_OrderedMul(self, expr: Any) -> str:
+        start = leading_minus(expr)
+        return "-" * start + side_by_side([rf"\left({self._print(arg)}\right)" if delimited(expr, i)
+                                           else self._print(arg) for i, arg in enumerate(expr.args) if i >= start])
+
+    def _print_OrderedSum(self, expr: Any) -> str:
+        out = []
+        for i, (minus, term) in enumerate(signed_terms(expr)):
+            body = self._print(term)
+            out.append((" - " if minus else " + ") + body if i else ("-" if minus else "") + body)
+        return "".join(out)
+
+    def _print_OrderedMatSum(self, expr: Any) -> str:
+        return " + ".join(self._print(a) for a in expr.args)
+
+    def _print_Tr(self, expr: Any) -> str:
+        inner = self._print(expr.args[0])
+        return rf"\left({inner}\right)^{{\top}}" if compound(expr.args[0]) else f"{{{inner}}}^{{\\top}}"
+
+    def _print_H(self, expr: Any) -> str:
+        return rf"H\left({self._print(expr.args[0])}\right)"
+
+    def _print_Logistic(self, expr: Any, exp: str | None = None) -> str:
+        text = rf"\sigma\left({self._print(expr.args[0])}\right)"
+        return f"{text}^{{{exp}}}" if exp else text
+
+    def _print_Primitive(self, expr: Any, exp: str | None = None) -> str:
+        text = self._print(expr.shown())
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
+
+    def _print_ReadingSum(self, expr: Any) -> str:
+        return unsorted(self, SympyLatexPrinter._print_Add, expr)
+
+    def _print_ReadingProduct(self, expr: Any) -> str:
+        return unsorted(self, SympyLatexPrinter._print_Mul, expr)
+
+
+def latex(expr: Any, **settings: Any) -> str:
+    """``expr`` in LaTeX (settings as SymPy's ``latex`` takes them, e.g. mat_symbol_style="plain").
+
+    Args:
+        expr: a SymPy expression, possibly holding the notation's symbols, sums and products.
+        **settings: printer settings.
+
+    Returns:
+        The LaTeX source, without math delimiters.
+    """
+    return LatexPrinter(settings).doprint(expr)

@@ -1,0 +1,75 @@
+"""One printer per format: the package's printers and SymPy's own print every derived expression alike,
+dispatch goes by the kind a class states, and printing lives in printing/ only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from symbptt import RNN, notation, printing
+from symbptt import primitives as P
+from symbptt.forms import derive
+
+PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
+
+
+def _expressions():
+    for cell, form, layers in [("rnn", "explicit", 1), ("rnn", "general", 1), ("lstm", "recursive", 1),
+                               ("gru", "factors", 2), ("mingru", "explicit", 1), ("rnn", "unroll", 2)]:
+        rnn = RNN(T=2, cell=cell, layers=layers)
+        for eq in derive(rnn, form, "all").equations:
+            yield f"{cell}-{form}-{eq.lhs}", eq.lhs, eq.rhs
+
+
+CASES = list(_expressions())
+
+
+@pytest.mark.parametrize("name,lhs,rhs", CASES, ids=[c[0] for c in CASES])
+def test_sympy_s_printers_print_what_the_package_s_print(name, lhs, rhs):
+    for expr in (lhs, rhs):
+        assert sp.latex(expr) == printing.latex(expr)
+        assert sp.sstr(expr) == printing.text(expr)
+        assert sp.pretty(expr, use_unicode=True) == printing.unicode(expr)
+
+
+def test_dispatch_goes_by_the_stated_kind_not_the_class_name():
+    """Name sorts as SymPy's Symbol (its class name is "Symbol"), yet prints through _print_Name."""
+    h = notation.name("h", layer=2, step=3, unit=(1,))
+    assert type(h).__name__ == "Symbol" and type(h).printed_as == "Name"
+    assert (printing.text(h), printing.latex(h), printing.unicode(h)) == ("h^(2)_3[1]", "h^{(2)}_{3,1}", "h⁽²⁾₃,₁")
+
+    class Loud(printing.LatexPrinter):
+        def _print_Name(self, expr):
+            return expr.name.upper()
+
+    assert Loud().doprint(h + 1) == "H^(2)_3[1] + 1"
+
+
+def test_a_product_keeps_its_built_order_and_brackets_in_every_format():
+    h3, w, y = notation.name("h", step=3), notation.name("w"), notation.name("y")
+    product = notation.OrderedMul._from_args((h3 - y, w, 1 - h3**2, -w))
+    assert printing.text(product) == "(h_3 - y)*w*(1 - h_3**2)*(-w)"
+    assert printing.latex(product) == r"\left(h_{3} - y\right) w \left(1 - h_{3}^{2}\right) \left(- w\right)"
+    assert printing.unicode(product).splitlines()[-1].startswith("(h₃ - y)⋅w⋅")
+
+
+def test_primitives_print_as_their_plain_spelling():
+    a = sp.Symbol("a")
+    assert printing.text(P.dtanh(a)) == "1 - tanh(a)**2"
+    assert printing.latex(P.sigmoid(a)) == r"\sigma\left(a\right)"
+    assert printing.text(P.step(a)) == "H(a)" and printing.latex(P.step(a)) == r"H\left(a\right)"
+
+
+def test_printing_is_done_in_printing_only():
+    """No module outside printing/ defines a SymPy print hook (_latex, _pretty, _sympystr) or a printer
+    method, except the Derivation's own (forms.py) and generated code's printer (numeric/code.py)."""
+    hook = re.compile(r"def (_latex|_pretty|_sympystr)\(")
+    found = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                   if "printing" not in p.parts and hook.search(p.read_text()))
+    assert found == ["forms.py"]
+    imports = [line for p in (PACKAGE / "printing").glob("*.py") for line in p.read_text().splitlines()
+               if re.match(r"\s*from \.\.|\s*import symbptt|\s*from symbptt", line)]
+    assert imports == []  # the printers read everything from the objects they print
