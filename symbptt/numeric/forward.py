@@ -172,19 +172,30 @@ def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     return np.matmul(matrix, inputs)
 
 
-class UlpNoise:
-    """Moves every value it is given one unit in the last place up or down, at random (seeded, so a run is
-    repeatable): what a rounding error of a float64 operation could have been.  A pass whose stored
-    values (states, gates, coefficients, δ) all go through it differs from the plain pass by about what
-    rounding costs the plain pass, which is how the report measures the digits float64 kept."""
+ROUNDING = 2.0 ** -53  # float64's unit roundoff: a sum is rounded by up to this times Σ|terms|
 
-    def __init__(self, seed: int) -> None:
+
+class UlpNoise:
+    """Moves every value it is given as one rounding could have: one unit in the last place, and for a
+    sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
+    (``direction`` +1), all down (−1), or each up or down at random (0, seeded, so a run is
+    repeatable).  A pass whose stored values (linear maps, nodes, coefficients, δ) all go through it
+    differs from the plain pass by about what rounding costs the plain pass, which is how the report
+    measures the digits float64 kept."""
+
+    def __init__(self, direction: int, seed: int = 0) -> None:
+        self.direction = direction
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        up = self.rng.random(np.shape(values)) < 0.5
-        moved = np.where(up, np.nextafter(values, np.inf), np.nextafter(values, -np.inf))
-        return np.where(values == 0, values, moved)  # an exact 0 (a product with a zero input) stays exact
+    def __call__(self, values: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:
+        if self.direction:
+            sign: Any = self.direction
+        else:
+            sign = np.where(self.rng.random(np.shape(values)) < 0.5, 1.0, -1.0)
+        moved = np.nextafter(values, sign * np.inf)
+        if size is None:
+            return np.where(values == 0, values, moved)  # an exact 0 (a product with a zero input) stays exact
+        return np.where((values == 0) & (size == 0), values, moved + sign * ROUNDING * size)
 
 
 def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray,
@@ -216,6 +227,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         inputs = x if ell == 0 else values[ell - 1]["h"][1:]  # (T, k, B)
         read = {matrix: _each_step(p[matrix], inputs) for lin in cell.linears for matrix, src in lin.terms
                 if src == INPUT}
+        # nudged: each sum's Σ|terms| beside it, for the rounding it can lose (UlpNoise)
+        read_size = {} if noise is None else {matrix: _each_step(np.abs(p[matrix]), np.abs(inputs)) for matrix in read}
         args = dict(scalars[ell])
         for t in range(1, T + 1):
             inp = inputs[t - 1]
@@ -223,7 +236,14 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                 total = p[lin.bias] if lin.bias else 0
                 for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
                     total = total + (read[matrix][t - 1] if src == INPUT else matvec(p[matrix], layer[src][t - 1]))
-                layer[lin.name][t] = total if noise is None else noise(np.asarray(total))
+                if noise is None:
+                    layer[lin.name][t] = total
+                else:
+                    size = np.abs(p[lin.bias]) if lin.bias else 0
+                    for matrix, src in lin.terms:
+                        size = size + (read_size[matrix][t - 1] if src == INPUT
+                                       else matvec(np.abs(p[matrix]), np.abs(layer[src][t - 1])))
+                    layer[lin.name][t] = noise(np.asarray(total), np.broadcast_to(size, np.shape(total)))
                 args[lin.name] = layer[lin.name][t]
             for st in cell.states:
                 args[f"prev_{st}"] = layer[st][t - 1]
@@ -232,7 +252,10 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
             nodes = [layer[m][t] for m in cc.node_names]
             for k, name in enumerate(cc.node_names):
                 value = cc.nodes[k](*row, *nodes)
-                nodes[k] = layer[name][t] = value if noise is None else noise(value)
+                if noise is not None:
+                    terms = cc.sums.get(name)
+                    value = noise(value, sum(np.abs(term(*row, *nodes)) for term in terms) if terms else None)
+                nodes[k] = layer[name][t] = value
     traj = Trajectory(values, [{} for _ in params], x, scalars)
     if dtype.kind == "f":
         _explain_nan(cc, traj)

@@ -111,10 +111,13 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
     errors = _errors(values)
     exps = np.zeros(T + 2, dtype=np.int64)  # δ_t = store[t] · 2^exps[t]
     store = {key: np.zeros_like(errors) for key, _, _ in the_plan.order}
+    noise = values.noise
     flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c],
                                                     None if m is None else _transposed(model.params[p.later[0] - 1][m]))
                                                    for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
+    absolute = {} if noise is None else {id(mt): np.abs(mt) for _, parts, _ in flat for _, _, terms in parts
+                                         for _, mt in terms if mt is not None}  # nudged: Σ|terms| of each sum
     outs = [out for out, _, _ in flat]
     for t in range(T, lowest - 1, -1):
         reads_error = t == T or (model.loss == "sum" and t >= 1)
@@ -123,6 +126,7 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
         shift = later_exp - scale  # δ_{t+1}'s parts, brought to that exponent (0 unless δ is tiny)
         for out, parts, err in flat:
             total = (errors[t] if not scale else np.ldexp(errors[t], -scale)) if err else None
+            size = None if noise is None or total is None else np.abs(total)
             for later, up, terms in parts:
                 s = t if up else t + 1
                 if (up and t == 0) or s > T:
@@ -134,8 +138,12 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                     if shift and not up:
                         part = np.ldexp(part, shift)
                     total = part if total is None else total + part
+                    if noise is not None:
+                        bound = np.abs(scaled) if mt is None else absolute[id(mt)] @ np.abs(scaled)
+                        bound = np.ldexp(bound, shift) if shift and not up else bound
+                        size = bound if size is None else size + bound
             if total is not None:
-                out[t] = total if values.noise is None else values.noise(total)
+                out[t] = total if noise is None else noise(total, size)
         exps[t] = scale
         if rescale and (t % RESCALE_EVERY == 0 or t == T):
             largest = max(float(np.max(np.abs(out[t]))) for out in outs)
@@ -194,13 +202,16 @@ def _value(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     return out
 
 
-def gradients(values: ArrayFactors) -> tuple[float, list[dict[str, np.ndarray]]]:
+def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None
+              ) -> tuple[float, list[dict[str, np.ndarray]]]:
     """Loss and ∂L/∂θ of every parameter (shapes as in the model's params), float64 throughout: a
     gradient beyond float64's range comes back as an object array of exact mpf values.
 
     Args:
         values: the float64 forward pass (and its coefficients) of a model whose parameters are shared
             by the batch.
+        magnitudes: when given (one empty dict per layer), filled with Σ|terms| of each gradient's sum
+            over t and the batch, the same shape: how much that sum can cancel.
 
     Returns:
         (loss summed over the batch, one dict of gradients per layer).
@@ -214,35 +225,53 @@ def gradients(values: ArrayFactors) -> tuple[float, list[dict[str, np.ndarray]]]
         store, exps = deltas(values, the_plan, rescale=True)
     coefs, traj = values.traj.coefs, values.traj
     rows: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} c_t[s'←p] ⊙ δ_t[s'] for t = 1..T: (T, n, B)
+    sizes: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} |c_t[s'←p] ⊙ δ_t[s']|, when magnitudes are asked for
     for layer, leaf, states in the_plan.rows:
         with watch.watch(("row", layer, leaf)):  # shared by the weights, input weights and bias of a map
-            total = None
+            total = size = None
             for state in states:
                 part = coefs[layer - 1][(state, leaf)][1:] * store[(layer, state)][1:]
                 total = part if total is None else total + part
+                if magnitudes is not None:
+                    size = np.abs(part) if size is None else size + np.abs(part)
         if total is not None:
             rows[(layer, leaf)] = total
+            if size is not None:
+                sizes[(layer, leaf)] = size
     runs = _runs(exps)
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer, kind, leaf, source in the_plan.grads:
         shape = model.params[layer - 1][param].shape
         with watch.watch(("grad", param, layer)):
-            if kind == "initial":
-                parts = [(summed_to(store[(layer, leaf)][0], shape), int(exps[0]))]
-            elif (layer, leaf) not in rows:
-                parts = [(np.zeros(shape), 0)]
-            elif source is None:
-                parts = [(summed_to(rows[(layer, leaf)][a:b].sum(axis=0), shape), e) for a, b, e in runs]
-            else:
-                z = ((traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT
-                     else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T
-                parts = [(np.tensordot(rows[(layer, leaf)][a:b], z[a:b], axes=([0, 2], [0, 2])), e)
-                         for a, b, e in runs]
+            z = None if source is None or kind == "initial" else (
+                (traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT
+                else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T
+            parts = _blocks(kind, shape, store[(layer, leaf)][0] if kind == "initial" else rows.get((layer, leaf)),
+                            z, runs, int(exps[0]))
             g = parts[0][0] if len(parts) == 1 and parts[0][1] == 0 else _value(*_extended_sum(parts))
+            if magnitudes is not None:
+                size_parts = _blocks(kind, shape, np.abs(store[(layer, leaf)][0]) if kind == "initial" else
+                                     sizes.get((layer, leaf)), None if z is None else np.abs(z), runs, int(exps[0]))
+                magnitudes[layer - 1][param] = (size_parts[0][0] if len(size_parts) == 1 and size_parts[0][1] == 0
+                                                else _value(*_extended_sum(size_parts)))
         if watch.touched(("row", layer, leaf)):
             watch.mark(("grad", param, layer), "row")
         grads[layer - 1][param] = g
     return float(loss), grads
+
+
+def _blocks(kind: str, shape: tuple, row: np.ndarray | None, z: np.ndarray | None, runs: list[tuple[int, int, int]],
+            initial_exp: int) -> list[tuple[np.ndarray, int]]:
+    """One gradient as (block, exponent) parts, one per run of steps sharing an exponent: the initial
+    state's δ_0 summed to its shape; a bias's rows summed over t; a weight's rows against its z_t."""
+    if kind == "initial":
+        assert row is not None
+        return [(summed_to(row, shape), initial_exp)]
+    if row is None:
+        return [(np.zeros(shape), 0)]
+    if z is None:
+        return [(summed_to(row[a:b].sum(axis=0), shape), e) for a, b, e in runs]
+    return [(np.tensordot(row[a:b], z[a:b], axes=([0, 2], [0, 2])), e) for a, b, e in runs]
 
 
 def applies(values: ArrayFactors) -> bool:

@@ -99,16 +99,18 @@ def saturation_digits(values: ArrayFactors) -> int:
 
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
-                    saturation: int | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+                    saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None
+                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
-    the caller has measured them already."""
+    the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
     watch = watch or values.watch
-    loss, grads = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values, model)
+    loss, grads = (kernel.gradients(values, magnitudes) if kernel.applies(values)
+                   else gradient_blocks(values, model))
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")
     digits = saturation_digits(values) if saturation is None else saturation
@@ -200,9 +202,10 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
     else:
-        loss, grads, used_mp = exact_gradients(model, values, saturation=saturation)
+        magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+        loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes)
         if not used_mp:
-            kept = kept_digits(model, loss, grads)
+            kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: every block exactly
                 with mpmath.workdps(DPS):
                     mp_model = model.as_mp()
@@ -281,8 +284,8 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
     return largest
 
 
-NUDGED_RUNS = (1, 2)  # the seeds of the reruns that measure what rounding cost (kept_digits)
-MEASURED = "as measured by reruns with every stored value nudged one unit in the last place"
+NUDGED_RUNS = ((1, 0), (-1, 0))  # (direction, seed) of the reruns that measure what rounding cost
+MEASURED = "as measured by reruns with every stored value nudged by one rounding"
 
 
 def _changes(plain: Any, nudged: Any) -> tuple[float, float]:
@@ -309,23 +312,39 @@ def _digits(relative: float) -> float:
     return 16.0 if relative == 0 else min(16.0, -math.log10(relative))
 
 
-def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]]) -> tuple[float, float]:
+SUM_ROUNDING = 2.0 ** -52  # what rounding a sum of terms costs, relative to Σ|terms| (two half-ulps)
+
+
+def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
+                magnitudes: list[dict[str, np.ndarray]] | None = None) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
-    again with every stored value (linear maps, nodes, coefficients, δ) moved one unit in the last place
-    at random, and the digits the results share with the plain pass are counted (at most 16).  Returns
+    again with every stored value (linear maps, nodes, coefficients, δ) moved one unit in the last place —
+    all up, all down, then each at random — and the digits the results share with the plain pass are
+    counted (at most 16).  The sums over t that make each gradient are not nudged: what they can lose is
+    counted from ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as SUM_ROUNDING·Σ|terms|.
+    Returns
     (the digits of each gradient relative to its largest entry, the digits of the worst entry); the
     nudge is larger than a typical rounding error, so both err low."""
     worst_block = worst_entry = 0.0
-    for seed in NUDGED_RUNS:
-        values = ArrayFactors(model, watch=FloatWatch(), noise=UlpNoise(seed))
+    for direction, seed in NUDGED_RUNS:
+        values = ArrayFactors(model, watch=FloatWatch(), noise=UlpNoise(direction, seed))
         with np.errstate(all="ignore"):
             nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
                                                                                                          model)
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
                                          in zip(grads, nudged, strict=True) for param, block in plain_layer.items()]
         for plain, moved in pairs:
-            entry, block = _changes(plain, moved)
-            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, block)
+            entry, whole = _changes(plain, moved)
+            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
+    for plain_layer, sizes in zip(grads, magnitudes or [], strict=False):
+        for param, block in plain_layer.items():
+            size = sizes.get(param)
+            if size is None:
+                continue
+            shifted = np.asarray(block) + np.asarray(SUM_ROUNDING * size, dtype=object if size.dtype == object
+                                                      else float)
+            entry, whole = _changes(block, shifted)
+            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
     return _digits(worst_block), _digits(worst_entry)
 
 
