@@ -40,6 +40,34 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
     return value
 
 
+def loss_steps(loss: str, T: int) -> range:
+    """The steps t whose output h_t enters the loss: every step for 'sum', the last for 'last'."""
+    return range(1, T + 1) if loss == "sum" else range(T, T + 1)
+
+
+@dataclass(frozen=True)
+class Unrolled:
+    """What the structure of BPTT depends on — the cell, T, the layer count and the loss — without sizes
+    or symbols: what paths.py walks for numeric models, training and the check (an RNN has the same
+    fields and is walked the same way)."""
+
+    spec: Cell
+    T: int
+    layers: int = 1
+    loss: str = "last"
+
+    @property
+    def graph(self) -> StepGraph:
+        return step_graph(self.spec)
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return self.spec.states
+
+    def loss_steps(self) -> range:
+        return loss_steps(self.loss, self.T)
+
+
 @dataclass(frozen=True)
 class RNN:
     """Sizes and choices of one unrolled network: T steps, hidden size n, input size m, stacked layers,
@@ -95,7 +123,7 @@ class RNN:
 
     def loss_steps(self) -> range:
         """The steps t whose output h_t enters the loss."""
-        return range(1, self.T + 1) if self.loss == "sum" else range(self.T, self.T + 1)
+        return loss_steps(self.loss, self.T)
 
     def param_shape(self, name: str, layer: int) -> tuple[int, int]:
         kind = self.spec.kind(name)

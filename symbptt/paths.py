@@ -28,7 +28,9 @@ from typing import Any, NamedTuple, Protocol
 
 from .cells import INPUT
 from .errors import SymbpttError
-from .model import RNN
+from .model import RNN, Unrolled
+
+Structure = RNN | Unrolled  # what the walk reads: spec, graph, states, T, layers, loss, loss_steps()
 
 EXPLICIT_MAX_FACTORS = 1_000_000
 
@@ -66,7 +68,7 @@ def transpose_apply(values: Factors, step: Step, vector: Any) -> Any:
     return method(step, vector) if method is not None else values.factor(step).T @ vector
 
 
-def param_entry(rnn: RNN, param: str) -> tuple[str, str, str | None]:
+def param_entry(rnn: Structure, param: str) -> tuple[str, str, str | None]:
     """(kind, leaf, source) of a parameter: where it enters the step and what it multiplies."""
     kind = rnn.spec.kind(param)
     if kind == "initial":
@@ -75,7 +77,7 @@ def param_entry(rnn: RNN, param: str) -> tuple[str, str, str | None]:
     return kind, leaf, source
 
 
-def weight_source(rnn: RNN, param: str) -> str:
+def weight_source(rnn: Structure, param: str) -> str:
     """What a weight (recurrent or input parameter) multiplies: a state's name or the input."""
     kind, _, source = param_entry(rnn, param)
     if source is None:
@@ -83,13 +85,13 @@ def weight_source(rnn: RNN, param: str) -> str:
     return source
 
 
-def _single_route(rnn: RNN) -> bool:
+def _single_route(rnn: Structure) -> bool:
     """One state and one route back (the vanilla cell): path counts have a closed form."""
     g = rnn.graph
     return len(rnn.states) == 1 and len(g.back("h")) == 1
 
 
-def explicit_factor_count(rnn: RNN, layer: int, param: str) -> int:
+def explicit_factor_count(rnn: Structure, layer: int, param: str) -> int:
     """How many factors the explicit form of ∂L/∂θ^(layer) writes out (grows as T² for one layer)."""
     if not _single_route(rnn):
         return _counted_paths(rnn, layer, param)[1]
@@ -106,7 +108,7 @@ def explicit_factor_count(rnn: RNN, layer: int, param: str) -> int:
     return total
 
 
-def _counted_paths(rnn: RNN, layer0: int, param: str) -> tuple[int, int]:
+def _counted_paths(rnn: Structure, layer0: int, param: str) -> tuple[int, int]:
     """(terms, factors) of the explicit form by dynamic programming over the unrolled state graph."""
     g, top, T = rnn.graph, rnn.layers, rnn.T
     kind, leaf, _ = param_entry(rnn, param)
@@ -141,7 +143,7 @@ def _counted_paths(rnn: RNN, layer0: int, param: str) -> tuple[int, int]:
     return terms, factors
 
 
-def check_explicit_size(rnn: RNN, targets: list[tuple[str, int]]) -> None:
+def check_explicit_size(rnn: Structure, targets: list[tuple[str, int]]) -> None:
     """Refuse, with the forms that scale, an explicit form larger than EXPLICIT_MAX_FACTORS."""
     if (rnn.loss == "sum" and rnn.T > 20_000 or rnn.T > 2 * EXPLICIT_MAX_FACTORS
             or not _single_route(rnn) and rnn.T > 5_000):
@@ -163,7 +165,7 @@ def _skeleton(layer0: int, k: int, ups: tuple[int, ...], s: int) -> list[tuple[i
     return [(layer0 + i, times[i + 1], times[i]) for i in range(len(times) - 2, -1, -1)]
 
 
-def _chains(rnn: RNN, segments: list, kind: str, leaf: str) -> Iterator[tuple[Step, ...]]:
+def _chains(rnn: Structure, segments: list, kind: str, leaf: str) -> Iterator[tuple[Step, ...]]:
     """Every choice of routes along a path skeleton (one choice for the vanilla cell), in a fixed order
     (depth first, routes in the cell's order), without recursion."""
     g = rnn.graph
@@ -191,7 +193,7 @@ def _chains(rnn: RNN, segments: list, kind: str, leaf: str) -> Iterator[tuple[St
                 yield (*chain, Step("D", layer, t, state, leaf))
 
 
-def _single_chain(rnn: RNN, segments: list, kind: str, leaf: str) -> tuple[Step, ...]:
+def _single_chain(rnn: Structure, segments: list, kind: str, leaf: str) -> tuple[Step, ...]:
     """The one chain of a skeleton for the vanilla cell: J's back in time, V's down, D at the entry."""
     route = rnn.graph.back("h")[0]
     chain: list[Step] = []
@@ -204,7 +206,7 @@ def _single_chain(rnn: RNN, segments: list, kind: str, leaf: str) -> tuple[Step,
     return tuple(chain)
 
 
-def explicit_terms(rnn: RNN, param: str, layer: int) -> Iterator[Term]:
+def explicit_terms(rnn: Structure, param: str, layer: int) -> Iterator[Term]:
     """Every path of the explicit form of ∂L/∂θ^(layer), ordered by loss step then entry step."""
     kind, leaf, _ = param_entry(rnn, param)
     n_ups = rnn.layers - layer
@@ -230,7 +232,7 @@ def contribution(row: Any, param: str, layer: int, t: int, values: Factors) -> A
     return row.T if z is None else row.T @ z.T
 
 
-def evaluate_explicit(rnn: RNN, param: str, layer: int, values: Factors) -> Any:
+def evaluate_explicit(rnn: Structure, param: str, layer: int, values: Factors) -> Any:
     """∂L/∂θ summed term by term from the explicit form."""
     total = None
     for term in explicit_terms(rnn, param, layer):
@@ -255,7 +257,7 @@ class DeltaPart(NamedTuple):
 DeltaKey = tuple[int, int, str]
 
 
-def delta_recursion(rnn: RNN, window: tuple[int, int] | None = None
+def delta_recursion(rnn: Structure, window: tuple[int, int] | None = None
                     ) -> Iterator[tuple[DeltaKey, tuple[DeltaPart, ...]]]:
     """δ^(ℓ)_t[s] = Σ parts, in the order BPTT computes them (t from T down to 0, top layer first).
     ``window`` = (s, lo): truncated BPTT of the loss term at step s alone, through steps s down to lo."""
@@ -284,7 +286,7 @@ def delta_source(part: DeltaPart) -> DeltaKey:
     return part.layer, part.t, part.target
 
 
-def evaluate_deltas(rnn: RNN, values: Factors, window: tuple[int, int] | None = None) -> dict[DeltaKey, Any]:
+def evaluate_deltas(rnn: Structure, values: Factors, window: tuple[int, int] | None = None) -> dict[DeltaKey, Any]:
     """All δ^(ℓ)_t[s] = ∂L/∂s^(ℓ)_t by the backward recursion; O(T·L) factor products.  A δ that no
     path reaches (the top cell state at T) is None."""
     deltas: dict[DeltaKey, Any] = {}
@@ -303,7 +305,7 @@ def evaluate_deltas(rnn: RNN, values: Factors, window: tuple[int, int] | None = 
     return deltas
 
 
-def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas: dict | None = None,
+def evaluate_recursive(rnn: Structure, param: str, layer: int, values: Factors, deltas: dict | None = None,
                        steps: range | None = None, rows: dict | None = None) -> Any:
     """∂L/∂θ^(ℓ) = Σ_t Σ_{s'} (D_t[s'←p] δ_t[s']) ⊗ z_t, or δ^(ℓ)_0[s] for an initial state; ``steps``
     restricts the sum (truncated BPTT); ``rows`` keeps Σ_{s'} D_tᵀ δ_t per linear map, so that the
@@ -335,7 +337,7 @@ def evaluate_recursive(rnn: RNN, param: str, layer: int, values: Factors, deltas
     return total if total is not None else values.zero_like(param, layer)
 
 
-def evaluate_truncated(rnn: RNN, param: str, layer: int, values: Factors, k: int) -> Any:
+def evaluate_truncated(rnn: Structure, param: str, layer: int, values: Factors, k: int) -> Any:
     """Truncated BPTT: each loss term at step s flows back through its last k steps only
     (t = s, …, s − k + 1); an initial state receives δ_0 only from terms with s ≤ k."""
     total = None
@@ -349,14 +351,14 @@ def evaluate_truncated(rnn: RNN, param: str, layer: int, values: Factors, k: int
     return total if total is not None else values.zero_like(param, layer)
 
 
-def default_wrt(rnn: RNN) -> str:
+def default_wrt(rnn: Structure) -> str:
     """The parameter a gradient is taken for when none is named: the cell's first recurrent weight
     (W for the vanilla cell, W_i for the LSTM, W_r for the GRU)."""
     spec = rnn.spec
     return next((p for p in spec.params if spec.kind(p) == "recurrent"), spec.params[0])
 
 
-def resolve_wrt(rnn: RNN, wrt: str) -> str:
+def resolve_wrt(rnn: Structure, wrt: str) -> str:
     """``all``, or the parameter a user means by ``wrt`` in any case or as printed (w, W_F, h_0); an
     unknown name is returned as given, for ``targets`` to refuse with the choices."""
     if wrt.casefold() == "all":
@@ -364,7 +366,7 @@ def resolve_wrt(rnn: RNN, wrt: str) -> str:
     return rnn.spec.param_named(wrt) or wrt
 
 
-def targets(rnn: RNN, wrt: str) -> list[tuple[str, int]]:
+def targets(rnn: Structure, wrt: str) -> list[tuple[str, int]]:
     """(param, layer) pairs for --wrt NAME|all, every layer (top layer first)."""
     params = rnn.spec.params
     meant = resolve_wrt(rnn, wrt)  # W or w, W_f or w_f: the name as printed works too

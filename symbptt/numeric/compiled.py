@@ -25,8 +25,7 @@ import sympy as sp
 from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import INPUT, prev, unit
-from ..model import RNN
-from ..paths import DeltaPart, Step, delta_recursion, explicit_terms, param_entry, targets
+from ..paths import DeltaPart, Step, Structure, delta_recursion, explicit_terms, param_entry, targets
 from ..step import Route, shown_coefficients
 from .factors import NumericModel
 from .forward import compiled as compiled_cell
@@ -55,7 +54,7 @@ def _name(step: Step) -> str:
 class CompiledForm:
     """∂L/∂θ for every parameter of ``rnn``'s structure, by its explicit or recursive form."""
 
-    def __init__(self, rnn: RNN, form: str = "explicit", wrt: str = "all") -> None:
+    def __init__(self, rnn: Structure, form: str = "explicit", wrt: str = "all") -> None:
         if form not in ("explicit", "recursive"):
             raise ValueError(form)
         self.rnn, self.form = rnn, form

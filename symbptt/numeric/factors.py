@@ -21,7 +21,7 @@ import numpy as np
 
 from ..cells import INPUT, Cell
 from ..config import Config
-from ..model import RNN
+from ..model import Unrolled
 from ..paths import Step, evaluate_deltas, evaluate_recursive, targets
 from .forward import Trajectory, UlpNoise, compiled, forward, step_coefficients, to_mp
 
@@ -78,14 +78,9 @@ class NumericModel:
     def layers(self) -> int:
         return len(self.params)
 
-    def structure(self) -> RNN:
-        """The structural model (sizes only) that paths.py walks; n and m may exceed the symbolic limit."""
-        rnn = RNN.__new__(RNN)
-        object.__setattr__(rnn, "spec", self.cell)
-        for key, value in dict(T=self.T, n=1, m=1, layers=self.layers, activation=None, loss=self.loss,
-                               cell=self.cell.name).items():
-            object.__setattr__(rnn, key, value)
-        return rnn
+    def structure(self) -> Unrolled:
+        """The structure that paths.py walks (no sizes: n and m may exceed the symbolic limit)."""
+        return Unrolled(self.cell, self.T, self.layers, self.loss)
 
     def as_mp(self) -> NumericModel:
         return NumericModel(self.cell, [{k: to_mp(v) for k, v in p.items()} for p in self.params],
