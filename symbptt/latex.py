@@ -10,6 +10,7 @@ definitions of named factors are typeset maths under the equations.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import sympy as sp
 
@@ -41,16 +42,15 @@ def _matadd(expr: sp.MatAdd) -> str:
     return "".join(out)
 
 
-_ENTRIES: list[FactorCache[str]] = []
+@lru_cache(maxsize=1)
+def _tex_entries() -> FactorCache[str]:
+    """The template cache of matrix entries in LaTeX (one for the process; it bounds itself)."""
+    return FactorCache(tex, lambda s, old, new: s.replace(old, new), _atom)
 
 
 def _tex_matrix(expr: sp.MatrixBase) -> str:
     """A matrix entry by entry (each through a template cache), set as SymPy sets it."""
-    if not _ENTRIES:
-        _ENTRIES.append(FactorCache(tex, lambda s, old, new: s.replace(old, new), _atom))
-    entry = _ENTRIES[0]
-    if len(entry.done) > 8192:
-        entry.done.clear()
+    entry = _tex_entries()
     rows = [" & ".join(entry(v) for v in row) for row in expr.tolist()]
     return r"\left[\begin{matrix}" + r"\\".join(rows) + r"\end{matrix}\right]"
 

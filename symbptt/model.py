@@ -18,6 +18,7 @@ from sympy import ImmutableMatrix as Matrix  # every matrix of a model is immuta
 from . import notation
 from . import primitives as P
 from .activations import Activation, get_activation
+from .caching import Bounded
 from .cells import INPUT, TAKES_ACTIVATION, Cell, get_cell, prev, unit
 from .errors import SymbpttError
 from .step import StepGraph, step_graph
@@ -147,8 +148,8 @@ class Symbols:
 
     def __init__(self, rnn: RNN) -> None:
         self.rnn = rnn
-        self._made: dict[tuple, Matrix] = {}
-        self._scalars: dict[tuple, sp.Symbol] = {}
+        self._made: Bounded[tuple, Matrix] = Bounded(8192)  # long forms stream: keep the caches small
+        self._scalars: Bounded[tuple, sp.Symbol] = Bounded(8192)
         for p in rnn.spec.unit_params:
             notation.register_param_base(split_name(p)[0])
 
@@ -166,25 +167,21 @@ class Symbols:
     def scalar(self, name: str, layer: int | None, t: int | None, unit: int | None = None) -> sp.Symbol:
         """The symbol of one unit (h_3, a^f_1, x_2; unit i of a vector as h_3[i])."""
         key = (name, layer, t, unit)
-        if key not in self._scalars:
-            if len(self._scalars) > 8192:  # long forms stream: keep the cache small
-                self._scalars.clear()
+        found = self._scalars.get(key)
+        if found is None:
             base, tag = split_name(name)
-            self._scalars[key] = notation.name(base, tag=tag, layer=self.lay(layer), step=t,
-                                               unit=() if unit is None else (unit,))
-        return self._scalars[key]
+            found = self._scalars.remember(key, notation.name(base, tag=tag, layer=self.lay(layer), step=t,
+                                                              unit=() if unit is None else (unit,)))
+        return found
 
     def vector(self, name: str, layer: int | None, t: int | None, size: int | None = None) -> Matrix:
         size = self.rnn.n if size is None else size
         key = (name, layer, t, size)
-        if key not in self._made:
-            if len(self._made) > 8192:
-                self._made.clear()
-            if size == 1:
-                self._made[key] = Matrix([[self.scalar(name, layer, t)]])
-            else:
-                self._made[key] = Matrix([[self.scalar(name, layer, t, i)] for i in range(1, size + 1)])
-        return self._made[key]
+        found = self._made.get(key)
+        if found is None:
+            found = self._made.remember(key, Matrix([[self.scalar(name, layer, t)]]) if size == 1 else
+                                        Matrix([[self.scalar(name, layer, t, i)] for i in range(1, size + 1)]))
+        return found
 
     def _matrix(self, name: str, layer: int, rows: int, cols: int) -> Matrix:
         key = (name, layer, rows, cols)

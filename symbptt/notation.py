@@ -50,17 +50,6 @@ PARAM = re.compile(
 BASE = re.compile(r"[A-Za-z]+")
 
 
-STEP_TEMPLATES: dict[sp.Basic, tuple[sp.Basic, dict[sp.Basic, sp.Basic]]] = {}
-
-
-def remember_template(expr: sp.Basic, template: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> None:
-    """Note that ``expr`` is ``template`` with its symbols replaced by ``mapping`` (a step's factor
-    built from the generic one), so that printers can print the template once and swap names."""
-    if len(STEP_TEMPLATES) > 8192:
-        STEP_TEMPLATES.clear()
-    STEP_TEMPLATES[expr] = (template, mapping)
-
-
 def register_param_base(base: str) -> None:
     """A user cell's parameter names print as parameters (gate suffix as a subscript)."""
     PARAM_BASES.add(base)

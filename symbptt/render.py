@@ -22,9 +22,11 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pretty.stringpict import prettyForm
 
 from . import notation
+from .caching import Bounded
 from .printing import TextPrinter, UnicodePrinter, text
 from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation, LazySum, MatTermSum, TermSum
+from .symbolic.shown import template_of
 from .templates import swap
 
 FORMATS = ("pretty", "text", "latex")
@@ -59,7 +61,7 @@ def _template(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | N
     """Replace the step numbers of the step symbols by runs of one digit of the same width (7…7, 8…8,
     9…9), one digit per distinct step, given in the order of the step strings so that SymPy sorts the
     template's terms as it sorts the real ones.  None for a constant or more than three steps."""
-    hint = notation.STEP_TEMPLATES.get(expr)
+    hint = template_of(expr)
     if hint is not None:
         return _template_from_hint(*hint)
     found = []
@@ -86,7 +88,7 @@ def _placeholder(kind: Any, name: str) -> sp.Symbol:
     return kind(name)
 
 
-_HINTED: dict[tuple, sp.Basic] = {}
+_HINTED: Bounded[tuple, sp.Basic] = Bounded(4096)
 
 
 def _template_from_hint(generic: sp.Basic, mapping: dict[sp.Basic, sp.Basic]
@@ -104,9 +106,8 @@ def _template_from_hint(generic: sp.Basic, mapping: dict[sp.Basic, sp.Basic]
     key = (generic, tuple((g, placeholders.get(real, real)) for g, real in mapping.items()))
     template = _HINTED.get(key)
     if template is None:
-        if len(_HINTED) > 4096:
-            _HINTED.clear()
-        template = _HINTED[key] = swap(generic, {g: placeholders.get(real, real) for g, real in mapping.items()})
+        swapped = {g: placeholders.get(real, real) for g, real in mapping.items()}
+        template = _HINTED.remember(key, swap(generic, swapped))
     return template, {v: k for k, v in placeholders.items()}
 
 
@@ -117,25 +118,21 @@ class FactorCache(Generic[R]):
     def __init__(self, show: Callable[[sp.Basic], R], swap: Callable[[R, str, str], R],
                  atom: Callable[[sp.Basic], str]) -> None:
         self.show, self.swap, self._atom = show, swap, atom
-        self.atoms: dict[sp.Basic, str] = {}
+        self.atoms: Bounded[sp.Basic, str] = Bounded(8192)
         self.templates: dict[sp.Basic, R] = {}
-        self.done: dict[sp.Basic, R] = {}
+        self.done: Bounded[sp.Basic, R] = Bounded(8192)  # long forms: each factor is printed a few times
 
     def __call__(self, expr: sp.Basic) -> R:
         found = self.done.get(expr)
         if found is None:
-            if len(self.done) > 8192:  # long forms: each factor is printed a few times, then never again
-                self.done.clear()
-            found = self.done[expr] = self._print(expr)
+            found = self.done.remember(expr, self._print(expr))
         return found
 
     def atom(self, symbol: sp.Basic) -> str:
         """The printed spelling of one symbol (cached: symbols recur in every factor)."""
         found = self.atoms.get(symbol)
         if found is None:
-            if len(self.atoms) > 8192:
-                self.atoms.clear()
-            found = self.atoms[symbol] = self._atom(symbol)
+            found = self.atoms.remember(symbol, self._atom(symbol))
         return found
 
     def _print(self, expr: sp.Basic) -> R:
@@ -222,7 +219,7 @@ def split_product(expr: sp.Basic, cache: FactorCache, factors_of_product: Callab
             key = ("factors", factor)
             parts = done.get(key)
             if parts is None:
-                parts = done[key] = factors_of_product(factor, cache)
+                parts = done.remember(key, factors_of_product(factor, cache))
             out.extend(parts)
         else:
             out.append(done.get(factor) or cache(factor))

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
 # bottom to top; a module may import only from its own layer or the layers before it
 LAYERS = [
     ("printing", {"printing"}),  # the printers: they read what they print from the objects, import nothing
-    ("base", {"errors", "escape", "lazy", "limits", "validate", "progress", "output", "safeexpr", "shipped",
+    ("base", {"caching", "errors", "escape", "lazy", "limits", "validate", "progress", "output", "safeexpr", "shipped",
               "primitives", "notation", "templates", "activations", "reference"}),
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),
@@ -164,3 +164,18 @@ def test_cell_names_are_asked_only_where_listed():
     grown = {k: v for k, v in counts.items() if v > CELL_NAME_TESTS.get(k, 0)}
     assert not grown, f"a module asks which cell it has; give the cell the fact instead: {grown}"
     assert NAME_TEST.search('if rnn.spec.name != "lstm":') and NAME_TEST.search("cell in ('rnn', 'gru')")
+
+
+def test_caches_are_one_bounded_mechanism():
+    """A cache empties itself when full (caching.Bounded); no module writes its own 'clear when long'
+    besides the one place that forgets two caches together (symbolic/shown.py's streamed factors)."""
+    from symbptt.caching import Bounded
+
+    cache: Bounded[int, int] = Bounded(3)
+    assert [cache.remember(k, k * k) for k in range(3)] == [0, 1, 4] and len(cache) == 3
+    assert cache.remember(3, 9) == 9 and dict(cache) == {3: 9}  # full: emptied, then stored
+    assert cache.get_or_make(3, lambda: -1) == 9 and cache.get_or_make(4, lambda: 16) == 16
+    hand_written = re.compile(r"if [^\n]*len\([^)]*\) > \d{3,}[^\n]*\n\s+[^\n]*\.clear\(\)")
+    found = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+                   if hand_written.search(path.read_text()))
+    assert found == ["symbolic/shown.py"]

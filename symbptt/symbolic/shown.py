@@ -7,6 +7,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .. import notation
+from ..caching import Bounded
 from ..cells import INPUT, prev, unit
 from ..model import RNN, Matrix, split_name
 from ..paths import Step, param_entry, weight_source
@@ -14,6 +15,15 @@ from ..printing import latex
 from ..step import Route, shown_coefficients
 from ..templates import swap, swap_builder
 from .derivation import Equation, Note, TermSum, ordered_product, ordered_sum
+
+# every factor instantiated from a template at some step, with the template and the swap that made it:
+# the printers print a template once and swap names (render.FactorCache) instead of printing each step
+_TEMPLATES: Bounded[sp.Basic, tuple[sp.Basic, dict[sp.Basic, sp.Basic]]] = Bounded(8192)
+
+
+def template_of(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Basic, sp.Basic]] | None:
+    """(template, mapping) when ``expr`` is a step's factor made from a template here, else None."""
+    return _TEMPLATES.get(expr)
 
 
 class Instances:
@@ -40,7 +50,7 @@ class Instances:
         symbols, builder = known
         values = tuple(self.symbol(s, layer, t, i) for s in symbols)
         result = builder(values)
-        notation.remember_template(result, template, dict(zip(symbols, values, strict=True)))
+        _TEMPLATES.remember(result, (template, dict(zip(symbols, values, strict=True))))
         return result
 
     def forget(self) -> None:
@@ -137,7 +147,7 @@ class Display:
 
     def factor(self, step: Step) -> sp.Basic:
         """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
-        if self.bounded and len(self._shown) > 4096:
+        if self.bounded and len(self._shown) > 4096:  # a long form streams: forget factors and their symbols
             self._shown.clear()
             self.values.at.forget()
         if step not in self._shown:
