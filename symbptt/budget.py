@@ -51,7 +51,7 @@ def check_form_size(rnn, form: str, wrt: str) -> None:
         per_step = rnn.layers * len(rnn.spec.nodes) * rnn.n * (rnn.n + rnn.m + 2) * 4
         _refuse(form, rnn.T, rnn.T * per_step, "symbols", "--form general")
     elif form == "expanded":
-        key = (rnn.spec.name == "rnn", rnn.n, rnn.layers)
+        key = (rnn.spec.elman, rnn.n, rnn.layers)
         limit = EXPANDED_MAX_T.get(key, 0) if rnn.m <= 2 or rnn.n == 1 else 0
         if rnn.T > limit:
             allowed = f"T <= {limit}" if limit else "no T"

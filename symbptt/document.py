@@ -306,7 +306,7 @@ def tikz_diagram(rnn: RNN) -> str:
             # the shared input weights are named once, on the last arrow up, where nothing is to its right
             # (between the columns hang the back arcs and their labels)
             u = "u" if rnn.scalar else "U"  # as the formulas of a scalar model write it
-            label = rf"node[lab, right, pos=0.3] {{${u}{up}, b{up}$}}" if rnn.spec.name == "rnn" and col == len(
+            label = rf"node[lab, right, pos=0.3] {{${u}{up}, b{up}$}}" if rnn.spec.elman and col == len(
                 columns) - 1 else ""
             # from the layer below, a cell with several states curves around that layer's upper rows
             path = "to[bend right=28]" if ell > 1 and len(states) > 1 else "--"
@@ -350,8 +350,6 @@ def tikz_diagram(rnn: RNN) -> str:
 def _forward_label(rnn: RNN, state: str, layer: int) -> str:
     """What a same-state arrow multiplies by going forward: W for the vanilla cell, f_t ⊙ on the LSTM's c."""
     up = f"^{{({layer})}}" if rnn.layers > 1 else ""
-    if rnn.spec.name == "rnn":
+    if rnn.spec.elman:
         return f"{'w' if rnn.scalar else 'W'}{up}"  # the formulas' spelling: w for one unit
-    if rnn.spec.name == "lstm" and state == "c":
-        return r"f_t \odot"
-    return ""
+    return dict(rnn.spec.arrow_labels).get(state, "")

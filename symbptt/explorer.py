@@ -32,10 +32,18 @@ def model_config(cell: str, activation: str, w: float, b: float, T: int):
     from .numeric.examples import example_config
 
     x = [float(v) for v in np.random.default_rng(INPUT_SEED).uniform(-1.0, 1.0, T)]
-    if cell == "rnn":
+    spec = _spec(cell, activation)
+    if spec.elman:
         return parse_config({"activation": activation, "W": w, "U": 1.0, "b": b, "h0": 0.0, "x": x, "y": 0.5})
-    overrides = {"b_f": b} if cell == "lstm" else {"b_z": b}
+    overrides = {spec.keep_bias: b} if spec.keep_bias else {}
     return example_config(cell, T, 1, gain=w, seed=INPUT_SEED, overrides=overrides)
+
+
+def _spec(cell: str, activation: str) -> Any:
+    from .activations import get_activation
+    from .cells import get_cell
+
+    return get_cell(cell, get_activation(activation))
 
 
 def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str, Any]:
@@ -55,8 +63,9 @@ def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str,
         from .forms import derive
         from .model import RNN
 
-        rnn = RNN(T=T, activation=activation) if cell == "rnn" else RNN(T=T, cell=cell)
-        formula = derive(rnn, "explicit" if cell == "rnn" else "recursive", wrt)._repr_latex_()
+        elman = cfg.spec.elman
+        rnn = RNN(T=T, activation=activation) if elman else RNN(T=T, cell=cell)
+        formula = derive(rnn, "explicit" if elman else "recursive", wrt)._repr_latex_()
     return {"k": np.arange(T + 1), "log10_norms": np.array(norms), "term_k": ks, "terms": terms, "wrt": wrt,
             "formula": formula}
 

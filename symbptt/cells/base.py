@@ -76,7 +76,18 @@ class Cell:
     gain_scaled: tuple[str, ...] = ()  # per-unit parameters a gain (or train's --scale) multiplies: IndRNN's w
     max_hidden: int | None = None  # user cells are scalar (n = 1)
     max_input: int | None = None
-    uses_activation: bool = False  # only the vanilla cell takes -a
+    uses_activation: bool = False  # the vanilla cell and IndRNN take -a
+    # the Elman recurrence h_t = σ(W h_{t-1} + U x_t + b): one route back per step, whose factor
+    # diag(σ'(a_t)) W the forms write out in parameters for a scalar model, and which the fast sweeps,
+    # the scalar explicit form and the drawings' "U, b" label assume
+    elman: bool = False
+    # the bias of the gate that keeps the state (the LSTM's forget gate b_f, the GRU's update gate b_z):
+    # what the explorer's slider moves; ``forget_bias``: the one `train --forget-bias` sets (the LSTM's)
+    keep_bias: str | None = None
+    forget_bias: str | None = None
+    # how the unrolled drawing labels a state's arrow from t-1 to t (LaTeX), where the cell carries it
+    # through a gate: the LSTM's c_t = f_t ⊙ c_{t-1} + …
+    arrow_labels: tuple[tuple[str, str], ...] = ()
     torch: TorchLayout | None = None  # the torch module with the same equations, if there is one
     notes: tuple[str, ...] = field(default=())
 

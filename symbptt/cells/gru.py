@@ -31,5 +31,6 @@ def gru() -> Cell:
             ("n", tanh(unit("a_n") + r * unit("a_hn"))),
             ("h", (1 - z) * n + z * prev("h")),
         ),
+        keep_bias="b_z",
         torch=TorchLayout("GRU", tuple((f"W_{k}", f"U_{k}", f"b_{k}") for k in "rzn"), hidden_biases=((2, "b_hn"),)),
     )

@@ -25,5 +25,8 @@ def lstm() -> Cell:
         states=("h", "c"),
         linears=linears,
         nodes=(*gates, ("c", f * prev("c") + i * g), ("h", o * tanh(c))),
+        keep_bias="b_f",
+        arrow_labels=(("c", r"f_t \odot"),),
+        forget_bias="b_f",
         torch=TorchLayout("LSTM", tuple((f"W_{k}", f"U_{k}", f"b_{k}") for k in GATES)),
     )

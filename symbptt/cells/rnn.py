@@ -18,5 +18,6 @@ def rnn(act: Activation) -> Cell:
         linears=(Linear("a", (("W", "h"), ("U", INPUT)), "b", "a"),),
         nodes=(("h", act.apply(a)),),
         uses_activation=True,
+        elman=True,
         torch=TorchLayout("RNN", (("W", "U", "b"),), activations=("tanh", "relu")),
     )

@@ -143,7 +143,7 @@ def initial_params(spec: Cell, settings: TrainSettings, m: int) -> list[dict[str
                 scale = settings.scale if name in spec.gain_scaled else 1.0
                 p[name] = rng.uniform(*spec.init_range(name), (n, 1)) * scale
             else:
-                value = settings.forget_bias if name == "b_f" and spec.name == "lstm" else 0.0
+                value = settings.forget_bias if name == spec.forget_bias else 0.0
                 p[name] = np.full((n, 1), value, dtype=float)  # an int forget_bias too
         layers.append(p)
     return layers

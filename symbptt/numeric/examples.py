@@ -69,18 +69,18 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
         elif kind == "unit":  # uniform on the cell's interval (times the gain for a recurrent one)
             value = rng.uniform(*spec.init_range(param), n) * (gain if param in spec.gain_scaled else 1.0)
         else:
-            value = np.full(n, forget_bias if param == "b_f" and takes_forget_bias(spec) else 0.0)
+            value = np.full(n, forget_bias if param == spec.forget_bias else 0.0)
         params[param] = value
     for param, constant in (overrides or {}).items():
         params[param] = np.full_like(params[param], float(constant))
     x = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, (T, m))  # the same for every cell
-    return Config(cell=name, activation=activation if spec.name == "rnn" else None, layers=[params], x=x,
+    return Config(cell=name, activation=activation if spec.elman else None, layers=[params], x=x,
                   y=np.zeros(n), loss="last")
 
 
 def takes_forget_bias(spec: Cell) -> bool:
     """Whether ``forget_bias`` sets one of the cell's biases (the LSTM's b_f)."""
-    return spec.name == "lstm"
+    return spec.forget_bias is not None
 
 
 def with_param(cfg: Config, param: str, value: float) -> Config:

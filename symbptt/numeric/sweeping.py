@@ -36,12 +36,20 @@ class SweepRequest:
     init: str = "gaussian"  # how the recurrent matrices are drawn (examples.INITS)
 
     @property
+    def elman(self) -> bool:
+        """Whether the cell is the Elman recurrence (the vanilla rnn): the fast sweeps assume it."""
+        from ..activations import get_activation
+        from ..cells import get_cell
+
+        return get_cell(self.cell, get_activation(self.activation)).elman
+
+    @property
     def scalar_rnn(self) -> bool:
-        return self.cell == "rnn" and self.n == 1 and self.param in (None, "w", "W")
+        return self.n == 1 and self.param in (None, "w", "W") and self.elman
 
     @property
     def gain_rnn(self) -> bool:
-        return self.cell == "rnn" and self.n > 1 and self.param in (None, "gain")
+        return self.n > 1 and self.param in (None, "gain") and self.elman
 
     def validate(self) -> None:
         """Every combination that cannot mean anything, refused before any work, with the numbers."""
@@ -78,7 +86,7 @@ class SweepRequest:
                                f"the rnn; {spec.name}'s recurrent weights are not a matrix)" if not self.scalar_rnn
                                else "--init draws the recurrent matrix of n ≥ 2 units; the scalar sweep sets w itself")
         known = ["gain", *spec.params] if scaled else list(spec.params)
-        if self.param is not None and self.param not in known and not (self.cell == "rnn" and self.param == "w"):
+        if self.param is not None and self.param not in known and not (spec.elman and self.param == "w"):
             raise SymbpttError(f"unknown --param {self.param!r} for the {spec.name} cell; choose one of "
                                f"{', '.join(known)}")
         what = f"a sweep of {self.points} points × T = {self.T}"
@@ -104,6 +112,7 @@ class SweepResult:
     T: int
     values: dict[str, np.ndarray]  # block name → (T, points) log10 values
     about: dict
+    fast: bool = False  # a scalar or gain sweep of the vanilla rnn, whose rounding is measured
 
     def key(self, block: str) -> str:
         if self.about["quantity"] == "grad":
@@ -114,7 +123,7 @@ class SweepResult:
         """Where rounding decides the value (scalar and gain sweeps of ∂h_T/∂h_0), else None."""
         from .sweeps import rounding_decides
 
-        if self.about["quantity"] != "jacobian" or self.about["cell"] != "rnn" or len(self.values) != 1:
+        if self.about["quantity"] != "jacobian" or not self.fast or len(self.values) != 1:
             return None
         (values,) = self.values.values()
         return rounding_decides(values, self.about["activation"])
@@ -154,7 +163,7 @@ def run_sweep(req: SweepRequest) -> SweepResult:
 
     grid = np.linspace(req.low, req.high, req.points)
     about: dict[str, object] = {"cell": req.cell, "quantity": req.quantity}
-    if req.cell == "rnn":
+    if req.elman:
         about["activation"] = req.activation
     if req.quantity == "grad":
         values = sweep_grad(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed, y=req.y,
@@ -167,10 +176,10 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         with Progress(req.T, "sweep") as bar:
             values = sweep_scalar(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed,
                                   progress=bar.update)
-        return SweepResult("w", grid, req.T, {"h": values}, about)
+        return SweepResult("w", grid, req.T, {"h": values}, about, fast=True)
     if req.gain_rnn:
         values = sweep_gain(grid, req.T, req.activation, req.n, seed=req.seed, init=req.init)
-        return SweepResult("g", grid, req.T, {"h": values}, about | {"n": req.n, "init": req.init})
+        return SweepResult("g", grid, req.T, {"h": values}, about | {"n": req.n, "init": req.init}, fast=True)
     about |= {"init": req.init} if req.init != "gaussian" else {}
     about |= {"n": req.n, "seed": req.seed, "drive": req.u}
     if req.param in (None, "gain"):
@@ -179,5 +188,5 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias})
     base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
                           seed=req.seed, activation=req.activation, init=req.init)
-    param = "W" if req.cell == "rnn" and req.param == "w" else req.param
+    param = "W" if req.elman and req.param == "w" else req.param
     return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain})

@@ -81,7 +81,7 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     ax.set_xlim(0.3, T + 0.7)
     ax.set_xlabel(f"step $k$ where ${wrt}$ enters")
     ax.set_ylabel(f"log10 |term k of ∂L/∂{wrt}|")
-    act = f"{cfg.act_name}, " if spec.name == "rnn" else ""
+    act = f"{cfg.act_name}, " if spec.elman else ""
     ax.set_title(f"{plot_text(spec.name)}: {act}T = {T}, loss {cfg.loss}{entry}: one bar per step, floor 10^{floor:g}",
                  fontsize=9)
     caption(fig, f"∂L/∂{wrt} is a sum over the step k at which {wrt} enters; term k multiplies the error by one "

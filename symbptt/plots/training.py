@@ -25,8 +25,16 @@ def _label(settings: TrainSettings, varied: str) -> str:
         return "no clipping" if settings.clip is None else f"clip at {settings.clip:g}"
     if varied == "forget_bias":
         return f"b_f = {settings.forget_bias:g}"
-    name = plot_text(settings.cell) if settings.cell != "lstm" else f"lstm (b_f = {settings.forget_bias:g})"
-    return name
+    return _cell_label(settings.cell, settings.forget_bias)
+
+
+def _cell_label(cell: str, forget_bias: float) -> str:
+    """The cell's name, and the forget bias it was trained with when it has one (the LSTM's b_f)."""
+    from ..activations import get_activation
+    from ..cells import get_cell
+
+    bias = get_cell(cell, get_activation("tanh")).forget_bias
+    return plot_text(cell) if bias is None else f"{plot_text(cell)} ({bias} = {forget_bias:g})"
 
 
 def training(runs: list[TrainSettings], varied: str) -> Drawn:
@@ -113,7 +121,7 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
                 solved += bool(result.summary["solved"])
             shares.append(solved / seeds)
         bias = base.forget_bias if forget_bias is None else forget_bias
-        label = plot_text(cell) if cell != "lstm" else f"lstm (b_f = {bias:g})"
+        label = _cell_label(cell, bias)
         k = len(table)  # cells that solve alike draw on top of each other: each its own marker, size and dashes
         ax.plot(lengths, shares, marker="osD^v"[k % 5], markersize=9 - 1.5 * (k % 5), linestyle=DASHES[k % 4],
                 label=label)

@@ -66,7 +66,7 @@ def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = Fa
                 continue
             below = 0.0 if ell == 1 else rows[(ell - 1, "h")]
             bend = 0.0 if s == states[0] else 0.35  # around the state drawn below it
-            name = "U, b" if spec.name == "rnn" else ""
+            name = "U, b" if spec.elman else ""
             _arrow(ax, (col, below), (col, y), label=f"${name}{sup(ell)}$" if name and bend == 0 else "", bend=bend)
             counts["forward"] += 1
             if backward and ell > 1 and s == "h":
@@ -81,7 +81,8 @@ def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = Fa
                 y0 = rows[(ell, source)]
                 label = ""
                 if source == target:
-                    label = {"rnn": f"$W{sup(ell)}$", "lstm": r"$\odot f_t$" if s == "c" else ""}.get(spec.name, "")
+                    arrow = f"W{sup(ell)}" if spec.elman else dict(spec.arrow_labels).get(s, "")
+                    label = f"${arrow}$" if arrow else ""
                 _arrow(ax, (col - 1, y0), (col, y), label=label, bend=0.0)
                 counts["forward"] += 1
                 if backward:

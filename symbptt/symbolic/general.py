@@ -27,7 +27,7 @@ T_SYM, K, J_IDX, S_IDX = sp.symbols("T k j t", integer=True, positive=True)
 
 
 def general_form(rnn: RNN, wrt: str) -> Derivation:
-    if rnn.spec.name == "rnn" and rnn.scalar and rnn.layers == 1:
+    if rnn.spec.elman and rnn.scalar and rnn.layers == 1:
         return general_scalar(rnn, wrt)
     return general_ordered(rnn, wrt)
 

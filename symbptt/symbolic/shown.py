@@ -126,7 +126,7 @@ class Display:
     def __init__(self, rnn: RNN, named: bool | None = None, bounded: bool = False) -> None:
         self.rnn, self.s, self.values = rnn, rnn.symbols, SymbolicFactors(rnn)
         self.n = rnn.n
-        self.named = (not rnn.scalar or rnn.spec.name != "rnn") if named is None else named
+        self.named = (not rnn.scalar or not rnn.spec.elman) if named is None else named
         self._shown: dict[Step, sp.Basic] = {}
         self._generic: dict[tuple, sp.Basic] = {}
         self.bounded = bounded  # streaming a long form: keep only recent factors

@@ -59,7 +59,7 @@ def form_factors_generic(rnn: RNN, wrt: str) -> Derivation:
 
 
 def _factors_notes(rnn: RNN) -> list[str]:
-    if rnn.spec.name == "rnn":
+    if rnn.spec.elman:
         return [Note("J_t = ∂h_t/∂h_(t-1) = diag(σ'(a_t))·W scales row i of W by σ'(a_t[i]) (it is not "
                      "W·diag(σ')); V_t = ∂h_t/∂x_t reaches the layer below; D_t = ∂h_t/∂a_t = diag(σ'(a_t))",
                      r"$J_t = \partial h_t/\partial h_{t-1} = \operatorname{diag}(\sigma'(a_t))\,W$ scales row $i$ "
@@ -76,7 +76,7 @@ def _factors_notes(rnn: RNN) -> list[str]:
 def _shown_partials(rnn: RNN) -> list[Equation]:
     """The local partials a factors section opens with: every cell's but the vanilla one's, whose only
     partial is σ'(a_t), already in its factors."""
-    return _local_partials(rnn) if rnn.spec.name != "rnn" else []
+    return _local_partials(rnn) if not rnn.spec.elman else []
 
 
 def _local_partials(rnn: RNN) -> list[Equation]:
@@ -94,7 +94,7 @@ def form_expanded(rnn: RNN, wrt: str) -> Derivation:
     values, subs, eqs = SymbolicFactors(rnn), nested_states(rnn), []
     d = Display(rnn)
     for param, layer in targets(rnn, wrt):
-        if rnn.scalar and rnn.spec.name == "rnn":  # the explicit sum, every factor in parameters and inputs
+        if rnn.scalar and rnn.spec.elman:  # the explicit sum, every factor in parameters and inputs
             terms = list(explicit_terms(rnn, param, layer))
             for entry, column in _scalar_entries(rnn, param, layer):
                 shown = [explicit_term_display(d, t, param, layer, column) for t in terms]
