@@ -100,11 +100,6 @@ def _check_numbers(name: str, value: Any, depth: int) -> None:
         raise SymbpttError(f"field {name!r} holds an integer too large for float64")
 
 
-def _shape_of(spec: Cell, param: str, n: int, m: int) -> tuple[int, ...]:
-    kind = spec.kind(param)
-    return {"recurrent": (n, n), "input": (n, m), "bias": (n,), "unit": (n,), "initial": (n,), "scalar": (1,)}[kind]
-
-
 def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -> dict[str, np.ndarray]:
     aliases = {p[0].lower() + p[1:]: p for p in spec.params if p[0] in "WU"}
     given = {aliases.get(k, k): v for k, v in raw.items() if k not in FIELDS}
@@ -130,7 +125,7 @@ def _layer(spec: Cell, raw: dict[str, Any], where: str, m: int, n: int | None) -
         raise SymbpttError(f"hidden size {n} is larger than {MAX_NUMERIC_HIDDEN}")
     out = {}
     for param in spec.params:
-        want = _shape_of(spec, param, n, m)
+        want = spec.shape(param, n, m)
         arr = _array(where + param, given[param], len(want))
         if arr.shape != want:
             got = "×".join(map(str, arr.shape))

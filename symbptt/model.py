@@ -127,9 +127,9 @@ class RNN:
         return loss_steps(self.loss, self.T)
 
     def param_shape(self, name: str, layer: int) -> tuple[int, int]:
-        kind = self.spec.kind(name)
-        return {"recurrent": (self.n, self.n), "input": (self.n, self.input_size(layer)),
-                "bias": (self.n, 1), "unit": (self.n, 1), "initial": (self.n, 1), "scalar": (1, 1)}[kind]
+        """The shape of a parameter as a SymPy matrix (a vector as a column)."""
+        shape = self.spec.shape(name, self.n, self.input_size(layer))
+        return (shape[0], shape[1] if len(shape) > 1 else 1)
 
     @cached_property
     def symbols(self) -> Symbols:

@@ -145,6 +145,20 @@ class Cell:
         found = [p for p in self.params if p.casefold() == plain.casefold()]
         return found[0] if len(found) == 1 else None
 
+    def shape(self, param: str, n: int, m: int) -> tuple[int, ...]:
+        """The shape of a parameter in a layer of n units reading m inputs: (n, n) recurrent, (n, m) input,
+        (n,) for a bias, a per-unit parameter or an initial state, (1,) for a scalar.
+
+        Args:
+            param: one of ``params``.
+            n: the hidden size.
+            m: the layer's input size (the hidden size of the layer below, above the first).
+
+        Returns:
+            The shape as a tuple.
+        """
+        return {"recurrent": (n, n), "input": (n, m), "scalar": (1,)}.get(self.kind(param), (n,))
+
     def kind(self, param: str) -> str:
         """'recurrent' (n×n), 'input' (n×m), 'bias' (n), 'unit' (n, read unit by unit), 'scalar' or
         'initial' (n)."""

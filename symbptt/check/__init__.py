@@ -113,7 +113,7 @@ def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, sca
         p = {}
         for name in spec.params:
             kind = spec.kind(name)
-            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "unit": (n,), "initial": (n,)}[kind]
+            shape = spec.shape(name, n, width)
             if kind == "unit":  # per-unit parameters on the cell's own interval (the LRU's ν: λ near 1)
                 low, high = spec.init_range(name)
                 p[name] = rng.uniform(low, high, shape)

@@ -36,7 +36,7 @@ import numpy as np
 from ..activations import get_activation
 from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
-from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS, _shape_of
+from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
 from ..errors import SymbpttError
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
@@ -112,7 +112,7 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
         arr = _array(f"{where}{p}", given[p])
         if kind == "scalar" and arr.shape == (1,):
             arr = arr.reshape(())
-        want = () if kind == "scalar" else _shape_of(cell, p, n, k)  # a scalar as a number
+        want = () if kind == "scalar" else cell.shape(p, n, k)  # a scalar as a number
         if arr.shape != want:
             shown, got = "×".join(map(str, want)) or "a number", "×".join(map(str, arr.shape)) or "()"
             raise SymbpttError(f"{where}{p} must be {shown} ({kind}), got shape {got}")
