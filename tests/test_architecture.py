@@ -175,3 +175,17 @@ def test_caches_are_one_bounded_mechanism():
     found = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                    if hand_written.search(path.read_text()))
     assert found == ["symbolic/shown.py"]
+
+
+def test_every_package_is_installed_and_the_core_is_fully_typed():
+    """pyproject lists its packages one by one: a package left out installs without its modules (pip
+    install . would lose it); and mypy checks every function of cells/, symbolic/, numeric/, printing/."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert listed == found
+    strict = [o for o in config["tool"]["mypy"]["overrides"] if o.get("disallow_untyped_defs")]
+    assert {m for o in strict for m in o["module"]} >= {f"symbptt.{p}.*" for p in ("cells", "symbolic", "numeric",
+                                                                                    "printing")}

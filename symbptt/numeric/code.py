@@ -17,7 +17,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from .. import primitives as P
-from ..cells import INPUT, prev, unit
+from ..cells import INPUT, Cell, prev, unit
 from ..escape import docstring_text
 from ..model import RNN
 from ..paths import param_entry
@@ -235,7 +235,7 @@ def _wrap_code(line: str) -> list[str]:
     return out
 
 
-def _value_of(symbol: sp.Symbol, spec) -> str:
+def _value_of(symbol: sp.Symbol, spec: Cell) -> str:
     """Where the forward pass keeps a coefficient's argument at step t of layer l."""
     name = symbol.name
     if name.startswith("prev_"):

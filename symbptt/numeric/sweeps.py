@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..activations import get_activation
+from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
 from .examples import unit_recurrent
@@ -307,7 +308,7 @@ def sweep_configs(configs: list) -> dict[str, np.ndarray]:
     return {name: np.stack([c[name] for c in columns], axis=1) for name in names}
 
 
-def sweep_param(cfg, param: str, grid: np.ndarray) -> dict[str, np.ndarray]:
+def sweep_param(cfg: Config, param: str, grid: np.ndarray) -> dict[str, np.ndarray]:
     """sweep_configs over copies of ``cfg`` whose parameter ``param`` (all entries, first layer) takes
     each value of ``grid``: arrays of shape (T, len(grid))."""
     from .examples import with_param

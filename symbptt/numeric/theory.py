@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..activations import get_activation
+from ..activations import Activation, get_activation
 from ..errors import SymbpttError
 
 Z_MAX = 12.0
@@ -142,12 +142,12 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
                   phase, _critical(act, drive) if edge else None, digits)
 
 
-def _second_moment(act, sigma_w: float, drive: float, q: float) -> float:
+def _second_moment(act: Activation, sigma_w: float, drive: float, q: float) -> float:
     root = math.sqrt(q)
     return sigma_w**2 * _simpson(lambda z: act.np_sigma(root * z) ** 2, PANELS) + drive
 
 
-def _fixed_point(act, sigma_w: float, drive: float) -> float | None:
+def _fixed_point(act: Activation, sigma_w: float, drive: float) -> float | None:
     """The stable fixed point of q ↦ σ_w² E[φ(√q z)²] + drive: scanning q upwards, the first q where the
     map crosses the identity from above; 0 when it stays below; None when it stays above up to Q_MAX."""
     def gap(q: float) -> float:
@@ -171,14 +171,14 @@ def _fixed_point(act, sigma_w: float, drive: float) -> float | None:
     return None if previous > 0 else 0.0
 
 
-def _chi(act, sigma_w: float, q: float) -> float:
+def _chi(act: Activation, sigma_w: float, q: float) -> float:
     if q == 0.0:
         return sigma_w**2 * float(act.np_dsigma(np.array([0.0]))[0]) ** 2
     root = math.sqrt(q)
     return sigma_w**2 * _simpson(lambda z: act.np_dsigma(root * z) ** 2, PANELS)
 
 
-def _critical(act, drive: float) -> float | None:
+def _critical(act: Activation, drive: float) -> float | None:
     """σ_w in (0, 10] where χ = 1, by bisection (None when χ stays on one side)."""
     def chi_minus_one(sigma_w: float) -> float:
         q = _fixed_point(act, sigma_w, drive)  # unbounded q: χ where the scan stopped (linear: σ_w² anyway)
