@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 from .limits import time_limit
 from .safeexpr import A, parse_activation, shown
 
-H = sp.Symbol("h", real=True)
+OUTPUT = sp.Symbol("h", real=True)  # an activation's output h, in which σ' is written: tanh' = 1 − h²
 Array: TypeAlias = "numpy.ndarray"  # numpy itself is imported lazily (start-up time)
 GAMMA_EXACT = "exact"
 
@@ -90,7 +90,7 @@ class Activation:
     def dsigma_at(self, a: sp.Expr, h: sp.Expr) -> sp.Expr:
         """σ'(a_t) for display, written in h_t where the activation allows (tanh: 1 − h_t²)."""
         if self.dsigma_h is not None:
-            return swap_symbol(self.dsigma_h, H, h)
+            return swap_symbol(self.dsigma_h, OUTPUT, h)
         return swap_symbol(self.dsigma_plain, A, a)
 
 
@@ -100,7 +100,7 @@ def swap_symbol(expr: sp.Basic, old: sp.Symbol, new: sp.Basic) -> sp.Basic:
     The template is already in canonical form and only one symbol changes, so nothing would simplify;
     skipping SymPy's evaluation makes this ~10× faster than xreplace (it runs once per time step).
     """
-    if expr is old:  # H and A are module constants, so the template holds these very objects
+    if expr is old:  # OUTPUT and A are module constants, so the template holds these very objects
         return new
     if not expr.args:
         return expr
@@ -124,8 +124,8 @@ def _relu_log10(a: Array) -> Array:
 
 #            σ(a)            σ' in h            γ                 numpy σ'      numpy log10|σ'|       mpmath σ, σ'
 BUILTIN = {
-    "tanh": (P.tanh(A), 1 - H**2, 1.0, P.np_sech2, P.np_log10_sech2, mpmath.tanh, P.mp_dtanh),
-    "sigmoid": (P.sigmoid(A), H * (1 - H), 0.25, P.np_dsigmoid, P.np_log10_dsigmoid, P.mp_sigmoid,
+    "tanh": (P.tanh(A), 1 - OUTPUT**2, 1.0, P.np_sech2, P.np_log10_sech2, mpmath.tanh, P.mp_dtanh),
+    "sigmoid": (P.sigmoid(A), OUTPUT * (1 - OUTPUT), 0.25, P.np_dsigmoid, P.np_log10_dsigmoid, P.mp_sigmoid,
                 P.mp_dsigmoid),
     "relu": (P.relu(A), None, 1.0, P.np_step, _relu_log10, P.mp_relu, P.mp_step),
     "linear": (A, sp.Integer(1), 1.0, _ones, _zeros, lambda a: a, lambda a: mpmath.mpf(1)),

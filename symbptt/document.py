@@ -57,7 +57,7 @@ def _cell_tex(rnn: RNN) -> str:
     s, rows = rnn.symbols, []
     for layer in range(1, rnn.layers + 1):
         at = generic_step_names(rnn, layer)
-        lay = s.lay(layer)
+        lay = s.layer_mark(layer)
         for lin in rnn.spec.linears:
             terms = []
             for matrix, src in lin.terms:

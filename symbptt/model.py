@@ -153,11 +153,11 @@ class Symbols:
         for p in rnn.spec.unit_params:
             notation.register_param_base(split_name(p)[0])
 
-    def lay(self, layer: int | None) -> int | None:
+    def layer_mark(self, layer: int | None) -> int | None:
         """The layer as printed: only when there is more than one."""
         return layer if layer is not None and self.rnn.layers > 1 else None
 
-    def sup(self, layer: int) -> str:
+    def layer_superscript(self, layer: int) -> str:
         return f"^({layer})" if self.rnn.layers > 1 else ""
 
     def base(self, name: str) -> str:
@@ -170,7 +170,7 @@ class Symbols:
         found = self._scalars.get(key)
         if found is None:
             base, tag = split_name(name)
-            found = self._scalars.remember(key, notation.name(base, tag=tag, layer=self.lay(layer), step=t,
+            found = self._scalars.remember(key, notation.name(base, tag=tag, layer=self.layer_mark(layer), step=t,
                                                               unit=() if unit is None else (unit,)))
         return found
 
@@ -187,7 +187,7 @@ class Symbols:
         key = (name, layer, rows, cols)
         if key not in self._made:
             base, tag = split_name(name)
-            lay = self.lay(layer)
+            lay = self.layer_mark(layer)
             if rows == 1:
                 lower = base.lower()
                 entries = [[notation.name(lower, tag=tag, layer=lay, unit=() if cols == 1 else (j + 1,))
@@ -207,14 +207,14 @@ class Symbols:
             key = (name, layer, "scalar")
             if key not in self._made:
                 base, tag = split_name(name)
-                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.lay(layer))]])
+                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.layer_mark(layer))]])
             return self._made[key]
         if kind in ("bias", "unit"):
             key = (name, layer, "bias")
             if key not in self._made:
                 base, tag = split_name(name)
                 n = self.rnn.n
-                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.lay(layer),
+                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.layer_mark(layer),
                                                          unit=() if n == 1 else (i + 1,))] for i in range(n)])
             return self._made[key]
         return self._matrix(name, layer, *self.rnn.param_shape(name, layer))
@@ -245,13 +245,13 @@ class Symbols:
         """Target: one y for loss 'last', y_t per step for loss 'sum'."""
         return self.vector("y", None, t if self.rnn.loss == "sum" else None)
 
-    def inp(self, layer: int, t: int) -> Matrix:
+    def layer_input(self, layer: int, t: int) -> Matrix:
         """What layer ℓ reads at step t: x_t for the first layer, h^(ℓ-1)_t above it."""
         return self.x(t) if layer == 1 else self.h(layer - 1, t)
 
     def source(self, source: str, layer: int, t: int) -> Matrix:
         """The vector a weight multiplies at step t: the input, or a state at t − 1."""
-        return self.inp(layer, t) if source == INPUT else self.state(source, layer, t - 1)
+        return self.layer_input(layer, t) if source == INPUT else self.state(source, layer, t - 1)
 
     def linear(self, name: str, layer: int, t: int) -> Matrix:
         """A linear map in state symbols, e.g. a^(ℓ)_t = W h_{t-1} + U x_t + b."""
@@ -360,7 +360,7 @@ def unrolled_equations(rnn: RNN) -> list[tuple[Matrix, Matrix]]:
     for t in range(1, rnn.T + 1):
         for layer in range(1, rnn.layers + 1):
             k = rnn.input_size(layer)
-            below = s.inp(layer, t)
+            below = s.layer_input(layer, t)
             mapping = {sp.Symbol(f"__prev_{st}_{j}"): s.state(st, layer, t - 1)[j] for st in spec.states
                        for j in range(n)}
             mapping |= {sp.Symbol(f"__in_{j}"): below[j] for j in range(k)}

@@ -301,7 +301,7 @@ class MatSeq(Printed, sp.MatrixExpr):
 
     def concrete(self) -> sp.MatrixExpr:
         value = MatrixName(self.parts.text(), self.args[2], self.args[3])
-        return Tr(value) if self.transposed else value
+        return Transposed(value) if self.transposed else value
 
 
 class Dots(Printed, sp.MatrixSymbol):
@@ -319,10 +319,10 @@ class ScalarDots(Printed, sp.Symbol):
 ScalarDots.__name__ = ScalarDots.__qualname__ = "Symbol"
 
 
-class Tr(Printed, sp.Transpose):
+class Transposed(Printed, sp.Transpose):
     """A transpose printed as ᵀ / ^{\\top} / .T (T is the sequence length here, never the transpose)."""
 
-    printed_as = "Tr"
+    printed_as = "Transposed"
 
 
-Tr.__name__ = Tr.__qualname__ = "Transpose"
+Transposed.__name__ = Transposed.__qualname__ = "Transpose"

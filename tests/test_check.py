@@ -41,7 +41,7 @@ def test_a_printed_recursion_without_its_transpose_is_caught(monkeypatch):
 
     def untransposed(display, part):
         shown = original(display, part)
-        if isinstance(shown, d.sp.MatMul) and isinstance(shown.args[0], d.notation.Tr):
+        if isinstance(shown, d.sp.MatMul) and isinstance(shown.args[0], d.notation.Transposed):
             return d.sp.MatMul(shown.args[0].arg, *shown.args[1:])
         return shown
 

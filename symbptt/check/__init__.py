@@ -472,9 +472,9 @@ class Resolver:
 def gradient_entries(rnn, values: dict, cfg: Config) -> list:
     """The evaluated ∂L/∂θ of every parameter entry, in the order of the reference's entries."""
     from ..symbolic.derivation import grad_label
-    from ..symbolic.shown import Display
+    from ..symbolic.shown import FactorNames
 
-    d = Display(rnn)
+    d = FactorNames(rnn)
     out = []
     for layer in range(1, rnn.layers + 1):
         for param in cfg.spec.params:

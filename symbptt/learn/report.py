@@ -21,7 +21,7 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _said(value: object) -> str:
+def _as_text(value: object) -> str:
     """A summary value in words: yes/no, none, or the number."""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -32,7 +32,7 @@ def run_csv(result: TrainResult) -> str:
     columns = [c for c in COLUMNS if any(c in row for row in result.rows)] or list(COLUMNS[:6])
     lines = [",".join(columns)]
     lines += [",".join(_cell(row.get(c)) for c in columns) for row in result.rows]
-    lines += [f"# {key}: {_said(value)}" for key, value in result.summary.items()]
+    lines += [f"# {key}: {_as_text(value)}" for key, value in result.summary.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -65,7 +65,7 @@ class LatexPrinter(NotationPrinting, SympyLatexPrinter):
     def _print_OrderedMatSum(self, expr: Any) -> str:
         return " + ".join(self._print(a) for a in expr.args)
 
-    def _print_Tr(self, expr: Any) -> str:
+    def _print_Transposed(self, expr: Any) -> str:
         inner = self._print(expr.args[0])
         return rf"\left({inner}\right)^{{\top}}" if compound(expr.args[0]) else f"{{{inner}}}^{{\\top}}"
 

@@ -58,7 +58,7 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
             out = prettyForm(*out.right(self._print(arg)))
         return out
 
-    def _print_Tr(self, expr: Any) -> prettyForm:
+    def _print_Transposed(self, expr: Any) -> prettyForm:
         form = self._print(expr.args[0])
         if compound(expr.args[0]):
             form = prettyForm(*form.parens())

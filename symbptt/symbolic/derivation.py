@@ -41,7 +41,7 @@ def standard(expr: sp.Basic) -> sp.Basic:
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(standard)
     for ours, theirs in ((notation.OrderedMatSum, sp.MatAdd), (notation.OrderedSum, sp.Add),
-                         (notation.OrderedMul, sp.Mul), (notation.Tr, sp.Transpose)):
+                         (notation.OrderedMul, sp.Mul), (notation.Transposed, sp.Transpose)):
         if isinstance(expr, ours):
             return theirs(*args)
     if isinstance(expr, sp.MatMul):

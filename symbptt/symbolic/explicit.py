@@ -9,25 +9,25 @@ from .. import notation
 from ..model import RNN
 from ..paths import Term, check_explicit_size, explicit_terms, targets
 from .derivation import Derivation, Equation, grad_label, ordered_product, ordered_sum
-from .shown import Display, _has_z, _named_notes, _scalar_entries, _used_routes, layered_definitions
+from .shown import FactorNames, _has_z, _named_notes, _scalar_entries, _used_routes, layered_definitions
 
 
-def explicit_term_display(d: Display, term: Term, param: str, layer: int, column: int = 0) -> sp.Basic:
+def explicit_term_display(d: FactorNames, term: Term, param: str, layer: int, column: int = 0) -> sp.Basic:
     """One summand: (h_s − y)·J_s ⋯ J_{k+1}·σ'(a_k)·z_k, factors left to right in time order."""
     chain = [d.factor(step) for step in term.chain]
     if d.rnn.scalar:
         z = [d.z_entry(param, layer, term.entry, column)] if _has_z(d.rnn, param) else []
         return ordered_product(d.error(term.loss_step), *chain, *z)
-    row = sp.MatMul(notation.Tr(d.error(term.loss_step)), *chain)
+    row = sp.MatMul(notation.Transposed(d.error(term.loss_step)), *chain)
     if not _has_z(d.rnn, param):
-        return notation.Tr(row)
-    return sp.MatMul(notation.Tr(row), notation.Tr(d.z(param, layer, term.entry)))
+        return notation.Transposed(row)
+    return sp.MatMul(notation.Transposed(row), notation.Transposed(d.z(param, layer, term.entry)))
 
 
 def form_explicit(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
     chosen = targets(rnn, wrt)
     check_explicit_size(rnn, chosen)
-    d, eqs = Display(rnn, named), []
+    d, eqs = FactorNames(rnn, named), []
     for param, layer in chosen:
         terms = list(explicit_terms(rnn, param, layer))
         if rnn.scalar:

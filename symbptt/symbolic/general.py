@@ -21,7 +21,7 @@ from ..paths import param_entry, targets
 from ..printing import latex, text
 from ..step import Route, shown_coefficients
 from .derivation import Derivation, Equation, Note, grad_label, label, ordered_product, ordered_sum, partial
-from .shown import Display, route_definitions, route_tag
+from .shown import FactorNames, route_definitions, route_tag
 
 T_SYM, K, J_IDX, S_IDX = sp.symbols("T k j t", integer=True, positive=True)
 
@@ -51,7 +51,7 @@ def plus(a: sp.Expr, b: int) -> sp.Expr:
 
 def general_scalar(rnn: RNN, wrt: str) -> Derivation:
     """∂L/∂θ = Σ_t (h_t − y_t) Σ_{k≤t} (Π_{j=k+1}^{t} w σ'(a_j)) σ'(a_k) z_k over indexed states."""
-    from ..activations import H
+    from ..activations import OUTPUT
     from ..safeexpr import A
 
     act, s = rnn.act, rnn.symbols
@@ -59,7 +59,7 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
     w = s.W(1)[0, 0]
 
     def sigma_prime(i: sp.Expr) -> sp.Expr:
-        return act.dsigma_h.subs(H, h(i)) if act.dsigma_h is not None else act.dsigma_plain.subs(A, a(i))
+        return act.dsigma_h.subs(OUTPUT, h(i)) if act.dsigma_h is not None else act.dsigma_plain.subs(A, a(i))
 
     def jac(lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
         return _big(sp.Product, ordered_product(w, sigma_prime(J_IDX)), J_IDX, lo, hi)
@@ -97,27 +97,27 @@ class Indexed:
     def __init__(self, rnn: RNN) -> None:
         self.rnn, self.n = rnn, rnn.n
 
-    def lay(self, layer: int | None) -> int | None:
-        return self.rnn.symbols.lay(layer)
+    def layer_mark(self, layer: int | None) -> int | None:
+        return self.rnn.symbols.layer_mark(layer)
 
     def vector(self, name: str, layer: int | None, index: sp.Expr, size: int | None = None) -> sp.Basic:
         base, tag = split_name(name)
         if self.rnn.scalar:
-            return notation.seq(base, tag, self.lay(layer))(index)
-        spelled = notation.Parts(base, tag, self.lay(layer)).text()
+            return notation.seq(base, tag, self.layer_mark(layer))(index)
+        spelled = notation.Parts(base, tag, self.layer_mark(layer)).text()
         return notation.MatSeq(spelled, index, self.n if size is None else size, 1)
 
     def delta(self, layer: int, index: sp.Expr, state: str) -> sp.Basic:
         tag = state if len(self.rnn.states) > 1 else ""
         if self.rnn.scalar:
-            return notation.seq("delta", tag, self.lay(layer))(index)
-        return notation.MatSeq(notation.Parts("delta", tag, self.lay(layer)).text(), index, self.n, 1)
+            return notation.seq("delta", tag, self.layer_mark(layer))(index)
+        return notation.MatSeq(notation.Parts("delta", tag, self.layer_mark(layer)).text(), index, self.n, 1)
 
     def factor(self, route: Route, layer: int, index: sp.Expr) -> sp.Basic:
         tag = route_tag(self.rnn, route)
         if self.rnn.scalar:
-            return notation.seq(route.kind, tag, self.lay(layer))(index)
-        return notation.MatSeq(notation.Parts(route.kind, tag, self.lay(layer)).text(), index, self.n, self.n)
+            return notation.seq(route.kind, tag, self.layer_mark(layer))(index)
+        return notation.MatSeq(notation.Parts(route.kind, tag, self.layer_mark(layer)).text(), index, self.n, self.n)
 
     def tr(self, expr: sp.Basic) -> sp.Basic:
         return expr if self.rnn.scalar else expr.T
@@ -229,7 +229,7 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
 
 
 def _param_display(rnn: RNN, param: str, layer: int) -> sp.Basic:
-    return Display(rnn).param(param, layer)
+    return FactorNames(rnn).param(param, layer)
 
 
 def _jacobian_product(rnn: RNN, ix: Indexed) -> Equation:
@@ -259,7 +259,7 @@ def _carousels(rnn: RNN, ix: Indexed) -> list[Equation]:
         coef = shown[(route.target, f"prev_{route.source}")]
         if not isinstance(coef, sp.Symbol):
             continue
-        gate = notation.seq(coef.name, "", ix.lay(top))
+        gate = notation.seq(coef.name, "", ix.layer_mark(top))
         s = route.target
         text = f"∂{s}_T/∂{s}_k along the {s}-path"
         tex = rf"\left.\frac{{\partial {s}_T}}{{\partial {s}_k}}\right|_{{{s}\text{{-path}}}}"

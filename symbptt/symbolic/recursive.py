@@ -11,20 +11,20 @@ from .. import notation
 from ..model import RNN
 from ..paths import DeltaPart, Step, delta_recursion, param_entry, targets
 from .derivation import Derivation, Equation, LazySum, grad_label, ordered_product, ordered_sum
-from .shown import Display, _has_z, _named_notes, _scalar_entries, layered_definitions
+from .shown import FactorNames, _has_z, _named_notes, _scalar_entries, layered_definitions
 
 
-def _delta_part_display(d: Display, part: DeltaPart) -> sp.Basic:
+def _delta_part_display(d: FactorNames, part: DeltaPart) -> sp.Basic:
     if part.kind == "E":
         return d.error(part.t)
     factor = d.factor(part.step())
     delta = d.delta(part.layer, part.t, part.target)
     if d.rnn.scalar:
         return ordered_product(factor, delta)
-    return sp.MatMul(notation.Tr(factor), delta)
+    return sp.MatMul(notation.Transposed(factor), delta)
 
 
-def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0,
+def _recursive_gradient(d: FactorNames, param: str, layer: int, column: int = 0,
                         zero: frozenset = frozenset()) -> sp.Basic:
     """∂L/∂θ = Σ_t σ'(a_t)·z_t·δ_t (scalar) or Σ_t D_t δ_t z_tᵀ (matrix)."""
     kind, leaf, _ = param_entry(d.rnn, param)
@@ -33,7 +33,7 @@ def _recursive_gradient(d: Display, param: str, layer: int, column: int = 0,
     return ordered_sum(list(_gradient_terms(d, param, layer, column, zero)))
 
 
-def _gradient_terms(d: Display, param: str, layer: int, column: int, zero: frozenset) -> Iterator[sp.Basic]:
+def _gradient_terms(d: FactorNames, param: str, layer: int, column: int, zero: frozenset) -> Iterator[sp.Basic]:
     """The terms of the recursive form's ∂L/∂θ, one per step and state, made one at a time."""
     _, leaf, _ = param_entry(d.rnn, param)
     for t in range(1, d.rnn.T + 1):
@@ -47,7 +47,7 @@ def _gradient_terms(d: Display, param: str, layer: int, column: int, zero: froze
                 yield ordered_product(d.factor(step), *z, delta)
             else:
                 da = sp.MatMul(d.factor(step), delta)
-                yield sp.MatMul(da, notation.Tr(d.z(param, layer, t))) if _has_z(d.rnn, param) else da
+                yield sp.MatMul(da, notation.Transposed(d.z(param, layer, t))) if _has_z(d.rnn, param) else da
 
 
 def dead_deltas(rnn: RNN) -> set[tuple[int, int, str]]:
@@ -66,7 +66,7 @@ def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
     zero = frozenset(dead_deltas(rnn))
 
     def build() -> Iterator[Equation]:
-        d = Display(rnn, named, bounded=True)
+        d = FactorNames(rnn, named, bounded=True)
         for (layer, t, state), parts in delta_recursion(rnn):
             if t == 0 and (layer, state) not in needs_zero:
                 continue
@@ -77,7 +77,7 @@ def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
             for entry, column in columns:
                 yield Equation(grad_label(entry), _lazy_gradient(rnn, named, param, layer, column, zero))
 
-    named_shown = Display(rnn, named).named
+    named_shown = FactorNames(rnn, named).named
     used = {(layer, r.kind, r.target, r.source) for layer in range(1, rnn.layers + 1) for r in rnn.graph.routes
             if r.kind in ("J", "F") or r.kind == "V" and layer > 1
             or r.kind == "D" and any(param_entry(rnn, p)[1] == r.source and at == layer for p, at in chosen)}
@@ -89,8 +89,8 @@ def form_recursive(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:
 def _lazy_gradient(rnn: RNN, named: bool | None, param: str, layer: int, column: int, zero: frozenset) -> sp.Basic:
     """∂L/∂θ of the recursive form: a TermSum for short sequences, a LazySum beyond 2000 steps."""
     def terms() -> Iterator[sp.Basic]:
-        return _gradient_terms(Display(rnn, named, bounded=True), param, layer, column, zero)
+        return _gradient_terms(FactorNames(rnn, named, bounded=True), param, layer, column, zero)
 
     if rnn.T <= 2000 or rnn.spec.kind(param) == "initial":
-        return _recursive_gradient(Display(rnn, named), param, layer, column, zero)
+        return _recursive_gradient(FactorNames(rnn, named), param, layer, column, zero)
     return LazySum(terms)

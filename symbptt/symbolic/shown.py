@@ -1,5 +1,5 @@
 """How the factors are shown: the symbols of a step instantiated from the cell's templates, the factors as
-SymPy matrices (``SymbolicFactors``), their printed names J_t, F^hc_t, V_t, D_t (``Display``) and their
+SymPy matrices (``SymbolicFactors``), their printed names J_t, F^hc_t, V_t, D_t (``FactorNames``) and their
 definitions at a generic step t, one set per layer."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def template_of(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Basic, sp.Basic]] | N
     return _TEMPLATES.get(expr)
 
 
-class Instances:
+class StepSymbols:
     """Template symbols of one unit → the symbols of that unit at (layer, t), built only for the
     symbols a template uses (a tanh factor needs h_t alone)."""
 
@@ -64,7 +64,7 @@ class SymbolicFactors:
     def __init__(self, rnn: RNN) -> None:
         self.rnn, self.s, self.graph = rnn, rnn.symbols, rnn.graph
         self.shown = shown_coefficients(rnn.graph)
-        self.at = Instances(rnn)
+        self.at = StepSymbols(rnn)
         self._factors: dict[Step, Matrix] = {}
 
     def coefficient(self, target: str, leaf: str, layer: int, t: int) -> Matrix:
@@ -120,7 +120,7 @@ def route_tag(rnn: RNN, route: Route) -> str:
     return (route.target if multi else "") + gate
 
 
-class Display:
+class FactorNames:
     """How factors print: expressions for the scalar vanilla model, named symbols (J_3, D_1) otherwise."""
 
     def __init__(self, rnn: RNN, named: bool | None = None, bounded: bool = False) -> None:
@@ -134,7 +134,7 @@ class Display:
     def mat(self, name: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
         """A named vector or matrix (h_3, J^hc_2, W_f) in the notation of notation.py."""
         base, tag = split_name(name)
-        return notation.matrix(base, rows, cols, tag=tag, layer=self.s.lay(layer), step=t)
+        return notation.matrix(base, rows, cols, tag=tag, layer=self.s.layer_mark(layer), step=t)
 
     def factor_parts(self, step: Step) -> tuple[str, str]:
         return step.kind, route_tag(self.rnn, Route(step.kind, step.target, step.source))
@@ -142,8 +142,8 @@ class Display:
     def factor_symbol(self, step: Step) -> sp.Basic:
         base, tag = self.factor_parts(step)
         if self.rnn.scalar:
-            return notation.name(base, tag=tag, layer=self.s.lay(step.layer), step=step.t)
-        return notation.matrix(base, self.n, self.n, tag=tag, layer=self.s.lay(step.layer), step=step.t)
+            return notation.name(base, tag=tag, layer=self.s.layer_mark(step.layer), step=step.t)
+        return notation.matrix(base, self.n, self.n, tag=tag, layer=self.s.layer_mark(step.layer), step=step.t)
 
     def factor(self, step: Step) -> sp.Basic:
         """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
@@ -200,8 +200,8 @@ class Display:
     def delta(self, layer: int, t: int, state: str = "h") -> sp.Basic:
         tag = "" if len(self.rnn.states) == 1 else state
         if self.rnn.scalar:
-            return notation.name("delta", tag=tag, layer=self.s.lay(layer), step=t)
-        return notation.matrix("delta", self.n, 1, tag=tag, layer=self.s.lay(layer), step=t)
+            return notation.name("delta", tag=tag, layer=self.s.layer_mark(layer), step=t)
+        return notation.matrix("delta", self.n, 1, tag=tag, layer=self.s.layer_mark(layer), step=t)
 
     def param(self, name: str, layer: int) -> sp.Basic:
         value = self.s.param(name, layer)
@@ -218,7 +218,7 @@ DIAG = sp.Function("diag")
 def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp.Symbol]:
     """Template symbols of one unit → the symbols at a generic step t (h_t, c_(t-1), a^f_t, x_t) of
     ``layer`` (its superscript shown when the model has several layers)."""
-    lay = rnn.symbols.lay(layer)
+    lay = rnn.symbols.layer_mark(layer)
     at: dict[sp.Symbol, sp.Symbol] = {}
     for name, _ in rnn.spec.nodes:
         at[unit(name)] = notation.name(name, step="t", layer=lay)
@@ -227,13 +227,13 @@ def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp
     for lin in rnn.spec.linears:
         base, tag = split_name(lin.name)
         at[unit(lin.name)] = notation.name(base, tag=tag, step="t", layer=lay)
-    below = rnn.symbols.lay(layer - 1) if layer and layer > 1 else None
+    below = rnn.symbols.layer_mark(layer - 1) if layer and layer > 1 else None
     at[unit(INPUT)] = notation.name("h", step="t", layer=below) if layer and layer > 1 else notation.name("x", step="t")
     for p in rnn.spec.scalar_params:
         at[unit(p)] = rnn.symbols.param(p, layer or 1)[0]
     for p in rnn.spec.vector_params:  # the per-unit parameter as a vector (w), as the states are written
         base, tag = split_name(p)
-        at[unit(p)] = notation.name(base, tag=tag, layer=rnn.symbols.lay(layer or 1))
+        at[unit(p)] = notation.name(base, tag=tag, layer=rnn.symbols.layer_mark(layer or 1))
     return at
 
 
@@ -242,7 +242,7 @@ def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | N
     (scalar models: J_t = w·(1 − h_t²)); one per route kind, target and source in ``steps``; with
     ``layer`` the factors and symbols of that layer (J^(2)_t = diag(1 − h^(2)_t²)·W^(2))."""
     shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn, layer), []
-    lay = rnn.symbols.lay(layer)
+    lay = rnn.symbols.layer_mark(layer)
     for route in rnn.graph.routes:
         if (route.kind, route.target, route.source) not in steps:
             continue

@@ -13,7 +13,7 @@ from ..step import shown_locals
 from ..templates import swap
 from .derivation import Derivation, Equation, Note, grad_label, ordered_product, ordered_sum, partial
 from .explicit import explicit_term_display
-from .shown import Display, SymbolicFactors, _scalar_entries, generic_step_names, route_words
+from .shown import FactorNames, SymbolicFactors, _scalar_entries, generic_step_names, route_words
 
 
 def form_unroll(rnn: RNN, wrt: str) -> Derivation:
@@ -28,7 +28,7 @@ def form_factors(rnn: RNN, wrt: str) -> Derivation:
     """The local partials of one step (gated cells), then every factor of every step: J_t (and F_t)
     back in time, V_t down a layer, D_t into the pre-activations."""
     values, eqs = SymbolicFactors(rnn), _shown_partials(rnn)
-    d = Display(rnn, named=True)
+    d = FactorNames(rnn, named=True)
     wanted = {param_entry(rnn, p)[1] for p, _ in targets(rnn, wrt)}
     for t in range(1, rnn.T + 1):
         for layer in range(rnn.layers, 0, -1):
@@ -92,7 +92,7 @@ def _local_partials(rnn: RNN) -> list[Equation]:
 def form_expanded(rnn: RNN, wrt: str) -> Derivation:
     """The recursive gradient with every h_t replaced by its expression in parameters and inputs."""
     values, subs, eqs = SymbolicFactors(rnn), nested_states(rnn), []
-    d = Display(rnn)
+    d = FactorNames(rnn)
     for param, layer in targets(rnn, wrt):
         if rnn.scalar and rnn.spec.elman:  # the explicit sum, every factor in parameters and inputs
             terms = list(explicit_terms(rnn, param, layer))
