@@ -257,7 +257,7 @@ def torch_bridge(smoke: bool) -> list[list[str]]:
     from symbptt.bridges import from_torch
     from symbptt.numeric import kernel
     from symbptt.numeric.factors import ArrayFactors, NumericModel
-    from symbptt.numeric.report import grad_report
+    from symbptt.numeric.grad_report import grad_report
 
     n, T = 64, 1000
     torch.manual_seed(0)
@@ -458,7 +458,7 @@ def grad_sweep(smoke: bool) -> list[list[str]]:
     """log10|∂L/∂w| over 1000 weights × T = 1..1000 in one forward-mode pass, against `grad` per
     (w, T) (the report a user would otherwise call) extrapolated from a sample."""
     from symbptt.config import parse_config
-    from symbptt.numeric.report import grad_report
+    from symbptt.numeric.grad_report import grad_report
 
     G, T = (20, 50) if smoke else (1000, 1000)
     w = np.linspace(-3, 3, G)
@@ -484,7 +484,7 @@ def gated_cells(smoke: bool) -> list[list[str]]:
     from symbptt.config import Config
     from symbptt.numeric.examples import example_config
     from symbptt.numeric.factors import NumericModel
-    from symbptt.numeric.report import exact_gradients, grad_report
+    from symbptt.numeric.grad_report import exact_gradients, grad_report
     from symbptt.reference import bptt
 
     T_rec, T_grad, n = (50, 50, 8) if smoke else (1000, 1000, 64)
@@ -537,7 +537,7 @@ def precision_cases(smoke: bool) -> list[list[str]]:
     """The grad report where conditioning sends it to mpmath (a chaotic sin unit: every field recomputed
     from one exact trajectory) against the float64 report of a calm configuration of the same size."""
     from symbptt.config import parse_config
-    from symbptt.numeric.report import grad_report
+    from symbptt.numeric.grad_report import grad_report
 
     rows = []
     for T in ([60] if smoke else [100, 1000]):

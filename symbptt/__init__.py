@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .latex import snippet
     from .learn.train import TrainSettings, train
     from .model import RNN
+    from .numeric.grad_report import grad_report
     from .numeric.gradients import Gradients, gradients
-    from .numeric.report import grad_report
     from .numeric.sweeps import sweep_gain, sweep_grad, sweep_param, sweep_scalar
     from .numeric.theory import theory
     from .render import render_text
@@ -43,7 +43,7 @@ _LAZY = {
     "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
     "SymbpttError": "errors", "RNN": "model", "explore": "explorer",
     "Config": "config", "load_config": "config", "parse_config": "config",
-    "grad_report": "numeric.report", "sweep_scalar": "numeric.sweeps", "sweep_grad": "numeric.sweeps",
+    "grad_report": "numeric.grad_report", "sweep_scalar": "numeric.sweeps", "sweep_grad": "numeric.sweeps",
     "sweep_gain": "numeric.sweeps", "sweep_param": "numeric.sweeps",
     "render_text": "render", "snippet": "latex", "standalone": "document", "tikz_diagram": "document",
     "run_checks": "check", "verify": "check.verify", "theory": "numeric.theory",

@@ -325,7 +325,7 @@ def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float,
     The scalar rnn sweeps its weight w; other models sweep a gain on random weights or any parameter
     of the cell by name (e.g. the LSTM forget bias b_f).  Gated cells report the whole state and each
     state's block (∂h_T/∂h_0, ∂c_T/∂c_0)."""
-    from .numeric.sweeping import SweepRequest, run_sweep
+    from .numeric.sweep_request import SweepRequest, run_sweep
     from .output import strict_json
 
     request = SweepRequest(cell=cell, activation=activation, param=param, T=T, low=low, high=high,
@@ -390,7 +390,7 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
     import signal
 
     from .learn import TrainSettings, train
-    from .learn.report import run_csv, run_json, summary_line
+    from .learn.output import run_csv, run_json, summary_line
     from .output import strict_json
     from .progress import Progress
 

@@ -60,7 +60,7 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
     With --torch, the module's weights in float64 (a gate's two biases summed), one input sequence,
     and the report gains a "torch" field saying what was read.
     """
-    from .numeric.report import grad_report
+    from .numeric.grad_report import grad_report
     from .output import strict_json
 
     given = {"input_file": input_file, "target_file": target_file, "hx_file": hx_file,
@@ -106,7 +106,7 @@ def _torch_report(torch_file: str | None, input_file: str | None, target_file: s
                   loss: str, truncate: int | None, nonlinearity: str | None, compare: bool, digits: int) -> tuple:
     from .bridges.pytorch import compare as compare_grads
     from .bridges.pytorch import config_of, load_file, read_module, torch_gradients
-    from .numeric.report import grad_report
+    from .numeric.grad_report import grad_report
 
     module = load_file(str(torch_file), "--torch model")
     model = read_module(module, nonlinearity)

@@ -16,7 +16,7 @@ from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, MAKERS, TAKES_ACTIVATION, prev, unit
 from symbptt.check import run_checks
 from symbptt.config import Config
-from symbptt.numeric.report import grad_report
+from symbptt.numeric.grad_report import grad_report
 
 
 def _lru_config(rng: np.random.Generator, n: int, T: int) -> Config:

@@ -52,7 +52,7 @@ def test_a_printed_recursion_without_its_transpose_is_caught(monkeypatch):
 
 
 def test_swapped_columns_of_U_in_the_json_are_caught(monkeypatch):
-    from symbptt.numeric import report as r
+    from symbptt.numeric import grad_report as r
 
     original = r._split
 
@@ -199,10 +199,10 @@ def test_the_digits_a_report_claims_are_held(seed, index):
 def test_a_measure_that_does_not_nudge_is_caught(monkeypatch):
     """Reruns whose values are not moved agree with the plain pass to the last bit: the report would then
     claim 16 digits where the linear stack of trial 157 holds about 12; the check sees the shortfall."""
-    from symbptt.numeric import forward, report
+    from symbptt.numeric import forward, grad_report
 
     monkeypatch.setattr(forward.UlpNoise, "__call__", lambda self, values, size=None: values)
-    monkeypatch.setattr(report, "SUM_ROUNDING", 0.0)
+    monkeypatch.setattr(grad_report, "SUM_ROUNDING", 0.0)
     trial = _trial(5, 157)
     errors = check.digits_claimed(trial, check.Exact(trial), {})
     assert max(errors) > 3

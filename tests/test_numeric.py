@@ -18,8 +18,8 @@ from symbptt import SymbpttError
 from symbptt.check import reference_activation
 from symbptt.config import parse_config
 from symbptt.numeric.factors import ArrayFactors, NumericModel, gradients
+from symbptt.numeric.grad_report import grad_report
 from symbptt.numeric.logspace import log10_jacobian_norms, regime
-from symbptt.numeric.report import grad_report
 from symbptt.numeric.spectral import spectral_norms
 from symbptt.numeric.sweeps import (
     bare_forward,
@@ -503,7 +503,7 @@ def test_precision_follows_the_conditioning_the_report_measures():
     assert report["loss"] == pytest.approx(0.026758072839092109, rel=1e-15)
     assert report["grad"]["W"] == pytest.approx(1.8961e13, rel=1e-4)
     from symbptt.numeric.factors import NumericModel
-    from symbptt.numeric.report import exact_gradients_mp
+    from symbptt.numeric.grad_report import exact_gradients_mp
 
     with mpmath.workdps(80):  # the same BPTT at 80 digits: the 45 the report chose kept 12 or more
         grads = exact_gradients_mp(NumericModel.of(cfg).as_mp())
@@ -598,7 +598,7 @@ def test_rounding_decides_where_the_trajectory_amplifies_rounding_beyond_float64
 def test_a_chaotic_gain_sweep_says_where_rounding_decides():
     """n = 64 tanh at gains near 3 is chaotic by T = 200 (another summation order moves such cells by
     decades): the CSV ends with a note, the JSON marks each cell, calm gains are not marked."""
-    from symbptt.numeric.sweeping import SweepRequest, run_sweep
+    from symbptt.numeric.sweep_request import SweepRequest, run_sweep
 
     result = run_sweep(SweepRequest(n=64, low=0.5, high=3.0, points=6, T=200))
     mask = np.array(result.as_json()["rounding_decides"])
@@ -640,7 +640,7 @@ NUDGED = "as measured by reruns with every stored value nudged by one rounding"
     ((37, 6.3, 6.3), "mpmath at 37 digits (float64 would keep about 10 digits: 6.3 digits cancelled in a sum)"),
 ])
 def test_the_precision_sentence_is_made_of_what_was_measured(args, words):
-    from symbptt.numeric.report import _precision
+    from symbptt.numeric.grad_report import _precision
 
     assert _precision(*args) == words
 

@@ -49,7 +49,7 @@ def test_every_module_agrees_with_torch_autograd_in_float64(torch, index):
     """The exact gradients and torch's float64 ones agree to at least 11 digits in every entry, for each
     supported module, at three random sequences and targets (both losses)."""
     from symbptt.bridges.pytorch import compare, from_torch, read_module, torch_gradients
-    from symbptt.numeric.report import grad_report
+    from symbptt.numeric.grad_report import grad_report
 
     module = _modules(torch)[index]
     model = read_module(module)
@@ -69,7 +69,7 @@ def test_every_module_agrees_with_torch_autograd_in_float64(torch, index):
 def test_a_planted_mapping_bug_is_caught(torch, monkeypatch):
     """Swap two of the LSTM's gates in the reader: the float64 comparison then fails by many digits."""
     import symbptt.bridges.pytorch as bridge
-    from symbptt.numeric.report import grad_report
+    from symbptt.numeric.grad_report import grad_report
 
     module = torch.nn.LSTM(2, 3)
     from symbptt.cells import TorchLayout

@@ -521,7 +521,7 @@ def _json_report(trial: Trial) -> dict:
     """What `symbptt grad` does with a parameters file: the file written and read back, the report, its
     strict JSON text parsed again (the command adds only the printing)."""
     from ..config import load_config
-    from ..numeric.report import grad_report
+    from ..numeric.grad_report import grad_report
     from ..output import strict_json
 
     cfg = trial.config

@@ -19,7 +19,7 @@ The float64 pass runs through the step kernel (numeric/kernel.py), which keeps �
 times a power of two, so a gradient far below (or above) float64's range keeps its digits; it comes back
 rounded to the nearest float64 (0.0 below the subnormals) with its size in ``log10`` and its value in
 ``exact``.  Where float64 raised an underflow, overflow or invalid operation anyway, or a saturated gate
-cancelled digits, the affected blocks are computed again with mpmath (numeric/report.py's
+cancelled digits, the affected blocks are computed again with mpmath (numeric/grad_report.py's
 exact_gradients): ``digits`` says so.  Float64 rounding itself is not measured here: over T steps each
 entry's relative error grows like T·2⁻⁵³ times the conditioning of the products (about 12 digits kept at
 T = 1500 for a tanh unit); `symbptt grad` measures that conditioning and goes to mpmath when it is poor.
@@ -177,7 +177,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
              floats=4.0 * T * B * n * (len(spec.nodes) + len(spec.linears)) * len(layers))
     if not np.all(np.isfinite(xa)):
         raise SymbpttError("x holds inf or NaN")
-    from .report import exact_gradients  # the float64 pass, and mpmath where it did not hold
+    from .grad_report import exact_gradients  # the float64 pass, and mpmath where it did not hold
 
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
