@@ -28,18 +28,7 @@ TOP = r"^{\top}"
 
 def tex(expr: sp.Basic) -> str:
     """SymPy's LaTeX of one expression, with the notation's symbols and sums kept in built order."""
-    if isinstance(expr, sp.MatAdd):
-        return _matadd(expr)
     return latex(in_reading_order(expr), mat_symbol_style="plain")
-
-
-def _matadd(expr: sp.MatAdd) -> str:
-    out = []
-    for i, arg in enumerate(expr.args):
-        negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
-        body = tex(arg.args[1] if negative else arg)
-        out.append((" - " if negative else " + ") + body if i else ("-" if negative else "") + body)
-    return "".join(out)
 
 
 @lru_cache(maxsize=1)

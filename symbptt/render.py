@@ -175,19 +175,7 @@ def text_atom(expr: sp.Basic) -> str:
         entry = _text_entries()
         rows = ", ".join("[" + ", ".join(entry(v) for v in row) + "]" for row in expr.tolist())
         return f"[{rows}]"
-    if isinstance(expr, sp.MatAdd):
-        return _text_matadd(expr)
     return _TEXT.doprint(in_reading_order(expr))
-
-
-def _text_matadd(expr: sp.MatAdd) -> str:
-    out = []
-    for i, arg in enumerate(expr.args):
-        negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
-        body = text_atom(sp.MatMul(*arg.args[1:]) if negative and len(arg.args) > 2 else
-                         arg.args[1] if negative else arg)
-        out.append(("- " if negative else "+ ") + body if i else ("-" if negative else "") + body)
-    return " ".join(out)
 
 
 def _text_factor(expr: sp.Basic) -> str:
@@ -386,18 +374,8 @@ def _printer() -> UnicodePrinter:
 def pretty_atom(expr: sp.Basic, printer: UnicodePrinter | None = None) -> Picture:
     printer = printer or _printer()
     if isinstance(expr, sp.MatAdd):
-        return Picture.text(_text_matadd_pretty(expr, printer))
+        return Picture.text(printer._print(expr).picture[0])
     return Picture.of(printer._print(in_reading_order(expr)))
-
-
-def _text_matadd_pretty(expr: sp.MatAdd, printer: UnicodePrinter) -> str:
-    out = []
-    for i, arg in enumerate(expr.args):
-        negative = isinstance(arg, sp.MatMul) and arg.args and arg.args[0] == -1
-        body = arg.args[1] if negative else arg
-        text = "".join(printer._print(body).picture)
-        out.append((" - " if negative else " + ") + text if i else ("-" if negative else "") + text)
-    return "".join(out)
 
 
 def pretty_matrix(expr: sp.MatrixBase, entry: Callable[[sp.Basic], Picture]) -> Picture:
@@ -434,7 +412,7 @@ def pretty_cache() -> FactorCache[Picture]:
         if isinstance(expr, sp.MatrixBase):
             return pretty_matrix(expr, entries)
         if isinstance(expr, sp.MatAdd):
-            return Picture.text(f"({_text_matadd_pretty(expr, printer)})")
+            return Picture.text(f"({printer._print(expr).picture[0]})")
         form = printer._print(expr)
         if precedence(expr) < PRECEDENCE["Mul"] and not is_matrix(expr):
             form = prettyForm(*form.parens())

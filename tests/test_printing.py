@@ -73,3 +73,13 @@ def test_printing_is_done_in_printing_only():
     imports = [line for p in (PACKAGE / "printing").glob("*.py") for line in p.read_text().splitlines()
                if re.match(r"\s*from \.\.|\s*import symbptt|\s*from symbptt", line)]
     assert imports == []  # the printers read everything from the objects they print
+
+
+def test_a_matrix_sum_prints_every_factor_of_a_negative_term():
+    """One MatAdd printer per format (there were three, and the LaTeX and Unicode ones printed only the
+    first factor after the −1: A − B C came out as A − B)."""
+    A, B, C = (notation.MatrixName(name, 2, 2) for name in ("J_2", "W", "D_1"))
+    total = sp.MatAdd(A, sp.MatMul(-1, B, C, evaluate=False), evaluate=False)
+    assert printing.text(total, numpy_operators=True) == "J_2 - W@D_1"
+    assert printing.latex(total) == "J_{2} - W D_{1}"
+    assert printing.unicode(total) == "J₂ - W⋅D₁"

@@ -49,6 +49,25 @@ def signed_terms(expr: sp.Basic) -> list[tuple[bool, sp.Basic]]:
     return out
 
 
+def signed_matrix_terms(expr: sp.MatAdd) -> list[tuple[bool, sp.Basic]]:
+    """The terms of a matrix sum as (printed with a minus, the term without its −1): A − J δ, never
+    A + (−1) J δ."""
+    out = []
+    for arg in expr.args:
+        minus = isinstance(arg, sp.MatMul) and bool(arg.args) and arg.args[0] == -1
+        out.append((minus, (sp.MatMul(*arg.args[1:]) if len(arg.args) > 2 else arg.args[1]) if minus else arg))
+    return out
+
+
+def joined(parts: list[tuple[bool, Any]], plus: str = " + ", minus: str = " - ") -> list[Any]:
+    """The pieces of a sum written out: the first term (with a leading "-" when negative), then the
+    operator and the term of each other one."""
+    out: list[Any] = []
+    for i, (negative, body) in enumerate(parts):
+        out += [minus if negative else plus, body] if i else (["-", body] if negative else [body])
+    return out
+
+
 def unsorted(printer: Any, method: Any, expr: sp.Basic) -> Any:
     """Print with SymPy's ``method`` and the printer's term order off, so that the order the arguments
     hold is kept (a sum or product already put in reading order)."""

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import sympy as sp
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 
-from .dispatch import NotationPrinting, compound, delimited, leading_minus, signed_terms, unsorted
+from .dispatch import (
+    NotationPrinting,
+    compound,
+    delimited,
+    joined,
+    leading_minus,
+    signed_matrix_terms,
+    signed_terms,
+    unsorted,
+)
 
 
 def factor_joint(left: str, right: str) -> str:
@@ -61,6 +71,10 @@ class LatexPrinter(NotationPrinting, SympyLatexPrinter):
             body = self._print(term)
             out.append((" - " if minus else " + ") + body if i else ("-" if minus else "") + body)
         return "".join(out)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        return "".join(self._print(p) if isinstance(p, sp.Basic) else p
+                       for p in joined(signed_matrix_terms(expr)))
 
     def _print_OrderedMatSum(self, expr: Any) -> str:
         return " + ".join(self._print(a) for a in expr.args)

@@ -8,7 +8,16 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .dispatch import NotationPrinting, compound, delimited, leading_minus, signed_terms, unsorted
+from .dispatch import (
+    NotationPrinting,
+    compound,
+    delimited,
+    joined,
+    leading_minus,
+    signed_matrix_terms,
+    signed_terms,
+    unsorted,
+)
 
 
 class TextPrinter(NotationPrinting, StrPrinter):
@@ -42,6 +51,10 @@ class TextPrinter(NotationPrinting, StrPrinter):
             body = self._print(term)
             out.append((" - " if minus else " + ") + body if i else ("-" if minus else "") + body)
         return "".join(out)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        return "".join(self._print(p) if isinstance(p, sp.Basic) else p
+                       for p in joined(signed_matrix_terms(expr)))
 
     def _print_OrderedMatSum(self, expr: Any) -> str:
         return " + ".join(self._print(a) for a in expr.args)

@@ -7,7 +7,16 @@ from typing import Any
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from .dispatch import NotationPrinting, compound, delimited, leading_minus, signed_terms, unsorted
+from .dispatch import (
+    NotationPrinting,
+    compound,
+    delimited,
+    joined,
+    leading_minus,
+    signed_matrix_terms,
+    signed_terms,
+    unsorted,
+)
 
 
 class UnicodePrinter(NotationPrinting, PrettyPrinter):
@@ -50,6 +59,11 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
                 out = prettyForm(*out.right(" - " if minus else " + "))
                 out = prettyForm(*out.right(form))
         return out
+
+    def _print_MatAdd(self, expr: Any) -> prettyForm:
+        """A matrix sum on one line: each term's picture flattened (matrix terms are one line high)."""
+        pieces = joined(signed_matrix_terms(expr))
+        return prettyForm("".join("".join(self._print(p).picture) if not isinstance(p, str) else p for p in pieces))
 
     def _print_OrderedMatSum(self, expr: Any) -> prettyForm:
         out = self._print(expr.args[0])
