@@ -390,3 +390,22 @@ def test_the_spectrum_title_names_the_init_it_drew():
         plt.close(fig)
     with pytest.raises(SymbpttError, match="the identity is not one"):
         spectrum(n=4, points=3, T=5, init="identity", theory=True)
+
+
+def test_the_gates_colour_scale_is_fitted_to_where_the_carousel_holds():
+    """Where Π f ≥ 10^-2 the two norms part (c near 10^0, h near 10^-10): the one colour limit both panels
+    share comes from there, not from the −65 decades where the carousel is gone; the sentence says how
+    many values saturate, and moving the data moves the words."""
+    from symbptt.plots.gates import contrast_sentence, fitted_scale
+
+    carousel = np.array([[-60.0, -1.0], [-65.0, -0.5]])
+    c = np.array([[-60.0, 0.3], [-65.0, 0.37]])
+    h = np.array([[-61.0, -9.0], [-66.0, -9.7]])
+    limit, note = fitted_scale(c, h, carousel)
+    assert limit == pytest.approx(9.7) and "2 of 8 values" not in note and "4 of 8 values lie beyond" in note
+    limit2, _ = fitted_scale(c, h - 1.0, carousel)
+    assert limit2 == pytest.approx(10.7)
+    assert fitted_scale(c, h, np.full((2, 2), -50.0)) == (pytest.approx(66.0), "")  # nothing holds: all of it
+    grid = np.array([0.0, 6.0])
+    assert contrast_sentence(grid, c[-1], h[-1], 100) == (" At b_f = 6, T = 100: ‖∂c_T/∂c_0‖ = 10^0.37 while "
+                                                           "‖∂h_T/∂h_0‖ = 10^-9.7.")

@@ -4,6 +4,7 @@ log10‖∂c_T/∂c_0‖ and log10‖∂h_T/∂h_0‖, with the carousel's own p
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import TwoSlopeNorm
 
 from ..budget import estimate, norm_sweep_cost
 from ..numeric.examples import example_config, with_param
@@ -11,9 +12,39 @@ from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
 from ..progress import Progress
 from ..validate import integer, number
-from .common import Drawn, Plotted, caption, check_range, check_steps, colour_map, diverging, masked, new_figure
+from .common import Drawn, Plotted, caption, check_range, check_steps, colour_map, masked, new_figure
 
 LEVELS = (-40, -20, -10, -5, -2, -1)
+HELD = -2.0  # the colour scale is fitted to where the carousel alone keeps Π f ≥ 10^HELD
+
+
+def fitted_scale(c_vals: np.ndarray, h_vals: np.ndarray, carousel: np.ndarray) -> tuple[float, str]:
+    """One colour limit for both panels, fitted to the region that carries the message — where the
+    carousel alone keeps Π f ≥ 10^-2, and c and h part ways — so that the contrast there is not white on
+    white; with the sentence that says so (values beyond it saturate)."""
+    region = carousel >= HELD
+    held = np.concatenate([c_vals[region], h_vals[region]]) if region.any() else np.array([])
+    held = held[np.isfinite(held)]
+    everything = np.concatenate([c_vals.ravel(), h_vals.ravel()])
+    everything = everything[np.isfinite(everything)]
+    if not held.size:
+        limit = float(np.max(np.abs(everything))) if everything.size else 1.0
+        return max(limit, 1e-3), ""
+    limit = max(float(np.max(np.abs(held))), 1.0)
+    beyond = int(np.sum(np.abs(everything) > limit))
+    if not beyond:
+        return limit, ""
+    return limit, (f" Colours are fitted to where the carousel alone keeps Π f ≥ 10^{HELD:g} (±{limit:.3g} "
+                   f"decades); {beyond} of {everything.size} values lie beyond and take the end colour.")
+
+
+def contrast_sentence(grid: np.ndarray, c_last: np.ndarray, h_last: np.ndarray, T_max: int) -> str:
+    """The two norms at the largest forget bias drawn, at the last T: how far c and h part there."""
+    c, h = float(c_last[-1]), float(h_last[-1])
+    if not (np.isfinite(c) and np.isfinite(h)):
+        return ""
+    return (f" At b_f = {float(grid[-1]):.3g}, T = {T_max}: ‖∂c_T/∂c_0‖ = 10^{c:.3g} while "
+            f"‖∂h_T/∂h_0‖ = 10^{h:.3g}.")
 
 
 def carousel_sentence(biases: np.ndarray, last: np.ndarray, T_max: int) -> str:
@@ -63,13 +94,15 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.28)
     Ts = np.arange(1, T_max + 1)
     cmap = colour_map("RdBu_r")
-    notes = []
+    limit, note = fitted_scale(c_vals, h_vals, carousel)
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
     for ax, data, label in ((axes[0], c_vals, r"$\log_{10}\|\partial c_T/\partial c_0\|$"),
                             (axes[1], h_vals, r"$\log_{10}\|\partial h_T/\partial h_0\|$")):
-        norm, note = diverging(data)
-        notes.append(note)
         mesh = ax.pcolormesh(grid, Ts, masked(data), cmap=cmap, norm=norm, shading="nearest", rasterized=True)
-        fig.colorbar(mesh, ax=ax, label=label)
+        finite = data[np.isfinite(data)]
+        extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
+            (bool(finite.size and finite.min() < -limit), bool(finite.size and finite.max() > limit)), "neither")
+        fig.colorbar(mesh, ax=ax, label=label, extend=extend)
         levels = [v for v in LEVELS if np.nanmin(carousel) < v < np.nanmax(carousel)]
         if levels:
             cs = ax.contour(grid, Ts, carousel, levels=levels, colors="k", linewidths=0.7, linestyles="--")
@@ -84,5 +117,5 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
                  "multiplies by Π f_j. "
                  + carousel_sentence(grid, carousel[-1], T_max) + " ∂h_T/∂h_0 also passes through the output "
                  "gate and tanh'(c_t), so it can decay even where c keeps its gradient."
-                 + "".join(sorted(set(n for n in notes if n))))
+                 + contrast_sentence(grid, c_vals[-1], h_vals[-1], T_max) + note)
     return Drawn(fig, Plotted({"b_f": grid, "T": Ts, "c": c_vals, "h": h_vals, "carousel": carousel}))
