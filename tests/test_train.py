@@ -235,7 +235,14 @@ def test_training_figures_hold_the_runs(tmp_path):
     fig, data = plots.training([replace(base, clip=None), replace(base, clip=0.5)], "clip")
     first = train(base)
     assert np.array_equal(data.values["runs"][0]["grad_norm"], [r["grad_norm"] for r in first.rows])
-    assert data.values["runs"][1]["clipped"] > 0
+    clipped = data.values["runs"][1]
+    assert clipped["clipped"] > 0
+    # the applied step: the raw norm, cut to the threshold where the run clipped (and only there)
+    cut = clipped["grad_norm"] > 0.5
+    assert np.all(clipped["applied_norm"][cut] == 0.5) and cut.sum() == clipped["clipped"]
+    assert np.array_equal(clipped["applied_norm"][~cut], clipped["grad_norm"][~cut])
+    words = " ".join(t.get_text() for t in fig.texts)
+    assert f"clipped {clipped['clipped']} of 20 updates" in words and "applied" in words
     fig, data = plots.horizon(replace(base, steps=10), ["rnn", "gru"], [3, 6], seeds=1)
     assert set(data.values["solved"]) == {"rnn", "gru"} and len(data.values["solved"]["rnn"]) == 2
     plots.save(fig, tmp_path / "h.png")

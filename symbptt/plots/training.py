@@ -37,6 +37,12 @@ def _cell_label(cell: str, forget_bias: float) -> str:
     return plot_text(cell) if bias is None else f"{plot_text(cell)} ({bias} = {forget_bias:g})"
 
 
+def applied_norms(norms: np.ndarray, clip: float | None) -> np.ndarray:
+    """The norm of the step each update applied: ‖g‖ clipped to at most ``clip`` (clip_by_norm rescales
+    g to norm ``clip`` when it is longer)."""
+    return norms.copy() if clip is None else np.minimum(norms, clip)
+
+
 def training(runs: list[TrainSettings], varied: str) -> Drawn:
     """Held-out loss over the mean predictor's (left) and gradient norm (right) against iteration, one
     line per run; the clip threshold dashed where a run clips."""
@@ -64,10 +70,13 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
             f" (below at {first}, above at the end)" if first else "")
         line, = left.plot([e[0] for e in evals], [e[1] / base for e in evals], marker="o", markersize=2.5,
                           label=f"{label}: {said}")
-        right.plot(it, norms, color=line.get_color(), linewidth=0.8, label=label)
-        if settings.clip is not None:
-            right.axhline(settings.clip, color=line.get_color(), linestyle="--", linewidth=1.0)
-        kept.append({"label": label, "iteration": it, "grad_norm": norms, "eval": evals,
+        applied = applied_norms(norms, settings.clip)
+        if settings.clip is None:
+            right.plot(it, norms, color=line.get_color(), linewidth=0.8, label=label)
+        else:  # what the update used (clipped) solid; the gradient before clipping faint beside it
+            right.plot(it, norms, color=line.get_color(), linewidth=0.6, alpha=0.35, label=f"{label}: before clipping")
+            right.plot(it, applied, color=line.get_color(), linewidth=1.0, label=f"{label}: applied")
+        kept.append({"label": label, "iteration": it, "grad_norm": norms, "applied_norm": applied, "eval": evals,
                      "summary": result.summary, "clipped": int(sum(r["clipped"] for r in rows))})
     left.axhline(SOLVED, color="grey", linestyle=":", linewidth=1.0)
     left.text(0.99, SOLVED, "solved below", transform=left.get_yaxis_transform(), ha="right", va="bottom",
@@ -80,11 +89,15 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     s = runs[0]
     fig.suptitle(f"symbptt train --task {s.task}: n = {s.n}, batch {s.batch}, {s.optimizer} lr {s.lr:g}, "
                  f"W ~ N(0, {s.scale:g}²/n), seed {s.seed}", fontsize=10)
-    dashed = " (dashed: the clip threshold of a run that clips)" if any(r.clip is not None for r in runs) else ""
+    clipping = [r for r in kept if r["clipped"]]
+    right_words = ("the norm of the step each update applied (solid: ‖g‖·min(1, c/‖g‖) for a run that clips at c; "
+                   "faint: ‖g‖ before clipping)" if any(r.clip is not None for r in runs)
+                   else "the norm of each update's gradient")
+    clipped = "".join(f" The run “{r['label']}” clipped {r['clipped']} of {len(r['iteration'])} updates."
+                      for r in clipping)
     caption(fig, f"Left: the loss on {EVAL_SIZE} held-out sequences, divided by the loss of always predicting the "
-                 f"mean target; a run whose last point is below {SOLVED:g} solved the task. Right: the norm "
-                 f"of each update's gradient before clipping{dashed}. Every gradient is the exact BPTT "
-                 "gradient of the tool's numeric path.")
+                 f"mean target; a run whose last point is below {SOLVED:g} solved the task. Right: {right_words}."
+                 f"{clipped} Every gradient is the exact BPTT gradient of the tool's numeric path.")
     return Drawn(fig, Plotted({"runs": kept, "varied": varied}))
 
 
