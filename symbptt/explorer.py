@@ -110,18 +110,7 @@ class Explorer:
     def _draw(self, data: dict[str, Any]) -> None:
         from IPython.display import clear_output, display
 
-        from .plots.common import new_figure
-
-        fig, (left, right) = new_figure(1, 2, figsize=(10, 3.6))
-        fig.subplots_adjust(bottom=0.16, wspace=0.3)
-        left.plot(data["k"], data["log10_norms"], marker="o", markersize=3)
-        left.set_xlabel("k")
-        left.set_ylabel(r"$\log_{10}\|\partial h_T/\partial h_k\|$")
-        logs = np.log10(np.abs(data["terms"]), where=data["terms"] != 0,
-                        out=np.full(data["terms"].shape, np.nan))
-        right.bar(data["term_k"], logs, color=["tab:red" if v > 0 else "tab:blue" for v in data["terms"]])
-        right.set_xlabel("step k")
-        right.set_ylabel(f"log10 |term k of ∂L/∂{data['wrt']}|")
+        fig = figure(data)
         with self.plot:
             clear_output(wait=True)
             display(fig)
@@ -130,6 +119,32 @@ class Explorer:
         from IPython.display import display
 
         display(self.box)
+
+
+def figure(data: dict[str, Any]) -> Any:
+    """The explorer's two panels from ``compute``'s numbers: log10‖∂h_T/∂h_k‖ against k, and each step's
+    term of ∂L/∂θ as a bar rising from a floor below the smallest term (so a larger term is a taller bar;
+    bars from 0 made the smallest the longest), coloured by its sign, with a legend."""
+    from matplotlib.patches import Patch
+
+    from .plots.common import new_figure
+
+    fig, (left, right) = new_figure(1, 2, figsize=(10, 3.6))
+    fig.subplots_adjust(bottom=0.16, wspace=0.3)
+    left.plot(data["k"], data["log10_norms"], marker="o", markersize=3)
+    left.set_xlabel("k")
+    left.set_ylabel(r"$\log_{10}\|\partial h_T/\partial h_k\|$")
+    terms = np.asarray(data["terms"], dtype=float)
+    logs = np.log10(np.abs(terms), where=terms != 0, out=np.full(terms.shape, np.nan))
+    finite = logs[np.isfinite(logs)]
+    floor = float(np.floor(finite.min())) - 1.0 if finite.size else 0.0
+    heights = np.where(np.isfinite(logs), logs - floor, 0.0)
+    right.bar(data["term_k"], heights, bottom=floor, color=["tab:red" if v > 0 else "tab:blue" for v in terms])
+    right.legend(handles=[Patch(color="tab:red", label="term > 0"), Patch(color="tab:blue", label="term < 0")],
+                 fontsize=7.5)
+    right.set_xlabel("step k")
+    right.set_ylabel(f"log10 |term k of ∂L/∂{data['wrt']}|")
+    return fig
 
 
 def explore(T: int = 20, cell: str = "rnn", activation: str = "tanh", w: float = 1.2, b: float = 0.0) -> Explorer:

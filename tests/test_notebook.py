@@ -64,6 +64,22 @@ def test_explorer_redraws_what_the_maths_says():
     assert e.T.value == 200
 
 
+def test_explorer_bars_grow_with_the_term_from_a_floor():
+    """A larger |term| is a taller bar (bars hung from 0 made the smallest term the longest), coloured by
+    sign, with a legend saying so."""
+    from symbptt.explorer import figure
+
+    terms = np.array([-1e-6, 2e-3, 0.5, 0.0])
+    data = {"k": np.arange(5), "log10_norms": np.zeros(5), "term_k": np.arange(1, 5), "terms": terms, "wrt": "w"}
+    fig = figure(data)
+    right = fig.axes[1]
+    bars = right.patches
+    tops = [b.get_y() + b.get_height() for b in bars]
+    assert all(b.get_y() == -7.0 for b in bars)  # the floor: a decade below the smallest term, 10^-6
+    assert tops[:3] == pytest.approx([-6.0, np.log10(2e-3), np.log10(0.5)]) and bars[3].get_height() == 0
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["term > 0", "term < 0"]
+
+
 def test_explorer_shows_a_refusal_as_one_line(monkeypatch):
     from symbptt import explorer
     from symbptt.errors import SymbpttError
