@@ -409,3 +409,20 @@ def test_the_gates_colour_scale_is_fitted_to_where_the_carousel_holds():
     grid = np.array([0.0, 6.0])
     assert contrast_sentence(grid, c[-1], h[-1], 100) == (" At b_f = 6, T = 100: ‖∂c_T/∂c_0‖ = 10^0.37 while "
                                                            "‖∂h_T/∂h_0‖ = 10^-9.7.")
+
+
+def test_the_surface_outlines_its_cliffs_from_the_loss_it_drew():
+    """A step in L between two neighbouring grid points is a cliff; a deep but smooth valley of log L is
+    not; the sentence counts what the outline holds and moves with the data."""
+    from symbptt.plots.surface import cliff_mask, cliff_sentence
+
+    loss = np.full((4, 4), 0.1)
+    loss[:, 2:] = 1.0  # a step between columns 1 and 2
+    loss[0, 0] = 1e-6  # a valley: tiny in L, deep in log L
+    cliff, threshold = cliff_mask(loss)
+    assert threshold == pytest.approx(0.25 * (1.0 - 1e-6))
+    assert cliff[:, 1].all() and not cliff[:, 0].any() and not cliff[:, 2:].any()
+    w, b = np.meshgrid(np.arange(4.0), np.arange(4.0))
+    said = cliff_sentence(w, b, loss, np.log10(loss))
+    assert "4 of 16 points, jumps up to 0.9" in said
+    assert "no cliff" in cliff_sentence(w, b, np.full((4, 4), 0.1) + w * 0.01, np.zeros((4, 4)))

@@ -11,6 +11,47 @@ from ..escape import plot_text
 from ..validate import integer, number
 from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
 
+CLIFF = 0.25  # a cliff: the loss changes by more than this share of its range between neighbouring points,
+TYPICAL = 10.0  # and by more than this many times the median change
+
+
+def jumps(loss: np.ndarray) -> np.ndarray:
+    """For each grid point, the largest change of L to its right or upper neighbour."""
+    out = np.zeros(loss.shape)
+    with np.errstate(invalid="ignore"):
+        out[:, :-1] = np.fmax(out[:, :-1], np.abs(np.diff(loss, axis=1)))
+        out[:-1, :] = np.fmax(out[:-1, :], np.abs(np.diff(loss, axis=0)))
+    return out
+
+
+def cliff_mask(loss: np.ndarray) -> tuple[np.ndarray, float]:
+    """The grid points at a cliff — where L changes to a neighbour by more than CLIFF of its range over the
+    grid and more than TYPICAL times the median change (a smooth slope is not a cliff) — and that
+    threshold."""
+    finite = loss[np.isfinite(loss)]
+    spread = float(finite.max() - finite.min()) if finite.size else 0.0
+    jump = jumps(loss)
+    threshold = max(CLIFF * spread, TYPICAL * float(np.nanmedian(jump)))
+    return (jump > threshold) if spread > 0 else np.zeros(loss.shape, dtype=bool), threshold
+
+
+def cliff_sentence(w: np.ndarray, b: np.ndarray, loss: np.ndarray, log_grad: np.ndarray) -> str:
+    """What the red outline marks, from the grid: how many points sit at a cliff and how high it is, the
+    loss's change elsewhere, and the steepest gradient."""
+    cliff, threshold = cliff_mask(loss)
+    jump = jumps(loss)
+    i = np.unravel_index(int(np.nanargmax(log_grad)), log_grad.shape)
+    steepest = (f"The largest gradient on the grid is 10^{log_grad[i]:.2f} at w = {w[i]:.3g}, "
+                f"b = {b[i]:.3g}.")
+    if not cliff.any():
+        return (f"No two neighbouring grid points differ in L by more than {threshold:.2g} ({CLIFF:g} of its "
+                f"range, at least {TYPICAL:g}× the median change): no cliff at this resolution. " + steepest)
+    flat = float(np.nanmedian(jump[~cliff])) if (~cliff).any() else float("nan")
+    return (f"Red: the cliffs, where L changes by more than {threshold:.2g} between neighbouring grid points ("
+            f"{CLIFF:g} of its range over the grid, at least {TYPICAL:g}× the median change): "
+            f"{int(cliff.sum())} of {cliff.size} points, jumps up to "
+            f"{float(np.nanmax(jump)):.2g}; elsewhere a median {flat:.2g}. " + steepest)
+
 
 def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b_min: float = -3.0,
             b_max: float = 3.0, points: int = 161, T: int = 30, target: float = 0.5, a0: float = 0.5
@@ -43,9 +84,12 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
         log_loss, log_grad = np.log10(loss + 1e-300), np.log10(gnorm + 1e-300)
     fig, axes = new_figure(1, 2, figsize=(11.5, 5.2))
     fig.subplots_adjust(bottom=0.22, top=0.86, wspace=0.25)
+    cliff, _ = cliff_mask(loss)
     for ax, data, label in ((axes[0], log_loss, r"$\log_{10} L$"), (axes[1], log_grad, r"$\log_{10}\|\nabla L\|$")):
         mesh = ax.pcolormesh(w, b, data, cmap="viridis", shading="nearest", rasterized=True)
         fig.colorbar(mesh, ax=ax, label=label)
+        if cliff.any():  # the cliffs, outlined on both panels
+            ax.contour(w, b, cliff.astype(float), levels=[0.5], colors="red", linewidths=0.9)
         ax.set_xlabel("$w$")
         ax.set_ylabel("$b$")
     fig.suptitle("Pascanu, Mikolov & Bengio's single unit: $a_t = w\\,\\sigma(a_{t-1}) + b$ "
@@ -54,6 +98,5 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
                  fontsize=10)
     caption(fig, "This is not the RNN of the other figures: the unit feeds back its own output and gets no input, "
                  "the model Pascanu et al. (2013) used to show that exploding gradients come with cliffs in the "
-                 "error surface. Where the loss (left) changes abruptly, the gradient norm (right) is largest; "
-                 "next to the cliffs it is nearly flat.")
+                 "error surface. " + cliff_sentence(w, b, loss, log_grad))
     return Drawn(fig, Plotted({"w": w, "b": b, "log10_loss": log_loss, "log10_grad_norm": log_grad}))

@@ -76,7 +76,8 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
         else:  # what the update used (clipped) solid; the gradient before clipping faint beside it
             right.plot(it, norms, color=line.get_color(), linewidth=0.6, alpha=0.35, label=f"{label}: before clipping")
             right.plot(it, applied, color=line.get_color(), linewidth=1.0, label=f"{label}: applied")
-        kept.append({"label": label, "iteration": it, "grad_norm": norms, "applied_norm": applied, "eval": evals,
+        kept.append({"label": label, "iteration": it, "updates": len(it), "grad_norm": norms, "applied_norm": applied,
+                     "eval": evals,
                      "summary": result.summary, "clipped": int(sum(r["clipped"] for r in rows))})
     left.axhline(SOLVED, color="grey", linestyle=":", linewidth=1.0)
     left.text(0.99, SOLVED, "solved below", transform=left.get_yaxis_transform(), ha="right", va="bottom",
@@ -93,7 +94,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     right_words = ("the norm of the step each update applied (solid: ‖g‖·min(1, c/‖g‖) for a run that clips at c; "
                    "faint: ‖g‖ before clipping)" if any(r.clip is not None for r in runs)
                    else "the norm of each update's gradient")
-    clipped = "".join(f" The run “{r['label']}” clipped {r['clipped']} of {len(r['iteration'])} updates."
+    clipped = "".join(f" The run “{r['label']}” clipped {r['clipped']} of {r['updates']} updates."
                       for r in clipping)
     caption(fig, f"Left: the loss on {EVAL_SIZE} held-out sequences, divided by the loss of always predicting the "
                  f"mean target; a run whose last point is below {SOLVED:g} solved the task. Right: {right_words}."
