@@ -243,11 +243,28 @@ def test_training_figures_hold_the_runs(tmp_path):
     assert np.array_equal(clipped["applied_norm"][~cut], clipped["grad_norm"][~cut])
     words = " ".join(t.get_text() for t in fig.texts)
     assert f"clipped {clipped['clipped']} of 20 updates" in words and "applied" in words
+    fig, data = plots.training([replace(base, T=4), replace(base, T=6)], "T")  # no clipping: far_share drawn
+    run = data.values["runs"][1]
+    assert np.array_equal(run["far_share"], [r["far_share"] for r in train(replace(base, T=6)).rows])
+    right = fig.axes[1]
+    assert right.get_ylim() == (0.0, 1.0) and "far_share" in right.get_ylabel()
+    words = " ".join(t.get_text() for t in fig.texts)
+    assert f"T = 6: {float(np.median(run['far_share'][-100:])):.2g}" in words and "K = 2, 3: half of T" in words
     fig, data = plots.horizon(replace(base, steps=10), ["rnn", "gru"], [3, 6], seeds=1)
     assert set(data.values["solved"]) == {"rnn", "gru"} and len(data.values["solved"]["rnn"]) == 2
     plots.save(fig, tmp_path / "h.png")
     with pytest.raises(SymbpttError):
         plots.horizon(base, ["rnn"] * 10, [3] * 7, seeds=1)
+
+
+def test_the_far_share_median_runs_over_the_last_iterations():
+    from symbptt.plots.training import far_sentence, running_median
+
+    assert running_median(np.array([1.0, 5, 2, 8, 3]), 3).tolist() == [1.0, 3.0, 2.0, 5.0, 3.0]
+    runs = [{"label": "T = 5", "far_share": np.array([0.9, 0.1, 0.3, 0.2])}]
+    assert far_sentence(runs, last=2) == " Median far_share over the last 2 iterations: T = 5: 0.25."
+    runs[0]["far_share"] = np.array([0.9, 0.1, 0.5, 0.7])
+    assert far_sentence(runs, last=2).endswith("T = 5: 0.6.")
 
 
 def test_the_horizon_sentence_follows_the_shares():

@@ -43,14 +43,30 @@ def applied_norms(norms: np.ndarray, clip: float | None) -> np.ndarray:
     return norms.copy() if clip is None else np.minimum(norms, clip)
 
 
+WINDOW = 15  # iterations in the running median of far_share
+
+
+def running_median(values: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """The median of the last ``window`` values at each point (fewer at the start)."""
+    return np.array([float(np.median(values[max(0, i + 1 - window):i + 1])) for i in range(len(values))])
+
+
+def far_sentence(kept: list[dict], last: int = 100) -> str:
+    """The median far_share of each run over its last ``last`` iterations, from the rows drawn."""
+    parts = [f"{r['label']}: {float(np.median(r['far_share'][-last:])):.2g}" for r in kept if len(r["far_share"])]
+    return f" Median far_share over the last {last} iterations: " + ", ".join(parts) + "." if parts else ""
+
+
 def training(runs: list[TrainSettings], varied: str) -> Drawn:
-    """Held-out loss over the mean predictor's (left) and gradient norm (right) against iteration, one
-    line per run; the clip threshold dashed where a run clips."""
+    """Held-out loss over the mean predictor's (left) against iteration, one line per run; right, the
+    share of each gradient from far back (far_share) — or, when a run clips, the norm of the step each
+    update applied beside the gradient before clipping."""
     if not runs or len(runs) > 8:
         raise SymbpttError("plot training compares 1 to 8 runs")
     _check_total(runs, "plot training")
     fig, (left, right) = new_figure(1, 2, figsize=(12, 5.0))
     fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
+    shows_norms = any(r.clip is not None for r in runs)  # clipping is about the step; else what it carries
     kept = []
     progress = Progress(len(runs), "plot training")
     for done, settings in enumerate(runs, 1):
@@ -71,29 +87,41 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
         line, = left.plot([e[0] for e in evals], [e[1] / base for e in evals], marker="o", markersize=2.5,
                           label=f"{label}: {said}")
         applied = applied_norms(norms, settings.clip)
-        if settings.clip is None:
+        far = np.array([r["far_share"] for r in rows], dtype=float)
+        if not shows_norms:  # every iteration faint, its running median solid
+            right.plot(it, far, color=line.get_color(), linewidth=0.5, alpha=0.3)
+            right.plot(it, running_median(far), color=line.get_color(), linewidth=1.2, label=label)
+        elif settings.clip is None:
             right.plot(it, norms, color=line.get_color(), linewidth=0.8, label=label)
         else:  # what the update used (clipped) solid; the gradient before clipping faint beside it
             right.plot(it, norms, color=line.get_color(), linewidth=0.6, alpha=0.35, label=f"{label}: before clipping")
             right.plot(it, applied, color=line.get_color(), linewidth=1.0, label=f"{label}: applied")
         kept.append({"label": label, "iteration": it, "updates": len(it), "grad_norm": norms, "applied_norm": applied,
+                     "far_share": far, "far": settings.horizon,
                      "eval": evals,
                      "summary": result.summary, "clipped": int(sum(r["clipped"] for r in rows))})
     left.axhline(SOLVED, color="grey", linestyle=":", linewidth=1.0)
     left.text(0.99, SOLVED, "solved below", transform=left.get_yaxis_transform(), ha="right", va="bottom",
               fontsize=7.5, color="grey")
-    for ax, ylabel in ((left, "held-out loss / mean predictor's loss"), (right, "gradient norm ‖∂L/∂θ‖")):
-        ax.set_yscale("log")
+    right_label = "gradient norm ‖∂L/∂θ‖" if shows_norms else "far_share: share of ‖g‖ from far back"
+    for ax, ylabel in ((left, "held-out loss / mean predictor's loss"), (right, right_label)):
+        ax.set_yscale("log" if ax is left or shows_norms else "linear")
         ax.set_xlabel("iteration")
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7.5)
+    if not shows_norms:
+        right.set_ylim(0, 1)
     s = runs[0]
     fig.suptitle(f"symbptt train --task {s.task}: n = {s.n}, batch {s.batch}, {s.optimizer} lr {s.lr:g}, "
                  f"W ~ N(0, {s.scale:g}²/n), seed {s.seed}", fontsize=10)
     clipping = [r for r in kept if r["clipped"]]
+    farthest = sorted({r.horizon for r in runs})
+    halves = "half of T" if all(r.far is None for r in runs) else "--far"
     right_words = ("the norm of the step each update applied (solid: ‖g‖·min(1, c/‖g‖) for a run that clips at c; "
-                   "faint: ‖g‖ before clipping)" if any(r.clip is not None for r in runs)
-                   else "the norm of each update's gradient")
+                   "faint: ‖g‖ before clipping)" if shows_norms
+                   else "far_share, the share of each update's gradient that comes from more than K steps back "
+                        f"(K = {', '.join(map(str, farthest))}: {halves}; faint: every iteration, solid: the "
+                        f"running median of {WINDOW})." + far_sentence(kept).rstrip("."))
     clipped = "".join(f" The run “{r['label']}” clipped {r['clipped']} of {r['updates']} updates."
                       for r in clipping)
     caption(fig, f"Left: the loss on {EVAL_SIZE} held-out sequences, divided by the loss of always predicting the "
