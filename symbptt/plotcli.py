@@ -26,6 +26,7 @@ KIND_OPTIONS = {
     "gradmap": {"cell", "wrt", "low", "high", "points", "T", "n", "u", "seed"},
     "isometry": {"activation", "n", "gain", "lengths", "seed", "u"},
     "meanfield": {"activation", "T", "seeds", "seed", "sizes"},
+    "units": {"activation", "n", "T", "gain", "u", "seed"},
 }
 FLAGS = {"activation": "-a", "T": "-T", "low": "--min", "high": "--max", "points": "--points", "u": "-u",
          "b": "-b", "h0": "--h0", "seed": "--seed", "quantity": "--quantity", "weights": "--weights", "n": "-n",
@@ -53,6 +54,7 @@ Kinds:
   gradmap        log10|∂L/∂θ| over a bias or per-unit parameter θ × T
   isometry       singular values of ∂h_T/∂h_0: Gaussian against orthogonal W
   meanfield      gap between the mean-field rate and networks of width n
+  units          IndRNN: each unit's product of w_i σ' beside (|w_i| γ)^T
 \b
 Examples:
   symbptt plot regimes -o regimes.png
@@ -68,6 +70,7 @@ Examples:
   symbptt plot gradmap --cell lru --wrt nu -T 300 -o nu.png
   symbptt plot isometry -n 64 --lengths 1,10,50 -o isometry.png
   symbptt plot meanfield --sizes 4,16,64 --seeds 4 -o gap.png
+  symbptt plot units -n 8 -T 100 -o units.png
 """)
 @click.argument("kind")
 @click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
@@ -92,7 +95,8 @@ Examples:
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
 @click.option("--gain", type=Finite(), default=None,
-              help="curves --cell, gates: W ~ N(0, g²/n), 1; isometry: W = g·W0 (default: the edge of chaos).")
+              help="curves --cell, gates: W ~ N(0, g²/n), 1; isometry: W = g·W0 (default: the edge of chaos); "
+                   "units: w_i ~ U(0, g), 1.2.")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True,
               help="curves --cell, training, horizon: the LSTM's b_f.")
 @click.option("--params", "params_file", default=None,

@@ -426,3 +426,30 @@ def test_the_surface_outlines_its_cliffs_from_the_loss_it_drew():
     said = cliff_sentence(w, b, loss, np.log10(loss))
     assert "4 of 16 points, jumps up to 0.9" in said
     assert "no cliff" in cliff_sentence(w, b, np.full((4, 4), 0.1) + w * 0.01, np.zeros((4, 4)))
+
+
+def test_units_draws_each_indrnn_unit_against_its_own_bound():
+    """Each unit's product of factors w_i σ'(a_t,i), checked by hand from the forward pass, never above
+    its bound (|w_i| γ)^T; the sentence follows the lines, and names units whose product is exactly 0."""
+    from symbptt.plots.units import units, units_sentence
+
+    drawn = units("tanh", n=3, T=12, gain=1.5, seed=2)
+    d = drawn.data.values
+    w = d["w"]
+    from symbptt.numeric.examples import example_config
+
+    cfg = example_config("indrnn", 12, 3, gain=1.5, seed=2, activation="tanh")
+    h = cfg.layers[0]["h0"].copy()
+    logs = np.zeros(3)
+    for t in range(12):  # the forward pass and each unit's factor by hand: a = w h + U x + b, h = tanh(a)
+        a = w * h + cfg.layers[0]["U"] @ cfg.x[t] + cfg.layers[0]["b"]
+        h = np.tanh(a)
+        logs += np.log10(np.abs(w * (1 - h**2)))
+        assert np.allclose(d["log10_products"][t], logs)
+    assert np.all(d["log10_products"] <= np.arange(1, 13)[:, None] * np.log10(np.abs(w) * d["gamma"]) + 1e-9)
+    words = units_sentence(d["log10_products"], w, d["gamma"], 12)
+    assert f"10^{d['log10_products'][-1].max():.3g}" in words
+    dead = units_sentence(np.array([[-1.0, -np.inf], [-2.0, -np.inf]]), np.array([0.5, 0.9]), 1.0, 2)
+    assert "1 of 2 units' products are exactly 0 from T = 1 on" in dead
+    with pytest.raises(SymbpttError, match="n \\(-n\\) must be from 1 to 32"):
+        units(n=40)

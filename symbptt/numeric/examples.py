@@ -74,7 +74,7 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
     for param, constant in (overrides or {}).items():
         params[param] = np.full_like(params[param], float(constant))
     x = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, (T, m))  # the same for every cell
-    return Config(cell=name, activation=activation if spec.elman else None, layers=[params], x=x,
+    return Config(cell=name, activation=activation if spec.uses_activation else None, layers=[params], x=x,
                   y=np.zeros(n), loss="last")
 
 

@@ -18,12 +18,13 @@ from .regimes import regimes
 from .spectrum import spectrum
 from .surface import surface
 from .training import horizon, training
+from .units import units
 from .unrolled import unrolled
 
 KINDS = ("regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon",
-         "gradmap", "isometry", "meanfield")
+         "gradmap", "isometry", "meanfield", "units")
 __all__ = ["KINDS", "Plotted", "cell_curves", "check_plot_path", "contributions", "curves", "draw", "gates",
-           "gradient_map", "horizon", "isometry", "meanfield_gap", "regimes", "save", "spectrum", "surface",
+           "gradient_map", "horizon", "isometry", "meanfield_gap", "regimes", "save", "spectrum", "surface", "units",
            "training", "unrolled"]
 
 
@@ -119,7 +120,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
             raise SymbpttError(f"--lengths must be whole numbers of steps, got {lengths[:40]!r}")
         return isometry(activation, n or 64, gain, tuple(int(T) for T in given), seed, 0.1 if u is None else u)[0]
     u = 1.0 if u is None else u
-    gain = 1.0 if gain is None else gain
+    gain_given, gain = gain, 1.0 if gain is None else gain
     if kind in ("training", "horizon"):
         return _training_figure(kind, cell, lengths or "10,20,40", clip, task, n, activation, iterations, batch, lr,
                                 optimizer, scale, forget_bias, seed, seeds or 2)
@@ -156,6 +157,8 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
         if any(v != int(v) for v in widths):
             raise SymbpttError(f"--sizes must be whole numbers, got {sizes[:40]!r}")
         return meanfield_gap(activation, tuple(int(v) for v in widths), T or 100, seeds or 4, seed)[0]
+    if kind == "units":
+        return units(activation, n or 8, T or 100, 1.2 if gain_given is None else gain_given, u, seed)[0]
     if kind == "gradmap":
         chosen = names(cell or "lru")
         if len(chosen) != 1:

@@ -1,0 +1,87 @@
+"""IndRNN unit by unit: each unit's own factor w_i σ'(a_{t,i}) multiplied over T, beside the bound
+(|w_i| γ)^T that its recurrent weight allows (γ = sup σ')."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import get_activation
+from ..budget import check_grid
+from ..errors import SymbpttError
+from ..escape import plot_text
+from ..numeric.examples import example_config
+from ..numeric.factors import ArrayFactors, NumericModel
+from ..paths import Step
+from ..validate import integer, number
+from .common import Drawn, Plotted, caption, check_steps, new_figure
+
+
+def unit_products(cell: str, activation: str, n: int, T: int, gain: float, drive: float, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(log10 |Π_{t≤T} ∂h_t/∂h_{t-1}[i, i]| for T = 1..T as (T, n), the recurrent weight of each unit):
+    the cell's factor back one step must be diagonal (each unit reads only its own past)."""
+    cfg = example_config(cell, T, n, gain=gain, drive=drive, seed=seed, activation=activation)
+    if "w" not in cfg.spec.vector_params:
+        raise SymbpttError(f"plot units draws a cell whose recurrent weight is one per unit (indrnn); "
+                           f"{cfg.spec.name} has none")
+    values = ArrayFactors(NumericModel.of(cfg))
+    kind = next(r.kind for r in values.graph.routes if r.kind in ("J", "F") and r.target == r.source == "h")
+    diagonals = np.empty((T, n))
+    for t in range(1, T + 1):
+        factor = np.asarray(values.factor(Step(kind, 1, t)), dtype=float)
+        if np.any(factor - np.diag(np.diag(factor))):
+            raise SymbpttError(f"the {cfg.spec.name} cell's factor ∂h_t/∂h_(t-1) is not diagonal; plot units needs one "
+                               "recurrent weight per unit")
+        diagonals[t - 1] = np.diag(factor)
+    with np.errstate(divide="ignore"):
+        return np.cumsum(np.log10(np.abs(diagonals)), axis=0), np.ravel(cfg.layers[0]["w"])
+
+
+def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int) -> str:
+    """How far each unit's product stays below its bound at the last T, from the lines drawn."""
+    final = logs[-1]
+    with np.errstate(divide="ignore"):
+        bound = T * np.log10(np.abs(w) * gamma)
+    gap = bound - final
+    finite = np.isfinite(gap)
+    zero = final == -np.inf
+    dead = ""
+    if zero.any():
+        first = int(np.argmax(np.all(logs[:, zero] == -np.inf, axis=1))) + 1
+        dead = (f" {int(zero.sum())} of {len(w)} units' products are exactly 0 from T = {first} on (a step where "
+                "σ' = 0), and are not drawn.")
+    if not finite.any():
+        return dead
+    i, j = int(np.nanargmax(np.where(finite, final, -np.inf))), int(np.nanargmin(np.where(finite, gap, np.inf)))
+    return (f" At T = {T} the largest product is unit {i + 1}'s, 10^{final[i]:.3g} (|w| = {abs(w[i]):.3g}, bound "
+            f"10^{bound[i]:.3g}); the unit closest to its bound is unit {j + 1}, {gap[j]:.3g} decades below it. "
+            f"{int(np.sum(np.abs(w) * gamma > 1))} of {len(w)} units have |w_i| γ > 1, where the bound allows growth."
+            + dead)
+
+
+def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2, drive: float = 1.0, seed: int = 0
+          ) -> Drawn:
+    """An IndRNN with n units (w_i ~ U(0, gain), U ~ N(0, drive²), inputs U(−1, 1)): log10 of each unit's
+    product of factors w_i σ'(a_{t,i}) against T, and dashed, the bound T·log10(|w_i| γ)."""
+    n, T = integer("n (-n)", n, 1, 32), integer("T (-T)", T)
+    gain, drive = number("gain (--gain)", gain), number("u (-u)", drive)
+    check_steps(T)
+    check_grid("plot units", n, T)
+    act = get_activation(activation)
+    logs, w = unit_products("indrnn", activation, n, T, gain, drive, seed)
+    gamma = float(act.gamma)
+    fig, ax = new_figure(figsize=(8.0, 5.2))
+    fig.subplots_adjust(bottom=0.27, top=0.88, right=0.8)
+    Ts = np.arange(1, T + 1)
+    for i in np.argsort(-np.abs(w)):
+        line, = ax.plot(Ts, logs[:, i], linewidth=1.1, label=f"unit {i + 1}: |w| = {abs(w[i]):.2f}")
+        ax.plot(Ts, Ts * np.log10(abs(w[i]) * gamma), color=line.get_color(), linewidth=0.8, linestyle="--")
+    ax.set_xlabel("T")
+    ax.set_ylabel("log10 |Π over t ≤ T of w_i σ'(a_t,i)|")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(f"IndRNN, {plot_text(activation)}, n = {n}: w_i ~ U(0, {gain:g}), U ~ N(0, {drive:g}²), "
+                 f"inputs U(-1, 1) seed {seed}", fontsize=9)
+    caption(fig, "Each unit reads only its own past, so ∂h_T/∂h_0 is diagonal and unit i's entry is the product "
+                 f"of its own factors w_i σ'(a_t,i) (solid). Dashed: the bound (|w_i| γ)^T, γ = sup σ' = {gamma:.3g}."
+                 + units_sentence(logs, w, gamma, T))
+    return Drawn(fig, Plotted({"T": Ts, "log10_products": logs, "w": w, "gamma": gamma}))
