@@ -20,6 +20,26 @@ class NotationPrinting:
         return super()._print(expr, **kwargs)  # type: ignore[misc]
 
 
+class WrittenSums:
+    """Mixin for the printers that write strings (text, LaTeX): sums spelled alike, term by term in the
+    order they hold, a negative term after " - " and never as "+ -".  (The methods use nothing but
+    ``_print``: the hooks of hooks.Printed run them with SymPy's own printer as ``self``.)"""
+
+    def _print_OrderedSum(self, expr: Any) -> str:
+        return written(self, joined(signed_terms(expr)))
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        return written(self, joined(signed_matrix_terms(expr)))
+
+    def _print_OrderedMatSum(self, expr: Any) -> str:
+        return " + ".join(self._print(a) for a in expr.args)  # type: ignore[attr-defined]
+
+
+def written(printer: Any, parts: list[Any]) -> str:
+    """The pieces of ``joined`` as one string: operators as they are, terms through the printer."""
+    return "".join(p if isinstance(p, str) else printer._print(p) for p in parts)
+
+
 def negative(arg: sp.Basic) -> bool:
     """A factor printed with a leading minus: a negative number, or a product that starts with −1."""
     return bool((arg.is_Number and arg.is_negative) or (isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1))

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sympy as sp
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 
 from .dispatch import (
     NotationPrinting,
+    WrittenSums,
     compound,
     delimited,
-    joined,
     leading_minus,
-    signed_matrix_terms,
-    signed_terms,
     unsorted,
 )
 
@@ -38,7 +35,7 @@ def side_by_side(parts: list[str]) -> str:
     return out
 
 
-class LatexPrinter(NotationPrinting, SympyLatexPrinter):
+class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
     """LaTeX as the snippets, documents and notebook print it."""
 
     def _print_Name(self, expr: Any) -> str:
@@ -64,20 +61,6 @@ class LatexPrinter(NotationPrinting, SympyLatexPrinter):
         start = leading_minus(expr)
         return "-" * start + side_by_side([rf"\left({self._print(arg)}\right)" if delimited(expr, i)
                                            else self._print(arg) for i, arg in enumerate(expr.args) if i >= start])
-
-    def _print_OrderedSum(self, expr: Any) -> str:
-        out = []
-        for i, (minus, term) in enumerate(signed_terms(expr)):
-            body = self._print(term)
-            out.append((" - " if minus else " + ") + body if i else ("-" if minus else "") + body)
-        return "".join(out)
-
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        return "".join(self._print(p) if isinstance(p, sp.Basic) else p
-                       for p in joined(signed_matrix_terms(expr)))
-
-    def _print_OrderedMatSum(self, expr: Any) -> str:
-        return " + ".join(self._print(a) for a in expr.args)
 
     def _print_Transposed(self, expr: Any) -> str:
         inner = self._print(expr.args[0])

@@ -10,17 +10,15 @@ from sympy.printing.str import StrPrinter
 
 from .dispatch import (
     NotationPrinting,
+    WrittenSums,
     compound,
     delimited,
-    joined,
     leading_minus,
-    signed_matrix_terms,
-    signed_terms,
     unsorted,
 )
 
 
-class TextPrinter(NotationPrinting, StrPrinter):
+class TextPrinter(NotationPrinting, WrittenSums, StrPrinter):
     """Text as `--format text` prints it.  Setting ``numpy_operators``: matrix products as A@B and the
     transpose as A.T at the tightest precedence (what the printed forms and generated code use)."""
 
@@ -44,20 +42,6 @@ class TextPrinter(NotationPrinting, StrPrinter):
         start = leading_minus(expr)
         return "-" * start + "*".join(f"({self._print(arg)})" if delimited(expr, i, big=False) else self._print(arg)
                                       for i, arg in enumerate(expr.args) if i >= start)
-
-    def _print_OrderedSum(self, expr: Any) -> str:
-        out = []
-        for i, (minus, term) in enumerate(signed_terms(expr)):
-            body = self._print(term)
-            out.append((" - " if minus else " + ") + body if i else ("-" if minus else "") + body)
-        return "".join(out)
-
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        return "".join(self._print(p) if isinstance(p, sp.Basic) else p
-                       for p in joined(signed_matrix_terms(expr)))
-
-    def _print_OrderedMatSum(self, expr: Any) -> str:
-        return " + ".join(self._print(a) for a in expr.args)
 
     def _print_Transposed(self, expr: Any) -> str:
         inner = self._print(expr.args[0])
