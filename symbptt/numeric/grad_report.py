@@ -143,6 +143,18 @@ def _split(block: np.ndarray, shape: tuple, scalar: bool) -> tuple[Any, Any]:
     return _shaped(vals, shape, scalar), _shaped(logs, shape, scalar)
 
 
+def _split_layers(grads: list[dict[str, Any]], cfg: Config) -> tuple[list[dict], list[dict]]:
+    """Each layer's gradients as JSON values beside their log10s, in the parameters' own shapes."""
+    vals, logs = [], []
+    for layer, g in enumerate(grads):
+        v, lg = {}, {}
+        for param in cfg.spec.params:
+            v[param], lg[param] = _split(g[param], cfg.layers[layer][param].shape, cfg.scalar)
+        vals.append(v)
+        logs.append(lg)
+    return vals, logs
+
+
 def _per_layer(items: list) -> Any:
     return items[0] if len(items) == 1 else items
 
@@ -211,13 +223,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     mp_model = model.as_mp()
                     loss, grads = gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
                 used_mp = DPS
-    out_grad, out_log = [], []
-    for layer, g in enumerate(grads):
-        vals, logs = {}, {}
-        for param in cfg.spec.params:
-            vals[param], logs[param] = _split(g[param], cfg.layers[layer][param].shape, cfg.scalar)
-        out_grad.append(vals)
-        out_log.append(logs)
+    out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)
     whole = [layer_norms["state"][0] for layer_norms in norms]  # log10‖∂s_T/∂s_0‖ of each layer
     report = {
@@ -443,13 +449,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
                 break
             previous, dps = (ratio, dps), min(MAX_DIGITS, needed)
         relative = float(ratio)
-    vals, logs = [], []
-    for layer, g in enumerate(cut):
-        v, lg = {}, {}
-        for param in cfg.spec.params:
-            v[param], lg[param] = _split(g[param], cfg.layers[layer][param].shape, cfg.scalar)
-        vals.append(v)
-        logs.append(lg)
+    vals, logs = _split_layers(cut, cfg)
     return {"k": cfg.truncate, "grad": _per_layer(vals), "grad_log10": _per_layer(logs),
             "relative_difference": relative}
 
