@@ -247,7 +247,7 @@ def test_sweep_csv_and_json_are_deterministic():
 
 
 def test_check_prints_its_table_and_exits_0_when_all_agree():
-    proc = run_in_process("check", "--trials", "4", "--seed", "1", "-T", "3")
+    proc = run_in_process("check", "--trials", "2", "--seed", "1", "-T", "3")
     assert proc.returncode == 0, proc.stdout
     for method in ("printed text", "printed LaTeX", "grad JSON", "NumPy reference", "finite diff."):
         assert method in proc.stdout

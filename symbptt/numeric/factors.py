@@ -13,7 +13,7 @@ clean, and only what was touched by such an event is computed again at higher pr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import mpmath
@@ -50,6 +50,13 @@ class FloatWatch:
 
     def touched(self, label: object) -> bool:
         return any(lab == label for lab, _ in self.events)
+
+
+class Unwatched(FloatWatch):
+    """A watch that records nothing (a pass whose events no one reads: the report's nudged reruns)."""
+
+    def watch(self, label: object) -> AbstractContextManager[None]:  # type: ignore[override]
+        return nullcontext()
 
 
 @dataclass

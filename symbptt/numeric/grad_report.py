@@ -20,7 +20,7 @@ from ..config import Config
 from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
 from . import kernel
-from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
+from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits
 from .logspace import (
     constant_factor,
@@ -333,8 +333,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     nudge is larger than a typical rounding error, so both err low."""
     worst_block = worst_entry = 0.0
     for direction, seed in NUDGED_RUNS:
-        values = ArrayFactors(model, watch=FloatWatch(), noise=UlpNoise(direction, seed))
         with np.errstate(all="ignore"):
+            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction, seed))
             nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
                                                                                                          model)
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
