@@ -802,3 +802,17 @@ def test_jacobian_norms_keep_a_unit_whose_factor_float64_would_drop():
             want = log10_norms(blocks[row["k"]])["state"]
             assert row["log10"] is not None and math.isfinite(want)
             assert abs(row["log10"] - want) <= 1e-9 * max(1.0, abs(want)), (layer, row["k"])
+
+
+def test_an_indrnn_example_takes_the_activation_it_is_given():
+    """example_config passed -a to the vanilla cell only, so IndRNN sweeps and curves drew tanh whatever
+    was asked; now its relu run has relu's zeros and tanh's does not."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+
+    hs = {}
+    for act in ("tanh", "relu"):
+        cfg = example_config("indrnn", 20, 4, seed=1, activation=act)
+        assert cfg.act_name == act
+        hs[act] = ArrayFactors(NumericModel.of(cfg)).traj.values[0]["h"][1:]
+    assert np.any(hs["relu"] == 0) and not np.any(hs["tanh"] == 0) and np.all(hs["relu"] >= 0)
