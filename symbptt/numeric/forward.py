@@ -178,20 +178,15 @@ ROUNDING = 2.0 ** -53  # float64's unit roundoff: a sum is rounded by up to this
 class UlpNoise:
     """Moves every value it is given as one rounding could have: one unit in the last place, and for a
     sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
-    (``direction`` +1), all down (−1), or each up or down at random (0, seeded, so a run is
-    repeatable).  A pass whose stored values (linear maps, nodes, coefficients, δ) all go through it
-    differs from the plain pass by about what rounding costs the plain pass, which is how the report
-    measures the digits float64 kept."""
+    (``direction`` +1) or all down (−1).  A pass whose stored values (linear maps, nodes, coefficients,
+    δ) all go through it differs from the plain pass by about what rounding costs the plain pass, which
+    is how the report measures the digits float64 kept."""
 
-    def __init__(self, direction: int, seed: int = 0) -> None:
+    def __init__(self, direction: int) -> None:
         self.direction = direction
-        self.rng = np.random.default_rng(seed)
 
     def __call__(self, values: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:
-        if self.direction:
-            sign: Any = self.direction
-        else:
-            sign = np.where(self.rng.random(np.shape(values)) < 0.5, 1.0, -1.0)
+        sign = self.direction
         moved = np.nextafter(values, sign * np.inf)
         if size is None:
             return np.where(values == 0, values, moved)  # an exact 0 (a product with a zero input) stays exact

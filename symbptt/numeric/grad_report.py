@@ -1,6 +1,7 @@
 """The `grad` report: loss, gradients, Jacobian norms, the bound and what was observed, truncation.
 
-Every number is computed once in float64 through the factor structure.  Work that raised a
+Every number is computed once in float64 through the factor structure (and twice more with every stored
+value nudged by one rounding, to measure the digits float64 kept: kept_digits).  Work that raised a
 floating-point event (underflow, overflow, invalid) is computed again with mpmath at 30 digits — only
 the parameter blocks it touched (all of them when the forward pass itself lost range); an exactly zero
 entry is not such an event and costs nothing.  Each entry is printed as a number when float64 holds it
@@ -118,10 +119,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
-    with mpmath.workdps(max(DPS, digits)):
-        mp_model = model.as_mp()
-        mp_values = ArrayFactors(mp_model, "mp")
-        mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
+    mp_loss, mp_grads = _mp_gradients(model, max(DPS, digits))
     if loss_lost:
         loss = mp_loss
     for layer, g in enumerate(grads, start=1):
@@ -129,6 +127,13 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
             if blocks is None or (param, layer) in blocks:
                 g[param] = mp_grads[layer - 1][param]
     return loss, grads, max(DPS, digits)
+
+
+def _mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """Loss and every gradient from an mpmath pass at ``dps`` digits."""
+    with mpmath.workdps(dps):
+        mp_model = model.as_mp()
+        return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
 
 
 def _shaped(values: np.ndarray, shape: tuple, scalar: bool) -> Any:
@@ -219,9 +224,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         if not used_mp:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: every block exactly
-                with mpmath.workdps(DPS):
-                    mp_model = model.as_mp()
-                    loss, grads = gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
+                loss, grads = _mp_gradients(model, DPS)
                 used_mp = DPS
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)
@@ -290,7 +293,7 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
     return largest
 
 
-NUDGED_RUNS = ((1, 0), (-1, 0))  # (direction, seed) of the reruns that measure what rounding cost
+NUDGED_RUNS = (1, -1)  # the reruns that measure what rounding cost: every value nudged up, then down
 MEASURED = "as measured by reruns with every stored value nudged by one rounding"
 
 
@@ -324,17 +327,16 @@ SUM_ROUNDING = 2.0 ** -52  # what rounding a sum of terms costs, relative to Σ|
 def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
                 magnitudes: list[dict[str, np.ndarray]] | None = None) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
-    again with every stored value (linear maps, nodes, coefficients, δ) moved one unit in the last place —
-    all up, all down, then each at random — and the digits the results share with the plain pass are
-    counted (at most 16).  The sums over t that make each gradient are not nudged: what they can lose is
-    counted from ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as SUM_ROUNDING·Σ|terms|.
-    Returns
-    (the digits of each gradient relative to its largest entry, the digits of the worst entry); the
-    nudge is larger than a typical rounding error, so both err low."""
+    again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
+    it (forward.UlpNoise) — all up, then all down — and the digits the results share with the plain pass
+    are counted (at most 16).  The sums over t that make each gradient are not nudged: what they can lose
+    is counted from ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as
+    SUM_ROUNDING·Σ|terms|.  Returns (the digits of each gradient relative to its largest entry, the digits
+    of the worst entry); the nudge is larger than a typical rounding error, so both err low."""
     worst_block = worst_entry = 0.0
-    for direction, seed in NUDGED_RUNS:
+    for direction in NUDGED_RUNS:
         with np.errstate(all="ignore"):
-            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction, seed))
+            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction))
             nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
                                                                                                          model)
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
@@ -455,4 +457,5 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
 
 
 def exact_gradients_mp(mp_model: NumericModel) -> list[dict[str, np.ndarray]]:
+    """Every gradient of a model whose numbers are already mpf, at mpmath's current precision."""
     return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)[1]

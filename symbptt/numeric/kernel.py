@@ -112,12 +112,17 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
     exps = np.zeros(T + 2, dtype=np.int64)  # δ_t = store[t] · 2^exps[t]
     store = {key: np.zeros_like(errors) for key, _, _ in the_plan.order}
     noise = values.noise
-    flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c],
-                                                    None if m is None else _transposed(model.params[p.later[0] - 1][m]))
+
+    def weight(layer: int, name: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Mᵀ, and beside it |Mᵀ| when the pass is nudged (for Σ|terms| of each sum), or None."""
+        if name is None:
+            return None, None
+        mt = _transposed(model.params[layer - 1][name])
+        return mt, None if noise is None else np.abs(mt)
+
+    flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c], *weight(p.later[0], m))
                                                    for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
-    absolute = {} if noise is None else {id(mt): np.abs(mt) for _, parts, _ in flat for _, _, terms in parts
-                                         for _, mt in terms if mt is not None}  # nudged: Σ|terms| of each sum
     outs = [out for out, _, _ in flat]
     for t in range(T, lowest - 1, -1):
         reads_error = t == T or (model.loss == "sum" and t >= 1)
@@ -132,14 +137,14 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                 if (up and t == 0) or s > T:
                     continue
                 v = later[s]
-                for coef, mt in terms:
+                for coef, mt, absolute in terms:
                     scaled = coef[s] * v
                     part = scaled if mt is None else mt @ scaled
                     if shift and not up:
                         part = np.ldexp(part, shift)
                     total = part if total is None else total + part
                     if noise is not None:
-                        bound = np.abs(scaled) if mt is None else absolute[id(mt)] @ np.abs(scaled)
+                        bound = np.abs(scaled) if absolute is None else absolute @ np.abs(scaled)
                         bound = np.ldexp(bound, shift) if shift and not up else bound
                         size = bound if size is None else size + bound
             if total is not None:
@@ -248,16 +253,20 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
                 else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T
             parts = _blocks(kind, shape, store[(layer, leaf)][0] if kind == "initial" else rows.get((layer, leaf)),
                             z, runs, int(exps[0]))
-            g = parts[0][0] if len(parts) == 1 and parts[0][1] == 0 else _value(*_extended_sum(parts))
+            g = _combined(parts)
             if magnitudes is not None:
                 size_parts = _blocks(kind, shape, np.abs(store[(layer, leaf)][0]) if kind == "initial" else
                                      sizes.get((layer, leaf)), None if z is None else np.abs(z), runs, int(exps[0]))
-                magnitudes[layer - 1][param] = (size_parts[0][0] if len(size_parts) == 1 and size_parts[0][1] == 0
-                                                else _value(*_extended_sum(size_parts)))
+                magnitudes[layer - 1][param] = _combined(size_parts)
         if watch.touched(("row", layer, leaf)):
             watch.mark(("grad", param, layer), "row")
         grads[layer - 1][param] = g
     return float(loss), grads
+
+
+def _combined(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Σ_b G_b · 2^e_b as one array (float64, or mpf entries beyond its range)."""
+    return parts[0][0] if len(parts) == 1 and parts[0][1] == 0 else _value(*_extended_sum(parts))
 
 
 def _blocks(kind: str, shape: tuple, row: np.ndarray | None, z: np.ndarray | None, runs: list[tuple[int, int, int]],
