@@ -7,6 +7,7 @@ import numpy as np
 
 from ..activations import get_activation
 from ..budget import check_grid
+from ..cells import get_cell
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.examples import example_config
@@ -61,8 +62,9 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int) -> str
 
 def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2, drive: float = 1.0, seed: int = 0
           ) -> Drawn:
-    """An IndRNN with n units (w_i ~ U(0, gain), U ~ N(0, drive²), inputs U(−1, 1)): log10 of each unit's
-    product of factors w_i σ'(a_{t,i}) against T, and dashed, the bound T·log10(|w_i| γ)."""
+    """An IndRNN with n units (w_i uniform on the cell's interval times gain, U ~ N(0, drive²), inputs
+    U(−1, 1)): log10 of each unit's product of factors w_i σ'(a_{t,i}) against T, and dashed, the bound
+    T·log10(|w_i| γ)."""
     n, T = integer("n (-n)", n, 1, 32), integer("T (-T)", T)
     gain, drive = number("gain (--gain)", gain), number("u (-u)", drive)
     check_steps(T)
@@ -79,7 +81,8 @@ def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2,
     ax.set_xlabel("T")
     ax.set_ylabel("log10 |Π over t ≤ T of w_i σ'(a_t,i)|")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(f"IndRNN, {plot_text(activation)}, n = {n}: w_i ~ U(0, {gain:g}), U ~ N(0, {drive:g}²), "
+    low, high = (gain * v for v in get_cell("indrnn", act).init_range("w"))  # where examples draw w from
+    ax.set_title(f"IndRNN, {plot_text(activation)}, n = {n}: w_i ~ U({low:g}, {high:g}), U ~ N(0, {drive:g}²), "
                  f"inputs U(-1, 1) seed {seed}", fontsize=9)
     caption(fig, "Each unit reads only its own past, so ∂h_T/∂h_0 is diagonal and unit i's entry is the product "
                  f"of its own factors w_i σ'(a_t,i) (solid). Dashed: the bound (|w_i| γ)^T, γ = sup σ' = {gamma:.3g}."
