@@ -7,6 +7,7 @@ import functools
 import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 
 from symbptt import RNN, derive
 from symbptt.check import Exact, random_trial, read_latex
@@ -121,3 +122,47 @@ def test_a_power_of_a_parameter_is_a_power_and_index_letters_take_their_bound_va
     with mpmath.workdps(exact.dps):
         found = read_latex(tex, trial)
     assert all(abs(f - e) <= 1e-25 * max(1, abs(e)) for f, e in zip(found, exact.grads, strict=True))
+
+
+def _prepared_texts(rnn: RNN, form: str) -> list[str]:
+    """Every text the reader hands SymPy's parser for one printed derivation."""
+    from symbptt.check.reader import _Placeholders, _prepare, equations
+
+    out = []
+    for eq in equations(snippet(derive(rnn, form, "all"))):
+        out += [_prepare(f, _Placeholders()) for _, term in terms(eq.rhs) for f in factors(term)]
+    return list(dict.fromkeys(out))
+
+
+@pytest.mark.parametrize("rnn,form", [
+    (RNN(T=3), "general"),
+    pytest.param(RNN(T=2, n=2, layers=2), "recursive", marks=pytest.mark.slow),
+    (RNN(T=2, cell="lstm"), "recursive"),
+    pytest.param(RNN(T=2, cell="gru", loss="sum"), "explicit", marks=pytest.mark.slow)])
+def test_the_fast_parse_is_the_tree_sympy_s_own_parse_gives(rnn, form):
+    """ANTLR's SLL prediction (tried first) gives the very tree of SymPy's full LL parse on what the
+    reader meets (every cell and form with ``-m slow``), and a text it cannot read gets SymPy's error."""
+    from sympy.parsing.latex.errors import LaTeXParsingError
+
+    from symbptt.check.sympy_latex import parse_latex
+
+    texts = _prepared_texts(rnn, form)
+    assert texts
+    for text in texts:
+        assert sp.srepr(parse_latex(text)) == sp.srepr(parse_latex(text, fast=False)), text
+    for bad in (r"\frac{1}{", r"\sum_{k=1}", "(x"):
+        with pytest.raises(LaTeXParsingError) as fast:
+            parse_latex(bad)
+        with pytest.raises(LaTeXParsingError) as slow:
+            parse_latex(bad, fast=False)
+        assert str(fast.value) == str(slow.value)
+
+
+def test_when_the_fast_parse_fails_sympy_s_own_parse_decides(monkeypatch):
+    from symbptt.check import sympy_latex
+
+    def refuses(text):
+        raise RuntimeError("SLL needs full context here")
+
+    monkeypatch.setattr(sympy_latex, "_SLL", refuses)
+    assert sympy_latex.parse_latex(r"\frac{a}{b} c") == sympy_latex.parse_latex(r"\frac{a}{b} c", fast=False)

@@ -1,13 +1,14 @@
 """Reading printed LaTeX the way a reader outside the project reads it.
 
 The structure of every formula — precedence, the scope of a ∑ or ∏, what multiplies what and in which
-order — is decided by SymPy's own LaTeX parser (``sympy.parsing.latex.parse_latex``), not by the
-project's printer.  This module only does what any reader of the notation does before parsing: it
-recognises the symbols (a base letter with an optional superscript tag or layer ``^{(2)}`` and a
-subscript: step, unit, gate), replaces each by a placeholder the parser reads as one symbol, and
-undoes two quirks of the parser: a symbol written next to a parenthesis (``w\\,(1 - h^2)``) is read as a
-call, which here is a product, and ``\\operatorname{…}``, ``\\left| … \\right|`` and ``cases`` are not
-known to it.  It imports nothing from the engine.
+order — is decided by SymPy's own LaTeX parser (``sympy.parsing.latex.parse_latex``, run in ANTLR's
+faster SLL mode first: see ``sympy_latex``), not by the project's printer.  This module only does what
+any reader of the notation does before parsing: it recognises the symbols (a base letter with an
+optional superscript tag or layer ``^{(2)}`` and a subscript: step, unit, gate), replaces each by a
+placeholder the parser reads as one symbol, and undoes two quirks of the parser: a symbol written next
+to a parenthesis (``w\\,(1 - h^2)``) is read as a call, which here is a product, and
+``\\operatorname{…}``, ``\\left| … \\right|`` and ``cases`` are not known to it.  It imports nothing
+from the engine.
 
 Evaluation walks the parse tree with the factors in the order the parser kept them (the parser builds
 unevaluated products, so ``A B`` stays A then B: a matrix product between matrices).  Symbols get
@@ -292,8 +293,9 @@ def factors(term: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _parse_prepared(prepared: str) -> sp.Basic:
-    from sympy.parsing.latex import parse_latex
     from sympy.parsing.latex.errors import LaTeXParsingError
+
+    from .sympy_latex import parse_latex
 
     try:
         return parse_latex(prepared)
