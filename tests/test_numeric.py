@@ -176,6 +176,28 @@ def test_matrix_norm_is_spectral_norm_of_the_whole_product():
     assert per_step > ours[0] + 1e-3  # the product of per-step norms is only an upper bound
 
 
+@pytest.mark.parametrize("cell,seed", [("rnn", 0), ("lstm", 1), ("gru", 2)])
+def test_norms_over_T_of_a_wide_state_are_the_svd_norms_of_the_product(cell, seed):
+    """log10‖∂s_t/∂s_0‖₂ for every t with warm-started power iteration (states above 16 units) equals the
+    SVD of the product multiplied out step by step, every block and every t."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.logspace import StepMatrices, log_coefficients, log10_norms_by_T
+
+    values = ArrayFactors(NumericModel.of(example_config(cell, 40, 20, gain=1.3, seed=seed)))
+    seen: list[int] = []
+    ours = log10_norms_by_T(values, on_step=seen.append)
+    assert seen == list(range(1, 41))
+    steps, n = StepMatrices(values, 1, log_coefficients(values, 1)), 20
+    product, scale = np.eye(len(values.model.cell.states) * n), 0.0
+    for t in range(1, 41):
+        step, m = steps(t)
+        product, scale = step @ product, scale + m
+        for i, name in enumerate(values.model.cell.states):
+            block = product[i * n:(i + 1) * n, i * n:(i + 1) * n]
+            assert ours[name][t - 1] == pytest.approx(scale + math.log10(np.linalg.norm(block, 2)), abs=1e-11)
+        assert ours["state"][t - 1] == pytest.approx(scale + math.log10(np.linalg.norm(product, 2)), abs=1e-11)
+
+
 def test_report_is_strict_json_with_sign_and_log10_beyond_float64():
     cfg = parse_config({"activation": "linear", "W": 5.0, "U": 1.0, "b": 0.0, "h0": 0.1, "x": [0.5] * 1000, "y": 0})
     text = strict_json(grad_report(cfg))

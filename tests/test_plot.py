@@ -453,3 +453,26 @@ def test_units_draws_each_indrnn_unit_against_its_own_bound():
     assert "1 of 2 units' products are exactly 0 from T = 1 on" in dead
     with pytest.raises(SymbpttError, match="n \\(-n\\) must be from 1 to 32"):
         units(n=40)
+
+
+def test_curves_report_progress_inside_each_cell(monkeypatch):
+    """A long cell counts its steps on the progress line (one cell can take minutes at n = 256)."""
+    import importlib
+
+    curves = importlib.import_module("symbptt.plots.curves")
+
+    seen: list[tuple[int, int]] = []
+
+    class Recorded:
+        def __init__(self, total, label):
+            self.total = total
+
+        def update(self, done, note=""):
+            seen.append((done, self.total))
+
+        def clear(self):
+            pass
+
+    monkeypatch.setattr(curves, "Progress", Recorded)
+    plot.cell_curves(("rnn", "lstm"), n=2, T_max=6)
+    assert [d for d, _ in seen] == list(range(1, 13)) and {t for _, t in seen} == {12}

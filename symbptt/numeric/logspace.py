@@ -9,6 +9,7 @@ log10‖∂s_T/∂s_k‖ = Σ m_t + Σ log10(scale) + log10‖P̂‖ never over-
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import mpmath
 import numpy as np
@@ -244,15 +245,26 @@ class _WarmNorms:
         return scale + math.log10(norm) if norm > 0 else -math.inf
 
 
-def log10_norms_by_T(values: ArrayFactors, layer: int | None = None) -> dict[str, np.ndarray]:
+def log10_norms_by_T(values: ArrayFactors, layer: int | None = None,
+                     on_step: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """log10‖∂s_t/∂s_0‖₂ for every t = 1..T in one forward accumulation P_t = S_t P_{t−1} (renormalised
-    each step): the whole state ('state') and each state's own block ('h': ∂h_t/∂h_0, 'c': ∂c_t/∂c_0)."""
+    each step): the whole state ('state') and each state's own block ('h': ∂h_t/∂h_0, 'c': ∂c_t/∂c_0).
+
+    Args:
+        values: the forward pass of one configuration.
+        layer: the layer whose state is followed (default: the top one).
+        on_step: called with t after each step (a progress line).
+
+    Returns:
+        One array of T log10 norms per key (−inf once the product is exactly 0, NaN once it overflows).
+    """
     layer = values.model.layers if layer is None else layer
     T, cell, n = values.model.T, values.model.cell, values.n
     logs = log_coefficients(values, layer)
     out = {name: np.full(T, -np.inf) for name in ("state", *cell.states)}
     product, scale = np.eye(len(cell.states) * n), 0.0
     steps = StepMatrices(values, layer, logs)
+    norms = _WarmNorms()
     for t in range(1, T + 1):
         step, m = steps(t)
         product = step @ product
@@ -264,8 +276,10 @@ def log10_norms_by_T(values: ArrayFactors, layer: int | None = None) -> dict[str
             break
         product, scale = product / top, scale + m + math.log10(top)
         for i, name in enumerate(cell.states):
-            out[name][t - 1] = _log_norm(product[i * n:(i + 1) * n, i * n:(i + 1) * n], scale, False)
-        out["state"][t - 1] = _log_norm(product, scale, False)
+            out[name][t - 1] = norms.log_norm(name, product[i * n:(i + 1) * n, i * n:(i + 1) * n], scale, False)
+        out["state"][t - 1] = norms.log_norm("state", product, scale, False)
+        if on_step is not None:
+            on_step(t)
     return out
 
 

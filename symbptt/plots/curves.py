@@ -136,12 +136,12 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     fig, ax = new_figure(figsize=(7.6, 5.2))
     fig.subplots_adjust(bottom=0.24, top=0.9)
     kept = {}
-    progress = Progress(len(cells), "plot curves")
+    progress = Progress(len(cells) * T_max, "plot curves")  # counted in steps: one cell can take minutes
     for done, cell in enumerate(cells):
-        progress.update(done)
         cfg = example_config(cell, T_max, n, gain=gain, drive=drive, forget_bias=forget_bias, seed=seed)
         with np.errstate(all="ignore"):
-            norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)))
+            norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)),
+                                     on_step=lambda t, done=done: progress.update(done * T_max + t))
         name = plot_text(cfg.spec.name)
         line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: rate {lyapunov_rate(norms['h'][-1], T_max):+.3f}/step")
         if "c" in norms:

@@ -80,12 +80,11 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     grid = np.linspace(b_min, b_max, points)
     base = example_config("lstm", T_max, n, gain=gain, drive=drive, seed=seed)
     c_vals, h_vals, carousel = (np.empty((T_max, points)) for _ in range(3))
-    progress = Progress(points, "plot gates")
+    progress = Progress(points * T_max, "plot gates")  # counted in steps: one bias can take minutes
     with np.errstate(all="ignore"):
         for j, value in enumerate(grid):
-            progress.update(j)
             values = ArrayFactors(NumericModel.of(with_param(base, "b_f", float(value))))
-            norms = log10_norms_by_T(values)
+            norms = log10_norms_by_T(values, on_step=lambda t, j=j: progress.update(j * T_max + t))
             c_vals[:, j], h_vals[:, j] = norms["c"], norms["h"]
             f = values.traj.values[0]["f"][1:, :, 0]  # (T, n)
             carousel[:, j] = np.max(np.cumsum(np.log10(f), axis=0), axis=1)
