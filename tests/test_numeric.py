@@ -181,7 +181,7 @@ def test_norms_over_T_of_a_wide_state_are_the_svd_norms_of_the_product(cell, see
     """log10‖∂s_t/∂s_0‖₂ for every t with warm-started power iteration (states above 16 units) equals the
     SVD of the product multiplied out step by step, every block and every t."""
     from symbptt.numeric.examples import example_config
-    from symbptt.numeric.logspace import StepMatrices, log_coefficients, log10_norms_by_T
+    from symbptt.numeric.logspace import StepMatrices, log10_norms_by_T, log_coefficients
 
     values = ArrayFactors(NumericModel.of(example_config(cell, 40, 20, gain=1.3, seed=seed)))
     seen: list[int] = []

@@ -363,3 +363,42 @@ def test_an_integer_forget_bias_from_python_trains():
     params = initial_params(get_cell("lstm", get_activation("tanh")), settings, 1)
     assert all(v.dtype == float for p in params for v in p.values()) and params[0]["b_f"][0, 0] == 2.0
     assert train(settings).summary
+
+
+def test_the_training_title_says_which_cell_and_how_its_weights_start():
+    """The title follows the runs: the cell unless it is what varies, W's law only for a cell that has a
+    recurrent matrix (as --init draws it), a per-unit parameter on its interval times --scale."""
+    from symbptt.plots.training import _common_settings
+
+    base = TrainSettings(n=2, T=3, steps=2)
+    said = _common_settings([base, replace(base, T=5)], "T")
+    assert said.startswith("rnn, n = 2") and "W ~ N(0, 1²/n)" in said
+    said = _common_settings([replace(base, init="orthogonal", scale=1.5)], "T")
+    assert "W = 1.5·W0, W0 orthogonal (Haar)" in said and "N(0" not in said
+    said = _common_settings([replace(base, cell="mingru"), replace(base, cell="indrnn", scale=2.0)], "cell")
+    assert "W" not in said and "indrnn w ~ U(0, 1)" in said and not said.startswith("mingru")
+    said = _common_settings([replace(base, cell="lstm", forget_bias=3.0)], "T")
+    assert said.startswith("lstm (b_f = 3)") and "W ~ N(0" in said
+
+
+def test_a_cell_file_path_never_reaches_a_figure(tmp_path):
+    """Legends, titles and the horizon caption call a cell file by its own name: the path (here with
+    mathtext and a glyph no font has) is not a label."""
+    import shutil
+    import warnings
+    from pathlib import Path
+
+    from symbptt import plots
+
+    path = tmp_path / "m\U0001f4a5$x$_%.toml"
+    shutil.copy(Path(__file__).parent.parent / "docs" / "cells" / "mgu.toml", path)
+    base = TrainSettings(n=1, T=3, steps=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig, data = plots.horizon(base, ["rnn", str(path)], [3], seeds=1)
+        plots.save(fig, tmp_path / "h.png")
+        words = " ".join(t.get_text() for t in fig.texts + fig.axes[0].get_legend().get_texts())
+        assert set(data.values["solved"]) == {"rnn", "mgu"} and "$" not in words and "toml" not in words
+        fig, _ = plots.training([replace(base, cell=str(path))], "T")
+        plots.save(fig, tmp_path / "t.png")
+        assert "mgu, n = 1" in fig._suptitle.get_text()

@@ -165,3 +165,30 @@ def caption(fig: Figure, text: str) -> None:
     width = int(fig.get_figwidth() * 15)
     fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, width)), fontsize=7.5, va="bottom", ha="left",
              color="#333333")
+
+
+def drawn_weights(specs: list, gain: float, init: str = "gaussian") -> tuple[str, list[str]]:
+    """How the random weights of ``specs`` (cells) were drawn, in a figure's words: the recurrent matrices
+    (only if some cell has one; the law as ``init`` says) and each cell's per-unit parameters on their
+    interval (times the gain where the gain scales them).
+
+    Args:
+        specs: the cells drawn.
+        gain: the scale of the recurrent weights (train's --scale, a plot's --gain).
+        init: gaussian, orthogonal or identity (numeric.examples.INITS).
+
+    Returns:
+        The matrices' clause ("W ~ N(0, 1.5²/n)"; empty when no cell has a recurrent matrix) and one clause
+        per per-unit parameter ("indrnn w ~ 1.5·U(0, 1)").
+    """
+    from ..escape import plot_text
+    from ..notation import GREEK
+    from ..numeric.examples import INITS
+
+    matrices = ""
+    if any(spec.kind(p) == "recurrent" for spec in specs for p in spec.params):
+        matrices = f"W ~ N(0, {gain:g}²/n)" if init == "gaussian" else f"W = {gain:g}·W0, {INITS[init]}"
+    units = [f"{plot_text(spec.name)} {GREEK.get(param, plot_text(param))} ~ "
+             + (f"{gain:g}·" if param in spec.gain_scaled and gain != 1 else "") + f"U({low:g}, {high:g})"
+             for spec in specs for param, low, high in spec.init]
+    return matrices, units

@@ -16,7 +16,7 @@ from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
 from ..progress import Progress
 from ..validate import integer, number
-from .common import Drawn, Plotted, caption, check_steps, gamma_of, new_figure
+from .common import Drawn, Plotted, caption, check_steps, drawn_weights, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
 
 
@@ -153,11 +153,9 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     ax.set_xlabel("$T$")
     ax.set_ylabel(r"$\log_{10}\,\|\partial s_T/\partial s_0\|_2$")
     specs = [get_cell(c, get_activation("tanh")) for c in cells]
-    own = [f"{plot_text(sp_.name)} {_one_line(sp.Symbol(p))} ~ "
-           + (f"{gain:g}·" if p in sp_.gain_scaled and gain != 1 else "") + f"U({lo:g}, {hi:g})"
-           for sp_ in specs for p, lo, hi in sp_.init]
     # each clause only where a drawn cell has what it describes
-    weights = f", W ~ N(0, {gain:g}²/n)" if any(sp_.kind(p) == "recurrent" for sp_ in specs for p in sp_.params) else ""
+    matrices, own = drawn_weights(specs, gain)
+    weights = f", {matrices}" if matrices else ""
     bias = f", LSTM forget bias b_f = {forget_bias:g}" if any(takes_forget_bias(sp_) for sp_ in specs) else ""
     title = f"n = {n}{weights}, drive {drive:g}{bias}, inputs U(-1, 1) seed {seed}"
     ax.set_title(title + ("\n" + ", ".join(own) if own else ""), fontsize=9)

@@ -13,7 +13,7 @@ from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
 from ..learn.train import EVAL_SIZE
 from ..progress import Progress
-from .common import Drawn, Plotted, caption, new_figure
+from .common import Drawn, Plotted, caption, drawn_weights, new_figure
 
 MAX_RUNS = 60
 
@@ -28,13 +28,29 @@ def _label(settings: TrainSettings, varied: str) -> str:
     return _cell_label(settings.cell, settings.forget_bias)
 
 
-def _cell_label(cell: str, forget_bias: float) -> str:
-    """The cell's name, and the forget bias it was trained with when it has one (the LSTM's b_f)."""
+def _cell_label(cell: str, forget_bias: float | None) -> str:
+    """The cell's own name (a cell file's `name`, not its path), and the forget bias it was trained with
+    when it has one (the LSTM's b_f) and ``forget_bias`` is given."""
     from ..activations import get_activation
     from ..cells import get_cell
 
-    bias = get_cell(cell, get_activation("tanh")).forget_bias
-    return plot_text(cell) if bias is None else f"{plot_text(cell)} ({bias} = {forget_bias:g})"
+    spec = get_cell(cell, get_activation("tanh"))
+    name = plot_text(spec.name)
+    return name if spec.forget_bias is None or forget_bias is None else f"{name} ({spec.forget_bias} = {forget_bias:g})"
+
+
+def _common_settings(runs: list[TrainSettings], varied: str) -> str:
+    """What every run shares, in a title's words: the cell (unless it is what varies), the sizes, the
+    optimiser and how each drawn cell's weights start (only the parameters it has)."""
+    from ..activations import get_activation
+    from ..cells import get_cell
+
+    s = runs[0]
+    specs = list({r.cell: get_cell(r.cell, get_activation("tanh")) for r in runs}.values())
+    matrices, units = drawn_weights(specs, s.scale, s.init)
+    cell = [] if varied == "cell" else [_cell_label(s.cell, None if varied == "forget_bias" else s.forget_bias)]
+    return ", ".join([*cell, f"n = {s.n}", f"batch {s.batch}", f"{s.optimizer} lr {s.lr:g}",
+                      *filter(None, [matrices]), *units, f"seed {s.seed}"])
 
 
 def applied_norms(norms: np.ndarray, clip: float | None) -> np.ndarray:
@@ -112,8 +128,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     if not shows_norms:
         right.set_ylim(0, 1)
     s = runs[0]
-    fig.suptitle(f"symbptt train --task {s.task}: n = {s.n}, batch {s.batch}, {s.optimizer} lr {s.lr:g}, "
-                 f"W ~ N(0, {s.scale:g}²/n), seed {s.seed}", fontsize=10)
+    fig.suptitle(f"symbptt train --task {s.task}: " + _common_settings(runs, varied), fontsize=10)
     clipping = [r for r in kept if r["clipped"]]
     farthest = sorted({r.horizon for r in runs})
     halves = "half of T" if all(r.far is None for r in runs) else "--far"
@@ -167,7 +182,7 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
         k = len(table)  # cells that solve alike draw on top of each other: each its own marker, size and dashes
         ax.plot(lengths, shares, marker="osD^v"[k % 5], markersize=9 - 1.5 * (k % 5), linestyle=DASHES[k % 4],
                 label=label)
-        table[cell] = shares
+        table[_cell_label(cell, None)] = shares  # the cell's own name, escaped: a path is not a label
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks(lengths, [str(T) for T in lengths])
