@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -34,6 +35,10 @@ class Progress:
         self.stream.write("\r" + line[:79].ljust(79))
         self.stream.flush()
         self.shown = True
+
+    def counter(self, offset: int) -> Callable[[int], None]:
+        """A callback for an inner loop: its count i shows as ``offset + i`` done."""
+        return lambda i: self.update(offset + i)
 
     def clear(self) -> None:
         """Remove the line, if one was drawn (a finished loop leaves nothing on the terminal)."""

@@ -463,15 +463,11 @@ def test_curves_report_progress_inside_each_cell(monkeypatch):
 
     seen: list[tuple[int, int]] = []
 
-    class Recorded:
-        def __init__(self, total, label):
-            self.total = total
+    from symbptt.progress import Progress
 
+    class Recorded(Progress):
         def update(self, done, note=""):
             seen.append((done, self.total))
-
-        def clear(self):
-            pass
 
     monkeypatch.setattr(curves, "Progress", Recorded)
     plot.cell_curves(("rnn", "lstm"), n=2, T_max=6)

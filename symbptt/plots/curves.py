@@ -140,8 +140,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     for done, cell in enumerate(cells):
         cfg = example_config(cell, T_max, n, gain=gain, drive=drive, forget_bias=forget_bias, seed=seed)
         with np.errstate(all="ignore"):
-            norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)),
-                                     on_step=lambda t, done=done: progress.update(done * T_max + t))
+            norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)), on_step=progress.counter(done * T_max))
         name = plot_text(cfg.spec.name)
         line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: rate {lyapunov_rate(norms['h'][-1], T_max):+.3f}/step")
         if "c" in norms:

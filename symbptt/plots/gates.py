@@ -84,7 +84,7 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     with np.errstate(all="ignore"):
         for j, value in enumerate(grid):
             values = ArrayFactors(NumericModel.of(with_param(base, "b_f", float(value))))
-            norms = log10_norms_by_T(values, on_step=lambda t, j=j: progress.update(j * T_max + t))
+            norms = log10_norms_by_T(values, on_step=progress.counter(j * T_max))
             c_vals[:, j], h_vals[:, j] = norms["c"], norms["h"]
             f = values.traj.values[0]["f"][1:, :, 0]  # (T, n)
             carousel[:, j] = np.max(np.cumsum(np.log10(f), axis=0), axis=1)
