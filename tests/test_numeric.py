@@ -547,6 +547,17 @@ def test_norms_beyond_float64_are_numbers_not_null():
     assert digits >= 30 + first
 
 
+def test_norms_beyond_any_exponent_are_one_line_not_a_traceback():
+    """exp(a) with W = 50: h_3 = exp(50·e^12200), whose log10 is beyond float64 — a refusal that says so
+    (it was OverflowError after a minute, then "amplifies rounding by 10^inf")."""
+    from symbptt.errors import RunFailed
+
+    cfg = parse_config({"activation": "exp(a)", "W": 50, "U": 1, "b": 0, "h0": 0.1, "x": [0.5] * 3, "y": 0})
+    with pytest.raises(RunFailed, match="beyond float64's range") as failed:
+        grad_report(cfg)
+    assert "inf" not in str(failed.value) and "\n" not in str(failed.value)
+
+
 def test_a_stack_s_summary_names_each_layer_and_the_worst():
     """Layer 1 explodes (w = 3) under a layer that vanishes (w = 0.1): the summary used to report the top
     layer only; now each layer's bound and observation, and the worst layer, come from the norms."""

@@ -214,6 +214,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             if not math.isfinite(lost) or dps >= DPS + lost or dps >= MAX_DIGITS:
                 break
             dps = min(MAX_DIGITS, DPS + math.ceil(lost))  # the float64 norms had overflowed: now known
+        if not math.isfinite(lost):
+            raise RunFailed("this run's numbers grow beyond what the report can hold (the log10 of a Jacobian "
+                            "norm is beyond float64's range); shorten x or shrink the weights")
         if not dps >= DPS + lost:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
