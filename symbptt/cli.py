@@ -42,7 +42,8 @@ class OneLineErrors(click.Group):
     """A group whose usage errors print one line and exit 2, like SymbpttError.  Commands listed in
     ``lazy`` are imported only when used (plotting pulls in matplotlib)."""
 
-    lazy = {"plot": ("symbptt.plotcli", "plot_cmd"), "grad": ("symbptt.gradcli", "grad_cmd")}
+    lazy = {"plot": ("symbptt.plotcli", "plot_cmd"), "grad": ("symbptt.gradcli", "grad_cmd"),
+            "theory": ("symbptt.theorycli", "theory_cmd")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -516,61 +517,6 @@ def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: 
     emit(text, None)
     if not verdict.equal:
         sys.exit(1)
-
-
-@main.command("theory", epilog="""
-\b
-Examples:
-  symbptt theory --sigma-w 1.5
-  symbptt theory -a relu --sigma-w 1.2 --sigma-b 0.1 --format json
-  symbptt theory --sigma-w 1.5 --beside -n 64 -T 200 --seeds 8
-""")
-@click.option("-a", "--activation", default="tanh", show_default=True, help="Built-in, or an expression in a.")
-@click.option("--sigma-w", "sigma_w", type=Finite(low=0.0, high=1e6), default=1.0, show_default=True,
-              help="W_ij ~ N(0, σ_w²/n).")
-@click.option("--sigma-b", "sigma_b", type=Finite(low=0.0, high=1e6), default=0.0, show_default=True,
-              help="b_i ~ N(0, σ_b²).")
-@click.option("--sigma-u", "sigma_u", type=Finite(low=0.0, high=1e6), default=0.0, show_default=True,
-              help="Scale of the input weights.")
-@click.option("--input-var", "input_var", type=Finite(low=0.0, high=1e6), default=1.0, show_default=True,
-              help="Mean square of the inputs.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--beside", is_flag=True, help="Bound, mean field, observed and exact rates of random networks.")
-@click.option("-n", "n", type=int, default=64, show_default=True, help="With --beside: the width.")
-@click.option("-T", "T", type=int, default=200, show_default=True, help="With --beside: the steps.")
-@click.option("--seeds", type=int, default=8, show_default=True, help="With --beside: how many networks.")
-@click.option("--init", type=click.Choice(["gaussian", "orthogonal"]), default="gaussian", show_default=True,
-              help="With --beside: how W0 is drawn.")
-def theory_cmd(activation: str, sigma_w: float, sigma_b: float, sigma_u: float, input_var: float, fmt: str,
-               beside: bool, n: int, T: int, seeds: int, init: str) -> None:
-    """Mean-field prediction for a random vanilla RNN of infinite width.
-
-    The fixed point q* of the pre-activations' variance, the slope χ (‖∂h_T/∂h_0‖² ≈ χ^T), the depth
-    scale, the phase (ordered, critical, chaotic) and the σ_w of the edge of chaos.  A prediction for a
-    typical network as n → ∞; `sweep -n N` and `plot spectrum` give the exact values of one network.
-    With --beside: the guaranteed bound, the prediction, the observed and the exact rate per step of
-    --seeds networks W = σ_w·W0 of width n (inputs N(0, 1), no bias), with what they say."""
-    from .output import strict_json
-
-    ctx = click.get_current_context()
-    if not beside:
-        stray = [f"-{name}" if len(name) == 1 else f"--{name}" for name in ("n", "T", "seeds", "init")
-                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-        if stray:
-            raise SymbpttError(f"{stray[0]} applies with --beside only")
-        from .numeric.theory import theory
-
-        result = theory(activation, sigma_w, sigma_b, sigma_u, input_var)
-        emit(strict_json(result.as_json()) if fmt == "json" else result.text(), None)
-        return
-    given = [f"--{name.replace('_', '-')}" for name in ("sigma_b", "sigma_u", "input_var")
-             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-    if given:
-        raise SymbpttError(f"{given[0]} does not apply with --beside (its networks have no bias and inputs N(0, 1))")
-    from .numeric.beside import beside as side_by_side
-
-    drawn = side_by_side(activation, sigma_w, n, T, seeds, init)
-    emit(strict_json(drawn.as_json()) if fmt == "json" else drawn.text(_terminal_width()), None)
 
 
 @main.command("latex", epilog="""

@@ -113,3 +113,87 @@ def test_beside_on_the_command_line_json_and_refusals():
                         (["--beside", "-n", "1"], "n must be"), (["--beside", "--seeds", "0"], "seeds must be")):
         bad = run_in_process("theory", *args)
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- cells with a diagonal, state-blind path
+
+
+def test_which_cells_the_diagonal_theory_covers_is_read_off_their_steps(tmp_path):
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.diagonal_theory import DiagonalFactor, diagonal_factor
+
+    def factor(name):
+        return diagonal_factor(get_cell(name, get_activation("tanh")))
+
+    for name in ("rnn", "lstm", "gru"):
+        assert factor(name) == "its path back goes through a weight matrix"
+    assert "depends on the state" in factor("indrnn")
+    covered = {name: factor(name) for name in ("mingru", "minlstm", "lru")}
+    assert all(isinstance(f, DiagonalFactor) for f in covered.values())
+    assert covered["mingru"].linears == ("a_z",) and covered["minlstm"].linears == ("a_f", "a_i")
+    assert covered["lru"].params == ("nu",) and not covered["lru"].linears
+    blind = tmp_path / "blind.toml"  # a scalar cell file whose factor reads the input only
+    blind.write_text('name = "blind"\nstates = ["h"]\nparams = ["u", "b"]\n[intermediates]\n'
+                     'f = "sigmoid(u*x + b)"\n[update]\nh = "f*h + x"\n')
+    assert "no random law" in factor(str(blind))
+
+
+def test_the_lru_s_rates_have_closed_forms():
+    """λ = exp(−exp(ν)), ν ~ U(−5, −2): E ln λ = −(e^−2 − e^−5)/3, the largest unit's rate −e^−5 and
+    E[λ²] = (E1(2e^−5) − E1(2e^−2))/3 (substituting u = 2e^ν)."""
+    import mpmath
+
+    from symbptt.numeric.diagonal_theory import diagonal_theory
+
+    lru = diagonal_theory("lru")
+    assert lru.unit_rate == pytest.approx(-(math.exp(-2) - math.exp(-5)) / 3, rel=1e-13)
+    assert lru.best_unit_rate == pytest.approx(-math.exp(-5), rel=1e-13)
+    chi = float((mpmath.e1(2 * mpmath.exp(-5)) - mpmath.e1(2 * mpmath.exp(-2))) / 3)
+    assert lru.chi == pytest.approx(chi, rel=1e-12) and lru.digits >= 12
+
+
+@pytest.mark.parametrize("sigma_u", [0.0, 0.7, 2.5])
+def test_mingru_and_minlstm_rates_against_monte_carlo_and_jensen(sigma_u):
+    from symbptt.numeric.diagonal_theory import diagonal_theory
+
+    rng = np.random.default_rng(11)
+    af, ai = rng.standard_normal((2, 400_000)) * sigma_u
+    for cell, g in (("mingru", 1 / (1 + np.exp(af))), ("minlstm", 1 / (1 + (1 + np.exp(-af)) / (1 + np.exp(-ai))))):
+        found = diagonal_theory(cell, sigma_u)
+        for value, sample in ((found.unit_rate, np.log(g)), (found.chi, g**2)):
+            assert abs(value - sample.mean()) <= 5 * sample.std() / math.sqrt(sample.size) + 1e-14, cell
+        assert found.mean_field >= found.unit_rate - 1e-15 and found.best_unit_rate == found.unit_rate
+    assert diagonal_theory("mingru", 0.0).unit_rate == pytest.approx(-math.log(2), rel=1e-15)
+
+
+def test_beside_a_diagonal_cell_the_norm_is_its_largest_unit_and_units_average_to_the_prediction():
+    """The exact products of a minGRU are diagonal: the norm's rate is the largest unit's, and the mean over
+    64 units of their rates at T = 400 falls within 0.01 of λ (a factor counted twice misses by 0.8)."""
+    from symbptt.numeric.diagonal_theory import cell_beside
+
+    drawn = cell_beside("mingru", 1.0, n=64, T=400, seeds=2)
+    assert all(abs(u - drawn.theory.unit_rate) < 0.01 for u in drawn.unit_mean)
+    assert all(e > u for e, u in zip(drawn.exact, drawn.unit_mean, strict=True))
+    words = " ".join(drawn.sentences())
+    assert f"{float(np.mean(np.subtract(drawn.exact, drawn.unit_mean))):.3g} per step" in words
+    lam, lo, hi = drawn.theory.unit_rate, min(drawn.unit_mean), max(drawn.unit_mean)
+    where = "inside" if lo <= lam <= hi else "outside"
+    assert f"λ = {lam:+.4f} is {where} the range of the networks' means over units ({lo:+.4f} to {hi:+.4f})" in words
+    other = cell_beside("lstm", 1.0, n=8, T=30, seeds=1)
+    assert other.theory is None and "No closed-form prediction for lstm: its path back goes through a weight" \
+        in " ".join(other.sentences())
+
+
+def test_cell_theory_on_the_command_line():
+    ran = run_in_process("theory", "--cell", "lru", "--format", "json")
+    data = json.loads(ran.stdout)
+    assert ran.returncode == 0 and data["unit_parameters"] == "ν ~ U(-5, -2)" and data["phase"] == "ordered"
+    beside = run_in_process("theory", "--cell", "minlstm", "--beside", "-n", "8", "-T", "30", "--seeds", "2")
+    assert beside.returncode == 0 and "exact, mean over units" in beside.stdout
+    for args, words in ((["--cell", "gru"], "no closed-form theory for gru: its path back goes through"),
+                        (["--cell", "mingru", "--sigma-b", "1"], "--sigma-b does not apply to the theory of mingru"),
+                        (["--cell", "mingru", "-a", "relu"], "--activation does not apply"),
+                        (["--cell", "lru", "-T", "5"], "-T applies with --beside only")):
+        bad = run_in_process("theory", *args)
+        assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, args

@@ -39,7 +39,7 @@ def _has_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> bool:
     return False
 
 
-def _stable(expr: sp.Expr, cell: Cell) -> sp.Expr:
+def stable_form(expr: sp.Expr, cell: Cell) -> sp.Expr:
     """1 − z as σ(−p) for every node z = σ(p): no cancellation when the gate saturates at 1.  Only the
     expression 1 − z itself is replaced (``subs`` would also rewrite f + i as 2 − σ(−a_f) − σ(−a_i),
     which cancels when both gates are near 0)."""
@@ -72,10 +72,10 @@ class CompiledCell:
         self.node_names = [name for name, _ in cell.nodes]
         self.args = [self.graph.symbol(n) for n in self.leaf_names] + [unit(n) for n in self.node_names]
         plain = {prev(s): sp.Symbol(s) for s in cell.states}  # the cell's expression as the user wrote it
-        self.nodes = [self._compile(_stable(expr, cell), f"the step {name} = {text(expr.xreplace(plain))}")
+        self.nodes = [self._compile(stable_form(expr, cell), f"the step {name} = {text(expr.xreplace(plain))}")
                       for name, expr in cell.nodes]
         self.keys = self.graph.coefficient_keys()
-        stable = {key: _gathered(_stable(self.graph.coefficient(*key), cell)) for key in self.keys}
+        stable = {key: _gathered(stable_form(self.graph.coefficient(*key), cell)) for key in self.keys}
         # float64: every coefficient in one function with common subexpressions computed once (the
         # LSTM's σ'(a_o) and tanh(c_t) appear in several of them); each coefficient alone reads it
         self.joint = (sp.lambdify(self.args, [stable[key] for key in self.keys], numpy_functions(), cse=True)
@@ -83,7 +83,7 @@ class CompiledCell:
         self.coefficients = {key: self._one_of_joint(i) if self.joint is not None
                              else self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
                              for i, (key, expr) in enumerate(stable.items())}
-        self.differences = _has_differences([_stable(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
+        self.differences = _has_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
         # the terms of every node that is a sum (c_t = f c_{t-1} + i g): a sum far smaller than its terms
