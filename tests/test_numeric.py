@@ -849,3 +849,22 @@ def test_an_indrnn_example_takes_the_activation_it_is_given():
         assert cfg.act_name == act
         hs[act] = ArrayFactors(NumericModel.of(cfg)).traj.values[0]["h"][1:]
     assert np.any(hs["relu"] == 0) and not np.any(hs["tanh"] == 0) and np.all(hs["relu"] >= 0)
+
+
+@pytest.mark.parametrize("activation,init,n,seed", [("tanh", "gaussian", 24, 0), ("relu", "gaussian", 16, 1),
+                                                    ("sigmoid", "orthogonal", 12, 2), ("linear", "gaussian", 9, 3),
+                                                    ("tanh", "orthogonal", 2, 4)])
+def test_the_rate_at_T_without_the_product_is_the_sweep_s_last_row(activation, init, n, seed):
+    """final_gain_rates (block power iteration through the T steps, no n×n product) gives the gain sweep's
+    log10‖∂h_T/∂h_0‖₂ at T, and marks rounding wherever the sweep does (its lower bound is never smaller)."""
+    from symbptt.numeric.final_gain import final_gain_rates
+    from symbptt.numeric.sweeps import recurrent_matrix, rounding_decides, sweep_gain
+
+    gains = np.linspace(0.1, 3.5, 15)
+    W0 = recurrent_matrix(n, seed, init)
+    every = sweep_gain(gains, 80, activation, n, seed=seed, W0=W0)
+    at_T, decides = final_gain_rates(gains, 80, activation, n, seed=seed, W0=W0)
+    assert np.allclose(at_T, every[-1], rtol=0, atol=1e-11 * (1 + np.abs(every[-1]).max()))
+    assert not np.any(rounding_decides(every, activation)[-1] & ~decides)
+    if activation == "linear":
+        assert not decides.any()

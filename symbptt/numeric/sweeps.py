@@ -105,7 +105,7 @@ def rounding_decides(values: np.ndarray, activation: str) -> np.ndarray:
         return (finite - lowest) > ROUNDING_DIGITS
 
 
-def _grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
+def checked_grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
     """The checked arguments of a sweep: T_max a whole number ≥ 1, the grid a non-empty 1-D array of finite
     numbers, and their product within the sweep budget."""
     from ..budget import check_sweep
@@ -127,7 +127,7 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
 
     One forward pass over the whole grid; log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| is a cumulative
     sum down the time axis."""
-    T_max, w = _grid(weights, T_max)
+    T_max, w = checked_grid(weights, T_max)
     drive = u * drive_inputs(T_max, seed, x) + b
     with np.errstate(all="ignore"):
         if activation == "tanh":
@@ -169,7 +169,7 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
     W0 is drawn as ``init`` says (INITS) unless given.  The running product J_t ⋯ J_1 is kept for all
     gains at once, rescaled each step (its log scale summed apart), and its spectral norm found by a
     warm-started power iteration (spectral_norms)."""
-    _grid(gains, T_max)
+    checked_grid(gains, T_max)
     from ..budget import check_sweep
     from ..validate import integer
 
@@ -252,7 +252,7 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     itself leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ) makes the value NaN."""
     if wrt not in ("w", "u", "b", "h0"):
         raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r}")
-    T_max, w = _grid(weights, T_max)
+    T_max, w = checked_grid(weights, T_max)
     act = get_activation(activation)
     G = w.size
     xs = drive_inputs(T_max, seed, x)

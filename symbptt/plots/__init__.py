@@ -138,7 +138,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
 
         return contributions(load_config(params_file) if params_file else None, wrt)[0]
     if kind == "spectrum":
-        check_sweep(T or 200, (points or 30) * (seeds or 1), n or 64)
+        check_sweep(T or 200, (points or 30) * (seeds or 1), 1)  # its running time: estimated by spectrum
         return spectrum(activation, n or 64, 0.1 if low is None else low, 3.0 if high is None else high,
                         points or 30, T or 200, seed, theory, seeds or 1, init)[0]
     if kind == "surface":

@@ -7,10 +7,12 @@ import math
 
 import numpy as np
 
+from ..budget import estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.examples import INITS
-from ..numeric.sweeps import recurrent_matrix, rounding_decides, sweep_gain
+from ..numeric.final_gain import final_gain_cost, final_gain_rates
+from ..numeric.sweeps import recurrent_matrix
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
 
@@ -33,12 +35,15 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
         raise SymbpttError("--theory predicts a random W0; the identity is not one (use --init gaussian or "
                            "orthogonal)")
     gains = np.linspace(g_min, g_max, points)
+    cost = final_gain_cost(points, T, n)
+    estimate(f"plot spectrum of {seeds} network(s) at n = {n}, T = {T}, {points} gains",
+             "lower --seeds, --points, -n or -T", flops=seeds * cost["flops"], floats=cost["floats"])
     W0 = recurrent_matrix(n, seed, init)
     per_seed, decided = [], np.zeros(points, dtype=bool)
-    for s in range(seed, seed + seeds):
-        every = sweep_gain(gains, T, activation, n, seed=s, W0=recurrent_matrix(n, s, init))
-        per_seed.append(every[-1] * math.log(10.0) / T)
-        decided |= rounding_decides(every, activation)[-1]  # the gains whose value at T rounding decides
+    for s in range(seed, seed + seeds):  # ‖∂h_T/∂h_0‖₂ at T only: the product is never formed
+        at_T, rounding = final_gain_rates(gains, T, activation, n, seed=s, W0=recurrent_matrix(n, s, init))
+        per_seed.append(at_T * math.log(10.0) / T)
+        decided |= rounding  # the gains whose value at T rounding decides
     all_rates = np.array(per_seed)
     with np.errstate(all="ignore"):
         rates = all_rates.mean(axis=0)
