@@ -16,7 +16,7 @@ def test_benchmark_smoke_run_prints_every_case():
     headings = [line for line in proc.stdout.splitlines() if line.startswith("## ")]
     for heading in ("Start-up", "Derivation", "Printing", "lambdify", "Compiling", "Sweep", "Gain sweep",
                     "forward-mode", "Gated cells", "Precision that follows", "hand-written formula", "PyTorch",
-                    "Memory"):
+                    "Memory", "Theory beside"):
         assert any(heading in h for h in headings), heading
     tables = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert all(line.count("|") == tables[0].count("|") or line.count("|") > 2 for line in tables)
