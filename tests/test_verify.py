@@ -59,6 +59,26 @@ CORPUS = [
 ]
 
 
+# published and classroom formulas (the facts, written out in this project's notation and words)
+PUBLISHED = [
+    ("Pascanu, Mikolov & Bengio (2013), eq. 5: W transposed and on the left of diag(σ')",
+     r"\frac{\partial h_t}{\partial h_{t-1}} = W^\top \operatorname{diag}(\sigma'(a_t))", Model(n=2), False,
+     "transpose"),
+    ("d2l's closed form: the last step's own term, then the sum over the earlier ones",
+     r"\frac{\partial L}{\partial w} = (h_T - y) \Bigl[(1-h_T^2) h_{T-1} + \sum_{i=1}^{T-1} \Bigl(\prod_{j=i+1}^{T} "
+     r"w (1-h_j^2)\Bigr) (1-h_i^2) h_{i-1}\Bigr]", Model(), True, None),
+    ("the LSTM carousel, one step: ∂c_t/∂c_(t-1) = diag(f_t) with h_(t-1) held fixed",
+     r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t)", Model(cell="lstm", n=2), True, None),
+    ("the LSTM carousel ∏ f_j as the total ∂c_T/∂c_k (the paths through h left out)",
+     r"\frac{\partial c_T}{\partial c_k} = \prod_{j=k+1}^{T} \operatorname{diag}(f_j)", Model(cell="lstm", n=2),
+     False, "the direct path alone"),
+    ("the GRU's ∏ z_j (PyTorch's convention, which symbptt's GRU follows) as the total ∂h_T/∂h_k",
+     r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \operatorname{diag}(z_j)", Model(cell="gru", n=2),
+     False, "the direct path alone"),
+]
+CORPUS += PUBLISHED
+
+
 # mistakes whose diagnosis searches longest (2–3 s each) run with `pytest -m slow`; a missing σ' is still
 # diagnosed in every suite (inside the product)
 LONG_SEARCH = ("a missing σ' at the entry step", "two layers without the path down from layer 2",
@@ -79,7 +99,7 @@ def test_each_formula_of_the_corpus_gets_its_verdict(name, formula, model, equal
     else:
         assert words in verdict.diagnosis
         if verdict.corrected is None:  # paths left out are named, not written back in
-            assert verdict.diagnosis.startswith("a missing path")
+            assert verdict.diagnosis.startswith(("a missing path", "the formula is the direct path alone"))
         else:
             assert verify(verdict.corrected, model, points=2).equal, "the corrected formula is right"
 

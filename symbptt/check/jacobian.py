@@ -1,10 +1,16 @@
 """`symbptt verify` for the Jacobians of the state: ∂h_T/∂h_k (a formula in k, usually in T too) and the
-one-step factor ∂h_t/∂h_{t-1} = J_t, checked entry by entry against the independent reference's
-Jacobians (reference.jacobians: the step backward functions applied to every unit vector, 40 digits).
+one-step factor ∂h_t/∂h_{t-1} = J_t (and the same of the LSTM's cell state c), checked entry by entry
+against the independent reference's Jacobians (reference.jacobians: the step backward functions applied
+to every unit vector, 40 digits).
 
 The formula's right-hand side is read by the same reader as a gradient's, once for every k = 0..T−1 (or
 t = 1..T) with that number written in place of the letter; rows that define what it uses (J_t = …) stay
-generic.  With a memory state (the LSTM) ∂h_T/∂h_k is the h → h block, c_k held fixed.
+generic.  With a memory state (the LSTM) ∂h_T/∂h_k is the h → h block, c_k held fixed, and ∂c_T/∂c_k
+the c → c block, h_k held fixed.
+
+A wrong ∂s_T/∂s_k that is the product of the state's direct factors alone (the LSTM's carousel ∏ f_j, the
+GRU's ∏ z_j: the paths that skip every weight matrix) is named as such (``direct_only``); those factors
+come from the engine's step (a diagnosis, not the verdict, which rests on the reference).
 """
 
 from __future__ import annotations
@@ -16,24 +22,35 @@ import numpy as np
 
 from .mistakes import VerifyError
 
-PATH = re.compile(r"^\\frac\{\\partial h_\{?T\}?\}\{\\partial h_\{?k\}?\}$")
-STEP = re.compile(r"^(?:\\frac\{\\partial h_\{?t\}?\}\{\\partial h_\{t ?- ?1\}\}|J_\{?t\}?)$")
+PATH = re.compile(r"^\\frac\{\\partial ([a-z])_\{?T\}?\}\{\\partial \1_\{?k\}?\}$")
+STEP = re.compile(r"^(?:\\frac\{\\partial ([a-z])_\{?t\}?\}\{\\partial \1_\{t ?- ?1\}\}|J_\{?t\}?)$")
 GRADIENT_LHS = r"\frac{\partial L}{\partial w}"  # how the reader is asked for the value of one row
 
 
+def _spaced(lhs: str) -> str:
+    return re.sub(r"\s+", " ", lhs.strip()).replace("{ ", "{").replace(" }", "}")
+
+
 def kind(lhs: str) -> str | None:
-    """'path' for ∂h_T/∂h_k, 'step' for ∂h_t/∂h_{t-1} or J_t, None for anything else."""
-    text = re.sub(r"\s+", " ", lhs.strip()).replace("{ ", "{").replace(" }", "}")
-    if PATH.match(text):
+    """'path' for ∂s_T/∂s_k, 'step' for ∂s_t/∂s_{t-1} or J_t (s a state: h, or the LSTM's c), None for
+    anything else."""
+    if PATH.match(_spaced(lhs)):
         return "path"
-    if STEP.match(text):
+    if STEP.match(_spaced(lhs)):
         return "step"
     return None
 
 
+def state(lhs: str) -> str:
+    """The state the Jacobian is of (h for J_t)."""
+    m = PATH.match(_spaced(lhs)) or STEP.match(_spaced(lhs))
+    return (m.group(1) if m else None) or "h"
+
+
 def quantity(lhs: str) -> str:
     """The quantity in the words of a sentence."""
-    return "∂h_T/∂h_k" if kind(lhs) == "path" else "∂h_t/∂h_(t-1)"
+    s = state(lhs)
+    return f"∂{s}_T/∂{s}_k" if kind(lhs) == "path" else f"∂{s}_t/∂{s}_(t-1)"
 
 
 def _at(text: str, letter: str, value: int) -> str:
@@ -50,7 +67,9 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial) -> tuple[list, list]:
     if trial.layers != 1:
         raise VerifyError("verify checks ∂h_T/∂h_k and J_t of one layer; give --layers 1")
     lhs, rhs = rows[g]
-    which = kind(lhs)
+    which, s = kind(lhs), state(lhs)
+    if s not in trial.config.spec.states:
+        raise VerifyError(f"the {trial.cell} cell has no state {s}; its states: {', '.join(trial.config.spec.states)}")
     letter = "k" if which == "path" else "t"
     others = [row for i, row in enumerate(rows) if i != g]
     cfg = trial.config
@@ -67,9 +86,9 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial) -> tuple[list, list]:
                                 + "\n\\end{align*}")
             (_, value), = found.items()
             if whole is not None:
-                exact = whole[index][("h", "h")]
+                exact = whole[index][(s, s)]
             else:  # the one-step Jacobian at step t: the network run to t, back one step
-                exact = jacobians(trial.cell, cfg.layers, cfg.x[:index], act, dps=40)[index - 1][("h", "h")]
+                exact = jacobians(trial.cell, cfg.layers, cfg.x[:index], act, dps=40)[index - 1][(s, s)]
             exact = np.asarray(exact, dtype=object)
             value = np.asarray(value, dtype=object)
             if value.size != exact.size:
@@ -77,3 +96,35 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial) -> tuple[list, list]:
             got.extend(mpmath.mpf(v) for v in np.ravel(value.reshape(exact.shape)))
             want.extend(mpmath.mpf(v) for v in np.ravel(exact))
     return got, want
+
+
+def direct_only(rows: list[tuple[str, str]], g: int, trial, got: list) -> str | None:
+    """The diagnosis of a ∂s_T/∂s_k whose values are ∏_{j=k+1}^{T} F^{ss}_j, the direct factors alone."""
+    from ..numeric.factors import ArrayFactors, NumericModel
+    from ..paths import Step
+    from ..step import step_graph
+
+    lhs = rows[g][0]
+    s = state(lhs)
+    if kind(lhs) != "path" or got is None:
+        return None
+    spec = trial.config.spec
+    routes = step_graph(spec).routes
+    if not any(r.kind == "F" and r.target == r.source == s for r in routes):
+        return None
+    with mpmath.workdps(40):
+        values = ArrayFactors(NumericModel.of(trial.config).as_mp(), "mp")
+        direct: list = []
+        for k in range(trial.T):
+            product = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
+            for j in range(trial.T, k, -1):
+                product = product @ values.factor(Step("F", 1, j, s, s))
+            direct.extend(mpmath.mpf(v) for v in np.ravel(product))
+        scale = max([abs(d) for d in direct] + [mpmath.mpf(10) ** -30])
+        if len(direct) != len(got) or any(abs(a - b) > mpmath.mpf(10) ** -20 * scale
+                                          for a, b in zip(got, direct, strict=True)):
+            return None
+    through = (["the weight matrices"] if any(r.kind == "J" for r in routes) else []) + \
+        (["the other states"] if any(r.kind == "F" and r.target != r.source for r in routes) else [])
+    return (f"the formula is the direct path alone: the product of the factors of {s}_(j-1) in {s}_j that skip "
+            f"every weight matrix; ∂{s}_T/∂{s}_k also has the paths through " + " and ".join(through))
