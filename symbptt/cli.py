@@ -16,6 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from . import completion as complete
 from .errors import SymbpttError
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
@@ -145,11 +146,12 @@ def model_options(func: Callable) -> Callable:
                      help="Hidden size n (1 = scalar, up to 4)."),
         click.option("-m", "--inputs", "m", type=int, default=1, show_default=True, help="Input size m (1 to 4)."),
         click.option("--layers", type=int, default=1, show_default=True, help="Stacked recurrent layers (1 to 3)."),
-        click.option("--cell", default="rnn", show_default=True, help=f"The cell: {CELLS}."),
+        click.option("--cell", default="rnn", show_default=True, shell_complete=complete.cell,
+                     help=f"The cell: {CELLS}."),
         click.option("-a", "--activation", default=None,
                      help="rnn and indrnn: tanh (default), sigmoid, relu, linear, or an expression in a such as "
                           "'a/(1+abs(a))'."),
-        click.option("--wrt", default=None,
+        click.option("--wrt", default=None, shell_complete=complete.wrt,
                      help="Parameter to differentiate with respect to (the cell's names, e.g. W, U, b, h0, "
                           "W_f, b_hn) or all; default: the cell's first recurrent weight (W, W_i, W_r)."),
         click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True,
@@ -285,7 +287,7 @@ Examples:
   symbptt sweep --cell lstm --param b_f --min -4 --max 6 -T 100
   symbptt sweep --cell gru -n 8 --param gain --min 0.5 --max 3
 """)
-@click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
+@click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.", shell_complete=complete.cell)
 @click.option("-a", "--activation", default="tanh", show_default=True, help="rnn and indrnn.")
 @click.option("--param", default=None,
               help="What the grid sets: a parameter of the cell (every entry), or 'gain' (W = g·W0). "
@@ -317,7 +319,7 @@ Examples:
               show_default=True, help="n ≥ 2: how W0 is drawn (W = gain·W0): N(0, 1/n) entries, Haar orthogonal, "
               "or the identity (torch's normal_, orthogonal_, eye_).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("-o", "--output", default=None, help="Write here instead of printing.")
+@click.option("-o", "--output", default=None, shell_complete=complete.path, help="Write here instead of printing.")
 def sweep_cmd(cell: str, activation: str, param: str | None, T: int, low: float, high: float, points: int,
               n: int, u: float, b: float, h0: float, gain: float, forget_bias: float, seed: int, quantity: str,
               wrt: str, loss: str, y: float, init: str, fmt: str, output: str | None) -> None:
@@ -348,7 +350,7 @@ Examples:
   symbptt train --cell lstm --forget-bias 2 -T 40 --iterations 500 -o run.csv
   symbptt train -T 20 --scale 2 --optimizer sgd --lr 0.05 --clip 1
 """)
-@click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.")
+@click.option("--cell", default="rnn", show_default=True, help=f"{CELLS}.", shell_complete=complete.cell)
 @click.option("-a", "--activation", default="tanh", show_default=True, help="rnn and indrnn.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=16, show_default=True)
 @click.option("--layers", type=click.IntRange(1, 3), default=1, show_default=True)
@@ -375,7 +377,8 @@ Examples:
               help="Held-out loss every this many iterations.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("-o", "--output", default=None, help="Write the run here (atomically); the summary goes to stdout.")
+@click.option("-o", "--output", default=None, shell_complete=complete.path,
+              help="Write the run here (atomically); the summary goes to stdout.")
 @click.option("--torch-out", "torch_out", default=None,
               help="Write the trained parameters as the state_dict of the matching torch module.")
 def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int, batch: int,
@@ -473,7 +476,8 @@ Examples:
     = \\prod_{j=k+1}^{T} w (1-h_j^2)'
 """)
 @click.argument("formula", required=False)
-@click.option("--file", "path", default=None, help="Read the formula from a LaTeX file: its first displayed "
+@click.option("--file", "path", default=None, shell_complete=complete.path,
+              help="Read the formula from a LaTeX file: its first displayed "
               "equation or align block.")
 @click.option("-T", "--steps", "T", type=click.IntRange(1, 12), default=None,
               help="T of a formula written for one T (default: its largest step); a formula in T is tested "
@@ -533,7 +537,8 @@ Examples:
 @click.option("--diagram", is_flag=True, help="Add a TikZ picture of the unrolled network.")
 @click.option("--code", is_flag=True,
               help="Add the gradient as NumPy code (the explicit form with --form explicit, else recursive).")
-@click.option("-o", "--output", default=None, help="Write the LaTeX here (atomically) instead of printing.")
+@click.option("-o", "--output", default=None, shell_complete=complete.path,
+              help="Write the LaTeX here (atomically) instead of printing.")
 def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | None, wrt: str, loss: str,
               form: str, factors: str | None, standalone: bool, diagram: bool, code: bool, output: str | None) -> None:
     """LaTeX of the derivation: an amsmath snippet, or a standalone document."""

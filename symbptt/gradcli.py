@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from . import completion as complete
 from .cli import check_output, emit
 from .errors import SymbpttError
 
@@ -22,15 +23,20 @@ Examples:
   symbptt grad --params example --torch-out rnn.pt
   symbptt grad --torch lstm.pt --input x.pt --target y.pt --compare
 """)
-@click.option("--params", "params_file", default=None, help="JSON file: cell, its parameters, x, y, loss, "
+@click.option("--params", "params_file", default=None, shell_complete=complete.path,
+              help="JSON file: cell, its parameters, x, y, loss, "
               "optional truncate; or a shipped one: example, example-lstm.")
-@click.option("--torch", "torch_file", default=None, help="A file of torch.save: an nn.RNN, nn.LSTM, nn.GRU "
+@click.option("--torch", "torch_file", default=None, shell_complete=complete.path,
+              help="A file of torch.save: an nn.RNN, nn.LSTM, nn.GRU "
               "(or Cell) module or its state_dict; read without running code from it. Needs --input.")
-@click.option("--input", "input_file", default=None, help="--torch: the input sequence (torch.save or .npy), "
+@click.option("--input", "input_file", default=None, shell_complete=complete.path,
+              help="--torch: the input sequence (torch.save or .npy), "
               "T × m or a batch of one.")
-@click.option("--target", "target_file", default=None, help="--torch: the target (n; T × n for --loss sum). "
+@click.option("--target", "target_file", default=None, shell_complete=complete.path,
+              help="--torch: the target (n; T × n for --loss sum). "
               "Default zeros.")
-@click.option("--hx", "hx_file", default=None, help="--torch: the initial state as the module takes it (h_0, "
+@click.option("--hx", "hx_file", default=None, shell_complete=complete.path,
+              help="--torch: the initial state as the module takes it (h_0, "
               "or (h_0, c_0)). Default zeros.")
 @click.option("--loss", type=click.Choice(["last", "sum"]), default=None, help="--torch: the loss on the last "
               "layer's h (default last).")
@@ -45,7 +51,8 @@ Examples:
 @click.option("--digits", type=click.IntRange(1, 15), default=12, show_default=True,
               help="Significant digits float64 must keep, as measured, for the report to stay in float64; "
               "below that it is recomputed with mpmath (100-1000x slower for large n x T).")
-@click.option("-o", "--output", default=None, help="Write the JSON here instead of printing it.")
+@click.option("-o", "--output", default=None, shell_complete=complete.path,
+              help="Write the JSON here instead of printing it.")
 def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | None, target_file: str | None,
              hx_file: str | None, loss: str | None, truncate: int | None, nonlinearity: str | None, compare: bool,
              torch_out: str | None, digits: int, output: str | None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from . import completion as complete
 from .cli import SEED, STEPS, Finite
 from .errors import SymbpttError
 
@@ -72,8 +73,8 @@ Examples:
   symbptt plot meanfield --sizes 4,16,64 --seeds 4 -o gap.png
   symbptt plot units -n 8 -T 100 -o units.png
 """)
-@click.argument("kind")
-@click.option("-o", "--output", required=True, help="Output file: .png, .svg or .pdf.")
+@click.argument("kind", shell_complete=complete.plot_kind)
+@click.option("-o", "--output", required=True, shell_complete=complete.path, help="Output file: .png, .svg or .pdf.")
 @click.option("-a", "--activation", default="tanh", show_default=True)
 @click.option("-T", "--steps", "T", type=STEPS, default=None, help="Sequence length (default depends on KIND).")
 @click.option("--min", "low", type=Finite(), default=None, help="Smallest weight, gain or forget bias.")
@@ -90,7 +91,7 @@ Examples:
 @click.option("--beside", type=click.Choice(["linear", "none"]), default="linear", show_default=True,
               help="regimes, curves: a linear panel next to the activation's.")
 @click.option("--weights", default="0.5,1,1.5", show_default=True, help="curves: comma-separated w.")
-@click.option("--cell", default=None,
+@click.option("--cell", default=None, shell_complete=complete.cell,
               help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled, gradmap: the cell.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
@@ -99,9 +100,10 @@ Examples:
                    "units: w_i ~ U(0, g), 1.2.")
 @click.option("--forget-bias", type=Finite(), default=1.0, show_default=True,
               help="curves --cell, training, horizon: the LSTM's b_f.")
-@click.option("--params", "params_file", default=None,
+@click.option("--params", "params_file", default=None, shell_complete=complete.path,
               help="contributions: a JSON parameters file, or example, example-lstm.")
-@click.option("--wrt", default=None, help="contributions: the parameter (default: the recurrent weight); "
+@click.option("--wrt", default=None, shell_complete=complete.wrt,
+              help="contributions: the parameter (default: the recurrent weight); "
               "gradmap: a bias or per-unit parameter (default: the first per-unit one, else bias).")
 @click.option("--b-min", type=Finite(), default=-3.0, show_default=True, help="surface: smallest bias.")
 @click.option("--b-max", type=Finite(), default=3.0, show_default=True, help="surface: largest bias.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
+from . import completion as complete
 from .cli import Finite, _terminal_width, emit
 from .errors import SymbpttError
 
@@ -21,7 +22,7 @@ Examples:
   symbptt theory --cell mingru --beside -n 64 -T 400 --seeds 4
 """)
 @click.option("-a", "--activation", default="tanh", show_default=True, help="Built-in, or an expression in a.")
-@click.option("--cell", default="rnn", show_default=True,
+@click.option("--cell", default="rnn", show_default=True, shell_complete=complete.cell,
               help="rnn (mean field), or a cell whose path back is diagonal and blind to the state (mingru, "
                    "minlstm, lru); other cells: --beside only.")
 @click.option("--sigma-w", "sigma_w", type=Finite(low=0.0, high=1e6), default=1.0, show_default=True,

@@ -175,6 +175,28 @@ def test_python_dash_m_and_shell_completion():
     assert "derive" in words.stdout
 
 
+def test_bash_completes_kinds_cells_wrt_and_lists():
+    """In bash itself (the function click writes for it): plot kinds, cells, the --wrt of the cell given
+    so far, the next cell of a comma-separated list."""
+    import shutil
+
+    bash = shutil.which("bash")
+    assert bash, "bash is needed for this test"
+    cases = [("symbptt plot sp", "spectrum"), ("symbptt derive --cell lstm --wrt W_", "W_i W_f W_g W_o"),
+             ("symbptt derive --cell min", "mingru minlstm"), ("symbptt plot curves --cell rnn,min",
+                                                               "rnn,mingru rnn,minlstm"),
+             ("symbptt theory --cell l", "lstm lru"), ("symbptt derive --wrt ", "W U b h0 all")]
+    script = 'eval "$(_SYMBPTT_COMPLETE=bash_source symbptt)"\n'
+    for words, _ in cases:
+        n = len(words.split()) - (0 if words.endswith(" ") else 1)
+        script += (f'COMPREPLY=(); COMP_WORDS=({words}{" " if words.endswith(" ") else ""}); COMP_CWORD={n}; '
+                   f'[[ "{words}" == *" " ]] && COMP_WORDS+=(""); _symbptt_completion symbptt; '
+                   'echo "${COMPREPLY[*]}"\n')
+    ran = subprocess.run([bash, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == [want for _, want in cases]
+
+
 def test_a_derivation_prints_as_sympy_objects_do():
     """str(d) and sympy.pretty(d) are the Unicode form, sympy.latex(d) the snippet, each also by name."""
     from symbptt.latex import snippet
