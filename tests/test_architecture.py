@@ -21,7 +21,8 @@ LAYERS = [
     ("layout", {"reading", "render", "latex", "readback"}),
     ("numeric", {"numeric"}),
     ("api", {"forms", "document"}),
-    ("apps", {"plots", "learn", "check", "bridges", "explorer", "completion", "plotcli", "gradcli", "theorycli", "cli", "__main__"}),
+    ("apps", {"plots", "learn", "check", "bridges", "explorer", "completion", "plotcli", "gradcli", "theorycli", "cli",
+              "__main__"}),
     ("facade", {""}),  # symbptt/__init__.py: the public names, imported lazily
 ]
 
