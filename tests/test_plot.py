@@ -472,3 +472,22 @@ def test_curves_report_progress_inside_each_cell(monkeypatch):
     monkeypatch.setattr(curves, "Progress", Recorded)
     plot.cell_curves(("rnn", "lstm"), n=2, T_max=6)
     assert [d for d, _ in seen] == list(range(1, 13)) and {t for _, t in seen} == {12}
+
+
+def test_legend_slopes_are_in_the_unit_of_the_axis():
+    """The legends give each line's mean slope in decades per step, as the log10 axis draws it (they gave the
+    natural-log rate, 2.3 times steeper than the line looked)."""
+    import re
+
+    fig, data = plot.curves(weights=(0.5, 1.5), T_max=30)
+    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    for label, v in zip(labels, data.values["values"][-1], strict=True):
+        slope = float(re.search(r"slope ([-+]\d+\.\d+) decades/step", label).group(1))
+        assert slope == pytest.approx(v / 30, abs=5e-4)
+    fig, data = plot.cell_curves(("rnn", "lstm"), n=3, T_max=20)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    norms = data.values["norms"]
+    ends = [norms["rnn"]["h"][-1], norms["lstm"]["h"][-1], norms["lstm"]["c"][-1]]
+    for label, end in zip(labels, ends, strict=True):
+        slope = float(re.search(r"slope ([-+]\d+\.\d+) decades/step", label).group(1))
+        assert slope == pytest.approx(end / 20, abs=5e-4)

@@ -51,7 +51,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         rates = np.array([lyapunov_rate(v, T_max) for v in values[-1]])
         share = saturated_share(w, T_max, act, u, b, 0.0, x)
         for i, wi in enumerate(w):
-            label = f"w = {wi:g}: rate {rates[i]:+.3f}/step"
+            label = f"w = {wi:g}: slope {values[-1, i] / T_max:+.3f} decades/step"  # in the axis's unit
             if share[i] > 0:
                 label += f", {share[i]:.0%} of steps saturated"
             line, = ax.plot(T, values[:, i], label=label)
@@ -66,8 +66,9 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     fig.suptitle(rf"$|\partial h_T/\partial h_0|$ against T: inputs x_t ~ U(-1, 1) (seed {seed}), u = {u:g}, "
                  f"b = {b:g}", fontsize=10)
     story = ("The bound (γ|w|)^T can only promise vanishing (γ|w| < 1); above 1 it allows growth but does not "
-             "cause it. The rate is the slope of the solid line in natural-log units per step: positive grows, "
-             "negative shrinks. ")
+             "cause it. The legend gives each solid line's mean slope over T in decades (powers of 10) per step: "
+             "positive grows, negative shrinks (the rate in natural log, the Lyapunov exponent, is ln 10 ≈ 2.303 "
+             "times it). ")
     if activation != "linear":
         story += slope_sentence(activation, kept[activation]["saturated"], w)
     caption(fig, story)
@@ -142,10 +143,10 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
         with np.errstate(all="ignore"):
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)), on_step=progress.counter(done * T_max))
         name = plot_text(cfg.spec.name)
-        line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: rate {lyapunov_rate(norms['h'][-1], T_max):+.3f}/step")
+        line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: slope {norms['h'][-1] / T_max:+.3f} decades/step")
         if "c" in norms:
             ax.plot(T, norms["c"], linestyle=":", color=line.get_color(), linewidth=1.6,
-                    label=f"{name} ∂c_T/∂c_0 (cell state): rate {lyapunov_rate(norms['c'][-1], T_max):+.3f}/step")
+                    label=f"{name} ∂c_T/∂c_0 (cell state): slope {norms['c'][-1] / T_max:+.3f} decades/step")
         kept[name] = norms
     progress.clear()
     ax.axhline(0.0, color="grey", linewidth=0.6)
