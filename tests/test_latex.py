@@ -368,3 +368,14 @@ def test_latex_code_puts_the_numpy_function_in_the_document_and_it_compiles(tmp_
     assert "gradient" in namespace
     snippet_text = run_in_process("latex", "-T", "2", "--code", "--form", "general").stdout
     assert "\\begin{verbatim}" in snippet_text and "by the recursive form" in " ".join(snippet_text.split())
+
+
+@pytest.mark.parametrize("n,layers", [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_the_factors_note_says_only_what_the_document_has(n, layers):
+    """Rows of W and diag only with matrices, V_t (the path to the layer below) only in a stack."""
+    from symbptt.document import standalone
+
+    text = standalone(RNN(T=2, n=n, layers=layers))
+    note = next(line for line in text.splitlines() if line.startswith(r"\noindent $J_t"))
+    assert ("scales row" in note) == (n > 1) and ("operatorname{diag}" in note) == (n > 1)
+    assert ("reaches the layer below" in note) == (layers > 1)

@@ -59,15 +59,25 @@ def form_factors_generic(rnn: RNN, wrt: str) -> Derivation:
 
 
 def _factors_notes(rnn: RNN) -> list[str]:
-    if rnn.spec.elman:
-        return [Note("J_t = ∂h_t/∂h_(t-1) = diag(σ'(a_t))·W scales row i of W by σ'(a_t[i]) (it is not "
-                     "W·diag(σ')); V_t = ∂h_t/∂x_t reaches the layer below; D_t = ∂h_t/∂a_t = diag(σ'(a_t))",
-                     r"$J_t = \partial h_t/\partial h_{t-1} = \operatorname{diag}(\sigma'(a_t))\,W$ scales row $i$ "
-                     r"of $W$ by $\sigma'(a_{t,i})$ (it is not $W \operatorname{diag}(\sigma')$); $V_t = \partial "
-                     r"h_t/\partial x_t$ reaches the layer below; $D_t = \partial h_t/\partial a_t = "
-                     r"\operatorname{diag}(\sigma'(a_t))$")]
-    text, tex = route_words(rnn)
-    if rnn.layers > 1:
+    """What the factors mean, saying only what this document has: rows of W only for matrices, V_t only
+    for a stack."""
+    below = rnn.layers > 1
+    if rnn.spec.elman and rnn.scalar:
+        text = "J_t = ∂h_t/∂h_(t-1) = w σ'(a_t); D_t = ∂h_t/∂a_t = σ'(a_t)"
+        tex = (r"$J_t = \partial h_t/\partial h_{t-1} = w\,\sigma'(a_t)$; "
+               r"$D_t = \partial h_t/\partial a_t = \sigma'(a_t)$")
+    elif rnn.spec.elman:
+        text = ("J_t = ∂h_t/∂h_(t-1) = diag(σ'(a_t))·W scales row i of W by σ'(a_t[i]) (it is not W·diag(σ')); "
+                "D_t = ∂h_t/∂a_t = diag(σ'(a_t))")
+        tex = (r"$J_t = \partial h_t/\partial h_{t-1} = \operatorname{diag}(\sigma'(a_t))\,W$ scales row $i$ of $W$ by "
+               r"$\sigma'(a_{t,i})$ (it is not $W \operatorname{diag}(\sigma')$); $D_t = \partial h_t/\partial a_t = "
+               r"\operatorname{diag}(\sigma'(a_t))$")
+    else:
+        text, tex = route_words(rnn)
+    if below and rnn.spec.elman and rnn.scalar:
+        text += " (each layer with its own w and a_t)"
+        tex += r" (each layer with its own $w$ and $a_t$)"
+    if below and text:
         text += "; V_t = ∂h_t/∂x_t reaches the layer below"
         tex += r"; $V_t = \partial h_t/\partial x_t$ reaches the layer below"
     return [Note(text, tex)] if text else []
