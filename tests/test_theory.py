@@ -197,3 +197,19 @@ def test_cell_theory_on_the_command_line():
                         (["--cell", "lru", "-T", "5"], "-T applies with --beside only")):
         bad = run_in_process("theory", *args)
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, args
+
+
+def test_at_n_256_the_settled_slope_of_eight_networks_brackets_the_mean_field_away_from_the_edge():
+    """n = 256, inputs N(0, 1), g = 0.8 (the edge is at 1.86): the slope of ln‖∂h_t/∂h_0‖₂ over t = 200..400
+    of each of 8 networks, their range holds ½ ln χ (−0.6555; the networks: about −0.667 to −0.650)."""
+    from symbptt.numeric.final_gain import final_gain_rates
+    from symbptt.numeric.sweeps import recurrent_matrix
+
+    slopes = []
+    for s in range(8):
+        W0 = recurrent_matrix(256, s, "gaussian")
+        at_400, _ = final_gain_rates(np.array([0.8]), 400, "tanh", 256, seed=s, W0=W0)
+        at_200, _ = final_gain_rates(np.array([0.8]), 200, "tanh", 256, seed=s, W0=W0)
+        slopes.append(float(at_400[0] - at_200[0]) * math.log(10.0) / 200)
+    predicted = 0.5 * math.log(theory("tanh", 0.8, 0.0, 1.0, 1.0, edge=False).chi)
+    assert min(slopes) <= predicted <= max(slopes)
