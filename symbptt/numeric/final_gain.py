@@ -116,7 +116,7 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
             settled = np.isfinite(new) & np.isfinite(estimate) & (np.abs(new - estimate) <= limit)
             estimate = new
             U = np.linalg.qr(Yg)[0]
-            if settled.all() or not np.isfinite(new).any():
+            if (settled | ~np.isfinite(new)).all():  # a product exactly 0 (or NaN) is as settled as it gets
                 break
             Z = np.ascontiguousarray(np.transpose(U, (1, 0, 2)))
             for t in range(T - 1, -1, -1):  # backward: Z ← J_tᵀ Z
