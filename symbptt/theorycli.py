@@ -63,11 +63,20 @@ def theory_cmd(activation: str, cell: str, sigma_w: float, sigma_b: float, sigma
 
     spec = get_cell(cell, get_activation(activation))
     if not spec.elman:
+        from .numeric.diagonal_theory import cell_beside, diagonal_factor, diagonal_theory
+
+        reason = diagonal_factor(spec)
+        if not beside and isinstance(reason, str):  # the reason comes before any option's complaint
+            diagonal_theory(spec)
+        # --beside draws W ~ N(0, σ_w²/n) where the cell has one and inputs N(0, 1); the theory alone
+        # reads σ_u and the inputs' mean square
         stray = (given("sigma_b", "init") + ([] if spec.uses_activation and beside else given("activation"))
-                 + ([] if beside else given("sigma_w", "input_var")))
+                 + (given("input_var") if beside else given("sigma_w")))
+        scaled = spec.gain_scaled or any(spec.kind(p) == "recurrent" for p in spec.params)
+        stray += given("sigma_w") if beside and not scaled else []  # nothing of this cell does σ_w scale
         if stray:
-            raise SymbpttError(f"{stray[0]} does not apply to the theory of {spec.name}")
-        from .numeric.diagonal_theory import cell_beside, diagonal_theory
+            raise SymbpttError(f"{stray[0]} does not apply to the theory of {spec.name}"
+                               + (" with --beside" if beside else ""))
 
         scale = 1.0 if sigma_u is None else sigma_u
         if beside:

@@ -186,6 +186,7 @@ def test_beside_a_diagonal_cell_the_norm_is_its_largest_unit_and_units_average_t
 
 
 def test_cell_theory_on_the_command_line():
+    assert "q_x = 2" in run_in_process("theory", "--cell", "mingru", "--input-var", "2").stdout
     ran = run_in_process("theory", "--cell", "lru", "--format", "json")
     data = json.loads(ran.stdout)
     assert ran.returncode == 0 and data["unit_parameters"] == "ν ~ U(-5, -2)" and data["phase"] == "ordered"
@@ -194,7 +195,10 @@ def test_cell_theory_on_the_command_line():
     for args, words in ((["--cell", "gru"], "no closed-form theory for gru: its path back goes through"),
                         (["--cell", "mingru", "--sigma-b", "1"], "--sigma-b does not apply to the theory of mingru"),
                         (["--cell", "mingru", "-a", "relu"], "--activation does not apply"),
-                        (["--cell", "lru", "-T", "5"], "-T applies with --beside only")):
+                        (["--cell", "lru", "-T", "5"], "-T applies with --beside only"),
+                        (["--cell", "mingru", "--beside", "--sigma-w", "2"], "--sigma-w does not apply"),
+                        (["--cell", "mingru", "--beside", "--input-var", "2"], "--input-var does not apply"),
+                        (["--cell", "indrnn", "-a", "relu"], "no closed-form theory for indrnn")):
         bad = run_in_process("theory", *args)
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, args
 
