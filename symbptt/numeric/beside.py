@@ -20,7 +20,7 @@ from ..errors import SymbpttError
 from .examples import INITS
 from .sweeps import recurrent_matrix, sweep_gain
 
-__all__ = ["Beside", "beside"]
+__all__ = ["Beside", "beside", "check_draws", "drift_sentence", "rate_text", "rates_span"]
 
 
 @dataclass(frozen=True)
@@ -73,18 +73,15 @@ class Beside:
             out.append(f"Mean field predicts {self.mean_field:+.4f} per step, {where} the range of the exact rates "
                        f"of these {len(self.seeds)} networks ({lo:+.4f} to {hi:+.4f}); it differs from their mean by "
                        f"{gap:+.4f}.")
-        drift = float(np.mean(self.observed)) - float(np.mean(self.exact))
-        out.append(f"The slope over the last half of T differs from the rate over all T by {drift:+.4f} per step on "
-                   "average: " + ("the early steps were different" if abs(drift) > 0.01 else
-                                  "the rate had settled early") + ".")
+        out.append(drift_sentence(self.observed, self.exact))
         return out
 
     def text(self, width: int = 80) -> str:
         seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {self.seeds[0]}..{self.seeds[-1]}"
-        rows = [("bound, guaranteed", _span(self.bound), "ln γσ_max(W) of each network"),
-                ("mean field, n → ∞", _one(self.mean_field), "½ ln χ of a typical wide network"),
-                ("observed, these networks", _span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),
-                ("exact, these networks", _span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
+        rows = [("bound, guaranteed", rates_span(self.bound), "ln γσ_max(W) of each network"),
+                ("mean field, n → ∞", rate_text(self.mean_field), "½ ln χ of a typical wide network"),
+                ("observed, these networks", rates_span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),
+                ("exact, these networks", rates_span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
         name = max(len(r[0]) for r in rows)
         vwidth = max(len(r[1]) for r in rows)
         head = (f"{self.activation}, W = {self.sigma_w:g}·W0 with {INITS[self.init]}, n = {self.n}, {seeds}, inputs "
@@ -94,17 +91,40 @@ class Beside:
         return "\n".join(lines + [""] + ["\n".join(textwrap.wrap(t, width)) for t in self.sentences()])
 
 
-def _one(value: float) -> str:
+def drift_sentence(observed: tuple[float, ...], exact: tuple[float, ...]) -> str:
+    """How far the slope over the last half of T is from the rate over all T, on average, in words."""
+    drift = float(np.mean(observed)) - float(np.mean(exact))
+    return (f"The slope over the last half of T differs from the rate over all T by {drift:+.4f} per step on "
+            "average: " + ("the early steps were different" if abs(drift) > 0.01 else "the rate had settled early")
+            + ".")
+
+
+def check_draws(n: int, T: int, seeds: int) -> None:
+    """The sizes of a side-by-side run: n from 2 to 256, T from 2 to 10 000, 1 to 50 networks.
+
+    Raises:
+        SymbpttError: one out of range, named.
+    """
+    from ..validate import integer
+
+    integer("n", n, 2, 256)
+    integer("T", T, 2, 10_000)
+    integer("seeds", seeds, 1, 50)
+
+
+def rate_text(value: float) -> str:
+    """A rate per step with its sign (four decimals), ±∞ as such, NaN as 'none'."""
     if math.isnan(value):
         return "none"
     return f"{value:+.4f}" if math.isfinite(value) else ("−∞" if value < 0 else "+∞")
 
 
-def _span(values: tuple[float, ...]) -> str:
+def rates_span(values: tuple[float, ...]) -> str:
+    """The lowest to the highest of several rates ('none' if one is NaN)."""
     if any(math.isnan(v) for v in values):
         return "none"
     lo, hi = min(values), max(values)
-    return _one(lo) if lo == hi else f"{_one(lo)} to {_one(hi)}"
+    return rate_text(lo) if lo == hi else f"{rate_text(lo)} to {rate_text(hi)}"
 
 
 def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int = 200, seeds: int = 8,
@@ -126,12 +146,9 @@ def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int =
     Raises:
         SymbpttError: an argument out of range.
     """
-    from ..validate import integer
     from .theory import theory
 
-    integer("n", n, 2, 256)
-    integer("T", T, 2, 10_000)
-    integer("seeds", seeds, 1, 50)
+    check_draws(n, T, seeds)
     if init not in ("gaussian", "orthogonal"):
         raise SymbpttError(f"--init must be gaussian or orthogonal beside the mean field, got {str(init)[:20]!r}")
     if not isinstance(sigma_w, (int, float)) or not 0 < sigma_w <= 1e3:

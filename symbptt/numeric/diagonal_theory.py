@@ -267,10 +267,9 @@ class CellBeside:
             out.append(f"λ_max = {t.best_unit_rate:+.4f} is {_where(t.best_unit_rate, lo, hi)} the range of the "
                        f"norms' rates ({lo:+.4f} to {hi:+.4f}); ½ ln χ = {t.mean_field:+.4f} is "
                        f"{_where(t.mean_field, lo, hi)} it.")
-        drift = float(np.mean(self.observed)) - float(np.mean(self.exact))
-        out.append(f"The slope over the last half of T differs from the rate over all T by {drift:+.4f} per step on "
-                   "average: " + ("the early steps were different" if abs(drift) > 0.01 else
-                                  "the rate had settled early") + ".")
+        from .beside import drift_sentence
+
+        out.append(drift_sentence(self.observed, self.exact))
         return out
 
     def as_json(self) -> dict:
@@ -286,6 +285,8 @@ class CellBeside:
     def text(self, width: int = 80) -> str:
         import textwrap
 
+        from .beside import rate_text, rates_span
+
         seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {self.seeds[0]}..{self.seeds[-1]}"
         gain = "" if not self.weights else f", {self.weights}"
         head = (f"{self.cell}, n = {self.n} (m = n){gain}, U ~ N(0, {self.sigma_u:g}²/m), no bias, inputs N(0, 1), "
@@ -293,13 +294,13 @@ class CellBeside:
         rows = []
         if self.theory is not None:
             t = self.theory
-            rows += [("typical unit, T → ∞", _one(t.unit_rate), "λ = E ln|g|"),
-                     ("largest unit, n, T → ∞", _one(t.best_unit_rate), "λ_max = max over the units' parameters"),
-                     ("mean field", _one(t.mean_field), "½ ln E[g²]")]
+            rows += [("typical unit, T → ∞", rate_text(t.unit_rate), "λ = E ln|g|"),
+                     ("largest unit, n, T → ∞", rate_text(t.best_unit_rate), "λ_max = max over the units' parameters"),
+                     ("mean field", rate_text(t.mean_field), "½ ln E[g²]")]
         if self.unit_mean is not None:
-            rows.append(("exact, mean over units", _span(self.unit_mean), "(1/T) ln|∏ g_t,i| averaged over i"))
-        rows += [("observed, these networks", _span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),
-                 ("exact, these networks", _span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
+            rows.append(("exact, mean over units", rates_span(self.unit_mean), "(1/T) ln|∏ g_t,i| averaged over i"))
+        rows += [("observed, these networks", rates_span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),
+                 ("exact, these networks", rates_span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
         name = max(len(r[0]) for r in rows)
         vwidth = max(len(r[1]) for r in rows)
         lines = [*textwrap.wrap(head, width), ""]
@@ -309,15 +310,6 @@ class CellBeside:
 
 def _where(value: float, lo: float, hi: float) -> str:
     return "inside" if lo <= value <= hi else "outside"
-
-
-def _one(value: float) -> str:
-    return f"{value:+.4f}" if math.isfinite(value) else ("−∞" if value < 0 else "+∞")
-
-
-def _span(values: tuple[float, ...]) -> str:
-    lo, hi = min(values), max(values)
-    return _one(lo) if lo == hi else f"{_one(lo)} to {_one(hi)}"
 
 
 def cell_beside(cell: str = "mingru", sigma_u: float = 1.0, n: int = 64, T: int = 200, seeds: int = 8,
@@ -346,14 +338,12 @@ def cell_beside(cell: str = "mingru", sigma_u: float = 1.0, n: int = 64, T: int 
     from ..activations import get_activation
     from ..budget import estimate, norm_sweep_cost
     from ..cells import get_cell
-    from ..validate import integer
+    from .beside import check_draws
     from .examples import example_config
     from .factors import ArrayFactors, NumericModel
     from .logspace import log10_norms_by_T, log_coefficients
 
-    integer("n", n, 2, 256)
-    integer("T", T, 2, 10_000)
-    integer("seeds", seeds, 1, 50)
+    check_draws(n, T, seeds)
     for name, value in (("sigma_u", sigma_u), ("gain", gain)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1e3:
             raise SymbpttError(f"{name} must be a number from 0 to 1000, got {value!r}")
