@@ -86,7 +86,7 @@ def theory_cmd(activation: str, cell: str, sigma_w: float, sigma_b: float, sigma
             if given("n", "T", "seeds"):
                 raise SymbpttError(f"{given('n', 'T', 'seeds')[0]} applies with --beside only")
             diagonal = diagonal_theory(cell, scale, input_var)
-            emit(strict_json(diagonal.as_json()) if fmt == "json" else diagonal.text(), None)
+            emit(strict_json(diagonal.as_json()) if fmt == "json" else diagonal.text(_terminal_width()), None)
         return
     sigma_u = 0.0 if sigma_u is None else sigma_u
     if not beside:

@@ -116,19 +116,21 @@ class DiagonalTheory:
                 "depth_scale": finite(1.0 / abs(self.unit_rate)) if self.unit_rate != 0 else None,
                 "phase": self.phase, "quadrature_digits": self.digits}
 
-    def text(self) -> str:
+    def text(self, width: int = 80) -> str:
+        """The prediction in lines of at most ``width`` characters (continuations indented)."""
+        import textwrap
+
         d = max(3, min(10, self.digits))  # no more digits than the two rules agree on
-        per = "per step (natural log)"
         law = (f"pre-activations N(0, σ_u²·q_x) with σ_u = {self.sigma_u:g}, q_x = {self.input_var:g}"
                if not self.params else f"{self.params} per unit")
         lines = [f"{self.cell}: ∂h_t/∂h_(t-1) = diag({self.factor}), blind to the state; {law}",
-                 f"typical unit:  λ = E ln|g| = {self.unit_rate:+.{d}g} {per}",
-                 f"largest unit:  λ_max = {self.best_unit_rate:+.{d}g} (the rate of ‖∂h_T/∂h_0‖₂ for many units, "
-                 "long T)",
-                 f"mean field:    ½ ln E[g²] = {self.mean_field:+.{d}g} (χ = {self.chi:.{d}g}; above λ by Jensen)",
+                 f"typical unit: λ = E ln|g| = {self.unit_rate:+.{d}g} per step (natural log)",
+                 f"largest unit: λ_max = {self.best_unit_rate:+.{d}g}, the rate of ‖∂h_T/∂h_0‖₂ for many units "
+                 "and long T",
+                 f"mean field: ½ ln E[g²] = {self.mean_field:+.{d}g} (χ = {self.chi:.{d}g}; at least λ, by Jensen)",
                  f"depth scale 1/|λ| = {_steps(self.unit_rate)} steps; phase: {self.phase}",
                  f"expectations by quadrature, agreeing to {self.digits} digits"]
-        return "\n".join(lines) + "\n"
+        return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines) + "\n"
 
 
 def _steps(rate: float) -> str:
@@ -295,7 +297,7 @@ class CellBeside:
         if self.theory is not None:
             t = self.theory
             rows += [("typical unit, T → ∞", rate_text(t.unit_rate), "λ = E ln|g|"),
-                     ("largest unit, n, T → ∞", rate_text(t.best_unit_rate), "λ_max = max over the units' parameters"),
+                     ("largest unit, n, T → ∞", rate_text(t.best_unit_rate), "λ_max, the largest unit's λ"),
                      ("mean field", rate_text(t.mean_field), "½ ln E[g²]")]
         if self.unit_mean is not None:
             rows.append(("exact, mean over units", rates_span(self.unit_mean), "(1/T) ln|∏ g_t,i| averaged over i"))

@@ -67,7 +67,7 @@ class Theory:
         else:
             lines.append(f"q* = {self.q_star:.12g}   (variance of a pre-activation at the fixed point)")
             assert self.chi is not None
-            lines.append(f"χ  = {self.chi:.12g}   (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ "
+            lines.append(f"χ  = {self.chi:.12g}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ "
                          f"{0.5 * math.log10(self.chi) if self.chi > 0 else -math.inf:.6g} per step)")
             scale = "∞" if self.depth_scale is None or math.isinf(self.depth_scale) else f"{self.depth_scale:.6g}"
             lines.append(f"depth scale 1/|ln χ| = {scale} steps; phase: {self.phase}")
