@@ -63,11 +63,10 @@ def theory_cmd(activation: str, cell: str, sigma_w: float, sigma_b: float, sigma
 
     spec = get_cell(cell, get_activation(activation))
     if not spec.elman:
-        from .numeric.diagonal_theory import cell_beside, diagonal_factor, diagonal_theory
+        from .numeric.diagonal_theory import cell_beside, diagonal_theory, required_factor
 
-        reason = diagonal_factor(spec)
-        if not beside and isinstance(reason, str):  # the reason comes before any option's complaint
-            diagonal_theory(spec)
+        if not beside:  # a cell without a theory: its reason comes before any option's complaint
+            required_factor(spec)
         # --beside draws W ~ N(0, σ_w²/n) where the cell has one and inputs N(0, 1); the theory alone
         # reads σ_u and the inputs' mean square
         stray = (given("sigma_b", "init") + ([] if spec.uses_activation and beside else given("activation"))

@@ -86,6 +86,19 @@ def diagonal_factor(spec: Cell) -> DiagonalFactor | str:
     return DiagonalFactor(state, shown, value, linears, params)
 
 
+def required_factor(spec: Cell) -> DiagonalFactor:
+    """The cell's diagonal, state-blind factor.
+
+    Raises:
+        SymbpttError: the cell has none, with the reason.
+    """
+    factor = diagonal_factor(spec)
+    if isinstance(factor, str):
+        raise SymbpttError(f"no closed-form theory for {spec.name}: {factor}; `theory --beside --cell "
+                           f"{spec.name}` gives the exact rates of random networks")
+    return factor
+
+
 @dataclass(frozen=True)
 class DiagonalTheory:
     """λ̄, λ_max and ½ ln χ of one cell at one input law (see the module docstring)."""
@@ -199,10 +212,7 @@ def diagonal_theory(cell: str | Cell = "mingru", sigma_u: float = 1.0, input_var
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or value > 1e6:
             raise SymbpttError(f"{name} must be a number from 0 to 1e6, got {value!r}")
     spec = get_cell(cell, get_activation("tanh")) if isinstance(cell, str) else cell
-    factor = diagonal_factor(spec)
-    if isinstance(factor, str):
-        raise SymbpttError(f"no closed-form theory for {spec.name}: {factor}; `theory --beside --cell "
-                           f"{spec.name}` gives the exact rates of random networks")
+    factor = required_factor(spec)
     scales = [math.sqrt(sigma_u**2 * input_var)] * len(factor.linears)
     shrink = 1 if len(factor.linears) + len(factor.params) <= 2 else 4
     fine = _moments(factor, spec, scales, NODES // shrink)
@@ -228,7 +238,7 @@ def _letters(text: str) -> str:
 
 
 __all__ = ["CellBeside", "DiagonalFactor", "DiagonalTheory", "cell_beside", "diagonal_factor",
-           "diagonal_theory"]
+           "diagonal_theory", "required_factor"]
 
 
 @dataclass(frozen=True)

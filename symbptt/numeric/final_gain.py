@@ -84,15 +84,17 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
     shift = np.empty((T, G))  # … whose log10 is kept here
     broken = np.zeros(G, dtype=bool)
     with np.errstate(all="ignore"):
+        log_gain = np.log10(np.abs(g))[:, None]
         for t in range(T):
             a = np.einsum("gij,gj->gi", Ws, h) + drive[t]  # as the sweep computes it
             h = act.np_sigma(a)
-            logd = act.np_log10_dsigma(a) + np.log10(np.abs(g))[:, None]
+            logd = act.np_log10_dsigma(a) + log_gain
             top = np.max(logd, axis=1)
             broken |= ~np.isfinite(top) & (top != -np.inf) | ~np.isfinite(a).all(axis=1)
             top = np.where(np.isfinite(top), top, 0.0)
             scale[t], shift[t] = 10.0 ** (logd - top[:, None]), top
-        total_shift = shift.sum(axis=0)
+        after = np.cumsum(shift[::-1], axis=0)[::-1]  # after[t]: log10 scale of J_T ⋯ J_(t+1), steps t..T−1
+        total_shift = after[0]
         # block power iteration on P_Tᵀ P_T: Q the right block, U the left one; the blocks of all gains side
         # by side as one n × (G·k) array, so that each step is one BLAS product with W0 (or W0ᵀ)
         rows = np.transpose(scale, (0, 2, 1))[:, :, :, None]  # (T, n, G, 1)
@@ -128,7 +130,7 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
         for t in range(T - 1, 0, -1):
             w = W0.T @ (w * rows[t][:, :, 0])
             w = _scaled(w[:, :, None], logs)[:, :, 0]
-            norm = np.log10(np.linalg.norm(w, axis=0)) + logs + shift[t:].sum(axis=0)
+            norm = np.log10(np.linalg.norm(w, axis=0)) + logs + after[t]
             amplified = np.fmax(amplified, np.where(np.isfinite(norm), norm, -np.inf))
         amplified = np.fmax(amplified, estimate)  # k = 0: the whole product
     values = np.where(broken | ~(settled | ~np.isfinite(estimate)), np.nan, estimate)
