@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import mpmath
 import sympy as sp
@@ -136,7 +136,7 @@ NAMES = tuple(BUILTIN)
 def _builtin(name: str) -> Activation:
     sigma, dsigma_h, gamma, np_d, np_logd, mp_s, mp_d = BUILTIN[name]
     function = None if sigma is A else type(sigma)
-    np_sigma = _identity if function is None else P.TABLE[function][1]
+    np_sigma = _identity if function is None else function.implementations[1]
     return Activation(name, sigma, sp.diff(sigma, A), dsigma_h, lambda: (gamma, GAMMA_EXACT), _vectorised(np_sigma),
                       np_d, np_logd, mp_s, mp_d, function)
 
@@ -155,10 +155,11 @@ def _vectorised(f: Callable) -> Callable[[Array], Array]:
     return call
 
 
-def numpy_functions() -> list:
-    """lambdify modules: the stable primitives, erf (NumPy has none), then NumPy."""
+def numpy_functions(*exprs: Any) -> list:
+    """lambdify modules for ``exprs``: the stable primitives (those of custom activations found in
+    ``exprs`` too), erf (NumPy has none), then NumPy."""
     erf = np.frompyfunc(math.erf, 1, 1)
-    return [P.numpy_module() | {"erf": lambda x: erf(x).astype(float)}, "numpy"]
+    return [P.numpy_module(*exprs) | {"erf": lambda x: erf(x).astype(float)}, "numpy"]
 
 
 def simplify_derivative(expr: sp.Expr) -> sp.Expr:
@@ -239,12 +240,11 @@ def _custom(text: str) -> Activation:
     raw = sp.diff(sigma, A)
     dsigma = left_kinks(raw)
     shown_dsigma = P.plain(simplify_derivative(P.plain(raw)))
-    mods = numpy_functions()
-    np_sigma = _vectorised(sp.lambdify(A, sigma, mods))
-    mp_sigma = sp.lambdify(A, sigma, [P.mpmath_module(), "mpmath"])
+    np_sigma = _vectorised(sp.lambdify(A, sigma, numpy_functions(sigma)))
+    mp_sigma = sp.lambdify(A, sigma, [P.mpmath_module(sigma), "mpmath"])
     numeric = _stablest(dsigma, shown_dsigma)
-    np_dsigma = _vectorised(sp.lambdify(A, numeric, mods))
-    mp_dsigma = sp.lambdify(A, numeric, [P.mpmath_module(), "mpmath"])
+    np_dsigma = _vectorised(sp.lambdify(A, numeric, numpy_functions(numeric)))
+    mp_dsigma = sp.lambdify(A, numeric, [P.mpmath_module(numeric), "mpmath"])
     _require_real(text, np_sigma, np_dsigma)
 
     def log10_dsigma(a: Array) -> Array:
@@ -277,9 +277,9 @@ def _stablest(*candidates: sp.Expr) -> sp.Expr:
     """Of equal expressions for σ', the one float64 evaluates best: each is compared, at points out to
     |a| = 10^12, with the first evaluated at 60 digits (a − a·sign(a)/(1 + |a|) cancels, 1/(1 + |a|)² does not;
     1 − tanh² cancels, the primitive sech² does not)."""
-    mods = numpy_functions()
+    mods = numpy_functions(*candidates)
     with mpmath.workdps(60):
-        exact_fn = sp.lambdify(A, candidates[0], [P.mpmath_module(), "mpmath"])
+        exact_fn = sp.lambdify(A, candidates[0], [P.mpmath_module(candidates[0]), "mpmath"])
         try:
             exact = [exact_fn(mpmath.mpf(float(a))) for a in PROBES]
         except (ValueError, ZeroDivisionError, TypeError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import mpmath
 import sympy as sp
@@ -156,6 +156,9 @@ class Primitive(Printed, sp.Function):
     nargs = 1
     is_real = True
     printed_as = "Primitive"
+    # (plain SymPy spelling for display, stable NumPy, mpmath): the built-ins' from TABLE below, a custom
+    # activation's given when its class is made (custom_primitive); each class owns its own.
+    implementations: tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]
 
     @classmethod
     def derivative(cls, x: sp.Expr) -> sp.Expr:  # overridden per primitive
@@ -206,7 +209,7 @@ class step(Primitive):  # noqa: N801
 
 
 #           name         plain SymPy spelling (display)                  NumPy (stable)  mpmath (from x)
-TABLE: dict[type, tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
+TABLE: dict[type[Primitive], tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
     tanh: (lambda x: sp.tanh(x), lambda x: np.tanh(x), mpmath.tanh),
     dtanh: (lambda x: 1 - sp.tanh(x) ** 2, np_sech2, mp_dtanh),
     sigmoid: (lambda x: Logistic(x), np_sigmoid, mp_sigmoid),
@@ -214,6 +217,8 @@ TABLE: dict[type, tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
     relu: (lambda x: sp.Max(0, x), np_relu, mp_relu),
     step: (lambda x: H(x), np_step, mp_step),
 }
+for _cls, _impl in TABLE.items():
+    _cls.implementations = _impl
 
 
 # A derivative written in the output y of its primitive, as people write it: tanh' = 1 − y².
@@ -235,19 +240,21 @@ def in_outputs(expr: sp.Basic, outputs: dict[sp.Basic, sp.Symbol]) -> sp.Basic:
 
 def custom_primitive(key: str, shown: Callable, shown_derivative: Callable, second: Callable,
                      numpy_pair: tuple[Callable, Callable], mpmath_pair: tuple[Callable, Callable]) -> type:
-    """A primitive for a custom activation σ and its derivative, registered in the table."""
-    derivative_class = type(f"dsigma_{key}", (Primitive,), {"derivative": classmethod(lambda cls, x: second(x))})
-    value_class = type(f"sigma_{key}", (Primitive,),
-                       {"derivative": classmethod(lambda cls, x: derivative_class(x))})
-    TABLE[value_class] = (shown, numpy_pair[0], mpmath_pair[0])
-    TABLE[derivative_class] = (shown_derivative, numpy_pair[1], mpmath_pair[1])
+    """A primitive for a custom activation σ and its derivative; each class carries its implementations
+    (nothing is registered anywhere: lambdify finds them in the expressions it is given)."""
+    derivative_class = type(f"dsigma_{key}", (Primitive,), {
+        "derivative": classmethod(lambda cls, x: second(x)),
+        "implementations": (shown_derivative, numpy_pair[1], mpmath_pair[1])})
+    value_class = type(f"sigma_{key}", (Primitive,), {
+        "derivative": classmethod(lambda cls, x: derivative_class(x)),
+        "implementations": (shown, numpy_pair[0], mpmath_pair[0])})
     return value_class
 
 
 def plain(expr: sp.Basic) -> sp.Basic:
     """``expr`` with every primitive written in plain SymPy (tanh, exp, Max, Heaviside)."""
     if isinstance(expr, Primitive):
-        return TABLE[type(expr)][0](plain(expr.args[0]))
+        return type(expr).implementations[0](plain(expr.args[0]))
     if not expr.args or not expr.has(Primitive):
         return expr
     return expr.func(*[plain(arg) for arg in expr.args])
@@ -273,13 +280,25 @@ def _mp_min(*xs: mpmath.mpf) -> mpmath.mpf:
     return min(xs)
 
 
-def numpy_module() -> dict[str, Callable]:
-    """Names lambdify prints, bound to stable NumPy code (for ``sympy.lambdify(..., [this, "numpy"])``)."""
-    table = {cls.__name__: impl for cls, (_, impl, _) in TABLE.items()}
+def _primitives_in(exprs: tuple[Any, ...]) -> dict[str, tuple[Callable, Callable, Callable]]:
+    """The built-in primitives and every primitive class that occurs in ``exprs``, by printed name."""
+    found = {cls.__name__: cls.implementations for cls in TABLE}
+    for expr in exprs:
+        for item in (expr if isinstance(expr, (list, tuple)) else [expr]):
+            if isinstance(item, sp.Basic):
+                found.update((type(f).__name__, type(f).implementations) for f in item.atoms(Primitive))
+    return found
+
+
+def numpy_module(*exprs: Any) -> dict[str, Callable]:
+    """Names lambdify prints for ``exprs``, bound to stable NumPy code (for ``sympy.lambdify(..., [this,
+    "numpy"])``): the built-in primitives, those of custom activations found in ``exprs``, H and σ."""
+    table = {name: impl for name, (_, impl, _) in _primitives_in(exprs).items()}
     return table | {"Heaviside": _np_heaviside, "H": np_step, "Logistic": np_sigmoid}
 
 
-def mpmath_module() -> dict[str, Callable]:
-    table = {cls.__name__: impl for cls, (_, _, impl) in TABLE.items()}
+def mpmath_module(*exprs: Any) -> dict[str, Callable]:
+    """As numpy_module, bound to mpmath (any precision)."""
+    table = {name: impl for name, (_, _, impl) in _primitives_in(exprs).items()}
     return table | {"Heaviside": _mp_heaviside, "H": mp_step, "Logistic": mp_sigmoid, "sign": _mp_sign,
                     "Max": _mp_max, "Min": _mp_min}

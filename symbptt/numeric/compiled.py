@@ -151,9 +151,9 @@ class CompiledForm:
         for route, terms in self._route_templates().items():
             for i, (coef, _) in enumerate(terms):
                 if kind == "float":
-                    out[(route, i)] = sp.lambdify(args, coef, numpy_functions())
+                    out[(route, i)] = sp.lambdify(args, coef, numpy_functions(coef))
                 else:
-                    scalar = sp.lambdify(args, coef, [P.mpmath_module(), "mpmath"])
+                    scalar = sp.lambdify(args, coef, [P.mpmath_module(coef), "mpmath"])
                     out[(route, i)] = np.frompyfunc(lambda *v, f=scalar: mpmath.mpf(f(*v)), len(args), 1)
         return out
 

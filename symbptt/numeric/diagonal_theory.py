@@ -166,7 +166,7 @@ def _moments(factor: DiagonalFactor, spec: Cell, scales: list[float], nodes: int
     from ..activations import numpy_functions
 
     symbols = [unit(n) for n in (*factor.linears, *factor.params)]
-    g = sp.lambdify(symbols, factor.value, numpy_functions())
+    g = sp.lambdify(symbols, factor.value, numpy_functions(factor.value))
     z, wz = _rules(len(factor.linears), nodes)
     a = [s * z[i] for i, s in enumerate(scales)]
     if factor.params:  # one per-unit parameter at a time is all the built-in cells have; a grid for more

@@ -78,8 +78,8 @@ class CompiledCell:
         stable = {key: _gathered(stable_form(self.graph.coefficient(*key), cell)) for key in self.keys}
         # float64: every coefficient in one function with common subexpressions computed once (the
         # LSTM's σ'(a_o) and tanh(c_t) appear in several of them); each coefficient alone reads it
-        self.joint = (sp.lambdify(self.args, [stable[key] for key in self.keys], numpy_functions(), cse=True)
-                      if kind == "float" else None)
+        joint = [stable[key] for key in self.keys]
+        self.joint = sp.lambdify(self.args, joint, numpy_functions(*joint), cse=True) if kind == "float" else None
         self.coefficients = {key: self._one_of_joint(i) if self.joint is not None
                              else self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
                              for i, (key, expr) in enumerate(stable.items())}
@@ -99,13 +99,13 @@ class CompiledCell:
 
     def _compile(self, expr: sp.Expr, label: str) -> Callable:
         if self.kind == "float":
-            fn = sp.lambdify(self.args, expr, numpy_functions())
+            fn = sp.lambdify(self.args, expr, numpy_functions(expr))
 
             def call(*values: np.ndarray) -> np.ndarray:
                 return _full_shape(fn(*values), values[0])
 
             return call
-        scalar = sp.lambdify(self.args, expr, [P.mpmath_module(), "mpmath"])
+        scalar = sp.lambdify(self.args, expr, [P.mpmath_module(expr), "mpmath"])
         used = [k for k, arg in enumerate(self.args) if arg in expr.free_symbols]
 
         def element(*v: mpmath.mpf) -> mpmath.mpf:
