@@ -62,12 +62,12 @@ def _cell_tex(rnn: RNN) -> str:
             terms = []
             for matrix, src in lin.terms:
                 weight = (tex(s.param(matrix, layer)[0]) if rnn.scalar
-                          else notation.Parts(*_param_parts(matrix), layer=lay).latex())
+                          else notation.Parts(*_param_parts(matrix), layer=lay, is_param=True).latex())
                 vector = tex(at[unit(src)]) if src == INPUT else notation.Parts(src, layer=lay, step="t-1").latex()
                 terms.append(f"{weight} {vector}")
             if lin.bias:
                 terms.append(tex(s.param(lin.bias, layer)[0]) if rnn.scalar
-                             else notation.Parts(*_param_parts(lin.bias), layer=lay).latex())
+                             else notation.Parts(*_param_parts(lin.bias), layer=lay, is_param=True).latex())
             rows.append(f"{tex(at[unit(lin.name)])} &= {' + '.join(terms)}")
         for name, expr in rnn.spec.nodes:
             value = plain(expr).xreplace(at)

@@ -150,8 +150,6 @@ class Symbols:
         self.rnn = rnn
         self._made: Bounded[tuple, Matrix] = Bounded(8192)  # long forms stream: keep the caches small
         self._scalars: Bounded[tuple, sp.Symbol] = Bounded(8192)
-        for p in rnn.spec.unit_params:
-            notation.register_param_base(split_name(p)[0])
 
     def layer_mark(self, layer: int | None) -> int | None:
         """The layer as printed: only when there is more than one."""
@@ -190,10 +188,10 @@ class Symbols:
             lay = self.layer_mark(layer)
             if rows == 1:
                 lower = base.lower()
-                entries = [[notation.name(lower, tag=tag, layer=lay, unit=() if cols == 1 else (j + 1,))
+                entries = [[notation.param_name(lower, tag=tag, layer=lay, unit=() if cols == 1 else (j + 1,))
                             for j in range(cols)]]
             else:
-                entries = [[notation.name(base, tag=tag, layer=lay, unit=(i + 1, j + 1)) for j in range(cols)]
+                entries = [[notation.param_name(base, tag=tag, layer=lay, unit=(i + 1, j + 1)) for j in range(cols)]
                            for i in range(rows)]
             self._made[key] = Matrix(entries)
         return self._made[key]
@@ -207,15 +205,15 @@ class Symbols:
             key = (name, layer, "scalar")
             if key not in self._made:
                 base, tag = split_name(name)
-                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.layer_mark(layer))]])
+                self._made[key] = Matrix([[notation.param_name(base, tag=tag, layer=self.layer_mark(layer))]])
             return self._made[key]
         if kind in ("bias", "unit"):
             key = (name, layer, "bias")
             if key not in self._made:
                 base, tag = split_name(name)
                 n = self.rnn.n
-                self._made[key] = Matrix([[notation.name(base, tag=tag, layer=self.layer_mark(layer),
-                                                         unit=() if n == 1 else (i + 1,))] for i in range(n)])
+                self._made[key] = Matrix([[notation.param_name(base, tag=tag, layer=self.layer_mark(layer),
+                                                               unit=() if n == 1 else (i + 1,))] for i in range(n)])
             return self._made[key]
         return self._matrix(name, layer, *self.rnn.param_shape(name, layer))
 

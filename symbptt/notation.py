@@ -28,7 +28,9 @@ import sympy as sp
 
 from .printing import Printed
 
-PARAM_BASES = {"W", "U", "b", "w", "u"}
+# The built-in cells' parameter bases: how a bare spelling such as "W[1,2]" is read (parse).  A symbol made
+# as a parameter (param_name, ParamName) is spelled as one whatever its base; nothing adds to this set.
+PARAM_BASES = frozenset({"W", "U", "b", "w", "u"})
 GREEK = {"delta": "δ", "sigma": "σ", "gamma": "γ", "theta": "θ", "nu": "ν"}
 SUP = str.maketrans("0123456789()+-abcdefghijklmnoprstuvwxyzT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵀ")
 SUB = str.maketrans("0123456789()+-aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
@@ -50,13 +52,6 @@ PARAM = re.compile(
 BASE = re.compile(r"[A-Za-z]+")
 
 
-def register_param_base(base: str) -> None:
-    """A user cell's parameter names print as parameters (gate suffix as a subscript)."""
-    PARAM_BASES.add(base)
-    parse.cache_clear()
-    name.cache_clear()
-
-
 @lru_cache(maxsize=256)
 def _latex_base(base: str) -> str:
     """``delta`` → ``\\delta``: SymPy's spelling of a base name (a printer per call is slow)."""
@@ -70,10 +65,7 @@ class Parts:
     layer: int | None = None
     step: str = ""
     unit: tuple[int, ...] = ()
-
-    @property
-    def is_param(self) -> bool:
-        return self.base in PARAM_BASES
+    is_param: bool = False  # spelled as a parameter: W_f^(2)[1,2] (gate tag low, layer high, no step)
 
     def text(self) -> str:
         layer = f"({self.layer})" if self.layer is not None else ""
@@ -127,17 +119,18 @@ def _sub(text: str) -> str:
 
 
 @lru_cache(maxsize=8192)
-def parse(text: str) -> Parts:
-    """The parts of a text spelling (the inverse of ``Parts.text``)."""
+def parse(text: str, params: frozenset[str] = PARAM_BASES) -> Parts:
+    """The parts of a text spelling (the inverse of ``Parts.text``), read as a parameter when its base is
+    one of ``params``."""
     base = BASE.match(text)
-    grammar = PARAM if base and base.group() in PARAM_BASES else NODE
+    grammar = PARAM if base and base.group() in params else NODE
     m = grammar.match(text)
     if not m:
         raise ValueError(f"not a symbol of this notation: {text!r}")
     unit = tuple(int(v) for v in m["unit"].split(",")) if m["unit"] else ()
     layer = int(m["layer"]) if m["layer"] else None
     if grammar is PARAM:
-        return Parts(m["base"], m["tag"] or "", layer, "", unit)
+        return Parts(m["base"], m["tag"] or "", layer, "", unit, True)
     return Parts(m["base"], m["tag"] or "", layer, (m["step"] or "").strip("()"), unit)
 
 
@@ -159,6 +152,23 @@ class Name(Printed, sp.Symbol):
         return parse(self.name)
 
 
+class ParamName(Name):
+    """A parameter's entry (W_f^(2)[1,2], ν[3], a user cell's A_x): spelled as a parameter whatever its base."""
+
+    def __new__(cls, name: str, **assumptions: bool) -> ParamName:
+        parse(name, _own_base(name))
+        return sp.Symbol.__new__(cls, name, real=True)
+
+    @property
+    def parts(self) -> Parts:
+        return parse(self.name, _own_base(self.name))
+
+
+def _own_base(text: str) -> frozenset[str]:
+    found = BASE.match(text)
+    return frozenset({found.group()}) if found else frozenset()
+
+
 class MatrixName(Printed, sp.MatrixSymbol):
     """A matrix or vector symbol (J_3, δ_2, h_0 for n > 1) printed by its parts."""
 
@@ -167,6 +177,14 @@ class MatrixName(Printed, sp.MatrixSymbol):
     @property
     def parts(self) -> Parts:
         return parse(self.name)
+
+
+class ParamMatrixName(MatrixName):
+    """A parameter as a matrix or vector symbol (W_f^(2), a user cell's A_x): spelled as a parameter."""
+
+    @property
+    def parts(self) -> Parts:
+        return parse(self.name, _own_base(self.name))
 
 
 class Label(Printed, sp.Symbol):
@@ -193,13 +211,15 @@ class Label(Printed, sp.Symbol):
 # SymPy orders the arguments of sums and products by class name; these classes sort exactly as the
 # plain Symbol and MatrixSymbol they extend (only their printing differs).
 Name.__name__ = Name.__qualname__ = "Symbol"
+ParamName.__name__ = ParamName.__qualname__ = "Symbol"
 Label.__name__ = Label.__qualname__ = "Symbol"
 MatrixName.__name__ = MatrixName.__qualname__ = "MatrixSymbol"
+ParamMatrixName.__name__ = ParamMatrixName.__qualname__ = "MatrixSymbol"
 
 
 def spelling(base: str, *, tag: str = "", layer: int | None = None, step: object = None,
-             unit: tuple[int, ...] = ()) -> str:
-    return Parts(base, tag, layer, "" if step is None else str(step), unit).text()
+             unit: tuple[int, ...] = (), param: bool = False) -> str:
+    return Parts(base, tag, layer, "" if step is None else str(step), unit, param).text()
 
 
 @lru_cache(maxsize=8192)
@@ -208,8 +228,20 @@ def name(base: str, **parts: Any) -> Name:
     return Name(spelling(base, **parts))
 
 
+@lru_cache(maxsize=8192)
+def param_name(base: str, **parts: Any) -> ParamName:
+    """The symbol of a parameter's entry: param_name("W", tag="f", layer=2, unit=(1, 2)) is W_f^(2)[1,2]."""
+    return ParamName(spelling(base, param=True, **parts))
+
+
 def matrix(base: str, rows: int, cols: int, **parts: Any) -> MatrixName:
+    """The matrix or vector symbol of ``base`` with its parts (J_3, δ^c_2, h^(2)_t)."""
     return MatrixName(spelling(base, **parts), rows, cols)
+
+
+def param_matrix(base: str, rows: int, cols: int, **parts: Any) -> ParamMatrixName:
+    """A parameter as one matrix or vector symbol (W_f, U^(2))."""
+    return ParamMatrixName(spelling(base, param=True, **parts), rows, cols)
 
 
 # ---------------------------------------------------------------- symbols indexed by a symbolic step

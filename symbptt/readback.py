@@ -57,8 +57,9 @@ COMMANDS = {r"\tanh": "tanh", r"\exp": "exp", r"\log": "log", r"\sin": "sin", r"
 GREEK = {r"\delta": "delta"}
 
 
-def latex_equations(output: str) -> list[tuple[str, str]]:
-    """(lhs, rhs) in text syntax of every equation of the align* environments in ``output``."""
+def latex_equations(output: str, params: frozenset[str] = notation.PARAM_BASES) -> list[tuple[str, str]]:
+    """(lhs, rhs) in text syntax of every equation of the align* environments in ``output``; a symbol whose
+    base is one of ``params`` is read as a parameter (W^{(2)}_{f,12} → W_f^(2)[1,2])."""
     rows: list[str] = []
     for block in re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", output, re.S):
         rows.extend(row.strip() for row in block.split(" \\\\\n"))
@@ -74,10 +75,11 @@ def latex_equations(output: str) -> list[tuple[str, str]]:
         else:
             lhs, rhs = row.split("&=", 1)
             equations.append([lhs.strip(), rhs.strip()])
-    return [(latex_to_text(lhs, label=True), latex_to_text(rhs)) for lhs, rhs in equations]
+    return [(latex_to_text(lhs, label=True, params=params), latex_to_text(rhs, params=params))
+            for lhs, rhs in equations]
 
 
-def latex_name(base: str, sup: str | None, sub: str | None) -> str:
+def latex_name(base: str, sup: str | None, sub: str | None, params: frozenset[str] = notation.PARAM_BASES) -> str:
     """A LaTeX symbol of the notation (h^{(2)}_{3,1}, W^{(2)}_{f,12}) in its text spelling."""
     base = GREEK.get(base, base)
     sup = sup[2:-1] if sup else ""
@@ -86,31 +88,31 @@ def latex_name(base: str, sup: str | None, sub: str | None) -> str:
     layer = int(layer_match.group(1)) if layer_match else None
     tag = sup[: layer_match.start()] if layer_match else sup
     pieces = [p for p in sub.split(",") if p] if sub else []
-    if base in notation.PARAM_BASES:
+    if base in params:
         ptag = next((p for p in pieces if not p.isdigit()), "")
         digits = "".join(p for p in pieces if p.isdigit())
-        return notation.Parts(base, ptag, layer, "", tuple(int(d) for d in digits)).text()
+        return notation.Parts(base, ptag, layer, "", tuple(int(d) for d in digits), True).text()
     step = pieces[0] if pieces else ""
     unit = tuple(int(p) for p in pieces[1:])
     return notation.Parts(base, tag, layer, step, unit).text()
 
 
-def latex_to_text(source: str, label: bool = False) -> str:
+def latex_to_text(source: str, label: bool = False, params: frozenset[str] = notation.PARAM_BASES) -> str:
     """Our LaTeX (one side of an equation) in the text syntax; juxtaposition becomes ``%``, the
     generic product (a matrix product between matrices, a product otherwise)."""
     source = source.strip()
     if label:
         m = re.fullmatch(r"\\frac\{\\partial (\S+)\}\{\\partial (.+)\}", source)
         if m:
-            return f"∂{latex_to_text(m.group(1))}/∂{latex_to_text(m.group(2))}"
-    return _Latex(source).convert()
+            return f"∂{latex_to_text(m.group(1), params=params)}/∂{latex_to_text(m.group(2), params=params)}"
+    return _Latex(source, params).convert()
 
 
 class _Latex:
     """A small recursive converter over our LaTeX (names, fractions, functions, powers, cases)."""
 
-    def __init__(self, text: str) -> None:
-        self.s, self.i = text, 0
+    def __init__(self, text: str, params: frozenset[str] = notation.PARAM_BASES) -> None:
+        self.s, self.i, self.params = text, 0, params
 
     def convert(self, stop: str = "") -> str:
         out: list[str] = []
@@ -136,7 +138,7 @@ class _Latex:
                 end = s.index(r"\end{matrix}\right]", i)
                 body = s[i + len(r"\left[\begin{matrix}"):end]
                 self.i = end + len(r"\end{matrix}\right]")
-                rows = ["[" + ", ".join(_Latex(cell.strip()).convert() for cell in _split_top(row, "&")) + "]"
+                rows = ["[" + ", ".join(_Latex(cell.strip(), self.params).convert() for cell in _split_top(row, "&")) + "]"
                         for row in _split_top(body, "\\\\") if row.strip()]
                 put("[" + ", ".join(rows) + "]", True)
                 continue
@@ -221,7 +223,7 @@ class _Latex:
                     put("H", True)
                     operand = False
                     continue
-                put(latex_name(*m.groups()), True)
+                put(latex_name(*m.groups(), self.params), True)
                 continue
             raise ReadError(f"cannot read LaTeX at {s[i:i + 30]!r}")
         return "".join(out)
@@ -237,7 +239,7 @@ class _Latex:
             depth += {"{": 1, "}": -1}.get(s[j], 0)
             if depth == 0:
                 self.i = j + 1
-                return _Latex(s[start + 1:j]).convert()
+                return _Latex(s[start + 1:j], self.params).convert()
         raise ReadError("unbalanced braces")
 
     def function(self, name: str) -> str:
@@ -270,9 +272,9 @@ class _Latex:
             else:
                 cond = cond.removeprefix(r"\text{for}\:").strip()
                 cond = cond.replace(r"\geq", ">=").replace(r"\leq", "<=")
-                text_cond = _Latex(cond).convert()
+                text_cond = _Latex(cond, self.params).convert()
                 text_cond = text_cond.replace("<==", "<=").replace(">==", ">=")
-            branches.append(f"({_Latex(value.strip()).convert()}, {text_cond})")
+            branches.append(f"({_Latex(value.strip(), self.params).convert()}, {text_cond})")
         return "Piecewise(" + ", ".join(branches) + ")"
 
 

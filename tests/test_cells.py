@@ -282,3 +282,52 @@ def test_a_gain_scales_indrnn_s_own_weights_as_it_scales_w():
     assert np.allclose(w[1], 3.0 * w[0])
     title = plots.cell_curves(("indrnn", "lru"), n=2, T_max=5, gain=1.5).figure.axes[0].get_title()
     assert "indrnn w ~ 1.5·U(0, 1)" in title and "lru ν ~ U(-5, -2)" in title
+
+
+ACELL = """name = "acell"
+states = ["h"]
+params = ["W", "U", "q_g"]
+[shapes]
+W = ["n", "n"]
+U = ["n", "m"]
+q_g = ["n"]
+[update]
+h = "tanh(W @ h + U @ x + q_g)"
+"""
+
+NODE_A = """name = "nodea"
+states = ["h"]
+params = ["W", "U", "b"]
+[shapes]
+W = ["n", "n"]
+U = ["n", "m"]
+b = ["n"]
+[intermediates]
+q = "tanh(W @ h + U @ x + b)"
+[update]
+h = "q"
+"""
+
+
+def test_a_parameter_is_spelled_as_one_by_its_symbol_not_by_what_was_derived_before(tmp_path):
+    """A user parameter q_g prints with its gate low and its entry as one index (A_{g,12}), read back as a
+    parameter by the check's reader; a node named A in another cell keeps the node spelling (Aₜ,₁) whether
+    or not the first cell was derived earlier in the same process (no table of parameter names is kept)."""
+    from symbptt.latex import snippet
+    from symbptt.notation import PARAM_BASES
+    from symbptt.readback import latex_equations
+    from symbptt.render import render_text
+
+    (tmp_path / "acell.toml").write_text(ACELL)
+    (tmp_path / "nodea.toml").write_text(NODE_A)
+    node_model = RNN(T=2, n=2, layers=2, cell=str(tmp_path / "nodea.toml"))
+    before = render_text(derive(node_model, "recursive", "all"), pretty=True)
+    param_model = RNN(T=2, n=2, layers=2, cell=str(tmp_path / "acell.toml"))
+    derivation = derive(param_model, "explicit", "q_g")
+    tex = snippet(derivation)
+    assert r"\partial q^{(2)}_{g}}" in tex and "∂L/∂q_g^(2) = " in render_text(derivation)
+    read = latex_equations(tex, PARAM_BASES | {"q"})
+    assert read[0][0] == "∂L/∂q_g^(2)"
+    assert latex_equations(tex)[0][0] != "∂L/∂q_g^(2)"  # read without knowing q is a parameter
+    assert render_text(derive(node_model, "recursive", "all"), pretty=True) == before
+    assert "q" not in PARAM_BASES

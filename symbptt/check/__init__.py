@@ -343,9 +343,10 @@ def evaluate_printed(derivation, kind: str, trial: Trial, known: dict | None = N
     from ..readback import Evaluator, latex_equations, text_equations
     from ..render import render_text
 
-    equations = text_equations(render_text(derivation)) if kind == "text" else latex_equations(snippet(derivation))
     env = dict(known or {})
     resolver = Resolver(trial, env)
+    equations = (text_equations(render_text(derivation)) if kind == "text"
+                 else latex_equations(snippet(derivation), resolver.param_bases))
     evaluate = Evaluator(resolver, mp=True)
     for lhs, rhs in equations:
         if not lhs.startswith("∂L/") and (lhs.startswith("∂") or not _concrete(lhs)):
@@ -369,6 +370,7 @@ class Resolver:
     40 digits, parameters and inputs from the trial, factors and δ from equations already evaluated."""
 
     def __init__(self, trial: Trial, env: dict) -> None:
+        from .. import notation
         from ..cells import get_cell  # noqa: F401 - the spec is on the config
         from ..reference import Numbers, forward
 
@@ -386,13 +388,14 @@ class Resolver:
         self.params = layers
         self.spec = self.cfg.spec
         self.linears = {lin.name for lin in self.spec.linears}
+        self.param_bases = notation.PARAM_BASES | {p.partition("_")[0] for p in self.spec.unit_params}
 
     def __call__(self, token: str):
         from .. import notation
 
         if token in self.env:
             return self.env[token]
-        parts = notation.parse(token)
+        parts = notation.parse(token, self.param_bases)
         value = self._value(parts)
         if value is None:
             return None

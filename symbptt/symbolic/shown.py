@@ -209,7 +209,8 @@ class FactorNames:
             return value[0, 0]
         if self.rnn.spec.kind(name) == "initial":
             return self.mat(name[:-1], layer, 0, self.n, 1)
-        return self.mat(name, layer, None, *value.shape)
+        base, tag = split_name(name)
+        return notation.param_matrix(base, *value.shape, tag=tag, layer=self.s.layer_mark(layer))
 
 
 DIAG = sp.Function("diag")
@@ -233,7 +234,7 @@ def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp
         at[unit(p)] = rnn.symbols.param(p, layer or 1)[0]
     for p in rnn.spec.vector_params:  # the per-unit parameter as a vector (w), as the states are written
         base, tag = split_name(p)
-        at[unit(p)] = notation.name(base, tag=tag, layer=rnn.symbols.layer_mark(layer or 1))
+        at[unit(p)] = notation.param_name(base, tag=tag, layer=rnn.symbols.layer_mark(layer or 1))
     return at
 
 
@@ -256,7 +257,7 @@ def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | N
             else:
                 base, mtag = split_name(matrix) if matrix else ("", "")
                 diag = DIAG(coef)
-                weight = notation.matrix(base, rnn.n, rnn.n, tag=mtag, layer=lay) if matrix else None
+                weight = notation.param_matrix(base, rnn.n, rnn.n, tag=mtag, layer=lay) if matrix else None
                 terms.append(diag if not matrix else sp.MatMul(diag, weight, evaluate=False))
         lhs = (notation.name(route.kind, tag=tag, step="t", layer=lay) if rnn.scalar
                else notation.matrix(route.kind, rnn.n, rnn.n, tag=tag, step="t", layer=lay))
@@ -295,7 +296,7 @@ def route_words(rnn: RNN) -> tuple[str, str]:
         back = [rnn.graph.coefficient(r.target, f"prev_{r.source}") for r in rnn.graph.routes if r.kind == "F"]
         own = [p for p in rnn.spec.vector_params if any(unit(p) in c.free_symbols for c in back)]
         if own:  # IndRNN's w, the LRU's ν: a weight per unit, no matrix
-            names = [notation.name(split_name(p)[0], tag=split_name(p)[1]) for p in own]
+            names = [notation.param_name(split_name(p)[0], tag=split_name(p)[1]) for p in own]
             parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: each unit's path back goes through its own entry "
                          f"of {', '.join(map(str, names))}, not through a weight matrix")
             tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: each unit's path back "
