@@ -138,8 +138,8 @@ class _Latex:
                 end = s.index(r"\end{matrix}\right]", i)
                 body = s[i + len(r"\left[\begin{matrix}"):end]
                 self.i = end + len(r"\end{matrix}\right]")
-                rows = ["[" + ", ".join(_Latex(cell.strip(), self.params).convert() for cell in _split_top(row, "&")) + "]"
-                        for row in _split_top(body, "\\\\") if row.strip()]
+                rows = ["[" + ", ".join(_Latex(cell.strip(), self.params).convert() for cell in _split_top(row, "&"))
+                        + "]" for row in _split_top(body, "\\\\") if row.strip()]
                 put("[" + ", ".join(rows) + "]", True)
                 continue
             if s.startswith(r"\left(", i) or s.startswith(r"\left[", i):
@@ -223,7 +223,7 @@ class _Latex:
                     put("H", True)
                     operand = False
                     continue
-                put(latex_name(*m.groups(), self.params), True)
+                put(latex_name(m.group(1), m.group(2), m.group(3), self.params), True)
                 continue
             raise ReadError(f"cannot read LaTeX at {s[i:i + 30]!r}")
         return "".join(out)
