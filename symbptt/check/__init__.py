@@ -35,7 +35,9 @@ import numpy as np
 from ..config import Config
 from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
 from .claims import shortfall
+from .printed import Resolver, evaluate_printed
 from .reader import ReadError
+from .trials import DRAWN, Trial, random_trial, reference_activation
 
 FLOOR = 1e-3
 DPS = 40
@@ -51,96 +53,7 @@ TOLERANCE = {
     "finite diff.": 1e-3,
 }
 FD_FLOOR = 1e-6  # central differences (ε = 1e-6) are accurate to about 1e-10 × max(1, |L|), absolutely
-ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "a/(1+abs(a))", "erf(a)", "max(a, 0.1*a)")
 MAX_PRINTED_FACTORS = 3000
-
-
-def _custom_pair(text: str, kind: str) -> tuple[Callable, Callable]:
-    """σ and σ' of the check's custom activations, written here independently of the parser; at a kink σ'
-    is the derivative from the left (leaky'(0) = 0.1)."""
-    if kind == "float":
-        import math as m
-
-        erf = np.vectorize(m.erf, otypes=[float])
-        floats: dict[str, tuple[Callable, Callable]] = {
-            "a/(1+abs(a))": (lambda a: a / (1 + np.abs(a)), lambda a: 1 / (1 + np.abs(a)) ** 2),
-            "erf(a)": (erf, lambda a: 2 / np.sqrt(np.pi) * np.exp(-a * a)),
-            "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, 0.1 * a), lambda a: np.where(a > 0, 1.0, 0.1)),
-        }
-        return floats[text]
-    erf, exp = np.frompyfunc(mpmath.erf, 1, 1), np.frompyfunc(mpmath.exp, 1, 1)
-    tenth = mpmath.mpf(1) / 10
-    table: dict[str, tuple[Callable, Callable]] = {
-        "a/(1+abs(a))": (lambda a: a / (1 + np.abs(a)), lambda a: 1 / (1 + np.abs(a)) ** 2),
-        "erf(a)": (erf, lambda a: 2 / mpmath.sqrt(mpmath.pi) * exp(-a * a)),
-        "max(a, 0.1*a)": (lambda a: np.where(a > 0, a, tenth * a), lambda a: np.where(a > 0, 1, tenth) * (a * 0 + 1)),
-    }
-    return table[text]
-
-
-def reference_activation(act: str, kind: str) -> str | tuple:
-    return act if act in ("tanh", "sigmoid", "relu", "linear") else _custom_pair(act, kind)
-
-
-@dataclass
-class Trial:
-    cell: str
-    activation: str | None
-    n: int
-    m: int
-    layers: int
-    T: int
-    loss: str
-    truncate: int | None
-    saturated: bool
-    config: Config
-
-    def describe(self) -> str:
-        act = f", {self.activation}" if self.activation else ""
-        extra = (f", truncate {self.truncate}" if self.truncate else "") + (", saturated" if self.saturated else "")
-        return (f"{self.cell}{act}, T={self.T}, n={self.n}, m={self.m}, layers={self.layers}, "
-                f"loss {self.loss}{extra}")
-
-
-DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm", "indrnn", "lru")  # the vanilla cell 3× as often
-
-
-def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, scale: float = 0.8) -> list[dict]:
-    """Every layer's parameters for a check: weights and biases N(0, scale²), initial states U(−½, ½)."""
-    params = []
-    for ell in range(layers):
-        width = m if ell == 0 else n
-        p = {}
-        for name in spec.params:
-            kind = spec.kind(name)
-            shape = spec.shape(name, n, width)
-            if kind == "unit":  # per-unit parameters on the cell's own interval (the LRU's ν: λ near 1)
-                low, high = spec.init_range(name)
-                p[name] = rng.uniform(low, high, shape)
-            else:
-                p[name] = rng.normal(0, scale, shape) if kind != "initial" else rng.uniform(-0.5, 0.5, shape)
-        params.append(p)
-    return params
-
-
-def random_trial(rng: np.random.Generator, T_max: int, cells: tuple[str, ...] = DRAWN) -> Trial:
-    """One random network with its numbers, its cell drawn from ``cells`` (a tuple as it was earlier
-    reproduces that version's trials)."""
-    from ..activations import get_activation
-    from ..cells import get_cell
-
-    cell = str(rng.choice(list(cells)))
-    act = str(rng.choice(ACTIVATIONS)) if cell in ACTIVATED else None
-    n, m, layers = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
-    T, loss = int(rng.integers(1, T_max + 1)), str(rng.choice(["last", "sum"]))
-    truncate = int(rng.integers(1, T + 1)) if rng.random() < 0.4 else None
-    saturated = rng.random() < 0.2 and act not in ("linear", "relu", "max(a, 0.1*a)")
-    spec = get_cell(cell, get_activation("tanh"))  # only its parameters are read: they do not depend on σ
-    params = draw_layers(spec, n, m, layers, rng)
-    x = rng.uniform(-1, 1, (T, m)) * (rng.uniform(20, 80) if saturated else 1.0)
-    y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
-    cfg = Config(cell, act, params, x, y, loss, truncate, scalar=n == 1)
-    return Trial(cell, act, n, m, layers, T, loss, truncate, saturated, cfg)
 
 
 @dataclass
@@ -334,142 +247,6 @@ def read_latex(latex: str, trial: Trial) -> list:
             slot[...] = np.reshape(value, slot.shape) if isinstance(value, np.ndarray) else value
     return [v for layer in range(1, trial.layers + 1) for param in cfg.spec.params
             for v in np.ravel(found[param, layer])]
-
-
-def evaluate_printed(derivation, kind: str, trial: Trial, known: dict | None = None) -> dict:
-    """Read the derivation back from its printed output and evaluate each equation in order (at the
-    current mpmath precision)."""
-    from ..latex import snippet
-    from ..readback import Evaluator, latex_equations, text_equations
-    from ..render import render_text
-
-    env = dict(known or {})
-    resolver = Resolver(trial, env)
-    equations = (text_equations(render_text(derivation)) if kind == "text"
-                 else latex_equations(snippet(derivation), resolver.param_bases))
-    evaluate = Evaluator(resolver, mp=True)
-    for lhs, rhs in equations:
-        if not lhs.startswith("∂L/") and (lhs.startswith("∂") or not _concrete(lhs)):
-            continue  # a local partial or a definition at a generic step t
-        env[lhs] = evaluate(rhs)
-    return env
-
-
-def _concrete(token: str) -> bool:
-    from .. import notation
-
-    try:
-        parts = notation.parse(token)
-    except ValueError:
-        return True
-    return parts.step.isdigit() or parts.step == ""
-
-
-class Resolver:
-    """Values of the printed symbols of one trial: states and gates from the reference's forward pass at
-    40 digits, parameters and inputs from the trial, factors and δ from equations already evaluated."""
-
-    def __init__(self, trial: Trial, env: dict) -> None:
-        from .. import notation
-        from ..cells import get_cell  # noqa: F401 - the spec is on the config
-        from ..reference import Numbers, forward
-
-        self.trial, self.env, self.cfg = trial, env, trial.config
-        num = Numbers("mp")
-        self.num = num
-        layers = [{k: num.array(v) for k, v in p.items()} for p in self.cfg.layers]
-        act = reference_activation(trial.activation or "tanh", "mp")
-        sigma: tuple | None = None if isinstance(act, str) else act
-        if isinstance(act, str) and trial.cell in ACTIVATED:
-            from ..reference import builtin_activation
-
-            sigma = builtin_activation(act, num)
-        self.h, self.c, self.k = forward(trial.cell, layers, num.array(self.cfg.x), num, sigma)
-        self.params = layers
-        self.spec = self.cfg.spec
-        self.linears = {lin.name for lin in self.spec.linears}
-        self.param_bases = notation.PARAM_BASES | {p.partition("_")[0] for p in self.spec.unit_params}
-
-    def __call__(self, token: str):
-        from .. import notation
-
-        if token in self.env:
-            return self.env[token]
-        parts = notation.parse(token, self.param_bases)
-        value = self._value(parts)
-        if value is None:
-            return None
-        if parts.unit:
-            return value[tuple(u - 1 for u in parts.unit)] if value.ndim == 2 and len(parts.unit) == 2 else \
-                value.reshape(-1)[parts.unit[0] - 1] if len(parts.unit) == 1 else value[parts.unit[0] - 1,
-                                                                                            parts.unit[1] - 1]
-        if self.trial.n == 1 and isinstance(value, np.ndarray) and value.size == 1:
-            return value.reshape(-1)[0]
-        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] == 1 and self.trial.n == 1:
-            return value.reshape(-1)[0] if value.size == 1 else value
-        return value
-
-    def param_of(self, name) -> tuple[str, int, tuple[int, ...]]:
-        """(parameter, layer, entry) of a printed parameter symbol: w, W^{(2)}_{f,12}, u_{2}, b_{f}."""
-        tags = [s for s in name.sub if s.isalpha()]
-        digits = [s for s in name.sub if s.isdigit()]
-        entry = tuple(int(d) for d in digits[0]) if digits else ()
-        if name.sub[:1] == ("0",) and f"{name.base}0" in self.spec.params:  # an initial state h_0, c_0
-            return f"{name.base}0", name.layer or 1, tuple(int(d) for d in name.sub[1:])
-        for base in (name.base, name.base.upper()):
-            param = f"{base}_{tags[0]}" if tags else base
-            if param in self.spec.params:
-                return param, name.layer or 1, entry
-        raise KeyError(f"no parameter {name}")
-
-    def of_name(self, name, sub: tuple) -> object:
-        """The value of a printed symbol (reader.Name with its subscript's indices evaluated), or None."""
-        from types import SimpleNamespace
-
-        try:
-            param, layer, entry = self.param_of(name)
-        except KeyError:
-            steps = [s for s in sub if isinstance(s, int)]
-            if len(steps) != len(sub) or not steps and (name.base != "y" or self.cfg.loss == "sum"):
-                return None  # an index left unbound, or a state without its step
-            p = SimpleNamespace(base=name.base, tag=name.tag, layer=name.layer, step=str(steps[0]) if steps else "",
-                                unit=tuple(steps[1:]), is_param=False)
-            value = self._value(p)
-            return None if value is None else self._shaped(value, p.unit)
-        value = self.params[layer - 1][param]
-        return self._shaped(value if value.ndim == 2 else value.reshape(-1, 1), entry)
-
-    def _shaped(self, value, unit: tuple):
-        if unit:
-            return value[tuple(u - 1 for u in unit)] if value.ndim == 2 and len(unit) == 2 else \
-                value.reshape(-1)[unit[0] - 1]
-        if self.trial.n == 1 and isinstance(value, np.ndarray) and value.size == 1:
-            return value.reshape(-1)[0]
-        return value
-
-    def _value(self, p):
-        layer = (p.layer or 1) - 1
-        if p.is_param:  # printed w is the weight W of a scalar model, or a parameter named w (IndRNN)
-            names = [p.base] + ([p.base.upper()] if p.base in ("w", "u") else [])
-            found = [self.params[layer].get(f"{b}_{p.tag}" if p.tag else b) for b in names]
-            value = next((v for v in found if v is not None), None)
-            if value is None:
-                return None
-            return value if value.ndim == 2 else value.reshape(-1, 1)
-        if p.base == "y":
-            y = self.num.array(self.cfg.y)
-            return (y if self.cfg.loss == "last" else y[int(p.step) - 1]).reshape(-1, 1)
-        if p.base == "x":
-            return self.num.array(self.cfg.x[int(p.step) - 1]).reshape(-1, 1)
-        if not p.step.isdigit():
-            return None
-        t = int(p.step)
-        name = f"{p.base}_{p.tag}" if p.tag and f"{p.base}_{p.tag}" in self.linears else p.base
-        if t == 0:
-            source = self.h if name == "h" else self.c if name == "c" else None
-            return None if source is None else source[layer][0]
-        named = self.k[layer][t]["named"]
-        return named.get(name)
 
 
 def gradient_entries(rnn, values: dict, cfg: Config) -> list:
