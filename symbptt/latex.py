@@ -16,9 +16,10 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
+from .layout import MATRIX, Layout, Term, factors_of, is_matrix, is_sum, layout, summands
 from .printing import factor_joint, latex, side_by_side
 from .reading import in_reading_order
-from .render import FactorCache, factors_of, is_matrix, is_sum, split_product, summands
+from .render import FactorCache, split_product
 from .symbolic.derivation import Derivation, Equation
 
 FACTORS_PER_LINE = 8
@@ -172,49 +173,41 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
 
 def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:
     """align* rows: lhs &= first term, then &\\quad + next term; a wrapped product goes on on &\\qquad rows."""
-    rows = []
-    short = _short_sum(eq, cache)
+    lay = layout(eq)
+    head = f"{lead}{tex(lay.lhs)} &= "
+    short = _pair(lay, cache) if lay.pair else None
     if short is not None:  # h_T − y, J_t δ_t + F_t δ_t: one row, as the Unicode form prints it
-        return [f"{lead}{tex(eq.lhs)} &= {short}"]
-    if isinstance(eq.rhs, sp.Add) and not is_sum(eq.rhs) and len(tex(eq.rhs)) <= CHARS_PER_LINE:
-        return [f"{lead}{tex(eq.lhs)} &= {tex(eq.rhs)}"]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
-    terms = summands(eq.rhs) if is_sum(eq.rhs) else (eq.rhs,)
-    for i, term in enumerate(terms):
-        sign, term = _signed(term, i)
-        for j, line in enumerate(term_lines(term, cache)):
+        return [head + short]
+    if isinstance(lay.rhs, sp.Add) and not lay.several and len(tex(lay.rhs)) <= CHARS_PER_LINE:
+        return [head + tex(lay.rhs)]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
+    rows = []
+    for i, term in enumerate(lay.terms()):
+        for j, line in enumerate(_term_lines(term, cache)):
             if i == 0 and j == 0:
-                rows.append(f"{lead}{tex(eq.lhs)} &= {line}")
+                rows.append(head + (f"- {line}" if term.sign else line))
             elif j == 0:
-                rows.append(rf"&\quad {sign} {line}")
+                rows.append(rf"&\quad {term.sign} {line}")
             else:
                 rows.append(rf"&\qquad {line}")
     return rows
 
 
-def _signed(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
-    """('-', −term) for a term after the first that starts with −1 (written "- term"), else ('+', term)."""
-    if i and isinstance(term, sp.Mul) and term.args and term.args[0] == -1:
-        return "-", -term
-    return "+", term
+def _term_lines(term: Term, cache: FactorCache[str]) -> list[str]:
+    return [_tex_matrix(term.body)] if term.kind == MATRIX else term_lines(term.body, cache)
 
 
 SHORT_SUM_CHARS = 160  # LaTeX source characters of a two-term sum kept on one row
 
 
-def _short_sum(eq: Equation, cache: FactorCache[str]) -> str | None:
-    """A sum of two terms on one row when each is one line and both fit (longer sums keep one term per
+def _pair(lay: Layout, cache: FactorCache[str]) -> str | None:
+    """A pair of terms on one row when each is one line and both fit (longer sums keep one term per
     row: one path per row); None otherwise."""
-    from .symbolic.derivation import LazySum
-
-    if not is_sum(eq.rhs) or isinstance(eq.rhs, LazySum) or len(eq.rhs.args) != 2:
-        return None
     out = []
-    for i, term in enumerate(summands(eq.rhs)):
-        sign, term = _signed(term, i)
-        lines = term_lines(term, cache)
+    for i, term in enumerate(lay.terms()):
+        lines = _term_lines(term, cache)
         if len(lines) != 1 or (i == 0 and (r"\sum" in lines[0] or r"\prod" in lines[0])):
             return None  # a big operator followed by "+ …" on its row could be read to reach over it
-        out.append(lines[0] if i == 0 else f" {sign} {lines[0]}")
+        out.append((f"- {lines[0]}" if term.sign else lines[0]) if i == 0 else f" {term.sign} {lines[0]}")
     text = "".join(out)
     return text if len(text) <= SHORT_SUM_CHARS else None
 

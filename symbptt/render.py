@@ -23,9 +23,10 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from . import notation
 from .caching import Bounded
+from .layout import MATRIX, PRODUCT, Layout, is_matrix, layout
 from .printing import TextPrinter, UnicodePrinter, text
 from .reading import in_reading_order
-from .symbolic.derivation import Derivation, Equation, LazySum, MatTermSum, TermSum
+from .symbolic.derivation import Derivation, Equation
 from .symbolic.shown import template_of
 from .templates import swap
 
@@ -34,27 +35,6 @@ DEFAULT_WIDTH = 100
 MIN_WIDTH = 40
 STEP_SYMBOL = re.compile(r"^(?P<base>[A-Za-z]+(?:\^[a-z]*(?:\(\d+\))?)?_)(?P<t>\d+)(?P<rest>(?:\[\d+(?:,\d+)?\])?)$")
 R = TypeVar("R")
-
-
-def summands(expr: sp.Basic) -> Iterator[sp.Basic]:
-    """The terms of a top-level sum in the order they were built (one term for anything else); a long
-    lazy sum yields its terms as they are made."""
-    if isinstance(expr, LazySum):
-        return expr.terms()
-    return iter(expr.args if isinstance(expr, (TermSum, MatTermSum)) else (expr,))
-
-
-def is_sum(expr: sp.Basic) -> bool:
-    return isinstance(expr, (TermSum, MatTermSum, LazySum))
-
-
-def factors_of(expr: sp.Basic) -> tuple[sp.Basic, ...]:
-    """The factors of a product in the order they were built (one factor for anything else)."""
-    return expr.args if isinstance(expr, (sp.Mul, sp.MatMul)) else (expr,)
-
-
-def is_matrix(expr: sp.Basic) -> bool:
-    return isinstance(expr, (sp.MatrixExpr, sp.MatrixBase))
 
 
 def _template(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]] | None:
@@ -231,32 +211,22 @@ def text_equation(eq: Equation, cache: FactorCache[str] | None = None, width: in
     """lhs = rhs on one logical line (factors in the order the form built them); with ``width`` a long
     line continues on lines indented under the right-hand side."""
     cache = cache or text_cache()
-    lhs = text_atom(eq.lhs)
-    several = is_sum(eq.rhs)
+    lay = layout(eq)
 
     def pieces() -> Iterator[tuple[str, list[str], str]]:
-        for i, term in enumerate(summands(eq.rhs)):
-            sign, term = _sign(term, i)
-            sep = "@" if is_matrix(term) else "*"
-            factors = (text_factors(term, cache) if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose))
-                       else [_text_factor(term) if several or sign else text_atom(term)])
+        for i, term in enumerate(lay.terms()):
+            sign, body = term.sign, term.body
+            sep = "@" if is_matrix(body) else "*"
+            factors = (text_factors(body, cache) if term.kind == PRODUCT
+                       else [_text_factor(body) if lay.several or sign else text_atom(body)])
             if i == 0 and sign:  # the first term's minus sits on its first factor
                 sign, factors = "", ["-" + factors[0], *factors[1:]]
             yield sign, factors, sep
 
-    head = f"{lhs} = "
+    head = f"{text_atom(lay.lhs)} = "
     if width is None:
         return head + " ".join((s + " " if s else "") + sep.join(fs) for s, fs, sep in pieces())
     return "\n".join(_wrap_text(head, pieces(), width))
-
-
-def _sign(term: sp.Basic, i: int) -> tuple[str, sp.Basic]:
-    """('-', the rest in its order) for a product that starts with −1 (the first term too: −h·…, never
-    (−1)·h·…), else ('+', term) — '' for the first term."""
-    if isinstance(term, sp.Mul) and len(term.args) > 1 and term.args[0] == -1:
-        rest = term.args[1:]
-        return "-", rest[0] if len(rest) == 1 else type(term)._from_args(rest)
-    return ("+" if i else ""), term
 
 
 def _wrap_text(head: str, pieces: Iterator, width: int) -> Iterator[str]:
@@ -473,42 +443,36 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
     """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors."""
     cache = cache or pretty_cache()
     printer = _printer()
-    lhs = Picture.of(printer._print(eq.lhs))
+    lay = layout(eq)
+    lhs = Picture.of(printer._print(lay.lhs))
     indent = min(lhs.width, width // 3)
     pad = " " * indent
-    short = _short_sum(eq.rhs, cache, printer)  # h_T − y, J⋅δ + F⋅δ: one line when it fits
-    if short is not None and lhs.width + 3 + short.width <= width:
-        return "\n".join(line.rstrip() for line in hjoin([lhs, _head(" = "), short]).lines)
+    if lay.pair:  # h_T − y, J⋅δ + F⋅δ: one line when it fits
+        short = hjoin(_pair(lay, cache, printer))
+        if lhs.width + 3 + short.width <= width:
+            return "\n".join(line.rstrip() for line in hjoin([lhs, _head(" = "), short]).lines)
     blocks = []
-    for i, term in enumerate(summands(eq.rhs)):
-        sign, term = _sign(term, i)
-        head = hjoin([lhs, _head(" = " + sign)]) if i == 0 else _head(pad + f" {sign} ")
-        if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
-            blocks.extend(_wrap(head, _pretty_factors(term, cache), indent + 3, width))
-        elif isinstance(term, sp.MatrixBase):
-            blocks.extend(line.rstrip() for line in hjoin([head, cache(term)]).lines)
+    for i, term in enumerate(lay.terms()):
+        head = hjoin([lhs, _head(" = " + term.sign)]) if i == 0 else _head(pad + f" {term.sign} ")
+        if term.kind == PRODUCT:
+            blocks.extend(_wrap(head, _pretty_factors(term.body, cache), indent + 3, width))
         else:
-            blocks.extend(line.rstrip() for line in hjoin([head, pretty_atom(term, printer)]).lines)
+            body = cache(term.body) if term.kind == MATRIX else pretty_atom(term.body, printer)
+            blocks.extend(line.rstrip() for line in hjoin([head, body]).lines)
     return "\n".join(blocks)
 
 
-def _short_sum(rhs: sp.Basic, cache: FactorCache[Picture], printer: UnicodePrinter) -> Picture | None:
-    """A sum of two terms as one picture (longer sums keep one line per term: one path per line)."""
-    if not is_sum(rhs) or isinstance(rhs, LazySum) or len(rhs.args) != 2:
-        return None  # (a long streamed sum is never short, and is not to be listed here)
-    terms = list(summands(rhs))
+def _pair(lay: Layout, cache: FactorCache[Picture], printer: UnicodePrinter) -> list[Picture]:
+    """The pictures of a pair of terms side by side, signs between them."""
     pieces = []
-    for i, term in enumerate(terms):
-        sign, term = _sign(term, i)
-        if i or sign:
-            pieces.append(_head(f" {sign} " if i else sign))
-        if isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
-            pieces.extend(_interleave(_pretty_factors(term, cache)))
-        elif isinstance(term, sp.MatrixBase):
-            pieces.append(cache(term))
+    for i, term in enumerate(lay.terms()):
+        if i or term.sign:
+            pieces.append(_head(f" {term.sign} " if i else term.sign))
+        if term.kind == PRODUCT:
+            pieces.extend(_interleave(_pretty_factors(term.body, cache)))
         else:
-            pieces.append(pretty_atom(term, printer))
-    return hjoin(pieces)
+            pieces.append(cache(term.body) if term.kind == MATRIX else pretty_atom(term.body, printer))
+    return pieces
 
 
 def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> Iterator[str]:

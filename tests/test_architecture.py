@@ -18,7 +18,7 @@ LAYERS = [
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),
     ("symbolic", {"symbolic"}),
-    ("layout", {"reading", "render", "latex", "readback"}),
+    ("layout", {"layout", "reading", "render", "latex", "readback"}),
     ("numeric", {"numeric"}),
     ("api", {"forms", "document"}),
     ("apps", {"plots", "learn", "check", "bridges", "explorer", "completion", "plotcli", "gradcli", "theorycli", "cli",
