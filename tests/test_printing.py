@@ -83,3 +83,32 @@ def test_a_matrix_sum_prints_every_factor_of_a_negative_term():
     assert printing.text(total, numpy_operators=True) == "J_2 - W@D_1"
     assert printing.latex(total) == "J_{2} - W D_{1}"
     assert printing.unicode(total) == "J₂ - W⋅D₁"
+
+
+def test_one_layout_decides_terms_and_signs_for_every_format(monkeypatch):
+    """The text, Unicode and LaTeX renderers take an equation's terms and signs from layout.py: a negative
+    path is written "- …" in all three, a pair shares one line, and a change to the layout's sign rule
+    changes all three outputs at once."""
+    from symbptt import layout as L
+    from symbptt import notation
+    from symbptt.latex import equation_lines, latex_cache
+    from symbptt.render import pretty_equation, text_equation
+    from symbptt.symbolic.derivation import Equation, label, ordered_product, ordered_sum
+
+    h2, h1, w = notation.name("h", step=2), notation.name("h", step=1), notation.param_name("w")
+    paths = [ordered_product(h2, w), ordered_product(sp.S.NegativeOne, h1, w, h2), ordered_product(w, h1)]
+    eq = Equation(label("g", "g", "g"), ordered_sum(paths))
+    lay = L.layout(eq)
+    assert [t.sign for t in lay.terms()] == ["", "-", "+"] and lay.several and not lay.pair
+    assert L.layout(Equation(eq.lhs, ordered_sum(paths[:2]))).pair
+
+    def outputs() -> tuple[str, str, str]:
+        return (text_equation(eq), pretty_equation(eq, width=200),
+                " ".join(equation_lines(eq, latex_cache())))
+
+    text, pretty, tex = outputs()
+    assert "- h_1*w*h_2" in text and "- h₁⋅w⋅h₂" in pretty and r"- h_{1} w h_{2}" in tex
+    monkeypatch.setattr(L, "term", lambda expr, i: L.Term("+" if i else "", expr, L.PRODUCT))
+    flipped = outputs()
+    assert all(a != b for a, b in zip((text, pretty, tex), flipped, strict=True))
+    assert "+ (-h_1)*w*h_2" in flipped[0] and "+ (-h₁)⋅w⋅h₂" in flipped[1]
