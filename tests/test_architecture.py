@@ -190,3 +190,79 @@ def test_every_package_is_installed_and_the_core_is_fully_typed():
     strict = [o for o in config["tool"]["mypy"]["overrides"] if o.get("disallow_untyped_defs")]
     assert {m for o in strict for m in o["module"]} >= {f"symbptt.{p}.*" for p in ("cells", "symbolic", "numeric",
                                                                                     "printing")}
+
+
+MUTATORS = {"add", "update", "append", "extend", "setdefault", "insert", "pop", "clear", "discard", "remove"}
+
+
+def writes_to_other_modules(source: str) -> list[str]:
+    """Statements of ``source`` that change another module's state: ``mod.NAME = …``, ``mod.NAME[k] = …``,
+    ``mod.NAME.add(…)`` (and the other mutating methods), where ``mod`` is a name the source imported as a
+    module of the package (``from . import notation``, ``from .. import primitives as P``)."""
+    tree = ast.parse(source)
+    modules_here = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and node.level for alias in node.names if (PACKAGE / f"{alias.name}.py").exists()
+                    or (PACKAGE / alias.name / "__init__.py").exists()}
+
+    def of_module(node: ast.AST) -> str | None:
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            if isinstance(node.value, ast.Name) and node.value.id in modules_here and isinstance(node, ast.Attribute):
+                return f"{node.value.id}.{node.attr}"
+            node = node.value
+        return None
+
+    found = []
+    for node in ast.walk(tree):
+        targets = (node.targets if isinstance(node, ast.Assign) else [node.target]
+                   if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        found += [name for t in targets if (name := of_module(t))]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+            name = of_module(node.func.value)
+            found += [f"{name}.{node.func.attr}()"] if name else []
+    return found
+
+
+def test_no_module_writes_another_module_s_state():
+    """Data is passed, not left in another module's globals: no module assigns to, or calls a mutating
+    method on, an attribute of a package module it imported (a custom activation's primitive carries its
+    own implementations; a parameter symbol says it is one)."""
+    found = {path.relative_to(PACKAGE).as_posix(): w for path in PACKAGE.rglob("*.py")
+             if (w := writes_to_other_modules(path.read_text()))}
+    assert not found, found
+    planted = "from . import notation\nfrom .. import primitives as P\n\ndef f(x):\n    notation.PARAM_BASES.add(x)\n" \
+              "    P.TABLE[x] = 1\n    notation.GREEK['a'] = 'α'\n"
+    assert sorted(writes_to_other_modules(planted)) == ["P.TABLE", "notation.GREEK", "notation.PARAM_BASES.add()"]
+
+
+def registries(source: str) -> list[str]:
+    """Module-level dicts, sets and lists of ``source`` that a function fills: tables others register into
+    (what ``register_param_base`` and ``custom_primitive`` were), as opposed to tables written once."""
+    tree = ast.parse(source)
+    tables = set()
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if isinstance(value, (ast.Dict, ast.Set, ast.List)) or (isinstance(value, ast.Call) and isinstance(
+                value.func, ast.Name) and value.func.id in ("dict", "set", "list", "defaultdict")):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
+            tables |= {t.id for t in targets if isinstance(t, ast.Name)}
+    found = []
+    for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        for node in ast.walk(fn):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AugAssign) else []
+            found += [f"{fn.name}: {t.value.id}[…] =" for t in targets
+                      if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in tables]
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in tables):
+                found.append(f"{fn.name}: {node.func.value.id}.{node.func.attr}()")
+    return found
+
+
+def test_no_module_keeps_a_registry_that_functions_fill():
+    """The one table a function fills is notation's interning of sequence classes (h_k as a SymPy function
+    class per base: made once so that two h_k are equal)."""
+    found = {path.relative_to(PACKAGE).as_posix(): r for path in PACKAGE.rglob("*.py")
+             if (r := registries(path.read_text()))}
+    assert found == {"notation.py": ["seq: _SEQS[…] ="]}
+    planted = "PARAM_BASES = {'W'}\nTABLE: dict = {}\n\ndef register(b):\n    PARAM_BASES.add(b)\n    TABLE[b] = 1\n"
+    assert registries(planted) == ["register: TABLE[…] =", "register: PARAM_BASES.add()"]
