@@ -188,24 +188,18 @@ class ParamMatrixName(MatrixName):
 
 
 class Label(Printed, sp.Symbol):
-    """A left-hand side such as ∂L/∂W^(2): printed as given in text, LaTeX and Unicode."""
+    """A left-hand side such as ∂L/∂W^(2): printed as given in text, LaTeX and Unicode (each label carries
+    its own spellings; equal labels have equal text)."""
 
     printed_as = "Label"
 
-    _spellings: dict[str, tuple[str, str]] = {}
-
     def __new__(cls, text: str, tex: str, uni: str) -> Label:
-        cls._spellings[text] = (tex, uni)
-        return super().__new__(cls, text)
+        made = sp.Symbol.__xnew__(cls, text)  # uncached: each label keeps the spellings it was made with
+        made.spellings = (tex, uni)
+        return made
 
     def __getnewargs_ex__(self):
-        tex, uni = self._spellings[self.name]
-        return (self.name, tex, uni), {}
-
-    @classmethod
-    def spelled(cls, text: str) -> tuple[str, str]:
-        """The (LaTeX, Unicode) spellings of the label whose text is ``text``."""
-        return cls._spellings[text]
+        return (self.name, *self.spellings), {}
 
 
 # SymPy orders the arguments of sums and products by class name; these classes sort exactly as the

@@ -44,7 +44,7 @@ class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
     _print_MatrixName = _print_Name
 
     def _print_Label(self, expr: Any) -> str:
-        return type(expr).spelled(expr.name)[0]
+        return expr.spellings[0]
 
     def _print_Seq(self, expr: Any, exp: str | None = None) -> str:
         text = expr.parts.latex()

@@ -30,7 +30,7 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
     _print_MatrixName = _print_Seq = _print_Name
 
     def _print_Label(self, expr: Any) -> prettyForm:
-        return prettyForm(type(expr).spelled(expr.name)[1])
+        return prettyForm(expr.spellings[1])
 
     def _print_MatSeq(self, expr: Any) -> prettyForm:
         return prettyForm(expr.parts.unicode() + ("ᵀ" if expr.transposed else ""))
