@@ -11,7 +11,13 @@ read the explicit imports below.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# mpmath's GMP backend (taken when gmpy2 is installed) aborts the whole process when an integer
+# overflows — exp(exp(exp(a))) at a = 10¹² — where the pure-Python backend raises an error that the tool
+# reports in one line.  A process that imports symbptt before mpmath gets the pure-Python backend.
+os.environ.setdefault("MPMATH_NOGMPY", "1")
 
 if TYPE_CHECKING:
     from . import bridges, check, learn, numeric, plots

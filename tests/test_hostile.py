@@ -106,3 +106,20 @@ def test_bad_input_is_one_line_exit_2_no_traceback_no_file(tmp_path, args):
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == [], "a file was left behind"
     assert time.monotonic() - start < 20
+
+
+def test_mpmath_runs_on_its_python_backend_after_import_symbptt():
+    """mpmath's GMP backend (taken when gmpy2 is installed) aborts the process on an integer overflow
+    (exp(exp(exp(a))) at a = 10^12) instead of raising; importing symbptt first selects the pure-Python
+    backend, whose errors the tool reports in one line.  A user's own MPMATH_NOGMPY is left as set."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import symbptt, mpmath.libmp as m, os; print(m.BACKEND, os.environ['MPMATH_NOGMPY'])"
+    env = {k: v for k, v in os.environ.items() if k != "MPMATH_NOGMPY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.split() == ["python", "1"], out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=env | {"MPMATH_NOGMPY": "yes"})
+    assert out.stdout.split() == ["python", "yes"], out.stderr
