@@ -317,6 +317,8 @@ def evaluate_recursive(rnn: Structure, param: str, layer: int, values: Factors, 
         return found if found is not None else values.zero_like(param, layer)
     rows = {} if rows is None else rows
     total = None
+    summed = getattr(values, "summed_contributions", None)  # a provider that sums Σ_t row_t z_tᵀ at once
+    pending = []
     for t in steps if steps is not None else range(1, rnn.T + 1):
         key = (layer, t, leaf)
         if key in rows:
@@ -332,8 +334,13 @@ def evaluate_recursive(rnn: Structure, param: str, layer: int, values: Factors, 
             rows[key] = row
         if row is None:
             continue
+        if summed is not None:
+            pending.append((t, row))
+            continue
         part = contribution(row.T, param, layer, t, values)
         total = part if total is None else total + part
+    if pending and summed is not None:
+        total = summed(param, layer, pending)
     return total if total is not None else values.zero_like(param, layer)
 
 

@@ -23,7 +23,7 @@ from ..cells import INPUT, Cell
 from ..config import Config
 from ..model import Unrolled
 from ..paths import Step, evaluate_deltas, evaluate_recursive, targets
-from .forward import Trajectory, UlpNoise, compiled, forward, step_coefficients, to_mp
+from .forward import MpRows, Trajectory, UlpNoise, compiled, dot, forward, step_coefficients, to_mp
 
 
 class FloatWatch:
@@ -114,6 +114,9 @@ class ArrayFactors:
         self.n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
         self._terms = {(r.kind, r.target, r.source): self.graph.terms(r) for r in self.graph.routes}
         self._z_source = {matrix: src for matrix, _, src in model.cell.matrices()}
+        self._mp_rows: dict[tuple[int, str], MpRows] = {}
+        # mpf: Σ_t row_t z_tᵀ of a weight as one product (each entry one sum, rounded once)
+        self.summed_contributions = self._summed if kind == "mp" else None
 
     def coef(self, layer: int, t: int, target: str, leaf: str) -> np.ndarray:
         return self.traj.coefs[layer - 1][(target, leaf)][t]
@@ -128,12 +131,34 @@ class ArrayFactors:
 
     def transpose_apply(self, step: Step, vector: np.ndarray) -> np.ndarray:
         """factorᵀ · vector without forming the factor."""
-        p, parts = self.model.params[step.layer - 1], []
+        parts = []
         coefs = self.traj.coefs[step.layer - 1]
         for leaf, matrix in self._terms[step.kind, step.target, step.source]:
             scaled = coefs[step.target, leaf][step.t] * vector
-            parts.append(scaled if matrix is None else p[matrix].T @ scaled)
+            parts.append(scaled if matrix is None else dot(self._transposed(step.layer, matrix), scaled))
         return sum(parts[1:], parts[0])
+
+    def _summed(self, param: str, layer: int, rows: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """Σ_t row_t z_tᵀ over the given (t, row_t) — a weight's gradient as one product R Zᵀ; for a bias
+        (no z) Σ_t row_t."""
+        zs = [self.z(param, layer, t) for t, _ in rows]
+        if zs[0] is None:
+            total = rows[0][1]
+            for _, row in rows[1:]:
+                total = total + row
+            return total
+        return dot(np.concatenate([row for _, row in rows], axis=1),
+                   np.concatenate([z for z in zs if z is not None], axis=1).T)
+
+    def _transposed(self, layer: int, matrix: str) -> np.ndarray | MpRows:
+        """Mᵀ of a weight: for mpf, its rows in parts, made once per pass (it multiplies a δ every step)."""
+        m = self.model.params[layer - 1][matrix]
+        if m.dtype != object or m.ndim != 2:
+            return m.T
+        key = (layer, matrix)
+        if key not in self._mp_rows:
+            self._mp_rows[key] = MpRows(m.T)
+        return self._mp_rows[key]
 
     def error(self, t: int) -> np.ndarray:
         h = self.traj.state(self.model.layers, "h", t)

@@ -19,6 +19,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
+from mpmath.libmp import from_man_exp
 
 from .. import primitives as P
 from ..activations import numpy_functions
@@ -158,11 +159,68 @@ class Trajectory:
         return self.inputs[t - 1] if layer == 1 else self.values[layer - 2]["h"][t]
 
 
-def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+def matvec(matrix: np.ndarray | MpRows, vector: np.ndarray) -> np.ndarray:
     """M·v for columns over the batch; a matrix with a batch axis (n, k, B) acts per batch element."""
-    if matrix.ndim == 3:
+    if isinstance(matrix, np.ndarray) and matrix.ndim == 3:
         return np.einsum("ikb,kb->ib", matrix, vector)
-    return matrix @ vector
+    return dot(matrix, vector)
+
+
+class MpRows:
+    """The rows of an mpf matrix in mpmath's own parts (sign, mantissa, exponent, bits), made once for a
+    matrix that multiplies many vectors (a weight, every step)."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self.rows = [[_parts(v) for v in row] for row in matrix.tolist()]
+        self.dtype = np.dtype(object)
+
+
+def dot(a: np.ndarray | MpRows, b: np.ndarray) -> np.ndarray:
+    """A·B; for mpf object arrays each entry is the sum of its products formed in integers and rounded
+    once to the working precision (see _mp_dot) — NumPy's object matmul rounds after every product and
+    every addition, and costs several times as much.  ``a`` may be given as MpRows."""
+    if a.dtype != object and b.dtype != object:
+        assert isinstance(a, np.ndarray)
+        return a @ b
+    rows = a.rows if isinstance(a, MpRows) else MpRows(a).rows
+    cols = [[_parts(v) for v in col] for col in b.T.tolist()]
+    prec = mpmath.mp.prec
+    out = np.empty((len(rows), len(cols)), dtype=object)
+    for j, col in enumerate(cols):
+        for i, row in enumerate(rows):
+            out[i, j] = _mp_dot(row, col, prec)
+    return out
+
+
+def _parts(value: object) -> tuple[int, int, int, int]:
+    """(sign, mantissa, exponent, bits) of an mpf (mpmath's own representation), or of a number made one."""
+    return (value if isinstance(value, mpmath.mpf) else mpmath.mpf(value))._mpf_
+
+
+def _mp_dot(xs: list, ys: list, prec: int) -> mpmath.mpf:
+    """Σ x_i·y_i with one rounding: every product is exact in integers, the sum is exact over the terms
+    within prec + 64 bits of the largest (a smaller term changes the sum by less than 2^-prec of Σ|terms|,
+    less than one rounding of a term-by-term sum costs), and the total is rounded once to ``prec`` bits.
+    inf or NaN in a term: mpmath.fdot."""
+    ms, es, tops = [], [], []
+    for (s1, m1, e1, b1), (s2, m2, e2, b2) in zip(xs, ys, strict=True):
+        if m1 and m2:
+            ms.append(-(m1 * m2) if s1 != s2 else m1 * m2)
+            es.append(e1 + e2)
+            tops.append(e1 + e2 + b1 + b2)
+        elif (not m1 and (e1 or b1)) or (not m2 and (e2 or b2)):  # inf or nan (a zero is all zeros)
+            return mpmath.fdot([mpmath.mp.make_mpf(x) for x in xs], [mpmath.mp.make_mpf(y) for y in ys])
+    if not ms:
+        return mpmath.mpf(0)
+    low, floor = min(es), max(tops) - prec - 64
+    if low < floor - 2 * prec:  # a term far below the others: left out (bounded, above)
+        kept = [(m, e) for m, e, top in zip(ms, es, tops, strict=True) if top >= floor]
+        ms, es = [m for m, _ in kept], [e for _, e in kept]
+        low = min(es)
+    total = 0
+    for m, e in zip(ms, es, strict=True):
+        total += m << (e - low)
+    return mpmath.mp.make_mpf(from_man_exp(total, low, prec, "n"))
 
 
 def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
@@ -225,12 +283,15 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         # nudged: each sum's Σ|terms| beside it, for the rounding it can lose (UlpNoise)
         read_size = {} if noise is None else {matrix: _each_step(np.abs(p[matrix]), np.abs(inputs)) for matrix in read}
         args = dict(scalars[ell])
+        weights = {matrix: MpRows(p[matrix]) if p[matrix].dtype == object and p[matrix].ndim == 2 else p[matrix]
+                   for lin in cell.linears for matrix, src in lin.terms if src != INPUT}
         for t in range(1, T + 1):
             inp = inputs[t - 1]
             for lin in cell.linears:
                 total = p[lin.bias] if lin.bias else 0
                 for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
-                    total = total + (read[matrix][t - 1] if src == INPUT else matvec(p[matrix], layer[src][t - 1]))
+                    total = total + (read[matrix][t - 1] if src == INPUT
+                                     else matvec(weights[matrix], layer[src][t - 1]))
                 if noise is None:
                     layer[lin.name][t] = total
                 else:
@@ -329,4 +390,4 @@ def to_mp(array: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled", "forward",
-           "matvec", "prev", "step_coefficients", "step_rows", "to_mp"]
+           "MpRows", "dot", "matvec", "prev", "step_coefficients", "step_rows", "to_mp"]
