@@ -870,3 +870,48 @@ def test_the_rate_at_T_without_the_product_is_the_sweep_s_last_row(activation, i
     assert not np.any(rounding_decides(every, activation)[-1] & ~decides)
     if activation == "linear":
         assert not decides.any()
+
+
+def _check_mp_dot(rng: np.random.Generator, trials: int) -> float:
+    """The worst error of forward.dot on mpf matrices (entries over 800 decades, some zero) against a
+    sum at three times the digits, in units of 2^-prec · Σ|products| (≤ 2 is what one rounding allows)."""
+    import mpmath
+
+    from symbptt.numeric.forward import dot
+
+    worst = 0.0
+    for dps in (20, 60):
+        with mpmath.workdps(dps):
+            for _ in range(trials):
+                n, k, b = (int(v) for v in rng.integers(1, 6, 3))
+                a = np.array([[mpmath.mpf(float(v)) * mpmath.mpf(10) ** int(rng.integers(-400, 400))
+                               if rng.random() > 0.2 else mpmath.mpf(0) for v in row]
+                              for row in rng.normal(size=(n, k))], dtype=object)
+                c = np.array([[mpmath.mpf(float(v)) for v in row] for row in rng.normal(size=(k, b))], dtype=object)
+                got = dot(a, c)
+                unit = mpmath.mpf(2) ** -mpmath.mp.prec
+                with mpmath.workdps(3 * dps + 900):
+                    for i in range(n):
+                        for j in range(b):
+                            size = mpmath.fsum(abs(a[i, m] * c[m, j]) for m in range(k))
+                            exact = mpmath.fsum(a[i, m] * c[m, j] for m in range(k))
+                            if size:
+                                worst = max(worst, float(abs(got[i, j] - exact) / (unit * size)))
+    return worst
+
+
+def test_mp_products_are_rounded_once_and_a_planted_loss_is_seen(monkeypatch):
+    """forward.dot (the mpmath pass's matrix products): within one rounding of Σ|products| of the exact
+    sum for entries spread over 800 decades; inf and NaN go through mpmath.fdot; a dot that keeps only
+    the largest terms (a planted bug) is caught."""
+    import mpmath
+
+    from symbptt.numeric import forward
+
+    assert _check_mp_dot(np.random.default_rng(5), 60) <= 2.0
+    inf_row = np.array([[mpmath.inf, mpmath.mpf(1)]], dtype=object)
+    assert mpmath.isnan(forward.dot(inf_row, np.array([[mpmath.mpf(0)], [mpmath.mpf(2)]], dtype=object))[0, 0])
+    assert forward.dot(inf_row, np.array([[mpmath.mpf(1)], [mpmath.mpf(2)]], dtype=object))[0, 0] == mpmath.inf
+    real = forward._mp_dot
+    monkeypatch.setattr(forward, "_mp_dot", lambda xs, ys, prec: real(xs, ys, 8))  # 8 bits kept
+    assert _check_mp_dot(np.random.default_rng(5), 20) > 1e6
