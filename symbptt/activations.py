@@ -256,7 +256,7 @@ def _custom(text: str) -> Activation:
         for idx in zip(*np.nonzero(bad), strict=True):
             with mpmath.workdps(30):
                 v = mp_dsigma(mpmath.mpf(float(np.asarray(a)[idx])))
-                out[idx] = -np.inf if v == 0 else float(mpmath.log10(abs(v)))
+                out[idx] = P.mp_log10_abs(v)
         return out
 
     plain_sigma, second = P.plain(sigma), P.plain(sp.diff(dsigma, A))

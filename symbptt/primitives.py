@@ -83,7 +83,27 @@ def np_relu(x: Array) -> Array:
 
 
 def mp_dtanh(x: mpmath.mpf) -> mpmath.mpf:
-    return mpmath.sech(x) ** 2
+    """sech²x = 4e/(1 + e)² with e = e^{−2|x|}: one exponential, no cancellation, at any precision."""
+    e = mpmath.exp(-2 * abs(x))
+    return 4 * e / (1 + e) ** 2
+
+
+LOG10_2_HI, LOG10_2_LO = 0.30102999566398120, -2.8037281277851704e-18  # log10(2) as a sum of two floats
+
+
+def mp_log10_abs(value: object) -> float:
+    """log10|v| of an mpf (or any number) as the float nearest it, to about one rounding: from its own
+    parts — the top 53 bits of the mantissa and the binary exponent — without an mpmath logarithm; −inf
+    for 0; inf and NaN through mpmath."""
+    number = value if isinstance(value, mpmath.mpf) else mpmath.mpf(value)
+    sign, man, exp, bits = number._mpf_
+    if not man:
+        return float(mpmath.log10(abs(number))) if exp or bits else -math.inf
+    shift = max(bits - 53, 0)
+    e = exp + shift
+    if abs(e) > 1 << 1020:  # log10 beyond float64's range, as float(mpmath.log10(…)) gives it
+        return math.inf if e > 0 else -math.inf
+    return math.log10(int(man >> shift)) + e * LOG10_2_HI + e * LOG10_2_LO
 
 
 def mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:

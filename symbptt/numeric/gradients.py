@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import mpmath
 import numpy as np
 
+from .. import primitives as P
 from ..activations import get_activation
 from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
@@ -202,6 +202,6 @@ def _as_float(block: Any) -> np.ndarray:
 def _log10(block: Any) -> np.ndarray:
     arr = np.asarray(block)
     if arr.dtype == object:
-        return np.vectorize(lambda v: float(mpmath.log10(abs(v))) if v != 0 else -np.inf, otypes=[float])(arr)
+        return np.vectorize(P.mp_log10_abs, otypes=[float])(arr)
     with np.errstate(divide="ignore"):
         return np.log10(np.abs(arr.astype(float)))

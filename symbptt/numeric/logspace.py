@@ -15,6 +15,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import primitives as P
 from ..activations import get_activation
 from ..cells import INPUT, Cell, unit
 from ..step import Route, step_graph
@@ -43,7 +44,7 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
         if array.dtype == object:  # an exact trajectory: logs of the mpf values themselves
             exact = array[:, :, 0]
             sign = np.array([[float(mpmath.sign(v)) for v in row] for row in exact]).reshape(exact.shape)
-            logs = np.array([[-np.inf if v == 0 else float(mpmath.log10(abs(v))) for v in row]
+            logs = np.array([[P.mp_log10_abs(v) for v in row]
                              for row in exact]).reshape(exact.shape)
             out[key] = (sign, logs)
             continue
@@ -57,7 +58,7 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
             for t, i in zip(*np.nonzero(bad), strict=True):
                 v = _mp_coefficient(values, layer, int(t), int(i), key)
                 sign[t, i] = float(mpmath.sign(v))
-                logs[t, i] = -np.inf if v == 0 else float(mpmath.log10(abs(v)))
+                logs[t, i] = P.mp_log10_abs(v)
         out[key] = (sign, logs)
     return out
 
