@@ -902,8 +902,9 @@ def _check_mp_dot(rng: np.random.Generator, trials: int) -> float:
 
 def test_mp_products_are_rounded_once_and_a_planted_loss_is_seen(monkeypatch):
     """forward.dot (the mpmath pass's matrix products): within one rounding of Σ|products| of the exact
-    sum for entries spread over 800 decades; inf and NaN go through mpmath.fdot; a dot that keeps only
-    the largest terms (a planted bug) is caught."""
+    sum for entries spread over 800 decades, on both of its paths (integers over one exponent, and term
+    by term when the entries span too many bits); inf and NaN go through mpmath.fdot; a product that
+    loses a term, or keeps 8 bits, is caught."""
     import mpmath
 
     from symbptt.numeric import forward
@@ -912,8 +913,14 @@ def test_mp_products_are_rounded_once_and_a_planted_loss_is_seen(monkeypatch):
     inf_row = np.array([[mpmath.inf, mpmath.mpf(1)]], dtype=object)
     assert mpmath.isnan(forward.dot(inf_row, np.array([[mpmath.mpf(0)], [mpmath.mpf(2)]], dtype=object))[0, 0])
     assert forward.dot(inf_row, np.array([[mpmath.mpf(1)], [mpmath.mpf(2)]], dtype=object))[0, 0] == mpmath.inf
-    real = forward._mp_dot
-    monkeypatch.setattr(forward, "_mp_dot", lambda xs, ys, prec: real(xs, ys, 8))  # 8 bits kept
+    real_aligned, real_dot = forward._aligned, forward._mp_dot
+    with monkeypatch.context() as planted:
+        planted.setattr(forward, "_aligned", lambda parts: (lambda r: r if r is None else (r[0][:-1] + [0], r[1]))(
+            real_aligned(parts)))
+        assert _check_mp_dot(np.random.default_rng(5), 20) > 1e6
+    monkeypatch.setattr(forward, "SPREAD_BITS", -1)  # every product term by term
+    assert _check_mp_dot(np.random.default_rng(6), 30) <= 2.0
+    monkeypatch.setattr(forward, "_mp_dot", lambda xs, ys, prec: real_dot(xs, ys, 8))
     assert _check_mp_dot(np.random.default_rng(5), 20) > 1e6
 
 

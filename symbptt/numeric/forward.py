@@ -11,6 +11,7 @@ Arrays are columns over the batch: a vector of layer ℓ at step t has shape (n,
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -167,29 +168,60 @@ def matvec(matrix: np.ndarray | MpRows, vector: np.ndarray) -> np.ndarray:
 
 
 class MpRows:
-    """The rows of an mpf matrix in mpmath's own parts (sign, mantissa, exponent, bits), made once for a
-    matrix that multiplies many vectors (a weight, every step)."""
+    """The rows of an mpf matrix in mpmath's own parts (sign, mantissa, exponent, bits), and each row as
+    integers over one exponent (see _aligned), made once for a matrix that multiplies many vectors (a
+    weight, every step)."""
 
     def __init__(self, matrix: np.ndarray) -> None:
         self.rows = [[_parts(v) for v in row] for row in matrix.tolist()]
+        self.aligned = [_aligned(row) for row in self.rows]
         self.dtype = np.dtype(object)
 
 
 def dot(a: np.ndarray | MpRows, b: np.ndarray) -> np.ndarray:
-    """A·B; for mpf object arrays each entry is the sum of its products formed in integers and rounded
-    once to the working precision (see _mp_dot) — NumPy's object matmul rounds after every product and
-    every addition, and costs several times as much.  ``a`` may be given as MpRows."""
+    """A·B; for mpf object arrays each entry is the exact sum of its products, rounded once to the working
+    precision: a row and a column whose entries share one exponent as integers (_aligned) are multiplied
+    and summed in integers, others term by term (_mp_dot).  NumPy's object matmul rounds after every
+    product and every addition, and costs about ten times as much.  ``a`` may be given as MpRows."""
     if a.dtype != object and b.dtype != object:
         assert isinstance(a, np.ndarray)
         return a @ b
-    rows = a.rows if isinstance(a, MpRows) else MpRows(a).rows
-    cols = [[_parts(v) for v in col] for col in b.T.tolist()]
+    rows = a if isinstance(a, MpRows) else MpRows(a)
     prec = mpmath.mp.prec
-    out = np.empty((len(rows), len(cols)), dtype=object)
+    make = mpmath.mp.make_mpf
+    cols = [[_parts(v) for v in col] for col in b.T.tolist()]
+    out = np.empty((len(rows.rows), len(cols)), dtype=object)
     for j, col in enumerate(cols):
-        for i, row in enumerate(rows):
-            out[i, j] = _mp_dot(row, col, prec)
+        col_aligned = _aligned(col)
+        for i, row in enumerate(rows.rows):
+            row_aligned = rows.aligned[i]
+            if row_aligned is None or col_aligned is None:
+                out[i, j] = _mp_dot(row, col, prec)
+                continue
+            total = sum(map(operator.mul, row_aligned[0], col_aligned[0]))
+            out[i, j] = make(from_man_exp(total, row_aligned[1] + col_aligned[1], prec, "n"))
     return out
+
+
+SPREAD_BITS = 4096  # entries further apart than this are not put over one exponent (their integers would be long)
+
+
+def _aligned(parts: list[tuple[int, int, int, int]]) -> tuple[list[int], int] | None:
+    """Entries x_l = n_l · 2^e exactly, as (the integers n_l, e): every mantissa shifted to the smallest
+    exponent; None when an entry is inf or NaN or the entries span more than SPREAD_BITS bits."""
+    low = high = None
+    for _, man, exp, bits in parts:
+        if not man:
+            if exp or bits:
+                return None
+            continue
+        low = exp if low is None else min(low, exp)
+        high = exp + bits if high is None else max(high, exp + bits)
+    if low is None or high is None:
+        return [0] * len(parts), 0
+    if high - low > SPREAD_BITS:
+        return None
+    return [((-man if sign else man) << (exp - low)) if man else 0 for sign, man, exp, _ in parts], low
 
 
 def _parts(value: object) -> tuple[int, int, int, int]:
