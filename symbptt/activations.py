@@ -124,7 +124,7 @@ def _relu_log10(a: Array) -> Array:
 
 #            σ(a)            σ' in h            γ                 numpy σ'      numpy log10|σ'|       mpmath σ, σ'
 BUILTIN = {
-    "tanh": (P.tanh(A), 1 - OUTPUT**2, 1.0, P.np_sech2, P.np_log10_sech2, mpmath.tanh, P.mp_dtanh),
+    "tanh": (P.tanh(A), 1 - OUTPUT**2, 1.0, P.np_sech2, P.np_log10_sech2, P.mp_tanh, P.mp_dtanh),
     "sigmoid": (P.sigmoid(A), OUTPUT * (1 - OUTPUT), 0.25, P.np_dsigmoid, P.np_log10_dsigmoid, P.mp_sigmoid,
                 P.mp_dsigmoid),
     "relu": (P.relu(A), None, 1.0, P.np_step, _relu_log10, P.mp_relu, P.mp_step),

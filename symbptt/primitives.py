@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import mpmath
 import sympy as sp
 
+from .caching import Bounded
 from .lazy import numpy as np
 from .printing import Printed
 
@@ -82,9 +83,36 @@ def np_relu(x: Array) -> Array:
 # ---------------------------------------------------------------- mpmath implementations (from x)
 
 
+_EXP_PAIRS = Bounded[tuple, tuple](1 << 16)  # (e, e − 1), e = e^{−2|x|}, by (x, precision): tanh x and sech²x share it
+
+
+def _exp_pair(x: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(e, m) = (e^{−2|x|}, e^{−2|x|} − 1), both to the working precision from one transcendental: m by
+    expm1 when e ≥ ½ (then 1 + m does not cancel), e by exp otherwise (then e − 1 does not)."""
+    x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
+    key = (x._mpf_, mpmath.mp.prec)
+    found = _EXP_PAIRS.get(key)
+    if found is None:
+        if abs(x) < 0.34:  # e^{-0.68} > ½
+            m = mpmath.expm1(-2 * abs(x))
+            found = (1 + m, m)
+        else:
+            e = mpmath.exp(-2 * abs(x))
+            found = (e, e - 1)
+        _EXP_PAIRS.remember(key, found)
+    return found
+
+
+def mp_tanh(x: mpmath.mpf) -> mpmath.mpf:
+    """tanh x = −sign(x)·m/(2 + m), m = e^{−2|x|} − 1 (see _exp_pair): no cancellation anywhere."""
+    m = _exp_pair(x)[1]
+    value = -m / (2 + m)
+    return -value if x < 0 else value
+
+
 def mp_dtanh(x: mpmath.mpf) -> mpmath.mpf:
-    """sech²x = 4e/(1 + e)² with e = e^{−2|x|}: one exponential, no cancellation, at any precision."""
-    e = mpmath.exp(-2 * abs(x))
+    """sech²x = 4e/(1 + e)², e = e^{−2|x|} (the e of mp_tanh's pair): no cancellation, any precision."""
+    e = _exp_pair(x)[0]
     return 4 * e / (1 + e) ** 2
 
 
@@ -230,7 +258,7 @@ class step(Primitive):  # noqa: N801
 
 #           name         plain SymPy spelling (display)                  NumPy (stable)  mpmath (from x)
 TABLE: dict[type[Primitive], tuple[Callable[[sp.Expr], sp.Expr], Callable, Callable]] = {
-    tanh: (lambda x: sp.tanh(x), lambda x: np.tanh(x), mpmath.tanh),
+    tanh: (lambda x: sp.tanh(x), lambda x: np.tanh(x), mp_tanh),
     dtanh: (lambda x: 1 - sp.tanh(x) ** 2, np_sech2, mp_dtanh),
     sigmoid: (lambda x: Logistic(x), np_sigmoid, mp_sigmoid),
     dsigmoid: (lambda x: Logistic(x) * (1 - Logistic(x)), np_dsigmoid, mp_dsigmoid),

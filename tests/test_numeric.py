@@ -927,11 +927,12 @@ def test_mp_products_are_rounded_once_and_a_planted_loss_is_seen(monkeypatch):
 def test_mp_log10_and_sech2_agree_with_mpmath_to_their_last_digits():
     """primitives.mp_log10_abs (log10|v| from an mpf's parts) is within one float ulp of
     float(mpmath.log10|v|) over exponents of ±10^6 decades and at several precisions, gives ±inf beyond
-    float64's range of logs and −inf for 0; mp_dtanh (4e/(1+e)², e = e^{−2|x|}) is within a few units of
-    the working precision of sech²x computed 30 digits finer."""
+    float64's range of logs and −inf for 0; mp_tanh and mp_dtanh (one exponential shared) are within a
+    few units of the working precision of tanh x and sech²x computed 30 digits finer, from |x| = 10^-300
+    to 80 and across the switch between expm1 and exp."""
     import mpmath
 
-    from symbptt.primitives import mp_dtanh, mp_log10_abs
+    from symbptt.primitives import mp_dtanh, mp_log10_abs, mp_tanh
 
     rng = np.random.default_rng(9)
     for dps in (15, 40, 123):
@@ -940,9 +941,11 @@ def test_mp_log10_and_sech2_agree_with_mpmath_to_their_last_digits():
                 v = mpmath.mpf(float(rng.uniform(-1, 1))) * mpmath.mpf(10) ** int(rng.integers(-10**6, 10**6))
                 want = float(mpmath.log10(abs(v)))
                 assert abs(mp_log10_abs(v) - want) <= 2.5e-16 * abs(want) + 1e-300
-                x = mpmath.mpf(float(rng.uniform(-80, 80)))
-                with mpmath.workdps(dps + 30):
-                    exact = mpmath.sech(x) ** 2
-                assert abs(mp_dtanh(x) - exact) <= 8 * mpmath.mpf(2) ** -mpmath.mp.prec * exact
+                for x in (mpmath.mpf(float(rng.uniform(-80, 80))), mpmath.mpf(float(10 ** rng.uniform(-300, 0.5))),
+                          mpmath.mpf(0.34) * (1 + mpmath.mpf(float(rng.uniform(-1e-9, 1e-9))))):
+                    with mpmath.workdps(dps + 30):
+                        exact, slope = mpmath.tanh(x), mpmath.sech(x) ** 2
+                    unit = 8 * mpmath.mpf(2) ** -mpmath.mp.prec
+                    assert abs(mp_dtanh(x) - slope) <= unit * slope and abs(mp_tanh(x) - exact) <= unit * abs(exact)
     assert mp_log10_abs(0) == -np.inf and mp_log10_abs(mpmath.mpf(1000)) == 3.0
     assert mp_log10_abs(mpmath.mpf(2) ** (2**1100)) == np.inf and mp_log10_abs(mpmath.mpf(2) ** -(2**1100)) == -np.inf
