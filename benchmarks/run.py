@@ -576,6 +576,18 @@ def precision_cases(smoke: bool) -> list[list[str]]:
         ratio = exact / plain
         rows.append([f"sin(a), w = 3 (chaotic) vs w = 0.9, T = {T}: {used}", f"{exact * 1e3:.0f} ms",
                      f"{ratio:.1f}× the float64 report", _met(ratio <= 10)])
+    n = 4 if smoke else 16
+    for T in ([20] if smoke else [300, 1000]):  # a chaotic tanh network of 16 units: W = 4·N(0, 1/n) vs 0.5·…
+        rng = np.random.default_rng(0)
+        W = rng.normal(size=(n, n)) / np.sqrt(n)
+        base = {"activation": "tanh", "U": rng.normal(size=(n, 1)).tolist(), "b": [0.0] * n, "h0": [0.3] * n,
+                "x": [[0.1]] * T, "y": [0.0] * n}
+        chaotic, calm = parse_config(base | {"W": (4.0 * W).tolist()}), parse_config(base | {"W": (0.5 * W).tolist()})
+        exact = median_time(lambda c=chaotic: grad_report(c), 1 if smoke else 3, time.process_time)
+        plain = median_time(lambda c=calm: grad_report(c), 1 if smoke else 3, time.process_time)
+        used = grad_report(chaotic)["precision"].split(" (")[0]
+        rows.append([f"tanh, n = {n}, W = 4·N(0, 1/n) (chaotic) vs 0.5·…, T = {T}: {used}", f"{exact * 1e3:.0f} ms",
+                     f"{exact / plain:.1f}× the float64 report", _met(exact / plain <= 10)])
     return rows
 
 
