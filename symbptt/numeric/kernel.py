@@ -19,6 +19,7 @@ numbers are those of paths.py's recursive form (test_numeric compares every cell
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -80,16 +81,13 @@ def _transposed(matrix: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(matrix.T)
 
 
-def _errors(values: ArrayFactors) -> np.ndarray:
-    """h_t − y_t of the top layer for t = 0..T (rows the loss does not read are 0)."""
+def _errors(values: ArrayFactors) -> Callable[[int], np.ndarray | None]:
+    """t ↦ h_t − y_t of the top layer, or None at a step the loss does not read."""
     model = values.model
     h = values.traj.values[model.layers - 1]["h"]
-    out = np.zeros_like(h)
     if model.loss == "last":
-        out[-1] = h[-1] - model.y
-    else:
-        out[1:] = h[1:] - model.y
-    return out
+        return lambda t: h[-1] - model.y if t == model.T else None
+    return lambda t: h[t] - model.y[t - 1] if t >= 1 else None
 
 
 RESCALE_EVERY = 16  # steps between looks at the size of δ_t (a look costs two NumPy calls per state)
@@ -108,9 +106,12 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
     model = values.model
     T = model.T
     coefs = values.traj.coefs
-    errors = _errors(values)
+    error = _errors(values)
     exps = np.zeros(T + 2, dtype=np.int64)  # δ_t = store[t] · 2^exps[t]
-    store = {key: np.zeros_like(errors) for key, _, _ in the_plan.order}
+    like = values.traj.values[model.layers - 1]["h"]
+    store = {key: np.empty_like(like) for key, _, _ in the_plan.order}  # every row is written below
+    for out in store.values():
+        out[:lowest] = 0.0
     noise = values.noise
 
     def weight(layer: int, name: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -130,7 +131,8 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
         scale = max(later_exp, 0) if reads_error else later_exp  # the exponent δ_t is computed in
         shift = later_exp - scale  # δ_{t+1}'s parts, brought to that exponent (0 unless δ is tiny)
         for out, parts, err in flat:
-            total = (errors[t] if not scale else np.ldexp(errors[t], -scale)) if err else None
+            e_t = error(t) if err else None
+            total = None if e_t is None else (e_t if not scale else np.ldexp(e_t, -scale))
             size = None if noise is None or total is None else np.abs(total)
             for later, up, terms in parts:
                 s = t if up else t + 1
@@ -147,7 +149,9 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                         bound = np.abs(scaled) if absolute is None else absolute @ np.abs(scaled)
                         bound = np.ldexp(bound, shift) if shift and not up else bound
                         size = bound if size is None else size + bound
-            if total is not None:
+            if total is None:
+                out[t] = 0.0
+            else:
                 out[t] = total if noise is None else noise(total, size)
         exps[t] = scale
         if rescale and (t % RESCALE_EVERY == 0 or t == T):
@@ -280,7 +284,15 @@ def _blocks(kind: str, shape: tuple, row: np.ndarray | None, z: np.ndarray | Non
         return [(np.zeros(shape), 0)]
     if z is None:
         return [(summed_to(row[a:b].sum(axis=0), shape), e) for a, b, e in runs]
-    return [(np.tensordot(row[a:b], z[a:b], axes=([0, 2], [0, 2])), e) for a, b, e in runs]
+    return [(_summed_outer(row[a:b], z[a:b]), e) for a, b, e in runs]
+
+
+def _summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Σ_t Σ_b row[t, :, b] z[t, :, b]ᵀ for (T, n, B) and (T, k, B): with a batch, one product per step
+    summed (NumPy's stacked matmul, no copies); for one sequence, one (n, T)·(T, k) product."""
+    if row.shape[2] == 1:
+        return row[:, :, 0].T @ z[:, :, 0]
+    return np.matmul(row, z.transpose(0, 2, 1)).sum(axis=0)
 
 
 def applies(values: ArrayFactors) -> bool:
