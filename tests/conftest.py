@@ -73,18 +73,11 @@ def require_program(name: str) -> str:
 
 
 def random_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, scale: float = 0.8) -> list[dict]:
-    """Parameters of every layer of a cell, drawn at random (initial states in (−½, ½))."""
-    out = []
-    for ell in range(layers):
-        width = m if ell == 0 else n
-        p = {}
-        for name in spec.params:
-            kind = spec.kind(name)
-            shape = {"recurrent": (n, n), "input": (n, width), "bias": (n,), "unit": (n,), "initial": (n,),
-                     "scalar": (1,)}[kind]
-            p[name] = rng.uniform(-0.5, 0.5, shape) if kind == "initial" else rng.normal(0, scale, shape)
-        out.append(p)
-    return out
+    """Parameters of every layer of a cell, drawn as the check draws them (check.trials.draw_layers: the
+    cell's own shapes and intervals; initial states in (−½, ½))."""
+    from symbptt.check.trials import draw_layers
+
+    return draw_layers(spec, n, m, layers, rng, scale)
 
 
 class Ran:

@@ -284,29 +284,10 @@ def test_a_gain_scales_indrnn_s_own_weights_as_it_scales_w():
     assert "indrnn w ~ 1.5·U(0, 1)" in title and "lru ν ~ U(-5, -2)" in title
 
 
-ACELL = """name = "acell"
-states = ["h"]
-params = ["W", "U", "q_g"]
-[shapes]
-W = ["n", "n"]
-U = ["n", "m"]
-q_g = ["n"]
-[update]
-h = "tanh(W @ h + U @ x + q_g)"
-"""
-
-NODE_A = """name = "nodea"
-states = ["h"]
-params = ["W", "U", "b"]
-[shapes]
-W = ["n", "n"]
-U = ["n", "m"]
-b = ["n"]
-[intermediates]
-q = "tanh(W @ h + U @ x + b)"
-[update]
-h = "q"
-"""
+ACELL = (VRNN.replace('"vrnn"', '"acell"').replace('"b"]', '"q_g"]').replace('b = ["n"]', 'q_g = ["n"]')
+         .replace("+ b)", "+ q_g)"))  # the vanilla cell with its bias named q_g
+NODE_A = VRNN.replace('"vrnn"', '"nodea"').replace('[update]\nh = "tanh(W @ h + U @ x + b)"',
+                                                   '[intermediates]\nq = "tanh(W @ h + U @ x + b)"\n[update]\nh = "q"')
 
 
 def test_a_parameter_is_spelled_as_one_by_its_symbol_not_by_what_was_derived_before(tmp_path):
