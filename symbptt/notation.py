@@ -156,17 +156,19 @@ class ParamName(Name):
     """A parameter's entry (W_f^(2)[1,2], ν[3], a user cell's A_x): spelled as a parameter whatever its base."""
 
     def __new__(cls, name: str, **assumptions: bool) -> ParamName:
-        parse(name, _own_base(name))
+        parse_param(name)
         return sp.Symbol.__new__(cls, name, real=True)
 
     @property
     def parts(self) -> Parts:
-        return parse(self.name, _own_base(self.name))
+        return parse_param(self.name)
 
 
-def _own_base(text: str) -> frozenset[str]:
+@lru_cache(maxsize=8192)
+def parse_param(text: str) -> Parts:
+    """The parts of a parameter's spelling, read as a parameter whatever its base."""
     found = BASE.match(text)
-    return frozenset({found.group()}) if found else frozenset()
+    return parse(text, frozenset({found.group()}) if found else frozenset())
 
 
 class MatrixName(Printed, sp.MatrixSymbol):
@@ -184,7 +186,7 @@ class ParamMatrixName(MatrixName):
 
     @property
     def parts(self) -> Parts:
-        return parse(self.name, _own_base(self.name))
+        return parse_param(self.name)
 
 
 class Label(Printed, sp.Symbol):
