@@ -422,7 +422,10 @@ METHODS: dict[tuple[str, ...], Callable] = {
 
 
 def _clear_caches() -> None:
-    """Forget compiled cells (tests that plant a bug in the primitive table recompile after it)."""
+    """Forget compiled cells and parsed texts (tests that plant a bug in the primitive table or the reader
+    start afresh after it)."""
     from ..numeric.forward import compiled
+    from .reader import parse
 
     compiled.cache_clear()
+    parse.cache_clear()

@@ -303,9 +303,11 @@ def _parse_prepared(prepared: str) -> sp.Basic:
         raise ReadError(f"SymPy's LaTeX parser cannot read {prepared[:80]!r}: {str(error).splitlines()[0]}") from None
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> Parsed:
     """The parse trees of the factors of each term of one right-hand side (SymPy's parser; factors that
-    differ only in their symbols share one parse), each with the placeholders it refers to."""
+    differ only in their symbols share one parse), each with the placeholders it refers to.  Made once
+    per text (the same printed forms recur across trials of the same shape) and only read afterwards."""
     out: Parsed = []
     for sign, term in terms(text):
         parts = []
