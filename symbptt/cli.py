@@ -436,6 +436,16 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
         sys.exit(1)
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @main.command("check", epilog="""
 \b
 Examples:
@@ -455,8 +465,8 @@ def check_cmd(trials: int, seed: int, T: int) -> None:
     from .check import run_checks
     from .progress import Progress
 
-    with Progress(trials, "check") as progress:
-        report = run_checks(trials=trials, seed=seed, T_max=T, progress=progress.update)
+    with Progress(trials, "check") as progress:  # trials side by side on the cores this process may use
+        report = run_checks(trials=trials, seed=seed, T_max=T, progress=progress.update, workers=_cores())
     click.echo(report.table(_terminal_width()), nl=False)
     if not report.ok:
         sys.exit(1)

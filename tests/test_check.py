@@ -207,3 +207,13 @@ def test_a_measure_that_does_not_nudge_is_caught(monkeypatch):
     trial = _trial(5, 157)
     errors = check.digits_claimed(trial, check.Exact(trial), {})
     assert max(errors) > 3
+
+
+def test_trials_side_by_side_give_the_report_one_process_gives():
+    """`symbptt check` runs trials in worker processes (one per core); the trials are drawn in order in
+    the parent and merged in trial order, so the report is the sequential one, table and all."""
+    cheap = ("grad JSON", "NumPy reference", "finite diff.")
+    one = run_checks(trials=5, seed=4, T_max=3, methods=cheap)
+    two = run_checks(trials=5, seed=4, T_max=3, methods=cheap, workers=2)
+    assert (two.trials, two.worst, two.where, two.entries) == (one.trials, one.worst, one.where, one.entries)
+    assert two.table() == one.table() and one.entries["grad JSON"] > 0

@@ -69,11 +69,21 @@ class CheckReport:
     def ok(self) -> bool:
         return all(self.worst[k] <= TOLERANCE[k] for k in TOLERANCE)
 
+    def merge(self, trial: tuple[str, list[tuple[str, int, float]]]) -> None:
+        """Add one trial's (where, [(method, entries, worst error)])."""
+        where, found = trial
+        for method, count, worst in found:
+            self.record_summary(method, count, worst, where)
+        self.trials += 1
+
     def record(self, method: str, errors: list[float], where: str) -> None:
-        if not errors:
+        self.record_summary(method, len(errors), max(errors) if errors else 0.0, where)
+
+    def record_summary(self, method: str, count: int, worst: float, where: str) -> None:
+        """Add ``count`` entries whose largest error is ``worst``, found in ``where``."""
+        if not count:
             return
-        self.entries[method] += len(errors)
-        worst = max(errors)
+        self.entries[method] += count
         if not math.isfinite(worst):
             worst = math.inf
         if worst > self.worst[method] or (method not in self.where and worst == 0):
@@ -165,24 +175,88 @@ def _digits_needed(trial: Trial) -> int:
 
 
 def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Callable | None = None,
-               methods: tuple[str, ...] | None = None, cells: tuple[str, ...] = DRAWN) -> CheckReport:
-    """Compare every method on ``trials`` random configurations, their cells drawn from ``cells``."""
-    rng, report = np.random.default_rng(seed), CheckReport()
+               methods: tuple[str, ...] | None = None, cells: tuple[str, ...] = DRAWN,
+               workers: int = 1) -> CheckReport:
+    """Compare every method on ``trials`` random configurations, their cells drawn from ``cells``.
+
+    Args:
+        trials: how many random configurations.
+        seed: the seed they are drawn from (the same seed gives the same report).
+        T_max: the largest T drawn.
+        progress: called with the number of trials done.
+        methods: only these methods (None: all).
+        cells: the cells drawn from.
+        workers: processes that run trials side by side (the trials are drawn first and their results
+            merged in trial order, so the report is the one a single process makes).
+
+    Returns:
+        The report: each method's worst error, where, and how many entries it compared.
+    """
+    report = CheckReport()
+    if workers > 1 and trials > 1:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                              else None)
+        with context.Pool(min(workers, trials), _start_worker, (seed, T_max, cells, methods)) as pool:
+            results = pool.imap(_worker_trial, range(trials))
+            for done in range(1, trials + 1):
+                while True:  # waiting in short slices keeps Ctrl-C deliverable (a bare wait blocks it)
+                    try:
+                        found = results.next(timeout=0.2)
+                        break
+                    except multiprocessing.TimeoutError:
+                        continue
+                report.merge(found)
+                if progress is not None:
+                    progress(done)
+        return report
+    rng = np.random.default_rng(seed)
     compiled: dict = {}
     for index in range(trials):
-        trial = random_trial(rng, T_max, cells)
-        exact = Exact(trial)
-        where = f"trial {index}: {trial.describe()}"
-        for names, run in METHODS.items():
-            if methods is not None and not set(names) & set(methods):
-                continue
-            found = run(trial, exact, compiled)
-            for method in names:
-                report.record(method, found[method] if isinstance(found, dict) else found, where)
-        report.trials += 1
+        report.merge(_one_trial(index, random_trial(rng, T_max, cells), methods, compiled))
         if progress is not None:
             progress(index + 1)
     return report
+
+
+_WORKER: dict = {}  # one worker process's own draw of the trials and its compiled forms
+
+
+def _start_worker(seed: int, T_max: int, cells: tuple[str, ...], methods: tuple[str, ...] | None) -> None:
+    """A worker draws the trials itself from the same seed (a trial holds compiled activations, which do
+    not pickle) and skips those other workers run.  Ctrl-C is the parent's to handle: it stops the pool."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(rng=np.random.default_rng(seed), next=0, T_max=T_max, cells=cells, methods=methods,
+                   compiled={})
+
+
+def _worker_trial(index: int) -> tuple[str, list[tuple[str, int, float]]]:
+    """Trial ``index`` in a worker: the trials before it are drawn and dropped (a worker's indices only
+    increase: the pool hands them out in order)."""
+    state = _WORKER
+    while True:
+        trial = random_trial(state["rng"], state["T_max"], state["cells"])
+        state["next"] += 1
+        if state["next"] > index:
+            return _one_trial(index, trial, state["methods"], state["compiled"])
+
+
+def _one_trial(index: int, trial: Trial, methods: tuple[str, ...] | None, compiled: dict
+               ) -> tuple[str, list[tuple[str, int, float]]]:
+    """(where, [(method, entries, worst error)]) of one trial."""
+    exact = Exact(trial)
+    found_all = []
+    for names, run in METHODS.items():
+        if methods is not None and not set(names) & set(methods):
+            continue
+        found = run(trial, exact, compiled)
+        for method in names:
+            errors = found[method] if isinstance(found, dict) else found
+            found_all.append((method, len(errors), max(errors) if errors else 0.0))
+    return f"trial {index}: {trial.describe()}", found_all
 
 
 # ---------------------------------------------------------------- the methods
