@@ -259,10 +259,11 @@ def registries(source: str) -> list[str]:
 
 
 def test_no_module_keeps_a_registry_that_functions_fill():
-    """The one table a function fills is notation's interning of sequence classes (h_k as a SymPy function
-    class per base: made once so that two h_k are equal)."""
+    """The tables a function fills: notation's interning of sequence classes (h_k as a SymPy function class
+    per base: made once so that two h_k are equal), and the state a check worker process sets up for itself
+    when the pool starts it (its own draw of the trials; nothing else reads or writes it)."""
     found = {path.relative_to(PACKAGE).as_posix(): r for path in PACKAGE.rglob("*.py")
              if (r := registries(path.read_text()))}
-    assert found == {"notation.py": ["seq: _SEQS[…] ="]}
+    assert found == {"notation.py": ["seq: _SEQS[…] ="], "check/__init__.py": ["_start_worker: _WORKER.update()"]}
     planted = "PARAM_BASES = {'W'}\nTABLE: dict = {}\n\ndef register(b):\n    PARAM_BASES.add(b)\n    TABLE[b] = 1\n"
     assert registries(planted) == ["register: TABLE[…] =", "register: PARAM_BASES.add()"]
