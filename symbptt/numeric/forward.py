@@ -175,7 +175,6 @@ class MpRows:
     def __init__(self, matrix: np.ndarray) -> None:
         self.rows = [[_parts(v) for v in row] for row in matrix.tolist()]
         self.aligned = [_aligned(row) for row in self.rows]
-        self.dtype = np.dtype(object)
 
 
 def dot(a: np.ndarray | MpRows, b: np.ndarray) -> np.ndarray:
@@ -183,8 +182,7 @@ def dot(a: np.ndarray | MpRows, b: np.ndarray) -> np.ndarray:
     precision: a row and a column whose entries share one exponent as integers (_aligned) are multiplied
     and summed in integers, others term by term (_mp_dot).  NumPy's object matmul rounds after every
     product and every addition, and costs about ten times as much.  ``a`` may be given as MpRows."""
-    if a.dtype != object and b.dtype != object:
-        assert isinstance(a, np.ndarray)
+    if isinstance(a, np.ndarray) and a.dtype != object and b.dtype != object:
         return a @ b
     rows = a if isinstance(a, MpRows) else MpRows(a)
     prec = mpmath.mp.prec
