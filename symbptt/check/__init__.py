@@ -186,8 +186,9 @@ def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Calla
         progress: called with the number of trials done.
         methods: only these methods (None: all).
         cells: the cells drawn from.
-        workers: processes that run trials side by side (the trials are drawn first and their results
-            merged in trial order, so the report is the one a single process makes).
+        workers: processes that run trials side by side (each draws the trials from ``seed`` itself and
+            runs its share; results are merged in trial order, so the report is the one a single process
+            makes).
 
     Returns:
         The report: each method's worst error, where, and how many entries it compared.
