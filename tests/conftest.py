@@ -12,6 +12,10 @@ from hypothesis import HealthCheck, settings
 
 from symbptt.model import RNN
 
+# the compiled step kernel (numeric/jit.py) compiles for seconds per cell the first time: the suite runs
+# the NumPy kernel, and tests/test_jit.py turns the compiled one on where it tests it
+os.environ["SYMBPTT_JIT"] = "0"
+
 settings.register_profile("symbptt", deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("symbptt")

@@ -98,25 +98,34 @@ class ArrayFactors:
     """Route factors, errors and inputs of one forward pass (float64 or mpf arrays, columns (n, B))."""
 
     def __init__(self, model: NumericModel, kind: str = "float", watch: FloatWatch | None = None,
-                 noise: UlpNoise | None = None) -> None:
+                 noise: UlpNoise | None = None, trajectory: Trajectory | None = None) -> None:
+        """``trajectory``: the float64 forward pass with its coefficients, already computed without a
+        float64 event (numeric/jit.py's kernel), instead of running it here."""
         self.model, self.kind = model, kind
         self.noise = noise if kind == "float" else None  # float64 only: every stored value moved by it
         self.cc = compiled(model.cell, kind)
         self.graph = self.cc.graph
         self.watch = watch or FloatWatch()
-        with self.watch.watch("forward"):
-            self.traj: Trajectory = forward(self.cc, model.params, model.x, self.noise)
-        for layer in range(1, model.layers + 1):
-            with self.watch.watch(("coef", layer)):
-                coefs = step_coefficients(self.cc, self.traj, layer)
-                self.traj.coefs[layer - 1] = (coefs if self.noise is None
-                                              else {key: self.noise(v) for key, v in coefs.items()})
+        if trajectory is not None:
+            self.traj = trajectory
+        else:
+            self._run_forward()
         self.n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
         self._terms = {(r.kind, r.target, r.source): self.graph.terms(r) for r in self.graph.routes}
         self._z_source = {matrix: src for matrix, _, src in model.cell.matrices()}
         self._mp_rows: dict[tuple[int, str], MpRows] = {}
         # mpf: Σ_t row_t z_tᵀ of a weight as one product (each entry one sum, rounded once)
         self.summed_contributions = self._summed if kind == "mp" else None
+
+    def _run_forward(self) -> None:
+        model = self.model
+        with self.watch.watch("forward"):
+            self.traj = forward(self.cc, model.params, model.x, self.noise)
+        for layer in range(1, model.layers + 1):
+            with self.watch.watch(("coef", layer)):
+                coefs = step_coefficients(self.cc, self.traj, layer)
+                self.traj.coefs[layer - 1] = (coefs if self.noise is None
+                                              else {key: self.noise(v) for key, v in coefs.items()})
 
     def coef(self, layer: int, t: int, target: str, leaf: str) -> np.ndarray:
         return self.traj.coefs[layer - 1][(target, leaf)][t]

@@ -74,10 +74,12 @@ class CompiledCell:
         self.node_names = [name for name, _ in cell.nodes]
         self.args = [self.graph.symbol(n) for n in self.leaf_names] + [unit(n) for n in self.node_names]
         plain = {prev(s): sp.Symbol(s) for s in cell.states}  # the cell's expression as the user wrote it
-        self.nodes = [self._compile(stable_form(expr, cell), f"the step {name} = {text(expr.xreplace(plain))}")
-                      for name, expr in cell.nodes]
+        self.node_exprs = [stable_form(expr, cell) for _, expr in cell.nodes]
+        self.nodes = [self._compile(stable, f"the step {name} = {text(expr.xreplace(plain))}")
+                      for stable, (name, expr) in zip(self.node_exprs, cell.nodes, strict=True)]
         self.keys = self.graph.coefficient_keys()
         stable = {key: _gathered(stable_form(self.graph.coefficient(*key), cell)) for key in self.keys}
+        self.coefficient_exprs = stable
         # float64: every coefficient in one function with common subexpressions computed once (the
         # LSTM's σ'(a_o) and tanh(c_t) appear in several of them); each coefficient alone reads it
         joint = [stable[key] for key in self.keys]

@@ -100,17 +100,18 @@ def saturation_digits(values: ArrayFactors) -> int:
 
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
-                    saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None
-                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+                    saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
+                    computed: tuple[dict, np.ndarray] | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
-    the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it."""
+    the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
+    the δ of ``values`` when the compiled kernel made them (kernel.gradients)."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
     watch = watch or values.watch
-    loss, grads = (kernel.gradients(values, magnitudes) if kernel.applies(values)
+    loss, grads = (kernel.gradients(values, magnitudes, computed) if kernel.applies(values)
                    else gradient_blocks(values, model))
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")

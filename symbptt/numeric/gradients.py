@@ -15,10 +15,11 @@ x (T, m) with y (n,) or (T, n).  Parameters are named as the cell names them (W,
 W_f, U_f, b_f, … for the LSTM): matrices n×n and n×m, vectors (n,), a scalar parameter as a number.
 A stack of layers is a list of such dicts (layer 2 reads layer 1's h, so its U is n×n).
 
-The float64 pass runs through the step kernel (numeric/kernel.py), which keeps δ_t as a float64 array
-times a power of two, so a gradient far below (or above) float64's range keeps its digits; it comes back
-rounded to the nearest float64 (0.0 below the subnormals) with its size in ``log10`` and its value in
-``exact``.  Where float64 raised an underflow, overflow or invalid operation anyway, or a saturated gate
+The float64 pass runs as machine code when Numba is installed and n is small (numeric/jit.py, compiled
+once per cell and kept on disk; ``kernel`` says which ran), else through the NumPy step kernel
+(numeric/kernel.py); both keep δ_t as a float64 array times a power of two, so a gradient far below
+(or above) float64's range keeps its digits; it comes back rounded to the nearest float64 (0.0 below
+the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an underflow, overflow or invalid operation anyway, or a saturated gate
 cancelled digits, the affected blocks are computed again with mpmath (numeric/grad_report.py's
 exact_gradients): ``digits`` says so.  Float64 rounding itself is not measured here: over T steps each
 entry's relative error grows like T·2⁻⁵³ times the conditioning of the products (about 12 digits kept at
@@ -38,6 +39,7 @@ from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
 from ..errors import SymbpttError
+from . import jit
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
 __all__ = ["Gradients", "gradients"]
@@ -57,6 +59,8 @@ class Gradients(tuple):
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
             that mpmath computed), its exact value as an object array of mpmath numbers.
+        kernel: "compiled" when the float64 pass ran as machine code (numeric/jit.py: Numba installed,
+            n small enough for loops to beat BLAS, no float64 event), else "numpy".
     """
 
     loss: float
@@ -64,10 +68,13 @@ class Gradients(tuple):
     digits: int
     log10: Any
     exact: Any
+    kernel: str
 
-    def __new__(cls, loss: float, grads: Any, digits: int, log10: Any, exact: Any) -> Gradients:
+    def __new__(cls, loss: float, grads: Any, digits: int, log10: Any, exact: Any, kernel: str = "numpy"
+                ) -> Gradients:
         self = super().__new__(cls, (loss, grads))
         self.loss, self.grads, self.digits, self.log10, self.exact = loss, grads, digits, log10, exact
+        self.kernel = kernel
         return self
 
 
@@ -181,7 +188,12 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
 
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
-    value, grads, digits = exact_gradients(model, ArrayFactors(model, watch=FloatWatch()))
+    fast = jit.float_pass(spec, model.params, model.x, model.y, loss)  # None: the watched NumPy pass
+    if fast is None:
+        value, grads, digits = exact_gradients(model, ArrayFactors(model, watch=FloatWatch()))
+    else:
+        values = ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory)
+        value, grads, digits = exact_gradients(model, values, computed=fast.deltas)
     out, logs, exact = [], [], []
     for given, g in zip(layers, grads, strict=True):
         out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
@@ -189,7 +201,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
                       if np.asarray(g[k]).dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
-    return Gradients(float(value), pick(out), int(digits), pick(logs), pick(exact) if any(exact) else None)
+    return Gradients(float(value), pick(out), int(digits), pick(logs), pick(exact) if any(exact) else None,
+                     "numpy" if fast is None else "compiled")
 
 
 def _as_float(block: Any) -> np.ndarray:

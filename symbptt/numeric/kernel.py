@@ -211,7 +211,8 @@ def _value(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     return out
 
 
-def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None
+def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None,
+              computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None = None
               ) -> tuple[float, list[dict[str, np.ndarray]]]:
     """Loss and ∂L/∂θ of every parameter (shapes as in the model's params), float64 throughout: a
     gradient beyond float64's range comes back as an object array of exact mpf values.
@@ -221,6 +222,8 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
             by the batch.
         magnitudes: when given (one empty dict per layer), filled with Σ|terms| of each gradient's sum
             over t and the batch, the same shape: how much that sum can cancel.
+        computed: every δ_t and its exponents as ``deltas`` returns them, when already computed without a
+            float64 event (numeric/jit.py's kernel).
 
     Returns:
         (loss summed over the batch, one dict of gradients per layer).
@@ -230,8 +233,11 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
     watch = values.watch
     with watch.watch("loss"):
         loss = values.loss()
-    with watch.watch("delta"):
-        store, exps = deltas(values, the_plan, rescale=True)
+    if computed is not None:
+        store, exps = computed
+    else:
+        with watch.watch("delta"):
+            store, exps = deltas(values, the_plan, rescale=True)
     coefs, traj = values.traj.coefs, values.traj
     rows: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} c_t[s'←p] ⊙ δ_t[s'] for t = 1..T: (T, n, B)
     sizes: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} |c_t[s'←p] ⊙ δ_t[s']|, when magnitudes are asked for

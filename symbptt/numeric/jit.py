@@ -1,0 +1,386 @@
+"""The step kernel compiled to machine code (Numba, when installed): the float64 forward pass with its
+step coefficients, and the δ recursion, for any cell whose equations use functions it can compile.
+
+The cell's one-step equations — the same expressions numeric/forward.py lambdifies — are printed as
+scalar Python (one unit of one batch element per iteration), the δ recursion of kernel.plan as loops
+over units; the source is written once per cell structure to the cache folder and compiled by Numba
+with its on-disk cache, so a second process loads machine code instead of compiling.  Products with a
+weight stay loops (n ≤ MAX_UNITS, where a BLAS call per step costs more than the arithmetic); sums over
+t stay where kernel.gradients does them, in one BLAS product per parameter.
+
+Float64 events are read from the processor's status flags (fenv: underflow, overflow, invalid, divide
+by zero), cleared when a kernel starts and read when it ends: a kernel that raised one gives no result,
+and the caller runs the watched NumPy pass, which finds the blocks that need more digits.  Without
+Numba (or on a processor whose flag bits are not known here, or with SYMBPTT_JIT=0) nothing here runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from .. import primitives as P
+from ..cells import INPUT, Cell, unit
+from .forward import CompiledCell, Trajectory, compiled
+from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, plan
+
+MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
+
+
+def worth_it(n: int, batch: int, nodes: int) -> bool:
+    """Whether the loops beat the NumPy kernel (measured on 2 cores: at n = 32 the loops win for one
+    sequence and for gated cells, whose elementwise work per unit is larger; the plain cell with a batch
+    of 32 runs 1.3× faster on BLAS)."""
+    return n <= 16 or (n <= MAX_UNITS and (batch == 1 or nodes > 1))
+FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
+
+HELPERS = '''
+import math
+
+import numpy as np
+from numba import njit
+'''
+
+# the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
+# compute them (primitives.np_sigmoid, np_dsigmoid, np.tanh, np_sech2, np_relu, np_step), operation for
+# operation; a repeated math.exp(…) of the same argument is computed once by the compiler
+SCALAR = {
+    P.sigmoid: "(1.0 / (1.0 + math.exp(-abs(X))) if X >= 0 else math.exp(-abs(X)) / (1.0 + math.exp(-abs(X))))",
+    P.dsigmoid: "(math.exp(-abs(X)) / ((1.0 + math.exp(-abs(X))) * (1.0 + math.exp(-abs(X)))))",
+    P.tanh: "math.tanh(X)",
+    P.dtanh: "(4.0 * math.exp(-2.0 * abs(X)) / ((math.exp(-2.0 * abs(X)) + 1.0) * (math.exp(-2.0 * abs(X)) + 1.0)))",
+    P.relu: "max(X, 0.0)",
+    P.step: "(1.0 if X > 0 else 0.0)",
+}
+MATH = (sp.exp, sp.log, sp.sin, sp.cos, sp.Abs, sp.Pow, sp.Add, sp.Mul, sp.Symbol, sp.Number,
+        sp.Piecewise, sp.Max, sp.Min)
+PARTS = (sp.logic.boolalg.BooleanAtom, sp.Tuple, sp.functions.elementary.piecewise.ExprCondPair)
+
+
+class Unsupported(Exception):
+    """An expression the kernel does not compile (a custom activation's primitive, a special function)."""
+
+
+class _ScalarPrinter(PythonCodePrinter):
+    """One unit's value as scalar Python over the math module and the helpers (for Numba)."""
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        if isinstance(expr, P.Primitive):
+            form = SCALAR.get(type(expr))
+            if form is None:
+                raise Unsupported(type(expr).__name__)
+            return form.replace("X", f"({self._print(expr.args[0])})")
+        if isinstance(expr, sp.Basic) and not isinstance(expr, MATH + PARTS) and not expr.is_Relational:
+            raise Unsupported(type(expr).__name__)
+        return super()._print(expr, **kwargs)
+
+
+@lru_cache(maxsize=1)
+def _fenv() -> tuple[Any, Any] | None:
+    """fetestexcept and feclearexcept of the C library, on a processor whose flag bits are FE_EVENTS."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32":
+        return None
+    name = ctypes.util.find_library("m") or ctypes.util.find_library("c")
+    try:
+        lib = ctypes.CDLL(name)
+        test, clear = lib.fetestexcept, lib.feclearexcept
+    except (OSError, AttributeError):
+        return None
+    for fn in (test, clear):
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return test, clear
+
+
+@lru_cache(maxsize=1)
+def available() -> bool:
+    """Whether the compiled kernel can run here: Numba importable, the flags readable, not turned off."""
+    if os.environ.get("SYMBPTT_JIT", "1") == "0" or _fenv() is None:
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cache_folder() -> Path:
+    """Where the kernels' source (and Numba's cache beside it) is kept: $SYMBPTT_CACHE, else the user's
+    cache folder."""
+    given = os.environ.get("SYMBPTT_CACHE")
+    if given:
+        return Path(given) / "jit"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "symbptt" / "jit"
+
+
+# ---------------------------------------------------------------- source of one layer's forward pass
+
+
+def _forward_source(cc: CompiledCell) -> str:
+    """forward_layer(...): linears, nodes and step coefficients of one layer for t = 1..T."""
+    cell, graph = cc.cell, cc.graph
+    printer = _ScalarPrinter({"fully_qualified_modules": True, "strict": True})
+    args = (["T", "n", "B", "same_width", "X"]
+            + [f"R_{m}" for lin in cell.linears for m, s in lin.terms if s == INPUT]  # U x_t, every t
+            + [f"M_{m}" for lin in cell.linears for m, s in lin.terms if s != INPUT]
+            + [f"b_{lin.name}" for lin in cell.linears if lin.bias]
+            + [f"P_{p}" for p in cell.unit_params]
+            + [f"L_{lin.name}" for lin in cell.linears] + [f"N_{name}" for name in cc.node_names]
+            + [f"C_{k}" for k in range(len(cc.keys))])
+    body = ["acc = np.empty(B)", "s = np.empty(B)", "for t in range(1, T + 1):"]
+    for lin in cell.linears:  # a = b + Σ_terms (M s_{t-1} or U x_t), summed in the cell's order
+        body += ["    for i in range(n):", "        for bb in range(B):",
+                 f"            acc[bb] = {f'b_{lin.name}[i, 0]' if lin.bias else '0.0'}"]
+        for matrix, src in lin.terms:
+            if src == INPUT:
+                body += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
+            else:
+                body += ["        for bb in range(B):", "            s[bb] = 0.0", "        for j in range(n):",
+                         f"            w = M_{matrix}[i, j]", "            for bb in range(B):",
+                         f"                s[bb] += w * N_{src}[t - 1, j, bb]",
+                         "        for bb in range(B):", "            acc[bb] = acc[bb] + s[bb]"]
+        body += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
+    # nodes and coefficients, unit by unit
+    body += ["    for i in range(n):", "        for bb in range(B):"]
+    names = {}
+    for leaf in cc.leaf_names:
+        sym = graph.symbol(leaf)
+        if leaf in {lin.name for lin in cell.linears}:
+            value = f"L_{leaf}[t, i, bb]"
+        elif leaf.startswith("prev_"):
+            value = f"N_{leaf[5:]}[t - 1, i, bb]"
+        elif leaf == INPUT:
+            value = "X[t - 1, i, bb] if same_width else 0.0"
+        else:  # a scalar (1×1) or per-unit (n×1) parameter
+            value = f"P_{leaf}[i if P_{leaf}.shape[0] > 1 else 0, 0]"
+        names[sym] = f"v_{leaf}"
+        body.append(f"            v_{leaf} = {value}")
+    for k, name in enumerate(cc.node_names):
+        names[unit(name)] = f"u_{name}"
+        expr = cc.node_exprs[k].xreplace({s: sp.Symbol(v) for s, v in names.items()})
+        body += [f"            u_{name} = {printer.doprint(expr)}", f"            N_{name}[t, i, bb] = u_{name}"]
+    exprs = [cc.coefficient_exprs[key].xreplace({s: sp.Symbol(v) for s, v in names.items()}) for key in cc.keys]
+    shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("w_"))
+    for sym, expr in shared:
+        body.append(f"            {sym} = {printer.doprint(expr)}")
+    for k, expr in enumerate(reduced):
+        value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
+        body.append(f"            C_{k}[t, i, bb] = {value}")
+    return ("@njit(cache=True)\ndef forward_layer(" + ", ".join(args) + "):\n"
+            + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
+
+
+# ---------------------------------------------------------------- source of the δ recursion
+
+
+def _delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
+                  ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
+    """deltas(...): kernel.deltas as loops (with the rescaling by powers of two)."""
+    keys = [key for key, _, _ in the_plan.order]
+    coef_index = {key: k for k, key in enumerate(cc.keys)}
+    coefs: list[tuple[int, int]] = []  # (layer, coefficient index) arguments
+    weights: list[tuple[int, str]] = []  # (layer, matrix) arguments, transposed
+    out_name = {key: f"D_{key[0]}_{key[1]}" for key in keys}
+    body = ["sc = np.empty((n, B))", "pr = np.empty(B)", "tot = np.empty((n, B))",
+            "for t in range(T, -1, -1):",
+            f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
+            "    later_exp = exps[t + 1]",
+            "    scale = max(later_exp, 0) if reads_error else later_exp",
+            "    shift = later_exp - scale"]
+    for key, parts, err in the_plan.order:
+        out = out_name[key]
+        body += ["    for i in range(n):", "        for bb in range(B):", "            tot[i, bb] = 0.0"]
+        if err:
+            target = "Y" if loss == "last" else "Y[t - 1]"
+            body += ["    if reads_error:", "        for i in range(n):", "            for bb in range(B):",
+                     f"                tot[i, bb] = math.ldexp(H[t, i, bb] - {target}[i, bb], -scale)"
+                     if loss == "sum" else
+                     f"                tot[i, bb] = math.ldexp(H[T, i, bb] - {target}[i, bb], -scale)"]
+        for part in parts:
+            s = "t" if part.up else "t + 1"
+            cond = "t >= 1" if part.up else "t + 1 <= T"
+            later = out_name[part.later]
+            body.append(f"    if {cond}:")
+            for (target, leaf), matrix in part.terms:
+                ci = len(coefs)
+                coefs.append((part.later[0], coef_index[(target, leaf)]))
+                shift = "" if part.up else "if shift != 0:\n                    v = math.ldexp(v, shift)"
+                if matrix is None:
+                    body += ["        for i in range(n):", "            for bb in range(B):",
+                             f"                v = K_{ci}[{s}, i, bb] * {later}[{s}, i, bb]"]
+                    if shift:
+                        body.append("                " + shift)
+                    body.append("                tot[i, bb] = tot[i, bb] + v")
+                else:
+                    wi = len(weights)
+                    weights.append((part.later[0], matrix))
+                    body += ["        for j in range(n):", "            for bb in range(B):",
+                             f"                sc[j, bb] = K_{ci}[{s}, j, bb] * {later}[{s}, j, bb]",
+                             "        for i in range(n):", "            for bb in range(B):",
+                             "                pr[bb] = 0.0",
+                             "            for j in range(n):",
+                             f"                w = MT_{wi}[i, j]", "                for bb in range(B):",
+                             "                    pr[bb] += w * sc[j, bb]",
+                             "            for bb in range(B):", "                v = pr[bb]"]
+                    if shift:
+                        body.append("                " + shift)
+                    body.append("                tot[i, bb] = tot[i, bb] + v")
+        body += ["    for i in range(n):", "        for bb in range(B):", f"            {out}[t, i, bb] = tot[i, bb]"]
+    outs = [out_name[k] for k in keys]
+    body += ["    exps[t] = scale",
+             "    if t % RESCALE == 0 or t == T:",
+             "        largest = 0.0",
+             *[f"        for i in range(n):\n            for bb in range(B):\n"
+               f"                largest = max(largest, abs({o}[t, i, bb]))" for o in outs],
+             "        if largest != 0.0 and not (LOW <= largest <= HIGH):",
+             "            k = math.frexp(largest)[1]",
+             *[f"            for i in range(n):\n                for bb in range(B):\n"
+               f"                    {o}[t, i, bb] = math.ldexp({o}[t, i, bb], -k)" for o in outs],
+             "            exps[t] = scale + k"]
+    args = (["T", "n", "B", "H", "Y", "exps"] + [f"K_{i}" for i in range(len(coefs))]
+            + [f"MT_{i}" for i in range(len(weights))] + outs)
+    source = ("@njit(cache=True)\ndef deltas(" + ", ".join(args) + "):\n"
+              + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
+    return source, outs, coefs, weights
+
+
+# ---------------------------------------------------------------- loading and running
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The compiled forward pass of one layer and the δ recursion of one structure, with the order in
+    which the δ kernel takes its arrays."""
+
+    forward_layer: Callable[..., None]
+    deltas: Callable[..., None]
+    outs: tuple[tuple[int, str], ...]  # the δ arrays, by (layer, state)
+    coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the δ kernel reads: (layer, index in cc.keys)
+    weights: tuple[tuple[int, str], ...]  # the transposed weights it reads: (layer, matrix)
+
+
+def _load(source: str) -> Any:
+    """The module of this source, written once to the cache folder (Numba caches its machine code
+    beside it); a temporary folder when the cache folder cannot be written."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    folder = cache_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"kernel_{digest}.py"
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(source)
+            os.replace(tmp, path)  # another process writing the same source writes the same bytes
+    except OSError:
+        path = Path(tempfile.mkdtemp(prefix="symbptt-jit-")) / f"kernel_{digest}.py"
+        path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"symbptt_kernel_{digest}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Numba's cache finds a kernel's module by its name
+    spec.loader.exec_module(module)
+    return module
+
+
+@lru_cache(maxsize=32)
+def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
+    """The compiled kernels of a structure, or None when its equations use a function they do not compile."""
+    cc = compiled(cell)
+    try:
+        forward_source = _forward_source(cc)
+        delta_source, outs, coefs, weights = _delta_source(cc, plan(cell, layers, loss), loss)
+    except Unsupported:
+        return None
+    constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
+    module = _load(HELPERS + constants + "\n\n" + forward_source + "\n\n" + delta_source)
+    keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
+    assert [f"D_{a}_{b}" for a, b in keys] == outs
+    return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights))
+
+
+@dataclass
+class FastPass:
+    """What the compiled kernels computed: the trajectory with its coefficients, and every δ_t as
+    kernel.deltas returns it (arrays and the power-of-two exponent of each step)."""
+
+    trajectory: Trajectory
+    deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray]
+
+
+def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray,
+               loss: str) -> FastPass | None:
+    """The float64 forward pass and δ recursion by the compiled kernels, or None when they do not apply
+    (no Numba, n above MAX_UNITS, a function they do not compile) or when float64 raised an underflow,
+    overflow or invalid operation on the way — the caller then runs the watched NumPy pass."""
+    if not available():
+        return None
+    n = params[0][f"{cell.states[0]}0"].shape[0]
+    if (not worth_it(n, x.shape[2], len(cell.nodes)) or x.dtype != np.float64
+            or any(v.ndim > 2 for p in params for v in p.values())):
+        return None
+    k = kernels(cell, len(params), loss)
+    if k is None:
+        return None
+    fenv = _fenv()
+    assert fenv is not None
+    test, clear = fenv
+    cc = compiled(cell)
+    T, _, B = x.shape
+    values: list[dict[str, np.ndarray]] = []
+    coefs: list[dict[tuple[str, str], np.ndarray]] = []
+    try:
+        with np.errstate(all="raise"):
+            for ell, p in enumerate(params):
+                inputs = np.ascontiguousarray(x if ell == 0 else values[-1]["h"][1:])
+                reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for lin in cell.linears
+                         for m, s in lin.terms if s == INPUT]
+                mats = [np.ascontiguousarray(p[m], dtype=float) for lin in cell.linears for m, s in lin.terms
+                        if s != INPUT]
+                biases = [np.ascontiguousarray(p[lin.bias], dtype=float).reshape(-1, 1) for lin in cell.linears
+                          if lin.bias]
+                units = [np.ascontiguousarray(p[u], dtype=float).reshape(-1, 1) for u in cell.unit_params]
+                layer = {name: np.empty((T + 1, n, B)) for name in [lin.name for lin in cell.linears] + cc.node_names}
+                for name, arr in layer.items():
+                    arr[0] = np.broadcast_to(p[f"{name}0"], (n, B)) if name in cell.states else 0.0
+                cs = [np.empty((T + 1, n, B)) for _ in cc.keys]
+                for arr in cs:
+                    arr[0] = 0.0
+                clear(FE_EVENTS)
+                k.forward_layer(T, n, B, inputs.shape[1] == n, inputs, *reads, *mats, *biases, *units,
+                                *[layer[lin.name] for lin in cell.linears], *[layer[m] for m in cc.node_names], *cs)
+                if test(FE_EVENTS):
+                    return None
+                values.append(layer)
+                coefs.append(dict(zip(cc.keys, cs, strict=True)))
+    except FloatingPointError:
+        return None
+    exps = np.zeros(T + 2, dtype=np.int64)
+    outs = [np.empty((T + 1, n, B)) for _ in k.outs]
+    clear(FE_EVENTS)
+    k.deltas(T, n, B, values[-1]["h"], y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
+             *[np.ascontiguousarray(params[layer - 1][m].T, dtype=float) for layer, m in k.weights], *outs)
+    if test(FE_EVENTS):
+        return None
+    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
+               | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
+    traj = Trajectory(values, coefs, x, scalars)
+    return FastPass(traj, (dict(zip(k.outs, outs, strict=True)), exps[:T + 1]))
+
+
+__all__ = ["FastPass", "Kernels", "MAX_UNITS", "available", "cache_folder", "float_pass", "kernels", "worth_it"]

@@ -1,0 +1,176 @@
+"""The compiled step kernel (numeric/jit.py): the same numbers as the NumPy kernel, no result where
+float64 raised an event, and nothing compiled for what it cannot compile.
+
+The suite runs with SYMBPTT_JIT=0 (conftest: a cold compile costs seconds per cell); the tests here turn
+it on for three structures — the plain cell stacked with loss 'sum', the LSTM and the GRU (whose
+saturated gates take the exact path) — and `-m slow` runs every built-in cell.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import symbptt
+from symbptt.activations import get_activation
+from symbptt.cells import BUILTIN, get_cell
+from symbptt.numeric import jit, kernel
+from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
+
+from conftest import random_layers
+
+
+@pytest.fixture
+def compiled_kernel(monkeypatch):
+    """The compiled kernel turned on (the suite turns it off); Numba is required under CI=true."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("numba is required in CI (the test extra installs it) but is not installed")
+        pytest.skip("numba is not installed")
+    jit.available.cache_clear()
+    monkeypatch.setenv("SYMBPTT_JIT", "1")
+    assert jit.available()
+    yield
+    jit.available.cache_clear()
+
+
+def _model(cell: str, n: int, layers: int, loss: str, T: int, B: int, seed: int, scale: float = 0.8):
+    rng = np.random.default_rng(seed)
+    spec = get_cell(cell, get_activation("tanh"))
+    m = min(spec.max_input or 3, 3)
+    params = random_layers(spec, n, m, layers, rng, scale)
+    x = rng.normal(size=(T, m, B))
+    y = rng.normal(size=(n, B) if loss == "last" else (T, n, B))
+    shaped = [{k: (np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) < 2 else np.asarray(v, dtype=float))
+               for k, v in p.items()} for p in params]
+    return params, x, y, NumericModel(spec, shaped, x, y, loss)
+
+
+def _disagreement(model: NumericModel, fast: jit.FastPass) -> float:
+    """The largest difference, relative to each array's size, between the compiled pass and the NumPy
+    kernel's: every linear map, node and coefficient, and every δ_t with its exponent."""
+    values = ArrayFactors(model, watch=FloatWatch())
+    worst = 0.0
+    for ours, theirs in zip(fast.trajectory.values + fast.trajectory.coefs, values.traj.values + values.traj.coefs,
+                            strict=True):
+        for key, arr in theirs.items():
+            worst = max(worst, float(np.max(np.abs(ours[key] - arr))) / max(1.0, float(np.max(np.abs(arr)))))
+    store, exps = kernel.deltas(values, kernel.plan(model.cell, model.layers, model.loss), rescale=True)
+    their_store, their_exps = fast.deltas
+    if not np.array_equal(exps, their_exps):
+        return np.inf
+    for key, arr in store.items():
+        worst = max(worst, float(np.max(np.abs(their_store[key] - arr))) / max(1e-300, float(np.max(np.abs(arr)))))
+    return worst
+
+
+CASES = [("rnn", 2, "sum"), ("lstm", 1, "last"), ("gru", 1, "last")]
+
+
+@pytest.mark.parametrize(("cell", "layers", "loss"), CASES)
+def test_the_compiled_pass_equals_the_numpy_kernel(compiled_kernel, cell, layers, loss):
+    params, x, y, model = _model(cell, 4, layers, loss, T=12, B=3, seed=1)
+    fast = jit.float_pass(model.cell, model.params, model.x, model.y, loss)
+    assert fast is not None
+    assert _disagreement(model, fast) < 1e-13
+
+
+@given(seed=st.integers(0, 10**6), T=st.integers(1, 40), B=st.integers(1, 4), n=st.integers(1, 6))
+def test_gradients_agree_with_and_without_the_compiled_kernel(seed, T, B, n):
+    """Property: for random stacks of the plain cell, symbptt.gradients gives the same loss and gradients
+    (to float64 rounding) with the compiled kernel and without it."""
+    jit.available.cache_clear()
+    os.environ["SYMBPTT_JIT"] = "1"
+    try:
+        params, x, y, _ = _model("rnn", n, 2, "sum", T, B, seed)
+        with_jit = symbptt.gradients(params, x, y, loss="sum")
+    finally:
+        os.environ["SYMBPTT_JIT"] = "0"
+        jit.available.cache_clear()
+    without = symbptt.gradients(params, x, y, loss="sum")
+    assert abs(with_jit.loss - without.loss) <= 1e-13 * max(1.0, abs(without.loss))
+    for ours, theirs in zip(with_jit.grads, without.grads, strict=True):
+        for k, v in theirs.items():
+            assert np.max(np.abs(ours[k] - v)) <= 1e-12 * max(1.0, float(np.max(np.abs(v)))), k
+
+
+def test_a_planted_transpose_is_caught(compiled_kernel):
+    """The comparison above can fail: the δ kernel given W instead of Wᵀ disagrees with the NumPy kernel."""
+    params, x, y, model = _model("rnn", 4, 2, "sum", T=12, B=3, seed=2)
+    k = jit.kernels(model.cell, 2, "sum")
+    assert k is not None
+    original = k.deltas
+
+    def untransposed(*args):
+        args = list(args)
+        first_weight = 6 + len(k.coefs)
+        for i in range(first_weight, first_weight + len(k.weights)):
+            args[i] = np.ascontiguousarray(args[i].T)
+        return original(*args)
+
+    planted = jit.Kernels(k.forward_layer, untransposed, k.outs, k.coefs, k.weights)
+    original_kernels = jit.kernels
+    jit.kernels = lambda *a: planted  # type: ignore[assignment]
+    try:
+        fast = jit.float_pass(model.cell, model.params, model.x, model.y, "sum")
+    finally:
+        jit.kernels = original_kernels  # type: ignore[assignment]
+    assert fast is not None and _disagreement(model, fast) > 1e-3
+
+
+def test_a_float64_event_gives_no_result_and_the_watched_pass_takes_over(compiled_kernel):
+    """A gate driven to −800 underflows σ'(a): the compiled pass says so (None), and symbptt.gradients
+    comes back with the exact values the NumPy pass finds (mpmath digits)."""
+    params, x, y, model = _model("lstm", 2, 1, "last", T=5, B=1, seed=3)
+    params[0]["b_f"] = np.array([-800.0, 0.3])
+    _, _, _, model = _model("lstm", 2, 1, "last", T=5, B=1, seed=3)
+    model.params[0]["b_f"] = np.array([[-800.0], [0.3]])
+    assert jit.float_pass(model.cell, model.params, model.x, model.y, "last") is None
+    got = symbptt.gradients(params[0], x, y, cell="lstm")
+    assert got.digits > 0
+
+
+def test_what_it_cannot_compile_is_left_to_numpy(compiled_kernel, tmp_path, monkeypatch):
+    """A custom activation's primitive has no compiled form: no source is written, the pass is None."""
+    monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))
+    spec = get_cell("rnn", get_activation("a/(1+abs(a))"))
+    assert jit.kernels(spec, 1, "last") is None
+    assert not (tmp_path / "jit").exists() or not list((tmp_path / "jit").glob("*.py"))
+    assert jit.worth_it(4, 32, 1) and not jit.worth_it(32, 32, 1) and jit.worth_it(32, 32, 6)
+    assert not jit.worth_it(64, 1, 6)
+
+
+def test_the_source_is_written_once_and_loaded_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))
+    source = "VALUE = 41 + 1\n"
+    first = jit._load(source)
+    files = list((tmp_path / "jit").glob("kernel_*.py"))
+    assert first.VALUE == 42 and len(files) == 1 and files[0].read_text() == source
+    assert jit._load(source).VALUE == 42 and list((tmp_path / "jit").glob("kernel_*.py")) == files
+
+
+def test_the_suite_runs_without_the_kernel_and_symbptt_does_not_import_numba():
+    """Numba's import (and any compile) is paid only by a call that uses the kernel."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import symbptt, sys; symbptt.derive; print('numba' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert os.environ.get("SYMBPTT_JIT") == "0"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["last", "sum"])
+@pytest.mark.parametrize("cell", BUILTIN)
+def test_every_cell_compiled_equals_the_numpy_kernel(compiled_kernel, cell, loss):
+    params, x, y, model = _model(cell, 3, 2, loss, T=10, B=2, seed=4)
+    fast = jit.float_pass(model.cell, model.params, model.x, model.y, loss)
+    assert fast is not None
+    assert _disagreement(model, fast) < 1e-13
