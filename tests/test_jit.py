@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import random_layers
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,8 +21,6 @@ from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, get_cell
 from symbptt.numeric import jit, kernel
 from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
-
-from conftest import random_layers
 
 
 @pytest.fixture

@@ -19,11 +19,12 @@ The float64 pass runs as machine code when Numba is installed and n is small (nu
 once per cell and kept on disk; ``kernel`` says which ran), else through the NumPy step kernel
 (numeric/kernel.py); both keep δ_t as a float64 array times a power of two, so a gradient far below
 (or above) float64's range keeps its digits; it comes back rounded to the nearest float64 (0.0 below
-the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an underflow, overflow or invalid operation anyway, or a saturated gate
-cancelled digits, the affected blocks are computed again with mpmath (numeric/grad_report.py's
-exact_gradients): ``digits`` says so.  Float64 rounding itself is not measured here: over T steps each
-entry's relative error grows like T·2⁻⁵³ times the conditioning of the products (about 12 digits kept at
-T = 1500 for a tanh unit); `symbptt grad` measures that conditioning and goes to mpmath when it is poor.
+the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an
+underflow, overflow or invalid operation anyway, or a saturated gate cancelled digits, the affected
+blocks are computed again with mpmath (numeric/grad_report.py's exact_gradients): ``digits`` says so.
+Float64 rounding itself is not measured here: over T steps each entry's relative error grows like
+T·2⁻⁵³ times the conditioning of the products (about 12 digits kept at T = 1500 for a tanh unit);
+`symbptt grad` measures that conditioning and goes to mpmath when it is poor.
 """
 
 from __future__ import annotations
