@@ -878,16 +878,7 @@ def main() -> None:
                  table(["case", "time", "ratio", "status"], torch_bridge(args.smoke))]
     import gradients as numbers  # benchmarks/gradients.py: issue 28's grid
 
-    sections += ["\n## 12. `symbptt.gradients` against the hand-written floor and torch float64\n",
-                 "CPU medians. *floor*: BPTT written by hand with NumPy over the batch, in the cell's own "
-                 "equations; *worst*: the largest difference from the floor's gradients (relative to max(1, |g|)); "
-                 "*torch*: ours / torch autograd float64 on the same equations (blank when torch is absent). "
-                 "JAX is not installed here. Target: ≤ 1.5× the floor.\n",
-                 table(["case", "ours", "/ floor", "/ torch", "path", "worst", "status"], numbers.grid(args.smoke)),
-                 "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case)\n",
-                 table(["case", "path", "time", "ratio", "status"], numbers.fallback(args.smoke)),
-                 "\n### A training iteration against torch float64 (target ≤ 1×)\n",
-                 table(["case", "time", "ratio", "status"], numbers.training(args.smoke))]
+    sections += numbers.section(args.smoke)
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
     text = "\n".join(sections)
     print(text)
