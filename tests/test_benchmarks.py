@@ -32,5 +32,5 @@ def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
         sys.path.remove("benchmarks")
     rows = numbers.grid(True)
     assert {row[0].split()[0] for row in rows} == {"rnn", "lstm", "gru"}
-    assert all(float(row[5]) < 1e-12 for row in rows), rows
+    assert all(float(row[7]) < 1e-12 for row in rows), rows  # worst, beside the path that ran
     assert len(numbers.fallback(True)) == 4
