@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 from ..activations import Activation
@@ -40,12 +41,18 @@ def torch_cells(act: Activation) -> dict[str, Cell]:
     return out
 
 
+@lru_cache(maxsize=64)
+def _made(maker: Callable[[Activation], Cell], act: Activation) -> Cell:
+    """A built-in cell, made once per maker and activation (symbptt.gradients asks on every call)."""
+    return maker(act)
+
+
 def get_cell(name: str | Cell, act: Activation) -> Cell:
     """A built-in cell by name (``rnn`` and ``indrnn`` with activation ``act``), or a cell file (.toml)."""
     if isinstance(name, Cell):
         return name
     if name in MAKERS:
-        return MAKERS[name](act)
+        return _made(MAKERS[name], act)
     if isinstance(name, str) and (name.endswith(".toml") or Path(name).suffix):
         from .userfile import load_cell_file
 

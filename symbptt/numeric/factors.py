@@ -12,8 +12,7 @@ clean, and only what was touched by such an event is computed again at higher pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import mpmath
@@ -27,22 +26,22 @@ from .forward import MpRows, Trajectory, UlpNoise, compiled, dot, forward, step_
 
 
 class FloatWatch:
-    """Collects NumPy floating-point events (underflow, overflow, invalid, divide) by label."""
+    """Collects NumPy floating-point events (underflow, overflow, invalid, divide) by label.
+
+    ``watch(label)`` blocks nest: the innermost label gets the event.  The NumPy error state is set by the
+    outermost block only, so a caller that watches many small blocks may open one outer block around
+    them, and each inner block then costs a label swap."""
 
     def __init__(self) -> None:
         self.events: set[tuple[object, str]] = set()
+        self.label: object = None  # the innermost open block's label
+        self.depth = 0
 
-    @contextmanager
-    def watch(self, label: object) -> Iterator[None]:
-        def record(kind: str, flag: int) -> None:  # noqa: ARG001 - numpy's callback signature
-            self.events.add((label, kind))
+    def record(self, kind: str, flag: int) -> None:  # noqa: ARG002 - numpy's callback signature
+        self.events.add((self.label, kind))
 
-        old = np.seterrcall(record)
-        try:
-            with np.errstate(all="call"):
-                yield
-        finally:
-            np.seterrcall(old)
+    def watch(self, label: object) -> AbstractContextManager[None]:
+        return _Watching(self, label)
 
     def mark(self, label: object, kind: str) -> None:
         """Record an event for ``label`` that another label's work caused (a shared intermediate)."""
@@ -52,10 +51,36 @@ class FloatWatch:
         return any(lab == label for lab, _ in self.events)
 
 
+class _Watching(AbstractContextManager[None]):
+    """One watched block: the label while it is open; the error state if it is the outermost."""
+
+    __slots__ = ("outer", "owner", "saved", "state", "target")
+
+    def __init__(self, owner: FloatWatch, label: object) -> None:
+        self.owner, self.target = owner, label
+
+    def __enter__(self) -> None:
+        owner = self.owner
+        self.saved, owner.label = owner.label, self.target
+        if owner.depth == 0:
+            self.outer = np.seterrcall(owner.record)
+            self.state = np.errstate(all="call")
+            self.state.__enter__()
+        owner.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        owner = self.owner
+        owner.depth -= 1
+        if owner.depth == 0:
+            self.state.__exit__(None, None, None)
+            np.seterrcall(self.outer)
+        owner.label = self.saved
+
+
 class Unwatched(FloatWatch):
     """A watch that records nothing (a pass whose events no one reads: the report's nudged reruns)."""
 
-    def watch(self, label: object) -> AbstractContextManager[None]:  # type: ignore[override]
+    def watch(self, label: object) -> AbstractContextManager[None]:
         return nullcontext()
 
 
@@ -111,8 +136,8 @@ class ArrayFactors:
         else:
             self._run_forward()
         self.n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
-        self._terms = {(r.kind, r.target, r.source): self.graph.terms(r) for r in self.graph.routes}
-        self._z_source = {matrix: src for matrix, _, src in model.cell.matrices()}
+        self._terms = self.cc.route_terms
+        self._z_source = self.cc.z_source
         self._mp_rows: dict[tuple[int, str], MpRows] = {}
         # mpf: Σ_t row_t z_tᵀ of a weight as one product (each entry one sum, rounded once)
         self.summed_contributions = self._summed if kind == "mp" else None

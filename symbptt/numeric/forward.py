@@ -78,6 +78,9 @@ class CompiledCell:
         self.nodes = [self._compile(stable, f"the step {name} = {text(expr.xreplace(plain))}")
                       for stable, (name, expr) in zip(self.node_exprs, cell.nodes, strict=True)]
         self.keys = self.graph.coefficient_keys()
+        # each route as Σ diag(coefficient)·matrix, and the source each weight multiplies (ArrayFactors)
+        self.route_terms = {(r.kind, r.target, r.source): self.graph.terms(r) for r in self.graph.routes}
+        self.z_source = {matrix: src for matrix, _, src in cell.matrices()}
         stable = {key: _gathered(stable_form(self.graph.coefficient(*key), cell)) for key in self.keys}
         self.coefficient_exprs = stable
         # float64: every coefficient in one function with common subexpressions computed once (the

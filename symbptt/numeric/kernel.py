@@ -231,6 +231,14 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
     model = values.model
     the_plan = plan(model.cell, model.layers, model.loss)
     watch = values.watch
+    with watch.watch("gradients"):  # one error state for the blocks below (each labelled on its own)
+        return _gradients(values, the_plan, magnitudes, computed)
+
+
+def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str, np.ndarray]] | None,
+               computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None
+               ) -> tuple[float, list[dict[str, np.ndarray]]]:
+    model, watch = values.model, values.watch
     with watch.watch("loss"):
         loss = values.loss()
     if computed is not None:
