@@ -8,6 +8,7 @@ saturated gates take the exact path) — and `-m slow` runs every built-in cell.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -53,7 +54,8 @@ def _model(cell: str, n: int, layers: int, loss: str, T: int, B: int, seed: int,
 
 def _disagreement(model: NumericModel, fast: jit.FastPass) -> float:
     """The largest difference, relative to each array's size, between the compiled pass and the NumPy
-    kernel's: every linear map, node and coefficient, and every δ_t with its exponent."""
+    kernel's: every linear map, node and coefficient, every δ_t with its exponent, the loss and every
+    gradient."""
     values = ArrayFactors(model, watch=FloatWatch())
     worst = 0.0
     for ours, theirs in zip(fast.trajectory.values + fast.trajectory.coefs, values.traj.values + values.traj.coefs,
@@ -66,6 +68,14 @@ def _disagreement(model: NumericModel, fast: jit.FastPass) -> float:
         return np.inf
     for key, arr in store.items():
         worst = max(worst, float(np.max(np.abs(their_store[key] - arr))) / max(1e-300, float(np.max(np.abs(arr)))))
+    if fast.result is None:
+        return np.inf
+    loss, grads = kernel.gradients(values)
+    worst = max(worst, abs(fast.result[0] - loss) / max(1.0, abs(loss)))
+    for ours, theirs in zip(fast.result[1], grads, strict=True):
+        for key, arr in theirs.items():
+            scale = max(1e-300, float(np.max(np.abs(arr))))
+            worst = max(worst, float(np.max(np.abs(ours[key] - arr))) / scale)
     return worst
 
 
@@ -113,7 +123,7 @@ def test_a_planted_transpose_is_caught(compiled_kernel):
             args[i] = np.ascontiguousarray(args[i].T)
         return original(*args)
 
-    planted = jit.Kernels(k.forward_layer, untransposed, k.outs, k.coefs, k.weights)
+    planted = dataclasses.replace(k, deltas=untransposed)
     original_kernels = jit.kernels
     jit.kernels = lambda *a: planted  # type: ignore[assignment]
     try:
@@ -163,6 +173,20 @@ def test_the_suite_runs_without_the_kernel_and_symbptt_does_not_import_numba():
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert os.environ.get("SYMBPTT_JIT") == "0"
+
+
+def test_sums_over_many_exponents_equal_the_numpy_kernel(compiled_kernel):
+    """A saturated unit over 1500 steps: δ is rescaled by powers of two every few steps, so the sums over t
+    run in many pieces, each with its exponent; h0's gradient (about 10^-700) keeps its size and digits."""
+    one = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
+    x, y = np.ones((1500, 1)), np.array([0.5])
+    shaped = [{k: v.reshape(-1, 1) if v.ndim < 2 else v for k, v in one.items()}]
+    model = NumericModel(get_cell("rnn", get_activation("tanh")), shaped, x[:, :, None], y[:, None], "last")
+    fast = jit.float_pass(model.cell, model.params, model.x, model.y, "last")
+    assert fast is not None and len(set(fast.deltas[1].tolist())) > 10
+    assert _disagreement(model, fast) < 1e-13
+    got = symbptt.gradients(one, x, y)
+    assert got.kernel == "compiled" and got.log10["h0"][0] < -600 and got.exact is not None
 
 
 @pytest.mark.slow

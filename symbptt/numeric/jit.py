@@ -37,7 +37,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .. import primitives as P
 from ..cells import INPUT, Cell, unit
 from .forward import CompiledCell, Trajectory, compiled
-from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, plan
+from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, _runs, _value, plan
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
 
@@ -259,6 +259,94 @@ def _delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
     return source, outs, coefs, weights
 
 
+# ---------------------------------------------------------------- source of the sums over t
+
+
+def _extended_add(target: str, value: str, exponent: str) -> list[str]:
+    """Lines adding value·2^exponent to the entry kept as target's mantissa (GM) and exponent (GX): as
+    kernel._extended_sum adds, with an addend below 2^-60 of the other dropped without computing it
+    (it is below half a unit in the last place, so float64 addition would drop it too)."""
+    return [f"v = {value}",
+            "if v != 0.0:",
+            "    m2, x2 = math.frexp(v)",
+            f"    x2 += {exponent}",
+            f"    m1, x1 = GM_{target}, GX_{target}",
+            "    if m1 == 0.0 or x1 < x2 - 60:",
+            "        m1, x1 = m2, x2",
+            "    elif x2 >= x1 - 60:",
+            "        top = max(x1, x2)",
+            "        m1, xx = math.frexp(math.ldexp(m1, x1 - top) + math.ldexp(m2, x2 - top))",
+            "        x1 = top + xx if m1 != 0.0 else 0",
+            f"    GM_{target}, GX_{target} = m1, x1"]
+
+
+def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
+                 ) -> tuple[str, list[tuple[int, int]], list[tuple[int, str, str | None, str]]]:
+    """sums(...): the loss, and every gradient as kernel.gradients sums it — Σ over the steps of each run
+    sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays."""
+    coef_index = {key: k for k, key in enumerate(cc.keys)}
+    coefs: list[tuple[int, int]] = []
+    body = ["loss = 0.0"]
+    if loss == "last":
+        body += ["for i in range(n):", "    for bb in range(B):", "        e = H[T, i, bb] - Y[i, bb]",
+                 "        loss += e * e"]
+    else:
+        body += ["for t in range(1, T + 1):", "    for i in range(n):", "        for bb in range(B):",
+                 "            e = H[t, i, bb] - Y[t - 1, i, bb]", "            loss += e * e"]
+    body.append("loss = loss / 2")
+    rows = {}
+    for layer, leaf, states in the_plan.rows:
+        if not states:
+            continue
+        name = f"R_{layer}_{leaf}"
+        rows[(layer, leaf)] = name
+        terms = []
+        for state in states:
+            terms.append(f"K_{len(coefs)}[t, i, bb] * D_{layer}_{state}[t, i, bb]")
+            coefs.append((layer, coef_index[(state, leaf)]))
+        body += [f"{name} = np.empty((T + 1, n, B))", "for t in range(1, T + 1):", "    for i in range(n):",
+                 "        for bb in range(B):", f"            {name}[t, i, bb] = {' + '.join(terms)}"]
+    grads: list[tuple[int, str, str | None, str]] = []  # (layer, kind, z source, the δ or row it reads)
+    for g, (_, layer, kind, leaf, source) in enumerate(the_plan.grads):
+        body += [f"for i in range(GM_{g}.shape[0]):", f"    for k in range(GM_{g}.shape[1]):",
+                 f"        GM_{g}[i, k] = 0.0", f"        GX_{g}[i, k] = 0"]
+        if kind == "initial":
+            grads.append((layer, kind, None, f"D_{layer}_{leaf}"))
+            body += [f"whole = GM_{g}.shape[0] != n", "s = 0.0",
+                     "for i in range(n):", "    if not whole:", "        s = 0.0", "    for bb in range(B):",
+                     f"        s += D_{layer}_{leaf}[0, i, bb]", "    if not whole:",
+                     *["        " + line for line in _extended_add(f"{g}[i, 0]", "s", "e0")],
+                     "if whole:", *["    " + line for line in _extended_add(f"{g}[0, 0]", "s", "e0")]]
+            continue
+        row = rows.get((layer, leaf))
+        z = None if source is None else source
+        grads.append((layer, kind, z, row or ""))
+        if row is None:
+            continue
+        body += ["for r in range(len(rexps)):", "    a, b, e = starts[r], stops[r], rexps[r]"]
+        if z is None:  # a bias (n × 1) or a scalar (1 × 1): Σ over the run's steps and the batch
+            body += [f"    whole = GM_{g}.shape[0] != n", "    s = 0.0", "    for i in range(n):",
+                     "        if not whole:", "            s = 0.0", "        for idx in range(a, b):",
+                     "            for bb in range(B):", f"                s += {row}[idx + 1, i, bb]",
+                     "        if not whole:",
+                     *["            " + line for line in _extended_add(f"{g}[i, 0]", "s", "e")],
+                     "    if whole:", *["        " + line for line in _extended_add(f"{g}[0, 0]", "s", "e")]]
+        else:  # a weight: Σ_t row_t z_tᵀ over the run
+            body += ["    for i in range(n):", f"        for k in range(GM_{g}.shape[1]):", "            s = 0.0",
+                     "            for idx in range(a, b):", "                for bb in range(B):",
+                     f"                    s += {row}[idx + 1, i, bb] * Z_{g}[idx, k, bb]",
+                     *["            " + line for line in _extended_add(f"{g}[i, k]", "s", "e")]]
+    body.append("return loss")
+    args = (["T", "n", "B", "starts", "stops", "rexps", "e0", "H", "Y"]
+            + [f"K_{i}" for i in range(len(coefs))]
+            + [f"D_{layer}_{state}" for layer, state in [key for key, _, _ in the_plan.order]]
+            + [f"Z_{g}" for g, item in enumerate(grads) if item[2] is not None]
+            + [f"GM_{g}" for g in range(len(grads))] + [f"GX_{g}" for g in range(len(grads))])
+    source = ("@njit(cache=True)\ndef sums(" + ", ".join(args) + "):\n"
+              + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
+    return source, coefs, grads
+
+
 # ---------------------------------------------------------------- loading and running
 
 
@@ -272,6 +360,9 @@ class Kernels:
     outs: tuple[tuple[int, str], ...]  # the δ arrays, by (layer, state)
     coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the δ kernel reads: (layer, index in cc.keys)
     weights: tuple[tuple[int, str], ...]  # the transposed weights it reads: (layer, matrix)
+    sums: Callable[..., float]
+    sum_coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the sums read
+    grads: tuple[tuple[int, str, str | None, str], ...]  # per gradient: (layer, kind, z source, what it reads)
 
 
 def _load(source: str) -> Any:
@@ -305,13 +396,15 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     try:
         forward_source = _forward_source(cc)
         delta_source, outs, coefs, weights = _delta_source(cc, plan(cell, layers, loss), loss)
+        sums_source, sum_coefs, grads = _sums_source(cc, plan(cell, layers, loss), loss)
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
-    module = _load(HELPERS + constants + "\n\n" + forward_source + "\n\n" + delta_source)
+    module = _load(HELPERS + constants + "\n\n" + forward_source + "\n\n" + delta_source + "\n\n" + sums_source)
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
-    return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights))
+    return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
+                   tuple(sum_coefs), tuple(grads))
 
 
 @dataclass
@@ -321,6 +414,7 @@ class FastPass:
 
     trajectory: Trajectory
     deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray]
+    result: tuple[float, list[dict[str, np.ndarray]]] | None  # the loss and gradients, unless the sums raised
 
 
 def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray,
@@ -380,7 +474,39 @@ def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y
     scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
                | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
     traj = Trajectory(values, coefs, x, scalars)
-    return FastPass(traj, (dict(zip(k.outs, outs, strict=True)), exps[:T + 1]))
+    exps = exps[:T + 1]
+    return FastPass(traj, (dict(zip(k.outs, outs, strict=True)), exps),
+                    _sums(k, cc, params, x, y, loss, values, coefs, outs, exps))
+
+
+def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray,
+          loss: str, values: list[dict[str, np.ndarray]], coefs: list[dict[tuple[str, str], np.ndarray]],
+          outs: list[np.ndarray], exps: np.ndarray) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+    """The loss and every gradient by the compiled sums (None when they raised a float64 event)."""
+    fenv = _fenv()
+    assert fenv is not None
+    test, clear = fenv
+    runs = _runs(exps)
+    starts, stops, rexps = (np.array([r[i] for r in runs], dtype=np.int64) for i in range(3))
+    the_plan = plan(cc.cell, len(params), loss)
+    T, n, B = x.shape[0], outs[0].shape[1], x.shape[2]
+    zs, gm, gx = [], [], []
+    for (param, layer, _, _, _), (_, _, source, _) in zip(the_plan.grads, k.grads, strict=True):
+        shape = params[layer - 1][param].shape
+        gm.append(np.empty(shape))
+        gx.append(np.empty(shape, dtype=np.int64))
+        if source is not None:
+            z = (x if layer == 1 else values[layer - 2]["h"][1:]) if source == INPUT else values[layer - 1][source][:-1]
+            zs.append(np.ascontiguousarray(z))
+    clear(FE_EVENTS)
+    value = k.sums(T, n, B, starts, stops, rexps, int(exps[0]), values[-1]["h"], y,
+                   *[coefs[layer - 1][cc.keys[i]] for layer, i in k.sum_coefs], *outs, *zs, *gm, *gx)
+    if test(FE_EVENTS):
+        return None
+    grads: list[dict[str, np.ndarray]] = [{} for _ in params]
+    for (param, layer, _, _, _), m, e in zip(the_plan.grads, gm, gx, strict=True):
+        grads[layer - 1][param] = _value(m, e)
+    return float(value), grads
 
 
 __all__ = ["FastPass", "Kernels", "MAX_UNITS", "available", "cache_folder", "float_pass", "kernels", "worth_it"]
