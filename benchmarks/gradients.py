@@ -321,8 +321,8 @@ def training(smoke: bool) -> list[list[str]]:
     against torch autograd float64 on the same equations (target ≤ 1×)."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
-    from symbptt.learn.train import batch_gradients
-    from symbptt.numeric.factors import ArrayFactors, NumericModel
+    from symbptt.learn.train import batch_gradients, forward
+    from symbptt.numeric.factors import NumericModel
 
     try:
         if smoke:
@@ -341,7 +341,7 @@ def training(smoke: bool) -> list[list[str]]:
 
         def ours() -> None:
             model = NumericModel(spec, params, x, y, "last")  # noqa: B023
-            batch_gradients(ArrayFactors(model), model, spec, T // 2, None)  # noqa: B023
+            batch_gradients(forward(model), model, spec, T // 2, None)  # noqa: B023
 
         tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
         tx, ty = torch.tensor(x), torch.tensor(y)

@@ -197,3 +197,22 @@ def test_every_cell_compiled_equals_the_numpy_kernel(compiled_kernel, cell, loss
     fast = jit.float_pass(model.cell, model.params, model.x, model.y, loss)
     assert fast is not None
     assert _disagreement(model, fast) < 1e-13
+
+
+def test_training_takes_the_compiled_forward_pass_and_ignores_events(compiled_kernel):
+    """A training batch (LSTM n = 4, batch 8): the compiled trajectory gives the iteration's gradients to
+    float64 rounding; with a gate at −800 (an underflow) it still runs, since training asks for no exact
+    numbers, where the exact path's strict pass says None."""
+    from symbptt.learn.train import batch_gradients, forward
+
+    params, x, y, model = _model("lstm", 4, 1, "last", T=15, B=8, seed=6)
+    model.params[0]["b_f"] = np.full((4, 1), -800.0)
+    assert jit.trajectory(model.cell, model.params, model.x) is None
+    with np.errstate(all="ignore"):
+        values = forward(model)
+        assert values.traj.values is not None and jit.trajectory(model.cell, model.params, model.x, strict=False)
+        fast = batch_gradients(values, model, model.cell, 5, None)
+        slow = batch_gradients(ArrayFactors(model), model, model.cell, 5, None)
+    assert abs(fast[0] - slow[0]) <= 1e-13 * max(1.0, abs(slow[0])) and abs(fast[2] - slow[2]) < 1e-12
+    for key, arr in slow[1][0].items():
+        assert np.max(np.abs(fast[1][0][key] - arr)) <= 1e-12 * max(1.0, float(np.max(np.abs(arr)))), key

@@ -24,7 +24,7 @@ from ..activations import get_activation
 from ..budget import TRAIN_STEP, estimate
 from ..cells import INPUT, TAKES_ACTIVATION, Cell, get_cell
 from ..errors import SymbpttError
-from ..numeric import kernel
+from ..numeric import jit, kernel
 from ..numeric.examples import INITS, unit_recurrent
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
@@ -154,6 +154,13 @@ def trained_names(spec: Cell) -> list[str]:
     return [p for p in spec.params if spec.kind(p) != "initial"]
 
 
+def forward(model: NumericModel) -> ArrayFactors:
+    """The float64 forward pass of a training batch with its step coefficients: compiled (numeric/jit.py)
+    when Numba is installed and n is small, which changes the last bits of the numbers against the NumPy
+    pass, else NumPy's.  Float64 events are not looked for: training asks for no exact numbers."""
+    return ArrayFactors(model, trajectory=jit.trajectory(model.cell, model.params, model.x, strict=False))
+
+
 def batch_gradients(values: ArrayFactors, model: NumericModel, spec: Cell, far: int, truncate: int | None
                     ) -> tuple[float, list[dict[str, np.ndarray]], float]:
     """(loss, ∂L/∂θ, far share) averaged over the batch: one δ recursion for all parameters."""
@@ -215,7 +222,7 @@ def _summed(values: ArrayFactors, rnn, rows: dict[str, np.ndarray], name: str, l
         z = traj.inputs[lo - 1:hi] if layer == 1 else traj.values[layer - 2]["h"][lo:hi + 1]
     else:
         z = traj.values[layer - 1][source][lo - 1:hi]  # the previous state: index t − 1
-    return np.tensordot(part, z, axes=([0, 2], [0, 2]))  # Σ_t Σ_b: one BLAS product
+    return kernel.summed_outer(part, z)  # Σ_t Σ_b, without transposed copies
 
 
 def evaluate(spec: Cell, params: list[dict[str, np.ndarray]], settings: TrainSettings, x: np.ndarray,
@@ -223,7 +230,7 @@ def evaluate(spec: Cell, params: list[dict[str, np.ndarray]], settings: TrainSet
     """The loss per sequence on a fixed held-out batch (forward pass only)."""
     model = NumericModel(spec, params, x, np.broadcast_to(target, (settings.n, target.size)).copy(), "last")
     with np.errstate(all="ignore"):
-        return float(ArrayFactors(model).loss()) / target.size
+        return float(forward(model).loss()) / target.size
 
 
 def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None = None,
@@ -247,7 +254,7 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
         y = np.broadcast_to(batch.target, (settings.n, settings.batch)).copy()
         model = NumericModel(spec, params, batch.x, y, "last")
         with np.errstate(all="ignore"):
-            values = ArrayFactors(model)
+            values = forward(model)
             loss, grads, share = batch_gradients(values, model, spec, settings.horizon, settings.truncate)
         grads, clipped, norm = clip_by_norm(grads, settings.clip)
         row: dict[str, object] = {"iteration": it, "loss": loss, "grad_norm": norm, "far_share": share,

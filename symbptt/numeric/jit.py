@@ -417,18 +417,19 @@ class FastPass:
     result: tuple[float, list[dict[str, np.ndarray]]] | None  # the loss and gradients, unless the sums raised
 
 
-def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray,
-               loss: str) -> FastPass | None:
-    """The float64 forward pass and δ recursion by the compiled kernels, or None when they do not apply
-    (no Numba, n above MAX_UNITS, a function they do not compile) or when float64 raised an underflow,
-    overflow or invalid operation on the way — the caller then runs the watched NumPy pass."""
+def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, strict: bool = True
+               ) -> Trajectory | None:
+    """The float64 forward pass with its step coefficients by the compiled kernel, or None when it does
+    not apply (no Numba, n where loops lose to BLAS, a function it does not compile) or — when
+    ``strict`` — when float64 raised an underflow, overflow or invalid operation on the way.  Training,
+    which does not ask for exact numbers, passes strict=False."""
     if not available():
         return None
     n = params[0][f"{cell.states[0]}0"].shape[0]
     if (not worth_it(n, x.shape[2], len(cell.nodes)) or x.dtype != np.float64
             or any(v.ndim > 2 for p in params for v in p.values())):
         return None
-    k = kernels(cell, len(params), loss)
+    k = kernels(cell, len(params), "last")  # the forward pass does not depend on the loss
     if k is None:
         return None
     fenv = _fenv()
@@ -439,7 +440,7 @@ def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y
     values: list[dict[str, np.ndarray]] = []
     coefs: list[dict[tuple[str, str], np.ndarray]] = []
     try:
-        with np.errstate(all="raise"):
+        with np.errstate(all="raise" if strict else "ignore"):
             for ell, p in enumerate(params):
                 inputs = np.ascontiguousarray(x if ell == 0 else values[-1]["h"][1:])
                 reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for lin in cell.linears
@@ -458,12 +459,33 @@ def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y
                 clear(FE_EVENTS)
                 k.forward_layer(T, n, B, inputs.shape[1] == n, inputs, *reads, *mats, *biases, *units,
                                 *[layer[lin.name] for lin in cell.linears], *[layer[m] for m in cc.node_names], *cs)
-                if test(FE_EVENTS):
+                if strict and test(FE_EVENTS):
                     return None
                 values.append(layer)
                 coefs.append(dict(zip(cc.keys, cs, strict=True)))
     except FloatingPointError:
         return None
+    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
+               | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
+    return Trajectory(values, coefs, x, scalars)
+
+
+def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray,
+               loss: str) -> FastPass | None:
+    """The float64 forward pass, δ recursion and sums by the compiled kernels, or None when they do not
+    apply or float64 raised an event on the way (see ``trajectory``) — the caller then runs the watched
+    NumPy pass."""
+    traj = trajectory(cell, params, x)
+    if traj is None:
+        return None
+    k = kernels(cell, len(params), loss)
+    fenv = _fenv()
+    assert k is not None and fenv is not None
+    test, clear = fenv
+    cc = compiled(cell)
+    T, _, B = x.shape
+    n = params[0][f"{cell.states[0]}0"].shape[0]
+    values, coefs = traj.values, traj.coefs
     exps = np.zeros(T + 2, dtype=np.int64)
     outs = [np.empty((T + 1, n, B)) for _ in k.outs]
     clear(FE_EVENTS)
@@ -471,9 +493,6 @@ def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y
              *[np.ascontiguousarray(params[layer - 1][m].T, dtype=float) for layer, m in k.weights], *outs)
     if test(FE_EVENTS):
         return None
-    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
-               | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
-    traj = Trajectory(values, coefs, x, scalars)
     exps = exps[:T + 1]
     return FastPass(traj, (dict(zip(k.outs, outs, strict=True)), exps),
                     _sums(k, cc, params, x, y, loss, values, coefs, outs, exps))
@@ -509,4 +528,5 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     return float(value), grads
 
 
-__all__ = ["FastPass", "Kernels", "MAX_UNITS", "available", "cache_folder", "float_pass", "kernels", "worth_it"]
+__all__ = ["FastPass", "Kernels", "MAX_UNITS", "available", "cache_folder", "float_pass", "kernels", "trajectory",
+           "worth_it"]

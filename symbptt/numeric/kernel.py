@@ -298,10 +298,10 @@ def _blocks(kind: str, shape: tuple, row: np.ndarray | None, z: np.ndarray | Non
         return [(np.zeros(shape), 0)]
     if z is None:
         return [(summed_to(row[a:b].sum(axis=0), shape), e) for a, b, e in runs]
-    return [(_summed_outer(row[a:b], z[a:b]), e) for a, b, e in runs]
+    return [(summed_outer(row[a:b], z[a:b]), e) for a, b, e in runs]
 
 
-def _summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
+def summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Σ_t Σ_b row[t, :, b] z[t, :, b]ᵀ for (T, n, B) and (T, k, B): with a batch, one product per step
     summed (NumPy's stacked matmul, no copies); for one sequence, one (n, T)·(T, k) product."""
     if row.shape[2] == 1:
