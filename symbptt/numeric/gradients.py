@@ -92,7 +92,7 @@ def _array(name: str, value: Any, shape: tuple[int, ...] | None = None, finite: 
     if shape is not None and arr.shape != shape:
         want = "×".join(map(str, shape)) or "a number"
         raise SymbpttError(f"{name} must be {want}, got shape {'×'.join(map(str, arr.shape)) or '()'}")
-    if finite and not np.all(np.isfinite(arr)):
+    if finite and not np.isfinite(arr).all():
         raise SymbpttError(f"{name} holds inf or NaN")
     return arr
 

@@ -336,7 +336,16 @@ def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
                      "            for idx in range(a, b):", "                for bb in range(B):",
                      f"                    s += {row}[idx + 1, i, bb] * Z_{g}[idx, k, bb]",
                      *["            " + line for line in _extended_add(f"{g}[i, k]", "s", "e")]]
-    body.append("return loss")
+    # each entry as a float64 where it is a normal number (kernel._value's rule), its exponent then 0;
+    # an entry outside that range stays (mantissa, exponent) and is counted
+    body.append("outside = 0")
+    for g in range(len(grads)):
+        body += [f"for i in range(GM_{g}.shape[0]):", f"    for k in range(GM_{g}.shape[1]):",
+                 f"        m, x = GM_{g}[i, k], GX_{g}[i, k]",
+                 "        if m != 0.0 and -1021 <= x <= 1024:",
+                 f"            GM_{g}[i, k], GX_{g}[i, k] = math.ldexp(m, x), 0",
+                 "        elif m != 0.0:", "            outside += 1"]
+    body.append("return loss, outside")
     args = (["T", "n", "B", "starts", "stops", "rexps", "e0", "H", "Y"]
             + [f"K_{i}" for i in range(len(coefs))]
             + [f"D_{layer}_{state}" for layer, state in [key for key, _, _ in the_plan.order]]
@@ -360,7 +369,7 @@ class Kernels:
     outs: tuple[tuple[int, str], ...]  # the δ arrays, by (layer, state)
     coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the δ kernel reads: (layer, index in cc.keys)
     weights: tuple[tuple[int, str], ...]  # the transposed weights it reads: (layer, matrix)
-    sums: Callable[..., float]
+    sums: Callable[..., tuple[float, int]]
     sum_coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the sums read
     grads: tuple[tuple[int, str, str | None, str], ...]  # per gradient: (layer, kind, z source, what it reads)
 
@@ -518,13 +527,13 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
             z = (x if layer == 1 else values[layer - 2]["h"][1:]) if source == INPUT else values[layer - 1][source][:-1]
             zs.append(np.ascontiguousarray(z))
     clear(FE_EVENTS)
-    value = k.sums(T, n, B, starts, stops, rexps, int(exps[0]), values[-1]["h"], y,
-                   *[coefs[layer - 1][cc.keys[i]] for layer, i in k.sum_coefs], *outs, *zs, *gm, *gx)
+    value, outside = k.sums(T, n, B, starts, stops, rexps, int(exps[0]), values[-1]["h"], y,
+                            *[coefs[layer - 1][cc.keys[i]] for layer, i in k.sum_coefs], *outs, *zs, *gm, *gx)
     if test(FE_EVENTS):
         return None
     grads: list[dict[str, np.ndarray]] = [{} for _ in params]
     for (param, layer, _, _, _), m, e in zip(the_plan.grads, gm, gx, strict=True):
-        grads[layer - 1][param] = _value(m, e)
+        grads[layer - 1][param] = _value(m, e) if outside else m  # beyond float64's range: mpf entries
     return float(value), grads
 
 
