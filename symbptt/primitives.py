@@ -56,16 +56,33 @@ def np_log10_sech2(x: Array) -> Array:
 
 
 def np_sigmoid(x: Array) -> Array:
-    """1/(1 + e^{−x}), relatively exact on both sides (no 1 + tanh cancellation for x ≪ 0)."""
+    """1/(1 + e^{−x}), relatively exact on both sides (no 1 + tanh cancellation for x ≪ 0): with
+    e = e^{−|x|}, 1/(1 + e) for x ≥ 0 and e/(1 + e) below (computed in place: two arrays, not seven)."""
     x = np.asarray(x, dtype=float)
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    if not x.ndim:
+        return np_sigmoid(x.reshape(1))[0]
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    np.divide(e, d, out=e)
+    np.divide(1.0, d, out=d)
+    np.copyto(e, d, where=x >= 0)
+    return e
 
 
 def np_dsigmoid(x: Array) -> Array:
-    """σ'(x) = e^{−|x|} / (1 + e^{−|x|})² = sech²(x/2)/4."""
-    e = np.exp(-np.abs(x))
-    return e / (1.0 + e) ** 2
+    """σ'(x) = e^{−|x|} / (1 + e^{−|x|})² = sech²(x/2)/4 (in place, as np_sech2)."""
+    x = np.asarray(x, dtype=float)
+    if not x.ndim:
+        return np_dsigmoid(x.reshape(1))[0]
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    d *= d
+    e /= d
+    return e
 
 
 def np_log10_dsigmoid(x: Array) -> Array:
