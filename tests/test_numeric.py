@@ -949,3 +949,17 @@ def test_mp_log10_and_sech2_agree_with_mpmath_to_their_last_digits():
                     assert abs(mp_dtanh(x) - slope) <= unit * slope and abs(mp_tanh(x) - exact) <= unit * abs(exact)
     assert mp_log10_abs(0) == -np.inf and mp_log10_abs(mpmath.mpf(1000)) == 3.0
     assert mp_log10_abs(mpmath.mpf(2) ** (2**1100)) == np.inf and mp_log10_abs(mpmath.mpf(2) ** -(2**1100)) == -np.inf
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=50))
+def test_the_in_place_sigmoids_are_the_plain_formulas_bit_for_bit(values):
+    """np_sigmoid and np_dsigmoid work in place; their values are those of the plain formulas with
+    e = e^{−|x|}: 1/(1 + e) or e/(1 + e), and e/(1 + e)², bit for bit (scalars too)."""
+    from symbptt import primitives as P
+
+    x = np.array(values + [0.0, -0.0, 800.0, -800.0])
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(x))
+        assert np.array_equal(P.np_sigmoid(x), np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
+        assert np.array_equal(P.np_dsigmoid(x), e / (1.0 + e) ** 2)
+        assert P.np_sigmoid(x[0]) == P.np_sigmoid(x)[0] and P.np_dsigmoid(x[0]) == P.np_dsigmoid(x)[0]
