@@ -158,10 +158,11 @@ def test_what_it_cannot_compile_is_left_to_numpy(compiled_kernel, tmp_path, monk
 def test_the_source_is_written_once_and_loaded_by_name(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))
     source = "VALUE = 41 + 1\n"
-    first = jit._load(source)
+    first, fresh = jit._load(source)
     files = list((tmp_path / "jit").glob("kernel_*.py"))
-    assert first.VALUE == 42 and len(files) == 1 and files[0].read_text() == source
-    assert jit._load(source).VALUE == 42 and list((tmp_path / "jit").glob("kernel_*.py")) == files
+    assert first.VALUE == 42 and fresh and len(files) == 1 and files[0].read_text() == source
+    again, fresh = jit._load(source)
+    assert again.VALUE == 42 and not fresh and list((tmp_path / "jit").glob("kernel_*.py")) == files
 
 
 def test_the_suite_runs_without_the_kernel_and_symbptt_does_not_import_numba():
@@ -216,3 +217,18 @@ def test_training_takes_the_compiled_forward_pass_and_ignores_events(compiled_ke
     assert abs(fast[0] - slow[0]) <= 1e-13 * max(1.0, abs(slow[0])) and abs(fast[2] - slow[2]) < 1e-12
     for key, arr in slow[1][0].items():
         assert np.max(np.abs(fast[1][0][key] - arr)) <= 1e-12 * max(1.0, float(np.max(np.abs(arr)))), key
+
+
+def test_a_command_knows_before_the_wait_that_it_compiles(compiled_kernel, tmp_path, monkeypatch):
+    """compiles_first: true where the kernel's source is new to the cache folder (`symbptt train` then
+    says it compiles, on a terminal), false once it is there, and false where the kernel would not run."""
+    monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))
+    spec = get_cell("rnn", get_activation("tanh"))
+    jit.kernels.cache_clear()
+    try:
+        assert jit.compiles_first(spec, 1, 4, 32)
+        assert not jit.compiles_first(spec, 1, 64, 32)  # the NumPy kernel runs there
+        jit.kernels.cache_clear()
+        assert not jit.compiles_first(spec, 1, 4, 32)
+    finally:
+        jit.kernels.cache_clear()

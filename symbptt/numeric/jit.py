@@ -1,12 +1,20 @@
 """The step kernel compiled to machine code (Numba, when installed): the float64 forward pass with its
-step coefficients, and the δ recursion, for any cell whose equations use functions it can compile.
+step coefficients, the δ recursion and the sums over t, for any cell whose equations use functions it
+can compile.
 
-The cell's one-step equations — the same expressions numeric/forward.py lambdifies — are printed as
-scalar Python (one unit of one batch element per iteration), the δ recursion of kernel.plan as loops
-over units; the source is written once per cell structure to the cache folder and compiled by Numba
-with its on-disk cache, so a second process loads machine code instead of compiling.  Products with a
-weight stay loops (n ≤ MAX_UNITS, where a BLAS call per step costs more than the arithmetic); sums over
-t stay where kernel.gradients does them, in one BLAS product per parameter.
+Three functions are generated per cell structure (cell, layers, loss):
+
+    forward_layer   the cell's one-step equations — the same stable expressions numeric/forward.py
+                    lambdifies — printed as scalar Python, one unit of one batch element at a time,
+                    with every step coefficient beside the nodes
+    deltas          kernel.deltas as loops: δ_t from δ_{t+1} and the layer above, kept as float64
+                    times a power of two per step
+    sums            the loss, and each gradient Σ_t row_t z_tᵀ summed run by run (a run: steps that
+                    share an exponent) and the runs added with an unbounded exponent, as kernel.gradients
+
+The source is written once to the cache folder (its name is its hash) and compiled by Numba with its
+on-disk cache, so a later process loads machine code instead of compiling.  Products with a weight are
+loops, which beat a BLAS call per step only for small n (``worth_it``); above that the NumPy kernel runs.
 
 Float64 events are read from the processor's status flags (fenv: underflow, overflow, invalid, divide
 by zero), cleared when a kernel starts and read when it ends: a kernel that raised one gives no result,
@@ -47,6 +55,8 @@ def worth_it(n: int, batch: int, nodes: int) -> bool:
     sequence and for gated cells, whose elementwise work per unit is larger; the plain cell with a batch
     of 32 runs 1.3× faster on BLAS)."""
     return n <= 16 or (n <= MAX_UNITS and (batch == 1 or nodes > 1))
+
+
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
 
 HELPERS = '''
@@ -372,17 +382,21 @@ class Kernels:
     sums: Callable[..., tuple[float, int]]
     sum_coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the sums read
     grads: tuple[tuple[int, str, str | None, str], ...]  # per gradient: (layer, kind, z source, what it reads)
+    fresh: bool  # the source was new in the cache folder: the first call compiles (seconds)
 
 
-def _load(source: str) -> Any:
+def _load(source: str) -> tuple[Any, bool]:
     """The module of this source, written once to the cache folder (Numba caches its machine code
-    beside it); a temporary folder when the cache folder cannot be written."""
+    beside it; a temporary folder when the cache folder cannot be written), and whether the source was
+    new there (its first call compiles)."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     folder = cache_folder()
+    fresh = True
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"kernel_{digest}.py"
-        if not path.exists():
+        fresh = not path.exists()
+        if fresh:
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(source)
@@ -395,7 +409,7 @@ def _load(source: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # Numba's cache finds a kernel's module by its name
     spec.loader.exec_module(module)
-    return module
+    return module, fresh
 
 
 @lru_cache(maxsize=32)
@@ -409,11 +423,11 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
-    module = _load(HELPERS + constants + "\n\n" + forward_source + "\n\n" + delta_source + "\n\n" + sums_source)
+    module, fresh = _load(HELPERS + constants + "\n\n" + forward_source + "\n\n" + delta_source + "\n\n" + sums_source)
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
     return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
-                   tuple(sum_coefs), tuple(grads))
+                   tuple(sum_coefs), tuple(grads), fresh)
 
 
 @dataclass
@@ -424,6 +438,15 @@ class FastPass:
     trajectory: Trajectory
     deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray]
     result: tuple[float, list[dict[str, np.ndarray]]] | None  # the loss and gradients, unless the sums raised
+
+
+def compiles_first(cell: Cell, layers: int, n: int, batch: int) -> bool:
+    """Whether a run of this cell would use the kernel and compile it first (its source is new here):
+    what a command says before a wait of seconds."""
+    if not available() or not worth_it(n, batch, len(cell.nodes)):
+        return False
+    k = kernels(cell, layers, "last")
+    return k is not None and k.fresh
 
 
 def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, strict: bool = True
@@ -537,5 +560,5 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     return float(value), grads
 
 
-__all__ = ["FastPass", "Kernels", "MAX_UNITS", "available", "cache_folder", "float_pass", "kernels", "trajectory",
-           "worth_it"]
+__all__ = ["FastPass", "Kernels", "MAX_UNITS", "available", "cache_folder", "compiles_first", "float_pass", "kernels",
+           "trajectory", "worth_it"]
