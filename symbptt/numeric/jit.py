@@ -59,12 +59,33 @@ def worth_it(n: int, batch: int, nodes: int) -> bool:
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
 
-HELPERS = '''
+HEADER = '''
 import math
 
 import numpy as np
 from numba import njit
 '''
+
+ADD = '''
+
+@njit(cache=True)
+def _add(m1, x1, v, e):
+    """m1·2^x1 + v·2^e as a mantissa and exponent, as kernel._extended_sum adds: an addend below 2^-60
+    of the other is dropped without being computed (below half a unit in the last place, float64
+    addition would drop it too), so nothing underflows."""
+    if v == 0.0:
+        return m1, x1
+    m2, x2 = math.frexp(v)
+    x2 = x2 + e
+    if m1 == 0.0 or x1 < x2 - 60:
+        return m2, x2
+    if x2 < x1 - 60:
+        return m1, x1
+    top = max(x1, x2)
+    m, shift = math.frexp(math.ldexp(m1, x1 - top) + math.ldexp(m2, x2 - top))
+    return m, (top + shift if m != 0.0 else top - top)
+'''
+
 
 # the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
 # compute them (primitives.np_sigmoid, np_dsigmoid, np.tanh, np_sech2, np_relu, np_step), operation for
@@ -198,15 +219,82 @@ def _forward_source(cc: CompiledCell) -> str:
 # ---------------------------------------------------------------- source of the δ recursion
 
 
+DELTA_HELPERS = '''
+
+@njit(cache=True)
+def _zero(D, t):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            D[t, i, bb] = 0.0
+
+
+@njit(cache=True)
+def _error(D, t, Ht, Yt, scale):
+    """δ_t starts from the loss's error h_t − y_t, at the step's exponent."""
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            D[t, i, bb] = math.ldexp(Ht[i, bb] - Yt[i, bb], -scale)
+
+
+@njit(cache=True)
+def _diagonal(D, t, K, L, s, shift):
+    """δ_t += (c_s ⊙ δ'_s) · 2^shift: a route whose factor is diagonal."""
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            v = K[s, i, bb] * L[s, i, bb]
+            if shift != 0:
+                v = math.ldexp(v, shift)
+            D[t, i, bb] = D[t, i, bb] + v
+
+
+@njit(cache=True)
+def _through(D, t, MT, K, L, s, shift, sc, pr):
+    """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, row-major)."""
+    n, B = D.shape[1], D.shape[2]
+    for j in range(n):
+        for bb in range(B):
+            sc[j, bb] = K[s, j, bb] * L[s, j, bb]
+    for i in range(n):
+        for bb in range(B):
+            pr[bb] = 0.0
+        for j in range(n):
+            w = MT[i, j]
+            for bb in range(B):
+                pr[bb] += w * sc[j, bb]
+        for bb in range(B):
+            v = pr[bb]
+            if shift != 0:
+                v = math.ldexp(v, shift)
+            D[t, i, bb] = D[t, i, bb] + v
+
+
+@njit(cache=True)
+def _largest(D, t, largest):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            largest = max(largest, abs(D[t, i, bb]))
+    return largest
+
+
+@njit(cache=True)
+def _rescale(D, t, k):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            D[t, i, bb] = math.ldexp(D[t, i, bb], -k)
+'''
+
+
 def _delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
                   ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
-    """deltas(...): kernel.deltas as loops (with the rescaling by powers of two)."""
+    """deltas(...): kernel.deltas as calls of DELTA_HELPERS' loops (a short function compiles fast),
+    δ_t written into its row as the routes are added, with the rescaling by powers of two."""
     keys = [key for key, _, _ in the_plan.order]
     coef_index = {key: k for k, key in enumerate(cc.keys)}
     coefs: list[tuple[int, int]] = []  # (layer, coefficient index) arguments
     weights: list[tuple[int, str]] = []  # (layer, matrix) arguments, transposed
     out_name = {key: f"D_{key[0]}_{key[1]}" for key in keys}
-    body = ["sc = np.empty((n, B))", "pr = np.empty(B)", "tot = np.empty((n, B))",
+    error = "_error({out}, t, H[T], Y, scale)" if loss == "last" else "_error({out}, t, H[t], Y[t - 1], scale)"
+    body = ["sc = np.empty((n, B))", "pr = np.empty(B)",
             "for t in range(T, -1, -1):",
             f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
             "    later_exp = exps[t + 1]",
@@ -214,53 +302,31 @@ def _delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
             "    shift = later_exp - scale"]
     for key, parts, err in the_plan.order:
         out = out_name[key]
-        body += ["    for i in range(n):", "        for bb in range(B):", "            tot[i, bb] = 0.0"]
         if err:
-            target = "Y" if loss == "last" else "Y[t - 1]"
-            body += ["    if reads_error:", "        for i in range(n):", "            for bb in range(B):",
-                     f"                tot[i, bb] = math.ldexp(H[t, i, bb] - {target}[i, bb], -scale)"
-                     if loss == "sum" else
-                     f"                tot[i, bb] = math.ldexp(H[T, i, bb] - {target}[i, bb], -scale)"]
+            body += ["    if reads_error:", "        " + error.format(out=out), "    else:", f"        _zero({out}, t)"]
+        else:
+            body.append(f"    _zero({out}, t)")
         for part in parts:
             s = "t" if part.up else "t + 1"
-            cond = "t >= 1" if part.up else "t + 1 <= T"
-            later = out_name[part.later]
-            body.append(f"    if {cond}:")
+            body.append(f"    if {'t >= 1' if part.up else 't + 1 <= T'}:")
             for (target, leaf), matrix in part.terms:
                 ci = len(coefs)
                 coefs.append((part.later[0], coef_index[(target, leaf)]))
-                shift = "" if part.up else "if shift != 0:\n                    v = math.ldexp(v, shift)"
+                shift = "0" if part.up else "shift"  # a part from the layer above shares δ_t's exponent
                 if matrix is None:
-                    body += ["        for i in range(n):", "            for bb in range(B):",
-                             f"                v = K_{ci}[{s}, i, bb] * {later}[{s}, i, bb]"]
-                    if shift:
-                        body.append("                " + shift)
-                    body.append("                tot[i, bb] = tot[i, bb] + v")
+                    body.append(f"        _diagonal({out}, t, K_{ci}, {out_name[part.later]}, {s}, {shift})")
                 else:
-                    wi = len(weights)
+                    body.append(f"        _through({out}, t, MT_{len(weights)}, K_{ci}, {out_name[part.later]}, {s}, "
+                                f"{shift}, sc, pr)")
                     weights.append((part.later[0], matrix))
-                    body += ["        for j in range(n):", "            for bb in range(B):",
-                             f"                sc[j, bb] = K_{ci}[{s}, j, bb] * {later}[{s}, j, bb]",
-                             "        for i in range(n):", "            for bb in range(B):",
-                             "                pr[bb] = 0.0",
-                             "            for j in range(n):",
-                             f"                w = MT_{wi}[i, j]", "                for bb in range(B):",
-                             "                    pr[bb] += w * sc[j, bb]",
-                             "            for bb in range(B):", "                v = pr[bb]"]
-                    if shift:
-                        body.append("                " + shift)
-                    body.append("                tot[i, bb] = tot[i, bb] + v")
-        body += ["    for i in range(n):", "        for bb in range(B):", f"            {out}[t, i, bb] = tot[i, bb]"]
     outs = [out_name[k] for k in keys]
     body += ["    exps[t] = scale",
              "    if t % RESCALE == 0 or t == T:",
              "        largest = 0.0",
-             *[f"        for i in range(n):\n            for bb in range(B):\n"
-               f"                largest = max(largest, abs({o}[t, i, bb]))" for o in outs],
+             *[f"        largest = _largest({o}, t, largest)" for o in outs],
              "        if largest != 0.0 and not (LOW <= largest <= HIGH):",
              "            k = math.frexp(largest)[1]",
-             *[f"            for i in range(n):\n                for bb in range(B):\n"
-               f"                    {o}[t, i, bb] = math.ldexp({o}[t, i, bb], -k)" for o in outs],
+             *[f"            _rescale({o}, t, k)" for o in outs],
              "            exps[t] = scale + k"]
     args = (["T", "n", "B", "H", "Y", "exps"] + [f"K_{i}" for i in range(len(coefs))]
             + [f"MT_{i}" for i in range(len(weights))] + outs)
@@ -272,28 +338,97 @@ def _delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
 # ---------------------------------------------------------------- source of the sums over t
 
 
-def _extended_add(target: str, value: str, exponent: str) -> list[str]:
-    """Lines adding value·2^exponent to the entry kept as target's mantissa (GM) and exponent (GX): as
-    kernel._extended_sum adds, with an addend below 2^-60 of the other dropped without computing it
-    (it is below half a unit in the last place, so float64 addition would drop it too)."""
-    return [f"v = {value}",
-            "if v != 0.0:",
-            "    m2, x2 = math.frexp(v)",
-            f"    x2 += {exponent}",
-            f"    m1, x1 = GM_{target}, GX_{target}",
-            "    if m1 == 0.0 or x1 < x2 - 60:",
-            "        m1, x1 = m2, x2",
-            "    elif x2 >= x1 - 60:",
-            "        top = max(x1, x2)",
-            "        m1, xx = math.frexp(math.ldexp(m1, x1 - top) + math.ldexp(m2, x2 - top))",
-            "        x1 = top + xx if m1 != 0.0 else 0",
-            f"    GM_{target}, GX_{target} = m1, x1"]
+SUM_HELPERS = '''
+
+@njit(cache=True)
+def _clear(GM, GX):
+    for i in range(GM.shape[0]):
+        for k in range(GM.shape[1]):
+            GM[i, k] = 0.0
+            GX[i, k] = 0
+
+
+@njit(cache=True)
+def _row(R, K, D, first):
+    """R = c ⊙ δ (first) or R += c ⊙ δ, for t = 1..T: a leaf's row, summed over the states it enters."""
+    for t in range(1, R.shape[0]):
+        for i in range(R.shape[1]):
+            for bb in range(R.shape[2]):
+                v = K[t, i, bb] * D[t, i, bb]
+                R[t, i, bb] = v if first else R[t, i, bb] + v
+
+@njit(cache=True)
+def _initial(D, e0, GM, GX):
+    """δ_0 summed over the batch (and over the units for a 1 × 1 parameter), at exponent e0."""
+    n, B = D.shape[1], D.shape[2]
+    whole = GM.shape[0] != n
+    s = 0.0
+    for i in range(n):
+        if not whole:
+            s = 0.0
+        for bb in range(B):
+            s += D[0, i, bb]
+        if not whole:
+            GM[i, 0], GX[i, 0] = _add(GM[i, 0], GX[i, 0], s, e0)
+    if whole:
+        GM[0, 0], GX[0, 0] = _add(GM[0, 0], GX[0, 0], s, e0)
+
+
+@njit(cache=True)
+def _summed(R, starts, stops, rexps, GM, GX):
+    """A bias or per-unit parameter: the rows summed over each run's steps and the batch (and the units
+    for a 1 × 1 parameter), the runs added with their exponents."""
+    n, B = R.shape[1], R.shape[2]
+    whole = GM.shape[0] != n
+    for r in range(len(rexps)):
+        s = 0.0
+        for i in range(n):
+            if not whole:
+                s = 0.0
+            for idx in range(starts[r], stops[r]):
+                for bb in range(B):
+                    s += R[idx + 1, i, bb]
+            if not whole:
+                GM[i, 0], GX[i, 0] = _add(GM[i, 0], GX[i, 0], s, rexps[r])
+        if whole:
+            GM[0, 0], GX[0, 0] = _add(GM[0, 0], GX[0, 0], s, rexps[r])
+
+
+@njit(cache=True)
+def _outer(R, Z, starts, stops, rexps, GM, GX):
+    """A weight: Σ_t row_t z_tᵀ over each run, the runs added with their exponents."""
+    n, B = R.shape[1], R.shape[2]
+    for r in range(len(rexps)):
+        for i in range(n):
+            for k in range(GM.shape[1]):
+                s = 0.0
+                for idx in range(starts[r], stops[r]):
+                    for bb in range(B):
+                        s += R[idx + 1, i, bb] * Z[idx, k, bb]
+                GM[i, k], GX[i, k] = _add(GM[i, k], GX[i, k], s, rexps[r])
+
+
+@njit(cache=True)
+def _finish(GM, GX):
+    """Each entry as a float64 where it is a normal number (kernel._value's rule), its exponent then 0;
+    the count of entries beyond, which stay (mantissa, exponent)."""
+    outside = 0
+    for i in range(GM.shape[0]):
+        for k in range(GM.shape[1]):
+            m, x = GM[i, k], GX[i, k]
+            if m != 0.0 and -1021 <= x <= 1024:
+                GM[i, k], GX[i, k] = math.ldexp(m, x), 0
+            elif m != 0.0:
+                outside += 1
+    return outside
+'''
 
 
 def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
                  ) -> tuple[str, list[tuple[int, int]], list[tuple[int, str, str | None, str]]]:
     """sums(...): the loss, and every gradient as kernel.gradients sums it — Σ over the steps of each run
-    sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays."""
+    sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays
+    (the loops are SUM_HELPERS', called once per gradient: a short function compiles fast)."""
     coef_index = {key: k for k, key in enumerate(cc.keys)}
     coefs: list[tuple[int, int]] = []
     body = ["loss = 0.0"]
@@ -310,51 +445,25 @@ def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
             continue
         name = f"R_{layer}_{leaf}"
         rows[(layer, leaf)] = name
-        terms = []
-        for state in states:
-            terms.append(f"K_{len(coefs)}[t, i, bb] * D_{layer}_{state}[t, i, bb]")
+        body.append(f"{name} = np.empty((T + 1, n, B))")
+        for k, state in enumerate(states):  # summed in the states' order, as kernel.gradients sums them
+            body.append(f"_row({name}, K_{len(coefs)}, D_{layer}_{state}, {k == 0})")
             coefs.append((layer, coef_index[(state, leaf)]))
-        body += [f"{name} = np.empty((T + 1, n, B))", "for t in range(1, T + 1):", "    for i in range(n):",
-                 "        for bb in range(B):", f"            {name}[t, i, bb] = {' + '.join(terms)}"]
     grads: list[tuple[int, str, str | None, str]] = []  # (layer, kind, z source, the δ or row it reads)
+    body.append("outside = 0")
     for g, (_, layer, kind, leaf, source) in enumerate(the_plan.grads):
-        body += [f"for i in range(GM_{g}.shape[0]):", f"    for k in range(GM_{g}.shape[1]):",
-                 f"        GM_{g}[i, k] = 0.0", f"        GX_{g}[i, k] = 0"]
+        body.append(f"_clear(GM_{g}, GX_{g})")
+        row = rows.get((layer, leaf))
         if kind == "initial":
             grads.append((layer, kind, None, f"D_{layer}_{leaf}"))
-            body += [f"whole = GM_{g}.shape[0] != n", "s = 0.0",
-                     "for i in range(n):", "    if not whole:", "        s = 0.0", "    for bb in range(B):",
-                     f"        s += D_{layer}_{leaf}[0, i, bb]", "    if not whole:",
-                     *["        " + line for line in _extended_add(f"{g}[i, 0]", "s", "e0")],
-                     "if whole:", *["    " + line for line in _extended_add(f"{g}[0, 0]", "s", "e0")]]
-            continue
-        row = rows.get((layer, leaf))
-        z = None if source is None else source
-        grads.append((layer, kind, z, row or ""))
-        if row is None:
-            continue
-        body += ["for r in range(len(rexps)):", "    a, b, e = starts[r], stops[r], rexps[r]"]
-        if z is None:  # a bias (n × 1) or a scalar (1 × 1): Σ over the run's steps and the batch
-            body += [f"    whole = GM_{g}.shape[0] != n", "    s = 0.0", "    for i in range(n):",
-                     "        if not whole:", "            s = 0.0", "        for idx in range(a, b):",
-                     "            for bb in range(B):", f"                s += {row}[idx + 1, i, bb]",
-                     "        if not whole:",
-                     *["            " + line for line in _extended_add(f"{g}[i, 0]", "s", "e")],
-                     "    if whole:", *["        " + line for line in _extended_add(f"{g}[0, 0]", "s", "e")]]
-        else:  # a weight: Σ_t row_t z_tᵀ over the run
-            body += ["    for i in range(n):", f"        for k in range(GM_{g}.shape[1]):", "            s = 0.0",
-                     "            for idx in range(a, b):", "                for bb in range(B):",
-                     f"                    s += {row}[idx + 1, i, bb] * Z_{g}[idx, k, bb]",
-                     *["            " + line for line in _extended_add(f"{g}[i, k]", "s", "e")]]
-    # each entry as a float64 where it is a normal number (kernel._value's rule), its exponent then 0;
-    # an entry outside that range stays (mantissa, exponent) and is counted
-    body.append("outside = 0")
-    for g in range(len(grads)):
-        body += [f"for i in range(GM_{g}.shape[0]):", f"    for k in range(GM_{g}.shape[1]):",
-                 f"        m, x = GM_{g}[i, k], GX_{g}[i, k]",
-                 "        if m != 0.0 and -1021 <= x <= 1024:",
-                 f"            GM_{g}[i, k], GX_{g}[i, k] = math.ldexp(m, x), 0",
-                 "        elif m != 0.0:", "            outside += 1"]
+            body.append(f"_initial(D_{layer}_{leaf}, e0, GM_{g}, GX_{g})")
+        else:
+            grads.append((layer, kind, source, row or ""))
+            if row is not None and source is None:
+                body.append(f"_summed({row}, starts, stops, rexps, GM_{g}, GX_{g})")
+            elif row is not None:
+                body.append(f"_outer({row}, Z_{g}, starts, stops, rexps, GM_{g}, GX_{g})")
+        body.append(f"outside += _finish(GM_{g}, GX_{g})")
     body.append("return loss, outside")
     args = (["T", "n", "B", "starts", "stops", "rexps", "e0", "H", "Y"]
             + [f"K_{i}" for i in range(len(coefs))]
@@ -412,6 +521,17 @@ def _load(source: str) -> tuple[Any, bool]:
     return module, fresh
 
 
+SHARED_NAMES = ("_add", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_clear", "_row",
+                "_initial", "_summed", "_outer", "_finish")
+
+
+@lru_cache(maxsize=1)
+def _shared() -> Any:
+    """The module of the loops all kernels share (ADD, DELTA_HELPERS, SUM_HELPERS): its source never
+    changes with the cell, so Numba compiles it once per machine and every kernel links to it."""
+    return _load(HEADER + ADD + DELTA_HELPERS + SUM_HELPERS)[0]
+
+
 @lru_cache(maxsize=32)
 def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     """The compiled kernels of a structure, or None when its equations use a function they do not compile."""
@@ -423,7 +543,9 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
-    module, fresh = _load(HELPERS + constants + "\n\n" + forward_source + "\n\n" + delta_source + "\n\n" + sums_source)
+    shared = _shared().__name__  # the loops every kernel calls: one module, compiled once per machine
+    header = HEADER + f"from {shared} import {', '.join(SHARED_NAMES)}\n"
+    module, fresh = _load(header + constants + "\n\n" + forward_source + "\n\n" + delta_source + "\n\n" + sums_source)
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
     return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
