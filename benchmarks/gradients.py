@@ -369,7 +369,8 @@ def section(smoke: bool) -> list[str]:
             "Target: ≤ 1.5× the floor; ≤ 5× JAX for n ≤ 16.\n",
             table(["case", "ours", "/ floor", "NumPy kernel / floor", "/ torch", "/ JAX", "path", "worst", "status"],
                   grid(smoke)),
-            "\n### The compiled kernel's one-time cost (a new process each; the second reads Numba's disk cache)\n",
+            "\n### The compiled kernel's one-time cost (a new process each; the second reads Numba's disk cache; "
+            "the first row also compiles the loops every kernel shares)\n",
             table(["kernel", "compile", "load"], compile_times(smoke)),
             "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case)\n",
             table(["case", "path", "time", "ratio", "status"], fallback(smoke)),
