@@ -55,15 +55,21 @@ def np_log10_sech2(x: Array) -> Array:
     return (np.log(4.0) - 2.0 * ax - 2.0 * np.log1p(np.exp(-2.0 * ax))) / LN10
 
 
+def _exp_minus_abs(x: Array) -> Array:
+    """e^{−|x|} of an array of at least one dimension, in one new array (abs, negate, exp in place)."""
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    return e
+
+
 def np_sigmoid(x: Array) -> Array:
     """1/(1 + e^{−x}), relatively exact on both sides (no 1 + tanh cancellation for x ≪ 0): with
     e = e^{−|x|}, 1/(1 + e) for x ≥ 0 and e/(1 + e) below (computed in place: two arrays, not seven)."""
     x = np.asarray(x, dtype=float)
     if not x.ndim:
         return np_sigmoid(x.reshape(1))[0]
-    e = np.abs(x)
-    np.negative(e, out=e)
-    np.exp(e, out=e)
+    e = _exp_minus_abs(x)
     d = e + 1.0
     np.divide(e, d, out=e)
     np.divide(1.0, d, out=d)
@@ -76,9 +82,7 @@ def np_dsigmoid(x: Array) -> Array:
     x = np.asarray(x, dtype=float)
     if not x.ndim:
         return np_dsigmoid(x.reshape(1))[0]
-    e = np.abs(x)
-    np.negative(e, out=e)
-    np.exp(e, out=e)
+    e = _exp_minus_abs(x)
     d = e + 1.0
     d *= d
     e /= d
