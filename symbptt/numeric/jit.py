@@ -358,6 +358,7 @@ def _row(R, K, D, first):
                 v = K[t, i, bb] * D[t, i, bb]
                 R[t, i, bb] = v if first else R[t, i, bb] + v
 
+
 @njit(cache=True)
 def _initial(D, e0, GM, GX):
     """δ_0 summed over the batch (and over the units for a 1 × 1 parameter), at exponent e0."""
@@ -433,8 +434,7 @@ def _finish(GM, GX):
 '''
 
 
-def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
-                 ) -> tuple[str, list[tuple[int, int]], list[tuple[int, str, str | None, str]]]:
+def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list[tuple[int, int]]]:
     """sums(...): the loss, and every gradient as kernel.gradients sums it — Σ over the steps of each run
     sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays
     (the loops are SUM_HELPERS', called once per gradient: a short function compiles fast)."""
@@ -458,16 +458,16 @@ def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
         for k, state in enumerate(states):  # summed in the states' order, as kernel.gradients sums them
             body.append(f"_row({name}, K_{len(coefs)}, D_{layer}_{state}, {k == 0})")
             coefs.append((layer, coef_index[(state, leaf)]))
-    grads: list[tuple[int, str, str | None, str]] = []  # (layer, kind, z source, the δ or row it reads)
+    weights = []  # the gradients that read a z_t (weights), in the plan's order: their Z arguments
     body.append("outside = 0")
     for g, (_, layer, kind, leaf, source) in enumerate(the_plan.grads):
         body.append(f"_clear(GM_{g}, GX_{g})")
         row = rows.get((layer, leaf))
         if kind == "initial":
-            grads.append((layer, kind, None, f"D_{layer}_{leaf}"))
             body.append(f"_initial(D_{layer}_{leaf}, e0, GM_{g}, GX_{g})")
         else:
-            grads.append((layer, kind, source, row or ""))
+            if source is not None:
+                weights.append(g)
             if row is not None and source is None:
                 body.append(f"_summed({row}, starts, stops, rexps, GM_{g}, GX_{g})")
             elif row is not None:
@@ -477,11 +477,11 @@ def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
     args = (["T", "n", "B", "starts", "stops", "rexps", "e0", "H", "Y"]
             + [f"K_{i}" for i in range(len(coefs))]
             + [f"D_{layer}_{state}" for layer, state in [key for key, _, _ in the_plan.order]]
-            + [f"Z_{g}" for g, item in enumerate(grads) if item[2] is not None]
-            + [f"GM_{g}" for g in range(len(grads))] + [f"GX_{g}" for g in range(len(grads))])
+            + [f"Z_{g}" for g in weights]
+            + [f"GM_{g}" for g in range(len(the_plan.grads))] + [f"GX_{g}" for g in range(len(the_plan.grads))])
     source = ("@njit(cache=True)\ndef sums(" + ", ".join(args) + "):\n"
               + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
-    return source, coefs, grads
+    return source, coefs
 
 
 # ---------------------------------------------------------------- loading and running
@@ -489,8 +489,8 @@ def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str
 
 @dataclass(frozen=True)
 class Kernels:
-    """The compiled forward pass of one layer and the δ recursion of one structure, with the order in
-    which the δ kernel takes its arrays."""
+    """The compiled forward pass of one layer, the δ recursion and the sums of one structure, with the
+    order in which the δ kernel and the sums take their arrays (the gradients in kernel.plan's order)."""
 
     forward_layer: Callable[..., None]
     deltas: Callable[..., None]
@@ -499,7 +499,6 @@ class Kernels:
     weights: tuple[tuple[int, str], ...]  # the transposed weights it reads: (layer, matrix)
     sums: Callable[..., tuple[float, int]]
     sum_coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the sums read
-    grads: tuple[tuple[int, str, str | None, str], ...]  # per gradient: (layer, kind, z source, what it reads)
     fresh: bool  # the source was new in the cache folder: the first call compiles (seconds)
 
 
@@ -548,7 +547,7 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     try:
         forward_source = _forward_source(cc)
         delta_source, outs, coefs, weights = _delta_source(cc, plan(cell, layers, loss), loss)
-        sums_source, sum_coefs, grads = _sums_source(cc, plan(cell, layers, loss), loss)
+        sums_source, sum_coefs = _sums_source(cc, plan(cell, layers, loss), loss)
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
@@ -558,7 +557,7 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
     return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
-                   tuple(sum_coefs), tuple(grads), fresh)
+                   tuple(sum_coefs), fresh)
 
 
 @dataclass
@@ -673,11 +672,11 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     the_plan = plan(cc.cell, len(params), loss)
     T, n, B = x.shape[0], outs[0].shape[1], x.shape[2]
     zs, gm, gx = [], [], []
-    for (param, layer, _, _, _), (_, _, source, _) in zip(the_plan.grads, k.grads, strict=True):
+    for param, layer, kind, _, source in the_plan.grads:
         shape = params[layer - 1][param].shape
         gm.append(np.empty(shape))
         gx.append(np.empty(shape, dtype=np.int64))
-        if source is not None:
+        if source is not None and kind != "initial":  # a weight's z_t (as kernel.gradients reads it)
             z = (x if layer == 1 else values[layer - 2]["h"][1:]) if source == INPUT else values[layer - 1][source][:-1]
             zs.append(np.ascontiguousarray(z))
     clear(FE_EVENTS)
