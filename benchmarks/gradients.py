@@ -9,8 +9,10 @@ mpmath carried where float64 did not hold).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -135,7 +137,7 @@ def _torch_loss(cell: str, p: dict, x, y):
     return 0.5 * ((h - y) ** 2).sum()
 
 
-HERE = __import__("pathlib").Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent
 
 
 def _jax_gradient(cell: str):
@@ -175,8 +177,6 @@ def _jax_gradient(cell: str):
 
 def _numpy_kernel(func: Callable[[], object]) -> Callable[[], object]:
     """func with the compiled kernel turned off (symbptt.gradients then runs the NumPy step kernel)."""
-    import os
-
     from symbptt.numeric import jit
 
     def run() -> object:
@@ -212,7 +212,7 @@ def compile_times(smoke: bool) -> list[list[str]]:
             "print(time.perf_counter() - t)")
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        env = {**__import__("os").environ, "SYMBPTT_CACHE": folder}
+        env = {**os.environ, "SYMBPTT_CACHE": folder}
         for cell in ("rnn",) if smoke else ("rnn", "lstm", "gru"):
             spent = []
             for _ in range(2):  # cold, then warm
@@ -380,8 +380,6 @@ def section(smoke: bool) -> list[str]:
 
 def splice(path: str, smoke: bool) -> None:
     """Replace section 12 of the performance page with a fresh run of it (the rest stays as it was)."""
-    from pathlib import Path
-
     page = Path(path).read_text()
     start, end = page.index("\n## 12. "), page.index("\n## Memory")
     page = page[:start] + "\n".join(section(smoke)) + page[end:]

@@ -138,8 +138,7 @@ def test_a_float64_event_gives_no_result_and_the_watched_pass_takes_over(compile
     comes back with the exact values the NumPy pass finds (mpmath digits)."""
     params, x, y, model = _model("lstm", 2, 1, "last", T=5, B=1, seed=3)
     params[0]["b_f"] = np.array([-800.0, 0.3])
-    _, _, _, model = _model("lstm", 2, 1, "last", T=5, B=1, seed=3)
-    model.params[0]["b_f"] = np.array([[-800.0], [0.3]])
+    model.params[0]["b_f"] = params[0]["b_f"].reshape(-1, 1)
     assert jit.float_pass(model.cell, model.params, model.x, model.y, "last") is None
     got = symbptt.gradients(params[0], x, y, cell="lstm")
     assert got.digits > 0
