@@ -415,7 +415,7 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
     from .numeric import jit
 
     if sys.stderr.isatty() and jit.compiles_first(spec, layers, n, batch):
-        click.echo(f"compiling the {spec.name} step kernel (once per machine, a few seconds)", err=True)
+        click.echo(f"compiling the {spec.name} step kernel, once for this machine", err=True)
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
