@@ -22,6 +22,7 @@ it agrees to with half as many panels is reported.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,15 +81,28 @@ class Theory:
 def _simpson(f: Callable[[np.ndarray], np.ndarray], panels: int) -> float:
     """∫ f(z) φ(z) dz on [−Z_MAX, Z_MAX], Simpson on each side of 0 (``panels`` even, per side)."""
     total = 0.0
+    for z, w, gauss, width in _rule(panels):
+        values = f(z) * gauss / math.sqrt(2.0 * math.pi)
+        total += float(np.dot(w, values)) * width / (3.0 * panels)
+    return total
+
+
+@functools.lru_cache(maxsize=4)
+def _rule(panels: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float], ...]:
+    """Each side's Simpson nodes, weights, e^{−z²/2} at the nodes and its width b − a, made once per
+    ``panels`` (read-only arrays: every quadrature of a run shares them)."""
+    sides = []
     for a, b in ((-Z_MAX, 0.0), (0.0, Z_MAX)):
         z = np.linspace(a, b, panels + 1)
         # at z = 0 each side takes its own limit (relu'(0⁻) = 0, relu'(0⁺) = 1): a kink at 0 costs nothing
         z[-1 if b == 0.0 else 0] = -1e-290 if b == 0.0 else 1e-290  # tiny, and still tiny times √q
         w = np.ones(panels + 1)
         w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-        values = f(z) * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-        total += float(np.dot(w, values)) * (b - a) / (3.0 * panels)
-    return total
+        gauss = np.exp(-0.5 * z * z)
+        for array in (z, w, gauss):
+            array.flags.writeable = False
+        sides.append((z, w, gauss, b - a))
+    return tuple(sides)
 
 
 PANELS = 4096  # per side of z = 0
