@@ -198,6 +198,49 @@ def test_norms_over_T_of_a_wide_state_are_the_svd_norms_of_the_product(cell, see
         assert ours["state"][t - 1] == pytest.approx(scale + math.log10(np.linalg.norm(product, 2)), abs=1e-11)
 
 
+@pytest.mark.parametrize("cell,seed,T", [("rnn", 0, 30), ("lstm", 1, 30), ("gru", 2, 230)])
+def test_report_norms_of_a_wide_state_are_the_svd_norms_of_the_product(cell, seed, T):
+    """log10‖∂s_T/∂s_k‖₂ as the report lists it (states above 16 units: the largest eigenvalue of PᵀP,
+    a batch at a time; for T = 230 at 201 spread k) equals the SVD of the product multiplied out step by
+    step from T down, every block and every listed k."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.logspace import StepMatrices, listed_steps, log_coefficients
+
+    values = ArrayFactors(NumericModel.of(example_config(cell, T, 20, gain=1.3, seed=seed)))
+    ks = listed_steps(T)
+    ours = log10_jacobian_norms(values, ks=ks)
+    steps, n = StepMatrices(values, 1, log_coefficients(values, 1)), 20
+    product, scale, checked = np.eye(len(values.model.cell.states) * n), 0.0, 0
+    for k in range(T, -1, -1):
+        if k < T:
+            step, m = steps(k + 1)
+            product, scale = product @ step, scale + m
+        if k not in ks:
+            continue
+        i_k, checked = ks.index(k), checked + 1
+        for i, name in enumerate(values.model.cell.states):
+            block = product[i * n:(i + 1) * n, i * n:(i + 1) * n]
+            assert ours[name][i_k] == pytest.approx(scale + math.log10(np.linalg.norm(block, 2)), abs=1e-12)
+        assert ours["state"][i_k] == pytest.approx(scale + math.log10(np.linalg.norm(product, 2)), abs=1e-12)
+    assert checked == len(ks) == min(T + 1, 201)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0), st.just(-0.0),
+                          st.floats(min_value=1e-320, max_value=1e-300)), min_size=1, max_size=12))
+def test_a_gradient_block_is_written_as_each_entry_would_be(values):
+    """The report writes a float64 block at once: the same JSON value and log10, entry by entry, as
+    grad_report.entry gives (0 → 0 and null, subnormal → null and its log10, inf/NaN → null and null)."""
+    from symbptt.numeric.grad_report import _split, entry
+
+    block = np.array(values, dtype=float)
+    vals, logs = _split(block, (block.size,), False)
+    for x, v, lg in zip(block, vals, logs, strict=True):
+        want_v, want_log = entry(x)
+        assert (v, lg) == (want_v, want_log) or (v is None and want_v is None and lg == want_log)
+        assert type(v) is type(want_v) and type(lg) is type(want_log)
+
+
 def test_report_is_strict_json_with_sign_and_log10_beyond_float64():
     cfg = parse_config({"activation": "linear", "W": 5.0, "U": 1.0, "b": 0.0, "h0": 0.1, "x": [0.5] * 1000, "y": 0})
     text = strict_json(grad_report(cfg))

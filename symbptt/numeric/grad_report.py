@@ -143,9 +143,22 @@ def _shaped(values: np.ndarray, shape: tuple, scalar: bool) -> Any:
 
 
 def _split(block: np.ndarray, shape: tuple, scalar: bool) -> tuple[Any, Any]:
-    pairs = [entry(v) for v in np.ravel(block)]
-    vals = np.array([p[0] for p in pairs], dtype=object)
-    logs = np.array([p[1] for p in pairs], dtype=object)
+    """The block's JSON values and log10s (entry's rules), a whole float64 block at once."""
+    flat = np.ravel(block)
+    if flat.dtype == object:
+        pairs = [entry(v) for v in flat]
+        vals = np.array([p[0] for p in pairs], dtype=object)
+        logs = np.array([p[1] for p in pairs], dtype=object)
+    else:
+        flat = flat.astype(float)
+        size = np.abs(flat)
+        finite, zero = np.isfinite(flat), flat == 0
+        vals = np.array(flat.tolist(), dtype=object)
+        vals[~finite | (size < TINY)] = None
+        vals[zero] = 0.0
+        logs = np.full(flat.size, None, dtype=object)
+        kept = finite & ~zero
+        logs[kept] = [math.log10(v) for v in size[kept].tolist()]  # math.log10, as entry() takes it
     return _shaped(vals, shape, scalar), _shaped(logs, shape, scalar)
 
 
