@@ -163,6 +163,9 @@ def test_the_source_is_written_once_and_loaded_by_name(tmp_path, monkeypatch):
     assert first.VALUE == 42 and fresh and len(files) == 1 and files[0].read_text() == source
     again, fresh = jit._load(source)
     assert again.VALUE == 42 and not fresh and list((tmp_path / "jit").glob("kernel_*.py")) == files
+    files[0].write_text("VALUE = 0\n")  # a cached file changed since it was written is written again
+    mended, fresh = jit._load(source)
+    assert mended.VALUE == 42 and fresh and files[0].read_text() == source
 
 
 def test_the_suite_runs_without_the_kernel_and_symbptt_does_not_import_numba():

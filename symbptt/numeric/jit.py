@@ -512,7 +512,7 @@ def _load(source: str) -> tuple[Any, bool]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"kernel_{digest}.py"
-        fresh = not path.exists()
+        fresh = not path.exists() or path.read_bytes() != source.encode()  # missing, or changed since written
         if fresh:
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
