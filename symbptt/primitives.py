@@ -65,16 +65,14 @@ def _exp_minus_abs(x: Array) -> Array:
 
 def np_sigmoid(x: Array) -> Array:
     """1/(1 + e^{−x}), relatively exact on both sides (no 1 + tanh cancellation for x ≪ 0): with
-    e = e^{−|x|}, 1/(1 + e) for x ≥ 0 and e/(1 + e) below (computed in place: two arrays, not seven)."""
+    e = e^{−|x|}, 1/(1 + e) for x ≥ 0 and e/(1 + e) below (one division, three arrays)."""
     x = np.asarray(x, dtype=float)
     if not x.ndim:
         return np_sigmoid(x.reshape(1))[0]
     e = _exp_minus_abs(x)
     d = e + 1.0
-    np.divide(e, d, out=e)
-    np.divide(1.0, d, out=d)
-    np.copyto(e, d, where=x >= 0)
-    return e
+    np.divide(np.where(x >= 0, 1.0, e), d, out=d)  # one division: 1/(1 + e) or e/(1 + e)
+    return d
 
 
 def np_dsigmoid(x: Array) -> Array:

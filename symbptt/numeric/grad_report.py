@@ -75,12 +75,13 @@ def saturation_digits(values: ArrayFactors) -> int:
     largest = 0.0
     for layer in values.traj.values:
         saturated = False
-        for name in cc.saturating:
-            y = np.abs(layer[name][1:].astype(float))
-            saturated |= bool(np.any(np.minimum(np.abs(1 - y), y if name not in ("g", "n") else 1) < 1e-10))
-        if saturated or not all(np.all(np.isfinite(layer[lin.name][1:].astype(float))) for lin in cc.cell.linears):
-            largest = max(largest, sum(float(np.max(np.abs(layer[lin.name][1:].astype(float))))
-                                       for lin in values.model.cell.linears))
+        for name in cc.saturating:  # within 1e-10 of ±1 (tanh), of 0 or 1 (sigmoid): by max and min alone
+            top, low = _extremes(layer[name][1:])
+            saturated |= (max(abs(top), abs(low)) > 1 - 1e-10 if name in ("g", "n")
+                          else top > 1 - 1e-10 or low < 1e-10)
+        extremes = [_extremes(layer[lin.name][1:]) for lin in cc.cell.linears]
+        if saturated or not all(math.isfinite(top) and math.isfinite(low) for top, low in extremes):
+            largest = max(largest, sum(max(abs(top), abs(low)) for top, low in extremes))
     if not math.isfinite(largest):  # float64 lost the forward pass (inf, NaN): measure on an exact one
         if values.kind == "mp":
             raise RunFailed("a saturated gate here cancels more digits than the exact path can carry; shorten "
@@ -97,6 +98,12 @@ def saturation_digits(values: ArrayFactors) -> int:
                     raise
                 dps = min(MAX_DIGITS, 4 * dps)
     return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
+
+
+def _extremes(values: np.ndarray) -> tuple[float, float]:
+    """(largest, smallest) entry as floats, NaN when one is NaN (NumPy's max and min propagate it)."""
+    arr = np.asarray(values, dtype=float)
+    return float(np.max(arr)), float(np.min(arr))
 
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
