@@ -222,7 +222,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
     if saturation:
         lost = math.inf  # a saturated gate's difference lost digits: the norms need the exact pass too
-    if lost > max_lost:  # the float64 trajectory does not hold the digits: every field from an exact one
+    # the norms foretell what amplification costs; what a cancelling sum costs the gradients is measured by
+    # the reruns below (each nudged sum moves by its Σ|terms|·2⁻⁵³), so cancellation alone does not decide
+    if lost - cancelled > max_lost:  # the float64 trajectory does not hold the digits: every field exactly
         # as many digits as the conditioning asks for, and as a saturated gate's difference needs
         dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation)
         while True:
@@ -285,7 +287,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         labels = ["no simple bound for a gated cell"] * model.layers
     report["summary"] = summary(labels, [observed(v, cfg.T) for v in whole], whole)
     if cfg.truncate is not None:
-        report["truncated"] = truncated_report(cfg, model, grads, values)
+        report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost)
     return report
 
 
@@ -437,9 +439,12 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values
     return grads
 
 
-def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors) -> dict:
+def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors,
+                     at_stake: bool = False) -> dict:
     """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
-    a float64 step lost range (``values``: the report's float64 forward pass)."""
+    a float64 step lost range or ``at_stake`` (the float64 forward pass, ``values``, lost more digits to
+    amplification and cancellation than the report asks for: the reruns that measure what the full
+    gradients kept do not measure the truncated ones)."""
     if cfg.truncate is None:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
@@ -456,7 +461,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     # a difference below ~1e-12 of the gradient is rounding in float64: it needs the exact path, with
     # as many more digits as it is small (4.05e-80 needs 80 + 30)
     unresolved = exact and relative < 1e-12 and cfg.truncate < cfg.T  # k ≥ T drops nothing: exactly 0
-    if watch.events or not exact or digits or unresolved:
+    if watch.events or not exact or digits or unresolved or (at_stake and values.kind == "float"):
         dps, previous = max(DPS, digits), None
         while True:
             with mpmath.workdps(dps):
