@@ -317,6 +317,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                 if src == INPUT}
         # nudged: each sum's Σ|terms| beside it, for the rounding it can lose (UlpNoise)
         read_size = {} if noise is None else {matrix: _each_step(np.abs(p[matrix]), np.abs(inputs)) for matrix in read}
+        absolute = {} if noise is None else {m: np.abs(p[m]) for lin in cell.linears for m, src in lin.terms
+                                              if src != INPUT}
         args = dict(scalars[ell])
         weights = {matrix: MpRows(p[matrix]) if p[matrix].dtype == object and p[matrix].ndim == 2 else p[matrix]
                    for lin in cell.linears for matrix, src in lin.terms if src != INPUT}
@@ -348,8 +350,10 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                     size = np.abs(p[lin.bias]) if lin.bias else 0
                     for matrix, src in lin.terms:
                         size = size + (read_size[matrix][t - 1] if src == INPUT
-                                       else matvec(np.abs(p[matrix]), np.abs(layer[src][t - 1])))
-                    layer[lin.name][t] = noise(np.asarray(total), np.broadcast_to(size, np.shape(total)))
+                                       else matvec(absolute[matrix], np.abs(layer[src][t - 1])))
+                    total = np.asarray(total)
+                    layer[lin.name][t] = noise(total, size if np.shape(size) == total.shape
+                                               else np.broadcast_to(size, total.shape))
                 args[lin.name] = layer[lin.name][t]
             for st in cell.states:
                 args[f"prev_{st}"] = layer[st][t - 1]

@@ -88,7 +88,7 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
         return mpmath.mpf(cc.coefficients[key](*row, *nodes))
 
 
-STEP_CHUNK_BYTES = 16 * 2**20  # step matrices built at once (a chunk of steps, vectorised over t)
+STEP_CHUNK_BYTES = 2**20  # step matrices built at once (a chunk of steps, vectorised over t, that stays in cache)
 
 
 class StepMatrices:
@@ -154,6 +154,7 @@ class StepMatrices:
         """Ŝ_t for t in [lo, hi): every route's diag(coefficient)·matrix (or diag) placed in its block."""
         n, size = self.n, self.S * self.n
         out = np.zeros((hi - lo, size, size))
+        term = np.empty((hi - lo, n, n))  # diag(c_t)·M for every t of the chunk, made in place
         m = self.m[lo - 1:hi - 1]
         shift = np.where(np.isfinite(m), m, 0.0)[:, None]
         for route, leaf, matrix in self.used:
@@ -165,7 +166,8 @@ class StepMatrices:
                 diagonal = out[:, r:r + n, q:q + n]
                 diagonal[:, np.arange(n), np.arange(n)] += c
             else:
-                out[:, r:r + n, q:q + n] += c[:, :, None] * self.params[matrix][None]
+                np.multiply(c[:, :, None], self.params[matrix][None], out=term)
+                out[:, r:r + n, q:q + n] += term
         return out
 
 
