@@ -273,9 +273,10 @@ class UlpNoise:
     sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
     (``direction`` +1) or all down (−1).  A pass whose stored values (linear maps, nodes, coefficients,
     δ) all go through it differs from the plain pass by about what rounding costs the plain pass, which
-    is how the report measures the digits float64 kept."""
+    is how the report measures the digits float64 kept.  ``direction`` may also be an array over the
+    batch (the last axis of every stored value): each column moved its own way."""
 
-    def __init__(self, direction: int) -> None:
+    def __init__(self, direction: int | np.ndarray) -> None:
         self.direction = direction
 
     def __call__(self, values: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:
@@ -351,8 +352,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                     for matrix, src in lin.terms:
                         size = size + (read_size[matrix][t - 1] if src == INPUT
                                        else matvec(absolute[matrix], np.abs(layer[src][t - 1])))
-                    total = np.asarray(total)
-                    layer[lin.name][t] = noise(total, size if np.shape(size) == total.shape
+                    total, size = np.asarray(total), np.asarray(size)
+                    layer[lin.name][t] = noise(total, size if size.shape == total.shape
                                                else np.broadcast_to(size, total.shape))
                 args[lin.name] = layer[lin.name][t]
             for st in cell.states:
