@@ -103,7 +103,7 @@ def saturation_digits(values: ArrayFactors) -> int:
 def _extremes(values: np.ndarray) -> tuple[float, float]:
     """(largest, smallest) entry as floats, NaN when one is NaN (NumPy's max and min propagate it)."""
     arr = np.asarray(values, dtype=float)
-    return float(np.max(arr)), float(np.min(arr))
+    return float(arr.max()), float(arr.min())
 
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,

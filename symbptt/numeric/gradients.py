@@ -200,11 +200,12 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         else:
             value, grads, digits = exact_gradients(model, values, saturation=saturation, computed=fast.deltas)
     out, logs, exact = [], [], []
-    for given, g in zip(layers, grads, strict=True):
-        out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
-        logs.append({k: _log10(g[k]).reshape(given[k].shape) for k in given})
-        exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
-                      if np.asarray(g[k]).dtype == object})
+    with np.errstate(divide="ignore"):  # log10 of an exact 0 is −∞
+        for given, g in zip(layers, grads, strict=True):
+            out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
+            logs.append({k: _log10(g[k]).reshape(given[k].shape) for k in given})
+            exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
+                          if np.asarray(g[k]).dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
     return Gradients(float(value), pick(out), int(digits), pick(logs), pick(exact) if any(exact) else None,
                      "numpy" if fast is None else "compiled")
@@ -218,8 +219,8 @@ def _as_float(block: Any) -> np.ndarray:
 
 
 def _log10(block: Any) -> np.ndarray:
+    """log10|entry| of a block (float64 or mpf entries); the caller decides what log10(0) raises."""
     arr = np.asarray(block)
     if arr.dtype == object:
         return np.vectorize(P.mp_log10_abs, otypes=[float])(arr)
-    with np.errstate(divide="ignore"):
-        return np.log10(np.abs(arr.astype(float)))
+    return np.log10(np.abs(arr.astype(float)))
