@@ -704,33 +704,6 @@ def test_relative_difference_keeps_its_digits_where_float64_rounds_it_to_zero():
     assert 1e-42 < found < 1e-38 and found == pytest.approx(float(want), rel=1e-12)
 
 
-@pytest.mark.parametrize("cell,batch", [("lstm", 3), ("gru", 1), ("rnn", 2)])
-def test_the_nudged_passes_side_by_side_move_as_each_pass_alone(cell, batch):
-    """kept_digits runs its all-up and all-down passes as one, side by side over the batch: each half moves
-    the gradients as that pass run alone does (the same direction, cosine > 0.9, and not by nothing)."""
-    from symbptt.numeric import kernel
-    from symbptt.numeric.examples import example_config
-    from symbptt.numeric.factors import Unwatched
-    from symbptt.numeric.forward import UlpNoise
-    from symbptt.numeric.grad_report import NUDGED_RUNS, _nudged_runs, exact_gradients
-
-    one = NumericModel.of(example_config(cell, 30, 8, seed=1))
-    model = NumericModel(one.cell, one.params, np.concatenate([one.x] * batch, axis=2) * np.linspace(0.5, 1.5, batch),
-                         np.concatenate([one.y] * batch, axis=-1), one.loss)
-    _, grads, _ = exact_gradients(model)
-
-    def flat(g):
-        return np.concatenate([np.ravel(block) for layer in g for block in layer.values()])
-
-    runs = _nudged_runs(model)
-    assert len(runs) == len(NUDGED_RUNS)
-    for direction, (_, together) in zip(NUDGED_RUNS, runs, strict=True):
-        with np.errstate(all="ignore"):
-            _, alone = kernel.gradients(ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction)))
-        a, b = flat(together) - flat(grads), flat(alone) - flat(grads)
-        assert np.linalg.norm(a) > 0 and np.dot(a, b) > 0.9 * np.linalg.norm(a) * np.linalg.norm(b)
-
-
 NUDGED = "as measured by reruns with every stored value nudged by one rounding"
 
 

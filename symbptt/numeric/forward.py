@@ -273,10 +273,9 @@ class UlpNoise:
     sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
     (``direction`` +1) or all down (−1).  A pass whose stored values (linear maps, nodes, coefficients,
     δ) all go through it differs from the plain pass by about what rounding costs the plain pass, which
-    is how the report measures the digits float64 kept.  ``direction`` may also be an array over the
-    batch (the last axis of every stored value): each column moved its own way."""
+    is how the report measures the digits float64 kept."""
 
-    def __init__(self, direction: int | np.ndarray) -> None:
+    def __init__(self, direction: int) -> None:
         self.direction = direction
 
     def __call__(self, values: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:

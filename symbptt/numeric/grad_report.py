@@ -22,7 +22,7 @@ from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
 from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import Trajectory, UlpNoise, cancelled_digits
+from .forward import UlpNoise, cancelled_digits
 from .logspace import (
     constant_factor,
     constant_regime,
@@ -360,7 +360,11 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     SUM_ROUNDING·Σ|terms|.  Returns (the digits of each gradient relative to its largest entry, the digits
     of the worst entry); the nudge is larger than a typical rounding error, so both err low."""
     worst_block = worst_entry = 0.0
-    for nudged_loss, nudged in _nudged_runs(model):
+    for direction in NUDGED_RUNS:
+        with np.errstate(all="ignore"):
+            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction))
+            nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
+                                                                                                         model)
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
                                          in zip(grads, nudged, strict=True) for param, block in plain_layer.items()]
         for plain, moved in pairs:
@@ -376,36 +380,6 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             entry, whole = _changes(block, shifted)
             worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
     return _digits(worst_block), _digits(worst_entry)
-
-
-def _nudged_runs(model: NumericModel) -> list[tuple[Any, list[dict[str, np.ndarray]]]]:
-    """The loss and gradients of each pass of NUDGED_RUNS.  Where the kernel serves the model, both passes
-    run as one, side by side over the batch (its columns never meet before the sums over the batch), and
-    each half is then summed on its own: one Python loop over the steps instead of two."""
-    if not kernel.serves(model):  # a sweep's per-element weights: one pass after the other
-        runs = []
-        for direction in NUDGED_RUNS:
-            with np.errstate(all="ignore"):
-                values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction))
-                runs.append(gradient_blocks(values, model))
-        return runs
-    B = model.x.shape[2]
-    both = NumericModel(model.cell, model.params, np.concatenate([model.x] * len(NUDGED_RUNS), axis=-1),
-                        np.concatenate([model.y] * len(NUDGED_RUNS), axis=-1), model.loss)
-    directions = np.repeat(np.array(NUDGED_RUNS, dtype=float), B)
-    runs = []
-    with np.errstate(all="ignore"):
-        values = ArrayFactors(both, watch=Unwatched(), noise=UlpNoise(directions))
-        store, exps = kernel.deltas(values, kernel.plan(model.cell, model.layers, model.loss), rescale=True)
-        traj = values.traj
-        for i in range(len(NUDGED_RUNS)):
-            cut = slice(i * B, (i + 1) * B)
-            half = Trajectory([{k: v[..., cut] for k, v in layer.items()} for layer in traj.values],
-                              [{k: v[..., cut] for k, v in layer.items()} for layer in traj.coefs],
-                              traj.inputs[..., cut], [{k: v[..., cut] for k, v in s.items()} for s in traj.scalars])
-            part = ArrayFactors(model, watch=Unwatched(), trajectory=half)
-            runs.append(kernel.gradients(part, computed=({k: v[..., cut] for k, v in store.items()}, exps)))
-    return runs
 
 
 def _kept(kept: tuple[float, float]) -> str:

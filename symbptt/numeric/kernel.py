@@ -312,9 +312,4 @@ def summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
 def applies(values: ArrayFactors) -> bool:
     """The kernel serves float64 passes whose parameters the whole batch shares (a sweep that gives
     each batch element its own matrix takes paths.py's walk)."""
-    return values.kind == "float" and serves(values.model)
-
-
-def serves(model: NumericModel) -> bool:
-    """Whether the whole batch shares the model's parameters (what the kernel needs of a model)."""
-    return all(v.ndim <= 2 for p in model.params for v in p.values())
+    return values.kind == "float" and all(v.ndim <= 2 for p in values.model.params for v in p.values())
