@@ -704,6 +704,36 @@ def test_relative_difference_keeps_its_digits_where_float64_rounds_it_to_zero():
     assert 1e-42 < found < 1e-38 and found == pytest.approx(float(want), rel=1e-12)
 
 
+def test_a_user_cell_s_tanh_node_is_saturated_near_plus_or_minus_one_whatever_its_name(tmp_path):
+    """The saturation rule reads each node's range from its expression: a GRU written as a cell file with
+    its tanh node named m (not n) is not 'saturated' by values below 0 (a σ node would be, near 0), and
+    is by inputs that drive it to ±1 — as the built-in GRU is."""
+    from pathlib import Path
+
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.grad_report import saturation_digits
+
+    text = Path(__file__).parent.joinpath("cells", "vgru.toml").read_text()
+    renamed = text.replace('n = "tanh', 'm = "tanh').replace("(1 - z)*n", "(1 - z)*m").replace('"vgru"', '"vgru_m"')
+    (tmp_path / "vgru_m.toml").write_text(renamed)
+    rng = np.random.default_rng(4)
+    n = 3
+    params = {k: rng.normal(size=(n, n)) * 0.5 for k in ("W_r", "W_z", "W_n")}
+    params |= {k: rng.normal(size=(n, 1)) for k in ("U_r", "U_z", "U_n", "b_r", "b_z", "b_n", "b_hn")}
+    params["h0"] = np.zeros((n, 1))
+    for scale, saturated in ((1.0, False), (60.0, True)):
+        x = rng.normal(size=(12, 1, 1)) * scale
+        found = []
+        for cell in (str(tmp_path / "vgru_m.toml"), "gru"):
+            spec = get_cell(cell, get_activation("tanh"))
+            values = ArrayFactors(NumericModel(spec, [params], x, np.zeros((n, 1)), "last"))
+            tanh_node = "m" if cell != "gru" else "n"
+            assert values.traj.values[0][tanh_node][1:].min() < 0
+            found.append(saturation_digits(values))
+        assert (found[0] > 0) == saturated and found[0] == found[1]
+
+
 NUDGED = "as measured by reruns with every stored value nudged by one rounding"
 
 

@@ -92,7 +92,9 @@ class CompiledCell:
                              for i, (key, expr) in enumerate(stable.items())}
         self.differences = _has_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
-        self.saturating = [name for name, expr in cell.nodes if isinstance(expr, (P.tanh, P.sigmoid))]
+        # the nodes that saturate, each with whether its range is (−1, 1) (tanh) rather than (0, 1) (σ)
+        self.saturating = {name: isinstance(expr, P.tanh) for name, expr in cell.nodes
+                           if isinstance(expr, (P.tanh, P.sigmoid))}
         # the terms of every node that is a sum (c_t = f c_{t-1} + i g): a sum far smaller than its terms
         # has lost digits to cancellation, and the report measures how many (cancelled_digits)
         self.sums = {name: [self._compile(term, f"a term of {name}") for term in expr.args]

@@ -75,10 +75,9 @@ def saturation_digits(values: ArrayFactors) -> int:
     largest = 0.0
     for layer in values.traj.values:
         saturated = False
-        for name in cc.saturating:  # within 1e-10 of ±1 (tanh), of 0 or 1 (sigmoid): by max and min alone
+        for name, odd in cc.saturating.items():  # within 1e-10 of ±1 (tanh), of 0 or 1 (σ): by max and min
             top, low = _extremes(layer[name][1:])
-            saturated |= (max(abs(top), abs(low)) > 1 - 1e-10 if name in ("g", "n")
-                          else top > 1 - 1e-10 or low < 1e-10)
+            saturated |= max(abs(top), abs(low)) > 1 - 1e-10 if odd else top > 1 - 1e-10 or low < 1e-10
         extremes = [_extremes(layer[lin.name][1:]) for lin in cc.cell.linears]
         if saturated or not all(math.isfinite(top) and math.isfinite(low) for top, low in extremes):
             largest = max(largest, sum(max(abs(top), abs(low)) for top, low in extremes))
