@@ -360,40 +360,30 @@ def _row(R, K, D, first):
 
 
 @njit(cache=True)
-def _initial(D, e0, GM, GX):
-    """δ_0 summed over the batch (and over the units for a 1 × 1 parameter), at exponent e0."""
-    n, B = D.shape[1], D.shape[2]
+def _block(R, a, b, e, GM, GX):
+    """Rows a..b−1 of R summed over the batch (and over the units for a 1 × 1 parameter), added at
+    exponent e: one run of a bias's rows, or δ_0 of an initial state (a = 0, b = 1)."""
+    n, B = R.shape[1], R.shape[2]
     whole = GM.shape[0] != n
     s = 0.0
     for i in range(n):
         if not whole:
             s = 0.0
-        for bb in range(B):
-            s += D[0, i, bb]
+        for idx in range(a, b):
+            for bb in range(B):
+                s += R[idx, i, bb]
         if not whole:
-            GM[i, 0], GX[i, 0] = _add(GM[i, 0], GX[i, 0], s, e0)
+            GM[i, 0], GX[i, 0] = _add(GM[i, 0], GX[i, 0], s, e)
     if whole:
-        GM[0, 0], GX[0, 0] = _add(GM[0, 0], GX[0, 0], s, e0)
+        GM[0, 0], GX[0, 0] = _add(GM[0, 0], GX[0, 0], s, e)
 
 
 @njit(cache=True)
 def _summed(R, starts, stops, rexps, GM, GX):
-    """A bias or per-unit parameter: the rows summed over each run's steps and the batch (and the units
-    for a 1 × 1 parameter), the runs added with their exponents."""
-    n, B = R.shape[1], R.shape[2]
-    whole = GM.shape[0] != n
+    """A bias or per-unit parameter: each run's rows (t = start + 1 .. stop) summed, the runs added with
+    their exponents."""
     for r in range(len(rexps)):
-        s = 0.0
-        for i in range(n):
-            if not whole:
-                s = 0.0
-            for idx in range(starts[r], stops[r]):
-                for bb in range(B):
-                    s += R[idx + 1, i, bb]
-            if not whole:
-                GM[i, 0], GX[i, 0] = _add(GM[i, 0], GX[i, 0], s, rexps[r])
-        if whole:
-            GM[0, 0], GX[0, 0] = _add(GM[0, 0], GX[0, 0], s, rexps[r])
+        _block(R, starts[r] + 1, stops[r] + 1, rexps[r], GM, GX)
 
 
 @njit(cache=True)
@@ -464,7 +454,7 @@ def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, lis
         body.append(f"_clear(GM_{g}, GX_{g})")
         row = rows.get((layer, leaf))
         if kind == "initial":
-            body.append(f"_initial(D_{layer}_{leaf}, e0, GM_{g}, GX_{g})")
+            body.append(f"_block(D_{layer}_{leaf}, 0, 1, e0, GM_{g}, GX_{g})")  # δ_0
         else:
             if source is not None:
                 weights.append(g)
@@ -530,7 +520,7 @@ def _load(source: str) -> tuple[Any, bool]:
 
 
 SHARED_NAMES = ("_add", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_clear", "_row",
-                "_initial", "_summed", "_outer", "_finish")
+                "_block", "_summed", "_outer", "_finish")
 
 
 @lru_cache(maxsize=1)
