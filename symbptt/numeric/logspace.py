@@ -88,6 +88,7 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
         return mpmath.mpf(cc.coefficients[key](*row, *nodes))
 
 
+SMALL_SVD = 16  # up to this many rows a norm is LAPACK's SVD of the block; above, a cheaper route
 STEP_CHUNK_BYTES = 2**20  # step matrices built at once (a chunk of steps, vectorised over t, that stays in cache)
 
 
@@ -227,11 +228,10 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
 class _HeldNorms:
     """log10‖P‖₂ of the products a backward accumulation lists, computed a batch at a time: the whole
     state and each state's diagonal block (one norm when the cell has one state: its block is the whole).
-    Small blocks by LAPACK's SVD; above SMALL rows as the square root of the largest eigenvalue of PᵀP
+    Small blocks by LAPACK's SVD; above SMALL_SVD rows as the square root of the largest eigenvalue of PᵀP
     (LAPACK's symmetric eigensolver on the batch: the largest eigenvalue is found to a relative error of
     a few times m·2⁻⁵³, like the SVD's, and with no iteration to stop early)."""
 
-    SMALL = 16
     BATCH_BYTES = 8 * 2**20  # products held before their norms are taken
 
     def __init__(self, states: tuple[str, ...], n: int, size: int) -> None:
@@ -272,8 +272,8 @@ class _HeldNorms:
 
 def _batch_norms(mats: np.ndarray) -> np.ndarray:
     """‖M‖₂ of each matrix of a (G, m, m) stack."""
-    if mats.shape[1] <= _HeldNorms.SMALL:
-        return np.array([float(np.linalg.norm(m, 2)) if m.size > 1 else abs(float(m.flat[0])) for m in mats])
+    if mats.shape[1] <= SMALL_SVD:
+        return np.array([_norm(m) for m in mats])
     gram = np.matmul(np.swapaxes(mats, 1, 2), mats)
     return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
 
@@ -282,14 +282,12 @@ class _WarmNorms:
     """Spectral norms of a product that changes a few factors at a time: LAPACK's SVD for small
     matrices, above that the sweeps' block power iteration, warm-started from the previous block."""
 
-    SMALL = 16
-
     def __init__(self) -> None:
         self.blocks: dict[str, np.ndarray] = {}
         self.rng = np.random.default_rng(0)
 
     def log_norm(self, name: str, matrix: np.ndarray, scale: float, dead: bool) -> float:
-        if dead or matrix.shape[0] <= self.SMALL:
+        if dead or matrix.shape[0] <= SMALL_SVD:
             return _log_norm(matrix, scale, dead)
         start = self.blocks.get(name)
         if start is None:
@@ -370,8 +368,13 @@ def _mp_log_norm(matrix: mpmath.matrix) -> float:
 def _log_norm(matrix: np.ndarray, scale: float, dead: bool) -> float:
     if dead:
         return -math.inf
-    norm = float(np.linalg.norm(matrix, 2)) if matrix.size > 1 else abs(float(matrix.flat[0]))
+    norm = _norm(matrix)
     return scale + math.log10(norm) if norm > 0 else -math.inf
+
+
+def _norm(matrix: np.ndarray) -> float:
+    """‖M‖₂ by LAPACK's SVD (|m| for a 1 × 1 matrix)."""
+    return float(np.linalg.norm(matrix, 2)) if matrix.size > 1 else abs(float(matrix.flat[0]))
 
 
 def lyapunov_rate(log10_norm_T0: float, T: int) -> float:
