@@ -225,8 +225,9 @@ def compile_times(smoke: bool) -> list[list[str]]:
     return rows
 
 
-def cpu_median(func: Callable[[], object], repeats: int, clock: Callable[[], float] = time.process_time) -> float:
-    """The median time of ``repeats`` calls, CPU time unless another clock is given."""
+def median(func: Callable[[], object], repeats: int, clock: Callable[[], float] = time.process_time) -> float:
+    """The median time of ``repeats`` calls, CPU time unless another clock is given (run.py's median_time
+    is this one)."""
     times = []
     for _ in range(repeats):
         start = clock()
@@ -260,18 +261,18 @@ def grid(smoke: bool) -> list[list[str]]:
             floor_g = HAND[cell](p, x, y)
             worst = max(float(np.max(np.abs(got.grads[k] - floor_g[k]))) / max(1.0, float(np.max(np.abs(floor_g[k]))))
                         for k in p)
-            ours = cpu_median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
-            numpy_kernel = cpu_median(_numpy_kernel(lambda: symbptt.gradients(p, x, y, cell=cell)), repeats)  # noqa: B023
-            floor = cpu_median(lambda: HAND[cell](p, x, y), repeats)  # noqa: B023
+            ours = median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
+            numpy_kernel = median(_numpy_kernel(lambda: symbptt.gradients(p, x, y, cell=cell)), repeats)  # noqa: B023
+            floor = median(lambda: HAND[cell](p, x, y), repeats)  # noqa: B023
             theirs = jaxed = "—"
             if jaxes.get(cell) is not None:
                 jg = jaxes[cell]
                 jg(p, x, y)  # compiled for these shapes (its compile time is not in the median)
-                jaxed = f"{ours / cpu_median(lambda: jg(p, x, y), repeats):.1f}×"  # noqa: B023
+                jaxed = f"{ours / median(lambda: jg(p, x, y), repeats):.1f}×"  # noqa: B023
             if torch is not None:
                 tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
                 tx, ty = torch.tensor(x), torch.tensor(y)
-                spent = cpu_median(lambda: _torch_loss(cell, tp, tx, ty).backward(), repeats)  # noqa: B023
+                spent = median(lambda: _torch_loss(cell, tp, tx, ty).backward(), repeats)  # noqa: B023
                 theirs = f"{ours / spent:.2f}×"
             path = f"float64 ({got.kernel})" if not got.digits else f"mpmath {got.digits} digits"
             rows.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{ours * 1e3:.2f} ms", f"{ours / floor:.2f}×",
@@ -309,8 +310,8 @@ def fallback(smoke: bool) -> list[list[str]]:
         spec = get_cell(cell, get_activation("tanh"))
         model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()}], x, y, "last")
         repeats = 1 if smoke else 3
-        ours = cpu_median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
-        plain = cpu_median(lambda: kernel.gradients(ArrayFactors(model)), repeats)  # noqa: B023
+        ours = median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
+        plain = median(lambda: kernel.gradients(ArrayFactors(model)), repeats)  # noqa: B023
         path = "float64" if not got.digits else f"mpmath {got.digits} digits"
         rows.append([f"{cell} n = {n}, T = {T}, batch {B}", path, f"{ours * 1e3:.0f} ms",
                      f"{ours / plain:.2g}× the NumPy float64 pass", "met" if ours <= 5 * plain else "NOT met (≤ 5×)"])
@@ -335,10 +336,10 @@ def report(smoke: bool) -> list[list[str]]:
         values = ArrayFactors(model, watch=FloatWatch())
         loss, grads, _ = exact_gradients(model)
         repeats = 1 if smoke else 5
-        whole = cpu_median(lambda: grad_report(cfg), repeats, time.perf_counter)  # noqa: B023
-        alone = cpu_median(lambda: exact_gradients(NumericModel.of(cfg)), repeats, time.perf_counter)  # noqa: B023
-        norms = cpu_median(lambda: log10_jacobian_norms(values, 1, listed_steps(T)), repeats, time.perf_counter)  # noqa: B023
-        kept = cpu_median(lambda: kept_digits(model, loss, grads), repeats, time.perf_counter)  # noqa: B023
+        whole = median(lambda: grad_report(cfg), repeats, time.perf_counter)  # noqa: B023
+        alone = median(lambda: exact_gradients(NumericModel.of(cfg)), repeats, time.perf_counter)  # noqa: B023
+        norms = median(lambda: log10_jacobian_norms(values, 1, listed_steps(T)), repeats, time.perf_counter)  # noqa: B023
+        kept = median(lambda: kept_digits(model, loss, grads), repeats, time.perf_counter)  # noqa: B023
         rows.append([f"{cell} n = {n}, T = {T}", f"{whole * 1e3:.0f} ms", f"{alone * 1e3:.1f} ms",
                      f"{whole / alone:.1f}×", f"{norms * 1e3:.0f} ms ({norms / alone:.1f}×)",
                      f"{kept * 1e3:.0f} ms ({kept / alone:.1f}×)", "met" if whole <= 2 * alone else "NOT met"])
@@ -374,8 +375,8 @@ def training(smoke: bool) -> list[list[str]]:
 
         tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
         tx, ty = torch.tensor(x), torch.tensor(y)
-        mine = cpu_median(ours, 7)
-        theirs = cpu_median(lambda: _torch_loss(cell, tp, tx, ty).backward(), 7)  # noqa: B023
+        mine = median(ours, 7)
+        theirs = median(lambda: _torch_loss(cell, tp, tx, ty).backward(), 7)  # noqa: B023
         rows.append([f"one iteration, {cell} n = {n}, T = {T}, batch {B}", f"{mine * 1e3:.1f} ms",
                      f"{mine / theirs:.2f}× torch f64 ({theirs * 1e3:.1f} ms)", "met" if mine <= theirs else "NOT met"])
     return rows

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import gradients as numbers  # noqa: E402  (benchmarks/gradients.py: issue 28's grid)
+
 from symbptt import RNN, __version__, derive  # noqa: E402
 from symbptt.model import unrolled_loss  # noqa: E402
 from symbptt.numeric.compiled import CompiledForm  # noqa: E402
@@ -83,12 +85,7 @@ SMOKE = {"on": False}  # a smoke run checks that every case runs: one repeat eac
 
 def median_time(func, repeats: int, clock=time.perf_counter) -> float:
     """Median seconds of ``repeats`` calls by ``clock`` (wall by default); one call in a smoke run."""
-    times = []
-    for _ in range(1 if SMOKE["on"] else repeats):
-        start = clock()
-        func()
-        times.append(clock() - start)
-    return statistics.median(times)
+    return numbers.median(func, 1 if SMOKE["on"] else repeats, clock)
 
 
 def _naive_worker(T: int, lam: bool, queue) -> None:
@@ -876,7 +873,6 @@ def main() -> None:
     sections += ["\n## 11. PyTorch (optional)\n", table(["case", "time", "note"], case_torch(args.smoke)),
                  "\n### `grad --torch`: a torch module read and reported\n",
                  table(["case", "time", "ratio", "status"], torch_bridge(args.smoke))]
-    import gradients as numbers  # benchmarks/gradients.py: issue 28's grid
 
     sections += numbers.section(args.smoke)
     sections += ["\n## Memory (tracemalloc peak)\n", table(["case", "peak"], memory(args.smoke))]
