@@ -312,3 +312,16 @@ def test_a_parameter_is_spelled_as_one_by_its_symbol_not_by_what_was_derived_bef
     assert latex_equations(tex)[0][0] != "∂L/∂q_g^(2)"  # read without knowing q is a parameter
     assert render_text(derive(node_model, "recursive", "all"), pretty=True) == before
     assert "q" not in PARAM_BASES
+
+
+def test_a_cell_s_kept_hash_agrees_with_equality_and_is_not_pickled():
+    import pickle
+
+    from symbptt.cells import get_cell
+
+    lstm, again = get_cell("lstm", get_activation("tanh")), get_cell("lstm", get_activation("tanh"))
+    other = dataclasses.replace(lstm, title=lstm.title + " (renamed)")
+    assert hash(lstm) == hash(again) == hash(tuple(getattr(lstm, f.name) for f in dataclasses.fields(lstm)))
+    assert lstm != other and hash(other) != hash(lstm)  # a changed field changes the hash, not the kept one
+    copied = pickle.loads(pickle.dumps(lstm))
+    assert copied == lstm and "_hash" not in copied.__dict__ and hash(copied) == hash(lstm)

@@ -1040,3 +1040,17 @@ def test_the_in_place_sigmoids_are_the_plain_formulas_bit_for_bit(values):
         assert np.array_equal(P.np_sigmoid(x), np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
         assert np.array_equal(P.np_dsigmoid(x), e / (1.0 + e) ** 2)
         assert P.np_sigmoid(x[0]) == P.np_sigmoid(x)[0] and P.np_dsigmoid(x[0]) == P.np_dsigmoid(x)[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=2, max_size=40))
+def test_runs_of_equal_exponents_are_found_whether_there_is_one_run_or_many(exps):
+    from symbptt.numeric.kernel import _runs
+
+    steps = exps[1:]
+    naive, start = [], 0
+    for i in range(1, len(steps) + 1):
+        if i == len(steps) or steps[i] != steps[start]:
+            naive.append((start, i, steps[start]))
+            start = i
+    assert _runs(np.array(exps, dtype=np.int64)) == naive

@@ -17,7 +17,7 @@ equations by the generic engine (step.py, paths.py); no other module knows which
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import sympy as sp
@@ -90,6 +90,16 @@ class Cell:
     arrow_labels: tuple[tuple[str, str], ...] = ()
     torch: TorchLayout | None = None  # the torch module with the same equations, if there is one
     notes: tuple[str, ...] = field(default=())
+
+    def __hash__(self) -> int:  # the dataclass's hash walks every expression: kept once computed
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict:  # a hash is per process (str hashes are salted): not pickled
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     @property
     def output(self) -> str:

@@ -215,7 +215,8 @@ def _as_float(block: Any) -> np.ndarray:
     arr = np.asarray(block)
     if arr.dtype == object:  # mpf: float() rounds to the nearest float64
         return np.vectorize(float, otypes=[float])(arr)
-    return arr.astype(float)
+    out = arr.astype(float, copy=False)  # a new block is returned as it is, a view (δ_0 of h0) copied
+    return out if out.base is None else out.copy()
 
 
 def _log10(block: Any) -> np.ndarray:
@@ -223,4 +224,4 @@ def _log10(block: Any) -> np.ndarray:
     arr = np.asarray(block)
     if arr.dtype == object:
         return np.vectorize(P.mp_log10_abs, otypes=[float])(arr)
-    return np.log10(np.abs(arr.astype(float)))
+    return np.log10(np.abs(arr, dtype=float))

@@ -604,7 +604,7 @@ def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, s
                 units = [np.ascontiguousarray(p[u], dtype=float).reshape(-1, 1) for u in cell.unit_params]
                 layer = {name: np.empty((T + 1, n, B)) for name in [lin.name for lin in cell.linears] + cc.node_names}
                 for name, arr in layer.items():
-                    arr[0] = np.broadcast_to(p[f"{name}0"], (n, B)) if name in cell.states else 0.0
+                    arr[0] = p[f"{name}0"].reshape(n, 1) if name in cell.states else 0.0
                 cs = [np.empty((T + 1, n, B)) for _ in cc.keys]
                 for arr in cs:
                     arr[0] = 0.0
@@ -658,7 +658,7 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     assert fenv is not None
     test, clear = fenv
     runs = _runs(exps)
-    starts, stops, rexps = (np.array([r[i] for r in runs], dtype=np.int64) for i in range(3))
+    starts, stops, rexps = np.array(runs, dtype=np.int64).T.copy()  # three contiguous rows
     the_plan = plan(cc.cell, len(params), loss)
     T, n, B = x.shape[0], outs[0].shape[1], x.shape[2]
     zs, gm, gx = [], [], []
