@@ -1054,3 +1054,60 @@ def test_runs_of_equal_exponents_are_found_whether_there_is_one_run_or_many(exps
             naive.append((start, i, steps[start]))
             start = i
     assert _runs(np.array(exps, dtype=np.int64)) == naive
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-900, 900, allow_nan=False), st.sampled_from([15, 40, 300]))
+def test_mp_sigmoid_and_its_derivative_share_one_exp_at_each_precision(a, dps):
+    from symbptt import primitives as P
+
+    x = mpmath.mpf(a)
+    with mpmath.workdps(15):  # a value kept at another precision is not the one returned below
+        P.mp_sigmoid(x)
+    with mpmath.workdps(dps):
+        e = mpmath.exp(-abs(x))
+        want_s = 1 / (1 + e) if x >= 0 else e / (1 + e)
+        assert P.mp_sigmoid(x) == want_s
+        assert P.mp_sigmoid(-x) == (1 / (1 + e) if -x >= 0 else e / (1 + e))
+        assert P.mp_dsigmoid(x) == e / (1 + e) ** 2
+        assert abs(P.mp_sigmoid(x) - 1 / (1 + mpmath.exp(-x))) <= mpmath.mpf(2) ** (4 - mpmath.mp.prec)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mingru", "minlstm", "indrnn"])
+def test_the_joint_mpmath_coefficients_are_each_coefficient_s_own_value_to_the_working_precision(cell):
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.forward import _joint_mp, compiled, step_rows
+
+    cfg = example_config(cell, 12, 3, seed=4)
+    model = NumericModel.of(cfg).as_mp()
+    with mpmath.workdps(60):
+        values = ArrayFactors(model, "mp")
+        cc = compiled(get_cell(cell, get_activation("tanh")), "mp")
+        row = step_rows(cc, values.traj, 1)
+        joint = _joint_mp(cc, row)
+        assert joint is not None
+        for got, fn in zip(joint, cc.coefficients.values(), strict=True):
+            alone = fn(*row)
+            assert got.shape == alone.shape
+            # common subexpressions change how a coefficient is grouped, not what it is: within a few units
+            # of the working precision's last place (measured: under 4)
+            ulp = mpmath.mpf(2) ** (10 - mpmath.mp.prec)
+            assert all(abs(a - b) <= ulp * abs(b) for a, b in zip(got.ravel(), alone.ravel(), strict=True))
+
+
+def test_a_coefficient_undefined_somewhere_leaves_the_joint_call_to_the_one_by_one_path(tmp_path):
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.forward import _joint_mp, compiled
+
+    path = tmp_path / "d.toml"
+    path.write_text('states = ["h"]\nparams = ["w"]\n[update]\nh = "log(w*h + x)"\n')
+    cc = compiled(get_cell(str(path), get_activation("tanh")), "mp")
+    args = {"w": 0.5, "prev_h": 2.0, "x": 1.0}  # ∂h/∂h = w/(w h + x): defined here …
+    row = [np.array([[mpmath.mpf(args.get(s.name, 0.0))]], dtype=object) for s in cc.args]
+    assert _joint_mp(cc, row) is not None
+    args["x"] = -1.0  # … and 1/0 here: no joint values, so each coefficient alone names the one at fault
+    row = [np.array([[mpmath.mpf(args.get(s.name, 0.0))]], dtype=object) for s in cc.args]
+    assert _joint_mp(cc, row) is None

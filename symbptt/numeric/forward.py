@@ -90,6 +90,12 @@ class CompiledCell:
         self.coefficients = {key: self._one_of_joint(i) if self.joint is not None
                              else self._compile(expr, f"the derivative ∂{key[0]}_t/∂{key[1]}")
                              for i, (key, expr) in enumerate(stable.items())}
+        # mpmath: every coefficient of one element in one call as well (σ(a), e^{−|a|} at hundreds of
+        # digits computed once, not once per coefficient that reads them); sharing subexpressions
+        # regroups some products, which moves a value by a few units in the working precision's last
+        # place — tens of digits below what the exact path reports
+        self.joint_mp = (np.frompyfunc(sp.lambdify(self.args, joint, [P.mpmath_module(*joint), "mpmath"], cse=True),
+                                       len(self.args), 1) if kind == "mp" and joint else None)
         self.differences = _has_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                             {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         # the nodes that saturate, each with whether its range is (−1, 1) (tanh) rather than (0, 1) (σ)
@@ -428,13 +434,31 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     values); index t as in the trajectory (row 0 unused)."""
     row = step_rows(cc, traj, layer)
     out = {}
-    joint = cc.joint(*row) if cc.joint is not None else None  # every coefficient in one call
+    joint = cc.joint(*row) if cc.joint is not None else _joint_mp(cc, row)  # every coefficient in one call
     for i, (key, fn) in enumerate(cc.coefficients.items()):
         value = fn(*row) if joint is None else _full_shape(joint[i], row[0])
         full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=value.dtype)
         full[1:] = value
         out[key] = full
     return out
+
+
+def _joint_mp(cc: CompiledCell, row: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Every mpmath coefficient from one call per element, or None — and each coefficient is then
+    computed alone, which names the one that is undefined — when some value is not a finite real."""
+    if cc.joint_mp is None:
+        return None
+    try:
+        lists = cc.joint_mp(*row)
+    except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), …: the coefficients one by one say where
+        return None
+    values = [np.empty(lists.shape, dtype=object) for _ in cc.keys]
+    for idx, entry in np.ndenumerate(lists):
+        for out, v in zip(values, entry, strict=True):
+            if not isinstance(v, mpmath.mpf) or not mpmath.isfinite(v):
+                return None
+            out[idx] = v
+    return values
 
 
 def to_mp(array: np.ndarray) -> np.ndarray:
