@@ -408,7 +408,8 @@ def section(smoke: bool) -> list[str]:
             "\n### The compiled kernel's one-time cost (a new process each; the second reads Numba's disk cache; "
             "the first row also compiles the loops every kernel shares)\n",
             table(["kernel", "compile", "load"], compile_times(smoke)),
-            "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case)\n",
+            "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case; each repeat pays "
+            "for its own exponentials: the ones mpmath kept from the run before are forgotten)\n",
             table(["case", "path", "time", "ratio", "status"], fallback(smoke)),
             "\n### The `grad` report against the gradients alone (wall-clock medians; target ≤ 2×)\n",
             table(["case", "report", "gradients", "ratio", "Jacobian norms (every k)", "kept-digit reruns", "status"],

@@ -1111,3 +1111,20 @@ def test_a_coefficient_undefined_somewhere_leaves_the_joint_call_to_the_one_by_o
     args["x"] = -1.0  # … and 1/0 here: no joint values, so each coefficient alone names the one at fault
     row = [np.array([[mpmath.mpf(args.get(s.name, 0.0))]], dtype=object) for s in cc.args]
     assert _joint_mp(cc, row) is None
+
+
+def test_a_constant_coefficient_is_an_mpf_in_the_joint_call_too(tmp_path):
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.forward import _joint_mp, compiled
+
+    path = tmp_path / "lin.toml"
+    path.write_text('states = ["h"]\nparams = ["w"]\n[update]\nh = "w*h + x"\n')  # ∂h/∂x = 1
+    cc = compiled(get_cell(str(path), get_activation("tanh")), "mp")
+    values = {"w": 0.5, "prev_h": 2.0, "x": 1.0, "h": 2.0}
+    row = [np.array([[mpmath.mpf(values[s.name])] * 2], dtype=object) for s in cc.args]
+    joint = _joint_mp(cc, row)
+    assert joint is not None
+    for got, fn in zip(joint, cc.coefficients.values(), strict=True):
+        assert all(isinstance(v, mpmath.mpf) for v in got.ravel())
+        assert list(got.ravel()) == list(fn(*row).ravel())

@@ -452,10 +452,16 @@ def _joint_mp(cc: CompiledCell, row: list[np.ndarray]) -> list[np.ndarray] | Non
         lists = cc.joint_mp(*row)
     except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), …: the coefficients one by one say where
         return None
+    if not isinstance(lists, np.ndarray):
+        return None
     values = [np.empty(lists.shape, dtype=object) for _ in cc.keys]
     for idx, entry in np.ndenumerate(lists):
         for out, v in zip(values, entry, strict=True):
-            if not isinstance(v, mpmath.mpf) or not mpmath.isfinite(v):
+            try:
+                v = mpmath.mpf(v)  # a constant coefficient comes back as a Python number
+            except (TypeError, ValueError):  # a complex value
+                return None
+            if not mpmath.isfinite(v):
                 return None
             out[idx] = v
     return values

@@ -174,7 +174,7 @@ def summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
 def _runs(exps: np.ndarray) -> list[tuple[int, int, int]]:
     """(first, stop, exponent) of each run of steps t = 1..T that share an exponent."""
     steps = exps[1:]
-    if steps[0] == steps[-1] and steps.min() == steps.max():  # one run (no rescaling): the usual case
+    if steps.size and steps.min() == steps.max():  # one run (no rescaling): the usual case
         return [(0, len(steps), int(steps[0]))]
     cuts = [0, *(np.flatnonzero(np.diff(steps)) + 1).tolist(), len(steps)]
     return [(a, b, int(steps[a])) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
