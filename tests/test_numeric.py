@@ -1042,7 +1042,7 @@ def test_the_in_place_sigmoids_are_the_plain_formulas_bit_for_bit(values):
         assert P.np_sigmoid(x[0]) == P.np_sigmoid(x)[0] and P.np_dsigmoid(x[0]) == P.np_dsigmoid(x)[0]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(-3, 3), min_size=2, max_size=40))
 def test_runs_of_equal_exponents_are_found_whether_there_is_one_run_or_many(exps):
     from symbptt.numeric.kernel import _runs
