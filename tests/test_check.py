@@ -217,3 +217,31 @@ def test_trials_side_by_side_give_the_report_one_process_gives():
     two = run_checks(trials=5, seed=4, T_max=3, methods=cheap, workers=2)
     assert (two.trials, two.worst, two.where, two.entries) == (one.trials, one.worst, one.where, one.entries)
     assert two.table() == one.table() and one.entries["grad JSON"] > 0
+
+
+def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
+    """Seed 13, trial 268: a saturated 3-layer LSTM whose report stays in float64, measured to keep 13
+    digits relative to each gradient's largest entry and 9 in its worst (a sum cancels 5.7 digits)."""
+    import copy
+
+    from symbptt.check import DRAWN, TOLERANCE, Exact, _json_entries, _json_errors, grad_json
+
+    rng = np.random.default_rng(13)
+    for _ in range(269):
+        trial = random_trial(rng, 6, DRAWN)
+    exact, cache = Exact(trial), {}
+    errors = grad_json(trial, exact, cache)
+    report = cache["last report"]
+    assert report["precision"].startswith("float64") and report["float64_digits"]["worst_entry"] < 11
+    assert max(errors) <= TOLERANCE["grad JSON"]
+    params = trial.config.spec.params
+    per_entry = _json_errors(_json_entries(report["grad"], report["grad_log10"], params), exact.grads, exact.mags)
+    assert max(per_entry) > TOLERANCE["grad JSON"]  # read entry by entry, its worst entry's 9 digits fail
+    # an entry the JSON gets wrong is still caught: the largest entry of W_f, moved by 1e-9 of itself
+    wrong = copy.deepcopy(report)
+    block = np.array(wrong["grad"][0]["W_f"], dtype=float)
+    i = np.unravel_index(np.argmax(np.abs(block)), block.shape)
+    block[i] *= 1 + 1e-9
+    wrong["grad"][0]["W_f"] = block.tolist()
+    monkeypatch.setattr(check, "_json_report", lambda _: wrong)
+    assert max(grad_json(trial, exact, {})) > TOLERANCE["grad JSON"]

@@ -9,7 +9,9 @@ hundreds) and compares, for every parameter entry, against the mpmath BPTT of re
                       and evaluated at 40 digits (with the factors form for named factors)
     printed LaTeX     the same, read back from `derive --format latex`
     compiled forms    the explicit and recursive forms as straight-line code (float64; mpmath when saturated)
-    grad JSON         `symbptt grad` end to end (file in, JSON out): values, or log10 where null
+    grad JSON         `symbptt grad` end to end (file in, JSON out): values, or log10 where null; a report
+                      kept in float64 against its gradient's largest entry (what --digits asks of it:
+                      each entry's own digits are the "digits claimed" row's)
     truncated JSON    the report's truncated gradient against a truncated reference BPTT
     Jacobian norms    the report's log10‖∂s_T/∂s_k‖ against the reference's Jacobians at 40 digits
     NumPy reference   the plain float64 reference BPTT
@@ -407,15 +409,16 @@ def _json_entries(report_grad, report_log, params: Sequence[str]) -> list:
     return out
 
 
-def _json_errors(pairs: list, exact: list, mags: list) -> list[float]:
+def _json_errors(pairs: list, exact: list, mags: list, scales: list | None = None) -> list[float]:
+    """Each entry's error; ``scales``: for each entry a size its error may be measured against as well."""
     errors = []
-    for (value, log), e, m in zip(pairs, exact, mags, strict=True):
+    for i, ((value, log), e, m) in enumerate(zip(pairs, exact, mags, strict=True)):
         if isinstance(value, dict):  # beyond float64: its sign and log10
             same_sign = value.get("sign") == int(mpmath.sign(e))
             errors.append(abs(value["log10"] - float(mpmath.log10(abs(e)))) * math.log(10) if same_sign and e != 0
                           else math.inf)
         elif value is not None:
-            errors.extend(_errors([value], [e], [m]))
+            errors.extend(_errors([value], [e], [m], 0.0 if scales is None else scales[i]))
         elif log is None or e == 0:
             errors.append(math.inf)
         else:
@@ -426,8 +429,18 @@ def _json_errors(pairs: list, exact: list, mags: list) -> list[float]:
 def grad_json(trial: Trial, exact: Exact, cache: dict) -> list[float]:
     report = _json_report(trial)
     cache["last report"] = report
-    pairs = _json_entries(report["grad"], report["grad_log10"], trial.config.spec.params)
-    return _json_errors(pairs, exact.grads, exact.mags)
+    params = trial.config.spec.params
+    pairs = _json_entries(report["grad"], report["grad_log10"], params)
+    if not report["precision"].startswith("float64"):
+        return _json_errors(pairs, exact.grads, exact.mags)
+    # a float64 report keeps --digits relative to each gradient's largest entry (what its reruns measure
+    # and the bar reads); how many each entry keeps is its claim, which "digits claimed" holds it to
+    scales = []
+    for layer in exact.by_param:
+        for p in params:
+            block = np.ravel(np.array(layer[p], dtype=object))
+            scales += [max((abs(v) for v in block), default=0)] * block.size
+    return _json_errors(pairs, exact.grads, exact.mags, scales)
 
 
 def digits_claimed(trial: Trial, exact: Exact, cache: dict) -> list[float]:
