@@ -102,24 +102,28 @@ def np_relu(x: Array) -> Array:
 # ---------------------------------------------------------------- mpmath implementations (from x)
 
 
-_EXP_PAIRS = Bounded[tuple, tuple](1 << 16)  # (e, e − 1), e = e^{−2|x|}, by (x, precision): tanh x and sech²x share it
+_KEPT = Bounded[tuple, Any](1 << 16)  # exponentials by (which, |x|, precision): a node's value and slope share one
+
+
+def _kept(which: str, x: mpmath.mpf, make: Callable[[mpmath.mpf], Any]) -> Any:
+    """make(|x|) at the working precision, computed once per value and precision."""
+    x = abs(x if isinstance(x, mpmath.mpf) else mpmath.mpf(x))
+    return _KEPT.get_or_make((which, x._mpf_, mpmath.mp.prec), lambda: make(x))
+
+
+def _pair(ax: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+    if ax < 0.34:  # e^{-0.68} > ½
+        m = mpmath.expm1(-2 * ax)
+        return 1 + m, m
+    e = mpmath.exp(-2 * ax)
+    return e, e - 1
 
 
 def _exp_pair(x: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
     """(e, m) = (e^{−2|x|}, e^{−2|x|} − 1), both to the working precision from one transcendental: m by
-    expm1 when e ≥ ½ (then 1 + m does not cancel), e by exp otherwise (then e − 1 does not)."""
-    x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
-    key = (x._mpf_, mpmath.mp.prec)
-    found = _EXP_PAIRS.get(key)
-    if found is None:
-        if abs(x) < 0.34:  # e^{-0.68} > ½
-            m = mpmath.expm1(-2 * abs(x))
-            found = (1 + m, m)
-        else:
-            e = mpmath.exp(-2 * abs(x))
-            found = (e, e - 1)
-        _EXP_PAIRS.remember(key, found)
-    return found
+    expm1 when e ≥ ½ (then 1 + m does not cancel), e by exp otherwise (then e − 1 does not); tanh x and
+    sech²x share it."""
+    return _kept("pair", x, _pair)
 
 
 def mp_tanh(x: mpmath.mpf) -> mpmath.mpf:
@@ -153,22 +157,15 @@ def mp_log10_abs(value: object) -> float:
     return math.log10(int(man >> shift)) + e * LOG10_2_HI + e * LOG10_2_LO
 
 
-_EXP_MINUS_ABS = Bounded[tuple, mpmath.mpf](1 << 16)  # e^{−|x|} by (|x|, precision): σ(x), σ(−x) and σ'(x) share it
-
-
 def _mp_exp_minus_abs(x: mpmath.mpf) -> mpmath.mpf:
     """e^{−|x|} to the working precision, computed once for a gate's σ(a), 1 − σ(a) = σ(−a) and σ'(a)."""
-    x = abs(x if isinstance(x, mpmath.mpf) else mpmath.mpf(x))
-    key = (x._mpf_, mpmath.mp.prec)
-    found = _EXP_MINUS_ABS.get(key)
-    return found if found is not None else _EXP_MINUS_ABS.remember(key, mpmath.exp(-x))
+    return _kept("exp", x, lambda ax: mpmath.exp(-ax))
 
 
 def forget_mp_values() -> None:
     """Empty the kept exponentials (what a benchmark does between runs, so a repeat pays what the first
     run paid)."""
-    _EXP_PAIRS.clear()
-    _EXP_MINUS_ABS.clear()
+    _KEPT.clear()
 
 
 def mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:

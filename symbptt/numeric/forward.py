@@ -452,8 +452,6 @@ def _joint_mp(cc: CompiledCell, row: list[np.ndarray]) -> list[np.ndarray] | Non
         lists = cc.joint_mp(*row)
     except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), …: the coefficients one by one say where
         return None
-    if not isinstance(lists, np.ndarray):
-        return None
     values = [np.empty(lists.shape, dtype=object) for _ in cc.keys]
     for idx, entry in np.ndenumerate(lists):
         for out, v in zip(values, entry, strict=True):
