@@ -59,6 +59,60 @@ def test_a_custom_activation_against_monte_carlo():
     assert abs(samples.mean() - result.chi) <= 4 * samples.std() / math.sqrt(a.size)
 
 
+def _mp_mean(f, q):
+    """E_z[f(√q z)] by mpmath's adaptive quadrature, split where f changes (|√q z| ~ 1): a reference that
+    shares nothing with the tool's rule."""
+    import mpmath
+
+    mpmath.mp.dps = 25
+    r = mpmath.sqrt(mpmath.mpf(q))
+    cuts = [-mpmath.inf, -12, *[k / r for k in (-40, -10, -3, -1, 0, 1, 3, 10, 40) if abs(k / r) < 12], 12, mpmath.inf]
+    return float(mpmath.quad(lambda z: f(r * z) * mpmath.npdf(z), sorted(set(cuts))))
+
+
+@pytest.mark.parametrize("sigma_w", [30.0, 1e4, 1e6])
+def test_a_large_gain_keeps_its_digits_and_its_fixed_point(sigma_w):
+    """For large σ_w, q* ~ σ_w² and tanh changes within |z| ~ 1/√q*: a grid uniform in z stepped over it
+    (σ_w = 100 printed χ = 53.4041449921 against 53.4057775; from σ_w ≈ 1000 q* > 1e6 was called "no
+    fixed point", which a bounded activation cannot lack).  The fixed point and χ against mpmath."""
+    import mpmath
+
+    result = theory("tanh", sigma_w, edge=False)
+    q = result.q_star
+    assert q is not None and result.phase == "chaotic" and result.digits >= 12
+    assert sigma_w**2 * _mp_mean(lambda a: mpmath.tanh(a) ** 2, q) == pytest.approx(q, rel=1e-12)
+    assert sigma_w**2 * _mp_mean(lambda a: mpmath.sech(a) ** 4, q) == pytest.approx(result.chi, rel=1e-11)
+
+
+def test_the_text_prints_the_digits_the_quadrature_holds_and_chi_beyond_float64():
+    """Words from data: the printed χ and q* carry as many digits as the quadrature agrees to; χ below
+    float64's range (σ_w = 1e-300: χ = 1e-600) is printed from its log10, and χ = 0 has depth scale 0."""
+    import dataclasses
+
+    result = theory("tanh", 1.5, edge=False)
+    assert "χ  = 1.13932322499 " in result.text() and "q* = 0.793354042607 " in result.text()
+    rough = dataclasses.replace(result, digits=3)
+    assert "χ  = 1.14 " in rough.text() and "q* = 0.793 " in rough.text() and "agreeing to 3 digits" in rough.text()
+    tiny = theory("tanh", 1e-300, edge=False)
+    assert tiny.log10_chi == pytest.approx(-600.0, abs=1e-12) and tiny.chi == 0.0
+    assert "χ  = 1e-600 " in tiny.text() and "≈ -300 per step" in tiny.text()
+    assert tiny.depth_scale == pytest.approx(1 / (600 * math.log(10)), rel=1e-12)
+    assert tiny.rate == pytest.approx(-300 * math.log(10), rel=1e-12)
+    subnormal = theory("tanh", 1e-160, edge=False)  # χ = 1e-320 is a subnormal float: its log10 holds it
+    assert "χ  = 1e-320 " in subnormal.text()
+    zero = theory("tanh", 0.0, edge=False)
+    assert zero.chi == 0.0 and zero.depth_scale == 0.0 and math.isinf(zero.rate)
+    assert "depth scale 1/|ln χ| = 0 steps" in zero.text() and "-∞ per step" in zero.text()
+    assert zero.as_json()["depth_scale"] == 0.0 and zero.as_json()["log10_chi"] is None
+
+
+def test_no_fixed_point_says_how_far_it_was_looked_for():
+    result = theory("relu", 1.5, sigma_b=0.1, edge=False)
+    assert result.q_star is None and math.isnan(result.rate)
+    assert f"no fixed point up to q = {result.q_limit:.3g}" in result.text()
+    assert result.q_limit >= 1e6 * 1.5**2 and result.as_json()["q_searched_to"] == result.q_limit
+
+
 def test_the_command_line_text_json_and_refusals():
     text = run_in_process("theory", "--sigma-w", "1.5")
     assert text.returncode == 0 and "phase: chaotic" in text.stdout and "χ  = 1.139" in text.stdout

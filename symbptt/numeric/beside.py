@@ -163,10 +163,7 @@ def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int =
         exact.append(float(logs[-1]) / T)
         half = T // 2
         observed.append(float(logs[-1] - logs[half - 1]) / (T - half))
-    chi = theory(activation, float(sigma_w), 0.0, 1.0, 1.0, edge=False).chi
-    if chi is None:  # the variance map has no fixed point (an activation that grows too fast)
-        mean_field = math.nan
-    else:
-        mean_field = 0.5 * math.log(chi) if chi > 0 else -math.inf
+    # NaN where the variance map has no fixed point (an activation that grows too fast)
+    mean_field = theory(activation, float(sigma_w), 0.0, 1.0, 1.0, edge=False).rate
     return Beside(activation, float(sigma_w), n, T, init, tuple(range(seed, seed + seeds)), tuple(bounds),
                   mean_field, tuple(observed), tuple(exact))

@@ -15,9 +15,12 @@ so ‖∂h_T/∂h_0‖² ≈ χ^T: ordered (vanishing) for χ < 1, chaotic (expl
 for n → ∞ averaged over networks; the exact values of one network of finite width are what the rest of
 the tool computes.
 
-Expectations are computed by composite Simpson quadrature in z on [−12, 12] (the Gaussian tail beyond is
-below 1e-32) with 4096 panels on each side of z = 0, where the built-in kinks sit; the number of digits
-it agrees to with half as many panels is reported.
+Expectations are computed by composite Simpson quadrature on each side of z = 0 (where the built-in
+kinks sit) over |z| ≤ 12 (the Gaussian tail beyond is below 1e-32), in the variable s of z = sinh(s)/c
+with c ≥ √q: the activation changes over |√q z| ~ 1, so for a large q everything happens at |z| ~ 1/√q,
+which a grid uniform in z would step over; uniform in s, the grid is as fine there as it is near |z| ~ 1.
+The number of digits the rule agrees to with half as many panels is reported, and the text prints no
+more digits than that.
 """
 
 from __future__ import annotations
@@ -46,31 +49,46 @@ class Theory:
     sigma_b: float
     sigma_u: float
     input_var: float
-    q_star: float | None  # None: q grows without bound (no finite fixed point)
-    chi: float | None
-    depth_scale: float | None  # 1/|ln χ| (inf at the edge)
+    q_star: float | None  # None: no fixed point up to q_limit (the variance map stays above q)
+    chi: float | None  # as a float64 (0 where it underflows: log10_chi holds it)
+    depth_scale: float | None  # 1/|ln χ| (inf at the edge, 0 for χ = 0)
     phase: str  # ordered, critical, chaotic, or unbounded
     critical_sigma_w: float | None  # σ_w with χ = 1 for these σ_b, σ_u, q_x (None: none in (0, 10])
     digits: int  # the quadrature's agreement
+    log10_chi: float | None = None  # log10 χ, finite wherever χ > 0 (−inf for χ = 0)
+    q_limit: float = 0.0  # how far up the fixed point was looked for
+
+    @property
+    def rate(self) -> float:
+        """½ ln χ, the predicted log-rate of ‖∂h_T/∂h_0‖ per step: from log10 χ, so finite where χ
+        underflows; −inf for χ = 0; NaN where there is no fixed point (no prediction)."""
+        return math.nan if self.log10_chi is None else 0.5 * math.log(10.0) * self.log10_chi
 
     def as_json(self) -> dict:
         return {"activation": self.activation, "sigma_w": self.sigma_w, "sigma_b": self.sigma_b,
                 "sigma_u": self.sigma_u, "input_var": self.input_var, "q_star": self.q_star, "chi": self.chi,
+                "log10_chi": None if self.log10_chi is None or math.isinf(self.log10_chi) else self.log10_chi,
                 "depth_scale": None if self.depth_scale is None or math.isinf(self.depth_scale)
                 else self.depth_scale, "phase": self.phase, "critical_sigma_w": self.critical_sigma_w,
-                "quadrature_digits": self.digits}
+                "quadrature_digits": self.digits, "q_searched_to": self.q_limit}
 
     def text(self) -> str:
+        """The prediction in words, each number to the digits the quadrature agrees to (at most 12)."""
+        sig = max(1, min(12, self.digits))
         lines = [f"mean field, n → ∞: {self.activation}, σ_w = {self.sigma_w:g}, σ_b = {self.sigma_b:g}, "
                  f"σ_u = {self.sigma_u:g}, input variance {self.input_var:g}"]
         if self.q_star is None:
-            lines.append("q* = ∞: the pre-activations' variance grows without bound (no finite fixed point)")
+            lines.append(f"q* = ∞: no fixed point up to q = {self.q_limit:.3g} (the variance map stays above q)")
         else:
-            lines.append(f"q* = {self.q_star:.12g}   (variance of a pre-activation at the fixed point)")
-            assert self.chi is not None
-            lines.append(f"χ  = {self.chi:.12g}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ "
-                         f"{0.5 * math.log10(self.chi) if self.chi > 0 else -math.inf:.6g} per step)")
-            scale = "∞" if self.depth_scale is None or math.isinf(self.depth_scale) else f"{self.depth_scale:.6g}"
+            lines.append(f"q* = {self.q_star:.{sig}g}   (variance of a pre-activation at the fixed point)")
+            assert self.log10_chi is not None
+            rate = 0.5 * self.log10_chi
+            normal = self.chi is not None and self.chi >= 1e-300
+            shown = f"{self.chi:.{sig}g}" if normal else _power(self.log10_chi, sig)
+            lines.append(f"χ  = {shown}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ "
+                         f"{'-∞' if math.isinf(rate) else f'{rate:.{min(6, sig)}g}'} per step)")
+            assert self.depth_scale is not None
+            scale = "∞" if math.isinf(self.depth_scale) else f"{self.depth_scale:.{min(6, sig)}g}"
             lines.append(f"depth scale 1/|ln χ| = {scale} steps; phase: {self.phase}")
         critical = "none in (0, 10]" if self.critical_sigma_w is None else f"{self.critical_sigma_w:.12g}"
         lines.append(f"edge of chaos (χ = 1) for these σ_b, σ_u: σ_w = {critical}")
@@ -78,39 +96,61 @@ class Theory:
         return "\n".join(lines) + "\n"
 
 
-def _simpson(f: Callable[[np.ndarray], np.ndarray], panels: int) -> float:
-    """∫ f(z) φ(z) dz on [−Z_MAX, Z_MAX], Simpson on each side of 0 (``panels`` even, per side)."""
+def _power(log10: float, sig: int) -> str:
+    """10^log10 to ``sig`` significant digits, also where it is beyond float64's range (0 for −∞)."""
+    if math.isinf(log10):
+        return "0"
+    exponent = math.floor(log10)
+    mantissa = 10.0 ** (log10 - exponent)
+    if float(f"{mantissa:.{sig}g}") >= 10.0:  # rounded up to the next power
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    return f"{mantissa:.{sig}g}e{exponent:+d}"
+
+
+def _simpson(f: Callable[[np.ndarray], np.ndarray], panels: int, q: float = 1.0) -> float:
+    """∫ f(z) φ(z) dz on [−Z_MAX, Z_MAX], Simpson in s (z = ±sinh(s)/c) on each side of 0 (``panels`` even,
+    per side), for an integrand f(z) = g(√q z) whose g changes at |√q z| ~ 1."""
     total = 0.0
-    for z, w, gauss, width in _rule(panels):
-        values = f(z) * gauss / math.sqrt(2.0 * math.pi)
-        total += float(np.dot(w, values)) * width / (3.0 * panels)
+    for z, weight in _rule(panels, _level(q)):
+        total += float(np.dot(weight, f(z)))
     return total
 
 
-@functools.lru_cache(maxsize=4)
-def _rule(panels: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float], ...]:
-    """Each side's Simpson nodes, weights, e^{−z²/2} at the nodes and its width b − a, made once per
-    ``panels`` (read-only arrays: every quadrature of a run shares them)."""
+def _level(q: float) -> int:
+    """The grid's scale c = 2^level: the smallest power of two ≥ √q, and at least 1."""
+    return max(0, math.ceil(0.5 * math.log2(q))) if q > 1.0 else 0
+
+
+@functools.lru_cache(maxsize=64)
+def _rule(panels: int, level: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Each side's nodes z and weights (Simpson's in s, times dz/ds and the Gaussian density) for
+    z = ±sinh(s)/c, c = 2^level, s uniform on [0, asinh(c Z_MAX)] — made once per ``panels`` and level
+    (read-only arrays: every quadrature of a run shares them)."""
+    c = 2.0**level
+    top = math.asinh(c * Z_MAX)
+    s = np.linspace(0.0, top, panels + 1)
+    simpson = np.ones(panels + 1)
+    simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
+    z = np.sinh(s) / c
+    # at z = 0 each side takes its own limit (relu'(0⁻) = 0, relu'(0⁺) = 1): a kink at 0 costs nothing
+    z[0] = 1e-290  # tiny, and still tiny times √q
+    weight = simpson * (top / (3.0 * panels)) * (np.cosh(s) / c) * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     sides = []
-    for a, b in ((-Z_MAX, 0.0), (0.0, Z_MAX)):
-        z = np.linspace(a, b, panels + 1)
-        # at z = 0 each side takes its own limit (relu'(0⁻) = 0, relu'(0⁺) = 1): a kink at 0 costs nothing
-        z[-1 if b == 0.0 else 0] = -1e-290 if b == 0.0 else 1e-290  # tiny, and still tiny times √q
-        w = np.ones(panels + 1)
-        w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-        gauss = np.exp(-0.5 * z * z)
-        for array in (z, w, gauss):
+    for sign in (-1.0, 1.0):
+        nodes = sign * z
+        for array in (nodes, weight):
             array.flags.writeable = False
-        sides.append((z, w, gauss, b - a))
+        sides.append((nodes, weight))
     return tuple(sides)
 
 
 PANELS = 4096  # per side of z = 0
 
 
-def gaussian_mean(f: Callable[[np.ndarray], np.ndarray]) -> tuple[float, int]:
-    """E_z[f(z)], z ~ N(0, 1), and the digits the rule agrees to with one of half as many panels."""
-    value, coarse = _simpson(f, PANELS), _simpson(f, PANELS // 2)
+def gaussian_mean(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0) -> tuple[float, int]:
+    """E_z[f(z)], z ~ N(0, 1), for f(z) = g(√q z), and the digits the rule agrees to with one of half as
+    many panels."""
+    value, coarse = _simpson(f, PANELS, q), _simpson(f, PANELS // 2, q)
     change = abs(value - coarse)
     digits = 15 if change == 0 else int(min(15, max(0, -math.log10(change / max(abs(value), 1e-300)))))
     return value, digits
@@ -139,36 +179,54 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
             raise SymbpttError(f"{name} must be a number from 0 to 1e6, got {value!r}")
     act = get_activation(activation)
     drive = sigma_u**2 * input_var + sigma_b**2
-    q_star = _fixed_point(act, sigma_w, drive)
-    chi, digits = None, 15
+    limit = search_limit(sigma_w, drive)
+    q_star = _fixed_point(act, sigma_w, drive, limit)
+    digits, mean = 15, 0.0
     if q_star is not None and q_star > 0:
         root = math.sqrt(q_star)
-        _, d_q = gaussian_mean(lambda z: act.np_sigma(root * z) ** 2)
-        mean, d_chi = gaussian_mean(lambda z: act.np_dsigma(root * z) ** 2)
-        chi, digits = sigma_w**2 * mean, min(d_q, d_chi)
+        _, d_q = gaussian_mean(lambda z: act.np_sigma(root * z) ** 2, q_star)
+        mean, d_chi = gaussian_mean(lambda z: act.np_dsigma(root * z) ** 2, q_star)
+        digits = min(d_q, d_chi)
     elif q_star is not None:
-        chi = _chi(act, sigma_w, q_star)
+        mean = float(act.np_dsigma(np.array([0.0]))[0]) ** 2
+    chi = log_chi = None
+    if q_star is not None:
+        chi, log_chi = sigma_w**2 * mean, _log10_product(sigma_w, mean)  # χ may underflow, its log10 does not
     phase = ("unbounded" if chi is None else "critical" if abs(chi - 1.0) <= CRITICAL
              else "ordered" if chi < 1 else "chaotic")
-    scale = None if chi is None or chi <= 0 else (math.inf if phase == "critical" else 1.0 / abs(math.log(chi)))
+    scale = None if log_chi is None else (math.inf if phase == "critical" else
+                                          1.0 / abs(log_chi * math.log(10.0)))  # 0 for χ = 0
     q_star = None if q_star is None else float(q_star)
     return Theory(act.name, float(sigma_w), float(sigma_b), float(sigma_u), float(input_var), q_star, chi, scale,
-                  phase, _critical(act, drive) if edge else None, digits)
+                  phase, _critical(act, drive) if edge else None, digits, log_chi, limit)
+
+
+def search_limit(sigma_w: float, drive: float) -> float:
+    """How far up the fixed point is looked for: well beyond σ_w² + drive (where a bounded activation's
+    map, |φ| ≤ 1, stays), and at least Q_MAX."""
+    return max(Q_MAX, 1e6 * (sigma_w**2 + drive + 1.0))
+
+
+def _log10_product(sigma_w: float, mean: float) -> float:
+    """log10(σ_w² · mean), finite wherever both are positive although the product may underflow."""
+    if sigma_w == 0 or mean == 0:
+        return -math.inf
+    return 2.0 * math.log10(sigma_w) + math.log10(mean)
 
 
 def _second_moment(act: Activation, sigma_w: float, drive: float, q: float) -> float:
     root = math.sqrt(q)
-    return sigma_w**2 * _simpson(lambda z: act.np_sigma(root * z) ** 2, PANELS) + drive
+    return sigma_w**2 * _simpson(lambda z: act.np_sigma(root * z) ** 2, PANELS, q) + drive
 
 
-def _fixed_point(act: Activation, sigma_w: float, drive: float) -> float | None:
+def _fixed_point(act: Activation, sigma_w: float, drive: float, limit: float = Q_MAX) -> float | None:
     """The stable fixed point of q ↦ σ_w² E[φ(√q z)²] + drive: scanning q upwards, the first q where the
-    map crosses the identity from above; 0 when it stays below; None when it stays above up to Q_MAX."""
+    map crosses the identity from above; 0 when it stays below; None when it stays above up to ``limit``."""
     def gap(q: float) -> float:
         return _second_moment(act, sigma_w, drive, q) - q
 
     previous_q, previous = 0.0, gap(0.0)
-    for q in [10.0**k for k in np.arange(-12.0, math.log10(Q_MAX) + 0.25, 0.5)]:
+    for q in [10.0**k for k in np.arange(-12.0, math.log10(limit) + 0.25, 0.5)]:
         current = gap(q)
         if previous > 0 >= current:
             low, high = previous_q, q
@@ -189,7 +247,7 @@ def _chi(act: Activation, sigma_w: float, q: float) -> float:
     if q == 0.0:
         return sigma_w**2 * float(act.np_dsigma(np.array([0.0]))[0]) ** 2
     root = math.sqrt(q)
-    return sigma_w**2 * _simpson(lambda z: act.np_dsigma(root * z) ** 2, PANELS)
+    return sigma_w**2 * _simpson(lambda z: act.np_dsigma(root * z) ** 2, PANELS, q)
 
 
 def _critical(act: Activation, drive: float) -> float | None:

@@ -33,9 +33,9 @@ def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 
     if edge is None:
         raise SymbpttError(f"{activation} has no edge of chaos for gains up to 10: nothing to compare across it")
     gains = np.array([share * edge for share in SHARES])
-    chis = [mean_field(activation, float(g), 0.0, 1.0, 1.0, edge=False).chi for g in gains]
-    # no fixed point (a linear network above the edge: the variance grows without bound): no prediction
-    predicted = np.array([0.5 * math.log(c) if c else math.nan for c in chis])
+    # NaN where there is no fixed point (a linear network above the edge: the variance grows past any
+    # bound looked at): no prediction
+    predicted = np.array([mean_field(activation, float(g), 0.0, 1.0, 1.0, edge=False).rate for g in gains])
     sizes = tuple(sorted(set(sizes)))
     observed = np.empty((len(sizes), seeds, len(gains)))
     for i, n in enumerate(sizes):

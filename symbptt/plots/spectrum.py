@@ -64,7 +64,7 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
         from ..numeric.theory import theory as mean_field
 
         results = [mean_field(activation, float(g), 0.0, 1.0, 1.0, edge=False) for g in gains]
-        predicted = np.array([0.5 * math.log(r.chi) if r.chi else -np.inf for r in results])
+        predicted = np.array([r.rate for r in results])  # NaN: no fixed point, no prediction
         edge = mean_field(activation, 1.0, 0.0, 1.0, 1.0).critical_sigma_w
         ax.plot(gains, predicted, color="tab:purple", linestyle="-.", label="mean field, n → ∞: ½ ln χ(g)")
         said = " " + theory_sentence(gains, rates, predicted, edge, n, all_rates if seeds > 1 else None)
@@ -112,9 +112,10 @@ def theory_sentence(gains: np.ndarray, rates: np.ndarray, predicted: np.ndarray,
     gap = float(np.nanmax(np.abs(np.where(np.isfinite(predicted) & np.isfinite(rates), rates - predicted, np.nan))))
     inside = ""
     if each is not None:
-        within = (predicted >= each.min(axis=0)) & (predicted <= each.max(axis=0))
+        said = np.isfinite(predicted)  # gains without a fixed point have no prediction
+        within = (predicted >= each.min(axis=0)) & (predicted <= each.max(axis=0)) & said
         inside = (f" The prediction lies within the {each.shape[0]} networks' band at {int(within.sum())} of "
-                  f"{within.size} gains.")
+                  f"{int(said.sum())} gains{'' if said.all() else ' with a prediction'}.")
     edge_words = f"puts the edge of chaos at g = {edge:.3g}" if edge else "finds no edge of chaos for g up to 10"
     whose = "this network's rate" if each is None else "the mean rate"
     seen = f"{whose} crosses 0 at g = {where:.3g}" if where is not None else \
