@@ -96,6 +96,21 @@ def test_curves_bounds_rates_and_saturation_shares():
     assert data.values["saturated"][1] == pytest.approx(count / 40)
 
 
+def test_a_legend_slope_is_the_data_s_and_stays_short_for_a_huge_weight():
+    """The legend's slope is read back from the figure and equals the drawn line's last value over T; at
+    w = 10^300 (a tanh slope of about −8.5·10^299 decades per step) it was a 300-digit number."""
+    import re
+
+    fig, data = plot.curves("tanh", (0.5, 1e300), T_max=50)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    values = data.values["panels"]["tanh"]["values"][-1] / 50
+    for label, value in zip(labels, values, strict=True):
+        shown = re.search(r"slope (\S+) decades/step", label)
+        assert shown and len(label) < 80, label
+        assert float(shown.group(1)) == pytest.approx(value, rel=1e-3, abs=1e-3)
+    assert "e+299" in labels[1]
+
+
 def test_default_curves_show_growth_decay_and_the_edge():
     _, data = plot.curves()
     linear = data.values["panels"]["linear"]["values"][-1]

@@ -25,6 +25,15 @@ FLOAT64_DECADES = 308.0  # log10 of the largest float64: colours stop there, and
 BOX = {"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1.5}
 
 
+def decimals(value: float, places: int = 3, sign: bool = False) -> str:
+    """``value`` with ``places`` decimals while that stays short (|value| < 10^5), else in scientific
+    notation with places + 1 significant digits: a slope of −8.5·10^299 decades per step (tanh at
+    w = 10^300) was printed as a 300-digit number that ran off the figure."""
+    plus = "+" if sign else ""
+    short = not math.isfinite(value) or abs(value) < 1e5
+    return f"{value:{plus}.{places}f}" if short else f"{value:{plus}.{places + 1}g}"
+
+
 @dataclass
 class Plotted:
     """The arrays a figure shows, kept for tests and for the API user."""

@@ -16,7 +16,7 @@ from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
 from ..progress import Progress
 from ..validate import integer, number
-from .common import Drawn, Plotted, caption, check_steps, drawn_weights, gamma_of, new_figure
+from .common import Drawn, Plotted, caption, check_steps, decimals, drawn_weights, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
 
 
@@ -51,7 +51,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         rates = np.array([lyapunov_rate(v, T_max) for v in values[-1]])
         share = saturated_share(w, T_max, act, u, b, 0.0, x)
         for i, wi in enumerate(w):
-            label = f"w = {wi:g}: slope {values[-1, i] / T_max:+.3f} decades/step"  # in the axis's unit
+            label = f"w = {wi:g}: slope {decimals(values[-1, i] / T_max, sign=True)} decades/step"  # in the axis's unit
             if share[i] > 0:
                 label += f", {share[i]:.0%} of steps saturated"
             line, = ax.plot(T, values[:, i], label=label)
@@ -143,10 +143,11 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
         with np.errstate(all="ignore"):
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)), on_step=progress.counter(done * T_max))
         name = plot_text(cfg.spec.name)
-        line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: slope {norms['h'][-1] / T_max:+.3f} decades/step")
+        slopes = {key: decimals(v[-1] / T_max, sign=True) for key, v in norms.items()}
+        line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: slope {slopes['h']} decades/step")
         if "c" in norms:
             ax.plot(T, norms["c"], linestyle=":", color=line.get_color(), linewidth=1.6,
-                    label=f"{name} ∂c_T/∂c_0 (cell state): slope {norms['c'][-1] / T_max:+.3f} decades/step")
+                    label=f"{name} ∂c_T/∂c_0 (cell state): slope {slopes['c']} decades/step")
         kept[name] = norms
     progress.clear()
     ax.axhline(0.0, color="grey", linewidth=0.6)
