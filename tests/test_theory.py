@@ -221,6 +221,77 @@ def test_mingru_and_minlstm_rates_against_monte_carlo_and_jensen(sigma_u):
     assert diagonal_theory("mingru", 0.0).unit_rate == pytest.approx(-math.log(2), rel=1e-15)
 
 
+def _softplus_mean(s: float) -> float:
+    """E ln(1 + e^{s z}), z ~ N(0, 1), by mpmath (log1p: no underflow), split at the kink |z| ~ 1/s."""
+    import mpmath
+
+    mpmath.mp.dps = 25
+    cuts = sorted({-mpmath.inf, -1, -1 / mpmath.mpf(s), 0, 1 / mpmath.mpf(s), 1, mpmath.inf})
+    return float(mpmath.quad(lambda z: mpmath.log1p(mpmath.exp(s * z)) * mpmath.npdf(z), cuts))
+
+
+@pytest.mark.parametrize("sigma_u", [30.0, 1e6])
+def test_a_saturating_gate_keeps_its_rate_where_its_factor_underflows(sigma_u):
+    """minGRU's g = σ(−a) is 0 in float64 beyond a ≈ 745, and Gauss–Hermite points stepped over its
+    kink: σ_u = 30 printed λ = −inf, depth scale 0 and χ = 0.494 (0.48673).  λ = −E softplus(σ_u z)."""
+    import mpmath
+
+    from symbptt.numeric.diagonal_theory import diagonal_theory
+
+    found = diagonal_theory("mingru", sigma_u)
+    assert found.digits >= 9
+    assert found.unit_rate == pytest.approx(-_softplus_mean(sigma_u), rel=1e-9)
+    cuts = sorted({-mpmath.inf, -1, -1 / mpmath.mpf(sigma_u), 0, 1 / mpmath.mpf(sigma_u), 1, mpmath.inf})
+    chi = float(mpmath.quad(lambda z: mpmath.exp(-2 * mpmath.log1p(mpmath.exp(sigma_u * z))) * mpmath.npdf(z), cuts))
+    assert found.chi == pytest.approx(chi, rel=1e-9)
+    assert "-inf" not in found.text() and "λ = E ln|g| = -" in found.text()
+
+
+def test_a_cell_file_s_factor_in_log_space_or_refused_in_one_line(tmp_path):
+    """1 − tanh(a) is taken as 2σ(−2a) in log space (λ = ln 2 − E softplus(2 σ_u z)); a factor outside
+    the log-space rules that float64 turns to 0 on the rule's points is refused, naming what to lower."""
+    from conftest import run_in_process
+
+    from symbptt.numeric.diagonal_theory import diagonal_theory
+
+    def cell(name: str, factor: str):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name}"\nstates = ["h"]\nparams = ["U_z", "U_h", "b"]\n[shapes]\n'
+                        f'U_z = ["n", "m"]\nU_h = ["n", "m"]\nb = ["n"]\n[update]\n'
+                        f'h = "{factor} * h + tanh(U_h @ x)"\n')
+        return str(path)
+
+    tgate = diagonal_theory(cell("tgate", "(1 - tanh(U_z @ x + b))"), 30.0)
+    assert tgate.unit_rate == pytest.approx(math.log(2) - _softplus_mean(60.0), rel=1e-9)
+    square = cell("square", "(1 - tanh(U_z @ x + b)**2)")
+    assert diagonal_theory(square, 1.0).digits >= 12  # within float64's range the factor is evaluated as is
+    with pytest.raises(SymbpttError, match=r"float64 gives 0 or no number there; lower σ_u·√q_x"):
+        diagonal_theory(square, 30.0)
+    ran = run_in_process("theory", "--cell", square, "--sigma-u", "30")
+    assert ran.returncode == 2 and len(ran.stderr.strip().splitlines()) == 1 and not ran.stdout
+
+
+def test_the_diagonal_text_prints_the_digits_its_rules_agree_on():
+    """minLSTM's factor changes along a_f = a_i, a ridge no tensor rule resolves at σ_u = 1000: the two
+    rules agree to 2 digits, the text prints 2 (it printed at least 3), and they hold (Monte Carlo)."""
+    import dataclasses
+    import re
+
+    from symbptt.numeric.diagonal_theory import diagonal_theory
+
+    found = diagonal_theory("minlstm", 1000.0)
+    assert found.digits <= 3
+    shown = re.search(r"χ = ([0-9.e+-]+);", found.text()).group(1)
+    assert len(shown.replace("0.", "", 1).lstrip("0")) == max(1, found.digits)
+    rng = np.random.default_rng(5)
+    af, ai = rng.standard_normal((2, 1_000_000)) * 1000.0
+    lf, li = -np.logaddexp(0, -af), -np.logaddexp(0, -ai)
+    g2 = np.exp(2 * (lf - np.logaddexp(lf, li)))
+    assert abs(found.chi - g2.mean()) <= 10.0 ** -found.digits * found.chi + 5 * g2.std() / 1000
+    more = dataclasses.replace(found, digits=7)
+    assert len(re.search(r"χ = ([0-9.e+-]+);", more.text()).group(1).replace("0.", "", 1).lstrip("0")) == 7
+
+
 def test_beside_a_diagonal_cell_the_norm_is_its_largest_unit_and_units_average_to_the_prediction():
     """The exact products of a minGRU are diagonal: the norm's rate is the largest unit's, and the mean over
     64 units of their rates at T = 400 falls within 0.01 of λ (a factor counted twice misses by 0.8)."""

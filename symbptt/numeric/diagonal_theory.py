@@ -18,8 +18,10 @@ on the interval the cell draws it from:
 
 Whether a cell qualifies is read off its step (which routes exist and what its factor depends on), so a
 cell file qualifies too when its factor is of this kind.  Other cells get the reason none is given.
-Expectations use Gauss–Hermite rules in each pre-activation and Gauss–Legendre in θ; the digits
-reported are those on which rules of two sizes agree.
+Expectations use Gauss–Legendre rules in θ and, in each pre-activation, in s on each side of 0 for
+z = ±sinh(s)/c (dense where the gates change, see _rules); ln|g| is computed in log space where the
+factor's form allows (numeric/logabs.py).  The digits reported are those on which rules of two sizes
+agree.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ import sympy as sp
 from ..cells import INPUT, Cell, unit
 from ..errors import SymbpttError
 
-NODES = 192  # Gauss–Hermite points per pre-activation (and Gauss–Legendre points in θ); two thirds as
-COARSE = 128  # many for the rule the digits are measured against (fewer for a factor of three or more)
+NODES = 192  # points per pre-activation (and Gauss–Legendre points in θ); two thirds as many for the
+COARSE = 128  # rule the digits are measured against (fewer for a factor of three or more)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ class DiagonalTheory:
         """The prediction in lines of at most ``width`` characters (continuations indented)."""
         import textwrap
 
-        d = max(3, min(10, self.digits))  # no more digits than the two rules agree on
+        d = max(1, min(10, self.digits))  # no more digits than the two rules agree on
         law = (f"pre-activations N(0, σ_u²·q_x) with σ_u = {self.sigma_u:g}, q_x = {self.input_var:g}"
                if not self.params else f"{self.params} per unit")
         lines = [f"{self.cell}: ∂h_t/∂h_(t-1) = diag({self.factor}), blind to the state; {law}",
@@ -141,34 +143,49 @@ class DiagonalTheory:
                  f"largest unit: λ_max = {self.best_unit_rate:+.{d}g}, the rate of ‖∂h_T/∂h_0‖₂ for many units "
                  "and long T",
                  f"mean field: ½ ln E[g²] = {self.mean_field:+.{d}g} (χ = {self.chi:.{d}g}; at least λ, by Jensen)",
-                 f"depth scale 1/|λ| = {_steps(self.unit_rate)} steps; phase: {self.phase}",
+                 f"depth scale 1/|λ| = {_steps(self.unit_rate, d)} steps; phase: {self.phase}",
                  f"expectations by quadrature, agreeing to {self.digits} digits"]
         return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines) + "\n"
 
 
-def _steps(rate: float) -> str:
-    return "∞" if rate == 0 else f"{1.0 / abs(rate):.6g}"
+def _steps(rate: float, digits: int = 6) -> str:
+    return "∞" if rate == 0 else f"{1.0 / abs(rate):.{min(6, digits)}g}"
 
 
-def _rules(k: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points (k, P) and weights (P,) of a tensor Gauss–Hermite rule for E over k standard normals."""
-    z, w = np.polynomial.hermite_e.hermegauss(nodes)
-    w = w / math.sqrt(2.0 * math.pi)
+Z_MAX = 12.0  # the Gaussian beyond |z| = 12 weighs less than 1e-32
+
+
+def _rules(k: int, nodes: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points z (k, P) and weights (P,) of a tensor rule for E over k standard normals whose integrand
+    reads a = scale·z.  In each z, Gauss–Legendre in s on each side of 0 (nodes/2 points per side) for
+    z = ±sinh(s)/c, c = max(1, scale): the gates change over |a| ~ 1, i.e. |z| ~ 1/scale, where the
+    points are as dense as they are near |z| ~ 1 (Gauss–Hermite points, spaced ~0.2 near 0, stepped
+    over σ(−30 z) and mis-stated its mean in the second digit)."""
     if k == 0:
         return np.zeros((0, 1)), np.ones(1)
+    c = max(1.0, scale)
+    top = math.asinh(c * Z_MAX)
+    x, w = np.polynomial.legendre.leggauss(nodes // 2)
+    s = 0.5 * top * (x + 1.0)
+    half = np.sinh(s) / c
+    weight = 0.5 * top * w * (np.cosh(s) / c) * np.exp(-0.5 * half * half) / math.sqrt(2.0 * math.pi)
+    z, wz = np.concatenate([-half[::-1], half]), np.concatenate([weight[::-1], weight])
+    wz /= wz.sum()  # the mass beyond |z| = 12 is below 1e-32: a constant's mean is the constant itself
     grids = np.meshgrid(*([z] * k), indexing="ij")
-    weights = np.meshgrid(*([w] * k), indexing="ij")
+    weights = np.meshgrid(*([wz] * k), indexing="ij")
     return np.stack([g.ravel() for g in grids]), np.prod(np.stack([v.ravel() for v in weights]), axis=0)
 
 
-def _moments(factor: DiagonalFactor, spec: Cell, scales: list[float], nodes: int) -> tuple[float, float, float]:
-    """E[g²], E_θ E_a ln|g| and max_θ E_a ln|g| with the rules of ``nodes`` points."""
+def _moments(factor: DiagonalFactor, spec: Cell, scale: float, nodes: int) -> tuple[float, float, float]:
+    """E[g²], E_θ E_a ln|g| and max_θ E_a ln|g| with the rules of ``nodes`` points; ln|g| in log space
+    (numeric/logabs.py) where the factor's form allows, so a gate's factor that underflows (σ(−a) for
+    a > 745) keeps its logarithm."""
     from ..activations import numpy_functions
+    from .logabs import log_abs
 
     symbols = [unit(n) for n in (*factor.linears, *factor.params)]
-    g = sp.lambdify(symbols, factor.value, numpy_functions(factor.value))
-    z, wz = _rules(len(factor.linears), nodes)
-    a = [s * z[i] for i, s in enumerate(scales)]
+    z, wz = _rules(len(factor.linears), nodes, scale)
+    a = [scale * z[i] for i in range(len(factor.linears))]
     if factor.params:  # one per-unit parameter at a time is all the built-in cells have; a grid for more
         rules = []
         for p in factor.params:
@@ -181,13 +198,34 @@ def _moments(factor: DiagonalFactor, spec: Cell, scales: list[float], nodes: int
         theta = [t.ravel() for t in thetas]
     else:
         theta, wt = [], np.ones(1)
+    env = {s.name: x[:, None] for s, x in zip(symbols, a, strict=False)}
+    env |= {s.name: t[None, :] for s, t in zip(symbols[len(a):], theta, strict=True)}
+    in_logs = log_abs(factor.value)
     with np.errstate(all="ignore"):
-        values = np.asarray(g(*[x[:, None] for x in a], *[t[None, :] for t in theta]), dtype=float)
-        values = np.broadcast_to(values, (len(wz), len(wt)))
-        logs = np.log(np.abs(values))
-    chi = float(wz @ (values**2) @ wt)
+        if in_logs is not None:
+            logs = np.broadcast_to(np.asarray(in_logs(env), dtype=float), (len(wz), len(wt)))
+            squares = np.exp(2.0 * logs)
+        else:
+            g = sp.lambdify(symbols, factor.value, numpy_functions(factor.value))
+            values = np.broadcast_to(np.asarray(g(*[env[s.name] for s in symbols]), dtype=float),
+                                     (len(wz), len(wt)))
+            logs, squares = np.log(np.abs(values)), values**2
+    weighed = (wz[:, None] > 0) & (wt[None, :] > 0)
+    if not np.all(np.isfinite(logs[weighed])):
+        reach = scale * float(np.max(np.abs(z))) if z.size else 0.0
+        raise SymbpttError(f"the theory of {spec.name} needs ln|g| of its factor g = {text_of(factor)} for "
+                           f"pre-activations up to |a| = {reach:.3g}, and float64 gives 0 or no number there; "
+                           "lower σ_u·√q_x")
+    chi = float(wz @ squares @ wt)
     by_theta = wz @ logs  # E_a ln|g| for each θ
     return chi, float(by_theta @ wt), float(np.max(by_theta))
+
+
+def text_of(factor: DiagonalFactor) -> str:
+    """The factor as the text form prints it, Greek names as letters."""
+    from ..printing import text
+
+    return _letters(text(factor.shown).replace("**", "^"))
 
 
 def diagonal_theory(cell: str | Cell = "mingru", sigma_u: float = 1.0, input_var: float = 1.0) -> DiagonalTheory:
@@ -206,23 +244,22 @@ def diagonal_theory(cell: str | Cell = "mingru", sigma_u: float = 1.0, input_var
     """
     from ..activations import get_activation
     from ..cells import get_cell
-    from ..printing import text
 
     for name, value in (("sigma_u", sigma_u), ("input_var", input_var)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or value > 1e6:
             raise SymbpttError(f"{name} must be a number from 0 to 1e6, got {value!r}")
     spec = get_cell(cell, get_activation("tanh")) if isinstance(cell, str) else cell
     factor = required_factor(spec)
-    scales = [math.sqrt(sigma_u**2 * input_var)] * len(factor.linears)
+    scale = math.sqrt(sigma_u**2 * input_var)
     shrink = 1 if len(factor.linears) + len(factor.params) <= 2 else 4
-    fine = _moments(factor, spec, scales, NODES // shrink)
-    coarse = _moments(factor, spec, scales, COARSE // shrink)
+    fine = _moments(factor, spec, scale, NODES // shrink)
+    coarse = _moments(factor, spec, scale, COARSE // shrink)
     change = max(abs(f - c) / max(abs(f), 1e-300) for f, c in zip(fine, coarse, strict=True))
     digits = 15 if change == 0 else int(min(15, max(0, -math.log10(change))))
     chi, unit_rate, best = fine
     mean_field = 0.5 * math.log(chi) if chi > 0 else -math.inf
     drawn = ", ".join(f"{_letters(p)} ~ U({lo:g}, {hi:g})" for p in factor.params for lo, hi in [spec.init_range(p)])
-    return DiagonalTheory(spec.name, _letters(text(factor.shown).replace("**", "^")), float(sigma_u),
+    return DiagonalTheory(spec.name, text_of(factor), float(sigma_u),
                           float(input_var), drawn, chi, mean_field, unit_rate, best, digits)
 
 
