@@ -144,6 +144,29 @@ def test_a_float64_event_gives_no_result_and_the_watched_pass_takes_over(compile
     assert got.digits > 0
 
 
+def _underflowed_minlstm(T: int = 3) -> tuple[dict, np.ndarray, np.ndarray, float]:
+    """A minLSTM whose gates f = σ(−1000), i = σ(−1001) are 0 in float64, so f/(f + i) is 0/0 there,
+    though it is 1/(1 + e^−1) exactly; with ã = 0, h_T = (1/(1 + e^−1))^T h_0 (the expected loss)."""
+    spec = get_cell("minlstm", get_activation("tanh"))
+    n = 2
+    p = {q: np.zeros((n, 1)) if spec.kind(q) == "input" else np.zeros(n) for q in spec.params}
+    p["b_f"], p["b_i"], p["h0"] = np.full(n, -1000.0), np.full(n, -1001.0), np.full(n, 0.5)
+    h_T = 0.5 * (1.0 / (1.0 + np.exp(-1.0))) ** T
+    return p, np.ones((T, 1)), np.zeros(n), n * 0.5 * h_T**2
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_gates_that_underflow_to_0_over_0_take_the_exact_path(on, request):
+    """The compiled pass raised ZeroDivisionError (a traceback from symbptt.gradients) and the NumPy pass
+    called the cell "not defined on these data"; both now hand the step to mpmath."""
+    if on:
+        request.getfixturevalue("compiled_kernel")
+    p, x, y, loss = _underflowed_minlstm()
+    got = symbptt.gradients(p, x, y, cell="minlstm")
+    assert got.digits > 0 and got.loss == pytest.approx(loss, rel=1e-14)
+    assert np.allclose(got.grads["b_f"], -got.grads["b_i"], rtol=1e-14)  # f and i enter only through f/(f + i)
+
+
 def test_what_it_cannot_compile_is_left_to_numpy(compiled_kernel, tmp_path, monkeypatch):
     """A custom activation's primitive has no compiled form: no source is written, the pass is None."""
     monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))

@@ -342,3 +342,11 @@ def test_at_n_256_the_settled_slope_of_eight_networks_brackets_the_mean_field_aw
         slopes.append(float(at_400[0] - at_200[0]) * math.log(10.0) / 200)
     predicted = 0.5 * math.log(theory("tanh", 0.8, 0.0, 1.0, 1.0, edge=False).chi)
     assert min(slopes) <= predicted <= max(slopes)
+
+
+def test_a_rate_beside_the_networks_prints_no_more_digits_than_its_quadrature_holds():
+    from symbptt.numeric.beside import rate_text
+
+    assert rate_text(-0.7563001311, 14) == rate_text(-0.7563001311) == "-0.7563"
+    assert rate_text(-282.1604, 2) == "-2.8e+02" and rate_text(-0.41683, 3) == "-0.417"
+    assert rate_text(-8.6498, 3) == "-8.65" and rate_text(float("-inf"), 2) == "−∞"

@@ -112,11 +112,16 @@ def check_draws(n: int, T: int, seeds: int) -> None:
     integer("seeds", seeds, 1, 50)
 
 
-def rate_text(value: float) -> str:
-    """A rate per step with its sign (four decimals), ±∞ as such, NaN as 'none'."""
+def rate_text(value: float, digits: int | None = None) -> str:
+    """A rate per step with its sign (four decimals, or only ``digits`` significant digits where that is
+    fewer: a quadrature that agrees to 2 digits), ±∞ as such, NaN as 'none'."""
     if math.isnan(value):
         return "none"
-    return f"{value:+.4f}" if math.isfinite(value) else ("−∞" if value < 0 else "+∞")
+    if not math.isfinite(value):
+        return "−∞" if value < 0 else "+∞"
+    text = f"{value:+.4f}"
+    held = max(1, digits) if digits is not None else 99
+    return text if len(text.lstrip("+-0.").replace(".", "")) <= held else f"{value:+.{held}g}"
 
 
 def rates_span(values: tuple[float, ...]) -> str:

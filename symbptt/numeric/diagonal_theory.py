@@ -297,6 +297,8 @@ class CellBeside:
 
     def sentences(self) -> list[str]:
         """What the numbers say, each sentence decided by them."""
+        from .beside import rate_text
+
         if not all(math.isfinite(v) for v in (*self.exact, *self.observed)):
             return ["Some rate is not a finite number (a product reached exactly 0 or left float64's range), so no "
                     "comparison is made."]
@@ -311,10 +313,12 @@ class CellBeside:
             out.append(f"The factor is blind to the state, so ∂h_T/∂h_0 is diagonal and its norm is its largest "
                        f"unit's product: the norm's rate is above the mean over units by {above:.3g} per step on "
                        "average.")
-            out.append(f"The typical-unit rate λ = {t.unit_rate:+.4f} is {_where(t.unit_rate, ulo, uhi)} the range "
-                       f"of the networks' means over units ({ulo:+.4f} to {uhi:+.4f}).")
-            out.append(f"λ_max = {t.best_unit_rate:+.4f} is {_where(t.best_unit_rate, lo, hi)} the range of the "
-                       f"norms' rates ({lo:+.4f} to {hi:+.4f}); ½ ln χ = {t.mean_field:+.4f} is "
+            out.append(f"The typical-unit rate λ = {rate_text(t.unit_rate, t.digits)} is "
+                       f"{_where(t.unit_rate, ulo, uhi)} the range of the networks' means over units ({ulo:+.4f} to "
+                       f"{uhi:+.4f}).")
+            out.append(f"λ_max = {rate_text(t.best_unit_rate, t.digits)} is {_where(t.best_unit_rate, lo, hi)} the "
+                       f"range of the norms' rates ({lo:+.4f} to {hi:+.4f}); ½ ln χ = "
+                       f"{rate_text(t.mean_field, t.digits)} is "
                        f"{_where(t.mean_field, lo, hi)} it.")
         from .beside import drift_sentence
 
@@ -343,9 +347,9 @@ class CellBeside:
         rows = []
         if self.theory is not None:
             t = self.theory
-            rows += [("typical unit, T → ∞", rate_text(t.unit_rate), "λ = E ln|g|"),
-                     ("largest unit, n, T → ∞", rate_text(t.best_unit_rate), "λ_max, the largest unit's λ"),
-                     ("mean field", rate_text(t.mean_field), "½ ln E[g²]")]
+            rows += [("typical unit, T → ∞", rate_text(t.unit_rate, t.digits), "λ = E ln|g|"),
+                     ("largest unit, n, T → ∞", rate_text(t.best_unit_rate, t.digits), "λ_max, the largest unit's λ"),
+                     ("mean field", rate_text(t.mean_field, t.digits), "½ ln E[g²]")]
         if self.unit_mean is not None:
             rows.append(("exact, mean over units", rates_span(self.unit_mean), "(1/T) ln|∏ g_t,i| averaged over i"))
         rows += [("observed, these networks", rates_span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),

@@ -381,9 +381,11 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
 
 
 def _explain_nan(cc: CompiledCell, traj: Trajectory) -> None:
-    """A NaN from finite arguments means a step is undefined there (log of a negative number, 0/0):
-    recompute the first such element exactly, which raises CellDomainError naming the step and the values.
-    A NaN that an overflow caused (∞ − ∞) is left to the caller's exact recomputation."""
+    """A NaN from finite arguments may mean a step is undefined there (log of a negative number, 0/0):
+    the first such element's nodes are recomputed exactly from its leaves, which raises CellDomainError
+    naming the step and the values.  A NaN that float64's range caused — ∞ − ∞ after an overflow, or
+    0/0 of gates that underflowed (the minLSTM's f/(f + i) with both gates below 1e-308) — is finite
+    when recomputed exactly and is left to the caller's exact recomputation."""
     for ell, layer in enumerate(traj.values, 1):
         if not any(np.isnan(layer[name][1:]).any() for name in cc.node_names):
             continue
@@ -395,8 +397,11 @@ def _explain_nan(cc: CompiledCell, traj: Trajectory) -> None:
             if bad.any():
                 idx = tuple(int(i[0]) for i in np.nonzero(bad))
                 exact = compiled(cc.cell, "mp")
-                values = [mpmath.mpf(float(a[idx])) for a in args] + [mpmath.mpf(0)] * (len(cc.node_names) - k)
-                exact.nodes[k](*values)
+                leaves = [mpmath.mpf(float(a[idx])) for a in args[:len(cc.leaf_names)]]
+                nodes: list[Any] = []
+                for j in range(k + 1):  # raises CellDomainError where the step itself is undefined
+                    nodes.append(exact.nodes[j](*leaves, *nodes, *[mpmath.mpf(0)] * (len(cc.node_names) - j)))
+                return
 
 
 def cancelled_digits(cc: CompiledCell, traj: Trajectory) -> float:

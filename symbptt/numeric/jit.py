@@ -615,8 +615,8 @@ def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, s
                     return None
                 values.append(layer)
                 coefs.append(dict(zip(cc.keys, cs, strict=True)))
-    except FloatingPointError:
-        return None
+    except (FloatingPointError, ZeroDivisionError):  # compiled code raises on x/0 as Python does: the
+        return None  # NumPy pass then runs (the minLSTM's f/(f + i) with both gates underflowed to 0)
     scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
                | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
     return Trajectory(values, coefs, x, scalars)
