@@ -318,7 +318,8 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
     return largest
 
 
-NUDGED_RUNS = (1, -1)  # the reruns that measure what rounding cost: every value nudged up, then down
+# the reruns that measure what rounding cost: every value nudged up, then each up or down by its own sign
+NUDGED_RUNS = ((1, False), (1, True))
 MEASURED = "as measured by reruns with every stored value nudged by one rounding"
 
 
@@ -353,15 +354,16 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                 magnitudes: list[dict[str, np.ndarray]] | None = None) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
     again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
-    it (forward.UlpNoise) — all up, then all down — and the digits the results share with the plain pass
+    it (forward.UlpNoise) — all up, then each by a sign of its own — and the digits the results share
+    with the plain pass
     are counted (at most 16).  The sums over t that make each gradient are not nudged: what they can lose
     is counted from ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as
     SUM_ROUNDING·Σ|terms|.  Returns (the digits of each gradient relative to its largest entry, the digits
     of the worst entry); the nudge is larger than a typical rounding error, so both err low."""
     worst_block = worst_entry = 0.0
-    for direction in NUDGED_RUNS:
+    for direction, scattered in NUDGED_RUNS:
         with np.errstate(all="ignore"):
-            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction))
+            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction, scattered))
             nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
                                                                                                          model)
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
