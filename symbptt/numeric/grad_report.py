@@ -17,6 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from ..budget import MAX_MP_DIGITS
 from ..config import Config
 from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
@@ -96,7 +97,14 @@ def saturation_digits(values: ArrayFactors) -> int:
                 if dps >= MAX_DIGITS:
                     raise
                 dps = min(MAX_DIGITS, 4 * dps)
-    return int(math.ceil(2 * largest / math.log(10))) + DPS if largest else 0
+    if not largest:
+        return 0
+    digits = int(math.ceil(2 * largest / math.log(10))) + DPS
+    if digits > MAX_DIGITS:
+        raise RunFailed(f"a saturated gate here cancels about {digits - DPS} digits (pre-activations up to "
+                        f"|a| = {largest:.3g}), beyond the {MAX_DIGITS} digits the exact path carries; shrink "
+                        "the weights or the inputs")
+    return digits
 
 
 def _extremes(values: np.ndarray) -> tuple[float, float]:
@@ -137,10 +145,23 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
 
 
 def _mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
-    """Loss and every gradient from an mpmath pass at ``dps`` digits."""
+    """Loss and every gradient from an mpmath pass at ``dps`` digits, refused first when it would take
+    longer than the budget allows."""
+    mp_cost(model, dps)
     with mpmath.workdps(dps):
         mp_model = model.as_mp()
         return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
+
+
+def mp_cost(model: NumericModel, dps: int) -> float:
+    """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
+    after refusing it in one line when that is beyond the budget."""
+    from ..budget import estimate, mp_pass_seconds
+
+    n, m, B = model.params[0][f"{model.cell.states[0]}0"].shape[0], model.x.shape[1], model.x.shape[2]
+    return estimate(f"the exact pass ({dps} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
+                    "shorten x, use a smaller batch or smaller weights",
+                    seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
 def _shaped(values: np.ndarray, shape: tuple, scalar: bool) -> Any:
@@ -227,6 +248,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         # as many digits as the conditioning asks for, and as a saturated gate's difference needs
         dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation)
         while True:
+            mp_cost(model, dps)
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
                 values = ArrayFactors(mp_model, "mp")
@@ -301,7 +323,7 @@ def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
     return "; ".join(parts) + f"; worst: layer {worst + 1}"
 
 
-MAX_DIGITS = 5000  # the most digits an exact recomputation uses
+MAX_DIGITS = MAX_MP_DIGITS  # the most digits an exact recomputation uses
 
 
 def lost_digits(norms: list[dict[str, list[float]]]) -> float:
@@ -465,6 +487,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     if watch.events or not exact or digits or unresolved or (at_stake and values.kind == "float"):
         dps, previous = max(DPS, digits), None
         while True:
+            mp_cost(model, dps)
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
                 cut = truncated_gradients(mp_model, cfg.truncate, "mp")
