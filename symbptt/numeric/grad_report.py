@@ -101,7 +101,7 @@ def saturation_digits(values: ArrayFactors) -> int:
         return 0
     digits = int(math.ceil(2 * largest / math.log(10))) + DPS
     if digits > MAX_DIGITS:
-        raise RunFailed(f"a saturated gate here cancels about {digits - DPS} digits (pre-activations up to "
+        raise RunFailed(f"a saturated gate here can cancel up to about {digits - DPS} digits (pre-activations up to "
                         f"|a| = {largest:.3g}), beyond the {MAX_DIGITS} digits the exact path carries; shrink "
                         "the weights or the inputs")
     return digits

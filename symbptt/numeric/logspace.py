@@ -77,7 +77,7 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
     largest = sum(v for v in sizes if math.isfinite(v))
     digits = 30 + (math.ceil(2 * largest / math.log(10)) if cc.differences else 0)
     if digits > MAX_MP_DIGITS:
-        raise RunFailed(f"a saturated gate here cancels about {digits - 30} digits (pre-activations up to "
+        raise RunFailed(f"a saturated gate here can cancel up to about {digits - 30} digits (pre-activations up to "
                         f"|a| = {largest:.3g}), beyond the {MAX_MP_DIGITS} digits the exact path carries; shrink "
                         "the weights or the inputs")
     with mpmath.workdps(digits):
