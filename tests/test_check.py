@@ -122,7 +122,7 @@ def test_a_thousand_trials():
 
 def _layered_trials() -> check.CheckReport:
     """Trials with stacked layers and every form read back from LaTeX by SymPy's parser."""
-    return run_checks(trials=4, seed=5, T_max=3, methods=("printed LaTeX",))
+    return run_checks(trials=1, seed=5, T_max=3, methods=("printed LaTeX",))
 
 
 def test_a_layer_superscript_planted_wrong_in_the_definitions_is_caught(monkeypatch):
@@ -132,8 +132,7 @@ def test_a_layer_superscript_planted_wrong_in_the_definitions_is_caught(monkeypa
     def first_layer_only(rnn, used):
         return shown.route_definitions(rnn, {u[1:] for u in used}, 1 if rnn.layers > 1 else None)
 
-    rng = np.random.default_rng(5)
-    assert any(random_trial(rng, 3).layers > 1 for _ in range(4))  # the run below meets a stacked network
+    assert random_trial(np.random.default_rng(5), 3).layers > 1  # the run below is a stacked network
     for form in (explicit, recursive):  # the forms that print named factors with their definitions
         monkeypatch.setattr(form, "layered_definitions", first_layer_only)
     report = _layered_trials()

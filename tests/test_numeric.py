@@ -645,24 +645,26 @@ def test_cancellation_in_the_forward_pass_is_measured_and_the_truncated_gradient
     assert max(truncated_json(trial, exact, {})) < 1e-13
 
 
-def test_a_long_scalar_sweep_reports_progress_on_a_terminal():
-    """A sweep estimated at minutes (T in the millions) draws `sweep t/T (m:ss left)` on a terminal."""
+def test_a_long_scalar_sweep_reports_progress_on_a_terminal(monkeypatch):
+    """A sweep estimated at minutes (T in the millions) draws `sweep t/T (m:ss left)` on a terminal, every
+    PROGRESS_EVERY steps (65,536; 1,024 here, to keep the test short)."""
     import io
 
-    from symbptt.numeric.sweeps import sweep_scalar
+    from symbptt.numeric import sweeps
     from symbptt.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
+    monkeypatch.setattr(sweeps, "PROGRESS_EVERY", 1024)
     for activation in ("tanh", "sigmoid"):
         screen = Terminal()
-        with Progress(70_000, "sweep", after=0.0, stream=screen) as bar:
-            sweep_scalar(np.array([0.5, 1.5]), 70_000, activation, progress=bar.update)
+        with Progress(2_500, "sweep", after=0.0, stream=screen) as bar:
+            sweeps.sweep_scalar(np.array([0.5, 1.5]), 2_500, activation, progress=bar.update)
         lines = [line.strip() for line in screen.getvalue().split("\r") if line.strip()]
-        assert lines and all(re.fullmatch(r"sweep \d+/70000 \(\d+:\d\d left\)", line) for line in lines), lines
-        assert "sweep 65536/70000" in lines[0]
+        assert lines and all(re.fullmatch(r"sweep \d+/2500 \(\d+:\d\d left\)", line) for line in lines), lines
+        assert "sweep 1024/2500" in lines[0] and "sweep 2048/2500" in lines[1]
 
 
 def test_rounding_decides_where_the_trajectory_amplifies_rounding_beyond_float64():

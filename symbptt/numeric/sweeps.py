@@ -29,6 +29,7 @@ def drive_inputs(T_max: int, seed: int, x: np.ndarray | None = None) -> np.ndarr
 
 
 LOG10_4 = math.log10(4.0)
+PROGRESS_EVERY = 1 << 16  # steps between two calls of a long sweep's progress (a power of two)
 
 
 def _tanh_pass(w: np.ndarray, drive: np.ndarray, h0: float, progress: Callable[[int], None] | None = None
@@ -47,7 +48,7 @@ def _tanh_pass(w: np.ndarray, drive: np.ndarray, h0: float, progress: Callable[[
     a, size, m, s = np.empty(G), np.empty(G), np.empty(G), np.empty(G)
     previous = np.zeros(G)
     for t in range(T):
-        if progress is not None and not t & 0xFFFF:  # every 65,536 steps: a progress line on a terminal
+        if progress is not None and not t & (PROGRESS_EVERY - 1):  # a progress line on a terminal
             progress(t)
         np.multiply(w, h, out=a)
         a += drive[t]
@@ -77,7 +78,7 @@ def _generic_pass(w: np.ndarray, drive: np.ndarray, h0: float, activation: str,
     pre = np.empty((T, w.size))
     h = np.full(w.size, float(h0))
     for t in range(T):
-        if progress is not None and not t & 0xFFFF:
+        if progress is not None and not t & (PROGRESS_EVERY - 1):
             progress(t)
         np.multiply(w, h, out=pre[t])
         pre[t] += drive[t]
