@@ -54,6 +54,12 @@ CORPUS = [
     ("a missing σ' at the entry step", RIGHT.replace(" (1-h_k^2)", ""), Model(), False, "a factor σ' is missing"),
     ("a missing σ' inside the product", RIGHT.replace(" w (1-h_j^2)", " w"), Model(), False,
      "a factor σ' is missing"),
+    ("the product without its brackets takes the entry step's σ' and h_(k-1) in",
+     RIGHT.replace(r"\left(\prod", r"\prod").replace(r"(1-h_j^2)\right)", "(1-h_j^2)"), Model(), False,
+     "without brackets"),
+    ("the product of Jacobians without its brackets, n = 2",
+     r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \operatorname{diag}(\sigma^\prime(a_k)) \prod_{j=k+1}^{T} "
+     r"W^\top \operatorname{diag}(\sigma^\prime(a_j))\, (h_T - y) h_{k-1}^\top", Model(n=2), False, "without brackets"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]
@@ -109,6 +115,23 @@ def test_the_correction_keeps_the_writer_s_spelling():
              r"\sigma'(a_k)\, h_{k-1}")
     verdict = verify(wrong, points=1)
     assert verdict.corrected == wrong.replace("(y - h_T)", "(h_T - y)")
+
+
+def test_a_bracketed_product_is_taken_as_the_writer_bracketed_it():
+    r"""The brackets-missing diagnosis is offered for a ∏ written without brackets only: the same formula
+    with the entry step's σ' inside the ∏'s brackets is a wrong formula whose brackets are the writer's,
+    and no closing of them is offered as the correction; the factors of a product are found as written
+    (σ^\prime with its call, \, and \cdot between factors, diag(…), h_{k-1}^\top)."""
+    from symbptt.check.mistakes import _unbracketed_scope
+
+    bracketed = RIGHT.replace(r"(1-h_j^2)\right) (1-h_k^2)", r"(1-h_j^2) (1-h_k^2)\right)")
+    verdict = verify(bracketed, points=1)
+    assert not verdict.equal and (verdict.diagnosis is None or "without brackets" not in verdict.diagnosis)
+    assert all(v.count(r"\left(\prod") == 1 and r"\left(\sum" in v for v in _unbracketed_scope(bracketed))
+    text = r"\prod_{j=k+1}^{T} W^\top \cdot \operatorname{diag}(\sigma^\prime(a_j))\, (h_T - y) h_{k-1}^\top + 1"
+    inside = [v[len(r"\left(\prod_{j=k+1}^{T} "):v.index(r"\right)")] for v in _unbracketed_scope(text)]
+    assert inside == [r"W^\top", r"W^\top \cdot \operatorname{diag}(\sigma^\prime(a_j))",
+                      r"W^\top \cdot \operatorname{diag}(\sigma^\prime(a_j))\, (h_T - y)"]
 
 
 def test_mutations_of_a_right_formula_are_never_called_equal():

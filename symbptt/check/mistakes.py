@@ -81,7 +81,79 @@ def _transpose_moved(text: str) -> list[str]:
     return out
 
 
+_OPERATOR = re.compile(r"\\(?:prod|sum)_\{[^{}]*\}\^\{[^{}]*\}")
+_OPENING = re.compile(r"(?:\\left\(|\()\s*$")
+
+
+def _group_end(text: str, i: int) -> int:
+    """Index just after the brace group opened at ``i``."""
+    depth = 0
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return j + 1
+    raise VerifyError(f"an unclosed brace at {text[i:i + 30]!r}")
+
+
+def _factor_end(text: str, i: int) -> int | None:
+    """Index just after the factor that starts at ``i`` (after spaces and \\cdot), or None at the end of
+    the term: a sign, '=', a closing bracket, a row's end, or a sum or product (not followed further)."""
+    m = re.match(r"(?:\s|\\cdot(?![A-Za-z])|\\[,;:!])*", text[i:])
+    i += m.end() if m else 0
+    if i >= len(text) or text[i] in "+-=)}" or text.startswith((r"\right", "\\\\", r"\prod", r"\sum"), i):
+        return None
+    if text.startswith(r"\left(", i) or text[i] == "(":
+        return _balanced(text, i)
+    if text[i] == "{":
+        j = _group_end(text, i)
+    elif text[i] == "\\":
+        name = re.match(r"\\[A-Za-z]+", text[i:])
+        if name is None:
+            return None
+        j = i + name.end()
+    elif text[i].isdigit():
+        j = i + re.match(r"[0-9.]+", text[i:]).end()  # type: ignore[union-attr]
+    elif text[i].isalpha():
+        j = i + 1
+    else:
+        return None
+    while j < len(text):  # primes, scripts and a command's arguments and call
+        if text[j] == "'":
+            j += 1
+        elif text[j] in "^_":
+            command = re.match(r"\\[A-Za-z]+", text[j + 1:])  # ^\prime
+            j = (_group_end(text, j + 1) if text.startswith("{", j + 1) else j + 1 + command.end() if command
+                 else j + 2)
+        elif text[j] == "{" and text[i] == "\\":
+            j = _group_end(text, j)
+        else:
+            break
+    if text[i] == "\\":
+        call = re.match(r"\s*(?=\\left\(|\()", text[j:])
+        if call:
+            j = _balanced(text, j + call.end())
+    return j
+
+
+def _unbracketed_scope(text: str) -> list[str]:
+    """A ∏ or ∑ written without brackets around it takes every factor after it, to the end of its term:
+    the text with brackets closing it after each of those factors but the last, for each such operator."""
+    out = []
+    for m in _OPERATOR.finditer(text):
+        if _OPENING.search(text[:m.start()]):
+            continue  # already opened by a bracket: its extent is the writer's
+        ends, at = [], m.end()
+        while (end := _factor_end(text, at)) is not None:
+            ends.append(end)
+            at = end
+        out += [text[:m.start()] + r"\left(" + text[m.start():end] + r"\right)" + text[end:] for end in ends[:-1]]
+    return out
+
+
 MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
+    ("a product or sum without brackets takes every factor after it, to the end of its term (as SymPy's "
+     "parser reads it, and as a reader may): bracket it where it ends, \\left(\\prod_{j=k+1}^{T} … \\right)",
+     _unbracketed_scope),
     ("the Jacobian is transposed: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W, and δ flows back through its transpose "
      "W^T diag(σ'(a_t))", _transposed_jacobian),
     ("a transpose is missing or misplaced", _transpose_moved),
