@@ -94,14 +94,16 @@ ROUNDING_DIGITS = 13.0  # amplification (decades) beyond which float64 keeps und
 def rounding_decides(values: np.ndarray, activation: str) -> np.ndarray:
     """Where a sweep's value is decided by rounding, not by the model: the forward pass amplifies an error
     made at step k by ‖∂h_T/∂h_k‖ ≥ 10^(v_T − v_k) (v = log10‖∂h_t/∂h_0‖, submultiplicativity), so where
-    v_T − min_{k≤T} v_k exceeds ROUNDING_DIGITS the float64 trajectory keeps fewer than 3 digits and
-    another summation order gives another value.  A linear unit's value does not depend on the trajectory
-    (σ' = 1), so nothing is marked there.  Boolean array of the shape of ``values`` (T, grid)."""
+    v_T − min_{1≤k≤T} v_k exceeds ROUNDING_DIGITS the float64 trajectory keeps fewer than 3 digits and
+    another summation order gives another value.  Steps from k = 1: h_0 is given, so no rounding is made
+    there (w = 1e300 grows ∂h_1/∂h_0 by 300 decades, and was marked at T = 1, where v_1 holds every
+    digit).  A linear unit's value does not depend on the trajectory (σ' = 1), so nothing is marked there.
+    Boolean array of the shape of ``values`` (T, grid)."""
     values = np.asarray(values, dtype=float)
     if activation == "linear":
         return np.zeros(values.shape, dtype=bool)
     finite = np.where(np.isfinite(values), values, np.nan)
-    lowest = np.fmin.accumulate(np.vstack([np.zeros((1, values.shape[1])), finite]), axis=0)[1:]
+    lowest = np.fmin.accumulate(finite, axis=0)
     with np.errstate(invalid="ignore"):
         return (finite - lowest) > ROUNDING_DIGITS
 
