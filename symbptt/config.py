@@ -35,7 +35,7 @@ FIELDS = ("cell", "activation", "loss", "x", "y", "truncate", "layers")
 class Config:
     """Numbers for one run: per-layer parameters by name; x (T×m); y (n) or (T×n)."""
 
-    cell: str
+    cell: str | Cell  # a built-in cell's name, a cell file's path, or the cell itself
     activation: str | None
     layers: list[dict[str, np.ndarray]]
     x: np.ndarray

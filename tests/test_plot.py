@@ -506,3 +506,14 @@ def test_legend_slopes_are_in_the_unit_of_the_axis():
     for label, end in zip(labels, ends, strict=True):
         slope = float(re.search(r"slope ([-+]\d+\.\d+) decades/step", label).group(1))
         assert slope == pytest.approx(end / 20, abs=5e-4)
+
+
+def test_cell_curves_refuse_a_cell_they_cannot_draw_at_random(tmp_path):
+    """A scalar cell file (at most one unit, parameters w, u, b without a random law) was drawn at n = 8
+    with every parameter 0: a curve at −∞ and a caption saying 10^-inf."""
+    path = tmp_path / "plain.toml"
+    path.write_text('name = "plain"\nstates = ["h"]\nparams = ["w", "u", "b"]\n[update]\nh = "tanh(w*h + u*x + b)"\n')
+    with pytest.raises(SymbpttError, match="plain has at most 1 unit"):
+        plot.cell_curves(("rnn", str(path)), n=8, T_max=10)
+    with pytest.raises(SymbpttError, match="parameters w, u, b are single numbers with no random law"):
+        plot.cell_curves(("rnn", str(path)), n=1, T_max=10)

@@ -350,3 +350,18 @@ def test_a_rate_beside_the_networks_prints_no_more_digits_than_its_quadrature_ho
     assert rate_text(-0.7563001311, 14) == rate_text(-0.7563001311) == "-0.7563"
     assert rate_text(-282.1604, 2) == "-2.8e+02" and rate_text(-0.41683, 3) == "-0.417"
     assert rate_text(-8.6498, 3) == "-8.65" and rate_text(float("-inf"), 2) == "−∞"
+
+
+def test_a_cell_file_is_drawn_as_the_file_says_wherever_random_networks_are_drawn(tmp_path):
+    """theory --beside and plot gradmap draw random networks of a cell through its Cell: a cell file's
+    name alone ("tgate") was looked up as a built-in cell and refused ("unknown cell 'tgate'")."""
+    from symbptt import plots
+    from symbptt.numeric.diagonal_theory import cell_beside
+
+    path = tmp_path / "tgate.toml"
+    path.write_text('name = "tgate"\nstates = ["h"]\nparams = ["U_z", "U_h", "b"]\n[shapes]\nU_z = ["n", "m"]\n'
+                    'U_h = ["n", "m"]\nb = ["n"]\n[update]\nh = "(1 - tanh(U_z @ x + b)) * h + tanh(U_h @ x)"\n')
+    drawn = cell_beside(str(path), 1.0, n=4, T=20, seeds=1)
+    assert drawn.theory is not None and all(np.isfinite(drawn.exact)) and drawn.text().startswith("tgate, n = 4")
+    _, data = plots.gradient_map(str(path), T_max=20, points=9)
+    assert np.isfinite(data.values["log10_grad"]).any()

@@ -50,8 +50,7 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
     """A one-layer configuration of ``cell`` with seeded random weights (see the module docstring);
     ``overrides`` sets named parameters to a constant (every entry), e.g. {"b_f": 2.0}; ``init`` how the
     recurrent matrices are drawn (INITS; the Gaussian by default)."""
-    name = cell if isinstance(cell, str) else cell.name
-    spec = get_cell(name, get_activation(activation or "tanh")) if isinstance(cell, str) else cell
+    spec = get_cell(cell, get_activation(activation or "tanh")) if isinstance(cell, str) else cell
     rng = np.random.default_rng([seed, 0])  # the weights (the inputs have a stream of their own)
     params: dict[str, np.ndarray] = {}
     for param in spec.params:
@@ -74,7 +73,8 @@ def example_config(cell: str | Cell, T: int, n: int = 1, m: int = 1, gain: float
     for param, constant in (overrides or {}).items():
         params[param] = np.full_like(params[param], float(constant))
     x = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, (T, m))  # the same for every cell
-    return Config(cell=name, activation=activation if spec.uses_activation else None, layers=[params], x=x,
+    # a Cell given as such stays the config's cell (a cell file's name alone would not find the file again)
+    return Config(cell=cell, activation=activation if spec.uses_activation else None, layers=[params], x=x,
                   y=np.zeros(n), loss="last")
 
 
