@@ -517,3 +517,14 @@ def test_cell_curves_refuse_a_cell_they_cannot_draw_at_random(tmp_path):
         plot.cell_curves(("rnn", str(path)), n=8, T_max=10)
     with pytest.raises(SymbpttError, match="parameters w, u, b are single numbers with no random law"):
         plot.cell_curves(("rnn", str(path)), n=1, T_max=10)
+
+
+def test_grey_cells_of_the_gates_figure_are_counted_in_its_caption():
+    """A forget bias of −1e300 makes σ(b_f) exactly 0 in float64: those norms have no log10 and were
+    left grey without a word; the caption counts them from the data, and says nothing when there are none."""
+    fig, data = plot.gates(-1e300, 1e300, points=11, T_max=10)
+    zeros = int(np.isneginf(data.values["c"]).sum() + np.isneginf(data.values["h"]).sum())
+    words = " ".join(fig.texts[-1].get_text().split())
+    assert zeros > 0 and f"Grey: {zeros} of 220 values are exactly 0 in float64" in words
+    fig, data = plot.gates(points=11, T_max=10)
+    assert "Grey" not in fig.texts[-1].get_text() and not np.isneginf(data.values["c"]).any()

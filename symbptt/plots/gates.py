@@ -63,6 +63,17 @@ def carousel_sentence(biases: np.ndarray, last: np.ndarray, T_max: int) -> str:
     return f"Over T = {T_max} the carousel " + " and ".join(parts) + "."
 
 
+def zero_note(*panels: np.ndarray) -> str:
+    """The grey cells in words, counted from the data: norms the float64 pass makes exactly 0 (a gate
+    beyond float64's range, σ(b) for b below −745, rounds to 0), which have no log10 to colour."""
+    zeros = sum(int(np.sum(np.isneginf(p))) for p in panels)
+    if not zeros:
+        return ""
+    total = sum(p.size for p in panels)
+    return (f" Grey: {zeros} of {total} values are exactly 0 in float64 (a gate beyond its range rounds to 0), "
+            "with no log10 to colour.")
+
+
 def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int = 100, n: int = 1,
           gain: float = 1.0, drive: float = 1.0, seed: int = 0) -> Drawn:
     """For each forget bias: one forward pass of an LSTM with seeded random weights (W ~ N(0, gain²/n),
@@ -116,5 +127,5 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
                  "multiplies by Π f_j. "
                  + carousel_sentence(grid, carousel[-1], T_max) + " ∂h_T/∂h_0 also passes through the output "
                  "gate and tanh'(c_t), so it can decay even where c keeps its gradient."
-                 + contrast_sentence(grid, c_vals[-1], h_vals[-1], T_max) + note)
+                 + contrast_sentence(grid, c_vals[-1], h_vals[-1], T_max) + note + zero_note(c_vals, h_vals))
     return Drawn(fig, Plotted({"b_f": grid, "T": Ts, "c": c_vals, "h": h_vals, "carousel": carousel}))
