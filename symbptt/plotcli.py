@@ -73,7 +73,7 @@ Examples:
   symbptt plot meanfield --sizes 4,16,64 --seeds 4 -o gap.png
   symbptt plot units -n 8 -T 100 -o units.png
 """)
-@click.argument("kind", shell_complete=complete.plot_kind)
+@click.argument("kind", shell_complete=complete.words(tuple(KIND_OPTIONS)))
 @click.option("-o", "--output", required=True, shell_complete=complete.path, help="Output file: .png, .svg or .pdf.")
 @click.option("-a", "--activation", default="tanh", show_default=True)
 @click.option("-T", "--steps", "T", type=STEPS, default=None, help="Sequence length (default depends on KIND).")

@@ -219,3 +219,18 @@ def test_a_plot_shows_itself_and_still_unpacks():
     assert fig is drawn.figure and data is drawn.data and "weights" in data.values
     assert drawn._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
     assert repr(drawn).startswith("Drawn(figure, data with weights")
+
+
+def test_completing_a_plot_kind_lists_every_kind_without_importing_the_figure_code():
+    """Tab after `symbptt plot` took 2.7 s: listing the kinds imported the plots (matplotlib and all).
+    The plot command lists them itself; they are the kinds plots draws."""
+    from symbptt import plots
+    from symbptt.plotcli import KIND_OPTIONS
+
+    assert tuple(KIND_OPTIONS) == tuple(plots.KINDS)
+    code = ("import sys\nfrom symbptt.cli import main\ntry:\n    main(prog_name='symbptt')\nfinally:\n"
+            "    print('imported' if 'matplotlib' in sys.modules else 'not imported', file=sys.stderr)\n")
+    env = dict(os.environ, _SYMBPTT_COMPLETE="bash_complete", COMP_WORDS="symbptt plot ", COMP_CWORD="2")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert [line.split(",")[1] for line in ran.stdout.split()] == list(plots.KINDS)
+    assert ran.stderr.strip().endswith("not imported"), ran.stderr
