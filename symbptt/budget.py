@@ -8,9 +8,11 @@ floating-point cells (memory) and multiply-adds (time), with rates measured on a
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
-from .errors import SymbpttError
+from .errors import RunFailed, SymbpttError
 
 MAX_ATOMS = 6_000_000  # printed SymPy nodes of one form (about 1–2 GB at the very most)
 MAX_CELLS = 20_000_000  # float64 cells held at once by a sweep or a plot (160 MB per array)
@@ -120,6 +122,18 @@ MAX_MP_DIGITS = 5000  # the most digits an exact (mpmath) recomputation carries
 MP_OPERATION = 7e-6  # seconds of one mpmath operation of a step at 300 digits or fewer (2 cores, measured)
 
 
+def saturation_digits_needed(largest: float, base: int) -> int:
+    """Digits an exact pass needs where a saturated gate's difference (1 − σ(a) rewritten, the GRU's
+    h − n) cancels about 2|a|/ln 10 of them: ``base`` more than that, for pre-activations up to
+    ``largest`` in size; refused in one line (RunFailed) beyond MAX_MP_DIGITS."""
+    digits = base + math.ceil(2 * largest / math.log(10))
+    if digits > MAX_MP_DIGITS:
+        raise RunFailed(f"a saturated gate here can cancel up to about {digits - base} digits (pre-activations up "
+                        f"to |a| = {largest:.3g}), beyond the {MAX_MP_DIGITS} digits the exact path carries; "
+                        "shrink the weights or the inputs")
+    return digits
+
+
 def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int) -> float:
     """The forward pass, δ recursion and sums of ``layers`` layers in mpmath at ``digits`` digits: per
     element and step, each linear map's n + m products and a few operations per node, each costing more
@@ -149,4 +163,4 @@ def human(seconds: float) -> str:
 
 
 __all__ = ["MAX_BYTES", "MAX_MP_DIGITS", "MAX_SECONDS", "check_form_size", "check_grid", "check_sweep", "estimate",
-           "human", "mp_pass_seconds", "norm_sweep_cost", "state_size"]
+           "human", "mp_pass_seconds", "norm_sweep_cost", "saturation_digits_needed", "state_size"]

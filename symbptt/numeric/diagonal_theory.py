@@ -152,9 +152,6 @@ def _steps(rate: float, digits: int = 6) -> str:
     return "∞" if rate == 0 else f"{1.0 / abs(rate):.{min(6, digits)}g}"
 
 
-Z_MAX = 12.0  # the Gaussian beyond |z| = 12 weighs less than 1e-32
-
-
 def _rules(k: int, nodes: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Points z (k, P) and weights (P,) of a tensor rule for E over k standard normals whose integrand
     reads a = scale·z.  In each z, Gauss–Legendre in s on each side of 0 (nodes/2 points per side) for
@@ -163,12 +160,12 @@ def _rules(k: int, nodes: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     over σ(−30 z) and mis-stated its mean in the second digit)."""
     if k == 0:
         return np.zeros((0, 1)), np.ones(1)
+    from .theory import Z_MAX, graded_normal
+
     c = max(1.0, scale)
     top = math.asinh(c * Z_MAX)
     x, w = np.polynomial.legendre.leggauss(nodes // 2)
-    s = 0.5 * top * (x + 1.0)
-    half = np.sinh(s) / c
-    weight = 0.5 * top * w * (np.cosh(s) / c) * np.exp(-0.5 * half * half) / math.sqrt(2.0 * math.pi)
+    half, weight = graded_normal(0.5 * top * (x + 1.0), 0.5 * top * w, c)
     z, wz = np.concatenate([-half[::-1], half]), np.concatenate([weight[::-1], weight])
     wz /= wz.sum()  # the mass beyond |z| = 12 is below 1e-32: a constant's mean is the constant itself
     grids = np.meshgrid(*([z] * k), indexing="ij")

@@ -17,7 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ..budget import MAX_MP_DIGITS
+from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..config import Config
 from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
@@ -97,14 +97,7 @@ def saturation_digits(values: ArrayFactors) -> int:
                 if dps >= MAX_DIGITS:
                     raise
                 dps = min(MAX_DIGITS, 4 * dps)
-    if not largest:
-        return 0
-    digits = int(math.ceil(2 * largest / math.log(10))) + DPS
-    if digits > MAX_DIGITS:
-        raise RunFailed(f"a saturated gate here can cancel up to about {digits - DPS} digits (pre-activations up to "
-                        f"|a| = {largest:.3g}), beyond the {MAX_DIGITS} digits the exact path carries; shrink "
-                        "the weights or the inputs")
-    return digits
+    return saturation_digits_needed(largest, DPS) if largest else 0
 
 
 def _extremes(values: np.ndarray) -> tuple[float, float]:

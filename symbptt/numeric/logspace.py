@@ -17,9 +17,8 @@ import sympy as sp
 
 from .. import primitives as P
 from ..activations import get_activation
-from ..budget import MAX_MP_DIGITS
+from ..budget import saturation_digits_needed
 from ..cells import INPUT, Cell, unit
-from ..errors import RunFailed
 from ..step import Route, step_graph
 from .factors import ArrayFactors
 from .forward import compiled
@@ -75,12 +74,7 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
     # a saturated gate's difference (1 − σ(a) rewritten, the GRU's h − n) loses about 2|a|/ln 10 digits
     sizes = [abs(float(layer_values[lin.name][t, i, 0])) for lin in cell.linears]
     largest = sum(v for v in sizes if math.isfinite(v))
-    digits = 30 + (math.ceil(2 * largest / math.log(10)) if cc.differences else 0)
-    if digits > MAX_MP_DIGITS:
-        raise RunFailed(f"a saturated gate here can cancel up to about {digits - 30} digits (pre-activations up to "
-                        f"|a| = {largest:.3g}), beyond the {MAX_MP_DIGITS} digits the exact path carries; shrink "
-                        "the weights or the inputs")
-    with mpmath.workdps(digits):
+    with mpmath.workdps(saturation_digits_needed(largest, 30) if cc.differences else 30):
         args = {lin.name: layer_values[lin.name][t, i, 0] for lin in cell.linears}
         args |= {f"prev_{s}": layer_values[s][t - 1, i, 0] for s in cell.states}
         inp = traj.layer_input(layer, t)

@@ -82,11 +82,11 @@ class Theory:
         else:
             lines.append(f"q* = {self.q_star:.{sig}g}   (variance of a pre-activation at the fixed point)")
             assert self.log10_chi is not None
-            rate = 0.5 * self.log10_chi
+            decades = 0.5 * self.log10_chi  # of ‖∂h_T/∂h_0‖ per step
             normal = self.chi is not None and self.chi >= 1e-300
             shown = f"{self.chi:.{sig}g}" if normal else _power(self.log10_chi, sig)
             lines.append(f"χ  = {shown}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ "
-                         f"{'-∞' if math.isinf(rate) else f'{rate:.{min(6, sig)}g}'} per step)")
+                         f"{'-∞' if math.isinf(decades) else f'{decades:.{min(6, sig)}g}'} per step)")
             assert self.depth_scale is not None
             scale = "∞" if math.isinf(self.depth_scale) else f"{self.depth_scale:.{min(6, sig)}g}"
             lines.append(f"depth scale 1/|ln χ| = {scale} steps; phase: {self.phase}")
@@ -121,6 +121,15 @@ def _level(q: float) -> int:
     return max(0, math.ceil(0.5 * math.log2(q))) if q > 1.0 else 0
 
 
+def graded_normal(s: np.ndarray, ds: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points z = sinh(s)/c ≥ 0 and their weights for E over a standard normal, from points s ≥ 0 of a
+    rule with weights ``ds`` in s (dz/ds times the normal density): dense where a function of c·z
+    changes, |z| ~ 1/c, and as dense near |z| ~ 1.  The mean field's Simpson rule and the diagonal
+    theory's Gauss–Legendre rule are both taken through it, with s on [0, asinh(c Z_MAX)]."""
+    z = np.sinh(s) / c
+    return z, ds * (np.cosh(s) / c) * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
 @functools.lru_cache(maxsize=64)
 def _rule(panels: int, level: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Each side's nodes z and weights (Simpson's in s, times dz/ds and the Gaussian density) for
@@ -131,10 +140,9 @@ def _rule(panels: int, level: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     s = np.linspace(0.0, top, panels + 1)
     simpson = np.ones(panels + 1)
     simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
-    z = np.sinh(s) / c
+    z, weight = graded_normal(s, simpson * (top / (3.0 * panels)), c)
     # at z = 0 each side takes its own limit (relu'(0⁻) = 0, relu'(0⁺) = 1): a kink at 0 costs nothing
     z[0] = 1e-290  # tiny, and still tiny times √q
-    weight = simpson * (top / (3.0 * panels)) * (np.cosh(s) / c) * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     sides = []
     for sign in (-1.0, 1.0):
         nodes = sign * z

@@ -129,17 +129,17 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     from ..activations import get_activation
     from ..cells import get_cell
 
-    for c in cells:  # random networks of each cell: it must take n units, and have a law for each weight
-        spec = get_cell(c, get_activation("tanh"))
+    specs = [get_cell(c, get_activation("tanh")) for c in cells]
+    for spec in specs:  # random networks of each cell: it must take n units, and have a law for each weight
         if spec.max_hidden is not None and n > spec.max_hidden:
-            raise SymbpttError(f"{plot_text(spec.name)} has at most {spec.max_hidden} unit(s); draw the cells "
-                               f"with -n {spec.max_hidden}")
+            raise SymbpttError(f"{spec.name} has at most {spec.max_hidden} unit(s); draw the cells with "
+                               f"-n {spec.max_hidden}")
         fixed = [p for p in spec.params if spec.kind(p) == "scalar"]
         if fixed:
-            raise SymbpttError(f"{plot_text(spec.name)}'s parameters {', '.join(fixed)} are single numbers with no "
-                               "random law, so its random networks cannot be drawn (a cell file with [shapes] and "
+            raise SymbpttError(f"{spec.name}'s parameters {', '.join(fixed)} are single numbers with no random "
+                               "law, so its random networks cannot be drawn (a cell file with [shapes] and "
                                "matrices W, U has one)")
-    costs = [norm_sweep_cost(get_cell(c, get_activation("tanh")), n, T_max, 1) for c in cells]
+    costs = [norm_sweep_cost(spec, n, T_max, 1) for spec in specs]
     estimate(f"plot curves of {len(cells)} cells at n = {n}, T = {T_max}", "lower -n or -T",
              seconds=sum(c["seconds"] for c in costs), flops=sum(c["flops"] for c in costs),
              floats=max(c["floats"] for c in costs))
@@ -163,7 +163,6 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     ax.axhline(0.0, color="grey", linewidth=0.6)
     ax.set_xlabel("$T$")
     ax.set_ylabel(r"$\log_{10}\,\|\partial s_T/\partial s_0\|_2$")
-    specs = [get_cell(c, get_activation("tanh")) for c in cells]
     # each clause only where a drawn cell has what it describes
     matrices, own = drawn_weights(specs, gain)
     weights = f", {matrices}" if matrices else ""
