@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +16,10 @@ from symbptt.model import RNN
 # the compiled step kernel (numeric/jit.py) compiles for seconds per cell the first time: the suite runs
 # the NumPy kernel, and tests/test_jit.py turns the compiled one on where it tests it
 os.environ["SYMBPTT_JIT"] = "0"
+# the bytecode of symbptt and of the rewritten test modules is kept even where PYTHONDONTWRITEBYTECODE is
+# set (as on the CI machine): the second worker and every `python -m symbptt` a test starts then read it
+# instead of compiling every module again (a fresh clone's suite: 101 s → 84 s on 2 cores)
+sys.dont_write_bytecode = False
 
 settings.register_profile("symbptt", deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
