@@ -278,17 +278,22 @@ def _stablest(*candidates: sp.Expr) -> sp.Expr:
     |a| = 10^12, with the first evaluated at 60 digits (a − a·sign(a)/(1 + |a|) cancels, 1/(1 + |a|)² does not;
     1 − tanh² cancels, the primitive sech² does not)."""
     mods = numpy_functions(*candidates)
+    probes, exact = [], []
     with mpmath.workdps(60):
         exact_fn = sp.lambdify(A, candidates[0], [P.mpmath_module(candidates[0]), "mpmath"])
-        try:
-            exact = [exact_fn(mpmath.mpf(float(a))) for a in PROBES]
-        except (ValueError, ZeroDivisionError, TypeError):
-            return candidates[0]
+        for a in PROBES:
+            try:
+                exact.append(exact_fn(mpmath.mpf(float(a))))
+            except P.BeyondReach:  # tanh(sinh(a)) far out: no exact value to compare with there
+                continue
+            except (ValueError, ZeroDivisionError, TypeError):
+                return candidates[0]
+            probes.append(a)
     best, best_error = candidates[0], math.inf
     for candidate in candidates:
         with np.errstate(all="ignore"):
             try:
-                values = _vectorised(sp.lambdify(A, candidate, mods))(np.array(PROBES))
+                values = _vectorised(sp.lambdify(A, candidate, mods))(np.array(probes))
             except (TypeError, ValueError, ZeroDivisionError):
                 continue
         error = 0.0
@@ -448,16 +453,20 @@ def _tail_values(mp_dsigma: Callable) -> list[float] | None:
     out = []
     with mpmath.workdps(30):
         for sign in (-1, 1):
-            try:
-                values = [abs(mp_dsigma(mpmath.mpf(sign) * mpmath.mpf(10) ** (k / 4))) for k in range(4, 49)]
-            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-                return None
+            values = []
+            for k in range(4, 49):
+                try:
+                    values.append(abs(mp_dsigma(mpmath.mpf(sign) * mpmath.mpf(10) ** (k / 4))))
+                except P.BeyondReach:  # further out mpmath cannot reach (tanh(sinh(a))): the tail ends here
+                    break
+                except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                    return None
             if any(not mpmath.isfinite(v) or isinstance(v, mpmath.mpc) for v in values):
                 return None
             tail = values[-8:]
             if all(b > a for a, b in zip(tail, tail[1:], strict=False)) and tail[-1] > 10 * max(tail[0], 1e-300):
                 return None
-            out.append(float(values[-1]))
+            out.append(float(values[-1]) if values else math.nan)
     return out
 
 

@@ -24,6 +24,7 @@ import mpmath
 import sympy as sp
 
 from .caching import Bounded
+from .errors import RunFailed
 from .lazy import numpy as np
 from .printing import Printed
 
@@ -105,9 +106,42 @@ def np_relu(x: Array) -> Array:
 _KEPT = Bounded[tuple, Any](1 << 16)  # exponentials by (which, |x|, precision): a node's value and slope share one
 
 
+# exp, sin, cos, sinh and cosh of x reduce x by ln 2 or π to about log2|x| bits: beyond 2^MAX_MAG that
+# is more than a second per value (exp(−2^40000) takes 50 ms), and an argument such as sinh(10^12), which
+# the mpmath evaluation of a custom activation like tanh(sinh(a)) meets, would never finish
+MAX_MAG = 1 << 15
+
+
+class BeyondReach(RunFailed):
+    """An mpmath exp, sin, cos, sinh or cosh (or a primitive made of them) was asked for an argument of
+    magnitude beyond 2^MAX_MAG (from a custom activation that nests them, e.g. tanh(sinh(a)))."""
+
+
+def reachable(x: Any) -> None:
+    """Raise BeyondReach when |x| (an mpf) is beyond 2^MAX_MAG, before an exponential or a sine tries."""
+    if isinstance(x, mpmath.mpf) and mpmath.isfinite(x) and mpmath.mag(x) > MAX_MAG:
+        digits = int(mpmath.mag(x) * 0.30103)
+        raise BeyondReach(f"the exact (mpmath) evaluation needs exp, sin, cos, sinh or cosh of a number of about "
+                          f"10^{digits:,}, beyond the 10^{int(MAX_MAG * 0.30103):,} it can reduce in reasonable "
+                          "time (an activation that nests them, such as tanh(sinh(a))); shrink the weights")
+
+
+def _guarded(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def call(x: Any) -> Any:
+        reachable(x)
+        return f(x)
+
+    call.__name__ = f.__name__
+    return call
+
+
+MP_GUARDED = {name: _guarded(getattr(mpmath, name)) for name in ("exp", "sin", "cos", "sinh", "cosh")}
+
+
 def _kept(which: str, x: mpmath.mpf, make: Callable[[mpmath.mpf], Any]) -> Any:
     """make(|x|) at the working precision, computed once per value and precision."""
     x = abs(x if isinstance(x, mpmath.mpf) else mpmath.mpf(x))
+    reachable(x)
     return _KEPT.get_or_make((which, x._mpf_, mpmath.mp.prec), lambda: make(x))
 
 
@@ -384,5 +418,5 @@ def numpy_module(*exprs: Any) -> dict[str, Callable]:
 def mpmath_module(*exprs: Any) -> dict[str, Callable]:
     """As numpy_module, bound to mpmath (any precision)."""
     table = {name: impl for name, (_, _, impl) in _primitives_in(exprs).items()}
-    return table | {"Heaviside": _mp_heaviside, "H": mp_step, "Logistic": mp_sigmoid, "sign": _mp_sign,
-                    "Max": _mp_max, "Min": _mp_min}
+    return MP_GUARDED | table | {"Heaviside": _mp_heaviside, "H": mp_step, "Logistic": mp_sigmoid,
+                                 "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}

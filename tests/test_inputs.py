@@ -268,3 +268,67 @@ def test_negative_gains_on_gated_cells_flip_the_weights(args):
 
     plus, minus = example_config("lstm", 3, 2, gain=1.5), example_config("lstm", 3, 2, gain=-1.5)
     assert np.array_equal(minus.layers[0]["W_f"], -plus.layers[0]["W_f"])
+
+
+def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ever():
+    """tanh(sinh(a)): the probes out to |a| = 10^12 asked mpmath for exp(−2·sinh(10^12)), whose reduction by
+    ln 2 needs ~10^12 bits and never finished.  Arguments beyond 2^MAX_MAG are now refused (BeyondReach)
+    before mpmath starts, and the analysis skips those probes: σ', γ and the words about γ come out."""
+    from symbptt import primitives as P
+    from symbptt.activations import A
+
+    start = time.perf_counter()
+    act = get_activation("tanh(sinh(a))")
+    assert sp.simplify(P.plain(act.dsigma) - sp.cosh(A) / sp.cosh(sp.sinh(A)) ** 2) == 0
+    assert abs(act.gamma - 1.0) < 1e-9  # σ'(0) = 1 is the peak
+    assert time.perf_counter() - start < 30
+    huge = mpmath.mpf(2) ** (P.MAX_MAG + 1)
+    for f in (act.mp_dsigma, P.mp_tanh, P.mp_sigmoid, P.mpmath_module(act.dsigma)["exp"]):
+        with pytest.raises(P.BeyondReach, match="shrink the weights"):
+            f(huge)
+    assert P.mpmath_module(act.dsigma)["exp"](-mpmath.mpf(2) ** (P.MAX_MAG - 1)) > 0  # below the limit: computed
+
+
+@pytest.mark.parametrize("w,code,words", [
+    (50, 0, None),
+    (3000, 1, "the log10 of a Jacobian norm or step factor is beyond float64's range"),
+    (1e5, 1, "beyond the 10^9,864 it can reduce"),
+])
+def test_grad_with_a_nested_activation_says_what_it_could_not_hold(tmp_path, w, code, words):
+    """At w = 3000 the factor w·σ'(a) of tanh(sinh(a)) is about 10^(−10^650): its log10 is beyond
+    float64's range; the summary said "vanishing: exactly 0 (a factor is zero)" — no factor is zero.  At
+    w = 10^5 the exact step needs exp of ~10^21715: it said "the cell is not defined on these data"; the
+    step is defined.  At w = 50 the log10 is −5.56e21, and the summary printed 22 digits of a float64 that
+    holds 16."""
+    from conftest import run_in_process
+
+    values = tmp_path / "p.json"
+    values.write_text(json.dumps({"activation": "tanh(sinh(a))", "W": w, "U": 1, "b": 0, "h0": 0.5,
+                                  "x": [1, 0.5, -0.2], "y": 0.3}))
+    ran = run_in_process("grad", "--params", str(values))
+    assert ran.returncode == code, (ran.stdout, ran.stderr)
+    if words is not None:
+        assert words in ran.stderr and ran.stderr.count("\n") == 1 and "not defined" not in ran.stderr, ran.stderr
+        return
+    report = json.loads(ran.stdout)
+    log10 = report["log10_jacobian_norms"][0]["log10"]
+    shown = re.search(r"10\^\((-[0-9.]+e[0-9]+)\) over T = 3", report["summary"])
+    assert shown, report["summary"]
+    assert float(shown.group(1)) == pytest.approx(log10, rel=1e-14) and len(shown.group(1).split("e")[0]) <= 17
+    assert "exactly 0" not in report["summary"]
+
+
+def test_the_mean_field_of_a_custom_activation_float64_cannot_evaluate_far_out():
+    """tanh(sinh(a)) at σ_w = 1000: float64's σ' = cosh(a)/cosh(sinh(a))² is ∞/∞ = NaN beyond |a| ≈ 710,
+    which the quadrature reached (a traceback: "cannot convert float NaN to integer").  Those points are
+    now recomputed with mpmath (about e^−e^|a|, 0 in float64); χ against an mpmath quadrature."""
+    from symbptt.numeric.theory import theory
+
+    found = theory("tanh(sinh(a))", sigma_w=1000.0, edge=False)
+    assert found.q_star is not None and found.chi is not None
+    with mpmath.workdps(20):
+        root = mpmath.sqrt(found.q_star)
+        slope = lambda a: mpmath.cosh(a) / mpmath.cosh(mpmath.sinh(a)) ** 2  # noqa: E731
+        mean = mpmath.quad(lambda z: slope(root * z) ** 2 * mpmath.npdf(z), [-1, -0.01, -0.003, 0, 0.003, 0.01, 1])
+    assert found.chi == pytest.approx(float(1e6 * mean), rel=1e-10)
+    assert f"χ  = {found.chi:.12g}" in found.text()

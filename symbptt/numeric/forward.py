@@ -126,6 +126,8 @@ class CompiledCell:
         def element(*v: mpmath.mpf) -> mpmath.mpf:
             try:
                 value = mpmath.mpf(scalar(*v))
+            except P.BeyondReach:  # defined, but beyond what mpmath can evaluate: said as it is
+                raise
             except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), sqrt(−1) → mpc, …
                 value = mpmath.mpf("nan")
             if not mpmath.isfinite(value) and all(mpmath.isfinite(v[k]) for k in used):

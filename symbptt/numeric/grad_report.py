@@ -252,8 +252,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 break
             dps = min(MAX_DIGITS, DPS + math.ceil(lost))  # the float64 norms had overflowed: now known
         if not math.isfinite(lost):
-            raise RunFailed("this run's numbers grow beyond what the report can hold (the log10 of a Jacobian "
-                            "norm is beyond float64's range); shorten x or shrink the weights")
+            raise RunFailed("this run's numbers reach beyond what the report can hold (the log10 of a Jacobian "
+                            "norm or step factor is beyond float64's range, |log10| > 1.8e308); shorten x or "
+                            "shrink the weights")
         if not dps >= DPS + lost:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")

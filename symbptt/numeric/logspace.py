@@ -37,7 +37,8 @@ def listed_steps(T: int) -> list[int]:
 
 def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     """(sign, log10|c|) of every step coefficient of ``layer`` (batch of one), entries that float64
-    could not hold recomputed with mpmath from the step's own inputs."""
+    could not hold recomputed with mpmath from the step's own inputs; log10|c| is −∞ only for c = 0, and
+    NaN where c ≠ 0 but its log10 is beyond float64's range."""
     traj, watch = values.traj, values.watch
     lossy = watch.touched("forward") or watch.touched(("coef", layer))
     out = {}
@@ -61,6 +62,8 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
                 sign[t, i] = float(mpmath.sign(v))
                 logs[t, i] = P.mp_log10_abs(v)
         out[key] = (sign, logs)
+    for sign, logs in out.values():  # a nonzero entry whose log10 float64 cannot hold (|log10| > 1.8e308,
+        logs[(sign != 0) & np.isinf(logs)] = np.nan  # as from tanh(sinh(a))): NaN, never an "exact 0"
     return out
 
 
@@ -460,7 +463,10 @@ def observed(log10_norm: float, T: int) -> str:
     if not math.isfinite(log10_norm):
         return "vanishing: exactly 0 (a factor is zero)" if log10_norm < 0 else "exploding: beyond any range"
     rate = lyapunov_rate(log10_norm, T)
-    power = f"{log10_norm:.0f}" if abs(log10_norm) >= 1000 else f"{log10_norm:.3g}"
+    if abs(log10_norm) >= 1e15:  # float64 holds about 15 of its digits, not every digit before the point
+        power = f"({log10_norm:.15g})".replace("e+", "e")
+    else:
+        power = f"{log10_norm:.0f}" if abs(log10_norm) >= 1000 else f"{log10_norm:.3g}"
     shown = f"10^{power} over T = {T}, rate {rate:.3g} per step"
     if log10_norm < -1:
         return f"vanishing: {shown}"

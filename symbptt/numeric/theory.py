@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 
 from ..activations import Activation, get_activation
@@ -192,11 +193,11 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
     digits, mean = 15, 0.0
     if q_star is not None and q_star > 0:
         root = math.sqrt(q_star)
-        _, d_q = gaussian_mean(lambda z: act.np_sigma(root * z) ** 2, q_star)
-        mean, d_chi = gaussian_mean(lambda z: act.np_dsigma(root * z) ** 2, q_star)
+        _, d_q = gaussian_mean(lambda z: _sigma(act, root * z) ** 2, q_star)
+        mean, d_chi = gaussian_mean(lambda z: _slope(act, root * z) ** 2, q_star)
         digits = min(d_q, d_chi)
     elif q_star is not None:
-        mean = float(act.np_dsigma(np.array([0.0]))[0]) ** 2
+        mean = float(_slope(act, np.array([0.0]))[0]) ** 2
     chi = log_chi = None
     if q_star is not None:
         chi, log_chi = sigma_w**2 * mean, _log10_product(sigma_w, mean)  # χ may underflow, its log10 does not
@@ -207,6 +208,28 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
     q_star = None if q_star is None else float(q_star)
     return Theory(act.name, float(sigma_w), float(sigma_b), float(sigma_u), float(input_var), q_star, chi, scale,
                   phase, _critical(act, drive) if edge else None, digits, log_chi, limit)
+
+
+def _finite(f: Callable[[np.ndarray], np.ndarray], exact: Callable, a: np.ndarray) -> np.ndarray:
+    """f(a) in float64, the entries float64 cannot evaluate (NaN or ±∞ at a finite a: a custom σ' such as
+    cosh(a)/cosh(sinh(a))² is ∞/∞ beyond |a| ≈ 710, where it is about e^−e^|a|) recomputed with mpmath and
+    rounded to float64 (0 there)."""
+    with np.errstate(all="ignore"):
+        out = np.array(f(a), dtype=float)
+    bad = ~np.isfinite(out) & np.isfinite(a)
+    if bad.any():
+        with mpmath.workdps(30):
+            for idx in zip(*np.nonzero(bad), strict=True):
+                out[idx] = float(mpmath.re(exact(mpmath.mpf(float(a[idx])))))
+    return out
+
+
+def _sigma(act: Activation, a: np.ndarray) -> np.ndarray:
+    return _finite(act.np_sigma, act.mp_sigma, a)
+
+
+def _slope(act: Activation, a: np.ndarray) -> np.ndarray:
+    return _finite(act.np_dsigma, act.mp_dsigma, a)
 
 
 def search_limit(sigma_w: float, drive: float) -> float:
@@ -224,7 +247,7 @@ def _log10_product(sigma_w: float, mean: float) -> float:
 
 def _second_moment(act: Activation, sigma_w: float, drive: float, q: float) -> float:
     root = math.sqrt(q)
-    return sigma_w**2 * _simpson(lambda z: act.np_sigma(root * z) ** 2, PANELS, q) + drive
+    return sigma_w**2 * _simpson(lambda z: _sigma(act, root * z) ** 2, PANELS, q) + drive
 
 
 def _fixed_point(act: Activation, sigma_w: float, drive: float, limit: float = Q_MAX) -> float | None:
@@ -253,9 +276,9 @@ def _fixed_point(act: Activation, sigma_w: float, drive: float, limit: float = Q
 
 def _chi(act: Activation, sigma_w: float, q: float) -> float:
     if q == 0.0:
-        return sigma_w**2 * float(act.np_dsigma(np.array([0.0]))[0]) ** 2
+        return sigma_w**2 * float(_slope(act, np.array([0.0]))[0]) ** 2
     root = math.sqrt(q)
-    return sigma_w**2 * _simpson(lambda z: act.np_dsigma(root * z) ** 2, PANELS, q)
+    return sigma_w**2 * _simpson(lambda z: _slope(act, root * z) ** 2, PANELS, q)
 
 
 def _critical(act: Activation, drive: float) -> float | None:
