@@ -38,6 +38,13 @@ from .safeexpr import A, parse_activation, shown
 OUTPUT = sp.Symbol("h", real=True)  # an activation's output h, in which σ' is written: tanh' = 1 − h²
 Array: TypeAlias = "numpy.ndarray"  # numpy itself is imported lazily (start-up time)
 GAMMA_EXACT = "exact"
+# SymPy's simplify and limit have no bound of their own on the work they do, and some σ' keep them busy for
+# minutes (the derivative of max(a, a², a³) held simplify 30 s).  What decides whether they are tried is
+# the size of σ' (count_ops), so the same σ' gets the same printed form and the same "exact" everywhere;
+# the wall-clock limit is only a net, ten times the slowest σ' within the size took here (erf(a)·a·tanh(a):
+# simplify 2.3 s; a·tanh(log(1 + eᵃ)): limits 2.1 s), so that a slower machine does not reach it
+SYMPY_MAX_OPS = 20
+SYMPY_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +176,9 @@ def simplify_derivative(expr: sp.Expr) -> sp.Expr:
     left = left_kinks(expr)
     kinks = _kink_points(expr)
     candidates = [left]
-    with time_limit(2.0) as ok:
+    if sp.count_ops(expr) > SYMPY_MAX_OPS:  # too large to search (see SYMPY_MAX_OPS): as derived
+        return left.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
+    with time_limit(SYMPY_SECONDS) as ok:
         for start in (left, expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], 0))):
             rewritten = start.replace(sp.sign, lambda x: x / sp.Abs(x)) if start.has(sp.sign) else start
             for candidate in (sp.simplify(rewritten), sp.factor(sp.together(rewritten))):
@@ -349,11 +358,13 @@ def _limits_at_infinity(dsigma: sp.Expr) -> list[float] | None:
     SymPy does not find both."""
     out = []
     plain = P.plain(dsigma)
+    if sp.count_ops(plain) > SYMPY_MAX_OPS:  # too large for SymPy's limit (see SYMPY_MAX_OPS): no proof
+        return None
     # tanh and the logistic written in exp are SymPy's fastest road (2.4 s → 0.4 s for tanh(a)·sigmoid(a));
     # not where the rewrite brings in i (sin, cos), which SymPy's limit then refuses
     in_exp = plain.rewrite(sp.exp)
     forms = ([in_exp] if in_exp != plain and not in_exp.has(sp.I) else []) + [plain, plain.rewrite(sp.Piecewise)]
-    with time_limit(4.0) as ok:
+    with time_limit(SYMPY_SECONDS) as ok:
         for end in (-sp.oo, sp.oo):
             found = None
             for form in forms:
@@ -400,7 +411,7 @@ def _gamma_by_proof(dsigma: sp.Expr, limits: list[float] | None) -> float | None
         plain = sp.piecewise_fold(plain.rewrite(sp.Piecewise))
     pieces = plain.args if isinstance(plain, sp.Piecewise) else ((plain, sp.true),)
     values, covered = list(limits), sp.S.EmptySet
-    with time_limit(4.0) as ok:
+    with time_limit(SYMPY_SECONDS) as ok:
         for value, cond in pieces:
             try:
                 region = sp.Complement(sp.S.Reals if cond is sp.true else cond.as_set(), covered)
