@@ -257,7 +257,8 @@ def _custom(text: str) -> Activation:
     _require_real(text, np_sigma, np_dsigma)
 
     def log10_dsigma(a: Array) -> Array:
-        """log10|σ'(a)|; entries that float64 cannot hold are recomputed with mpmath."""
+        """log10|σ'(a)|; entries that float64 cannot hold are recomputed with mpmath: −∞ only where σ' is
+        0, NaN where it is not but its log10 is beyond float64's range (σ' = 10^(−10^400) and the like)."""
         with np.errstate(all="ignore"):
             values = np.abs(np_dsigma(a))
             out = np.log10(values)
@@ -265,7 +266,7 @@ def _custom(text: str) -> Activation:
         for idx in zip(*np.nonzero(bad), strict=True):
             with mpmath.workdps(30):
                 v = mp_dsigma(mpmath.mpf(float(np.asarray(a)[idx])))
-                out[idx] = P.mp_log10_abs(v)
+                out[idx] = P.mp_log10_abs(v) if v == 0 or mpmath.isfinite(P.mp_log10_abs(v)) else math.nan
         return out
 
     plain_sigma, second = P.plain(sigma), P.plain(sp.diff(dsigma, A))

@@ -357,3 +357,32 @@ def test_whether_sympy_searches_is_decided_by_the_size_of_sigma_prime_not_by_the
     as_derived = acts.left_kinks(big).replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
     assert acts.simplify_derivative(big) == as_derived
     assert acts._limits_at_infinity(big) is None  # no proof: γ is estimated, and says so
+
+
+def test_a_sigma_prime_beyond_float64s_logs_is_never_called_zero_in_sweeps_and_figures():
+    """σ' of tanh(sinh(a)) at a = 800 is about 10^(−10^347): not 0, and its log10 is beyond float64.  The
+    log was −∞, so the sweeps added it up as an exact 0, `plot regimes` labelled those cells "exactly 0: a
+    unit is off (σ' = 0)", and the gradient sweep turned its binary exponent (−1.5e174 at a ≈ 400) into an
+    int64 that wrapped: log10|∂L/∂w| = +2.78e18 at T = 2.  Now: NaN ("beyond what it holds") in every one,
+    −∞ only for an exact 0, and the figure's words say so."""
+    from symbptt import plots as plot
+    from symbptt.numeric.sweeps import sweep_grad, sweep_scalar
+
+    act = get_activation("tanh(sinh(a))")
+    logs = act.np_log10_dsigma(np.array([0.0, 30.0, 800.0]))
+    assert logs[0] == 0.0 and -1e13 < logs[1] < -1e12 and np.isnan(logs[2])
+    assert get_activation("max(a, 0)").np_log10_dsigma(np.array([-1.0]))[0] == -np.inf  # an exact 0 stays −∞
+    weights = np.array([1.0, 1000.67, 3000.0])
+    grad = sweep_grad(weights, 5, "tanh(sinh(a))")
+    jac = sweep_scalar(weights, 5, "tanh(sinh(a))")
+    for values in (grad, jac):
+        held = values[np.isfinite(values)]
+        assert np.all(held < 400), values  # no wrapped exponent posing as a huge gradient
+        assert np.isnan(values[2:, 1:]).all() and not np.isneginf(values[1:, 1:]).any(), values
+    # the figure's grey cells: an unbounded σ = sinh drives the state past float64 (NaN) — not "exactly 0"
+    figure, data = plot.regimes("sinh(a)", 1.0, 3000.0, points=7, T_max=5, beside="none")
+    assert np.isnan(data.values["values"]).any()
+    assert "beyond what float64 holds" in " ".join(t.get_text() for t in figure.texts)
+    assert not any("exactly 0" in text for _, text in data.values["labels"])
+    figure, data = plot.regimes("sinh(a)", 0.1, 0.5, points=7, T_max=5, beside="none")  # every value held
+    assert "beyond what float64 holds" not in " ".join(t.get_text() for t in figure.texts)

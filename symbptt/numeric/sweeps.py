@@ -213,6 +213,7 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
 # ---------------------------------------------------------------- ∂L/∂θ over the grid, forward mode
 
 ZERO_EXPONENT = -(2**60)  # the binary exponent of an exact zero: below every other
+MAX_EXPONENT = 2**58  # |binary exponent| a tangent may reach; beyond it (10^(±8.7e16)) the value is NaN
 LOG10_2 = math.log10(2.0)
 
 
@@ -251,8 +252,9 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
         s_0 = 1 for h0, else 0;   ∂L/∂θ = (h_T − y)·s_T  or  Σ_{t≤T} (h_t − y)·s_t.
 
     Every tangent and sum is kept as mantissa·2^exponent with an integer exponent and σ'(a) enters
-    through its stable log, so 10^-5000 and 10^+5000 are numbers, not 0 and ∞.  Only a state that
-    itself leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ) makes the value NaN."""
+    through its stable log, so 10^-5000 and 10^+5000 are numbers, not 0 and ∞.  A state that itself
+    leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ), or a σ'(a_t) or tangent beyond
+    10^(±8.7e16) (a custom σ' such as that of tanh(sinh(a)) far out), makes the value NaN."""
     if wrt not in ("w", "u", "b", "h0"):
         raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r}")
     T_max, w = checked_grid(weights, T_max)
@@ -275,11 +277,16 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
             dm, de = _normalised(direct, np.zeros(G, dtype=np.int64))
             vm, ve = _scaled_add(dm, de, pm, pe)
             log2_d = act.np_log10_dsigma(a) / LOG10_2  # σ'(a_t) = ±2^{log2_d}
+            # σ' whose log is NaN (beyond float64's range) or whose binary exponent the int64 exponents could
+            # not add up over the steps: no value from here on (NaN), never a false 0
+            overflowed |= np.isnan(log2_d) | (np.abs(np.where(np.isfinite(log2_d), log2_d, 0.0)) > MAX_EXPONENT)
+            held = np.isfinite(log2_d) & ~overflowed
             sign = np.sign(act.np_dsigma(a))
             sign = np.where(sign == 0, 1.0, sign)
-            whole = np.floor(np.where(np.isfinite(log2_d), log2_d, 0.0))
-            factor = np.where(np.isfinite(log2_d), sign * np.exp2(log2_d - whole), 0.0)
+            whole = np.floor(np.where(held, log2_d, 0.0))
+            factor = np.where(held, sign * np.exp2(log2_d - whole), 0.0)
             sm, se = _normalised(vm * factor, ve + whole.astype(np.int64))
+            overflowed |= (sm != 0) & (np.abs(se) > MAX_EXPONENT)
             h = act.np_sigma(a)
             error = h - y
             if loss == "sum":

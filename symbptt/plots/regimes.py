@@ -97,7 +97,9 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
              "(vanishes); the solid contour is 10^0; grey: exactly 0 ("
              + ("w = 0, or a step where σ'(a_t) = 0" if any(np.isneginf(v[:, weights != 0]).any()
                                                          for v in drawn.values()) else "w = 0")
-             + "). Dashed: |w| = 1/γ, inside it vanishing is guaranteed. ")
+             + ")" + (", or beyond what float64 holds (NaN: a log10 past ±1.8e308, or a state past 1.8e308)"
+                      if any(np.isnan(v).any() for v in drawn.values()) else "")
+             + ". Dashed: |w| = 1/γ, inside it vanishing is guaranteed. ")
     if len(panels) == 2:
         story += "The linear unit has no saturation, so beyond |w| = 1 it explodes as |w|^T. "
     if activation != "linear" and quantity == "jacobian":
