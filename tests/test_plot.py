@@ -111,6 +111,30 @@ def test_a_legend_slope_is_the_data_s_and_stays_short_for_a_huge_weight():
     assert "e+299" in labels[1]
 
 
+def test_a_legend_without_a_slope_says_why_and_a_tie_is_not_a_winner():
+    """relu lines that reach an exact 0 had "slope -inf decades/step", lines past float64 "slope +nan"; and
+    when every weight saturated in the same share of steps the caption named the first as the one that
+    "saturates most often".  Now each line without a slope says from which T it is 0 or beyond float64
+    (read from its data), and a tie is said as one."""
+    import re
+
+    fig, data = plot.curves("relu", (-1.0, 0.5, 2.0), T_max=20, beside="none")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    for label, line in zip(labels, data.values["values"].T, strict=True):
+        assert "inf" not in label and "nan" not in label, label
+        if np.isneginf(line[-1]):
+            first = int(re.search(r"exactly 0 from T = (\d+)", label).group(1))
+            assert np.isneginf(line[first - 1]) and np.isfinite(line[:first - 1]).all()
+    fig, data = plot.curves("tanh", (1000.0, 2000.0), T_max=20, beside="none")  # saturated from step 2 on
+    shares = data.values["saturated"]
+    words = " ".join(t.get_text() for t in fig.texts)
+    assert shares[0] == shares[1] > 0
+    assert f"every weight drawn saturates in {shares[0]:.0%} of steps" in words and "most often" not in words
+    fig, data = plot.curves("tanh", (3.0, 1.5), T_max=20, beside="none")
+    assert data.values["saturated"][0] > data.values["saturated"][1]
+    assert "w = 3 saturates most often" in " ".join(t.get_text() for t in fig.texts)
+
+
 def test_default_curves_show_growth_decay_and_the_edge():
     _, data = plot.curves()
     linear = data.values["panels"]["linear"]["values"][-1]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -51,7 +52,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         rates = np.array([lyapunov_rate(v, T_max) for v in values[-1]])
         share = saturated_share(w, T_max, act, u, b, 0.0, x)
         for i, wi in enumerate(w):
-            label = f"w = {wi:g}: slope {decimals(values[-1, i] / T_max, sign=True)} decades/step"  # in the axis's unit
+            label = f"w = {wi:g}: {_slope_words(values[:, i])}"
             if share[i] > 0:
                 label += f", {share[i]:.0%} of steps saturated"
             line, = ax.plot(T, values[:, i], label=label)
@@ -77,6 +78,17 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
                          "rates": main["rates"], "saturated": main["saturated"], "panels": kept}))
 
 
+def _slope_words(values: np.ndarray) -> str:
+    """A line's mean slope over T in decades per step (the axis's unit) — or, where it has none, why: an
+    exact 0 (log10 −∞) or a value beyond float64 (NaN) from some T on."""
+    end = float(values[-1])
+    if math.isfinite(end):
+        return f"slope {decimals(end / values.size, sign=True)} decades/step"
+    first = int(np.argmax(~np.isfinite(values))) + 1
+    return (f"exactly 0 from T = {first}" if end == -math.inf and np.isneginf(values[first - 1])
+            else f"no slope: beyond float64 from T = {first}")
+
+
 def slope_sentence(activation: str, shares: np.ndarray, w: np.ndarray) -> str:
     """What the activation's slope does, in words measured from σ' itself, and the saturation counts."""
     p = slope_profile(activation)
@@ -92,9 +104,14 @@ def slope_sentence(activation: str, shares: np.ndarray, w: np.ndarray) -> str:
     text = (f"A {name} unit's slope σ'(a) is below its peak γ = {p['gamma']:.3g} away from its peak, so w·σ'(a_t) "
             "can stay below 1 although γ|w| > 1: the measured line lies under the bound. ")
     if p["threshold"] is not None and np.any(shares > 0):
-        worst = int(np.argmax(shares))
+        most = shares == shares.max()
+        named = [f"{v:g}" for v in w[most]]
+        share = f"{shares.max():.0%} of steps"
+        who = (f"w = {named[0]} saturates most often ({share})" if len(named) == 1 else
+               f"every weight drawn saturates in {share}" if most.all() else
+               f"w = {', '.join(named[:-1])} and {named[-1]} saturate most often ({share} each)")
         text += (f"Steps with |a_t| > {p['threshold']:.3g}, where σ' < {SATURATED:g}·γ (a saturated unit), are "
-                 f"counted in the legend; w = {w[worst]:g} saturates most often ({shares[worst]:.0%} of steps).")
+                 f"counted in the legend; {who}.")
     return text
 
 
@@ -153,11 +170,11 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
         with np.errstate(all="ignore"):
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)), on_step=progress.counter(done * T_max))
         name = plot_text(cfg.spec.name)
-        slopes = {key: decimals(v[-1] / T_max, sign=True) for key, v in norms.items()}
-        line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: slope {slopes['h']} decades/step")
+        slopes = {key: _slope_words(v) for key, v in norms.items()}
+        line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: {slopes['h']}")
         if "c" in norms:
             ax.plot(T, norms["c"], linestyle=":", color=line.get_color(), linewidth=1.6,
-                    label=f"{name} ∂c_T/∂c_0 (cell state): slope {slopes['c']} decades/step")
+                    label=f"{name} ∂c_T/∂c_0 (cell state): {slopes['c']}")
         kept[name] = norms
     progress.clear()
     ax.axhline(0.0, color="grey", linewidth=0.6)
