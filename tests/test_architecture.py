@@ -5,6 +5,7 @@ outside cells/ asks which cell it is, beyond the places listed here while they w
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -38,11 +39,18 @@ def modules() -> dict[str, Path]:
     return out
 
 
+@functools.cache
+def parsed(source: str) -> tuple[ast.Module, tuple[ast.AST, ...]]:
+    """A module's tree and every node of it, made once per source (three tests walk each module)."""
+    tree = ast.parse(source)
+    return tree, tuple(ast.walk(tree))
+
+
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The package's modules that ``name`` imports anywhere in its file (function bodies too)."""
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in parsed(path.read_text())[1]:
         if isinstance(node, ast.ImportFrom):
             base = package[:len(package) - node.level + 1] if node.level else []
             target = ".".join(base + (node.module.split(".") if node.module else []))
@@ -199,8 +207,8 @@ def writes_to_other_modules(source: str) -> list[str]:
     """Statements of ``source`` that change another module's state: ``mod.NAME = …``, ``mod.NAME[k] = …``,
     ``mod.NAME.add(…)`` (and the other mutating methods), where ``mod`` is a name the source imported as a
     module of the package (``from . import notation``, ``from .. import primitives as P``)."""
-    tree = ast.parse(source)
-    modules_here = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    tree, nodes = parsed(source)
+    modules_here = {alias.asname or alias.name for node in nodes if isinstance(node, ast.ImportFrom)
                     and node.level for alias in node.names if (PACKAGE / f"{alias.name}.py").exists()
                     or (PACKAGE / alias.name / "__init__.py").exists()}
 
@@ -212,7 +220,7 @@ def writes_to_other_modules(source: str) -> list[str]:
         return None
 
     found = []
-    for node in ast.walk(tree):
+    for node in nodes:
         targets = (node.targets if isinstance(node, ast.Assign) else [node.target]
                    if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
         found += [name for t in targets if (name := of_module(t))]
@@ -237,7 +245,7 @@ def test_no_module_writes_another_module_s_state():
 def registries(source: str) -> list[str]:
     """Module-level dicts, sets and lists of ``source`` that a function fills: tables others register into
     (what ``register_param_base`` and ``custom_primitive`` were), as opposed to tables written once."""
-    tree = ast.parse(source)
+    tree, nodes = parsed(source)
     tables = set()
     for node in tree.body:
         value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
@@ -246,7 +254,7 @@ def registries(source: str) -> list[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[union-attr]
             tables |= {t.id for t in targets if isinstance(t, ast.Name)}
     found = []
-    for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+    for fn in (n for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
         for node in ast.walk(fn):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
                 node, ast.AugAssign) else []
