@@ -296,15 +296,15 @@ def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ev
     (1e5, 1, "beyond the 10^9,864 it can reduce"),
 ])
 def test_grad_with_a_nested_activation_says_what_it_could_not_hold(tmp_path, w, code, words):
-    """At w = 3000 the factor w·σ'(a) of tanh(sinh(a)) is about 10^(−10^650): its log10 is beyond
-    float64's range; the summary said "vanishing: exactly 0 (a factor is zero)" — no factor is zero.  At
-    w = 10^5 the exact step needs exp of ~10^21715: it said "the cell is not defined on these data"; the
-    step is defined.  At w = 50 the log10 is −5.56e21, and the summary printed 22 digits of a float64 that
-    holds 16."""
+    """At w = 3000 the factor w·σ'(a) of tanh(exp(a)) (as of tanh(sinh(a))) is about 10^(−10^1300): its
+    log10 is beyond float64's range; the summary said "vanishing: exactly 0 (a factor is zero)" — no
+    factor is zero.  At w = 10^5 the exact step needs exp of a number of ~43000 digits: it said "the cell
+    is not defined on these data"; the step is defined.  At w = 50 the log10 is about −1e22, and the
+    summary printed 23 digits of a float64 that holds 16."""
     from conftest import run_in_process
 
     values = tmp_path / "p.json"
-    values.write_text(json.dumps({"activation": "tanh(sinh(a))", "W": w, "U": 1, "b": 0, "h0": 0.5,
+    values.write_text(json.dumps({"activation": "tanh(exp(a))", "W": w, "U": 1, "b": 0, "h0": 0.5,
                                   "x": [1, 0.5, -0.2], "y": 0.3}))
     ran = run_in_process("grad", "--params", str(values))
     assert ran.returncode == code, (ran.stdout, ran.stderr)
