@@ -155,6 +155,35 @@ def test_a_step_the_network_does_not_have_is_a_wrong_formula_not_an_unreadable_o
     assert not verdict.equal and verdict.counterexample["formula"].startswith("no value")
 
 
+@pytest.mark.parametrize("formula,model,reason", [
+    (r"\frac{\partial L}{\partial w} = \frac{1}{0}", None, "a division by zero"),
+    (r"\frac{\partial L}{\partial w} = (h_T - y) (1 - h_T^2) h_{T+1}", None, "h at a step outside 0..1"),
+    (r"\frac{\partial L}{\partial u} = (h_T - y) (1 - h_T^2) x_{0}", None, "x at a step outside 1..1"),
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \sqrt{-1}", Model(n=2), "not a real number here"),
+], ids=["1/0", "h_(T+1)", "x_0", "sqrt(-1), n = 2"])
+def test_where_the_formula_has_no_value_it_says_why_and_the_exact_side_still_has_one(formula, model, reason):
+    """1/0 printed "the gradient is no value (an index outside 0..T, …)": the reason was not the reason,
+    and the gradient, which has a value, was said to have none.  h_{T+1} was a traceback (IndexError),
+    and x_0 was read as x_T (NumPy's index −1)."""
+    verdict = verify(formula, model, points=1, diagnose=False)
+    c = verdict.counterexample
+    assert not verdict.equal and c["formula"] == f"no value ({reason})", c
+    exact = [float(v) for v in c["exact"].split(", ")]  # numbers, as many as the quantity has entries
+    assert len(exact) == (4 if model else 1) and all(np.isfinite(exact))
+
+
+@pytest.mark.parametrize("formula,words,not_words", [
+    (r"\frac{\partial L}{\partial w} = \lim_{x\to 0} x", r"cannot read '\lim_{x\to 0} x'", "zeta"),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{10^{9}} h_k", "each without braces inside", "SymPy"),
+])
+def test_an_unreadable_formula_is_quoted_as_written(formula, words, not_words):
+    """SymPy's complaint quoted the formula with verify's placeholders (\\lim_{\\zeta_{0} \\to 0}); a sum
+    whose limit has braces inside (^{10^{9}}) was said to lack a limit."""
+    with pytest.raises(VerifyError) as error:
+        verify(formula, points=1)
+    assert words in str(error.value) and not_words not in str(error.value), str(error.value)
+
+
 def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own():
     assert verify(RIGHT, points=1).T_values == (1, 2, 3, 4, 5, 6)
     concrete = verify(r"\frac{\partial L}{\partial w} = (h_1 - y)(1-h_1^2) h_0", points=1)

@@ -58,8 +58,9 @@ def _at(text: str, letter: str, value: int) -> str:
     return re.sub(rf"(?<![A-Za-z\\]){letter}(?![A-Za-z])", f"({value})" if value < 0 else str(value), text)
 
 
-def evaluate(rows: list[tuple[str, str]], g: int, trial) -> tuple[list, list]:
-    """(formula's values, exact values) of the Jacobian row ``g`` names, entry by entry, every k (or t)."""
+def evaluate(rows: list[tuple[str, str]], g: int, trial, exact_only: bool = False) -> tuple[list, list]:
+    """(formula's values, exact values) of the Jacobian row ``g`` names, entry by entry, every k (or t);
+    ``exact_only``: the formula is not read (zeros in its place), for where it has no value."""
     from ..reference import jacobians
     from . import Resolver, reference_activation
     from .reader import Reader
@@ -81,16 +82,18 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial) -> tuple[list, list]:
         reader = Reader(resolver.of_name, trial.T)
         whole = jacobians(trial.cell, cfg.layers, cfg.x, act, dps=40) if which == "path" else None
         for index in (range(trial.T) if which == "path" else range(1, trial.T + 1)):
-            ordered = [*others, (GRADIENT_LHS, _at(rhs, letter, index))]
+            ordered = [*others, (GRADIENT_LHS, _at("0" if exact_only else rhs, letter, index))]
             found = reader.read("\\begin{align*}\n" + " \\\\\n".join(f"{a} &= {b}" for a, b in ordered)
                                 + "\n\\end{align*}")
             (_, value), = found.items()
+            if exact_only:
+                value = 0
             if whole is not None:
                 exact = whole[index][(s, s)]
             else:  # the one-step Jacobian at step t: the network run to t, back one step
                 exact = jacobians(trial.cell, cfg.layers, cfg.x[:index], act, dps=40)[index - 1][(s, s)]
             exact = np.asarray(exact, dtype=object)
-            value = np.asarray(value, dtype=object)
+            value = np.full(exact.shape, value, dtype=object) if exact_only else np.asarray(value, dtype=object)
             if value.size != exact.size:
                 raise ValueError("sizes do not fit")
             got.extend(mpmath.mpf(v) for v in np.ravel(value.reshape(exact.shape)))

@@ -130,12 +130,16 @@ class Resolver:
             if value is None:
                 return None
             return value if value.ndim == 2 else value.reshape(-1, 1)
+        T = self.cfg.x.shape[0]  # steps are 1..T (states also 0): x_0 or h_{T+1} has no value, never x_T's
         if p.base == "y":
             y = self.num.array(self.cfg.y)
-            return (y if self.cfg.loss == "last" else y[int(p.step) - 1]).reshape(-1, 1)
+            if self.cfg.loss == "last":
+                return y.reshape(-1, 1)
+            return y[int(p.step) - 1].reshape(-1, 1) if p.step.isdigit() and 1 <= int(p.step) <= T else None
         if p.base == "x":
-            return self.num.array(self.cfg.x[int(p.step) - 1]).reshape(-1, 1)
-        if not p.step.isdigit():
+            return self.num.array(self.cfg.x[int(p.step) - 1]).reshape(-1, 1) if p.step.isdigit() and \
+                1 <= int(p.step) <= T else None
+        if not p.step.isdigit() or int(p.step) > T:
             return None
         t = int(p.step)
         name = f"{p.base}_{p.tag}" if p.tag and f"{p.base}_{p.tag}" in self.linears else p.base

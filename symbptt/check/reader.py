@@ -123,7 +123,8 @@ def _scan(text: str) -> Iterator[tuple[int, int, Name]]:
         if text.startswith((r"\sum_", r"\prod_"), i):
             m = BIG_OPERATOR.match(text, i)
             if not m:
-                raise ReadError(f"a big operator without both limits at {text[i:i + 30]!r}")
+                raise ReadError(f"a big operator whose limits verify cannot read at '{text[i:i + 30]}': both "
+                                "limits are needed, each without braces inside (\\sum_{k=1}^{T})")
             i = m.end()
             continue
         m = SYMBOL.match(text, i)
@@ -300,7 +301,7 @@ def _parse_prepared(prepared: str) -> sp.Basic:
     try:
         return parse_latex(prepared)
     except (LaTeXParsingError, TypeError, ValueError) as error:
-        raise ReadError(f"SymPy's LaTeX parser cannot read {prepared[:80]!r}: {str(error).splitlines()[0]}") from None
+        raise ReadError(str(error).splitlines()[0]) from None
 
 
 @lru_cache(maxsize=4096)
@@ -313,7 +314,11 @@ def parse(text: str) -> Parsed:
         parts = []
         for factor in factors(term):
             ph = _Placeholders()
-            parts.append((_parse_prepared(_prepare(factor, ph)), ph))
+            prepared = _prepare(factor, ph)
+            try:
+                parts.append((_parse_prepared(prepared), ph))
+            except ReadError as error:  # in the writer's text, not the placeholders the parser was given
+                raise ReadError(f"SymPy's LaTeX parser cannot read '{factor.strip()[:80]}': {error}") from None
         out.append((sign, parts))
     return out
 

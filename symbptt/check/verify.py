@@ -167,7 +167,12 @@ def _runs(model: Model, general: bool, T: int, points: int) -> list:
     return [_network(model, t, seed) for t in (GENERAL_T if general else (T,)) for seed in range(points)]
 
 
+NO_VALUE = "no value ({})"  # what the formula gives where it cannot be evaluated, and why
+
+
 def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
+    """(trial, the formula's values, the exact values) of the first trial where they differ; where the
+    formula has no value there, its place holds the reason, and the exact values are computed on their own."""
     for trial in trials:
         try:
             got, want = _evaluate(rows, g, trial)
@@ -175,18 +180,34 @@ def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
             raise
         except ReadError as error:
             if re.search(r"subscript \((?:[^)]*, )?-\d", str(error)):  # h_{k-2} at k = 1: no such state
-                return trial, None, None
+                return trial, NO_VALUE.format("an index below 0"), _exact_alone(rows, g, trial)
             step = re.search(r"Name\(base='(\w+)'.*subscript \((\d+)", str(error))
             if step and step.group(1) in _step_names(trial) and int(step.group(2)) <= trial.T + 1:
-                return trial, None, None  # a_0 or h_{T+1}: a step the network does not have
+                # a_0 or h_{T+1}: a step the network does not have
+                first = 0 if step.group(1) in trial.config.spec.states else 1  # h_0 is given, x_0 is not
+                return trial, NO_VALUE.format(f"{step.group(1)} at a step outside {first}..{trial.T}"), \
+                    _exact_alone(rows, g, trial)
             if str(error).startswith("a product of a"):  # sizes that do not fit: a wrong formula, not unreadable
-                return trial, None, None
+                return trial, NO_VALUE.format("sizes that do not fit a product"), _exact_alone(rows, g, trial)
             raise VerifyError(_unreadable(str(error), trial)) from None
-        except (ZeroDivisionError, TypeError, ValueError):
-            return trial, None, None
+        except ZeroDivisionError:
+            return trial, NO_VALUE.format("a division by zero"), _exact_alone(rows, g, trial)
+        except (TypeError, ValueError):
+            return trial, NO_VALUE.format("not a real number here"), _exact_alone(rows, g, trial)
         if not _agree(got, want):
             return trial, got, want
     return None
+
+
+def _exact_alone(rows: Rows, g: int, trial) -> list | None:
+    """The exact values of what row ``g`` names, with its right-hand side put aside (None if even that
+    cannot be read)."""
+    try:
+        if jacobian.kind(rows[g][0]):
+            return jacobian.evaluate([(rows[g][0], "0")], 0, trial, exact_only=True)[1]
+        return _evaluate([(rows[g][0], "0")], 0, trial)[1]
+    except Exception:  # noqa: BLE001 - the formula's own failure is what is reported
+        return None
 
 
 def _step_names(trial) -> set[str]:
@@ -339,7 +360,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     if found:
         words, i, changed = found
         verdict.diagnosis, verdict.corrected = words, _in_own_words(formula, model, rows, i, changed)
-    elif diagnose and got is not None:
+    elif diagnose and not isinstance(got, str) and want is not None:  # both sides have values
         from .missing import missing_paths  # the difference is a group of paths: name them
 
         verdict.diagnosis = (jacobian.direct_only(rows, g, trial, got) if jacobian.kind(rows[g][0])
@@ -384,7 +405,8 @@ def _counterexample(trial, got, want, model: Model) -> dict:
         values[shown] = _entries(value)
     values["x"] = _entries(cfg.x.T if cfg.x.shape[1] > 1 else cfg.x.reshape(1, -1))  # x_1 .. x_T
     values["y"] = _entries(cfg.y)
-    return {"T": trial.T, "values": values, "formula": _numbers(got), "exact": _numbers(want)}
+    return {"T": trial.T, "values": values, "formula": got if isinstance(got, str) else _numbers(got),
+            "exact": _numbers(want)}
 
 
 def _entries(value: np.ndarray) -> str:
@@ -398,5 +420,5 @@ def _entries(value: np.ndarray) -> str:
 
 def _numbers(values: list | None) -> str:
     if values is None:
-        return "no value (an index outside 0..T, or sizes that do not fit a product)"
+        return "no value"
     return ", ".join(mpmath.nstr(v, 12) for v in values)
