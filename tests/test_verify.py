@@ -184,6 +184,37 @@ def test_an_unreadable_formula_is_quoted_as_written(formula, words, not_words):
     assert words in str(error.value) and not_words not in str(error.value), str(error.value)
 
 
+@pytest.mark.parametrize("formula,loss", [
+    (r"\frac{\partial L}{\partial w} = \sum_{t=1}^{T} \sum_{k=1}^{t} (h_t - y_t) \left(\prod_{j=k+1}^{t} "
+     r"w (1 - h_j^2)\right) (1 - h_k^2) h_{k-1}", "sum"),
+    (r"\frac{\partial L}{\partial w} = \sum_{i=1}^{2} \sum_{k=1}^{T} \frac{1}{2} (h_T - y) \left("
+     r"\prod_{j=k+1}^{T} w (1 - h_j^2)\right) (1 - h_k^2) h_{k-1}", "last"),
+])
+def test_a_double_sum_is_summed_over_both_indices(formula, loss):
+    """SymPy's parser folds Σ_t Σ_k f into one Sum with two limits; the reader summed over the first only.
+    The gradient of the loss 'sum' (an inner limit reading the outer index) was "unreadable: \\t", and
+    Σ_{i=1}^{2} Σ_k ½·(the gradient) — the gradient, written oddly — was called wrong (it gave half)."""
+    verdict = verify(formula, Model(loss=loss), points=2, diagnose=False)
+    assert verdict.equal, verdict.text()
+    halved = formula.replace(r"\sum_{i=1}^{2}", r"\sum_{i=1}^{1}")
+    if halved != formula:
+        assert not verify(halved, Model(loss=loss), points=1, diagnose=False).equal
+
+
+@pytest.mark.parametrize("formula,words", [
+    (r"\frac{\partial L}{\partial w} = \delta_T h_{T-1} \\ \delta_t = \delta_{t+1} w",
+     "needs δ_{t+1} at a step no row defines"),
+    (r"\frac{\partial L}{\partial w} = \delta_5 h_4", "uses δ_{5}, which no row defines"),
+])
+def test_a_delta_without_its_row_is_named_as_written(formula, words):
+    """A recursion without its first row, or δ with no row at all, was "the formula uses delta_{t+1},
+    which this model has no value for; it knows … δ_t … once defined on a row of their own" — the row
+    was there."""
+    with pytest.raises(VerifyError) as error:
+        verify(formula, points=1)
+    assert words in str(error.value) and "delta" not in str(error.value), str(error.value)
+
+
 def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own():
     assert verify(RIGHT, points=1).T_values == (1, 2, 3, 4, 5, 6)
     concrete = verify(r"\frac{\partial L}{\partial w} = (h_1 - y)(1-h_1^2) h_0", points=1)

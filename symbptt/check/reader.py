@@ -491,21 +491,27 @@ class Reader:
             if isinstance(b, np.ndarray) or isinstance(e, np.ndarray):  # a power of a vector: entrywise
                 return np.vectorize(self.ctx.power, otypes=[object])(b, e)
             return self.ctx.power(b, e)
-        if isinstance(tree, (sp.Sum, sp.Product)):
-            body, (index, lo, hi) = tree.args[0], tree.args[1]
-            lo_v, hi_v = ev(lo, ph, bound), ev(hi, ph, bound)
-            acc = None
-            for i in range(int(lo_v), int(hi_v) + 1):
-                term = ev(body, ph, {**bound, index.name: i})
-                acc = term if acc is None else (acc + term if isinstance(tree, sp.Sum) else _times(acc, term))
-            if acc is None:
-                return 0 if isinstance(tree, sp.Sum) else 1
-            return acc
+        if isinstance(tree, (sp.Sum, sp.Product)):  # SymPy folds Σ_k Σ_j f into one Sum, limits inner first
+            return self._big(isinstance(tree, sp.Sum), tree.args[0], tree.args[1:], ph, bound)
         if isinstance(tree, sp.Function):
             return self._call(tree, ph, bound)
         if isinstance(tree, sp.Derivative):
             raise ReadError("a derivative inside a printed right-hand side")
         raise ReadError(f"cannot evaluate {type(tree).__name__} in a printed formula")
+
+    def _big(self, is_sum: bool, body: sp.Basic, limits: tuple, ph: _Placeholders, bound: dict[str, int]) -> Any:
+        """A sum or product over its limits (the last is the outermost; an inner limit may read an outer
+        index, as in Σ_{k=1}^{T} Σ_{j=1}^{k}); an empty range gives 0 or 1."""
+        if not limits:
+            return self.value(body, ph, bound)
+        index, lo, hi = limits[-1]
+        acc = None
+        for i in range(int(self.value(lo, ph, bound)), int(self.value(hi, ph, bound)) + 1):
+            term = self._big(is_sum, body, limits[:-1], ph, {**bound, index.name: i})
+            acc = term if acc is None else (acc + term if is_sum else _times(acc, term))
+        if acc is None:
+            return 0 if is_sum else 1
+        return acc
 
     def _call(self, tree: sp.Basic, ph: _Placeholders, bound: dict[str, int]) -> Any:
         name = type(tree).__name__

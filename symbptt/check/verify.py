@@ -189,7 +189,9 @@ def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
                     _exact_alone(rows, g, trial)
             if str(error).startswith("a product of a"):  # sizes that do not fit: a wrong formula, not unreadable
                 return trial, NO_VALUE.format("sizes that do not fit a product"), _exact_alone(rows, g, trial)
-            raise VerifyError(_unreadable(str(error), trial)) from None
+            defined = frozenset(b for b in ("delta", "J") if any(re.match(rf"\\?{b}(?![A-Za-z])", lhs.strip())
+                                                                 for lhs, _ in rows))
+            raise VerifyError(_unreadable(str(error), trial, defined)) from None
         except ZeroDivisionError:
             return trial, NO_VALUE.format("a division by zero"), _exact_alone(rows, g, trial)
         except (TypeError, ValueError):
@@ -217,7 +219,7 @@ def _step_names(trial) -> set[str]:
     return bases | set(spec.states) | {"x", "y"}
 
 
-def _unreadable(message: str, trial) -> str:
+def _unreadable(message: str, trial, defined: frozenset[str] = frozenset()) -> str:
     """The reader's complaint in the writer's terms, with the symbols this model knows."""
     params = [p.lower() if trial.n == 1 and p[:1] in "WU" else p for p in trial.config.spec.params]
     known = ("h_t, a_t, x_t, y, the parameters " + ", ".join(params)
@@ -228,7 +230,14 @@ def _unreadable(message: str, trial) -> str:
     m = re.search(r"Name\(base='([^']*)', tag='([^']*)', layer=[^,]*, sub=\(([^)]*)\)", message)
     if m:
         sub = ",".join(p.strip(" '") for p in m.group(3).split(",") if p.strip(" '"))
-        written = m.group(1) + (f"^{m.group(2)}" if m.group(2) else "") + (f"_{{{sub}}}" if sub else "")
+        shown = {"delta": "δ"}.get(m.group(1), m.group(1))
+        written = shown + (f"^{m.group(2)}" if m.group(2) else "") + (f"_{{{sub}}}" if sub else "")
+        if m.group(1) in ("delta", "J") and m.group(1) in defined:  # a row defines it, not at this step
+            return (f"the formula needs {written} at a step no row defines: a definition that reads another "
+                    f"step ({shown}_t = … {shown}_{{t+1}} …) needs a row for the step where it starts "
+                    f"({shown}_T = …)")
+        if m.group(1) in ("delta", "J"):
+            return f"the formula uses {written}, which no row defines: write {shown}_t = … on a row of its own"
         return f"the formula uses {written}, which this model has no value for; it knows {known}"
     m = re.search(r"unknown (?:symbol|function) '?\"?([^'\"]+)", message)
     if m:
