@@ -215,6 +215,28 @@ def test_a_delta_without_its_row_is_named_as_written(formula, words):
     assert words in str(error.value) and "delta" not in str(error.value), str(error.value)
 
 
+@pytest.mark.parametrize("formula,model", [
+    (r"\frac{\partial h_t}{\partial h_{t-1}} = w (\operatorname{sech}(a_t))^2", None),
+    (r"\frac{\partial h_t}{\partial h_{t-1}} = w (\cosh a_t)^{-2}", None),
+    (r"\frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1 - h_t^2) W", Model(n=2)),
+    (r"\frac{\partial h_t}{\partial h_{t-1}} = (W^\top \text{diag}(1 - h_t^2))^\top", Model(n=2)),
+])
+def test_right_jacobians_written_as_people_write_them_are_equal(formula, model):
+    """w (sech a_t)^2 was read as (w·sech a_t)² — SymPy's parser takes w for a function applied to the
+    bracket and squares the call — and called wrong; \\mathrm{diag} and \\text{diag} were "\\mathrm, which
+    verify cannot read"."""
+    assert verify(formula, model, points=1, diagnose=False).equal
+    wrong = formula.replace("^2", "^3").replace("^{-2}", "^{-3}").replace("1 - h_t^2", "1 - h_t^3")
+    assert not verify(wrong, model, points=1, diagnose=False).equal
+
+
+def test_a_function_squared_before_its_argument_is_named_not_a_placeholder():
+    with pytest.raises(VerifyError) as error:
+        verify(r"\frac{\partial h_t}{\partial h_{t-1}} = w \operatorname{sech}^2(a_t)", points=1)
+    assert "the function sech with a power before its argument" in str(error.value)
+    assert "chi" not in str(error.value)
+
+
 def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own():
     assert verify(RIGHT, points=1).T_values == (1, 2, 3, 4, 5, 6)
     concrete = verify(r"\frac{\partial L}{\partial w} = (h_1 - y)(1-h_1^2) h_0", points=1)

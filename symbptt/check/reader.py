@@ -214,14 +214,18 @@ def _prepare(text: str, ph: _Placeholders) -> str:
     return "".join(out)
 
 
+# functions people also set upright with \mathrm or \text: read as \operatorname would be
+UPRIGHT = ("diag", "sech", "sigmoid", "tanh", "cosh", "sinh", "exp", "log", "erf", "sign", "atan")
+
+
 def _operators(text: str, ph: _Placeholders) -> str:
     """``\\operatorname{diag}{\\left(x\\right)}`` → ``F_{0}\\left(x\\right)``: a function the parser reads as a
-    call (the braces around the argument dropped)."""
+    call (the braces around the argument dropped); ``\\mathrm{diag}`` and ``\\text{diag}`` alike (UPRIGHT)."""
     while True:
-        m = re.search(r"\\operatorname\{([A-Za-z]+)\}", text)
+        m = re.search(r"\\operatorname\{([A-Za-z]+)\}|\\(?:mathrm|text|textrm)\{(" + "|".join(UPRIGHT) + r")\}", text)
         if not m:
             return text
-        head, rest = ph.function(m.group(1)), text[m.end():].lstrip()
+        head, rest = ph.function(m.group(1) or m.group(2)), text[m.end():].lstrip()
         if rest.startswith("{"):
             depth = 0
             for i, ch in enumerate(rest):
@@ -462,6 +466,10 @@ class Reader:
                 return self.ctx.e
             if tree.name == "pi":
                 return self.ctx.pi
+            if name in ph.functions:  # \operatorname{sech}^2(x): the parser took the name for a symbol
+                f = ph.functions[name]
+                raise ReadError(f"the function {f} with a power before its argument ({f}^2(x)) is not read as "
+                                f"a function; write ({f}(x))^2")
             raise ReadError(f"an unknown symbol {tree.name!r} in a printed formula")
         if tree is sp.pi:
             return self.ctx.pi
@@ -482,6 +490,15 @@ class Reader:
             out = ev(tree.args[0], ph, bound)
             for arg in tree.args[1:]:
                 out = _times(out, ev(arg, ph, bound))
+            return out
+        if isinstance(tree, sp.Pow) and isinstance(tree.args[0], sp.Function) \
+                and type(tree.args[0]).__name__ in ph.names:
+            # w (sech a)^2 is w·(sech a)², as people read it: the parser made w a function applied to the
+            # bracket and squared the call, (w·sech a)²
+            call, exp = tree.args
+            out = self.symbol(ph.names[type(call).__name__], bound)
+            for arg in call.args:
+                out = _times(out, ev(sp.Pow(arg, exp, evaluate=False), ph, bound))
             return out
         if isinstance(tree, sp.Pow):
             base, exp = tree.args
