@@ -220,11 +220,12 @@ def test_a_delta_without_its_row_is_named_as_written(formula, words):
     (r"\frac{\partial h_t}{\partial h_{t-1}} = w (\cosh a_t)^{-2}", None),
     (r"\frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1 - h_t^2) W", Model(n=2)),
     (r"\frac{\partial h_t}{\partial h_{t-1}} = (W^\top \text{diag}(1 - h_t^2))^\top", Model(n=2)),
+    (r"\dfrac{\partial h_t}{\partial h_{t-1}} = w \tfrac{1 - h_t^2}{1}", None),
 ])
 def test_right_jacobians_written_as_people_write_them_are_equal(formula, model):
     """w (sech a_t)^2 was read as (w·sech a_t)² — SymPy's parser takes w for a function applied to the
     bracket and squares the call — and called wrong; \\mathrm{diag} and \\text{diag} were "\\mathrm, which
-    verify cannot read"."""
+    verify cannot read"; a \\dfrac on the left was "nothing to check"."""
     assert verify(formula, model, points=1, diagnose=False).equal
     wrong = formula.replace("^2", "^3").replace("^{-2}", "^{-3}").replace("1 - h_t^2", "1 - h_t^3")
     assert not verify(wrong, model, points=1, diagnose=False).equal

@@ -169,6 +169,7 @@ def normalise(row: str, model: Model) -> str:
     _check_brackets(text)
     text = text.replace("−", "-").replace("·", r"\cdot ").replace("⊙", r"\cdot ").replace(r"\odot", r"\cdot")
     text = text.replace("&", "")
+    text = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", text)  # display and text sizes of a fraction
     text = _SPACING.sub(" ", text)
     text = _BIG_OPEN.sub(r"\\left", text)
     text = _BIG_CLOSE.sub(r"\\right", text)
