@@ -112,3 +112,21 @@ def test_one_layout_decides_terms_and_signs_for_every_format(monkeypatch):
     flipped = outputs()
     assert all(a != b for a, b in zip((text, pretty, tex), flipped, strict=True))
     assert "+ (-h_1)*w*h_2" in flipped[0] and "+ (-h₁)⋅w⋅h₂" in flipped[1]
+
+
+def test_a_cases_block_followed_by_a_factor_is_closed_and_max_is_drawn_not_spelled():
+    """In the pretty picture and the LaTeX, "⋅h₀" after a cases block stood beside its middle row and read
+    as part of its condition ("2 for a₁ ≤ 1⋅h₀"); the Unicode printer spelled Max as SymPy's str does
+    (Max(a_2, a_2**2)).  The block is now closed by parentheses in both, max drawn as a function."""
+    from click.testing import CliRunner
+
+    from symbptt.cli import main
+
+    pretty = CliRunner().invoke(main, ["derive", "-T", "1", "-a", "min(a, 1) + max(a, -1, 0)"]).output
+    middle = next(line for line in pretty.splitlines() if "⎨" in line)
+    assert re.search(r"≤ 1\s*⎟⋅h₀", middle), pretty
+    latex = CliRunner().invoke(main, ["derive", "-T", "1", "-a", "min(a, 1) + max(a, -1, 0)",
+                                      "--format", "latex"]).output
+    assert r"\left(\begin{cases}" in latex and r"\end{cases}\right)" in latex, latex
+    drawn = CliRunner().invoke(main, ["derive", "-T", "1", "-a", "max(a, a**2, a**3)"]).output
+    assert "**" not in drawn and "Max(" not in drawn and "max⎝" in drawn, drawn

@@ -69,6 +69,11 @@ class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
     def _print_H(self, expr: Any) -> str:
         return rf"H\left({self._print(expr.args[0])}\right)"
 
+    def _print_Piecewise(self, expr: Any) -> str:
+        # closed by parentheses: a cases block shows no end, and "\cdot h_{k-1}" after it was set beside its
+        # middle row, where it read as part of the condition (a_k ≤ 1 · h_{k-1})
+        return rf"\left({SympyLatexPrinter._print_Piecewise(self, expr)}\right)"
+
     def _print_Logistic(self, expr: Any, exp: str | None = None) -> str:
         text = rf"\sigma\left({self._print(expr.args[0])}\right)"
         return f"{text}^{{{exp}}}" if exp else text

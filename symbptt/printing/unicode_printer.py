@@ -81,6 +81,17 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
     def _print_H(self, expr: Any) -> prettyForm:
         return self._print_Function(expr)
 
+    def _print_Max(self, expr: Any) -> prettyForm:  # SymPy's pretty printer falls back to str: Max(a_2, a_2**2)
+        return self._print_Function(expr, func_name="max")
+
+    def _print_Min(self, expr: Any) -> prettyForm:
+        return self._print_Function(expr, func_name="min")
+
+    def _print_Piecewise(self, expr: Any) -> prettyForm:
+        # closed by parentheses: its brace shows no end, and a factor after it joined its middle row
+        # ("2 for a₁ ≤ 1⋅h₀" read as the condition a₁ ≤ h₀)
+        return prettyForm(*PrettyPrinter._print_Piecewise(self, expr).parens())
+
     def _print_Logistic(self, expr: Any) -> prettyForm:
         inner = self._print(expr.args[0])
         return prettyForm(*prettyForm(*inner.parens()).left("σ"))
