@@ -365,3 +365,15 @@ def test_a_cell_file_is_drawn_as_the_file_says_wherever_random_networks_are_draw
     assert drawn.theory is not None and all(np.isfinite(drawn.exact)) and drawn.text().startswith("tgate, n = 4")
     _, data = plots.gradient_map(str(path), T_max=20, points=9)
     assert np.isfinite(data.values["log10_grad"]).any()
+
+
+def test_beside_says_exactly_zero_where_relu_cuts_every_path_not_that_float64_ran_out():
+    """relu at σ_w = 0.5, n = 4: most networks' ∂h_T/∂h_0 is exactly 0 (rate −∞); the sentence said the
+    forward pass "left float64's range".  Now the count of such networks, from the data."""
+    from symbptt.numeric.beside import beside
+
+    drawn = beside("relu", 0.5, 4, 10, 8)
+    zero = sum(v == -math.inf for v in drawn.exact)
+    assert zero > 0 and not any(math.isnan(v) for v in drawn.exact)
+    (sentence,) = drawn.sentences()
+    assert f"In {zero} of the 8 networks ∂h_T/∂h_0 is exactly 0" in sentence and "float64" not in sentence

@@ -51,6 +51,10 @@ class Beside:
     def sentences(self) -> list[str]:
         """What the numbers say, each sentence decided by them."""
         out = []
+        zero = sum(v == -math.inf for v in self.exact)  # ∂h_T/∂h_0 exactly 0: −∞, not a range left
+        if zero and not any(math.isnan(v) or v == math.inf for v in self.exact):
+            return [f"In {zero} of the {len(self.exact)} networks ∂h_T/∂h_0 is exactly 0 (the units whose σ' is "
+                    "0, such as relu's when off, cut every path), so the rate is −∞ and no comparison is made."]
         if not all(math.isfinite(v) for v in (*self.exact, *self.observed)):
             return ["Some rate is not a finite number (the forward pass left float64's range for this activation "
                     "and gain), so no comparison is made."]
@@ -167,7 +171,8 @@ def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int =
         bounds.append(math.log(gamma * sigma_w * float(np.linalg.norm(W0, 2))) if math.isfinite(gamma) else math.inf)
         exact.append(float(logs[-1]) / T)
         half = T // 2
-        observed.append(float(logs[-1] - logs[half - 1]) / (T - half))
+        with np.errstate(invalid="ignore"):  # −∞ − (−∞) where the product is exactly 0: no slope (NaN)
+            observed.append(float(logs[-1] - logs[half - 1]) / (T - half))
     # NaN where the variance map has no fixed point (an activation that grows too fast)
     mean_field = theory(activation, float(sigma_w), 0.0, 1.0, 1.0, edge=False).rate
     return Beside(activation, float(sigma_w), n, T, init, tuple(range(seed, seed + seeds)), tuple(bounds),
