@@ -531,3 +531,15 @@ def get_activation(name: str) -> Activation:
         f"unknown activation {shown(name)}; choose one of {', '.join(NAMES)} or give an expression in a, "
         "for example 'a/(1+abs(a))'"
     )
+
+
+@lru_cache(maxsize=64)
+def positively_homogeneous(name: str) -> bool:
+    """Whether σ(c·a) = c·σ(a) for every c > 0 (linear, relu, a leaky relu), checked exactly in float64
+    at c = 2 (a power of two: no rounding) on a grid of both signs.  A network of such units scales its
+    state with ‖∂h_T/∂h_k‖ where that grows, so an error made at step k keeps its size relative to the
+    state: amplification alone does not make rounding decide its value, as it does for a bounded σ."""
+    act = get_activation(name)
+    a = np.concatenate([-np.logspace(-8, 8, 97), [0.0], np.logspace(-8, 8, 97)])
+    with np.errstate(all="ignore"):
+        return bool(np.array_equal(act.np_sigma(2.0 * a), 2.0 * act.np_sigma(a)))

@@ -1133,3 +1133,23 @@ def test_a_constant_coefficient_is_an_mpf_in_the_joint_call_too(tmp_path):
     for got, fn in zip(joint, cc.coefficients.values(), strict=True):
         assert all(isinstance(v, mpmath.mpf) for v in got.ravel())
         assert list(got.ravel()) == list(fn(*row).ravel())
+
+
+def test_an_exploding_relu_network_keeps_its_digits_and_is_not_marked_rounding_decides():
+    """relu at gain 3 (n = 16, T = 200): ‖∂h_T/∂h_0‖ grows by 10^106, and `plot spectrum` crossed it out as
+    "rounding decides the value (chaotic trajectory)".  A relu network's state grows as the errors do: W
+    moved by one ulp moves the value by 0 here, so it is not marked (tanh keeps the mark where it
+    applies); `sweep`'s marks follow the same rule (activations.positively_homogeneous)."""
+    from symbptt.activations import positively_homogeneous
+    from symbptt.numeric.final_gain import final_gain_rates
+    from symbptt.numeric.sweeps import ROUNDING_DIGITS, recurrent_matrix, rounding_decides
+
+    W0 = recurrent_matrix(16, 0)
+    value, decides = final_gain_rates(np.array([3.0]), 200, "relu", 16, seed=0, W0=W0)
+    nudged, _ = final_gain_rates(np.array([3.0]), 200, "relu", 16, seed=0, W0=np.nextafter(W0, np.inf))
+    assert value[0] > 5 * ROUNDING_DIGITS and not decides[0]
+    assert abs(nudged[0] - value[0]) <= 1e-12 * abs(value[0])
+    assert positively_homogeneous("relu") and positively_homogeneous("max(0.01*a, a)")
+    assert not positively_homogeneous("tanh") and not positively_homogeneous("a/(1+abs(a))")
+    steep = np.array([[0.0], [20.0], [40.0]])  # 40 decades up from step 1
+    assert rounding_decides(steep, "tanh")[-1, 0] and not rounding_decides(steep, "relu").any()

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..activations import get_activation
+from ..activations import get_activation, positively_homogeneous
 from .spectral import BLOCK, POWER_TOLERANCE
 from .sweeps import ROUNDING_DIGITS, checked_grid, recurrent_matrix
 
@@ -135,7 +135,8 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
         amplified = np.fmax(amplified, estimate)  # k = 0: the whole product
     values = np.where(broken | ~(settled | ~np.isfinite(estimate)), np.nan, estimate)
     values = np.where(~broken & (estimate == -np.inf), -np.inf, values)
-    decides = np.zeros(G, dtype=bool) if act.name == "linear" else (amplified > ROUNDING_DIGITS) & np.isfinite(values)
+    decides = (np.zeros(G, dtype=bool) if positively_homogeneous(activation)  # linear, relu: see sweeps
+               else (amplified > ROUNDING_DIGITS) & np.isfinite(values))
     return values, decides
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..activations import get_activation
+from ..activations import get_activation, positively_homogeneous
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
@@ -97,10 +97,11 @@ def rounding_decides(values: np.ndarray, activation: str) -> np.ndarray:
     v_T − min_{1≤k≤T} v_k exceeds ROUNDING_DIGITS the float64 trajectory keeps fewer than 3 digits and
     another summation order gives another value.  Steps from k = 1: h_0 is given, so no rounding is made
     there (w = 1e300 grows ∂h_1/∂h_0 by 300 decades, and was marked at T = 1, where v_1 holds every
-    digit).  A linear unit's value does not depend on the trajectory (σ' = 1), so nothing is marked there.
+    digit).  Nothing is marked for a positively homogeneous σ (linear, relu: activations.positively_homogeneous),
+    whose state grows as the errors do, so that they keep their size relative to it.
     Boolean array of the shape of ``values`` (T, grid)."""
     values = np.asarray(values, dtype=float)
-    if activation == "linear":
+    if positively_homogeneous(activation):  # linear, relu: the state grows with the amplification
         return np.zeros(values.shape, dtype=bool)
     finite = np.where(np.isfinite(values), values, np.nan)
     lowest = np.fmin.accumulate(finite, axis=0)
