@@ -221,11 +221,16 @@ def test_a_delta_without_its_row_is_named_as_written(formula, words):
     (r"\frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1 - h_t^2) W", Model(n=2)),
     (r"\frac{\partial h_t}{\partial h_{t-1}} = (W^\top \text{diag}(1 - h_t^2))^\top", Model(n=2)),
     (r"\dfrac{\partial h_t}{\partial h_{t-1}} = w \tfrac{1 - h_t^2}{1}", None),
+    (r"\frac{\partial \mathcal{L}}{\partial \mathbf{W}} = \sum_{k=1}^{T} \boldsymbol{\delta}_k "
+     r"\mathbf{h}_{k-1}^\top \\ \boldsymbol{\delta}_T = \operatorname{diag}(1 - \mathbf{h}_T^2)(\mathbf{h}_T - "
+     r"\mathbf{y}) \\ \boldsymbol\delta_t = \operatorname{diag}(1 - \mathbf{h}_t^2) \mathbf{W}^\top "
+     r"\boldsymbol{\delta}_{t+1}", Model(n=2)),
 ])
 def test_right_jacobians_written_as_people_write_them_are_equal(formula, model):
     """w (sech a_t)^2 was read as (w·sech a_t)² — SymPy's parser takes w for a function applied to the
     bracket and squares the call — and called wrong; \\mathrm{diag} and \\text{diag} were "\\mathrm, which
-    verify cannot read"; a \\dfrac on the left was "nothing to check"."""
+    verify cannot read"; a \\dfrac on the left was "nothing to check"; bold vectors (\\mathbf{h}_t,
+    \\boldsymbol{\\delta}_t) and a calligraphic \\mathcal{L} were refused."""
     assert verify(formula, model, points=1, diagnose=False).equal
     wrong = formula.replace("^2", "^3").replace("^{-2}", "^{-3}").replace("1 - h_t^2", "1 - h_t^3")
     assert not verify(wrong, model, points=1, diagnose=False).equal

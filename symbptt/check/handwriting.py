@@ -170,6 +170,10 @@ def normalise(row: str, model: Model) -> str:
     text = text.replace("−", "-").replace("·", r"\cdot ").replace("⊙", r"\cdot ").replace(r"\odot", r"\cdot")
     text = text.replace("&", "")
     text = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", text)  # display and text sizes of a fraction
+    # bold or arrowed vectors (\mathbf{h}_t, \boldsymbol{\delta}_t, \vec{x}_t) and a calligraphic loss
+    # (\mathcal{L}) are the plain symbols in another typeface
+    text = re.sub(r"\\(?:mathbf|boldsymbol|bm|vec|mathcal)\s*(?:\{\s*(\\?[A-Za-z]+)\s*\}|(\\[A-Za-z]+))",
+                  lambda m: m.group(1) or m.group(2), text)
     text = _SPACING.sub(" ", text)
     text = _BIG_OPEN.sub(r"\\left", text)
     text = _BIG_CLOSE.sub(r"\\right", text)
