@@ -41,8 +41,9 @@ GAMMA_EXACT = "exact"
 # SymPy's simplify and limit have no bound of their own on the work they do, and some σ' keep them busy for
 # minutes (the derivative of max(a, a², a³) held simplify 30 s).  What decides whether they are tried is
 # the size of σ' (count_ops), so the same σ' gets the same printed form and the same "exact" everywhere;
-# the wall-clock limit is only a net, ten times the slowest σ' within the size took here (erf(a)·a·tanh(a):
-# simplify 2.3 s; a·tanh(log(1 + eᵃ)): limits 2.1 s), so that a slower machine does not reach it
+# the wall-clock limit is only a net, about nine times what the slowest σ' within the size took here
+# (erf(a)·a·tanh(a): simplify 2.3 s; a·tanh(log(1 + eᵃ)): limits 2.1 s), so that a slower machine does
+# not reach it
 SYMPY_MAX_OPS = 20
 SYMPY_SECONDS = 20.0
 
