@@ -1153,3 +1153,18 @@ def test_an_exploding_relu_network_keeps_its_digits_and_is_not_marked_rounding_d
     assert not positively_homogeneous("tanh") and not positively_homogeneous("a/(1+abs(a))")
     steep = np.array([[0.0], [20.0], [40.0]])  # 40 decades up from step 1
     assert rounding_decides(steep, "tanh")[-1, 0] and not rounding_decides(steep, "relu").any()
+
+
+def test_a_sweep_value_past_float64s_logs_is_nan_and_an_exact_zero_stays_minus_infinity():
+    """tanh at w = 1e308: Σ_t log10|w σ'(a_t)| passes −1.8e308 at T = 4 and was printed −inf, the mark of an
+    exact 0 (which `plot regimes` labels "exactly 0"); it is NaN now.  w = 0 and relu's switched-off
+    steps, exact zeros, stay −∞."""
+    from symbptt.numeric.sweeps import sweep_scalar
+
+    tanh = sweep_scalar(np.array([0.0, 1e307, 1e308]), 4, "tanh")
+    assert np.isneginf(tanh[:, 0]).all() and np.isfinite(tanh[:, 1]).all()
+    assert np.isfinite(tanh[:3, 2]).all() and np.isnan(tanh[3, 2])
+    relu = sweep_scalar(np.array([-1.0, 0.0, 1e308]), 3, "relu")
+    assert np.isneginf(relu[:, 1]).all() and np.isneginf(relu[-1, 0]) and not np.isnan(relu).any()
+    huge = sweep_scalar(np.array([1e308]), 4, "a/(1+abs(a))")  # the generic pass: σ' ~ 1/a² each step
+    assert not np.isneginf(huge).any()

@@ -126,19 +126,25 @@ def checked_grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
 def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,
                  h0: float = 0.0, x: np.ndarray | None = None, seed: int = 0,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """log10|∂h_T/∂h_0| for every weight and every T = 1..T_max, shape (T_max, len(weights));
-    ``progress(t)`` is called now and then with the step reached.
+    """log10|∂h_T/∂h_0| for every weight and every T = 1..T_max, shape (T_max, len(weights)): −∞ where a
+    factor is exactly 0, NaN where the value is beyond float64 (a log10 past −1.8e308, a state past
+    1.8e308); ``progress(t)`` is called now and then with the step reached.
 
     One forward pass over the whole grid; log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| is a cumulative
     sum down the time axis."""
     T_max, w = checked_grid(weights, T_max)
     drive = u * drive_inputs(T_max, seed, x) + b
     with np.errstate(all="ignore"):
-        if activation == "tanh":
-            return _tanh_pass(w, drive, h0, progress)
+        if activation == "tanh":  # −∞ only for w = 0; elsewhere it is a sum past −1.8e308: beyond float64
+            out = _tanh_pass(w, drive, h0, progress)
+            out[np.isneginf(out) & (w != 0)] = np.nan
+            return out
         logs = _generic_pass(w, drive, h0, activation, progress)
+        zero = np.isneginf(logs)  # a factor that is exactly 0
         for t in range(1, T_max):  # row by row: 5× faster than np.cumsum down axis 0
             logs[t] += logs[t - 1]
+            zero[t] |= zero[t - 1]
+        logs[np.isneginf(logs) & ~zero] = np.nan  # finite factors whose sum passed −1.8e308: not an exact 0
         return logs
 
 
