@@ -172,7 +172,8 @@ NO_VALUE = "no value ({})"  # what the formula gives where it cannot be evaluate
 
 def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
     """(trial, the formula's values, the exact values) of the first trial where they differ; where the
-    formula has no value there, its place holds the reason, and the exact values are computed on their own."""
+    formula has no value there, its place holds the reason and the exact values are None (the verdict
+    computes them on their own, _exact_alone: a diagnosis that only asks whether a change agrees need not)."""
     for trial in trials:
         try:
             got, want = _evaluate(rows, g, trial)
@@ -180,22 +181,21 @@ def _first_failure(rows: Rows, g: int, trials: list) -> tuple | None:
             raise
         except ReadError as error:
             if re.search(r"subscript \((?:[^)]*, )?-\d", str(error)):  # h_{k-2} at k = 1: no such state
-                return trial, NO_VALUE.format("an index below 0"), _exact_alone(rows, g, trial)
+                return trial, NO_VALUE.format("an index below 0"), None
             step = re.search(r"Name\(base='(\w+)'.*subscript \((\d+)", str(error))
             if step and step.group(1) in _step_names(trial) and int(step.group(2)) <= trial.T + 1:
                 # a_0 or h_{T+1}: a step the network does not have
                 first = 0 if step.group(1) in trial.config.spec.states else 1  # h_0 is given, x_0 is not
-                return trial, NO_VALUE.format(f"{step.group(1)} at a step outside {first}..{trial.T}"), \
-                    _exact_alone(rows, g, trial)
+                return trial, NO_VALUE.format(f"{step.group(1)} at a step outside {first}..{trial.T}"), None
             if str(error).startswith("a product of a"):  # sizes that do not fit: a wrong formula, not unreadable
-                return trial, NO_VALUE.format("sizes that do not fit a product"), _exact_alone(rows, g, trial)
+                return trial, NO_VALUE.format("sizes that do not fit a product"), None
             defined = frozenset(b for b in ("delta", "J") if any(re.match(rf"\\?{b}(?![A-Za-z])", lhs.strip())
                                                                  for lhs, _ in rows))
             raise VerifyError(_unreadable(str(error), trial, defined)) from None
         except ZeroDivisionError:
-            return trial, NO_VALUE.format("a division by zero"), _exact_alone(rows, g, trial)
+            return trial, NO_VALUE.format("a division by zero"), None
         except (TypeError, ValueError):
-            return trial, NO_VALUE.format("not a real number here"), _exact_alone(rows, g, trial)
+            return trial, NO_VALUE.format("not a real number here"), None
         if not _agree(got, want):
             return trial, got, want
     return None
@@ -361,6 +361,8 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     if failure is None:
         return verdict
     trial, got, want = failure
+    if isinstance(got, str):  # the formula has no value at this trial: the exact side on its own
+        want = _exact_alone(rows, g, trial)
     verdict.counterexample = _counterexample(trial, got, want, model)
     found = None
     if diagnose:
