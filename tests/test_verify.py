@@ -243,6 +243,16 @@ def test_a_function_squared_before_its_argument_is_named_not_a_placeholder():
     assert "chi" not in str(error.value)
 
 
+def test_a_product_with_its_limits_written_downwards_is_diagnosed_and_corrected():
+    """∏_{j=T}^{k+1} (the factors' order written into the limits) counts j up from T: empty wherever
+    k+1 < T.  verify said "none of the known mistakes"; it now names it and writes the limits upwards."""
+    wrong = (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(\prod_{j=T}^{k+1} w (1 - h_j^2)"
+             r"\right) (1 - h_k^2) h_{k-1}")
+    verdict = verify(wrong, points=1)
+    assert not verdict.equal and verdict.diagnosis.startswith("the product's limits run downwards")
+    assert r"\prod_{j=k+1}^{T}" in verdict.corrected and verify(verdict.corrected, points=1).equal
+
+
 def test_a_formula_in_T_is_tested_at_six_lengths_and_a_concrete_one_at_its_own():
     assert verify(RIGHT, points=1).T_values == (1, 2, 3, 4, 5, 6)
     concrete = verify(r"\frac{\partial L}{\partial w} = (h_1 - y)(1-h_1^2) h_0", points=1)

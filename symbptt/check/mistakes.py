@@ -161,6 +161,9 @@ MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
      _each(r"\\prod_\{([a-z])=([a-z])\}", r"\\prod_{\1=\2+1}")),
     ("the product's range is off by one: it starts at j=k, not at j=k+1",
      _each(r"\\prod_\{([a-z])=([a-z])\+1\}", r"\\prod_{\1=\2}")),
+    ("the product's limits run downwards: ∏_{j=T}^{k+1} counts j up from T, so it is empty wherever k+1 < T; "
+     "the steps are j = k+1..T, written ∏_{j=k+1}^{T}, whatever order the factors are multiplied in",
+     _each(r"\\prod_\{([a-z])=([^{}]*)\}\^\{([^{}]*)\}", r"\\prod_{\1=\3}^{\2}")),
     ("h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
      _each(r"h_(?:\{k\}|k(?![A-Za-z0-9]))", "h_{k-1}")),
     ("h_(k-1) is written where h_k belongs",

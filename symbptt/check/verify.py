@@ -76,7 +76,7 @@ class Verdict:
             else:
                 lines.append("diagnosis: none of the known mistakes (a product or sum without brackets, a "
                              "transposed Jacobian, a missing or misplaced transpose, a product range off by "
-                             "one, h_k for h_(k-1), the sign of "
+                             "one or running downwards, h_k for h_(k-1), the sign of "
                              "the error, the 1/2 of the loss, a group of paths left out) explains the difference")
         wrapped = [textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) for line in lines]
         if self.corrected:
