@@ -402,6 +402,18 @@ def test_a_missing_path_is_named(formula, model, words):
     assert not verdict.equal and words in " ".join(verdict.text(200).split())
 
 
+def test_a_missing_path_is_named_at_the_counterexample_s_T():
+    """Σ_{k=1}^{T-1} leaves out the last step's paths.  The first counterexample is at T = 1, where that
+    step is k = 1, and the diagnosis said "the paths that enter w at step k = 1 are left out" as though of
+    every T — at T = 3 the k = 1 paths are there.  It now says at which T it looked and that k = T."""
+    formula = (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T-1} (h_T - y) \left(\prod_{j=k+1}^{T} "
+               r"w (1 - h_j^2)\right) (1 - h_k^2) h_{k-1}")
+    verdict = verify(formula, points=1)
+    words = " ".join(verdict.text(200).split())
+    assert verdict.counterexample["T"] == 1 and "(at the counterexample's T = 1)" in words
+    assert "enter w at step k = 1 = T are left out" in words
+
+
 def test_a_difference_no_group_of_paths_explains_gets_no_path_named():
     wrong = r"\frac{\partial L}{\partial w} = 1.1 (h_2 - y)(1-h_2^2) h_1 + (h_2-y)(1-h_2^2) w (1-h_1^2) h_0"
     verdict = verify(wrong, Model(), T=2)

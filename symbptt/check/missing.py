@@ -55,17 +55,21 @@ def _close(a: np.ndarray, b: np.ndarray, scale: mpmath.mpf) -> bool:
     return len(a) == len(b) and all(abs(x - y) <= EXACT * scale for x, y in zip(a, b, strict=True))
 
 
-def _words(name: str, kind: str, key: object, but: bool) -> str:
+def _words(name: str, kind: str, key: object, but: bool, T: int) -> str:
+    """The diagnosis in words, its steps as found at the counterexample's T: a step that is T is said to
+    be T (k = 1 at T = 1 is the last step there, not the first of every T)."""
+    step = (lambda t: f"{t} = T" if t == T else f"{t}")  # noqa: E731 - one phrase, three uses
     if kind == "entry":
-        where = f"enter {name} at step k = {key}"
+        where = f"enter {name} at step k = {step(key)}"
     elif kind == "loss":
-        where = f"start from the loss term at step {key}"
+        where = f"start from the loss term at step {step(key)}"
     else:
-        where = "go down " + " and then ".join(f"from layer {upper} to layer {upper - 1} at step {t}"
+        where = "go down " + " and then ".join(f"from layer {upper} to layer {upper - 1} at step {step(t)}"
                                                for upper, t in key)  # type: ignore[attr-defined]
+    at = f" (at the counterexample's T = {T})"
     if but:
-        return f"a missing path: the formula keeps only the paths that {where} and leaves out all the others"
-    return f"a missing path: the paths that {where} are left out"
+        return f"a missing path{at}: the formula keeps only the paths that {where} and leaves out all the others"
+    return f"a missing path{at}: the paths that {where} are left out"
 
 
 def missing_paths(trial, got: list, want: list) -> str | None:
@@ -93,9 +97,9 @@ def missing_paths(trial, got: list, want: list) -> str | None:
                     continue  # the formula is for another parameter (or one entry of it)
                 for key, part in groups.items():
                     if _close(part, gap, scale):
-                        return _words(name, kind, key, False)
+                        return _words(name, kind, key, False, trial.T)
                     if len(groups) > 1 and _close(total - part, gap, scale):
-                        return _words(name, kind, key, True)
+                        return _words(name, kind, key, True, trial.T)
         except (SymbpttError, ValueError, ZeroDivisionError):
             return None
     return None
