@@ -418,3 +418,19 @@ def test_a_difference_no_group_of_paths_explains_gets_no_path_named():
     wrong = r"\frac{\partial L}{\partial w} = 1.1 (h_2 - y)(1-h_2^2) h_1 + (h_2-y)(1-h_2^2) w (1-h_1^2) h_0"
     verdict = verify(wrong, Model(), T=2)
     assert not verdict.equal and "missing path" not in verdict.text(200)
+
+
+def test_the_mistakes_said_to_be_tried_are_the_ones_tried():
+    """The sentence "none of the known mistakes (…)" was fixed text: it left out the σ' it tries for one
+    unit, and a verdict with diagnose=False claimed the list was tried.  It is now the names of the
+    mistakes verify tried for this model, and "not looked for" where it looked for none."""
+    from symbptt.check.mistakes import MISTAKES, known_mistakes
+
+    wrong = r"\frac{\partial L}{\partial w} = \frac{1}{0}"
+    for model, sigma in ((Model(), True), (Model(n=2), False)):
+        verdict = verify(wrong.replace("w}", "W}") if model.n > 1 else wrong, model, points=1)
+        said = " ".join(verdict.text(200).split())
+        assert verdict.tried == known_mistakes(model.n) and all(name in said for name, _, _ in MISTAKES)
+        assert ("a σ' left out" in said) == sigma
+    quiet = verify(wrong, points=1, diagnose=False)
+    assert quiet.tried == () and "diagnosis: not looked for" in quiet.text() and "known mistakes" not in quiet.text()

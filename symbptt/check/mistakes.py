@@ -150,33 +150,56 @@ def _unbracketed_scope(text: str) -> list[str]:
     return out
 
 
-MISTAKES: list[tuple[str, Callable[[str], list[str]]]] = [
-    ("a product or sum without brackets takes every factor after it, to the end of its term (as SymPy's "
+# (a short name for the list of what was tried, the diagnosis in words, the changes that would mend it)
+MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
+    ("a product or sum without brackets",
+     "a product or sum without brackets takes every factor after it, to the end of its term (as SymPy's "
      "parser reads it, and as a reader may): bracket it where it ends, \\left(\\prod_{j=k+1}^{T} … \\right)",
      _unbracketed_scope),
-    ("the Jacobian is transposed: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W, and δ flows back through its transpose "
+    ("a transposed Jacobian",
+     "the Jacobian is transposed: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W, and δ flows back through its transpose "
      "W^T diag(σ'(a_t))", _transposed_jacobian),
-    ("a transpose is missing or misplaced", _transpose_moved),
-    ("the product's range is off by one: it starts at j=k+1 (the step after k), not at j=k",
+    ("a missing or misplaced transpose",
+     "a transpose is missing or misplaced", _transpose_moved),
+    ("a product range off by one",
+     "the product's range is off by one: it starts at j=k+1 (the step after k), not at j=k",
      _each(r"\\prod_\{([a-z])=([a-z])\}", r"\\prod_{\1=\2+1}")),
-    ("the product's range is off by one: it starts at j=k, not at j=k+1",
+    ("a product range off by one",
+     "the product's range is off by one: it starts at j=k, not at j=k+1",
      _each(r"\\prod_\{([a-z])=([a-z])\+1\}", r"\\prod_{\1=\2}")),
-    ("the product's limits run downwards: ∏_{j=T}^{k+1} counts j up from T, so it is empty wherever k+1 < T; "
+    ("a product range running downwards",
+     "the product's limits run downwards: ∏_{j=T}^{k+1} counts j up from T, so it is empty wherever k+1 < T; "
      "the steps are j = k+1..T, written ∏_{j=k+1}^{T}, whatever order the factors are multiplied in",
      _each(r"\\prod_\{([a-z])=([^{}]*)\}\^\{([^{}]*)\}", r"\\prod_{\1=\3}^{\2}")),
-    ("h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
+    ("h_k for h_(k-1)",
+     "h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
      _each(r"h_(?:\{k\}|k(?![A-Za-z0-9]))", "h_{k-1}")),
-    ("h_(k-1) is written where h_k belongs",
+    ("h_(k-1) for h_k",
+     "h_(k-1) is written where h_k belongs",
      _each(r"h_\{k-1\}", "h_{k}")),
-    ("the sign of the error is flipped: the error is h_T - y, not y - h_T",
+    ("the sign of the error",
+     "the sign of the error is flipped: the error is h_T - y, not y - h_T",
      _each(r"\(\s*y(_\{?[A-Za-z0-9+-]+\}?)?\s*-\s*h(_\{?[A-Za-z0-9+-]+\}?)\s*\)", r"(h\2 - y\1)")),
-    ("the sign of the whole gradient is flipped (is the error y - h where it should be h - y?)",
+    ("the sign of the error",
+     "the sign of the whole gradient is flipped (is the error y - h where it should be h - y?)",
      lambda r: [rf"-\left({r}\right)"]),
-    ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula carries an "
+    ("the 1/2 of the loss",
+     "the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula carries an "
      "extra factor 2", lambda r: [rf"\frac{{1}}{{2}}\left({r}\right)"]),
-    ("the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula keeps a "
+    ("the 1/2 of the loss",
+     "the loss convention: the 1/2 of L = 1/2 (h_T - y)^2 cancels the square's 2; this formula keeps a "
      "factor 1/2", lambda r: [rf"2\left({r}\right)"]),
 ]
+
+
+MISSING_SIGMA_NAME = "a σ' left out"  # tried for one unit only (see verify._mistakes)
+PATHS_NAME = "a group of paths left out"  # missing.missing_paths and jacobian.direct_only
+
+
+def known_mistakes(n: int) -> tuple[str, ...]:
+    """The names of the mistakes verify tries for a model of ``n`` units, in the order it tries them."""
+    names = [name for name, _, _ in MISTAKES] + ([MISSING_SIGMA_NAME] if n == 1 else []) + [PATHS_NAME]
+    return tuple(dict.fromkeys(names))
 
 
 MISSING_SIGMA = ("a factor σ' is missing: every step back multiplies by σ'(a_j) beside the weight, and the step "

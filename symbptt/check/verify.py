@@ -26,7 +26,7 @@ from ..errors import SymbpttError
 from ..limits import time_limit
 from . import jacobian
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
-from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, missing_sigma
+from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
@@ -49,6 +49,7 @@ class Verdict:
     diagnosis: str | None = None
     corrected: str | None = None
     tested: dict = field(default_factory=dict)
+    tried: tuple[str, ...] = ()  # the names of the known mistakes tried, when a diagnosis was looked for
 
     def text(self, width: int = 80) -> str:
         """The verdict in words, wrapped at ``width`` (the corrected formula stays on one line: it is
@@ -73,11 +74,11 @@ class Verdict:
                 lines.append(f"  {f'{noun} is{over}'.ljust(len(gives))} {c['exact']}")
             if self.diagnosis:
                 lines.append(f"diagnosis: {self.diagnosis}")
+            elif self.tried:
+                lines.append(f"diagnosis: none of the known mistakes ({', '.join(self.tried)}) explains the "
+                             "difference")
             else:
-                lines.append("diagnosis: none of the known mistakes (a product or sum without brackets, a "
-                             "transposed Jacobian, a missing or misplaced transpose, a product range off by "
-                             "one or running downwards, h_k for h_(k-1), the sign of "
-                             "the error, the 1/2 of the loss, a group of paths left out) explains the difference")
+                lines.append("diagnosis: not looked for")
         wrapped = [textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) for line in lines]
         if self.corrected:
             wrapped += ["corrected:", self.corrected]
@@ -252,7 +253,8 @@ def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
         return [re.sub(r"\s+", " ", replace_calls(v, r"\sigma'", dsigma)).strip() for v in missing_sigma(text)]
 
     # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: one unit only
-    return [*MISTAKES, (MISSING_SIGMA, sigma_put_in)] if model.n == 1 else list(MISTAKES)
+    known = [(words, mutate) for _, words, mutate in MISTAKES]
+    return [*known, (MISSING_SIGMA, sigma_put_in)] if model.n == 1 else known
 
 
 def _diagnose(rows: Rows, g: int, trials: list, model: Model) -> tuple[str, int, str] | None:
@@ -366,6 +368,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     verdict.counterexample = _counterexample(trial, got, want, model)
     found = None
     if diagnose:
+        verdict.tried = known_mistakes(model.n)
         with time_limit(TIME_LIMIT):  # no diagnosis in time: the verdict stands without one
             found = _diagnose(rows, g, trials, model)
     if found:
@@ -385,7 +388,7 @@ def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) 
     raw = raw_rows(formula)
     head, _, tail = raw[i].partition("=")
     prime = r"\sigma^\prime" if r"\sigma^\prime" in formula else r"\sigma'"  # as the writer spells σ'
-    for _, mutate in [*MISTAKES, (MISSING_SIGMA, lambda t: missing_sigma(t, prime))]:
+    for mutate in [*(m for _, _, m in MISTAKES), lambda t: missing_sigma(t, prime)]:
         for candidate in mutate(tail):
             try:
                 if split(normalise(f"{head}={candidate}", model))[1] == changed:
