@@ -19,10 +19,9 @@ from .dispatch import (
 
 def factor_joint(left: str, right: str) -> str:
     """What goes between two LaTeX factors of a product: a space, as in print (w h_{t-1}), or a \\cdot
-    between two numbers (juxtaposed they read as one number) and before a cases block, a ∑ or a ∏ (none
-    of them shows where it ends, so nothing may seem to run into it)."""
-    apart = (left[-1:].isdigit() and right[:1].isdigit()) or right.startswith((r"\begin", r"\sum", r"\prod")) \
-        or left.rstrip("}").endswith(r"\end{cases")
+    between two numbers (juxtaposed they read as one number) and before a ∑ or a ∏ (neither shows where
+    it ends, so nothing may seem to run into it; a cases block is closed by its own parentheses)."""
+    apart = (left[-1:].isdigit() and right[:1].isdigit()) or right.startswith((r"\sum", r"\prod"))
     return r" \cdot " if apart else " "
 
 
