@@ -211,20 +211,18 @@ def _gru(n: int, scale: float, rng: np.random.Generator) -> dict:
     return {p: rng.normal(0, sizes.get(spec.kind(p), scale / 10), spec.shape(p, n, 1)) for p in spec.params}
 
 
+@pytest.mark.timeout(60)  # the hang it guards against: a per-test limit, not a timing
 def test_an_exact_pass_beyond_its_digits_or_its_time_is_refused_before_it_starts():
     """A GRU with weights ~1000 saturates its gates at |a| ~ 10^6: its difference h_{t−1} − n_t needs
     millions of digits, which the exact path set out to carry (minutes, then hours, in mpmath's ln 2);
     a saturated GRU of n = 16 over T = 10 000 steps needs 831 digits, about 23 minutes.  Both are refused
     in one line, in seconds, and the report refuses the first too."""
-    import time
-
     from symbptt.config import parse_config
     from symbptt.errors import RunFailed
     from symbptt.numeric.grad_report import grad_report
 
     rng = np.random.default_rng(1)
     p, x, y = _gru(1, 2600.0, rng), rng.normal(size=(5, 1)), rng.normal(size=1)
-    start = time.perf_counter()
     with pytest.raises(RunFailed, match=r"can cancel up to about \d+ digits .* beyond the 5000 digits"):
         symbptt.gradients(p, x, y, cell="gru")
     cfg = parse_config({"cell": "gru", "x": x[:, 0].tolist(), "y": y.tolist(),
@@ -235,4 +233,3 @@ def test_an_exact_pass_beyond_its_digits_or_its_time_is_refused_before_it_starts
     p, x, y = _gru(16, 1.0, rng), rng.normal(size=(10_000, 1, 1)) * 40, rng.normal(size=(16, 1))
     with pytest.raises(SymbpttError, match=r"the exact pass \(\d+ digits\) of a gru .* would take about"):
         symbptt.gradients(p, x, y, cell="gru")
-    assert time.perf_counter() - start < 30

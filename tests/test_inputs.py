@@ -270,6 +270,7 @@ def test_negative_gains_on_gated_cells_flip_the_weights(args):
     assert np.array_equal(minus.layers[0]["W_f"], -plus.layers[0]["W_f"])
 
 
+@pytest.mark.timeout(60)  # the hang it guards against: a per-test limit, not a timing
 def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ever():
     """tanh(sinh(a)): the probes out to |a| = 10^12 asked mpmath for exp(−2·sinh(10^12)), whose reduction by
     ln 2 needs ~10^12 bits and never finished.  Arguments beyond 2^MAX_MAG are now refused (BeyondReach)
@@ -277,12 +278,10 @@ def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ev
     from symbptt import primitives as P
     from symbptt.activations import A, _tail_values
 
-    start = time.perf_counter()
     act = get_activation("tanh(sinh(a))")
     assert P.plain(act.dsigma) == sp.cosh(A) / sp.cosh(sp.sinh(A)) ** 2
     tails = _tail_values(act.mp_dsigma)  # γ's look at the tails (out to 10^12) stops where mpmath cannot reach
     assert tails is not None and all(0 <= v < 1e-100 for v in tails)  # it decays: not "unbounded"
-    assert time.perf_counter() - start < 30
     huge = mpmath.mpf(2) ** (P.MAX_MAG + 1)
     for f in (act.mp_dsigma, P.mp_tanh, P.mp_sigmoid, P.mpmath_module(act.dsigma)["exp"]):
         with pytest.raises(P.BeyondReach, match="shrink the weights"):
