@@ -120,9 +120,9 @@ class BeyondReach(RunFailed):
 def reachable(x: Any) -> None:
     """Raise BeyondReach when |x| (an mpf) is beyond 2^MAX_MAG, before an exponential or a sine tries."""
     if isinstance(x, mpmath.mpf) and mpmath.isfinite(x) and mpmath.mag(x) > MAX_MAG:
-        digits = int(mpmath.mag(x) * 0.30103)
+        digits = int(mpmath.mag(x) * LOG10_2_HI)
         raise BeyondReach(f"the exact (mpmath) evaluation needs exp, sin, cos, sinh or cosh of a number of about "
-                          f"10^{digits:,}, beyond the 10^{int(MAX_MAG * 0.30103):,} it can reduce in reasonable "
+                          f"10^{digits:,}, beyond the 10^{int(MAX_MAG * LOG10_2_HI):,} it can reduce in reasonable "
                           "time (an activation that nests them, such as tanh(sinh(a))); shrink the weights")
 
 
