@@ -28,6 +28,7 @@ from ..cells import INPUT, Cell, prev, unit
 from ..errors import SymbpttError
 from ..printing import text
 from ..step import step_graph
+from .memory import keep_freed_memory
 
 
 def _has_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> bool:
@@ -312,6 +313,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
     cell, T, B = cc.cell, x.shape[0], x.shape[2]
     n = params[0][f"{cell.states[0]}0"].shape[0]
     dtype = x.dtype
+    if dtype.kind == "f":
+        keep_freed_memory()  # the (T + 1, n, B) arrays reuse the last pass's memory instead of new pages
     values: list[dict[str, np.ndarray]] = []
     for p in params:
         layer: dict[str, np.ndarray] = {}

@@ -46,16 +46,18 @@ from .. import primitives as P
 from ..cells import INPUT, Cell, unit
 from .forward import CompiledCell, Trajectory, compiled
 from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, _runs, _value, plan
+from .memory import keep_freed_memory
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
 
 
 def worth_it(n: int, batch: int, nodes: int) -> bool:
-    """Whether the loops beat the NumPy kernel (measured on 2 cores).  The loops pay a scalar tanh or exp
-    (~10× NumPy's vectorised ones) per unit and step, and save NumPy's fixed cost per call: they win for
-    one sequence and for gated cells up to n = 32, and for the one-node cells while n × batch ≤ 256 (at
-    n = 16, batch 32 the plain cell runs faster on NumPy)."""
-    return n <= MAX_UNITS and (batch == 1 or nodes > 1 or n * batch <= 256)
+    """Whether the loops beat the NumPy kernel (measured on 2 cores, with numeric/memory.py keeping
+    freed memory).  The loops pay a scalar tanh or exp (~10× NumPy's vectorised ones) per unit and step,
+    and save NumPy's fixed cost per call: they win for one sequence up to n = 32, for gated cells while
+    n × batch ≤ 512 and for the one-node cells while n × batch ≤ 256 (at n = 32, batch 32 a gated cell,
+    and at n = 16, batch 32 the plain cell, run faster on NumPy)."""
+    return n <= MAX_UNITS and (batch == 1 or n * batch <= (512 if nodes > 1 else 256))
 
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
@@ -584,6 +586,7 @@ def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, s
     k = kernels(cell, len(params), "last")  # the forward pass does not depend on the loss
     if k is None:
         return None
+    keep_freed_memory()  # the arrays below are reused from the last pass instead of faulted in anew
     fenv = _fenv()
     assert fenv is not None
     test, clear = fenv
