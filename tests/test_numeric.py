@@ -1168,3 +1168,48 @@ def test_a_sweep_value_past_float64s_logs_is_nan_and_an_exact_zero_stays_minus_i
     assert np.isneginf(relu[:, 1]).all() and np.isneginf(relu[-1, 0]) and not np.isnan(relu).any()
     huge = sweep_scalar(np.array([1e308]), 4, "a/(1+abs(a))")  # the generic pass: σ' ~ 1/a² each step
     assert not np.isneginf(huge).any()
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 9), st.integers(2, 9), st.integers(0, 2**31),
+       st.integers(1, 2000))
+def test_summed_outer_in_chunks_adds_in_the_same_order(T, n, k, B, seed, limit):
+    """The products a chunk at a time (kernel.OUTER_BYTES) give the same bits as all T at once."""
+    from symbptt.numeric import kernel
+
+    rng = np.random.default_rng(seed)
+    row = rng.normal(size=(T, n, B)) * 10.0 ** rng.integers(-8, 8, size=(T, 1, 1))
+    z = rng.normal(size=(T, k, B))
+    whole = np.matmul(row, z.transpose(0, 2, 1)).sum(axis=0)
+    saved = kernel.OUTER_BYTES
+    try:
+        kernel.OUTER_BYTES = limit  # from one step per chunk to all of them
+        got = kernel.summed_outer(row, z)
+    finally:
+        kernel.OUTER_BYTES = saved
+    assert np.array_equal(got, whole)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru"])
+def test_step_coefficients_in_chunks_are_the_same_numbers(cell, monkeypatch):
+    """Computed a few steps at a time (forward.COEF_BYTES), every coefficient has the same bits as in one call."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric import forward as F
+
+    spec = get_cell(cell, get_activation("tanh"))
+    rng = np.random.default_rng(len(cell))
+    n, T, B = 3, 23, 5
+    m = n if spec.max_input is None else min(n, spec.max_input)
+    params = {p: rng.normal(size=() if spec.kind(p) == "scalar" else spec.shape(p, n, m)) * 2.0 for p in spec.params}
+    model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in params.items()}],
+                         rng.normal(size=(T, m, B)) * 3.0, rng.normal(size=(n, B)), "last")
+    cc = F.compiled(spec)
+    traj = F.forward(cc, model.params, model.x)
+    monkeypatch.setattr(F, "COEF_BYTES", 1 << 40)
+    whole = F.step_coefficients(cc, traj, 1)
+    for size in (8, 8 * n * B * 4, 8 * n * B * 22):  # one step, four, and all but the last
+        monkeypatch.setattr(F, "COEF_BYTES", size)
+        got = F.step_coefficients(cc, traj, 1)
+        assert got.keys() == whole.keys()
+        assert all(np.array_equal(got[key], whole[key], equal_nan=True) for key in whole), size

@@ -447,10 +447,26 @@ def step_rows(cc: CompiledCell, traj: Trajectory, layer: int) -> list[np.ndarray
     return [args[name] for name in cc.leaf_names] + [values[name][1:] for name in cc.node_names]
 
 
+COEF_BYTES = 256 << 10  # float64: the coefficients are computed this many bytes of a step's array at a time
+
+
+COEF_BYTES = 256 << 10  # float64 coefficients are computed this many bytes of each (t, n, B) array at a time
+
+
 def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tuple[str, str], np.ndarray]:
     """Every step coefficient of one layer for t = 1..T at once (they are elementwise in the step's
-    values); index t as in the trajectory (row 0 unused)."""
+    values); index t as in the trajectory (row 0 unused).  In float64, a chunk of steps at a time, so the
+    temporaries of each expression stay in the processor's cache (elementwise: the same numbers)."""
     row = step_rows(cc, traj, layer)
+    T, step_shape = row[0].shape[0], row[0].shape[1:]
+    chunk = max(1, COEF_BYTES // (8 * max(1, int(np.prod(step_shape)))))
+    if cc.kind == "float" and cc.joint is not None and chunk < T:
+        out = {key: np.zeros((T + 1, *step_shape)) for key in cc.coefficients}
+        for a in range(0, T, chunk):
+            part = [v[a:a + chunk] for v in row]
+            for key, value in zip(cc.coefficients, cc.joint(*part), strict=True):
+                out[key][1 + a:1 + a + chunk] = value
+        return out
     out = {}
     joint = cc.joint(*row) if cc.joint is not None else _joint_mp(cc, row)  # every coefficient in one call
     for i, (key, fn) in enumerate(cc.coefficients.items()):

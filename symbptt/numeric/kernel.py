@@ -303,12 +303,34 @@ def _blocks(kind: str, shape: tuple, row: np.ndarray | None, z: np.ndarray | Non
     return [(summed_outer(row[a:b], z[a:b]), e) for a, b, e in runs]
 
 
+OUTER_BYTES = 4 << 20  # the most the per-step products of summed_outer hold at once
+
+
 def summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Σ_t Σ_b row[t, :, b] z[t, :, b]ᵀ for (T, n, B) and (T, k, B): with a batch, one product per step
-    summed (NumPy's stacked matmul, no copies); for one sequence, one (n, T)·(T, k) product."""
+    (NumPy's stacked matmul, no copies) summed over t in order, a chunk of steps at a time so the
+    products never hold more than OUTER_BYTES (each chunk's sum starts from the sum so far: the same
+    additions in the same order as one stacked product of all T steps, which NumPy sums over t in order
+    unless n = k = 1); for one sequence, one
+    (n, T)·(T, k) product."""
     if row.shape[2] == 1:
         return row[:, :, 0].T @ z[:, :, 0]
-    return np.matmul(row, z.transpose(0, 2, 1)).sum(axis=0)
+    T, n, k = row.shape[0], row.shape[1], z.shape[1]
+    zt = z.transpose(0, 2, 1)
+    chunk = max(1, OUTER_BYTES // (8 * n * k))
+    if T <= chunk or n * k == 1:  # (T, 1, 1) products are summed pairwise by NumPy: never in chunks
+        return np.matmul(row, zt).sum(axis=0)
+    total = None
+    for a in range(0, T, chunk):
+        b = min(T, a + chunk)
+        first = 0 if total is None else 1
+        products = np.empty((b - a + first, n, k), dtype=np.result_type(row, z))
+        if total is not None:
+            products[0] = total
+        np.matmul(row[a:b], zt[a:b], out=products[first:])
+        total = products.sum(axis=0)
+    assert total is not None
+    return total
 
 
 def applies(values: ArrayFactors) -> bool:
