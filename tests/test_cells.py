@@ -235,6 +235,31 @@ def test_the_isometry_figure_reads_its_sentence_off_the_singular_values():
     assert spread in text
 
 
+def test_the_isometry_figure_counts_the_directions_switched_off_units_make_exactly_0():
+    """relu: where only r units are on at some step, ∂h_T/∂h_0 has rank ≤ r, so its singular values after
+    the r-th are exactly 0 — drawn as −∞ and counted as such, not as lost to float64's resolution.  The
+    count comes from the trajectory, recomputed here by hand; tanh never switches a unit off."""
+    from symbptt import plots
+    from symbptt.numeric.sweeps import random_recurrent_matrix
+
+    n, T, gain, seed, drive = 16, 8, 1.4, 3, 0.1
+    fig, data = plots.isometry("relu", n, gain, (2, T), seed, drive)
+    W = gain * random_recurrent_matrix(n, seed)
+    x = drive * np.random.default_rng(seed).normal(0.0, 1.0, (T, n))
+    h, fewest = np.zeros(n), n
+    for t in range(T):
+        a = W @ h + x[t]
+        h, fewest = np.maximum(a, 0.0), min(fewest, int(np.sum(a > 0)))
+    got = data.values["Gaussian W0 ~ N(0, 1/n)"][1]
+    assert 0 < fewest < n and np.all(got[fewest:] == -np.inf) and not np.any(got[:fewest] == -np.inf)
+    text = " ".join(fig.texts[-1].get_text().split())
+    assert f"Gaussian W0: from 10^{np.nanmin(got[np.isfinite(got)]):.2f}" in text
+    assert f"{n - fewest} are exactly 0 (at one step only {fewest} units had σ' ≠ 0" in text
+    fig, data = plots.isometry("tanh", n, gain, (2, T), seed, drive)
+    assert "exactly 0" not in fig.texts[-1].get_text()
+    assert not any(np.any(v == -np.inf) for v in data.values["Gaussian W0 ~ N(0, 1/n)"])
+
+
 def test_the_spectrum_averages_networks_and_says_where_the_prediction_lies():
     """--seeds k: the drawn rate is the mean of k networks' rates (each one's own run), and the sentence
     counts the gains where the mean-field line lies inside their band, read off those arrays."""

@@ -350,17 +350,22 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
                              input_scale: float = 1.0) -> dict[int, np.ndarray]:
     """log10 of the singular values of ∂h_T/∂h_0 = J_T ⋯ J_1 (J_t = diag(σ'(a_t)) W, a_t = W h_{t−1} + x_t,
     x_t ~ N(0, input_scale²) per unit, h_0 = 0) at each T in ``steps``, largest first.  The running product
-    is rescaled every step (its log10 scale kept apart); singular values below 10^−15 of the largest are
-    beyond float64's resolution of the product and come back as NaN."""
+    is rescaled every step (its log10 scale kept apart).  A product is no larger in rank than any of its
+    factors, so where only r units have σ'(a_t) ≠ 0 at some step t ≤ T, every singular value after the
+    r-th is exactly 0 and comes back as −∞; of the others, those below 10^−15 of the largest are beyond
+    float64's resolution of the product and come back as NaN."""
     act = get_activation(activation)
     n, T_max = W.shape[0], max(steps)
     drive = input_scale * np.random.default_rng(seed).normal(0.0, 1.0, (T_max, n))
     h, product, scale, out = np.zeros(n), np.eye(n), 0.0, {}
+    rank = n  # the fewest units with σ' ≠ 0 at one step so far: a bound on the product's rank
     with np.errstate(all="ignore"):
         for t in range(1, T_max + 1):
             a = W @ h + drive[t - 1]
             h = act.np_sigma(a)
-            product = act.np_dsigma(a)[:, None] * (W @ product)
+            slopes = act.np_dsigma(a)
+            rank = min(rank, int(np.count_nonzero(slopes)))
+            product = slopes[:, None] * (W @ product)
             top = float(np.max(np.abs(product)))
             if not math.isfinite(top) or top == 0:
                 raise SymbpttError(f"the product of step Jacobians left float64 at step {t}")
@@ -369,5 +374,6 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
             if t in steps:
                 values = np.linalg.svd(product, compute_uv=False)
                 kept = np.where(values >= 1e-15 * values[0], values, np.nan)
+                kept[rank:] = 0.0
                 out[t] = np.log10(kept) + scale
     return out

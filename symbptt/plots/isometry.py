@@ -60,18 +60,23 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
 
 
 def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
-    """How far the singular values spread at the largest T, and how many directions fall below 10^−3, for
-    each W0, read off the arrays drawn."""
+    """How far the singular values spread at the largest T, how many are exactly 0 (−∞: units switched off
+    bound the product's rank) or beyond float64's resolution (NaN), and how many directions fall below
+    10^−3, for each W0, read off the arrays drawn."""
     parts = []
     for name, by_T in values.items():
         v = by_T[T]
         kept = v[np.isfinite(v)]
-        lost = int(np.sum(~np.isfinite(v)))
+        zero = int(np.sum(v == -np.inf))
+        lost = int(np.sum(np.isnan(v)))
         small = int(np.sum(~np.isfinite(v) | (v < -3)))
         text = (f"{name.split(' W0')[0]} W0: from 10^{_dec(kept.min())} to 10^{_dec(kept.max())} "
                 f"({_dec(kept.max() - kept.min())} decades)")
         if lost:
             text += f" and {lost} more below float64's resolution of the product"
+        if zero:
+            text += (f"; {zero} {'is' if zero == 1 else 'are'} exactly 0 (at one step only {v.size - zero} "
+                     f"units had σ' ≠ 0, which bounds the product's rank)")
         parts.append(text + f"; {small} of {v.size} directions shrink below 10^-3")
     return f"At T = {T} the singular values of ∂h_T/∂h_0 run " + "; ".join(parts) + "."
 
