@@ -246,6 +246,28 @@ def test_sweep_csv_and_json_are_deterministic():
     assert len(js["log10_dh_T_dh_0"]) == 3 and js["axis"] == "w"
 
 
+def test_sweep_says_which_missing_values_are_exact_zeros_and_which_left_float64():
+    """JSON writes −∞ (w = 0: exactly 0) and NaN (w = 1e308 at T = 4: the log10 passes −1.8e308) both as
+    null; the masks beside say which is which, and the CSV counts each, all from the values."""
+    args = ["sweep", "-T", "4", "--points", "3", "--min", "0", "--max", "1e308"]
+    csv = invoke(*args).output.splitlines()
+    values = [row.split(",")[1:] for row in csv[1:5]]
+    zeros, nans = sum(v == "-inf" for r in values for v in r), sum(v == "nan" for r in values for v in r)
+    assert (zeros, nans) == (4, 1)
+    assert csv[5:] == ["# -inf: 4 values are exactly 0",
+                       "# nan: 1 value is beyond float64's range (a log10 or a state past 1.8e308)"]
+    js = json.loads(invoke(*args, "--format", "json").output)
+    grid = js["log10_dh_T_dh_0"]
+    assert js["log10_dh_T_dh_0_exactly_zero"] == [[True, False, False]] * 4
+    assert js["log10_dh_T_dh_0_beyond_float64"] == [[False] * 3] * 3 + [[False, False, True]]
+    assert all((v is None) == (z or b) for row, zr, br in zip(grid, js["log10_dh_T_dh_0_exactly_zero"],
+               js["log10_dh_T_dh_0_beyond_float64"], strict=True) for v, z, b in zip(row, zr, br, strict=True))
+    plain = invoke("sweep", "-T", "4", "--points", "3", "--min", "0.5", "--max", "2").output  # nothing missing
+    assert "#" not in plain
+    assert not any(k.endswith(("_exactly_zero", "_beyond_float64")) for k in json.loads(
+        invoke("sweep", "-T", "4", "--points", "3", "--min", "0.5", "--max", "2", "--format", "json").output))
+
+
 def test_check_prints_its_table_and_exits_0_when_all_agree():
     proc = run_in_process("check", "--trials", "2", "--seed", "1", "-T", "3")
     assert proc.returncode == 0, proc.stdout

@@ -132,10 +132,25 @@ class SweepResult:
         out = dict(self.about)
         out |= {"axis": self.axis, self.axis: self.grid, "T": list(range(1, self.T + 1))}
         out |= {self.key(block): values for block, values in self.values.items()}
+        for block, values in self.values.items():  # JSON writes −∞ and NaN alike as null: which is which
+            zero, beyond = _marks(values)
+            if zero.any():
+                out[f"{self.key(block)}_exactly_zero"] = zero.tolist()
+            if beyond.any():
+                out[f"{self.key(block)}_beyond_float64"] = beyond.tolist()
         mask = self.rounding()
         if mask is not None:
             out["rounding_decides"] = mask.tolist()
         return out
+
+    def _marks_note(self) -> str:
+        """Last CSV lines saying what its -inf and nan stand for, with their counts (none: no line)."""
+        zero = sum(int(_marks(v)[0].sum()) for v in self.values.values())
+        beyond = sum(int(_marks(v)[1].sum()) for v in self.values.values())
+        said = ([f"# -inf: {zero} {'value is' if zero == 1 else 'values are'} exactly 0\n"] if zero else []) + (
+            [f"# nan: {beyond} {'value is' if beyond == 1 else 'values are'} beyond float64's range (a log10 or "
+             "a state past 1.8e308)\n"] if beyond else [])
+        return "".join(said)
 
     def _rounding_note(self) -> str:
         mask = self.rounding()
@@ -151,10 +166,16 @@ class SweepResult:
         if len(self.values) == 1:
             (values,) = self.values.values()
             rows = [f"{t}," + ",".join(f"{v:.10g}" for v in values[t - 1]) for t in range(1, self.T + 1)]
-            return "\n".join([f"T,{columns}", *rows]) + "\n" + self._rounding_note()
+            return "\n".join([f"T,{columns}", *rows]) + "\n" + self._marks_note() + self._rounding_note()
         rows = [f"{t},{block}," + ",".join(f"{v:.10g}" for v in values[t - 1])
                 for t in range(1, self.T + 1) for block, values in self.values.items()]
-        return "\n".join([f"T,block,{columns}", *rows]) + "\n"
+        return "\n".join([f"T,block,{columns}", *rows]) + "\n" + self._marks_note()
+
+
+def _marks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(where a log10 is −∞: the value is exactly 0, where it is NaN: beyond what float64 holds)."""
+    arr = np.asarray(values, dtype=float)
+    return arr == -np.inf, np.isnan(arr)
 
 
 def run_sweep(req: SweepRequest) -> SweepResult:
