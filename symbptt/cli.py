@@ -488,6 +488,8 @@ Examples:
   symbptt verify -n 2 'J_t = W^\\top \\operatorname{diag}(\\sigma^\\prime(a_t))'
   symbptt verify '\\frac{\\partial h_T}{\\partial h_k}
     = \\prod_{j=k+1}^{T} w (1-h_j^2)'
+  symbptt verify --cell lstm '\\frac{\\partial h_T}{\\partial h_k}
+    = \\prod_{j=k+1}^{T} \\frac{\\partial h_j}{\\partial h_{j-1}}'
 """)
 @click.argument("formula", required=False)
 @click.option("--file", "path", default=None, shell_complete=complete.path,
@@ -513,7 +515,8 @@ def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: 
 
     FORMULA is ∂L/∂θ = …, or for one layer ∂h_T/∂h_k = … or ∂h_t/∂h_{t-1} = … (also J_t = …), in
     LaTeX as you would write it (W or w, σ'(a_t), tanh', \\bigl(, sums and
-    products with limits, a definition of δ_t on extra rows; in a shell's single
+    products with limits, a definition of δ_t on extra rows, ∂h_j/∂h_{j-1} or
+    ∂h_T/∂h_k standing for the network's own Jacobian; in a shell's single
     quotes write σ' as \\sigma^\\prime), or in the text notation derive --format
     text prints (∂L/∂w = (h_2 - y)*w*…, one equation per line).  Both sides are evaluated on random
     networks at 40 digits against an independent BPTT.  Exits 0 when equal, 1 when they differ (with a

@@ -434,3 +434,55 @@ def test_the_mistakes_said_to_be_tried_are_the_ones_tried():
         assert ("a σ' left out" in said) == sigma
     quiet = verify(wrong, points=1, diagnose=False)
     assert quiet.tried == () and "diagnosis: not looked for" in quiet.text() and "known mistakes" not in quiet.text()
+
+
+@pytest.mark.parametrize("formula, model, equal", [
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \Bigl(\prod_{j=k+1}^{T} "
+     r"\frac{\partial h_j}{\partial h_{j-1}}\Bigr) \sigma^\prime(a_k)\, h_{k-1}", Model(), True),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_T} "
+     r"\frac{\partial h_T}{\partial h_k} \sigma^\prime(a_k)\, h_{k-1}", Model(), True),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_T} \Bigl(\prod_{j=k}^{T} "
+     r"\frac{\partial h_j}{\partial h_{j-1}}\Bigr) \sigma^\prime(a_k)\, h_{k-1}", Model(), False),
+    (r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \operatorname{diag}(\sigma^\prime(a_k)) \Bigl("
+     r"\frac{\partial h_T}{\partial h_k}\Bigr)^\top (h_T - y) h_{k-1}^\top", Model(n=2), True),
+    # ascending j multiplies J_{k+1} ⋯ J_T: the reverse of ∂h_T/∂h_k = J_T ⋯ J_{k+1} for matrices
+    (r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \operatorname{diag}(\sigma^\prime(a_k)) \Bigl(\prod_{j=k+1}^{T} "
+     r"\frac{\partial h_j}{\partial h_{j-1}}\Bigr)^\top (h_T - y) h_{k-1}^\top", Model(n=2), False),
+    (r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \operatorname{diag}(\sigma^\prime(a_k)) \Bigl(\prod_{j=k+1}^{T} "
+     r"\Bigl(\frac{\partial h_j}{\partial h_{j-1}}\Bigr)^\top\Bigr) (h_T - y) h_{k-1}^\top", Model(n=2), True),
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}", Model(), True),
+    # the LSTM's h → h block of one step holds c fixed: their product leaves out the paths through c
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}",
+     Model(cell="lstm"), False),
+    (r"\frac{\partial c_T}{\partial c_k} = \frac{\partial c_T}{\partial c_k}", Model(cell="lstm"), True),
+], ids=["product", "chain", "off by one", "matrix", "matrix order", "transposed factors", "rnn path", "lstm path",
+        "lstm c"])
+def test_partial_derivatives_in_a_formula_stand_for_the_network_s_own(formula, model, equal):
+    """∂h_j/∂h_{j-1}, ∂h_T/∂h_k and ∂L/∂h_T inside a formula are the network's own (the reference's
+    Jacobians at 40 digits), so what is checked is how they are put together."""
+    assert verify(formula, model, points=2, diagnose=False).equal is equal
+
+
+@pytest.mark.parametrize("formula, model, words", [
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial a_T}{\partial a_k} h_{k-1}", Model(),
+     "a is not one"),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial h_T}{\partial c_k} h_{k-1}", Model(cell="lstm"),
+     "not ∂h/∂c"),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_k} \sigma^\prime(a_k) h_{k-1}",
+     Model(), "two readings"),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_T} h_{k-1}", Model(loss="sum"),
+     "two readings"),
+    (r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_T} h_{k-1}^\top", Model(n=2),
+     "a row in one layout and a column in the other"),
+    (r"\frac{\partial L}{\partial w^{(1)}} = \sum_{k=1}^{T} \frac{\partial h_T}{\partial h_k} h_{k-1}",
+     Model(layers=2), "one layer"),
+], ids=["not a state", "two states", "dL/dh_k", "loss sum", "n = 2", "stack"])
+def test_a_partial_derivative_with_more_than_one_reading_is_refused_with_the_reason(formula, model, words):
+    with pytest.raises(VerifyError, match=re.escape(words)):
+        verify(formula, model, points=1)
+
+
+def test_a_partial_derivative_at_a_step_the_network_lacks_has_no_value():
+    verdict = verify(r"\frac{\partial L}{\partial w} = \frac{\partial h_{T+1}}{\partial h_T} (h_T - y)", Model(),
+                     points=1, diagnose=False)
+    assert not verdict.equal and "h at a step outside 0..1" in verdict.text()

@@ -20,6 +20,7 @@ import re
 import mpmath
 import numpy as np
 
+from . import partials
 from .mistakes import VerifyError
 
 PATH = re.compile(r"^\\frac\{\\partial ([a-z])_\{?T\}?\}\{\\partial \1_\{?k\}?\}$")
@@ -72,14 +73,15 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial, exact_only: bool = Fals
     if s not in trial.config.spec.states:
         raise VerifyError(f"the {trial.cell} cell has no state {s}; its states: {', '.join(trial.config.spec.states)}")
     letter = "k" if which == "path" else "t"
-    others = [row for i, row in enumerate(rows) if i != g]
+    others = [(a, partials.rewrite(b)) for i, (a, b) in enumerate(rows) if i != g]
+    rhs = partials.rewrite(rhs)
     cfg = trial.config
     act = reference_activation(trial.activation or "tanh", "mp")
     got: list = []
     want: list = []
     with mpmath.workdps(40):
         resolver = Resolver(trial, {})
-        reader = Reader(resolver.of_name, trial.T)
+        reader = Reader(partials.resolving(resolver.of_name, trial), trial.T)
         whole = jacobians(trial.cell, cfg.layers, cfg.x, act, dps=40) if which == "path" else None
         for index in (range(trial.T) if which == "path" else range(1, trial.T + 1)):
             ordered = [*others, (GRADIENT_LHS, _at("0" if exact_only else rhs, letter, index))]

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import SymbpttError
 from ..limits import time_limit
-from . import jacobian
+from . import jacobian, partials
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
 from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
 from .reader import ReadError
@@ -136,8 +136,9 @@ def _evaluate(rows: Rows, g: int, trial) -> tuple[list, list]:
     exact = Exact(trial)
     with mpmath.workdps(DPS):
         resolver = Resolver(trial, {})
-        reader = Reader(resolver.of_name, trial.T)
-        ordered = [row for i, row in enumerate(rows) if i != g] + [rows[g]]
+        reader = Reader(partials.resolving(resolver.of_name, trial), trial.T)
+        ordered = [(a, partials.rewrite(b)) for i, (a, b) in enumerate(rows) if i != g] + [
+            (rows[g][0], partials.rewrite(rows[g][1]))]
         found = reader.read("\\begin{align*}\n" + " \\\\\n".join(f"{a} &= {b}" for a, b in ordered)
                             + "\n\\end{align*}")
         if not found:
@@ -227,7 +228,8 @@ def _unreadable(message: str, trial, defined: frozenset[str] = frozenset()) -> s
              + "".join(f", {s}_t" for s in trial.config.spec.states if s != "h")
              + "".join(f", {name}_t" for name, _ in trial.config.spec.nodes if name not in trial.config.spec.states)
              + ", δ_t and J_t once defined on a row of "
-             "their own, T, sums and products with both limits")
+             "their own, ∂h_j/∂h_(j-1) and ∂h_T/∂h_k (the network's own Jacobians), T, sums and products "
+             "with both limits")
     m = re.search(r"Name\(base='([^']*)', tag='([^']*)', layer=[^,]*, sub=\(([^)]*)\)", message)
     if m:
         sub = ",".join(p.strip(" '") for p in m.group(3).split(",") if p.strip(" '"))
