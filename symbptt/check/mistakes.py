@@ -150,6 +150,51 @@ def _unbracketed_scope(text: str) -> list[str]:
     return out
 
 
+_PRODUCT_OPENED = re.compile(r"(\\left\(|\\[Bb]igg?l\(|\()\s*(\\prod_\{[^{}]*\}\^\{[^{}]*\})")
+_CLOSING = re.compile(r"(?:\\right|\\[Bb]igg?r)?\)$")
+_TRANSPOSE = re.compile(r"\^\s*(?:\{\\top\}|\\top(?![A-Za-z]))")
+
+
+def _several_terms(text: str) -> bool:
+    """Whether ``text`` has a + or − outside every bracket and brace (a sign after ^ or _ is an index's)."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += 1 if c in "({[" else -1 if c in ")}]" else 0
+        if depth == 0 and c in "+-" and (i == 0 or text[i - 1] not in "^_"):
+            return True
+    return False
+
+
+def _reversed_order(text: str) -> list[str]:
+    """A product of matrices multiplied in the other order: (∏_j F_j)^⊤ becomes ∏_j (F_j)^⊤, and ∏_j F_j
+    becomes (∏_j (F_j)^⊤)^⊤ — the factors written left to right with j rising, J_(k+1) ⋯ J_T, where
+    ∂h_T/∂h_k = J_T ⋯ J_(k+1) runs the other way.  A product in brackets (\\left(, \\Bigl(, or plain),
+    or one that is the whole right-hand side."""
+    found = []
+    for m in _PRODUCT_OPENED.finditer(text):
+        try:
+            end = _balanced(text, m.start() if m.group(1) == r"\left(" else m.end(1) - 1)
+        except VerifyError:  # a bracket left open: no product to turn (the reader says what is wrong)
+            continue
+        close = _CLOSING.search(text[:end])
+        found.append((m.start(), m.group(2), m.end(2), close.start() if close else end - 1, end))
+    whole = re.match(r"\s*(\\prod_\{[^{}]*\}\^\{[^{}]*\})", text)
+    if whole and not _several_terms(text[whole.end():]):  # one term: the product is all of it
+        found.append((whole.start(1), whole.group(1), whole.end(1), len(text), len(text)))
+    out = []
+    for start, operator, body_start, body_end, end in found:
+        body = text[body_start:body_end].strip()
+        if not body:
+            continue
+        turned = rf"\left({operator} \left({body}\right)^{{\top}}\right)"
+        after = _TRANSPOSE.match(text[end:])
+        if after:  # the transpose taken into the product
+            out.append(text[:start] + turned + text[end + after.end():])
+        else:
+            out.append(text[:start] + turned + r"^{\top}" + text[end:])
+    return out
+
+
 # (a short name for the list of what was tried, the diagnosis in words, the changes that would mend it)
 MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
     ("a product or sum without brackets",
@@ -171,6 +216,10 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
      "the product's limits run downwards: ∏_{j=T}^{k+1} counts j up from T, so it is empty wherever k+1 < T; "
      "the steps are j = k+1..T, written ∏_{j=k+1}^{T}, whatever order the factors are multiplied in",
      _each(r"\\prod_\{([a-z])=([^{}]*)\}\^\{([^{}]*)\}", r"\\prod_{\1=\3}^{\2}")),
+    ("a product of matrices in reverse order",
+     "the product's factors multiply in the reverse order: written left to right with j rising, "
+     "∏_{j=k+1}^{T} J_j is J_(k+1) ⋯ J_T, while ∂h_T/∂h_k = J_T ⋯ J_(k+1); the product of the transposed "
+     "factors, ∏_{j=k+1}^{T} J_j^⊤, is its transpose", _reversed_order),
     ("h_k for h_(k-1)",
      "h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
      _each(r"h_(?:\{k\}|k(?![A-Za-z0-9]))", "h_{k-1}")),
@@ -196,9 +245,13 @@ MISSING_SIGMA_NAME = "a σ' left out"  # tried for one unit only (see verify._mi
 PATHS_NAME = "a group of paths left out"  # missing.missing_paths and jacobian.direct_only
 
 
+MATRICES_ONLY = ("a product of matrices in reverse order",)  # for one unit the order changes nothing
+
+
 def known_mistakes(n: int) -> tuple[str, ...]:
     """The names of the mistakes verify tries for a model of ``n`` units, in the order it tries them."""
-    names = [name for name, _, _ in MISTAKES] + ([MISSING_SIGMA_NAME] if n == 1 else []) + [PATHS_NAME]
+    names = [name for name, _, _ in MISTAKES if n > 1 or name not in MATRICES_ONLY] + (
+        [MISSING_SIGMA_NAME] if n == 1 else []) + [PATHS_NAME]
     return tuple(dict.fromkeys(names))
 
 

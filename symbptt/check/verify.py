@@ -26,7 +26,7 @@ from ..errors import SymbpttError
 from ..limits import time_limit
 from . import jacobian, partials
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
-from .mistakes import MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
+from .mistakes import MATRICES_ONLY, MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
@@ -255,7 +255,7 @@ def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
         return [re.sub(r"\s+", " ", replace_calls(v, r"\sigma'", dsigma)).strip() for v in missing_sigma(text)]
 
     # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: one unit only
-    known = [(words, mutate) for _, words, mutate in MISTAKES]
+    known = [(words, mutate) for name, words, mutate in MISTAKES if model.n > 1 or name not in MATRICES_ONLY]
     return [*known, (MISSING_SIGMA, sigma_put_in)] if model.n == 1 else known
 
 
