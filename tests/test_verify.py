@@ -452,12 +452,14 @@ def test_the_mistakes_said_to_be_tried_are_the_ones_tried():
     (r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \operatorname{diag}(\sigma^\prime(a_k)) \Bigl(\prod_{j=k+1}^{T} "
      r"\Bigl(\frac{\partial h_j}{\partial h_{j-1}}\Bigr)^\top\Bigr) (h_T - y) h_{k-1}^\top", Model(n=2), True),
     (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}", Model(), True),
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \partial L / \partial h_T \; \partial h_T/\partial h_{k} \, "
+     r"\sigma^\prime(a_k)\, h_{k-1}", Model(), True),
     # the LSTM's h → h block of one step holds c fixed: their product leaves out the paths through c
     (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}",
      Model(cell="lstm"), False),
     (r"\frac{\partial c_T}{\partial c_k} = \frac{\partial c_T}{\partial c_k}", Model(cell="lstm"), True),
-], ids=["product", "chain", "off by one", "matrix", "matrix order", "transposed factors", "rnn path", "lstm path",
-        "lstm c"])
+], ids=["product", "chain", "off by one", "matrix", "matrix order", "transposed factors", "rnn path", "inline",
+        "lstm path", "lstm c"])
 def test_partial_derivatives_in_a_formula_stand_for_the_network_s_own(formula, model, equal):
     """∂h_j/∂h_{j-1}, ∂h_T/∂h_k and ∂L/∂h_T inside a formula are the network's own (the reference's
     Jacobians at 40 digits), so what is checked is how they are put together."""

@@ -28,21 +28,24 @@ from .reader import Name, ReadError
 
 TAG = "partial"  # the superscript of the rewritten symbols: h^{partial}_{j,j-1}
 _SUB = r"(?:\{\s*([^{}]*?)\s*\}|([A-Za-z0-9]))"
+# \frac{\partial h_j}{\partial h_{j-1}}, or inline \partial h_j / \partial h_{j-1}
 JACOBIAN = re.compile(r"\\frac\s*\{\s*\\partial\s*([A-Za-z])_" + _SUB + r"\s*\}\s*\{\s*\\partial\s*([A-Za-z])_"
-                      + _SUB + r"\s*\}")
-LOSS = re.compile(r"\\frac\s*\{\s*\\partial\s*L\s*\}\s*\{\s*\\partial\s*h_" + _SUB + r"\s*\}")
+                      + _SUB + r"\s*\}|\\partial\s*([A-Za-z])_" + _SUB + r"\s*/\s*\\partial\s*([A-Za-z])_" + _SUB)
+LOSS = re.compile(r"\\frac\s*\{\s*\\partial\s*L\s*\}\s*\{\s*\\partial\s*h_" + _SUB + r"\s*\}"
+                  r"|\\partial\s*L\s*/\s*\\partial\s*h_" + _SUB)
 
 
 def rewrite(rhs: str) -> str:
     """A right-hand side with each ∂s_A/∂s_B and ∂L/∂h_X written as the symbols ``resolving`` knows."""
     def jacobian(m: re.Match) -> str:
-        top, a, bottom, b = m.group(1), m.group(2) or m.group(3), m.group(4), m.group(5) or m.group(6)
+        g = m.groups()[6:] if m.group(1) is None else m.groups()[:6]  # the inline form's groups follow
+        top, a, bottom, b = g[0], g[1] or g[2], g[3], g[4] or g[5]
         if top != bottom:
             raise VerifyError(f"verify reads ∂s_A/∂s_B of one state (∂h_j/∂h_(j-1), ∂h_T/∂h_k), not "
                               f"∂{top}/∂{bottom}")
         return f"{top}^{{{TAG}}}_{{{a},{b}}}"
 
-    text = LOSS.sub(lambda m: f"L^{{{TAG}}}_{{{m.group(1) or m.group(2)}}}", rhs)
+    text = LOSS.sub(lambda m: f"L^{{{TAG}}}_{{{next(g for g in m.groups() if g is not None)}}}", rhs)
     return JACOBIAN.sub(jacobian, text)
 
 
