@@ -458,8 +458,10 @@ def test_the_mistakes_said_to_be_tried_are_the_ones_tried():
     (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}",
      Model(cell="lstm"), False),
     (r"\frac{\partial c_T}{\partial c_k} = \frac{\partial c_T}{\partial c_k}", Model(cell="lstm"), True),
+    (r"\frac{\partial h_T}{\partial h_k} = \frac{\partial h_T}{\partial h_{k+1}} \frac{\partial h_{k+1}}{\partial h_k}",
+     Model(n=2), True),
 ], ids=["product", "chain", "off by one", "matrix", "matrix order", "transposed factors", "rnn path", "inline",
-        "lstm path", "lstm c"])
+        "lstm path", "lstm c", "chain rule at k + 1 = T"])
 def test_partial_derivatives_in_a_formula_stand_for_the_network_s_own(formula, model, equal):
     """∂h_j/∂h_{j-1}, ∂h_T/∂h_k and ∂L/∂h_T inside a formula are the network's own (the reference's
     Jacobians at 40 digits), so what is checked is how they are put together."""
@@ -479,7 +481,9 @@ def test_partial_derivatives_in_a_formula_stand_for_the_network_s_own(formula, m
      "a row in one layout and a column in the other"),
     (r"\frac{\partial L}{\partial w^{(1)}} = \sum_{k=1}^{T} \frac{\partial h_T}{\partial h_k} h_{k-1}",
      Model(layers=2), "one layer"),
-], ids=["not a state", "two states", "dL/dh_k", "loss sum", "n = 2", "stack"])
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \frac{\partial h_T}{\partial h_m} h_{k-1}", Model(),
+     "letters a sum or product binds"),
+], ids=["not a state", "two states", "dL/dh_k", "loss sum", "n = 2", "stack", "unbound"])
 def test_a_partial_derivative_with_more_than_one_reading_is_refused_with_the_reason(formula, model, words):
     with pytest.raises(VerifyError, match=re.escape(words)):
         verify(formula, model, points=1)

@@ -68,13 +68,18 @@ def resolving(of_name: Callable[[Name, tuple], Any], trial: Any) -> Callable[[Na
         if trial.layers != 1:
             raise VerifyError("verify reads ∂h_A/∂h_B in a formula of one layer; give --layers 1")
         if len(sub) != 2 or not all(isinstance(s, int) for s in sub):
-            return None
+            shown = [str(s) for s in sub]
+            raise VerifyError(f"the formula uses ∂{name.base}_({shown[0]})/∂{name.base}_({shown[-1]}), whose steps "
+                              "must be numbers, T, or letters a sum or product binds")
         a, b = sub
         outside = next((s for s in (a, b) if not 0 <= s <= trial.T), None)
         if outside is not None:  # read as the reader reads h_{T+1}: a step the network does not have
             raise ReadError(f"no value for the symbol {Name(name.base, '', None, ())} (subscript ({outside},))")
-        if a < b:  # s_A is computed before s_B: it does not depend on it
-            return _shaped(np.full((trial.n, trial.n), mpmath.mpf(0), dtype=object), trial.n)
+        if a <= b:  # s_A is computed before s_B: it does not depend on it (A = B: the identity)
+            eye = np.full((trial.n, trial.n), mpmath.mpf(0), dtype=object)
+            if a == b:
+                np.fill_diagonal(eye, mpmath.mpf(1))
+            return _shaped(eye, trial.n)
         if a not in runs:
             act = reference_activation(trial.activation or "tanh", "mp")
             runs[a] = jacobians(trial.cell, cfg.layers, cfg.x[:a], act, dps=40)
