@@ -511,3 +511,14 @@ def test_a_product_of_matrices_in_the_wrong_order_is_named_and_corrected(formula
     assert "a product of matrices in reverse order" in verdict.tried
     scalar = verify(r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k}^{T} w", Model(), points=1)
     assert "reverse order" not in scalar.text() and "a product of matrices in reverse order" not in scalar.tried
+
+
+def test_the_lstm_s_h_blocks_multiplied_are_named_as_the_paths_through_c_left_out():
+    """∏ ∂h_j/∂h_(j-1) (each one-step block holds c fixed) is not ∂h_T/∂h_k of an LSTM: the paths from h
+    into c and back are missing, and the diagnosis says so — computed from the blocks, not from the words."""
+    formula = r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}"
+    verdict = verify(formula, Model(cell="lstm"), points=1)
+    assert not verdict.equal and "one-step blocks ∂h_j/∂h_(j-1), each with c held fixed" in verdict.text(200)
+    # the same blocks with one of them doubled are not the product of the blocks: no such diagnosis
+    doubled = formula.replace(r"\prod", r"2 \prod")
+    assert "one-step blocks" not in verify(doubled, Model(cell="lstm"), points=1).text(200)

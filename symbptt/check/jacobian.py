@@ -133,3 +133,36 @@ def direct_only(rows: list[tuple[str, str]], g: int, trial, got: list) -> str | 
         (["the other states"] if any(r.kind == "F" and r.target != r.source for r in routes) else [])
     return (f"the formula is the direct path alone: the product of the factors of {s}_(j-1) in {s}_j that skip "
             f"every weight matrix; ∂{s}_T/∂{s}_k also has the paths through " + " and ".join(through))
+
+
+def blocks_only(rows: list[tuple[str, str]], g: int, trial, got: list) -> str | None:
+    """The diagnosis of a ∂s_T/∂s_k whose values are the product of the one-step blocks ∂s_j/∂s_(j-1), each
+    with the cell's other state held fixed (the LSTM's h with c fixed): the paths that leave s for the other
+    state and come back at a later step are left out."""
+    from ..reference import jacobians
+    from . import reference_activation
+
+    lhs = rows[g][0]
+    s = state(lhs)
+    states = trial.config.spec.states
+    if kind(lhs) != "path" or got is None or len(states) < 2:
+        return None
+    cfg = trial.config
+    act = reference_activation(trial.activation or "tanh", "mp")
+    with mpmath.workdps(40):
+        blocks = [None] + [np.asarray(jacobians(trial.cell, cfg.layers, cfg.x[:j], act, dps=40)[j - 1][(s, s)],
+                                      dtype=object) for j in range(1, trial.T + 1)]
+        product: list = []
+        for k in range(trial.T):
+            p = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
+            for j in range(trial.T, k, -1):  # B_T ⋯ B_(k+1)
+                p = p @ blocks[j]
+            product.extend(mpmath.mpf(v) for v in np.ravel(p))
+        scale = max([abs(v) for v in product] + [mpmath.mpf(10) ** -30])
+        if len(product) != len(got) or any(abs(a - b) > mpmath.mpf(10) ** -20 * scale
+                                           for a, b in zip(got, product, strict=True)):
+            return None
+    other = " and ".join(o for o in states if o != s)
+    return (f"the formula multiplies the one-step blocks ∂{s}_j/∂{s}_(j-1), each with {other} held fixed; "
+            f"∂{s}_T/∂{s}_k also has the paths that go from {s} into {other} and come back at a later step: "
+            f"it is the {s} → {s} block of the product of the whole state's one-step Jacobians")

@@ -379,8 +379,8 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     elif diagnose and not isinstance(got, str) and want is not None:  # both sides have values
         from .missing import missing_paths  # the difference is a group of paths: name them
 
-        verdict.diagnosis = (jacobian.direct_only(rows, g, trial, got) if jacobian.kind(rows[g][0])
-                             else missing_paths(trial, got, want))
+        verdict.diagnosis = ((jacobian.direct_only(rows, g, trial, got) or jacobian.blocks_only(rows, g, trial, got))
+                             if jacobian.kind(rows[g][0]) else missing_paths(trial, got, want))
     return verdict
 
 
