@@ -522,3 +522,25 @@ def test_the_lstm_s_h_blocks_multiplied_are_named_as_the_paths_through_c_left_ou
     # the same blocks with one of them doubled are not the product of the blocks: no such diagnosis
     doubled = formula.replace(r"\prod", r"2 \prod")
     assert "one-step blocks" not in verify(doubled, Model(cell="lstm"), points=1).text(200)
+
+
+@pytest.mark.parametrize("rhs, words", [
+    (r"\frac{\partial h_{T}}{\partial h_{}} (h_T - y)", "one step in each subscript"),
+    (r"\frac{\partial h_{T}}{\partial h_{k,1}} (h_T - y)", "not one unit's entry"),
+    (r"\frac{\partial L}{\partial h_{}}", "one step in the subscript"),
+    (r"\frac{\partial x_{0}}{\partial W_{1}}", "not ∂x/∂w"),
+], ids=["empty step", "a unit", "empty loss step", "not a state"])
+def test_a_partial_derivative_written_wrong_is_one_line(rhs, words):
+    with pytest.raises(VerifyError, match=re.escape(words)):
+        verify(r"\frac{\partial L}{\partial w} = " + rhs, points=1)
+
+
+def test_a_formula_that_names_only_step_0_runs_one_step_and_t_is_checked():
+    """A formula naming only h_0 ran a network of 0 steps (a traceback); T = 0 from the API too."""
+    verdict = verify(r"\frac{\partial L}{\partial w} = h_0", points=1, diagnose=False)
+    assert not verdict.equal and verdict.counterexample["T"] == 1
+    with pytest.raises(VerifyError, match="T must be an integer from 1 to 12"):
+        verify(r"\frac{\partial L}{\partial w} = h_0", T=0)
+    below = verify(r"\frac{\partial L}{\partial w} = \frac{\partial h_{T}}{\partial h_{-5}} (h_T - y)", points=1,
+                   diagnose=False)
+    assert "an index below 0" in below.text()

@@ -39,13 +39,23 @@ def rewrite(rhs: str) -> str:
     """A right-hand side with each ∂s_A/∂s_B and ∂L/∂h_X written as the symbols ``resolving`` knows."""
     def jacobian(m: re.Match) -> str:
         g = m.groups()[6:] if m.group(1) is None else m.groups()[:6]  # the inline form's groups follow
-        top, a, bottom, b = g[0], g[1] or g[2], g[3], g[4] or g[5]
+        top, bottom = g[0], g[3]
+        a, b = (g[1] if g[1] is not None else g[2]) or "", (g[4] if g[4] is not None else g[5]) or ""
         if top != bottom:
             raise VerifyError(f"verify reads ∂s_A/∂s_B of one state (∂h_j/∂h_(j-1), ∂h_T/∂h_k), not "
                               f"∂{top}/∂{bottom}")
+        if not a.strip() or not b.strip() or "," in a + b:
+            raise VerifyError(f"verify reads ∂{top}_A/∂{top}_B with one step in each subscript (the whole "
+                              f"Jacobian, not one unit's entry), got ∂{top}_({a})/∂{top}_({b})")
         return f"{top}^{{{TAG}}}_{{{a},{b}}}"
 
-    text = LOSS.sub(lambda m: f"L^{{{TAG}}}_{{{next(g for g in m.groups() if g is not None)}}}", rhs)
+    def loss(m: re.Match) -> str:
+        step = next((g for g in m.groups() if g is not None), "").strip()
+        if not step or "," in step:
+            raise VerifyError(f"verify reads ∂L/∂h_T with one step in the subscript, got ∂L/∂h_({step})")
+        return f"L^{{{TAG}}}_{{{step}}}"
+
+    text = LOSS.sub(loss, rhs)
     return JACOBIAN.sub(jacobian, text)
 
 
@@ -67,6 +77,7 @@ def resolving(of_name: Callable[[Name, tuple], Any], trial: Any) -> Callable[[Na
                               f"({', '.join(cfg.spec.states)}); {name.base} is not one")
         if trial.layers != 1:
             raise VerifyError("verify reads ∂h_A/∂h_B in a formula of one layer; give --layers 1")
+        sub = tuple(int(s) if isinstance(s, str) and re.fullmatch(r"-?\d+", s.strip()) else s for s in sub)
         if len(sub) != 2 or not all(isinstance(s, int) for s in sub):
             shown = [str(s) for s in sub]
             raise VerifyError(f"the formula uses ∂{name.base}_({shown[0]})/∂{name.base}_({shown[-1]}), whose steps "

@@ -336,6 +336,8 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
                           r"'\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) …'")
     if len(formula) > MAX_FORMULA:
         raise VerifyError(f"the formula has {len(formula)} characters; at most {MAX_FORMULA}")
+    if T is not None and (isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= MAX_T):
+        raise VerifyError(f"T must be an integer from 1 to {MAX_T}, got {str(T)[:20]!r}")
     rows = read_rows(formula, model)
     grads = [i for i, (lhs, _) in enumerate(rows) if lhs.startswith(r"\frac{\partial L}")]
     grads = grads or [i for i, (lhs, _) in enumerate(rows) if jacobian.kind(lhs)][-1:]
@@ -347,7 +349,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     general = bool(re.search(r"(?<![A-Za-z\\])T(?![A-Za-z])", everything))
     if T is None:
         steps = [int(s) for s in re.findall(r"[hxy]_\{?(\d+)", everything)]
-        T = max(steps) if steps else 3
+        T = max(max(steps), 1) if steps else 3  # a formula that names only step 0 runs one step
         if T > MAX_T:
             raise VerifyError(f"the formula reaches step {T}; verify tests T ≤ {MAX_T} (write it for general T)")
     trials = _runs(model, general, T, points)
