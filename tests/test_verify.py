@@ -544,3 +544,11 @@ def test_a_formula_that_names_only_step_0_runs_one_step_and_t_is_checked():
     below = verify(r"\frac{\partial L}{\partial w} = \frac{\partial h_{T}}{\partial h_{-5}} (h_T - y)", points=1,
                    diagnose=False)
     assert "an index below 0" in below.text()
+
+
+def test_a_complaint_quotes_partial_derivatives_as_written_and_a_rebound_k_is_named():
+    with pytest.raises(VerifyError) as error:
+        verify(r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_T} \sum_{0=1}^{T} 1")
+    assert r"\frac{\partial L}{\partial h_{T}}" in str(error.value) and "partial}_" not in str(error.value)
+    with pytest.raises(VerifyError, match="k both as the step of ∂h_T/∂h_k and as the index"):
+        verify(r"\frac{\partial h_T}{\partial h_k} = \sum_{k=1}^{T} \left(w\right)")

@@ -73,6 +73,9 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial, exact_only: bool = Fals
     if s not in trial.config.spec.states:
         raise VerifyError(f"the {trial.cell} cell has no state {s}; its states: {', '.join(trial.config.spec.states)}")
     letter = "k" if which == "path" else "t"
+    if re.search(rf"\\(?:sum|prod)_\{{\s*{letter}\s*=", rhs):
+        raise VerifyError(f"the formula uses {letter} both as the step of {quantity(lhs)} and as the index of a "
+                          f"sum or product on its right-hand side; give that index another letter")
     others = [(a, partials.rewrite(b)) for i, (a, b) in enumerate(rows) if i != g]
     rhs = partials.rewrite(rhs)
     cfg = trial.config

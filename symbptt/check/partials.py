@@ -59,6 +59,13 @@ def rewrite(rhs: str) -> str:
     return JACOBIAN.sub(jacobian, text)
 
 
+def restore(text: str) -> str:
+    """``text`` (a message quoting a rewritten row) with each rewritten symbol written back as a fraction."""
+    text = re.sub(r"L\^\{partial\}_\{([^{}]*)\}", r"\\frac{\\partial L}{\\partial h_{\1}}", text)
+    return re.sub(r"([A-Za-z])\^\{partial\}_\{([^{},]*),([^{}]*)\}",
+                  r"\\frac{\\partial \1_{\2}}{\\partial \1_{\3}}", text)
+
+
 def resolving(of_name: Callable[[Name, tuple], Any], trial: Any) -> Callable[[Name, tuple], Any]:
     """``of_name`` with the rewritten symbols given their values for ``trial``."""
     from ..reference import jacobians

@@ -223,6 +223,7 @@ def _step_names(trial) -> set[str]:
 
 def _unreadable(message: str, trial, defined: frozenset[str] = frozenset()) -> str:
     """The reader's complaint in the writer's terms, with the symbols this model knows."""
+    message = partials.restore(message)
     params = [p.lower() if trial.n == 1 and p[:1] in "WU" else p for p in trial.config.spec.params]
     known = ("h_t, a_t, x_t, y, the parameters " + ", ".join(params)
              + "".join(f", {s}_t" for s in trial.config.spec.states if s != "h")
