@@ -447,9 +447,6 @@ def step_rows(cc: CompiledCell, traj: Trajectory, layer: int) -> list[np.ndarray
     return [args[name] for name in cc.leaf_names] + [values[name][1:] for name in cc.node_names]
 
 
-COEF_BYTES = 256 << 10  # float64: the coefficients are computed this many bytes of a step's array at a time
-
-
 COEF_BYTES = 256 << 10  # float64 coefficients are computed this many bytes of each (t, n, B) array at a time
 
 

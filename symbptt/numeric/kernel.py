@@ -311,8 +311,7 @@ def summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
     (NumPy's stacked matmul, no copies) summed over t in order, a chunk of steps at a time so the
     products never hold more than OUTER_BYTES (each chunk's sum starts from the sum so far: the same
     additions in the same order as one stacked product of all T steps, which NumPy sums over t in order
-    unless n = k = 1); for one sequence, one
-    (n, T)·(T, k) product."""
+    unless n = k = 1); for one sequence, one (n, T)·(T, k) product."""
     if row.shape[2] == 1:
         return row[:, :, 0].T @ z[:, :, 0]
     T, n, k = row.shape[0], row.shape[1], z.shape[1]
