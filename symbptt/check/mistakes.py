@@ -242,7 +242,7 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
 
 
 MISSING_SIGMA_NAME = "a σ' left out"  # tried for one unit only (see verify._mistakes)
-PATHS_NAME = "a group of paths left out"  # missing.missing_paths and jacobian.direct_only
+PATHS_NAME = "a group of paths left out"  # missing.missing_paths, jacobian.direct_only and blocks_only
 
 
 MATRICES_ONLY = ("a product of matrices in reverse order",)  # for one unit the order changes nothing
