@@ -519,6 +519,8 @@ def test_the_lstm_s_h_blocks_multiplied_are_named_as_the_paths_through_c_left_ou
     formula = r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k+1}^{T} \frac{\partial h_j}{\partial h_{j-1}}"
     verdict = verify(formula, Model(cell="lstm"), points=1)
     assert not verdict.equal and "one-step blocks ∂h_j/∂h_(j-1), each with c held fixed" in verdict.text(200)
+    two = verify(formula, Model(cell="lstm", n=2), points=1)  # left to right: step k+1's block first
+    assert "one-step blocks ∂h_j/∂h_(j-1) (multiplied in the reverse order, step k+1 first)" in two.text(200)
     # the same blocks with one of them doubled are not the product of the blocks: no such diagnosis
     doubled = formula.replace(r"\prod", r"2 \prod")
     assert "one-step blocks" not in verify(doubled, Model(cell="lstm"), points=1).text(200)

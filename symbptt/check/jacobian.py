@@ -155,17 +155,26 @@ def blocks_only(rows: list[tuple[str, str]], g: int, trial, got: list) -> str | 
     with mpmath.workdps(40):
         blocks = [None] + [np.asarray(jacobians(trial.cell, cfg.layers, cfg.x[:j], act, dps=40)[j - 1][(s, s)],
                                       dtype=object) for j in range(1, trial.T + 1)]
-        product: list = []
-        for k in range(trial.T):
-            p = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
-            for j in range(trial.T, k, -1):  # B_T ⋯ B_(k+1)
-                p = p @ blocks[j]
-            product.extend(mpmath.mpf(v) for v in np.ravel(p))
-        scale = max([abs(v) for v in product] + [mpmath.mpf(10) ** -30])
-        if len(product) != len(got) or any(abs(a - b) > mpmath.mpf(10) ** -20 * scale
-                                           for a, b in zip(got, product, strict=True)):
+        orders = {"": range(trial.T, 0, -1),
+                  " (multiplied in the reverse order, step k+1 first)": range(1, trial.T + 1)}
+        found = None
+        for said, order in orders.items():
+            product: list = []
+            for k in range(trial.T):
+                p = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
+                for j in (j for j in order if j > k):  # B_T ⋯ B_(k+1), or the other way
+                    p = p @ blocks[j]
+                product.extend(mpmath.mpf(v) for v in np.ravel(p))
+            scale = max([abs(v) for v in product] + [mpmath.mpf(10) ** -30])
+            if len(product) == len(got) and all(abs(a - b) <= mpmath.mpf(10) ** -20 * scale
+                                                for a, b in zip(got, product, strict=True)):
+                found = said
+                break
+            if trial.n == 1:  # one unit: the two orders are the same product
+                break
+        if found is None:
             return None
     other = " and ".join(o for o in states if o != s)
-    return (f"the formula multiplies the one-step blocks ∂{s}_j/∂{s}_(j-1), each with {other} held fixed; "
+    return (f"the formula multiplies the one-step blocks ∂{s}_j/∂{s}_(j-1){found}, each with {other} held fixed; "
             f"∂{s}_T/∂{s}_k also has the paths that go from {s} into {other} and come back at a later step: "
             f"it is the {s} → {s} block of the product of the whole state's one-step Jacobians")
