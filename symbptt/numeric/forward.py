@@ -457,7 +457,7 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     row = step_rows(cc, traj, layer)
     T, step_shape = row[0].shape[0], row[0].shape[1:]
     chunk = max(1, COEF_BYTES // (8 * max(1, int(np.prod(step_shape)))))
-    if cc.kind == "float" and cc.joint is not None and chunk < T:
+    if cc.joint is not None:  # float64: every coefficient in one call per chunk
         out = {key: np.zeros((T + 1, *step_shape)) for key in cc.coefficients}
         for a in range(0, T, chunk):
             part = [v[a:a + chunk] for v in row]
@@ -465,7 +465,7 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
                 out[key][1 + a:1 + a + chunk] = value
         return out
     out = {}
-    joint = cc.joint(*row) if cc.joint is not None else _joint_mp(cc, row)  # every coefficient in one call
+    joint = _joint_mp(cc, row)  # mpmath: every coefficient in one call per element
     for i, (key, fn) in enumerate(cc.coefficients.items()):
         value = fn(*row) if joint is None else _full_shape(joint[i], row[0])
         full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=value.dtype)
