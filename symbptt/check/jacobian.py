@@ -16,6 +16,7 @@ come from the engine's step (a diagnosis, not the verdict, which rests on the re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import mpmath
 import numpy as np
@@ -122,15 +123,7 @@ def direct_only(rows: list[tuple[str, str]], g: int, trial, got: list) -> str | 
         return None
     with mpmath.workdps(40):
         values = ArrayFactors(NumericModel.of(trial.config).as_mp(), "mp")
-        direct: list = []
-        for k in range(trial.T):
-            product = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
-            for j in range(trial.T, k, -1):
-                product = product @ values.factor(Step("F", 1, j, s, s))
-            direct.extend(mpmath.mpf(v) for v in np.ravel(product))
-        scale = max([abs(d) for d in direct] + [mpmath.mpf(10) ** -30])
-        if len(direct) != len(got) or any(abs(a - b) > mpmath.mpf(10) ** -20 * scale
-                                          for a, b in zip(got, direct, strict=True)):
+        if not _products_equal(got, lambda j: values.factor(Step("F", 1, j, s, s)), range(trial.T, 0, -1), trial):
             return None
     through = (["the weight matrices"] if any(r.kind == "J" for r in routes) else []) + \
         (["the other states"] if any(r.kind == "F" and r.target != r.source for r in routes) else [])
@@ -153,28 +146,29 @@ def blocks_only(rows: list[tuple[str, str]], g: int, trial, got: list) -> str | 
     cfg = trial.config
     act = reference_activation(trial.activation or "tanh", "mp")
     with mpmath.workdps(40):
-        blocks = [None] + [np.asarray(jacobians(trial.cell, cfg.layers, cfg.x[:j], act, dps=40)[j - 1][(s, s)],
-                                      dtype=object) for j in range(1, trial.T + 1)]
-        orders = {"": range(trial.T, 0, -1),
-                  " (multiplied in the reverse order, step k+1 first)": range(1, trial.T + 1)}
-        found = None
-        for said, order in orders.items():
-            product: list = []
-            for k in range(trial.T):
-                p = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
-                for j in (j for j in order if j > k):  # B_T ⋯ B_(k+1), or the other way
-                    p = p @ blocks[j]
-                product.extend(mpmath.mpf(v) for v in np.ravel(p))
-            scale = max([abs(v) for v in product] + [mpmath.mpf(10) ** -30])
-            if len(product) == len(got) and all(abs(a - b) <= mpmath.mpf(10) ** -20 * scale
-                                                for a, b in zip(got, product, strict=True)):
-                found = said
-                break
-            if trial.n == 1:  # one unit: the two orders are the same product
-                break
+        blocks = {j: np.asarray(jacobians(trial.cell, cfg.layers, cfg.x[:j], act, dps=40)[j - 1][(s, s)],
+                                dtype=object) for j in range(1, trial.T + 1)}
+        orders = [("", range(trial.T, 0, -1))] + (  # for one unit the other order is the same product
+            [(" (multiplied in the reverse order, step k+1 first)", range(1, trial.T + 1))] if trial.n > 1 else [])
+        found = next((said for said, order in orders if _products_equal(got, blocks.__getitem__, order, trial)),
+                     None)
         if found is None:
             return None
     other = " and ".join(o for o in states if o != s)
     return (f"the formula multiplies the one-step blocks ∂{s}_j/∂{s}_(j-1){found}, each with {other} held fixed; "
             f"∂{s}_T/∂{s}_k also has the paths that go from {s} into {other} and come back at a later step: "
             f"it is the {s} → {s} block of the product of the whole state's one-step Jacobians")
+
+
+def _products_equal(got: list, factor: Callable[[int], np.ndarray], order: range, trial) -> bool:
+    """Whether ``got`` holds, for k = 0..T−1, the entries of the product of factor(j) over the steps j > k
+    taken in ``order`` (to 1e-20 of the largest entry, at 40 digits)."""
+    product: list = []
+    for k in range(trial.T):
+        p = np.eye(trial.n, dtype=object) * mpmath.mpf(1)
+        for j in (j for j in order if j > k):
+            p = p @ factor(j)
+        product.extend(mpmath.mpf(v) for v in np.ravel(p))
+    scale = max([abs(v) for v in product] + [mpmath.mpf(10) ** -30])
+    return len(product) == len(got) and all(abs(a - b) <= mpmath.mpf(10) ** -20 * scale
+                                            for a, b in zip(got, product, strict=True))

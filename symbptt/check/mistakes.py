@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from ..errors import SymbpttError
+from .reader import terms
 
 
 class VerifyError(SymbpttError):
@@ -155,16 +156,6 @@ _CLOSING = re.compile(r"(?:\\right|\\[Bb]igg?r)?\)$")
 _TRANSPOSE = re.compile(r"\^\s*(?:\{\\top\}|\\top(?![A-Za-z]))")
 
 
-def _several_terms(text: str) -> bool:
-    """Whether ``text`` has a + or − outside every bracket and brace (a sign after ^ or _ is an index's)."""
-    depth = 0
-    for i, c in enumerate(text):
-        depth += 1 if c in "({[" else -1 if c in ")}]" else 0
-        if depth == 0 and c in "+-" and (i == 0 or text[i - 1] not in "^_"):
-            return True
-    return False
-
-
 def _reversed_order(text: str) -> list[str]:
     """A product of matrices multiplied in the other order: (∏_j F_j)^⊤ becomes ∏_j (F_j)^⊤, and ∏_j F_j
     becomes (∏_j (F_j)^⊤)^⊤ — the factors written left to right with j rising, J_(k+1) ⋯ J_T, where
@@ -179,7 +170,7 @@ def _reversed_order(text: str) -> list[str]:
         close = _CLOSING.search(text[:end])
         found.append((m.start(), m.group(2), m.end(2), close.start() if close else end - 1, end))
     whole = re.match(r"\s*(\\prod_\{[^{}]*\}\^\{[^{}]*\})", text)
-    if whole and not _several_terms(text[whole.end():]):  # one term: the product is all of it
+    if whole and len(terms(text)) == 1:  # one term, as the reader splits them: the product is all of it
         found.append((whole.start(1), whole.group(1), whole.end(1), len(text), len(text)))
     out = []
     for start, operator, body_start, body_end, end in found:
