@@ -61,8 +61,8 @@ def rewrite(rhs: str) -> str:
 
 def restore(text: str) -> str:
     """``text`` (a message quoting a rewritten row) with each rewritten symbol written back as a fraction."""
-    text = re.sub(r"L\^\{partial\}_\{([^{}]*)\}", r"\\frac{\\partial L}{\\partial h_{\1}}", text)
-    return re.sub(r"([A-Za-z])\^\{partial\}_\{([^{},]*),([^{}]*)\}",
+    text = re.sub(rf"L\^\{{{TAG}\}}_\{{([^{{}}]*)\}}", r"\\frac{\\partial L}{\\partial h_{\1}}", text)
+    return re.sub(rf"([A-Za-z])\^\{{{TAG}\}}_\{{([^{{}},]*),([^{{}}]*)\}}",
                   r"\\frac{\\partial \1_{\2}}{\\partial \1_{\3}}", text)
 
 

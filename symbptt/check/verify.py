@@ -137,8 +137,7 @@ def _evaluate(rows: Rows, g: int, trial) -> tuple[list, list]:
     with mpmath.workdps(DPS):
         resolver = Resolver(trial, {})
         reader = Reader(partials.resolving(resolver.of_name, trial), trial.T)
-        ordered = [(a, partials.rewrite(b)) for i, (a, b) in enumerate(rows) if i != g] + [
-            (rows[g][0], partials.rewrite(rows[g][1]))]
+        ordered = [(a, partials.rewrite(b)) for a, b in [*rows[:g], *rows[g + 1:], rows[g]]]  # definitions first
         found = reader.read("\\begin{align*}\n" + " \\\\\n".join(f"{a} &= {b}" for a, b in ordered)
                             + "\n\\end{align*}")
         if not found:

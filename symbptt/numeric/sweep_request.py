@@ -145,8 +145,8 @@ class SweepResult:
 
     def _marks_note(self) -> str:
         """Last CSV lines saying what its -inf and nan stand for, with their counts (none: no line)."""
-        zero = sum(int(_marks(v)[0].sum()) for v in self.values.values())
-        beyond = sum(int(_marks(v)[1].sum()) for v in self.values.values())
+        marks = [_marks(v) for v in self.values.values()]
+        zero, beyond = sum(int(z.sum()) for z, _ in marks), sum(int(b.sum()) for _, b in marks)
         said = ([f"# -inf: {zero} {'value is' if zero == 1 else 'values are'} exactly 0\n"] if zero else []) + (
             [f"# nan: {beyond} {'value is' if beyond == 1 else 'values are'} beyond float64's range (a log10 or "
              "a state past 1.8e308)\n"] if beyond else [])
