@@ -215,6 +215,19 @@ def test_sums_over_many_exponents_equal_the_numpy_kernel(compiled_kernel):
     assert _disagreement(model, fast) < 1e-13
     got = symbptt.gradients(one, x, y)
     assert got.kernel == "compiled" and got.log10["h0"][0] < -600 and got.exact is not None
+    assert set(got.exact) == {"h0"} and all(got.grads[k].dtype == np.float64 for k in one)  # the rest in range
+
+
+@given(st.lists(st.integers(-3, 3), min_size=2, max_size=80))
+def test_runs_of_equal_exponents_cover_every_step_once(exps):
+    """kernel.run_bounds: consecutive runs tile the steps 1..T, each holds one exponent, neighbours differ."""
+    arr = np.array(exps, dtype=np.int64)
+    starts, stops, values = kernel.run_bounds(arr)
+    assert starts[0] == 0 and stops[-1] == len(exps) - 1 and np.array_equal(starts[1:], stops[:-1])
+    for a, b, e in zip(starts, stops, values, strict=True):
+        assert a < b and set(arr[1:][a:b].tolist()) == {e}
+    assert np.all(values[1:] != values[:-1])
+    assert kernel._runs(arr) == list(zip(starts.tolist(), stops.tolist(), values.tolist(), strict=True))
 
 
 @pytest.mark.slow

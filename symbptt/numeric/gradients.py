@@ -214,7 +214,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
 def _as_float(block: Any) -> np.ndarray:
     arr = np.asarray(block)
     if arr.dtype == object:  # mpf: float() rounds to the nearest float64
-        return np.vectorize(float, otypes=[float])(arr)
+        return np.array([float(v) for v in arr.flat], dtype=float).reshape(arr.shape)
     out = arr.astype(float, copy=False)  # a new block is returned as it is, a view (δ_0 of h0) copied
     return out if out.base is None else out.copy()
 
@@ -223,5 +223,5 @@ def _log10(block: Any) -> np.ndarray:
     """log10|entry| of a block (float64 or mpf entries); the caller decides what log10(0) raises."""
     arr = np.asarray(block)
     if arr.dtype == object:
-        return np.vectorize(P.mp_log10_abs, otypes=[float])(arr)
+        return np.array([P.mp_log10_abs(v) for v in arr.flat], dtype=float).reshape(arr.shape)
     return np.log10(np.abs(arr, dtype=float))

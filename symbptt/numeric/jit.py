@@ -45,7 +45,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .. import primitives as P
 from ..cells import INPUT, Cell, unit
 from .forward import CompiledCell, Trajectory, compiled
-from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, _runs, _value, plan
+from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, _value, plan, run_bounds
 from .memory import keep_freed_memory
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
@@ -660,8 +660,7 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     fenv = _fenv()
     assert fenv is not None
     test, clear = fenv
-    runs = _runs(exps)
-    starts, stops, rexps = np.array(runs, dtype=np.int64).T.copy()  # three contiguous rows
+    starts, stops, rexps = run_bounds(exps)
     the_plan = plan(cc.cell, len(params), loss)
     T, n, B = x.shape[0], outs[0].shape[1], x.shape[2]
     zs, gm, gx = [], [], []
@@ -679,7 +678,8 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
         return None
     grads: list[dict[str, np.ndarray]] = [{} for _ in params]
     for (param, layer, _, _, _), m, e in zip(the_plan.grads, gm, gx, strict=True):
-        grads[layer - 1][param] = _value(m, e) if outside else m  # beyond float64's range: mpf entries
+        beyond = outside and bool(np.any((e != 0) & (m != 0)))  # _finish left these as (mantissa, exponent)
+        grads[layer - 1][param] = _value(m, e) if beyond else m  # beyond float64's range: mpf entries
     return float(value), grads
 
 

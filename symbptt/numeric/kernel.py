@@ -171,13 +171,21 @@ def summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g.sum() * np.ones(shape) if int(np.prod(shape)) == 1 else g.sum(axis=1, keepdims=True)
 
 
+def run_bounds(exps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of steps t = 1..T that share an exponent as three int64 arrays: first step, stop, exponent."""
+    steps = exps[1:]
+    starts = np.zeros(1, dtype=np.int64)
+    cuts = np.flatnonzero(steps[1:] != steps[:-1])
+    if cuts.size:  # rescaled on the way (the usual case has one run)
+        starts = np.concatenate((starts, cuts + 1))
+    stops = np.empty_like(starts)
+    stops[:-1], stops[-1] = starts[1:], len(steps)
+    return starts, stops, steps[starts].astype(np.int64)
+
+
 def _runs(exps: np.ndarray) -> list[tuple[int, int, int]]:
     """(first, stop, exponent) of each run of steps t = 1..T that share an exponent."""
-    steps = exps[1:]
-    if steps.size and steps.min() == steps.max():  # one run (no rescaling): the usual case
-        return [(0, len(steps), int(steps[0]))]
-    cuts = [0, *(np.flatnonzero(np.diff(steps)) + 1).tolist(), len(steps)]
-    return [(a, b, int(steps[a])) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    return list(zip(*(part.tolist() for part in run_bounds(exps)), strict=True))
 
 
 def _extended_sum(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
