@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import exhaustive, run_in_process
 
+from symbptt.check.reader import index_value
 from symbptt.check.verify import Model, VerifyError, verify
 
 # one tanh unit, the general-T closed form (right), and the usual ways it goes wrong
@@ -546,6 +547,21 @@ def test_a_formula_that_names_only_step_0_runs_one_step_and_t_is_checked():
     below = verify(r"\frac{\partial L}{\partial w} = \frac{\partial h_{T}}{\partial h_{-5}} (h_T - y)", points=1,
                    diagnose=False)
     assert "an index below 0" in below.text()
+
+
+@pytest.mark.parametrize("state", ["h_{-1}", "h_{k-2}", "x_{-3}"])
+def test_a_step_below_0_has_no_value_whether_written_as_a_number_or_from_k(state):
+    """h_{-1} was "no value for the symbol" (unreadable, exit 2) while h_{k-2} at k = 1 was a formula with
+    no value there (exit 1): a minus sign in front of an index is read as one, as within it."""
+    verdict = verify(rf"\frac{{\partial L}}{{\partial w}} = \sum_{{k=1}}^{{T}} {state} (h_T - y)", points=1,
+                     diagnose=False)
+    assert not verdict.equal and "an index below 0" in verdict.text()
+
+
+@pytest.mark.parametrize("sub", ["k-", "-", "--1", "+-k"])
+def test_a_sign_without_a_term_is_no_index(sub):
+    assert index_value(sub, {"k": 3}) is None
+    assert index_value("-k+1", {"k": 3}) == -2 and index_value("+2", {}) == 2
 
 
 def test_a_complaint_quotes_partial_derivatives_as_written_and_a_rebound_k_is_named():

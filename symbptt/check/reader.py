@@ -331,13 +331,14 @@ def parse(text: str) -> Parsed:
 
 
 def index_value(text: str, bound: dict[str, int]) -> int | None:
-    """The integer an index expression denotes (``k-1`` with k = 3 → 2); None if it is not an index."""
+    """The integer an index expression denotes (``k-1`` with k = 3 → 2, ``-5`` → −5); None if it is not an
+    index."""
     tokens = re.findall(r"\d+|[A-Za-z]|[+-]", text.replace(" ", ""))
     if "".join(tokens) != text.replace(" ", "") or not tokens:
         return None
     total, sign, expect_term = 0, 1, True
-    for tok in tokens:
-        if tok in "+-" and not expect_term:
+    for position, tok in enumerate(tokens):
+        if tok in "+-" and (not expect_term or position == 0):  # between terms, or one sign in front
             sign, expect_term = (1 if tok == "+" else -1), True
             continue
         if not expect_term:
@@ -349,7 +350,7 @@ def index_value(text: str, bound: dict[str, int]) -> int | None:
         else:
             return None
         expect_term = False
-    return total
+    return None if expect_term else total  # a sign with nothing after it (``k-``) is no index
 
 
 @dataclass
