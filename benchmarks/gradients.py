@@ -236,6 +236,35 @@ def median(func: Callable[[], object], repeats: int, clock: Callable[[], float] 
     return float(np.median(times))
 
 
+def side_by_side(funcs: dict[str, Callable[[], object]], least: int, budget: float = 0.03,
+                 most: int = 75) -> dict[str, float]:
+    """The median CPU time of each function, timed in blocks of calls that take turns: every function's
+    block, then every function's block again, each block after one untimed call.  A call timed right after
+    another library's (torch's threads, JAX's dispatch) runs with cold caches, up to 4× slower for a call of
+    0.1 ms, so calls are not interleaved one by one; the second pass keeps a change in the machine's speed
+    from falling on one column only.  Calls per block: enough for about ``budget`` seconds, at least
+    ``least`` and at most ``most`` (a call of 0.1 ms is timed many times, where a few timings would be
+    mostly the clock's and the scheduler's noise)."""
+    times: dict[str, list[float]] = {name: [] for name in funcs}
+    calls: dict[str, int] = {}
+    for _ in range(2):
+        for name, func in funcs.items():
+            start = time.process_time()
+            func()  # warm: a JIT's compile for these shapes on the first pass, the caches on both
+            if name not in calls:
+                once = time.process_time() - start
+                if once < budget:  # timed again: the warm call may have compiled
+                    start = time.process_time()
+                    func()
+                    once = time.process_time() - start
+                calls[name] = max(least, min(most, int(budget / max(once, 1e-6))))
+            for _ in range(calls[name]):
+                start = time.process_time()
+                func()
+                times[name].append(time.process_time() - start)
+    return {name: float(np.median(spent)) for name, spent in times.items()}
+
+
 def grid(smoke: bool) -> list[list[str]]:
     """One row per cell, n, T and batch: symbptt.gradients, the floor, torch f64, the ratios."""
     import symbptt
@@ -261,21 +290,22 @@ def grid(smoke: bool) -> list[list[str]]:
             floor_g = HAND[cell](p, x, y)
             worst = max(float(np.max(np.abs(got.grads[k] - floor_g[k]))) / max(1.0, float(np.max(np.abs(floor_g[k]))))
                         for k in p)
-            ours = median(lambda: symbptt.gradients(p, x, y, cell=cell), repeats)  # noqa: B023
-            numpy_kernel = median(_numpy_kernel(lambda: symbptt.gradients(p, x, y, cell=cell)), repeats)  # noqa: B023
-            floor = median(lambda: HAND[cell](p, x, y), repeats)  # noqa: B023
-            theirs = jaxed = "—"
-            to_jax = None
+            funcs: dict[str, Callable[[], object]] = {
+                "ours": lambda: symbptt.gradients(p, x, y, cell=cell),  # noqa: B023
+                "numpy": _numpy_kernel(lambda: symbptt.gradients(p, x, y, cell=cell)),  # noqa: B023
+                "floor": lambda: HAND[cell](p, x, y)}  # noqa: B023
             if jaxes.get(cell) is not None:
                 jg = jaxes[cell]
-                jg(p, x, y)  # compiled for these shapes (its compile time is not in the median)
-                to_jax = ours / median(lambda: jg(p, x, y), repeats)  # noqa: B023
-                jaxed = f"{to_jax:.1f}×"
+                funcs["jax"] = lambda: jg(p, x, y)  # noqa: B023  (its compile is the warm call, not timed)
             if torch is not None:
                 tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
                 tx, ty = torch.tensor(x), torch.tensor(y)
-                spent = median(lambda: _torch_loss(cell, tp, tx, ty).backward(), repeats)  # noqa: B023
-                theirs = f"{ours / spent:.2f}×"
+                funcs["torch"] = lambda: _torch_loss(cell, tp, tx, ty).backward()  # noqa: B023
+            spent = side_by_side(funcs, repeats, most=1 if smoke else 75)
+            ours, numpy_kernel, floor = spent["ours"], spent["numpy"], spent["floor"]
+            to_jax = ours / spent["jax"] if "jax" in spent else None
+            jaxed = "—" if to_jax is None else f"{to_jax:.1f}×"
+            theirs = f"{ours / spent['torch']:.2f}×" if "torch" in spent else "—"
             path = f"float64 ({got.kernel})" if not got.digits else f"mpmath {got.digits} digits"
             rows.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{ours * 1e3:.2f} ms", f"{ours / floor:.2f}×",
                          f"{numpy_kernel / floor:.2f}×", theirs, jaxed, path, f"{worst:.0e}",
@@ -405,7 +435,9 @@ def section(smoke: bool) -> list[str]:
     """Section 12 of docs/performance.md: the grid, the compiled kernel's one-time cost, the cases float64
     does not hold, a training iteration."""
     return ["\n## 12. `symbptt.gradients` against the hand-written floor, torch float64 and JAX\n",
-            "CPU medians. *floor*: BPTT written by hand with NumPy over the batch, in the cell's own equations; "
+            "CPU medians: each column of a row timed in a block of calls (about 30 ms of them, 7 to 75; 3 for the "
+            "largest cases) after one untimed call, all blocks twice in turn. *floor*: BPTT written by hand with "
+            "NumPy over the batch, in the cell's own equations; "
             "*NumPy kernel*: symbptt.gradients with the compiled kernel turned off (SYMBPTT_JIT=0), against the "
             "floor; *torch*, *JAX*: ours / torch autograd float64 and ours / JAX jit(grad) float64 (lax.scan) on "
             "the same equations, JAX's compile time not counted (blank when absent); *path*: the kernel that ran; "
