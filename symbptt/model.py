@@ -278,7 +278,11 @@ class Symbols:
 
     def unit_value(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Expr:
         """The symbol that template symbol ``sym`` stands for in unit i at (layer, t)."""
-        kind, name = self.unit_kinds[sym]
+        return self.value_of(self.unit_kinds[sym], layer, t, i)
+
+    def value_of(self, kind_name: tuple[str, str], layer: int, t: int, i: int) -> sp.Expr:
+        """The symbol of unit i at (layer, t) for a template symbol of this (kind, name) (unit_kinds)."""
+        kind, name = kind_name
         index = None if self.rnn.n == 1 else i + 1  # entry i of a vector: the scalar symbol itself
         if kind == "prev":
             return self.scalar(name, layer, t - 1, index)

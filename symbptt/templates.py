@@ -34,15 +34,21 @@ def swap_builder(template: sp.Basic, symbols: tuple[sp.Basic, ...]) -> Callable[
     that rebuilds only the nodes above them; the rest of the tree is shared as it is."""
     index = {sym: i for i, sym in enumerate(symbols)}
 
-    def build(expr: sp.Basic) -> Callable[[tuple], sp.Basic]:
+    def build(expr: sp.Basic, known: bool) -> Callable[[tuple], sp.Basic]:
+        """The rebuilding function of one node; ``known``: the new values are commutative as the symbols
+        they replace are, so each rebuilt node is commutative exactly when the template's node is (what
+        SymPy would otherwise work out again from every node's arguments)."""
         if expr in index:
             i = index[expr]
             return lambda values: values[i]
         if not expr.args or not any(sym in index for sym in expr.free_symbols):
             return lambda values: expr
-        parts = tuple(build(arg) for arg in expr.args)
+        parts = tuple(build(arg, known) for arg in expr.args)
         if isinstance(expr, (sp.Add, sp.Mul)):
             make = type(expr)._from_args
+            if known:
+                commutative = expr.is_commutative
+                return lambda values: make(tuple(part(values) for part in parts), commutative)
             return lambda values: make(tuple(part(values) for part in parts))
         if type(expr) is sp.Pow:
             base, exponent = parts
@@ -56,4 +62,12 @@ def swap_builder(template: sp.Basic, symbols: tuple[sp.Basic, ...]) -> Callable[
             return power
         return lambda values: swap(expr, dict(zip(symbols, values, strict=True)))  # rare nodes
 
-    return build(template)
+    general = build(template, False)
+    if not all(sym.is_commutative for sym in symbols):
+        return general
+    fast = build(template, True)
+
+    def instantiate(values: tuple) -> sp.Basic:
+        return fast(values) if all(value.is_commutative for value in values) else general(values)
+
+    return instantiate

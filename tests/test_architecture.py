@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
 # bottom to top; a module may import only from its own layer or the layers before it
 LAYERS = [
     ("printing", {"printing"}),  # the printers: they read what they print from the objects, import nothing
-    ("base", {"caching", "errors", "escape", "lazy", "limits", "validate", "progress", "output", "safeexpr", "shipped",
+    ("base", {"caching", "collector", "errors", "escape", "lazy", "limits", "validate", "progress", "output", "safeexpr", "shipped",
               "primitives", "notation", "templates", "activations", "reference"}),
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),

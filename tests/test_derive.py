@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import sympy as sp
 from conftest import exhaustive, normwise_error, random_point
+from hypothesis import given
+from hypothesis import strategies as st
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
@@ -14,6 +16,7 @@ from symbptt.forms import FORMS, derive
 from symbptt.model import loss_in_states, node_equations, unrolled_loss
 from symbptt.paths import EXPLICIT_MAX_FACTORS, Step, evaluate_explicit, evaluate_recursive, targets
 from symbptt.symbolic.shown import SymbolicFactors
+from symbptt.templates import swap, swap_builder
 
 GRID = [
     # cell, activation, T, n, layers, loss
@@ -326,3 +329,51 @@ def test_the_factor_notes_say_what_the_cell_s_routes_are(cell, words, absent):
         kwargs = {"named": True} if form == "explicit" else {}
         text = " ".join(render_text(derive(RNN(T=2, cell=cell), form, None, **kwargs), width=1000).split())
         assert words in text and absent not in text.split("# ", 1)[-1].split("where")[-1]
+
+
+def _nodes(expr: sp.Basic) -> list[tuple[str, object]]:
+    """Every node of a tree in order, with the commutativity SymPy records for it."""
+    return [(sp.srepr(node), node.is_commutative) for node in sp.preorder_traversal(expr)]
+
+
+@given(st.lists(st.sampled_from(["x", "y", "A", "2", "-1"]), min_size=3, max_size=3))
+def test_a_template_rebuilt_from_new_values_is_what_swap_builds(picks):
+    """templates.swap_builder skips SymPy's commutativity bookkeeping when the new values are commutative
+    as the symbols they replace: each rebuilt node must then record what rebuilding it in full records,
+    and a non-commutative value (A) must take the full way."""
+    a, b, c = sp.symbols("a b c", real=True)
+    template = a * sp.tanh(b + 2 * c) ** 2 + (a - c) / (1 + b ** 2)
+    made = {"x": sp.Symbol("x", real=True), "y": sp.Symbol("y"), "A": sp.Symbol("A", commutative=False),
+            "2": sp.Integer(2), "-1": sp.Integer(-1)}
+    values = tuple(made[p] for p in picks)
+    built = swap_builder(template, (a, b, c))(values)
+    assert _nodes(built) == _nodes(swap(template, dict(zip((a, b, c), values, strict=True))))
+
+
+def test_fewer_full_collections_only_while_a_form_is_built():
+    """collector.while_built: full collections wait for FULL_EVERY middle ones while any form generator
+    runs — two at once, one dropped half-way — and the thresholds come back as they were; a threshold
+    someone else set meanwhile is left alone."""
+    import gc
+
+    from symbptt.collector import FULL_EVERY
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        first = derive(RNN(T=4), "recursive", "W").stream()
+        second = derive(RNN(T=3), "explicit", "W").stream()
+        next(first)
+        assert gc.get_threshold() == (700, 10, FULL_EVERY)
+        next(second)
+        list(first)
+        assert gc.get_threshold() == (700, 10, FULL_EVERY)  # the second still runs
+        del second  # dropped half-way: closed, so it lets go
+        assert gc.get_threshold() == (700, 10, 10)
+        third = derive(RNN(T=3), "recursive", "W").stream()
+        next(third)
+        gc.set_threshold(500, 5, 5)  # the caller's own choice while it runs
+        list(third)
+        assert gc.get_threshold() == (500, 5, 5)
+    finally:
+        gc.set_threshold(*before)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import sympy as sp
 
 from .. import notation
+from ..collector import while_built
 from ..printing import latex, text, unicode
 
 
@@ -68,7 +69,7 @@ class LazySum:
         self.make_terms = make_terms
 
     def terms(self) -> Iterator[sp.Basic]:
-        return self.make_terms()
+        return while_built(self.make_terms())
 
     def materialize(self) -> sp.Basic:
         return ordered_sum(list(self.terms()))
@@ -101,7 +102,7 @@ class Derivation:
             return iter(self._equations)
         if self._source is None:
             return iter(())
-        return self._source()
+        return while_built(self._source())
 
     def __repr__(self) -> str:
         count = len(self._equations) if self._equations is not None else "…"

@@ -36,19 +36,21 @@ class StepSymbols:
         self._made: dict[tuple, sp.Basic] = {}
         self.kinds = rnn.symbols.unit_kinds
 
-    def symbol(self, sym: sp.Symbol, layer: int, t: int, i: int) -> sp.Basic:
-        key = (sym, layer, t, i)
+    def symbol(self, kind: tuple[str, str], layer: int, t: int, i: int) -> sp.Basic:
+        key = (kind, layer, t, i)
         if key not in self._made:
-            self._made[key] = self.s.unit_value(sym, layer, t, i)
+            self._made[key] = self.s.value_of(kind, layer, t, i)
         return self._made[key]
 
     def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
         known = self._symbols.get(template)
-        if known is None:
+        if known is None:  # each template symbol's kind looked up once (SymPy may have made an equal
+            # symbol anew since the template was: comparing the two costs far more than hashing strings)
             symbols = tuple(s for s in template.free_symbols if s in self.kinds)
-            known = self._symbols[template] = (symbols, swap_builder(template, symbols))
-        symbols, builder = known
-        values = tuple(self.symbol(s, layer, t, i) for s in symbols)
+            known = self._symbols[template] = (symbols, swap_builder(template, symbols),
+                                               tuple(self.kinds[s] for s in symbols))
+        symbols, builder, kinds = known
+        values = tuple(self.symbol(kind, layer, t, i) for kind in kinds)
         result = builder(values)
         _TEMPLATES.remember(result, (template, dict(zip(symbols, values, strict=True))))
         return result
