@@ -375,5 +375,12 @@ def test_fewer_full_collections_only_while_a_form_is_built():
         gc.set_threshold(500, 5, 5)  # the caller's own choice while it runs
         list(third)
         assert gc.get_threshold() == (500, 5, 5)
+        built = derive(RNN(T=3), "recursive", "W")
+        built.equations  # noqa: B018  (built and kept: printing it streams the kept list)
+        printing = built.stream()
+        next(printing)
+        assert gc.get_threshold() == (500, 5, FULL_EVERY)
+        printing.close()
+        assert gc.get_threshold() == (500, 5, 5)
     finally:
         gc.set_threshold(*before)

@@ -97,9 +97,10 @@ class Derivation:
         return self._equations
 
     def stream(self) -> Iterator[Equation]:
-        """The equations in order, built one by one unless they were built already."""
+        """The equations in order, built one by one unless they were built already (full garbage
+        collections rarer while they are iterated, built or printed: collector.while_built)."""
         if self._equations is not None:
-            return iter(self._equations)
+            return while_built(iter(self._equations))
         if self._source is None:
             return iter(())
         return while_built(self._source())
