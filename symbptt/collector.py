@@ -4,8 +4,8 @@ Building a form at T = 10⁴ makes a few hundred thousand SymPy objects that sta
 printed.  CPython's collector runs a full collection whenever ten collections of its middle generation
 have passed and the objects waiting to be examined have grown by a quarter, and each full collection walks
 every live object: four of them cost a quarter of the recursive form's build at T = 10⁴ (0.27 s of
-1.4 s, measured with gc.callbacks).  The objects are not garbage, so those walks find nothing; SymPy
-expressions hold no reference cycles.
+1.4 s, measured with gc.callbacks).  The objects are not garbage: with the collector off for that
+whole build, one collection at its end found 45 unreachable objects among 261,000 live ones.
 
 ``while_built`` wraps the generators that build forms: while at least one of them is being iterated,
 full collections wait for FULL_EVERY middle collections instead of ten.  The young generations are
