@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
 # bottom to top; a module may import only from its own layer or the layers before it
 LAYERS = [
     ("printing", {"printing"}),  # the printers: they read what they print from the objects, import nothing
-    ("base", {"caching", "collector", "errors", "escape", "lazy", "limits", "validate", "progress", "output", "safeexpr", "shipped",
-              "primitives", "notation", "templates", "activations", "reference"}),
+    ("base", {"caching", "collector", "errors", "escape", "lazy", "limits", "validate", "progress", "output",
+              "safeexpr", "shipped", "primitives", "notation", "templates", "activations", "reference"}),
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),
     ("symbolic", {"symbolic"}),
