@@ -302,18 +302,27 @@ def memory(smoke: bool) -> list[list[str]]:
 
 
 def _cpu_of(cmd: list[str], repeats: int) -> float:
-    """Median CPU seconds (user + system) of a child process, run as on an installed machine: bytecode
-    caches written (PYTHONDONTWRITEBYTECODE unset) by one untimed warm-up run."""
+    """Median CPU seconds (user + system) of a child process (see _cpu_of_each)."""
+    return _cpu_of_each([cmd], repeats)[0]
+
+
+def _cpu_of_each(cmds: list[list[str]], repeats: int) -> list[float]:
+    """Median CPU seconds (user + system) of each command as a child process, run as on an installed
+    machine: bytecode caches written (PYTHONDONTWRITEBYTECODE unset) by one untimed warm-up run of each.
+    The commands take turns, one run of each per round, so a change in the machine's speed during the
+    minute this takes falls on every command alike (a ratio's two sides come from the same rounds)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if not SMOKE["on"]:
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
-    times = []
+        for cmd in cmds:
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+    times: list[list[float]] = [[] for _ in cmds]
     for _ in range(1 if SMOKE["on"] else repeats):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(times)
+        for cmd, spent in zip(cmds, times, strict=True):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return [statistics.median(spent) for spent in times]
 
 
 def startup(smoke: bool) -> list[list[str]]:
@@ -321,26 +330,30 @@ def startup(smoke: bool) -> list[list[str]]:
     repeats = 3 if smoke else 15
     py = sys.executable
     cli = [py, "-m", "symbptt"]
-    python = _cpu_of([py, "-c", "pass"], repeats)
-    sympy_import = _cpu_of([py, "-c", "import sympy"], repeats)
-    # a smoke run starts three processes (each costs about 0.6 s), not seven
-    sympy_ready = sympy_import if smoke else _cpu_of([py, "-c", "import sympy; sympy.Symbol('x') + 1"], repeats)
+    baselines = {"pass": [py, "-c", "pass"], "sympy": [py, "-c", "import sympy"],
+                 "ready": [py, "-c", "import sympy; sympy.Symbol('x') + 1"],
+                 "notebook": [py, "-c", "import symbptt; from symbptt import RNN, derive, plots, explore; "
+                                        "derive(RNN(T=3), 'explicit', 'W')"]}
+    cases = [["--help"], ["derive", "--help"], ["plot", "--help"], ["derive", "-T", "3"]]
+    if smoke:  # the main command and its baseline only: each process costs about 0.6 s
+        baselines, cases = {"sympy": baselines["sympy"]}, cases[3:]
+    spent = _cpu_of_each(list(baselines.values()) + [cli + args for args in cases], repeats)
+    base = dict(zip(baselines, spent, strict=False))
+    ours = dict(zip([" ".join(args) for args in cases], spent[len(baselines):], strict=True))
     rows = []
     if not smoke:
-        notebook = _cpu_of([py, "-c", "import symbptt; from symbptt import RNN, derive, plots, explore; "
-                                      "derive(RNN(T=3), 'explicit', 'W')"], repeats)
+        notebook = base["notebook"]
         rows.append(["a notebook's imports: RNN, derive, plots, explore, one derive", _fmt(notebook),
-                     f"import sympy: {_fmt(sympy_import)}", f"+{_fmt(notebook - sympy_import)} (target ≤ +1 s)",
-                     _met(notebook - sympy_import <= 1.0)])
-    cases = [(["--help"], python, "python -c pass", 3.0),
-             (["derive", "--help"], python, "python -c pass", 3.0),
-             (["plot", "--help"], python, "python -c pass", 3.0),
-             (["derive", "-T", "3"], sympy_import, "import sympy", 1.3),
-             (["derive", "-T", "3"], sympy_ready, "import sympy; x + 1", 1.3)]
-    for args, base, base_name, target in cases[3:4] if smoke else cases:  # smoke: the main command only
-        ours = _cpu_of(cli + args, repeats)
-        ratio = ours / base
-        rows.append([f"symbptt {' '.join(args)}", _fmt(ours), f"{base_name}: {_fmt(base)}",
+                     f"import sympy: {_fmt(base['sympy'])}", f"+{_fmt(notebook - base['sympy'])} (target ≤ +1 s)",
+                     _met(notebook - base["sympy"] <= 1.0)])
+    checks = [("--help", "pass", "python -c pass", 3.0), ("derive --help", "pass", "python -c pass", 3.0),
+              ("plot --help", "pass", "python -c pass", 3.0), ("derive -T 3", "sympy", "import sympy", 1.3),
+              ("derive -T 3", "ready", "import sympy; x + 1", 1.3)]
+    for args, key, base_name, target in checks:
+        if args not in ours or key not in base:
+            continue
+        ratio = ours[args] / base[key]
+        rows.append([f"symbptt {args}", _fmt(ours[args]), f"{base_name}: {_fmt(base[key])}",
                      f"{ratio:.2f}× (target ≤ {target:g}×)", _met(ratio <= target)])
     return rows
 
