@@ -236,48 +236,36 @@ def median(func: Callable[[], object], repeats: int, clock: Callable[[], float] 
     return float(np.median(times))
 
 
-SLOW_CALL = 0.01  # seconds: calls this long are timed one by one in turns (caches matter little, drift more)
-
-
 def side_by_side(funcs: dict[str, Callable[[], object]], least: int, budget: float = 0.03,
                  most: int = 75) -> dict[str, float]:
-    """The median CPU time of each function, every function measured beside the others.  Calls per
-    function: enough for about ``budget`` seconds, at least ``least`` and at most ``most``, twice over (a
-    call of 0.1 ms is timed many times, where a few timings would be mostly the clock's and the
-    scheduler's noise), after one untimed call (a JIT's compile for these shapes, first-call caches).
+    """The median CPU time of each function, timed in blocks of calls that take turns: every function's
+    block, then every function's block again, each block after one untimed call (a JIT's compile for
+    these shapes on the first pass, the caches and the memory the function reuses on both).  Calls per
+    block: enough for about ``budget`` seconds, at least ``least`` and at most ``most`` (a call of 0.1 ms
+    is timed many times, where a few timings would be mostly the clock's and the scheduler's noise).
 
-    Short calls are timed in blocks that take turns (every function's block, then every block again): a
-    call right after another library's (torch's threads, JAX's dispatch) runs with cold caches, up to 4×
-    slower at 0.1 ms, so they are not interleaved one by one.  When every call takes SLOW_CALL or more, the
-    calls take turns one by one: a change in the machine's speed over the seconds a row takes then falls on
-    every column alike."""
-    once: dict[str, float] = {}
-    for name, func in funcs.items():
-        start = time.process_time()
-        func()
-        once[name] = time.process_time() - start
-        if once[name] < budget:  # timed again: the first call may have compiled
+    Calls are not interleaved one by one: a call right after another library's runs cold, up to 4× slower
+    at 0.1 ms (caches), and with the long calls interleaved one by one an LSTM with n = 64, T = 1000,
+    batch 32 came out 1.42× apart in two columns that run the same code (one follows torch): that measures
+    the order of the calls.  The second pass keeps a change in the machine's speed from falling on one
+    column only."""
+    times: dict[str, list[float]] = {name: [] for name in funcs}
+    calls: dict[str, int] = {}
+    for _ in range(2):
+        for name, func in funcs.items():
             start = time.process_time()
             func()
-            once[name] = time.process_time() - start
-    calls = {name: max(least, min(most, int(budget / max(spent, 1e-6)))) for name, spent in once.items()}
-    times: dict[str, list[float]] = {name: [] for name in funcs}
-
-    def timed(name: str) -> None:
-        start = time.process_time()
-        funcs[name]()
-        times[name].append(time.process_time() - start)
-
-    if min(once.values()) >= SLOW_CALL:
-        for _ in range(2 * max(calls.values())):
-            for name in funcs:
-                timed(name)
-    else:
-        for _ in range(2):
-            for name, func in funcs.items():
-                func()  # warm again after the other functions' blocks
-                for _ in range(calls[name]):
-                    timed(name)
+            if name not in calls:
+                once = time.process_time() - start
+                if once < budget:  # timed again: the untimed call may have compiled
+                    start = time.process_time()
+                    func()
+                    once = time.process_time() - start
+                calls[name] = max(least, min(most, int(budget / max(once, 1e-6))))
+            for _ in range(calls[name]):
+                start = time.process_time()
+                func()
+                times[name].append(time.process_time() - start)
     return {name: float(np.median(spent)) for name, spent in times.items()}
 
 
@@ -452,8 +440,7 @@ def section(smoke: bool) -> list[str]:
     does not hold, a training iteration."""
     return ["\n## 12. `symbptt.gradients` against the hand-written floor, torch float64 and JAX\n",
             "CPU medians: each column of a row timed in a block of calls (about 30 ms of them, 7 to 75; 3 for the "
-            "largest cases) after one untimed call, all blocks twice in turn; where every call takes 10 ms or more, "
-            "the columns' calls one by one in turn. *floor*: BPTT written by hand with "
+            "largest cases) after one untimed call, all blocks twice in turn. *floor*: BPTT written by hand with "
             "NumPy over the batch, in the cell's own equations; "
             "*NumPy kernel*: symbptt.gradients with the compiled kernel turned off (SYMBPTT_JIT=0), against the "
             "floor; *torch*, *JAX*: ours / torch autograd float64 and ours / JAX jit(grad) float64 (lax.scan) on "
