@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 FULL_EVERY = 100  # middle-generation collections between two full ones while a form is built (CPython: 10)
 
+
 class _Raised:
     """How many form generators are running, and the thresholds before the first of them (and ours)."""
 
