@@ -343,7 +343,7 @@ def startup(smoke: bool) -> list[list[str]]:
     if smoke:  # the main command and its baseline only: each process costs about 0.6 s
         baselines, cases = {"sympy": baselines["sympy"]}, cases[3:]
     spent = _cpu_of_each(list(baselines.values()) + [cli + args for args in cases], repeats)
-    base = dict(zip(baselines, spent, strict=False))
+    base = dict(zip(baselines, spent[:len(baselines)], strict=True))
     ours = dict(zip([" ".join(args) for args in cases], spent[len(baselines):], strict=True))
     rows = []
     if not smoke:
