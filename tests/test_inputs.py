@@ -289,6 +289,33 @@ def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ev
     assert P.mpmath_module(act.dsigma)["exp"](-mpmath.mpf(2) ** (P.MAX_MAG - 1)) > 0  # below the limit: computed
 
 
+def test_the_reach_guard_reads_mpmaths_magnitude_from_the_parts():
+    """reachable() reads |x| < 2^(exponent + bits) from the mpf's own parts: it refuses exactly the
+    numbers whose mpmath.mag is beyond MAX_MAG, on both sides of the line and for 0, ±inf and NaN, and a
+    tanh and its slope from the kept exponentials are those of |x| (the sign cleared in the key)."""
+    from symbptt import primitives as P
+
+    rng = np.random.default_rng(5)
+    numbers = [mpmath.mpf(0), mpmath.inf, -mpmath.inf, mpmath.nan]
+    for shift in range(-3, 4):
+        top = mpmath.mpf(2) ** (P.MAX_MAG + shift)
+        numbers += [top, -top, top * (1 - mpmath.mpf(2) ** -80), top * mpmath.mpf(rng.uniform(0.5, 1))]
+    for x in numbers:
+        beyond = bool(mpmath.isfinite(x) and x != 0 and mpmath.mag(x) > P.MAX_MAG)
+        try:
+            P.reachable(x)
+            refused = False
+        except P.BeyondReach:
+            refused = True
+        assert refused == beyond, mpmath.nstr(x, 8)
+    with mpmath.workdps(40):
+        for v in rng.normal(0, 3, 50):
+            x = mpmath.mpf(v)
+            assert P.mp_tanh(-x) == -P.mp_tanh(x) and P.mp_dtanh(-x) == P.mp_dtanh(x)
+            assert abs(P.mp_tanh(x) - mpmath.tanh(x)) <= mpmath.mpf(10) ** -39 * abs(mpmath.tanh(x))
+            assert abs(P.mp_dtanh(x) - mpmath.sech(x) ** 2) <= mpmath.mpf(10) ** -39 * mpmath.sech(x) ** 2
+
+
 @pytest.mark.parametrize("w,code,words", [
     (50, 0, None),
     (3000, 1, "the log10 of a Jacobian norm or step factor is beyond float64's range"),
