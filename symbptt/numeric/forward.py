@@ -479,7 +479,7 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     temporaries of each expression stay in the processor's cache (elementwise: the same numbers)."""
     row = step_rows(cc, traj, layer)
     T, step_shape = row[0].shape[0], row[0].shape[1:]
-    chunk = max(1, COEF_BYTES // (8 * max(1, int(np.prod(step_shape)))))
+    chunk = max(1, COEF_BYTES // (8 * max(1, math.prod(step_shape))))
     if cc.joint is not None:  # float64: every coefficient in one call per chunk
         out = {key: np.zeros((T + 1, *step_shape)) for key in cc.coefficients}
         for a in range(0, T, chunk):

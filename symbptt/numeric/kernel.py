@@ -19,6 +19,7 @@ numbers are those of paths.py's recursive form (test_numeric compares every cell
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -168,7 +169,7 @@ def summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
     """A block summed to its parameter's shape: over the batch for a vector, over everything for a scalar."""
     if g.shape == shape:
         return g
-    return g.sum() * np.ones(shape) if int(np.prod(shape)) == 1 else g.sum(axis=1, keepdims=True)
+    return g.sum() * np.ones(shape) if math.prod(shape) == 1 else g.sum(axis=1, keepdims=True)
 
 
 def run_bounds(exps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
