@@ -34,3 +34,24 @@ def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
     assert {row[0].split()[0] for row in rows} == {"rnn", "lstm", "gru"}
     assert all(float(row[7]) < 1e-12 for row in rows), rows  # worst, beside the path that ran
     assert len(numbers.fallback(True)) == 4
+
+
+def test_the_sentence_under_the_report_table_follows_its_rows():
+    """Section 12's sentence about the report says whether the norms alone are over the 2× target from the
+    measured rows: changing the norms' ratios changes the words."""
+    sys.path.insert(0, "benchmarks")
+    try:
+        import gradients as numbers
+    finally:
+        sys.path.remove("benchmarks")
+
+    def rows(rnn: float, lstm: float) -> list[list[str]]:
+        return [[f"{cell} n = 64, T = 100", "33 ms", "1.2 ms", "26.5×", f"16 ms ({ratio}×)", "7 ms (5.7×)", "NOT met"]
+                for cell, ratio in (("rnn", rnn), ("lstm", lstm))]
+
+    both = numbers.report_note(rows(13.1, 11.6))
+    assert "rnn 13.1×, lstm 11.6×" in both and "for every cell" in both
+    one = numbers.report_note(rows(1.4, 11.6))
+    assert "for lstm;" in one and "every cell" not in one
+    neither = numbers.report_note(rows(1.4, 1.9))
+    assert "within the 2× target" in neither and "over" not in neither
