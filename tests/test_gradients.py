@@ -233,3 +233,61 @@ def test_an_exact_pass_beyond_its_digits_or_its_time_is_refused_before_it_starts
     p, x, y = _gru(16, 1.0, rng), rng.normal(size=(10_000, 1, 1)) * 40, rng.normal(size=(16, 1))
     with pytest.raises(SymbpttError, match=r"the exact pass \(\d+ digits\) of a gru .* would take about"):
         symbptt.gradients(p, x, y, cell="gru")
+
+
+def test_float_events_keep_their_labels_inside_one_outer_block():
+    """symbptt.gradients opens one watched block around its NumPy pass, so that the pass's ~18 labelled
+    blocks swap a label instead of setting NumPy's error state each: an event still goes to the innermost
+    label, work between labelled blocks goes to the outer one (None, which no one reads) without a
+    warning, and NumPy's error state and callback are back as they were afterwards."""
+    import warnings
+
+    from symbptt.numeric.factors import FloatWatch
+
+    before = np.geterr(), np.geterrcall()
+    watch = FloatWatch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with watch.watch(None):
+            with watch.watch("forward"):
+                np.array([1e-300]) * np.array([1e-300])  # underflow
+            np.array([1e300]) * np.array([1e300])  # overflow between the labelled blocks
+            with watch.watch(("grad", "W", 1)):
+                with watch.watch("inner"):
+                    np.array([0.0]) / np.array([0.0])  # invalid, in the innermost block
+                np.array([1.0]) / np.array([0.0])  # divide, back in the grad block
+    assert watch.events == {("forward", "underflow"), (None, "overflow"), ("inner", "invalid value"),
+                            (("grad", "W", 1), "divide by zero")}
+    assert watch.touched("forward") and not watch.touched("delta")
+    assert (np.geterr(), np.geterrcall()) == before
+
+
+def test_the_outer_block_leaves_the_numpy_pass_as_it_was(monkeypatch):
+    """With the compiled kernel off, gradients from the public entry point (one outer block) equal those
+    of the same pass with no outer block, bit for bit: a plain GRU, a saturated one (the exact pass), and
+    an rnn whose step coefficients underflow (a labelled event inside the outer block: the exact pass)."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
+    from symbptt.numeric.grad_report import exact_gradients
+
+    monkeypatch.setenv("SYMBPTT_JIT", "0")
+    rng = np.random.default_rng(4)
+    cases = []
+    for cell, n, T, B, scale in (("gru", 3, 15, 4, 1.0), ("gru", 3, 12, 1, 40.0), ("rnn", 2, 50, 1, 1e200)):
+        spec = get_cell(cell, get_activation("tanh"))
+        p = {k: rng.normal(0, 0.5, spec.shape(k, n, 1)) for k in spec.params}
+        cases.append((spec, p, rng.normal(size=(T, 1, B)) * scale, rng.normal(size=(n, B))))
+    digits_seen = []
+    for spec, p, x, y in cases:
+        got = symbptt.gradients(p, x, y, cell=spec.name)
+        assert got.kernel == "numpy"
+        model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()}], x, y,
+                             "last")
+        loss, grads, digits = exact_gradients(model, ArrayFactors(model, watch=FloatWatch()))
+        assert got.digits == digits and got.loss == float(loss)
+        for k, g in grads[0].items():
+            mine = got.exact[k] if got.exact and k in got.exact else got.grads[k]
+            assert np.array_equal(np.asarray(g, dtype=object).reshape(-1), np.asarray(mine, dtype=object).reshape(-1))
+        digits_seen.append(digits)
+    assert digits_seen[0] == 0 and digits_seen[1] > 100 and digits_seen[2] == 30  # each path taken

@@ -191,7 +191,10 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
     fast = jit.float_pass(spec, model.params, model.x, model.y, loss)  # None: the watched NumPy pass
     if fast is None:
-        value, grads, digits = exact_gradients(model, ArrayFactors(model, watch=FloatWatch()))
+        watch = FloatWatch()
+        with watch.watch(None):  # one outer block: the pass's labelled blocks inside it swap a label
+            # instead of setting NumPy's error state each (3.8 against 0.8 µs, ~18 blocks a pass)
+            value, grads, digits = exact_gradients(model, ArrayFactors(model, watch=watch))
     else:
         values = ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory)
         saturation = saturation_digits(values)
