@@ -405,8 +405,8 @@ def report_note(rows: list[list[str]]) -> str:
                 "rest of each report is what the ratio adds.\n")
     which = "every cell" if len(over) == len(alone) else ", ".join(over)
     return (f"The Jacobian norms alone (exact 2-norms at every k: a Gram matrix and a symmetric eigensolve per "
-            f"k) cost {each} the gradients, over the 2× target by themselves for {which}; an exact report "
-            "cannot meet it there without norms estimated to a stated error.\n")
+            f"k) cost {each} the gradients, over the 2× target by themselves for {which}: with norms computed "
+            "this way the report cannot meet it there (the other way is norms estimated to a stated error).\n")
 
 
 def training(smoke: bool) -> list[list[str]]:
