@@ -52,6 +52,6 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     both = numbers.report_note(rows(13.1, 11.6))
     assert "rnn 13.1×, lstm 11.6×" in both and "for every cell" in both
     one = numbers.report_note(rows(1.4, 11.6))
-    assert "for lstm;" in one and "every cell" not in one
+    assert "for lstm:" in one and "every cell" not in one
     neither = numbers.report_note(rows(1.4, 1.9))
     assert "within the 2× target" in neither and "over" not in neither
