@@ -144,11 +144,11 @@ def _kept(which: str, x: mpmath.mpf, make: Callable[[mpmath.mpf], Any]) -> Any:
     """make(|x|) at the working precision, computed once per value and precision."""
     x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
     _, man, exp, bits = x._mpf_
-    key = (which, (0, man, exp, bits), mpmath.mp.prec)  # |x|'s parts: the sign cleared
-    if key in _KEPT:
-        return _KEPT[key]
-    reachable(x)
-    return _KEPT.remember(key, make(abs(x)))
+    def made() -> Any:  # only for a value not kept yet: one kept was in reach
+        reachable(x)
+        return make(abs(x))
+
+    return _KEPT.get_or_make((which, (0, man, exp, bits), mpmath.mp.prec), made)  # |x|'s parts: sign cleared
 
 
 def _pair(ax: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
