@@ -32,15 +32,16 @@ from ..step import step_graph
 from .memory import keep_freed_memory
 
 
-def _has_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> bool:
-    """Whether some expression subtracts one computed value from another (h_{t-1} − n_t in the GRU): near
-    saturation such a difference keeps fewer digits than either value."""
+def _differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> list[sp.Add]:
+    """Every sum in the expressions that subtracts one computed value from another (h_{t-1} − n_t in the
+    GRU), in SymPy's sort order: near saturation such a difference keeps fewer digits than either value."""
+    found: set[sp.Add] = set()
     for expr in exprs:
         for add in expr.atoms(sp.Add):
             signs = {term.could_extract_minus_sign() for term in add.args if term.free_symbols & values}
             if len(signs) == 2:
-                return True
-    return False
+                found.add(add)
+    return sorted(found, key=sp.default_sort_key)
 
 
 def stable_form(expr: sp.Expr, cell: Cell) -> sp.Expr:
@@ -98,8 +99,12 @@ class CompiledCell:
         # place — tens of digits below what the exact path reports
         self.joint_mp = (np.frompyfunc(sp.lambdify(self.args, joint, [P.mpmath_module(*joint), "mpmath"], cse=True),
                                        len(self.args), 1) if kind == "mp" and joint else None)
-        self.differences = _has_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
-                                            {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
+        differences = _differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
+                                   {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
+        self.differences = bool(differences)
+        # mpmath: each difference's terms, to measure how many digits it cancels on an exact trajectory
+        self.difference_terms = [[self._compile(term, f"a term of {text(add.xreplace(plain))}") for term in add.args]
+                                 for add in differences] if kind == "mp" else []
         # the nodes that saturate, each with whether its range is (−1, 1) (tanh) rather than (0, 1) (σ)
         self.saturating = {name: isinstance(expr, P.tanh) for name, expr in cell.nodes
                            if isinstance(expr, (P.tanh, P.sigmoid))}
@@ -456,6 +461,28 @@ def cancelled_digits(cc: CompiledCell, traj: Trajectory) -> float:
     return worst
 
 
+def difference_digits(cc: CompiledCell, traj: Trajectory) -> float:
+    """Decimal digits the cell's differences of computed values (CompiledCell.difference_terms, the GRU's
+    h_{t-1} − n_t) cancel on an exact trajectory: the largest log10(Σ|terms| / |Σ terms|) over every step,
+    unit and layer; ∞ where a difference is 0 and its terms are not (it cancelled every digit the working
+    precision holds), 0 without differences.  Each term is computed to the working precision, so a count
+    well below the precision's digits is the difference's own."""
+    worst = 0.0
+    for ell in range(1, len(traj.values) + 1):
+        row = step_rows(cc, traj, ell) if cc.difference_terms else []
+        for terms in cc.difference_terms:
+            values = [np.broadcast_to(np.asarray(term(*row), dtype=object), row[0].shape).ravel() for term in terms]
+            for parts in zip(*values, strict=True):
+                size = sum(abs(v) for v in parts)
+                if not size:  # 0 − 0: nothing to cancel
+                    continue
+                total = sum(parts)
+                if not total:
+                    return math.inf
+                worst = max(worst, P.mp_log10_abs(size) - P.mp_log10_abs(total))
+    return worst
+
+
 def step_rows(cc: CompiledCell, traj: Trajectory, layer: int) -> list[np.ndarray]:
     """The arguments of the compiled functions (leaves, then nodes) for every step t = 1..T of one layer
     at once, each with a leading time axis: what the coefficients and the cancellation measure read."""
@@ -527,5 +554,6 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled", "forward",
-           "MpRows", "dot", "matvec", "prev", "step_coefficients", "step_rows", "to_mp"]
+__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled",
+           "difference_digits", "forward", "MpRows", "dot", "matvec", "prev", "step_coefficients", "step_rows",
+           "to_mp"]

@@ -23,7 +23,7 @@ from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
 from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import UlpNoise, cancelled_digits
+from .forward import UlpNoise, cancelled_digits, difference_digits
 from .logspace import (
     constant_factor,
     constant_regime,
@@ -67,9 +67,10 @@ def _needs(watch: FloatWatch, layers: int) -> set[tuple[str, int]] | None:
 
 
 def saturation_digits(values: ArrayFactors) -> int:
-    """Digits a saturated gated cell needs: when a cell subtracts computed values (the GRU's h_{t-1} − n_t)
-    and a tanh or sigmoid saturates, the difference keeps about 2|a|/ln 10 fewer digits than float64 has
-    (0 when neither happens)."""
+    """The most digits a saturated gated cell can need: when a cell subtracts computed values (the GRU's
+    h_{t-1} − n_t) and a tanh or sigmoid saturates, the difference can keep up to about 2|a|/ln 10 fewer
+    digits than its values (0 when neither happens).  A bound: measured_saturation finds what the
+    differences of this trajectory do cancel."""
     cc = values.cc
     if not cc.differences or not cc.saturating:
         return 0
@@ -100,6 +101,38 @@ def saturation_digits(values: ArrayFactors) -> int:
     return saturation_digits_needed(largest, DPS) if largest else 0
 
 
+def measured_saturation(model: NumericModel, bound: int) -> tuple[int, ArrayFactors, NumericModel]:
+    """The exact forward pass of a model whose saturated gates may make its differences cancel, at the
+    digits they need as measured on that pass: DPS more than the most any of them cancels
+    (forward.difference_digits).  Tried first at 2·DPS digits and raised until the pass's own count fits
+    (_saturated_digits), never beyond ``bound`` (saturation_digits, which always suffices): a GRU with
+    pre-activations up to |a| ≈ 370 may need 354 digits, while its h_{t-1} − n_t cancels only 28.
+
+    Returns:
+        (the digits, the exact pass made at them, its model in mpf): read the pass at those digits.
+    """
+    mp_cost(model, bound, most=True)  # the cost is checked before any work: each pass costs at most this
+    dps = min(bound, 2 * DPS)
+    while True:
+        with mpmath.workdps(dps):
+            mp_model = model.as_mp()
+            values = ArrayFactors(mp_model, "mp")
+            wanted = _saturated_digits(dps, difference_digits(values.cc, values.traj), bound)
+        if wanted == dps:
+            return dps, values, mp_model
+        dps = wanted
+
+
+def _saturated_digits(dps: int, cancelled: float, bound: int) -> int:
+    """The digits a pass at ``dps`` whose differences cancel ``cancelled`` digits (forward.difference_digits)
+    asks for, at most ``bound``: ``dps`` when it holds DPS more than that; DPS more than the count when the
+    differences kept 3 digits or more (then the count is theirs, not rounding's); else (∞ included, a
+    difference that lost every digit) twice ``dps``, as the count only says "more"."""
+    if dps >= bound or dps >= DPS + cancelled:
+        return dps
+    return min(bound, math.ceil(DPS + cancelled) if cancelled <= dps - 3 else 2 * dps)
+
+
 def _extremes(values: np.ndarray) -> tuple[float, float]:
     """(largest, smallest) entry as floats, NaN when one is NaN (NumPy's max and min propagate it)."""
     arr = np.asarray(values, dtype=float)
@@ -127,7 +160,12 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
-    mp_loss, mp_grads = _mp_gradients(model, max(DPS, digits))
+    if digits:  # at the digits this trajectory's differences need, measured on its exact pass
+        digits, mp_values, mp_model = measured_saturation(model, digits)
+        with mpmath.workdps(digits):
+            mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
+    else:
+        mp_loss, mp_grads = _mp_gradients(model, DPS)
     if loss_lost:
         loss = mp_loss
     for layer, g in enumerate(grads, start=1):
@@ -146,13 +184,15 @@ def _mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np
         return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
 
 
-def mp_cost(model: NumericModel, dps: int) -> float:
+def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
-    after refusing it in one line when that is beyond the budget."""
+    after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
+    may need (a saturated cell's bound, checked before its first pass), and the refusal says so."""
     from ..budget import estimate, mp_pass_seconds
 
     n, m, B = model.params[0][f"{model.cell.states[0]}0"].shape[0], model.x.shape[1], model.x.shape[2]
-    return estimate(f"the exact pass ({dps} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
+    digits = f"up to {dps}" if most else str(dps)
+    return estimate(f"the exact pass ({digits} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
                     "shorten x, use a smaller batch or smaller weights",
                     seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
@@ -238,13 +278,21 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     # the norms foretell what amplification costs; what a cancelling sum costs the gradients is measured by
     # the reruns below (each nudged sum moves by its Σ|terms|·2⁻⁵³), so cancellation alone does not decide
     if lost - cancelled > max_lost:  # the float64 trajectory does not hold the digits: every field exactly
-        # as many digits as the conditioning asks for, and as a saturated gate's difference needs
-        dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), saturation)
+        # as many digits as the conditioning asks for, and as a saturated gate's differences cancel
+        # (measured on the exact pass, tried first at 2·DPS: see measured_saturation)
+        dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), min(saturation, 2 * DPS))
+        if saturation:  # checked before any work: the saturated passes cost at most this
+            mp_cost(model, max(dps, saturation), most=True)
         while True:
             mp_cost(model, dps)
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
                 values = ArrayFactors(mp_model, "mp")
+                wanted = _saturated_digits(dps, difference_digits(values.cc, values.traj), saturation) \
+                    if saturation else dps
+                if wanted > dps:  # the differences cancel more than this pass holds
+                    dps = wanted
+                    continue
                 loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
             lost = lost_digits(norms) + cancelled
@@ -466,6 +514,8 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
     digits = saturation_digits(values)
+    if digits:  # the digits a saturated gate's differences cancel on this trajectory, measured
+        digits = measured_saturation(model, digits)[0]
     with watch.watch("truncated"):
         cut = truncated_gradients(model, cfg.truncate, values=values)
         a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
