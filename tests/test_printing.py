@@ -130,3 +130,27 @@ def test_a_cases_block_followed_by_a_factor_is_closed_and_max_is_drawn_not_spell
     assert r"\left(\begin{cases}" in latex and r"\end{cases}\right)" in latex, latex
     drawn = CliRunner().invoke(main, ["derive", "-T", "1", "-a", "max(a, a**2, a**3)"]).output
     assert "**" not in drawn and "Max(" not in drawn and "max⎝" in drawn, drawn
+
+
+def test_the_latex_printer_kept_per_settings_prints_as_a_new_one_would():
+    """latex() keeps one printer per settings: what it prints equals a fresh printer's, for every
+    expression of a derivation and under two settings; settings that cannot be a key get a printer of
+    their own; and a call made while the kept printer is printing (from inside one of its methods) gets a
+    new one, so the outer print is not disturbed."""
+    from symbptt.printing import latex_printer as L
+
+    exprs = [e for pair in _expressions() for e in pair[1:]] + [sp.MatrixSymbol("W", 2, 2) * sp.MatrixSymbol("v", 2, 1)]
+    assert L.latex(exprs[-1], mat_symbol_style="bold") != L.latex(exprs[-1])
+    for settings in ({}, {"mat_symbol_style": "bold"}):
+        assert [L.latex(e, **settings) for e in exprs] == [L.LatexPrinter(settings).doprint(e) for e in exprs]
+    h = notation.name("h", step=3)
+    names = {h: "hidden"}
+    assert L.latex(h, symbol_names=names) == L.LatexPrinter({"symbol_names": names}).doprint(h)
+
+    class Nested(sp.Function):
+        def _latex(self, printer):  # prints its argument through latex() while the outer print runs
+            return r"\langle " + L.latex(self.args[0]) + r"\rangle"
+
+    expr = Nested(h) + notation.name("a", step=2)
+    assert L.latex(expr) == L.LatexPrinter({}).doprint(expr)
+    assert r"\langle" in L.latex(expr) and L._kept_printer(())._print_level == 0

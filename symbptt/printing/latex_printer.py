@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
@@ -98,4 +99,17 @@ def latex(expr: Any, **settings: Any) -> str:
     Returns:
         The LaTeX source, without math delimiters.
     """
-    return LatexPrinter(settings).doprint(expr)
+    try:
+        printer = _kept_printer(tuple(sorted(settings.items())))
+    except TypeError:  # a setting that cannot be a key (a dict of symbol names): a printer of its own
+        printer = LatexPrinter(settings)
+    if printer._print_level:  # the kept one is printing (a call from inside one of its methods)
+        printer = LatexPrinter(settings)
+    return printer.doprint(expr)
+
+
+@lru_cache(maxsize=64)
+def _kept_printer(settings: tuple) -> LatexPrinter:
+    """One printer per settings, made once: SymPy's LatexPrinter reads its settings when made (about a
+    third of the time a leaf such as h_{3} takes to print), and holds nothing between two doprint calls."""
+    return LatexPrinter(dict(settings))
