@@ -75,27 +75,27 @@ def _category(symbol: sp.Basic) -> tuple[int, int]:
 WEIGHT_ORDER = {"W": 0, "w": 0, "U": 1, "u": 1}  # recurrent weight, input weight, then the rest
 
 
-def _weight(expr: sp.Basic) -> int:
-    """Which weight a term carries: the recurrent one (W h_{t-1}) before the input one (U x_t, or U h from
-    the layer below), others (biases) after."""
-    bases = [s.parts.base for s in expr.free_symbols if isinstance(s, notation.Name)
-             and _category(s)[0] == PARAMETER]
+def _weight(symbols: set[sp.Basic]) -> int:
+    """Which weight a term with these free symbols carries: the recurrent one (W h_{t-1}) before the input
+    one (U x_t, or U h from the layer below), others (biases) after."""
+    bases = [s.parts.base for s in symbols if isinstance(s, notation.Name) and _category(s)[0] == PARAMETER]
     return min((WEIGHT_ORDER.get(b, 2) for b in bases), default=3)
 
 
-def _rank(expr: sp.Basic) -> tuple[int, int]:
-    """The category of an expression: that of its most dynamic symbol (NUMBER for none)."""
-    ranks = [_category(s) for s in expr.free_symbols]
+def _rank(symbols: set[sp.Basic]) -> tuple[int, int]:
+    """The category of an expression with these free symbols: that of its most dynamic symbol (NUMBER
+    for none)."""
+    ranks = [_category(s) for s in symbols]
     if not ranks:
         return NUMBER, 0
     top = max(c for c, _ in ranks)
     return top, min(i for c, i in ranks if c == top)
 
 
-def _plain(expr: sp.Basic) -> bool:
-    """A scalar sum or product of the notation's symbols (an index such as k + 1 is left as SymPy has it)."""
-    return (type(expr) in (sp.Add, sp.Mul) and expr.is_commutative
-            and any(isinstance(s, notation.Name) for s in expr.free_symbols))
+def _plain(symbols: list[set[sp.Basic]]) -> bool:
+    """Whether a scalar sum or product, its arguments' free symbols given, is one of the notation's symbols
+    (an index such as k + 1 is left as SymPy has it)."""
+    return any(isinstance(s, notation.Name) for arg in symbols for s in arg)
 
 
 def in_reading_order(expr: Any) -> Any:
@@ -110,17 +110,19 @@ def in_reading_order(expr: Any) -> Any:
 def _reordered(expr: sp.Basic) -> sp.Basic:
     """in_reading_order of one expression (cached: the factors of step t and t + 1 recur in every form)."""
     args = [in_reading_order(a) for a in expr.args]
-    if _plain(expr):
+    # the free symbols of each argument, walked once (SymPy walks the tree again on every call)
+    symbols = [a.free_symbols for a in args] if type(expr) in (sp.Add, sp.Mul) and expr.is_commutative else []
+    if symbols and _plain(symbols):
         if type(expr) is sp.Add:
-            keyed = sorted(enumerate(args), key=lambda p: (SUM_RANK[_rank(p[1])[0]], _weight(p[1]), _rank(p[1])[1],
-                                                           p[0]))
-            terms = [a for _, a in keyed]
+            ranks = [_rank(s) for s in symbols]
+            order = sorted(range(len(args)), key=lambda i: (SUM_RANK[ranks[i][0]], _weight(symbols[i]), ranks[i][1], i))
+            terms = [args[i] for i in order]
             first = next((i for i, a in enumerate(terms) if not a.could_extract_minus_sign()), 0)
             if first:  # a sum does not open with a minus when a term without one can: n_t − h_{t-1}
                 terms.insert(0, terms.pop(first))
             return ReadingSum._from_args(tuple(terms))
-        keyed = sorted(enumerate(args), key=lambda p: (_rank(p[1]), p[0]))
-        return ReadingProduct._from_args(tuple(a for _, a in keyed))
+        ranks = [_rank(s) for s in symbols]
+        return ReadingProduct._from_args(tuple(args[i] for i in sorted(range(len(args)), key=lambda i: (ranks[i], i))))
     if all(a is b for a, b in zip(args, expr.args, strict=True)):
         return expr
     if isinstance(expr, (notation.OrderedMul, notation.OrderedSum)):  # built in time order: kept
