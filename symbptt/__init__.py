@@ -38,13 +38,6 @@ if TYPE_CHECKING:
     from .numeric.theory import theory
     from .render import render_text
 
-try:  # the version is written once, in pyproject.toml
-    from importlib.metadata import version as _version
-
-    __version__ = _version("symbptt")
-except Exception:  # pragma: no cover - running from a checkout that was never installed
-    __version__ = "unknown"
-
 _LAZY = {
     "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
     "SymbpttError": "errors", "RNN": "model", "explore": "explorer",
@@ -65,7 +58,21 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    """The version, written once in pyproject.toml and read from the installed metadata when first asked
+    for (importlib.metadata costs about 18 ms of imports, which `--help` and `derive` do not need)."""
+    try:
+        from importlib.metadata import version
+
+        return version("symbptt")
+    except Exception:  # pragma: no cover - running from a checkout that was never installed
+        return "unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     if name in _LAZY:  # imported on first use, then an attribute like any other
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

@@ -11,7 +11,6 @@ known name.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -145,6 +144,8 @@ def _other_cell(name: str, spec: Cell) -> str | None:
 
 
 def _refuse_unknown(name: str, where: str, known: list[str]) -> None:
+    import difflib  # only for the hint (its import is a millisecond of every start-up)
+
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise SymbpttError(f"unknown field {where + name!r}{hint}")

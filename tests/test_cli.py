@@ -49,6 +49,20 @@ def test_version_and_help_of_every_command_with_examples():
         assert "Example" in text, command
 
 
+def test_the_version_is_read_only_when_asked_for():
+    """Importing the package does not import importlib.metadata (about 18 ms of start-up that `--help` and
+    `derive` paid for a version they do not print); symbptt.__version__ reads it then, and equals the
+    installed metadata's."""
+    import importlib.metadata
+
+    code = ("import sys; site = 'importlib.metadata' in sys.modules; import symbptt; "
+            "imported = 'importlib.metadata' in sys.modules; v = symbptt.__version__; "
+            "print(site, imported, 'importlib.metadata' in sys.modules, v)")
+    site, imported, asked, version = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                    check=True).stdout.split()
+    assert imported == site and asked == "True" and version == importlib.metadata.version("symbptt")
+
+
 def test_python_dash_m_runs_the_tool():
     proc = run("derive", "-T", "3", "--format", "text")
     assert proc.returncode == 0
