@@ -398,8 +398,9 @@ def _build_and_render(form: str, model: dict) -> list[float]:
 def rendering(smoke: bool) -> list[list[str]]:
     cases = [("explicit", {"T": 20}), ("recursive", {"T": 50})] if smoke else RENDER_CASES
     rows = []
-    for form, model in cases:
-        build, pretty, text, latex = _build_and_render(form, model)
+    for form, model in cases:  # each time the median of three runs (a single run of 1–2 s varies by ±20% here)
+        runs = [_build_and_render(form, model) for _ in range(1 if smoke else 3)]
+        build, pretty, text, latex = (float(np.median(column)) for column in zip(*runs, strict=True))
         name = ", ".join(f"{k}={v}" for k, v in model.items())
         rows.append([form, name, _fmt(build), f"{_fmt(pretty)} ({pretty / build:.2f}×)",
                      f"{_fmt(text)} ({text / build:.2f}×)", f"{_fmt(latex)} ({latex / build:.2f}×)",
@@ -826,7 +827,7 @@ def main() -> None:
         table(["form", "model", "build", "Unicode", "text", "LaTeX", "pretty ≤ 2×, LaTeX ≤ 1× build"],
               rendering(args.smoke)),
         "\nBuild is the derivation with every equation and every term of a streamed sum made; the three "
-        "printers then print the built equations. Each factor is printed once per template (the factor "
+        "printers then print the built equations (each time the median of three runs). Each factor is printed once per template (the factor "
         "of step t with its step numbers replaced by placeholders) and its step numbers are swapped in "
         "the printed string, so printing costs about one dictionary lookup and one string copy per "
         "factor.\n",
