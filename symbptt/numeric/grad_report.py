@@ -288,8 +288,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
                 values = ArrayFactors(mp_model, "mp")
-                wanted = _saturated_digits(dps, difference_digits(values.cc, values.traj), saturation) \
-                    if saturation else dps
+                wanted = (_saturated_digits(dps, difference_digits(values.cc, values.traj), saturation)
+                          if saturation else dps)
                 if wanted > dps:  # the differences cancel more than this pass holds
                     dps = wanted
                     continue
