@@ -753,6 +753,13 @@ NUDGED = "as measured by reruns with every stored value nudged by one rounding"
                                        "amplified by up to 10^0.1)"),
     ((45, 14.4, 0.0), "mpmath at 45 digits (float64 would keep about 2 digits: rounding amplified by up to 10^14.4)"),
     ((37, 6.3, 6.3), "mpmath at 37 digits (float64 would keep about 10 digits: 6.3 digits cancelled in a sum)"),
+    ((30, 1.2, 0.0), "mpmath at 30 digits (float64 lost range)"),
+    ((80, 1.2, 0.0, 4.0, None, 49.6), "mpmath at 80 digits (saturated gates: their differences cancel up to 50 "
+                                      "digits)"),
+    ((60, 1.2, 0.0, 4.0, None, 12.2), "mpmath at 60 digits (saturated gates: their differences cancel up to 12 "
+                                      "digits)"),
+    ((99, 9.0, 0.0, 4.0, None, 20.0), "mpmath at 99 digits (float64 would keep about 7 digits: rounding amplified "
+                                      "by up to 10^9; saturated gates: their differences cancel up to 20 digits)"),
 ])
 def test_the_precision_sentence_is_made_of_what_was_measured(args, words):
     from symbptt.numeric.grad_report import _precision

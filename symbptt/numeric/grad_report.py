@@ -265,6 +265,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
              "use fewer steps (a shorter x) or a smaller n", **cost)
     model = NumericModel.of(cfg)
     kept: tuple[float, float] | None = None  # the digits float64 kept, once measured
+    differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
     ks = listed_steps(cfg.T)
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
@@ -288,8 +289,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             with mpmath.workdps(dps):
                 mp_model = model.as_mp()
                 values = ArrayFactors(mp_model, "mp")
-                wanted = (_saturated_digits(dps, difference_digits(values.cc, values.traj), saturation)
-                          if saturation else dps)
+                differences = difference_digits(values.cc, values.traj) if saturation else None
+                wanted = _saturated_digits(dps, differences, saturation) if differences is not None else dps
                 if wanted > dps:  # the differences cancel more than this pass holds
                     dps = wanted
                     continue
@@ -329,7 +330,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled, max_lost, kept),
+        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences),
     }
     if kept is not None:  # what the float64 pass kept, measured (see kept_digits)
         report["float64_digits"] = {"relative_to_largest": math.floor(10 * kept[0]) / 10,
@@ -455,10 +456,11 @@ def _kept(kept: tuple[float, float]) -> str:
 
 
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
-               kept: tuple[float, float] | None = None) -> str:
+               kept: tuple[float, float] | None = None, differences: float | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
-    when the float64 pass was not finished), beside the Jacobian norms' amplification and the
-    cancellation measured in the forward pass."""
+    when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
+    measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
+    pass (``differences``, forward.difference_digits)."""
     amplified = lost - cancelled
     power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -468,12 +470,16 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     if not used_mp:
         assert kept is not None
         return f"float64 (kept {_kept(kept)}, {MEASURED}{'; ' + measured if measured else ''})"
+    saturated = (None if differences is None
+                 else f"saturated gates: their differences cancel up to {differences:.0f} digits"
+                 if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
     if kept is not None:
         why = f"float64 kept only {_kept(kept)}, {MEASURED}{'; ' + measured if measured else ''}"
     elif lost > max_lost:
-        why = f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}"
+        why = f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" + (
+            f"; {saturated}" if saturated else "")
     else:
-        why = "float64 lost range or a saturated gate cancels"
+        why = saturated or "float64 lost range"
     return f"mpmath at {used_mp} digits ({why})"
 
 
