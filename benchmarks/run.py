@@ -827,8 +827,9 @@ def main() -> None:
         table(["form", "model", "build", "Unicode", "text", "LaTeX", "pretty ≤ 2×, LaTeX ≤ 1× build"],
               rendering(args.smoke)),
         "\nBuild is the derivation with every equation and every term of a streamed sum made; the three "
-        "printers then print the built equations (each time the median of three runs). Each factor is printed once per template (the factor "
-        "of step t with its step numbers replaced by placeholders) and its step numbers are swapped in "
+        "printers then print the built equations (each time the median of three runs). Each factor is "
+        "printed once per template (the factor of step t with its step numbers replaced by placeholders) "
+        "and its step numbers are swapped in "
         "the printed string, so printing costs about one dictionary lookup and one string copy per "
         "factor.\n",
         table(["symbptt derive --form recursive --wrt all", "wall time", "peak memory (RSS)",
