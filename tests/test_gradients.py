@@ -265,6 +265,38 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
         _agrees_with_reference(p, planted.grads, 1e-15)
 
 
+@pytest.mark.parametrize("seed", [0, 2, 14, 20, 24, 30])  # 60 digits at once; 64, 78, 61, 129, 66 after a second pass
+def test_the_measured_digits_give_the_numbers_the_bound_gives(seed):
+    """Random saturated GRUs (inputs × 20 to 120, stacks of one or two layers, a batch of one to three):
+    symbptt.gradients at the digits its differences are measured to need returns, to the bit, the float64
+    numbers of an exact pass at saturation's bound (what every saturated pass carried before).  In these
+    cases the cancelled differences barely move the gradients (a count planted to 0 still agrees here);
+    the unit above, whose z-gate gradients are made of its difference, is the one that catches that."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric import grad_report as G
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+
+    rng = np.random.default_rng(seed)
+    cell = "gru"
+    spec = get_cell(cell, get_activation("tanh"))
+    n, layers, B, T = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(2, 8))
+    params = [{p: rng.normal(0, 0.7, spec.shape(p, n, 2 if ell == 0 else n)) for p in spec.params}
+              for ell in range(layers)]
+    x, y = rng.normal(size=(T, 2, B)) * float(rng.uniform(20, 120)), rng.normal(size=(n, B))
+    got = symbptt.gradients(params, x, y, cell=cell)
+    model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in params],
+                         x, y, "last")
+    bound = G.saturation_digits(ArrayFactors(model))
+    assert G.DPS < got.digits < bound
+    loss, grads = G._mp_gradients(model, bound)
+    assert got.loss == float(loss)
+    for layer, (mine, exact) in enumerate(zip(got.grads, grads, strict=True)):
+        for k, block in exact.items():
+            want = np.array([float(v) for v in np.ravel(block)])
+            assert np.array_equal(np.ravel(mine[k]), want), (layer, k)
+
+
 @pytest.mark.parametrize("dps,cancelled,bound,wanted", [
     (60, 28.0, 354, 60),  # 30 more than the count: this pass holds
     (60, 52.4, 354, 83),  # 8 digits kept: the count is the difference's own
