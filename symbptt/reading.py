@@ -93,8 +93,8 @@ def _rank(symbols: set[sp.Basic]) -> tuple[int, int]:
 
 
 def _plain(symbols: list[set[sp.Basic]]) -> bool:
-    """Whether a scalar sum or product, its arguments' free symbols given, is one of the notation's symbols
-    (an index such as k + 1 is left as SymPy has it)."""
+    """Whether a scalar sum or product, its arguments' free symbols given, holds one of the notation's
+    symbols (an index such as k + 1 is left as SymPy has it)."""
     return any(isinstance(s, notation.Name) for arg in symbols for s in arg)
 
 

@@ -101,25 +101,29 @@ def saturation_digits(values: ArrayFactors) -> int:
     return saturation_digits_needed(largest, DPS) if largest else 0
 
 
-def measured_saturation(model: NumericModel, bound: int) -> tuple[int, ArrayFactors, NumericModel]:
+def measured_saturation(model: NumericModel, bound: int, least: int = 0
+                        ) -> tuple[int, ArrayFactors, NumericModel, float]:
     """The exact forward pass of a model whose saturated gates may make its differences cancel, at the
     digits they need as measured on that pass: DPS more than the most any of them cancels
-    (forward.difference_digits).  Tried first at 2·DPS digits and raised until the pass's own count fits
-    (_saturated_digits), never beyond ``bound`` (saturation_digits, which always suffices): a GRU with
-    pre-activations up to |a| ≈ 370 may need 354 digits, while its h_{t-1} − n_t cancels only 28.
+    (forward.difference_digits), and at least ``least``.  Tried first at 2·DPS digits and raised until the
+    pass's own count fits (_saturated_digits), never beyond ``bound`` (saturation_digits, which always
+    suffices) unless ``least`` asks for more: a GRU with pre-activations up to |a| ≈ 370 may need 354
+    digits, while its h_{t-1} − n_t cancels only 28.
 
     Returns:
-        (the digits, the exact pass made at them, its model in mpf): read the pass at those digits.
+        (the digits, the exact pass made at them, its model in mpf, the digits its differences cancel):
+        read the pass at those digits.
     """
-    mp_cost(model, bound, most=True)  # the cost is checked before any work: each pass costs at most this
-    dps = min(bound, 2 * DPS)
+    mp_cost(model, max(bound, least), most=True)  # checked before any work: each pass costs at most this
+    dps = max(least, min(bound, 2 * DPS))
     while True:
         with mpmath.workdps(dps):
             mp_model = model.as_mp()
             values = ArrayFactors(mp_model, "mp")
-            wanted = _saturated_digits(dps, difference_digits(values.cc, values.traj), bound)
+            cancelled = difference_digits(values.cc, values.traj)
+        wanted = _saturated_digits(dps, cancelled, bound)
         if wanted == dps:
-            return dps, values, mp_model
+            return dps, values, mp_model, cancelled
         dps = wanted
 
 
@@ -161,7 +165,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
-        digits, mp_values, mp_model = measured_saturation(model, digits)
+        digits, mp_values, mp_model, _ = measured_saturation(model, digits)
         with mpmath.workdps(digits):
             mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
     else:
@@ -280,20 +284,16 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     # the reruns below (each nudged sum moves by its Σ|terms|·2⁻⁵³), so cancellation alone does not decide
     if lost - cancelled > max_lost:  # the float64 trajectory does not hold the digits: every field exactly
         # as many digits as the conditioning asks for, and as a saturated gate's differences cancel
-        # (measured on the exact pass, tried first at 2·DPS: see measured_saturation)
-        dps = max(DPS + math.ceil(lost if math.isfinite(lost) else 0), min(saturation, 2 * DPS))
-        if saturation:  # checked before any work: the saturated passes cost at most this
-            mp_cost(model, max(dps, saturation), most=True)
+        dps = DPS + math.ceil(lost if math.isfinite(lost) else 0)
         while True:
-            mp_cost(model, dps)
+            if saturation:  # at least that, and what the differences cancel, measured on the pass itself
+                dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps)
+            else:
+                mp_cost(model, dps)
+                with mpmath.workdps(dps):
+                    mp_model = model.as_mp()
+                    values = ArrayFactors(mp_model, "mp")
             with mpmath.workdps(dps):
-                mp_model = model.as_mp()
-                values = ArrayFactors(mp_model, "mp")
-                differences = difference_digits(values.cc, values.traj) if saturation else None
-                wanted = _saturated_digits(dps, differences, saturation) if differences is not None else dps
-                if wanted > dps:  # the differences cancel more than this pass holds
-                    dps = wanted
-                    continue
                 loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
             lost = lost_digits(norms) + cancelled
