@@ -454,6 +454,53 @@ def test_block_power_iteration_equals_the_svd(n, G, seed, log_scale):
         assert np.allclose(found, exact, rtol=1e-11, atol=0)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_certified_norms_are_the_svd_norms_where_given_and_prove_long_products(seed):
+    """Products of 1 to 60 random steps (m = 24 to 48): where certified_norms gives a norm it is LAPACK's
+    SVD norm to a few roundings.  Steps that shrink all but one direction (as an RNN's contracting
+    Jacobians do) make products whose σ₁ dominates: past the first few, every one is proven; the
+    identity (singular values all alike) is left to the eigensolver."""
+    from symbptt.numeric.spectral import certified_norms
+
+    rng = np.random.default_rng(seed)
+    m = 24 + 8 * seed
+    basis = np.linalg.qr(rng.normal(size=(m, m)))[0]
+    shrink = (basis * np.r_[1.0, np.full(m - 1, 0.5)]) @ basis.T
+    for kind in ("gaussian", "shrinking"):
+        products, product = [np.eye(m)], np.eye(m)
+        for _ in range(60):
+            step = rng.normal(size=(m, m)) / np.sqrt(m)
+            step = shrink @ (np.eye(m) + 0.3 * step) if kind == "shrinking" else step
+            product = product @ step
+            product /= np.max(np.abs(product))
+            products.append(product.copy())
+        P = np.stack(products)
+        found = certified_norms(P)
+        exact = np.linalg.norm(P, 2, axis=(1, 2))
+        given = ~np.isnan(found)
+        assert np.all(np.abs(found[given] / exact[given] - 1) <= 16 * 2.0**-53)
+        assert not given[0]
+        if kind == "shrinking":
+            assert given[10:].all()
+
+
+def test_certified_norms_do_not_take_a_lower_singular_value_for_the_norm():
+    """The start P·1 is exactly the second left singular vector, where the iteration stands still with no
+    residual: its Rayleigh quotient is σ₂², not below half of ‖P‖_F², so no norm is given (a check
+    without that condition would give σ₂ = 0.9 for ‖P‖₂ = 1)."""
+    from symbptt.numeric.spectral import certified_norms
+
+    rng = np.random.default_rng(3)
+    m = 20
+    Q = np.linalg.qr(rng.normal(size=(m, m)))[0]
+    V = np.linalg.qr(np.column_stack([np.ones(m), rng.normal(size=(m, m - 1))]))[0]
+    V = V[:, [1, 0, *range(2, m)]]  # v₁ ⊥ 1, v₂ ∝ 1: P·1 = s₂·√m·u₂
+    s = np.array([1.0, 0.9] + [1e-3] * (m - 2))
+    P = (Q * s) @ V.T
+    found = certified_norms(P[None])
+    assert np.isnan(found[0]) or abs(found[0] - 1.0) <= 4 * 2.0**-53
+
+
 def _gain_sweep_by_svd(gains, T, activation, n, seed):
     """Per gain, one time step at a time: the full product of J_t = diag(σ'(a_t))·gW0 (rescaled by its
     largest entry) and LAPACK's 2-norm of it."""

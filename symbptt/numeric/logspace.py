@@ -22,7 +22,7 @@ from ..cells import INPUT, Cell, unit
 from ..step import Route, step_graph
 from .factors import ArrayFactors
 from .forward import compiled
-from .spectral import BLOCK, spectral_norms
+from .spectral import BLOCK, certified_norms, spectral_norms
 
 TINY = np.finfo(float).tiny
 MAX_LISTED = 201
@@ -232,9 +232,11 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
 class _HeldNorms:
     """log10‖P‖₂ of the products a backward accumulation lists, computed a batch at a time: the whole
     state and each state's diagonal block (one norm when the cell has one state: its block is the whole).
-    Small blocks by LAPACK's SVD; above SMALL_SVD rows as the square root of the largest eigenvalue of PᵀP
-    (LAPACK's symmetric eigensolver on the batch: the largest eigenvalue is found to a relative error of
-    a few times m·2⁻⁵³, like the SVD's, and with no iteration to stop early)."""
+    Small blocks by LAPACK's SVD; above SMALL_SVD rows by power iterations where they prove the norm
+    (spectral.certified_norms: a long product, whose largest singular value dominates), else as the
+    square root of the largest eigenvalue of PᵀP (LAPACK's symmetric eigensolver on the batch); either
+    way to a relative error of a few times m·2⁻⁵³, like the SVD's, and with no iteration stopped early
+    on a guess."""
 
     BATCH_BYTES = 8 * 2**20  # products held before their norms are taken
 
@@ -278,8 +280,12 @@ def _batch_norms(mats: np.ndarray) -> np.ndarray:
     """‖M‖₂ of each matrix of a (G, m, m) stack."""
     if mats.shape[1] <= SMALL_SVD:
         return np.array([_norm(m) for m in mats])
-    gram = np.matmul(np.swapaxes(mats, 1, 2), mats)
-    return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
+    norms = certified_norms(mats)  # a long product's: proven by a few power iterations
+    left = np.isnan(norms)
+    if left.any():
+        gram = np.matmul(np.swapaxes(mats[left], 1, 2), mats[left])
+        norms[left] = np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
+    return norms
 
 
 class _WarmNorms:
