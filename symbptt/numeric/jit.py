@@ -1,16 +1,6 @@
 """The step kernel compiled to machine code (Numba, when installed): the float64 forward pass with its
 step coefficients, the δ recursion and the sums over t, for any cell whose equations use functions it
-can compile.
-
-Three functions are generated per cell structure (cell, layers, loss):
-
-    forward_layer   the cell's one-step equations — the same stable expressions numeric/forward.py
-                    lambdifies — printed as scalar Python, one unit of one batch element at a time,
-                    with every step coefficient beside the nodes
-    deltas          kernel.deltas as loops: δ_t from δ_{t+1} and the layer above, kept as float64
-                    times a power of two per step
-    sums            the loss, and each gradient Σ_t row_t z_tᵀ summed run by run (a run: steps that
-                    share an exponent) and the runs added with an unbounded exponent, as kernel.gradients
+can compile (numeric/jit_source.py prints the three functions of a cell structure).
 
 The source is written once to the cache folder (its name is its hash) and compiled by Numba with its
 on-disk cache, so a later process loads machine code instead of compiling.  Products with a weight are
@@ -39,13 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sympy as sp
-from sympy.printing.pycode import PythonCodePrinter
 
-from .. import primitives as P
-from ..cells import INPUT, Cell, unit
+from ..cells import INPUT, Cell
 from .forward import CompiledCell, Trajectory, compiled
-from .kernel import HIGH, LOW, RESCALE_EVERY, _Plan, _value, plan, run_bounds
+from .jit_source import HEADER, SHARED_NAMES, SHARED_SOURCE, Unsupported, delta_source, forward_source, sums_source
+from .kernel import HIGH, LOW, RESCALE_EVERY, _value, plan, run_bounds
 from .memory import keep_freed_memory
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
@@ -61,68 +49,6 @@ def worth_it(n: int, batch: int, nodes: int) -> bool:
 
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
-
-HEADER = '''
-import math
-
-import numpy as np
-from numba import njit
-'''
-
-ADD = '''
-
-@njit(cache=True)
-def _add(m1, x1, v, e):
-    """m1·2^x1 + v·2^e as a mantissa and exponent, as kernel._extended_sum adds: an addend below 2^-60
-    of the other is dropped without being computed (below half a unit in the last place, float64
-    addition would drop it too), so nothing underflows."""
-    if v == 0.0:
-        return m1, x1
-    m2, x2 = math.frexp(v)
-    x2 = x2 + e
-    if m1 == 0.0 or x1 < x2 - 60:
-        return m2, x2
-    if x2 < x1 - 60:
-        return m1, x1
-    top = max(x1, x2)
-    m, shift = math.frexp(math.ldexp(m1, x1 - top) + math.ldexp(m2, x2 - top))
-    return m, (top + shift if m != 0.0 else top - top)
-'''
-
-
-# the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
-# compute them (primitives.np_sigmoid, np_dsigmoid, np.tanh, np_sech2, np_relu, np_step), operation for
-# operation; a repeated math.exp(…) of the same argument is computed once by the compiler
-SCALAR = {
-    P.sigmoid: "(1.0 / (1.0 + math.exp(-abs(X))) if X >= 0 else math.exp(-abs(X)) / (1.0 + math.exp(-abs(X))))",
-    P.dsigmoid: "(math.exp(-abs(X)) / ((1.0 + math.exp(-abs(X))) * (1.0 + math.exp(-abs(X)))))",
-    P.tanh: "math.tanh(X)",
-    P.dtanh: "(4.0 * math.exp(-2.0 * abs(X)) / ((math.exp(-2.0 * abs(X)) + 1.0) * (math.exp(-2.0 * abs(X)) + 1.0)))",
-    P.relu: "max(X, 0.0)",
-    P.step: "(1.0 if X > 0 else 0.0)",
-}
-MATH = (sp.exp, sp.log, sp.sin, sp.cos, sp.Abs, sp.Pow, sp.Add, sp.Mul, sp.Symbol, sp.Number,
-        sp.Piecewise, sp.Max, sp.Min)
-PARTS = (sp.logic.boolalg.BooleanAtom, sp.Tuple, sp.functions.elementary.piecewise.ExprCondPair)
-
-
-class Unsupported(Exception):
-    """An expression the kernel does not compile (a custom activation's primitive, a special function)."""
-
-
-class _ScalarPrinter(PythonCodePrinter):
-    """One unit's value as scalar Python over the math module and the helpers (for Numba)."""
-
-    def _print(self, expr: Any, **kwargs: Any) -> str:
-        if isinstance(expr, P.Primitive):
-            form = SCALAR.get(type(expr))
-            if form is None:
-                raise Unsupported(type(expr).__name__)
-            return form.replace("X", f"({self._print(expr.args[0])})")
-        if isinstance(expr, sp.Basic) and not isinstance(expr, MATH + PARTS) and not expr.is_Relational:
-            raise Unsupported(type(expr).__name__)
-        return super()._print(expr, **kwargs)
-
 
 @lru_cache(maxsize=1)
 def _fenv() -> tuple[Any, Any] | None:
@@ -160,320 +86,6 @@ def cache_folder() -> Path:
         return Path(given) / "jit"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "symbptt" / "jit"
-
-
-# ---------------------------------------------------------------- source of one layer's forward pass
-
-
-def _forward_source(cc: CompiledCell) -> str:
-    """forward_layer(...): linears, nodes and step coefficients of one layer for t = 1..T."""
-    cell, graph = cc.cell, cc.graph
-    printer = _ScalarPrinter({"fully_qualified_modules": True, "strict": True})
-    args = (["T", "n", "B", "same_width", "X"]
-            + [f"R_{m}" for lin in cell.linears for m, s in lin.terms if s == INPUT]  # U x_t, every t
-            + [f"M_{m}" for lin in cell.linears for m, s in lin.terms if s != INPUT]
-            + [f"b_{lin.name}" for lin in cell.linears if lin.bias]
-            + [f"P_{p}" for p in cell.unit_params]
-            + [f"L_{lin.name}" for lin in cell.linears] + [f"N_{name}" for name in cc.node_names]
-            + [f"C_{k}" for k in range(len(cc.keys))])
-    body = ["acc = np.empty(B)", "s = np.empty(B)", "for t in range(1, T + 1):"]
-    for lin in cell.linears:  # a = b + Σ_terms (M s_{t-1} or U x_t), summed in the cell's order
-        body += ["    for i in range(n):", "        for bb in range(B):",
-                 f"            acc[bb] = {f'b_{lin.name}[i, 0]' if lin.bias else '0.0'}"]
-        for matrix, src in lin.terms:
-            if src == INPUT:
-                body += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
-            else:
-                body += ["        for bb in range(B):", "            s[bb] = 0.0", "        for j in range(n):",
-                         f"            w = M_{matrix}[i, j]", "            for bb in range(B):",
-                         f"                s[bb] += w * N_{src}[t - 1, j, bb]",
-                         "        for bb in range(B):", "            acc[bb] = acc[bb] + s[bb]"]
-        body += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
-    # nodes and coefficients, unit by unit
-    body += ["    for i in range(n):", "        for bb in range(B):"]
-    names = {}
-    for leaf in cc.leaf_names:
-        sym = graph.symbol(leaf)
-        if leaf in {lin.name for lin in cell.linears}:
-            value = f"L_{leaf}[t, i, bb]"
-        elif leaf.startswith("prev_"):
-            value = f"N_{leaf[5:]}[t - 1, i, bb]"
-        elif leaf == INPUT:
-            value = "X[t - 1, i, bb] if same_width else 0.0"
-        else:  # a scalar (1×1) or per-unit (n×1) parameter
-            value = f"P_{leaf}[i if P_{leaf}.shape[0] > 1 else 0, 0]"
-        names[sym] = f"v_{leaf}"
-        body.append(f"            v_{leaf} = {value}")
-    for k, name in enumerate(cc.node_names):
-        names[unit(name)] = f"u_{name}"
-        expr = cc.node_exprs[k].xreplace({s: sp.Symbol(v) for s, v in names.items()})
-        body += [f"            u_{name} = {printer.doprint(expr)}", f"            N_{name}[t, i, bb] = u_{name}"]
-    exprs = [cc.coefficient_exprs[key].xreplace({s: sp.Symbol(v) for s, v in names.items()}) for key in cc.keys]
-    shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("w_"))
-    for sym, expr in shared:
-        body.append(f"            {sym} = {printer.doprint(expr)}")
-    for k, expr in enumerate(reduced):
-        value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
-        body.append(f"            C_{k}[t, i, bb] = {value}")
-    return ("@njit(cache=True)\ndef forward_layer(" + ", ".join(args) + "):\n"
-            + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
-
-
-# ---------------------------------------------------------------- source of the δ recursion
-
-
-DELTA_HELPERS = '''
-
-@njit(cache=True)
-def _zero(D, t):
-    for i in range(D.shape[1]):
-        for bb in range(D.shape[2]):
-            D[t, i, bb] = 0.0
-
-
-@njit(cache=True)
-def _error(D, t, Ht, Yt, scale):
-    """δ_t starts from the loss's error h_t − y_t, at the step's exponent."""
-    for i in range(D.shape[1]):
-        for bb in range(D.shape[2]):
-            D[t, i, bb] = math.ldexp(Ht[i, bb] - Yt[i, bb], -scale)
-
-
-@njit(cache=True)
-def _diagonal(D, t, K, L, s, shift):
-    """δ_t += (c_s ⊙ δ'_s) · 2^shift: a route whose factor is diagonal."""
-    for i in range(D.shape[1]):
-        for bb in range(D.shape[2]):
-            v = K[s, i, bb] * L[s, i, bb]
-            if shift != 0:
-                v = math.ldexp(v, shift)
-            D[t, i, bb] = D[t, i, bb] + v
-
-
-@njit(cache=True)
-def _through(D, t, MT, K, L, s, shift, sc, pr):
-    """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, row-major)."""
-    n, B = D.shape[1], D.shape[2]
-    for j in range(n):
-        for bb in range(B):
-            sc[j, bb] = K[s, j, bb] * L[s, j, bb]
-    for i in range(n):
-        for bb in range(B):
-            pr[bb] = 0.0
-        for j in range(n):
-            w = MT[i, j]
-            for bb in range(B):
-                pr[bb] += w * sc[j, bb]
-        for bb in range(B):
-            v = pr[bb]
-            if shift != 0:
-                v = math.ldexp(v, shift)
-            D[t, i, bb] = D[t, i, bb] + v
-
-
-@njit(cache=True)
-def _largest(D, t, largest):
-    for i in range(D.shape[1]):
-        for bb in range(D.shape[2]):
-            largest = max(largest, abs(D[t, i, bb]))
-    return largest
-
-
-@njit(cache=True)
-def _rescale(D, t, k):
-    for i in range(D.shape[1]):
-        for bb in range(D.shape[2]):
-            D[t, i, bb] = math.ldexp(D[t, i, bb], -k)
-'''
-
-
-def _delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
-                  ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
-    """deltas(...): kernel.deltas as calls of DELTA_HELPERS' loops (a short function compiles fast),
-    δ_t written into its row as the routes are added, with the rescaling by powers of two."""
-    keys = [key for key, _, _ in the_plan.order]
-    coef_index = {key: k for k, key in enumerate(cc.keys)}
-    coefs: list[tuple[int, int]] = []  # (layer, coefficient index) arguments
-    weights: list[tuple[int, str]] = []  # (layer, matrix) arguments, transposed
-    out_name = {key: f"D_{key[0]}_{key[1]}" for key in keys}
-    error = "_error({out}, t, H[T], Y, scale)" if loss == "last" else "_error({out}, t, H[t], Y[t - 1], scale)"
-    body = ["sc = np.empty((n, B))", "pr = np.empty(B)",
-            "for t in range(T, -1, -1):",
-            f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
-            "    later_exp = exps[t + 1]",
-            "    scale = max(later_exp, 0) if reads_error else later_exp",
-            "    shift = later_exp - scale"]
-    for key, parts, err in the_plan.order:
-        out = out_name[key]
-        if err:
-            body += ["    if reads_error:", "        " + error.format(out=out), "    else:", f"        _zero({out}, t)"]
-        else:
-            body.append(f"    _zero({out}, t)")
-        for part in parts:
-            s = "t" if part.up else "t + 1"
-            body.append(f"    if {'t >= 1' if part.up else 't + 1 <= T'}:")
-            for (target, leaf), matrix in part.terms:
-                ci = len(coefs)
-                coefs.append((part.later[0], coef_index[(target, leaf)]))
-                shift = "0" if part.up else "shift"  # a part from the layer above shares δ_t's exponent
-                if matrix is None:
-                    body.append(f"        _diagonal({out}, t, K_{ci}, {out_name[part.later]}, {s}, {shift})")
-                else:
-                    body.append(f"        _through({out}, t, MT_{len(weights)}, K_{ci}, {out_name[part.later]}, {s}, "
-                                f"{shift}, sc, pr)")
-                    weights.append((part.later[0], matrix))
-    outs = [out_name[k] for k in keys]
-    body += ["    exps[t] = scale",
-             "    if t % RESCALE == 0 or t == T:",
-             "        largest = 0.0",
-             *[f"        largest = _largest({o}, t, largest)" for o in outs],
-             "        if largest != 0.0 and not (LOW <= largest <= HIGH):",
-             "            k = math.frexp(largest)[1]",
-             *[f"            _rescale({o}, t, k)" for o in outs],
-             "            exps[t] = scale + k"]
-    args = (["T", "n", "B", "H", "Y", "exps"] + [f"K_{i}" for i in range(len(coefs))]
-            + [f"MT_{i}" for i in range(len(weights))] + outs)
-    source = ("@njit(cache=True)\ndef deltas(" + ", ".join(args) + "):\n"
-              + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
-    return source, outs, coefs, weights
-
-
-# ---------------------------------------------------------------- source of the sums over t
-
-
-SUM_HELPERS = '''
-
-@njit(cache=True)
-def _clear(GM, GX):
-    for i in range(GM.shape[0]):
-        for k in range(GM.shape[1]):
-            GM[i, k] = 0.0
-            GX[i, k] = 0
-
-
-@njit(cache=True)
-def _row(R, K, D, first):
-    """R = c ⊙ δ (first) or R += c ⊙ δ, for t = 1..T: a leaf's row, summed over the states it enters."""
-    for t in range(1, R.shape[0]):
-        for i in range(R.shape[1]):
-            for bb in range(R.shape[2]):
-                v = K[t, i, bb] * D[t, i, bb]
-                R[t, i, bb] = v if first else R[t, i, bb] + v
-
-
-@njit(cache=True)
-def _block(R, a, b, e, GM, GX):
-    """Rows a..b−1 of R summed over the batch (and over the units for a 1 × 1 parameter), added at
-    exponent e: one run of a bias's rows, or δ_0 of an initial state (a = 0, b = 1)."""
-    n, B = R.shape[1], R.shape[2]
-    whole = GM.shape[0] != n
-    s = 0.0
-    for i in range(n):
-        if not whole:
-            s = 0.0
-        for idx in range(a, b):
-            for bb in range(B):
-                s += R[idx, i, bb]
-        if not whole:
-            GM[i, 0], GX[i, 0] = _add(GM[i, 0], GX[i, 0], s, e)
-    if whole:
-        GM[0, 0], GX[0, 0] = _add(GM[0, 0], GX[0, 0], s, e)
-
-
-@njit(cache=True)
-def _summed(R, starts, stops, rexps, GM, GX):
-    """A bias or per-unit parameter: each run's rows (t = start + 1 .. stop) summed, the runs added with
-    their exponents."""
-    for r in range(len(rexps)):
-        _block(R, starts[r] + 1, stops[r] + 1, rexps[r], GM, GX)
-
-
-@njit(cache=True)
-def _outer(R, Z, starts, stops, rexps, GM, GX):
-    """A weight: Σ_t row_t z_tᵀ over each run, the runs added with their exponents (step by step, so
-    that each step's row and z are read once, from cache)."""
-    n, m, B = R.shape[1], GM.shape[1], R.shape[2]
-    S = np.empty((n, m))
-    for r in range(len(rexps)):
-        for i in range(n):
-            for k in range(m):
-                S[i, k] = 0.0
-        for idx in range(starts[r], stops[r]):
-            for i in range(n):
-                for k in range(m):
-                    s = 0.0
-                    for bb in range(B):
-                        s += R[idx + 1, i, bb] * Z[idx, k, bb]
-                    S[i, k] += s
-        for i in range(n):
-            for k in range(m):
-                GM[i, k], GX[i, k] = _add(GM[i, k], GX[i, k], S[i, k], rexps[r])
-
-
-@njit(cache=True)
-def _finish(GM, GX):
-    """Each entry as a float64 where it is a normal number (kernel._value's rule), its exponent then 0;
-    the count of entries beyond, which stay (mantissa, exponent)."""
-    outside = 0
-    for i in range(GM.shape[0]):
-        for k in range(GM.shape[1]):
-            m, x = GM[i, k], GX[i, k]
-            if m != 0.0 and -1021 <= x <= 1024:
-                GM[i, k], GX[i, k] = math.ldexp(m, x), 0
-            elif m != 0.0:
-                outside += 1
-    return outside
-'''
-
-
-def _sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list[tuple[int, int]]]:
-    """sums(...): the loss, and every gradient as kernel.gradients sums it — Σ over the steps of each run
-    sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays
-    (the loops are SUM_HELPERS', called once per gradient: a short function compiles fast)."""
-    coef_index = {key: k for k, key in enumerate(cc.keys)}
-    coefs: list[tuple[int, int]] = []
-    body = ["loss = 0.0"]
-    if loss == "last":
-        body += ["for i in range(n):", "    for bb in range(B):", "        e = H[T, i, bb] - Y[i, bb]",
-                 "        loss += e * e"]
-    else:
-        body += ["for t in range(1, T + 1):", "    for i in range(n):", "        for bb in range(B):",
-                 "            e = H[t, i, bb] - Y[t - 1, i, bb]", "            loss += e * e"]
-    body.append("loss = loss / 2")
-    rows = {}
-    for layer, leaf, states in the_plan.rows:
-        if not states:
-            continue
-        name = f"R_{layer}_{leaf}"
-        rows[(layer, leaf)] = name
-        body.append(f"{name} = np.empty((T + 1, n, B))")
-        for k, state in enumerate(states):  # summed in the states' order, as kernel.gradients sums them
-            body.append(f"_row({name}, K_{len(coefs)}, D_{layer}_{state}, {k == 0})")
-            coefs.append((layer, coef_index[(state, leaf)]))
-    weights = []  # the gradients that read a z_t (weights), in the plan's order: their Z arguments
-    body.append("outside = 0")
-    for g, (_, layer, kind, leaf, source) in enumerate(the_plan.grads):
-        body.append(f"_clear(GM_{g}, GX_{g})")
-        row = rows.get((layer, leaf))
-        if kind == "initial":
-            body.append(f"_block(D_{layer}_{leaf}, 0, 1, e0, GM_{g}, GX_{g})")  # δ_0
-        else:
-            if source is not None:
-                weights.append(g)
-            if row is not None and source is None:
-                body.append(f"_summed({row}, starts, stops, rexps, GM_{g}, GX_{g})")
-            elif row is not None:
-                body.append(f"_outer({row}, Z_{g}, starts, stops, rexps, GM_{g}, GX_{g})")
-        body.append(f"outside += _finish(GM_{g}, GX_{g})")
-    body.append("return loss, outside")
-    args = (["T", "n", "B", "starts", "stops", "rexps", "e0", "H", "Y"]
-            + [f"K_{i}" for i in range(len(coefs))]
-            + [f"D_{layer}_{state}" for layer, state in [key for key, _, _ in the_plan.order]]
-            + [f"Z_{g}" for g in weights]
-            + [f"GM_{g}" for g in range(len(the_plan.grads))] + [f"GX_{g}" for g in range(len(the_plan.grads))])
-    source = ("@njit(cache=True)\ndef sums(" + ", ".join(args) + "):\n"
-              + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
-    return source, coefs
 
 
 # ---------------------------------------------------------------- loading and running
@@ -521,15 +133,11 @@ def _load(source: str) -> tuple[Any, bool]:
     return module, fresh
 
 
-SHARED_NAMES = ("_add", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_clear", "_row",
-                "_block", "_summed", "_outer", "_finish")
-
-
 @lru_cache(maxsize=1)
 def _shared() -> Any:
-    """The module of the loops all kernels share (ADD, DELTA_HELPERS, SUM_HELPERS): its source never
+    """The module of the loops all kernels share (jit_source.SHARED_SOURCE): its source never
     changes with the cell, so Numba compiles it once per machine and every kernel links to it."""
-    return _load(HEADER + ADD + DELTA_HELPERS + SUM_HELPERS)[0]
+    return _load(SHARED_SOURCE)[0]
 
 
 @lru_cache(maxsize=32)
@@ -537,15 +145,15 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     """The compiled kernels of a structure, or None when its equations use a function they do not compile."""
     cc = compiled(cell)
     try:
-        forward_source = _forward_source(cc)
-        delta_source, outs, coefs, weights = _delta_source(cc, plan(cell, layers, loss), loss)
-        sums_source, sum_coefs = _sums_source(cc, plan(cell, layers, loss), loss)
+        forward_src = forward_source(cc)
+        delta_src, outs, coefs, weights = delta_source(cc, plan(cell, layers, loss), loss)
+        sums_src, sum_coefs = sums_source(cc, plan(cell, layers, loss), loss)
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
     shared = _shared().__name__  # the loops every kernel calls: one module, compiled once per machine
     header = HEADER + f"from {shared} import {', '.join(SHARED_NAMES)}\n"
-    module, fresh = _load(header + constants + "\n\n" + forward_source + "\n\n" + delta_source + "\n\n" + sums_source)
+    module, fresh = _load(header + constants + "\n\n" + forward_src + "\n\n" + delta_src + "\n\n" + sums_src)
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
     return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
