@@ -484,6 +484,26 @@ def test_certified_norms_are_the_svd_norms_where_given_and_prove_long_products(s
             assert given[10:].all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(17, 40), st.integers(1, 40), st.floats(0.05, 0.95), st.floats(-30, 30), st.integers(0, 2**31))
+def test_certified_norms_are_the_svd_norm_or_nothing(m, steps, spread, log_scale, seed):
+    """Any product of ``steps`` random steps that shrink all but one direction by ``spread`` (some
+    dominate, some do not), at any scale: certified_norms gives LAPACK's SVD norm to 16 roundings, or NaN
+    (the eigensolver's case) — never a wrong number."""
+    from symbptt.numeric.spectral import certified_norms
+
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(m, m)))[0]
+    shrink = (basis * np.r_[1.0, np.full(m - 1, spread)]) @ basis.T
+    product = np.eye(m)
+    for _ in range(steps):
+        product = product @ shrink @ (np.eye(m) + 0.5 * rng.normal(size=(m, m)) / np.sqrt(m))
+        product /= np.max(np.abs(product))
+    P = product[None] * 10.0**log_scale
+    found = certified_norms(P)[0]
+    assert np.isnan(found) or abs(found / np.linalg.norm(P[0], 2) - 1) <= 16 * 2.0**-53
+
+
 def test_certified_norms_do_not_take_a_lower_singular_value_for_the_norm():
     """The start P·1 is exactly the second left singular vector, where the iteration stands still with no
     residual: its Rayleigh quotient is σ₂², not below half of ‖P‖_F², so no norm is given (a check
