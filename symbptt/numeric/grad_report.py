@@ -519,9 +519,11 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     if cfg.truncate is None:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
-    digits = saturation_digits(values)
-    if digits:  # the digits a saturated gate's differences cancel on this trajectory, measured
-        digits = measured_saturation(model, digits)[0]
+    digits, measured = saturation_digits(values), None
+    if digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
+        # pass, which the exact loop below reads when it runs at those digits
+        digits, mp_values, mp_model, _ = measured_saturation(model, digits)
+        measured = (digits, mp_values, mp_model)
     with watch.watch("truncated"):
         cut = truncated_gradients(model, cfg.truncate, values=values)
         a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
@@ -539,9 +541,14 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
         while True:
             mp_cost(model, dps)
             with mpmath.workdps(dps):
-                mp_model = model.as_mp()
-                cut = truncated_gradients(mp_model, cfg.truncate, "mp")
-                full_mp = exact_gradients_mp(mp_model)
+                if measured is not None and measured[0] == dps:
+                    _, mp_values, mp_model = measured
+                else:
+                    mp_model = model.as_mp()
+                    mp_values = ArrayFactors(mp_model, "mp")
+                # one exact forward pass for both gradients
+                cut = truncated_gradients(mp_model, cfg.truncate, "mp", values=mp_values)
+                full_mp = exact_gradients_mp(mp_model, mp_values)
                 a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
                 b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
                 denom = mpmath.sqrt(sum(v * v for v in b_mp))
@@ -559,6 +566,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
             "relative_difference": relative}
 
 
-def exact_gradients_mp(mp_model: NumericModel) -> list[dict[str, np.ndarray]]:
-    """Every gradient of a model whose numbers are already mpf, at mpmath's current precision."""
-    return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)[1]
+def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = None) -> list[dict[str, np.ndarray]]:
+    """Every gradient of a model whose numbers are already mpf, at mpmath's current precision (from its
+    exact forward pass ``values`` when made already)."""
+    return gradient_blocks(values if values is not None else ArrayFactors(mp_model, "mp"), mp_model)[1]
