@@ -113,15 +113,14 @@ def _reordered(expr: sp.Basic) -> sp.Basic:
     # the free symbols of each argument, walked once (SymPy walks the tree again on every call)
     symbols = [a.free_symbols for a in args] if type(expr) in (sp.Add, sp.Mul) and expr.is_commutative else []
     if symbols and _plain(symbols):
+        ranks = [_rank(s) for s in symbols]
         if type(expr) is sp.Add:
-            ranks = [_rank(s) for s in symbols]
             order = sorted(range(len(args)), key=lambda i: (SUM_RANK[ranks[i][0]], _weight(symbols[i]), ranks[i][1], i))
             terms = [args[i] for i in order]
             first = next((i for i, a in enumerate(terms) if not a.could_extract_minus_sign()), 0)
             if first:  # a sum does not open with a minus when a term without one can: n_t − h_{t-1}
                 terms.insert(0, terms.pop(first))
             return ReadingSum._from_args(tuple(terms))
-        ranks = [_rank(s) for s in symbols]
         return ReadingProduct._from_args(tuple(args[i] for i in sorted(range(len(args)), key=lambda i: (ranks[i], i))))
     if all(a is b for a, b in zip(args, expr.args, strict=True)):
         return expr
