@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .forward import ROUNDING
+
 POWER_TOLERANCE = 1e-13  # relative change of the norm estimate at which the iteration stops
 POWER_STEPS = 30  # iterations per time step before the exact SVD takes over for the gains left
 BLOCK_TOLERANCE = 1e-6  # relative change of the sum of all Ritz values: the block has stopped turning
@@ -47,7 +49,6 @@ def spectral_norms(products: np.ndarray, start: np.ndarray,
 
 
 CERTIFY_STEPS = 12  # power iterations a matrix is given to prove its norm before the eigensolver takes it
-ROUNDING = 2.0 ** -53
 
 
 def certified_norms(mats: np.ndarray) -> np.ndarray:
