@@ -71,6 +71,23 @@ def test_one_sequence_may_drop_the_batch_axis_and_the_result_unpacks_as_a_pair()
         assert np.allclose(single.log10[k], np.log10(np.abs(grads[k])))
 
 
+def test_log10_of_a_stack_follows_its_layers_and_the_exact_values():
+    """log10 is computed when first read: for a stack it is one dict per layer, from the exact mpf value
+    where a block has one (layer 1's h0 here, far below float64's range) and from the float64 value else."""
+    first = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
+    second = {"W": np.array([[0.5]]), "U": np.array([[0.8]]), "b": np.zeros(1), "h0": np.zeros(1)}
+    got = symbptt.gradients([first, second], np.ones((1200, 1)), np.array([0.5]))
+    assert isinstance(got.log10, list) and len(got.log10) == 2 and got.log10 is got.log10
+    for ell, layer in enumerate(got.grads):
+        assert set(got.log10[ell]) == set(layer)
+        for k, g in layer.items():
+            exact = (got.exact[ell] if got.exact else {}).get(k)
+            want = ([float(mpmath.log10(abs(v))) for v in exact.flat] if exact is not None
+                    else list(np.log10(np.abs(g)).flat))
+            assert list(got.log10[ell][k].flat) == want, (ell, k)
+    assert got.exact is not None and "h0" in got.exact[0] and got.log10[0]["h0"][0] < -500
+
+
 def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
     """∂L/∂h_0 of one tanh unit with w = 3 over T = 1500 steps is about 10^-3590: plain float64 underflows;
     the kernel's scaled δ holds it without mpmath, and its log10 and value agree with reference.py's own

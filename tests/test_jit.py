@@ -230,6 +230,32 @@ def test_runs_of_equal_exponents_cover_every_step_once(exps):
     assert kernel._runs(arr) == list(zip(starts.tolist(), stops.tolist(), values.tolist(), strict=True))
 
 
+def test_the_compiled_runs_are_the_numpy_runs(compiled_kernel):
+    """The sums kernel finds the runs itself (jit_source's _runs): the same bounds as kernel.run_bounds
+    for one step, one run, a change at every step and 300 seeded random exponent sequences."""
+    shared = jit._shared()
+    rng = np.random.default_rng(5)
+    cases = [[0, 4], [2, 2, 2, 2], [0, 1, 2, 3, 4, 5], [7, 0, 0, 1, 1, 0]]
+    cases += [rng.integers(-2, 3, size=int(rng.integers(2, 60))).tolist() for _ in range(300)]
+    for exps in cases:
+        arr = np.array(exps, dtype=np.int64)
+        got = shared._runs(arr, len(exps) - 1)
+        for a, b in zip(got, kernel.run_bounds(arr), strict=True):
+            assert np.array_equal(a, b), exps
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.integers(-5000, 5000))
+def test_exact_entries_hold_mantissa_times_a_power_of_two_exactly(value, exponent):
+    """kernel.exact_entries (a gradient beyond float64's range as mpf entries) against mpmath's own
+    ldexp, at any float64 (subnormals, −0.0 and the largest included) and exponent."""
+    import mpmath
+
+    got = kernel.exact_entries(np.array([[value, -value]]), np.array([[exponent, exponent]]))
+    assert got.shape == (1, 2) and got.dtype == object
+    for entry, v in zip(got.flat, (value, -value), strict=True):
+        assert entry == mpmath.ldexp(mpmath.mpf(v), exponent)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["last", "sum"])
 @pytest.mark.parametrize("cell", BUILTIN)

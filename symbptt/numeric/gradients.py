@@ -30,6 +30,7 @@ T·2⁻⁵³ times the conditioning of the products (about 12 digits kept at T =
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -67,16 +68,28 @@ class Gradients(tuple):
     loss: float
     grads: Any
     digits: int
-    log10: Any
     exact: Any
     kernel: str
 
-    def __new__(cls, loss: float, grads: Any, digits: int, log10: Any, exact: Any, kernel: str = "numpy"
-                ) -> Gradients:
+    def __new__(cls, loss: float, grads: Any, digits: int, exact: Any, kernel: str = "numpy") -> Gradients:
         self = super().__new__(cls, (loss, grads))
-        self.loss, self.grads, self.digits, self.log10, self.exact = loss, grads, digits, log10, exact
-        self.kernel = kernel
+        self.loss, self.grads, self.digits, self.exact, self.kernel = loss, grads, digits, exact, kernel
+        self._log10: Any = None
         return self
+
+    @property
+    def log10(self) -> Any:
+        """log10|∂L/∂θ| of every entry, computed when first asked for (from ``exact`` where a block has
+        mpf entries, else from ``grads``)."""
+        if self._log10 is None:
+            stacked = isinstance(self.grads, list)
+            grads = self.grads if stacked else [self.grads]
+            exact = (self.exact if stacked else [self.exact]) if self.exact is not None else [{} for _ in grads]
+            with np.errstate(divide="ignore"):  # log10 of an exact 0 is −∞
+                logs = [{k: _log10(ex.get(k, g)) for k, g in layer.items()}
+                        for layer, ex in zip(grads, exact, strict=True)]
+            self._log10 = logs if stacked else logs[0]
+        return self._log10
 
 
 def _array(name: str, value: Any, shape: tuple[int, ...] | None = None, finite: bool = True) -> np.ndarray:
@@ -109,15 +122,17 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
     if missing:
         raise SymbpttError(f"{where}{missing[0]!r} is missing (the {cell.name} cell's parameters: "
                            f"{', '.join(cell.params)})")
+    read: dict[str, np.ndarray] = {}
     if n is None:
         initial = next(p for p in cell.params if cell.kind(p) == "initial")
-        n = _array(f"{where}{initial}", given[initial]).reshape(-1).size
+        read[initial] = _array(f"{where}{initial}", given[initial])
+        n = read[initial].size
         if not 1 <= n <= MAX_NUMERIC_HIDDEN:
             raise SymbpttError(f"the hidden size n = {n} (from {initial}) must be 1 to {MAX_NUMERIC_HIDDEN}")
     out = {}
     for p in cell.params:
         kind = cell.kind(p)
-        arr = _array(f"{where}{p}", given[p])
+        arr = read[p] if p in read else _array(f"{where}{p}", given[p])
         if kind == "scalar" and arr.shape == (1,):
             arr = arr.reshape(())
         want = () if kind == "scalar" else cell.shape(p, n, k)  # a scalar as a number
@@ -185,8 +200,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
              floats=4.0 * T * B * n * (len(spec.nodes) + len(spec.linears)) * len(layers))
     if not np.all(np.isfinite(xa)):
         raise SymbpttError("x holds inf or NaN")
-    from .grad_report import exact_gradients, saturation_digits  # mpmath where float64 did not hold
-
+    exact_gradients, saturation_digits = _exact_path()
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
     fast = jit.float_pass(spec, model.params, model.x, model.y, loss)  # None: the watched NumPy pass
@@ -202,16 +216,23 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
             (value, grads), digits = fast.result, 0
         else:
             value, grads, digits = exact_gradients(model, values, saturation=saturation, computed=fast.deltas)
-    out, logs, exact = [], [], []
-    with np.errstate(divide="ignore"):  # log10 of an exact 0 is −∞
-        for given, g in zip(layers, grads, strict=True):
-            out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
-            logs.append({k: _log10(g[k]).reshape(given[k].shape) for k in given})
-            exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
-                          if np.asarray(g[k]).dtype == object})
+    out, exact = [], []
+    for given, g in zip(layers, grads, strict=True):
+        out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
+        exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
+                      if np.asarray(g[k]).dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
-    return Gradients(float(value), pick(out), int(digits), pick(logs), pick(exact) if any(exact) else None,
+    return Gradients(float(value), pick(out), int(digits), pick(exact) if any(exact) else None,
                      "numpy" if fast is None else "compiled")
+
+
+@cache
+def _exact_path() -> tuple[Any, Any]:
+    """grad_report's exact_gradients and saturation_digits (mpmath where float64 did not hold), imported
+    at the first call: an import statement run at every call costs more than a small gradient's sums."""
+    from .grad_report import exact_gradients, saturation_digits
+
+    return exact_gradients, saturation_digits
 
 
 def _as_float(block: Any) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 from ..cells import INPUT, Cell
 from .forward import CompiledCell, Trajectory, compiled
 from .jit_source import HEADER, SHARED_NAMES, SHARED_SOURCE, Unsupported, delta_source, forward_source, sums_source
-from .kernel import HIGH, LOW, RESCALE_EVERY, _value, plan, run_bounds
+from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
 from .memory import keep_freed_memory
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
@@ -268,7 +268,6 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     fenv = _fenv()
     assert fenv is not None
     test, clear = fenv
-    starts, stops, rexps = run_bounds(exps)
     the_plan = plan(cc.cell, len(params), loss)
     T, n, B = x.shape[0], outs[0].shape[1], x.shape[2]
     zs, gm, gx = [], [], []
@@ -279,15 +278,16 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
         if source is not None and kind != "initial":  # a weight's z_t (as kernel.gradients reads it)
             z = (x if layer == 1 else values[layer - 2]["h"][1:]) if source == INPUT else values[layer - 1][source][:-1]
             zs.append(np.ascontiguousarray(z))
+    outside = np.zeros(len(gm), dtype=np.int64)  # per gradient: its entries beyond float64's range
     clear(FE_EVENTS)
-    value, outside = k.sums(T, n, B, starts, stops, rexps, int(exps[0]), values[-1]["h"], y,
-                            *[coefs[layer - 1][cc.keys[i]] for layer, i in k.sum_coefs], *outs, *zs, *gm, *gx)
+    value = k.sums(T, n, B, exps, int(exps[0]), values[-1]["h"], y,
+                   *[coefs[layer - 1][cc.keys[i]] for layer, i in k.sum_coefs], *outs, *zs, *gm, *gx, outside)
     if test(FE_EVENTS):
         return None
     grads: list[dict[str, np.ndarray]] = [{} for _ in params]
-    for (param, layer, _, _, _), m, e in zip(the_plan.grads, gm, gx, strict=True):
-        beyond = outside and bool(np.any((e != 0) & (m != 0)))  # _finish left these as (mantissa, exponent)
-        grads[layer - 1][param] = _value(m, e) if beyond else m  # beyond float64's range: mpf entries
+    for (param, layer, _, _, _), m, e, beyond in zip(the_plan.grads, gm, gx, outside.tolist(), strict=True):
+        # _finish left the entries beyond float64's range as (mantissa, exponent): the block as mpf entries
+        grads[layer - 1][param] = exact_entries(m, e) if beyond else m
     return float(value), grads
 
 

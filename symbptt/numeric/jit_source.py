@@ -271,6 +271,28 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
 SUM_HELPERS = '''
 
 @njit(cache=True)
+def _runs(exps, T):
+    """The runs of steps t = 1..T that share an exponent (kernel.run_bounds): for each run the
+    position of its first step (t − 1), its stop and its exponent."""
+    count = 1
+    for t in range(2, T + 1):
+        if exps[t] != exps[t - 1]:
+            count += 1
+    starts = np.empty(count, np.int64)
+    stops = np.empty(count, np.int64)
+    rexps = np.empty(count, np.int64)
+    r = 0
+    starts[0], rexps[0] = 0, exps[1]
+    for t in range(2, T + 1):
+        if exps[t] != exps[t - 1]:
+            stops[r] = t - 1
+            r += 1
+            starts[r], rexps[r] = t - 1, exps[t]
+    stops[r] = T
+    return starts, stops, rexps
+
+
+@njit(cache=True)
 def _clear(GM, GX):
     for i in range(GM.shape[0]):
         for k in range(GM.shape[1]):
@@ -355,8 +377,9 @@ def _finish(GM, GX):
 
 def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list[tuple[int, int]]]:
     """sums(...): the loss, and every gradient as kernel.gradients sums it — Σ over the steps of each run
-    sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays
-    (the loops are SUM_HELPERS', called once per gradient: a short function compiles fast)."""
+    sharing an exponent, the runs added with an unbounded exponent — as mantissa and exponent arrays,
+    with the count of each gradient's entries beyond float64's range in OUTSIDE (the loops are
+    SUM_HELPERS', called once per gradient: a short function compiles fast)."""
     coef_index = {key: k for k, key in enumerate(cc.keys)}
     coefs: list[tuple[int, int]] = []
     body = ["loss = 0.0"]
@@ -378,7 +401,7 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
             body.append(f"_row({name}, K_{len(coefs)}, D_{layer}_{state}, {k == 0})")
             coefs.append((layer, coef_index[(state, leaf)]))
     weights = []  # the gradients that read a z_t (weights), in the plan's order: their Z arguments
-    body.append("outside = 0")
+    body.append("starts, stops, rexps = _runs(exps, T)")
     for g, (_, layer, kind, leaf, source) in enumerate(the_plan.grads):
         body.append(f"_clear(GM_{g}, GX_{g})")
         row = rows.get((layer, leaf))
@@ -391,20 +414,21 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
                 body.append(f"_summed({row}, starts, stops, rexps, GM_{g}, GX_{g})")
             elif row is not None:
                 body.append(f"_outer({row}, Z_{g}, starts, stops, rexps, GM_{g}, GX_{g})")
-        body.append(f"outside += _finish(GM_{g}, GX_{g})")
-    body.append("return loss, outside")
-    args = (["T", "n", "B", "starts", "stops", "rexps", "e0", "H", "Y"]
+        body.append(f"OUTSIDE[{g}] = _finish(GM_{g}, GX_{g})")
+    body.append("return loss")
+    args = (["T", "n", "B", "exps", "e0", "H", "Y"]
             + [f"K_{i}" for i in range(len(coefs))]
             + [f"D_{layer}_{state}" for layer, state in [key for key, _, _ in the_plan.order]]
             + [f"Z_{g}" for g in weights]
-            + [f"GM_{g}" for g in range(len(the_plan.grads))] + [f"GX_{g}" for g in range(len(the_plan.grads))])
+            + [f"GM_{g}" for g in range(len(the_plan.grads))] + [f"GX_{g}" for g in range(len(the_plan.grads))]
+            + ["OUTSIDE"])
     source = ("@njit(cache=True)\ndef sums(" + ", ".join(args) + "):\n"
               + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
     return source, coefs
 
 
 SHARED_SOURCE = HEADER + ADD + DELTA_HELPERS + SUM_HELPERS  # the loops every kernel calls
-SHARED_NAMES = ("_add", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_clear", "_row",
+SHARED_NAMES = ("_add", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_runs", "_clear", "_row",
                 "_block", "_summed", "_outer", "_finish")
 
 __all__ = ["HEADER", "SHARED_NAMES", "SHARED_SOURCE", "Unsupported", "delta_source", "forward_source", "sums_source"]

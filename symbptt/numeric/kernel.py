@@ -216,10 +216,16 @@ def _value(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     nonzero = m != 0
     if np.all((x[nonzero] >= -1021) & (x[nonzero] <= 1024)):
         return np.ldexp(m, np.where(nonzero, x, 0))
-    out = np.empty(mantissa.shape, dtype=object)
-    for idx in np.ndindex(mantissa.shape):
-        out[idx] = mpmath.ldexp(mpmath.mpf(float(m[idx])), int(x[idx])) if m[idx] else mpmath.mpf(0)
-    return out
+    return exact_entries(mantissa, exponent)
+
+
+def exact_entries(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """mantissa · 2^exponent as an object array of mpf numbers, each exact (the shape of mantissa)."""
+    out = np.empty(mantissa.size, dtype=object)
+    for i, (v, e) in enumerate(zip(mantissa.reshape(-1).tolist(), exponent.reshape(-1).tolist(), strict=True)):
+        m, x = math.frexp(v)  # |m| in [1/2, 1): m·2^53 is an integer, and mpf((man, exp)) is man·2^exp exactly
+        out[i] = mpmath.mpf((int(m * 2.0**53), x + e - 53)) if m else mpmath.mpf(0)
+    return out.reshape(mantissa.shape)
 
 
 def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None,
