@@ -70,11 +70,12 @@ class Gradients(tuple):
     digits: int
     exact: Any
     kernel: str
+    _log10: Any
 
     def __new__(cls, loss: float, grads: Any, digits: int, exact: Any, kernel: str = "numpy") -> Gradients:
         self = super().__new__(cls, (loss, grads))
         self.loss, self.grads, self.digits, self.exact, self.kernel = loss, grads, digits, exact, kernel
-        self._log10: Any = None
+        self._log10 = None
         return self
 
     @property

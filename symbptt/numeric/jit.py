@@ -101,7 +101,7 @@ class Kernels:
     outs: tuple[tuple[int, str], ...]  # the δ arrays, by (layer, state)
     coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the δ kernel reads: (layer, index in cc.keys)
     weights: tuple[tuple[int, str], ...]  # the transposed weights it reads: (layer, matrix)
-    sums: Callable[..., tuple[float, int]]
+    sums: Callable[..., float]
     sum_coefs: tuple[tuple[int, int], ...]  # the coefficient arrays the sums read
     fresh: bool  # the source was new in the cache folder: the first call compiles (seconds)
 
