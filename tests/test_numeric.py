@@ -1325,3 +1325,24 @@ def test_nudges_drawn_in_blocks_are_the_nudges_drawn_one_call_at_a_time(directio
         size = np.abs(rng.normal(size=shape)) * (rng.random(shape) < 0.6) if with_size else None
         got, want = ours(values, size), plain(values, size)
         assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([1, -1]), st.booleans(), st.integers(0, 2**32 - 1),
+       st.lists(st.lists(st.tuples(st.integers(1, 70), st.integers(1, 3)), min_size=1, max_size=5), min_size=1,
+                max_size=8))
+def test_maps_moved_together_move_as_one_call_each(direction, scattered, seed, groups):
+    """The nudged forward pass moves a step's linear maps in one call (UlpNoise.together): each array
+    gets the bits that one call per array, in order, gives it — shapes differing within a call."""
+    from symbptt.numeric.forward import UlpNoise
+
+    rng = np.random.default_rng(seed)
+    ours, plain = UlpNoise(direction, scattered), _noise_one_call_at_a_time(direction, scattered)
+    for shapes in groups * 4:
+        values = [rng.normal(size=shape) * 10.0 ** rng.integers(-300, 300) for shape in shapes]
+        sizes = [np.abs(rng.normal(size=shape)) * (rng.random(shape) < 0.6) for shape in shapes]
+        for v in values:
+            v[rng.random(v.shape) < 0.2] = 0.0
+        got = ours.together(values, sizes)
+        for g, v, z in zip(got, values, sizes, strict=True):
+            assert g.shape == v.shape and np.array_equal(g.view(np.int64), plain(v, z).view(np.int64))

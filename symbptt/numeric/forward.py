@@ -319,6 +319,16 @@ class UlpNoise:
         lo, self._used = self._used, self._used + count
         return self._towards[lo:self._used].reshape(shape), self._rounding[lo:self._used].reshape(shape)
 
+    def together(self, values: list[np.ndarray], sizes: list[np.ndarray]) -> list[np.ndarray]:
+        """Each values[i] moved with its sizes[i] (the same shape), as calls one after the other would move
+        them — their entries in order, each array's in C order — in one call."""
+        flat = self(np.concatenate([v.reshape(-1) for v in values]), np.concatenate([z.reshape(-1) for z in sizes]))
+        out, lo = [], 0
+        for v in values:
+            out.append(flat[lo:lo + v.size].reshape(v.shape))
+            lo += v.size
+        return out
+
     def __call__(self, values: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:
         values = np.asarray(values)
         towards, rounding = self._next(values.shape)
@@ -376,6 +386,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         plain = {m: w for m, w in weights.items() if isinstance(w, np.ndarray) and w.ndim == 2}
         in_place = noise is None and dtype.kind == "f" and len(plain) == len(weights)
         product = np.empty((n, B), dtype=dtype)
+        nudged: list[tuple[str, np.ndarray, np.ndarray]] = []  # nudged: each map's sum and Σ|terms| this step
+        magnitude: dict[str, np.ndarray] = {}  # nudged: |s_{t−1}| of each state a map reads, this step
         for t in range(1, T + 1):
             inp = inputs[t - 1]
             for lin in cell.linears:
@@ -395,15 +407,27 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                                      else matvec(weights[matrix], layer[src][t - 1]))
                 if noise is None:
                     layer[lin.name][t] = total
-                else:
-                    size = np.abs(p[lin.bias]) if lin.bias else 0
-                    for matrix, src in lin.terms:
-                        size = size + (read_size[matrix][t - 1] if src == INPUT
-                                       else matvec(absolute[matrix], np.abs(layer[src][t - 1])))
-                    total, size = np.asarray(total), np.asarray(size)
-                    layer[lin.name][t] = noise(total, size if size.shape == total.shape
-                                               else np.broadcast_to(size, total.shape))
-                args[lin.name] = layer[lin.name][t]
+                    args[lin.name] = layer[lin.name][t]
+                    continue
+                size = np.abs(p[lin.bias]) if lin.bias else 0
+                for matrix, src in lin.terms:
+                    if src == INPUT:
+                        size = size + read_size[matrix][t - 1]
+                        continue
+                    if src not in magnitude:
+                        magnitude[src] = np.abs(layer[src][t - 1])
+                    size = size + matvec(absolute[matrix], magnitude[src])
+                total, size = np.asarray(total), np.asarray(size)
+                nudged.append((lin.name, total, size if size.shape == total.shape
+                               else np.broadcast_to(size, total.shape)))
+            if nudged:  # the linear maps read only step t − 1: moved in one call, which draws the signs
+                # in the order one call per map would
+                for (name, _, _), value in zip(nudged, noise.together([v for _, v, _ in nudged],  # type: ignore[union-attr]
+                                                                       [z for _, _, z in nudged]), strict=True):
+                    layer[name][t] = value
+                    args[name] = layer[name][t]
+                nudged.clear()
+            magnitude.clear()
             for st in cell.states:
                 args[f"prev_{st}"] = layer[st][t - 1]
             args[INPUT] = inp if inp.shape[0] == n else zeros
