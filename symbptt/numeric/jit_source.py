@@ -105,17 +105,25 @@ def forward_source(cc: CompiledCell) -> str:
             + [f"C_{k}" for k in range(len(cc.keys))])
     body = ["acc = np.empty(B)", "s = np.empty(B)", "for t in range(1, T + 1):"]
     for lin in cell.linears:  # a = b + Σ_terms (M s_{t-1} or U x_t), summed in the cell's order
-        body += ["    for i in range(n):", "        for bb in range(B):",
-                 f"            acc[bb] = {f'b_{lin.name}[i, 0]' if lin.bias else '0.0'}"]
+        # one sequence: the same additions in the same order, the sums held in registers (a sum kept in
+        # an array of one entry waits for its own store at every term)
+        start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
+        one = ["if B == 1:", "    for i in range(n):", f"        acc0 = {start}"]
+        batch = ["else:", "    for i in range(n):", "        for bb in range(B):", f"            acc[bb] = {start}"]
         for matrix, src in lin.terms:
             if src == INPUT:
-                body += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
+                one += [f"        acc0 = acc0 + R_{matrix}[t - 1, i, 0]"]
+                batch += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
             else:
-                body += ["        for bb in range(B):", "            s[bb] = 0.0", "        for j in range(n):",
-                         f"            w = M_{matrix}[i, j]", "            for bb in range(B):",
-                         f"                s[bb] += w * N_{src}[t - 1, j, bb]",
-                         "        for bb in range(B):", "            acc[bb] = acc[bb] + s[bb]"]
-        body += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
+                one += ["        s0 = 0.0", "        for j in range(n):",
+                        f"            s0 += M_{matrix}[i, j] * N_{src}[t - 1, j, 0]", "        acc0 = acc0 + s0"]
+                batch += ["        for bb in range(B):", "            s[bb] = 0.0", "        for j in range(n):",
+                          f"            w = M_{matrix}[i, j]", "            for bb in range(B):",
+                          f"                s[bb] += w * N_{src}[t - 1, j, bb]",
+                          "        for bb in range(B):", "            acc[bb] = acc[bb] + s[bb]"]
+        one += [f"        L_{lin.name}[t, i, 0] = acc0"]
+        batch += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
+        body += ["    " + line for line in one + batch]
     # nodes and coefficients, unit by unit
     body += ["    for i in range(n):", "        for bb in range(B):"]
     names = {}
@@ -181,6 +189,17 @@ def _diagonal(D, t, K, L, s, shift):
 def _through(D, t, MT, K, L, s, shift, sc, pr):
     """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, row-major)."""
     n, B = D.shape[1], D.shape[2]
+    if B == 1:  # one sequence: the same sums, held in a register
+        for j in range(n):
+            sc[j, 0] = K[s, j, 0] * L[s, j, 0]
+        for i in range(n):
+            v = 0.0
+            for j in range(n):
+                v += MT[i, j] * sc[j, 0]
+            if shift != 0:
+                v = math.ldexp(v, shift)
+            D[t, i, 0] = D[t, i, 0] + v
+        return
     for j in range(n):
         for bb in range(B):
             sc[j, bb] = K[s, j, bb] * L[s, j, bb]
