@@ -10,6 +10,7 @@ mpmath carried where float64 did not hold).
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -269,8 +270,9 @@ def side_by_side(funcs: dict[str, Callable[[], object]], least: int, budget: flo
     return {name: float(np.median(spent)) for name, spent in times.items()}
 
 
-def grid(smoke: bool) -> list[list[str]]:
-    """One row per cell, n, T and batch: symbptt.gradients, the floor, torch f64, the ratios."""
+def grid(smoke: bool, costs: dict[str, tuple[float, float, float, float]] | None = None) -> list[list[str]]:
+    """One row per cell, n, T and batch: symbptt.gradients, the floor, torch f64, the ratios; ``costs``, when
+    given, gets ``step_costs`` of each row over the floor target, timed right after the row."""
     import symbptt
 
     try:
@@ -285,10 +287,7 @@ def grid(smoke: bool) -> list[list[str]]:
     rows = []
     for cell in ("rnn", "lstm", "gru"):
         for n, T, B in sizes:
-            rng = np.random.default_rng(n * 1000 + T + B)
-            m = n
-            p = _params(cell, n, m, rng)
-            x, y = rng.normal(size=(T, m, B)), rng.normal(size=(n, B))
+            p, x, y = _case(cell, n, T, B)
             repeats = 1 if smoke else (3 if n * T * B > 10**5 else 7)
             got = symbptt.gradients(p, x, y, cell=cell)
             floor_g = HAND[cell](p, x, y)
@@ -314,7 +313,57 @@ def grid(smoke: bool) -> list[list[str]]:
             rows.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{ours * 1e3:.2f} ms", f"{ours / floor:.2f}×",
                          f"{numpy_kernel / floor:.2f}×", theirs, jaxed, path, f"{worst:.0e}",
                          _status(ours <= 1.5 * floor, None if to_jax is None or n > 16 else to_jax <= 5.0)])
+            if costs is not None and ours > 1.5 * floor:
+                costs[rows[-1][0]] = step_costs(cell, p, x, y, smoke)
     return rows
+
+
+def _case(cell: str, n: int, T: int, B: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The parameters, x and y of a row of the grid (m = n; seeded by the row's sizes)."""
+    rng = np.random.default_rng(n * 1000 + T + B)
+    p = _params(cell, n, n, rng)
+    return p, rng.normal(size=(T, n, B)), rng.normal(size=(n, B))
+
+
+CASE = re.compile(r"(\w+) n = (\d+), T = (\d+), batch (\d+)")
+
+
+def step_costs(cell: str, p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, smoke: bool
+               ) -> tuple[float, float, float, float]:
+    """A row timed again in one block: ours and the floor's with all T steps and with the first step only
+    (CPU medians, seconds) — what a call costs before its steps, and each step after."""
+    import symbptt
+
+    spent = side_by_side({"ours": lambda: symbptt.gradients(p, x, y, cell=cell),
+                          "floor": lambda: HAND[cell](p, x, y),
+                          "ours1": lambda: symbptt.gradients(p, x[:1], y, cell=cell),
+                          "floor1": lambda: HAND[cell](p, x[:1], y)}, 1 if smoke else 7, most=1 if smoke else 75)
+    return spent["ours"], spent["floor"], spent["ours1"], spent["floor1"]
+
+
+def grid_note(rows: list[list[str]], costs: dict[str, tuple[float, float, float, float]]) -> str:
+    """The sentences under the grid, from its rows and their ``step_costs``: which rows miss a target, and
+    for those over the floor whether their steps or the call around them cost more than the floor's."""
+    jax = [f"{row[0]} ({row[5]} JAX)" for row in rows if "JAX" in row[-1]]
+    floor = [row[0] for row in rows if "floor" in row[-1]]
+    if not jax and not floor:
+        return "Every row is within both targets.\n"
+    parts = []
+    for case in floor:
+        ours, theirs, ours1, theirs1 = costs[case]
+        T = int(CASE.fullmatch(case).group(3))  # type: ignore[union-attr]
+        step, their_step = (ours - ours1) / (T - 1), (theirs - theirs1) / (T - 1)
+        where = ("its steps are within the target and the call's fixed cost is what is over"
+                 if step <= 1.5 * their_step else f"its steps alone cost {step / their_step:.1f}× the floor's")
+        parts.append(f"{case}, timed again: {ours * 1e3:.2f} ms against the floor's {theirs * 1e3:.2f} ms; with "
+                     f"its first step only {ours1 * 1e3:.2f} ms against {theirs1 * 1e3:.2f} ms, so each further "
+                     f"step costs {step * 1e6:.1f} µs against {their_step * 1e6:.1f} µs: {where}")
+    text = ""
+    if floor:
+        text += f"Over the floor target: {'; '.join(parts)}. "
+    if jax:
+        text += f"Over the JAX target: {', '.join(jax)}."
+    return text.rstrip() + "\n"
 
 
 def _status(floor_met: bool, jax_met: bool | None) -> str:
@@ -465,7 +514,8 @@ def section(smoke: bool) -> list[str]:
             "*worst*: the largest difference from the floor's gradients (relative to max(1, |g|)). "
             "Target: ≤ 1.5× the floor; ≤ 5× JAX for n ≤ 16.\n",
             table(["case", "ours", "/ floor", "NumPy kernel / floor", "/ torch", "/ JAX", "path", "worst", "status"],
-                  grid(smoke)),
+                  rows := grid(smoke, costs := {})),
+            "\n" + grid_note(rows, costs),
             "\n### The compiled kernel's one-time cost (a new process each; the second reads Numba's disk cache; "
             "the first row also compiles the loops every kernel shares)\n",
             table(["kernel", "compile", "load"], compile_times(smoke)),

@@ -55,3 +55,28 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     assert "for lstm:" in one and "every cell" not in one
     neither = numbers.report_note(rows(1.4, 1.9))
     assert "within the 2× target" in neither and "over" not in neither
+
+
+def test_the_sentences_under_the_grid_follow_its_rows_and_step_costs():
+    """Section 12's words under the grid name the rows that miss a target and, for a row over the floor,
+    say from its re-timed costs whether its steps or the call around them are over: changing the costs
+    changes the words."""
+    sys.path.insert(0, "benchmarks")
+    try:
+        import gradients as numbers
+    finally:
+        sys.path.remove("benchmarks")
+
+    met = ["rnn n = 1, T = 10, batch 1", "0.12 ms", "0.62×", "2.05×", "0.26×", "2.5×", "float64 (compiled)", "2e-16",
+           "met"]
+    slow = ["rnn n = 16, T = 10, batch 32", "0.47 ms", "1.90×", "2.01×", "0.42×", "1.5×", "float64 (numpy)", "4e-16",
+            "NOT met (floor)"]
+    jax = ["rnn n = 1, T = 1000, batch 1", "0.47 ms", "0.02×", "0.90×", "0.01×", "5.3×", "float64 (compiled)",
+           "1e-16", "NOT met (JAX)"]
+    assert numbers.grid_note([met], {}) == "Every row is within both targets.\n"
+    fixed = numbers.grid_note([met, slow], {slow[0]: (320e-6, 162e-6, 190e-6, 25e-6)})
+    assert "rnn n = 16, T = 10, batch 32, timed again: 0.32 ms against the floor's 0.16 ms" in fixed
+    assert "each further step costs 14.4 µs against 15.2 µs" in fixed and "fixed cost is what is over" in fixed
+    steps = numbers.grid_note([slow, jax], {slow[0]: (600e-6, 162e-6, 60e-6, 25e-6)})
+    assert "its steps alone cost 3.9× the floor's" in steps and "fixed cost" not in steps
+    assert "Over the JAX target: rnn n = 1, T = 1000, batch 1 (5.3× JAX)." in steps
