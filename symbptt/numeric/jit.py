@@ -45,9 +45,9 @@ def worth_it(n: int, batch: int, nodes: int) -> bool:
     freed memory).  The loops pay a scalar tanh or exp (~10× NumPy's vectorised ones) per unit and step,
     and save NumPy's fixed cost per call.  One sequence: up to n = 32 for the one-node cells (at n = 64
     both take the same time), up to n = 64 for gated cells (there an LSTM with T = 100 took 6.3 ms
-    against NumPy's 7.6, a GRU 4.0 against 5.4; at n = 128 an LSTM took 34 against 23 ms).  A batch: gated cells while
-    n × batch ≤ 512, one-node cells while n × batch ≤ 256 (at n = 32, batch 32 a gated cell, and at
-    n = 16, batch 32 the plain cell, run faster on NumPy)."""
+    against NumPy's 7.6, a GRU 4.0 against 5.4; at n = 128 an LSTM took 34 against 23 ms).  A batch:
+    gated cells while n × batch ≤ 512, one-node cells while n × batch ≤ 256 (at n = 32, batch 32 a gated
+    cell, and at n = 16, batch 32 the plain cell, run faster on NumPy)."""
     if batch == 1:
         return n <= (MAX_GATED_UNITS if nodes > 1 else MAX_UNITS)
     return n <= MAX_UNITS and n * batch <= (512 if nodes > 1 else 256)
