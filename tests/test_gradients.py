@@ -88,6 +88,30 @@ def test_log10_of_a_stack_follows_its_layers_and_the_exact_values():
     assert got.exact is not None and "h0" in got.exact[0] and got.log10[0]["h0"][0] < -500
 
 
+def test_a_result_survives_pickle_and_deepcopy():
+    """A Gradients is a tuple with attributes: pickling it (multiprocessing, joblib, a saved result) and
+    deep-copying it give the same loss, gradients, exact values and log10, for one layer and a stack."""
+    import copy
+    import pickle
+
+    one = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
+    x, y = np.ones((800, 1)), np.array([0.5])
+    for params in (one, [one, {**one, "W": np.array([[0.5]])}]):
+        got = symbptt.gradients(params, x, y)
+        for back in (pickle.loads(pickle.dumps(got)), copy.deepcopy(got)):
+            assert type(back) is type(got) and back.loss == got.loss and back.digits == got.digits
+            assert back.kernel == got.kernel and tuple(back)[0] == got.loss
+            layers = got.grads if isinstance(got.grads, list) else [got.grads]
+            again = back.grads if isinstance(back.grads, list) else [back.grads]
+            for a, b in zip(layers, again, strict=True):
+                assert all(np.array_equal(a[k], b[k]) for k in a)
+            assert (back.exact is None) == (got.exact is None)
+            logs = got.log10 if isinstance(got.log10, list) else [got.log10]
+            logs_back = back.log10 if isinstance(back.log10, list) else [back.log10]
+            for a, b in zip(logs, logs_back, strict=True):
+                assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
     """∂L/∂h_0 of one tanh unit with w = 3 over T = 1500 steps is about 10^-3590: plain float64 underflows;
     the kernel's scaled δ holds it without mpmath, and its log10 and value agree with reference.py's own

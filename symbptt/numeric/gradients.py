@@ -78,6 +78,10 @@ class Gradients(tuple):
         self._log10 = None
         return self
 
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        """What pickle and copy pass to ``__new__`` (a tuple's own would pass only the pair)."""
+        return self.loss, self.grads, self.digits, self.exact, self.kernel
+
     @property
     def log10(self) -> Any:
         """log10|∂L/∂θ| of every entry, computed when first asked for (from ``exact`` where a block has
