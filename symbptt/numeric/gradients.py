@@ -108,16 +108,23 @@ def _array(name: str, value: Any, shape: tuple[int, ...] | None = None, finite: 
         raise SymbpttError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     arr = arr.astype(float, copy=False)
     if shape is not None and arr.shape != shape:
-        want = "×".join(map(str, shape)) or "a number"
+        want = _shape_words(shape)
         raise SymbpttError(f"{name} must be {want}, got shape {'×'.join(map(str, arr.shape)) or '()'}")
     if finite and not np.isfinite(arr).all():
         raise SymbpttError(f"{name} holds inf or NaN")
     return arr
 
 
+def _shape_words(shape: tuple[int, ...]) -> str:
+    """A wanted shape in words: "a number", "a vector of 3", "3×4"."""
+    if not shape:
+        return "a number"
+    return f"a vector of {shape[0]}" if len(shape) == 1 else "×".join(map(str, shape))
+
+
 def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[dict[str, np.ndarray], int]:
     if not isinstance(given, Mapping):
-        raise SymbpttError(f"{where or 'params'} must be a dict of the {cell.name} cell's parameters "
+        raise SymbpttError(f"{where.rstrip('.') or 'params'} must be a dict of the {cell.name} cell's parameters "
                            f"({', '.join(cell.params)})")
     unknown = [key for key in given if key not in cell.params]
     if unknown:
@@ -142,7 +149,7 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
             arr = arr.reshape(())
         want = () if kind == "scalar" else cell.shape(p, n, k)  # a scalar as a number
         if arr.shape != want:
-            shown, got = "×".join(map(str, want)) or "a number", "×".join(map(str, arr.shape)) or "()"
+            shown, got = _shape_words(want), "×".join(map(str, arr.shape)) or "()"
             raise SymbpttError(f"{where}{p} must be {shown} ({kind}), got shape {got}")
         out[p] = arr
     return out, n
