@@ -15,6 +15,7 @@ from .paths import default_wrt, resolve_wrt, targets
 from .printing import latex
 from .reading import in_reading_order
 from .symbolic.shown import carried_paths, generic_step_names, only_carried
+from .validate import instance
 
 DIAGRAM_MAX_STEPS = 8
 
@@ -220,6 +221,7 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
     Raises:
         SymbpttError: an unknown parameter or form.
     """
+    instance("standalone", rnn, RNN, "an RNN", "standalone(RNN(T=3))")
     wrt = wrt or default_wrt(rnn)
     targets(rnn, wrt)  # an unknown name is refused here, not written into a section
     wrt = resolve_wrt(rnn, wrt)
@@ -272,6 +274,7 @@ def tikz_diagram(rnn: RNN) -> str:
     through every state, each arrow labelled with the factor δ is multiplied by (its transpose)."""
     from .step import state_edges
 
+    instance("tikz_diagram", rnn, RNN, "an RNN", "tikz_diagram(RNN(T=3))")
     states, edges = rnn.spec.states, state_edges(rnn.graph)
     columns = [0, *_drawn_steps(rnn.T)]
     sup = (lambda ell: f"({ell})") if rnn.layers > 1 else (lambda ell: "")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SymbpttError
+from .validate import integer, number
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 CELLS = ("rnn", "lstm", "gru")
@@ -80,6 +81,10 @@ class Explorer:
         if cell not in CELLS or activation not in ACTIVATIONS:
             raise SymbpttError(f"explore takes a cell of {', '.join(CELLS)} and an activation of "
                                f"{', '.join(ACTIVATIONS)}")
+        T = integer("T", T, 1, 200)  # the sliders' ranges: a value outside one would be moved into it
+        for name, value, low, high in (("w", w, -3.0, 3.0), ("b", b, -4.0, 6.0)):
+            if not low <= number(name, value) <= high:
+                raise SymbpttError(f"{name} must be from {low:g} to {high:g} (its slider), got {value!r:.20}")
         self.w = W.FloatSlider(value=w, min=-3.0, max=3.0, step=0.05, description="w or gain")
         self.b = W.FloatSlider(value=b, min=-4.0, max=6.0, step=0.1, description="b or gate bias")
         self.T = W.IntSlider(value=T, min=1, max=200, description="T")

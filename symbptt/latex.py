@@ -21,6 +21,7 @@ from .printing import factor_joint, latex, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, split_product
 from .symbolic.derivation import Derivation, Equation
+from .validate import instance
 
 FACTORS_PER_LINE = 8
 CHARS_PER_LINE = 240  # LaTeX source characters of factors per printed line
@@ -234,4 +235,5 @@ def notes_tex(derivation: Derivation) -> str:
 
 def snippet(derivation: Derivation) -> str:
     """A comment with the title, then align*; what `symbptt latex` prints by default."""
+    instance("snippet", derivation, Derivation, "a Derivation", "snippet(derive(RNN(T=3)))")
     return f"% {derivation.title}\n" + align(derivation) + notes_tex(derivation)

@@ -29,6 +29,7 @@ from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation
 from .symbolic.shown import template_of
 from .templates import swap
+from .validate import instance
 
 FORMATS = ("pretty", "text", "latex")
 DEFAULT_WIDTH = 100
@@ -507,4 +508,5 @@ def _wrap_note(note: str, width: int) -> Iterator[str]:
 
 
 def render_text(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> str:
+    instance("render_text", derivation, Derivation, "a Derivation", "render_text(derive(RNN(T=3)))")
     return "\n".join(render_lines(derivation, pretty, width)) + "\n"

@@ -38,4 +38,12 @@ def choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> st
     return value
 
 
-__all__ = ["choice", "integer", "number"]
+def instance(function: str, value: object, kind: type, noun: str, example: str) -> None:
+    """Refuses, in one line, a ``value`` that is not a ``kind`` (``noun``: "an RNN"; ``example``: a call
+    that works): a public function handed the wrong object says so instead of failing on an attribute
+    deep inside."""
+    if not isinstance(value, kind):
+        raise SymbpttError(f"{function} takes {noun}, e.g. {example}; got {type(value).__name__}")
+
+
+__all__ = ["choice", "instance", "integer", "number"]

@@ -6,10 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symbptt import RNN, SymbpttError, derive
+from symbptt import (
+    RNN,
+    SymbpttError,
+    derive,
+    grad_report,
+    load_config,
+    render_text,
+    run_checks,
+    snippet,
+    standalone,
+    tikz_diagram,
+    train,
+    verify,
+)
 from symbptt import plots as plot
 from symbptt.learn import TrainSettings
-from symbptt.numeric.sweeps import sweep_gain, sweep_grad, sweep_scalar
+from symbptt.numeric.sweeps import sweep_gain, sweep_grad, sweep_param, sweep_scalar
 
 MISUSE = [
     ("derive('rnn')", lambda: derive("rnn"), "derive takes an RNN"),
@@ -40,6 +53,30 @@ MISUSE = [
     ("spectrum points=0", lambda: plot.spectrum(points=0), "grid"),
     ("unrolled T='3'", lambda: plot.unrolled(T="3"), "T (-T)"),
     ("contributions cfg str", lambda: plot.contributions("x"), "Config"),
+    ("sweep_gain grid str", lambda: sweep_gain("abc", 3, "tanh", 4), "the grid must be an array of numbers"),
+    ("sweep_gain W0 shape", lambda: sweep_gain(np.array([1.0]), 3, "tanh", 4, W0=np.ones((3, 3))), "W0 must be"),
+    ("sweep_gain W0 nan", lambda: sweep_gain(np.array([1.0]), 3, "tanh", 4, W0=np.full((4, 4), np.nan)), "W0 holds"),
+    ("sweep_gain seed str", lambda: sweep_gain(np.array([1.0]), 3, "tanh", 4, seed="x"), "seed"),
+    ("sweep_gain input_scale", lambda: sweep_gain(np.array([1.0]), 3, "tanh", 4, input_scale="x"), "input_scale"),
+    ("sweep_scalar u str", lambda: sweep_scalar(np.ones(2), 3, "tanh", u="a"), "u must be a number"),
+    ("sweep_scalar h0 inf", lambda: sweep_scalar(np.ones(2), 3, "tanh", h0=float("inf")), "h0 must be finite"),
+    ("sweep_scalar x short", lambda: sweep_scalar(np.ones(2), 5, "tanh", x=np.ones(2)), "at least T_max = 5"),
+    ("sweep_scalar x str", lambda: sweep_scalar(np.ones(2), 5, "tanh", x="abc"), "x must be an array"),
+    ("sweep_scalar seed -1", lambda: sweep_scalar(np.ones(2), 5, "tanh", seed=-1), "seed must be at least 0"),
+    ("sweep_grad y str", lambda: sweep_grad(np.array([0.5]), 3, "tanh", y="q"), "y must be a number"),
+    ("sweep_grad loss", lambda: sweep_grad(np.array([0.5]), 3, "tanh", loss="mean"), "loss must be"),
+    ("sweep_param cfg str", lambda: sweep_param("x", "W", np.ones(2)), "sweep_param takes a Config"),
+    ("sweep_param grid str", lambda: sweep_param(load_config("example"), "W", "ab"), "the grid"),
+    ("grad_report cfg str", lambda: grad_report("example"), "grad_report takes a Config"),
+    ("train settings str", lambda: train("x"), "train takes TrainSettings"),
+    ("snippet None", lambda: snippet(None), "snippet takes a Derivation"),
+    ("render_text str", lambda: render_text("x"), "render_text takes a Derivation"),
+    ("standalone str", lambda: standalone("x"), "standalone takes an RNN"),
+    ("tikz_diagram str", lambda: tikz_diagram("x"), "tikz_diagram takes an RNN"),
+    ("run_checks trials=0", lambda: run_checks(trials=0), "trials"),
+    ("run_checks methods", lambda: run_checks(trials=1, methods=("zz",)), "methods must be"),
+    ("run_checks T_max=13", lambda: run_checks(trials=1, T_max=13), "T_max"),
+    ("verify points=0", lambda: verify("J_t = w", points=0), "points must be"),
 ]
 
 

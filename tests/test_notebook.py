@@ -90,6 +90,18 @@ def test_explorer_shows_a_refusal_as_one_line(monkeypatch):
     assert "too far" in e.message.value and "Traceback" not in e.message.value
 
 
+@pytest.mark.parametrize("kwargs,words", [
+    ({"T": "a"}, "T must be a whole number"), ({"T": 500}, "T must be from 1 to 200"),
+    ({"w": 5.0}, "w must be from -3 to 3"), ({"b": float("nan")}, "b must be finite")])
+def test_explorer_refuses_what_its_sliders_cannot_hold(kwargs, words):
+    """A T, w or b outside its slider was moved into it without a word (or raised the widgets' own error):
+    now one line names it."""
+    from symbptt.errors import SymbpttError
+
+    with pytest.raises(SymbpttError, match=words):
+        explore(**kwargs)
+
+
 def test_tutorial_is_stored_without_outputs_and_its_cells_parse():
     """Every suite: the notebook is valid, has no stored outputs (readable diffs), and each code cell is
     Python; running it (7–16 s) is left to the two tests below, run with -m slow."""

@@ -35,7 +35,9 @@ import mpmath
 import numpy as np
 
 from ..config import Config
+from ..errors import SymbpttError
 from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
+from ..validate import integer
 from .claims import shortfall
 from .printed import Resolver, evaluate_printed
 from .reader import ReadError
@@ -195,6 +197,13 @@ def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Calla
     Returns:
         The report: each method's worst error, where, and how many entries it compared.
     """
+    trials, seed = integer("trials", trials, 1), integer("seed", seed, 0)
+    T_max, workers = integer("T_max", T_max, 1, 12), integer("workers", workers, 1)
+    if methods is not None:
+        known = [name for names in METHODS for name in names]
+        wrong = [m for m in methods if m not in known] if not isinstance(methods, str) else [methods]
+        if wrong or not methods:
+            raise SymbpttError(f"methods must be a tuple of {', '.join(known)}; got {str(methods)[:60]!r}")
     report = CheckReport()
     if workers > 1 and trials > 1:
         import multiprocessing

@@ -30,6 +30,7 @@ from .mistakes import MATRICES_ONLY, MISSING_SIGMA, MISTAKES, VerifyError, known
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
+MAX_POINTS = 20  # random networks per T (the command line's --points range)
 TIME_LIMIT = 60.0  # seconds for the whole verdict
 GENERAL_T = (1, 2, 3, 4, 5, 6)
 DPS = 40
@@ -338,6 +339,8 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
         raise VerifyError(f"the formula has {len(formula)} characters; at most {MAX_FORMULA}")
     if T is not None and (isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= MAX_T):
         raise VerifyError(f"T must be an integer from 1 to {MAX_T}, got {str(T)[:20]!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
+        raise VerifyError(f"points must be an integer from 1 to {MAX_POINTS}, got {str(points)[:20]!r}")
     rows = read_rows(formula, model)
     grads = [i for i, (lhs, _) in enumerate(rows) if lhs.startswith(r"\frac{\partial L}")]
     grads = grads or [i for i, (lhs, _) in enumerate(rows) if jacobian.kind(lhs)][-1:]

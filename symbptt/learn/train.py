@@ -29,7 +29,7 @@ from ..numeric.examples import INITS, unit_recurrent
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
 from ..paths import param_entry
-from ..validate import integer, number
+from ..validate import instance, integer, number
 from .optimizers import clip_by_norm, global_norm, make_optimizer
 from .tasks import SOLVED, baseline_loss, get_task, make_batch
 
@@ -237,6 +237,7 @@ def train(settings: TrainSettings, progress: Callable[[int, dict], None] | None 
           stop: Callable[[], bool] | None = None) -> TrainResult:
     """Run ``settings.steps`` iterations; ``progress(i, row)`` after each, ``stop()`` asked before each
     (Ctrl-C). A loss or gradient that stops being finite ends the run with a message, rows kept."""
+    instance("train", settings, TrainSettings, "TrainSettings", "train(TrainSettings(cell='lstm'))")
     spec = settings.validate()
     task = get_task(settings.task, settings.T)
     params = initial_params(spec, settings, task.inputs)

@@ -21,6 +21,7 @@ from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..config import Config
 from ..errors import RunFailed, SymbpttError
 from ..paths import evaluate_truncated, targets
+from ..validate import instance
 from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
@@ -258,6 +259,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     Raises:
         SymbpttError: a run too large for the budget, or digits outside 1..15.
     """
+    instance("grad_report", cfg, Config, "a Config", "grad_report(load_config('example'))")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
         raise SymbpttError(f"digits must be an integer from 1 to 15, got {str(digits)[:20]!r}")
     max_lost = 16.0 - digits

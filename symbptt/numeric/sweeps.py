@@ -17,15 +17,33 @@ from ..activations import get_activation, positively_homogeneous
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
+from ..validate import instance
 from .examples import unit_recurrent
 from .spectral import BLOCK, spectral_norms
 
 
 def drive_inputs(T_max: int, seed: int, x: np.ndarray | None = None) -> np.ndarray:
-    """The inputs x_t of a sweep: given, or drawn from U(−1, 1) with ``seed``."""
+    """The inputs x_t of a sweep: given (at least T_max finite numbers, the first T_max used), or drawn
+    from U(−1, 1) with ``seed`` (a whole number ≥ 0)."""
+    from ..validate import integer
+
     if x is None:
-        return np.random.default_rng(seed).uniform(-1.0, 1.0, T_max)
-    return np.asarray(x, dtype=float)[:T_max]
+        return np.random.default_rng(integer("seed", seed, 0)).uniform(-1.0, 1.0, T_max)
+    given = _floats("x", x)
+    if given.ndim != 1 or given.size < T_max or not np.isfinite(given[:T_max]).all():
+        raise SymbpttError(f"x must be a 1-D array of at least T_max = {T_max} finite numbers, got shape "
+                           f"{'×'.join(map(str, given.shape)) or '()'}")
+    return given[:T_max]
+
+
+def _floats(name: str, values: object) -> np.ndarray:
+    """``values`` as a float64 array, or a one-line error naming ``name`` (strings are not numbers here)."""
+    if isinstance(values, (str, bytes)):
+        raise SymbpttError(f"{name} must be an array of numbers, got {type(values).__name__}")
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise SymbpttError(f"{name} must be an array of numbers") from None
 
 
 LOG10_4 = math.log10(4.0)
@@ -116,7 +134,7 @@ def checked_grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
     from ..validate import integer
 
     T_max = integer("T_max", T_max)
-    grid = np.asarray(values, dtype=float)
+    grid = _floats("the grid", values)
     if grid.ndim != 1 or not grid.size or not np.isfinite(grid).all():
         raise SymbpttError("the grid must be a non-empty 1-D array of finite numbers")
     check_sweep(T_max, grid.size, 1)
@@ -133,6 +151,7 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
     One forward pass over the whole grid; log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| is a cumulative
     sum down the time axis."""
     T_max, w = checked_grid(weights, T_max)
+    u, b, h0 = _numbers(u=u, b=b, h0=h0)
     drive = u * drive_inputs(T_max, seed, x) + b
     with np.errstate(all="ignore"):
         if activation == "tanh":  # −∞ only for w = 0; elsewhere it is a sum past −1.8e308: beyond float64
@@ -146,6 +165,13 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
             zero[t] |= zero[t - 1]
         logs[np.isneginf(logs) & ~zero] = np.nan  # finite factors whose sum passed −1.8e308: not an exact 0
         return logs
+
+
+def _numbers(**values: object) -> list[float]:
+    """Each keyword's value as a finite float, in order (a one-line error naming the first that is not)."""
+    from ..validate import number
+
+    return [number(name, value) for name, value in values.items()]
 
 
 def bare_forward(weights: np.ndarray, T_max: int, u: float = 1.0, b: float = 0.0, h0: float = 0.0,
@@ -185,8 +211,17 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
 
     check_sweep(T_max, np.size(gains), integer("n", n, 2, 256))
     act = get_activation(activation)
+    seed = integer("seed", seed, 0)
+    (input_scale,) = _numbers(input_scale=input_scale)
     rng = np.random.default_rng(seed)
-    W0 = recurrent_matrix(n, seed, init) if W0 is None else np.asarray(W0, dtype=float)
+    if W0 is None:
+        W0 = recurrent_matrix(n, seed, init)
+    else:
+        W0 = _floats("W0", W0)
+        if W0.shape != (n, n):
+            raise SymbpttError(f"W0 must be n×n = {n}×{n}, got shape {'×'.join(map(str, W0.shape)) or '()'}")
+        if not np.isfinite(W0).all():
+            raise SymbpttError("W0 holds inf or NaN")
     drive = input_scale * rng.normal(0.0, 1.0, (T_max, n))
     g = np.asarray(gains, dtype=float)
     Ws = g[:, None, None] * W0[None]
@@ -264,7 +299,10 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     10^(±8.7e16) (a custom σ' such as that of tanh(sinh(a)) far out), makes the value NaN."""
     if wrt not in ("w", "u", "b", "h0"):
         raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r}")
+    if loss not in ("last", "sum"):
+        raise SymbpttError(f"loss must be 'last' or 'sum', got {str(loss)[:20]!r}")
     T_max, w = checked_grid(weights, T_max)
+    u, b, h0, y = _numbers(u=u, b=b, h0=h0, y=y)
     act = get_activation(activation)
     G = w.size
     xs = drive_inputs(T_max, seed, x)
@@ -330,13 +368,15 @@ def sweep_param(cfg: Config, param: str, grid: np.ndarray) -> dict[str, np.ndarr
     each value of ``grid``: arrays of shape (T, len(grid))."""
     from .examples import with_param
 
+    instance("sweep_param", cfg, Config, "a Config", "sweep_param(load_config('example'), 'W', [0.5, 1.0])")
+    if not isinstance(param, str):
+        raise SymbpttError(f"param must be the name of a parameter, got {type(param).__name__}")
     param = cfg.spec.param_named(param) or param
     if param not in cfg.spec.params:
-        from ..errors import SymbpttError
-
         raise SymbpttError(f"unknown parameter {param!r} for the {cfg.spec.name} cell; choose one of "
                            f"{', '.join(cfg.spec.params)}")
-    return sweep_configs([with_param(cfg, param, float(v)) for v in np.asarray(grid, dtype=float)])
+    _, values = checked_grid(grid, cfg.x.shape[0])
+    return sweep_configs([with_param(cfg, param, float(v)) for v in values])
 
 
 def orthogonal_matrix(n: int, seed: int = 0) -> np.ndarray:
