@@ -18,12 +18,12 @@ from click.core import ParameterSource
 
 from . import completion as complete
 from .errors import SymbpttError
+from .validate import MAX_SEED
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 FORMATS = ("pretty", "text", "latex")
 LOSSES = ("last", "sum")
 CELLS = "rnn, lstm, gru, indrnn, mingru, minlstm, lru or a cell file (.toml)"
-MAX_SEED = 2**32 - 1
 MIN_WIDTH = 40
 
 DERIVE_EXAMPLES = """

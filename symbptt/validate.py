@@ -20,6 +20,14 @@ def integer(name: str, value: object, low: int = 1, high: int | None = None) -> 
     return value
 
 
+MAX_SEED = 2**32 - 1  # the largest seed the command line takes
+
+
+def seed(value: object, name: str = "seed (--seed)") -> int:
+    """A seed: a whole number from 0 to MAX_SEED, as the command line takes it."""
+    return integer(name, value, 0, MAX_SEED)
+
+
 def number(name: str, value: object, positive: bool = False) -> float:
     """``value`` as a finite float (positive if asked); strings and bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -46,4 +54,4 @@ def instance(function: str, value: object, kind: type, noun: str, example: str) 
         raise SymbpttError(f"{function} takes {noun}, e.g. {example}; got {type(value).__name__}")
 
 
-__all__ = ["choice", "instance", "integer", "number"]
+__all__ = ["MAX_SEED", "choice", "instance", "integer", "number", "seed"]

@@ -47,6 +47,8 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
         raise SymbpttError("cfg must be a Config (symbptt.config.load_config or parse_config), "
                            f"got {type(cfg).__name__}")
     cfg = cfg or example()
+    if wrt is not None and not isinstance(wrt, str):
+        raise SymbpttError(f"wrt must be a parameter's name, got {type(wrt).__name__}")
     spec = cfg.spec
     wrt = spec.param_named(wrt) or wrt if wrt else next(p for p in spec.params if spec.kind(p) == "recurrent")
     if wrt not in spec.params or spec.kind(wrt) == "initial":

@@ -17,6 +17,7 @@ from ..numeric.logspace import lyapunov_rate
 from ..numeric.sweeps import sweep_scalar
 from ..progress import Progress
 from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, decimals, drawn_weights, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
 
@@ -26,9 +27,9 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     """log10|∂h_T/∂h_0| (solid) and the bound T·log10(γ|w|) (dashed) for each weight; the legend gives
     the finite-time Lyapunov rate (1/T)·ln|∂h_T/∂h_0| and, for a saturating unit, the share of steps
     with |a_t| > 3."""
-    if isinstance(weights, str):
-        raise SymbpttError("weights must be a sequence of numbers, e.g. (0.5, 1.0), not a string")
-    T_max = integer("T_max (-T)", T_max)
+    if isinstance(weights, str) or not isinstance(weights, (tuple, list, np.ndarray)):
+        raise SymbpttError("weights must be a sequence of numbers, e.g. (0.5, 1.0)")
+    T_max, seed = integer("T_max (-T)", T_max), checked_seed(seed)
     weights = tuple(number("weights (--weights)", v) for v in weights)
     check_steps(T_max)
     if not weights:
@@ -137,9 +138,11 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     from ..numeric.factors import ArrayFactors, NumericModel
     from ..numeric.logspace import log10_norms_by_T
 
-    if isinstance(cells, str):
-        raise SymbpttError("cells must be a sequence of cell names, e.g. ('rnn', 'lstm'), not a string")
+    if isinstance(cells, str) or not isinstance(cells, (tuple, list)) or not all(isinstance(c, str) for c in cells):
+        raise SymbpttError("cells must be a sequence of cell names, e.g. ('rnn', 'lstm')")
     T_max, n = integer("T_max (-T)", T_max), integer("n (-n)", n, 1, 256)
+    gain, drive = number("gain (--gain)", gain), number("drive (-u)", drive)
+    forget_bias, seed = number("forget_bias (--forget-bias)", forget_bias), checked_seed(seed)
     check_steps(T_max)
     if not cells:
         raise SymbpttError("give at least one cell")

@@ -12,6 +12,7 @@ from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
 from ..progress import Progress
 from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, colour_map, masked, new_figure
 
 LEVELS = (-40, -20, -10, -5, -2, -1)
@@ -81,6 +82,7 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
     product of the forget gates log10 Π_{j≤T} f_j (largest unit)."""
     points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
     n = integer("n (-n)", n, 1, 256)
+    gain, drive, seed = number("gain (--gain)", gain), number("drive (-u)", drive), checked_seed(seed)
     check_range("forget bias", number("b_min (--min)", b_min), number("b_max (--max)", b_max))
     check_steps(T_max)
     from ..activations import get_activation

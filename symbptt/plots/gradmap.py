@@ -16,6 +16,7 @@ from ..budget import check_grid
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
 
 T_LINES = 40  # values of T drawn (log-spaced from 1 to T_max)
@@ -33,6 +34,9 @@ def gradient_map(cell: str = "lru", param: str | None = None, low: float | None 
 
     points, T_max = integer("points (--points)", points, 2, 2000), integer("T (-T)", T_max)
     n = integer("n (-n)", n, 1, 64)
+    drive, seed = number("drive (-u)", drive), checked_seed(seed)
+    if param is not None and not isinstance(param, str):
+        raise SymbpttError(f"param must be a parameter's name, got {type(param).__name__}")
     check_steps(T_max)
     spec = get_cell(cell, get_activation("tanh"))
     choices = sorted((p for p in spec.params if spec.kind(p) in ("unit", "bias", "scalar")),

@@ -12,6 +12,8 @@ import numpy as np
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import jacobian_singular_values, orthogonal_matrix, random_recurrent_matrix
+from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
 
@@ -22,12 +24,15 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
     chaos of the activation for those inputs (σ_b = 0)."""
     from ..numeric.theory import theory as mean_field
 
-    if not 2 <= n <= 256:
-        raise SymbpttError(f"hidden size n must be from 2 to 256 for the isometry plot, got {n}")
-    if not steps or len(steps) > 6:
-        raise SymbpttError("give one to six values of T")
+    n, seed = integer("hidden size n (-n)", n, 2, 256), checked_seed(seed)
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, (tuple, list)) or not 1 <= len(steps) <= 6:
+        raise SymbpttError("give one to six values of T, e.g. (1, 10, 50)")
+    steps = tuple(integer("T (--steps)", T) for T in steps)
     for T in steps:
         check_steps(T)
+    drive = number("drive (-u)", drive)
+    if gain is not None:
+        gain = number("gain (--gain)", gain)
     if not (math.isfinite(drive) and drive >= 0):
         raise SymbpttError(f"the input scale (-u) must be a number ≥ 0, got {drive}")
     edge = mean_field(activation, 1.0, 0.0, drive, 1.0).critical_sigma_w

@@ -11,6 +11,8 @@ import numpy as np
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import random_recurrent_matrix, sweep_gain
+from ..validate import integer
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
 SHARES = (0.5, 1.0, 1.5)  # the gains drawn, as multiples of the predicted edge
@@ -22,11 +24,11 @@ def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 
     from ..budget import check_sweep
     from ..numeric.theory import theory as mean_field
 
-    check_steps(T)
-    if not sizes or len(sizes) > 10 or any(not 2 <= n <= 256 for n in sizes):
+    check_steps(integer("T (-T)", T))
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (tuple, list)) or not 1 <= len(sizes) <= 10:
         raise SymbpttError("give one to ten sizes n, each from 2 to 256")
-    if not 1 <= seeds <= 20:
-        raise SymbpttError(f"--seeds must be from 1 to 20, got {seeds}")
+    sizes = tuple(integer("a size n (--sizes)", n, 2, 256) for n in sizes)
+    seeds, seed = integer("seeds (--seeds)", seeds, 1, 20), checked_seed(seed)
     for n in sizes:
         check_sweep(T, len(SHARES) * seeds, n)
     edge = mean_field(activation, 1.0, 0.0, 1.0, 1.0).critical_sigma_w

@@ -15,6 +15,7 @@ from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import sweep_grad, sweep_scalar
 from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import (
     Drawn,
     Plotted,
@@ -66,6 +67,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
     """log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| (or log10|∂L/∂w| for L = ½(h_T − y)²) over the grid,
     one panel per activation: ``beside`` = 'linear' puts the linear unit next to ``activation``."""
     points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
+    seed = checked_seed(seed)
     check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
     check_steps(T_max)
     check_grid("plot regimes", points, T_max)

@@ -13,6 +13,8 @@ from ..escape import plot_text
 from ..numeric.examples import INITS
 from ..numeric.final_gain import final_gain_cost, final_gain_rates
 from ..numeric.sweeps import recurrent_matrix
+from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
 
@@ -23,12 +25,10 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     the mean over that many networks (seeds seed, seed + 1, …) with the band from the lowest to the
     highest; with ``theory`` the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g,
     σ_u² q_x = 1, σ_b = 0) beside it."""
-    check_range("gain", g_min, g_max)
-    check_steps(T)
-    if not 2 <= n <= 256:
-        raise SymbpttError(f"hidden size n must be from 2 to 256 for the spectrum plot, got {n}")
-    if not 1 <= seeds <= 50:
-        raise SymbpttError(f"--seeds must be from 1 to 50, got {seeds}")
+    check_range("gain", number("g_min (--min)", g_min), number("g_max (--max)", g_max))
+    check_steps(integer("T (-T)", T))
+    n, points = integer("hidden size n (-n)", n, 2, 256), integer("points (--points)", points, 1)
+    seeds, seed = integer("seeds (--seeds)", seeds, 1, 50), checked_seed(seed)
     if init not in INITS:
         raise SymbpttError(f"unknown --init {str(init)[:20]!r}; choose one of {', '.join(INITS)}")
     if theory and init == "identity":

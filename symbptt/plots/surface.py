@@ -58,6 +58,7 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
             ) -> Drawn:
     """log10 L and log10‖∇L‖ over (w, b): the cliffs where the gradient explodes sit beside plateaus."""
     points, T = integer("points (--points)", points, 2), integer("T (-T)", T)
+    target, a0 = number("target (--target)", target), number("a0 (--a0)", a0)
     check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
     check_range("bias", number("b_min (--b-min)", b_min), number("b_max (--b-max)", b_max))
     check_steps(T)

@@ -14,6 +14,7 @@ from ..numeric.examples import example_config
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..paths import Step
 from ..validate import integer, number
+from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
 
@@ -66,7 +67,7 @@ def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2,
     U(−1, 1)): log10 of each unit's product of factors w_i σ'(a_{t,i}) against T, and dashed, the bound
     T·log10(|w_i| γ)."""
     n, T = integer("n (-n)", n, 1, 32), integer("T (-T)", T)
-    gain, drive = number("gain (--gain)", gain), number("u (-u)", drive)
+    gain, drive, seed = number("gain (--gain)", gain), number("u (-u)", drive), checked_seed(seed)
     check_steps(T)
     check_grid("plot units", n, T)
     act = get_activation(activation)

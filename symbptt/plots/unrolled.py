@@ -9,7 +9,6 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from ..activations import get_activation
 from ..cells import get_cell
-from ..errors import SymbpttError
 from ..escape import plot_text
 from ..step import StepGraph, state_edges
 from .common import Drawn, Plotted, check_steps, new_figure
@@ -38,8 +37,7 @@ def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = Fa
     from ..validate import integer
 
     check_steps(integer("T (-T)", T))
-    if not 1 <= layers <= 3:
-        raise SymbpttError(f"layers must be from 1 to 3, got {layers}")
+    layers = integer("layers (--layers)", layers, 1, 3)
     spec = get_cell(cell, get_activation("tanh"))
     states, edges = spec.states, step_edges(cell)
     steps = drawn_steps(T)
