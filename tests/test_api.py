@@ -46,6 +46,8 @@ MISUSE = [
     ("TrainSettings eval_every=0", lambda: TrainSettings(eval_every=0).validate(), "eval_every"),
     ("TrainSettings forget_bias=nan", lambda: TrainSettings(forget_bias=float("nan")).validate(), "forget_bias"),
     ("TrainSettings n='8'", lambda: TrainSettings(n="8").validate(), "n (-n)"),
+    ("TrainSettings clip str", lambda: TrainSettings(clip="x").validate(), "clip (--clip)"),
+    ("TrainSettings far str", lambda: TrainSettings(far="x").validate(), "far (--far)"),
     ("sweep_gain n=0", lambda: sweep_gain(np.array([1.0]), 3, "tanh", 0), "n must be"),
     ("sweep_gain huge", lambda: sweep_gain(np.linspace(0, 1, 1000), 100_000, "tanh", 256), "values"),
     ("sweep_grad T=0", lambda: sweep_grad(np.array([1.0]), 0, "tanh"), "T_max"),

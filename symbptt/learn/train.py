@@ -30,6 +30,7 @@ from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import path_weight, regime
 from ..paths import param_entry
 from ..validate import instance, integer, number
+from ..validate import seed as checked_seed
 from .optimizers import clip_by_norm, global_norm, make_optimizer
 from .tasks import SOLVED, baseline_loss, get_task, make_batch
 
@@ -66,18 +67,18 @@ class TrainSettings:
         integer("batch (--batch)", self.batch, 1)
         integer("iterations (--iterations)", self.steps, 1)
         integer("eval_every (--eval-every)", self.eval_every, 1)
-        integer("seed (--seed)", self.seed, 0, 2**32 - 1)
+        checked_seed(self.seed)
         number("scale (--scale)", self.scale, positive=True)
         number("forget_bias (--forget-bias)", self.forget_bias)
         if self.init not in INITS:
             raise SymbpttError(f"unknown --init {str(self.init)[:20]!r}; choose one of {', '.join(INITS)}")
         get_task(self.task, self.T)
         make_optimizer(self.optimizer, number("lr (--lr)", self.lr, positive=True))
-        if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
-            raise SymbpttError(f"--clip must be a positive number, got {self.clip}")
+        if self.clip is not None:
+            number("clip (--clip)", self.clip, positive=True)
         if self.truncate is not None and not 1 <= integer("truncate (--truncate)", self.truncate) <= self.T:
             raise SymbpttError(f"--truncate must be from 1 to T = {self.T}, got {self.truncate}")
-        far = self.horizon
+        far = self.horizon if self.far is None else integer("far (--far)", self.far)
         if not 1 <= far <= self.T:
             raise SymbpttError(f"--far must be from 1 to T = {self.T}, got {far}")
         spec = get_cell(self.cell, get_activation(self.activation))
