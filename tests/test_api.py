@@ -64,7 +64,7 @@ MISUSE = [
     ("sweep_scalar h0 inf", lambda: sweep_scalar(np.ones(2), 3, "tanh", h0=float("inf")), "h0 must be finite"),
     ("sweep_scalar x short", lambda: sweep_scalar(np.ones(2), 5, "tanh", x=np.ones(2)), "at least T_max = 5"),
     ("sweep_scalar x str", lambda: sweep_scalar(np.ones(2), 5, "tanh", x="abc"), "x must be an array"),
-    ("sweep_scalar seed -1", lambda: sweep_scalar(np.ones(2), 5, "tanh", seed=-1), "seed must be at least 0"),
+    ("sweep_scalar seed -1", lambda: sweep_scalar(np.ones(2), 5, "tanh", seed=-1), "seed must be from 0"),
     ("sweep_grad y str", lambda: sweep_grad(np.array([0.5]), 3, "tanh", y="q"), "y must be a number"),
     ("sweep_grad loss", lambda: sweep_grad(np.array([0.5]), 3, "tanh", loss="mean"), "loss must be"),
     ("sweep_param cfg str", lambda: sweep_param("x", "W", np.ones(2)), "sweep_param takes a Config"),

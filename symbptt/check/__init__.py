@@ -38,6 +38,7 @@ from ..config import Config
 from ..errors import SymbpttError
 from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
 from ..validate import integer
+from ..validate import seed as checked_seed
 from .claims import shortfall
 from .printed import Resolver, evaluate_printed
 from .reader import ReadError
@@ -197,7 +198,7 @@ def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Calla
     Returns:
         The report: each method's worst error, where, and how many entries it compared.
     """
-    trials, seed = integer("trials", trials, 1), integer("seed", seed, 0)
+    trials, seed = integer("trials", trials, 1), checked_seed(seed, "seed")
     T_max, workers = integer("T_max", T_max, 1, 12), integer("workers", workers, 1)
     if methods is not None:
         known = [name for names in METHODS for name in names]

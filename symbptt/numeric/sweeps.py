@@ -17,18 +17,17 @@ from ..activations import get_activation, positively_homogeneous
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
-from ..validate import instance
+from ..validate import instance, integer, number
+from ..validate import seed as checked_seed
 from .examples import unit_recurrent
 from .spectral import BLOCK, spectral_norms
 
 
 def drive_inputs(T_max: int, seed: int, x: np.ndarray | None = None) -> np.ndarray:
     """The inputs x_t of a sweep: given (at least T_max finite numbers, the first T_max used), or drawn
-    from U(−1, 1) with ``seed`` (a whole number ≥ 0)."""
-    from ..validate import integer
-
+    from U(−1, 1) with ``seed`` (a whole number from 0 to validate.MAX_SEED)."""
     if x is None:
-        return np.random.default_rng(integer("seed", seed, 0)).uniform(-1.0, 1.0, T_max)
+        return np.random.default_rng(checked_seed(seed, "seed")).uniform(-1.0, 1.0, T_max)
     given = _floats("x", x)
     if given.ndim != 1 or given.size < T_max or not np.isfinite(given[:T_max]).all():
         raise SymbpttError(f"x must be a 1-D array of at least T_max = {T_max} finite numbers, got shape "
@@ -131,7 +130,6 @@ def checked_grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
     """The checked arguments of a sweep: T_max a whole number ≥ 1, the grid a non-empty 1-D array of finite
     numbers, and their product within the sweep budget."""
     from ..budget import check_sweep
-    from ..validate import integer
 
     T_max = integer("T_max", T_max)
     grid = _floats("the grid", values)
@@ -169,8 +167,6 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
 
 def _numbers(**values: object) -> list[float]:
     """Each keyword's value as a finite float, in order (a one-line error naming the first that is not)."""
-    from ..validate import number
-
     return [number(name, value) for name, value in values.items()]
 
 
@@ -207,11 +203,10 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
     warm-started power iteration (spectral_norms)."""
     checked_grid(gains, T_max)
     from ..budget import check_sweep
-    from ..validate import integer
 
     check_sweep(T_max, np.size(gains), integer("n", n, 2, 256))
     act = get_activation(activation)
-    seed = integer("seed", seed, 0)
+    seed = checked_seed(seed, "seed")
     (input_scale,) = _numbers(input_scale=input_scale)
     rng = np.random.default_rng(seed)
     if W0 is None:
