@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 from .errors import SymbpttError
 
@@ -46,6 +47,40 @@ def choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> st
     return value
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as it is printed in a message: "3×4", "()" for a number."""
+    return "×".join(map(str, shape)) or "()"
+
+
+def shape_words(shape: tuple[int, ...]) -> str:
+    """A wanted shape in words: "a number", "a vector of 3", "3×4"."""
+    if not shape:
+        return "a number"
+    return f"a vector of {shape[0]}" if len(shape) == 1 else "×".join(map(str, shape))
+
+
+def array(name: str, value: object, shape: tuple[int, ...] | None = None, finite: bool = True) -> Any:
+    """``value`` as a float64 NumPy array of real numbers (of ``shape`` when given, all finite when
+    ``finite``); strings, None and objects NumPy cannot read are refused.  NumPy is imported here, not
+    with this module, which the command line's start-up reads."""
+    import numpy as np
+
+    if isinstance(value, (str, bytes)) or value is None:
+        raise SymbpttError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except Exception:  # an object NumPy cannot read (a tensor on a GPU, a broken sequence)
+        raise SymbpttError(f"{name} must be an array of numbers") from None
+    if arr.dtype.kind not in "iuf":
+        raise SymbpttError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(float, copy=False)
+    if shape is not None and arr.shape != shape:
+        raise SymbpttError(f"{name} must be {shape_words(shape)}, got shape {shape_text(arr.shape)}")
+    if finite and not np.isfinite(arr).all():
+        raise SymbpttError(f"{name} holds inf or NaN")
+    return arr
+
+
 def instance(function: str, value: object, kind: type, noun: str, example: str) -> None:
     """Refuses, in one line, a ``value`` that is not a ``kind`` (``noun``: "an RNN"; ``example``: a call
     that works): a public function handed the wrong object says so instead of failing on an attribute
@@ -54,4 +89,4 @@ def instance(function: str, value: object, kind: type, noun: str, example: str) 
         raise SymbpttError(f"{function} takes {noun}, e.g. {example}; got {type(value).__name__}")
 
 
-__all__ = ["MAX_SEED", "choice", "instance", "integer", "number", "seed"]
+__all__ = ["MAX_SEED", "array", "choice", "instance", "integer", "number", "seed", "shape_text", "shape_words"]

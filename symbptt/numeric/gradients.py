@@ -41,6 +41,7 @@ from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
 from ..errors import SymbpttError
+from ..validate import array, shape_text, shape_words
 from . import jit
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
@@ -97,31 +98,6 @@ class Gradients(tuple):
         return self._log10
 
 
-def _array(name: str, value: Any, shape: tuple[int, ...] | None = None, finite: bool = True) -> np.ndarray:
-    if isinstance(value, (str, bytes)) or value is None:
-        raise SymbpttError(f"{name} must be an array of numbers, got {type(value).__name__}")
-    try:
-        arr = np.asarray(value)
-    except Exception:  # an object NumPy cannot read (a tensor on a GPU, a broken sequence)
-        raise SymbpttError(f"{name} must be an array of numbers") from None
-    if arr.dtype.kind not in "iuf":
-        raise SymbpttError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(float, copy=False)
-    if shape is not None and arr.shape != shape:
-        want = _shape_words(shape)
-        raise SymbpttError(f"{name} must be {want}, got shape {'×'.join(map(str, arr.shape)) or '()'}")
-    if finite and not np.isfinite(arr).all():
-        raise SymbpttError(f"{name} holds inf or NaN")
-    return arr
-
-
-def _shape_words(shape: tuple[int, ...]) -> str:
-    """A wanted shape in words: "a number", "a vector of 3", "3×4"."""
-    if not shape:
-        return "a number"
-    return f"a vector of {shape[0]}" if len(shape) == 1 else "×".join(map(str, shape))
-
-
 def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[dict[str, np.ndarray], int]:
     if not isinstance(given, Mapping):
         raise SymbpttError(f"{where.rstrip('.') or 'params'} must be a dict of the {cell.name} cell's parameters "
@@ -137,19 +113,19 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
     read: dict[str, np.ndarray] = {}
     if n is None:
         initial = next(p for p in cell.params if cell.kind(p) == "initial")
-        read[initial] = _array(f"{where}{initial}", given[initial])
+        read[initial] = array(f"{where}{initial}", given[initial])
         n = read[initial].size
         if not 1 <= n <= MAX_NUMERIC_HIDDEN:
             raise SymbpttError(f"the hidden size n = {n} (from {initial}) must be 1 to {MAX_NUMERIC_HIDDEN}")
     out = {}
     for p in cell.params:
         kind = cell.kind(p)
-        arr = read[p] if p in read else _array(f"{where}{p}", given[p])
+        arr = read[p] if p in read else array(f"{where}{p}", given[p])
         if kind == "scalar" and arr.shape == (1,):
             arr = arr.reshape(())
         want = () if kind == "scalar" else cell.shape(p, n, k)  # a scalar as a number
         if arr.shape != want:
-            shown, got = _shape_words(want), "×".join(map(str, arr.shape)) or "()"
+            shown, got = shape_words(want), shape_text(arr.shape)
             raise SymbpttError(f"{where}{p} must be {shown} ({kind}), got shape {got}")
         out[p] = arr
     return out, n
@@ -186,12 +162,12 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     if stacked and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence) or not params):
         raise SymbpttError("params must be a dict of parameters, or a non-empty list of them (one per layer)")
     layers_in = list(params) if stacked else [params]
-    xa = _array("x", x, finite=False)  # its size is checked against the budget before it is read
+    xa = array("x", x, finite=False)  # its size is checked against the budget before it is read
     batched = xa.ndim == 3
     if xa.ndim == 2:
         xa = xa[:, :, None]
     if xa.ndim != 3 or 0 in xa.shape:
-        raise SymbpttError(f"x must be (T, m, batch) or (T, m), got shape {'×'.join(map(str, xa.shape)) or '()'}")
+        raise SymbpttError(f"x must be (T, m, batch) or (T, m), got shape {shape_text(xa.shape)}")
     T, m, B = xa.shape
     if T > MAX_STEPS:
         raise SymbpttError(f"x has {T:,} steps, more than {MAX_STEPS:,}")
@@ -204,7 +180,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     if spec.max_input is not None and m > spec.max_input:
         raise SymbpttError(f"x: the {spec.name} cell reads {spec.max_input} input(s) per step, got m = {m}")
     want_y = ((n,) if loss == "last" else (T, n)) + ((B,) if batched else ())
-    ya = _array("y", y, want_y)
+    ya = array("y", y, want_y)
     ya = ya if batched else ya[..., None]
     matrices = sum(v.size for layer in layers for v in layer.values() if v.ndim == 2)
     estimate(f"the gradients of a {spec.name} with n = {n}, T = {T}, batch {B}, {len(layers)} layer(s)",

@@ -17,7 +17,7 @@ from ..activations import get_activation, positively_homogeneous
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
-from ..validate import instance, integer, number
+from ..validate import array, instance, integer, number, shape_text
 from ..validate import seed as checked_seed
 from .examples import unit_recurrent
 from .spectral import BLOCK, spectral_norms
@@ -28,21 +28,11 @@ def drive_inputs(T_max: int, seed: int, x: np.ndarray | None = None) -> np.ndarr
     from U(−1, 1) with ``seed`` (a whole number from 0 to validate.MAX_SEED)."""
     if x is None:
         return np.random.default_rng(checked_seed(seed, "seed")).uniform(-1.0, 1.0, T_max)
-    given = _floats("x", x)
+    given = array("x", x, finite=False)
     if given.ndim != 1 or given.size < T_max or not np.isfinite(given[:T_max]).all():
         raise SymbpttError(f"x must be a 1-D array of at least T_max = {T_max} finite numbers, got shape "
-                           f"{'×'.join(map(str, given.shape)) or '()'}")
+                           f"{shape_text(given.shape)}")
     return given[:T_max]
-
-
-def _floats(name: str, values: object) -> np.ndarray:
-    """``values`` as a float64 array, or a one-line error naming ``name`` (strings are not numbers here)."""
-    if isinstance(values, (str, bytes)):
-        raise SymbpttError(f"{name} must be an array of numbers, got {type(values).__name__}")
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise SymbpttError(f"{name} must be an array of numbers") from None
 
 
 LOG10_4 = math.log10(4.0)
@@ -132,7 +122,7 @@ def checked_grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
     from ..budget import check_sweep
 
     T_max = integer("T_max", T_max)
-    grid = _floats("the grid", values)
+    grid = array("the grid", values, finite=False)
     if grid.ndim != 1 or not grid.size or not np.isfinite(grid).all():
         raise SymbpttError("the grid must be a non-empty 1-D array of finite numbers")
     check_sweep(T_max, grid.size, 1)
@@ -212,9 +202,9 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
     if W0 is None:
         W0 = recurrent_matrix(n, seed, init)
     else:
-        W0 = _floats("W0", W0)
+        W0 = array("W0", W0, finite=False)
         if W0.shape != (n, n):
-            raise SymbpttError(f"W0 must be n×n = {n}×{n}, got shape {'×'.join(map(str, W0.shape)) or '()'}")
+            raise SymbpttError(f"W0 must be n×n = {n}×{n}, got shape {shape_text(W0.shape)}")
         if not np.isfinite(W0).all():
             raise SymbpttError("W0 holds inf or NaN")
     drive = input_scale * rng.normal(0.0, 1.0, (T_max, n))
