@@ -285,7 +285,7 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
             zs.append(np.ascontiguousarray(z))
     outside = np.zeros(len(gm), dtype=np.int64)  # per gradient: its entries beyond float64's range
     clear(FE_EVENTS)
-    value = k.sums(T, n, B, exps, int(exps[0]), values[-1]["h"], y,
+    value = k.sums(T, n, B, exps, values[-1]["h"], y,
                    *[coefs[layer - 1][cc.keys[i]] for layer, i in k.sum_coefs], *outs, *zs, *gm, *gx, outside)
     if test(FE_EVENTS):
         return None

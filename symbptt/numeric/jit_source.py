@@ -425,7 +425,7 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
         body.append(f"_clear(GM_{g}, GX_{g})")
         row = rows.get((layer, leaf))
         if kind == "initial":
-            body.append(f"_block(D_{layer}_{leaf}, 0, 1, e0, GM_{g}, GX_{g})")  # δ_0
+            body.append(f"_block(D_{layer}_{leaf}, 0, 1, exps[0], GM_{g}, GX_{g})")  # δ_0 at its exponent
         else:
             if source is not None:
                 weights.append(g)
@@ -435,7 +435,7 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
                 body.append(f"_outer({row}, Z_{g}, starts, stops, rexps, GM_{g}, GX_{g})")
         body.append(f"OUTSIDE[{g}] = _finish(GM_{g}, GX_{g})")
     body.append("return loss")
-    args = (["T", "n", "B", "exps", "e0", "H", "Y"]
+    args = (["T", "n", "B", "exps", "H", "Y"]
             + [f"K_{i}" for i in range(len(coefs))]
             + [f"D_{layer}_{state}" for layer, state in [key for key, _, _ in the_plan.order]]
             + [f"Z_{g}" for g in weights]
