@@ -71,6 +71,10 @@ def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str,
             "formula": formula}
 
 
+SLIDERS = {"w": (-3.0, 3.0), "b": (-4.0, 6.0)}  # the float sliders' ranges, checked before they are made
+T_SLIDER = (1, 200)
+
+
 class Explorer:
     """The widgets and the last data drawn (``data``); displays itself in a notebook."""
 
@@ -81,13 +85,15 @@ class Explorer:
         if cell not in CELLS or activation not in ACTIVATIONS:
             raise SymbpttError(f"explore takes a cell of {', '.join(CELLS)} and an activation of "
                                f"{', '.join(ACTIVATIONS)}")
-        T = integer("T", T, 1, 200)  # the sliders' ranges: a value outside one would be moved into it
-        for name, value, low, high in (("w", w, -3.0, 3.0), ("b", b, -4.0, 6.0)):
+        T = integer("T", T, *T_SLIDER)  # the sliders' ranges: a value outside one would be moved into it
+        for name, value in (("w", w), ("b", b)):
+            low, high = SLIDERS[name]
             if not low <= number(name, value) <= high:
                 raise SymbpttError(f"{name} must be from {low:g} to {high:g} (its slider), got {value!r:.20}")
-        self.w = W.FloatSlider(value=w, min=-3.0, max=3.0, step=0.05, description="w or gain")
-        self.b = W.FloatSlider(value=b, min=-4.0, max=6.0, step=0.1, description="b or gate bias")
-        self.T = W.IntSlider(value=T, min=1, max=200, description="T")
+        self.w = W.FloatSlider(value=w, min=SLIDERS["w"][0], max=SLIDERS["w"][1], step=0.05, description="w or gain")
+        self.b = W.FloatSlider(value=b, min=SLIDERS["b"][0], max=SLIDERS["b"][1], step=0.1,
+                               description="b or gate bias")
+        self.T = W.IntSlider(value=T, min=T_SLIDER[0], max=T_SLIDER[1], description="T")
         self.activation = W.Dropdown(options=ACTIVATIONS, value=activation, description="σ (rnn)")
         self.cell = W.Dropdown(options=CELLS, value=cell, description="cell")
         self.plot = W.Output()
