@@ -27,7 +27,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     """log10|∂h_T/∂h_0| (solid) and the bound T·log10(γ|w|) (dashed) for each weight; the legend gives
     the finite-time Lyapunov rate (1/T)·ln|∂h_T/∂h_0| and, for a saturating unit, the share of steps
     with |a_t| > 3."""
-    if isinstance(weights, str) or not isinstance(weights, (tuple, list, np.ndarray)):
+    if not isinstance(weights, (tuple, list, np.ndarray)):  # a string too
         raise SymbpttError("weights must be a sequence of numbers, e.g. (0.5, 1.0)")
     T_max, seed = integer("T_max (-T)", T_max), checked_seed(seed)
     weights = tuple(number("weights (--weights)", v) for v in weights)
@@ -138,7 +138,7 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     from ..numeric.factors import ArrayFactors, NumericModel
     from ..numeric.logspace import log10_norms_by_T
 
-    if isinstance(cells, str) or not isinstance(cells, (tuple, list)) or not all(isinstance(c, str) for c in cells):
+    if not isinstance(cells, (tuple, list)) or not all(isinstance(c, str) for c in cells):  # a string too
         raise SymbpttError("cells must be a sequence of cell names, e.g. ('rnn', 'lstm')")
     T_max, n = integer("T_max (-T)", T_max), integer("n (-n)", n, 1, 256)
     gain, drive = number("gain (--gain)", gain), number("drive (-u)", drive)

@@ -25,7 +25,7 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
     from ..numeric.theory import theory as mean_field
 
     n, seed = integer("hidden size n (-n)", n, 2, 256), checked_seed(seed)
-    if isinstance(steps, (str, bytes)) or not isinstance(steps, (tuple, list)) or not 1 <= len(steps) <= 6:
+    if not isinstance(steps, (tuple, list)) or not 1 <= len(steps) <= 6:
         raise SymbpttError("give one to six values of T, e.g. (1, 10, 50)")
     steps = tuple(integer("T (--lengths)", T) for T in steps)
     for T in steps:

@@ -25,7 +25,7 @@ def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 
     from ..numeric.theory import theory as mean_field
 
     check_steps(integer("T (-T)", T))
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (tuple, list)) or not 1 <= len(sizes) <= 10:
+    if not isinstance(sizes, (tuple, list)) or not 1 <= len(sizes) <= 10:
         raise SymbpttError("give one to ten sizes n, each from 2 to 256")
     sizes = tuple(integer("a size n (--sizes)", n, 2, 256) for n in sizes)
     seeds, seed = integer("seeds (--seeds)", seeds, 1, 20), checked_seed(seed)
