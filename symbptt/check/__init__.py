@@ -179,6 +179,9 @@ def _digits_needed(trial: Trial) -> int:
     return DPS + int(math.ceil(2 * largest / math.log(10)))
 
 
+MAX_T = 12  # the largest T a trial may draw (the command line's -T range for check)
+
+
 def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Callable | None = None,
                methods: tuple[str, ...] | None = None, cells: tuple[str, ...] = DRAWN,
                workers: int = 1) -> CheckReport:
@@ -199,7 +202,7 @@ def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Calla
         The report: each method's worst error, where, and how many entries it compared.
     """
     trials, seed = integer("trials", trials, 1), checked_seed(seed, "seed")
-    T_max, workers = integer("T_max", T_max, 1, 12), integer("workers", workers, 1)
+    T_max, workers = integer("T_max", T_max, 1, MAX_T), integer("workers", workers, 1)
     if methods is not None:
         known = [name for names in METHODS for name in names]
         wrong = [m for m in methods if m not in known] if not isinstance(methods, str) else [methods]
