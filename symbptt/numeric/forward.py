@@ -359,7 +359,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         for name in [lin.name for lin in cell.linears] + cc.node_names:
             layer[name] = np.zeros((T + 1, n, B), dtype=dtype)
         for s in cell.states:
-            layer[s][0] = np.broadcast_to(p[f"{s}0"], (n, B))
+            layer[s][0] = p[f"{s}0"]  # (n, 1), or (n, B): repeated over the batch by the assignment
         values.append(layer)
     # the parameters the nodes read unit by unit, as (n, B): a scalar is repeated over the units, a
     # per-unit parameter (a column, or one column per batch element) over the batch

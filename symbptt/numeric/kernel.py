@@ -156,7 +156,7 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                 out[t] = total if noise is None else noise(total, size)
         exps[t] = scale
         if rescale and (t % RESCALE_EVERY == 0 or t == T):
-            largest = max(float(np.max(np.abs(out[t]))) for out in outs)
+            largest = max(float(np.abs(out[t]).max()) for out in outs)
             if largest and not LOW <= largest <= HIGH:
                 k = int(np.frexp(largest)[1])
                 for out in outs:
@@ -186,6 +186,9 @@ def run_bounds(exps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _runs(exps: np.ndarray) -> list[tuple[int, int, int]]:
     """(first, stop, exponent) of each run of steps t = 1..T that share an exponent."""
+    first = int(exps[1])
+    if (exps[2:] == first).all():  # the usual case: δ never rescaled on the way
+        return [(0, len(exps) - 1, first)]
     return list(zip(*(part.tolist() for part in run_bounds(exps)), strict=True))
 
 
