@@ -96,10 +96,11 @@ def test_a_result_survives_pickle_and_deepcopy():
 
     one = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.zeros(1), "h0": np.zeros(1)}
     x, y = np.ones((800, 1)), np.array([0.5])
-    for params in (one, [one, {**one, "W": np.array([[0.5]])}]):
-        got = symbptt.gradients(params, x, y)
+    for params, digits in ((one, None), ([one, {**one, "W": np.array([[0.5]])}], None), (one, 12)):
+        got = symbptt.gradients(params, x, y, digits=digits)
         for back in (pickle.loads(pickle.dumps(got)), copy.deepcopy(got)):
             assert type(back) is type(got) and back.loss == got.loss and back.digits == got.digits
+            assert back.kept == got.kept
             assert back.kernel == got.kernel and tuple(back)[0] == got.loss
             layers = got.grads if isinstance(got.grads, list) else [got.grads]
             again = back.grads if isinstance(back.grads, list) else [back.grads]
@@ -110,6 +111,44 @@ def test_a_result_survives_pickle_and_deepcopy():
             logs_back = back.log10 if isinstance(back.log10, list) else [back.log10]
             for a, b in zip(logs, logs_back, strict=True):
                 assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+_SIN = (np.frompyfunc(mpmath.sin, 1, 1), np.frompyfunc(mpmath.cos, 1, 1))  # reference.py's σ, σ' for sin(a)
+
+
+def _worst_relative_error(got: symbptt.Gradients, params: dict, x: np.ndarray, y: np.ndarray) -> float:
+    """The largest |float64 entry − exact| / |exact| of a sin(a) unit's gradients, against reference.py
+    in mpmath at 400 digits."""
+    with mpmath.workdps(400):
+        _, ref = bptt([params], x, y, _SIN, "last", "rnn", kind="mp")
+        return max(float(abs(mpmath.mpf(float(got.grads[k].ravel()[i])) / want - 1))
+                   for k, block in ref[0].items() for i, want in enumerate(np.ravel(block)) if want != 0)
+
+
+@pytest.mark.parametrize("T", [5, 20, 300])
+def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_them(T):
+    """A sin(a) unit with w = 3 amplifies rounding by about 10^(T/4): float64 keeps every digit at T = 5,
+    some at T = 20 and none at T = 300, where a pass at 92 digits is not yet enough.  With digits=12 the
+    nudged reruns measure what float64 kept (``kept``) and, below 12, the gradients come from mpmath — with
+    30 more digits than float64 lost, as measured, or (none kept) from passes with twice the digits each
+    until two agree — and are the exact values rounded to float64 (within half an ulp), where the
+    unmeasured call's are not."""
+    rng = np.random.default_rng(1)
+    params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.array([0.1]), "h0": np.array([0.2])}
+    x, y = rng.normal(size=(T, 1)), np.array([0.3])
+    plain = symbptt.gradients(params, x, y, activation="sin(a)")
+    got = symbptt.gradients(params, x, y, activation="sin(a)", digits=12)
+    assert plain.kept is None and plain.digits == 0 and got.kept is not None
+    if T == 5:  # float64 held: its numbers, measured
+        assert got.digits == 0 and got.kept[0] >= 12 and got.kept == tuple(math.floor(10 * k) / 10 for k in got.kept)
+        assert _worst_relative_error(got, params, x, y) < 1e-14
+        return
+    assert got.kept[0] < 12 and got.digits >= 30
+    assert _worst_relative_error(got, params, x, y) <= 2.0**-53 < _worst_relative_error(plain, params, x, y)
+    if T == 20:  # a digit kept everywhere: 30 more than it lost, in one pass
+        assert got.kept[1] >= 1 and got.digits == 30 + math.ceil(16 - got.kept[1])
+    else:  # nothing kept: the pass at twice the digits of one that agrees with it to 30 digits
+        assert got.kept[1] < 1 and got.digits >= 184 and got.digits % 46 == 0
 
 
 def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
@@ -215,7 +254,12 @@ def test_options_are_checked_too():
     for kwargs, words in [({"loss": "mean"}, "loss must be 'last' or 'sum'"), ({"cell": "lstmm"}, "unknown cell"),
                           ({"cell": "lstm", "activation": "relu"}, "activation applies to"),
                           ({"cell": "lstm"}, "is not a parameter of the lstm cell"),
-                          ({"activation": "__import__('os')"}, "is not allowed")]:
+                          ({"activation": "__import__('os')"}, "is not allowed"),
+                          ({"digits": 0}, "digits must be from 1 to 15, got 0"),
+                          ({"digits": 16}, "digits must be from 1 to 15, got 16"),
+                          ({"digits": 12.0}, "digits must be a whole number"),
+                          ({"digits": "12"}, "digits must be a whole number"),
+                          ({"digits": True}, "digits must be a whole number")]:
         with pytest.raises(SymbpttError, match=words):
             symbptt.gradients(params, x, y, **kwargs)
 
@@ -281,7 +325,8 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     them: 30 more are carried), not the most saturation could cancel (2|a|/ln 10 for every pre-activation's
     largest |a|): every gradient is the 300-digit reference's to float64's rounding, in symbptt.gradients
     and in `grad`'s report.  A planted count of 0 keeps the first try at 60 digits, and the z gate's
-    gradients, made of the difference, come out about 4e-13 off."""
+    gradients, made of the difference, come out about 4e-13 off — unless digits are asked for, when a pass
+    with twice the digits must agree with it."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.config import parse_config
@@ -302,11 +347,17 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
                         r"digits\)", report["precision"])
     assert said and got.digits - G.DPS - 1 <= int(said[1]) <= got.digits - G.DPS, report["precision"]
     _agrees_with_reference(p, {k: np.asarray(v, dtype=float) for k, v in report["grad"].items()}, 2e-16)
+    checked = symbptt.gradients(p, x, y, cell="gru", digits=12)  # asked for: a pass with twice the digits agrees
+    assert checked.kept is None and checked.digits == 2 * got.digits
+    _agrees_with_reference(p, checked.grads, 2e-16)
     monkeypatch.setattr(G, "difference_digits", lambda cc, traj: 0.0)
     planted = symbptt.gradients(p, x, y, cell="gru")
     assert planted.digits == 2 * G.DPS
     with pytest.raises(AssertionError, match="'U_z'|'W_z'|'b_z'"):
         _agrees_with_reference(p, planted.grads, 1e-15)
+    checked = symbptt.gradients(p, x, y, cell="gru", digits=12)  # the 60-digit pass and the 120-digit one
+    assert checked.digits == 8 * G.DPS  # disagree: the 120- and 240-digit passes agree
+    _agrees_with_reference(p, checked.grads, 2e-16)
 
 
 @pytest.mark.parametrize("seed", [0, 2, 14, 20, 24, 30])  # 60 digits at once; 64, 78, 61, 129, 66 after a second pass

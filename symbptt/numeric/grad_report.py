@@ -146,12 +146,14 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
-                    computed: tuple[dict, np.ndarray] | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False
+                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
     the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
-    the δ of ``values`` when the compiled kernel made them (kernel.gradients)."""
+    the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``whole``: once the exact
+    pass runs, every block comes from it (not only those float64 lost)."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
@@ -171,11 +173,11 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
             mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
     else:
         mp_loss, mp_grads = _mp_gradients(model, DPS)
-    if loss_lost:
+    if loss_lost or whole:
         loss = mp_loss
     for layer, g in enumerate(grads, start=1):
         for param in g:
-            if blocks is None or (param, layer) in blocks:
+            if blocks is None or whole or (param, layer) in blocks:
                 g[param] = mp_grads[layer - 1][param]
     return loss, grads, max(DPS, digits)
 
@@ -335,8 +337,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences),
     }
     if kept is not None:  # what the float64 pass kept, measured (see kept_digits)
-        report["float64_digits"] = {"relative_to_largest": math.floor(10 * kept[0]) / 10,
-                                   "worst_entry": math.floor(10 * kept[1]) / 10}
+        report["float64_digits"] = dict(zip(("relative_to_largest", "worst_entry"), shown_digits(kept), strict=True))
     if len(cfg.spec.states) > 1:  # the whole state decides; the h → h block beside it
         report["observed_h"] = _per_layer([observed(layer_norms["h"][0], cfg.T) for layer_norms in norms])
     if cfg.spec.uses_activation:
@@ -448,6 +449,11 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             entry, whole = _changes(block, shifted)
             worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
     return _digits(worst_block), _digits(worst_entry)
+
+
+def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
+    """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured)."""
+    return math.floor(10 * kept[0]) / 10, math.floor(10 * kept[1]) / 10
 
 
 def _kept(kept: tuple[float, float]) -> str:

@@ -22,17 +22,21 @@ once per cell and kept on disk; ``kernel`` says which ran), else through the Num
 the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an
 underflow, overflow or invalid operation anyway, or a saturated gate cancelled digits, the affected
 blocks are computed again with mpmath (numeric/grad_report.py's exact_gradients): ``digits`` says so.
-Float64 rounding itself is not measured here: over T steps each entry's relative error grows like
-T·2⁻⁵³ times the conditioning of the products (about 12 digits kept at T = 1500 for a tanh unit);
-`symbptt grad` measures that conditioning and goes to mpmath when it is poor.
+Float64 rounding itself is measured only when asked: over T steps each entry's relative error grows
+like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
+n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
+more with every stored value nudged by a rounding, as `symbptt grad --digits 12` does, and computed
+again with mpmath when fewer digits held (``kept`` says how many did).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+import mpmath
 import numpy as np
 
 from .. import primitives as P
@@ -40,8 +44,8 @@ from ..activations import get_activation
 from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
-from ..errors import SymbpttError
-from ..validate import array, shape_text, shape_words
+from ..errors import RunFailed, SymbpttError
+from ..validate import array, integer, shape_text, shape_words
 from . import jit
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
@@ -56,14 +60,20 @@ class Gradients(tuple):
             mpmath was needed).
         grads: parameter name → float64 array of the parameter's shape (a list of such dicts for a
             stack of layers, as the parameters were given).
-        digits: 0 when float64 (with a power-of-two exponent per step) held every number; else the decimal
-            digits mpmath carried for the blocks float64 could not hold.
+        digits: 0 when float64 (with a power-of-two exponent per step) held every number in its range —
+            and, when ``digits`` was asked for, kept that many significant digits as measured; else the
+            decimal digits mpmath carried (for the blocks float64 could not hold; for every block when
+            ``digits`` was asked for).
         log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
             that mpmath computed), its exact value as an object array of mpmath numbers.
         kernel: "compiled" when the float64 pass ran as machine code (numeric/jit.py: Numba installed,
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
+        kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
+            gate before any measuring); else the significant digits the float64 pass kept as measured by
+            the nudged reruns, (relative to each gradient's largest entry, in the worst entry), rounded
+            down to a tenth as `symbptt grad` shows them.
     """
 
     loss: float
@@ -71,17 +81,20 @@ class Gradients(tuple):
     digits: int
     exact: Any
     kernel: str
+    kept: tuple[float, float] | None
     _log10: Any
 
-    def __new__(cls, loss: float, grads: Any, digits: int, exact: Any, kernel: str = "numpy") -> Gradients:
+    def __new__(cls, loss: float, grads: Any, digits: int, exact: Any, kernel: str = "numpy",
+                kept: tuple[float, float] | None = None) -> Gradients:
         self = super().__new__(cls, (loss, grads))
         self.loss, self.grads, self.digits, self.exact, self.kernel = loss, grads, digits, exact, kernel
+        self.kept = kept
         self._log10 = None
         return self
 
     def __getnewargs__(self) -> tuple[Any, ...]:
         """What pickle and copy pass to ``__new__`` (a tuple's own would pass only the pair)."""
-        return self.loss, self.grads, self.digits, self.exact, self.kernel
+        return self.loss, self.grads, self.digits, self.exact, self.kernel, self.kept
 
     @property
     def log10(self) -> Any:
@@ -132,7 +145,7 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
 
 
 def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y: Any, *, cell: str = "rnn",
-              loss: str = "last", activation: str = "tanh") -> Gradients:
+              loss: str = "last", activation: str = "tanh", digits: int | None = None) -> Gradients:
     """Loss and ∂L/∂θ of every parameter, summed over the batch, exact as `symbptt grad` is.
 
     Args:
@@ -143,6 +156,9 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         cell: a built-in cell (rnn, lstm, gru, indrnn, mingru, minlstm, lru) or a cell file (.toml).
         loss: 'last' (½‖h_T − y‖²) or 'sum' (Σ_t ½‖h_t − y_t‖²).
         activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
+        digits: None (float64 rounding not measured), or 1 to 15: the significant digits float64 must
+            keep, measured by two reruns with every stored value nudged by a rounding (5 to 8 times the
+            NumPy kernel's work); where fewer held, every gradient is computed again with mpmath.
 
     Returns:
         A ``Gradients``: unpacks as ``loss, grads``; ``.digits``, ``.log10`` and ``.exact`` say how the
@@ -155,6 +171,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         raise SymbpttError(f"loss must be 'last' or 'sum', got {str(loss)[:20]!r}")
     if not isinstance(cell, str) or not cell:
         raise SymbpttError("cell must be the name of a built-in cell or the path of a cell file")
+    if digits is not None:
+        digits = integer("digits", digits, 1, 15)
     spec = get_cell(cell, get_activation(activation))
     if activation != "tanh" and not spec.uses_activation:
         raise SymbpttError(f"activation applies to the {' and '.join(TAKES_ACTIVATION)} cells, not {spec.name}")
@@ -183,44 +201,105 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     ya = array("y", y, want_y)
     ya = ya if batched else ya[..., None]
     matrices = sum(v.size for layer in layers for v in layer.values() if v.ndim == 2)
+    passes = 1.0 if digits is None else MEASURED_COST
     estimate(f"the gradients of a {spec.name} with n = {n}, T = {T}, batch {B}, {len(layers)} layer(s)",
-             "use fewer steps, a smaller batch or a smaller n", flops=6.0 * T * B * matrices,
+             "use fewer steps, a smaller batch or a smaller n", flops=6.0 * T * B * matrices * passes,
              floats=4.0 * T * B * n * (len(spec.nodes) + len(spec.linears)) * len(layers))
     if not np.all(np.isfinite(xa)):
         raise SymbpttError("x holds inf or NaN")
-    exact_gradients, saturation_digits = _exact_path()
+    R = _exact_path()
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
-    fast = jit.float_pass(spec, model.params, model.x, model.y, loss)  # None: the watched NumPy pass
-    if fast is None:
+    kept = None  # the digits float64 kept, when measured
+    # asked for measured digits: the watched NumPy pass, as `symbptt grad` runs it, then the reruns
+    fast = jit.float_pass(spec, model.params, model.x, model.y, loss) if digits is None else None
+    if digits is not None:
+        value, grads, carried, kept = _measured(R, model, digits)
+    elif fast is None:
         watch = FloatWatch()
         with watch.watch(None):  # one outer block: the pass's labelled blocks inside it swap a label
             # instead of setting NumPy's error state each (3.8 against 0.8 µs, ~18 blocks a pass)
-            value, grads, digits = exact_gradients(model, ArrayFactors(model, watch=watch))
+            value, grads, carried = R.exact_gradients(model, ArrayFactors(model, watch=watch))
     else:
         values = ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory)
-        saturation = saturation_digits(values)
+        saturation = R.saturation_digits(values)
         if fast.result is not None and not saturation:  # float64 held every number: the compiled sums
-            (value, grads), digits = fast.result, 0
+            (value, grads), carried = fast.result, 0
         else:
-            value, grads, digits = exact_gradients(model, values, saturation=saturation, computed=fast.deltas)
+            value, grads, carried = R.exact_gradients(model, values, saturation=saturation, computed=fast.deltas)
     out, exact = [], []
     for given, g in zip(layers, grads, strict=True):
         out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
         exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
                       if np.asarray(g[k]).dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
-    return Gradients(float(value), pick(out), int(digits), pick(exact) if any(exact) else None,
-                     "numpy" if fast is None else "compiled")
+    return Gradients(float(value), pick(out), int(carried), pick(exact) if any(exact) else None,
+                     "numpy" if fast is None else "compiled", kept)
+
+
+MEASURED_COST = 8.0  # the work of a call that measures digits, against a plain one's (two nudged reruns, sizes)
 
 
 @cache
-def _exact_path() -> tuple[Any, Any]:
-    """grad_report's exact_gradients and saturation_digits (mpmath where float64 did not hold), imported
-    at the first call: an import statement run at every call costs more than a small gradient's sums."""
-    from .grad_report import exact_gradients, saturation_digits
+def _exact_path() -> Any:
+    """grad_report (exact_gradients, saturation_digits, kept_digits: mpmath where float64 did not hold),
+    imported at the first call: an import statement run at every call costs more than a small
+    gradient's sums."""
+    from . import grad_report
 
-    return exact_gradients, saturation_digits
+    return grad_report
+
+
+def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[str, Any]], int, Any]:
+    """Loss, gradients, the digits mpmath carried (0: none) and the digits float64 kept as measured (None
+    when mpmath was needed before any measuring), as `symbptt grad` decides: the watched NumPy pass with
+    each sum's Σ|terms|, two nudged reruns (grad_report.kept_digits), and every number computed again
+    with mpmath when fewer than ``digits`` held in a gradient: with a digit kept in every entry, rounding
+    grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
+    much is not measured, so until two passes agree (_settled)."""
+    watch = FloatWatch()
+    magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+    with watch.watch(None):
+        value, grads, used = R.exact_gradients(model, ArrayFactors(model, watch=watch), magnitudes=magnitudes,
+                                               whole=True)
+    if used:  # float64 left its range or a gate saturated: every number came from the exact pass
+        return (*_settled(R, model, used, value, grads), None)
+    kept = R.kept_digits(model, value, grads, magnitudes)
+    if kept[0] >= digits:
+        return value, grads, 0, R.shown_digits(kept)
+    dps = R.DPS + math.ceil(16 - kept[1]) if kept[1] >= 1 else R.DPS + 16
+    value, grads = R._mp_gradients(model, dps)
+    if kept[1] < 1:
+        value, grads, dps = _settled(R, model, dps, value, grads)
+    return value, grads, dps, R.shown_digits(kept)
+
+
+AGREE = 15  # digits two exact passes (one with twice the other's digits) share before the later is taken
+
+
+def _settled(R: Any, model: NumericModel, dps: int, loss: Any, grads: list[dict[str, Any]]
+             ) -> tuple[Any, list[dict[str, Any]], int]:
+    """An exact pass at ``dps`` digits checked by passes with twice the digits each, until two agree to
+    AGREE digits in every entry; the later is returned (it holds about AGREE digits more than the first
+    of the two did).  Refused in one line beyond MAX_DIGITS or the budget."""
+    while dps < R.MAX_DIGITS:
+        more = min(R.MAX_DIGITS, 2 * dps)
+        loss2, grads2 = R._mp_gradients(model, more)
+        if _agree([loss] + _entries(grads), [loss2] + _entries(grads2), AGREE):
+            return loss2, grads2, more
+        loss, grads, dps = loss2, grads2, more
+    raise RunFailed(f"this run's gradients still change beyond {R.MAX_DIGITS} digits: its rounding is amplified "
+                    "past what the exact path carries; shorten x or shrink the weights")
+
+
+def _entries(grads: list[dict[str, Any]]) -> list[Any]:
+    return [v for layer in grads for block in layer.values() for v in np.ravel(np.asarray(block, dtype=object))]
+
+
+def _agree(a: list[Any], b: list[Any], dps: int) -> bool:
+    """Whether every pair of entries agrees to ``dps`` significant digits (two zeros agree)."""
+    tol = mpmath.mpf(10) ** -dps
+    return all(abs(u - v) <= tol * abs(v) for u, v in zip(a, b, strict=True))
 
 
 def _as_float(block: Any) -> np.ndarray:
