@@ -172,7 +172,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         with mpmath.workdps(digits):
             mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
     else:
-        mp_loss, mp_grads = _mp_gradients(model, DPS)
+        mp_loss, mp_grads = mp_gradients(model, DPS)
     if loss_lost or whole:
         loss = mp_loss
     for layer, g in enumerate(grads, start=1):
@@ -182,7 +182,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     return loss, grads, max(DPS, digits)
 
 
-def _mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
+def mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
     """Loss and every gradient from an mpmath pass at ``dps`` digits, refused first when it would take
     longer than the budget allows."""
     mp_cost(model, dps)
@@ -318,7 +318,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         if not used_mp:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: every block exactly
-                loss, grads = _mp_gradients(model, DPS)
+                loss, grads = mp_gradients(model, DPS)
                 used_mp = DPS
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)

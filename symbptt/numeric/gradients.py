@@ -72,7 +72,7 @@ class Gradients(tuple):
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
         kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
             gate before any measuring); else the significant digits the float64 pass kept as measured by
-            the nudged reruns, (relative to each gradient's largest entry, in the worst entry), rounded
+            the nudged reruns (relative to each gradient's largest entry, and in the worst entry), rounded
             down to a tenth as `symbptt grad` shows them.
     """
 
@@ -268,7 +268,7 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     if kept[0] >= digits:
         return value, grads, 0, R.shown_digits(kept)
     dps = R.DPS + math.ceil(16 - kept[1]) if kept[1] >= 1 else R.DPS + 16
-    value, grads = R._mp_gradients(model, dps)
+    value, grads = R.mp_gradients(model, dps)
     if kept[1] < 1:
         value, grads, dps = _settled(R, model, dps, value, grads)
     return value, grads, dps, R.shown_digits(kept)
@@ -284,7 +284,7 @@ def _settled(R: Any, model: NumericModel, dps: int, loss: Any, grads: list[dict[
     of the two did).  Refused in one line beyond MAX_DIGITS or the budget."""
     while dps < R.MAX_DIGITS:
         more = min(R.MAX_DIGITS, 2 * dps)
-        loss2, grads2 = R._mp_gradients(model, more)
+        loss2, grads2 = R.mp_gradients(model, more)
         if _agree([loss] + _entries(grads), [loss2] + _entries(grads2), AGREE):
             return loss2, grads2, more
         loss, grads, dps = loss2, grads2, more
