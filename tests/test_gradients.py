@@ -127,8 +127,8 @@ def _worst_relative_error(got: symbptt.Gradients, params: dict, x: np.ndarray, y
 
 @pytest.mark.parametrize("T", [5, 20, 300])
 def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_them(T):
-    """A sin(a) unit with w = 3 amplifies rounding by about 10^(T/4): float64 keeps every digit at T = 5,
-    some at T = 20 and none at T = 300, where a pass at 92 digits is not yet enough.  With digits=12 the
+    """A sin(a) unit with w = 3 amplifies rounding by about 10^(T/5): float64 keeps every digit at T = 5,
+    some at T = 20 and none at T = 300, where a pass at 46 digits keeps none either.  With digits=12 the
     nudged reruns measure what float64 kept (``kept``) and, below 12, the gradients come from mpmath — with
     30 more digits than float64 lost, as measured, or (none kept) from passes with twice the digits each
     until two agree — and are the exact values rounded to float64 (within half an ulp), where the
@@ -147,8 +147,10 @@ def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_the
     assert _worst_relative_error(got, params, x, y) <= 2.0**-53 < _worst_relative_error(plain, params, x, y)
     if T == 20:  # a digit kept everywhere: 30 more than it lost, in one pass
         assert got.kept[1] >= 1 and got.digits == 30 + math.ceil(16 - got.kept[1])
-    else:  # nothing kept: the pass at twice the digits of one that agrees with it to 30 digits
+    else:  # nothing kept (the unmeasured call is wrong in every digit): passes of 46, 92, … digits, and
+        # the 46-digit one shares no 15 digits with the 92-digit one
         assert got.kept[1] < 1 and got.digits >= 184 and got.digits % 46 == 0
+        assert _worst_relative_error(plain, params, x, y) > 1
 
 
 def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
