@@ -498,6 +498,38 @@ def training(smoke: bool) -> list[list[str]]:
     return rows
 
 
+def measured(smoke: bool) -> list[list[str]]:
+    """symbptt.gradients with digits=12 (float64 rounding measured by two nudged reruns, mpmath below 12
+    digits) against the same call without it, and against that call on the NumPy kernel (SYMBPTT_JIT=0):
+    what measuring costs."""
+    import symbptt
+
+    cases = [("rnn", 16, 100, 8), ("lstm", 8, 200, 4), ("gru", 32, 100, 1), ("rnn", 64, 100, 32)]
+    rows = []
+    for cell, n, T, B in cases if not smoke else [("rnn", 4, 10, 2)]:
+        p, x, y = _case(cell, n, T, B)
+        got = symbptt.gradients(p, x, y, cell=cell, digits=12)
+        spent = side_by_side({"plain": lambda: symbptt.gradients(p, x, y, cell=cell),  # noqa: B023
+                              "numpy": _numpy_kernel(lambda: symbptt.gradients(p, x, y, cell=cell)),  # noqa: B023
+                              "measured": lambda: symbptt.gradients(p, x, y, cell=cell, digits=12)},  # noqa: B023
+                             1 if smoke else 5, most=1 if smoke else 30)
+        path = "float64" if not got.digits else f"mpmath {got.digits} digits"
+        rows.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{spent['measured'] * 1e3:.1f} ms",
+                     f"{spent['measured'] / spent['plain']:.1f}×", f"{spent['measured'] / spent['numpy']:.1f}×",
+                     f"{got.kept[0]:.1f} ({got.kept[1]:.1f} worst entry)" if got.kept else "—", path])
+    return rows
+
+
+def measured_note(rows: list[list[str]]) -> str:
+    """The sentence under the measured-digits table, from its rows: what measuring cost, against the NumPy
+    kernel's plain call and against the plain call as it ran."""
+    numpy_ratios = [float(row[3].rstrip("×")) for row in rows]
+    plain_ratios = [float(row[2].rstrip("×")) for row in rows]
+    return (f"Measuring cost {min(numpy_ratios):.1f}–{max(numpy_ratios):.1f}× the plain call on the NumPy kernel "
+            f"and up to {max(plain_ratios):.0f}× the plain call as it ran (the nudged reruns run on the NumPy "
+            "kernel and add up each sum's Σ|terms|; the compiled kernel's plain call is the faster one).\n")
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
@@ -528,6 +560,10 @@ def section(smoke: bool) -> list[str]:
             table(["case", "report", "gradients", "ratio", "Jacobian norms (every k)", "kept-digit reruns", "status"],
                   reported := report(smoke)),
             "\n" + report_note(reported),
+            "\n### Measured digits: `symbptt.gradients(..., digits=12)` against the same call without them\n",
+            table(["case", "measured", "/ plain call", "/ plain call on the NumPy kernel", "digits float64 kept",
+                   "path"], digit_rows := measured(smoke)),
+            "\n" + measured_note(digit_rows),
             "\n### A training iteration against torch float64 (target ≤ 1×)\n",
             table(["case", "time", "ratio", "status"], training(smoke))]
 

@@ -36,6 +36,22 @@ def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
     assert len(numbers.fallback(True)) == 4
 
 
+def test_the_measured_digits_table_runs_and_its_sentence_follows_its_rows():
+    """Section 12's measured-digits rows at smoke size (digits=12 against the plain call, with the digits
+    float64 kept), and the sentence under them from their ratios: changing a ratio changes the words."""
+    sys.path.insert(0, "benchmarks")
+    try:
+        import gradients as numbers
+    finally:
+        sys.path.remove("benchmarks")
+    (row,) = numbers.measured(True)
+    assert row[0] == "rnn n = 4, T = 10, batch 2" and row[-1] == "float64" and float(row[4].split()[0]) >= 12
+    rows = [["a", "9 ms", "12.0×", "7.4×", "13.6", "float64"], ["b", "50 ms", "34.6×", "5.3×", "13.0", "float64"]]
+    assert "5.3–7.4× the plain call on the NumPy kernel and up to 35×" in numbers.measured_note(rows)
+    rows[1][3] = "9.9×"
+    assert "7.4–9.9×" in numbers.measured_note(rows)
+
+
 def test_the_sentence_under_the_report_table_follows_its_rows():
     """Section 12's sentence about the report says whether the norms alone are over the 2× target from the
     measured rows: changing the norms' ratios changes the words."""

@@ -157,8 +157,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         loss: 'last' (½‖h_T − y‖²) or 'sum' (Σ_t ½‖h_t − y_t‖²).
         activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
         digits: None (float64 rounding not measured), or 1 to 15: the significant digits float64 must
-            keep, measured by two reruns with every stored value nudged by a rounding (5 to 8 times the
-            NumPy kernel's work); where fewer held, every gradient is computed again with mpmath.
+            keep, measured by two reruns with every stored value nudged by a rounding (several times
+            the work of a plain call); where fewer held, every gradient is computed again with mpmath.
 
     Returns:
         A ``Gradients``: unpacks as ``loss, grads``; ``.digits``, ``.log10`` and ``.exact`` say how the
