@@ -153,6 +153,20 @@ def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_the
         assert _worst_relative_error(plain, params, x, y) > 1
 
 
+def test_two_exact_passes_agree_relative_to_each_gradients_largest_entry():
+    """The passes with doubling digits stop when every block agrees to 15 digits relative to its largest
+    entry: an entry that cancels to nearly nothing (or to a 0 no precision reaches) does not keep them
+    going, and a change in the 14th digit of the largest entry does."""
+    from symbptt.numeric.gradients import _agree
+
+    with mpmath.workdps(60):
+        big, tiny = mpmath.mpf(3), mpmath.mpf("1e-40")
+        assert _agree([[big, tiny]], [[big, -tiny]], 15)  # the tiny entry's sign is noise at this scale
+        assert _agree([[big, 0]], [[big, tiny]], 15) and _agree([[0, 0]], [[0, 0]], 15)
+        assert not _agree([[big, tiny]], [[big * (1 + mpmath.mpf("1e-14")), tiny]], 15)
+        assert not _agree([[big], [tiny]], [[big], [tiny * 2]], 15)  # each block on its own scale
+
+
 def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value():
     """∂L/∂h_0 of one tanh unit with w = 3 over T = 1500 steps is about 10^-3590: plain float64 underflows;
     the kernel's scaled δ holds it without mpmath, and its log10 and value agree with reference.py's own

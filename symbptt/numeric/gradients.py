@@ -285,21 +285,27 @@ def _settled(R: Any, model: NumericModel, dps: int, loss: Any, grads: list[dict[
     while dps < R.MAX_DIGITS:
         more = min(R.MAX_DIGITS, 2 * dps)
         loss2, grads2 = R.mp_gradients(model, more)
-        if _agree([loss] + _entries(grads), [loss2] + _entries(grads2), AGREE):
+        if _agree([[loss]] + _blocks(grads), [[loss2]] + _blocks(grads2), AGREE):
             return loss2, grads2, more
         loss, grads, dps = loss2, grads2, more
     raise RunFailed(f"this run's gradients still change beyond {R.MAX_DIGITS} digits: its rounding is amplified "
                     "past what the exact path carries; shorten x or shrink the weights")
 
 
-def _entries(grads: list[dict[str, Any]]) -> list[Any]:
-    return [v for layer in grads for block in layer.values() for v in np.ravel(np.asarray(block, dtype=object))]
+def _blocks(grads: list[dict[str, Any]]) -> list[list[Any]]:
+    return [list(np.ravel(np.asarray(block, dtype=object))) for layer in grads for block in layer.values()]
 
 
-def _agree(a: list[Any], b: list[Any], dps: int) -> bool:
-    """Whether every pair of entries agrees to ``dps`` significant digits (two zeros agree)."""
+def _agree(a: list[list[Any]], b: list[list[Any]], dps: int) -> bool:
+    """Whether every pair of blocks agrees to ``dps`` digits relative to the later block's largest entry (as
+    the digits float64 kept are counted): an entry that cancels to nearly nothing, or to an exact 0 that
+    no precision reaches, does not hold the passes back."""
     tol = mpmath.mpf(10) ** -dps
-    return all(abs(u - v) <= tol * abs(v) for u, v in zip(a, b, strict=True))
+    for one, two in zip(a, b, strict=True):
+        top = max(abs(v) for v in two)
+        if any(abs(u - v) > tol * top for u, v in zip(one, two, strict=True)):
+            return False
+    return True
 
 
 def _as_float(block: Any) -> np.ndarray:
