@@ -123,17 +123,20 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
     if missing:
         raise SymbpttError(f"{where}{missing[0]!r} is missing (the {cell.name} cell's parameters: "
                            f"{', '.join(cell.params)})")
-    read: dict[str, np.ndarray] = {}
+    read = {p: array(f"{where}{p}", given[p], finite=False) for p in cell.params}
+    # one look for inf and NaN in the whole layer (a look per parameter costs more than a small pass)
+    if not np.isfinite(np.concatenate([arr.reshape(-1) for arr in read.values()])).all():
+        bad = next(p for p, arr in read.items() if not np.isfinite(arr).all())
+        raise SymbpttError(f"{where}{bad} holds inf or NaN")
     if n is None:
         initial = next(p for p in cell.params if cell.kind(p) == "initial")
-        read[initial] = array(f"{where}{initial}", given[initial])
         n = read[initial].size
         if not 1 <= n <= MAX_NUMERIC_HIDDEN:
             raise SymbpttError(f"the hidden size n = {n} (from {initial}) must be 1 to {MAX_NUMERIC_HIDDEN}")
     out = {}
     for p in cell.params:
         kind = cell.kind(p)
-        arr = read[p] if p in read else array(f"{where}{p}", given[p])
+        arr = read[p]
         if kind == "scalar" and arr.shape == (1,):
             arr = arr.reshape(())
         want = () if kind == "scalar" else cell.shape(p, n, k)  # a scalar as a number
