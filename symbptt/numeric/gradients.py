@@ -268,13 +268,14 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     if used:  # float64 left its range or a gate saturated: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
     kept = R.kept_digits(model, value, grads, magnitudes)
+    shown = R.shown_digits(kept)
     if kept[0] >= digits:
-        return value, grads, 0, R.shown_digits(kept)
-    dps = R.DPS + math.ceil(16 - kept[1]) if kept[1] >= 1 else R.DPS + 16
-    value, grads = R.mp_gradients(model, dps)
-    if kept[1] < 1:
-        value, grads, dps = _settled(R, model, dps, value, grads)
-    return value, grads, dps, R.shown_digits(kept)
+        return value, grads, 0, shown
+    if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
+        dps = R.DPS + math.ceil(16 - kept[1])
+        return (*R.mp_gradients(model, dps), dps, shown)
+    dps = R.DPS + 16
+    return (*_settled(R, model, dps, *R.mp_gradients(model, dps)), shown)
 
 
 AGREE = 15  # digits two exact passes (one with twice the other's digits) share before the later is taken
@@ -283,8 +284,8 @@ AGREE = 15  # digits two exact passes (one with twice the other's digits) share 
 def _settled(R: Any, model: NumericModel, dps: int, loss: Any, grads: list[dict[str, Any]]
              ) -> tuple[Any, list[dict[str, Any]], int]:
     """An exact pass at ``dps`` digits checked by passes with twice the digits each, until two agree to
-    AGREE digits in every entry; the later is returned (it holds about AGREE digits more than the first
-    of the two did).  Refused in one line beyond MAX_DIGITS or the budget."""
+    AGREE digits in every block (_agree); the later is returned (it holds about AGREE digits more than the
+    first of the two did).  Refused in one line beyond MAX_DIGITS or the budget."""
     while dps < R.MAX_DIGITS:
         more = min(R.MAX_DIGITS, 2 * dps)
         loss2, grads2 = R.mp_gradients(model, more)
