@@ -76,9 +76,21 @@ def array(name: str, value: object, shape: tuple[int, ...] | None = None, finite
     arr = arr.astype(float, copy=False)
     if shape is not None and arr.shape != shape:
         raise SymbpttError(f"{name} must be {shape_words(shape)}, got shape {shape_text(arr.shape)}")
-    if finite and not np.isfinite(arr).all():
-        raise SymbpttError(f"{name} holds inf or NaN")
+    if finite:
+        all_finite({name: arr})
     return arr
+
+
+def all_finite(named: dict[str, Any]) -> None:
+    """Refuses, in one line naming the first, float arrays that hold inf or NaN — looked at all at once
+    (one look per array costs more than a small gradient's pass)."""
+    import numpy as np
+
+    arrays = list(named.values())
+    whole = arrays[0] if len(arrays) == 1 else np.concatenate([arr.reshape(-1) for arr in arrays])
+    if not np.isfinite(whole).all():
+        bad = next(name for name, arr in named.items() if not np.isfinite(arr).all())
+        raise SymbpttError(f"{bad} holds inf or NaN")
 
 
 def instance(function: str, value: object, kind: type, noun: str, example: str) -> None:
@@ -89,4 +101,5 @@ def instance(function: str, value: object, kind: type, noun: str, example: str) 
         raise SymbpttError(f"{function} takes {noun}, e.g. {example}; got {type(value).__name__}")
 
 
-__all__ = ["MAX_SEED", "array", "choice", "instance", "integer", "number", "seed", "shape_text", "shape_words"]
+__all__ = ["MAX_SEED", "all_finite", "array", "choice", "instance", "integer", "number", "seed", "shape_text",
+           "shape_words"]

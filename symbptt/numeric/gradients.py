@@ -45,7 +45,7 @@ from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
 from ..errors import RunFailed, SymbpttError
-from ..validate import array, integer, shape_text, shape_words
+from ..validate import all_finite, array, integer, shape_text, shape_words
 from . import jit
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
@@ -124,10 +124,7 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
         raise SymbpttError(f"{where}{missing[0]!r} is missing (the {cell.name} cell's parameters: "
                            f"{', '.join(cell.params)})")
     read = {p: array(f"{where}{p}", given[p], finite=False) for p in cell.params}
-    # one look for inf and NaN in the whole layer (a look per parameter costs more than a small pass)
-    if not np.isfinite(np.concatenate([arr.reshape(-1) for arr in read.values()])).all():
-        bad = next(p for p, arr in read.items() if not np.isfinite(arr).all())
-        raise SymbpttError(f"{where}{bad} holds inf or NaN")
+    all_finite({f"{where}{p}": arr for p, arr in read.items()})  # the layer's parameters in one look
     if n is None:
         initial = next(p for p in cell.params if cell.kind(p) == "initial")
         n = read[initial].size
