@@ -56,12 +56,18 @@ def _add(m1, x1, v, e):
 
 
 # the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
-# compute them (primitives.np_sigmoid, np_dsigmoid, np.tanh, np_sech2, np_relu, np_step), operation for
-# operation; a repeated math.exp(…) of the same argument is computed once by the compiler
+# compute them (primitives.np_sigmoid, np_dsigmoid, np_sech2, np_relu, np_step), operation for operation;
+# a repeated math.exp(…) of the same argument is computed once by the compiler.  tanh is the exception:
+# the C library's, which Numba calls, costs ~4 exponentials; it is made from the e = e^{−2|X|} that sech²
+# uses, as (1 − e)/(1 + e) with X's sign (no cancellation: e ≤ ½ there), and below |X| = 0.35 (e > ½) as
+# −m/(2 + m), m = expm1(−2X) — within 2.3 units in the last place, the C library's within 2.0 (0.5 and 0.4
+# on average; measured against mpmath: tests/test_jit.py); a step of the plain cell's forward pass at n = 16,
+# batch 32 took 7.6 µs against 13.4
 SCALAR = {
     P.sigmoid: "(1.0 / (1.0 + math.exp(-abs(X))) if X >= 0 else math.exp(-abs(X)) / (1.0 + math.exp(-abs(X))))",
     P.dsigmoid: "(math.exp(-abs(X)) / ((1.0 + math.exp(-abs(X))) * (1.0 + math.exp(-abs(X)))))",
-    P.tanh: "math.tanh(X)",
+    P.tanh: "(math.copysign((1.0 - math.exp(-2.0 * abs(X))) / (1.0 + math.exp(-2.0 * abs(X))), X) if abs(X) >= 0.35 "
+            "else -math.expm1(-2.0 * X) / (2.0 + math.expm1(-2.0 * X)))",
     P.dtanh: "(4.0 * math.exp(-2.0 * abs(X)) / ((math.exp(-2.0 * abs(X)) + 1.0) * (math.exp(-2.0 * abs(X)) + 1.0)))",
     P.relu: "max(X, 0.0)",
     P.step: "(1.0 if X > 0 else 0.0)",
@@ -359,14 +365,33 @@ def _summed(R, starts, stops, rexps, GM, GX):
 @njit(cache=True)
 def _outer(R, Z, starts, stops, rexps, GM, GX):
     """A weight: Σ_t row_t z_tᵀ over each run, the runs added with their exponents (step by step, so
-    that each step's row and z are read once, from cache)."""
+    that each step's row and z are read once, from cache).  Each entry's step term is summed over the
+    batch in batch order either way; from 8 columns on, the columns' sums are carried side by side (z_t
+    copied as batch × columns), which the processor overlaps instead of waiting on one sum's additions
+    (n = 16, batch 32: 1.8 against 3.5 µs a step; below 8 columns the copy costs more than it saves)."""
     n, m, B = R.shape[1], GM.shape[1], R.shape[2]
     S = np.empty((n, m))
+    ZT = np.empty((B, m))
+    acc = np.empty(m)
     for r in range(len(rexps)):
         for i in range(n):
             for k in range(m):
                 S[i, k] = 0.0
         for idx in range(starts[r], stops[r]):
+            if m >= 8:
+                for k in range(m):
+                    for bb in range(B):
+                        ZT[bb, k] = Z[idx, k, bb]
+                for i in range(n):
+                    for k in range(m):
+                        acc[k] = 0.0
+                    for bb in range(B):
+                        v = R[idx + 1, i, bb]
+                        for k in range(m):
+                            acc[k] += v * ZT[bb, k]
+                    for k in range(m):
+                        S[i, k] += acc[k]
+                continue
             for i in range(n):
                 for k in range(m):
                     s = 0.0
