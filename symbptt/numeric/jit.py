@@ -37,20 +37,21 @@ from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
 from .memory import keep_freed_memory
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
-MAX_GATED_UNITS = 64  # ... except for one sequence of a gated cell, whose loops win up to here
+MAX_GATED_UNITS = 64  # ... except for one sequence, whose loops win up to here
 
 
 def worth_it(n: int, batch: int, nodes: int) -> bool:
     """Whether the loops beat the NumPy kernel (measured on 2 cores, with numeric/memory.py keeping
-    freed memory).  The loops pay a scalar tanh or exp (~10× NumPy's vectorised ones) per unit and step,
-    and save NumPy's fixed cost per call.  One sequence: up to n = 32 for the one-node cells (at n = 64
-    both take the same time), up to n = 64 for gated cells (there an LSTM with T = 100 took 6.3 ms
-    against NumPy's 7.6, a GRU 4.0 against 5.4; at n = 128 an LSTM took 34 against 23 ms).  A batch:
-    gated cells while n × batch ≤ 512, one-node cells while n × batch ≤ 256 (at n = 32, batch 32 a gated
-    cell, and at n = 16, batch 32 the plain cell, run faster on NumPy)."""
+    freed memory, T = 10 and 100, n 8–64, batch 1–32, after the kernel's tanh was made from the
+    exponential its derivative uses).  The loops pay a scalar exp per unit and step and save NumPy's
+    fixed cost per call.  One sequence: up to n = 64 (there the plain cell took 0.7×, an LSTM 0.6–0.9× and
+    a GRU 0.7–0.85× NumPy's time; at n = 128 an LSTM took 34 against 23 ms).  A batch, up to n = 32:
+    gated cells while n × batch ≤ 512 (at n = 32, batch 16 both take the same time), the one-node cells
+    while n × batch ≤ 512 up to n = 16 (0.5–0.9×), ≤ 256 above (at n = 32, batch 16: 0.9–1.1×); at
+    n = 64 and batch 4 the loops already take 1.4–2.3× NumPy's time."""
     if batch == 1:
-        return n <= (MAX_GATED_UNITS if nodes > 1 else MAX_UNITS)
-    return n <= MAX_UNITS and n * batch <= (512 if nodes > 1 else 256)
+        return n <= MAX_GATED_UNITS
+    return n <= MAX_UNITS and n * batch <= (512 if nodes > 1 or n <= 16 else 256)
 
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
