@@ -37,21 +37,20 @@ from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
 from .memory import keep_freed_memory
 
 MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
-MAX_GATED_UNITS = 64  # ... except for one sequence, whose loops win up to here
+MAX_SEQUENCE_UNITS = 64  # ... except for one sequence, whose loops win up to here
 
 
-def worth_it(n: int, batch: int, nodes: int) -> bool:
+def worth_it(n: int, batch: int) -> bool:
     """Whether the loops beat the NumPy kernel (measured on 2 cores, with numeric/memory.py keeping
-    freed memory, T = 10 and 100, n 8–64, batch 1–32, after the kernel's tanh was made from the
-    exponential its derivative uses).  The loops pay a scalar exp per unit and step and save NumPy's
-    fixed cost per call.  One sequence: up to n = 64 (there the plain cell took 0.7×, an LSTM 0.6–0.9× and
-    a GRU 0.7–0.85× NumPy's time; at n = 128 an LSTM took 34 against 23 ms).  A batch, up to n = 32:
-    gated cells while n × batch ≤ 512 (at n = 32, batch 16 both take the same time), the one-node cells
-    while n × batch ≤ 512 up to n = 16 (0.5–0.9×), ≤ 256 above (at n = 32, batch 16: 0.9–1.1×); at
-    n = 64 and batch 4 the loops already take 1.4–2.3× NumPy's time."""
+    freed memory, for rnn, LSTM and GRU at T = 10 and 100, n 8–128, batch 1–64, after the kernel's tanh
+    was made from the exponential its derivative uses and a weight's sums were carried column by column).
+    The loops pay a scalar exp per unit and step and save NumPy's fixed cost per call.  One sequence: up
+    to n = 64 (there the plain cell took 0.7×, an LSTM 0.6–0.9× and a GRU 0.7–0.85× NumPy's time; at
+    n = 128 1.4–1.9×).  A batch: up to n = 32 while n × batch ≤ 512 (at n = 32, batch 16: 0.6–1.0×; at
+    n × batch = 1024 the plain cell and the LSTM took 1.0–1.2×, at n = 64 and batch 2 already 1.3–2.2×)."""
     if batch == 1:
-        return n <= MAX_GATED_UNITS
-    return n <= MAX_UNITS and n * batch <= (512 if nodes > 1 or n <= 16 else 256)
+        return n <= MAX_SEQUENCE_UNITS
+    return n <= MAX_UNITS and n * batch <= 512
 
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
@@ -179,7 +178,7 @@ class FastPass:
 def compiles_first(cell: Cell, layers: int, n: int, batch: int) -> bool:
     """Whether a run of this cell would use the kernel and compile it first (its source is new here):
     what a command says before a wait of seconds."""
-    if not available() or not worth_it(n, batch, len(cell.nodes)):
+    if not available() or not worth_it(n, batch):
         return False
     k = kernels(cell, layers, "last")
     return k is not None and k.fresh
@@ -194,7 +193,7 @@ def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, s
     if not available():
         return None
     n = params[0][f"{cell.states[0]}0"].shape[0]
-    if (not worth_it(n, x.shape[2], len(cell.nodes)) or x.dtype != np.float64
+    if (not worth_it(n, x.shape[2]) or x.dtype != np.float64
             or any(v.ndim > 2 for p in params for v in p.values())):
         return None
     k = kernels(cell, len(params), "last")  # the forward pass does not depend on the loss
@@ -297,5 +296,5 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     return float(value), grads
 
 
-__all__ = ["FastPass", "Kernels", "MAX_GATED_UNITS", "MAX_UNITS", "available", "cache_folder", "compiles_first",
+__all__ = ["FastPass", "Kernels", "MAX_SEQUENCE_UNITS", "MAX_UNITS", "available", "cache_folder", "compiles_first",
            "float_pass", "kernels", "trajectory", "worth_it"]
