@@ -18,7 +18,7 @@ from click.core import ParameterSource
 
 from . import completion as complete
 from .errors import SymbpttError
-from .validate import MAX_SEED
+from .validate import CHECK_MAX_T, MAX_SEED, VERIFY_MAX_POINTS, VERIFY_MAX_T
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 FORMATS = ("pretty", "text", "latex")
@@ -458,7 +458,8 @@ Examples:
 """)
 @click.option("--trials", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("-T", "--steps", "T", type=click.IntRange(1, 12), default=6, show_default=True, help="Largest T drawn.")
+@click.option("-T", "--steps", "T", type=click.IntRange(1, CHECK_MAX_T), default=6, show_default=True,
+              help="Largest T drawn.")
 def check_cmd(trials: int, seed: int, T: int) -> None:
     """Cross-check every way the tool computes a gradient against independent references.
 
@@ -495,7 +496,7 @@ Examples:
 @click.option("--file", "path", default=None, shell_complete=complete.path,
               help="Read the formula from a LaTeX file: its first displayed "
               "equation or align block.")
-@click.option("-T", "--steps", "T", type=click.IntRange(1, 12), default=None,
+@click.option("-T", "--steps", "T", type=click.IntRange(1, VERIFY_MAX_T), default=None,
               help="T of a formula written for one T (default: its largest step); a formula in T is tested "
                    "at T = 1..6.")
 @click.option("-n", "--hidden", "n", type=int, default=1, show_default=True, help="Hidden size n.")
@@ -506,7 +507,7 @@ Examples:
               show_default=True)
 @click.option("-a", "--activation", default=None, help="rnn and indrnn: tanh (default), sigmoid, relu, linear, ….")
 @click.option("--loss", type=click.Choice(LOSSES), default="last", show_default=True)
-@click.option("--points", type=click.IntRange(1, 20), default=3, show_default=True,
+@click.option("--points", type=click.IntRange(1, VERIFY_MAX_POINTS), default=3, show_default=True,
               help="Random networks per T.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: int, layers: int, cell: str,

@@ -22,6 +22,11 @@ def integer(name: str, value: object, low: int = 1, high: int | None = None) -> 
 
 
 MAX_SEED = 2**32 - 1  # the largest seed the command line takes
+# ranges the command line and the Python functions both check (kept here: the command line reads this
+# module at start-up, the functions' own modules import SymPy or NumPy)
+CHECK_MAX_T = 12  # the largest T a `check` trial may draw
+VERIFY_MAX_T = 12  # the largest T `verify` tests a formula at
+VERIFY_MAX_POINTS = 20  # random networks per T in `verify`
 
 
 def seed(value: object, name: str = "seed (--seed)") -> int:
@@ -101,5 +106,5 @@ def instance(function: str, value: object, kind: type, noun: str, example: str) 
         raise SymbpttError(f"{function} takes {noun}, e.g. {example}; got {type(value).__name__}")
 
 
-__all__ = ["MAX_SEED", "all_finite", "array", "choice", "instance", "integer", "number", "seed", "shape_text",
-           "shape_words"]
+__all__ = ["CHECK_MAX_T", "MAX_SEED", "VERIFY_MAX_POINTS", "VERIFY_MAX_T", "all_finite", "array", "choice",
+           "instance", "integer", "number", "seed", "shape_text", "shape_words"]

@@ -37,7 +37,7 @@ import numpy as np
 from ..config import Config
 from ..errors import SymbpttError
 from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
-from ..validate import integer
+from ..validate import CHECK_MAX_T, integer
 from ..validate import seed as checked_seed
 from .claims import shortfall
 from .printed import Resolver, evaluate_printed
@@ -179,7 +179,7 @@ def _digits_needed(trial: Trial) -> int:
     return DPS + int(math.ceil(2 * largest / math.log(10)))
 
 
-MAX_T = 12  # the largest T a trial may draw (the command line's -T range for check)
+MAX_T = CHECK_MAX_T
 
 
 def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Callable | None = None,

@@ -13,11 +13,12 @@ from typing import Any
 import sympy as sp
 
 from ..printing import latex
+from ..validate import VERIFY_MAX_T
 from .mistakes import VerifyError, _balanced
 
 MAX_DEPTH = 60  # nested brackets
 MAX_RANGE = 1000  # terms of one sum or product
-MAX_T = 12
+MAX_T = VERIFY_MAX_T
 
 _SPACING = re.compile(r"\\[,;:!](?![A-Za-z])|\\q?quad(?![A-Za-z])|\\displaystyle|\\limits")
 _BIG_OPEN = re.compile(r"\\(?:big|Big|bigg|Bigg)l?(?=[(\[])")

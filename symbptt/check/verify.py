@@ -24,13 +24,14 @@ import numpy as np
 
 from ..errors import SymbpttError
 from ..limits import time_limit
+from ..validate import VERIFY_MAX_POINTS
 from . import jacobian, partials
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
 from .mistakes import MATRICES_ONLY, MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
-MAX_POINTS = 20  # random networks per T (the command line's --points range)
+MAX_POINTS = VERIFY_MAX_POINTS
 TIME_LIMIT = 60.0  # seconds for the whole verdict
 GENERAL_T = (1, 2, 3, 4, 5, 6)
 DPS = 40
