@@ -202,11 +202,7 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
     if W0 is None:
         W0 = recurrent_matrix(n, seed, init)
     else:
-        W0 = array("W0", W0, finite=False)
-        if W0.shape != (n, n):
-            raise SymbpttError(f"W0 must be n×n = {n}×{n}, got shape {shape_text(W0.shape)}")
-        if not np.isfinite(W0).all():
-            raise SymbpttError("W0 holds inf or NaN")
+        W0 = array("W0", W0, (n, n))  # n×n and finite: validate.array's own checks
     drive = input_scale * rng.normal(0.0, 1.0, (T_max, n))
     g = np.asarray(gains, dtype=float)
     Ws = g[:, None, None] * W0[None]
