@@ -514,8 +514,8 @@ def report_note(rows: list[list[str]]) -> str:
     if heavy:
         parts = ", ".join(f"{cell} {solved[cell][0]} ({solved[cell][1]:.1f}×)" for cell in heavy)
         note += (f" Power iterations prove the norm of a long product only (its σ₁² the larger half of ‖P‖_F²); "
-                 f"the eigensolves of the products they leave — {parts} the gradients — are over the target by "
-                 "themselves, so no faster proof by power iterations would bring exact norms within it.")
+                 f"the eigensolves of the products they leave — {parts} the gradients — cost more by themselves "
+                 "than the target allows the whole report.")
     return note + "\n"
 
 
