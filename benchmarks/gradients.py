@@ -509,7 +509,7 @@ def report_note(rows: list[list[str]]) -> str:
     note = (f"The Jacobian norms alone (exact 2-norms at every k: the product multiplied out step by step, n³ "
             f"work per step, and its norm proven by power iterations or from a symmetric eigensolve) cost {each} "
             f"the gradients, over the 2× target by themselves for {which}: with norms computed "
-            "this way the report cannot meet it there (the other way is norms estimated to a stated error).")
+            "this way the report cannot meet it there.")
     heavy = [cell for cell in alone if cell in over and solved[cell][1] > 2]
     if heavy:
         parts = ", ".join(f"{cell} {solved[cell][0]} ({solved[cell][1]:.1f}×)" for cell in heavy)
