@@ -853,8 +853,10 @@ def test_the_digits_asked_for_decide_float64_or_mpmath():
     found = entries(report["grad"] if trial.layers > 1 else [report["grad"]], trial.config.spec.params)
     for f, e in zip(found, Exact(trial).grads, strict=True):
         assert abs(mpmath.mpf(f) - e) <= mpmath.mpf(10) ** -10 * abs(e), (f, e)
-    with pytest.raises(SymbpttError, match="digits must be an integer from 1 to 15"):
+    with pytest.raises(SymbpttError, match="digits must be from 1 to 15, got 16"):
         grad_report(trial.config, digits=16)
+    with pytest.raises(SymbpttError, match="digits must be a whole number, got bool"):
+        grad_report(trial.config, digits=True)
 
 
 @pytest.mark.parametrize("init", ["orthogonal", "identity"])

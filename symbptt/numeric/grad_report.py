@@ -19,9 +19,9 @@ import numpy as np
 
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..config import Config
-from ..errors import RunFailed, SymbpttError
+from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
-from ..validate import instance
+from ..validate import instance, integer
 from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
@@ -262,8 +262,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         SymbpttError: a run too large for the budget, or digits outside 1..15.
     """
     instance("grad_report", cfg, Config, "a Config", "grad_report(load_config('example'))")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
-        raise SymbpttError(f"digits must be an integer from 1 to 15, got {str(digits)[:20]!r}")
+    digits = integer("digits", digits, 1, 15)  # as symbptt.gradients checks it
     max_lost = 16.0 - digits
     from ..budget import estimate, norm_sweep_cost
 
