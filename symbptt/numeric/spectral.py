@@ -80,10 +80,12 @@ def certified_norms(mats: np.ndarray) -> np.ndarray:
     size = np.linalg.norm(u, axis=1)
     live, u = live[size > 0], u[size > 0] / size[size > 0, None]
     previous = None
+    # the live matrices, gathered again only when some leave: a copy of them all each iteration cost more
+    # than its products (an LSTM's 303 norms at n = 64: 18–20 ms against 16–17)
+    P = mats[live]
     for step in range(CERTIFY_STEPS):
         if not live.size:
             break
-        P = mats[live]
         w = np.matmul(u[:, None, :], P)[:, 0]  # (Pᵀu)ᵀ
         theta = np.einsum("gi,gi->g", w, w)
         z = np.matmul(P, w[:, :, None])[:, :, 0]  # PPᵀu
@@ -104,5 +106,7 @@ def certified_norms(mats: np.ndarray) -> np.ndarray:
             keep &= ~slow
         size = np.linalg.norm(z, axis=1)  # ‖PPᵀu‖ ≤ σ₁² too, and nearer to it than θ while u turns
         keep &= (size > 0) & (dominant | (2 * size > frob[live]))  # else σ₁² may not be the larger half
+        if not keep.all():
+            P = P[keep]
         live, u, previous = live[keep], z[keep] / size[keep, None], r2[keep]
     return out
