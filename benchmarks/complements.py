@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gradients import _params, _sig, hand_gru, table  # noqa: E402
+from gradients import _params, _sig, gru_sums, hand_gru, table  # noqa: E402
 
 
 def _dsig(a: np.ndarray) -> np.ndarray:
@@ -81,16 +81,8 @@ def complement_gru(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
         dn = dh * v["one_minus_z"] * _sech2(v["an"])
         dz = dh * v["difference"] * _dsig(v["az"])
         dr = dn * v["hn"] * _dsig(v["ar"])
-        dhn = dn * v["r"]
-        for k, da in (("r", dr), ("z", dz)):
-            g[f"W_{k}"] += da @ h[t - 1].T
-            g[f"U_{k}"] += da @ x[t - 1].T
-            g[f"b_{k}"] += da.sum(axis=1)
-        g["U_n"] += dn @ x[t - 1].T
-        g["b_n"] += dn.sum(axis=1)
-        g["W_n"] += dhn @ h[t - 1].T
-        g["b_hn"] += dhn.sum(axis=1)
-        dh = dh * v["z"] + p["W_r"].T @ dr + p["W_z"].T @ dz + p["W_n"].T @ dhn
+        back_r, back_z, back_n = gru_sums(g, p, x[t - 1], h[t - 1], dr, dz, dn, dn * v["r"])
+        dh = dh * v["z"] + back_r + back_z + back_n
     g["h0"] = dh.sum(axis=1)
     return g
 

@@ -91,18 +91,26 @@ def hand_gru(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
         dn = dh * (1 - v["z"]) * (1 - v["n"] ** 2)
         dz = dh * (h[t - 1] - v["n"]) * v["z"] * (1 - v["z"])
         dr = dn * v["hn"] * v["r"] * (1 - v["r"])
-        dhn = dn * v["r"]
-        for k, da in (("r", dr), ("z", dz)):
-            g[f"W_{k}"] += da @ h[t - 1].T
-            g[f"U_{k}"] += da @ x[t - 1].T
-            g[f"b_{k}"] += da.sum(axis=1)
-        g["U_n"] += dn @ x[t - 1].T
-        g["b_n"] += dn.sum(axis=1)
-        g["W_n"] += dhn @ h[t - 1].T
-        g["b_hn"] += dhn.sum(axis=1)
-        dh = dh * v["z"] + p["W_r"].T @ dr + p["W_z"].T @ dz + p["W_n"].T @ dhn
+        back_r, back_z, back_n = gru_sums(g, p, x[t - 1], h[t - 1], dr, dz, dn, dn * v["r"])
+        dh = dh * v["z"] + back_r + back_z + back_n
     g["h0"] = dh.sum(axis=1)
     return g
+
+
+def gru_sums(g: dict, p: dict, x_t: np.ndarray, h_prev: np.ndarray, dr: np.ndarray, dz: np.ndarray,
+             dn: np.ndarray, dhn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the GRU's weight sums added into ``g``, from ∂L/∂a of r, z and n and ∂L/∂(W_n h + b_hn)
+    at that step; returns the three parts of ∂L/∂h_{t-1} that flow back through the weights on h_{t-1}
+    (W_rᵀ, W_zᵀ, W_nᵀ), for the caller to add in that order."""
+    for k, da in (("r", dr), ("z", dz)):
+        g[f"W_{k}"] += da @ h_prev.T
+        g[f"U_{k}"] += da @ x_t.T
+        g[f"b_{k}"] += da.sum(axis=1)
+    g["U_n"] += dn @ x_t.T
+    g["b_n"] += dn.sum(axis=1)
+    g["W_n"] += dhn @ h_prev.T
+    g["b_hn"] += dhn.sum(axis=1)
+    return p["W_r"].T @ dr, p["W_z"].T @ dz, p["W_n"].T @ dhn
 
 
 HAND: dict[str, Callable[[dict, np.ndarray, np.ndarray], dict]] = {"rnn": hand_rnn, "lstm": hand_lstm, "gru": hand_gru}
