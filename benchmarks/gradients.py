@@ -396,8 +396,9 @@ def _path(got: Any, kernel: bool = False) -> str:
 
 def fallback(smoke: bool) -> list[list[str]]:
     """Cases plain float64 does not hold: δ that underflows over long sequences (the kernel's scaled δ keeps
-    them in float64) and a saturated GRU whose h_{t-1} − n_t cancels digits (mpmath for the digits it needs);
-    the time against the float64 pass of the same case (the kernel alone)."""
+    them in float64) and a saturated GRU whose h_{t-1} − n_t cancels digits (the distances to ±1 keep it in
+    float64 where their bound promises the digits, else mpmath for the digits it needs); the time against
+    the float64 pass of the same case (the kernel alone)."""
     import symbptt
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell

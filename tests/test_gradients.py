@@ -337,7 +337,9 @@ def _agrees_with_reference(p: dict, grads: dict, rel: float) -> None:
 
 
 def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(monkeypatch):
-    """The digits of the exact pass follow what h_{t−1} − n_t does cancel on this trajectory (about 51 of
+    """The default call keeps this unit in float64 with the distances to ±1 (numeric/distances.py), to
+    1e-14 of the reference.  Where the distances refuse (planted here), the digits of the exact pass follow
+    what h_{t−1} − n_t does cancel on this trajectory (about 51 of
     them: 30 more are carried), not the most saturation could cancel (2|a|/ln 10 for every pre-activation's
     largest |a|): every gradient is the 300-digit reference's to float64's rounding, in symbptt.gradients
     and in `grad`'s report.  A planted count of 0 keeps the first try at 60 digits, and the z gate's
@@ -346,6 +348,7 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.config import parse_config
+    from symbptt.numeric import distances
     from symbptt.numeric import grad_report as G
     from symbptt.numeric.factors import ArrayFactors, NumericModel
 
@@ -353,6 +356,10 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     spec = get_cell("gru", get_activation("tanh"))
     bound = G.saturation_digits(ArrayFactors(NumericModel(spec, [{k: v.reshape(-1, 1) for k, v in p.items()}],
                                                           x[:, :, None], y[:, None], "last")))
+    carried = symbptt.gradients(p, x, y, cell="gru")  # the default call: the distances to ±1 hold it in float64
+    assert carried.digits == 0
+    _agrees_with_reference(p, carried.grads, 1e-14)
+    monkeypatch.setattr(distances, "KEPT_DIGITS", 17)  # the distances refused: the exact pass, as measured
     got = symbptt.gradients(p, x, y, cell="gru")
     assert G.DPS + 50 <= got.digits < bound
     _agrees_with_reference(p, got.grads, 2e-16)
@@ -377,14 +384,17 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
 
 
 @pytest.mark.parametrize("seed", [0, 2, 14, 20, 24, 30])  # 60 digits at once; 64, 78, 61, 129, 66 after a second pass
-def test_the_measured_digits_give_the_numbers_the_bound_gives(seed):
+def test_the_measured_digits_give_the_numbers_the_bound_gives(seed, monkeypatch):
     """Random saturated GRUs (inputs × 20 to 120, stacks of one or two layers, a batch of one to three):
     symbptt.gradients at the digits its differences are measured to need returns, to the bit, the float64
     numbers of an exact pass at saturation's bound (what every saturated pass carried before).  In these
     cases the cancelled differences barely move the gradients (a count planted to 0 still agrees here);
-    the unit above, whose z-gate gradients are made of its difference, is the one that catches that."""
+    the unit above, whose z-gate gradients are made of its difference, is the one that catches that.
+    Where the default call keeps float64 with the distances to ±1, its numbers are those to 1e-10 of
+    each entry (distances.KEPT_DIGITS, by their running bound)."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
+    from symbptt.numeric import distances
     from symbptt.numeric import grad_report as G
     from symbptt.numeric.factors import ArrayFactors, NumericModel
 
@@ -395,7 +405,9 @@ def test_the_measured_digits_give_the_numbers_the_bound_gives(seed):
     params = [{p: rng.normal(0, 0.7, spec.shape(p, n, 2 if ell == 0 else n)) for p in spec.params}
               for ell in range(layers)]
     x, y = rng.normal(size=(T, 2, B)) * float(rng.uniform(20, 120)), rng.normal(size=(n, B))
-    got = symbptt.gradients(params, x, y, cell=cell)
+    carried = symbptt.gradients(params, x, y, cell=cell)  # float64 where the distances to ±1 hold it
+    monkeypatch.setattr(distances, "KEPT_DIGITS", 17)
+    got = symbptt.gradients(params, x, y, cell=cell)  # the distances refused: the exact pass, as measured
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in params],
                          x, y, "last")
     bound = G.saturation_digits(ArrayFactors(model))
@@ -406,6 +418,9 @@ def test_the_measured_digits_give_the_numbers_the_bound_gives(seed):
         for k, block in exact.items():
             want = np.array([float(v) for v in np.ravel(block)])
             assert np.array_equal(np.ravel(mine[k]), want), (layer, k)
+            if carried.digits == 0:  # the float64 pass with the distances: the digits they are asked to keep
+                have = np.ravel(carried.grads[layer][k])
+                assert np.all(np.abs(have - want) <= 1e-10 * np.maximum(np.abs(want), 1e-300)), (layer, k)
 
 
 @pytest.mark.parametrize("dps,cancelled,bound,wanted", [
@@ -475,8 +490,9 @@ def test_float_events_keep_their_labels_inside_one_outer_block():
 
 def test_the_outer_block_leaves_the_numpy_pass_as_it_was(monkeypatch):
     """With the compiled kernel off, gradients from the public entry point (one outer block) equal those
-    of the same pass with no outer block, bit for bit: a plain GRU, a saturated one (the exact pass), and
-    an rnn whose step coefficients underflow (a labelled event inside the outer block: the exact pass)."""
+    of the same pass with no outer block, bit for bit: a plain GRU, a saturated one (float64, its
+    difference from the distances to ±1), and an rnn whose step coefficients underflow (a labelled event
+    inside the outer block: the exact pass)."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
@@ -501,4 +517,4 @@ def test_the_outer_block_leaves_the_numpy_pass_as_it_was(monkeypatch):
             mine = got.exact[k] if got.exact and k in got.exact else got.grads[k]
             assert np.array_equal(np.asarray(g, dtype=object).reshape(-1), np.asarray(mine, dtype=object).reshape(-1))
         digits_seen.append(digits)
-    assert digits_seen[0] == 0 and digits_seen[1] > 30 and digits_seen[2] == 30  # each path taken
+    assert digits_seen == [0, 0, 30]  # float64; float64 with the distances to ±1; the exact pass

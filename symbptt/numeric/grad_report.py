@@ -23,6 +23,7 @@ from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
 from . import kernel
+from .distances import carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
 from .logspace import (
@@ -146,24 +147,30 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
-                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False
+                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True
                     ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
     the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
     the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``whole``: once the exact
-    pass runs, every block comes from it (not only those float64 lost)."""
+    pass runs, every block comes from it (not only those float64 lost); ``carry``: where a saturated gate
+    would send the pass to mpmath, first take the differences it cancels from the distances to ±1
+    (numeric/distances.py), and keep float64 when they hold its digits."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
     watch = watch or values.watch
+    digits = saturation_digits(values) if saturation is None else saturation
+    held = bool(digits) and carry and values.kind == "float" and values.noise is None and carried(values.cc,
+                                                                                                values.traj)
+    if held:  # the coefficients that read a difference changed: δ is computed again
+        computed = None
     loss, grads = (kernel.gradients(values, magnitudes, computed) if kernel.applies(values)
                    else gradient_blocks(values, model))
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")
-    digits = saturation_digits(values) if saturation is None else saturation
-    if digits:
+    if digits and not held:
         blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0

@@ -20,8 +20,12 @@ once per cell and kept on disk; ``kernel`` says which ran), else through the Num
 (numeric/kernel.py); both keep δ_t as a float64 array times a power of two, so a gradient far below
 (or above) float64's range keeps its digits; it comes back rounded to the nearest float64 (0.0 below
 the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an
-underflow, overflow or invalid operation anyway, or a saturated gate cancelled digits, the affected
-blocks are computed again with mpmath (numeric/grad_report.py's exact_gradients): ``digits`` says so.
+underflow, overflow or invalid operation anyway, the affected blocks are computed again with mpmath
+(numeric/grad_report.py's exact_gradients): ``digits`` says so.  Where a gate saturates, the differences
+of values near ±1 (the GRU's h_{t-1} − n_t) come from the distances to ±1 the pass carries beside them
+(numeric/distances.py).  float64 stands when each keeps 10 digits by a worst-case bound carried with
+them; otherwise every block is computed again with mpmath, at the digits the differences are measured
+to cancel.
 Float64 rounding itself is measured only when asked: over T steps each entry's relative error grows
 like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
@@ -60,7 +64,8 @@ class Gradients(tuple):
             mpmath was needed).
         grads: parameter name → float64 array of the parameter's shape (a list of such dicts for a
             stack of layers, as the parameters were given).
-        digits: 0 when float64 (with a power-of-two exponent per step) held every number in its range —
+        digits: 0 when float64 (with a power-of-two exponent per step, and a saturated gate's differences
+            taken from the distances to ±1) held every number in its range —
             and, when ``digits`` was asked for, kept that many significant digits as measured; else the
             decimal digits mpmath carried (for the blocks float64 could not hold; for every block when
             ``digits`` was asked for).
@@ -261,7 +266,7 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     with watch.watch(None):
         value, grads, used = R.exact_gradients(model, ArrayFactors(model, watch=watch), magnitudes=magnitudes,
-                                               whole=True)
+                                               whole=True, carry=False)  # measured, as `grad` measures
     if used:  # float64 left its range or a gate saturated: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
     kept = R.kept_digits(model, value, grads, magnitudes)

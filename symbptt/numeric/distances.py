@@ -1,0 +1,273 @@
+"""Distances to ±1 carried beside saturating values: a saturated cell's differences in float64.
+
+float64 holds a value v near ±1 to an absolute 2⁻⁵³, so a difference of two such values (the GRU's
+h_{t−1} − n_t, which ∂h_t/∂a_z multiplies) loses every digit below that.  Its distance d = 1 − s·v (s = ±1,
+v's sign) is held to a relative 2⁻⁵³ instead.  A tanh node's distance comes from its argument a,
+2e/(1 + e) with e = e^{−2|a|}.  A state's comes from its step: each saturating value u the step reads is
+written s_u(1 − d_u), and 1 − s·(step) is expanded symbolically, one form per pattern of signs.  For the
+GRU's h_t = (1 − z)n + z h_{t−1} with shared signs this gives d_h = (1 − z)d_n + z d_{t−1}, a sum of
+positive terms; with opposite signs the forms keep positive terms too ((1 − z)d_n + z(2 − d_{t−1})).
+
+Where two values share a sign s their difference is s·(d_v − d_u), which cancels only as much as the
+distances do; with opposite signs nothing cancels.  How many digits each difference keeps is bounded as
+the distances are made: each carries a bound on its relative error (the rounding of every operation,
+and the relative |a|·2⁻⁵³ a gate or tanh read from a pre-activation a holds), summed through each step
+and divided by the distance it makes, then divided by the gap d_v − d_u.  When every difference keeps
+KEPT_DIGITS digits by that bound, the step coefficients that read differences are recomputed from them,
+and the float64 pass stands where the saturation bound (grad_report.saturation_digits) would otherwise
+send the whole pass to mpmath.  Like every float64 pass of symbptt.gradients, the forward values
+themselves are taken as float64 computed them.
+
+A cell qualifies when each of its differences subtracts two values, each either a tanh node or a
+previous state whose step is linear in the distances of the values it reads (DistanceForms.of returns
+None otherwise).  The built-in GRU is such a cell.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from .. import primitives as P
+from ..activations import numpy_functions
+from ..cells import Cell, prev, unit
+from .forward import ROUNDING, CompiledCell, Trajectory, _differences, compiled, stable_form, step_rows
+
+# the digits every difference must keep, by the running bound, for float64 to stand: a worst case that
+# adds every rounding up, 2–3 digits below what the gradients keep in the tests' saturated GRUs
+KEPT_DIGITS = 10
+
+
+class DistanceForms:
+    """The symbolic side for one cell: the tanh nodes' arguments, each carried state's step as a linear
+    form in the distances per sign pattern, and the coefficients with each difference as a symbol."""
+
+    def __init__(self, cell: Cell, cc: CompiledCell, pairs: list[tuple[sp.Add, int, sp.Symbol, sp.Symbol]],
+                 tanh_args: dict[str, sp.Expr], states: dict[str, tuple[list[sp.Symbol], dict]]) -> None:
+        self.cell, self.cc = cell, cc
+        self.pairs = pairs  # (the difference, c, u, v): the difference is c·(u − v)
+        args = cc.args
+        self.tanh_args = {name: _float(args, expr) for name, expr in tanh_args.items()}
+        # each carried state: the symbols whose distances its step reads, and per pattern of signs
+        # (the state's, then each read value's) the coefficient of each distance and the rest
+        self.states = {s: (reads, {pattern: ([_float(args, c) for c in coefs], _float(args, rest))
+                                   for pattern, (coefs, rest) in forms.items()})
+                       for s, (reads, forms) in states.items()}
+        symbols = [sp.Symbol(f"_difference{i}", real=True) for i in range(len(pairs))]
+        swap = {add: symbol for (add, _, _, _), symbol in zip(pairs, symbols, strict=True)}
+        self.keys = [key for key, expr in cc.coefficient_exprs.items() if expr.atoms(sp.Add) & set(swap)]
+        self.coefficients = {key: _float([*args, *symbols], cc.coefficient_exprs[key].xreplace(swap))
+                             for key in self.keys}
+
+    @staticmethod
+    def of(cell: Cell) -> DistanceForms | None:
+        return _forms(cell)
+
+
+def _float(args: list[sp.Symbol], expr: sp.Expr) -> Callable[..., np.ndarray]:
+    fn = sp.lambdify(args, expr, numpy_functions(expr))
+    return lambda *values: np.asarray(fn(*values), dtype=float)
+
+
+@lru_cache(maxsize=32)
+def _forms(cell: Cell) -> DistanceForms | None:
+    cc = compiled(cell, "float")
+    nodes = dict(cell.nodes)
+    values = {unit(n) for n in cc.node_names} | {prev(s) for s in cell.states}
+    found = _differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(cc.coefficient_exprs.values()),
+                         values)
+    in_steps = _differences([stable_form(expr, cell) for _, expr in cell.nodes], values)
+    if not found or in_steps:  # a difference inside a step would make the float64 values themselves lossy
+        return None
+    pairs = []
+    for add in found:
+        terms = [term.as_coeff_Mul() for term in add.args]
+        if len(terms) != 2 or any(abs(c) != 1 or rest not in values for c, rest in terms) or terms[0][0] == terms[1][0]:
+            return None
+        (c, u), (_, v) = terms
+        pairs.append((add, int(c), u, v))
+    tanh_args: dict[str, sp.Expr] = {}
+    states: dict[str, tuple[list[sp.Symbol], dict]] = {}
+    wanted = [w for _, _, u, v in pairs for w in (u, v)]
+    while wanted:
+        w = wanted.pop()
+        name = w.name.removeprefix("prev_")
+        if w == unit(name) and isinstance(nodes.get(name), P.tanh):
+            tanh_args.setdefault(name, nodes[name].args[0])
+            continue
+        if name not in cell.states or name not in nodes:  # neither a tanh nor a state with a step of its own
+            return None
+        if name in states:
+            continue
+        step = nodes[name]
+        reads = sorted((r for r in step.free_symbols if r in values and (
+            isinstance(nodes.get(r.name), P.tanh) or r.name.startswith("prev_"))), key=str)
+        forms = _state_forms(cell, step, reads)
+        if forms is None:
+            return None
+        states[name] = (reads, forms)
+        wanted.extend(reads)
+    return DistanceForms(cell, cc, pairs, tanh_args, states)
+
+
+def _state_forms(cell: Cell, step: sp.Expr, reads: list[sp.Symbol]) -> dict | None:
+    """1 − s·step with each read value u written s_u(1 − d_u), for every pattern of the signs (s, s_u…):
+    {pattern: ([coefficient of each d_u], the rest)}, each with 1 − z written σ(−a) (stable_form); None
+    when a form is not linear in the distances."""
+    d = [sp.Symbol(f"_d_{u.name}", real=True) for u in reads]
+    gates = {unit(name): P.sigmoid(-definition.args[0]) for name, definition in cell.nodes
+             if isinstance(definition, P.sigmoid)}
+    forms = {}
+    for pattern in itertools.product((1, -1), repeat=len(reads) + 1):
+        own, signs = pattern[0], pattern[1:]
+        expr = sp.expand(1 - own * step.xreplace({u: sign * (1 - du) for u, sign, du in zip(reads, signs, d,
+                                                                                              strict=True)}))
+        poly = sp.Poly(expr, *d) if d else None
+        if poly is not None and poly.total_degree() > 1:
+            return None
+        coefs = [_gated(expr.coeff(du), gates, cell) for du in d]
+        rest = _gated(expr.xreplace({du: 0 for du in d}), gates, cell)
+        if any(c is None for c in coefs) or rest is None:
+            return None
+        forms[pattern] = (coefs, rest)
+    return forms
+
+
+def _gated(expr: sp.Expr, gates: dict[sp.Symbol, sp.Expr], cell: Cell) -> sp.Expr | None:
+    """``expr`` with each gate z = σ(a) it reads to degree one written through z and 1 − z only,
+    p(z) = p(0)·(1 − z) + p(1)·z, and 1 − z as σ(−a): expanded, 2 − 2z would cancel where z is near 1,
+    while 2·σ(−a) keeps its digits.  None when a gate appears to a higher degree."""
+    expr = sp.expand(expr)
+    for z, complement in gates.items():
+        if z not in expr.free_symbols:
+            continue
+        if sp.Poly(expr, z).degree() > 1:
+            return None
+        held = sp.Dummy("complement")  # a symbol for 1 − z: a number times 1 − z would be multiplied out
+        low, high = sp.expand(expr.xreplace({z: 0})), sp.expand(expr.xreplace({z: 1}))
+        expr = (low * held + high * z).xreplace({held: complement})
+    return stable_form(expr, cell)
+
+
+def carried(cc: CompiledCell, traj: Trajectory) -> bool:
+    """Recompute, in every layer of a float64 trajectory, the step coefficients that read a difference of
+    saturating values, from the distances to ±1 (see the module's notes); True when it did, False — with
+    the trajectory untouched — when the cell does not qualify or a difference keeps fewer than KEPT_DIGITS
+    digits by the running bound somewhere (then only more digits will do)."""
+    forms = DistanceForms.of(cc.cell)
+    if forms is None:
+        return False
+    new = []
+    for layer in range(1, len(traj.values) + 1):
+        with np.errstate(all="ignore"):
+            coefs = _layer(forms, traj, layer)
+        if coefs is None:
+            return False
+        new.append(coefs)
+    for layer, coefs in enumerate(new):
+        traj.coefs[layer] = traj.coefs[layer] | coefs
+    return True
+
+
+def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> dict | None:
+    """The coefficients of one layer that read a difference, from the distances; None when a difference
+    would keep fewer than KEPT_DIGITS digits by the running bound (see _bounded)."""
+    values = traj.values[layer - 1]
+    row = step_rows(forms.cc, traj, layer)  # every leaf and node for t = 1..T, leading axis t
+    shape = row[0].shape
+    # a pre-activation a holds about |a|·2⁻⁵³ of rounding, and a gate or tanh read from it a relative
+    # |a|·2⁻⁵³ (twice that for tanh's distance, e^{−2|a|}); the largest |a| of the step bounds every one
+    largest = np.max([np.abs(values[lin.name][1:]) for lin in forms.cell.linears], axis=0)
+    gate_error = (largest + 4.0) * ROUNDING
+    dist: dict[sp.Symbol, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # distance, sign, relative error
+    for name, arg in forms.tanh_args.items():
+        a = np.broadcast_to(arg(*row), shape)
+        e = np.exp(-2.0 * np.abs(a))
+        dist[unit(name)] = (2.0 * e / (1.0 + e), np.where(a >= 0, 1.0, -1.0), (2.0 * np.abs(a) + 2.0 * largest + 6.0)
+                            * ROUNDING)
+    for state, (reads, patterns) in forms.states.items():
+        found = _carried_state(values[state], prev(state), reads, patterns, row, dist, gate_error)
+        if found is None:
+            return None
+        d, sign, error = found
+        dist[prev(state)] = (d[:-1], sign[:-1], error[:-1])
+        dist[unit(state)] = (d[1:], sign[1:], error[1:])
+    differences, worst = [], 0.0
+    for _, c, u, v in forms.pairs:
+        (du, su, eu), (dv, sv, ev) = dist[u], dist[v]
+        same = su == sv
+        differences.append(np.where(same, c * su * (dv - du), c * (_value(values, u) - _value(values, v))))
+        held, gap = du * eu + dv * ev, np.abs(dv - du)  # with opposite signs nothing cancels
+        cancelled = np.where(gap > 0, held / np.where(gap > 0, gap, 1.0), np.where(held > 0, np.inf, 0.0))
+        relative = np.where(same, cancelled, 0.0) + 2.0 * ROUNDING
+        worst = max(worst, float(np.max(relative)))
+    if not worst <= 10.0 ** -KEPT_DIGITS:
+        return None
+    made: dict[tuple[str, str], np.ndarray] = {}
+    for key, fn in forms.coefficients.items():
+        full = np.zeros_like(traj.coefs[layer - 1][key])
+        full[1:] = np.broadcast_to(fn(*row, *differences), shape)
+        made[key] = full
+    return made
+
+
+def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict, row: list[np.ndarray],
+                   dist: dict, gate_error: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A state's distance to ±1 for t = 0..T, its sign and a bound on the distance's relative error: each
+    step's terms carry their inputs' bounds, the gates' (gate_error) and a rounding per operation, and the
+    sum's bound is divided by the distance it makes (a form with terms of both signs pays for what it
+    cancels).  None when an input has no distance, or the distances are not those of values in [−1, 1]."""
+    shape = row[0].shape
+    sign = np.where(h >= 0, 1.0, -1.0)  # t = 0..T
+    if any(r != own_read and r not in dist for r in reads):
+        return None
+    # each pattern's forms over every t at once: the pattern of each entry is known beforehand (the signs
+    # are the float64 values'), so only the recursion itself runs step by step
+    coef = [np.zeros(shape) for _ in reads]
+    rest = np.zeros(shape)
+    read_signs = [sign[:-1] if r == own_read else dist[r][1] for r in reads]
+    for pattern, (coef_fns, rest_fn) in patterns.items():
+        where = sign[1:] == pattern[0]
+        for s, want in zip(read_signs, pattern[1:], strict=True):
+            where = where & (s == want)
+        if not where.any():
+            continue
+        for target, fn in zip(coef, coef_fns, strict=True):
+            target[where] = np.broadcast_to(fn(*row), shape)[where]
+        rest[where] = np.broadcast_to(rest_fn(*row), shape)[where]
+    operations = (len(reads) + 2) * ROUNDING
+    fixed, size, held = rest.copy(), np.abs(rest), np.abs(rest) * gate_error
+    own = np.zeros(shape)
+    for c, r in zip(coef, reads, strict=True):
+        if r == own_read:
+            own = c
+            continue
+        d_r, _, e_r = dist[r]
+        fixed += c * d_r
+        size += np.abs(c) * d_r
+        held += np.abs(c) * d_r * (e_r + gate_error)
+    d, error = np.empty_like(h), np.empty_like(h)
+    d[0] = 1.0 - np.abs(h[0])
+    error[0] = ROUNDING
+    for t in range(shape[0]):
+        d[t + 1] = fixed[t] + own[t] * d[t]
+        terms = np.abs(own[t]) * d[t]
+        bound = held[t] + terms * (error[t] + gate_error[t]) + operations * (size[t] + terms)
+        error[t + 1] = np.where(d[t + 1] > 0, bound / np.where(d[t + 1] > 0, d[t + 1], 1.0),
+                                np.where(bound > 0, np.inf, 0.0))
+    if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1 + 1e-12):  # not a value in [−1, 1]
+        return None
+    return d, sign, error
+
+
+def _value(values: dict[str, np.ndarray], symbol: sp.Symbol) -> np.ndarray:
+    """A node's or previous state's float64 values at t = 1..T."""
+    name = symbol.name
+    return values[name.removeprefix("prev_")][:-1] if name.startswith("prev_") else values[name][1:]
+
+
+__all__ = ["KEPT_DIGITS", "DistanceForms", "carried"]

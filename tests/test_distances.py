@@ -1,0 +1,111 @@
+"""Distances to ±1 (numeric/distances.py): a saturated GRU's h_{t−1} − n_t kept in float64, against
+reference.py's mpmath pass; the float64 pass without them, the refusal when the bound does not promise
+the digits, and the cells that do not qualify."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+import symbptt
+from symbptt.activations import get_activation
+from symbptt.cells import get_cell
+from symbptt.numeric import distances
+from symbptt.numeric.factors import ArrayFactors, NumericModel
+from symbptt.reference import Numbers, bptt
+from symbptt.reference import forward as reference_forward
+
+REFERENCE_DIGITS = 150  # beyond what the differences below cancel (28 digits at most)
+
+
+def _saturated(seed: int, n: int, T: int, scale: float) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A GRU whose gates and tanh saturate: inputs scaled up, so h_{t−1} and n_t both sit near ±1."""
+    rng = np.random.default_rng(seed)
+    params = {"W_r": rng.normal(size=(n, n)) / np.sqrt(n), "W_z": rng.normal(size=(n, n)) / np.sqrt(n),
+              "W_n": rng.normal(size=(n, n)) / np.sqrt(n), "U_r": rng.normal(size=(n, 1)),
+              "U_z": rng.normal(size=(n, 1)), "U_n": rng.normal(size=(n, 1)), "b_r": rng.normal(size=n) * 0.1,
+              "b_z": rng.normal(size=n) * 0.1, "b_n": rng.normal(size=n) * 0.1, "b_hn": rng.normal(size=n) * 0.1,
+              "h0": np.zeros(n)}
+    return params, rng.normal(size=(T, 1, 1)) * scale, rng.normal(size=(n, 1))
+
+
+def _model(params: dict, x: np.ndarray, y: np.ndarray) -> NumericModel:
+    spec = get_cell("gru", get_activation("tanh"))
+    return NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in params.items()}], x, y, "last")
+
+
+def _worst(got: dict, exact: dict) -> float:
+    worst = 0.0
+    for k, want in exact.items():
+        e = np.array([float(v) for v in np.ravel(want)])
+        a = np.ravel(np.asarray(got[k], dtype=float))
+        worst = max(worst, float(np.max(np.abs(a - e) / np.where(e != 0, np.abs(e), 1.0))))
+    return worst
+
+
+CASES = [(7, 4, 60, 40.0), (2, 6, 80, 20.0)]
+
+
+@pytest.mark.parametrize(("seed", "n", "T", "scale"), CASES)
+def test_the_coefficient_that_reads_the_difference_is_exact_from_the_distances(seed, n, T, scale):
+    """∂h_t/∂a_z = (h_{t−1} − n_t)·σ'(a_z) from the distances agrees with the exact one entry by entry;
+    the plain float64 pass gets it wrong by orders of magnitude where the difference is below 2⁻⁵³ —
+    the check would catch a pass that did not carry them."""
+    params, x, y = _saturated(seed, n, T, scale)
+    model = _model(params, x, y)
+    with np.errstate(all="ignore"):
+        plain = ArrayFactors(model).traj.coefs[0][("h", "a_z")][1:, :, 0].copy()
+        values = ArrayFactors(model)
+        assert distances.carried(values.cc, values.traj)
+    carried = values.traj.coefs[0][("h", "a_z")][1:, :, 0]
+    num = Numbers("mp")
+    with mpmath.workdps(REFERENCE_DIGITS):
+        layer = [{k: num.array(v) for k, v in params.items()}]
+        _, _, k = reference_forward("gru", layer, num.array(x[..., 0]), num, None)
+        exact = np.array([[float(v) for v in np.ravel(k[0][t]["h_minus_n"] * k[0][t]["dz"])] for t in range(1, T + 1)])
+    scale_of = np.where(exact != 0, np.abs(exact), 1.0)
+    assert np.max(np.abs(carried - exact) / scale_of) < 1e-13
+    assert np.max(np.abs(plain - exact) / scale_of) > 1e-3  # float64 alone: what the distances mend
+
+
+@pytest.mark.parametrize(("seed", "n", "T", "scale"), CASES)
+def test_a_saturated_gru_stays_in_float64_to_twelve_digits(seed, n, T, scale):
+    """The default call keeps float64 (digits 0) where a saturated gate would have sent it to mpmath, and
+    every gradient entry agrees with reference.py's mpmath pass to 1e-12 of itself here (the distances'
+    bound promises 10 digits in each difference; these runs keep more)."""
+    params, x, y = _saturated(seed, n, T, scale)
+    got = symbptt.gradients(params, x, y, cell="gru")
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    assert got.digits == 0
+    assert _worst(got.grads, exact) < 1e-12
+
+
+def test_distances_that_do_not_keep_the_digits_leave_it_to_mpmath(monkeypatch):
+    """Asked for more digits than float64 has (a planted KEPT_DIGITS of 17), the distances refuse and
+    leave the trajectory as it was, the pass goes to mpmath as before, and the gradients are still the
+    exact ones."""
+    params, x, y = _saturated(*CASES[0])
+    monkeypatch.setattr(distances, "KEPT_DIGITS", 17)
+    values = ArrayFactors(_model(params, x, y))
+    before = {key: v.copy() for key, v in values.traj.coefs[0].items()}
+    assert not distances.carried(values.cc, values.traj)
+    assert all(np.array_equal(before[key], v) for key, v in values.traj.coefs[0].items())  # untouched
+    got = symbptt.gradients(params, x, y, cell="gru")
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    assert got.digits > 0 and _worst(got.grads, exact) < 1e-14
+
+
+def test_only_cells_whose_differences_have_distances_qualify():
+    """The GRU's one difference, h_{t−1} − n_t, is a previous state minus a tanh: it qualifies; the cells
+    without a difference of computed values have nothing to carry.  Measured digits (digits=12) keep
+    their own way: the nudged reruns decide, as `grad` does."""
+    forms = distances.DistanceForms.of(get_cell("gru", get_activation("tanh")))
+    assert forms is not None and [str(p[0]) for p in forms.pairs] == ["-n + prev_h"]
+    assert list(forms.states) == ["h"] and list(forms.tanh_args) == ["n"] and forms.keys == [("h", "a_z")]
+    for name in ("rnn", "lstm", "mingru", "minlstm", "indrnn", "lru"):
+        assert distances.DistanceForms.of(get_cell(name, get_activation("tanh"))) is None, name
+    params, x, y = _saturated(*CASES[0])
+    assert symbptt.gradients(params, x, y, cell="gru", digits=12).digits > 0
