@@ -109,3 +109,22 @@ def test_only_cells_whose_differences_have_distances_qualify():
         assert distances.DistanceForms.of(get_cell(name, get_activation("tanh"))) is None, name
     params, x, y = _saturated(*CASES[0])
     assert symbptt.gradients(params, x, y, cell="gru", digits=12).digits > 0
+
+
+def test_a_gru_settling_on_its_fixed_point_is_refused_once_the_distances_cancel():
+    """n_t = tanh(20) every step and z = ½: h_t closes on n_t by half a step, so h_{t−1} − n_t = 2^{1−t}·n
+    while both distances stay near 8e-18.  Over 30 steps the distances keep the difference (float64);
+    over 100 it has fallen to 1e-30, thirteen digits below the distances, and the bound refuses: the exact
+    pass, as before.  Both agree with reference.py (a check that ignored the bound would keep float64)."""
+    spec = get_cell("gru", get_activation("tanh"))
+    for T, in_float64 in ((30, True), (100, False)):
+        params = {k: np.zeros(spec.shape(k, 1, 1)) for k in spec.params}
+        params["U_n"][:] = 20.0
+        x, y = np.ones((T, 1, 1)), np.zeros((1, 1))
+        values = ArrayFactors(_model(params, x, y))
+        assert distances.carried(values.cc, values.traj) == in_float64
+        got = symbptt.gradients(params, x, y, cell="gru")
+        assert (got.digits == 0) == in_float64
+        with mpmath.workdps(REFERENCE_DIGITS):
+            exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+        assert _worst(got.grads, exact) < 1e-12

@@ -126,8 +126,7 @@ def _state_forms(cell: Cell, step: sp.Expr, reads: list[sp.Symbol]) -> dict | No
         own, signs = pattern[0], pattern[1:]
         expr = sp.expand(1 - own * step.xreplace({u: sign * (1 - du) for u, sign, du in zip(reads, signs, d,
                                                                                               strict=True)}))
-        poly = sp.Poly(expr, *d) if d else None
-        if poly is not None and poly.total_degree() > 1:
+        if d and (not expr.is_polynomial(*d) or sp.Poly(expr, *d).total_degree() > 1):
             return None
         coefs = [_gated(expr.coeff(du), gates, cell) for du in d]
         rest = _gated(expr.xreplace({du: 0 for du in d}), gates, cell)
@@ -145,7 +144,7 @@ def _gated(expr: sp.Expr, gates: dict[sp.Symbol, sp.Expr], cell: Cell) -> sp.Exp
     for z, complement in gates.items():
         if z not in expr.free_symbols:
             continue
-        if sp.Poly(expr, z).degree() > 1:
+        if not expr.is_polynomial(z) or sp.Poly(expr, z).degree() > 1:
             return None
         held = sp.Dummy("complement")  # a symbol for 1 − z: a number times 1 − z would be multiplied out
         low, high = sp.expand(expr.xreplace({z: 0})), sp.expand(expr.xreplace({z: 1}))
