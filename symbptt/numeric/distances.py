@@ -35,7 +35,7 @@ import sympy as sp
 from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import Cell, prev, unit
-from .forward import ROUNDING, CompiledCell, Trajectory, _differences, compiled, stable_form, step_rows
+from .forward import ROUNDING, CompiledCell, Trajectory, compiled, stable_form, step_rows, value_differences
 
 # the digits every difference must keep, by the running bound, for float64 to stand: a worst case that
 # adds every rounding up, 2–3 digits below what the gradients keep in the tests' saturated GRUs
@@ -65,6 +65,8 @@ class DistanceForms:
 
     @staticmethod
     def of(cell: Cell) -> DistanceForms | None:
+        """The forms of ``cell`` (made once per cell), or None when its differences are not all of values
+        that have distances (see the module's notes)."""
         return _forms(cell)
 
 
@@ -78,9 +80,9 @@ def _forms(cell: Cell) -> DistanceForms | None:
     cc = compiled(cell, "float")
     nodes = dict(cell.nodes)
     values = {unit(n) for n in cc.node_names} | {prev(s) for s in cell.states}
-    found = _differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(cc.coefficient_exprs.values()),
+    found = value_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(cc.coefficient_exprs.values()),
                          values)
-    in_steps = _differences([stable_form(expr, cell) for _, expr in cell.nodes], values)
+    in_steps = value_differences([stable_form(expr, cell) for _, expr in cell.nodes], values)
     if not found or in_steps:  # a difference inside a step would make the float64 values themselves lossy
         return None
     pairs = []
@@ -154,9 +156,16 @@ def _gated(expr: sp.Expr, gates: dict[sp.Symbol, sp.Expr], cell: Cell) -> sp.Exp
 
 def carried(cc: CompiledCell, traj: Trajectory) -> bool:
     """Recompute, in every layer of a float64 trajectory, the step coefficients that read a difference of
-    saturating values, from the distances to ±1 (see the module's notes); True when it did, False — with
-    the trajectory untouched — when the cell does not qualify or a difference keeps fewer than KEPT_DIGITS
-    digits by the running bound somewhere (then only more digits will do)."""
+    saturating values, from the distances to ±1 (see the module's notes).
+
+    Args:
+        cc: the cell's compiled float64 functions (forward.compiled).
+        traj: the float64 forward pass with its coefficients; those that read a difference are replaced.
+
+    Returns:
+        True when it recomputed them; False, with the trajectory untouched, when the cell does not
+        qualify or a difference keeps fewer than KEPT_DIGITS digits by the running bound somewhere (then
+        only more digits will do)."""
     forms = DistanceForms.of(cc.cell)
     if forms is None:
         return False

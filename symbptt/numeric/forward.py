@@ -32,7 +32,7 @@ from ..step import step_graph
 from .memory import keep_freed_memory
 
 
-def _differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> list[sp.Add]:
+def value_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> list[sp.Add]:
     """Every sum in the expressions that subtracts one computed value from another (h_{t-1} − n_t in the
     GRU), in SymPy's sort order: near saturation such a difference keeps fewer digits than either value."""
     found: set[sp.Add] = set()
@@ -99,7 +99,7 @@ class CompiledCell:
         # place — tens of digits below what the exact path reports
         self.joint_mp = (np.frompyfunc(sp.lambdify(self.args, joint, [P.mpmath_module(*joint), "mpmath"], cse=True),
                                        len(self.args), 1) if kind == "mp" and joint else None)
-        differences = _differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
+        differences = value_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
                                    {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
         self.differences = bool(differences)
         # mpmath: each difference's terms, to measure how many digits it cancels on an exact trajectory
@@ -580,4 +580,4 @@ def to_mp(array: np.ndarray) -> np.ndarray:
 
 __all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled",
            "difference_digits", "forward", "MpRows", "dot", "matvec", "prev", "step_coefficients", "step_rows",
-           "to_mp"]
+           "to_mp", "value_differences"]

@@ -1,4 +1,4 @@
-"""``symbptt.gradients``: loss and ∂L/∂θ of a cell for arrays you hold, exact as `grad` is.
+"""``symbptt.gradients``: loss and ∂L/∂θ of a cell for arrays you hold: float64 where it holds, mpmath where not.
 
     >>> import numpy as np, symbptt
     >>> rng = np.random.default_rng(0)
@@ -151,7 +151,7 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
 
 def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y: Any, *, cell: str = "rnn",
               loss: str = "last", activation: str = "tanh", digits: int | None = None) -> Gradients:
-    """Loss and ∂L/∂θ of every parameter, summed over the batch, exact as `symbptt grad` is.
+    """Loss and ∂L/∂θ of every parameter, summed over the batch: float64 where it holds, mpmath where not.
 
     Args:
         params: the cell's parameters by name (a dict), or one dict per layer for a stack.
