@@ -128,3 +128,16 @@ def test_a_gru_settling_on_its_fixed_point_is_refused_once_the_distances_cancel(
         with mpmath.workdps(REFERENCE_DIGITS):
             exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
         assert _worst(got.grads, exact) < 1e-12
+
+
+def test_a_distance_below_float64s_normal_range_is_refused():
+    """tanh(400) is within 10^-347 of 1: its distance is below float64's normal range, so the distances
+    refuse (the exact pass takes it), where a distance rounded to 0 would have made h_{t−1} − n_t exactly
+    0; with tanh(20) they hold."""
+    spec = get_cell("gru", get_activation("tanh"))
+    for size, held in ((400.0, False), (20.0, True)):
+        params = {k: np.zeros(spec.shape(k, 2, 1)) for k in spec.params}
+        params["U_n"][:] = size
+        params["h0"][:] = 0.5
+        values = ArrayFactors(_model(params, np.ones((5, 1, 1)), np.zeros((2, 1))))
+        assert distances.carried(values.cc, values.traj) == held

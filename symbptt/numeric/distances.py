@@ -40,6 +40,7 @@ from .forward import ROUNDING, CompiledCell, Trajectory, compiled, stable_form, 
 # the digits every difference must keep, by the running bound, for float64 to stand: a worst case that
 # adds every rounding up, 2–3 digits below what the gradients keep in the tests' saturated GRUs
 KEPT_DIGITS = 10
+TINY = np.finfo(float).tiny
 
 
 class DistanceForms:
@@ -80,9 +81,9 @@ def _forms(cell: Cell) -> DistanceForms | None:
     cc = compiled(cell, "float")
     nodes = dict(cell.nodes)
     values = {unit(n) for n in cc.node_names} | {prev(s) for s in cell.states}
-    found = value_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(cc.coefficient_exprs.values()),
-                         values)
-    in_steps = value_differences([stable_form(expr, cell) for _, expr in cell.nodes], values)
+    steps = [stable_form(expr, cell) for _, expr in cell.nodes]
+    found = value_differences(steps + list(cc.coefficient_exprs.values()), values)
+    in_steps = value_differences(steps, values)
     if not found or in_steps:  # a difference inside a step would make the float64 values themselves lossy
         return None
     pairs = []
@@ -195,6 +196,8 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> dict | None:
     for name, arg in forms.tanh_args.items():
         a = np.broadcast_to(arg(*row), shape)
         e = np.exp(-2.0 * np.abs(a))
+        if not np.all(e >= TINY):  # a distance below float64's normal range (|a| > 354): more digits will do
+            return None
         dist[unit(name)] = (2.0 * e / (1.0 + e), np.where(a >= 0, 1.0, -1.0), (2.0 * np.abs(a) + 2.0 * largest + 6.0)
                             * ROUNDING)
     for state, (reads, patterns) in forms.states.items():
@@ -268,6 +271,8 @@ def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], p
         error[t + 1] = np.where(d[t + 1] > 0, bound / np.where(d[t + 1] > 0, d[t + 1], 1.0),
                                 np.where(bound > 0, np.inf, 0.0))
     if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1 + 1e-12):  # not a value in [−1, 1]
+        return None
+    if not np.all(d[1:] >= TINY):  # a distance that left float64's normal range on the way
         return None
     return d, sign, error
 
