@@ -184,7 +184,7 @@ def carried(cc: CompiledCell, traj: Trajectory) -> bool:
 
 def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> dict | None:
     """The coefficients of one layer that read a difference, from the distances; None when a difference
-    would keep fewer than KEPT_DIGITS digits by the running bound (see _bounded)."""
+    would keep fewer than KEPT_DIGITS digits by the running bound (see _carried_state)."""
     values = traj.values[layer - 1]
     row = step_rows(forms.cc, traj, layer)  # every leaf and node for t = 1..T, leading axis t
     shape = row[0].shape
