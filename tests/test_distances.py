@@ -16,7 +16,7 @@ from symbptt.numeric.factors import ArrayFactors, NumericModel
 from symbptt.reference import Numbers, bptt
 from symbptt.reference import forward as reference_forward
 
-REFERENCE_DIGITS = 150  # beyond what the differences below cancel (28 digits at most)
+REFERENCE_DIGITS = 150  # far beyond the ~30 digits the differences below cancel (the fixed-point run's 2^{1−t})
 
 
 def _saturated(seed: int, n: int, T: int, scale: float) -> tuple[dict, np.ndarray, np.ndarray]:

@@ -60,9 +60,13 @@ class DistanceForms:
                        for s, (reads, forms) in states.items()}
         symbols = [sp.Symbol(f"_difference{i}", real=True) for i in range(len(pairs))]
         swap = {add: symbol for (add, _, _, _), symbol in zip(pairs, symbols, strict=True)}
-        self.keys = [key for key, expr in cc.coefficient_exprs.items() if expr.atoms(sp.Add) & set(swap)]
-        self.coefficients = {key: _float([*args, *symbols], cc.coefficient_exprs[key].xreplace(swap))
-                             for key in self.keys}
+        self.coefficients = {key: _float([*args, *symbols], expr.xreplace(swap))
+                             for key, expr in cc.coefficient_exprs.items() if expr.atoms(sp.Add) & set(swap)}
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """The coefficients that read a difference (the GRU's ∂h_t/∂a_z)."""
+        return list(self.coefficients)
 
     @staticmethod
     def of(cell: Cell) -> DistanceForms | None:
