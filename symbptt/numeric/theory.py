@@ -20,7 +20,11 @@ kinks sit) over |z| ≤ 12 (the Gaussian tail beyond is below 1e-32), in the var
 with c ≥ √q: the activation changes over |√q z| ~ 1, so for a large q everything happens at |z| ~ 1/√q,
 which a grid uniform in z would step over; uniform in s, the grid is as fine there as it is near |z| ~ 1.
 The number of digits the rule agrees to with half as many panels is reported, and the text prints no
-more digits than that.
+more digits than that.  Nor more than rounding leaves: each quadrature sum is allowed a relative error of
+ROUNDED, and a root (q*, the edge's σ_w) is printed to the digits shared by every point around it where
+the computed sign could be rounding's (held_digits).  Near the edge that is few: for tanh without bias
+χ − 1 grows like (4/3)δ² above σ_w = 1 + δ, so the edge is held to about 6 digits, and q* just above it
+to fewer.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ from ..errors import SymbpttError
 Z_MAX = 12.0
 Q_MAX = 1e6  # a fixed point beyond this is "no finite fixed point"
 CRITICAL = 1e-9  # |χ - 1| below this is the edge
+# relative error allowed a quadrature sum for rounding: its 4,097 terms per side are positive (φ², φ'²),
+# each within ~10 ulp (the activation, the weight's exp, sinh and cosh), and BLAS adds them in a few dozen
+# partial sums (~200 ulp at most): 512 ulp
+ROUNDED = 2.0**-44
+MOST_DIGITS = 12  # printed at most
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,20 @@ class Theory:
     digits: int  # the quadrature's agreement
     log10_chi: float | None = None  # log10 χ, finite wherever χ > 0 (−inf for χ = 0)
     q_limit: float = 0.0  # how far up the fixed point was looked for
+    # where rounding leaves each one (held_digits): q* and χ at these σ_w, the edge's σ_w
+    q_star_band: tuple[float, float] | None = None
+    chi_band: tuple[float, float] | None = None
+    critical_band: tuple[float, float] | None = None
+
+    def held(self) -> dict[str, int | None]:
+        """The significant digits each number keeps: the quadrature's agreement, at most MOST_DIGITS, and
+        no more than its band holds (held_digits; None where there is no number)."""
+        most = max(1, min(MOST_DIGITS, self.digits))
+        out: dict[str, int | None] = {}
+        for name, value, band in (("q_star", self.q_star, self.q_star_band), ("chi", self.chi, self.chi_band),
+                                  ("critical_sigma_w", self.critical_sigma_w, self.critical_band)):
+            out[name] = None if value is None else most if band is None else held_digits(*band, most=most)
+        return out
 
     @property
     def rate(self) -> float:
@@ -71,30 +94,102 @@ class Theory:
                 "log10_chi": None if self.log10_chi is None or math.isinf(self.log10_chi) else self.log10_chi,
                 "depth_scale": None if self.depth_scale is None or math.isinf(self.depth_scale)
                 else self.depth_scale, "phase": self.phase, "critical_sigma_w": self.critical_sigma_w,
-                "quadrature_digits": self.digits, "q_searched_to": self.q_limit}
+                "quadrature_digits": self.digits, "q_searched_to": self.q_limit, "digits_held": self.held(),
+                "bands": {"q_star": _pair(self.q_star_band), "chi": _pair(self.chi_band),
+                          "critical_sigma_w": _pair(self.critical_band)}}
 
     def text(self) -> str:
-        """The prediction in words, each number to the digits the quadrature agrees to (at most 12)."""
-        sig = max(1, min(12, self.digits))
+        """The prediction in words, each number to the digits it holds (held: the quadrature's agreement,
+        at most 12, and what rounding leaves of a root or of χ near the edge)."""
+        held = self.held()
+        sig = max(1, min(MOST_DIGITS, self.digits))
         lines = [f"mean field, n → ∞: {self.activation}, σ_w = {self.sigma_w:g}, σ_b = {self.sigma_b:g}, "
                  f"σ_u = {self.sigma_u:g}, input variance {self.input_var:g}"]
         if self.q_star is None:
             lines.append(f"q* = ∞: no fixed point up to q = {self.q_limit:.3g} (the variance map stays above q)")
         else:
-            lines.append(f"q* = {self.q_star:.{sig}g}   (variance of a pre-activation at the fixed point)")
+            lines.append(f"q* = {_shown(self.q_star, self.q_star_band, held['q_star'], sig)}   "
+                         "(variance of a pre-activation at the fixed point)")
             assert self.log10_chi is not None
             decades = 0.5 * self.log10_chi  # of ‖∂h_T/∂h_0‖ per step
             normal = self.chi is not None and self.chi >= 1e-300
-            shown = f"{self.chi:.{sig}g}" if normal else _power(self.log10_chi, sig)
-            lines.append(f"χ  = {shown}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ "
-                         f"{'-∞' if math.isinf(decades) else f'{decades:.{min(6, sig)}g}'} per step)")
+            shown = (_shown(self.chi, self.chi_band, held["chi"], sig) if normal and self.chi is not None
+                     else _power(self.log10_chi, sig))
+            per_step = _log_band(self.chi_band, 0.5 / math.log(10.0))
+            short = min(6, sig)  # a rate and a scale are printed to 6 digits at most
+            step = "-∞" if math.isinf(decades) else _shown(decades, per_step,
+                                                            min(short, _digits_or_most(per_step, sig)), short)
+            lines.append(f"χ  = {shown}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ {step} per step)")
             assert self.depth_scale is not None
-            scale = "∞" if math.isinf(self.depth_scale) else f"{self.depth_scale:.{min(6, sig)}g}"
+            scale_band = _inverse_band(_log_band(self.chi_band, 1.0))
+            scale = "∞" if math.isinf(self.depth_scale) else _shown(
+                self.depth_scale, scale_band, min(short, _digits_or_most(scale_band, sig)), short)
             lines.append(f"depth scale 1/|ln χ| = {scale} steps; phase: {self.phase}")
-        critical = "none in (0, 10]" if self.critical_sigma_w is None else f"{self.critical_sigma_w:.12g}"
+        critical = ("none in (0, 10]" if self.critical_sigma_w is None else
+                    _shown(self.critical_sigma_w, self.critical_band, held["critical_sigma_w"], sig))
         lines.append(f"edge of chaos (χ = 1) for these σ_b, σ_u: σ_w = {critical}")
         lines.append(f"expectations by quadrature, agreeing to {self.digits} digits")
         return "\n".join(lines) + "\n"
+
+
+def held_digits(low: float, high: float, most: int = MOST_DIGITS) -> int:
+    """The significant digits a number known only to lie in [low, high] holds: the most d (≤ ``most``) for
+    which the interval's midpoint rounded to d digits is within half a unit of its last digit of both
+    ends, so that every point of the interval prints the same; 0 when not even one digit is shared."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return 0
+    if low == high:
+        return most
+    middle = 0.5 * (low + high)
+    for d in range(most, 0, -1):
+        rounded = float(f"{middle:.{d - 1}e}")
+        if rounded == 0.0:
+            return 0
+        half = 0.5 * 10.0 ** (math.floor(math.log10(abs(rounded))) - d + 1)
+        if max(abs(rounded - low), abs(rounded - high)) <= half * (1 + 1e-12):
+            return d
+    return 0
+
+
+def _shown(value: float, band: tuple[float, float] | None, digits: int | None, most: int = MOST_DIGITS) -> str:
+    """A number to the digits it holds, with its trailing zeros where its band leaves fewer than ``most``
+    (there they are held digits too: 1.0000); where not one is, the interval it lies in."""
+    if band is not None and not digits:
+        return f"between {band[0]:.2g} and {band[1]:.2g}"
+    digits = digits or MOST_DIGITS
+    if band is not None and math.isfinite(band[0]) and math.isfinite(band[1]):
+        value = 0.5 * (band[0] + band[1])
+    if value == 0.0 or not math.isfinite(value):
+        return f"{value:g}"
+    if band is None or digits >= most:
+        return f"{value:.{digits}g}"
+    text = f"{value:#.{digits}g}"
+    mantissa, _, exponent = text.partition("e")
+    return mantissa.rstrip(".") + (f"e{exponent}" if exponent else "")
+
+
+def _digits_or_most(band: tuple[float, float] | None, most: int) -> int:
+    return most if band is None else held_digits(*band, most=most)
+
+
+def _log_band(band: tuple[float, float] | None, factor: float) -> tuple[float, float] | None:
+    """factor·ln of each end of a positive band (None where there is none or it reaches 0)."""
+    if band is None or band[0] <= 0:
+        return None
+    ends = sorted((factor * math.log(band[0]), factor * math.log(band[1])))
+    return ends[0], ends[1]
+
+
+def _inverse_band(band: tuple[float, float] | None) -> tuple[float, float] | None:
+    """1/|x| over a band of x that keeps one sign (None where it reaches 0)."""
+    if band is None or band[0] <= 0 <= band[1]:
+        return None
+    ends = sorted((1.0 / abs(band[0]), 1.0 / abs(band[1])))
+    return ends[0], ends[1]
+
+
+def _pair(band: tuple[float, float] | None) -> list[float] | None:
+    return None if band is None else [band[0], band[1]]
 
 
 def _power(log10: float, sig: int) -> str:
@@ -206,8 +301,14 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
     scale = None if log_chi is None else (math.inf if phase == "critical" else
                                           1.0 / abs(log_chi * math.log(10.0)))  # 0 for χ = 0
     q_star = None if q_star is None else float(q_star)
+    q_band = chi_band = None
+    if q_star is not None and q_star > 0:
+        q_band = _fixed_point_band(act, sigma_w, drive, q_star)
+        chi_band = _chi_band(act, sigma_w, q_band)
+    critical = _critical(act, drive) if edge else None
+    critical_band = None if critical is None else _critical_band(act, drive, critical)
     return Theory(act.name, float(sigma_w), float(sigma_b), float(sigma_u), float(input_var), q_star, chi, scale,
-                  phase, _critical(act, drive) if edge else None, digits, log_chi, limit)
+                  phase, critical, digits, log_chi, limit, q_band, chi_band, critical_band)
 
 
 def _finite(f: Callable[[np.ndarray], np.ndarray], exact: Callable, a: np.ndarray) -> np.ndarray:
@@ -274,6 +375,43 @@ def _fixed_point(act: Activation, sigma_w: float, drive: float, limit: float = Q
     return None if previous > 0 else 0.0
 
 
+def _root_band(center: float, interval: Callable[[float], tuple[float, float]], rising: bool,
+               floor: float = 0.0) -> tuple[float, float]:
+    """Where, around a computed root ``center`` of a function, its computed sign may be rounding's: on each
+    side the nearest of center·(1 ± 10⁻ʲ), j = 12, 11.5, …, 1, at which ``interval`` (the function's value
+    with its rounding error either way) excludes 0 with the sign that side has (``rising``: negative
+    below the root); ``floor`` or ∞ where none does."""
+    ends = []
+    for side in (-1.0, 1.0):
+        positive = (side > 0) == rising
+        end = floor if side < 0 else math.inf
+        for j in range(24, 1, -1):
+            x = center * (1.0 + side * 10.0 ** (-j / 2))
+            low, high = interval(x)
+            if (low > 0) if positive else (high < 0):
+                end = x
+                break
+        ends.append(end)
+    return ends[0], ends[1]
+
+
+def _fixed_point_band(act: Activation, sigma_w: float, drive: float, q: float) -> tuple[float, float]:
+    """Where the fixed point q > 0 of the variance map lies, rounding allowed for (_root_band): the gap
+    σ_w² E[φ²] + drive − q is positive below it."""
+    def gap(x: float) -> tuple[float, float]:
+        moment = _second_moment(act, sigma_w, drive, x)
+        error = ROUNDED * (moment + x)
+        return moment - x - error, moment - x + error
+
+    return _root_band(q, gap, rising=False)
+
+
+def _chi_band(act: Activation, sigma_w: float, q_band: tuple[float, float]) -> tuple[float, float]:
+    """χ over a band of the fixed point (its two ends), widened by its own rounding."""
+    ends = [_chi(act, sigma_w, min(q, Q_MAX)) for q in q_band]
+    return min(ends) * (1.0 - ROUNDED), max(ends) * (1.0 + ROUNDED)
+
+
 def _chi(act: Activation, sigma_w: float, q: float) -> float:
     if q == 0.0:
         return sigma_w**2 * float(_slope(act, np.array([0.0]))[0]) ** 2
@@ -297,3 +435,18 @@ def _critical(act: Activation, drive: float) -> float | None:
         else:
             high = mid
     return 0.5 * (low + high)
+
+
+def _critical_band(act: Activation, drive: float, center: float) -> tuple[float, float]:
+    """Where the edge's σ_w lies, rounding allowed for (_root_band): χ − 1, with the fixed point's own
+    band carried into χ (_chi_band), is negative below it.  For tanh without bias χ − 1 ≈ (4/3)δ² at
+    σ_w = 1 + δ, so rounding hides the edge's side up to δ ≈ 1e-6."""
+    def chi_minus_one(sigma_w: float) -> tuple[float, float]:
+        q = _fixed_point(act, sigma_w, drive)
+        if q is None or q == 0.0:
+            chi = _chi(act, sigma_w, Q_MAX if q is None else q)
+            return chi * (1.0 - ROUNDED) - 1.0, chi * (1.0 + ROUNDED) - 1.0
+        low, high = _chi_band(act, sigma_w, _fixed_point_band(act, sigma_w, drive, q))
+        return low - 1.0, high - 1.0
+
+    return _root_band(center, chi_minus_one, rising=True)
