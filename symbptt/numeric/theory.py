@@ -305,8 +305,7 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
     if q_star is not None and q_star > 0:
         q_band = _fixed_point_band(act, sigma_w, drive, q_star)
         chi_band = _chi_band(act, sigma_w, q_band)
-    critical = _critical(act, drive) if edge else None
-    critical_band = None if critical is None else _critical_band(act, drive, critical)
+    critical, critical_band = _edge(activation, drive) if edge else (None, None)
     return Theory(act.name, float(sigma_w), float(sigma_b), float(sigma_u), float(input_var), q_star, chi, scale,
                   phase, critical, digits, log_chi, limit, q_band, chi_band, critical_band)
 
@@ -361,14 +360,7 @@ def _fixed_point(act: Activation, sigma_w: float, drive: float, limit: float = Q
     for q in [10.0**k for k in np.arange(-12.0, math.log10(limit) + 0.25, 0.5)]:
         current = gap(q)
         if previous > 0 >= current:
-            low, high = previous_q, q
-            for _ in range(60):  # bisection to the last digits of a double
-                mid = 0.5 * (low + high)
-                if gap(mid) > 0:
-                    low = mid
-                else:
-                    high = mid
-            return 0.5 * (low + high)
+            return _root(gap, previous_q, q, previous, current)
         if previous <= 0 and current <= 0 and q > 10 * (drive + sigma_w**2 + 1):
             return 0.0  # below the identity from 0 on: q* = 0
         previous_q, previous = q, current
@@ -419,6 +411,21 @@ def _chi(act: Activation, sigma_w: float, q: float) -> float:
     return sigma_w**2 * _simpson(lambda z: _slope(act, root * z) ** 2, PANELS, q)
 
 
+@functools.lru_cache(maxsize=64)
+def _edge(activation: str, drive: float) -> tuple[float | None, tuple[float, float] | None]:
+    """The edge's σ_w and its band for an activation (by name) and a drive, found once per run (a plot's
+    every gain and a test's every σ_w share them).  The σ_w is the band's middle to the digits the band
+    holds (1.0 for tanh without bias, not the root finder's 1.0000000145): what is printed is what the
+    plots draw at."""
+    act = get_activation(activation)
+    critical = _critical(act, drive)
+    if critical is None:
+        return None, None
+    band = _critical_band(act, drive, critical)
+    digits = held_digits(*band)
+    return (float(f"{0.5 * (band[0] + band[1]):.{digits - 1}e}") if digits else critical), band
+
+
 def _critical(act: Activation, drive: float) -> float | None:
     """σ_w in (0, 10] where χ = 1, by bisection (None when χ stays on one side)."""
     def chi_minus_one(sigma_w: float) -> float:
@@ -426,14 +433,33 @@ def _critical(act: Activation, drive: float) -> float | None:
         return _chi(act, sigma_w, Q_MAX if q is None else q) - 1.0
 
     low, high = 1e-3, 10.0
-    if chi_minus_one(low) > 0 or chi_minus_one(high) < 0:
+    below, above = chi_minus_one(low), chi_minus_one(high)
+    if below > 0 or above < 0:
         return None
-    for _ in range(45):  # σ_w to 1e-12
-        mid = 0.5 * (low + high)
-        if chi_minus_one(mid) < 0:
-            low = mid
+    return _root(chi_minus_one, low, high, below, above)
+
+
+def _root(f: Callable[[float], float], low: float, high: float, f_low: float, f_high: float) -> float:
+    """A root of f between ``low`` and ``high``, where f changes sign: regula falsi with the Illinois
+    rule (an end that stays twice running has its value halved, so both ends close in, superlinearly),
+    stopped when the bracket is a few ulp wide, f is 0, or after 100 steps (bisection's 60 reach any
+    double's last digit); the bands (_root_band) say how many of its digits rounding leaves."""
+    stay = 0
+    for _ in range(100):
+        x = high - f_high * (high - low) / (f_high - f_low)
+        if not low < x < high:
+            x = 0.5 * (low + high)
+        value = f(x)
+        if value == 0.0:
+            return x
+        if (value > 0) == (f_high > 0):
+            high, f_high = x, value
+            f_low, stay = (0.5 * f_low if stay > 0 else f_low), 1
         else:
-            high = mid
+            low, f_low = x, value
+            f_high, stay = (0.5 * f_high if stay < 0 else f_high), -1
+        if high - low <= 4 * math.ulp(max(abs(low), abs(high))):
+            break
     return 0.5 * (low + high)
 
 
