@@ -107,8 +107,10 @@ def test_each_block_and_figure_is_what_its_command_produces(tmp_path, kind, comm
     if GENERATE.platform() != (ROOT / GENERATE.PLATFORM).read_text():
         # another SIMD kind rounds np.tanh, exp and LAPACK's sums differently in the last bit: a line may
         # move by a fraction of a pixel, words may not
-        if "plot training" in command:
-            # 300 SGD steps on exploding gradients amplify that bit into another run: same size only
+        if "plot training" in command or "plot horizon" in command:
+            # hundreds of optimiser steps on exploding gradients amplify that bit into another run (a seed
+            # whose final loss was near the threshold may count as solved on one CPU and not on another;
+            # the caption follows either way): same size only
             assert figure.read_bytes()[:24] == committed_figure.read_bytes()[:24], message  # PNG header
             return
         assert antialiasing_only(figure.read_bytes(), committed_figure.read_bytes()), message
