@@ -42,6 +42,14 @@ def test_the_edge_of_tanh_is_printed_to_the_digits_rounding_leaves():
     assert held_digits(0.99999, 1.00001) == 5 and held_digits(1.0, 1.0) == 12 and held_digits(0.5, 2.0) == 0
 
 
+@pytest.mark.parametrize("sigma_w", [1.5, 1.001, 1.0000001, 1e-300])
+def test_the_text_fits_an_80_column_terminal(sigma_w):
+    """The χ line's gloss grows with a rate in exponent form or a band ("between … and …"): it moves to a
+    line of its own rather than run past 80 columns."""
+    text = theory("tanh", sigma_w, edge=False).text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "per step)" in " ".join(text.split())
+
+
 def test_a_wider_rounding_allowance_prints_fewer_digits(monkeypatch):
     """Words from data: the digits printed follow the allowance the bands are computed with."""
     from symbptt.numeric import theory as module

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ CRITICAL = 1e-9  # |χ - 1| below this is the edge
 # partial sums (~200 ulp at most): 512 ulp
 ROUNDED = 2.0**-44
 MOST_DIGITS = 12  # printed at most
+WIDTH = 80  # the text's lines, in characters
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,13 @@ class Theory:
             short = min(6, sig)  # a rate and a scale are printed to 6 digits at most
             step = "-∞" if math.isinf(decades) else _shown(decades, per_step,
                                                             min(short, _digits_or_most(per_step, sig)), short)
-            lines.append(f"χ  = {shown}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ {step} per step)")
+            line = f"χ  = {shown}  (‖∂h_T/∂h_0‖² ≈ χ^T: log10 ‖∂h_T/∂h_0‖ ≈ {step} per step)"
+            if len(line) > WIDTH:  # its gloss on lines of its own, so that an 80-column terminal keeps it
+                head, gloss = line.split("  (", 1)
+                line = "\n".join([head, *textwrap.wrap("(" + gloss, WIDTH, initial_indent="     ",
+                                                        subsequent_indent="     ", break_on_hyphens=False,
+                                                        break_long_words=False)])
+            lines.append(line)
             assert self.depth_scale is not None
             scale_band = _inverse_band(_log_band(self.chi_band, 1.0))
             scale = "∞" if math.isinf(self.depth_scale) else _shown(
