@@ -157,6 +157,8 @@ def test_command_line_writes_rows_and_summary(tmp_path):
     proc = run("-T", "6", "--steps", "30", "-n", "4", "--eval-every", "10", "--format", "json", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "remember, T = 6, rnn" in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80  # the sentence wraps for a terminal
+    assert "of the mean predictor's)" in " ".join(proc.stdout.split())
     data = json.loads(out.read_text())
     assert len(data["rows"]) == 30
     assert {"loss", "grad_norm", "far_share", "clipped", "eval_loss"} <= set(data["rows"][0])
