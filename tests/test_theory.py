@@ -28,7 +28,7 @@ def test_the_edge_of_tanh_is_printed_to_the_digits_rounding_leaves():
     1e-6, so the edge holds about 6 digits, not the bisection's 12 (another CPU's libm printed
     1.00000000005).  The printed value, its trailing zeros included, says so; ReLU's edge at √2 (χ − 1
     linear in δ) keeps 11 or more."""
-    from symbptt.numeric.theory import held_digits
+    from symbptt.numeric.theory import _shown, held_digits
 
     result = theory("tanh", 1.5)
     held = result.held()["critical_sigma_w"]
@@ -40,6 +40,7 @@ def test_the_edge_of_tanh_is_printed_to_the_digits_rounding_leaves():
     low, high = relu.critical_band
     assert low <= math.sqrt(2) <= high and relu.held()["critical_sigma_w"] >= 11
     assert held_digits(0.99999, 1.00001) == 5 and held_digits(1.0, 1.0) == 12 and held_digits(0.5, 2.0) == 0
+    assert _shown(1.0, (0.0, math.inf), 0) == "between 0 and ∞" and _shown(1.0, (0.99999, 1.00001), 5) == "1.0000"
 
 
 @pytest.mark.parametrize("sigma_w", [1.5, 1.001, 1.0000001, 1e-300])

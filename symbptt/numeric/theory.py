@@ -163,7 +163,8 @@ def _shown(value: float, band: tuple[float, float] | None, digits: int | None, m
     """A number to the digits it holds, with its trailing zeros where its band leaves fewer than ``most``
     (there they are held digits too: 1.0000); where not one is, the interval it lies in."""
     if band is not None and not digits:
-        return f"between {band[0]:.2g} and {band[1]:.2g}"
+        low, high = ("∞" if math.isinf(end) else f"{end:.2g}" for end in band)
+        return f"between {low} and {high}"
     digits = digits or MOST_DIGITS
     if band is not None and math.isfinite(band[0]) and math.isfinite(band[1]):
         value = 0.5 * (band[0] + band[1])
