@@ -359,11 +359,18 @@ def _second_moment(act: Activation, sigma_w: float, drive: float, q: float) -> f
     return sigma_w**2 * _simpson(lambda z: _sigma(act, root * z) ** 2, PANELS, q) + drive
 
 
+def _gap(act: Activation, sigma_w: float, drive: float, q: float) -> tuple[float, float]:
+    """The variance map minus the identity at q, σ_w² E[φ(√q z)²] + drive − q, and the rounding it may
+    carry (ROUNDED of each side)."""
+    moment = _second_moment(act, sigma_w, drive, q)
+    return moment - q, ROUNDED * (moment + q)
+
+
 def _fixed_point(act: Activation, sigma_w: float, drive: float, limit: float = Q_MAX) -> float | None:
     """The stable fixed point of q ↦ σ_w² E[φ(√q z)²] + drive: scanning q upwards, the first q where the
     map crosses the identity from above; 0 when it stays below; None when it stays above up to ``limit``."""
     def gap(q: float) -> float:
-        return _second_moment(act, sigma_w, drive, q) - q
+        return _gap(act, sigma_w, drive, q)[0]
 
     previous_q, previous = 0.0, gap(0.0)
     for q in [10.0**k for k in np.arange(-12.0, math.log10(limit) + 0.25, 0.5)]:
@@ -400,9 +407,8 @@ def _fixed_point_band(act: Activation, sigma_w: float, drive: float, q: float) -
     """Where the fixed point q > 0 of the variance map lies, rounding allowed for (_root_band): the gap
     σ_w² E[φ²] + drive − q is positive below it."""
     def gap(x: float) -> tuple[float, float]:
-        moment = _second_moment(act, sigma_w, drive, x)
-        error = ROUNDED * (moment + x)
-        return moment - x - error, moment - x + error
+        value, error = _gap(act, sigma_w, drive, x)
+        return value - error, value + error
 
     return _root_band(q, gap, rising=False)
 
