@@ -44,7 +44,7 @@ FIRST = ("test_tutorial_notebook_runs_in_a_kernel", "test_benchmark_smoke_run_pr
          "test_each_block_and_figure_is_what_its_command_produces", "test_no_runtime_warning_reaches_the_user",
          "test_a_small_run_agrees_everywhere", "test_printing_through_templates_equals_printing_each_factor",
          "test_explicit_and_recursive_equal_diff_of_unrolled_loss", "test_every_form_compiles",
-         "test_at_n_256_the_settled_slope", "test_ctrl_c_writes_what_was_trained")
+         "test_ctrl_c_writes_what_was_trained")
 
 
 def pytest_collection_modifyitems(items):

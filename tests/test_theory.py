@@ -393,9 +393,12 @@ def test_cell_theory_on_the_command_line():
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, args
 
 
+@pytest.mark.slow
 def test_at_n_256_the_settled_slope_of_eight_networks_brackets_the_mean_field_away_from_the_edge():
     """n = 256, inputs N(0, 1), g = 0.8 (the edge is at 1.86): the slope of ln‖∂h_t/∂h_0‖₂ over t = 200..400
-    of each of 8 networks, their range holds ½ ln χ (−0.6555; the networks: about −0.667 to −0.650)."""
+    of each of 8 networks, their range holds ½ ln χ (−0.6555; the networks: about −0.667 to −0.650).
+    With -m slow (3.8 s, the suite's longest test); every suite runs the same check at n = 64 over all
+    of T (test_beside_mean_field_falls_inside_the_seeds_spread_away_from_the_edge)."""
     from symbptt.numeric.final_gain import final_gain_rates
     from symbptt.numeric.sweeps import recurrent_matrix
 
