@@ -22,6 +22,21 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import mpmath
 import sympy as sp
+from mpmath.libmp import (
+    fone,
+    from_float,
+    from_int,
+    mpf_abs,
+    mpf_add,
+    mpf_div,
+    mpf_exp,
+    mpf_lt,
+    mpf_neg,
+    mpf_pow_int,
+    mpf_shift,
+    mpf_sub,
+    round_nearest,
+)
 
 from .caching import Bounded
 from .errors import RunFailed
@@ -140,43 +155,61 @@ def _guarded(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
 MP_GUARDED = {name: _guarded(getattr(mpmath, name)) for name in ("exp", "sin", "cos", "sinh", "cosh")}
 
 
-def _kept(which: str, x: mpmath.mpf, make: Callable[[mpmath.mpf], Any]) -> Any:
-    """make(|x|) at the working precision, computed once per value and precision."""
+def _kept(which: str, x: mpmath.mpf, make: Callable[[tuple, int], Any]) -> Any:
+    """make(|x|, prec) at the working precision, computed once per value and precision; |x| and what
+    make returns are mpmath's raw parts (sign, mantissa, exponent, bits), which libmp's functions take
+    without the few microseconds each mpf operation spends on dispatch."""
     x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
-    _, man, exp, bits = x._mpf_
-    def made() -> Any:  # only for a value not kept yet: one kept was in reach
-        reachable(x)
-        return make(abs(x))
-
-    return _KEPT.get_or_make((which, (0, man, exp, bits), mpmath.mp.prec), made)  # |x|'s parts: sign cleared
-
-
-def _pair(ax: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
-    if ax < 0.34:  # e^{-0.68} > ½
-        m = mpmath.expm1(-2 * ax)
-        return 1 + m, m
-    e = mpmath.exp(-2 * ax)
-    return e, e - 1
+    ax = mpf_abs(x._mpf_)  # the sign cleared (−∞ has parts of its own: libmp's abs knows them)
+    prec = mpmath.mp.prec
+    key = (which, ax, prec)
+    if key in _KEPT:
+        return _KEPT[key]
+    reachable(x)  # only for a value not kept yet: one kept was in reach
+    return _KEPT.remember(key, make(ax, prec))
 
 
-def _exp_pair(x: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf]:
+# libmp's correctly rounded operations on raw parts, to the nearest: the same numbers the mpf operators
+# give (each operation is rounded once, whatever the order of its operands), at a fraction of their cost
+_NEAR = round_nearest
+_SMALL = from_float(0.34)  # below it e^{−2|x|} > ½: e − 1 would cancel, so expm1
+_TWO = from_int(2)
+
+
+def _pair(ax: tuple, prec: int) -> tuple[tuple, tuple]:
+    if mpf_lt(ax, _SMALL):  # e^{-0.68} > ½
+        m = mpmath.expm1(mpmath.mp.make_mpf(mpf_shift(mpf_neg(ax), 1)))._mpf_
+        return mpf_add(fone, m, prec, _NEAR), m
+    e = mpf_exp(mpf_shift(mpf_neg(ax), 1), prec, _NEAR)
+    return e, mpf_sub(e, fone, prec, _NEAR)
+
+
+def _exp_pair(x: mpmath.mpf) -> tuple[tuple, tuple]:
     """(e, m) = (e^{−2|x|}, e^{−2|x|} − 1), both to the working precision from one transcendental: m by
     expm1 when e ≥ ½ (then 1 + m does not cancel), e by exp otherwise (then e − 1 does not); tanh x and
-    sech²x share it."""
+    sech²x share it.  Raw parts (see _kept)."""
     return _kept("pair", x, _pair)
 
 
 def mp_tanh(x: mpmath.mpf) -> mpmath.mpf:
     """tanh x = −sign(x)·m/(2 + m), m = e^{−2|x|} − 1 (see _exp_pair): no cancellation anywhere."""
     m = _exp_pair(x)[1]
-    value = -m / (2 + m)
-    return -value if x < 0 else value
+    prec = mpmath.mp.prec
+    value = mpf_div(mpf_neg(m), mpf_add(m, _TWO, prec, _NEAR), prec, _NEAR)
+    return mpmath.mp.make_mpf(mpf_neg(value) if _negative(x) else value)
 
 
 def mp_dtanh(x: mpmath.mpf) -> mpmath.mpf:
     """sech²x = 4e/(1 + e)², e = e^{−2|x|} (the e of mp_tanh's pair): no cancellation, any precision."""
     e = _exp_pair(x)[0]
-    return 4 * e / (1 + e) ** 2
+    prec = mpmath.mp.prec
+    square = mpf_pow_int(mpf_add(fone, e, prec, _NEAR), 2, prec, _NEAR)
+    return mpmath.mp.make_mpf(mpf_div(mpf_shift(e, 2), square, prec, _NEAR))
+
+
+def _negative(x: Any) -> bool:
+    """x < 0 for an mpf (or a number): its sign bit (mpmath has no −0; NaN's is clear)."""
+    return bool((x if isinstance(x, mpmath.mpf) else mpmath.mpf(x))._mpf_[0])
 
 
 LOG10_2_HI, LOG10_2_LO = 0.30102999566398120, -2.8037281277851704e-18  # log10(2) as a sum of two floats
@@ -197,9 +230,10 @@ def mp_log10_abs(value: object) -> float:
     return math.log10(int(man >> shift)) + e * LOG10_2_HI + e * LOG10_2_LO
 
 
-def _mp_exp_minus_abs(x: mpmath.mpf) -> mpmath.mpf:
-    """e^{−|x|} to the working precision, computed once for a gate's σ(a), 1 − σ(a) = σ(−a) and σ'(a)."""
-    return _kept("exp", x, lambda ax: mpmath.exp(-ax))
+def _mp_exp_minus_abs(x: mpmath.mpf) -> tuple:
+    """e^{−|x|} to the working precision (raw parts), computed once for a gate's σ(a), 1 − σ(a) = σ(−a)
+    and σ'(a)."""
+    return _kept("exp", x, lambda ax, prec: mpf_exp(mpf_neg(ax), prec, _NEAR))
 
 
 def forget_mp_values() -> None:
@@ -211,12 +245,14 @@ def forget_mp_values() -> None:
 def mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:
     """1/(1 + e) for x ≥ 0 and e/(1 + e) below, e = e^{−|x|}: no cancellation on either side."""
     e = _mp_exp_minus_abs(x)
-    return 1 / (1 + e) if x >= 0 else e / (1 + e)
+    prec = mpmath.mp.prec
+    return mpmath.mp.make_mpf(mpf_div(e if _negative(x) else fone, mpf_add(fone, e, prec, _NEAR), prec, _NEAR))
 
 
 def mp_dsigmoid(x: mpmath.mpf) -> mpmath.mpf:
     e = _mp_exp_minus_abs(x)
-    return e / (1 + e) ** 2
+    prec = mpmath.mp.prec
+    return mpmath.mp.make_mpf(mpf_div(e, mpf_pow_int(mpf_add(fone, e, prec, _NEAR), 2, prec, _NEAR), prec, _NEAR))
 
 
 def mp_step(x: mpmath.mpf) -> mpmath.mpf:

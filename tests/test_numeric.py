@@ -1154,6 +1154,33 @@ def test_mp_sigmoid_and_its_derivative_share_one_exp_at_each_precision(a, dps):
         assert abs(P.mp_sigmoid(x) - 1 / (1 + mpmath.exp(-x))) <= mpmath.mpf(2) ** (4 - mpmath.mp.prec)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.floats(-900, 900, allow_nan=False), st.floats(-0.35, 0.35),
+                 st.sampled_from([0.0, 0.34, -0.34, 5e-324, 1e300, float("inf"), float("-inf"), float("nan")])),
+       st.sampled_from([15, 30, 123, 400]))
+def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps):
+    """mp_tanh and mp_dtanh compute on mpmath's raw parts (libmp, each operation rounded once to the
+    nearest): their values are those of the formulas written with mpf operators — e = e^{−2|x|},
+    m = e − 1 (expm1 below |x| = 0.34), tanh = −sign(x)·m/(2 + m), sech² = 4e/(1 + e)² — to the last bit,
+    ±∞ and NaN included."""
+    from symbptt import primitives as P
+
+    x = mpmath.mpf(a) * (1 + mpmath.mpf(2) ** -70)  # more bits than a float holds
+    with mpmath.workdps(dps):
+        ax = abs(x)
+        if ax < 0.34:
+            m = mpmath.expm1(-2 * ax)
+            e = 1 + m
+        else:
+            e = mpmath.exp(-2 * ax)
+            m = e - 1
+        value = -m / (2 + m)
+        want_tanh, want_slope = (-value if x < 0 else value), 4 * e / (1 + e) ** 2
+        got_tanh, got_slope = P.mp_tanh(x), P.mp_dtanh(x)
+        assert got_tanh._mpf_ == want_tanh._mpf_ and got_slope._mpf_ == want_slope._mpf_
+        assert P.mp_tanh(-x)._mpf_ == (-want_tanh)._mpf_ or mpmath.isnan(want_tanh)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mingru", "minlstm", "indrnn"])
 def test_the_joint_mpmath_coefficients_are_each_coefficient_s_own_value_to_the_working_precision(cell):
     from symbptt.activations import get_activation
