@@ -4,11 +4,17 @@ state_dict (``--torch-out``).  torch is imported only when a torch option is giv
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import click
 
 from . import completion as complete
 from .cli import check_output, emit
 from .errors import SymbpttError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 TORCH_ONLY = ("input_file", "target_file", "hx_file", "nonlinearity", "compare", "loss", "truncate")
 FLAGS = {"input_file": "--input", "target_file": "--target", "hx_file": "--hx", "nonlinearity": "--nonlinearity",
@@ -93,6 +99,7 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
 
             import_torch()
             exportable(cfg.spec, cfg.activation)
+        _compiling(cfg)
         report = grad_report(cfg, digits)
     else:
         from .bridges.pytorch import import_torch
@@ -109,6 +116,17 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
             click.echo(note, err=True)
 
 
+
+def _compiling(cfg: Config) -> None:
+    """On a terminal, one line before the wait of a first compile: the report's reruns that measure the
+    digits float64 kept run as compiled kernels (numeric/jit_nudge.py), compiled once per machine."""
+    from .numeric import jit_nudge
+
+    n = cfg.layers[0][f"{cfg.spec.states[0]}0"].size
+    if sys.stderr.isatty() and jit_nudge.compiles_first(cfg.spec, len(cfg.layers), cfg.loss, n):
+        click.echo(f"compiling the {cfg.spec.name} kernels that measure the digits kept, once for this machine",
+                   err=True)
+
 def _torch_report(torch_file: str | None, input_file: str | None, target_file: str | None, hx_file: str | None,
                   loss: str, truncate: int | None, nonlinearity: str | None, compare: bool, digits: int) -> tuple:
     from .bridges.pytorch import compare as compare_grads
@@ -121,6 +139,7 @@ def _torch_report(torch_file: str | None, input_file: str | None, target_file: s
     y = None if target_file is None else load_file(target_file, "--target")
     hx = None if hx_file is None else load_file(hx_file, "--hx")
     cfg = config_of(model, x, y, hx=hx, loss=loss, truncate=truncate)
+    _compiling(cfg)
     report = grad_report(cfg, digits)
     report["torch"] = {"module": f"nn.{model.kind}", "num_layers": len(model.layers), "hidden_size": model.n,
                        "input_size": model.m, "bias": model.bias, "batch_first": model.batch_first,

@@ -286,18 +286,28 @@ def test_training_takes_the_compiled_forward_pass_and_ignores_events(compiled_ke
 
 
 def test_a_command_knows_before_the_wait_that_it_compiles(compiled_kernel, tmp_path, monkeypatch):
-    """compiles_first: true where the kernel's source is new to the cache folder (`symbptt train` then
-    says it compiles, on a terminal), false once it is there, and false where the kernel would not run."""
+    """compiles_first: true where the kernel's source is new to the cache folder (`symbptt train` and
+    `symbptt grad` then say they compile, on a terminal), false once it is there, and false where the
+    kernel would not run."""
+    from symbptt.numeric import jit_nudge
+
     monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))
     spec = get_cell("rnn", get_activation("tanh"))
-    jit.kernels.cache_clear()
+    caches = (jit.kernels, jit._shared, jit_nudge.nudged_kernels, jit_nudge._helpers)
+    for cache in caches:
+        cache.cache_clear()
     try:
         assert jit.compiles_first(spec, 1, 4, 32)
         assert not jit.compiles_first(spec, 1, 64, 32)  # the NumPy kernel runs there
-        jit.kernels.cache_clear()
+        # `symbptt grad`: the reruns that measure the digits kept (one sequence, up to 64 units)
+        assert jit_nudge.compiles_first(spec, 2, "sum", 64) and not jit_nudge.compiles_first(spec, 2, "sum", 65)
+        for cache in caches:
+            cache.cache_clear()
         assert not jit.compiles_first(spec, 1, 4, 32)
+        assert not jit_nudge.compiles_first(spec, 2, "sum", 64)
     finally:
-        jit.kernels.cache_clear()
+        for cache in caches:
+            cache.cache_clear()
 
 
 def _ulps(got: np.ndarray, args: np.ndarray) -> np.ndarray:
@@ -339,3 +349,116 @@ def test_the_compiled_tanh_is_as_accurate_as_the_c_librarys(compiled_kernel):
     want = np.array([math.tanh(v) for v in special])
     assert np.array_equal(got[:4], want[:4]) and list(np.signbit(got[:4])) == list(np.signbit(want[:4]))
     assert np.isnan(got[4])
+
+
+# ---------------------------------------------------------------- the report's nudged reruns, compiled
+
+
+def _moved(values, sign, size=None):
+    """One nudge as the report defines it (forward.UlpNoise): one unit in the last place towards sign·∞,
+    a sum also sign·2⁻⁵³·Σ|terms|; an exact 0 (with a size of 0) stays."""
+    from symbptt.numeric.forward import ROUNDING
+
+    values = np.asarray(values)
+    out = np.nextafter(values, sign * np.inf)
+    if size is not None:
+        out = out + sign * ROUNDING * size
+    zero = (values == 0) if size is None else (values == 0) & (np.asarray(size) == 0)
+    return np.where(zero, values, out)
+
+
+class _Replay:
+    """The NumPy rerun's noise, moving each value by the sign the compiled rerun drew for it: the seeded
+    stream read array by array (each layer's linear maps, nodes and coefficients, then each δ), handed
+    out in the order NumPy's pass moves its values (step by step: the maps together, then each node; the
+    coefficients after the pass; δ from t = T down)."""
+
+    def __init__(self, model: NumericModel, direction: int, scattered: bool) -> None:
+        from symbptt.numeric.forward import UlpNoise, compiled
+
+        rng = np.random.default_rng(UlpNoise.SEED) if scattered else None
+
+        def draw(shape):
+            return np.full(shape, float(direction)) if rng is None else direction * (
+                2.0 * rng.integers(0, 2, size=shape) - 1.0)
+
+        cell, cc, T = model.cell, compiled(model.cell), model.T
+        shape = (T + 1, model.params[0][f"{cell.states[0]}0"].shape[0], 1)
+        self.queue: list = []
+        coefs = []
+        for _ in model.params:
+            maps, nodes = [draw(shape) for _ in cell.linears], [draw(shape) for _ in cc.node_names]
+            coefs += [draw(shape) for _ in cc.keys]
+            for t in range(1, T + 1):
+                self.queue += [[g[t] for g in maps], *[g[t] for g in nodes]]
+        deltas = [draw(shape) for _ in kernel.plan(cell, model.layers, model.loss).order]
+        self.queue += coefs + [g[t] for t in range(T, -1, -1) for g in deltas]
+        self.queue.reverse()
+
+    def together(self, values, sizes):
+        return [_moved(v, g, z) for v, g, z in zip(values, self.queue.pop(), sizes, strict=True)]
+
+    def __call__(self, values, size=None):
+        return _moved(values, self.queue.pop(), size)
+
+
+@pytest.mark.parametrize(("direction", "scattered"), [(1, False), (-1, True)])
+def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_kernel, direction, scattered):
+    """The report's reruns (kept_digits) run compiled where the kernel does (numeric/jit_nudge.py).  On
+    a 2-layer minLSTM with the identity for g and loss 'sum' — sums as nodes (h = f h + i g), gates, both
+    layers' routes, an error at every step — the compiled arithmetic is NumPy's operation for operation,
+    so with the same signs every linear map, node, coefficient and δ_t agrees bit for bit with the NumPy
+    rerun: a nudge left out, put in twice or given the wrong size moves a value by an ulp and fails here."""
+    from symbptt.numeric.factors import Unwatched
+    from symbptt.numeric.jit_nudge import nudged_pass
+
+    spec = get_cell("minlstm", get_activation("linear"))
+    rng = np.random.default_rng(4)
+    T, n, layers = 30, 1, 2
+    params = random_layers(spec, n, 2, layers, rng, 0.8)
+    shaped = [{k: np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) < 2 else np.asarray(v, dtype=float)
+               for k, v in p.items()} for p in params]
+    model = NumericModel(spec, shaped, rng.normal(size=(T, 2, 1)), rng.normal(size=(T, n, 1)), "sum")
+    got = nudged_pass(model, direction, scattered)
+    assert got is not None
+    noise = _Replay(model, direction, scattered)
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(model, watch=Unwatched(), noise=noise)  # type: ignore[arg-type]
+        store, exps = kernel.deltas(values, kernel.plan(spec, layers, "sum"), rescale=True)
+    assert not noise.queue
+    for ell in range(layers):
+        for name, arr in got.values[ell].items():
+            assert np.array_equal(arr, values.traj.values[ell][name]), (ell, name)
+            assert not np.array_equal(arr[1:], ArrayFactors(model).traj.values[ell][name][1:]), (ell, name)
+        for key, arr in got.coefs[ell].items():
+            assert np.array_equal(arr, values.traj.coefs[ell][key]), (ell, key)
+    for (key, _, _), arr in zip(kernel.plan(spec, layers, "sum").order, got.deltas, strict=True):
+        assert np.array_equal(arr, store[key]), key
+    assert np.array_equal(got.exps, exps)
+
+
+def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compiled_kernel, monkeypatch):
+    """Two stacked tanh cells, n = 6, T = 60 (the compiled tanh rounds differently from NumPy's, so the
+    reruns cannot agree bit for bit): the digits kept_digits measures with the compiled reruns are within
+    half a digit of those the NumPy reruns measure, and below 16 (a rerun that nudged nothing would
+    measure 16)."""
+    from symbptt.numeric import grad_report, jit_nudge
+
+    _, _, _, model = _model("rnn", 6, 2, "sum", 60, 1, seed=5)
+    loss, grads, _ = grad_report.exact_gradients(model)
+    calls = []
+    original = jit_nudge.nudged_gradients
+
+    def counted(*args):
+        calls.append(original(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(grad_report, "nudged_gradients", counted)
+    compiled_digits = grad_report.kept_digits(model, loss, grads)
+    assert len(calls) == 2 and all(c is not None for c in calls)
+    monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
+    numpy_digits = grad_report.kept_digits(model, loss, grads)
+    assert max(compiled_digits + numpy_digits) < 16
+    assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
+                                                                                               numpy_digits)
+

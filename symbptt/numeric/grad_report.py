@@ -26,6 +26,7 @@ from . import kernel
 from .distances import carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
+from .jit_nudge import nudged_gradients
 from .logspace import (
     constant_factor,
     constant_regime,
@@ -433,13 +434,19 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     are counted (at most 16).  The sums over t that make each gradient are not nudged: what they can lose
     is counted from ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as
     SUM_ROUNDING·Σ|terms|.  Returns (the digits of each gradient relative to its largest entry, the digits
-    of the worst entry); the nudge is larger than a typical rounding error, so both err low."""
+    of the worst entry); the nudge is larger than a typical rounding error, so both err low.  Each rerun
+    runs compiled where numeric/jit.py's kernels do (one sequence, n up to jit.MAX_SEQUENCE_UNITS:
+    numeric/jit_nudge.py), else on NumPy."""
     worst_block = worst_entry = 0.0
     for direction, scattered in NUDGED_RUNS:
-        with np.errstate(all="ignore"):
-            values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction, scattered))
-            nudged_loss, nudged = kernel.gradients(values) if kernel.applies(values) else gradient_blocks(values,
-                                                                                                         model)
+        rerun = nudged_gradients(model, direction, scattered)  # compiled, where numeric/jit.py runs
+        if rerun is not None:
+            nudged_loss, nudged = rerun
+        else:
+            with np.errstate(all="ignore"):
+                values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction, scattered))
+                nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
+                                       else gradient_blocks(values, model))
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
                                          in zip(grads, nudged, strict=True) for param, block in plain_layer.items()]
         for plain, moved in pairs:

@@ -100,7 +100,7 @@ class _ScalarPrinter(PythonCodePrinter):
 
 def forward_source(cc: CompiledCell) -> str:
     """forward_layer(...): linears, nodes and step coefficients of one layer for t = 1..T."""
-    cell, graph = cc.cell, cc.graph
+    cell = cc.cell
     printer = _ScalarPrinter({"fully_qualified_modules": True, "strict": True})
     args = (["T", "n", "B", "same_width", "X"]
             + [f"R_{m}" for lin in cell.linears for m, s in lin.terms if s == INPUT]  # U x_t, every t
@@ -130,8 +130,17 @@ def forward_source(cc: CompiledCell) -> str:
         one += [f"        L_{lin.name}[t, i, 0] = acc0"]
         batch += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
         body += ["    " + line for line in one + batch]
-    # nodes and coefficients, unit by unit
-    body += ["    for i in range(n):", "        for bb in range(B):"]
+    body += unit_lines(cc, printer)
+    return ("@njit(cache=True)\ndef forward_layer(" + ", ".join(args) + "):\n"
+            + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
+
+
+def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) -> list[str]:
+    """The loop over units and batch elements of one step: the leaves read, each node and every step
+    coefficient computed and stored.  ``nudged``: each stored value moved by _nudge with its sign from the
+    G_ array beside it — a node that is a sum with Σ|terms| as its size (numeric/forward.py's nudged pass)."""
+    cell, graph = cc.cell, cc.graph
+    body = ["    for i in range(n):", "        for bb in range(B):"]
     names = {}
     for leaf in cc.leaf_names:
         sym = graph.symbol(leaf)
@@ -145,19 +154,25 @@ def forward_source(cc: CompiledCell) -> str:
             value = f"P_{leaf}[i if P_{leaf}.shape[0] > 1 else 0, 0]"
         names[sym] = f"v_{leaf}"
         body.append(f"            v_{leaf} = {value}")
+    written = dict(cell.nodes)
     for k, name in enumerate(cc.node_names):
         names[unit(name)] = f"u_{name}"
-        expr = cc.node_exprs[k].xreplace({s: sp.Symbol(v) for s, v in names.items()})
-        body += [f"            u_{name} = {printer.doprint(expr)}", f"            N_{name}[t, i, bb] = u_{name}"]
+        swap = {s: sp.Symbol(v) for s, v in names.items()}
+        body.append(f"            u_{name} = {printer.doprint(cc.node_exprs[k].xreplace(swap))}")
+        if nudged:
+            terms = written[name].args if isinstance(written[name], sp.Add) else ()
+            size = " + ".join(f"abs({printer.doprint(term.xreplace(swap))})" for term in terms) or "0.0"
+            body.append(f"            u_{name} = _nudge(u_{name}, {size}, G_{name}[t, i, bb])")
+        body.append(f"            N_{name}[t, i, bb] = u_{name}")
     exprs = [cc.coefficient_exprs[key].xreplace({s: sp.Symbol(v) for s, v in names.items()}) for key in cc.keys]
     shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("w_"))
     for sym, expr in shared:
         body.append(f"            {sym} = {printer.doprint(expr)}")
     for k, expr in enumerate(reduced):
         value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
-        body.append(f"            C_{k}[t, i, bb] = {value}")
-    return ("@njit(cache=True)\ndef forward_layer(" + ", ".join(args) + "):\n"
-            + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
+        stored = f"_nudge({value}, 0.0, GC_{k}[t, i, bb])" if nudged else value
+        body.append(f"            C_{k}[t, i, bb] = {stored}")
+    return body
 
 
 # ---------------------------------------------------------------- source of the δ recursion
@@ -239,16 +254,20 @@ def _rescale(D, t, k):
 '''
 
 
-def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
+def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = False
                   ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
     """deltas(...): kernel.deltas as calls of DELTA_HELPERS' loops (a short function compiles fast),
-    δ_t written into its row as the routes are added, with the rescaling by powers of two."""
+    δ_t written into its row as the routes are added, with the rescaling by powers of two.  ``nudged``:
+    deltas_nudged(...), each δ_t's Σ|terms| carried beside it in S_ (through |Mᵀ| in AT_) and δ_t moved
+    by _nudge with its signs from GD_ once its terms are in (kernel.deltas with a noise)."""
     keys = [key for key, _, _ in the_plan.order]
     coef_index = {key: k for k, key in enumerate(cc.keys)}
     coefs: list[tuple[int, int]] = []  # (layer, coefficient index) arguments
     weights: list[tuple[int, str]] = []  # (layer, matrix) arguments, transposed
     out_name = {key: f"D_{key[0]}_{key[1]}" for key in keys}
-    error = "_error({out}, t, H[T], Y, scale)" if loss == "last" else "_error({out}, t, H[t], Y[t - 1], scale)"
+    n_ = "_n" if nudged else ""  # the nudged helpers, which carry the sizes S beside D
+    sizes = {key: f", S_{key[0]}_{key[1]}" if nudged else "" for key in keys}
+    error = "_error{n_}({out}{size}, t, " + ("H[T], Y, scale)" if loss == "last" else "H[t], Y[t - 1], scale)")
     body = ["sc = np.empty((n, B))", "pr = np.empty(B)",
             "for t in range(T, -1, -1):",
             f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
@@ -256,11 +275,12 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
             "    scale = max(later_exp, 0) if reads_error else later_exp",
             "    shift = later_exp - scale"]
     for key, parts, err in the_plan.order:
-        out = out_name[key]
+        out, size = out_name[key], sizes[key]
         if err:
-            body += ["    if reads_error:", "        " + error.format(out=out), "    else:", f"        _zero({out}, t)"]
+            body += ["    if reads_error:", "        " + error.format(out=out, size=size, n_=n_), "    else:",
+                     f"        _zero{n_}({out}{size}, t)"]
         else:
-            body.append(f"    _zero({out}, t)")
+            body.append(f"    _zero{n_}({out}{size}, t)")
         for part in parts:
             s = "t" if part.up else "t + 1"
             body.append(f"    if {'t >= 1' if part.up else 't + 1 <= T'}:")
@@ -269,11 +289,14 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
                 coefs.append((part.later[0], coef_index[(target, leaf)]))
                 shift = "0" if part.up else "shift"  # a part from the layer above shares δ_t's exponent
                 if matrix is None:
-                    body.append(f"        _diagonal({out}, t, K_{ci}, {out_name[part.later]}, {s}, {shift})")
+                    body.append(f"        _diagonal{n_}({out}{size}, t, K_{ci}, {out_name[part.later]}, {s}, {shift})")
                 else:
-                    body.append(f"        _through({out}, t, MT_{len(weights)}, K_{ci}, {out_name[part.later]}, {s}, "
-                                f"{shift}, sc, pr)")
+                    absolute = f", AT_{len(weights)}" if nudged else ""
+                    body.append(f"        _through{n_}({out}{size}, t, MT_{len(weights)}{absolute}, K_{ci}, "
+                                f"{out_name[part.later]}, {s}, {shift}, sc, pr)")
                     weights.append((part.later[0], matrix))
+        if nudged:
+            body.append(f"    _nudged_row({out}{size}, t, GD_{key[0]}_{key[1]})")
     outs = [out_name[k] for k in keys]
     body += ["    exps[t] = scale",
              "    if t % RESCALE == 0 or t == T:",
@@ -285,7 +308,10 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str
              "            exps[t] = scale + k"]
     args = (["T", "n", "B", "H", "Y", "exps"] + [f"K_{i}" for i in range(len(coefs))]
             + [f"MT_{i}" for i in range(len(weights))] + outs)
-    source = ("@njit(cache=True)\ndef deltas(" + ", ".join(args) + "):\n"
+    if nudged:
+        args += ([f"AT_{i}" for i in range(len(weights))] + [f"S_{a}_{b}" for a, b in keys]
+                 + [f"GD_{a}_{b}" for a, b in keys])
+    source = (f"@njit(cache=True)\ndef deltas{'_nudged' if nudged else ''}(" + ", ".join(args) + "):\n"
               + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
     return source, outs, coefs, weights
 

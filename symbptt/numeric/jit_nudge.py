@@ -1,0 +1,265 @@
+"""The `grad` report's nudged reruns as compiled kernels (Numba, when installed).
+
+The report measures the digits float64 kept by running the pass again with every stored value — linear
+maps, nodes, step coefficients, δ — moved by one unit in the last place, a sum also by 2⁻⁵³·Σ|terms|, all
+up or each by a sign of its own (forward.UlpNoise, grad_report.kept_digits).  On NumPy each rerun pays
+Python's cost per step and per stored value, two to three times the plain pass; here the same nudges run
+inside the compiled forward pass and δ recursion (numeric/jit.py's kernels, printed with their nudges by
+jit_source), for one sequence where the compiled kernel runs (jit.worth_it).  The signs of a scattered
+rerun are drawn from the same seeded stream, array by array; the sums over t are not nudged (as on
+NumPy: what they can lose is counted from their Σ|terms|).  Anywhere else, or when Numba raises, the
+caller runs the NumPy rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..cells import INPUT, Cell
+from . import jit
+from .factors import NumericModel
+from .forward import ROUNDING, CompiledCell, UlpNoise, compiled
+from .jit_source import HEADER, SHARED_NAMES, Unsupported, _ScalarPrinter, delta_source, unit_lines
+from .kernel import HIGH, LOW, RESCALE_EVERY, plan
+
+NUDGE_SOURCE = HEADER + f'''
+ROUNDING = {ROUNDING!r}
+
+
+@njit(cache=True)
+def _nudge(v, z, g):
+    """v moved one unit in the last place towards g·∞ and by g·ROUNDING·z (z: a sum's Σ|terms|, else 0);
+    an exact 0 whose size is 0 stays 0."""
+    if v == 0.0 and z == 0.0:
+        return v
+    return np.nextafter(v, g * np.inf) + g * ROUNDING * z
+
+
+@njit(cache=True)
+def _zero_n(D, S, t):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            D[t, i, bb] = 0.0
+            S[i, bb] = 0.0
+
+
+@njit(cache=True)
+def _error_n(D, S, t, Ht, Yt, scale):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            v = math.ldexp(Ht[i, bb] - Yt[i, bb], -scale)
+            D[t, i, bb] = v
+            S[i, bb] = abs(v)
+
+
+@njit(cache=True)
+def _diagonal_n(D, S, t, K, L, s, shift):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            v = K[s, i, bb] * L[s, i, bb]
+            b = abs(v)
+            if shift != 0:
+                v = math.ldexp(v, shift)
+                b = math.ldexp(b, shift)
+            D[t, i, bb] = D[t, i, bb] + v
+            S[i, bb] = S[i, bb] + b
+
+
+@njit(cache=True)
+def _through_n(D, S, t, MT, AT, K, L, s, shift, sc, pr):
+    """δ_t += Mᵀ (c_s ⊙ δ'_s), and its size += |Mᵀ| |c_s ⊙ δ'_s|, each times 2^shift (one sequence)."""
+    n = D.shape[1]
+    for j in range(n):
+        sc[j, 0] = K[s, j, 0] * L[s, j, 0]
+    for i in range(n):
+        v = 0.0
+        b = 0.0
+        for j in range(n):
+            v += MT[i, j] * sc[j, 0]
+            b += AT[i, j] * abs(sc[j, 0])
+        if shift != 0:
+            v = math.ldexp(v, shift)
+            b = math.ldexp(b, shift)
+        D[t, i, 0] = D[t, i, 0] + v
+        S[i, 0] = S[i, 0] + b
+
+
+@njit(cache=True)
+def _nudged_row(D, S, t, G):
+    for i in range(D.shape[1]):
+        for bb in range(D.shape[2]):
+            D[t, i, bb] = _nudge(D[t, i, bb], S[i, bb], G[t, i, bb])
+'''
+NUDGE_NAMES = ("_nudge", "_zero_n", "_error_n", "_diagonal_n", "_through_n", "_nudged_row")
+
+
+def nudged_forward_source(cc: CompiledCell) -> str:
+    """forward_layer_nudged(...): one sequence's linear maps, nodes and step coefficients for t = 1..T,
+    each stored value nudged (the sizes of a linear map: |b| + Σ |M|·|s_{t−1}| + |U|·|x_t|, in the order
+    its sum is added)."""
+    cell = cc.cell
+    printer = _ScalarPrinter({"fully_qualified_modules": True, "strict": True})
+    inputs = [m for lin in cell.linears for m, s in lin.terms if s == INPUT]
+    mats = [m for lin in cell.linears for m, s in lin.terms if s != INPUT]
+    args = (["T", "n", "B", "same_width", "X"] + [f"R_{m}" for m in inputs] + [f"A_{m}" for m in inputs]
+            + [f"M_{m}" for m in mats] + [f"Z_{m}" for m in mats]
+            + [f"b_{lin.name}" for lin in cell.linears if lin.bias]
+            + [f"P_{p}" for p in cell.unit_params]
+            + [f"L_{lin.name}" for lin in cell.linears] + [f"N_{name}" for name in cc.node_names]
+            + [f"C_{k}" for k in range(len(cc.keys))]
+            + [f"GL_{lin.name}" for lin in cell.linears] + [f"G_{name}" for name in cc.node_names]
+            + [f"GC_{k}" for k in range(len(cc.keys))])
+    body = ["for t in range(1, T + 1):"]
+    for lin in cell.linears:
+        start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
+        lines = ["for i in range(n):", f"    acc0 = {start}", f"    z0 = abs({start})"]
+        for matrix, src in lin.terms:
+            if src == INPUT:
+                lines += [f"    acc0 = acc0 + R_{matrix}[t - 1, i, 0]", f"    z0 = z0 + A_{matrix}[t - 1, i, 0]"]
+            else:
+                lines += ["    s0 = 0.0", "    q0 = 0.0", "    for j in range(n):",
+                          f"        s0 += M_{matrix}[i, j] * N_{src}[t - 1, j, 0]",
+                          f"        q0 += Z_{matrix}[i, j] * abs(N_{src}[t - 1, j, 0])",
+                          "    acc0 = acc0 + s0", "    z0 = z0 + q0"]
+        lines.append(f"    L_{lin.name}[t, i, 0] = _nudge(acc0, z0, GL_{lin.name}[t, i, 0])")
+        body += ["    " + line for line in lines]
+    body += unit_lines(cc, printer, nudged=True)
+    return ("@njit(cache=True)\ndef forward_layer_nudged(" + ", ".join(args) + "):\n"
+            + "\n".join("    " + line for line in body) + "\n")
+
+
+@dataclass(frozen=True)
+class NudgedKernels:
+    """The nudged forward pass of one layer and the nudged δ recursion of one structure."""
+
+    forward_layer: Callable[..., None]
+    deltas: Callable[..., None]
+    coefs: tuple[tuple[int, int], ...]  # as jit.Kernels.coefs
+    weights: tuple[tuple[int, str], ...]  # as jit.Kernels.weights
+    fresh: bool  # the source was new in the cache folder: the first call compiles (seconds)
+
+
+@lru_cache(maxsize=1)
+def _helpers() -> tuple[str, bool]:
+    """The name of the module of the nudged loops (NUDGE_SOURCE: compiled once per machine), and whether
+    its source was new in the cache folder."""
+    module, fresh = jit._load(NUDGE_SOURCE)
+    return str(module.__name__), fresh
+
+
+@lru_cache(maxsize=32)
+def nudged_kernels(cell: Cell, layers: int, loss: str) -> NudgedKernels | None:
+    """The compiled nudged kernels of a structure, or None when its equations use a function they do not
+    compile."""
+    cc = compiled(cell)
+    try:
+        forward_src = nudged_forward_source(cc)
+        delta_src, _, coefs, weights = delta_source(cc, plan(cell, layers, loss), loss, nudged=True)
+    except Unsupported:
+        return None
+    constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
+    header = (HEADER + f"from {jit._shared().__name__} import {', '.join(SHARED_NAMES)}\n"
+              + f"from {_helpers()[0]} import {', '.join(NUDGE_NAMES)}\n")
+    module, fresh = jit._load(header + constants + "\n\n" + forward_src + "\n\n" + delta_src)
+    return NudgedKernels(module.forward_layer_nudged, module.deltas_nudged, tuple(coefs), tuple(weights),
+                         fresh or _helpers()[1])
+
+
+def compiles_first(cell: Cell, layers: int, loss: str, n: int) -> bool:
+    """Whether the report's reruns of this structure (one sequence of n units) would run compiled and
+    compile first (a source new to the cache folder): what `symbptt grad` says before the wait."""
+    if not jit.available() or not jit.worth_it(n, 1):
+        return False
+    k, plain = nudged_kernels(cell, layers, loss), jit.kernels(cell, layers, loss)
+    return k is not None and plain is not None and (k.fresh or plain.fresh)
+
+
+@dataclass
+class NudgedPass:
+    """What the compiled nudged kernels computed: each layer's linear maps and nodes, its step
+    coefficients (as a Trajectory holds them), every δ_t in kernel.plan's order and the exponents."""
+
+    values: list[dict[str, np.ndarray]]
+    coefs: list[dict[tuple[str, str], np.ndarray]]
+    deltas: list[np.ndarray]
+    exps: np.ndarray
+
+
+def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedPass | None:
+    """One nudged rerun of ``model`` (one float64 sequence) by the compiled kernels: every stored value
+    moved ``direction`` (+1 up, −1 down), each by a sign of its own when ``scattered`` (the signs drawn
+    array by array from UlpNoise's seeded stream: each layer's linear maps, nodes and coefficients, then
+    each δ) — or None where they do not run (no Numba, n beyond jit.worth_it, a batch, parameters per
+    batch element, a function they do not compile, Numba raising on x/0)."""
+    cell, params, x, y, loss = model.cell, model.params, model.x, model.y, model.loss
+    n = params[0][f"{cell.states[0]}0"].shape[0]
+    if (not jit.available() or x.shape[2] != 1 or x.dtype != np.float64 or not jit.worth_it(n, 1)
+            or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
+        return None
+    k = nudged_kernels(cell, len(params), loss)
+    if k is None:
+        return None
+    rng = np.random.default_rng(UlpNoise.SEED) if scattered else None
+
+    def signs(shape: tuple[int, ...]) -> np.ndarray:
+        if rng is None:
+            return np.full(shape, float(direction))
+        return direction * (2.0 * rng.integers(0, 2, size=shape) - 1.0)
+
+    cc = compiled(cell)
+    T = x.shape[0]
+    values: list[dict[str, np.ndarray]] = []
+    coefs: list[dict[tuple[str, str], np.ndarray]] = []
+    try:
+        with np.errstate(all="ignore"):
+            for ell, p in enumerate(params):
+                inputs = np.ascontiguousarray(x if ell == 0 else values[-1]["h"][1:])
+                read = [m for lin in cell.linears for m, s in lin.terms if s == INPUT]
+                reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for m in read]
+                sizes = [np.ascontiguousarray(np.matmul(np.abs(p[m]), np.abs(inputs))) for m in read]
+                mats = [np.ascontiguousarray(p[m]) for lin in cell.linears for m, s in lin.terms if s != INPUT]
+                biases = [np.ascontiguousarray(p[lin.bias]).reshape(-1, 1) for lin in cell.linears if lin.bias]
+                units = [np.ascontiguousarray(p[u]).reshape(-1, 1) for u in cell.unit_params]
+                names = [lin.name for lin in cell.linears] + cc.node_names
+                layer = {name: np.empty((T + 1, n, 1)) for name in names}
+                for name, arr in layer.items():
+                    arr[0] = p[f"{name}0"].reshape(n, 1) if name in cell.states else 0.0
+                cs = [np.empty((T + 1, n, 1)) for _ in cc.keys]
+                for arr in cs:
+                    arr[0] = 0.0
+                moves = [signs((T + 1, n, 1)) for _ in range(len(names) + len(cs))]
+                k.forward_layer(T, n, 1, inputs.shape[1] == n, inputs, *reads, *sizes, *mats,
+                                *[np.abs(m) for m in mats], *biases, *units, *[layer[name] for name in names], *cs,
+                                *moves)
+                values.append(layer)
+                coefs.append(dict(zip(cc.keys, cs, strict=True)))
+            exps = np.zeros(T + 2, dtype=np.int64)
+            outs = [np.empty((T + 1, n, 1)) for _ in plan(cell, len(params), loss).order]
+            transposed = [np.ascontiguousarray(params[layer - 1][m].T) for layer, m in k.weights]
+            k.deltas(T, n, 1, values[-1]["h"], y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
+                     *transposed, *outs, *[np.abs(m) for m in transposed], *[np.empty((n, 1)) for _ in outs],
+                     *[signs((T + 1, n, 1)) for _ in outs])
+    except (FloatingPointError, ZeroDivisionError):
+        return None
+    return NudgedPass(values, coefs, outs, exps[:T + 1])
+
+
+def nudged_gradients(model: NumericModel, direction: int, scattered: bool
+                     ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+    """The loss and gradients of one nudged rerun (nudged_pass), summed over t by the compiled sums (not
+    nudged) — or None where nudged_pass does not run or the sums raised a float64 event: the caller then
+    runs the NumPy rerun."""
+    done = nudged_pass(model, direction, scattered)
+    plain = jit.kernels(model.cell, model.layers, model.loss) if done is not None else None
+    if done is None or plain is None:
+        return None
+    return jit._sums(plain, compiled(model.cell), model.params, model.x, model.y, model.loss, done.values,
+                     done.coefs, done.deltas, done.exps)
+
+
+__all__ = ["NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "compiles_first", "nudged_forward_source",
+           "nudged_gradients", "nudged_kernels", "nudged_pass"]
