@@ -169,6 +169,14 @@ def nudged_kernels(cell: Cell, layers: int, loss: str) -> NudgedKernels | None:
                          fresh or _helpers()[1])
 
 
+def applies(cell: Cell, layers: int, loss: str, n: int, batch: int) -> bool:
+    """Whether the reruns of this structure run compiled: Numba here, one sequence of at most
+    jit.MAX_SEQUENCE_UNITS units, and equations the kernels compile (float64 parameters shared by the
+    batch are nudged_pass's to check)."""
+    return (jit.available() and batch == 1 and jit.worth_it(n, 1) and nudged_kernels(cell, layers, loss) is not None
+            and jit.kernels(cell, layers, loss) is not None)
+
+
 def compiles_first(cell: Cell, layers: int, loss: str, n: int) -> bool:
     """Whether the report's reruns of this structure (one sequence of n units) would run compiled and
     compile first (a source new to the cache folder): what `symbptt grad` says before the wait."""
@@ -197,12 +205,11 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
     batch element, a function they do not compile, Numba raising on x/0)."""
     cell, params, x, y, loss = model.cell, model.params, model.x, model.y, model.loss
     n = params[0][f"{cell.states[0]}0"].shape[0]
-    if (not jit.available() or x.shape[2] != 1 or x.dtype != np.float64 or not jit.worth_it(n, 1)
+    if (not applies(cell, len(params), loss, n, x.shape[2]) or x.dtype != np.float64
             or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
         return None
     k = nudged_kernels(cell, len(params), loss)
-    if k is None:
-        return None
+    assert k is not None
     rng = np.random.default_rng(UlpNoise.SEED) if scattered else None
 
     def signs(shape: tuple[int, ...]) -> np.ndarray:
@@ -261,5 +268,5 @@ def nudged_gradients(model: NumericModel, direction: int, scattered: bool
                      done.coefs, done.deltas, done.exps)
 
 
-__all__ = ["NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "compiles_first", "nudged_forward_source",
+__all__ = ["NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "applies", "compiles_first", "nudged_forward_source",
            "nudged_gradients", "nudged_kernels", "nudged_pass"]
