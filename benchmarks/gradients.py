@@ -585,7 +585,7 @@ def measured(smoke: bool) -> list[list[str]]:
         rows.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{spent['measured'] * 1e3:.1f} ms",
                      f"{spent['measured'] / spent['plain']:.1f}×", f"{spent['measured'] / spent['numpy']:.1f}×",
                      f"{got.kept[0]:.1f} ({got.kept[1]:.1f} worst entry)" if got.kept else "—", _path(got),
-                     "compiled" if jit_nudge.applies(get_cell(cell, get_activation("tanh")), 1, "last", n, B)
+                     "compiled" if jit_nudge.applies(get_cell(cell, get_activation("tanh")), 1, "last", n, B, T)
                      else "NumPy"])
     return rows
 

@@ -123,7 +123,7 @@ def _compiling(cfg: Config) -> None:
     from .numeric import jit_nudge
 
     n = cfg.layers[0][f"{cfg.spec.states[0]}0"].size
-    if sys.stderr.isatty() and jit_nudge.compiles_first(cfg.spec, len(cfg.layers), cfg.loss, n):
+    if sys.stderr.isatty() and jit_nudge.compiles_first(cfg.spec, len(cfg.layers), cfg.loss, n, cfg.T):
         click.echo(f"compiling the {cfg.spec.name} kernels that measure the digits kept, once for this machine",
                    err=True)
 

@@ -300,11 +300,13 @@ def test_a_command_knows_before_the_wait_that_it_compiles(compiled_kernel, tmp_p
         assert jit.compiles_first(spec, 1, 4, 32)
         assert not jit.compiles_first(spec, 1, 64, 32)  # the NumPy kernel runs there
         # `symbptt grad`: the reruns that measure the digits kept (one sequence, up to 64 units)
-        assert jit_nudge.compiles_first(spec, 2, "sum", 64) and not jit_nudge.compiles_first(spec, 2, "sum", 65)
+        assert jit_nudge.compiles_first(spec, 2, "sum", 64, 50)
+        assert not jit_nudge.compiles_first(spec, 2, "sum", 65, 50)  # the NumPy reruns run there
+        assert not jit_nudge.compiles_first(spec, 2, "sum", 64, 49)  # and for a run this short
         for cache in caches:
             cache.cache_clear()
         assert not jit.compiles_first(spec, 1, 4, 32)
-        assert not jit_nudge.compiles_first(spec, 2, "sum", 64)
+        assert not jit_nudge.compiles_first(spec, 2, "sum", 64, 50)
     finally:
         for cache in caches:
             cache.cache_clear()
@@ -414,7 +416,7 @@ def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_k
 
     spec = get_cell("minlstm", get_activation("linear"))
     rng = np.random.default_rng(4)
-    T, n, layers = 30, 1, 2
+    T, n, layers = 50, 1, 2  # 100 steps × layers: the shortest run whose reruns run compiled
     params = random_layers(spec, n, 2, layers, rng, 0.8)
     shaped = [{k: np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) < 2 else np.asarray(v, dtype=float)
                for k, v in p.items()} for p in params]
@@ -458,6 +460,8 @@ def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compile
     assert len(calls) == 2 and all(c is not None for c in calls)
     monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
     numpy_digits = grad_report.kept_digits(model, loss, grads)
+    _, _, _, short = _model("rnn", 6, 2, "sum", 49, 1, seed=5)  # 98 steps × layers: NumPy's reruns
+    assert jit_nudge.nudged_pass(short, 1, False) is None
     assert max(compiled_digits + numpy_digits) < 16
     assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)

@@ -5,10 +5,10 @@ maps, nodes, step coefficients, δ — moved by one unit in the last place, a su
 up or each by a sign of its own (forward.UlpNoise, grad_report.kept_digits).  On NumPy each rerun pays
 Python's cost per step and per stored value, two to three times the plain pass; here the same nudges run
 inside the compiled forward pass and δ recursion (numeric/jit.py's kernels, printed with their nudges by
-jit_source), for one sequence where the compiled kernel runs (jit.worth_it).  The signs of a scattered
-rerun are drawn from the same seeded stream, array by array; the sums over t are not nudged (as on
-NumPy: what they can lose is counted from their Σ|terms|).  Anywhere else, or when Numba raises, the
-caller runs the NumPy rerun.
+jit_source), for one sequence where the compiled kernel runs (jit.worth_it) and the run is long enough
+to repay a first compile (applies).  The signs of a scattered rerun are drawn from the same seeded
+stream, array by array; the sums over t are not nudged (as on NumPy: what they can lose is counted from
+their Σ|terms|).  Anywhere else, or when Numba raises, the caller runs the NumPy rerun.
 """
 
 from __future__ import annotations
@@ -169,18 +169,25 @@ def nudged_kernels(cell: Cell, layers: int, loss: str) -> NudgedKernels | None:
                          fresh or _helpers()[1])
 
 
-def applies(cell: Cell, layers: int, loss: str, n: int, batch: int) -> bool:
+MIN_STEPS = 100  # steps × layers below which the reruns stay on NumPy: milliseconds there, a compile seconds
+
+
+def applies(cell: Cell, layers: int, loss: str, n: int, batch: int, T: int) -> bool:
     """Whether the reruns of this structure run compiled: Numba here, one sequence of at most
-    jit.MAX_SEQUENCE_UNITS units, and equations the kernels compile (float64 parameters shared by the
-    batch are nudged_pass's to check)."""
-    return (jit.available() and batch == 1 and jit.worth_it(n, 1) and nudged_kernels(cell, layers, loss) is not None
-            and jit.kernels(cell, layers, loss) is not None)
+    jit.MAX_SEQUENCE_UNITS units and at least MIN_STEPS steps × layers (a short run's NumPy reruns cost
+    milliseconds, and a structure's first compile seconds: `symbptt check`, whose trials are a few steps
+    of many structures, would compile dozens), and equations the kernels compile (float64 parameters
+    shared by the batch are nudged_pass's to check).  A rule of the sizes alone, so that the same input
+    is measured the same way on one installation whatever its cache holds."""
+    return (jit.available() and batch == 1 and jit.worth_it(n, 1) and T * layers >= MIN_STEPS
+            and nudged_kernels(cell, layers, loss) is not None and jit.kernels(cell, layers, loss) is not None)
 
 
-def compiles_first(cell: Cell, layers: int, loss: str, n: int) -> bool:
-    """Whether the report's reruns of this structure (one sequence of n units) would run compiled and
-    compile first (a source new to the cache folder): what `symbptt grad` says before the wait."""
-    if not jit.available() or not jit.worth_it(n, 1):
+def compiles_first(cell: Cell, layers: int, loss: str, n: int, T: int) -> bool:
+    """Whether the report's reruns of this structure (one sequence of n units, T steps) would run
+    compiled and compile first (a source new to the cache folder): what `symbptt grad` says before the
+    wait."""
+    if not jit.available() or not jit.worth_it(n, 1) or T * layers < MIN_STEPS:
         return False
     k, plain = nudged_kernels(cell, layers, loss), jit.kernels(cell, layers, loss)
     return k is not None and plain is not None and (k.fresh or plain.fresh)
@@ -201,11 +208,11 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
     """One nudged rerun of ``model`` (one float64 sequence) by the compiled kernels: every stored value
     moved ``direction`` (+1 up, −1 down), each by a sign of its own when ``scattered`` (the signs drawn
     array by array from UlpNoise's seeded stream: each layer's linear maps, nodes and coefficients, then
-    each δ) — or None where they do not run (no Numba, n beyond jit.worth_it, a batch, parameters per
-    batch element, a function they do not compile, Numba raising on x/0)."""
+    each δ) — or None where they do not run (see applies: no Numba, n beyond jit.worth_it, a batch, a
+    short run; parameters per batch element, a function they do not compile, Numba raising on x/0)."""
     cell, params, x, y, loss = model.cell, model.params, model.x, model.y, model.loss
     n = params[0][f"{cell.states[0]}0"].shape[0]
-    if (not applies(cell, len(params), loss, n, x.shape[2]) or x.dtype != np.float64
+    if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
             or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
         return None
     k = nudged_kernels(cell, len(params), loss)
