@@ -116,7 +116,6 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
             click.echo(note, err=True)
 
 
-
 def _compiling(cfg: Config) -> None:
     """On a terminal, one line before the wait of a first compile: the report's reruns that measure the
     digits float64 kept run as compiled kernels (numeric/jit_nudge.py), compiled once per machine."""
@@ -126,6 +125,7 @@ def _compiling(cfg: Config) -> None:
     if sys.stderr.isatty() and jit_nudge.compiles_first(cfg.spec, len(cfg.layers), cfg.loss, n, cfg.T):
         click.echo(f"compiling the {cfg.spec.name} kernels that measure the digits kept, once for this machine",
                    err=True)
+
 
 def _torch_report(torch_file: str | None, input_file: str | None, target_file: str | None, hx_file: str | None,
                   loss: str, truncate: int | None, nonlinearity: str | None, compare: bool, digits: int) -> tuple:
