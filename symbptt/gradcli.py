@@ -123,8 +123,7 @@ def _compiling(cfg: Config) -> None:
 
     n = cfg.layers[0][f"{cfg.spec.states[0]}0"].size
     if sys.stderr.isatty() and jit_nudge.compiles_first(cfg.spec, len(cfg.layers), cfg.loss, n, cfg.T):
-        click.echo(f"compiling the {cfg.spec.name} kernels that measure the digits kept, once for this machine",
-                   err=True)
+        click.echo(f"compiling the {cfg.spec.name} kernels that measure digits, once for this machine", err=True)
 
 
 def _torch_report(torch_file: str | None, input_file: str | None, target_file: str | None, hx_file: str | None,
