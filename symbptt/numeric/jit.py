@@ -184,6 +184,39 @@ def compiles_first(cell: Cell, layers: int, n: int, batch: int) -> bool:
     return k is not None and k.fresh
 
 
+def layer_arrays(cc: CompiledCell, p: dict[str, np.ndarray], inputs: np.ndarray, n: int, B: int
+                 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray],
+                            dict[str, np.ndarray], list[np.ndarray]]:
+    """What the compiled forward pass of one layer reads and writes, in the order its arguments take
+    them: U·x_t of every step for each input weight, the recurrent weights, the biases and the per-unit
+    parameters as contiguous float64; each linear map's and node's rows (T + 1, n, B), a state's row 0
+    its initial value, and the coefficients' rows (row 0 is 0).
+
+    Args:
+        cc: the cell, compiled for float64.
+        p: the layer's parameters.
+        inputs: the layer's input, (T, m, B), contiguous.
+        n: the units.
+        B: the batch.
+
+    Returns:
+        (reads, weights, biases, per-unit parameters, {name: rows} of maps and nodes, coefficient rows).
+    """
+    cell, T = cc.cell, inputs.shape[0]
+    reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for lin in cell.linears for m, s in lin.terms
+             if s == INPUT]
+    mats = [np.ascontiguousarray(p[m], dtype=float) for lin in cell.linears for m, s in lin.terms if s != INPUT]
+    biases = [np.ascontiguousarray(p[lin.bias], dtype=float).reshape(-1, 1) for lin in cell.linears if lin.bias]
+    units = [np.ascontiguousarray(p[u], dtype=float).reshape(-1, 1) for u in cell.unit_params]
+    layer = {name: np.empty((T + 1, n, B)) for name in [lin.name for lin in cell.linears] + cc.node_names}
+    for name, arr in layer.items():
+        arr[0] = p[f"{name}0"].reshape(n, 1) if name in cell.states else 0.0
+    cs = [np.empty((T + 1, n, B)) for _ in cc.keys]
+    for arr in cs:
+        arr[0] = 0.0
+    return reads, mats, biases, units, layer, cs
+
+
 def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, strict: bool = True
                ) -> Trajectory | None:
     """The float64 forward pass with its step coefficients by the compiled kernel, or None when it does
@@ -211,19 +244,7 @@ def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, s
         with np.errstate(all="raise" if strict else "ignore"):
             for ell, p in enumerate(params):
                 inputs = np.ascontiguousarray(x if ell == 0 else values[-1]["h"][1:])
-                reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for lin in cell.linears
-                         for m, s in lin.terms if s == INPUT]
-                mats = [np.ascontiguousarray(p[m], dtype=float) for lin in cell.linears for m, s in lin.terms
-                        if s != INPUT]
-                biases = [np.ascontiguousarray(p[lin.bias], dtype=float).reshape(-1, 1) for lin in cell.linears
-                          if lin.bias]
-                units = [np.ascontiguousarray(p[u], dtype=float).reshape(-1, 1) for u in cell.unit_params]
-                layer = {name: np.empty((T + 1, n, B)) for name in [lin.name for lin in cell.linears] + cc.node_names}
-                for name, arr in layer.items():
-                    arr[0] = p[f"{name}0"].reshape(n, 1) if name in cell.states else 0.0
-                cs = [np.empty((T + 1, n, B)) for _ in cc.keys]
-                for arr in cs:
-                    arr[0] = 0.0
+                reads, mats, biases, units, layer, cs = layer_arrays(cc, p, inputs, n, B)
                 clear(FE_EVENTS)
                 k.forward_layer(T, n, B, inputs.shape[1] == n, inputs, *reads, *mats, *biases, *units,
                                 *[layer[lin.name] for lin in cell.linears], *[layer[m] for m in cc.node_names], *cs)
@@ -297,4 +318,4 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
 
 
 __all__ = ["FastPass", "Kernels", "MAX_SEQUENCE_UNITS", "MAX_UNITS", "available", "cache_folder", "compiles_first",
-           "float_pass", "kernels", "trajectory", "worth_it"]
+           "layer_arrays", "float_pass", "kernels", "trajectory", "worth_it"]

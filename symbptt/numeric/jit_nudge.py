@@ -187,10 +187,11 @@ def compiles_first(cell: Cell, layers: int, loss: str, n: int, T: int) -> bool:
     """Whether the report's reruns of this structure (one sequence of n units, T steps) would run
     compiled and compile first (a source new to the cache folder): what `symbptt grad` says before the
     wait."""
-    if not jit.available() or not jit.worth_it(n, 1) or T * layers < MIN_STEPS:
+    if not applies(cell, layers, loss, n, 1, T):
         return False
     k, plain = nudged_kernels(cell, layers, loss), jit.kernels(cell, layers, loss)
-    return k is not None and plain is not None and (k.fresh or plain.fresh)
+    assert k is not None and plain is not None  # applies asked
+    return k.fresh or plain.fresh
 
 
 @dataclass
@@ -232,23 +233,12 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
         with np.errstate(all="ignore"):
             for ell, p in enumerate(params):
                 inputs = np.ascontiguousarray(x if ell == 0 else values[-1]["h"][1:])
-                read = [m for lin in cell.linears for m, s in lin.terms if s == INPUT]
-                reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for m in read]
-                sizes = [np.ascontiguousarray(np.matmul(np.abs(p[m]), np.abs(inputs))) for m in read]
-                mats = [np.ascontiguousarray(p[m]) for lin in cell.linears for m, s in lin.terms if s != INPUT]
-                biases = [np.ascontiguousarray(p[lin.bias]).reshape(-1, 1) for lin in cell.linears if lin.bias]
-                units = [np.ascontiguousarray(p[u]).reshape(-1, 1) for u in cell.unit_params]
-                names = [lin.name for lin in cell.linears] + cc.node_names
-                layer = {name: np.empty((T + 1, n, 1)) for name in names}
-                for name, arr in layer.items():
-                    arr[0] = p[f"{name}0"].reshape(n, 1) if name in cell.states else 0.0
-                cs = [np.empty((T + 1, n, 1)) for _ in cc.keys]
-                for arr in cs:
-                    arr[0] = 0.0
-                moves = [signs((T + 1, n, 1)) for _ in range(len(names) + len(cs))]
+                reads, mats, biases, units, layer, cs = jit.layer_arrays(cc, p, inputs, n, 1)
+                sizes = [np.ascontiguousarray(np.matmul(np.abs(p[m]), np.abs(inputs))) for lin in cell.linears
+                         for m, s in lin.terms if s == INPUT]  # |U|·|x_t|: what each U x_t adds to a sum's size
+                moves = [signs((T + 1, n, 1)) for _ in range(len(layer) + len(cs))]
                 k.forward_layer(T, n, 1, inputs.shape[1] == n, inputs, *reads, *sizes, *mats,
-                                *[np.abs(m) for m in mats], *biases, *units, *[layer[name] for name in names], *cs,
-                                *moves)
+                                *[np.abs(m) for m in mats], *biases, *units, *layer.values(), *cs, *moves)
                 values.append(layer)
                 coefs.append(dict(zip(cc.keys, cs, strict=True)))
             exps = np.zeros(T + 2, dtype=np.int64)
@@ -268,9 +258,10 @@ def nudged_gradients(model: NumericModel, direction: int, scattered: bool
     nudged) — or None where nudged_pass does not run or the sums raised a float64 event: the caller then
     runs the NumPy rerun."""
     done = nudged_pass(model, direction, scattered)
-    plain = jit.kernels(model.cell, model.layers, model.loss) if done is not None else None
-    if done is None or plain is None:
+    if done is None:
         return None
+    plain = jit.kernels(model.cell, model.layers, model.loss)
+    assert plain is not None  # nudged_pass ran: applies asked for it
     return jit._sums(plain, compiled(model.cell), model.params, model.x, model.y, model.loss, done.values,
                      done.coefs, done.deltas, done.exps)
 
