@@ -445,3 +445,18 @@ def test_beside_says_exactly_zero_where_relu_cuts_every_path_not_that_float64_ra
     assert zero > 0 and not any(math.isnan(v) for v in drawn.exact)
     (sentence,) = drawn.sentences()
     assert f"In {zero} of the 8 networks ∂h_T/∂h_0 is exactly 0" in sentence and "float64" not in sentence
+
+
+def test_the_edge_that_is_not_found_names_the_range_searched(monkeypatch):
+    """Where χ − 1 keeps one sign over the σ_w searched, the line says so with the range's end, read from
+    the range itself: searched up to 0.5, tanh without bias has no edge there (its edge is σ_w = 1)."""
+    from symbptt.numeric import theory as th
+
+    th._edge.cache_clear()
+    try:
+        assert "σ_w = 1.00000" in th.theory("tanh", 1.5).text()
+        th._edge.cache_clear()
+        monkeypatch.setattr(th, "EDGE_SEARCH", (1e-3, 0.5))
+        assert "σ_w = none in (0, 0.5]" in th.theory("tanh", 1.5).text()
+    finally:
+        th._edge.cache_clear()

@@ -65,7 +65,7 @@ class Theory:
     chi: float | None  # as a float64 (0 where it underflows: log10_chi holds it)
     depth_scale: float | None  # 1/|ln χ| (inf at the edge, 0 for χ = 0)
     phase: str  # ordered, critical, chaotic, or unbounded
-    critical_sigma_w: float | None  # σ_w with χ = 1 for these σ_b, σ_u, q_x (None: none in (0, 10])
+    critical_sigma_w: float | None  # σ_w with χ = 1 for these σ_b, σ_u, q_x (None: none in (0, EDGE_SEARCH[1]])
     digits: int  # the quadrature's agreement
     log10_chi: float | None = None  # log10 χ, finite wherever χ > 0 (−inf for χ = 0)
     q_limit: float = 0.0  # how far up the fixed point was looked for
@@ -133,7 +133,7 @@ class Theory:
             scale = "∞" if math.isinf(self.depth_scale) else _shown(
                 self.depth_scale, scale_band, min(short, _digits_or_most(scale_band, sig)), short)
             lines.append(f"depth scale 1/|ln χ| = {scale} steps; phase: {self.phase}")
-        critical = ("none in (0, 10]" if self.critical_sigma_w is None else
+        critical = (f"none in (0, {EDGE_SEARCH[1]:g}]" if self.critical_sigma_w is None else
                     _shown(self.critical_sigma_w, self.critical_band, held["critical_sigma_w"], sig))
         lines.append(f"edge of chaos (χ = 1) for these σ_b, σ_u: σ_w = {critical}")
         lines.append(f"expectations by quadrature, agreeing to {self.digits} digits")
@@ -441,13 +441,17 @@ def _edge(activation: str, drive: float) -> tuple[float | None, tuple[float, flo
     return (float(f"{0.5 * (band[0] + band[1]):.{digits - 1}e}") if digits else critical), band
 
 
+EDGE_SEARCH = (1e-3, 10.0)  # the σ_w between which the edge of chaos is looked for
+
+
 def _critical(act: Activation, drive: float) -> float | None:
-    """σ_w in (0, 10] where χ = 1, by bisection (None when χ stays on one side)."""
+    """σ_w in (0, EDGE_SEARCH[1]] where χ = 1, by regula falsi (_root) from EDGE_SEARCH's two ends (None
+    when χ − 1 has one sign at both)."""
     def chi_minus_one(sigma_w: float) -> float:
         q = _fixed_point(act, sigma_w, drive)  # unbounded q: χ where the scan stopped (linear: σ_w² anyway)
         return _chi(act, sigma_w, Q_MAX if q is None else q) - 1.0
 
-    low, high = 1e-3, 10.0
+    low, high = EDGE_SEARCH
     below, above = chi_minus_one(low), chi_minus_one(high)
     if below > 0 or above < 0:
         return None
