@@ -22,17 +22,19 @@ from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, get_cell
 from symbptt.numeric import jit, kernel
 from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
+from symbptt.numeric.jit_source import BLAS_UNITS, BLAS_WORK
 
 
 @pytest.fixture
 def compiled_kernel(monkeypatch):
-    """The compiled kernel turned on (the suite turns it off); Numba is required under CI=true."""
+    """The compiled kernel turned on (the suite turns it off); Numba and SciPy are required under CI=true."""
     try:
         import numba  # noqa: F401
-    except ImportError:
+        import scipy  # noqa: F401
+    except ImportError as missing:
         if os.environ.get("CI") == "true":
-            pytest.fail("numba is required in CI (the test extra installs it) but is not installed")
-        pytest.skip("numba is not installed")
+            pytest.fail(f"{missing.name} is required in CI (the test extra installs it) but is not installed")
+        pytest.skip(f"{missing.name} is not installed")
     jit.available.cache_clear()
     monkeypatch.setenv("SYMBPTT_JIT", "1")
     assert jit.available()
@@ -82,13 +84,22 @@ def _disagreement(model: NumericModel, fast: jit.FastPass) -> float:
 CASES = [("rnn", 2, "sum"), ("lstm", 1, "last"), ("gru", 1, "last")]
 
 
-@pytest.mark.parametrize("B", [3, 1])  # a batch, and one sequence (its sums held in registers)
+# a batch, one sequence (its sums held in registers), and a batch whose products go to BLAS (n ≥ BLAS_UNITS)
+@pytest.mark.parametrize(("n", "B"), [(4, 3), (4, 1), (BLAS_UNITS, 2)])
 @pytest.mark.parametrize(("cell", "layers", "loss"), CASES)
-def test_the_compiled_pass_equals_the_numpy_kernel(compiled_kernel, cell, layers, loss, B):
-    params, x, y, model = _model(cell, 4, layers, loss, T=12, B=B, seed=1)
+def test_the_compiled_pass_equals_the_numpy_kernel(compiled_kernel, cell, layers, loss, n, B):
+    params, x, y, model = _model(cell, n, layers, loss, T=12 if n < BLAS_UNITS else 5, B=B, seed=1)
     fast = jit.float_pass(model.cell, model.params, model.x, model.y, loss)
     assert fast is not None
     assert _disagreement(model, fast) < 1e-13
+
+
+def test_products_go_to_blas_only_for_a_batch_from_blas_units_within_blas_work(compiled_kernel):
+    """The rule the kernels' loops read (jit_source._blas), and the sizes jit.worth_it gives the kernel."""
+    blas = jit._shared()._blas
+    assert blas(BLAS_UNITS, BLAS_UNITS, 2) and not blas(BLAS_UNITS - 1, BLAS_UNITS - 1, 2)
+    assert not blas(BLAS_UNITS, BLAS_UNITS, 1) and blas(64, 64, 64) and not blas(64, 64, 65)
+    assert not blas(64, BLAS_WORK // 64 // 2 + 1, 2)  # an input weight's sums with a wide input: loops
 
 
 @given(seed=st.integers(0, 10**6), T=st.integers(1, 40), B=st.integers(1, 4), n=st.integers(1, 6))
@@ -110,9 +121,10 @@ def test_gradients_agree_with_and_without_the_compiled_kernel(seed, T, B, n):
             assert np.max(np.abs(ours[k] - v)) <= 1e-12 * max(1.0, float(np.max(np.abs(v)))), k
 
 
-def test_a_planted_transpose_is_caught(compiled_kernel):
+@pytest.mark.parametrize(("n", "B"), [(4, 3), (BLAS_UNITS, 2)])  # loops, and BLAS
+def test_a_planted_transpose_is_caught(compiled_kernel, n, B):
     """The comparison above can fail: the δ kernel given W instead of Wᵀ disagrees with the NumPy kernel."""
-    params, x, y, model = _model("rnn", 4, 2, "sum", T=12, B=3, seed=2)
+    params, x, y, model = _model("rnn", n, 2, "sum", T=12, B=B, seed=2)
     k = jit.kernels(model.cell, 2, "sum")
     assert k is not None
     original = k.deltas
@@ -145,6 +157,28 @@ def test_a_float64_event_gives_no_result_and_the_watched_pass_takes_over(compile
     assert got.digits > 0
 
 
+@pytest.mark.parametrize(("n", "m", "B"), [(BLAS_UNITS, BLAS_UNITS, 2), (64, 64, 64), (128, 128, 16)])
+def test_an_underflow_in_a_corner_of_a_blas_product_raises_this_thread_s_flag(compiled_kernel, n, m, B):
+    """The kernel reads float64 events from this thread's flags, so a product it gives BLAS (at most
+    BLAS_WORK multiplications) must be computed on this thread: one entry of the result underflows, in
+    the corner another thread would take, and the flag is raised here."""
+    from numba import njit
+
+    assert n * m * B <= BLAS_WORK
+
+    @njit
+    def product(a, b, out):
+        np.dot(a, b, out)
+
+    a, b, out = np.ones((n, m)), np.ones((m, B)), np.empty((n, B))
+    a[-1, :], b[:, -1] = 1e-160, 1e-160
+    test, clear = jit._fenv()
+    product(np.ones((1, 1)), np.ones((1, 2)), np.empty((1, 2)))  # compiled before the flags are cleared
+    clear(jit.FE_EVENTS)
+    product(a, b, out)
+    assert test(jit.FE_EVENTS) and 0 < out[-1, -1] < 1e-300 and out[0, 0] == m
+
+
 def _underflowed_minlstm(T: int = 3) -> tuple[dict, np.ndarray, np.ndarray, float]:
     """A minLSTM whose gates f = σ(−1000), i = σ(−1001) are 0 in float64, so f/(f + i) is 0/0 there,
     though it is 1/(1 + e^−1) exactly; with ã = 0, h_T = (1/(1 + e^−1))^T h_0 (the expected loss)."""
@@ -174,9 +208,21 @@ def test_what_it_cannot_compile_is_left_to_numpy(compiled_kernel, tmp_path, monk
     spec = get_cell("rnn", get_activation("a/(1+abs(a))"))
     assert jit.kernels(spec, 1, "last") is None
     assert not (tmp_path / "jit").exists() or not list((tmp_path / "jit").glob("*.py"))
-    assert jit.worth_it(4, 32) and jit.worth_it(16, 32) and not jit.worth_it(16, 33) and not jit.worth_it(32, 32)
-    assert jit.worth_it(32, 1) and jit.worth_it(32, 16) and not jit.worth_it(32, 17) and not jit.worth_it(33, 2)
-    assert jit.worth_it(64, 1) and not jit.worth_it(65, 1) and not jit.worth_it(64, 2)
+    assert jit.worth_it(64, 1) and not jit.worth_it(65, 1) and jit.worth_it(16, 1024) and not jit.worth_it(16, 1025)
+    assert jit.worth_it(64, 64) and not jit.worth_it(64, 65) and jit.worth_it(256, 4) and not jit.worth_it(256, 5)
+
+
+def test_without_scipy_the_kernel_is_not_used(compiled_kernel, monkeypatch):
+    """Numba takes the BLAS of a batch's products from SciPy: without it nothing compiled runs."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "scipy" else real(name, *a))
+    jit.available.cache_clear()
+    assert not jit.available()
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    jit.available.cache_clear()
+    assert jit.available()
 
 
 def test_the_source_is_written_once_and_loaded_by_name(tmp_path, monkeypatch):
@@ -298,7 +344,7 @@ def test_a_command_knows_before_the_wait_that_it_compiles(compiled_kernel, tmp_p
         cache.cache_clear()
     try:
         assert jit.compiles_first(spec, 1, 4, 32)
-        assert not jit.compiles_first(spec, 1, 64, 32)  # the NumPy kernel runs there
+        assert not jit.compiles_first(spec, 1, 64, 65)  # the NumPy kernel runs there
         # `symbptt grad`: the reruns that measure the digits kept (one sequence, up to 64 units)
         assert jit_nudge.compiles_first(spec, 2, "sum", 64, 50)
         assert not jit_nudge.compiles_first(spec, 2, "sum", 65, 50)  # the NumPy reruns run there

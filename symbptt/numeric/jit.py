@@ -4,7 +4,8 @@ can compile (numeric/jit_source.py prints the three functions of a cell structur
 
 The source is written once to the cache folder (its name is its hash) and compiled by Numba with its
 on-disk cache, so a later process loads machine code instead of compiling.  Products with a weight are
-loops, which beat a BLAS call per step only for small n (``worth_it``); above that the NumPy kernel runs.
+loops for one sequence and a small batch, and BLAS calls for a larger batch (jit_source.BLAS_UNITS);
+beyond the sizes where that wins (``worth_it``) the NumPy kernel runs.
 
 Float64 events are read from the processor's status flags (fenv: underflow, overflow, invalid, divide
 by zero), cleared when a kernel starts and read when it ends: a kernel that raised one gives no result,
@@ -32,25 +33,33 @@ import numpy as np
 
 from ..cells import INPUT, Cell
 from .forward import CompiledCell, Trajectory, compiled
-from .jit_source import HEADER, SHARED_NAMES, SHARED_SOURCE, Unsupported, delta_source, forward_source, sums_source
+from .jit_source import (
+    BLAS_WORK,
+    HEADER,
+    SHARED_NAMES,
+    SHARED_SOURCE,
+    Unsupported,
+    delta_source,
+    forward_source,
+    sums_source,
+)
 from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
 from .memory import keep_freed_memory
 
-MAX_UNITS = 32  # above this n the NumPy kernel's BLAS products per step are faster than loops
-MAX_SEQUENCE_UNITS = 64  # ... except for one sequence, whose loops win up to here
+MAX_SEQUENCE_UNITS = 64  # one sequence: the loops beat NumPy's call per product up to here
+MAX_BATCH_WORK = BLAS_WORK  # a batch: while n × n × batch is at most this (jit_source.BLAS_WORK)
 
 
 def worth_it(n: int, batch: int) -> bool:
-    """Whether the loops beat the NumPy kernel (measured on 2 cores, with numeric/memory.py keeping
-    freed memory, for rnn, LSTM and GRU at T = 10 and 100, n 8–128, batch 1–64, after the kernel's tanh
-    was made from the exponential its derivative uses and a weight's sums were carried column by column).
-    The loops pay a scalar exp per unit and step and save NumPy's fixed cost per call.  One sequence: up
-    to n = 64 (there the plain cell took 0.7×, an LSTM 0.6–0.9× and a GRU 0.7–0.85× NumPy's time; at
-    n = 128 1.4–1.9×).  A batch: up to n = 32 while n × batch ≤ 512 (at n = 32, batch 16: 0.6–1.0×; at
-    n × batch = 1024 the plain cell and the LSTM took 1.0–1.2×, at n = 64 and batch 2 already 1.3–2.2×)."""
+    """Whether the compiled kernel beats the NumPy kernel (medians of both on 2 cores, rnn, LSTM and GRU
+    at T = 100 and 1000).  One sequence: up to n = 64, where its loops took 0.7× (the plain cell),
+    0.6–0.9× (LSTM) and 0.7–0.85× (GRU) NumPy's time, and 1.4–1.9× at n = 128.  A batch: while
+    n² × batch ≤ MAX_BATCH_WORK, with a step's products by BLAS from jit_source.BLAS_UNITS units — the
+    kernel took 0.33–0.91× NumPy's time from n = 16 with batch 1024 to n = 256 with batch 4 (0.57–0.69×
+    at n = 64, batch 32); beyond it BLAS hands each product to threads and the kernel took 1.2–3.4×."""
     if batch == 1:
         return n <= MAX_SEQUENCE_UNITS
-    return n <= MAX_UNITS and n * batch <= 512
+    return n * n * batch <= MAX_BATCH_WORK
 
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
@@ -73,8 +82,11 @@ def _fenv() -> tuple[Any, Any] | None:
 
 @lru_cache(maxsize=1)
 def available() -> bool:
-    """Whether the compiled kernel can run here: Numba importable, the flags readable, not turned off."""
+    """Whether the compiled kernel can run here: Numba importable, SciPy beside it (Numba takes its
+    BLAS for a batch's products from SciPy), the flags readable, not turned off."""
     if os.environ.get("SYMBPTT_JIT", "1") == "0" or _fenv() is None:
+        return False
+    if importlib.util.find_spec("scipy") is None:
         return False
     try:
         import numba  # noqa: F401
@@ -317,5 +329,5 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     return float(value), grads
 
 
-__all__ = ["FastPass", "Kernels", "MAX_SEQUENCE_UNITS", "MAX_UNITS", "available", "cache_folder", "compiles_first",
+__all__ = ["FastPass", "Kernels", "MAX_BATCH_WORK", "MAX_SEQUENCE_UNITS", "available", "cache_folder", "compiles_first",
            "layer_arrays", "float_pass", "kernels", "trajectory", "worth_it"]

@@ -109,27 +109,35 @@ def forward_source(cc: CompiledCell) -> str:
             + [f"P_{p}" for p in cell.unit_params]
             + [f"L_{lin.name}" for lin in cell.linears] + [f"N_{name}" for name in cc.node_names]
             + [f"C_{k}" for k in range(len(cc.keys))])
-    body = ["acc = np.empty(B)", "s = np.empty(B)", "for t in range(1, T + 1):"]
+    recurrent = [(m, src) for lin in cell.linears for m, src in lin.terms if src != INPUT]
+    body = ["acc = np.empty(B)", "s = np.empty(B)", "blas = _blas(n, n, B)",
+            *[f"Q_{m} = np.empty((n, B))" for m, _ in recurrent], "for t in range(1, T + 1):"]
     for lin in cell.linears:  # a = b + Σ_terms (M s_{t-1} or U x_t), summed in the cell's order
         # one sequence: the same additions in the same order, the sums held in registers (a sum kept in
         # an array of one entry waits for its own store at every term)
         start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
         one = ["if B == 1:", "    for i in range(n):", f"        acc0 = {start}"]
+        # a large batch: each product M s_{t−1} of the step by BLAS first, then added in the same order
+        wide = ["elif blas:", *[f"    np.dot(M_{m}, N_{src}[t - 1], Q_{m})" for m, src in lin.terms if src != INPUT],
+                "    for i in range(n):", "        for bb in range(B):", f"            acc[bb] = {start}"]
         batch = ["else:", "    for i in range(n):", "        for bb in range(B):", f"            acc[bb] = {start}"]
         for matrix, src in lin.terms:
             if src == INPUT:
                 one += [f"        acc0 = acc0 + R_{matrix}[t - 1, i, 0]"]
+                wide += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
                 batch += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
             else:
                 one += ["        s0 = 0.0", "        for j in range(n):",
                         f"            s0 += M_{matrix}[i, j] * N_{src}[t - 1, j, 0]", "        acc0 = acc0 + s0"]
+                wide += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + Q_{matrix}[i, bb]"]
                 batch += ["        for bb in range(B):", "            s[bb] = 0.0", "        for j in range(n):",
                           f"            w = M_{matrix}[i, j]", "            for bb in range(B):",
                           f"                s[bb] += w * N_{src}[t - 1, j, bb]",
                           "        for bb in range(B):", "            acc[bb] = acc[bb] + s[bb]"]
         one += [f"        L_{lin.name}[t, i, 0] = acc0"]
+        wide += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
         batch += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
-        body += ["    " + line for line in one + batch]
+        body += ["    " + line for line in one + (wide if recurrent else []) + batch]
     body += unit_lines(cc, printer)
     return ("@njit(cache=True)\ndef forward_layer(" + ", ".join(args) + "):\n"
             + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
@@ -178,6 +186,19 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
 # ---------------------------------------------------------------- source of the δ recursion
 
 
+BLAS_UNITS = 48  # from this many units a batch's products go to BLAS (np.dot) instead of the loops below
+BLAS_WORK = 1 << 18  # ... while a product has at most this many multiplications: OpenBLAS hands a larger
+# one to its threads, whose floating-point flags this thread does not see (and which cost more here)
+
+BLAS = f'''
+
+@njit(cache=True)
+def _blas(n, m, B):
+    """Whether the product of an n × m and an m × B matrix (or of n × B and B × m) of a batch goes to
+    BLAS: from {BLAS_UNITS} units, and only as long as BLAS runs it on this thread."""
+    return B > 1 and n >= {BLAS_UNITS} and n * m * B <= {BLAS_WORK}
+'''
+
 DELTA_HELPERS = '''
 
 @njit(cache=True)
@@ -207,9 +228,21 @@ def _diagonal(D, t, K, L, s, shift):
 
 
 @njit(cache=True)
-def _through(D, t, MT, K, L, s, shift, sc, pr):
+def _through(D, t, MT, K, L, s, shift, sc, pr, pq):
     """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, row-major)."""
     n, B = D.shape[1], D.shape[2]
+    if _blas(n, n, B):  # a large batch: the product by BLAS, then added as below
+        for j in range(n):
+            for bb in range(B):
+                sc[j, bb] = K[s, j, bb] * L[s, j, bb]
+        np.dot(MT, sc, pq)
+        for i in range(n):
+            for bb in range(B):
+                v = pq[i, bb]
+                if shift != 0:
+                    v = math.ldexp(v, shift)
+                D[t, i, bb] = D[t, i, bb] + v
+        return
     if B == 1:  # one sequence: the same sums, held in a register
         for j in range(n):
             sc[j, 0] = K[s, j, 0] * L[s, j, 0]
@@ -268,7 +301,7 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
     n_ = "_n" if nudged else ""  # the nudged helpers, which carry the sizes S beside D
     sizes = {key: f", S_{key[0]}_{key[1]}" if nudged else "" for key in keys}
     error = "_error{n_}({out}{size}, t, " + ("H[T], Y, scale)" if loss == "last" else "H[t], Y[t - 1], scale)")
-    body = ["sc = np.empty((n, B))", "pr = np.empty(B)",
+    body = ["sc = np.empty((n, B))", "pr = np.empty(B)", *([] if nudged else ["pq = np.empty((n, B))"]),
             "for t in range(T, -1, -1):",
             f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
             "    later_exp = exps[t + 1]",
@@ -293,7 +326,7 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
                 else:
                     absolute = f", AT_{len(weights)}" if nudged else ""
                     body.append(f"        _through{n_}({out}{size}, t, MT_{len(weights)}{absolute}, K_{ci}, "
-                                f"{out_name[part.later]}, {s}, {shift}, sc, pr)")
+                                f"{out_name[part.later]}, {s}, {shift}, sc, pr{'' if nudged else ', pq'})")
                     weights.append((part.later[0], matrix))
         if nudged:
             body.append(f"    _nudged_row({out}{size}, t, GD_{key[0]}_{key[1]})")
@@ -399,11 +432,19 @@ def _outer(R, Z, starts, stops, rexps, GM, GX):
     S = np.empty((n, m))
     ZT = np.empty((B, m))
     acc = np.empty(m)
+    blas = _blas(n, m, B)
+    P = np.empty((n, m))
     for r in range(len(rexps)):
         for i in range(n):
             for k in range(m):
                 S[i, k] = 0.0
         for idx in range(starts[r], stops[r]):
+            if blas:  # a large batch: each step's Σ_b by BLAS, added to the run's sum in step order
+                np.dot(R[idx + 1], Z[idx].T, P)
+                for i in range(n):
+                    for k in range(m):
+                        S[i, k] += P[i, k]
+                continue
             if m >= 8:
                 for k in range(m):
                     for bb in range(B):
@@ -497,8 +538,8 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
     return source, coefs
 
 
-SHARED_SOURCE = HEADER + ADD + DELTA_HELPERS + SUM_HELPERS  # the loops every kernel calls
-SHARED_NAMES = ("_add", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_runs", "_clear", "_row",
-                "_block", "_summed", "_outer", "_finish")
+SHARED_SOURCE = HEADER + ADD + BLAS + DELTA_HELPERS + SUM_HELPERS  # the loops every kernel calls
+SHARED_NAMES = ("_add", "_blas", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_runs", "_clear",
+                "_row", "_block", "_summed", "_outer", "_finish")
 
 __all__ = ["HEADER", "SHARED_NAMES", "SHARED_SOURCE", "Unsupported", "delta_source", "forward_source", "sums_source"]
