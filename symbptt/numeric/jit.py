@@ -51,12 +51,13 @@ MAX_BATCH_WORK = BLAS_WORK  # a batch: while n × n × batch is at most this (ji
 
 
 def worth_it(n: int, batch: int) -> bool:
-    """Whether the compiled kernel beats the NumPy kernel (medians of both on 2 cores, rnn, LSTM and GRU
-    at T = 100 and 1000).  One sequence: up to n = 64, where its loops took 0.7× (the plain cell),
-    0.6–0.9× (LSTM) and 0.7–0.85× (GRU) NumPy's time, and 1.4–1.9× at n = 128.  A batch: while
-    n² × batch ≤ MAX_BATCH_WORK, with a step's products by BLAS from jit_source.BLAS_UNITS units — the
-    kernel took 0.33–0.91× NumPy's time from n = 16 with batch 1024 to n = 256 with batch 4 (0.57–0.69×
-    at n = 64, batch 32); beyond it BLAS hands each product to threads and the kernel took 1.2–3.4×."""
+    """Whether the compiled kernel beats the NumPy kernel (CPU medians of both on 2 cores, rnn, LSTM and
+    GRU at T = 100).  One sequence: up to n = 64, where its loops took 0.7× (the plain cell), 0.6–0.9×
+    (LSTM) and 0.7–0.85× (GRU) NumPy's time, and 1.4–1.9× at n = 128.  A batch: while n² × batch ≤
+    MAX_BATCH_WORK, a step's products by BLAS from jit_source.BLAS_UNITS units — 0.12–0.82× NumPy's time
+    from n = 16 with batch 2 to n = 16 with batch 1024 and n = 256 with batch 4 (0.57–0.74× at n = 64,
+    batch 32).  Beyond it BLAS would hand each product to threads, the kernel keeps its loops, and they
+    took up to 1.5× (n = 128, batch 32)."""
     if batch == 1:
         return n <= MAX_SEQUENCE_UNITS
     return n * n * batch <= MAX_BATCH_WORK

@@ -2,7 +2,7 @@
 equations, the δ recursion and the sums over t, printed as Numba functions.
 
 Three functions are generated per cell structure (cell, layers, loss), beside loops every structure
-shares (ADD, DELTA_HELPERS, SUM_HELPERS: one module, compiled once per machine):
+shares (ADD, BLAS, DELTA_HELPERS, SUM_HELPERS: one module, compiled once per machine):
 
     forward_layer   the cell's one-step equations — the same stable expressions numeric/forward.py
                     lambdifies — printed as scalar Python, one unit of one batch element at a time,
@@ -12,7 +12,9 @@ shares (ADD, DELTA_HELPERS, SUM_HELPERS: one module, compiled once per machine):
     sums            the loss, and each gradient Σ_t row_t z_tᵀ summed run by run (a run: steps that
                     share an exponent) and the runs added with an unbounded exponent, as kernel.gradients
 
-An equation that uses a function the printer does not know raises Unsupported: that cell runs on NumPy.
+A product with a weight is a loop, except for a batch from BLAS_UNITS units, where each step's products
+are BLAS calls (np.dot, which Numba takes from SciPy) of at most BLAS_WORK multiplications.  An
+equation that uses a function the printer does not know raises Unsupported: that cell runs on NumPy.
 """
 
 from __future__ import annotations
@@ -54,6 +56,21 @@ def _add(m1, x1, v, e):
     return m, (top + shift if m != 0.0 else top - top)
 '''
 
+
+# a batch's products go to BLAS (np.dot) instead of the kernel's loops from this many units (measured, rnn, LSTM
+# and GRU, T = 100, batch 4–32: at n = 8 either way, at n = 16 BLAS 0.9×, at n = 32 0.7–0.8× the loops' time)
+BLAS_UNITS = 16
+BLAS_WORK = 1 << 18  # ... while a product has at most this many multiplications: OpenBLAS hands a larger
+# one to its threads, whose floating-point flags this thread does not see (and which cost more here)
+
+BLAS = f'''
+
+@njit(cache=True)
+def _blas(n, m, B):
+    """Whether the product of an n × m and an m × B matrix (or of n × B and B × m) of a batch goes to
+    BLAS: from {BLAS_UNITS} units, and only as long as BLAS runs it on this thread."""
+    return B > 1 and n >= {BLAS_UNITS} and n * m * B <= {BLAS_WORK}
+'''
 
 # the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
 # compute them (primitives.np_sigmoid, np_dsigmoid, np_sech2, np_relu, np_step), operation for operation;
@@ -185,19 +202,6 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
 
 # ---------------------------------------------------------------- source of the δ recursion
 
-
-BLAS_UNITS = 48  # from this many units a batch's products go to BLAS (np.dot) instead of the loops below
-BLAS_WORK = 1 << 18  # ... while a product has at most this many multiplications: OpenBLAS hands a larger
-# one to its threads, whose floating-point flags this thread does not see (and which cost more here)
-
-BLAS = f'''
-
-@njit(cache=True)
-def _blas(n, m, B):
-    """Whether the product of an n × m and an m × B matrix (or of n × B and B × m) of a batch goes to
-    BLAS: from {BLAS_UNITS} units, and only as long as BLAS runs it on this thread."""
-    return B > 1 and n >= {BLAS_UNITS} and n * m * B <= {BLAS_WORK}
-'''
 
 DELTA_HELPERS = '''
 
@@ -542,4 +546,5 @@ SHARED_SOURCE = HEADER + ADD + BLAS + DELTA_HELPERS + SUM_HELPERS  # the loops e
 SHARED_NAMES = ("_add", "_blas", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_runs", "_clear",
                 "_row", "_block", "_summed", "_outer", "_finish")
 
-__all__ = ["HEADER", "SHARED_NAMES", "SHARED_SOURCE", "Unsupported", "delta_source", "forward_source", "sums_source"]
+__all__ = ["BLAS_UNITS", "BLAS_WORK", "HEADER", "SHARED_NAMES", "SHARED_SOURCE", "Unsupported", "delta_source",
+           "forward_source", "sums_source"]
