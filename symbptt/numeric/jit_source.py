@@ -70,6 +70,23 @@ def _blas(n, m, B):
     """Whether the product of an n × m and an m × B matrix (or of n × B and B × m) of a batch goes to
     BLAS: from {BLAS_UNITS} units, and only as long as BLAS runs it on this thread."""
     return B > 1 and n >= {BLAS_UNITS} and n * m * B <= {BLAS_WORK}
+
+
+@njit(cache=True)
+def _product(M, S, s, Q, blas):
+    """Q = M · S[s] (M: n × k, S[s]: k × B) of a batch: by BLAS where ``blas``, else as loops that add
+    each entry's k terms in order, the batch's columns carried side by side."""
+    if blas:
+        np.dot(M, S[s], Q)
+        return
+    n, k, B = M.shape[0], M.shape[1], Q.shape[1]
+    for i in range(n):
+        for bb in range(B):
+            Q[i, bb] = 0.0
+        for j in range(k):
+            w = M[i, j]
+            for bb in range(B):
+                Q[i, bb] += w * S[s, j, bb]
 '''
 
 # the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
@@ -126,35 +143,28 @@ def forward_source(cc: CompiledCell) -> str:
             + [f"P_{p}" for p in cell.unit_params]
             + [f"L_{lin.name}" for lin in cell.linears] + [f"N_{name}" for name in cc.node_names]
             + [f"C_{k}" for k in range(len(cc.keys))])
-    recurrent = [(m, src) for lin in cell.linears for m, src in lin.terms if src != INPUT]
-    body = ["acc = np.empty(B)", "s = np.empty(B)", "blas = _blas(n, n, B)",
-            *[f"Q_{m} = np.empty((n, B))" for m, _ in recurrent], "for t in range(1, T + 1):"]
+    recurrent = [m for lin in cell.linears for m, src in lin.terms if src != INPUT]
+    body = ["blas = _blas(n, n, B)", *[f"Q_{m} = np.empty((n, B))" for m in recurrent], "for t in range(1, T + 1):"]
     for lin in cell.linears:  # a = b + Σ_terms (M s_{t-1} or U x_t), summed in the cell's order
-        # one sequence: the same additions in the same order, the sums held in registers (a sum kept in
-        # an array of one entry waits for its own store at every term)
         start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
-        one = ["if B == 1:", "    for i in range(n):", f"        acc0 = {start}"]
-        # a large batch: each product M s_{t−1} of the step by BLAS first, then added in the same order
-        wide = ["elif blas:", *[f"    np.dot(M_{m}, N_{src}[t - 1], Q_{m})" for m, src in lin.terms if src != INPUT],
-                "    for i in range(n):", "        for bb in range(B):", f"            acc[bb] = {start}"]
-        batch = ["else:", "    for i in range(n):", "        for bb in range(B):", f"            acc[bb] = {start}"]
-        for matrix, src in lin.terms:
+        # one sequence: the same additions in the same order, each product's sum held in a register (a sum
+        # kept in an array of one entry waits for its own store at every term)
+        one = ["if B == 1:", "    for i in range(n):", f"        acc = {start}"]
+        for m, src in lin.terms:
             if src == INPUT:
-                one += [f"        acc0 = acc0 + R_{matrix}[t - 1, i, 0]"]
-                wide += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
-                batch += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + R_{matrix}[t - 1, i, bb]"]
+                one.append(f"        acc = acc + R_{m}[t - 1, i, 0]")
             else:
-                one += ["        s0 = 0.0", "        for j in range(n):",
-                        f"            s0 += M_{matrix}[i, j] * N_{src}[t - 1, j, 0]", "        acc0 = acc0 + s0"]
-                wide += ["        for bb in range(B):", f"            acc[bb] = acc[bb] + Q_{matrix}[i, bb]"]
-                batch += ["        for bb in range(B):", "            s[bb] = 0.0", "        for j in range(n):",
-                          f"            w = M_{matrix}[i, j]", "            for bb in range(B):",
-                          f"                s[bb] += w * N_{src}[t - 1, j, bb]",
-                          "        for bb in range(B):", "            acc[bb] = acc[bb] + s[bb]"]
-        one += [f"        L_{lin.name}[t, i, 0] = acc0"]
-        wide += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
-        batch += ["        for bb in range(B):", f"            L_{lin.name}[t, i, bb] = acc[bb]"]
-        body += ["    " + line for line in one + (wide if recurrent else []) + batch]
+                one += ["        s = 0.0", "        for j in range(n):",
+                        f"            s += M_{m}[i, j] * N_{src}[t - 1, j, 0]", "        acc = acc + s"]
+        one.append(f"        L_{lin.name}[t, i, 0] = acc")
+        # a batch: each product M s_{t−1} first (_product: BLAS or loops), then the terms added in order
+        batch = ["else:", *[f"    _product(M_{m}, N_{src}, t - 1, Q_{m}, blas)"
+                            for m, src in lin.terms if src != INPUT],
+                 "    for i in range(n):", "        for bb in range(B):", f"            acc = {start}"]
+        batch += [f"            acc = acc + {f'R_{m}[t - 1, i, bb]' if src == INPUT else f'Q_{m}[i, bb]'}"
+                  for m, src in lin.terms]
+        batch.append(f"            L_{lin.name}[t, i, bb] = acc")
+        body += ["    " + line for line in one + batch]
     body += unit_lines(cc, printer)
     return ("@njit(cache=True)\ndef forward_layer(" + ", ".join(args) + "):\n"
             + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
@@ -543,8 +553,8 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
 
 
 SHARED_SOURCE = HEADER + ADD + BLAS + DELTA_HELPERS + SUM_HELPERS  # the loops every kernel calls
-SHARED_NAMES = ("_add", "_blas", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale", "_runs", "_clear",
-                "_row", "_block", "_summed", "_outer", "_finish")
+SHARED_NAMES = ("_add", "_blas", "_product", "_zero", "_error", "_diagonal", "_through", "_largest", "_rescale",
+                "_runs", "_clear", "_row", "_block", "_summed", "_outer", "_finish")
 
 __all__ = ["BLAS_UNITS", "BLAS_WORK", "HEADER", "SHARED_NAMES", "SHARED_SOURCE", "Unsupported", "delta_source",
            "forward_source", "sums_source"]
