@@ -303,10 +303,11 @@ def test_exact_entries_hold_mantissa_times_a_power_of_two_exactly(value, exponen
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("n", [3, BLAS_UNITS])  # a batch's products as loops, and by BLAS
 @pytest.mark.parametrize("loss", ["last", "sum"])
 @pytest.mark.parametrize("cell", BUILTIN)
-def test_every_cell_compiled_equals_the_numpy_kernel(compiled_kernel, cell, loss):
-    params, x, y, model = _model(cell, 3, 2, loss, T=10, B=2, seed=4)
+def test_every_cell_compiled_equals_the_numpy_kernel(compiled_kernel, cell, loss, n):
+    params, x, y, model = _model(cell, n, 2, loss, T=10, B=2, seed=4)
     fast = jit.float_pass(model.cell, model.params, model.x, model.y, loss)
     assert fast is not None
     assert _disagreement(model, fast) < 1e-13
