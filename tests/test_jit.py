@@ -340,7 +340,7 @@ def test_a_command_knows_before_the_wait_that_it_compiles(compiled_kernel, tmp_p
 
     monkeypatch.setenv("SYMBPTT_CACHE", str(tmp_path))
     spec = get_cell("rnn", get_activation("tanh"))
-    caches = (jit.kernels, jit._shared, jit_nudge.nudged_kernels, jit_nudge._helpers)
+    caches = (jit.kernels, jit._forward, jit._shared, jit_nudge.nudged_kernels, jit_nudge._helpers)
     for cache in caches:
         cache.cache_clear()
     try:

@@ -158,24 +158,42 @@ def _shared() -> Any:
     return _load(SHARED_SOURCE)[0]
 
 
+def _header() -> str:
+    """The imports every kernel module starts with: Numba, and the loops all kernels share."""
+    return HEADER + f"from {_shared().__name__} import {', '.join(SHARED_NAMES)}\n"
+
+
+@lru_cache(maxsize=32)
+def _forward(cell: Cell) -> tuple[Callable[..., None], bool] | None:
+    """The compiled forward pass of one layer of a cell and whether its source was new here, or None
+    when its equations use a function it does not compile.  Its source depends on the cell alone, so every
+    structure of the cell (layers, loss) shares one module and one compile."""
+    try:
+        source = forward_source(compiled(cell))
+    except Unsupported:
+        return None
+    module, fresh = _load(_header() + "\n\n" + source)
+    return module.forward_layer, fresh
+
+
 @lru_cache(maxsize=32)
 def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     """The compiled kernels of a structure, or None when its equations use a function they do not compile."""
     cc = compiled(cell)
+    forward = _forward(cell)
+    if forward is None:
+        return None
     try:
-        forward_src = forward_source(cc)
         delta_src, outs, coefs, weights = delta_source(cc, plan(cell, layers, loss), loss)
         sums_src, sum_coefs = sums_source(cc, plan(cell, layers, loss), loss)
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
-    shared = _shared().__name__  # the loops every kernel calls: one module, compiled once per machine
-    header = HEADER + f"from {shared} import {', '.join(SHARED_NAMES)}\n"
-    module, fresh = _load(header + constants + "\n\n" + forward_src + "\n\n" + delta_src + "\n\n" + sums_src)
+    module, fresh = _load(_header() + constants + "\n\n" + delta_src + "\n\n" + sums_src)
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
-    return Kernels(module.forward_layer, module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
-                   tuple(sum_coefs), fresh)
+    return Kernels(forward[0], module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
+                   tuple(sum_coefs), fresh or forward[1])
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..cells import INPUT, Cell
 from . import jit
 from .factors import NumericModel
 from .forward import ROUNDING, CompiledCell, UlpNoise, compiled
-from .jit_source import HEADER, SHARED_NAMES, Unsupported, _ScalarPrinter, delta_source, unit_lines
+from .jit_source import HEADER, Unsupported, _ScalarPrinter, delta_source, unit_lines
 from .kernel import HIGH, LOW, RESCALE_EVERY, plan
 
 NUDGE_SOURCE = HEADER + f'''
@@ -162,8 +162,7 @@ def nudged_kernels(cell: Cell, layers: int, loss: str) -> NudgedKernels | None:
     except Unsupported:
         return None
     constants = f"RESCALE, LOW, HIGH = {RESCALE_EVERY}, {LOW!r}, {HIGH!r}\n"
-    header = (HEADER + f"from {jit._shared().__name__} import {', '.join(SHARED_NAMES)}\n"
-              + f"from {_helpers()[0]} import {', '.join(NUDGE_NAMES)}\n")
+    header = jit._header() + f"from {_helpers()[0]} import {', '.join(NUDGE_NAMES)}\n"
     module, fresh = jit._load(header + constants + "\n\n" + forward_src + "\n\n" + delta_src)
     return NudgedKernels(module.forward_layer_nudged, module.deltas_nudged, tuple(coefs), tuple(weights),
                          fresh or _helpers()[1])

@@ -1,8 +1,9 @@
 """The source of the compiled step kernel (numeric/jit.py compiles and runs it): a cell's one-step
 equations, the δ recursion and the sums over t, printed as Numba functions.
 
-Three functions are generated per cell structure (cell, layers, loss), beside loops every structure
-shares (ADD, BLAS, DELTA_HELPERS, SUM_HELPERS: one module, compiled once per machine):
+Three functions are generated — forward_layer per cell, deltas and sums per cell structure (cell,
+layers, loss) — beside loops every structure shares (ADD, BLAS, DELTA_HELPERS, SUM_HELPERS: one module,
+compiled once per machine):
 
     forward_layer   the cell's one-step equations — the same stable expressions numeric/forward.py
                     lambdifies — printed as scalar Python, one unit of one batch element at a time,
