@@ -192,8 +192,9 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
     module, fresh = _load(_header() + constants + "\n\n" + delta_src + "\n\n" + sums_src)
     keys = tuple(key for key, _, _ in plan(cell, layers, loss).order)
     assert [f"D_{a}_{b}" for a, b in keys] == outs
+    run_here = bool(getattr(forward[0], "signatures", None))  # another structure of the cell ran it already
     return Kernels(forward[0], module.deltas, keys, tuple(coefs), tuple(weights), module.sums,
-                   tuple(sum_coefs), fresh or forward[1])
+                   tuple(sum_coefs), fresh or (forward[1] and not run_here))
 
 
 @dataclass
