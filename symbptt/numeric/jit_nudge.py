@@ -70,7 +70,7 @@ def _diagonal_n(D, S, t, K, L, s, shift):
 
 
 @njit(cache=True)
-def _through_n(D, S, t, MT, AT, K, L, s, shift, sc, pr):
+def _through_n(D, S, t, MT, AT, K, L, s, shift, sc):
     """δ_t += Mᵀ (c_s ⊙ δ'_s), and its size += |Mᵀ| |c_s ⊙ δ'_s|, each times 2^shift (one sequence)."""
     n = D.shape[1]
     for j in range(n):

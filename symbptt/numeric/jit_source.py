@@ -74,11 +74,11 @@ def _blas(n, m, B):
 
 
 @njit(cache=True)
-def _product(M, S, s, Q, blas):
-    """Q = M · S[s] (M: n × k, S[s]: k × B) of a batch: by BLAS where ``blas``, else as loops that add
-    each entry's k terms in order, the batch's columns carried side by side."""
+def _product(M, S, Q, blas):
+    """Q = M · S (M: n × k, S: k × B) of a batch: by BLAS where ``blas``, else as loops that add each
+    entry's k terms in order, the batch's columns carried side by side."""
     if blas:
-        np.dot(M, S[s], Q)
+        np.dot(M, S, Q)
         return
     n, k, B = M.shape[0], M.shape[1], Q.shape[1]
     for i in range(n):
@@ -87,7 +87,7 @@ def _product(M, S, s, Q, blas):
         for j in range(k):
             w = M[i, j]
             for bb in range(B):
-                Q[i, bb] += w * S[s, j, bb]
+                Q[i, bb] += w * S[j, bb]
 '''
 
 # the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
@@ -159,7 +159,7 @@ def forward_source(cc: CompiledCell) -> str:
                         f"            s += M_{m}[i, j] * N_{src}[t - 1, j, 0]", "        acc = acc + s"]
         one.append(f"        L_{lin.name}[t, i, 0] = acc")
         # a batch: each product M s_{t−1} first (_product: BLAS or loops), then the terms added in order
-        batch = ["else:", *[f"    _product(M_{m}, N_{src}, t - 1, Q_{m}, blas)"
+        batch = ["else:", *[f"    _product(M_{m}, N_{src}[t - 1], Q_{m}, blas)"
                             for m, src in lin.terms if src != INPUT],
                  "    for i in range(n):", "        for bb in range(B):", f"            acc = {start}"]
         batch += [f"            acc = acc + {f'R_{m}[t - 1, i, bb]' if src == INPUT else f'Q_{m}[i, bb]'}"
@@ -243,24 +243,13 @@ def _diagonal(D, t, K, L, s, shift):
 
 
 @njit(cache=True)
-def _through(D, t, MT, K, L, s, shift, sc, pr, pq):
+def _through(D, t, MT, K, L, s, shift, sc, pq):
     """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, row-major)."""
     n, B = D.shape[1], D.shape[2]
-    if _blas(n, n, B):  # a large batch: the product by BLAS, then added as below
-        for j in range(n):
-            for bb in range(B):
-                sc[j, bb] = K[s, j, bb] * L[s, j, bb]
-        np.dot(MT, sc, pq)
-        for i in range(n):
-            for bb in range(B):
-                v = pq[i, bb]
-                if shift != 0:
-                    v = math.ldexp(v, shift)
-                D[t, i, bb] = D[t, i, bb] + v
-        return
+    for j in range(n):
+        for bb in range(B):
+            sc[j, bb] = K[s, j, bb] * L[s, j, bb]
     if B == 1:  # one sequence: the same sums, held in a register
-        for j in range(n):
-            sc[j, 0] = K[s, j, 0] * L[s, j, 0]
         for i in range(n):
             v = 0.0
             for j in range(n):
@@ -269,18 +258,10 @@ def _through(D, t, MT, K, L, s, shift, sc, pr, pq):
                 v = math.ldexp(v, shift)
             D[t, i, 0] = D[t, i, 0] + v
         return
-    for j in range(n):
-        for bb in range(B):
-            sc[j, bb] = K[s, j, bb] * L[s, j, bb]
+    _product(MT, sc, pq, _blas(n, n, B))
     for i in range(n):
         for bb in range(B):
-            pr[bb] = 0.0
-        for j in range(n):
-            w = MT[i, j]
-            for bb in range(B):
-                pr[bb] += w * sc[j, bb]
-        for bb in range(B):
-            v = pr[bb]
+            v = pq[i, bb]
             if shift != 0:
                 v = math.ldexp(v, shift)
             D[t, i, bb] = D[t, i, bb] + v
@@ -316,7 +297,7 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
     n_ = "_n" if nudged else ""  # the nudged helpers, which carry the sizes S beside D
     sizes = {key: f", S_{key[0]}_{key[1]}" if nudged else "" for key in keys}
     error = "_error{n_}({out}{size}, t, " + ("H[T], Y, scale)" if loss == "last" else "H[t], Y[t - 1], scale)")
-    body = ["sc = np.empty((n, B))", "pr = np.empty(B)", *([] if nudged else ["pq = np.empty((n, B))"]),
+    body = ["sc = np.empty((n, B))", *([] if nudged else ["pq = np.empty((n, B))"]),
             "for t in range(T, -1, -1):",
             f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
             "    later_exp = exps[t + 1]",
@@ -341,7 +322,7 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
                 else:
                     absolute = f", AT_{len(weights)}" if nudged else ""
                     body.append(f"        _through{n_}({out}{size}, t, MT_{len(weights)}{absolute}, K_{ci}, "
-                                f"{out_name[part.later]}, {s}, {shift}, sc, pr{'' if nudged else ', pq'})")
+                                f"{out_name[part.later]}, {s}, {shift}, sc{'' if nudged else ', pq'})")
                     weights.append((part.later[0], matrix))
         if nudged:
             body.append(f"    _nudged_row({out}{size}, t, GD_{key[0]}_{key[1]})")
