@@ -212,6 +212,23 @@ def _negative(x: Any) -> bool:
     return bool((x if isinstance(x, mpmath.mpf) else mpmath.mpf(x))._mpf_[0])
 
 
+def mp_finite(value: mpmath.mpf) -> bool:
+    """Whether an mpf is finite, from its raw parts: a nonzero finite value has a mantissa, and 0 is all
+    zeros, while ±∞ and NaN have no mantissa and an exponent of their own (mpmath.isfinite, without its
+    dispatch: it costs more than the arithmetic of a unit's step)."""
+    _, man, exp, _ = value._mpf_
+    return bool(man) or not exp
+
+
+def mp_sign_value(value: Any) -> float:
+    """sign(v) of an mpf as a float, from its raw parts where it has a mantissa (mpmath.sign's dispatch
+    costs more than the rest of a coefficient's logs); 0, ±∞, NaN and plain numbers through mpmath."""
+    parts = getattr(value, "_mpf_", None)  # a constant coefficient may be a Python number
+    if parts is None or not parts[1]:
+        return float(mpmath.sign(value))
+    return -1.0 if parts[0] else 1.0
+
+
 LOG10_2_HI, LOG10_2_LO = 0.30102999566398120, -2.8037281277851704e-18  # log10(2) as a sum of two floats
 
 

@@ -139,7 +139,7 @@ class CompiledCell:
                 raise
             except (ArithmeticError, ValueError, TypeError):  # 1/0, log(0), sqrt(−1) → mpc, …
                 value = mpmath.mpf("nan")
-            if not _finite(value) and all(mpmath.isfinite(v[k]) for k in used):
+            if not P.mp_finite(value) and all(mpmath.isfinite(v[k]) for k in used):
                 where = ", ".join(f"{_shown(self.args[k])} = {mpmath.nstr(v[k], 6)}" for k in used)
                 raise CellDomainError(f"{label} has no finite real value at {where or 'these values'}; "
                                       "the cell is not defined on these data")
@@ -147,14 +147,6 @@ class CompiledCell:
 
         vector = np.frompyfunc(element, len(self.args), 1)
         return lambda *values: vector(*values)
-
-
-def _finite(value: mpmath.mpf) -> bool:
-    """Whether an mpf is finite, from its raw parts: a nonzero finite value has a mantissa, and 0 is all
-    zeros, while ±∞ and NaN have no mantissa and an exponent of their own (mpmath.isfinite, without its
-    dispatch: it costs more than the arithmetic of a unit's step)."""
-    _, man, exp, _ = value._mpf_
-    return bool(man) or not exp
 
 
 class CellDomainError(SymbpttError):
@@ -575,7 +567,7 @@ def _joint_mp(cc: CompiledCell, row: list[np.ndarray]) -> list[np.ndarray] | Non
                     v = mpmath.mpf(v)  # a constant coefficient comes back as a Python number
                 except (TypeError, ValueError):  # a complex value
                     return None
-            if not _finite(v):
+            if not P.mp_finite(v):
                 return None
             out[idx] = v
     return values

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import mpmath
 import numpy as np
@@ -36,15 +35,6 @@ def listed_steps(T: int) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(0, T, MAX_LISTED)})
 
 
-def _mp_sign(value: Any) -> float:
-    """sign(v) of an mpf as a float, from its raw parts where it has a mantissa (mpmath.sign's dispatch
-    costs more than the rest of a coefficient's logs); 0, ±∞, NaN and plain numbers through mpmath."""
-    parts = getattr(value, "_mpf_", None)  # a constant coefficient may be a Python number
-    if parts is None or not parts[1]:
-        return float(mpmath.sign(value))
-    return -1.0 if parts[0] else 1.0
-
-
 def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     """(sign, log10|c|) of every step coefficient of ``layer`` (batch of one), entries that float64
     could not hold recomputed with mpmath from the step's own inputs; log10|c| is −∞ only for c = 0, and
@@ -55,7 +45,7 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
     for key, array in traj.coefs[layer - 1].items():
         if array.dtype == object:  # an exact trajectory: logs of the mpf values themselves
             exact = array[:, :, 0]
-            sign = np.array([[_mp_sign(v) for v in row] for row in exact]).reshape(exact.shape)
+            sign = np.array([[P.mp_sign_value(v) for v in row] for row in exact]).reshape(exact.shape)
             logs = np.array([[P.mp_log10_abs(v) for v in row]
                              for row in exact]).reshape(exact.shape)
             out[key] = (sign, logs)
