@@ -1,6 +1,7 @@
 """The step kernel compiled to machine code (Numba, when installed): the float64 forward pass with its
 step coefficients, the δ recursion and the sums over t, for any cell whose equations use functions it
-can compile (numeric/jit_source.py prints the three functions of a cell structure).
+can compile (numeric/jit_source.py prints them: the forward pass per cell, the δ recursion and the sums per
+cell structure).
 
 The source is written once to the cache folder (its name is its hash) and compiled by Numba with its
 on-disk cache, so a later process loads machine code instead of compiling.  Products with a weight are
@@ -47,20 +48,19 @@ from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
 from .memory import keep_freed_memory
 
 MAX_SEQUENCE_UNITS = 64  # one sequence: the loops beat NumPy's call per product up to here
-MAX_BATCH_WORK = BLAS_WORK  # a batch: while n × n × batch is at most this (jit_source.BLAS_WORK)
 
 
 def worth_it(n: int, batch: int) -> bool:
     """Whether the compiled kernel beats the NumPy kernel (CPU medians of both on 2 cores, rnn, LSTM and
     GRU at T = 100).  One sequence: up to n = 64, where its loops took 0.7× (the plain cell), 0.6–0.9×
     (LSTM) and 0.7–0.85× (GRU) NumPy's time, and 1.4–1.9× at n = 128.  A batch: while n² × batch ≤
-    MAX_BATCH_WORK, a step's products by BLAS from jit_source.BLAS_UNITS units — 0.12–0.82× NumPy's time
+    jit_source.BLAS_WORK, a step's products by BLAS from jit_source.BLAS_UNITS units — 0.12–0.82× NumPy's time
     from n = 16 with batch 2 to n = 16 with batch 1024 and n = 256 with batch 4 (0.57–0.74× at n = 64,
     batch 32).  Beyond it BLAS would hand each product to threads, the kernel keeps its loops, and they
     took up to 1.5× (n = 128, batch 32)."""
     if batch == 1:
         return n <= MAX_SEQUENCE_UNITS
-    return n * n * batch <= MAX_BATCH_WORK
+    return n * n * batch <= BLAS_WORK
 
 
 FE_EVENTS = 0x01 | 0x04 | 0x08 | 0x10  # x86-64: invalid, divide by zero, overflow, underflow
@@ -349,5 +349,5 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
     return float(value), grads
 
 
-__all__ = ["FastPass", "Kernels", "MAX_BATCH_WORK", "MAX_SEQUENCE_UNITS", "available", "cache_folder", "compiles_first",
+__all__ = ["FastPass", "Kernels", "MAX_SEQUENCE_UNITS", "available", "cache_folder", "compiles_first",
            "layer_arrays", "float_pass", "kernels", "trajectory", "worth_it"]
