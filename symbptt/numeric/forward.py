@@ -29,6 +29,7 @@ from ..cells import INPUT, Cell, prev, unit
 from ..errors import SymbpttError
 from ..printing import text
 from ..step import step_graph
+from .flags import matmul
 from .memory import keep_freed_memory
 
 
@@ -207,7 +208,7 @@ def dot(a: np.ndarray | MpRows, b: np.ndarray) -> np.ndarray:
     and summed in integers, others term by term (_mp_dot).  NumPy's object matmul rounds after every
     product and every addition, and costs about ten times as much.  ``a`` may be given as MpRows."""
     if isinstance(a, np.ndarray) and a.dtype != object and b.dtype != object:
-        return a @ b
+        return matmul(a, b)
     rows = a if isinstance(a, MpRows) else MpRows(a)
     prec = mpmath.mp.prec
     make = mpmath.mp.make_mpf
@@ -281,7 +282,7 @@ def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """M·v_t for every step t of inputs (T, k, B); a matrix with a batch axis (n, k, B) acts per element."""
     if matrix.ndim == 3:
         return np.einsum("ikb,tkb->tib", matrix, inputs)
-    return np.matmul(matrix, inputs)
+    return matmul(matrix, inputs)
 
 
 ROUNDING = 2.0 ** -53  # float64's unit roundoff: a sum is rounded by up to this times Σ|terms|
@@ -399,7 +400,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                         dest[...] = p[lin.bias]
                     for matrix, src in lin.terms:
                         term = (read[matrix][t - 1] if src == INPUT
-                                else np.matmul(plain[matrix], layer[src][t - 1], out=product))
+                                else matmul(plain[matrix], layer[src][t - 1], out=product))
                         np.add(dest, term, out=dest)
                     args[lin.name] = dest
                     continue

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..cells import INPUT, Cell
+from .flags import matmul
 from .forward import CompiledCell, Trajectory, compiled
 from .jit_source import (
     BLAS_WORK,
@@ -235,7 +236,7 @@ def layer_arrays(cc: CompiledCell, p: dict[str, np.ndarray], inputs: np.ndarray,
         (reads, weights, biases, per-unit parameters, {name: rows} of maps and nodes, coefficient rows).
     """
     cell, T = cc.cell, inputs.shape[0]
-    reads = [np.ascontiguousarray(np.matmul(p[m], inputs)) for lin in cell.linears for m, s in lin.terms
+    reads = [np.ascontiguousarray(matmul(p[m], inputs)) for lin in cell.linears for m, s in lin.terms
              if s == INPUT]
     mats = [np.ascontiguousarray(p[m], dtype=float) for lin in cell.linears for m, s in lin.terms if s != INPUT]
     biases = [np.ascontiguousarray(p[lin.bias], dtype=float).reshape(-1, 1) for lin in cell.linears if lin.bias]

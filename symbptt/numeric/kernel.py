@@ -30,6 +30,7 @@ import numpy as np
 from ..cells import INPUT, Cell
 from ..paths import delta_recursion, param_entry, targets
 from .factors import ArrayFactors, NumericModel
+from .flags import matmul
 
 StateKey = tuple[int, str]  # (layer, state)
 
@@ -142,7 +143,7 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                 v = later[s]
                 for coef, mt, absolute in terms:
                     scaled = coef[s] * v
-                    part = scaled if mt is None else mt @ scaled
+                    part = scaled if mt is None else matmul(mt, scaled)
                     if shift and not up:
                         part = np.ldexp(part, shift)
                     total = part if total is None else total + part
@@ -331,12 +332,12 @@ def summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
     additions in the same order as one stacked product of all T steps, which NumPy sums over t in order
     unless n = k = 1); for one sequence, one (n, T)·(T, k) product."""
     if row.shape[2] == 1:
-        return row[:, :, 0].T @ z[:, :, 0]
+        return matmul(row[:, :, 0].T, z[:, :, 0])
     T, n, k = row.shape[0], row.shape[1], z.shape[1]
     zt = z.transpose(0, 2, 1)
     chunk = max(1, OUTER_BYTES // (8 * n * k))
     if T <= chunk or n * k == 1:  # (T, 1, 1) products are summed pairwise by NumPy: never in chunks
-        return np.matmul(row, zt).sum(axis=0)
+        return matmul(row, zt).sum(axis=0)
     total = None
     for a in range(0, T, chunk):
         b = min(T, a + chunk)
@@ -344,7 +345,7 @@ def summed_outer(row: np.ndarray, z: np.ndarray) -> np.ndarray:
         products = np.empty((b - a + first, n, k), dtype=np.result_type(row, z))
         if total is not None:
             products[0] = total
-        np.matmul(row[a:b], zt[a:b], out=products[first:])
+        matmul(row[a:b], zt[a:b], out=products[first:])
         total = products.sum(axis=0)
     assert total is not None
     return total
