@@ -102,6 +102,7 @@ class FactorCache(Generic[R]):
         self.atoms: Bounded[sp.Basic, str] = Bounded(8192)
         self.templates: dict[sp.Basic, R] = {}
         self.done: Bounded[sp.Basic, R] = Bounded(8192)  # long forms: each factor is printed a few times
+        self.terms: FactorCache[R] | None = None  # a format's own cache of whole terms that are not products
 
     def __call__(self, expr: sp.Basic) -> R:
         found = self.done.get(expr)
@@ -389,7 +390,16 @@ def pretty_cache() -> FactorCache[Picture]:
             form = prettyForm(*form.parens())
         return Picture.of(form)
 
-    return FactorCache(show, _pretty_swap, partial(_unicode_atom, printer))
+    cache = FactorCache(show, _pretty_swap, partial(_unicode_atom, printer))
+    # whole terms that are not products (1 − h_t², a sum over steps), unparenthesised: the term of step t
+    # and of step t + 1 differ only in t
+    cache.terms = FactorCache(partial(pretty_atom, printer=printer), _pretty_swap, partial(_unicode_atom, printer))
+    return cache
+
+
+def _pretty_term(expr: sp.Basic, cache: FactorCache[Picture], printer: UnicodePrinter) -> Picture:
+    """A term that is not a product, through the cache's template cache of terms when it has one."""
+    return cache.terms(expr) if cache.terms is not None else pretty_atom(expr, printer)
 
 
 def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:
@@ -458,7 +468,7 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
         if term.kind == PRODUCT:
             blocks.extend(_wrap(head, _pretty_factors(term.body, cache), indent + 3, width))
         else:
-            body = cache(term.body) if term.kind == MATRIX else pretty_atom(term.body, printer)
+            body = cache(term.body) if term.kind == MATRIX else _pretty_term(term.body, cache, printer)
             blocks.extend(line.rstrip() for line in hjoin([head, body]).lines)
     return "\n".join(blocks)
 
@@ -472,7 +482,7 @@ def _pair(lay: Layout, cache: FactorCache[Picture], printer: UnicodePrinter) -> 
         if term.kind == PRODUCT:
             pieces.extend(_interleave(_pretty_factors(term.body, cache)))
         else:
-            pieces.append(cache(term.body) if term.kind == MATRIX else pretty_atom(term.body, printer))
+            pieces.append(cache(term.body) if term.kind == MATRIX else _pretty_term(term.body, cache, printer))
     return pieces
 
 
