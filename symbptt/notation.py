@@ -146,6 +146,11 @@ class Name(Printed, sp.Symbol):
     def __getnewargs_ex__(self):
         return (self.name,), {}
 
+    @classmethod
+    def of_parts(cls, text: str) -> Name:
+        """The symbol of a spelling made by ``Parts.text`` (valid by construction: not parsed again, and
+        made without SymPy's cache of symbols, which the caller's cache stands in for)."""
+        return sp.Symbol.__xnew__(cls, text, real=True)
 
     @property
     def parts(self) -> Parts:
@@ -218,10 +223,10 @@ def spelling(base: str, *, tag: str = "", layer: int | None = None, step: object
     return Parts(base, tag, layer, "" if step is None else str(step), unit, param).text()
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=32768)  # a form at T = 10⁴ asks for about 24,000 names, each in two passes (δ's, sums)
 def name(base: str, **parts: Any) -> Name:
     """The symbol of ``base`` with its parts (tag, layer, step, unit), e.g. name("h", step=3) is h_3."""
-    return Name(spelling(base, **parts))
+    return Name.of_parts(spelling(base, **parts))
 
 
 @lru_cache(maxsize=8192)
