@@ -149,3 +149,19 @@ def test_the_watched_forward_pass_sees_an_underflow_in_one_corner() -> None:
     watch = FloatWatch()
     ArrayFactors(NumericModel(model.cell, [p], x, model.y, "last"), watch=watch)
     assert not watch.events
+
+
+def test_an_object_product_is_numpy_s_and_not_checked() -> None:
+    """mpf object arrays (the exact path's input products) are exact arithmetic: the product is NumPy's,
+    and no float64 event is read off its tiny entries."""
+    import mpmath
+
+    a = np.empty((64, 64), dtype=object)
+    b = np.empty((64, 64), dtype=object)
+    for idx in np.ndindex(a.shape):
+        a[idx], b[idx] = mpmath.mpf(1e-200), mpmath.mpf(1e-200) * (idx[0] + 1)
+    watch = FloatWatch()
+    with watch.watch("product"):
+        c = matmul(a, b)  # its entries near 1e-398: far below float64's range, exact as mpf
+    assert c.dtype == object and c[0, 0] == np.matmul(a, b)[0, 0]
+    assert not watch.events

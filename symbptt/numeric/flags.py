@@ -37,8 +37,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     """``np.matmul(a, b, out=out)``, with the events a threaded BLAS hides raised on this thread.
 
     Args:
-        a: float64 array, shape (..., m, k) or (k,).
-        b: float64 array, shape (..., k, n) or (k,).
+        a: array, shape (..., m, k) or (k,); float64 is checked (an object array of mpf is exact
+            arithmetic: nothing to read).
+        b: array, shape (..., k, n) or (k,).
         out: where to write the product, as for np.matmul.
 
     Returns:
@@ -47,7 +48,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     c = np.matmul(a, b, out=out)
     a2 = a if a.ndim > 1 else a[None]  # a vector as a one-row or one-column matrix
     b2 = b if b.ndim > 1 else b[:, None]
-    if a2.shape[-2] * a2.shape[-1] * b2.shape[-1] >= CHECKED_WORK:
+    if c.dtype.kind == "f" and a2.shape[-2] * a2.shape[-1] * b2.shape[-1] >= CHECKED_WORK:  # not mpf objects
         _raise_hidden(a2, b2, c)
     return c
 
