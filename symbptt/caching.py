@@ -8,7 +8,7 @@ time it takes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -28,9 +28,3 @@ class Bounded(dict[K, V], Generic[K, V]):
             self.clear()
         self[key] = value
         return value
-
-    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
-        """The value under ``key``, made and remembered when absent."""
-        if key in self:
-            return self[key]
-        return self.remember(key, make())
