@@ -36,7 +36,7 @@ def tex(expr: sp.Basic) -> str:
 @lru_cache(maxsize=1)
 def _tex_entries() -> FactorCache[str]:
     """The template cache of matrix entries in LaTeX (one for the process; it bounds itself)."""
-    return FactorCache(tex, lambda s, old, new: s.replace(old, new), _atom)
+    return FactorCache(tex, _replace, _atom)
 
 
 def _tex_matrix(expr: sp.MatrixBase) -> str:
@@ -53,8 +53,21 @@ def _tex_factor(expr: sp.Basic) -> str:
     return text
 
 
+def _replace(text: str, old: str, new: str) -> str:
+    return text.replace(old, new)
+
+
 def latex_cache() -> FactorCache[str]:
-    return FactorCache(_tex_factor, lambda s, old, new: s.replace(old, new), _atom)
+    cache = FactorCache(_tex_factor, _replace, _atom, symbol=str)
+    # whole right-hand sides that are sums (D_t = 1 − h_t²), unparenthesised: the one of step t and of
+    # step t + 1 differ only in t
+    cache.terms = FactorCache(tex, _replace, _atom)
+    return cache
+
+
+def _tex_whole(expr: sp.Basic, cache: FactorCache[str]) -> str:
+    """The LaTeX of a whole right-hand side, through the cache's template cache of them when it has one."""
+    return cache.terms(expr) if cache.terms is not None else tex(expr)
 
 
 def _atom(symbol: sp.Basic) -> str:
@@ -179,8 +192,10 @@ def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> lis
     short = _pair(lay, cache) if lay.pair else None
     if short is not None:  # h_T − y, J_t δ_t + F_t δ_t: one row, as the Unicode form prints it
         return [head + short]
-    if isinstance(lay.rhs, sp.Add) and not lay.several and len(tex(lay.rhs)) <= CHARS_PER_LINE:
-        return [head + tex(lay.rhs)]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
+    if isinstance(lay.rhs, sp.Add) and not lay.several:
+        whole = _tex_whole(lay.rhs, cache)
+        if len(whole) <= CHARS_PER_LINE:
+            return [head + whole]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
     rows = []
     for i, term in enumerate(lay.terms()):
         for j, line in enumerate(_term_lines(term, cache)):

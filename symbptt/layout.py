@@ -61,7 +61,7 @@ class Term:
 def term(expr: sp.Basic, i: int) -> Term:
     """The ``i``-th term of a sum (0: the first) as it is written."""
     sign = "+" if i else ""
-    if isinstance(expr, sp.Mul) and len(expr.args) > 1 and expr.args[0] == -1:
+    if isinstance(expr, sp.Mul) and len(expr.args) > 1 and expr.args[0] is sp.S.NegativeOne:
         rest = expr.args[1:]
         sign, expr = "-", rest[0] if len(rest) == 1 else type(expr)._from_args(rest)
     if isinstance(expr, (sp.Mul, sp.MatMul, sp.Transpose)):

@@ -118,7 +118,7 @@ def _sub(text: str) -> str:
     return f"_({text})" if any(ch in text for ch in "+-,") else f"_{text}"
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=32768)  # the printers read every printed symbol's parts: as many as name() keeps
 def parse(text: str, params: frozenset[str] = PARAM_BASES) -> Parts:
     """The parts of a text spelling (the inverse of ``Parts.text``), read as a parameter when its base is
     one of ``params``."""

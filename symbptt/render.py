@@ -97,9 +97,10 @@ class FactorCache(Generic[R]):
     printed placeholder symbol by the printed real one inside a printed result."""
 
     def __init__(self, show: Callable[[sp.Basic], R], swap: Callable[[R, str, str], R],
-                 atom: Callable[[sp.Basic], str]) -> None:
+                 atom: Callable[[sp.Basic], str], symbol: Callable[[str], R] | None = None) -> None:
         self.show, self.swap, self._atom = show, swap, atom
-        self.atoms: Bounded[sp.Basic, str] = Bounded(8192)
+        self.symbol = symbol  # a notation symbol drawn from its spelling alone (None: printed by show)
+        self.atoms: Bounded[sp.Basic, str] = Bounded(32768)  # a form at T = 10⁴ spells some 24,000 symbols
         self.templates: dict[sp.Basic, R] = {}
         self.done: Bounded[sp.Basic, R] = Bounded(8192)  # long forms: each factor is printed a few times
         self.terms: FactorCache[R] | None = None  # a format's own cache of whole terms that are not products
@@ -118,6 +119,8 @@ class FactorCache(Generic[R]):
         return found
 
     def _print(self, expr: sp.Basic) -> R:
+        if self.symbol is not None and isinstance(expr, notation.Name):
+            return self.symbol(self.atom(expr))
         found = _template(expr) if not isinstance(expr, (sp.Symbol, sp.MatrixSymbol)) else None
         if found is None:
             return self.show(expr)
@@ -170,7 +173,7 @@ def _text_factor(expr: sp.Basic) -> str:
 
 def text_cache() -> FactorCache[str]:
     return FactorCache(_text_factor, lambda s, old, new: s.replace(old, new),
-                       lambda e: e.name if isinstance(e, notation.Name) else text(e))
+                       lambda e: e.name if isinstance(e, notation.Name) else text(e), symbol=str)
 
 
 def split_product(expr: sp.Basic, cache: FactorCache, factors_of_product: Callable) -> list:
@@ -181,7 +184,7 @@ def split_product(expr: sp.Basic, cache: FactorCache, factors_of_product: Callab
         return [cache(expr)]
     out, done = [], cache.done
     args = expr.args
-    if len(args) > 1 and args[0] == -1:  # −1 joins the next factor: −h_(t-1)·…, never (−1)·h_(t-1)·…
+    if len(args) > 1 and args[0] is sp.S.NegativeOne:  # −1 joins the next factor: −h_(t-1)·…, never (−1)·h_(t-1)·…
         out.append(cache(sp.Mul._from_args(args[:2]) if isinstance(expr, sp.Mul) else sp.MatMul(*args[:2])))
         args = args[2:]
     for factor in args:
@@ -390,7 +393,7 @@ def pretty_cache() -> FactorCache[Picture]:
             form = prettyForm(*form.parens())
         return Picture.of(form)
 
-    cache = FactorCache(show, _pretty_swap, partial(_unicode_atom, printer))
+    cache = FactorCache(show, _pretty_swap, partial(_unicode_atom, printer), symbol=Picture.text)
     # whole terms that are not products (1 − h_t², a sum over steps), unparenthesised: the term of step t
     # and of step t + 1 differ only in t
     cache.terms = FactorCache(partial(pretty_atom, printer=printer), _pretty_swap, partial(_unicode_atom, printer))

@@ -17,8 +17,10 @@ from ..templates import swap, swap_builder
 from .derivation import Equation, Note, TermSum, ordered_product, ordered_sum
 
 # every factor instantiated from a template at some step, with the template and the swap that made it:
-# the printers print a template once and swap names (render.FactorCache) instead of printing each step
-_TEMPLATES: Bounded[sp.Basic, tuple[sp.Basic, dict[sp.Basic, sp.Basic]]] = Bounded(8192)
+# the printers print a template once and swap names (render.FactorCache) instead of printing each step.
+# Sized to keep the 20,000 factors of a T = 10⁴ form built whole before it is printed; a streamed form
+# at T = 10⁵ holds about 45 MB here at the most.
+_TEMPLATES: Bounded[sp.Basic, tuple[sp.Basic, dict[sp.Basic, sp.Basic]]] = Bounded(24576)
 
 
 def template_of(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Basic, sp.Basic]] | None:
