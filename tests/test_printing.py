@@ -154,3 +154,21 @@ def test_the_latex_printer_kept_per_settings_prints_as_a_new_one_would():
     expr = Nested(h) + notation.name("a", step=2)
     assert L.latex(expr) == L.LatexPrinter({}).doprint(expr)
     assert r"\langle" in L.latex(expr) and L._kept_printer(())._print_level == 0
+
+
+@pytest.mark.parametrize("symbol", [notation.name("h", step=3), notation.name("delta", tag="c", layer=2, step=12),
+                                    notation.name("a", tag="f", step="t-1"), notation.name("h", step=7, unit=(2,)),
+                                    notation.param_name("W", tag="f", layer=2, unit=(1, 2)),
+                                    notation.name("nu", unit=(3,)), notation.name("J", tag="hc", step=10)])
+def test_a_symbol_drawn_from_its_spelling_is_what_the_printer_draws(symbol):
+    """The factor caches draw a notation symbol from its spelling alone (FactorCache.symbol), skipping the
+    printer: in text, Unicode and LaTeX that must be exactly what the printer gives for the symbol."""
+    from symbptt.latex import latex_cache
+    from symbptt.render import pretty_cache, text_cache
+
+    for cache in (text_cache(), latex_cache(), pretty_cache()):
+        assert cache.symbol is not None
+        drawn, printed = cache.symbol(cache.atom(symbol)), cache.show(symbol)
+        if hasattr(drawn, "lines"):
+            drawn, printed = (drawn.lines, drawn.baseline), (printed.lines, printed.baseline)
+        assert drawn == printed
