@@ -65,11 +65,6 @@ def latex_cache() -> FactorCache[str]:
     return cache
 
 
-def _tex_whole(expr: sp.Basic, cache: FactorCache[str]) -> str:
-    """The LaTeX of a whole right-hand side, through the cache's template cache of them when it has one."""
-    return cache.terms(expr) if cache.terms is not None else tex(expr)
-
-
 def _atom(symbol: sp.Basic) -> str:
     """One symbol's LaTeX (a symbol of the notation spells itself, without a printer)."""
     return symbol.parts.latex() if isinstance(symbol, notation.Name) else latex(symbol)
@@ -193,7 +188,7 @@ def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> lis
     if short is not None:  # h_T − y, J_t δ_t + F_t δ_t: one row, as the Unicode form prints it
         return [head + short]
     if isinstance(lay.rhs, sp.Add) and not lay.several:
-        whole = _tex_whole(lay.rhs, cache)
+        whole = cache.whole(lay.rhs, tex)
         if len(whole) <= CHARS_PER_LINE:
             return [head + whole]  # δ_T = h_T − y, D_t = 1 − h_t²: no parentheses
     rows = []

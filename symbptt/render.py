@@ -111,6 +111,11 @@ class FactorCache(Generic[R]):
             found = self.done.remember(expr, self._print(expr))
         return found
 
+    def whole(self, expr: sp.Basic, show: Callable[[sp.Basic], R]) -> R:
+        """A whole term that is not a product (1 − h_t², a sum over steps): through the format's template
+        cache of such terms (``terms``) when it keeps one, else drawn by ``show``."""
+        return self.terms(expr) if self.terms is not None else show(expr)
+
     def atom(self, symbol: sp.Basic) -> str:
         """The printed spelling of one symbol (cached: symbols recur in every factor)."""
         found = self.atoms.get(symbol)
@@ -400,11 +405,6 @@ def pretty_cache() -> FactorCache[Picture]:
     return cache
 
 
-def _pretty_term(expr: sp.Basic, cache: FactorCache[Picture], printer: UnicodePrinter) -> Picture:
-    """A term that is not a product, through the cache's template cache of terms when it has one."""
-    return cache.terms(expr) if cache.terms is not None else pretty_atom(expr, printer)
-
-
 def _pretty_factors(expr: sp.Basic, cache: FactorCache[Picture]) -> list[Picture]:
     """The pictures of a product's factors (a transposed product becomes one parenthesised block)."""
     if isinstance(expr, sp.Transpose):
@@ -471,7 +471,8 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
         if term.kind == PRODUCT:
             blocks.extend(_wrap(head, _pretty_factors(term.body, cache), indent + 3, width))
         else:
-            body = cache(term.body) if term.kind == MATRIX else _pretty_term(term.body, cache, printer)
+            drawn = partial(pretty_atom, printer=printer)
+            body = cache(term.body) if term.kind == MATRIX else cache.whole(term.body, drawn)
             blocks.extend(line.rstrip() for line in hjoin([head, body]).lines)
     return "\n".join(blocks)
 
@@ -485,7 +486,8 @@ def _pair(lay: Layout, cache: FactorCache[Picture], printer: UnicodePrinter) -> 
         if term.kind == PRODUCT:
             pieces.extend(_interleave(_pretty_factors(term.body, cache)))
         else:
-            pieces.append(cache(term.body) if term.kind == MATRIX else _pretty_term(term.body, cache, printer))
+            drawn = partial(pretty_atom, printer=printer)
+            pieces.append(cache(term.body) if term.kind == MATRIX else cache.whole(term.body, drawn))
     return pieces
 
 
