@@ -151,13 +151,17 @@ def test_the_watched_forward_pass_sees_an_underflow_in_one_corner() -> None:
     assert not watch.events
 
 
-def test_an_object_product_is_numpy_s_and_not_checked() -> None:
+def test_an_object_product_is_numpy_s_and_not_checked(monkeypatch) -> None:
     """mpf object arrays (the exact path's input products) are exact arithmetic: the product is NumPy's,
-    and no float64 event is read off its tiny entries."""
+    and no float64 event is read off its tiny entries (checked here from any size, so that the test stays
+    small: the rule is the dtype, not the size)."""
     import mpmath
 
-    a = np.empty((64, 64), dtype=object)
-    b = np.empty((64, 64), dtype=object)
+    from symbptt.numeric import flags
+
+    monkeypatch.setattr(flags, "CHECKED_WORK", 1)
+    a = np.empty((8, 8), dtype=object)
+    b = np.empty((8, 8), dtype=object)
     for idx in np.ndindex(a.shape):
         a[idx], b[idx] = mpmath.mpf(1e-200), mpmath.mpf(1e-200) * (idx[0] + 1)
     watch = FloatWatch()
@@ -165,3 +169,7 @@ def test_an_object_product_is_numpy_s_and_not_checked() -> None:
         c = matmul(a, b)  # its entries near 1e-398: far below float64's range, exact as mpf
     assert c.dtype == object and c[0, 0] == np.matmul(a, b)[0, 0]
     assert not watch.events
+    floats = np.full((8, 8), 1e-160)  # the same rule at this size reads a float64 product's underflow
+    with watch.watch("product"):
+        matmul(floats, floats)
+    assert watch.events == {("product", "underflow")}
