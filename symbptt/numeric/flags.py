@@ -14,10 +14,12 @@ with its label):
 
 - overflow, invalid: the result holds an inf (overflow) or a NaN (invalid) although both operands are
   finite;
-- underflow: some entry has a term a_ik·b_kj below the smallest normal number, TINY, and the sum of its
-  terms' magnitudes is below 2·K·TINY (K the inner size).  Where that sum is larger, what the tiny terms
-  lost (at most K·2⁻¹⁰⁷⁵) is below half an ulp of it, the rounding every sum already carries; an FMA on
-  the calling thread, which rounds a tiny product only inside the larger sum, raises nothing there either.
+- underflow: some entry may hold a term a_ik·b_kj below the smallest normal number, TINY (the smallest
+  nonzero magnitudes of row i of a and column j of b meet below it), and the sum of its terms' magnitudes
+  is below 2·K·TINY (K the inner size).  Where that sum is larger, what the tiny terms
+  lost (at most K·2⁻¹⁰⁷⁵) is below half an ulp of it, the rounding every sum already carries.  OpenBLAS
+  on the calling thread raises the flag for such a term all the same (measured), so the share of a
+  product that this thread computes may still report an underflow this rule would not.
 
 The check costs a pass over the result: an entry whose terms' magnitudes sum below 2·K·TINY is itself
 below it, so most products stop there.  Past that, a pass over the operands finds whether a term can be
@@ -56,30 +58,34 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
 def _raise_hidden(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
     magnitudes = np.abs(c)
     low, high = float(magnitudes.min()), float(magnitudes.max())  # a NaN anywhere makes high NaN
-    margin = 2 * a.shape[-1] * TINY
+    margin = _margin(a)
     if not high < np.inf and np.isfinite(a).all() and np.isfinite(b).all():
         if np.isinf(c).any():
             np.multiply(np.float64(1e300), np.float64(1e300))  # raises 'overflow' here
         if np.isnan(c).any():
             np.subtract(np.float64(np.inf), np.float64(np.inf))  # raises 'invalid value' here
     # an entry whose terms' magnitudes sum below the margin is itself below it: most products end here
-    if low < margin and np.geterr()["under"] != "ignore" and _lost_to_underflow(a, b, margin):
+    if low < margin and np.geterr()["under"] != "ignore" and _lost_to_underflow(a, b):
         np.multiply(np.float64(1e-300), np.float64(1e-300))  # raises 'underflow' here
 
 
-def _lost_to_underflow(a: np.ndarray, b: np.ndarray, margin: float) -> bool:
-    """Whether some entry of a·b has a term below TINY and its terms' magnitudes sum below ``margin``."""
+def _margin(a: np.ndarray) -> float:
+    """2·K·TINY, K the inner size: below it an entry's sum of magnitudes may have lost more than rounding."""
+    return 2 * a.shape[-1] * TINY
+
+
+def _lost_to_underflow(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether some entry of a·b may hold a term below TINY (the smallest nonzero magnitudes of its row
+    of a and of its column of b meet below TINY) while its terms' magnitudes sum below the margin."""
+    margin = _margin(a)
     with np.errstate(all="ignore"):
-        low_a = _smallest(np.abs(a), axis=tuple(range(a.ndim - 1)))  # per inner index k
-        low_b = _smallest(np.abs(b), axis=tuple(i for i in range(b.ndim) if i != b.ndim - 2))
-        if not np.any(low_a * low_b < TINY):
+        abs_a, abs_b = np.abs(a), np.abs(b)
+        low_a, low_b = np.where(abs_a == 0, np.inf, abs_a), np.where(abs_b == 0, np.inf, abs_b)
+        by_inner = low_a.min(axis=tuple(range(a.ndim - 1))) * low_b.min(
+            axis=tuple(i for i in range(b.ndim) if i != b.ndim - 2))
+        if not np.any(by_inner < TINY):  # no term anywhere is below TINY
             return False
-        sizes = np.matmul(np.abs(a), np.abs(b))
+        may = low_a.min(axis=-1)[..., :, None] * low_b.min(axis=-2)[..., None, :] < TINY
+        sizes = np.matmul(abs_a, abs_b)
         terms = np.matmul((a != 0).astype(float), (b != 0).astype(float))
-        return bool(np.any((terms > 0) & (sizes < margin)))
-
-
-def _smallest(magnitudes: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
-    """The smallest nonzero magnitude along ``axis`` (inf where all are 0)."""
-    magnitudes[magnitudes == 0] = np.inf
-    return magnitudes.min(axis=axis)
+        return bool(np.any(may & (terms > 0) & (sizes < margin)))
