@@ -193,3 +193,45 @@ def test_an_object_product_is_numpy_s_and_not_checked(monkeypatch) -> None:
     with watch.watch("product"):
         matmul(floats, floats)
     assert watch.events == {("product", "underflow")}
+
+
+def test_the_recurrent_products_of_a_pass_are_checked_at_a_threaded_size() -> None:
+    """A pass picks its per-step product once (flags.product_for): NumPy's own for small products, the
+    checked one from CHECKED_WORK.  Here only W·h_1 has a subnormal corner (W's last row and the last
+    batch element of h_1 near 1e-160), at 128 × 128 × 64: the watch records it for the forward pass."""
+    from symbptt.numeric.flags import product_for
+
+    assert product_for(CHECKED_WORK - 1) is np.matmul and product_for(CHECKED_WORK) is matmul
+    n, T, B = 128, 2, 64
+    rng = np.random.default_rng(9)
+    W = _filled((n, n), rng) / n
+    W[-1] *= 1e-160
+    x = _filled((T, 1, B), rng)
+    x[0, :, -1] *= 1e-160  # h_1 of the last batch element is near 1e-160 in every unit (normal numbers)
+    p = {"W": W, "U": _filled((n, 1), rng), "b": np.zeros((n, 1)), "h0": np.zeros((n, 1))}
+    model = NumericModel(get_cell("rnn", get_activation("tanh")), [p], x, np.full((n, B), 0.5), "last")
+    watch = FloatWatch()
+    ArrayFactors(model, watch=watch)
+    assert watch.events == {("forward", "underflow")}
+
+
+def test_the_delta_recursion_s_products_are_checked_at_a_threaded_size() -> None:
+    """The NumPy kernel's δ recursion picks its product per pass as the forward pass does: here only
+    Wᵀ(σ' ⊙ δ_T) has a subnormal corner (W's last column and the last batch element's δ_T near 1e-160,
+    at 128 × 128 × 64), and the watch records it for the δ's."""
+    from symbptt.numeric import kernel
+
+    n, T, B = 128, 2, 64
+    rng = np.random.default_rng(10)
+    W = _filled((n, n), rng) / n
+    W[:, -1] *= 1e-160
+    x = _filled((T, 1, B), rng)
+    x[:, :, -1] = 0.0  # the last batch element stays at h = 0 ...
+    y = np.full((n, B), 0.5)
+    y[:, -1] = -1e-160  # ... so its δ_T = h_T − y is 1e-160 in every unit
+    p = {"W": W, "U": _filled((n, 1), rng), "b": np.zeros((n, 1)), "h0": np.zeros((n, 1))}
+    watch = FloatWatch()
+    values = ArrayFactors(NumericModel(get_cell("rnn", get_activation("tanh")), [p], x, y, "last"), watch=watch)
+    assert not watch.events
+    kernel.gradients(values)
+    assert ("delta", "underflow") in watch.events

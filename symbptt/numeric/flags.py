@@ -29,6 +29,8 @@ products find the entries' sums of magnitudes and their counts of nonzero terms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 TINY = 2.0 ** -1022  # float64's smallest normal number
@@ -48,11 +50,27 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         The product, the same bits as np.matmul's.
     """
     c = np.matmul(a, b, out=out)
+    if c.size * a.shape[-1] < CHECKED_WORK:  # the whole product's work bounds each slice's: most stop here
+        return c
     a2 = a if a.ndim > 1 else a[None]  # a vector as a one-row or one-column matrix
     b2 = b if b.ndim > 1 else b[:, None]
     if c.dtype.kind == "f" and a2.shape[-2] * a2.shape[-1] * b2.shape[-1] >= CHECKED_WORK:  # not mpf objects
         _raise_hidden(a2, b2, c)
     return c
+
+
+def product_for(work: int) -> Callable[..., np.ndarray]:
+    """The product for a loop whose products have at most ``work`` multiply–adds each (a pass's steps):
+    NumPy's own below CHECKED_WORK, where its thread sees every event and a call to ``matmul`` would only
+    add its cost to each step, else ``matmul``.
+
+    Args:
+        work: the most multiply–adds of one product in the loop (m·k·n).
+
+    Returns:
+        np.matmul or matmul, called as np.matmul is.
+    """
+    return matmul if work >= CHECKED_WORK else np.matmul
 
 
 def _raise_hidden(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:

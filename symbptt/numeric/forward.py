@@ -29,7 +29,7 @@ from ..cells import INPUT, Cell, prev, unit
 from ..errors import SymbpttError
 from ..printing import text
 from ..step import step_graph
-from .flags import matmul
+from .flags import matmul, product_for
 from .memory import keep_freed_memory
 
 
@@ -388,6 +388,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         # additions in the same order, without a temporary per term)
         plain = {m: w for m, w in weights.items() if isinstance(w, np.ndarray) and w.ndim == 2}
         in_place = noise is None and dtype.kind == "f" and len(plain) == len(weights)
+        product_of = product_for(B * max((w.size for w in plain.values()), default=0))
         product = np.empty((n, B), dtype=dtype)
         nudged: list[tuple[str, np.ndarray, np.ndarray]] = []  # nudged: each map's sum and Σ|terms| this step
         magnitude: dict[str, np.ndarray] = {}  # nudged: |s_{t−1}| of each state a map reads, this step
@@ -400,7 +401,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                         dest[...] = p[lin.bias]
                     for matrix, src in lin.terms:
                         term = (read[matrix][t - 1] if src == INPUT
-                                else matmul(plain[matrix], layer[src][t - 1], out=product))
+                                else product_of(plain[matrix], layer[src][t - 1], out=product))
                         np.add(dest, term, out=dest)
                     args[lin.name] = dest
                     continue

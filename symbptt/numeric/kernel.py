@@ -30,7 +30,7 @@ import numpy as np
 from ..cells import INPUT, Cell
 from ..paths import delta_recursion, param_entry, targets
 from .factors import ArrayFactors, NumericModel
-from .flags import matmul
+from .flags import matmul, product_for
 
 StateKey = tuple[int, str]  # (layer, state)
 
@@ -127,6 +127,8 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                                                    for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
     outs = [out for out, _, _ in flat]
+    product = product_for(like.shape[2] * max((mt.size for _, parts, _ in flat for _, _, terms in parts
+                                               for _, mt, _ in terms if mt is not None), default=0))
     for t in range(T, lowest - 1, -1):
         reads_error = t == T or (model.loss == "sum" and t >= 1)
         later_exp = int(exps[t + 1])
@@ -143,7 +145,7 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                 v = later[s]
                 for coef, mt, absolute in terms:
                     scaled = coef[s] * v
-                    part = scaled if mt is None else matmul(mt, scaled)
+                    part = scaled if mt is None else product(mt, scaled)
                     if shift and not up:
                         part = np.ldexp(part, shift)
                     total = part if total is None else total + part
