@@ -34,7 +34,8 @@ from collections.abc import Callable
 import numpy as np
 
 TINY = 2.0 ** -1022  # float64's smallest normal number
-CHECKED_WORK = 1 << 18  # multiply–adds per product from which events are read off the numbers
+CHECKED_WORK = 1 << 18  # multiply–adds per product from which events are read off the numbers (and up to
+# which the compiled kernel gives a product to BLAS: jit_source.BLAS_WORK)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -27,6 +27,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from .. import primitives as P
 from ..cells import INPUT, unit
+from .flags import CHECKED_WORK
 from .forward import CompiledCell
 from .kernel import _Plan
 
@@ -61,8 +62,10 @@ def _add(m1, x1, v, e):
 # a batch's products go to BLAS (np.dot) instead of the kernel's loops from this many units (measured, rnn, LSTM
 # and GRU, T = 100, batch 4–32: at n = 8 either way, at n = 16 BLAS 0.9×, at n = 32 0.7–0.8× the loops' time)
 BLAS_UNITS = 16
-BLAS_WORK = 1 << 18  # ... while a product has at most this many multiplications: OpenBLAS hands a larger
-# one to its threads, whose floating-point flags this thread does not see (and which cost more here)
+# ... while a product has at most this many multiplications: the size up to which OpenBLAS was seen to keep
+# a product on this thread, whose floating-point flags the kernel reads (flags.py measured it; a larger
+# product goes to threads, which also cost more here)
+BLAS_WORK = CHECKED_WORK
 
 BLAS = f'''
 
