@@ -3,8 +3,8 @@
 The floor is BPTT written by hand with NumPy over the batch axis, one function per cell, in the cell's
 own equations (the numbers are compared, so a floor that computed something else would show).  The
 peers are PyTorch's autograd in float64 on the same equations (optional) and JAX (reported when
-installed).  Times are CPU medians; each row also says which path symbptt took (float64, or the digits
-mpmath carried where float64 did not hold).
+installed).  Times are wall-clock time per call (the median of blocks of calls, each timed whole); each
+row also says which path symbptt took (float64, or the digits mpmath carried where float64 did not hold).
 """
 
 from __future__ import annotations
@@ -246,37 +246,49 @@ def median(func: Callable[[], object], repeats: int, clock: Callable[[], float] 
     return float(np.median(times))
 
 
+PASSES = 3  # side_by_side times every function's block this many times, in turn
+
+
 def side_by_side(funcs: dict[str, Callable[[], object]], least: int, budget: float = 0.03,
                  most: int = 75) -> dict[str, float]:
-    """The median CPU time of each function, timed in blocks of calls that take turns: every function's
-    block, then every function's block again, each block after one untimed call (a JIT's compile for
-    these shapes on the first pass, the caches and the memory the function reuses on both).  Calls per
-    block: enough for about ``budget`` seconds, at least ``least`` and at most ``most`` (a call of 0.1 ms
-    is timed many times, where a few timings would be mostly the clock's and the scheduler's noise).
+    """The wall-clock time per call of each function: the median over PASSES blocks of calls, each block
+    timed whole and divided by its calls, the blocks taking turns (every function's block, then every
+    function's block again, …), each block after one untimed call (a JIT's compile for these shapes on
+    the first pass, the caches and the memory the function reuses on all).  Calls per block: enough for
+    about ``budget`` seconds, at least ``least`` and at most ``most`` (a call of 0.1 ms is timed many
+    times, where a few timings would be mostly the clock's and the scheduler's noise).
+
+    Wall clock, on a quiet machine, because the process's CPU clock cannot tell the libraries apart: it
+    counts another thread's time only as the kernel accounts it (at a context switch or a scheduler tick,
+    every few ms), and JAX and torch compute on threads of their own that keep running between calls.
+    Timed call by call in CPU time, JAX's gradient of an rnn with n = 4, T = 100, batch 32 came out at
+    0.07 ms, the calling thread's share, where a block of its calls took 0.72 ms per call; timed by the
+    block in CPU time, ours came out at 1.12 ms there, the 0.55 ms it takes plus torch's threads still
+    spinning from the block before.  Torch then takes both cores where it can, as it does for its users.
 
     Calls are not interleaved one by one: a call right after another library's runs cold, up to 4× slower
     at 0.1 ms (caches), and with the long calls interleaved one by one an LSTM with n = 64, T = 1000,
     batch 32 came out 1.42× apart in two columns that run the same code (one follows torch): that measures
-    the order of the calls.  The second pass keeps a change in the machine's speed from falling on one
-    column only."""
-    times: dict[str, list[float]] = {name: [] for name in funcs}
+    the order of the calls.  The passes keep a change in the machine's speed from falling on one column
+    only."""
+    blocks: dict[str, list[float]] = {name: [] for name in funcs}
     calls: dict[str, int] = {}
-    for _ in range(2):
+    for _ in range(PASSES):
         for name, func in funcs.items():
-            start = time.process_time()
-            func()
+            start = time.perf_counter()
+            func()  # untimed: after another library's calls, the first call runs cold
             if name not in calls:
-                once = time.process_time() - start
+                once = time.perf_counter() - start
                 if once < budget:  # timed again: the untimed call may have compiled
-                    start = time.process_time()
+                    start = time.perf_counter()
                     func()
-                    once = time.process_time() - start
+                    once = time.perf_counter() - start
                 calls[name] = max(least, min(most, int(budget / max(once, 1e-6))))
+            start = time.perf_counter()
             for _ in range(calls[name]):
-                start = time.process_time()
                 func()
-                times[name].append(time.process_time() - start)
-    return {name: float(np.median(spent)) for name, spent in times.items()}
+            blocks[name].append((time.perf_counter() - start) / calls[name])
+    return {name: float(np.median(spent)) for name, spent in blocks.items()}
 
 
 def grid(smoke: bool, costs: dict[str, tuple[float, float, float, float]] | None = None) -> list[list[str]]:
@@ -341,7 +353,7 @@ FLOOR_TARGET, JAX_TARGET, JAX_UP_TO = 1.5, 5.0, 16  # ≤ 1.5× the floor; ≤ 5
 def step_costs(cell: str, p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, smoke: bool
                ) -> tuple[float, float, float, float]:
     """A row timed again in one block: ours and the floor's with all T steps and with the first step only
-    (CPU medians, seconds) — what a call costs before its steps, and each step after."""
+    (wall-clock per call, seconds) — what a call costs before its steps, and each step after."""
     import symbptt
 
     spent = side_by_side({"ours": lambda: symbptt.gradients(p, x, y, cell=cell),
@@ -550,7 +562,7 @@ def _rest_note(rows: list[list[str]]) -> str:
 
 def training(smoke: bool) -> list[list[str]]:
     """One training iteration (forward, backward, far share) for rnn and LSTM at n = 32, T = 100, batch 32
-    against torch autograd float64 on the same equations (target ≤ 1×)."""
+    against torch autograd float64 on the same equations (target ≤ 1×), side by side in wall-clock time."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.learn.train import batch_gradients, forward
@@ -577,8 +589,8 @@ def training(smoke: bool) -> list[list[str]]:
 
         tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
         tx, ty = torch.tensor(x), torch.tensor(y)
-        mine = median(ours, 7)
-        theirs = median(lambda: _torch_loss(cell, tp, tx, ty).backward(), 7)  # noqa: B023
+        spent = side_by_side({"ours": ours, "torch": lambda: _torch_loss(cell, tp, tx, ty).backward()}, 7)  # noqa: B023
+        mine, theirs = spent["ours"], spent["torch"]
         rows.append([f"one iteration, {cell} n = {n}, T = {T}, batch {B}", f"{mine * 1e3:.1f} ms",
                      f"{mine / theirs:.2f}× torch f64 ({theirs * 1e3:.1f} ms)", "met" if mine <= theirs else "NOT met"])
     return rows
@@ -634,9 +646,10 @@ def section(smoke: bool) -> list[str]:
     """Section 12 of docs/performance.md: the grid, the compiled kernel's one-time cost, the cases float64
     does not hold, a training iteration."""
     return ["\n## 12. `symbptt.gradients` against the hand-written floor, torch float64 and JAX\n",
-            "CPU medians: each column of a row timed in a block of calls (about 30 ms of them, 7 to 75; 3 for the "
-            "largest cases) after one untimed call, all blocks twice in turn. *floor*: BPTT written by hand with "
-            "NumPy over the batch, in the cell's own equations; "
+            f"Wall-clock time per call on a quiet machine, each library on the threads it takes: each column of a "
+            "row timed in blocks of calls (about 30 ms of them, 7 to 75; 3 for the largest cases), each block "
+            f"whole after one untimed call, the median of {PASSES} blocks taken in turn. *floor*: BPTT written by "
+            "hand with NumPy over the batch, in the cell's own equations; "
             "*NumPy kernel*: symbptt.gradients with the compiled kernel turned off (SYMBPTT_JIT=0), against the "
             "floor; *torch*, *JAX*: ours / torch autograd float64 and ours / JAX jit(grad) float64 (lax.scan) on "
             "the same equations, JAX's compile time not counted (blank when absent); *path*: the kernel that ran; "
