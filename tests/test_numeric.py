@@ -176,6 +176,21 @@ def test_matrix_norm_is_spectral_norm_of_the_whole_product():
     assert per_step > ours[0] + 1e-3  # the product of per-step norms is only an upper bound
 
 
+@settings(max_examples=25)
+@given(st.integers(1, 16), st.integers(1, 40), st.sampled_from([1.0, 1e-150, 1e150]), st.integers(0, 2**32 - 1))
+def test_small_blocks_take_the_same_norms_from_one_svd_call_as_one_norm_each(m, count, scale, seed):
+    """The report's norms of a stack of small blocks, from one batched SVD, are np.linalg.norm(·, 2) of
+    each block to the bit (so the printed logs do not depend on how many products a batch held)."""
+    from symbptt.numeric.logspace import _batch_norms
+
+    mats = np.random.default_rng(seed).normal(size=(count, m, m)) * scale
+    each = np.array([float(np.linalg.norm(a, 2)) if m > 1 else abs(float(a[0, 0])) for a in mats])
+    assert np.array_equal(_batch_norms(mats), each)
+    blocks = np.random.default_rng(seed).normal(size=(count, 2 * m, 2 * m))[:, m:, :m]  # a strided block
+    assert np.array_equal(_batch_norms(blocks), [float(np.linalg.norm(a, 2)) if m > 1 else abs(float(a[0, 0]))
+                                                 for a in blocks])
+
+
 @pytest.mark.parametrize("cell,seed", [("rnn", 0), ("lstm", 1), ("gru", 2)])
 def test_norms_over_T_of_a_wide_state_are_the_svd_norms_of_the_product(cell, seed):
     """log10‖∂s_t/∂s_0‖₂ for every t with warm-started power iteration (states above 16 units) equals the
