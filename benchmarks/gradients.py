@@ -631,7 +631,7 @@ def measured_note(rows: list[list[str]]) -> str:
     faster = " (there the compiled kernel's plain call is the faster one)" if compiled else ""
     compiled_runs = [row[0] for row in rows if row[6] == "compiled"]
     where = ("on the NumPy kernel" if not compiled_runs else "compiled" if len(compiled_runs) == len(rows)
-             else f"compiled for {', '.join(compiled_runs)} (one sequence) and on the NumPy kernel for the others")
+             else f"compiled for {'; '.join(compiled_runs)} and on the NumPy kernel for the others")
     return (f"Measuring cost {min(numpy_ratios):.1f}–{max(numpy_ratios):.1f}× the plain call on the NumPy kernel "
             f"and up to {max(plain_ratios):.0f}× the plain call as it ran{faster}; the nudged reruns ran {where}, "
             "and the sums over t add up each sum's Σ|terms|.\n")

@@ -57,7 +57,7 @@ def test_the_measured_digits_table_runs_and_its_sentence_follows_its_rows():
     assert "compiled" not in numbers.measured_note(rows)
     rows[1][6] = "compiled"  # one sequence: its reruns ran compiled (numeric/jit_nudge.py)
     note = numbers.measured_note(rows)
-    assert "reruns ran compiled for b (one sequence) and on the NumPy kernel for the others" in note
+    assert "reruns ran compiled for b and on the NumPy kernel for the others" in note
     rows[0][6] = "compiled"
     assert "reruns ran compiled," in numbers.measured_note(rows)
 

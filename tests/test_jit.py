@@ -432,7 +432,7 @@ class _Replay:
                 2.0 * rng.integers(0, 2, size=shape) - 1.0)
 
         cell, cc, T = model.cell, compiled(model.cell), model.T
-        shape = (T + 1, model.params[0][f"{cell.states[0]}0"].shape[0], 1)
+        shape = (T + 1, model.params[0][f"{cell.states[0]}0"].shape[0], model.x.shape[2])
         self.queue: list = []
         coefs = []
         for _ in model.params:
@@ -451,13 +451,14 @@ class _Replay:
         return _moved(values, self.queue.pop(), size)
 
 
-@pytest.mark.parametrize(("direction", "scattered"), [(1, False), (-1, True)])
-def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_kernel, direction, scattered):
+@pytest.mark.parametrize(("direction", "scattered", "B"), [(1, False, 1), (-1, True, 1), (-1, True, 3)])
+def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_kernel, direction, scattered, B):
     """The report's reruns (kept_digits) run compiled where the kernel does (numeric/jit_nudge.py).  On
     a 2-layer minLSTM with the identity for g and loss 'sum' — sums as nodes (h = f h + i g), gates, both
     layers' routes, an error at every step — the compiled arithmetic is NumPy's operation for operation,
     so with the same signs every linear map, node, coefficient and δ_t agrees bit for bit with the NumPy
-    rerun: a nudge left out, put in twice or given the wrong size moves a value by an ulp and fails here."""
+    rerun: a nudge left out, put in twice or given the wrong size moves a value by an ulp and fails here.
+    For one sequence and for a batch of three (each sequence its own column of every loop)."""
     from symbptt.numeric.factors import Unwatched
     from symbptt.numeric.jit_nudge import nudged_pass
 
@@ -467,7 +468,7 @@ def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_k
     params = random_layers(spec, n, 2, layers, rng, 0.8)
     shaped = [{k: np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) < 2 else np.asarray(v, dtype=float)
                for k, v in p.items()} for p in params]
-    model = NumericModel(spec, shaped, rng.normal(size=(T, 2, 1)), rng.normal(size=(T, n, 1)), "sum")
+    model = NumericModel(spec, shaped, rng.normal(size=(T, 2, B)), rng.normal(size=(T, n, B)), "sum")
     got = nudged_pass(model, direction, scattered)
     assert got is not None
     noise = _Replay(model, direction, scattered)
@@ -513,6 +514,36 @@ def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compile
     assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)
 
+
+
+def test_a_batch_s_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compiled_kernel, monkeypatch):
+    """symbptt.gradients(..., digits=12) on a batch (two stacked tanh cells, n = 6, batch 5, T = 60): the
+    reruns run compiled (n² × batch within LOOP_WORK) and measure within half a digit of the NumPy reruns;
+    a batch beyond LOOP_WORK keeps the NumPy reruns."""
+    from symbptt.numeric import grad_report, jit_nudge
+
+    _, _, _, model = _model("rnn", 6, 2, "sum", 60, 5, seed=6)
+    assert jit_nudge.applies(model.cell, 2, "sum", 6, 5, 60)
+    loss, grads, _ = grad_report.exact_gradients(model)
+    calls = []
+    original = jit_nudge.nudged_gradients
+
+    def counted(*args):
+        calls.append(original(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(grad_report, "nudged_gradients", counted)
+    compiled_digits = grad_report.kept_digits(model, loss, grads)
+    assert len(calls) == 2 and all(c is not None for c in calls)
+    monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
+    numpy_digits = grad_report.kept_digits(model, loss, grads)
+    assert max(compiled_digits + numpy_digits) < 16
+    assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
+                                                                                               numpy_digits)
+    n = 8
+    batch = jit_nudge.LOOP_WORK // (n * n)
+    assert jit_nudge.applies(model.cell, 2, "sum", n, batch, 60)
+    assert not jit_nudge.applies(model.cell, 2, "sum", n, batch + 1, 60)
 
 
 @pytest.mark.slow

@@ -435,8 +435,9 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     is counted from ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as
     SUM_ROUNDING·Σ|terms|.  Returns (the digits of each gradient relative to its largest entry, the digits
     of the worst entry); the nudge is larger than a typical rounding error, so both err low.  Each rerun
-    runs compiled where jit_nudge.applies (Numba, one sequence of at most jit.MAX_SEQUENCE_UNITS units,
-    at least jit_nudge.MIN_STEPS steps × layers), else on NumPy."""
+    runs compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or
+    a batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers),
+    else on NumPy."""
     worst_block = worst_entry = 0.0
     for direction, scattered in NUDGED_RUNS:
         rerun = nudged_gradients(model, direction, scattered)  # compiled, where numeric/jit.py runs

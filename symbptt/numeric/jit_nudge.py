@@ -5,8 +5,9 @@ maps, nodes, step coefficients, δ — moved by one unit in the last place, a su
 up or each by a sign of its own (forward.UlpNoise, grad_report.kept_digits).  On NumPy each rerun pays
 Python's cost per step and per stored value, two to three times the plain pass; here the same nudges run
 inside the compiled forward pass and δ recursion (numeric/jit.py's kernels, printed with their nudges by
-jit_source), for one sequence where the compiled kernel runs (jit.worth_it) and the run is long enough
-to repay a first compile (applies).  The signs of a scattered rerun are drawn from the same seeded
+jit_source), for one sequence where the compiled kernel runs (jit.worth_it), for a batch while its
+loops beat NumPy's products (LOOP_WORK), and where the run is long enough to repay a first compile
+(applies).  The signs of a scattered rerun are drawn from the same seeded
 stream, array by array; the sums over t are not nudged (as on NumPy: what they can lose is counted from
 their Σ|terms|).  Anywhere else, or when Numba raises, the caller runs the NumPy rerun.
 """
@@ -71,21 +72,24 @@ def _diagonal_n(D, S, t, K, L, s, shift):
 
 @njit(cache=True)
 def _through_n(D, S, t, MT, AT, K, L, s, shift, sc):
-    """δ_t += Mᵀ (c_s ⊙ δ'_s), and its size += |Mᵀ| |c_s ⊙ δ'_s|, each times 2^shift (one sequence)."""
-    n = D.shape[1]
+    """δ_t += Mᵀ (c_s ⊙ δ'_s), and its size += |Mᵀ| |c_s ⊙ δ'_s|, each times 2^shift, for every sequence
+    of the batch (the columns of sc)."""
+    n, B = D.shape[1], D.shape[2]
     for j in range(n):
-        sc[j, 0] = K[s, j, 0] * L[s, j, 0]
+        for bb in range(B):
+            sc[j, bb] = K[s, j, bb] * L[s, j, bb]
     for i in range(n):
-        v = 0.0
-        b = 0.0
-        for j in range(n):
-            v += MT[i, j] * sc[j, 0]
-            b += AT[i, j] * abs(sc[j, 0])
-        if shift != 0:
-            v = math.ldexp(v, shift)
-            b = math.ldexp(b, shift)
-        D[t, i, 0] = D[t, i, 0] + v
-        S[i, 0] = S[i, 0] + b
+        for bb in range(B):
+            v = 0.0
+            b = 0.0
+            for j in range(n):
+                v += MT[i, j] * sc[j, bb]
+                b += AT[i, j] * abs(sc[j, bb])
+            if shift != 0:
+                v = math.ldexp(v, shift)
+                b = math.ldexp(b, shift)
+            D[t, i, bb] = D[t, i, bb] + v
+            S[i, bb] = S[i, bb] + b
 
 
 @njit(cache=True)
@@ -98,9 +102,9 @@ NUDGE_NAMES = ("_nudge", "_zero_n", "_error_n", "_diagonal_n", "_through_n", "_n
 
 
 def nudged_forward_source(cc: CompiledCell) -> str:
-    """forward_layer_nudged(...): one sequence's linear maps, nodes and step coefficients for t = 1..T,
-    each stored value nudged (the sizes of a linear map: |b| + Σ |M|·|s_{t−1}| + |U|·|x_t|, in the order
-    its sum is added)."""
+    """forward_layer_nudged(...): the linear maps, nodes and step coefficients of every sequence of the
+    batch for t = 1..T, each stored value nudged (the sizes of a linear map: |b| + Σ |M|·|s_{t−1}| +
+    |U|·|x_t|, in the order its sum is added)."""
     cell = cc.cell
     printer = _ScalarPrinter({"fully_qualified_modules": True, "strict": True})
     inputs = [m for lin in cell.linears for m, s in lin.terms if s == INPUT]
@@ -116,16 +120,18 @@ def nudged_forward_source(cc: CompiledCell) -> str:
     body = ["for t in range(1, T + 1):"]
     for lin in cell.linears:
         start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
-        lines = ["for i in range(n):", f"    acc0 = {start}", f"    z0 = abs({start})"]
+        lines = ["for i in range(n):", "    for bb in range(B):", f"        acc0 = {start}",
+                 f"        z0 = abs({start})"]
         for matrix, src in lin.terms:
             if src == INPUT:
-                lines += [f"    acc0 = acc0 + R_{matrix}[t - 1, i, 0]", f"    z0 = z0 + A_{matrix}[t - 1, i, 0]"]
+                lines += [f"        acc0 = acc0 + R_{matrix}[t - 1, i, bb]",
+                          f"        z0 = z0 + A_{matrix}[t - 1, i, bb]"]
             else:
-                lines += ["    s0 = 0.0", "    q0 = 0.0", "    for j in range(n):",
-                          f"        s0 += M_{matrix}[i, j] * N_{src}[t - 1, j, 0]",
-                          f"        q0 += Z_{matrix}[i, j] * abs(N_{src}[t - 1, j, 0])",
-                          "    acc0 = acc0 + s0", "    z0 = z0 + q0"]
-        lines.append(f"    L_{lin.name}[t, i, 0] = _nudge(acc0, z0, GL_{lin.name}[t, i, 0])")
+                lines += ["        s0 = 0.0", "        q0 = 0.0", "        for j in range(n):",
+                          f"            s0 += M_{matrix}[i, j] * N_{src}[t - 1, j, bb]",
+                          f"            q0 += Z_{matrix}[i, j] * abs(N_{src}[t - 1, j, bb])",
+                          "        acc0 = acc0 + s0", "        z0 = z0 + q0"]
+        lines.append(f"        L_{lin.name}[t, i, bb] = _nudge(acc0, z0, GL_{lin.name}[t, i, bb])")
         body += ["    " + line for line in lines]
     body += unit_lines(cc, printer, nudged=True)
     return ("@njit(cache=True)\ndef forward_layer_nudged(" + ", ".join(args) + "):\n"
@@ -168,17 +174,30 @@ def nudged_kernels(cell: Cell, layers: int, loss: str) -> NudgedKernels | None:
                          fresh or _helpers()[1])
 
 
+# A batch's nudged reruns run compiled while n² × batch is at most this: the nudged kernels multiply in
+# loops (each product twice: the value and its size), with no BLAS.  Measured against the NumPy reruns
+# (kept_digits, T = 100-200): 0.09–0.26× their time at n² × batch ≤ 2048, 0.48–0.64× at 8192–16384,
+# 0.81–0.88× at 32768 (rnn n = 64, batch 8; n = 32, batch 32), 1.24× at 131072 (rnn n = 64, batch 32).
+LOOP_WORK = 1 << 15
+
+
+def _worth_it(n: int, batch: int) -> bool:
+    """One sequence: as the plain kernel (jit.worth_it); a batch: while its loops beat NumPy's products."""
+    return jit.worth_it(n, 1) if batch == 1 else n * n * batch <= LOOP_WORK
+
+
 MIN_STEPS = 100  # steps × layers below which the reruns stay on NumPy: milliseconds there, a compile seconds
 
 
 def applies(cell: Cell, layers: int, loss: str, n: int, batch: int, T: int) -> bool:
     """Whether the reruns of this structure run compiled: Numba here, one sequence of at most
-    jit.MAX_SEQUENCE_UNITS units and at least MIN_STEPS steps × layers (a short run's NumPy reruns cost
-    milliseconds, and a structure's first compile seconds: `symbptt check`, whose trials are a few steps
-    of many structures, would compile dozens), and equations the kernels compile (float64 parameters
-    shared by the batch are nudged_pass's to check).  A rule of the sizes alone, so that the same input
-    is measured the same way on one installation whatever its cache holds."""
-    return (jit.available() and batch == 1 and jit.worth_it(n, 1) and T * layers >= MIN_STEPS
+    jit.MAX_SEQUENCE_UNITS units or a batch with n² × batch at most LOOP_WORK, at least MIN_STEPS steps ×
+    layers (a short run's NumPy reruns cost milliseconds, and a structure's first compile seconds:
+    `symbptt check`, whose trials are a few steps of many structures, would compile dozens), and
+    equations the kernels compile (float64 parameters shared by the batch are nudged_pass's to check).
+    A rule of the sizes alone, so that the same input is measured the same way on one installation
+    whatever its cache holds."""
+    return (jit.available() and _worth_it(n, batch) and T * layers >= MIN_STEPS
             and nudged_kernels(cell, layers, loss) is not None and jit.kernels(cell, layers, loss) is not None)
 
 
@@ -208,8 +227,8 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
     """One nudged rerun of ``model`` (one float64 sequence) by the compiled kernels: every stored value
     moved ``direction`` (+1 up, −1 down), each by a sign of its own when ``scattered`` (the signs drawn
     array by array from UlpNoise's seeded stream: each layer's linear maps, nodes and coefficients, then
-    each δ) — or None where they do not run (see applies: no Numba, n beyond jit.worth_it, a batch, a
-    short run; parameters per batch element, a function they do not compile, Numba raising on x/0)."""
+    each δ) — or None where they do not run (see applies: no Numba, n beyond jit.worth_it, a batch beyond
+    LOOP_WORK, a short run; parameters per batch element, a function they do not compile, Numba raising on x/0)."""
     cell, params, x, y, loss = model.cell, model.params, model.x, model.y, model.loss
     n = params[0][f"{cell.states[0]}0"].shape[0]
     if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
@@ -225,27 +244,27 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
         return direction * (2.0 * rng.integers(0, 2, size=shape) - 1.0)
 
     cc = compiled(cell)
-    T = x.shape[0]
+    T, B = x.shape[0], x.shape[2]
     values: list[dict[str, np.ndarray]] = []
     coefs: list[dict[tuple[str, str], np.ndarray]] = []
     try:
         with np.errstate(all="ignore"):
             for ell, p in enumerate(params):
                 inputs = np.ascontiguousarray(x if ell == 0 else values[-1]["h"][1:])
-                reads, mats, biases, units, layer, cs = jit.layer_arrays(cc, p, inputs, n, 1)
+                reads, mats, biases, units, layer, cs = jit.layer_arrays(cc, p, inputs, n, B)
                 sizes = [np.ascontiguousarray(np.matmul(np.abs(p[m]), np.abs(inputs))) for lin in cell.linears
                          for m, s in lin.terms if s == INPUT]  # |U|·|x_t|: what each U x_t adds to a sum's size
-                moves = [signs((T + 1, n, 1)) for _ in range(len(layer) + len(cs))]
-                k.forward_layer(T, n, 1, inputs.shape[1] == n, inputs, *reads, *sizes, *mats,
+                moves = [signs((T + 1, n, B)) for _ in range(len(layer) + len(cs))]
+                k.forward_layer(T, n, B, inputs.shape[1] == n, inputs, *reads, *sizes, *mats,
                                 *[np.abs(m) for m in mats], *biases, *units, *layer.values(), *cs, *moves)
                 values.append(layer)
                 coefs.append(dict(zip(cc.keys, cs, strict=True)))
             exps = np.zeros(T + 2, dtype=np.int64)
-            outs = [np.empty((T + 1, n, 1)) for _ in plan(cell, len(params), loss).order]
+            outs = [np.empty((T + 1, n, B)) for _ in plan(cell, len(params), loss).order]
             transposed = [np.ascontiguousarray(params[layer - 1][m].T) for layer, m in k.weights]
-            k.deltas(T, n, 1, values[-1]["h"], y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
-                     *transposed, *outs, *[np.abs(m) for m in transposed], *[np.empty((n, 1)) for _ in outs],
-                     *[signs((T + 1, n, 1)) for _ in outs])
+            k.deltas(T, n, B, values[-1]["h"], y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
+                     *transposed, *outs, *[np.abs(m) for m in transposed], *[np.empty((n, B)) for _ in outs],
+                     *[signs((T + 1, n, B)) for _ in outs])
     except (FloatingPointError, ZeroDivisionError):
         return None
     return NudgedPass(values, coefs, outs, exps[:T + 1])
@@ -265,5 +284,5 @@ def nudged_gradients(model: NumericModel, direction: int, scattered: bool
                      done.coefs, done.deltas, done.exps)
 
 
-__all__ = ["NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "applies", "compiles_first", "nudged_forward_source",
-           "nudged_gradients", "nudged_kernels", "nudged_pass"]
+__all__ = ["LOOP_WORK", "NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "applies", "compiles_first",
+           "nudged_forward_source", "nudged_gradients", "nudged_kernels", "nudged_pass"]
