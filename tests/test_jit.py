@@ -487,14 +487,11 @@ def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_k
     assert np.array_equal(got.exps, exps)
 
 
-def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compiled_kernel, monkeypatch):
-    """Two stacked tanh cells, n = 6, T = 60 (the compiled tanh rounds differently from NumPy's, so the
-    reruns cannot agree bit for bit): the digits kept_digits measures with the compiled reruns are within
-    half a digit of those the NumPy reruns measure, and below 16 (a rerun that nudged nothing would
-    measure 16)."""
+def _compiled_and_numpy_digits(model: NumericModel, monkeypatch) -> tuple[tuple, tuple]:
+    """The digits kept_digits measures with the compiled reruns (both of them run compiled) and with the
+    NumPy reruns."""
     from symbptt.numeric import grad_report, jit_nudge
 
-    _, _, _, model = _model("rnn", 6, 2, "sum", 60, 1, seed=5)
     loss, grads, _ = grad_report.exact_gradients(model)
     calls = []
     original = jit_nudge.nudged_gradients
@@ -507,39 +504,24 @@ def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compile
     compiled_digits = grad_report.kept_digits(model, loss, grads)
     assert len(calls) == 2 and all(c is not None for c in calls)
     monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
-    numpy_digits = grad_report.kept_digits(model, loss, grads)
-    _, _, _, short = _model("rnn", 6, 2, "sum", 49, 1, seed=5)  # 98 steps × layers: NumPy's reruns
+    return compiled_digits, grad_report.kept_digits(model, loss, grads)
+
+
+@pytest.mark.parametrize(("B", "seed"), [(1, 5), (5, 6)])
+def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compiled_kernel, monkeypatch, B, seed):
+    """Two stacked tanh cells, n = 6, T = 60, one sequence and a batch of 5 (the compiled tanh rounds
+    differently from NumPy's, so the reruns cannot agree bit for bit): the digits kept_digits measures with
+    the compiled reruns are within half a digit of those the NumPy reruns measure, and below 16 (a rerun
+    that nudged nothing would measure 16).  A shorter run, and a batch beyond LOOP_WORK, keep NumPy's."""
+    from symbptt.numeric import jit_nudge
+
+    _, _, _, model = _model("rnn", 6, 2, "sum", 60, B, seed=seed)
+    compiled_digits, numpy_digits = _compiled_and_numpy_digits(model, monkeypatch)
+    assert max(compiled_digits + numpy_digits) < 16
+    assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
+                                                                                               numpy_digits)
+    _, _, _, short = _model("rnn", 6, 2, "sum", 49, B, seed=seed)  # 98 steps × layers: NumPy's reruns
     assert jit_nudge.nudged_pass(short, 1, False) is None
-    assert max(compiled_digits + numpy_digits) < 16
-    assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
-                                                                                               numpy_digits)
-
-
-
-def test_a_batch_s_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compiled_kernel, monkeypatch):
-    """symbptt.gradients(..., digits=12) on a batch (two stacked tanh cells, n = 6, batch 5, T = 60): the
-    reruns run compiled (n² × batch within LOOP_WORK) and measure within half a digit of the NumPy reruns;
-    a batch beyond LOOP_WORK keeps the NumPy reruns."""
-    from symbptt.numeric import grad_report, jit_nudge
-
-    _, _, _, model = _model("rnn", 6, 2, "sum", 60, 5, seed=6)
-    assert jit_nudge.applies(model.cell, 2, "sum", 6, 5, 60)
-    loss, grads, _ = grad_report.exact_gradients(model)
-    calls = []
-    original = jit_nudge.nudged_gradients
-
-    def counted(*args):
-        calls.append(original(*args))
-        return calls[-1]
-
-    monkeypatch.setattr(grad_report, "nudged_gradients", counted)
-    compiled_digits = grad_report.kept_digits(model, loss, grads)
-    assert len(calls) == 2 and all(c is not None for c in calls)
-    monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
-    numpy_digits = grad_report.kept_digits(model, loss, grads)
-    assert max(compiled_digits + numpy_digits) < 16
-    assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
-                                                                                               numpy_digits)
     n = 8
     batch = jit_nudge.LOOP_WORK // (n * n)
     assert jit_nudge.applies(model.cell, 2, "sum", n, batch, 60)
