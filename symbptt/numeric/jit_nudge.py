@@ -7,9 +7,9 @@ Python's cost per step and per stored value, two to three times the plain pass; 
 inside the compiled forward pass and δ recursion (numeric/jit.py's kernels, printed with their nudges by
 jit_source), for one sequence where the compiled kernel runs (jit.worth_it), for a batch while its
 loops beat NumPy's products (LOOP_WORK), and where the run is long enough to repay a first compile
-(applies).  The signs of a scattered rerun are drawn from the same seeded
-stream, array by array; the sums over t are not nudged (as on NumPy: what they can lose is counted from
-their Σ|terms|).  Anywhere else, or when Numba raises, the caller runs the NumPy rerun.
+(applies).  The signs of a scattered rerun are drawn from the same seeded stream, array by array; the
+sums over t are not nudged (as on NumPy: what they can lose is counted from their Σ|terms|).  Anywhere
+else, or when Numba raises, the caller runs the NumPy rerun.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class NudgedPass:
 
 
 def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedPass | None:
-    """One nudged rerun of ``model`` (one float64 sequence) by the compiled kernels: every stored value
+    """One nudged rerun of ``model`` (float64: one sequence or a batch) by the compiled kernels: every stored value
     moved ``direction`` (+1 up, −1 down), each by a sign of its own when ``scattered`` (the signs drawn
     array by array from UlpNoise's seeded stream: each layer's linear maps, nodes and coefficients, then
     each δ) — or None where they do not run (see applies: no Numba, n beyond jit.worth_it, a batch beyond
