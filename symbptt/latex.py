@@ -19,7 +19,7 @@ from .escape import latex_text
 from .layout import MATRIX, Layout, Term, factors_of, is_matrix, is_sum, layout, summands
 from .printing import factor_joint, latex, side_by_side
 from .reading import in_reading_order
-from .render import FactorCache, split_product
+from .render import FactorCache, split_product, swap_text
 from .symbolic.derivation import Derivation, Equation
 from .validate import instance
 
@@ -36,7 +36,7 @@ def tex(expr: sp.Basic) -> str:
 @lru_cache(maxsize=1)
 def _tex_entries() -> FactorCache[str]:
     """The template cache of matrix entries in LaTeX (one for the process; it bounds itself)."""
-    return FactorCache(tex, _replace, _atom)
+    return FactorCache(tex, swap_text, _atom)
 
 
 def _tex_matrix(expr: sp.MatrixBase) -> str:
@@ -53,15 +53,11 @@ def _tex_factor(expr: sp.Basic) -> str:
     return text
 
 
-def _replace(text: str, old: str, new: str) -> str:
-    return text.replace(old, new)
-
-
 def latex_cache() -> FactorCache[str]:
-    cache = FactorCache(_tex_factor, _replace, _atom, symbol=str)
+    cache = FactorCache(_tex_factor, swap_text, _atom, symbol=str)
     # whole right-hand sides that are sums (D_t = 1 − h_t²), unparenthesised: the one of step t and of
     # step t + 1 differ only in t
-    cache.terms = FactorCache(tex, _replace, _atom)
+    cache.terms = FactorCache(tex, swap_text, _atom)
     return cache
 
 

@@ -23,7 +23,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from . import notation
 from .caching import Bounded
-from .layout import MATRIX, PRODUCT, Layout, is_matrix, layout
+from .layout import MATRIX, PRODUCT, Layout, Term, is_matrix, layout
 from .printing import TextPrinter, UnicodePrinter, text
 from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation
@@ -149,13 +149,18 @@ class FactorCache(Generic[R]):
 # ---------------------------------------------------------------- text
 
 
+def swap_text(printed: str, old: str, new: str) -> str:
+    """A printed placeholder replaced by the printed real symbol, in text or LaTeX (FactorCache's swap)."""
+    return printed.replace(old, new)
+
+
 _TEXT = TextPrinter({"numpy_operators": True})  # NumPy's operators for matrices: A@B, A.T
 
 
 @lru_cache(maxsize=1)
 def _text_entries() -> FactorCache[str]:
     """The template cache of matrix entries in text (one for the process; it bounds itself)."""
-    return FactorCache(text_atom, lambda s, old, new: s.replace(old, new), text)
+    return FactorCache(text_atom, swap_text, text)
 
 
 def text_atom(expr: sp.Basic) -> str:
@@ -177,7 +182,7 @@ def _text_factor(expr: sp.Basic) -> str:
 
 
 def text_cache() -> FactorCache[str]:
-    return FactorCache(_text_factor, lambda s, old, new: s.replace(old, new),
+    return FactorCache(_text_factor, swap_text,
                        lambda e: e.name if isinstance(e, notation.Name) else text(e), symbol=str)
 
 
@@ -471,9 +476,7 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
         if term.kind == PRODUCT:
             blocks.extend(_wrap(head, _pretty_factors(term.body, cache), indent + 3, width))
         else:
-            drawn = partial(pretty_atom, printer=printer)
-            body = cache(term.body) if term.kind == MATRIX else cache.whole(term.body, drawn)
-            blocks.extend(line.rstrip() for line in hjoin([head, body]).lines)
+            blocks.extend(line.rstrip() for line in hjoin([head, _not_product(term, cache, printer)]).lines)
     return "\n".join(blocks)
 
 
@@ -486,9 +489,16 @@ def _pair(lay: Layout, cache: FactorCache[Picture], printer: UnicodePrinter) -> 
         if term.kind == PRODUCT:
             pieces.extend(_interleave(_pretty_factors(term.body, cache)))
         else:
-            drawn = partial(pretty_atom, printer=printer)
-            pieces.append(cache(term.body) if term.kind == MATRIX else cache.whole(term.body, drawn))
+            pieces.append(_not_product(term, cache, printer))
     return pieces
+
+
+def _not_product(term: Term, cache: FactorCache[Picture], printer: UnicodePrinter) -> Picture:
+    """A term that is not a product: a matrix through the factor cache, anything else drawn whole
+    (through the cache's template cache of whole terms)."""
+    if term.kind == MATRIX:
+        return cache(term.body)
+    return cache.whole(term.body, partial(pretty_atom, printer=printer))
 
 
 def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> Iterator[str]:
