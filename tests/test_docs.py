@@ -171,6 +171,21 @@ def test_readme_names_the_two_quickstart_commands():
     assert "\n    pytest\n" in text
 
 
+def test_the_reference_states_the_rules_for_compiled_reruns_and_checked_products_as_the_code_holds_them():
+    """The numbers docs/reference.md gives for when the nudged reruns run compiled and from which size a
+    product's floating-point events are read off its numbers are the constants the code decides by."""
+    from symbptt.numeric.flags import CHECKED_WORK
+    from symbptt.numeric.jit import MAX_SEQUENCE_UNITS
+    from symbptt.numeric.jit_nudge import LOOP_WORK, MIN_STEPS
+
+    text = " ".join((ROOT / "docs" / "reference.md").read_text().split())  # lines joined as one reads them
+    superscript = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    assert CHECKED_WORK == 1 << (CHECKED_WORK.bit_length() - 1)
+    assert f"from 2{str(CHECKED_WORK.bit_length() - 1).translate(superscript)} multiply–adds" in text
+    assert f"n² × batch ≤ {LOOP_WORK:,}" in text and f"at least {MIN_STEPS} steps × layers" in text
+    assert f"n ≤ {MAX_SEQUENCE_UNITS}: the report is one sequence" in text
+
+
 def _reference_api_block() -> str:
     text = (ROOT / "docs" / "reference.md").read_text()
     start = text.index("```python", text.index("## In Python and Jupyter")) + len("```python")
