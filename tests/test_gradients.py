@@ -251,6 +251,7 @@ def test_a_stack_is_a_list_of_layers_and_comes_back_as_one():
     (lambda p, x, y: (p, x, y[:2]), "y must be 3×4"),
     (lambda p, x, y: (p, x[:, :, 0], y[:2, 0]), "y must be a vector of 3, got shape 2"),
     (lambda p, x, y: ({**p, "b": p["b"][:2]}, x, y), "b must be a vector of 3 (bias), got shape 2"),
+    (lambda p, x, y: ({**p, "h0": np.zeros((3, 4))}, x, y), "h0 must be a vector (initial: one state every"),
     (lambda p, x, y: ([p, "W"], x, y), "params[1] must be a dict of the rnn cell's parameters"),
     (lambda p, x, y: (p, x, None), "y must be an array of numbers"),
     (lambda p, x, y: ("W", x, y), "params must be a dict"),

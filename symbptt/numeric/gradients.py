@@ -132,6 +132,9 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
     all_finite({f"{where}{p}": arr for p, arr in read.items()})  # the layer's parameters in one look
     if n is None:
         initial = next(p for p in cell.params if cell.kind(p) == "initial")
+        if read[initial].ndim > 1:  # its size is not n: say so, not that every matrix has the wrong shape
+            raise SymbpttError(f"{where}{initial} must be a vector (initial: one state every sequence of the batch "
+                               f"starts from), got shape {shape_text(read[initial].shape)}")
         n = read[initial].size
         if not 1 <= n <= MAX_NUMERIC_HIDDEN:
             raise SymbpttError(f"the hidden size n = {n} (from {initial}) must be 1 to {MAX_NUMERIC_HIDDEN}")
