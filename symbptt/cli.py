@@ -66,8 +66,12 @@ class OneLineErrors(click.Group):
         argv = list(given) if given is not None else sys.argv[1:]
         for i, token in enumerate(argv):  # an empty value never silently means the default
             if token == "" or (token.startswith("--") and token.endswith("=")):
-                option = token[:-1] if token else (argv[i - 1] if i and argv[i - 1].startswith("-") else "an argument")
-                fail(f"{option}: an empty value is not allowed")
+                if token and token.endswith("="):
+                    fail(f"{token[:-1]}: an empty value is not allowed")
+                if i and argv[i - 1].startswith("-"):
+                    fail(f"{argv[i - 1]}: an empty value is not allowed")
+                fail(f"an empty argument (after {argv[i - 1][:40]!r}) is not allowed" if i
+                     else "an empty first argument is not allowed: give a command")
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:

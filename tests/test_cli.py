@@ -314,6 +314,17 @@ def test_empty_option_values_are_refused(capsys, argv):
     assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "empty value" in err
 
 
+@pytest.mark.parametrize("argv,words", [(["verify", ""], "an empty argument (after 'verify')"),
+                                        ([""], "an empty first argument")])
+def test_an_empty_argument_is_refused_naming_where_it_stands(capsys, argv, words):
+    import symbptt.cli as cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and words in err
+
+
 def _help_examples() -> list[str]:
     """Every example line of every command's --help (the lines that start with `symbptt `)."""
     commands = ["", "derive", "latex", "grad", "sweep", "train", "check", "plot"]
