@@ -18,13 +18,12 @@ from click.core import ParameterSource
 
 from . import completion as complete
 from .errors import SymbpttError
-from .validate import CHECK_MAX_T, MAX_SEED, VERIFY_MAX_POINTS, VERIFY_MAX_T
+from .validate import CHECK_MAX_T, MAX_SEED, MIN_WIDTH, VERIFY_MAX_POINTS, VERIFY_MAX_T
 
 FORMS = ("unroll", "factors", "general", "explicit", "recursive", "expanded")
 FORMATS = ("pretty", "text", "latex")
 LOSSES = ("last", "sum")
 CELLS = "rnn, lstm, gru, indrnn, mingru, minlstm, lru or a cell file (.toml)"
-MIN_WIDTH = 40
 
 DERIVE_EXAMPLES = """
 \b
@@ -571,21 +570,20 @@ def latex_cmd(T: int, n: int, m: int, layers: int, cell: str, activation: str | 
     from .latex import snippet
 
     check_output(output)
-    block = None
+    source, code_form = None, form if form in ("explicit", "recursive") else "recursive"
     if code:
-        code_form = form if form in ("explicit", "recursive") else "recursive"
         command = " ".join(["symbptt latex", *sys.argv[2:]]) if sys.argv[1:2] == ["latex"] else ""
-        block = code_block(numpy_module(T, n, m, layers, cell, activation, wrt, loss, code_form, command), code_form)
+        source = numpy_module(T, n, m, layers, cell, activation, wrt, loss, code_form, command)
     if standalone:
         given = click.get_current_context().get_parameter_source("form") == ParameterSource.COMMANDLINE
         text = document(build_rnn(T, n, m, layers, activation, loss, cell), wrt=wrt, diagram=diagram,
                         forms=(form,) if given else ARTICLE_FORMS,
-                        named=None if factors is None else factors == "named", code=block)
+                        named=None if factors is None else factors == "named", code=source, code_form=code_form)
     else:
         derivation = build_derivation(T, n, m, layers, cell, activation, wrt, loss, form, factors)
         text = snippet(derivation)
         if diagram:
             text += tikz_diagram(build_rnn(T, n, m, layers, activation, loss, cell))
-        if block is not None:
-            text += "\n" + block
+        if source is not None:
+            text += "\n" + code_block(source, code_form)
     emit(text, output)

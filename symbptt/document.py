@@ -15,7 +15,7 @@ from .paths import default_wrt, resolve_wrt, targets
 from .printing import latex
 from .reading import in_reading_order
 from .symbolic.shown import carried_paths, generic_step_names, only_carried
-from .validate import instance
+from .validate import choice, flag, instance
 
 DIAGRAM_MAX_STEPS = 8
 
@@ -202,7 +202,8 @@ def code_block(code: str, form: str) -> str:
 
 
 def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
-               forms: tuple[str, ...] = ARTICLE_FORMS, named: bool | None = None, code: str | None = None) -> str:
+               forms: tuple[str, ...] = ARTICLE_FORMS, named: bool | None = None, code: str | None = None,
+               code_form: str = "recursive") -> str:
     """A complete article that compiles as it is.
 
     Args:
@@ -213,15 +214,24 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
         forms: the forms to typeset, in this order (default: unrolled, factors, general, explicit,
             recursive); the model and the bound are always there.
         named: explicit and recursive forms: factors by name (J_t) with their definitions.
-        code: a ``code_block`` to end the article with (``latex --code``).
+        code: Python source to end the article with (``latex --code`` gives the NumPy module of
+            ``derive --format numpy``), typeset verbatim in ASCII: it is never read as LaTeX.
+        code_form: the form the code computes (explicit or recursive), named in the sentence before it.
 
     Returns:
         The LaTeX source of the article.
 
     Raises:
-        SymbpttError: an unknown parameter or form.
+        SymbpttError: an unknown parameter or form, or an argument of the wrong type.
     """
     instance("standalone", rnn, RNN, "an RNN", "standalone(RNN(T=3))")
+    diagram, named = bool(flag("diagram", diagram)), flag("named", named, optional=True)
+    if isinstance(forms, str) or not isinstance(forms, (tuple, list)):
+        raise SymbpttError(f"forms must be a tuple of form names ({', '.join(FORM_TITLES)}), got "
+                           f"{type(forms).__name__} {forms!r:.40}")
+    if code is not None and not isinstance(code, str):
+        raise SymbpttError(f"code must be a str of Python source, got {type(code).__name__}")
+    code_form = choice("code_form", code_form, ("explicit", "recursive"))
     wrt = wrt or default_wrt(rnn)
     targets(rnn, wrt)  # an unknown name is refused here, not written into a section
     wrt = resolve_wrt(rnn, wrt)
@@ -248,7 +258,7 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
         parts.append(_section(title, align(derivation) + notes_tex(derivation)))
     parts.append(_bound_section(rnn))
     if code is not None:
-        parts.append(_section("The gradient as NumPy code", code))
+        parts.append(_section("The gradient as NumPy code", code_block(code, code_form)))
     parts.append("\\end{document}\n")
     return "".join(parts)
 

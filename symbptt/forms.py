@@ -31,6 +31,7 @@ from .symbolic.explicit import form_explicit
 from .symbolic.general import general_form
 from .symbolic.recursive import form_recursive
 from .symbolic.unrolled import form_expanded, form_factors, form_unroll
+from .validate import flag
 
 __all__ = ["FORMS", "Derivation", "Equation", "derive"]
 
@@ -156,6 +157,7 @@ def derive(rnn: RNN, form: str = "explicit", wrt: str | None = None, named: bool
         raise SymbpttError(f"wrt must be a parameter name or 'all', got {wrt!r:.40}")
     if not isinstance(form, str):
         raise SymbpttError(f"form must be one of {', '.join(FORMS)}, got {form!r:.40}")
+    named = flag("named", named, optional=True)
     wrt = wrt or default_wrt(rnn)
     wrt = resolve_wrt(rnn, wrt)  # an unknown name is refused by the form
     if form not in FORM_BUILDERS:

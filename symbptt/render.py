@@ -29,11 +29,10 @@ from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation
 from .symbolic.shown import template_of
 from .templates import swap
-from .validate import instance
+from .validate import MIN_WIDTH, flag, instance, integer
 
 FORMATS = ("pretty", "text", "latex")
 DEFAULT_WIDTH = 100
-MIN_WIDTH = 40
 STEP_SYMBOL = re.compile(r"^(?P<base>[A-Za-z]+(?:\^[a-z]*(?:\(\d+\))?)?_)(?P<t>\d+)(?P<rest>(?:\[\d+(?:,\d+)?\])?)$")
 R = TypeVar("R")
 
@@ -533,5 +532,21 @@ def _wrap_note(note: str, width: int) -> Iterator[str]:
 
 
 def render_text(derivation: Derivation, pretty: bool = False, width: int = DEFAULT_WIDTH) -> str:
+    """A derivation as `symbptt derive` prints it.
+
+    Args:
+        derivation: what ``derive`` built.
+        pretty: Unicode pictures (∑, ∏ drawn over lines) instead of one line of text per equation.
+        width: the columns to fit (at least MIN_WIDTH = 40); a text line longer than that wraps.
+
+    Returns:
+        The title, the equations, the named factors' definitions and the notes, each line ended by a
+        newline.
+
+    Raises:
+        SymbpttError: an argument of the wrong type, or a width below 40.
+    """
     instance("render_text", derivation, Derivation, "a Derivation", "render_text(derive(RNN(T=3)))")
+    pretty = bool(flag("pretty", pretty))
+    width = integer("width", width, MIN_WIDTH)
     return "\n".join(render_lines(derivation, pretty, width)) + "\n"

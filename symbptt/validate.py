@@ -27,6 +27,7 @@ MAX_SEED = 2**32 - 1  # the largest seed the command line takes
 CHECK_MAX_T = 12  # the largest T a `check` trial may draw
 VERIFY_MAX_T = 12  # the largest T `verify` tests a formula at
 VERIFY_MAX_POINTS = 20  # random networks per T in `verify`
+MIN_WIDTH = 40  # the narrowest text width (columns) derive prints to
 
 
 def seed(value: object, name: str = "seed (--seed)") -> int:
@@ -44,6 +45,17 @@ def number(name: str, value: object, positive: bool = False) -> float:
     if positive and value <= 0:
         raise SymbpttError(f"{name} must be positive, got {value:g}")
     return value
+
+
+def flag(name: str, value: object, optional: bool = False) -> bool | None:
+    """``value`` as a bool (None allowed when ``optional``); strings and numbers are refused, not read
+    as true or false ('no' is a non-empty string)."""
+    if value is None and optional:
+        return None
+    if not (isinstance(value, bool) or type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")):
+        allowed = "True, False or None" if optional else "True or False"
+        raise SymbpttError(f"{name} must be {allowed}, got {type(value).__name__} {value!r:.40}")
+    return bool(value)
 
 
 def choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> str:
@@ -106,5 +118,5 @@ def instance(function: str, value: object, kind: type, noun: str, example: str) 
         raise SymbpttError(f"{function} takes {noun}, e.g. {example}; got {type(value).__name__}")
 
 
-__all__ = ["CHECK_MAX_T", "MAX_SEED", "VERIFY_MAX_POINTS", "VERIFY_MAX_T", "all_finite", "array", "choice",
-           "instance", "integer", "number", "seed", "shape_text", "shape_words"]
+__all__ = ["CHECK_MAX_T", "MAX_SEED", "MIN_WIDTH", "VERIFY_MAX_POINTS", "VERIFY_MAX_T", "all_finite", "array", "choice",
+           "flag", "instance", "integer", "number", "seed", "shape_text", "shape_words"]

@@ -370,6 +370,19 @@ def test_latex_code_puts_the_numpy_function_in_the_document_and_it_compiles(tmp_
     assert "\\begin{verbatim}" in snippet_text and "by the recursive form" in " ".join(snippet_text.split())
 
 
+def test_code_given_to_standalone_from_python_is_typeset_verbatim_never_read_as_latex():
+    """standalone(code=…) takes Python source, not LaTeX: text that would end the verbatim block and
+    input a file stays inside the block, as characters."""
+    from symbptt.document import standalone
+
+    hostile = "x = 1  # \\end{verbatim}\\input{/etc/passwd} é"
+    text = standalone(RNN(T=2), code=hostile, code_form="explicit")
+    inside, after = text.split("\\begin{verbatim}\n", 1)[1].split("\n\\end{verbatim}", 1)
+    assert "\\input{/etc/passwd}" in inside and inside.isascii() and "<U+00E9>" in inside
+    assert "\\input" not in after and text.count("\\end{verbatim}") == 1
+    assert "by the explicit form" in " ".join(text.split())
+
+
 @pytest.mark.parametrize("n,layers", [(1, 1), (1, 2), (2, 1), (2, 2)])
 def test_the_factors_note_says_only_what_the_document_has(n, layers):
     """Rows of W and diag only with matrices, V_t (the path to the layer below) only in a stack."""

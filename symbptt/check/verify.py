@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import SymbpttError
 from ..limits import time_limit
-from ..validate import VERIFY_MAX_POINTS
+from ..validate import VERIFY_MAX_POINTS, flag
 from . import jacobian, partials
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
 from .mistakes import MATRICES_ONLY, MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
@@ -342,6 +342,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
         raise VerifyError(f"T must be an integer from 1 to {MAX_T}, got {str(T)[:20]!r}")
     if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
         raise VerifyError(f"points must be an integer from 1 to {MAX_POINTS}, got {str(points)[:20]!r}")
+    diagnose = bool(flag("diagnose", diagnose))
     rows = read_rows(formula, model)
     grads = [i for i, (lhs, _) in enumerate(rows) if lhs.startswith(r"\frac{\partial L}")]
     grads = grads or [i for i, (lhs, _) in enumerate(rows) if jacobian.kind(lhs)][-1:]

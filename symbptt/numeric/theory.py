@@ -40,6 +40,7 @@ import numpy as np
 
 from ..activations import Activation, get_activation
 from ..errors import SymbpttError
+from ..validate import flag
 
 Z_MAX = 12.0
 Q_MAX = 1e6  # a fixed point beyond this is "no finite fixed point"
@@ -288,8 +289,10 @@ def theory(activation: str = "tanh", sigma_w: float = 1.0, sigma_b: float = 0.0,
         SymbpttError: a negative or non-finite scale.
     """
     for name, value in (("sigma_w", sigma_w), ("sigma_b", sigma_b), ("sigma_u", sigma_u), ("input_var", input_var)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or value > 1e6:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0 or value > 1e6:
             raise SymbpttError(f"{name} must be a number from 0 to 1e6, got {value!r}")
+    edge = bool(flag("edge", edge))
     act = get_activation(activation)
     drive = sigma_u**2 * input_var + sigma_b**2
     limit = search_limit(sigma_w, drive)
