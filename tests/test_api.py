@@ -22,7 +22,7 @@ from symbptt import (
     verify,
 )
 from symbptt import plots as plot
-from symbptt.learn import TrainSettings
+from symbptt.learn import TrainSettings, clip_by_norm, make_batch
 from symbptt.numeric.sweeps import sweep_gain, sweep_grad, sweep_param, sweep_scalar
 
 MISUSE = [
@@ -107,6 +107,20 @@ MISUSE = [
     ("unrolled layers str", lambda: plot.unrolled(layers="2"), "layers (--layers)"),
     ("contributions wrt int", lambda: plot.contributions(wrt=3), "wrt must be"),
     ("regimes seed nan", lambda: plot.regimes(seed=float("nan")), "seed (--seed)"),
+    ("spectrum theory str", lambda: plot.spectrum(theory="no"), "theory (--theory) must be True or False"),
+    ("unrolled backward str", lambda: plot.unrolled(backward="no"), "backward (--backward) must be True or False"),
+    ("save None", lambda: plot.save(None, "x.png"), "save takes a matplotlib Figure"),
+    ("check_plot_path int", lambda: plot.check_plot_path(3), "the figure's path must be a str or a Path"),
+    ("draw kind", lambda: plot.draw("nope"), "unknown kind 'nope'; choose one of regimes"),
+    ("horizon base None", lambda: plot.horizon(None, ["rnn"], [5], 1), "horizon takes TrainSettings"),
+    ("horizon cells str", lambda: plot.horizon(TrainSettings(), "rnn", [5], 1), "cells must be a non-empty list"),
+    ("horizon seeds=0", lambda: plot.horizon(TrainSettings(), ["rnn"], [5], 0), "seeds (--seeds) must be at least 1"),
+    ("training None", lambda: plot.training(None, "T"), "training takes a list of TrainSettings"),
+    ("training varied", lambda: plot.training([TrainSettings()], "lr"), "varied must be one of T, clip"),
+    ("make_batch rng", lambda: make_batch("remember", 5, 2, None), "rng must be a numpy.random.Generator"),
+    ("make_batch batch", lambda: make_batch("remember", 5, 0, np.random.default_rng(0)), "batch must be at least 1"),
+    ("clip_by_norm None", lambda: clip_by_norm(None, 1.0), "grads must be a list of dicts"),
+    ("clip_by_norm limit", lambda: clip_by_norm([{"W": np.ones(2)}], -1.0), "limit must be positive"),
 ]
 
 

@@ -17,7 +17,24 @@ def global_norm(grads: Params) -> float:
 
 
 def clip_by_norm(grads: Params, limit: float | None) -> tuple[Params, bool, float]:
-    """(g·min(1, limit/‖g‖), whether it was rescaled, ‖g‖ before)."""
+    """Rescale the whole gradient to length ``limit`` when it is longer (its direction kept).
+
+    Args:
+        grads: one dict of arrays per layer.
+        limit: the longest gradient let through (positive), or None for no clipping.
+
+    Returns:
+        (g·min(1, limit/‖g‖), whether it was rescaled, ‖g‖ before).
+
+    Raises:
+        SymbpttError: grads not a list of dicts of arrays, or a limit that is not a positive number.
+    """
+    if not isinstance(grads, list) or not all(isinstance(layer, dict) for layer in grads):
+        raise SymbpttError(f"grads must be a list of dicts of arrays (one per layer), got {type(grads).__name__}")
+    if limit is not None:
+        from ..validate import number
+
+        limit = number("limit", limit, positive=True)
     norm = global_norm(grads)
     if limit is None or norm <= limit or not math.isfinite(norm):
         return grads, False, norm

@@ -51,8 +51,28 @@ def get_task(name: str, T: int) -> Task:
 
 
 def make_batch(name: str, T: int, batch: int, rng: np.random.Generator) -> Batch:
-    """``batch`` sequences of the task, drawn from ``rng``."""
+    """``batch`` sequences of the task, drawn from ``rng``.
+
+    Args:
+        name: the task (remember or adding).
+        T: the sequence length.
+        batch: how many sequences.
+        rng: the NumPy Generator they are drawn from.
+
+    Returns:
+        The inputs x, shape (T, m, batch), and the targets.
+
+    Raises:
+        SymbpttError: an unknown task, a T the task cannot use, a batch below 1 or an rng that is not a
+            Generator.
+    """
+    from ..validate import integer
+
     get_task(name, T)
+    batch = integer("batch", batch, 1)
+    if not isinstance(rng, np.random.Generator):
+        raise SymbpttError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
+                           f"{type(rng).__name__}")
     if name == "remember":
         x = rng.uniform(-0.5, 0.5, (T, 1, batch))
         bit = rng.choice([-1.0, 1.0], batch)

@@ -112,6 +112,8 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     from ..activations import get_activation
     from ..budget import check_grid, check_sweep
 
+    if kind not in KINDS:
+        raise SymbpttError(f"unknown kind {str(kind)[:30]!r}; choose one of {', '.join(KINDS)}")
     get_activation(activation)
     if kind == "isometry":
         lengths = lengths or "1,10,50"

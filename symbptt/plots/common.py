@@ -149,6 +149,8 @@ def label_region(ax: Axes, x: np.ndarray, where: np.ndarray, text: str, y: float
 def check_plot_path(path: str | Path) -> Path:
     from ..output import check_output_path
 
+    if not isinstance(path, (str, Path)):
+        raise SymbpttError(f"the figure's path must be a str or a Path, got {type(path).__name__}")
     path = check_output_path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise SymbpttError(f"unknown file suffix {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
@@ -159,6 +161,8 @@ def save(fig: Figure, path: str | Path) -> None:
     """Write the figure atomically with dates and software names stripped (same input, same bytes)."""
     from ..output import atomic_write
 
+    if not isinstance(fig, Figure):
+        raise SymbpttError(f"save takes a matplotlib Figure (what a plot function drew), got {type(fig).__name__}")
     path = check_plot_path(path)
     suffix = path.suffix.lower()
     buffer = io.BytesIO()

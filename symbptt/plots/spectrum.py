@@ -13,7 +13,7 @@ from ..escape import plot_text
 from ..numeric.examples import INITS
 from ..numeric.final_gain import final_gain_cost, final_gain_rates
 from ..numeric.sweeps import recurrent_matrix
-from ..validate import integer, number
+from ..validate import flag, integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
@@ -29,6 +29,7 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     check_steps(integer("T (-T)", T))
     n, points = integer("hidden size n (-n)", n, 2, 256), integer("points (--points)", points, 1)
     seeds, seed = integer("seeds (--seeds)", seeds, 1, 50), checked_seed(seed)
+    theory = bool(flag("theory (--theory)", theory))
     if init not in INITS:
         raise SymbpttError(f"unknown --init {str(init)[:20]!r}; choose one of {', '.join(INITS)}")
     if theory and init == "identity":

@@ -18,6 +18,9 @@ from .common import Drawn, Plotted, caption, drawn_weights, new_figure
 MAX_RUNS = 60
 
 
+VARIED = ("T", "clip", "forget_bias", "cell")  # what a training figure's runs differ in: its legend's words
+
+
 def _label(settings: TrainSettings, varied: str) -> str:
     if varied == "T":
         return f"T = {settings.T}"
@@ -77,8 +80,13 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     """Held-out loss over the mean predictor's (left) against iteration, one line per run; right, the
     share of each gradient from far back (far_share) — or, when a run clips, the norm of the step each
     update applied beside the gradient before clipping."""
+    if not isinstance(runs, (list, tuple)) or not all(isinstance(r, TrainSettings) for r in runs):
+        raise SymbpttError("training takes a list of TrainSettings, e.g. training([TrainSettings(T=10)], 'T')")
     if not runs or len(runs) > 8:
         raise SymbpttError("plot training compares 1 to 8 runs")
+    if varied not in VARIED:
+        raise SymbpttError(f"varied must be one of {', '.join(VARIED)} (what the legend names), "
+                           f"got {str(varied)[:30]!r}")
     _check_total(runs, "plot training")
     fig, (left, right) = new_figure(1, 2, figsize=(12, 5.0))
     fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
@@ -151,6 +159,16 @@ DASHES = ("-", "--", "-.", ":")
 def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: int,
             forget_bias: float | None = None) -> Drawn:
     """The share of seeds that solve the task against T, one line per cell (same budget for all)."""
+    if not isinstance(base, TrainSettings):
+        raise SymbpttError("horizon takes TrainSettings as its base, e.g. horizon(TrainSettings(), ['rnn'], [10], 2)")
+    from ..validate import integer
+
+    if isinstance(cells, str) or not isinstance(cells, (list, tuple)) or not cells:
+        raise SymbpttError(f"cells must be a non-empty list of cell names, got {cells!r:.40}")
+    if isinstance(lengths, str) or not isinstance(lengths, (list, tuple)) or not lengths:
+        raise SymbpttError(f"lengths must be a non-empty list of sequence lengths T, got {lengths!r:.40}")
+    lengths = [integer("a length T (--lengths)", T) for T in lengths]
+    seeds = integer("seeds (--seeds)", seeds)
     if len(cells) * len(lengths) * seeds > MAX_RUNS:
         raise SymbpttError(f"plot horizon would train {len(cells) * len(lengths) * seeds} runs; keep cells × "
                            f"lengths × seeds at most {MAX_RUNS}")

@@ -34,9 +34,10 @@ def _factor_tex(cell_states: tuple[str, ...], target: str, source: str, kinds: s
 
 
 def unrolled(T: int = 3, layers: int = 1, cell: str = "rnn", backward: bool = False) -> Drawn:
-    from ..validate import integer
+    from ..validate import flag, integer
 
     check_steps(integer("T (-T)", T))
+    backward = bool(flag("backward (--backward)", backward))
     layers = integer("layers (--layers)", layers, 1, 3)
     spec = get_cell(cell, get_activation("tanh"))
     states, edges = spec.states, step_edges(cell)
