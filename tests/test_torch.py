@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -173,6 +174,28 @@ def test_an_input_that_is_not_one_sequence_is_refused(torch, x_shape, words):
 
     with pytest.raises(SymbpttError, match=words):
         from_torch(torch.nn.RNN(2, 3), torch.zeros(x_shape))
+
+
+@pytest.mark.parametrize("layers,words", [([{"W": np.eye(2)}], "layers[0] has no 'U'"),
+                                          ({"W": np.eye(2)}, "layers must be a non-empty list"),
+                                          ([3], "layers[0] must be a dict")])
+def test_incomplete_layers_are_refused_before_a_file_is_written(torch, tmp_path, layers, words):
+    from symbptt.activations import get_activation
+    from symbptt.bridges import save_state_dict
+    from symbptt.cells import get_cell
+
+    with pytest.raises(SymbpttError, match=re.escape(words)):
+        save_state_dict(str(tmp_path / "out.pt"), get_cell("rnn", get_activation("tanh")), "tanh", layers)
+    assert not list(tmp_path.iterdir())
+
+
+def test_compare_refuses_layers_that_do_not_match(torch):
+    from symbptt.bridges import compare
+
+    with pytest.raises(SymbpttError, match="for the same layers; got 1, 1 and 0"):
+        compare({"W": [1.0]}, {"W": [0.0]}, [], "float32")
+    with pytest.raises(SymbpttError, match="dtype must be float32 or float64"):
+        compare({"W": [1.0]}, {"W": [0.0]}, [{"W": np.ones(1)}], "float16")
 
 
 def test_a_dropout_module_in_eval_mode_is_read(torch):

@@ -355,10 +355,11 @@ def state_dict(spec: Cell, activation: str | None, layers: Sequence[Mapping[str,
         An ordered mapping from torch's names to tensors.
 
     Raises:
-        SymbpttError: a cell or activation torch has no module for.
+        SymbpttError: a cell or activation torch has no module for, or a layer without all its parameters.
     """
     torch = import_torch()
     layout = exportable(spec, activation)
+    _complete(spec, layers)
     if is_cell and len(layers) != 1:
         raise SymbpttError("a torch Cell module has one layer")
     out: dict[str, Any] = {}
@@ -367,6 +368,22 @@ def state_dict(spec: Cell, activation: str | None, layers: Sequence[Mapping[str,
         for name, arr in tensors.items():
             out[name + suffix] = torch.tensor(np.ascontiguousarray(arr), dtype=torch.float64)
     return out
+
+
+def _complete(spec: Cell, layers: Sequence[Mapping[str, np.ndarray]]) -> None:
+    """Refuse in one line layers that are not a list of dicts holding every parameter of the cell (the
+    initial states may be left out: a torch module keeps none)."""
+    if isinstance(layers, Mapping) or not isinstance(layers, Sequence) or not layers:
+        raise SymbpttError(f"layers must be a non-empty list of parameter dicts (one per layer), got "
+                           f"{type(layers).__name__}")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Mapping):
+            raise SymbpttError(f"layers[{i}] must be a dict of the {spec.name} cell's parameters, got "
+                               f"{type(layer).__name__}")
+        missing = [p for p in spec.params if p not in layer and spec.kind(p) != "initial"]  # torch keeps none
+        if missing:
+            raise SymbpttError(f"layers[{i}] has no {missing[0]!r} (the {spec.name} cell's parameters: "
+                               f"{', '.join(spec.params)})")
 
 
 def exportable(spec: Cell, activation: str | None) -> TorchLayout:
@@ -502,9 +519,15 @@ def compare(exact: Any, exact_log10: Any, torch_grads: list[dict[str, np.ndarray
         right, at most the format's own; 0 when it returned 0 or inf where the exact value is not), and the
         counts ``zero`` (torch 0, exact not), ``nonfinite`` (torch inf or NaN) and ``entries``.
     """
+    if dtype not in ("float32", "float64"):
+        raise SymbpttError(f"dtype must be float32 or float64, got {str(dtype)[:20]!r}")
     cap = {"float32": 7.2, "float64": 15.9}[dtype]
     layers_exact = exact if isinstance(exact, list) else [exact]
     layers_log = exact_log10 if isinstance(exact_log10, list) else [exact_log10]
+    if not isinstance(torch_grads, list) or not len(layers_exact) == len(layers_log) == len(torch_grads):
+        raise SymbpttError("compare takes the report's grad and grad_log10 and torch's gradients for the same "
+                           f"layers; got {len(layers_exact)}, {len(layers_log)} and "
+                           f"{len(torch_grads) if isinstance(torch_grads, list) else type(torch_grads).__name__}")
     out = []
     for ex, logs, tg in zip(layers_exact, layers_log, torch_grads, strict=True):
         per: dict[str, Any] = {}
