@@ -331,6 +331,26 @@ def test_the_factor_notes_say_what_the_cell_s_routes_are(cell, words, absent):
         assert words in text and absent not in text.split("# ", 1)[-1].split("where")[-1]
 
 
+@pytest.mark.parametrize("update,params,words", [
+    ("tanh(w*h + x)", ["w"], "the path back goes through w, a number, not a weight matrix"),
+    ("exp(-exp(v))*h + x", ["v"], "the path back goes through v, a number, not a weight matrix"),
+    ("tanh(h + u*x + b)", ["u", "b"], "no path back goes through a weight"),
+    ("(1 - f)*h + f*n", ["wf", "uf", "wn", "bn"], "the path back goes through wf and wn, numbers, not a weight"),
+])
+def test_a_scalar_cell_s_note_names_the_numbers_its_path_back_goes_through(tmp_path, update, params, words):
+    """Read off the cell's equations: a parameter in a product with the old state (or a value made from it)
+    is on the path back; one that multiplies only the input or shifts a value is not.  The MGU's note said
+    "no path back goes through a weight" above F_t = 1 + f(w_f·w_n…) + w_f…"""
+    from symbptt.render import render_text
+
+    cell = tmp_path / "c.toml"
+    nodes = '[intermediates]\nf = "sigmoid(wf*h + uf*x)"\nn = "tanh(wn*(f*h) + bn)"\n' if "f" in update else ""
+    cell.write_text(f'name = "c"\nstates = ["h"]\nparams = {params!r}\n'.replace("'", '"') + nodes
+                    + f'[update]\nh = "{update}"\n')
+    text = " ".join(render_text(derive(RNN(T=2, cell=str(cell)), "factors"), width=1000).split())
+    assert words in text, text[-300:]
+
+
 def _nodes(expr: sp.Basic) -> list[tuple[str, object]]:
     """Every node of a tree in order, with the commutativity SymPy records for it."""
     return [(sp.srepr(node), node.is_commutative) for node in sp.preorder_traversal(expr)]

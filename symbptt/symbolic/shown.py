@@ -8,7 +8,7 @@ import sympy as sp
 
 from .. import notation
 from ..caching import Bounded
-from ..cells import INPUT, prev, unit
+from ..cells import INPUT, Cell, prev, unit
 from ..model import RNN, Matrix, split_name
 from ..paths import Step, param_entry, weight_source
 from ..printing import latex
@@ -285,6 +285,32 @@ def _used_routes(derivation_steps: set[Step]) -> set[tuple[int, str, str, str]]:
     return {(s.layer, s.kind, s.target, s.source) for s in derivation_steps}
 
 
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def weights_on_path(cell: Cell) -> list[str]:
+    """The scalar parameters a step multiplies a value carried from the previous state by, read off the
+    cell's nodes: a product (or power) with the parameter in one factor and, in another, the previous state
+    or a node computed from it (the MGU's w_f in w_f·h_{t−1}, w_n in w_n·(f·h_{t−1})); a parameter that only
+    shifts such a value (a bias) is not one."""
+    carried = {prev(state) for state in cell.states}
+    weights = {unit(p): p for p in cell.scalar_params}
+    found: set[str] = set()
+    for name, expr in cell.nodes:
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, (sp.Mul, sp.Pow)):
+                args = node.args
+                for i, factor in enumerate(args):
+                    rest = args[:i] + args[i + 1:]
+                    if any(r.free_symbols & carried for r in rest):
+                        found |= {weights[sym] for sym in factor.free_symbols if sym in weights}
+        if expr.free_symbols & carried:
+            carried.add(unit(name))
+    return [p for p in cell.scalar_params if p in found]
+
+
 def route_words(rnn: RNN) -> tuple[str, str]:
     """What the route names mean for this cell, in words (text, LaTeX), read off its routes: J through the
     weights and F unit by unit (only those it has), superscripts for several states, D with its gate."""
@@ -306,6 +332,13 @@ def route_words(rnn: RNN) -> tuple[str, str]:
             tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: each unit's path back "
                        rf"goes through its own entry of ${', '.join(latex(n) for n in names)}$, not through a "
                        "weight matrix")
+        elif weights := weights_on_path(rnn.spec):  # a scalar cell's numbers that multiply the old state
+            names = [notation.param_name(split_name(p)[0], tag=split_name(p)[1]) for p in weights]
+            what = "a number" if len(names) == 1 else "numbers"
+            parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: the path back goes through "
+                         f"{_and([str(n) for n in names])}, {what}, not a weight matrix")
+            tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: the path back goes "
+                       rf"through {_and([f'${latex(n)}$' for n in names])}, {what}, not a weight matrix")
         else:
             parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: no path back goes through a weight")
             tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: no path back goes "
