@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ..errors import SymbpttError
+from ..validate import number
 
 Params = list[dict[str, np.ndarray]]
 
@@ -32,8 +33,6 @@ def clip_by_norm(grads: Params, limit: float | None) -> tuple[Params, bool, floa
     if not isinstance(grads, list) or not all(isinstance(layer, dict) for layer in grads):
         raise SymbpttError(f"grads must be a list of dicts of arrays (one per layer), got {type(grads).__name__}")
     if limit is not None:
-        from ..validate import number
-
         limit = number("limit", limit, positive=True)
     norm = global_norm(grads)
     if limit is None or norm <= limit or not math.isfinite(norm):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SymbpttError
+from ..validate import integer
 
 SOLVED = 0.1  # solved: held-out loss below this share of the mean-predictor's loss
 
@@ -66,8 +67,6 @@ def make_batch(name: str, T: int, batch: int, rng: np.random.Generator) -> Batch
         SymbpttError: an unknown task, a T the task cannot use, a batch below 1 or an rng that is not a
             Generator.
     """
-    from ..validate import integer
-
     get_task(name, T)
     batch = integer("batch", batch, 1)
     if not isinstance(rng, np.random.Generator):

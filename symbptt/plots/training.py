@@ -13,6 +13,7 @@ from ..learn import TrainSettings, train
 from ..learn.tasks import SOLVED
 from ..learn.train import EVAL_SIZE
 from ..progress import Progress
+from ..validate import integer
 from .common import Drawn, Plotted, caption, drawn_weights, new_figure
 
 MAX_RUNS = 60
@@ -161,8 +162,6 @@ def horizon(base: TrainSettings, cells: list[str], lengths: list[int], seeds: in
     """The share of seeds that solve the task against T, one line per cell (same budget for all)."""
     if not isinstance(base, TrainSettings):
         raise SymbpttError("horizon takes TrainSettings as its base, e.g. horizon(TrainSettings(), ['rnn'], [10], 2)")
-    from ..validate import integer
-
     if isinstance(cells, str) or not isinstance(cells, (list, tuple)) or not cells:
         raise SymbpttError(f"cells must be a non-empty list of cell names, got {cells!r:.40}")
     if isinstance(lengths, str) or not isinstance(lengths, (list, tuple)) or not lengths:
