@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .check.verify import verify
     from .config import Config, load_config, parse_config
     from .document import standalone, tikz_diagram
-    from .errors import SymbpttError
+    from .errors import RoundingWarning, SymbpttError
     from .explorer import explore
     from .forms import FORMS, Derivation, Equation, derive
     from .latex import snippet
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "FORMS": "forms", "Derivation": "forms", "Equation": "forms", "derive": "forms",
-    "SymbpttError": "errors", "RNN": "model", "explore": "explorer",
+    "SymbpttError": "errors", "RoundingWarning": "errors", "RNN": "model", "explore": "explorer",
     "Config": "config", "load_config": "config", "parse_config": "config",
     "grad_report": "numeric.grad_report", "sweep_scalar": "numeric.sweeps", "sweep_grad": "numeric.sweeps",
     "sweep_gain": "numeric.sweeps", "sweep_param": "numeric.sweeps",
@@ -51,7 +51,8 @@ _LAZY = {
 }
 _MODULES = ("plots", "learn", "check", "numeric", "bridges")
 __all__ = [
-    "FORMS", "RNN", "Config", "Derivation", "Equation", "Gradients", "SymbpttError", "TrainSettings", "__version__",
+    "FORMS", "RNN", "Config", "Derivation", "Equation", "Gradients", "RoundingWarning", "SymbpttError", "TrainSettings",
+    "__version__",
     "bridges", "check", "derive", "explore", "from_torch", "grad_report", "gradients", "learn", "load_config",
     "numeric", "parse_config", "plots", "render_text", "run_checks", "snippet", "standalone", "sweep_gain",
     "sweep_grad", "sweep_param", "sweep_scalar", "theory", "tikz_diagram", "train", "verify",

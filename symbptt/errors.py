@@ -1,4 +1,5 @@
-"""The one exception type for bad user input; the CLI turns it into a one-line error and exit code 2."""
+"""The one exception type for bad user input (the CLI turns it into a one-line error and exit code 2), and
+the one warning the Python API gives."""
 
 
 class SymbpttError(ValueError):
@@ -12,3 +13,9 @@ class RunFailed(SymbpttError):
     finite): one line and exit code 1, the code ``symbptt train`` uses for the same event."""
 
     exit_code = 1
+
+
+class RoundingWarning(UserWarning):
+    """symbptt.gradients without ``digits``: the δ it computed show that rounding in its pass can be
+    amplified beyond what leaves 12 significant digits (numeric/amplification.py); ``digits=12`` measures
+    what the gradients keep and recomputes them with mpmath where they keep fewer."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symbptt
 from symbptt import SymbpttError
 from symbptt.cells import BUILTIN
 from symbptt.check import random_trial, reference_activation
+from symbptt.errors import RoundingWarning
 from symbptt.reference import bptt
 
 
@@ -136,7 +140,9 @@ def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_the
     rng = np.random.default_rng(1)
     params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.array([0.1]), "h0": np.array([0.2])}
     x, y = rng.normal(size=(T, 1)), np.array([0.3])
-    plain = symbptt.gradients(params, x, y, activation="sin(a)")
+    with warnings.catch_warnings():  # the unmeasured call warns at T = 20 and 300 (the test below)
+        warnings.simplefilter("ignore", RoundingWarning)
+        plain = symbptt.gradients(params, x, y, activation="sin(a)")
     got = symbptt.gradients(params, x, y, activation="sin(a)", digits=12)
     assert plain.kept is None and plain.digits == 0 and got.kept is not None
     if T == 5:  # float64 held: its numbers, measured
@@ -151,6 +157,59 @@ def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_the
         # the 46-digit one shares no 15 digits with the 92-digit one
         assert got.kept[1] < 1 and got.digits >= 184 and got.digits % 46 == 0
         assert _worst_relative_error(plain, params, x, y) > 1
+
+
+@pytest.mark.parametrize("T", [5, 20, 300])
+def test_an_unmeasured_pass_warns_where_its_deltas_grow_past_what_leaves_12_digits(T):
+    """The sin(a) unit above, without digits=: ∂L/∂h_k grows about 10^(T/5) back through time, and past
+    10^4 (what leaves float64 12 of its 16 digits) the call gives a RoundingWarning whose number is the
+    result's ``amplified`` and which points at the caller's line; a measured call gives none."""
+    rng = np.random.default_rng(1)
+    params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.array([0.1]), "h0": np.array([0.2])}
+    x, y = rng.normal(size=(T, 1)), np.array([0.3])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plain = symbptt.gradients(params, x, y, activation="sin(a)")
+        measured = symbptt.gradients(params, x, y, activation="sin(a)", digits=12)
+    rounding = [w for w in caught if issubclass(w.category, RoundingWarning)]
+    assert measured.amplified is None and plain.amplified is not None
+    assert (plain.amplified > 4) == (T > 5) == (len(rounding) == 1)
+    if rounding:
+        message = str(rounding[0].message)
+        assert f"grows 10^{plain.amplified:.1f}-fold" in message and "digits=12" in message
+        assert rounding[0].filename == __file__ and T / 8 < plain.amplified < T / 3
+
+
+@settings(max_examples=25, deadline=None)
+@given(w=st.floats(-3, 3), u=st.floats(-2, 2), T=st.integers(1, 120), seed=st.integers(0, 99))
+def test_amplified_is_the_largest_product_of_step_factors_of_a_scalar_unit(w, u, T, seed):
+    """For one tanh unit and loss 'last', δ_k/δ_T = Π_{j>k} w·(1 − h_j²) = ∂h_T/∂h_k exactly, so
+    ``amplified`` is the largest log10|∂h_T/∂h_k| over k < T: computed here from a NumPy forward pass."""
+    x = np.random.default_rng(seed).normal(size=(T, 1))
+    params = {"W": np.array([[w]]), "U": np.array([[u]]), "b": np.array([0.1]), "h0": np.array([0.2])}
+    got = symbptt.gradients(params, x, np.array([5.0]))  # y far from tanh's range: δ_T ≠ 0
+    h, logs = 0.2, []
+    for t in range(T):
+        h = math.tanh(w * h + u * x[t, 0] + 0.1)
+        logs.append(math.log10(abs(w) * (1 - h * h)) if w and h * h < 1 else -math.inf)
+    tail = np.cumsum(logs[::-1])[::-1]  # log10|∂h_T/∂h_k| for k = 0..T-1
+    want = float(np.max(tail))
+    if math.isfinite(want) and want > -300:
+        assert got.amplified == pytest.approx(want, abs=1e-8)
+
+
+def test_amplified_reads_the_step_exponents_of_a_long_growing_pass():
+    """A linear unit with w = 1.5 over 1000 steps: δ_0 = 1.5^1000·δ_T ≈ 10^176, beyond the 2^400 at which
+    the pass rescales δ by a power of two, so ``amplified`` is exact only with the exponents read
+    (1000·log10 1.5); loss 'sum' reads the same growth against the errors it injects, at most that."""
+    params = {"W": np.array([[1.5]]), "U": np.array([[0.0]]), "b": np.array([0.0]), "h0": np.array([1e-170])}
+    x = np.zeros((1000, 1))
+    with pytest.warns(RoundingWarning, match="grows 10\\^176.1-fold"):
+        last = symbptt.gradients(params, x, np.array([0.0]), activation="a")
+    assert last.amplified == pytest.approx(1000 * math.log10(1.5), abs=1e-9)
+    with pytest.warns(RoundingWarning, match="more than the 30 digits mpmath then carried leave room for"):
+        total = symbptt.gradients(params, x, np.zeros((1000, 1)), activation="a", loss="sum")
+    assert 1000 * math.log10(1.5) - 4 < total.amplified <= 1000 * math.log10(1.5) + 1e-9
 
 
 def test_two_exact_passes_agree_relative_to_each_gradients_largest_entry():

@@ -148,8 +148,8 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
 
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
-                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True
-                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
+                    seen: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
@@ -157,7 +157,8 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``whole``: once the exact
     pass runs, every block comes from it (not only those float64 lost); ``carry``: where a saturated gate
     would send the pass to mpmath, first take the differences it cancels from the distances to ±1
-    (numeric/distances.py), and keep float64 when they hold its digits."""
+    (numeric/distances.py), and keep float64 when they hold its digits; ``seen``: filled with the float64
+    δ, as kernel.gradients fills it."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
@@ -167,7 +168,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
                                                                                                 values.traj)
     if held:  # the coefficients that read a difference changed: δ is computed again
         computed = None
-    loss, grads = (kernel.gradients(values, magnitudes, computed) if kernel.applies(values)
+    loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
                    else gradient_blocks(values, model))
     blocks = _needs(watch, model.layers)
     loss_lost = watch.touched("loss") or watch.touched("forward")

@@ -30,7 +30,9 @@ Float64 rounding itself is measured only when asked: over T steps each entry's r
 like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
 more with every stored value nudged by a rounding, as `symbptt grad --digits 12` does, and computed
-again with mpmath when fewer digits held (``kept`` says how many did).
+again with mpmath when fewer digits held (``kept`` says how many did).  Unasked, the growth of δ back
+through time is read off the pass (numeric/amplification.py, ``amplified``), and a RoundingWarning is
+given where it leaves fewer than 12 digits.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ from ..activations import get_activation
 from ..budget import estimate
 from ..cells import TAKES_ACTIVATION, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
-from ..errors import RunFailed, SymbpttError
+from ..errors import RoundingWarning, RunFailed, SymbpttError
 from ..validate import all_finite, array, integer, shape_text, shape_words
 from . import jit
+from .amplification import delta_growth
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
 __all__ = ["Gradients", "gradients"]
@@ -79,6 +82,10 @@ class Gradients(tuple):
             gate before any measuring); else the significant digits the float64 pass kept as measured by
             the nudged reruns (relative to each gradient's largest entry, and in the worst entry), rounded
             down to a tenth as `symbptt grad` shows them.
+        amplified: None when ``kept`` was measured; else log10 of how much ∂L/∂s_k of the top layer, as the
+            pass computed it, grows from the last step back through time: how much more an early rounding
+            error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
+            leaves fewer than 12 significant digits.
     """
 
     loss: float
@@ -87,19 +94,20 @@ class Gradients(tuple):
     exact: Any
     kernel: str
     kept: tuple[float, float] | None
+    amplified: float | None
     _log10: Any
 
     def __new__(cls, loss: float, grads: Any, digits: int, exact: Any, kernel: str = "numpy",
-                kept: tuple[float, float] | None = None) -> Gradients:
+                kept: tuple[float, float] | None = None, amplified: float | None = None) -> Gradients:
         self = super().__new__(cls, (loss, grads))
         self.loss, self.grads, self.digits, self.exact, self.kernel = loss, grads, digits, exact, kernel
-        self.kept = kept
+        self.kept, self.amplified = kept, amplified
         self._log10 = None
         return self
 
     def __getnewargs__(self) -> tuple[Any, ...]:
         """What pickle and copy pass to ``__new__`` (a tuple's own would pass only the pair)."""
-        return self.loss, self.grads, self.digits, self.exact, self.kernel, self.kept
+        return self.loss, self.grads, self.digits, self.exact, self.kernel, self.kept, self.amplified
 
     @property
     def log10(self) -> Any:
@@ -219,6 +227,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
     kept = None  # the digits float64 kept, when measured
+    seen: list = []  # the float64 δ the sums read, when the digits are not measured
     # asked for measured digits: the watched NumPy pass, as `symbptt grad` runs it, then the reruns
     fast = jit.float_pass(spec, model.params, model.x, model.y, loss) if digits is None else None
     if digits is not None:
@@ -227,14 +236,22 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         watch = FloatWatch()
         with watch.watch(None):  # one outer block: the pass's labelled blocks inside it swap a label
             # instead of setting NumPy's error state each (3.8 against 0.8 µs, ~18 blocks a pass)
-            value, grads, carried = R.exact_gradients(model, ArrayFactors(model, watch=watch))
+            values = ArrayFactors(model, watch=watch)
+            value, grads, carried = R.exact_gradients(model, values, seen=seen)
     else:
         values = ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory)
         saturation = R.saturation_digits(values)
         if fast.result is not None and not saturation:  # float64 held every number: the compiled sums
             (value, grads), carried = fast.result, 0
+            seen.append(fast.deltas)
         else:
-            value, grads, carried = R.exact_gradients(model, values, saturation=saturation, computed=fast.deltas)
+            value, grads, carried = R.exact_gradients(model, values, saturation=saturation, computed=fast.deltas,
+                                                      seen=seen)
+    amplified = None  # unasked for digits: what the δ of the pass say rounding can be amplified by
+    if seen:
+        amplified = delta_growth(seen[0], spec.states, values.traj.values[-1]["h"], model.y, loss)
+        if amplified is not None:
+            _warn_if_amplified(amplified, int(carried))
     out, exact = [], []
     for given, g in zip(layers, grads, strict=True):
         out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
@@ -242,7 +259,27 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
                       if np.asarray(g[k]).dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
     return Gradients(float(value), pick(out), int(carried), pick(exact) if any(exact) else None,
-                     "numpy" if fast is None else "compiled", kept)
+                     "numpy" if fast is None else "compiled", kept, None if amplified is None else amplified[0])
+
+
+WARN_BELOW = 12  # the significant digits below which an unmeasured pass warns (grad's default --digits)
+
+
+def _warn_if_amplified(amplified: tuple[float, int], carried: int) -> None:
+    """A RoundingWarning when the float64 pass's δ grow past what leaves WARN_BELOW digits: beyond
+    10^(16 − 12) when its numbers stand (float64 holds about 16 digits), 10^(D − 12) when mpmath then
+    computed them again at D digits (for range or a saturated gate)."""
+    growth, k = amplified
+    held = carried or 16
+    if growth <= held - WARN_BELOW:
+        return
+    import warnings
+
+    after = "" if not carried else f", more than the {carried} digits mpmath then carried leave room for"
+    warnings.warn(f"∂L/∂s_k, as the float64 pass computed it, grows 10^{growth:.1f}-fold from the last step back "
+                  f"to k = {k}: a rounding error made there costs that much more{after}, so the gradients may "
+                  f"keep fewer than {WARN_BELOW} significant digits; digits=12 measures what they keep and "
+                  "recomputes them with mpmath where they keep fewer", RoundingWarning, stacklevel=3)
 
 
 MEASURED_COST = 8.0  # the work of a call that measures digits, against a plain one's (two nudged reruns, sizes)

@@ -235,7 +235,8 @@ def exact_entries(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
 
 
 def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None,
-              computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None = None
+              computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None = None,
+              seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None
               ) -> tuple[float, list[dict[str, np.ndarray]]]:
     """Loss and ∂L/∂θ of every parameter (shapes as in the model's params), float64 throughout: a
     gradient beyond float64's range comes back as an object array of exact mpf values.
@@ -247,6 +248,7 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
             over t and the batch, the same shape: how much that sum can cancel.
         computed: every δ_t and its exponents as ``deltas`` returns them, when already computed without a
             float64 event (numeric/jit.py's kernel).
+        seen: when given, the δ the sums read (``computed`` or made here) are appended to it.
 
     Returns:
         (loss summed over the batch, one dict of gradients per layer).
@@ -255,11 +257,12 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
     the_plan = plan(model.cell, model.layers, model.loss)
     watch = values.watch
     with watch.watch("gradients"):  # one error state for the blocks below (each labelled on its own)
-        return _gradients(values, the_plan, magnitudes, computed)
+        return _gradients(values, the_plan, magnitudes, computed, seen)
 
 
 def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str, np.ndarray]] | None,
-               computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None
+               computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None,
+               seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None
                ) -> tuple[float, list[dict[str, np.ndarray]]]:
     model, watch = values.model, values.watch
     with watch.watch("loss"):
@@ -269,6 +272,8 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
     else:
         with watch.watch("delta"):
             store, exps = deltas(values, the_plan, rescale=True)
+    if seen is not None:
+        seen.append((store, exps))
     coefs, traj = values.traj.coefs, values.traj
     rows: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} c_t[s'←p] ⊙ δ_t[s'] for t = 1..T: (T, n, B)
     sizes: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} |c_t[s'←p] ⊙ δ_t[s']|, when magnitudes are asked for
