@@ -38,6 +38,7 @@ given where it leaves fewer than 12 digits.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -273,8 +274,6 @@ def _warn_if_amplified(amplified: tuple[float, int], carried: int) -> None:
     held = carried or 16
     if growth <= held - WARN_BELOW:
         return
-    import warnings
-
     after = "" if not carried else f", more than the {carried} digits mpmath then carried leave room for"
     warnings.warn(f"∂L/∂s_k, as the float64 pass computed it, grows 10^{growth:.1f}-fold from the last step back "
                   f"to k = {k}: a rounding error made there costs that much more{after}, so the gradients may "
