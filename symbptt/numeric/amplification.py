@@ -40,53 +40,90 @@ def delta_growth(deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray], s
     """
     store, exps = deltas
     top = max(layer for layer, _ in store)
-    with np.errstate(divide="ignore", invalid="ignore"):  # log10 0 = −∞, and −∞ − (−∞) dropped below
-        return _growth(_log_norms([store[(top, state)] for state in states]), exps, h_top, y, loss)
-
-
-def _growth(logs: np.ndarray | None, exps: np.ndarray, h_top: np.ndarray, y: np.ndarray, loss: str
-            ) -> tuple[float, int] | None:
-    if logs is None:
-        return None
-    T = logs.shape[0] - 1
-    logs += LOG10_2 * np.asarray(exps[:T + 1], dtype=float)[:, None]  # δ_t = array·2^exps[t]
-    if loss == "last":
-        growth = logs[:T] - logs[T]
-    else:
-        errors = h_top[1:] - y
-        injected = np.sqrt(np.einsum("tnb,tnb->tb", errors, errors))  # ‖e_t‖, t = 1..T
-        later = np.maximum.accumulate(injected[::-1], axis=0)[::-1]  # max over t' ≥ t
-        counts = np.minimum(T + 1 - np.arange(T), T)[:, None]  # the terms δ_k adds up (k = 0 as k = 1)
-        growth = logs[:T] - np.log10(counts * np.concatenate([later[:1], later[:T - 1]]))
-    # δ_T = 0 ('last') or no error injected from k on ('sum') gives no growth: +∞ or NaN there, dropped
-    growth[~np.isfinite(growth)] = -np.inf
-    at = int(np.argmax(growth))
-    k, b = divmod(at, growth.shape[1])
-    return (float(growth[k, b]), k) if growth[k, b] > -np.inf else None
-
-
-SAFE_SQUARES = (2.0**-900, 2.0**900)  # a sum of squares outside this may have lost range: taken again scaled
-
-
-def _log_norms(blocks: list[np.ndarray]) -> np.ndarray | None:
-    """log10‖δ_t‖₂ of each step and sequence, (T + 1, B), from the states' blocks (T + 1, n, B); −∞ for a
-    zero δ, None when an entry is not finite.  The squares are summed directly (a few NumPy calls), and
-    those (t, b) whose sum may have under- or overflowed are summed again, each divided by its largest
-    entry."""
-    squares = np.einsum("tnb,tnb->tb", blocks[0], blocks[0])
+    blocks = [store[(top, state)] for state in states]
+    squares = np.einsum("tnb,tnb->tb", blocks[0], blocks[0])  # ‖δ_t‖² of each sequence, (T + 1, B)
     for block in blocks[1:]:
         squares = squares + np.einsum("tnb,tnb->tb", block, block)
-    logs = 0.5 * np.log10(squares)  # a zero δ gives −∞
-    doubtful = ~((squares >= SAFE_SQUARES[0]) & (squares <= SAFE_SQUARES[1]))  # 0 (or underflow), NaN, ∞
-    if doubtful.any():
-        ts, bs = np.nonzero(doubtful)
-        columns = np.concatenate([block[ts, :, bs] for block in blocks], axis=1)  # (doubtful, state size)
-        if not np.isfinite(columns).all():
-            return None
-        peaks = np.max(np.abs(columns), axis=1)
-        scaled = columns / np.where(peaks > 0, peaks, 1.0)[:, None]
-        logs[ts, bs] = np.log10(peaks) + 0.5 * np.log10(np.einsum("kj,kj->k", scaled, scaled))  # 0: −∞
-    return logs
+    T = squares.shape[0] - 1
+    if loss == "last" and squares.size <= SMALL:
+        found = _small(squares.tolist(), exps[:T + 1].tolist())
+        if found is not None:
+            return found
+    with np.errstate(all="ignore"):  # 0, ∞ and NaN are looked at below
+        base: np.ndarray | None = None  # log10 of what δ_k is divided by, where squares may not do
+        if loss == "last":  # against ‖δ_T‖², with exponents relative to δ_T's
+            against, shift = squares[T][None, :], LOG10_2 * (exps[:T] - exps[T])
+            if not np.all((against >= NORMAL[0]) & (against <= NORMAL[1])):
+                last = _log_norms(blocks, [T])
+                if last is None:
+                    return None
+                base = last  # (1, B)
+        else:  # against ((T − k + 1)·max_{t ≥ k} ‖e_t‖)²
+            errors = h_top[1:] - y
+            later = np.maximum.accumulate(np.einsum("tnb,tnb->tb", errors, errors)[::-1], axis=0)[::-1]
+            counts = np.minimum(T + 1 - np.arange(T), T)[:, None]  # the terms δ_k adds up (k = 0 as k = 1)
+            against, shift = counts * counts * np.concatenate([later[:1], later[:T - 1]]), LOG10_2 * exps[:T]
+            base = 0.5 * np.log10(against)
+        # a few NumPy calls: the largest ratio over the batch at each step, its log10 once per step
+        in_range = loss == "sum" or base is None  # else every step the long way
+        if not in_range:
+            best = np.full(T, np.nan)
+        elif squares.shape[1] == 1:
+            best = squares[:T, 0] / against[..., 0]
+        else:
+            best = np.max(squares[:T] / against, axis=1)
+        growth = 0.5 * np.log10(best) + shift
+        low, high = float(best.min()), float(best.max())  # NaN fails the test below
+        redo = (np.array([], dtype=int) if NORMAL[0] <= low and high <= NORMAL[1] else
+                np.flatnonzero(~((best >= NORMAL[0]) & (best <= NORMAL[1]))))  # 0, ∞, NaN or subnormal
+        if redo.size:  # those steps from the logs of every sequence's norm, each summed scaled
+            logs = _log_norms(blocks, redo)
+            if logs is None:
+                return None
+            if base is None:  # 'last', every ‖δ_T‖² in range
+                base = 0.5 * np.log10(against)
+            by_b = logs - (base[redo] if base.shape[0] == T else base)  # 'sum' per k; 'last' (1, B)
+            by_b[~np.isfinite(by_b)] = -np.inf  # δ_T = 0, nothing injected from k on: no growth there
+            growth[redo] = np.max(by_b, axis=1) + shift[redo]
+            growth[~np.isfinite(growth)] = -np.inf
+    k = int(np.argmax(growth))
+    return (float(growth[k]), k) if growth[k] > -np.inf else None
+
+
+NORMAL = (2.0**-1000, 2.0**1000)  # a square or ratio outside this may have lost digits or range
+SMALL = 64  # steps × sequences up to which Python floats beat NumPy's per-call cost (loss 'last')
+
+
+def _small(rows: list[list[float]], exps: list[int]) -> tuple[float, int] | None:
+    """delta_growth for loss 'last' on a small pass, in Python floats; None when a square is not a normal
+    float (0 included: it may have underflowed) or a δ is not finite — then NumPy's way decides."""
+    T = len(rows) - 1
+    low, high = NORMAL
+    last = rows[T]
+    if not all(low <= w <= high for w in last):
+        return None
+    logs_last = [math.log10(w) for w in last]
+    best, at = -math.inf, 0
+    for t in range(T):
+        shift = LOG10_2 * (exps[t] - exps[T])
+        for v, base in zip(rows[t], logs_last, strict=True):
+            if not low <= v <= high:
+                return None
+            growth = 0.5 * (math.log10(v) - base) + shift
+            if growth > best:
+                best, at = growth, t
+    return best, at
+
+
+def _log_norms(blocks: list[np.ndarray], steps: np.ndarray | list[int]) -> np.ndarray | None:
+    """log10‖δ_t‖₂ of each sequence at the given steps, (len(steps), B), each norm summed divided by its
+    largest entry (no square leaves range); −∞ for a zero δ, None when an entry is not finite."""
+    columns = np.concatenate([block[steps] for block in blocks], axis=1)  # (steps, state size, B)
+    if not np.isfinite(columns).all():  # a δ float64 did not hold: no growth to read from it
+        return None
+    peaks = np.max(np.abs(columns), axis=1)
+    scaled = columns / np.where(peaks > 0, peaks, 1.0)[:, None, :]
+    return np.log10(peaks) + 0.5 * np.log10(np.einsum("snb,snb->sb", scaled, scaled))
 
 
 __all__ = ["delta_growth"]
