@@ -281,6 +281,22 @@ def test_an_unreadable_formula_is_one_line_and_exit_2(formula, message):
     assert len(ran.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("formula,message", [
+    (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{10^9} w", "a sum over 1,000,000,000 values of k, more than"),
+    (r"\frac{\partial L}{\partial w} = w'", "cannot read the prime in w'"),
+    (r"\frac{\partial L}{\partial w} = \sigma'(a_T)\sigma''(a_T)", r"cannot read the prime in \sigma''"),
+    (r"\frac{\partial L}{\partial w} = 0 = 1", "a second '=' (or a comparison) in one row"),
+    (r"\frac{\partial L}{\partial w} = \int_0^1 w \, dw", "an integral"),
+], ids=["sum to 10^9", "prime on w", "second derivative", "two equals", "integral"])
+def test_what_verify_cannot_read_is_named_before_any_work(formula, message):
+    """A limit written as a power (checked before the first term, not after the 60 s limit), a prime the
+    parser would drop (w' read as w gave a verdict on the wrong formula), a second '=' and an integral
+    (the messages named SymPy's BooleanFalse and Integral) are refused in one line."""
+    with pytest.raises(VerifyError, match=re.escape(message)) as info:
+        verify(formula)
+    assert "\n" not in str(info.value) and "Boolean" not in str(info.value)
+
+
 def test_the_command_line_exits_0_1_and_prints_json_for_scripts():
     right = run_in_process("verify", RIGHT)
     assert right.returncode == 0 and right.stdout.startswith("equal:")

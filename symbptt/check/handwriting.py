@@ -188,6 +188,11 @@ def normalise(row: str, model: Model) -> str:
     text = re.sub(r"\^\s*\{?\\prime\}?", "'", text)  # σ^\prime (what a shell's single quotes allow) is σ'
     for head, make in ((r"\sigma'", dsigma), (r"\tanh'", _dtanh), (r"\sigma", sigma)):
         text = replace_calls(text, head, make)
+    if "'" in text:  # σ'' or w': a prime the parser would drop, reading w' as w
+        m = re.search(r"(\\?[A-Za-z]+(?:_\{[^{}]*\}|_\w)?)?\s*('+)", text)
+        shown = (m.group(1) or "") + m.group(2) if m else "'"
+        raise VerifyError(f"verify cannot read the prime in {shown}: it reads σ'(a) and tanh'(a) as the "
+                          "activation's derivative; write other derivatives out")
     text = re.sub(r"\^\s*\\top\b", r"^{\\top}", text)
     if model.n > 1:  # for matrices ^T and ^{T} are transposes (for one unit they would be powers)
         text = re.sub(r"(\\(?:sum|prod)_\{[^{}]*\})?(?<=[A-Za-z}\)])\^\s*(?:T\b|\{T\})",

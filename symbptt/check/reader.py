@@ -155,6 +155,9 @@ def _scan(text: str) -> Iterator[tuple[int, int, Name]]:
         i += 1
 
 
+MAX_RANGE = 10_000  # the most values one index of a sum or product takes (T is at most 12 where formulas are read)
+
+
 class _Placeholders:
     """Symbols and special constructs swapped for names the parser reads as one symbol and that no printed
     formula uses: ζ_{0}, ζ_{1}, … for symbols, χ_{0}(…) for functions the parser does not know, ω_{0} for
@@ -515,16 +518,25 @@ class Reader:
             return self._call(tree, ph, bound)
         if isinstance(tree, sp.Derivative):
             raise ReadError("a derivative inside a printed right-hand side")
+        if isinstance(tree, (sp.logic.boolalg.Boolean, sp.core.relational.Relational)):
+            raise ReadError("a second '=' (or a comparison) in one row: write one equation per row")
+        if isinstance(tree, sp.Integral):
+            raise ReadError("an integral, which no BPTT gradient has")
         raise ReadError(f"cannot evaluate {type(tree).__name__} in a printed formula")
 
     def _big(self, is_sum: bool, body: sp.Basic, limits: tuple, ph: _Placeholders, bound: dict[str, int]) -> Any:
         """A sum or product over its limits (the last is the outermost; an inner limit may read an outer
-        index, as in Σ_{k=1}^{T} Σ_{j=1}^{k}); an empty range gives 0 or 1."""
+        index, as in Σ_{k=1}^{T} Σ_{j=1}^{k}); an empty range gives 0 or 1; more than MAX_RANGE values of
+        an index are refused before the first is evaluated."""
         if not limits:
             return self.value(body, ph, bound)
         index, lo, hi = limits[-1]
+        first, last = int(self.value(lo, ph, bound)), int(self.value(hi, ph, bound))
+        if last - first + 1 > MAX_RANGE:
+            raise ReadError(f"a {'sum' if is_sum else 'product'} over {last - first + 1:,} values of {index}, "
+                            f"more than the {MAX_RANGE:,} it evaluates one by one (its limits run over steps)")
         acc = None
-        for i in range(int(self.value(lo, ph, bound)), int(self.value(hi, ph, bound)) + 1):
+        for i in range(first, last + 1):
             term = self._big(is_sum, body, limits[:-1], ph, {**bound, index.name: i})
             acc = term if acc is None else (acc + term if is_sum else _times(acc, term))
         if acc is None:
