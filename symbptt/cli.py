@@ -519,7 +519,8 @@ def verify_cmd(formula: str | None, path: str | None, T: int | None, n: int, m: 
                activation: str | None, loss: str, points: int, fmt: str) -> None:
     """Check a gradient or Jacobian formula you wrote: equal, or where it goes wrong.
 
-    FORMULA is ∂L/∂θ = …, or for one layer ∂h_T/∂h_k = … or ∂h_t/∂h_{t-1} = … (also J_t = …), in
+    FORMULA is ∂L/∂θ = …, or for one layer ∂h_T/∂h_k = … (or to a numbered step, ∂h_T/∂h_0 = …:
+    tested at the T above it) or ∂h_t/∂h_{t-1} = … (also J_t = …), in
     LaTeX as you would write it (W or w, σ'(a_t), tanh', \\bigl(, sums and
     products with limits, a definition of δ_t on extra rows, ∂h_j/∂h_{j-1} or
     ∂h_T/∂h_k standing for the network's own Jacobian; in a shell's single

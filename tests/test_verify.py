@@ -297,6 +297,22 @@ def test_what_verify_cannot_read_is_named_before_any_work(formula, message):
     assert "\n" not in str(info.value) and "Boolean" not in str(info.value)
 
 
+def test_a_jacobian_to_a_numbered_step_is_checked_at_the_t_that_have_it():
+    """∂h_T/∂h_0 (the product of every step) and ∂h_T/∂h_3 are Jacobians too: checked at the T above that
+    step only, which the verdict names; a wrong order of a matrix product is diagnosed as for ∂h_T/∂h_k."""
+    whole = verify(r"\frac{\partial h_T}{\partial h_0} = \prod_{t=1}^{T} w (1 - h_t^2)")
+    assert whole.equal and whole.T_values == (1, 2, 3, 4, 5, 6) and "∂h_T/∂h_0" in whole.text(100)
+    late = verify(r"\frac{\partial h_T}{\partial h_3} = \prod_{t=4}^{T} w (1 - h_t^2)")
+    assert late.equal and late.T_values == (4, 5, 6) and "at each T = 4, 5, 6" in late.text(100)
+    off = verify(r"\frac{\partial h_T}{\partial h_3} = \prod_{t=3}^{T} w (1 - h_t^2)")
+    assert not off.equal
+    order = verify(r"\frac{\partial h_T}{\partial h_0} = \prod_{t=1}^{T} \operatorname{diag}(\sigma'(a_t)) W",
+                   model=Model(n=2))
+    assert not order.equal and "reverse order" in order.text(100)
+    with pytest.raises(VerifyError, match="needs T > 7: give T"):
+        verify(r"\frac{\partial h_T}{\partial h_7} = 1")
+
+
 def test_the_command_line_exits_0_1_and_prints_json_for_scripts():
     right = run_in_process("verify", RIGHT)
     assert right.returncode == 0 and right.stdout.startswith("equal:")

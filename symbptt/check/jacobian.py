@@ -24,7 +24,7 @@ import numpy as np
 from . import partials
 from .mistakes import VerifyError
 
-PATH = re.compile(r"^\\frac\{\\partial ([a-z])_\{?T\}?\}\{\\partial \1_\{?k\}?\}$")
+PATH = re.compile(r"^\\frac\{\\partial ([a-z])_\{?T\}?\}\{\\partial \1_\{?(k|\d{1,2})\}?\}$")
 STEP = re.compile(r"^(?:\\frac\{\\partial ([a-z])_\{?t\}?\}\{\\partial \1_\{t ?- ?1\}\}|J_\{?t\}?)$")
 GRADIENT_LHS = r"\frac{\partial L}{\partial w}"  # how the reader is asked for the value of one row
 
@@ -49,10 +49,16 @@ def state(lhs: str) -> str:
     return (m.group(1) if m else None) or "h"
 
 
+def fixed_k(lhs: str) -> int | None:
+    """The k of ∂s_T/∂s_k written with a number (∂h_T/∂h_0), None for the letter k or a one-step Jacobian."""
+    m = PATH.match(_spaced(lhs))
+    return int(m.group(2)) if m and m.group(2) != "k" else None
+
+
 def quantity(lhs: str) -> str:
     """The quantity in the words of a sentence."""
-    s = state(lhs)
-    return f"∂{s}_T/∂{s}_k" if kind(lhs) == "path" else f"∂{s}_t/∂{s}_(t-1)"
+    s, k = state(lhs), fixed_k(lhs)
+    return f"∂{s}_T/∂{s}_{'k' if k is None else k}" if kind(lhs) == "path" else f"∂{s}_t/∂{s}_(t-1)"
 
 
 def _at(text: str, letter: str, value: int) -> str:
@@ -87,7 +93,12 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial, exact_only: bool = Fals
         resolver = Resolver(trial, {})
         reader = Reader(partials.resolving(resolver.of_name, trial), trial.T)
         whole = jacobians(trial.cell, cfg.layers, cfg.x, act, dps=40) if which == "path" else None
-        for index in (range(trial.T) if which == "path" else range(1, trial.T + 1)):
+        fixed = fixed_k(lhs)
+        if fixed is not None and fixed >= trial.T:
+            raise VerifyError(f"{quantity(lhs)} needs k < T; T = {trial.T} here (write the formula for a T above "
+                              f"{fixed}, or in k)")
+        steps = range(trial.T) if fixed is None else range(fixed, fixed + 1)
+        for index in (steps if which == "path" else range(1, trial.T + 1)):
             ordered = [*others, (GRADIENT_LHS, _at("0" if exact_only else rhs, letter, index))]
             found = reader.read("\\begin{align*}\n" + " \\\\\n".join(f"{a} &= {b}" for a, b in ordered)
                                 + "\n\\end{align*}")

@@ -166,8 +166,18 @@ def _agree(got: list, want: list) -> bool:
     return all(abs(g - w) <= TOLERANCE * scale for g, w in zip(got, want, strict=True))
 
 
-def _runs(model: Model, general: bool, T: int, points: int) -> list:
-    return [_network(model, t, seed) for t in (GENERAL_T if general else (T,)) for seed in range(points)]
+def _steps(general: bool, T: int, fixed_k: int | None) -> tuple[int, ...]:
+    """The T a formula is tested at: 1..6 for a formula in T, else its own; above k for ∂h_T/∂h_k written
+    with a number (∂h_T/∂h_0), which has no value for T ≤ k."""
+    steps = tuple(t for t in (GENERAL_T if general else (T,)) if fixed_k is None or t > fixed_k)
+    if not steps:
+        raise VerifyError(f"∂h_T/∂h_{fixed_k} needs T > {fixed_k}: give T (-T) above {fixed_k}, at most {MAX_T}, "
+                          "or write the formula in k")
+    return steps
+
+
+def _runs(model: Model, steps: tuple[int, ...], points: int) -> list:
+    return [_network(model, t, seed) for t in steps for seed in range(points)]
 
 
 NO_VALUE = "no value ({})"  # what the formula gives where it cannot be evaluated, and why
@@ -353,11 +363,12 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     everything = " ".join(b for _, b in rows)
     general = bool(re.search(r"(?<![A-Za-z\\])T(?![A-Za-z])", everything))
     if T is None:
-        steps = [int(s) for s in re.findall(r"[hxy]_\{?(\d+)", everything)]
-        T = max(max(steps), 1) if steps else 3  # a formula that names only step 0 runs one step
+        named = [int(s) for s in re.findall(r"[hxy]_\{?(\d+)", everything)]
+        T = max(max(named), 1) if named else 3  # a formula that names only step 0 runs one step
         if T > MAX_T:
             raise VerifyError(f"the formula reaches step {T}; verify tests T ≤ {MAX_T} (write it for general T)")
-    trials = _runs(model, general, T, points)
+    steps = _steps(general, T, jacobian.fixed_k(rows[g][0]))
+    trials = _runs(model, steps, points)
     with time_limit(TIME_LIMIT) as finished:
         try:
             failure = _first_failure(rows, g, trials)
@@ -367,7 +378,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     if not finished():
         raise VerifyError(f"verify stopped after {TIME_LIMIT:g} s without a verdict; a shorter formula, or "
                           "fewer --points")
-    verdict = Verdict(failure is None, _quantity(rows[g][0]), formula.strip(), GENERAL_T if general else (T,),
+    verdict = Verdict(failure is None, _quantity(rows[g][0]), formula.strip(), steps,
                       points, tested={"model": model.describe()})
     if failure is None:
         return verdict
