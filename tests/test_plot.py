@@ -46,6 +46,24 @@ def test_regime_colours_are_centred_at_one_and_scaled_to_the_data():
         assert norm.vmin == pytest.approx(-peak) and norm.vmax == pytest.approx(peak) and norm.vcenter == 0.0
 
 
+def test_regime_labels_stay_inside_their_axes_and_cover_no_other_label():
+    """sin(a) interleaves exploding and vanishing columns beyond |w| = 1: the labels of the two regions
+    stood at one height and overlapped, and one ran past the left edge."""
+    fig, _ = plot.regimes("sin(a)", -3, 3, points=81, T_max=40, seed=0)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    words = ("vanishing", "exploding", "exactly 0")
+    for ax in fig.axes[:2]:  # the two panels (their colour bars come after them)
+        frame = ax.get_window_extent(renderer)
+        boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts
+                 if t.get_text().startswith(words) and t.get_bbox_patch() is not None]
+        assert boxes
+        assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 for b in boxes)
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 def test_regime_labels_appear_only_where_the_data_agree():
     """Linear: explodes beyond |w| = 1. Tanh with drive 1: nothing explodes at T = 60, so no 'exploding'
     label, and the saturation label instead."""

@@ -133,16 +133,32 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def label_region(ax: Axes, x: np.ndarray, where: np.ndarray, text: str, y: float, color: str = "black") -> bool:
+def label_region(ax: Axes, x: np.ndarray, where: np.ndarray, text: str, y: float, color: str = "black",
+                 taken: list[tuple[float, float, float, float]] | None = None) -> bool:
     """Write ``text`` over every run of x where ``where`` holds that is at least an eighth of the axis
-    wide (over the widest one if none is): nothing where the data never agree with it."""
+    wide (over the widest one if none is): nothing where the data never agree with it.  A label stays
+    inside the axes; with ``taken`` (the boxes of the labels written before, which it extends) one that
+    would overlap another moves down until it does not."""
     spans = runs(where)
     if not spans:
         return False
     wide = [s for s in spans if s[1] - s[0] >= len(x) / 8] or [max(spans, key=lambda s: s[1] - s[0])]
+    (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+    figure = ax.figure
+    inches = figure.get_size_inches() if isinstance(figure, Figure) else np.array([6.4, 4.8])
+    size = np.asarray(ax.get_position().size) * inches * 72.0  # the axes in points
+    lines = text.split("\n")
+    half_w = (max(map(len, lines)) * 0.55 * 7.5 + 6) / 2 * (right - left) / size[0]  # ~0.55 em a character
+    half_h = (len(lines) * 1.2 * 7.5 + 6) / 2 * (top - bottom) / size[1]
     for start, stop in wide:
-        ax.text(float(np.mean(x[start:stop])), y, text, ha="center", va="center", fontsize=7.5, color=color,
-                bbox=BOX)
+        at = min(max(float(np.mean(x[start:stop])), left + half_w), right - half_w)
+        level = y
+        while taken is not None and any(abs(at - ox) < half_w + ow and abs(level - oy) < half_h + oh
+                                        for ox, oy, ow, oh in taken) and level - 2 * half_h > bottom:
+            level -= 2 * half_h
+        if taken is not None:
+            taken.append((at, level, half_w, half_h))
+        ax.text(at, level, text, ha="center", va="center", fontsize=7.5, color=color, bbox=BOX)
     return True
 
 

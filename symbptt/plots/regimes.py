@@ -159,17 +159,18 @@ def _labels(ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, T_max: 
     """Words only where the data agree with them, judged at the largest T."""
     end = values[-1]
     inside = np.abs(weights) * gamma_of(act) < 1.0
-    out = []
-    if label_region(ax, weights, inside & (end < 0), "vanishing\nguaranteed", 0.86 * T_max):
+    out: list[str] = []
+    taken: list[tuple[float, float, float, float]] = []  # the labels' boxes, so that none covers another
+    if label_region(ax, weights, inside & (end < 0), "vanishing\nguaranteed", 0.86 * T_max, taken=taken):
         out.append("vanishing guaranteed")
-    if label_region(ax, weights, ~inside & (end > 0.3), "exploding\n(observed)", 0.7 * T_max, "darkred"):
+    if label_region(ax, weights, ~inside & (end > 0.3), "exploding\n(observed)", 0.7 * T_max, "darkred", taken):
         out.append("exploding (observed)")
     zero = ~inside & np.isneginf(end)  # a factor w·σ'(a_t) was exactly 0 (relu off, w = 0)
-    if label_region(ax, weights, zero, "exactly 0:\na unit is off (σ' = 0)", 0.7 * T_max, "dimgrey"):
+    if label_region(ax, weights, zero, "exactly 0:\na unit is off (σ' = 0)", 0.7 * T_max, "dimgrey", taken):
         out.append("exactly 0: a unit is off (σ' = 0)")
     text = ("vanishing anyway:\nunits saturate" if slope_profile(act)["threshold"] is not None
             else "vanishing anyway")
-    if label_region(ax, weights, ~inside & np.isfinite(end) & (end < -0.3), text, 0.7 * T_max, "navy"):
+    if label_region(ax, weights, ~inside & np.isfinite(end) & (end < -0.3), text, 0.7 * T_max, "navy", taken):
         out.append(text.replace("\n", " "))
     return out
 
