@@ -50,15 +50,16 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int) -> str
     dead = ""
     if zero.any():
         first = int(np.argmax(np.all(logs[:, zero] == -np.inf, axis=1))) + 1
-        dead = (f" {int(zero.sum())} of {len(w)} units' products are exactly 0 from T = {first} on (a step where "
-                "σ' = 0), and are not drawn.")
+        dead = (f" {int(zero.sum())} of {len(w)} units' products {'is' if zero.sum() == 1 else 'are'} exactly 0 "
+                f"from T = {first} on (a step where σ' = 0), and {'is' if zero.sum() == 1 else 'are'} not drawn.")
     if not finite.any():
         return dead
     i, j = int(np.nanargmax(np.where(finite, final, -np.inf))), int(np.nanargmin(np.where(finite, gap, np.inf)))
+    growing = int(np.sum(np.abs(w) * gamma > 1))
     return (f" At T = {T} the largest product is unit {i + 1}'s, 10^{final[i]:.3g} (|w| = {abs(w[i]):.3g}, bound "
             f"10^{bound[i]:.3g}); the unit closest to its bound is unit {j + 1}, {gap[j]:.3g} decades below it. "
-            f"{int(np.sum(np.abs(w) * gamma > 1))} of {len(w)} units have |w_i| γ > 1, where the bound allows growth."
-            + dead)
+            f"{growing} of {len(w)} units {'has' if growing == 1 else 'have'} |w_i| γ > 1, where the bound allows "
+            "growth." + dead)
 
 
 def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2, drive: float = 1.0, seed: int = 0
