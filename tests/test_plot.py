@@ -46,6 +46,20 @@ def test_regime_colours_are_centred_at_one_and_scaled_to_the_data():
         assert norm.vmin == pytest.approx(-peak) and norm.vmax == pytest.approx(peak) and norm.vcenter == 0.0
 
 
+def test_counted_sentences_agree_in_number_with_their_counts():
+    """The grey cells of plot gates and the blank cells of plot gradmap: 'is'/'holds' for one, 'are'/'hold'
+    for more, from the same data."""
+    from symbptt.plots.gates import zero_note
+    from symbptt.plots.gradmap import _sentence
+
+    assert "1 of 4 values is exactly 0" in zero_note(np.array([[0.0, -np.inf], [1.0, 2.0]]))
+    assert "2 of 4 values are exactly 0" in zero_note(np.array([[-np.inf, -np.inf], [1.0, 2.0]]))
+    grid = np.array([0.5, 1.0, 1.5])
+    one = _sentence(np.array([[-1.0, -2.0, -np.inf]]), grid, [10], "nu")
+    two = _sentence(np.array([[-1.0, -np.inf, -np.inf]]), grid, [10], "nu")
+    assert "1 of 3 cells holds a gradient of 0" in one and "2 of 3 cells hold a gradient of 0" in two
+
+
 def test_regime_labels_stay_inside_their_axes_and_cover_no_other_label():
     """sin(a) interleaves exploding and vanishing columns beyond |w| = 1: the labels of the two regions
     stood at one height and overlapped, and one ran past the left edge."""

@@ -71,7 +71,8 @@ def zero_note(*panels: np.ndarray) -> str:
     if not zeros:
         return ""
     total = sum(p.size for p in panels)
-    return (f" Grey: {zeros} of {total} values are exactly 0 in float64 (a gate beyond its range rounds to 0), "
+    return (f" Grey: {zeros} of {total} values {'is' if zeros == 1 else 'are'} exactly 0 in float64 (a gate beyond "
+            "its range rounds to 0), "
             "with no log10 to colour.")
 
 

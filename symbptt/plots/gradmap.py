@@ -123,7 +123,7 @@ def _sentence(out: np.ndarray, grid: np.ndarray, Ts: list[int], param: str) -> s
             f"at {name} = {grid[0]:.3g} it is {_power(last[0])} and at {name} = {grid[-1]:.3g} {_power(last[-1])}.")
     lost = int(np.sum(~np.isfinite(out)))
     if lost:
-        text += f" {lost} of {out.size} cells hold a gradient of 0 (left blank)."
+        text += f" {lost} of {out.size} cells {'holds' if lost == 1 else 'hold'} a gradient of 0 (left blank)."
     return text
 
 
