@@ -58,6 +58,8 @@ def test_counted_sentences_agree_in_number_with_their_counts():
     one = _sentence(np.array([[-1.0, -2.0, -np.inf]]), grid, [10], "nu")
     two = _sentence(np.array([[-1.0, -np.inf, -np.inf]]), grid, [10], "nu")
     assert "1 of 3 cells holds a gradient of 0" in one and "2 of 3 cells hold a gradient of 0" in two
+    ends = _sentence(np.array([[-1.0, -2.0, -1.5]]), grid, [10], "nu")
+    assert "and at ν = 1.5 it is 10^-1.5." in ends and "‖∂L/∂ν‖ is largest" in ends  # not "ν = 1.5 10^-1.5"
 
 
 def test_regime_labels_stay_inside_their_axes_and_cover_no_other_label():

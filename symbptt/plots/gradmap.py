@@ -119,8 +119,9 @@ def _sentence(out: np.ndarray, grid: np.ndarray, Ts: list[int], param: str) -> s
     if not finite.any():
         return f"At T = {Ts[-1]} every ∂L/∂{name} is below float64's range."
     best = int(np.nanargmax(np.where(finite, last, -np.inf)))
-    text = (f"At T = {Ts[-1]}, |∂L/∂{name}| is largest at {name} = {grid[best]:.3g} (10^{last[best]:.3g}); "
-            f"at {name} = {grid[0]:.3g} it is {_power(last[0])} and at {name} = {grid[-1]:.3g} {_power(last[-1])}.")
+    text = (f"At T = {Ts[-1]}, ‖∂L/∂{name}‖ is largest at {name} = {grid[best]:.3g} (10^{last[best]:.3g}); "
+            f"at {name} = {grid[0]:.3g} it is {_power(last[0])}, and at {name} = {grid[-1]:.3g} it is "
+            f"{_power(last[-1])}.")
     lost = int(np.sum(~np.isfinite(out)))
     if lost:
         text += f" {lost} of {out.size} cells {'holds' if lost == 1 else 'hold'} a gradient of 0 (left blank)."
