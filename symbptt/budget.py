@@ -103,6 +103,7 @@ MAX_SECONDS = 600.0  # estimated running time above which a command is refused
 RATE = 1e9  # multiply-adds per second NumPy reaches on the small matrices of one step
 TRAIN_STEP = 4e-4  # seconds of Python per time step of one training iteration (forward + backward)
 NORM_STEP = 6e-4  # seconds of Python per time step of a state-Jacobian norm sweep (one configuration)
+GRAD_SWEEP_STEP, GRAD_SWEEP_CELL = 1.6e-4, 1.3e-7  # a ∂L/∂θ sweep: seconds per step, and per weight and step
 
 
 def estimate(what: str, advice: str, *, seconds: float = 0.0, flops: float = 0.0, floats: float = 0.0) -> float:

@@ -68,6 +68,7 @@ MISUSE = [
     ("sweep_scalar seed -1", lambda: sweep_scalar(np.ones(2), 5, "tanh", seed=-1), "seed must be from 0"),
     ("sweep_grad y str", lambda: sweep_grad(np.array([0.5]), 3, "tanh", y="q"), "y must be a number"),
     ("sweep_grad loss", lambda: sweep_grad(np.array([0.5]), 3, "tanh", loss="mean"), "loss must be"),
+    ("sweep_grad 10^7 steps", lambda: sweep_grad(np.array([0.5]), 10**7, "tanh"), "would take about 27 min"),
     ("sweep_param cfg str", lambda: sweep_param("x", "W", np.ones(2)), "sweep_param takes a Config"),
     ("sweep_param grid str", lambda: sweep_param(load_config("example"), "W", "ab"), "the grid"),
     ("grad_report cfg str", lambda: grad_report("example"), "grad_report takes a Config"),

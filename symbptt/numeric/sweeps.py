@@ -286,6 +286,10 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     u, b, h0, y = _numbers(u=u, b=b, h0=h0, y=y)
     act = get_activation(activation)
     G = w.size
+    from ..budget import GRAD_SWEEP_CELL, GRAD_SWEEP_STEP, estimate
+
+    estimate(f"the sweep of ∂L/∂{wrt} over {G} weight(s) and T = 1..{T_max}", "lower -T or --points",
+             seconds=T_max * (GRAD_SWEEP_STEP + GRAD_SWEEP_CELL * G))  # a Python loop over t
     xs = drive_inputs(T_max, seed, x)
     out = np.empty((T_max, G))
     h = np.full(G, float(h0))
