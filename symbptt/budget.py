@@ -76,6 +76,9 @@ def check_sweep(T: int, points: int, n: int) -> None:
         raise SymbpttError(f"a sweep of T={T} × {points} points holds {T * points:,} values, more than "
                            f"{MAX_CELLS:,} (about {8 * T * points / 2**30:.1f} GiB per array); lower -T or --points")
     if n > 1:
+        estimate(f"the gain sweep with n = {n}, T = {T:,}, {points} gain{'s' if points != 1 else ''}",
+                 "lower -T or --points",
+                 seconds=T * (GAIN_STEP + GAIN_POINT * points))  # its loop over t, in Python
         flops = T * points * 2.0 * n**3
         if flops > MAX_FLOPS:
             seconds = flops / 2e9
@@ -104,6 +107,14 @@ RATE = 1e9  # multiply-adds per second NumPy reaches on the small matrices of on
 TRAIN_STEP = 4e-4  # seconds of Python per time step of one training iteration (forward + backward)
 NORM_STEP = 6e-4  # seconds of Python per time step of a state-Jacobian norm sweep (one configuration)
 GRAD_SWEEP_STEP, GRAD_SWEEP_CELL = 1.6e-4, 1.3e-7  # a ∂L/∂θ sweep: seconds per step, and per weight and step
+# seconds of Python per step of the loops over t below, and per grid point (or unit) and step (measured
+# 2026-12, rounded up): a gain sweep (260 µs at n = 8 and one gain, 480 µs at 30), plot spectrum (300 µs at
+# n = 64 and 2 gains, 720 µs at 30), plot gradmap (150 µs at 5 points, 210 µs at 60), plot isometry (80 µs
+# at n = 8, 180 µs at n = 64)
+GAIN_STEP, GAIN_POINT = 3e-4, 1e-5
+SPECTRUM_STEP, SPECTRUM_POINT = 3.5e-4, 2e-5
+GRADMAP_STEP, GRADMAP_POINT = 2e-4, 1.5e-6
+ISOMETRY_STEP, ISOMETRY_UNIT = 1e-4, 2e-6
 
 
 def estimate(what: str, advice: str, *, seconds: float = 0.0, flops: float = 0.0, floats: float = 0.0) -> float:

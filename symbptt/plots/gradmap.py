@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..activations import get_activation
-from ..budget import check_grid
+from ..budget import GRADMAP_POINT, GRADMAP_STEP, check_grid, estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..validate import integer, number
@@ -50,6 +50,8 @@ def gradient_map(cell: str = "lru", param: str | None = None, low: float | None 
     high = number("--max", high) if high is not None else hi_init + (2.0 if spec.kind(param) == "unit" else 0.0)
     check_range(param, low, high)
     check_grid("plot gradmap", points, T_max)
+    estimate(f"plot gradmap of {points} values over T = 1..{T_max:,}", "lower -T or --points",
+             seconds=T_max * (GRADMAP_STEP + GRADMAP_POINT * points))
     cfg = example_config(spec, T_max, n, drive=drive, seed=seed)
     grid = np.linspace(low, high, points)
     base = {k: (v if v.ndim == 2 else v.reshape(-1, 1)) for k, v in cfg.layers[0].items()}

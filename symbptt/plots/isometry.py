@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..budget import ISOMETRY_STEP, ISOMETRY_UNIT, estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import jacobian_singular_values, orthogonal_matrix, random_recurrent_matrix
@@ -30,6 +31,8 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
     steps = tuple(integer("T (--lengths)", T) for T in steps)
     for T in steps:
         check_steps(T)
+    estimate(f"plot isometry at n = {n} to T = {max(steps):,}", "lower --lengths or -n",
+             seconds=max(steps) * (ISOMETRY_STEP + ISOMETRY_UNIT * n))
     drive = number("drive (-u)", drive)
     if gain is not None:
         gain = number("gain (--gain)", gain)
