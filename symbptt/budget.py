@@ -71,7 +71,6 @@ def _refuse(form: str, T: int, atoms: float, unit: str, instead: str) -> None:
 
 def check_sweep(T: int, points: int, n: int) -> None:
     """A sweep holds T × points cells; the matrix sweep also multiplies n×n matrices T × points times."""
-    cells = T * points * max(1, n if n > 1 else 1)
     if T * points > MAX_CELLS:
         raise SymbpttError(f"a sweep of T={T} × {points} points holds {T * points:,} values, more than "
                            f"{MAX_CELLS:,} (about {8 * T * points / 2**30:.1f} GiB per array); lower -T or --points")
@@ -84,7 +83,6 @@ def check_sweep(T: int, points: int, n: int) -> None:
             seconds = flops / 2e9
             raise SymbpttError(f"the gain sweep with n={n}, T={T}, {points} gains needs about {flops:.2g} "
                                f"multiply-adds (~{seconds:.0f} s); lower -n, -T or --points")
-    del cells
 
 
 def check_grid(name: str, points: int, T: int, arrays: int = 4) -> None:
