@@ -206,3 +206,38 @@ def test_the_reference_s_python_example_runs(tmp_path, monkeypatch, whole):
     namespace: dict = {}
     exec(compile(code, "reference.md", "exec"), namespace)
     assert namespace["grads"]["W"].shape == (4, 4) and namespace["loss"] > 0
+
+
+def test_the_growth_of_delta_the_docs_quote_is_what_the_code_reads():
+    """reference.md and the CHANGELOG quote the growth symbptt.gradients reads for tests/test_gradients.py's
+    chaotic sin(a) unit; amplification.py's notes quote it, and the norm `grad` reports from its exact pass,
+    for the chaotic tanh network of performance.md §10b.  Each number is computed here."""
+    import warnings
+
+    import numpy as np
+
+    import symbptt
+    from symbptt.config import parse_config
+    from symbptt.numeric import amplification
+    from symbptt.numeric.grad_report import grad_report
+
+    rng = np.random.default_rng(1)
+    params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.array([0.1]), "h0": np.array([0.2])}
+    x, y = rng.normal(size=(300, 1)), np.array([0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", symbptt.RoundingWarning)
+        sin_unit = symbptt.gradients(params, x, y, activation="sin(a)").amplified
+    quoted = f"10^{sin_unit:.1f}"
+    assert quoted in (ROOT / "docs" / "reference.md").read_text() and quoted in (ROOT / "CHANGELOG.md").read_text()
+    n, T = 16, 300
+    rng = np.random.default_rng(0)  # benchmarks/run.py's precision_cases
+    W, U = 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), rng.normal(size=(n, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", symbptt.RoundingWarning)
+        here = symbptt.gradients({"W": W, "U": U, "b": np.zeros(n), "h0": np.full(n, 0.3)}, np.full((T, 1), 0.1),
+                                 np.zeros(n)).amplified
+    report = grad_report(parse_config({"activation": "tanh", "W": W.tolist(), "U": U.tolist(), "b": [0.0] * n,
+                                       "h0": [0.3] * n, "x": [[0.1]] * T, "y": [0.0] * n}))
+    there = max(row["log10"] for row in report["log10_jacobian_norms"])
+    notes = " ".join((amplification.__doc__ or "").split())
+    assert f"10^{here:.1f} here on the NumPy kernel against 10^{there:.1f} there" in notes  # the suite's kernel

@@ -9,8 +9,9 @@ injects at t (h_t − y_t), and ‖δ_k‖₂ / ((T − k + 1)·max_{t ≥ k} �
 
 It is the growth of the δ as computed, along the trajectory the float64 pass computed: an indicator, not
 a proof.  In a chaotic network that trajectory is not the exact one, and its norms are not those `grad`
-reports from the exact pass (tests/test_gradients.py's chaotic tanh network: 10^28.1 here against
-10^24.8 there); elsewhere the two agree to rounding.
+reports from the exact pass (the chaotic tanh network of docs/performance.md §10b at T = 300: 10^28.6
+here on the NumPy kernel against 10^24.8 there; the compiled kernel rounds differently and, chaos
+amplifying that too, reads another value); elsewhere the two agree to rounding.
 """
 
 from __future__ import annotations
