@@ -50,8 +50,10 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int) -> str
     dead = ""
     if zero.any():
         first = int(np.argmax(np.all(logs[:, zero] == -np.inf, axis=1))) + 1
-        dead = (f" {int(zero.sum())} of {len(w)} units' products {'is' if zero.sum() == 1 else 'are'} exactly 0 "
-                f"from T = {first} on (a step where σ' = 0), and {'is' if zero.sum() == 1 else 'are'} not drawn.")
+        count = int(zero.sum())
+        verb = "is" if count == 1 else "are"
+        dead = (f" {count} of {len(w)} units' products {verb} exactly 0 from T = {first} on (a step where σ' = 0), "
+                f"and {verb} not drawn.")
     if not finite.any():
         return dead
     i, j = int(np.nanargmax(np.where(finite, final, -np.inf))), int(np.nanargmin(np.where(finite, gap, np.inf)))
