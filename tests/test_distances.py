@@ -141,3 +141,56 @@ def test_a_distance_below_float64s_normal_range_is_refused():
         params["h0"][:] = 0.5
         values = ArrayFactors(_model(params, np.ones((5, 1, 1)), np.zeros((2, 1))))
         assert distances.carried(values.cc, values.traj) == held
+
+
+@pytest.mark.parametrize(("seed", "n", "T", "scale"), [*CASES, (7, 4, 100, 100.0), (3, 3, 50, 60.0)])
+def test_the_cancellation_read_from_the_distances_is_the_exact_passs(seed, n, T, scale):
+    """distances.cancellation, read off the float64 pass, is the count forward.difference_digits measures
+    on an exact pass at 150 digits, to 1e-9 digits (a planted |u| + |v| of 1, or a gap read from the
+    values, moves it by 0.3 digits or more); it leaves the trajectory as it was."""
+    from symbptt.numeric.forward import difference_digits
+
+    params, x, y = _saturated(seed, n, T, scale)
+    model = _model(params, x, y)
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(model)
+    before = {key: v.copy() for key, v in values.traj.coefs[0].items()}
+    got = distances.cancellation(values.cc, values.traj)
+    assert all(np.array_equal(before[key], v) for key, v in values.traj.coefs[0].items())
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = ArrayFactors(model.as_mp(), "mp")
+        want = difference_digits(exact.cc, exact.traj)
+    assert got is not None and want > 15  # more than float64 holds: the values alone would not tell
+    assert abs(got - want) < 1e-9
+
+
+def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch):
+    """Where the distances hold the differences but a coefficient lost range, the exact pass runs once, at
+    DPS + ⌈cancellation⌉ + 1 digits (before, a 60-digit pass measured the count, then a second ran at 120);
+    the gradients agree with reference.py's 150-digit pass to 1e-14.  Without the count (a planted None)
+    it probes as before, and passes twice."""
+    from symbptt.numeric import grad_report
+
+    params, x, y = _saturated(7, 4, 100, 100.0)  # a coefficient underflows; the distances hold every difference
+    passes: list[int] = []
+    made = grad_report.ArrayFactors
+
+    def counted(model, kind="float", *args, **kwargs):
+        if kind == "mp":
+            passes.append(mpmath.mp.dps)
+        return made(model, kind, *args, **kwargs)
+
+    monkeypatch.setattr(grad_report, "ArrayFactors", counted)
+    got = symbptt.gradients(params, x, y, cell="gru")
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(_model(params, x, y))
+    count = distances.cancellation(values.cc, values.traj)
+    assert count is not None and passes == [grad_report.DPS + int(np.ceil(count)) + 1] == [got.digits]
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    assert _worst(got.grads, exact) < 1e-14
+    passes.clear()
+    monkeypatch.setattr(grad_report, "cancellation", lambda cc, traj: None)
+    again = symbptt.gradients(params, x, y, cell="gru")
+    assert len(passes) == 2 and passes[0] == 2 * grad_report.DPS
+    assert _worst(again.grads, exact) < 1e-14

@@ -16,7 +16,9 @@ and divided by the distance it makes, then divided by the gap d_v − d_u.  When
 KEPT_DIGITS digits by that bound, the step coefficients that read differences are recomputed from them,
 and the float64 pass stands where the saturation bound (grad_report.saturation_digits) would otherwise
 send the whole pass to mpmath.  Like every float64 pass of symbptt.gradients, the forward values
-themselves are taken as float64 computed them.
+themselves are taken as float64 computed them.  Where float64 is not enough all the same (a
+coefficient that left its range), the distances still say how many digits each difference cancels
+(cancellation), and the exact pass starts at that many more.
 
 A cell qualifies when each of its differences subtracts two values, each either a tanh node or a
 previous state whose step is linear in the distances of the values it reads (DistanceForms.of returns
@@ -171,24 +173,55 @@ def carried(cc: CompiledCell, traj: Trajectory) -> bool:
         True when it recomputed them; False, with the trajectory untouched, when the cell does not
         qualify or a difference keeps fewer than KEPT_DIGITS digits by the running bound somewhere (then
         only more digits will do)."""
-    forms = DistanceForms.of(cc.cell)
-    if forms is None:
+    found = _layers(cc, traj)
+    if found is None:
         return False
-    new = []
-    for layer in range(1, len(traj.values) + 1):
-        with np.errstate(all="ignore"):
-            coefs = _layer(forms, traj, layer)
-        if coefs is None:
-            return False
-        new.append(coefs)
-    for layer, coefs in enumerate(new):
+    for layer, (coefs, _) in enumerate(found):
         traj.coefs[layer] = traj.coefs[layer] | coefs
     return True
 
 
-def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> dict | None:
-    """The coefficients of one layer that read a difference, from the distances; None when a difference
-    would keep fewer than KEPT_DIGITS digits by the running bound (see _carried_state)."""
+def cancellation(cc: CompiledCell, traj: Trajectory) -> float | None:
+    """The decimal digits the cell's differences cancel on a float64 trajectory, read from the distances
+    to ±1: the largest log10((|u| + |v|)/|u − v|) over every step, unit, layer and difference u − v, the
+    quantity forward.difference_digits measures on an exact pass, held here to the KEPT_DIGITS digits
+    the running bound promises; the trajectory is not changed.  An exact pass needs about this many
+    digits more than it keeps (grad_report.measured_saturation starts from it).
+
+    Args:
+        cc: the cell's compiled float64 functions (forward.compiled).
+        traj: the float64 forward pass.
+
+    Returns:
+        The count, or None when the cell does not qualify, a difference keeps fewer than KEPT_DIGITS
+        digits by the bound, or one is 0 in float64 (its cancellation is then unknown)."""
+    found = _layers(cc, traj)
+    if found is None:
+        return None
+    worst = max(count for _, count in found)
+    return worst if np.isfinite(worst) else None
+
+
+def _layers(cc: CompiledCell, traj: Trajectory) -> list[tuple[dict, float]] | None:
+    """Per layer, the coefficients that read a difference and the digits its differences cancel (see
+    _layer); None when the cell does not qualify or some layer's bound fails."""
+    forms = DistanceForms.of(cc.cell)
+    if forms is None:
+        return None
+    found = []
+    for layer in range(1, len(traj.values) + 1):
+        with np.errstate(all="ignore"):
+            made = _layer(forms, traj, layer)
+        if made is None:
+            return None
+        found.append(made)
+    return found
+
+
+def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict, float] | None:
+    """The coefficients of one layer that read a difference, from the distances, and the most digits a
+    difference cancels, log10((|u| + |v|)/|u − v|) (∞ for one that is 0 with u and v not); None when a
+    difference would keep fewer than KEPT_DIGITS digits by the running bound (see _carried_state)."""
     values = traj.values[layer - 1]
     row = step_rows(forms.cc, traj, layer)  # every leaf and node for t = 1..T, leading axis t
     shape = row[0].shape
@@ -211,11 +244,17 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> dict | None:
         d, sign, error = found
         dist[prev(state)] = (d[:-1], sign[:-1], error[:-1])
         dist[unit(state)] = (d[1:], sign[1:], error[1:])
-    differences, worst = [], 0.0
+    differences, worst, cancels = [], 0.0, 0.0
     for _, c, u, v in forms.pairs:
         (du, su, eu), (dv, sv, ev) = dist[u], dist[v]
         same = su == sv
-        differences.append(np.where(same, c * su * (dv - du), c * (_value(values, u) - _value(values, v))))
+        value_u, value_v = _value(values, u), _value(values, v)
+        differences.append(np.where(same, c * su * (dv - du), c * (value_u - value_v)))
+        # with one sign, |u − v| = |d_v − d_u| and |u| + |v| = 2 − d_u − d_v; with opposite signs nothing cancels
+        size, gap = np.where(same, 2.0 - du - dv, 1.0), np.where(same, np.abs(dv - du), 1.0)
+        with np.errstate(divide="ignore"):
+            ratio = np.where(size > 0, size / gap, 1.0)
+        cancels = max(cancels, float(np.max(np.log10(ratio), initial=0.0)))
         held, gap = du * eu + dv * ev, np.abs(dv - du)  # with opposite signs nothing cancels
         cancelled = np.where(gap > 0, held / np.where(gap > 0, gap, 1.0), np.where(held > 0, np.inf, 0.0))
         relative = np.where(same, cancelled, 0.0) + 2.0 * ROUNDING
@@ -227,7 +266,7 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> dict | None:
         full = np.zeros_like(traj.coefs[layer - 1][key])
         full[1:] = np.broadcast_to(fn(*row, *differences), shape)
         made[key] = full
-    return made
+    return made, cancels
 
 
 def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict, row: list[np.ndarray],
@@ -287,4 +326,4 @@ def _value(values: dict[str, np.ndarray], symbol: sp.Symbol) -> np.ndarray:
     return values[name.removeprefix("prev_")][:-1] if name.startswith("prev_") else values[name][1:]
 
 
-__all__ = ["KEPT_DIGITS", "DistanceForms", "carried"]
+__all__ = ["KEPT_DIGITS", "DistanceForms", "cancellation", "carried"]

@@ -23,7 +23,7 @@ from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
 from . import kernel
-from .distances import carried
+from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
 from .jit_nudge import nudged_gradients
@@ -104,21 +104,23 @@ def saturation_digits(values: ArrayFactors) -> int:
     return saturation_digits_needed(largest, DPS) if largest else 0
 
 
-def measured_saturation(model: NumericModel, bound: int, least: int = 0
+def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: float | None = None
                         ) -> tuple[int, ArrayFactors, NumericModel, float]:
     """The exact forward pass of a model whose saturated gates may make its differences cancel, at the
     digits they need as measured on that pass: DPS more than the most any of them cancels
-    (forward.difference_digits), and at least ``least``.  Tried first at 2·DPS digits and raised until the
-    pass's own count fits (_saturated_digits), never beyond ``bound`` (saturation_digits, which always
-    suffices) unless ``least`` asks for more: a GRU with pre-activations up to |a| ≈ 370 may need 354
-    digits, while its h_{t-1} − n_t cancels only 28.
+    (forward.difference_digits), and at least ``least``.  Tried first at the digits ``guess`` asks for —
+    the cancellation the float64 pass's distances to ±1 read (distances.cancellation), one digit spare —
+    or, without one, at 2·DPS digits, and raised until the pass's own count fits (_saturated_digits),
+    never beyond ``bound`` (saturation_digits, which always suffices) unless ``least`` asks for more: a
+    GRU with pre-activations up to |a| ≈ 370 may need 354 digits, while its h_{t-1} − n_t cancels only 28.
 
     Returns:
         (the digits, the exact pass made at them, its model in mpf, the digits its differences cancel):
         read the pass at those digits.
     """
     mp_cost(model, max(bound, least), most=True)  # checked before any work: each pass costs at most this
-    dps = max(least, min(bound, 2 * DPS))
+    first = 2 * DPS if guess is None else DPS + math.ceil(guess) + 1
+    dps = max(least, min(bound, first))
     while True:
         with mpmath.workdps(dps):
             mp_model = model.as_mp()
@@ -128,6 +130,12 @@ def measured_saturation(model: NumericModel, bound: int, least: int = 0
         if wanted == dps:
             return dps, values, mp_model, cancelled
         dps = wanted
+
+
+def _float_cancellation(values: ArrayFactors) -> float | None:
+    """The digits a float64 pass's saturated differences cancel, read from its distances to ±1
+    (distances.cancellation), where they hold them; None for an exact pass or where they do not."""
+    return cancellation(values.cc, values.traj) if values.kind == "float" else None
 
 
 def _saturated_digits(dps: int, cancelled: float, bound: int) -> int:
@@ -177,7 +185,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
-        digits, mp_values, mp_model, _ = measured_saturation(model, digits)
+        digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
         with mpmath.workdps(digits):
             mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
     else:
@@ -297,9 +305,10 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     if lost - cancelled > max_lost:  # the float64 trajectory does not hold the digits: every field exactly
         # as many digits as the conditioning asks for, and as a saturated gate's differences cancel
         dps = DPS + math.ceil(lost if math.isfinite(lost) else 0)
+        guess = _float_cancellation(values) if saturation else None
         while True:
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
-                dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps)
+                dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
             else:
                 mp_cost(model, dps)
                 with mpmath.workdps(dps):
@@ -545,7 +554,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     digits, measured = saturation_digits(values), None
     if digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits
-        digits, mp_values, mp_model, _ = measured_saturation(model, digits)
+        digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
         measured = (digits, mp_values, mp_model)
     with watch.watch("truncated"):
         cut = truncated_gradients(model, cfg.truncate, values=values)
