@@ -530,12 +530,12 @@ def report_note(rows: list[list[str]]) -> str:
     products power iterations do not prove do so by themselves."""
     alone = {row[0].split()[0]: float(row[4].split("(")[1].rstrip("×)")) for row in rows}
     solved = {row[0].split()[0]: (row[5].split(":")[0], float(row[5].split("(")[1].rstrip("×)"))) for row in rows}
-    over = sorted(cell for cell, ratio in alone.items() if ratio > 2)
+    over = [cell for cell, ratio in alone.items() if ratio > 2]  # in the table's order
     each = ", ".join(f"{cell} {ratio:.1f}×" for cell, ratio in alone.items())
     if not over:
         return (f"The Jacobian norms alone cost {each} the gradients: within the 2× target by themselves. "
                 + _rest_note(rows) + "\n")
-    which = "every cell" if len(over) == len(alone) else ", ".join(over)
+    which = "every cell" if len(over) == len(alone) else _series(over)
     note = (f"The Jacobian norms alone (exact 2-norms at every k: the product multiplied out step by step, n³ "
             f"work per step, and its norm proven by power iterations or from a symmetric eigensolve) cost {each} "
             f"the gradients, over the 2× target by themselves for {which}: with norms computed "
@@ -547,6 +547,11 @@ def report_note(rows: list[list[str]]) -> str:
                  f"the eigensolves of the products they leave — {parts} the gradients — cost more by themselves "
                  "than the target allows the whole report.")
     return note + " " + _rest_note(rows) + "\n"
+
+
+def _series(names: list[str]) -> str:
+    """Names as a sentence lists them: "rnn", "rnn and lstm", "rnn, lstm and gru"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _rest_note(rows: list[list[str]]) -> str:
@@ -562,7 +567,7 @@ def _rest_note(rows: list[list[str]]) -> str:
     if not over:
         return (f"Without the norms the rest of the report costs {each} the gradients (the two reruns that "
                 f"measure the digits float64 kept among it: {reruns}): within the target.")
-    which = "every cell" if len(over) == len(rest) else ", ".join(over)
+    which = "every cell" if len(over) == len(rest) else _series(over)
     return (f"Without the norms the rest of the report costs {each} the gradients (the gradients themselves, the "
             f"two reruns that measure the digits float64 kept — {reruns} — and the forward pass the norms read), "
             f"over the 2× target by itself for {which}: norms at no cost would still leave the report over it "

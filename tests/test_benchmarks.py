@@ -86,6 +86,9 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     assert "lstm 70 of 101 (3.4×) the" in one
     cheap = numbers.report_note(rows(13.1, 11.6, solved=1.5))
     assert "for every cell" in cheap and "eigensolves" not in cheap
+    three = rows(13.1, 11.6) + [[row[0].replace("lstm", "gru")] + row[1:4] + ["16 ms (1.8×)"] + row[5:]
+                                for row in rows(1, 1)[1:]]
+    assert "themselves for rnn and lstm:" in numbers.report_note(three)  # in the table's order, as a list reads
     neither = numbers.report_note(rows(1.4, 1.9))
     assert "within the 2× target" in neither
     # the rest of the report besides the norms: 26.5× less the norms' ratio, the reruns' 5.7× among it
