@@ -1010,6 +1010,68 @@ def test_jacobian_norms_keep_a_unit_whose_factor_float64_would_drop():
             assert abs(row["log10"] - want) <= 1e-9 * max(1.0, abs(want)), (layer, row["k"])
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 600), st.integers(0, 2**32 - 1))
+def test_the_norm_of_an_exact_product_is_its_svd_norm_to_float64s_digits(rows, cols, spread, seed):
+    """logspace._mp_log_norm (the exact products' norms: entries 10^±600 apart, beyond float64's range)
+    reads the product scaled by its largest entry into float64 and takes LAPACK's norm: within 2e-15 of
+    log10 of mpmath's 40-digit SVD of the matrix itself, relative to the norm (a planted scale that drops
+    the largest entry's exponent, or a norm of the unscaled matrix, is off by orders of magnitude)."""
+    from symbptt.numeric.logspace import _mp_log_norm
+
+    rng = np.random.default_rng(seed)
+    mant, expo = rng.normal(size=(rows, cols)), rng.integers(-spread, spread + 1, size=(rows, cols))
+    with mpmath.workdps(40):
+        matrix = mpmath.matrix([[mpmath.mpf(float(mant[i, j])) * mpmath.mpf(10) ** int(expo[i, j])
+                                 for j in range(cols)] for i in range(rows)])
+        want = mpmath.log10(max(mpmath.svd_r(matrix, compute_uv=False)))
+        with mpmath.workdps(30):
+            got = _mp_log_norm(matrix)
+    # 2e-15 of the norm, plus half a unit in the last place of the log10 itself
+    assert abs(got - float(want)) <= 2e-15 / math.log(10) + 1.2e-16 * abs(float(want)), (got, float(want))
+
+
+def test_a_one_state_cells_exact_norms_are_taken_once_per_k(monkeypatch):
+    """The exact products' norms of a cell with one state: its own block is the whole state, so each listed
+    k takes one norm, and 'h' is 'state' (each k's norm was taken twice, doubling the 4 ms mpmath SVDs).
+    The IndRNN of check --seed 7, trial 724 multiplies in mpmath."""
+    from symbptt.check import DRAWN, random_trial
+    from symbptt.numeric import logspace
+
+    rng = np.random.default_rng(7)
+    for _ in range(725):
+        trial = random_trial(rng, 6, DRAWN)
+    calls = []
+    original = logspace._mp_log_norm
+    monkeypatch.setattr(logspace, "_mp_log_norm", lambda m: calls.append(1) or original(m))
+    values = ArrayFactors(NumericModel.of(trial.config))
+    ks = list(range(trial.config.T + 1))
+    norms = log10_jacobian_norms(values, 1, ks)
+    assert len(calls) == len(ks) and norms["h"] == norms["state"]
+
+
+def test_a_saturated_report_takes_its_norms_from_the_exact_pass_only(monkeypatch):
+    """A saturated GRU's report goes to the exact pass for every field; the float64 norms it used to take
+    first (and throw away) are not taken: every log10_jacobian_norms call reads the exact trajectory (on
+    the benchmark's GRU with inputs × 100 the float64 ones, multiplied in mpmath, were 1.2 of its 2.7 s)."""
+    from symbptt.numeric import grad_report as report_module
+
+    rng = np.random.default_rng(2)
+    n, T = 3, 30
+    layer = {k: rng.normal(size=(n, n)) / np.sqrt(n) for k in ("W_r", "W_z", "W_n")}
+    layer |= {k: rng.normal(size=(n, 1)) for k in ("U_r", "U_z", "U_n")}
+    layer |= {k: rng.normal(size=n) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(n)}
+    x = rng.normal(size=(T, 1)) * 40
+    cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": [0.0] * n})
+    kinds = []
+    original = report_module.log10_jacobian_norms
+    monkeypatch.setattr(report_module, "log10_jacobian_norms",
+                        lambda values, *a: kinds.append(values.kind) or original(values, *a))
+    report = grad_report(cfg)
+    assert report["precision"].startswith("mpmath") and "saturated" in report["precision"]
+    assert kinds == ["mp"]
+
+
 def test_an_indrnn_example_takes_the_activation_it_is_given():
     """example_config passed -a to the vanilla cell only, so IndRNN sweeps and curves drew tanh whatever
     was asked; now its relu run has relu's zeros and tanh's does not."""

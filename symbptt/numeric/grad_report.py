@@ -292,14 +292,15 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
     ks = listed_steps(cfg.T)
-    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+    saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
     cancelled = cancelled_digits(values.cc, values.traj)
-    lost = lost_digits(norms) + cancelled
+    if saturation:  # a saturated gate's difference lost digits: the norms need the exact pass too (not
+        norms, lost = [], math.inf  # taken here in float64, where they would be thrown away)
+    else:
+        norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+        lost = lost_digits(norms) + cancelled
     if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for layer in values.traj.values for v in layer.values()):
         lost = math.inf  # the float64 forward pass left range (inf, NaN): its norms and gradients mean nothing
-    saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
-    if saturation:
-        lost = math.inf  # a saturated gate's difference lost digits: the norms need the exact pass too
     # the norms foretell what amplification costs; what a cancelling sum costs the gradients is measured by
     # the reruns below (each nudged sum moves by its Σ|terms|·2⁻⁵³), so cancellation alone does not decide
     if lost - cancelled > max_lost:  # the float64 trajectory does not hold the digits: every field exactly
