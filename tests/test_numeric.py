@@ -1050,6 +1050,31 @@ def test_a_one_state_cells_exact_norms_are_taken_once_per_k(monkeypatch):
     assert len(calls) == len(ks) and norms["h"] == norms["state"]
 
 
+@pytest.mark.parametrize("seed", [5, 10])
+def test_exact_products_read_the_exact_coefficients_not_their_logs(seed, monkeypatch):
+    """A saturated GRU (n = 3, T = 30, inputs × 100) whose steps float64 would drop is multiplied in mpmath
+    from the exact pass's coefficients themselves: every listed log10 norm is within 4e-16 of
+    max(1, |log10|) of reference.py's 160-digit Jacobians (built from the float64 logs, 10^log10|c| cost
+    6.1e-15 and 1.8e-15 here, and 1.1e-13 on the benchmark's GRU)."""
+    from symbptt.numeric import logspace
+    from symbptt.reference import jacobians, log10_norms
+
+    rng = np.random.default_rng(seed)
+    layer = {k: rng.normal(size=(3, 3)) / np.sqrt(3) for k in ("W_r", "W_z", "W_n")}
+    layer |= {k: rng.normal(size=(3, 1)) for k in ("U_r", "U_z", "U_n")}
+    layer |= {k: rng.normal(size=3) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(3)}
+    x = rng.normal(size=(30, 1)) * 100
+    cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": [0.0] * 3})
+    used = []
+    original = logspace._mp_jacobian_norms
+    monkeypatch.setattr(logspace, "_mp_jacobian_norms", lambda *a: used.append(1) or original(*a))
+    report = grad_report(cfg)
+    want = [log10_norms(block)["state"] for block in jacobians("gru", [layer], x, dps=160)]
+    assert used and report["precision"].startswith("mpmath")
+    for row in report["log10_jacobian_norms"]:
+        assert abs(row["log10"] - want[row["k"]]) <= 4e-16 * max(1.0, abs(want[row["k"]])), row["k"]
+
+
 def test_a_saturated_report_takes_its_norms_from_the_exact_pass_only(monkeypatch):
     """A saturated GRU's report goes to the exact pass for every field; the float64 norms it used to take
     first (and throw away) are not taken: every log10_jacobian_norms call reads the exact trajectory (on

@@ -109,6 +109,8 @@ class StepMatrices:
                      for leaf, matrix in graph.terms(r)]
         self.index = {s: i for i, s in enumerate(cell.states)}
         self.logs = logs
+        coefs = values.traj.coefs[layer - 1]  # an exact trajectory's coefficients themselves (mpf), for exact()
+        self.mp_coefs = coefs if all(array.dtype == object for array in coefs.values()) else None
         tops = np.stack([np.max(logs[(r.target, leaf)][1][1:], axis=1) for r, leaf, _ in self.used])
         tops = np.where(np.isfinite(tops), tops, -np.inf)
         self.m = np.max(tops, axis=0)  # (T,), −∞ where every coefficient of the step is 0
@@ -138,22 +140,27 @@ class StepMatrices:
         return False
 
     def exact(self, t: int) -> mpmath.matrix:
-        """The step Jacobian S_t itself as an mpmath matrix (no scaling: mpf exponents do not overflow)."""
+        """The step Jacobian S_t itself as an mpmath matrix (no scaling: mpf exponents do not overflow): from
+        the coefficients themselves on an exact trajectory, else from their signs and logs."""
         n, size = self.n, self.S * self.n
-        out = mpmath.zeros(size, size)
+        out = [[mpmath.mpf(0)] * size for _ in range(size)]
         for route, leaf, matrix in self.used:
-            sign, lg = self.logs[(route.target, leaf)]
+            key = (route.target, leaf)
+            sign, lg = self.logs[key]
             r, q = self.index[route.target] * n, self.index[route.source] * n
             for i in range(n):
                 if sign[t, i] == 0 or not np.isfinite(lg[t, i]):
                     continue
-                c = int(sign[t, i]) * mpmath.power(10, mpmath.mpf(float(lg[t, i])))
+                c = (self.mp_coefs[key][t, i, 0] if self.mp_coefs is not None
+                     else int(sign[t, i]) * mpmath.power(10, mpmath.mpf(float(lg[t, i]))))
+                row = out[r + i]
                 if matrix is None:
-                    out[r + i, q + i] += c
+                    row[q + i] += c
                 else:
+                    weights = self.params[matrix][i]
                     for j in range(n):
-                        out[r + i, q + j] += c * mpmath.mpf(float(self.params[matrix][i, j]))
-        return out
+                        row[q + j] += c * float(weights[j])
+        return mpmath.matrix(out)
 
     def _build(self, lo: int, hi: int) -> np.ndarray:
         """Ŝ_t for t in [lo, hi): every route's diag(coefficient)·matrix (or diag) placed in its block."""
