@@ -241,3 +241,38 @@ def test_the_growth_of_delta_the_docs_quote_is_what_the_code_reads():
     there = max(row["log10"] for row in report["log10_jacobian_norms"])
     notes = " ".join((amplification.__doc__ or "").split())
     assert f"10^{here:.1f} here on the NumPy kernel against 10^{there:.1f} there" in notes  # the suite's kernel
+
+
+def test_the_saturated_grus_digits_the_docs_quote_are_what_the_report_uses():
+    """reference.md quotes the digits a saturated GRU's exact pass cancels and runs at (performance.md §12's
+    GRU, n = 4, T = 100, seed 7, inputs × 40 and × 100), and the CHANGELOG the digits of the pass before and
+    after it started from the distances' count.  Each number is computed here from the report itself."""
+    import re
+    import sys
+
+    import numpy as np
+
+    from symbptt.config import parse_config
+    from symbptt.numeric.grad_report import grad_report
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from gradients import _params  # the benchmark's own draw
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    found = {}
+    for drive in (40, 100):
+        rng = np.random.default_rng(7)
+        params = _params("gru", 4, 1, rng)
+        x, y = rng.normal(size=(100, 1, 1)) * drive, rng.normal(size=(4, 1))
+        cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in params.items()}, "x": x[:, :, 0].tolist(),
+                            "y": y[:, 0].tolist()})
+        match = re.fullmatch(r"mpmath at (\d+) digits \(saturated gates: their differences cancel up to (\d+) digits\)",
+                             grad_report(cfg)["precision"])
+        assert match, drive
+        found[drive] = match.groups()
+    text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
+    assert (f"cancels {found[40][1]} and runs at {found[40][0]}; with inputs × 100 it cancels {found[100][1]} and "
+            f"runs once, at {found[100][0]}") in text
+    changelog = " ".join((ROOT / "CHANGELOG.md").read_text().split())
+    assert f"runs once at {found[100][0]} digits instead of at 60 and then 120" in changelog
