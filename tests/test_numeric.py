@@ -1075,6 +1075,42 @@ def test_exact_products_read_the_exact_coefficients_not_their_logs(seed, monkeyp
         assert abs(row["log10"] - want[row["k"]]) <= 4e-16 * max(1.0, abs(want[row["k"]])), row["k"]
 
 
+def test_a_saturated_truncated_report_reads_the_reports_own_exact_pass(monkeypatch):
+    """A saturated GRU (n = 3, T = 30, inputs × 40, truncate 5): the truncated gradient and its distance
+    from the full one come from the exact pass the report made, the only one (it made two or three of its
+    own: 60 digits, then more), and agree with reference.py's truncated BPTT at 160 digits."""
+    from symbptt.numeric import grad_report as report_module
+    from symbptt.reference import bptt as reference_bptt
+
+    rng = np.random.default_rng(2)
+    n, T = 3, 30
+    layer = {k: rng.normal(size=(n, n)) / np.sqrt(n) for k in ("W_r", "W_z", "W_n")}
+    layer |= {k: rng.normal(size=(n, 1)) for k in ("U_r", "U_z", "U_n")}
+    layer |= {k: rng.normal(size=n) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(n)}
+    x, y = rng.normal(size=(T, 1)) * 40, rng.normal(size=n)
+    cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": y.tolist(),
+                        "truncate": 5})
+    passes = []
+    made = report_module.ArrayFactors
+
+    def counted(model, kind="float", *args, **kwargs):
+        if kind == "mp":
+            passes.append(mpmath.mp.dps)
+        return made(model, kind, *args, **kwargs)
+
+    monkeypatch.setattr(report_module, "ArrayFactors", counted)
+    report = grad_report(cfg)
+    assert report["precision"].startswith("mpmath") and len(passes) == 1
+    with mpmath.workdps(160):
+        _, full = reference_bptt([layer], x, y, "tanh", "last", "gru", kind="mp")
+        _, cut = reference_bptt([layer], x, y, "tanh", "last", "gru", kind="mp", truncate=5)
+        a = [v for p in cfg.spec.params for v in np.ravel(cut[0][p])]
+        b = [v for p in cfg.spec.params for v in np.ravel(full[0][p])]
+        rel = mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a, b, strict=True))) / mpmath.sqrt(sum(v * v for v in b))
+    assert report["truncated"]["relative_difference"] == pytest.approx(float(rel), rel=1e-12)
+    assert_report_matches(report["truncated"]["grad"], report["truncated"]["grad_log10"], cut, cfg.spec.params)
+
+
 def test_a_saturated_report_takes_its_norms_from_the_exact_pass_only(monkeypatch):
     """A saturated GRU's report goes to the exact pass for every field; the float64 norms it used to take
     first (and throw away) are not taken: every log10_jacobian_norms call reads the exact trajectory (on

@@ -290,6 +290,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     model = NumericModel.of(cfg)
     kept: tuple[float, float] | None = None  # the digits float64 kept, once measured
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
+    measured: tuple[int, ArrayFactors, NumericModel] | None = None  # that exact pass, for the truncated report
     values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -330,6 +331,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
+        if saturation:
+            measured = (dps, values, mp_model)
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
         loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes)
@@ -372,7 +375,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         labels = ["no simple bound for a gated cell"] * model.layers
     report["summary"] = summary(labels, [observed(v, cfg.T) for v in whole], whole)
     if cfg.truncate is not None:
-        report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost)
+        report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost, measured)
     return report
 
 
@@ -544,28 +547,35 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values
 
 
 def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors,
-                     at_stake: bool = False) -> dict:
+                     at_stake: bool = False, measured: tuple[int, ArrayFactors, NumericModel] | None = None) -> dict:
     """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
     a float64 step lost range or ``at_stake`` (the float64 forward pass, ``values``, lost more digits to
     amplification and cancellation than the report asks for: the reruns that measure what the full
-    gradients kept do not measure the truncated ones)."""
+    gradients kept do not measure the truncated ones).  ``measured``: the report's own exact pass of a
+    saturated run (its digits, values and model), which already carries the digits the differences
+    cancel; without it such a run measures them on an exact pass of its own."""
     if cfg.truncate is None:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
-    digits, measured = saturation_digits(values), None
-    if digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
+    digits = saturation_digits(values)
+    reported = digits and measured is not None  # ``full`` was computed from that pass at its digits
+    if digits and measured is not None:
+        digits = measured[0]
+    elif digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
         measured = (digits, mp_values, mp_model)
-    with watch.watch("truncated"):
-        cut = truncated_gradients(model, cfg.truncate, values=values)
-        a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
-        b = np.concatenate([np.ravel(np.asarray(g[p], dtype=object)) for g in full for p in cfg.spec.params])
-        exact = all(isinstance(v, float) or isinstance(v, np.floating) for v in b)
-        if exact:
-            b = b.astype(float)
-            denom = float(np.linalg.norm(b))
-            relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
+    exact, relative = False, 0.0  # a saturated run goes to the exact loop below whatever float64 makes of it
+    if not digits:
+        with watch.watch("truncated"):
+            cut = truncated_gradients(model, cfg.truncate, values=values)
+            a = np.concatenate([np.ravel(g[p]) for g in cut for p in cfg.spec.params]).astype(float)
+            b = np.concatenate([np.ravel(np.asarray(g[p], dtype=object)) for g in full for p in cfg.spec.params])
+            exact = all(isinstance(v, float) or isinstance(v, np.floating) for v in b)
+            if exact:
+                b = b.astype(float)
+                denom = float(np.linalg.norm(b))
+                relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
     # a difference below ~1e-12 of the gradient is rounding in float64: it needs the exact path, with
     # as many more digits as it is small (4.05e-80 needs 80 + 30)
     unresolved = exact and relative < 1e-12 and cfg.truncate < cfg.T  # k ≥ T drops nothing: exactly 0
@@ -581,7 +591,8 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
                     mp_values = ArrayFactors(mp_model, "mp")
                 # one exact forward pass for both gradients
                 cut = truncated_gradients(mp_model, cfg.truncate, "mp", values=mp_values)
-                full_mp = exact_gradients_mp(mp_model, mp_values)
+                full_mp = full if reported and measured is not None and measured[0] == dps else \
+                    exact_gradients_mp(mp_model, mp_values)
                 a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
                 b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
                 denom = mpmath.sqrt(sum(v * v for v in b_mp))
