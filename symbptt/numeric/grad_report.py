@@ -110,9 +110,10 @@ def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: 
     digits they need as measured on that pass: DPS more than the most any of them cancels
     (forward.difference_digits), and at least ``least``.  Tried first at DPS more than ``guess`` rounded
     up, and one spare — ``guess`` being the count the float64 pass's distances to ±1 read
-    (distances.cancellation) — or, without one, at 2·DPS digits, and raised until the pass's own count fits (_saturated_digits),
-    never beyond ``bound`` (saturation_digits, which always suffices) unless ``least`` asks for more: a
-    GRU with pre-activations up to |a| ≈ 370 may need 354 digits, while its h_{t-1} − n_t cancels only 28.
+    (distances.cancellation) — or, without one, at 2·DPS digits, and raised until the pass's own count
+    fits (_saturated_digits), never beyond ``bound`` (saturation_digits, which always suffices) unless
+    ``least`` asks for more: a GRU with pre-activations up to |a| ≈ 370 may need 354 digits, while its
+    h_{t-1} − n_t cancels only 28.
 
     Returns:
         (the digits, the exact pass made at them, its model in mpf, the digits its differences cancel):
