@@ -7,6 +7,7 @@ import json
 import math
 import re
 import warnings
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -32,6 +33,7 @@ from symbptt.output import strict_json
 from symbptt.reference import bptt
 
 EXACT_DPS = 60
+CELLS = Path(__file__).parent / "cells"
 
 
 def exact(cfg, truncate: int | None = None) -> tuple:
@@ -213,17 +215,27 @@ def test_norms_over_T_of_a_wide_state_are_the_svd_norms_of_the_product(cell, see
         assert ours["state"][t - 1] == pytest.approx(scale + math.log10(np.linalg.norm(product, 2)), abs=1e-11)
 
 
-@pytest.mark.parametrize("cell,seed,T", [("rnn", 0, 30), ("lstm", 1, 30), ("gru", 2, 230)])
-def test_report_norms_of_a_wide_state_are_the_svd_norms_of_the_product(cell, seed, T):
+@pytest.mark.parametrize("cell,seed,T", [("rnn", 0, 30), ("lstm", 1, 30), ("gru", 2, 230), ("indrnn", 3, 30),
+                                         ("mingru", 4, 30), ("minlstm", 5, 230), ("lru", 6, 30),
+                                         ("diagpair.toml", 7, 30)])
+def test_report_norms_of_a_wide_state_are_the_svd_norms_of_the_product(cell, seed, T, monkeypatch):
     """log10‖∂s_T/∂s_k‖₂ as the report lists it (states above 16 units: the largest eigenvalue of PᵀP,
     a batch at a time; for T = 230 at 201 spread k) equals the SVD of the product multiplied out step by
-    step from T down, every block and every listed k."""
+    step from T down, every block and every listed k.  Cells whose every block is diagonal (IndRNN,
+    minGRU, minLSTM, LRU, and a file cell with two such states) are multiplied unit by unit there
+    (logspace._unit_norms): the same norms."""
+    from symbptt.numeric import logspace
     from symbptt.numeric.examples import example_config
     from symbptt.numeric.logspace import StepMatrices, listed_steps, log_coefficients
 
+    cell = str(CELLS / cell) if cell.endswith(".toml") else cell
     values = ArrayFactors(NumericModel.of(example_config(cell, T, 20, gain=1.3, seed=seed)))
     ks = listed_steps(T)
+    unit_by_unit: list[int] = []
+    original = logspace._unit_norms
+    monkeypatch.setattr(logspace, "_unit_norms", lambda *a: unit_by_unit.append(1) or original(*a))
     ours = log10_jacobian_norms(values, ks=ks)
+    assert bool(unit_by_unit) == (cell not in ("rnn", "lstm", "gru"))
     steps, n = StepMatrices(values, 1, log_coefficients(values, 1)), 20
     product, scale, checked = np.eye(len(values.model.cell.states) * n), 0.0, 0
     for k in range(T, -1, -1):

@@ -100,7 +100,7 @@ class StepMatrices:
     """Ŝ_t and m_t (the step Jacobian of the whole state divided by 10^{m_t}, m_t the largest log10 of
     its coefficients) for t = 1..T, built a chunk of steps at a time with NumPy over t."""
 
-    def __init__(self, values: ArrayFactors, layer: int, logs: dict) -> None:
+    def __init__(self, values: ArrayFactors, layer: int, logs: dict, units: bool = False) -> None:
         cell, graph = values.model.cell, values.graph
         self.n, self.S, self.T = values.n, len(cell.states), values.model.T
         # the weights as float64 (an exact model holds them as mpf, each the float64 value it was read as)
@@ -115,7 +115,11 @@ class StepMatrices:
         tops = np.where(np.isfinite(tops), tops, -np.inf)
         self.m = np.max(tops, axis=0)  # (T,), −∞ where every coefficient of the step is 0
         size = self.S * self.n
-        self.chunk = max(1, STEP_CHUNK_BYTES // (8 * size * size))
+        # ``units``: where every route is diagonal (no weight matrix on the path back: IndRNN, minGRU,
+        # minLSTM, LRU), Ŝ_t comes unit by unit, (n, S, S) — unit i's entries of each block — as the product
+        # of such steps stays such (_unit_norms multiplies it so)
+        self.units = units and all(matrix is None for _, _, matrix in self.used)
+        self.chunk = max(1, STEP_CHUNK_BYTES // (8 * (self.n * self.S * self.S if self.units else size * size)))
         self._start: int | None = None
         self._block = np.zeros((0, size, size))
 
@@ -165,7 +169,7 @@ class StepMatrices:
     def _build(self, lo: int, hi: int) -> np.ndarray:
         """Ŝ_t for t in [lo, hi): every route's diag(coefficient)·matrix (or diag) placed in its block."""
         n, size = self.n, self.S * self.n
-        out = np.zeros((hi - lo, size, size))
+        out = np.zeros((hi - lo, n, self.S, self.S) if self.units else (hi - lo, size, size))
         term = np.empty((hi - lo, n, n))  # diag(c_t)·M for every t of the chunk, made in place
         m = self.m[lo - 1:hi - 1]
         shift = np.where(np.isfinite(m), m, 0.0)[:, None]
@@ -173,6 +177,9 @@ class StepMatrices:
             sign, lg = self.logs[(route.target, leaf)]
             with np.errstate(under="ignore"):
                 c = np.where(np.isfinite(m)[:, None], sign[lo:hi] * 10.0 ** (lg[lo:hi] - shift), 0.0)
+            if self.units:
+                out[:, :, self.index[route.target], self.index[route.source]] += c
+                continue
             r, q = self.index[route.target] * n, self.index[route.source] * n
             if matrix is None:
                 diagonal = out[:, r:r + n, q:q + n]
@@ -214,9 +221,11 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
         return {"state": values_k, cell.states[0]: values_k}
     wanted = set(ks)
     size = len(cell.states) * n
-    steps = StepMatrices(values, layer, logs)
+    steps = StepMatrices(values, layer, logs, units=True)
     if steps.underflows() and size**3 * T <= MP_PRODUCT_WORK:  # float64 would drop a unit's path: exactly
         return _mp_jacobian_norms(steps, ks, cell.states)
+    if steps.units:
+        return _unit_norms(steps, ks, cell.states)
     held = _HeldNorms(cell.states, n, size)
     product, scale, dead = np.eye(size), 0.0, False
     for k in range(T, -1, -1):
@@ -234,6 +243,39 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
             held.add(k, product, scale, dead)
     out = held.logs()
     return {name: [out[name][k] for k in ks] for name in out}
+
+
+def _unit_norms(steps: StepMatrices, ks: list[int], states: tuple[str, ...]) -> dict[str, list[float]]:
+    """log10_jacobian_norms where every block of the step is diagonal (StepMatrices.units): the product,
+    renormalised as there, holds unit i's S × S matrix at rows and columns s·n + i and is 0 elsewhere, so
+    it is multiplied unit by unit (n·S³ a step, not (nS)³: the same products, without the zeros) and its
+    norm is the largest of the units' (|p_i| for one state: no SVD), each block's its largest entry."""
+    n, S, T = steps.n, steps.S, steps.T
+    wanted = set(ks)
+    found: dict[str, dict[int, float]] = {name: {} for name in ("state", *states)}
+    product, scale, dead = np.tile(np.eye(S), (n, 1, 1)), 0.0, False
+    for k in range(T, -1, -1):
+        if k < T and not dead:
+            step, m = steps(k + 1)
+            product = product * step if S == 1 else product @ step  # one state: one product per unit
+            top = float(np.max(np.abs(product)))
+            if top == 0.0 or not np.isfinite(top):
+                if top == 0.0 and np.all(np.isfinite(steps.m)) and (S * n) ** 3 * T <= MP_PRODUCT_WORK:
+                    return _mp_jacobian_norms(steps, ks, states)  # underflow, not a zero step
+                dead = True
+            else:
+                product, scale = product / top, scale + m + math.log10(top)
+        if k not in wanted:
+            continue
+        whole = np.abs(product[:, 0, 0]) if S == 1 else np.linalg.svd(product, compute_uv=False)[:, 0]
+        norms = {"state": float(np.max(whole))}
+        if S > 1:
+            norms |= {name: float(np.max(np.abs(product[:, i, i]))) for i, name in enumerate(states)}
+        for name, norm in norms.items():
+            found[name][k] = scale + math.log10(norm) if norm > 0 and not dead else -math.inf
+    if S == 1:
+        found[states[0]] = found["state"]
+    return {name: [found[name][k] for k in ks] for name in found}
 
 
 class _HeldNorms:
