@@ -458,8 +458,10 @@ def fallback(smoke: bool) -> list[list[str]]:
     return rows
 
 
-def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float]:
-    """Of the listed products ∂s_T/∂s_k (and each state's own block) whose 2-norms the report takes: how
+def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float] | None:
+    """None where every block of the step is diagonal (the report multiplies unit by unit and solves
+    nothing: logspace._unit_norms).  Else, of the listed products ∂s_T/∂s_k (and each state's own block)
+    whose 2-norms the report takes: how
     many power iterations do not prove (spectral.certified_norms: a short product, whose σ₁² is not the
     larger half of ‖P‖_F², or one whose residual shrinks too slowly; every one up to SMALL_SVD rows, which
     LAPACK's SVD takes), how many there are in all, and the wall-clock median of the solves those take
@@ -469,6 +471,8 @@ def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float]:
 
     steps, states = StepMatrices(values, 1, log_coefficients(values, 1)), values.model.cell.states
     wanted, n = set(listed_steps(T)), values.n
+    if StepMatrices(values, 1, log_coefficients(values, 1), units=True).units:
+        return None
     product, kept = np.eye(len(states) * n), []
     for k in range(T, -1, -1):  # as log10_jacobian_norms walks them: renormalised, from k = T down
         if k < T:
@@ -492,6 +496,9 @@ def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float]:
     return sum(len(m) for m in left), sum(len(m) for m in blocks), median(solve, repeats, time.perf_counter)
 
 
+UNIT_BY_UNIT = "none (diagonal steps: unit by unit)"  # the report table's cell for logspace._unit_norms
+
+
 def report(smoke: bool) -> list[list[str]]:
     """The whole `grad` report against the gradients alone (exact_gradients, the report's own path to them),
     n = 64, T = 100, with three of its parts timed alone: the Jacobian norms at every k, within them the
@@ -505,7 +512,7 @@ def report(smoke: bool) -> list[list[str]]:
 
     n, T = (8, 10) if smoke else (64, 100)
     rows = []
-    for cell in ("rnn", "lstm", "gru"):
+    for cell in ("rnn", "lstm", "gru", "mingru", "lru"):  # the last two: every block of their step diagonal
         cfg = example_config(cell, T, n, seed=0, **({"forget_bias": 1.0} if cell == "lstm" else {}))
         model = NumericModel.of(cfg)
         values = ArrayFactors(model, watch=FloatWatch())
@@ -514,11 +521,12 @@ def report(smoke: bool) -> list[list[str]]:
         whole = median(lambda: grad_report(cfg), repeats, time.perf_counter)  # noqa: B023
         alone = median(lambda: exact_gradients(NumericModel.of(cfg)), repeats, time.perf_counter)  # noqa: B023
         norms = median(lambda: log10_jacobian_norms(values, 1, listed_steps(T)), repeats, time.perf_counter)  # noqa: B023
-        count, total, solving = unproven(values, T, repeats)
+        solved = unproven(values, T, repeats)
         kept = median(lambda: kept_digits(model, loss, grads), repeats, time.perf_counter)  # noqa: B023
         rows.append([f"{cell} n = {n}, T = {T}", f"{whole * 1e3:.0f} ms", f"{alone * 1e3:.1f} ms",
                      f"{whole / alone:.1f}×", f"{norms * 1e3:.0f} ms ({norms / alone:.1f}×)",
-                     f"{count} of {total}: {solving * 1e3:.1f} ms ({solving / alone:.1f}×)",
+                     UNIT_BY_UNIT if solved is None else
+                     f"{solved[0]} of {solved[1]}: {solved[2] * 1e3:.1f} ms ({solved[2] / alone:.1f}×)",
                      f"{kept * 1e3:.0f} ms ({kept / alone:.1f}×)", "met" if whole <= 2 * alone else "NOT met"])
     return rows
 
@@ -529,18 +537,23 @@ def report_note(rows: list[list[str]]) -> str:
     from a symmetric eigensolve — already cost more than the 2× target, and whether the eigensolves of the
     products power iterations do not prove do so by themselves."""
     alone = {row[0].split()[0]: float(row[4].split("(")[1].rstrip("×)")) for row in rows}
-    solved = {row[0].split()[0]: (row[5].split(":")[0], float(row[5].split("(")[1].rstrip("×)"))) for row in rows}
+    units = [row[0].split()[0] for row in rows if row[5] == UNIT_BY_UNIT]
+    solved = {row[0].split()[0]: (row[5].split(":")[0], float(row[5].split("(")[1].rstrip("×)")))
+              for row in rows if row[5] != UNIT_BY_UNIT}
     over = [cell for cell, ratio in alone.items() if ratio > 2]  # in the table's order
     each = ", ".join(f"{cell} {ratio:.1f}×" for cell, ratio in alone.items())
+    one = len(units) == 1
+    diagonal = (f" ({_series(units)}, whose steps are diagonal in every block, {'multiplies' if one else 'multiply'} "
+                f"unit by unit, n·S³ a step, and {'solves' if one else 'solve'} nothing)") if units else ""
     if not over:
-        return (f"The Jacobian norms alone cost {each} the gradients: within the 2× target by themselves. "
-                + _rest_note(rows) + "\n")
+        return (f"The Jacobian norms alone cost {each} the gradients{diagonal}: within the 2× target by "
+                "themselves. " + _rest_note(rows) + "\n")
     which = "every cell" if len(over) == len(alone) else _series(over)
     note = (f"The Jacobian norms alone (exact 2-norms at every k: the product multiplied out step by step, n³ "
             f"work per step, and its norm proven by power iterations or from a symmetric eigensolve) cost {each} "
-            f"the gradients, over the 2× target by themselves for {which}: with norms computed "
+            f"the gradients{diagonal}, over the 2× target by themselves for {which}: with norms computed "
             "this way the report cannot meet it there.")
-    heavy = [cell for cell in alone if cell in over and solved[cell][1] > 2]
+    heavy = [cell for cell in alone if cell in over and cell in solved and solved[cell][1] > 2]
     if heavy:
         parts = ", ".join(f"{cell} {solved[cell][0]} ({solved[cell][1]:.1f}×)" for cell in heavy)
         note += (f" Power iterations prove the norm of a long product only (its σ₁² the larger half of ‖P‖_F²); "

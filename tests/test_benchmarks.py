@@ -89,6 +89,12 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     three = rows(13.1, 11.6) + [[row[0].replace("lstm", "gru")] + row[1:4] + ["16 ms (1.8×)"] + row[5:]
                                 for row in rows(1, 1)[1:]]
     assert "themselves for rnn and lstm:" in numbers.report_note(three)  # in the table's order, as a list reads
+    diagonal = rows(13.1, 11.6) + [[row[0].replace("lstm", "lru")] + row[1:4] + ["2 ms (2.5×)", numbers.UNIT_BY_UNIT]
+                                   + row[6:] for row in rows(1, 1)[1:]]
+    unit_note = numbers.report_note(diagonal)  # a cell multiplied unit by unit is named, and solves nothing
+    assert "(lru, whose steps are diagonal in every block, multiplies unit by unit, n·S³ a step, and solves " \
+        "nothing)" in unit_note
+    assert "for every cell" in unit_note and "lru 70 of 101" not in unit_note
     neither = numbers.report_note(rows(1.4, 1.9))
     assert "within the 2× target" in neither
     # the rest of the report besides the norms: 26.5× less the norms' ratio, the reruns' 5.7× among it
