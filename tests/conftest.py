@@ -126,3 +126,31 @@ def run_in_process(*args: str, cwd=None) -> Ran:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += f"Traceback (escaped the command line): {result.exception!r}\n"
     return Ran(result.exit_code, result.stdout, stderr)
+
+
+@pytest.fixture
+def exact_passes(monkeypatch) -> list[int]:
+    """The digits of every exact (mpmath) forward pass grad_report's module makes while the test runs, in
+    order: its ArrayFactors is wrapped to count the passes of kind 'mp'."""
+    import mpmath
+
+    from symbptt.numeric import grad_report
+
+    passes: list[int] = []
+    made = grad_report.ArrayFactors
+
+    def counted(model, kind="float", *args, **kwargs):
+        if kind == "mp":
+            passes.append(mpmath.mp.dps)
+        return made(model, kind, *args, **kwargs)
+
+    monkeypatch.setattr(grad_report, "ArrayFactors", counted)
+    return passes
+
+
+def saturated_gru_layer(rng: np.random.Generator, n: int, m: int = 1) -> dict[str, np.ndarray]:
+    """One GRU layer drawn for tests of saturated gates (the inputs scaled up by the caller): W ~ N(0, 1/n),
+    U ~ N(0, 1), biases ~ N(0, 0.01), h0 = 0."""
+    layer = {k: rng.normal(size=(n, n)) / np.sqrt(n) for k in ("W_r", "W_z", "W_n")}
+    layer |= {k: rng.normal(size=(n, m)) for k in ("U_r", "U_z", "U_n")}
+    return layer | {k: rng.normal(size=n) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(n)}

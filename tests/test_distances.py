@@ -164,7 +164,7 @@ def test_the_cancellation_read_from_the_distances_is_the_exact_passs(seed, n, T,
     assert abs(got - want) < 1e-9
 
 
-def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch):
+def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch, exact_passes):
     """Where the distances hold the differences but a coefficient lost range, the exact pass runs once, at
     DPS + ⌈cancellation⌉ + 1 digits (before, a 60-digit pass measured the count, then a second ran at 120);
     the gradients agree with reference.py's 150-digit pass to 1e-14.  Without the count (a planted None)
@@ -172,15 +172,7 @@ def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch):
     from symbptt.numeric import grad_report
 
     params, x, y = _saturated(7, 4, 100, 100.0)  # a coefficient underflows; the distances hold every difference
-    passes: list[int] = []
-    made = grad_report.ArrayFactors
-
-    def counted(model, kind="float", *args, **kwargs):
-        if kind == "mp":
-            passes.append(mpmath.mp.dps)
-        return made(model, kind, *args, **kwargs)
-
-    monkeypatch.setattr(grad_report, "ArrayFactors", counted)
+    passes = exact_passes
     got = symbptt.gradients(params, x, y, cell="gru")
     with np.errstate(all="ignore"):
         values = ArrayFactors(_model(params, x, y))

@@ -31,6 +31,7 @@ from symbptt.numeric.sweeps import (
 )
 from symbptt.output import strict_json
 from symbptt.reference import bptt
+from conftest import saturated_gru_layer
 
 EXACT_DPS = 60
 CELLS = Path(__file__).parent / "cells"
@@ -1072,9 +1073,7 @@ def test_exact_products_read_the_exact_coefficients_not_their_logs(seed, monkeyp
     from symbptt.reference import jacobians, log10_norms
 
     rng = np.random.default_rng(seed)
-    layer = {k: rng.normal(size=(3, 3)) / np.sqrt(3) for k in ("W_r", "W_z", "W_n")}
-    layer |= {k: rng.normal(size=(3, 1)) for k in ("U_r", "U_z", "U_n")}
-    layer |= {k: rng.normal(size=3) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(3)}
+    layer = saturated_gru_layer(rng, 3)
     x = rng.normal(size=(30, 1)) * 100
     cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": [0.0] * 3})
     used = []
@@ -1087,32 +1086,20 @@ def test_exact_products_read_the_exact_coefficients_not_their_logs(seed, monkeyp
         assert abs(row["log10"] - want[row["k"]]) <= 4e-16 * max(1.0, abs(want[row["k"]])), row["k"]
 
 
-def test_a_saturated_truncated_report_reads_the_reports_own_exact_pass(monkeypatch):
+def test_a_saturated_truncated_report_reads_the_reports_own_exact_pass(exact_passes):
     """A saturated GRU (n = 3, T = 30, inputs × 40, truncate 5): the truncated gradient and its distance
     from the full one come from the exact pass the report made, the only one (it made two or three of its
     own: 60 digits, then more), and agree with reference.py's truncated BPTT at 160 digits."""
-    from symbptt.numeric import grad_report as report_module
     from symbptt.reference import bptt as reference_bptt
 
     rng = np.random.default_rng(2)
     n, T = 3, 30
-    layer = {k: rng.normal(size=(n, n)) / np.sqrt(n) for k in ("W_r", "W_z", "W_n")}
-    layer |= {k: rng.normal(size=(n, 1)) for k in ("U_r", "U_z", "U_n")}
-    layer |= {k: rng.normal(size=n) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(n)}
+    layer = saturated_gru_layer(rng, n)
     x, y = rng.normal(size=(T, 1)) * 40, rng.normal(size=n)
     cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": y.tolist(),
                         "truncate": 5})
-    passes = []
-    made = report_module.ArrayFactors
-
-    def counted(model, kind="float", *args, **kwargs):
-        if kind == "mp":
-            passes.append(mpmath.mp.dps)
-        return made(model, kind, *args, **kwargs)
-
-    monkeypatch.setattr(report_module, "ArrayFactors", counted)
     report = grad_report(cfg)
-    assert report["precision"].startswith("mpmath") and len(passes) == 1
+    assert report["precision"].startswith("mpmath") and len(exact_passes) == 1
     with mpmath.workdps(160):
         _, full = reference_bptt([layer], x, y, "tanh", "last", "gru", kind="mp")
         _, cut = reference_bptt([layer], x, y, "tanh", "last", "gru", kind="mp", truncate=5)
@@ -1131,9 +1118,7 @@ def test_a_saturated_report_takes_its_norms_from_the_exact_pass_only(monkeypatch
 
     rng = np.random.default_rng(2)
     n, T = 3, 30
-    layer = {k: rng.normal(size=(n, n)) / np.sqrt(n) for k in ("W_r", "W_z", "W_n")}
-    layer |= {k: rng.normal(size=(n, 1)) for k in ("U_r", "U_z", "U_n")}
-    layer |= {k: rng.normal(size=n) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(n)}
+    layer = saturated_gru_layer(rng, n)
     x = rng.normal(size=(T, 1)) * 40
     cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": [0.0] * n})
     kinds = []
