@@ -12,6 +12,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+from conftest import saturated_gru_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +32,6 @@ from symbptt.numeric.sweeps import (
 )
 from symbptt.output import strict_json
 from symbptt.reference import bptt
-from conftest import saturated_gru_layer
 
 EXACT_DPS = 60
 CELLS = Path(__file__).parent / "cells"
