@@ -107,12 +107,12 @@ NORM_STEP = 6e-4  # seconds of Python per time step of a state-Jacobian norm swe
 GRAD_SWEEP_STEP, GRAD_SWEEP_CELL = 1.6e-4, 1.3e-7  # a ∂L/∂θ sweep: seconds per step, and per weight and step
 # seconds of Python per step of the loops over t below, and per grid point (or unit) and step (measured
 # 2026-12, rounded up): a gain sweep (260 µs at n = 8 and one gain, 480 µs at 30), plot spectrum (300 µs at
-# n = 64 and 2 gains, 720 µs at 30), plot gradmap (150 µs at 5 points, 210 µs at 60), plot isometry (80 µs
-# at n = 8, 180 µs at n = 64)
+# n = 64 and 2 gains, 720 µs at 30), plot gradmap (150 µs at 5 points, 210 µs at 60); plot isometry, per
+# step and per n³ (three products of its two networks, n³ each: 30 µs at n = 8, 100 µs at 64, 2.2 ms at 256)
 GAIN_STEP, GAIN_POINT = 3e-4, 1e-5
 SPECTRUM_STEP, SPECTRUM_POINT = 3.5e-4, 2e-5
 GRADMAP_STEP, GRADMAP_POINT = 2e-4, 1.5e-6
-ISOMETRY_STEP, ISOMETRY_UNIT = 1e-4, 2e-6
+ISOMETRY_STEP, ISOMETRY_CUBE = 1e-4, 2.5e-10
 
 
 def estimate(what: str, advice: str, *, seconds: float = 0.0, flops: float = 0.0, floats: float = 0.0) -> float:

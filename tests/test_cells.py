@@ -260,6 +260,41 @@ def test_the_isometry_figure_counts_the_directions_switched_off_units_make_exact
     assert not any(np.any(v == -np.inf) for v in data.values["Gaussian W0 ~ N(0, 1/n)"])
 
 
+@pytest.mark.parametrize("n,seed,gain", [(8, 0, 2.5), (16, 2, 1.5), (16, 1, 1.0)])
+def test_the_isometry_singular_values_kept_hold_the_two_decimals_the_caption_prints(n, seed, gain):
+    """Each singular value of ∂h_60/∂h_0 that jacobian_singular_values keeps is within 0.005 decades (half
+    the caption's last decimal) of the same product's at 40 digits (mpmath, from the same float64 W and
+    σ'(a_t)); the rule it replaced — keep what lies above 10^−15 of the largest — keeps values 0.007 and
+    0.009 decades off in the first two cases, which this check catches."""
+    import mpmath
+
+    from symbptt.activations import get_activation
+    from symbptt.numeric.sweeps import jacobian_singular_values, random_recurrent_matrix
+
+    T, drive, act = 60, 0.1, get_activation("tanh")
+    W = gain * random_recurrent_matrix(n, seed)
+    got = jacobian_singular_values(W, "tanh", [T], seed, drive)[T]
+    x = drive * np.random.default_rng(seed).normal(0.0, 1.0, (T, n))
+    h, product, plain = np.zeros(n), mpmath.eye(n), np.eye(n)
+    with mpmath.workdps(40):
+        for t in range(T):
+            a = W @ h + x[t]
+            h, slopes = act.np_sigma(a), act.np_dsigma(a)
+            product = mpmath.matrix([[mpmath.mpf(float(slopes[i])) * mpmath.mpf(float(W[i, j])) for j in range(n)]
+                                     for i in range(n)]) * product
+            plain = slopes[:, None] * (W @ plain)  # formed as the function forms it
+            plain /= np.max(np.abs(plain))
+        exact = sorted((float(mpmath.log10(v)) for v in mpmath.svd_r(product, compute_uv=False)), reverse=True)
+    exact = np.array(exact)
+    kept = np.isfinite(got)
+    assert kept.sum() >= 3
+    assert np.all(np.abs(got[kept] - exact[kept]) <= 0.005)
+    values = np.linalg.svd(plain, compute_uv=False)
+    shared = values >= 1e-15 * values[0]  # the old rule, on a product formed the same way
+    off = np.abs(np.log10(values[shared] / values[0]) - (exact[shared] - exact[0]))
+    assert (off.max() > 0.005) == (seed != 1)
+
+
 def test_the_spectrum_averages_networks_and_says_where_the_prediction_lies():
     """--seeds k: the drawn rate is the mean of k networks' rates (each one's own run), and the sentence
     counts the gains where the mean-field line lies inside their band, read off those arrays."""

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..budget import ISOMETRY_STEP, ISOMETRY_UNIT, estimate
+from ..budget import ISOMETRY_CUBE, ISOMETRY_STEP, estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import jacobian_singular_values, orthogonal_matrix, random_recurrent_matrix
@@ -32,7 +32,7 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
     for T in steps:
         check_steps(T)
     estimate(f"plot isometry at n = {n} to T = {max(steps):,}", "lower --lengths or -n",
-             seconds=max(steps) * (ISOMETRY_STEP + ISOMETRY_UNIT * n))
+             seconds=max(steps) * (ISOMETRY_STEP + ISOMETRY_CUBE * n**3))
     drive = number("drive (-u)", drive)
     if gain is not None:
         gain = number("gain (--gain)", gain)
