@@ -62,13 +62,35 @@ def render(kind: str, command: str, out_root: Path) -> tuple[str, Path | None]:
 
 
 def platform() -> str:
-    """What decides the last bits of NumPy's float64 results on this machine: its version and the SIMD
-    extensions it dispatches to (its tanh and exp loops can differ in the last bit between AVX2 and AVX-512)."""
+    """What decides the last bits of NumPy's float64 results on this machine: its version, the SIMD
+    extensions it dispatches to (its tanh and exp loops can differ in the last bit between AVX2 and AVX-512)
+    and the kernels its OpenBLAS chose for this CPU (an AVX-512 AMD EPYC runs the Haswell ones, whose LAPACK
+    sums round differently from SkylakeX's: a mean-field figure's dotted line moved by a fraction of a pixel)."""
     import numpy as np
     from numpy._core._multiarray_umath import __cpu_features__ as features
 
     found = [name for name in ("AVX2", "FMA3", "AVX512F", "AVX512_SKX") if features.get(name)]
-    return f"numpy {np.__version__}; {', '.join(found) or 'baseline SIMD'}\n"
+    return f"numpy {np.__version__}; {', '.join(found) or 'baseline SIMD'}; BLAS {blas_core()}\n"
+
+
+def blas_core() -> str:
+    """The CPU kernels the OpenBLAS bundled with NumPy dispatches to ('Haswell', 'SkylakeX', …), asked of the
+    library itself; 'unknown' for a NumPy built on another BLAS."""
+    import ctypes
+
+    import numpy as np
+
+    for lib in sorted((Path(np.__file__).parent.parent / "numpy.libs").glob("lib*openblas*.so*")):
+        try:
+            loaded = ctypes.CDLL(str(lib))
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            corename = getattr(loaded, name, None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+                return corename().decode("ascii", "replace")
+    return "unknown"
 
 
 PLATFORM = Path("docs") / "figures" / "platform.txt"
