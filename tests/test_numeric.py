@@ -788,6 +788,31 @@ def test_a_chaotic_gain_sweep_says_where_rounding_decides():
     assert not np.array(calm.as_json()["rounding_decides"]).any() and not calm.as_csv().endswith("decides\n")
 
 
+def test_a_chaotic_gradient_sweep_says_where_rounding_decides():
+    """--quantity grad runs the scalar sweep's forward pass, so the cells where rounding decides ∂L/∂w are
+    the Jacobian sweep's (for loss 'sum', every T from the first decided step on): a chaotic sin(a) unit
+    (w near 3) is marked from T = 49 in the CSV note and the JSON, and those marks mean something — moving
+    h_0 by one ulp moves the marked values by a median of decades and the others by a median under 1e-9 —
+    while a calm tanh sweep carries no mark.  (The gradient sweep printed ten digits of every such cell.)"""
+    from symbptt.numeric.sweep_request import SweepRequest, run_sweep
+    from symbptt.numeric.sweeps import rounding_decides, sweep_grad, sweep_scalar
+
+    grid = np.linspace(2.9, 3.1, 3)
+    result = run_sweep(SweepRequest(quantity="grad", activation="sin(a)", low=2.9, high=3.1, points=3, T=300, h0=0.3))
+    mask = np.array(result.as_json()["rounding_decides"])
+    assert np.array_equal(mask, rounding_decides(sweep_scalar(grid, 300, "sin(a)", h0=0.3), "sin(a)"))
+    first = int(np.argmax(mask.any(axis=1))) + 1
+    assert result.as_csv().splitlines()[-1].startswith(f"# rounding decides {int(mask.sum())} of 900 values "
+                                                       f"(from T = {first})")
+    moved = np.abs(sweep_grad(grid, 300, "sin(a)", h0=0.3) - sweep_grad(grid, 300, "sin(a)", h0=np.nextafter(0.3, 1)))
+    assert np.median(moved[mask]) > 0.1 and np.median(moved[~mask]) < 1e-9
+    summed = run_sweep(SweepRequest(quantity="grad", loss="sum", activation="sin(a)", low=2.9, high=3.1, points=3,
+                                    T=300, h0=0.3))
+    assert np.array_equal(np.array(summed.as_json()["rounding_decides"]), np.logical_or.accumulate(mask, axis=0))
+    calm = run_sweep(SweepRequest(quantity="grad", low=-1.0, high=1.0, points=5, T=200))
+    assert not np.array(calm.as_json()["rounding_decides"]).any() and not calm.as_csv().endswith("decides\n")
+
+
 def test_relative_difference_keeps_its_digits_where_float64_rounds_it_to_zero():
     """w = 1e-20: the steps truncation drops carry ~1e-40 of the gradient; float64 subtraction gave 0.0.
     Checked against the independent reference BPTT at 150 digits."""

@@ -115,6 +115,26 @@ def test_gradient_heat_map_matches_direct_float_gradient():
             assert data.values["values"][T - 1, i] == pytest.approx(want, abs=1e-9)
 
 
+def test_the_gradient_regimes_hatch_where_rounding_decides_and_say_only_what_their_data_show():
+    """plot regimes --quantity grad hatches and counts the cells rounding decides, read off the sweep's own
+    forward pass (grad_rounding_decides), as the Jacobian figure does; its caption speaks of ∂L/∂w's
+    colours, not of a product's red and blue, counts the cells that are exactly 0 (∂L/∂w = 0 at T = 1 with
+    h_0 = 0, whatever w; not 'w = 0', where it is not 0), and leaves out the |w|^T rate of a product."""
+    from symbptt.numeric.sweeps import grad_rounding_decides
+
+    fig, data = plot.regimes("sin(a)", -3, 3, points=61, T_max=100, quantity="grad", seed=0)
+    text = " ".join(fig.texts[-1].get_text().split())
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, 100)
+    mask = grad_rounding_decides(np.linspace(-3, 3, 61), 100, "sin(a)", x=x)
+    first = int(np.argmax(mask.any(axis=1))) + 1
+    assert mask.any() and f"Hatched ({int(mask.sum())} cells, from T = {first})" in text
+    zeros = sum(int(np.isneginf(v).sum()) for v in data.values["panels"].values())
+    assert zeros and f"grey: exactly 0 ({zeros} cells of the two panels)" in text
+    assert "Red:" not in text and "|w|^T" not in text and "vanishing is guaranteed" not in text
+    calm, _ = plot.regimes("tanh", -1, 1, points=21, T_max=40, quantity="grad", seed=0, beside="none")
+    assert "Hatched" not in calm.texts[-1].get_text()
+
+
 def test_curves_bounds_rates_and_saturation_shares():
     _, data = plot.curves("sigmoid", (0.5, 6.0), T_max=40)
     assert np.allclose(data.values["bounds"][:, 1], np.arange(1, 41) * np.log10(0.25 * 6.0))

@@ -113,6 +113,7 @@ class SweepResult:
     values: dict[str, np.ndarray]  # block name → (T, points) log10 values
     about: dict
     fast: bool = False  # a scalar or gain sweep of the vanilla rnn, whose rounding is measured
+    rounded: np.ndarray | None = None  # where rounding decides a gradient sweep's value (grad_rounding_decides)
 
     def key(self, block: str) -> str:
         if self.about["quantity"] == "grad":
@@ -120,9 +121,12 @@ class SweepResult:
         return "log10_dh_T_dh_0" if block == "h" and len(self.values) == 1 else f"log10_norm_{block}"
 
     def rounding(self) -> np.ndarray | None:
-        """Where rounding decides the value (scalar and gain sweeps of ∂h_T/∂h_0), else None."""
+        """Where rounding decides the value (scalar and gain sweeps of ∂h_T/∂h_0, the gradient sweep), else
+        None."""
         from .sweeps import rounding_decides
 
+        if self.rounded is not None:
+            return self.rounded
         if self.about["quantity"] != "jacobian" or not self.fast or len(self.values) != 1:
             return None
         (values,) = self.values.values()
@@ -180,7 +184,7 @@ def _marks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def run_sweep(req: SweepRequest) -> SweepResult:
     from .examples import example_config
-    from .sweeps import sweep_configs, sweep_gain, sweep_grad, sweep_param, sweep_scalar
+    from .sweeps import grad_rounding_decides, sweep_configs, sweep_gain, sweep_grad, sweep_param, sweep_scalar
 
     grid = np.linspace(req.low, req.high, req.points)
     about: dict[str, object] = {"cell": req.cell, "quantity": req.quantity}
@@ -190,7 +194,9 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         values = sweep_grad(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed, y=req.y,
                             loss=req.loss, wrt=req.wrt)
         about |= {"wrt": req.wrt, "loss": req.loss, "y": req.y}
-        return SweepResult("w", grid, req.T, {"h": values}, about)
+        rounded = grad_rounding_decides(grid, req.T, req.activation, u=req.u, b=req.b, h0=req.h0, seed=req.seed,
+                                        loss=req.loss)
+        return SweepResult("w", grid, req.T, {"h": values}, about, rounded=rounded)
     if req.scalar_rnn:
         from ..progress import Progress
 

@@ -117,6 +117,17 @@ def rounding_decides(values: np.ndarray, activation: str) -> np.ndarray:
         return (finite - lowest) > ROUNDING_DIGITS
 
 
+def grad_rounding_decides(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,
+                          h0: float = 0.0, x: np.ndarray | None = None, seed: int = 0,
+                          loss: str = "last") -> np.ndarray:
+    """Where rounding decides a value of sweep_grad with the same arguments: its forward pass is
+    sweep_scalar's, so rounding_decides reads the amplification off that sweep; for loss 'sum' every h_t
+    with t ≤ T enters L, so once a step is decided every later T is too.  Boolean array (T_max, grid)."""
+    values = sweep_scalar(weights, T_max, activation, u=u, b=b, h0=h0, x=x, seed=seed)
+    mask = rounding_decides(values, activation)
+    return np.logical_or.accumulate(mask, axis=0) if loss == "sum" else mask
+
+
 def checked_grid(values: np.ndarray, T_max: int) -> tuple[int, np.ndarray]:
     """The checked arguments of a sweep: T_max a whole number ≥ 1, the grid a non-empty 1-D array of finite
     numbers, and their product within the sweep budget."""

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from ..budget import check_grid
 from ..errors import SymbpttError
 from ..escape import plot_text
-from ..numeric.sweeps import sweep_grad, sweep_scalar
+from ..numeric.sweeps import grad_rounding_decides, rounding_decides, sweep_grad, sweep_scalar
 from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import (
@@ -81,38 +81,53 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
     fig, axes = new_figure(1, len(panels), figsize=(5.6 * len(panels) + 0.6, 5.4), squeeze=False)
     fig.subplots_adjust(bottom=0.25, top=0.85, wspace=0.3)
     drawn, labels, notes = {}, [], []
+    rounded = {}
     for ax, act in zip(axes[0], panels, strict=True):
         if quantity == "jacobian":
             values = sweep_scalar(weights, T_max, act, u=u, b=b, h0=h0, x=x)
+            rounded[act] = rounding_decides(values, act)
         else:
             values = sweep_grad(weights, T_max, act, u=u, b=b, h0=h0, x=x, y=y)
+            rounded[act] = grad_rounding_decides(weights, T_max, act, u=u, b=b, h0=h0, x=x)
         drawn[act] = values
-        note = _panel(fig, ax, act, weights, values, quantity)
+        note = _panel(fig, ax, act, weights, values, quantity, rounded[act])
         notes.append(note)
         if quantity == "jacobian":
             labels += [(act, text) for text in _labels(ax, act, weights, values, T_max)]
     what = (r"$\log_{10}|\partial h_T/\partial h_0| = \sum_t \log_{10}|w\,\sigma'(a_t)|$" if quantity == "jacobian"
             else rf"$\log_{{10}}|\partial L/\partial w|$, $L = \frac{{1}}{{2}}(h_T - {y:g})^2$")
     fig.suptitle(f"{what} over weight × T, one forward pass", fontsize=10)
-    story = (f"Inputs x_t ~ U(-1, 1) (seed {seed}), drive u = {u:g}, bias b = {b:g}, h0 = {h0:g}. "
-             "Red: the product of the factors w·σ'(a_t) grows (the gradient explodes); blue: it shrinks "
-             "(vanishes); the solid contour is 10^0; grey: exactly 0 ("
-             + ("w = 0, or a step where σ'(a_t) = 0" if any(np.isneginf(v[:, weights != 0]).any()
-                                                         for v in drawn.values()) else "w = 0")
-             + ")" + (", or beyond what float64 holds (NaN: a log10 past ±1.8e308, or a state past 1.8e308)"
-                      if any(np.isnan(v).any() for v in drawn.values()) else "")
-             + ". Dashed: |w| = 1/γ, inside it vanishing is guaranteed. ")
+    story = f"Inputs x_t ~ U(-1, 1) (seed {seed}), drive u = {u:g}, bias b = {b:g}, h0 = {h0:g}. "
+    beyond = (", or beyond what float64 holds (NaN: a log10 past ±1.8e308, or a state past 1.8e308)"
+              if any(np.isnan(v).any() for v in drawn.values()) else "")
+    if quantity == "jacobian":
+        story += ("Red: the product of the factors w·σ'(a_t) grows (the gradient explodes); blue: it shrinks "
+                  "(vanishes); the solid contour is 10^0; grey: exactly 0 ("
+                  + ("w = 0, or a step where σ'(a_t) = 0" if any(np.isneginf(v[:, weights != 0]).any()
+                                                              for v in drawn.values()) else "w = 0")
+                  + ")" + beyond + ". Dashed: |w| = 1/γ, inside it vanishing is guaranteed. ")
+    else:  # ∂L/∂w is a sum over paths: no colour or line of it says that the gradient vanishes
+        zeros = sum(int(np.isneginf(v).sum()) for v in drawn.values())
+        where = " of the two panels" if len(panels) == 2 else ""
+        grey = ([f"exactly 0 ({zeros} {'cell' if zeros == 1 else 'cells'}{where})"] if zeros else []) + (
+            [beyond.removeprefix(", or ")] if beyond else [])
+        story += ("Colour: log10|∂L/∂w|, dark where small, yellow where large; the solid contour is 10^0"
+                  + (f"; grey: {', or '.join(grey)}" if grey else "")
+                  + ". Dashed: |w| = 1/γ, inside it each path's product of factors w·σ'(a_t) shrinks with its "
+                  "length. ")
     if len(panels) == 2:
-        story += "The linear unit has no saturation, so beyond |w| = 1 it explodes as |w|^T. "
+        story += "The linear unit has no saturation, so beyond |w| = 1 it explodes" + (
+            " as |w|^T. " if quantity == "jacobian" else ". ")
     if activation != "linear" and quantity == "jacobian":
         story += growth_sentence(activation, weights, drawn[activation])
-        story += rounding_sentence(drawn[activation], activation)
+    story += rounding_sentence(rounded[activation])
     caption(fig, story + "".join(sorted(set(n for n in notes if n))))
     return Drawn(fig, Plotted({"weights": weights, "T": np.arange(1, T_max + 1), "values": drawn[activation],
                          "panels": drawn, "boundary": 1.0 / gamma_of(activation), "labels": labels}))
 
 
-def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, quantity: str) -> str:
+def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, quantity: str,
+           mask: np.ndarray) -> str:
     Ts = np.arange(1, values.shape[0] + 1)
     cmap = colour_map("RdBu_r" if quantity == "jacobian" else "viridis")
     norm: Normalize
@@ -121,12 +136,8 @@ def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndar
     else:
         norm, note = sequential(values), ""
     mesh = ax.pcolormesh(weights, Ts, masked(values), cmap=cmap, norm=norm, shading="nearest", rasterized=True)
-    if quantity == "jacobian":
-        from ..numeric.sweeps import rounding_decides
-
-        mask = rounding_decides(values, act)
-        if mask.any():  # hatched: cells whose value rounding decides (a chaotic trajectory)
-            ax.contourf(weights, Ts, mask.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+    if mask.any():  # hatched: cells whose value rounding decides (a chaotic trajectory)
+        ax.contourf(weights, Ts, mask.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
     fig.colorbar(mesh, ax=ax, label=("log10 |∂h_T/∂h_0|" if quantity == "jacobian" else "log10 |∂L/∂w|"))
     levels = contour_levels(values)
     if levels:
@@ -175,11 +186,9 @@ def _labels(ax: Axes, act: str, weights: np.ndarray, values: np.ndarray, T_max: 
     return out
 
 
-def rounding_sentence(values: np.ndarray, activation: str) -> str:
-    """A sentence for the hatched cells, only when there are some: how many, from which T."""
-    from ..numeric.sweeps import rounding_decides
-
-    mask = rounding_decides(values, activation)
+def rounding_sentence(mask: np.ndarray) -> str:
+    """A sentence for the hatched cells (``mask``: where rounding decides the value), only when there are
+    some: how many, from which T."""
     if not mask.any():
         return ""
     first = int(np.argmax(mask.any(axis=1))) + 1
