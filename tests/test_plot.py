@@ -521,6 +521,31 @@ def test_the_surface_outlines_its_cliffs_from_the_loss_it_drew():
     assert "no cliff" in cliff_sentence(w, b, np.full((4, 4), 0.1) + w * 0.01, np.zeros((4, 4)))
 
 
+def test_the_surface_hatches_where_rounding_decides_a_T_and_names_its_steepest_point_outside():
+    """sin(a), T = 80: where the map a_t = w sin(a_{t−1}) + b stretches an error made at some step k ≥ 1
+    by more than 10^13 by step T (|∂a_T/∂a_k| = Π_{t>k} |w cos(a_{t−1})|, worked out here by hand), float64
+    holds under 3 digits of a_T: those points are hatched and counted, and the steepest gradient the caption
+    names lies outside them (the one it named before lay inside).  tanh at T = 30 has none: no hatching."""
+    w_grid, b_grid = np.meshgrid(np.linspace(-3, 3, 41), np.linspace(-3, 3, 41))
+    fig, data = plot.surface("sin(a)", points=41, T=80)
+    text = " ".join(fig.texts[-1].get_text().split())
+    a, logs = np.full(w_grid.shape, 0.5), []
+    with np.errstate(divide="ignore"):
+        for _ in range(80):
+            logs.append(np.log10(np.abs(w_grid * np.cos(a))))
+            a = w_grid * np.sin(a) + b_grid
+    v = np.cumsum(logs, axis=0)  # v_t, t = 1..80; an error made at step k ≥ 1 grows by 10^(v_T − v_k)
+    with np.errstate(invalid="ignore"):  # w = 0: −∞ − (−∞), no growth
+        decided = (v[-1] - v.min(axis=0)) > 13
+    assert 0 < decided.sum() < decided.size
+    assert f"Hatched ({int(decided.sum())} of {decided.size} points)" in text
+    held = np.where(decided, -np.inf, data.values["log10_grad_norm"])
+    assert f"outside the hatching is 10^{held.max():.2f}" in text
+    assert data.values["log10_grad_norm"][decided].max() > held.max()  # the old sentence's point was hatched
+    calm, _ = plot.surface("tanh", points=41, T=30)
+    assert "Hatched" not in calm.texts[-1].get_text() and "outside the hatching" not in calm.texts[-1].get_text()
+
+
 def test_units_draws_each_indrnn_unit_against_its_own_bound():
     """Each unit's product of factors w_i σ'(a_t,i), checked by hand from the forward pass, never above
     its bound (|w_i| γ)^T; the sentence follows the lines, and names units whose product is exactly 0."""

@@ -8,6 +8,7 @@ import numpy as np
 from ..activations import get_activation
 from ..budget import check_grid
 from ..escape import plot_text
+from ..numeric.sweeps import rounding_decides
 from ..validate import integer, number
 from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
 
@@ -35,14 +36,25 @@ def cliff_mask(loss: np.ndarray) -> tuple[np.ndarray, float]:
     return (jump > threshold) if spread > 0 else np.zeros(loss.shape, dtype=bool), threshold
 
 
-def cliff_sentence(w: np.ndarray, b: np.ndarray, loss: np.ndarray, log_grad: np.ndarray) -> str:
+def cliff_sentence(w: np.ndarray, b: np.ndarray, loss: np.ndarray, log_grad: np.ndarray,
+                   decided: np.ndarray | None = None) -> str:
     """What the red outline marks, from the grid: how many points sit at a cliff and how high it is, the
-    loss's change elsewhere, and the steepest gradient."""
+    loss's change elsewhere, and the steepest gradient among the points whose values float64 holds
+    (``decided``: those rounding decides, hatched and counted)."""
     cliff, threshold = cliff_mask(loss)
     jump = jumps(loss)
-    i = np.unravel_index(int(np.nanargmax(log_grad)), log_grad.shape)
-    steepest = (f"The largest gradient on the grid is 10^{log_grad[i]:.2f} at w = {w[i]:.3g}, "
-                f"b = {b[i]:.3g}.")
+    decided = np.zeros(loss.shape, dtype=bool) if decided is None else decided
+    hatched = ""
+    if decided.any():
+        hatched = (f"Hatched ({int(decided.sum())} of {decided.size} points): over the T steps the unit amplifies "
+                   "rounding by more than 10^13, so float64 keeps under 3 digits of a_T and rounding, not the "
+                   "model, decides the values drawn there. ")
+    held = np.where(decided, np.nan, log_grad)
+    steepest = hatched
+    if not np.isnan(held).all():
+        i = np.unravel_index(int(np.nanargmax(held)), log_grad.shape)
+        steepest += (f"The largest gradient on the grid{' outside the hatching' if decided.any() else ''} is "
+                     f"10^{log_grad[i]:.2f} at w = {w[i]:.3g}, b = {b[i]:.3g}.")
     if not cliff.any():
         return (f"No two neighbouring grid points differ in L by more than {threshold:.2g} ({CLIFF:g} of its "
                 f"range, at least {TYPICAL:g}× the median change): no cliff at this resolution. " + steepest)
@@ -65,9 +77,10 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
     check_grid("plot surface", points**2, T, arrays=2)
     act = get_activation(activation)
     w, b = np.meshgrid(np.linspace(w_min, w_max, points), np.linspace(b_min, b_max, points))
-    a, hs, ds = np.full(w.shape, a0), [], []
+    a, hs, ds, factors = np.full(w.shape, a0), [], [], np.empty((T, *w.shape))
     with np.errstate(all="ignore"):
-        for _ in range(T):
+        for t in range(T):
+            factors[t] = np.log10(np.abs(w * act.np_dsigma(a)))  # ∂a_t/∂a_{t−1} = w σ'(a_{t−1})
             h = act.np_sigma(a)
             hs.append(h)
             a = w * h + b
@@ -83,6 +96,9 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
                 delta = delta * w * ds[t - 1]
         gnorm = np.sqrt(gw**2 + gb**2)
         log_loss, log_grad = np.log10(loss + 1e-300), np.log10(gnorm + 1e-300)
+    # rounding made at step k reaches a_T times |∂a_T/∂a_k| = 10^(v_T − v_k), v_t = Σ_{s≤t} log10|w σ'(a_{s−1})|
+    with np.errstate(invalid="ignore"):
+        decided = rounding_decides(np.cumsum(factors, axis=0).reshape(T, -1), activation)[-1].reshape(w.shape)
     fig, axes = new_figure(1, 2, figsize=(11.5, 5.2))
     fig.subplots_adjust(bottom=0.22, top=0.86, wspace=0.25)
     cliff, _ = cliff_mask(loss)
@@ -91,6 +107,8 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
         fig.colorbar(mesh, ax=ax, label=label)
         if cliff.any():  # the cliffs, outlined on both panels
             ax.contour(w, b, cliff.astype(float), levels=[0.5], colors="red", linewidths=0.9)
+        if decided.any():  # hatched: the points whose values rounding decides
+            ax.contourf(w, b, decided.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
         ax.set_xlabel("$w$")
         ax.set_ylabel("$b$")
     fig.suptitle("Pascanu, Mikolov & Bengio's single unit: $a_t = w\\,\\sigma(a_{t-1}) + b$ "
@@ -99,5 +117,5 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
                  fontsize=10)
     caption(fig, "This is not the RNN of the other figures: the unit feeds back its own output and gets no input, "
                  "the model Pascanu et al. (2013) used to show that exploding gradients come with cliffs in the "
-                 "error surface. " + cliff_sentence(w, b, loss, log_grad))
+                 "error surface. " + cliff_sentence(w, b, loss, log_grad, decided))
     return Drawn(fig, Plotted({"w": w, "b": b, "log10_loss": log_loss, "log10_grad_norm": log_grad}))
