@@ -546,6 +546,34 @@ def test_the_surface_hatches_where_rounding_decides_a_T_and_names_its_steepest_p
     assert "Hatched" not in calm.texts[-1].get_text() and "outside the hatching" not in calm.texts[-1].get_text()
 
 
+def test_curves_give_a_slope_rounding_decides_only_the_decimals_it_keeps():
+    """sin(a), w = 3, T = 300 is chaotic: from some T the trajectory amplifies rounding past 10^13, and the
+    same pass with x_1 one ulp larger ends elsewhere; the legend gives that line's mean slope only to the
+    decimals the measured shift leaves standing (the last one at least 4× the shift; it gave +0.214 where
+    the shift is 0.02), the caption says from which T and by how much, and w = 1 — not decided — keeps
+    three decimals.  The tanh figure says nothing of rounding."""
+    from symbptt.numeric.sweeps import rounding_decides
+
+    fig, data = plot.curves("sin(a)", (1.0, 3.0), 300)
+    values = data.values["values"]
+    decided = rounding_decides(values, "sin(a)")
+    assert decided[:, 1].any() and not decided[:, 0].any()
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, 300)
+    moved = sweep_scalar(np.array([1.0, 3.0]), 300, "sin(a)", x=np.r_[np.nextafter(x[0], 1.0), x[1:]])
+    shift = abs(moved[-1, 1] - values[-1, 1]) / 300
+    places = int(np.clip(np.floor(-np.log10(4 * shift)), 0, 3))
+    assert places < 3 and 4 * shift <= 10.0**-places
+    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert labels[1].startswith(f"w = 3: slope {values[-1, 1] / 300:+.{places}f} decades/step")
+    assert labels[0].startswith(f"w = 1: slope {values[-1, 0] / 300:+.3f} decades/step")
+    text = " ".join(fig.texts[-1].get_text().split())
+    first = int(np.argmax(decided[:, 1])) + 1
+    assert (f"decides the line of w = 3 from T = {first} (one ulp more in x_1 moves its mean slope by {shift:.2g} "
+            f"decades/step, so the legend gives it to {places} decimal") in text
+    calm, _ = plot.curves("tanh", (0.5, 1.5), 100)
+    assert "Rounding, not the model" not in calm.texts[-1].get_text()
+
+
 def test_units_draws_each_indrnn_unit_against_its_own_bound():
     """Each unit's product of factors w_i σ'(a_t,i), checked by hand from the forward pass, never above
     its bound (|w_i| γ)^T; the sentence follows the lines, and names units whose product is exactly 0."""

@@ -14,7 +14,7 @@ from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.logspace import lyapunov_rate
-from ..numeric.sweeps import sweep_scalar
+from ..numeric.sweeps import rounding_decides, sweep_scalar
 from ..progress import Progress
 from ..validate import integer, number
 from ..validate import seed as checked_seed
@@ -47,13 +47,20 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     kept = {}
     for ax, act in zip(axes[0], panels, strict=True):
         values = sweep_scalar(w, T_max, act, u=u, b=b, x=x)
+        decided = rounding_decides(values, act)
+        places = np.full(w.size, 3)
+        if decided.any():  # measured: the same pass with x_1 one ulp larger, as one rounding could have made it
+            moved = sweep_scalar(w, T_max, act, u=u, b=b, x=np.r_[np.nextafter(x[0], np.inf), x[1:]])
+            with np.errstate(invalid="ignore"):
+                shift = np.abs(moved[-1] - values[-1]) / T_max  # of the mean slope, decades per step
+            places = np.where(decided[-1], _held_places(shift), 3)
         gamma = gamma_of(act)
         with np.errstate(divide="ignore"):
             bounds = np.outer(T, np.log10(gamma * np.abs(w)))
         rates = np.array([lyapunov_rate(v, T_max) for v in values[-1]])
         share = saturated_share(w, T_max, act, u, b, 0.0, x)
         for i, wi in enumerate(w):
-            label = f"w = {wi:g}: {_slope_words(values[:, i])}"
+            label = f"w = {wi:g}: {_slope_words(values[:, i], int(places[i]))}"
             if share[i] > 0:
                 label += f", {share[i]:.0%} of steps saturated"
             line, = ax.plot(T, values[:, i], label=label)
@@ -64,7 +71,9 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         ax.set_title(f"{plot_text(act)} (γ = {gamma:g}): measured (solid), bound $T\\log_{{10}}(\\gamma|w|)$ (dashed)",
                      fontsize=9)
         ax.legend(fontsize=7.5, loc="best")
-        kept[act] = {"values": values, "bounds": bounds, "rates": rates, "saturated": share}
+        kept[act] = {"values": values, "bounds": bounds, "rates": rates, "saturated": share, "decided": decided}
+        if decided.any():
+            kept[act]["slope_shift"] = shift
     fig.suptitle(rf"$|\partial h_T/\partial h_0|$ against T: inputs x_t ~ U(-1, 1) (seed {seed}), u = {u:g}, "
                  f"b = {b:g}", fontsize=10)
     story = ("The bound (γ|w|)^T can only promise vanishing (γ|w| < 1); above 1 it allows growth but does not "
@@ -73,18 +82,45 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
              "times it). ")
     if activation != "linear":
         story += slope_sentence(activation, kept[activation]["saturated"], w)
+        said = rounding_words(w, kept[activation])
+        story = f"{story.rstrip()} {said}" if said else story
     caption(fig, story)
     main = kept[activation]
     return Drawn(fig, Plotted({"T": T, "weights": w, "values": main["values"], "bounds": main["bounds"],
                          "rates": main["rates"], "saturated": main["saturated"], "panels": kept}))
 
 
-def _slope_words(values: np.ndarray) -> str:
-    """A line's mean slope over T in decades per step (the axis's unit) — or, where it has none, why: an
-    exact 0 (log10 −∞) or a value beyond float64 (NaN) from some T on."""
+def _held_places(shift: np.ndarray) -> np.ndarray:
+    """Decimals of a slope that a measured shift of it leaves standing: the last one printed at least four
+    times the shift (between 0 and 3; 0 for a shift that is not a number)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        places = np.floor(-np.log10(4 * shift))
+    return np.clip(np.nan_to_num(places, nan=0.0, posinf=3.0, neginf=0.0), 0, 3).astype(int)
+
+
+def rounding_words(w: np.ndarray, panel: dict) -> str:
+    """For each line rounding decides from some T on (its trajectory amplifies rounding past 10^13): from
+    which T, how far one ulp more in x_1 moves its mean slope, and the decimals its legend keeps."""
+    decided = panel["decided"]
+    parts = []
+    for i in np.flatnonzero(decided.any(axis=0)):
+        first = int(np.argmax(decided[:, i])) + 1
+        shift = float(panel["slope_shift"][i])
+        places = int(_held_places(np.array([shift]))[0])
+        parts.append(f"w = {w[i]:g} from T = {first} (one ulp more in x_1 moves its mean slope by {shift:.2g} "
+                     f"decades/step, so the legend gives it to {places} decimal{'' if places == 1 else 's'})")
+    if not parts:
+        return ""
+    return ("Rounding, not the model, decides " + ("the line of " if len(parts) == 1 else "the lines of ")
+            + "; ".join(parts) + ": from there the forward pass amplifies rounding by more than 10^13.")
+
+
+def _slope_words(values: np.ndarray, places: int = 3) -> str:
+    """A line's mean slope over T in decades per step (the axis's unit), to ``places`` decimals — or, where
+    it has none, why: an exact 0 (log10 −∞) or a value beyond float64 (NaN) from some T on."""
     end = float(values[-1])
     if math.isfinite(end):
-        return f"slope {decimals(end / values.size, sign=True)} decades/step"
+        return f"slope {decimals(end / values.size, places, sign=True)} decades/step"
     first = int(np.argmax(~np.isfinite(values))) + 1
     return (f"exactly 0 from T = {first}" if end == -math.inf and np.isneginf(values[first - 1])
             else f"no slope: beyond float64 from T = {first}")
