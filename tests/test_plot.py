@@ -574,6 +574,29 @@ def test_curves_give_a_slope_rounding_decides_only_the_decimals_it_keeps():
     assert "Rounding, not the model" not in calm.texts[-1].get_text()
 
 
+def test_units_leave_out_and_name_the_units_rounding_decides():
+    """IndRNN, sin(a), gain 3 (w_i up to 3), T = 300: units 5 and 6 are chaotic — their products grow by more
+    than 13 decades from some step k ≥ 1 to T (worked out here from the lines drawn), so float64 holds under
+    3 digits of them.  The caption names each with the T it starts at and compares the others only (it
+    named unit 5's 10^30 as the largest product); tanh units are all held and the caption says nothing."""
+    from symbptt.plots.units import units
+
+    fig, data = units("sin(a)", 8, 300, 3.0, 1.0, 0)
+    logs = data.values["log10_products"]
+    with np.errstate(invalid="ignore"):
+        decided = (logs - np.fmin.accumulate(logs, axis=0)) > 13
+    lost = np.flatnonzero(decided[-1])
+    assert lost.size == 2
+    text = " ".join(fig.texts[-1].get_text().split())
+    each = [f"unit {k + 1} from T = {int(np.argmax(decided[:, k])) + 1}" for k in lost]
+    assert f"Rounding, not the model, decides {each[0]} and {each[1]} on" in text
+    held = np.where(decided[-1], -np.inf, logs[-1])
+    assert f"largest product of the 6 units float64 holds is unit {int(np.argmax(held)) + 1}'s" in text
+    assert int(np.argmax(logs[-1])) in lost  # what the sentence used to name
+    calm, _ = units("tanh", 8, 100)
+    assert "Rounding" not in calm.texts[-1].get_text()
+
+
 def test_units_draws_each_indrnn_unit_against_its_own_bound():
     """Each unit's product of factors w_i σ'(a_t,i), checked by hand from the forward pass, never above
     its bound (|w_i| γ)^T; the sentence follows the lines, and names units whose product is exactly 0."""

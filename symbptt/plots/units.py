@@ -12,6 +12,7 @@ from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.examples import example_config
 from ..numeric.factors import ArrayFactors, NumericModel
+from ..numeric.sweeps import rounding_decides
 from ..paths import Step
 from ..validate import integer, number
 from ..validate import seed as checked_seed
@@ -39,13 +40,17 @@ def unit_products(cell: str, activation: str, n: int, T: int, gain: float, drive
         return np.cumsum(np.log10(np.abs(diagonals)), axis=0), np.ravel(cfg.layers[0]["w"])
 
 
-def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int) -> str:
-    """How far each unit's product stays below its bound at the last T, from the lines drawn."""
+def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int, decided: np.ndarray | None = None
+                   ) -> str:
+    """How far each unit's product stays below its bound at the last T, from the lines drawn; the units
+    whose value at T rounding decides (``decided``, (T, n): their trajectories amplify rounding past
+    10^13, numeric.sweeps.rounding_decides) are named and left out of the comparison."""
     final = logs[-1]
     with np.errstate(divide="ignore"):
         bound = T * np.log10(np.abs(w) * gamma)
     gap = bound - final
-    finite = np.isfinite(gap)
+    lost = np.zeros(len(w), dtype=bool) if decided is None else decided[-1]
+    finite = np.isfinite(gap) & ~lost
     zero = final == -np.inf
     dead = ""
     if zero.any():
@@ -54,14 +59,22 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int) -> str
         verb = "is" if count == 1 else "are"
         dead = (f" {count} of {len(w)} units' products {verb} exactly 0 from T = {first} on (a step where σ' = 0), "
                 f"and {verb} not drawn.")
+    if lost.any():
+        each = [f"unit {k + 1} from T = {int(np.argmax(decided[:, k])) + 1}"  # type: ignore[index]
+                for k in np.flatnonzero(lost)]
+        which = each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
+        dead += (f" Rounding, not the model, decides {which} on (there the trajectory amplifies rounding past "
+                 "10^13): float64 holds under 3 digits of " + ("its line" if len(each) == 1 else "their lines")
+                 + ", left out of the comparison above.")
     if not finite.any():
         return dead
     i, j = int(np.nanargmax(np.where(finite, final, -np.inf))), int(np.nanargmin(np.where(finite, gap, np.inf)))
     growing = int(np.sum(np.abs(w) * gamma > 1))
-    return (f" At T = {T} the largest product is unit {i + 1}'s, 10^{final[i]:.3g} (|w| = {abs(w[i]):.3g}, bound "
-            f"10^{bound[i]:.3g}); the unit closest to its bound is unit {j + 1}, {gap[j]:.3g} decades below it. "
-            f"{growing} of {len(w)} units {'has' if growing == 1 else 'have'} |w_i| γ > 1, where the bound allows "
-            "growth." + dead)
+    among = f" of the {int(finite.sum())} units float64 holds" if lost.any() else ""
+    return (f" At T = {T} the largest product{among} is unit {i + 1}'s, 10^{final[i]:.3g} (|w| = {abs(w[i]):.3g}, "
+            f"bound 10^{bound[i]:.3g}); the unit closest to its bound is unit {j + 1}, {gap[j]:.3g} decades below "
+            f"it. {growing} of {len(w)} units {'has' if growing == 1 else 'have'} |w_i| γ > 1, where the bound "
+            "allows growth." + dead)
 
 
 def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2, drive: float = 1.0, seed: int = 0
@@ -90,5 +103,5 @@ def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2,
                  f"inputs U(-1, 1) seed {seed}", fontsize=9)
     caption(fig, "Each unit reads only its own past, so ∂h_T/∂h_0 is diagonal and unit i's entry is the product "
                  f"of its own factors w_i σ'(a_t,i) (solid). Dashed: the bound (|w_i| γ)^T, γ = sup σ' = {gamma:.3g}."
-                 + units_sentence(logs, w, gamma, T))
+                 + units_sentence(logs, w, gamma, T, rounding_decides(logs, activation)))
     return Drawn(fig, Plotted({"T": Ts, "log10_products": logs, "w": w, "gamma": gamma}))
