@@ -217,6 +217,42 @@ def test_beside_mean_field_falls_inside_the_seeds_spread_away_from_the_edge():
     assert ("inside the range" if inside else "outside the range") in small.text()
 
 
+def test_beside_chaotic_networks_get_only_the_decimals_rounding_leaves_and_are_not_called_exact():
+    """σ_w = 3 (chaotic): every network's trajectory amplifies rounding past 10^13 from some T < 200, so the
+    float64 rates are not exact; the same network with W0[0, 0] one ulp larger gives rates that differ by
+    the shift said, the rows and sentences print only the decimals that shift leaves standing (the last
+    one at least four times it; they printed four), and the row is named float64.  σ_w = 0.8 (calm):
+    exact, four decimals, no such sentence."""
+    import math
+
+    from symbptt.numeric.beside import beside
+    from symbptt.numeric.sweeps import recurrent_matrix, rounding_decides, sweep_gain
+
+    drawn = beside("tanh", 3.0, 32, 200, 3)
+    shift = 0.0
+    for k, s in enumerate(drawn.seeds):
+        W0 = recurrent_matrix(32, s)
+        values = sweep_gain(np.array([3.0]), 200, "tanh", 32, seed=s, W0=W0)
+        mask = rounding_decides(values, "tanh")[:, 0]
+        assert mask[-1] and drawn.decided_from[k] == int(np.argmax(mask)) + 1
+        W0[0, 0] = np.nextafter(W0[0, 0], np.inf)
+        moved = sweep_gain(np.array([3.0]), 200, "tanh", 32, seed=s, W0=W0)[:, 0] * math.log(10.0)
+        shift = max(shift, abs(moved[-1] / 200 - drawn.exact[k]),
+                    abs((moved[-1] - moved[99]) / 100 - drawn.observed[k]))
+    assert drawn.shift == pytest.approx(shift, rel=1e-12) and shift > 0
+    places = min(4, max(0, math.floor(-math.log10(4 * shift))))
+    assert drawn.places == places < 4
+    text = drawn.text(200)
+    lo, hi = min(drawn.exact), max(drawn.exact)
+    assert "float64, these networks" in text and "exact" not in text
+    assert f"{lo:+.{places}f} to {hi:+.{places}f}" in text
+    assert (f"Rounding, not the model, decides the trajectories of 3 of the 3 networks from T = "
+            f"{min(drawn.decided_from)} on") in text and f"by up to {shift:.2g} per step" in text
+    calm = beside("tanh", 0.8, 32, 200, 3)
+    assert not any(calm.decided_from) and calm.places == 4 and "exact, these networks" in calm.text()
+    assert "Rounding, not the model" not in calm.text() and f"{min(calm.exact):+.4f}" in calm.text()
+
+
 def test_beside_on_the_command_line_json_and_refusals():
     import json
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..activations import get_activation
 from ..errors import SymbpttError
 from .examples import INITS
-from .sweeps import recurrent_matrix, sweep_gain
+from .sweeps import recurrent_matrix, rounding_decides, sweep_gain
 
 __all__ = ["Beside", "beside", "check_draws", "drift_sentence", "rate_text", "rates_span"]
 
@@ -37,6 +37,22 @@ class Beside:
     mean_field: float  # ½ ln χ (−inf when χ = 0)
     observed: tuple[float, ...]  # slope of ln‖∂h_t/∂h_0‖ over t = T/2..T, per network
     exact: tuple[float, ...]  # (1/T) ln‖∂h_T/∂h_0‖₂ per network
+    # per network, the first T from which rounding decides its trajectory (0: never; sweeps.rounding_decides)
+    decided_from: tuple[int, ...] = ()
+    shift: float = 0.0  # the most one ulp more in one weight moves an observed or exact rate of those networks
+
+    @property
+    def places(self) -> int:
+        """Decimals of the observed and exact rates that hold: four, or where rounding decides a network's
+        trajectory, the last one printed at least four times the measured shift."""
+        if not self.shift > 0:
+            return 4
+        return int(min(4, max(0, math.floor(-math.log10(4 * self.shift)))))
+
+    @property
+    def exact_word(self) -> str:
+        """'exact' where float64 holds every rate, else 'float64' (a trajectory rounding decides)."""
+        return "float64" if any(self.decided_from) else "exact"
 
     def as_json(self) -> dict:
         def finite(values: tuple[float, ...] | float) -> object:
@@ -46,7 +62,9 @@ class Beside:
 
         return {"activation": self.activation, "sigma_w": self.sigma_w, "n": self.n, "T": self.T, "init": self.init,
                 "seeds": list(self.seeds), "bound": finite(self.bound), "mean_field": finite(self.mean_field),
-                "observed": finite(self.observed), "exact": finite(self.exact), "sentences": self.sentences()}
+                "observed": finite(self.observed), "exact": finite(self.exact),
+                "rounding_decides_from": list(self.decided_from) or [0] * len(self.seeds),
+                "rate_shift": self.shift, "decimals_held": self.places, "sentences": self.sentences()}
 
     def sentences(self) -> list[str]:
         """What the numbers say, each sentence decided by them."""
@@ -65,27 +83,42 @@ class Beside:
             sign = ("it is below 0, so vanishing is guaranteed" if max(self.bound) < 0 else
                     "it is above 0 for " + ("every network" if min(self.bound) >= 0 else "some networks")
                     + ", so it guarantees nothing about vanishing there")
-            out.append(f"The bound is above the exact rate of every network, by {margin:.3g} per step at the "
-                       f"least; {sign}.")
+            out.append(f"The bound is above the {self.exact_word} rate of every network, by {margin:.3g} per step "
+                       f"at the least; {sign}.")
         else:  # only rounding could do this; say so rather than hide it
-            out.append("The exact rate of some network exceeds its bound: float64 rounding decided this run.")
+            out.append(f"The {self.exact_word} rate of some network exceeds its bound: float64 rounding decided this "
+                       "run.")
         if math.isnan(self.mean_field):
             out.append("Mean field has no fixed point for this activation and gain: it predicts nothing here.")
         elif math.isfinite(self.mean_field):
             gap = self.mean_field - float(np.mean(self.exact))
             where = "inside" if lo <= self.mean_field <= hi else "outside"
-            out.append(f"Mean field predicts {self.mean_field:+.4f} per step, {where} the range of the exact rates "
-                       f"of these {len(self.seeds)} networks ({lo:+.4f} to {hi:+.4f}); it differs from their mean by "
-                       f"{gap:+.4f}.")
-        out.append(drift_sentence(self.observed, self.exact))
+            if min(abs(self.mean_field - lo), abs(self.mean_field - hi)) <= self.shift:  # rounding could flip it
+                where = f"within {self.shift:.2g} (what rounding moves a rate by) of an end of"
+            p = self.places
+            differs = (f"it differs from their mean by {gap:+.{p}f}" if round(gap, p) else
+                       f"it agrees with their mean to the {_decimals(p)} held")
+            out.append(f"Mean field predicts {self.mean_field:+.4f} per step, {where} the range of the "
+                       f"{self.exact_word} rates of these {len(self.seeds)} networks ({lo:+.{p}f} to {hi:+.{p}f}); "
+                       f"{differs}.")
+        out.append(drift_sentence(self.observed, self.exact, self.places))
+        if any(self.decided_from):
+            count = sum(1 for first in self.decided_from if first)
+            first = min(first for first in self.decided_from if first)
+            out.append(f"Rounding, not the model, decides the trajectories of {count} of the {len(self.seeds)} "
+                       f"networks from T = {first} on (they amplify rounding past 10^13): one ulp more in one weight "
+                       f"moves their rates by up to {self.shift:.2g} per step, so the observed and float64 rates are "
+                       f"given to {_decimals(self.places)}.")
         return out
 
     def text(self, width: int = 80) -> str:
         seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {self.seeds[0]}..{self.seeds[-1]}"
         rows = [("bound, guaranteed", rates_span(self.bound), "ln γσ_max(W) of each network"),
                 ("mean field, n → ∞", rate_text(self.mean_field), "½ ln χ of a typical wide network"),
-                ("observed, these networks", rates_span(self.observed), f"slope over t = {self.T // 2}..{self.T}"),
-                ("exact, these networks", rates_span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
+                ("observed, these networks", rates_span(self.observed, self.places),
+                 f"slope over t = {self.T // 2}..{self.T}"),
+                (f"{self.exact_word}, these networks", rates_span(self.exact, self.places),
+                 f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
         name = max(len(r[0]) for r in rows)
         vwidth = max(len(r[1]) for r in rows)
         head = (f"{self.activation}, W = {self.sigma_w:g}·W0 with {INITS[self.init]}, n = {self.n}, {seeds}, inputs "
@@ -95,12 +128,20 @@ class Beside:
         return "\n".join(lines + [""] + ["\n".join(textwrap.wrap(t, width)) for t in self.sentences()])
 
 
-def drift_sentence(observed: tuple[float, ...], exact: tuple[float, ...]) -> str:
-    """How far the slope over the last half of T is from the rate over all T, on average, in words."""
+def drift_sentence(observed: tuple[float, ...], exact: tuple[float, ...], places: int = 4) -> str:
+    """How far the slope over the last half of T is from the rate over all T, on average, in words (to
+    ``places`` decimals)."""
     drift = float(np.mean(observed)) - float(np.mean(exact))
-    return (f"The slope over the last half of T differs from the rate over all T by {drift:+.4f} per step on "
+    if not round(drift, places):
+        return (f"The slope over the last half of T and the rate over all T agree on average to the "
+                f"{_decimals(places)} held.")
+    return (f"The slope over the last half of T differs from the rate over all T by {drift:+.{places}f} per step on "
             "average: " + ("the early steps were different" if abs(drift) > 0.01 else "the rate had settled early")
             + ".")
+
+
+def _decimals(places: int) -> str:
+    return f"{places} decimal{'' if places == 1 else 's'}"
 
 
 def check_draws(n: int, T: int, seeds: int) -> None:
@@ -116,24 +157,27 @@ def check_draws(n: int, T: int, seeds: int) -> None:
     integer("seeds", seeds, 1, 50)
 
 
-def rate_text(value: float, digits: int | None = None) -> str:
-    """A rate per step with its sign (four decimals, or only ``digits`` significant digits where that is
-    fewer: a quadrature that agrees to 2 digits), ±∞ as such, NaN as 'none'."""
+def rate_text(value: float, digits: int | None = None, places: int = 4) -> str:
+    """A rate per step with its sign (``places`` decimals, four unless fewer hold, or only ``digits``
+    significant digits where that is fewer: a quadrature that agrees to 2 digits), ±∞ as such, NaN as
+    'none'."""
     if math.isnan(value):
         return "none"
     if not math.isfinite(value):
         return "−∞" if value < 0 else "+∞"
-    text = f"{value:+.4f}"
+    text = f"{value:+.{places}f}"
     held = max(1, digits) if digits is not None else 99
     return text if len(text.lstrip("+-0.").replace(".", "")) <= held else f"{value:+.{held}g}"
 
 
-def rates_span(values: tuple[float, ...]) -> str:
-    """The lowest to the highest of several rates ('none' if one is NaN)."""
+def rates_span(values: tuple[float, ...], places: int = 4) -> str:
+    """The lowest to the highest of several rates ('none' if one is NaN), to ``places`` decimals."""
     if any(math.isnan(v) for v in values):
         return "none"
     lo, hi = min(values), max(values)
-    return rate_text(lo) if lo == hi else f"{rate_text(lo)} to {rate_text(hi)}"
+    if lo == hi:
+        return rate_text(lo, places=places)
+    return f"{rate_text(lo, places=places)} to {rate_text(hi, places=places)}"
 
 
 def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int = 200, seeds: int = 8,
@@ -164,16 +208,30 @@ def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int =
         raise SymbpttError(f"sigma_w must be a number above 0 and at most 1000, got {sigma_w!r}")
     act = get_activation(activation)
     gamma = act.gamma if act.gamma is not None else math.inf
-    bounds, observed, exact = [], [], []
+    bounds, observed, exact, decided, shift = [], [], [], [], 0.0
     for s in range(seed, seed + seeds):
         W0 = recurrent_matrix(n, s, init)
-        logs = sweep_gain(np.array([float(sigma_w)]), T, activation, n, seed=s, W0=W0)[:, 0] * math.log(10.0)
+        log10s = sweep_gain(np.array([float(sigma_w)]), T, activation, n, seed=s, W0=W0)
         bounds.append(math.log(gamma * sigma_w * float(np.linalg.norm(W0, 2))) if math.isfinite(gamma) else math.inf)
-        exact.append(float(logs[-1]) / T)
-        half = T // 2
-        with np.errstate(invalid="ignore"):  # −∞ − (−∞) where the product is exactly 0: no slope (NaN)
-            observed.append(float(logs[-1] - logs[half - 1]) / (T - half))
+        rates = _rates(log10s[:, 0], T)
+        exact.append(rates[1])
+        observed.append(rates[0])
+        mask = rounding_decides(log10s, activation)[:, 0]
+        decided.append(int(np.argmax(mask)) + 1 if mask[-1] else 0)
+        if mask[-1]:  # measured: the same network with one weight one ulp larger, as one rounding could make it
+            nudged = W0.copy()
+            nudged[0, 0] = np.nextafter(nudged[0, 0], np.inf)
+            moved = _rates(sweep_gain(np.array([float(sigma_w)]), T, activation, n, seed=s, W0=nudged)[:, 0], T)
+            shift = max(shift, abs(moved[0] - rates[0]), abs(moved[1] - rates[1]))
     # NaN where the variance map has no fixed point (an activation that grows too fast)
     mean_field = theory(activation, float(sigma_w), 0.0, 1.0, 1.0, edge=False).rate
     return Beside(activation, float(sigma_w), n, T, init, tuple(range(seed, seed + seeds)), tuple(bounds),
-                  mean_field, tuple(observed), tuple(exact))
+                  mean_field, tuple(observed), tuple(exact), tuple(decided), shift)
+
+
+def _rates(log10s: np.ndarray, T: int) -> tuple[float, float]:
+    """(the slope of ln‖∂h_t/∂h_0‖ over t = T/2..T, (1/T) ln‖∂h_T/∂h_0‖) from the log10 norms t = 1..T."""
+    logs = log10s * math.log(10.0)
+    half = T // 2
+    with np.errstate(invalid="ignore"):  # −∞ − (−∞) where the product is exactly 0: no slope (NaN)
+        return float(logs[-1] - logs[half - 1]) / (T - half), float(logs[-1]) / T
