@@ -788,6 +788,30 @@ def test_a_chaotic_gain_sweep_says_where_rounding_decides():
     assert not np.array(calm.as_json()["rounding_decides"]).any() and not calm.as_csv().endswith("decides\n")
 
 
+def test_a_cell_sweep_says_where_rounding_decides_when_the_cell_takes_an_activation():
+    """IndRNN with sin(a) at gains 2 to 3 (T = 300) is chaotic in some units: the sweep's CSV and JSON mark
+    the cells whose norm's growth from some step on passes 10^13 (read off its own values), as the fast
+    sweeps do; a relu network that explodes keeps its digits (its state grows as the errors do) and is not
+    marked (an rnn with relu, W = 3·W0, swept over its bias: 10^21.8 at T = 60); a cell without -a (LSTM)
+    claims nothing either way (no mark, no key)."""
+    from symbptt.numeric.sweep_request import SweepRequest, run_sweep
+    from symbptt.numeric.sweeps import rounding_decides
+
+    chaotic = run_sweep(SweepRequest(cell="indrnn", n=8, activation="sin(a)", low=2.0, high=3.0, points=3, T=300))
+    mask = np.array(chaotic.as_json()["rounding_decides"])
+    (values,) = chaotic.values.values()
+    with np.errstate(invalid="ignore"):
+        by_hand = (values - np.fmin.accumulate(values, axis=0)) > 13
+    assert mask.any() and np.array_equal(mask, by_hand) and np.array_equal(mask, rounding_decides(values, "sin(a)"))
+    assert chaotic.as_csv().splitlines()[-1].startswith(f"# rounding decides {int(mask.sum())} of 900 values")
+    relu = run_sweep(SweepRequest(cell="rnn", n=8, activation="relu", param="b", low=0.5, high=1.0, points=2, T=60,
+                                  gain=3.0))
+    (grown,) = relu.values.values()
+    assert np.nanmax(grown[-1]) > 13 and not np.array(relu.as_json()["rounding_decides"]).any()
+    gated = run_sweep(SweepRequest(cell="lstm", n=4, low=1.0, high=2.0, points=2, T=20))
+    assert "rounding_decides" not in gated.as_json() and "rounding decides" not in gated.as_csv()
+
+
 def test_a_chaotic_gradient_sweep_says_where_rounding_decides():
     """--quantity grad runs the scalar sweep's forward pass, so the cells where rounding decides ∂L/∂w are
     the Jacobian sweep's (for loss 'sum', every T from the first decided step on): a chaotic sin(a) unit

@@ -44,6 +44,14 @@ class SweepRequest:
         return get_cell(self.cell, get_activation(self.activation)).elman
 
     @property
+    def takes_activation(self) -> bool:
+        """Whether the cell takes -a (a fact of the cell: the vanilla rnn and IndRNN)."""
+        from ..activations import get_activation
+        from ..cells import get_cell
+
+        return get_cell(self.cell, get_activation(self.activation)).uses_activation
+
+    @property
     def scalar_rnn(self) -> bool:
         return self.n == 1 and self.param in (None, "w", "W") and self.elman
 
@@ -114,6 +122,7 @@ class SweepResult:
     about: dict
     fast: bool = False  # a scalar or gain sweep of the vanilla rnn, whose rounding is measured
     rounded: np.ndarray | None = None  # where rounding decides a gradient sweep's value (grad_rounding_decides)
+    activation: str | None = None  # a cell sweep's σ where the cell takes one (-a): rounding is judged with it
 
     def key(self, block: str) -> str:
         if self.about["quantity"] == "grad":
@@ -121,16 +130,19 @@ class SweepResult:
         return "log10_dh_T_dh_0" if block == "h" and len(self.values) == 1 else f"log10_norm_{block}"
 
     def rounding(self) -> np.ndarray | None:
-        """Where rounding decides the value (scalar and gain sweeps of ∂h_T/∂h_0, the gradient sweep), else
-        None."""
+        """Where rounding decides the value, read off the whole state's norms (each block's value comes from
+        the same trajectory); the gradient sweep's from its own forward pass (grad_rounding_decides)."""
         from .sweeps import rounding_decides
 
         if self.rounded is not None:
             return self.rounded
-        if self.about["quantity"] != "jacobian" or not self.fast or len(self.values) != 1:
+        # a cell without -a: whether its state grows as its errors do (and keeps their relative size) is not
+        # known here, so nothing is claimed
+        activation = self.about.get("activation") if self.fast else self.activation
+        if self.about["quantity"] != "jacobian" or activation is None or len(self.values) != 1:
             return None
         (values,) = self.values.values()
-        return rounding_decides(values, self.about["activation"])
+        return rounding_decides(values, str(activation))
 
     def as_json(self) -> dict:
         out = dict(self.about)
@@ -209,11 +221,14 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         return SweepResult("g", grid, req.T, {"h": values}, about | {"n": req.n, "init": req.init}, fast=True)
     about |= {"init": req.init} if req.init != "gaussian" else {}
     about |= {"n": req.n, "seed": req.seed, "drive": req.u}
+    judged = req.activation if req.takes_activation else None
     if req.param in (None, "gain"):
         configs = [example_config(req.cell, req.T, req.n, gain=float(g), drive=req.u, forget_bias=req.forget_bias,
                                   seed=req.seed, activation=req.activation, init=req.init) for g in grid]
-        return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias})
+        return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias},
+                           activation=judged)
     base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
                           seed=req.seed, activation=req.activation, init=req.init)
     param = "W" if req.elman and req.param == "w" else req.param
-    return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain})
+    return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain},
+                       activation=judged)
