@@ -325,6 +325,27 @@ def test_the_meanfield_gap_figure_says_what_its_arrays_show():
     assert ("does not shrink" in flipped) == ("shrinks from" in text)
 
 
+def test_the_meanfield_gap_figure_says_which_networks_rounding_decides():
+    """At T = 600 the chaotic networks (g = 1.5 × the edge) amplify rounding past 10^13: the caption counts
+    them per gain — each network's own norms read as numeric.sweeps.rounding_decides reads a sweep — and
+    says their rates are those of a trajectory rounding chose; at T = 30 none is, and nothing is said."""
+    from symbptt import plots
+    from symbptt.numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
+
+    fig, data = plots.meanfield_gap("tanh", (4, 16), 600, 2, 0)
+    gains = data.values["gains"]
+    decided = np.array([[rounding_decides(sweep_gain(gains, 600, "tanh", n, seed=s, W0=random_recurrent_matrix(n, s)),
+                                          "tanh")[-1] for s in (0, 1)] for n in (4, 16)])
+    assert np.array_equal(decided, data.values["rounding_decides"]) and decided.sum() >= 2
+    text = " ".join(fig.texts[-1].get_text().split())
+    at = ", ".join(f"{int(decided[:, :, k].sum())} at g = {g:.3g}" for k, g in enumerate(gains)
+                   if decided[:, :, k].any())
+    assert (f"By T = 600 rounding decides the trajectories of {int(decided.sum())} of the 12 networks ({at}; they "
+            "amplify rounding past 10^13)") in text
+    calm, _ = plots.meanfield_gap("tanh", (4, 16), 30, 2, 0)
+    assert "rounding decides" not in calm.texts[-1].get_text()
+
+
 def test_a_gain_scales_indrnn_s_own_weights_as_it_scales_w():
     """IndRNN's recurrent weight is its per-unit w: --gain multiplies it (example networks, sweeps and the
     cells figure's title say so), --scale in training too; the LRU's ν is not a weight and stays."""

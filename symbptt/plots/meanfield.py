@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import SymbpttError
 from ..escape import plot_text
-from ..numeric.sweeps import random_recurrent_matrix, sweep_gain
+from ..numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
 from ..validate import integer
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
@@ -40,10 +40,12 @@ def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 
     predicted = np.array([mean_field(activation, float(g), 0.0, 1.0, 1.0, edge=False).rate for g in gains])
     sizes = tuple(sorted(set(sizes)))
     observed = np.empty((len(sizes), seeds, len(gains)))
+    decided = np.zeros((len(sizes), seeds, len(gains)), dtype=bool)  # rounding decides the trajectory by T
     for i, n in enumerate(sizes):
         for j, s in enumerate(range(seed, seed + seeds)):
             every = sweep_gain(gains, T, activation, n, seed=s, W0=random_recurrent_matrix(n, s))
             observed[i, j] = every[-1] * math.log(10.0) / T
+            decided[i, j] = rounding_decides(every, activation)[-1]
     gap = np.abs(observed.mean(axis=1) - predicted[None, :])
     spread = observed.max(axis=1) - observed.min(axis=1)
     fig, ax = new_figure(figsize=(7.4, 5.0))
@@ -59,9 +61,23 @@ def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 
     ax.set_title(f"{plot_text(activation)}, T = {T}, {seeds} networks per n (seeds {seed}..{seed + seeds - 1}), "
                  "inputs N(0, 1); dotted: the seeds' spread", fontsize=9)
     ax.legend(fontsize=7.5)
-    caption(fig, _sentence(sizes, gains, gap, spread, edge))
+    caption(fig, _sentence(sizes, gains, gap, spread, edge) + _rounding_sentence(sizes, gains, decided, T))
     return Drawn(fig, Plotted({"sizes": np.array(sizes), "gains": gains, "predicted": predicted,
-                               "observed": observed, "gap": gap}))
+                               "observed": observed, "gap": gap, "rounding_decides": decided}))
+
+
+def _rounding_sentence(sizes: tuple[int, ...], gains: np.ndarray, decided: np.ndarray, T: int) -> str:
+    """Where rounding decides some networks' trajectories by T (they amplify rounding past 10^13): how many,
+    at which gains; nothing when none."""
+    if not decided.any():
+        return ""
+    at = [f"{int(decided[:, :, k].sum())} at g = {g:.3g}" for k, g in enumerate(gains) if decided[:, :, k].any()]
+    count = int(decided.sum())
+    one = count == 1
+    return (f" By T = {T} rounding decides the {'trajectory' if one else 'trajectories'} of {count} of the "
+            f"{decided.size} networks ({', '.join(at)}; {'it amplifies' if one else 'they amplify'} rounding past "
+            f"10^13): float64 holds under 3 digits of {'its state' if one else 'their states'}, so "
+            f"{'its rate is that' if one else 'their rates are those'} of a trajectory rounding chose.")
 
 
 def _sentence(sizes: tuple[int, ...], gains: np.ndarray, gap: np.ndarray, spread: np.ndarray, edge: float) -> str:
