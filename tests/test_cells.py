@@ -64,6 +64,27 @@ def test_the_cells_that_take_an_activation_are_the_ones_that_say_so():
     assert TAKES_ACTIVATION == tuple(name for name in BUILTIN if MAKERS[name](tanh).uses_activation)
 
 
+@pytest.mark.parametrize("cell", [name for name in BUILTIN if MAKERS[name](get_activation("tanh")).bounded])
+def test_a_bounded_cell_s_state_grows_at_most_linearly_whatever_its_weights(cell):
+    """Cell.bounded (what the sweeps' rounding marks rely on) is a claim about the equations: with weights
+    50 times their drawn scale and inputs 5 times theirs, no state entry grows faster than linearly in t
+    (the largest |s_t| over t ≤ 400 stays within 4 times its largest over t ≤ 100, plus 1), while the relu
+    rnn, which makes no such claim, grows beyond any such bound."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+
+    def sizes(name: str, activation: str = "tanh") -> np.ndarray:
+        cfg = example_config(name, 400, 4, gain=50.0, drive=5.0, seed=1, activation=activation)
+        values = ArrayFactors(NumericModel.of(cfg)).traj.values[0]
+        return np.max([np.abs(np.asarray(values[s], dtype=float)).reshape(401, -1).max(axis=1)
+                       for s in cfg.spec.states], axis=0)
+
+    with np.errstate(all="ignore"):
+        grown = sizes(cell)
+        assert np.all(np.isfinite(grown)) and grown.max() <= 4 * grown[:101].max() + 1
+        assert not MAKERS["rnn"](get_activation("relu")).bounded and not sizes("rnn", "relu")[-1] < 1e6
+
+
 @pytest.mark.parametrize("cell", ["indrnn", "lru"])
 def test_the_per_unit_parameter_prints_as_a_vector_and_enters_unit_by_unit(cell):
     """n = 2: the gradient of the per-unit parameter is a column (one entry per unit), each unit's step

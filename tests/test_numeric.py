@@ -788,12 +788,13 @@ def test_a_chaotic_gain_sweep_says_where_rounding_decides():
     assert not np.array(calm.as_json()["rounding_decides"]).any() and not calm.as_csv().endswith("decides\n")
 
 
-def test_a_cell_sweep_says_where_rounding_decides_when_the_cell_takes_an_activation():
+def test_a_cell_sweep_says_where_rounding_decides_when_it_knows_how_the_state_grows():
     """IndRNN with sin(a) at gains 2 to 3 (T = 300) is chaotic in some units: the sweep's CSV and JSON mark
     the cells whose norm's growth from some step on passes 10^13 (read off its own values), as the fast
     sweeps do; a relu network that explodes keeps its digits (its state grows as the errors do) and is not
-    marked (an rnn with relu, W = 3·W0, swept over its bias: 10^21.8 at T = 60); a cell without -a (LSTM)
-    claims nothing either way (no mark, no key)."""
+    marked (an rnn with relu, W = 3·W0, swept over its bias: 10^21.8 at T = 60).  An LSTM's state grows at
+    most linearly (Cell.bounded): at gains 6 to 9, T = 800, its whole state's norm marks every block; a
+    cell file, whose growth is not known, claims nothing either way (no mark, no key)."""
     from symbptt.numeric.sweep_request import SweepRequest, run_sweep
     from symbptt.numeric.sweeps import rounding_decides
 
@@ -808,8 +809,16 @@ def test_a_cell_sweep_says_where_rounding_decides_when_the_cell_takes_an_activat
                                   gain=3.0))
     (grown,) = relu.values.values()
     assert np.nanmax(grown[-1]) > 13 and not np.array(relu.as_json()["rounding_decides"]).any()
-    gated = run_sweep(SweepRequest(cell="lstm", n=4, low=1.0, high=2.0, points=2, T=20))
-    assert "rounding_decides" not in gated.as_json() and "rounding decides" not in gated.as_csv()
+    gated = run_sweep(SweepRequest(cell="lstm", n=8, low=6.0, high=9.0, points=3, T=800))
+    marked = np.array(gated.as_json()["rounding_decides"])
+    assert marked.any() and np.array_equal(marked, rounding_decides(gated.values["state"], None))
+    assert gated.as_csv().splitlines()[-1].startswith(f"# rounding decides {int(marked.sum())} of 2400 (T, g) cells, "
+                                                      "every block of each")
+    from pathlib import Path
+
+    unknown = run_sweep(SweepRequest(cell=str(Path(__file__).parent.parent / "docs" / "cells" / "mgu.toml"),
+                                     param="w_f", low=0.5, high=1.0, points=2, T=20))
+    assert "rounding_decides" not in unknown.as_json() and "rounding decides" not in unknown.as_csv()
 
 
 def test_a_chaotic_gradient_sweep_says_where_rounding_decides():

@@ -77,6 +77,10 @@ class Cell:
     max_hidden: int | None = None  # user cells are scalar (n = 1)
     max_input: int | None = None
     uses_activation: bool = False  # the vanilla cell and IndRNN take -a
+    # its state grows at most linearly in t whatever its weights (gates, saturating nonlinearities, a
+    # recurrence with |λ| < 1): where its Jacobian products grow by 10^13 its rounding errors outgrow it
+    # (numeric.sweeps.rounding_decides); unknown (False) for cell files
+    bounded: bool = False
     # the Elman recurrence h_t = σ(W h_{t-1} + U x_t + b): one route back per step, whose factor
     # diag(σ'(a_t)) W the forms write out in parameters for a scalar model, and which the fast sweeps,
     # the scalar explicit form and the drawings' "U, b" label assume

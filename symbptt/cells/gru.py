@@ -18,6 +18,7 @@ def gru() -> Cell:
     return Cell(
         name="gru",
         title="GRU",
+        bounded=True,  # see Cell.bounded
         states=("h",),
         linears=(
             Linear("a_r", (("W_r", "h"), ("U_r", INPUT)), "b_r", "a^r"),

@@ -21,6 +21,7 @@ def lru() -> Cell:
     return Cell(
         name="lru",
         title="LRU (real, diagonal)",
+        bounded=True,  # see Cell.bounded
         states=("h",),
         linears=(Linear("a", (("U", INPUT),), None, "a"),),
         nodes=(("h", sp.exp(-sp.exp(unit("nu"))) * prev("h") + unit("a")),),

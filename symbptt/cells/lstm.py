@@ -22,6 +22,7 @@ def lstm() -> Cell:
     return Cell(
         name="lstm",
         title="LSTM",
+        bounded=True,  # see Cell.bounded
         states=("h", "c"),
         linears=linears,
         nodes=(*gates, ("c", f * prev("c") + i * g), ("h", o * tanh(c))),

@@ -20,6 +20,7 @@ def mingru() -> Cell:
     return Cell(
         name="mingru",
         title="minGRU",
+        bounded=True,  # see Cell.bounded
         states=("h",),
         linears=(
             Linear("a_z", (("U_z", INPUT),), "b_z", "a^z"),

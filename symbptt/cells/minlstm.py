@@ -18,6 +18,7 @@ def minlstm() -> Cell:
     return Cell(
         name="minlstm",
         title="minLSTM",
+        bounded=True,  # see Cell.bounded
         states=("h",),
         linears=(
             Linear("a_f", (("U_f", INPUT),), "b_f", "a^f"),

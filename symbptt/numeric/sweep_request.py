@@ -52,6 +52,14 @@ class SweepRequest:
         return get_cell(self.cell, get_activation(self.activation)).uses_activation
 
     @property
+    def bounded(self) -> bool:
+        """Whether the cell's state cannot grow as fast as its errors (Cell.bounded)."""
+        from ..activations import get_activation
+        from ..cells import get_cell
+
+        return get_cell(self.cell, get_activation(self.activation)).bounded
+
+    @property
     def scalar_rnn(self) -> bool:
         return self.n == 1 and self.param in (None, "w", "W") and self.elman
 
@@ -122,7 +130,9 @@ class SweepResult:
     about: dict
     fast: bool = False  # a scalar or gain sweep of the vanilla rnn, whose rounding is measured
     rounded: np.ndarray | None = None  # where rounding decides a gradient sweep's value (grad_rounding_decides)
-    activation: str | None = None  # a cell sweep's σ where the cell takes one (-a): rounding is judged with it
+    # how a cell sweep judges rounding: the cell's σ where it takes -a, "bounded" for a cell whose state
+    # cannot keep pace with its errors (Cell.bounded), None where neither is known (nothing is claimed)
+    judged: str | None = None
 
     def key(self, block: str) -> str:
         if self.about["quantity"] == "grad":
@@ -136,13 +146,11 @@ class SweepResult:
 
         if self.rounded is not None:
             return self.rounded
-        # a cell without -a: whether its state grows as its errors do (and keeps their relative size) is not
-        # known here, so nothing is claimed
-        activation = self.about.get("activation") if self.fast else self.activation
-        if self.about["quantity"] != "jacobian" or activation is None or len(self.values) != 1:
+        judged = str(self.about.get("activation")) if self.fast else self.judged
+        if self.about["quantity"] != "jacobian" or judged is None:
             return None
-        (values,) = self.values.values()
-        return rounding_decides(values, str(activation))
+        values = self.values["state"] if "state" in self.values else next(iter(self.values.values()))
+        return rounding_decides(values, None if judged == "bounded" else judged)
 
     def as_json(self) -> dict:
         out = dict(self.about)
@@ -173,7 +181,8 @@ class SweepResult:
         if mask is None or not mask.any():
             return ""
         first = int(np.argmax(mask.any(axis=1))) + 1
-        return (f"# rounding decides {int(mask.sum())} of {mask.size} values (from T = {first}): the forward "
+        what = "values" if len(self.values) == 1 else f"(T, {self.axis}) cells, every block of each"
+        return (f"# rounding decides {int(mask.sum())} of {mask.size} {what} (from T = {first}): the forward "
                 "pass amplifies rounding by more than 10^13 there; --format json marks each in rounding_decides\n")
 
     def as_csv(self) -> str:
@@ -185,7 +194,7 @@ class SweepResult:
             return "\n".join([f"T,{columns}", *rows]) + "\n" + self._marks_note() + self._rounding_note()
         rows = [f"{t},{block}," + ",".join(f"{v:.10g}" for v in values[t - 1])
                 for t in range(1, self.T + 1) for block, values in self.values.items()]
-        return "\n".join([f"T,block,{columns}", *rows]) + "\n" + self._marks_note()
+        return "\n".join([f"T,block,{columns}", *rows]) + "\n" + self._marks_note() + self._rounding_note()
 
 
 def _marks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -221,14 +230,14 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         return SweepResult("g", grid, req.T, {"h": values}, about | {"n": req.n, "init": req.init}, fast=True)
     about |= {"init": req.init} if req.init != "gaussian" else {}
     about |= {"n": req.n, "seed": req.seed, "drive": req.u}
-    judged = req.activation if req.takes_activation else None
+    judged = req.activation if req.takes_activation else ("bounded" if req.bounded else None)
     if req.param in (None, "gain"):
         configs = [example_config(req.cell, req.T, req.n, gain=float(g), drive=req.u, forget_bias=req.forget_bias,
                                   seed=req.seed, activation=req.activation, init=req.init) for g in grid]
         return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias},
-                           activation=judged)
+                           judged=judged)
     base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
                           seed=req.seed, activation=req.activation, init=req.init)
     param = "W" if req.elman and req.param == "w" else req.param
     return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain},
-                       activation=judged)
+                       judged=judged)

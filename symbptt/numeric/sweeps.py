@@ -99,17 +99,18 @@ def _generic_pass(w: np.ndarray, drive: np.ndarray, h0: float, activation: str,
 ROUNDING_DIGITS = 13.0  # amplification (decades) beyond which float64 keeps under 3 digits of the state
 
 
-def rounding_decides(values: np.ndarray, activation: str) -> np.ndarray:
+def rounding_decides(values: np.ndarray, activation: str | None) -> np.ndarray:
     """Where a sweep's value is decided by rounding, not by the model: the forward pass amplifies an error
     made at step k by ‖∂h_T/∂h_k‖ ≥ 10^(v_T − v_k) (v = log10‖∂h_t/∂h_0‖, submultiplicativity), so where
     v_T − min_{1≤k≤T} v_k exceeds ROUNDING_DIGITS the float64 trajectory keeps fewer than 3 digits and
     another summation order gives another value.  Steps from k = 1: h_0 is given, so no rounding is made
     there (w = 1e300 grows ∂h_1/∂h_0 by 300 decades, and was marked at T = 1, where v_1 holds every
     digit).  Nothing is marked for a positively homogeneous σ (linear, relu: activations.positively_homogeneous),
-    whose state grows as the errors do, so that they keep their size relative to it.
+    whose state grows as the errors do, so that they keep their size relative to it; ``activation`` None
+    for a cell whose state cannot grow so (cells.base.Cell.bounded: a gated cell).
     Boolean array of the shape of ``values`` (T, grid)."""
     values = np.asarray(values, dtype=float)
-    if positively_homogeneous(activation):  # linear, relu: the state grows with the amplification
+    if activation is not None and positively_homogeneous(activation):  # the state grows with the amplification
         return np.zeros(values.shape, dtype=bool)
     finite = np.where(np.isfinite(values), values, np.nan)
     lowest = np.fmin.accumulate(finite, axis=0)
