@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.dom.minidom
@@ -548,10 +549,11 @@ def test_the_surface_hatches_where_rounding_decides_a_T_and_names_its_steepest_p
 
 def test_curves_give_a_slope_rounding_decides_only_the_decimals_it_keeps():
     """sin(a), w = 3, T = 300 is chaotic: from some T the trajectory amplifies rounding past 10^13, and the
-    same pass with x_1 one ulp larger ends elsewhere; the legend gives that line's mean slope only to the
-    decimals the measured shift leaves standing (the last one at least 4× the shift; it gave +0.214 where
-    the shift is 0.02), the caption says from which T and by how much, and w = 1 — not decided — keeps
-    three decimals.  The tanh figure says nothing of rounding."""
+    same pass with every x_t one ulp larger ends elsewhere; the legend gives that line's mean slope only to
+    the decimals the measured shift leaves standing (the last one at least 4× the shift; it gave +0.214
+    where the shift is 0.01), the caption says from which T and by how much, and w = 1 — not decided —
+    keeps three decimals.  The tanh figure says nothing of rounding; nor do the cells' curves at their
+    defaults, while a chaotic rnn among them (gain 4, T = 600) gets the same treatment."""
     from symbptt.numeric.sweeps import rounding_decides
 
     fig, data = plot.curves("sin(a)", (1.0, 3.0), 300)
@@ -559,7 +561,7 @@ def test_curves_give_a_slope_rounding_decides_only_the_decimals_it_keeps():
     decided = rounding_decides(values, "sin(a)")
     assert decided[:, 1].any() and not decided[:, 0].any()
     x = np.random.default_rng(0).uniform(-1.0, 1.0, 300)
-    moved = sweep_scalar(np.array([1.0, 3.0]), 300, "sin(a)", x=np.r_[np.nextafter(x[0], 1.0), x[1:]])
+    moved = sweep_scalar(np.array([1.0, 3.0]), 300, "sin(a)", x=np.nextafter(x, np.inf))
     shift = abs(moved[-1, 1] - values[-1, 1]) / 300
     places = int(np.clip(np.floor(-np.log10(4 * shift)), 0, 3))
     assert places < 3 and 4 * shift <= 10.0**-places
@@ -568,10 +570,19 @@ def test_curves_give_a_slope_rounding_decides_only_the_decimals_it_keeps():
     assert labels[0].startswith(f"w = 1: slope {values[-1, 0] / 300:+.3f} decades/step")
     text = " ".join(fig.texts[-1].get_text().split())
     first = int(np.argmax(decided[:, 1])) + 1
-    assert (f"decides the line of w = 3 from T = {first} (one ulp more in x_1 moves its mean slope by {shift:.2g} "
-            f"decades/step, so the legend gives it to {places} decimal") in text
+    assert (f"decides the line of w = 3 from T = {first} (every x_t one ulp larger moves its mean slope by "
+            f"{shift:.2g} decades/step, so the legend gives it to {places} decimal") in text
     calm, _ = plot.curves("tanh", (0.5, 1.5), 100)
     assert "Rounding, not the model" not in calm.texts[-1].get_text()
+    cells, data = plot.cell_curves(("rnn", "gru"), 8, 600, 4.0)
+    norms = data.values["norms"]["rnn"]
+    assert rounding_decides(norms["state"][:, None], "tanh")[-1, 0]
+    text = " ".join(cells.texts[-1].get_text().split())
+    assert "Rounding, not the model, decides rnn's from T = " in text and "gru's" not in text
+    labels = [t.get_text() for t in cells.axes[0].get_legend().get_texts()]
+    assert re.search(r"rnn ∂h_T/∂h_0: slope [+-]\d+(\.\d{1,2})? decades/step", labels[0])
+    assert re.search(r"gru ∂h_T/∂h_0: slope [+-]\d\.\d{3} decades/step", labels[1])
+    assert "Rounding" not in plot.cell_curves().figure.texts[-1].get_text()
 
 
 def test_units_leave_out_and_name_the_units_rounding_decides():

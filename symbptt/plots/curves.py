@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -49,8 +50,8 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         values = sweep_scalar(w, T_max, act, u=u, b=b, x=x)
         decided = rounding_decides(values, act)
         places = np.full(w.size, 3)
-        if decided.any():  # measured: the same pass with x_1 one ulp larger, as one rounding could have made it
-            moved = sweep_scalar(w, T_max, act, u=u, b=b, x=np.r_[np.nextafter(x[0], np.inf), x[1:]])
+        if decided.any():  # measured: the same pass with every x_t one ulp larger, as rounding could have made it
+            moved = sweep_scalar(w, T_max, act, u=u, b=b, x=np.nextafter(x, np.inf))
             with np.errstate(invalid="ignore"):
                 shift = np.abs(moved[-1] - values[-1]) / T_max  # of the mean slope, decades per step
             places = np.where(decided[-1], _held_places(shift), 3)
@@ -100,14 +101,14 @@ def _held_places(shift: np.ndarray) -> np.ndarray:
 
 def rounding_words(w: np.ndarray, panel: dict) -> str:
     """For each line rounding decides from some T on (its trajectory amplifies rounding past 10^13): from
-    which T, how far one ulp more in x_1 moves its mean slope, and the decimals its legend keeps."""
+    which T, how far every x_t one ulp larger moves its mean slope, and the decimals its legend keeps."""
     decided = panel["decided"]
     parts = []
     for i in np.flatnonzero(decided.any(axis=0)):
         first = int(np.argmax(decided[:, i])) + 1
         shift = float(panel["slope_shift"][i])
         places = int(_held_places(np.array([shift]))[0])
-        parts.append(f"w = {w[i]:g} from T = {first} (one ulp more in x_1 moves its mean slope by {shift:.2g} "
+        parts.append(f"w = {w[i]:g} from T = {first} (every x_t one ulp larger moves its mean slope by {shift:.2g} "
                      f"decades/step, so the legend gives it to {places} decimal{'' if places == 1 else 's'})")
     if not parts:
         return ""
@@ -204,12 +205,23 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     fig.subplots_adjust(bottom=0.24, top=0.9)
     kept = {}
     progress = Progress(len(cells) * T_max, "plot curves")  # counted in steps: one cell can take minutes
+    decided: dict[str, tuple[int, float]] = {}  # cell name → (first T rounding decides, the slope's shift)
     for done, cell in enumerate(cells):
         cfg = example_config(cell, T_max, n, gain=gain, drive=drive, forget_bias=forget_bias, seed=seed)
         with np.errstate(all="ignore"):
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)), on_step=progress.counter(done * T_max))
         name = plot_text(cfg.spec.name)
-        slopes = {key: _slope_words(v) for key, v in norms.items()}
+        places = 3
+        judged = "tanh" if cfg.spec.uses_activation else (None if cfg.spec.bounded else "")
+        mask = rounding_decides(norms["state"][:, None], judged)[:, 0] if judged != "" else np.zeros(T_max, bool)
+        if mask[-1]:  # measured: the same run with every input one ulp larger, as rounding could have made it
+            with np.errstate(all="ignore"):
+                nudged = dataclasses.replace(cfg, x=np.nextafter(cfg.x, np.inf))
+                moved = log10_norms_by_T(ArrayFactors(NumericModel.of(nudged)))
+                shift = max(abs(float(moved[key][-1] - norms[key][-1])) / T_max for key in norms)
+            places = int(_held_places(np.array([shift]))[0])
+            decided[name] = (int(np.argmax(mask)) + 1, shift)
+        slopes = {key: _slope_words(v, places) for key, v in norms.items()}
         line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: {slopes['h']}")
         if "c" in norms:
             ax.plot(T, norms["c"], linestyle=":", color=line.get_color(), linewidth=1.6,
@@ -228,8 +240,19 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     ax.legend(fontsize=7.5)
     clauses = "; ".join(path_clause(cell) for cell in cells)
     caption(fig, "Each cell's state Jacobian product over the same inputs. " + clauses[:1].upper() + clauses[1:]
-                 + ". " + ordering_sentence(kept, T_max))
+                 + ". " + ordering_sentence(kept, T_max) + _cells_rounding_sentence(decided))
     return Drawn(fig, Plotted({"T": T, "norms": kept}))
+
+
+def _cells_rounding_sentence(decided: dict[str, tuple[int, float]]) -> str:
+    """For each cell whose lines rounding decides: from which T, and how far every input one ulp larger
+    moves its mean slopes (the legend keeps the decimals that leaves)."""
+    if not decided:
+        return ""
+    parts = [f"{name}'s from T = {first} (every input one ulp larger moves its mean slopes by up to {shift:.2g} "
+             f"decades/step)" for name, (first, shift) in decided.items()]
+    return (" Rounding, not the model, decides " + "; ".join(parts) + ": from there the forward pass amplifies "
+            "rounding by more than 10^13, and the legend keeps only the decimals that shift leaves.")
 
 
 def path_clause(cell: str) -> str:
