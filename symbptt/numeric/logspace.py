@@ -9,7 +9,7 @@ log10‖∂s_T/∂s_k‖ = Σ m_t + Σ log10(scale) + log10‖P̂‖ never over-
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import mpmath
 import numpy as np
@@ -227,22 +227,44 @@ def log10_jacobian_norms(values: ArrayFactors, layer: int | None = None,
     if steps.units:
         return _unit_norms(steps, ks, cell.states)
     held = _HeldNorms(cell.states, n, size)
-    product, scale, dead = np.eye(size), 0.0, False
+    try:
+        for k, product, scale, dead in _products_back(steps, np.eye(size), np.matmul):
+            if k in wanted:
+                held.add(k, product, scale, dead)
+    except _Underflow:
+        return _mp_jacobian_norms(steps, ks, cell.states)
+    out = held.logs()
+    return {name: [out[name][k] for k in ks] for name in out}
+
+
+class _Underflow(Exception):
+    """A product of nonzero steps became 0 in float64: it dropped a unit's path (the exact fallback's case)."""
+
+
+def _products_back(steps: StepMatrices, product: np.ndarray, multiply: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                   ) -> Iterator[tuple[int, np.ndarray, float, bool]]:
+    """(k, P_k / 10^scale, scale, dead) for k = T down to 0, P_k = S_T ⋯ S_{k+1} (``product`` the identity
+    in the caller's layout, ``multiply`` its product with a step from ``steps``), renormalised by its
+    largest entry at every step; ``dead`` once it is exactly 0 or left float64 (every later value −∞).
+
+    Raises:
+        _Underflow: it became 0 though no step is 0 and the exact products are affordable
+            (MP_PRODUCT_WORK): float64 dropped a unit's path.
+    """
+    T, scale, dead = steps.T, 0.0, False
+    affordable = (steps.S * steps.n) ** 3 * T <= MP_PRODUCT_WORK
     for k in range(T, -1, -1):
         if k < T and not dead:
             step, m = steps(k + 1)
-            product = product @ step
+            product = multiply(product, step)
             top = float(np.max(np.abs(product)))
             if top == 0.0 or not np.isfinite(top):
-                if top == 0.0 and np.all(np.isfinite(steps.m)) and size**3 * T <= MP_PRODUCT_WORK:
-                    return _mp_jacobian_norms(steps, ks, cell.states)  # underflow, not a zero step
+                if top == 0.0 and np.all(np.isfinite(steps.m)) and affordable:
+                    raise _Underflow
                 dead = True
             else:
                 product, scale = product / top, scale + m + math.log10(top)
-        if k in wanted:
-            held.add(k, product, scale, dead)
-    out = held.logs()
-    return {name: [out[name][k] for k in ks] for name in out}
+        yield k, product, scale, dead
 
 
 def _unit_norms(steps: StepMatrices, ks: list[int], states: tuple[str, ...]) -> dict[str, list[float]]:
@@ -250,29 +272,22 @@ def _unit_norms(steps: StepMatrices, ks: list[int], states: tuple[str, ...]) -> 
     renormalised as there, holds unit i's S × S matrix at rows and columns s·n + i and is 0 elsewhere, so
     it is multiplied unit by unit (n·S³ a step, not (nS)³: the same products, without the zeros) and its
     norm is the largest of the units' (|p_i| for one state: no SVD), each block's its largest entry."""
-    n, S, T = steps.n, steps.S, steps.T
+    n, S = steps.n, steps.S
     wanted = set(ks)
     found: dict[str, dict[int, float]] = {name: {} for name in ("state", *states)}
-    product, scale, dead = np.tile(np.eye(S), (n, 1, 1)), 0.0, False
-    for k in range(T, -1, -1):
-        if k < T and not dead:
-            step, m = steps(k + 1)
-            product = product * step if S == 1 else product @ step  # one state: one product per unit
-            top = float(np.max(np.abs(product)))
-            if top == 0.0 or not np.isfinite(top):
-                if top == 0.0 and np.all(np.isfinite(steps.m)) and (S * n) ** 3 * T <= MP_PRODUCT_WORK:
-                    return _mp_jacobian_norms(steps, ks, states)  # underflow, not a zero step
-                dead = True
-            else:
-                product, scale = product / top, scale + m + math.log10(top)
-        if k not in wanted:
-            continue
-        whole = np.abs(product[:, 0, 0]) if S == 1 else np.linalg.svd(product, compute_uv=False)[:, 0]
-        norms = {"state": float(np.max(whole))}
-        if S > 1:
-            norms |= {name: float(np.max(np.abs(product[:, i, i]))) for i, name in enumerate(states)}
-        for name, norm in norms.items():
-            found[name][k] = scale + math.log10(norm) if norm > 0 and not dead else -math.inf
+    multiply = np.multiply if S == 1 else np.matmul  # one state: one product per unit
+    try:
+        for k, product, scale, dead in _products_back(steps, np.tile(np.eye(S), (n, 1, 1)), multiply):
+            if k not in wanted:
+                continue
+            whole = np.abs(product[:, 0, 0]) if S == 1 else np.linalg.svd(product, compute_uv=False)[:, 0]
+            norms = {"state": float(np.max(whole))}
+            if S > 1:
+                norms |= {name: float(np.max(np.abs(product[:, i, i]))) for i, name in enumerate(states)}
+            for name, norm in norms.items():
+                found[name][k] = scale + math.log10(norm) if norm > 0 and not dead else -math.inf
+    except _Underflow:
+        return _mp_jacobian_norms(steps, ks, states)
     if S == 1:
         found[states[0]] = found["state"]
     return {name: [found[name][k] for k in ks] for name in found}
