@@ -18,7 +18,7 @@ import numpy as np
 from ..activations import get_activation
 from ..errors import SymbpttError
 from .examples import INITS
-from .sweeps import recurrent_matrix, rounding_decides, sweep_gain
+from .sweeps import AMPLIFIED, held_decimals, recurrent_matrix, rounding_decides, sweep_gain
 
 __all__ = ["Beside", "beside", "check_draws", "drift_sentence", "rate_text", "rates_span"]
 
@@ -45,9 +45,7 @@ class Beside:
     def places(self) -> int:
         """Decimals of the observed and exact rates that hold: four, or where rounding decides a network's
         trajectory, the last one printed at least four times the measured shift."""
-        if not self.shift > 0:
-            return 4
-        return int(min(4, max(0, math.floor(-math.log10(4 * self.shift)))))
+        return int(held_decimals(self.shift, 4))
 
     @property
     def exact_word(self) -> str:
@@ -106,9 +104,9 @@ class Beside:
             count = sum(1 for first in self.decided_from if first)
             first = min(first for first in self.decided_from if first)
             out.append(f"Rounding, not the model, decides the trajectories of {count} of the {len(self.seeds)} "
-                       f"networks from T = {first} on (they amplify rounding past 10^13): one ulp more in one weight "
-                       f"moves their rates by up to {self.shift:.2g} per step, so the observed and float64 rates are "
-                       f"given to {_decimals(self.places)}.")
+                       f"networks from T = {first} on (they amplify rounding past {AMPLIFIED}): one ulp more in one "
+                       f"weight moves their rates by up to {self.shift:.2g} per step, so the observed and float64 "
+                       f"rates are given to {_decimals(self.places)}.")
         return out
 
     def text(self, width: int = 80) -> str:

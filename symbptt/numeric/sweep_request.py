@@ -4,10 +4,14 @@ matrix rnn, the forward-mode gradient sweep, or any cell over a gain or one of i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import SymbpttError
+
+if TYPE_CHECKING:
+    from ..cells import Cell
 
 SCALAR_STEP = 2e-5  # seconds per step of T of the scalar and gain sweeps (a Python loop over t)
 MAX_CELL_STEPS = 400_000  # grid points × T of the per-cell sweep (a Python loop over steps, ~25 s)
@@ -36,28 +40,17 @@ class SweepRequest:
     init: str = "gaussian"  # how the recurrent matrices are drawn (examples.INITS)
 
     @property
+    def spec(self) -> Cell:
+        """The swept cell, whose facts choose the sweep and how its rounding is judged."""
+        from ..activations import get_activation
+        from ..cells import get_cell
+
+        return get_cell(self.cell, get_activation(self.activation))
+
+    @property
     def elman(self) -> bool:
         """Whether the cell is the Elman recurrence (the vanilla rnn): the fast sweeps assume it."""
-        from ..activations import get_activation
-        from ..cells import get_cell
-
-        return get_cell(self.cell, get_activation(self.activation)).elman
-
-    @property
-    def takes_activation(self) -> bool:
-        """Whether the cell takes -a (a fact of the cell: the vanilla rnn and IndRNN)."""
-        from ..activations import get_activation
-        from ..cells import get_cell
-
-        return get_cell(self.cell, get_activation(self.activation)).uses_activation
-
-    @property
-    def bounded(self) -> bool:
-        """Whether the cell's state cannot grow as fast as its errors (Cell.bounded)."""
-        from ..activations import get_activation
-        from ..cells import get_cell
-
-        return get_cell(self.cell, get_activation(self.activation)).bounded
+        return self.spec.elman
 
     @property
     def scalar_rnn(self) -> bool:
@@ -129,10 +122,9 @@ class SweepResult:
     values: dict[str, np.ndarray]  # block name → (T, points) log10 values
     about: dict
     fast: bool = False  # a scalar or gain sweep of the vanilla rnn, whose rounding is measured
-    rounded: np.ndarray | None = None  # where rounding decides a gradient sweep's value (grad_rounding_decides)
-    # how a cell sweep judges rounding: the cell's σ where it takes -a, "bounded" for a cell whose state
-    # cannot keep pace with its errors (Cell.bounded), None where neither is known (nothing is claimed)
-    judged: str | None = None
+    # where rounding decides a gradient or cell sweep's value (grad_rounding_decides, cell_rounding_decides;
+    # None for a cell sweep that cannot judge it: nothing is claimed)
+    rounded: np.ndarray | None = None
 
     def key(self, block: str) -> str:
         if self.about["quantity"] == "grad":
@@ -140,17 +132,14 @@ class SweepResult:
         return "log10_dh_T_dh_0" if block == "h" and len(self.values) == 1 else f"log10_norm_{block}"
 
     def rounding(self) -> np.ndarray | None:
-        """Where rounding decides the value, read off the whole state's norms (each block's value comes from
-        the same trajectory); the gradient sweep's from its own forward pass (grad_rounding_decides)."""
+        """Where rounding decides the value: the scalar and gain sweeps read it off their own norms, the
+        others were given it (``rounded``); None where it is not judged."""
         from .sweeps import rounding_decides
 
-        if self.rounded is not None:
+        if not self.fast:
             return self.rounded
-        judged = str(self.about.get("activation")) if self.fast else self.judged
-        if self.about["quantity"] != "jacobian" or judged is None:
-            return None
-        values = self.values["state"] if "state" in self.values else next(iter(self.values.values()))
-        return rounding_decides(values, None if judged == "bounded" else judged)
+        (values,) = self.values.values()
+        return rounding_decides(values, str(self.about["activation"]))
 
     def as_json(self) -> dict:
         out = dict(self.about)
@@ -177,13 +166,16 @@ class SweepResult:
         return "".join(said)
 
     def _rounding_note(self) -> str:
+        from .sweeps import AMPLIFIED
+
         mask = self.rounding()
         if mask is None or not mask.any():
             return ""
         first = int(np.argmax(mask.any(axis=1))) + 1
         what = "values" if len(self.values) == 1 else f"(T, {self.axis}) cells, every block of each"
         return (f"# rounding decides {int(mask.sum())} of {mask.size} {what} (from T = {first}): the forward "
-                "pass amplifies rounding by more than 10^13 there; --format json marks each in rounding_decides\n")
+                f"pass amplifies rounding by more than {AMPLIFIED} there; --format json marks each in "
+                "rounding_decides\n")
 
     def as_csv(self) -> str:
         """One row per T (and per block when the state has several), one column per grid value."""
@@ -205,7 +197,15 @@ def _marks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def run_sweep(req: SweepRequest) -> SweepResult:
     from .examples import example_config
-    from .sweeps import grad_rounding_decides, sweep_configs, sweep_gain, sweep_grad, sweep_param, sweep_scalar
+    from .sweeps import (
+        cell_rounding_decides,
+        grad_rounding_decides,
+        sweep_configs,
+        sweep_gain,
+        sweep_grad,
+        sweep_param,
+        sweep_scalar,
+    )
 
     grid = np.linspace(req.low, req.high, req.points)
     about: dict[str, object] = {"cell": req.cell, "quantity": req.quantity}
@@ -230,14 +230,15 @@ def run_sweep(req: SweepRequest) -> SweepResult:
         return SweepResult("g", grid, req.T, {"h": values}, about | {"n": req.n, "init": req.init}, fast=True)
     about |= {"init": req.init} if req.init != "gaussian" else {}
     about |= {"n": req.n, "seed": req.seed, "drive": req.u}
-    judged = req.activation if req.takes_activation else ("bounded" if req.bounded else None)
     if req.param in (None, "gain"):
         configs = [example_config(req.cell, req.T, req.n, gain=float(g), drive=req.u, forget_bias=req.forget_bias,
                                   seed=req.seed, activation=req.activation, init=req.init) for g in grid]
-        return SweepResult("g", grid, req.T, sweep_configs(configs), about | {"forget_bias": req.forget_bias},
-                           judged=judged)
-    base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
-                          seed=req.seed, activation=req.activation, init=req.init)
-    param = "W" if req.elman and req.param == "w" else req.param
-    return SweepResult(param, grid, req.T, sweep_param(base, param, grid), about | {"gain": req.gain},
-                       judged=judged)
+        axis, blocks = "g", sweep_configs(configs)
+        about |= {"forget_bias": req.forget_bias}
+    else:
+        base = example_config(req.cell, req.T, req.n, gain=req.gain, drive=req.u, forget_bias=req.forget_bias,
+                              seed=req.seed, activation=req.activation, init=req.init)
+        axis = "W" if req.elman and req.param == "w" else str(req.param)
+        blocks, about = sweep_param(base, axis, grid), about | {"gain": req.gain}
+    whole = blocks["state"] if "state" in blocks else next(iter(blocks.values()))
+    return SweepResult(axis, grid, req.T, blocks, about, rounded=cell_rounding_decides(req.spec, req.activation, whole))

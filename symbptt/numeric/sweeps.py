@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..activations import get_activation, positively_homogeneous
+from ..cells import Cell
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
@@ -97,6 +98,9 @@ def _generic_pass(w: np.ndarray, drive: np.ndarray, h0: float, activation: str,
 
 
 ROUNDING_DIGITS = 13.0  # amplification (decades) beyond which float64 keeps under 3 digits of the state
+# how every sentence about it writes that amplification and the digits it leaves of float64's 16
+AMPLIFIED = f"10^{ROUNDING_DIGITS:g}"
+DIGITS_LEFT = f"{16 - ROUNDING_DIGITS:g}"
 
 
 def rounding_decides(values: np.ndarray, activation: str | None) -> np.ndarray:
@@ -116,6 +120,23 @@ def rounding_decides(values: np.ndarray, activation: str | None) -> np.ndarray:
     lowest = np.fmin.accumulate(finite, axis=0)
     with np.errstate(invalid="ignore"):
         return (finite - lowest) > ROUNDING_DIGITS
+
+
+def cell_rounding_decides(spec: Cell, activation: str, values: np.ndarray) -> np.ndarray | None:
+    """rounding_decides for a cell's whole-state log10 norms (T, grid), judged as the cell's facts allow:
+    by its σ where it takes -a (a relu or linear state grows as its errors do), with no exemption where
+    its state grows at most linearly (Cell.bounded); None where neither is known (a cell file)."""
+    if spec.uses_activation:
+        return rounding_decides(values, activation)
+    return rounding_decides(values, None) if spec.bounded else None
+
+
+def held_decimals(shift: np.ndarray | float, most: int) -> np.ndarray:
+    """Decimals of a value that a measured shift of it leaves standing: the last one printed at least four
+    times the shift, from 0 to ``most`` (``most`` for no shift, 0 for one that is not a number)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        places = np.floor(-np.log10(4 * np.asarray(shift, dtype=float)))
+    return np.clip(np.nan_to_num(places, nan=0.0, posinf=float(most), neginf=0.0), 0, most).astype(int)
 
 
 def grad_rounding_decides(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,

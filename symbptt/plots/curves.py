@@ -15,7 +15,7 @@ from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.logspace import lyapunov_rate
-from ..numeric.sweeps import rounding_decides, sweep_scalar
+from ..numeric.sweeps import AMPLIFIED, cell_rounding_decides, held_decimals, rounding_decides, sweep_scalar
 from ..progress import Progress
 from ..validate import integer, number
 from ..validate import seed as checked_seed
@@ -54,7 +54,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
             moved = sweep_scalar(w, T_max, act, u=u, b=b, x=np.nextafter(x, np.inf))
             with np.errstate(invalid="ignore"):
                 shift = np.abs(moved[-1] - values[-1]) / T_max  # of the mean slope, decades per step
-            places = np.where(decided[-1], _held_places(shift), 3)
+            places = np.where(decided[-1], held_decimals(shift, 3), 3)
         gamma = gamma_of(act)
         with np.errstate(divide="ignore"):
             bounds = np.outer(T, np.log10(gamma * np.abs(w)))
@@ -91,29 +91,21 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
                          "rates": main["rates"], "saturated": main["saturated"], "panels": kept}))
 
 
-def _held_places(shift: np.ndarray) -> np.ndarray:
-    """Decimals of a slope that a measured shift of it leaves standing: the last one printed at least four
-    times the shift (between 0 and 3; 0 for a shift that is not a number)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        places = np.floor(-np.log10(4 * shift))
-    return np.clip(np.nan_to_num(places, nan=0.0, posinf=3.0, neginf=0.0), 0, 3).astype(int)
-
-
 def rounding_words(w: np.ndarray, panel: dict) -> str:
-    """For each line rounding decides from some T on (its trajectory amplifies rounding past 10^13): from
+    """For each line rounding decides from some T on (its trajectory amplifies rounding past AMPLIFIED): from
     which T, how far every x_t one ulp larger moves its mean slope, and the decimals its legend keeps."""
     decided = panel["decided"]
     parts = []
     for i in np.flatnonzero(decided.any(axis=0)):
         first = int(np.argmax(decided[:, i])) + 1
         shift = float(panel["slope_shift"][i])
-        places = int(_held_places(np.array([shift]))[0])
+        places = int(held_decimals(shift, 3))
         parts.append(f"w = {w[i]:g} from T = {first} (every x_t one ulp larger moves its mean slope by {shift:.2g} "
                      f"decades/step, so the legend gives it to {places} decimal{'' if places == 1 else 's'})")
     if not parts:
         return ""
     return ("Rounding, not the model, decides " + ("the line of " if len(parts) == 1 else "the lines of ")
-            + "; ".join(parts) + ": from there the forward pass amplifies rounding by more than 10^13.")
+            + "; ".join(parts) + f": from there the forward pass amplifies rounding by more than {AMPLIFIED}.")
 
 
 def _slope_words(values: np.ndarray, places: int = 3) -> str:
@@ -212,15 +204,14 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
             norms = log10_norms_by_T(ArrayFactors(NumericModel.of(cfg)), on_step=progress.counter(done * T_max))
         name = plot_text(cfg.spec.name)
         places = 3
-        judged = "tanh" if cfg.spec.uses_activation else (None if cfg.spec.bounded else "")
-        mask = rounding_decides(norms["state"][:, None], judged)[:, 0] if judged != "" else np.zeros(T_max, bool)
-        if mask[-1]:  # measured: the same run with every input one ulp larger, as rounding could have made it
+        mask = cell_rounding_decides(cfg.spec, cfg.activation or "tanh", norms["state"][:, None])  # its default
+        if mask is not None and mask[-1, 0]:  # measured: the same run with every input one ulp larger
             with np.errstate(all="ignore"):
                 nudged = dataclasses.replace(cfg, x=np.nextafter(cfg.x, np.inf))
                 moved = log10_norms_by_T(ArrayFactors(NumericModel.of(nudged)))
                 shift = max(abs(float(moved[key][-1] - norms[key][-1])) / T_max for key in norms)
-            places = int(_held_places(np.array([shift]))[0])
-            decided[name] = (int(np.argmax(mask)) + 1, shift)
+            places = int(held_decimals(shift, 3))
+            decided[name] = (int(np.argmax(mask[:, 0])) + 1, shift)
         slopes = {key: _slope_words(v, places) for key, v in norms.items()}
         line, = ax.plot(T, norms["h"], label=f"{name} ∂h_T/∂h_0: {slopes['h']}")
         if "c" in norms:
@@ -252,7 +243,7 @@ def _cells_rounding_sentence(decided: dict[str, tuple[int, float]]) -> str:
     parts = [f"{name}'s from T = {first} (every input one ulp larger moves its mean slopes by up to {shift:.2g} "
              f"decades/step)" for name, (first, shift) in decided.items()]
     return (" Rounding, not the model, decides " + "; ".join(parts) + ": from there the forward pass amplifies "
-            "rounding by more than 10^13, and the legend keeps only the decimals that shift leaves.")
+            f"rounding by more than {AMPLIFIED}, and the legend keeps only the decimals that shift leaves.")
 
 
 def path_clause(cell: str) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import SymbpttError
 from ..escape import plot_text
-from ..numeric.sweeps import random_recurrent_matrix, rounding_decides, sweep_gain
+from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, random_recurrent_matrix, rounding_decides, sweep_gain
 from ..validate import integer
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
@@ -61,14 +61,14 @@ def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 
     ax.set_title(f"{plot_text(activation)}, T = {T}, {seeds} networks per n (seeds {seed}..{seed + seeds - 1}), "
                  "inputs N(0, 1); dotted: the seeds' spread", fontsize=9)
     ax.legend(fontsize=7.5)
-    caption(fig, _sentence(sizes, gains, gap, spread, edge) + _rounding_sentence(sizes, gains, decided, T))
+    caption(fig, _sentence(sizes, gains, gap, spread, edge) + _rounding_sentence(gains, decided, T))
     return Drawn(fig, Plotted({"sizes": np.array(sizes), "gains": gains, "predicted": predicted,
                                "observed": observed, "gap": gap, "rounding_decides": decided}))
 
 
-def _rounding_sentence(sizes: tuple[int, ...], gains: np.ndarray, decided: np.ndarray, T: int) -> str:
-    """Where rounding decides some networks' trajectories by T (they amplify rounding past 10^13): how many,
-    at which gains; nothing when none."""
+def _rounding_sentence(gains: np.ndarray, decided: np.ndarray, T: int) -> str:
+    """Where rounding decides some networks' trajectories by T (they amplify rounding past AMPLIFIED): how
+    many, at which gains; nothing when none."""
     if not decided.any():
         return ""
     at = [f"{int(decided[:, :, k].sum())} at g = {g:.3g}" for k, g in enumerate(gains) if decided[:, :, k].any()]
@@ -76,7 +76,7 @@ def _rounding_sentence(sizes: tuple[int, ...], gains: np.ndarray, decided: np.nd
     one = count == 1
     return (f" By T = {T} rounding decides the {'trajectory' if one else 'trajectories'} of {count} of the "
             f"{decided.size} networks ({', '.join(at)}; {'it amplifies' if one else 'they amplify'} rounding past "
-            f"10^13): float64 holds under 3 digits of {'its state' if one else 'their states'}, so "
+            f"{AMPLIFIED}): float64 holds under {DIGITS_LEFT} digits of {'its state' if one else 'their states'}, so "
             f"{'its rate is that' if one else 'their rates are those'} of a trajectory rounding chose.")
 
 

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from ..budget import check_grid
 from ..errors import SymbpttError
 from ..escape import plot_text
-from ..numeric.sweeps import grad_rounding_decides, rounding_decides, sweep_grad, sweep_scalar
+from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, grad_rounding_decides, rounding_decides, sweep_grad, sweep_scalar
 from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import (
@@ -193,8 +193,8 @@ def rounding_sentence(mask: np.ndarray) -> str:
         return ""
     first = int(np.argmax(mask.any(axis=1))) + 1
     return (f"Hatched ({int(mask.sum())} cells, from T = {first}): the forward pass amplifies rounding by more "
-            "than 10^13, so float64 keeps under 3 digits of the state and rounding, not the model, decides "
-            "the value drawn.")
+            f"than {AMPLIFIED}, so float64 keeps under {DIGITS_LEFT} digits of the state and rounding, not the "
+            "model, decides the value drawn.")
 
 
 def growth_sentence(activation: str, weights: np.ndarray, values: np.ndarray) -> str:

@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 
-from ..budget import estimate
+from ..budget import SPECTRUM_POINT, SPECTRUM_STEP, estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.examples import INITS
 from ..numeric.final_gain import final_gain_cost, final_gain_rates
-from ..numeric.sweeps import recurrent_matrix
+from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, recurrent_matrix
 from ..validate import flag, integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
@@ -37,8 +37,6 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
                            "orthogonal)")
     gains = np.linspace(g_min, g_max, points)
     cost = final_gain_cost(points, T, n)
-    from ..budget import SPECTRUM_POINT, SPECTRUM_STEP
-
     estimate(f"plot spectrum of {seeds} network(s) at n = {n}, T = {T:,}, {points} gain{'s' if points != 1 else ''}",
              "lower --seeds, --points, -n or -T", flops=seeds * cost["flops"], floats=cost["floats"],
              seconds=seeds * T * (SPECTRUM_STEP + SPECTRUM_POINT * points))
@@ -94,8 +92,8 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
                  f"Jacobians shrinks. {radius}; where the observed rate actually crosses 0 "
                  "depends on the activation's saturation and the inputs."
                  + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
-                    "10^13 by step T, so float64 keeps under 3 digits of the state and another summation order "
-                    "gives another rate there." if decided.any() else "") + said)
+                    f"{AMPLIFIED} by step T, so float64 keeps under {DIGITS_LEFT} digits of the state and another "
+                    "summation order gives another rate there." if decided.any() else "") + said)
     return Drawn(fig, Plotted({"gains": gains, "rates": rates, "rates_each_seed": all_rates, "g_sigma": g_sigma,
                                "g_rho": g_rho, "mean_field": predicted}))
 

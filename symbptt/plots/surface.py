@@ -8,7 +8,7 @@ import numpy as np
 from ..activations import get_activation
 from ..budget import check_grid
 from ..escape import plot_text
-from ..numeric.sweeps import rounding_decides
+from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, rounding_decides
 from ..validate import integer, number
 from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
 
@@ -47,8 +47,8 @@ def cliff_sentence(w: np.ndarray, b: np.ndarray, loss: np.ndarray, log_grad: np.
     hatched = ""
     if decided.any():
         hatched = (f"Hatched ({int(decided.sum())} of {decided.size} points): over the T steps the unit amplifies "
-                   "rounding by more than 10^13, so float64 keeps under 3 digits of a_T and rounding, not the "
-                   "model, decides the values drawn there. ")
+                   f"rounding by more than {AMPLIFIED}, so float64 keeps under {DIGITS_LEFT} digits of a_T and "
+                   "rounding, not the model, decides the values drawn there. ")
     held = np.where(decided, np.nan, log_grad)
     steepest = hatched
     if not np.isnan(held).all():

@@ -12,7 +12,7 @@ from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.examples import example_config
 from ..numeric.factors import ArrayFactors, NumericModel
-from ..numeric.sweeps import rounding_decides
+from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, rounding_decides
 from ..paths import Step
 from ..validate import integer, number
 from ..validate import seed as checked_seed
@@ -44,7 +44,7 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int, decide
                    ) -> str:
     """How far each unit's product stays below its bound at the last T, from the lines drawn; the units
     whose value at T rounding decides (``decided``, (T, n): their trajectories amplify rounding past
-    10^13, numeric.sweeps.rounding_decides) are named and left out of the comparison."""
+    AMPLIFIED, numeric.sweeps.rounding_decides) are named and left out of the comparison."""
     final = logs[-1]
     with np.errstate(divide="ignore"):
         bound = T * np.log10(np.abs(w) * gamma)
@@ -59,13 +59,12 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int, decide
         verb = "is" if count == 1 else "are"
         dead = (f" {count} of {len(w)} units' products {verb} exactly 0 from T = {first} on (a step where σ' = 0), "
                 f"and {verb} not drawn.")
-    if lost.any():
-        each = [f"unit {k + 1} from T = {int(np.argmax(decided[:, k])) + 1}"  # type: ignore[index]
-                for k in np.flatnonzero(lost)]
+    if decided is not None and lost.any():
+        each = [f"unit {k + 1} from T = {int(np.argmax(decided[:, k])) + 1}" for k in np.flatnonzero(lost)]
         which = each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
         dead += (f" Rounding, not the model, decides {which} on (there the trajectory amplifies rounding past "
-                 "10^13): float64 holds under 3 digits of " + ("its line" if len(each) == 1 else "their lines")
-                 + ", left out of the comparison above.")
+                 f"{AMPLIFIED}): float64 holds under {DIGITS_LEFT} digits of "
+                 + ("its line" if len(each) == 1 else "their lines") + ", left out of the comparison above.")
     if not finite.any():
         return dead
     i, j = int(np.nanargmax(np.where(finite, final, -np.inf))), int(np.nanargmin(np.where(finite, gap, np.inf)))
