@@ -469,10 +469,11 @@ def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float] | None
     from symbptt.numeric.logspace import SMALL_SVD, StepMatrices, listed_steps, log_coefficients
     from symbptt.numeric.spectral import certified_norms
 
-    steps, states = StepMatrices(values, 1, log_coefficients(values, 1)), values.model.cell.states
-    wanted, n = set(listed_steps(T)), values.n
-    if StepMatrices(values, 1, log_coefficients(values, 1), units=True).units:
+    logs = log_coefficients(values, 1)
+    if StepMatrices(values, 1, logs, units=True).units:
         return None
+    steps, states = StepMatrices(values, 1, logs), values.model.cell.states
+    wanted, n = set(listed_steps(T)), values.n
     product, kept = np.eye(len(states) * n), []
     for k in range(T, -1, -1):  # as log10_jacobian_norms walks them: renormalised, from k = T down
         if k < T:
@@ -536,6 +537,8 @@ def report_note(rows: list[list[str]]) -> str:
     at every k, the product multiplied out step by step and its norm proven by power iterations or taken
     from a symmetric eigensolve — already cost more than the 2× target, and whether the eigensolves of the
     products power iterations do not prove do so by themselves."""
+    from symbptt.symbolic.shown import in_series
+
     alone = {row[0].split()[0]: float(row[4].split("(")[1].rstrip("×)")) for row in rows}
     units = [row[0].split()[0] for row in rows if row[5] == UNIT_BY_UNIT]
     solved = {row[0].split()[0]: (row[5].split(":")[0], float(row[5].split("(")[1].rstrip("×)")))
@@ -543,12 +546,12 @@ def report_note(rows: list[list[str]]) -> str:
     over = [cell for cell, ratio in alone.items() if ratio > 2]  # in the table's order
     each = ", ".join(f"{cell} {ratio:.1f}×" for cell, ratio in alone.items())
     one = len(units) == 1
-    diagonal = (f" ({_series(units)}, whose steps are diagonal in every block, {'multiplies' if one else 'multiply'} "
+    diagonal = (f" ({in_series(units)}, whose steps are diagonal in every block, {'multiplies' if one else 'multiply'} "
                 f"unit by unit, n·S³ a step, and {'solves' if one else 'solve'} nothing)") if units else ""
     if not over:
         return (f"The Jacobian norms alone cost {each} the gradients{diagonal}: within the 2× target by "
                 "themselves. " + _rest_note(rows) + "\n")
-    which = "every cell" if len(over) == len(alone) else _series(over)
+    which = "every cell" if len(over) == len(alone) else in_series(over)
     note = (f"The Jacobian norms alone (exact 2-norms at every k: the product multiplied out step by step, n³ "
             f"work per step, and its norm proven by power iterations or from a symmetric eigensolve) cost {each} "
             f"the gradients{diagonal}, over the 2× target by themselves for {which}: with norms computed "
@@ -562,14 +565,11 @@ def report_note(rows: list[list[str]]) -> str:
     return note + " " + _rest_note(rows) + "\n"
 
 
-def _series(names: list[str]) -> str:
-    """Names as a sentence lists them: "rnn", "rnn and lstm", "rnn, lstm and gru"."""
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _rest_note(rows: list[list[str]]) -> str:
     """What the report costs besides the norms (its ratio less theirs), and within it the two reruns that
     measure the digits float64 kept: whether that rest alone is over the 2× target."""
+    from symbptt.symbolic.shown import in_series
+
     def ratio(text: str) -> float:
         return float(text.split("(")[-1].rstrip("×)"))
 
@@ -580,7 +580,7 @@ def _rest_note(rows: list[list[str]]) -> str:
     if not over:
         return (f"Without the norms the rest of the report costs {each} the gradients (the two reruns that "
                 f"measure the digits float64 kept among it: {reruns}): within the target.")
-    which = "every cell" if len(over) == len(rest) else _series(over)
+    which = "every cell" if len(over) == len(rest) else in_series(over)
     return (f"Without the norms the rest of the report costs {each} the gradients (the gradients themselves, the "
             f"two reruns that measure the digits float64 kept — {reruns} — and the forward pass the norms read), "
             f"over the 2× target by itself for {which}: norms at no cost would still leave the report over it "

@@ -559,8 +559,8 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
     digits = saturation_digits(values)
-    reported = digits and measured is not None  # ``full`` was computed from that pass at its digits
-    if digits and measured is not None:
+    reported = bool(digits) and measured is not None  # ``full`` was computed from that pass at its digits
+    if reported and measured is not None:
         digits = measured[0]
     elif digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits

@@ -14,6 +14,7 @@ from ..numeric.examples import example_config
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, rounding_decides
 from ..paths import Step
+from ..symbolic.shown import in_series
 from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
@@ -61,9 +62,8 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int, decide
                 f"and {verb} not drawn.")
     if decided is not None and lost.any():
         each = [f"unit {k + 1} from T = {int(np.argmax(decided[:, k])) + 1}" for k in np.flatnonzero(lost)]
-        which = each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
-        dead += (f" Rounding, not the model, decides {which} on (there the trajectory amplifies rounding past "
-                 f"{AMPLIFIED}): float64 holds under {DIGITS_LEFT} digits of "
+        dead += (f" Rounding, not the model, decides {in_series(each)} on (there the trajectory amplifies "
+                 f"rounding past {AMPLIFIED}): float64 holds under {DIGITS_LEFT} digits of "
                  + ("its line" if len(each) == 1 else "their lines") + ", left out of the comparison above.")
     if not finite.any():
         return dead

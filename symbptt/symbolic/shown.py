@@ -285,8 +285,8 @@ def _used_routes(derivation_steps: set[Step]) -> set[tuple[int, str, str, str]]:
     return {(s.layer, s.kind, s.target, s.source) for s in derivation_steps}
 
 
-def _and(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
+def in_series(items: list[str]) -> str:
+    """Items as a sentence lists them: 'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -336,9 +336,9 @@ def route_words(rnn: RNN) -> tuple[str, str]:
             names = [notation.param_name(split_name(p)[0], tag=split_name(p)[1]) for p in weights]
             what = "a number" if len(names) == 1 else "numbers"
             parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: the path back goes through "
-                         f"{_and([str(n) for n in names])}, {what}, not a weight matrix")
+                         f"{in_series([str(n) for n in names])}, {what}, not a weight matrix")
             tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: the path back goes "
-                       rf"through {_and([f'${latex(n)}$' for n in names])}, {what}, not a weight matrix")
+                       rf"through {in_series([f'${latex(n)}$' for n in names])}, {what}, not a weight matrix")
         else:
             parts.append(f"∂{s}_t/∂{s}_(t-1) = F_t, unit by unit: no path back goes through a weight")
             tex.append(rf"$\partial {s_tex}_t/\partial {s_tex}_{{t-1}} = F_t$, unit by unit: no path back goes "
