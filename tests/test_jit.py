@@ -473,7 +473,7 @@ def test_the_compiled_reruns_nudge_every_value_the_numpy_rerun_nudges(compiled_k
 
     from numpy._core._multiarray_umath import __cpu_dispatch__
 
-    if _numpy_exp_is_libms():
+    if _numpy_exp_is_libms() or "NPY_DISABLE_CPU_FEATURES" in os.environ:  # (the child: never a grandchild)
         for direction, scattered, B in [(1, False, 1), (-1, True, 1), (-1, True, 3)]:
             _check_compiled_nudges(direction, scattered, B)
         return

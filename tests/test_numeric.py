@@ -814,8 +814,6 @@ def test_a_cell_sweep_says_where_rounding_decides_when_it_knows_how_the_state_gr
     assert marked.any() and np.array_equal(marked, rounding_decides(gated.values["state"], None))
     assert gated.as_csv().splitlines()[-1].startswith(f"# rounding decides {int(marked.sum())} of 2400 (T, g) cells, "
                                                       "every block of each")
-    from pathlib import Path
-
     unknown = run_sweep(SweepRequest(cell=str(Path(__file__).parent.parent / "docs" / "cells" / "mgu.toml"),
                                      param="w_f", low=0.5, high=1.0, points=2, T=20))
     assert "rounding_decides" not in unknown.as_json() and "rounding decides" not in unknown.as_csv()
