@@ -404,3 +404,17 @@ def test_a_cell_file_path_never_reaches_a_figure(tmp_path):
         fig, _ = plots.training([replace(base, cell=str(path))], "T")
         plots.save(fig, tmp_path / "t.png")
         assert "mgu, n = 1" in fig._suptitle.get_text()
+
+
+def test_the_training_figure_says_which_runs_took_a_truncated_gradient():
+    """The caption's last sentence follows the runs: a run with --truncate k is named with its k (it said
+    "every gradient is the exact BPTT gradient" of runs that truncate); without one, every gradient is the
+    full one; neither is called exact (float64)."""
+    from symbptt.plots import training
+
+    runs = [TrainSettings(T=10, n=4, steps=20, truncate=3), TrainSettings(T=12, n=4, steps=20)]
+    cut = " ".join(training(runs, "T").figure.texts[-1].get_text().split())
+    assert "Truncated BPTT: “T = 10” through its last 3 steps; the others take the full gradient" in cut
+    full = " ".join(training(runs[1:], "T").figure.texts[-1].get_text().split())
+    assert "Every gradient is the full BPTT gradient (every path back), in float64." in full
+    assert "exact" not in cut + full

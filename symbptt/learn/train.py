@@ -1,6 +1,6 @@
-"""The training loop: mini-batches of a task, the exact BPTT gradient of the tool's numeric path
-(factors and δ recursion over a batch axis), an optimizer step, and per-iteration measurements of what
-the gradient carries:
+"""The training loop: mini-batches of a task, the BPTT gradient of the tool's float64 numeric path (full,
+or through the last steps with --truncate; factors and δ recursion over a batch axis), an optimizer
+step, and per-iteration measurements of what the gradient carries:
 
     loss        ½‖h_T − y‖² averaged over the batch
     grad_norm   ‖∂L/∂θ‖ over every weight and bias (before clipping)

@@ -148,9 +148,14 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
                         f"running median of {WINDOW})." + far_sentence(kept).rstrip("."))
     clipped = "".join(f" The run “{r['label']}” clipped {r['clipped']} of {r['updates']} updates."
                       for r in clipping)
+    cut = [f"“{r['label']}” through its last {s_.truncate} steps" for r, s_ in zip(kept, runs, strict=True)
+           if s_.truncate is not None]
+    others = "the others take" if len(cut) < len(runs) else "no run takes"
+    gradients = (" Every gradient is the full BPTT gradient (every path back), in float64." if not cut else
+                 f" Truncated BPTT: {'; '.join(cut)}; {others} the full gradient; all in float64.")
     caption(fig, f"Left: the loss on {EVAL_SIZE} held-out sequences, divided by the loss of always predicting the "
                  f"mean target; a run whose last point is below {SOLVED:g} solved the task. Right: {right_words}."
-                 f"{clipped} Every gradient is the exact BPTT gradient of the tool's numeric path.")
+                 f"{clipped}{gradients}")
     return Drawn(fig, Plotted({"runs": kept, "varied": varied}))
 
 
