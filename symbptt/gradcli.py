@@ -117,13 +117,14 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
 
 
 def _compiling(cfg: Config) -> None:
-    """On a terminal, one line before the wait of a first compile: the report's reruns that measure the
-    digits float64 kept run as compiled kernels (numeric/jit_nudge.py), compiled once per machine."""
+    """On a terminal, one line before the wait of a first compile: the report's float64 pass and the reruns
+    that measure the digits it kept run as compiled kernels (numeric/jit.py, jit_nudge.py), compiled once
+    per machine."""
     from .numeric import jit_nudge
 
     n = cfg.layers[0][f"{cfg.spec.states[0]}0"].size
     if sys.stderr.isatty() and jit_nudge.compiles_first(cfg.spec, len(cfg.layers), cfg.loss, n, cfg.T):
-        click.echo(f"compiling the {cfg.spec.name} kernels that measure digits, once for this machine", err=True)
+        click.echo(f"compiling the {cfg.spec.name} kernels, once for this machine", err=True)
 
 
 def _torch_report(torch_file: str | None, input_file: str | None, target_file: str | None, hx_file: str | None,

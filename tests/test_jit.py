@@ -573,3 +573,57 @@ def test_every_cell_s_reruns_run_compiled_and_measure_what_numpy_s_measure(compi
     numpy_digits = grad_report.kept_digits(model, value, grads)
     assert all(abs(a - b) <= 1.0 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)
+
+
+def _report_numbers(report: dict) -> dict:
+    """The report's numbers that come from the float64 pass (loss, gradients, Jacobian norms), flattened."""
+    def flat(value: object) -> list[float]:
+        if isinstance(value, dict):
+            return [x for key in sorted(value) for x in flat(value[key])]
+        if isinstance(value, list):
+            return [x for v in value for x in flat(v)]
+        return [math.nan if value is None else float(value)]
+
+    return {key: np.array(flat(report[key])) for key in ("loss", "grad", "grad_log10", "log10_jacobian_norms")}
+
+
+@pytest.mark.parametrize(("cell", "drive"), [("rnn", 1.0), ("lstm", 1.0), ("gru", 1.0), ("mingru", 1.0), ("lru", 1.0),
+                                             ("gru", 100.0)])
+def test_the_report_reads_the_compiled_pass_and_says_what_numpy_s_says(compiled_kernel, monkeypatch, cell, drive):
+    """`grad`'s report takes its float64 forward pass and δ from the compiled kernel where it runs (n = 5,
+    T = 120): the same fields, precision and bound as with the kernel off, its numbers equal to float64
+    rounding (the compiled exp and tanh round differently from NumPy's), the digits it measured within
+    one.  A GRU whose inputs × 100 saturate its gates raises a float64 event in the compiled pass: the
+    watched NumPy pass takes over and both reports are the same exact report."""
+    from symbptt.numeric import grad_report
+    from symbptt.numeric.examples import example_config
+
+    cfg = example_config(cell, 120, 5, seed=3, drive=drive)
+    passes: list[object] = []
+    float_pass = jit.float_pass
+
+    def counted(*args, **kwargs):
+        passes.append(done := float_pass(*args, **kwargs))
+        return done
+
+    monkeypatch.setattr(jit, "float_pass", counted)
+    with_jit = grad_report.grad_report(cfg)
+    assert len(passes) == 1 and (passes[0] is None) == (drive > 1)
+    monkeypatch.setenv("SYMBPTT_JIT", "0")
+    jit.available.cache_clear()
+    without = grad_report.grad_report(cfg)
+    assert sorted(with_jit) == sorted(without)
+    if drive > 1:
+        assert with_jit == without and with_jit["precision"].startswith("mpmath")
+        return
+    assert with_jit["precision"].startswith("float64") and without["precision"].startswith("float64")
+    assert with_jit.get("regime") == without.get("regime") and with_jit["summary"] == without["summary"]
+    ours, theirs = _report_numbers(with_jit), _report_numbers(without)
+    for key, expected in theirs.items():
+        got = ours[key]
+        assert got.shape == expected.shape and np.array_equal(np.isnan(got), np.isnan(expected)), key
+        kept = ~np.isnan(expected)
+        scale = np.maximum(np.abs(expected[kept]), 1e-300 if key == "grad" else 1.0)
+        assert np.all(np.abs(got[kept] - expected[kept]) <= 1e-10 * scale), key
+    for key, digits in without["float64_digits"].items():
+        assert abs(with_jit["float64_digits"][key] - digits) <= 1.0, key

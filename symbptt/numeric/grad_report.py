@@ -22,7 +22,7 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import kernel
+from . import jit, jit_nudge, kernel
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
@@ -292,7 +292,12 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     kept: tuple[float, float] | None = None  # the digits float64 kept, once measured
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     measured: tuple[int, ArrayFactors, NumericModel] | None = None  # that exact pass, for the truncated report
-    values = ArrayFactors(model, watch=FloatWatch())  # the float64 forward pass of the report
+    # the float64 forward pass of the report and its δ: the compiled kernels' where the reruns below run
+    # compiled too (a run long enough to repay a first compile: jit_nudge.applies) and float64 raised no
+    # event on the way (numeric/jit.py), else NumPy's, watched
+    fast = (jit.float_pass(cfg.spec, model.params, model.x, model.y, model.loss)
+            if jit_nudge.applies(cfg.spec, model.layers, model.loss, n, model.x.shape[2], model.T) else None)
+    values = ArrayFactors(model, watch=FloatWatch(), trajectory=None if fast is None else fast.trajectory)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
     cancelled = cancelled_digits(values.cc, values.traj)
@@ -336,7 +341,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             measured = (dps, values, mp_model)
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
-        loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes)
+        loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
+                                               computed=None if fast is None else fast.deltas)
         if not used_mp:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: every block exactly
