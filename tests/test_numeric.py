@@ -253,6 +253,35 @@ def test_report_norms_of_a_wide_state_are_the_svd_norms_of_the_product(cell, see
     assert checked == len(ks) == min(T + 1, 201)
 
 
+@settings(max_examples=40, deadline=None)
+@given(cell=st.sampled_from(["indrnn", "mingru", "lru"]), seed=st.integers(0, 10**6), T=st.integers(1, 700),
+       n=st.integers(1, 9), gain=st.floats(0.2, 4.0), drive=st.floats(0.5, 30.0))
+def test_one_state_norms_summed_in_logs_are_the_products_multiplied_out(cell, seed, T, n, gain, drive):
+    """Property: for cells with one state whose step is diagonal, the norms the report takes by summing each
+    unit's logs from T down (logspace._one_state_logs, chunks of steps at a time: T up to 700 crosses
+    several) are those of the exact products of the float64 coefficients, unit by unit (their logs summed
+    in mpmath), the largest unit's being the norm."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.logspace import StepMatrices, _one_state_logs, listed_steps, log_coefficients
+
+    values = ArrayFactors(NumericModel.of(example_config(cell, T, n, gain=gain, drive=drive, seed=seed)))
+    logs = log_coefficients(values, 1)
+    steps = StepMatrices(values, 1, logs, units=True)
+    steps.chunk = 97  # several chunks (the default holds every step of these runs at once)
+    ks = listed_steps(T)
+    ours = _one_state_logs(steps, ks)
+    assert ours is not None
+    (key,) = {(route.target, leaf) for route, leaf, _ in steps.used}  # one route back: h_t's own coefficient
+    lg = logs[key][1]
+    with mpmath.workdps(40):  # each unit's Σ_{t>k} log10|c_t| from T down, every partial sum exact
+        tails, sums = {T: 0.0}, [mpmath.mpf(0)] * n
+        for k in range(T - 1, -1, -1):
+            sums = [total + mpmath.mpf(float(lg[k + 1, i])) for i, total in enumerate(sums)]
+            tails[k] = float(max(sums))
+    for i_k, k in enumerate(ks):
+        assert ours[i_k] == pytest.approx(tails[k], abs=1e-12 * max(1.0, abs(tails[k]))), (k, T)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0), st.just(-0.0),
                           st.floats(min_value=1e-320, max_value=1e-300)), min_size=1, max_size=12))

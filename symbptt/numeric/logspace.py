@@ -273,6 +273,10 @@ def _unit_norms(steps: StepMatrices, ks: list[int], states: tuple[str, ...]) -> 
     it is multiplied unit by unit (n·S³ a step, not (nS)³: the same products, without the zeros) and its
     norm is the largest of the units' (|p_i| for one state: no SVD), each block's its largest entry."""
     n, S = steps.n, steps.S
+    if S == 1:
+        logs = _one_state_logs(steps, ks)
+        if logs is not None:
+            return {"state": logs, states[0]: logs}
     wanted = set(ks)
     found: dict[str, dict[int, float]] = {name: {} for name in ("state", *states)}
     multiply = np.multiply if S == 1 else np.matmul  # one state: one product per unit
@@ -291,6 +295,33 @@ def _unit_norms(steps: StepMatrices, ks: list[int], states: tuple[str, ...]) -> 
     if S == 1:
         found[states[0]] = found["state"]
     return {name: [found[name][k] for k in ks] for name in found}
+
+
+def _one_state_logs(steps: StepMatrices, ks: list[int]) -> list[float] | None:
+    """_unit_norms for one state, every k at once: unit i's product from k is Π_{t>k} S_t[i], so its log10
+    is Σ_{t>k} (m_t + log10|Ŝ_t[i]|), a sum from T down that NumPy takes a chunk of steps at a time
+    (cumsum; the product loop's renormalising multiplications and logs agree with it to rounding), and the
+    norm is the largest unit's; −∞ for a unit once a step of it is 0.  None where a scaled step is not
+    finite (the product loop's rules take it)."""
+    T, n = steps.T, steps.n
+    wanted = np.array(sorted(set(ks)), dtype=np.int64)
+    out = np.zeros(T + 1)  # k = T: the identity
+    below = np.zeros(n)  # Σ_{t>hi−1} of each unit's logs, carried from the chunk after
+    hi = T + 1
+    while hi > 1:
+        lo = max(1, hi - steps.chunk)
+        block = steps._build(lo, hi)[:, :, 0, 0]  # Ŝ_t for t in [lo, hi), (hi − lo, n)
+        m = steps.m[lo - 1:hi - 1]
+        if not (np.all(np.isfinite(block)) and np.all(~np.isnan(m))):
+            return None
+        held = np.isfinite(m)[:, None]  # m_t = −∞: every coefficient of step t is 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(held, np.log10(np.abs(block)) + np.where(held, m[:, None], 0.0), -np.inf)
+            tail = np.cumsum(logs[::-1], axis=0)[::-1] + below  # row j: Σ_{t ≥ lo + j}, from k = lo + j − 1
+        out[lo - 1:hi - 1] = np.max(tail, axis=1)
+        below = tail[0]
+        hi = lo
+    return [float(v) for v in out[wanted]] if wanted.size else []
 
 
 class _HeldNorms:
