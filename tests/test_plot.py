@@ -58,7 +58,16 @@ def test_counted_sentences_agree_in_number_with_their_counts():
     grid = np.array([0.5, 1.0, 1.5])
     one = _sentence(np.array([[-1.0, -2.0, -np.inf]]), grid, [10], "nu")
     two = _sentence(np.array([[-1.0, -np.inf, -np.inf]]), grid, [10], "nu")
-    assert "1 of 3 cells holds a gradient of 0" in one and "2 of 3 cells hold a gradient of 0" in two
+    assert "1 of 3 cells holds a gradient that is 0 in float64 (left blank)." in one
+    assert "2 of 3 cells hold a gradient that is 0 in float64 (left blank)." in two
+    both = _sentence(np.array([[-1.0, np.nan, -np.inf], [np.inf, -np.inf, 1.0]]), grid, [5, 10], "nu")
+    assert "2 of 6 cells hold a gradient that is 0 in float64, and 2 of 6 cells hold one beyond float64's " \
+           "range (all left blank)." in both
+    beyond = _sentence(np.array([[-1.0, np.nan, 2.0]]), grid, [10], "nu")
+    assert "1 of 3 cells holds one beyond float64's range (left blank)." in beyond and "0 in float64" not in beyond
+    fig, data = plot.gradient_map("rnn", "b", -2000.0, 2000.0, 5, 5)  # σ'(±2000) is 0 in float64, not exactly
+    zeros = int(np.sum(np.isneginf(data.values["log10_grad"])))
+    assert zeros and f"{zeros} of 25 cells hold a gradient that is 0 in float64" in fig.texts[-1].get_text()
     ends = _sentence(np.array([[-1.0, -2.0, -1.5]]), grid, [10], "nu")
     assert "and at ν = 1.5 it is 10^-1.5." in ends and "‖∂L/∂ν‖ is largest" in ends  # not "ν = 1.5 10^-1.5"
 

@@ -124,9 +124,13 @@ def _sentence(out: np.ndarray, grid: np.ndarray, Ts: list[int], param: str) -> s
     text = (f"At T = {Ts[-1]}, ‖∂L/∂{name}‖ is largest at {name} = {grid[best]:.3g} (10^{last[best]:.3g}); "
             f"at {name} = {grid[0]:.3g} it is {_power(last[0])}, and at {name} = {grid[-1]:.3g} it is "
             f"{_power(last[-1])}.")
-    lost = int(np.sum(~np.isfinite(out)))
-    if lost:
-        text += f" {lost} of {out.size} cells {'holds' if lost == 1 else 'hold'} a gradient of 0 (left blank)."
+    zeros, beyond = int(np.sum(np.isneginf(out))), int(np.sum(~np.isfinite(out) & ~np.isneginf(out)))
+    if zeros:  # float64 made the norm 0 (σ' of a saturated unit underflows): the exact gradient need not be
+        text += f" {zeros} of {out.size} cells {'holds' if zeros == 1 else 'hold'} a gradient that is 0 in float64"
+        text += " (left blank)." if not beyond else ","
+    if beyond:  # a norm that overflowed, or a NaN from inf·0 on the way
+        text += (f"{' and' if zeros else ''} {beyond} of {out.size} cells {'holds' if beyond == 1 else 'hold'} "
+                 f"one beyond float64's range{' (all left blank)' if zeros else ' (left blank)'}.")
     return text
 
 
