@@ -627,3 +627,39 @@ def test_the_report_reads_the_compiled_pass_and_says_what_numpy_s_says(compiled_
         assert np.all(np.abs(got[kept] - expected[kept]) <= 1e-10 * scale), key
     for key, digits in without["float64_digits"].items():
         assert abs(with_jit["float64_digits"][key] - digits) <= 1.0, key
+
+
+
+def test_the_compiled_nudge_moves_a_value_as_numpy_s_nextafter_does(compiled_kernel):
+    """The compiled reruns move a value by its bits (no branch on the sign drawn for it).  For 200,000
+    random bit patterns (every exponent, both signs, subnormals, NaNs) and the edges — ±0, the smallest
+    subnormal and normal, powers of two (whose step towards 0 is half the step away), the largest float,
+    ±∞ — the result is NumPy's nextafter towards g·∞ plus g·ROUNDING·z, bit for bit, for g = ±1 and three
+    sizes z."""
+    import numba
+
+    from symbptt.numeric import jit_nudge
+    from symbptt.numeric.forward import ROUNDING
+
+    module, _ = jit._load(jit_nudge.NUDGE_SOURCE)
+    nudge = module._nudge
+
+    @numba.njit
+    def moved(values, z, g):
+        out = np.empty_like(values)
+        for i in range(values.size):
+            out[i] = nudge(values[i], z, g[i])
+        return out
+
+    rng = np.random.default_rng(11)
+    edges = np.array([0.0, -0.0, 5e-324, -5e-324, 2.0**-1022, -(2.0**-1022), 2.0**-1022 - 5e-324, 0.5, 1.0, -1.0,
+                      2.0**1023, -(2.0**1023), np.finfo(float).max, -np.finfo(float).max, np.inf, -np.inf, np.nan])
+    values = np.concatenate([edges, rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, 200_000,
+                                                 dtype=np.int64).view(np.float64)])
+    g = np.where(rng.integers(0, 2, values.size) == 1, 1.0, -1.0)
+    for z in (0.0, 1.0, 1e-300):
+        got = moved(values, z, g)
+        with np.errstate(all="ignore"):
+            want = np.where((values == 0.0) & (z == 0.0), values, np.nextafter(values, g * np.inf) + g * ROUNDING * z)
+        same = (got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))
+        assert same.all(), (z, values[~same][:5], got[~same][:5], want[~same][:5])
