@@ -663,3 +663,23 @@ def test_the_compiled_nudge_moves_a_value_as_numpy_s_nextafter_does(compiled_ker
             want = np.where((values == 0.0) & (z == 0.0), values, np.nextafter(values, g * np.inf) + g * ROUNDING * z)
         same = (got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))
         assert same.all(), (z, values[~same][:5], got[~same][:5], want[~same][:5])
+
+
+def test_measured_digits_read_the_compiled_pass_as_the_report_does(compiled_kernel, monkeypatch):
+    """symbptt.gradients(..., digits=12) measures the pass `grad` measures: the compiled one where its reruns
+    run compiled (two stacked GRUs, n = 5, T = 60); the same gradients to float64 rounding as with the
+    kernel off, and digits within one of those measured there."""
+    params, x, y, _ = _model("gru", 5, 2, "last", 60, 1, seed=8)
+    passes: list[object] = []
+    float_pass = jit.float_pass
+    monkeypatch.setattr(jit, "float_pass", lambda *a: passes.append(float_pass(*a)) or passes[-1])
+    with_jit = symbptt.gradients(params, x, y, cell="gru", digits=12)
+    assert len(passes) == 1 and passes[0] is not None and with_jit.kept is not None
+    monkeypatch.setenv("SYMBPTT_JIT", "0")
+    jit.available.cache_clear()
+    without = symbptt.gradients(params, x, y, cell="gru", digits=12)
+    assert abs(with_jit.loss - without.loss) <= 1e-13 * abs(without.loss)
+    for ours, theirs in zip(with_jit.grads, without.grads, strict=True):
+        for k, v in theirs.items():
+            assert np.max(np.abs(ours[k] - v)) <= 1e-12 * float(np.max(np.abs(v))), k
+    assert all(abs(a - b) <= 1.0 for a, b in zip(with_jit.kept, without.kept, strict=True))

@@ -301,10 +301,10 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     with mpmath when fewer than ``digits`` held in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
     much is not measured, so until two passes agree (_settled)."""
-    watch = FloatWatch()
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
-    with watch.watch(None):
-        value, grads, used = R.exact_gradients(model, ArrayFactors(model, watch=watch), magnitudes=magnitudes,
+    values, computed = R.float64_pass(model)  # the pass `grad` measures (compiled where its reruns are)
+    with values.watch.watch(None):
+        value, grads, used = R.exact_gradients(model, values, magnitudes=magnitudes, computed=computed,
                                                whole=True, carry=False)  # measured, as `grad` measures
     if used:  # float64 left its range or a gate saturated: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
