@@ -40,8 +40,8 @@ def _nudge(v, z, g):
     if v == 0.0 or not math.isfinite(v):  # rare: C's nextafter
         return np.nextafter(v, g * np.inf) + g * ROUNDING * z
     # np.nextafter's value by the bits: the magnitude one step away from 0 when v and g share a sign, one
-    # step towards it when not — without a branch on g, whose signs are drawn at random (C's nextafter
-    # branches on them: mispredicted half the time, most of a scattered rerun's cost)
+    # step towards it when not — without a branch on g, whose signs a scattered rerun draws at random (C's
+    # nextafter branches on the direction; this halved a rerun's time)
     bits = np.float64(v).view(np.int64)
     towards_zero = ((bits >> 63) & 1) ^ np.int64(g < 0.0)
     return np.int64(bits + 1 - 2 * towards_zero).view(np.float64) + g * ROUNDING * z
