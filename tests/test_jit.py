@@ -577,14 +577,7 @@ def test_every_cell_s_reruns_run_compiled_and_measure_what_numpy_s_measure(compi
 
 def _report_numbers(report: dict) -> dict:
     """The report's numbers that come from the float64 pass (loss, gradients, Jacobian norms), flattened."""
-    def flat(value: object) -> list[float]:
-        if isinstance(value, dict):
-            return [x for key in sorted(value) for x in flat(value[key])]
-        if isinstance(value, list):
-            return [x for v in value for x in flat(v)]
-        return [math.nan if value is None else float(value)]
-
-    return {key: np.array(flat(report[key])) for key in ("loss", "grad", "grad_log10", "log10_jacobian_norms")}
+    return {key: _flat_numbers(report[key]) for key in ("loss", "grad", "grad_log10", "log10_jacobian_norms")}
 
 
 @pytest.mark.parametrize(("cell", "drive"), [("rnn", 1.0), ("lstm", 1.0), ("gru", 1.0), ("mingru", 1.0), ("lru", 1.0),
@@ -683,3 +676,44 @@ def test_measured_digits_read_the_compiled_pass_as_the_report_does(compiled_kern
         for k, v in theirs.items():
             assert np.max(np.abs(ours[k] - v)) <= 1e-12 * float(np.max(np.abs(v))), k
     assert all(abs(a - b) <= 1.0 for a, b in zip(with_jit.kept, without.kept, strict=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", BUILTIN)
+def test_a_stacked_truncated_report_with_a_loss_at_every_step_reads_the_compiled_pass_alike(compiled_kernel,
+                                                                                             monkeypatch, cell):
+    """Every built-in cell, two layers, loss 'sum' and truncate 7 (n = 5, T = 120): the report with the
+    compiled pass has the fields, precision path and numbers (to 1e-9) of the report with the kernel off."""
+    import dataclasses
+
+    from symbptt.numeric import grad_report
+    from symbptt.numeric.examples import example_config
+
+    cfg = example_config(cell, 120, 5, seed=4)
+    rng = np.random.default_rng(1)
+    top = {k: (rng.normal(size=(5, 5)) * 0.5 if cfg.spec.kind(k) == "input" else v.copy())
+           for k, v in cfg.layers[0].items()}
+    cfg = dataclasses.replace(cfg, layers=[cfg.layers[0], top], loss="sum", y=rng.normal(size=(120, 5)), truncate=7)
+    with_jit = grad_report.grad_report(cfg)
+    monkeypatch.setenv("SYMBPTT_JIT", "0")
+    jit.available.cache_clear()
+    without = grad_report.grad_report(cfg)
+    assert sorted(with_jit) == sorted(without) and "truncated" in without
+    assert with_jit["precision"].split(" (")[0] == without["precision"].split(" (")[0]
+    for key in ("loss", "grad", "log10_jacobian_norms", "truncated"):
+        ours, theirs = _flat_numbers(with_jit[key]), _flat_numbers(without[key])
+        assert ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=1e-9, atol=0.0, equal_nan=True), key
+
+
+def _flat_numbers(value: object) -> np.ndarray:
+    """Every number of a report field in a fixed order (None as NaN; text left out)."""
+    def walk(v: object) -> list[float]:
+        if isinstance(v, dict):
+            return [x for k in sorted(v) for x in walk(v[k])]
+        if isinstance(v, list):
+            return [x for e in v for x in walk(e)]
+        if v is None or isinstance(v, (int, float)):
+            return [math.nan if v is None else float(v)]
+        return []
+
+    return np.array(walk(value))
