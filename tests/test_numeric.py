@@ -280,6 +280,7 @@ def test_one_state_norms_summed_in_logs_are_the_products_multiplied_out(cell, se
             tails[k] = float(max(sums))
     for i_k, k in enumerate(ks):
         assert ours[i_k] == pytest.approx(tails[k], abs=1e-12 * max(1.0, abs(tails[k]))), (k, T)
+    assert _one_state_logs(steps, ks[::-1]) == ours[::-1]  # in the order the steps are asked for
 
 
 @settings(max_examples=60, deadline=None)

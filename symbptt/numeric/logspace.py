@@ -306,7 +306,6 @@ def _one_state_logs(steps: StepMatrices, ks: list[int]) -> list[float] | None:
     norm is the largest unit's; −∞ for a unit once a step of it is 0.  None where a scaled step is not
     finite (the product loop's rules take it)."""
     T, n = steps.T, steps.n
-    wanted = np.array(sorted(set(ks)), dtype=np.int64)
     out = np.zeros(T + 1)  # k = T: the identity
     below = np.zeros(n)  # Σ_{t>hi−1} of each unit's logs, carried from the chunk after
     hi = T + 1
@@ -323,7 +322,7 @@ def _one_state_logs(steps: StepMatrices, ks: list[int]) -> list[float] | None:
         out[lo - 1:hi - 1] = np.max(tail, axis=1)
         below = tail[0]
         hi = lo
-    return [float(v) for v in out[wanted]] if wanted.size else []
+    return [float(out[k]) for k in ks]  # in the order asked, as the product loop returns them
 
 
 class _HeldNorms:
