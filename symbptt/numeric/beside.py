@@ -18,7 +18,7 @@ import numpy as np
 from ..activations import get_activation
 from ..errors import SymbpttError
 from .examples import INITS
-from .sweeps import AMPLIFIED, held_decimals, recurrent_matrix, rounding_decides, sweep_gain
+from .sweeps import AMPLIFIED, decimals_text, held_decimals, recurrent_matrix, rounding_decides, sweep_gain
 
 __all__ = ["Beside", "beside", "check_draws", "drift_sentence", "rate_text", "rates_span"]
 
@@ -95,7 +95,7 @@ class Beside:
                 where = f"within {self.shift:.2g} (what rounding moves a rate by) of an end of"
             p = self.places
             differs = (f"it differs from their mean by {gap:+.{p}f}" if round(gap, p) else
-                       f"it agrees with their mean to the {_decimals(p)} held")
+                       f"it agrees with their mean to the {decimals_text(p)} held")
             out.append(f"Mean field predicts {self.mean_field:+.4f} per step, {where} the range of the "
                        f"{self.exact_word} rates of these {len(self.seeds)} networks ({lo:+.{p}f} to {hi:+.{p}f}); "
                        f"{differs}.")
@@ -106,7 +106,7 @@ class Beside:
             out.append(f"Rounding, not the model, decides the trajectories of {count} of the {len(self.seeds)} "
                        f"networks from T = {first} on (they amplify rounding past {AMPLIFIED}): one ulp more in one "
                        f"weight moves their rates by up to {self.shift:.2g} per step, so the observed and float64 "
-                       f"rates are given to {_decimals(self.places)}.")
+                       f"rates are given to {decimals_text(self.places)}.")
         return out
 
     def text(self, width: int = 80) -> str:
@@ -132,14 +132,10 @@ def drift_sentence(observed: tuple[float, ...], exact: tuple[float, ...], places
     drift = float(np.mean(observed)) - float(np.mean(exact))
     if not round(drift, places):
         return (f"The slope over the last half of T and the rate over all T agree on average to the "
-                f"{_decimals(places)} held.")
+                f"{decimals_text(places)} held.")
     return (f"The slope over the last half of T differs from the rate over all T by {drift:+.{places}f} per step on "
             "average: " + ("the early steps were different" if abs(drift) > 0.01 else "the rate had settled early")
             + ".")
-
-
-def _decimals(places: int) -> str:
-    return f"{places} decimal{'' if places == 1 else 's'}"
 
 
 def check_draws(n: int, T: int, seeds: int) -> None:

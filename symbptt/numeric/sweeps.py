@@ -139,6 +139,11 @@ def held_decimals(shift: np.ndarray | float, most: int) -> np.ndarray:
     return np.clip(np.nan_to_num(places, nan=0.0, posinf=float(most), neginf=0.0), 0, most).astype(int)
 
 
+def decimals_text(places: int) -> str:
+    """'1 decimal', '3 decimals': how the sentences name the decimals held_decimals leaves."""
+    return f"{places} decimal{'' if places == 1 else 's'}"
+
+
 def grad_rounding_decides(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0, b: float = 0.0,
                           h0: float = 0.0, x: np.ndarray | None = None, seed: int = 0,
                           loss: str = "last") -> np.ndarray:

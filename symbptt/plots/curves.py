@@ -15,7 +15,14 @@ from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.logspace import lyapunov_rate
-from ..numeric.sweeps import AMPLIFIED, cell_rounding_decides, held_decimals, rounding_decides, sweep_scalar
+from ..numeric.sweeps import (
+    AMPLIFIED,
+    cell_rounding_decides,
+    decimals_text,
+    held_decimals,
+    rounding_decides,
+    sweep_scalar,
+)
 from ..progress import Progress
 from ..validate import integer, number
 from ..validate import seed as checked_seed
@@ -101,7 +108,7 @@ def rounding_words(w: np.ndarray, panel: dict) -> str:
         shift = float(panel["slope_shift"][i])
         places = int(held_decimals(shift, 3))
         parts.append(f"w = {w[i]:g} from T = {first} (every x_t one ulp larger moves its mean slope by {shift:.2g} "
-                     f"decades/step, so the legend gives it to {places} decimal{'' if places == 1 else 's'})")
+                     f"decades/step, so the legend gives it to {decimals_text(places)})")
     if not parts:
         return ""
     return ("Rounding, not the model, decides " + ("the line of " if len(parts) == 1 else "the lines of ")
