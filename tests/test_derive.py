@@ -404,3 +404,30 @@ def test_fewer_full_collections_only_while_a_form_is_built():
         assert gc.get_threshold() == (500, 5, 5)
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("model", [{}, {"activation": "sigmoid", "loss": "sum"}, {"layers": 2}])
+@pytest.mark.parametrize("form", ["recursive", "explicit"])
+def test_a_factor_of_a_step_is_one_object_in_every_term(model, form):
+    """Each parameter's sum builds its own terms, yet a step's factor (1 − h_t², and the one inside
+    w(1 − h_t²)) is one object wherever it stands: the printers find a factor's template by the object,
+    and an equal copy would pay SymPy's structural comparison at every lookup of a long form."""
+    from symbptt.symbolic.derivation import LazySum
+    from symbptt.symbolic.shown import template_of
+
+    derivation = derive(RNN(T=6, **model), form, "all")
+    seen: dict[sp.Basic, sp.Basic] = {}
+    copies = []
+
+    def walk(expr: sp.Basic) -> None:
+        if template_of(expr) is not None:
+            first = seen.setdefault(expr, expr)
+            if first is not expr:
+                copies.append(expr)
+        for arg in expr.args:
+            walk(arg)
+
+    for eq in derivation.stream():
+        walk(eq.rhs.materialize() if isinstance(eq.rhs, LazySum) else eq.rhs)
+    assert seen, "no factor made from a template: the check would pass on nothing"
+    assert not copies, f"{len(copies)} equal copies of step factors, e.g. {copies[0]}"

@@ -21,6 +21,10 @@ from .derivation import Equation, Note, TermSum, ordered_product, ordered_sum
 # Sized to keep the 20,000 factors of a T = 10⁴ form built whole before it is printed; a streamed form
 # at T = 10⁵ holds about 45 MB here at the most.
 _TEMPLATES: Bounded[sp.Basic, tuple[sp.Basic, dict[sp.Basic, sp.Basic]]] = Bounded(24576)
+# one object per template and step symbols, whichever form or term asks: every parameter's sum builds its
+# own factors, and the printers find a factor by the object (an equal copy costs SymPy's structural
+# comparison in every lookup: a tenth of printing a long form)
+_INSTANCES: Bounded[tuple, sp.Expr] = Bounded(24576)
 
 
 def template_of(expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Basic, sp.Basic]] | None:
@@ -45,6 +49,11 @@ class StepSymbols:
         return self._made[key]
 
     def __call__(self, template: sp.Expr, layer: int, t: int, i: int = 0) -> sp.Expr:
+        return self.instance(template, layer, t, i)[0]
+
+    def instance(self, template: sp.Expr, layer: int, t: int, i: int = 0
+                 ) -> tuple[sp.Expr, dict[sp.Basic, sp.Basic]]:
+        """``template`` at (layer, t, unit i) and the swap that made it (template symbol → step symbol)."""
         known = self._symbols.get(template)
         if known is None:  # each template symbol's kind looked up once (SymPy may have made an equal
             # symbol anew since the template was: comparing the two costs far more than hashing strings)
@@ -53,13 +62,38 @@ class StepSymbols:
                                                tuple(self.kinds[s] for s in symbols))
         symbols, builder, kinds = known
         values = tuple(self.symbol(kind, layer, t, i) for kind in kinds)
-        result = builder(values)
-        _TEMPLATES.remember(result, (template, dict(zip(symbols, values, strict=True))))
+        key = (template, values)
+        result = _INSTANCES.get(key)
+        if result is None:
+            result = _INSTANCES.remember(key, builder(values))
+        mapping = dict(zip(symbols, values, strict=True))
+        _TEMPLATES.remember(result, (template, mapping))
+        return result, mapping
+
+    def weighted(self, generic: sp.Expr, parts: tuple[tuple[sp.Expr, sp.Basic | None], ...], layer: int,
+                 t: int) -> sp.Expr:
+        """``generic`` = Σ weight·template over ``parts`` (_weighted_sum) at (layer, t), built from each
+        template's own instance at the step (so w(1 − h_t²) holds the very 1 − h_t² that V_t is) and kept
+        as made from ``generic``, as __call__ keeps its results."""
+        made: list[tuple[sp.Expr, sp.Basic | None]] = []
+        mapping: dict[sp.Basic, sp.Basic] = {}
+        for template, weight in parts:
+            value, swapped = self.instance(template, layer, t)
+            made.append((value, weight))
+            mapping |= swapped
+        result = _weighted_sum(tuple(made))
+        _TEMPLATES.remember(result, (generic, mapping))
         return result
 
     def forget(self) -> None:
         """Drop the instantiated symbols (long forms stream step by step and need only recent ones)."""
         self._made.clear()
+
+
+def _weighted_sum(parts: tuple[tuple[sp.Expr, sp.Basic | None], ...]) -> sp.Expr:
+    """Σ weight·value over (value, weight) pairs in the order given (a weight of None: the value alone)."""
+    terms = [value if weight is None else ordered_product(weight, value) for value, weight in parts]
+    return terms[0] if len(terms) == 1 else TermSum._from_args(tuple(terms))
 
 
 class SymbolicFactors:
@@ -163,13 +197,12 @@ class FactorNames:
         route = Route(step.kind, step.target, step.source)
         key = (route, step.layer)
         if key not in self._generic:  # the factor with the template symbols, once per route and layer
-            parts = []
-            for leaf, matrix in self.rnn.graph.terms(route):
-                template = self.values.shown.get((step.target, leaf), sp.S.Zero)
-                weight = None if matrix is None else self.s.param(matrix, step.layer)[0, 0]
-                parts.append(template if weight is None else ordered_product(weight, template))
-            self._generic[key] = parts[0] if len(parts) == 1 else TermSum._from_args(tuple(parts))
-        return self.values.at(self._generic[key], step.layer, step.t)
+            parts = tuple((self.values.shown.get((step.target, leaf), sp.S.Zero),
+                           None if matrix is None else self.s.param(matrix, step.layer)[0, 0])
+                          for leaf, matrix in self.rnn.graph.terms(route))
+            self._generic[key] = (_weighted_sum(parts), parts)
+        generic, parts = self._generic[key]
+        return self.values.at.weighted(generic, parts, step.layer, step.t)
 
     def h(self, layer: int, t: int) -> sp.Basic:
         return self.s.scalar("h", layer, t) if self.rnn.scalar else self.mat("h", layer, t, self.n, 1)
