@@ -186,3 +186,24 @@ def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch, exa
     again = symbptt.gradients(params, x, y, cell="gru")
     assert len(passes) == 2 and passes[0] == 2 * grad_report.DPS
     assert _worst(again.grads, exact) < 1e-14
+
+
+def test_a_carried_coefficient_whose_evaluation_underflowed_is_not_carried(monkeypatch):
+    """The coefficients made from the distances are evaluated watching underflow: one that left the normal
+    range there has no bound, so the pass is not carried (more digits will do), while the count of what
+    the differences cancel stands.  Planted: the forms' ∂h/∂a_z scaled by 1e-300 on the way."""
+    params, x, y = _saturated(7, 4, 60, 40.0)
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(_model(params, x, y))
+    count = distances.cancellation(values.cc, values.traj)
+    forms = distances.DistanceForms.of(values.cc.cell)
+    assert forms is not None and distances.carried(values.cc, values.traj)
+    made = dict(forms.coefficients)
+    monkeypatch.setattr(forms, "coefficients", {key: (lambda *a, fn=fn: fn(*a) * 1e-300 * 1e-20)
+                                                for key, fn in made.items()})
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(_model(params, x, y))
+    before = {key: v.copy() for key, v in values.traj.coefs[0].items()}
+    assert not distances.carried(values.cc, values.traj)
+    assert all(np.array_equal(before[key], v) for key, v in values.traj.coefs[0].items())
+    assert distances.cancellation(values.cc, values.traj) == count

@@ -171,13 +171,14 @@ def carried(cc: CompiledCell, traj: Trajectory) -> bool:
 
     Returns:
         True when it recomputed them; False, with the trajectory untouched, when the cell does not
-        qualify or a difference keeps fewer than KEPT_DIGITS digits by the running bound somewhere (then
-        only more digits will do)."""
+        qualify, a difference keeps fewer than KEPT_DIGITS digits by the running bound somewhere, or a
+        coefficient's evaluation from them underflowed (then only more digits will do)."""
     found = _layers(cc, traj)
-    if found is None:
+    made = [coefs for coefs, _ in found] if found is not None else []
+    if not made or any(coefs is None for coefs in made):
         return False
-    for layer, (coefs, _) in enumerate(found):
-        traj.coefs[layer] = traj.coefs[layer] | coefs
+    for layer, coefs in enumerate(made):
+        traj.coefs[layer] = traj.coefs[layer] | (coefs or {})
     return True
 
 
@@ -202,9 +203,10 @@ def cancellation(cc: CompiledCell, traj: Trajectory) -> float | None:
     return worst if np.isfinite(worst) else None
 
 
-def _layers(cc: CompiledCell, traj: Trajectory) -> list[tuple[dict, float]] | None:
-    """Per layer, the coefficients that read a difference and the digits its differences cancel (see
-    _layer); None when the cell does not qualify or some layer's bound fails."""
+def _layers(cc: CompiledCell, traj: Trajectory) -> list[tuple[dict | None, float]] | None:
+    """Per layer, the coefficients that read a difference (None where their evaluation underflowed) and
+    the digits its differences cancel (see _layer); None when the cell does not qualify or some layer's
+    bound fails."""
     forms = DistanceForms.of(cc.cell)
     if forms is None:
         return None
@@ -218,7 +220,7 @@ def _layers(cc: CompiledCell, traj: Trajectory) -> list[tuple[dict, float]] | No
     return found
 
 
-def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict, float] | None:
+def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | None, float] | None:
     """The coefficients of one layer that read a difference, from the distances, and the most digits a
     difference cancels, log10((|u| + |v|)/|u − v|) (∞ for one that is 0 with u and v not); None when a
     difference would keep fewer than KEPT_DIGITS digits by the running bound (see _carried_state)."""
@@ -262,11 +264,31 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict, fl
     if not worst <= 10.0 ** -KEPT_DIGITS:
         return None
     made: dict[tuple[str, str], np.ndarray] = {}
+    clean = True
     for key, fn in forms.coefficients.items():
         full = np.zeros_like(traj.coefs[layer - 1][key])
-        full[1:] = np.broadcast_to(fn(*row, *differences), shape)
+        with np.errstate(under="call"), _Underflow() as seen:
+            full[1:] = np.broadcast_to(fn(*row, *differences), shape)
         made[key] = full
-    return made, cancels
+        clean = clean and not seen.happened
+    # a coefficient whose evaluation left the normal range has no bound here: not carried (more digits
+    # will do), while the count of what the differences cancel stands
+    return (made if clean else None), cancels
+
+
+class _Underflow:
+    """Whether NumPy raised underflow inside the block (under an error state of 'call')."""
+
+    def __enter__(self) -> _Underflow:
+        self.happened = False
+        self.saved = np.seterrcall(self._record)
+        return self
+
+    def _record(self, kind: str, flag: int) -> None:  # noqa: ARG002 - numpy's callback signature
+        self.happened = True
+
+    def __exit__(self, *exc: object) -> None:
+        np.seterrcall(self.saved)
 
 
 def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict, row: list[np.ndarray],
