@@ -22,8 +22,8 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import jit, jit_nudge, kernel
-from .distances import cancellation, carried
+from . import jit, jit_nudge, kernel, underflow
+from .distances import DistanceForms, cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
 from .jit_nudge import nudged_gradients
@@ -160,7 +160,8 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
                     computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
                     seen: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
-    is the number of digits mpmath used (0: float64 throughout).  ``values``: the float64 forward pass
+    is the number of digits mpmath used (0: float64 throughout).  A plain pass whose only events are
+    underflow stands where numeric/underflow.py bounds what it cost every sum.  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
     the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
     the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``whole``: once the exact
@@ -177,6 +178,14 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
                                                                                                 values.traj)
     if held:  # the coefficients that read a difference changed: δ is computed again
         computed = None
+    # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
+    # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
+    followed = not whole and magnitudes is None and (held or not digits) and kernel.applies(values)
+    tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
+    if tried and underflow.recoverable(watch):
+        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen)
+        if recovered is not None:
+            return *recovered, 0
     loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
                    else gradient_blocks(values, model))
     blocks = _needs(watch, model.layers)
@@ -185,6 +194,10 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
+    if followed and not tried and underflow.recoverable(watch):  # the sums underflowed, not the coefficients
+        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen)
+        if recovered is not None:
+            return *recovered, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
         with mpmath.workdps(digits):
@@ -198,6 +211,12 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
             if blocks is None or whole or (param, layer) in blocks:
                 g[param] = mp_grads[layer - 1][param]
     return loss, grads, max(DPS, digits)
+
+
+def _carried_keys(values: ArrayFactors, held: bool) -> frozenset[tuple[str, str]]:
+    """The coefficients the distances to ±1 made (``held``: numeric/distances.py carried them)."""
+    forms = DistanceForms.of(values.cc.cell) if held else None
+    return frozenset(forms.coefficients) if forms is not None else frozenset()
 
 
 def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndarray] | None]:

@@ -20,8 +20,11 @@ once per cell and kept on disk; ``kernel`` says which ran), else through the Num
 (numeric/kernel.py); both keep δ_t as a float64 array times a power of two, so a gradient far below
 (or above) float64's range keeps its digits; it comes back rounded to the nearest float64 (0.0 below
 the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an
-underflow, overflow or invalid operation anyway, the affected blocks are computed again with mpmath
-(numeric/grad_report.py's exact_gradients): ``digits`` says so.  Where a gate saturates, the differences
+overflow or invalid operation anyway, the affected blocks are computed again with mpmath
+(numeric/grad_report.py's exact_gradients): ``digits`` says so.  An underflow is followed instead
+(numeric/underflow.py): the coefficient entries that raised it are computed again exactly and every
+sum is checked for what underflow can have cost it; mpmath is used only where that is not below a
+quarter of an ulp of the sum.  Where a gate saturates, the differences
 of values near ±1 (the GRU's h_{t-1} − n_t) come from the distances to ±1 the pass carries beside them
 (numeric/distances.py).  float64 stands when each keeps 10 digits by a worst-case bound carried with
 them; otherwise every block is computed again with mpmath, at the digits the differences are measured

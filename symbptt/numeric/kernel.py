@@ -94,17 +94,52 @@ def _errors(values: ArrayFactors) -> Callable[[int], np.ndarray | None]:
 
 RESCALE_EVERY = 16  # steps between looks at the size of δ_t (a look costs two NumPy calls per state)
 LOW, HIGH = 2.0 ** -400, 2.0 ** 400  # δ_t is rescaled by a power of two when its largest entry leaves this
+UNITS = 1020  # a Ledger counts in units of 2⁻¹⁰⁷⁵; half an ulp of S is 2⁻⁵⁴·S = S·2¹⁰²¹ units, and the check
+# allows half of that (the rest covers the rounding of the bound and of Σ|terms| as they are computed)
 
 
-def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool = False
-           ) -> tuple[dict[StateKey, np.ndarray], np.ndarray]:
+@dataclass
+class Ledger:
+    """What underflow may have cost a float64 pass, summed beside it: the check that lets the pass stand
+    where NumPy raised underflow (numeric/underflow.py).
+
+    An operation whose result is subnormal or 0 is off by at most η = 2⁻¹⁰⁷⁵ (half the subnormal spacing;
+    an addition or subtraction that ends there is exact); a normal result carries its rounding, which
+    is not counted here.  Every sum the pass forms (a δ_t entry, a row of the gradients' products, a
+    gradient entry) gets a bound on what its terms' underflows and the coefficients' own errors
+    (``eta``: in units of η, per coefficient entry) can have moved it, and stands when that is at most
+    a quarter of an ulp of its Σ|terms|, below what every sum's rounding already costs it (numeric/flags.py
+    allows half an ulp for a single product; the other half here covers the rounding of the bound and
+    of Σ|terms| as they are computed).  The bounds are counted in units of η so that they never
+    underflow themselves; a Σ|terms| that underflows comes out smaller, which makes the check stricter.
+
+    Args:
+        eta: per layer, the error bound of each coefficient entry in units of η (arrays shaped as the
+            trajectory's coefficients), for the coefficients that have any.
+    """
+
+    eta: list[dict[tuple[str, str], np.ndarray]]
+    held: bool = True
+    where: str = ""  # the first sum that did not stand
+
+    def check(self, units: np.ndarray, size: np.ndarray, what: str) -> None:
+        """Record whether every entry's bound (``units`` of η) is at most a quarter of an ulp of its Σ|terms|."""
+        with np.errstate(over="ignore", under="ignore"):
+            room = np.ldexp(size, UNITS)  # inf for a large sum: nothing to check
+        if self.held and not np.all(units <= room):
+            self.held, self.where = False, what
+
+
+def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool = False,
+           ledger: Ledger | None = None) -> tuple[dict[StateKey, np.ndarray], np.ndarray]:
     """Every δ^(ℓ)_t[s] for t = 0..T as arrays (T + 1, n, B): the recursion as one loop over t.  With
     ``lowest`` > 0 the recursion stops there (truncated BPTT of a loss at T: δ below it stays 0).
 
     The recursion is linear in δ, so with ``rescale`` every δ_t is kept as a float64 array times 2^e_t
     (one integer exponent per step, shared by every layer and state): multiplying by a power of two is
     exact, and a δ that would underflow (or overflow) over thousands of steps keeps all its digits.
-    Returns the arrays and the exponents e_0..e_T (all 0 without ``rescale``)."""
+    Returns the arrays and the exponents e_0..e_T (all 0 without ``rescale``).  With a ``ledger`` (a plain
+    pass), each δ_t entry's bound on what underflow cost it is checked against its Σ|terms|."""
     model = values.model
     T = model.T
     coefs = values.traj.coefs
@@ -115,49 +150,68 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
     for out in store.values():
         out[:lowest] = 0.0
     noise = values.noise
+    assert noise is None or ledger is None, "a ledger follows a plain pass"
+    sizes = noise is not None or ledger is not None  # Σ|terms| of each sum, for the noise or the ledger
 
     def weight(layer: int, name: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Mᵀ, and beside it |Mᵀ| when the pass is nudged (for Σ|terms| of each sum), or None."""
+        """Mᵀ, and beside it |Mᵀ| when the pass is nudged or checked (for Σ|terms| of each sum), or None."""
         if name is None:
             return None, None
         mt = _transposed(model.params[layer - 1][name])
-        return mt, None if noise is None else np.abs(mt)
+        return mt, np.abs(mt) if sizes else None
 
-    flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c], *weight(p.later[0], m))
-                                                   for c, m in p.terms]) for p in parts], err)
+    def eta(layer: int, key: tuple[str, str]) -> np.ndarray | None:
+        return None if ledger is None else ledger.eta[layer - 1].get(key)
+
+    flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c], *weight(p.later[0], m),
+                                                   eta(p.later[0], c)) for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
     outs = [out for out, _, _ in flat]
     product = product_for(like.shape[2] * max((mt.size for _, parts, _ in flat for _, _, terms in parts
-                                               for _, mt, _ in terms if mt is not None), default=0))
+                                               for _, mt, _, _ in terms if mt is not None), default=0))
     for t in range(T, lowest - 1, -1):
         reads_error = t == T or (model.loss == "sum" and t >= 1)
         later_exp = int(exps[t + 1])
         scale = max(later_exp, 0) if reads_error else later_exp  # the exponent δ_t is computed in
         shift = later_exp - scale  # δ_{t+1}'s parts, brought to that exponent (0 unless δ is tiny)
+        units_at: list[np.ndarray | None] = []  # the ledger's bound of each δ_t (units of η), in flat's order
+        sizes_at: list[np.ndarray | None] = []
         for out, parts, err in flat:
             e_t = error(t) if err else None
             total = None if e_t is None else (e_t if not scale else np.ldexp(e_t, -scale))
-            size = None if noise is None or total is None else np.abs(total)
+            size = None if not sizes or total is None else np.abs(total)
+            # Σ over its terms of what underflow can have cost them, in units of η (h_t − y brought down to
+            # δ_t's exponent: one η)
+            units = None if ledger is None or total is None or not scale else np.ones_like(total)
             for later, up, terms in parts:
                 s = t if up else t + 1
                 if (up and t == 0) or s > T:
                     continue
                 v = later[s]
-                for coef, mt, absolute in terms:
+                for coef, mt, absolute, off in terms:
                     scaled = coef[s] * v
                     part = scaled if mt is None else product(mt, scaled)
                     if shift and not up:
                         part = np.ldexp(part, shift)
                     total = part if total is None else total + part
-                    if noise is not None:
+                    if sizes:
                         bound = np.abs(scaled) if absolute is None else absolute @ np.abs(scaled)
                         bound = np.ldexp(bound, shift) if shift and not up else bound
                         size = bound if size is None else size + bound
+                    if ledger is not None:  # c ⊙ v: the coefficient's own error times |v|, and one η; Mᵀ: K more
+                        lost = np.ones_like(v) if off is None else off[s] * np.abs(v) + 1.0
+                        lost = lost if mt is None else absolute @ lost + (mt.shape[1] + 1)
+                        if shift and not up:  # brought down to δ_t's exponent: one η more
+                            lost = np.ldexp(lost, shift) + 1.0
+                        units = lost if units is None else units + lost
             if total is None:
                 out[t] = 0.0
             else:
                 out[t] = total if noise is None else noise(total, size)
+            units_at.append(units)
+            sizes_at.append(size)
         exps[t] = scale
+        k = 0
         if rescale and (t % RESCALE_EVERY == 0 or t == T):
             largest = max(float(np.abs(out[t]).max()) for out in outs)
             if largest and not LOW <= largest <= HIGH:
@@ -165,6 +219,10 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                 for out in outs:
                     out[t] = np.ldexp(out[t], -k)
                 exps[t] = scale + k
+        if ledger is not None:
+            for units, size in zip(units_at, sizes_at, strict=True):
+                if units is not None and size is not None:  # shrunk by 2^k on the way: one η at the new exponent
+                    ledger.check(units + math.ldexp(1.0, min(k, 1023)) if k > 0 else units, size, f"δ_{t}")
     return store, exps[:T + 1]
 
 
@@ -236,8 +294,8 @@ def exact_entries(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
 
 def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None,
               computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None = None,
-              seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None
-              ) -> tuple[float, list[dict[str, np.ndarray]]]:
+              seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None,
+              ledger: Ledger | None = None) -> tuple[float, list[dict[str, np.ndarray]]]:
     """Loss and ∂L/∂θ of every parameter (shapes as in the model's params), float64 throughout: a
     gradient beyond float64's range comes back as an object array of exact mpf values.
 
@@ -249,6 +307,8 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
         computed: every δ_t and its exponents as ``deltas`` returns them, when already computed without a
             float64 event (numeric/jit.py's kernel).
         seen: when given, the δ the sums read (``computed`` or made here) are appended to it.
+        ledger: when given (a plain pass, ``computed`` None), every δ entry and gradient entry is checked
+            against what underflow can have cost it (Ledger); ``ledger.held`` says whether all stood.
 
     Returns:
         (loss summed over the batch, one dict of gradients per layer).
@@ -256,14 +316,15 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
     model = values.model
     the_plan = plan(model.cell, model.layers, model.loss)
     watch = values.watch
+    assert ledger is None or computed is None, "the ledger checks the δ it computes"
     with watch.watch("gradients"):  # one error state for the blocks below (each labelled on its own)
-        return _gradients(values, the_plan, magnitudes, computed, seen)
+        return _gradients(values, the_plan, magnitudes, computed, seen, ledger)
 
 
 def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str, np.ndarray]] | None,
                computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None,
-               seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None
-               ) -> tuple[float, list[dict[str, np.ndarray]]]:
+               seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None,
+               ledger: Ledger | None = None) -> tuple[float, list[dict[str, np.ndarray]]]:
     model, watch = values.model, values.watch
     with watch.watch("loss"):
         loss = values.loss()
@@ -271,24 +332,32 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
         store, exps = computed
     else:
         with watch.watch("delta"):
-            store, exps = deltas(values, the_plan, rescale=True)
+            store, exps = deltas(values, the_plan, rescale=True, ledger=ledger)
     if seen is not None:
         seen.append((store, exps))
     coefs, traj = values.traj.coefs, values.traj
     rows: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} c_t[s'←p] ⊙ δ_t[s'] for t = 1..T: (T, n, B)
     sizes: dict[tuple[int, str], np.ndarray] = {}  # Σ_{s'} |c_t[s'←p] ⊙ δ_t[s']|, when magnitudes are asked for
+    lost: dict[tuple[int, str], np.ndarray] = {}  # the ledger's bound of each row entry, in units of η
     for layer, leaf, states in the_plan.rows:
         with watch.watch(("row", layer, leaf)):  # shared by the weights, input weights and bias of a map
-            total = size = None
+            total = size = units = None
             for state in states:
-                part = coefs[layer - 1][(state, leaf)][1:] * store[(layer, state)][1:]
+                delta = store[(layer, state)][1:]
+                part = coefs[layer - 1][(state, leaf)][1:] * delta
                 total = part if total is None else total + part
-                if magnitudes is not None:
+                if magnitudes is not None or ledger is not None:
                     size = np.abs(part) if size is None else size + np.abs(part)
+                if ledger is not None:  # the coefficient's own error times |δ|, and one η for the product
+                    off = ledger.eta[layer - 1].get((state, leaf))
+                    bound = np.ones_like(delta) if off is None else off[1:] * np.abs(delta) + 1.0
+                    units = bound if units is None else units + bound
         if total is not None:
             rows[(layer, leaf)] = total
             if size is not None:
                 sizes[(layer, leaf)] = size
+            if units is not None:
+                lost[(layer, leaf)] = units
     runs = _runs(exps)
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer, kind, leaf, source in the_plan.grads:
@@ -304,10 +373,27 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
                 size_parts = _blocks(kind, shape, np.abs(store[(layer, leaf)][0]) if kind == "initial" else
                                      sizes.get((layer, leaf)), None if z is None else np.abs(z), runs, int(exps[0]))
                 magnitudes[layer - 1][param] = _combined(size_parts)
+            if ledger is not None and kind != "initial" and (layer, leaf) in lost:  # δ_0 was checked as made
+                _check_sum(ledger, lost[(layer, leaf)], sizes[(layer, leaf)], z, runs, f"∂L/∂{param}")
         if watch.touched(("row", layer, leaf)):
             watch.mark(("grad", param, layer), "row")
         grads[layer - 1][param] = g
     return float(loss), grads
+
+
+def _check_sum(ledger: Ledger, units: np.ndarray, size: np.ndarray, z: np.ndarray | None,
+               runs: list[tuple[int, int, int]], what: str) -> None:
+    """The ledger's check of one gradient, run by run (each run's sum stands on its own: then so does
+    their total): a bias sums its rows (additions that end below the normal range are exact), a weight
+    multiplies them by |z_t| (one η more per product: T·B of them per entry)."""
+    with np.errstate(all="ignore"):
+        for a, b, _ in runs:
+            if z is None:
+                ledger.check(units[a:b].sum(axis=(0, 2)), size[a:b].sum(axis=(0, 2)), what)
+            else:
+                magnitude = np.abs(z[a:b])
+                ledger.check(summed_outer(units[a:b], magnitude) + (b - a) * z.shape[2],
+                             summed_outer(size[a:b], magnitude), what)
 
 
 def _combined(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:

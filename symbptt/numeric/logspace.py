@@ -70,20 +70,38 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
 
 
 def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple[str, str]) -> mpmath.mpf:
-    """One coefficient entry at 30 digits (more where a saturated gate cancels), from the float64 leaves of
-    its step (pre-activations and
-    previous states are accurate in float64; only the nonlinear values may have lost range)."""
+    """One coefficient entry (batch element 0), as mp_coefficients computes it."""
+    return mp_coefficients(values, layer, t, i, 0, (key,))[key]
+
+
+def mp_coefficients(values: ArrayFactors, layer: int, t: int, i: int, b: int = 0,
+                    keys: tuple[tuple[str, str], ...] | None = None, plain: bool = False
+                    ) -> dict[tuple[str, str], mpmath.mpf]:
+    """The coefficients of one entry (step t, unit i, batch element b) at 30 digits (more where a saturated
+    gate cancels), from the float64 leaves of its step: pre-activations and previous states are accurate
+    in float64; only the nonlinear values may have lost range.
+
+    Args:
+        values: the pass (float64, or an exact trajectory whose leaves are mpf).
+        layer: the layer (from 1).
+        t, i, b: the step (1..T), the unit and the batch element.
+        keys: the coefficients wanted (default: all of the cell's).
+        plain: none of ``keys`` reads a difference of the cell's values: 30 digits whatever saturates.
+
+    Returns:
+        Each coefficient's value, by key.
+    """
     cc = compiled(values.model.cell, "mp")
     traj, cell = values.traj, values.model.cell
     layer_values = traj.values[layer - 1]
     # a saturated gate's difference (1 − σ(a) rewritten, the GRU's h − n) loses about 2|a|/ln 10 digits
-    sizes = [abs(float(layer_values[lin.name][t, i, 0])) for lin in cell.linears]
+    sizes = [abs(float(layer_values[lin.name][t, i, b])) for lin in cell.linears]
     largest = sum(v for v in sizes if math.isfinite(v))
-    with mpmath.workdps(saturation_digits_needed(largest, 30) if cc.differences else 30):
-        args = {lin.name: layer_values[lin.name][t, i, 0] for lin in cell.linears}
-        args |= {f"prev_{s}": layer_values[s][t - 1, i, 0] for s in cell.states}
+    with mpmath.workdps(saturation_digits_needed(largest, 30) if cc.differences and not plain else 30):
+        args = {lin.name: layer_values[lin.name][t, i, b] for lin in cell.linears}
+        args |= {f"prev_{s}": layer_values[s][t - 1, i, b] for s in cell.states}
         inp = traj.layer_input(layer, t)
-        args[INPUT] = inp[min(i, inp.shape[0] - 1), 0]
+        args[INPUT] = inp[min(i, inp.shape[0] - 1), min(b, inp.shape[1] - 1)]
         args |= {s: v[i, 0] for s, v in traj.scalars[layer - 1].items()}
         # an exact trajectory's leaves as they are (beyond float64 they would become ±inf)
         row = [args[name] if isinstance(args[name], mpmath.mpf) else mpmath.mpf(float(args[name]))
@@ -91,7 +109,7 @@ def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple
         nodes = [mpmath.mpf(0)] * len(cc.node_names)
         for k in range(len(nodes)):
             nodes[k] = cc.nodes[k](*row, *nodes)
-        return mpmath.mpf(cc.coefficients[key](*row, *nodes))
+        return {key: mpmath.mpf(cc.coefficients[key](*row, *nodes)) for key in (keys or tuple(cc.coefficients))}
 
 
 SMALL_SVD = 16  # up to this many rows a norm is LAPACK's SVD of the block; above, a cheaper route

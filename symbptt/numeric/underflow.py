@@ -1,0 +1,165 @@
+"""A float64 pass that raised underflow, kept in float64 where what underflow cost it is bounded.
+
+NumPy reports an underflow for a whole array operation, so a pass with one saturated gate among
+thousands of coefficients used to be computed again, every number of it, with mpmath.  Here the
+coefficients are followed entry by entry instead:
+
+1. **Which entries underflowed.** A coefficient is an elementwise function of its step's values, so the
+   entries whose evaluation raised the flag are found by evaluating the cell's coefficient function on
+   halves of the entries, and halves of those that raise it again (about 2k·log₂(N/k) small calls for k
+   of N entries).
+2. **Those entries exactly.** Each is computed again with mpmath from its step's float64 values (as every
+   float64 pass takes them) and rounded to float64: a normal value then carries a rounding, one below
+   float64's normal range is off by at most 2⁻¹⁰⁷⁴.  A coefficient the distances to ±1 recomputed
+   (numeric/distances.py, which refuses one whose evaluation underflowed) is kept as they made it where
+   it is a normal number; one below the normal range has no bound here, and the pass is not kept.
+3. **What the rest cost.** The δ recursion and the sums over t run again with a kernel.Ledger: every sum
+   gets a bound on what the coefficients' errors and its own subnormal products can have moved it, and
+   the pass stands only if each is below a quarter of an ulp of the sum's Σ|terms| (less than the
+   rounding every sum already carries) and float64 raised nothing but underflow on the way.
+
+Otherwise nothing is kept and the caller computes the pass with mpmath, as before.  A sum made only of
+tiny terms (every path through a step saturated) fails the check, so its gradient keeps its digits
+from mpmath.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .factors import ArrayFactors, FloatWatch
+from .forward import step_rows
+from .kernel import Ledger, gradients
+from .logspace import mp_coefficients
+
+TINY = np.finfo(float).tiny
+BELOW_RANGE = 2.0  # the error bound of a value rounded below float64's normal range: 2⁻¹⁰⁷⁴, in units of 2⁻¹⁰⁷⁵
+# entries recomputed with mpmath before the whole pass is left to it instead: a twentieth of them (an
+# exact pass computes every entry's coefficients, and more), and never more than RECOMPUTED_MOST
+RECOMPUTED_SHARE = 0.05
+RECOMPUTED_MOST = 2000
+
+
+def recoverable(watch: FloatWatch) -> bool:
+    """Whether every event of a float64 pass is an underflow in the coefficients, the δ recursion or the
+    sums over t (the forward pass and the loss are not followed here).
+
+    Args:
+        watch: the watch that saw the pass.
+
+    Returns:
+        True when the pass may be kept by ``recover``.
+    """
+    def followed(label: object) -> bool:
+        if isinstance(label, tuple):
+            return label[0] in ("coef", "row", "grad")
+        return label in ("delta", "gradients")
+
+    # "row": a gradient marked for its row's event, which is among the events and checked with them
+    return bool(watch.events) and all(kind in ("underflow", "row") and followed(label)
+                                      for label, kind in watch.events)
+
+
+def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, str]] = frozenset(),
+            seen: list | None = None) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+    """The loss and gradients of a float64 pass whose only events were underflow (``recoverable``), with
+    the coefficients that underflowed computed again exactly and every sum checked (see the module's
+    notes); None where the pass cannot be kept.
+
+    Args:
+        values: the float64 pass (its coefficients are changed in place where they are recomputed).
+        watch: the watch that saw it.
+        kept: coefficient keys whose values the distances to ±1 made (not recomputed from the step).
+        seen: when given and the pass is kept, its content becomes the δ of the checked pass (as
+            kernel.gradients fills it).
+
+    Returns:
+        (loss, gradients per layer), or None.
+    """
+    if values.noise is not None or values.kind != "float":
+        return None
+    eta: list[dict[tuple[str, str], np.ndarray]] = []
+    for layer in range(1, values.model.layers + 1):
+        if not watch.touched(("coef", layer)):
+            eta.append({})
+            continue
+        found = _exact_entries(values, layer, kept)
+        if found is None:
+            return None
+        eta.append(found)
+    ledger, fresh = Ledger(eta), FloatWatch()
+    checked: list[tuple[dict, np.ndarray]] = []
+    values.watch = fresh
+    try:
+        with fresh.watch(None):
+            loss, grads = gradients(values, seen=checked, ledger=ledger)
+    finally:
+        values.watch = watch
+    if not ledger.held or not (recoverable(fresh) or not fresh.events):
+        return None
+    if seen is not None:
+        seen[:] = checked
+    return loss, grads
+
+
+def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, str]]
+                   ) -> dict[tuple[str, str], np.ndarray] | None:
+    """Recompute the coefficient entries of ``layer`` whose evaluation underflowed; their error bounds in
+    units of 2⁻¹⁰⁷⁵ per key (arrays shaped as the coefficients), or None when the pass cannot be kept."""
+    cc, traj = values.cc, values.traj
+    coefs = traj.coefs[layer - 1]
+    for key in kept & set(coefs):  # made from the distances: kept where they are normal numbers
+        if np.any(np.abs(coefs[key][1:]) < TINY):
+            return None
+    row = step_rows(cc, traj, layer)
+    shape = np.broadcast_shapes(*(np.shape(r) for r in row))
+    flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
+    entries = _flagged(cc.joint, flat, np.arange(flat[0].size))
+    if entries is None or len(entries) > min(RECOMPUTED_MOST, max(16, RECOMPUTED_SHARE * flat[0].size)):
+        return None
+    eta: dict[tuple[str, str], np.ndarray] = {}
+    wanted = tuple(key for key in coefs if key not in kept)
+    for entry in entries:
+        t, i, b = np.unravel_index(entry, shape)
+        # the kept keys are the ones that read a difference (distances.DistanceForms): none of these does
+        exact = mp_coefficients(values, layer, int(t) + 1, int(i), int(b), wanted, plain=bool(kept))
+        for key, value in exact.items():
+            rounded = float(value)
+            coefs[key][t + 1, i, b] = rounded
+            if abs(rounded) < TINY and value != 0:
+                eta.setdefault(key, np.zeros(coefs[key].shape))[t + 1, i, b] = BELOW_RANGE
+    return eta
+
+
+def _flagged(joint: Any, flat: list[np.ndarray], entries: np.ndarray) -> list[int] | None:
+    """The entries (flat indices) at which the coefficient function ``joint`` raises underflow, by halving;
+    None when there is no joint function to evaluate."""
+    if joint is None:
+        return None
+
+    def raises(part: np.ndarray) -> bool:
+        try:
+            with np.errstate(all="ignore", under="raise"):
+                joint(*(v[part] for v in flat))
+        except FloatingPointError:
+            return True
+        return False
+
+    found: list[int] = []
+    pending = [entries] if raises(entries) else []
+    while pending:
+        part = pending.pop()
+        if part.size == 1:
+            found.append(int(part[0]))
+            continue
+        half = part.size // 2
+        for piece in (part[:half], part[half:]):
+            if raises(piece):
+                pending.append(piece)
+    return sorted(found)
+
+
+
+__all__ = ["recover", "recoverable"]

@@ -1,0 +1,183 @@
+"""A float64 pass that underflowed, kept in float64 where what underflow cost it is bounded
+(numeric/underflow.py and kernel.Ledger): the entries found by halving, the kept passes against
+reference.py's mpmath pass, and the passes the check must send to mpmath (a planted check that never
+fails gets them wrong)."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symbptt
+from symbptt.numeric import grad_report, kernel, underflow
+from symbptt.reference import bptt
+
+TINY = np.finfo(float).tiny
+REFERENCE_DIGITS = 400  # a saturated GRU's differences cancel about 2|a|/ln 10 digits: |a| ≈ 300 here
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 600), st.data())
+def test_halving_finds_exactly_the_entries_whose_evaluation_underflows(size, data):
+    """Entries of 1e-300 times 1e-10 land below the normal range and raise the flag; 1.0 does not."""
+    tiny = data.draw(st.sets(st.integers(0, size - 1), max_size=min(size, 12)))
+    values = np.ones(size)
+    values[list(tiny)] = 1e-300
+    found = underflow._flagged(lambda v: [v * 1e-10, v + 1.0], [values], np.arange(size))
+    assert found == sorted(tiny)
+
+
+def test_the_ledger_stands_a_bound_below_a_quarter_ulp_of_the_sum():
+    """2⁻¹⁰⁷⁵ units against Σ|terms|: S·2¹⁰²⁰ units of room; one unit more than that does not stand."""
+    ledger = kernel.Ledger([{}])
+    size = np.array([TINY, 1.0, 0.0])
+    ledger.check(np.array([2.0**-2, 1e300, 0.0]), size, "fits")  # TINY·2¹⁰²⁰ = 2⁻² units
+    assert ledger.held
+    ledger.check(np.array([2.0**-2 * (1 + 2**-52), 0.0, 0.0]), size, "over")
+    assert not ledger.held and ledger.where == "over"
+    zero = kernel.Ledger([{}])
+    zero.check(np.array([0.0, 0.0, 1.0]), size, "a bound beside a sum of nothing")
+    assert not zero.held
+
+
+def _saturated(cell: str, seed: int, scale: float, batch: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A GRU or LSTM of 3 units driven hard: its gates saturate and some coefficients underflow."""
+    rng = np.random.default_rng(seed)
+    n = 3
+    gates = ("r", "z", "n") if cell == "gru" else ("i", "f", "g", "o")
+    params = {f"W_{g}": rng.normal(size=(n, n)) / np.sqrt(n) for g in gates}
+    params |= {f"U_{g}": rng.normal(size=(n, 1)) for g in gates}
+    params |= {f"b_{g}": rng.normal(size=n) * 0.1 for g in gates}
+    params |= {"b_hn": rng.normal(size=n) * 0.1} if cell == "gru" else {"c0": np.zeros(n)}
+    params["h0"] = np.zeros(n)
+    return params, rng.normal(size=(40, 1, batch)) * scale, rng.normal(size=(n, batch))
+
+
+def _reference(cell: str, params: dict, x: np.ndarray, y: np.ndarray) -> dict:
+    """Each gradient summed over the batch, from reference.py's mpmath pass (one sequence at a time)."""
+    total: dict = {}
+    with mpmath.workdps(REFERENCE_DIGITS):
+        for b in range(x.shape[2]):
+            grads = bptt([params], x[..., b], y[..., b], "tanh", "last", cell, kind="mp")[1][0]
+            total = {k: grads[k] + total.get(k, 0) for k in grads}
+    return total
+
+
+def _agree(got: symbptt.Gradients, exact: dict, layer: int | None = None) -> float:
+    """The worst disagreement: relative for entries in float64's normal range, in log10 beyond it (of one
+    ``layer`` of a stack)."""
+    grads, logs = (got.grads, got.log10) if layer is None else (got.grads[layer], got.log10[layer])
+    worst = 0.0
+    for k, want in exact.items():
+        for value, log, e in zip(np.ravel(grads[k]), np.ravel(logs[k]), np.ravel(want), strict=True):
+            if e == 0:
+                assert value == 0
+                continue
+            if abs(float(e)) >= TINY:
+                worst = max(worst, abs(value - float(e)) / abs(float(e)))
+            else:
+                worst = max(worst, abs(log - float(mpmath.log10(abs(e)))))
+    return worst
+
+
+@pytest.fixture
+def kept(monkeypatch) -> list[bool]:
+    """Whether each float64 pass numeric/underflow.py was asked to keep was kept, in order."""
+    results: list[bool] = []
+    made = underflow.recover
+
+    def counted(*args, **kwargs):
+        out = made(*args, **kwargs)
+        results.append(out is not None)
+        return out
+
+    monkeypatch.setattr(underflow, "recover", counted)
+    return results
+
+
+CASES = [("gru", 7, 100.0, 1), ("gru", 3, 150.0, 2), ("gru", 11, 120.0, 3), ("lstm", 4, 200.0, 1),
+         ("lstm", 5, 300.0, 2)]
+
+
+def test_saturated_passes_kept_in_float64_agree_with_the_reference(kept):
+    """Driven GRUs and LSTMs (batches of 1–3): whichever path each takes, every gradient agrees with
+    reference.py's 400-digit pass to 1e-12 (log10 to 1e-9 beyond float64's range); most are kept in
+    float64 by the check, so the agreement is the check's."""
+    kept_in_float64 = 0
+    for cell, seed, scale, batch in CASES:
+        params, x, y = _saturated(cell, seed, scale, batch)
+        before = len(kept)
+        got = symbptt.gradients(params, x, y, cell=cell)
+        kept_in_float64 += got.digits == 0 and any(kept[before:])
+        assert _agree(got, _reference(cell, params, x, y)) < 1e-12, (cell, seed)
+    assert kept_in_float64 >= 3
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+def test_a_kept_stack_with_a_loss_at_every_step_agrees_with_the_reference(seed, kept):
+    """Two GRU layers (the upper one driven hard by the lower's h), loss 'sum': δ reads the layer above
+    and the loss error at every step, each with its share of the ledger; kept in float64, the gradients
+    of both layers agree with reference.py's 400-digit pass to 1e-12."""
+    lower, x, _ = _saturated("gru", seed, 120.0, 1)
+    upper = _saturated("gru", seed + 100, 1.0, 1)[0]
+    upper |= {f"U_{g}": np.random.default_rng(seed).normal(size=(3, 3)) * 30 for g in "rzn"}
+    y = np.random.default_rng(seed).normal(size=(40, 3, 1))
+    got = symbptt.gradients([lower, upper], x, y, cell="gru", loss="sum")
+    assert got.digits == 0 and kept == [True]
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = bptt([lower, upper], x[..., 0], y[..., 0], "tanh", "sum", "gru", kind="mp")[1]
+    assert max(_agree(got, want, layer) for layer, want in enumerate(exact)) < 1e-12
+
+
+def test_a_sum_of_underflowed_terms_goes_to_mpmath_and_a_planted_check_would_lose_it(monkeypatch, kept):
+    """One input of 1000 saturates every tanh unit at step 20: their 1 − h² (below 10⁻³⁰⁰) underflow, so
+    δ_19 = Wᵀ((1 − h_20²) ⊙ δ_20) has nothing left in float64, and neither has every δ before it (the
+    gradient of h0 is about 10⁻⁹⁰⁰).  The check sends the pass to mpmath, whose log10 agrees with the
+    reference; a check planted to stand everything keeps the pass in float64, and its −inf is caught."""
+    rng = np.random.default_rng(1)
+    n, T = 3, 40
+    params = {"W": rng.normal(size=(n, n)), "U": rng.normal(size=(n, 1)) + 1.0, "b": np.zeros(n),
+              "h0": np.zeros(n)}
+    x, y = rng.normal(size=(T, 1, 1)), rng.normal(size=(n, 1))
+    x[19] = 1000.0
+    with mpmath.workdps(60):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "rnn", kind="mp")[1][0]
+    got = symbptt.gradients(params, x, y)
+    assert kept == [False] and got.digits == grad_report.DPS
+    assert _agree(got, exact) < 1e-9 and np.all(got.log10["h0"] < -300)
+    monkeypatch.setattr(kernel.Ledger, "check", lambda self, units, size, what: None)
+    planted = symbptt.gradients(params, x, y)
+    assert planted.digits == 0 and np.all(np.isneginf(planted.log10["h0"]))
+    assert _agree(planted, exact) == np.inf
+
+
+def test_a_gradient_only_underflowed_terms_feed_goes_to_mpmath(monkeypatch, kept):
+    """One unit of 24 held at a ≈ 400 for every step: every δ keeps its other units' terms, but the unit's
+    own bias and weight rows sum only its 1 − h² (about 10⁻³⁴⁸, 0 in float64): the gradients' check fails
+    and mpmath computes the pass; planted away, the bias gradient comes back as −inf and is caught."""
+    rng = np.random.default_rng(2)
+    n, T = 24, 40
+    b = np.zeros(n)
+    b[0] = 400.0
+    params = {"W": rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": b, "h0": np.zeros(n)}
+    x, y = rng.normal(size=(T, 1, 1)), rng.normal(size=(n, 1))
+    with mpmath.workdps(60):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "rnn", kind="mp")[1][0]
+    where: list[str] = []
+    checked = kernel.Ledger.check
+
+    def watched(self, units, size, what):
+        checked(self, units, size, what)
+        where.append(self.where)
+
+    monkeypatch.setattr(kernel.Ledger, "check", watched)
+    got = symbptt.gradients(params, x, y)
+    assert kept == [False] and got.digits == grad_report.DPS and where[-1].startswith("∂L/∂")
+    assert _agree(got, exact) < 1e-9 and got.log10["b"][0] < -300
+    monkeypatch.setattr(kernel.Ledger, "check", lambda self, units, size, what: None)
+    planted = symbptt.gradients(params, x, y)
+    assert planted.digits == 0 and np.isneginf(planted.log10["b"][0])
+    assert _agree(planted, exact) == np.inf
