@@ -101,10 +101,12 @@ class FactorCache(Generic[R]):
         self.symbol = symbol  # a notation symbol drawn from its spelling alone (None: printed by show)
         self.atoms: Bounded[sp.Basic, str] = Bounded(32768)  # a form at T = 10⁴ spells some 24,000 symbols
         self.templates: dict[sp.Basic, R] = {}
-        self.done: Bounded[sp.Basic, R] = Bounded(8192)  # long forms: each factor is printed a few times
+        self.done: Bounded[sp.Basic, R] = Bounded(24576)  # long forms: each factor is printed a few times
         self.terms: FactorCache[R] | None = None  # a format's own cache of whole terms that are not products
 
     def __call__(self, expr: sp.Basic) -> R:
+        if self.symbol is not None and isinstance(expr, notation.Name):  # spelled from the atoms' cache
+            return self.symbol(self.atom(expr))
         found = self.done.get(expr)
         if found is None:
             found = self.done.remember(expr, self._print(expr))

@@ -172,3 +172,24 @@ def test_a_symbol_drawn_from_its_spelling_is_what_the_printer_draws(symbol):
         if hasattr(drawn, "lines"):
             drawn, printed = (drawn.lines, drawn.baseline), (printed.lines, printed.baseline)
         assert drawn == printed
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_a_long_form_prints_each_steps_factor_once(pretty, monkeypatch):
+    """T = 3000, every parameter: 1 − h_t² stands in the δ recursion and in the three gradients' sums,
+    thousands of equations apart.  The factor cache keeps it between its uses (symbols, spelled from
+    their own cache, do not crowd it), so each factor is drawn once, not once per use."""
+    from symbptt import render
+
+    drawn: dict[sp.Basic, int] = {}
+    made = render.FactorCache._print
+
+    def counted(self, expr):
+        drawn[expr] = drawn.get(expr, 0) + 1
+        return made(self, expr)
+
+    monkeypatch.setattr(render.FactorCache, "_print", counted)
+    lines = render.render_lines(derive(RNN(T=3000), "recursive", "all"), pretty=pretty)
+    assert sum(len(line) for line in lines) > 0
+    steps = [expr for expr in drawn if not isinstance(expr, notation.Name)]
+    assert len(steps) >= 3000 and max(drawn[expr] for expr in steps) == 1
