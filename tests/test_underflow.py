@@ -181,3 +181,18 @@ def test_a_gradient_only_underflowed_terms_feed_goes_to_mpmath(monkeypatch, kept
     planted = symbptt.gradients(params, x, y)
     assert planted.digits == 0 and np.isneginf(planted.log10["b"][0])
     assert _agree(planted, exact) == np.inf
+
+
+def test_a_pass_with_too_many_underflowed_entries_is_left_to_mpmath_before_any_is_recomputed(monkeypatch, kept):
+    """Every tanh unit held at a ≈ 400 for all 40 steps: all 120 coefficient entries underflow, more than
+    a twentieth of them, so none is recomputed and no sum is checked: the exact pass is cheaper."""
+    from symbptt.numeric import logspace
+
+    recomputed: list[tuple] = []
+    monkeypatch.setattr(underflow, "mp_coefficients", lambda *args, **kwargs: recomputed.append(args))
+    monkeypatch.setattr(kernel.Ledger, "check", lambda *args: pytest.fail("a sum was checked"))
+    rng = np.random.default_rng(1)
+    params = {"W": rng.normal(size=(3, 3)), "U": rng.normal(size=(3, 1)), "b": np.full(3, 400.0), "h0": np.zeros(3)}
+    got = symbptt.gradients(params, rng.normal(size=(40, 1, 1)), rng.normal(size=(3, 1)))
+    assert kept == [False] and got.digits == grad_report.DPS and recomputed == []
+    assert logspace.mp_coefficients is not underflow.mp_coefficients  # the planted one was the one in use
