@@ -196,3 +196,25 @@ def test_a_pass_with_too_many_underflowed_entries_is_left_to_mpmath_before_any_i
     got = symbptt.gradients(params, rng.normal(size=(40, 1, 1)), rng.normal(size=(3, 1)))
     assert kept == [False] and got.digits == grad_report.DPS and recomputed == []
     assert logspace.mp_coefficients is not underflow.mp_coefficients  # the planted one was the one in use
+
+
+def test_the_report_keeps_an_underflowed_pass_in_float64_and_its_measured_digits_hold():
+    """`grad`'s report on a driven LSTM whose coefficients underflow: the pass stands in float64 (its
+    precision says so, with the digits the nudged reruns measured), and every gradient holds the digits
+    the report claims for its worst entry, against reference.py's 400-digit pass."""
+    from symbptt.config import parse_config
+    from symbptt.numeric.grad_report import grad_report
+
+    params, x, y = _saturated("lstm", 4, 200.0, 1)
+    cfg = parse_config({"cell": "lstm", **{k: v.tolist() for k, v in params.items()},
+                        "x": x[:, :, 0].tolist(), "y": y[:, 0].tolist(), "loss": "last"})
+    report = grad_report(cfg)
+    assert report["precision"].startswith("float64"), report["precision"]
+    claimed = report["float64_digits"]["worst_entry"]
+    exact = _reference("lstm", params, x, y)
+    worst = 0.0
+    for key, want in exact.items():
+        for value, e in zip(np.ravel(np.asarray(report["grad"][key], dtype=object)), np.ravel(want), strict=True):
+            if e != 0 and abs(float(e)) >= TINY:
+                worst = max(worst, abs(float(value) - float(e)) / abs(float(e)))
+    assert claimed >= 10 and worst <= 10.0 ** -claimed

@@ -180,10 +180,10 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         computed = None
     # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
     # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
-    followed = not whole and magnitudes is None and (held or not digits) and kernel.applies(values)
+    followed = (held or not digits) and kernel.applies(values)
     tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
     if tried and underflow.recoverable(watch):
-        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen)
+        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen, magnitudes)
         if recovered is not None:
             return *recovered, 0
     loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
@@ -195,7 +195,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
     if followed and not tried and underflow.recoverable(watch):  # the sums underflowed, not the coefficients
-        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen)
+        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen, magnitudes)
         if recovered is not None:
             return *recovered, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass

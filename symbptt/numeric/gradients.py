@@ -24,9 +24,9 @@ overflow or invalid operation anyway, the affected blocks are computed again wit
 (numeric/grad_report.py's exact_gradients): ``digits`` says so.  An underflow is followed instead
 (numeric/underflow.py): the coefficient entries that raised it are computed again exactly and every
 sum is checked for what underflow can have cost it; mpmath is used only where that is not below a
-quarter of an ulp of the sum.  Where a gate saturates, the differences
-of values near ±1 (the GRU's h_{t-1} − n_t) come from the distances to ±1 the pass carries beside them
-(numeric/distances.py).  float64 stands when each keeps 10 digits by a worst-case bound carried with
+quarter of an ulp of the sum (with ``digits=``, the kept pass's digits are then measured as any).
+Where a gate saturates, the differences of values near ±1 (the GRU's h_{t-1} − n_t) come from the
+distances to ±1 the pass carries beside them (numeric/distances.py).  float64 stands when each keeps 10 digits by a worst-case bound carried with
 them; otherwise every block is computed again with mpmath, at the digits the differences are measured
 to cancel.
 Float64 rounding itself is measured only when asked: over T steps each entry's relative error grows

@@ -63,7 +63,8 @@ def recoverable(watch: FloatWatch) -> bool:
 
 
 def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, str]] = frozenset(),
-            seen: list | None = None) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+            seen: list | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None
+            ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
     """The loss and gradients of a float64 pass whose only events were underflow (``recoverable``), with
     the coefficients that underflowed computed again exactly and every sum checked (see the module's
     notes); None where the pass cannot be kept.
@@ -74,6 +75,8 @@ def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, 
         kept: coefficient keys whose values the distances to ±1 made (not recomputed from the step).
         seen: when given and the pass is kept, its content becomes the δ of the checked pass (as
             kernel.gradients fills it).
+        magnitudes: filled as kernel.gradients fills it (each gradient's Σ|terms|), for the report's
+            measured digits.
 
     Returns:
         (loss, gradients per layer), or None.
@@ -94,7 +97,7 @@ def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, 
     values.watch = fresh
     try:
         with fresh.watch(None):
-            loss, grads = gradients(values, seen=checked, ledger=ledger)
+            loss, grads = gradients(values, magnitudes, seen=checked, ledger=ledger)
     finally:
         values.watch = watch
     if not ledger.held or not (recoverable(fresh) or not fresh.events):
