@@ -26,9 +26,9 @@ overflow or invalid operation anyway, the affected blocks are computed again wit
 sum is checked for what underflow can have cost it; mpmath is used only where that is not below a
 quarter of an ulp of the sum (with ``digits=``, the kept pass's digits are then measured as any).
 Where a gate saturates, the differences of values near ±1 (the GRU's h_{t-1} − n_t) come from the
-distances to ±1 the pass carries beside them (numeric/distances.py).  float64 stands when each keeps 10 digits by a worst-case bound carried with
-them; otherwise every block is computed again with mpmath, at the digits the differences are measured
-to cancel.
+distances to ±1 the pass carries beside them (numeric/distances.py).  float64 stands when each keeps
+10 digits by a worst-case bound carried with them; otherwise every block is computed again with mpmath,
+at the digits the differences are measured to cancel.
 Float64 rounding itself is measured only when asked: over T steps each entry's relative error grows
 like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
