@@ -23,7 +23,7 @@ from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
 from . import jit, jit_nudge, kernel, underflow
-from .distances import DistanceForms, cancellation, carried
+from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .forward import UlpNoise, cancelled_digits, difference_digits
 from .jit_nudge import nudged_gradients
@@ -183,7 +183,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     followed = (held or not digits) and kernel.applies(values)
     tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
     if tried and underflow.recoverable(watch):
-        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen, magnitudes)
+        recovered = underflow.recover(values, watch, held, seen, magnitudes)
         if recovered is not None:
             return *recovered, 0
     loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
@@ -195,7 +195,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
     if followed and not tried and underflow.recoverable(watch):  # the sums underflowed, not the coefficients
-        recovered = underflow.recover(values, watch, _carried_keys(values, held), seen, magnitudes)
+        recovered = underflow.recover(values, watch, held, seen, magnitudes)
         if recovered is not None:
             return *recovered, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
@@ -211,12 +211,6 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
             if blocks is None or whole or (param, layer) in blocks:
                 g[param] = mp_grads[layer - 1][param]
     return loss, grads, max(DPS, digits)
-
-
-def _carried_keys(values: ArrayFactors, held: bool) -> frozenset[tuple[str, str]]:
-    """The coefficients the distances to ±1 made (``held``: numeric/distances.py carried them)."""
-    forms = DistanceForms.of(values.cc.cell) if held else None
-    return frozenset(forms.coefficients) if forms is not None else frozenset()
 
 
 def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndarray] | None]:

@@ -19,12 +19,11 @@ import sympy as sp
 
 from .. import primitives as P
 from ..activations import get_activation
-from ..budget import saturation_digits_needed
-from ..cells import INPUT, Cell, unit
+from ..cells import Cell, unit
 from ..step import Route, step_graph
 from .factors import ArrayFactors
-from .forward import compiled
 from .spectral import BLOCK, certified_norms, spectral_norms
+from .underflow import mp_coefficients
 
 TINY = np.finfo(float).tiny
 MAX_LISTED = 201
@@ -60,56 +59,13 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
             bad = (np.abs(c) < TINY) | ~np.isfinite(c)
             bad[0] = False
             for t, i in zip(*np.nonzero(bad), strict=True):
-                v = _mp_coefficient(values, layer, int(t), int(i), key)
+                v = mp_coefficients(values, layer, int(t), int(i), 0, (key,))[key]
                 sign[t, i] = float(mpmath.sign(v))
                 logs[t, i] = P.mp_log10_abs(v)
         out[key] = (sign, logs)
     for sign, logs in out.values():  # a nonzero entry whose log10 float64 cannot hold (|log10| > 1.8e308,
         logs[(sign != 0) & np.isinf(logs)] = np.nan  # as from tanh(sinh(a))): NaN, never an "exact 0"
     return out
-
-
-def _mp_coefficient(values: ArrayFactors, layer: int, t: int, i: int, key: tuple[str, str]) -> mpmath.mpf:
-    """One coefficient entry (batch element 0), as mp_coefficients computes it."""
-    return mp_coefficients(values, layer, t, i, 0, (key,))[key]
-
-
-def mp_coefficients(values: ArrayFactors, layer: int, t: int, i: int, b: int = 0,
-                    keys: tuple[tuple[str, str], ...] | None = None, plain: bool = False
-                    ) -> dict[tuple[str, str], mpmath.mpf]:
-    """The coefficients of one entry (step t, unit i, batch element b) at 30 digits (more where a saturated
-    gate cancels), from the float64 leaves of its step: pre-activations and previous states are accurate
-    in float64; only the nonlinear values may have lost range.
-
-    Args:
-        values: the pass (float64, or an exact trajectory whose leaves are mpf).
-        layer: the layer (from 1).
-        t, i, b: the step (1..T), the unit and the batch element.
-        keys: the coefficients wanted (default: all of the cell's).
-        plain: none of ``keys`` reads a difference of the cell's values: 30 digits whatever saturates.
-
-    Returns:
-        Each coefficient's value, by key.
-    """
-    cc = compiled(values.model.cell, "mp")
-    traj, cell = values.traj, values.model.cell
-    layer_values = traj.values[layer - 1]
-    # a saturated gate's difference (1 − σ(a) rewritten, the GRU's h − n) loses about 2|a|/ln 10 digits
-    sizes = [abs(float(layer_values[lin.name][t, i, b])) for lin in cell.linears]
-    largest = sum(v for v in sizes if math.isfinite(v))
-    with mpmath.workdps(saturation_digits_needed(largest, 30) if cc.differences and not plain else 30):
-        args = {lin.name: layer_values[lin.name][t, i, b] for lin in cell.linears}
-        args |= {f"prev_{s}": layer_values[s][t - 1, i, b] for s in cell.states}
-        inp = traj.layer_input(layer, t)
-        args[INPUT] = inp[min(i, inp.shape[0] - 1), min(b, inp.shape[1] - 1)]
-        args |= {s: v[i, 0] for s, v in traj.scalars[layer - 1].items()}
-        # an exact trajectory's leaves as they are (beyond float64 they would become ±inf)
-        row = [args[name] if isinstance(args[name], mpmath.mpf) else mpmath.mpf(float(args[name]))
-               for name in cc.leaf_names]
-        nodes = [mpmath.mpf(0)] * len(cc.node_names)
-        for k in range(len(nodes)):
-            nodes[k] = cc.nodes[k](*row, *nodes)
-        return {key: mpmath.mpf(cc.coefficients[key](*row, *nodes)) for key in (keys or tuple(cc.coefficients))}
 
 
 SMALL_SVD = 16  # up to this many rows a norm is LAPACK's SVD of the block; above, a cheaper route

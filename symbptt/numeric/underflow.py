@@ -25,14 +25,18 @@ from mpmath.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import mpmath
 import numpy as np
 
+from ..budget import saturation_digits_needed
+from ..cells import INPUT
+from .distances import DistanceForms
 from .factors import ArrayFactors, FloatWatch
-from .forward import step_rows
+from .forward import compiled, step_rows
 from .kernel import Ledger, gradients
-from .logspace import mp_coefficients
 
 TINY = np.finfo(float).tiny
 BELOW_RANGE = 2.0  # the error bound of a value rounded below float64's normal range: 2⁻¹⁰⁷⁴, in units of 2⁻¹⁰⁷⁵
@@ -62,9 +66,8 @@ def recoverable(watch: FloatWatch) -> bool:
                                       for label, kind in watch.events)
 
 
-def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, str]] = frozenset(),
-            seen: list | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None
-            ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen: list | None = None,
+            magnitudes: list[dict[str, np.ndarray]] | None = None) -> tuple[float, list[dict[str, np.ndarray]]] | None:
     """The loss and gradients of a float64 pass whose only events were underflow (``recoverable``), with
     the coefficients that underflowed computed again exactly and every sum checked (see the module's
     notes); None where the pass cannot be kept.
@@ -72,7 +75,8 @@ def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, 
     Args:
         values: the float64 pass (its coefficients are changed in place where they are recomputed).
         watch: the watch that saw it.
-        kept: coefficient keys whose values the distances to ±1 made (not recomputed from the step).
+        carried: the distances to ±1 made the coefficients that read a difference (numeric/distances.py):
+            those are kept as made, not recomputed from the step.
         seen: when given and the pass is kept, its content becomes the δ of the checked pass (as
             kernel.gradients fills it).
         magnitudes: filled as kernel.gradients fills it (each gradient's Σ|terms|), for the report's
@@ -83,6 +87,8 @@ def recover(values: ArrayFactors, watch: FloatWatch, kept: frozenset[tuple[str, 
     """
     if values.noise is not None or values.kind != "float":
         return None
+    forms = DistanceForms.of(values.cc.cell) if carried else None
+    kept = frozenset(forms.coefficients) if forms is not None else frozenset()
     eta: list[dict[tuple[str, str], np.ndarray]] = []
     for layer in range(1, values.model.layers + 1):
         if not watch.touched(("coef", layer)):
@@ -136,6 +142,44 @@ def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, 
     return eta
 
 
+def mp_coefficients(values: ArrayFactors, layer: int, t: int, i: int, b: int = 0,
+                    keys: tuple[tuple[str, str], ...] | None = None, plain: bool = False
+                    ) -> dict[tuple[str, str], mpmath.mpf]:
+    """The coefficients of one entry (step t, unit i, batch element b) at 30 digits (more where a saturated
+    gate cancels), from the float64 leaves of its step: pre-activations and previous states are accurate
+    in float64; only the nonlinear values may have lost range.
+
+    Args:
+        values: the pass (float64, or an exact trajectory whose leaves are mpf).
+        layer: the layer (from 1).
+        t, i, b: the step (1..T), the unit and the batch element.
+        keys: the coefficients wanted (default: all of the cell's).
+        plain: none of ``keys`` reads a difference of the cell's values: 30 digits whatever saturates.
+
+    Returns:
+        Each coefficient's value, by key.
+    """
+    cc = compiled(values.model.cell, "mp")
+    traj, cell = values.traj, values.model.cell
+    layer_values = traj.values[layer - 1]
+    # a saturated gate's difference (1 − σ(a) rewritten, the GRU's h − n) loses about 2|a|/ln 10 digits
+    sizes = [abs(float(layer_values[lin.name][t, i, b])) for lin in cell.linears]
+    largest = sum(v for v in sizes if math.isfinite(v))
+    with mpmath.workdps(saturation_digits_needed(largest, 30) if cc.differences and not plain else 30):
+        args = {lin.name: layer_values[lin.name][t, i, b] for lin in cell.linears}
+        args |= {f"prev_{s}": layer_values[s][t - 1, i, b] for s in cell.states}
+        inp = traj.layer_input(layer, t)
+        args[INPUT] = inp[min(i, inp.shape[0] - 1), min(b, inp.shape[1] - 1)]
+        args |= {s: v[i, 0] for s, v in traj.scalars[layer - 1].items()}
+        # an exact trajectory's leaves as they are (beyond float64 they would become ±inf)
+        row = [args[name] if isinstance(args[name], mpmath.mpf) else mpmath.mpf(float(args[name]))
+               for name in cc.leaf_names]
+        nodes = [mpmath.mpf(0)] * len(cc.node_names)
+        for k in range(len(nodes)):
+            nodes[k] = cc.nodes[k](*row, *nodes)
+        return {key: mpmath.mpf(cc.coefficients[key](*row, *nodes)) for key in (keys or tuple(cc.coefficients))}
+
+
 def _flagged(joint: Any, flat: list[np.ndarray], entries: np.ndarray) -> list[int] | None:
     """The entries (flat indices) at which the coefficient function ``joint`` raises underflow, by halving;
     None when there is no joint function to evaluate."""
@@ -165,4 +209,4 @@ def _flagged(joint: Any, flat: list[np.ndarray], entries: np.ndarray) -> list[in
 
 
 
-__all__ = ["recover", "recoverable"]
+__all__ = ["mp_coefficients", "recover", "recoverable"]
