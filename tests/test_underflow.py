@@ -229,3 +229,33 @@ def test_the_report_keeps_an_underflowed_pass_in_float64_and_its_measured_digits
             if e != 0 and abs(float(e)) >= TINY:
                 worst = max(worst, abs(float(value) - float(e)) / abs(float(e)))
     assert claimed >= 10 and worst <= 10.0 ** -claimed
+
+
+def test_the_ledger_counts_a_recomputed_coefficients_own_error_times_the_delta_it_meets():
+    """One tanh unit, T = 2, δ_2 = h_2 − y = 2³⁰⁰ (inside the range δ is kept in), and σ' at step 2 set to
+    10⁻³²⁰, a subnormal that holds about 3 digits.  δ_1 = w·σ'·δ_2 is then normal (10⁻²³⁰) and its
+    products raise no doubt, but the coefficient's own error (2⁻¹⁰⁷⁴ times 2³⁰⁰) is most of it: with that
+    error on the ledger the sum does not stand; without it (planted) it would."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+
+    spec = get_cell("rnn", get_activation("tanh"))
+    params = {"W": np.array([[0.5]]), "U": np.array([[1.0]]), "b": np.array([[0.0]]), "h0": np.array([[0.0]])}
+    x = np.array([[[0.3]], [[0.2]]])
+    plain = ArrayFactors(NumericModel(spec, [params], x, np.zeros((1, 1)), "last"))
+    target = plain.traj.values[0]["h"][-1] - 2.0**300
+    values = ArrayFactors(NumericModel(spec, [params], x, target, "last"))
+    key = ("h", "a")
+    values.traj.coefs[0][key][2, 0, 0] = 1e-320
+    eta = np.zeros_like(values.traj.coefs[0][key])
+    eta[2, 0, 0] = underflow.BELOW_RANGE
+    plan = kernel.plan(spec, 1, "last")
+    held = []
+    for errors in ({key: eta}, {}):
+        ledger = kernel.Ledger([errors])
+        with np.errstate(all="ignore"):
+            store, _ = kernel.deltas(values, plan, rescale=True, ledger=ledger)
+        held.append((ledger.held, ledger.where))
+    assert 1e-240 < abs(store[(1, "h")][1, 0, 0]) < 1e-220
+    assert held == [(False, "δ_1"), (True, "")]
