@@ -34,7 +34,9 @@ def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
     assert {row[0].split()[0] for row in rows} == {"rnn", "lstm", "gru"}
     assert all(float(row[7]) < 1e-12 for row in rows), rows  # worst, beside the path that ran
     fallback = numbers.fallback(True)
-    assert len(fallback) == 6 and fallback[-1][1].startswith("mpmath"), fallback  # a case that needs the digits
+    # the last row: a case that needs the digits, or the words that no seed tried does, beside its path
+    needs = fallback[-1][1].startswith("mpmath")
+    assert len(fallback) == 6 and needs != ("needs mpmath" in fallback[-1][0]), fallback
 
 
 def test_the_measured_digits_table_runs_and_its_sentence_follows_its_rows():

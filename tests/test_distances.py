@@ -130,17 +130,47 @@ def test_a_gru_settling_on_its_fixed_point_is_refused_once_the_distances_cancel(
         assert _worst(got.grads, exact) < 1e-12
 
 
-def test_a_distance_below_float64s_normal_range_is_refused():
-    """tanh(400) is within 10^-347 of 1: its distance is below float64's normal range, so the distances
-    refuse (the exact pass takes it), where a distance rounded to 0 would have made h_{t−1} − n_t exactly
-    0; with tanh(20) they hold."""
+def test_a_distance_below_float64s_normal_range_is_carried_with_a_wider_exponent():
+    """tanh(400) is within 10^-347 of 1, and with z ≈ 10⁻⁵ each step h_t follows n_t to within 10⁻⁵ of its
+    last distance: by T = 66 the distances are far below float64's normal range.  They are carried with
+    an exponent of their own (distances._Wide), and every ∂h_t/∂a_z = σ'(a_z)(h_{t−1} − n_t) agrees with
+    a 2000-digit pass: to 1e-10 where it is a normal number, within 2⁻¹⁰⁷⁴ (one rounding) below.  The
+    plain float64 coefficients, not carried, get 60 of the 66 wrong."""
     spec = get_cell("gru", get_activation("tanh"))
-    for size, held in ((400.0, False), (20.0, True)):
-        params = {k: np.zeros(spec.shape(k, 2, 1)) for k in spec.params}
-        params["U_n"][:] = size
-        params["h0"][:] = 0.5
-        values = ArrayFactors(_model(params, np.ones((5, 1, 1)), np.zeros((2, 1))))
-        assert distances.carried(values.cc, values.traj) == held
+    params = {k: np.zeros(spec.shape(k, 2, 1)) for k in spec.params}
+    params["U_n"][:], params["U_z"][:], params["h0"][:] = 400.0, -11.5, 0.5
+    model = _model(params, np.ones((66, 1, 1)), np.zeros((2, 1)))
+    with np.errstate(all="ignore"):
+        plain = ArrayFactors(model).traj.coefs[0][("h", "a_z")].copy()
+        values = ArrayFactors(model)
+        assert distances.carried(values.cc, values.traj)
+    with mpmath.workdps(2000):
+        exact = ArrayFactors(model.as_mp(), "mp").traj.coefs[0][("h", "a_z")]
+    tiny = mpmath.mpf(2) ** -1074
+
+    def wrong(got: np.ndarray) -> int:
+        return sum(not (abs(mpmath.mpf(float(g)) - e) <= max(abs(e) * mpmath.mpf(1e-10), tiny))
+                   for g, e in zip(got[1:].ravel(), exact[1:].ravel(), strict=True))
+
+    below = sum(abs(e) < np.finfo(float).tiny for e in exact[1:].ravel())
+    assert below >= 8 and wrong(values.traj.coefs[0][("h", "a_z")]) == 0 and wrong(plain) >= 60
+
+
+@pytest.mark.parametrize("seed", [8, 12])
+def test_a_pass_carried_with_a_wider_exponent_agrees_with_the_reference(seed, exact_passes):
+    """GRUs driven × 100 whose tanh nodes reach |a| = 590–800 (distances down to 10⁻⁶⁹⁵): carried with a
+    wider exponent, their coefficients below float64's range rounded once and checked as underflow
+    (numeric/underflow.py), they stay in float64 (no exact pass) and agree with reference.py's
+    1000-digit pass to 1e-13 (these used to take about 250 digits of mpmath)."""
+    params, x, y = _saturated(seed, 4, 100, 100.0)
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(_model(params, x, y))
+    assert np.max(np.abs(values.traj.values[0]["a_n"])) > 500  # e^{−2|a|}: far below the normal range
+    got = symbptt.gradients(params, x, y, cell="gru")
+    assert got.digits == 0 and exact_passes == []
+    with mpmath.workdps(1000):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    assert _worst(got.grads, exact) < 1e-13
 
 
 @pytest.mark.parametrize(("seed", "n", "T", "scale"), [*CASES, (7, 4, 100, 100.0), (3, 3, 50, 60.0)])

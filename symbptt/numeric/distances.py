@@ -16,8 +16,12 @@ and divided by the distance it makes, then divided by the gap d_v − d_u.  When
 KEPT_DIGITS digits by that bound, the step coefficients that read differences are recomputed from them,
 and the float64 pass stands where the saturation bound (grad_report.saturation_digits) would otherwise
 send the whole pass to mpmath.  Like every float64 pass of symbptt.gradients, the forward values
-themselves are taken as float64 computed them.  Where float64 is not enough all the same (a
-coefficient that left its range), the distances still say how many digits each difference cancels
+themselves are taken as float64 computed them.  A distance below float64's normal range (a tanh read
+from |a| > 354, a state that has followed one) is carried with an exponent of its own (_Wide: an
+int64 beside each float64), the same bounds beside it; a coefficient that reads such a difference is
+formed from it (the cell's are linear in their difference) and rounded once to float64, and a value
+that lands below the normal range is then checked as an underflow (numeric/underflow.py).  Where float64
+is not enough all the same, the distances still say how many digits each difference cancels
 (cancellation), and the exact pass starts at that many more.
 
 A cell qualifies when each of its differences subtracts two values, each either a tanh node or a
@@ -30,6 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -62,8 +67,21 @@ class DistanceForms:
                        for s, (reads, forms) in states.items()}
         symbols = [sp.Symbol(f"_difference{i}", real=True) for i in range(len(pairs))]
         swap = {add: symbol for (add, _, _, _), symbol in zip(pairs, symbols, strict=True)}
-        self.coefficients = {key: _float([*args, *symbols], expr.xreplace(swap))
-                             for key, expr in cc.coefficient_exprs.items() if expr.atoms(sp.Add) & set(swap)}
+        read = {key: expr.xreplace(swap) for key, expr in cc.coefficient_exprs.items()
+                if expr.atoms(sp.Add) & set(swap)}
+        self.coefficients = {key: _float([*args, *symbols], expr) for key, expr in read.items()}
+        # each coefficient as factor·difference, when it is linear in one difference (the GRU's ∂h/∂a_z =
+        # σ'(a_z)·(h_{t-1} − n_t)): what a difference beyond float64's range is multiplied by (_layer_wide)
+        linear: dict[tuple[str, str], tuple[int, Callable[..., np.ndarray]]] | None = {}
+        for key, expr in read.items():
+            used = [i for i, symbol in enumerate(symbols) if expr.has(symbol)]
+            factor = expr.diff(symbols[used[0]]) if len(used) == 1 else None
+            if factor is None or factor.has(symbols[used[0]]) or expr.subs(symbols[used[0]], 0) != 0:
+                linear = None
+                break
+            assert linear is not None
+            linear[key] = (used[0], _float(args, factor))
+        self.linear = linear
 
     @property
     def keys(self) -> list[tuple[str, str]]:
@@ -235,12 +253,15 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | N
     for name, arg in forms.tanh_args.items():
         a = np.broadcast_to(arg(*row), shape)
         e = np.exp(-2.0 * np.abs(a))
-        if not np.all(e >= TINY):  # a distance below float64's normal range (|a| > 354): more digits will do
-            return None
+        if not np.all(e >= TINY):  # a distance below float64's normal range (|a| > 354): a wider exponent
+            return _layer_wide(forms, traj, layer)
         dist[unit(name)] = (2.0 * e / (1.0 + e), np.where(a >= 0, 1.0, -1.0), (2.0 * np.abs(a) + 2.0 * largest + 6.0)
                             * ROUNDING)
     for state, (reads, patterns) in forms.states.items():
-        found = _carried_state(values[state], prev(state), reads, patterns, row, dist, gate_error)
+        try:
+            found = _carried_state(values[state], prev(state), reads, patterns, row, dist, gate_error)
+        except _OutOfRange:
+            return _layer_wide(forms, traj, layer)
         if found is None:
             return None
         d, sign, error = found
@@ -301,20 +322,7 @@ def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], p
     sign = np.where(h >= 0, 1.0, -1.0)  # t = 0..T
     if any(r != own_read and r not in dist for r in reads):
         return None
-    # each pattern's forms over every t at once: the pattern of each entry is known beforehand (the signs
-    # are the float64 values'), so only the recursion itself runs step by step
-    coef = [np.zeros(shape) for _ in reads]
-    rest = np.zeros(shape)
-    read_signs = [sign[:-1] if r == own_read else dist[r][1] for r in reads]
-    for pattern, (coef_fns, rest_fn) in patterns.items():
-        where = sign[1:] == pattern[0]
-        for s, want in zip(read_signs, pattern[1:], strict=True):
-            where = where & (s == want)
-        if not where.any():
-            continue
-        for target, fn in zip(coef, coef_fns, strict=True):
-            target[where] = np.broadcast_to(fn(*row), shape)[where]
-        rest[where] = np.broadcast_to(rest_fn(*row), shape)[where]
+    coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
     operations = (len(reads) + 2) * ROUNDING
     fixed, size, held = rest.copy(), np.abs(rest), np.abs(rest) * gate_error
     own = np.zeros(shape)
@@ -338,6 +346,198 @@ def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], p
     if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1 + 1e-12):  # not a value in [−1, 1]
         return None
     if not np.all(d[1:] >= TINY):  # a distance that left float64's normal range on the way
+        raise _OutOfRange
+    return d, sign, error
+
+
+def _pattern_forms(sign: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
+                   row: list[np.ndarray], dist: dict, shape: tuple) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each read distance's coefficient and the rest of a state's step, for every t at once: the pattern of
+    signs of each entry is known beforehand (the signs are the float64 values'), so only the recursion
+    itself runs step by step."""
+    coef = [np.zeros(shape) for _ in reads]
+    rest = np.zeros(shape)
+    read_signs = [sign[:-1] if r == own_read else dist[r][1] for r in reads]
+    for pattern, (coef_fns, rest_fn) in patterns.items():
+        where = sign[1:] == pattern[0]
+        for s, want in zip(read_signs, pattern[1:], strict=True):
+            where = where & (s == want)
+        if not where.any():
+            continue
+        for target, fn in zip(coef, coef_fns, strict=True):
+            target[where] = np.broadcast_to(fn(*row), shape)[where]
+        rest[where] = np.broadcast_to(rest_fn(*row), shape)[where]
+    return coef, rest
+
+
+class _OutOfRange(Exception):
+    """A distance below float64's normal range: carried with a wider exponent instead (_layer_wide)."""
+
+
+LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k·LN2_HI is exact for |k| < 2²⁰ (Cody and Waite)
+LN2_LO = 1.90821492927058770002e-10
+WIDE_EXPONENT = 1 << 40  # the exponent of a Wide 0 (below every other: an addend 0 never shifts the sum)
+
+
+class _Wide:
+    """Numbers m·2^e with an int64 exponent beside a float64 mantissa (|m| in [1/2, 1), or m = 0): the
+    distances of a pass saturated beyond float64's range (e^{−2|a|} for |a| > 354).  Products and sums
+    round like float64's (one rounding each, an addend below 2⁻¹⁰⁷⁴ of the other dropped), never by the
+    exponent's range."""
+
+    __slots__ = ("e", "m")
+
+    def __init__(self, m: np.ndarray, e: np.ndarray | int = 0) -> None:
+        mantissa, shift = np.frexp(np.asarray(m, dtype=float))
+        self.m = mantissa
+        self.e = np.where(mantissa == 0, -WIDE_EXPONENT, shift.astype(np.int64) + e)
+
+    @classmethod
+    def exp_minus(cls, x: np.ndarray) -> _Wide:
+        """e^{−x} for x ≥ 0, to a relative ulp or two whatever x (−x = k ln 2 + r, |r| ≤ ln 2 / 2)."""
+        k = np.rint(-x / np.log(2.0))
+        r = (-x - k * LN2_HI) - k * LN2_LO
+        return cls(np.exp(r), k.astype(np.int64))
+
+    def __getitem__(self, index: Any) -> _Wide:
+        out = _Wide.__new__(_Wide)
+        out.m, out.e = self.m[index], self.e[index]
+        return out
+
+    def __setitem__(self, index: Any, value: _Wide) -> None:
+        self.m[index], self.e[index] = value.m, value.e
+
+    def times(self, c: np.ndarray | float) -> _Wide:
+        """self · c for a float64 array c."""
+        return _Wide(self.m * c, self.e)
+
+    def __add__(self, other: _Wide) -> _Wide:
+        top = np.maximum(self.e, other.e)
+        with np.errstate(under="ignore"):
+            total = (np.ldexp(self.m, np.maximum(self.e - top, -2000))
+                     + np.ldexp(other.m, np.maximum(other.e - top, -2000)))
+        return _Wide(total, top)
+
+    def __sub__(self, other: _Wide) -> _Wide:
+        return self + other.times(-1.0)
+
+    def __abs__(self) -> _Wide:
+        out = _Wide.__new__(_Wide)
+        out.m, out.e = np.abs(self.m), self.e
+        return out
+
+    def over(self, other: _Wide) -> np.ndarray:
+        """self / other as float64 (inf where other is 0 and self is not, 0 where both are)."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            ratio = np.ldexp(self.m / np.where(other.m == 0, 1.0, other.m), np.clip(self.e - other.e, -4000, 4000))
+        return np.where(other.m == 0, np.where(self.m == 0, 0.0, np.inf), ratio)
+
+    def log10(self) -> np.ndarray:
+        """log10|self| (−inf for 0)."""
+        with np.errstate(divide="ignore"):
+            return np.where(self.m == 0, -np.inf, np.log10(np.abs(self.m)) + self.e * np.log10(2.0))
+
+    def value(self) -> np.ndarray:
+        """As float64: below the normal range a subnormal or 0, rounded once."""
+        with np.errstate(under="ignore", over="ignore"):
+            return np.ldexp(self.m, np.clip(self.e, -2000, 2000))
+
+    @classmethod
+    def empty(cls, shape: tuple) -> _Wide:
+        out = cls.__new__(cls)
+        out.m, out.e = np.zeros(shape), np.full(shape, -WIDE_EXPONENT, dtype=np.int64)
+        return out
+
+
+def _where(mask: np.ndarray, a: _Wide, b: _Wide) -> _Wide:
+    out = _Wide.__new__(_Wide)
+    out.m, out.e = np.where(mask, a.m, b.m), np.where(mask, a.e, b.e)
+    return out
+
+
+def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | None, float] | None:
+    """_layer with every distance carried as a _Wide number: for a pass whose tanh nodes or states come
+    nearer ±1 than float64's normal range can say (|a| > 354).  The same bounds, the same rule for
+    float64 to stand; each coefficient that reads a difference is formed from it (forms.linear: the cell's
+    are linear in their difference) and rounded once to float64, possibly below its normal range — the
+    underflow check then counts that rounding (numeric/underflow.py).  None where _layer's rules fail or
+    a coefficient is not linear in its difference."""
+    if forms.linear is None:
+        return None
+    values = traj.values[layer - 1]
+    row = step_rows(forms.cc, traj, layer)
+    shape = row[0].shape
+    largest = np.max([np.abs(values[lin.name][1:]) for lin in forms.cell.linears], axis=0)
+    gate_error = (largest + 4.0) * ROUNDING
+    dist: dict[sp.Symbol, tuple[_Wide, np.ndarray, np.ndarray]] = {}
+    for name, arg in forms.tanh_args.items():
+        a = np.broadcast_to(arg(*row), shape)
+        e = _Wide.exp_minus(2.0 * np.abs(a))
+        dist[unit(name)] = (e.times(2.0 / (1.0 + e.value())), np.where(a >= 0, 1.0, -1.0),
+                            (2.0 * np.abs(a) + 2.0 * largest + 8.0) * ROUNDING)
+    for state, (reads, patterns) in forms.states.items():
+        found = _carried_state_wide(values[state], prev(state), reads, patterns, row, dist, gate_error)
+        if found is None:
+            return None
+        d, sign, error = found
+        dist[prev(state)] = (d[:-1], sign[:-1], error[:-1])
+        dist[unit(state)] = (d[1:], sign[1:], error[1:])
+    differences, worst, cancels = [], 0.0, 0.0
+    for _, c, u, v in forms.pairs:
+        (du, su, eu), (dv, sv, ev) = dist[u], dist[v]
+        same = su == sv
+        apart = dv - du
+        differences.append(_where(same, apart.times(c * su), _Wide(c * (_value(values, u) - _value(values, v)))))
+        size = np.where(same, 2.0 - du.value() - dv.value(), 1.0)
+        with np.errstate(divide="ignore"):
+            ratio = np.where(same, np.log10(size) - abs(apart).log10(), 0.0)
+        cancels = max(cancels, float(np.max(ratio, initial=0.0)))
+        cancelled = (du.times(eu) + dv.times(ev)).over(abs(apart))
+        relative = np.where(same, cancelled, 0.0) + 2.0 * ROUNDING
+        worst = max(worst, float(np.max(relative)))
+    if not worst <= 10.0 ** -KEPT_DIGITS:
+        return None
+    made: dict[tuple[str, str], np.ndarray] = {}
+    clean = True
+    for key, (k, fn) in forms.linear.items():
+        full = np.zeros_like(traj.coefs[layer - 1][key])
+        with np.errstate(under="call"), _Underflow() as seen:
+            factor = np.broadcast_to(fn(*row), shape)
+        full[1:] = differences[k].times(factor).value()  # rounded once, below the normal range too
+        made[key] = full
+        clean = clean and not seen.happened
+    return (made if clean else None), cancels
+
+
+def _carried_state_wide(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
+                        row: list[np.ndarray], dist: dict, gate_error: np.ndarray
+                        ) -> tuple[_Wide, np.ndarray, np.ndarray] | None:
+    """_carried_state with the distances as _Wide numbers (the bounds stay float64: they are relative)."""
+    shape = row[0].shape
+    sign = np.where(h >= 0, 1.0, -1.0)
+    if any(r != own_read and r not in dist for r in reads):
+        return None
+    coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
+    operations = (len(reads) + 2) * ROUNDING
+    fixed, size, held = _Wide(rest), _Wide(np.abs(rest)), _Wide(np.abs(rest) * gate_error)
+    own = np.zeros(shape)
+    for c, r in zip(coef, reads, strict=True):
+        if r == own_read:
+            own = c
+            continue
+        d_r, _, e_r = dist[r]
+        fixed = fixed + d_r.times(c)
+        size = size + d_r.times(np.abs(c))
+        held = held + d_r.times(np.abs(c) * (e_r + gate_error))
+    d, error = _Wide.empty(h.shape), np.empty_like(h)
+    d[0] = _Wide(1.0 - np.abs(h[0]))
+    error[0] = ROUNDING
+    for t in range(shape[0]):
+        d[t + 1] = fixed[t] + d[t].times(own[t])
+        terms = d[t].times(np.abs(own[t]))
+        bound = held[t] + terms.times(error[t] + gate_error[t]) + (size[t] + terms).times(operations)
+        error[t + 1] = bound.over(d[t + 1])
+    if not np.all(np.isfinite(d.m)) or np.any(d.m < 0) or np.any(d.value() > 1 + 1e-12) or np.any(d.m[1:] == 0):
         return None
     return d, sign, error
 

@@ -178,6 +178,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
                                                                                                 values.traj)
     if held:  # the coefficients that read a difference changed: δ is computed again
         computed = None
+        underflow.mark_carried(values, watch)  # one below float64's range is checked as an underflow
     # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
     # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
     followed = (held or not digits) and kernel.applies(values)

@@ -11,8 +11,8 @@ coefficients are followed entry by entry instead:
 2. **Those entries exactly.** Each is computed again with mpmath from its step's float64 values (as every
    float64 pass takes them) and rounded to float64: a normal value then carries a rounding, one below
    float64's normal range is off by at most 2⁻¹⁰⁷⁴.  A coefficient the distances to ±1 recomputed
-   (numeric/distances.py, which refuses one whose evaluation underflowed) is kept as they made it where
-   it is a normal number; one below the normal range has no bound here, and the pass is not kept.
+   (numeric/distances.py) is kept as they made it: rounded once to float64 (they refuse one whose
+   evaluation underflowed on the way), so below the normal range it too is off by at most 2⁻¹⁰⁷⁴.
 3. **What the rest cost.** The δ recursion and the sums over t run again with a kernel.Ledger: every sum
    gets a bound on what the coefficients' errors and its own subnormal products can have moved it, and
    the pass stands only if each is below a quarter of an ulp of the sum's Σ|terms| (less than the
@@ -40,9 +40,10 @@ from .kernel import Ledger, gradients
 
 TINY = np.finfo(float).tiny
 BELOW_RANGE = 2.0  # the error bound of a value rounded below float64's normal range: 2⁻¹⁰⁷⁴, in units of 2⁻¹⁰⁷⁵
-# entries recomputed with mpmath before the whole pass is left to it instead: a twentieth of them (an
-# exact pass computes every entry's coefficients, and more), and never more than RECOMPUTED_MOST
-RECOMPUTED_SHARE = 0.05
+# entries recomputed with mpmath before the whole pass is left to it instead: a quarter of them (an
+# exact pass computes every entry's coefficients at its digits, and its products besides), and never
+# more than RECOMPUTED_MOST
+RECOMPUTED_SHARE = 0.25
 RECOMPUTED_MOST = 2000
 
 
@@ -64,6 +65,25 @@ def recoverable(watch: FloatWatch) -> bool:
     # "row": a gradient marked for its row's event, which is among the events and checked with them
     return bool(watch.events) and all(kind in ("underflow", "row") and followed(label)
                                       for label, kind in watch.events)
+
+
+def mark_carried(values: ArrayFactors, watch: FloatWatch) -> None:
+    """Record an underflow in the coefficients of each layer where the distances to ±1 made one below
+    float64's normal range (numeric/distances.py rounds it there without an event): such a pass is kept
+    in float64 only through ``recover``'s check.
+
+    Args:
+        values: a float64 pass whose coefficients distances.carried made.
+        watch: the watch that saw it.
+    """
+    forms = DistanceForms.of(values.cc.cell)
+    if forms is None:
+        return
+    for layer, coefs in enumerate(values.traj.coefs, start=1):
+        for key in forms.coefficients:
+            made = np.abs(coefs[key][1:])
+            if np.any((made < TINY) & (made > 0)):
+                watch.mark(("coef", layer), "underflow")
 
 
 def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen: list | None = None,
@@ -119,16 +139,19 @@ def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, 
     units of 2⁻¹⁰⁷⁵ per key (arrays shaped as the coefficients), or None when the pass cannot be kept."""
     cc, traj = values.cc, values.traj
     coefs = traj.coefs[layer - 1]
-    for key in kept & set(coefs):  # made from the distances: kept where they are normal numbers
-        if np.any(np.abs(coefs[key][1:]) < TINY):
-            return None
+    eta: dict[tuple[str, str], np.ndarray] = {}
+    for key in kept & set(coefs):  # made from the distances, each rounded once to float64 (distances.carried
+        # refuses one whose evaluation underflowed on the way): below the normal range, off by 2⁻¹⁰⁷⁴ at most
+        below = np.abs(coefs[key]) < TINY
+        below[0] = False
+        if below.any():
+            eta[key] = np.where(below, BELOW_RANGE, 0.0)
     row = step_rows(cc, traj, layer)
     shape = np.broadcast_shapes(*(np.shape(r) for r in row))
     flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
     entries = _flagged(cc.joint, flat, np.arange(flat[0].size))
     if entries is None or len(entries) > min(RECOMPUTED_MOST, max(16, RECOMPUTED_SHARE * flat[0].size)):
         return None
-    eta: dict[tuple[str, str], np.ndarray] = {}
     wanted = tuple(key for key in coefs if key not in kept)
     for entry in entries:
         t, i, b = np.unravel_index(entry, shape)
@@ -209,4 +232,4 @@ def _flagged(joint: Any, flat: list[np.ndarray], entries: np.ndarray) -> list[in
 
 
 
-__all__ = ["mp_coefficients", "recover", "recoverable"]
+__all__ = ["mark_carried", "mp_coefficients", "recover", "recoverable"]
