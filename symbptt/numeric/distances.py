@@ -32,8 +32,8 @@ None otherwise).  The built-in GRU is such a cell.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from functools import lru_cache
+from collections.abc import Callable, Mapping
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -257,16 +257,11 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | N
             return _layer_wide(forms, traj, layer)
         dist[unit(name)] = (2.0 * e / (1.0 + e), np.where(a >= 0, 1.0, -1.0), (2.0 * np.abs(a) + 2.0 * largest + 6.0)
                             * ROUNDING)
-    for state, (reads, patterns) in forms.states.items():
-        try:
-            found = _carried_state(values[state], prev(state), reads, patterns, row, dist, gate_error)
-        except _OutOfRange:
-            return _layer_wide(forms, traj, layer)
-        if found is None:
+    try:
+        if not _states(forms, values, row, dist, gate_error, _carried_state):
             return None
-        d, sign, error = found
-        dist[prev(state)] = (d[:-1], sign[:-1], error[:-1])
-        dist[unit(state)] = (d[1:], sign[1:], error[1:])
+    except _OutOfRange:
+        return _layer_wide(forms, traj, layer)
     differences, worst, cancels = [], 0.0, 0.0
     for _, c, u, v in forms.pairs:
         (du, su, eu), (dv, sv, ev) = dist[u], dist[v]
@@ -280,21 +275,52 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | N
         cancels = max(cancels, float(np.max(np.log10(ratio), initial=0.0)))
         held, gap = du * eu + dv * ev, np.abs(dv - du)  # with opposite signs nothing cancels
         cancelled = np.where(gap > 0, held / np.where(gap > 0, gap, 1.0), np.where(held > 0, np.inf, 0.0))
-        relative = np.where(same, cancelled, 0.0) + 2.0 * ROUNDING
-        worst = max(worst, float(np.max(relative)))
+        worst = max(worst, float(np.max(np.where(same, cancelled, 0.0))) + 2.0 * ROUNDING)
     if not worst <= 10.0 ** -KEPT_DIGITS:
         return None
+    parts = {key: partial(_evaluated, fn, [*row, *differences], shape) for key, fn in forms.coefficients.items()}
+    return _made(traj, layer, parts), cancels
+
+
+def _evaluated(fn: Callable[..., np.ndarray], args: list, shape: tuple) -> np.ndarray:
+    return np.broadcast_to(fn(*args), shape)
+
+
+def _formed(fn: Callable[..., np.ndarray], row: list[np.ndarray], difference: _Wide, shape: tuple) -> np.ndarray:
+    """A coefficient linear in its difference: its factor times the difference, rounded once to float64
+    (below the normal range too)."""
+    return difference.times(np.broadcast_to(fn(*row), shape)).value()
+
+
+def _made(traj: Trajectory, layer: int, parts: Mapping[tuple[str, str], Callable[[], np.ndarray]]) -> dict | None:
+    """The coefficients that read a difference, each made by its part (t = 1..T; row 0 unused), or None
+    where an evaluation underflowed on the way: such a value has no bound here, so the pass is not carried
+    (more digits will do), while the count of what the differences cancel stands.  A part's own final
+    rounding below the normal range (_Wide.value) is not such an event: it is one rounding, and
+    numeric/underflow.py counts it."""
     made: dict[tuple[str, str], np.ndarray] = {}
     clean = True
-    for key, fn in forms.coefficients.items():
+    for key, part in parts.items():
         full = np.zeros_like(traj.coefs[layer - 1][key])
         with np.errstate(under="call"), _Underflow() as seen:
-            full[1:] = np.broadcast_to(fn(*row, *differences), shape)
+            full[1:] = part()
         made[key] = full
         clean = clean and not seen.happened
-    # a coefficient whose evaluation left the normal range has no bound here: not carried (more digits
-    # will do), while the count of what the differences cancel stands
-    return (made if clean else None), cancels
+    return made if clean else None
+
+
+def _states(forms: DistanceForms, values: dict[str, np.ndarray], row: list[np.ndarray], dist: dict,
+            gate_error: np.ndarray, carry: Callable[..., tuple | None]) -> bool:
+    """Each carried state's distance, sign and bound for t = 0..T into ``dist`` (at t − 1 and at t), made by
+    ``carry`` (_carried_state or its _Wide twin); False where one does not qualify."""
+    for state, (reads, patterns) in forms.states.items():
+        found = carry(values[state], prev(state), reads, patterns, row, dist, gate_error)
+        if found is None:
+            return False
+        d, sign, error = found
+        dist[prev(state)] = (d[:-1], sign[:-1], error[:-1])
+        dist[unit(state)] = (d[1:], sign[1:], error[1:])
+    return True
 
 
 class _Underflow:
@@ -324,16 +350,8 @@ def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], p
         return None
     coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
     operations = (len(reads) + 2) * ROUNDING
-    fixed, size, held = rest.copy(), np.abs(rest), np.abs(rest) * gate_error
-    own = np.zeros(shape)
-    for c, r in zip(coef, reads, strict=True):
-        if r == own_read:
-            own = c
-            continue
-        d_r, _, e_r = dist[r]
-        fixed += c * d_r
-        size += np.abs(c) * d_r
-        held += np.abs(c) * d_r * (e_r + gate_error)
+    fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error, np.copy,
+                                         lambda d, c: c * d)
     d, error = np.empty_like(h), np.empty_like(h)
     d[0] = 1.0 - np.abs(h[0])
     error[0] = ROUNDING
@@ -348,6 +366,26 @@ def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], p
     if not np.all(d[1:] >= TINY):  # a distance that left float64's normal range on the way
         raise _OutOfRange
     return d, sign, error
+
+
+def _read_terms(coef: list[np.ndarray], reads: list[sp.Symbol], own_read: sp.Symbol, rest: np.ndarray, dist: dict,
+                gate_error: np.ndarray, lift: Callable[[np.ndarray], Any], times: Callable[[Any, np.ndarray], Any]
+                ) -> tuple[Any, Any, Any, np.ndarray]:
+    """What a state's step adds beside its own previous distance, for every t: the sum of its terms
+    (``fixed``), the sum of their sizes, the bound on their error (each read distance's own and the
+    gates'), and the coefficient of the previous distance (``own``); in the distances' number type
+    (``lift`` makes one from float64, ``times`` multiplies one by float64: plain arrays or _Wide)."""
+    fixed, size, held = lift(rest), lift(np.abs(rest)), lift(np.abs(rest) * gate_error)
+    own = np.zeros(rest.shape)
+    for c, r in zip(coef, reads, strict=True):
+        if r == own_read:
+            own = c
+            continue
+        d_r, _, e_r = dist[r]
+        fixed = fixed + times(d_r, c)
+        size = size + times(d_r, np.abs(c))
+        held = held + times(d_r, np.abs(c) * (e_r + gate_error))
+    return fixed, size, held, own
 
 
 def _pattern_forms(sign: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
@@ -475,13 +513,8 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
         e = _Wide.exp_minus(2.0 * np.abs(a))
         dist[unit(name)] = (e.times(2.0 / (1.0 + e.value())), np.where(a >= 0, 1.0, -1.0),
                             (2.0 * np.abs(a) + 2.0 * largest + 8.0) * ROUNDING)
-    for state, (reads, patterns) in forms.states.items():
-        found = _carried_state_wide(values[state], prev(state), reads, patterns, row, dist, gate_error)
-        if found is None:
-            return None
-        d, sign, error = found
-        dist[prev(state)] = (d[:-1], sign[:-1], error[:-1])
-        dist[unit(state)] = (d[1:], sign[1:], error[1:])
+    if not _states(forms, values, row, dist, gate_error, _carried_state_wide):
+        return None
     differences, worst, cancels = [], 0.0, 0.0
     for _, c, u, v in forms.pairs:
         (du, su, eu), (dv, sv, ev) = dist[u], dist[v]
@@ -493,20 +526,11 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
             ratio = np.where(same, np.log10(size) - abs(apart).log10(), 0.0)
         cancels = max(cancels, float(np.max(ratio, initial=0.0)))
         cancelled = (du.times(eu) + dv.times(ev)).over(abs(apart))
-        relative = np.where(same, cancelled, 0.0) + 2.0 * ROUNDING
-        worst = max(worst, float(np.max(relative)))
+        worst = max(worst, float(np.max(np.where(same, cancelled, 0.0))) + 2.0 * ROUNDING)
     if not worst <= 10.0 ** -KEPT_DIGITS:
         return None
-    made: dict[tuple[str, str], np.ndarray] = {}
-    clean = True
-    for key, (k, fn) in forms.linear.items():
-        full = np.zeros_like(traj.coefs[layer - 1][key])
-        with np.errstate(under="call"), _Underflow() as seen:
-            factor = np.broadcast_to(fn(*row), shape)
-        full[1:] = differences[k].times(factor).value()  # rounded once, below the normal range too
-        made[key] = full
-        clean = clean and not seen.happened
-    return (made if clean else None), cancels
+    parts = {key: partial(_formed, fn, row, differences[k], shape) for key, (k, fn) in forms.linear.items()}
+    return _made(traj, layer, parts), cancels
 
 
 def _carried_state_wide(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
@@ -519,16 +543,8 @@ def _carried_state_wide(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbo
         return None
     coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
     operations = (len(reads) + 2) * ROUNDING
-    fixed, size, held = _Wide(rest), _Wide(np.abs(rest)), _Wide(np.abs(rest) * gate_error)
-    own = np.zeros(shape)
-    for c, r in zip(coef, reads, strict=True):
-        if r == own_read:
-            own = c
-            continue
-        d_r, _, e_r = dist[r]
-        fixed = fixed + d_r.times(c)
-        size = size + d_r.times(np.abs(c))
-        held = held + d_r.times(np.abs(c) * (e_r + gate_error))
+    fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error, _Wide,
+                                         lambda d, c: d.times(c))
     d, error = _Wide.empty(h.shape), np.empty_like(h)
     d[0] = _Wide(1.0 - np.abs(h[0]))
     error[0] = ROUNDING
