@@ -196,7 +196,7 @@ def test_a_gradient_only_underflowed_terms_feed_goes_to_mpmath(monkeypatch, kept
 
 def test_a_pass_with_too_many_underflowed_entries_is_left_to_mpmath_before_any_is_recomputed(monkeypatch, kept):
     """Every tanh unit held at a ≈ 400 for all 40 steps: all 120 coefficient entries underflow, more than
-    a twentieth of them, so none is recomputed and no sum is checked: the exact pass is cheaper."""
+    a quarter of them, so none is recomputed and no sum is checked: the exact pass is cheaper."""
     from symbptt.numeric import logspace
 
     recomputed: list[tuple] = []
