@@ -101,7 +101,8 @@ class FactorCache(Generic[R]):
         self.symbol = symbol  # a notation symbol drawn from its spelling alone (None: printed by show)
         self.atoms: Bounded[sp.Basic, str] = Bounded(32768)  # a form at T = 10⁴ spells some 24,000 symbols
         self.templates: dict[sp.Basic, R] = {}
-        self.done: Bounded[sp.Basic, R] = Bounded(24576)  # long forms: each factor is printed a few times
+        # each factor of a long form is printed a few times, equations apart: this holds a T = 10⁴ form's
+        self.done: Bounded[sp.Basic, R] = Bounded(24576)
         self.terms: FactorCache[R] | None = None  # a format's own cache of whole terms that are not products
 
     def __call__(self, expr: sp.Basic) -> R:
@@ -125,8 +126,6 @@ class FactorCache(Generic[R]):
         return found
 
     def _print(self, expr: sp.Basic) -> R:
-        if self.symbol is not None and isinstance(expr, notation.Name):
-            return self.symbol(self.atom(expr))
         found = _template(expr) if not isinstance(expr, (sp.Symbol, sp.MatrixSymbol)) else None
         if found is None:
             return self.show(expr)
