@@ -182,11 +182,13 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
     # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
     followed = (held or not digits) and kernel.applies(values)
+
+    def kept() -> tuple[Any, list[dict[str, np.ndarray]]] | None:
+        return underflow.recover(values, watch, held, seen, magnitudes) if underflow.recoverable(watch) else None
+
     tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
-    if tried and underflow.recoverable(watch):
-        recovered = underflow.recover(values, watch, held, seen, magnitudes)
-        if recovered is not None:
-            return *recovered, 0
+    if tried and (recovered := kept()) is not None:
+        return *recovered, 0
     loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
                    else gradient_blocks(values, model))
     blocks = _needs(watch, model.layers)
@@ -195,10 +197,8 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         blocks, loss_lost = None, True
     if blocks is not None and not blocks and not loss_lost:
         return loss, grads, 0
-    if followed and not tried and underflow.recoverable(watch):  # the sums underflowed, not the coefficients
-        recovered = underflow.recover(values, watch, held, seen, magnitudes)
-        if recovered is not None:
-            return *recovered, 0
+    if followed and not tried and (recovered := kept()) is not None:  # the sums underflowed, not the coefficients
+        return *recovered, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
         with mpmath.workdps(digits):
