@@ -255,3 +255,12 @@ def test_a_carried_coefficient_whose_evaluation_underflowed_is_not_carried(monke
     assert not distances.carried(values.cc, values.traj)
     assert all(np.array_equal(before[key], v) for key, v in values.traj.coefs[0].items())
     assert distances.cancellation(values.cc, values.traj) == count
+
+
+def test_a_carried_coefficient_below_every_subnormal_stays_visible_to_the_underflow_check():
+    """A coefficient formed from a wide difference of 2⁻²⁰⁰¹ rounds below the smallest subnormal: it is
+    kept as ±2⁻¹⁰⁷⁴ (off by at most that, as any value rounded below the range), not 0, so that
+    underflow.mark_carried sees it and the pass goes through the underflow check; an exact 0 stays 0."""
+    difference = distances._Wide(np.array([0.5, -0.5, 0.0]), np.array([-2000, -2000, 0]))
+    made = distances._formed(lambda: np.ones(3), [], difference, (3,))
+    assert list(made) == [2.0**-1074, -(2.0**-1074), 0.0]

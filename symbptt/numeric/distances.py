@@ -288,8 +288,12 @@ def _evaluated(fn: Callable[..., np.ndarray], args: list, shape: tuple) -> np.nd
 
 def _formed(fn: Callable[..., np.ndarray], row: list[np.ndarray], difference: _Wide, shape: tuple) -> np.ndarray:
     """A coefficient linear in its difference: its factor times the difference, rounded once to float64
-    (below the normal range too)."""
-    return difference.times(np.broadcast_to(fn(*row), shape)).value()
+    (below the normal range too).  A nonzero value below the smallest subnormal is kept as that, ±2⁻¹⁰⁷⁴,
+    not 0: off by at most 2⁻¹⁰⁷⁴ like any value rounded below the range, and visible as one to
+    numeric/underflow.py's mark_carried (which cannot tell an exact 0 from one rounded there)."""
+    made = difference.times(np.broadcast_to(fn(*row), shape))
+    value = made.value()
+    return np.where((value == 0) & (made.m != 0), np.copysign(2.0**-1074, made.m), value)
 
 
 def _made(traj: Trajectory, layer: int, parts: Mapping[tuple[str, str], Callable[[], np.ndarray]]) -> dict | None:
