@@ -304,6 +304,49 @@ def test_exact_entries_hold_mantissa_times_a_power_of_two_exactly(value, exponen
         assert entry == mpmath.ldexp(mpmath.mpf(v), exponent)
 
 
+
+@pytest.mark.parametrize(("rexps", "scale"), [([0], 1.0), ([0], 2.0**-1060), ([0], 2.0**-1000), ([0, 3], 1.0),
+                                              ([5], 1.0)])
+def test_a_weight_s_sum_keeps_what_the_mantissa_and_exponent_path_keeps(compiled_kernel, rexps, scale):
+    """jit_source._outer writes a single run's normal sums at exponent 0 as they are (no frexp, no
+    ldexp): every entry and the count of those beyond float64's normal range must be what _add and
+    _finish make of the same sums — a subnormal sum stays (mantissa, exponent), whatever the run."""
+    import mpmath
+
+    jit.kernels(get_cell("rnn", get_activation("tanh")), 1, "last")  # the shared loops' module, loaded
+    shared = jit._shared()
+    rng = np.random.default_rng(3)
+    n, m, B, T = 5, 4, 3, 6
+    R, Z = rng.normal(size=(T + 1, n, B)) * scale, rng.normal(size=(T, m, B))
+    R[:, 0, :] = 0.0  # a row of exact zeros
+    starts, stops = np.array([0, 3][:len(rexps)]), np.array([3, T][-len(rexps):] if len(rexps) > 1 else [T])
+    GM, GX = np.empty((n, m)), np.empty((n, m), dtype=np.int64)
+    shared._clear(GM, GX)
+    shared._outer(R, Z, starts, stops, np.array(rexps), GM, GX)
+    outside = shared._finish(GM, GX)
+    runs = []  # each run's sums in the kernel's order (over the batch, then step by step), in Python floats
+    for a, b in zip(starts, stops, strict=True):
+        S = np.zeros((n, m))
+        for idx in range(a, b):
+            for i in range(n):
+                for k in range(m):
+                    s = 0.0
+                    for bb in range(B):
+                        s += float(R[idx + 1, i, bb]) * float(Z[idx, k, bb])
+                    S[i, k] += s
+        runs.append(S)
+    with mpmath.workdps(60):
+        expected = [sum((mpmath.ldexp(mpmath.mpf(float(S.flat[j])), int(e)) for S, e in zip(runs, rexps, strict=True)),
+                        mpmath.mpf(0)) for j in range(n * m)]
+        got = [mpmath.ldexp(mpmath.mpf(float(v)), int(e)) for v, e in zip(GM.flat, GX.flat, strict=True)]
+        normal = [v == 0 or mpmath.ldexp(1, -1022) <= abs(v) < mpmath.ldexp(1, 1024) for v in expected]
+        assert outside == normal.count(False)
+        assert all(int(e) == 0 for e, kept in zip(GX.flat, normal, strict=True) if kept)
+        tolerance = 0 if len(rexps) == 1 else 2.0**-52  # one run: exact; runs added: one rounding each
+        assert all(abs(g - v) <= tolerance * abs(v) for g, v in zip(got, expected, strict=True))
+    if scale < 2.0**-1022 and rexps == [0]:
+        assert outside > 0  # the case the shortcut must not take
+
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [3, BLAS_UNITS])  # a batch's products as loops, and by BLAS
 @pytest.mark.parametrize("loss", ["last", "sum"])

@@ -433,6 +433,9 @@ def _outer(R, Z, starts, stops, rexps, GM, GX):
     acc = np.empty(m)
     blas = _blas(n, m, B)
     P = np.empty((n, m))
+    # one run at exponent 0 (no δ was rescaled): a normal sum is the entry as it is, GX's 0 its exponent,
+    # which _add's frexp and _finish's ldexp would give back bit for bit at 10 ns an entry
+    single = len(rexps) == 1 and rexps[0] == 0
     for r in range(len(rexps)):
         for i in range(n):
             for k in range(m):
@@ -466,7 +469,11 @@ def _outer(R, Z, starts, stops, rexps, GM, GX):
                     S[i, k] += s
         for i in range(n):
             for k in range(m):
-                GM[i, k], GX[i, k] = _add(GM[i, k], GX[i, k], S[i, k], rexps[r])
+                v = S[i, k]
+                if single and 2.2250738585072014e-308 <= abs(v) < math.inf:  # what _add, then _finish, make of it
+                    GM[i, k] = v
+                else:
+                    GM[i, k], GX[i, k] = _add(GM[i, k], GX[i, k], v, rexps[r])
 
 
 @njit(cache=True)
@@ -477,6 +484,8 @@ def _finish(GM, GX):
     for i in range(GM.shape[0]):
         for k in range(GM.shape[1]):
             m, x = GM[i, k], GX[i, k]
+            if x == 0:  # ldexp(m, 0) is m
+                continue
             if m != 0.0 and -1021 <= x <= 1024:
                 GM[i, k], GX[i, k] = math.ldexp(m, x), 0
             elif m != 0.0:
