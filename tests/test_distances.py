@@ -11,7 +11,7 @@ import pytest
 import symbptt
 from symbptt.activations import get_activation
 from symbptt.cells import get_cell
-from symbptt.numeric import distances
+from symbptt.numeric import distances, kernel
 from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
 from symbptt.reference import Numbers, bptt
 from symbptt.reference import forward as reference_forward
@@ -208,6 +208,67 @@ def test_a_coefficient_that_underflowed_leaves_the_pass_in_float64(exact_passes)
     with mpmath.workdps(REFERENCE_DIGITS):
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
     assert _worst(got.grads, exact) < 1e-13
+
+
+def _driven(seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The GRU of docs/performance.md's fallback table driven × 100 (n = 4, T = 100): benchmarks/gradients.py
+    draws every parameter, h0 included, from N(0, 1/n) (weights), N(0, 1) (input weights) or N(0, 0.1²)."""
+    rng = np.random.default_rng(seed)
+    spec = get_cell("gru", get_activation("tanh"))
+    shapes, scale = {"recurrent": (4, 4), "input": (4, 1)}, {"recurrent": 0.5, "input": 1.0}
+    params = {p: rng.normal(0, scale.get(spec.kind(p), 0.1), shapes.get(spec.kind(p), (4,))) for p in spec.params}
+    return params, rng.normal(size=(100, 1, 1)) * 100.0, rng.normal(size=(4, 1))
+
+
+def _per_run(ledger, units, size, z, runs, what):  # the check before the runs' totals (planted below)
+    with np.errstate(all="ignore"):
+        for a, b, _ in runs:
+            if z is None:
+                ledger.check(units[a:b].sum(axis=(0, 2)), size[a:b].sum(axis=(0, 2)), what)
+            else:
+                magnitude = np.abs(z[a:b])
+                ledger.check(kernel.summed_outer(units[a:b], magnitude) + (b - a) * z.shape[2],
+                             kernel.summed_outer(size[a:b], magnitude), what)
+
+
+@pytest.mark.parametrize(("made", "planted"), [(lambda: _driven(15), ("CHECKED_EVERY", kernel.RESCALE_EVERY)),
+                                               (lambda: _saturated(36, 4, 100, 100.0), ("_check_sum", _per_run))])
+def test_a_step_that_shrinks_delta_by_hundreds_of_decades_stays_in_float64(monkeypatch, exact_passes, made, planted):
+    """Saturated steps can shrink δ by about 10^-300 between two of the plain pass's looks at its size
+    (every 16 steps): the products that make the next δ then fall below float64's normal range and the
+    check sends the pass to mpmath (the fallback table's seed 15: 178 digits).  The checked pass looks at
+    every step (kernel.CHECKED_EVERY); δ then changes exponent often, and each gradient's check adds up
+    the runs of steps that share one before comparing (a run of tiny rows alone fails where the whole sum
+    stands: seed 36).  Both stay in float64, and every gradient is within 1e-13 of its Σ|terms| of
+    reference.py's 1000-digit pass; with either change undone (planted), the pass goes to mpmath."""
+    from symbptt.numeric.grad_report import exact_gradients
+
+    params, x, y = made()
+    got = symbptt.gradients(params, x, y, cell="gru")
+    assert got.digits == 0 and exact_passes == []
+    sizes: list[dict[str, np.ndarray]] = [{}]
+    assert exact_gradients(_model(params, x, y), magnitudes=sizes)[2] == 0
+    with mpmath.workdps(1000):  # what the saturated differences cancel (the exact path took 178 digits)
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    for name, want in exact.items():
+        size = np.asarray(sizes[0][name], dtype=float).reshape(np.shape(got.grads[name]))
+        for value, e, s in zip(np.ravel(got.grads[name]), np.ravel(want), np.ravel(size), strict=True):
+            assert abs(mpmath.mpf(float(value)) - e) <= 1e-13 * s + 2.0**-1074, name
+    monkeypatch.setattr(kernel, *planted)
+    assert symbptt.gradients(params, x, y, cell="gru").digits > 0 and len(exact_passes) == 1
+
+
+def test_float64_keeps_few_digits_of_a_cancelling_sum_and_digits_12_says_so():
+    """A saturated GRU kept in float64 whose W_z's first row sums steps of ±3·10⁻²⁹ to 6·10⁻⁴¹: float64
+    keeps only a few of its digits (a sum is within rounding of its Σ|terms|, no closer), and digits=12,
+    which measures what float64 kept, computes the gradients again exactly (to 1e-13 of reference.py's
+    1000-digit pass)."""
+    params, x, y = _saturated(15, 4, 100, 100.0)
+    with mpmath.workdps(1000):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    assert _worst(symbptt.gradients(params, x, y, cell="gru").grads, exact) > 1e-6
+    measured = symbptt.gradients(params, x, y, cell="gru", digits=12)
+    assert measured.digits > 0 and _worst(measured.grads, exact) < 1e-13
 
 
 def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch, exact_passes):
