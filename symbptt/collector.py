@@ -1,26 +1,32 @@
-"""Fewer full garbage collections while a long form is built.
+"""Fewer full garbage collections while a long form is built or an exact pass runs.
 
 Building a form at T = 10⁴ makes a few hundred thousand SymPy objects that stay alive until the form is
 printed.  CPython's collector runs a full collection whenever ten collections of its middle generation
 have passed and the objects waiting to be examined have grown by a quarter, and each full collection walks
 every live object: four of them cost a quarter of the recursive form's build at T = 10⁴ (0.27 s of
 1.4 s, measured with gc.callbacks).  The objects are not garbage: with the collector off for that
-whole build, one collection at its end found 45 unreachable objects among 261,000 live ones.
+whole build, one collection at its end found 45 unreachable objects among 261,000 live ones.  An exact
+(mpmath) pass is the same story the other way round: every operation makes short-lived tuples, which keep
+the young generations busy and so bring on full collections that walk SymPy's live objects each time (the
+chaotic tanh network of docs/performance.md, n = 16, T = 1000: the report took 0.66 s with them, 0.50 s
+with the collector off and 0.50 s with full collections rarer).
 
-``while_built`` wraps the generators that build forms: while at least one of them is being iterated,
-full collections wait for FULL_EVERY middle collections instead of ten.  The young generations are
-collected as before, so cyclic garbage made meanwhile is still freed; the thresholds in force before the
-first generator started are put back when the last one finishes or is dropped (unless someone changed
-them meanwhile, in which case theirs stay).
+``while_built`` wraps the generators that build forms, and ``fewer_full_collections`` the exact passes:
+while at least one of them runs, full collections wait for FULL_EVERY middle collections instead of ten.
+The young generations are collected as before, so cyclic garbage made meanwhile is still freed; the
+thresholds in force before the first one started are put back when the last one finishes or is dropped
+(unless someone changed them meanwhile, in which case theirs stay).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 FULL_EVERY = 100  # middle-generation collections between two full ones while a form is built (CPython: 10)
 
@@ -65,4 +71,25 @@ def while_built(items: Iterator[T]) -> Iterator[T]:
         _leave()
 
 
-__all__ = ["FULL_EVERY", "while_built"]
+def fewer_full_collections(func: Callable[P, T]) -> Callable[P, T]:
+    """``func`` with full collections rarer (FULL_EVERY) while it runs: for the functions that run exact
+    passes.
+
+    Args:
+        func: the function to wrap.
+
+    Returns:
+        A function that calls it with the same arguments and returns what it returns.
+    """
+    @wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        _enter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _leave()
+
+    return call
+
+
+__all__ = ["FULL_EVERY", "fewer_full_collections", "while_built"]

@@ -578,3 +578,47 @@ def test_the_outer_block_leaves_the_numpy_pass_as_it_was(monkeypatch):
             assert np.array_equal(np.asarray(g, dtype=object).reshape(-1), np.asarray(mine, dtype=object).reshape(-1))
         digits_seen.append(digits)
     assert digits_seen == [0, 0, 30]  # float64; float64 with the distances to ±1; the exact pass
+
+
+def test_exact_passes_run_with_fewer_full_collections(monkeypatch):
+    """grad_report, exact_gradients and mp_gradients (collector.fewer_full_collections): while an exact
+    pass is made, full collections wait for FULL_EVERY middle ones (its short-lived tuples would bring on
+    full collections that walk every live SymPy object), and the thresholds come back as they were after
+    the call, and after one that fails."""
+    import gc
+
+    from symbptt.collector import FULL_EVERY
+    from symbptt.config import parse_config
+    from symbptt.errors import RunFailed
+    from symbptt.numeric import grad_report
+
+    seen: list[tuple[int, ...]] = []
+    made = grad_report.ArrayFactors
+
+    def watched(model, kind="float", *args, **kwargs):
+        if kind == "mp":
+            seen.append(gc.get_threshold())
+        return made(model, kind, *args, **kwargs)
+
+    monkeypatch.setattr(grad_report, "ArrayFactors", watched)
+    chaotic = parse_config({"activation": "sin(a)", "W": 3.0, "U": 1, "b": 0, "h0": 0.3, "x": [0.1] * 60, "y": 0})
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert grad_report.grad_report(chaotic)["precision"].startswith("mpmath")
+        gc.set_threshold(700, 10, 10)
+        count = len(seen)
+        assert symbptt.gradients({"W": [[3.0]], "U": [[1.0]], "b": [0.0], "h0": [0.3]}, np.full((60, 1), 0.1), [0.0],
+                                 activation="sin(a)", digits=12).digits > 0  # symbptt.gradients' exact path
+        assert len(seen) > count > 0 and set(seen) == {(700, 10, FULL_EVERY)}
+        assert gc.get_threshold() == (700, 10, 10)
+
+        def fails(*args, **kwargs):
+            raise RunFailed("planted")
+
+        monkeypatch.setattr(grad_report, "ArrayFactors", fails)
+        with pytest.raises(RunFailed):
+            grad_report.mp_gradients(grad_report.NumericModel.of(chaotic), 40)
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)

@@ -18,6 +18,7 @@ import mpmath
 import numpy as np
 
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
+from ..collector import fewer_full_collections
 from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
@@ -155,6 +156,7 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
     return float(arr.max()), float(arr.min())
 
 
+@fewer_full_collections
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
                     computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
@@ -229,6 +231,7 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
+@fewer_full_collections
 def mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
     """Loss and every gradient from an mpmath pass at ``dps`` digits, refused first when it would take
     longer than the budget allows."""
@@ -292,6 +295,7 @@ def _per_layer(items: list) -> Any:
     return items[0] if len(items) == 1 else items
 
 
+@fewer_full_collections
 def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     """Loss, gradients (float64 where it holds them, else {sign, log10}, log10 always beside), Jacobian
     norms with their k, the bound beside what was observed, and, when asked, truncated BPTT; every field
