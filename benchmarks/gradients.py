@@ -527,9 +527,10 @@ def report(smoke: bool) -> list[list[str]]:
     import math
 
     import symbptt
+    from symbptt.numeric.exact import exact_gradients
     from symbptt.numeric.examples import example_config
     from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
-    from symbptt.numeric.grad_report import exact_gradients, grad_report, kept_digits
+    from symbptt.numeric.grad_report import grad_report, kept_digits
     from symbptt.numeric.logspace import listed_steps, log10_jacobian_norms
 
     n, T = (8, 10) if smoke else (64, 100)

@@ -525,9 +525,10 @@ def gated_cells(smoke: bool) -> list[list[str]]:
     """The LSTM targets: derive at T = 1000, explicit at its limit, `grad` with n = 64 and T = 1000
     against the plain NumPy reference's own time, and the compile-time exponent of an LSTM gradient."""
     from symbptt.config import Config
+    from symbptt.numeric.exact import exact_gradients
     from symbptt.numeric.examples import example_config
     from symbptt.numeric.factors import NumericModel
-    from symbptt.numeric.grad_report import exact_gradients, grad_report
+    from symbptt.numeric.grad_report import grad_report
     from symbptt.reference import bptt
 
     T_rec, T_grad, n = (50, 50, 8) if smoke else (1000, 1000, 64)

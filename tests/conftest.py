@@ -130,11 +130,12 @@ def run_in_process(*args: str, cwd=None) -> Ran:
 
 @pytest.fixture
 def exact_passes(monkeypatch) -> list[int]:
-    """The digits of every exact (mpmath) forward pass grad_report's module makes while the test runs, in
-    order: its ArrayFactors is wrapped to count the passes of kind 'mp'."""
+    """The digits of every exact (mpmath) forward pass the report and symbptt.gradients make while the test
+    runs, in order: numeric/exact.py's and grad_report's ArrayFactors are wrapped to count the passes of
+    kind 'mp'."""
     import mpmath
 
-    from symbptt.numeric import grad_report
+    from symbptt.numeric import exact, grad_report
 
     passes: list[int] = []
     made = grad_report.ArrayFactors
@@ -144,7 +145,8 @@ def exact_passes(monkeypatch) -> list[int]:
             passes.append(mpmath.mp.dps)
         return made(model, kind, *args, **kwargs)
 
-    monkeypatch.setattr(grad_report, "ArrayFactors", counted)
+    for module in (exact, grad_report):
+        monkeypatch.setattr(module, "ArrayFactors", counted)
     return passes
 
 

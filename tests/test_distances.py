@@ -241,7 +241,7 @@ def test_a_step_that_shrinks_delta_by_hundreds_of_decades_stays_in_float64(monke
     the runs of steps that share one before comparing (a run of tiny rows alone fails where the whole sum
     stands: seed 36).  Both stay in float64, and every gradient is within 1e-13 of its Σ|terms| of
     reference.py's 1000-digit pass; with either change undone (planted), the pass goes to mpmath."""
-    from symbptt.numeric.grad_report import exact_gradients
+    from symbptt.numeric.exact import exact_gradients
 
     params, x, y = made()
     got = symbptt.gradients(params, x, y, cell="gru")
@@ -277,7 +277,8 @@ def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch, exa
     DPS + ⌈cancellation⌉ + 1 digits (before, a 60-digit pass measured the count, then a second ran at 120);
     the gradients agree with reference.py's 150-digit pass to 1e-14.  Without the count (a planted None)
     it probes as before, and passes twice."""
-    from symbptt.numeric import grad_report, underflow
+    from symbptt.numeric import underflow
+    from symbptt.numeric.exact import DPS
 
     monkeypatch.setattr(underflow, "recover", lambda *args, **kwargs: None)
     params, x, y = _saturated(7, 4, 100, 100.0)  # a coefficient underflows; the distances hold every difference
@@ -286,14 +287,14 @@ def test_the_exact_pass_starts_at_the_digits_the_distances_read(monkeypatch, exa
     with np.errstate(all="ignore"):
         values = ArrayFactors(_model(params, x, y))
     count = distances.cancellation(values.cc, values.traj)
-    assert count is not None and passes == [grad_report.DPS + int(np.ceil(count)) + 1] == [got.digits]
+    assert count is not None and passes == [DPS + int(np.ceil(count)) + 1] == [got.digits]
     with mpmath.workdps(REFERENCE_DIGITS):
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
     assert _worst(got.grads, exact) < 1e-14
     passes.clear()
-    monkeypatch.setattr(grad_report, "cancellation", lambda cc, traj: None)
+    monkeypatch.setattr("symbptt.numeric.exact.cancellation", lambda cc, traj: None)
     again = symbptt.gradients(params, x, y, cell="gru")
-    assert len(passes) == 2 and passes[0] == 2 * grad_report.DPS
+    assert len(passes) == 2 and passes[0] == 2 * DPS
     assert _worst(again.grads, exact) < 1e-14
 
 

@@ -408,38 +408,38 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.config import parse_config
-    from symbptt.numeric import distances
+    from symbptt.numeric import distances, exact
     from symbptt.numeric import grad_report as G
     from symbptt.numeric.factors import ArrayFactors, NumericModel
 
     p, x, y = _saturated_gru()
     spec = get_cell("gru", get_activation("tanh"))
-    bound = G.saturation_digits(ArrayFactors(NumericModel(spec, [{k: v.reshape(-1, 1) for k, v in p.items()}],
+    bound = exact.saturation_digits(ArrayFactors(NumericModel(spec, [{k: v.reshape(-1, 1) for k, v in p.items()}],
                                                           x[:, :, None], y[:, None], "last")))
     carried = symbptt.gradients(p, x, y, cell="gru")  # the default call: the distances to ±1 hold it in float64
     assert carried.digits == 0
     _agrees_with_reference(p, carried.grads, 1e-14)
     monkeypatch.setattr(distances, "KEPT_DIGITS", 17)  # the distances refused: the exact pass, as measured
     got = symbptt.gradients(p, x, y, cell="gru")
-    assert G.DPS + 50 <= got.digits < bound
+    assert exact.DPS + 50 <= got.digits < bound
     _agrees_with_reference(p, got.grads, 2e-16)
     cfg = parse_config({"cell": "gru", "x": x[:, 0].tolist(), "y": y.tolist(),
                         **{k: v.tolist() for k, v in p.items()}})
     report = G.grad_report(cfg)  # its words say what was measured: the digits carried are 30 more than it
     said = re.fullmatch(rf"mpmath at {got.digits} digits \(saturated gates: their differences cancel up to (\d+) "
                         r"digits\)", report["precision"])
-    assert said and got.digits - G.DPS - 1 <= int(said[1]) <= got.digits - G.DPS, report["precision"]
+    assert said and got.digits - exact.DPS - 1 <= int(said[1]) <= got.digits - exact.DPS, report["precision"]
     _agrees_with_reference(p, {k: np.asarray(v, dtype=float) for k, v in report["grad"].items()}, 2e-16)
     checked = symbptt.gradients(p, x, y, cell="gru", digits=12)  # asked for: a pass with twice the digits agrees
     assert checked.kept is None and checked.digits == 2 * got.digits
     _agrees_with_reference(p, checked.grads, 2e-16)
-    monkeypatch.setattr(G, "difference_digits", lambda cc, traj: 0.0)
+    monkeypatch.setattr(exact, "difference_digits", lambda cc, traj: 0.0)
     planted = symbptt.gradients(p, x, y, cell="gru")
-    assert planted.digits == 2 * G.DPS
+    assert planted.digits == 2 * exact.DPS
     with pytest.raises(AssertionError, match="'U_z'|'W_z'|'b_z'"):
         _agrees_with_reference(p, planted.grads, 1e-15)
     checked = symbptt.gradients(p, x, y, cell="gru", digits=12)  # the 60-digit pass and the 120-digit one
-    assert checked.digits == 8 * G.DPS  # disagree: the 120- and 240-digit passes agree
+    assert checked.digits == 8 * exact.DPS  # disagree: the 120- and 240-digit passes agree
     _agrees_with_reference(p, checked.grads, 2e-16)
 
 
@@ -454,8 +454,7 @@ def test_the_measured_digits_give_the_numbers_the_bound_gives(seed, monkeypatch)
     each entry (distances.KEPT_DIGITS, by their running bound)."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
-    from symbptt.numeric import distances
-    from symbptt.numeric import grad_report as G
+    from symbptt.numeric import distances, exact
     from symbptt.numeric.factors import ArrayFactors, NumericModel
 
     rng = np.random.default_rng(seed)
@@ -470,12 +469,12 @@ def test_the_measured_digits_give_the_numbers_the_bound_gives(seed, monkeypatch)
     got = symbptt.gradients(params, x, y, cell=cell)  # the distances refused: the exact pass, as measured
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in params],
                          x, y, "last")
-    bound = G.saturation_digits(ArrayFactors(model))
-    assert G.DPS < got.digits < bound
-    loss, grads = G.mp_gradients(model, bound)
+    bound = exact.saturation_digits(ArrayFactors(model))
+    assert exact.DPS < got.digits < bound
+    loss, grads = exact.mp_gradients(model, bound)
     assert got.loss == float(loss)
-    for layer, (mine, exact) in enumerate(zip(got.grads, grads, strict=True)):
-        for k, block in exact.items():
+    for layer, (mine, made) in enumerate(zip(got.grads, grads, strict=True)):
+        for k, block in made.items():
             want = np.array([float(v) for v in np.ravel(block)])
             assert np.array_equal(np.ravel(mine[k]), want), (layer, k)
             if carried.digits == 0:  # the float64 pass with the distances: the digits they are asked to keep
@@ -492,7 +491,7 @@ def test_the_measured_digits_give_the_numbers_the_bound_gives(seed, monkeypatch)
     (83, 90.0, 83, 83),  # at the bound: it suffices
 ])
 def test_the_digits_a_saturated_pass_asks_for(dps, cancelled, bound, wanted):
-    from symbptt.numeric.grad_report import _saturated_digits
+    from symbptt.numeric.exact import _saturated_digits
 
     assert _saturated_digits(dps, cancelled, bound) == wanted
 
@@ -555,8 +554,8 @@ def test_the_outer_block_leaves_the_numpy_pass_as_it_was(monkeypatch):
     inside the outer block: the exact pass)."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
+    from symbptt.numeric.exact import exact_gradients
     from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
-    from symbptt.numeric.grad_report import exact_gradients
 
     monkeypatch.setenv("SYMBPTT_JIT", "0")
     rng = np.random.default_rng(4)
@@ -581,16 +580,16 @@ def test_the_outer_block_leaves_the_numpy_pass_as_it_was(monkeypatch):
 
 
 def test_exact_passes_run_with_fewer_full_collections(monkeypatch):
-    """grad_report, exact_gradients and mp_gradients (collector.fewer_full_collections): while an exact
-    pass is made, full collections wait for FULL_EVERY middle ones (its short-lived tuples would bring on
-    full collections that walk every live SymPy object), and the thresholds come back as they were after
-    the call, and after one that fails."""
+    """grad_report and numeric/exact.py's exact_gradients and mp_gradients (collector.fewer_full_collections):
+    while an exact pass is made, full collections wait for FULL_EVERY middle ones (its short-lived tuples
+    would bring on full collections that walk every live SymPy object), and the thresholds come back as
+    they were after the call, and after one that fails."""
     import gc
 
     from symbptt.collector import FULL_EVERY
     from symbptt.config import parse_config
     from symbptt.errors import RunFailed
-    from symbptt.numeric import grad_report
+    from symbptt.numeric import exact, grad_report
 
     seen: list[tuple[int, ...]] = []
     made = grad_report.ArrayFactors
@@ -600,7 +599,8 @@ def test_exact_passes_run_with_fewer_full_collections(monkeypatch):
             seen.append(gc.get_threshold())
         return made(model, kind, *args, **kwargs)
 
-    monkeypatch.setattr(grad_report, "ArrayFactors", watched)
+    for module in (exact, grad_report):
+        monkeypatch.setattr(module, "ArrayFactors", watched)
     chaotic = parse_config({"activation": "sin(a)", "W": 3.0, "U": 1, "b": 0, "h0": 0.3, "x": [0.1] * 60, "y": 0})
     before = gc.get_threshold()
     try:
@@ -616,9 +616,9 @@ def test_exact_passes_run_with_fewer_full_collections(monkeypatch):
         def fails(*args, **kwargs):
             raise RunFailed("planted")
 
-        monkeypatch.setattr(grad_report, "ArrayFactors", fails)
+        monkeypatch.setattr(exact, "ArrayFactors", fails)
         with pytest.raises(RunFailed):
-            grad_report.mp_gradients(grad_report.NumericModel.of(chaotic), 40)
+            exact.mp_gradients(exact.NumericModel.of(chaotic), 40)
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)

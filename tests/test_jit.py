@@ -559,9 +559,9 @@ def _check_compiled_nudges(direction: int, scattered: bool, B: int) -> None:
 def _compiled_and_numpy_digits(model: NumericModel, monkeypatch) -> tuple[tuple, tuple]:
     """The digits kept_digits measures with the compiled reruns (both of them run compiled) and with the
     NumPy reruns."""
-    from symbptt.numeric import grad_report, jit_nudge
+    from symbptt.numeric import exact, grad_report, jit_nudge
 
-    loss, grads, _ = grad_report.exact_gradients(model)
+    loss, grads, _ = exact.exact_gradients(model)
     calls = []
     original = jit_nudge.nudged_gradients
 
@@ -606,11 +606,11 @@ def test_every_cell_s_reruns_run_compiled_and_measure_what_numpy_s_measure(compi
     """Every built-in cell's nudged reruns compile and run (none falls back), for one sequence and a batch
     of three, and the digits they measure are within a digit of the NumPy reruns' (n = 5, T = 120;
     measured: at most 0.6 apart for one sequence, 0.48 for the batch)."""
-    from symbptt.numeric import grad_report, jit_nudge
+    from symbptt.numeric import exact, grad_report, jit_nudge
 
     _, _, _, model = _model(cell, 5, layers, loss, 120, B, seed=1)
     assert jit_nudge.nudged_gradients(model, 1, True) is not None
-    value, grads, _ = grad_report.exact_gradients(model)
+    value, grads, _ = exact.exact_gradients(model)
     compiled_digits = grad_report.kept_digits(model, value, grads)
     monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
     numpy_digits = grad_report.kept_digits(model, value, grads)

@@ -692,8 +692,8 @@ def test_precision_follows_the_conditioning_the_report_measures():
     assert report["precision"].startswith("mpmath at ") and "rounding amplified by up to 10^14" in report["precision"]
     assert report["loss"] == pytest.approx(0.026758072839092109, rel=1e-15)
     assert report["grad"]["W"] == pytest.approx(1.8961e13, rel=1e-4)
+    from symbptt.numeric.exact import exact_gradients_mp
     from symbptt.numeric.factors import NumericModel
-    from symbptt.numeric.grad_report import exact_gradients_mp
 
     with mpmath.workdps(80):  # the same BPTT at 80 digits: the 45 the report chose kept 12 or more
         grads = exact_gradients_mp(NumericModel.of(cfg).as_mp())
@@ -898,7 +898,7 @@ def test_a_user_cell_s_tanh_node_is_saturated_near_plus_or_minus_one_whatever_it
 
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
-    from symbptt.numeric.grad_report import saturation_digits
+    from symbptt.numeric.exact import saturation_digits
 
     text = Path(__file__).parent.joinpath("cells", "vgru.toml").read_text()
     renamed = text.replace('n = "tanh', 'm = "tanh').replace("(1 - z)*n", "(1 - z)*m").replace('"vgru"', '"vgru_m"')

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbptt
-from symbptt.numeric import grad_report, kernel, underflow
+from symbptt.numeric import kernel, underflow
+from symbptt.numeric.exact import DPS
 from symbptt.reference import bptt
 
 TINY = np.finfo(float).tiny
@@ -159,7 +160,7 @@ def test_a_sum_of_underflowed_terms_goes_to_mpmath_and_a_planted_check_would_los
     with mpmath.workdps(60):
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "rnn", kind="mp")[1][0]
     got = symbptt.gradients(params, x, y)
-    assert kept == [False] and got.digits == grad_report.DPS
+    assert kept == [False] and got.digits == DPS
     assert _agree(got, exact) < 1e-9 and np.all(got.log10["h0"] < -300)
     monkeypatch.setattr(kernel.Ledger, "check", lambda self, units, size, what: None)
     planted = symbptt.gradients(params, x, y)
@@ -188,7 +189,7 @@ def test_a_gradient_only_underflowed_terms_feed_goes_to_mpmath(monkeypatch, kept
 
     monkeypatch.setattr(kernel.Ledger, "check", watched)
     got = symbptt.gradients(params, x, y)
-    assert kept == [False] and got.digits == grad_report.DPS and where[-1].startswith("∂L/∂")
+    assert kept == [False] and got.digits == DPS and where[-1].startswith("∂L/∂")
     assert _agree(got, exact) < 1e-9 and got.log10["b"][0] < -300
     monkeypatch.setattr(kernel.Ledger, "check", lambda self, units, size, what: None)
     planted = symbptt.gradients(params, x, y)
@@ -207,7 +208,7 @@ def test_a_pass_with_too_many_underflowed_entries_is_left_to_mpmath_before_any_i
     rng = np.random.default_rng(1)
     params = {"W": rng.normal(size=(3, 3)), "U": rng.normal(size=(3, 1)), "b": np.full(3, 400.0), "h0": np.zeros(3)}
     got = symbptt.gradients(params, rng.normal(size=(40, 1, 1)), rng.normal(size=(3, 1)))
-    assert kept == [False] and got.digits == grad_report.DPS and recomputed == []
+    assert kept == [False] and got.digits == DPS and recomputed == []
     assert logspace.mp_coefficients is not underflow.mp_coefficients  # the planted one was the one in use
 
 

@@ -14,7 +14,7 @@ the distances are made: each carries a bound on its relative error (the rounding
 and the relative |a|·2⁻⁵³ a gate or tanh read from a pre-activation a holds), summed through each step
 and divided by the distance it makes, then divided by the gap d_v − d_u.  When every difference keeps
 KEPT_DIGITS digits by that bound, the step coefficients that read differences are recomputed from them,
-and the float64 pass stands where the saturation bound (grad_report.saturation_digits) would otherwise
+and the float64 pass stands where the saturation bound (exact.saturation_digits) would otherwise
 send the whole pass to mpmath.  Like every float64 pass of symbptt.gradients, the forward values
 themselves are taken as float64 computed them.  A distance below float64's normal range (a tanh read
 from |a| > 354, a state that has followed one) is carried with an exponent of its own (_Wide: an
@@ -205,7 +205,7 @@ def cancellation(cc: CompiledCell, traj: Trajectory) -> float | None:
     to ±1: the largest log10((|u| + |v|)/|u − v|) over every step, unit, layer and difference u − v, the
     quantity forward.difference_digits measures on an exact pass, held here to the KEPT_DIGITS digits
     the running bound promises; the trajectory is not changed.  An exact pass needs about this many
-    digits more than it keeps (grad_report.measured_saturation starts from it).
+    digits more than it keeps (exact.measured_saturation starts from it).
 
     Args:
         cc: the cell's compiled float64 functions (forward.compiled).

@@ -4,9 +4,9 @@ Every number is computed once in float64 through the factor structure (and twice
 value nudged by one rounding, to measure the digits float64 kept: kept_digits).  Work that raised a
 floating-point event (underflow, overflow, invalid) is computed again with mpmath at 30 digits — only
 the parameter blocks it touched (all of them when the forward pass itself lost range); an exactly zero
-entry is not such an event and costs nothing.  Each entry is printed as a number when float64 holds it
-as a normal float (or it is exactly 0), else as {"sign": ±1, "log10": …}, and its log10 is always beside
-it.
+entry is not such an event and costs nothing (numeric/exact.py decides, and makes those passes).  Each
+entry is printed as a number when float64 holds it as a normal float (or it is exactly 0), else as
+{"sign": ±1, "log10": …}, and its log10 is always beside it.
 """
 
 from __future__ import annotations
@@ -17,16 +17,26 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import jit, jit_nudge, kernel, underflow
-from .distances import cancellation, carried
+from . import kernel
+from .exact import (
+    DPS,
+    MAX_DIGITS,
+    exact_gradients,
+    exact_gradients_mp,
+    float64_pass,
+    float_cancellation,
+    measured_saturation,
+    mp_cost,
+    mp_gradients,
+    saturation_digits,
+)
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import UlpNoise, cancelled_digits, difference_digits
+from .forward import UlpNoise, cancelled_digits
 from .jit_nudge import nudged_gradients
 from .logspace import (
     constant_factor,
@@ -39,7 +49,6 @@ from .logspace import (
     regime,
 )
 
-DPS = 30
 DIGITS = 12  # by default the report stays in float64 where that keeps 12 significant digits (16 - 4 lost)
 TINY = np.finfo(float).tiny
 
@@ -60,198 +69,6 @@ def entry(value: Any) -> tuple[float | dict | None, float | None]:
     if not math.isfinite(value):
         return None, None
     return (value if abs(value) >= TINY else None), math.log10(abs(value))
-
-
-def _needs(watch: FloatWatch, layers: int) -> set[tuple[str, int]] | None:
-    """Blocks to recompute: None for all of them, else the (param, layer) blocks that lost range."""
-    if watch.touched("forward") or watch.touched("delta") or any(watch.touched(("coef", ell))
-                                                                 for ell in range(1, layers + 1)):
-        return None
-    return {(label[1], label[2]) for label, _ in watch.events if isinstance(label, tuple) and label[0] == "grad"}
-
-
-def saturation_digits(values: ArrayFactors) -> int:
-    """The most digits a saturated gated cell can need: when a cell subtracts computed values (the GRU's
-    h_{t-1} − n_t) and a tanh or sigmoid saturates, the difference can keep up to about 2|a|/ln 10 fewer
-    digits than its values (0 when neither happens).  A bound: measured_saturation finds what the
-    differences of this trajectory do cancel."""
-    cc = values.cc
-    if not cc.differences or not cc.saturating:
-        return 0
-    largest = 0.0
-    for layer in values.traj.values:
-        saturated = False
-        for name, odd in cc.saturating.items():  # within 1e-10 of ±1 (tanh), of 0 or 1 (σ): by max and min
-            top, low = _extremes(layer[name][1:])
-            saturated |= max(abs(top), abs(low)) > 1 - 1e-10 if odd else top > 1 - 1e-10 or low < 1e-10
-        extremes = [_extremes(layer[lin.name][1:]) for lin in cc.cell.linears]
-        if saturated or not all(math.isfinite(top) and math.isfinite(low) for top, low in extremes):
-            largest = max(largest, sum(max(abs(top), abs(low)) for top, low in extremes))
-    if not math.isfinite(largest):  # float64 lost the forward pass (inf, NaN): measure on an exact one
-        if values.kind == "mp":
-            raise RunFailed("a saturated gate here cancels more digits than the exact path can carry; shorten "
-                            "x or shrink the inputs")
-        from .forward import CellDomainError
-
-        dps = DPS
-        while True:  # the exact pass itself may need more digits to get through the saturated gates
-            try:
-                with mpmath.workdps(dps):
-                    return saturation_digits(ArrayFactors(values.model.as_mp(), "mp"))
-            except CellDomainError:
-                if dps >= MAX_DIGITS:
-                    raise
-                dps = min(MAX_DIGITS, 4 * dps)
-    return saturation_digits_needed(largest, DPS) if largest else 0
-
-
-def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: float | None = None
-                        ) -> tuple[int, ArrayFactors, NumericModel, float]:
-    """The exact forward pass of a model whose saturated gates may make its differences cancel, at the
-    digits they need as measured on that pass: DPS more than the most any of them cancels
-    (forward.difference_digits), and at least ``least``.  Tried first at DPS more than ``guess`` rounded
-    up, and one spare — ``guess`` being the count the float64 pass's distances to ±1 read
-    (distances.cancellation) — or, without one, at 2·DPS digits, and raised until the pass's own count
-    fits (_saturated_digits), never beyond ``bound`` (saturation_digits, which always suffices) unless
-    ``least`` asks for more: a GRU with pre-activations up to |a| ≈ 370 may need 354 digits, while its
-    h_{t-1} − n_t cancels only 28.
-
-    Returns:
-        (the digits, the exact pass made at them, its model in mpf, the digits its differences cancel):
-        read the pass at those digits.
-    """
-    mp_cost(model, max(bound, least), most=True)  # checked before any work: each pass costs at most this
-    first = 2 * DPS if guess is None else DPS + math.ceil(guess) + 1
-    dps = max(least, min(bound, first))
-    while True:
-        with mpmath.workdps(dps):
-            mp_model = model.as_mp()
-            values = ArrayFactors(mp_model, "mp")
-            cancelled = difference_digits(values.cc, values.traj)
-        wanted = _saturated_digits(dps, cancelled, bound)
-        if wanted == dps:
-            return dps, values, mp_model, cancelled
-        dps = wanted
-
-
-def _float_cancellation(values: ArrayFactors) -> float | None:
-    """The digits a float64 pass's saturated differences cancel, read from its distances to ±1
-    (distances.cancellation), where they hold them; None for an exact pass or where they do not."""
-    return cancellation(values.cc, values.traj) if values.kind == "float" else None
-
-
-def _saturated_digits(dps: int, cancelled: float, bound: int) -> int:
-    """The digits a pass at ``dps`` whose differences cancel ``cancelled`` digits (forward.difference_digits)
-    asks for, at most ``bound``: ``dps`` when it holds DPS more than that; DPS more than the count when the
-    differences kept 3 digits or more (then the count is theirs, not rounding's); else (∞ included, a
-    difference that lost every digit) twice ``dps``, as the count only says "more"."""
-    if dps >= bound or dps >= DPS + cancelled:
-        return dps
-    return min(bound, math.ceil(DPS + cancelled) if cancelled <= dps - 3 else 2 * dps)
-
-
-def _extremes(values: np.ndarray) -> tuple[float, float]:
-    """(largest, smallest) entry as floats, NaN when one is NaN (NumPy's max and min propagate it)."""
-    arr = np.asarray(values, dtype=float)
-    return float(arr.max()), float(arr.min())
-
-
-@fewer_full_collections
-def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
-                    saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
-                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
-                    seen: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
-    """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
-    is the number of digits mpmath used (0: float64 throughout).  A plain pass whose only events are
-    underflow stands where numeric/underflow.py bounds what it cost every sum.  ``values``: the float64 forward pass
-    (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
-    the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
-    the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``whole``: once the exact
-    pass runs, every block comes from it (not only those float64 lost); ``carry``: where a saturated gate
-    would send the pass to mpmath, first take the differences it cancels from the distances to ±1
-    (numeric/distances.py), and keep float64 when they hold its digits; ``seen``: filled with the float64
-    δ, as kernel.gradients fills it."""
-    if values is None:
-        watch = FloatWatch()
-        values = ArrayFactors(model, watch=watch)
-    watch = watch or values.watch
-    digits = saturation_digits(values) if saturation is None else saturation
-    held = bool(digits) and carry and values.kind == "float" and values.noise is None and carried(values.cc,
-                                                                                                values.traj)
-    if held:  # the coefficients that read a difference changed: δ is computed again
-        computed = None
-        underflow.mark_carried(values, watch)  # one below float64's range is checked as an underflow
-    # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
-    # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
-    followed = (held or not digits) and kernel.applies(values)
-
-    def kept() -> tuple[Any, list[dict[str, np.ndarray]]] | None:
-        return underflow.recover(values, watch, held, seen, magnitudes) if underflow.recoverable(watch) else None
-
-    tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
-    if tried and (recovered := kept()) is not None:
-        return *recovered, 0
-    loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
-                   else gradient_blocks(values, model))
-    blocks = _needs(watch, model.layers)
-    loss_lost = watch.touched("loss") or watch.touched("forward")
-    if digits and not held:
-        blocks, loss_lost = None, True
-    if blocks is not None and not blocks and not loss_lost:
-        return loss, grads, 0
-    if followed and not tried and (recovered := kept()) is not None:  # the sums underflowed, not the coefficients
-        return *recovered, 0
-    if digits:  # at the digits this trajectory's differences need, measured on its exact pass
-        digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
-        with mpmath.workdps(digits):
-            mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
-    else:
-        mp_loss, mp_grads = mp_gradients(model, DPS)
-    if loss_lost or whole:
-        loss = mp_loss
-    for layer, g in enumerate(grads, start=1):
-        for param in g:
-            if blocks is None or whole or (param, layer) in blocks:
-                g[param] = mp_grads[layer - 1][param]
-    return loss, grads, max(DPS, digits)
-
-
-def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndarray] | None]:
-    """The float64 forward pass whose digits the report measures, watched, and its δ when the compiled
-    kernels made them: theirs where the reruns that measure the digits run compiled too (a run long enough
-    to repay a first compile: jit_nudge.applies) and float64 raised no event on the way (numeric/jit.py),
-    else NumPy's (δ None: exact_gradients computes them)."""
-    n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
-    fast = (jit.float_pass(model.cell, model.params, model.x, model.y, model.loss)
-            if jit_nudge.applies(model.cell, model.layers, model.loss, n, model.x.shape[2], model.T) else None)
-    if fast is None:
-        watch = FloatWatch()
-        with watch.watch(None):  # one outer block: each labelled block inside swaps a label (0.8 µs, not 3.8)
-            return ArrayFactors(model, watch=watch), None
-    return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
-
-
-@fewer_full_collections
-def mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
-    """Loss and every gradient from an mpmath pass at ``dps`` digits, refused first when it would take
-    longer than the budget allows."""
-    mp_cost(model, dps)
-    with mpmath.workdps(dps):
-        mp_model = model.as_mp()
-        return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
-
-
-def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
-    """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
-    after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
-    may need (a saturated cell's bound, checked before its first pass), and the refusal says so."""
-    from ..budget import estimate, mp_pass_seconds
-
-    n, m, B = model.params[0][f"{model.cell.states[0]}0"].shape[0], model.x.shape[1], model.x.shape[2]
-    digits = f"up to {dps}" if most else str(dps)
-    return estimate(f"the exact pass ({digits} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
-                    "shorten x, use a smaller batch or smaller weights",
-                    seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
 def _shaped(values: np.ndarray, shape: tuple, scalar: bool) -> Any:
@@ -341,7 +158,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     if lost - cancelled > max_lost:  # the float64 trajectory does not hold the digits: every field exactly
         # as many digits as the conditioning asks for, and as a saturated gate's differences cancel
         dps = DPS + math.ceil(lost if math.isfinite(lost) else 0)
-        guess = _float_cancellation(values) if saturation else None
+        guess = float_cancellation(values) if saturation else None
         while True:
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
@@ -423,9 +240,6 @@ def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
              for i, (label, what) in enumerate(zip(labels, seen, strict=True), 1)]
     worst = max(range(len(logs)), key=lambda i: abs(logs[i]) if not math.isnan(logs[i]) else -1.0)
     return "; ".join(parts) + f"; worst: layer {worst + 1}"
-
-
-MAX_DIGITS = MAX_MP_DIGITS  # the most digits an exact recomputation uses
 
 
 def lost_digits(norms: list[dict[str, list[float]]]) -> float:
@@ -598,7 +412,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
         digits = measured[0]
     elif digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits
-        digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=_float_cancellation(values))
+        digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=float_cancellation(values))
         measured = (digits, mp_values, mp_model)
     exact, relative = False, 0.0  # a saturated run goes to the exact loop below whatever float64 makes of it
     if not digits:
@@ -644,8 +458,3 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     return {"k": cfg.truncate, "grad": _per_layer(vals), "grad_log10": _per_layer(logs),
             "relative_difference": relative}
 
-
-def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = None) -> list[dict[str, np.ndarray]]:
-    """Every gradient of a model whose numbers are already mpf, at mpmath's current precision (from its
-    exact forward pass ``values`` when made already)."""
-    return gradient_blocks(values if values is not None else ArrayFactors(mp_model, "mp"), mp_model)[1]

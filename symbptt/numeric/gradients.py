@@ -289,9 +289,18 @@ MEASURED_COST = 8.0  # the work of a call that measures digits, against a plain 
 
 @cache
 def _exact_path() -> Any:
-    """grad_report (exact_gradients, saturation_digits, kept_digits: mpmath where float64 did not hold),
-    imported at the first call: an import statement run at every call costs more than a small
+    """numeric/exact.py (exact_gradients, saturation_digits, mp_gradients: mpmath where float64 did not
+    hold), imported at the first call: an import statement run at every call costs more than a small
     gradient's sums."""
+    from . import exact
+
+    return exact
+
+
+@cache
+def _report() -> Any:
+    """grad_report (kept_digits, shown_digits: the digits float64 kept, measured as `grad` measures them),
+    imported at the first call that asks for digits."""
     from . import grad_report
 
     return grad_report
@@ -311,8 +320,8 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
                                                whole=True, carry=False)  # measured, as `grad` measures
     if used:  # float64 left its range or a gate saturated: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
-    kept = R.kept_digits(model, value, grads, magnitudes)
-    shown = R.shown_digits(kept)
+    kept = _report().kept_digits(model, value, grads, magnitudes)
+    shown = _report().shown_digits(kept)
     if kept[0] >= digits:
         return value, grads, 0, shown
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
