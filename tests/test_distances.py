@@ -13,6 +13,7 @@ from symbptt.activations import get_activation
 from symbptt.cells import get_cell
 from symbptt.numeric import distances, kernel
 from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
+from symbptt.numeric.wide import Wide
 from symbptt.reference import Numbers, bptt
 from symbptt.reference import forward as reference_forward
 
@@ -133,7 +134,7 @@ def test_a_gru_settling_on_its_fixed_point_is_refused_once_the_distances_cancel(
 def test_a_distance_below_float64s_normal_range_is_carried_with_a_wider_exponent():
     """tanh(400) is within 10^-347 of 1, and with z ≈ 10⁻⁵ each step h_t follows n_t to within 10⁻⁵ of its
     last distance: by T = 66 the distances are far below float64's normal range.  They are carried with
-    an exponent of their own (distances._Wide), and every ∂h_t/∂a_z = σ'(a_z)(h_{t−1} − n_t) agrees with
+    an exponent of their own (numeric/wide.py's Wide), and every ∂h_t/∂a_z = σ'(a_z)(h_{t−1} − n_t) agrees with
     a 2000-digit pass: to 1e-10 where it is a normal number, within 2⁻¹⁰⁷⁴ (one rounding) below.  The
     plain float64 coefficients, not carried, get 60 of the 66 wrong."""
     spec = get_cell("gru", get_activation("tanh"))
@@ -323,6 +324,6 @@ def test_a_carried_coefficient_below_every_subnormal_stays_visible_to_the_underf
     """A coefficient formed from a wide difference of 2⁻²⁰⁰¹ rounds below the smallest subnormal: it is
     kept as ±2⁻¹⁰⁷⁴ (off by at most that, as any value rounded below the range), not 0, so that
     underflow.mark_carried sees it and the pass goes through the underflow check; an exact 0 stays 0."""
-    difference = distances._Wide(np.array([0.5, -0.5, 0.0]), np.array([-2000, -2000, 0]))
+    difference = Wide(np.array([0.5, -0.5, 0.0]), np.array([-2000, -2000, 0]))
     made = distances._formed(lambda: np.ones(3), [], difference, (3,))
     assert list(made) == [2.0**-1074, -(2.0**-1074), 0.0]

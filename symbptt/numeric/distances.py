@@ -17,7 +17,7 @@ KEPT_DIGITS digits by that bound, the step coefficients that read differences ar
 and the float64 pass stands where the saturation bound (exact.saturation_digits) would otherwise
 send the whole pass to mpmath.  Like every float64 pass of symbptt.gradients, the forward values
 themselves are taken as float64 computed them.  A distance below float64's normal range (a tanh read
-from |a| > 354, a state that has followed one) is carried with an exponent of its own (_Wide: an
+from |a| > 354, a state that has followed one) is carried with an exponent of its own (Wide: an
 int64 beside each float64), the same bounds beside it; a coefficient that reads such a difference is
 formed from it (the cell's are linear in their difference) and rounded once to float64, and a value
 that lands below the normal range is then checked as an underflow (numeric/underflow.py).  Where float64
@@ -43,6 +43,7 @@ from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import Cell, prev, unit
 from .forward import ROUNDING, CompiledCell, Trajectory, compiled, stable_form, step_rows, value_differences
+from .wide import Wide, choose
 
 # the digits every difference must keep, by the running bound, for float64 to stand: a worst case that
 # adds every rounding up, 2–3 digits below what the gradients keep in the tests' saturated GRUs
@@ -286,7 +287,7 @@ def _evaluated(fn: Callable[..., np.ndarray], args: list, shape: tuple) -> np.nd
     return np.broadcast_to(fn(*args), shape)
 
 
-def _formed(fn: Callable[..., np.ndarray], row: list[np.ndarray], difference: _Wide, shape: tuple) -> np.ndarray:
+def _formed(fn: Callable[..., np.ndarray], row: list[np.ndarray], difference: Wide, shape: tuple) -> np.ndarray:
     """A coefficient linear in its difference: its factor times the difference, rounded once to float64
     (below the normal range too).  A nonzero value below the smallest subnormal is kept as that, ±2⁻¹⁰⁷⁴,
     not 0: off by at most 2⁻¹⁰⁷⁴ like any value rounded below the range, and visible as one to
@@ -300,7 +301,7 @@ def _made(traj: Trajectory, layer: int, parts: Mapping[tuple[str, str], Callable
     """The coefficients that read a difference, each made by its part (t = 1..T; row 0 unused), or None
     where an evaluation underflowed on the way: such a value has no bound here, so the pass is not carried
     (more digits will do), while the count of what the differences cancel stands.  A part's own final
-    rounding below the normal range (_Wide.value) is not such an event: it is one rounding, and
+    rounding below the normal range (Wide.value) is not such an event: it is one rounding, and
     numeric/underflow.py counts it."""
     made: dict[tuple[str, str], np.ndarray] = {}
     clean = True
@@ -316,7 +317,7 @@ def _made(traj: Trajectory, layer: int, parts: Mapping[tuple[str, str], Callable
 def _states(forms: DistanceForms, values: dict[str, np.ndarray], row: list[np.ndarray], dist: dict,
             gate_error: np.ndarray, carry: Callable[..., tuple | None]) -> bool:
     """Each carried state's distance, sign and bound for t = 0..T into ``dist`` (at t − 1 and at t), made by
-    ``carry`` (_carried_state or its _Wide twin); False where one does not qualify."""
+    ``carry`` (_carried_state or its Wide twin); False where one does not qualify."""
     for state, (reads, patterns) in forms.states.items():
         found = carry(values[state], prev(state), reads, patterns, row, dist, gate_error)
         if found is None:
@@ -378,7 +379,7 @@ def _read_terms(coef: list[np.ndarray], reads: list[sp.Symbol], own_read: sp.Sym
     """What a state's step adds beside its own previous distance, for every t: the sum of its terms
     (``fixed``), the sum of their sizes, the bound on their error (each read distance's own and the
     gates'), and the coefficient of the previous distance (``own``); in the distances' number type
-    (``lift`` makes one from float64, ``times`` multiplies one by float64: plain arrays or _Wide)."""
+    (``lift`` makes one from float64, ``times`` multiplies one by float64: plain arrays or Wide)."""
     fixed, size, held = lift(rest), lift(np.abs(rest)), lift(np.abs(rest) * gate_error)
     own = np.zeros(rest.shape)
     for c, r in zip(coef, reads, strict=True):
@@ -416,89 +417,8 @@ class _OutOfRange(Exception):
     """A distance below float64's normal range: carried with a wider exponent instead (_layer_wide)."""
 
 
-LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k·LN2_HI is exact for |k| < 2²⁰ (Cody and Waite)
-LN2_LO = 1.90821492927058770002e-10
-WIDE_EXPONENT = 1 << 40  # the exponent of a Wide 0 (below every other: an addend 0 never shifts the sum)
-
-
-class _Wide:
-    """Numbers m·2^e with an int64 exponent beside a float64 mantissa (|m| in [1/2, 1), or m = 0): the
-    distances of a pass saturated beyond float64's range (e^{−2|a|} for |a| > 354).  Products and sums
-    round like float64's (one rounding each, an addend below 2⁻¹⁰⁷⁴ of the other dropped), never by the
-    exponent's range."""
-
-    __slots__ = ("e", "m")
-
-    def __init__(self, m: np.ndarray, e: np.ndarray | int = 0) -> None:
-        mantissa, shift = np.frexp(np.asarray(m, dtype=float))
-        self.m = mantissa
-        self.e = np.where(mantissa == 0, -WIDE_EXPONENT, shift.astype(np.int64) + e)
-
-    @classmethod
-    def exp_minus(cls, x: np.ndarray) -> _Wide:
-        """e^{−x} for x ≥ 0, to a relative ulp or two whatever x (−x = k ln 2 + r, |r| ≤ ln 2 / 2)."""
-        k = np.rint(-x / np.log(2.0))
-        r = (-x - k * LN2_HI) - k * LN2_LO
-        return cls(np.exp(r), k.astype(np.int64))
-
-    def __getitem__(self, index: Any) -> _Wide:
-        out = _Wide.__new__(_Wide)
-        out.m, out.e = self.m[index], self.e[index]
-        return out
-
-    def __setitem__(self, index: Any, value: _Wide) -> None:
-        self.m[index], self.e[index] = value.m, value.e
-
-    def times(self, c: np.ndarray | float) -> _Wide:
-        """self · c for a float64 array c."""
-        return _Wide(self.m * c, self.e)
-
-    def __add__(self, other: _Wide) -> _Wide:
-        top = np.maximum(self.e, other.e)
-        with np.errstate(under="ignore"):
-            total = (np.ldexp(self.m, np.maximum(self.e - top, -2000))
-                     + np.ldexp(other.m, np.maximum(other.e - top, -2000)))
-        return _Wide(total, top)
-
-    def __sub__(self, other: _Wide) -> _Wide:
-        return self + other.times(-1.0)
-
-    def __abs__(self) -> _Wide:
-        out = _Wide.__new__(_Wide)
-        out.m, out.e = np.abs(self.m), self.e
-        return out
-
-    def over(self, other: _Wide) -> np.ndarray:
-        """self / other as float64 (inf where other is 0 and self is not, 0 where both are)."""
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            ratio = np.ldexp(self.m / np.where(other.m == 0, 1.0, other.m), np.clip(self.e - other.e, -4000, 4000))
-        return np.where(other.m == 0, np.where(self.m == 0, 0.0, np.inf), ratio)
-
-    def log10(self) -> np.ndarray:
-        """log10|self| (−inf for 0)."""
-        with np.errstate(divide="ignore"):
-            return np.where(self.m == 0, -np.inf, np.log10(np.abs(self.m)) + self.e * np.log10(2.0))
-
-    def value(self) -> np.ndarray:
-        """As float64: below the normal range a subnormal or 0, rounded once."""
-        with np.errstate(under="ignore", over="ignore"):
-            return np.ldexp(self.m, np.clip(self.e, -2000, 2000))
-
-    @classmethod
-    def empty(cls, shape: tuple) -> _Wide:
-        out = cls.__new__(cls)
-        out.m, out.e = np.zeros(shape), np.full(shape, -WIDE_EXPONENT, dtype=np.int64)
-        return out
-
-
-def _where(mask: np.ndarray, a: _Wide, b: _Wide) -> _Wide:
-    out = _Wide.__new__(_Wide)
-    out.m, out.e = np.where(mask, a.m, b.m), np.where(mask, a.e, b.e)
-    return out
-
-
 def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | None, float] | None:
-    """_layer with every distance carried as a _Wide number: for a pass whose tanh nodes or states come
+    """_layer with every distance carried as a Wide number: for a pass whose tanh nodes or states come
     nearer ±1 than float64's normal range can say (|a| > 354).  The same bounds, the same rule for
     float64 to stand; each coefficient that reads a difference is formed from it (forms.linear: the cell's
     are linear in their difference) and rounded once to float64, possibly below its normal range — the
@@ -511,10 +431,10 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
     shape = row[0].shape
     largest = np.max([np.abs(values[lin.name][1:]) for lin in forms.cell.linears], axis=0)
     gate_error = (largest + 4.0) * ROUNDING
-    dist: dict[sp.Symbol, tuple[_Wide, np.ndarray, np.ndarray]] = {}
+    dist: dict[sp.Symbol, tuple[Wide, np.ndarray, np.ndarray]] = {}
     for name, arg in forms.tanh_args.items():
         a = np.broadcast_to(arg(*row), shape)
-        e = _Wide.exp_minus(2.0 * np.abs(a))
+        e = Wide.exp_minus(2.0 * np.abs(a))
         dist[unit(name)] = (e.times(2.0 / (1.0 + e.value())), np.where(a >= 0, 1.0, -1.0),
                             (2.0 * np.abs(a) + 2.0 * largest + 8.0) * ROUNDING)
     if not _states(forms, values, row, dist, gate_error, _carried_state_wide):
@@ -524,7 +444,7 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
         (du, su, eu), (dv, sv, ev) = dist[u], dist[v]
         same = su == sv
         apart = dv - du
-        differences.append(_where(same, apart.times(c * su), _Wide(c * (_value(values, u) - _value(values, v)))))
+        differences.append(choose(same, apart.times(c * su), Wide(c * (_value(values, u) - _value(values, v)))))
         size = np.where(same, 2.0 - du.value() - dv.value(), 1.0)
         with np.errstate(divide="ignore"):
             ratio = np.where(same, np.log10(size) - abs(apart).log10(), 0.0)
@@ -539,18 +459,18 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
 
 def _carried_state_wide(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
                         row: list[np.ndarray], dist: dict, gate_error: np.ndarray
-                        ) -> tuple[_Wide, np.ndarray, np.ndarray] | None:
-    """_carried_state with the distances as _Wide numbers (the bounds stay float64: they are relative)."""
+                        ) -> tuple[Wide, np.ndarray, np.ndarray] | None:
+    """_carried_state with the distances as Wide numbers (the bounds stay float64: they are relative)."""
     shape = row[0].shape
     sign = np.where(h >= 0, 1.0, -1.0)
     if any(r != own_read and r not in dist for r in reads):
         return None
     coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
     operations = (len(reads) + 2) * ROUNDING
-    fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error, _Wide,
+    fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error, Wide,
                                          lambda d, c: d.times(c))
-    d, error = _Wide.empty(h.shape), np.empty_like(h)
-    d[0] = _Wide(1.0 - np.abs(h[0]))
+    d, error = Wide.empty(h.shape), np.empty_like(h)
+    d[0] = Wide(1.0 - np.abs(h[0]))
     error[0] = ROUNDING
     for t in range(shape[0]):
         d[t + 1] = fixed[t] + d[t].times(own[t])
