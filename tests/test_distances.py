@@ -7,6 +7,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 
 import symbptt
 from symbptt.activations import get_activation
@@ -257,6 +258,84 @@ def test_a_step_that_shrinks_delta_by_hundreds_of_decades_stays_in_float64(monke
             assert abs(mpmath.mpf(float(value)) - e) <= 1e-13 * s + 2.0**-1074, name
     monkeypatch.setattr(kernel, *planted)
     assert symbptt.gradients(params, x, y, cell="gru").digits > 0 and len(exact_passes) == 1
+
+
+def _within_rounding(got: symbptt.Gradients, params: dict, x: np.ndarray, y: np.ndarray, exact: dict) -> None:
+    """Every gradient within 1e-13 of its Σ|terms| (as the kept pass summed them) of ``exact``."""
+    from symbptt.numeric.exact import exact_gradients
+
+    sizes: list[dict[str, np.ndarray]] = [{}]
+    assert exact_gradients(_model(params, x, y), magnitudes=sizes)[2] == 0
+    for name, want in exact.items():
+        size = np.asarray(sizes[0][name], dtype=float).reshape(np.shape(got.grads[name]))
+        for value, e, s in zip(np.ravel(got.grads[name]), np.ravel(want), np.ravel(size), strict=True):
+            assert abs(mpmath.mpf(float(value)) - e) <= 1e-13 * s + 2.0**-1074, name
+
+
+@pytest.mark.parametrize("seed", [18, 24])
+def test_a_gate_that_underflows_in_the_forward_pass_leaves_the_pass_in_float64(monkeypatch, exact_passes, seed):
+    """Seeds 18 and 24 of the GRUs driven × 100: one z gate reads a_z < −708, so σ(a_z) underflows to 0 in
+    the forward pass (the float64 pass raises 'forward' underflow), and its σ'(a_z) underflows too.  Every
+    state stored at that step is checked against its exact value from the step's float64 leaves
+    (underflow._forward_entries), that entry's coefficients are computed again exactly, and the distances
+    to ±1 take the gate and the factor there from mpmath (distances._Exact): the pass stays in float64 and
+    agrees with reference.py's 1000-digit pass within rounding of each Σ|terms|.  These took 134 and 175
+    digits of mpmath; with the forward pass's events not followed (planted), they do again."""
+    from symbptt.numeric import underflow
+
+    params, x, y = _driven(seed)
+    watch = FloatWatch()
+    ArrayFactors(_model(params, x, y), watch=watch)
+    assert ("forward", "underflow") in watch.events
+    got = symbptt.gradients(params, x, y, cell="gru")
+    assert got.digits == 0 and exact_passes == []
+    with mpmath.workdps(1000):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
+    _within_rounding(got, params, x, y, exact)
+    followed = underflow.recoverable
+    monkeypatch.setattr(underflow, "recoverable", lambda w: followed(w) and not w.touched("forward"))
+    assert symbptt.gradients(params, x, y, cell="gru").digits > 0 and len(exact_passes) == 1
+
+
+def test_a_state_the_underflowed_gate_moved_is_not_kept():
+    """underflow._forward_entries: where a node underflowed, every state the step stored must be within
+    STATE_ULPS of its exact value; seed 18's is, and the same pass with that state moved by 100 units in
+    the last place (planted) is refused."""
+    from symbptt.numeric import underflow
+
+    params, x, y = _driven(18)
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(_model(params, x, y))
+    entries = underflow._forward_entries(values, 1)
+    assert entries  # the z gate's, and where a tanh's e^{−2|a|} underflowed on the way to ±1
+    t, i, b = np.unravel_index(entries[0], values.traj.values[0]["h"][1:].shape)
+    h = values.traj.values[0]["h"]
+    h[t + 1, i, b] = h[t + 1, i, b] - 100 * np.spacing(h[t + 1, i, b])
+    assert underflow._forward_entries(values, 1) is None
+
+
+def test_the_distances_read_a_gate_that_underflowed_exactly():
+    """A GRU of one unit whose z gate reads a_z = −800 at step 2 (σ(a_z) = e^{−800}, stored as 0 by the
+    forward pass) while its state sits 10⁻¹³ from 1: the distance of h_2 is z·d_1 ≈ 10⁻³⁶¹, not the
+    (1 − z)·d_n ≈ 10⁻¹⁰⁵⁶ that the stored z = 0 would give.  distances._Exact finds the entry and
+    evaluates the forms' z there with mpmath (as a Wide number): e^{−800} to 1e-15."""
+    p = {"W_r": [[0.0]], "W_z": [[0.0]], "W_n": [[0.0]], "U_r": [[0.0]], "U_z": [[1.0]], "U_n": [[-1.0]],
+         "b_r": [0.0], "b_z": [415.0], "b_n": [0.0], "b_hn": [0.0], "h0": [0.0]}
+    params = {k: np.array(v) for k, v in p.items()}
+    x, y = np.array([-445.0, -1215.0, -415.0]).reshape(3, 1, 1), np.zeros((1, 1))
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(_model(params, x, y))
+    forms = distances.DistanceForms.of(values.cc.cell)
+    row = distances.step_rows(forms.cc, values.traj, 1)
+    exact = distances._Exact(forms, row, row[0].shape)
+    assert exact.flagged.tolist() == [1] and values.traj.values[0]["z"][2, 0, 0] == 0.0
+    z = forms.cc.args.index(sp.Symbol("z", real=True)) if sp.Symbol("z", real=True) in forms.cc.args else None
+    assert z is not None
+    made = exact.wide(lambda *v: v[z], lambda *v: v[z])
+    with mpmath.workdps(40):
+        want = mpmath.exp(-800) / (1 + mpmath.exp(-800))
+        got = mpmath.ldexp(mpmath.mpf(float(made.m[1, 0, 0])), int(made.e[1, 0, 0]))
+        assert abs(got / want - 1) < 1e-15
 
 
 def test_float64_keeps_few_digits_of_a_cancelling_sum_and_digits_12_says_so():

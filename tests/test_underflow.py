@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import symbptt
 from symbptt.numeric import kernel, underflow
 from symbptt.numeric.exact import DPS
+from symbptt.numeric.flags import underflowing
 from symbptt.reference import bptt
 
 TINY = np.finfo(float).tiny
@@ -29,7 +30,7 @@ def test_halving_finds_exactly_the_entries_whose_evaluation_underflows(size, dat
     tiny = data.draw(st.sets(st.integers(0, size - 1), max_size=min(size, 12)))
     values = np.ones(size)
     values[list(tiny)] = 1e-300
-    found = underflow._flagged(lambda v: [v * 1e-10, v + 1.0], [values], np.arange(size))
+    found = underflowing(lambda v: [v * 1e-10, v + 1.0], [values], np.arange(size))
     assert found == sorted(tiny)
 
 

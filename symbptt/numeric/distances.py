@@ -20,7 +20,9 @@ themselves are taken as float64 computed them.  A distance below float64's norma
 from |a| > 354, a state that has followed one) is carried with an exponent of its own (Wide: an
 int64 beside each float64), the same bounds beside it; a coefficient that reads such a difference is
 formed from it (the cell's are linear in their difference) and rounded once to float64, and a value
-that lands below the normal range is then checked as an underflow (numeric/underflow.py).  Where float64
+that lands below the normal range is then checked as an underflow (numeric/underflow.py).  The gates
+and factors such a pass multiplies its distances by are Wide numbers too: where float64 cannot evaluate
+one (it underflows, or the forward pass's node did and stored 0), mpmath does (_Exact).  Where float64
 is not enough all the same, the distances still say how many digits each difference cancels
 (cancellation), and the exact pass starts at that many more.
 
@@ -36,14 +38,16 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy as sp
 
 from .. import primitives as P
 from ..activations import numpy_functions
 from ..cells import Cell, prev, unit
+from .flags import underflowing
 from .forward import ROUNDING, CompiledCell, Trajectory, compiled, stable_form, step_rows, value_differences
-from .wide import Wide, choose
+from .wide import Wide, choose, mul
 
 # the digits every difference must keep, by the running bound, for float64 to stand: a worst case that
 # adds every rounding up, 2–3 digits below what the gradients keep in the tests' saturated GRUs
@@ -66,6 +70,9 @@ class DistanceForms:
         self.states = {s: (reads, {pattern: ([_float(args, c) for c in coefs], _float(args, rest))
                                    for pattern, (coefs, rest) in forms.items()})
                        for s, (reads, forms) in states.items()}
+        # the same forms in mpmath: where their float64 evaluation underflows (_Exact)
+        self.exact_states = {s: {pattern: ([_exact(args, c) for c in coefs], _exact(args, rest))
+                                 for pattern, (coefs, rest) in forms.items()} for s, (_, forms) in states.items()}
         symbols = [sp.Symbol(f"_difference{i}", real=True) for i in range(len(pairs))]
         swap = {add: symbol for (add, _, _, _), symbol in zip(pairs, symbols, strict=True)}
         read = {key: expr.xreplace(swap) for key, expr in cc.coefficient_exprs.items()
@@ -74,6 +81,7 @@ class DistanceForms:
         # each coefficient as factor·difference, when it is linear in one difference (the GRU's ∂h/∂a_z =
         # σ'(a_z)·(h_{t-1} − n_t)): what a difference beyond float64's range is multiplied by (_layer_wide)
         linear: dict[tuple[str, str], tuple[int, Callable[..., np.ndarray]]] | None = {}
+        exact: dict[tuple[str, str], Callable[..., Any]] = {}
         for key, expr in read.items():
             used = [i for i, symbol in enumerate(symbols) if expr.has(symbol)]
             factor = expr.diff(symbols[used[0]]) if len(used) == 1 else None
@@ -82,7 +90,9 @@ class DistanceForms:
                 break
             assert linear is not None
             linear[key] = (used[0], _float(args, factor))
+            exact[key] = _exact(args, factor)
         self.linear = linear
+        self.exact_factors = exact  # each factor in mpmath: where its float64 evaluation underflows (_Exact)
 
     @property
     def keys(self) -> list[tuple[str, str]]:
@@ -99,6 +109,10 @@ class DistanceForms:
 def _float(args: list[sp.Symbol], expr: sp.Expr) -> Callable[..., np.ndarray]:
     fn = sp.lambdify(args, expr, numpy_functions(expr))
     return lambda *values: np.asarray(fn(*values), dtype=float)
+
+
+def _exact(args: list[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
+    return sp.lambdify(args, expr, [P.mpmath_module(expr), "mpmath"])
 
 
 @lru_cache(maxsize=32)
@@ -246,6 +260,8 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | N
     values = traj.values[layer - 1]
     row = step_rows(forms.cc, traj, layer)  # every leaf and node for t = 1..T, leading axis t
     shape = row[0].shape
+    if forward_underflows(forms.cc, [np.broadcast_to(r, shape).reshape(-1) for r in row[:len(forms.cc.leaf_names)]]):
+        return _layer_wide(forms, traj, layer)  # a node below the range: its forms evaluated exactly there
     # a pre-activation a holds about |a|·2⁻⁵³ of rounding, and a gate or tanh read from it a relative
     # |a|·2⁻⁵³ (twice that for tanh's distance, e^{−2|a|}); the largest |a| of the step bounds every one
     largest = np.max([np.abs(values[lin.name][1:]) for lin in forms.cell.linears], axis=0)
@@ -287,12 +303,16 @@ def _evaluated(fn: Callable[..., np.ndarray], args: list, shape: tuple) -> np.nd
     return np.broadcast_to(fn(*args), shape)
 
 
-def _formed(fn: Callable[..., np.ndarray], row: list[np.ndarray], difference: Wide, shape: tuple) -> np.ndarray:
+def _formed(fn: Callable[..., np.ndarray], row: list[np.ndarray], difference: Wide, shape: tuple,
+            exact: _Exact | None = None, exact_fn: Callable[..., Any] | None = None) -> np.ndarray:
     """A coefficient linear in its difference: its factor times the difference, rounded once to float64
-    (below the normal range too).  A nonzero value below the smallest subnormal is kept as that, ±2⁻¹⁰⁷⁴,
-    not 0: off by at most 2⁻¹⁰⁷⁴ like any value rounded below the range, and visible as one to
-    numeric/underflow.py's mark_carried (which cannot tell an exact 0 from one rounded there)."""
-    made = difference.times(np.broadcast_to(fn(*row), shape))
+    (below the normal range too).  With ``exact`` the factor is a Wide number too, its entries that
+    underflow in float64 (a gate's σ'(a) at |a| > 708), or whose forward pass did, from mpmath (exact_fn).
+    A nonzero value below the smallest subnormal is kept as that, ±2⁻¹⁰⁷⁴, not 0: off by at most 2⁻¹⁰⁷⁴
+    like any value rounded below the range, and visible as one to numeric/underflow.py's mark_carried
+    (which cannot tell an exact 0 from one rounded there)."""
+    made = (difference.times(np.broadcast_to(fn(*row), shape)) if exact is None or exact_fn is None
+            else difference.times_wide(exact.wide(fn, exact_fn)))
     value = made.value()
     return np.where((value == 0) & (made.m != 0), np.copysign(2.0**-1074, made.m), value)
 
@@ -356,7 +376,7 @@ def _carried_state(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], p
     coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
     operations = (len(reads) + 2) * ROUNDING
     fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error, np.copy,
-                                         lambda d, c: c * d)
+                                         lambda a, b: a * b)
     d, error = np.empty_like(h), np.empty_like(h)
     d[0] = 1.0 - np.abs(h[0])
     error[0] = ROUNDING
@@ -379,27 +399,33 @@ def _read_terms(coef: list[np.ndarray], reads: list[sp.Symbol], own_read: sp.Sym
     """What a state's step adds beside its own previous distance, for every t: the sum of its terms
     (``fixed``), the sum of their sizes, the bound on their error (each read distance's own and the
     gates'), and the coefficient of the previous distance (``own``); in the distances' number type
-    (``lift`` makes one from float64, ``times`` multiplies one by float64: plain arrays or Wide)."""
-    fixed, size, held = lift(rest), lift(np.abs(rest)), lift(np.abs(rest) * gate_error)
-    own = np.zeros(rest.shape)
+    (``lift`` makes one from what the forms gave, ``times`` multiplies two: plain arrays, or Wide where
+    one of them is)."""
+    fixed, size, held = lift(rest), lift(abs(rest)), lift(times(abs(rest), gate_error))
+    own = None
     for c, r in zip(coef, reads, strict=True):
         if r == own_read:
             own = c
             continue
         d_r, _, e_r = dist[r]
         fixed = fixed + times(d_r, c)
-        size = size + times(d_r, np.abs(c))
-        held = held + times(d_r, np.abs(c) * (e_r + gate_error))
-    return fixed, size, held, own
+        size = size + times(d_r, abs(c))
+        held = held + times(d_r, times(abs(c), e_r + gate_error))
+    return fixed, size, held, lift(np.zeros(np.shape(gate_error))) if own is None else own
 
 
 def _pattern_forms(sign: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
-                   row: list[np.ndarray], dist: dict, shape: tuple) -> tuple[list[np.ndarray], np.ndarray]:
+                   row: list[np.ndarray], dist: dict, shape: tuple, exact: _Exact | None = None,
+                   exact_patterns: dict | None = None) -> tuple[list[Any], Any]:
     """Each read distance's coefficient and the rest of a state's step, for every t at once: the pattern of
     signs of each entry is known beforehand (the signs are the float64 values'), so only the recursion
-    itself runs step by step."""
-    coef = [np.zeros(shape) for _ in reads]
-    rest = np.zeros(shape)
+    itself runs step by step.  With ``exact`` (and the forms in mpmath), as Wide numbers: entries whose
+    float64 evaluation underflows, or whose forward pass's did, computed with mpmath."""
+    def zero() -> Any:
+        return np.zeros(shape) if exact is None else Wide(np.zeros(shape))
+
+    coef = [zero() for _ in reads]
+    rest = zero()
     read_signs = [sign[:-1] if r == own_read else dist[r][1] for r in reads]
     for pattern, (coef_fns, rest_fn) in patterns.items():
         where = sign[1:] == pattern[0]
@@ -407,10 +433,74 @@ def _pattern_forms(sign: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol]
             where = where & (s == want)
         if not where.any():
             continue
-        for target, fn in zip(coef, coef_fns, strict=True):
-            target[where] = np.broadcast_to(fn(*row), shape)[where]
-        rest[where] = np.broadcast_to(rest_fn(*row), shape)[where]
+        if exact is None or exact_patterns is None:
+            for target, fn in zip(coef, coef_fns, strict=True):
+                target[where] = np.broadcast_to(fn(*row), shape)[where]
+            rest[where] = np.broadcast_to(rest_fn(*row), shape)[where]
+            continue
+        exact_coefs, exact_rest = exact_patterns[pattern]
+        for target, fn, exact_fn in zip(coef, coef_fns, exact_coefs, strict=True):
+            target[where] = exact.wide(fn, exact_fn, where)[where]
+        rest[where] = exact.wide(rest_fn, exact_rest, where)[where]
     return coef, rest
+
+
+class _Exact:
+    """One layer's step values, for what float64 cannot evaluate: the entries at which the forward pass's
+    nodes underflowed (their stored values may be 0 where the exact ones are not), and each entry's leaves
+    with its nodes computed again from them at 30 digits (mpmath)."""
+
+    def __init__(self, forms: DistanceForms, row: list[np.ndarray], shape: tuple) -> None:
+        cc = forms.cc
+        self.forms, self.row, self.shape = forms, row, shape
+        self.flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
+        self.flagged = np.array(forward_underflows(cc, self.flat[:len(cc.leaf_names)]), dtype=np.int64)
+        self.mp = compiled(cc.cell, "mp")
+        self._args: dict[int, list] = {}
+
+    def args(self, entry: int) -> list:
+        """The mpf arguments (leaves, then nodes) of one entry."""
+        if entry not in self._args:
+            with mpmath.workdps(30):
+                leaves = [mpmath.mpf(float(v[entry])) for v in self.flat[:len(self.mp.leaf_names)]]
+                nodes = [mpmath.mpf(0)] * len(self.mp.node_names)
+                for k in range(len(nodes)):
+                    nodes[k] = self.mp.nodes[k](*leaves, *nodes)
+            self._args[entry] = leaves + nodes
+        return self._args[entry]
+
+    def wide(self, fn: Callable[..., np.ndarray], exact_fn: Callable[..., Any], where: np.ndarray | None = None
+             ) -> Wide:
+        """fn over every entry as Wide numbers, those (of ``where``) at which it underflows or the forward
+        pass did evaluated by exact_fn at 30 digits and rounded to a 53-bit mantissa."""
+        with np.errstate(all="ignore"):
+            made = Wide(np.broadcast_to(fn(*self.row), self.shape))
+        entries = np.arange(self.flat[0].size) if where is None else np.flatnonzero(where.reshape(-1))
+        redo = set(underflowing(fn, self.flat, entries)) | set(np.intersect1d(self.flagged, entries).tolist())
+        with mpmath.workdps(30):
+            for entry in sorted(redo):
+                made.put(np.unravel_index(entry, self.shape), mpmath.mpf(exact_fn(*self.args(entry))))
+        return made
+
+
+def forward_underflows(cc: CompiledCell, leaves: list[np.ndarray]) -> list[int]:
+    """The entries at which a layer's nodes, evaluated from its leaves (one-dimensional arrays, every step
+    and unit), raise underflow, as the forward pass evaluates them.
+
+    Args:
+        cc: the cell's compiled float64 functions.
+        leaves: the layer's leaves (cc.leaf_names' order), flattened alike.
+
+    Returns:
+        The flat indices, in increasing order.
+    """
+    def nodes(*values: np.ndarray) -> list[np.ndarray]:
+        made = [np.zeros_like(values[0]) for _ in cc.node_names]
+        for k in range(len(made)):
+            made[k] = cc.nodes[k](*values, *made)
+        return made
+
+    return underflowing(nodes, leaves, np.arange(leaves[0].size)) if leaves and leaves[0].size else []
 
 
 class _OutOfRange(Exception):
@@ -437,7 +527,8 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
         e = Wide.exp_minus(2.0 * np.abs(a))
         dist[unit(name)] = (e.times(2.0 / (1.0 + e.value())), np.where(a >= 0, 1.0, -1.0),
                             (2.0 * np.abs(a) + 2.0 * largest + 8.0) * ROUNDING)
-    if not _states(forms, values, row, dist, gate_error, _carried_state_wide):
+    exact = _Exact(forms, row, shape)
+    if not _states(forms, values, row, dist, gate_error, partial(_carried_state_wide, exact=exact)):
         return None
     differences, worst, cancels = [], 0.0, 0.0
     for _, c, u, v in forms.pairs:
@@ -453,28 +544,32 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
         worst = max(worst, float(np.max(np.where(same, cancelled, 0.0))) + 2.0 * ROUNDING)
     if not worst <= 10.0 ** -KEPT_DIGITS:
         return None
-    parts = {key: partial(_formed, fn, row, differences[k], shape) for key, (k, fn) in forms.linear.items()}
+    parts = {key: partial(_formed, fn, row, differences[k], shape, exact, forms.exact_factors[key])
+             for key, (k, fn) in forms.linear.items()}
     return _made(traj, layer, parts), cancels
 
 
 def _carried_state_wide(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbol], patterns: dict,
-                        row: list[np.ndarray], dist: dict, gate_error: np.ndarray
+                        row: list[np.ndarray], dist: dict, gate_error: np.ndarray, exact: _Exact | None = None
                         ) -> tuple[Wide, np.ndarray, np.ndarray] | None:
-    """_carried_state with the distances as Wide numbers (the bounds stay float64: they are relative)."""
+    """_carried_state with the distances as Wide numbers (the bounds stay float64: they are relative), and
+    the forms' coefficients too: where their float64 evaluation underflows, or the forward pass's did,
+    ``exact`` computes them with mpmath."""
     shape = row[0].shape
     sign = np.where(h >= 0, 1.0, -1.0)
     if any(r != own_read and r not in dist for r in reads):
         return None
-    coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape)
+    exact_patterns = None if exact is None else exact.forms.exact_states[own_read.name.removeprefix("prev_")]
+    coef, rest = _pattern_forms(sign, own_read, reads, patterns, row, dist, shape, exact, exact_patterns)
     operations = (len(reads) + 2) * ROUNDING
-    fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error, Wide,
-                                         lambda d, c: d.times(c))
+    fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error,
+                                         lambda v: v if isinstance(v, Wide) else Wide(v), mul)
     d, error = Wide.empty(h.shape), np.empty_like(h)
     d[0] = Wide(1.0 - np.abs(h[0]))
     error[0] = ROUNDING
     for t in range(shape[0]):
-        d[t + 1] = fixed[t] + d[t].times(own[t])
-        terms = d[t].times(np.abs(own[t]))
+        d[t + 1] = fixed[t] + mul(d[t], own[t])
+        terms = mul(d[t], abs(own[t]))
         bound = held[t] + terms.times(error[t] + gate_error[t]) + (size[t] + terms).times(operations)
         error[t + 1] = bound.over(d[t + 1])
     if not np.all(np.isfinite(d.m)) or np.any(d.m < 0) or np.any(d.value() > 1 + 1e-12) or np.any(d.m[1:] == 0):

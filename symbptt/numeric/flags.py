@@ -30,6 +30,7 @@ products find the entries' sums of magnitudes and their counts of nonzero terms.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,41 @@ def product_for(work: int) -> Callable[..., np.ndarray]:
         np.matmul or matmul, called as np.matmul is.
     """
     return matmul if work >= CHECKED_WORK else np.matmul
+
+
+def underflowing(fn: Callable[..., Any], flat: list[np.ndarray], entries: np.ndarray) -> list[int]:
+    """The entries at which an elementwise function raises underflow, found by halving: ``fn`` is called
+    on the entries, then on halves of whichever part raises it again (about 2k·log₂(N/k) small calls for
+    k of N entries).
+
+    Args:
+        fn: an elementwise function of the arrays in ``flat`` (what it returns is not read).
+        flat: its arguments, one-dimensional and of one length.
+        entries: the indices into them to look at.
+
+    Returns:
+        The indices at which fn raised underflow, in increasing order.
+    """
+    def raises(part: np.ndarray) -> bool:
+        try:
+            with np.errstate(all="ignore", under="raise"):
+                fn(*(v[part] for v in flat))
+        except FloatingPointError:
+            return True
+        return False
+
+    found: list[int] = []
+    pending = [entries] if entries.size and raises(entries) else []
+    while pending:
+        part = pending.pop()
+        if part.size == 1:
+            found.append(int(part[0]))
+            continue
+        half = part.size // 2
+        for piece in (part[:half], part[half:]):
+            if raises(piece):
+                pending.append(piece)
+    return sorted(found)
 
 
 def _raise_hidden(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:

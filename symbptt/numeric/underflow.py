@@ -18,6 +18,11 @@ coefficients are followed entry by entry instead:
    the pass stands only if each is below a quarter of an ulp of the sum's Σ|terms| (less than the
    rounding every sum already carries) and float64 raised nothing but underflow on the way.
 
+An underflow in the forward pass is followed too, where a node (a gate σ(a) for a < −708) underflowed:
+at each such entry every state the step stored must be within STATE_ULPS of its exact value from the
+step's float64 leaves, and that entry's coefficients are computed again exactly as in 2 (the distances to
+±1 read the gate there from mpmath: distances._Exact).
+
 Otherwise nothing is kept and the caller computes the pass with mpmath, as before.  A sum made only of
 tiny terms (every path through a step saturated) fails the check, so its gradient keeps its digits
 from mpmath.
@@ -26,15 +31,16 @@ from mpmath.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
 
 import mpmath
 import numpy as np
 
 from ..budget import saturation_digits_needed
 from ..cells import INPUT
-from .distances import DistanceForms
+from .distances import DistanceForms, forward_underflows
 from .factors import ArrayFactors, FloatWatch
+from .flags import underflowing
 from .forward import compiled, step_rows
 from .kernel import Ledger, gradients
 
@@ -60,7 +66,7 @@ def recoverable(watch: FloatWatch) -> bool:
     def followed(label: object) -> bool:
         if isinstance(label, tuple):
             return label[0] in ("coef", "row", "grad")
-        return label in ("delta", "gradients")
+        return label in ("delta", "gradients", "forward")
 
     # "row": a gradient marked for its row's event, which is among the events and checked with them
     return bool(watch.events) and all(kind in ("underflow", "row") and followed(label)
@@ -111,10 +117,13 @@ def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen
     kept = frozenset(forms.coefficients) if forms is not None else frozenset()
     eta: list[dict[tuple[str, str], np.ndarray]] = []
     for layer in range(1, values.model.layers + 1):
-        if not watch.touched(("coef", layer)):
+        below = _forward_entries(values, layer) if watch.touched("forward") else []
+        if below is None:
+            return None
+        if not watch.touched(("coef", layer)) and not below:
             eta.append({})
             continue
-        found = _exact_entries(values, layer, kept)
+        found = _exact_entries(values, layer, kept, below)
         if found is None:
             return None
         eta.append(found)
@@ -133,10 +142,42 @@ def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen
     return loss, grads
 
 
-def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, str]]
+def _forward_entries(values: ArrayFactors, layer: int) -> list[int] | None:
+    """The entries (flat indices over t = 1..T, units, batch) at which the forward pass's nodes underflowed
+    in ``layer``, where every state it stored is still within STATE_ULPS units in the last place of its
+    exact value from the step's float64 leaves (a gate below the range, 0 where it is 10⁻³⁶⁵, moves a
+    state near ±1 by far less); None where one is not (the pass is then not kept)."""
+    cc = values.cc
+    row = step_rows(cc, values.traj, layer)
+    shape = np.broadcast_shapes(*(np.shape(r) for r in row))
+    flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
+    entries = forward_underflows(cc, flat[:len(cc.leaf_names)])
+    if len(entries) > RECOMPUTED_MOST:
+        return None
+    exact = compiled(cc.cell, "mp")
+    states = [cc.node_names.index(s) for s in cc.cell.states]
+    for entry in entries:
+        with mpmath.workdps(30):
+            leaves = [mpmath.mpf(float(v[entry])) for v in flat[:len(cc.leaf_names)]]
+            nodes = [mpmath.mpf(0)] * len(cc.node_names)
+            for k in range(len(nodes)):
+                nodes[k] = exact.nodes[k](*leaves, *nodes)
+            for k in states:
+                stored, value = float(flat[len(cc.leaf_names) + k][entry]), nodes[k]
+                if not abs(stored - value) <= STATE_ULPS * 2.0**-53 * abs(value) + 2.0**-1074:
+                    return None
+    return entries
+
+
+STATE_ULPS = 4  # how far (units in the last place) a stored state may be from its exact value where a node
+# underflowed on the way: a few roundings, as a step without any event makes
+
+
+def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, str]], more: Sequence[int] = ()
                    ) -> dict[tuple[str, str], np.ndarray] | None:
-    """Recompute the coefficient entries of ``layer`` whose evaluation underflowed; their error bounds in
-    units of 2⁻¹⁰⁷⁵ per key (arrays shaped as the coefficients), or None when the pass cannot be kept."""
+    """Recompute the coefficient entries of ``layer`` whose evaluation underflowed, and those at ``more``
+    (flat indices: where the forward pass's nodes did); their error bounds in units of 2⁻¹⁰⁷⁵ per key
+    (arrays shaped as the coefficients), or None when the pass cannot be kept."""
     cc, traj = values.cc, values.traj
     coefs = traj.coefs[layer - 1]
     eta: dict[tuple[str, str], np.ndarray] = {}
@@ -149,7 +190,8 @@ def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, 
     row = step_rows(cc, traj, layer)
     shape = np.broadcast_shapes(*(np.shape(r) for r in row))
     flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
-    entries = _flagged(cc.joint, flat, np.arange(flat[0].size))
+    entries = None if cc.joint is None else sorted(set(underflowing(cc.joint, flat, np.arange(flat[0].size)))
+                                                   | set(more))
     if entries is None or len(entries) > min(RECOMPUTED_MOST, max(16, RECOMPUTED_SHARE * flat[0].size)):
         return None
     wanted = tuple(key for key in coefs if key not in kept)
@@ -201,35 +243,6 @@ def mp_coefficients(values: ArrayFactors, layer: int, t: int, i: int, b: int = 0
         for k in range(len(nodes)):
             nodes[k] = cc.nodes[k](*row, *nodes)
         return {key: mpmath.mpf(cc.coefficients[key](*row, *nodes)) for key in (keys or tuple(cc.coefficients))}
-
-
-def _flagged(joint: Any, flat: list[np.ndarray], entries: np.ndarray) -> list[int] | None:
-    """The entries (flat indices) at which the coefficient function ``joint`` raises underflow, by halving;
-    None when there is no joint function to evaluate."""
-    if joint is None:
-        return None
-
-    def raises(part: np.ndarray) -> bool:
-        try:
-            with np.errstate(all="ignore", under="raise"):
-                joint(*(v[part] for v in flat))
-        except FloatingPointError:
-            return True
-        return False
-
-    found: list[int] = []
-    pending = [entries] if raises(entries) else []
-    while pending:
-        part = pending.pop()
-        if part.size == 1:
-            found.append(int(part[0]))
-            continue
-        half = part.size // 2
-        for piece in (part[:half], part[half:]):
-            if raises(piece):
-                pending.append(piece)
-    return sorted(found)
-
 
 
 __all__ = ["mark_carried", "mp_coefficients", "recover", "recoverable"]

@@ -7,7 +7,7 @@ float64's does, once, while the exponent never leaves its range.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import mpmath
 import numpy as np
@@ -102,6 +102,12 @@ def choose(mask: np.ndarray, a: Wide, b: Wide) -> Wide:
     return out
 
 
+@overload
+def mul(a: Wide, b: Wide | np.ndarray) -> Wide: ...
+@overload
+def mul(a: np.ndarray, b: Wide) -> Wide: ...
+@overload
+def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray: ...
 def mul(a: Wide | np.ndarray, b: Wide | np.ndarray) -> Wide | np.ndarray:
     """a · b for Wide numbers or float64 arrays, either way round: a Wide product whenever one is Wide."""
     if isinstance(a, Wide):
