@@ -14,8 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbptt
+from symbptt.activations import get_activation
+from symbptt.cells import get_cell
 from symbptt.numeric import kernel, underflow
 from symbptt.numeric.exact import DPS
+from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
 from symbptt.numeric.flags import underflowing
 from symbptt.reference import bptt
 
@@ -196,6 +199,34 @@ def test_a_gradient_only_underflowed_terms_feed_goes_to_mpmath(monkeypatch, kept
     planted = symbptt.gradients(params, x, y)
     assert planted.digits == 0 and np.isneginf(planted.log10["b"][0])
     assert _agree(planted, exact) == np.inf
+
+
+def test_a_sigmoid_unit_that_underflows_at_one_step_is_kept_in_float64(monkeypatch, kept):
+    """A sigmoid cell whose first unit reads a ≈ −800 at one step: σ(a) = e^{−800} underflows to 0 in the
+    forward pass (the nearest float64), and σ'(a) with it, while the other units carry δ past that step.
+    The forward pass's event is followed (underflow._forward_entries: every stored state within 4 ulps of
+    its exact value, or of 0 below the range), the entry's coefficients are computed again, and the pass
+    stays in float64, agreeing with reference.py's 400-digit pass to 1e-12.  It used to take the exact
+    pass, as it does with the forward pass's events not followed (planted)."""
+    rng = np.random.default_rng(2)
+    params = {"W": rng.normal(size=(3, 3)), "U": np.array([[-8.0], [0.01], [0.01]]), "b": np.zeros(3),
+              "h0": np.zeros(3)}
+    x, y = rng.normal(size=(30, 1, 1)), rng.normal(size=(3, 1))
+    x[12] = 100.0
+    spec = get_cell("rnn", get_activation("sigmoid"))
+    watch = FloatWatch()
+    with watch.watch(None):
+        ArrayFactors(NumericModel(spec, [{k: v.reshape(-1, 1) if v.ndim < 2 else v for k, v in params.items()}],
+                                  x, y, "last"), watch=watch)
+    assert ("forward", "underflow") in watch.events
+    got = symbptt.gradients(params, x, y, activation="sigmoid")
+    assert kept == [True] and got.digits == 0
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = bptt([params], x[..., 0], y[..., 0], "sigmoid", "last", "rnn", kind="mp")[1][0]
+    assert _agree(got, exact) < 1e-12
+    followed = underflow.recoverable
+    monkeypatch.setattr(underflow, "recoverable", lambda w: followed(w) and not w.touched("forward"))
+    assert symbptt.gradients(params, x, y, activation="sigmoid").digits == DPS
 
 
 def test_a_pass_with_too_many_underflowed_entries_is_left_to_mpmath_before_any_is_recomputed(monkeypatch, kept):

@@ -53,6 +53,11 @@ RECOMPUTED_SHARE = 0.25
 RECOMPUTED_MOST = 2000
 
 
+def _most(entries: int) -> float:
+    """The most entries of a layer's coefficients recomputed with mpmath before the exact pass is cheaper."""
+    return min(RECOMPUTED_MOST, max(16, RECOMPUTED_SHARE * entries))
+
+
 def recoverable(watch: FloatWatch) -> bool:
     """Whether every event of a float64 pass is an underflow in the coefficients, the δ recursion or the
     sums over t (the forward pass and the loss are not followed here).
@@ -152,7 +157,7 @@ def _forward_entries(values: ArrayFactors, layer: int) -> list[int] | None:
     shape = np.broadcast_shapes(*(np.shape(r) for r in row))
     flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
     entries = forward_underflows(cc, flat[:len(cc.leaf_names)])
-    if len(entries) > RECOMPUTED_MOST:
+    if len(entries) > _most(flat[0].size):  # as many as _exact_entries takes: the exact pass costs less
         return None
     exact = compiled(cc.cell, "mp")
     states = [cc.node_names.index(s) for s in cc.cell.states]
@@ -192,7 +197,7 @@ def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, 
     flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
     entries = None if cc.joint is None else sorted(set(underflowing(cc.joint, flat, np.arange(flat[0].size)))
                                                    | set(more))
-    if entries is None or len(entries) > min(RECOMPUTED_MOST, max(16, RECOMPUTED_SHARE * flat[0].size)):
+    if entries is None or len(entries) > _most(flat[0].size):
         return None
     wanted = tuple(key for key in coefs if key not in kept)
     for entry in entries:
