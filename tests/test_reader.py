@@ -126,11 +126,11 @@ def test_a_power_of_a_parameter_is_a_power_and_index_letters_take_their_bound_va
 
 def _prepared_texts(rnn: RNN, form: str) -> list[str]:
     """Every text the reader hands SymPy's parser for one printed derivation."""
-    from symbptt.check.reader import _Placeholders, _prepare, equations
+    from symbptt.check.reader import Placeholders, _prepare, equations
 
     out = []
     for eq in equations(snippet(derive(rnn, form, "all"))):
-        out += [_prepare(f, _Placeholders()) for _, term in terms(eq.rhs) for f in factors(term)]
+        out += [_prepare(f, Placeholders()) for _, term in terms(eq.rhs) for f in factors(term)]
     return list(dict.fromkeys(out))
 
 
@@ -166,3 +166,19 @@ def test_when_the_fast_parse_fails_sympy_s_own_parse_decides(monkeypatch):
 
     monkeypatch.setattr(sympy_latex, "_SLL", refuses)
     assert sympy_latex.parse_latex(r"\frac{a}{b} c") == sympy_latex.parse_latex(r"\frac{a}{b} c", fast=False)
+
+
+def test_the_reader_and_its_evaluation_import_nothing_from_the_engine():
+    """check/reader.py and check/evaluation.py read a printed formula as a reader outside the project
+    would: besides each other and the parser's wrapper (sympy_latex), only the standard library, NumPy,
+    mpmath and SymPy."""
+    import ast
+    from pathlib import Path
+
+    allowed = {"__future__", "re", "collections.abc", "dataclasses", "functools", "typing", "numpy", "mpmath",
+               "sympy", "sympy.parsing.latex.errors", "reader", "sympy_latex"}
+    for name in ("reader", "evaluation"):
+        tree = ast.parse(Path(f"symbptt/check/{name}.py").read_text())
+        imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        assert imported <= allowed, (name, imported - allowed)

@@ -320,7 +320,7 @@ def printed_forms(trial: Trial, exact: Exact, cache: dict) -> dict[str, list[flo
 def read_latex(latex: str, trial: Trial) -> list:
     """The gradients of printed LaTeX as SymPy's own LaTeX parser reads it (check/reader.py), every
     entry in the reference's order; a definition at a generic step t is used at every step."""
-    from .reader import Reader
+    from .evaluation import Reader
 
     cfg = trial.config
     resolver = Resolver(trial, {})

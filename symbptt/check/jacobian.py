@@ -71,7 +71,7 @@ def evaluate(rows: list[tuple[str, str]], g: int, trial, exact_only: bool = Fals
     ``exact_only``: the formula is not read (zeros in its place), for where it has no value."""
     from ..reference import jacobians
     from . import Resolver, reference_activation
-    from .reader import Reader
+    from .evaluation import Reader
 
     if trial.layers != 1:
         raise VerifyError("verify checks ∂h_T/∂h_k and J_t of one layer; give --layers 1")

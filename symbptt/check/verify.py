@@ -130,7 +130,7 @@ def _evaluate(rows: Rows, g: int, trial) -> tuple[list, list]:
     """(formula's values, exact values) of the gradient row ``g`` names, entry by entry; the other rows
     are definitions (J_t = …, δ_t = …) the formula uses."""
     from . import Exact, Resolver
-    from .reader import Reader
+    from .evaluation import Reader
 
     lhs = rows[g][0]
     if jacobian.kind(lhs):
