@@ -622,3 +622,38 @@ def test_exact_passes_run_with_fewer_full_collections(monkeypatch):
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize(("seed", "batch", "T", "scale"), [(216851861, 2, 13, 900.0), (608382930, 1, 7, 300.0)])
+def test_a_min_gru_whose_linear_map_and_state_cancel_takes_the_digits_it_needs(seed, batch, T, scale):
+    """Two-layer minGRUs driven hard: layer 1's gate keeps its state, so layer 2's a_h repeats, and layer 2's
+    gate keeps h_{t−1} at a_{h,t−1}: ∂h/∂a_z = σ'(a_z)(a_h − h_{t−1}) then cancels hundreds of digits.  That
+    difference of a linear map and a state counts as one (forward.CompiledCell.differences), so the pass
+    measures what it cancels and carries the digits: both agree with reference.py's 1200-digit pass to
+    1e-10.  Before, the first took 30 digits and was off by a factor of 3 in layer 2's ∂L/∂U_z (a 30- and
+    a 60-digit pass agree there), and the second stayed in float64 and kept 5 digits."""
+    from conftest import random_layers
+
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.forward import compiled
+
+    spec = get_cell("mingru", get_activation("tanh"))
+    assert compiled(spec).differences
+    rng = np.random.default_rng(seed)
+    params = random_layers(spec, 1 if batch == 2 else 2, 1, 2, rng)
+    x, y = rng.normal(size=(T, 1, batch)) * scale, rng.normal(size=(1 if batch == 2 else 2, batch))
+    got = symbptt.gradients(params, x, y, cell="mingru")
+    assert got.digits >= 60
+    total = None
+    with mpmath.workdps(1200):
+        for b in range(batch):
+            g = bptt(params, x[..., b], y[..., b], "tanh", "last", "mingru", kind="mp")[1]
+            total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
+        assert total is not None
+        for layer, want in enumerate(total):
+            for name, block in want.items():
+                mine = np.asarray(got.exact[layer][name] if got.exact and name in got.exact[layer]
+                                  else got.grads[layer][name], dtype=object).reshape(-1)
+                for v, e in zip(mine, np.ravel(block), strict=True):
+                    assert abs(mpmath.mpf(v) - e) <= 1e-10 * abs(e), (layer, name)

@@ -100,8 +100,11 @@ class CompiledCell:
         # place — tens of digits below what the exact path reports
         self.joint_mp = (np.frompyfunc(sp.lambdify(self.args, joint, [P.mpmath_module(*joint), "mpmath"], cse=True),
                                        len(self.args), 1) if kind == "mp" and joint else None)
+        # a computed value is a node, a previous state or a linear map (the minGRU's a_h − h_{t−1}, which
+        # cancels where its gate keeps h_{t−1} at a_{h,t−1} and the layer below repeats its state)
         differences = value_differences([stable_form(expr, cell) for _, expr in cell.nodes] + list(stable.values()),
-                                   {unit(n) for n in self.node_names} | {prev(s) for s in cell.states})
+                                   {unit(n) for n in self.node_names} | {prev(s) for s in cell.states}
+                                   | {self.graph.symbol(lin.name) for lin in cell.linears})
         self.differences = bool(differences)
         # mpmath: each difference's terms, to measure how many digits it cancels on an exact trajectory
         self.difference_terms = [[self._compile(term, f"a term of {text(add.xreplace(plain))}") for term in add.args]
