@@ -229,6 +229,23 @@ def test_a_sigmoid_unit_that_underflows_at_one_step_is_kept_in_float64(monkeypat
     assert symbptt.gradients(params, x, y, activation="sigmoid").digits == DPS
 
 
+def test_a_forward_pass_whose_products_can_underflow_is_not_followed(kept):
+    """The sigmoid unit above, with one weight of 10⁻³⁰⁰: W·h can now hold products below the normal range,
+    which only the nodes' re-evaluation would not see (underflow._products_may_underflow), so the forward
+    pass's underflow is not followed and the pass takes the exact path; it agrees with the reference."""
+    rng = np.random.default_rng(2)
+    params = {"W": rng.normal(size=(3, 3)), "U": np.array([[-8.0], [0.01], [0.01]]), "b": np.zeros(3),
+              "h0": np.zeros(3)}
+    params["W"][1, 2] = 1e-310
+    x, y = rng.normal(size=(30, 1, 1)), rng.normal(size=(3, 1))
+    x[12] = 100.0
+    got = symbptt.gradients(params, x, y, activation="sigmoid")
+    assert kept == [False] and got.digits == DPS
+    with mpmath.workdps(REFERENCE_DIGITS):
+        exact = bptt([params], x[..., 0], y[..., 0], "sigmoid", "last", "rnn", kind="mp")[1][0]
+    assert _agree(got, exact) < 1e-12
+
+
 def test_a_pass_with_too_many_underflowed_entries_is_left_to_mpmath_before_any_is_recomputed(monkeypatch, kept):
     """Every tanh unit held at a ≈ 400 for all 40 steps: all 120 coefficient entries underflow, more than
     a quarter of them, so none is recomputed and no sum is checked: the exact pass is cheaper."""

@@ -18,10 +18,11 @@ coefficients are followed entry by entry instead:
    the pass stands only if each is below a quarter of an ulp of the sum's Σ|terms| (less than the
    rounding every sum already carries) and float64 raised nothing but underflow on the way.
 
-An underflow in the forward pass is followed too, where a node (a gate σ(a) for a < −708) underflowed:
-at each such entry every state the step stored must be within STATE_ULPS of its exact value from the
-step's float64 leaves, and that entry's coefficients are computed again exactly as in 2 (the distances to
-±1 read the gate there from mpmath: distances._Exact).
+An underflow in the forward pass is followed too, where a node (a gate σ(a) for a < −708) underflowed
+and no product inside a linear map can have (their smallest magnitudes meet above the normal range): at
+each such entry every state the step stored must be within STATE_ULPS of its exact value from the step's
+float64 leaves, and that entry's coefficients are computed again exactly as in 2 (the distances to ±1
+read the gate there from mpmath: distances._Exact).
 
 Otherwise nothing is kept and the caller computes the pass with mpmath, as before.  A sum made only of
 tiny terms (every path through a step saturated) fails the check, so its gradient keeps its digits
@@ -153,6 +154,8 @@ def _forward_entries(values: ArrayFactors, layer: int) -> list[int] | None:
     exact value from the step's float64 leaves (a gate below the range, 0 where it is 10⁻³⁶⁵, moves a
     state near ±1 by far less); None where one is not (the pass is then not kept)."""
     cc = values.cc
+    if _products_may_underflow(values, layer):
+        return None
     row = step_rows(cc, values.traj, layer)
     shape = np.broadcast_shapes(*(np.shape(r) for r in row))
     flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
@@ -172,6 +175,27 @@ def _forward_entries(values: ArrayFactors, layer: int) -> list[int] | None:
                 if not abs(stored - value) <= STATE_ULPS * 2.0**-53 * abs(value) + 2.0**-1074:
                     return None
     return entries
+
+
+def _products_may_underflow(values: ArrayFactors, layer: int) -> bool:
+    """Whether a product inside one of the layer's linear maps (a weight's entry times a previous state's
+    or an input's) can have fallen below float64's normal range: its smallest nonzero magnitudes meet
+    below it.  Only the nodes are evaluated again where the forward pass underflowed, so such a pass is
+    not followed (a sum itself loses nothing: one that ends below the range is exact)."""
+    traj, params = values.traj, values.model.params[layer - 1]
+    inputs = traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]
+
+    def smallest(v: np.ndarray) -> float:
+        magnitudes = np.abs(np.asarray(v, dtype=float))
+        nonzero = magnitudes[magnitudes > 0]
+        return float(nonzero.min()) if nonzero.size else math.inf
+
+    for lin in values.cc.cell.linears:
+        for matrix, source in lin.terms:
+            read = inputs if source == INPUT else traj.values[layer - 1][source][:-1]
+            if smallest(params[matrix]) * smallest(read) < TINY:
+                return True
+    return False
 
 
 STATE_ULPS = 4  # how far (units in the last place) a stored state may be from its exact value where a node
