@@ -260,8 +260,9 @@ def _layer(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | N
     values = traj.values[layer - 1]
     row = step_rows(forms.cc, traj, layer)  # every leaf and node for t = 1..T, leading axis t
     shape = row[0].shape
-    if forward_underflows(forms.cc, [np.broadcast_to(r, shape).reshape(-1) for r in row[:len(forms.cc.leaf_names)]]):
-        return _layer_wide(forms, traj, layer)  # a node below the range: its forms evaluated exactly there
+    flagged = forward_underflows(forms.cc, flattened(row[:len(forms.cc.leaf_names)])[0])
+    if flagged:
+        return _layer_wide(forms, traj, layer, flagged)  # a node below the range: its forms evaluated exactly there
     # a pre-activation a holds about |a|·2⁻⁵³ of rounding, and a gate or tanh read from it a relative
     # |a|·2⁻⁵³ (twice that for tanh's distance, e^{−2|a|}); the largest |a| of the step bounds every one
     largest = np.max([np.abs(values[lin.name][1:]) for lin in forms.cell.linears], axis=0)
@@ -450,11 +451,14 @@ class _Exact:
     nodes underflowed (their stored values may be 0 where the exact ones are not), and each entry's leaves
     with its nodes computed again from them at 30 digits (mpmath)."""
 
-    def __init__(self, forms: DistanceForms, row: list[np.ndarray], shape: tuple) -> None:
+    def __init__(self, forms: DistanceForms, row: list[np.ndarray], flagged: list[int] | None = None) -> None:
+        """``flagged``: the entries forward_underflows gives for this layer, when known already."""
         cc = forms.cc
-        self.forms, self.row, self.shape = forms, row, shape
-        self.flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
-        self.flagged = np.array(forward_underflows(cc, self.flat[:len(cc.leaf_names)]), dtype=np.int64)
+        self.forms, self.row = forms, row
+        self.flat, self.shape = flattened(row)
+        if flagged is None:
+            flagged = forward_underflows(cc, self.flat[:len(cc.leaf_names)])
+        self.flagged = np.array(flagged, dtype=np.int64)
         self.mp = compiled(cc.cell, "mp")
         self._args: dict[int, list] = {}
 
@@ -463,10 +467,7 @@ class _Exact:
         if entry not in self._args:
             with mpmath.workdps(30):
                 leaves = [mpmath.mpf(float(v[entry])) for v in self.flat[:len(self.mp.leaf_names)]]
-                nodes = [mpmath.mpf(0)] * len(self.mp.node_names)
-                for k in range(len(nodes)):
-                    nodes[k] = self.mp.nodes[k](*leaves, *nodes)
-            self._args[entry] = leaves + nodes
+                self._args[entry] = leaves + self.mp.node_values(leaves)
         return self._args[entry]
 
     def wide(self, fn: Callable[..., np.ndarray], exact_fn: Callable[..., Any], where: np.ndarray | None = None
@@ -495,25 +496,31 @@ def forward_underflows(cc: CompiledCell, leaves: list[np.ndarray]) -> list[int]:
         The flat indices, in increasing order.
     """
     def nodes(*values: np.ndarray) -> list[np.ndarray]:
-        made = [np.zeros_like(values[0]) for _ in cc.node_names]
-        for k in range(len(made)):
-            made[k] = cc.nodes[k](*values, *made)
-        return made
+        return cc.node_values(list(values))
 
     return underflowing(nodes, leaves, np.arange(leaves[0].size)) if leaves and leaves[0].size else []
+
+
+def flattened(row: list[np.ndarray]) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """A layer's step values (step_rows: leaves, then nodes, each broadcastable to t = 1..T × units ×
+    batch) as one-dimensional arrays of one length, and the shape they were broadcast to."""
+    shape = np.broadcast_shapes(*(np.shape(r) for r in row))
+    return [np.broadcast_to(r, shape).reshape(-1) for r in row], shape
 
 
 class _OutOfRange(Exception):
     """A distance below float64's normal range: carried with a wider exponent instead (_layer_wide)."""
 
 
-def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dict | None, float] | None:
+def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int, flagged: list[int] | None = None
+                ) -> tuple[dict | None, float] | None:
     """_layer with every distance carried as a Wide number: for a pass whose tanh nodes or states come
     nearer ±1 than float64's normal range can say (|a| > 354).  The same bounds, the same rule for
     float64 to stand; each coefficient that reads a difference is formed from it (forms.linear: the cell's
     are linear in their difference) and rounded once to float64, possibly below its normal range — the
     underflow check then counts that rounding (numeric/underflow.py).  None where _layer's rules fail or
-    a coefficient is not linear in its difference."""
+    a coefficient is not linear in its difference.  ``flagged``: the entries at which the forward pass's
+    nodes underflowed, when _layer found them already."""
     if forms.linear is None:
         return None
     values = traj.values[layer - 1]
@@ -527,7 +534,7 @@ def _layer_wide(forms: DistanceForms, traj: Trajectory, layer: int) -> tuple[dic
         e = Wide.exp_minus(2.0 * np.abs(a))
         dist[unit(name)] = (e.times(2.0 / (1.0 + e.value())), np.where(a >= 0, 1.0, -1.0),
                             (2.0 * np.abs(a) + 2.0 * largest + 8.0) * ROUNDING)
-    exact = _Exact(forms, row, shape)
+    exact = _Exact(forms, row, flagged)
     if not _states(forms, values, row, dist, gate_error, partial(_carried_state_wide, exact=exact)):
         return None
     differences, worst, cancels = [], 0.0, 0.0

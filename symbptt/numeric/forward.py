@@ -117,6 +117,14 @@ class CompiledCell:
         self.sums = {name: [self._compile(term, f"a term of {name}") for term in expr.args]
                      for name, expr in cell.nodes if isinstance(expr, sp.Add) and kind == "float"}
 
+    def node_values(self, leaves: list[Any]) -> list[Any]:
+        """Every node of a step from its leaves (cc.leaf_names' order), in order: arrays in float64 (the
+        entries side by side), mpf numbers in mpmath at the working precision."""
+        nodes: list[Any] = [mpmath.mpf(0) if self.kind == "mp" else np.zeros_like(leaves[0])] * len(self.nodes)
+        for k, node in enumerate(self.nodes):
+            nodes[k] = node(*leaves, *nodes)
+        return nodes
+
     def _one_of_joint(self, i: int) -> Callable:
         def call(*values: np.ndarray) -> np.ndarray:
             return _full_shape(self.joint(*values)[i], values[0])  # type: ignore[misc]

@@ -21,7 +21,7 @@ once per cell and kept on disk; ``kernel`` says which ran), else through the Num
 (or above) float64's range keeps its digits; it comes back rounded to the nearest float64 (0.0 below
 the subnormals) with its size in ``log10`` and its value in ``exact``.  Where float64 raised an
 overflow or invalid operation anyway, the affected blocks are computed again with mpmath
-(numeric/grad_report.py's exact_gradients): ``digits`` says so.  An underflow is followed instead
+(numeric/exact.py's exact_gradients): ``digits`` says so.  An underflow is followed instead
 (numeric/underflow.py): the coefficient entries that raised it are computed again exactly and every
 sum is checked for what underflow can have cost it; mpmath is used only where that is not below a
 quarter of an ulp of the sum (with ``digits=``, the kept pass's digits are then measured as any).
@@ -320,8 +320,9 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
                                                whole=True, carry=False)  # measured, as `grad` measures
     if used:  # float64 left its range or a gate saturated: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
-    kept = _report().kept_digits(model, value, grads, magnitudes)
-    shown = _report().shown_digits(kept)
+    report = _report()
+    kept = report.kept_digits(model, value, grads, magnitudes)
+    shown = report.shown_digits(kept)
     if kept[0] >= digits:
         return value, grads, 0, shown
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured

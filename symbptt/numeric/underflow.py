@@ -39,7 +39,7 @@ import numpy as np
 
 from ..budget import saturation_digits_needed
 from ..cells import INPUT
-from .distances import DistanceForms, forward_underflows
+from .distances import DistanceForms, flattened, forward_underflows
 from .factors import ArrayFactors, FloatWatch
 from .flags import underflowing
 from .forward import compiled, step_rows
@@ -123,13 +123,14 @@ def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen
     kept = frozenset(forms.coefficients) if forms is not None else frozenset()
     eta: list[dict[tuple[str, str], np.ndarray]] = []
     for layer in range(1, values.model.layers + 1):
-        below = _forward_entries(values, layer) if watch.touched("forward") else []
+        flat, shape = flattened(step_rows(values.cc, values.traj, layer))  # the step values, entry by entry
+        below = _forward_entries(values, layer, flat) if watch.touched("forward") else []
         if below is None:
             return None
         if not watch.touched(("coef", layer)) and not below:
             eta.append({})
             continue
-        found = _exact_entries(values, layer, kept, below)
+        found = _exact_entries(values, layer, kept, flat, shape, below)
         if found is None:
             return None
         eta.append(found)
@@ -148,17 +149,15 @@ def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen
     return loss, grads
 
 
-def _forward_entries(values: ArrayFactors, layer: int) -> list[int] | None:
+def _forward_entries(values: ArrayFactors, layer: int, flat: list[np.ndarray]) -> list[int] | None:
     """The entries (flat indices over t = 1..T, units, batch) at which the forward pass's nodes underflowed
     in ``layer``, where every state it stored is still within STATE_ULPS units in the last place of its
     exact value from the step's float64 leaves (a gate below the range, 0 where it is 10⁻³⁶⁵, moves a
-    state near ±1 by far less); None where one is not (the pass is then not kept)."""
+    state near ±1 by far less); None where one is not (the pass is then not kept).  ``flat``: the layer's
+    step values (distances.flattened)."""
     cc = values.cc
     if _products_may_underflow(values, layer):
         return None
-    row = step_rows(cc, values.traj, layer)
-    shape = np.broadcast_shapes(*(np.shape(r) for r in row))
-    flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
     entries = forward_underflows(cc, flat[:len(cc.leaf_names)])
     if len(entries) > _most(flat[0].size):  # as many as _exact_entries takes: the exact pass costs less
         return None
@@ -167,9 +166,7 @@ def _forward_entries(values: ArrayFactors, layer: int) -> list[int] | None:
     for entry in entries:
         with mpmath.workdps(30):
             leaves = [mpmath.mpf(float(v[entry])) for v in flat[:len(cc.leaf_names)]]
-            nodes = [mpmath.mpf(0)] * len(cc.node_names)
-            for k in range(len(nodes)):
-                nodes[k] = exact.nodes[k](*leaves, *nodes)
+            nodes = exact.node_values(leaves)
             for k in states:
                 stored, value = float(flat[len(cc.leaf_names) + k][entry]), nodes[k]
                 if not abs(stored - value) <= STATE_ULPS * 2.0**-53 * abs(value) + 2.0**-1074:
@@ -202,11 +199,12 @@ STATE_ULPS = 4  # how far (units in the last place) a stored state may be from i
 # underflowed on the way: a few roundings, as a step without any event makes
 
 
-def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, str]], more: Sequence[int] = ()
-                   ) -> dict[tuple[str, str], np.ndarray] | None:
+def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, str]], flat: list[np.ndarray],
+                   shape: tuple[int, ...], more: Sequence[int] = ()) -> dict[tuple[str, str], np.ndarray] | None:
     """Recompute the coefficient entries of ``layer`` whose evaluation underflowed, and those at ``more``
     (flat indices: where the forward pass's nodes did); their error bounds in units of 2⁻¹⁰⁷⁵ per key
-    (arrays shaped as the coefficients), or None when the pass cannot be kept."""
+    (arrays shaped as the coefficients), or None when the pass cannot be kept.  ``flat``, ``shape``: the
+    layer's step values (distances.flattened)."""
     cc, traj = values.cc, values.traj
     coefs = traj.coefs[layer - 1]
     eta: dict[tuple[str, str], np.ndarray] = {}
@@ -216,9 +214,6 @@ def _exact_entries(values: ArrayFactors, layer: int, kept: frozenset[tuple[str, 
         below[0] = False
         if below.any():
             eta[key] = np.where(below, BELOW_RANGE, 0.0)
-    row = step_rows(cc, traj, layer)
-    shape = np.broadcast_shapes(*(np.shape(r) for r in row))
-    flat = [np.broadcast_to(r, shape).reshape(-1) for r in row]
     entries = None if cc.joint is None else sorted(set(underflowing(cc.joint, flat, np.arange(flat[0].size)))
                                                    | set(more))
     if entries is None or len(entries) > _most(flat[0].size):
@@ -268,9 +263,7 @@ def mp_coefficients(values: ArrayFactors, layer: int, t: int, i: int, b: int = 0
         # an exact trajectory's leaves as they are (beyond float64 they would become ±inf)
         row = [args[name] if isinstance(args[name], mpmath.mpf) else mpmath.mpf(float(args[name]))
                for name in cc.leaf_names]
-        nodes = [mpmath.mpf(0)] * len(cc.node_names)
-        for k in range(len(nodes)):
-            nodes[k] = cc.nodes[k](*row, *nodes)
+        nodes = cc.node_values(row)
         return {key: mpmath.mpf(cc.coefficients[key](*row, *nodes)) for key in (keys or tuple(cc.coefficients))}
 
 
