@@ -406,7 +406,7 @@ def _path(got: Any, kernel: bool = False) -> str:
     return f"float64 ({got.kernel})" if kernel else "float64"
 
 
-MP_SEEDS = 16  # seeds tried for a saturated GRU whose pass needs mpmath (seeds 7–14 all stay in float64)
+MP_SEEDS = 16  # seeds tried for a saturated GRU whose pass needs mpmath (at 7938b8a none of 7–22 does)
 
 
 def fallback(smoke: bool) -> list[list[str]]:
@@ -462,17 +462,36 @@ def fallback(smoke: bool) -> list[list[str]]:
     return rows
 
 
-def fallback_note(rows: list[list[str]]) -> str:
+def coefficients_underflow(seed: int, drive: float, smoke: bool) -> bool:
+    """Whether the float64 pass of the fallback table's GRU (n = 4) driven × ``drive`` at ``seed`` raises
+    underflow in its step coefficients (what the sentence under the table says of seed 7)."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
+
+    rng = np.random.default_rng(seed)
+    p = _params("gru", 4, 1, rng)
+    x, y = rng.normal(size=(10 if smoke else 100, 1, 1)) * drive, rng.normal(size=(4, 1))
+    model = NumericModel(get_cell("gru", get_activation("tanh")),
+                         [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()}], x, y, "last")
+    watch = FloatWatch()
+    with watch.watch(None):
+        ArrayFactors(model, watch=watch)
+    return any(kind == "underflow" and isinstance(label, tuple) and label[0] == "coef" for label, kind in watch.events)
+
+
+def fallback_note(rows: list[list[str]], underflows: bool) -> str:
     """The sentence under the fallback table, read off its last two rows (the GRU driven × 100 at seed 7,
-    and the first seed from 7 whose pass needs mpmath, or the words that none tried does)."""
+    and the first seed from 7 whose pass needs mpmath, or the words that none tried does) and whether
+    seed 7's coefficients underflow (coefficients_underflow)."""
     seven, last = rows[-2], rows[-1]
     kept = seven[1].startswith("float64")
     first = ("the last row is the first seed from 7 whose pass still needs mpmath" if last[1].startswith("mpmath")
              else "no seed tried needs mpmath (the last row)")
-    return ("The GRU driven × 100 at seed 7 raises underflow in a few step coefficients: those entries are computed "
-            "again exactly and every sum is checked for what underflow can have cost it "
-            f"(symbptt/numeric/underflow.py), and the pass {'stays in float64' if kept else 'took ' + seven[1]}; "
-            f"{first}.")
+    how = ("raises underflow in a few step coefficients: those entries are computed again exactly and every sum "
+           "is checked for what underflow can have cost it (symbptt/numeric/underflow.py), and the pass"
+           if underflows else "raises no underflow in its step coefficients, and the pass")
+    return f"The GRU driven × 100 at seed 7 {how} {'stays in float64' if kept else 'took ' + seven[1]}; {first}."
 
 
 def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float] | None:
@@ -719,7 +738,7 @@ def section(smoke: bool) -> list[str]:
             "\n### Cases float64 does not hold (target: ≤ 5× the float64 pass of the same case; each repeat pays "
             "for its own exponentials: the ones mpmath kept from the run before are forgotten)\n",
             table(["case", "path", "time", "ratio", "status"], fallback_rows := fallback(smoke)),
-            "\n" + fallback_note(fallback_rows),
+            "\n" + fallback_note(fallback_rows, coefficients_underflow(7, 100.0, smoke)),
             "\n### The `grad` report against the gradients alone (`symbptt.gradients` on the same parameters, compiled "
             "where it runs; wall-clock medians; target ≤ 2×)\n",
             table(["case", "report", "gradients (`symbptt.gradients`)", "ratio", "Jacobian norms (every k)",

@@ -37,13 +37,16 @@ def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
     # the last row: a case that needs the digits, or the words that no seed tried does, beside its path
     needs = fallback[-1][1].startswith("mpmath")
     assert len(fallback) == 6 and needs != ("needs mpmath" in fallback[-1][0]), fallback
-    note = numbers.fallback_note(fallback)  # its sentence follows the rows: change a path, the words change
+    underflows = numbers.coefficients_underflow(7, 100.0, True)
+    note = numbers.fallback_note(fallback, underflows)  # its sentence follows the data: change them, it changes
     assert ("first seed from 7 whose pass still needs mpmath" in note) == needs
     assert ("stays in float64" in note) == fallback[-2][1].startswith("float64")
+    assert ("raises underflow in a few step coefficients" in note) == underflows
     flipped = [row[:] for row in fallback]
     flipped[-2][1], flipped[-1][1] = "mpmath 100 digits", ("float64" if needs else "mpmath 178 digits")
-    other = numbers.fallback_note(flipped)
+    other = numbers.fallback_note(flipped, not underflows)
     assert "took mpmath 100 digits" in other and ("first seed" in other) != needs
+    assert ("raises no underflow" in other) == underflows
 
 
 def test_the_measured_digits_table_runs_and_its_sentence_follows_its_rows():
