@@ -213,10 +213,10 @@ def test_nudges_in_signs_of_their_own_see_what_close_values_lose(monkeypatch):
     a_h − h_{t−1} counts as a difference that cancels), so the reruns are run here on its float64 pass
     itself: nudged all up and then all down, two close values move together and the reruns measure 13
     digits (12.4 in the worst entry) where a gradient holds about 3 fewer; the reruns in use, one nudging
-    each value by a sign of its own, claim no more than every gradient holds (10.9 and 8.7 measured)."""
+    each value by a sign of its own, claim no more than every gradient holds (10.3 and 8.1 measured)."""
     from symbptt.check import DRAWN, Exact
     from symbptt.check.claims import shortfall as claimed_beyond
-    from symbptt.numeric import grad_report, kernel
+    from symbptt.numeric import forward, grad_report, kernel
     from symbptt.numeric.factors import ArrayFactors, NumericModel
 
     rng = np.random.default_rng(21)
@@ -236,7 +236,8 @@ def test_nudges_in_signs_of_their_own_see_what_close_values_lose(monkeypatch):
         return max(claimed_beyond(report, exact.by_param, trial.config.spec.params))
 
     assert trial.cell == "minlstm" and shortfall() <= check.TOLERANCE["digits claimed"]
-    monkeypatch.setattr(grad_report, "NUDGED_RUNS", ((1, False), (-1, False)))
+    seed = forward.UlpNoise.SEED
+    monkeypatch.setattr(grad_report, "NUDGED_RUNS", ((1, False, seed), (-1, False, seed)))
     assert shortfall() > 2
 
 
@@ -251,12 +252,16 @@ def test_trials_side_by_side_give_the_report_one_process_gives():
 
 
 def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
-    """Seed 13, trial 268: a saturated 3-layer LSTM whose report stays in float64, measured to keep 13
-    digits relative to each gradient's largest entry and 9 in its worst (a sum cancels 5.7 digits)."""
+    """Seed 13, trial 268: a saturated 3-layer LSTM that holds 14 digits relative to each gradient's largest
+    entry and 10.4 in its worst entry (a sum cancels 5.7 digits).  Its reruns measure 12.5 and 9.3 digits;
+    counted with the margin, 11.9 would send the report to mpmath, so the margin is set aside here: the
+    test is of how the check reads a float64 report."""
     import copy
 
     from symbptt.check import DRAWN, TOLERANCE, Exact, _json_entries, _json_errors, grad_json
+    from symbptt.numeric import grad_report
 
+    monkeypatch.setattr(grad_report, "MARGIN", 1.0)
     rng = np.random.default_rng(13)
     for _ in range(269):
         trial = random_trial(rng, 6, DRAWN)
@@ -267,7 +272,7 @@ def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
     assert max(errors) <= TOLERANCE["grad JSON"]
     params = trial.config.spec.params
     per_entry = _json_errors(_json_entries(report["grad"], report["grad_log10"], params), exact.grads, exact.mags)
-    assert max(per_entry) > TOLERANCE["grad JSON"]  # read entry by entry, its worst entry's 9 digits fail
+    assert max(per_entry) > TOLERANCE["grad JSON"]  # read entry by entry, its worst entry's 10 digits fail
     # an entry the JSON gets wrong is still caught: the largest entry of W_f, moved by 1e-9 of itself
     wrong = copy.deepcopy(report)
     block = np.array(wrong["grad"][0]["W_f"], dtype=float)

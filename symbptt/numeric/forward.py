@@ -303,7 +303,7 @@ class UlpNoise:
     """Moves every value it is given as one rounding could have: one unit in the last place, and for a
     sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
     (``direction`` +1), all down (−1), or, ``scattered``, each value up or down by a sign drawn for it
-    (a fixed seed: the same pass, the same signs).  A pass whose stored values (linear maps, nodes,
+    (a fixed seed, SEED unless given: the same pass, the same signs).  A pass whose stored values (linear maps, nodes,
     coefficients, δ) all go through it differs from the plain pass by about what rounding costs the plain
     pass, which is how the report measures the digits float64 kept.  Moved all one way, two close values
     move together and their difference hides what rounding each of them costs it (a saturated minLSTM's
@@ -312,9 +312,9 @@ class UlpNoise:
     SEED = 20261203
     DRAWN = 1 << 14  # signs drawn at a time: one draw per call cost 8 µs, most of a nudged pass
 
-    def __init__(self, direction: int, scattered: bool = False) -> None:
+    def __init__(self, direction: int, scattered: bool = False, seed: int | None = None) -> None:
         self.direction = direction
-        self._signs = np.random.default_rng(self.SEED) if scattered else None
+        self._signs = np.random.default_rng(self.SEED if seed is None else seed) if scattered else None
         self._towards = self._rounding = np.empty(0)  # the stream's ±∞ and ±ROUNDING, drawn ahead
         self._used = 0
 

@@ -84,8 +84,8 @@ class Gradients(tuple):
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
         kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
             gate before any measuring); else the significant digits the float64 pass kept as measured by
-            the nudged reruns (relative to each gradient's largest entry, and in the worst entry), rounded
-            down to a tenth as `symbptt grad` shows them.
+            the nudged reruns, counted from 4× the largest change they show (relative to each gradient's
+            largest entry, and in the worst entry), rounded down to a tenth as `symbptt grad` shows them.
         amplified: None when ``kept`` was measured; else log10 of how much ∂L/∂s_k of the top layer, as the
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
@@ -177,8 +177,9 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         loss: 'last' (½‖h_T − y‖²) or 'sum' (Σ_t ½‖h_t − y_t‖²).
         activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
         digits: None (float64 rounding not measured), or 1 to 15: the significant digits float64 must
-            keep, measured by two reruns with every stored value nudged by a rounding (several times
-            the work of a plain call); where fewer held, every gradient is computed again with mpmath.
+            keep, measured by three reruns with every stored value nudged by a rounding and counted with
+            a margin (grad_report.kept_digits; several times the work of a plain call); where fewer held,
+            every gradient is computed again with mpmath.
 
     Returns:
         A ``Gradients``: unpacks as ``loss, grads``; ``.digits``, ``.log10`` and ``.exact`` say how the
@@ -284,7 +285,7 @@ def _warn_if_amplified(amplified: tuple[float, int], carried: int) -> None:
                   "recomputes them with mpmath where they keep fewer", RoundingWarning, stacklevel=3)
 
 
-MEASURED_COST = 8.0  # the work of a call that measures digits, against a plain one's (two nudged reruns, sizes)
+MEASURED_COST = 10.0  # the work of a call that measures digits, against a plain one's (three nudged reruns, sizes)
 
 
 @cache
@@ -309,7 +310,7 @@ def _report() -> Any:
 def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[str, Any]], int, Any]:
     """Loss, gradients, the digits mpmath carried (0: none) and the digits float64 kept as measured (None
     when mpmath was needed before any measuring), as `symbptt grad` decides: the watched NumPy pass with
-    each sum's Σ|terms|, two nudged reruns (grad_report.kept_digits), and every number computed again
+    each sum's Σ|terms|, three nudged reruns (grad_report.kept_digits), and every number computed again
     with mpmath when fewer than ``digits`` held in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
     much is not measured, so until two passes agree (_settled)."""

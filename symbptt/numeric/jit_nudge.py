@@ -230,12 +230,14 @@ class NudgedPass:
     exps: np.ndarray
 
 
-def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedPass | None:
+def nudged_pass(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED
+                ) -> NudgedPass | None:
     """One nudged rerun of ``model`` (float64: one sequence or a batch) by the compiled kernels: every stored value
     moved ``direction`` (+1 up, −1 down), each by a sign of its own when ``scattered`` (the signs drawn
-    array by array from UlpNoise's seeded stream: each layer's linear maps, nodes and coefficients, then
-    each δ) — or None where they do not run (see applies: no Numba, n beyond jit.worth_it, a batch beyond
-    LOOP_WORK, a short run; parameters per batch element, a function they do not compile, Numba raising on x/0)."""
+    array by array from the stream UlpNoise seeds with ``seed``: each layer's linear maps, nodes and
+    coefficients, then each δ) — or None where they do not run (see applies: no Numba, n beyond
+    jit.worth_it, a batch beyond LOOP_WORK, a short run; parameters per batch element, a function they do
+    not compile, Numba raising on x/0)."""
     cell, params, x, y, loss = model.cell, model.params, model.x, model.y, model.loss
     n = params[0][f"{cell.states[0]}0"].shape[0]
     if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
@@ -243,7 +245,7 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
         return None
     k = nudged_kernels(cell, len(params), loss)
     assert k is not None
-    rng = np.random.default_rng(UlpNoise.SEED) if scattered else None
+    rng = np.random.default_rng(seed) if scattered else None
 
     def signs(shape: tuple[int, ...]) -> np.ndarray:
         if rng is None:
@@ -277,12 +279,12 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool) -> NudgedP
     return NudgedPass(values, coefs, outs, exps[:T + 1])
 
 
-def nudged_gradients(model: NumericModel, direction: int, scattered: bool
+def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED
                      ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
     """The loss and gradients of one nudged rerun (nudged_pass), summed over t by the compiled sums (not
     nudged) — or None where nudged_pass does not run or the sums raised a float64 event: the caller then
     runs the NumPy rerun."""
-    done = nudged_pass(model, direction, scattered)
+    done = nudged_pass(model, direction, scattered, seed)
     if done is None:
         return None
     plain = jit.kernels(model.cell, model.layers, model.loss)

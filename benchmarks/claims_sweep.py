@@ -1,0 +1,120 @@
+"""Random cells at random scales, each against reference.py's mpmath pass: whether the digits that
+`symbptt.gradients(..., digits=12)` (and the `grad` report) claim to have kept are held.
+
+Each case draws a cell (rnn, indrnn, gru, lstm, mingru, minlstm, lru), 1–2 layers of 1–5 units, loss
+'last' or 'sum', a batch of 1–2, T = 3..79, weights drawn at scale 0.3, 0.8, 1.5, 3 or 5 and inputs
+× 0.1, 1, 5 or 20.  A float64 result claims ``kept`` = (digits relative to each gradient's largest entry,
+digits of its worst entry), from the nudged reruns (grad_report.kept_digits); each gradient's error
+against reference.py at 400 digits must be within 10^−kept of its largest entry and every entry within
+10^−kept of itself (besides the rounding of the result to float64).  A result mpmath recomputed must hold
+12 digits relative to each gradient's largest entry.  Calls symbptt refuses (its budget) are skipped.
+
+Prints each case outside its claim, then the count of cases, how many float64 kept, and the largest
+ratio of an error to what its claim allows (1 would be a claim just held); exits 1 when a claim failed.
+
+    python benchmarks/claims_sweep.py --seed 11 --seconds 600
+    python benchmarks/claims_sweep.py --seed 11 --cases 7000 --seconds 1e9
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+import mpmath
+import numpy as np
+
+import symbptt
+from symbptt.activations import get_activation
+from symbptt.cells import get_cell
+from symbptt.check.trials import draw_layers
+from symbptt.errors import SymbpttError
+from symbptt.reference import bptt
+
+CELLS = ("gru", "lstm", "rnn", "mingru", "minlstm", "indrnn", "lru")
+DIGITS = 400  # reference.py's working precision: far beyond what any drawn case loses
+ASKED = 12  # the digits each call asks for
+
+
+def _errors(got: symbptt.Gradients, exact: list[dict]) -> tuple[float, float]:
+    """(largest error relative to its gradient's largest entry, largest error relative to its own entry)
+    over every entry, the rounding of the returned float64 itself (2⁻⁵³ of the exact value) taken off."""
+    block = entry = 0.0
+    for layer, want in enumerate(exact):
+        mine_layer = got.exact[layer] if got.exact else {}
+        for name, values in want.items():
+            mine = np.asarray(mine_layer[name] if name in mine_layer else got.grads[layer][name], dtype=object).ravel()
+            wanted = [mpmath.mpf(v) for v in np.ravel(values)]
+            largest = max(abs(v) for v in wanted)
+            for v, e in zip(mine, wanted, strict=True):
+                off = abs(mpmath.mpf(v) - e) - abs(e) * mpmath.mpf(2) ** -53
+                if off > 0:
+                    entry = max(entry, float(off / abs(e)) if e else float("inf"))
+                    block = max(block, float(off / largest))
+    return block, entry
+
+
+def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
+    """(what was drawn, the largest error over what its claim allows, whether float64 kept it), or None
+    when refused."""
+    cell = CELLS[rng.integers(len(CELLS))]
+    act = str(rng.choice(["tanh", "sigmoid"])) if cell in ("rnn", "indrnn") else "tanh"
+    n, layers = int(rng.integers(1, 6)), int(rng.integers(1, 3))
+    B, T = int(rng.integers(1, 3)), int(rng.integers(3, 80))
+    loss = str(rng.choice(["last", "sum"]))
+    weights = float(rng.choice([0.3, 0.8, 1.5, 3.0, 5.0]))
+    inputs = float(rng.choice([0.1, 1.0, 5.0, 20.0]))
+    seed = int(rng.integers(1 << 30))
+    spec = get_cell(cell, get_activation(act))
+    draw = np.random.default_rng(seed)
+    params = draw_layers(spec, n, 1, layers, draw, weights)
+    x = draw.normal(size=(T, 1, B)) * inputs
+    y = draw.normal(size=(n, B)) if loss == "last" else draw.normal(size=(T, n, B))
+    what = f"{cell} {act} n={n} layers={layers} B={B} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
+    try:
+        got = symbptt.gradients(params, x, y, cell=cell, loss=loss, activation=act, digits=ASKED)
+    except SymbpttError:
+        return None
+    total: list[dict] | None = None
+    with mpmath.workdps(DIGITS):
+        for b in range(B):
+            g = bptt(params, x[..., b], y[..., b], act, loss, cell, kind="mp")[1]
+            total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
+        assert total is not None
+        block, entry = _errors(got, total)
+    if got.digits == 0:  # float64 kept it: its two claims
+        assert got.kept is not None
+        allowed = (10.0 ** -got.kept[0], 10.0 ** -got.kept[1])
+        return f"{what}, kept {got.kept}", max(block / allowed[0], entry / allowed[1]), True
+    return f"{what}, mpmath at {got.digits} digits", block / 10.0 ** -ASKED, False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # RoundingWarning: digits= measures, the claim is what is checked
+    rng = np.random.default_rng(args.seed)
+    start, cases, kept, outside, worst = time.perf_counter(), 0, 0, 0, 0.0
+    while time.perf_counter() - start < args.seconds and (args.cases is None or cases < args.cases):
+        found = one_case(rng)
+        if found is None:
+            continue
+        what, ratio, in_float64 = found
+        cases, kept = cases + 1, kept + in_float64
+        if in_float64:
+            worst = max(worst, ratio)
+        if ratio > 1:
+            outside += 1
+            print(f"outside its claim ({ratio:.3g}×): {what}", flush=True)
+    print(f"{cases} cases, {kept} kept in float64 (largest error {worst:.3g} of what its claim allows), "
+          f"{outside} outside their claim")
+    return 1 if outside else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
