@@ -399,3 +399,36 @@ def test_a_carried_coefficient_below_every_subnormal_stays_visible_to_the_underf
     difference = Wide(np.array([0.5, -0.5, 0.0]), np.array([-2000, -2000, 0]))
     made = distances._formed(lambda: np.ones(3), [], difference, (3,))
     assert list(made) == [2.0**-1074, -(2.0**-1074), 0.0]
+
+
+def _random_wide(rng: np.random.Generator, shape: tuple, spread: int) -> Wide:
+    """Wide numbers with mantissas of either sign, a few exact zeros and exponents ±spread apart."""
+    out = Wide(rng.normal(size=shape) * (rng.random(size=shape) > 0.1))
+    out.e = np.where(out.m == 0, out.e, out.e + rng.integers(-spread, spread + 1, size=shape))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_distance_carried_entry_by_entry_is_the_arrays_to_the_bit(seed, monkeypatch):
+    """wide.carry runs small steps entry by entry in Python floats: d, and the bound on its error, come
+    out bit for bit as the array arithmetic gives them — own as Wide numbers or as float64, exponents from
+    alike to 2,000 apart (sums that drop an addend, products that underflow the mantissa's range, a bound
+    over a zero distance)."""
+    from symbptt.numeric import wide
+
+    rng = np.random.default_rng(seed)
+    T, shape = 30, (3, 2)
+    spread = (0, 40, 2000)[seed % 3]
+    d0 = _random_wide(rng, shape, spread)
+    d0.m = np.abs(d0.m)
+    fixed, held, size = (_random_wide(rng, (T, *shape), spread) for _ in range(3))
+    own = _random_wide(rng, (T, *shape), spread) if seed < 3 else rng.normal(size=(T, *shape))
+    gate_error = rng.random(size=(T, *shape)) * 1e-15
+    monkeypatch.setattr(wide, "PER_ENTRY", 1 << 30)
+    d, error = wide.carry(d0, fixed, own, held, size, 1e-16, gate_error, 4e-16)
+    monkeypatch.setattr(wide, "PER_ENTRY", 0)
+    with np.errstate(invalid="ignore"):  # a bound over a zero distance: inf, and inf·0 where one follows
+        d_arrays, error_arrays = wide.carry(d0, fixed, own, held, size, 1e-16, gate_error, 4e-16)
+    assert np.array_equal(d.m, d_arrays.m) and np.array_equal(d.e, d_arrays.e)
+    assert np.array_equal(error, error_arrays, equal_nan=True)
+    assert np.any(d.m[1:] != 0) and np.any(np.isfinite(error[1:]) & (error[1:] > 0))

@@ -47,7 +47,7 @@ from ..activations import numpy_functions
 from ..cells import Cell, prev, unit
 from .flags import underflowing
 from .forward import ROUNDING, CompiledCell, Trajectory, compiled, stable_form, step_rows, value_differences
-from .wide import Wide, choose, mul
+from .wide import Wide, carry, choose, mul
 
 # the digits every difference must keep, by the running bound, for float64 to stand: a worst case that
 # adds every rounding up, 2–3 digits below what the gradients keep in the tests' saturated GRUs
@@ -571,14 +571,7 @@ def _carried_state_wide(h: np.ndarray, own_read: sp.Symbol, reads: list[sp.Symbo
     operations = (len(reads) + 2) * ROUNDING
     fixed, size, held, own = _read_terms(coef, reads, own_read, rest, dist, gate_error,
                                          lambda v: v if isinstance(v, Wide) else Wide(v), mul)
-    d, error = Wide.empty(h.shape), np.empty_like(h)
-    d[0] = Wide(1.0 - np.abs(h[0]))
-    error[0] = ROUNDING
-    for t in range(shape[0]):
-        d[t + 1] = fixed[t] + mul(d[t], own[t])
-        terms = mul(d[t], abs(own[t]))
-        bound = held[t] + terms.times(error[t] + gate_error[t]) + (size[t] + terms).times(operations)
-        error[t + 1] = bound.over(d[t + 1])
+    d, error = carry(Wide(1.0 - np.abs(h[0])), fixed, own, held, size, ROUNDING, gate_error, operations)
     if not np.all(np.isfinite(d.m)) or np.any(d.m < 0) or np.any(d.value() > 1 + 1e-12) or np.any(d.m[1:] == 0):
         return None
     return d, sign, error

@@ -7,6 +7,7 @@ float64's does, once, while the exponent never leaves its range.
 
 from __future__ import annotations
 
+import math
 from typing import Any, overload
 
 import mpmath
@@ -117,4 +118,70 @@ def mul(a: Wide | np.ndarray, b: Wide | np.ndarray) -> Wide | np.ndarray:
     return a * b
 
 
-__all__ = ["Wide", "choose", "mul"]
+def carry(d0: Wide, fixed: Wide, own: Wide | np.ndarray, held: Wide, size: Wide, error0: float,
+          gate_error: np.ndarray, operations: float) -> tuple[Wide, np.ndarray]:
+    """A distance carried step by step, d_{t+1} = fixed_t + d_t·own_t for t = 0..T−1, beside the bound on
+    its relative error: error_{t+1} = (held_t + terms·(error_t + gate_error_t) + (size_t + terms)·operations)
+    / d_{t+1}, terms = d_t·|own_t| (numeric/distances.py reads the terms).  Returns d (T + 1 rows: d0 first)
+    and the errors.  Up to PER_ENTRY entries a step, entry by entry in Python floats, whose arithmetic
+    is float64's operation for operation (the same bits as the arrays': tests/test_distances.py), at a
+    tenth of the arrays' cost there; above, on the arrays."""
+    steps, shape = fixed.m.shape[0], fixed.m.shape[1:]
+    d, error = Wide.empty((steps + 1, *shape)), np.empty((steps + 1, *shape))
+    d[0], error[0] = d0, error0
+    if math.prod(shape) > PER_ENTRY:
+        for t in range(steps):
+            d[t + 1] = fixed[t] + mul(d[t], own[t])
+            terms = mul(d[t], abs(own[t]))
+            bound = held[t] + terms.times(error[t] + gate_error[t]) + (size[t] + terms).times(operations)
+            error[t + 1] = bound.over(d[t + 1])
+        return d, error
+    wide = isinstance(own, Wide)
+    own_m, own_e = (own.m, own.e) if isinstance(own, Wide) else (np.asarray(own, dtype=float), None)
+    for j in np.ndindex(*shape):
+        dm, de, err = float(d.m[(0, *j)]), int(d.e[(0, *j)]), float(error[(0, *j)])
+        fm, fe = fixed.m[(slice(None), *j)].tolist(), fixed.e[(slice(None), *j)].tolist()
+        hm, he = held.m[(slice(None), *j)].tolist(), held.e[(slice(None), *j)].tolist()
+        sm, se = size.m[(slice(None), *j)].tolist(), size.e[(slice(None), *j)].tolist()
+        om = own_m[(slice(None), *j)].tolist()
+        oe = own_e[(slice(None), *j)].tolist() if wide else [0] * steps  # type: ignore[index]
+        ge = gate_error[(slice(None), *j)].tolist()
+        for t in range(steps):
+            pm, pe = _made(dm * om[t], de + oe[t])  # d_t·own_t, and the terms d_t·|own_t|
+            tm, te = _made(dm * abs(om[t]), de + oe[t])
+            dm, de = _sum(fm[t], fe[t], pm, pe)
+            xm, xe = _made(tm * (err + ge[t]), te)
+            ym, ye = _sum(sm[t], se[t], tm, te)
+            ym, ye = _made(ym * operations, ye)
+            bm, be = _sum(*_sum(hm[t], he[t], xm, xe), ym, ye)
+            err = _over(bm, be, dm, de)
+            d.m[(t + 1, *j)], d.e[(t + 1, *j)], error[(t + 1, *j)] = dm, de, err
+    return d, error
+
+
+PER_ENTRY = 16  # entries a step up to which carry runs entry by entry (n = 4, T = 100: 1 against 5 ms)
+
+
+def _made(m: float, e: int) -> tuple[float, int]:
+    """Wide(m, e) for one number."""
+    mantissa, shift = math.frexp(m)
+    return mantissa, (shift + e if mantissa != 0 else -WIDE_EXPONENT)
+
+
+def _sum(am: float, ae: int, bm: float, be: int) -> tuple[float, int]:
+    """Wide.__add__ for one number."""
+    top = max(ae, be)
+    return _made(math.ldexp(am, max(ae - top, -2000)) + math.ldexp(bm, max(be - top, -2000)), top)
+
+
+def _over(am: float, ae: int, bm: float, be: int) -> float:
+    """Wide.over for one number."""
+    if bm == 0:
+        return 0.0 if am == 0 else math.inf
+    try:
+        return math.ldexp(am / bm, min(max(ae - be, -4000), 4000))
+    except OverflowError:
+        return math.copysign(math.inf, am / bm)
+
+
+__all__ = ["PER_ENTRY", "Wide", "carry", "choose", "mul"]
