@@ -303,9 +303,9 @@ class UlpNoise:
     """Moves every value it is given as one rounding could have: one unit in the last place, and for a
     sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
     (``direction`` +1), all down (−1), or, ``scattered``, each value up or down by a sign drawn for it
-    (a fixed seed, SEED unless given: the same pass, the same signs).  A pass whose stored values (linear maps, nodes,
-    coefficients, δ) all go through it differs from the plain pass by about what rounding costs the plain
-    pass, which is how the report measures the digits float64 kept.  Moved all one way, two close values
+    (from ``seed``, SEED unless given: the same pass, the same signs).  A pass whose stored values (linear
+    maps, nodes, coefficients, δ) all go through it differs from the plain pass by about what rounding
+    costs the plain pass, which is how the report measures the digits float64 kept.  Moved all one way, two close values
     move together and their difference hides what rounding each of them costs it (a saturated minLSTM's
     h_{t−1} − ã_t held 9 digits where two such passes measured 12); scattered, they part."""
 

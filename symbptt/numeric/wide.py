@@ -124,8 +124,8 @@ def carry(d0: Wide, fixed: Wide, own: Wide | np.ndarray, held: Wide, size: Wide,
     its relative error: error_{t+1} = (held_t + terms·(error_t + gate_error_t) + (size_t + terms)·operations)
     / d_{t+1}, terms = d_t·|own_t| (numeric/distances.py reads the terms).  Returns d (T + 1 rows: d0 first)
     and the errors.  Up to PER_ENTRY entries a step, entry by entry in Python floats, whose arithmetic
-    is float64's operation for operation (the same bits as the arrays': tests/test_distances.py), at a
-    tenth of the arrays' cost there; above, on the arrays."""
+    is float64's operation for operation (the same bits as the arrays': tests/test_distances.py), where
+    that costs less than the arrays' fixed cost a step; above, on the arrays."""
     steps, shape = fixed.m.shape[0], fixed.m.shape[1:]
     d, error = Wide.empty((steps + 1, *shape)), np.empty((steps + 1, *shape))
     d[0], error[0] = d0, error0
@@ -136,15 +136,14 @@ def carry(d0: Wide, fixed: Wide, own: Wide | np.ndarray, held: Wide, size: Wide,
             bound = held[t] + terms.times(error[t] + gate_error[t]) + (size[t] + terms).times(operations)
             error[t + 1] = bound.over(d[t + 1])
         return d, error
-    wide = isinstance(own, Wide)
-    own_m, own_e = (own.m, own.e) if isinstance(own, Wide) else (np.asarray(own, dtype=float), None)
+    own_m = own.m if isinstance(own, Wide) else np.asarray(own, dtype=float)
+    own_e = own.e if isinstance(own, Wide) else np.zeros(own_m.shape, dtype=np.int64)
     for j in np.ndindex(*shape):
         dm, de, err = float(d.m[(0, *j)]), int(d.e[(0, *j)]), float(error[(0, *j)])
         fm, fe = fixed.m[(slice(None), *j)].tolist(), fixed.e[(slice(None), *j)].tolist()
         hm, he = held.m[(slice(None), *j)].tolist(), held.e[(slice(None), *j)].tolist()
         sm, se = size.m[(slice(None), *j)].tolist(), size.e[(slice(None), *j)].tolist()
-        om = own_m[(slice(None), *j)].tolist()
-        oe = own_e[(slice(None), *j)].tolist() if wide else [0] * steps  # type: ignore[index]
+        om, oe = own_m[(slice(None), *j)].tolist(), own_e[(slice(None), *j)].tolist()
         ge = gate_error[(slice(None), *j)].tolist()
         for t in range(steps):
             pm, pe = _made(dm * om[t], de + oe[t])  # d_t·own_t, and the terms d_t·|own_t|
@@ -159,7 +158,9 @@ def carry(d0: Wide, fixed: Wide, own: Wide | np.ndarray, held: Wide, size: Wide,
     return d, error
 
 
-PER_ENTRY = 16  # entries a step up to which carry runs entry by entry (n = 4, T = 100: 1 against 5 ms)
+# entries a step up to which carry runs entry by entry: at T = 100, 4 entries take 1.3 ms so against 5.1 on
+# the arrays, 8 take 2.7 against 5.2; the two meet at about 15
+PER_ENTRY = 12
 
 
 def _made(m: float, e: int) -> tuple[float, int]:
