@@ -22,6 +22,7 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -31,7 +32,9 @@ from symbptt.activations import get_activation
 from symbptt.cells import get_cell
 from symbptt.check.trials import draw_layers
 from symbptt.errors import SymbpttError
-from symbptt.reference import bptt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: driven_sweep beside it
+from driven_sweep import batch_reference  # noqa: E402
 
 CELLS = ("gru", "lstm", "rnn", "mingru", "minlstm", "indrnn", "lru")
 DIGITS = 400  # reference.py's working precision: far beyond what any drawn case loses
@@ -77,13 +80,8 @@ def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
         got = symbptt.gradients(params, x, y, cell=cell, loss=loss, activation=act, digits=ASKED)
     except SymbpttError:
         return None
-    total: list[dict] | None = None
     with mpmath.workdps(DIGITS):
-        for b in range(B):
-            g = bptt(params, x[..., b], y[..., b], act, loss, cell, kind="mp")[1]
-            total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
-        assert total is not None
-        block, entry = _errors(got, total)
+        block, entry = _errors(got, batch_reference(params, x, y, act, loss, cell))
     if got.digits == 0:  # float64 kept it: its two claims
         assert got.kept is not None
         allowed = (10.0 ** -got.kept[0], 10.0 ** -got.kept[1])

@@ -38,6 +38,17 @@ CELLS = ("gru", "lstm", "rnn", "mingru", "minlstm", "indrnn")
 DIGITS = 1200
 
 
+def batch_reference(params: list[dict], x: np.ndarray, y: np.ndarray, act: str, loss: str, cell: str) -> list[dict]:
+    """reference.py's gradients of every layer, summed over the batch (the last axis of x and y), at
+    mpmath's working precision."""
+    total: list[dict] | None = None
+    for b in range(x.shape[-1]):
+        g = bptt(params, x[..., b], y[..., b], act, loss, cell, kind="mp")[1]
+        total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
+    assert total is not None
+    return total
+
+
 def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
     """(what was drawn, the worst error over its bound, whether float64 kept it), or None when refused."""
     cell = CELLS[rng.integers(len(CELLS))]
@@ -63,12 +74,8 @@ def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
                                     for p in params], x, y, loss)
         sizes = [{} for _ in params]
         exact_gradients(model, magnitudes=sizes)
-    total: list[dict] | None = None
     with mpmath.workdps(DIGITS):
-        for b in range(B):
-            g = bptt(params, x[..., b], y[..., b], act, loss, cell, kind="mp")[1]
-            total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
-        assert total is not None
+        total = batch_reference(params, x, y, act, loss, cell)
         worst = 0.0
         for layer, want in enumerate(total):
             for name, block in want.items():
