@@ -10,7 +10,8 @@ against reference.py at 400 digits must be within 10^−kept of its largest entr
 12 digits relative to each gradient's largest entry.  Calls symbptt refuses (its budget) are skipped.
 
 Prints each case outside its claim, then the count of cases, how many float64 kept, and the largest
-ratio of an error to what its claim allows (1 would be a claim just held); exits 1 when a claim failed.
+ratio of an error to what its claim allows (1 would be a claim just held), also when stopped by Ctrl-C
+or kill; exits 1 when a claim failed.
 
     python benchmarks/claims_sweep.py --seed 11 --seconds 600
     python benchmarks/claims_sweep.py --seed 11 --cases 7000 --seconds 1e9
@@ -19,6 +20,7 @@ ratio of an error to what its claim allows (1 would be a claim just held); exits
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import warnings
@@ -89,6 +91,10 @@ def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
     return f"{what}, mpmath at {got.digits} digits", block / 10.0 ** -ASKED, False
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=11)
@@ -96,19 +102,23 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # RoundingWarning: digits= measures, the claim is what is checked
+    signal.signal(signal.SIGTERM, _stop)  # a run in the background ignores Ctrl-C's signal: kill stops it
     rng = np.random.default_rng(args.seed)
     start, cases, kept, outside, worst = time.perf_counter(), 0, 0, 0, 0.0
-    while time.perf_counter() - start < args.seconds and (args.cases is None or cases < args.cases):
-        found = one_case(rng)
-        if found is None:
-            continue
-        what, ratio, in_float64 = found
-        cases, kept = cases + 1, kept + in_float64
-        if in_float64:
-            worst = max(worst, ratio)
-        if ratio > 1:
-            outside += 1
-            print(f"outside its claim ({ratio:.3g}×): {what}", flush=True)
+    try:
+        while time.perf_counter() - start < args.seconds and (args.cases is None or cases < args.cases):
+            found = one_case(rng)
+            if found is None:
+                continue
+            what, ratio, in_float64 = found
+            cases, kept = cases + 1, kept + in_float64
+            if in_float64:
+                worst = max(worst, ratio)
+            if ratio > 1:
+                outside += 1
+                print(f"outside its claim ({ratio:.3g}×): {what}", flush=True)
+    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, or kill: see _stop): the count so far
+        pass
     print(f"{cases} cases, {kept} kept in float64 (largest error {worst:.3g} of what its claim allows), "
           f"{outside} outside their claim")
     return 1 if outside else 0

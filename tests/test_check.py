@@ -237,7 +237,7 @@ def test_nudges_in_signs_of_their_own_see_what_close_values_lose(monkeypatch):
 
     assert trial.cell == "minlstm" and shortfall() <= check.TOLERANCE["digits claimed"]
     seed = forward.UlpNoise.SEED
-    monkeypatch.setattr(grad_report, "NUDGED_RUNS", ((1, False, seed), (-1, False, seed)))
+    monkeypatch.setattr(grad_report, "NUDGED_RUNS", ((1, False, seed, 1.0), (-1, False, seed, 1.0)))
     assert shortfall() > 2
 
 
@@ -253,15 +253,16 @@ def test_trials_side_by_side_give_the_report_one_process_gives():
 
 def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
     """Seed 13, trial 268: a saturated 3-layer LSTM that holds 14 digits relative to each gradient's largest
-    entry and 10.4 in its worst entry (a sum cancels 5.7 digits).  Its reruns measure 12.5 and 9.3 digits;
-    counted with the margin, 11.9 would send the report to mpmath, so the margin is set aside here: the
-    test is of how the check reads a float64 report."""
+    entry and 10.4 in its worst entry (a sum cancels 5.7 digits).  Its reruns measure 12.5 and 9.9 digits;
+    counted with their margins, 11.9 would send the report to mpmath, so the margins are set aside here:
+    the test is of how the check reads a float64 report."""
     import copy
 
     from symbptt.check import DRAWN, TOLERANCE, Exact, _json_entries, _json_errors, grad_json
     from symbptt.numeric import grad_report
 
-    monkeypatch.setattr(grad_report, "MARGIN", 1.0)
+    monkeypatch.setattr(grad_report, "NUDGED_RUNS", tuple((*run[:3], 1.0) for run in grad_report.NUDGED_RUNS))
+    monkeypatch.setattr(grad_report, "SUM_MARGIN", 1.0)
     rng = np.random.default_rng(13)
     for _ in range(269):
         trial = random_trial(rng, 6, DRAWN)

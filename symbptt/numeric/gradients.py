@@ -84,8 +84,9 @@ class Gradients(tuple):
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
         kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
             gate before any measuring); else the significant digits the float64 pass kept as measured by
-            the nudged reruns, counted from 4× the largest change they show (relative to each gradient's
-            largest entry, and in the worst entry), rounded down to a tenth as `symbptt grad` shows them.
+            the nudged reruns, their changes counted with margins (grad_report.NUDGED_RUNS; relative to
+            each gradient's largest entry, and in the worst entry), rounded down to a tenth as `symbptt
+            grad` shows them.
         amplified: None when ``kept`` was measured; else log10 of how much ∂L/∂s_k of the top layer, as the
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
