@@ -613,23 +613,25 @@ def report_note(rows: list[list[str]]) -> str:
 
 
 def _rest_note(rows: list[list[str]]) -> str:
-    """What the report costs besides the norms (its ratio less theirs), and within it the two reruns that
+    """What the report costs besides the norms (its ratio less theirs), and within it the reruns that
     measure the digits float64 kept: whether that rest alone is over the 2× target."""
+    from symbptt.numeric.grad_report import NUDGED_RUNS
     from symbptt.symbolic.shown import in_series
 
     def ratio(text: str) -> float:
         return float(text.split("(")[-1].rstrip("×)"))
 
+    count = {1: "one", 2: "two", 3: "three", 4: "four"}.get(len(NUDGED_RUNS), str(len(NUDGED_RUNS)))
     rest = {row[0].split()[0]: ratio(row[3]) - ratio(row[4]) for row in rows}
     reruns = ", ".join(f"{row[0].split()[0]} {ratio(row[6]):.1f}×" for row in rows)
     each = ", ".join(f"{cell} {value:.1f}×" for cell, value in rest.items())
     over = [cell for cell, value in rest.items() if value > 2]
     if not over:
-        return (f"Without the norms the rest of the report costs {each} the gradients (the two reruns that "
+        return (f"Without the norms the rest of the report costs {each} the gradients (the {count} reruns that "
                 f"measure the digits float64 kept among it: {reruns}): within the target.")
     which = "every cell" if len(over) == len(rest) else in_series(over)
     return (f"Without the norms the rest of the report costs {each} the gradients (the gradients themselves, the "
-            f"two reruns that measure the digits float64 kept — {reruns} — and the forward pass the norms read), "
+            f"{count} reruns that measure the digits float64 kept — {reruns} — and the forward pass the norms read), "
             f"over the 2× target by itself for {which}: norms at no cost would still leave the report over it "
             "there.")
 
@@ -671,7 +673,7 @@ def training(smoke: bool) -> list[list[str]]:
 
 
 def measured(smoke: bool) -> list[list[str]]:
-    """symbptt.gradients with digits=12 (float64 rounding measured by two nudged reruns, mpmath below 12
+    """symbptt.gradients with digits=12 (float64 rounding measured by nudged reruns, mpmath below 12
     digits) against the same call without it, and against that call on the NumPy kernel (SYMBPTT_JIT=0):
     what measuring costs."""
     import symbptt

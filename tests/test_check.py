@@ -202,7 +202,7 @@ def test_a_measure_that_does_not_nudge_is_caught(monkeypatch):
     from symbptt.numeric import forward, grad_report
 
     monkeypatch.setattr(forward.UlpNoise, "__call__", lambda self, values, size=None: values)
-    monkeypatch.setattr(grad_report, "SUM_ROUNDING", 0.0)
+    monkeypatch.setattr(grad_report, "SUM_SPREAD", 0.0)
     trial = _trial(5, 157)
     errors = check.digits_claimed(trial, check.Exact(trial), {})
     assert max(errors) > 3
@@ -262,7 +262,7 @@ def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
     from symbptt.numeric import grad_report
 
     monkeypatch.setattr(grad_report, "NUDGED_RUNS", tuple((*run[:3], 1.0) for run in grad_report.NUDGED_RUNS))
-    monkeypatch.setattr(grad_report, "SUM_MARGIN", 1.0)
+    monkeypatch.setattr(grad_report, "sum_allowance", lambda terms: 2.0 ** -52)
     rng = np.random.default_rng(13)
     for _ in range(269):
         trial = random_trial(rng, 6, DRAWN)

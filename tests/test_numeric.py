@@ -957,11 +957,11 @@ def test_the_measuring_words_and_counts_follow_the_reruns_and_the_margin(monkeyp
     from symbptt.numeric.examples import example_config
 
     assert R._digits(1e-14) == pytest.approx(14) and R._digits(0.0) == pytest.approx(15.95, abs=0.01)
-    monkeypatch.setattr(R, "NUDGED_RUNS", tuple((*run[:3], 10.0) for run in R.NUDGED_RUNS[:2]))
+    monkeypatch.setattr(R, "NUDGED_RUNS", ((*R.NUDGED_RUNS[0][:3], 3.0), (*R.NUDGED_RUNS[1][:3], 10.0)))
     assert R._precision(0, 0.0, 0.0, 4.0, (13.5, 13.5)) == (
         "float64 (kept about 13 digits in every entry, as measured by 2 reruns with every stored value nudged "
-        "by one rounding, counting 2× to 10× the changes they show)")
-    monkeypatch.setattr(R, "SUM_MARGIN", 10.0)
+        "by one rounding, counting 3× to 10× the changes they show)")
+    monkeypatch.setattr(R, "NUDGED_RUNS", tuple((*run[:3], 10.0) for run in R.NUDGED_RUNS))
     assert R._precision(0, 0.0, 0.0, 4.0, (13.5, 13.5)).endswith("counting 10× the changes they show)")
     model = NumericModel.of(example_config("rnn", 20, 3, seed=1))
     loss, grads = kernel.gradients(ArrayFactors(model))
@@ -993,7 +993,7 @@ def test_a_long_pass_whose_all_up_rerun_overstates_stays_in_float64(monkeypatch)
     model, loss, grads, sizes = _long_lstm()
     assert R.kept_digits(model, loss, grads, sizes)[0] >= 12
     monkeypatch.setattr(R, "NUDGED_RUNS", tuple((*run[:3], 4.0) for run in R.NUDGED_RUNS))
-    monkeypatch.setattr(R, "SUM_MARGIN", 4.0)
+    monkeypatch.setattr(R, "sum_allowance", lambda terms: 2.0 ** -50)
     assert R.kept_digits(model, loss, grads, sizes)[0] < 12
 
 

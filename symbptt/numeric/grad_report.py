@@ -261,17 +261,21 @@ def lost_digits(norms: list[dict[str, list[float]]]) -> float:
 # each rerun's change times its margin.  The reruns sample what rounding can do, they do not bound it: over
 # 11,000 random cells kept in float64, two reruns without a margin left 61 off by up to 3.6 times the
 # change they showed.  Nudged all one way, the changes of a long pass add up and overstate what rounding
-# did (an LSTM with n = 64, T = 1000 held 14.2 digits where that rerun showed 12.6), so that rerun, and
-# the allowance for the sums over t, are counted twice; a rerun of signs of its own is one sample of
-# rounding's many, counted four times.  benchmarks/claims_sweep.py checks the counts against reference.py
+# did (an LSTM with n = 64, T = 1000 held 14.2 digits where that rerun showed 12.6), so that rerun is
+# counted twice; a rerun of signs of its own is one sample of rounding's many, counted four times.
+# benchmarks/claims_sweep.py checks the counts against reference.py
 NUDGED_RUNS = ((1, False, UlpNoise.SEED, 2.0), (1, True, UlpNoise.SEED, 4.0), (1, True, UlpNoise.SEED + 1, 4.0))
-SUM_MARGIN = 2.0
+# the sums over t (and the batch) are not nudged: a sum of N terms is charged SUM_SPREAD·√N·2⁻⁵³·Σ|terms|.
+# Its N − 1 roundings, each at most 2⁻⁵³ of a partial sum, add up as a random walk does (√N of them)
+# when their signs are independent; an LSTM with T = 55, batch 2 was off by 10.7·2⁻⁵³·Σ|terms| in an
+# entry whose sum was charged 4·2⁻⁵³ then, and claimed 13.5 digits where it held 13.47
+SUM_SPREAD = 2.0
 FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
 def _measured() -> str:
     """How the digits were measured, in words: the reruns and their margins as they are set."""
-    margins = sorted({run[3] for run in NUDGED_RUNS} | {SUM_MARGIN})
+    margins = sorted({run[3] for run in NUDGED_RUNS})
     counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
     return (f"as measured by {len(NUDGED_RUNS)} reruns with every stored value nudged by one rounding, "
             f"counting {counted} the changes they show")
@@ -302,7 +306,9 @@ def _digits(relative: float) -> float:
     return FLOAT64_DIGITS if relative == 0 else min(FLOAT64_DIGITS, -math.log10(relative))
 
 
-SUM_ROUNDING = 2.0 ** -52  # what rounding a sum of terms costs, relative to Σ|terms| (two half-ulps)
+def sum_allowance(terms: int) -> float:
+    """What a sum of ``terms`` terms is charged for its rounding, relative to its Σ|terms|."""
+    return SUM_SPREAD * math.sqrt(max(terms, 1)) * 2.0 ** -53
 
 
 def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
@@ -312,8 +318,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS) — and the digits
     that the largest change, each rerun's times its margin, leaves are counted (at most FLOAT64_DIGITS).
     The sums over t that make each gradient are not nudged: what they can lose is counted from
-    ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as SUM_ROUNDING·Σ|terms|, times
-    SUM_MARGIN.  Returns (the digits of each gradient relative to its largest entry, the digits of the
+    ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as sum_allowance(T × batch)·Σ|terms|.
+    Returns (the digits of each gradient relative to its largest entry, the digits of the
     worst entry).  The reruns sample what rounding does rather than bound it; the margins are what makes
     the counts err low in benchmarks/claims_sweep.py's random cells, each checked against reference.py.
     Each rerun
@@ -335,15 +341,15 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
         for plain, moved in pairs:
             entry, whole = _changes(plain, moved)
             worst_entry, worst_block = max(worst_entry, margin * entry), max(worst_block, margin * whole)
+    charge = sum_allowance(model.x.shape[0] * model.x.shape[2])  # every gradient sums over t and the batch
     for plain_layer, sizes in zip(grads, magnitudes or [], strict=False):
         for param, block in plain_layer.items():
             size = sizes.get(param)
             if size is None:
                 continue
-            shifted = np.asarray(block) + np.asarray(SUM_ROUNDING * size, dtype=object if size.dtype == object
-                                                      else float)
+            shifted = np.asarray(block) + np.asarray(charge * size, dtype=object if size.dtype == object else float)
             entry, whole = _changes(block, shifted)
-            worst_entry, worst_block = max(worst_entry, SUM_MARGIN * entry), max(worst_block, SUM_MARGIN * whole)
+            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
     return _digits(worst_block), _digits(worst_entry)
 
 
