@@ -13,7 +13,7 @@ Prints each case outside its claim, then the count of cases, how many float64 ke
 ratio of an error to what its claim allows (1 would be a claim just held), also when stopped by Ctrl-C
 or kill; exits 1 when a claim failed.  At 9dca97b, seeds 11 and 12 (stopped after 10,417 and 10,426
 cases) kept 15,696 in float64, none outside its claim, the largest error 0.63 of what its claim allows;
-before the reruns' margins (two reruns, none), 61 of about 11,000 such cells were outside, by up to 3.6×.
+before the margins (two reruns, none), seeds 1 and 2 left 61 of about 11,000 such cells outside, by up to 3.6×.
 
     python benchmarks/claims_sweep.py --seed 11 --seconds 600
     python benchmarks/claims_sweep.py --seed 11 --cases 7000 --seconds 1e9
