@@ -305,9 +305,10 @@ class UlpNoise:
     (``direction`` +1), all down (−1), or, ``scattered``, each value up or down by a sign drawn for it
     (from ``seed``, SEED unless given: the same pass, the same signs).  A pass whose stored values (linear
     maps, nodes, coefficients, δ) all go through it differs from the plain pass by about what rounding
-    costs the plain pass, which is how the report measures the digits float64 kept.  Moved all one way, two close values
-    move together and their difference hides what rounding each of them costs it (a saturated minLSTM's
-    h_{t−1} − ã_t held 9 digits where two such passes measured 12); scattered, they part."""
+    costs the plain pass, which is how the report measures the digits float64 kept.  Moved all one way,
+    two close values move together and their difference hides what rounding each of them costs it (a
+    saturated minLSTM's h_{t−1} − ã_t held 9 digits where two such passes measured 12); scattered, they
+    part."""
 
     SEED = 20261203
     DRAWN = 1 << 14  # signs drawn at a time: one draw per call cost 8 µs, most of a nudged pass

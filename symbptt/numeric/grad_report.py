@@ -36,7 +36,7 @@ from .exact import (
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import UlpNoise, cancelled_digits
+from .forward import ROUNDING, UlpNoise, cancelled_digits
 from .jit_nudge import nudged_gradients
 from .logspace import (
     constant_factor,
@@ -308,7 +308,7 @@ def _digits(relative: float) -> float:
 
 def sum_allowance(terms: int) -> float:
     """What a sum of ``terms`` terms is charged for its rounding, relative to its Σ|terms|."""
-    return SUM_SPREAD * math.sqrt(max(terms, 1)) * 2.0 ** -53
+    return SUM_SPREAD * math.sqrt(max(terms, 1)) * ROUNDING
 
 
 def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
@@ -319,13 +319,12 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     that the largest change, each rerun's times its margin, leaves are counted (at most FLOAT64_DIGITS).
     The sums over t that make each gradient are not nudged: what they can lose is counted from
     ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as sum_allowance(T × batch)·Σ|terms|.
-    Returns (the digits of each gradient relative to its largest entry, the digits of the
-    worst entry).  The reruns sample what rounding does rather than bound it; the margins are what makes
-    the counts err low in benchmarks/claims_sweep.py's random cells, each checked against reference.py.
-    Each rerun
-    runs compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or
-    a batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers),
-    else on NumPy."""
+    Returns (the digits of each gradient relative to its largest entry, the digits of the worst entry).
+    The reruns sample what rounding does rather than bound it; the margins are what makes the counts err
+    low in benchmarks/claims_sweep.py's random cells, each checked against reference.py.  Each rerun runs
+    compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or a
+    batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers), else
+    on NumPy."""
     worst_block = worst_entry = 0.0
     for direction, scattered, seed, margin in NUDGED_RUNS:
         rerun = nudged_gradients(model, direction, scattered, seed)  # compiled, where numeric/jit.py runs

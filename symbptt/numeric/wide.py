@@ -158,7 +158,7 @@ def carry(d0: Wide, fixed: Wide, own: Wide | np.ndarray, held: Wide, size: Wide,
     return d, error
 
 
-# entries a step up to which carry runs entry by entry: at T = 100, 4 entries take 1.3 ms so against 5.1 on
+# entries a step up to which carry runs entry by entry: at T = 100, 4 entries take 1.3 ms against 5.1 on
 # the arrays, 8 take 2.7 against 5.2; the two meet at about 15
 PER_ENTRY = 12
 
