@@ -63,9 +63,8 @@ def _errors(got: symbptt.Gradients, exact: list[dict]) -> tuple[float, float]:
     return block, entry
 
 
-def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
-    """(what was drawn, the largest error over what its claim allows, whether float64 kept it), or None
-    when refused."""
+def draw(rng: np.random.Generator) -> tuple:
+    """One case: (cell, activation, n, layers, batch, T, loss, weight scale, input scale, seed)."""
     cell = CELLS[rng.integers(len(CELLS))]
     act = str(rng.choice(["tanh", "sigmoid"])) if cell in ("rnn", "indrnn") else "tanh"
     n, layers = int(rng.integers(1, 6)), int(rng.integers(1, 3))
@@ -73,7 +72,13 @@ def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
     loss = str(rng.choice(["last", "sum"]))
     weights = float(rng.choice([0.3, 0.8, 1.5, 3.0, 5.0]))
     inputs = float(rng.choice([0.1, 1.0, 5.0, 20.0]))
-    seed = int(rng.integers(1 << 30))
+    return cell, act, n, layers, B, T, loss, weights, inputs, int(rng.integers(1 << 30))
+
+
+def measured(case: tuple, digits: int = DIGITS) -> tuple[str, float, bool] | None:
+    """(what was drawn, the largest error over what its claim allows, whether float64 kept it) for a case
+    of draw's, reference.py at ``digits``; None when symbptt refuses it."""
+    cell, act, n, layers, B, T, loss, weights, inputs, seed = case
     spec = get_cell(cell, get_activation(act))
     draw = np.random.default_rng(seed)
     params = draw_layers(spec, n, 1, layers, draw, weights)
@@ -84,7 +89,7 @@ def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:
         got = symbptt.gradients(params, x, y, cell=cell, loss=loss, activation=act, digits=ASKED)
     except SymbpttError:
         return None
-    with mpmath.workdps(DIGITS):
+    with mpmath.workdps(digits):
         block, entry = _errors(got, batch_reference(params, x, y, act, loss, cell))
     if got.digits == 0:  # float64 kept it: its two claims
         assert got.kept is not None
@@ -109,7 +114,7 @@ def main() -> int:
     start, cases, kept, outside, worst = time.perf_counter(), 0, 0, 0, 0.0
     try:
         while time.perf_counter() - start < args.seconds and (args.cases is None or cases < args.cases):
-            found = one_case(rng)
+            found = measured(draw(rng))
             if found is None:
                 continue
             what, ratio, in_float64 = found
