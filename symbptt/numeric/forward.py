@@ -313,9 +313,9 @@ class UlpNoise:
     SEED = 20261203
     DRAWN = 1 << 14  # signs drawn at a time: one draw per call cost 8 µs, most of a nudged pass
 
-    def __init__(self, direction: int, scattered: bool = False, seed: int | None = None) -> None:
+    def __init__(self, direction: int, scattered: bool = False, seed: int = SEED) -> None:
         self.direction = direction
-        self._signs = np.random.default_rng(self.SEED if seed is None else seed) if scattered else None
+        self._signs = np.random.default_rng(seed) if scattered else None
         self._towards = self._rounding = np.empty(0)  # the stream's ±∞ and ±ROUNDING, drawn ahead
         self._used = 0
 
