@@ -308,7 +308,9 @@ class UlpNoise:
     costs the plain pass, which is how the report measures the digits float64 kept.  Moved all one way,
     two close values move together and their difference hides what rounding each of them costs it (a
     saturated minLSTM's h_{t−1} − ã_t held 9 digits where two such passes measured 12); scattered, they
-    part."""
+    part.  ``direction`` 0 moves each value outward, away from 0: the slopes of a saturated σ on either
+    side then move the same way, where all up they move apart and hide what rounding costs a long
+    product of them."""
 
     SEED = 20261203
     DRAWN = 1 << 14  # signs drawn at a time: one draw per call cost 8 µs, most of a nudged pass
@@ -346,7 +348,10 @@ class UlpNoise:
 
     def __call__(self, values: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:
         values = np.asarray(values)
-        towards, rounding = self._next(values.shape)
+        if self.direction == 0:  # outward: each value away from 0 (an even function's effects add up)
+            towards, rounding = np.copysign(np.inf, values), np.copysign(ROUNDING, values)
+        else:
+            towards, rounding = self._next(values.shape)
         moved = np.nextafter(values, towards)
         if size is not None:
             moved = moved + rounding * size

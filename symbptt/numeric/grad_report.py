@@ -22,7 +22,7 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import kernel
+from . import kernel, split
 from .exact import (
     DPS,
     MAX_DIGITS,
@@ -32,11 +32,10 @@ from .exact import (
     float_cancellation,
     measured_saturation,
     mp_cost,
-    mp_gradients,
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, UlpNoise, cancelled_digits
+from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits, compiled, forward
 from .jit_nudge import nudged_gradients
 from .logspace import (
     constant_factor,
@@ -142,6 +141,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     kept: tuple[float, float] | None = None  # the digits float64 kept, once measured
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     measured: tuple[int, ArrayFactors, NumericModel] | None = None  # that exact pass, for the truncated report
+    held: tuple[float, float] | None = None  # the digits kept where the exact forward pass was read in float64
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -163,10 +163,15 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
             else:
-                mp_cost(model, dps)
+                mp_model, exact = exact_forward(model, dps)
+                # the backward pass from the exact trajectory in float64, where that keeps the digits
+                read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, dps)
+                if read is not None:
+                    values, loss, grads, norms, held = read
+                    lost = lost_digits(norms) + cancelled
+                    break
                 with mpmath.workdps(dps):
-                    mp_model = model.as_mp()
-                    values = ArrayFactors(mp_model, "mp")
+                    values = split.exact_values(mp_model, exact)
             with mpmath.workdps(dps):
                 loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
@@ -178,7 +183,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             raise RunFailed("this run's numbers reach beyond what the report can hold (the log10 of a Jacobian "
                             "norm or step factor is beyond float64's range, |log10| > 1.8e308); shorten x or "
                             "shrink the weights")
-        if not dps >= DPS + lost:
+        if held is None and not dps >= DPS + lost:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
@@ -190,8 +195,16 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                                                computed=computed)
         if not used_mp:
             kept = kept_digits(model, loss, grads, magnitudes)
-            if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: every block exactly
-                loss, grads = mp_gradients(model, DPS)
+            if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
+                # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
+                mp_model, exact = exact_forward(model, DPS)
+                read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, DPS)
+                if read is not None:
+                    values, loss, grads, norms, held = read
+                    lost = lost_digits(norms) + cancelled
+                else:
+                    with mpmath.workdps(DPS):
+                        loss, grads = gradient_blocks(split.exact_values(mp_model, exact), mp_model)
                 used_mp = DPS
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)
@@ -207,10 +220,11 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences),
+        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held),
     }
-    if kept is not None:  # what the float64 pass kept, measured (see kept_digits)
-        report["float64_digits"] = dict(zip(("relative_to_largest", "worst_entry"), shown_digits(kept), strict=True))
+    shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
+    if shown is not None:
+        report["float64_digits"] = dict(zip(("relative_to_largest", "worst_entry"), shown_digits(shown), strict=True))
     if len(cfg.spec.states) > 1:  # the whole state decides; the h → h block beside it
         report["observed_h"] = _per_layer([observed(layer_norms["h"][0], cfg.T) for layer_norms in norms])
     if cfg.spec.uses_activation:
@@ -229,6 +243,40 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     if cfg.truncate is not None:
         report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost, measured)
     return report
+
+
+def exact_forward(model: NumericModel, dps: int) -> tuple[NumericModel, Trajectory]:
+    """The model in mpf and its forward pass with mpmath at ``dps`` digits (refused first when beyond the
+    budget)."""
+    mp_cost(model, dps)
+    with mpmath.workdps(dps):
+        mp_model = model.as_mp()
+        return mp_model, forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
+
+
+def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int
+                    ) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
+                               tuple[float, float]] | None:
+    """The rest of the report in float64 from a forward pass made with mpmath at ``dps`` digits
+    (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
+    reruns measure them with the trajectory held (kept_digits).  None — the caller goes on with mpmath —
+    where a value or step leaves float64's range, where the gradients keep fewer than ``digits`` digits,
+    or where the norms show that ``dps`` did not leave the trajectory split.SPARE digits beyond what
+    amplification cost it."""
+    values = split.float_values(model, exact)
+    if values is None or values.watch.events or not kernel.applies(values):
+        return None
+    magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+    loss, grads = split.gradients(values, magnitudes)
+    if values.watch.events:
+        return None
+    kept = kept_digits(model, loss, grads, magnitudes, fixed=values)
+    if kept[0] < digits:
+        return None
+    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+    if not dps >= lost_digits(norms) + split.SPARE:
+        return None
+    return values, loss, grads, norms, kept
 
 
 def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
@@ -270,14 +318,23 @@ NUDGED_RUNS = ((1, False, UlpNoise.SEED, 2.0), (1, True, UlpNoise.SEED, 4.0), (1
 # when their signs are independent; an LSTM with T = 55, batch 2 was off by 10.7·2⁻⁵³·Σ|terms| in an
 # entry whose sum was charged 4·2⁻⁵³ then, and claimed 13.5 digits where it held 13.47
 SUM_SPREAD = 2.0
+# an exact trajectory read in float64 (numeric/split.py) is nudged once more, every value outward: its
+# passes are the saturated and chaotic ones, where a long product of σ′ decides a gradient, and σ′ of
+# values nudged all up moves up on one side of 0 and down on the other.  An rnn (sigmoid, n = 7, T = 237)
+# held 13.78 digits in ∂L/∂h0 relative to its largest entry where the three reruns measured 14.0 (counted
+# 2× to 4×); scattered reruns of eight seeds showed changes from 4.7e−16 to 1.3e−13, the outward one 1.5e−13
+HELD_RUNS = NUDGED_RUNS + ((0, False, UlpNoise.SEED, 2.0),)
 FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
-def _measured() -> str:
-    """How the digits were measured, in words: the reruns and their margins as they are set."""
-    margins = sorted({run[3] for run in NUDGED_RUNS})
+def _measured(held: bool = False) -> str:
+    """How the digits were measured, in words: the reruns and their margins as they are set; ``held``:
+    the reruns nudged an exact trajectory where it is (numeric/split.py)."""
+    runs = HELD_RUNS if held else NUDGED_RUNS
+    margins = sorted({run[3] for run in runs})
     counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
-    return (f"as measured by {len(NUDGED_RUNS)} reruns with every stored value nudged by one rounding, "
+    where = " (the exact trajectory held)" if held else ""
+    return (f"as measured by {len(runs)} reruns with every stored value nudged by one rounding{where}, "
             f"counting {counted} the changes they show")
 
 
@@ -312,7 +369,8 @@ def sum_allowance(terms: int) -> float:
 
 
 def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
-                magnitudes: list[dict[str, np.ndarray]] | None = None) -> tuple[float, float]:
+                magnitudes: list[dict[str, np.ndarray]] | None = None, fixed: ArrayFactors | None = None
+                ) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
     again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
     it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS) — and the digits
@@ -324,10 +382,12 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     low in benchmarks/claims_sweep.py's random cells, each checked against reference.py.  Each rerun runs
     compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or a
     batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers), else
-    on NumPy."""
+    on NumPy.  ``fixed``: the float64 pass read from an exact trajectory (numeric/split.py), whose reruns
+    nudge its stored values where they are instead of running the forward pass again (split.nudged_on)."""
     worst_block = worst_entry = 0.0
-    for direction, scattered, seed, margin in NUDGED_RUNS:
-        rerun = nudged_gradients(model, direction, scattered, seed)  # compiled, where numeric/jit.py runs
+    for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
+        rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed)) if fixed is not None
+                 else nudged_gradients(model, direction, scattered, seed))  # compiled, where numeric/jit.py runs
         if rerun is not None:
             nudged_loss, nudged = rerun
         else:
@@ -365,7 +425,8 @@ def _kept(kept: tuple[float, float]) -> str:
 
 
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
-               kept: tuple[float, float] | None = None, differences: float | None = None) -> str:
+               kept: tuple[float, float] | None = None, differences: float | None = None,
+               held: tuple[float, float] | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
@@ -382,6 +443,11 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     saturated = (None if differences is None
                  else f"saturated gates: their differences cancel up to {differences:.0f} digits"
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
+    if held is not None:
+        throughout = (f"float64 throughout kept only {_kept(kept)}" if kept is not None
+                      else f"float64 throughout would keep about {max(0.0, 15.9 - lost):.0f} digits")
+        return (f"mpmath at {used_mp} digits for the forward pass, float64 from its trajectory for the rest "
+                f"(kept {_kept(held)}, {_measured(held=True)}; {throughout}{': ' + measured if measured else ''})")
     if kept is not None:
         why = f"float64 kept only {_kept(kept)}, {_measured()}{'; ' + measured if measured else ''}"
     elif lost > max_lost:

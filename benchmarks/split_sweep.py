@@ -1,0 +1,169 @@
+"""Random amplifying networks, each `grad` report against reference.py's mpmath pass: whether the digits
+the report claims are held where it read an exact forward pass in float64 (numeric/split.py).
+
+Each case draws a cell (rnn with tanh or sigmoid, gru, lstm), 1–2 layers of 2–8 units, loss 'last' or
+'sum', T = 20..300, weights at a scale from SCALES (W also divided by √n, so that its gain, not its size,
+is drawn) and inputs × 0.1, 0.5 or 1: many of them amplify rounding beyond what float64 holds, and the
+report computes the forward pass with mpmath.  A report that kept the rest in
+float64 claims ``float64_digits`` (relative to each gradient's largest entry, of its worst entry); each
+gradient's error against reference.py (at the report's digits + 40) must be within 10^−claim of its
+largest entry and every entry within 10^−claim of itself (besides the rounding of the result to float64).
+A report mpmath finished must hold 12 digits relative to each gradient's largest entry.  Reports symbptt
+refuses (its budget, a run beyond its digits) are skipped.
+
+Prints each case outside its claim, then the count of cases by path and the largest ratio of an error to
+what its claim allows (1 would be a claim just held), also when stopped by Ctrl-C or kill; exits 1 when a
+claim failed.
+
+    python benchmarks/split_sweep.py --seed 1 --seconds 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+from symbptt.activations import get_activation
+from symbptt.cells import get_cell
+from symbptt.check.trials import draw_layers
+from symbptt.config import parse_config
+from symbptt.errors import SymbpttError
+from symbptt.numeric.grad_report import grad_report
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: driven_sweep beside it
+from driven_sweep import batch_reference  # noqa: E402
+
+CELLS = ("rnn", "rnn", "gru", "lstm")  # an rnn twice as often: the cell most often chaotic
+SCALES = {"tanh": (1.5, 2.0, 3.0, 4.0), "sigmoid": (6.0, 10.0, 16.0), "gated": (2.0, 3.0, 4.0, 6.0)}
+SPARE = 40  # reference.py's digits beyond the report's own
+ASKED = 12  # the digits the report keeps by default
+
+
+def draw(rng: np.random.Generator) -> tuple:
+    """One case: (cell, activation, n, layers, T, loss, weight scale, input scale, seed)."""
+    cell = CELLS[rng.integers(len(CELLS))]
+    act = str(rng.choice(["tanh", "tanh", "sigmoid"])) if cell == "rnn" else "tanh"
+    n, layers, T = int(rng.integers(2, 9)), int(rng.integers(1, 3)), int(rng.integers(20, 301))
+    loss = str(rng.choice(["last", "sum"]))
+    weights = float(rng.choice(SCALES[act if cell == "rnn" else "gated"]))
+    inputs = float(rng.choice([0.1, 0.5, 1.0]))
+    return cell, act, n, layers, T, loss, weights, inputs, int(rng.integers(1 << 30))
+
+
+def _numbers(block: object) -> list:
+    """A report's gradient block (a number, or nested lists) as a flat list."""
+    return [v for row in block for v in _numbers(row)] if isinstance(block, list) else [block]
+
+
+def build(case: tuple) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
+    """A case of draw's as (the report's config data, each layer's parameters, x (T, 1, 1), y)."""
+    cell, act, n, layers, T, loss, weights, inputs, seed = case
+    spec = get_cell(cell, get_activation(act))
+    rng = np.random.default_rng(seed)
+    params = draw_layers(spec, n, 1, layers, rng, weights)
+    for p in params:  # each recurrent weight as a gain: N(0, scale²/n)
+        for name in p:
+            if name.startswith("W"):
+                p[name] = p[name] / math.sqrt(n)
+    x = rng.normal(size=(T, 1, 1)) * inputs
+    y = rng.normal(size=(n, 1)) if loss == "last" else rng.normal(size=(T, n, 1))
+    data = {"cell": cell, "loss": loss, "x": x[:, :, 0].tolist(),
+            "y": y[:, 0].tolist() if loss == "last" else y[:, :, 0].tolist(),
+            "layers": [{k: v.tolist() for k, v in p.items()} for p in params]}
+    if spec.uses_activation:
+        data["activation"] = act
+    return data, params, x, y
+
+
+def errors(case: tuple, grads: list[dict], digits: int) -> tuple[float, float]:
+    """(largest error relative to its gradient's largest entry, largest error relative to its own entry)
+    of each layer's gradients (the report's lists and numbers, or arrays) against reference.py at
+    ``digits``, the rounding of a float64 result (2⁻⁵³ of the exact value) taken off; an entry beyond
+    float64's range (the report's {sign, log10}) is not checked."""
+    cell, act, *_ = case
+    _, params, x, y = build(case)
+    block = entry = 0.0
+    with mpmath.workdps(digits):
+        exact = batch_reference(params, x, y, act, case[5], cell)
+        for layer, want in enumerate(exact):
+            for name, values in want.items():
+                wanted = [mpmath.mpf(v) for v in np.ravel(values)]
+                got = grads[layer][name]
+                mine = np.ravel(got).tolist() if isinstance(got, np.ndarray) else _numbers(got)
+                largest = max(abs(v) for v in wanted)
+                for v, e in zip(mine, wanted, strict=True):
+                    if not isinstance(v, float | int):  # beyond float64's range: {sign, log10}
+                        continue
+                    off = abs(mpmath.mpf(v) - e) - abs(e) * mpmath.mpf(2) ** -53
+                    if off > 0:
+                        entry = max(entry, float(off / abs(e)) if e else math.inf)
+                        block = max(block, float(off / largest))
+    return block, entry
+
+
+def measured(case: tuple) -> tuple[str, float, str] | None:
+    """(what was drawn, the largest error over what its claim allows, the path: 'split', 'mpmath' or
+    'float64') for a case of draw's; None when symbptt refuses it."""
+    cell, act, n, layers, T, loss, weights, inputs, seed = case
+    what = f"{cell} {act} n={n} layers={layers} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
+    try:
+        report = grad_report(parse_config(build(case)[0]))
+    except SymbpttError:
+        return None
+    precision = report["precision"]
+    path = ("split" if "for the forward pass" in precision else "mpmath" if precision.startswith("mpmath")
+            else "float64")
+    digits = int(precision.split()[2]) if path != "float64" else 30
+    block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], digits + SPARE)
+    if path == "mpmath":
+        return f"{what}, {precision[:40]}", block / 10.0 ** -ASKED, path
+    kept = report["float64_digits"]
+    allowed = (10.0 ** -kept["relative_to_largest"], 10.0 ** -kept["worst_entry"])
+    return f"{what}, {path}, kept {kept}", max(block / allowed[0], entry / allowed[1]), path
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    signal.signal(signal.SIGTERM, _stop)  # a run in the background ignores Ctrl-C's signal: kill stops it
+    rng = np.random.default_rng(args.seed)
+    start, outside = time.perf_counter(), 0
+    paths = {"split": 0, "mpmath": 0, "float64": 0}
+    worst = {"split": 0.0, "mpmath": 0.0, "float64": 0.0}
+    try:
+        while time.perf_counter() - start < args.seconds and (args.cases is None or sum(paths.values()) < args.cases):
+            found = measured(draw(rng))
+            if found is None:
+                continue
+            what, ratio, path = found
+            paths[path] += 1
+            worst[path] = max(worst[path], ratio)
+            if ratio > 1:
+                outside += 1
+                print(f"outside its claim ({ratio:.3g}×): {what}", flush=True)
+    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, or kill: see _stop): the count so far
+        pass
+    counts = ", ".join(f"{count} {path} (largest error {worst[path]:.3g} of what its claim allows)"
+                       for path, count in paths.items())
+    print(f"{sum(paths.values())} cases: {counts}; {outside} outside their claim")
+    return 1 if outside else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

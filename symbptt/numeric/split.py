@@ -1,0 +1,131 @@
+"""An exact forward pass read in float64: where rounding in the forward pass is amplified beyond what
+float64 holds (a chaotic trajectory), only the forward pass needs more digits.
+
+The δ recursion is linear in δ with the trajectory's own Jacobians, so it amplifies an error made at step
+k by as much as it grows δ itself; what the backward pass needs from the trajectory is each stored value
+(linear maps, nodes, states) to within one rounding.  So the forward pass runs with mpmath, every stored
+value is rounded once to float64, and the coefficients, δ, gradients and Jacobian norms are float64 from
+that trajectory.  What they kept is measured as the float64 pass's digits are (grad_report.kept_digits):
+by reruns that nudge every stored value by one rounding — here with the trajectory held where it is,
+since its values carry one rounding each and nothing of the forward pass's amplification.  When the
+reruns show fewer digits than asked, the caller computes the rest with mpmath from the same exact pass
+(``exact_values``), so the attempt costs only the float64 passes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from . import kernel
+from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
+from .forward import Trajectory, UlpNoise, compiled, step_coefficients
+
+SPARE = 20  # the digits an exact forward pass keeps beyond what amplification costs it: each stored value
+# within 10^−20 of itself, far inside the half unit (1.1e−16) its rounding to float64 may move it
+TINY = sys.float_info.min  # a nonzero value below float64's normal range keeps fewer than 53 bits
+
+
+def _float(array: np.ndarray) -> np.ndarray:
+    """An mpf object array rounded once to float64, to the nearest (float64 arrays as they are): each
+    mantissa, an integer, is rounded by float() (Python rounds an int to the nearest float64) and scaled
+    exactly by its power of 2 — exact within float64's normal range, which _holds checks; NaN for mpmath's
+    ±∞ and NaN, whose mantissa is 0 beside a nonzero exponent, and ±∞ beyond float64's range."""
+    if array.dtype != object:
+        return array
+    out = []
+    for value in array.reshape(-1).tolist():
+        sign, man, exp, bits = value._mpf_ if isinstance(value, mpmath.mpf) else mpmath.mpf(value)._mpf_
+        if not man:
+            out.append(0.0 if not exp and not bits else math.nan)
+            continue
+        try:
+            out.append(math.ldexp(float(-man if sign else man), exp))
+        except OverflowError:
+            out.append(math.inf)
+    return np.array(out, dtype=float).reshape(array.shape)
+
+
+def _holds(exact: np.ndarray, rounded: np.ndarray) -> bool:
+    """Every value of ``exact`` is in float64's normal range (or exactly 0), so ``rounded`` is within half
+    a unit in its last place of it."""
+    if not np.all(np.isfinite(rounded)):
+        return False
+    small = np.abs(rounded) < TINY
+    if not small.any():
+        return True
+    return all(v == 0 for v in np.asarray(exact, dtype=object)[small])
+
+
+def rounded(exact: Trajectory) -> Trajectory | None:
+    """The exact (mpf) trajectory with every stored value rounded once to float64, without coefficients
+    (``coefs`` holds one empty dict per layer); None where a value lies beyond float64's normal range,
+    where rounding would cost it more than its last bit."""
+    values = []
+    for layer in exact.values:
+        out = {}
+        for name, array in layer.items():
+            out[name] = _float(array)
+            if not _holds(array, out[name]):
+                return None
+        values.append(out)
+    scalars = [{name: _float(np.asarray(v)) for name, v in layer.items()} for layer in exact.scalars]
+    return Trajectory(values, [{} for _ in values], _float(exact.inputs), scalars)
+
+
+def with_coefficients(model: NumericModel, traj: Trajectory, noise: UlpNoise | None = None) -> Trajectory:
+    """``traj`` with every layer's float64 step coefficients, computed from its stored values (each moved
+    by ``noise`` when given, as the float64 pass moves them)."""
+    cc = compiled(model.cell, "float")
+    for layer in range(1, model.layers + 1):
+        coefs = step_coefficients(cc, traj, layer)
+        traj.coefs[layer - 1] = coefs if noise is None else {key: noise(v) for key, v in coefs.items()}
+    return traj
+
+
+def float_values(model: NumericModel, exact: Trajectory) -> ArrayFactors | None:
+    """The float64 pass read from the exact trajectory (watched: its coefficients and δ may still leave
+    float64's range, which the caller checks), or None where the trajectory does not fit in float64."""
+    traj = rounded(exact)
+    if traj is None:
+        return None
+    watch = FloatWatch()
+    with watch.watch("coef"):
+        with_coefficients(model, traj)
+    return ArrayFactors(model, watch=watch, trajectory=traj)
+
+
+def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None
+              ) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """Loss and gradients of a float64 pass (kernel.gradients where it serves, else paths.py's walk)."""
+    if kernel.applies(values):
+        return kernel.gradients(values, magnitudes)
+    return gradient_blocks(values, values.model)
+
+
+def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """Loss and gradients again with every stored value of the pass's trajectory moved by ``noise`` where it
+    is (the forward pass is not run again), its coefficients computed from the moved values and moved in
+    turn, and the δ recursion's sums moved as it runs (kernel.gradients with a noisy pass)."""
+    model, traj = values.model, values.traj
+    moved = Trajectory([{name: noise(v) for name, v in layer.items()} for layer in traj.values],
+                       [{} for _ in traj.values], traj.inputs, traj.scalars)
+    with_coefficients(model, moved, noise)
+    with np.errstate(all="ignore"):
+        return gradients(ArrayFactors(model, watch=Unwatched(), noise=noise, trajectory=moved))
+
+
+def exact_values(mp_model: NumericModel, exact: Trajectory) -> ArrayFactors:
+    """The exact pass from its forward trajectory: the step coefficients added with mpmath (at the
+    working precision, which must be the one the trajectory was made at)."""
+    cc = compiled(mp_model.cell, "mp")
+    for layer in range(1, mp_model.layers + 1):
+        exact.coefs[layer - 1] = step_coefficients(cc, exact, layer)
+    return ArrayFactors(mp_model, "mp", trajectory=exact)
+
+
+__all__ = ["exact_values", "float_values", "gradients", "nudged_on", "rounded", "with_coefficients"]

@@ -1,0 +1,180 @@
+"""An exact forward pass read in float64 (numeric/split.py): the report's gradients and norms from it, the
+digits it claims against reference.py, and what sends the report back to mpmath."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+from pathlib import Path
+from typing import Any
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symbptt.config import parse_config
+from symbptt.numeric import grad_report, split
+from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise
+from symbptt.reference import bptt
+
+
+@functools.cache
+def _sweep() -> Any:
+    """benchmarks/split_sweep.py, loaded from its file (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "split_sweep.py"
+    spec = importlib.util.spec_from_file_location("split_sweep", path)
+    assert spec is not None and spec.loader is not None
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    return sweep
+
+
+def _chaotic(n: int = 16, T: int = 80, gain: float = 4.0) -> tuple[dict, dict]:
+    """A tanh network of the benchmark's kind (W = gain·N(0, 1/n), x = 0.1): its config and parameters."""
+    rng = np.random.default_rng(0)
+    W = gain * rng.normal(size=(n, n)) / np.sqrt(n)
+    U = rng.normal(size=(n, 1))
+    params = {"W": W, "U": U, "b": np.zeros(n), "h0": np.full(n, 0.3)}
+    data = {"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n} | {k: v.tolist() for k, v in params.items()}
+    return data, params
+
+
+def _digits_held(got: dict, want: list[dict]) -> tuple[float, float]:
+    """(digits relative to each gradient's largest entry, digits of the worst entry) of a report's
+    gradients against reference.py's."""
+    block = entry = 0.0
+    for name, values in want[0].items():
+        exact = np.array([float(v) for v in np.ravel(values)])
+        mine = np.ravel(np.asarray(got[name], dtype=float))
+        block = max(block, float(np.max(np.abs(mine - exact)) / np.max(np.abs(exact))))
+        entry = max(entry, float(np.max(np.abs(mine - exact) / np.abs(exact))))
+    return -math.log10(max(block, 1e-300)), -math.log10(max(entry, 1e-300))  # 300: every digit held
+
+
+def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_digits_it_claims():
+    """Rounding amplified by about 10^7: the forward pass with mpmath at 30 digits more, the rest in
+    float64 from it, holding the digits its reruns claim against reference.py; the norms are the ones the
+    all-mpmath report gives, to 10 digits of their log10."""
+    data, params = _chaotic()
+    report = grad_report.grad_report(parse_config(data))
+    precision = report["precision"]
+    dps = int(precision.split()[2])
+    assert precision.startswith(f"mpmath at {dps} digits for the forward pass, float64 from its trajectory")
+    assert dps > grad_report.DPS  # amplified: more than the digits an exact pass starts from
+    claim = report["float64_digits"]
+    with mpmath.workdps(dps + 30):
+        want = bptt([params], np.full((80, 1), 0.1), np.zeros(16), "tanh", "last", "rnn", kind="mp")[1]
+    held = _digits_held(report["grad"], want)
+    assert held[0] >= claim["relative_to_largest"] and held[1] >= claim["worst_entry"], (held, claim)
+    assert claim["relative_to_largest"] >= grad_report.DIGITS
+    all_mp = grad_report.grad_report(parse_config(data), digits=15)  # the split keeps fewer: mpmath throughout
+    assert "for the forward pass" not in all_mp["precision"] and "float64_digits" not in all_mp
+    assert all_mp["precision"].startswith(f"mpmath at {dps} digits (float64 would keep about ")
+    mine = [row["log10"] for row in report["log10_jacobian_norms"]]
+    exact = [row["log10"] for row in all_mp["log10_jacobian_norms"]]
+    assert np.allclose(mine, exact, rtol=0, atol=1e-10)
+    assert _digits_held(all_mp["grad"], want)[1] >= grad_report.DIGITS
+
+
+def test_the_words_say_how_the_digits_of_a_split_pass_were_measured(monkeypatch):
+    """The precision sentence counts HELD_RUNS and their margins: one rerun more, the words change."""
+    data, _ = _chaotic(n=8, T=100)
+    words = grad_report.grad_report(parse_config(data))["precision"]
+    runs = len(grad_report.HELD_RUNS)
+    assert f"as measured by {runs} reruns with every stored value nudged by one rounding (the exact trajectory " \
+           f"held), counting 2× to 4× the changes they show" in words
+    monkeypatch.setattr(grad_report, "HELD_RUNS", grad_report.HELD_RUNS + ((0, False, 1, 8.0),))
+    words = grad_report.grad_report(parse_config(data))["precision"]
+    assert f"as measured by {runs + 1} reruns" in words and "counting 2× to 8× the changes" in words
+
+
+def test_a_trajectory_without_its_spare_digits_is_not_read_in_float64(monkeypatch):
+    """Where the exact pass's digits do not leave split.SPARE beyond what amplification costs, the report
+    takes mpmath's numbers from that same pass — the numbers of an all-mpmath pass, bit for bit."""
+    data, _ = _chaotic()
+    split_report = grad_report.grad_report(parse_config(data))
+    monkeypatch.setattr(split, "SPARE", 10_000)
+    report = grad_report.grad_report(parse_config(data))
+    dps = int(report["precision"].split()[2])
+    assert "for the forward pass" not in report["precision"] and dps == int(split_report["precision"].split()[2])
+    cfg = parse_config(data)
+    model = grad_report.NumericModel.of(cfg)
+    with mpmath.workdps(dps):
+        mp_model = model.as_mp()
+        _, grads = grad_report.gradient_blocks(grad_report.ArrayFactors(mp_model, "mp"), mp_model)
+    again = grad_report._split_layers(grads, cfg)[0][0]
+    assert report["grad"] == again
+
+
+def _held_over_claim(case: tuple) -> float:
+    """The largest error of a case of benchmarks/split_sweep.py's, read in float64 from its forward pass
+    at 30 digits, over what its measured digits claim (1: a claim just held), against reference.py."""
+    sweep = _sweep()
+    model = grad_report.NumericModel.of(parse_config(sweep.build(case)[0]))
+    _, exact = grad_report.exact_forward(model, 30)
+    read = grad_report.read_in_float64(model, exact, grad_report.listed_steps(model.T), 1, 30)
+    assert read is not None
+    block, entry = sweep.errors(case, read[2], 70)
+    claim = grad_report.shown_digits(read[4])
+    return max(block / 10.0 ** -claim[0], entry / 10.0 ** -claim[1])
+
+
+def test_a_saturated_sigmoid_holds_its_claim_by_the_outward_rerun(monkeypatch):
+    """An rnn (sigmoid, W × 10, T = 237) whose ∂L/∂h0 is a long product of saturated slopes: read in
+    float64 it holds what it claims; without the outward rerun (planted back) it claims 14.0 digits
+    relative to the largest entry and holds 13.78 (benchmarks/split_sweep.py found it)."""
+    case = ("rnn", "sigmoid", 7, 1, 237, "last", 10.0, 0.5, 313446444)
+    assert _held_over_claim(case) <= 1
+    monkeypatch.setattr(grad_report, "HELD_RUNS", grad_report.NUDGED_RUNS)
+    assert _held_over_claim(case) > 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1 << 400), st.integers(-1300, 1300), st.booleans(), st.sampled_from([60, 113, 200, 430]))
+def test_an_exact_value_is_rounded_once_to_the_nearest_float64(man, exp, negative, prec):
+    """split._float rounds as mpmath's own float() does (to the nearest); rounded() refuses a trajectory
+    with a value beyond float64's normal range, where its last bits would be lost."""
+    with mpmath.workprec(prec):
+        value = mpmath.mpf(-man if negative else man) * mpmath.mpf(2) ** exp
+        array = np.array([value, mpmath.mpf(0)], dtype=object)
+        got = split._float(array)
+        assert got[1] == 0.0
+        if mpmath.mpf(2) ** -1022 <= abs(value) < mpmath.mpf(2) ** 1024:
+            assert got[0] == float(value) and np.isfinite(got[0])
+        traj = Trajectory([{"h": array.reshape(2, 1, 1)}], [{}], np.zeros((1, 1, 1)), [{}])
+        fits = mpmath.mpf(2) ** -1022 <= abs(value) and got[0] != math.inf
+        assert (split.rounded(traj) is not None) == fits
+
+
+def test_the_outward_nudge_moves_every_value_away_from_zero():
+    """UlpNoise(0): each nonzero value one unit in its last place further from 0, and a sum by
+    ROUNDING·Σ|terms| more; an exact 0 stays."""
+    values = np.array([1.5, -2.0, 0.0, 1e-300, -3e200])
+    moved = UlpNoise(0)(values)
+    assert np.array_equal(moved, np.nextafter(values, np.copysign(np.inf, values)) * (values != 0))
+    size = np.array([4.0, 4.0, 0.0, 0.0, 0.0])
+    summed = UlpNoise(0)(values, size)
+    assert summed[0] == np.nextafter(1.5, 2) + 4 * ROUNDING and summed[1] == np.nextafter(-2.0, -3) - 4 * ROUNDING
+    assert summed[2] == 0.0
+
+
+@pytest.mark.parametrize("loss", ["last", "sum"])
+def test_the_held_reruns_move_the_gradients_by_about_what_rounding_costs(loss):
+    """Each rerun with the trajectory held changes the gradients, by no more than a few thousand roundings
+    (a long product of 80 steps), and a rerun without noise (a zero nudge) changes nothing."""
+    data, _ = _chaotic(n=8, T=80)
+    if loss == "sum":
+        data = data | {"loss": "sum", "y": [[0.0] * 8] * 80}
+    cfg = parse_config(data)
+    model = grad_report.NumericModel.of(cfg)
+    _, exact = grad_report.exact_forward(model, 60)
+    values = split.float_values(model, exact)
+    assert values is not None
+    loss_value, grads = split.gradients(values)
+    for direction, scattered, seed, _margin in grad_report.HELD_RUNS:
+        _, nudged = split.nudged_on(values, UlpNoise(direction, scattered, seed))
+        change = max(float(np.max(np.abs(nudged[0][p] - g)) / np.max(np.abs(g))) for p, g in grads[0].items())
+        assert 0 < change < 1e4 * ROUNDING, (direction, scattered, change)
