@@ -619,6 +619,18 @@ def precision_cases(smoke: bool) -> list[list[str]]:
     return rows
 
 
+def precision_section(smoke: bool) -> list[str]:
+    """Section 10b: precision_cases' table and what it shows."""
+    return ["\n## 10b. Precision that follows conditioning\n",
+            table(["case", "time", "ratio", "≤ 10×"], precision_cases(smoke)),
+            "\nThe report measures ‖∂s_T/∂s_k‖ on the float64 trajectory first; the chaotic run amplifies "
+            "rounding beyond float64's digits, so its forward pass is recomputed with mpmath at 30 + "
+            "log10(amplification) digits. The rest of the report is read in float64 from that trajectory "
+            "where the reruns that hold it measure the 12 digits asked for (numeric/split.py; the rows that "
+            "say \"for the forward pass\"), else computed with mpmath from it too. The calm run stays in "
+            "float64 except for blocks that lose range.\n"]
+
+
 VERIFY_RIGHT = {  # right formulas, each with its model, that the mutation run starts from
     "closed form, one tanh unit": (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \left(\prod_{j=k+1}^{T} "
                                    r"w (1-h_j^2)\right) (1-h_k^2) h_{k-1}", {}),
@@ -878,12 +890,7 @@ def main() -> None:
                  "recursion over route factors and one contribution per parameter, plus the far part of the "
                  "gradient (steps more than T/2 back) from the same δ; the floor is the vanilla cell written out "
                  "by hand.\n"]
-    sections += ["\n## 10b. Precision that follows conditioning\n",
-                 table(["case", "time", "ratio", "≤ 10×"], precision_cases(args.smoke)),
-                 "\nThe report measures ‖∂s_T/∂s_k‖ on the float64 trajectory first; the chaotic run amplifies "
-                 "rounding beyond float64's digits, so its forward pass, gradients and norms are recomputed with "
-                 "mpmath at 30 + log10(amplification) digits. The calm run stays in float64 except for blocks "
-                 "that lose range.\n"]
+    sections += precision_section(args.smoke)
     sections += ["\n## 10c. Checking a hand-written formula (`symbptt verify`)\n",
                  table(["case", "time", "target", "status"], verify_cases(args.smoke)),
                  "\nEach verdict evaluates both sides on 3 random networks at each T = 1..6 at 40 digits against "

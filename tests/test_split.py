@@ -82,10 +82,13 @@ def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_
 def test_the_words_say_how_the_digits_of_a_split_pass_were_measured(monkeypatch):
     """The precision sentence counts HELD_RUNS and their margins: one rerun more, the words change."""
     data, _ = _chaotic(n=8, T=100)
-    words = grad_report.grad_report(parse_config(data))["precision"]
+    report = grad_report.grad_report(parse_config(data))
+    words, kept = report["precision"], report["float64_digits"]
     runs = len(grad_report.HELD_RUNS)
-    assert f"as measured by {runs} reruns with every stored value nudged by one rounding (the exact trajectory " \
-           f"held), counting 2× to 4× the changes they show" in words
+    assert f"float64 from its trajectory for the rest (kept about {math.floor(kept['relative_to_largest'])} digits " \
+           in words
+    assert f", as measured by {runs} reruns with every stored value of that trajectory nudged by one rounding, " \
+           "counting 2× to 4× the changes they show; float64 throughout kept only about " in words
     monkeypatch.setattr(grad_report, "HELD_RUNS", grad_report.HELD_RUNS + ((0, False, 1, 8.0),))
     words = grad_report.grad_report(parse_config(data))["precision"]
     assert f"as measured by {runs + 1} reruns" in words and "counting 2× to 8× the changes" in words
@@ -178,3 +181,21 @@ def test_the_held_reruns_move_the_gradients_by_about_what_rounding_costs(loss):
         _, nudged = split.nudged_on(values, UlpNoise(direction, scattered, seed))
         change = max(float(np.max(np.abs(nudged[0][p] - g)) / np.max(np.abs(g))) for p, g in grads[0].items())
         assert 0 < change < 1e4 * ROUNDING, (direction, scattered, change)
+
+
+def test_check_holds_a_split_report_to_its_claim():
+    """`check`'s "digits claimed" row (check/claims.py) reads a split report's claim as a float64 report's,
+    and an mpmath report's not at all: a claim of 16 digits, planted, falls short."""
+    from symbptt.check.claims import shortfall
+
+    data, params = _chaotic()
+    report = grad_report.grad_report(parse_config(data))
+    with mpmath.workdps(80):
+        want = bptt([params], np.full((80, 1), 0.1), np.zeros(16), "tanh", "last", "rnn", kind="mp")[1]
+    names = list(want[0])
+    held = shortfall(report, want, names)
+    assert len(held) == 2 * len(names) and max(held) == 0
+    planted = report | {"float64_digits": {"relative_to_largest": 16.0, "worst_entry": 16.0}}
+    assert max(shortfall(planted, want, names)) > 1
+    all_mp = grad_report.grad_report(parse_config(data), digits=15)
+    assert shortfall(all_mp | {"float64_digits": planted["float64_digits"]}, want, names) == []

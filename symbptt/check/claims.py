@@ -32,11 +32,14 @@ def held_digits(found: Sequence[Any], exact: Sequence[Any]) -> tuple[float, floa
 
 
 def shortfall(report: dict, exact_by_param: list[dict[str, Any]], params: Sequence[str]) -> list[float]:
-    """For a report kept in float64: how many digits each gradient holds fewer than claimed, relative
-    to its largest entry and in its worst entry (0 where the claim is held); [] for an mpmath report."""
-    claim = report.get("float64_digits")
-    if claim is None or not report["precision"].startswith("float64"):
+    """For a report whose gradients are float64 (a float64 pass, or an exact forward pass read in float64):
+    how many digits each gradient holds fewer than claimed, relative to its largest entry and in its worst
+    entry (0 where the claim is held); [] for an mpmath report."""
+    from ..numeric.grad_report import gradients_in_float64
+
+    if not gradients_in_float64(report):
         return []
+    claim = report["float64_digits"]
     layers = report["grad"] if isinstance(report["grad"], list) else [report["grad"]]
     out = []
     for found, exact in zip(layers, exact_by_param, strict=True):

@@ -120,7 +120,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     Args:
         cfg: the configuration (parameters, x, y, loss, truncate).
         digits: the significant digits float64 must keep (as measured) for the report to stay in float64;
-            below that it is recomputed with mpmath, which costs 100–1000× more for large n × T.
+            below that its forward pass is recomputed with mpmath and the rest read in float64 from it
+            where that keeps them (numeric/split.py), else recomputed with mpmath too, which costs
+            100–1000× more for large n × T.
 
     Returns:
         The report as a JSON-ready dict; its "precision" field says what was used and why.
@@ -327,14 +329,25 @@ HELD_RUNS = NUDGED_RUNS + ((0, False, UlpNoise.SEED, 2.0),)
 FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
+READ_IN_FLOAT64 = "for the forward pass, float64 from its trajectory"  # the precision line of a split pass
+
+
+def gradients_in_float64(report: dict) -> bool:
+    """Whether a report's gradients are float64 with their digits measured (``float64_digits`` their
+    claim): a float64 pass, or an exact forward pass read in float64 — not an mpmath report that gives
+    beside it the digits float64 kept before it was recomputed."""
+    precision = report["precision"]
+    return "float64_digits" in report and (precision.startswith("float64") or READ_IN_FLOAT64 in precision)
+
+
 def _measured(held: bool = False) -> str:
     """How the digits were measured, in words: the reruns and their margins as they are set; ``held``:
-    the reruns nudged an exact trajectory where it is (numeric/split.py)."""
+    the reruns nudged the exact trajectory the sentence has named, where it is (numeric/split.py)."""
     runs = HELD_RUNS if held else NUDGED_RUNS
     margins = sorted({run[3] for run in runs})
     counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
-    where = " (the exact trajectory held)" if held else ""
-    return (f"as measured by {len(runs)} reruns with every stored value nudged by one rounding{where}, "
+    which = " of that trajectory" if held else ""  # nudged where it is: the forward pass is not run again
+    return (f"as measured by {len(runs)} reruns with every stored value{which} nudged by one rounding, "
             f"counting {counted} the changes they show")
 
 
@@ -383,7 +396,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or a
     batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers), else
     on NumPy.  ``fixed``: the float64 pass read from an exact trajectory (numeric/split.py), whose reruns
-    nudge its stored values where they are instead of running the forward pass again (split.nudged_on)."""
+    (HELD_RUNS: NUDGED_RUNS and an outward one) nudge its stored values where they are instead of running
+    the forward pass again (split.nudged_on), on NumPy; benchmarks/split_sweep.py checks their counts."""
     worst_block = worst_entry = 0.0
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed)) if fixed is not None
@@ -446,7 +460,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     if held is not None:
         throughout = (f"float64 throughout kept only {_kept(kept)}" if kept is not None
                       else f"float64 throughout would keep about {max(0.0, 15.9 - lost):.0f} digits")
-        return (f"mpmath at {used_mp} digits for the forward pass, float64 from its trajectory for the rest "
+        return (f"mpmath at {used_mp} digits {READ_IN_FLOAT64} for the rest "
                 f"(kept {_kept(held)}, {_measured(held=True)}; {throughout}{': ' + measured if measured else ''})")
     if kept is not None:
         why = f"float64 kept only {_kept(kept)}, {_measured()}{'; ' + measured if measured else ''}"
