@@ -1319,12 +1319,13 @@ def test_the_rate_at_T_without_the_product_is_the_sweep_s_last_row(activation, i
         assert not decides.any()
 
 
-def _check_mp_dot(rng: np.random.Generator, trials: int) -> float:
-    """The worst error of forward.dot on mpf matrices (entries over 800 decades, some zero) against a
-    sum at three times the digits, in units of 2^-prec · Σ|products| (≤ 2 is what one rounding allows)."""
+def _check_mp_dot(rng: np.random.Generator, trials: int, plus: bool = False) -> float:
+    """The worst error of mpdot.dot on mpf matrices (entries over 800 decades, some zero) against a
+    sum at three times the digits, in units of 2^-prec · Σ|products| (≤ 2 is what one rounding allows);
+    ``plus``: with two addends (one a column, one per entry) folded into each sum, Σ|terms| counting them."""
     import mpmath
 
-    from symbptt.numeric.forward import dot
+    from symbptt.numeric.mpdot import dot
 
     worst = 0.0
     for dps in (20, 60):
@@ -1335,39 +1336,56 @@ def _check_mp_dot(rng: np.random.Generator, trials: int) -> float:
                                if rng.random() > 0.2 else mpmath.mpf(0) for v in row]
                               for row in rng.normal(size=(n, k))], dtype=object)
                 c = np.array([[mpmath.mpf(float(v)) for v in row] for row in rng.normal(size=(k, b))], dtype=object)
-                got = dot(a, c)
+                added = [np.array([[mpmath.mpf(float(v)) * mpmath.mpf(10) ** int(rng.integers(-400, 400))]
+                                   for v in rng.normal(size=n)], dtype=object),
+                         np.array([[mpmath.mpf(float(v)) for v in row] for row in rng.normal(size=(n, b))],
+                                  dtype=object)] if plus else []
+                got = dot(a, c, plus=added) if plus else dot(a, c)
                 unit = mpmath.mpf(2) ** -mpmath.mp.prec
                 with mpmath.workdps(3 * dps + 900):
                     for i in range(n):
                         for j in range(b):
-                            size = mpmath.fsum(abs(a[i, m] * c[m, j]) for m in range(k))
-                            exact = mpmath.fsum(a[i, m] * c[m, j] for m in range(k))
+                            extra = [v[i, min(j, v.shape[1] - 1)] for v in added]
+                            size = mpmath.fsum([abs(a[i, m] * c[m, j]) for m in range(k)] + [abs(e) for e in extra])
+                            exact = mpmath.fsum([a[i, m] * c[m, j] for m in range(k)] + extra)
                             if size:
                                 worst = max(worst, float(abs(got[i, j] - exact) / (unit * size)))
     return worst
 
 
+def test_mp_linear_maps_fold_their_bias_and_inputs_into_one_rounding(monkeypatch):
+    """mpdot.dot with addends (an mpmath pass's bias and input terms): each entry the exact sum of the
+    products and the addends, rounded once where the integers over one exponent serve (and at most three
+    times where the entries span too many bits); an addend lost, planted, is caught."""
+    from symbptt.numeric import mpdot
+
+    assert _check_mp_dot(np.random.default_rng(9), 60, plus=True) <= 3.0
+    real = mpdot._fold
+    monkeypatch.setattr(mpdot, "_fold", lambda total, exp, addends: real(total, exp, addends[:-1]))
+    assert _check_mp_dot(np.random.default_rng(9), 20, plus=True) > 1e6
+
+
 def test_mp_products_are_rounded_once_and_a_planted_loss_is_seen(monkeypatch):
-    """forward.dot (the mpmath pass's matrix products): within one rounding of Σ|products| of the exact
+    """mpdot.dot (the mpmath pass's matrix products): within one rounding of Σ|products| of the exact
     sum for entries spread over 800 decades, on both of its paths (integers over one exponent, and term
     by term when the entries span too many bits); inf and NaN go through mpmath.fdot; a product that
     loses a term, or keeps 8 bits, is caught."""
     import mpmath
 
-    from symbptt.numeric import forward
+    from symbptt.numeric import mpdot
 
     assert _check_mp_dot(np.random.default_rng(5), 60) <= 2.0
     inf_row = np.array([[mpmath.inf, mpmath.mpf(1)]], dtype=object)
-    assert mpmath.isnan(forward.dot(inf_row, np.array([[mpmath.mpf(0)], [mpmath.mpf(2)]], dtype=object))[0, 0])
-    assert forward.dot(inf_row, np.array([[mpmath.mpf(1)], [mpmath.mpf(2)]], dtype=object))[0, 0] == mpmath.inf
-    real_aligned, real_dot = forward._aligned, forward._mp_dot
+    assert mpmath.isnan(mpdot.dot(inf_row, np.array([[mpmath.mpf(0)], [mpmath.mpf(2)]], dtype=object))[0, 0])
+    assert mpdot.dot(inf_row, np.array([[mpmath.mpf(1)], [mpmath.mpf(2)]], dtype=object))[0, 0] == mpmath.inf
+    real_aligned, real_dot = mpdot._aligned, mpdot._mp_dot
     with monkeypatch.context() as planted:
-        planted.setattr(forward, "_aligned", lambda parts: (lambda r: r if r is None else (r[0][:-1] + [0], r[1]))(
+        planted.setattr(mpdot, "_aligned", lambda parts: (lambda r: r if r is None else (r[0][:-1] + [0], r[1]))(
             real_aligned(parts)))
         assert _check_mp_dot(np.random.default_rng(5), 20) > 1e6
-    monkeypatch.setattr(forward, "SPREAD_BITS", -1)  # every product term by term
+    monkeypatch.setattr(mpdot, "SPREAD_BITS", -1)  # every product term by term
     assert _check_mp_dot(np.random.default_rng(6), 30) <= 2.0
-    monkeypatch.setattr(forward, "_mp_dot", lambda xs, ys, prec: real_dot(xs, ys, 8))
+    monkeypatch.setattr(mpdot, "_mp_dot", lambda xs, ys, prec: real_dot(xs, ys, 8))
     assert _check_mp_dot(np.random.default_rng(5), 20) > 1e6
 
 

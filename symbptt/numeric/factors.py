@@ -22,7 +22,8 @@ from ..cells import INPUT, Cell
 from ..config import Config
 from ..model import Unrolled
 from ..paths import Step, evaluate_deltas, evaluate_recursive, targets
-from .forward import MpRows, Trajectory, UlpNoise, compiled, dot, forward, step_coefficients, to_mp
+from .forward import Trajectory, UlpNoise, compiled, forward, step_coefficients, to_mp
+from .mpdot import MpRows, dot
 
 
 class FloatWatch:

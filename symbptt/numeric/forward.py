@@ -12,7 +12,6 @@ Arrays are columns over the batch: a vector of layer ℓ at step t has shape (n,
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +20,6 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
-from mpmath.libmp import from_man_exp
 
 from .. import primitives as P
 from ..activations import numpy_functions
@@ -31,6 +29,7 @@ from ..printing import text
 from ..step import step_graph
 from .flags import matmul, product_for
 from .memory import keep_freed_memory
+from .mpdot import MpRows, dot, matvec
 
 
 def value_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> list[sp.Add]:
@@ -196,99 +195,6 @@ class Trajectory:
         return self.inputs[t - 1] if layer == 1 else self.values[layer - 2]["h"][t]
 
 
-def matvec(matrix: np.ndarray | MpRows, vector: np.ndarray) -> np.ndarray:
-    """M·v for columns over the batch; a matrix with a batch axis (n, k, B) acts per batch element."""
-    if isinstance(matrix, np.ndarray) and matrix.ndim == 3:
-        return np.einsum("ikb,kb->ib", matrix, vector)
-    return dot(matrix, vector)
-
-
-class MpRows:
-    """The rows of an mpf matrix in mpmath's own parts (sign, mantissa, exponent, bits), and each row as
-    integers over one exponent (see _aligned), made once for a matrix that multiplies many vectors (a
-    weight, every step)."""
-
-    def __init__(self, matrix: np.ndarray) -> None:
-        self.rows = [[_parts(v) for v in row] for row in matrix.tolist()]
-        self.aligned = [_aligned(row) for row in self.rows]
-
-
-def dot(a: np.ndarray | MpRows, b: np.ndarray) -> np.ndarray:
-    """A·B; for mpf object arrays each entry is the exact sum of its products, rounded once to the working
-    precision: a row and a column whose entries share one exponent as integers (_aligned) are multiplied
-    and summed in integers, others term by term (_mp_dot).  NumPy's object matmul rounds after every
-    product and every addition, and costs about ten times as much.  ``a`` may be given as MpRows."""
-    if isinstance(a, np.ndarray) and a.dtype != object and b.dtype != object:
-        return matmul(a, b)
-    rows = a if isinstance(a, MpRows) else MpRows(a)
-    prec = mpmath.mp.prec
-    make = mpmath.mp.make_mpf
-    cols = [[_parts(v) for v in col] for col in b.T.tolist()]
-    out = np.empty((len(rows.rows), len(cols)), dtype=object)
-    for j, col in enumerate(cols):
-        col_aligned = _aligned(col)
-        for i, row in enumerate(rows.rows):
-            row_aligned = rows.aligned[i]
-            if row_aligned is None or col_aligned is None:
-                out[i, j] = _mp_dot(row, col, prec)
-                continue
-            total = sum(map(operator.mul, row_aligned[0], col_aligned[0]))
-            out[i, j] = make(from_man_exp(total, row_aligned[1] + col_aligned[1], prec, "n"))
-    return out
-
-
-SPREAD_BITS = 4096  # entries further apart than this are not put over one exponent (their integers would be long)
-
-
-def _aligned(parts: list[tuple[int, int, int, int]]) -> tuple[list[int], int] | None:
-    """Entries x_l = n_l · 2^e exactly, as (the integers n_l, e): every mantissa shifted to the smallest
-    exponent; None when an entry is inf or NaN or the entries span more than SPREAD_BITS bits."""
-    low = high = None
-    for _, man, exp, bits in parts:
-        if not man:
-            if exp or bits:
-                return None
-            continue
-        low = exp if low is None else min(low, exp)
-        high = exp + bits if high is None else max(high, exp + bits)
-    if low is None or high is None:
-        return [0] * len(parts), 0
-    if high - low > SPREAD_BITS:
-        return None
-    return [((-man if sign else man) << (exp - low)) if man else 0 for sign, man, exp, _ in parts], low
-
-
-def _parts(value: object) -> tuple[int, int, int, int]:
-    """(sign, mantissa, exponent, bits) of an mpf (mpmath's own representation), or of a number made one."""
-    return (value if isinstance(value, mpmath.mpf) else mpmath.mpf(value))._mpf_
-
-
-def _mp_dot(xs: list, ys: list, prec: int) -> mpmath.mpf:
-    """Σ x_i·y_i with one rounding: every product is exact in integers, the sum is exact over the terms
-    within prec + 64 bits of the largest (a smaller term changes the sum by less than 2^-prec of Σ|terms|,
-    less than one rounding of a term-by-term sum costs), and the total is rounded once to ``prec`` bits.
-    inf or NaN in a term: mpmath.fdot."""
-    ms, es, tops = [], [], []
-    for (s1, m1, e1, b1), (s2, m2, e2, b2) in zip(xs, ys, strict=True):
-        if m1 and m2:
-            ms.append(-(m1 * m2) if s1 != s2 else m1 * m2)
-            es.append(e1 + e2)
-            tops.append(e1 + e2 + b1 + b2)
-        elif (not m1 and (e1 or b1)) or (not m2 and (e2 or b2)):  # inf or nan (a zero is all zeros)
-            return mpmath.fdot([mpmath.mp.make_mpf(x) for x in xs], [mpmath.mp.make_mpf(y) for y in ys])
-    if not ms:
-        return mpmath.mpf(0)
-    low, floor = min(es), max(tops) - prec - 64
-    if low < floor - 2 * prec:  # a term far below the others: left out (bounded, above)
-        kept = [(m, e) for m, e, top in zip(ms, es, tops, strict=True) if top >= floor]
-        ms, es = [m for m, _ in kept], [e for _, e in kept]
-        low = min(es)
-    total = 0
-    for m, e in zip(ms, es, strict=True):
-        total += m << (e - low)
-    return mpmath.mp.make_mpf(from_man_exp(total, low, prec, "n"))
-
-
 def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """M·v_t for every step t of inputs (T, k, B); a matrix with a batch axis (n, k, B) acts per element."""
     if matrix.ndim == 3:
@@ -422,10 +328,22 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                         np.add(dest, term, out=dest)
                     args[lin.name] = dest
                     continue
-                total = p[lin.bias] if lin.bias else 0
-                for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
-                    total = total + (read[matrix][t - 1] if src == INPUT
-                                     else matvec(weights[matrix], layer[src][t - 1]))
+                total: Any
+                recurrent = [(m, src) for m, src in lin.terms if src != INPUT]
+                if dtype.kind == "O" and recurrent and isinstance(weights[recurrent[0][0]], MpRows):
+                    # mpf: the bias and the terms of the inputs added into the first product's exact
+                    # sum, and the sum rounded once (each further product rounded once, then added)
+                    first, src = recurrent[0]
+                    addends = ([p[lin.bias]] if lin.bias else []) + [read[m][t - 1] for m, s in lin.terms
+                                                                     if s == INPUT]
+                    total = dot(weights[first], layer[src][t - 1], plus=addends)
+                    for matrix, src in recurrent[1:]:
+                        total = total + matvec(weights[matrix], layer[src][t - 1])
+                else:
+                    total = p[lin.bias] if lin.bias else 0
+                    for matrix, src in lin.terms:  # summed in the cell's order, as one step at a time would
+                        total = total + (read[matrix][t - 1] if src == INPUT
+                                         else matvec(weights[matrix], layer[src][t - 1]))
                 if noise is None:
                     layer[lin.name][t] = total
                     args[lin.name] = layer[lin.name][t]
@@ -601,5 +519,5 @@ def to_mp(array: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled",
-           "difference_digits", "forward", "MpRows", "dot", "matvec", "prev", "step_coefficients", "step_rows",
+           "difference_digits", "forward", "prev", "step_coefficients", "step_rows",
            "to_mp", "value_differences"]
