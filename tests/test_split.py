@@ -199,3 +199,26 @@ def test_check_holds_a_split_report_to_its_claim():
     assert max(shortfall(planted, want, names)) > 1
     all_mp = grad_report.grad_report(parse_config(data), digits=15)
     assert shortfall(all_mp | {"float64_digits": planted["float64_digits"]}, want, names) == []
+
+
+def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeypatch):
+    """kept_digits(least=…): the outward rerun first, and no further rerun once the count is below
+    ``least`` (what is returned is then only known to be below it); without it, every rerun runs."""
+    data, _ = _chaotic(n=8, T=80)
+    model = grad_report.NumericModel.of(parse_config(data))
+    _, exact = grad_report.exact_forward(model, 60)
+    values = split.float_values(model, exact)
+    assert values is not None
+    magnitudes: list[dict] = [{}]
+    loss, grads = split.gradients(values, magnitudes)
+    calls: list[int] = []
+    real = split.nudged_on
+    monkeypatch.setattr(split, "nudged_on", lambda v, noise: calls.append(noise.direction) or real(v, noise))
+    every = grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values)
+    assert calls == [run[0] for run in grad_report.HELD_RUNS] and calls[0] == 0
+    calls.clear()
+    early = grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values, least=15.9)
+    assert calls == [0] and early[0] < 15.9 and early[0] >= every[0]
+    calls.clear()
+    assert grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values, least=1.0) == every
+    assert len(calls) == len(grad_report.HELD_RUNS)
