@@ -26,6 +26,7 @@ from mpmath.libmp import (
     fone,
     from_float,
     from_int,
+    from_man_exp,
     mpf_abs,
     mpf_add,
     mpf_div,
@@ -192,11 +193,23 @@ def _exp_pair(x: mpmath.mpf) -> tuple[tuple, tuple]:
 
 
 def mp_tanh(x: mpmath.mpf) -> mpmath.mpf:
-    """tanh x = −sign(x)·m/(2 + m), m = e^{−2|x|} − 1 (see _exp_pair): no cancellation anywhere."""
-    m = _exp_pair(x)[1]
-    prec = mpmath.mp.prec
-    value = mpf_div(mpf_neg(m), mpf_add(m, _TWO, prec, _NEAR), prec, _NEAR)
+    """tanh x = −sign(x)·m/(2 + m), m = e^{−2|x|} − 1 (see _exp_pair): no cancellation anywhere, and the
+    quotient of m's exact parts rounded once (_tanh_of)."""
+    value = _tanh_of(_exp_pair(x)[1], mpmath.mp.prec)
     return mpmath.mp.make_mpf(mpf_neg(value) if _negative(x) else value)
+
+
+def _tanh_of(m: tuple, prec: int) -> tuple:
+    """|m|/(2 − |m|) for m = e^{−2|x|} − 1 in [−1, 0] (raw parts), which is tanh|x|, rounded once to the
+    nearest at ``prec`` bits: |m| = man·2^exp and 2 − |m| = (2^(1−exp) − man)·2^exp are exact integers
+    over one exponent, and their quotient carries prec + 3 bits and a sticky bit for whatever remains."""
+    _, man, exp, _ = m
+    if not man:
+        return m  # tanh 0 = 0
+    den = (1 << (1 - exp)) - man  # |m| ≤ 1, so exp ≤ 0 and den ≥ 1
+    shift = max(0, prec + 4 - man.bit_length() + den.bit_length())
+    quotient, rest = divmod(man << shift, den)
+    return from_man_exp((quotient << 1) | bool(rest), -shift - 1, prec, _NEAR)
 
 
 def mp_dtanh(x: mpmath.mpf) -> mpmath.mpf:

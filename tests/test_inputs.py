@@ -11,6 +11,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symbptt import SymbpttError
 from symbptt.activations import get_activation
@@ -314,6 +316,23 @@ def test_the_reach_guard_reads_mpmaths_magnitude_from_the_parts():
             assert P.mp_tanh(-x) == -P.mp_tanh(x) and P.mp_dtanh(-x) == P.mp_dtanh(x)
             assert abs(P.mp_tanh(x) - mpmath.tanh(x)) <= mpmath.mpf(10) ** -39 * abs(mpmath.tanh(x))
             assert abs(P.mp_dtanh(x) - mpmath.sech(x) ** 2) <= mpmath.mpf(10) ** -39 * mpmath.sech(x) ** 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 1 << 500), st.integers(1, 600), st.sampled_from([53, 113, 200, 430]))
+def test_tanh_from_its_exponential_is_one_correctly_rounded_quotient(man, spare, prec):
+    """primitives._tanh_of: |m|/(2 − |m|) for any m in [−1, 0) equals mpmath's correctly rounded quotient
+    of the exact operands, bit for bit (a quotient cut short, planted, differs)."""
+    from mpmath.libmp import from_man_exp, mpf_div, mpf_sub
+
+    from symbptt import primitives as P
+
+    exp = -(man.bit_length() + spare - 1)  # |m| = man·2^exp ≤ 1
+    m = from_man_exp(-man, exp)
+    absolute = from_man_exp(man, exp)
+    den = mpf_sub(from_man_exp(2, 0), absolute, 0, "n")  # prec 0: exact
+    want = mpf_div(absolute, den, prec, "n")
+    assert P._tanh_of(m, prec) == want
 
 
 @pytest.mark.parametrize("w,code,words", [

@@ -1468,8 +1468,10 @@ def test_mp_sigmoid_and_its_derivative_share_one_exp_at_each_precision(a, dps):
 def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps):
     """mp_tanh and mp_dtanh compute on mpmath's raw parts (libmp, each operation rounded once to the
     nearest): their values are those of the formulas written with mpf operators — e = e^{−2|x|},
-    m = e − 1 (expm1 below |x| = 0.34), tanh = −sign(x)·m/(2 + m), sech² = 4e/(1 + e)² — to the last bit,
-    ±∞ and NaN included."""
+    m = e − 1 (expm1 below |x| = 0.34), tanh = −sign(x)·m/(2 + m) with 2 + m exact and the quotient
+    rounded once, sech² = 4e/(1 + e)² — to the last bit, ±∞ and NaN included."""
+    from mpmath.libmp import mpf_div
+
     from symbptt import primitives as P
 
     x = mpmath.mpf(a) * (1 + mpmath.mpf(2) ** -70)  # more bits than a float holds
@@ -1481,7 +1483,9 @@ def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps)
         else:
             e = mpmath.exp(-2 * ax)
             m = e - 1
-        value = -m / (2 + m)
+        with mpmath.workprec(2 * mpmath.mp.prec + 8):
+            denominator = 2 + m  # exact
+        value = mpmath.mp.make_mpf(mpf_div((-m)._mpf_, denominator._mpf_, mpmath.mp.prec, "n"))
         want_tanh, want_slope = (-value if x < 0 else value), 4 * e / (1 + e) ** 2
         got_tanh, got_slope = P.mp_tanh(x), P.mp_dtanh(x)
         assert got_tanh._mpf_ == want_tanh._mpf_ and got_slope._mpf_ == want_slope._mpf_
