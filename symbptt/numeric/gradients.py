@@ -314,7 +314,9 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     each sum's Σ|terms|, three nudged reruns (grad_report.kept_digits), and every number computed again
     with mpmath when fewer than ``digits`` held in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
-    much is not measured, so until two passes agree (_settled)."""
+    much is not measured, so until two passes agree (_settled).  (`grad`'s report then tries its exact
+    forward pass read in float64 first, numeric/split.py, whose safeguard is the Jacobian norms this call
+    does not compute; here the exact pass computes every number.)"""
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     values, computed = R.float64_pass(model)  # the pass `grad` measures (compiled where its reruns are)
     with values.watch.watch(None):
