@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import importlib.util
 import os
 import shutil
 import sys
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -156,3 +160,14 @@ def saturated_gru_layer(rng: np.random.Generator, n: int, m: int = 1) -> dict[st
     layer = {k: rng.normal(size=(n, n)) / np.sqrt(n) for k in ("W_r", "W_z", "W_n")}
     layer |= {k: rng.normal(size=(n, m)) for k in ("U_r", "U_z", "U_n")}
     return layer | {k: rng.normal(size=n) * 0.1 for k in ("b_r", "b_z", "b_n", "b_hn")} | {"h0": np.zeros(n)}
+
+
+@functools.cache
+def benchmark_script(name: str) -> ModuleType:
+    """A script of benchmarks/ (not a package), loaded from its file once: ``name`` without .py."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import warnings
@@ -676,18 +675,11 @@ SWEPT = [("rnn", "tanh", 3, 1, 2, 66, "sum", 1.5, 0.1, 1026774276),
          ("rnn", "tanh", 3, 2, 2, 22, "last", 0.8, 0.1, 26066741)]
 
 
-@functools.cache
 def _claims_sweep() -> Any:
-    """benchmarks/claims_sweep.py, loaded from its file (benchmarks/ is not a package)."""
-    import importlib.util
-    from pathlib import Path
+    """benchmarks/claims_sweep.py."""
+    from conftest import benchmark_script
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "claims_sweep.py"
-    spec = importlib.util.spec_from_file_location("claims_sweep", path)
-    assert spec is not None and spec.loader is not None
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
-    return sweep
+    return benchmark_script("claims_sweep")
 
 
 def _over_claim(case: tuple) -> float:

@@ -3,15 +3,13 @@ digits it claims against reference.py, and what sends the report back to mpmath.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 import mpmath
 import numpy as np
 import pytest
+from conftest import benchmark_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,15 +19,9 @@ from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise
 from symbptt.reference import bptt
 
 
-@functools.cache
 def _sweep() -> Any:
-    """benchmarks/split_sweep.py, loaded from its file (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "split_sweep.py"
-    spec = importlib.util.spec_from_file_location("split_sweep", path)
-    assert spec is not None and spec.loader is not None
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
-    return sweep
+    """benchmarks/split_sweep.py."""
+    return benchmark_script("split_sweep")
 
 
 def _chaotic(n: int = 16, T: int = 80, gain: float = 4.0) -> tuple[dict, dict]:
