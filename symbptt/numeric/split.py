@@ -120,12 +120,11 @@ def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str
 
 
 def exact_values(mp_model: NumericModel, exact: Trajectory) -> ArrayFactors:
-    """The exact pass from its forward trajectory: the step coefficients added with mpmath (at the
-    working precision, which must be the one the trajectory was made at)."""
+    """The exact pass from its forward trajectory (left as it is): the step coefficients computed with
+    mpmath (at the working precision, which must be the one the trajectory was made at)."""
     cc = compiled(mp_model.cell, "mp")
-    for layer in range(1, mp_model.layers + 1):
-        exact.coefs[layer - 1] = step_coefficients(cc, exact, layer)
-    return ArrayFactors(mp_model, "mp", trajectory=exact)
+    coefs = [step_coefficients(cc, exact, layer) for layer in range(1, mp_model.layers + 1)]
+    return ArrayFactors(mp_model, "mp", trajectory=Trajectory(exact.values, coefs, exact.inputs, exact.scalars))
 
 
 __all__ = ["exact_values", "float_values", "gradients", "nudged_on", "rounded", "with_coefficients"]
