@@ -25,7 +25,6 @@ import sympy as sp
 from mpmath.libmp import (
     fone,
     from_float,
-    from_int,
     from_man_exp,
     mpf_abs,
     mpf_add,
@@ -174,7 +173,6 @@ def _kept(which: str, x: mpmath.mpf, make: Callable[[tuple, int], Any]) -> Any:
 # give (each operation is rounded once, whatever the order of its operands), at a fraction of their cost
 _NEAR = round_nearest
 _SMALL = from_float(0.34)  # below it e^{−2|x|} > ½: e − 1 would cancel, so expm1
-_TWO = from_int(2)
 
 
 def _pair(ax: tuple, prec: int) -> tuple[tuple, tuple]:

@@ -1686,3 +1686,23 @@ def test_maps_moved_together_move_as_one_call_each(direction, scattered, seed, g
         got = ours.together(values, sizes)
         for g, v, z in zip(got, values, sizes, strict=True):
             assert g.shape == v.shape and np.array_equal(g.view(np.int64), plain(v, z).view(np.int64))
+
+
+def test_an_addend_far_from_the_products_is_added_term_by_term():
+    """mpdot._fold declines an addend more than SPREAD_BITS bits above or below the products' exponent (its
+    integer would be thousands of bits long), and dot adds it after the rounded products instead: the
+    sum is still within a rounding of the exact one."""
+    import mpmath
+
+    from symbptt.numeric import mpdot
+
+    with mpmath.workdps(30):
+        w = np.array([[mpmath.mpf(3)]], dtype=object)
+        h = np.array([[mpmath.mpf(1) / 7]], dtype=object)
+        for far in (mpmath.mpf(2) ** 6000, mpmath.mpf(2) ** -6000):
+            exp = mpdot._parts(w[0, 0])[2] + mpdot._parts(h[0, 0])[2]
+            assert mpdot._fold(3, exp, [far]) is None
+            got = mpdot.dot(w, h, plus=[np.array([[far]], dtype=object)])[0, 0]
+            with mpmath.workdps(4000):
+                exact = w[0, 0] * h[0, 0] + far
+            assert abs(got - exact) <= abs(exact) * mpmath.mpf(2) ** (1 - mpmath.mp.prec)

@@ -72,7 +72,7 @@ def dot(a: np.ndarray | MpRows, b: np.ndarray, plus: list[np.ndarray] | None = N
 
 def _fold(total: int, exp: int, addends: list[Any]) -> tuple[int, int] | None:
     """total·2^exp + Σ addends exactly, as (integer, exponent); None when an addend is inf or NaN or lies
-    more than SPREAD_BITS bits below the sum's exponent (its integer would be long)."""
+    more than SPREAD_BITS bits above or below the sum's exponent (the integer would be long)."""
     for value in addends:
         sign, man, e, bits = _parts(value)
         if not man:
@@ -81,10 +81,10 @@ def _fold(total: int, exp: int, addends: list[Any]) -> tuple[int, int] | None:
             continue
         if sign:
             man = -man
+        if abs(e - exp) > SPREAD_BITS:
+            return None
         if e >= exp:
             total += man << (e - exp)
-        elif exp - e > SPREAD_BITS:
-            return None
         else:
             total, exp = (total << (exp - e)) + man, e
     return total, exp

@@ -15,7 +15,6 @@ reruns show fewer digits than asked, the caller computes the rest with mpmath fr
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import mpmath
@@ -23,11 +22,11 @@ import numpy as np
 
 from . import kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
+from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
 from .forward import Trajectory, UlpNoise, compiled, step_coefficients
 
 SPARE = 20  # the digits an exact forward pass keeps beyond what amplification costs it: each stored value
 # within 10^−20 of itself, far inside the half unit (1.1e−16) its rounding to float64 may move it
-TINY = sys.float_info.min  # a nonzero value below float64's normal range keeps fewer than 53 bits
 
 
 def _float(array: np.ndarray) -> np.ndarray:
