@@ -602,14 +602,14 @@ def test_exact_passes_run_with_fewer_full_collections(monkeypatch):
 
     for module in (exact, grad_report):
         monkeypatch.setattr(module, "ArrayFactors", watched)
-    ran = grad_report.forward  # the report's exact forward pass (read in float64 after it: numeric/split.py)
+    ran = exact.forward  # the report's exact forward pass (exact.exact_forward; read in float64 after it)
 
     def watched_forward(cc, *args, **kwargs):
         if cc.kind == "mp":
             seen.append(gc.get_threshold())
         return ran(cc, *args, **kwargs)
 
-    monkeypatch.setattr(grad_report, "forward", watched_forward)
+    monkeypatch.setattr(exact, "forward", watched_forward)
     chaotic = parse_config({"activation": "sin(a)", "W": 3.0, "U": 1, "b": 0, "h0": 0.3, "x": [0.1] * 60, "y": 0})
     before = gc.get_threshold()
     try:

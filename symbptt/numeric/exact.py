@@ -21,7 +21,7 @@ from ..errors import RunFailed
 from . import jit, jit_nudge, kernel, underflow
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
-from .forward import difference_digits
+from .forward import Trajectory, compiled, difference_digits, forward
 
 DPS = 30  # the digits of an exact pass that recomputes what float64 lost to range
 MAX_DIGITS = MAX_MP_DIGITS  # the most digits an exact recomputation uses
@@ -196,6 +196,15 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
+def exact_forward(model: NumericModel, dps: int) -> tuple[NumericModel, Trajectory]:
+    """The model in mpf and its forward pass with mpmath at ``dps`` digits (refused first when beyond the
+    budget), without the step coefficients (numeric/split.py reads it in float64 or adds them)."""
+    mp_cost(model, dps)
+    with mpmath.workdps(dps):
+        mp_model = model.as_mp()
+        return mp_model, forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
+
+
 @fewer_full_collections
 def mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
     """Loss and every gradient from an mpmath pass at ``dps`` digits, refused first when it would take
@@ -225,5 +234,5 @@ def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = Non
     return gradient_blocks(values if values is not None else ArrayFactors(mp_model, "mp"), mp_model)[1]
 
 
-__all__ = ["DPS", "MAX_DIGITS", "exact_gradients", "exact_gradients_mp", "float64_pass", "float_cancellation",
-           "measured_saturation", "mp_cost", "mp_gradients", "saturation_digits"]
+__all__ = ["DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_mp", "float64_pass",
+           "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "saturation_digits"]

@@ -307,6 +307,10 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         args = dict(scalars[ell])
         weights = {matrix: MpRows(p[matrix]) if p[matrix].dtype == object and p[matrix].ndim == 2 else p[matrix]
                    for lin in cell.linears for matrix, src in lin.terms if src != INPUT}
+        # mpf: each map's first product takes its bias and input terms into its exact sum (mpdot.dot's addends)
+        folded = {lin.name: recurrent for lin in cell.linears
+                  if (recurrent := [(m, src) for m, src in lin.terms if src != INPUT])
+                  and isinstance(weights[recurrent[0][0]], MpRows)}
         # float64 without nudging: each sum written in place into its row of the trajectory (the same
         # additions in the same order, without a temporary per term)
         plain = {m: w for m, w in weights.items() if isinstance(w, np.ndarray) and w.ndim == 2}
@@ -329,10 +333,9 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
                     args[lin.name] = dest
                     continue
                 total: Any
-                recurrent = [(m, src) for m, src in lin.terms if src != INPUT]
-                if dtype.kind == "O" and recurrent and isinstance(weights[recurrent[0][0]], MpRows):
-                    # mpf: the bias and the terms of the inputs added into the first product's exact
-                    # sum, and the sum rounded once (each further product rounded once, then added)
+                if lin.name in folded:  # mpf: the bias and the terms of the inputs added into the first
+                    # product's exact sum, rounded once (each further product rounded once, then added)
+                    recurrent = folded[lin.name]
                     first, src = recurrent[0]
                     addends = ([p[lin.bias]] if lin.bias else []) + [read[m][t - 1] for m, s in lin.terms
                                                                      if s == INPUT]

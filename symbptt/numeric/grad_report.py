@@ -26,6 +26,7 @@ from . import kernel, split
 from .exact import (
     DPS,
     MAX_DIGITS,
+    exact_forward,
     exact_gradients,
     exact_gradients_mp,
     float64_pass,
@@ -35,7 +36,7 @@ from .exact import (
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits, compiled, forward
+from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits
 from .jit_nudge import nudged_gradients
 from .logspace import (
     constant_factor,
@@ -247,15 +248,6 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     return report
 
 
-def exact_forward(model: NumericModel, dps: int) -> tuple[NumericModel, Trajectory]:
-    """The model in mpf and its forward pass with mpmath at ``dps`` digits (refused first when beyond the
-    budget)."""
-    mp_cost(model, dps)
-    with mpmath.workdps(dps):
-        mp_model = model.as_mp()
-        return mp_model, forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
-
-
 def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int
                     ) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
                                tuple[float, float]] | None:
@@ -442,6 +434,11 @@ def _kept(kept: tuple[float, float]) -> str:
     return f"about {block} digits relative to each gradient's largest entry, {entry} in the worst entry"
 
 
+def _would_keep(lost: float) -> str:
+    """What float64 would keep of its ~15.9 digits where rounding costs ``lost`` of them, in words."""
+    return f"would keep about {max(0.0, 15.9 - lost):.0f} digits"
+
+
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None) -> str:
@@ -463,13 +460,13 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
     if held is not None:
         throughout = (f"float64 throughout kept only {_kept(kept)}" if kept is not None
-                      else f"float64 throughout would keep about {max(0.0, 15.9 - lost):.0f} digits")
+                      else f"float64 throughout {_would_keep(lost)}")
         return (f"mpmath at {used_mp} digits {READ_IN_FLOAT64} for the rest "
                 f"(kept {_kept(held)}, {_measured(held=True)}; {throughout}{': ' + measured if measured else ''})")
     if kept is not None:
         why = f"float64 kept only {_kept(kept)}, {_measured()}{'; ' + measured if measured else ''}"
     elif lost > max_lost:
-        why = f"float64 would keep about {max(0.0, 15.9 - lost):.0f} digits: {measured}" + (
+        why = f"float64 {_would_keep(lost)}: {measured}" + (
             f"; {saturated}" if saturated else "")
     else:
         why = saturated or "float64 lost range"
