@@ -22,7 +22,6 @@ before the margins (two reruns, none), seeds 1 and 2 left 61 of about 11,000 suc
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 import warnings
@@ -38,7 +37,7 @@ from symbptt.check.trials import draw_layers
 from symbptt.errors import SymbpttError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: driven_sweep beside it
-from driven_sweep import batch_reference  # noqa: E402
+from driven_sweep import batch_reference, off_by, stop_on_kill  # noqa: E402
 
 CELLS = ("gru", "lstm", "rnn", "mingru", "minlstm", "indrnn", "lru")
 DIGITS = 400  # reference.py's working precision: far beyond what any drawn case loses
@@ -46,21 +45,10 @@ ASKED = 12  # the digits each call asks for
 
 
 def _errors(got: symbptt.Gradients, exact: list[dict]) -> tuple[float, float]:
-    """(largest error relative to its gradient's largest entry, largest error relative to its own entry)
-    over every entry, the rounding of the returned float64 itself (2⁻⁵³ of the exact value) taken off."""
-    block = entry = 0.0
-    for layer, want in enumerate(exact):
-        mine_layer = got.exact[layer] if got.exact else {}
-        for name, values in want.items():
-            mine = np.asarray(mine_layer[name] if name in mine_layer else got.grads[layer][name], dtype=object).ravel()
-            wanted = [mpmath.mpf(v) for v in np.ravel(values)]
-            largest = max(abs(v) for v in wanted)
-            for v, e in zip(mine, wanted, strict=True):
-                off = abs(mpmath.mpf(v) - e) - abs(e) * mpmath.mpf(2) ** -53
-                if off > 0:
-                    entry = max(entry, float(off / abs(e)) if e else float("inf"))
-                    block = max(block, float(off / largest))
-    return block, entry
+    """driven_sweep.off_by of a call's gradients: its exact values where it gave them, else its float64."""
+    mine = [{name: np.ravel(np.asarray((got.exact[layer] if got.exact else {}).get(name, got.grads[layer][name]),
+                                       dtype=object)).tolist() for name in want} for layer, want in enumerate(exact)]
+    return off_by(mine, exact)
 
 
 def draw(rng: np.random.Generator) -> tuple:
@@ -98,10 +86,6 @@ def measured(case: tuple, digits: int = DIGITS) -> tuple[str, float, bool] | Non
     return f"{what}, mpmath at {got.digits} digits", block / 10.0 ** -ASKED, False
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=11)
@@ -109,7 +93,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # RoundingWarning: digits= measures, the claim is what is checked
-    signal.signal(signal.SIGTERM, _stop)  # a run in the background ignores Ctrl-C's signal: kill stops it
+    stop_on_kill()
     rng = np.random.default_rng(args.seed)
     start, cases, kept, outside, worst = time.perf_counter(), 0, 0, 0, 0.0
     try:
@@ -124,7 +108,7 @@ def main() -> int:
             if ratio > 1:
                 outside += 1
                 print(f"outside its claim ({ratio:.3g}×): {what}", flush=True)
-    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, or kill: see _stop): the count so far
+    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, or kill: see stop_on_kill): the count so far
         pass
     print(f"{cases} cases, {kept} kept in float64 (largest error {worst:.3g} of what its claim allows), "
           f"{outside} outside their claim")

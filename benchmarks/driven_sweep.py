@@ -18,6 +18,8 @@ entry and holds 11.7).
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 import time
 import warnings
@@ -47,6 +49,35 @@ def batch_reference(params: list[dict], x: np.ndarray, y: np.ndarray, act: str, 
         total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
     assert total is not None
     return total
+
+
+def off_by(mine: list[dict[str, list]], exact: list[dict]) -> tuple[float, float]:
+    """(largest error relative to its gradient's largest entry, largest error relative to its own entry) of
+    each layer's gradients (``mine``: every block's entries in order, float, int or mpf) against
+    reference.py's, the rounding of a float64 result itself (2⁻⁵³ of the exact value) taken off; an entry
+    that is not a number (a report's {sign, log10} beyond float64's range) is not checked."""
+    block = entry = 0.0
+    for layer, want in enumerate(exact):
+        for name, values in want.items():
+            wanted = [mpmath.mpf(v) for v in np.ravel(values)]
+            largest = max(abs(v) for v in wanted)
+            for v, e in zip(mine[layer][name], wanted, strict=True):
+                if not isinstance(v, float | int | mpmath.mpf):
+                    continue
+                off = abs(mpmath.mpf(v) - e) - abs(e) * mpmath.mpf(2) ** -53
+                if off > 0:
+                    entry = max(entry, float(off / abs(e)) if e else math.inf)
+                    block = max(block, float(off / largest))
+    return block, entry
+
+
+def stop_on_kill() -> None:
+    """Make kill (SIGTERM) stop a sweep as Ctrl-C does, with its count so far: a run in the background
+    ignores Ctrl-C's signal."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def one_case(rng: np.random.Generator) -> tuple[str, float, bool] | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import time
 import warnings
@@ -41,7 +40,7 @@ from symbptt.errors import SymbpttError
 from symbptt.numeric.grad_report import grad_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: driven_sweep beside it
-from driven_sweep import batch_reference  # noqa: E402
+from driven_sweep import batch_reference, off_by, stop_on_kill  # noqa: E402
 
 CELLS = ("rnn", "rnn", "gru", "lstm")  # an rnn twice as often: the cell most often chaotic
 SCALES = {"tanh": (1.5, 2.0, 3.0, 4.0), "sigmoid": (6.0, 10.0, 16.0), "gated": (2.0, 3.0, 4.0, 6.0)}
@@ -92,23 +91,10 @@ def errors(case: tuple, grads: list[dict], digits: int) -> tuple[float, float]:
     float64's range (the report's {sign, log10}) is not checked."""
     cell, act, *_ = case
     _, params, x, y = build(case)
-    block = entry = 0.0
+    mine = [{name: np.ravel(block).tolist() if isinstance(block, np.ndarray) else _numbers(block)
+             for name, block in layer.items()} for layer in grads]
     with mpmath.workdps(digits):
-        exact = batch_reference(params, x, y, act, case[5], cell)
-        for layer, want in enumerate(exact):
-            for name, values in want.items():
-                wanted = [mpmath.mpf(v) for v in np.ravel(values)]
-                got = grads[layer][name]
-                mine = np.ravel(got).tolist() if isinstance(got, np.ndarray) else _numbers(got)
-                largest = max(abs(v) for v in wanted)
-                for v, e in zip(mine, wanted, strict=True):
-                    if not isinstance(v, float | int):  # beyond float64's range: {sign, log10}
-                        continue
-                    off = abs(mpmath.mpf(v) - e) - abs(e) * mpmath.mpf(2) ** -53
-                    if off > 0:
-                        entry = max(entry, float(off / abs(e)) if e else math.inf)
-                        block = max(block, float(off / largest))
-    return block, entry
+        return off_by(mine, batch_reference(params, x, y, act, case[5], cell))
 
 
 def measured(case: tuple) -> tuple[str, float, str] | None:
@@ -132,10 +118,6 @@ def measured(case: tuple) -> tuple[str, float, str] | None:
     return f"{what}, {path}, kept {kept}", max(block / allowed[0], entry / allowed[1]), path
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1)
@@ -143,7 +125,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    signal.signal(signal.SIGTERM, _stop)  # a run in the background ignores Ctrl-C's signal: kill stops it
+    stop_on_kill()
     rng = np.random.default_rng(args.seed)
     start, outside = time.perf_counter(), 0
     paths = {"split": 0, "mpmath": 0, "float64": 0}
@@ -159,7 +141,7 @@ def main() -> int:
             if ratio > 1:
                 outside += 1
                 print(f"outside its claim ({ratio:.3g}×): {what}", flush=True)
-    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, or kill: see _stop): the count so far
+    except KeyboardInterrupt:  # stopped by hand (Ctrl-C, or kill: see stop_on_kill): the count so far
         pass
     counts = ", ".join(f"{count} {path} (largest error {worst[path]:.3g} of what its claim allows)"
                        for path, count in paths.items())
