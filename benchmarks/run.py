@@ -621,13 +621,16 @@ def precision_cases(smoke: bool) -> list[list[str]]:
 
 def precision_section(smoke: bool) -> list[str]:
     """Section 10b: precision_cases' table and what it shows."""
+    from symbptt.numeric.exact import DPS
+    from symbptt.numeric.grad_report import DIGITS
+
     return ["\n## 10b. Precision that follows conditioning\n",
             table(["case", "time", "ratio", "≤ 10×"], precision_cases(smoke)),
             "\nThe report measures ‖∂s_T/∂s_k‖ on the float64 trajectory first; the chaotic run amplifies "
-            "rounding beyond float64's digits, so its forward pass is recomputed with mpmath at 30 + "
+            f"rounding beyond float64's digits, so its forward pass is recomputed with mpmath at {DPS} + "
             "log10(amplification) digits. The rest of the report is read in float64 from that trajectory "
-            "where the reruns that hold it measure the 12 digits asked for (numeric/split.py; the rows that "
-            "say \"for the forward pass\"), else computed with mpmath from it too. The calm run stays in "
+            f"where the reruns that hold it measure the {DIGITS} digits asked for (numeric/split.py; the rows "
+            "that say \"for the forward pass\"), else computed with mpmath from it too. The calm run stays in "
             "float64 except for blocks that lose range.\n"]
 
 
