@@ -4,12 +4,12 @@ the report claims are held where it read an exact forward pass in float64 (numer
 Each case draws a cell (rnn with tanh or sigmoid, gru, lstm), 1–2 layers of 2–8 units, loss 'last' or
 'sum', T = 20..300, weights at a scale from SCALES (W also divided by √n, so that its gain, not its size,
 is drawn) and inputs × 0.1, 0.5 or 1: many of them amplify rounding beyond what float64 holds, and the
-report computes the forward pass with mpmath.  A report that kept the rest in
-float64 claims ``float64_digits`` (relative to each gradient's largest entry, of its worst entry); each
-gradient's error against reference.py (at the report's digits + 40) must be within 10^−claim of its
-largest entry and every entry within 10^−claim of itself (besides the rounding of the result to float64).
-A report mpmath finished must hold 12 digits relative to each gradient's largest entry.  Reports symbptt
-refuses (its budget, a run beyond its digits) are skipped.
+report computes the forward pass exactly (with Arb, numeric/arbforward.py, else mpmath).  A report that
+kept the rest in float64 claims ``float64_digits`` (relative to each gradient's largest entry, of its
+worst entry); each gradient's error against reference.py (at the report's digits + 40) must be within
+10^−claim of its largest entry and every entry within 10^−claim of itself (besides the rounding of the
+result to float64).  A report mpmath finished must hold 12 digits relative to each gradient's largest
+entry.  Reports symbptt refuses (its budget, a run beyond its digits) are skipped.
 
 Prints each case outside its claim, then the count of cases by path and the largest ratio of an error to
 what its claim allows (1 would be a claim just held), also when stopped by Ctrl-C or kill; exits 1 when a
@@ -37,7 +37,7 @@ from symbptt.cells import get_cell
 from symbptt.check.trials import draw_layers
 from symbptt.config import parse_config
 from symbptt.errors import SymbpttError
-from symbptt.numeric.grad_report import grad_report
+from symbptt.numeric.grad_report import READ_IN_FLOAT64, grad_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: driven_sweep beside it
 from driven_sweep import batch_reference, off_by, stop_on_kill  # noqa: E402
@@ -107,8 +107,7 @@ def measured(case: tuple) -> tuple[str, float, str] | None:
     except SymbpttError:
         return None
     precision = report["precision"]
-    path = ("split" if "for the forward pass" in precision else "mpmath" if precision.startswith("mpmath")
-            else "float64")
+    path = ("split" if READ_IN_FLOAT64 in precision else "float64" if precision.startswith("float64") else "mpmath")
     digits = int(precision.split()[2]) if path != "float64" else 30
     block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], digits + SPARE)
     if path == "mpmath":

@@ -47,15 +47,17 @@ def _digits_held(got: dict, want: list[dict]) -> tuple[float, float]:
     return -math.log10(max(block, 1e-300)), -math.log10(max(entry, 1e-300))  # 300: every digit held
 
 
-def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_digits_it_claims():
-    """Rounding amplified by about 10^7: the forward pass with mpmath at 30 digits more, the rest in
-    float64 from it, holding the digits its reruns claim against reference.py; the norms are the ones the
-    all-mpmath report gives, to 10 digits of their log10."""
+@pytest.mark.parametrize("engine", ["Arb", "mpmath"])
+def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_digits_it_claims(engine, monkeypatch):
+    """Rounding amplified by about 10^7: the forward pass with Arb (or, turned off, mpmath) at 30 digits
+    more, the rest in float64 from it, holding the digits its reruns claim against reference.py; the norms
+    are the ones the all-mpmath report gives, to 10 digits of their log10."""
+    monkeypatch.setenv("SYMBPTT_ARB", "1" if engine == "Arb" else "0")
     data, params = _chaotic()
     report = grad_report.grad_report(parse_config(data))
     precision = report["precision"]
     dps = int(precision.split()[2])
-    assert precision.startswith(f"mpmath at {dps} digits for the forward pass, float64 from its trajectory")
+    assert precision.startswith(f"{engine} at {dps} digits for the forward pass, float64 from its trajectory")
     assert dps > grad_report.DPS  # amplified: more than the digits an exact pass starts from
     claim = report["float64_digits"]
     with mpmath.workdps(dps + 30):
@@ -64,8 +66,10 @@ def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_
     assert held[0] >= claim["relative_to_largest"] and held[1] >= claim["worst_entry"], (held, claim)
     assert claim["relative_to_largest"] >= grad_report.DIGITS
     all_mp = grad_report.grad_report(parse_config(data), digits=15)  # the split keeps fewer: mpmath throughout
-    assert "for the forward pass" not in all_mp["precision"] and "float64_digits" not in all_mp
-    assert all_mp["precision"].startswith(f"mpmath at {dps} digits (float64 would keep about ")
+    assert not grad_report.gradients_in_float64(all_mp) and "float64_digits" not in all_mp
+    mpmath_words = f"mpmath at {dps} digits (" if engine == "mpmath" else \
+        f"Arb at {dps} digits for the forward pass, mpmath for the rest ("
+    assert all_mp["precision"].startswith(mpmath_words + "float64 would keep about ")
     mine = [row["log10"] for row in report["log10_jacobian_norms"]]
     exact = [row["log10"] for row in all_mp["log10_jacobian_norms"]]
     assert np.allclose(mine, exact, rtol=0, atol=1e-10)
@@ -95,7 +99,8 @@ def test_a_trajectory_without_its_spare_digits_is_not_read_in_float64(monkeypatc
     monkeypatch.setattr(split, "SPARE", 10_000)
     report = grad_report.grad_report(parse_config(data))
     dps = int(report["precision"].split()[2])
-    assert "for the forward pass" not in report["precision"] and dps == int(split_report["precision"].split()[2])
+    assert grad_report.READ_IN_FLOAT64 not in report["precision"]
+    assert dps == int(split_report["precision"].split()[2])
     cfg = parse_config(data)
     model = grad_report.NumericModel.of(cfg)
     with mpmath.workdps(dps):

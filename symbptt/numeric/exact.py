@@ -18,7 +18,7 @@ import numpy as np
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
-from . import jit, jit_nudge, kernel, underflow
+from . import arbforward, jit, jit_nudge, kernel, underflow
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .forward import Trajectory, compiled, difference_digits, forward
@@ -197,12 +197,15 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
 
 
 def exact_forward(model: NumericModel, dps: int) -> tuple[NumericModel, Trajectory]:
-    """The model in mpf and its forward pass with mpmath at ``dps`` digits (refused first when beyond the
-    budget), without the step coefficients (numeric/split.py reads it in float64 or adds them)."""
+    """The model in mpf and its forward pass at ``dps`` digits (refused first when beyond mpmath's
+    budget), without the step coefficients (numeric/split.py reads it in float64 or adds them): Arb's
+    where it serves (numeric/arbforward.py: each value proven to mpmath's working precision), else
+    mpmath's."""
     mp_cost(model, dps)
     with mpmath.workdps(dps):
         mp_model = model.as_mp()
-        return mp_model, forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
+        traj = arbforward.forward(model, dps)
+        return mp_model, traj if traj is not None else forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
 
 
 @fewer_full_collections

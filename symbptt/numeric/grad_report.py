@@ -22,7 +22,7 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import kernel, split
+from . import arbforward, kernel, split
 from .exact import (
     DPS,
     MAX_DIGITS,
@@ -145,6 +145,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     measured: tuple[int, ArrayFactors, NumericModel] | None = None  # that exact pass, for the truncated report
     held: tuple[float, float] | None = None  # the digits kept where the exact forward pass was read in float64
+    engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -167,6 +168,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
             else:
                 mp_model, exact = exact_forward(model, dps)
+                engine = forward_engine(exact)
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
                 read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, dps)
                 if read is not None:
@@ -201,6 +203,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
                 mp_model, exact = exact_forward(model, DPS)
+                engine = forward_engine(exact)
                 read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, DPS)
                 if read is not None:
                     values, loss, grads, norms, held = read
@@ -223,7 +226,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held),
+        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine),
     }
     shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
     if shown is not None:
@@ -322,6 +325,12 @@ FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵�
 
 
 READ_IN_FLOAT64 = "for the forward pass, float64 from its trajectory"  # the precision line of a split pass
+
+
+def forward_engine(exact: Trajectory) -> str:
+    """What made an exact forward pass, as the precision line names it: "Arb" (python-flint's balls,
+    numeric/arbforward.py) or "mpmath"."""
+    return "Arb" if arbforward.made_with_arb(exact) else "mpmath"
 
 
 def gradients_in_float64(report: dict) -> bool:
@@ -441,11 +450,12 @@ def _would_keep(lost: float) -> str:
 
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
-               held: tuple[float, float] | None = None) -> str:
+               held: tuple[float, float] | None = None, engine: str = "mpmath") -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
-    pass (``differences``, forward.difference_digits)."""
+    pass (``differences``, forward.difference_digits); ``engine``: what made the exact forward pass
+    (forward_engine)."""
     amplified = lost - cancelled
     power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -461,7 +471,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     if held is not None:
         throughout = (f"float64 throughout kept only {_kept(kept)}" if kept is not None
                       else f"float64 throughout {_would_keep(lost)}")
-        return (f"mpmath at {used_mp} digits {READ_IN_FLOAT64} for the rest "
+        return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
                 f"(kept {_kept(held)}, {_measured(held=True)}; {throughout}{': ' + measured if measured else ''})")
     if kept is not None:
         why = f"float64 kept only {_kept(kept)}, {_measured()}{'; ' + measured if measured else ''}"
@@ -470,6 +480,8 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
             f"; {saturated}" if saturated else "")
     else:
         why = saturated or "float64 lost range"
+    if engine != "mpmath":
+        return f"{engine} at {used_mp} digits for the forward pass, mpmath for the rest ({why})"
     return f"mpmath at {used_mp} digits ({why})"
 
 

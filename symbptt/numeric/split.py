@@ -20,7 +20,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from . import kernel
+from . import arbforward, kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
 from .forward import Trajectory, UlpNoise, compiled, step_coefficients
@@ -30,12 +30,15 @@ SPARE = 20  # the digits an exact forward pass keeps beyond what amplification c
 
 
 def _float(array: np.ndarray) -> np.ndarray:
-    """An mpf object array rounded once to float64, to the nearest (float64 arrays as they are): each
-    mantissa, an integer, is rounded by float() (Python rounds an int to the nearest float64) and scaled
-    exactly by its power of 2 — exact within float64's normal range, which _holds checks; NaN for mpmath's
-    ±∞ and NaN, whose mantissa is 0 beside a nonzero exponent, and ±∞ beyond float64's range."""
+    """An mpf object array rounded once to float64, to the nearest (float64 arrays as they are; Arb's by
+    arbforward.to_float): each mantissa, an integer, is rounded by float() (Python rounds an int to the
+    nearest float64) and scaled exactly by its power of 2 — exact within float64's normal range, which
+    _holds checks; NaN for mpmath's ±∞ and NaN, whose mantissa is 0 beside a nonzero exponent, and ±∞
+    beyond float64's range."""
     if array.dtype != object:
         return array
+    if array.size and arbforward.is_arb(array.flat[0]):
+        return arbforward.to_float(array)
     out = []
     for value in array.reshape(-1).tolist():
         sign, man, exp, bits = value._mpf_ if isinstance(value, mpmath.mpf) else mpmath.mpf(value)._mpf_
@@ -119,9 +122,12 @@ def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str
 
 
 def exact_values(mp_model: NumericModel, exact: Trajectory) -> ArrayFactors:
-    """The exact pass from its forward trajectory (left as it is): the step coefficients computed with
-    mpmath (at the working precision, which must be the one the trajectory was made at)."""
+    """The exact pass from its forward trajectory (left as it is; an Arb one converted to mpf first): the
+    step coefficients computed with mpmath (at the working precision, which must be the one the trajectory
+    was made at)."""
     cc = compiled(mp_model.cell, "mp")
+    if arbforward.made_with_arb(exact):
+        exact = arbforward.as_mpf(exact, mp_model)
     coefs = [step_coefficients(cc, exact, layer) for layer in range(1, mp_model.layers + 1)]
     return ArrayFactors(mp_model, "mp", trajectory=Trajectory(exact.values, coefs, exact.inputs, exact.scalars))
 

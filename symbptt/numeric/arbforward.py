@@ -1,0 +1,289 @@
+"""The exact forward pass with Arb's balls (python-flint, the optional ``exact`` extra): the pass that
+numeric/split.py reads in float64, about four times faster than mpmath's.
+
+The convention is one line: every stored value is the midpoint of a ball whose radius, computed by Arb
+from exact inputs, proves it within one unit in the last place of mpmath's working precision.  Each step
+takes the stored (exact) midpoints of the step before, so the radii do not pile up as interval
+arithmetic's would; what each step's rounding costs after T steps is what the caller's safeguard
+(split.SPARE beyond the Jacobian norms' amplification) is for, as it is for mpmath's pass.
+
+    linear maps   one ball matrix product per step: [every map's weights | biases] · [sources; 1]
+    nodes         the cell's one-step expressions, lambdified with the table FUNCTIONS
+    check         radius ≤ 2^−prec·|midpoint| for every value, prec = mpmath's bits at the digits asked
+
+A cell whose nodes use a function outside FUNCTIONS, a constant such as π, per-element parameters, a value
+that fails the check (a sum cancelling more than GUARD bits, NaN, an argument beyond primitives.MAX_MAG),
+or python-flint missing (or SYMBPTT_ARB=0): ``forward`` returns None and the caller runs mpmath's pass,
+which says what is wrong where something is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from functools import lru_cache
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+from mpmath.libmp import dps_to_prec
+
+from .. import primitives as P
+from ..cells import INPUT, Cell
+from .factors import NumericModel
+from .forward import Trajectory, compiled
+
+GUARD = 32  # bits Arb works with beyond mpmath's: a sum may cancel this many before the check refuses it
+
+
+class _GiveUp(Exception):
+    """A value Arb did not prove to the precision asked (or a function it is not given): mpmath's pass runs."""
+
+
+def _flint() -> Any:
+    """The flint module, or None where it is not installed or SYMBPTT_ARB=0 turns it off."""
+    if os.environ.get("SYMBPTT_ARB", "1") == "0":
+        return None
+    try:
+        return importlib.import_module("flint")
+    except ImportError:
+        return None
+
+
+def _reached(x: Any) -> Any:
+    """x, refused (mpmath's pass then raises primitives.BeyondReach) beyond 2^MAX_MAG, as primitives.reachable."""
+    if abs(x) > 2 ** P.MAX_MAG:
+        raise _GiveUp
+    return x
+
+
+def _table(flint: Any) -> dict[str, Any]:
+    """The names lambdify prints (with its mpmath printer) bound to Arb: one line per function."""
+    arb, fmpz = flint.arb, flint.fmpz
+
+    def mpf(value: Any) -> Any:  # the printer's constants: an int, or (sign, mantissa, exponent, bits)
+        if isinstance(value, tuple):
+            sign, man, exp, _ = value
+            return arb(fmpz(-man if sign else man)) * arb(2) ** exp  # exact: a power of 2
+        return arb(value)
+
+    return {
+        "mpf": mpf,
+        "tanh": lambda x: x.tanh(),
+        "Logistic": lambda x: 1 / (1 + (-x).exp()),
+        "Max": lambda *xs: _largest(xs, 1),
+        "Min": lambda *xs: _largest(xs, -1),
+        "H": lambda x: arb(1) if _positive(x) else arb(0),  # the kink convention: H(0) = 0
+        "exp": lambda x: _reached(x).exp(),
+        "sin": lambda x: _reached(x).sin(),
+        "cos": lambda x: _reached(x).cos(),
+        "sinh": lambda x: _reached(x).sinh(),
+        "cosh": lambda x: _reached(x).cosh(),
+        "log": lambda x: x.log() if _positive(x) else _give_up(),
+        "sqrt": lambda x: x.sqrt() if _positive(x) or x == 0 else _give_up(),
+    }
+
+
+def _give_up() -> Any:
+    raise _GiveUp
+
+
+def _positive(x: Any) -> bool:
+    """x > 0 where the ball decides it (an exact 0 is not); a ball astride 0 decides nothing: refused."""
+    if x > 0:
+        return True
+    if x <= 0:
+        return False
+    raise _GiveUp
+
+
+def _largest(xs: tuple[Any, ...], sign: int) -> Any:
+    """The largest of xs (``sign`` 1) or the smallest (−1), where the balls decide it."""
+    best = xs[0]
+    for x in xs[1:]:
+        if _positive(sign * (x - best)):
+            best = x
+    return best
+
+
+# the functions a node may be made of, written in plain SymPy (primitives.plain: a custom activation is
+# its own expression); abs is Python's, which Arb's balls have
+_FUNCTIONS = {sp.tanh, P.Logistic, sp.Max, sp.Min, P.H, sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.log, sp.Abs}
+
+
+def _supported(expr: sp.Expr) -> bool:
+    """Whether every function in ``expr`` (plain SymPy) has an Arb line in the table and every constant
+    is a number."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Function) and type(node) not in _FUNCTIONS:
+            return False
+        if isinstance(node, sp.NumberSymbol) or node in (sp.I, sp.oo, -sp.oo, sp.zoo, sp.nan):
+            return False
+    return True
+
+
+@lru_cache(maxsize=32)
+def _nodes(cell: Cell) -> list[Any] | None:
+    """The cell's node functions on Arb numbers (ufuncs over object arrays), or None where a node uses
+    something the table lacks."""
+    flint = _flint()
+    cc = compiled(cell, "float")
+    exprs = [P.plain(expr) for expr in cc.node_exprs]
+    if flint is None or not all(_supported(expr) for expr in exprs):
+        return None
+    table = _table(flint)
+    return [np.frompyfunc(sp.lambdify(cc.args, expr, [table, "mpmath"]), len(cc.args), 1) for expr in exprs]
+
+
+def _sources(cell: Cell) -> list[str] | None:
+    """The distinct sources the linear maps read (states, then INPUT), or None where one map reads a
+    source through two matrices (its products would have to be added before the check)."""
+    sources: list[str] = []
+    for lin in cell.linears:
+        read = [src for _, src in lin.terms]
+        if len(set(read)) < len(read):
+            return None
+        sources += [s for s in read if s not in sources]
+    return sorted(sources, key=lambda s: s == INPUT)
+
+
+def forward(model: NumericModel, dps: int) -> Trajectory | None:
+    """The forward pass of ``model`` (float64 parameters) at mpmath's precision for ``dps`` digits, every
+    stored value an exact Arb number proven within one unit in that precision's last place of the step's
+    exact value from the stored values before it; None where Arb does not serve (see the module)."""
+    flint = _flint()
+    cell = model.cell
+    nodes, sources = _nodes(cell), _sources(cell)
+    if flint is None or nodes is None or sources is None:
+        return None
+    if any(np.ndim(v) > 2 for p in model.params for v in p.values()):
+        return None  # one parameter per batch element: mpmath's pass
+    prec = dps_to_prec(dps)
+    old = flint.ctx.prec
+    flint.ctx.prec = prec + GUARD
+    try:
+        return _run(flint, model, nodes, sources, prec)
+    except (_GiveUp, ArithmeticError, ValueError, TypeError):
+        return None
+    finally:
+        flint.ctx.prec = old
+
+
+def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], prec: int) -> Trajectory:
+    arb, arb_mat = flint.arb, flint.arb_mat
+    cell, cc = model.cell, compiled(model.cell, "float")
+    T, B = model.x.shape[0], model.x.shape[2]
+    n = model.params[0][f"{cell.states[0]}0"].shape[0]
+
+    def proven(v: Any) -> Any:  # the ball's midpoint, where its radius proves it to the precision asked
+        if type(v) is not arb:  # a constant: Max(0, a)'s 0
+            v = arb(v)
+        if v.rel_accuracy_bits() < prec:
+            raise _GiveUp
+        return v.mid()
+
+    checked = np.frompyfunc(proven, 1, 1)
+    exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
+    values: list[dict[str, np.ndarray]] = []
+    scalars: list[dict[str, np.ndarray]] = []
+    zeros = exact(np.zeros((n, B)))
+    for ell, p in enumerate(model.params):
+        layer = {name: np.full((T + 1, n, B), arb(0), dtype=object) for name in [lin.name for lin in cell.linears]
+                 + cc.node_names}  # step 0 of the maps and nodes: 0, as mpmath's pass leaves it
+        for s in cell.states:
+            layer[s][0] = exact(np.broadcast_to(p[f"{s}0"], (n, B)))
+        plain = ({s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
+                 | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params})
+        scalars.append(plain)
+        args: dict[str, Any] = {s: exact(v) for s, v in plain.items()}
+        inputs = exact(model.x) if ell == 0 else values[ell - 1]["h"][1:]
+        width = {src: (inputs.shape[1] if src == INPUT else n) for src in sources}
+        # every map's weights side by side over the sources, its bias in the last column (zeros elsewhere)
+        stacked = np.zeros((n * len(cell.linears), sum(width.values()) + 1))
+        for i, lin in enumerate(cell.linears):
+            rows = slice(i * n, (i + 1) * n)
+            for matrix, src in lin.terms:
+                start = sum(width[s] for s in sources[:sources.index(src)])
+                stacked[rows, start:start + width[src]] = p[matrix]
+            if lin.bias:
+                stacked[rows, -1] = p[lin.bias].reshape(-1)
+        weights = arb_mat(stacked.tolist())
+        ones = [[arb(1)] * B]
+        for t in range(1, T + 1):
+            column = [row for src in sources
+                      for row in (inputs[t - 1] if src == INPUT else layer[src][t - 1]).tolist()] + ones
+            maps = checked(np.array((weights * arb_mat(column)).tolist(), dtype=object))
+            for i, lin in enumerate(cell.linears):
+                layer[lin.name][t] = args[lin.name] = maps[i * n:(i + 1) * n]
+            for s in cell.states:
+                args[f"prev_{s}"] = layer[s][t - 1]
+            inp = inputs[t - 1]
+            args[INPUT] = inp if inp.shape[0] == n else zeros
+            row = [args[name] for name in cc.leaf_names]
+            done: list[Any] = [layer[m][t] for m in cc.node_names]
+            for k, name in enumerate(cc.node_names):
+                done[k] = layer[name][t] = checked(nodes[k](*row, *done))
+        values.append(layer)
+    return Trajectory(values, [{} for _ in values], model.x, scalars)
+
+
+def is_arb(value: Any) -> bool:
+    """Whether ``value`` is an Arb number (python-flint's arb)."""
+    return type(value).__name__ == "arb" and type(value).__module__.startswith("flint")
+
+
+def made_with_arb(traj: Trajectory) -> bool:
+    """Whether ``traj``'s stored values are Arb numbers (this module's pass) rather than mpf or float64."""
+    return is_arb(next(iter(traj.values[0].values())).flat[0])
+
+
+@lru_cache(maxsize=1)
+def _rounds_to_nearest() -> bool:
+    """Whether float() of an Arb number rounds its midpoint to the nearest float64 (python-flint ≥ 0.7;
+    earlier versions truncated): probed on two values just past a half unit, one each way, and a tie."""
+    flint = _flint()
+    arb, old = flint.arb, flint.ctx.prec
+    flint.ctx.prec = 300  # the values below exactly
+    try:
+        half, past = arb(2) ** -53, arb(2) ** -200
+        return (float(1 + half + past) == 1 + 2 ** -52 and float(-(1 + half + past)) == -(1 + 2 ** -52)
+                and float(1 + half) == 1.0)
+    finally:
+        flint.ctx.prec = old
+
+
+def to_float(array: np.ndarray) -> np.ndarray:
+    """An object array of exact Arb numbers rounded once each to the nearest float64 (±∞ beyond float64's
+    range; subnormal results are the caller's to refuse, as split._holds does)."""
+    if _rounds_to_nearest():
+        return array.astype(float)
+    out = []
+    for value in array.reshape(-1).tolist():
+        man, exp = value.man_exp()
+        try:
+            out.append(math.ldexp(float(int(man)), int(exp)))
+        except OverflowError:
+            out.append(math.copysign(math.inf, int(man)))
+    return np.array(out, dtype=float).reshape(array.shape)
+
+
+def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
+    """An Arb trajectory as mpmath's pass would hold it (at mpmath's working precision): every value
+    converted from its midpoint's mantissa and exponent, the inputs and the parameters nodes read from
+    ``mp_model``."""
+    def convert(v: Any) -> mpmath.mpf:
+        man, exp = v.man_exp()
+        return mpmath.mpf((int(man), int(exp)))
+
+    each = np.frompyfunc(convert, 1, 1)
+    values = [{name: each(array) for name, array in layer.items()} for layer in traj.values]
+    cell = mp_model.cell
+    n, B = traj.values[0][cell.states[0]].shape[1:]
+    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
+               | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in mp_model.params]
+    return Trajectory(values, [{} for _ in values], mp_model.x, scalars)
+
+
+__all__ = ["GUARD", "as_mpf", "forward", "is_arb", "made_with_arb", "to_float"]

@@ -1,0 +1,133 @@
+"""The exact forward pass with Arb's balls (numeric/arbforward.py): the same trajectory as mpmath's to
+the working precision, every value proven or refused, rounded to float64 to the nearest, and the words
+that name it."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from conftest import random_layers
+from flint import arb, ctx
+from hypothesis import given
+from hypothesis import strategies as st
+from mpmath.libmp import dps_to_prec
+
+from symbptt.activations import get_activation
+from symbptt.cells import BUILTIN, get_cell
+from symbptt.config import parse_config
+from symbptt.errors import SymbpttError
+from symbptt.numeric import arbforward, grad_report, split
+from symbptt.numeric.exact import exact_forward
+from symbptt.numeric.factors import NumericModel
+from symbptt.numeric.forward import compiled, forward
+
+ACTIVATIONS = ["tanh", "sigmoid", "relu", "sin(a)", "a/(1 + abs(a))", "log(1 + exp(a))"]
+
+
+def _model(cell: str, activation: str, n: int, layers: int, T: int, seed: int, scale: float = 0.8) -> NumericModel:
+    """A cell's model with parameters drawn as `check` draws them, inputs in (−1, 1), targets 0."""
+    spec = get_cell(cell, get_activation(activation))
+    rng = np.random.default_rng(seed)
+    params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
+              for p in random_layers(spec, n, 2, layers, rng, scale)]
+    x = rng.uniform(-1, 1, size=(T, 2, 1))
+    return NumericModel(spec, params, x, np.zeros((n, 1)))
+
+
+@given(cell=st.sampled_from(BUILTIN), activation=st.sampled_from(ACTIVATIONS), n=st.integers(1, 4),
+       layers=st.integers(1, 2), seed=st.integers(0, 2**32 - 1), dps=st.sampled_from([20, 30, 60]))
+def test_arb_stores_what_mpmath_stores_to_the_working_precision(cell, activation, n, layers, seed, dps):
+    """Every stored value of Arb's pass (linear maps, nodes, states, every layer) within a few units in the
+    last place of mpmath's working precision of mpmath's own pass, for every built-in cell."""
+    model = _model(cell, activation, n, layers, 6, seed)
+    got = arbforward.forward(model, dps)
+    assert got is not None and arbforward.made_with_arb(got)
+    with mpmath.workdps(dps):
+        mp_model = model.as_mp()
+        want = forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
+        mine = arbforward.as_mpf(got, mp_model)
+        ulp = mpmath.mpf(2) ** -dps_to_prec(dps)
+        for layer, other in zip(mine.values, want.values, strict=True):
+            assert layer.keys() == other.keys()
+            for name in layer:
+                for a, b in zip(layer[name].flat, other[name].flat, strict=True):
+                    assert abs(a - b) <= 64 * ulp * max(1, abs(b)), (cell, name, a, b)
+
+
+def test_a_value_arb_does_not_prove_sends_the_pass_to_mpmath(monkeypatch):
+    """Planted: Arb working with 64 bits fewer than mpmath's precision.  Its radii do not prove the values
+    to that precision, so the pass is refused (None) and the report's exact forward pass is mpmath's."""
+    data = {"activation": "sin(a)", "W": 3.0, "U": 1, "b": 0, "h0": 0.3, "x": [0.1] * 60, "y": 0}
+    model = NumericModel.of(parse_config(data))
+    assert arbforward.forward(model, 45) is not None
+    monkeypatch.setattr(arbforward, "GUARD", -64)
+    assert arbforward.forward(model, 45) is None
+    assert grad_report.grad_report(parse_config(data))["precision"].startswith("mpmath at 45 digits for the forward")
+
+
+def test_what_arb_is_not_given_is_left_to_mpmath(monkeypatch, tmp_path):
+    """A function outside the table (erf), a constant (π), a ball astride 0 at a kink, the square root of
+    a negative number (a user's cell), SYMBPTT_ARB=0: None, and mpmath's pass says what is wrong where
+    something is."""
+    assert arbforward.forward(_model("rnn", "erf(a)", 2, 1, 4, 1), 30) is None
+    assert arbforward.forward(_model("rnn", "sin(pi*a)", 2, 1, 4, 1), 30) is None
+    assert arbforward.forward(_model("rnn", "tanh", 2, 1, 4, 1), 30) is not None
+    with pytest.raises(arbforward._GiveUp):
+        arbforward._positive(arb("0.1") - arb("0.1"))  # [0 ± ε]: which side of the kink is not decided
+    assert arbforward._positive(arb(2) ** -1000) and not arbforward._positive(arb(0))
+    cell = tmp_path / "d.toml"
+    cell.write_text('states = ["h"]\nparams = ["w"]\n[update]\nh = "sqrt(w*h + x)"\n')
+    bad = NumericModel.of(parse_config({"cell": str(cell), "w": 0.5, "h0": 0.0, "x": [1, 0.5, -2], "y": 0.1}))
+    assert arbforward.forward(bad, 30) is None
+    with pytest.raises(SymbpttError, match=r"the step h = sqrt\(h\*w \+ x\) has no finite real value"):
+        exact_forward(bad, 30)
+    monkeypatch.setenv("SYMBPTT_ARB", "0")
+    assert arbforward.forward(_model("rnn", "tanh", 2, 1, 4, 1), 30) is None
+
+
+def _via_integers(value: arb) -> float:
+    man, exp = value.man_exp()
+    return math.ldexp(float(int(man)), int(exp))  # Python rounds an int to the nearest float64
+
+
+@pytest.mark.parametrize("nearest", [True, False])
+def test_arb_values_round_once_to_the_nearest_float64(nearest, monkeypatch):
+    """to_float against Python's rounding of the exact mantissa, on random 200-bit values and on values
+    half a unit from a float64 (ties to even) and a hair beside it, either route (float() where
+    python-flint rounds to the nearest, else the integers)."""
+    monkeypatch.setattr(arbforward, "_rounds_to_nearest", lambda: nearest)
+    rng = np.random.default_rng(7)
+    old, ctx.prec = ctx.prec, 400
+    try:
+        values = [arb(int(rng.integers(1, 2**62)) * 2**138 + int(rng.integers(0, 2**62))) * arb(2) ** int(e)
+                  for e in rng.integers(-400, 300, 300)]
+        for base in (1.0, 1.5, -3.0, 2.0**-1000, 1.7e300):
+            half = arb(math.ulp(base)) / 2
+            values += [arb(base) + half, arb(base) + half + arb(2) ** -300 * abs(arb(base)),
+                       arb(base) + half - arb(2) ** -300 * abs(arb(base)), arb(base) - half]
+        array = np.array(values, dtype=object)
+        got = arbforward.to_float(array)
+        assert got.tolist() == [_via_integers(v) for v in values]
+        assert split._float(array).tolist() == got.tolist()
+    finally:
+        ctx.prec = old
+
+
+def test_the_split_report_is_the_same_from_either_pass_but_for_the_name(monkeypatch):
+    """A chaotic network read in float64 after Arb's pass and after mpmath's: every field the same, the
+    precision line naming the pass that ran."""
+    rng = np.random.default_rng(0)
+    n, T = 8, 120
+    W = 4.0 * rng.normal(size=(n, n)) / np.sqrt(n)
+    cfg = parse_config({"activation": "tanh", "W": W.tolist(), "U": rng.normal(size=(n, 1)).tolist(), "b": [0.0] * n,
+                        "h0": [0.3] * n, "x": [[0.1]] * T, "y": [0.0] * n})
+    with_arb = grad_report.grad_report(cfg)
+    monkeypatch.setenv("SYMBPTT_ARB", "0")
+    with_mpmath = grad_report.grad_report(cfg)
+    words = with_arb.pop("precision"), with_mpmath.pop("precision")
+    assert with_arb == with_mpmath
+    assert words[0].startswith("Arb at ") and words[1] == "mpmath" + words[0].removeprefix("Arb")
+    assert grad_report.READ_IN_FLOAT64 in words[0]
