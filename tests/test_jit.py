@@ -783,3 +783,90 @@ def test_a_long_compiled_sum_is_charged_what_a_random_walk_of_roundings_costs(co
     assert _over_claim(case) <= 1
     monkeypatch.setattr(grad_report, "sum_allowance", lambda terms: 2.0 ** -51)
     assert _over_claim(case) > 1
+
+
+def _held_model(n: int = 4, layers: int = 1) -> NumericModel:
+    """A tanh network (W = 4·N(0, 1/n): chaotic for n = 4; T = 120, so its reruns run compiled) for the
+    held reruns."""
+    spec = get_cell("rnn", get_activation("tanh"))
+    rng = np.random.default_rng(3)
+    T = 120
+    params = [{"W": 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1 if ell == 0 else n)),
+               "b": np.zeros((n, 1)), "h0": np.full((n, 1), 0.3)} for ell in range(layers)]
+    return NumericModel(spec, params, np.full((T, 1, 1), 0.1), np.zeros((n, 1)))
+
+
+@pytest.mark.parametrize(("direction", "scattered"), [(0, False), (1, False), (1, True)])
+def test_the_compiled_held_rerun_moves_every_delta_as_the_numpy_one(compiled_kernel, direction, scattered):
+    """A split pass's rerun (split.nudged_on) nudges the exact trajectory where it is, then its δ recursion:
+    compiled (jit_nudge.held_gradients) with the signs drawn as whole arrays from the noise's stream, every
+    δ_t and exponent agrees bit for bit with the NumPy δ recursion given the same signs step by step —
+    outward (direction 0: each δ away from 0, the compiled _nudge's g = 0), all up and scattered.  One
+    unit in each of two layers, as in the test above: NumPy's products of n > 1 add in another order."""
+    from symbptt.numeric import jit_nudge, split
+    from symbptt.numeric.exact import exact_forward
+    from symbptt.numeric.forward import Trajectory, UlpNoise
+
+    model = _held_model(n=1, layers=2)
+    values = split.float_values(model, exact_forward(model, 60)[1])
+    assert values is not None
+    noise = UlpNoise(direction, scattered, UlpNoise.SEED)
+    traj = values.traj
+    moved = Trajectory([{name: noise(v) for name, v in layer.items()} for layer in traj.values],
+                       [{} for _ in traj.values], traj.inputs, traj.scalars)
+    split.with_coefficients(model, moved, noise)
+    drawn: list[np.ndarray] = []
+
+    def signs(shape):
+        drawn.append(noise.signs(shape))
+        return drawn[-1]
+
+    k = jit_nudge.nudged_kernels(model.cell, 2, "last")
+    contiguous = [{name: np.ascontiguousarray(v, dtype=float) for name, v in layer.items()} for layer in moved.coefs]
+    outs, exps = jit_nudge._nudged_deltas(k, model, moved.values, contiguous, signs)
+    the_plan = kernel.plan(model.cell, 2, "last")
+    order = the_plan.order
+    queue = [g[t] for t in range(model.T, -1, -1) for g in drawn][::-1]
+
+    class Replay:  # NumPy's δ recursion moves δ_t step by step: the compiled rerun's signs, handed out in turn
+        def __call__(self, values, size=None):
+            g = queue.pop()
+            return _moved(values, np.where(g == 0, np.copysign(1.0, values), g), size)
+
+    with np.errstate(all="ignore"):
+        store, numpy_exps = kernel.deltas(ArrayFactors(model, noise=Replay(), trajectory=moved),  # type: ignore[arg-type]
+                                          the_plan, rescale=True)
+    assert not queue
+    for (key, _, _), arr in zip(order, outs, strict=True):
+        assert np.array_equal(arr, store[key]), key
+        plain = kernel.deltas(values, the_plan, rescale=True)[0][key]
+        assert not np.array_equal(arr, plain)  # nudged: the rerun moved them
+    assert np.array_equal(exps, numpy_exps)
+
+
+def test_the_held_reruns_run_compiled_and_measure_what_numpy_measures(compiled_kernel, monkeypatch):
+    """kept_digits on a split pass: every held rerun runs compiled (none falls back to NumPy), and the
+    digits it counts are within half a digit of what the NumPy reruns count."""
+    from symbptt.numeric import grad_report, jit_nudge, split
+    from symbptt.numeric.exact import exact_forward
+
+    model = _held_model()
+    values = split.float_values(model, exact_forward(model, 60)[1])
+    assert values is not None
+    sizes: list[dict] = [{}]
+    loss, grads = split.gradients(values, sizes)
+    ran = []
+    original = jit_nudge.held_gradients
+
+    def counted(*args):
+        ran.append(original(*args))
+        return ran[-1]
+
+    monkeypatch.setattr(jit_nudge, "held_gradients", counted)
+    compiled_digits = grad_report.kept_digits(model, loss, grads, sizes, fixed=values)
+    assert len(ran) == len(grad_report.HELD_RUNS) and all(r is not None for r in ran)
+    monkeypatch.setattr(jit_nudge, "held_gradients", lambda *args: None)
+    numpy_digits = grad_report.kept_digits(model, loss, grads, sizes, fixed=values)
+    assert max(compiled_digits + numpy_digits) < grad_report.FLOAT64_DIGITS
+    assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
+                                                                                               numpy_digits)

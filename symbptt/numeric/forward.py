@@ -242,6 +242,14 @@ class UlpNoise:
         lo, self._used = self._used, self._used + count
         return self._towards[lo:self._used].reshape(shape), self._rounding[lo:self._used].reshape(shape)
 
+    def signs(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The directions of the next ``shape`` values of the stream, for a compiled kernel that moves them
+        itself (jit_nudge._nudge): ±1 (each drawn when scattered), or 0 for outward."""
+        if self.direction == 0:
+            return np.zeros(shape)
+        towards, _ = self._next(shape)
+        return np.broadcast_to(np.sign(towards), shape).astype(float)
+
     def together(self, values: list[np.ndarray], sizes: list[np.ndarray]) -> list[np.ndarray]:
         """Each values[i] moved with its sizes[i] (the same shape), as calls one after the other would move
         them — their entries in order, each array's in C order — in one call."""

@@ -34,7 +34,9 @@ ROUNDING = {ROUNDING!r}
 @njit(cache=True)
 def _nudge(v, z, g):
     """v moved one unit in the last place towards g·∞ and by g·ROUNDING·z (z: a sum's Σ|terms|, else 0);
-    an exact 0 whose size is 0 stays 0."""
+    an exact 0 whose size is 0 stays 0; g = 0: outward, away from 0 (UlpNoise(0): g is v's own sign)."""
+    if g == 0.0:
+        g = math.copysign(1.0, v)
     if v == 0.0 and z == 0.0:
         return v
     if v == 0.0 or not math.isfinite(v):  # rare: C's nextafter
@@ -238,7 +240,7 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool, seed: int 
     coefficients, then each δ) — or None where they do not run (see applies: no Numba, n beyond
     jit.worth_it, a batch beyond LOOP_WORK, a short run; parameters per batch element, a function they do
     not compile, Numba raising on x/0)."""
-    cell, params, x, y, loss = model.cell, model.params, model.x, model.y, model.loss
+    cell, params, x, loss = model.cell, model.params, model.x, model.loss
     n = params[0][f"{cell.states[0]}0"].shape[0]
     if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
             or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
@@ -268,15 +270,49 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool, seed: int 
                                 *[np.abs(m) for m in mats], *biases, *units, *layer.values(), *cs, *moves)
                 values.append(layer)
                 coefs.append(dict(zip(cc.keys, cs, strict=True)))
-            exps = np.zeros(T + 2, dtype=np.int64)
-            outs = [np.empty((T + 1, n, B)) for _ in plan(cell, len(params), loss).order]
-            transposed = [np.ascontiguousarray(params[layer - 1][m].T) for layer, m in k.weights]
-            k.deltas(T, n, B, values[-1]["h"], y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
-                     *transposed, *outs, *[np.abs(m) for m in transposed], *[np.empty((n, B)) for _ in outs],
-                     *[signs((T + 1, n, B)) for _ in outs])
+            outs, exps = _nudged_deltas(k, model, values, coefs, signs)
     except (FloatingPointError, ZeroDivisionError):
         return None
-    return NudgedPass(values, coefs, outs, exps[:T + 1])
+    return NudgedPass(values, coefs, outs, exps)
+
+
+def _nudged_deltas(k: NudgedKernels, model: NumericModel, values: list[dict[str, np.ndarray]],
+                   coefs: list[dict[tuple[str, str], np.ndarray]], signs: Callable[[tuple[int, ...]], np.ndarray]
+                   ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every δ_t (kernel.plan's order) and the exponents, by the compiled nudged δ recursion from a pass's
+    values and coefficients, each δ array moved by the next ``signs`` of its shape."""
+    cc, params, T, n, B = compiled(model.cell), model.params, model.T, values[0]["h"].shape[1], model.x.shape[2]
+    exps = np.zeros(T + 2, dtype=np.int64)
+    outs = [np.empty((T + 1, n, B)) for _ in plan(model.cell, model.layers, model.loss).order]
+    transposed = [np.ascontiguousarray(params[layer - 1][m].T) for layer, m in k.weights]
+    k.deltas(T, n, B, values[-1]["h"], model.y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
+             *transposed, *outs, *[np.abs(m) for m in transposed], *[np.empty((n, B)) for _ in outs],
+             *[signs((T + 1, n, B)) for _ in outs])
+    return outs, exps[:T + 1]
+
+
+def held_gradients(model: NumericModel, values: list[dict[str, np.ndarray]],
+                   coefs: list[dict[tuple[str, str], np.ndarray]], noise: UlpNoise
+                   ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+    """The loss and gradients of a rerun whose trajectory and coefficients ``noise`` has already moved where
+    they are (split.nudged_on): the δ recursion compiled, each δ moved by the next signs of ``noise``'s
+    stream (UlpNoise.signs), the sums over t compiled (not nudged) — or None where the kernels do not run
+    (applies), raise or meet a float64 event: the caller then runs the NumPy rerun."""
+    cell, params, x, loss = model.cell, model.params, model.x, model.loss
+    n = params[0][f"{cell.states[0]}0"].shape[0]
+    if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
+            or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
+        return None
+    k, plain = nudged_kernels(cell, len(params), loss), jit.kernels(cell, len(params), loss)
+    assert k is not None and plain is not None  # applies asked
+    values = [{name: np.ascontiguousarray(v, dtype=float) for name, v in layer.items()} for layer in values]
+    coefs = [{key: np.ascontiguousarray(v, dtype=float) for key, v in layer.items()} for layer in coefs]
+    try:
+        with np.errstate(all="ignore"):
+            outs, exps = _nudged_deltas(k, model, values, coefs, noise.signs)
+    except (FloatingPointError, ZeroDivisionError):
+        return None
+    return jit._sums(plain, compiled(cell), params, x, model.y, loss, values, coefs, outs, exps)
 
 
 def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED
@@ -293,5 +329,5 @@ def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed:
                      done.coefs, done.deltas, done.exps)
 
 
-__all__ = ["LOOP_WORK", "NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "applies", "compiles_first",
+__all__ = ["LOOP_WORK", "NUDGE_SOURCE", "NudgedKernels", "NudgedPass", "applies", "compiles_first", "held_gradients",
            "nudged_forward_source", "nudged_gradients", "nudged_kernels", "nudged_pass"]

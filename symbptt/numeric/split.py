@@ -20,7 +20,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from . import arbforward, kernel
+from . import arbforward, jit_nudge, kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
 from .forward import Trajectory, UlpNoise, compiled, step_coefficients
@@ -112,11 +112,15 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
 def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str, np.ndarray]]]:
     """Loss and gradients again with every stored value of the pass's trajectory moved by ``noise`` where it
     is (the forward pass is not run again), its coefficients computed from the moved values and moved in
-    turn, and the δ recursion's sums moved as it runs (kernel.gradients with a noisy pass)."""
+    turn, and the δ recursion's sums moved as it runs: compiled where jit_nudge.held_gradients runs, else
+    kernel.gradients with a noisy pass."""
     model, traj = values.model, values.traj
     moved = Trajectory([{name: noise(v) for name, v in layer.items()} for layer in traj.values],
                        [{} for _ in traj.values], traj.inputs, traj.scalars)
     with_coefficients(model, moved, noise)
+    compiled_rerun = jit_nudge.held_gradients(model, moved.values, moved.coefs, noise)
+    if compiled_rerun is not None:
+        return compiled_rerun
     with np.errstate(all="ignore"):
         return gradients(ArrayFactors(model, watch=Unwatched(), noise=noise, trajectory=moved))
 
