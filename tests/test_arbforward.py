@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mpmath.libmp import dps_to_prec
 
+from symbptt import primitives as P
 from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, get_cell
 from symbptt.config import parse_config
@@ -78,6 +79,11 @@ def test_what_arb_is_not_given_is_left_to_mpmath(monkeypatch, tmp_path):
     with pytest.raises(arbforward._GiveUp):
         arbforward._positive(arb("0.1") - arb("0.1"))  # [0 ± ε]: which side of the kink is not decided
     assert arbforward._positive(arb(2) ** -1000) and not arbforward._positive(arb(0))
+    table = arbforward._table(arbforward._flint())
+    for name in ("exp", "sin", "cos", "sinh", "cosh"):  # beyond mpmath's reach: its pass raises BeyondReach
+        assert table[name](arb(3)).is_finite()
+        with pytest.raises(arbforward._GiveUp):
+            table[name](arb(2) ** (P.MAX_MAG + 1))
     cell = tmp_path / "d.toml"
     cell.write_text('states = ["h"]\nparams = ["w"]\n[update]\nh = "sqrt(w*h + x)"\n')
     bad = NumericModel.of(parse_config({"cell": str(cell), "w": 0.5, "h0": 0.0, "x": [1, 0.5, -2], "y": 0.1}))

@@ -186,6 +186,17 @@ def test_the_reference_states_the_rules_for_compiled_reruns_and_checked_products
     assert f"n ≤ {MAX_SEQUENCE_UNITS}: the report is one sequence" in text
 
 
+def test_the_reference_states_arbs_guard_and_the_spare_digits_as_the_code_holds_them():
+    """docs/reference.md's account of Arb's forward pass quotes the bits Arb works with beyond mpmath's
+    and the spare digits the split keeps as arbforward.GUARD and split.SPARE set them."""
+    from symbptt.numeric.arbforward import GUARD
+    from symbptt.numeric.split import SPARE
+
+    text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
+    assert f"(Arb works {GUARD} bits beyond it, so a sum may cancel that many before a value is refused)" in text
+    assert f"what T steps of rounding cost is what the {SPARE} spare digits are for" in text
+
+
 def _reference_api_block() -> str:
     text = (ROOT / "docs" / "reference.md").read_text()
     start = text.index("```python", text.index("## In Python and Jupyter")) + len("```python")

@@ -1,5 +1,5 @@
-"""The exact forward pass with Arb's balls (python-flint, the optional ``exact`` extra): the pass that
-numeric/split.py reads in float64, about four times faster than mpmath's.
+"""The exact forward pass with Arb's balls (python-flint): the pass numeric/split.py reads in float64,
+about four times faster than mpmath's.
 
 The convention is one line: every stored value is the midpoint of a ball whose radius, computed by Arb
 from exact inputs, proves it within one unit in the last place of mpmath's working precision.  Each step
@@ -8,13 +8,14 @@ arithmetic's would; what each step's rounding costs after T steps is what the ca
 (split.SPARE beyond the Jacobian norms' amplification) is for, as it is for mpmath's pass.
 
     linear maps   one ball matrix product per step: [every map's weights | biases] · [sources; 1]
-    nodes         the cell's one-step expressions, lambdified with the table FUNCTIONS
+    nodes         the cell's one-step expressions in plain SymPy, lambdified with _table's Arb lines
     check         radius ≤ 2^−prec·|midpoint| for every value, prec = mpmath's bits at the digits asked
 
-A cell whose nodes use a function outside FUNCTIONS, a constant such as π, per-element parameters, a value
-that fails the check (a sum cancelling more than GUARD bits, NaN, an argument beyond primitives.MAX_MAG),
-or python-flint missing (or SYMBPTT_ARB=0): ``forward`` returns None and the caller runs mpmath's pass,
-which says what is wrong where something is.
+A cell whose nodes use a function outside _FUNCTIONS, a constant such as π, per-element parameters, a
+value that fails the check (a sum cancelling more than GUARD bits, NaN, an argument beyond
+primitives.MAX_MAG), a kink whose side a ball does not decide, or python-flint missing (or
+SYMBPTT_ARB=0): ``forward`` returns None and the caller runs mpmath's pass, which says what is wrong where
+something is.
 """
 
 from __future__ import annotations
@@ -52,16 +53,15 @@ def _flint() -> Any:
         return None
 
 
-def _reached(x: Any) -> Any:
-    """x, refused (mpmath's pass then raises primitives.BeyondReach) beyond 2^MAX_MAG, as primitives.reachable."""
-    if abs(x) > 2 ** P.MAX_MAG:
-        raise _GiveUp
-    return x
-
-
 def _table(flint: Any) -> dict[str, Any]:
     """The names lambdify prints (with its mpmath printer) bound to Arb: one line per function."""
     arb, fmpz = flint.arb, flint.fmpz
+    reach = arb(2) ** P.MAX_MAG
+
+    def _reached(x: Any) -> Any:  # refused beyond 2^MAX_MAG, where mpmath's pass raises BeyondReach
+        if abs(x) > reach:
+            raise _GiveUp
+        return x
 
     def mpf(value: Any) -> Any:  # the printer's constants: an int, or (sign, mantissa, exponent, bits)
         if isinstance(value, tuple):
