@@ -79,7 +79,7 @@ def test_what_arb_is_not_given_is_left_to_mpmath(monkeypatch, tmp_path):
     with pytest.raises(arbforward._GiveUp):
         arbforward._positive(arb("0.1") - arb("0.1"))  # [0 ± ε]: which side of the kink is not decided
     assert arbforward._positive(arb(2) ** -1000) and not arbforward._positive(arb(0))
-    table = arbforward._table(arbforward._flint())
+    table = arbforward._table(arbforward._installed())
     for name in ("exp", "sin", "cos", "sinh", "cosh"):  # beyond mpmath's reach: its pass raises BeyondReach
         assert table[name](arb(3)).is_finite()
         with pytest.raises(arbforward._GiveUp):
@@ -90,8 +90,12 @@ def test_what_arb_is_not_given_is_left_to_mpmath(monkeypatch, tmp_path):
     assert arbforward.forward(bad, 30) is None
     with pytest.raises(SymbpttError, match=r"the step h = sqrt\(h\*w \+ x\) has no finite real value"):
         exact_forward(bad, 30)
+    fresh = _model("rnn", "0.5*a + sin(a)", 2, 1, 4, 1)  # a cell no call has seen: nothing cached for it
     monkeypatch.setenv("SYMBPTT_ARB", "0")
     assert arbforward.forward(_model("rnn", "tanh", 2, 1, 4, 1), 30) is None
+    assert arbforward.forward(fresh, 30) is None
+    monkeypatch.setenv("SYMBPTT_ARB", "1")  # turned on again: what was asked while off is not remembered
+    assert arbforward.forward(fresh, 30) is not None
 
 
 def _via_integers(value: arb) -> float:

@@ -808,7 +808,7 @@ def test_the_compiled_held_rerun_moves_every_delta_as_the_numpy_one(compiled_ker
     from symbptt.numeric.forward import Trajectory, UlpNoise
 
     model = _held_model(n=1, layers=2)
-    values = split.float_values(model, exact_forward(model, 60)[1])
+    values = split.float_values(model, exact_forward(model, 60))
     assert values is not None
     noise = UlpNoise(direction, scattered, UlpNoise.SEED)
     traj = values.traj
@@ -851,7 +851,7 @@ def test_the_held_reruns_run_compiled_and_measure_what_numpy_measures(compiled_k
     from symbptt.numeric.exact import exact_forward
 
     model = _held_model()
-    values = split.float_values(model, exact_forward(model, 60)[1])
+    values = split.float_values(model, exact_forward(model, 60))
     assert values is not None
     sizes: list[dict] = [{}]
     loss, grads = split.gradients(values, sizes)

@@ -115,7 +115,7 @@ def _held_over_claim(case: tuple) -> float:
     at 30 digits, over what its measured digits claim (1: a claim just held), against reference.py."""
     sweep = _sweep()
     model = grad_report.NumericModel.of(parse_config(sweep.build(case)[0]))
-    _, exact = exact_forward(model, 30)
+    exact = exact_forward(model, 30)
     read = grad_report.read_in_float64(model, exact, grad_report.listed_steps(model.T), 1, 30)
     assert read is not None
     block, entry = sweep.errors(case, read[2], 70)
@@ -171,7 +171,7 @@ def test_the_held_reruns_move_the_gradients_by_about_what_rounding_costs(loss):
         data = data | {"loss": "sum", "y": [[0.0] * 8] * 80}
     cfg = parse_config(data)
     model = grad_report.NumericModel.of(cfg)
-    _, exact = exact_forward(model, 60)
+    exact = exact_forward(model, 60)
     values = split.float_values(model, exact)
     assert values is not None
     loss_value, grads = split.gradients(values)
@@ -204,7 +204,7 @@ def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeyp
     ``least`` (what is returned is then only known to be below it); without it, every rerun runs."""
     data, _ = _chaotic(n=8, T=80)
     model = grad_report.NumericModel.of(parse_config(data))
-    _, exact = exact_forward(model, 60)
+    exact = exact_forward(model, 60)
     values = split.float_values(model, exact)
     assert values is not None
     magnitudes: list[dict] = [{}]

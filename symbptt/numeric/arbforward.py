@@ -44,9 +44,14 @@ class _GiveUp(Exception):
 
 
 def _flint() -> Any:
-    """The flint module, or None where it is not installed or SYMBPTT_ARB=0 turns it off."""
-    if os.environ.get("SYMBPTT_ARB", "1") == "0":
-        return None
+    """The flint module, or None where it is not installed or SYMBPTT_ARB=0 turns it off (read at each
+    call: nothing cached depends on it)."""
+    return None if os.environ.get("SYMBPTT_ARB", "1") == "0" else _installed()
+
+
+@lru_cache(maxsize=1)
+def _installed() -> Any:
+    """The flint module, or None where python-flint is not installed."""
     try:
         return importlib.import_module("flint")
     except ImportError:
@@ -128,7 +133,7 @@ def _supported(expr: sp.Expr) -> bool:
 def _nodes(cell: Cell) -> list[Any] | None:
     """The cell's node functions on Arb numbers (ufuncs over object arrays), or None where a node uses
     something the table lacks."""
-    flint = _flint()
+    flint = _installed()
     cc = compiled(cell, "float")
     exprs = [P.plain(expr) for expr in cc.node_exprs]
     if flint is None or not all(_supported(expr) for expr in exprs):
@@ -154,9 +159,11 @@ def forward(model: NumericModel, dps: int) -> Trajectory | None:
     stored value an exact Arb number proven within one unit in that precision's last place of the step's
     exact value from the stored values before it; None where Arb does not serve (see the module)."""
     flint = _flint()
+    if flint is None:
+        return None
     cell = model.cell
     nodes, sources = _nodes(cell), _sources(cell)
-    if flint is None or nodes is None or sources is None:
+    if nodes is None or sources is None:
         return None
     if any(np.ndim(v) > 2 for p in model.params for v in p.values()):
         return None  # one parameter per batch element: mpmath's pass
@@ -241,9 +248,9 @@ def made_with_arb(traj: Trajectory) -> bool:
 
 @lru_cache(maxsize=1)
 def _rounds_to_nearest() -> bool:
-    """Whether float() of an Arb number rounds its midpoint to the nearest float64 (python-flint ≥ 0.7;
-    earlier versions truncated): probed on two values just past a half unit, one each way, and a tie."""
-    flint = _flint()
+    """Whether float() of an Arb number rounds its midpoint to the nearest float64 (some releases of
+    python-flint truncate instead): probed on two values just past a half unit, one each way, and a tie."""
+    flint = _installed()
     arb, old = flint.arb, flint.ctx.prec
     flint.ctx.prec = 300  # the values below exactly
     try:

@@ -196,16 +196,17 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
-def exact_forward(model: NumericModel, dps: int) -> tuple[NumericModel, Trajectory]:
-    """The model in mpf and its forward pass at ``dps`` digits (refused first when beyond mpmath's
-    budget), without the step coefficients (numeric/split.py reads it in float64 or adds them): Arb's
-    where it serves (numeric/arbforward.py: each value proven to mpmath's working precision), else
-    mpmath's."""
+def exact_forward(model: NumericModel, dps: int) -> Trajectory:
+    """The forward pass of ``model`` at ``dps`` digits (refused first when beyond mpmath's budget),
+    without the step coefficients (numeric/split.py reads it in float64 or adds them): Arb's where it
+    serves (numeric/arbforward.py: each value proven to mpmath's working precision), else mpmath's."""
     mp_cost(model, dps)
+    traj = arbforward.forward(model, dps)
+    if traj is not None:
+        return traj
     with mpmath.workdps(dps):
         mp_model = model.as_mp()
-        traj = arbforward.forward(model, dps)
-        return mp_model, traj if traj is not None else forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
+        return forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
 
 
 @fewer_full_collections

@@ -167,7 +167,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
             else:
-                mp_model, exact = exact_forward(model, dps)
+                exact = exact_forward(model, dps)
                 engine = forward_engine(exact)
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
                 read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, dps)
@@ -176,7 +176,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     lost = lost_digits(norms) + cancelled
                     break
                 with mpmath.workdps(dps):
-                    values = split.exact_values(mp_model, exact)
+                    values = split.exact_values(model, exact)
+                mp_model = values.model
             with mpmath.workdps(dps):
                 loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
@@ -202,7 +203,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
-                mp_model, exact = exact_forward(model, DPS)
+                exact = exact_forward(model, DPS)
                 engine = forward_engine(exact)
                 read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, DPS)
                 if read is not None:
@@ -210,7 +211,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     lost = lost_digits(norms) + cancelled
                 else:
                     with mpmath.workdps(DPS):
-                        loss, grads = gradient_blocks(split.exact_values(mp_model, exact), mp_model)
+                        exact_pass = split.exact_values(model, exact)
+                        loss, grads = gradient_blocks(exact_pass, exact_pass.model)
                 used_mp = DPS
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)

@@ -125,10 +125,11 @@ def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str
         return gradients(ArrayFactors(model, watch=Unwatched(), noise=noise, trajectory=moved))
 
 
-def exact_values(mp_model: NumericModel, exact: Trajectory) -> ArrayFactors:
-    """The exact pass from its forward trajectory (left as it is; an Arb one converted to mpf first): the
-    step coefficients computed with mpmath (at the working precision, which must be the one the trajectory
-    was made at)."""
+def exact_values(model: NumericModel, exact: Trajectory) -> ArrayFactors:
+    """The exact pass of ``model`` (float64 parameters) from its forward trajectory (left as it is; an Arb
+    one converted to mpf first): the model in mpf, and the step coefficients computed with mpmath (at the
+    working precision, which must be the one the trajectory was made at)."""
+    mp_model = model.as_mp()
     cc = compiled(mp_model.cell, "mp")
     if arbforward.made_with_arb(exact):
         exact = arbforward.as_mpf(exact, mp_model)
