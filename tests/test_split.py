@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from symbptt.config import parse_config
 from symbptt.numeric import grad_report, split
 from symbptt.numeric.exact import exact_forward
-from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise
+from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise, difference_digits
 from symbptt.reference import bptt
 
 
@@ -220,3 +220,25 @@ def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeyp
     calls.clear()
     assert grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values, least=1.0) == every
     assert len(calls) == len(grad_report.HELD_RUNS)
+
+
+def test_a_difference_that_cancels_more_than_float64_spares_is_not_read_in_float64(monkeypatch):
+    """A 2-layer GRU (n = 4, T = 238) whose float64 pass kept 10 digits: on its exact pass layer 2's
+    h_{t−1} − n_t cancels 13 digits.  Read in float64 it claimed 5.7 digits in its worst entry and held
+    4.8 (benchmarks/split_sweep.py, seed 6, found it 7.6× outside its claim); the difference is measured
+    on the trajectory read in float64 first, and the rest is mpmath's, holding every digit it gives."""
+    case = ("gru", "tanh", 4, 2, 238, "last", 2.0, 0.1, 150854980)
+    sweep = _sweep()
+    drawn, error, path = sweep.measured(case)
+    assert path == "mpmath" and error <= 1, drawn
+    model = grad_report.NumericModel.of(parse_config(sweep.build(case)[0]))
+    exact = exact_forward(model, 30)
+    values = split.float_values(model, exact)
+    assert values is not None
+    counted = grad_report.float_difference_digits(values.cc, values.traj)
+    with mpmath.workdps(30):
+        exact_pass = split.exact_values(model, exact)
+        assert abs(counted - difference_digits(exact_pass.cc, exact_pass.traj)) < 0.01 and 12 < counted < 14
+    monkeypatch.setattr(grad_report, "float_difference_digits", lambda *args: 0.0)  # planted: not measured
+    drawn, error, path = sweep.measured(case)
+    assert path == "split" and error > 1, drawn

@@ -105,9 +105,10 @@ class CompiledCell:
                                    {unit(n) for n in self.node_names} | {prev(s) for s in cell.states}
                                    | {self.graph.symbol(lin.name) for lin in cell.linears})
         self.differences = bool(differences)
-        # mpmath: each difference's terms, to measure how many digits it cancels on an exact trajectory
+        # each difference's terms, to measure how many digits it cancels on an exact trajectory (mpmath),
+        # or on one rounded to float64 (numeric/split.py)
         self.difference_terms = [[self._compile(term, f"a term of {text(add.xreplace(plain))}") for term in add.args]
-                                 for add in differences] if kind == "mp" else []
+                                 for add in differences]
         # the nodes that saturate, each with whether its range is (−1, 1) (tanh) rather than (0, 1) (σ)
         self.saturating = {name: isinstance(expr, P.tanh) for name, expr in cell.nodes
                            if isinstance(expr, (P.tanh, P.sigmoid))}
@@ -454,6 +455,27 @@ def difference_digits(cc: CompiledCell, traj: Trajectory) -> float:
                 if not total:
                     return math.inf
                 worst = max(worst, P.mp_log10_abs(size) - P.mp_log10_abs(total))
+    return worst
+
+
+def float_difference_digits(cc: CompiledCell, traj: Trajectory) -> float:
+    """difference_digits on a float64 trajectory (an exact one rounded once to float64, numeric/split.py),
+    with float64 terms: each difference within a few units in the last place of its largest term of the
+    exact one, so a count well below float64's 16 digits is the difference's own, and one near or above
+    it (∞ where a difference came out 0 and its terms did not) says float64 holds none of its digits."""
+    worst = 0.0
+    for ell in range(1, len(traj.values) + 1):
+        row = step_rows(cc, traj, ell) if cc.difference_terms else []
+        for terms in cc.difference_terms:
+            parts = [np.broadcast_to(np.asarray(term(*row), dtype=float), row[0].shape) for term in terms]
+            size, total = sum(np.abs(p) for p in parts), np.abs(sum(parts))
+            seen = size > 0  # 0 − 0: nothing to cancel
+            if not seen.any():
+                continue
+            if np.any(total[seen] == 0):
+                return math.inf
+            with np.errstate(all="ignore"):
+                worst = max(worst, float(np.max(np.log10(size[seen]) - np.log10(total[seen]))))
     return worst
 
 

@@ -36,7 +36,7 @@ from .exact import (
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits
+from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits, float_difference_digits
 from .jit_nudge import nudged_gradients
 from .logspace import (
     constant_factor,
@@ -256,15 +256,18 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
 def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int
                     ) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
                                tuple[float, float]] | None:
-    """The rest of the report in float64 from a forward pass made with mpmath at ``dps`` digits
+    """The rest of the report in float64 from a forward pass made exactly at ``dps`` digits
     (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
     reruns measure them with the trajectory held (kept_digits).  None — the caller goes on with mpmath —
-    where a value or step leaves float64's range, where the gradients keep fewer than ``digits`` digits,
-    or where the norms show that ``dps`` did not leave the trajectory split.SPARE digits beyond what
-    amplification cost it."""
+    where a value or step leaves float64's range, where a difference of two stored values (the GRU's
+    h_{t−1} − n_t near a fixed point) cancels more than the 16 − ``digits`` digits float64 can spare,
+    where the gradients keep fewer than ``digits`` digits, or where the norms show that ``dps`` did not
+    leave the trajectory split.SPARE digits beyond what amplification cost it."""
     values = split.float_values(model, exact)
     if values is None or values.watch.events or not kernel.applies(values):
         return None
+    if values.cc.differences and float_difference_digits(values.cc, values.traj) > 16.0 - digits:
+        return None  # a difference of two stored values cancels more digits than float64 can spare it
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     loss, grads = split.gradients(values, magnitudes)
     if values.watch.events:
