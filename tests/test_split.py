@@ -242,3 +242,28 @@ def test_a_difference_that_cancels_more_than_float64_spares_is_not_read_in_float
     monkeypatch.setattr(grad_report, "float_difference_digits", lambda *args: 0.0)  # planted: not measured
     drawn, error, path = sweep.measured(case)
     assert path == "split" and error > 1, drawn
+
+
+def test_symbptt_gradients_reads_the_exact_forward_pass_in_float64_as_grad_does():
+    """symbptt.gradients(digits=12) on the chaotic network of one sequence: the float64 pass kept too few
+    digits, so its forward pass is computed exactly at the digits `grad`'s report takes and the rest read
+    in float64 from it — the report's gradients bit for bit, its digits and its claim, which
+    reference.py holds.  Asked for 15 digits (which the float64 rest does not keep), or for a batch of
+    two, every number is mpmath's, as before."""
+    import symbptt
+
+    data, params = _chaotic()
+    report = grad_report.grad_report(parse_config(data))
+    x, y = np.full((80, 1), 0.1), np.zeros(16)
+    got = symbptt.gradients(params, x, y, digits=12)
+    assert got.exact is None and got.digits == int(report["precision"].split()[2])
+    assert got.kept == tuple(report["float64_digits"].values())
+    for name, block in got.grads.items():
+        assert np.array_equal(block, np.reshape(report["grad"][name], block.shape)), name
+    with mpmath.workdps(got.digits + 30):
+        want = bptt([params], x, y, "tanh", "last", "rnn", kind="mp")[1]
+    held = _digits_held(got.grads, want)
+    assert held[0] >= got.kept[0] and held[1] >= got.kept[1], (held, got.kept)
+    assert symbptt.gradients(params, x, y, digits=15).exact is not None
+    both = symbptt.gradients(params, np.repeat(x[:, :, None], 2, axis=2), np.repeat(y[:, None], 2, axis=1), digits=12)
+    assert both.exact is not None and np.allclose(both.grads["W"], 2 * got.grads["W"], rtol=1e-11, atol=0)

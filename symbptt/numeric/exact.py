@@ -196,6 +196,7 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
+@fewer_full_collections
 def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     """The forward pass of ``model`` at ``dps`` digits (refused first when beyond mpmath's budget),
     without the step coefficients (numeric/split.py reads it in float64 or adds them): Arb's where it

@@ -33,7 +33,10 @@ Float64 rounding itself is measured only when asked: over T steps each entry's r
 like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
 more with every stored value nudged by a rounding, as `symbptt grad --digits 12` does, and computed
-again with mpmath when fewer digits held (``kept`` says how many did).  Unasked, the growth of δ back
+again exactly when fewer digits held (``kept`` says how many did): for one sequence, as `grad` does,
+its forward pass first (Arb's, numeric/arbforward.py, at 30 digits more than the Jacobian norms say
+rounding is amplified by) with the rest in float64 from it where that keeps the digits asked
+(numeric/split.py), else every number with mpmath.  Unasked, the growth of δ back
 through time is read off the pass (numeric/amplification.py, ``amplified``), and a RoundingWarning is
 given where it leaves fewer than 12 digits.
 """
@@ -74,8 +77,9 @@ class Gradients(tuple):
         digits: 0 when float64 (with a power-of-two exponent per step, and a saturated gate's differences
             taken from the distances to ±1) held every number in its range —
             and, when ``digits`` was asked for, kept that many significant digits as measured; else the
-            decimal digits mpmath carried (for the blocks float64 could not hold; for every block when
-            ``digits`` was asked for).
+            decimal digits the exact pass carried: mpmath's (for the blocks float64 could not hold; for
+            every block when ``digits`` was asked for), or, with ``exact`` None and ``kept`` given, the
+            forward pass's alone, the rest float64 read from it (numeric/split.py).
         log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
@@ -86,7 +90,8 @@ class Gradients(tuple):
             gate before any measuring); else the significant digits the float64 pass kept as measured by
             the nudged reruns, their changes counted with margins (grad_report.NUDGED_RUNS; relative to
             each gradient's largest entry, and in the worst entry), rounded down to a tenth as `symbptt
-            grad` shows them.
+            grad` shows them — or, where the exact forward pass was read in float64 (``digits`` then its
+            digits), what that pass kept, measured by grad_report.HELD_RUNS.
         amplified: None when ``kept`` was measured; else log10 of how much ∂L/∂s_k of the top layer, as the
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
@@ -180,7 +185,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         digits: None (float64 rounding not measured), or 1 to 15: the significant digits float64 must
             keep, measured by three reruns with every stored value nudged by a rounding and counted with
             a margin (grad_report.kept_digits; several times the work of a plain call); where fewer held,
-            every gradient is computed again with mpmath.
+            every gradient is computed again exactly (for one sequence its forward pass alone, as `grad`
+            does, where the rest in float64 from it keeps them).
 
     Returns:
         A ``Gradients``: unpacks as ``loss, grads``; ``.digits``, ``.log10`` and ``.exact`` say how the
@@ -314,9 +320,8 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     each sum's Σ|terms|, three nudged reruns (grad_report.kept_digits), and every number computed again
     with mpmath when fewer than ``digits`` held in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
-    much is not measured, so until two passes agree (_settled).  (`grad`'s report then tries its exact
-    forward pass read in float64 first, numeric/split.py, whose safeguard is the Jacobian norms this call
-    does not compute; here the exact pass computes every number.)"""
+    much is not measured, so until two passes agree (_settled) — after, for one sequence, its exact forward
+    pass read in float64 as `grad` reads it (_split), where that keeps them."""
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     values, computed = R.float64_pass(model)  # the pass `grad` measures (compiled where its reruns are)
     with values.watch.watch(None):
@@ -329,11 +334,36 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     shown = report.shown_digits(kept)
     if kept[0] >= digits:
         return value, grads, 0, shown
+    if model.x.shape[2] == 1 and (read := _split(R, report, model, values, digits)) is not None:
+        return read
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
         dps = R.DPS + math.ceil(16 - kept[1])
         return (*R.mp_gradients(model, dps), dps, shown)
     dps = R.DPS + 16
     return (*_settled(R, model, dps, *R.mp_gradients(model, dps)), shown)
+
+
+def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int
+           ) -> tuple[Any, list[dict[str, Any]], int, Any] | None:
+    """One sequence whose float64 pass kept fewer than ``digits``: its forward pass exactly and the rest in
+    float64 from it, as `grad`'s report reads it (grad_report.read_in_float64; at DPS digits, or DPS more
+    than the Jacobian norms of the float64 pass say rounding is amplified by where that is beyond what
+    float64 spares) — loss, gradients, the exact pass's digits and what the float64 rest kept (shown as
+    `grad` shows it) — or None where that does not keep the digits (the caller then uses mpmath)."""
+    from .forward import cancelled_digits
+    from .logspace import listed_steps, log10_jacobian_norms
+
+    ks = listed_steps(model.T)
+    cancelled = cancelled_digits(values.cc, values.traj)
+    lost = report.lost_digits([log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)])
+    if not math.isfinite(lost):
+        return None
+    dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else R.DPS
+    read = report.read_in_float64(model, R.exact_forward(model, dps), ks, digits, dps)
+    if read is None:
+        return None
+    _, loss, grads, _, held = read
+    return loss, grads, dps, report.shown_digits(held)
 
 
 AGREE = 15  # digits two exact passes (one with twice the other's digits) share before the later is taken
