@@ -567,18 +567,24 @@ def _compiled_and_numpy_digits(model: NumericModel, monkeypatch) -> tuple[tuple,
     from symbptt.numeric import exact, grad_report, jit_nudge
 
     loss, grads, _ = exact.exact_gradients(model)
+    return _compiled_then_numpy(monkeypatch, grad_report, "nudged_gradients", jit_nudge.nudged_gradients,
+                                lambda: grad_report.kept_digits(model, loss, grads), len(grad_report.NUDGED_RUNS))
+
+
+def _compiled_then_numpy(monkeypatch, where, name: str, compiled_rerun, measure, runs: int) -> tuple[tuple, tuple]:
+    """What ``measure()`` counts with every rerun run compiled by ``compiled_rerun`` (``where.name``: each
+    call counted, none falling back to NumPy), then with ``where.name`` turned off (the NumPy reruns)."""
     calls = []
-    original = jit_nudge.nudged_gradients
 
     def counted(*args):
-        calls.append(original(*args))
+        calls.append(compiled_rerun(*args))
         return calls[-1]
 
-    monkeypatch.setattr(grad_report, "nudged_gradients", counted)
-    compiled_digits = grad_report.kept_digits(model, loss, grads)
-    assert len(calls) == len(grad_report.NUDGED_RUNS) and all(c is not None for c in calls)
-    monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
-    return compiled_digits, grad_report.kept_digits(model, loss, grads)
+    monkeypatch.setattr(where, name, counted)
+    compiled_digits = measure()
+    assert len(calls) == runs and all(c is not None for c in calls)
+    monkeypatch.setattr(where, name, lambda *args: None)
+    return compiled_digits, measure()
 
 
 @pytest.mark.parametrize(("B", "seed"), [(1, 5), (5, 6)])
@@ -855,18 +861,9 @@ def test_the_held_reruns_run_compiled_and_measure_what_numpy_measures(compiled_k
     assert values is not None
     sizes: list[dict] = [{}]
     loss, grads = split.gradients(values, sizes)
-    ran = []
-    original = jit_nudge.held_gradients
-
-    def counted(*args):
-        ran.append(original(*args))
-        return ran[-1]
-
-    monkeypatch.setattr(jit_nudge, "held_gradients", counted)
-    compiled_digits = grad_report.kept_digits(model, loss, grads, sizes, fixed=values)
-    assert len(ran) == len(grad_report.HELD_RUNS) and all(r is not None for r in ran)
-    monkeypatch.setattr(jit_nudge, "held_gradients", lambda *args: None)
-    numpy_digits = grad_report.kept_digits(model, loss, grads, sizes, fixed=values)
+    compiled_digits, numpy_digits = _compiled_then_numpy(
+        monkeypatch, jit_nudge, "held_gradients", jit_nudge.held_gradients,
+        lambda: grad_report.kept_digits(model, loss, grads, sizes, fixed=values), len(grad_report.HELD_RUNS))
     assert max(compiled_digits + numpy_digits) < grad_report.FLOAT64_DIGITS
     assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)
