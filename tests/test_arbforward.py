@@ -28,22 +28,25 @@ from symbptt.numeric.forward import compiled, forward
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "sin(a)", "a/(1 + abs(a))", "log(1 + exp(a))"]
 
 
-def _model(cell: str, activation: str, n: int, layers: int, T: int, seed: int, scale: float = 0.8) -> NumericModel:
+def _model(cell: str, activation: str, n: int, layers: int, T: int, seed: int, scale: float = 0.8,
+           batch: int = 1) -> NumericModel:
     """A cell's model with parameters drawn as `check` draws them, inputs in (−1, 1), targets 0."""
     spec = get_cell(cell, get_activation(activation))
     rng = np.random.default_rng(seed)
     params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
               for p in random_layers(spec, n, 2, layers, rng, scale)]
-    x = rng.uniform(-1, 1, size=(T, 2, 1))
-    return NumericModel(spec, params, x, np.zeros((n, 1)))
+    x = rng.uniform(-1, 1, size=(T, 2, batch))
+    return NumericModel(spec, params, x, np.zeros((n, batch)))
 
 
 @given(cell=st.sampled_from(BUILTIN), activation=st.sampled_from(ACTIVATIONS), n=st.integers(1, 4),
-       layers=st.integers(1, 2), seed=st.integers(0, 2**32 - 1), dps=st.sampled_from([20, 30, 60]))
-def test_arb_stores_what_mpmath_stores_to_the_working_precision(cell, activation, n, layers, seed, dps):
-    """Every stored value of Arb's pass (linear maps, nodes, states, every layer) within a few units in the
-    last place of mpmath's working precision of mpmath's own pass, for every built-in cell."""
-    model = _model(cell, activation, n, layers, 6, seed)
+       layers=st.integers(1, 2), seed=st.integers(0, 2**32 - 1), dps=st.sampled_from([20, 30, 60]),
+       batch=st.integers(1, 2))
+def test_arb_stores_what_mpmath_stores_to_the_working_precision(cell, activation, n, layers, seed, dps, batch):
+    """Every stored value of Arb's pass (linear maps, nodes, states, every layer, every sequence of a
+    batch) within a few units in the last place of mpmath's working precision of mpmath's own pass, for
+    every built-in cell."""
+    model = _model(cell, activation, n, layers, 6, seed, batch=batch)
     got = arbforward.forward(model, dps)
     assert got is not None and arbforward.made_with_arb(got)
     with mpmath.workdps(dps):
