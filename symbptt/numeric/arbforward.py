@@ -1,5 +1,6 @@
 """The exact forward pass with Arb's balls (python-flint): the pass numeric/split.py reads in float64,
-three to four times faster than mpmath's (rnn, LSTM, GRU at 60 and 130 digits: 2.8–3.7×).
+5.8–7.7× faster than mpmath's on a first call (2.9–4.9× where mpmath finds the exponentials of a run
+before kept; benchmarks/exact_passes.py).
 
 The convention is one line: every stored value is the midpoint of a ball whose radius, computed by Arb
 from exact inputs, proves it within one unit in the last place of mpmath's working precision.  Each step
