@@ -144,3 +144,15 @@ def test_the_split_report_is_the_same_from_either_pass_but_for_the_name(monkeypa
     assert with_arb == with_mpmath
     assert words[0].startswith("Arb at ") and words[1] == "mpmath" + words[0].removeprefix("Arb")
     assert grad_report.READ_IN_FLOAT64 in words[0]
+
+
+def test_the_benchmark_of_exact_passes_runs_and_says_which_path_ran():
+    """benchmarks/exact_passes.py in its smoke sizes: Arb's pass serves the drawn rnn, and the gradients
+    call on the chaotic network reads its exact forward pass in float64 (the mpmath call beside it)."""
+    from conftest import benchmark_script
+
+    bench = benchmark_script("exact_passes")
+    (row,) = bench.forward_rows(True)
+    assert row.startswith("| rnn n = 4, T = 20, 30 digits | ") and row.count("×") == 2
+    row = bench.gradients_row(True)
+    assert "(read in float64, " in row and "(mpmath, " in row
