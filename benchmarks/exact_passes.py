@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +31,9 @@ import mpmath
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import _interleaved  # noqa: E402  (benchmarks/run.py)
 
 import symbptt  # noqa: E402
 from symbptt.activations import get_activation  # noqa: E402
@@ -45,15 +47,10 @@ from symbptt.primitives import forget_mp_values  # noqa: E402
 
 
 def _median_pair(first: Callable[[], object], second: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """CPU-time medians of two functions run alternately (after one untimed call of each)."""
+    """CPU-time medians of two functions run alternately (run.py's _interleaved), after one untimed call
+    of each."""
     first(), second()
-    a, b = [], []
-    for _ in range(repeats):
-        for func, times in ((first, a), (second, b)):
-            start = time.process_time()
-            func()
-            times.append(time.process_time() - start)
-    return float(np.median(a)), float(np.median(b))
+    return _interleaved(first, second, repeats)
 
 
 def drawn(cell: str, n: int, T: int, seed: int = 0) -> NumericModel:
