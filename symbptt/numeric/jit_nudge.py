@@ -232,6 +232,15 @@ class NudgedPass:
     exps: np.ndarray
 
 
+def _runs(model: NumericModel) -> bool:
+    """Whether the compiled nudged kernels run ``model``: applies, on float64 inputs and parameters shared
+    by the batch."""
+    cell, params, x = model.cell, model.params, model.x
+    n = params[0][f"{cell.states[0]}0"].shape[0]
+    return (applies(cell, len(params), model.loss, n, x.shape[2], x.shape[0]) and x.dtype == np.float64
+            and all(v.ndim <= 2 and v.dtype == np.float64 for p in params for v in p.values()))
+
+
 def nudged_pass(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED
                 ) -> NudgedPass | None:
     """One nudged rerun of ``model`` (float64: one sequence or a batch) by the compiled kernels: every stored value
@@ -240,11 +249,10 @@ def nudged_pass(model: NumericModel, direction: int, scattered: bool, seed: int 
     coefficients, then each δ) — or None where they do not run (see applies: no Numba, n beyond
     jit.worth_it, a batch beyond LOOP_WORK, a short run; parameters per batch element, a function they do
     not compile, Numba raising on x/0)."""
+    if not _runs(model):
+        return None
     cell, params, x, loss = model.cell, model.params, model.x, model.loss
     n = params[0][f"{cell.states[0]}0"].shape[0]
-    if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
-            or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
-        return None
     k = nudged_kernels(cell, len(params), loss)
     assert k is not None
     rng = np.random.default_rng(seed) if scattered else None
@@ -298,11 +306,9 @@ def held_gradients(model: NumericModel, values: list[dict[str, np.ndarray]],
     they are (split.nudged_on): the δ recursion compiled, each δ moved by the next signs of ``noise``'s
     stream (UlpNoise.signs), the sums over t compiled (not nudged) — or None where the kernels do not run
     (applies), raise or meet a float64 event: the caller then runs the NumPy rerun."""
-    cell, params, x, loss = model.cell, model.params, model.x, model.loss
-    n = params[0][f"{cell.states[0]}0"].shape[0]
-    if (not applies(cell, len(params), loss, n, x.shape[2], x.shape[0]) or x.dtype != np.float64
-            or any(v.ndim > 2 or v.dtype != np.float64 for p in params for v in p.values())):
+    if not _runs(model):
         return None
+    cell, params, x, loss = model.cell, model.params, model.x, model.loss
     k, plain = nudged_kernels(cell, len(params), loss), jit.kernels(cell, len(params), loss)
     assert k is not None and plain is not None  # applies asked
     values = [{name: np.ascontiguousarray(v, dtype=float) for name, v in layer.items()} for layer in values]
