@@ -12,7 +12,7 @@ entry is printed as a number when float64 holds it as a normal float (or it is e
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeAlias
 
 import mpmath
 import numpy as np
@@ -167,10 +167,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
             else:
-                exact = exact_forward(model, dps)
-                engine = forward_engine(exact)
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
-                read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, dps)
+                exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None)
+                engine = forward_engine(exact)
                 if read is not None:
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -203,9 +202,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
-                exact = exact_forward(model, DPS)
+                exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None)
                 engine = forward_engine(exact)
-                read = None if cfg.truncate is not None else read_in_float64(model, exact, ks, digits, DPS)
                 if read is not None:
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -253,9 +251,20 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     return report
 
 
-def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int
-                    ) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
-                               tuple[float, float]] | None:
+ReadIn: TypeAlias = tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
+                          tuple[float, float]]  # read_in_float64's pass, loss, gradients, norms, digits kept
+
+
+def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int, truncated: bool = False
+                       ) -> tuple[Trajectory, ReadIn | None]:
+    """The exact forward pass at ``dps`` digits (exact_forward), and the rest read in float64 from it
+    where that keeps ``digits`` (read_in_float64; not tried for a truncated report, whose exact pass the
+    truncated gradients read too)."""
+    exact = exact_forward(model, dps)
+    return exact, None if truncated else read_in_float64(model, exact, ks, digits, dps)
+
+
+def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int) -> ReadIn | None:
     """The rest of the report in float64 from a forward pass made exactly at ``dps`` digits
     (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
     reruns measure them with the trajectory held (kept_digits).  None — the caller goes on with mpmath —

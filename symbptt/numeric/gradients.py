@@ -359,7 +359,7 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
     if not math.isfinite(lost):
         return None
     dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else R.DPS
-    read = report.read_in_float64(model, R.exact_forward(model, dps), ks, digits, dps)
+    read = report.exact_then_float64(model, dps, ks, digits)[1]
     if read is None:
         return None
     _, loss, grads, _, held = read
