@@ -121,9 +121,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     Args:
         cfg: the configuration (parameters, x, y, loss, truncate).
         digits: the significant digits float64 must keep (as measured) for the report to stay in float64;
-            below that its forward pass is recomputed with mpmath and the rest read in float64 from it
-            where that keeps them (numeric/split.py), else recomputed with mpmath too, which costs
-            100–1000× more for large n × T.
+            below that its forward pass is recomputed exactly (Arb's, else mpmath's) and the rest read in
+            float64 from it where that keeps them (numeric/split.py), else recomputed with mpmath, which
+            costs 100–1000× more for large n × T.
 
     Returns:
         The report as a JSON-ready dict; its "precision" field says what was used and why.
@@ -412,7 +412,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers), else
     on NumPy.  ``fixed``: the float64 pass read from an exact trajectory (numeric/split.py), whose reruns
     (HELD_RUNS: NUDGED_RUNS and an outward one) nudge its stored values where they are instead of running
-    the forward pass again (split.nudged_on), on NumPy; benchmarks/split_sweep.py checks their counts.
+    the forward pass again (split.nudged_on; their δ recursion compiled where jit_nudge.held_gradients
+    runs, else on NumPy); benchmarks/split_sweep.py checks their counts.
     ``least``: the reruns stop once the count relative to the largest entries falls below it (the counts
     returned are then only known to be that low)."""
     worst_block = worst_entry = 0.0

@@ -34,11 +34,11 @@ like T·2⁻⁵³ times the conditioning of the products, and a difference of tw
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
 more with every stored value nudged by a rounding, as `symbptt grad --digits 12` does, and computed
 again exactly when fewer digits held (``kept`` says how many did): for one sequence, as `grad` does,
-its forward pass first (Arb's, numeric/arbforward.py, at 30 digits more than the Jacobian norms say
-rounding is amplified by) with the rest in float64 from it where that keeps the digits asked
-(numeric/split.py), else every number with mpmath.  Unasked, the growth of δ back
-through time is read off the pass (numeric/amplification.py, ``amplified``), and a RoundingWarning is
-given where it leaves fewer than 12 digits.
+its forward pass first (Arb's where it serves, numeric/arbforward.py; at 30 digits, or 30 more than the
+Jacobian norms say rounding is amplified by where float64 cannot spare that) with the rest in float64
+from it where that keeps the digits asked (numeric/split.py), else every number with mpmath.  Unasked,
+the growth of δ back through time is read off the pass (numeric/amplification.py, ``amplified``), and a
+RoundingWarning is given where it leaves fewer than 12 digits.
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@ float64 holds (a chaotic trajectory), only the forward pass needs more digits.
 
 The δ recursion is linear in δ with the trajectory's own Jacobians, so it amplifies an error made at step
 k by as much as it grows δ itself; what the backward pass needs from the trajectory is each stored value
-(linear maps, nodes, states) to within one rounding.  So the forward pass runs with mpmath, every stored
-value is rounded once to float64, and the coefficients, δ, gradients and Jacobian norms are float64 from
-that trajectory.  What they kept is measured as the float64 pass's digits are (grad_report.kept_digits):
-by reruns that nudge every stored value by one rounding — here with the trajectory held where it is,
-since its values carry one rounding each and nothing of the forward pass's amplification.  When the
-reruns show fewer digits than asked, the caller computes the rest with mpmath from the same exact pass
-(``exact_values``), so the attempt costs only the float64 passes.
+(linear maps, nodes, states) to within one rounding. So the forward pass runs exactly (Arb's pass,
+numeric/arbforward.py, else mpmath's), every stored value is rounded once to float64, and the
+coefficients, δ, gradients and Jacobian norms are float64 from that trajectory. What they kept is
+measured as the float64 pass's digits are (grad_report.kept_digits): by reruns that nudge every stored
+value by one rounding — here with the trajectory held where it is, since its values carry one rounding
+each and nothing of the forward pass's amplification. When the reruns show fewer digits than asked, the
+caller computes the rest with mpmath from the same exact pass (``exact_values``), so the attempt costs
+only the float64 passes.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _holds(exact: np.ndarray, rounded: np.ndarray) -> bool:
 
 
 def rounded(exact: Trajectory) -> Trajectory | None:
-    """The exact (mpf) trajectory with every stored value rounded once to float64, without coefficients
+    """The exact (mpf or Arb) trajectory with every stored value rounded once to float64, without coefficients
     (``coefs`` holds one empty dict per layer); None where a value lies beyond float64's normal range,
     where rounding would cost it more than its last bit."""
     values = []
