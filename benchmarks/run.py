@@ -641,8 +641,9 @@ def precision_section(smoke: bool) -> list[str]:
             "log10(amplification) digits, with Arb's balls where they serve (numeric/arbforward.py), else with "
             "mpmath: the rows name the pass that ran. The rest of the report is read in float64 from that "
             f"trajectory where the reruns that hold it measure the {DIGITS} digits asked for (numeric/split.py; "
-            "the rows that say \"float64 from its trajectory\"), else computed with mpmath from it (\"mpmath "
-            "for the rest\"). The calm run stays in float64 except for blocks that lose range.\n"]
+            "the rows that say \"float64 from its trajectory\"), else computed exactly from it: with Arb's balls "
+            "where they prove it (numeric/arbbackward.py; the rows that say only \"Arb at N digits\"), else with "
+            "mpmath (\"mpmath for the rest\"). The calm run stays in float64 except for blocks that lose range.\n"]
 
 
 VERIFY_RIGHT = {  # right formulas, each with its model, that the mutation run starts from

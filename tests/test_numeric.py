@@ -938,6 +938,8 @@ NUDGED = ("as measured by 3 reruns with every stored value nudged by one roundin
     ((45, 14.4, 0.0, 4.0, None, None, None, "Arb"), "Arb at 45 digits for the forward pass, mpmath for the rest "
                                                     "(float64 would keep about 2 digits: rounding amplified by up to "
                                                     "10^14.4)"),
+    ((45, 14.4, 0.0, 4.0, None, None, None, "Arb", "Arb"), "Arb at 45 digits (float64 would keep about 2 digits: "
+                                                           "rounding amplified by up to 10^14.4)"),
     ((37, 6.3, 6.3), "mpmath at 37 digits (float64 would keep about 10 digits: 6.3 digits cancelled in a sum)"),
     ((30, 1.2, 0.0), "mpmath at 30 digits (float64 lost range)"),
     ((80, 1.2, 0.0, 4.0, None, 49.6), "mpmath at 80 digits (saturated gates: their differences cancel up to 50 "

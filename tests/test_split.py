@@ -67,9 +67,7 @@ def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_
     assert claim["relative_to_largest"] >= grad_report.DIGITS
     all_mp = grad_report.grad_report(parse_config(data), digits=15)  # the split keeps fewer: mpmath throughout
     assert not grad_report.gradients_in_float64(all_mp) and "float64_digits" not in all_mp
-    mpmath_words = f"mpmath at {dps} digits (" if engine == "mpmath" else \
-        f"Arb at {dps} digits for the forward pass, mpmath for the rest ("
-    assert all_mp["precision"].startswith(mpmath_words + "float64 would keep about ")
+    assert all_mp["precision"].startswith(f"{engine} at {dps} digits (float64 would keep about ")
     mine = [row["log10"] for row in report["log10_jacobian_norms"]]
     exact = [row["log10"] for row in all_mp["log10_jacobian_norms"]]
     assert np.allclose(mine, exact, rtol=0, atol=1e-10)

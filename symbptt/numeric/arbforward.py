@@ -24,18 +24,19 @@ from __future__ import annotations
 import importlib
 import math
 import os
+from collections.abc import Iterator, MutableMapping
 from functools import lru_cache
 from typing import Any
 
 import mpmath
 import numpy as np
 import sympy as sp
-from mpmath.libmp import dps_to_prec
+from mpmath.libmp import dps_to_prec, from_man_exp
 
 from .. import primitives as P
 from ..cells import INPUT, Cell
 from .factors import NumericModel
-from .forward import Trajectory, compiled
+from .forward import Trajectory, compiled, step_rows
 
 GUARD = 32  # bits Arb works with beyond mpmath's: a sum may cancel this many before the check refuses it
 
@@ -44,7 +45,7 @@ class _GiveUp(Exception):
     """A value Arb did not prove to the precision asked (or a function it is not given): mpmath's pass runs."""
 
 
-def _flint() -> Any:
+def flint_module() -> Any:
     """The flint module, or None where it is not installed or SYMBPTT_ARB=0 turns it off (read at each
     call: nothing cached depends on it)."""
     return None if os.environ.get("SYMBPTT_ARB", "1") == "0" else _installed()
@@ -89,6 +90,13 @@ def _table(flint: Any) -> dict[str, Any]:
         "cosh": lambda x: _reached(x).cosh(),
         "log": lambda x: x.log() if _positive(x) else _give_up(),
         "sqrt": lambda x: x.sqrt() if _positive(x) or x == 0 else _give_up(),
+        # the built-in primitives the step coefficients keep (_coefficient_form), each in a form that does
+        # not cancel where the unit saturates: tanh' = sech², σ' = sech²(x/2)/4
+        "sigmoid": lambda x: 1 / (1 + (-x).exp()),
+        "dtanh": lambda x: _reached(x).sech() ** 2,
+        "dsigmoid": lambda x: (_reached(x) / 2).sech() ** 2 / 4,
+        "relu": lambda x: x if _positive(x) else arb(0),
+        "step": lambda x: arb(1) if _positive(x) else arb(0),
     }
 
 
@@ -117,13 +125,14 @@ def _largest(xs: tuple[Any, ...], sign: int) -> Any:
 # the functions a node may be made of, written in plain SymPy (primitives.plain: a custom activation is
 # its own expression); abs is Python's, which Arb's balls have
 _FUNCTIONS = {sp.tanh, P.Logistic, sp.Max, sp.Min, P.H, sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.log, sp.Abs}
+_KEPT = {P.tanh, P.dtanh, P.sigmoid, P.dsigmoid, P.relu, P.step}  # primitives with their own Arb line
 
 
 def _supported(expr: sp.Expr) -> bool:
-    """Whether every function in ``expr`` (plain SymPy) has an Arb line in the table and every constant
-    is a number."""
+    """Whether every function in ``expr`` (plain SymPy, or the built-in primitives of _KEPT) has an Arb
+    line in the table and every constant is a number."""
     for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.Function) and type(node) not in _FUNCTIONS:
+        if isinstance(node, sp.Function) and type(node) not in _FUNCTIONS | _KEPT:
             return False
         if isinstance(node, sp.NumberSymbol) or node in (sp.I, sp.oo, -sp.oo, sp.zoo, sp.nan):
             return False
@@ -159,7 +168,7 @@ def forward(model: NumericModel, dps: int) -> Trajectory | None:
     """The forward pass of ``model`` (float64 parameters) at mpmath's precision for ``dps`` digits, every
     stored value an exact Arb number proven within one unit in that precision's last place of the step's
     exact value from the stored values before it; None where Arb does not serve (see the module)."""
-    flint = _flint()
+    flint = flint_module()
     if flint is None:
         return None
     cell = model.cell
@@ -237,6 +246,76 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
     return Trajectory(values, [{} for _ in values], model.x, scalars)
 
 
+def _coefficient_form(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with the built-in primitives of _KEPT kept (each has a stable Arb line) and any other —
+    a user's activation — written in plain SymPy, as primitives.plain writes it."""
+    if isinstance(expr, P.Primitive):
+        arg = _coefficient_form(expr.args[0])
+        return type(expr)(arg) if type(expr) in _KEPT else _coefficient_form(type(expr).implementations[0](arg))
+    if not expr.args or not expr.has(P.Primitive):
+        return expr
+    return expr.func(*[_coefficient_form(arg) for arg in expr.args])
+
+
+@lru_cache(maxsize=32)
+def _coefficient_function(cell: Cell) -> Any:
+    """Every step coefficient of one element on Arb numbers in one call (common subexpressions once), as
+    a ufunc over object arrays with one output per coefficient; None where one uses something the table
+    lacks."""
+    flint = _installed()
+    cc = compiled(cell, "float")
+    exprs = [_coefficient_form(cc.coefficient_exprs[key]) for key in cc.keys]
+    if flint is None or not exprs or not all(_supported(expr) for expr in exprs):
+        return None
+    joint = sp.lambdify(cc.args, exprs, [_table(flint), "mpmath"], cse=True)
+    if len(exprs) == 1:  # a ufunc with one output takes the value itself, not a tuple of one
+        return np.frompyfunc(lambda *v: joint(*v)[0], len(cc.args), 1)
+    return np.frompyfunc(lambda *v: tuple(joint(*v)), len(cc.args), len(exprs))
+
+
+def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, str], np.ndarray]] | None:
+    """Every step coefficient of every layer from an Arb trajectory (this module's ``forward``), as
+    forward.step_coefficients computes them with mpmath (at mpmath's working precision): object arrays
+    (T + 1, n, B) of exact Arb numbers (row 0 unused), each the midpoint of a ball proven within one unit
+    in that precision's last place (``as_mpf_array`` turns them into mpf).  None where Arb does not serve
+    (a function outside the table, a value it does not prove): the caller computes them with mpmath,
+    which says what is wrong where something is."""
+    flint = flint_module()
+    function = None if flint is None else _coefficient_function(model.cell)
+    if function is None:
+        return None
+    cc = compiled(model.cell, "float")
+    prec, old = mpmath.mp.prec, flint.ctx.prec
+    flint.ctx.prec = prec + GUARD
+    arb = flint.arb
+
+    def proven(v: Any) -> Any:
+        if type(v) is not arb:  # a constant coefficient comes back as a Python number
+            v = arb(v)
+        if v.rel_accuracy_bits() < prec:  # an exact 0 has every bit
+            raise _GiveUp
+        return v.mid()
+
+    checked, exact = np.frompyfunc(proven, 1, 1), np.frompyfunc(arb, 1, 1)
+    out = []
+    try:
+        for layer in range(1, len(traj.values) + 1):
+            row = [v if v.dtype == object else exact(v) for v in step_rows(cc, traj, layer)]
+            values = function(*row)
+            values = values if isinstance(values, tuple) else (values,)
+            coefs = {}
+            for key, value in zip(cc.keys, values, strict=True):
+                full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=object)
+                full[1:] = checked(value)
+                coefs[key] = full
+            out.append(coefs)
+    except (_GiveUp, ArithmeticError, ValueError, TypeError):
+        return None
+    finally:
+        flint.ctx.prec = old
+    return out
+
+
 def is_arb(value: Any) -> bool:
     """Whether ``value`` is an Arb number (python-flint's arb)."""
     return type(value).__name__ == "arb" and type(value).__module__.startswith("flint")
@@ -277,16 +356,50 @@ def to_float(array: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=float).reshape(array.shape)
 
 
+def as_mpf_value(value: Any, prec: int | None = None) -> mpmath.mpf:
+    """An exact Arb number (a midpoint) as an mpf rounded to the nearest at ``prec`` bits (default:
+    mpmath's working precision), from its mantissa and exponent."""
+    man, exp = value.man_exp()
+    return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp), prec or mpmath.mp.prec, "n"))
+
+
+as_mpf_array = np.frompyfunc(as_mpf_value, 1, 1)  # the same, entry by entry of an object array
+
+
+class _Converted(MutableMapping):
+    """One layer's stored values as mpf at the precision given, each array converted from Arb's the first
+    time it is read (most exact reports read none of them: the rest reads Arb's, the norms the
+    coefficients)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], prec: int) -> None:
+        self._arb, self._prec = dict(arrays), prec
+        self._mpf: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._mpf:
+            self._mpf[name] = np.frompyfunc(lambda v: as_mpf_value(v, self._prec), 1, 1)(self._arb[name])
+        return self._mpf[name]
+
+    def __setitem__(self, name: str, array: np.ndarray) -> None:
+        self._arb[name], self._mpf[name] = array, array
+
+    def __delitem__(self, name: str) -> None:
+        del self._arb[name]
+        self._mpf.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arb)
+
+    def __len__(self) -> int:
+        return len(self._arb)
+
+
 def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
     """An Arb trajectory as mpmath's pass would hold it (at mpmath's working precision): every value
-    converted from its midpoint's mantissa and exponent, the inputs and the parameters nodes read from
-    ``mp_model``."""
-    def convert(v: Any) -> mpmath.mpf:
-        man, exp = v.man_exp()
-        return mpmath.mpf((int(man), int(exp)))
-
-    each = np.frompyfunc(convert, 1, 1)
-    values = [{name: each(array) for name, array in layer.items()} for layer in traj.values]
+    converted from its midpoint's mantissa and exponent (when first read), the inputs and the parameters
+    nodes read from ``mp_model``."""
+    prec = mpmath.mp.prec
+    values: list[Any] = [_Converted(layer, prec) for layer in traj.values]
     cell = mp_model.cell
     n, B = traj.values[0][cell.states[0]].shape[1:]
     scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
@@ -294,4 +407,5 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
     return Trajectory(values, [{} for _ in values], mp_model.x, scalars)
 
 
-__all__ = ["GUARD", "as_mpf", "forward", "is_arb", "made_with_arb", "to_float"]
+__all__ = ["GUARD", "as_mpf", "as_mpf_array", "as_mpf_value", "coefficients", "flint_module", "forward", "is_arb",
+           "made_with_arb", "to_float"]

@@ -146,6 +146,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     measured: tuple[int, ArrayFactors, NumericModel] | None = None  # that exact pass, for the truncated report
     held: tuple[float, float] | None = None  # the digits kept where the exact forward pass was read in float64
     engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
+    rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -166,6 +167,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         while True:
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
+                with mpmath.workdps(dps):
+                    loss, grads = gradient_blocks(values, mp_model)
             else:
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None)
@@ -174,11 +177,10 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
                     break
-                with mpmath.workdps(dps):
-                    values = split.exact_values(model, exact)
+                with mpmath.workdps(dps):  # the rest exactly (with Arb's balls where they serve)
+                    values, loss, grads, rest = split.exact_pass(model, exact)
                 mp_model = values.model
             with mpmath.workdps(dps):
-                loss, grads = gradient_blocks(values, mp_model)
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
             lost = lost_digits(norms) + cancelled
             if not math.isfinite(lost) or dps >= DPS + lost or dps >= MAX_DIGITS:
@@ -209,8 +211,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     lost = lost_digits(norms) + cancelled
                 else:
                     with mpmath.workdps(DPS):
-                        exact_pass = split.exact_values(model, exact)
-                        loss, grads = gradient_blocks(exact_pass, exact_pass.model)
+                        _, loss, grads, rest = split.exact_pass(model, exact)
                 used_mp = DPS
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)
@@ -226,7 +227,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine),
+        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest),
     }
     shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
     if shown is not None:
@@ -465,12 +466,12 @@ def _would_keep(lost: float) -> str:
 
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
-               held: tuple[float, float] | None = None, engine: str = "mpmath") -> str:
+               held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath") -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
     pass (``differences``, forward.difference_digits); ``engine``: what made the exact forward pass
-    (forward_engine)."""
+    (forward_engine), ``rest``: what computed the gradients from it where float64 did not (split.exact_pass)."""
     amplified = lost - cancelled
     power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -495,9 +496,9 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
             f"; {saturated}" if saturated else "")
     else:
         why = saturated or "float64 lost range"
-    if engine != "mpmath":
-        return f"{engine} at {used_mp} digits for the forward pass, mpmath for the rest ({why})"
-    return f"mpmath at {used_mp} digits ({why})"
+    if engine != rest:
+        return f"{engine} at {used_mp} digits for the forward pass, {rest} for the rest ({why})"
+    return f"{engine} at {used_mp} digits ({why})"
 
 
 def _norm_rows(ks: list[int], norms: dict[str, list[float]]) -> list[dict]:

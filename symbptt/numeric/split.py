@@ -21,7 +21,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from . import arbforward, jit_nudge, kernel
+from . import arbbackward, arbforward, jit_nudge, kernel
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
 from .forward import Trajectory, UlpNoise, compiled, step_coefficients
@@ -128,14 +128,46 @@ def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str
 
 def exact_values(model: NumericModel, exact: Trajectory) -> ArrayFactors:
     """The exact pass of ``model`` (float64 parameters) from its forward trajectory (left as it is; an Arb
-    one converted to mpf first): the model in mpf, and the step coefficients computed with mpmath (at the
-    working precision, which must be the one the trajectory was made at)."""
+    one converted to mpf): the model in mpf, and the step coefficients at the working precision, which must
+    be the one the trajectory was made at — from an Arb trajectory with Arb where arbforward.coefficients
+    proves them, else with mpmath."""
+    return exact_pass(model, exact, with_gradients=False)[0]
+
+
+def exact_pass(model: NumericModel, exact: Trajectory, with_gradients: bool = True
+               ) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], str]:
+    """``exact_values``, and its loss and gradients at the working precision: from an Arb trajectory with
+    Arb's balls where arbbackward proves them, else with mpmath (factors.gradient_blocks).  Without
+    ``with_gradients``, the loss and gradients are None and [].
+
+    Returns:
+        (the exact pass, loss, one dict of gradients per layer, what computed them: "Arb" or "mpmath").
+    """
     mp_model = model.as_mp()
-    cc = compiled(mp_model.cell, "mp")
+    coefs = loss = None
+    grads: list[dict[str, np.ndarray]] = []
+    engine = "mpmath"
     if arbforward.made_with_arb(exact):
+        balls = arbforward.coefficients(model, exact)
+        if balls is not None:
+            if with_gradients and (done := arbbackward.gradients(model, exact, balls)) is not None:
+                (loss, grads), engine = done, "Arb"
+            coefs = [{key: _as_mpf_rows(v) for key, v in layer.items()} for layer in balls]
         exact = arbforward.as_mpf(exact, mp_model)
-    coefs = [step_coefficients(cc, exact, layer) for layer in range(1, mp_model.layers + 1)]
-    return ArrayFactors(mp_model, "mp", trajectory=Trajectory(exact.values, coefs, exact.inputs, exact.scalars))
+    if coefs is None:
+        cc = compiled(mp_model.cell, "mp")
+        coefs = [step_coefficients(cc, exact, layer) for layer in range(1, mp_model.layers + 1)]
+    values = ArrayFactors(mp_model, "mp", trajectory=Trajectory(exact.values, coefs, exact.inputs, exact.scalars))
+    if with_gradients and loss is None:
+        loss, grads = gradient_blocks(values, mp_model)
+    return values, loss, grads, engine
 
 
-__all__ = ["exact_values", "float_values", "gradients", "nudged_on", "rounded", "with_coefficients"]
+def _as_mpf_rows(coefficient: np.ndarray) -> np.ndarray:
+    """Arb coefficients (T + 1, n, B) as mpf, row 0 (unused) left 0 as step_coefficients leaves it."""
+    out = np.zeros(coefficient.shape, dtype=object)
+    out[1:] = arbforward.as_mpf_array(coefficient[1:])
+    return out
+
+
+__all__ = ["exact_pass", "exact_values", "float_values", "gradients", "nudged_on", "rounded", "with_coefficients"]

@@ -1,0 +1,161 @@
+"""The exact backward pass with Arb's balls (numeric/arbbackward.py) and the Arb step coefficients
+(arbforward.coefficients): the numbers mpmath's rest computes, to the working precision, every value
+proven or the rest left to mpmath, and the words that name what ran."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import mpmath
+import numpy as np
+import pytest
+from flint import arb, ctx, fmpz
+from hypothesis import given
+from hypothesis import strategies as st
+from mpmath.libmp import dps_to_prec
+from test_arbforward import ACTIVATIONS, _model
+
+from symbptt.cells import BUILTIN
+from symbptt.config import parse_config
+from symbptt.numeric import arbbackward, arbforward, grad_report, kernel, split
+from symbptt.numeric.factors import NumericModel, gradient_blocks
+from symbptt.numeric.forward import Trajectory, compiled, step_coefficients
+
+PLAIN = {"tanh", "sigmoid", "relu", "sin(a)"}  # activations whose coefficients Arb always has a line for
+
+
+@given(cell=st.sampled_from(BUILTIN), activation=st.sampled_from(ACTIVATIONS), n=st.integers(1, 3),
+       layers=st.integers(1, 2), seed=st.integers(0, 2**32 - 1), dps=st.sampled_from([20, 30, 60]),
+       batch=st.integers(1, 2), loss=st.sampled_from(["last", "sum"]))
+def test_arb_computes_the_rest_mpmath_computes(cell, activation, n, layers, seed, dps, batch, loss):
+    """From one Arb forward pass: every step coefficient within a few units in the last place of
+    mpmath's (step_coefficients), the loss within a few, and every gradient entry within a few units of
+    the largest entry of its parameter (factors.gradient_blocks on the same pass), for every built-in
+    cell, one or two layers, a batch of one or two, both losses."""
+    assert _worst(_model(cell, activation, n, layers, 5, seed, batch=batch), dps, loss) <= 1
+
+
+def _worst(model: NumericModel, dps: int, loss: str = "last") -> float:
+    """The largest difference between Arb's rest and mpmath's on one Arb forward pass, over what the test
+    above allows: 64 units in the last place of a coefficient or the loss, 1024 of a gradient's largest
+    entry (its sums over t and the batch are added in another order)."""
+    if loss == "sum":
+        model = NumericModel(model.cell, model.params, model.x, np.zeros((model.T, *model.y.shape)), "sum")
+    traj = arbforward.forward(model, dps)
+    assert traj is not None
+    worst = mpmath.mpf(0)
+    with mpmath.workdps(dps):
+        ulp = mpmath.mpf(2) ** -dps_to_prec(dps)
+        traj = _rounded(traj)  # what mpmath reads: each value at the working precision, for Arb to read too
+        balls = arbforward.coefficients(model, traj)
+        assert balls is not None
+        mp_traj = arbforward.as_mpf(traj, model.as_mp())
+        cc = compiled(model.cell, "mp")
+        for layer, mine in enumerate(balls, start=1):
+            want = step_coefficients(cc, mp_traj, layer)
+            assert mine.keys() == want.keys()
+            for key in mine:
+                for a, b in zip(arbforward.as_mpf_array(mine[key][1:]).flat, want[key][1:].flat, strict=True):
+                    worst = max(worst, abs(a - b) / (64 * ulp * abs(b)) if a != b else 0)
+        got = arbbackward.gradients(model, traj, balls)
+        assert got is not None
+        values = split.exact_values(model, traj)
+        loss_want, grads_want = gradient_blocks(values, values.model)
+        worst = max(worst, abs(got[0] - loss_want) / (64 * ulp * abs(loss_want)) if got[0] != loss_want else 0)
+        for mine, want in zip(got[1], grads_want, strict=True):
+            assert mine.keys() == want.keys()
+            for name in mine:
+                assert mine[name].shape == np.shape(want[name]), name
+                largest = max(abs(v) for v in np.asarray(want[name]).flat)
+                for a, b in zip(mine[name].flat, np.asarray(want[name]).flat, strict=True):
+                    worst = max(worst, abs(a - b) / (1024 * ulp * largest) if a != b else 0)
+    return float(worst)
+
+
+def _rounded(traj: Trajectory) -> Trajectory:
+    """An Arb trajectory with every stored midpoint rounded to mpmath's working precision (as mpmath holds
+    it), each still an exact Arb number."""
+    def exact(v: mpmath.mpf) -> arb:
+        man, exp = mpmath.mpf(v).man_exp
+        return arb(fmpz(int(man))) * arb(2) ** int(exp)
+
+    old = ctx.prec
+    ctx.prec = 4 * mpmath.mp.prec  # every product above exactly
+    try:
+        back = np.frompyfunc(exact, 1, 1)
+        values = [{name: back(arbforward.as_mpf_array(v)) for name, v in layer.items()} for layer in traj.values]
+    finally:
+        ctx.prec = old
+    return Trajectory(values, traj.coefs, traj.inputs, traj.scalars)
+
+
+def _chaotic(T: int = 120) -> dict:
+    """A tanh network of 8 units whose rounding is amplified beyond float64's digits by T = 120."""
+    n = 8
+    rng = np.random.default_rng(0)
+    W = 4.0 * rng.normal(size=(n, n)) / np.sqrt(n)
+    return {"activation": "tanh", "W": W.tolist(), "U": rng.normal(size=(n, 1)).tolist(), "b": [0.0] * n,
+            "h0": [0.3] * n, "x": [[0.1]] * T, "y": [0.0] * n}
+
+
+def test_the_words_name_the_pass_that_computed_the_rest(monkeypatch):
+    """The rest of an exact report from Arb's pass: Arb's balls, and the line says "Arb at N digits";
+    planted, Arb working 64 bits short in the backward pass: its δ are refused, mpmath computes the rest,
+    and the line says so — with the same numbers."""
+    data = _chaotic()
+    report = grad_report.grad_report(parse_config(data), digits=15)
+    dps = int(report["precision"].split()[2])
+    assert report["precision"].startswith(f"Arb at {dps} digits (float64 would keep about ")
+    monkeypatch.setattr(arbbackward, "GUARD", -64)
+    other = grad_report.grad_report(parse_config(data), digits=15)
+    assert other["precision"].startswith(f"Arb at {dps} digits for the forward pass, mpmath for the rest (")
+    for name, g in report["grad"].items():
+        assert np.allclose(g, other["grad"][name], rtol=1e-14, atol=0), name
+    assert report["loss"] == other["loss"] and report["log10_jacobian_norms"] == other["log10_jacobian_norms"]
+
+
+def test_a_planted_error_in_the_backward_pass_is_caught(monkeypatch):
+    """Planted: the δ recursion skips the steps through the weights of a layer's own past (the J parts of
+    the plan), as if the loss at T reached step T only.  The check of the property above fails."""
+    model = _model("rnn", "tanh", 3, 1, 6, 7)
+    assert _worst(model, 30) <= 1
+
+    def no_past(*args: object) -> kernel._Plan:
+        real = kernel.plan(*args)
+        return replace(real, order=tuple((key, tuple(p for p in parts if p.up), err) for key, parts, err in real.order))
+
+    monkeypatch.setattr(arbbackward, "plan", no_past)
+    assert _worst(model, 30) > 1e6
+
+
+def test_a_sum_that_cancels_is_kept_within_an_ulp_of_its_terms():
+    """A gradient entry whose ball is wide relative to itself (its sum cancelled) is kept where the radius
+    is within an ulp of Σ|terms| at the working precision, and refused beyond it."""
+    old = ctx.prec
+    ctx.prec = 200
+    try:
+        prec = 100
+        tiny = arb(2) ** -90
+        g = np.array([[arb(tiny, arb(2) ** -102)]], dtype=object)  # about 12 bits of its own: not proven alone
+        assert g[0, 0].rel_accuracy_bits() < prec
+        kept = arbbackward._kept(arb, g, lambda: np.array([[arb(1)]], dtype=object), prec)
+        assert kept[0, 0] == arbforward.as_mpf_value(tiny)
+        wide = np.array([[arb(tiny, arb(2) ** -95)]], dtype=object)  # radius 2^-95 > 2^-100 · Σ|terms|
+        with pytest.raises(arbbackward._Unproven):
+            arbbackward._kept(arb, wide, lambda: np.array([[arb(1)]], dtype=object), prec)
+        with pytest.raises(arbbackward._Unproven):  # no Σ|terms| to read (an initial state's δ_0): refused
+            arbbackward._kept(arb, g, None, prec)
+    finally:
+        ctx.prec = old
+
+
+def test_without_flint_the_rest_is_mpmath(monkeypatch):
+    """SYMBPTT_ARB=0: no Arb coefficients, no Arb backward pass."""
+    model = _model("lstm", "tanh", 2, 1, 4, 3)
+    traj = arbforward.forward(model, 30)
+    with mpmath.workdps(30):
+        balls = arbforward.coefficients(model, traj)
+        monkeypatch.setenv("SYMBPTT_ARB", "0")
+        assert arbforward.coefficients(model, traj) is None
+        assert arbbackward.gradients(model, traj, balls) is None
+
