@@ -159,3 +159,36 @@ def test_without_flint_the_rest_is_mpmath(monkeypatch):
         assert arbforward.coefficients(model, traj) is None
         assert arbbackward.gradients(model, traj, balls) is None
 
+
+SHARED = '''name = "shared"
+states = ["h"]
+params = ["w", "U", "b", "beta"]
+[shapes]
+w = ["n"]
+U = ["n", "m"]
+b = ["n"]
+beta = []
+[update]
+h = "tanh(beta*(w*h + U @ x + b))"
+'''
+
+
+@pytest.mark.parametrize("engine", ["Arb", "mpmath"])
+def test_a_number_every_unit_shares_has_one_gradient_on_the_exact_path(engine, tmp_path, monkeypatch):
+    """A user's cell with a scalar parameter (shape []) read by three units: its gradient sums over the
+    units on either exact rest as the float64 kernel sums it.  mpmath's rest once returned one entry per
+    unit, and the report then stopped with a traceback (cannot reshape array of size 3 into shape (1,))."""
+    monkeypatch.setenv("SYMBPTT_ARB", "1" if engine == "Arb" else "0")
+    cell = tmp_path / "shared.toml"
+    cell.write_text(SHARED)
+    rng = np.random.default_rng(3)
+    data = {"cell": str(cell), "w": rng.normal(size=3).tolist(), "U": rng.normal(size=(3, 2)).tolist(),
+            "b": [0.1] * 3, "beta": 1.3, "h0": [0.2] * 3, "x": rng.normal(size=(5, 2)).tolist(), "y": [0.1] * 3}
+    plain = grad_report.grad_report(parse_config(data))
+    exact = grad_report.grad_report(parse_config(data), digits=15)
+    assert plain["precision"].startswith("float64") and exact["precision"].startswith(f"{engine} at 30 digits (")
+    for name, g in plain["grad"].items():
+        assert np.shape(g) == np.shape(exact["grad"][name]), name
+        assert np.allclose(g, exact["grad"][name], rtol=1e-11, atol=0), name
+    if engine == "Arb":  # and Arb's rest agrees with mpmath's on the same pass
+        assert _worst(NumericModel.of(parse_config(data)), 30) <= 1

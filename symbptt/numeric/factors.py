@@ -235,7 +235,10 @@ def gradient_blocks(values: ArrayFactors, model: NumericModel) -> tuple[float, l
         with watch.watch(("grad", param, layer)):
             g = evaluate_recursive(rnn, param, layer, values, deltas, rows=rows)
             shape = model.params[layer - 1][param].shape
-            grads[layer - 1][param] = g.sum(axis=1, keepdims=True) if g.shape != shape else g
+            if g.shape != shape:  # summed over the batch, and for one number every unit shares, over the units
+                g = g.sum(axis=1, keepdims=True)
+                g = g.sum(axis=0, keepdims=True) if g.shape != shape else g
+            grads[layer - 1][param] = g
     return loss, grads
 
 
