@@ -176,8 +176,9 @@ h = "tanh(beta*(w*h + U @ x + b))"
 @pytest.mark.parametrize("engine", ["Arb", "mpmath"])
 def test_a_number_every_unit_shares_has_one_gradient_on_the_exact_path(engine, tmp_path, monkeypatch):
     """A user's cell with a scalar parameter (shape []) read by three units: its gradient sums over the
-    units on either exact rest as the float64 kernel sums it.  mpmath's rest once returned one entry per
-    unit, and the report then stopped with a traceback (cannot reshape array of size 3 into shape (1,))."""
+    units on either exact rest as the float64 kernel sums it, and so does the truncated gradient.  mpmath's
+    rest once returned one entry per unit, and the report then stopped with a traceback (cannot reshape
+    array of size 3 into shape (1,)); so did every truncated report of such a cell."""
     monkeypatch.setenv("SYMBPTT_ARB", "1" if engine == "Arb" else "0")
     cell = tmp_path / "shared.toml"
     cell.write_text(SHARED)
@@ -192,3 +193,5 @@ def test_a_number_every_unit_shares_has_one_gradient_on_the_exact_path(engine, t
         assert np.allclose(g, exact["grad"][name], rtol=1e-11, atol=0), name
     if engine == "Arb":  # and Arb's rest agrees with mpmath's on the same pass
         assert _worst(NumericModel.of(parse_config(data)), 30) <= 1
+    cut = grad_report.grad_report(parse_config(data | {"truncate": 2}))["truncated"]  # summed there too
+    assert np.shape(cut["grad"]["beta"]) == np.shape(plain["grad"]["beta"]) and 0 < cut["relative_difference"] < 1

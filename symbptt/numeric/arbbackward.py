@@ -18,7 +18,6 @@ its value, or else of its Σ|terms| — the accuracy mpmath's sum has.  Where a 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import mpmath
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..cells import INPUT
 from . import arbforward
-from .factors import NumericModel
+from .factors import NumericModel, summed_to
 from .forward import Trajectory
 from .kernel import plan
 
@@ -120,11 +119,11 @@ def _gradients(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[di
         shape = model.params[layer - 1][param].shape
         row = rows.get((layer, leaf))
         if kind == "initial":  # δ_0, summed over the batch where the batch shares h_0
-            g = _kept(arb, _summed_to(store[(layer, leaf)][0], shape), None, prec)
+            g = _kept(arb, summed_to(store[(layer, leaf)][0], shape), None, prec)
         elif row is None:
             g = _kept(arb, np.full(shape, arb(0), dtype=object), None, prec)
         elif source is None:  # a bias (or a unit's or a scalar's parameter): its rows summed over t
-            g = _kept(arb, _summed_to(row.sum(axis=0), shape), lambda r=row, s=shape: _summed_to(abs(r).sum(axis=0), s),
+            g = _kept(arb, summed_to(row.sum(axis=0), shape), lambda r=row, s=shape: summed_to(abs(r).sum(axis=0), s),
                       prec)
         else:  # a weight: R Zᵀ, every step and batch element side by side
             z = (traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT \
@@ -143,15 +142,6 @@ def _product(arb_mat: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _side_by_side(values: np.ndarray) -> np.ndarray:
     """(T, k, B) as (k, T·B): every step and batch element a column, in the order t, then b."""
     return values.transpose(1, 0, 2).reshape(values.shape[1], -1)
-
-
-def _summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """A block summed to its parameter's shape (kernel.summed_to on Arb numbers)."""
-    if g.shape == shape:
-        return g
-    if math.prod(shape) == 1:
-        return np.full(shape, g.sum(), dtype=object)
-    return g.sum(axis=1, keepdims=True)
 
 
 def _kept(arb: type, g: np.ndarray, size: Any, prec: int) -> np.ndarray:

@@ -12,6 +12,7 @@ clean, and only what was touched by such an event is computed again at higher pr
 
 from __future__ import annotations
 
+import math
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -234,12 +235,18 @@ def gradient_blocks(values: ArrayFactors, model: NumericModel) -> tuple[float, l
     for param, layer in targets(rnn, "all"):
         with watch.watch(("grad", param, layer)):
             g = evaluate_recursive(rnn, param, layer, values, deltas, rows=rows)
-            shape = model.params[layer - 1][param].shape
-            if g.shape != shape:  # summed over the batch, and for one number every unit shares, over the units
-                g = g.sum(axis=1, keepdims=True)
-                g = g.sum(axis=0, keepdims=True) if g.shape != shape else g
-            grads[layer - 1][param] = g
+            grads[layer - 1][param] = summed_to(g, model.params[layer - 1][param].shape)
     return loss, grads
+
+
+def summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """A block summed to its parameter's shape: over the batch for a vector, over everything for one
+    number every unit shares (float64, mpf or Arb entries alike)."""
+    if g.shape == shape:
+        return g
+    if math.prod(shape) == 1:
+        return np.full(shape, g.sum(), dtype=g.dtype)
+    return g.sum(axis=1, keepdims=True)
 
 
 def gradients(cfg: Config) -> tuple[float, list[dict[str, np.ndarray]]]:

@@ -35,7 +35,7 @@ from .exact import (
     mp_cost,
     saturation_digits,
 )
-from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
+from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks, summed_to
 from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits, float_difference_digits
 from .jit_nudge import nudged_gradients
 from .logspace import (
@@ -523,8 +523,7 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer in targets(rnn, "all"):
         g = evaluate_truncated(rnn, param, layer, values, k)
-        shape = model.params[layer - 1][param].shape
-        grads[layer - 1][param] = g.sum(axis=1, keepdims=True) if g.shape != shape else g
+        grads[layer - 1][param] = summed_to(g, model.params[layer - 1][param].shape)
     return grads
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..cells import INPUT, Cell
 from ..paths import delta_recursion, param_entry, targets
-from .factors import ArrayFactors, NumericModel
+from .factors import ArrayFactors, NumericModel, summed_to
 from .flags import matmul, product_for
 
 StateKey = tuple[int, str]  # (layer, state)
@@ -226,13 +226,6 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                 if units is not None and size is not None:  # shrunk by 2^k on the way: one η at the new exponent
                     ledger.check(units + math.ldexp(1.0, min(k, 1023)) if k > 0 else units, size, f"δ_{t}")
     return store, exps[:T + 1]
-
-
-def summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """A block summed to its parameter's shape: over the batch for a vector, over everything for a scalar."""
-    if g.shape == shape:
-        return g
-    return g.sum() * np.ones(shape) if math.prod(shape) == 1 else g.sum(axis=1, keepdims=True)
 
 
 def run_bounds(exps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
