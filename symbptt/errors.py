@@ -18,4 +18,4 @@ class RunFailed(SymbpttError):
 class RoundingWarning(UserWarning):
     """symbptt.gradients without ``digits``: the δ it computed show that rounding in its pass can be
     amplified beyond what leaves 12 significant digits (numeric/amplification.py); ``digits=12`` measures
-    what the gradients keep and recomputes them with mpmath where they keep fewer."""
+    what the gradients keep and recomputes them exactly where they keep fewer."""

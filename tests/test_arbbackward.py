@@ -195,3 +195,33 @@ def test_a_number_every_unit_shares_has_one_gradient_on_the_exact_path(engine, t
         assert _worst(NumericModel.of(parse_config(data)), 30) <= 1
     cut = grad_report.grad_report(parse_config(data | {"truncate": 2}))["truncated"]  # summed there too
     assert np.shape(cut["grad"]["beta"]) == np.shape(plain["grad"]["beta"]) and 0 < cut["relative_difference"] < 1
+
+
+@pytest.mark.parametrize("engine", ["Arb", "mpmath"])
+def test_symbptt_gradients_computes_a_batch_again_exactly_with_arb_where_it_serves(engine, monkeypatch):
+    """A chaotic tanh network, a batch of two (the split reads one sequence only): digits=12 finds float64
+    keeps none and computes every number again exactly — with Arb's balls where they serve, else mpmath
+    (SYMBPTT_ARB=0) — and both hold 12 digits of every entry against reference.py, the loss summed over
+    the batch."""
+    from symbptt import gradients
+    from symbptt.reference import bptt
+
+    monkeypatch.setenv("SYMBPTT_ARB", "1" if engine == "Arb" else "0")
+    ran: list[bool] = []
+    real = arbbackward.gradients
+    monkeypatch.setattr(arbbackward, "gradients", lambda *a: ran.append(True) or real(*a))  # type: ignore[func-returns-value]
+    n, T = 8, 120
+    rng = np.random.default_rng(0)
+    params = {"W": 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
+              "h0": np.full(n, 0.3)}
+    x = np.stack([np.full((T, 1), 0.1), np.full((T, 1), 0.2)], axis=2)
+    got = gradients(params, x, np.zeros((n, 2)), digits=12)
+    assert got.digits > 30 and got.kept is not None and got.kept[1] < 12  # float64 kept fewer: exactly
+    assert bool(ran) == (engine == "Arb")
+    with mpmath.workdps(got.digits + 30):
+        each = [bptt([params], x[:, :, b], np.zeros(n), "tanh", "last", "rnn", kind="mp") for b in range(2)]
+    assert abs(float(got.loss) - float(each[0][0] + each[1][0])) <= 1e-14 * float(got.loss)
+    for name, g in got.grads.items():
+        want = np.array([float(u + v) for u, v in zip(np.ravel(each[0][1][0][name]), np.ravel(each[1][1][0][name]),
+                                                       strict=True)]).reshape(g.shape)
+        assert np.all(np.abs(g - want) <= 1e-12 * np.abs(want)), name

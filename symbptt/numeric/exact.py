@@ -18,7 +18,7 @@ import numpy as np
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
-from . import arbforward, jit, jit_nudge, kernel, underflow
+from . import arbforward, jit, jit_nudge, kernel, split, underflow
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .forward import Trajectory, compiled, difference_digits, forward
@@ -220,6 +220,20 @@ def mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.
         return gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
 
 
+@fewer_full_collections
+def exact_gradients_at(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """Loss and every gradient exactly at ``dps`` digits (mpf, as mp_gradients returns them): Arb's forward
+    pass and rest where they serve (numeric/arbforward.py, numeric/arbbackward.py; each value proven to
+    the working precision), else mpmath's; refused first as mp_gradients is."""
+    mp_cost(model, dps)
+    traj = arbforward.forward(model, dps)
+    if traj is None:
+        return mp_gradients(model, dps)
+    with mpmath.workdps(dps):
+        _, loss, grads, _ = split.exact_pass(model, traj)
+    return loss, grads
+
+
 def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
     after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
@@ -239,5 +253,5 @@ def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = Non
     return gradient_blocks(values if values is not None else ArrayFactors(mp_model, "mp"), mp_model)[1]
 
 
-__all__ = ["DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_mp", "float64_pass",
-           "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "saturation_digits"]
+__all__ = ["DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at", "exact_gradients_mp",
+           "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "saturation_digits"]

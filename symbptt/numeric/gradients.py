@@ -36,7 +36,8 @@ more with every stored value nudged by a rounding, as `symbptt grad --digits 12`
 again exactly when fewer digits held (``kept`` says how many did): for one sequence, as `grad` does,
 its forward pass first (Arb's where it serves, numeric/arbforward.py; at 30 digits, or 30 more than the
 Jacobian norms say rounding is amplified by where float64 cannot spare that) with the rest in float64
-from it where that keeps the digits asked (numeric/split.py), else every number with mpmath.  Unasked,
+from it where that keeps the digits asked (numeric/split.py), else every number exactly: Arb's forward
+pass and rest where they serve (numeric/arbbackward.py), else mpmath's.  Unasked,
 the growth of δ back through time is read off the pass (numeric/amplification.py, ``amplified``), and a
 RoundingWarning is given where it leaves fewer than 12 digits.
 """
@@ -71,19 +72,20 @@ class Gradients(tuple):
 
     Attributes:
         loss: the loss, summed over the batch (float64, correctly rounded from the exact value when
-            mpmath was needed).
+            an exact pass was needed).
         grads: parameter name → float64 array of the parameter's shape (a list of such dicts for a
             stack of layers, as the parameters were given).
         digits: 0 when float64 (with a power-of-two exponent per step, and a saturated gate's differences
             taken from the distances to ±1) held every number in its range —
             and, when ``digits`` was asked for, kept that many significant digits as measured; else the
-            decimal digits the exact pass carried: mpmath's (for the blocks float64 could not hold; for
-            every block when ``digits`` was asked for), or, with ``exact`` None and ``kept`` given, the
-            forward pass's alone, the rest float64 read from it (numeric/split.py).
+            decimal digits the exact pass carried: mpmath's for the blocks float64 could not hold; for
+            every block when ``digits`` was asked for, Arb's where it serves, else mpmath's; or, with
+            ``exact`` None and ``kept`` given, the forward pass's alone, the rest float64 read from it
+            (numeric/split.py).
         log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
-            that mpmath computed), its exact value as an object array of mpmath numbers.
+            that an exact pass computed), its exact value as an object array of mpmath numbers.
         kernel: "compiled" when the float64 pass ran as machine code (numeric/jit.py: Numba installed,
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
         kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
@@ -289,7 +291,7 @@ def _warn_if_amplified(amplified: tuple[float, int], carried: int) -> None:
     warnings.warn(f"∂L/∂s_k, as the float64 pass computed it, grows 10^{growth:.1f}-fold from the last step back "
                   f"to k = {k}: a rounding error made there costs that much more{after}, so the gradients may "
                   f"keep fewer than {WARN_BELOW} significant digits; digits=12 measures what they keep and "
-                  "recomputes them with mpmath where they keep fewer", RoundingWarning, stacklevel=3)
+                  "recomputes them exactly where they keep fewer", RoundingWarning, stacklevel=3)
 
 
 MEASURED_COST = 10.0  # the work of a call that measures digits, against a plain one's (three nudged reruns, sizes)
@@ -297,8 +299,8 @@ MEASURED_COST = 10.0  # the work of a call that measures digits, against a plain
 
 @cache
 def _exact_path() -> Any:
-    """numeric/exact.py (exact_gradients, saturation_digits, mp_gradients: mpmath where float64 did not
-    hold), imported at the first call: an import statement run at every call costs more than a small
+    """numeric/exact.py (exact_gradients, saturation_digits, exact_gradients_at: an exact pass where
+    float64 did not hold), imported at the first call: an import statement run at every call costs more than a small
     gradient's sums."""
     from . import exact
 
@@ -315,10 +317,11 @@ def _report() -> Any:
 
 
 def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[str, Any]], int, Any]:
-    """Loss, gradients, the digits mpmath carried (0: none) and the digits float64 kept as measured (None
-    when mpmath was needed before any measuring), as `symbptt grad` decides: the watched NumPy pass with
-    each sum's Σ|terms|, three nudged reruns (grad_report.kept_digits), and every number computed again
-    with mpmath when fewer than ``digits`` held in a gradient: with a digit kept in every entry, rounding
+    """Loss, gradients, the digits the exact pass carried (0: none) and the digits float64 kept as measured
+    (None when mpmath was needed before any measuring), as `symbptt grad` decides: the watched NumPy pass
+    with each sum's Σ|terms|, three nudged reruns (grad_report.kept_digits), and every number computed
+    again exactly (exact_gradients_at: Arb where it serves, else mpmath) when fewer than ``digits`` held
+    in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
     much is not measured, so until two passes agree (_settled) — after, for one sequence, its exact forward
     pass read in float64 as `grad` reads it (_split), where that keeps them."""
@@ -338,9 +341,9 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
         return read
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
         dps = R.DPS + math.ceil(16 - kept[1])
-        return (*R.mp_gradients(model, dps), dps, shown)
+        return (*R.exact_gradients_at(model, dps), dps, shown)
     dps = R.DPS + 16
-    return (*_settled(R, model, dps, *R.mp_gradients(model, dps)), shown)
+    return (*_settled(R, model, dps, *R.exact_gradients_at(model, dps)), shown)
 
 
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int
@@ -376,7 +379,7 @@ def _settled(R: Any, model: NumericModel, dps: int, loss: Any, grads: list[dict[
     first of the two did).  Refused in one line beyond MAX_DIGITS or the budget."""
     while dps < R.MAX_DIGITS:
         more = min(R.MAX_DIGITS, 2 * dps)
-        loss2, grads2 = R.mp_gradients(model, more)
+        loss2, grads2 = R.exact_gradients_at(model, more)
         if _agree([[loss]] + _blocks(grads), [[loss2]] + _blocks(grads2), AGREE):
             return loss2, grads2, more
         loss, grads, dps = loss2, grads2, more
