@@ -1,21 +1,26 @@
-"""The exact forward pass with Arb's balls against mpmath's, and what it buys `symbptt.gradients`.
+"""The exact forward pass and rest with Arb's balls against mpmath's, and what they buy `symbptt.gradients`.
 
-Two tables, CPU-time medians of interleaved runs, each paying for its own exponentials (the ones mpmath
+Three tables, CPU-time medians of interleaved runs, each paying for its own exponentials (the ones mpmath
 kept from the run before are forgotten first, as a first call finds them):
 
 - the forward pass alone (numeric/arbforward.py against numeric/forward.py's mpmath pass) on cells drawn
   as `check` draws them, weights × 2, one sequence of x ~ N(0, 1), at the digits given; beside it,
   mpmath's pass repeated with the exponentials of the run before kept (primitives._KEPT), which is what
   a benchmark that does not forget them times;
+- the rest from one Arb forward pass of the same cases — step coefficients, loss, δ recursion, sums —
+  with Arb (arbforward.coefficients, numeric/arbbackward.py) against mpmath (the trajectory converted to
+  mpf, step_coefficients, factors.gradient_blocks), and how far apart the gradients are relative to each
+  gradient's largest entry;
 - `symbptt.gradients(..., digits=12)` on the chaotic tanh network of docs/performance.md §10b (n = 16,
-  W = 4·N(0, 1/n), x = 0.1): its exact forward pass read in float64 (numeric/split.py) against the
-  mpmath passes it took before (the split turned off), with the digits each used and how far apart
-  their gradients are, relative to each gradient's largest entry.
+  W = 4·N(0, 1/n), x = 0.1): one sequence, its exact forward pass read in float64 (numeric/split.py),
+  and a batch of two, which the split does not read, every number computed again with Arb's pass and
+  rest; each against mpmath throughout (SYMBPTT_ARB=0, the split turned off), with the path each took.
 
-On the 2-core machine of the notes: Arb's forward pass 5.8× (rnn n = 16), 7.7× (LSTM n = 8) and 6.4× (GRU
-n = 8) faster than mpmath's at T = 300 and 60 digits, 7.7× for the rnn at T = 1000 and 130 digits
-(2.9–4.9× against mpmath's pass repeated with its exponentials kept); the gradients call 28 ms against
-288 (10.5×), its gradients within 7e-14 of mpmath's.
+On the 2-core machine of the notes: Arb's forward pass 6.4× (rnn n = 16), 8.0× (LSTM n = 8) and 6.4× (GRU
+n = 8) faster than mpmath's at T = 300 and 60 digits, 7.9× for the rnn at T = 1000 and 130 digits
+(3.3–5.6× against mpmath's pass repeated with its exponentials kept); Arb's rest 7.7–8.6× faster than
+mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the gradients call 28 ms against 300
+(10.7×) for one sequence and 169 ms against 602 (3.6×) for the batch.
 
     python benchmarks/exact_passes.py            # --smoke: small sizes, one run each
 """
@@ -23,6 +28,7 @@ n = 8) faster than mpmath's at T = 300 and 60 digits, 7.7× for the rnn at T = 1
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,10 +45,10 @@ import symbptt  # noqa: E402
 from symbptt.activations import get_activation  # noqa: E402
 from symbptt.cells import get_cell  # noqa: E402
 from symbptt.check.trials import draw_layers  # noqa: E402
-from symbptt.numeric import arbforward  # noqa: E402
+from symbptt.numeric import arbbackward, arbforward, split  # noqa: E402
 from symbptt.numeric import gradients as gradients_module  # noqa: E402
-from symbptt.numeric.factors import NumericModel  # noqa: E402
-from symbptt.numeric.forward import compiled, forward  # noqa: E402
+from symbptt.numeric.factors import NumericModel, gradient_blocks  # noqa: E402
+from symbptt.numeric.forward import Trajectory, compiled, forward  # noqa: E402
 from symbptt.primitives import forget_mp_values  # noqa: E402
 
 
@@ -89,30 +95,90 @@ def forward_rows(smoke: bool) -> list[str]:
     return rows
 
 
-def gradients_row(smoke: bool) -> str:
+def rest_rows(smoke: bool) -> list[str]:
+    """The rest of an exact report from one Arb forward pass — step coefficients, loss, δ recursion and
+    sums — with Arb's balls (arbforward.coefficients, numeric/arbbackward.py) against mpmath's
+    (split.exact_values with the Arb rest turned off, then factors.gradient_blocks), and how far apart
+    their gradients are, relative to each gradient's largest entry."""
+    cases = [("rnn", 4, 20, 30)] if smoke else [("rnn", 16, 300, 60), ("lstm", 8, 300, 60), ("gru", 8, 300, 60),
+                                               ("rnn", 16, 1000, 130)]
+    rows = []
+    for cell, n, T, dps in cases:
+        model = drawn(cell, n, T)
+        traj = arbforward.forward(model, dps)
+        if traj is None:
+            raise SystemExit(f"Arb's pass refused {cell} n = {n}, T = {T}")
+        results: dict[str, tuple] = {}
+
+        def arb(model: NumericModel = model, traj: Trajectory = traj, dps: int = dps, results: dict = results) -> None:
+            with mpmath.workdps(dps):
+                balls = arbforward.coefficients(model, traj)
+                done = None if balls is None else arbbackward.gradients(model, traj, balls)
+            if done is None:
+                raise SystemExit("Arb's rest refused a case of the benchmark")
+            results["Arb"] = done
+
+        def mp(model: NumericModel = model, traj: Trajectory = traj, dps: int = dps, results: dict = results) -> None:
+            forget_mp_values()  # the run pays for its own exponentials, as a first call does
+            with mpmath.workdps(dps):
+                values = split.exact_values(model, arbforward.as_mpf(traj, model.as_mp()))  # mpf: mpmath's
+                results["mpmath"] = gradient_blocks(values, values.model)
+
+        a, b = _median_pair(arb, mp, 1 if smoke else 5)
+        apart = max(max(abs(u - v) for u, v in zip(g.flat, np.asarray(results["mpmath"][1][0][k]).flat, strict=True))
+                    / max(abs(v) for v in np.asarray(results["mpmath"][1][0][k]).flat)
+                    for k, g in results["Arb"][1][0].items())
+        rows.append(f"| {cell} n = {n}, T = {T}, {dps} digits | {a * 1e3:.1f} ms | {b * 1e3:.1f} ms | {b / a:.1f}× "
+                    f"| {mpmath.nstr(apart, 2)} |")
+    return rows
+
+
+def gradients_rows(smoke: bool) -> list[str]:
+    """`symbptt.gradients(digits=12)` on the chaotic network: one sequence (its exact forward pass read in
+    float64) and a batch of two (which the split does not read: every number computed again exactly),
+    each against mpmath throughout (SYMBPTT_ARB=0, the split turned off), with the path each took."""
     n, T = 16, (80 if smoke else 300)
     rng = np.random.default_rng(0)
     params = {"W": 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
               "h0": np.full(n, 0.3)}
-    x, y = np.full((T, 1), 0.1), np.zeros(n)
-    split = gradients_module._split
-    results = {}
+    one = (np.full((T, 1), 0.1), np.zeros(n))
+    two = (np.stack([np.full((T, 1), 0.1), np.full((T, 1), 0.2)], axis=2), np.zeros((n, 2)))
+    keep_split, keep_rest = gradients_module._split, arbbackward.gradients
+    rows = []
+    for label, (x, y) in (("one sequence", one), ("a batch of two", two)):
+        results: dict[str, object] = {}
+        served: list[bool] = []
 
-    def call(which: str) -> None:
-        forget_mp_values()  # each call pays for its own exponentials, as a first call does
-        gradients_module._split = split if which == "split" else (lambda *args: None)
-        try:
-            results[which] = symbptt.gradients(params, x, y, digits=12)
-        finally:
-            gradients_module._split = split
+        def call(which: str, x: np.ndarray = x, y: np.ndarray = y, results: dict = results,
+                 served: list = served) -> None:
+            def rest(*args: object) -> object:  # arbbackward.gradients, noting whether it served
+                out = keep_rest(*args)
+                served.append(out is not None)
+                return out
 
-    a, b = _median_pair(lambda: call("split"), lambda: call("mpmath"), 1 if smoke else 5)
-    got, before = results["split"], results["mpmath"]
-    apart = max(float(np.max(np.abs(got.grads[k] - before.grads[k])) / np.max(np.abs(before.grads[k])))
-                for k in got.grads)
-    how = "read in float64" if got.exact is None else "mpmath"
-    return (f"| tanh n = {n}, W = 4·N(0, 1/n), T = {T} | {a * 1e3:.1f} ms ({how}, {got.digits} digits, kept "
-            f"{got.kept}) | {b * 1e3:.1f} ms (mpmath, {before.digits} digits) | {b / a:.1f}× | {apart:.1g} |")
+            forget_mp_values()  # each call pays for its own exponentials, as a first call does
+            old = os.environ.get("SYMBPTT_ARB")
+            os.environ["SYMBPTT_ARB"] = "1" if which == "new" else "0"
+            gradients_module._split = keep_split if which == "new" else (lambda *args: None)
+            arbbackward.gradients = rest
+            try:
+                results[which] = symbptt.gradients(params, x, y, digits=12)
+            finally:
+                gradients_module._split, arbbackward.gradients = keep_split, keep_rest
+                if old is None:
+                    del os.environ["SYMBPTT_ARB"]
+                else:
+                    os.environ["SYMBPTT_ARB"] = old
+
+        a, b = _median_pair(lambda: call("new"), lambda: call("mpmath"), 1 if smoke else 5)
+        got, before = results["new"], results["mpmath"]
+        apart = max(float(np.max(np.abs(got.grads[k] - before.grads[k])) / np.max(np.abs(before.grads[k])))
+                    for k in got.grads)
+        how = ("exact forward pass read in float64" if got.exact is None
+               else "Arb's forward pass and rest" if served and all(served) else "mpmath")
+        rows.append(f"| tanh n = {n}, W = 4·N(0, 1/n), T = {T}, {label} | {a * 1e3:.1f} ms ({how}, {got.digits} "
+                    f"digits) | {b * 1e3:.1f} ms (mpmath, {before.digits} digits) | {b / a:.1f}× | {apart:.1g} |")
+    return rows
 
 
 def main() -> int:
@@ -122,9 +188,10 @@ def main() -> int:
     print("| forward pass | Arb | mpmath | mpmath / Arb | mpmath, its exponentials kept from the run before | / Arb |\n"
           "|---|---|---|---|---|---|")
     print("\n".join(forward_rows(args.smoke)))
-    print("\n| symbptt.gradients(digits=12) | exact forward pass, float64 rest | before: mpmath | ratio | apart |")
-    print("|---|---|---|---|---|")
-    print(gradients_row(args.smoke))
+    print("\n| the rest from Arb's forward pass | Arb | mpmath | mpmath / Arb | apart |\n|---|---|---|---|---|")
+    print("\n".join(rest_rows(args.smoke)))
+    print("\n| symbptt.gradients(digits=12) | now | before: mpmath throughout | ratio | apart |\n|---|---|---|---|---|")
+    print("\n".join(gradients_rows(args.smoke)))
     return 0
 
 

@@ -147,12 +147,17 @@ def test_the_split_report_is_the_same_from_either_pass_but_for_the_name(monkeypa
 
 
 def test_the_benchmark_of_exact_passes_runs_and_says_which_path_ran():
-    """benchmarks/exact_passes.py in its smoke sizes: Arb's pass serves the drawn rnn, and the gradients
-    call on the chaotic network reads its exact forward pass in float64 (the mpmath call beside it)."""
+    """benchmarks/exact_passes.py in its smoke sizes: Arb's pass and rest serve the drawn rnn (its rest
+    within 1e-25 of mpmath's at 30 digits), and the gradients call on the chaotic network reads its exact
+    forward pass in float64 for one sequence and runs Arb's pass and rest for a batch of two, each row
+    saying so beside the mpmath call."""
     from conftest import benchmark_script
 
     bench = benchmark_script("exact_passes")
     (row,) = bench.forward_rows(True)
     assert row.startswith("| rnn n = 4, T = 20, 30 digits | ") and row.count("×") == 2
-    row = bench.gradients_row(True)
-    assert "(read in float64, " in row and "(mpmath, " in row
+    (row,) = bench.rest_rows(True)
+    assert row.startswith("| rnn n = 4, T = 20, 30 digits | ") and float(row.split("|")[-2]) < 1e-25
+    one, two = bench.gradients_rows(True)
+    assert "(exact forward pass read in float64, " in one and "(Arb's forward pass and rest, " in two
+    assert "(mpmath, " in one and "(mpmath, " in two
