@@ -143,7 +143,7 @@ def test_a_sum_that_cancels_is_kept_within_an_ulp_of_its_terms():
         wide = np.array([[arb(tiny, arb(2) ** -95)]], dtype=object)  # radius 2^-95 > 2^-100 · Σ|terms|
         with pytest.raises(arbbackward._Unproven):
             arbbackward._kept(arb, wide, lambda: np.array([[arb(1)]], dtype=object), prec)
-        with pytest.raises(arbbackward._Unproven):  # no Σ|terms| to read (an initial state's δ_0): refused
+        with pytest.raises(arbbackward._Unproven):  # no Σ|terms| to read (a gradient that is 0): refused
             arbbackward._kept(arb, g, None, prec)
     finally:
         ctx.prec = old

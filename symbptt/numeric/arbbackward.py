@@ -2,10 +2,11 @@
 forward pass (numeric/arbforward.py) and its Arb step coefficients, where the report's rest would
 otherwise run in mpmath (factors.gradient_blocks), one Python call per number.
 
-The convention is arbforward's: Arb works ``GUARD`` bits (arbforward's) beyond mpmath's working precision, every value
-kept is the exact midpoint of a ball proven within one unit in that precision's last place (relative to
-the value itself), and each step starts from the kept midpoints, so the radii never pile up.  The loop is
-the float64 kernel's plan (numeric/kernel.py), one ball matrix product per transposed weight and step:
+The convention is arbforward's: Arb works ``GUARD`` bits (arbforward's) beyond mpmath's working
+precision, every value kept is the exact midpoint of a ball proven within one unit in that precision's
+last place (relative to the value itself), and each step starts from the kept midpoints, so the radii
+never pile up.  The loop is the float64 kernel's plan (numeric/kernel.py), one ball matrix product per
+transposed weight and step:
 
     δ^(ℓ)_t[s] = Σ_parts Mᵀ (c_{t+1} ⊙ δ_{t+1}[s'])  (+ the layer above, + h_t − y_t)     each entry proven
     ∂L/∂M     = R Zᵀ,  R = Σ_{s'} c_t ⊙ δ_t[s'] over t and the batch side by side           one product
@@ -119,7 +120,8 @@ def _gradients(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[di
         shape = model.params[layer - 1][param].shape
         row = rows.get((layer, leaf))
         if kind == "initial":  # δ_0, summed over the batch where the batch shares h_0
-            g = _kept(arb, summed_to(store[(layer, leaf)][0], shape), None, prec)
+            first = store[(layer, leaf)][0]
+            g = _kept(arb, summed_to(first, shape), lambda d=first, s=shape: summed_to(abs(d), s), prec)
         elif row is None:
             g = _kept(arb, np.full(shape, arb(0), dtype=object), None, prec)
         elif source is None:  # a bias (or a unit's or a scalar's parameter): its rows summed over t

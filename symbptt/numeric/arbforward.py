@@ -1,6 +1,7 @@
 """The exact forward pass with Arb's balls (python-flint): the pass numeric/split.py reads in float64,
-5.8–7.7× faster than mpmath's on a first call (2.9–4.9× where mpmath finds the exponentials of a run
-before kept; benchmarks/exact_passes.py).
+6.4–8.0× faster than mpmath's on a first call (3.3–5.6× where mpmath finds the exponentials of a run
+before kept; benchmarks/exact_passes.py); and its step coefficients (``coefficients``), which the exact
+rest (numeric/arbbackward.py) reads.
 
 The convention is one line: every stored value is the midpoint of a ball whose radius, computed by Arb
 from exact inputs, proves it within one unit in the last place of mpmath's working precision.  Each step
@@ -10,6 +11,7 @@ arithmetic's would; what each step's rounding costs after T steps is what the ca
 
     linear maps   one ball matrix product per step: [every map's weights | biases] · [sources; 1]
     nodes         the cell's one-step expressions in plain SymPy, lambdified with _table's Arb lines
+    coefficients  the cell's derivative expressions, the built-in primitives kept (tanh' as sech²)
     check         radius ≤ 2^−prec·|midpoint| for every value, prec = mpmath's bits at the digits asked
 
 A cell whose nodes use a function outside _FUNCTIONS, a constant such as π, per-element parameters, a
