@@ -1,7 +1,8 @@
 """The exact forward pass and rest with Arb's balls against mpmath's, and what they buy `symbptt.gradients`.
 
-Three tables, CPU-time medians of interleaved runs, each paying for its own exponentials (the ones mpmath
-kept from the run before are forgotten first, as a first call finds them):
+Four tables, CPU time: medians of interleaved runs, each paying for its own exponentials (the ones mpmath
+kept from the run before are forgotten first, as a first call finds them), and one run each for the
+estimates:
 
 - the forward pass alone (numeric/arbforward.py against numeric/forward.py's mpmath pass) on cells drawn
   as `check` draws them, weights × 2, one sequence of x ~ N(0, 1), at the digits given; beside it,
@@ -11,6 +12,8 @@ kept from the run before are forgotten first, as a first call finds them):
   with Arb (arbforward.coefficients, numeric/arbbackward.py) against mpmath (the trajectory converted to
   mpf, step_coefficients, factors.gradient_blocks), and how far apart the gradients are relative to each
   gradient's largest entry;
+- Arb's pass and rest against the budget's estimate of them (budget.arb_pass_seconds), which is meant to
+  be at or above what they take;
 - `symbptt.gradients(..., digits=12)` on the chaotic tanh network of docs/performance.md §10b (n = 16,
   W = 4·N(0, 1/n), x = 0.1): one sequence, its exact forward pass read in float64 (numeric/split.py),
   and a batch of two, which the split does not read, every number computed again with Arb's pass and
@@ -20,7 +23,8 @@ On the 2-core machine of the notes: Arb's forward pass 6.4× (rnn n = 16), 8.0×
 n = 8) faster than mpmath's at T = 300 and 60 digits, 7.9× for the rnn at T = 1000 and 130 digits
 (3.3–5.6× against mpmath's pass repeated with its exponentials kept); Arb's rest 7.7–8.6× faster than
 mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the gradients call 28 ms against 300
-(10.7×) for one sequence and 169 ms against 602 (3.6×) for the batch.
+(10.7×) for one sequence and 169 ms against 602 (3.6×) for the batch; the estimates 1.19–2.08× what
+the passes took.
 
     python benchmarks/exact_passes.py            # --smoke: small sizes, one run each
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +48,7 @@ from run import _interleaved  # noqa: E402  (benchmarks/run.py)
 
 import symbptt  # noqa: E402
 from symbptt.activations import get_activation  # noqa: E402
+from symbptt.budget import arb_pass_seconds  # noqa: E402
 from symbptt.cells import get_cell  # noqa: E402
 from symbptt.check.trials import draw_layers  # noqa: E402
 from symbptt.numeric import arbbackward, arbforward, split  # noqa: E402
@@ -133,6 +139,34 @@ def rest_rows(smoke: bool) -> list[str]:
     return rows
 
 
+def estimate_rows(smoke: bool) -> list[str]:
+    """Arb's forward pass and rest (numeric/split.exact_pass), one run each, against the budget's estimate
+    of them (budget.arb_pass_seconds, which numeric/cost.py refuses beyond the limit): the estimate is meant
+    to be at or above what the pass takes."""
+    cases = [("rnn", 4, 1, 1, 20, 30)] if smoke else [
+        ("rnn", 64, 1, 1, 200, 130), ("lstm", 32, 1, 2, 200, 30), ("gru", 32, 4, 1, 200, 130),
+        ("lstm", 64, 1, 1, 100, 600), ("lstm", 128, 1, 1, 100, 30)]
+    rows = []
+    for cell, n, batch, layers, T, dps in cases:
+        spec = get_cell(cell, get_activation("tanh"))
+        rng = np.random.default_rng(0)
+        params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
+                  for p in draw_layers(spec, n, 1, layers, rng, 2.0)]
+        model = NumericModel(spec, params, rng.normal(size=(T, 1, batch)), np.zeros((n, batch)))
+        keys = len(compiled(spec, "float").keys)
+        guess = arb_pass_seconds(spec, n, 1, T, batch, layers, dps, keys)
+        start = time.process_time()
+        traj = arbforward.forward(model, dps)
+        with mpmath.workdps(dps):
+            engine = None if traj is None else split.exact_pass(model, traj)[3]
+        took = time.process_time() - start
+        if engine != "Arb":
+            raise SystemExit(f"Arb did not serve {cell} n = {n}")
+        rows.append(f"| {cell} n = {n}, batch {batch}, {layers} layer(s), T = {T}, {dps} digits | {took:.2f} s "
+                    f"| {guess:.2f} s | {guess / took:.2f} |")
+    return rows
+
+
 def gradients_rows(smoke: bool) -> list[str]:
     """`symbptt.gradients(digits=12)` on the chaotic network: one sequence (its exact forward pass read in
     float64) and a batch of two (which the split does not read: every number computed again exactly),
@@ -190,6 +224,8 @@ def main() -> int:
     print("\n".join(forward_rows(args.smoke)))
     print("\n| the rest from Arb's forward pass | Arb | mpmath | mpmath / Arb | apart |\n|---|---|---|---|---|")
     print("\n".join(rest_rows(args.smoke)))
+    print("\n| Arb's pass and rest | took | estimated | estimate / took |\n|---|---|---|---|")
+    print("\n".join(estimate_rows(args.smoke)))
     print("\n| symbptt.gradients(digits=12) | now | before: mpmath throughout | ratio | apart |\n|---|---|---|---|---|")
     print("\n".join(gradients_rows(args.smoke)))
     return 0

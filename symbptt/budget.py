@@ -152,6 +152,27 @@ def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digit
     return T * batch * layers * per_step * MP_OPERATION * (1.0 + digits / 300.0) ** 1.6
 
 
+# seconds of Arb's exact passes (numeric/arbforward.py and arbbackward.py): per ball multiply-add, per value a
+# step stores, checks or derives, and per gradient entry converted — fitted to the forward pass and the
+# rest of rnn, LSTM and GRU (n 8–128, batch 1 and 4, 1–2 layers, 30 and 130 digits; 2026-12, 2 cores) with
+# the digits' factor 1 + digits/150 (checked to 1500 digits), and rounded up past every point measured
+ARB_MAC, ARB_VALUE, ARB_ENTRY = 6e-9, 3.8e-6, 8e-6
+
+
+def arb_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int, coefficients: int) -> float:
+    """Arb's forward pass and the exact rest from it of ``layers`` layers at ``digits`` digits: per step and
+    element, each linear map's n·(n + m + 1) ball multiply-adds and a Python call for every value stored,
+    checked or derived (the maps, the nodes, and ``coefficients`` step coefficients per unit); per gradient
+    entry, its conversion to mpf; all growing as 1 + digits/150."""
+    per_step, entries = 0.0, 0
+    for layer in range(layers):
+        width = m if layer == 0 else n
+        macs = len(cell.linears) * n * (n + width + 1)
+        per_step += macs * ARB_MAC + (len(cell.linears) + len(cell.nodes) + coefficients) * n * ARB_VALUE
+        entries += macs
+    return (T * batch * per_step + entries * ARB_ENTRY) * (1.0 + digits / 150.0)
+
+
 def state_size(cell, n: int) -> int:
     """Length of the whole state s_t (h, or h and c): the side of the step Jacobian ∂s_t/∂s_{t-1}."""
     return len(cell.states) * n
@@ -172,5 +193,6 @@ def human(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.3g} h"
 
 
-__all__ = ["MAX_BYTES", "MAX_MP_DIGITS", "MAX_SECONDS", "check_form_size", "check_grid", "check_sweep", "estimate",
-           "human", "mp_pass_seconds", "norm_sweep_cost", "saturation_digits_needed", "state_size"]
+__all__ = ["MAX_BYTES", "MAX_MP_DIGITS", "MAX_SECONDS", "arb_pass_seconds", "check_form_size", "check_grid",
+           "check_sweep", "estimate", "human", "mp_pass_seconds", "norm_sweep_cost", "saturation_digits_needed",
+           "state_size"]

@@ -158,6 +158,8 @@ def test_the_benchmark_of_exact_passes_runs_and_says_which_path_ran():
     assert row.startswith("| rnn n = 4, T = 20, 30 digits | ") and row.count("×") == 2
     (row,) = bench.rest_rows(True)
     assert row.startswith("| rnn n = 4, T = 20, 30 digits | ") and float(row.split("|")[-2]) < 1e-25
+    (row,) = bench.estimate_rows(True)  # the budget's estimate beside the time (no claim on a smoke size)
+    assert row.startswith("| rnn n = 4, batch 1, 1 layer(s), T = 20, 30 digits | ") and row.count(" s |") == 2
     one, two = bench.gradients_rows(True)
     assert "(exact forward pass read in float64, " in one and "(Arb's forward pass and rest, " in two
     assert "(mpmath, " in one and "(mpmath, " in two

@@ -166,19 +166,25 @@ def _sources(cell: Cell) -> list[str] | None:
     return sorted(sources, key=lambda s: s == INPUT)
 
 
+def serves(model: NumericModel) -> bool:
+    """Whether ``forward`` tries ``model``: python-flint on, every node in the table, each source read through
+    one matrix, the parameters shared by the batch (one per batch element: mpmath's pass).  A pass it tries
+    may still give up on a value it does not prove."""
+    cell = model.cell
+    return (flint_module() is not None and _nodes(cell) is not None and _sources(cell) is not None
+            and not any(np.ndim(v) > 2 for p in model.params for v in p.values()))
+
+
 def forward(model: NumericModel, dps: int) -> Trajectory | None:
     """The forward pass of ``model`` (float64 parameters) at mpmath's precision for ``dps`` digits, every
     stored value an exact Arb number proven within one unit in that precision's last place of the step's
     exact value from the stored values before it; None where Arb does not serve (see the module)."""
     flint = flint_module()
-    if flint is None:
+    if flint is None or not serves(model):
         return None
     cell = model.cell
     nodes, sources = _nodes(cell), _sources(cell)
-    if nodes is None or sources is None:
-        return None
-    if any(np.ndim(v) > 2 for p in model.params for v in p.values()):
-        return None  # one parameter per batch element: mpmath's pass
+    assert nodes is not None and sources is not None
     prec = dps_to_prec(dps)
     old = flint.ctx.prec
     flint.ctx.prec = prec + GUARD
@@ -410,4 +416,4 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
 
 
 __all__ = ["GUARD", "as_mpf", "as_mpf_array", "as_mpf_value", "coefficients", "flint_module", "forward", "is_arb",
-           "made_with_arb", "to_float"]
+           "made_with_arb", "serves", "to_float"]

@@ -19,6 +19,7 @@ from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
 from . import arbforward, jit, jit_nudge, kernel, split, underflow
+from .cost import arb_cost, mp_cost
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
 from .forward import Trajectory, compiled, difference_digits, forward
@@ -198,13 +199,16 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
 
 @fewer_full_collections
 def exact_forward(model: NumericModel, dps: int) -> Trajectory:
-    """The forward pass of ``model`` at ``dps`` digits (refused first when beyond mpmath's budget),
-    without the step coefficients (numeric/split.py reads it in float64 or adds them): Arb's where it
-    serves (numeric/arbforward.py: each value proven to mpmath's working precision), else mpmath's."""
+    """The forward pass of ``model`` at ``dps`` digits, without the step coefficients (numeric/split.py reads
+    it in float64 or adds them): Arb's where it serves (numeric/arbforward.py: each value proven to
+    mpmath's working precision), else mpmath's — each refused first when beyond the budget, Arb's pass
+    and the rest from it priced as Arb's (numeric/cost.py)."""
+    if arbforward.serves(model):  # Arb's pass priced as Arb's; mpmath's priced in turn where Arb gives up
+        arb_cost(model, dps)
+        traj = arbforward.forward(model, dps)
+        if traj is not None:
+            return traj
     mp_cost(model, dps)
-    traj = arbforward.forward(model, dps)
-    if traj is not None:
-        return traj
     with mpmath.workdps(dps):
         mp_model = model.as_mp()
         return forward(compiled(model.cell, "mp"), mp_model.params, mp_model.x)
@@ -224,27 +228,16 @@ def mp_gradients(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.
 def exact_gradients_at(model: NumericModel, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
     """Loss and every gradient exactly at ``dps`` digits (mpf, as mp_gradients returns them): Arb's forward
     pass and rest where they serve (numeric/arbforward.py, numeric/arbbackward.py; each value proven to
-    the working precision), else mpmath's; refused first as mp_gradients is."""
-    mp_cost(model, dps)
-    traj = arbforward.forward(model, dps)
+    the working precision), else mpmath's; each refused first when beyond the budget (numeric/cost.py)."""
+    traj = None
+    if arbforward.serves(model):  # priced as exact_forward prices it
+        arb_cost(model, dps)
+        traj = arbforward.forward(model, dps)
     if traj is None:
         return mp_gradients(model, dps)
     with mpmath.workdps(dps):
         _, loss, grads, _ = split.exact_pass(model, traj)
     return loss, grads
-
-
-def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
-    """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
-    after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
-    may need (a saturated cell's bound, checked before its first pass), and the refusal says so."""
-    from ..budget import estimate, mp_pass_seconds
-
-    n, m, B = model.params[0][f"{model.cell.states[0]}0"].shape[0], model.x.shape[1], model.x.shape[2]
-    digits = f"up to {dps}" if most else str(dps)
-    return estimate(f"the exact pass ({digits} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
-                    "shorten x, use a smaller batch or smaller weights",
-                    seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
 def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = None) -> list[dict[str, np.ndarray]]:

@@ -22,6 +22,7 @@ import mpmath
 import numpy as np
 
 from . import arbbackward, arbforward, jit_nudge, kernel
+from .cost import mp_cost
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
 from .forward import Trajectory, UlpNoise, compiled, step_coefficients
@@ -147,13 +148,16 @@ def exact_pass(model: NumericModel, exact: Trajectory, with_gradients: bool = Tr
     coefs = loss = None
     grads: list[dict[str, np.ndarray]] = []
     engine = "mpmath"
-    if arbforward.made_with_arb(exact):
+    made_with_arb = arbforward.made_with_arb(exact)
+    if made_with_arb:
         balls = arbforward.coefficients(model, exact)
         if balls is not None:
             if with_gradients and (done := arbbackward.gradients(model, exact, balls)) is not None:
                 (loss, grads), engine = done, "Arb"
             coefs = [{key: _as_mpf_rows(v) for key, v in layer.items()} for layer in balls]
         exact = arbforward.as_mpf(exact, mp_model)
+    if made_with_arb and (coefs is None or (with_gradients and loss is None)):
+        mp_cost(model, mpmath.mp.dps)  # Arb gave up on the rest: mpmath's, priced before it starts
     if coefs is None:
         cc = compiled(mp_model.cell, "mp")
         coefs = [step_coefficients(cc, exact, layer) for layer in range(1, mp_model.layers + 1)]

@@ -1,0 +1,41 @@
+"""What an exact pass will cost, estimated before it starts and refused in one line beyond the budget
+(budget.estimate): mpmath's pass (budget.mp_pass_seconds), or Arb's forward pass and the rest from it
+(budget.arb_pass_seconds), which is priced on its own where Arb will try the model — an LSTM of 128 units
+over 1000 steps takes about 15 s with Arb, where mpmath's pass would take 11 min and is refused.  Where
+Arb then gives up on a value, mpmath's pass is priced in turn before it starts."""
+
+from __future__ import annotations
+
+from ..budget import arb_pass_seconds, estimate, mp_pass_seconds
+from .factors import NumericModel
+from .forward import compiled
+
+ADVICE = "shorten x, use a smaller batch or smaller weights"
+
+
+def _sizes(model: NumericModel) -> tuple[int, int, int]:
+    """(n, m, batch) of ``model``."""
+    return model.params[0][f"{model.cell.states[0]}0"].shape[0], model.x.shape[1], model.x.shape[2]
+
+
+def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
+    """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
+    after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
+    may need (a saturated cell's bound, checked before its first pass), and the refusal says so."""
+    n, m, B = _sizes(model)
+    digits = f"up to {dps}" if most else str(dps)
+    return estimate(f"the exact pass ({digits} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
+                    ADVICE, seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
+
+
+def arb_cost(model: NumericModel, dps: int) -> float:
+    """The estimated seconds of Arb's forward pass of ``model`` at ``dps`` digits and the exact rest from it
+    (budget.arb_pass_seconds), after refusing them in one line when that is beyond the budget."""
+    n, m, B = _sizes(model)
+    keys = len(compiled(model.cell, "float").keys)
+    return estimate(f"the exact pass ({dps} digits, with Arb's balls) of a {model.cell.name} with n = {n}, "
+                    f"T = {model.T}, batch {B}", ADVICE,
+                    seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys))
+
+
+__all__ = ["arb_cost", "mp_cost"]

@@ -1,0 +1,81 @@
+"""What an exact pass will cost (numeric/cost.py), estimated before it starts: Arb's pass priced as Arb's
+where Arb will try the model, mpmath's priced in turn where Arb gives up, and a refusal before any work."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+from test_arbforward import _model
+
+from symbptt import budget
+from symbptt.errors import SymbpttError
+from symbptt.numeric import arbbackward, arbforward, exact, split
+from symbptt.numeric.forward import compiled
+
+
+def _estimates(model, dps: int) -> tuple[float, float]:
+    """(Arb's estimate, mpmath's) for ``model`` at ``dps`` digits."""
+    n, m, B = model.params[0]["h0"].shape[0], model.x.shape[1], model.x.shape[2]
+    keys = len(compiled(model.cell, "float").keys)
+    return (budget.arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys),
+            budget.mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
+
+
+def test_arb_is_priced_as_arb_where_it_serves(monkeypatch):
+    """A budget between Arb's estimate and mpmath's: Arb's pass runs where it serves; with SYMBPTT_ARB=0 the
+    same pass is refused in one line, before any work, naming mpmath's pass."""
+    model = _model("lstm", "tanh", 8, 1, 200, 3)
+    arb, mp = _estimates(model, 40)
+    assert arb < mp / 5  # Arb's pass is priced well below mpmath's
+    monkeypatch.setattr(budget, "MAX_SECONDS", (arb * mp) ** 0.5)
+    assert arbforward.made_with_arb(exact.exact_forward(model, 40))
+    monkeypatch.setenv("SYMBPTT_ARB", "0")
+    started: list[int] = []
+    monkeypatch.setattr(exact, "forward", lambda *a: started.append(1))
+    with pytest.raises(SymbpttError, match=r"^the exact pass \(40 digits\) of a lstm with n = 8, T = 200, batch 1 "
+                                           r"would take about .*, more than the .* limit; shorten x"):
+        exact.exact_forward(model, 40)
+    assert started == []
+
+
+def test_beyond_arbs_estimate_nothing_starts(monkeypatch):
+    """A budget below Arb's estimate: refused in one line naming Arb's pass, and Arb's pass never starts."""
+    model = _model("gru", "tanh", 4, 2, 50, 5)
+    monkeypatch.setattr(budget, "MAX_SECONDS", _estimates(model, 30)[0] / 2)
+    started: list[int] = []
+    monkeypatch.setattr(arbforward, "forward", lambda *a: started.append(1))
+    with pytest.raises(SymbpttError, match=r"^the exact pass \(30 digits, with Arb's balls\) of a gru with n = 4, "
+                                           r"T = 50, batch 1 would take about"):
+        exact.exact_forward(model, 30)
+    with pytest.raises(SymbpttError, match="with Arb's balls"):
+        exact.exact_gradients_at(model, 30)
+    assert started == []
+
+
+def test_where_arb_gives_up_mpmath_is_priced_before_it_starts(monkeypatch):
+    """Arb's forward pass giving up (planted), or its rest: mpmath's pass, or rest, is priced in turn and
+    refused where the budget allows Arb's estimate but not mpmath's."""
+    model = _model("rnn", "tanh", 6, 1, 300, 2)
+    arb, mp = _estimates(model, 30)
+    monkeypatch.setattr(budget, "MAX_SECONDS", (arb * mp) ** 0.5)
+    traj = exact.exact_forward(model, 30)  # Arb's: within the budget
+    with mpmath.workdps(30):
+        assert split.exact_pass(model, traj)[3] == "Arb"
+        monkeypatch.setattr(arbbackward, "gradients", lambda *a: None)  # the rest given up
+        with pytest.raises(SymbpttError, match=r"^the exact pass \(30 digits\) of a rnn"):
+            split.exact_pass(model, traj)
+    monkeypatch.setattr(arbforward, "forward", lambda *a: None)  # the forward pass given up
+    with pytest.raises(SymbpttError, match=r"^the exact pass \(30 digits\) of a rnn"):
+        exact.exact_forward(model, 30)
+
+
+def test_the_estimate_grows_with_every_size():
+    """Arb's estimate grows with T, the batch, n, the layers and the digits (a sanity check of the model;
+    benchmarks/exact_passes.py holds it to measured times)."""
+    base = dict(cell=_model("lstm", "tanh", 2, 1, 3, 0).cell, n=16, m=2, T=100, batch=1, layers=1, digits=30,
+                coefficients=9)
+    first = budget.arb_pass_seconds(**base)
+    for key, more in (("T", 200), ("batch", 2), ("n", 32), ("layers", 2), ("digits", 300)):
+        assert budget.arb_pass_seconds(**(base | {key: more})) > first, key
+    assert np.isfinite(first) and first > 0
