@@ -251,11 +251,20 @@ def mp_log10_abs(value: object) -> float:
     sign, man, exp, bits = number._mpf_
     if not man:
         return float(mpmath.log10(abs(number))) if exp or bits else -math.inf
-    shift = max(bits - 53, 0)
+    return log10_of_parts(int(man), int(exp))
+
+
+def log10_of_parts(man: int, exp: int) -> float:
+    """log10(man·2^exp) for an integer man > 0, as the float nearest it to about one rounding: the top 53
+    bits of man and the binary exponent, without a logarithm of the whole; ±inf beyond float64's range.
+    The same number gives the same float however it is written (an mpf's man is odd, a product's need not be)."""
+    zeros = (man & -man).bit_length() - 1
+    man, exp = man >> zeros, exp + zeros
+    shift = max(man.bit_length() - 53, 0)
     e = exp + shift
     if abs(e) > 1 << 1020:  # log10 beyond float64's range, as float(mpmath.log10(…)) gives it
         return math.inf if e > 0 else -math.inf
-    return math.log10(int(man >> shift)) + e * LOG10_2_HI + e * LOG10_2_LO
+    return math.log10(man >> shift) + e * LOG10_2_HI + e * LOG10_2_LO
 
 
 def _mp_exp_minus_abs(x: mpmath.mpf) -> tuple:

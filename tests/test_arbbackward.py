@@ -4,6 +4,7 @@ proven or the rest left to mpmath, and the words that name what ran."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import mpmath
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from mpmath.libmp import dps_to_prec
 from test_arbforward import ACTIVATIONS, _model
 
+from symbptt import primitives as P
 from symbptt.cells import BUILTIN
 from symbptt.config import parse_config
 from symbptt.numeric import arbbackward, arbforward, grad_report, kernel, split
@@ -225,3 +227,25 @@ def test_symbptt_gradients_computes_a_batch_again_exactly_with_arb_where_it_serv
         want = np.array([float(u + v) for u, v in zip(np.ravel(each[0][1][0][name]), np.ravel(each[1][1][0][name]),
                                                        strict=True)]).reshape(g.shape)
         assert np.all(np.abs(g - want) <= 1e-12 * np.abs(want)), name
+
+
+@given(mantissa=st.integers(-(2**300), 2**300), exponent=st.integers(-(2**70), 2**70))
+def test_the_logs_the_norms_read_from_arb_are_mpmaths(mantissa, exponent):
+    """sign and log10|v| of an exact Arb number (what the norms read of Arb's coefficients, unconverted)
+    are what primitives.mp_log10_abs gives for the same number as an mpf: to the bit, from 0 to far beyond
+    float64's range (±inf there, as mpmath's log10 rounded to float64 gives it)."""
+    old = ctx.prec
+    ctx.prec = 400
+    try:
+        value = arb(fmpz(mantissa)) * arb(2) ** exponent if abs(exponent) < 2**20 else None
+    finally:
+        ctx.prec = old
+    if value is None:  # beyond what a test should build in Arb: the parts themselves
+        sign, logs = (1.0 if mantissa > 0 else -1.0, P.log10_of_parts(abs(mantissa), exponent)) if mantissa \
+            else (0.0, -math.inf)
+    else:
+        (sign,), (logs,) = arbforward.sign_log10(np.array([value], dtype=object))
+    with mpmath.workprec(400):
+        want = mpmath.mpf(mantissa) * mpmath.mpf(2) ** exponent if mantissa else mpmath.mpf(0)
+        assert sign == P.mp_sign_value(want)
+        assert logs == P.mp_log10_abs(want)

@@ -284,7 +284,7 @@ def _coefficient_function(cell: Cell) -> Any:
 def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, str], np.ndarray]] | None:
     """Every step coefficient of every layer from an Arb trajectory (this module's ``forward``), as
     forward.step_coefficients computes them with mpmath (at mpmath's working precision): object arrays
-    (T + 1, n, B) of exact Arb numbers (row 0 unused), each the midpoint of a ball proven within one unit
+    (T + 1, n, B) of exact Arb numbers (row 0 unused, 0), each the midpoint of a ball proven within one unit
     in that precision's last place (``as_mpf_array`` turns them into mpf).  None where Arb does not serve
     (a function outside the table, a value it does not prove): the caller computes them with mpmath,
     which says what is wrong where something is."""
@@ -313,7 +313,7 @@ def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, 
             values = values if isinstance(values, tuple) else (values,)
             coefs = {}
             for key, value in zip(cc.keys, values, strict=True):
-                full = np.zeros((value.shape[0] + 1, *value.shape[1:]), dtype=object)
+                full = np.full((value.shape[0] + 1, *value.shape[1:]), arb(0), dtype=object)
                 full[1:] = checked(value)
                 coefs[key] = full
             out.append(coefs)
@@ -402,12 +402,39 @@ class _Converted(MutableMapping):
         return len(self._arb)
 
 
+def lazy_mpf(arrays: dict[Any, np.ndarray], prec: int | None = None) -> MutableMapping:
+    """Arb arrays read as mpf at ``prec`` bits (default: mpmath's working precision now), each converted
+    the first time it is read; ``arb_source`` gives back the Arb array unconverted."""
+    return _Converted(arrays, prec or mpmath.mp.prec)
+
+
+def arb_source(mapping: Any, key: Any) -> np.ndarray | None:
+    """The Arb array behind ``mapping[key]`` where ``mapping`` is one of ``lazy_mpf``'s (and ``key`` has
+    not been replaced since), else None."""
+    if isinstance(mapping, _Converted) and mapping._mpf.get(key) is not mapping._arb.get(key):
+        return mapping._arb.get(key)
+    return None
+
+
+def _sign_log10(value: Any) -> tuple[float, float]:
+    man, exp = value.man_exp()
+    m = int(man)
+    return (1.0 if m > 0 else -1.0, P.log10_of_parts(abs(m), int(exp))) if m else (0.0, -math.inf)
+
+
+def sign_log10(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sign, log10|v|) of every exact Arb number of ``array`` as float64 arrays, from its mantissa and
+    exponent as primitives.mp_log10_abs takes an mpf's (primitives.log10_of_parts; −∞ for 0, ±∞ beyond
+    float64's range)."""
+    sign, logs = np.frompyfunc(_sign_log10, 1, 2)(array)
+    return sign.astype(float), logs.astype(float)
+
+
 def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
     """An Arb trajectory as mpmath's pass would hold it (at mpmath's working precision): every value
     converted from its midpoint's mantissa and exponent (when first read), the inputs and the parameters
     nodes read from ``mp_model``."""
-    prec = mpmath.mp.prec
-    values: list[Any] = [_Converted(layer, prec) for layer in traj.values]
+    values: list[Any] = [lazy_mpf(layer) for layer in traj.values]
     cell = mp_model.cell
     n, B = traj.values[0][cell.states[0]].shape[1:]
     scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
@@ -415,5 +442,5 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
     return Trajectory(values, [{} for _ in values], mp_model.x, scalars)
 
 
-__all__ = ["GUARD", "as_mpf", "as_mpf_array", "as_mpf_value", "coefficients", "flint_module", "forward", "is_arb",
-           "made_with_arb", "serves", "to_float"]
+__all__ = ["GUARD", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "coefficients", "flint_module", "forward",
+           "is_arb", "lazy_mpf", "made_with_arb", "serves", "sign_log10", "to_float"]

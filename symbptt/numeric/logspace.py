@@ -21,6 +21,7 @@ from .. import primitives as P
 from ..activations import get_activation
 from ..cells import Cell, unit
 from ..step import Route, step_graph
+from . import arbforward
 from .factors import ArrayFactors
 from .spectral import BLOCK, certified_norms, spectral_norms
 from .underflow import mp_coefficients
@@ -43,7 +44,12 @@ def log_coefficients(values: ArrayFactors, layer: int) -> dict[tuple[str, str], 
     traj, watch = values.traj, values.watch
     lossy = watch.touched("forward") or watch.touched(("coef", layer))
     out = {}
-    for key, array in traj.coefs[layer - 1].items():
+    coefs = traj.coefs[layer - 1]
+    for key in coefs:
+        if (balls := arbforward.arb_source(coefs, key)) is not None:  # an exact pass's Arb coefficients, as they are
+            out[key] = arbforward.sign_log10(balls[:, :, 0])
+            continue
+        array = coefs[key]
         if array.dtype == object:  # an exact trajectory: logs of the mpf values themselves
             exact = array[:, :, 0]
             sign = np.array([[P.mp_sign_value(v) for v in row] for row in exact]).reshape(exact.shape)
@@ -86,7 +92,8 @@ class StepMatrices:
         self.index = {s: i for i, s in enumerate(cell.states)}
         self.logs = logs
         coefs = values.traj.coefs[layer - 1]  # an exact trajectory's coefficients themselves (mpf), for exact()
-        self.mp_coefs = coefs if all(array.dtype == object for array in coefs.values()) else None
+        exact = all(arbforward.arb_source(coefs, key) is not None or coefs[key].dtype == object for key in coefs)
+        self.mp_coefs = coefs if exact else None  # (an exact pass's Arb coefficients are converted where read)
         tops = np.stack([np.max(logs[(r.target, leaf)][1][1:], axis=1) for r, leaf, _ in self.used])
         tops = np.where(np.isfinite(tops), tops, -np.inf)
         self.m = np.max(tops, axis=0)  # (T,), −∞ where every coefficient of the step is 0

@@ -145,7 +145,8 @@ def exact_pass(model: NumericModel, exact: Trajectory, with_gradients: bool = Tr
         (the exact pass, loss, one dict of gradients per layer, what computed them: "Arb" or "mpmath").
     """
     mp_model = model.as_mp()
-    coefs = loss = None
+    coefs: list[Any] | None = None  # per layer: dicts of mpf, or Arb's read as mpf (arbforward.lazy_mpf)
+    loss = None
     grads: list[dict[str, np.ndarray]] = []
     engine = "mpmath"
     made_with_arb = arbforward.made_with_arb(exact)
@@ -154,7 +155,7 @@ def exact_pass(model: NumericModel, exact: Trajectory, with_gradients: bool = Tr
         if balls is not None:
             if with_gradients and (done := arbbackward.gradients(model, exact, balls)) is not None:
                 (loss, grads), engine = done, "Arb"
-            coefs = [{key: _as_mpf_rows(v) for key, v in layer.items()} for layer in balls]
+            coefs = [arbforward.lazy_mpf(layer) for layer in balls]  # mpf where read (the norms read Arb's)
         exact = arbforward.as_mpf(exact, mp_model)
     if made_with_arb and (coefs is None or (with_gradients and loss is None)):
         mp_cost(model, mpmath.mp.dps)  # Arb gave up on the rest: mpmath's, priced before it starts
@@ -165,13 +166,6 @@ def exact_pass(model: NumericModel, exact: Trajectory, with_gradients: bool = Tr
     if with_gradients and loss is None:
         loss, grads = gradient_blocks(values, mp_model)
     return values, loss, grads, engine
-
-
-def _as_mpf_rows(coefficient: np.ndarray) -> np.ndarray:
-    """Arb coefficients (T + 1, n, B) as mpf, row 0 (unused) left 0 as step_coefficients leaves it."""
-    out = np.zeros(coefficient.shape, dtype=object)
-    out[1:] = arbforward.as_mpf_array(coefficient[1:])
-    return out
 
 
 __all__ = ["exact_pass", "exact_values", "float_values", "gradients", "nudged_on", "rounded", "with_coefficients"]
