@@ -249,3 +249,29 @@ def test_the_logs_the_norms_read_from_arb_are_mpmaths(mantissa, exponent):
         want = mpmath.mpf(mantissa) * mpmath.mpf(2) ** exponent if mantissa else mpmath.mpf(0)
         assert sign == P.mp_sign_value(want)
         assert logs == P.mp_log10_abs(want)
+
+
+def test_symbptt_gradients_reads_the_rest_from_the_splits_own_exact_pass(monkeypatch):
+    """One chaotic sequence (n = 16, T = 1000) whose split keeps fewer digits than asked: the exact forward
+    pass the split made (at 30 digits more than the amplification) is the first of the passes compared
+    until two agree, not a pass made again; the second has twice its digits, and what is returned is that
+    pass's numbers."""
+    from symbptt import gradients
+    from symbptt.numeric import exact
+
+    made: list[int] = []
+    real = arbforward.forward
+    monkeypatch.setattr(arbforward, "forward", lambda model, dps: made.append(dps) or real(model, dps))
+    n, T = 16, 1000
+    rng = np.random.default_rng(0)
+    params = {"W": 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
+              "h0": np.full(n, 0.3)}
+    got = gradients(params, np.full((T, 1), 0.1), np.zeros(n), digits=12)
+    assert got.kept is not None and got.kept[1] < 1 and got.exact is not None
+    assert len(made) == 2 and made[1] == 2 * made[0] == got.digits
+    model = NumericModel.of(parse_config({"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n}
+                                         | {k: v.tolist() for k, v in params.items()}))
+    loss, grads = exact.exact_gradients_at(model, got.digits)
+    assert got.loss == float(loss)
+    for name, g in got.grads.items():
+        assert np.array_equal(g, np.array([float(v) for v in np.ravel(grads[0][name])]).reshape(g.shape)), name

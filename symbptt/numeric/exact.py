@@ -235,8 +235,15 @@ def exact_gradients_at(model: NumericModel, dps: int) -> tuple[Any, list[dict[st
         traj = arbforward.forward(model, dps)
     if traj is None:
         return mp_gradients(model, dps)
+    return rest_of(model, traj, dps)
+
+
+def rest_of(model: NumericModel, exact: Trajectory, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """Loss and every gradient from an exact forward pass made at ``dps`` digits (exact_forward's): the
+    rest with Arb's balls where the pass is Arb's and they serve, else mpmath's (split.exact_pass, which
+    prices mpmath's rest before it starts)."""
     with mpmath.workdps(dps):
-        _, loss, grads, _ = split.exact_pass(model, traj)
+        _, loss, grads, _ = split.exact_pass(model, exact)
     return loss, grads
 
 
@@ -247,4 +254,5 @@ def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = Non
 
 
 __all__ = ["DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at", "exact_gradients_mp",
-           "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "saturation_digits"]
+           "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "rest_of",
+           "saturation_digits"]

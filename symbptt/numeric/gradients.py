@@ -37,7 +37,8 @@ again exactly when fewer digits held (``kept`` says how many did): for one seque
 its forward pass first (Arb's where it serves, numeric/arbforward.py; at 30 digits, or 30 more than the
 Jacobian norms say rounding is amplified by where float64 cannot spare that) with the rest in float64
 from it where that keeps the digits asked (numeric/split.py), else every number exactly: Arb's forward
-pass and rest where they serve (numeric/arbbackward.py), else mpmath's.  Unasked,
+pass and rest where they serve (numeric/arbbackward.py), else mpmath's — the rest from the split's own
+exact pass where that has the digits.  Unasked,
 the growth of δ back through time is read off the pass (numeric/amplification.py, ``amplified``), and a
 RoundingWarning is given where it leaves fewer than 12 digits.
 """
@@ -337,22 +338,33 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     shown = report.shown_digits(kept)
     if kept[0] >= digits:
         return value, grads, 0, shown
-    if model.x.shape[2] == 1 and (read := _split(R, report, model, values, digits)) is not None:
-        return read
+    exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
+    if model.x.shape[2] == 1:
+        read, exact, at = _split(R, report, model, values, digits)
+        if read is not None:
+            return read
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
         dps = R.DPS + math.ceil(16 - kept[1])
+        if exact is not None and at >= dps:  # the rest from the split's exact pass, as `grad` computes it
+            return (*R.rest_of(model, exact, at), at, shown)
         return (*R.exact_gradients_at(model, dps), dps, shown)
+    if exact is not None and at >= R.DPS + 16:  # the split's exact pass is the first of the passes compared
+        return (*_settled(R, model, at, *R.rest_of(model, exact, at)), shown)
     dps = R.DPS + 16
     return (*_settled(R, model, dps, *R.exact_gradients_at(model, dps)), shown)
 
 
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int
-           ) -> tuple[Any, list[dict[str, Any]], int, Any] | None:
+           ) -> tuple[tuple[Any, list[dict[str, Any]], int, Any] | None, Any, int]:
     """One sequence whose float64 pass kept fewer than ``digits``: its forward pass exactly and the rest in
     float64 from it, as `grad`'s report reads it (grad_report.read_in_float64; at DPS digits, or DPS more
     than the Jacobian norms of the float64 pass say rounding is amplified by where that is beyond what
-    float64 spares) — loss, gradients, the exact pass's digits and what the float64 rest kept (shown as
-    `grad` shows it) — or None where that does not keep the digits (the caller then uses mpmath)."""
+    float64 spares).
+
+    Returns:
+        (loss, gradients, the exact pass's digits and what the float64 rest kept, shown as `grad` shows
+        it — or None where that does not keep the digits; the exact forward pass, None where none was
+        made; its digits), so that the caller can compute the rest exactly from the same pass."""
     from .forward import cancelled_digits
     from .logspace import listed_steps, log10_jacobian_norms
 
@@ -360,13 +372,13 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
     cancelled = cancelled_digits(values.cc, values.traj)
     lost = report.lost_digits([log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)])
     if not math.isfinite(lost):
-        return None
+        return None, None, 0
     dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else R.DPS
-    read = report.exact_then_float64(model, dps, ks, digits)[1]
+    exact, read = report.exact_then_float64(model, dps, ks, digits)
     if read is None:
-        return None
+        return None, exact, dps
     _, loss, grads, _, held = read
-    return loss, grads, dps, report.shown_digits(held)
+    return (loss, grads, dps, report.shown_digits(held)), exact, dps
 
 
 AGREE = 15  # digits two exact passes (one with twice the other's digits) share before the later is taken
