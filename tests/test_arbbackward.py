@@ -275,3 +275,33 @@ def test_symbptt_gradients_reads_the_rest_from_the_splits_own_exact_pass(monkeyp
     assert got.loss == float(loss)
     for name, g in got.grads.items():
         assert np.array_equal(g, np.array([float(v) for v in np.ravel(grads[0][name])]).reshape(g.shape)), name
+
+
+def test_a_chaotic_truncated_report_reads_the_reports_own_exact_pass():
+    """A chaotic network (rounding amplified by 10^32) with truncate = 5: the truncated gradients and
+    ‖g_k − g‖/‖g‖ come from the report's own exact pass, at its digits, and agree with reference.py's.  They
+    were computed again at 30 digits, on a trajectory that had become another one: every printed entry
+    of the truncated gradients was wrong."""
+    from symbptt.reference import bptt
+
+    n, T = 16, 400
+    rng = np.random.default_rng(0)
+    params = {"W": 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
+              "h0": np.full(n, 0.3)}
+    data = {"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n, "truncate": 5} | {k: v.tolist()
+                                                                                      for k, v in params.items()}
+    report = grad_report.grad_report(parse_config(data))
+    dps = int(report["precision"].split()[2])
+    assert dps > 60 and "rounding amplified by up to 10^3" in report["precision"]
+    with mpmath.workdps(dps + 30):
+        x = np.full((T, 1), 0.1)
+        cut = bptt([params], x, np.zeros(n), "tanh", "last", "rnn", kind="mp", truncate=5)[1][0]
+        full = bptt([params], x, np.zeros(n), "tanh", "last", "rnn", kind="mp")[1][0]
+        a = [v for k in ("W", "U", "b", "h0") for v in np.ravel(cut[k])]
+        b = [v for k in ("W", "U", "b", "h0") for v in np.ravel(full[k])]
+        relative = float(mpmath.sqrt(sum((u - v) ** 2 for u, v in zip(a, b, strict=True)) / sum(v * v for v in b)))
+    for name in ("W", "U", "b", "h0"):
+        want = np.array([float(v) for v in np.ravel(cut[name])])
+        got = np.ravel(np.asarray(report["truncated"]["grad"][name], dtype=float))
+        assert np.max(np.abs(got - want)) <= 1e-13 * np.max(np.abs(want)), name
+    assert abs(report["truncated"]["relative_difference"] - relative) <= 1e-13 * relative

@@ -143,7 +143,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     model = NumericModel.of(cfg)
     kept: tuple[float, float] | None = None  # the digits float64 kept, once measured
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
-    measured: tuple[int, ArrayFactors, NumericModel] | None = None  # that exact pass, for the truncated report
+    measured: tuple[int, ArrayFactors, NumericModel] | None = None  # the exact pass read, for the truncated report
     held: tuple[float, float] | None = None  # the digits kept where the exact forward pass was read in float64
     engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
     rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
@@ -194,7 +194,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
-        if saturation:
+        if held is None:  # the exact pass the report read, at its digits: the truncated gradients read it too
             measured = (dps, values, mp_model)
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
@@ -211,7 +211,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     lost = lost_digits(norms) + cancelled
                 else:
                     with mpmath.workdps(DPS):
-                        _, loss, grads, rest = split.exact_pass(model, exact)
+                        exact_values, loss, grads, rest = split.exact_pass(model, exact)
+                    measured = (DPS, exact_values, exact_values.model)
                 used_mp = DPS
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)
@@ -529,18 +530,20 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values
 
 def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors,
                      at_stake: bool = False, measured: tuple[int, ArrayFactors, NumericModel] | None = None) -> dict:
-    """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed at 30 digits whenever
-    a float64 step lost range or ``at_stake`` (the float64 forward pass, ``values``, lost more digits to
+    """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed exactly whenever a
+    float64 step lost range or ``at_stake`` (the float64 forward pass, ``values``, lost more digits to
     amplification and cancellation than the report asks for: the reruns that measure what the full
-    gradients kept do not measure the truncated ones).  ``measured``: the report's own exact pass of a
-    saturated run (its digits, values and model), which already carries the digits the differences
-    cancel; without it such a run measures them on an exact pass of its own."""
+    gradients kept do not measure the truncated ones).  ``measured``: the report's own exact pass (its
+    digits, values and model), from which ``full`` was computed: the truncated gradients read the same
+    pass at its digits — which carry what amplification costs (a chaotic run's trajectory at 30 digits
+    is another trajectory) and a saturated run's differences cancel; without it a saturated run measures
+    them on an exact pass of its own, and any other starts at 30 digits."""
     if cfg.truncate is None:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
     digits = saturation_digits(values)
-    reported = bool(digits) and measured is not None  # ``full`` was computed from that pass at its digits
-    if reported and measured is not None:
+    reported = measured is not None  # ``full`` was computed from that pass at its digits
+    if measured is not None:
         digits = measured[0]
     elif digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits
