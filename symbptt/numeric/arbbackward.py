@@ -33,10 +33,6 @@ from .kernel import plan
 GUARD = arbforward.GUARD  # bits Arb works with beyond mpmath's: a δ entry may cancel this many
 
 
-class _Unproven(Exception):
-    """A value whose ball does not prove it to the working precision: mpmath's rest runs."""
-
-
 def gradients(model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str, str], np.ndarray]]
               ) -> tuple[mpmath.mpf, list[dict[str, np.ndarray]]] | None:
     """Loss and ∂L/∂θ of every parameter, as factors.gradient_blocks returns them at mpmath's working
@@ -50,17 +46,8 @@ def gradients(model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str,
     Returns:
         (loss, one dict of gradients per layer), or None where a value is not proven (see the module).
     """
-    flint = arbforward.flint_module()
-    if flint is None:
-        return None
-    prec, old = mpmath.mp.prec, flint.ctx.prec
-    flint.ctx.prec = prec + GUARD
-    try:
-        return _gradients(flint, model, traj, coefs, prec)
-    except (_Unproven, ArithmeticError, ValueError, TypeError):
-        return None
-    finally:
-        flint.ctx.prec = old
+    prec = mpmath.mp.prec
+    return arbforward.attempt(prec, GUARD, lambda flint: _gradients(flint, model, traj, coefs, prec))
 
 
 def _gradients(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str, str], np.ndarray]],
@@ -72,7 +59,7 @@ def _gradients(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[di
         if type(v) is not arb:
             v = arb(v)
         if v.rel_accuracy_bits() < prec:
-            raise _Unproven
+            raise arbforward.GiveUp
         return v.mid()
 
     checked = np.frompyfunc(proven, 1, 1)
@@ -154,10 +141,10 @@ def _kept(arb: type, g: np.ndarray, size: Any, prec: int) -> np.ndarray:
     for idx, v in np.ndenumerate(g):
         if v.rel_accuracy_bits() < prec:
             if size is None:
-                raise _Unproven
+                raise arbforward.GiveUp
             bound = size() if bound is None else bound
             if not v.rad() <= bound[idx].lower() * ulp:
-                raise _Unproven
+                raise arbforward.GiveUp
         out[idx] = arbforward.as_mpf_value(v.mid())
     return out
 

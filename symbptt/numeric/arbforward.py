@@ -26,9 +26,9 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import mpmath
 import numpy as np
@@ -43,7 +43,7 @@ from .forward import Trajectory, compiled, step_rows
 GUARD = 32  # bits Arb works with beyond mpmath's: a sum may cancel this many before the check refuses it
 
 
-class _GiveUp(Exception):
+class GiveUp(Exception):
     """A value Arb did not prove to the precision asked (or a function it is not given): mpmath's pass runs."""
 
 
@@ -69,7 +69,7 @@ def _table(flint: Any) -> dict[str, Any]:
 
     def _reached(x: Any) -> Any:  # refused beyond 2^MAX_MAG, where mpmath's pass raises BeyondReach
         if abs(x) > reach:
-            raise _GiveUp
+            raise GiveUp
         return x
 
     def mpf(value: Any) -> Any:  # the printer's constants: an int, or (sign, mantissa, exponent, bits)
@@ -103,7 +103,7 @@ def _table(flint: Any) -> dict[str, Any]:
 
 
 def _give_up() -> Any:
-    raise _GiveUp
+    raise GiveUp
 
 
 def _positive(x: Any) -> bool:
@@ -112,7 +112,7 @@ def _positive(x: Any) -> bool:
         return True
     if x <= 0:
         return False
-    raise _GiveUp
+    raise GiveUp
 
 
 def _largest(xs: tuple[Any, ...], sign: int) -> Any:
@@ -179,18 +179,28 @@ def forward(model: NumericModel, dps: int) -> Trajectory | None:
     """The forward pass of ``model`` (float64 parameters) at mpmath's precision for ``dps`` digits, every
     stored value an exact Arb number proven within one unit in that precision's last place of the step's
     exact value from the stored values before it; None where Arb does not serve (see the module)."""
-    flint = flint_module()
-    if flint is None or not serves(model):
+    if not serves(model):
         return None
-    cell = model.cell
-    nodes, sources = _nodes(cell), _sources(cell)
+    nodes, sources = _nodes(model.cell), _sources(model.cell)
     assert nodes is not None and sources is not None
     prec = dps_to_prec(dps)
+    return attempt(prec, GUARD, lambda flint: _run(flint, model, nodes, sources, prec))
+
+
+T_ = TypeVar("T_")
+
+
+def attempt(prec: int, guard: int, run: Callable[[Any], T_]) -> T_ | None:
+    """``run(flint)`` with Arb working ``guard`` bits beyond ``prec`` (restored after), or None where
+    python-flint is off or ``run`` gives up: a value not proven (GiveUp), or an operation Arb refuses."""
+    flint = flint_module()
+    if flint is None:
+        return None
     old = flint.ctx.prec
-    flint.ctx.prec = prec + GUARD
+    flint.ctx.prec = prec + guard
     try:
-        return _run(flint, model, nodes, sources, prec)
-    except (_GiveUp, ArithmeticError, ValueError, TypeError):
+        return run(flint)
+    except (GiveUp, ArithmeticError, ValueError, TypeError):
         return None
     finally:
         flint.ctx.prec = old
@@ -206,7 +216,7 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
         if type(v) is not arb:  # a constant: Max(0, a)'s 0
             v = arb(v)
         if v.rel_accuracy_bits() < prec:
-            raise _GiveUp
+            raise GiveUp
         return v.mid()
 
     checked = np.frompyfunc(proven, 1, 1)
@@ -288,39 +298,37 @@ def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, 
     in that precision's last place (``as_mpf_array`` turns them into mpf).  None where Arb does not serve
     (a function outside the table, a value it does not prove): the caller computes them with mpmath,
     which says what is wrong where something is."""
-    flint = flint_module()
-    function = None if flint is None else _coefficient_function(model.cell)
+    function = None if flint_module() is None else _coefficient_function(model.cell)
     if function is None:
         return None
-    cc = compiled(model.cell, "float")
-    prec, old = mpmath.mp.prec, flint.ctx.prec
-    flint.ctx.prec = prec + GUARD
+    prec = mpmath.mp.prec
+    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, model, traj, prec))
+
+
+def _coefficients(flint: Any, function: Any, model: NumericModel, traj: Trajectory, prec: int
+                  ) -> list[dict[tuple[str, str], np.ndarray]]:
     arb = flint.arb
+    cc = compiled(model.cell, "float")
 
     def proven(v: Any) -> Any:
         if type(v) is not arb:  # a constant coefficient comes back as a Python number
             v = arb(v)
         if v.rel_accuracy_bits() < prec:  # an exact 0 has every bit
-            raise _GiveUp
+            raise GiveUp
         return v.mid()
 
     checked, exact = np.frompyfunc(proven, 1, 1), np.frompyfunc(arb, 1, 1)
     out = []
-    try:
-        for layer in range(1, len(traj.values) + 1):
-            row = [v if v.dtype == object else exact(v) for v in step_rows(cc, traj, layer)]
-            values = function(*row)
-            values = values if isinstance(values, tuple) else (values,)
-            coefs = {}
-            for key, value in zip(cc.keys, values, strict=True):
-                full = np.full((value.shape[0] + 1, *value.shape[1:]), arb(0), dtype=object)
-                full[1:] = checked(value)
-                coefs[key] = full
-            out.append(coefs)
-    except (_GiveUp, ArithmeticError, ValueError, TypeError):
-        return None
-    finally:
-        flint.ctx.prec = old
+    for layer in range(1, len(traj.values) + 1):
+        row = [v if v.dtype == object else exact(v) for v in step_rows(cc, traj, layer)]
+        values = function(*row)
+        values = values if isinstance(values, tuple) else (values,)
+        coefs = {}
+        for key, value in zip(cc.keys, values, strict=True):
+            full = np.full((value.shape[0] + 1, *value.shape[1:]), arb(0), dtype=object)
+            full[1:] = checked(value)
+            coefs[key] = full
+        out.append(coefs)
     return out
 
 
@@ -442,5 +450,5 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
     return Trajectory(values, [{} for _ in values], mp_model.x, scalars)
 
 
-__all__ = ["GUARD", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "coefficients", "flint_module", "forward",
-           "is_arb", "lazy_mpf", "made_with_arb", "serves", "sign_log10", "to_float"]
+__all__ = ["GUARD", "GiveUp", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "attempt", "coefficients",
+           "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb", "serves", "sign_log10", "to_float"]
