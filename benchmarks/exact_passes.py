@@ -44,13 +44,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import _interleaved  # noqa: E402  (benchmarks/run.py)
+from run import _interleaved, median_time  # noqa: E402  (benchmarks/run.py)
 
 import symbptt  # noqa: E402
 from symbptt.activations import get_activation  # noqa: E402
 from symbptt.budget import arb_pass_seconds  # noqa: E402
 from symbptt.cells import get_cell  # noqa: E402
 from symbptt.check.trials import draw_layers  # noqa: E402
+from symbptt.errors import SymbpttError  # noqa: E402
 from symbptt.numeric import arbbackward, arbforward, split  # noqa: E402
 from symbptt.numeric import gradients as gradients_module  # noqa: E402
 from symbptt.numeric.factors import NumericModel, gradient_blocks  # noqa: E402
@@ -167,6 +168,39 @@ def estimate_rows(smoke: bool) -> list[str]:
     return rows
 
 
+def report_rows(smoke: bool) -> list[str]:
+    """`grad`'s report made exact (digits=15: no float64 pass keeps that many) against the same report in
+    float64 (digits=1), with Arb and with mpmath (SYMBPTT_ARB=0): what `grad --help` quotes for --digits.
+    Wall-clock medians of 3 (1 in a smoke run), each report after one untimed call of its own."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.grad_report import grad_report
+
+    cases = [("rnn", 4, 50)] if smoke else [("rnn", 64, 1000), ("gru", 64, 300), ("lstm", 16, 300), ("lstm", 128, 1000)]
+    repeats = 1 if smoke else 3
+    rows = []
+    for cell, n, T in cases:
+        cfg = example_config(cell, T, n, seed=0, **({"forget_bias": 1.0} if cell == "lstm" else {}))
+        times = {}
+        for engine in ("1", "0"):
+            os.environ["SYMBPTT_ARB"] = engine
+            for digits in (1, 15):
+                try:
+                    report = grad_report(cfg, digits=digits)
+                except SymbpttError:  # refused by the budget before it starts (mpmath's pass: about 11 min)
+                    break
+                times[(engine, digits)] = median_time(lambda c=cfg, d=digits: grad_report(c, digits=d), repeats)
+                if digits == 15:
+                    times[(engine, "words")] = report["precision"].split(" (")[0]
+        os.environ.pop("SYMBPTT_ARB")
+        plain = times[("1", 1)]
+        arb = times[("1", 15)]
+        mp = times.get(("0", 15))
+        rows.append(f"| {cell} n = {n}, T = {T} | {plain:.2f} s | {arb:.2f} s ({arb / plain:.1f}×, "
+                    f"{times[('1', 'words')]}) | " + (f"{mp:.2f} s ({mp / plain:.1f}×, {times[('0', 'words')]})"
+                                                    if mp is not None else "refused by the budget") + " |")
+    return rows
+
+
 def gradients_rows(smoke: bool) -> list[str]:
     """`symbptt.gradients(digits=12)` on the chaotic network: one sequence (its exact forward pass read in
     float64) and a batch of two (which the split does not read: every number computed again exactly),
@@ -226,6 +260,8 @@ def main() -> int:
     print("\n".join(rest_rows(args.smoke)))
     print("\n| Arb's pass and rest | took | estimated | estimate / took |\n|---|---|---|---|")
     print("\n".join(estimate_rows(args.smoke)))
+    print("\n| grad report | float64 (digits=1) | exact (digits=15) with Arb | with mpmath |\n|---|---|---|---|")
+    print("\n".join(report_rows(args.smoke)))
     print("\n| symbptt.gradients(digits=12) | now | before: mpmath throughout | ratio | apart |\n|---|---|---|---|---|")
     print("\n".join(gradients_rows(args.smoke)))
     return 0

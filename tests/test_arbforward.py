@@ -79,13 +79,13 @@ def test_what_arb_is_not_given_is_left_to_mpmath(monkeypatch, tmp_path):
     assert arbforward.forward(_model("rnn", "erf(a)", 2, 1, 4, 1), 30) is None
     assert arbforward.forward(_model("rnn", "sin(pi*a)", 2, 1, 4, 1), 30) is None
     assert arbforward.forward(_model("rnn", "tanh", 2, 1, 4, 1), 30) is not None
-    with pytest.raises(arbforward._GiveUp):
+    with pytest.raises(arbforward.GiveUp):
         arbforward._positive(arb("0.1") - arb("0.1"))  # [0 ± ε]: which side of the kink is not decided
     assert arbforward._positive(arb(2) ** -1000) and not arbforward._positive(arb(0))
     table = arbforward._table(arbforward._installed())
     for name in ("exp", "sin", "cos", "sinh", "cosh"):  # beyond mpmath's reach: its pass raises BeyondReach
         assert table[name](arb(3)).is_finite()
-        with pytest.raises(arbforward._GiveUp):
+        with pytest.raises(arbforward.GiveUp):
             table[name](arb(2) ** (P.MAX_MAG + 1))
     cell = tmp_path / "d.toml"
     cell.write_text('states = ["h"]\nparams = ["w"]\n[update]\nh = "sqrt(w*h + x)"\n')
@@ -160,6 +160,8 @@ def test_the_benchmark_of_exact_passes_runs_and_says_which_path_ran():
     assert row.startswith("| rnn n = 4, T = 20, 30 digits | ") and float(row.split("|")[-2]) < 1e-25
     (row,) = bench.estimate_rows(True)  # the budget's estimate beside the time (no claim on a smoke size)
     assert row.startswith("| rnn n = 4, batch 1, 1 layer(s), T = 20, 30 digits | ") and row.count(" s |") == 2
+    (row,) = bench.report_rows(True)  # the report made exact, with Arb and with mpmath, beside float64's
+    assert "(Arb at 30 digits)" not in row and "×, Arb at 30 digits) | " in row and "×, mpmath at 30 digits) |" in row
     one, two = bench.gradients_rows(True)
     assert "(exact forward pass read in float64, " in one and "(Arb's forward pass and rest, " in two
     assert "(mpmath, " in one and "(mpmath, " in two
