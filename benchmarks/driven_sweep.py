@@ -40,12 +40,13 @@ CELLS = ("gru", "lstm", "rnn", "mingru", "minlstm", "indrnn")
 DIGITS = 1200
 
 
-def batch_reference(params: list[dict], x: np.ndarray, y: np.ndarray, act: str, loss: str, cell: str) -> list[dict]:
-    """reference.py's gradients of every layer, summed over the batch (the last axis of x and y), at
-    mpmath's working precision."""
+def batch_reference(params: list[dict], x: np.ndarray, y: np.ndarray, act: str, loss: str, cell: str,
+                    truncate: int | None = None) -> list[dict]:
+    """reference.py's gradients of every layer (truncated BPTT through the last ``truncate`` steps where
+    given), summed over the batch (the last axis of x and y), at mpmath's working precision."""
     total: list[dict] | None = None
     for b in range(x.shape[-1]):
-        g = bptt(params, x[..., b], y[..., b], act, loss, cell, kind="mp")[1]
+        g = bptt(params, x[..., b], y[..., b], act, loss, cell, kind="mp", truncate=truncate)[1]
         total = g if total is None else [{k: u[k] + v[k] for k in u} for u, v in zip(total, g, strict=True)]
     assert total is not None
     return total

@@ -67,8 +67,9 @@ def _numbers(block: object) -> list:
     return [v for row in block for v in _numbers(row)] if isinstance(block, list) else [block]
 
 
-def build(case: tuple) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
-    """A case of draw's as (the report's config data, each layer's parameters, x (T, 1, 1), y)."""
+def build(case: tuple, truncated: bool = False) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
+    """A case of draw's as (the report's config data, each layer's parameters, x (T, 1, 1), y); with
+    ``truncated``, the config asks for truncated BPTT through truncate_of(case) steps."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
     spec = get_cell(cell, get_activation(act))
     rng = np.random.default_rng(seed)
@@ -84,10 +85,19 @@ def build(case: tuple) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
             "layers": [{k: v.tolist() for k, v in p.items()} for p in params]}
     if spec.uses_activation:
         data["activation"] = act
+    if truncated:
+        data["truncate"] = truncate_of(case)
     return data, params, x, y
 
 
-def errors(case: tuple, grads: list[dict], digits: int) -> tuple[float, float]:
+def truncate_of(case: tuple) -> int:
+    """The truncation a --truncated run gives a case: 1 to min(10, T/2) steps, drawn from the case's own
+    seed (the exact truncated gradients cost T·k steps of mpmath)."""
+    T, seed = case[4], case[-1]
+    return int(np.random.default_rng(seed + 1).integers(1, max(2, min(10, T // 2) + 1)))
+
+
+def errors(case: tuple, grads: list[dict], digits: int, truncate: int | None = None) -> tuple[float, float]:
     """(largest error relative to its gradient's largest entry, largest error relative to its own entry)
     of each layer's gradients (the report's lists and numbers, or arrays) against reference.py at
     ``digits``, the rounding of a float64 result (2⁻⁵³ of the exact value) taken off; an entry beyond
@@ -97,22 +107,29 @@ def errors(case: tuple, grads: list[dict], digits: int) -> tuple[float, float]:
     mine = [{name: np.ravel(block).tolist() if isinstance(block, np.ndarray) else _numbers(block)
              for name, block in layer.items()} for layer in grads]
     with mpmath.workdps(digits):
-        return off_by(mine, batch_reference(params, x, y, act, case[5], cell))
+        return off_by(mine, batch_reference(params, x, y, act, case[5], cell, truncate))
 
 
-def measured(case: tuple) -> tuple[str, float, str] | None:
+def measured(case: tuple, truncated: bool = False) -> tuple[str, float, str] | None:
     """(what was drawn, the largest error over what its claim allows, the path: 'split', 'mpmath' or
-    'float64') for a case of draw's; None when symbptt refuses it."""
+    'float64') for a case of draw's; None when symbptt refuses it.  With ``truncated``, the report of the
+    case truncated (truncate_of), and where it went exact its truncated gradients are held to ASKED digits
+    against reference.py's truncated BPTT as well."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
     what = f"{cell} {act} n={n} layers={layers} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
+    if truncated:
+        what += f" truncate={truncate_of(case)}"
     try:
-        report = grad_report(parse_config(build(case)[0]))
+        report = grad_report(parse_config(build(case, truncated)[0]))
     except SymbpttError:
         return None
     precision = report["precision"]
     path = ("split" if READ_IN_FLOAT64 in precision else "float64" if precision.startswith("float64") else "mpmath")
     digits = int(precision.split()[2]) if path != "float64" else 30
     block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], digits + SPARE)
+    if path == "mpmath" and truncated:
+        cut = report["truncated"]["grad"]
+        block = max(block, errors(case, cut if layers > 1 else [cut], digits + SPARE, truncate_of(case))[0])
     if path == "mpmath":
         return f"{what}, {precision[:40]}", block / 10.0 ** -ASKED, path
     kept = report["float64_digits"]
@@ -125,6 +142,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
+    parser.add_argument("--truncated", action="store_true",
+                        help="every report truncated; the exact ones' truncated gradients checked too")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     stop_on_kill()
@@ -134,7 +153,7 @@ def main() -> int:
     worst = {"split": 0.0, "mpmath": 0.0, "float64": 0.0}
     try:
         while time.perf_counter() - start < args.seconds and (args.cases is None or sum(paths.values()) < args.cases):
-            found = measured(draw(rng))
+            found = measured(draw(rng), args.truncated)
             if found is None:
                 continue
             what, ratio, path = found
