@@ -79,3 +79,52 @@ def test_the_estimate_grows_with_every_size():
     for key, more in (("T", 200), ("batch", 2), ("n", 32), ("layers", 2), ("digits", 300)):
         assert budget.arb_pass_seconds(**(base | {key: more})) > first, key
     assert np.isfinite(first) and first > 0
+
+
+def _chaotic(T: int, loss: str = "last", truncate: int = 3) -> dict:
+    """A tanh network of 8 units whose rounding is amplified beyond float64's digits, truncated."""
+    n = 8
+    rng = np.random.default_rng(0)
+    return {"activation": "tanh", "W": (4.0 * rng.normal(size=(n, n)) / np.sqrt(n)).tolist(),
+            "U": rng.normal(size=(n, 1)).tolist(), "b": [0.0] * n, "h0": [0.3] * n, "x": [[0.1]] * T,
+            "y": [[0.0] * n] * T if loss == "sum" else [0.0] * n, "loss": loss, "truncate": truncate}
+
+
+def test_a_truncated_report_prices_its_walk_over_the_reports_own_pass(monkeypatch):
+    """A truncated report whose float64 pass kept fewer digits than asked: the truncated gradients walk the
+    report's own exact pass, priced as that walk (k steps) — under a budget that one mpmath pass at its
+    digits would exceed, the report runs (it was refused, the walk priced as a whole mpmath pass)."""
+    from symbptt.config import parse_config
+    from symbptt.numeric.factors import NumericModel
+    from symbptt.numeric.grad_report import grad_report
+
+    data = _chaotic(300)
+    report = grad_report(parse_config(data))
+    dps = int(report["precision"].split()[2])
+    assert report["precision"].startswith(f"Arb at {dps} digits (float64 kept only")
+    model = NumericModel.of(parse_config(data))
+    arb, mp = _estimates(model, dps)
+    norms = budget.norm_sweep_cost(model.cell, 8, 300, 2)  # the report's own estimate, priced first
+    limit = 0.8 * mp  # below one mpmath pass, above the report's norms and Arb's pass
+    assert norms["seconds"] + norms["flops"] / budget.RATE < limit and arb < limit
+    monkeypatch.setattr(budget, "MAX_SECONDS", limit)
+    assert grad_report(parse_config(data))["truncated"] == report["truncated"]
+
+
+def test_a_truncated_walk_beyond_the_budget_is_refused_before_the_exact_pass(monkeypatch):
+    """Loss 'sum' truncated at k = T: the walk is T·k steps of mpmath, priced before the report's exact pass
+    starts — refused in one line naming it, and Arb's pass never runs."""
+    from symbptt.config import parse_config
+    from symbptt.numeric.factors import NumericModel
+    from symbptt.numeric.grad_report import grad_report
+
+    data = _chaotic(300, "sum", 300)
+    model = NumericModel.of(parse_config(data))
+    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 300, 1, 1, 30)
+    monkeypatch.setattr(budget, "MAX_SECONDS", walk / 4)
+    assert _estimates(model, 30)[0] < walk / 4  # Arb's pass alone would be within it
+    started: list[int] = []
+    monkeypatch.setattr(arbforward, "forward", lambda *a: started.append(1))
+    with pytest.raises(SymbpttError, match=r"^the exact truncated gradients \(30 digits, 300 steps back\) of a rnn"):
+        grad_report(parse_config(data))
+    assert started == []

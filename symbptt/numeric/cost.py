@@ -38,4 +38,18 @@ def arb_cost(model: NumericModel, dps: int) -> float:
                     seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys))
 
 
-__all__ = ["arb_cost", "mp_cost"]
+def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = False) -> float:
+    """The estimated seconds of the truncated gradients' walk over an exact pass at ``dps`` digits (mpmath,
+    k steps back from each loss step: k steps for loss 'last', T·k for 'sum'), and with ``with_pass`` of
+    the mpmath pass it walks, after refusing them in one line when that is beyond the budget."""
+    n, m, B = _sizes(model)
+    steps = min(model.T, k) * (model.T if model.loss == "sum" else 1)
+    seconds = mp_pass_seconds(model.cell, n, m, steps, B, model.layers, dps)
+    if with_pass:
+        seconds += mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps)
+    what = "the exact pass and truncated gradients" if with_pass else "the exact truncated gradients"
+    return estimate(f"{what} ({dps} digits, {k} steps back) of a {model.cell.name} with n = {n}, T = {model.T}, "
+                    f"batch {B}", ADVICE, seconds=seconds)
+
+
+__all__ = ["arb_cost", "mp_cost", "truncated_cost"]

@@ -23,16 +23,15 @@ from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
 from . import arbforward, kernel, split
+from .cost import truncated_cost
 from .exact import (
     DPS,
     MAX_DIGITS,
     exact_forward,
     exact_gradients,
-    exact_gradients_mp,
     float64_pass,
     float_cancellation,
     measured_saturation,
-    mp_cost,
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks, summed_to
@@ -167,6 +166,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         dps = DPS + math.ceil(lost if math.isfinite(lost) else 0)
         guess = float_cancellation(values) if saturation else None
         while True:
+            if cfg.truncate is not None:  # the truncated gradients walk this exact pass too: priced first
+                truncated_cost(model, cfg.truncate, dps)
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
                 with mpmath.workdps(dps):
@@ -206,6 +207,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
+                if cfg.truncate is not None:
+                    truncated_cost(model, cfg.truncate, DPS)
                 exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None)
                 engine = forward_engine(exact)
                 if read is not None:
@@ -544,8 +547,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
         raise ValueError("truncated_report needs a configuration with truncate set")
     watch = FloatWatch()
     digits = saturation_digits(values)
-    reported = measured is not None  # ``full`` was computed from that pass at its digits
-    if measured is not None:
+    if measured is not None:  # ``full`` was computed from that pass at its digits
         digits = measured[0]
     elif digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits
@@ -563,22 +565,25 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
                 denom = float(np.linalg.norm(b))
                 relative = float(np.linalg.norm(a - b)) / denom if denom > 0 else 0.0
     # a difference below ~1e-12 of the gradient is rounding in float64: it needs the exact path, with
-    # as many more digits as it is small (4.05e-80 needs 80 + 30)
+    # as many more digits as it is small (4.05e-80 needs 79 + 30)
     unresolved = exact and relative < 1e-12 and cfg.truncate < cfg.T  # k ≥ T drops nothing: exactly 0
     if watch.events or not exact or digits or unresolved or (at_stake and values.kind == "float"):
         dps, previous = max(DPS, digits), None
         while True:
-            mp_cost(model, dps)
+            truncated_cost(model, cfg.truncate, dps)  # the walk, priced before the pass it reads
+            own = measured is not None and measured[0] == dps  # the report's own pass, ``full`` read from it
+            if not own:  # a pass of its own (Arb's where it serves, priced as it runs: exact_forward)
+                fresh = exact_forward(model, dps)
             with mpmath.workdps(dps):
-                if measured is not None and measured[0] == dps:
+                if own:
+                    assert measured is not None
                     _, mp_values, mp_model = measured
+                    full_mp = full
                 else:
-                    mp_model = model.as_mp()
-                    mp_values = ArrayFactors(mp_model, "mp")
+                    mp_values, _, full_mp, _ = split.exact_pass(model, fresh)
+                    mp_model = mp_values.model
                 # one exact forward pass for both gradients
                 cut = truncated_gradients(mp_model, cfg.truncate, "mp", values=mp_values)
-                full_mp = full if reported and measured is not None and measured[0] == dps else \
-                    exact_gradients_mp(mp_model, mp_values)
                 a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
                 b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
                 denom = mpmath.sqrt(sum(v * v for v in b_mp))
@@ -586,7 +591,8 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
                 ratio = diff / denom if denom != 0 else mpmath.mpf(0)
             if previous is not None and ratio < previous[0] * mpmath.mpf(10) ** (-(dps - previous[1]) / 2):
                 ratio = mpmath.mpf(0)  # it fell with the working precision: rounding of an exact 0
-            needed = DPS + (math.ceil(-float(mpmath.log10(ratio))) if ratio != 0 else 0)
+            # the ratio carries about dps + log10(ratio) digits: DPS − 1 of them at least are asked for
+            needed = DPS + (max(0, math.floor(-float(mpmath.log10(ratio)))) if ratio != 0 else 0)
             if ratio == 0 or needed <= dps or dps >= MAX_DIGITS:
                 break
             previous, dps = (ratio, dps), min(MAX_DIGITS, needed)
