@@ -128,44 +128,66 @@ def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str
 
 
 def exact_values(model: NumericModel, exact: Trajectory) -> ArrayFactors:
-    """The exact pass of ``model`` (float64 parameters) from its forward trajectory (left as it is; an Arb
-    one converted to mpf): the model in mpf, and the step coefficients at the working precision, which must
-    be the one the trajectory was made at — from an Arb trajectory with Arb where arbforward.coefficients
-    proves them, else with mpmath."""
-    return exact_pass(model, exact, with_gradients=False)[0]
-
-
-def exact_pass(model: NumericModel, exact: Trajectory, with_gradients: bool = True
-               ) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], str]:
-    """``exact_values``, and its loss and gradients at the working precision: from an Arb trajectory with
-    Arb's balls where arbbackward proves them, else with mpmath (factors.gradient_blocks).  Without
-    ``with_gradients``, the loss and gradients are None and [].
-
-    Returns:
-        (the exact pass, loss, one dict of gradients per layer, what computed them: "Arb" or "mpmath").
-    """
+    """The exact pass of ``model`` (float64 parameters) from its forward trajectory: the model in mpf, the
+    trajectory as mpf, and the step coefficients at the working precision, which must be the one the
+    trajectory was made at.  From an Arb trajectory, the coefficients are Arb's where
+    arbforward.coefficients proves them, and both stay Arb's until read as mpf (arbforward.lazy_mpf), so
+    that ``exact_rest`` can run on them; else they are computed with mpmath (priced before they start)."""
     mp_model = model.as_mp()
     coefs: list[Any] | None = None  # per layer: dicts of mpf, or Arb's read as mpf (arbforward.lazy_mpf)
-    loss = None
-    grads: list[dict[str, np.ndarray]] = []
-    engine = "mpmath"
-    made_with_arb = arbforward.made_with_arb(exact)
-    if made_with_arb:
+    if arbforward.made_with_arb(exact):
         balls = arbforward.coefficients(model, exact)
         if balls is not None:
-            if with_gradients and (done := arbbackward.gradients(model, exact, balls)) is not None:
-                (loss, grads), engine = done, "Arb"
-            coefs = [arbforward.lazy_mpf(layer) for layer in balls]  # mpf where read (the norms read Arb's)
+            coefs = [arbforward.lazy_mpf(layer) for layer in balls]
+        else:
+            mp_cost(model, mpmath.mp.dps)  # Arb gave up on them: mpmath's, priced before they start
         exact = arbforward.as_mpf(exact, mp_model)
-    if made_with_arb and (coefs is None or (with_gradients and loss is None)):
-        mp_cost(model, mpmath.mp.dps)  # Arb gave up on the rest: mpmath's, priced before it starts
     if coefs is None:
         cc = compiled(mp_model.cell, "mp")
         coefs = [step_coefficients(cc, exact, layer) for layer in range(1, mp_model.layers + 1)]
-    values = ArrayFactors(mp_model, "mp", trajectory=Trajectory(exact.values, coefs, exact.inputs, exact.scalars))
-    if with_gradients and loss is None:
-        loss, grads = gradient_blocks(values, mp_model)
-    return values, loss, grads, engine
+    return ArrayFactors(mp_model, "mp", trajectory=Trajectory(exact.values, coefs, exact.inputs, exact.scalars))
 
 
-__all__ = ["exact_pass", "exact_values", "float_values", "gradients", "nudged_on", "rounded", "with_coefficients"]
+def exact_rest(model: NumericModel, values: ArrayFactors) -> tuple[Any, list[dict[str, np.ndarray]], str]:
+    """Loss and gradients of an exact pass (``exact_values``') at the working precision: with Arb's balls
+    where the pass's trajectory and coefficients are Arb's and arbbackward proves the rest, else with
+    mpmath (factors.gradient_blocks; priced before it starts where Arb gave up).
+
+    Returns:
+        (loss, one dict of gradients per layer, what computed them: "Arb" or "mpmath").
+    """
+    balls = _arb_parts(model, values)
+    if balls is not None:
+        if (done := arbbackward.gradients(model, *balls)) is not None:
+            return (*done, "Arb")
+        mp_cost(model, mpmath.mp.dps)
+    return (*gradient_blocks(values, values.model), "mpmath")
+
+
+def exact_pass(model: NumericModel, exact: Trajectory) -> tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], str]:
+    """``exact_values`` and ``exact_rest``: (the exact pass, loss, gradients, what computed them)."""
+    values = exact_values(model, exact)
+    return (values, *exact_rest(model, values))
+
+
+def made_by(values: ArrayFactors) -> str:
+    """What made an exact pass's trajectory: "Arb" where ``exact_values`` read it from Arb's, else "mpmath"."""
+    layer = values.traj.values[0]
+    return "Arb" if arbforward.arb_source(layer, next(iter(layer))) is not None else "mpmath"
+
+
+def _arb_parts(model: NumericModel, values: ArrayFactors) -> tuple[Trajectory, list[dict]] | None:
+    """The Arb trajectory (inputs and parameters in float64, as arbforward.forward made it) and Arb
+    coefficients behind an exact pass, or None where either is mpmath's."""
+    parts: list[list[dict[Any, Any]]] = []
+    for layers in (values.traj.values, values.traj.coefs):
+        arrays = [{key: arbforward.arb_source(layer, key) for key in layer} for layer in layers]
+        if any(array is None for layer in arrays for array in layer.values()):
+            return None
+        parts.append(arrays)
+    traj, coefs = parts
+    return Trajectory(traj, [{} for _ in traj], model.x, values.traj.scalars), coefs
+
+
+__all__ = ["exact_pass", "exact_rest", "exact_values", "float_values", "gradients", "made_by", "nudged_on", "rounded",
+           "with_coefficients"]
