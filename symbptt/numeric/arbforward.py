@@ -44,7 +44,13 @@ GUARD = 32  # bits Arb works with beyond mpmath's: a sum may cancel this many be
 
 
 class GiveUp(Exception):
-    """A value Arb did not prove to the precision asked (or a function it is not given): mpmath's pass runs."""
+    """A value Arb did not prove to the precision asked (a sum that cancelled more than the bits Arb
+    works beyond it, a ball astride a kink): ``attempt`` runs the pass again with more bits."""
+
+
+class Refused(Exception):
+    """A value no precision gives (an argument beyond primitives.MAX_MAG, a logarithm or square root of a
+    negative number): mpmath's pass runs, and says what is wrong where something is."""
 
 
 def flint_module() -> Any:
@@ -69,7 +75,7 @@ def _table(flint: Any) -> dict[str, Any]:
 
     def _reached(x: Any) -> Any:  # refused beyond 2^MAX_MAG, where mpmath's pass raises BeyondReach
         if abs(x) > reach:
-            raise GiveUp
+            raise Refused
         return x
 
     def mpf(value: Any) -> Any:  # the printer's constants: an int, or (sign, mantissa, exponent, bits)
@@ -103,7 +109,7 @@ def _table(flint: Any) -> dict[str, Any]:
 
 
 def _give_up() -> Any:
-    raise GiveUp
+    raise Refused
 
 
 def _positive(x: Any) -> bool:
@@ -190,17 +196,28 @@ def forward(model: NumericModel, dps: int) -> Trajectory | None:
 T_ = TypeVar("T_")
 
 
+RETRIES = (0, 1, 4)  # the bits Arb works with beyond ``guard`` on each try, in multiples of ``prec``
+
+
 def attempt(prec: int, guard: int, run: Callable[[Any], T_]) -> T_ | None:
-    """``run(flint)`` with Arb working ``guard`` bits beyond ``prec`` (restored after), or None where
-    python-flint is off or ``run`` gives up: a value not proven (GiveUp), or an operation Arb refuses."""
+    """``run(flint)`` with Arb working ``guard`` bits beyond ``prec`` (restored after), and again with
+    ``prec`` and then 4·``prec`` bits more where a value was not proven (GiveUp: every value a pass reads
+    is an exact midpoint, so a sum of their products that cancelled, or a ball astride a kink, is decided
+    with enough bits); None where python-flint is off, a value is refused (Refused: no precision helps),
+    Arb refuses an operation, or the last try still gives up."""
     flint = flint_module()
     if flint is None:
         return None
     old = flint.ctx.prec
-    flint.ctx.prec = prec + guard
     try:
-        return run(flint)
-    except (GiveUp, ArithmeticError, ValueError, TypeError):
+        for extra in RETRIES:
+            flint.ctx.prec = prec + guard + extra * prec
+            try:
+                return run(flint)
+            except GiveUp:
+                continue
+        return None
+    except (Refused, ArithmeticError, ValueError, TypeError):
         return None
     finally:
         flint.ctx.prec = old
@@ -450,5 +467,6 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
     return Trajectory(values, [{} for _ in values], mp_model.x, scalars)
 
 
-__all__ = ["GUARD", "GiveUp", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "attempt", "coefficients",
-           "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb", "serves", "sign_log10", "to_float"]
+__all__ = ["GUARD", "RETRIES", "GiveUp", "Refused", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "attempt",
+           "coefficients", "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb", "serves", "sign_log10",
+           "to_float"]
