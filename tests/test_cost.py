@@ -128,3 +128,28 @@ def test_a_truncated_walk_beyond_the_budget_is_refused_before_the_exact_pass(mon
     with pytest.raises(SymbpttError, match=r"^the exact truncated gradients \(30 digits, 300 steps back\) of a rnn"):
         grad_report(parse_config(data))
     assert started == []
+
+
+def test_a_second_try_with_more_bits_is_priced_before_it_starts(monkeypatch):
+    """Planted: Arb working 64 bits short, so the first try gives up.  The second, with the precision's
+    bits more, is priced first (as Arb's pass and rest at those bits): within the budget it runs and proves
+    the pass; beyond it nothing more runs and the caller gets None (mpmath's pass, priced in turn)."""
+    from mpmath.libmp import dps_to_prec, prec_to_dps
+
+    model = _model("rnn", "tanh", 4, 1, 40, 1)
+    monkeypatch.setattr(arbforward, "GUARD", -64)
+    n, m, B = 4, model.x.shape[1], 1
+    keys = len(compiled(model.cell, "float").keys)
+    prec = dps_to_prec(45)
+
+    def seconds(bits: int) -> float:
+        return budget.arb_pass_seconds(model.cell, n, m, model.T, B, 1, prec_to_dps(bits), keys)
+
+    second = seconds(2 * prec - 64)
+    monkeypatch.setattr(budget, "MAX_SECONDS", 1.01 * second)
+    assert arbforward.forward(model, 45) is not None
+    tries: list[int] = []
+    run = arbforward._run
+    monkeypatch.setattr(arbforward, "_run", lambda flint, *a: tries.append(flint.ctx.prec) or run(flint, *a))
+    monkeypatch.setattr(budget, "MAX_SECONDS", 0.99 * second)
+    assert arbforward.forward(model, 45) is None and tries == [prec - 64]

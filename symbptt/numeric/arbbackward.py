@@ -47,7 +47,7 @@ def gradients(model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str,
         (loss, one dict of gradients per layer), or None where a value is not proven (see the module).
     """
     prec = mpmath.mp.prec
-    return arbforward.attempt(prec, GUARD, lambda flint: _gradients(flint, model, traj, coefs, prec))
+    return arbforward.attempt(prec, GUARD, lambda flint: _gradients(flint, model, traj, coefs, prec), model)
 
 
 def _gradients(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str, str], np.ndarray]],

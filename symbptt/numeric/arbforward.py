@@ -33,10 +33,12 @@ from typing import Any, TypeVar
 import mpmath
 import numpy as np
 import sympy as sp
-from mpmath.libmp import dps_to_prec, from_man_exp
+from mpmath.libmp import dps_to_prec, from_man_exp, prec_to_dps
 
 from .. import primitives as P
 from ..cells import INPUT, Cell
+from ..errors import SymbpttError
+from .cost import arb_cost
 from .factors import NumericModel
 from .forward import Trajectory, compiled, step_rows
 
@@ -190,7 +192,7 @@ def forward(model: NumericModel, dps: int) -> Trajectory | None:
     nodes, sources = _nodes(model.cell), _sources(model.cell)
     assert nodes is not None and sources is not None
     prec = dps_to_prec(dps)
-    return attempt(prec, GUARD, lambda flint: _run(flint, model, nodes, sources, prec))
+    return attempt(prec, GUARD, lambda flint: _run(flint, model, nodes, sources, prec), model)
 
 
 T_ = TypeVar("T_")
@@ -199,19 +201,23 @@ T_ = TypeVar("T_")
 RETRIES = (0, 1, 4)  # the bits Arb works with beyond ``guard`` on each try, in multiples of ``prec``
 
 
-def attempt(prec: int, guard: int, run: Callable[[Any], T_]) -> T_ | None:
+def attempt(prec: int, guard: int, run: Callable[[Any], T_], model: NumericModel | None = None) -> T_ | None:
     """``run(flint)`` with Arb working ``guard`` bits beyond ``prec`` (restored after), and again with
     ``prec`` and then 4·``prec`` bits more where a value was not proven (GiveUp: every value a pass reads
     is an exact midpoint, so a sum of their products that cancelled, or a ball astride a kink, is decided
-    with enough bits); None where python-flint is off, a value is refused (Refused: no precision helps),
-    Arb refuses an operation, or the last try still gives up."""
+    with enough bits), each try after the first priced first as Arb's pass and rest of ``model`` at
+    those bits (cost.arb_cost); None where python-flint is off, a value is refused (Refused: no precision
+    helps), Arb refuses an operation, a try would be beyond the budget, or the last still gives up."""
     flint = flint_module()
     if flint is None:
         return None
     old = flint.ctx.prec
     try:
         for extra in RETRIES:
-            flint.ctx.prec = prec + guard + extra * prec
+            bits = prec + guard + extra * prec
+            if extra and model is not None and not _affordable(model, bits):
+                return None
+            flint.ctx.prec = bits
             try:
                 return run(flint)
             except GiveUp:
@@ -319,7 +325,7 @@ def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, 
     if function is None:
         return None
     prec = mpmath.mp.prec
-    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, model, traj, prec))
+    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, model, traj, prec), model)
 
 
 def _coefficients(flint: Any, function: Any, model: NumericModel, traj: Trajectory, prec: int
@@ -439,6 +445,15 @@ def arb_source(mapping: Any, key: Any) -> np.ndarray | None:
     if isinstance(mapping, _Converted) and mapping._mpf.get(key) is not mapping._arb.get(key):
         return mapping._arb.get(key)
     return None
+
+
+def _affordable(model: NumericModel, bits: int) -> bool:
+    """Whether Arb's pass and rest of ``model`` at ``bits`` bits are within the budget (cost.arb_cost)."""
+    try:
+        arb_cost(model, prec_to_dps(bits))
+    except SymbpttError:
+        return False
+    return True
 
 
 def _sign_log10(value: Any) -> tuple[float, float]:
