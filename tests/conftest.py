@@ -134,23 +134,28 @@ def run_in_process(*args: str, cwd=None) -> Ran:
 
 @pytest.fixture
 def exact_passes(monkeypatch) -> list[int]:
-    """The digits of every exact (mpmath) forward pass the report and symbptt.gradients make while the test
-    runs, in order: numeric/exact.py's and grad_report's ArrayFactors are wrapped to count the passes of
-    kind 'mp'."""
+    """The digits of every exact forward pass (Arb's or mpmath's) the report and symbptt.gradients make while
+    the test runs, in order: numeric/exact.py's exact_forward and the ArrayFactors of kind 'mp' that
+    exact.py and grad_report make are wrapped to count them."""
     import mpmath
 
     from symbptt.numeric import exact, grad_report
 
     passes: list[int] = []
-    made = grad_report.ArrayFactors
+    made, forward = grad_report.ArrayFactors, exact.exact_forward
 
     def counted(model, kind="float", *args, **kwargs):
         if kind == "mp":
             passes.append(mpmath.mp.dps)
         return made(model, kind, *args, **kwargs)
 
+    def counted_forward(model, dps):
+        passes.append(dps)
+        return forward(model, dps)
+
     for module in (exact, grad_report):
         monkeypatch.setattr(module, "ArrayFactors", counted)
+        monkeypatch.setattr(module, "exact_forward", counted_forward)
     return passes
 
 

@@ -278,7 +278,7 @@ def test_the_saturated_grus_digits_the_docs_quote_are_what_the_report_uses():
         x, y = rng.normal(size=(100, 1, 1)) * drive, rng.normal(size=(4, 1))
         cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in params.items()}, "x": x[:, :, 0].tolist(),
                             "y": y[:, 0].tolist()})
-        match = re.fullmatch(r"mpmath at (\d+) digits \(saturated gates: their differences cancel up to (\d+) digits\)",
+        match = re.fullmatch(r"Arb at (\d+) digits \(saturated gates: their differences cancel up to (\d+) digits\)",
                              grad_report(cfg)["precision"])
         assert match, drive
         found[drive] = match.groups()

@@ -431,7 +431,7 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     cfg = parse_config({"cell": "gru", "x": x[:, 0].tolist(), "y": y.tolist(),
                         **{k: v.tolist() for k, v in p.items()}})
     report = G.grad_report(cfg)  # its words say what was measured: the digits carried are 30 more than it
-    said = re.fullmatch(rf"mpmath at {got.digits} digits \(saturated gates: their differences cancel up to (\d+) "
+    said = re.fullmatch(rf"Arb at {got.digits} digits \(saturated gates: their differences cancel up to (\d+) "
                         r"digits\)", report["precision"])
     assert said and got.digits - exact.DPS - 1 <= int(said[1]) <= got.digits - exact.DPS, report["precision"]
     _agrees_with_reference(p, {k: np.asarray(v, dtype=float) for k, v in report["grad"].items()}, 2e-16)
@@ -439,6 +439,9 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     assert checked.kept is None and checked.digits == 2 * got.digits
     _agrees_with_reference(p, checked.grads, 2e-16)
     monkeypatch.setattr(exact, "difference_digits", lambda cc, traj: 0.0)
+    # planted on mpmath's pass, which holds what its digits say: Arb's keeps each value to its 32 guard bits
+    # more (about 10 digits), which this difference's 50 cancelled digits leave standing at 60 digits
+    monkeypatch.setenv("SYMBPTT_ARB", "0")
     planted = symbptt.gradients(p, x, y, cell="gru")
     assert planted.digits == 2 * exact.DPS
     with pytest.raises(AssertionError, match="'U_z'|'W_z'|'b_z'"):
@@ -502,11 +505,13 @@ def test_the_digits_a_saturated_pass_asks_for(dps, cancelled, bound, wanted):
 
 
 @pytest.mark.timeout(60)  # the hang it guards against: a per-test limit, not a timing
-def test_an_exact_pass_beyond_its_digits_or_its_time_is_refused_before_it_starts():
+def test_an_exact_pass_beyond_its_digits_or_its_time_is_refused_before_it_starts(monkeypatch):
     """A GRU with weights ~1000 saturates its gates at |a| ~ 10^6: its difference h_{t−1} − n_t needs
     millions of digits, which the exact path set out to carry (minutes, then hours, in mpmath's ln 2);
-    a saturated GRU of n = 16 over T = 10 000 steps may need up to 831 digits, about 23 minutes.  Both are refused
-    in one line, in seconds, and the report refuses the first too."""
+    a saturated GRU of n = 16 over T = 10 000 steps may need up to 831 digits, about 23 minutes in mpmath
+    and 52 s with Arb.  Both are refused in one line, in seconds (the second with mpmath's pass, and with
+    Arb's under a limit of 30 s), and the report refuses the first too."""
+    from symbptt import budget
     from symbptt.config import parse_config
     from symbptt.errors import RunFailed
     from symbptt.numeric.grad_report import grad_report
@@ -521,7 +526,13 @@ def test_an_exact_pass_beyond_its_digits_or_its_time_is_refused_before_it_starts
         grad_report(cfg)
     rng = np.random.default_rng(7)
     p, x, y = _gru(16, 1.0, rng), rng.normal(size=(10_000, 1, 1)) * 40, rng.normal(size=(16, 1))
-    with pytest.raises(SymbpttError, match=r"the exact pass \(up to \d+ digits\) of a gru .* would take about"):
+    with monkeypatch.context() as without_arb:  # mpmath's pass: about 23 minutes
+        without_arb.setenv("SYMBPTT_ARB", "0")
+        with pytest.raises(SymbpttError, match=r"the exact pass \(up to \d+ digits\) of a gru .* would take about"):
+            symbptt.gradients(p, x, y, cell="gru")
+    monkeypatch.setattr(budget, "MAX_SECONDS", 30.0)  # Arb's: about 52 s, beyond a limit of 30
+    with pytest.raises(SymbpttError, match=r"the exact pass \(up to \d+ digits, with Arb's balls\) of a gru .* "
+                                           r"would take about .*, more than the 30 s limit"):
         symbptt.gradients(p, x, y, cell="gru")
 
 

@@ -662,7 +662,7 @@ def test_the_report_reads_the_compiled_pass_and_says_what_numpy_s_says(compiled_
     without = grad_report.grad_report(cfg)
     assert sorted(with_jit) == sorted(without)
     if drive > 1:
-        assert with_jit == without and with_jit["precision"].startswith("mpmath")
+        assert with_jit == without and with_jit["precision"].startswith("Arb")
         return
     assert with_jit["precision"].startswith("float64") and without["precision"].startswith("float64")
     assert with_jit.get("regime") == without.get("regime") and with_jit["summary"] == without["summary"]

@@ -1099,7 +1099,7 @@ def test_a_forward_pass_that_leaves_float64_in_a_saturated_gated_stack_is_measur
     report = grad_report(trial.config)
     # the minLSTM's f + i is computed as written now (it was 2 − σ(−a_f) − σ(−a_i), 0/0 here): float64 holds
     # this forward pass, and whichever path the report takes, its numbers must be the reference's
-    assert report["precision"].startswith(("mpmath", "float64"))
+    assert report["precision"].startswith(("Arb", "float64"))
     exact = Exact(trial)
     assert max(grad_json(trial, exact, {"last report": report})) < 1e-11  # check's own tolerance
     # the norms of layers 2 and 3 come from the exact pass too (they were null: float64 had NaN there)
@@ -1241,7 +1241,7 @@ def test_exact_products_read_the_exact_coefficients_not_their_logs(seed, monkeyp
     monkeypatch.setattr(logspace, "_mp_jacobian_norms", lambda *a: used.append(1) or original(*a))
     report = grad_report(cfg)
     want = [log10_norms(block)["state"] for block in jacobians("gru", [layer], x, dps=160)]
-    assert used and report["precision"].startswith("mpmath")
+    assert used and report["precision"].startswith("Arb")
     for row in report["log10_jacobian_norms"]:
         assert abs(row["log10"] - want[row["k"]]) <= 4e-16 * max(1.0, abs(want[row["k"]])), row["k"]
 
@@ -1259,7 +1259,7 @@ def test_a_saturated_truncated_report_reads_the_reports_own_exact_pass(exact_pas
     cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": y.tolist(),
                         "truncate": 5})
     report = grad_report(cfg)
-    assert report["precision"].startswith("mpmath") and len(exact_passes) == 1
+    assert report["precision"].startswith("Arb") and len(exact_passes) == 1
     with mpmath.workdps(160):
         _, full = reference_bptt([layer], x, y, "tanh", "last", "gru", kind="mp")
         _, cut = reference_bptt([layer], x, y, "tanh", "last", "gru", kind="mp", truncate=5)
@@ -1286,7 +1286,7 @@ def test_a_saturated_report_takes_its_norms_from_the_exact_pass_only(monkeypatch
     monkeypatch.setattr(report_module, "log10_jacobian_norms",
                         lambda values, *a: kinds.append(values.kind) or original(values, *a))
     report = grad_report(cfg)
-    assert report["precision"].startswith("mpmath") and "saturated" in report["precision"]
+    assert report["precision"].startswith("Arb") and "saturated" in report["precision"]
     assert kinds == ["mp"]
 
 

@@ -28,12 +28,14 @@ def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
                     ADVICE, seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
-def arb_cost(model: NumericModel, dps: int) -> float:
+def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     """The estimated seconds of Arb's forward pass of ``model`` at ``dps`` digits and the exact rest from it
-    (budget.arb_pass_seconds), after refusing them in one line when that is beyond the budget."""
+    (budget.arb_pass_seconds), after refusing them in one line when that is beyond the budget; ``most``:
+    ``dps`` is the most the pass may need, and the refusal says so."""
     n, m, B = _sizes(model)
     keys = len(compiled(model.cell, "float").keys)
-    return estimate(f"the exact pass ({dps} digits, with Arb's balls) of a {model.cell.name} with n = {n}, "
+    digits = f"up to {dps}" if most else str(dps)
+    return estimate(f"the exact pass ({digits} digits, with Arb's balls) of a {model.cell.name} with n = {n}, "
                     f"T = {model.T}, batch {B}", ADVICE,
                     seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys))
 

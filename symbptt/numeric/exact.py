@@ -82,17 +82,22 @@ def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: 
     ``least`` asks for more: a GRU with pre-activations up to |a| ≈ 370 may need 354 digits, while its
     h_{t-1} − n_t cancels only 28.
 
+    Each pass is Arb's where it serves (exact_forward, split.exact_values: read as mpf, and split.exact_rest
+    computes its gradients with Arb's balls too), else mpmath's.
+
     Returns:
         (the digits, the exact pass made at them, its model in mpf, the digits its differences cancel):
         read the pass at those digits.
     """
-    mp_cost(model, max(bound, least), most=True)  # checked before any work: each pass costs at most this
+    most = max(bound, least)  # checked before any work: each pass costs at most this (Arb's where it serves)
+    arb_cost(model, most, most=True) if arbforward.serves(model) else mp_cost(model, most, most=True)
     first = 2 * DPS if guess is None else DPS + math.ceil(guess) + 1
     dps = max(least, min(bound, first))
     while True:
+        traj = exact_forward(model, dps)
         with mpmath.workdps(dps):
-            mp_model = model.as_mp()
-            values = ArrayFactors(mp_model, "mp")
+            values = split.exact_values(model, traj)
+            mp_model = values.model
             cancelled = difference_digits(values.cc, values.traj)
         wanted = _saturated_digits(dps, cancelled, bound)
         if wanted == dps:
@@ -170,7 +175,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=float_cancellation(values))
         with mpmath.workdps(digits):
-            mp_loss, mp_grads = gradient_blocks(mp_values, mp_model)
+            mp_loss, mp_grads, _ = split.exact_rest(model, mp_values)
     else:
         mp_loss, mp_grads = mp_gradients(model, DPS)
     if loss_lost or whole:
@@ -229,13 +234,7 @@ def exact_gradients_at(model: NumericModel, dps: int) -> tuple[Any, list[dict[st
     """Loss and every gradient exactly at ``dps`` digits (mpf, as mp_gradients returns them): Arb's forward
     pass and rest where they serve (numeric/arbforward.py, numeric/arbbackward.py; each value proven to
     the working precision), else mpmath's; each refused first when beyond the budget (numeric/cost.py)."""
-    traj = None
-    if arbforward.serves(model):  # priced as exact_forward prices it
-        arb_cost(model, dps)
-        traj = arbforward.forward(model, dps)
-    if traj is None:
-        return mp_gradients(model, dps)
-    return rest_of(model, traj, dps)
+    return rest_of(model, exact_forward(model, dps), dps)
 
 
 def rest_of(model: NumericModel, exact: Trajectory, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:

@@ -170,8 +170,9 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 truncated_cost(model, cfg.truncate, dps)
             if saturation:  # at least that, and what the differences cancel, measured on the pass itself
                 dps, values, mp_model, differences = measured_saturation(model, saturation, least=dps, guess=guess)
+                engine = split.made_by(values)
                 with mpmath.workdps(dps):
-                    loss, grads = gradient_blocks(values, mp_model)
+                    loss, grads, rest = split.exact_rest(model, values)
             else:
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None)
