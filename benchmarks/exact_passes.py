@@ -19,12 +19,13 @@ estimates:
   and a batch of two, which the split does not read, every number computed again with Arb's pass and
   rest; each against mpmath throughout (SYMBPTT_ARB=0, the split turned off), with the path each took.
 
-On the 2-core machine of the notes: Arb's forward pass 6.4× (rnn n = 16), 8.0× (LSTM n = 8) and 6.4× (GRU
-n = 8) faster than mpmath's at T = 300 and 60 digits, 7.9× for the rnn at T = 1000 and 130 digits
-(3.3–5.6× against mpmath's pass repeated with its exponentials kept); Arb's rest 7.7–8.6× faster than
-mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the gradients call 28 ms against 300
-(10.7×) for one sequence and 169 ms against 602 (3.6×) for the batch; the estimates 1.19–2.08× what
-the passes took.
+On the 2-core machine of the notes (two runs): Arb's forward pass 6.0–6.4× (rnn n = 16), 8.0–8.2× (LSTM
+n = 8) and 6.4–6.6× (GRU n = 8) faster than mpmath's at T = 300 and 60 digits, 7.9–8.1× for the rnn at
+T = 1000 and 130 digits (3.3–5.6× against mpmath's pass repeated with its exponentials kept); Arb's rest
+7.5–9.3× faster than mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the estimates
+1.2–2.7× what the passes took; the report made exact 7.1–19.1× the float64 report with Arb, 39–81× with
+mpmath (the LSTM of 128 units refused with mpmath); the gradients call 28–34 ms against 300–328 (9.6–10.7×)
+for one sequence and 148–169 ms against 602–622 (3.6–4.2×) for the batch.
 
     python benchmarks/exact_passes.py            # --smoke: small sizes, one run each
 """
