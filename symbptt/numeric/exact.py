@@ -90,7 +90,10 @@ def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: 
         read the pass at those digits.
     """
     most = max(bound, least)  # checked before any work: each pass costs at most this (Arb's where it serves)
-    arb_cost(model, most, most=True) if arbforward.serves(model) else mp_cost(model, most, most=True)
+    if arbforward.serves(model):
+        arb_cost(model, most, most=True)
+    else:
+        mp_cost(model, most, most=True)
     first = 2 * DPS if guess is None else DPS + math.ceil(guess) + 1
     dps = max(least, min(bound, first))
     while True:

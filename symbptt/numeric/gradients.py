@@ -27,8 +27,8 @@ sum is checked for what underflow can have cost it; mpmath is used only where th
 quarter of an ulp of the sum (with ``digits=``, the kept pass's digits are then measured as any).
 Where a gate saturates, the differences of values near ±1 (the GRU's h_{t-1} − n_t) come from the
 distances to ±1 the pass carries beside them (numeric/distances.py).  float64 stands when each keeps
-10 digits by a worst-case bound carried with them; otherwise every block is computed again with mpmath,
-at the digits the differences are measured to cancel.
+10 digits by a worst-case bound carried with them; otherwise every block is computed again exactly (Arb's
+pass and rest where they serve, else mpmath's), at the digits the differences are measured to cancel.
 Float64 rounding itself is measured only when asked: over T steps each entry's relative error grows
 like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
@@ -79,10 +79,10 @@ class Gradients(tuple):
         digits: 0 when float64 (with a power-of-two exponent per step, and a saturated gate's differences
             taken from the distances to ±1) held every number in its range —
             and, when ``digits`` was asked for, kept that many significant digits as measured; else the
-            decimal digits the exact pass carried: mpmath's for the blocks float64 could not hold; for
-            every block when ``digits`` was asked for, Arb's where it serves, else mpmath's; or, with
-            ``exact`` None and ``kept`` given, the forward pass's alone, the rest float64 read from it
-            (numeric/split.py).
+            decimal digits the exact pass carried (Arb's where it serves, else mpmath's; mpmath's for the
+            blocks a float64 event lost range in): for the blocks float64 could not hold, and for every
+            block when ``digits`` was asked for; or, with ``exact`` None and ``kept`` given, the forward
+            pass's alone, the rest float64 read from it (numeric/split.py).
         log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
