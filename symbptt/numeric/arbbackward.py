@@ -52,75 +52,117 @@ def gradients(model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str,
 
 def _gradients(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str, str], np.ndarray]],
                prec: int) -> tuple[mpmath.mpf, list[dict[str, np.ndarray]]]:
-    arb, arb_mat = flint.arb, flint.arb_mat
-    exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
+    walk = _Walk(flint, model, traj, coefs, prec)
+    loss = walk.proven(sum(((e * e).sum() for e in walk.raw_errors.values()), flint.arb(0)) / 2)
+    store = walk.deltas(model.T, 0, set(walk.errors))
+    return arbforward.as_mpf_value(loss), walk.sums(store, 0, model.T)
 
-    def proven(v: Any) -> Any:  # the midpoint, where the ball proves it within an ulp of the working precision
-        if type(v) is not arb:
-            v = arb(v)
-        if v.rel_accuracy_bits() < prec:
+
+def truncated(model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str, str], np.ndarray]], k: int
+              ) -> list[dict[str, np.ndarray]] | None:
+    """Truncated BPTT (paths.evaluate_truncated: each loss term at step s flows back through steps s, …,
+    s − k + 1 only; an initial state receives δ_0 only from terms with s ≤ k) with Arb's balls, as mpf at
+    mpmath's working precision in each parameter's shape: each window's δ recursion and sums as
+    ``gradients`` makes them, the windows' gradients added in mpmath as the walk adds them.  None where a
+    value is not proven."""
+    prec = mpmath.mp.prec
+    return arbforward.attempt(prec, GUARD, lambda flint: _truncated(flint, model, traj, coefs, k, prec), model)
+
+
+def _truncated(flint: Any, model: NumericModel, traj: Trajectory, coefs: list[dict[tuple[str, str], np.ndarray]],
+               k: int, prec: int) -> list[dict[str, np.ndarray]]:
+    walk = _Walk(flint, model, traj, coefs, prec)
+    total: list[dict[str, np.ndarray]] | None = None
+    for s in sorted(walk.errors):
+        lo = max(s - k, 0)
+        part = walk.sums(walk.deltas(s, lo, {s}), lo, s)
+        total = part if total is None else [{p: total[i][p] + g[p] for p in g} for i, g in enumerate(part)]
+    assert total is not None
+    return total
+
+
+class _Walk:
+    """One pass's numbers on balls, for the δ recursion over a window of steps and the sums over it."""
+
+    def __init__(self, flint: Any, model: NumericModel, traj: Trajectory,
+                 coefs: list[dict[tuple[str, str], np.ndarray]], prec: int) -> None:
+        self.flint, self.model, self.traj, self.coefs, self.prec = flint, model, traj, coefs, prec
+        arb, arb_mat = flint.arb, flint.arb_mat
+        self.exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
+        self.checked = np.frompyfunc(self.proven, 1, 1)
+        self.plan = plan(model.cell, model.layers, model.loss)
+        T = model.T
+        h = traj.values[model.layers - 1]["h"]
+        y = self.exact(np.asarray(model.y, dtype=float))
+        self.raw_errors = {T: h[T] - y} if model.loss == "last" else {t: h[t] - y[t - 1] for t in range(1, T + 1)}
+        self.errors = {t: self.checked(e) for t, e in self.raw_errors.items()}
+        self.transposed = {(layer, name): arb_mat(np.ascontiguousarray(p[name].T).tolist())
+                           for layer, p in enumerate(model.params, start=1) for name in p if p[name].ndim == 2}
+        self.shape = h.shape
+
+    def proven(self, v: Any) -> Any:
+        """The midpoint, where the ball proves it within an ulp of the working precision."""
+        if type(v) is not self.flint.arb:
+            v = self.flint.arb(v)
+        if v.rel_accuracy_bits() < self.prec:
             raise arbforward.GiveUp
         return v.mid()
 
-    checked = np.frompyfunc(proven, 1, 1)
+    def deltas(self, last: int, first: int, loss_steps: set[int]) -> dict[tuple[int, str], np.ndarray]:
+        """Every δ^(ℓ)_t[s] for t = last down to first (0 elsewhere), the loss read at ``loss_steps``: the
+        kernel's plan, one ball matrix product per transposed weight and step."""
+        arb, arb_mat = self.flint.arb, self.flint.arb_mat
+        zeros = np.full(self.shape[1:], arb(0), dtype=object)
+        store = {key: np.full(self.shape, arb(0), dtype=object) for key, _, _ in self.plan.order}
+        for t in range(last, first - 1, -1):
+            for key, parts, err in self.plan.order:
+                total = self.errors[t] if err and t in loss_steps else None
+                for p in parts:
+                    s = t if p.up else t + 1
+                    if (p.up and t == 0) or s > last:
+                        continue
+                    v = store[p.later][s]
+                    for c, m in p.terms:
+                        scaled = self.coefs[p.later[0] - 1][c][s] * v
+                        part = scaled if m is None else np.array(
+                            (self.transposed[(p.later[0], m)] * arb_mat(scaled.tolist())).tolist(), dtype=object)
+                        total = part if total is None else total + part
+                store[key][t] = zeros if total is None else self.checked(total)
+        return store
 
-    def product(m: Any, v: np.ndarray) -> np.ndarray:  # a ball matrix (made once) times an object array (k, B)
-        return np.array((m * arb_mat(v.tolist())).tolist(), dtype=object)
-
-    the_plan = plan(model.cell, model.layers, model.loss)
-    T = model.T
-    h = traj.values[model.layers - 1]["h"]
-    y = exact(np.asarray(model.y, dtype=float))
-    if model.loss == "last":
-        errors = {T: h[T] - y}
-    else:
-        errors = {t: h[t] - y[t - 1] for t in range(1, T + 1)}
-    loss = proven(sum(((e * e).sum() for e in errors.values()), arb(0)) / 2)
-    errors = {t: checked(e) for t, e in errors.items()}
-    transposed = {(layer, name): arb_mat(np.ascontiguousarray(p[name].T).tolist())
-                  for layer, p in enumerate(model.params, start=1) for name in p if p[name].ndim == 2}
-    zeros = np.full(h.shape[1:], arb(0), dtype=object)
-    store = {key: np.empty(h.shape, dtype=object) for key, _, _ in the_plan.order}
-    for t in range(T, -1, -1):
-        for key, parts, err in the_plan.order:
-            total = errors.get(t) if err else None
-            for p in parts:
-                s = t if p.up else t + 1
-                if (p.up and t == 0) or s > T:
-                    continue
-                v = store[p.later][s]
-                for c, m in p.terms:
-                    scaled = coefs[p.later[0] - 1][c][s] * v
-                    part = scaled if m is None else product(transposed[(p.later[0], m)], scaled)
-                    total = part if total is None else total + part
-            store[key][t] = zeros if total is None else checked(total)
-    grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
-    rows: dict[tuple[int, str], np.ndarray] = {}
-    for layer, leaf, states in the_plan.rows:
-        total = None
-        for state in states:
-            part = coefs[layer - 1][(state, leaf)][1:] * store[(layer, state)][1:]
-            total = part if total is None else total + part
-        if total is not None:
-            rows[(layer, leaf)] = total
-    for param, layer, kind, leaf, source in the_plan.grads:
-        shape = model.params[layer - 1][param].shape
-        row = rows.get((layer, leaf))
-        if kind == "initial":  # δ_0, summed over the batch where the batch shares h_0
-            first = store[(layer, leaf)][0]
-            g = _kept(arb, summed_to(first, shape), lambda d=first, s=shape: summed_to(abs(d), s), prec)
-        elif row is None:
-            g = _kept(arb, np.full(shape, arb(0), dtype=object), None, prec)
-        elif source is None:  # a bias (or a unit's or a scalar's parameter): its rows summed over t
-            g = _kept(arb, summed_to(row.sum(axis=0), shape), lambda r=row, s=shape: summed_to(abs(r).sum(axis=0), s),
-                      prec)
-        else:  # a weight: R Zᵀ, every step and batch element side by side
-            z = (traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT \
-                else traj.values[layer - 1][source][:-1]  # z_t for t = 1..T
-            r, zt = _side_by_side(row), _side_by_side(z if z.dtype == object else exact(z)).T
-            g = _kept(arb, _product(arb_mat, r, zt), lambda r=r, zt=zt: _product(arb_mat, abs(r), abs(zt)), prec)
-        grads[layer - 1][param] = g
-    return arbforward.as_mpf_value(loss), grads
+    def sums(self, store: dict[tuple[int, str], np.ndarray], first: int, last: int) -> list[dict[str, np.ndarray]]:
+        """Every gradient from the δ of steps first + 1 … last (an initial state's δ_0 where first is 0), as
+        mpf in its parameter's shape (_kept)."""
+        arb, arb_mat, prec, model, traj = self.flint.arb, self.flint.arb_mat, self.prec, self.model, self.traj
+        steps = slice(first + 1, last + 1)
+        grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
+        rows: dict[tuple[int, str], np.ndarray] = {}
+        for layer, leaf, states in self.plan.rows:
+            total = None
+            for state in states:
+                part = self.coefs[layer - 1][(state, leaf)][steps] * store[(layer, state)][steps]
+                total = part if total is None else total + part
+            if total is not None:
+                rows[(layer, leaf)] = total
+        for param, layer, kind, leaf, source in self.plan.grads:
+            shape = model.params[layer - 1][param].shape
+            row = rows.get((layer, leaf))
+            if kind == "initial":  # δ_0, summed over the batch where the batch shares h_0
+                delta = store[(layer, leaf)][0] if first == 0 else np.full(self.shape[1:], arb(0), dtype=object)
+                g = _kept(arb, summed_to(delta, shape), lambda d=delta, s=shape: summed_to(abs(d), s), prec)
+            elif row is None:
+                g = _kept(arb, np.full(shape, arb(0), dtype=object), None, prec)
+            elif source is None:  # a bias (or a unit's or a scalar's parameter): its rows summed over t
+                g = _kept(arb, summed_to(row.sum(axis=0), shape),
+                          lambda r=row, s=shape: summed_to(abs(r).sum(axis=0), s), prec)
+            else:  # a weight: R Zᵀ, every step and batch element side by side
+                z = (traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT \
+                    else traj.values[layer - 1][source][:-1]  # z_t for t = 1..T
+                z = z[first:last]
+                r, zt = _side_by_side(row), _side_by_side(z if z.dtype == object else self.exact(z)).T
+                g = _kept(arb, _product(arb_mat, r, zt), lambda r=r, zt=zt: _product(arb_mat, abs(r), abs(zt)), prec)
+            grads[layer - 1][param] = g
+        return grads
 
 
 def _product(arb_mat: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -149,4 +191,4 @@ def _kept(arb: type, g: np.ndarray, size: Any, prec: int) -> np.ndarray:
     return out
 
 
-__all__ = ["GUARD", "gradients"]
+__all__ = ["GUARD", "gradients", "truncated"]

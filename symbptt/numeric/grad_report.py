@@ -583,8 +583,9 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
                 else:
                     mp_values, _, full_mp, _ = split.exact_pass(model, fresh)
                     mp_model = mp_values.model
-                # one exact forward pass for both gradients
-                cut = truncated_gradients(mp_model, cfg.truncate, "mp", values=mp_values)
+                # one exact forward pass for both gradients; the walk with Arb's balls where the pass is Arb's
+                balls = split.exact_truncated(model, mp_values, cfg.truncate)
+                cut = truncated_gradients(mp_model, cfg.truncate, "mp", values=mp_values) if balls is None else balls
                 a_mp = [v for g in cut for p in cfg.spec.params for v in np.ravel(g[p])]
                 b_mp = [v for g in full_mp for p in cfg.spec.params for v in np.ravel(g[p])]
                 denom = mpmath.sqrt(sum(v * v for v in b_mp))

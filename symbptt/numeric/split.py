@@ -170,6 +170,14 @@ def exact_pass(model: NumericModel, exact: Trajectory) -> tuple[ArrayFactors, An
     return (values, *exact_rest(model, values))
 
 
+def exact_truncated(model: NumericModel, values: ArrayFactors, k: int) -> list[dict[str, np.ndarray]] | None:
+    """Truncated BPTT through k steps of an exact pass (``exact_values``') at the working precision with
+    Arb's balls (arbbackward.truncated), where the pass is Arb's and they prove it; else None, and the
+    caller walks it with mpmath (grad_report.truncated_gradients)."""
+    balls = _arb_parts(model, values)
+    return None if balls is None else arbbackward.truncated(model, *balls, k)
+
+
 def made_by(values: ArrayFactors) -> str:
     """What made an exact pass's trajectory: "Arb" where ``exact_values`` read it from Arb's, else "mpmath"."""
     layer = values.traj.values[0]
@@ -189,5 +197,5 @@ def _arb_parts(model: NumericModel, values: ArrayFactors) -> tuple[Trajectory, l
     return Trajectory(traj, [{} for _ in traj], model.x, values.traj.scalars), coefs
 
 
-__all__ = ["exact_pass", "exact_rest", "exact_values", "float_values", "gradients", "made_by", "nudged_on", "rounded",
-           "with_coefficients"]
+__all__ = ["exact_pass", "exact_rest", "exact_truncated", "exact_values", "float_values", "gradients", "made_by",
+           "nudged_on", "rounded", "with_coefficients"]
