@@ -89,6 +89,7 @@ class _Walk:
         self.flint, self.model, self.traj, self.coefs, self.prec = flint, model, traj, coefs, prec
         arb, arb_mat = flint.arb, flint.arb_mat
         self.exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
+        self.proven = arbforward.proven_by(flint, prec)
         self.checked = np.frompyfunc(self.proven, 1, 1)
         self.plan = plan(model.cell, model.layers, model.loss)
         T = model.T
@@ -99,14 +100,6 @@ class _Walk:
         self.transposed = {(layer, name): arb_mat(np.ascontiguousarray(p[name].T).tolist())
                            for layer, p in enumerate(model.params, start=1) for name in p if p[name].ndim == 2}
         self.shape = h.shape
-
-    def proven(self, v: Any) -> Any:
-        """The midpoint, where the ball proves it within an ulp of the working precision."""
-        if type(v) is not self.flint.arb:
-            v = self.flint.arb(v)
-        if v.rel_accuracy_bits() < self.prec:
-            raise arbforward.GiveUp
-        return v.mid()
 
     def deltas(self, last: int, first: int, loss_steps: set[int]) -> dict[tuple[int, str], np.ndarray]:
         """Every δ^(ℓ)_t[s] for t = last down to first (0 elsewhere), the loss read at ``loss_steps``: the

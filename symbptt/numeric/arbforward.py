@@ -1,5 +1,5 @@
 """The exact forward pass with Arb's balls (python-flint): the pass numeric/split.py reads in float64,
-6.4–8.0× faster than mpmath's on a first call (3.3–5.6× where mpmath finds the exponentials of a run
+6.0–8.2× faster than mpmath's on a first call (3.3–5.6× where mpmath finds the exponentials of a run
 before kept; benchmarks/exact_passes.py); and its step coefficients (``coefficients``), which the exact
 rest (numeric/arbbackward.py) reads.
 
@@ -14,9 +14,10 @@ arithmetic's would; what each step's rounding costs after T steps is what the ca
     coefficients  the cell's derivative expressions, the built-in primitives kept (tanh' as sech²)
     check         radius ≤ 2^−prec·|midpoint| for every value, prec = mpmath's bits at the digits asked
 
-A cell whose nodes use a function outside _FUNCTIONS, a constant such as π, per-element parameters, a
-value that fails the check (a sum cancelling more than GUARD bits, NaN, an argument beyond
-primitives.MAX_MAG), a kink whose side a ball does not decide, or python-flint missing (or
+A value that fails the check (a sum cancelling more than GUARD bits, a kink whose side a ball does not
+decide) runs the pass again with more bits (``attempt``, RETRIES).  A cell whose nodes use a function
+outside _FUNCTIONS, a constant such as π, per-element parameters, a value no precision gives (NaN, an
+argument beyond primitives.MAX_MAG), a last try that still fails the check, or python-flint missing (or
 SYMBPTT_ARB=0): ``forward`` returns None and the caller runs mpmath's pass, which says what is wrong where
 something is.
 """
@@ -42,6 +43,7 @@ from .cost import arb_cost
 from .factors import NumericModel
 from .forward import Trajectory, compiled, step_rows
 
+T_ = TypeVar("T_")
 GUARD = 32  # bits Arb works with beyond mpmath's: a sum may cancel this many before the check refuses it
 
 
@@ -195,9 +197,6 @@ def forward(model: NumericModel, dps: int) -> Trajectory | None:
     return attempt(prec, GUARD, lambda flint: _run(flint, model, nodes, sources, prec), model)
 
 
-T_ = TypeVar("T_")
-
-
 RETRIES = (0, 1, 4)  # the bits Arb works with beyond ``guard`` on each try, in multiples of ``prec``
 
 
@@ -229,20 +228,29 @@ def attempt(prec: int, guard: int, run: Callable[[Any], T_], model: NumericModel
         flint.ctx.prec = old
 
 
+def proven_by(flint: Any, prec: int) -> Callable[[Any], Any]:
+    """v ↦ the midpoint of ball ``v`` where its radius proves it within one unit in the last place of
+    ``prec`` bits (an exact 0 has every bit; a constant, such as Max(0, a)'s 0 or a coefficient that is a
+    number, is made a ball first), else GiveUp."""
+    arb = flint.arb
+
+    def proven(v: Any) -> Any:
+        if type(v) is not arb:
+            v = arb(v)
+        if v.rel_accuracy_bits() < prec:
+            raise GiveUp
+        return v.mid()
+
+    return proven
+
+
 def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], prec: int) -> Trajectory:
     arb, arb_mat = flint.arb, flint.arb_mat
     cell, cc = model.cell, compiled(model.cell, "float")
     T, B = model.x.shape[0], model.x.shape[2]
     n = model.params[0][f"{cell.states[0]}0"].shape[0]
 
-    def proven(v: Any) -> Any:  # the ball's midpoint, where its radius proves it to the precision asked
-        if type(v) is not arb:  # a constant: Max(0, a)'s 0
-            v = arb(v)
-        if v.rel_accuracy_bits() < prec:
-            raise GiveUp
-        return v.mid()
-
-    checked = np.frompyfunc(proven, 1, 1)
+    checked = np.frompyfunc(proven_by(flint, prec), 1, 1)
     exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
     values: list[dict[str, np.ndarray]] = []
     scalars: list[dict[str, np.ndarray]] = []
@@ -332,15 +340,7 @@ def _coefficients(flint: Any, function: Any, model: NumericModel, traj: Trajecto
                   ) -> list[dict[tuple[str, str], np.ndarray]]:
     arb = flint.arb
     cc = compiled(model.cell, "float")
-
-    def proven(v: Any) -> Any:
-        if type(v) is not arb:  # a constant coefficient comes back as a Python number
-            v = arb(v)
-        if v.rel_accuracy_bits() < prec:  # an exact 0 has every bit
-            raise GiveUp
-        return v.mid()
-
-    checked, exact = np.frompyfunc(proven, 1, 1), np.frompyfunc(arb, 1, 1)
+    checked, exact = np.frompyfunc(proven_by(flint, prec), 1, 1), np.frompyfunc(arb, 1, 1)
     out = []
     for layer in range(1, len(traj.values) + 1):
         row = [v if v.dtype == object else exact(v) for v in step_rows(cc, traj, layer)]
@@ -483,5 +483,5 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
 
 
 __all__ = ["GUARD", "RETRIES", "GiveUp", "Refused", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "attempt",
-           "coefficients", "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb", "serves", "sign_log10",
-           "to_float"]
+           "coefficients", "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb", "proven_by", "serves",
+           "sign_log10", "to_float"]
