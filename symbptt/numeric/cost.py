@@ -1,7 +1,8 @@
 """What an exact pass will cost, estimated before it starts and refused in one line beyond the budget
 (budget.estimate): mpmath's pass (budget.mp_pass_seconds), or Arb's forward pass and the rest from it
 (budget.arb_pass_seconds), which is priced on its own where Arb will try the model — an LSTM of 128 units
-over 1000 steps takes about 15 s with Arb, where mpmath's pass would take 11 min and is refused.  Where
+over 1000 steps reports in 9.6–9.7 s with Arb (benchmarks/exact_passes.py), where mpmath's pass would
+take 11 min and is refused.  Where
 Arb then gives up on a value, mpmath's pass is priced in turn before it starts."""
 
 from __future__ import annotations

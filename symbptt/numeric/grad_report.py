@@ -275,7 +275,7 @@ def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int
 def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int) -> ReadIn | None:
     """The rest of the report in float64 from a forward pass made exactly at ``dps`` digits
     (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
-    reruns measure them with the trajectory held (kept_digits).  None — the caller goes on with mpmath —
+    reruns measure them with the trajectory held (kept_digits).  None — the caller computes the rest exactly —
     where a value or step leaves float64's range, where a difference of two stored values (the GRU's
     h_{t−1} − n_t near a fixed point) cancels more than the 16 − ``digits`` digits float64 can spare,
     where the gradients keep fewer than ``digits`` digits, or where the norms show that ``dps`` did not

@@ -9,8 +9,8 @@ coefficients, δ, gradients and Jacobian norms are float64 from that trajectory.
 measured as the float64 pass's digits are (grad_report.kept_digits): by reruns that nudge every stored
 value by one rounding — here with the trajectory held where it is, since its values carry one rounding
 each and nothing of the forward pass's amplification. When the reruns show fewer digits than asked, the
-caller computes the rest with mpmath from the same exact pass (``exact_values``), so the attempt costs
-only the float64 passes.
+caller computes the rest exactly from the same exact pass (``exact_pass``: Arb's balls where they serve,
+else mpmath), so the attempt costs only the float64 passes.
 """
 
 from __future__ import annotations
