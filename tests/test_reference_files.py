@@ -13,7 +13,7 @@ import pytest
 from symbptt import reference, reference_files
 from symbptt.activations import get_activation
 from symbptt.cells import get_cell
-from symbptt.check.trials import draw_layers
+from symbptt.check.trials import FILE_CELLS, WITH_FILES, draw_layers, random_trial
 
 SAME = [("tests/cells/vgru.toml", "gru"), ("docs/cells/vindrnn.toml", "indrnn")]  # a file and its built-in twin
 
@@ -73,3 +73,13 @@ def test_a_wrong_chain_rule_line_is_caught(monkeypatch):
         _, grads = reference_files.bptt(text, params, x, y, loss)
         _, want = reference.bptt(params, x, y, "tanh", loss, "gru", kind="mp")
         assert _largest_gap(grads, want) > 1e-3
+
+
+def test_the_check_draws_every_cell_file():
+    rng = np.random.default_rng(0)
+    drawn = [random_trial(rng, 6, WITH_FILES) for _ in range(200)]
+    assert {t.cell for t in drawn} >= set(FILE_CELLS)
+    files = [t for t in drawn if t.text is not None]
+    assert all(t.n == t.m == 1 for t in files if "[shapes]" not in FILE_CELLS[t.cell])
+    assert any(t.n > 1 for t in files if t.cell == "leaky.toml")  # a shared number among several units
+    assert not any(t.saturated for t in files)

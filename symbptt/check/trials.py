@@ -3,14 +3,22 @@ sometimes saturated units) and the reference activation it is compared with."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import mpmath
 import numpy as np
 
 from ..config import Config
 from ..reference import ACTIVATED
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "a/(1+abs(a))", "erf(a)", "max(a, 0.1*a)")
 
@@ -54,6 +62,7 @@ class Trial:
     truncate: int | None
     saturated: bool
     config: Config
+    text: str | None = None  # a cell file's TOML (the cell is FILE_CELLS[cell])
 
     def describe(self) -> str:
         act = f", {self.activation}" if self.activation else ""
@@ -62,7 +71,74 @@ class Trial:
                 f"loss {self.loss}{extra}")
 
 
+# Cell files the check writes as a user would and reads with the tool (cells/userfile.py), each checked
+# against reference_files.py, which reads the same text again with its own parser and differentiates it
+# by reverse accumulation: a scalar file cell, shaped ones with matrices (@), per-unit vectors, two states,
+# and a shared [] number.
+FILE_CELLS: dict[str, str] = {
+    "mgu.toml": """
+states = ["h"]
+params = ["w_f", "u_f", "b_f", "w_n", "u_n", "b_n"]
+[intermediates]
+f = "sigmoid(w_f*h + u_f*x + b_f)"
+n = "tanh(w_n*(f*h) + u_n*x + b_n)"
+[update]
+h = "(1 - f)*h + f*n"
+""",
+    "vgru.toml": """
+states = ["h"]
+params = ["W_r", "W_z", "W_n", "U_r", "U_z", "U_n", "b_r", "b_z", "b_n", "b_hn"]
+[shapes]
+W_r = ["n", "n"]
+W_z = ["n", "n"]
+W_n = ["n", "n"]
+U_r = ["n", "m"]
+U_z = ["n", "m"]
+U_n = ["n", "m"]
+b_r = ["n"]
+b_z = ["n"]
+b_n = ["n"]
+b_hn = ["n"]
+[intermediates]
+r = "sigmoid(W_r @ h + U_r @ x + b_r)"
+z = "sigmoid(W_z @ h + U_z @ x + b_z)"
+n = "tanh(U_n @ x + b_n + r*(W_n @ h + b_hn))"
+[update]
+h = "(1 - z)*n + z*h"
+""",
+    "diagpair.toml": """
+states = ["h", "c"]
+params = ["U_f", "U_g", "w_f", "w_h", "b_f", "b_g"]
+[shapes]
+U_f = ["n", "m"]
+U_g = ["n", "m"]
+w_f = ["n"]
+w_h = ["n"]
+b_f = ["n"]
+b_g = ["n"]
+[intermediates]
+f = "sigmoid(w_f*h + U_f @ x + b_f)"
+g = "tanh(U_g @ x + b_g)"
+[update]
+c = "f*c + (1 - f)*g"
+h = "tanh(w_h*c + h/2)"
+""",
+    "leaky.toml": """
+states = ["h"]
+params = ["W", "U", "b", "leak"]
+[shapes]
+W = ["n", "n"]
+U = ["n", "m"]
+b = ["n"]
+leak = []
+[intermediates]
+g = "sigmoid(leak)"
+[update]
+h = "(1 - g)*h + g*erf(W @ h + U @ x + b)"
+""",
+}
 DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm", "indrnn", "lru")  # the vanilla cell 3× as often
+WITH_FILES = (*DRAWN, *FILE_CELLS)  # what `symbptt check` draws: the built-in cells and the check's cell files
 
 
 def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, scale: float = 0.8) -> list[dict]:
@@ -85,19 +161,31 @@ def draw_layers(spec, n: int, m: int, layers: int, rng: np.random.Generator, sca
 
 def random_trial(rng: np.random.Generator, T_max: int, cells: tuple[str, ...] = DRAWN) -> Trial:
     """One random network with its numbers, its cell drawn from ``cells`` (a tuple as it was earlier
-    reproduces that version's trials)."""
+    reproduces that version's trials); a cell file's (FILE_CELLS) is never saturated, and a file without
+    [shapes] has n = m = 1."""
     from ..activations import get_activation
     from ..cells import get_cell
 
     cell = str(rng.choice(list(cells)))
+    text = FILE_CELLS.get(cell)
     act = str(rng.choice(ACTIVATIONS)) if cell in ACTIVATED else None
     n, m, layers = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
     T, loss = int(rng.integers(1, T_max + 1)), str(rng.choice(["last", "sum"]))
     truncate = int(rng.integers(1, T + 1)) if rng.random() < 0.4 else None
-    saturated = rng.random() < 0.2 and act not in ("linear", "relu", "max(a, 0.1*a)")
-    spec = get_cell(cell, get_activation("tanh"))  # only its parameters are read: they do not depend on σ
+    saturated = rng.random() < 0.2 and act not in ("linear", "relu", "max(a, 0.1*a)") and text is None
+    if text is not None and "[shapes]" not in text:
+        n = m = 1
+    spec = file_cell(cell) if text is not None else get_cell(cell, get_activation("tanh"))  # σ: not read
     params = draw_layers(spec, n, m, layers, rng)
     x = rng.uniform(-1, 1, (T, m)) * (rng.uniform(20, 80) if saturated else 1.0)
     y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
-    cfg = Config(cell, act, params, x, y, loss, truncate, scalar=n == 1)
-    return Trial(cell, act, n, m, layers, T, loss, truncate, saturated, cfg)
+    cfg = Config(spec if text is not None else cell, act, params, x, y, loss, truncate, scalar=n == 1)
+    return Trial(cell, act, n, m, layers, T, loss, truncate, saturated, cfg, text)
+
+
+@cache
+def file_cell(name: str) -> Any:
+    """The check's cell file ``name`` as the tool reads a user's (cells/userfile.py)."""
+    from ..cells.userfile import build_cell
+
+    return build_cell(tomllib.loads(FILE_CELLS[name]), name)
