@@ -41,6 +41,33 @@ def test_the_generated_module_computes_the_gradient(cell, form):
                 assert np.max(np.abs(got[(name, layer)] - value)) <= 1e-10 * scale, (trial.describe(), name)
 
 
+@pytest.mark.parametrize("form", ["explicit", "recursive"])
+def test_the_generated_module_of_a_cell_file_computes_the_gradient(form):
+    """The check's cell files (one with a number every unit shares) against reference_files.py."""
+    import mpmath
+
+    from symbptt.check.trials import FILE_CELLS
+    from symbptt.reference_files import bptt as file_bptt
+
+    rng = np.random.default_rng(8)
+    for name in FILE_CELLS:
+        for _ in range(2):
+            trial = random_trial(rng, 3, (name,))
+            cfg = trial.config
+            rnn = RNN(T=trial.T, n=trial.n, m=trial.m, layers=trial.layers, loss=trial.loss, cell=cfg.cell)
+            got = _run(numpy_source(rnn, form), cfg)
+            with mpmath.workdps(30):
+                _, want = file_bptt(FILE_CELLS[name], cfg.layers, cfg.x, cfg.y, cfg.loss)
+            for layer, params in enumerate(want, 1):
+                for param, value in params.items():
+                    value = np.asarray(value, dtype=float)
+                    scale = max(1.0, float(np.max(np.abs(value))))
+                    found = np.asarray(got[(param, layer)], dtype=float)
+                    assert found.size == value.size, (trial.describe(), param)
+                    gap = np.max(np.abs(found.reshape(value.shape) - value))
+                    assert gap <= 1e-10 * scale, (trial.describe(), param)
+
+
 def test_the_module_needs_numpy_only_and_names_its_command():
     ran = run_in_process("derive", "-T", "3", "--cell", "lstm", "-n", "2", "--form", "recursive", "--format",
                          "numpy")

@@ -124,6 +124,11 @@ class Cell:
         """The parameters the nodes read unit by unit (scalar and per-unit ones): leaves of the step."""
         return (*self.vector_params, *self.scalar_params)
 
+    def shared(self, leaf: str) -> bool:
+        """Whether ``leaf`` is one number every unit shares (a scalar parameter: a cell file's []): ∂h_t/∂θ is
+        then a column of n entries, not the diagonal a per-unit leaf has, and ∂L/∂θ sums over the units."""
+        return leaf in self.scalar_params
+
     def init_range(self, param: str) -> tuple[float, float]:
         """The interval a per-unit parameter is drawn from (uniformly) when a network is initialised."""
         return next(((lo, hi) for p, lo, hi in self.init if p == param), (-1.0, 1.0))

@@ -152,8 +152,10 @@ def numpy_source(rnn: RNN, form: str = "recursive", wrt: str = "all", command: s
         parts = []
         for i, (_, matrix) in enumerate(routes[route]):
             coef = f"_c_{route.kind}_{route.target}_{route.source}_{i}(*values({step.layer - 1}, {step.t}))[:, 0]"
-            parts.append(f"np.diag({coef})" if matrix is None
-                         else f"{coef}[:, None] * params[{step.layer - 1}][{matrix!r}]")
+            if matrix is None:  # a diagonal, or the column of a number every unit shares
+                parts.append(f"{coef}[:, None]" if spec.shared(step.source) else f"np.diag({coef})")
+            else:
+                parts.append(f"{coef}[:, None] * params[{step.layer - 1}][{matrix!r}]")
         lines.append(f"    V[{_name(step)!r}] = " + " + ".join(parts))
     lines += ["    for t in range(1, T + 1):  # the errors h_t - y_t (loss 'last': at T only)",
               f"        target = np.asarray(y, dtype=float){'' if rnn.loss == 'last' else '[t - 1]'}.reshape(-1, 1)",

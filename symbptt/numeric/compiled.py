@@ -171,7 +171,10 @@ class CompiledForm:
             total = None
             for i, (_, matrix) in enumerate(templates[route]):
                 c = np.broadcast_to(fns[(route, i)](*values), values[0].shape)[:, 0]
-                part = np.diag(c) if matrix is None else c[:, None] * model.params[step.layer - 1][matrix]
+                if matrix is None:  # a diagonal, or the column of a number every unit shares
+                    part = c[:, None] if self.rnn.spec.shared(step.source) else np.diag(c)
+                else:
+                    part = c[:, None] * model.params[step.layer - 1][matrix]
                 total = part if total is None else total + part
             V[_name(step)] = total
         top = model.layers

@@ -117,7 +117,8 @@ class Indexed:
         tag = route_tag(self.rnn, route)
         if self.rnn.scalar:
             return notation.seq(route.kind, tag, self.layer_mark(layer))(index)
-        return notation.MatSeq(notation.Parts(route.kind, tag, self.layer_mark(layer)).text(), index, self.n, self.n)
+        cols = 1 if route.kind == "D" and self.rnn.spec.shared(route.source) else self.n  # a shared number's column
+        return notation.MatSeq(notation.Parts(route.kind, tag, self.layer_mark(layer)).text(), index, self.n, cols)
 
     def tr(self, expr: sp.Basic) -> sp.Basic:
         return expr if self.rnn.scalar else expr.T
@@ -217,7 +218,8 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
     t = S_IDX
     terms = []
     for route in rnn.graph.entries(leaf):
-        body = [ix.factor(route, layer, t), ix.delta(layer, t, route.target)]
+        factor = ix.factor(route, layer, t)
+        body = [ix.tr(factor) if rnn.spec.shared(leaf) else factor, ix.delta(layer, t, route.target)]
         if kind in ("recurrent", "input") and source is not None:
             if source == INPUT:
                 z = ix.vector("x", None, t, rnn.m) if layer == 1 else ix.vector("h", layer - 1, t)

@@ -46,7 +46,7 @@ def _gradient_terms(d: FactorNames, param: str, layer: int, column: int, zero: f
                 z = [d.z_entry(param, layer, t, column)] if _has_z(d.rnn, param) else []
                 yield ordered_product(d.factor(step), *z, delta)
             else:
-                da = sp.MatMul(d.factor(step), delta)
+                da = d.applied(step, delta)
                 yield sp.MatMul(da, notation.Transposed(d.z(param, layer, t))) if _has_z(d.rnn, param) else da
 
 

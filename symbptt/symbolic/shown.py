@@ -121,8 +121,8 @@ class SymbolicFactors:
             value = None
             for leaf, matrix in self.graph.terms(route):
                 coef = self.coefficient(step.target, leaf, step.layer, step.t)
-                if matrix is None:
-                    part = Matrix(sp.diag(*coef))
+                if matrix is None:  # unit by unit: a diagonal, or the column of a number every unit shares
+                    part = Matrix(coef) if self.rnn.spec.shared(leaf) else Matrix(sp.diag(*coef))
                 else:
                     right = self.s.param(matrix, step.layer)
                     part = Matrix([[coef[i] * right[i, j] for j in range(right.cols)] for i in range(right.rows)])
@@ -181,7 +181,16 @@ class FactorNames:
         base, tag = self.factor_parts(step)
         if self.rnn.scalar:
             return notation.name(base, tag=tag, layer=self.s.layer_mark(step.layer), step=step.t)
-        return notation.matrix(base, self.n, self.n, tag=tag, layer=self.s.layer_mark(step.layer), step=step.t)
+        cols = 1 if step.kind == "D" and self.rnn.spec.shared(step.source) else self.n
+        return notation.matrix(base, self.n, cols, tag=tag, layer=self.s.layer_mark(step.layer), step=step.t)
+
+    def applied(self, step: Step, delta: sp.Basic) -> sp.Basic:
+        """A D factor applied to δ in the backward pass: D_t δ_t (a diagonal is its own transpose), or
+        (D_t)ᵀ δ_t for the column of a number every unit shares."""
+        factor = self.factor(step)
+        if self.rnn.spec.shared(step.source):
+            factor = notation.Transposed(factor)
+        return sp.MatMul(factor, delta)
 
     def factor(self, step: Step) -> sp.Basic:
         """The printed factor: its expression (scalar vanilla model) or its name J_t, V_t, D_t."""
@@ -291,13 +300,16 @@ def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | N
             if rnn.scalar:
                 weight = rnn.symbols.param(matrix, layer or 1)[0] if matrix else None
                 terms.append(coef if weight is None else ordered_product(weight, coef))
+            elif route.kind == "D" and rnn.spec.shared(leaf):  # a column: the shared number's effect per unit
+                terms.append(coef)
             else:
                 base, mtag = split_name(matrix) if matrix else ("", "")
                 diag = DIAG(coef)
                 weight = notation.param_matrix(base, rnn.n, rnn.n, tag=mtag, layer=lay) if matrix else None
                 terms.append(diag if not matrix else sp.MatMul(diag, weight, evaluate=False))
+        cols = 1 if route.kind == "D" and rnn.spec.shared(route.source) else rnn.n
         lhs = (notation.name(route.kind, tag=tag, step="t", layer=lay) if rnn.scalar
-               else notation.matrix(route.kind, rnn.n, rnn.n, tag=tag, step="t", layer=lay))
+               else notation.matrix(route.kind, rnn.n, cols, tag=tag, step="t", layer=lay))
         out.append(Equation(lhs, ordered_sum(terms) if not rnn.scalar or len(terms) > 1 else terms[0]))
     return out
 
