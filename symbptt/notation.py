@@ -54,8 +54,14 @@ BASE = re.compile(r"[A-Za-z]+")
 
 @lru_cache(maxsize=256)
 def _latex_base(base: str) -> str:
-    """``delta`` → ``\\delta``: SymPy's spelling of a base name (a printer per call is slow)."""
-    return sp.latex(sp.Symbol(base))
+    """``delta`` → ``\\delta``: SymPy's spelling of a base name (a printer per call is slow), where it is
+    one letter or one Greek letter; any other name of several letters (a cell file's ``leak``, ``gate``)
+    is ``\\mathit{leak}``: one symbol, where ``leak`` would read as the product l·e·a·k (and SymPy's own
+    spelling of ``xdot`` or ``lamda`` would be another symbol, ẋ or λ)."""
+    spelled = sp.latex(sp.Symbol(base))
+    if len(base) > 1 and spelled != "\\" + base:
+        return f"\\mathit{{{base}}}"
+    return spelled
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,24 @@ def test_no_raw_markup_leaks_into_latex():
         assert leak not in text.replace("\\delta", ""), leak
 
 
+def test_a_name_of_several_letters_is_one_symbol():
+    """A cell file's leak or gate is \\mathit{leak}, which SymPy's own LaTeX parser reads as one symbol (as
+    leak it reads l·e·a·k), and the check's reader as one name with its step; a Greek name stays its letter,
+    and a name SymPy would decorate (xdot → ẋ) or turn into another letter (lamda → λ) keeps its spelling."""
+    from symbptt import notation
+    from symbptt.check.reader import _scan
+    from symbptt.check.sympy_latex import parse_latex
+
+    for name in ("leak", "gate"):
+        assert parse_latex(notation.Parts(name, is_param=True).latex()) == sp.Symbol(name), name
+    assert parse_latex("leak").free_symbols == set(sp.symbols("l e a k"))  # what the plain spelling reads as
+    for name in ("leak", "gate", "xdot", "lamda"):
+        text = notation.Parts(name, step="t").latex()
+        assert text == rf"\mathit{{{name}}}_{{t}}"
+        assert [(found.base, found.sub) for _, _, found in _scan(text)] == [(name, ("t",))], name
+    assert notation.Parts("delta", step="t").latex() == r"\delta_{t}" and notation.Parts("nu").latex() == r"\nu"
+
+
 def _value(token: str) -> float:
     """A reproducible number in (−0.9, 0.9) for each printed symbol."""
     digest = hashlib.sha256(token.encode()).digest()

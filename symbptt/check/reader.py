@@ -96,7 +96,7 @@ def _only_name(text: str) -> Name:
 
 
 SYMBOL = re.compile(
-    r"(?P<base>\\(?:" + "|".join(GREEK) + r")(?![A-Za-z])|[A-Za-z])"
+    r"(?P<base>\\(?:" + "|".join(GREEK) + r")(?![A-Za-z])|\\mathit\{[A-Za-z]+\}|[A-Za-z])"
     r"(?:\^\{(?P<sup>(?:\\(?:" + "|".join(GREEK) + r")|[a-z]*)(?:\((?:\d+|\\ell)\))?)\})?"
     r"(?:_\{(?P<sub>[^{}]*)\}|_(?P<sub1>[A-Za-z0-9]))?"
     r"(?:\^\{\((?P<layer2>\d+)\)\})?"
@@ -125,7 +125,7 @@ def _scan(text: str) -> Iterator[tuple[int, int, Name]]:
             m = SYMBOL.match(text[: m.start("sup") - 2], i)
         starts_word = i == 0 or not text[i - 1].isalpha()  # the h of \tanh is no symbol
         if m and (m.group("base").startswith("\\") or starts_word):
-            base = m.group("base").lstrip("\\")
+            base = m.group("base").removeprefix("\\mathit{").removesuffix("}").lstrip("\\")  # \mathit{leak}: one name
             sup = m.group("sup") or ""
             lm = re.search(r"\((\d+|\\ell)\)$", sup)
             layer = int(lm.group(1)) if lm and lm.group(1).isdigit() else None
