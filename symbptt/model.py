@@ -80,7 +80,7 @@ class RNN:
     layers: int = 1
     activation: str | None = None
     loss: str = "last"
-    cell: str = "rnn"
+    cell: str | Cell = "rnn"  # a built-in cell's name, a cell file's path, or the cell itself
 
     def __post_init__(self) -> None:
         check_int("T (steps)", self.T, 1)

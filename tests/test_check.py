@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from symbptt import check
-from symbptt.check import random_trial, run_checks
+from symbptt.check import DRAWN, random_trial, run_checks
 
 
 @pytest.mark.slow  # 5–6 s; test_cli runs check end to end in every suite
@@ -102,7 +102,7 @@ def test_one_minus_tanh_squared_in_the_engine_is_caught_on_saturated_units(monke
     monkeypatch.setattr(P.dtanh, "implementations", (shown, lambda x: 1 - np.tanh(x) ** 2, mp))
     check._clear_caches()
     seed = next(s for s in range(5000) if _first_is_saturated_tanh(s))
-    report = run_checks(trials=1, seed=seed, T_max=3, methods=("grad JSON",))
+    report = run_checks(trials=1, seed=seed, T_max=3, methods=("grad JSON",), cells=DRAWN)
     check._clear_caches()
     assert report.worst["grad JSON"] > 1000 * check.TOLERANCE["grad JSON"]
 
@@ -122,7 +122,7 @@ def test_a_thousand_trials():
 
 def _layered_trials() -> check.CheckReport:
     """Trials with stacked layers and every form read back from LaTeX by SymPy's parser."""
-    return run_checks(trials=1, seed=5, T_max=3, methods=("printed LaTeX",))
+    return run_checks(trials=1, seed=5, T_max=3, methods=("printed LaTeX",), cells=DRAWN)
 
 
 def test_a_layer_superscript_planted_wrong_in_the_definitions_is_caught(monkeypatch):
@@ -148,7 +148,7 @@ def test_an_unbracketed_product_in_the_general_form_is_caught(monkeypatch):
 
     monkeypatch.setattr(latex_printer, "delimited", lambda product, i, big=True: isinstance(product.args[i], sp.Add))
     seed = next(s for s in range(500) if _scalar_rnn_one_layer(s))
-    report = run_checks(trials=1, seed=seed, T_max=4, methods=("printed LaTeX",))
+    report = run_checks(trials=1, seed=seed, T_max=4, methods=("printed LaTeX",), cells=DRAWN)
     assert report.worst["printed LaTeX"] > 1e-3
 
 

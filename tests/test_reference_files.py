@@ -1,5 +1,6 @@
-"""The independent reference for cell files (reference_files.py): it agrees with reference.py where a file
-writes a built-in cell again, and a wrong chain-rule line in it is caught."""
+"""The independent reference for cell files (reference_files.py) and the check's trials on cell files: the
+reference agrees with reference.py where a file writes a built-in cell again, a wrong chain-rule line in
+it is caught, and the check run on the files catches what it was built to catch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from symbptt import reference, reference_files
 from symbptt.activations import get_activation
 from symbptt.cells import get_cell
+from symbptt.check import TOLERANCE, _clear_caches, run_checks
 from symbptt.check.trials import FILE_CELLS, WITH_FILES, draw_layers, random_trial
 
 SAME = [("tests/cells/vgru.toml", "gru"), ("docs/cells/vindrnn.toml", "indrnn")]  # a file and its built-in twin
@@ -75,6 +77,27 @@ def test_a_wrong_chain_rule_line_is_caught(monkeypatch):
         assert _largest_gap(grads, want) > 1e-3
 
 
+def test_a_shared_number_and_a_leaf_that_no_loss_reaches_start_from_zero():
+    """A [] parameter is one number (its gradient sums over the units: central differences agree), and a
+    truncated window's leaves that a term does not reach keep a gradient of 0, not the one before: with
+    k = 1, h0 hears only the step-1 term, as in a run of one step."""
+    text = FILE_CELLS["leaky.toml"]
+    rng = np.random.default_rng(4)
+    spec = random_trial(rng, 3, ("leaky.toml",)).config.spec
+    params = draw_layers(spec, 3, 2, 1, rng)
+    x, y = rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (4, 3))
+    with mpmath.workdps(30):
+        _, grads = reference_files.bptt(text, params, x, y, "sum")
+        plus = [{**params[0], "leak": params[0]["leak"] + 1e-6}]
+        minus = [{**params[0], "leak": params[0]["leak"] - 1e-6}]
+        up, down = reference_files.bptt(text, plus, x, y, "sum")[0], reference_files.bptt(text, minus, x, y, "sum")[0]
+        fd = (up - down) / 2e-6
+        assert grads[0]["leak"].shape == (1,) and abs(grads[0]["leak"][0] - fd) < 1e-8
+        _, cut = reference_files.bptt(text, params, x, y, "sum", truncate=1)
+        _, first = reference_files.bptt(text, params, x[:1], y[:1], "sum")
+        assert np.max(np.abs(cut[0]["h0"] - first[0]["h0"])) < 1e-25
+
+
 def test_the_check_draws_every_cell_file():
     rng = np.random.default_rng(0)
     drawn = [random_trial(rng, 6, WITH_FILES) for _ in range(200)]
@@ -83,3 +106,47 @@ def test_the_check_draws_every_cell_file():
     assert all(t.n == t.m == 1 for t in files if "[shapes]" not in FILE_CELLS[t.cell])
     assert any(t.n > 1 for t in files if t.cell == "leaky.toml")  # a shared number among several units
     assert not any(t.saturated for t in files)
+
+
+def _file_run(cells: tuple[str, ...] = tuple(FILE_CELLS), trials: int = 8, seed: int = 2):
+    return run_checks(trials=trials, seed=seed, T_max=4, cells=cells)
+
+
+def test_the_check_agrees_everywhere_on_the_cell_files():
+    report = _file_run()
+    assert report.ok, report.table()
+    for method in ("printed text", "printed LaTeX", "compiled forms", "grad JSON", "Jacobian norms"):
+        assert report.entries[method] > 0, method
+    assert report.entries["NumPy reference"] == 0  # the references for the built-in cells are not run on files
+
+
+def test_a_shared_number_printed_as_a_diagonal_is_caught(monkeypatch):
+    """Planted: D for a [] parameter as the diagonal a per-unit one has (what the forms printed before):
+    ∂L/∂leak then has one entry per unit, and the check reports the printed and compiled forms."""
+    from symbptt.cells import Cell
+
+    monkeypatch.setattr(Cell, "shared", lambda self, leaf: False)
+    _clear_caches()
+    seed = next(s for s in range(100) if random_trial(np.random.default_rng(s), 4, ("leaky.toml",)).n > 1)
+    report = run_checks(trials=1, seed=seed, T_max=4, cells=("leaky.toml",),
+                        methods=("compiled forms", "printed text", "printed LaTeX"))
+    _clear_caches()
+    for method in ("compiled forms", "printed text", "printed LaTeX"):
+        assert report.worst[method] > 1e3 * TOLERANCE[method], method
+
+
+def test_a_name_of_several_letters_is_one_symbol_in_latex(monkeypatch):
+    """leak is printed \\mathit{leak}, which SymPy's LaTeX parser reads as one symbol; planted: SymPy's own
+    spelling, leak, which it reads as l·e·a·k, and the check reports the printed LaTeX."""
+    import sympy as sp
+
+    from symbptt import notation
+    from symbptt.check.sympy_latex import parse_latex
+
+    assert parse_latex(notation.Parts("leak", is_param=True).latex()) == sp.Symbol("leak")
+    assert notation.Parts("delta", step="t").latex() == r"\delta_{t}"  # a Greek name stays a Greek letter
+    monkeypatch.setattr(notation, "_latex_base", lambda base: sp.latex(sp.Symbol(base)))
+    _clear_caches()
+    report = run_checks(trials=1, seed=0, T_max=3, cells=("leaky.toml",), methods=("printed LaTeX",))
+    _clear_caches()
+    assert report.worst["printed LaTeX"] > 1e3 * TOLERANCE["printed LaTeX"]

@@ -1,9 +1,11 @@
 """The cross-check: every way the tool gives a gradient, against independent references, entry by entry.
 
-Each trial draws a network (cell rnn, lstm, gru, mingru or minlstm, activation including custom ones,
-n ≤ 4, m ≤ 4, layers ≤ 3, either loss, T ≤ T_max, sometimes truncation, sometimes saturated units with |a| in the
-hundreds) and compares, for every parameter entry, against the mpmath BPTT of reference.py at 40 digits
-(σ' written from a, sharing nothing with the engine):
+Each trial draws a network (cell rnn, lstm, gru, mingru, minlstm, indrnn, lru or one of the check's cell
+files, activation including custom ones, n ≤ 4, m ≤ 4, layers ≤ 3, either loss, T ≤ T_max, sometimes
+truncation, sometimes saturated units with |a| in the hundreds) and compares, for every parameter entry,
+against the mpmath BPTT of reference.py at 40 digits (σ' written from a, sharing nothing with the
+engine) — for a cell file, against reference_files.py, which reads the file's text again and sweeps its
+own graph back:
 
     printed text      the explicit and recursive forms as `derive --format text` prints them, read back
                       and evaluated at 40 digits (with the factors form for named factors)
@@ -14,12 +16,13 @@ hundreds) and compares, for every parameter entry, against the mpmath BPTT of re
                       each entry's own digits are the "digits claimed" row's)
     truncated JSON    the report's truncated gradient against a truncated reference BPTT
     Jacobian norms    the report's log10‖∂s_T/∂s_k‖ against the reference's Jacobians at 40 digits
-    NumPy reference   the plain float64 reference BPTT
-    finite diff.      central differences (float64), on trials without saturated units
+    NumPy reference   the plain float64 reference BPTT (built-in cells)
+    finite diff.      central differences (float64), on trials without saturated units (built-in cells)
 
 Per-entry error: |found − exact| / max(|exact|, FLOOR · Σ|paths|), where Σ|paths| is the sum over all
 chain-rule paths of the absolute path products (the scale at which rounding acts, from the reference
-run on absolute values); for log10 quantities the absolute difference of log10 times ln 10.
+run on absolute values; for a cell file, which has no such run, the largest |entry| of the parameter's
+gradient); for log10 quantities the absolute difference of log10 times ln 10.
 """
 
 from __future__ import annotations
@@ -37,12 +40,16 @@ import numpy as np
 from ..config import Config
 from ..errors import SymbpttError
 from ..reference import ACTIVATED, bptt, finite_differences, jacobians, log10_norms
+from ..reference_files import bptt as file_bptt
+from ..reference_files import jacobians as file_jacobians
+from ..reference_files import log10_norms as file_log10_norms
 from ..validate import CHECK_MAX_T, integer
 from ..validate import seed as checked_seed
 from .claims import shortfall
 from .printed import Resolver, evaluate_printed
 from .reader import ReadError
-from .trials import DRAWN, Trial, random_trial, reference_activation
+from .trials import DRAWN as DRAWN  # the built-in cells only, as earlier versions drew
+from .trials import WITH_FILES, Trial, random_trial, reference_activation
 
 FLOOR = 1e-3
 DPS = 40
@@ -117,8 +124,10 @@ class CheckReport:
                     lines += textwrap.wrap(f"worst: {where}", width, initial_indent="    ",
                                            subsequent_indent="      ")
         note = (f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
-                "digits (2|a|/ln 10 more where units saturate); error = |found - exact| / "
-                f"max(|exact|, {FLOOR:g} x sum of |path products|) (finite differences also at least "
+                "digits (2|a|/ln 10 more where units saturate; a cell file's from its own text, swept back "
+                "once); error = |found - exact| / "
+                f"max(|exact|, {FLOOR:g} x sum of |path products|, or x its parameter's largest entry for a "
+                "cell file) (finite differences also at least "
                 f"{FD_FLOOR:g} x max(1, |L|)); 'digits claimed': how many digits fewer a float64 report holds than "
                 "it says it keeps")
         lines += textwrap.wrap(note, width)
@@ -130,6 +139,8 @@ def _entries(grads: list[dict], params: Sequence[str]) -> list:
 
 
 def _errors(found: list, exact: list, mags: list, absolute: float = 0.0) -> list[float]:
+    if len(found) != len(exact):  # a gradient of the wrong shape: every entry is as wrong as a wrong value
+        return [math.inf] * len(exact)
     out = []
     for f, e, m in zip(found, exact, mags, strict=True):
         scale = max(abs(e), FLOOR * abs(m), absolute)
@@ -143,6 +154,9 @@ class Exact:
 
     def __init__(self, trial: Trial) -> None:
         cfg = trial.config
+        if trial.text is not None:
+            self._from_file(trial)
+            return
         with mpmath.workdps(DPS):
             self.dps = _digits_needed(trial)
         with mpmath.workdps(self.dps):
@@ -156,6 +170,29 @@ class Exact:
                                         truncate=trial.truncate, magnitudes=True)
                 self.truncated = _entries(cut, cfg.spec.params)
                 self.truncated_mags = _entries(cut_mags, cfg.spec.params)
+
+    def _from_file(self, trial: Trial) -> None:
+        """A cell file's trial: reference_files.py's reverse accumulation on the file's text.  It has no
+        Σ|paths|: an entry's error is measured against the largest entry of its parameter instead."""
+        cfg, text = trial.config, trial.text
+        assert text is not None
+        self.dps = DPS
+        with mpmath.workdps(DPS):
+            self.loss, self.by_param = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss)
+            self.grads, self.mags = _entries(self.by_param, cfg.spec.params), _largest(self.by_param, cfg.spec.params)
+            if trial.truncate:
+                _, cut = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, trial.truncate)
+                self.truncated, self.truncated_mags = _entries(cut, cfg.spec.params), _largest(cut, cfg.spec.params)
+
+
+def _largest(grads: list[dict], params: Sequence[str]) -> list:
+    """For every entry, the largest |entry| of its parameter's gradient (in _entries' order)."""
+    out = []
+    for g in grads:
+        for p in params:
+            block = np.ravel(np.asarray(g[p], dtype=object))
+            out += [max((abs(v) for v in block), default=0)] * block.size
+    return out
 
 
 def _digits_needed(trial: Trial) -> int:
@@ -183,7 +220,7 @@ MAX_T = CHECK_MAX_T
 
 
 def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Callable | None = None,
-               methods: tuple[str, ...] | None = None, cells: tuple[str, ...] = DRAWN,
+               methods: tuple[str, ...] | None = None, cells: tuple[str, ...] = WITH_FILES,
                workers: int = 1) -> CheckReport:
     """Compare every method on ``trials`` random configurations, their cells drawn from ``cells``.
 
@@ -295,7 +332,7 @@ def printed_forms(trial: Trial, exact: Exact, cache: dict) -> dict[str, list[flo
 
     cfg = trial.config
     rnn = RNN(T=trial.T, n=trial.n, m=trial.m, layers=trial.layers, activation=trial.activation,
-              loss=trial.loss, cell=trial.cell)
+              loss=trial.loss, cell=cfg.cell)
     forms = ["recursive"]
     if sum(explicit_factor_count(rnn, layer, p) for p in rnn.spec.params
            for layer in range(1, rnn.layers + 1)) <= MAX_PRINTED_FACTORS:
@@ -334,6 +371,8 @@ def read_latex(latex: str, trial: Trial) -> list:
             slot.reshape(-1)[np.ravel_multi_index(tuple(e - 1 for e in entry), slot.shape) if len(entry) == 2
                              else entry[0] - 1] = value
         else:
+            if isinstance(value, np.ndarray) and value.size != slot.size:
+                raise ReadError(f"the printed gradient of {param} has {value.size} entries, the parameter {slot.size}")
             slot[...] = np.reshape(value, slot.shape) if isinstance(value, np.ndarray) else value
     return [v for layer in range(1, trial.layers + 1) for param in cfg.spec.params
             for v in np.ravel(found[param, layer])]
@@ -354,8 +393,10 @@ def gradient_entries(rnn, values: dict, cfg: Config) -> list:
                     out.append(value.reshape(-1)[0] if isinstance(value, np.ndarray) else value)
             else:
                 value = values.get(grad_label(d.param(param, layer)).name)
-                out.extend(np.ravel(value) if value is not None else [None] * int(np.prod(cfg.layers[layer - 1][
-                    param].shape)))
+                size = int(np.prod(cfg.layers[layer - 1][param].shape))
+                if value is not None and not isinstance(value, np.ndarray) and value == 0:
+                    value = [value] * size  # "= 0": a gradient no path reaches, printed as the zero it is
+                out.extend(np.ravel(value) if value is not None else [None] * size)
     return out
 
 
@@ -395,7 +436,7 @@ def _json_report(trial: Trial) -> dict:
     from ..output import strict_json
 
     cfg = trial.config
-    data = {"cell": cfg.cell, "loss": cfg.loss, "x": cfg.x.tolist(), "y": cfg.y.tolist()}
+    data = {"cell": trial.cell, "loss": cfg.loss, "x": cfg.x.tolist(), "y": cfg.y.tolist()}
     if cfg.activation:
         data["activation"] = cfg.activation
     if cfg.truncate:
@@ -403,6 +444,10 @@ def _json_report(trial: Trial) -> dict:
     layers = [{k: v.tolist() for k, v in p.items()} for p in cfg.layers]
     data["layers"] = layers
     with tempfile.TemporaryDirectory() as folder:
+        if trial.text is not None:  # the cell file beside the parameters, as a user names it there
+            data["cell"] = os.path.join(folder, trial.cell)
+            with open(data["cell"], "w") as handle:
+                handle.write(trial.text)
         path = os.path.join(folder, "p.json")
         with open(path, "w") as handle:
             json.dump(data, handle)
@@ -477,11 +522,18 @@ def jacobian_norms(trial: Trial, exact: Exact, cache: dict) -> list[float]:
     per_layer = rows if trial.layers > 1 else [rows]
     errors = []
     act = reference_activation(trial.activation or "tanh", "mp")
+    states = list(cfg.spec.states)
     for layer, listed in enumerate(per_layer):
-        blocks = jacobians(trial.cell, cfg.layers, cfg.x, act, layer=layer, dps=DPS)
+        if trial.text is not None:
+            with mpmath.workdps(DPS):
+                blocks = file_jacobians(trial.text, cfg.layers, cfg.x, layer=layer)
+        else:
+            blocks = jacobians(trial.cell, cfg.layers, cfg.x, act, layer=layer, dps=DPS)
         for row in listed:
-            ref = log10_norms(blocks[row["k"]])
-            for key, found in (("state", row["log10"]), *((s, row.get(s)) for s in ("h", "c") if s in row)):
+            with mpmath.workdps(DPS):
+                ref = file_log10_norms(blocks[row["k"]], states) if trial.text is not None else \
+                    log10_norms(blocks[row["k"]])
+            for key, found in (("state", row["log10"]), *((s, row.get(s)) for s in states if s in row)):
                 want = ref[key]
                 if found is None or not math.isfinite(want):
                     errors.append(0.0 if found is None and not math.isfinite(want) else math.inf)
@@ -491,7 +543,7 @@ def jacobian_norms(trial: Trial, exact: Exact, cache: dict) -> list[float]:
 
 
 def numpy_reference(trial: Trial, exact: Exact, _: dict) -> list[float]:
-    if trial.saturated:
+    if trial.saturated or trial.text is not None:  # a reference for the built-in cells
         return []
     cfg = trial.config
     with np.errstate(all="ignore"):
@@ -501,7 +553,7 @@ def numpy_reference(trial: Trial, exact: Exact, _: dict) -> list[float]:
 
 
 def finite_diff(trial: Trial, exact: Exact, _: dict) -> list[float]:
-    if trial.saturated or trial.activation in ("relu", "max(a, 0.1*a)"):
+    if trial.saturated or trial.activation in ("relu", "max(a, 0.1*a)") or trial.text is not None:
         return []
     cfg = trial.config
     grads = finite_differences(cfg.layers, cfg.x, cfg.y, reference_activation(trial.activation or "tanh", "float"),

@@ -4,6 +4,8 @@ the trial, factors and δ from the equations read before it)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..reference import ACTIVATED
@@ -58,11 +60,38 @@ class Resolver:
             from ..reference import builtin_activation
 
             sigma = builtin_activation(act, num)
-        self.h, self.c, self.k = forward(trial.cell, layers, num.array(self.cfg.x), num, sigma)
+        if trial.text is not None:  # a cell file: its states and intermediates as reference_files.py reads it
+            from ..reference_files import trajectory
+
+            steps = trajectory(trial.text, self.cfg.layers, self.cfg.x)
+            for layer in steps:  # a value every unit shares (from a [] parameter) is each unit's
+                for step in layer:
+                    step.update({k: np.repeat(v, trial.n, axis=0) for k, v in step.items() if v.size < trial.n})
+            self.h = [[step["h"] for step in layer] for layer in steps]
+            self.c = [[step.get("c") for step in layer] for layer in steps]
+            self.k = [[None] + [{"named": step} for step in layer[1:]] for layer in steps]
+            self._linears(layers, num.array(self.cfg.x), self.cfg.spec.linears)
+        else:
+            self.h, self.c, self.k = forward(trial.cell, layers, num.array(self.cfg.x), num, sigma)
         self.params = layers
         self.spec = self.cfg.spec
         self.linears = {lin.name for lin in self.spec.linears}
         self.param_bases = notation.PARAM_BASES | {p.partition("_")[0] for p in self.spec.unit_params}
+
+    def _linears(self, layers: list, x: np.ndarray, linears: tuple) -> None:
+        """A cell file's pre-activations (the names the tool gives Σ M v + b, cells.Linear) on the reference's
+        states: only names for the printed forms, whose gradients are held to the reference's own."""
+        h: Any = self.h
+        k: Any = self.k
+        for ell, p in enumerate(layers):
+            for t in range(1, len(h[ell])):
+                inp = x[t - 1].reshape(-1, 1) if ell == 0 else h[ell - 1][t]
+                old = k[ell][t - 1]["named"] if t > 1 else {"h": h[ell][0], "c": self.c[ell][0]}
+                for lin in linears:
+                    total: Any = p[lin.bias].reshape(-1, 1) if lin.bias else 0
+                    for weight, source in lin.terms:
+                        total = total + np.dot(p[weight], inp if source == "x" else old[source])
+                    k[ell][t]["named"][lin.name] = total
 
     def __call__(self, token: str):
         from .. import notation
