@@ -152,9 +152,10 @@ BINARY: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
-def backward(out: Var, leaves: Any = ()) -> None:
+def backward(out: Var, leaves: Any = (), absolute: bool = False) -> None:
     """∂out/∂v into v.grad for every v ``out`` was made from, the graph in reverse topological order; every
-    Var of ``leaves`` (Vars, arrays and dicts of them) starts from 0, reached or not."""
+    Var of ``leaves`` (Vars, arrays and dicts of them) starts from 0, reached or not.  ``absolute``: every
+    local derivative by its absolute value, which gives Σ over the graph's paths of |path product|."""
     for leaf in _each(leaves):
         leaf.grad = mpmath.mpf(0)
     order, seen, stack = [], set(), [(out, False)]
@@ -173,7 +174,7 @@ def backward(out: Var, leaves: Any = ()) -> None:
     out.grad = mpmath.mpf(1)
     for node in reversed(order):
         for parent, local in node.parents:
-            parent.grad += local * node.grad
+            parent.grad += (abs(local) if absolute else local) * node.grad
 
 
 def _each(values: Any) -> Any:
@@ -309,7 +310,7 @@ def _grads(layers: list[Layer], p: list[dict[str, Any]]) -> list[Layer]:
 
 
 def bptt(text: str, layers: list[Layer], x: np.ndarray, y: np.ndarray, loss: str = "last",
-         truncate: int | None = None) -> tuple[Any, list[Layer]]:
+         truncate: int | None = None, magnitudes: bool = False) -> tuple:
     """Loss and ∂L/∂θ of every parameter entry (mpf, in each parameter's shape) of a cell file's network,
     at mpmath's working precision.
 
@@ -320,9 +321,11 @@ def bptt(text: str, layers: list[Layer], x: np.ndarray, y: np.ndarray, loss: str
         y: the target: n (loss 'last') or T × n (loss 'sum').
         loss: 'last' or 'sum'.
         truncate: each loss term flows back through its last k steps only.
+        magnitudes: also return, for every entry, Σ over the graph's paths of |path product| (each
+            operation's local derivatives by absolute value): the scale at which rounding acts.
 
     Returns:
-        (loss, one dict of gradients per layer).
+        (loss, one dict of gradients per layer), and the magnitudes in the same form with ``magnitudes``.
     """
     cell = FileCell(text)
     p, xs = _vars(layers, cell), _inputs(x)
@@ -330,21 +333,26 @@ def bptt(text: str, layers: list[Layer], x: np.ndarray, y: np.ndarray, loss: str
     states = _run(cell, p, xs, _initial(cell, p), 0, T)
     terms = _loss_terms([s["h"] for s in states[-1]], y, loss, 0)
     total = sum(terms.values(), Var(0))
-    if truncate is None:
-        backward(total)
-        return total.value, _grads(layers, p)
-    grads = [{name: np.zeros(np.shape(v), dtype=object) for name, v in given.items()} for given in layers]
-    for s in terms:
-        lo = max(s - truncate, 0)
-        start = _initial(cell, p) if lo == 0 else [
-            {name: _leaf(v) for name, v in layer[lo].items()} for layer in states]
-        window = _run(cell, p, xs, start, lo, s)
-        term = _loss_terms([w["h"] for w in window[-1]], y, "last" if loss == "last" else "sum", lo)[s]
-        backward(term, p)
-        for g, got in zip(grads, _grads(layers, p), strict=True):
-            for name in g:
-                g[name] = g[name] + got[name]
-    return total.value, grads
+    sweeps = (False, True) if magnitudes else (False,)
+    found = []
+    for absolute in sweeps:
+        if truncate is None:
+            backward(total, p, absolute)
+            found.append(_grads(layers, p))
+            continue
+        grads = [{name: np.zeros(np.shape(v), dtype=object) for name, v in given.items()} for given in layers]
+        for s in terms:
+            lo = max(s - truncate, 0)
+            start = _initial(cell, p) if lo == 0 else [
+                {name: _leaf(v) for name, v in layer[lo].items()} for layer in states]
+            window = _run(cell, p, xs, start, lo, s)
+            term = _loss_terms([w["h"] for w in window[-1]], y, "last" if loss == "last" else "sum", lo)[s]
+            backward(term, p, absolute)
+            for g, got in zip(grads, _grads(layers, p), strict=True):
+                for name in g:
+                    g[name] = g[name] + got[name]
+        found.append(grads)
+    return (total.value, *found)
 
 
 def _leaf(value: Any) -> Any:

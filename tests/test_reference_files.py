@@ -66,6 +66,21 @@ def test_a_file_that_writes_a_builtin_cell_again_gets_the_same_numbers(path, bui
             assert np.max(np.abs(got[("h", "h")] - ref[("h", "h")])) < mpmath.mpf(10) ** -35, k
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_sum_over_paths_bounds_the_gradient_and_the_builtin_sum(seed):
+    """Σ|paths| over the file's own operations is at least |∂L/∂θ| and at least reference.py's sum over the
+    chain-rule paths of the same cell (a finer split of the same paths adds up to more, never less)."""
+    text, params, x, y, loss, truncate = _network(*SAME[0], seed=seed)
+    with mpmath.workdps(40):
+        _, grads, mags = reference_files.bptt(text, params, x, y, loss, truncate, magnitudes=True)
+        _, _, coarse = reference.bptt(params, x, y, "tanh", loss, "gru", kind="mp", truncate=truncate,
+                                      magnitudes=True)
+    for g, m, c in zip(grads, mags, coarse, strict=True):
+        for name in g:
+            assert np.all(np.abs(g[name]) <= m[name] * (1 + 1e-30)), name
+            assert np.all(c[name] <= m[name] * (1 + 1e-30)), name
+
+
 def test_a_wrong_chain_rule_line_is_caught(monkeypatch):
     """Planted: tanh' written as 1 − tanh (not sech²); the agreement above fails by far."""
     wrong = reference_files._unary(mpmath.tanh, lambda v: 1 - mpmath.tanh(v))

@@ -21,8 +21,9 @@ own graph back:
 
 Per-entry error: |found − exact| / max(|exact|, FLOOR · Σ|paths|), where Σ|paths| is the sum over all
 chain-rule paths of the absolute path products (the scale at which rounding acts, from the reference
-run on absolute values; for a cell file, which has no such run, the largest |entry| of the parameter's
-gradient); for log10 quantities the absolute difference of log10 times ln 10.
+run on absolute values; for a cell file, reference_files.py's sweep with every local derivative by
+absolute value: paths through the file's own operations); for log10 quantities the absolute difference of
+log10 times ln 10.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class CheckReport:
         note = (f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
                 "digits (2|a|/ln 10 more where units saturate; a cell file's from its own text, swept back "
                 "once); error = |found - exact| / "
-                f"max(|exact|, {FLOOR:g} x sum of |path products|, or x its parameter's largest entry for a "
-                "cell file) (finite differences also at least "
+                f"max(|exact|, {FLOOR:g} x sum of |path products|) (a cell file's paths through its own "
+                "operations) (finite differences also at least "
                 f"{FD_FLOOR:g} x max(1, |L|)); 'digits claimed': how many digits fewer a float64 report holds than "
                 "it says it keeps")
         lines += textwrap.wrap(note, width)
@@ -172,27 +173,19 @@ class Exact:
                 self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
     def _from_file(self, trial: Trial) -> None:
-        """A cell file's trial: reference_files.py's reverse accumulation on the file's text.  It has no
-        Σ|paths|: an entry's error is measured against the largest entry of its parameter instead."""
+        """A cell file's trial: reference_files.py's reverse accumulation on the file's text, and its sweep
+        with every local derivative by absolute value for Σ|paths| (over the file's own operations)."""
         cfg, text = trial.config, trial.text
         assert text is not None
         self.dps = DPS
         with mpmath.workdps(DPS):
-            self.loss, self.by_param = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss)
-            self.grads, self.mags = _entries(self.by_param, cfg.spec.params), _largest(self.by_param, cfg.spec.params)
+            self.loss, self.by_param, mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, magnitudes=True)
+            self.grads, self.mags = _entries(self.by_param, cfg.spec.params), _entries(mags, cfg.spec.params)
             if trial.truncate:
-                _, cut = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, trial.truncate)
-                self.truncated, self.truncated_mags = _entries(cut, cfg.spec.params), _largest(cut, cfg.spec.params)
-
-
-def _largest(grads: list[dict], params: Sequence[str]) -> list:
-    """For every entry, the largest |entry| of its parameter's gradient (in _entries' order)."""
-    out = []
-    for g in grads:
-        for p in params:
-            block = np.ravel(np.asarray(g[p], dtype=object))
-            out += [max((abs(v) for v in block), default=0)] * block.size
-    return out
+                _, cut, cut_mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, trial.truncate,
+                                             magnitudes=True)
+                self.truncated = _entries(cut, cfg.spec.params)
+                self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
 
 def _digits_needed(trial: Trial) -> int:
