@@ -39,7 +39,7 @@ SUBSCRIPTABLE = set("0123456789()+-aehijklmnoprstuvx")
 
 NODE = re.compile(
     r"(?P<base>[A-Za-z]+)"
-    r"(?:\^(?P<tag>[a-z]*)(?:\((?P<layer>\d+)\))?)?"
+    r"(?:\^(?P<tag>(?:[a-z][a-z0-9]*)?)(?:\((?P<layer>\d+)\))?)?"  # a tag may hold a suffix's digits: D^wz0h_t
     r"(?:_(?P<step>\d+|[tkjsT]|\([tkjsT][+-]\d+\)))?"
     r"(?:\[(?P<unit>\d+(?:,\d+)?)\])?$"
 )

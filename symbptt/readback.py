@@ -21,7 +21,7 @@ import numpy as np
 from . import notation
 
 NAME_TEXT = re.compile(
-    r"(?<![\w.])([A-Za-z]+(?:_[a-z][a-z0-9]*)?(?:\^[a-z]*(?:\(\d+\))?)?"
+    r"(?<![\w.])([A-Za-z]+(?:_[a-z][a-z0-9]*)?(?:\^(?:[a-z][a-z0-9]*)?(?:\(\d+\))?)?"
     r"(?:_(?:\d+|[tkjsT]|\([tkjsT][+-]\d+\)))?(?:\[\d+(?:,\d+)?\])?)(?![\w(])"
 )
 FUNCTIONS = {"tanh", "exp", "log", "sqrt", "Abs", "sign", "H", "Heaviside", "Max", "Min", "atan", "erf", "sin",
@@ -51,7 +51,8 @@ def text_equations(output: str) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- LaTeX output
 
-LATEX_NAME = re.compile(r"(\\[a-zA-Z]+|[A-Za-z])(\^\{[a-z]*(?:\(\d+\))?\})?(_\{[^{}]*\})?")
+LATEX_NAME = re.compile(r"(\\mathit\{[A-Za-z]+\}|\\[a-zA-Z]+|[A-Za-z])"
+                        r"(\^\{(?:[a-z][a-z0-9]*)?(?:\(\d+\))?\})?(_\{[^{}]*\})?")
 COMMANDS = {r"\tanh": "tanh", r"\exp": "exp", r"\log": "log", r"\sin": "sin", r"\cos": "cos", r"\sinh": "sinh",
             r"\cosh": "cosh", r"\max": "Max", r"\min": "Min"}
 GREEK = {r"\delta": "delta"}
@@ -81,7 +82,7 @@ def latex_equations(output: str, params: frozenset[str] = notation.PARAM_BASES) 
 
 def latex_name(base: str, sup: str | None, sub: str | None, params: frozenset[str] = notation.PARAM_BASES) -> str:
     """A LaTeX symbol of the notation (h^{(2)}_{3,1}, W^{(2)}_{f,12}) in its text spelling."""
-    base = GREEK.get(base, base)
+    base = GREEK.get(base, base.removeprefix("\\mathit{").removesuffix("}"))  # \mathit{gate}: the name gate
     sup = sup[2:-1] if sup else ""
     sub = sub[2:-1] if sub else ""
     layer_match = re.search(r"\((\d+)\)$", sup)
@@ -217,7 +218,7 @@ class _Latex:
                 put(number.group(), True)
                 continue
             m = LATEX_NAME.match(s, i)
-            if m and (m.group(1)[0] != "\\" or m.group(1) in GREEK):
+            if m and (m.group(1)[0] != "\\" or m.group(1) in GREEK or m.group(1).startswith("\\mathit{")):
                 self.i = m.end()
                 if m.group(1) == "H" and s.startswith((r"\left(", r"\bigl("), self.i):
                     put("H", True)

@@ -193,3 +193,19 @@ def test_a_long_form_prints_each_steps_factor_once(pretty, monkeypatch):
     assert sum(len(line) for line in lines) > 0
     steps = [expr for expr in drawn if not isinstance(expr, notation.Name)]
     assert len(steps) >= 3000 and max(drawn[expr] for expr in steps) == 1
+
+
+def test_a_tag_with_a_suffix_s_digits_is_read_back(tmp_path):
+    """A cell file's parameter w_z0h names the route D^wz0h_t: its spelling parses back to its parts (the
+    pretty printer reads every symbol's parts), and derive --format pretty prints it."""
+    from conftest import run_in_process
+
+    parts = notation.Parts("D", "hwz0h", 2, "1")
+    assert notation.parse(parts.text()) == parts
+    cell = tmp_path / "digits.toml"
+    cell.write_text('states = ["h"]\nparams = ["w_z0h", "U_z0", "p_z0"]\n[shapes]\nw_z0h = ["n"]\nU_z0 = ["n", "m"]\n'
+                    'p_z0 = []\n[intermediates]\nz = "tanh(p_z0*(w_z0h*h + U_z0 @ x))"\n[update]\nh = "z*h/2 + z"\n')
+    ran = run_in_process("derive", "-T", "2", "-n", "2", "--cell", str(cell), "--form", "recursive", "--format",
+                         "pretty")
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert "Dʷᶻ⁰ʰ₁" in ran.stdout
