@@ -151,6 +151,7 @@ def test_user_cell_gradient_equals_finite_differences():
     ({"extra": 1}, "unknown key"),
     ({"params": ["w_f", "u_f", "b_f", "w_n", "u_n", "b_n", "v"]}, "not used"),
     ({"intermediates": {"h": "x"}}, "defined twice"),
+    ({"intermediates": {**MGU["intermediates"], "g": "tanh(x)"}}, "'g' is not read by any"),
     ({"params": ["x"]}, "reserved"),
     ({"title": "mgu \U0001F600"}, "Latin-1"), ({"name": "\uff21\uff22"}, "Latin-1"),
 ])

@@ -166,6 +166,14 @@ def build_cell(data: dict, where: str) -> Cell:
         exprs = {k: parse_expression(v, names, f"{where}: [intermediates] {k} =") for k, v in inter.items()}
         updates = {s: parse_expression(update[s], names, f"{where}: [update] {s} =") for s in states}
     order = _topological(exprs, where)
+    reached = {k for k in exprs if any(unit(k) in e.free_symbols for e in updates.values())}
+    for k in reversed(order):  # an intermediate is read if one that is read uses it (order: users last)
+        if k in reached:
+            reached |= {j for j in exprs if unit(j) in exprs[k].free_symbols}
+    dead = [k for k in order if k not in reached]
+    if dead:
+        raise SymbpttError(f"{where}: intermediate {dead[0]!r} is not read by any [update] expression (directly or "
+                           "through another intermediate)")
     used = {s.name.removeprefix("matrix_") if s.name.startswith("matrix_") else s
             for e in [*exprs.values(), *updates.values()] for s in e.free_symbols}
     unused = [p for p in params if unit(p) not in used and p not in used]
