@@ -17,7 +17,7 @@ import sympy as sp
 from . import notation
 from .escape import latex_text
 from .layout import MATRIX, Layout, Term, factors_of, is_matrix, is_sum, layout, summands
-from .printing import factor_joint, latex, side_by_side
+from .printing import braced_call, factor_joint, latex, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, split_product, swap_text
 from .symbolic.derivation import Derivation, Equation
@@ -103,7 +103,8 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
             pieces += [sign + inner[0], *inner[1:]]
         return [*pieces, r"\bigr)"]
     if isinstance(expr, sp.Mul):
-        return [p for f in factors_of(expr) for p in _breakable(f, cache)]
+        factors = factors_of(expr)
+        return [p for k, f in enumerate(factors) for p in _followed(_breakable(f, cache), k < len(factors) - 1)]
     call, exp = (expr.base, expr.exp) if isinstance(expr, sp.Pow) and expr.exp.is_Integer else (expr, 1)
     if isinstance(call, sp.Function) and len(call.args) == 1:
         parts = _call_parts(call, exp)
@@ -118,6 +119,19 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
             inner = [r"\bigl(", *inner, r"\bigr)"]
         return [*inner[:-1], inner[-1] + f"^{{{expr.exp}}}"]
     return [text]
+
+
+def _followed(pieces: list[str], followed: bool) -> list[str]:
+    """A factor's pieces where another factor follows it: a function call in braces (printing.braced_call),
+    or, broken over lines (where braces cannot reach), in parentheses — bare, SymPy's LaTeX parser reads the
+    next factor as part of the call's argument."""
+    if not followed:
+        return pieces
+    if len(pieces) == 1:
+        return [braced_call(pieces[0])]
+    if pieces[0].startswith("\\") and pieces[0].endswith(r"\bigl(") and pieces[0] != r"\bigl(":
+        return [r"\bigl(", *pieces, r"\bigr)"]
+    return pieces
 
 
 Piece = tuple[str, str, str]  # (text, joiner within a line, prefix when it starts a continued line)
@@ -143,6 +157,7 @@ def _pack(pieces: list[Piece], per_line: int) -> list[str]:
 def _pack_factors(parts: list[str], per_line: int) -> list[str]:
     """_pack for the common case, factors of a product side by side; a continued line opens with the joint
     its first factor needs after the last factor of the line before (notation.factor_joint)."""
+    parts = [braced_call(p) for p in parts[:-1]] + parts[-1:]  # a call a factor follows, also on the next line
     groups, start, width = [], 0, 0
     for i, text in enumerate(parts):
         if i > start and (i - start >= per_line or width + len(text) > CHARS_PER_LINE):
@@ -168,8 +183,9 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
     if is_matrix(term) or max(map(len, parts)) <= CHARS_PER_LINE:
         return _pack_factors(parts, per_line)
     pieces: list[Piece] = []
-    for factor in factors_of(term):
-        inner = _breakable(factor, cache)
+    factors = factors_of(term)
+    for k, factor in enumerate(factors):
+        inner = _followed(_breakable(factor, cache), k < len(factors) - 1)
         joint = factor_joint(pieces[-1][0], inner[0]) if pieces else " "
         pieces.append((inner[0], joint, joint.strip() + " " if joint.strip() else ""))
         pieces += [(t, " ", "") for t in inner[1:]]

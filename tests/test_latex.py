@@ -410,3 +410,36 @@ def test_the_factors_note_says_only_what_the_document_has(n, layers):
     note = next(line for line in text.splitlines() if line.startswith(r"\noindent $J_t"))
     assert ("scales row" in note) == (n > 1) and ("operatorname{diag}" in note) == (n > 1)
     assert ("reaches the layer below" in note) == (layers > 1)
+
+
+CALLS_CELL = """states = ["h", "c"]
+params = ["v_g0h", "v_g0c", "u_g0", "b_g0", "v_g1h", "v_g1c", "u_g1"]
+[intermediates]
+g = "sin(v_g0h*h + v_g0c*c + u_g0*x + b_g0)"
+gate = "erf(g*(v_g1h*h + v_g1c*c + u_g1*x))"
+[update]
+h = "g*h/2 + g"
+c = "gate*c/2 + gate"
+"""
+
+
+def test_a_call_that_a_factor_follows_is_braced(tmp_path):
+    """SymPy's LaTeX parser reads \\\\tanh{(c)} (v c + u) as tanh(c·(v c + u)) and \\\\cos{(…)} e^{…} as cos(…·e^{…}):
+    a function call that another factor follows is printed in braces, which do not show, in a product printed
+    whole and in one the layout breaks over lines (a cell file's F^ch_t here), and the document compiles."""
+    from symbptt import notation, printing
+    from symbptt.check.sympy_latex import parse_latex
+    from symbptt.reading import in_reading_order
+
+    c, x, v = notation.name("c", step="t-1"), notation.name("x", step="t"), notation.name("v")
+    text = printing.latex(in_reading_order(sp.tanh(c) * (v * c + x)))  # the step t − 1 first: tanh(c) leads
+    assert text.startswith(r"{\tanh{") and text.count("{") == text.count("}"), text
+    read = parse_latex(text)
+    assert [len(f.args[0].free_symbols) for f in read.atoms(sp.tanh)] == [1]  # its argument c_{t-1} alone
+    assert sp.latex(sp.tanh(c) * (v * c + x)) == printing.latex(sp.tanh(c) * (v * c + x))  # SymPy's order: as was
+    cell = tmp_path / "calls.toml"
+    cell.write_text(CALLS_CELL)
+    latex = snippet(derive(RNN(T=2, cell=str(cell)), "recursive", "all"))
+    row = next(line for line in latex.splitlines() if r"\cos{" in line and "e^{" in line)
+    assert r"{\cos{\left(" in row, row
+    compile_tex(tmp_path, "calls", PREAMBLE + "\\begin{document}\n" + latex + "\\end{document}\n")

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from .dispatch import NotationPrinting
 from .hooks import Printed
-from .latex_printer import LatexPrinter, factor_joint, latex, side_by_side
+from .latex_printer import LatexPrinter, braced_call, factor_joint, latex, side_by_side
 from .text_printer import TextPrinter, text
 from .unicode_printer import UnicodePrinter, unicode
 
-__all__ = ["LatexPrinter", "NotationPrinting", "Printed", "TextPrinter", "UnicodePrinter", "factor_joint", "latex",
-           "side_by_side", "text", "unicode"]
+__all__ = ["LatexPrinter", "NotationPrinting", "Printed", "TextPrinter", "UnicodePrinter", "braced_call",
+           "factor_joint", "latex", "side_by_side", "text", "unicode"]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
+from sympy import Function, Pow, Symbol
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 
 from .dispatch import (
@@ -26,13 +28,29 @@ def factor_joint(left: str, right: str) -> str:
     return r" \cdot " if apart else " "
 
 
+CALL = re.compile(r"\\[A-Za-z]+(?:\^\{[^{}]*\})?\{\\left\(.*\\right\)\}")  # \tanh{\left(c\right)}, \cos^{2}{…}
+
+
+def braced_call(text: str) -> str:
+    """A function written as a command, \\tanh{\\left(c\\right)}, in braces: another factor after it is then
+    not read as part of its argument (SymPy's LaTeX parser reads \\tanh{(c)} x as tanh(c·x)); the braces do
+    not show.  Any other factor as it is."""
+    return f"{{{text}}}" if CALL.fullmatch(text) else text
+
+
 def side_by_side(parts: list[str]) -> str:
     """LaTeX factors of a product written side by side, as in print: w h_{t-1}, (h_T - y) w (1 - h_T^2),
-    joined as factor_joint says."""
+    joined as factor_joint says; a function call that another factor follows in braces (braced_call)."""
+    parts = [braced_call(p) for p in parts[:-1]] + parts[-1:]
     out = parts[0] if parts else ""
     for left, right in zip(parts, parts[1:], strict=False):
         out += factor_joint(left, right) + right
     return out
+
+
+def _called(expr: Any) -> bool:
+    """Whether a factor is a function application (tanh(c), or tanh(c)² printed \\tanh^{2}{…})."""
+    return isinstance(expr.base if isinstance(expr, Pow) else expr, Function)
 
 
 class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
@@ -86,7 +104,18 @@ class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
         return unsorted(self, SympyLatexPrinter._print_Add, expr)
 
     def _print_ReadingProduct(self, expr: Any) -> str:
-        return unsorted(self, SympyLatexPrinter._print_Mul, expr)
+        # a function call another factor follows is printed in braces (braced_call): SymPy's product printer
+        # is run with a placeholder symbol in its place, whose printed name is then swapped for the call
+        calls = {i: braced_call(self._print(arg)) for i, arg in enumerate(expr.args[:-1]) if _called(arg)}
+        calls = {i: text for i, text in calls.items() if text.startswith("{")}
+        if not calls:
+            return unsorted(self, SympyLatexPrinter._print_Mul, expr)
+        stand = {i: Symbol(f"BracedCall{'I' * (i + 1)}", commutative=expr.args[i].is_commutative) for i in calls}
+        product = type(expr)._from_args(tuple(stand.get(i, arg) for i, arg in enumerate(expr.args)))
+        text = unsorted(self, SympyLatexPrinter._print_Mul, product)
+        for i, call in calls.items():
+            text = text.replace(self._print(stand[i]), call, 1)
+        return text
 
 
 def latex(expr: Any, **settings: Any) -> str:
