@@ -470,7 +470,7 @@ def check_cmd(trials: int, seed: int, T: int) -> None:
 
     The printed forms (read back from their text and LaTeX), the compiled forms, the factor structure
     in float64, the `grad` JSON end to end, the plain-NumPy reference BPTT and finite differences are
-    compared entry by entry with an mpmath BPTT at 40 digits, on the built-in cells and on four cell
+    compared entry by entry with an mpmath BPTT at 40 digits, on the built-in cells and on five cell
     files (whose reference reads the file again and sweeps its own graph back).  Exits 1 when a method
     is off by more than its tolerance."""
     from .check import run_checks

@@ -165,3 +165,22 @@ def test_a_name_of_several_letters_is_one_symbol_in_latex(monkeypatch):
     report = run_checks(trials=1, seed=0, T_max=3, cells=("leaky.toml",), methods=("printed LaTeX",))
     _clear_caches()
     assert report.worst["printed LaTeX"] > 1e3 * TOLERANCE["printed LaTeX"]
+
+
+def test_the_check_reads_a_cell_whose_derivatives_hold_calls_and_sigmas(monkeypatch):
+    """mixed.toml: routes named from digits (D^hvr1_t), a state m, σ(h − m) of a sum it does not name, and
+    tanh(m) followed by another factor; its printed forms read right, and planted: the call printed bare
+    (\\\\tanh{(m)} (…), read by SymPy's parser as tanh(m·(…))) is caught."""
+    from symbptt import latex as layout
+    from symbptt.printing import latex_printer
+
+    cells, methods = ("mixed.toml",), ("printed text", "printed LaTeX")
+    report = run_checks(trials=2, seed=1, T_max=3, cells=cells, methods=methods)
+    assert report.ok and report.entries["printed LaTeX"] > 0, report.table()
+    monkeypatch.setattr(latex_printer, "braced_call", lambda text: text)
+    monkeypatch.setattr(layout, "braced_call", lambda text: text)
+    monkeypatch.setattr(latex_printer, "_called", lambda expr: False)
+    _clear_caches()
+    planted = run_checks(trials=2, seed=1, T_max=3, cells=cells, methods=("printed LaTeX",))
+    _clear_caches()
+    assert planted.worst["printed LaTeX"] > 1e3 * TOLERANCE["printed LaTeX"]

@@ -69,7 +69,7 @@ class Resolver:
                     step.update({k: np.repeat(v, trial.n, axis=0) for k, v in step.items() if v.size < trial.n})
             self.h = [[step["h"] for step in layer] for layer in steps]
             self.c = [[step.get("c") for step in layer] for layer in steps]
-            self.k = [[None] + [{"named": step} for step in layer[1:]] for layer in steps]
+            self.k = [[{"named": layer[0]}] + [{"named": step} for step in layer[1:]] for layer in steps]
             self._linears(layers, num.array(self.cfg.x), self.cfg.spec.linears)
         else:
             self.h, self.c, self.k = forward(trial.cell, layers, num.array(self.cfg.x), num, sigma)
@@ -86,7 +86,7 @@ class Resolver:
         for ell, p in enumerate(layers):
             for t in range(1, len(h[ell])):
                 inp = x[t - 1].reshape(-1, 1) if ell == 0 else h[ell - 1][t]
-                old = k[ell][t - 1]["named"] if t > 1 else {"h": h[ell][0], "c": self.c[ell][0]}
+                old = k[ell][t - 1]["named"]  # the states at t − 1 (at 0: the initial ones)
                 for lin in linears:
                     total: Any = p[lin.bias].reshape(-1, 1) if lin.bias else 0
                     for weight, source in lin.terms:
@@ -114,7 +114,7 @@ class Resolver:
 
     def param_of(self, name) -> tuple[str, int, tuple[int, ...]]:
         """(parameter, layer, entry) of a printed parameter symbol: w, W^{(2)}_{f,12}, u_{2}, b_{f}."""
-        tags = [s for s in name.sub if s.isalpha()]
+        tags = [s for s in name.sub if s[:1].isalpha()]  # a gate or a file's suffix (f, f1h); digits: an entry
         digits = [s for s in name.sub if s.isdigit()]
         entry = tuple(int(d) for d in digits[0]) if digits else ()
         if name.sub[:1] == ("0",) and f"{name.base}0" in self.spec.params:  # an initial state h_0, c_0
@@ -172,6 +172,8 @@ class Resolver:
             return None
         t = int(p.step)
         name = f"{p.base}_{p.tag}" if p.tag and f"{p.base}_{p.tag}" in self.linears else p.base
+        if t == 0 and self.trial.text is not None:  # a cell file's initial states, whatever their names
+            return self.k[layer][0]["named"].get(name)
         if t == 0:
             source = self.h if name == "h" else self.c if name == "c" else None
             return None if source is None else source[layer][0]

@@ -97,7 +97,7 @@ def _only_name(text: str) -> Name:
 
 SYMBOL = re.compile(
     r"(?P<base>\\(?:" + "|".join(GREEK) + r")(?![A-Za-z])|\\mathit\{[A-Za-z]+\}|[A-Za-z])"
-    r"(?:\^\{(?P<sup>(?:\\(?:" + "|".join(GREEK) + r")|[a-z]*)(?:\((?:\d+|\\ell)\))?)\})?"
+    r"(?:\^\{(?P<sup>(?:\\(?:" + "|".join(GREEK) + r")|(?:[a-z][a-z0-9]*)?)(?:\((?:\d+|\\ell)\))?)\})?"
     r"(?:_\{(?P<sub>[^{}]*)\}|_(?P<sub1>[A-Za-z0-9]))?"
     r"(?:\^\{\((?P<layer2>\d+)\)\})?"
 )
@@ -194,6 +194,8 @@ def _prepare(text: str, ph: Placeholders) -> str:
 
     text = re.sub(r"\\begin\{cases\}(.*?)\\end\{cases\}", cases, text, flags=re.S)
     text = _operators(text, ph)
+    # σ written before its argument is the logistic function (a cell file's sigmoid of a sum it does not name)
+    text = re.sub(r"\\sigma\s*(?=\\left\(|\()", lambda m: ph.function("sigma"), text)
     text = re.sub(r"\\left\|", lambda m: ph.function("Abs") + r"\left(", text)
     text = text.replace(r"\right|", r"\right)")
     out, last = [], 0

@@ -74,7 +74,9 @@ class Trial:
 # Cell files the check writes as a user would and reads with the tool (cells/userfile.py), each checked
 # against reference_files.py, which reads the same text again with its own parser and differentiates it
 # by reverse accumulation: a scalar file cell, shaped ones with matrices (@), per-unit vectors, two states,
-# and a shared [] number.
+# a shared [] number, and a scalar cell of two states h and m whose names carry digits (v_r1: routes
+# D^hvr1_t), with a multi-letter intermediate, a sigmoid of a sum it does not name (σ(h − m)) and a call
+# followed by another factor in its derivatives (printed braced).
 FILE_CELLS: dict[str, str] = {
     "mgu.toml": """
 states = ["h"]
@@ -135,6 +137,16 @@ leak = []
 g = "sigmoid(leak)"
 [update]
 h = "(1 - g)*h + g*erf(W @ h + U @ x + b)"
+""",
+    "mixed.toml": """
+states = ["h", "m"]
+params = ["v_r1", "u_r1", "v_g2", "u_g2", "b_g2", "v_q3", "u_q3"]
+[intermediates]
+r = "sigmoid(v_r1*h + u_r1*x)"
+gate = "tanh(r*(v_g2*m + u_g2*x + b_g2))"
+[update]
+h = "gate*tanh(m) + h/4"
+m = "sin(v_q3*m + u_q3*x) + sigmoid(h - m)/3"
 """,
 }
 DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm", "indrnn", "lru")  # the vanilla cell 3× as often
