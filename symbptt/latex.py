@@ -180,6 +180,9 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
     if not isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
         return _pack([(t, " ", "") for t in _breakable(term, cache)], per_line)
     parts = _product_factors(term, cache)
+    # a factor that opens with a minus after the first (a nested product −½ p r … split into its factors)
+    # in parentheses: w (−½ p …), never w −½ p …, which reads as a difference
+    parts = parts[:1] + [rf"\left({p}\right)" if p.startswith("-") else p for p in parts[1:]]
     if is_matrix(term) or max(map(len, parts)) <= CHARS_PER_LINE:
         return _pack_factors(parts, per_line)
     pieces: list[Piece] = []

@@ -443,3 +443,19 @@ def test_a_call_that_a_factor_follows_is_braced(tmp_path):
     row = next(line for line in latex.splitlines() if r"\cos{" in line and "e^{" in line)
     assert r"{\cos{\left(" in row, row
     compile_tex(tmp_path, "calls", PREAMBLE + "\\begin{document}\n" + latex + "\\end{document}\n")
+
+
+def test_a_negative_factor_after_the_first_keeps_its_parentheses(tmp_path):
+    """n = 1: J_t = w_r·(−½ p_r r_t (1 − r_t²) e^{−r_t²}) was printed w_{r} - \\\\frac{1}{2} p_{r} …, a difference;
+    the factor that opens with a minus is in parentheses, and SymPy's parser reads one product."""
+    from symbptt.check.sympy_latex import parse_latex
+
+    cell = tmp_path / "neg.toml"
+    cell.write_text('states = ["h"]\nparams = ["W_r", "U_r", "p_r"]\n[shapes]\nW_r = ["n", "n"]\nU_r = ["n", "m"]\n'
+                    'p_r = []\n[intermediates]\nr = "tanh(p_r*(W_r @ h + U_r @ x))"\n'
+                    '[update]\nh = "exp(-r*r)/4 + h/2"\n')
+    latex = snippet(derive(RNN(T=2, cell=str(cell)), "recursive", "all"))
+    row = next(line for line in latex.splitlines() if "J_{t} &=" in line)
+    rhs = row.split("&=", 1)[1].rstrip("\\ ")
+    assert rhs.startswith(r" w_{r} \left(- \frac{1}{2}\right) p_{r}"), row
+    assert not isinstance(parse_latex(rhs), sp.Add)

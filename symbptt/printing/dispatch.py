@@ -41,8 +41,9 @@ def written(printer: Any, parts: list[Any]) -> str:
 
 
 def negative(arg: sp.Basic) -> bool:
-    """A factor printed with a leading minus: a negative number, or a product that starts with −1."""
-    return bool((arg.is_Number and arg.is_negative) or (isinstance(arg, sp.Mul) and arg.args and arg.args[0] == -1))
+    """A factor printed with a leading minus: a negative number, or a product that starts with one (−1, −1/2)."""
+    return bool((arg.is_Number and arg.is_negative)
+                or (isinstance(arg, sp.Mul) and arg.args and arg.args[0].is_Number and arg.args[0].is_negative))
 
 
 def delimited(product: sp.Basic, i: int, big: bool = True) -> bool:
