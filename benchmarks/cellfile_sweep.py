@@ -3,7 +3,8 @@
 Each case writes a cell file a user could write — scalar (no [shapes]) or with shapes; one state or two
 (h and c, or h and m); up to three intermediates named f, g, z, o, r or gate, each a smooth function
 (sigmoid, tanh, atan, erf, sin) of a sum of matrix products, per-unit weights, a shared [] number and
-biases; an update per state drawn from gated, leaky and direct templates — and keeps it only where the
+biases; an update per state drawn from gated, leaky and direct templates, sometimes with a decimal, a
+power, π or e, a quotient, exp, cosh, sqrt or abs of an intermediate — and keeps it only where the
 tool reads it (cells/userfile.py refuses it with one line otherwise: counted, not an error).  It then
 draws a network for it as `symbptt check` does (n ≤ 4, m ≤ 4, layers ≤ 3, T ≤ 5, either loss, sometimes
 truncation) and runs the check's methods (printed text and LaTeX, compiled forms, grad JSON, digits
@@ -101,6 +102,12 @@ def random_cell(rng: np.random.Generator) -> str:
             update[s] = f"{pick}*tanh({states[1]}) + {s}/4"
         else:
             update[s] = f"{str(rng.choice(FUNCTIONS))}({draw.linear([s], 'q' + s)}) + {pick}/3"
+    for s in states:  # now and then a term of another kind: a decimal, a power, a constant, a quotient
+        if rng.random() < 0.5:
+            pick = str(names[int(rng.integers(len(names)))])
+            update[s] += " + " + str(rng.choice([f"0.1*{pick}", f"{pick}**2/2", f"exp(-{pick}*{pick})/4",
+                                                  f"{pick}/(1 + abs({pick}))", f"pi/8*{pick}", f"cosh({pick})/4",
+                                                  f"sqrt(1 + {pick}*{pick})/5", f"E*{pick}/9"]))
     for name in names:  # every intermediate read (the tool refuses one no update reads)
         if not any(name in expr.replace("(", " ").replace(")", " ").replace("*", " ").split()
                    for expr in [*update.values(), *inter.values()] if expr is not inter[name]):

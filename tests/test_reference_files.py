@@ -168,8 +168,8 @@ def test_a_name_of_several_letters_is_one_symbol_in_latex(monkeypatch):
 
 
 def test_the_check_reads_a_cell_whose_derivatives_hold_calls_and_sigmas(monkeypatch):
-    """mixed.toml: routes named from digits (D^hvr1_t), a state m, σ(h − m) of a sum it does not name, and
-    tanh(m) followed by another factor; its printed forms read right, and planted: the call printed bare
+    """mixed.toml: routes named from digits (D^hvr1_t), a state m, σ(h − m) of a sum it does not name, e (1 − r)
+    and tanh(m) followed by another factor; its printed forms read right, and planted: the call printed bare
     (\\\\tanh{(m)} (…), read by SymPy's parser as tanh(m·(…))) is caught."""
     from symbptt import latex as layout
     from symbptt.printing import latex_printer

@@ -211,8 +211,10 @@ class Reader:
     def _call(self, tree: sp.Basic, ph: Placeholders, bound: dict[str, int]) -> Any:
         name = type(tree).__name__
         args = [self.value(a, ph, bound) for a in tree.args]
-        if name in ph.names:  # juxtaposition read as a call: w(1 - h^2) is w·(1 - h^2)
-            out = self.symbol(ph.names[name], bound)
+        if name in ph.names or name in ("e", "pi"):  # juxtaposition read as a call: w(1 - h^2) is w·(1 - h^2),
+            # and e (1 - z^2), Euler's number beside a parenthesis, e·(1 - z^2)
+            out = self.symbol(ph.names[name], bound) if name in ph.names else (self.ctx.e if name == "e"
+                                                                                 else self.ctx.pi)
             for a in args:
                 out = _times(out, a)
             return out

@@ -75,8 +75,8 @@ class Trial:
 # against reference_files.py, which reads the same text again with its own parser and differentiates it
 # by reverse accumulation: a scalar file cell, shaped ones with matrices (@), per-unit vectors, two states,
 # a shared [] number, and a scalar cell of two states h and m whose names carry digits (v_r1: routes
-# D^hvr1_t), with a multi-letter intermediate, a sigmoid of a sum it does not name (σ(h − m)) and a call
-# followed by another factor in its derivatives (printed braced).
+# D^hvr1_t), with a multi-letter intermediate, a sigmoid of a sum it does not name (σ(h − m)), Euler's e
+# beside a parenthesis and a call followed by another factor in its derivatives (printed braced).
 FILE_CELLS: dict[str, str] = {
     "mgu.toml": """
 states = ["h"]
@@ -146,7 +146,7 @@ r = "sigmoid(v_r1*h + u_r1*x)"
 gate = "tanh(r*(v_g2*m + u_g2*x + b_g2))"
 [update]
 h = "gate*tanh(m) + h/4"
-m = "sin(v_q3*m + u_q3*x) + sigmoid(h - m)/3"
+m = "sin(v_q3*m + u_q3*x) + sigmoid(h - m)/3 + E*(1 - r)*gate/9"
 """,
 }
 DRAWN = ("rnn", "rnn", "rnn", "lstm", "gru", "mingru", "minlstm", "indrnn", "lru")  # the vanilla cell 3× as often
