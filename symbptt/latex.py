@@ -110,13 +110,13 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
         parts = _call_parts(call, exp)
         if parts is not None:
             inner = _breakable(call.args[0], cache)
-            if inner[0] == r"\bigl(":
-                inner = inner[1:-1]
+            if isinstance(call.args[0], sp.Add) and len(inner) > 1:  # a sum's own \bigl( … \bigr): the call's
+                inner = inner[1:-1]  # (a product that opens with a sum keeps its pieces, all of them)
             return [parts[0] + r"\bigl(", *inner, r"\bigr)" + parts[1]]
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and isinstance(expr.base, (sp.Add, sp.Mul)):
         inner = _breakable(expr.base, cache)
-        if inner[0] != r"\bigl(":
-            inner = [r"\bigl(", *inner, r"\bigr)"]
+        if not (isinstance(expr.base, sp.Add) and len(inner) > 1):  # a product in brackets of its own, even
+            inner = [r"\bigl(", *inner, r"\bigr)"]  # one that opens with a bracketed sum: ((a + b) c)², not (a + b) c²
         return [*inner[:-1], inner[-1] + f"^{{{expr.exp}}}"]
     return [text]
 

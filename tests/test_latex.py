@@ -459,3 +459,35 @@ def test_a_negative_factor_after_the_first_keeps_its_parentheses(tmp_path):
     rhs = row.split("&=", 1)[1].rstrip("\\ ")
     assert rhs.startswith(r" w_{r} \left(- \frac{1}{2}\right) p_{r}"), row
     assert not isinstance(parse_latex(rhs), sp.Add)
+
+
+DROPPED_CELL = """states = ["h", "m"]
+params = ["w_gah", "U_ga", "b_ga", "w_ooh", "U_oo", "b_oo"]
+[shapes]
+w_gah = ["n"]
+U_ga = ["n", "m"]
+b_ga = ["n"]
+w_ooh = ["n"]
+U_oo = ["n", "m"]
+b_oo = ["n"]
+[intermediates]
+gate = "sigmoid(w_gah*h + U_ga @ x + b_ga)"
+o = "tanh(gate*(w_ooh*h + U_oo @ x + b_oo))"
+[update]
+h = "o*tanh(m) + h/4 + o/(1 + abs(o))"
+m = "o*m/2 + o + exp(-o*o)/4"
+"""
+
+
+def test_a_call_broken_over_lines_keeps_every_factor_of_its_argument(tmp_path):
+    """F^{mh}_t = diag((A + B)·C), too long for a line: the layout took the sum's \\\\bigl( for the whole
+    argument's and dropped its last piece, the factor C = (1 − o e^{−o²}/2 + m/2), printing diag(A + B)."""
+    cell = tmp_path / "dropped.toml"
+    cell.write_text(DROPPED_CELL)
+    latex = snippet(derive(RNN(T=2, n=4, m=3, layers=2, cell=str(cell)), "recursive", "all"))
+    rows = latex.splitlines()
+    start = next(i for i, row in enumerate(rows) if r"F^{mh(1)}_{t} &=" in row)
+    end = next(i for i in range(start + 1, len(rows)) if "&=" in rows[i])
+    definition = " ".join(rows[start:end])
+    assert r"\frac{m^{(1)}_{t-1}}{2}" in definition, definition
+    assert definition.count(r"\bigl(") == definition.count(r"\bigr)"), definition
