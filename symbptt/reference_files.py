@@ -238,9 +238,8 @@ def _evaluate(node: ast.AST, env: dict[str, Any]) -> Any:
         v = _evaluate(node.operand, env)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        f = np.frompyfunc(FUNCTIONS[node.func.id], len(node.args), 1)
-        out = f(*[_evaluate(a, env) for a in node.args])
-        return out if isinstance(out, np.ndarray) else out
+        apply = np.frompyfunc(FUNCTIONS[node.func.id], len(node.args), 1)  # entry by entry on arrays
+        return apply(*[_evaluate(a, env) for a in node.args])
     raise ValueError(f"this reference does not read {ast.dump(node)[:40]}")
 
 
@@ -419,11 +418,5 @@ def _column(value: Any) -> np.ndarray:
     return np.array([v.value for v in np.ravel(np.asarray(value, dtype=object))], dtype=object).reshape(-1, 1)
 
 
-def states_of(text: str) -> list[str]:
-    """The states a cell file declares, in its order."""
-    return FileCell(text).states
-
-
-__all__ = ["FUNCTIONS", "FileCell", "Var", "backward", "bptt", "jacobians", "lift", "log10_norms", "states_of",
-           "trajectory"]
+__all__ = ["FUNCTIONS", "FileCell", "Var", "backward", "bptt", "jacobians", "lift", "log10_norms", "trajectory"]
 
