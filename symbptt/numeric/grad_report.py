@@ -234,7 +234,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "log10_jacobian_norms": _per_layer([_norm_rows(ks, layer_norms) for layer_norms in norms]),
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
-        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest),
+        "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest,
+                                inputs=not model.cell.linears),
     }
     shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
     if shown is not None:
@@ -363,14 +364,16 @@ def gradients_in_float64(report: dict) -> bool:
     return "float64_digits" in report and (precision.startswith("float64") or READ_IN_FLOAT64 in precision)
 
 
-def _measured(held: bool = False) -> str:
+def _measured(held: bool = False, inputs: bool = False) -> str:
     """How the digits were measured, in words: the reruns and their margins as they are set; ``held``:
-    the reruns nudged the exact trajectory the sentence has named, where it is (numeric/split.py)."""
+    the reruns nudged the exact trajectory the sentence has named, where it is (numeric/split.py);
+    ``inputs``: they moved every parameter and input too (_inputs_moved: a cell without linear maps)."""
     runs = HELD_RUNS if held else NUDGED_RUNS
     margins = sorted({run[3] for run in runs})
     counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
     which = " of that trajectory" if held else ""  # nudged where it is: the forward pass is not run again
-    return (f"as measured by {len(runs)} reruns with every stored value{which} nudged by one rounding, "
+    moved = ", parameter and input" if inputs and not held else ""
+    return (f"as measured by {len(runs)} reruns with every stored value{which}{moved} nudged by one rounding, "
             f"counting {counted} the changes they show")
 
 
@@ -426,13 +429,14 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     returned are then only known to be that low)."""
     worst_block = worst_entry = 0.0
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
+        moved = model if fixed is not None else _inputs_moved(model, direction, scattered, seed)
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed)) if fixed is not None
-                 else nudged_gradients(model, direction, scattered, seed))  # compiled, where numeric/jit.py runs
+                 else nudged_gradients(moved, direction, scattered, seed))  # compiled, where numeric/jit.py runs
         if rerun is not None:
             nudged_loss, nudged = rerun
         else:
             with np.errstate(all="ignore"):
-                values = ArrayFactors(model, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
+                values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
                 nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
                                        else gradient_blocks(values, model))
         pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
@@ -454,6 +458,19 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     return _digits(worst_block), _digits(worst_entry)
 
 
+def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: int) -> NumericModel:
+    """The model a rerun runs: as it is, or, for a cell without linear maps (a cell file without matrices,
+    whose sums of parameters times inputs, v·m + u·x + b, are computed inside its nodes and coefficients,
+    where no stored value holds them), with every parameter and input moved one rounding too (a stream of
+    signs of its own), so that what such a sum loses when it cancels shows in the rerun as a linear map's
+    Σ|terms| shows it (a scalar MGU-like cell's u·x + b held 13.3 digits where the reruns counted 14.2)."""
+    if model.cell.linears:
+        return model
+    noise = UlpNoise(direction, scattered, seed + 1)
+    return NumericModel(model.cell, [{k: noise(v) for k, v in p.items()} for p in model.params], noise(model.x),
+                        model.y, model.loss)
+
+
 def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
     """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured)."""
     return math.floor(10 * kept[0]) / 10, math.floor(10 * kept[1]) / 10
@@ -473,7 +490,8 @@ def _would_keep(lost: float) -> str:
 
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
-               held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath") -> str:
+               held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
+               inputs: bool = False) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
@@ -487,7 +505,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     measured = "; ".join(parts)
     if not used_mp:
         assert kept is not None
-        return f"float64 (kept {_kept(kept)}, {_measured()}{'; ' + measured if measured else ''})"
+        return f"float64 (kept {_kept(kept)}, {_measured(inputs=inputs)}{'; ' + measured if measured else ''})"
     saturated = (None if differences is None
                  else f"saturated gates: their differences cancel up to {differences:.0f} digits"
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
@@ -497,7 +515,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
         return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
                 f"(kept {_kept(held)}, {_measured(held=True)}; {throughout}{': ' + measured if measured else ''})")
     if kept is not None:
-        why = f"float64 kept only {_kept(kept)}, {_measured()}{'; ' + measured if measured else ''}"
+        why = f"float64 kept only {_kept(kept)}, {_measured(inputs=inputs)}{'; ' + measured if measured else ''}"
     elif lost > max_lost:
         why = f"float64 {_would_keep(lost)}: {measured}" + (
             f"; {saturated}" if saturated else "")
