@@ -13,6 +13,7 @@ clean, and only what was touched by such an event is computed again at higher pr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -119,6 +120,11 @@ class NumericModel:
     def as_mp(self) -> NumericModel:
         return NumericModel(self.cell, [{k: to_mp(v) for k, v in p.items()} for p in self.params],
                             to_mp(self.x), to_mp(self.y), self.loss)
+
+    def moved(self, noise: Callable[[np.ndarray], np.ndarray]) -> NumericModel:
+        """The model with every parameter and input moved by ``noise`` (a forward.UlpNoise: one rounding)."""
+        return NumericModel(self.cell, [{k: noise(v) for k, v in p.items()} for p in self.params], noise(self.x),
+                            self.y, self.loss)
 
 
 class ArrayFactors:

@@ -459,16 +459,9 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
 
 
 def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: int) -> NumericModel:
-    """The model a rerun runs: as it is, or, for a cell without linear maps (a cell file without matrices,
-    whose sums of parameters times inputs, v·m + u·x + b, are computed inside its nodes and coefficients,
-    where no stored value holds them), with every parameter and input moved one rounding too (a stream of
-    signs of its own), so that what such a sum loses when it cancels shows in the rerun as a linear map's
-    Σ|terms| shows it (a scalar MGU-like cell's u·x + b held 13.3 digits where the reruns counted 14.2)."""
-    if model.cell.linears:
-        return model
-    noise = UlpNoise(direction, scattered, seed + 1)
-    return NumericModel(model.cell, [{k: noise(v) for k, v in p.items()} for p in model.params], noise(model.x),
-                        model.y, model.loss)
+    """The model a rerun runs; for a cell without linear maps, whose sums of parameters times inputs (u·x + b)
+    no stored value holds, with every parameter and input moved one rounding too (signs of their own)."""
+    return model if model.cell.linears else model.moved(UlpNoise(direction, scattered, seed + 1))
 
 
 def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
