@@ -427,3 +427,41 @@ def test_a_cell_s_kept_hash_agrees_with_equality_and_is_not_pickled():
     assert lstm != other and hash(other) != hash(lstm)  # a changed field changes the hash, not the kept one
     copied = pickle.loads(pickle.dumps(lstm))
     assert copied == lstm and "_hash" not in copied.__dict__ and hash(copied) == hash(lstm)
+
+
+LARGE_COEFFICIENTS = """states = ["h", "c"]
+params = ["v_o0h", "v_o0c", "u_o0", "v_f1h", "v_f1c", "u_f1", "v_z2h", "v_z2c", "u_z2", "b_z2", "p_z2", "v_qhh",
+          "u_qh", "v_qcc", "u_qc", "b_qc"]
+[intermediates]
+o = "atan(v_o0h*h + v_o0c*c + u_o0*x)"
+f = "atan(o*(v_f1h*h + v_f1c*c + u_f1*x))"
+z = "atan(p_z2*(v_z2h*h + v_z2c*c + u_z2*x + b_z2))"
+[update]
+h = "sigmoid(v_qhh*h + u_qh*x) + f/3 + f/(1 + abs(f)) + z/5"
+c = "atan(v_qcc*c + u_qc*x + b_qc) + o/3 + o/(1 + abs(o))"
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_cell_file_with_large_coefficients_reports_without_factoring_them(tmp_path):
+    """Its ∂h_t/∂h_{t-1} has 69 operations: SymPy's factor of it over one denominator ran for minutes, and
+    `grad` with it never finished; such a coefficient is kept as written (forward.GATHER_OPS) and the report
+    agrees with reference_files.py."""
+    import mpmath
+
+    from symbptt.config import parse_config
+    from symbptt.numeric.grad_report import grad_report
+    from symbptt.reference_files import bptt
+
+    path = tmp_path / "large.toml"
+    path.write_text(LARGE_COEFFICIENTS)
+    rng = np.random.default_rng(2)
+    names = ["v_o0h", "v_o0c", "u_o0", "v_f1h", "v_f1c", "u_f1", "v_z2h", "v_z2c", "u_z2", "b_z2", "p_z2", "v_qhh",
+             "u_qh", "v_qcc", "u_qc", "b_qc", "h0", "c0"]
+    values = {name: float(rng.normal(0, 0.8)) for name in names}
+    report = grad_report(parse_config({"cell": str(path), **values, "x": [0.5, -0.3, 0.8], "y": 0.2}))
+    with mpmath.workdps(30):
+        layers = [{k: np.array([v]) for k, v in values.items()}]
+        _, want = bptt(LARGE_COEFFICIENTS, layers, np.array([[0.5], [-0.3], [0.8]]), np.array([0.2]))
+    for name in names:
+        assert abs(report["grad"][name] - float(want[0][name][0])) <= 1e-10 * max(1.0, abs(float(want[0][name][0])))

@@ -55,9 +55,16 @@ def stable_form(expr: sp.Expr, cell: Cell) -> sp.Expr:
     return expr
 
 
+GATHER_OPS = 40  # the largest coefficient (SymPy's count_ops) put over one denominator and factored: the
+# built-in cells' are at most 25; SymPy's factor of a cell file's 63-operation coefficient ran for minutes
+
+
 def _gathered(expr: sp.Expr) -> sp.Expr:
     """A coefficient over one denominator with its numerator factored, when that is no larger: minLSTM's
-    h/(f + i) − (f h + i ã)/(f + i)², whose two terms cancel when f ≫ i, becomes i (h − ã)/(f + i)²."""
+    h/(f + i) − (f h + i ã)/(f + i)², whose two terms cancel when f ≫ i, becomes i (h − ã)/(f + i)².
+    A coefficient of more than GATHER_OPS operations is kept as it is (factoring it costs without bound)."""
+    if sp.count_ops(expr) > GATHER_OPS:
+        return expr
     candidate = sp.factor(sp.together(expr))
     return candidate if sp.count_ops(candidate) <= sp.count_ops(expr) else expr
 
