@@ -104,7 +104,7 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
         return [*pieces, r"\bigr)"]
     if isinstance(expr, sp.Mul):
         factors = factors_of(expr)
-        return [p for k, f in enumerate(factors) for p in _followed(_breakable(f, cache), k < len(factors) - 1)]
+        return [p for k, f in enumerate(factors) for p in _placed(_breakable(f, cache), k, len(factors))]
     call, exp = (expr.base, expr.exp) if isinstance(expr, sp.Pow) and expr.exp.is_Integer else (expr, 1)
     if isinstance(call, sp.Function) and len(call.args) == 1:
         parts = _call_parts(call, exp)
@@ -119,6 +119,15 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
             inner = [r"\bigl(", *inner, r"\bigr)"]  # one that opens with a bracketed sum: ((a + b) c)², not (a + b) c²
         return [*inner[:-1], inner[-1] + f"^{{{expr.exp}}}"]
     return [text]
+
+
+def _placed(pieces: list[str], k: int, count: int) -> list[str]:
+    """The pieces of factor ``k`` of ``count`` as a product writes them: after the first, a factor that opens
+    with a minus in parentheses (w (−½ p …), never w −½ p …, which reads as a difference); before the last,
+    as _followed says."""
+    if k > 0 and pieces[0].startswith("-"):
+        pieces = [rf"\left({pieces[0]}\right)", *pieces[1:]]
+    return _followed(pieces, k < count - 1)
 
 
 def _followed(pieces: list[str], followed: bool) -> list[str]:
@@ -180,15 +189,13 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
     if not isinstance(term, (sp.Mul, sp.MatMul, sp.Transpose)):
         return _pack([(t, " ", "") for t in _breakable(term, cache)], per_line)
     parts = _product_factors(term, cache)
-    # a factor that opens with a minus after the first (a nested product −½ p r … split into its factors)
-    # in parentheses: w (−½ p …), never w −½ p …, which reads as a difference
-    parts = parts[:1] + [rf"\left({p}\right)" if p.startswith("-") else p for p in parts[1:]]
+    parts = parts[:1] + [_placed([p], 1, 1)[0] for p in parts[1:]]  # w (−½ p …): a nested −½ p r … split
     if is_matrix(term) or max(map(len, parts)) <= CHARS_PER_LINE:
         return _pack_factors(parts, per_line)
     pieces: list[Piece] = []
     factors = factors_of(term)
     for k, factor in enumerate(factors):
-        inner = _followed(_breakable(factor, cache), k < len(factors) - 1)
+        inner = _placed(_breakable(factor, cache), k, len(factors))
         joint = factor_joint(pieces[-1][0], inner[0]) if pieces else " "
         pieces.append((inner[0], joint, joint.strip() + " " if joint.strip() else ""))
         pieces += [(t, " ", "") for t in inner[1:]]
