@@ -106,15 +106,15 @@ class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
     def _print_ReadingProduct(self, expr: Any) -> str:
         # a function call another factor follows is printed in braces (braced_call): SymPy's product printer
         # is run with a placeholder symbol in its place, whose printed name is then swapped for the call
-        calls = {i: braced_call(self._print(arg)) for i, arg in enumerate(expr.args[:-1]) if _called(arg)}
-        calls = {i: text for i, text in calls.items() if text.startswith("{")}
+        printed = {i: self._print(arg) for i, arg in enumerate(expr.args[:-1]) if _called(arg)}
+        calls = {i: f"{{{text}}}" for i, text in printed.items() if CALL.fullmatch(text)}
         if not calls:
             return unsorted(self, SympyLatexPrinter._print_Mul, expr)
         stand = {i: Symbol(f"BracedCall{'I' * (i + 1)}", commutative=expr.args[i].is_commutative) for i in calls}
         product = type(expr)._from_args(tuple(stand.get(i, arg) for i, arg in enumerate(expr.args)))
         text = unsorted(self, SympyLatexPrinter._print_Mul, product)
-        for i, call in calls.items():
-            text = text.replace(self._print(stand[i]), call, 1)
+        for i in sorted(calls, reverse=True):  # the longest name first: BracedCallI is BracedCallII's prefix
+            text = text.replace(self._print(stand[i]), calls[i], 1)
         return text
 
 
