@@ -4,7 +4,7 @@
 Each case draws a cell (rnn, indrnn, gru, lstm, mingru, minlstm, lru), 1–2 layers of 1–5 units, loss
 'last' or 'sum', a batch of 1–2, T = 3..79, weights drawn at scale 0.3, 0.8, 1.5, 3 or 5 and inputs
 × 0.1, 1, 5 or 20.  A float64 result claims ``kept`` = (digits relative to each gradient's largest entry,
-digits of its worst entry), from the nudged reruns (grad_report.kept_digits); each gradient's error
+digits of its worst entry), from the nudged reruns (reruns.kept_digits); each gradient's error
 against reference.py at 400 digits must be within 10^−kept of its largest entry and every entry within
 10^−kept of itself (besides the rounding of the result to float64).  A result mpmath recomputed must hold
 12 digits relative to each gradient's largest entry.  Calls symbptt refuses (its budget) are skipped.

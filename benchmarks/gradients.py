@@ -549,8 +549,9 @@ def report(smoke: bool) -> list[list[str]]:
     from symbptt.numeric.exact import exact_gradients
     from symbptt.numeric.examples import example_config
     from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
-    from symbptt.numeric.grad_report import grad_report, kept_digits
+    from symbptt.numeric.grad_report import grad_report
     from symbptt.numeric.logspace import listed_steps, log10_jacobian_norms
+    from symbptt.numeric.reruns import kept_digits
 
     n, T = (8, 10) if smoke else (64, 100)
     rows = []
@@ -615,7 +616,7 @@ def report_note(rows: list[list[str]]) -> str:
 def _rest_note(rows: list[list[str]]) -> str:
     """What the report costs besides the norms (its ratio less theirs), and within it the reruns that
     measure the digits float64 kept: whether that rest alone is over the 2× target."""
-    from symbptt.numeric.grad_report import NUDGED_RUNS
+    from symbptt.numeric.reruns import NUDGED_RUNS
     from symbptt.symbolic.shown import in_series
 
     def ratio(text: str) -> float:

@@ -15,7 +15,7 @@ Prints each case outside its claim, then the count of cases by path and the larg
 what its claim allows (1 would be a claim just held), also when stopped by Ctrl-C or kill; exits 1 when a
 claim failed.  Seeds 1, 2, 3 (900 s each) and 4 (600 s) made 10,985 reports: 1,400 read in float64, none
 outside its claim, the largest error 0.84 of what it allows (seed 4).  Before the outward rerun
-(grad_report.HELD_RUNS), seed 1 found an rnn (sigmoid, n = 7, T = 237) 1.67× outside.  With Arb's
+(reruns.HELD_RUNS), seed 1 found an rnn (sigmoid, n = 7, T = 237) 1.67× outside.  With Arb's
 forward pass, seeds 5, 6 and 7 (900 s each) made 9,250 reports, 1,120 read in float64, none outside its
 claim (the largest error 0.45); seed 6 had first found a GRU (n = 4, 2 layers, T = 238) 7.6× outside
 its worst-entry claim, whose h_{t−1} − n_t cancels 13 digits (such a pass is now refused).

@@ -201,10 +201,10 @@ def test_the_digits_a_report_claims_are_held(seed, index):
 def test_a_measure_that_does_not_nudge_is_caught(monkeypatch):
     """Reruns whose values are not moved agree with the plain pass to the last bit: the report would then
     claim 16 digits where the linear stack of trial 157 holds about 12; the check sees the shortfall."""
-    from symbptt.numeric import forward, grad_report
+    from symbptt.numeric import forward, reruns
 
     monkeypatch.setattr(forward.UlpNoise, "__call__", lambda self, values, size=None: values)
-    monkeypatch.setattr(grad_report, "SUM_SPREAD", 0.0)
+    monkeypatch.setattr(reruns, "SUM_SPREAD", 0.0)
     trial = _trial(5, 157)
     errors = check.digits_claimed(trial, check.Exact(trial), {})
     assert max(errors) > 3
@@ -218,7 +218,7 @@ def test_nudges_in_signs_of_their_own_see_what_close_values_lose(monkeypatch):
     each value by a sign of its own, claim no more than every gradient holds (10.3 and 8.1 measured)."""
     from symbptt.check import DRAWN, Exact
     from symbptt.check.claims import shortfall as claimed_beyond
-    from symbptt.numeric import forward, grad_report, kernel
+    from symbptt.numeric import forward, kernel, reruns
     from symbptt.numeric.factors import ArrayFactors, NumericModel
 
     rng = np.random.default_rng(21)
@@ -232,14 +232,14 @@ def test_nudges_in_signs_of_their_own_see_what_close_values_lose(monkeypatch):
     loss, grads = kernel.gradients(values, sizes)
 
     def shortfall() -> float:  # as the check reads a float64 report's claim (claims.shortfall)
-        claim = grad_report.shown_digits(grad_report.kept_digits(model, loss, grads, sizes))
+        claim = reruns.shown_digits(reruns.kept_digits(model, loss, grads, sizes))
         report = {"precision": "float64", "grad": grads,
                   "float64_digits": dict(zip(("relative_to_largest", "worst_entry"), claim, strict=True))}
         return max(claimed_beyond(report, exact.by_param, trial.config.spec.params))
 
     assert trial.cell == "minlstm" and shortfall() <= check.TOLERANCE["digits claimed"]
     seed = forward.UlpNoise.SEED
-    monkeypatch.setattr(grad_report, "NUDGED_RUNS", ((1, False, seed, 1.0), (-1, False, seed, 1.0)))
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", ((1, False, seed, 1.0), (-1, False, seed, 1.0)))
     assert shortfall() > 2
 
 
@@ -261,10 +261,10 @@ def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
     import copy
 
     from symbptt.check import DRAWN, TOLERANCE, Exact, _json_entries, _json_errors, grad_json
-    from symbptt.numeric import grad_report
+    from symbptt.numeric import reruns
 
-    monkeypatch.setattr(grad_report, "NUDGED_RUNS", tuple((*run[:3], 1.0) for run in grad_report.NUDGED_RUNS))
-    monkeypatch.setattr(grad_report, "sum_allowance", lambda terms: 2.0 ** -52)
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", tuple((*run[:3], 1.0) for run in reruns.NUDGED_RUNS))
+    monkeypatch.setattr(reruns, "sum_allowance", lambda terms: 2.0 ** -52)
     rng = np.random.default_rng(13)
     for _ in range(269):
         trial = random_trial(rng, 6, DRAWN)

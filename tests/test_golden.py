@@ -78,7 +78,7 @@ def same(command: str, now: str, stored: str) -> bool:
 
 def test_measured_digits_and_check_noise_may_move_and_nothing_else():
     stored = ('"worst_entry": 13.7,\n"precision": "float64 (kept about 14 digits relative to each gradient\'s '
-              'largest entry, 13 in the worst entry"')  # grad_report._kept's sentence
+              'largest entry, 13 in the worst entry"')  # reruns.kept_words' sentence
     assert same("grad x", stored.replace("13.7", "13.8").replace("about 14", "about 13"), stored)
     assert same("grad x", stored.replace("entry, 13", "entry, 12"), stored)
     assert not same("grad x", stored.replace("13.7", "12.7"), stored)

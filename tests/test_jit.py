@@ -564,11 +564,11 @@ def _check_compiled_nudges(direction: int, scattered: bool, B: int, seed: int) -
 def _compiled_and_numpy_digits(model: NumericModel, monkeypatch) -> tuple[tuple, tuple]:
     """The digits kept_digits measures with the compiled reruns (every one of them run compiled) and with the
     NumPy reruns."""
-    from symbptt.numeric import exact, grad_report, jit_nudge
+    from symbptt.numeric import exact, jit_nudge, reruns
 
     loss, grads, _ = exact.exact_gradients(model)
-    return _compiled_then_numpy(monkeypatch, grad_report, "nudged_gradients", jit_nudge.nudged_gradients,
-                                lambda: grad_report.kept_digits(model, loss, grads), len(grad_report.NUDGED_RUNS))
+    return _compiled_then_numpy(monkeypatch, reruns, "nudged_gradients", jit_nudge.nudged_gradients,
+                                lambda: reruns.kept_digits(model, loss, grads), len(reruns.NUDGED_RUNS))
 
 
 def _compiled_then_numpy(monkeypatch, where, name: str, compiled_rerun, measure, runs: int) -> tuple[tuple, tuple]:
@@ -594,11 +594,11 @@ def test_the_compiled_reruns_measure_the_digits_the_numpy_reruns_measure(compile
     the compiled reruns are within half a digit of those the NumPy reruns measure, and below what a float64
     holds (what reruns that nudged nothing would measure).  A shorter run, and a batch beyond LOOP_WORK,
     keep NumPy's."""
-    from symbptt.numeric import grad_report, jit_nudge
+    from symbptt.numeric import jit_nudge, reruns
 
     _, _, _, model = _model("rnn", 6, 2, "sum", 60, B, seed=seed)
     compiled_digits, numpy_digits = _compiled_and_numpy_digits(model, monkeypatch)
-    assert max(compiled_digits + numpy_digits) < grad_report.FLOAT64_DIGITS
+    assert max(compiled_digits + numpy_digits) < reruns.FLOAT64_DIGITS
     assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)
     _, _, _, short = _model("rnn", 6, 2, "sum", 49, B, seed=seed)  # 98 steps × layers: NumPy's reruns
@@ -618,14 +618,14 @@ def test_every_cell_s_reruns_run_compiled_and_measure_what_numpy_s_measure(compi
     """Every built-in cell's nudged reruns compile and run (none falls back), for one sequence and a batch
     of three, and the digits they measure are within a digit of the NumPy reruns' (n = 5, T = 120;
     measured: at most 0.6 apart for one sequence, 0.48 for the batch)."""
-    from symbptt.numeric import exact, grad_report, jit_nudge
+    from symbptt.numeric import exact, jit_nudge, reruns
 
     _, _, _, model = _model(cell, 5, layers, loss, 120, B, seed=1)
     assert jit_nudge.nudged_gradients(model, 1, True) is not None
     value, grads, _ = exact.exact_gradients(model)
-    compiled_digits = grad_report.kept_digits(model, value, grads)
-    monkeypatch.setattr(grad_report, "nudged_gradients", lambda *args: None)
-    numpy_digits = grad_report.kept_digits(model, value, grads)
+    compiled_digits = reruns.kept_digits(model, value, grads)
+    monkeypatch.setattr(reruns, "nudged_gradients", lambda *args: None)
+    numpy_digits = reruns.kept_digits(model, value, grads)
     assert all(abs(a - b) <= 1.0 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)
 
@@ -781,13 +781,13 @@ def test_a_long_compiled_sum_is_charged_what_a_random_walk_of_roundings_costs(co
     and the gradients hold 13.47; charged 4·2⁻⁵³, as before, they claimed 13.5."""
     from test_gradients import _over_claim
 
-    from symbptt.numeric import grad_report
+    from symbptt.numeric import reruns
 
     case = ("lstm", "tanh", 2, 2, 2, 55, "last", 0.8, 20.0, 494196998)
     assert _over_claim(case) <= 1
-    monkeypatch.setattr(grad_report, "NUDGED_RUNS", ())  # the sums' charge alone
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", ())  # the sums' charge alone
     assert _over_claim(case) <= 1
-    monkeypatch.setattr(grad_report, "sum_allowance", lambda terms: 2.0 ** -51)
+    monkeypatch.setattr(reruns, "sum_allowance", lambda terms: 2.0 ** -51)
     assert _over_claim(case) > 1
 
 
@@ -853,7 +853,7 @@ def test_the_compiled_held_rerun_moves_every_delta_as_the_numpy_one(compiled_ker
 def test_the_held_reruns_run_compiled_and_measure_what_numpy_measures(compiled_kernel, monkeypatch):
     """kept_digits on a split pass: every held rerun runs compiled (none falls back to NumPy), and the
     digits it counts are within half a digit of what the NumPy reruns count."""
-    from symbptt.numeric import grad_report, jit_nudge, split
+    from symbptt.numeric import jit_nudge, reruns, split
     from symbptt.numeric.exact import exact_forward
 
     model = _held_model()
@@ -863,7 +863,7 @@ def test_the_held_reruns_run_compiled_and_measure_what_numpy_measures(compiled_k
     loss, grads = split.gradients(values, sizes)
     compiled_digits, numpy_digits = _compiled_then_numpy(
         monkeypatch, jit_nudge, "held_gradients", jit_nudge.held_gradients,
-        lambda: grad_report.kept_digits(model, loss, grads, sizes, fixed=values), len(grad_report.HELD_RUNS))
-    assert max(compiled_digits + numpy_digits) < grad_report.FLOAT64_DIGITS
+        lambda: reruns.kept_digits(model, loss, grads, sizes, fixed=values), len(reruns.HELD_RUNS))
+    assert max(compiled_digits + numpy_digits) < reruns.FLOAT64_DIGITS
     assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)

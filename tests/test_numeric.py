@@ -959,21 +959,21 @@ def test_the_measuring_words_and_counts_follow_the_reruns_and_the_margin(monkeyp
     """The sentence says how many reruns measured and with what margins, as they are set; a count never
     exceeds what a float64 holds, and each rerun's change is counted times its own margin."""
     from symbptt.numeric import grad_report as R
-    from symbptt.numeric import kernel
+    from symbptt.numeric import kernel, reruns
     from symbptt.numeric.examples import example_config
 
-    assert R._digits(1e-14) == pytest.approx(14) and R._digits(0.0) == pytest.approx(15.95, abs=0.01)
-    monkeypatch.setattr(R, "NUDGED_RUNS", ((*R.NUDGED_RUNS[0][:3], 3.0), (*R.NUDGED_RUNS[1][:3], 10.0)))
+    assert reruns._digits(1e-14) == pytest.approx(14) and reruns._digits(0.0) == pytest.approx(15.95, abs=0.01)
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", ((*reruns.NUDGED_RUNS[0][:3], 3.0), (*reruns.NUDGED_RUNS[1][:3], 10.0)))
     assert R._precision(0, 0.0, 0.0, 4.0, (13.5, 13.5)) == (
         "float64 (kept about 13 digits in every entry, as measured by 2 reruns with every stored value nudged "
         "by one rounding, counting 3× to 10× the changes they show)")
-    monkeypatch.setattr(R, "NUDGED_RUNS", tuple((*run[:3], 10.0) for run in R.NUDGED_RUNS))
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", tuple((*run[:3], 10.0) for run in reruns.NUDGED_RUNS))
     assert R._precision(0, 0.0, 0.0, 4.0, (13.5, 13.5)).endswith("counting 10× the changes they show)")
     model = NumericModel.of(example_config("rnn", 20, 3, seed=1))
     loss, grads = kernel.gradients(ArrayFactors(model))
-    once = R.kept_digits(model, loss, grads)
-    monkeypatch.setattr(R, "NUDGED_RUNS", tuple((*run[:3], 100.0) for run in R.NUDGED_RUNS[:2]))
-    assert R.kept_digits(model, loss, grads) == pytest.approx((once[0] - 1, once[1] - 1))
+    once = reruns.kept_digits(model, loss, grads)
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", tuple((*run[:3], 100.0) for run in reruns.NUDGED_RUNS[:2]))
+    assert reruns.kept_digits(model, loss, grads) == pytest.approx((once[0] - 1, once[1] - 1))
 
 
 def _long_lstm() -> tuple:
@@ -994,13 +994,13 @@ def test_a_long_pass_whose_all_up_rerun_overstates_stays_in_float64(monkeypatch)
     test below); its all-up rerun shows 12.6, since the changes of a long pass nudged one way add up.
     Counted twice, that leaves 12.2 and the report stays in float64; counted 4 times as the reruns of
     signs of their own are, it fell below 12 and the report took 20 s of mpmath."""
-    from symbptt.numeric import grad_report as R
+    from symbptt.numeric import reruns
 
     model, loss, grads, sizes = _long_lstm()
-    assert R.kept_digits(model, loss, grads, sizes)[0] >= 12
-    monkeypatch.setattr(R, "NUDGED_RUNS", tuple((*run[:3], 4.0) for run in R.NUDGED_RUNS))
-    monkeypatch.setattr(R, "sum_allowance", lambda terms: 2.0 ** -50)
-    assert R.kept_digits(model, loss, grads, sizes)[0] < 12
+    assert reruns.kept_digits(model, loss, grads, sizes)[0] >= 12
+    monkeypatch.setattr(reruns, "NUDGED_RUNS", tuple((*run[:3], 4.0) for run in reruns.NUDGED_RUNS))
+    monkeypatch.setattr(reruns, "sum_allowance", lambda terms: 2.0 ** -50)
+    assert reruns.kept_digits(model, loss, grads, sizes)[0] < 12
 
 
 @pytest.mark.slow
@@ -1008,11 +1008,11 @@ def test_a_long_pass_holds_the_digits_it_claims():
     """The LSTM above against its 30-digit pass (16 s of mpmath): every gradient holds, relative to its
     largest entry and in its worst entry, at least the digits the reruns claim (14.2 and 11.1 held)."""
     from symbptt.check.claims import held_digits
-    from symbptt.numeric import grad_report as R
+    from symbptt.numeric import reruns
     from symbptt.numeric.exact import mp_gradients
 
     model, loss, grads, sizes = _long_lstm()
-    claim = R.kept_digits(model, loss, grads, sizes)
+    claim = reruns.kept_digits(model, loss, grads, sizes)
     exact = mp_gradients(model, 30)[1]
     for param, block in grads[0].items():
         found, want = np.ravel(np.asarray(block, dtype=float)), np.ravel(np.asarray(exact[0][param], dtype=object))

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symbptt.config import parse_config
-from symbptt.numeric import grad_report, split
+from symbptt.numeric import grad_report, reruns, split
 from symbptt.numeric.exact import exact_forward
+from symbptt.numeric.factors import ArrayFactors, gradient_blocks
 from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise, difference_digits
 from symbptt.reference import bptt
 
@@ -79,12 +80,12 @@ def test_the_words_say_how_the_digits_of_a_split_pass_were_measured(monkeypatch)
     data, _ = _chaotic(n=8, T=100)
     report = grad_report.grad_report(parse_config(data))
     words, kept = report["precision"], report["float64_digits"]
-    runs = len(grad_report.HELD_RUNS)
+    runs = len(reruns.HELD_RUNS)
     assert f"float64 from its trajectory for the rest (kept about {math.floor(kept['relative_to_largest'])} digits " \
            in words
     assert f", as measured by {runs} reruns with every stored value of that trajectory nudged by one rounding, " \
            "counting 2× to 4× the changes they show; float64 throughout kept only about " in words
-    monkeypatch.setattr(grad_report, "HELD_RUNS", grad_report.HELD_RUNS + ((0, False, 1, 8.0),))
+    monkeypatch.setattr(reruns, "HELD_RUNS", reruns.HELD_RUNS + ((0, False, 1, 8.0),))
     words = grad_report.grad_report(parse_config(data))["precision"]
     assert f"as measured by {runs + 1} reruns" in words and "counting 2× to 8× the changes" in words
 
@@ -103,7 +104,7 @@ def test_a_trajectory_without_its_spare_digits_is_not_read_in_float64(monkeypatc
     model = grad_report.NumericModel.of(cfg)
     with mpmath.workdps(dps):
         mp_model = model.as_mp()
-        _, grads = grad_report.gradient_blocks(grad_report.ArrayFactors(mp_model, "mp"), mp_model)
+        _, grads = gradient_blocks(ArrayFactors(mp_model, "mp"), mp_model)
     again = grad_report._split_layers(grads, cfg)[0][0]
     assert report["grad"] == again
 
@@ -114,10 +115,10 @@ def _held_over_claim(case: tuple) -> float:
     sweep = _sweep()
     model = grad_report.NumericModel.of(parse_config(sweep.build(case)[0]))
     exact = exact_forward(model, 30)
-    read = grad_report.read_in_float64(model, exact, grad_report.listed_steps(model.T), 1, 30)
+    read = reruns.read_in_float64(model, exact, grad_report.listed_steps(model.T), 1, 30)
     assert read is not None
     block, entry = sweep.errors(case, read[2], 70)
-    claim = grad_report.shown_digits(read[4])
+    claim = reruns.shown_digits(read[4])
     return max(block / 10.0 ** -claim[0], entry / 10.0 ** -claim[1])
 
 
@@ -127,7 +128,7 @@ def test_a_saturated_sigmoid_holds_its_claim_by_the_outward_rerun(monkeypatch):
     relative to the largest entry and holds 13.78 (benchmarks/split_sweep.py found it)."""
     case = ("rnn", "sigmoid", 7, 1, 237, "last", 10.0, 0.5, 313446444)
     assert _held_over_claim(case) <= 1
-    monkeypatch.setattr(grad_report, "HELD_RUNS", grad_report.NUDGED_RUNS)
+    monkeypatch.setattr(reruns, "HELD_RUNS", reruns.NUDGED_RUNS)
     assert _held_over_claim(case) > 1
 
 
@@ -173,7 +174,7 @@ def test_the_held_reruns_move_the_gradients_by_about_what_rounding_costs(loss):
     values = split.float_values(model, exact)
     assert values is not None
     loss_value, grads = split.gradients(values)
-    for direction, scattered, seed, _margin in grad_report.HELD_RUNS:
+    for direction, scattered, seed, _margin in reruns.HELD_RUNS:
         _, nudged = split.nudged_on(values, UlpNoise(direction, scattered, seed))
         change = max(float(np.max(np.abs(nudged[0][p] - g)) / np.max(np.abs(g))) for p, g in grads[0].items())
         assert 0 < change < 1e4 * ROUNDING, (direction, scattered, change)
@@ -210,14 +211,14 @@ def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeyp
     calls: list[int] = []
     real = split.nudged_on
     monkeypatch.setattr(split, "nudged_on", lambda v, noise: calls.append(noise.direction) or real(v, noise))
-    every = grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values)
-    assert calls == [run[0] for run in grad_report.HELD_RUNS] and calls[0] == 0
+    every = reruns.kept_digits(model, loss, grads, magnitudes, fixed=values)
+    assert calls == [run[0] for run in reruns.HELD_RUNS] and calls[0] == 0
     calls.clear()
-    early = grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values, least=15.9)
+    early = reruns.kept_digits(model, loss, grads, magnitudes, fixed=values, least=15.9)
     assert calls == [0] and early[0] < 15.9 and early[0] >= every[0]
     calls.clear()
-    assert grad_report.kept_digits(model, loss, grads, magnitudes, fixed=values, least=1.0) == every
-    assert len(calls) == len(grad_report.HELD_RUNS)
+    assert reruns.kept_digits(model, loss, grads, magnitudes, fixed=values, least=1.0) == every
+    assert len(calls) == len(reruns.HELD_RUNS)
 
 
 def test_a_difference_that_cancels_more_than_float64_spares_is_not_read_in_float64(monkeypatch):
@@ -233,11 +234,11 @@ def test_a_difference_that_cancels_more_than_float64_spares_is_not_read_in_float
     exact = exact_forward(model, 30)
     values = split.float_values(model, exact)
     assert values is not None
-    counted = grad_report.float_difference_digits(values.cc, values.traj)
+    counted = reruns.float_difference_digits(values.cc, values.traj)
     with mpmath.workdps(30):
         exact_pass = split.exact_values(model, exact)
         assert abs(counted - difference_digits(exact_pass.cc, exact_pass.traj)) < 0.01 and 12 < counted < 14
-    monkeypatch.setattr(grad_report, "float_difference_digits", lambda *args: 0.0)  # planted: not measured
+    monkeypatch.setattr(reruns, "float_difference_digits", lambda *args: 0.0)  # planted: not measured
     drawn, error, path = sweep.measured(case)
     assert path == "split" and error > 1, drawn
 

@@ -1,6 +1,6 @@
 """Whether the digits a `grad` report claims are held: its "float64_digits" beside the exact values.
 
-The report measures what rounding cost its float64 pass (numeric/grad_report.py's kept_digits) and says so in
+The report measures what rounding cost its float64 pass (numeric/reruns.py's kept_digits) and says so in
 words; here the claim is compared with the exact gradients.  The shortfall is counted in decimal digits:
 0 when every entry holds at least the digits claimed for it, else how many fewer it holds.
 """

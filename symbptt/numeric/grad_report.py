@@ -12,7 +12,7 @@ entry is printed as a number when float64 holds it as a normal float (or it is e
 from __future__ import annotations
 
 import math
-from typing import Any, TypeAlias
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -22,7 +22,7 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import arbforward, kernel, split
+from . import arbforward, split
 from .cost import truncated_cost
 from .exact import (
     DPS,
@@ -34,9 +34,8 @@ from .exact import (
     measured_saturation,
     saturation_digits,
 )
-from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks, summed_to
-from .forward import ROUNDING, Trajectory, UlpNoise, cancelled_digits, float_difference_digits
-from .jit_nudge import nudged_gradients
+from .factors import ArrayFactors, FloatWatch, NumericModel, summed_to
+from .forward import Trajectory, cancelled_digits
 from .logspace import (
     constant_factor,
     constant_regime,
@@ -46,6 +45,14 @@ from .logspace import (
     observed,
     path_weight,
     regime,
+)
+from .reruns import (
+    exact_then_float64,
+    kept_digits,
+    kept_words,
+    lost_digits,
+    measured_words,
+    shown_digits,
 )
 
 DIGITS = 12  # by default the report stays in float64 where that keeps 12 significant digits (16 - 4 lost)
@@ -260,45 +267,6 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     return report
 
 
-ReadIn: TypeAlias = tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
-                          tuple[float, float]]  # read_in_float64's pass, loss, gradients, norms, digits kept
-
-
-def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int, truncated: bool = False
-                       ) -> tuple[Trajectory, ReadIn | None]:
-    """The exact forward pass at ``dps`` digits (exact_forward), and the rest read in float64 from it
-    where that keeps ``digits`` (read_in_float64; not tried for a truncated report, whose exact pass the
-    truncated gradients read too)."""
-    exact = exact_forward(model, dps)
-    return exact, None if truncated else read_in_float64(model, exact, ks, digits, dps)
-
-
-def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int) -> ReadIn | None:
-    """The rest of the report in float64 from a forward pass made exactly at ``dps`` digits
-    (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
-    reruns measure them with the trajectory held (kept_digits).  None — the caller computes the rest exactly —
-    where a value or step leaves float64's range, where a difference of two stored values (the GRU's
-    h_{t−1} − n_t near a fixed point) cancels more than the 16 − ``digits`` digits float64 can spare,
-    where the gradients keep fewer than ``digits`` digits, or where the norms show that ``dps`` did not
-    leave the trajectory split.SPARE digits beyond what amplification cost it."""
-    values = split.float_values(model, exact)
-    if values is None or values.watch.events or not kernel.applies(values):
-        return None
-    if values.cc.differences and float_difference_digits(values.cc, values.traj) > 16.0 - digits:
-        return None  # a difference of two stored values cancels more digits than float64 can spare it
-    magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
-    loss, grads = split.gradients(values, magnitudes)
-    if values.watch.events:
-        return None
-    kept = kept_digits(model, loss, grads, magnitudes, fixed=values, least=digits)
-    if kept[0] < digits:
-        return None
-    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
-    if not dps >= lost_digits(norms) + split.SPARE:
-        return None
-    return values, loss, grads, norms, kept
-
-
 def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
     """One line: the bound beside what was observed; for a stack, each layer and the worst one (the
     layer whose ‖∂s_T/∂s_0‖ lies furthest from 1)."""
@@ -308,43 +276,6 @@ def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:
              for i, (label, what) in enumerate(zip(labels, seen, strict=True), 1)]
     worst = max(range(len(logs)), key=lambda i: abs(logs[i]) if not math.isnan(logs[i]) else -1.0)
     return "; ".join(parts) + f"; worst: layer {worst + 1}"
-
-
-def lost_digits(norms: list[dict[str, list[float]]]) -> float:
-    """How many decimal digits rounding in the float64 forward pass can cost: log10 of the largest
-    ‖∂s_T/∂s_k‖ over k, blocks and layers (an error made at step k reaches h_T multiplied by it); ∞ when
-    a norm overflowed float64, 0 when nothing grows."""
-    largest = 0.0
-    for layer in norms:
-        for values in layer.values():
-            for v in values:
-                if math.isnan(v) or v == math.inf:
-                    return math.inf
-                largest = max(largest, v)
-    return largest
-
-
-# the reruns that measure what rounding cost, as (direction, scattered, seed, margin): every value nudged
-# up, then twice each up or down by a sign of its own, drawn from two seeds; the digits are counted from
-# each rerun's change times its margin.  The reruns sample what rounding can do, they do not bound it: over
-# 11,000 random cells kept in float64, two reruns without a margin left 61 off by up to 3.6 times the
-# change they showed.  Nudged all one way, the changes of a long pass add up and overstate what rounding
-# did (an LSTM with n = 64, T = 1000 held 14.2 digits where that rerun showed 12.6), so that rerun is
-# counted twice; a rerun of signs of its own is one sample of rounding's many, counted four times.
-# benchmarks/claims_sweep.py checks the counts against reference.py
-NUDGED_RUNS = ((1, False, UlpNoise.SEED, 2.0), (1, True, UlpNoise.SEED, 4.0), (1, True, UlpNoise.SEED + 1, 4.0))
-# the sums over t (and the batch) are not nudged: a sum of N terms is charged SUM_SPREAD·√N·2⁻⁵³·Σ|terms|.
-# Its N − 1 roundings, each at most 2⁻⁵³ of a partial sum, add up as a random walk does (√N of them)
-# when their signs are independent; an LSTM with T = 55, batch 2 was off by 10.7·2⁻⁵³·Σ|terms| in an
-# entry whose sum was charged 4·2⁻⁵³ then, and claimed 13.5 digits where it held 13.47
-SUM_SPREAD = 2.0
-# an exact trajectory read in float64 (numeric/split.py) is nudged once more, every value outward: its
-# passes are the saturated and chaotic ones, where a long product of σ′ decides a gradient, and σ′ of
-# values nudged all up moves up on one side of 0 and down on the other.  An rnn (sigmoid, n = 7, T = 237)
-# held 13.78 digits in ∂L/∂h0 relative to its largest entry where the three reruns measured 14.0 (counted
-# 2× to 4×); scattered reruns of eight seeds showed changes from 4.7e−16 to 1.3e−13, the outward one 1.5e−13
-HELD_RUNS = ((0, False, UlpNoise.SEED, 2.0), *NUDGED_RUNS)  # outward first: it most often decides
-FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
 READ_IN_FLOAT64 = "for the forward pass, float64 from its trajectory"  # the precision line of a split pass
@@ -362,118 +293,6 @@ def gradients_in_float64(report: dict) -> bool:
     beside it the digits float64 kept before it was recomputed."""
     precision = report["precision"]
     return "float64_digits" in report and (precision.startswith("float64") or READ_IN_FLOAT64 in precision)
-
-
-def _measured(held: bool = False, inputs: bool = False) -> str:
-    """How the digits were measured, in words: the reruns and their margins as they are set; ``held``:
-    the reruns nudged the exact trajectory the sentence has named, where it is (numeric/split.py);
-    ``inputs``: they moved every parameter and input too (_inputs_moved: a cell without linear maps)."""
-    runs = HELD_RUNS if held else NUDGED_RUNS
-    margins = sorted({run[3] for run in runs})
-    counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
-    which = " of that trajectory" if held else ""  # nudged where it is: the forward pass is not run again
-    moved = ", parameter and input" if inputs and not held else ""
-    return (f"as measured by {len(runs)} reruns with every stored value{which}{moved} nudged by one rounding, "
-            f"counting {counted} the changes they show")
-
-
-def _changes(plain: Any, nudged: Any) -> tuple[float, float]:
-    """(largest |nudged − plain| / |plain| over the entries, largest |nudged − plain| / max|plain|): the
-    worst entry's relative change (∞ where plain is 0 and nudged is not) and the block's, relative to
-    its largest entry."""
-    a, b = np.asarray(plain), np.asarray(nudged)
-    if a.dtype == object or b.dtype == object:  # entries beyond float64's range: exact mpf arithmetic
-        pairs = [(mpmath.mpf(x), mpmath.mpf(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True)]
-        largest = max((abs(x) for x, _ in pairs), default=mpmath.mpf(0))
-        change = max((abs(y - x) for x, y in pairs), default=mpmath.mpf(0))
-        entry = max((abs(y - x) / abs(x) if x else (mpmath.mpf(0) if y == 0 else mpmath.inf) for x, y in pairs),
-                    default=mpmath.mpf(0))
-        return float(entry), float(change / largest) if largest else (0.0 if change == 0 else math.inf)
-    if not a.size:
-        return 0.0, 0.0
-    with np.errstate(all="ignore"):
-        rel = np.where(a == 0, np.where(b == 0, 0.0, np.inf), np.abs(b - a) / np.abs(a))
-        largest, change = float(np.max(np.abs(a))), float(np.max(np.abs(b - a)))
-    return float(np.max(rel)), change / largest if largest else (0.0 if change == 0 else math.inf)
-
-
-def _digits(relative: float) -> float:
-    """The digits a relative change (its margin applied) leaves: never more than a float64 holds."""
-    return FLOAT64_DIGITS if relative == 0 else min(FLOAT64_DIGITS, -math.log10(relative))
-
-
-def sum_allowance(terms: int) -> float:
-    """What a sum of ``terms`` terms is charged for its rounding, relative to its Σ|terms|."""
-    return SUM_SPREAD * math.sqrt(max(terms, 1)) * ROUNDING
-
-
-def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
-                magnitudes: list[dict[str, np.ndarray]] | None = None, fixed: ArrayFactors | None = None,
-                least: float | None = None) -> tuple[float, float]:
-    """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
-    again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
-    it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS) — and the digits
-    that the largest change, each rerun's times its margin, leaves are counted (at most FLOAT64_DIGITS).
-    The sums over t that make each gradient are not nudged: what they can lose is counted from
-    ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as sum_allowance(T × batch)·Σ|terms|.
-    Returns (the digits of each gradient relative to its largest entry, the digits of the worst entry).
-    The reruns sample what rounding does rather than bound it; the margins are what makes the counts err
-    low in benchmarks/claims_sweep.py's random cells, each checked against reference.py.  Each rerun runs
-    compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or a
-    batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers), else
-    on NumPy.  ``fixed``: the float64 pass read from an exact trajectory (numeric/split.py), whose reruns
-    (HELD_RUNS: NUDGED_RUNS and an outward one) nudge its stored values where they are instead of running
-    the forward pass again (split.nudged_on; their δ recursion compiled where jit_nudge.held_gradients
-    runs, else on NumPy); benchmarks/split_sweep.py checks their counts.
-    ``least``: the reruns stop once the count relative to the largest entries falls below it (the counts
-    returned are then only known to be that low)."""
-    worst_block = worst_entry = 0.0
-    for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
-        moved = model if fixed is not None else _inputs_moved(model, direction, scattered, seed)
-        rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed)) if fixed is not None
-                 else nudged_gradients(moved, direction, scattered, seed))  # compiled, where numeric/jit.py runs
-        if rerun is not None:
-            nudged_loss, nudged = rerun
-        else:
-            with np.errstate(all="ignore"):
-                values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
-                nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
-                                       else gradient_blocks(values, model))
-        pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
-                                         in zip(grads, nudged, strict=True) for param, block in plain_layer.items()]
-        for plain, moved in pairs:
-            entry, whole = _changes(plain, moved)
-            worst_entry, worst_block = max(worst_entry, margin * entry), max(worst_block, margin * whole)
-        if least is not None and _digits(worst_block) < least:  # short of it already: the rest cannot help
-            return _digits(worst_block), _digits(worst_entry)
-    charge = sum_allowance(model.x.shape[0] * model.x.shape[2])  # every gradient sums over t and the batch
-    for plain_layer, sizes in zip(grads, magnitudes or [], strict=False):
-        for param, block in plain_layer.items():
-            size = sizes.get(param)
-            if size is None:
-                continue
-            shifted = np.asarray(block) + np.asarray(charge * size, dtype=object if size.dtype == object else float)
-            entry, whole = _changes(block, shifted)
-            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
-    return _digits(worst_block), _digits(worst_entry)
-
-
-def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: int) -> NumericModel:
-    """The model a rerun runs; for a cell without linear maps, whose sums of parameters times inputs (u·x + b)
-    no stored value holds, with every parameter and input moved one rounding too (signs of their own)."""
-    return model if model.cell.linears else model.moved(UlpNoise(direction, scattered, seed + 1))
-
-
-def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
-    """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured)."""
-    return math.floor(10 * kept[0]) / 10, math.floor(10 * kept[1]) / 10
-
-
-def _kept(kept: tuple[float, float]) -> str:
-    block, entry = math.floor(kept[0]), math.floor(kept[1])
-    if entry >= block:
-        return f"about {block} digits in every entry"
-    return f"about {block} digits relative to each gradient's largest entry, {entry} in the worst entry"
 
 
 def _would_keep(lost: float) -> str:
@@ -496,19 +315,21 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     if cancelled >= 0.5:
         parts.append(f"{cancelled:.2g} digits cancelled in a sum")
     measured = "; ".join(parts)
+    tail = f"; {measured}" if measured else ""
     if not used_mp:
         assert kept is not None
-        return f"float64 (kept {_kept(kept)}, {_measured(inputs=inputs)}{'; ' + measured if measured else ''})"
+        return f"float64 (kept {kept_words(kept)}, {measured_words(inputs=inputs)}{tail})"
     saturated = (None if differences is None
                  else f"saturated gates: their differences cancel up to {differences:.0f} digits"
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
     if held is not None:
-        throughout = (f"float64 throughout kept only {_kept(kept)}" if kept is not None
+        colon = f": {measured}" if measured else ""
+        throughout = (f"float64 throughout kept only {kept_words(kept)}" if kept is not None
                       else f"float64 throughout {_would_keep(lost)}")
         return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
-                f"(kept {_kept(held)}, {_measured(held=True)}; {throughout}{': ' + measured if measured else ''})")
+                f"(kept {kept_words(held)}, {measured_words(held=True)}; {throughout}{colon})")
     if kept is not None:
-        why = f"float64 kept only {_kept(kept)}, {_measured(inputs=inputs)}{'; ' + measured if measured else ''}"
+        why = f"float64 kept only {kept_words(kept)}, {measured_words(inputs=inputs)}{tail}"
     elif lost > max_lost:
         why = f"float64 {_would_keep(lost)}: {measured}" + (
             f"; {saturated}" if saturated else "")

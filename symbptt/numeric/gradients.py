@@ -91,10 +91,10 @@ class Gradients(tuple):
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
         kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
             gate before any measuring); else the significant digits the float64 pass kept as measured by
-            the nudged reruns, their changes counted with margins (grad_report.NUDGED_RUNS; relative to
+            the nudged reruns, their changes counted with margins (reruns.NUDGED_RUNS; relative to
             each gradient's largest entry, and in the worst entry), rounded down to a tenth as `symbptt
             grad` shows them — or, where the exact forward pass was read in float64 (``digits`` then its
-            digits), what that pass kept, measured by grad_report.HELD_RUNS.
+            digits), what that pass kept, measured by reruns.HELD_RUNS.
         amplified: None when ``kept`` was measured; else log10 of how much ∂L/∂s_k of the top layer, as the
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
@@ -187,7 +187,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
         digits: None (float64 rounding not measured), or 1 to 15: the significant digits float64 must
             keep, measured by three reruns with every stored value nudged by a rounding and counted with
-            a margin (grad_report.kept_digits; several times the work of a plain call); where fewer held,
+            a margin (reruns.kept_digits; several times the work of a plain call); where fewer held,
             every gradient is computed again exactly (for one sequence its forward pass alone, as `grad`
             does, where the rest in float64 from it keeps them).
 
@@ -310,17 +310,17 @@ def _exact_path() -> Any:
 
 @cache
 def _report() -> Any:
-    """grad_report (kept_digits, shown_digits: the digits float64 kept, measured as `grad` measures them),
-    imported at the first call that asks for digits."""
-    from . import grad_report
+    """numeric/reruns.py (kept_digits, shown_digits: the digits float64 kept, measured as `grad` measures
+    them), imported at the first call that asks for digits."""
+    from . import reruns
 
-    return grad_report
+    return reruns
 
 
 def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[str, Any]], int, Any]:
     """Loss, gradients, the digits the exact pass carried (0: none) and the digits float64 kept as measured
     (None when mpmath was needed before any measuring), as `symbptt grad` decides: the watched NumPy pass
-    with each sum's Σ|terms|, three nudged reruns (grad_report.kept_digits), and every number computed
+    with each sum's Σ|terms|, three nudged reruns (reruns.kept_digits), and every number computed
     again exactly (exact_gradients_at: Arb where it serves, else mpmath) when fewer than ``digits`` held
     in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
@@ -357,7 +357,7 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int
            ) -> tuple[tuple[Any, list[dict[str, Any]], int, Any] | None, Any, int]:
     """One sequence whose float64 pass kept fewer than ``digits``: its forward pass exactly and the rest in
-    float64 from it, as `grad`'s report reads it (grad_report.read_in_float64; at DPS digits, or DPS more
+    float64 from it, as `grad`'s report reads it (reruns.read_in_float64; at DPS digits, or DPS more
     than the Jacobian norms of the float64 pass say rounding is amplified by where that is beyond what
     float64 spares).
 

@@ -2,7 +2,7 @@
 
 The report measures the digits float64 kept by running the pass again with every stored value — linear
 maps, nodes, step coefficients, δ — moved by one unit in the last place, a sum also by 2⁻⁵³·Σ|terms|, all
-up or each by a sign of its own (forward.UlpNoise, grad_report.kept_digits).  On NumPy each rerun pays
+up or each by a sign of its own (forward.UlpNoise, reruns.kept_digits).  On NumPy each rerun pays
 Python's cost per step and per stored value, two to three times the plain pass; here the same nudges run
 inside the compiled forward pass and δ recursion (numeric/jit.py's kernels, printed with their nudges by
 jit_source), for one sequence where the compiled kernel runs (jit.worth_it), for a batch while its

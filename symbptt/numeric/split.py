@@ -6,7 +6,7 @@ k by as much as it grows δ itself; what the backward pass needs from the trajec
 (linear maps, nodes, states) to within one rounding. So the forward pass runs exactly (Arb's pass,
 numeric/arbforward.py, else mpmath's), every stored value is rounded once to float64, and the
 coefficients, δ, gradients and Jacobian norms are float64 from that trajectory. What they kept is
-measured as the float64 pass's digits are (grad_report.kept_digits): by reruns that nudge every stored
+measured as the float64 pass's digits are (reruns.kept_digits): by reruns that nudge every stored
 value by one rounding — here with the trajectory held where it is, since its values carry one rounding
 each and nothing of the forward pass's amplification. When the reruns show fewer digits than asked, the
 caller computes the rest exactly from the same exact pass (``exact_pass``: Arb's balls where they serve,
