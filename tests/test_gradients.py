@@ -141,7 +141,7 @@ def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_the
     tests/test_split.py checks; that is turned off here, as it is for a batch.)"""
     from symbptt.numeric import gradients as gradients_module
 
-    monkeypatch.setattr(gradients_module, "_split", lambda *args: (None, None, 0))
+    monkeypatch.setattr(gradients_module, "_split", lambda *args: (None, None, 0, None))
     rng = np.random.default_rng(1)
     params = {"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.array([0.1]), "h0": np.array([0.2])}
     x, y = rng.normal(size=(T, 1)), np.array([0.3])

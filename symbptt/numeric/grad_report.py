@@ -47,6 +47,7 @@ from .logspace import (
     regime,
 )
 from .reruns import (
+    FLOAT64_DIGITS,
     exact_then_float64,
     kept_digits,
     kept_words,
@@ -153,6 +154,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     measured: tuple[int, ArrayFactors, NumericModel] | None = None  # the exact pass read, for the truncated report
     held: tuple[float, float] | None = None  # the digits kept where the exact forward pass was read in float64
+    short: tuple[float, float] | None = None  # ... where they fell short, and the rest was computed exactly
+    rest_at: int | None = None  # at these digits (fewer than the forward pass's), from the read's reruns
     engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
     rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
@@ -184,13 +187,21 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None)
                 engine = forward_engine(exact)
-                if read is not None:
+                if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
                     break
-                with mpmath.workdps(dps):  # the rest exactly (with Arb's balls where they serve)
+                # the rest exactly (with Arb's balls where they serve), at the digits the read's reruns ask
+                # for where it fell short and its norms show this pass carries DPS beyond amplification
+                enough = read is not None and dps >= DPS + lost_digits(read.norms)
+                rest_at = read.rest_digits(dps) if read is not None and enough else None
+                with mpmath.workdps(rest_at or dps):
                     values, loss, grads, rest = split.exact_pass(model, exact)
                 mp_model = values.model
+                if read is not None and rest_at is not None:  # the norms: the read's, from the same trajectory
+                    norms, short = read.norms, read.kept
+                    lost = lost_digits(norms) + cancelled
+                    break
             with mpmath.workdps(dps):
                 norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
             lost = lost_digits(norms) + cancelled
@@ -205,8 +216,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
-        if held is None:  # the exact pass the report read, at its digits: the truncated gradients read it too
-            measured = (dps, values, mp_model)
+        if held is None and rest_at is None:  # the exact pass the report read, at its digits: the truncated
+            measured = (dps, values, mp_model)  # gradients read it too
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
         loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
@@ -219,7 +230,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     truncated_cost(model, cfg.truncate, DPS)
                 exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None)
                 engine = forward_engine(exact)
-                if read is not None:
+                if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
                 else:
@@ -242,7 +253,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
         "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest,
-                                inputs=not model.cell.linears),
+                                inputs=not model.cell.linears, short=(short, rest_at) if rest_at else None),
     }
     shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
     if shown is not None:
@@ -303,12 +314,14 @@ def _would_keep(lost: float) -> str:
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
-               inputs: bool = False) -> str:
+               inputs: bool = False, short: tuple[tuple[float, float] | None, int] | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
     pass (``differences``, forward.difference_digits); ``engine``: what made the exact forward pass
-    (forward_engine), ``rest``: what computed the gradients from it where float64 did not (split.exact_pass)."""
+    (forward_engine), ``rest``: what computed the gradients from it where float64 did not (split.exact_pass);
+    ``short``: where float64 read from that pass fell short, what it kept and the digits the rest took
+    (ReadIn.rest_digits)."""
     amplified = lost - cancelled
     power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -322,12 +335,18 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     saturated = (None if differences is None
                  else f"saturated gates: their differences cancel up to {differences:.0f} digits"
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
+    colon = f": {measured}" if measured else ""
     if held is not None:
-        colon = f": {measured}" if measured else ""
         throughout = (f"float64 throughout kept only {kept_words(kept)}" if kept is not None
                       else f"float64 throughout {_would_keep(lost)}")
         return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
                 f"(kept {kept_words(held)}, {measured_words(held=True)}; {throughout}{colon})")
+    if short is not None and short[0] is not None:
+        cost = math.ceil(FLOAT64_DIGITS - short[0][1])
+        return (f"{engine} at {used_mp} digits for the forward pass, {rest} at {short[1]} digits for the rest "
+                f"(float64 from that trajectory kept only {kept_words(short[0])}, {measured_words(held=True)}: "
+                f"rounding cost it up to {cost} digits, and the rest carries {short[1] - cost} beyond them; "
+                f"float64 throughout {_would_keep(lost)}{colon})")
     if kept is not None:
         why = f"float64 kept only {kept_words(kept)}, {measured_words(inputs=inputs)}{tail}"
     elif lost > max_lost:

@@ -82,7 +82,9 @@ class Gradients(tuple):
             decimal digits the exact pass carried (Arb's where it serves, else mpmath's; mpmath's for the
             blocks a float64 event lost range in): for the blocks float64 could not hold, and for every
             block when ``digits`` was asked for; or, with ``exact`` None and ``kept`` given, the forward
-            pass's alone, the rest float64 read from it (numeric/split.py).
+            pass's alone, the rest float64 read from it (numeric/split.py); or, where that rest fell short of
+            ``digits`` and its reruns measured what rounding cost it, the digits of the exact rest computed
+            from the same pass (reruns.ReadIn.rest_digits, fewer than the pass's).
         log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
@@ -340,9 +342,11 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
         return value, grads, 0, shown
     exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
     if model.x.shape[2] == 1:
-        read, exact, at = _split(R, report, model, values, digits)
+        read, exact, at, rest_at = _split(R, report, model, values, digits)
         if read is not None:
             return read
+        if exact is not None and rest_at is not None:  # the read fell short by what its reruns measured
+            return (*R.rest_of(model, exact, rest_at), rest_at, shown)
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
         dps = R.DPS + math.ceil(16 - kept[1])
         if exact is not None and at >= dps:  # the rest from the split's exact pass, as `grad` computes it
@@ -355,7 +359,7 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
 
 
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int
-           ) -> tuple[tuple[Any, list[dict[str, Any]], int, Any] | None, Any, int]:
+           ) -> tuple[tuple[Any, list[dict[str, Any]], int, Any] | None, Any, int, int | None]:
     """One sequence whose float64 pass kept fewer than ``digits``: its forward pass exactly and the rest in
     float64 from it, as `grad`'s report reads it (reruns.read_in_float64; at DPS digits, or DPS more
     than the Jacobian norms of the float64 pass say rounding is amplified by where that is beyond what
@@ -364,7 +368,9 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
     Returns:
         (loss, gradients, the exact pass's digits and what the float64 rest kept, shown as `grad` shows
         it — or None where that does not keep the digits; the exact forward pass, None where none was
-        made; its digits), so that the caller can compute the rest exactly from the same pass."""
+        made; its digits; the fewer digits an exact rest from it needs where the float64 rest fell short,
+        as its reruns measured it (reruns.ReadIn.rest_digits), else None), so that the caller can compute
+        the rest exactly from the same pass."""
     from .forward import cancelled_digits
     from .logspace import listed_steps, log10_jacobian_norms
 
@@ -372,13 +378,16 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
     cancelled = cancelled_digits(values.cc, values.traj)
     lost = report.lost_digits([log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)])
     if not math.isfinite(lost):
-        return None, None, 0
+        return None, None, 0, None
     dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else R.DPS
     exact, read = report.exact_then_float64(model, dps, ks, digits)
     if read is None:
-        return None, exact, dps
+        return None, exact, dps, None
+    if not read.holds(digits):  # the rest exactly, at fewer digits where the read's norms and reruns say
+        enough = dps >= R.DPS + report.lost_digits(read.norms)
+        return None, exact, dps, read.rest_digits(dps) if enough else None
     _, loss, grads, _, held = read
-    return (loss, grads, dps, report.shown_digits(held)), exact, dps
+    return (loss, grads, dps, report.shown_digits(held)), exact, dps, None
 
 
 AGREE = 15  # digits two exact passes (one with twice the other's digits) share before the later is taken

@@ -11,13 +11,13 @@ the trajectory held where it is.
 from __future__ import annotations
 
 import math
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple
 
 import mpmath
 import numpy as np
 
 from . import kernel, split
-from .exact import exact_forward
+from .exact import DPS, exact_forward
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
 from .forward import ROUNDING, Trajectory, UlpNoise, float_difference_digits
 from .jit_nudge import nudged_gradients
@@ -173,15 +173,36 @@ def kept_words(kept: tuple[float, float]) -> str:
     return f"about {block} digits relative to each gradient's largest entry, {entry} in the worst entry"
 
 
-ReadIn: TypeAlias = tuple[ArrayFactors, Any, list[dict[str, np.ndarray]], list[dict[str, list[float]]],
-                          tuple[float, float]]  # read_in_float64's pass, loss, gradients, norms, digits kept
+class ReadIn(NamedTuple):
+    """An exact forward pass read in float64 (read_in_float64): the pass, its loss, gradients and Jacobian
+    norms, and the digits its gradients kept (kept_digits' two counts, every rerun run)."""
+
+    values: ArrayFactors
+    loss: Any
+    grads: list[dict[str, np.ndarray]]
+    norms: list[dict[str, list[float]]]
+    kept: tuple[float, float]
+
+    def holds(self, digits: int) -> bool:
+        """Whether the gradients kept ``digits`` relative to each gradient's largest entry, as measured."""
+        return self.kept[0] >= digits
+
+    def rest_digits(self, dps: int) -> int | None:
+        """The digits an exact rest from the same trajectory (made at ``dps`` digits) is computed at where the
+        read fell short: DPS (numeric/exact.py) beyond what rounding cost the read's worst entry,
+        ⌈FLOAT64_DIGITS − kept⌉, as its reruns measured it — rounding at those digits costs the rest as
+        many, so its gradients hold about DPS.  None where that is not below ``dps`` or the worst entry
+        kept less than a digit (what rounding cost it is then not measured: it may have cost more)."""
+        if self.kept[1] < 1:
+            return None
+        at = DPS + math.ceil(FLOAT64_DIGITS - self.kept[1])
+        return at if at < dps else None
 
 
 def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int, truncated: bool = False
                        ) -> tuple[Trajectory, ReadIn | None]:
     """The exact forward pass at ``dps`` digits (exact_forward), and the rest read in float64 from it
-    where that keeps ``digits`` (read_in_float64; not tried for a truncated report, whose exact pass the
-    truncated gradients read too)."""
+    (read_in_float64; not tried for a truncated report, whose exact pass the truncated gradients read too)."""
     exact = exact_forward(model, dps)
     return exact, None if truncated else read_in_float64(model, exact, ks, digits, dps)
 
@@ -189,10 +210,11 @@ def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int
 def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int) -> ReadIn | None:
     """The rest of the report in float64 from a forward pass made exactly at ``dps`` digits
     (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
-    reruns measure them with the trajectory held (kept_digits).  None — the caller computes the rest exactly —
-    where a value or step leaves float64's range, where a difference of two stored values (the GRU's
-    h_{t−1} − n_t near a fixed point) cancels more than the 16 − ``digits`` digits float64 can spare,
-    where the gradients keep fewer than ``digits`` digits, or where the norms show that ``dps`` did not
+    reruns measure them with the trajectory held (kept_digits; the caller reads the gradients where they
+    hold the digits it asks for, ReadIn.holds, else computes the rest exactly, at ReadIn.rest_digits where
+    they say).  None — the caller computes the rest exactly at ``dps`` — where a value or step leaves
+    float64's range, where a difference of two stored values (the GRU's h_{t−1} − n_t near a fixed point)
+    cancels more than the 16 − ``digits`` digits float64 can spare, or where the norms show that ``dps`` did not
     leave the trajectory split.SPARE digits beyond what amplification cost it."""
     values = split.float_values(model, exact)
     if values is None or values.watch.events or not kernel.applies(values):
@@ -203,10 +225,8 @@ def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digit
     loss, grads = split.gradients(values, magnitudes)
     if values.watch.events:
         return None
-    kept = kept_digits(model, loss, grads, magnitudes, fixed=values, least=digits)
-    if kept[0] < digits:
-        return None
+    kept = kept_digits(model, loss, grads, magnitudes, fixed=values)
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
     if not dps >= lost_digits(norms) + split.SPARE:
         return None
-    return values, loss, grads, norms, kept
+    return ReadIn(values, loss, grads, norms, kept)
