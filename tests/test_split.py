@@ -248,23 +248,27 @@ def test_check_holds_a_split_report_to_its_claim():
     assert shortfall(all_mp | {"float64_digits": planted["float64_digits"]}, want, names) == []
 
 
-def test_a_read_that_falls_short_is_measured_by_every_held_rerun(monkeypatch):
-    """A read whose float64 rest keeps fewer digits than asked still runs every held rerun (the outward one
-    first): the digits its exact rest takes (ReadIn.rest_digits) come from the whole measurement, which
-    a rerun left out could only make smaller."""
+def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeypatch):
+    """kept_digits(least=…): the outward rerun first, and no further rerun once the count is below
+    ``least`` (what is returned is then only known to be below it); without it, every rerun runs."""
     data, _ = _chaotic(n=8, T=80)
     model = grad_report.NumericModel.of(parse_config(data))
     exact = exact_forward(model, 60)
+    values = split.float_values(model, exact)
+    assert values is not None
+    magnitudes: list[dict] = [{}]
+    loss, grads = split.gradients(values, magnitudes)
     calls: list[int] = []
     real = split.nudged_on
     monkeypatch.setattr(split, "nudged_on", lambda v, noise: calls.append(noise.direction) or real(v, noise))
-    read = reruns.read_in_float64(model, exact, grad_report.listed_steps(model.T), 15, 60)
-    assert read is not None and not read.holds(15)
+    every = reruns.kept_digits(model, loss, grads, magnitudes, fixed=values)
     assert calls == [run[0] for run in reruns.HELD_RUNS] and calls[0] == 0
-    values = read.values
-    magnitudes: list[dict] = [{}]
-    loss, grads = split.gradients(values, magnitudes)
-    assert reruns.kept_digits(model, loss, grads, magnitudes, fixed=values) == read.kept
+    calls.clear()
+    early = reruns.kept_digits(model, loss, grads, magnitudes, fixed=values, least=15.9)
+    assert calls == [0] and early[0] < 15.9 and early[0] >= every[0]
+    calls.clear()
+    assert reruns.kept_digits(model, loss, grads, magnitudes, fixed=values, least=1.0) == every
+    assert len(calls) == len(reruns.HELD_RUNS)
 
 
 def test_a_difference_that_cancels_more_than_float64_spares_is_not_read_in_float64(monkeypatch):

@@ -57,7 +57,7 @@ SUM_SPREAD = 2.0
 # values nudged all up moves up on one side of 0 and down on the other.  An rnn (sigmoid, n = 7, T = 237)
 # held 13.78 digits in ∂L/∂h0 relative to its largest entry where the three reruns measured 14.0 (counted
 # 2× to 4×); scattered reruns of eight seeds showed changes from 4.7e−16 to 1.3e−13, the outward one 1.5e−13
-HELD_RUNS = ((0, False, UlpNoise.SEED, 2.0), *NUDGED_RUNS)  # outward first
+HELD_RUNS = ((0, False, UlpNoise.SEED, 2.0), *NUDGED_RUNS)  # outward first: it most often decides
 FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
@@ -105,8 +105,8 @@ def sum_allowance(terms: int) -> float:
 
 
 def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
-                magnitudes: list[dict[str, np.ndarray]] | None = None, fixed: ArrayFactors | None = None
-                ) -> tuple[float, float]:
+                magnitudes: list[dict[str, np.ndarray]] | None = None, fixed: ArrayFactors | None = None,
+                least: float | None = None) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
     again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
     it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS) — and the digits
@@ -121,7 +121,9 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     on NumPy.  ``fixed``: the float64 pass read from an exact trajectory (numeric/split.py), whose reruns
     (HELD_RUNS: NUDGED_RUNS and an outward one) nudge its stored values where they are instead of running
     the forward pass again (split.nudged_on; their δ recursion compiled where jit_nudge.held_gradients
-    runs, else on NumPy); benchmarks/split_sweep.py checks their counts."""
+    runs, else on NumPy); benchmarks/split_sweep.py checks their counts.
+    ``least``: the reruns stop once the count relative to the largest entries falls below it (the counts
+    returned are then only known to be that low)."""
     worst_block = worst_entry = 0.0
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
         moved = model if fixed is not None else _inputs_moved(model, direction, scattered, seed)
@@ -139,6 +141,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
         for plain, moved in pairs:
             entry, whole = _changes(plain, moved)
             worst_entry, worst_block = max(worst_entry, margin * entry), max(worst_block, margin * whole)
+        if least is not None and _digits(worst_block) < least:  # short of it already: the rest cannot help
+            return _digits(worst_block), _digits(worst_entry)
     charge = sum_allowance(model.x.shape[0] * model.x.shape[2])  # every gradient sums over t and the batch
     for plain_layer, sizes in zip(grads, magnitudes or [], strict=False):
         for param, block in plain_layer.items():
