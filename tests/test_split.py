@@ -52,9 +52,7 @@ def _digits_held(got: dict, want: list[dict]) -> tuple[float, float]:
 def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_digits_it_claims(engine, monkeypatch):
     """Rounding amplified by about 10^7: the forward pass with Arb (or, turned off, mpmath) at 30 digits
     more, the rest in float64 from it, holding the digits its reruns claim against reference.py; the norms
-    are the exact pass's, to 10 digits of their log10.  Asked for 15 digits, which the float64 rest does
-    not keep, the rest is computed exactly from the same pass at DPS digits beyond what its reruns measured
-    rounding cost it, and holds every digit float64 shows."""
+    are the ones the all-mpmath report gives, to 10 digits of their log10."""
     monkeypatch.setenv("SYMBPTT_ARB", "1" if engine == "Arb" else "0")
     data, params = _chaotic()
     report = grad_report.grad_report(parse_config(data))
@@ -68,38 +66,25 @@ def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_
     held = _digits_held(report["grad"], want)
     assert held[0] >= claim["relative_to_largest"] and held[1] >= claim["worst_entry"], (held, claim)
     assert claim["relative_to_largest"] >= grad_report.DIGITS
-    all_mp = grad_report.grad_report(parse_config(data), digits=15)  # the split keeps fewer: the rest exactly
+    all_mp = grad_report.grad_report(parse_config(data), digits=15)  # the split keeps fewer: mpmath throughout
     assert not grad_report.gradients_in_float64(all_mp) and "float64_digits" not in all_mp
-    rest = math.ceil(reruns.FLOAT64_DIGITS - _kept_worst(data, dps))  # what rounding cost the float64 rest
-    assert all_mp["precision"].startswith(f"{engine} at {dps} digits for the forward pass, {engine} at "
-                                          f"{grad_report.DPS + rest} digits for the rest (")
-    assert f"rounding cost it up to {rest} digits, and the rest carries {grad_report.DPS} beyond" in all_mp["precision"]
-    model = grad_report.NumericModel.of(parse_config(data))
-    with mpmath.workdps(dps):
-        values = split.exact_values(model, exact_forward(model, dps))
-        exact = grad_report.log10_jacobian_norms(values, 1, grad_report.listed_steps(model.T))["state"]
-    for got in (report, all_mp):
-        assert np.allclose([row["log10"] for row in got["log10_jacobian_norms"]], exact, rtol=0, atol=1e-10)
-    assert _digits_held(all_mp["grad"], want)[1] >= 15.9
-
-
-def _kept_worst(data: dict, dps: int) -> float:
-    """The digits the worst entry of the float64 rest kept, read from an exact forward pass at ``dps``."""
-    model = grad_report.NumericModel.of(parse_config(data))
-    read = reruns.read_in_float64(model, exact_forward(model, dps), grad_report.listed_steps(model.T), 15, dps)
-    assert read is not None
-    return read.kept[1]
+    assert all_mp["precision"].startswith(f"{engine} at {dps} digits (float64 would keep about ")
+    mine = [row["log10"] for row in report["log10_jacobian_norms"]]
+    exact = [row["log10"] for row in all_mp["log10_jacobian_norms"]]
+    assert np.allclose(mine, exact, rtol=0, atol=1e-10)
+    assert _digits_held(all_mp["grad"], want)[1] >= grad_report.DIGITS
 
 
 def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatch):
-    """Asked for 15 digits, the float64 rest of the chaotic network keeps about 13: the rest is computed
-    exactly at DPS beyond what its reruns measured rounding cost the worst entry, and the words give those
-    digits.  Counted with margins ten times as large, the reruns say a digit more was lost: the rest takes
-    one digit more, and the words change with it."""
-    data, _ = _chaotic()
-    first = grad_report.grad_report(parse_config(data), digits=15)["precision"]
+    """The benchmark's chaotic network at T = 1000 (forward pass at 130 digits): its float64 rest keeps
+    about 11 of the 12 digits asked for, so the rest is computed exactly at DPS beyond what its reruns
+    measured rounding cost the worst entry, and the words give those digits.  Counted with margins ten
+    times as large, the reruns say a digit more was lost: the rest takes one digit more, and the words
+    change with it."""
+    data, _ = _chaotic(T=1000)
+    first = grad_report.grad_report(parse_config(data))["precision"]
     monkeypatch.setattr(reruns, "HELD_RUNS", tuple((*run[:3], 10 * run[3]) for run in reruns.HELD_RUNS))
-    second = grad_report.grad_report(parse_config(data), digits=15)["precision"]
+    second = grad_report.grad_report(parse_config(data))["precision"]
     dps = int(first.split()[2])
     costs = []
     for words in (first, second):
@@ -111,6 +96,25 @@ def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatc
     margins = sorted({run[3] for run in reruns.HELD_RUNS})  # the patched ones
     counted = f"counting {margins[0]:g}× to {margins[-1]:g}× the changes they show"
     assert counted in second and counted not in first
+
+
+def test_a_short_read_is_measured_whole_only_where_the_digits_it_saves_pay_for_the_reruns(monkeypatch):
+    """whole_pays: the chaotic network at T = 1000 (123–130 digits) saves more Arb work than three reruns cost,
+    and its rest takes fewer digits than its forward pass; at T = 80 (37 digits) nothing is saved, the
+    reruns stop at the first that shows the read short, and the rest is computed at the pass's digits.
+    With reruns priced a thousand times as high, the long run takes that path too, and says so."""
+    long, short = _chaotic(T=1000)[0], _chaotic(T=80)[0]
+    models = [grad_report.NumericModel.of(parse_config(d)) for d in (long, short)]
+    words = grad_report.grad_report(parse_config(long))["precision"]
+    dps = int(words.split()[2])  # the float64 norms decide it: 123–130 digits, as the float64 pass rounds
+    assert words.startswith(f"Arb at {dps} digits for the forward pass, Arb at ")
+    assert reruns.whole_pays(models[0], dps) and not reruns.whole_pays(models[1], 37)
+    words = grad_report.grad_report(parse_config(short), digits=15)["precision"]
+    assert words.startswith("Arb at 37 digits (float64 would keep about ")
+    monkeypatch.setattr(reruns, "RERUN_STEP", 1000 * reruns.RERUN_STEP)
+    assert not reruns.whole_pays(models[0], dps)
+    words = grad_report.grad_report(parse_config(long))["precision"]
+    assert words.startswith(f"Arb at {dps} digits (float64 would keep about 0 digits")
 
 
 @pytest.mark.parametrize("kept", [(11.3, 11.28), (13.0, 12.05), (9.0, 0.99), (12.0, 1.0), (15.95, 15.95)])

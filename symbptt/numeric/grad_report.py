@@ -54,6 +54,7 @@ from .reruns import (
     lost_digits,
     measured_words,
     shown_digits,
+    whole_pays,
 )
 
 DIGITS = 12  # by default the report stays in float64 where that keeps 12 significant digits (16 - 4 lost)
@@ -185,7 +186,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     loss, grads, rest = split.exact_rest(model, values)
             else:
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
-                exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None)
+                exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None,
+                                                 whole_pays(model, dps))
                 engine = forward_engine(exact)
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
@@ -228,7 +230,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
                 if cfg.truncate is not None:
                     truncated_cost(model, cfg.truncate, DPS)
-                exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None)
+                exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None, whole=False)
                 engine = forward_engine(exact)
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read

@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 
+from ..budget import arb_pass_seconds
 from . import kernel, split
 from .exact import DPS, exact_forward
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, Trajectory, UlpNoise, float_difference_digits
+from .forward import ROUNDING, Trajectory, UlpNoise, compiled, float_difference_digits
 from .jit_nudge import nudged_gradients
 from .logspace import log10_jacobian_norms
 
@@ -199,23 +200,44 @@ class ReadIn(NamedTuple):
         return at if at < dps else None
 
 
-def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int, truncated: bool = False
-                       ) -> tuple[Trajectory, ReadIn | None]:
+RERUN_STEP = 8e-6  # seconds of Python one held rerun on NumPy spends per step, layer and sequence (a scalar
+# sin(a) unit, T = 1000: 7 ms a rerun)
+
+
+def whole_pays(model: NumericModel, dps: int) -> bool:
+    """Whether a read from an exact forward pass of ``model`` at ``dps`` digits that falls short is measured
+    by every held rerun, so that its exact rest can take ReadIn.rest_digits (at most DPS + 16 digits),
+    rather than stopped at the first rerun that shows it short (the rest then at ``dps``): where what the
+    rest at those digits saves — half of what budget.arb_pass_seconds prices Arb's pass and rest at ``dps``
+    beyond what it prices them at DPS + 16 (the rest is about half of that work) — is more than the reruns
+    left cost on NumPy (RERUN_STEP a step).  Deterministic: it reads the sizes only."""
+    cell, T, m, B = model.cell, model.x.shape[0], model.x.shape[1], model.x.shape[2]
+    n, keys = model.params[0][f"{cell.states[0]}0"].shape[0], len(compiled(cell, "float").keys)
+    saved = (arb_pass_seconds(cell, n, m, T, B, model.layers, dps, keys)
+             - arb_pass_seconds(cell, n, m, T, B, model.layers, DPS + 16, keys)) / 2
+    return saved > (len(HELD_RUNS) - 1) * RERUN_STEP * T * model.layers * B
+
+
+def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int, truncated: bool = False,
+                       whole: bool = True) -> tuple[Trajectory, ReadIn | None]:
     """The exact forward pass at ``dps`` digits (exact_forward), and the rest read in float64 from it
-    (read_in_float64; not tried for a truncated report, whose exact pass the truncated gradients read too)."""
+    (read_in_float64, measured whole or not as ``whole`` says; not tried for a truncated report, whose
+    exact pass the truncated gradients read too)."""
     exact = exact_forward(model, dps)
-    return exact, None if truncated else read_in_float64(model, exact, ks, digits, dps)
+    return exact, None if truncated else read_in_float64(model, exact, ks, digits, dps, whole)
 
 
-def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int) -> ReadIn | None:
+def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digits: int, dps: int,
+                    whole: bool = True) -> ReadIn | None:
     """The rest of the report in float64 from a forward pass made exactly at ``dps`` digits
     (numeric/split.py): the pass, loss, gradients, Jacobian norms and the digits the gradients kept as the
     reruns measure them with the trajectory held (kept_digits; the caller reads the gradients where they
     hold the digits it asks for, ReadIn.holds, else computes the rest exactly, at ReadIn.rest_digits where
     they say).  None — the caller computes the rest exactly at ``dps`` — where a value or step leaves
     float64's range, where a difference of two stored values (the GRU's h_{t−1} − n_t near a fixed point)
-    cancels more than the 16 − ``digits`` digits float64 can spare, or where the norms show that ``dps`` did not
-    leave the trajectory split.SPARE digits beyond what amplification cost it."""
+    cancels more than the 16 − ``digits`` digits float64 can spare, where the norms show that ``dps`` did
+    not leave the trajectory split.SPARE digits beyond what amplification cost it, or, not ``whole``, where
+    the reruns (outward first) show fewer than ``digits`` and stop there (whole_pays)."""
     values = split.float_values(model, exact)
     if values is None or values.watch.events or not kernel.applies(values):
         return None
@@ -225,7 +247,9 @@ def read_in_float64(model: NumericModel, exact: Trajectory, ks: list[int], digit
     loss, grads = split.gradients(values, magnitudes)
     if values.watch.events:
         return None
-    kept = kept_digits(model, loss, grads, magnitudes, fixed=values)
+    kept = kept_digits(model, loss, grads, magnitudes, fixed=values, least=None if whole else digits)
+    if not whole and kept[0] < digits:
+        return None
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
     if not dps >= lost_digits(norms) + split.SPARE:
         return None
