@@ -110,6 +110,7 @@ class _Walk:
         for t in range(last, first - 1, -1):
             for key, parts, err in self.plan.order:
                 total = self.errors[t] if err and t in loss_steps else None
+                proven = False  # ``total`` is one ball product whose entries were proven as it was read
                 for p in parts:
                     s = t if p.up else t + 1
                     if (p.up and t == 0) or s > last:
@@ -117,10 +118,14 @@ class _Walk:
                     v = store[p.later][s]
                     for c, m in p.terms:
                         scaled = self.coefs[p.later[0] - 1][c][s] * v
+                        if m is not None and total is None:
+                            total, proven = arbforward.checked_product(
+                                arb_mat, self.transposed[(p.later[0], m)], scaled.tolist(), self.proven), True
+                            continue
                         part = scaled if m is None else np.array(
                             (self.transposed[(p.later[0], m)] * arb_mat(scaled.tolist())).tolist(), dtype=object)
-                        total = part if total is None else total + part
-                store[key][t] = zeros if total is None else self.checked(total)
+                        total, proven = (part if total is None else total + part), False
+                store[key][t] = zeros if total is None else total if proven else self.checked(total)
         return store
 
     def sums(self, store: dict[tuple[int, str], np.ndarray], first: int, last: int) -> list[dict[str, np.ndarray]]:

@@ -164,6 +164,13 @@ def _nodes(cell: Cell) -> list[Any] | None:
     return [np.frompyfunc(sp.lambdify(cc.args, expr, [table, "mpmath"]), len(cc.args), 1) for expr in exprs]
 
 
+def checked_product(arb_mat: Any, matrix: Any, rows: list[list[Any]], proven: Callable[[Any], Any]) -> np.ndarray:
+    """The ball matrix product ``matrix`` · ``rows`` (a list of rows), each entry proven (``proven``: its
+    midpoint, or GiveUp), as an object array of the product's shape."""
+    product = matrix * arb_mat(rows)
+    return np.array([proven(v) for v in product.entries()], dtype=object).reshape(product.nrows(), product.ncols())
+
+
 def _sources(cell: Cell) -> list[str] | None:
     """The distinct sources the linear maps read (states, then INPUT), or None where one map reads a
     source through two matrices (its products would have to be added before the check)."""
@@ -250,7 +257,8 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
     T, B = model.x.shape[0], model.x.shape[2]
     n = model.params[0][f"{cell.states[0]}0"].shape[0]
 
-    checked = np.frompyfunc(proven_by(flint, prec), 1, 1)
+    proven = proven_by(flint, prec)
+    checked = np.frompyfunc(proven, 1, 1)
     exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
     values: list[dict[str, np.ndarray]] = []
     scalars: list[dict[str, np.ndarray]] = []
@@ -280,7 +288,7 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
         for t in range(1, T + 1):
             column = [row for src in sources
                       for row in (inputs[t - 1] if src == INPUT else layer[src][t - 1]).tolist()] + ones
-            maps = checked(np.array((weights * arb_mat(column)).tolist(), dtype=object))
+            maps = checked_product(arb_mat, weights, column, proven)
             for i, lin in enumerate(cell.linears):
                 layer[lin.name][t] = args[lin.name] = maps[i * n:(i + 1) * n]
             for s in cell.states:
@@ -483,5 +491,5 @@ def as_mpf(traj: Trajectory, mp_model: NumericModel) -> Trajectory:
 
 
 __all__ = ["GUARD", "RETRIES", "GiveUp", "Refused", "arb_source", "as_mpf", "as_mpf_array", "as_mpf_value", "attempt",
-           "coefficients", "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb", "proven_by", "serves",
-           "sign_log10", "to_float"]
+           "checked_product", "coefficients", "flint_module", "forward", "is_arb", "lazy_mpf", "made_with_arb",
+           "proven_by", "serves", "sign_log10", "to_float"]
