@@ -15,9 +15,11 @@ estimates:
 - Arb's pass and rest against the budget's estimate of them (budget.arb_pass_seconds), which is meant to
   be at or above what they take;
 - `symbptt.gradients(..., digits=12)` on the chaotic tanh network of docs/performance.md §10b (n = 16,
-  W = 4·N(0, 1/n), x = 0.1): one sequence, its exact forward pass read in float64 (numeric/split.py),
-  and a batch of two, which the split does not read, every number computed again with Arb's pass and
-  rest; each against mpmath throughout (SYMBPTT_ARB=0, the split turned off), with the path each took.
+  W = 4·N(0, 1/n), x = 0.1): one sequence (T = 300), its exact forward pass read in float64
+  (numeric/split.py); a batch of two, which the split does not read, every number computed again with
+  Arb's pass and rest; and one sequence at T = 1000, whose float64 rest falls short, its rest computed
+  exactly at the digits the reruns ask for (numeric/reruns.py); each against mpmath throughout
+  (SYMBPTT_ARB=0, the split turned off), with the path each took.
 
 On the 2-core machine of the notes (two runs): Arb's forward pass 6.0–6.4× (rnn n = 16), 8.0–8.2× (LSTM
 n = 8) and 6.4–6.6× (GRU n = 8) faster than mpmath's at T = 300 and 60 digits, 7.9–8.1× for the rnn at
@@ -25,7 +27,9 @@ T = 1000 and 130 digits (3.3–5.6× against mpmath's pass repeated with its exp
 7.5–9.3× faster than mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the estimates
 1.2–2.7× what the passes took; the report made exact 7.1–19.1× the float64 report with Arb, 39–81× with
 mpmath (the LSTM of 128 units refused with mpmath); the gradients call 28–34 ms against 300–328 (9.6–10.7×)
-for one sequence and 148–169 ms against 602–622 (3.6–4.2×) for the batch.
+for one sequence and 133–169 ms against 602–650 (3.6–4.5×) for the batch; at T = 1000, 176 ms (Arb's pass
+at 130 digits, its rest at 35) against 4.05 s (mpmath at 368 digits, 23×), where it had settled two Arb
+passes, at 130 and 260 digits, in 355 ms (the call alone: 130–140 ms).
 
     python benchmarks/exact_passes.py            # --smoke: small sizes, one run each
 """
@@ -206,34 +210,41 @@ def gradients_rows(smoke: bool) -> list[str]:
     """`symbptt.gradients(digits=12)` on the chaotic network: one sequence (its exact forward pass read in
     float64) and a batch of two (which the split does not read: every number computed again exactly),
     each against mpmath throughout (SYMBPTT_ARB=0, the split turned off), with the path each took."""
-    n, T = 16, (80 if smoke else 300)
+    n = 16
     rng = np.random.default_rng(0)
     params = {"W": 4.0 * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
               "h0": np.full(n, 0.3)}
-    one = (np.full((T, 1), 0.1), np.zeros(n))
-    two = (np.stack([np.full((T, 1), 0.1), np.full((T, 1), 0.2)], axis=2), np.zeros((n, 2)))
-    keep_split, keep_rest = gradients_module._split, arbbackward.gradients
+    keep_split, keep_rest, keep_forward = gradients_module._split, arbbackward.gradients, arbforward.forward
     rows = []
-    for label, (x, y) in (("one sequence", one), ("a batch of two", two)):
+    cases = [(80, "one sequence"), (80, "a batch of two")] if smoke else [
+        (300, "one sequence"), (300, "a batch of two"), (1000, "one sequence")]
+    for T, label in cases:
+        x, y = (np.full((T, 1), 0.1), np.zeros(n)) if label == "one sequence" else (
+            np.stack([np.full((T, 1), 0.1), np.full((T, 1), 0.2)], axis=2), np.zeros((n, 2)))
         results: dict[str, object] = {}
         served: list[bool] = []
+        made: list[int] = []  # the digits of each exact forward pass Arb made
 
         def call(which: str, x: np.ndarray = x, y: np.ndarray = y, results: dict = results,
-                 served: list = served) -> None:
+                 served: list = served, made: list = made) -> None:
             def rest(*args: object) -> object:  # arbbackward.gradients, noting whether it served
                 out = keep_rest(*args)
                 served.append(out is not None)
                 return out
 
+            def forward(model: NumericModel, dps: int) -> object:  # arbforward.forward, noting its digits
+                made.append(dps)
+                return keep_forward(model, dps)
+
             forget_mp_values()  # each call pays for its own exponentials, as a first call does
             old = os.environ.get("SYMBPTT_ARB")
             os.environ["SYMBPTT_ARB"] = "1" if which == "new" else "0"
             gradients_module._split = keep_split if which == "new" else (lambda *args: (None, None, 0, None))
-            arbbackward.gradients = rest
+            arbbackward.gradients, arbforward.forward = rest, forward
             try:
                 results[which] = symbptt.gradients(params, x, y, digits=12)
             finally:
-                gradients_module._split, arbbackward.gradients = keep_split, keep_rest
+                gradients_module._split, arbbackward.gradients, arbforward.forward = keep_split, keep_rest, keep_forward
                 if old is None:
                     del os.environ["SYMBPTT_ARB"]
                 else:
@@ -243,10 +254,13 @@ def gradients_rows(smoke: bool) -> list[str]:
         got, before = results["new"], results["mpmath"]
         apart = max(float(np.max(np.abs(got.grads[k] - before.grads[k])) / np.max(np.abs(before.grads[k])))
                     for k in got.grads)
-        how = ("exact forward pass read in float64" if got.exact is None
-               else "Arb's forward pass and rest" if served and all(served) else "mpmath")
-        rows.append(f"| tanh n = {n}, W = 4·N(0, 1/n), T = {T}, {label} | {a * 1e3:.1f} ms ({how}, {got.digits} "
-                    f"digits) | {b * 1e3:.1f} ms (mpmath, {before.digits} digits) | {b / a:.1f}× | {apart:.1g} |")
+        forward_digits = max(made, default=got.digits)
+        how = (f"exact forward pass read in float64, {got.digits} digits" if got.exact is None
+               else f"Arb's forward pass at {forward_digits} digits and rest at {got.digits}"
+               if served and all(served) and forward_digits > got.digits
+               else f"Arb's forward pass and rest, {got.digits} digits" if served and all(served) else "mpmath")
+        rows.append(f"| tanh n = {n}, W = 4·N(0, 1/n), T = {T}, {label} | {a * 1e3:.1f} ms ({how}) "
+                    f"| {b * 1e3:.1f} ms (mpmath, {before.digits} digits) | {b / a:.1f}× | {apart:.1g} |")
     return rows
 
 

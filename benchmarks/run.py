@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import multiprocessing as mp
 import os
 import platform
@@ -579,10 +580,12 @@ def check_budget(smoke: bool) -> list[list[str]]:
 
 def _interleaved(first, second, repeats: int) -> tuple[float, float]:
     """CPU-time medians of two functions run alternately, so that a change in the machine's speed during
-    the run falls on both sides of their ratio."""
+    the run falls on both sides of their ratio; each from a collected heap (gc.collect, untimed), so that
+    neither pays for collecting what the other left (a pass read after mpmath's took 280 ms, 140 alone)."""
     a, b = [], []
     for _ in range(repeats):
         for func, times in ((first, a), (second, b)):
+            gc.collect()
             start = time.process_time()
             func()
             times.append(time.process_time() - start)
@@ -642,8 +645,11 @@ def precision_section(smoke: bool) -> list[str]:
             "mpmath: the rows name the pass that ran. The rest of the report is read in float64 from that "
             f"trajectory where the reruns that hold it measure the {DIGITS} digits asked for (numeric/split.py; "
             "the rows that say \"float64 from its trajectory\"), else computed exactly from it: with Arb's balls "
-            "where they prove it (numeric/arbbackward.py; the rows that say only \"Arb at N digits\"), else with "
-            "mpmath (\"mpmath for the rest\"). The calm run stays in float64 except for blocks that lose range.\n"]
+            "where they prove it (numeric/arbbackward.py), else with mpmath (\"mpmath for the rest\"); at "
+            f"{DPS} digits beyond what the reruns measured rounding cost the float64 rest, where that is fewer "
+            "than the forward pass's and saves more than the reruns cost (numeric/reruns.py; the rows that say "
+            "\"Arb at M digits for the rest\"), else at the forward pass's (the rows that say only \"Arb at N "
+            "digits\"). The calm run stays in float64 except for blocks that lose range.\n"]
 
 
 VERIFY_RIGHT = {  # right formulas, each with its model, that the mutation run starts from
