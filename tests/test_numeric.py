@@ -955,6 +955,20 @@ def test_the_precision_sentence_is_made_of_what_was_measured(args, words):
     assert _precision(*args) == words
 
 
+@pytest.mark.parametrize("kept,rest_at,cost", [((11.31, 11.28), 35, 5), ((13.2, 12.1), 34, 4), ((9.0, 2.5), 44, 14)])
+def test_the_precision_sentence_of_a_short_read_gives_what_rounding_cost_it(kept, rest_at, cost):
+    """A read whose float64 rest fell short: the sentence gives the rest's digits, what the held reruns
+    measured (floored as kept_words floors it) and what rounding cost the worst entry, ⌈15.95 − kept⌉."""
+    from symbptt.numeric.grad_report import _precision
+    from symbptt.numeric.reruns import kept_words, measured_words
+
+    words = _precision(130, 85.4, 0.0, 4.0, None, None, None, "Arb", "Arb", short=(kept, rest_at))
+    assert words == (f"Arb at 130 digits for the forward pass, Arb at {rest_at} digits for the rest (float64 from "
+                     f"that trajectory kept only {kept_words(kept)}, {measured_words(held=True)}: rounding cost it "
+                     f"up to {cost} digits, and the rest carries {rest_at - cost} beyond them; float64 throughout "
+                     "would keep about 0 digits: rounding amplified by up to 10^85.4)")
+
+
 def test_the_measuring_words_and_counts_follow_the_reruns_and_the_margin(monkeypatch):
     """The sentence says how many reruns measured and with what margins, as they are set; a count never
     exceeds what a float64 holds, and each rerun's change is counted times its own margin."""

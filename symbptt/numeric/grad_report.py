@@ -155,8 +155,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     differences: float | None = None  # the digits saturated gates' differences cancel, measured exactly
     measured: tuple[int, ArrayFactors, NumericModel] | None = None  # the exact pass read, for the truncated report
     held: tuple[float, float] | None = None  # the digits kept where the exact forward pass was read in float64
-    short: tuple[float, float] | None = None  # ... where they fell short, and the rest was computed exactly
-    rest_at: int | None = None  # at these digits (fewer than the forward pass's), from the read's reruns
+    short: tuple[tuple[float, float], int] | None = None  # where they fell short: what they kept, and the
+    # digits the rest was then computed at exactly (fewer than the forward pass's), from the read's reruns
     engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
     rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
@@ -201,7 +201,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     values, loss, grads, rest = split.exact_pass(model, exact)
                 mp_model = values.model
                 if read is not None and rest_at is not None:  # the norms: the read's, from the same trajectory
-                    norms, short = read.norms, read.kept
+                    norms, short = read.norms, (read.kept, rest_at)
                     lost = lost_digits(norms) + cancelled
                     break
             with mpmath.workdps(dps):
@@ -218,7 +218,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             raise RunFailed(f"this run amplifies rounding by 10^{lost:.4g}, beyond the {MAX_DIGITS} digits "
                             "the exact path uses; shorten x or shrink the weights")
         used_mp = dps
-        if held is None and rest_at is None:  # the exact pass the report read, at its digits: the truncated
+        if held is None and short is None:  # the exact pass the report read, at its digits: the truncated
             measured = (dps, values, mp_model)  # gradients read it too
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
@@ -255,7 +255,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
         "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest,
-                                inputs=not model.cell.linears, short=(short, rest_at) if rest_at else None),
+                                inputs=not model.cell.linears, short=short),
     }
     shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
     if shown is not None:
@@ -316,7 +316,7 @@ def _would_keep(lost: float) -> str:
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
-               inputs: bool = False, short: tuple[tuple[float, float] | None, int] | None = None) -> str:
+               inputs: bool = False, short: tuple[tuple[float, float], int] | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
@@ -343,11 +343,12 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
                       else f"float64 throughout {_would_keep(lost)}")
         return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
                 f"(kept {kept_words(held)}, {measured_words(held=True)}; {throughout}{colon})")
-    if short is not None and short[0] is not None:
-        cost = math.ceil(FLOAT64_DIGITS - short[0][1])
-        return (f"{engine} at {used_mp} digits for the forward pass, {rest} at {short[1]} digits for the rest "
-                f"(float64 from that trajectory kept only {kept_words(short[0])}, {measured_words(held=True)}: "
-                f"rounding cost it up to {cost} digits, and the rest carries {short[1] - cost} beyond them; "
+    if short is not None:
+        read_kept, rest_at = short
+        cost = math.ceil(FLOAT64_DIGITS - read_kept[1])
+        return (f"{engine} at {used_mp} digits for the forward pass, {rest} at {rest_at} digits for the rest "
+                f"(float64 from that trajectory kept only {kept_words(read_kept)}, {measured_words(held=True)}: "
+                f"rounding cost it up to {cost} digits, and the rest carries {rest_at - cost} beyond them; "
                 f"float64 throughout {_would_keep(lost)}{colon})")
     if kept is not None:
         why = f"float64 kept only {kept_words(kept)}, {measured_words(inputs=inputs)}{tail}"
