@@ -98,6 +98,15 @@ def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatc
     assert counted in second and counted not in first
 
 
+def test_whole_pays_prices_the_rest_the_engine_that_serves_would_run(monkeypatch):
+    """At T = 300 (60 digits) the fewer digits save Arb's rest less than three reruns cost, and mpmath's rest
+    (SYMBPTT_ARB=0: arbforward does not serve) more: the decision follows the engine's price."""
+    model = grad_report.NumericModel.of(parse_config(_chaotic(T=300)[0]))
+    assert not reruns.whole_pays(model, 60)
+    monkeypatch.setenv("SYMBPTT_ARB", "0")
+    assert reruns.whole_pays(model, 60)
+
+
 def test_a_short_read_is_measured_whole_only_where_the_digits_it_saves_pay_for_the_reruns(monkeypatch):
     """whole_pays: the chaotic network at T = 1000 (123–130 digits) saves more Arb work than three reruns cost,
     and its rest takes fewer digits than its forward pass; at T = 80 (37 digits) nothing is saved, the

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 
-from ..budget import arb_pass_seconds
-from . import kernel, split
+from ..budget import arb_pass_seconds, mp_pass_seconds
+from . import arbforward, kernel, split
 from .exact import DPS, exact_forward
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
 from .forward import ROUNDING, Trajectory, UlpNoise, compiled, float_difference_digits
@@ -208,14 +208,19 @@ def whole_pays(model: NumericModel, dps: int) -> bool:
     """Whether a read from an exact forward pass of ``model`` at ``dps`` digits that falls short is measured
     by every held rerun, so that its exact rest can take ReadIn.rest_digits (at most DPS + 16 digits),
     rather than stopped at the first rerun that shows it short (the rest then at ``dps``): where what the
-    rest at those digits saves — half of what budget.arb_pass_seconds prices Arb's pass and rest at ``dps``
-    beyond what it prices them at DPS + 16 (the rest is about half of that work) — is more than the reruns
-    left cost on NumPy (RERUN_STEP a step).  Deterministic: it reads the sizes only."""
-    cell, T, m, B = model.cell, model.x.shape[0], model.x.shape[1], model.x.shape[2]
+    rest at those digits saves — half of what the budget prices the exact pass and rest at ``dps`` beyond
+    what it prices them at DPS + 16 (the rest is about half of that work; Arb's where arbforward serves the
+    model, budget.arb_pass_seconds, else mpmath's, budget.mp_pass_seconds) — is more than the reruns left
+    cost on NumPy (RERUN_STEP a step).  Deterministic: it reads the sizes only."""
+    cell, T, m, B, layers = model.cell, model.x.shape[0], model.x.shape[1], model.x.shape[2], model.layers
     n, keys = model.params[0][f"{cell.states[0]}0"].shape[0], len(compiled(cell, "float").keys)
-    saved = (arb_pass_seconds(cell, n, m, T, B, model.layers, dps, keys)
-             - arb_pass_seconds(cell, n, m, T, B, model.layers, DPS + 16, keys)) / 2
-    return saved > (len(HELD_RUNS) - 1) * RERUN_STEP * T * model.layers * B
+
+    def priced(digits: int) -> float:
+        if arbforward.serves(model):
+            return arb_pass_seconds(cell, n, m, T, B, layers, digits, keys)
+        return mp_pass_seconds(cell, n, m, T, B, layers, digits)
+
+    return (priced(dps) - priced(DPS + 16)) / 2 > (len(HELD_RUNS) - 1) * RERUN_STEP * T * layers * B
 
 
 def exact_then_float64(model: NumericModel, dps: int, ks: list[int], digits: int, truncated: bool = False,
