@@ -10,7 +10,8 @@ measured as the float64 pass's digits are (reruns.kept_digits): by reruns that n
 value by one rounding — here with the trajectory held where it is, since its values carry one rounding
 each and nothing of the forward pass's amplification. When the reruns show fewer digits than asked, the
 caller computes the rest exactly from the same exact pass (``exact_pass``: Arb's balls where they serve,
-else mpmath), so the attempt costs only the float64 passes.
+else mpmath), so the attempt costs only the float64 passes — at the digits the reruns say rounding costs
+it plus DPS, where they measured that (reruns.ReadIn.rest_digits), else at the forward pass's.
 """
 
 from __future__ import annotations
