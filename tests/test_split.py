@@ -284,6 +284,24 @@ def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeyp
     assert len(calls) == len(reruns.HELD_RUNS)
 
 
+def test_a_read_that_falls_short_runs_every_held_rerun_only_when_measured_whole(monkeypatch):
+    """read_in_float64(whole=True) on a read that keeps fewer digits than asked runs every held rerun (the
+    digits its exact rest takes come from the whole count, ReadIn.rest_digits) and returns the read;
+    whole=False stops at the outward rerun, which shows it short, and returns None."""
+    data, _ = _chaotic(n=8, T=80)
+    model = grad_report.NumericModel.of(parse_config(data))
+    exact = exact_forward(model, 60)
+    calls: list[int] = []
+    real = split.nudged_on
+    monkeypatch.setattr(split, "nudged_on", lambda v, noise: calls.append(noise.direction) or real(v, noise))
+    ks = grad_report.listed_steps(model.T)
+    read = reruns.read_in_float64(model, exact, ks, 15, 60, whole=True)
+    assert read is not None and not read.holds(15)
+    assert calls == [run[0] for run in reruns.HELD_RUNS]
+    calls.clear()
+    assert reruns.read_in_float64(model, exact, ks, 15, 60, whole=False) is None and calls == [0]
+
+
 def test_a_difference_that_cancels_more_than_float64_spares_is_not_read_in_float64(monkeypatch):
     """A 2-layer GRU (n = 4, T = 238) whose float64 pass kept 10 digits: on its exact pass layer 2's
     h_{t−1} − n_t cancels 13 digits.  Read in float64 it claimed 5.7 digits in its worst entry and held
