@@ -8,8 +8,10 @@ report computes the forward pass exactly (with Arb, numeric/arbforward.py, else 
 kept the rest in float64 claims ``float64_digits`` (relative to each gradient's largest entry, of its
 worst entry); each gradient's error against reference.py (at the report's digits + 40) must be within
 10^−claim of its largest entry and every entry within 10^−claim of itself (besides the rounding of the
-result to float64).  A report mpmath finished must hold 12 digits relative to each gradient's largest
-entry.  Reports symbptt refuses (its budget, a run beyond its digits) are skipped.
+result to float64).  A report computed exactly must hold 12 digits relative to each gradient's largest
+entry — those whose rest took fewer digits than their forward pass (numeric/reruns.py) counted apart,
+as 'rest'; --long draws the sizes where that happens.  Reports symbptt refuses (its budget, a run beyond
+its digits) are skipped.
 
 Prints each case outside its claim, then the count of cases by path and the largest ratio of an error to
 what its claim allows (1 would be a claim just held), also when stopped by Ctrl-C or kill; exits 1 when a
@@ -51,8 +53,15 @@ SPARE = 40  # reference.py's digits beyond the report's own
 ASKED = 12  # the digits the report keeps by default
 
 
-def draw(rng: np.random.Generator) -> tuple:
-    """One case: (cell, activation, n, layers, T, loss, weight scale, input scale, seed)."""
+def draw(rng: np.random.Generator, long: bool = False) -> tuple:
+    """One case: (cell, activation, n, layers, T, loss, weight scale, input scale, seed); ``long``: one of the
+    chaotic tanh rnns of docs/performance.md §10b ("chaotic": 12–16 units, W = 3.5–5·N(0, 1/n), b = 0,
+    x = 0.1 + N(0, 0.01·input scale²), T = 800..1000; its forward pass at about 100–150 digits), where a
+    read that falls short takes its rest at fewer digits (reruns.whole_pays)."""
+    if long:
+        n, T = int(rng.integers(12, 17)), int(rng.integers(800, 1001))
+        return ("chaotic", "tanh", n, 1, T, str(rng.choice(["last", "sum"])), float(rng.uniform(3.5, 5.0)),
+                float(rng.choice([0.0, 1.0])), int(rng.integers(1 << 30)))
     cell = CELLS[rng.integers(len(CELLS))]
     act = str(rng.choice(["tanh", "tanh", "sigmoid"])) if cell == "rnn" else "tanh"
     n, layers, T = int(rng.integers(2, 9)), int(rng.integers(1, 3)), int(rng.integers(20, 301))
@@ -71,16 +80,23 @@ def build(case: tuple, truncated: bool = False) -> tuple[dict, list[dict], np.nd
     """A case of draw's as (the report's config data, each layer's parameters, x (T, 1, 1), y); with
     ``truncated``, the config asks for truncated BPTT through truncate_of(case) steps."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
-    spec = get_cell(cell, get_activation(act))
+    spec = get_cell(_cell(cell), get_activation(act))
     rng = np.random.default_rng(seed)
-    params = draw_layers(spec, n, 1, layers, rng, weights)
+    if cell == "chaotic":  # the family of performance.md §10b
+        params = [{"W": weights * rng.normal(size=(n, n)), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
+                   "h0": np.full(n, 0.3)}]
+        x = 0.1 + 0.1 * inputs * rng.normal(size=(T, 1, 1))
+    else:
+        params = draw_layers(spec, n, 1, layers, rng, weights)
+        x = None
     for p in params:  # each recurrent weight as a gain: N(0, scale²/n)
         for name in p:
             if name.startswith("W"):
                 p[name] = p[name] / math.sqrt(n)
-    x = rng.normal(size=(T, 1, 1)) * inputs
+    if x is None:
+        x = rng.normal(size=(T, 1, 1)) * inputs
     y = rng.normal(size=(n, 1)) if loss == "last" else rng.normal(size=(T, n, 1))
-    data = {"cell": cell, "loss": loss, "x": x[:, :, 0].tolist(),
+    data = {"cell": _cell(cell), "loss": loss, "x": x[:, :, 0].tolist(),
             "y": y[:, 0].tolist() if loss == "last" else y[:, :, 0].tolist(),
             "layers": [{k: v.tolist() for k, v in p.items()} for p in params]}
     if spec.uses_activation:
@@ -88,6 +104,11 @@ def build(case: tuple, truncated: bool = False) -> tuple[dict, list[dict], np.nd
     if truncated:
         data["truncate"] = truncate_of(case)
     return data, params, x, y
+
+
+def _cell(name: str) -> str:
+    """The cell a case's name stands for ("chaotic": the rnn of performance.md §10b's family)."""
+    return "rnn" if name == "chaotic" else name
 
 
 def truncate_of(case: tuple) -> int:
@@ -103,6 +124,7 @@ def errors(case: tuple, grads: list[dict], digits: int, truncate: int | None = N
     ``digits``, the rounding of a float64 result (2⁻⁵³ of the exact value) taken off; an entry beyond
     float64's range (the report's {sign, log10}) is not checked."""
     cell, act, *_ = case
+    cell = _cell(cell)
     _, params, x, y = build(case)
     mine = [{name: np.ravel(block).tolist() if isinstance(block, np.ndarray) else _numbers(block)
              for name, block in layer.items()} for layer in grads]
@@ -110,27 +132,29 @@ def errors(case: tuple, grads: list[dict], digits: int, truncate: int | None = N
         return off_by(mine, batch_reference(params, x, y, act, case[5], cell, truncate))
 
 
-def measured(case: tuple, truncated: bool = False) -> tuple[str, float, str] | None:
+def measured(case: tuple, truncated: bool = False, digits: int = ASKED) -> tuple[str, float, str] | None:
     """(what was drawn, the largest error over what its claim allows, the path: 'split', 'mpmath' or
     'float64') for a case of draw's; None when symbptt refuses it.  With ``truncated``, the report of the
     case truncated (truncate_of), and where it went exact its truncated gradients are held to ASKED digits
-    against reference.py's truncated BPTT as well."""
+    against reference.py's truncated BPTT as well.  ``digits``: what the report is asked to keep in float64
+    (more than the default sends more reads to an exact rest)."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
     what = f"{cell} {act} n={n} layers={layers} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
     if truncated:
         what += f" truncate={truncate_of(case)}"
     try:
-        report = grad_report(parse_config(build(case, truncated)[0]))
+        report = grad_report(parse_config(build(case, truncated)[0]), digits=digits)
     except SymbpttError:
         return None
     precision = report["precision"]
-    path = ("split" if READ_IN_FLOAT64 in precision else "float64" if precision.startswith("float64") else "mpmath")
-    digits = int(precision.split()[2]) if path != "float64" else 30
-    block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], digits + SPARE)
-    if path == "mpmath" and truncated:
+    path = ("split" if READ_IN_FLOAT64 in precision else "float64" if precision.startswith("float64")
+            else "rest" if " digits for the rest (" in precision else "mpmath")  # rest: exact, at fewer digits
+    at = int(precision.split()[2]) if path != "float64" else 30
+    block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], at + SPARE)
+    if path in ("mpmath", "rest") and truncated:
         cut = report["truncated"]["grad"]
-        block = max(block, errors(case, cut if layers > 1 else [cut], digits + SPARE, truncate_of(case))[0])
-    if path == "mpmath":
+        block = max(block, errors(case, cut if layers > 1 else [cut], at + SPARE, truncate_of(case))[0])
+    if path in ("mpmath", "rest"):
         return f"{what}, {precision[:40]}", block / 10.0 ** -ASKED, path
     kept = report["float64_digits"]
     allowed = (10.0 ** -kept["relative_to_largest"], 10.0 ** -kept["worst_entry"])
@@ -144,16 +168,22 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
     parser.add_argument("--truncated", action="store_true",
                         help="every report truncated; the exact ones' truncated gradients checked too")
+    parser.add_argument("--long", action="store_true",
+                        help="chaotic tanh rnns of 12-16 units, T = 800..1000: reads that fall short take "
+                             "their rest at fewer digits ('rest')")
+    parser.add_argument("--digits", type=int, default=ASKED,
+                        help="the digits each report is asked to keep in float64 (default 12): more sends more "
+                             "reads that fall short to an exact rest")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     stop_on_kill()
     rng = np.random.default_rng(args.seed)
     start, outside = time.perf_counter(), 0
-    paths = {"split": 0, "mpmath": 0, "float64": 0}
-    worst = {"split": 0.0, "mpmath": 0.0, "float64": 0.0}
+    paths = {"split": 0, "rest": 0, "mpmath": 0, "float64": 0}
+    worst = {"split": 0.0, "rest": 0.0, "mpmath": 0.0, "float64": 0.0}
     try:
         while time.perf_counter() - start < args.seconds and (args.cases is None or sum(paths.values()) < args.cases):
-            found = measured(draw(rng), args.truncated)
+            found = measured(draw(rng, args.long), args.truncated, args.digits)
             if found is None:
                 continue
             what, ratio, path = found
