@@ -257,10 +257,10 @@ def test_the_logs_the_norms_read_from_arb_are_mpmaths(mantissa, exponent):
 def test_symbptt_gradients_reads_the_rest_from_the_splits_own_exact_pass(monkeypatch):
     """One chaotic sequence (n = 16, T = 1000) whose split keeps fewer digits than asked (11.3 of 12): the
     rest is computed exactly from the exact forward pass the split made (at 30 digits more than the
-    amplification), not from a pass made again, at DPS digits beyond what the split's reruns measured
-    rounding cost it (ReadIn.rest_digits: 35, where the pass has 130); its numbers are the exact values
-    rounded to float64, as a pass with 30 digits more than the forward pass's gives them.  With too few
-    digits for the rest (planted: 10), they are not."""
+    amplification; checked by one with CHECK digits more), not from a pass made again, at DPS digits
+    beyond what the split's reruns measured rounding cost it (ReadIn.rest_digits: 35, where the pass has
+    130); its numbers are the exact values rounded to float64, as a pass with 30 digits more than the
+    forward pass's gives them.  With too few digits for the rest (planted: 10), they are not."""
     from symbptt import gradients
     from symbptt.numeric import exact, reruns
 
@@ -273,7 +273,7 @@ def test_symbptt_gradients_reads_the_rest_from_the_splits_own_exact_pass(monkeyp
               "h0": np.full(n, 0.3)}
     got = gradients(params, np.full((T, 1), 0.1), np.zeros(n), digits=12)
     assert got.kept is not None and got.kept[1] < 1 and got.exact is not None
-    assert len(made) == 1 and exact.DPS < got.digits < made[0] - 30
+    assert made == [made[0], made[0] + exact.CHECK] and exact.DPS < got.digits < made[0] - 30  # the pass, its check
     model = NumericModel.of(parse_config({"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n}
                                          | {k: v.tolist() for k, v in params.items()}))
     read = reruns.read_in_float64(model, real(model, made[0]), listed_steps(T), 12, made[0])

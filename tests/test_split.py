@@ -75,6 +75,29 @@ def test_a_chaotic_network_computes_only_its_forward_pass_exactly_and_holds_the_
     assert _digits_held(all_mp["grad"], want)[1] >= grad_report.DIGITS
 
 
+def test_an_exact_forward_pass_is_checked_where_growth_peaks_before_the_last_step(monkeypatch):
+    """benchmarks/split_sweep.py --long found it (seed 26): a chaotic network (n = 13, T = 848, loss sum)
+    whose ‖∂s_T/∂s_k‖ reach 10^1.7 while its gradients reach 10^43. The report's exact pass at 30 digits
+    (the digits those norms ask for) gave W's gradient 10^47; checked by a pass with 20 digits more
+    (exact.exact_forward), it is made again with the digits the check asks for, and every gradient is the
+    exact value rounded to float64, as a pass at 120 digits gives it.  Planted: unchecked, it is not."""
+    from symbptt.numeric import exact
+
+    case = ("chaotic", "tanh", 13, 1, 848, "sum", 4.966641901249281, 0.0, 284709663)
+    cfg = parse_config(_sweep().build(case)[0])
+    _, want = exact.exact_gradients_at(grad_report.NumericModel.of(cfg), 120)
+
+    def exact_everywhere(report: dict) -> bool:
+        return all(np.array_equal(np.ravel(report["grad"][name]), [float(v) for v in np.ravel(block)])
+                   for name, block in want[0].items())
+
+    report = grad_report.grad_report(cfg)
+    assert exact_everywhere(report) and int(report["precision"].split()[2]) > 30
+    monkeypatch.setattr(exact, "HELD", -math.inf)
+    unchecked = grad_report.grad_report(cfg)
+    assert unchecked["precision"].startswith("Arb at 30 digits") and not exact_everywhere(unchecked)
+
+
 def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatch):
     """The benchmark's chaotic network at T = 1000 (forward pass at 130 digits): its float64 rest keeps
     about 11 of the 12 digits asked for, so the rest is computed exactly at DPS beyond what its reruns

@@ -15,6 +15,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from .. import primitives as P
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
@@ -205,12 +206,81 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
+CHECK = 20  # digits the pass that checks an exact forward pass carries beyond it
+HELD = 20  # digits an exact forward pass must share with its check (split.SPARE's twenty)
+
+
 @fewer_full_collections
 def exact_forward(model: NumericModel, dps: int) -> Trajectory:
-    """The forward pass of ``model`` at ``dps`` digits, without the step coefficients (numeric/split.py reads
-    it in float64 or adds them): Arb's where it serves (numeric/arbforward.py: each value proven to
-    mpmath's working precision), else mpmath's — each refused first when beyond the budget, Arb's pass
-    and the rest from it priced as Arb's (numeric/cost.py)."""
+    """The forward pass of ``model`` at ``dps`` digits or more, without the step coefficients
+    (numeric/split.py reads it in float64 or adds them), checked: the pass at ``dps`` is made again with
+    CHECK digits more, and where their states differ by more than 10^−HELD of each step's
+    largest — the digits were chosen from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic
+    network with loss 'sum': tests/test_split.py) — both are made again with DPS digits more than the first
+    lost, until they agree (at most MAX_DIGITS).  The pass with more digits is returned, ``digits`` the
+    digits the checked one ran at."""
+    while True:
+        first, second = _forward_at(model, dps), _forward_at(model, dps + CHECK)
+        held = _agreeing_digits(model.cell.states, first, second)
+        if held >= HELD or dps >= MAX_DIGITS:
+            second.digits = dps
+            return second
+        dps = min(MAX_DIGITS, dps + math.ceil(DPS - held))
+
+
+def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, second: Trajectory) -> float:
+    """The fewest digits two passes' ``states`` share at any step, relative to the step's largest entry of
+    each (∞ where they are equal): each difference of two exact values rounded to 64 bits, compared in
+    log10 (primitives.log10_of_parts: no float64 range to leave)."""
+    worst = -math.inf  # log10 of the largest gap relative to its step's largest entry
+    for a_layer, b_layer in zip(first.values, second.values, strict=True):
+        for name in states:
+            a, b = np.asarray(a_layer[name]), np.asarray(b_layer[name])
+            with _bits(64):
+                gaps = _log10s(_difference(a, b))
+            T = a.shape[0]
+            gap, top = gaps.reshape(T, -1).max(axis=1), _log10s(b).reshape(T, -1).max(axis=1)
+            finite = np.isfinite(top) & (gap > -math.inf)  # a step of zeros, or equal values: nothing lost
+            if np.any(finite):
+                worst = max(worst, float(np.max(gap[finite] - top[finite])))
+    return -worst
+
+
+def _log10s(values: np.ndarray) -> np.ndarray:
+    """log10|v| of every exact value (Arb midpoints or mpf; −inf for 0) as float64."""
+    if values.size and arbforward.is_arb(values.flat[0]):
+        return arbforward.sign_log10(values)[1]
+    return np.frompyfunc(P.mp_log10_abs, 1, 1)(values).astype(float)
+
+
+_difference = np.frompyfunc(  # two exact values' difference at the working bits, as an exact value
+    lambda u, v: (u - v).mid() if arbforward.is_arb(u) else u - v, 2, 1)
+
+
+class _bits:
+    """Arb and mpmath working at ``bits`` bits inside the block (restored after)."""
+
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+
+    def __enter__(self) -> None:
+        flint = arbforward.flint_module()
+        self.old = (flint.ctx.prec if flint is not None else None, mpmath.mp.prec)
+        if flint is not None:
+            flint.ctx.prec = self.bits
+        mpmath.mp.prec = self.bits
+
+    def __exit__(self, *args: object) -> None:
+        flint = arbforward.flint_module()
+        if flint is not None and self.old[0] is not None:
+            flint.ctx.prec = self.old[0]
+        mpmath.mp.prec = self.old[1]
+
+
+def _forward_at(model: NumericModel, dps: int) -> Trajectory:
+    """The forward pass of ``model`` at ``dps`` digits: Arb's where it serves (numeric/arbforward.py: each
+    value proven to mpmath's working precision), else mpmath's — each refused first when beyond the
+    budget, Arb's pass and the rest from it priced as Arb's (numeric/cost.py)."""
     if arbforward.serves(model):  # Arb's pass priced as Arb's; mpmath's priced in turn where Arb gives up
         arb_cost(model, dps)
         traj = arbforward.forward(model, dps)
@@ -237,7 +307,8 @@ def exact_gradients_at(model: NumericModel, dps: int) -> tuple[Any, list[dict[st
     """Loss and every gradient exactly at ``dps`` digits (mpf, as mp_gradients returns them): Arb's forward
     pass and rest where they serve (numeric/arbforward.py, numeric/arbbackward.py; each value proven to
     the working precision), else mpmath's; each refused first when beyond the budget (numeric/cost.py)."""
-    return rest_of(model, exact_forward(model, dps), dps)
+    traj = exact_forward(model, dps)
+    return rest_of(model, traj, traj.digits)
 
 
 def rest_of(model: NumericModel, exact: Trajectory, dps: int) -> tuple[Any, list[dict[str, np.ndarray]]]:

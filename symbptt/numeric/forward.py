@@ -191,6 +191,7 @@ class Trajectory:
     coefs: list[dict[tuple[str, str], np.ndarray]]
     inputs: np.ndarray  # (T, m, B)
     scalars: list[dict[str, np.ndarray]]
+    digits: int = 0  # an exact pass checked by one with more digits (exact.exact_forward): the digits it ran at
 
     @property
     def T(self) -> int:

@@ -188,7 +188,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 # the backward pass from the exact trajectory in float64, where that keeps the digits
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None,
                                                  whole_pays(model, dps))
-                engine = forward_engine(exact)
+                dps, engine = exact.digits, forward_engine(exact)  # more where its check asked for them
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -231,15 +231,15 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 if cfg.truncate is not None:
                     truncated_cost(model, cfg.truncate, DPS)
                 exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None, whole=False)
-                engine = forward_engine(exact)
+                engine, at = forward_engine(exact), exact.digits  # DPS, or more where its check asked for them
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
                 else:
-                    with mpmath.workdps(DPS):
+                    with mpmath.workdps(at):
                         exact_values, loss, grads, rest = split.exact_pass(model, exact)
-                    measured = (DPS, exact_values, exact_values.model)
-                used_mp = DPS
+                    measured = (at, exact_values, exact_values.model)
+                used_mp = at
     out_grad, out_log = _split_layers(grads, cfg)
     loss_value, loss_log10 = entry(loss)
     whole = [layer_norms["state"][0] for layer_norms in norms]  # log10‖∂s_T/∂s_0‖ of each layer

@@ -381,6 +381,7 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
         return None, None, 0, None
     dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else R.DPS
     exact, read = report.exact_then_float64(model, dps, ks, digits)
+    dps = exact.digits  # more where the pass's check asked for them
     if read is None:
         return None, exact, dps, None
     if not read.holds(digits):  # the rest exactly, at fewer digits where the read's norms and reruns say
