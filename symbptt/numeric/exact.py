@@ -237,9 +237,15 @@ def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, sec
         for name in states:
             a, b = np.asarray(a_layer[name]), np.asarray(b_layer[name])
             with _bits(64):
-                gaps = _log10s(_difference(a, b))
+                differences = _difference(a, b)
             T = a.shape[0]
-            gap, top = gaps.reshape(T, -1).max(axis=1), _log10s(b).reshape(T, -1).max(axis=1)
+            with np.errstate(all="ignore"):
+                floats = np.abs(differences.astype(float)), np.abs(b.astype(float))
+            if all(np.all(np.isfinite(v)) for v in floats):  # within float64's range: log10 of the largest
+                with np.errstate(divide="ignore"):
+                    gap, top = (np.log10(v.reshape(T, -1).max(axis=1)) for v in floats)
+            else:
+                gap, top = _log10s(differences).reshape(T, -1).max(axis=1), _log10s(b).reshape(T, -1).max(axis=1)
             finite = np.isfinite(top) & (gap > -math.inf)  # a step of zeros, or equal values: nothing lost
             if np.any(finite):
                 worst = max(worst, float(np.max(gap[finite] - top[finite])))
