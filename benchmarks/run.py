@@ -649,7 +649,9 @@ def precision_section(smoke: bool) -> list[str]:
             f"{DPS} digits beyond what the reruns measured rounding cost the float64 rest, where that is fewer "
             "than the forward pass's and saves more than the reruns cost (numeric/reruns.py; the rows that say "
             "\"Arb at M digits for the rest\"), else at the forward pass's (the rows that say only \"Arb at N "
-            "digits\"). The calm run stays in float64 except for blocks that lose range.\n"]
+            "digits\"). Each exact forward pass is checked by one with 20 digits more (numeric/exact.py), which "
+            "costs the chaotic rows a second pass. The calm run stays in float64 except for blocks that lose "
+            "range.\n"]
 
 
 VERIFY_RIGHT = {  # right formulas, each with its model, that the mutation run starts from

@@ -22,9 +22,10 @@ forward pass, seeds 5, 6 and 7 (900 s each) made 9,250 reports, 1,120 read in fl
 claim (the largest error 0.45); seed 6 had first found a GRU (n = 4, 2 layers, T = 238) 7.6× outside
 its worst-entry claim, whose h_{t−1} − n_t cancels 13 digits (such a pass is now refused).  With --long,
 seed 26 (540 s) made 338 reports and seed 27 (--digits 14, 540 s) 326: the 154 whose rest took fewer digits
-were all exact, but 14 others were outside their claim, by up to 10^34 — an open fault: their forward pass
-took its digits from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (loss 'sum'; seed 26's
-n = 13, T = 848 network: norms 10^1.7, gradients 10^43, and at 30 digits they come out 10^47).
+were all exact, but 14 others were outside their claim, by up to 10^34: their forward pass took its
+digits from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (loss 'sum'; seed 26's n = 13, T = 848
+network: norms 10^1.7, gradients 10^43, and at 30 digits they came out 10^47).  Each exact forward pass
+is now checked by one with 20 digits more (numeric/exact.py).
 
     python benchmarks/split_sweep.py --seed 1 --seconds 600
 """
