@@ -10,6 +10,7 @@ the exact pass itself (measured_saturation).  grad_report and symbptt.gradients 
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from typing import Any
 
 import mpmath
@@ -217,14 +218,17 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     CHECK digits more, and where their states differ by more than 10^−HELD of each step's
     largest — the digits were chosen from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic
     network with loss 'sum': tests/test_split.py) — both are made again with DPS digits more than the first
-    lost, until they agree (at most MAX_DIGITS).  The pass with more digits is returned, ``digits`` the
-    digits the checked one ran at."""
+    lost, until they agree; refused in one line where they do not within MAX_DIGITS.  The pass with more
+    digits is returned, ``digits`` the digits the checked one ran at."""
     while True:
         first, second = _forward_at(model, dps), _forward_at(model, dps + CHECK)
         held = _agreeing_digits(model.cell.states, first, second)
-        if held >= HELD or dps >= MAX_DIGITS:
+        if held >= HELD:
             second.digits = dps
             return second
+        if dps >= MAX_DIGITS:
+            raise RunFailed(f"this run's forward pass still changes beyond {MAX_DIGITS} digits: its rounding is "
+                            "amplified past what the exact path carries; shorten x or shrink the weights")
         dps = min(MAX_DIGITS, dps + math.ceil(DPS - held))
 
 
@@ -236,7 +240,7 @@ def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, sec
     for a_layer, b_layer in zip(first.values, second.values, strict=True):
         for name in states:
             a, b = np.asarray(a_layer[name]), np.asarray(b_layer[name])
-            with _bits(64):
+            with _working_bits(64):
                 differences = _difference(a, b)
             T = a.shape[0]
             with np.errstate(all="ignore"):
@@ -263,24 +267,14 @@ _difference = np.frompyfunc(  # two exact values' difference at the working bits
     lambda u, v: (u - v).mid() if arbforward.is_arb(u) else u - v, 2, 1)
 
 
-class _bits:
-    """Arb and mpmath working at ``bits`` bits inside the block (restored after)."""
-
-    def __init__(self, bits: int) -> None:
-        self.bits = bits
-
-    def __enter__(self) -> None:
-        flint = arbforward.flint_module()
-        self.old = (flint.ctx.prec if flint is not None else None, mpmath.mp.prec)
-        if flint is not None:
-            flint.ctx.prec = self.bits
-        mpmath.mp.prec = self.bits
-
-    def __exit__(self, *args: object) -> None:
-        flint = arbforward.flint_module()
-        if flint is not None and self.old[0] is not None:
-            flint.ctx.prec = self.old[0]
-        mpmath.mp.prec = self.old[1]
+def _working_bits(bits: int) -> ExitStack:
+    """mpmath and Arb (where python-flint is on) working at ``bits`` bits inside the block."""
+    stack = ExitStack()
+    stack.enter_context(mpmath.workprec(bits))
+    flint = arbforward.flint_module()
+    if flint is not None:
+        stack.enter_context(flint.ctx.workprec(bits))
+    return stack
 
 
 def _forward_at(model: NumericModel, dps: int) -> Trajectory:
