@@ -955,6 +955,35 @@ def test_the_precision_sentence_is_made_of_what_was_measured(args, words):
     assert _precision(*args) == words
 
 
+@pytest.mark.parametrize("kept,words", [
+    ((-16.6, -16.6), "kept no digit of some gradient, rounding having cost about 33 digits"),
+    ((0.4, 0.2), "kept no digit of some gradient, rounding having cost about 16 digits"),
+    ((6.2, 0.7), "kept only about 6 digits relative to each gradient's largest entry, none in the worst entry"),
+    ((6.2, 3.9), "kept only about 6 digits relative to each gradient's largest entry, 3 in the worst entry"),
+])
+def test_what_float64_kept_is_never_a_negative_count_of_digits(kept, words):
+    """A count of kept digits below 1 (rounding cost more than float64 carries) is said as none kept and
+    what rounding cost, from the count; never "about -17 digits"."""
+    from symbptt.numeric.reruns import kept_words
+
+    assert kept_words(kept, only=True) == words
+
+
+@pytest.mark.parametrize("found", [12.25, 32.6, 1234.5])
+def test_the_amplification_a_check_measured_replaces_the_bound_it_broke(found):
+    """Where the check of an exact forward pass raised its digits, ‖∂s_T/∂s_k‖ did not bound what rounding
+    was amplified by: the sentence gives what the check measured beside them (no "up to"), and what
+    float64 throughout would keep follows the measure."""
+    from symbptt.numeric.grad_report import _power, _precision
+
+    words = _precision(63, 6.4, 0.0, 4.0, found=found)
+    keeps = "would keep about 4 digits" if found < 12.5 else "would keep no digit"
+    assert words == (f"mpmath at 63 digits (float64 {keeps}: rounding amplified by about 10^{_power(found)} in the "
+                     "states, as a pass 20 digits longer "
+                     "measured, where the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^6.4)")
+    assert "up to" not in words and "up to 10^6.4" in _precision(63, 6.4, 0.0, 4.0)
+
+
 @pytest.mark.parametrize("kept,rest_at,cost", [((11.31, 11.28), 35, 5), ((13.2, 12.1), 34, 4), ((9.0, 2.5), 44, 14)])
 def test_the_precision_sentence_of_a_short_read_gives_what_rounding_cost_it(kept, rest_at, cost):
     """A read whose float64 rest fell short: the sentence gives the rest's digits, what the held reruns
@@ -964,9 +993,9 @@ def test_the_precision_sentence_of_a_short_read_gives_what_rounding_cost_it(kept
 
     words = _precision(130, 85.4, 0.0, 4.0, None, None, None, "Arb", "Arb", short=(kept, rest_at))
     assert words == (f"Arb at 130 digits for the forward pass, Arb at {rest_at} digits for the rest (float64 from "
-                     f"that trajectory kept only {kept_words(kept)}, {measured_words(held=True)}: rounding cost it "
+                     f"that trajectory {kept_words(kept, only=True)}, {measured_words(held=True)}: rounding cost it "
                      f"up to {cost} digits, and the rest carries {rest_at - cost} beyond them; float64 throughout "
-                     "would keep about 0 digits: rounding amplified by up to 10^85.4)")
+                     "would keep no digit: rounding amplified by up to 10^85.4)")
 
 
 def test_the_measuring_words_and_counts_follow_the_reruns_and_the_margin(monkeypatch):

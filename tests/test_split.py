@@ -80,7 +80,8 @@ def test_an_exact_forward_pass_is_checked_where_growth_peaks_before_the_last_ste
     whose ‖∂s_T/∂s_k‖ reach 10^1.7 while its gradients reach 10^43. The report's exact pass at 30 digits
     (the digits those norms ask for) gave W's gradient 10^47; checked by a pass with 20 digits more
     (exact.exact_forward), it is made again with the digits the check asks for, and every gradient is the
-    exact value rounded to float64, as a pass at 120 digits gives it.  Planted: unchecked, it is not."""
+    exact value rounded to float64, as a pass at 120 digits gives it; the words give the amplification the
+    check measured, not the norms' bound it broke.  Planted: unchecked, it is not."""
     from symbptt.numeric import exact
 
     case = ("chaotic", "tanh", 13, 1, 848, "sum", 4.966641901249281, 0.0, 284709663)
@@ -93,9 +94,14 @@ def test_an_exact_forward_pass_is_checked_where_growth_peaks_before_the_last_ste
 
     report = grad_report.grad_report(cfg)
     assert exact_everywhere(report) and int(report["precision"].split()[2]) > 30
+    # the words give what the check measured, and it agrees with what the reruns say rounding cost float64
+    found = float(report["precision"].split("rounding amplified by about 10^")[1].split()[0])
+    assert abs(found - (grad_report.FLOAT64_DIGITS - report["float64_digits"]["worst_entry"])) < 1.5
+    assert "up to" not in report["precision"] and "kept no digit" in report["precision"]
     monkeypatch.setattr(exact, "HELD", -math.inf)
     unchecked = grad_report.grad_report(cfg)
     assert unchecked["precision"].startswith("Arb at 30 digits") and not exact_everywhere(unchecked)
+    assert "about 10^" not in unchecked["precision"]
 
 
 def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatch):
@@ -146,7 +152,7 @@ def test_a_short_read_is_measured_whole_only_where_the_digits_it_saves_pay_for_t
     monkeypatch.setattr(reruns, "RERUN_STEP", 1000 * reruns.RERUN_STEP)
     assert not reruns.whole_pays(models[0], dps)
     words = grad_report.grad_report(parse_config(long))["precision"]
-    assert words.startswith(f"Arb at {dps} digits (float64 would keep about 0 digits")
+    assert words.startswith(f"Arb at {dps} digits (float64 would keep no digit")
 
 
 @pytest.mark.parametrize("kept", [(11.3, 11.28), (13.0, 12.05), (9.0, 0.99), (12.0, 1.0), (15.95, 15.95)])

@@ -219,13 +219,20 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     largest — the digits were chosen from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic
     network with loss 'sum': tests/test_split.py) — both are made again with DPS digits more than the first
     lost, until they agree; refused in one line where they do not within MAX_DIGITS.  The pass with more
-    digits is returned, ``digits`` the digits the checked one ran at."""
+    digits is returned, ``digits`` the digits the checked one ran at and, where the check raised them,
+    ``amplified`` the log10 of what rounding was amplified by in the states: the most, over the passes
+    checked, of the digits a pass ran at less the digits it shared with its check (a lower bound where they
+    shared none; about the amplification where they shared HELD or more)."""
+    amplified: float | None = None  # where a check fell short: the most rounding was amplified by
     while True:
         first, second = _forward_at(model, dps), _forward_at(model, dps + CHECK)
         held = _agreeing_digits(model.cell.states, first, second)
         if held >= HELD:
             second.digits = dps
+            if amplified is not None:  # this pass's own measure where they did not agree exactly
+                second.amplified = max(amplified, dps - held)
             return second
+        amplified = max(-math.inf if amplified is None else amplified, dps - held)
         if dps >= MAX_DIGITS:
             raise RunFailed(f"this run's forward pass still changes beyond {MAX_DIGITS} digits: its rounding is "
                             "amplified past what the exact path carries; shorten x or shrink the weights")
@@ -326,6 +333,6 @@ def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = Non
     return gradient_blocks(values if values is not None else ArrayFactors(mp_model, "mp"), mp_model)[1]
 
 
-__all__ = ["DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at", "exact_gradients_mp",
+__all__ = ["CHECK", "DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at", "exact_gradients_mp",
            "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "rest_of",
            "saturation_digits"]

@@ -25,6 +25,7 @@ from ..validate import instance, integer
 from . import arbforward, split
 from .cost import truncated_cost
 from .exact import (
+    CHECK,
     DPS,
     MAX_DIGITS,
     exact_forward,
@@ -159,6 +160,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     # digits the rest was then computed at exactly (fewer than the forward pass's), from the read's reruns
     engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
     rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
+    found: float | None = None  # where the check of that pass raised its digits: the amplification it measured
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -189,6 +191,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None,
                                                  whole_pays(model, dps))
                 dps, engine = exact.digits, forward_engine(exact)  # more where its check asked for them
+                found = exact.amplified
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -232,6 +235,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     truncated_cost(model, cfg.truncate, DPS)
                 exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None, whole=False)
                 engine, at = forward_engine(exact), exact.digits  # DPS, or more where its check asked for them
+                found = exact.amplified
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -255,7 +259,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
         "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest,
-                                inputs=not model.cell.linears, short=short),
+                                inputs=not model.cell.linears, short=short, found=found),
     }
     shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
     if shown is not None:
@@ -308,50 +312,62 @@ def gradients_in_float64(report: dict) -> bool:
     return "float64_digits" in report and (precision.startswith("float64") or READ_IN_FLOAT64 in precision)
 
 
+def _power(log10: float) -> str:
+    """A power of ten's exponent as the precision line gives it: three significant digits below 1000."""
+    return f"{log10:.0f}" if log10 >= 1000 else f"{log10:.3g}"
+
+
 def _would_keep(lost: float) -> str:
     """What float64 would keep of its ~15.9 digits where rounding costs ``lost`` of them, in words."""
-    return f"would keep about {max(0.0, 15.9 - lost):.0f} digits"
+    left = 15.9 - lost
+    return f"would keep about {left:.0f} digits" if left >= 0.5 else "would keep no digit"
 
 
 def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16.0 - DIGITS,
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
-               inputs: bool = False, short: tuple[tuple[float, float], int] | None = None) -> str:
+               inputs: bool = False, short: tuple[tuple[float, float], int] | None = None,
+               found: float | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
     pass (``differences``, forward.difference_digits); ``engine``: what made the exact forward pass
     (forward_engine), ``rest``: what computed the gradients from it where float64 did not (split.exact_pass);
     ``short``: where float64 read from that pass fell short, what it kept and the digits the rest took
-    (ReadIn.rest_digits)."""
+    (ReadIn.rest_digits); ``found``: where the check of the exact forward pass raised its digits, the
+    amplification it measured in the states (Trajectory.amplified), which the norms then did not bound."""
     amplified = lost - cancelled
-    power = f"{amplified:.0f}" if amplified >= 1000 else f"{amplified:.3g}"
+    power = _power(amplified)
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
+    if found is not None:  # the norms' bound did not hold: what the check measured, beside what they say
+        parts = [f"rounding amplified by about 10^{_power(found)} in the states, as a pass {CHECK} digits "
+                 f"longer measured, where the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^{power}"]
+        lost = max(lost, found + cancelled)  # what float64 throughout would keep, from what was measured
     if cancelled >= 0.5:
         parts.append(f"{cancelled:.2g} digits cancelled in a sum")
     measured = "; ".join(parts)
     tail = f"; {measured}" if measured else ""
     if not used_mp:
         assert kept is not None
-        return f"float64 (kept {kept_words(kept)}, {measured_words(inputs=inputs)}{tail})"
+        return f"float64 ({kept_words(kept)}, {measured_words(inputs=inputs)}{tail})"
     saturated = (None if differences is None
                  else f"saturated gates: their differences cancel up to {differences:.0f} digits"
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
     colon = f": {measured}" if measured else ""
     if held is not None:
-        throughout = (f"float64 throughout kept only {kept_words(kept)}" if kept is not None
+        throughout = (f"float64 throughout {kept_words(kept, only=True)}" if kept is not None
                       else f"float64 throughout {_would_keep(lost)}")
         return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
-                f"(kept {kept_words(held)}, {measured_words(held=True)}; {throughout}{colon})")
+                f"({kept_words(held)}, {measured_words(held=True)}; {throughout}{colon})")
     if short is not None:
         read_kept, rest_at = short
         cost = math.ceil(FLOAT64_DIGITS - read_kept[1])
         return (f"{engine} at {used_mp} digits for the forward pass, {rest} at {rest_at} digits for the rest "
-                f"(float64 from that trajectory kept only {kept_words(read_kept)}, {measured_words(held=True)}: "
+                f"(float64 from that trajectory {kept_words(read_kept, only=True)}, {measured_words(held=True)}: "
                 f"rounding cost it up to {cost} digits, and the rest carries {rest_at - cost} beyond them; "
                 f"float64 throughout {_would_keep(lost)}{colon})")
     if kept is not None:
-        why = f"float64 kept only {kept_words(kept)}, {measured_words(inputs=inputs)}{tail}"
+        why = f"float64 {kept_words(kept, only=True)}, {measured_words(inputs=inputs)}{tail}"
     elif lost > max_lost:
         why = f"float64 {_would_keep(lost)}: {measured}" + (
             f"; {saturated}" if saturated else "")

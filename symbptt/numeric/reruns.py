@@ -167,11 +167,18 @@ def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
     return math.floor(10 * kept[0]) / 10, math.floor(10 * kept[1]) / 10
 
 
-def kept_words(kept: tuple[float, float]) -> str:
+def kept_words(kept: tuple[float, float], only: bool = False) -> str:
+    """What float64 kept, as kept_digits counts it, in words that begin with "kept" ("kept only" where
+    ``only``): the two counts floored as shown; where a count is below 1, no digit, and what rounding
+    cost: FLOAT64_DIGITS less the count."""
     block, entry = math.floor(kept[0]), math.floor(kept[1])
+    if block < 1:
+        return f"kept no digit of some gradient, rounding having cost about {FLOAT64_DIGITS - kept[0]:.0f} digits"
+    verb = "kept only" if only else "kept"
+    worst = f"{entry}" if entry >= 1 else "none"
     if entry >= block:
-        return f"about {block} digits in every entry"
-    return f"about {block} digits relative to each gradient's largest entry, {entry} in the worst entry"
+        return f"{verb} about {block} digits in every entry"
+    return f"{verb} about {block} digits relative to each gradient's largest entry, {worst} in the worst entry"
 
 
 class ReadIn(NamedTuple):
