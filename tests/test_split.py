@@ -104,6 +104,30 @@ def test_an_exact_forward_pass_is_checked_where_growth_peaks_before_the_last_ste
     assert "about 10^" not in unchecked["precision"]
 
 
+@pytest.mark.parametrize("scale", [0, -200, -320, -5000])
+@pytest.mark.parametrize("kind", ["mpf", "arb"])
+def test_the_check_of_an_exact_pass_compares_states_at_every_magnitude(scale, kind):
+    """Two passes whose states agree to 5 digits at one step, the states there 10^scale: the check finds
+    the 5 digits, whether the step is within float64's range, below it (10^−320 is subnormal, 10^−5000 is
+    0 as a float64) or not; equal passes share every digit.  Planted: compared in float64 alone, the two
+    steps below its range read as equal."""
+    from types import SimpleNamespace
+
+    from symbptt.numeric import arbforward, exact
+
+    flint = arbforward.flint_module()  # a dependency: Arb's passes store exact midpoints
+    make = (lambda v: flint.arb(str(v)).mid()) if kind == "arb" else (lambda v: v)
+    with mpmath.workdps(40):
+        base = [mpmath.mpf(10) ** scale * mpmath.mpf(f"1.{i}23456789") for i in range(6)]
+        states = np.array([make(v) for v in base], dtype=object).reshape(3, 2, 1)  # (T + 1, n, B)
+        moved = states.copy()
+        moved[2, 1, 0] = make(base[5] * (1 + mpmath.mpf("3e-6")))
+    one, two = (SimpleNamespace(values=[{"h": v}]) for v in (states, moved))
+    held = exact._agreeing_digits(("h",), one, two)
+    assert 5.0 <= held <= 5.6
+    assert exact._agreeing_digits(("h",), one, SimpleNamespace(values=[{"h": states.copy()}])) == math.inf
+
+
 def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatch):
     """The benchmark's chaotic network at T = 1000 (forward pass at 130 digits): its float64 rest keeps
     about 11 of the 12 digits asked for, so the rest is computed exactly at DPS beyond what its reruns

@@ -242,7 +242,10 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
 def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, second: Trajectory) -> float:
     """The fewest digits two passes' ``states`` share at any step, relative to the step's largest entry of
     each (∞ where they are equal): each difference of two exact values rounded to 64 bits, compared in
-    log10 (primitives.log10_of_parts: no float64 range to leave)."""
+    float64 at the steps whose largest entry is within its range (NORMAL or more: a difference rounded to
+    0 there is 10^−20 of it or less), and in log10 of the exact values at the others
+    (primitives.log10_of_parts: no float64 range to leave), so that a state decaying below float64's
+    range is compared too."""
     worst = -math.inf  # log10 of the largest gap relative to its step's largest entry
     for a_layer, b_layer in zip(first.values, second.values, strict=True):
         for name in states:
@@ -251,16 +254,19 @@ def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, sec
                 differences = _difference(a, b)
             T = a.shape[0]
             with np.errstate(all="ignore"):
-                floats = np.abs(differences.astype(float)), np.abs(b.astype(float))
-            if all(np.all(np.isfinite(v)) for v in floats):  # within float64's range: log10 of the largest
-                with np.errstate(divide="ignore"):
-                    gap, top = (np.log10(v.reshape(T, -1).max(axis=1)) for v in floats)
-            else:
-                gap, top = _log10s(differences).reshape(T, -1).max(axis=1), _log10s(b).reshape(T, -1).max(axis=1)
+                gap, top = (np.abs(v.astype(float)).reshape(T, -1).max(axis=1) for v in (differences, b))
+                beyond = ~(np.isfinite(gap) & np.isfinite(top) & (top >= NORMAL))  # steps to read exactly
+                gap, top = np.log10(gap), np.log10(top)
+            if np.any(beyond):
+                rows = np.flatnonzero(beyond)
+                gap[rows], top[rows] = (_log10s(v[rows]).reshape(rows.size, -1).max(axis=1) for v in (differences, b))
             finite = np.isfinite(top) & (gap > -math.inf)  # a step of zeros, or equal values: nothing lost
             if np.any(finite):
                 worst = max(worst, float(np.max(gap[finite] - top[finite])))
     return -worst
+
+
+NORMAL = 1e-280  # a step's largest state from which its differences are compared in float64 (see above)
 
 
 def _log10s(values: np.ndarray) -> np.ndarray:
