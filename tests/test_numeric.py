@@ -979,8 +979,8 @@ def test_the_amplification_a_check_measured_replaces_the_bound_it_broke(found):
     words = _precision(63, 6.4, 0.0, 4.0, found=found)
     keeps = "would keep about 4 digits" if found < 12.5 else "would keep no digit"
     assert words == (f"mpmath at 63 digits (float64 {keeps}: rounding amplified by about 10^{_power(found)} in the "
-                     "states, as a pass 20 digits longer "
-                     "measured, where the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^6.4)")
+                     "states, as measured against a pass with 20 digits more, "
+                     "though the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^6.4)")
     assert "up to" not in words and "up to 10^6.4" in _precision(63, 6.4, 0.0, 4.0)
 
 

@@ -340,8 +340,8 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     power = _power(amplified)
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
     if found is not None:  # the norms' bound did not hold: what the check measured, beside what they say
-        parts = [f"rounding amplified by about 10^{_power(found)} in the states, as a pass {CHECK} digits "
-                 f"longer measured, where the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^{power}"]
+        parts = [f"rounding amplified by about 10^{_power(found)} in the states, as measured against a pass "
+                 f"with {CHECK} digits more, though the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^{power}"]
         lost = max(lost, found + cancelled)  # what float64 throughout would keep, from what was measured
     if cancelled >= 0.5:
         parts.append(f"{cancelled:.2g} digits cancelled in a sum")
