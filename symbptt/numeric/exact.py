@@ -136,7 +136,7 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
                     computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
-                    seen: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+                    seen: list | None = None, made: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
     is the number of digits mpmath used (0: float64 throughout).  A plain pass whose only events are
     underflow stands where numeric/underflow.py bounds what it cost every sum.  ``values``: the float64 forward pass
@@ -146,7 +146,9 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     pass runs, every block comes from it (not only those float64 lost); ``carry``: where a saturated gate
     would send the pass to mpmath, first take the differences it cancels from the distances to ±1
     (numeric/distances.py), and keep float64 when they hold its digits; ``seen``: filled with the float64
-    δ, as kernel.gradients fills it."""
+    δ, as kernel.gradients fills it; ``made``: filled with the exact forward pass (exact_forward: checked,
+    its digits raised where rounding grows past them) and what computed the rest from it ("Arb" or
+    "mpmath"), where float64 lost range and one ran."""
     if values is None:
         watch = FloatWatch()
         values = ArrayFactors(model, watch=watch)
@@ -181,8 +183,15 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=float_cancellation(values))
         with mpmath.workdps(digits):
             mp_loss, mp_grads, _ = split.exact_rest(model, mp_values)
-    else:
-        mp_loss, mp_grads = mp_gradients(model, DPS)
+    else:  # the forward pass checked (exact_forward), as every exact pass is, and the rest from it
+        exact = exact_forward(model, DPS)
+        digits = exact.digits
+        with mpmath.workdps(digits):
+            _, mp_loss, mp_grads, rest = split.exact_pass(model, exact)
+        if made is not None:
+            made.append((exact, rest))
+        # the norms that let float64 keep the blocks it did not lose missed growth the check measured
+        whole = whole or exact.amplified is None or exact.amplified > 16.0 - KEPT
     if loss_lost or whole:
         loss = mp_loss
     for layer, g in enumerate(grads, start=1):
@@ -207,6 +216,7 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
+KEPT = 12  # the digits a float64 block is kept for beside an exact pass (`grad`'s default; see exact_gradients)
 CHECK = 20  # digits the pass that checks an exact forward pass carries beyond it
 HELD = 20  # digits an exact forward pass must share with its check (split.SPARE's twenty)
 
@@ -219,20 +229,18 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     largest — the digits were chosen from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic
     network with loss 'sum': tests/test_split.py) — both are made again with DPS digits more than the first
     lost, until they agree; refused in one line where they do not within MAX_DIGITS.  The pass with more
-    digits is returned, ``digits`` the digits the checked one ran at and, where the check raised them,
-    ``amplified`` the log10 of what rounding was amplified by in the states: the most, over the passes
-    checked, of the digits a pass ran at less the digits it shared with its check (a lower bound where they
-    shared none; about the amplification where they shared HELD or more)."""
-    amplified: float | None = None  # where a check fell short: the most rounding was amplified by
+    digits is returned: ``digits`` the digits the checked one ran at, ``raised`` whether the check raised
+    them, and ``amplified`` the log10 of what rounding was amplified by in the states: the most, over the
+    passes checked, of the digits a pass ran at less the digits it shared with its check (a lower bound
+    where they shared none; about the amplification where they shared HELD or more)."""
+    asked, amplified = dps, -math.inf  # the most rounding was amplified by, as the checks measured it
     while True:
         first, second = _forward_at(model, dps), _forward_at(model, dps + CHECK)
         held = _agreeing_digits(model.cell.states, first, second)
+        amplified = max(amplified, dps - held)
         if held >= HELD:
-            second.digits = dps
-            if amplified is not None:  # this pass's own measure where they did not agree exactly
-                second.amplified = max(amplified, dps - held)
+            second.digits, second.amplified, second.raised = dps, amplified, dps > asked
             return second
-        amplified = max(-math.inf if amplified is None else amplified, dps - held)
         if dps >= MAX_DIGITS:
             raise RunFailed(f"this run's forward pass still changes beyond {MAX_DIGITS} digits: its rounding is "
                             "amplified past what the exact path carries; shorten x or shrink the weights")

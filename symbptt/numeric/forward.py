@@ -192,8 +192,9 @@ class Trajectory:
     inputs: np.ndarray  # (T, m, B)
     scalars: list[dict[str, np.ndarray]]
     digits: int = 0  # an exact pass checked by one with more digits (exact.exact_forward): the digits it ran at
-    amplified: float | None = None  # where that check raised the digits: log10 of the amplification of
-    # rounding it measured in the states (digits a pass ran at less those it shared with its check)
+    amplified: float | None = None  # checked: log10 of the amplification of rounding its check measured in
+    # the states (digits a pass ran at less those it shared with its check; −inf where they shared every one)
+    raised: bool = False  # whether the check raised the digits above those first asked for
 
     @property
     def T(self) -> int:

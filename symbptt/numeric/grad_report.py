@@ -191,7 +191,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None,
                                                  whole_pays(model, dps))
                 dps, engine = exact.digits, forward_engine(exact)  # more where its check asked for them
-                found = exact.amplified
+                found = exact.amplified if exact.raised else None
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -225,8 +225,12 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             measured = (dps, values, mp_model)  # gradients read it too
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+        made: list[tuple[Trajectory, str]] = []  # the exact pass where float64 lost range, and its rest's engine
         loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
-                                               computed=computed)
+                                               computed=computed, made=made)
+        if made:
+            (ran, rest), = made
+            engine, found = forward_engine(ran), ran.amplified if ran.raised else None
         if not used_mp:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
@@ -235,7 +239,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     truncated_cost(model, cfg.truncate, DPS)
                 exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None, whole=False)
                 engine, at = forward_engine(exact), exact.digits  # DPS, or more where its check asked for them
-                found = exact.amplified
+                found = exact.amplified if exact.raised else None
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -335,7 +339,8 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     (forward_engine), ``rest``: what computed the gradients from it where float64 did not (split.exact_pass);
     ``short``: where float64 read from that pass fell short, what it kept and the digits the rest took
     (ReadIn.rest_digits); ``found``: where the check of the exact forward pass raised its digits, the
-    amplification it measured in the states (Trajectory.amplified), which the norms then did not bound."""
+    amplification it measured in the states (Trajectory.amplified, where Trajectory.raised), which the norms
+    then did not bound."""
     amplified = lost - cancelled
     power = _power(amplified)
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
