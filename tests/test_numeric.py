@@ -1755,3 +1755,43 @@ def test_an_addend_far_from_the_products_is_added_term_by_term():
             with mpmath.workdps(4000):
                 exact = w[0, 0] * h[0, 0] + far
             assert abs(got - exact) <= abs(exact) * mpmath.mpf(2) ** (1 - mpmath.mp.prec)
+
+
+def _raised_check_cases() -> list[tuple[str, dict]]:
+    rng = np.random.default_rng(2)
+    layer = {k: v.tolist() for k, v in saturated_gru_layer(rng, 3).items()}
+    x = (rng.normal(size=(30, 1)) * 40).tolist()
+    return [("saturated", {"cell": "gru", **layer, "x": x, "y": [0.0] * 3}),
+            ("saturated, truncated", {"cell": "gru", **layer, "x": x, "y": [0.0] * 3, "truncate": 5}),
+            ("truncated, its own passes", {"activation": "tanh", "W": 0.1, "U": 1, "b": 0, "h0": 1, "x": [1.0] * 50,
+                                           "y": 0, "truncate": 20})]
+
+
+@pytest.mark.parametrize("name,data", _raised_check_cases(), ids=[c[0] for c in _raised_check_cases()])
+def test_an_exact_pass_whose_check_raised_its_digits_is_read_at_them(name, data, monkeypatch):
+    """Where the check of an exact forward pass asks for more digits than its caller did (here its first
+    comparison made to find 5 digits shared), every reading of the pass — a saturated report's, whose
+    digits its differences decide, and a truncated report's walks — works at the digits the pass was
+    checked at, and the precision line names them.  Planted: the saturated report read its pass at the
+    70 digits first asked for, naming them, and the truncated walk at 30 where the pass ran at 55."""
+    from symbptt.numeric import exact, split
+
+    read, first = [], [True]
+    original_values, original_agreeing = split.exact_values, exact._agreeing_digits
+
+    def values(model, traj):
+        read.append((mpmath.mp.dps, traj.digits))
+        return original_values(model, traj)
+
+    def agreeing(*args):
+        if first[0]:
+            first[0] = False
+            return 5.0
+        return original_agreeing(*args)
+
+    monkeypatch.setattr(split, "exact_values", values)
+    monkeypatch.setattr(exact, "_agreeing_digits", agreeing)
+    report = grad_report(parse_config(data))
+    assert read and not first[0] and all(dps == digits for dps, digits in read), read
+    if report["precision"].startswith("Arb"):
+        assert int(report["precision"].split()[2]) == read[0][1]

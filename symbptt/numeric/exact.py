@@ -100,6 +100,7 @@ def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: 
     dps = max(least, min(bound, first))
     while True:
         traj = exact_forward(model, dps)
+        dps = traj.digits  # more where its check asked for them
         with mpmath.workdps(dps):
             values = split.exact_values(model, traj)
             mp_model = values.model

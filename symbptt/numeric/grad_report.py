@@ -450,6 +450,9 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
             own = measured is not None and measured[0] == dps  # the report's own pass, ``full`` read from it
             if not own:  # a pass of its own (Arb's where it serves, priced as it runs: exact_forward)
                 fresh = exact_forward(model, dps)
+                if fresh.digits > dps:  # its check asked for more: the walk read at them, priced again
+                    dps = fresh.digits
+                    truncated_cost(model, cfg.truncate, dps)
             with mpmath.workdps(dps):
                 if own:
                     assert measured is not None
