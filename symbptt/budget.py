@@ -136,12 +136,17 @@ def saturation_digits_needed(largest: float, base: int) -> int:
     """Digits an exact pass needs where a saturated gate's difference (1 − σ(a) rewritten, the GRU's
     h − n) cancels about 2|a|/ln 10 of them: ``base`` more than that, for pre-activations up to
     ``largest`` in size; refused in one line (RunFailed) beyond MAX_MP_DIGITS."""
-    digits = base + math.ceil(2 * largest / math.log(10))
-    if digits > MAX_MP_DIGITS:
-        raise RunFailed(f"a saturated gate here can cancel up to about {digits - base} digits (pre-activations up "
+    if not math.isfinite(largest):
+        raise RunFailed("a saturated gate here has pre-activations beyond float64's range, so its differences "
+                        f"can cancel more than the {MAX_MP_DIGITS} digits the exact path carries; shrink the "
+                        "weights or the inputs")
+    cancelled = 2 * largest / math.log(10)
+    if cancelled > MAX_MP_DIGITS - base:
+        count = f"{math.ceil(cancelled)}" if cancelled < 1e6 else f"{cancelled:.3g}"  # never 150 figures
+        raise RunFailed(f"a saturated gate here can cancel up to about {count} digits (pre-activations up "
                         f"to |a| = {largest:.3g}), beyond the {MAX_MP_DIGITS} digits the exact path carries; "
                         "shrink the weights or the inputs")
-    return digits
+    return base + math.ceil(cancelled)
 
 
 def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int) -> float:

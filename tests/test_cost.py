@@ -3,6 +3,9 @@ where Arb will try the model, mpmath's priced in turn where Arb gives up, and a 
 
 from __future__ import annotations
 
+import math
+import re
+
 import mpmath
 import numpy as np
 import pytest
@@ -153,3 +156,22 @@ def test_a_second_try_with_more_bits_is_priced_before_it_starts(monkeypatch):
     monkeypatch.setattr(arbforward, "_run", lambda flint, *a: tries.append(flint.ctx.prec) or run(flint, *a))
     monkeypatch.setattr(budget, "MAX_SECONDS", 0.99 * second)
     assert arbforward.forward(model, 45) is None and tries == [prec - 64]
+
+
+@pytest.mark.parametrize("largest", [6.0e3, 3.53e5, 1.0e150, 3.53e300, math.inf, math.nan])
+def test_a_saturation_refusal_states_its_count_in_a_few_figures(largest):
+    """Refused beyond MAX_MP_DIGITS in one line whose count of digits follows the pre-activations (2|a|/ln 10,
+    in at most six figures or as a power of ten: 3.53e150 printed 151 figures), and, for a pre-activation
+    float64 does not hold, says that instead of "about inf digits"."""
+    from symbptt.budget import saturation_digits_needed
+    from symbptt.errors import RunFailed
+
+    with pytest.raises(RunFailed) as caught:
+        saturation_digits_needed(largest, 30)
+    words = str(caught.value)
+    assert "\n" not in words and not re.search(r"\d{7}", words) and "inf" not in words and "nan" not in words
+    if math.isfinite(largest):
+        count = words.split("up to about ")[1].split()[0]
+        assert float(count) == pytest.approx(2 * largest / math.log(10), rel=5e-3)
+    else:
+        assert "beyond float64's range" in words
