@@ -1795,3 +1795,27 @@ def test_an_exact_pass_whose_check_raised_its_digits_is_read_at_them(name, data,
     assert read and not first[0] and all(dps == digits for dps, digits in read), read
     if report["precision"].startswith("Arb"):
         assert int(report["precision"].split()[2]) == read[0][1]
+
+
+def test_a_saturated_run_whose_float64_pass_left_its_range_is_measured_on_a_checked_exact_pass(monkeypatch):
+    """A saturated GRU whose float64 forward pass makes NaN (a row of U_n with ±1e308 over two equal inputs:
+    ∞ − ∞ in float64, exactly 0): what its gates can cancel is bounded on an exact pass, which is checked
+    as every exact pass is (exact_forward at DPS digits first), and the report agrees with reference.py's
+    BPTT at 160 digits.  Planted: the bound read an unchecked mpmath pass, and the first checked pass was
+    the report's own."""
+    from symbptt.numeric import exact
+    from symbptt.reference import bptt as reference_bptt
+
+    rng = np.random.default_rng(2)
+    layer = saturated_gru_layer(rng, 3, 2)
+    layer["U_n"][0] = [1e308, -1e308]
+    x = rng.normal(size=(30, 2)) * 40
+    x[:, 1] = x[:, 0]
+    cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in layer.items()}, "x": x.tolist(), "y": [0.0] * 3})
+    asked, original = [], exact.exact_forward
+    monkeypatch.setattr(exact, "exact_forward", lambda model, dps: asked.append(dps) or original(model, dps))
+    report = grad_report(cfg)
+    assert asked[0] == exact.DPS and report["precision"].startswith("Arb")
+    with mpmath.workdps(160):
+        _, full = reference_bptt([layer], x, np.zeros(3), "tanh", "last", "gru", kind="mp")
+    assert_report_matches(report["grad"], report["grad_log10"], full, cfg.spec.params)

@@ -62,10 +62,11 @@ def saturation_digits(values: ArrayFactors) -> int:
         from .forward import CellDomainError
 
         dps = DPS
-        while True:  # the exact pass itself may need more digits to get through the saturated gates
+        while True:  # the exact pass (checked, as each is) may need more digits to get through the gates
             try:
-                with mpmath.workdps(dps):
-                    return saturation_digits(ArrayFactors(values.model.as_mp(), "mp"))
+                traj = exact_forward(values.model, dps)
+                with mpmath.workdps(traj.digits):
+                    return saturation_digits(split.exact_values(values.model, traj))
             except CellDomainError:
                 if dps >= MAX_DIGITS:
                     raise
