@@ -13,6 +13,7 @@ import math
 import sympy as sp
 
 from .errors import RunFailed, SymbpttError
+from .validate import steps_text
 
 MAX_ATOMS = 6_000_000  # printed SymPy nodes of one form (about 1–2 GB at the very most)
 MAX_CELLS = 20_000_000  # float64 cells held at once by a sweep or a plot (160 MB per array)
@@ -65,7 +66,7 @@ def check_form_size(rnn, form: str, wrt: str) -> None:
 
 def _refuse(form: str, T: int, atoms: float, unit: str, instead: str) -> None:
     if atoms > MAX_ATOMS:
-        raise SymbpttError(f"the {form} form for T={T} would print about {atoms:.3g} {unit}, more than the "
+        raise SymbpttError(f"the {form} form for {steps_text(T)} would print about {atoms:.3g} {unit}, more than the "
                            f"limit of {MAX_ATOMS:,}; use {instead}")
 
 

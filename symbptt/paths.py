@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, Protocol
 from .cells import INPUT
 from .errors import SymbpttError
 from .model import RNN, Unrolled
+from .validate import steps_text
 
 Structure = RNN | Unrolled  # what the walk reads: spec, graph, states, T, layers, loss, loss_steps()
 
@@ -153,8 +154,8 @@ def check_explicit_size(rnn: Structure, targets: list[tuple[str, int]]) -> None:
     if count is None or count > EXPLICIT_MAX_FACTORS:
         size = "far more than" if count is None else f"{count:,} factors, more than"
         raise SymbpttError(
-            f"the explicit form for T={rnn.T} would have {size} the limit of {EXPLICIT_MAX_FACTORS:,}; "
-            "use --form recursive or --form general, which scale to any T"
+            f"the explicit form for {steps_text(rnn.T)} would have {size} the limit of {EXPLICIT_MAX_FACTORS:,}; "
+            "use --form recursive, which grows linearly in T, or --form general, which holds for any T"
         )
 
 

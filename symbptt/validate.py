@@ -10,6 +10,19 @@ from typing import Any
 from .errors import SymbpttError
 
 
+def count_text(value: int) -> str:
+    """A whole number as a message shows it: its digits below 10^12, else its size ("about 10^300"), never
+    hundreds of figures (nor Python's refusal to write more than 4300)."""
+    if abs(value) < 10**12:
+        return str(value)
+    return f"about {'-' if value < 0 else ''}10^{math.log10(abs(value)):.4g}"
+
+
+def steps_text(T: int) -> str:
+    """"T=1000" as a message names a number of steps, "T of about 10^300" where count_text gives a size."""
+    return f"T={T}" if abs(T) < 10**12 else f"T of {count_text(T)}"
+
+
 def integer(name: str, value: object, low: int = 1, high: int | None = None) -> int:
     """``value`` as an int in [low, high]; bools, floats and strings are refused, not converted."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -17,7 +30,7 @@ def integer(name: str, value: object, low: int = 1, high: int | None = None) -> 
     value = int(value)
     if value < low or (high is not None and value > high):
         bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise SymbpttError(f"{name} must be {bounds}, got {value}")
+        raise SymbpttError(f"{name} must be {bounds}, got {count_text(value)}")
     return value
 
 

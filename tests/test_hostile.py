@@ -123,3 +123,28 @@ def test_mpmath_runs_on_its_python_backend_after_import_symbptt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env=env | {"MPMATH_NOGMPY": "yes"})
     assert out.stdout.split() == ["python", "yes"], out.stderr
+
+
+@pytest.mark.parametrize("form", ["explicit", "recursive"])
+def test_a_huge_T_is_refused_by_its_size_not_its_300_figures(tmp_path, form):
+    """`derive -T` with 300 nines: refused in one line that names T by its size (about 10^300), and what to
+    use instead, never the 300 figures back."""
+    import re
+
+    proc = run_in_process("derive", "-T", "9" * 300, "--form", form, cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "T of about 10^300" in proc.stderr and not re.search(r"\d{13}", proc.stderr) and "--form" in proc.stderr
+
+
+@pytest.mark.parametrize("value,words", [(7, "got 7"), (10**13, "got about 10^13"), (-(10**5000), "got about -10^5000"),
+                                         (123_456_789_012, "got 123456789012")],
+                         ids=["7", "1e13", "-1e5000", "123456789012"])
+def test_a_whole_number_out_of_range_is_named_in_a_few_figures(value, words):
+    """validate.integer, as the Python functions use it: a number beyond 10^12 is named by its size, and one
+    beyond the 4300 figures Python writes is refused by that size too (not by Python's ValueError)."""
+    from symbptt.errors import SymbpttError
+    from symbptt.validate import integer
+
+    with pytest.raises(SymbpttError) as caught:
+        integer("T", value, 1, 6)
+    assert str(caught.value) == f"T must be from 1 to 6, {words}"
