@@ -23,6 +23,7 @@ from .cells import INPUT, TAKES_ACTIVATION, Cell, get_cell, prev, unit
 from .errors import SymbpttError
 from .step import StepGraph, step_graph
 from .templates import swap
+from .validate import count_text
 
 LOSSES = ("last", "sum")
 MAX_HIDDEN = 4
@@ -34,10 +35,10 @@ MAX_INPUT = 4
 def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     """An int in [low, high], or a one-line SymbpttError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SymbpttError(f"{name} must be an integer, got {value!r}")
+        raise SymbpttError(f"{name} must be an integer, got {value!r:.40}")
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise SymbpttError(f"{name} must be {bound}, got {value}")
+        raise SymbpttError(f"{name} must be {bound}, got {count_text(value)}")
     return value
 
 

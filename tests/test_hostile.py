@@ -148,3 +148,12 @@ def test_a_whole_number_out_of_range_is_named_in_a_few_figures(value, words):
     with pytest.raises(SymbpttError) as caught:
         integer("T", value, 1, 6)
     assert str(caught.value) == f"T must be from 1 to 6, {words}"
+
+
+def test_a_model_refuses_a_huge_size_by_its_size():
+    """RNN(n=10^5000): one line naming n by its size, not Python's refusal to write 5000 figures."""
+    import symbptt
+    from symbptt.errors import SymbpttError
+
+    with pytest.raises(SymbpttError, match=r"^hidden size n must be from 1 to \d+, got about 10\^5000$"):
+        symbptt.RNN(T=3, n=10**5000)
