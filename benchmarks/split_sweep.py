@@ -81,9 +81,11 @@ def _numbers(block: object) -> list:
     return [v for row in block for v in _numbers(row)] if isinstance(block, list) else [block]
 
 
-def build(case: tuple, truncated: bool = False) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
+def build(case: tuple, truncated: bool = False, targets: float = 1.0
+          ) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
     """A case of draw's as (the report's config data, each layer's parameters, x (T, 1, 1), y); with
-    ``truncated``, the config asks for truncated BPTT through truncate_of(case) steps."""
+    ``truncated``, the config asks for truncated BPTT through truncate_of(case) steps; y drawn N(0, 1) times
+    ``targets``."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
     spec = get_cell(_cell(cell), get_activation(act))
     rng = np.random.default_rng(seed)
@@ -100,7 +102,7 @@ def build(case: tuple, truncated: bool = False) -> tuple[dict, list[dict], np.nd
                 p[name] = p[name] / math.sqrt(n)
     if x is None:
         x = rng.normal(size=(T, 1, 1)) * inputs
-    y = rng.normal(size=(n, 1)) if loss == "last" else rng.normal(size=(T, n, 1))
+    y = targets * (rng.normal(size=(n, 1)) if loss == "last" else rng.normal(size=(T, n, 1)))
     data = {"cell": _cell(cell), "loss": loss, "x": x[:, :, 0].tolist(),
             "y": y[:, 0].tolist() if loss == "last" else y[:, :, 0].tolist(),
             "layers": [{k: v.tolist() for k, v in p.items()} for p in params]}
@@ -123,42 +125,44 @@ def truncate_of(case: tuple) -> int:
     return int(np.random.default_rng(seed + 1).integers(1, max(2, min(10, T // 2) + 1)))
 
 
-def errors(case: tuple, grads: list[dict], digits: int, truncate: int | None = None) -> tuple[float, float]:
+def errors(case: tuple, grads: list[dict], digits: int, truncate: int | None = None, targets: float = 1.0
+           ) -> tuple[float, float]:
     """(largest error relative to its gradient's largest entry, largest error relative to its own entry)
     of each layer's gradients (the report's lists and numbers, or arrays) against reference.py at
     ``digits``, the rounding of a float64 result (2⁻⁵³ of the exact value) taken off; an entry beyond
     float64's range (the report's {sign, log10}) is not checked."""
     cell, act, *_ = case
     cell = _cell(cell)
-    _, params, x, y = build(case)
+    _, params, x, y = build(case, targets=targets)
     mine = [{name: np.ravel(block).tolist() if isinstance(block, np.ndarray) else _numbers(block)
              for name, block in layer.items()} for layer in grads]
     with mpmath.workdps(digits):
         return off_by(mine, batch_reference(params, x, y, act, case[5], cell, truncate))
 
 
-def measured(case: tuple, truncated: bool = False, digits: int = ASKED) -> tuple[str, float, str] | None:
+def measured(case: tuple, truncated: bool = False, digits: int = ASKED, targets: float = 1.0
+             ) -> tuple[str, float, str] | None:
     """(what was drawn, the largest error over what its claim allows, the path: 'split', 'mpmath' or
     'float64') for a case of draw's; None when symbptt refuses it.  With ``truncated``, the report of the
     case truncated (truncate_of), and where it went exact its truncated gradients are held to ASKED digits
     against reference.py's truncated BPTT as well.  ``digits``: what the report is asked to keep in float64
-    (more than the default sends more reads to an exact rest)."""
+    (more than the default sends more reads to an exact rest); ``targets``: the scale of y."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
     what = f"{cell} {act} n={n} layers={layers} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
     if truncated:
         what += f" truncate={truncate_of(case)}"
     try:
-        report = grad_report(parse_config(build(case, truncated)[0]), digits=digits)
+        report = grad_report(parse_config(build(case, truncated, targets)[0]), digits=digits)
     except SymbpttError:
         return None
     precision = report["precision"]
     path = ("split" if READ_IN_FLOAT64 in precision else "float64" if precision.startswith("float64")
             else "rest" if " digits for the rest (" in precision else "mpmath")  # rest: exact, at fewer digits
     at = int(precision.split()[2]) if path != "float64" else 30
-    block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], at + SPARE)
+    block, entry = errors(case, report["grad"] if layers > 1 else [report["grad"]], at + SPARE, targets=targets)
     if path in ("mpmath", "rest") and truncated:
         cut = report["truncated"]["grad"]
-        block = max(block, errors(case, cut if layers > 1 else [cut], at + SPARE, truncate_of(case))[0])
+        block = max(block, errors(case, cut if layers > 1 else [cut], at + SPARE, truncate_of(case), targets)[0])
     if path in ("mpmath", "rest"):
         return f"{what}, {precision[:40]}", block / 10.0 ** -ASKED, path
     kept = report["float64_digits"]
@@ -179,6 +183,9 @@ def main() -> int:
     parser.add_argument("--digits", type=int, default=ASKED,
                         help="the digits each report is asked to keep in float64 (default 12): more sends more "
                              "reads that fall short to an exact rest")
+    parser.add_argument("--targets", type=float, default=1.0,
+                        help="the scale of the targets y: 1e160 makes a loss overflow float64, which sends the "
+                             "report to an exact pass for range ('mpmath' path)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     stop_on_kill()
@@ -188,7 +195,7 @@ def main() -> int:
     worst = {"split": 0.0, "rest": 0.0, "mpmath": 0.0, "float64": 0.0}
     try:
         while time.perf_counter() - start < args.seconds and (args.cases is None or sum(paths.values()) < args.cases):
-            found = measured(draw(rng, args.long), args.truncated, args.digits)
+            found = measured(draw(rng, args.long), args.truncated, args.digits, args.targets)
             if found is None:
                 continue
             what, ratio, path = found
