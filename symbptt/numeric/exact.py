@@ -139,8 +139,9 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
                     computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
                     seen: list | None = None, made: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
-    """Loss and gradients, float64 where that kept every digit, mpmath where it did not; the last value
-    is the number of digits mpmath used (0: float64 throughout).  A plain pass whose only events are
+    """Loss and gradients, float64 where that kept every digit, else exactly — every block from the exact pass
+    once float64 lost range in one (nothing here measures what it kept of the others); the last value is
+    the number of digits the exact pass used (0: float64 throughout).  A plain pass whose only events are
     underflow stands where numeric/underflow.py bounds what it cost every sum.  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
     the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
@@ -192,8 +193,9 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
             _, mp_loss, mp_grads, rest = split.exact_pass(model, exact)
         if made is not None:
             made.append((exact, rest))
-        # the norms that let float64 keep the blocks it did not lose missed growth the check measured
-        whole = whole or exact.amplified is None or exact.amplified > 16.0 - KEPT
+        # every block from it: nothing measured what float64 kept of the others (the norms to T miss growth
+        # that peaks before it, and a δ recursion whose sum cancels), and the pass computed them all anyway
+        whole = True
     if loss_lost or whole:
         loss = mp_loss
     for layer, g in enumerate(grads, start=1):
@@ -218,7 +220,6 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
-KEPT = 12  # the digits a float64 block is kept for beside an exact pass (`grad`'s default; see exact_gradients)
 CHECK = 20  # digits the pass that checks an exact forward pass carries beyond it
 HELD = 20  # digits an exact forward pass must share with its check (split.SPARE's twenty)
 
