@@ -137,7 +137,7 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
 @fewer_full_collections
 def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, watch: FloatWatch | None = None,
                     saturation: int | None = None, magnitudes: list[dict[str, np.ndarray]] | None = None,
-                    computed: tuple[dict, np.ndarray] | None = None, whole: bool = False, carry: bool = True,
+                    computed: tuple[dict, np.ndarray] | None = None, carry: bool = True,
                     seen: list | None = None, made: list | None = None) -> tuple[Any, list[dict[str, np.ndarray]], int]:
     """Loss and gradients, float64 where that kept every digit, else exactly — every block from the exact pass
     once float64 lost range in one (nothing here measures what it kept of the others); the last value is
@@ -145,8 +145,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     underflow stands where numeric/underflow.py bounds what it cost every sum.  ``values``: the float64 forward pass
     (made here when not given), with the ``watch`` that saw it; ``saturation``: its saturation_digits, when
     the caller has measured them already; ``magnitudes``: filled as kernel.gradients fills it; ``computed``:
-    the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``whole``: once the exact
-    pass runs, every block comes from it (not only those float64 lost); ``carry``: where a saturated gate
+    the δ of ``values`` when the compiled kernel made them (kernel.gradients); ``carry``: where a saturated gate
     would send the pass to mpmath, first take the differences it cancels from the distances to ±1
     (numeric/distances.py), and keep float64 when they hold its digits; ``seen``: filled with the float64
     δ, as kernel.gradients fills it; ``made``: filled with the exact forward pass (exact_forward: checked,
@@ -193,16 +192,10 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
             _, mp_loss, mp_grads, rest = split.exact_pass(model, exact)
         if made is not None:
             made.append((exact, rest))
-        # every block from it: nothing measured what float64 kept of the others (the norms to T miss growth
-        # that peaks before it, and a δ recursion whose sum cancels), and the pass computed them all anyway
-        whole = True
-    if loss_lost or whole:
-        loss = mp_loss
-    for layer, g in enumerate(grads, start=1):
-        for param in g:
-            if blocks is None or whole or (param, layer) in blocks:
-                g[param] = mp_grads[layer - 1][param]
-    return loss, grads, max(DPS, digits)
+    # every block and the loss from the exact pass, which computed them all: nothing measured what float64
+    # kept of the blocks it did not lose (the norms to T miss growth that peaks before it, and a δ
+    # recursion whose sum cancels)
+    return mp_loss, [dict(layer) for layer in mp_grads], max(DPS, digits)
 
 
 def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndarray] | None]:

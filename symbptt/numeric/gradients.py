@@ -332,7 +332,7 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     values, computed = R.float64_pass(model)  # the pass `grad` measures (compiled where its reruns are)
     with values.watch.watch(None):
         value, grads, used = R.exact_gradients(model, values, magnitudes=magnitudes, computed=computed,
-                                               whole=True, carry=False)  # measured, as `grad` measures
+                                               carry=False)  # measured, as `grad` measures
     if used:  # float64 left its range or a gate saturated: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
     report = _report()
