@@ -11,6 +11,7 @@ the trajectory held where it is.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import mpmath
@@ -153,6 +154,25 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             shifted = np.asarray(block) + np.asarray(charge * size, dtype=object if size.dtype == object else float)
             entry, whole = _changes(block, shifted)
             worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
+    return _digits(worst_block), _digits(worst_entry)
+
+
+def kept_by_reruns(plain: list[dict[str, np.ndarray]], rerun: Callable[[ArrayFactors], list[dict[str, np.ndarray]]],
+                   model: NumericModel) -> tuple[float, float]:
+    """What NUDGED_RUNS measure a quantity kept_digits does not cover (the truncated gradients) kept:
+    ``rerun`` computes it from each rerun's float64 pass of ``model`` (every stored value of the forward
+    pass and its coefficients moved as one rounding could move them), and the digits that the largest
+    change from ``plain``, each rerun's times its margin, leaves are counted as kept_digits counts them.
+    Returns (the digits relative to each block's largest entry, the digits of the worst entry)."""
+    worst_block = worst_entry = 0.0
+    for direction, scattered, seed, margin in NUDGED_RUNS:
+        moved = _inputs_moved(model, direction, scattered, seed)
+        with np.errstate(all="ignore"):
+            nudged = rerun(ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed)))
+        for plain_layer, nudged_layer in zip(plain, nudged, strict=True):
+            for param, block in plain_layer.items():
+                entry, whole = _changes(block, nudged_layer[param])
+                worst_entry, worst_block = max(worst_entry, margin * entry), max(worst_block, margin * whole)
     return _digits(worst_block), _digits(worst_entry)
 
 
