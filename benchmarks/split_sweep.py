@@ -144,8 +144,9 @@ def measured(case: tuple, truncated: bool = False, digits: int = ASKED, targets:
              ) -> tuple[str, float, str] | None:
     """(what was drawn, the largest error over what its claim allows, the path: 'split', 'mpmath' or
     'float64') for a case of draw's; None when symbptt refuses it.  With ``truncated``, the report of the
-    case truncated (truncate_of), and where it went exact its truncated gradients are held to ASKED digits
-    against reference.py's truncated BPTT as well.  ``digits``: what the report is asked to keep in float64
+    case truncated (truncate_of), and its truncated gradients are held against reference.py's truncated
+    BPTT as well: to ASKED digits where it went exact, else to the digits asked or the fewer its full
+    gradients kept.  ``digits``: what the report is asked to keep in float64
     (more than the default sends more reads to an exact rest); ``targets``: the scale of y."""
     cell, act, n, layers, T, loss, weights, inputs, seed = case
     what = f"{cell} {act} n={n} layers={layers} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
@@ -167,7 +168,13 @@ def measured(case: tuple, truncated: bool = False, digits: int = ASKED, targets:
         return f"{what}, {precision[:40]}", block / 10.0 ** -ASKED, path
     kept = report["float64_digits"]
     allowed = (10.0 ** -kept["relative_to_largest"], 10.0 ** -kept["worst_entry"])
-    return f"{what}, {path}, kept {kept}", max(block / allowed[0], entry / allowed[1]), path
+    ratio = max(block / allowed[0], entry / allowed[1])
+    if truncated and path == "float64":  # float64 truncated gradients: the digits asked, or fewer where the
+        # full ones kept fewer (their own reruns send them exact below what is asked: reruns.kept_by_reruns)
+        cut = report["truncated"]["grad"]
+        cut_block = errors(case, cut if layers > 1 else [cut], at + SPARE, truncate_of(case), targets)[0]
+        ratio = max(ratio, cut_block / 10.0 ** -min(kept["relative_to_largest"], digits))
+    return f"{what}, {path}, kept {kept}", ratio, path
 
 
 def main() -> int:
