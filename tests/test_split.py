@@ -365,7 +365,7 @@ def test_the_held_reruns_stop_once_the_digits_asked_for_are_out_of_reach(monkeyp
     loss, grads = split.gradients(values, magnitudes)
     calls: list[int] = []
     real = split.nudged_on
-    monkeypatch.setattr(split, "nudged_on", lambda v, noise: calls.append(noise.direction) or real(v, noise))
+    monkeypatch.setattr(split, "nudged_on", lambda v, noise, *m: calls.append(noise.direction) or real(v, noise, *m))
     every = reruns.kept_digits(model, loss, grads, magnitudes, fixed=values)
     assert calls == [run[0] for run in reruns.HELD_RUNS] and calls[0] == 0
     calls.clear()
@@ -385,7 +385,7 @@ def test_a_read_that_falls_short_runs_every_held_rerun_only_when_measured_whole(
     exact = exact_forward(model, 60)
     calls: list[int] = []
     real = split.nudged_on
-    monkeypatch.setattr(split, "nudged_on", lambda v, noise: calls.append(noise.direction) or real(v, noise))
+    monkeypatch.setattr(split, "nudged_on", lambda v, noise, *m: calls.append(noise.direction) or real(v, noise, *m))
     ks = grad_report.listed_steps(model.T)
     read = reruns.read_in_float64(model, exact, ks, 15, 60, whole=True)
     assert read is not None and not read.holds(15)
@@ -459,3 +459,31 @@ def test_the_truncated_gradients_of_a_float64_report_are_measured(monkeypatch):
     assert error() <= 1e-12
     monkeypatch.setattr(grad_report, "kept_by_reruns", lambda *args: (16.0, 16.0))
     assert error() > 1e-11
+
+
+@pytest.mark.parametrize("T", [100, 300])
+def test_the_read_of_a_cell_without_linear_maps_moves_its_parameters_and_inputs(T, monkeypatch):
+    """A chaotic scalar cell file whose sum w·h + u·x + b (b = 10^6) no stored value holds: read in float64
+    from its exact trajectory, the coefficients compute that sum again, rounding it by about 10^-10.  The
+    reruns that measure the read now move the parameters and inputs as well as the stored values, as the
+    float64 pass's own reruns do; they find the read short, the rest is computed exactly, and every
+    gradient is the exact value rounded to float64 (a 200-digit pass).  Planted: with the parameters and
+    inputs held, the read claimed 12.9 (T = 100) and 12.5 (T = 300) digits and was off by 1e-9."""
+    from pathlib import Path
+
+    from symbptt.numeric import exact
+
+    cell = str(Path(__file__).parent / "cells" / "sinshift.toml")
+    cfg = parse_config({"cell": cell, "w": 3.0, "u": 1.0, "b": 1e6, "h0": 0.3, "x": [0.1] * T, "y": 0.0})
+    _, want = exact.exact_gradients_at(grad_report.NumericModel.of(cfg), 200)
+
+    def worst(report: dict) -> float:
+        return max(abs(float(np.ravel(report["grad"][name])[0]) - float(block.flat[0])) / abs(float(block.flat[0]))
+                   for name, block in want[0].items())
+
+    report = grad_report.grad_report(cfg)
+    assert worst(report) <= 2**-52
+    monkeypatch.setattr(reruns, "_inputs_moved", lambda model, *args: model)
+    held = grad_report.grad_report(cfg)
+    assert "float64 from its trajectory" in held["precision"] and held["float64_digits"]["worst_entry"] >= 12
+    assert worst(held) > 1e-10

@@ -217,6 +217,13 @@ def _each_step(matrix: np.ndarray, inputs: np.ndarray) -> np.ndarray:
 ROUNDING = 2.0 ** -53  # float64's unit roundoff: a sum is rounded by up to this times Σ|terms|
 
 
+def unit_params(cell: Cell, params: list[dict[str, np.ndarray]], n: int, B: int) -> list[dict[str, np.ndarray]]:
+    """The parameters the nodes read unit by unit, per layer, as (n, B) arrays: a scalar is repeated over
+    the units, a per-unit parameter (a column, or one column per batch element) over the batch."""
+    return [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
+            | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
+
+
 class UlpNoise:
     """Moves every value it is given as one rounding could have: one unit in the last place, and for a
     sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
@@ -307,10 +314,7 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
         for s in cell.states:
             layer[s][0] = p[f"{s}0"]  # (n, 1), or (n, B): repeated over the batch by the assignment
         values.append(layer)
-    # the parameters the nodes read unit by unit, as (n, B): a scalar is repeated over the units, a
-    # per-unit parameter (a column, or one column per batch element) over the batch
-    scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in cell.scalar_params}
-               | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in cell.vector_params} for p in params]
+    scalars = unit_params(cell, params, n, B)
     zeros = np.zeros((n, B), dtype=dtype)
     # layer by layer (layer ℓ at step t needs only layer ℓ − 1 at t and itself at t − 1): the terms that
     # read the layer's input, and the bias, for every step at once — one matrix product per weight
@@ -562,6 +566,6 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled",
+__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled", "unit_params",
            "difference_digits", "forward", "prev", "step_coefficients", "step_rows",
            "to_mp", "value_differences"]

@@ -364,12 +364,13 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
         throughout = (f"float64 throughout {kept_words(kept, only=True)}" if kept is not None
                       else f"float64 throughout {_would_keep(lost)}")
         return (f"{engine} at {used_mp} digits {READ_IN_FLOAT64} for the rest "
-                f"({kept_words(held)}, {measured_words(held=True)}; {throughout}{colon})")
+                f"({kept_words(held)}, {measured_words(held=True, inputs=inputs)}; {throughout}{colon})")
     if short is not None:
         read_kept, rest_at = short
         cost = math.ceil(FLOAT64_DIGITS - read_kept[1])
         return (f"{engine} at {used_mp} digits for the forward pass, {rest} at {rest_at} digits for the rest "
-                f"(float64 from that trajectory {kept_words(read_kept, only=True)}, {measured_words(held=True)}: "
+                f"(float64 from that trajectory {kept_words(read_kept, only=True)}, "
+                f"{measured_words(held=True, inputs=inputs)}: "
                 f"rounding cost it up to {cost} digits, and the rest carries {rest_at - cost} beyond them; "
                 f"float64 throughout {_would_keep(lost)}{colon})")
     if kept is not None:

@@ -71,7 +71,7 @@ def measured_words(held: bool = False, inputs: bool = False) -> str:
     margins = sorted({run[3] for run in runs})
     counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
     which = " of that trajectory" if held else ""  # nudged where it is: the forward pass is not run again
-    moved = ", parameter and input" if inputs and not held else ""
+    moved = ", parameter and input" if inputs else ""
     return (f"as measured by {len(runs)} reruns with every stored value{which}{moved} nudged by one rounding, "
             f"counting {counted} the changes they show")
 
@@ -128,8 +128,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     returned are then only known to be that low)."""
     worst_block = worst_entry = 0.0
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
-        moved = model if fixed is not None else _inputs_moved(model, direction, scattered, seed)
-        rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed)) if fixed is not None
+        moved = _inputs_moved(model, direction, scattered, seed)  # the model itself where it has linear maps
+        rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed), moved) if fixed is not None
                  else nudged_gradients(moved, direction, scattered, seed))  # compiled, where numeric/jit.py runs
         if rerun is not None:
             nudged_loss, nudged = rerun

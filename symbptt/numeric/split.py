@@ -26,7 +26,7 @@ from . import arbbackward, arbforward, jit_nudge, kernel
 from .cost import mp_cost
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
-from .forward import Trajectory, UlpNoise, compiled, step_coefficients
+from .forward import Trajectory, UlpNoise, compiled, step_coefficients, unit_params
 
 SPARE = 20  # the digits an exact forward pass keeps beyond what amplification costs it: each stored value
 # within 10^−20 of itself, far inside the half unit (1.1e−16) its rounding to float64 may move it
@@ -112,14 +112,23 @@ def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | No
     return gradient_blocks(values, values.model)
 
 
-def nudged_on(values: ArrayFactors, noise: UlpNoise) -> tuple[Any, list[dict[str, np.ndarray]]]:
+def nudged_on(values: ArrayFactors, noise: UlpNoise, model: NumericModel | None = None
+              ) -> tuple[Any, list[dict[str, np.ndarray]]]:
     """Loss and gradients again with every stored value of the pass's trajectory moved by ``noise`` where it
     is (the forward pass is not run again), its coefficients computed from the moved values and moved in
     turn, and the δ recursion's sums moved as it runs: compiled where jit_nudge.held_gradients runs, else
-    kernel.gradients with a noisy pass."""
-    model, traj = values.model, values.traj
+    kernel.gradients with a noisy pass.  ``model``: the pass's model with its parameters and inputs moved
+    too (a cell without linear maps, whose u·x + b no stored value holds, computes it again from them:
+    reruns._inputs_moved), else the pass's own."""
+    traj = values.traj
+    inputs, scalars = traj.inputs, traj.scalars
+    if model is None or model is values.model:
+        model = values.model
+    else:  # the coefficients and sums read the moved parameters and inputs
+        n, B = traj.values[0][model.cell.states[0]].shape[1:]
+        inputs, scalars = model.x, unit_params(model.cell, model.params, n, B)
     moved = Trajectory([{name: noise(v) for name, v in layer.items()} for layer in traj.values],
-                       [{} for _ in traj.values], traj.inputs, traj.scalars)
+                       [{} for _ in traj.values], inputs, scalars)
     with_coefficients(model, moved, noise)
     compiled_rerun = jit_nudge.held_gradients(model, moved.values, moved.coefs, noise)
     if compiled_rerun is not None:
