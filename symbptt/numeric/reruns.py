@@ -138,11 +138,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                 values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
                 nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
                                        else gradient_blocks(values, model))
-        pairs = [(loss, nudged_loss)] + [(block, nudged_layer[param]) for plain_layer, nudged_layer
-                                         in zip(grads, nudged, strict=True) for param, block in plain_layer.items()]
-        for plain, moved in pairs:
-            entry, whole = _changes(plain, moved)
-            worst_entry, worst_block = max(worst_entry, margin * entry), max(worst_block, margin * whole)
+        worst_block, worst_entry = _widest([(loss, nudged_loss), *_pairs(grads, nudged)], margin,
+                                           worst_block, worst_entry)
         if least is not None and _digits(worst_block) < least:  # short of it already: the rest cannot help
             return _digits(worst_block), _digits(worst_entry)
     charge = sum_allowance(model.x.shape[0] * model.x.shape[2])  # every gradient sums over t and the batch
@@ -169,11 +166,23 @@ def kept_by_reruns(plain: list[dict[str, np.ndarray]], rerun: Callable[[ArrayFac
         moved = _inputs_moved(model, direction, scattered, seed)
         with np.errstate(all="ignore"):
             nudged = rerun(ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed)))
-        for plain_layer, nudged_layer in zip(plain, nudged, strict=True):
-            for param, block in plain_layer.items():
-                entry, whole = _changes(block, nudged_layer[param])
-                worst_entry, worst_block = max(worst_entry, margin * entry), max(worst_block, margin * whole)
+        worst_block, worst_entry = _widest(_pairs(plain, nudged), margin, worst_block, worst_entry)
     return _digits(worst_block), _digits(worst_entry)
+
+
+def _pairs(plain: list[dict[str, Any]], nudged: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """Each block of ``plain`` beside the same block of a rerun, layer by layer."""
+    return [(block, nudged_layer[param]) for plain_layer, nudged_layer in zip(plain, nudged, strict=True)
+            for param, block in plain_layer.items()]
+
+
+def _widest(pairs: list[tuple[Any, Any]], margin: float, block: float, entry: float) -> tuple[float, float]:
+    """The largest changes so far (relative to each block's largest entry, and to the worst entry), widened
+    by a rerun's ``pairs`` (_changes), each counted ``margin`` times."""
+    for plain, moved in pairs:
+        each, whole = _changes(plain, moved)
+        entry, block = max(entry, margin * each), max(block, margin * whole)
+    return block, entry
 
 
 def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: int) -> NumericModel:

@@ -117,18 +117,13 @@ def nudged_on(values: ArrayFactors, noise: UlpNoise, model: NumericModel | None 
     """Loss and gradients again with every stored value of the pass's trajectory moved by ``noise`` where it
     is (the forward pass is not run again), its coefficients computed from the moved values and moved in
     turn, and the δ recursion's sums moved as it runs: compiled where jit_nudge.held_gradients runs, else
-    kernel.gradients with a noisy pass.  ``model``: the pass's model with its parameters and inputs moved
-    too (a cell without linear maps, whose u·x + b no stored value holds, computes it again from them:
-    reruns._inputs_moved), else the pass's own."""
-    traj = values.traj
-    inputs, scalars = traj.inputs, traj.scalars
-    if model is None or model is values.model:
-        model = values.model
-    else:  # the coefficients and sums read the moved parameters and inputs
-        n, B = traj.values[0][model.cell.states[0]].shape[1:]
-        inputs, scalars = model.x, unit_params(model.cell, model.params, n, B)
+    kernel.gradients with a noisy pass; the coefficients and sums read the parameters and inputs of
+    ``model``: the pass's own, or, for a cell without linear maps, whose u·x + b no stored value holds,
+    those moved too (reruns._inputs_moved)."""
+    traj, model = values.traj, model or values.model
+    n, B = traj.values[0][model.cell.states[0]].shape[1:]
     moved = Trajectory([{name: noise(v) for name, v in layer.items()} for layer in traj.values],
-                       [{} for _ in traj.values], inputs, scalars)
+                       [{} for _ in traj.values], model.x, unit_params(model.cell, model.params, n, B))
     with_coefficients(model, moved, noise)
     compiled_rerun = jit_nudge.held_gradients(model, moved.values, moved.coefs, noise)
     if compiled_rerun is not None:
