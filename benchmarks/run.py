@@ -630,7 +630,7 @@ def precision_cases(smoke: bool) -> list[list[str]]:
 
 def precision_section(smoke: bool) -> list[str]:
     """Section 10b: precision_cases' table and what it shows."""
-    from symbptt.numeric.exact import DPS
+    from symbptt.numeric.exact import CHECK, DPS
     from symbptt.numeric.grad_report import DIGITS
 
     return ["\n## 10b. Precision that follows conditioning\n",
@@ -649,7 +649,7 @@ def precision_section(smoke: bool) -> list[str]:
             f"{DPS} digits beyond what the reruns measured rounding cost the float64 rest, where that is fewer "
             "than the forward pass's and saves more than the reruns cost (numeric/reruns.py; the rows that say "
             "\"Arb at M digits for the rest\"), else at the forward pass's (the rows that say only \"Arb at N "
-            "digits\"). Each exact forward pass is checked by one with 20 digits more (numeric/exact.py), which "
+            f"digits\"). Each exact forward pass is checked by one with {CHECK} digits more (numeric/exact.py), which "
             "costs the chaotic rows a second pass. The calm run stays in float64 except for blocks that lose "
             "range.\n"]
 
