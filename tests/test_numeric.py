@@ -12,6 +12,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 from conftest import saturated_gru_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -1819,3 +1820,88 @@ def test_a_saturated_run_whose_float64_pass_left_its_range_is_measured_on_a_chec
     with mpmath.workdps(160):
         _, full = reference_bptt([layer], x, np.zeros(3), "tanh", "last", "gru", kind="mp")
     assert_report_matches(report["grad"], report["grad_log10"], full, cfg.spec.params)
+
+
+def _quarter(T: int, closeness: float) -> tuple[dict, list[dict]]:
+    """tests/cells/quarter.toml, whose ∂h_t/∂h_{t−1} = (4·w·e^p + 3)/12 cancels about −log10(closeness)
+    digits in its first unit: w·e^p = −3/4·(1 + closeness); its report and reference_files.py's gradients
+    at 60 digits."""
+    from symbptt import reference_files
+
+    path = Path(__file__).parent / "cells" / "quarter.toml"
+    p = 0.7
+    w = [float(-0.75 / mpmath.exp(p)) * (1 + closeness), 0.3]
+    layer = {"U": [[1.0], [0.5]], "b": [0.1, -0.2], "w": w, "p": p, "h0": [0.3, 0.2]}
+    cfg = parse_config({"cell": str(path), **layer, "x": [[0.4]] * T, "y": [0.9, 0.1]})
+    arrays = [{k: np.asarray(v, dtype=float) for k, v in layer.items()}]
+    with mpmath.workdps(60):
+        _, want = reference_files.bptt(path.read_text(), arrays, np.full((T, 1), 0.4), np.array([0.9, 0.1]))
+    return grad_report(cfg), want
+
+
+@pytest.mark.parametrize(("T", "closeness"), [(1, 1e-3), (5, 1e-2), (5, 1e-4)])
+def test_a_step_coefficient_cancelling_a_sum_of_parameters_is_measured_at_its_rounding_size(T, closeness, monkeypatch):
+    """A step coefficient computed from parameters alone, (4·w·e^p + 3)/12, near 0: float64 rounds it by
+    about 2⁻⁵³·(|4·w·e^p| + 3)/12, far more than one rounding of the small result, and no nudged stored
+    value moves it.  The reruns now move it by its rounding size (numeric/sizes.py), and every entry
+    holds what the report claims against reference_files.py at 60 digits, relative to its gradient's
+    largest entry and in itself.  Planted: nudged by one rounding only, as before, the report claimed 14.2
+    digits in the worst entry where it held 11.6."""
+    from symbptt.check.claims import held_digits
+    from symbptt.numeric import factors
+
+    def outside(report: dict, want: list[dict]) -> float:
+        """How many digits the worst entry holds fewer than the report claims (≤ 0 where it holds)."""
+        assert report["precision"].startswith("float64"), report["precision"]
+        claim = report["float64_digits"]
+        short = -math.inf
+        for name, block in want[0].items():
+            block_digits, entry = held_digits(np.ravel(report["grad"][name]), np.ravel(block))
+            short = max(short, claim["relative_to_largest"] - block_digits, claim["worst_entry"] - entry)
+        return short
+
+    assert outside(*_quarter(T, closeness)) <= 0
+    monkeypatch.setattr(factors, "nudged_coefficients", lambda cc, traj, layer, coefs, noise:
+                        {key: noise(value) for key, value in coefs.items()})
+    if closeness == 1e-4:
+        assert outside(*_quarter(T, closeness)) > 2
+
+
+SIZED = ["(4*w*exp(p) + 3)/12", "tanh(w*p + z)*z - 1/3", "exp(-(w + p)**2)*z + 1/4", "sqrt(w*w + p) - z"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(SIZED), st.floats(-2, 2), st.floats(0.1, 2), st.floats(-1, 1))
+def test_an_expression_s_float64_error_is_within_its_rounding_size(text, w, p, z):
+    """numeric/sizes.py's rounding size bounds what float64 loses computing an expression whose sums
+    cancel: evaluated in float64 (lambdify, NumPy) and at 50 digits from the same float64 inputs, the two
+    differ by at most 8·2⁻⁵³·(size + |value|) — the size for the sums, |value| for the few roundings of
+    the rest."""
+    from symbptt.numeric.forward import ROUNDING
+    from symbptt.numeric.sizes import rounding_size
+
+    names = sp.symbols("w p z")
+    expr = sp.sympify(text, locals=dict(zip("wpz", names, strict=True)))
+    args = (w, p, z)
+    got = float(sp.lambdify(names, expr, "numpy")(*[np.float64(v) for v in args]))
+    size = float(sp.lambdify(names, rounding_size(expr), "numpy")(*args))
+    with mpmath.workdps(50):
+        want = sp.lambdify(names, expr, "mpmath")(*[mpmath.mpf(v) for v in args])
+        assert abs(got - want) <= 8 * ROUNDING * (size + abs(want))
+
+
+def test_without_its_rounding_size_a_cancelling_sum_is_outside_a_few_roundings():
+    """The size is what makes the bound above hold where the sum cancels: (4·w·e^p + 3)/12 with w·e^p
+    within 10^−9 of −3/4 is off in float64 by far more than 8 roundings of its value."""
+    from symbptt.numeric.forward import ROUNDING
+    from symbptt.numeric.sizes import rounding_size
+
+    w, p = sp.symbols("w p")
+    expr = (4 * w * sp.exp(p) + 3) / 12
+    wv = float(-0.75 / mpmath.exp(0.7)) * (1 + 1e-9)
+    got = float(sp.lambdify((w, p), expr, "numpy")(np.float64(wv), np.float64(0.7)))
+    with mpmath.workdps(50):
+        want = (4 * mpmath.mpf(wv) * mpmath.exp(mpmath.mpf(0.7)) + 3) / 12
+    assert abs(got - want) > 8 * ROUNDING * abs(want)
+    assert float(rounding_size(expr).subs({w: wv, p: 0.7})) == pytest.approx(0.5, rel=1e-6)  # (3 + 3)/12
+    assert rounding_size(w * sp.exp(p) * sp.tanh(w) / 12) == 0  # no sum: one rounding, the nudge's

@@ -24,7 +24,7 @@ from ..cells import INPUT, Cell
 from ..config import Config
 from ..model import Unrolled
 from ..paths import Step, evaluate_deltas, evaluate_recursive, targets
-from .forward import Trajectory, UlpNoise, compiled, forward, step_coefficients, to_mp
+from .forward import Trajectory, UlpNoise, compiled, forward, nudged_coefficients, step_coefficients, to_mp
 from .mpdot import MpRows, dot
 
 
@@ -158,7 +158,7 @@ class ArrayFactors:
             with self.watch.watch(("coef", layer)):
                 coefs = step_coefficients(self.cc, self.traj, layer)
                 self.traj.coefs[layer - 1] = (coefs if self.noise is None
-                                              else {key: self.noise(v) for key, v in coefs.items()})
+                                              else nudged_coefficients(self.cc, self.traj, layer, coefs, self.noise))
 
     def coef(self, layer: int, t: int, target: str, leaf: str) -> np.ndarray:
         return self.traj.coefs[layer - 1][(target, leaf)][t]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import mpmath
@@ -30,6 +30,7 @@ from ..step import step_graph
 from .flags import matmul, product_for
 from .memory import keep_freed_memory
 from .mpdot import MpRows, dot, matvec
+from .sizes import rounding_size
 
 
 def value_differences(exprs: list[sp.Expr], values: set[sp.Symbol]) -> list[sp.Add]:
@@ -123,6 +124,19 @@ class CompiledCell:
         # has lost digits to cancellation, and the report measures how many (cancelled_digits)
         self.sums = {name: [self._compile(term, f"a term of {name}") for term in expr.args]
                      for name, expr in cell.nodes if isinstance(expr, sp.Add) and kind == "float"}
+
+    @cached_property
+    def coefficient_sizes(self) -> dict[tuple[str, str], Callable]:
+        """For every step coefficient that computes a sum, its rounding size (sizes.rounding_size: a user's
+        ∂h_t/∂h_{t−1} = (4·w·e^p + 3)/12 cancels where 4·w·e^p is near −3, and float64 loses about
+        ROUNDING·(|4·w·e^p| + 3)/12 there, far more than one rounding of the small result, which no nudged
+        input carries); a nudged rerun moves the coefficient by ROUNDING times it (nudged_coefficients).
+        Compiled when first asked for: only the reruns read them."""
+        if self.kind != "float":
+            return {}
+        sizes = {key: rounding_size(expr) for key, expr in self.coefficient_exprs.items()}
+        return {key: self._compile(size, f"the rounding size of ∂{key[0]}_t/∂{key[1]}")
+                for key, size in sizes.items() if size != 0}
 
     def node_values(self, leaves: list[Any]) -> list[Any]:
         """Every node of a step from its leaves (cc.leaf_names' order), in order: arrays in float64 (the
@@ -535,6 +549,26 @@ def step_coefficients(cc: CompiledCell, traj: Trajectory, layer: int) -> dict[tu
     return out
 
 
+def nudged_coefficients(cc: CompiledCell, traj: Trajectory, layer: int, coefs: dict[tuple[str, str], np.ndarray],
+                        noise: UlpNoise) -> dict[tuple[str, str], np.ndarray]:
+    """One layer's float64 step coefficients (step_coefficients of ``traj``) each moved by ``noise`` as one
+    rounding could move it — a coefficient that computes a sum also by ROUNDING times its rounding size
+    (cc.coefficient_sizes), what float64 can lose in that sum where it cancels — in ``coefs``' order (the
+    order of the signs a scattered noise draws)."""
+    sizes = cc.coefficient_sizes
+    row = step_rows(cc, traj, layer) if any(key in sizes for key in coefs) else []
+    moved = {}
+    for key, value in coefs.items():
+        if key not in sizes:
+            moved[key] = noise(value)
+            continue
+        size = np.zeros_like(value)
+        with np.errstate(all="ignore"):
+            size[1:] = sizes[key](*row)
+        moved[key] = noise(value, size)
+    return moved
+
+
 def _joint_mp(cc: CompiledCell, row: list[np.ndarray]) -> list[np.ndarray] | None:
     """Every mpmath coefficient from one call per element, or None — and each coefficient is then
     computed alone, which names the one that is undefined — when some value is not a finite real."""
@@ -566,6 +600,6 @@ def to_mp(array: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled", "unit_params",
-           "difference_digits", "forward", "prev", "step_coefficients", "step_rows",
-           "to_mp", "value_differences"]
+__all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled",
+           "difference_digits", "forward", "nudged_coefficients", "prev", "step_coefficients", "step_rows", "to_mp",
+           "unit_params", "value_differences"]

@@ -30,6 +30,7 @@ from ..cells import INPUT, unit
 from .flags import CHECKED_WORK
 from .forward import CompiledCell
 from .kernel import _Plan
+from .sizes import rounding_size
 
 HEADER = '''
 import math
@@ -177,7 +178,8 @@ def forward_source(cc: CompiledCell) -> str:
 def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) -> list[str]:
     """The loop over units and batch elements of one step: the leaves read, each node and every step
     coefficient computed and stored.  ``nudged``: each stored value moved by _nudge with its sign from the
-    G_ array beside it — a node that is a sum with Σ|terms| as its size (numeric/forward.py's nudged pass)."""
+    G_ array beside it — a node that is a sum with Σ|terms| as its size (numeric/forward.py's nudged pass), a
+    step coefficient that computes a sum with its rounding size (forward.nudged_coefficients)."""
     cell, graph = cc.cell, cc.graph
     body = ["    for i in range(n):", "        for bb in range(B):"]
     names = {}
@@ -207,10 +209,13 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
     shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("w_"))
     for sym, expr in shared:
         body.append(f"            {sym} = {printer.doprint(expr)}")
-    for k, expr in enumerate(reduced):
+    swap = {s: sp.Symbol(v) for s, v in names.items()}
+    for k, (key, expr) in enumerate(zip(cc.keys, reduced, strict=True)):
         value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
-        stored = f"_nudge({value}, 0.0, GC_{k}[t, i, bb])" if nudged else value
-        body.append(f"            C_{k}[t, i, bb] = {stored}")
+        if nudged:  # a coefficient that computes a sum moves by its rounding size too (forward.nudged_coefficients)
+            size = rounding_size(cc.coefficient_exprs[key])
+            value = f"_nudge({value}, {printer.doprint(size.xreplace(swap)) if size != 0 else '0.0'}, GC_{k}[t, i, bb])"
+        body.append(f"            C_{k}[t, i, bb] = {value}")
     return body
 
 

@@ -26,7 +26,7 @@ from . import arbbackward, arbforward, jit_nudge, kernel
 from .cost import mp_cost
 from .factors import ArrayFactors, FloatWatch, NumericModel, Unwatched, gradient_blocks
 from .flags import TINY  # a nonzero value below it (float64's normal range) keeps fewer than 53 bits
-from .forward import Trajectory, UlpNoise, compiled, step_coefficients, unit_params
+from .forward import Trajectory, UlpNoise, compiled, nudged_coefficients, step_coefficients, unit_params
 
 SPARE = 20  # the digits an exact forward pass keeps beyond what amplification costs it: each stored value
 # within 10^−20 of itself, far inside the half unit (1.1e−16) its rounding to float64 may move it
@@ -84,11 +84,11 @@ def rounded(exact: Trajectory) -> Trajectory | None:
 
 def with_coefficients(model: NumericModel, traj: Trajectory, noise: UlpNoise | None = None) -> Trajectory:
     """``traj`` with every layer's float64 step coefficients, computed from its stored values (each moved
-    by ``noise`` when given, as the float64 pass moves them)."""
+    by ``noise`` when given, as the float64 pass moves them: forward.nudged_coefficients)."""
     cc = compiled(model.cell, "float")
     for layer in range(1, model.layers + 1):
         coefs = step_coefficients(cc, traj, layer)
-        traj.coefs[layer - 1] = coefs if noise is None else {key: noise(v) for key, v in coefs.items()}
+        traj.coefs[layer - 1] = coefs if noise is None else nudged_coefficients(cc, traj, layer, coefs, noise)
     return traj
 
 
