@@ -467,8 +467,10 @@ def test_the_read_of_a_cell_without_linear_maps_moves_its_parameters_and_inputs(
     from its exact trajectory, the coefficients compute that sum again, rounding it by about 10^-10.  The
     reruns that measure the read now move the parameters and inputs as well as the stored values, as the
     float64 pass's own reruns do; they find the read short, the rest is computed exactly, and every
-    gradient is the exact value rounded to float64 (a 200-digit pass).  Planted: with the parameters and
-    inputs held, the read claimed 12.9 (T = 100) and 12.5 (T = 300) digits and was off by 1e-9."""
+    gradient is the exact value rounded to float64 (a 200-digit pass).  The coefficients' rounding sizes
+    (numeric/sizes.py: |cos(…)|·10^6 for the rounding of that sum) find it short too, with the
+    parameters and inputs held.  Planted: with both left out, the read claimed 12.9 (T = 100) and 12.5
+    (T = 300) digits and was off by 1e-9."""
     from pathlib import Path
 
     from symbptt.numeric import exact
@@ -484,6 +486,9 @@ def test_the_read_of_a_cell_without_linear_maps_moves_its_parameters_and_inputs(
     report = grad_report.grad_report(cfg)
     assert worst(report) <= 2**-52
     monkeypatch.setattr(reruns, "_inputs_moved", lambda model, *args: model)
+    assert grad_report.grad_report(cfg)["grad"] == report["grad"]  # the sizes alone find the read short
+    monkeypatch.setattr(split, "nudged_coefficients", lambda cc, traj, layer, coefs, noise:
+                        {key: noise(value) for key, value in coefs.items()})
     held = grad_report.grad_report(cfg)
     assert "float64 from its trajectory" in held["precision"] and held["float64_digits"]["worst_entry"] >= 12
     assert worst(held) > 1e-10

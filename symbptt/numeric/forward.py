@@ -126,6 +126,16 @@ class CompiledCell:
                      for name, expr in cell.nodes if isinstance(expr, sp.Add) and kind == "float"}
 
     @cached_property
+    def node_sizes(self) -> dict[str, Callable]:
+        """For every node that computes a sum, its rounding size as the cell writes it (sizes.rounding_size:
+        Σ|terms| for c_t = f c_{t−1} + i g, and what a sum inside costs, such as the GRU's a_hn·r + a_n
+        under its tanh); a nudged pass moves the node by ROUNDING times it (forward)."""
+        if self.kind != "float":
+            return {}
+        sizes = {name: rounding_size(expr) for name, expr in self.cell.nodes}
+        return {name: self._compile(size, f"the rounding size of {name}") for name, size in sizes.items() if size != 0}
+
+    @cached_property
     def coefficient_sizes(self) -> dict[tuple[str, str], Callable]:
         """For every step coefficient that computes a sum, its rounding size (sizes.rounding_size: a user's
         ∂h_t/∂h_{t−1} = (4·w·e^p + 3)/12 cancels where 4·w·e^p is near −3, and float64 loses about
@@ -240,7 +250,8 @@ def unit_params(cell: Cell, params: list[dict[str, np.ndarray]], n: int, B: int)
 
 class UlpNoise:
     """Moves every value it is given as one rounding could have: one unit in the last place, and for a
-    sum also ROUNDING·Σ|terms| (``size``), which is what a sum that cancels loses — all up
+    value that computes a sum also ROUNDING times its rounding size (``size``: Σ|terms| for a linear map,
+    numeric/sizes.py for a node or coefficient), which is what a sum that cancels loses — all up
     (``direction`` +1), all down (−1), or, ``scattered``, each value up or down by a sign drawn for it
     (from ``seed``, SEED unless given: the same pass, the same signs).  A pass whose stored values (linear
     maps, nodes, coefficients, δ) all go through it differs from the plain pass by about what rounding
@@ -416,8 +427,8 @@ def forward(cc: CompiledCell, params: list[dict[str, np.ndarray]], x: np.ndarray
             for k, name in enumerate(cc.node_names):
                 value = cc.nodes[k](*row, *nodes)
                 if noise is not None:
-                    terms = cc.sums.get(name)
-                    value = noise(value, sum(np.abs(term(*row, *nodes)) for term in terms) if terms else None)
+                    size = cc.node_sizes.get(name)
+                    value = noise(value, size(*row, *nodes) if size is not None else None)
                 nodes[k] = layer[name][t] = value
     traj = Trajectory(values, [{} for _ in params], x, scalars)
     if dtype.kind == "f":

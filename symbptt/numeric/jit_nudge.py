@@ -1,7 +1,8 @@
 """The `grad` report's nudged reruns as compiled kernels (Numba, when installed).
 
 The report measures the digits float64 kept by running the pass again with every stored value — linear
-maps, nodes, step coefficients, δ — moved by one unit in the last place, a sum also by 2⁻⁵³·Σ|terms|, all
+maps, nodes, step coefficients, δ — moved by one unit in the last place, a value that computes a sum also
+by 2⁻⁵³ times its rounding size (Σ|terms| for a linear map; numeric/sizes.py for a node or coefficient), all
 up or each by a sign of its own (forward.UlpNoise, reruns.kept_digits).  On NumPy each rerun pays
 Python's cost per step and per stored value, two to three times the plain pass; here the same nudges run
 inside the compiled forward pass and δ recursion (numeric/jit.py's kernels, printed with their nudges by
@@ -33,7 +34,7 @@ ROUNDING = {ROUNDING!r}
 
 @njit(cache=True)
 def _nudge(v, z, g):
-    """v moved one unit in the last place towards g·∞ and by g·ROUNDING·z (z: a sum's Σ|terms|, else 0);
+    """v moved one unit in the last place towards g·∞ and by g·ROUNDING·z (z: a sum's rounding size, else 0);
     an exact 0 whose size is 0 stays 0; g = 0: outward, away from 0 (UlpNoise(0): g is v's own sign)."""
     if g == 0.0:
         g = math.copysign(1.0, v)

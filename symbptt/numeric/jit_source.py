@@ -178,8 +178,8 @@ def forward_source(cc: CompiledCell) -> str:
 def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) -> list[str]:
     """The loop over units and batch elements of one step: the leaves read, each node and every step
     coefficient computed and stored.  ``nudged``: each stored value moved by _nudge with its sign from the
-    G_ array beside it — a node that is a sum with Σ|terms| as its size (numeric/forward.py's nudged pass), a
-    step coefficient that computes a sum with its rounding size (forward.nudged_coefficients)."""
+    G_ array beside it, with its rounding size where it computes a sum (numeric/sizes.py; a node as
+    numeric/forward.py's nudged pass moves it, a step coefficient as forward.nudged_coefficients does)."""
     cell, graph = cc.cell, cc.graph
     body = ["    for i in range(n):", "        for bb in range(B):"]
     names = {}
@@ -200,10 +200,10 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
         names[unit(name)] = f"u_{name}"
         swap = {s: sp.Symbol(v) for s, v in names.items()}
         body.append(f"            u_{name} = {printer.doprint(cc.node_exprs[k].xreplace(swap))}")
-        if nudged:
-            terms = written[name].args if isinstance(written[name], sp.Add) else ()
-            size = " + ".join(f"abs({printer.doprint(term.xreplace(swap))})" for term in terms) or "0.0"
-            body.append(f"            u_{name} = _nudge(u_{name}, {size}, G_{name}[t, i, bb])")
+        if nudged:  # a node that computes a sum moves by its rounding size too (CompiledCell.node_sizes)
+            size = rounding_size(written[name])
+            printed = printer.doprint(size.xreplace(swap)) if size != 0 else "0.0"
+            body.append(f"            u_{name} = _nudge(u_{name}, {printed}, G_{name}[t, i, bb])")
         body.append(f"            N_{name}[t, i, bb] = u_{name}")
     exprs = [cc.coefficient_exprs[key].xreplace({s: sp.Symbol(v) for s, v in names.items()}) for key in cc.keys]
     shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("w_"))
