@@ -139,8 +139,8 @@ class CompiledCell:
     def coefficient_sizes(self) -> dict[tuple[str, str], Callable]:
         """For every step coefficient that computes a sum, its rounding size (sizes.rounding_size: a user's
         ∂h_t/∂h_{t−1} = (4·w·e^p + 3)/12 cancels where 4·w·e^p is near −3, and float64 loses about
-        ROUNDING·(|4·w·e^p| + 3)/12 there, far more than one rounding of the small result, which no nudged
-        input carries); a nudged rerun moves the coefficient by ROUNDING times it (nudged_coefficients).
+        ROUNDING·|4·w·e^p|/12 there, far more than one rounding of the small result, which no nudged input
+        carries); a nudged rerun moves the coefficient by ROUNDING times it (nudged_coefficients).
         Compiled when first asked for: only the reruns read them."""
         if self.kind != "float":
             return {}

@@ -205,16 +205,17 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
             printed = printer.doprint(size.xreplace(swap)) if size != 0 else "0.0"
             body.append(f"            u_{name} = _nudge(u_{name}, {printed}, G_{name}[t, i, bb])")
         body.append(f"            N_{name}[t, i, bb] = u_{name}")
-    exprs = [cc.coefficient_exprs[key].xreplace({s: sp.Symbol(v) for s, v in names.items()}) for key in cc.keys]
+    swap = {s: sp.Symbol(v) for s, v in names.items()}
+    exprs = [cc.coefficient_exprs[key].xreplace(swap) for key in cc.keys]
     shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("w_"))
     for sym, expr in shared:
         body.append(f"            {sym} = {printer.doprint(expr)}")
-    swap = {s: sp.Symbol(v) for s, v in names.items()}
     for k, (key, expr) in enumerate(zip(cc.keys, reduced, strict=True)):
         value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
         if nudged:  # a coefficient that computes a sum moves by its rounding size too (forward.nudged_coefficients)
             size = rounding_size(cc.coefficient_exprs[key])
-            value = f"_nudge({value}, {printer.doprint(size.xreplace(swap)) if size != 0 else '0.0'}, GC_{k}[t, i, bb])"
+            printed = printer.doprint(size.xreplace(swap)) if size != 0 else "0.0"
+            value = f"_nudge({value}, {printed}, GC_{k}[t, i, bb])"
         body.append(f"            C_{k}[t, i, bb] = {value}")
     return body
 
