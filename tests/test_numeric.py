@@ -1905,3 +1905,72 @@ def test_without_its_rounding_size_a_cancelling_sum_is_outside_a_few_roundings()
     assert abs(got - want) > 8 * ROUNDING * abs(want)
     assert float(rounding_size(expr).subs({w: wv, p: 0.7})) == pytest.approx(0.25, rel=1e-6)  # |4·w·e^p|/12
     assert rounding_size(w * sp.exp(p) * sp.tanh(w) / 12) == 0  # no sum: one rounding, the nudge's
+
+
+def _shifted(T: int) -> tuple[dict, list[dict]]:
+    """tests/cells/shifted.toml (n = 2, m = 1, drawn from seed 1): its report and reference_files.py's
+    gradients at 60 digits."""
+    from symbptt import reference_files
+
+    path = Path(__file__).parent / "cells" / "shifted.toml"
+    rng = np.random.default_rng(1)
+    layer = {"W": (0.3 * rng.normal(size=(2, 2))).tolist(), "U": rng.normal(size=(2, 1)).tolist(),
+             "b": rng.normal(size=2).tolist(), "h0": [0.3, 0.2]}
+    x, y = rng.normal(size=(T, 1)), [0.5, -0.5]
+    cfg = parse_config({"cell": str(path), **layer, "x": x.tolist(), "y": y})
+    arrays = [{k: np.asarray(v, dtype=float) for k, v in layer.items()}]
+    with mpmath.workdps(60):
+        _, want = reference_files.bptt(path.read_text(), arrays, x, np.array(y))
+    return grad_report(cfg), want
+
+
+def _short_of_claim(report: dict, want: list[dict]) -> float:
+    """How many digits the report's gradients hold fewer than it claims, relative to each gradient's
+    largest entry or in the worst entry (≤ 0 where they hold it); an exact report must hold 12."""
+    from symbptt.check.claims import held_digits
+
+    float64 = report["precision"].startswith("float64")
+    claim = report["float64_digits"] if float64 else {"relative_to_largest": 12.0, "worst_entry": 12.0}
+    short = -math.inf
+    for name, block in want[0].items():
+        whole, entry = held_digits(np.ravel(report["grad"][name]), np.ravel(block))
+        short = max(short, claim["relative_to_largest"] - whole, claim["worst_entry"] - entry if float64 else -1)
+    return short
+
+
+@pytest.mark.parametrize("T", [3, 30])
+def test_a_sum_inside_an_activation_that_float64_rounds_is_measured(T, monkeypatch):
+    """sin(W h + U x + b + 10^6): the shifted pre-activation is computed inside the node and its
+    coefficient, rounded to about 1e-10, and no stored value holds it.  The nudged reruns move both by
+    their rounding sizes; float64 is measured at about 8 digits, the report is computed exactly, and it
+    holds every digit against reference_files.py.  Planted: nudged by one rounding each, as before, the
+    report claimed 13 to 14.4 digits in float64 where it held 8.6 to 10.1."""
+    from symbptt.numeric import factors, forward
+
+    assert _short_of_claim(*_shifted(T)) <= 0
+    monkeypatch.setattr(factors, "nudged_coefficients", lambda cc, traj, layer, coefs, noise:
+                        {key: noise(value) for key, value in coefs.items()})
+    monkeypatch.setattr(forward.CompiledCell, "node_sizes", property(lambda self: {}))
+    assert _short_of_claim(*_shifted(T)) > 3
+
+
+def test_the_nudged_pass_moves_a_node_by_its_rounding_size():
+    """The nudged forward pass moves sin(a + 10^6) (a = W h + U x + b, stored) by one rounding and by
+    2⁻⁵³·|cos(a + 10^6)|·|a + 10^6|, the rounding of its shifted argument: all up, each h_t moves by
+    that much to within the rounding of the size itself, though its inputs (a nudged by one rounding)
+    moved far less."""
+    from symbptt.numeric.forward import ROUNDING, UlpNoise, compiled, forward
+
+    path = Path(__file__).parent / "cells" / "shifted.toml"
+    rng = np.random.default_rng(2)
+    cfg = parse_config({"cell": str(path), "W": [[0.0]], "U": [[1.0]], "b": [0.2], "h0": [0.3],
+                        "x": rng.normal(size=(5, 1)).tolist(), "y": [0.0]})
+    model = NumericModel.of(cfg)
+    cc = compiled(model.cell)
+    nudged = forward(cc, model.params, model.x, UlpNoise(1))
+    a = nudged.values[0]["a"][1:] if "a" in nudged.values[0] else None
+    assert a is not None  # W h + U x + b: the cell's one linear map, stored (and nudged by one rounding)
+    moved = nudged.values[0]["h"][1:] - np.sin(a + 1e6)
+    size = ROUNDING * np.abs(np.cos(a + 1e6)) * np.abs(a + 1e6)
+    assert np.all(np.abs(moved - size) <= 1e-3 * size + 4 * np.spacing(np.abs(np.sin(a + 1e6))))
+    assert np.all(size > 1e4 * np.spacing(1.0) * np.abs(np.cos(a + 1e6)))
