@@ -79,10 +79,19 @@ def measured_words(held: bool = False, inputs: bool = False) -> str:
 def _changes(plain: Any, nudged: Any) -> tuple[float, float]:
     """(largest |nudged − plain| / |plain| over the entries, largest |nudged − plain| / max|plain|): the
     worst entry's relative change (∞ where plain is 0 and nudged is not) and the block's, relative to
-    its largest entry."""
+    its largest entry; ∞ where a rerun made a NaN (a value rounding can make undefined has no digits to
+    count: compared, a NaN would count as no change at all)."""
+    entry, block = _finite_changes(plain, nudged)
+    return (math.inf if math.isnan(entry) else entry), (math.inf if math.isnan(block) else block)
+
+
+def _finite_changes(plain: Any, nudged: Any) -> tuple[float, float]:
+    """_changes as the arithmetic gives it (NaN where a rerun made one)."""
     a, b = np.asarray(plain), np.asarray(nudged)
     if a.dtype == object or b.dtype == object:  # entries beyond float64's range: exact mpf arithmetic
         pairs = [(mpmath.mpf(x), mpmath.mpf(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True)]
+        if any(mpmath.isnan(x) or mpmath.isnan(y) for x, y in pairs):  # (Python's max passes a NaN over)
+            return math.nan, math.nan
         largest = max((abs(x) for x, _ in pairs), default=mpmath.mpf(0))
         change = max((abs(y - x) for x, y in pairs), default=mpmath.mpf(0))
         entry = max((abs(y - x) / abs(x) if x else (mpmath.mpf(0) if y == 0 else mpmath.inf) for x, y in pairs),
@@ -192,17 +201,22 @@ def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: in
 
 
 def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
-    """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured)."""
-    return math.floor(10 * kept[0]) / 10, math.floor(10 * kept[1]) / 10
+    """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured),
+    and 0 — no digit — where rounding cost more than float64 holds (a count below 0, or −∞: a rerun moved a
+    gradient float64 gives as 0, or made a value undefined)."""
+    return tuple(math.floor(10 * count) / 10 if count > 0 else 0.0 for count in kept)  # type: ignore[return-value]
 
 
 def kept_words(kept: tuple[float, float], only: bool = False) -> str:
     """What float64 kept, as kept_digits counts it, in words that begin with "kept" ("kept only" where
     ``only``): the two counts floored as shown; where a count is below 1, no digit, and what rounding
     cost: FLOAT64_DIGITS less the count."""
-    block, entry = math.floor(kept[0]), math.floor(kept[1])
-    if block < 1:
+    if not kept[0] >= 1:
+        if not math.isfinite(kept[0]):
+            return ("kept no digit of some gradient, one rounding having moved a gradient float64 gives as 0 "
+                    "or made a value undefined")
         return f"kept no digit of some gradient, rounding having cost about {FLOAT64_DIGITS - kept[0]:.0f} digits"
+    block, entry = math.floor(kept[0]), math.floor(kept[1]) if math.isfinite(kept[1]) else 0
     verb = "kept only" if only else "kept"
     worst = f"{entry}" if entry >= 1 else "none"
     if entry >= block:
