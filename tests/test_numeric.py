@@ -1979,13 +1979,14 @@ def test_the_nudged_pass_moves_a_node_by_its_rounding_size():
 def test_a_target_equal_to_the_float64_output_is_reported_exactly():
     """y set to the network's own float64 output: every float64 gradient is exactly 0, and a rerun moves
     them off 0, a change no count of digits bounds.  The report used to stop on it (OverflowError in its
-    words); now float64 keeps no digit, shown as 0, in words that say why, and the exact gradients (about
+    words); now float64 keeps no digit, −∞ (null in JSON), in words that say why, and the exact gradients (about
     1e-17, from h_T − y that float64 rounded to 0) equal reference.py's to 12 digits."""
     import symbptt
 
     h1 = math.tanh(0.5 * 0.3 + 1.0 * 0.2 + 0.1)
     report = grad_report(parse_config({"W": 0.5, "U": 1.0, "b": 0.1, "h0": 0.3, "x": [0.2], "y": h1}))
-    assert report["float64_digits"] == {"relative_to_largest": 0.0, "worst_entry": 0.0}
+    assert report["float64_digits"] == {"relative_to_largest": -math.inf, "worst_entry": -math.inf}
+    assert '"relative_to_largest": null' in strict_json(report)  # no count bounds it
     assert "float64 kept no digit of some gradient, one rounding having moved a gradient float64 gives as 0" \
         in report["precision"]
     strict_json(report)
@@ -1993,7 +1994,7 @@ def test_a_target_equal_to_the_float64_output_is_reported_exactly():
     with mpmath.workdps(50):
         _, want = bptt([params], np.array([[0.2]]), np.array([h1]), "tanh", "last", "rnn", kind="mp")
     got = symbptt.gradients(params, np.array([[[0.2]]]), np.array([[h1]]), digits=12)
-    assert got.kept == (0.0, 0.0)
+    assert got.kept == (-math.inf, -math.inf)
     for name, block in want[0].items():
         exact = mpmath.mpf(np.ravel(block)[0])
         assert exact != 0
@@ -2010,4 +2011,4 @@ def test_a_rerun_that_makes_a_value_undefined_counts_as_no_digit_kept():
     mp = np.array([mpmath.mpf(1), mpmath.mpf(2)], dtype=object)
     assert reruns._changes(mp, np.array([mpmath.mpf("1.1"), mpmath.mpf("nan")], dtype=object)) == (math.inf, math.inf)
     assert reruns._widest([(np.ones(2), np.array([np.nan, 1.0]))], 2.0, 0.0, 0.0) == (math.inf, math.inf)
-    assert reruns._digits(math.inf) == -math.inf and reruns.shown_digits((-math.inf, -math.inf)) == (0.0, 0.0)
+    assert reruns._digits(math.inf) == -math.inf and reruns.shown_digits((-math.inf, -17.04)) == (-math.inf, -17.1)

@@ -95,8 +95,10 @@ class Gradients(tuple):
             gate before any measuring); else the significant digits the float64 pass kept as measured by
             the nudged reruns, their changes counted with margins (reruns.NUDGED_RUNS; relative to
             each gradient's largest entry, and in the worst entry), rounded down to a tenth as `symbptt
-            grad` shows them — or, where the exact forward pass was read in float64 (``digits`` then its
-            digits), what that pass kept, measured by reruns.HELD_RUNS.
+            grad` shows them (below 0 where rounding cost more than float64's digits, −∞ where no count
+            bounds it: a rerun moved a gradient float64 gives as 0, or made a value undefined) — or,
+            where the exact forward pass was read in float64 (``digits`` then its digits), what that pass
+            kept, measured by reruns.HELD_RUNS.
         amplified: None when ``kept`` was measured; else log10 of how much ∂L/∂s_k of the top layer, as the
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it

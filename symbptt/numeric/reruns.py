@@ -201,10 +201,11 @@ def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: in
 
 
 def shown_digits(kept: tuple[float, float]) -> tuple[float, float]:
-    """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured),
-    and 0 — no digit — where rounding cost more than float64 holds (a count below 0, or −∞: a rerun moved a
-    gradient float64 gives as 0, or made a value undefined)."""
-    return tuple(math.floor(10 * count) / 10 if count > 0 else 0.0 for count in kept)  # type: ignore[return-value]
+    """kept_digits' two counts as they are shown: rounded down to a tenth (never more than was measured); a
+    count below 0 says what rounding cost beyond float64's digits, and −∞ (null in JSON) that no count
+    bounds it (a rerun moved a gradient float64 gives as 0, or made a value undefined)."""
+    return tuple(math.floor(10 * count) / 10 if math.isfinite(count) else -math.inf  # type: ignore[return-value]
+                 for count in kept)
 
 
 def kept_words(kept: tuple[float, float], only: bool = False) -> str:
