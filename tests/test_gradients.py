@@ -10,6 +10,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
+from conftest import exhaustive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -248,7 +249,10 @@ def test_a_gradient_beyond_float64_keeps_its_size_in_log10_and_its_exact_value()
     assert set(got.exact) == {"h0"}  # the blocks float64 shows as they are carry no exact copy
 
 
-@pytest.mark.parametrize("cell,bias,T", [("lstm", "b_f", 1200), ("gru", "b_z", 1500), ("mingru", None, 2500)])
+LONG = [("lstm", "b_f", 1200), ("gru", "b_z", 1500), ("mingru", None, 2500)]
+
+
+@pytest.mark.parametrize("cell,bias,T", exhaustive(LONG, lambda case: case[0] == "lstm"))  # the others with -m slow
 def test_long_sequences_keep_every_digit_with_scaled_deltas(cell, bias, T):
     """Gated cells whose memory of h_0 fades below 10^-308: every gradient against reference.py in mpmath,
     entry by entry (relative error), while the run stays on the float64 kernel (digits 0)."""
