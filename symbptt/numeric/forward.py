@@ -126,27 +126,33 @@ class CompiledCell:
                      for name, expr in cell.nodes if isinstance(expr, sp.Add) and kind == "float"}
 
     @cached_property
+    def size_exprs(self) -> dict[str | tuple[str, str], sp.Expr]:
+        """The rounding size (sizes.rounding_size) of every node, by name, as the cell writes it, and of every
+        step coefficient, by key, that computes a sum: Σ|terms| for c_t = f c_{t−1} + i g, the rounding of
+        the GRU's a_hn·r + a_n under its tanh, and a user's ∂h_t/∂h_{t−1} = (4·w·e^p + 3)/12, which cancels
+        where 4·w·e^p is near −3 and loses about ROUNDING·|4·w·e^p|/12 there, far more than one rounding
+        of the small result and carried by no nudged input.  A nudged rerun moves each value by ROUNDING
+        times its size: on NumPy through node_sizes and coefficient_sizes, compiled as jit_source prints
+        the same expressions.  Made when first asked for: only the reruns read them."""
+        written: list[tuple[str | tuple[str, str], sp.Expr]] = [*self.cell.nodes, *self.coefficient_exprs.items()]
+        sizes = {key: rounding_size(expr) for key, expr in written}
+        return {key: size for key, size in sizes.items() if size != 0}
+
+    @cached_property
     def node_sizes(self) -> dict[str, Callable]:
-        """For every node that computes a sum, its rounding size as the cell writes it (sizes.rounding_size:
-        Σ|terms| for c_t = f c_{t−1} + i g, and what a sum inside costs, such as the GRU's a_hn·r + a_n
-        under its tanh); a nudged pass moves the node by ROUNDING times it (forward)."""
+        """size_exprs of the nodes, compiled (float64 only: the nudged pass, forward)."""
         if self.kind != "float":
             return {}
-        sizes = {name: rounding_size(expr) for name, expr in self.cell.nodes}
-        return {name: self._compile(size, f"the rounding size of {name}") for name, size in sizes.items() if size != 0}
+        return {name: self._compile(size, f"the rounding size of {name}") for name, size in self.size_exprs.items()
+                if isinstance(name, str)}
 
     @cached_property
     def coefficient_sizes(self) -> dict[tuple[str, str], Callable]:
-        """For every step coefficient that computes a sum, its rounding size (sizes.rounding_size: a user's
-        ∂h_t/∂h_{t−1} = (4·w·e^p + 3)/12 cancels where 4·w·e^p is near −3, and float64 loses about
-        ROUNDING·|4·w·e^p|/12 there, far more than one rounding of the small result, which no nudged input
-        carries); a nudged rerun moves the coefficient by ROUNDING times it (nudged_coefficients).
-        Compiled when first asked for: only the reruns read them."""
+        """size_exprs of the step coefficients, compiled (float64 only: nudged_coefficients)."""
         if self.kind != "float":
             return {}
-        sizes = {key: rounding_size(expr) for key, expr in self.coefficient_exprs.items()}
         return {key: self._compile(size, f"the rounding size of ∂{key[0]}_t/∂{key[1]}")
-                for key, size in sizes.items() if size != 0}
+                for key, size in self.size_exprs.items() if isinstance(key, tuple)}
 
     def node_values(self, leaves: list[Any]) -> list[Any]:
         """Every node of a step from its leaves (cc.leaf_names' order), in order: arrays in float64 (the

@@ -30,7 +30,6 @@ from ..cells import INPUT, unit
 from .flags import CHECKED_WORK
 from .forward import CompiledCell
 from .kernel import _Plan
-from .sizes import rounding_size
 
 HEADER = '''
 import math
@@ -195,14 +194,13 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
             value = f"P_{leaf}[i if P_{leaf}.shape[0] > 1 else 0, 0]"
         names[sym] = f"v_{leaf}"
         body.append(f"            v_{leaf} = {value}")
-    written = dict(cell.nodes)
     for k, name in enumerate(cc.node_names):
         names[unit(name)] = f"u_{name}"
         swap = {s: sp.Symbol(v) for s, v in names.items()}
         body.append(f"            u_{name} = {printer.doprint(cc.node_exprs[k].xreplace(swap))}")
-        if nudged:  # a node that computes a sum moves by its rounding size too (CompiledCell.node_sizes)
-            size = rounding_size(written[name])
-            printed = printer.doprint(size.xreplace(swap)) if size != 0 else "0.0"
+        if nudged:  # a node that computes a sum moves by its rounding size too (CompiledCell.size_exprs)
+            size = cc.size_exprs.get(name)
+            printed = printer.doprint(size.xreplace(swap)) if size is not None else "0.0"
             body.append(f"            u_{name} = _nudge(u_{name}, {printed}, G_{name}[t, i, bb])")
         body.append(f"            N_{name}[t, i, bb] = u_{name}")
     swap = {s: sp.Symbol(v) for s, v in names.items()}
@@ -212,9 +210,9 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
         body.append(f"            {sym} = {printer.doprint(expr)}")
     for k, (key, expr) in enumerate(zip(cc.keys, reduced, strict=True)):
         value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
-        if nudged:  # a coefficient that computes a sum moves by its rounding size too (forward.nudged_coefficients)
-            size = rounding_size(cc.coefficient_exprs[key])
-            printed = printer.doprint(size.xreplace(swap)) if size != 0 else "0.0"
+        if nudged:  # a coefficient that computes a sum moves by its rounding size too (CompiledCell.size_exprs)
+            size = cc.size_exprs.get(key)
+            printed = printer.doprint(size.xreplace(swap)) if size is not None else "0.0"
             value = f"_nudge({value}, {printed}, GC_{k}[t, i, bb])"
         body.append(f"            C_{k}[t, i, bb] = {value}")
     return body
