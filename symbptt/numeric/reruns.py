@@ -81,12 +81,12 @@ def _changes(plain: Any, nudged: Any) -> tuple[float, float]:
     worst entry's relative change (∞ where plain is 0 and nudged is not) and the block's, relative to
     its largest entry; ∞ where a rerun made a NaN (a value rounding can make undefined has no digits to
     count: compared, a NaN would count as no change at all)."""
-    entry, block = _finite_changes(plain, nudged)
+    entry, block = _raw_changes(plain, nudged)
     return (math.inf if math.isnan(entry) else entry), (math.inf if math.isnan(block) else block)
 
 
-def _finite_changes(plain: Any, nudged: Any) -> tuple[float, float]:
-    """_changes as the arithmetic gives it (NaN where a rerun made one)."""
+def _raw_changes(plain: Any, nudged: Any) -> tuple[float, float]:
+    """_changes as the arithmetic gives them: NaN where a rerun made one."""
     a, b = np.asarray(plain), np.asarray(nudged)
     if a.dtype == object or b.dtype == object:  # entries beyond float64's range: exact mpf arithmetic
         pairs = [(mpmath.mpf(x), mpmath.mpf(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True)]
