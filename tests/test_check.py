@@ -168,6 +168,14 @@ def test_the_check_table_fits_the_terminal():
     assert max(len(line) for line in narrow.splitlines()) <= 80
     assert "    worst: trial 2: gru" in narrow and "worst case" not in narrow
     assert any(line.startswith("grad JSON") and line.endswith("saturated") for line in wide.splitlines())
+    # a worst case one column too wide for its line breaks between its parts, never inside one ("truncate
+    # 1" was once split over two lines, its 1 alone on the second)
+    report.record("digits claimed", [0.0], "trial 0: diagpair.toml, T=2, n=3, m=3, layers=1, loss last, truncate 1")
+    narrow = report.table(80).splitlines()
+    first = next(i for i, line in enumerate(narrow) if "trial 0" in line)
+    assert narrow[first + 1] == "      truncate 1" and max(len(line) for line in narrow) <= 80
+    for width in range(40, 100):
+        assert "truncate 1" in " ".join(line.strip() for line in report.table(width).splitlines())
 
 
 def _trial(seed: int, index: int) -> check.Trial:

@@ -69,6 +69,22 @@ FD_FLOOR = 1e-6  # central differences (ε = 1e-6) are accurate to about 1e-10 �
 MAX_PRINTED_FACTORS = 3000
 
 
+def _wrapped_parts(text: str, width: int) -> list[str]:
+    """``text``, a list of parts joined by ", " (T=4, loss sum, truncate 4, …), on lines of at most
+    ``width`` columns (where a part fits on one): the first indented by 4, the rest by 6, each broken only
+    between parts, so that no part ("truncate 1") is split over two lines."""
+    lines: list[str] = []
+    line = "    "
+    for i, part in enumerate(text.split(", ")):
+        piece = part + ("," if i < text.count(", ") else "")
+        if line.strip() and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = "      " + piece
+        else:
+            line += (" " if line.strip() else "") + piece
+    return [*lines, line]
+
+
 @dataclass
 class CheckReport:
     """Largest per-entry error of each method, where it happened, and how many entries were compared."""
@@ -122,8 +138,7 @@ class CheckReport:
             else:
                 lines.append(row.rstrip())
                 if where:
-                    lines += textwrap.wrap(f"worst: {where}", width, initial_indent="    ",
-                                           subsequent_indent="      ")
+                    lines += _wrapped_parts(f"worst: {where}", width)
         note = (f"{self.trials} random configurations; exact values: reference BPTT in mpmath at {DPS}+ "
                 "digits (2|a|/ln 10 more where units saturate; a cell file's from its own text, swept back "
                 "once); error = |found - exact| / "
