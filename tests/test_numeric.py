@@ -318,6 +318,20 @@ def test_report_states_the_bound_beside_what_was_observed():
     assert "bound: exploding possible; observed: vanishing" in data["summary"]
 
 
+@pytest.mark.parametrize("w", [0.3, 0.95, 1.0, 2.5])
+def test_the_observed_rate_says_its_logarithm_and_agrees_with_the_power_beside_it(w):
+    """"10^P over T = N, rate R per step": R is a natural-log rate (the JSON's lyapunov_rate), which a
+    reader of the power of 10 beside it would take for P/N unless told.  The words say so, and R is
+    P·ln 10/N to the digits both show."""
+    cfg = json.loads(open("docs/example.json").read()) | {"W": w}
+    data = grad_report(parse_config(cfg))
+    found = re.fullmatch(r"\w+: 10\^(\S+) over T = (\d+), rate (\S+) per step \(natural log\)", data["observed"])
+    assert found, data["observed"]
+    power, T, rate = float(found[1]), int(found[2]), float(found[3])
+    assert rate == pytest.approx(data["lyapunov_rate"], rel=5e-3, abs=5e-4)
+    assert rate == pytest.approx(power * math.log(10) / T, rel=1e-2, abs=1e-3)
+
+
 def test_regime_label_comes_from_sigma_max_not_spectral_radius():
     """A W with ρ < 1 but σ_max > 1 is not labelled 'vanishing guaranteed'."""
     W = np.array([[0.5, 3.0], [0.0, 0.5]])

@@ -557,7 +557,9 @@ def constant_regime(factor: np.ndarray) -> dict[str, object]:
 
 
 def observed(log10_norm: float, T: int) -> str:
-    """What the measured ∂h_T/∂h_0 did, beside the bound: vanishing, exploding or neither."""
+    """What the measured ∂h_T/∂h_0 did, beside the bound: vanishing, exploding or neither, with its power
+    of 10 over T and its rate per step, said to be in natural log (lyapunov_rate): beside a power of 10
+    an unnamed rate reads as log10 per step."""
     if not math.isfinite(log10_norm):
         return "vanishing: exactly 0 (a factor is zero)" if log10_norm < 0 else "exploding: beyond any range"
     rate = lyapunov_rate(log10_norm, T)
@@ -565,7 +567,7 @@ def observed(log10_norm: float, T: int) -> str:
         power = f"({log10_norm:.15g})".replace("e+", "e")
     else:
         power = f"{log10_norm:.0f}" if abs(log10_norm) >= 1000 else f"{log10_norm:.3g}"
-    shown = f"10^{power} over T = {T}, rate {rate:.3g} per step"
+    shown = f"10^{power} over T = {T}, rate {rate:.3g} per step (natural log)"
     if log10_norm < -1:
         return f"vanishing: {shown}"
     if log10_norm > 1:
