@@ -434,9 +434,9 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
 
         save_state_dict(torch_out, spec, activation, result.params)
     if output is not None:  # a sentence for the terminal: 80 columns
-        import textwrap
+        from .wrap import fill
 
-        click.echo(textwrap.fill(summary_line(result), 80, subsequent_indent="    ", break_on_hyphens=False))
+        click.echo(fill(summary_line(result), 80, subsequent_indent="    "))
     if result.stopped == "interrupted":
         click.echo(f"interrupted: wrote the {len(result.rows)} iterations trained so far", err=True)
         sys.exit(130)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
 # bottom to top; a module may import only from its own layer or the layers before it
 LAYERS = [
     ("printing", {"printing"}),  # the printers: they read what they print from the objects, import nothing
-    ("base", {"caching", "collector", "errors", "escape", "lazy", "limits", "validate", "progress", "output",
+    ("base", {"caching", "collector", "errors", "escape", "lazy", "limits", "validate", "progress", "output", "wrap",
               "safeexpr", "shipped", "primitives", "notation", "templates", "activations", "reference",
               "reference_files"}),
     ("cells", {"cells"}),

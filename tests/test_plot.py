@@ -641,7 +641,7 @@ def test_units_draws_each_indrnn_unit_against_its_own_bound():
     dead = units_sentence(np.array([[-1.0, -np.inf], [-2.0, -np.inf]]), np.array([0.5, 0.9]), 1.0, 2)
     assert "1 of 2 units' products is exactly 0 from T = 1 on" in dead and "0 of 2 units have" in dead
     one = units_sentence(np.array([[0.1, -1.0], [0.2, -2.0]]), np.array([1.5, 0.5]), 1.0, 2)
-    assert "1 of 2 units has |w_i| γ > 1" in one  # the verb follows the count
+    assert "1 of 2 units has |w_i|·γ > 1" in one  # the verb follows the count
     with pytest.raises(SymbpttError, match="n \\(-n\\) must be from 1 to 32"):
         units(n=40)
 

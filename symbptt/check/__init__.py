@@ -122,7 +122,7 @@ class CheckReport:
     def table(self, width: int = 100) -> str:
         """The table within ``width`` columns: one line per method when the worst case fits beside it,
         else the worst case on an indented line below; the footnote wrapped."""
-        import textwrap
+        from ..wrap import wrap
 
         head = f"{'method':<17} {'entries':>8} {'worst error':>12} {'tolerance':>10}  status"
         rows = []
@@ -146,7 +146,7 @@ class CheckReport:
                 "operations) (finite differences also at least "
                 f"{FD_FLOOR:g} x max(1, |L|)); 'digits claimed': how many digits fewer a float64 report holds than "
                 "it says it keeps")
-        lines += textwrap.wrap(note, width)
+        lines += wrap(note, width)
         return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,6 @@ the loss): a mistake is named only when correcting it makes the formula equal at
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 from ..errors import SymbpttError
 from ..limits import time_limit
 from ..validate import VERIFY_MAX_POINTS, flag
+from ..wrap import fill
 from . import jacobian, partials
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
 from .mistakes import MATRICES_ONLY, MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
@@ -81,7 +81,7 @@ class Verdict:
                              "difference")
             else:
                 lines.append("diagnosis: not looked for")
-        wrapped = [textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) for line in lines]
+        wrapped = [fill(line, width, subsequent_indent="    ") for line in lines]
         if self.corrected:
             wrapped += ["corrected:", self.corrected]
         return "\n".join(wrapped) + "\n"

@@ -10,13 +10,13 @@ All rates are per step, in natural log: (1/T) ln‖∂h_T/∂h_0‖₂; the boun
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..activations import get_activation
 from ..errors import SymbpttError
+from ..wrap import wrap
 from .examples import INITS
 from .sweeps import AMPLIFIED, decimals_text, held_decimals, recurrent_matrix, rounding_decides, sweep_gain
 
@@ -121,9 +121,9 @@ class Beside:
         vwidth = max(len(r[1]) for r in rows)
         head = (f"{self.activation}, W = {self.sigma_w:g}·W0 with {INITS[self.init]}, n = {self.n}, {seeds}, inputs "
                 "N(0, 1), no bias; rates per step (natural log), a range being lowest to highest over the networks")
-        lines = [*textwrap.wrap(head, width), ""]
+        lines = [*wrap(head, width), ""]
         lines += [f"{a:<{name}}  {b:>{vwidth}}  {c}" for a, b, c in rows]
-        return "\n".join(lines + [""] + ["\n".join(textwrap.wrap(t, width)) for t in self.sentences()])
+        return "\n".join(lines + [""] + ["\n".join(wrap(t, width)) for t in self.sentences()])
 
 
 def drift_sentence(observed: tuple[float, ...], exact: tuple[float, ...], places: int = 4) -> str:

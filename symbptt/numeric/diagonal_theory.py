@@ -133,7 +133,7 @@ class DiagonalTheory:
 
     def text(self, width: int = 80) -> str:
         """The prediction in lines of at most ``width`` characters (continuations indented)."""
-        import textwrap
+        from ..wrap import fill
 
         d = max(1, min(10, self.digits))  # no more digits than the two rules agree on
         law = (f"pre-activations N(0, σ_u²·q_x) with σ_u = {self.sigma_u:g}, q_x = {self.input_var:g}"
@@ -145,7 +145,7 @@ class DiagonalTheory:
                  f"mean field: ½ ln E[g²] = {self.mean_field:+.{d}g} (χ = {self.chi:.{d}g}; at least λ, by Jensen)",
                  f"depth scale 1/|λ| = {_steps(self.unit_rate, d)} steps; phase: {self.phase}",
                  f"expectations by quadrature, agreeing to {self.digits} digits"]
-        return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines) + "\n"
+        return "\n".join(fill(line, width, subsequent_indent="    ") for line in lines) + "\n"
 
 
 def _steps(rate: float, digits: int = 6) -> str:
@@ -333,8 +333,7 @@ class CellBeside:
                 "sentences": self.sentences()}
 
     def text(self, width: int = 80) -> str:
-        import textwrap
-
+        from ..wrap import wrap
         from .beside import rate_text, rates_span
 
         seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {self.seeds[0]}..{self.seeds[-1]}"
@@ -353,9 +352,9 @@ class CellBeside:
                  ("exact, these networks", rates_span(self.exact), f"(1/T) ln‖∂h_T/∂h_0‖₂ at T = {self.T}")]
         name = max(len(r[0]) for r in rows)
         vwidth = max(len(r[1]) for r in rows)
-        lines = [*textwrap.wrap(head, width), ""]
+        lines = [*wrap(head, width), ""]
         lines += [f"{a:<{name}}  {b:>{vwidth}}  {c}" for a, b, c in rows]
-        return "\n".join(lines + [""] + ["\n".join(textwrap.wrap(s, width)) for s in self.sentences()])
+        return "\n".join(lines + [""] + ["\n".join(wrap(s, width)) for s in self.sentences()])
 
 
 def _where(value: float, lo: float, hi: float) -> str:

@@ -189,10 +189,10 @@ def save(fig: Figure, path: str | Path) -> None:
 
 def caption(fig: Figure, text: str) -> None:
     """A caption under the axes, wrapped to the figure's width."""
-    import textwrap
+    from ..wrap import wrap
 
     width = int(fig.get_figwidth() * 15)
-    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, width)), fontsize=7.5, va="bottom", ha="left",
+    fig.text(0.01, 0.01, "\n".join(wrap(text, width)), fontsize=7.5, va="bottom", ha="left",
              color="#333333")
 
 

@@ -72,7 +72,7 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int, decide
     among = f" of the {int(finite.sum())} units float64 holds" if lost.any() else ""
     return (f" At T = {T} the largest product{among} is unit {i + 1}'s, 10^{final[i]:.3g} (|w| = {abs(w[i]):.3g}, "
             f"bound 10^{bound[i]:.3g}); the unit closest to its bound is unit {j + 1}, {gap[j]:.3g} decades below "
-            f"it. {growing} of {len(w)} units {'has' if growing == 1 else 'have'} |w_i| γ > 1, where the bound "
+            f"it. {growing} of {len(w)} units {'has' if growing == 1 else 'have'} |w_i|·γ > 1, where the bound "
             "allows growth." + dead)
 
 
@@ -101,6 +101,6 @@ def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2,
     ax.set_title(f"IndRNN, {plot_text(activation)}, n = {n}: w_i ~ U({low:g}, {high:g}), U ~ N(0, {drive:g}²), "
                  f"inputs U(-1, 1) seed {seed}", fontsize=9)
     caption(fig, "Each unit reads only its own past, so ∂h_T/∂h_0 is diagonal and unit i's entry is the product "
-                 f"of its own factors w_i σ'(a_t,i) (solid). Dashed: the bound (|w_i| γ)^T, γ = sup σ' = {gamma:.3g}."
+                 f"of its own factors w_i σ'(a_t,i) (solid). Dashed: the bound (|w_i|·γ)^T, γ = sup σ' = {gamma:.3g}."
                  + units_sentence(logs, w, gamma, T, rounding_decides(logs, activation)))
     return Drawn(fig, Plotted({"T": Ts, "log10_products": logs, "w": w, "gamma": gamma}))
