@@ -2,7 +2,7 @@
 "γσ_max < 1" stay on one line, as a reader takes each for one word.
 
 textwrap breaks at any space; here the spaces around each " = " (and " < ", " > ", " ≤ ", " ≥ ",
-" ≈ ", " ≠ ") are swapped for a character that is not
+" ≈ ", " ≠ ", and the one after "½" in "½ ln χ") are swapped for a character that is not
 in the text and that textwrap does not break at (it breaks only at ASCII whitespace), and given back
 after, so a line may end before "T = 3" or after it, never at "T =".  Everything else is textwrap's,
 except that a word is never broken at its hyphens (−0.89, 10^-4.64); a word longer than a whole line is
@@ -37,6 +37,7 @@ def wrap(text: str, width: int, initial_indent: str = "", subsequent_indent: str
     if mark is not None:
         for relation in _RELATIONS:
             kept = kept.replace(f" {relation} ", f"{mark}{relation}{mark}")
+        kept = kept.replace("½ ", f"½{mark}")  # ½ ln χ: a coefficient and what it multiplies
     lines = textwrap.wrap(kept, width, initial_indent=initial_indent, subsequent_indent=subsequent_indent,
                           break_on_hyphens=False)
     return lines if mark is None else [line.replace(mark, " ") for line in lines]

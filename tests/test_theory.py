@@ -270,6 +270,18 @@ def test_beside_on_the_command_line_json_and_refusals():
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args", [[], ["--cell", "lru"], ["--beside"], ["--cell", "mingru", "--beside"],
+                                  ["--cell", "gru", "--beside"], ["--format", "json"]])
+def test_each_theory_output_ends_its_last_line(args):
+    """The tables beside the networks once ended without a newline: the shell's prompt went on after
+    their last sentence ("…were different.$")."""
+    from conftest import run_in_process
+
+    sizes = ["-n", "4", "-T", "12", "--seeds", "1"] if "--beside" in args else []
+    ran = run_in_process("theory", *args, *sizes)
+    assert ran.returncode == 0 and ran.stdout.endswith("\n") and not ran.stdout.endswith("\n\n"), ran.stdout[-80:]
+
+
 # ---------------------------------------------------------------- cells with a diagonal, state-blind path
 
 

@@ -14,8 +14,9 @@ from symbptt.wrap import fill, wrap
 
 WORDS = ["the", "bound", "checked", "on", "3", "random", "networks", "(rnn", "tanh,", "loss", "last),", "10^-4.64",
          "-0.89", "|w_i|·γ", "σ'(a_t,i)", "decades", "over", "both", "sides", "at", "40", "digits"]
-RELATIONS = ["T = 3,", "n = 12,", "σ_w = 1.5", "γσ_max < 1", "|w| > 1/γ", "q ≤ 2", "χ ≥ 1", "L ≈ 0.25", "a ≠ b"]
-BROKEN = re.compile(r"(^|\s)[=<>≤≥≈≠]$|^\s*[=<>≤≥≈≠](\s|$)")  # a line that ends or starts at a relation
+RELATIONS = ["T = 3,", "n = 12,", "σ_w = 1.5", "γσ_max < 1", "|w| > 1/γ", "q ≤ 2", "χ ≥ 1", "L ≈ 0.25", "a ≠ b",
+             "½ ln χ"]
+BROKEN = re.compile(r"(^|\s)[=<>≤≥≈≠½]$|^\s*[=<>≤≥≈≠](\s|$)")  # a line that ends or starts at a relation
 
 
 def _sentence(rng: random.Random) -> str:

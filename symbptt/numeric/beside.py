@@ -123,7 +123,7 @@ class Beside:
                 "N(0, 1), no bias; rates per step (natural log), a range being lowest to highest over the networks")
         lines = [*wrap(head, width), ""]
         lines += [f"{a:<{name}}  {b:>{vwidth}}  {c}" for a, b, c in rows]
-        return "\n".join(lines + [""] + ["\n".join(wrap(t, width)) for t in self.sentences()])
+        return "\n".join(lines + [""] + ["\n".join(wrap(t, width)) for t in self.sentences()]) + "\n"
 
 
 def drift_sentence(observed: tuple[float, ...], exact: tuple[float, ...], places: int = 4) -> str:

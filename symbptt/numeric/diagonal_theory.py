@@ -354,7 +354,7 @@ class CellBeside:
         vwidth = max(len(r[1]) for r in rows)
         lines = [*wrap(head, width), ""]
         lines += [f"{a:<{name}}  {b:>{vwidth}}  {c}" for a, b, c in rows]
-        return "\n".join(lines + [""] + ["\n".join(wrap(s, width)) for s in self.sentences()])
+        return "\n".join(lines + [""] + ["\n".join(wrap(s, width)) for s in self.sentences()]) + "\n"
 
 
 def _where(value: float, lo: float, hi: float) -> str:
