@@ -169,8 +169,32 @@ def test_where_the_formula_has_no_value_it_says_why_and_the_exact_side_still_has
     verdict = verify(formula, model, points=1, diagnose=False)
     c = verdict.counterexample
     assert not verdict.equal and c["formula"] == f"no value ({reason})", c
-    exact = [float(v) for v in c["exact"].split(", ")]  # numbers, as many as the quantity has entries
+    exact = [float(v) for v in re.findall(r"-?[0-9.]+(?:e[-+]?[0-9]+)?", c["exact"])]  # as many as it has entries
     assert len(exact) == (4 if model else 1) and all(np.isfinite(exact))
+    assert c["exact"].startswith("[") == bool(model)  # a 2 × 2 Jacobian in brackets, rows apart
+
+
+def _blocks(text: str) -> list[np.ndarray]:
+    """The matrices of a counterexample's values, '[a, b; c, d], [e, f; g, h]', as arrays."""
+    return [np.array([[float(v) for v in row.split(", ")] for row in block.split("; ")])
+            for block in re.findall(r"\[([^\]]*)\]", text)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_transposed_jacobian_shows_as_the_transpose_of_the_right_one(n):
+    """The counterexample lists each step's matrix in brackets, rows apart ([a, b; c, d]), as the
+    parameters are written: the formula's matrices are the Jacobian's transposed, which the flat list of
+    4·T numbers it printed before did not show.  A gradient of a matrix is a matrix too."""
+    wrong = verify(r"J_t = W^\top \operatorname{diag}(\sigma^\prime(a_t))", Model(n=n), points=1, diagnose=False)
+    c = wrong.counterexample
+    got, want = _blocks(c["formula"]), _blocks(c["exact"])
+    assert len(got) == len(want) == c["T"] and all(a.shape == (n, n) for a in got)
+    assert all(np.allclose(a, b.T, rtol=1e-11, atol=1e-14) for a, b in zip(got, want, strict=True))
+    assert not all(np.allclose(a, b) for a, b in zip(got, want, strict=True))
+    gradient = verify(r"\frac{\partial L}{\partial W} = \sum_{t=1}^{T} \delta_t h_{t-1}^\top \\ \delta_T = h_T - y \\ "
+                      r"\delta_{t-1} = W^\top \operatorname{diag}(\sigma^\prime(a_t)) \delta_t", Model(n=n), points=1,
+                      diagnose=False).counterexample
+    assert [b.shape for b in _blocks(gradient["exact"])] == [(n, n)] == [b.shape for b in _blocks(gradient["formula"])]
 
 
 @pytest.mark.parametrize("formula,words,not_words", [

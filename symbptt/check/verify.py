@@ -13,6 +13,7 @@ the loss): a mistake is named only when correcting it makes the formula equal at
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -385,7 +386,7 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
     trial, got, want = failure
     if isinstance(got, str):  # the formula has no value at this trial: the exact side on its own
         want = _exact_alone(rows, g, trial)
-    verdict.counterexample = _counterexample(trial, got, want, model)
+    verdict.counterexample = _counterexample(trial, got, want, model, _block(rows[g][0], trial))
     found = None
     if diagnose:
         verdict.tried = known_mistakes(model.n)
@@ -431,7 +432,18 @@ def _quantity(lhs: str) -> str:
     return f"∂L/∂{name.replace('{', '').replace('}', '')}"
 
 
-def _counterexample(trial, got, want, model: Model) -> dict:
+def _block(lhs: str, trial) -> tuple[int, ...] | None:
+    """The shape of one value of what ``lhs`` names, where it is a matrix or a vector: a Jacobian's n × n
+    at each k (or t), a gradient's parameter shape (∂L/∂W: n × n); None for a number or a shape not
+    known here (the values are then listed as they come)."""
+    if jacobian.kind(lhs):
+        return (trial.n, trial.n)
+    name = _quantity(lhs).removeprefix("∂L/∂")
+    shape = np.shape(trial.config.layers[0][name]) if name in trial.config.layers[0] else ()
+    return tuple(shape) if shape else None
+
+
+def _counterexample(trial, got, want, model: Model, block: tuple[int, ...] | None = None) -> dict:
     cfg = trial.config
     values: dict[str, str] = {}
     for name, value in cfg.layers[0].items():
@@ -439,8 +451,8 @@ def _counterexample(trial, got, want, model: Model) -> dict:
         values[shown] = _entries(value)
     values["x"] = _entries(cfg.x.T if cfg.x.shape[1] > 1 else cfg.x.reshape(1, -1))  # x_1 .. x_T
     values["y"] = _entries(cfg.y)
-    return {"T": trial.T, "values": values, "formula": got if isinstance(got, str) else _numbers(got),
-            "exact": _numbers(want)}
+    return {"T": trial.T, "values": values, "formula": got if isinstance(got, str) else _numbers(got, block),
+            "exact": _numbers(want, block)}
 
 
 def _entries(value: np.ndarray) -> str:
@@ -452,7 +464,16 @@ def _entries(value: np.ndarray) -> str:
     return "[" + ";".join(",".join(f"{v:.6g}" for v in row) for row in rows) + "]"  # one word: never wrapped
 
 
-def _numbers(values: list | None) -> str:
+def _numbers(values: list | None, block: tuple[int, ...] | None = None) -> str:
+    """The values to 12 digits, separated by ", "; where each is a matrix or vector of ``block``'s
+    shape (one for each k or t, in order) and they come whole, each in brackets, its rows separated by
+    "; " as the parameters are written ([a, b; c, d]), so that a transposed one shows as such."""
     if values is None:
         return "no value"
-    return ", ".join(mpmath.nstr(v, 12) for v in values)
+    shown = [mpmath.nstr(v, 12) for v in values]
+    size = math.prod(block) if block else 1
+    if size <= 1 or len(shown) % size:
+        return ", ".join(shown)
+    width = block[-1] if block is not None and len(block) > 1 else size
+    whole = [shown[i:i + size] for i in range(0, len(shown), size)]
+    return ", ".join("[" + "; ".join(", ".join(b[r:r + width]) for r in range(0, size, width)) + "]" for b in whole)
