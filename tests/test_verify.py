@@ -197,6 +197,19 @@ def test_a_transposed_jacobian_shows_as_the_transpose_of_the_right_one(n):
     assert [b.shape for b in _blocks(gradient["exact"])] == [(n, n)] == [b.shape for b in _blocks(gradient["formula"])]
 
 
+@pytest.mark.parametrize(("formula", "model", "label"), [
+    (r"\frac{\partial c_T}{\partial c_k} = \prod_{j=k+1}^{T} \operatorname{diag}(f_j)", Model(cell="lstm", n=2),
+     "(k = 0..1)"),
+    (r"J_t = W^\top \operatorname{diag}(\sigma^\prime(a_t))", Model(n=2), "(t = 1..3)"),
+    (r"\frac{\partial h_T}{\partial h_k} = \prod_{j=k}^{T} w (1-h_j^2)", Model(), "(k = 0)"),
+], ids=["c of an LSTM", "J_t", "one k"])
+def test_the_values_say_which_steps_they_are(formula, model, label):
+    """Each Jacobian's values are labelled with the steps they run over, for every state (∂c_T/∂c_k of an
+    LSTM had no label), and a single step is named as one ((k = 0), not (k = 0..0))."""
+    text = verify(formula, model, points=1).text(200)
+    assert f"the formula gives {label} " in text and text.count(label) == 2, text
+
+
 @pytest.mark.parametrize("formula,words,not_words", [
     (r"\frac{\partial L}{\partial w} = \lim_{x\to 0} x", r"cannot read '\lim_{x\to 0} x'", "zeta"),
     (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{10^{9}} h_k", "each without braces inside", "SymPy"),

@@ -68,8 +68,10 @@ class Verdict:
             lines = [f"differs: {self.quantity} as written is not {noun}", what]
             if self.counterexample:
                 c = self.counterexample
-                over = {"∂h_T/∂h_k": f" (k = 0..{c['T'] - 1})", "∂h_t/∂h_(t-1)": f" (t = 1..{c['T']})"}.get(
-                    self.quantity, "")
+                steps = (("k", 0, c["T"] - 1) if re.fullmatch(r"∂\w+_T/∂\w+_k", self.quantity) else
+                         ("t", 1, c["T"]) if re.fullmatch(r"∂\w+_t/∂\w+_\(t-1\)", self.quantity) else None)
+                over = "" if steps is None else (f" ({steps[0]} = {steps[1]})" if steps[1] == steps[2]
+                                                 else f" ({steps[0]} = {steps[1]}..{steps[2]})")
                 lines.append(f"counterexample at T = {c['T']}: "
                              + "; ".join(f"{k}={v}" for k, v in c["values"].items()))
                 gives = f"the formula gives{over}"
