@@ -61,6 +61,15 @@ CORPUS = [
     ("the product of Jacobians without its brackets, n = 2",
      r"\frac{\partial L}{\partial W} = \sum_{k=1}^{T} \operatorname{diag}(\sigma^\prime(a_k)) \prod_{j=k+1}^{T} "
      r"W^\top \operatorname{diag}(\sigma^\prime(a_j))\, (h_T - y) h_{k-1}^\top", Model(n=2), False, "without brackets"),
+    ("a missing diag(σ') at the entry step, n = 2",
+     DELTA.replace(r"\operatorname{diag}(\sigma'(a_t)) \delta_t h", r"\delta_t h"), Model(n=2), False,
+     "diag(σ'(a_j)) is missing"),
+    ("a missing diag(σ') in the δ recursion, n = 2",
+     DELTA.replace(r"W^\top \operatorname{diag}(\sigma'(a_t)) \delta_t", r"W^\top \delta_t"), Model(n=2), False,
+     "diag(σ'(a_j)) is missing"),
+    ("a missing σ' in the δ recursion, one unit",
+     r"\frac{\partial L}{\partial w} = \sum_{t=1}^{T} \sigma'(a_t) \delta_t h_{t-1} \\ \delta_T = h_T - y \\ "
+     r"\delta_{t-1} = w \delta_t", Model(), False, "a factor σ' is missing"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]
@@ -502,7 +511,7 @@ def test_the_mistakes_said_to_be_tried_are_the_ones_tried():
         said = " ".join(verdict.text(200).split())
         assert verdict.tried == known_mistakes(model.n)
         assert all((name in said) == (model.n > 1 or name not in MATRICES_ONLY) for name, _, _ in MISTAKES)
-        assert ("a σ' left out" in said) == sigma
+        assert ("a σ' left out" in said) == sigma and ("a diag(σ') left out" in said) == (not sigma)
     quiet = verify(wrong, points=1, diagnose=False)
     assert quiet.tried == () and "diagnosis: not looked for" in quiet.text() and "known mistakes" not in quiet.text()
 

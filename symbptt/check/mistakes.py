@@ -232,7 +232,8 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
 ]
 
 
-MISSING_SIGMA_NAME = "a σ' left out"  # tried for one unit only (see verify._mistakes)
+MISSING_SIGMA_NAME = "a σ' left out"  # tried for one unit (see verify._mistakes)
+MISSING_DIAG_NAME = "a diag(σ') left out"  # the same for n units
 PATHS_NAME = "a group of paths left out"  # missing.missing_paths, jacobian.direct_only and blocks_only
 
 
@@ -242,7 +243,7 @@ MATRICES_ONLY = ("a product of matrices in reverse order",)  # for one unit the 
 def known_mistakes(n: int) -> tuple[str, ...]:
     """The names of the mistakes verify tries for a model of ``n`` units, in the order it tries them."""
     names = [name for name, _, _ in MISTAKES if n > 1 or name not in MATRICES_ONLY] + (
-        [MISSING_SIGMA_NAME] if n == 1 else []) + [PATHS_NAME]
+        [MISSING_SIGMA_NAME] if n == 1 else [MISSING_DIAG_NAME]) + [PATHS_NAME]
     return tuple(dict.fromkeys(names))
 
 
@@ -250,15 +251,50 @@ MISSING_SIGMA = ("a factor σ' is missing: every step back multiplies by σ'(a_j
                  "where the parameter enters brings its own σ'(a_k)")
 
 
+MISSING_DIAG = ("a factor diag(σ'(a_j)) is missing: every step back multiplies by it beside the weight matrix, "
+                "and the step where the parameter enters brings its own diag(σ'(a_k))")
+
+
+def _indices(text: str) -> list[str]:
+    """The step indices a formula uses: its sum and product variables, T, the steps of its states, δ
+    and pre-activations (δ_{t-1} = W^⊤ δ_t without its σ'(a_t) names t only through δ_t)."""
+    return sorted(set(re.findall(r"\\(?:prod|sum)_\{([a-z])=", text))
+                  | set(re.findall(r"(?:(?<![\\A-Za-z])[ha]|\\delta)_\{?([0-9]+|[A-Za-z](?:-1)?)\}?", text)) | {"T"})
+
+
+def missing_diag(text: str, factor: Callable[[str], str]) -> list[str]:
+    """``factor(X)`` — diag(σ'(a_X)) as the caller spells it — put in at each place a matrix factor can
+    stand (after a weight matrix or its transpose, after a closing bracket, before a state, δ or a bracket)
+    for each index X the formula uses; the candidates whose sizes do not fit are refused when evaluated."""
+    places = {m.end() for m in re.finditer(r"(?<![\\A-Za-z])W(?:\^\{?\\top\}?)?(?![A-Za-z_^])|\\right\)", text)}
+    places |= {m.start() for m in re.finditer(r"(?<![\\A-Za-z])h_|\\delta_|\\left\(", text)}
+    inside = _diag_arguments(text)  # not within a diag(…) the formula has: σ' there is written out
+    places = {at for at in places if not any(lo < at < hi for lo, hi in inside)}
+    return [f"{text[:at].rstrip()} {factor(index)} {text[at:].lstrip()}" for at in sorted(places)
+            for index in _indices(text)]
+
+
+def _diag_arguments(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each \\operatorname{diag}(…)'s argument in ``text``, brackets balanced."""
+    spans = []
+    for m in re.finditer(r"\\operatorname\{diag\}\s*\(", text):
+        depth = 1
+        for end in range(m.end(), len(text)):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                spans.append((m.end(), end))
+                break
+    return spans
+
+
 def missing_sigma(text: str, spelling: str = "\\sigma'") -> list[str]:
     """σ'(a_X) put in at each place a factor can stand (after a weight, after a closing bracket, before a
     state) for each index X the formula uses (its sum and product variables, T, its states' steps)."""
-    indices = sorted(set(re.findall(r"\\(?:prod|sum)_\{([a-z])=", text))
-                     | set(re.findall(r"h_\{?([0-9]+|[A-Za-z](?:-1)?)\}?", text)) | {"T"})
+    indices = _indices(text)
     places = {m.end() for m in re.finditer(r"(?<![\\A-Za-z])[wW](?![A-Za-z_^])|\\right\)", text)}
     places |= {m.start() for m in re.finditer(r"(?<![\\A-Za-z])h_", text)}
     out = []
     for at in sorted(places):
         for index in indices:
-            out.append(f"{text[:at]} {spelling}(a_{{{index}}}) {text[at:]}")
+            out.append(f"{text[:at].rstrip()} {spelling}(a_{{{index}}}) {text[at:].lstrip()}")
     return out

@@ -28,7 +28,16 @@ from ..validate import VERIFY_MAX_POINTS, flag
 from ..wrap import fill
 from . import jacobian, partials
 from .handwriting import MAX_T, Model, activation_tex, normalise, raw_rows, read_rows, replace_calls, split
-from .mistakes import MATRICES_ONLY, MISSING_SIGMA, MISTAKES, VerifyError, known_mistakes, missing_sigma
+from .mistakes import (
+    MATRICES_ONLY,
+    MISSING_DIAG,
+    MISSING_SIGMA,
+    MISTAKES,
+    VerifyError,
+    known_mistakes,
+    missing_diag,
+    missing_sigma,
+)
 from .reader import ReadError
 
 MAX_FORMULA = 4000  # characters: a formula, not a document
@@ -269,9 +278,13 @@ def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
     def sigma_put_in(text: str) -> list[str]:  # spelled as normalise() spells the rows
         return [re.sub(r"\s+", " ", replace_calls(v, r"\sigma'", dsigma)).strip() for v in missing_sigma(text)]
 
-    # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: one unit only
+    def diag_put_in(text: str) -> list[str]:  # n units: diag(σ'(a_X)), a matrix, where a matrix can stand
+        return [re.sub(r"\s+", " ", v).strip()
+                for v in missing_diag(text, lambda X: r"\operatorname{diag}(" + dsigma(f"a_{{{X}}}") + ")")]
+
+    # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: diag(σ'(a_X)) there
     known = [(words, mutate) for name, words, mutate in MISTAKES if model.n > 1 or name not in MATRICES_ONLY]
-    return [*known, (MISSING_SIGMA, sigma_put_in)] if model.n == 1 else known
+    return [*known, (MISSING_SIGMA, sigma_put_in) if model.n == 1 else (MISSING_DIAG, diag_put_in)]
 
 
 def _diagnose(rows: Rows, g: int, trials: list, model: Model) -> tuple[str, int, str] | None:
@@ -411,7 +424,9 @@ def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) 
     raw = raw_rows(formula)
     head, _, tail = raw[i].partition("=")
     prime = r"\sigma^\prime" if r"\sigma^\prime" in formula else r"\sigma'"  # as the writer spells σ'
-    for mutate in [*(m for _, _, m in MISTAKES), lambda t: missing_sigma(t, prime)]:
+    diag = rf"\operatorname{{diag}}({prime}(a_{{{{X}}}}))"  # diag(σ'(a_X)), X filled in below
+    for mutate in [*(m for _, _, m in MISTAKES), lambda t: missing_sigma(t, prime),
+                   lambda t: missing_diag(t, lambda X: diag.replace("{X}", X))]:
         for candidate in mutate(tail):
             try:
                 if split(normalise(f"{head}={candidate}", model))[1] == changed:
