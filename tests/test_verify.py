@@ -70,6 +70,15 @@ CORPUS = [
     ("a missing σ' in the δ recursion, one unit",
      r"\frac{\partial L}{\partial w} = \sum_{t=1}^{T} \sigma'(a_t) \delta_t h_{t-1} \\ \delta_T = h_T - y \\ "
      r"\delta_{t-1} = w \delta_t", Model(), False, "a factor σ' is missing"),
+    ("W diag(σ') for diag(σ') W, n = 2", r"J_t = W \operatorname{diag}(\sigma'(a_t))", Model(n=2), False,
+     "in the other order"),
+    ("diag(σ') W^T for W^T diag(σ') in the δ recursion, n = 2",
+     DELTA.replace(r"W^\top \operatorname{diag}(\sigma'(a_t))", r"\operatorname{diag}(\sigma'(a_t)) W^\top"),
+     Model(n=2), False, "in the other order"),
+    ("σ'(a_(t-1)) for σ'(a_t), n = 2", r"J_t = \operatorname{diag}(\sigma'(a_{t-1})) W", Model(n=2), False,
+     "σ' is taken at the wrong step"),
+    ("h_t for h_(t-1) in the δ form, n = 2", DELTA.replace(r"h_{t-1}^\top", r"h_t^\top"), Model(n=2), False,
+     "h_t is written where h_(t-1) belongs"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]
@@ -118,6 +127,22 @@ def test_each_formula_of_the_corpus_gets_its_verdict(name, formula, model, equal
             assert verdict.diagnosis.startswith(("a missing path", "the formula is the direct path alone"))
         else:
             assert verify(verdict.corrected, model, points=2).equal, "the corrected formula is right"
+
+
+def test_an_edit_that_makes_a_definition_refer_to_itself_is_passed_over(monkeypatch):
+    """A known mistake's edit can turn δ_{t-1} = W^T … δ_t into a definition of δ_{t-1} through itself
+    (the σ'-step edit once read the a_t at the end of \\delta_t): evaluating it never ends.  The
+    diagnosis passes such an edit over instead of stopping with a RecursionError."""
+    from symbptt.check import verify as module
+    from symbptt.check.mistakes import _each
+
+    mistakes = module._mistakes
+    looping = ("a loop", _each(r"a_(?:\{([a-z])\}|([a-z])(?![A-Za-z0-9]))", r"a_{\1\2-1}"))  # \delta_t too
+    monkeypatch.setattr(module, "_mistakes", lambda model: [looping, *mistakes(model)])
+    wrong = (r"\frac{\partial L}{\partial w} = \sum_{t=1}^{T} \sigma'(a_t) \delta_t h_{t-1} \\ \delta_T = h_T - y "
+             r"\\ \delta_{t-1} = w \delta_t")
+    verdict = verify(wrong, Model(), points=2)
+    assert not verdict.equal and "a factor σ' is missing" in verdict.diagnosis
 
 
 def test_the_correction_keeps_the_writer_s_spelling():

@@ -70,6 +70,20 @@ def _transposed_jacobian(text: str) -> list[str]:
     return out
 
 
+def _swapped_factors(text: str) -> list[str]:
+    """W·diag(σ') written for diag(σ')·W (or diag(σ')·Wᵀ for Wᵀ·diag(σ')): a weight matrix and the diag
+    beside it in the other order, each pair in turn."""
+    out = []
+    for start, end in _diag_groups(text):
+        after = re.match(r"(?:\s|\\[,;:!])*(?:\\cdot\s*)?([WU](?:\s*\^\s*\{?\\top\}?)?)(?![A-Za-z^_])", text[end:])
+        if after:
+            out.append(text[:start] + after.group(1) + " " + text[start:end] + text[end + after.end():])
+        before = re.search(r"(?<![\\A-Za-z])([WU](?:\s*\^\s*\{?\\top\}?)?)\s*(?:\\cdot\s*)?$", text[:start])
+        if before:
+            out.append(text[:before.start()] + text[start:end] + " " + before.group(1) + text[end:])
+    return out
+
+
 _MATRIX_SYMBOL = re.compile(r"(?:\\delta|[hWUJ])(?:\^\{\(\d\)\})?(?:_\{[^{}]*\}|_[A-Za-z0-9])?(?![\^_A-Za-z])")
 
 
@@ -197,6 +211,9 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
      "W^T diag(σ'(a_t))", _transposed_jacobian),
     ("a missing or misplaced transpose",
      "a transpose is missing or misplaced", _transpose_moved),
+    ("a weight matrix and diag(σ') in the other order",
+     "the factors are in the other order: ∂h_t/∂h_(t-1) = diag(σ'(a_t)) W (each unit's σ' scales its row "
+     "of W), and δ flows back through W^T diag(σ'(a_t))", _swapped_factors),
     ("a product range off by one",
      "the product's range is off by one: it starts at j=k+1 (the step after k), not at j=k",
      _each(r"\\prod_\{([a-z])=([a-z])\}", r"\\prod_{\1=\2+1}")),
@@ -217,6 +234,13 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
     ("h_(k-1) for h_k",
      "h_(k-1) is written where h_k belongs",
      _each(r"h_\{k-1\}", "h_{k}")),
+    ("h_t for h_(t-1)",
+     "h_t is written where h_(t-1) belongs (the weight multiplies the previous state)",
+     _each(r"(?<![\\A-Za-z])h_(?:\{t\}|t(?![A-Za-z0-9]))", "h_{t-1}")),
+    ("a σ' at the wrong step",
+     "σ' is taken at the wrong step: the factor of step j is σ'(a_j), of the pre-activation at that step",
+     lambda r: [*_each(r"(?<![\\A-Za-z])a_\{([a-z])[-+]1\}", r"a_{\1}")(r),
+                *_each(r"(?<![\\A-Za-z])a_(?:\{([a-z])\}|([a-z])(?![A-Za-z0-9]))", r"a_{\1\2-1}")(r)]),
     ("the sign of the error",
      "the sign of the error is flipped: the error is h_T - y, not y - h_T",
      _each(r"\(\s*y(_\{?[A-Za-z0-9+-]+\}?)?\s*-\s*h(_\{?[A-Za-z0-9+-]+\}?)\s*\)", r"(h\2 - y\1)")),
@@ -237,7 +261,8 @@ MISSING_DIAG_NAME = "a diag(σ') left out"  # the same for n units
 PATHS_NAME = "a group of paths left out"  # missing.missing_paths, jacobian.direct_only and blocks_only
 
 
-MATRICES_ONLY = ("a product of matrices in reverse order",)  # for one unit the order changes nothing
+MATRICES_ONLY = ("a product of matrices in reverse order", "a weight matrix and diag(σ') in the other order")
+# for one unit the order changes nothing
 
 
 def known_mistakes(n: int) -> tuple[str, ...]:

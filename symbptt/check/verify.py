@@ -298,7 +298,7 @@ def _diagnose(rows: Rows, g: int, trials: list, model: Model) -> tuple[str, int,
                 try:
                     if _first_failure(fixed, g, trials) is None:
                         return words, i, changed
-                except SymbpttError:
+                except (SymbpttError, RecursionError):  # an edit that made a definition refer to itself
                     continue
     return None
 
