@@ -79,6 +79,11 @@ CORPUS = [
      "σ' is taken at the wrong step"),
     ("h_t for h_(t-1) in the δ form, n = 2", DELTA.replace(r"h_{t-1}^\top", r"h_t^\top"), Model(n=2), False,
      "h_t is written where h_(t-1) belongs"),
+    ("w^(T-k) for the product of the steps' factors",
+     RIGHT.replace(r"\left(\prod_{j=k+1}^{T} w (1-h_j^2)\right)", "w^{T-k}"), Model(), False, "a power of the weight"),
+    ("tanh' as 1 - h", RIGHT.replace("w (1-h_j^2)", "w (1-h_j)"), Model(), False, "the square is missing"),
+    ("h_(k-1) for x_k in ∂L/∂u", RIGHT.replace("partial w}", "partial u}"), Model(), False,
+     "h_(k-1) is written where x_k belongs"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]

@@ -241,6 +241,12 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
      "σ' is taken at the wrong step: the factor of step j is σ'(a_j), of the pre-activation at that step",
      lambda r: [*_each(r"(?<![\\A-Za-z])a_\{([a-z])[-+]1\}", r"a_{\1}")(r),
                 *_each(r"(?<![\\A-Za-z])a_(?:\{([a-z])\}|([a-z])(?![A-Za-z0-9]))", r"a_{\1\2-1}")(r)]),
+    ("h_(k-1) for x_k",
+     "h_(k-1) is written where x_k belongs: the input weight multiplies the input at the step where it enters",
+     _each(r"(?<![\\A-Za-z])h_\{([a-z])-1\}", r"x_{\1}")),
+    ("tanh' without its square",
+     "tanh'(a) = 1 - tanh²(a) = 1 - h²: the square is missing",
+     _each(r"\(\s*1\s*-\s*h_(\{[^{}]*\}|[A-Za-z0-9])\s*\)", r"(1 - h_\1^{2})")),
     ("the sign of the error",
      "the sign of the error is flipped: the error is h_T - y, not y - h_T",
      _each(r"\(\s*y(_\{?[A-Za-z0-9+-]+\}?)?\s*-\s*h(_\{?[A-Za-z0-9+-]+\}?)\s*\)", r"(h\2 - y\1)")),
@@ -257,6 +263,7 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
 
 
 MISSING_SIGMA_NAME = "a σ' left out"  # tried for one unit (see verify._mistakes)
+POWER_NAME = "a power of the weight for the product"  # one unit too
 MISSING_DIAG_NAME = "a diag(σ') left out"  # the same for n units
 PATHS_NAME = "a group of paths left out"  # missing.missing_paths, jacobian.direct_only and blocks_only
 
@@ -268,7 +275,7 @@ MATRICES_ONLY = ("a product of matrices in reverse order", "a weight matrix and 
 def known_mistakes(n: int) -> tuple[str, ...]:
     """The names of the mistakes verify tries for a model of ``n`` units, in the order it tries them."""
     names = [name for name, _, _ in MISTAKES if n > 1 or name not in MATRICES_ONLY] + (
-        [MISSING_SIGMA_NAME] if n == 1 else [MISSING_DIAG_NAME]) + [PATHS_NAME]
+        [MISSING_SIGMA_NAME, POWER_NAME] if n == 1 else [MISSING_DIAG_NAME]) + [PATHS_NAME]
     return tuple(dict.fromkeys(names))
 
 
@@ -278,6 +285,21 @@ MISSING_SIGMA = ("a factor σ' is missing: every step back multiplies by σ'(a_j
 
 MISSING_DIAG = ("a factor diag(σ'(a_j)) is missing: every step back multiplies by it beside the weight matrix, "
                 "and the step where the parameter enters brings its own diag(σ'(a_k))")
+
+
+POWER = ("a power of the weight stands for the product of the steps' factors: w^(T-k) is ∂h_T/∂h_k only for a "
+         "linear unit; through σ each step back multiplies by w σ'(a_j), ∏_{j=k+1}^{T} w σ'(a_j)")
+
+
+def power_for_product(text: str, spelling: str = "\\sigma'") -> list[str]:
+    """w^{T-k} (one unit's weight to a power T − X) written out as the product ∏_{j=X+1}^{T} w σ'(a_j), each
+    such power in turn, j a letter the formula does not use."""
+    letter = next((c for c in "jimn" if not re.search(rf"(?<![\\A-Za-z]){c}(?![A-Za-z])", text)), None)
+    if letter is None:
+        return []
+    return [text[:m.start()] + rf"\left(\prod_{{{letter}={m.group(2)}+1}}^{{{m.group(1)}}} w {spelling}(a_{{{letter}}})"
+            r"\right)" + text[m.end():]
+            for m in re.finditer(r"(?<![\\A-Za-z])w\s*\^\s*\{\s*([A-Z])\s*-\s*([a-z])\s*\}", text)]
 
 
 def _indices(text: str) -> list[str]:

@@ -33,10 +33,12 @@ from .mistakes import (
     MISSING_DIAG,
     MISSING_SIGMA,
     MISTAKES,
+    POWER,
     VerifyError,
     known_mistakes,
     missing_diag,
     missing_sigma,
+    power_for_product,
 )
 from .reader import ReadError
 
@@ -282,9 +284,14 @@ def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
         return [re.sub(r"\s+", " ", v).strip()
                 for v in missing_diag(text, lambda X: r"\operatorname{diag}(" + dsigma(f"a_{{{X}}}") + ")")]
 
+    def power_put_in(text: str) -> list[str]:  # one unit: w^{T-k} as ∏ w σ'(a_j)
+        return [re.sub(r"\s+", " ", replace_calls(v, r"\sigma'", dsigma)).strip() for v in power_for_product(text)]
+
     # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: diag(σ'(a_X)) there
     known = [(words, mutate) for name, words, mutate in MISTAKES if model.n > 1 or name not in MATRICES_ONLY]
-    return [*known, (MISSING_SIGMA, sigma_put_in) if model.n == 1 else (MISSING_DIAG, diag_put_in)]
+    if model.n == 1:
+        return [*known, (MISSING_SIGMA, sigma_put_in), (POWER, power_put_in)]
+    return [*known, (MISSING_DIAG, diag_put_in)]
 
 
 def _diagnose(rows: Rows, g: int, trials: list, model: Model) -> tuple[str, int, str] | None:
@@ -426,7 +433,7 @@ def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) 
     prime = r"\sigma^\prime" if r"\sigma^\prime" in formula else r"\sigma'"  # as the writer spells σ'
     diag = rf"\operatorname{{diag}}({prime}(a_{{{{X}}}}))"  # diag(σ'(a_X)), X filled in below
     for mutate in [*(m for _, _, m in MISTAKES), lambda t: missing_sigma(t, prime),
-                   lambda t: missing_diag(t, lambda X: diag.replace("{X}", X))]:
+                   lambda t: power_for_product(t, prime), lambda t: missing_diag(t, lambda X: diag.replace("{X}", X))]:
         for candidate in mutate(tail):
             try:
                 if split(normalise(f"{head}={candidate}", model))[1] == changed:
