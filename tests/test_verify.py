@@ -84,6 +84,8 @@ CORPUS = [
     ("tanh' as 1 - h", RIGHT.replace("w (1-h_j^2)", "w (1-h_j)"), Model(), False, "the square is missing"),
     ("h_(k-1) for x_k in ∂L/∂u", RIGHT.replace("partial w}", "partial u}"), Model(), False,
      "h_(k-1) is written where x_k belongs"),
+    ("w^(T-k) for the product, ReLU", r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) w^{T-k} "
+     r"\sigma'(a_k) h_{k-1}", Model(activation="relu"), False, "a power of the weight"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]
@@ -148,6 +150,21 @@ def test_an_edit_that_makes_a_definition_refer_to_itself_is_passed_over(monkeypa
              r"\\ \delta_{t-1} = w \delta_t")
     verdict = verify(wrong, Model(), points=2)
     assert not verdict.equal and "a factor σ' is missing" in verdict.diagnosis
+
+
+def test_a_factor_put_in_never_lands_inside_a_call():
+    """σ' written out keeps its argument: a σ'(a_X) or diag(σ'(a_X)) put in after each \\right) once landed
+    inside H(a_k) (ReLU's σ'), making H(a_k·H(a_T)), which the random networks could not tell from the
+    right factor; the candidates leave every call's argument as it was."""
+    from symbptt.check.handwriting import read_rows
+    from symbptt.check.mistakes import missing_diag, missing_sigma
+
+    text = read_rows(r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) w^{T-k} \sigma'(a_k) h_{k-1}",
+                     Model(activation="relu"))[0][1]
+    calls = re.findall(r"H\\left\(\\left\(a_\w\\right\)\\right\)", text)
+    assert calls
+    for candidate in [*missing_sigma(text), *missing_diag(text, lambda X: f"D_{{{X}}}")]:
+        assert all(call in candidate for call in calls), candidate
 
 
 def test_the_correction_keeps_the_writer_s_spelling():

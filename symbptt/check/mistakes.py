@@ -275,7 +275,7 @@ MATRICES_ONLY = ("a product of matrices in reverse order", "a weight matrix and 
 def known_mistakes(n: int) -> tuple[str, ...]:
     """The names of the mistakes verify tries for a model of ``n`` units, in the order it tries them."""
     names = [name for name, _, _ in MISTAKES if n > 1 or name not in MATRICES_ONLY] + (
-        [MISSING_SIGMA_NAME, POWER_NAME] if n == 1 else [MISSING_DIAG_NAME]) + [PATHS_NAME]
+        [POWER_NAME, MISSING_SIGMA_NAME] if n == 1 else [MISSING_DIAG_NAME]) + [PATHS_NAME]
     return tuple(dict.fromkeys(names))
 
 
@@ -315,10 +315,25 @@ def missing_diag(text: str, factor: Callable[[str], str]) -> list[str]:
     for each index X the formula uses; the candidates whose sizes do not fit are refused when evaluated."""
     places = {m.end() for m in re.finditer(r"(?<![\\A-Za-z])W(?:\^\{?\\top\}?)?(?![A-Za-z_^])|\\right\)", text)}
     places |= {m.start() for m in re.finditer(r"(?<![\\A-Za-z])h_|\\delta_|\\left\(", text)}
-    inside = _diag_arguments(text)  # not within a diag(…) the formula has: σ' there is written out
-    places = {at for at in places if not any(lo < at < hi for lo, hi in inside)}
+    inside = _diag_arguments(text) + _call_arguments(text)  # not within a diag(…) or a call: σ' is written out
+    places = {at for at in places if not any(lo <= at < hi for lo, hi in inside)}
     return [f"{text[:at].rstrip()} {factor(index)} {text[at:].lstrip()}" for at in sorted(places)
             for index in _indices(text)]
+
+
+def _call_arguments(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each function call's argument in ``text``: a bracket right after a name, a
+    command or an opening brace (H\\left(a_k\\right), \\sigma^\\prime(a_k), \\tanh^{2}{\\left(a_j\\right)}),
+    where σ' written out keeps its argument; a factor put in there would change the argument, not
+    multiply the term."""
+    spans = []
+    brackets = r"(?:left|right|cdot|[Bb]igg?[lr]?)\("  # \\left( and \\Bigl( open a group, not a call
+    for m in re.finditer(rf"(?:(?<![\\A-Za-z])[A-Za-z]|\\(?!{brackets})[A-Za-z]+|\{{)(\\left\(|\()", text):
+        try:
+            spans.append((m.start(1), _balanced(text, m.start(1))))
+        except VerifyError:
+            continue
+    return spans
 
 
 def _diag_arguments(text: str) -> list[tuple[int, int]]:
@@ -340,6 +355,8 @@ def missing_sigma(text: str, spelling: str = "\\sigma'") -> list[str]:
     indices = _indices(text)
     places = {m.end() for m in re.finditer(r"(?<![\\A-Za-z])[wW](?![A-Za-z_^])|\\right\)", text)}
     places |= {m.start() for m in re.finditer(r"(?<![\\A-Za-z])h_", text)}
+    inside = _call_arguments(text)  # σ' written out keeps its argument
+    places = {at for at in places if not any(lo <= at < hi for lo, hi in inside)}
     out = []
     for at in sorted(places):
         for index in indices:

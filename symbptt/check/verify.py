@@ -290,7 +290,7 @@ def _mistakes(model: Model) -> list[tuple[str, Callable[[str], list[str]]]]:
     # a scalar σ'(a_X) put into a matrix formula is no correction anyone would write: diag(σ'(a_X)) there
     known = [(words, mutate) for name, words, mutate in MISTAKES if model.n > 1 or name not in MATRICES_ONLY]
     if model.n == 1:
-        return [*known, (MISSING_SIGMA, sigma_put_in), (POWER, power_put_in)]
+        return [*known, (POWER, power_put_in), (MISSING_SIGMA, sigma_put_in)]  # w^{T-k}: the product first
     return [*known, (MISSING_DIAG, diag_put_in)]
 
 
