@@ -86,6 +86,17 @@ CORPUS = [
      "h_(k-1) is written where x_k belongs"),
     ("w^(T-k) for the product, ReLU", r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) w^{T-k} "
      r"\sigma'(a_k) h_{k-1}", Model(activation="relu"), False, "a power of the weight"),
+    ("the weight left out of the product", RIGHT.replace(" w (1-h_j^2)", " (1-h_j^2)"), Model(), False,
+     "a weight is left out"),
+    ("W^T left out of the δ recursion, n = 2", DELTA.replace(r"W^\top \operatorname", r"\operatorname"), Model(n=2),
+     False, "a weight is left out"),
+    ("δ_(t-1) for δ_t in the sum, n = 2", DELTA.replace(r"\delta_t h_{t-1}", r"\delta_{t-1} h_{t-1}"), Model(n=2),
+     False, "δ is taken at the wrong step"),
+    ("tanh' at the step before, (1 - h_(j-1)^2)", RIGHT.replace("(1-h_j^2)", "(1-h_{j-1}^2)"), Model(), False,
+     "h_(j-1) is written where h_j belongs"),
+    ("σ' of layer 2 at the step before, two layers",
+     TWO_LAYERS.replace(r"\sigma'(a^{(2)}_t)) \delta^{(2)}_t \\", r"\sigma'(a^{(2)}_{t-1})) \delta^{(2)}_t \\", 1),
+     Model(n=3, layers=2), False, "σ' is taken at the wrong step"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]

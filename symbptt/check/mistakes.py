@@ -84,6 +84,18 @@ def _swapped_factors(text: str) -> list[str]:
     return out
 
 
+_LAYER = r"(\^\{\(\d\)\})?"  # a layer's superscript, h^{(2)}_t: kept as it is
+
+
+def _weight_put_in(text: str) -> list[str]:
+    """The recurrent weight put in where a step's factor starts: after each ∏'s limits and before each
+    diag(…), as w for a formula that writes the weight w, else as W^⊤ and as W."""
+    weights = ["w"] if re.search(r"(?<![\\A-Za-z])w(?![A-Za-z])", text) else ["W^{\\top}", "W"]
+    places = {m.end() for m in re.finditer(r"\\prod_\{[^{}]*\}\^\{[^{}]*\}", text)}
+    places |= {start for start, _ in _diag_groups(text)}
+    return [f"{text[:at].rstrip()} {weight} {text[at:].lstrip()}" for at in sorted(places) for weight in weights]
+
+
 _MATRIX_SYMBOL = re.compile(r"(?:\\delta|[hWUJ])(?:\^\{\(\d\)\})?(?:_\{[^{}]*\}|_[A-Za-z0-9])?(?![\^_A-Za-z])")
 
 
@@ -230,17 +242,24 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
      "factors, ∏_{j=k+1}^{T} J_j^⊤, is its transpose", _reversed_order),
     ("h_k for h_(k-1)",
      "h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
-     _each(r"h_(?:\{k\}|k(?![A-Za-z0-9]))", "h_{k-1}")),
+     _each(rf"(?<![\\A-Za-z])h{_LAYER}_(?:\{{k\}}|k(?![A-Za-z0-9]))", r"h\1_{k-1}")),
     ("h_(k-1) for h_k",
-     "h_(k-1) is written where h_k belongs",
-     _each(r"h_\{k-1\}", "h_{k}")),
+     "h_(j-1) is written where h_j belongs: the step's own state, one step later",
+     _each(rf"(?<![\\A-Za-z])h{_LAYER}_\{{([a-z])-1\}}", r"h\1_{\2}")),
     ("h_t for h_(t-1)",
      "h_t is written where h_(t-1) belongs (the weight multiplies the previous state)",
-     _each(r"(?<![\\A-Za-z])h_(?:\{t\}|t(?![A-Za-z0-9]))", "h_{t-1}")),
+     _each(rf"(?<![\\A-Za-z])h{_LAYER}_(?:\{{t\}}|t(?![A-Za-z0-9]))", r"h\1_{t-1}")),
     ("a σ' at the wrong step",
      "σ' is taken at the wrong step: the factor of step j is σ'(a_j), of the pre-activation at that step",
-     lambda r: [*_each(r"(?<![\\A-Za-z])a_\{([a-z])[-+]1\}", r"a_{\1}")(r),
-                *_each(r"(?<![\\A-Za-z])a_(?:\{([a-z])\}|([a-z])(?![A-Za-z0-9]))", r"a_{\1\2-1}")(r)]),
+     lambda r: [*_each(rf"(?<![\\A-Za-z])a{_LAYER}_\{{([a-z])[-+]1\}}", r"a\1_{\2}")(r),
+                *_each(rf"(?<![\\A-Za-z])a{_LAYER}_(?:\{{([a-z])\}}|([a-z])(?![A-Za-z0-9]))", r"a\1_{\2\3-1}")(r)]),
+    ("a δ at the wrong step",
+     "δ is taken at the wrong step: the term of step t reads δ_t, and δ_(t-1) is made from δ_t",
+     lambda r: [*_each(rf"\\delta{_LAYER}_\{{([a-z])-1\}}", r"\\delta\1_{\2}")(r),
+                *_each(rf"\\delta{_LAYER}_(?:\{{([a-z])\}}|([a-z])(?![A-Za-z0-9]))", r"\\delta\1_{\2\3-1}")(r)]),
+    ("a weight left out",
+     "a weight is left out: each step back multiplies by the recurrent weight beside its σ' (w σ'(a_j) for one "
+     "unit; W^T diag(σ'(a_t)) in the δ recursion, diag(σ'(a_t)) W in a Jacobian)", _weight_put_in),
     ("h_(k-1) for x_k",
      "h_(k-1) is written where x_k belongs: the input weight multiplies the input at the step where it enters",
      _each(r"(?<![\\A-Za-z])h_\{([a-z])-1\}", r"x_{\1}")),
