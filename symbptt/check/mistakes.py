@@ -87,6 +87,15 @@ def _swapped_factors(text: str) -> list[str]:
 _LAYER = r"(\^\{\(\d\)\})?"  # a layer's superscript, h^{(2)}_t: kept as it is
 
 
+def _step_moved(base: str) -> Callable[[str], list[str]]:
+    """``base`` (a, \\delta) one step off, each in turn: a subscript X−1 or X+1 put back to X, and a
+    subscript X moved to X−1 (a layer's superscript kept)."""
+    head = rf"(?<![\\A-Za-z]){base}{_LAYER}_"
+    back, off = _each(rf"{head}\{{([a-z])[-+]1\}}", rf"{base}\1_{{\2}}"), _each(
+        rf"{head}(?:\{{([a-z])\}}|([a-z])(?![A-Za-z0-9]))", rf"{base}\1_{{\2\3-1}}")
+    return lambda text: [*back(text), *off(text)]
+
+
 def _weight_put_in(text: str) -> list[str]:
     """The recurrent weight put in where a step's factor starts: after each ∏'s limits and before each
     diag(…), as w for a formula that writes the weight w, else as W^⊤ and as W."""
@@ -251,12 +260,10 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
      _each(rf"(?<![\\A-Za-z])h{_LAYER}_(?:\{{t\}}|t(?![A-Za-z0-9]))", r"h\1_{t-1}")),
     ("a σ' at the wrong step",
      "σ' is taken at the wrong step: the factor of step j is σ'(a_j), of the pre-activation at that step",
-     lambda r: [*_each(rf"(?<![\\A-Za-z])a{_LAYER}_\{{([a-z])[-+]1\}}", r"a\1_{\2}")(r),
-                *_each(rf"(?<![\\A-Za-z])a{_LAYER}_(?:\{{([a-z])\}}|([a-z])(?![A-Za-z0-9]))", r"a\1_{\2\3-1}")(r)]),
+     _step_moved("a")),
     ("a δ at the wrong step",
      "δ is taken at the wrong step: the term of step t reads δ_t, and δ_(t-1) is made from δ_t",
-     lambda r: [*_each(rf"\\delta{_LAYER}_\{{([a-z])-1\}}", r"\\delta\1_{\2}")(r),
-                *_each(rf"\\delta{_LAYER}_(?:\{{([a-z])\}}|([a-z])(?![A-Za-z0-9]))", r"\\delta\1_{\2\3-1}")(r)]),
+     _step_moved(r"\\delta")),
     ("a weight left out",
      "a weight is left out: each step back multiplies by the recurrent weight beside its σ' (w σ'(a_j) for one "
      "unit; W^T diag(σ'(a_t)) in the δ recursion, diag(σ'(a_t)) W in a Jacobian)", _weight_put_in),
