@@ -97,6 +97,8 @@ CORPUS = [
     ("σ' of layer 2 at the step before, two layers",
      TWO_LAYERS.replace(r"\sigma'(a^{(2)}_t)) \delta^{(2)}_t \\", r"\sigma'(a^{(2)}_{t-1})) \delta^{(2)}_t \\", 1),
      Model(n=3, layers=2), False, "σ' is taken at the wrong step"),
+    ("the entry step's h_(k-1) left out", RIGHT.replace(" (1-h_k^2) h_{k-1}", " (1-h_k^2)"), Model(), False,
+     "the input of the step where the parameter enters is left out"),
     ("a flipped sign and a missing σ' (no single known mistake explains both)",
      RIGHT.replace(" (1-h_k^2)", "").replace("(h_T - y)", "(y - h_T)"), Model(), False, None),
 ]

@@ -105,6 +105,17 @@ def _weight_put_in(text: str) -> list[str]:
     return [f"{text[:at].rstrip()} {weight} {text[at:].lstrip()}" for at in sorted(places) for weight in weights]
 
 
+def _input_put_in(text: str) -> list[str]:
+    """What the parameter multiplies at the step where it enters — h_(k-1), or x_k, each also transposed —
+    put at the end of a right-hand side that is one sum over k."""
+    m = re.match(r"\s*\\sum_\{([a-z])=[^{}]*\}\^\{[^{}]*\}", text)
+    if m is None or len(terms(text)) != 1:
+        return []
+    k = m.group(1)
+    return [f"{text.rstrip()} {factor}" for factor in (f"h_{{{k}-1}}", f"h_{{{k}-1}}^{{\\top}}", f"x_{{{k}}}",
+                                                      f"x_{{{k}}}^{{\\top}}")]
+
+
 _MATRIX_SYMBOL = re.compile(r"(?:\\delta|[hWUJ])(?:\^\{\(\d\)\})?(?:_\{[^{}]*\}|_[A-Za-z0-9])?(?![\^_A-Za-z])")
 
 
@@ -267,6 +278,9 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
     ("a weight left out",
      "a weight is left out: each step back multiplies by the recurrent weight beside its σ' (w σ'(a_j) for one "
      "unit; W^T diag(σ'(a_t)) in the δ recursion, diag(σ'(a_t)) W in a Jacobian)", _weight_put_in),
+    ("the entry step's input left out",
+     "the input of the step where the parameter enters is left out: each term ends with what the parameter "
+     "multiplies there (h_(k-1) for the recurrent weight, x_k for the input weight)", _input_put_in),
     ("h_(k-1) for x_k",
      "h_(k-1) is written where x_k belongs: the input weight multiplies the input at the step where it enters",
      _each(r"(?<![\\A-Za-z])h_\{([a-z])-1\}", r"x_{\1}")),
