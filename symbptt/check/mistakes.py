@@ -87,6 +87,12 @@ def _swapped_factors(text: str) -> list[str]:
 _LAYER = r"(\^\{\(\d\)\})?"  # a layer's superscript, h^{(2)}_t: kept as it is
 
 
+def _state_at(letter: str) -> Callable[[str], list[str]]:
+    """h_X (X the index ``letter``) put back to the previous state h_{X−1}, each in turn (a layer's
+    superscript kept)."""
+    return _each(rf"(?<![\\A-Za-z])h{_LAYER}_(?:\{{{letter}\}}|{letter}(?![A-Za-z0-9]))", rf"h\1_{{{letter}-1}}")
+
+
 def _step_moved(base: str) -> Callable[[str], list[str]]:
     """``base`` (a, \\delta) one step off, each in turn: a subscript X−1 or X+1 put back to X, and a
     subscript X moved to X−1 (a layer's superscript kept)."""
@@ -262,13 +268,13 @@ MISTAKES: list[tuple[str, str, Callable[[str], list[str]]]] = [
      "factors, ∏_{j=k+1}^{T} J_j^⊤, is its transpose", _reversed_order),
     ("h_k for h_(k-1)",
      "h_k is written where h_(k-1) belongs (the weight multiplies the previous state)",
-     _each(rf"(?<![\\A-Za-z])h{_LAYER}_(?:\{{k\}}|k(?![A-Za-z0-9]))", r"h\1_{k-1}")),
+     _state_at("k")),
     ("h_(k-1) for h_k",
      "h_(j-1) is written where h_j belongs: the step's own state, one step later",
      _each(rf"(?<![\\A-Za-z])h{_LAYER}_\{{([a-z])-1\}}", r"h\1_{\2}")),
     ("h_t for h_(t-1)",
      "h_t is written where h_(t-1) belongs (the weight multiplies the previous state)",
-     _each(rf"(?<![\\A-Za-z])h{_LAYER}_(?:\{{t\}}|t(?![A-Za-z0-9]))", r"h\1_{t-1}")),
+     _state_at("t")),
     ("a σ' at the wrong step",
      "σ' is taken at the wrong step: the factor of step j is σ'(a_j), of the pre-activation at that step",
      _step_moved("a")),

@@ -174,6 +174,13 @@ def forward_source(cc: CompiledCell) -> str:
             + "\n".join("    " + line for part in body for line in part.split("\n")) + "\n")
 
 
+def _size(cc: CompiledCell, key: str | tuple[str, str], printer: _ScalarPrinter, swap: dict) -> str:
+    """The printed rounding size of a node (by name) or step coefficient (by key) in the loop's names,
+    "0.0" where it computes no sum (CompiledCell.size_exprs)."""
+    size = cc.size_exprs.get(key)
+    return printer.doprint(size.xreplace(swap)) if size is not None else "0.0"
+
+
 def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) -> list[str]:
     """The loop over units and batch elements of one step: the leaves read, each node and every step
     coefficient computed and stored.  ``nudged``: each stored value moved by _nudge with its sign from the
@@ -199,9 +206,8 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
         swap = {s: sp.Symbol(v) for s, v in names.items()}
         body.append(f"            u_{name} = {printer.doprint(cc.node_exprs[k].xreplace(swap))}")
         if nudged:  # a node that computes a sum moves by its rounding size too (CompiledCell.size_exprs)
-            size = cc.size_exprs.get(name)
-            printed = printer.doprint(size.xreplace(swap)) if size is not None else "0.0"
-            body.append(f"            u_{name} = _nudge(u_{name}, {printed}, G_{name}[t, i, bb])")
+            size = _size(cc, name, printer, swap)
+            body.append(f"            u_{name} = _nudge(u_{name}, {size}, G_{name}[t, i, bb])")
         body.append(f"            N_{name}[t, i, bb] = u_{name}")
     swap = {s: sp.Symbol(v) for s, v in names.items()}
     exprs = [cc.coefficient_exprs[key].xreplace(swap) for key in cc.keys]
@@ -210,10 +216,8 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
         body.append(f"            {sym} = {printer.doprint(expr)}")
     for k, (key, expr) in enumerate(zip(cc.keys, reduced, strict=True)):
         value = repr(float(expr)) if expr.is_number else printer.doprint(expr)
-        if nudged:  # a coefficient that computes a sum moves by its rounding size too (CompiledCell.size_exprs)
-            size = cc.size_exprs.get(key)
-            printed = printer.doprint(size.xreplace(swap)) if size is not None else "0.0"
-            value = f"_nudge({value}, {printed}, GC_{k}[t, i, bb])"
+        if nudged:  # a coefficient that computes a sum moves by its rounding size too
+            value = f"_nudge({value}, {_size(cc, key, printer, swap)}, GC_{k}[t, i, bb])"
         body.append(f"            C_{k}[t, i, bb] = {value}")
     return body
 
