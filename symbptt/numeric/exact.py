@@ -10,6 +10,7 @@ the exact pass itself (measured_saturation).  grad_report and symbptt.gradients 
 from __future__ import annotations
 
 import math
+import operator
 from contextlib import ExitStack
 from typing import Any
 
@@ -254,16 +255,18 @@ def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, sec
     for a_layer, b_layer in zip(first.values, second.values, strict=True):
         for name in states:
             a, b = np.asarray(a_layer[name]), np.asarray(b_layer[name])
-            with _working_bits(64):
-                differences = _difference(a, b)
             T = a.shape[0]
+            with _working_bits(64):
+                gaps = _float_differences(a, b)
             with np.errstate(all="ignore"):
-                gap, top = (np.abs(v.astype(float)).reshape(T, -1).max(axis=1) for v in (differences, b))
+                gap, top = (np.abs(v).reshape(T, -1).max(axis=1) for v in (gaps, b.astype(float)))
                 beyond = ~(np.isfinite(gap) & np.isfinite(top) & (top >= NORMAL))  # steps to read exactly
                 gap, top = np.log10(gap), np.log10(top)
             if np.any(beyond):
                 rows = np.flatnonzero(beyond)
-                gap[rows], top[rows] = (_log10s(v[rows]).reshape(rows.size, -1).max(axis=1) for v in (differences, b))
+                with _working_bits(64):
+                    differences = _difference(a[rows], b[rows])
+                gap[rows], top[rows] = (_log10s(v).reshape(rows.size, -1).max(axis=1) for v in (differences, b[rows]))
             finite = np.isfinite(top) & (gap > -math.inf)  # a step of zeros, or equal values: nothing lost
             if np.any(finite):
                 worst = max(worst, float(np.max(gap[finite] - top[finite])))
@@ -278,6 +281,13 @@ def _log10s(values: np.ndarray) -> np.ndarray:
     if values.size and arbforward.is_arb(values.flat[0]):
         return arbforward.sign_log10(values)[1]
     return np.frompyfunc(P.mp_log10_abs, 1, 1)(values).astype(float)
+
+
+def _float_differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each difference of two arrays of exact values at the working bits, rounded to float64 (±inf beyond
+    its range): one float() a pair, as _difference's midpoints would give it, without building them."""
+    pairs = map(operator.sub, a.ravel().tolist(), b.ravel().tolist())
+    return np.fromiter(map(float, pairs), dtype=float, count=a.size).reshape(a.shape)
 
 
 _difference = np.frompyfunc(  # two exact values' difference at the working bits, as an exact value
