@@ -204,6 +204,10 @@ def _tanh_of(m: tuple, prec: int) -> tuple:
     _, man, exp, _ = m
     if not man:
         return m  # tanh 0 = 0
+    if man.bit_length() + exp < -(prec + 8):  # |m| < 2^−(prec+8): |m|/(2 − |m|) = (|m|/2)(1 + ε) with
+        # 0 < ε < 2^−(prec+8), so |m|/2 and a sticky bit far below its last place (2 − |m| over one
+        # exponent would be an integer of −exp bits: billions where |x| is 10^−(10^8))
+        return from_man_exp((man << (prec + 4)) | 1, exp - 1 - (prec + 4), prec, _NEAR)
     den = (1 << (1 - exp)) - man  # |m| ≤ 1, so exp ≤ 0 and den ≥ 1
     shift = max(0, prec + 4 - man.bit_length() + den.bit_length())
     quotient, rest = divmod(man << shift, den)

@@ -1556,6 +1556,28 @@ def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps)
         assert P.mp_tanh(-x)._mpf_ == (-want_tanh)._mpf_ or mpmath.isnan(want_tanh)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(-30000, -60), st.integers(1, 2**200), st.sampled_from([15, 30, 123]))
+def test_mp_tanh_of_a_value_far_below_float64_is_the_formula_s_value_without_its_long_integer(exp, man, dps):
+    """Far below 2^−(prec+8), tanh x = x(1 − x²/3 …) and mp_tanh takes |m|/2 with a sticky bit instead of
+    putting 2 − |m| over m's exponent (an integer of −exp bits): the same bits as the formula of the test
+    above, and 2^−(10^9) in microseconds, where the integer had a billion bits (plot gates with inputs
+    × 10^9 took 26 s on its LSTM's tiny cell states)."""
+    from mpmath.libmp import mpf_div
+
+    from symbptt import primitives as P
+
+    with mpmath.workdps(dps):
+        x = mpmath.mpf(man) * mpmath.mpf(2) ** exp
+        m = mpmath.expm1(-2 * abs(x))
+        with mpmath.workprec(2 * mpmath.mp.prec - 2 * exp + 8):
+            denominator = 2 + m  # exact
+        want = mpmath.mp.make_mpf(mpf_div((-m)._mpf_, denominator._mpf_, mpmath.mp.prec, "n"))
+        assert P.mp_tanh(x)._mpf_ == want._mpf_ and P.mp_tanh(-x)._mpf_ == (-want)._mpf_
+        tiny = mpmath.mpf(2) ** -(10**9)
+        assert P.mp_tanh(tiny) == tiny and P.mp_tanh(-3 * tiny) == -3 * tiny  # at once: no long integer
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mingru", "minlstm", "indrnn"])
 def test_the_joint_mpmath_coefficients_are_each_coefficient_s_own_value_to_the_working_precision(cell):
     from symbptt.activations import get_activation

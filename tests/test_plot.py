@@ -72,6 +72,16 @@ def test_counted_sentences_agree_in_number_with_their_counts():
     assert "and at ν = 1.5 it is 10^-1.5." in ends and "‖∂L/∂ν‖ is largest" in ends  # not "ν = 1.5 10^-1.5"
 
 
+def test_gradmap_of_an_lru_whose_factor_is_beyond_exact_reach_draws_no_top_axis():
+    """The top axis gives λ = exp(−exp(ν)) at 50 digits; at ν = 10^9 its mpmath exp had an argument of
+    10^434,294,481, whose reduction ran for minutes: now refused there (BeyondReach) and the figure drawn
+    without that axis, its caption saying nothing of it; at ν up to 8 the axis is there."""
+    fig, _ = plot.gradient_map("lru", "nu", -2.0, 1e9, 3, 5)
+    assert "Top axis" not in fig.texts[-1].get_text()
+    fig, _ = plot.gradient_map("lru", "nu", -2.0, 8.0, 3, 5)
+    assert "Top axis" in fig.texts[-1].get_text()
+
+
 def test_regime_labels_stay_inside_their_axes_and_cover_no_other_label():
     """sin(a) interleaves exploding and vanishing columns beyond |w| = 1: the labels of the two regions
     stood at one height and overlapped, and one ran past the left edge."""

@@ -516,7 +516,8 @@ def path_weight(spec: Cell, params: dict[str, np.ndarray]) -> np.ndarray | None:
 
 def constant_factor(spec: Cell, params: dict[str, np.ndarray]) -> np.ndarray | None:
     """The per-unit factor ∂h_t/∂h_(t-1) of a cell where it depends on parameters only (the LRU's
-    λ = exp(−exp(ν))), evaluated at 50 digits; None when the factor depends on the data."""
+    λ = exp(−exp(ν))), evaluated at 50 digits; None when the factor depends on the data.  Raises
+    BeyondReach where an exponential in it is beyond primitives.MAX_MAG."""
     graph = step_graph(spec)
     back = graph.back(spec.output)
     if len(spec.states) != 1 or len(back) != 1 or back[0].kind != "F":
@@ -537,8 +538,10 @@ def constant_factor(spec: Cell, params: dict[str, np.ndarray]) -> np.ndarray | N
 @lru_cache(maxsize=64)
 def _mp_function(names: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., Any]:
     """``expr`` of ``names`` as an mpmath function, made once per expression (lambdify writes and compiles
-    source: 0.2 ms, a quarter of a 64-unit factor's cost)."""
-    return sp.lambdify(names, expr, "mpmath")
+    source: 0.2 ms, a quarter of a 64-unit factor's cost); its exponentials and sines refuse an argument
+    beyond primitives.MAX_MAG (BeyondReach), where mpmath's reduction would run for minutes (the LRU's
+    λ = exp(−exp(ν)) at ν = 10^9)."""
+    return sp.lambdify(names, expr, [P.MP_GUARDED, "mpmath"])
 
 
 def constant_regime(factor: np.ndarray) -> dict[str, object]:

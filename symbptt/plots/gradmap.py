@@ -94,11 +94,15 @@ def _factor_axis(ax, spec, base: dict, param: str, grid: np.ndarray) -> bool:
     """Where the factor back through time depends on parameters only (the LRU's λ), its value at a few
     positions of the grid along the top; nothing for other cells."""
     from ..numeric.logspace import constant_factor
+    from ..primitives import BeyondReach
 
     ticks = np.linspace(grid[0], grid[-1], 5)
     labels = []
     for v in ticks:
-        values = constant_factor(spec, {k: (np.full(a.shape, v) if k == param else a) for k, a in base.items()})
+        try:
+            values = constant_factor(spec, {k: (np.full(a.shape, v) if k == param else a) for k, a in base.items()})
+        except BeyondReach:  # a value its exact evaluation cannot reach: no axis rather than a wrong one
+            return False
         if values is None:
             return False
         largest = max(abs(f) for f in values)
