@@ -514,11 +514,15 @@ def _golden_max(f: Callable, lo: float, hi: float, steps: int = 80) -> float:
     return best
 
 
-@lru_cache(maxsize=64)
 def get_activation(name: str) -> Activation:
-    """Look up a built-in activation by name, or parse a custom expression in ``a``."""
-    if not isinstance(name, str):
+    """Look up a built-in activation by name, or parse a custom expression in ``a`` (made once per name)."""
+    if not isinstance(name, str):  # before the cache, which would fail on a list or an array
         raise SymbpttError("the activation must be a name or an expression in a")
+    return _activation(str(name))
+
+
+@lru_cache(maxsize=64)
+def _activation(name: str) -> Activation:
     if name in BUILTIN:
         return _builtin(name)
     if not name.isidentifier() or name == "a":

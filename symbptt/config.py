@@ -168,7 +168,7 @@ def parse_config(data: Any, base: Path | None = None) -> Config:
         raise SymbpttError(f"field 'activation' applies to the {' and '.join(TAKES_ACTIVATION)} cells only, "
                            f"not {spec.name}")
     loss = data.get("loss", "last")
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise SymbpttError(f"field 'loss' must be one of {', '.join(LOSSES)}, got {str(loss)[:20]!r}")
     for key in ("x", "y"):
         if key not in data:

@@ -232,10 +232,12 @@ def standalone(rnn: RNN, wrt: str | None = None, diagram: bool = False,
     if code is not None and not isinstance(code, str):
         raise SymbpttError(f"code must be a str of Python source, got {type(code).__name__}")
     code_form = choice("code_form", code_form, ("explicit", "recursive"))
+    if wrt is not None and (not isinstance(wrt, str) or not wrt):
+        raise SymbpttError(f"wrt must be a parameter name or 'all', got {wrt!r:.40}")
     wrt = wrt or default_wrt(rnn)
     targets(rnn, wrt)  # an unknown name is refused here, not written into a section
     wrt = resolve_wrt(rnn, wrt)
-    unknown = [form for form in forms if form not in FORM_TITLES]
+    unknown = [form for form in forms if not isinstance(form, str) or form not in FORM_TITLES]
     if unknown or not forms:
         raise SymbpttError(f"unknown form {unknown[0] if unknown else ''!r}; choose from "
                            f"{', '.join(FORM_TITLES)}")

@@ -82,7 +82,8 @@ class Explorer:
                  b: float = 0.0) -> None:
         import ipywidgets as W
 
-        if cell not in CELLS or activation not in ACTIVATIONS:
+        if not (isinstance(cell, str) and isinstance(activation, str)) or cell not in CELLS \
+                or activation not in ACTIVATIONS:
             raise SymbpttError(f"explore takes a cell of {', '.join(CELLS)} and an activation of "
                                f"{', '.join(ACTIVATIONS)}")
         T = integer("T", T, *T_SLIDER)  # the sliders' ranges: a value outside one would be moved into it

@@ -23,7 +23,7 @@ from .cells import INPUT, TAKES_ACTIVATION, Cell, get_cell, prev, unit
 from .errors import SymbpttError
 from .step import StepGraph, step_graph
 from .templates import swap
-from .validate import count_text
+from .validate import count_text, text
 
 LOSSES = ("last", "sum")
 MAX_HIDDEN = 4
@@ -88,8 +88,10 @@ class RNN:
         check_int("hidden size n", self.n, 1, MAX_HIDDEN)
         check_int("input size m", self.m, 1, MAX_INPUT)
         check_int("layers", self.layers, 1, MAX_LAYERS)
-        if self.loss not in LOSSES:
-            raise SymbpttError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if not isinstance(self.loss, str) or self.loss not in LOSSES:
+            raise SymbpttError(f"unknown loss {self.loss!r:.40}; choose one of {', '.join(LOSSES)}")
+        if self.activation is not None:
+            text("activation", self.activation, "a name or an expression in a (a str), or None")
         spec = self.spec  # resolves the cell (and the activation), raising for bad ones
         if self.activation is not None and not spec.uses_activation:
             raise SymbpttError(f"the {spec.name} cell has its own nonlinearities; -a applies to --cell "

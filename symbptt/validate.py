@@ -77,6 +77,20 @@ def choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> st
     return value
 
 
+def text(name: str, value: object, what: str) -> str:
+    """``value`` where it is a string, else one line naming ``name`` and ``what`` it must be: a list, an
+    array or a number handed where a name belongs is refused here, before a lookup or comparison fails
+    on it."""
+    if not isinstance(value, str):
+        raise SymbpttError(f"{name} must be {what}, got {type(value).__name__} {_repr(value)}")
+    return value
+
+
+def _repr(value: object) -> str:
+    """``value``'s repr cut to 40 characters, on one line."""
+    return " ".join(repr(value).split())[:40]
+
+
 def shape_text(shape: tuple[int, ...]) -> str:
     """A shape as it is printed in a message: "3×4", "()" for a number."""
     return "×".join(map(str, shape)) or "()"
@@ -132,4 +146,4 @@ def instance(function: str, value: object, kind: type, noun: str, example: str) 
 
 
 __all__ = ["CHECK_MAX_T", "MAX_SEED", "MIN_WIDTH", "VERIFY_MAX_POINTS", "VERIFY_MAX_T", "all_finite", "array", "choice",
-           "flag", "instance", "integer", "number", "seed", "shape_text", "shape_words"]
+           "flag", "instance", "integer", "number", "seed", "shape_text", "shape_words", "text"]

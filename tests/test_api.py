@@ -11,6 +11,7 @@ from symbptt import (
     SymbpttError,
     derive,
     grad_report,
+    gradients,
     load_config,
     render_text,
     run_checks,
@@ -133,3 +134,50 @@ def test_api_misuse_is_a_symbptt_error_naming_the_argument(call, needle):
         call()
     message = str(info.value)
     assert needle in message and "\n" not in message
+
+
+_PARAMS = {"W": np.eye(2) * 0.5, "U": np.ones((2, 1)), "b": np.zeros(2), "h0": np.zeros(2)}
+NAMED = [  # a public call with good arguments, and each of its arguments that takes a name (a str)
+    ("RNN", lambda **k: RNN(**({"T": 2} | k)), ["activation", "loss", "cell"]),
+    ("gradients", lambda **k: gradients(_PARAMS, np.zeros((3, 1, 1)), np.zeros((2, 1)), **k),
+     ["cell", "loss", "activation"]),
+    ("standalone", lambda **k: standalone(RNN(T=2), **k), ["wrt", "code_form"]),
+    ("sweep_scalar", lambda **k: sweep_scalar(**({"weights": np.array([0.5]), "T_max": 3, "activation": "tanh"} | k)),
+     ["activation"]),
+    ("sweep_grad", lambda **k: sweep_grad(**({"weights": np.array([0.5]), "T_max": 3, "activation": "tanh"} | k)),
+     ["activation", "loss", "wrt"]),
+    ("sweep_gain", lambda **k: sweep_gain(**({"gains": np.array([0.5]), "T_max": 3, "activation": "tanh", "n": 2} | k)),
+     ["activation", "init"]),
+    ("theory", lambda **k: theory(**k), ["activation"]),
+    ("TrainSettings", lambda **k: TrainSettings(**({"T": 3, "n": 2, "batch": 2, "steps": 1} | k)).validate(),
+     ["cell", "activation", "task", "optimizer", "init"]),
+    ("run_checks", lambda **k: run_checks(**({"trials": 1} | k)), ["methods", "cells"]),
+    ("plot.regimes", lambda **k: plot.regimes(**({"points": 3, "T_max": 3} | k)), ["activation", "quantity", "beside"]),
+    ("plot.spectrum", lambda **k: plot.spectrum(**({"n": 2, "points": 2, "T": 3} | k)), ["activation", "init"]),
+    ("plot.draw", lambda **k: plot.draw(**({"kind": "regimes", "T": 3, "points": 3} | k)), ["kind"]),
+]
+
+
+@pytest.mark.parametrize("value", [[1], np.array(["a", "b"]), {"a": 1}], ids=["list", "array", "dict"])
+@pytest.mark.parametrize("call,name", [(c, a) for _, c, names in NAMED for a in names],
+                         ids=[f"{f} {a}" for f, _, names in NAMED for a in names])
+def test_a_list_an_array_or_a_dict_where_a_name_belongs_is_refused_in_one_line(call, name, value):
+    """Where a name belongs, a list, an array (whose comparison with a name is an array, true or false only
+    entry by entry) or a dict (which no table of names can look up) gets the one-line error a wrong name
+    gets, naming the argument, not a TypeError or ValueError from deep inside.  Planted: without the
+    check before the cached lookup, RNN(T=2, activation=[1]) fails on an unhashable list."""
+    with pytest.raises(SymbpttError) as info:
+        call(**{name: value if name not in ("methods", "cells") else (value,)})
+    message = str(info.value)
+    assert "\n" not in message
+    assert name.rstrip("s") in message.replace("-", "_") or (name == "kind" and "kind" in message)
+
+
+def test_a_name_is_checked_before_the_lookup_that_caches_it(monkeypatch):
+    """The check that refuses a name that is not a str runs before get_activation's cache: take it away
+    and a list fails on the cache as a TypeError (the planted bug the test above catches)."""
+    from symbptt import activations
+
+    assert isinstance(activations.get_activation("tanh"), activations.Activation)
+    with pytest.raises(TypeError):
+        activations._activation([1])  # the cached lookup alone: what the check keeps users from

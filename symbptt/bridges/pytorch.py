@@ -301,6 +301,8 @@ def from_torch(module: Any, x: Any, y: Any = None, *, hx: Any = None, loss: str 
 def config_of(model: TorchModel, x: Any, y: Any = None, *, hx: Any = None, loss: str = "last",
               truncate: int | None = None) -> Config:
     """The Config of a read module with one input sequence (see ``from_torch``)."""
+    if not isinstance(loss, str) or loss not in ("last", "sum"):
+        raise SymbpttError(f"loss must be 'last' or 'sum', got {loss!r:.40}")
     xs = _sequence("x", x, model, model.m)
     T = xs.shape[0]
     if y is None:
@@ -519,7 +521,7 @@ def compare(exact: Any, exact_log10: Any, torch_grads: list[dict[str, np.ndarray
         right, at most the format's own; 0 when it returned 0 or inf where the exact value is not), and the
         counts ``zero`` (torch 0, exact not), ``nonfinite`` (torch inf or NaN) and ``entries``.
     """
-    if dtype not in ("float32", "float64"):
+    if not isinstance(dtype, str) or dtype not in ("float32", "float64"):
         raise SymbpttError(f"dtype must be float32 or float64, got {str(dtype)[:20]!r}")
     cap = {"float32": 7.2, "float64": 15.9}[dtype]
     layers_exact = exact if isinstance(exact, list) else [exact]

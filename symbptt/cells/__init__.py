@@ -9,6 +9,7 @@ from pathlib import Path
 from ..activations import Activation
 from ..errors import SymbpttError
 from ..safeexpr import shown
+from ..validate import text
 from .base import INPUT, Cell, Linear, TorchLayout, prev, unit
 from .gru import gru
 from .indrnn import indrnn
@@ -51,6 +52,7 @@ def get_cell(name: str | Cell, act: Activation) -> Cell:
     """A built-in cell by name (``rnn`` and ``indrnn`` with activation ``act``), or a cell file (.toml)."""
     if isinstance(name, Cell):
         return name
+    text("cell", name, f"a built-in cell's name ({', '.join(BUILTIN)}) or the path of a .toml file")
     if name in MAKERS:
         return _made(MAKERS[name], act)
     if isinstance(name, str) and (name.endswith(".toml") or Path(name).suffix):

@@ -250,9 +250,12 @@ def run_checks(trials: int = 100, seed: int = 0, T_max: int = 6, progress: Calla
     T_max, workers = integer("T_max", T_max, 1, MAX_T), integer("workers", workers, 1)
     if methods is not None:
         known = [name for names in METHODS for name in names]
-        wrong = [m for m in methods if m not in known] if not isinstance(methods, str) else [methods]
+        listed = isinstance(methods, (tuple, list))
+        wrong = [m for m in methods if not isinstance(m, str) or m not in known] if listed else [methods]
         if wrong or not methods:
             raise SymbpttError(f"methods must be a tuple of {', '.join(known)}; got {str(methods)[:60]!r}")
+    if not isinstance(cells, (tuple, list)) or not cells or not all(isinstance(c, str) and c for c in cells):
+        raise SymbpttError(f"cells must be a non-empty tuple of cell names or .toml files; got {str(cells)[:60]!r}")
     report = CheckReport()
     if workers > 1 and trials > 1:
         import multiprocessing

@@ -363,9 +363,9 @@ def verify(formula: str, model: Any = None, T: int | None = None, points: int = 
         model = Model(*(getattr(model, f) for f in fields))
     from ..reference import CELLS
 
-    if model.cell not in CELLS:
+    if not isinstance(model.cell, str) or model.cell not in CELLS:
         raise VerifyError(f"verify checks the cells the reference BPTT knows ({', '.join(CELLS)}), got "
-                          f"{model.cell!r}")
+                          f"{model.cell!r:.40}")
     if not isinstance(formula, str) or not formula.strip():
         raise VerifyError("verify needs a formula, e.g. "
                           r"'\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) …'")

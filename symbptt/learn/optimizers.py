@@ -96,8 +96,8 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 
 
 def make_optimizer(name: str, lr: float) -> SGD:
-    if name not in OPTIMIZERS:
-        raise SymbpttError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise SymbpttError(f"unknown optimizer {name!r:.40}; choose one of {', '.join(OPTIMIZERS)}")
     if not lr > 0 or not math.isfinite(lr):
         raise SymbpttError(f"--lr must be a positive number, got {lr}")
     return OPTIMIZERS[name](lr)

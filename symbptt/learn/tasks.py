@@ -43,8 +43,8 @@ class Batch:
 
 
 def get_task(name: str, T: int) -> Task:
-    if name not in TASKS:
-        raise SymbpttError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+    if not isinstance(name, str) or name not in TASKS:
+        raise SymbpttError(f"unknown task {name!r:.40}; choose one of {', '.join(TASKS)}")
     task = TASKS[name]
     if T < task.min_T:
         raise SymbpttError(f"the {name} task needs T >= {task.min_T}, got {T}")

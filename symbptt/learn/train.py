@@ -70,7 +70,7 @@ class TrainSettings:
         checked_seed(self.seed)
         number("scale (--scale)", self.scale, positive=True)
         number("forget_bias (--forget-bias)", self.forget_bias)
-        if self.init not in INITS:
+        if not isinstance(self.init, str) or self.init not in INITS:
             raise SymbpttError(f"unknown --init {str(self.init)[:20]!r}; choose one of {', '.join(INITS)}")
         get_task(self.task, self.T)
         make_optimizer(self.optimizer, number("lr (--lr)", self.lr, positive=True))

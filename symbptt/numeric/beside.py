@@ -196,7 +196,7 @@ def beside(activation: str = "tanh", sigma_w: float = 1.0, n: int = 64, T: int =
     from .theory import theory
 
     check_draws(n, T, seeds)
-    if init not in ("gaussian", "orthogonal"):
+    if not isinstance(init, str) or init not in ("gaussian", "orthogonal"):
         raise SymbpttError(f"--init must be gaussian or orthogonal beside the mean field, got {str(init)[:20]!r}")
     if not isinstance(sigma_w, (int, float)) or not 0 < sigma_w <= 1e3:
         raise SymbpttError(f"sigma_w must be a number above 0 and at most 1000, got {sigma_w!r}")

@@ -19,6 +19,7 @@ from ..activations import get_activation
 from ..cells import Cell, get_cell
 from ..config import Config
 from ..errors import SymbpttError
+from ..validate import text
 
 INITS = {  # how a recurrent matrix W0 is drawn (times a gain), and PyTorch's initialiser of the same law
     "gaussian": "W0 ~ N(0, 1/n)",  # torch.nn.init.normal_(W, 0, 1/√n)
@@ -34,6 +35,7 @@ def unit_recurrent(rng: np.random.Generator, n: int, init: str = "gaussian") -> 
     Raises:
         SymbpttError: an unknown init.
     """
+    text("init", init, f"one of {', '.join(INITS)}")
     if init == "gaussian":
         return rng.standard_normal((n, n)) / math.sqrt(n)
     if init == "orthogonal":

@@ -202,8 +202,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     Raises:
         SymbpttError: one line naming the argument that is wrong, or a run too large for the budget.
     """
-    if loss not in ("last", "sum"):
-        raise SymbpttError(f"loss must be 'last' or 'sum', got {str(loss)[:20]!r}")
+    if not isinstance(loss, str) or loss not in ("last", "sum"):
+        raise SymbpttError(f"loss must be 'last' or 'sum', got {loss!r:.40}")
     if not isinstance(cell, str) or not cell:
         raise SymbpttError("cell must be the name of a built-in cell or the path of a cell file")
     if digits is not None:

@@ -88,7 +88,7 @@ class SweepRequest:
                                f"of its parameters with --param ({', '.join(choices)})")
         from .examples import INITS
 
-        if self.init not in INITS:
+        if not isinstance(self.init, str) or self.init not in INITS:
             raise SymbpttError(f"unknown --init {str(self.init)[:20]!r}; choose one of {', '.join(INITS)}")
         if self.init != "gaussian" and (self.scalar_rnn or not any(spec.kind(p) == "recurrent" for p in spec.params)):
             raise SymbpttError("--init draws a recurrent weight matrix; this sweep has none (give -n 2 or more for "

@@ -18,9 +18,9 @@ from ..cells import Cell
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
-from ..validate import array, instance, integer, number, shape_text
+from ..validate import array, instance, integer, number, shape_text, text
 from ..validate import seed as checked_seed
-from .examples import unit_recurrent
+from .examples import INITS, unit_recurrent
 from .forward import ROUNDING
 from .spectral import BLOCK, spectral_norms
 
@@ -179,6 +179,7 @@ def sweep_scalar(weights: np.ndarray, T_max: int, activation: str, u: float = 1.
     sum down the time axis."""
     T_max, w = checked_grid(weights, T_max)
     u, b, h0 = _numbers(u=u, b=b, h0=h0)
+    get_activation(activation)  # a name or an expression (one line where it is neither), before it is compared
     drive = u * drive_inputs(T_max, seed, x) + b
     with np.errstate(all="ignore"):
         if activation == "tanh":  # −∞ only for w = 0; elsewhere it is a sum past −1.8e308: beyond float64
@@ -218,7 +219,7 @@ def random_recurrent_matrix(n: int, seed: int = 0) -> np.ndarray:
 def recurrent_matrix(n: int, seed: int = 0, init: str = "gaussian") -> np.ndarray:
     """W0 of a network drawn with ``seed`` as ``init`` says (examples.INITS; the Gaussian one is
     random_recurrent_matrix's)."""
-    if init == "gaussian":
+    if text("init", init, f"one of {', '.join(INITS)}") == "gaussian":
         return random_recurrent_matrix(n, seed)
     return unit_recurrent(np.random.default_rng(seed), n, init)
 
@@ -317,10 +318,10 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     through its stable log, so 10^-5000 and 10^+5000 are numbers, not 0 and ∞.  A state that itself
     leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ), or a σ'(a_t) or tangent beyond
     10^(±8.7e16) (a custom σ' such as that of tanh(sinh(a)) far out), makes the value NaN."""
-    if wrt not in ("w", "u", "b", "h0"):
-        raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r}")
-    if loss not in ("last", "sum"):
-        raise SymbpttError(f"loss must be 'last' or 'sum', got {str(loss)[:20]!r}")
+    if not isinstance(wrt, str) or wrt not in ("w", "u", "b", "h0"):
+        raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r:.40}")
+    if not isinstance(loss, str) or loss not in ("last", "sum"):
+        raise SymbpttError(f"loss must be 'last' or 'sum', got {loss!r:.40}")
     T_max, w = checked_grid(weights, T_max)
     u, b, h0, y = _numbers(u=u, b=b, h0=h0, y=y)
     act = get_activation(activation)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from ..errors import SymbpttError
+from ..validate import integer, text
 from .common import Plotted, check_plot_path, save
 from .contributions import contributions
 from .curves import cell_curves, curves
@@ -112,9 +113,11 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
     from ..activations import get_activation
     from ..budget import check_grid, check_sweep
 
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise SymbpttError(f"unknown kind {str(kind)[:30]!r}; choose one of {', '.join(KINDS)}")
-    get_activation(activation)
+    get_activation(text("activation", activation, "a name or an expression in a (a str)"))
+    T = None if T is None else integer("T (-T)", T)  # whole numbers before the budget reads them
+    points = None if points is None else integer("points (--points)", points)
     if kind == "isometry":
         lengths = lengths or "1,10,50"
         given = numbers(lengths, "--lengths", most=6)

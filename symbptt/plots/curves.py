@@ -24,7 +24,7 @@ from ..numeric.sweeps import (
     sweep_scalar,
 )
 from ..progress import Progress
-from ..validate import integer, number
+from ..validate import integer, number, text
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, decimals, drawn_weights, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
@@ -35,6 +35,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     """log10|∂h_T/∂h_0| (solid) and the bound T·log10(γ|w|) (dashed) for each weight; the legend gives
     the finite-time Lyapunov rate (1/T)·ln|∂h_T/∂h_0| and, for a saturating unit, the share of steps
     with |a_t| > 3."""
+    text("activation", activation, "a name or an expression in a (a str)")
     if not isinstance(weights, (tuple, list, np.ndarray)):  # a string too
         raise SymbpttError("weights must be a sequence of numbers, e.g. (0.5, 1.0)")
     T_max, seed = integer("T_max (-T)", T_max), checked_seed(seed)
@@ -44,8 +45,8 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
         raise SymbpttError("give at least one weight")
     estimate(f"plot curves of {len(weights)} weights at T = {T_max}", "lower -T",
              seconds=len(weights) * T_max * 2e-5, floats=8.0 * len(weights) * T_max)
-    if beside not in ("linear", "none"):
-        raise SymbpttError(f"unknown --beside {beside!r}; choose linear or none")
+    if not isinstance(beside, str) or beside not in ("linear", "none"):
+        raise SymbpttError(f"unknown --beside {beside!r:.40}; choose linear or none")
     w = np.asarray(weights, dtype=float)
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, T_max)
     panels = [activation] if beside == "none" or activation == "linear" else ["linear", activation]

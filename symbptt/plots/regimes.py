@@ -14,7 +14,7 @@ from ..budget import check_grid
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, grad_rounding_decides, rounding_decides, sweep_grad, sweep_scalar
-from ..validate import integer, number
+from ..validate import integer, number, text
 from ..validate import seed as checked_seed
 from .common import (
     Drawn,
@@ -66,15 +66,16 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
             quantity: str = "jacobian", y: float = 0.5, beside: str = "linear") -> Drawn:
     """log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| (or log10|∂L/∂w| for L = ½(h_T − y)²) over the grid,
     one panel per activation: ``beside`` = 'linear' puts the linear unit next to ``activation``."""
+    text("activation", activation, "a name or an expression in a (a str)")
     points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
     seed = checked_seed(seed)
     check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
     check_steps(T_max)
     check_grid("plot regimes", points, T_max)
-    if quantity not in ("jacobian", "grad"):
-        raise SymbpttError(f"unknown quantity {quantity!r}; choose jacobian or grad")
-    if beside not in ("linear", "none"):
-        raise SymbpttError(f"unknown --beside {beside!r}; choose linear or none")
+    if not isinstance(quantity, str) or quantity not in ("jacobian", "grad"):
+        raise SymbpttError(f"unknown quantity {quantity!r:.40}; choose jacobian or grad")
+    if not isinstance(beside, str) or beside not in ("linear", "none"):
+        raise SymbpttError(f"unknown --beside {beside!r:.40}; choose linear or none")
     weights = np.linspace(w_min, w_max, points)
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, T_max)
     panels = [activation] if beside == "none" or activation == "linear" else ["linear", activation]

@@ -13,7 +13,7 @@ from ..escape import plot_text
 from ..numeric.examples import INITS
 from ..numeric.final_gain import final_gain_cost, final_gain_rates
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, recurrent_matrix
-from ..validate import flag, integer, number
+from ..validate import flag, integer, number, text
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
@@ -25,12 +25,13 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     the mean over that many networks (seeds seed, seed + 1, …) with the band from the lowest to the
     highest; with ``theory`` the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g,
     σ_u² q_x = 1, σ_b = 0) beside it."""
+    text("activation", activation, "a name or an expression in a (a str)")
     check_range("gain", number("g_min (--min)", g_min), number("g_max (--max)", g_max))
     check_steps(integer("T (-T)", T))
     n, points = integer("hidden size n (-n)", n, 2, 256), integer("points (--points)", points, 1)
     seeds, seed = integer("seeds (--seeds)", seeds, 1, 50), checked_seed(seed)
     theory = bool(flag("theory (--theory)", theory))
-    if init not in INITS:
+    if not isinstance(init, str) or init not in INITS:
         raise SymbpttError(f"unknown --init {str(init)[:20]!r}; choose one of {', '.join(INITS)}")
     if theory and init == "identity":
         raise SymbpttError("--theory predicts a random W0; the identity is not one (use --init gaussian or "

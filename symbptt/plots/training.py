@@ -85,7 +85,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
         raise SymbpttError("training takes a list of TrainSettings, e.g. training([TrainSettings(T=10)], 'T')")
     if not runs or len(runs) > 8:
         raise SymbpttError("plot training compares 1 to 8 runs")
-    if varied not in VARIED:
+    if not isinstance(varied, str) or varied not in VARIED:
         raise SymbpttError(f"varied must be one of {', '.join(VARIED)} (what the legend names), "
                            f"got {str(varied)[:30]!r}")
     _check_total(runs, "plot training")
