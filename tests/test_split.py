@@ -167,6 +167,51 @@ def test_the_check_of_an_exact_pass_compares_states_at_every_magnitude(scale, ki
     assert exact._agreeing_digits(("h",), one, SimpleNamespace(values=[{"h": states.copy()}])) == math.inf
 
 
+def test_the_check_compares_states_whose_exponents_are_beyond_a_machine_word():
+    """States of about 2^(−10^300) (an LSTM whose input gate is exp(−10^299)) agreeing to 400 digits: the
+    check finds the 400.  Their difference is Arb's, to 62 bits, but the log10s of it and of the state, as
+    float64, were equal (their spacing there is 10^283): read as sharing no digit, the pass was made
+    again up to 5,000 digits and refused after 50 s (an LSTM of one unit over 200 steps)."""
+    from types import SimpleNamespace
+
+    from symbptt.numeric import arbforward, exact
+
+    flint = arbforward.flint_module()
+    exponent = -(10**300)
+    with flint.ctx.workprec(1500):
+        base = [flint.arb((flint.fmpz(3**800 + i), exponent)) for i in range(4)]
+        states = np.array(base, dtype=object).reshape(2, 2, 1)  # (T + 1, n, B)
+        moved = states.copy()
+        moved[1, 1, 0] = (base[3] * (1 + flint.arb(10) ** -400)).mid()
+    with flint.ctx.workprec(64):
+        gap, state = ((int(e) + int(m).bit_length()) * math.log10(2) for m, e in
+                      ((base[3] - moved[1, 1, 0]).mid().man_exp(), base[3].man_exp()))
+    assert gap == state  # as float64, their log10s are one number: the ratio has to come from the exponents
+    one, two = (SimpleNamespace(values=[{"h": v}]) for v in (states, moved))
+    held = exact._agreeing_digits(("h",), one, two)
+    assert 399.5 <= held <= 400.5
+
+
+def test_an_lstm_gate_of_exp_minus_10_to_the_299_is_found_its_digits_in_a_few_passes(monkeypatch):
+    """U_i = −10^300: the input gate is exp(−10^299·x), whose relative error is 10^299 times its argument's,
+    so a pass shares no digit with its check below about 300 digits.  Where none is shared the digits are
+    doubled: 30, 60, 120, 240, 480 (five checks, where adding 30 at a time took eleven, to 319), and the
+    amplification the line gives is the one measured where they agreed, not a bound from a pass that
+    shared nothing (with a negative count of shared digits, that bound read 10^(10^134))."""
+    from symbptt.numeric import exact
+
+    made = []
+    forward_at = exact._forward_at
+    monkeypatch.setattr(exact, "_forward_at", lambda model, dps: made.append(dps) or forward_at(model, dps))
+    cfg = parse_config({"cell": "lstm", "W_i": 0.13, "W_f": -0.13, "W_g": 0.64, "W_o": 0.1, "U_i": -1e300,
+                        "U_f": 0.36, "U_g": 1.3, "U_o": 0.95, "b_i": 0.0, "b_f": 1.0, "b_g": 0.0, "b_o": 0.0,
+                        "h0": 0.0, "c0": 0.0, "x": [0.78, 0.11, 0.6, 0.91], "y": 0.0})
+    words = grad_report.grad_report(cfg)["precision"]
+    assert made[::2] == [30, 60, 120, 240, 480] and words.startswith("Arb at 480 digits")
+    amplified = float(words.split("amplified by about 10^")[1].split()[0])
+    assert 280 <= amplified <= 300
+
+
 def test_the_rest_takes_the_digits_the_reruns_of_a_short_read_ask_for(monkeypatch):
     """The benchmark's chaotic network at T = 1000 (forward pass at 130 digits): its float64 rest keeps
     about 11 of the 12 digits asked for, so the rest is computed exactly at DPS beyond what its reruns

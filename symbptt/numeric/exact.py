@@ -17,7 +17,6 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .. import primitives as P
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
@@ -225,15 +224,16 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     CHECK digits more, and where their states differ by more than 10^−HELD of each step's
     largest — the digits were chosen from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic
     network with loss 'sum': tests/test_split.py) — both are made again with DPS digits more than the first
-    lost, until they agree; refused in one line where they do not within MAX_DIGITS.  The pass with more
-    digits is returned: ``digits`` the digits the checked one ran at, ``raised`` whether the check raised
-    them, and ``amplified`` the log10 of what rounding was amplified by in the states: the most, over the
-    passes checked, of the digits a pass ran at less the digits it shared with its check (a lower bound
-    where they shared none; about the amplification where they shared HELD or more)."""
+    lost (twice the digits where it shared none), until they agree; refused in one line where they do not
+    within MAX_DIGITS.  The pass with more digits is returned: ``digits`` the digits the checked one ran
+    at, ``raised`` whether the check raised them, and ``amplified`` the log10 of what rounding was
+    amplified by in the states: the most, over the passes checked, of the digits a pass ran at less the
+    digits it shared with its check (a lower bound, the digits it ran at, where they shared none; about
+    the amplification where they shared HELD or more)."""
     asked, amplified = dps, -math.inf  # the most rounding was amplified by, as the checks measured it
     while True:
         first, second = _forward_at(model, dps), _forward_at(model, dps + CHECK)
-        held = _agreeing_digits(model.cell.states, first, second)
+        held = max(0.0, _agreeing_digits(model.cell.states, first, second))  # none shared: at least dps lost
         amplified = max(amplified, dps - held)
         if held >= HELD:
             second.digits, second.amplified, second.raised = dps, amplified, dps > asked
@@ -241,16 +241,18 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
         if dps >= MAX_DIGITS:
             raise RunFailed(f"this run's forward pass still changes beyond {MAX_DIGITS} digits: its rounding is "
                             "amplified past what the exact path carries; shorten x or shrink the weights")
-        dps = min(MAX_DIGITS, dps + math.ceil(DPS - held))
+        # DPS more than were lost; twice the digits where none was shared (a lower bound only: a pass whose
+        # LSTM gate is exp(−10^299) needs about 300 digits, found in five checks rather than eleven)
+        dps = min(MAX_DIGITS, dps + max(math.ceil(DPS - held), dps if held == 0 else 0))
 
 
 def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, second: Trajectory) -> float:
     """The fewest digits two passes' ``states`` share at any step, relative to the step's largest entry of
     each (∞ where they are equal): each difference of two exact values rounded to 64 bits, compared in
     float64 at the steps whose largest entry is within its range (NORMAL or more: a difference rounded to
-    0 there is 10^−20 of it or less), and in log10 of the exact values at the others
-    (primitives.log10_of_parts: no float64 range to leave), so that a state decaying below float64's
-    range is compared too."""
+    0 there is 10^−20 of it or less), and from the exact values' mantissas and exponents at the others
+    (_relative_log10s: no float64 range to leave), so that a state decaying below float64's range is
+    compared too."""
     worst = -math.inf  # log10 of the largest gap relative to its step's largest entry
     for a_layer, b_layer in zip(first.values, second.values, strict=True):
         for name in states:
@@ -261,26 +263,60 @@ def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, sec
             with np.errstate(all="ignore"):
                 gap, top = (np.abs(v).reshape(T, -1).max(axis=1) for v in (gaps, b.astype(float)))
                 beyond = ~(np.isfinite(gap) & np.isfinite(top) & (top >= NORMAL))  # steps to read exactly
-                gap, top = np.log10(gap), np.log10(top)
+                relative = np.log10(gap) - np.log10(top)  # NaN for a step of zeros, −∞ for equal values
             if np.any(beyond):
                 rows = np.flatnonzero(beyond)
                 with _working_bits(64):
                     differences = _difference(a[rows], b[rows])
-                gap[rows], top[rows] = (_log10s(v).reshape(rows.size, -1).max(axis=1) for v in (differences, b[rows]))
-            finite = np.isfinite(top) & (gap > -math.inf)  # a step of zeros, or equal values: nothing lost
-            if np.any(finite):
-                worst = max(worst, float(np.max(gap[finite] - top[finite])))
+                relative[rows] = _relative_log10s(differences.reshape(rows.size, -1), b[rows].reshape(rows.size, -1))
+            counted = ~np.isnan(relative) & (relative > -math.inf)  # not a step of zeros, or of equal values
+            if np.any(counted):
+                worst = max(worst, float(np.max(relative[counted])))
     return -worst
 
 
+def _relative_log10s(differences: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """log10 of each row's largest |difference| over its largest |value| (exact values; −∞ where the
+    differences are 0, +∞ where they are beyond float64's range above it, NaN where the values are 0 or
+    their log10 is beyond float64's range), from exponents exact as integers: the log10s
+    themselves, in float64, lose the ratio where they are near ±10^299 (float64's spacing there is
+    10^283: an LSTM state of e^(−10^299))."""
+    out = np.empty(differences.shape[0])
+    for i, (gaps, tops) in enumerate(zip(differences, values, strict=True)):
+        (e_gap, f_gap), (e_top, f_top) = max(map(_log2_parts, gaps)), max(map(_log2_parts, tops))
+        if e_top == -math.inf or abs(int(e_top)) >= BEYOND_LOG:  # a step of zeros, or a state whose log10
+            out[i] = math.nan  # is beyond float64 (h = exp(50·e^12200)): not compared (the report refuses it)
+        elif e_gap == -math.inf:
+            out[i] = -math.inf
+        else:
+            apart = int(e_gap) - int(e_top)
+            beyond = abs(apart) >= BEYOND_LOG
+            out[i] = math.copysign(math.inf, apart) if beyond else (float(apart) + (f_gap - f_top)) * LOG10_2
+    return out
+
+
+BEYOND_LOG = 1 << 1023  # a binary exponent from which its log10 is beyond float64's range
+
+
+LOG10_2 = math.log10(2.0)
+
+
+def _log2_parts(value: Any) -> tuple[float, float]:
+    """log2|value| = e + f for an exact value (Arb midpoint or mpf), e an exact integer (a Python int:
+    any size) and f in [−1, 0); (−∞, 0.0) for 0 (and for mpmath's ±∞ and NaN, which have no mantissa)."""
+    if arbforward.is_arb(value):
+        man, exp = (int(part) for part in value.man_exp())
+    else:
+        sign, man, exp, _ = (value if isinstance(value, mpmath.mpf) else mpmath.mpf(value))._mpf_
+    man = abs(man)
+    if not man:
+        return -math.inf, 0.0
+    bits = man.bit_length()
+    top = man >> max(0, bits - 53)
+    return exp + bits, math.log2(top) - min(bits, 53)
+
+
 NORMAL = 1e-280  # a step's largest state from which its differences are compared in float64 (see above)
-
-
-def _log10s(values: np.ndarray) -> np.ndarray:
-    """log10|v| of every exact value (Arb midpoints or mpf; −inf for 0) as float64."""
-    if values.size and arbforward.is_arb(values.flat[0]):
-        return arbforward.sign_log10(values)[1]
-    return np.frompyfunc(P.mp_log10_abs, 1, 1)(values).astype(float)
 
 
 def _float_differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
