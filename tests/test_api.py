@@ -106,6 +106,7 @@ MISUSE = [
     ("meanfield seeds=0", lambda: plot.meanfield_gap(seeds=0), "seeds (--seeds)"),
     ("spectrum g_min str", lambda: plot.spectrum(g_min="x"), "g_min (--min)"),
     ("spectrum seed 2**40", lambda: plot.spectrum(seed=2**40), "seed (--seed)"),
+    ("spectrum points 2**62", lambda: plot.spectrum(n=4, points=2**62, T=5), "lower --seeds, --points"),
     ("surface target nan", lambda: plot.surface(target=float("nan")), "target (--target) must be finite"),
     ("units seed str", lambda: plot.units(seed="x"), "seed (--seed)"),
     ("unrolled layers str", lambda: plot.unrolled(layers="2"), "layers (--layers)"),

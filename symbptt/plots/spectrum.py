@@ -36,11 +36,11 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     if theory and init == "identity":
         raise SymbpttError("--theory predicts a random W0; the identity is not one (use --init gaussian or "
                            "orthogonal)")
-    gains = np.linspace(g_min, g_max, points)
     cost = final_gain_cost(points, T, n)
     estimate(f"plot spectrum of {seeds} network(s) at n = {n}, T = {T:,}, {points} gain{'s' if points != 1 else ''}",
              "lower --seeds, --points, -n or -T", flops=seeds * cost["flops"], floats=cost["floats"],
              seconds=seeds * T * (SPECTRUM_STEP + SPECTRUM_POINT * points))
+    gains = np.linspace(g_min, g_max, points)  # after the estimate: --points 2^62 is refused, not allocated
     W0 = recurrent_matrix(n, seed, init)
     per_seed, decided = [], np.zeros(points, dtype=bool)
     for s in range(seed, seed + seeds):  # ‖∂h_T/∂h_0‖₂ at T only: the product is never formed
