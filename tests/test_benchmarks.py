@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
+
+import symbptt
 
 
 @pytest.mark.slow  # 8–14 s of child processes; the exhaustive run (`pytest -m slow`) keeps the benchmarks working
@@ -143,3 +146,30 @@ def test_the_sentences_under_the_grid_follow_its_rows_and_step_costs():
     again = numbers.grid_note([slow], {slow[0]: (230e-6, 162e-6, 150e-6, 25e-6)})
     assert "within the target this time (1.42×): the row's miss did not repeat" in again and "over" not in again.split(
         "Over the floor target")[1]
+
+
+def test_the_api_fuzz_finds_a_planted_traceback_and_a_call_that_runs_too_long():
+    """benchmarks/api_fuzz.py keeps working: its verdict on one call is None for a one-line SymbpttError,
+    and says what went wrong for a TypeError (an unhashable list reaching a cached lookup, as
+    RNN(activation=[1]) did) or a call past the limit; each part yields calls it can make."""
+    from conftest import benchmark_script
+
+    from symbptt import SymbpttError
+
+    fuzz = benchmark_script("api_fuzz")
+
+    def refused() -> None:
+        raise SymbpttError("activation must be a name")
+
+    def slow() -> None:
+        deadline = time.perf_counter() + 5.0
+        while time.perf_counter() < deadline:
+            pass
+
+    assert fuzz.attempt(refused, 5.0) is None
+    assert fuzz.attempt(lambda: {}[[1]], 5.0).startswith("TypeError: unhashable type")
+    assert fuzz.attempt(slow, 0.2).startswith("still running")
+    assert fuzz.attempt(lambda: symbptt.RNN(T=2, activation=[1]), 5.0) is None  # refused in one line now
+    labels = [label for label, _ in fuzz.gradient_cases(seed=3, count=2)]
+    assert len(labels) == 2 and all("trial" in label for label in labels)
+    assert sum(1 for _ in fuzz.name_cases()) > 300 and any(True for _ in fuzz.plot_cases())
