@@ -75,8 +75,9 @@ def _wrapped_parts(text: str, width: int) -> list[str]:
     between parts, so that no part ("truncate 1") is split over two lines."""
     lines: list[str] = []
     line = "    "
-    for i, part in enumerate(text.split(", ")):
-        piece = part + ("," if i < text.count(", ") else "")
+    parts = text.split(", ")
+    for i, part in enumerate(parts):
+        piece = part + ("," if i < len(parts) - 1 else "")
         if line.strip() and len(line) + 1 + len(piece) > width:
             lines.append(line)
             line = "      " + piece

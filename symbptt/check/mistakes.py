@@ -383,16 +383,8 @@ def _call_arguments(text: str) -> list[tuple[int, int]]:
 
 
 def _diag_arguments(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of each \\operatorname{diag}(…)'s argument in ``text``, brackets balanced."""
-    spans = []
-    for m in re.finditer(r"\\operatorname\{diag\}\s*\(", text):
-        depth = 1
-        for end in range(m.end(), len(text)):
-            depth += {"(": 1, ")": -1}.get(text[end], 0)
-            if depth == 0:
-                spans.append((m.end(), end))
-                break
-    return spans
+    """The (start, end) of each \\operatorname{diag}(…)'s bracketed argument in ``text`` (_diag_groups)."""
+    return [(start + len(r"\operatorname{diag}"), end) for start, end in _diag_groups(text)]
 
 
 def missing_sigma(text: str, spelling: str = "\\sigma'") -> list[str]:

@@ -431,9 +431,11 @@ def _in_own_words(formula: str, model: Model, rows: Rows, i: int, changed: str) 
     raw = raw_rows(formula)
     head, _, tail = raw[i].partition("=")
     prime = r"\sigma^\prime" if r"\sigma^\prime" in formula else r"\sigma'"  # as the writer spells σ'
-    diag = rf"\operatorname{{diag}}({prime}(a_{{{{X}}}}))"  # diag(σ'(a_X)), X filled in below
+    def diag(X: str) -> str:  # diag(σ'(a_X)) in the writer's spelling
+        return rf"\operatorname{{diag}}({prime}(a_{{{X}}}))"
+
     for mutate in [*(m for _, _, m in MISTAKES), lambda t: missing_sigma(t, prime),
-                   lambda t: power_for_product(t, prime), lambda t: missing_diag(t, lambda X: diag.replace("{X}", X))]:
+                   lambda t: power_for_product(t, prime), lambda t: missing_diag(t, diag)]:
         for candidate in mutate(tail):
             try:
                 if split(normalise(f"{head}={candidate}", model))[1] == changed:
