@@ -376,9 +376,15 @@ def test_the_command_line_draws_a_figure(tmp_path):
     (["contributions", "-o", "x.png", "--wrt", "h0"], "contributions of 'h0'"),
     (["regimes", "-o", "x.png", "--backward"], "does not use --backward"),
     (["spectrum", "-o", "x.png", "--seed", "-1"], "--seed"), (["regimes", "-o", ""], "empty"),
-    (["regimes", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
-    (["surface", "-o", "x.png", "--b-min", "-1e308", "--b-max", "1e308"], "wider than float64"),
-    (["gates", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "wider than float64"),
+    (["regimes", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "reaches beyond ±1e+300"),
+    (["regimes", "-o", "x.png", "--min", "-5e307"], "reaches beyond ±1e+300"),  # matplotlib's contour labels: NaN
+    (["surface", "-o", "x.png", "--b-min", "-1e308", "--b-max", "1e308"], "reaches beyond ±1e+300"),
+    (["surface", "-o", "x.png", "--max", "1.7e308"], "reaches beyond ±1e+300"),  # matplotlib's ticks: no length
+    (["gates", "-o", "x.png", "--min", "-1e308", "--max", "1e308"], "reaches beyond ±1e+300"),
+    (["spectrum", "-o", "x.png", "--max", "1.7e308"], "reaches beyond ±1e+300"),  # the SVD of ∞·W
+    (["gradmap", "-o", "x.png", "--min", "-1.7e308"], "reaches beyond ±1e+300"),
+    (["regimes", "-o", "x.png", "--min", "0", "--max", "5e-324"], "too narrow to draw"),
+    (["gates", "-o", "x.png", "--min", "1", "--max", "1.0000000000000002"], "too narrow to draw"),
     (["gates", "-o", "x.png", "-n", "256", "--points", "100", "-T", "1000"], "would take about"),
     (["curves", "-o", "x.png", "-T", "100000000"], "GiB of arrays"),
     (["curves", "-o", "x.png", "--cell", "rnn,lstm,gru", "-n", "256", "-T", "20000"], "GiB of arrays"),
@@ -397,6 +403,26 @@ def test_api_refuses_empty_ranges():
         plot.surface(w_min=1, w_max=1)
     with pytest.raises(SymbpttError):
         plot.gates(b_min=2, b_max=2)
+
+
+@pytest.mark.parametrize("low, high, allowed", [
+    (-1e300, 1e300, True), (-1.0000000000000002e300, 0.0, False),  # the ends: AXIS_LIMIT
+    (0.0, 1e-280, True), (0.0, 0.99e-280, False),  # the width: AXIS_WIDTH
+    (1.0, 1.000000000001, True), (1.0, 1.0000000000009, False),  # the width for its ends: RELATIVE_WIDTH
+])
+def test_a_figure_range_is_drawn_on_the_axis_asked_or_refused(low, high, allowed):
+    """A range matplotlib can lay out is drawn on that axis (not one of matplotlib's own, as a range of
+    1e-299 was, ±0.055; nor NaN, as an end at 5e307 made its contour labels); one beyond the limits is
+    refused in one line before anything is drawn."""
+    if not allowed:
+        with pytest.raises(SymbpttError, match="reaches beyond|too narrow") as caught:
+            plot.regimes(w_min=low, w_max=high, points=3, T_max=3, beside="none")
+        assert "\n" not in str(caught.value)
+        return
+    fig = plot.regimes(w_min=low, w_max=high, points=3, T_max=3, beside="none").figure
+    fig.canvas.draw()
+    left, right = fig.axes[0].get_xlim()
+    assert left <= low and right >= high and right - left <= 2 * (high - low)  # half a cell each side
 
 
 def test_slope_words_are_measured_from_the_activation():

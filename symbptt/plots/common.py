@@ -80,12 +80,26 @@ def colour_map(name: str) -> Colormap:
     return matplotlib.colormaps[name].with_extremes(bad="#b0b0b0")
 
 
+AXIS_LIMIT = 1e300  # the largest |end| of a figure's range: matplotlib lays an axis out in float64, scaling its
+# ends by small factors (ticks, margins, contour labels), and failed from about 5e307 (benchmarks/cli_fuzz.py)
+AXIS_WIDTH = 1e-280  # the narrowest range: below about 1e-289 matplotlib drew its own axis (±0.055) instead
+RELATIVE_WIDTH = 1e-12  # the narrowest range for the size of its ends: matplotlib's tick labels were rounded
+# (0.1998 for 0.2) at 1e-13 and its axis its own at 1e-15
+
+
 def check_range(name: str, low: float, high: float) -> None:
+    """Refuse a figure's range that is empty, reversed or not finite, that has an end beyond ±AXIS_LIMIT, or
+    too narrow for matplotlib to draw its axis faithfully (narrower than AXIS_WIDTH, or than RELATIVE_WIDTH
+    of its largest end)."""
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise SymbpttError(f"{name} range is empty or reversed: {low} .. {high}")
-    if not math.isfinite(high - low):
-        raise SymbpttError(f"{name} range {low:g} .. {high:g} is wider than float64 can step through "
-                           "(its width overflows); narrow it")
+    largest = max(abs(low), abs(high))
+    if largest > AXIS_LIMIT:
+        raise SymbpttError(f"{name} range {low} .. {high} reaches beyond ±{AXIS_LIMIT:g}, where a figure's axis "
+                           "can no longer be laid out in float64; narrow it")
+    if high - low < max(AXIS_WIDTH, RELATIVE_WIDTH * largest):
+        raise SymbpttError(f"{name} range {low} .. {high} is too narrow to draw: its width must be at least "
+                           f"{RELATIVE_WIDTH:g} of its largest end and at least {AXIS_WIDTH:g}; widen it")
 
 
 def check_steps(T: int) -> None:
