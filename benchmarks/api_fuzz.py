@@ -5,8 +5,8 @@ Three parts, each a table of calls with good arguments in which one argument at 
 
     names      each argument that takes a name (cell, activation, loss, wrt, init, task, …) given a list,
                an array, a dict, a number, None, bytes, an object
-    plots      each argument of each figure function given a number far out of range (±10^300, 10^−300,
-               10^9, 2^62, the smallest subnormal)
+    plots      each argument of each figure function given a number far out of range (±10^300, 1.7·10^308,
+               −5·10^307, 10^−300, 10^9, 2^62, the smallest subnormal)
     gradients  one entry of one parameter (or of x) of a random network of each cell set to such a number,
                then symbptt.gradients (with and without digits=12) or grad_report
 
@@ -44,7 +44,7 @@ from symbptt import SymbpttError  # noqa: E402
 
 NOT_NAMES = [None, 3, 2.5, True, [1], (), {}, {"a": 1}, np.array(["a", "b"]), np.array([1, 2]), np.array(3),
              b"rnn", 3 + 1j, object()]
-FAR = [1e300, -1e300, 1e-300, 1e9, -1e9, 2**62, 5e-324]
+FAR = [1e300, -1e300, 1e-300, 1e9, -1e9, 2**62, 5e-324, 1.7e308, -5e307]
 
 
 class TooLong(Exception):

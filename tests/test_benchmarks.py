@@ -173,3 +173,22 @@ def test_the_api_fuzz_finds_a_planted_traceback_and_a_call_that_runs_too_long():
     labels = [label for label, _ in fuzz.gradient_cases(seed=3, count=2)]
     assert len(labels) == 2 and all("trial" in label for label in labels)
     assert sum(1 for _ in fuzz.name_cases()) > 300 and any(True for _ in fuzz.plot_cases())
+
+
+def test_the_cli_fuzz_catches_a_planted_traceback_and_passes_a_refusal(monkeypatch):
+    """benchmarks/cli_fuzz.py keeps working: a refusal in one line is no finding; with the figure range's
+    check planted away, `plot regimes --min -5e307` reaches matplotlib's NaN contour labels and the fuzz
+    names the traceback; every command yields cases."""
+    import importlib
+
+    from conftest import benchmark_script
+
+    fuzz = benchmark_script("cli_fuzz")
+    regimes = importlib.import_module("symbptt.plots.regimes")  # the module (symbptt.plots.regimes is its function)
+    args = ["plot", "regimes", "-o", "OUT.png", "--points", "4", "-T", "5", "--min", "-5e307"]
+    assert fuzz.verdict("plot regimes", args, 30.0) is None
+    assert fuzz.verdict("derive", ["derive", "-T", "0"], 30.0) is None
+    monkeypatch.setattr(regimes, "check_range", lambda *a: None)
+    assert fuzz.verdict("plot regimes", args, 30.0).startswith("traceback: ValueError")
+    commands = {command for command, _, _ in fuzz.cases(seed=1, per_option=1)}
+    assert commands == set(fuzz.BASES)
