@@ -197,6 +197,18 @@ def test_the_reference_states_arbs_guard_and_the_spare_digits_as_the_code_holds_
     assert f"what T steps of rounding cost is what the {SPARE} spare digits are for" in text
 
 
+def test_the_reference_states_the_figure_ranges_refused_as_the_code_holds_them():
+    """docs/reference.md's sentence on the ranges a figure refuses quotes plots.common's limits."""
+    from symbptt.plots.common import AXIS_LIMIT, AXIS_WIDTH, RELATIVE_WIDTH
+
+    text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
+    def shown(v: float) -> str:  # as the reference writes it: 1e300, not 1e+300
+        return f"{v:g}".replace("e+", "e")
+
+    assert (f"an end beyond ±{shown(AXIS_LIMIT)}, or a width below {shown(AXIS_WIDTH)} or below "
+            f"{shown(RELATIVE_WIDTH)} of its larger end") in text
+
+
 def _reference_api_block() -> str:
     text = (ROOT / "docs" / "reference.md").read_text()
     start = text.index("```python", text.index("## In Python and Jupyter")) + len("```python")
