@@ -70,14 +70,15 @@ def _refuse(form: str, T: int, atoms: float, unit: str, instead: str) -> None:
                            f"limit of {MAX_ATOMS:,}; use {instead}")
 
 
-def check_sweep(T: int, points: int, n: int) -> None:
-    """A sweep holds T × points cells; the matrix sweep also multiplies n×n matrices T × points times."""
+def check_sweep(T: int, points: int, n: int, floats: float = 0.0) -> None:
+    """A sweep holds T × points cells; the matrix sweep also multiplies n×n matrices T × points times, and
+    holds ``floats`` float64 values at once (numeric.sweeps.gain_sweep_floats: an n × n matrix per gain)."""
     if T * points > MAX_CELLS:
         raise SymbpttError(f"a sweep of T={T} × {points} points holds {T * points:,} values, more than "
                            f"{MAX_CELLS:,} (about {8 * T * points / 2**30:.1f} GiB per array); lower -T or --points")
     if n > 1:
         estimate(f"the gain sweep with n = {n}, T = {T:,}, {points} gain{'s' if points != 1 else ''}",
-                 "lower -T or --points",
+                 "lower -n or --points", floats=floats,
                  seconds=T * (GAIN_STEP + GAIN_POINT * points))  # its loop over t, in Python
         flops = T * points * 2.0 * n**3
         if flops > MAX_FLOPS:

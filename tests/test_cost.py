@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_arbforward import _model
 
-from symbptt import budget
+from symbptt import budget, plots
 from symbptt.errors import SymbpttError
 from symbptt.numeric import arbbackward, arbforward, exact, split
 from symbptt.numeric.forward import compiled
@@ -175,3 +175,31 @@ def test_a_saturation_refusal_states_its_count_in_a_few_figures(largest):
         assert float(count) == pytest.approx(2 * largest / math.log(10), rel=5e-3)
     else:
         assert "beyond float64's range" in words
+
+
+@pytest.mark.parametrize("which", ["sweep_gain", "final_gain_rates"])
+def test_a_gain_sweeps_memory_is_estimated_from_what_it_holds(which, monkeypatch):
+    """The gain sweeps hold W = g·W0 (n × n per gain) besides their products: the estimate counts it, within
+    a factor of 1.6 either way of the peak tracemalloc measures on a small run (it had counted only the
+    T × gains × n values: `sweep -n 256 --points 2000 -T 2` held 3.3 GB against a 2 GiB limit, `plot
+    spectrum --points 100000` 5 GB), and a sweep beyond MAX_BYTES is refused before anything is made."""
+    import tracemalloc
+
+    from symbptt.numeric.final_gain import final_gain_cost, final_gain_rates
+    from symbptt.numeric.sweeps import gain_sweep_floats, sweep_gain
+
+    gains, n, T = np.linspace(0.5, 2.0, 60), 48, 4
+    run = {"sweep_gain": lambda: sweep_gain(gains, T, "tanh", n),
+           "final_gain_rates": lambda: final_gain_rates(gains, T, "tanh", n)}[which]
+    floats = (gain_sweep_floats(gains.size, n) if which == "sweep_gain"
+              else final_gain_cost(gains.size, T, n)["floats"])
+    tracemalloc.start()
+    try:
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 1 / 1.6 <= 8 * floats / peak <= 1.6, (8 * floats, peak)
+    monkeypatch.setattr(budget, "MAX_BYTES", 0.9 * 8 * floats)
+    with pytest.raises(SymbpttError, match="GiB of arrays"):  # the sweep checks itself; plot spectrum checks
+        run() if which == "sweep_gain" else plots.spectrum(n=n, g_min=0.5, g_max=2.0, points=60, T=T)  # first

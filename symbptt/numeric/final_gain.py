@@ -44,9 +44,11 @@ ITERATIONS = 6  # forward and backward passes a sweep usually needs (4 to 6 meas
 
 def final_gain_cost(gains: int, T: int, n: int) -> dict[str, float]:
     """What ``final_gain_rates`` costs: the forward pass of h, then about ITERATIONS forward and backward
-    passes of a block of BLOCK vectors per gain, and the arrays it keeps (g·σ' per step, gain and unit)."""
+    passes of a block of BLOCK vectors per gain, and the arrays it keeps (W = g·W0 per gain, g·σ' per step,
+    gain and unit, and the iteration's blocks with their QR factorisations)."""
     k = min(BLOCK, n)
-    return {"flops": T * gains * n * n * (1.0 + 2.0 * k * ITERATIONS), "floats": 2.0 * T * gains * n}
+    return {"flops": T * gains * n * n * (1.0 + 2.0 * k * ITERATIONS),
+            "floats": gains * n * (n + 2.0 * T + 8.0 * k)}
 
 
 def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: int = 0,

@@ -65,6 +65,7 @@ class SweepRequest:
         from ..activations import get_activation
         from ..budget import check_sweep, estimate, norm_sweep_cost
         from ..cells import TAKES_ACTIVATION, get_cell
+        from .sweeps import gain_sweep_floats
 
         if self.low >= self.high and self.points > 1:
             raise SymbpttError(f"grid range is empty or reversed: {self.low:g} .. {self.high:g}")
@@ -100,7 +101,7 @@ class SweepRequest:
                                f"{', '.join(known)}")
         what = f"a sweep of {self.points} points × T = {self.T}"
         if self.scalar_rnn or self.gain_rnn:
-            check_sweep(self.T, self.points, self.n)
+            check_sweep(self.T, self.points, self.n, gain_sweep_floats(self.points, self.n) if self.gain_rnn else 0.0)
             estimate(what, "lower -T or --points", seconds=self.T * SCALAR_STEP * (1 + self.points / 1000))
             return
         check_sweep(self.T, self.points, 1)

@@ -224,6 +224,12 @@ def recurrent_matrix(n: int, seed: int = 0, init: str = "gaussian") -> np.ndarra
     return unit_recurrent(np.random.default_rng(seed), n, init)
 
 
+def gain_sweep_floats(gains: int, n: int) -> float:
+    """The float64 values sweep_gain holds at once: W = g·W0, the running product and its next value (n × n
+    each, per gain), and the power iteration's blocks (n × BLOCK per gain, a few of them)."""
+    return float(gains) * n * (3.0 * n + 4.0 * BLOCK)
+
+
 def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int = 0,
                W0: np.ndarray | None = None, input_scale: float = 1.0, init: str = "gaussian") -> np.ndarray:
     """log10‖∂h_T/∂h_0‖₂ for W = g·W0 over a grid of gains and T = 1..T_max, shape (T_max, len(gains)).
@@ -234,7 +240,8 @@ def sweep_gain(gains: np.ndarray, T_max: int, activation: str, n: int, seed: int
     checked_grid(gains, T_max)
     from ..budget import check_sweep
 
-    check_sweep(T_max, np.size(gains), integer("n", n, 2, 256))
+    n = integer("n", n, 2, 256)
+    check_sweep(T_max, np.size(gains), n, gain_sweep_floats(np.size(gains), n))
     act = get_activation(activation)
     seed = checked_seed(seed, "seed")
     (input_scale,) = _numbers(input_scale=input_scale)
