@@ -203,3 +203,52 @@ def test_a_gain_sweeps_memory_is_estimated_from_what_it_holds(which, monkeypatch
     monkeypatch.setattr(budget, "MAX_BYTES", 0.9 * 8 * floats)
     with pytest.raises(SymbpttError, match="GiB of arrays"):  # the sweep checks itself; plot spectrum checks
         run() if which == "sweep_gain" else plots.spectrum(n=n, g_min=0.5, g_max=2.0, points=60, T=T)  # first
+
+
+@pytest.mark.slow  # tracemalloc makes the figure 5× slower: 2–5 s
+def test_plot_curves_memory_is_estimated_from_what_it_holds(monkeypatch):
+    """plot curves counts about 12 floats per step for each curve of each panel (its sweep's arrays and the
+    line matplotlib draws): within 1.6× of tracemalloc's peak for a figure drawn and saved (it had counted
+    8 per weight, half of it: T = 6.6·10^6 passed the 2 GiB limit and held more), and refused beyond."""
+    import io
+    import tracemalloc
+
+    import matplotlib.pyplot as plt
+
+    T = 30000
+    tracemalloc.start()
+    try:
+        drawn = plots.curves(T_max=T)
+        drawn.figure.savefig(io.BytesIO(), format="png")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        plt.close("all")
+    floats = 12.0 * 3 * 2 * T  # three weights, beside the linear unit
+    assert 1 / 1.6 <= 8 * floats / peak <= 1.6, (8 * floats, peak)
+    monkeypatch.setattr(budget, "MAX_BYTES", 0.9 * 8 * floats)
+    with pytest.raises(SymbpttError, match="GiB of arrays"):
+        plots.curves(T_max=T)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "indrnn", "mingru", "lru"])
+def test_a_training_runs_memory_is_estimated_from_what_it_holds(cell):
+    """TrainSettings.cost counts each node, map and step coefficient, two per state and two more, per step,
+    unit and sequence: within 1.3× below and 1.6× above tracemalloc's peak for one iteration (two per node
+    and map had counted half of what IndRNN and LRU hold, and two thirds of the rnn's)."""
+    import tracemalloc
+
+    from symbptt import TrainSettings, train
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+
+    settings = TrainSettings(cell=cell, n=8, T=20, batch=3000, steps=1)
+    train(settings)  # the compiled kernels made (or read from disk) before the peak is measured
+    tracemalloc.start()
+    try:
+        train(settings)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    held = 8 * settings.cost(get_cell(cell, get_activation("tanh")))["floats"]
+    assert 1 / 1.3 <= held / peak <= 1.6, (held, peak)
