@@ -252,3 +252,32 @@ def test_a_training_runs_memory_is_estimated_from_what_it_holds(cell):
         tracemalloc.stop()
     held = 8 * settings.cost(get_cell(cell, get_activation("tanh")))["floats"]
     assert 1 / 1.3 <= held / peak <= 1.6, (held, peak)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lru"])
+def test_plot_gradmaps_memory_is_estimated_from_what_it_holds(cell, monkeypatch):
+    """plot gradmap runs its longest pass with every grid value a sequence of the batch, and its walk back
+    holds about 1.5 × held_per_step a step, unit and value: the estimate is within 1.3× below and 2.5×
+    above tracemalloc's peak (it counted no memory: an LSTM of 64 units at 2000 values and T = 2443 was
+    let through and took 23 GiB), and a map beyond MAX_BYTES is refused before anything is made."""
+    import tracemalloc
+
+    import matplotlib.pyplot as plt
+
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.cost import held_per_step
+
+    n, points, T = 16, 200, 80
+    tracemalloc.start()
+    try:
+        plots.gradient_map(cell=cell, n=n, points=points, T_max=T)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        plt.close("all")
+    held = 8 * 1.5 * held_per_step(get_cell(cell, get_activation("tanh"))) * T * points * n
+    assert 1 / 1.3 <= held / peak <= 2.5, (held, peak)
+    monkeypatch.setattr(budget, "MAX_BYTES", 0.9 * held)
+    with pytest.raises(SymbpttError, match="GiB of arrays"):
+        plots.gradient_map(cell=cell, n=n, points=points, T_max=T)

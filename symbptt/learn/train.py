@@ -25,9 +25,9 @@ from ..budget import TRAIN_STEP, estimate
 from ..cells import INPUT, TAKES_ACTIVATION, Cell, get_cell
 from ..errors import SymbpttError
 from ..numeric import jit, kernel
+from ..numeric.cost import held_per_step
 from ..numeric.examples import INITS, unit_recurrent
 from ..numeric.factors import ArrayFactors, NumericModel
-from ..numeric.forward import compiled
 from ..numeric.logspace import path_weight, regime
 from ..paths import param_entry
 from ..validate import instance, integer, number
@@ -95,13 +95,12 @@ class TrainSettings:
 
     def cost(self, spec: Cell) -> dict[str, float]:
         """Estimated Python time, multiply-adds and float64 cells held (see budget.estimate): the batches,
-        the held-out batch (EVAL_SIZE sequences) and the per-step arrays of every layer — per unit and
-        sequence, each node and linear map, each step coefficient, two per state (its δ and what the sums
-        read) and two more.  Measured (tracemalloc's peak, n = 8, T = 20): 6.1, 26, 19, 9.0, 11 and 9.0
-        floats per step, unit and sequence for rnn, lstm, gru, indrnn, mingru and lru, where two per node
-        and map had counted 4, 20, 16, 4, 8 and 4."""
+        the held-out batch (EVAL_SIZE sequences) and the per-step arrays of every layer (numeric.cost.
+        held_per_step a step, unit and sequence).  Measured (tracemalloc's peak, n = 8, T = 20): 6.1, 26,
+        19, 9.0, 11 and 9.0 floats for rnn, lstm, gru, indrnn, mingru and lru, where two per node and map
+        had counted 4, 20, 16, 4, 8 and 4."""
         nodes = len(spec.nodes) + len(spec.linears)
-        kept = nodes + len(compiled(spec, "float").keys) + 2 * len(spec.states) + 2
+        kept = held_per_step(spec)
         matrices = len(spec.matrices())
         evals = self.steps // self.eval_every + 1
         m = get_task(self.task, self.T).inputs

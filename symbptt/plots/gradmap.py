@@ -28,6 +28,7 @@ def gradient_map(cell: str = "lru", param: str | None = None, low: float | None 
     set to each grid value (every entry), the other parameters as `plot curves --cell` draws them,
     inputs x_t ~ U(−1, 1) times ``drive``, y = 0, the loss at T."""
     from ..cells import get_cell
+    from ..numeric.cost import held_per_step
     from ..numeric.examples import example_config
     from ..numeric.factors import ArrayFactors, NumericModel
     from ..paths import evaluate_recursive
@@ -50,8 +51,12 @@ def gradient_map(cell: str = "lru", param: str | None = None, low: float | None 
     high = number("--max", high) if high is not None else hi_init + (2.0 if spec.kind(param) == "unit" else 0.0)
     check_range(param, low, high)
     check_grid("plot gradmap", points, T_max)
-    estimate(f"plot gradmap of {points} values over T = 1..{T_max:,}", "lower -T or --points",
-             seconds=T_max * (GRADMAP_STEP + GRADMAP_POINT * points))
+    # the longest pass, every grid value a sequence of its batch: the walk back (paths.evaluate_recursive)
+    # holds about 1.5 times what a pass and its δ recursion do (tracemalloc: lstm 36 and gru 25 floats a
+    # step, unit and value against 25 and 17); an LSTM of 64 units at 2000 values and T = 2443 took 23 GiB
+    estimate(f"plot gradmap of {points} values over T = 1..{T_max:,}", "lower -T, -n or --points",
+             seconds=T_max * (GRADMAP_STEP + GRADMAP_POINT * points),
+             floats=1.5 * held_per_step(spec) * T_max * points * n)
     cfg = example_config(spec, T_max, n, drive=drive, seed=seed)
     grid = np.linspace(low, high, points)
     base = {k: (v if v.ndim == 2 else v.reshape(-1, 1)) for k, v in cfg.layers[0].items()}
