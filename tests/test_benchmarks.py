@@ -192,3 +192,26 @@ def test_the_cli_fuzz_catches_a_planted_traceback_and_passes_a_refusal(monkeypat
     assert fuzz.verdict("plot regimes", args, 30.0).startswith("traceback: ValueError")
     commands = {command for command, _, _ in fuzz.cases(seed=1, per_option=1)}
     assert commands == set(fuzz.BASES)
+
+
+def test_the_memory_audit_flags_a_run_that_peaks_beyond_the_budget():
+    """benchmarks/memory_audit.py keeps working: with a stand-in for the command (refused above 1000, its
+    peak growing with the size) it finds the largest size let through to 5 %, and flags the run only
+    where that peak is beyond MAX_BYTES and the allowance."""
+    from conftest import benchmark_script
+
+    audit = benchmark_script("memory_audit")
+    calls: list[tuple[str, float]] = []
+
+    def stand_in(per_unit: float):
+        def runner(command: str, limit: float) -> tuple[int, float]:
+            calls.append((command, limit))
+            size = int(command.split()[-1])
+            return (2 if size > 1000 else 0), size * per_unit
+        return runner
+
+    size, peak, within = audit.audit("x --size {}", 1, 10**6, 60.0, stand_in(2**20))
+    assert 950 <= size <= 1000 and peak == size * 2**20 and within
+    assert calls[-1] == (f"x --size {size}", 60.0)  # the last run at the audit's limit, the probes shorter
+    size, peak, within = audit.audit("x --size {}", 1, 10**6, 60.0, stand_in(3 * 2**20))
+    assert 950 <= size <= 1000 and not within
