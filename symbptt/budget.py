@@ -78,7 +78,7 @@ def check_sweep(T: int, points: int, n: int, floats: float = 0.0) -> None:
                            f"{MAX_CELLS:,} (about {8 * T * points / 2**30:.1f} GiB per array); lower -T or --points")
     if n > 1:
         estimate(f"the gain sweep with n = {n}, T = {T:,}, {points} gain{'s' if points != 1 else ''}",
-                 "lower -n or --points", floats=floats,
+                 "lower -n, -T or --points", floats=floats,
                  seconds=T * (GAIN_STEP + GAIN_POINT * points))  # its loop over t, in Python
         flops = T * points * 2.0 * n**3
         if flops > MAX_FLOPS:

@@ -231,7 +231,7 @@ def test_plot_curves_memory_is_estimated_from_what_it_holds(monkeypatch):
         plots.curves(T_max=T)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "indrnn", "mingru", "lru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru"])
 def test_a_training_runs_memory_is_estimated_from_what_it_holds(cell):
     """TrainSettings.cost counts each node, map and step coefficient, two per state and two more, per step,
     unit and sequence: within 1.3× below and 1.6× above tracemalloc's peak for one iteration (two per node

@@ -59,7 +59,7 @@ def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = Fals
 def held_per_step(cell: Cell) -> int:
     """The float64 values a float64 pass and its δ recursion hold per step, unit and sequence: each node
     and linear map, each step coefficient, two per state (its δ and what the sums read) and two more —
-    within 1.3× of tracemalloc's peak for a training iteration of every built-in cell (tests/test_cost.py)."""
+    within 1.3× of tracemalloc's peak for a training iteration of each built-in cell (tests/test_cost.py)."""
     return (len(cell.nodes) + len(cell.linears) + len(compiled(cell, "float").keys) + 2 * len(cell.states)
             + 2)
 
