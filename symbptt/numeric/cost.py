@@ -3,7 +3,8 @@
 (budget.arb_pass_seconds), which is priced on its own where Arb will try the model — an LSTM of 128 units
 over 1000 steps reports in 9.6–9.7 s with Arb (benchmarks/exact_passes.py), where mpmath's pass would
 take 11 min and is refused.  Where
-Arb then gives up on a value, mpmath's pass is priced in turn before it starts."""
+Arb then gives up on a value, mpmath's pass is priced in turn before it starts.  And what a float64 pass
+holds (held_per_step), which the commands that batch many passes (training, plot gradmap) count."""
 
 from __future__ import annotations
 
