@@ -38,9 +38,17 @@ def read_text_file(path: str | Path, what: str, limit: int) -> str:
                            f"{exc.start})") from None
 
 
+def _no_nul(text: str, what: str) -> None:
+    """Refuse a path with a NUL byte, which no file name holds (os.stat raises ValueError, not OSError)."""
+    if "\x00" in text:
+        shown = text.replace("\x00", "\\0")[:80]
+        raise SymbpttError(f"{what} '{shown}' contains a NUL byte, which no file name can hold")
+
+
 def read_bytes_file(path: str | Path, what: str, limit: int) -> bytes:
     """The bytes of a regular file no larger than ``limit`` bytes, or a one-line SymbpttError."""
     path = str(path)
+    _no_nul(path, what)
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -64,6 +72,7 @@ def check_output_path(path: str | Path) -> Path:
     text = str(path)
     if not text or not text.strip():
         raise SymbpttError("the output file name is empty")
+    _no_nul(text, "the output file name")
     path = Path(text)
     if len(path.name.encode()) > MAX_NAME:
         raise SymbpttError(f"output file name is longer than {MAX_NAME} bytes")

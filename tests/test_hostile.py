@@ -71,6 +71,11 @@ WHOLE = [
     ["verify", r"\frac{\partial L}{\partial w} = w", "-n", "9"],
     ["verify", r"\frac{\partial L}{\partial w} = w", "--cell", "tree"], ["verify", "x" * 5000],
     ["verify", r"\frac{\partial L}{\partial w} = w", "--points", "0"],
+    # a NUL byte in a path (the Python API and click's runner can pass one; os.stat raises ValueError)
+    ["latex", "-T", "2", "-o", "a\x00.tex"], ["grad", "--params", "example", "-o", "a\x00.json"],
+    ["sweep", "-o", "a\x00.csv"], ["train", "-o", "x.csv", "--torch-out", "a\x00.pt"],
+    ["plot", "regimes", "-o", "a\x00.png"], ["grad", "--params", "a\x00.json"], ["derive", "--cell", "a\x00.toml"],
+    ["verify", "--file", "a\x00.tex"], ["grad", "--torch", "a\x00.pt", "--input", "x.pt", "--target", "y.pt"],
 ]
 
 
@@ -103,6 +108,7 @@ def test_bad_input_is_one_line_exit_2_no_traceback_no_file(tmp_path, args):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, (args, proc.stdout[:200], proc.stderr[:300])
     assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in proc.stderr, proc.stderr[:300]
+    assert "\x00" not in proc.stderr  # what the user typed is shown escaped, not written raw to the terminal
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == [], "a file was left behind"
     assert time.monotonic() - start < 20

@@ -315,19 +315,12 @@ MAX_FILE = 1 << 20  # bytes of a notes file
 
 def read_file(path: str) -> str:
     """The first displayed equation of a LaTeX file: an align/equation environment, \\[ … \\] or $$ … $$."""
-    import os
+    from ..output import read_text_file
 
-    try:
-        if not os.path.isfile(path):  # a device or a FIFO could be read for ever
-            raise VerifyError(f"{path} is not a regular file")
-        if os.path.getsize(path) > MAX_FILE:
-            raise VerifyError(f"{path} is larger than {MAX_FILE >> 20} MiB; give the formula itself")
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise VerifyError(f"cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise VerifyError(f"{path} is not UTF-8 text") from None
+    try:  # a regular UTF-8 file of at most MAX_FILE bytes (a device or a FIFO could be read for ever)
+        text = read_text_file(path, "notes file", MAX_FILE)
+    except SymbpttError as error:
+        raise VerifyError(str(error)) from None
     text = re.sub(r"(?<!\\)%.*", "", text)  # comments
     m = re.search(r"\\begin\{(align|equation|gather)\*?\}(.*?)\\end\{\1\*?\}|\\\[(.*?)\\\]|\$\$(.*?)\$\$", text, re.S)
     if not m:
