@@ -29,6 +29,7 @@ import sympy as sp
 from . import primitives as P
 from .errors import SymbpttError
 from .lazy import numpy as np
+from .validate import text
 
 if TYPE_CHECKING:
     import numpy
@@ -516,8 +517,7 @@ def _golden_max(f: Callable, lo: float, hi: float, steps: int = 80) -> float:
 
 def get_activation(name: str) -> Activation:
     """Look up a built-in activation by name, or parse a custom expression in ``a`` (made once per name)."""
-    if not isinstance(name, str):  # before the cache, which would fail on a list or an array
-        raise SymbpttError("the activation must be a name or an expression in a")
+    text("activation", name, "a name or an expression in a (a str)")  # before the cache: a list is unhashable
     return _activation(str(name))
 
 

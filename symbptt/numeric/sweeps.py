@@ -18,7 +18,7 @@ from ..cells import Cell
 from ..config import Config
 from ..errors import SymbpttError
 from ..primitives import LN10
-from ..validate import array, instance, integer, number, shape_text, text
+from ..validate import array, choice, instance, integer, number, shape_text, text
 from ..validate import seed as checked_seed
 from .examples import INITS, unit_recurrent
 from .forward import ROUNDING
@@ -325,8 +325,7 @@ def sweep_grad(weights: np.ndarray, T_max: int, activation: str, u: float = 1.0,
     through its stable log, so 10^-5000 and 10^+5000 are numbers, not 0 and ∞.  A state that itself
     leaves float64 (|h_t| > 1.8e308, possible with an unbounded σ), or a σ'(a_t) or tangent beyond
     10^(±8.7e16) (a custom σ' such as that of tanh(sinh(a)) far out), makes the value NaN."""
-    if not isinstance(wrt, str) or wrt not in ("w", "u", "b", "h0"):
-        raise SymbpttError(f"wrt must be one of w, u, b, h0, got {wrt!r:.40}")
+    choice("wrt", wrt, ("w", "u", "b", "h0"))
     if not isinstance(loss, str) or loss not in ("last", "sum"):
         raise SymbpttError(f"loss must be 'last' or 'sum', got {loss!r:.40}")
     T_max, w = checked_grid(weights, T_max)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..errors import SymbpttError
-from ..validate import integer, text
+from ..validate import integer
 from .common import Plotted, check_plot_path, save
 from .contributions import contributions
 from .curves import cell_curves, curves
@@ -115,7 +115,7 @@ def draw(kind: str, activation: str = "tanh", T: int | None = None, low: float |
 
     if not isinstance(kind, str) or kind not in KINDS:
         raise SymbpttError(f"unknown kind {str(kind)[:30]!r}; choose one of {', '.join(KINDS)}")
-    get_activation(text("activation", activation, "a name or an expression in a (a str)"))
+    get_activation(activation)
     T = None if T is None else integer("T (-T)", T)  # whole numbers before the budget reads them
     points = None if points is None else integer("points (--points)", points)
     if kind == "isometry":

@@ -11,6 +11,7 @@ import numpy as np
 import sympy as sp
 
 from .. import printing
+from ..activations import get_activation
 from ..budget import estimate, norm_sweep_cost
 from ..errors import SymbpttError
 from ..escape import plot_text
@@ -24,7 +25,7 @@ from ..numeric.sweeps import (
     sweep_scalar,
 )
 from ..progress import Progress
-from ..validate import integer, number, text
+from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, decimals, drawn_weights, gamma_of, new_figure
 from .regimes import SATURATED, saturated_share, slope_profile
@@ -35,7 +36,7 @@ def curves(activation: str = "tanh", weights: tuple[float, ...] = (0.5, 1.0, 1.5
     """log10|∂h_T/∂h_0| (solid) and the bound T·log10(γ|w|) (dashed) for each weight; the legend gives
     the finite-time Lyapunov rate (1/T)·ln|∂h_T/∂h_0| and, for a saturating unit, the share of steps
     with |a_t| > 3."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     if not isinstance(weights, (tuple, list, np.ndarray)):  # a string too
         raise SymbpttError("weights must be a sequence of numbers, e.g. (0.5, 1.0)")
     T_max, seed = integer("T_max (-T)", T_max), checked_seed(seed)
@@ -185,7 +186,6 @@ def cell_curves(cells: tuple[str, ...] = ("rnn", "lstm", "gru"), n: int = 8, T_m
     check_steps(T_max)
     if not cells:
         raise SymbpttError("give at least one cell")
-    from ..activations import get_activation
     from ..cells import get_cell
 
     specs = [get_cell(c, get_activation("tanh")) for c in cells]

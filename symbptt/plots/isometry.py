@@ -9,11 +9,12 @@ import math
 
 import numpy as np
 
+from ..activations import get_activation
 from ..budget import ISOMETRY_CUBE, ISOMETRY_STEP, estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import jacobian_singular_values, orthogonal_matrix, random_recurrent_matrix
-from ..validate import integer, number, text
+from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
@@ -23,7 +24,7 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
     """Sorted log10 singular values of ∂h_T/∂h_0 for W = g·W0 with W0 ~ N(0, 1/n) (left) and W0 a random
     orthogonal matrix (right), inputs N(0, drive²) per unit; ``gain`` defaults to the mean-field edge of
     chaos of the activation for those inputs (σ_b = 0)."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     from ..numeric.theory import theory as mean_field
 
     n, seed = integer("hidden size n (-n)", n, 2, 256), checked_seed(seed)

@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 
+from ..activations import get_activation
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, random_recurrent_matrix, rounding_decides, sweep_gain
-from ..validate import integer, text
+from ..validate import integer
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
@@ -21,7 +22,7 @@ SHARES = (0.5, 1.0, 1.5)  # the gains drawn, as multiples of the predicted edge
 def meanfield_gap(activation: str = "tanh", sizes: tuple[int, ...] = (4, 8, 16, 32, 64, 128), T: int = 100,
                   seeds: int = 4, seed: int = 0) -> Drawn:
     """|mean observed rate − ½ ln χ(g)| against n (log–log), one line per gain, the band the seeds span."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     from ..budget import check_sweep
     from ..numeric.theory import theory as mean_field
 

@@ -10,11 +10,12 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from ..activations import get_activation
 from ..budget import check_grid
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, grad_rounding_decides, rounding_decides, sweep_grad, sweep_scalar
-from ..validate import integer, number, text
+from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import (
     Drawn,
@@ -41,8 +42,6 @@ def slope_profile(activation: str) -> dict:
     """What σ' does on the line, measured on PROBE: its peak γ, whether each tail keeps the full slope
     (σ' ≥ 0.99 γ at |a| = 60, relu's a > 0) and, when both tails fall below SATURATED·γ, the threshold A
     beyond which they stay there (|a| > A is a saturated unit)."""
-    from ..activations import get_activation
-
     act = get_activation(activation)
     with np.errstate(all="ignore"):
         d = np.abs(act.np_dsigma(PROBE))
@@ -66,7 +65,7 @@ def regimes(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, p
             quantity: str = "jacobian", y: float = 0.5, beside: str = "linear") -> Drawn:
     """log10|∂h_T/∂h_0| = Σ_{t≤T} log10|w σ'(a_t)| (or log10|∂L/∂w| for L = ½(h_T − y)²) over the grid,
     one panel per activation: ``beside`` = 'linear' puts the linear unit next to ``activation``."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     points, T_max = integer("points (--points)", points, 2), integer("T_max (-T)", T_max)
     seed = checked_seed(seed)
     check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))
@@ -218,8 +217,6 @@ def saturated_share(weights: np.ndarray, T_max: int, activation: str, u: float, 
                     x: np.ndarray) -> np.ndarray:
     """For each weight, the share of steps whose pre-activation lies where σ' stays below 1% of its peak
     (|a_t| > A of ``slope_profile``; zeros when the activation has no such tails)."""
-    from ..activations import get_activation
-
     act = get_activation(activation)
     threshold = slope_profile(activation)["threshold"]
     if threshold is None:

@@ -7,13 +7,14 @@ import math
 
 import numpy as np
 
+from ..activations import get_activation
 from ..budget import SPECTRUM_POINT, SPECTRUM_STEP, estimate
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.examples import INITS
 from ..numeric.final_gain import final_gain_cost, final_gain_rates
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, recurrent_matrix
-from ..validate import flag, integer, number, text
+from ..validate import flag, integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_range, check_steps, gamma_of, new_figure
 
@@ -25,7 +26,7 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     the mean over that many networks (seeds seed, seed + 1, …) with the band from the lowest to the
     highest; with ``theory`` the mean-field rate ½ ln χ(g) of a network of infinite width (σ_w = g,
     σ_u² q_x = 1, σ_b = 0) beside it."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     check_range("gain", number("g_min (--min)", g_min), number("g_max (--max)", g_max))
     check_steps(integer("T (-T)", T))
     n, points = integer("hidden size n (-n)", n, 2, 256), integer("points (--points)", points, 1)

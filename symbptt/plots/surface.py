@@ -9,7 +9,7 @@ from ..activations import get_activation
 from ..budget import check_grid
 from ..escape import plot_text
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, rounding_decides
-from ..validate import integer, number, text
+from ..validate import integer, number
 from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
 
 CLIFF = 0.25  # a cliff: the loss changes by more than this share of its range between neighbouring points,
@@ -69,7 +69,7 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
             b_max: float = 3.0, points: int = 161, T: int = 30, target: float = 0.5, a0: float = 0.5
             ) -> Drawn:
     """log10 L and log10‖∇L‖ over (w, b): the cliffs where the gradient explodes sit beside plateaus."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     points, T = integer("points (--points)", points, 2), integer("T (-T)", T)
     target, a0 = number("target (--target)", target), number("a0 (--a0)", a0)
     check_range("weight", number("w_min (--min)", w_min), number("w_max (--max)", w_max))

@@ -15,7 +15,7 @@ from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, rounding_decides
 from ..paths import Step
 from ..symbolic.shown import in_series
-from ..validate import integer, number, text
+from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
@@ -81,7 +81,7 @@ def units(activation: str = "tanh", n: int = 8, T: int = 100, gain: float = 1.2,
     """An IndRNN with n units (w_i uniform on the cell's interval times gain, U ~ N(0, drive²), inputs
     U(−1, 1)): log10 of each unit's product of factors w_i σ'(a_{t,i}) against T, and dashed, the bound
     T·log10(|w_i| γ)."""
-    text("activation", activation, "a name or an expression in a (a str)")
+    get_activation(activation)  # a name or an expression, refused in one line before it is compared
     n, T = integer("n (-n)", n, 1, 32), integer("T (-T)", T)
     gain, drive, seed = number("gain (--gain)", gain), number("u (-u)", drive), checked_seed(seed)
     check_steps(T)
