@@ -209,6 +209,19 @@ def test_the_reference_states_the_figure_ranges_refused_as_the_code_holds_them()
             f"{shown(RELATIVE_WIDTH)} of its larger end") in text
 
 
+def test_the_exit_code_table_quotes_the_digits_the_exact_path_carries_and_the_figures_six():
+    """The exit-code table's limit on the exact path is budget.MAX_MP_DIGITS, and the contributions row's
+    digits kept are plots.contributions.HELD."""
+    import importlib
+
+    from symbptt.budget import MAX_MP_DIGITS
+
+    held = importlib.import_module("symbptt.plots.contributions").HELD
+    text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
+    assert f"the run needs more digits than the exact path carries ({MAX_MP_DIGITS}:" in text
+    assert f"measure {held} digits kept in every term beyond what their sums cancel" in text
+
+
 def _reference_api_block() -> str:
     text = (ROOT / "docs" / "reference.md").read_text()
     start = text.index("```python", text.index("## In Python and Jupyter")) + len("```python")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -300,6 +301,68 @@ def test_contributions_bars_stand_on_a_floor_and_report_the_truncated_share():
     terms = data.values["terms"]
     assert data.values["cut"] == 10
     assert data.values["share_dropped"] == pytest.approx(terms[:10].sum() / terms.sum())
+
+
+def _chaotic_terms(gain: float = 4.0, n: int = 16, T: int = 80) -> tuple[dict, dict]:
+    """A tanh network whose rounding is amplified by about 10^10 over T = 80 (W = gain·N(0, 1/n), x = 0.1):
+    its config and parameters."""
+    rng = np.random.default_rng(0)
+    params = {"W": gain * rng.normal(size=(n, n)) / np.sqrt(n), "U": rng.normal(size=(n, 1)), "b": np.zeros(n),
+              "h0": np.full(n, 0.3)}
+    return {"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n} | {k: v.tolist() for k, v in params.items()}, params
+
+
+@pytest.mark.parametrize("planted", [False, True])
+def test_contributions_float64_cannot_hold_come_from_an_exact_pass_that_reference_py_agrees_with(planted, monkeypatch):
+    """A chaotic network's terms lose 10 of float64's digits: the figure draws them from an exact pass and
+    says so, and its share and terms agree with reference.py's mpmath BPTT (the terms at k ≤ cut are the
+    full gradient less the one truncated to the last T − cut steps) to 12 digits.  Planted: the reruns
+    that measure what float64 kept report all 16 digits, the float64 terms are drawn, and the share is off."""
+    import mpmath
+
+    from symbptt.reference import bptt
+
+    if planted:
+        monkeypatch.setattr("symbptt.numeric.reruns.kept_by_reruns", lambda *args: (16.0, 16.0))
+    data, params = _chaotic_terms()
+    fig, drawn = plot.contributions(parse_config(data), "W")
+    got, T = drawn.values, 80
+    cut = got["cut"]
+    x, y = np.full((T, 1), 0.1), np.zeros(16)
+    with mpmath.workdps(60):
+        full = bptt([params], x, y, "tanh", "last", "rnn", kind="mp")[1][0]["W"][0, 0]
+        recent = bptt([params], x, y, "tanh", "last", "rnn", kind="mp", truncate=T - cut)[1][0]["W"][0, 0]
+        share = float((full - recent) / full)
+    caption = " ".join(fig.texts[-1].get_text().split())
+    held = abs(got["share_dropped"] - share) <= 1e-12 * abs(share) and \
+        abs(math.fsum(got["terms"]) - float(full)) <= 1e-12 * abs(float(full))
+    if planted:
+        assert got["digits"] == 0 and "computed exactly" not in caption and not held
+        return
+    assert held, (got["share_dropped"], share)
+    assert got["digits"] > 30
+    assert ("float64 could not hold these terms (rounding cost the worst of them" in caption
+            and f"they are computed exactly, with {got['digits']} significant digits." in caption), caption
+
+
+def test_contributions_a_saturated_gate_beyond_the_exact_path_is_refused_in_one_line(tmp_path):
+    """A GRU whose gates saturate at |a| ≈ 10^5: no exact pass carries what their differences cancel, and
+    the figure is refused as `grad` refuses the report (exit 1, one line, no file), not drawn from NaN."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.check.trials import draw_layers
+
+    rng = np.random.default_rng(0)
+    layer = draw_layers(get_cell("gru", get_activation("tanh")), 3, 1, 1, rng, 1e3)[0]
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"cell": "gru", "x": (100 * rng.normal(size=(20, 1))).tolist(), "y": [0, 0, 0]}
+                                 | {k: np.asarray(v).tolist() for k, v in layer.items()}))
+    out = tmp_path / "c.png"
+    for args in (["plot", "contributions", "--params", str(params), "-o", str(out)], ["grad", "--params", str(params)]):
+        ran = run_in_process(*args)
+        assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+        assert ran.stderr.strip().count("\n") == 0 and "digits the exact path carries" in ran.stderr
+    assert not out.exists()
 
 
 def test_shipped_example_file_is_the_built_in_example():

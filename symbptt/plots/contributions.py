@@ -1,21 +1,29 @@
 """The terms of ∂L/∂θ = Σ_k (term k), one bar per step k where θ enters: how much each time step
-contributes, which ones truncated BPTT drops, and how much of the gradient they carry."""
+contributes, which ones truncated BPTT drops, and how much of the gradient they carry.
+
+The terms come from the float64 pass where it holds them, else from an exact pass (``held_terms``), so
+that every bar and every share the figure prints holds the digits it shows."""
 
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
+import mpmath
 import numpy as np
 from matplotlib.patches import Patch
 
+from ..budget import estimate, norm_sweep_cost
 from ..config import Config
 from ..errors import SymbpttError
 from ..escape import plot_text
-from ..numeric.factors import ArrayFactors, NumericModel
+from ..numeric.factors import ArrayFactors, FloatWatch, NumericModel
 from ..paths import evaluate_deltas, evaluate_recursive
 from .common import Drawn, Plotted, caption, new_figure
 
 POSITIVE, NEGATIVE = "tab:red", "tab:blue"
+BOX = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2}  # the share, readable over the bars
+HELD = 6  # significant digits every term and share must hold: the figure shows 3, and 3 spare
 
 
 def example() -> Config:
@@ -26,18 +34,136 @@ def example() -> Config:
     return parse_config(EXAMPLE_PARAMS)
 
 
+class Terms(NamedTuple):
+    """The terms of one gradient entry by step, and how they were computed.
+
+    k: the steps 1..T.  terms: term k as float64 (rounded from the exact value where one was computed:
+    0 or ±inf beyond float64's range).  log10: log10|term k| (−inf for 0), from the exact value where
+    there is one.  share: Σ of the terms at k ≤ ``cut`` over Σ of all, None where the terms sum to 0.
+    size_share: the same for |terms|, None where they are all 0.  digits: 0 where float64 held the
+    terms, else the significant digits of the exact pass.  why: what float64 could not hold ('' for 0).
+    """
+
+    k: np.ndarray
+    terms: np.ndarray
+    log10: np.ndarray
+    share: float | None
+    size_share: float | None
+    digits: int
+    why: str
+
+
 def term_values(cfg: Config, wrt: str) -> tuple[np.ndarray, np.ndarray]:
-    """(k, term k) of ∂L/∂θ for the top layer, entry (1, 1) of θ: the sum over every path entering at
-    step k, which the backward recursion gives in one pass, (D_kᵀ δ_k) ⊗ z_k, linear in T for any cell."""
+    """(k, term k) of ∂L/∂θ for the top layer, entry (1, 1) of θ, as float64 (held_terms' terms)."""
+    held = held_terms(cfg, wrt, cfg.T // 2)
+    return held.k, held.terms
+
+
+def _terms(model: NumericModel, values: ArrayFactors, wrt: str) -> list[Any]:
+    """Term k of ∂L/∂θ (entry 1, 1; the top layer) for k = 1..T: the sum over every path entering at step
+    k, which the backward recursion gives in one pass, (D_kᵀ δ_k) ⊗ z_k, linear in T for any cell."""
+    rnn = model.structure()
+    deltas = evaluate_deltas(rnn, values)
+    rows: dict = {}
+    return [np.asarray(evaluate_recursive(rnn, wrt, model.layers, values, deltas, range(k, k + 1), rows)).flat[0]
+            for k in range(1, model.T + 1)]
+
+
+def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
+    """The terms of ∂L/∂θ (entry 1, 1; the top layer) by step, and the share of those at k ≤ ``cut``,
+    each holding HELD significant digits: from the float64 pass where it raised no floating-point event,
+    no saturated gate's difference cancelled (exact.saturation_digits), and the terms kept HELD digits
+    beyond what their sums cancel (Σ|terms| over |Σ terms|, of all and of those at k ≤ ``cut``), as
+    reruns with every stored value nudged by one rounding measure them (reruns.kept_by_reruns, as `grad`
+    measures its gradients); else from an exact forward pass (exact.exact_forward: checked, Arb's where
+    it serves) and an mpmath walk back, at 30 digits beyond what rounding cost float64 (or the Jacobian
+    norms say it can cost) and the sums cancel, each priced before it starts."""
+    from ..numeric.exact import DPS, MAX_DIGITS, exact_forward, mp_cost, saturation_digits
+    from ..numeric.logspace import listed_steps, log10_jacobian_norms
+    from ..numeric.reruns import kept_by_reruns, lost_digits
+
     model = NumericModel.of(cfg)
-    values, rnn = ArrayFactors(model), model.structure()
-    top = len(cfg.layers)
+    estimate(f"plot contributions of a {cfg.spec.name} with n = {cfg.n}, T = {cfg.T}",
+             "use a shorter x or a smaller n", **norm_sweep_cost(cfg.spec, cfg.n, cfg.T, len(cfg.layers) + 4))
+    watch = FloatWatch()
+    with watch.watch(None), np.errstate(all="ignore"):
+        values = ArrayFactors(model, watch=watch)
+        with watch.watch("terms"):
+            terms = [float(t) for t in _terms(model, values, wrt)]
+    saturation = saturation_digits(values)  # one line where no exact pass could carry them (RunFailed)
     with np.errstate(all="ignore"):
-        deltas = evaluate_deltas(rnn, values)
-        rows: dict = {}
-        terms = [float(np.asarray(evaluate_recursive(rnn, wrt, top, values, deltas, range(k, k + 1), rows)).flat[0])
-                 for k in range(1, cfg.T + 1)]
-    return np.arange(1, cfg.T + 1), np.array(terms)
+        norms = [log10_jacobian_norms(values, layer, listed_steps(cfg.T)) for layer in range(1, model.layers + 1)]
+    lost = lost_digits(norms)
+    lost = lost if math.isfinite(lost) else 0.0  # the exact pass's check finds what it costs
+    why = ""
+    if saturation:
+        why = "a saturated gate's differences cancel"
+    elif watch.events or not all(math.isfinite(t) for t in terms):
+        why = "its numbers left its range"
+    else:
+        def rerun(nudged: ArrayFactors) -> list[dict[str, np.ndarray]]:
+            return [{"terms": np.array([float(t) for t in _terms(model, nudged, wrt)])}]
+
+        kept = kept_by_reruns([{"terms": np.array(terms)}], rerun, model)[1]  # in the worst term
+        cancelled = max(_cancelled(terms), _cancelled(terms[:cut]))
+        if kept - cancelled < HELD:
+            lost = max(lost, 16.0 - kept if math.isfinite(kept) else lost)
+            why = ("rounding changed the worst of them in every digit" if kept <= 0 else
+                   f"rounding cost the worst of them {16.0 - kept:.2g} of its 16 digits") + \
+                (f" and their sum cancels {cancelled:.2g}" if math.isfinite(cancelled) and cancelled >= 0.05 else
+                 " and their sum cancels every digit" if not math.isfinite(cancelled) else "") + \
+                ", as reruns with every stored value nudged by one rounding measure"
+    if not why:
+        array = np.array(terms)
+        with np.errstate(divide="ignore"):
+            logs = np.log10(np.abs(array))
+        total, size = float(array.sum()), float(np.abs(array).sum())
+        share = float(array[:cut].sum()) / total if total != 0 else None
+        size_share = float(np.abs(array[:cut]).sum() / size) if size else None
+        return Terms(np.arange(1, cfg.T + 1), array, logs, share, size_share, 0, "")
+    dps = DPS + max(saturation, math.ceil(lost))
+    while True:
+        exact = exact_forward(model, min(dps, MAX_DIGITS))  # priced before it starts; its digits raised where
+        dps = exact.digits  # its check asked for more
+        mp_cost(model, dps)  # the walk back at them
+        with mpmath.workdps(dps):
+            from ..numeric import split
+
+            mp_values = split.exact_values(model, exact)
+            exact_terms = _terms(mp_values.model, mp_values, wrt)
+            cancelled = max(_cancelled(exact_terms), _cancelled(exact_terms[:cut]))
+        needed = DPS + math.ceil(lost + min(cancelled, MAX_DIGITS))
+        if needed <= dps or dps >= MAX_DIGITS:
+            break
+        dps = min(needed, MAX_DIGITS)  # the sums cancelled more than the pass carried beyond what it needs
+    with mpmath.workdps(dps):
+        rounded = np.array([float(t) if abs(t) < mpmath.mpf(2) ** 1024 else math.copysign(math.inf, t)
+                            for t in exact_terms])
+        return Terms(np.arange(1, cfg.T + 1), rounded, _logs(exact_terms), *_shares(exact_terms, cut), dps, why)
+
+
+def _cancelled(terms: list[Any]) -> float:
+    """log10 of Σ|terms| over |Σ terms|: the digits their sum cancels (0 where nothing does, ∞ where the
+    sum is 0 and the terms are not)."""
+    size, total = sum(abs(t) for t in terms), abs(sum(terms))
+    if not size:
+        return 0.0
+    if not total:
+        return math.inf
+    return max(0.0, float(mpmath.log10(size) - mpmath.log10(total)))
+
+
+def _logs(terms: list[Any]) -> np.ndarray:
+    """log10|t| of each exact term, −inf for 0."""
+    return np.array([float(mpmath.log10(abs(t))) if t else -math.inf for t in terms])
+
+
+def _shares(terms: list[Any], cut: int) -> tuple[float | None, float | None]:
+    """(Σ_{k ≤ cut} t_k / Σ t_k, Σ_{k ≤ cut} |t_k| / Σ|t_k|) of exact terms, each None where its denominator
+    is 0."""
+    total, size = sum(terms), sum(abs(t) for t in terms)
+    old, old_size = sum(terms[:cut]), sum(abs(t) for t in terms[:cut])
+    return (float(old / total) if total else None, float(old_size / size) if size else None)
 
 
 def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
@@ -54,30 +180,32 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     if wrt not in spec.params or spec.kind(wrt) == "initial":
         raise SymbpttError(f"contributions of {wrt!r}: choose a weight or bias of the {spec.name} cell "
                            f"({', '.join(p for p in spec.params if spec.kind(p) != 'initial')})")
-    ks, terms = term_values(cfg, wrt)
-    with np.errstate(divide="ignore"):
-        logs = np.log10(np.abs(terms))
+    T = cfg.T
+    window = cfg.truncate
+    cut = T - window if window else T // 2
+    held = held_terms(cfg, wrt, max(cut, 0))
+    ks, terms, logs, share, size_share = held.k, held.terms, held.log10, held.share, held.size_share
     finite = logs[np.isfinite(logs)]
     floor = math.floor(float(finite.min())) - 1.0 if finite.size else -1.0
     fig, ax = new_figure(figsize=(7.6, 4.8))
     fig.subplots_adjust(bottom=0.25, top=0.88)
     heights = np.where(np.isfinite(logs), logs - floor, 0.0)
     ax.bar(ks, heights, bottom=floor, color=[POSITIVE if t > 0 else NEGATIVE for t in terms], width=0.8)
-    T = cfg.T
-    window = cfg.truncate
-    old = ks <= T - window if window else ks <= T // 2
-    cut = T - window if window else T // 2
-    total = float(terms.sum())
-    share = float(terms[old].sum()) / total if total != 0 else math.nan
-    size_share = float(np.abs(terms[old]).sum() / np.abs(terms).sum()) if np.abs(terms).sum() else math.nan
     entry = " (entry 1,1)" if cfg.n > 1 or spec.kind(wrt) == "input" and cfg.m > 1 else ""
-    carried = f"carry {share:.1%} of ∂L/∂{wrt}{entry}\n({size_share:.1%} of the sum of |terms|)"
+    if share is not None and size_share is not None:
+        carried = f"carry {share:.1%} of ∂L/∂{wrt}{entry}\n({size_share:.1%} of the sum of |terms|)"
+    elif size_share is not None:  # the terms cancel exactly, to the digits held
+        carried = f"carry {size_share:.1%} of the sum of |terms|;\nthe terms sum to 0 (∂L/∂{wrt}{entry} = 0)"
+    else:
+        carried = "are 0, as every term is"
     if window and cut >= 1:
         ax.axvspan(0.5, cut + 0.5, color="grey", alpha=0.18, linewidth=0)
         ax.text((cut + 1) / 2, floor + 0.96 * (ax.get_ylim()[1] - floor),
-                f"dropped by truncate = {window}:\nterms k ≤ {cut} {carried}", ha="center", va="top", fontsize=8)
+                f"dropped by truncate = {window}:\nterms k ≤ {cut} {carried}", ha="center", va="top", fontsize=8,
+                bbox=BOX)
     elif cut >= 1:
-        ax.text(0.02, 0.8, f"terms k ≤ {cut} {carried}", transform=ax.transAxes, ha="left", va="top", fontsize=8)
+        ax.text(0.02, 0.8, f"terms k ≤ {cut} {carried}", transform=ax.transAxes, ha="left", va="top", fontsize=8,
+                bbox=BOX)
     ax.legend(handles=[Patch(color=POSITIVE, label="term > 0"), Patch(color=NEGATIVE, label="term < 0")],
               fontsize=8, loc="upper left")
     ax.set_xlim(0.3, T + 0.7)
@@ -86,10 +214,14 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     act = f"{cfg.act_name}, " if spec.elman else ""
     ax.set_title(f"{plot_text(spec.name)}: {act}T = {T}, loss {cfg.loss}{entry}: one bar per step, floor 10^{floor:g}",
                  fontsize=9)
+    exact = (f" float64 could not hold these terms ({held.why}): they are computed exactly, with {held.digits} "
+             "significant digits." if held.digits else "")
     caption(fig, f"∂L/∂{wrt} is a sum over the step k at which {wrt} enters; term k multiplies the error by one "
                  "chain-rule factor per step from k to T, so old terms shrink (or grow) geometrically. Bars "
                  "stand on a common floor, so the longest bar is the largest term; colour gives the sign. "
                  + ("Truncated BPTT keeps only the last steps: the shaded terms are the ones it drops."
-                    if window else f"The text gives the share of the gradient in the older half (k ≤ {cut})."))
-    return Drawn(fig, Plotted({"k": ks, "terms": terms, "log10": logs, "floor": floor, "share_dropped": share,
-                         "cut": cut}))
+                    if window else f"The text gives the share of the gradient in the older half (k ≤ {cut}).")
+                 + exact)
+    return Drawn(fig, Plotted({"k": ks, "terms": terms, "log10": logs, "floor": floor,
+                               "share_dropped": math.nan if share is None else share, "cut": cut,
+                               "digits": held.digits}))
