@@ -345,6 +345,27 @@ def test_contributions_float64_cannot_hold_come_from_an_exact_pass_that_referenc
             and f"they are computed exactly, with {got['digits']} significant digits." in caption), caption
 
 
+def test_contributions_of_a_scalar_cell_file_default_to_its_first_parameter_on_whole_steps(tmp_path):
+    """A cell file whose parameters are all scalars has no recurrent weight: the figure takes its first
+    parameter, as derive does (it ended in StopIteration), and its steps are ticked as whole numbers."""
+    from pathlib import Path
+
+    from symbptt.cells.userfile import load_cell_file
+    from symbptt.check.trials import draw_layers
+
+    cell_file = Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml"
+    layer = draw_layers(load_cell_file(cell_file), 1, 1, 1, np.random.default_rng(0), 0.8)[0]
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"cell": str(cell_file), "x": [0.1, 0.2, 0.3], "y": 0.0}
+                                 | {k: np.asarray(v).tolist() for k, v in layer.items()}))
+    out = tmp_path / "c.png"
+    ran = run_in_process("plot", "contributions", "--params", str(params), "-o", str(out))
+    assert ran.returncode == 0 and out.exists(), ran.stderr
+    fig, drawn = plot.contributions(parse_config(json.loads(params.read_text()), base=tmp_path))
+    assert "∂L/∂w_f is a sum" in fig.texts[-1].get_text()
+    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
+
+
 def test_contributions_a_saturated_gate_beyond_the_exact_path_is_refused_in_one_line(tmp_path):
     """A GRU whose gates saturate at |a| ≈ 10^5: no exact pass carries what their differences cancel, and
     the figure is refused as `grad` refuses the report (exit 1, one line, no file), not drawn from NaN."""

@@ -12,13 +12,14 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from ..budget import estimate, norm_sweep_cost
 from ..config import Config
 from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.factors import ArrayFactors, FloatWatch, NumericModel
-from ..paths import evaluate_deltas, evaluate_recursive
+from ..paths import default_wrt, evaluate_deltas, evaluate_recursive
 from .common import Drawn, Plotted, caption, new_figure
 
 POSITIVE, NEGATIVE = "tab:red", "tab:blue"
@@ -176,7 +177,8 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     if wrt is not None and not isinstance(wrt, str):
         raise SymbpttError(f"wrt must be a parameter's name, got {type(wrt).__name__}")
     spec = cfg.spec
-    wrt = spec.param_named(wrt) or wrt if wrt else next(p for p in spec.params if spec.kind(p) == "recurrent")
+    # unnamed: the cell's first recurrent weight, as derive takes it (a scalar cell file's first parameter)
+    wrt = spec.param_named(wrt) or wrt if wrt else default_wrt(NumericModel.of(cfg).structure())
     if wrt not in spec.params or spec.kind(wrt) == "initial":
         raise SymbpttError(f"contributions of {wrt!r}: choose a weight or bias of the {spec.name} cell "
                            f"({', '.join(p for p in spec.params if spec.kind(p) != 'initial')})")
@@ -209,6 +211,7 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     ax.legend(handles=[Patch(color=POSITIVE, label="term > 0"), Patch(color=NEGATIVE, label="term < 0")],
               fontsize=8, loc="upper left")
     ax.set_xlim(0.3, T + 0.7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps: whole numbers
     ax.set_xlabel(f"step $k$ where ${wrt}$ enters")
     ax.set_ylabel(f"log10 |term k of ∂L/∂{wrt}|")
     act = f"{cfg.act_name}, " if spec.elman else ""
