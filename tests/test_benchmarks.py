@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -192,6 +193,30 @@ def test_the_cli_fuzz_catches_a_planted_traceback_and_passes_a_refusal(monkeypat
     assert fuzz.verdict("plot regimes", args, 30.0).startswith("traceback: ValueError")
     commands = {command for command, _, _ in fuzz.cases(seed=1, per_option=1)}
     assert commands == set(fuzz.BASES)
+
+
+def test_the_cell_fuzz_mutates_deterministically_and_names_a_planted_traceback(monkeypatch, tmp_path):
+    """benchmarks/cell_fuzz.py keeps working: the same seed makes the same files, three commands on them
+    find nothing, and with the figure's default parameter planted away (StopIteration, as a cell file of
+    scalars once met) `plot contributions` is named a traceback."""
+    import importlib
+    import random
+
+    from conftest import benchmark_script
+
+    fuzz = benchmark_script("cell_fuzz")
+    first, again = fuzz.mutated(random.Random(5)), fuzz.mutated(random.Random(5))
+    assert first == again and first not in fuzz.BASES
+    assert fuzz.commands(1, 3, 60.0, str(tmp_path)) == (3, 0)
+    params = tmp_path / "p.json"
+    cell = fuzz.ROOT / "docs" / "cells" / "mgu.toml"
+    params.write_text(json.dumps({"cell": str(cell), "x": [0.1, 0.2], "y": 0.0, "w_f": 0.5, "u_f": 1.0, "b_f": 0.0,
+                                  "w_n": 0.9, "u_n": 1.0, "b_n": 0.0, "h0": 0.1}))
+    args = ["plot", "contributions", "--params", str(params), "-o", "OUT.png"]
+    assert fuzz.cli_fuzz.verdict("plot contributions", args, 60.0) is None
+    figure = importlib.import_module("symbptt.plots.contributions")
+    monkeypatch.setattr(figure, "default_wrt", lambda rnn: next(iter(())))
+    assert fuzz.cli_fuzz.verdict("plot contributions", args, 60.0).startswith("traceback: StopIteration")
 
 
 def test_the_memory_audit_flags_a_run_that_peaks_beyond_the_budget():
