@@ -115,22 +115,28 @@ def test_a_truncated_report_prices_its_walk_over_the_reports_own_pass(monkeypatc
 
 
 def test_a_truncated_walk_beyond_the_budget_is_refused_before_the_exact_pass(monkeypatch):
-    """Loss 'sum' truncated at k = T: the walk is T·k steps of mpmath, priced before the report's exact pass
-    starts — refused in one line naming it, and Arb's pass never runs."""
+    """Loss 'sum' truncated at k = T − 1: the walk is T·k steps of mpmath, priced before the report's exact
+    pass starts — refused in one line naming it, and Arb's pass never runs.  At k = T there is no walk (the
+    truncated gradients are the full ones): the same budget lets the report through."""
     from symbptt.config import parse_config
     from symbptt.numeric.factors import NumericModel
     from symbptt.numeric.grad_report import grad_report
 
-    data = _chaotic(300, "sum", 300)
+    data = _chaotic(300, "sum", 299)
     model = NumericModel.of(parse_config(data))
-    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 300, 1, 1, 30)
+    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 299, 1, 1, 30)
     monkeypatch.setattr(budget, "MAX_SECONDS", walk / 4)
     assert _estimates(model, 30)[0] < walk / 4  # Arb's pass alone would be within it
     started: list[int] = []
     monkeypatch.setattr(arbforward, "forward", lambda *a: started.append(1))
-    with pytest.raises(SymbpttError, match=r"^the exact truncated gradients \(30 digits, 300 steps back\) of a rnn"):
+    with pytest.raises(SymbpttError, match=r"^the exact truncated gradients \(30 digits, 299 steps back\) of a rnn"):
         grad_report(parse_config(data))
     assert started == []
+    whole = _chaotic(300, "sum", 300)
+    monkeypatch.undo()
+    monkeypatch.setattr(budget, "MAX_SECONDS", walk / 4)
+    report = grad_report(parse_config(whole))
+    assert report["truncated"]["relative_difference"] == 0.0 and report["truncated"]["grad"] == report["grad"]
 
 
 def test_a_second_try_with_more_bits_is_priced_before_it_starts(monkeypatch):

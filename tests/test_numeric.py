@@ -153,6 +153,28 @@ def test_truncated_report_beyond_float64(w, expected):
     assert_report_matches(report["truncated"]["grad"], report["truncated"]["grad_log10"], cut, ["W", "U", "b", "h0"])
 
 
+@pytest.mark.parametrize("loss", ["last", "sum"])
+def test_truncation_through_every_step_is_the_full_gradient_without_a_walk(loss, monkeypatch):
+    """truncate = T drops no path: the truncated gradients are the full ones and differ by exactly 0, read
+    without walking the T·k steps of truncated BPTT (planted: a walk raises); reference.py agrees that
+    truncating at T changes nothing but the order of the sums."""
+    from symbptt.numeric import grad_report as report_module
+    from symbptt.reference import bptt
+
+    T = 9
+    data = {"activation": "tanh", "W": 1.1, "U": 0.7, "b": 0.1, "h0": 0.2, "x": [0.3 * (-1) ** t for t in range(T)],
+            "y": [0.1] * T if loss == "sum" else 0.1, "loss": loss, "truncate": T}
+    monkeypatch.setattr(report_module, "evaluate_truncated", lambda *a: 1 / 0)
+    report = grad_report(parse_config(data))
+    assert report["truncated"]["relative_difference"] == 0.0 and report["truncated"]["k"] == T
+    assert report["truncated"]["grad"] == report["grad"]
+    layers = [{"W": np.array([[1.1]]), "U": np.array([[0.7]]), "b": np.array([0.1]), "h0": np.array([0.2])}]
+    x, y = np.array(data["x"]).reshape(T, 1), np.array(data["y"], dtype=float).reshape(-1, 1)[:, 0]
+    y = y.reshape(T, 1) if loss == "sum" else y
+    full, cut = bptt(layers, x, y, "tanh", loss)[1][0], bptt(layers, x, y, "tanh", loss, truncate=T)[1][0]
+    assert all(np.allclose(full[p], cut[p], rtol=1e-14, atol=0) for p in full)  # summed in another order
+
+
 def test_matrix_norms_in_log_space():
     """tanh, W = 0.5·I, x = [0.2, 400]: σ' ≈ 10^-347.6 on both units; the norms keep it."""
     cfg = parse_config({"activation": "tanh", "W": [[0.5, 0], [0, 0.5]], "U": [[1], [1]], "b": [0, 0],

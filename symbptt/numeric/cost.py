@@ -45,10 +45,11 @@ def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
 
 def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = False) -> float:
     """The estimated seconds of the truncated gradients' walk over an exact pass at ``dps`` digits (mpmath,
-    k steps back from each loss step: k steps for loss 'last', T·k for 'sum'), and with ``with_pass`` of
+    k steps back from each loss step: k steps for loss 'last', T·k for 'sum', none for k ≥ T), and with ``with_pass`` of
     the mpmath pass it walks, after refusing them in one line when that is beyond the budget."""
     n, m, B = _sizes(model)
-    steps = min(model.T, k) * (model.T if model.loss == "sum" else 1)
+    # k ≥ T: no walk (grad_report.truncated_report reads the full gradients, which they are)
+    steps = 0 if k >= model.T else k * (model.T if model.loss == "sum" else 1)
     seconds = mp_pass_seconds(model.cell, n, m, steps, B, model.layers, dps)
     if with_pass:
         seconds += mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps)

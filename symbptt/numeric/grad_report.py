@@ -425,6 +425,10 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     pass of its own, and any other starts at 30 digits."""
     if cfg.truncate is None:
         raise ValueError("truncated_report needs a configuration with truncate set")
+    if cfg.truncate >= cfg.T:  # through every step: each loss term flows back to step 0, so the truncated
+        # gradients are the full ones, exactly (a walk of T·k steps for loss 'sum' would only repeat them)
+        vals, logs = _split_layers(full, cfg)
+        return {"k": cfg.truncate, "grad": _per_layer(vals), "grad_log10": _per_layer(logs), "relative_difference": 0.0}
     watch = FloatWatch()
     digits = saturation_digits(values)
     if measured is not None:  # ``full`` was computed from that pass at its digits
