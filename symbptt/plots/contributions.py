@@ -20,6 +20,7 @@ from ..errors import SymbpttError
 from ..escape import plot_text
 from ..numeric.factors import ArrayFactors, FloatWatch, NumericModel
 from ..paths import default_wrt, evaluate_deltas, evaluate_recursive
+from ..wrap import wrap
 from .common import Drawn, Plotted, caption, new_figure
 
 POSITIVE, NEGATIVE = "tab:red", "tab:blue"
@@ -217,14 +218,19 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     act = f"{cfg.act_name}, " if spec.elman else ""
     ax.set_title(f"{plot_text(spec.name)}: {act}T = {T}, loss {cfg.loss}{entry}: one bar per step, floor 10^{floor:g}",
                  fontsize=9)
-    exact = (f" float64 could not hold these terms ({held.why}): they are computed exactly, with {held.digits} "
-             "significant digits." if held.digits else "")
-    caption(fig, f"∂L/∂{wrt} is a sum over the step k at which {wrt} enters; term k multiplies the error by one "
-                 "chain-rule factor per step from k to T, so old terms shrink (or grow) geometrically. Bars "
-                 "stand on a common floor, so the longest bar is the largest term; colour gives the sign. "
-                 + ("Truncated BPTT keeps only the last steps: the shaded terms are the ones it drops."
-                    if window else f"The text gives the share of the gradient in the older half (k ≤ {cut}).")
-                 + exact)
+    from ..numeric.exact import CHECK
+
+    exact = (f" float64 could not hold these terms ({held.why}): they come from an exact pass carrying {held.digits} "
+             f"significant digits, checked by one with {CHECK} more." if held.digits else "")
+    words = (f"∂L/∂{wrt} is a sum over the step k at which {wrt} enters; term k multiplies the error by one "
+             "chain-rule factor per step from k to T, so old terms shrink (or grow) geometrically. Bars "
+             "stand on a common floor, so the longest bar is the largest term; colour gives the sign. "
+             + ("Truncated BPTT keeps only the last steps: the shaded terms are the ones it drops."
+                if window else f"The text gives the share of the gradient in the older half (k ≤ {cut}).")
+             + exact)
+    lines = len(wrap(words, int(fig.get_figwidth() * 15)))  # as caption wraps it: the axes stand above it
+    fig.subplots_adjust(bottom=max(0.25, 0.12 + 0.027 * lines))
+    caption(fig, words)
     return Drawn(fig, Plotted({"k": ks, "terms": terms, "log10": logs, "floor": floor,
                                "share_dropped": math.nan if share is None else share, "cut": cut,
                                "digits": held.digits}))
