@@ -52,13 +52,13 @@ def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str,
     k, and the formula's LaTeX for small T (None above FORMULA_MAX_T)."""
     from .numeric.factors import ArrayFactors, NumericModel
     from .numeric.logspace import log10_jacobian_norms
-    from .plots.contributions import term_values
+    from .plots.contributions import held_terms
 
     cfg = model_config(cell, activation, w, b, T)
     with np.errstate(all="ignore"):
         norms = log10_jacobian_norms(ArrayFactors(NumericModel.of(cfg)), ks=list(range(T + 1)))["h"]
     wrt = next(p for p in cfg.spec.params if cfg.spec.kind(p) == "recurrent")
-    ks, terms = term_values(cfg, wrt)
+    held = held_terms(cfg, wrt, T // 2)  # float64 where it holds them, else exact (10^-1400 is not 0)
     formula = None
     if T <= FORMULA_MAX_T:
         from .forms import derive
@@ -67,7 +67,8 @@ def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str,
         elman = cfg.spec.elman
         rnn = RNN(T=T, activation=activation) if elman else RNN(T=T, cell=cell)
         formula = derive(rnn, "explicit" if elman else "recursive", wrt)._repr_latex_()
-    return {"k": np.arange(T + 1), "log10_norms": np.array(norms), "term_k": ks, "terms": terms, "wrt": wrt,
+    return {"k": np.arange(T + 1), "log10_norms": np.array(norms), "term_k": held.k, "terms": held.terms,
+            "term_log10": held.log10, "term_sign": held.sign, "wrt": wrt,
             "formula": formula}
 
 
@@ -147,11 +148,15 @@ def figure(data: dict[str, Any]) -> Any:
     left.set_xlabel("k")
     left.set_ylabel(r"$\log_{10}\|\partial h_T/\partial h_k\|$")
     terms = np.asarray(data["terms"], dtype=float)
-    logs = np.log10(np.abs(terms), where=terms != 0, out=np.full(terms.shape, np.nan))
+    if "term_log10" in data:  # from the exact terms where float64 did not hold them
+        logs, signs = np.asarray(data["term_log10"], dtype=float), np.asarray(data["term_sign"], dtype=float)
+    else:
+        logs = np.log10(np.abs(terms), where=terms != 0, out=np.full(terms.shape, np.nan))
+        signs = np.sign(terms)
     finite = logs[np.isfinite(logs)]
     floor = float(np.floor(finite.min())) - 1.0 if finite.size else 0.0
     heights = np.where(np.isfinite(logs), logs - floor, 0.0)
-    right.bar(data["term_k"], heights, bottom=floor, color=["tab:red" if v > 0 else "tab:blue" for v in terms])
+    right.bar(data["term_k"], heights, bottom=floor, color=["tab:red" if v > 0 else "tab:blue" for v in signs])
     right.legend(handles=[Patch(color="tab:red", label="term > 0"), Patch(color="tab:blue", label="term < 0")],
                  fontsize=7.5)
     right.set_xlabel("step k")

@@ -352,6 +352,34 @@ def test_contributions_float64_cannot_hold_come_from_an_exact_pass_that_referenc
         caption
 
 
+def test_contributions_below_float64s_range_come_from_the_exact_pass_with_their_signs():
+    """tanh(3h + 6) saturates: the terms of ∂L/∂w fall to 10^-400 over T = 60, below float64's range.
+    float64 underflowed them to 0 (no bar, coloured as negative); the figure draws them from the exact pass,
+    each log10 and sign as reference.py's mpmath BPTT gives them (term k is the gradient truncated to the
+    last T − k + 1 steps less the one truncated to T − k)."""
+    import mpmath
+
+    from symbptt.reference import bptt
+
+    T, rng = 60, np.random.default_rng(0)
+    x = rng.uniform(-1, 1, T)
+    data = {"activation": "tanh", "W": 3.0, "U": 1.0, "b": 6.0, "h0": 0.0, "x": x.tolist(), "y": 0.0}
+    fig, drawn = plot.contributions(parse_config(data))
+    got = drawn.values
+    assert got["digits"] >= 30 and "(its numbers left its range)" in " ".join(fig.texts[-1].get_text().split())
+    assert np.all(np.isfinite(got["log10"][1:])) and got["log10"][0] == -np.inf  # h_0 = 0: term 1 is 0
+    layers = [{"W": np.array([[3.0]]), "U": np.array([[1.0]]), "b": np.array([6.0]), "h0": np.array([0.0])}]
+    assert got["log10"][1] < -320  # beyond float64's range
+    with mpmath.workdps(460):  # a difference of two gradients of about 10^-7 that is about 10^-400
+        for k in (2, 20, 50):
+            upto = [bptt(layers, x.reshape(T, 1), np.zeros(1), "tanh", "last", kind="mp", truncate=T - j)[1][0]
+                    for j in (k - 1, k)]
+            want = upto[0]["W"][0, 0] - upto[1]["W"][0, 0]
+            assert abs(got["log10"][k - 1] - float(mpmath.log10(abs(want)))) < 1e-10
+            colour = fig.axes[0].patches[k - 1].get_facecolor()
+            assert (colour[0] > colour[2]) == (want > 0)  # red above 0, blue below
+
+
 def test_contributions_of_a_scalar_cell_file_default_to_its_first_parameter_on_whole_steps(tmp_path):
     """A cell file whose parameters are all scalars has no recurrent weight: the figure takes its first
     parameter, as derive does (it ended in StopIteration), and its steps are ticked as whole numbers."""

@@ -40,25 +40,21 @@ class Terms(NamedTuple):
     """The terms of one gradient entry by step, and how they were computed.
 
     k: the steps 1..T.  terms: term k as float64 (rounded from the exact value where one was computed:
-    0 or ±inf beyond float64's range).  log10: log10|term k| (−inf for 0), from the exact value where
-    there is one.  share: Σ of the terms at k ≤ ``cut`` over Σ of all, None where the terms sum to 0.
-    size_share: the same for |terms|, None where they are all 0.  digits: 0 where float64 held the
-    terms, else the significant digits of the exact pass.  why: what float64 could not hold ('' for 0).
+    0 or ±inf beyond float64's range).  log10: log10|term k| (−inf for 0) and sign: its sign (−1, 0 or 1),
+    each from the exact value where there is one.  share: Σ of the terms at k ≤ ``cut`` over Σ of all,
+    None where the terms sum to 0.  size_share: the same for |terms|, None where they are all 0.  digits:
+    0 where float64 held the terms, else the significant digits of the exact pass.  why: what float64
+    could not hold ('' for 0).
     """
 
     k: np.ndarray
     terms: np.ndarray
     log10: np.ndarray
+    sign: np.ndarray
     share: float | None
     size_share: float | None
     digits: int
     why: str
-
-
-def term_values(cfg: Config, wrt: str) -> tuple[np.ndarray, np.ndarray]:
-    """(k, term k) of ∂L/∂θ for the top layer, entry (1, 1) of θ, as float64 (held_terms' terms)."""
-    held = held_terms(cfg, wrt, cfg.T // 2)
-    return held.k, held.terms
 
 
 def _terms(model: NumericModel, values: ArrayFactors, wrt: str) -> list[Any]:
@@ -88,7 +84,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
     estimate(f"plot contributions of a {cfg.spec.name} with n = {cfg.n}, T = {cfg.T}",
              "use a shorter x or a smaller n", **norm_sweep_cost(cfg.spec, cfg.n, cfg.T, len(cfg.layers) + 4))
     watch = FloatWatch()
-    with watch.watch(None), np.errstate(all="ignore"):
+    with watch.watch(None):  # every floating-point event recorded (not raised), by label
         values = ArrayFactors(model, watch=watch)
         with watch.watch("terms"):
             terms = [float(t) for t in _terms(model, values, wrt)]
@@ -122,7 +118,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         total, size = float(array.sum()), float(np.abs(array).sum())
         share = float(array[:cut].sum()) / total if total != 0 else None
         size_share = float(np.abs(array[:cut]).sum() / size) if size else None
-        return Terms(np.arange(1, cfg.T + 1), array, logs, share, size_share, 0, "")
+        return Terms(np.arange(1, cfg.T + 1), array, logs, np.sign(array), share, size_share, 0, "")
     dps = DPS + max(saturation, math.ceil(lost))
     while True:
         exact = exact_forward(model, min(dps, MAX_DIGITS))  # priced before it starts; its digits raised where
@@ -141,7 +137,9 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
     with mpmath.workdps(dps):
         rounded = np.array([float(t) if abs(t) < mpmath.mpf(2) ** 1024 else math.copysign(math.inf, t)
                             for t in exact_terms])
-        return Terms(np.arange(1, cfg.T + 1), rounded, _logs(exact_terms), *_shares(exact_terms, cut), dps, why)
+        signs = np.array([float(mpmath.sign(t)) for t in exact_terms])  # kept where a term rounds to 0
+        return Terms(np.arange(1, cfg.T + 1), rounded, _logs(exact_terms), signs, *_shares(exact_terms, cut), dps,
+                     why)
 
 
 def _cancelled(terms: list[Any]) -> float:
@@ -193,7 +191,7 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     fig, ax = new_figure(figsize=(7.6, 4.8))
     fig.subplots_adjust(bottom=0.25, top=0.88)
     heights = np.where(np.isfinite(logs), logs - floor, 0.0)
-    ax.bar(ks, heights, bottom=floor, color=[POSITIVE if t > 0 else NEGATIVE for t in terms], width=0.8)
+    ax.bar(ks, heights, bottom=floor, color=[POSITIVE if s > 0 else NEGATIVE for s in held.sign], width=0.8)
     entry = " (entry 1,1)" if cfg.n > 1 or spec.kind(wrt) == "input" and cfg.m > 1 else ""
     if share is not None and size_share is not None:
         carried = f"carry {share:.1%} of ∂L/∂{wrt}{entry}\n({size_share:.1%} of the sum of |terms|)"
