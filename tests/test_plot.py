@@ -380,6 +380,32 @@ def test_contributions_below_float64s_range_come_from_the_exact_pass_with_their_
             assert (colour[0] > colour[2]) == (want > 0)  # red above 0, blue below
 
 
+def test_contributions_with_a_loss_at_every_step_do_not_shade_what_truncation_does_not_drop():
+    """Loss 'sum', truncate 3: truncation keeps for the loss at each t the steps after t − 3, part of many
+    bars, so nothing is shaded as dropped; the text gives the older half's share, and the terms add up to
+    reference.py's gradient.  With loss 'last' the same truncation shades the bars k ≤ T − 3."""
+    from symbptt.reference import bptt
+
+    data = json.loads(json.dumps(CFG)) | {"loss": "sum", "truncate": 3}
+    T = len(data["x"])
+    data["y"] = [0.1] * T
+    fig, drawn = plot.contributions(parse_config(data), "W")
+    got, words = drawn.values, " ".join(fig.texts[-1].get_text().split())
+    shaded = [p for p in fig.axes[0].patches if p.get_width() > 1]  # axvspan: wider than a bar
+    assert not shaded and got["cut"] == T // 2 and "truncate = 3 is not shaded" in words
+    assert "from k to each later step t, times the error there," in words
+    assert got["share_dropped"] == pytest.approx(got["terms"][:T // 2].sum() / got["terms"].sum(), rel=1e-12)
+    layers = [{k: np.atleast_2d(np.asarray(data[k], dtype=float)) if k in ("W", "U") else
+               np.atleast_1d(np.asarray(data[k], dtype=float)) for k in ("W", "U", "b", "h0")}]
+    x, y = np.asarray(data["x"], dtype=float).reshape(T, 1), np.asarray(data["y"], dtype=float).reshape(T, 1)
+    assert math.fsum(got["terms"]) == pytest.approx(float(bptt(layers, x, y, "tanh", "sum")[1][0]["W"][0, 0]),
+                                                    rel=1e-12)
+    last = json.loads(json.dumps(CFG)) | {"truncate": 3}
+    fig, drawn = plot.contributions(parse_config(last), "W")
+    assert drawn.values["cut"] == len(last["x"]) - 3
+    assert [p for p in fig.axes[0].patches if p.get_width() > 1]
+
+
 def test_contributions_of_a_scalar_cell_file_default_to_its_first_parameter_on_whole_steps(tmp_path):
     """A cell file whose parameters are all scalars has no recurrent weight: the figure takes its first
     parameter, as derive does (it ended in StopIteration), and its steps are ticked as whole numbers."""

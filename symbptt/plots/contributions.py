@@ -182,7 +182,9 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
         raise SymbpttError(f"contributions of {wrt!r}: choose a weight or bias of the {spec.name} cell "
                            f"({', '.join(p for p in spec.params if spec.kind(p) != 'initial')})")
     T = cfg.T
-    window = cfg.truncate
+    # truncation drops whole bars only for a loss at T: with a loss at every step it cuts each loss term's
+    # own paths, part of many bars (grad's report gives that truncated gradient)
+    window = cfg.truncate if cfg.loss == "last" else None
     cut = T - window if window else T // 2
     held = held_terms(cfg, wrt, max(cut, 0))
     ks, terms, logs, share, size_share = held.k, held.terms, held.log10, held.share, held.size_share
@@ -220,12 +222,16 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
 
     exact = (f" float64 could not hold these terms ({held.why}): they come from an exact pass carrying {held.digits} "
              f"significant digits, checked by one with {CHECK} more." if held.digits else "")
+    reach = "T," if cfg.loss == "last" else "each later step t, times the error there,"
+    cut_paths = (f" truncate = {cfg.truncate} is not shaded: with a loss at every step it keeps, for the loss at "
+                 f"each t, the steps after t − {cfg.truncate}, which is part of many bars (symbptt grad reports "
+                 "that truncated gradient)." if cfg.truncate and not window else "")
     words = (f"∂L/∂{wrt} is a sum over the step k at which {wrt} enters; term k multiplies the error by one "
-             "chain-rule factor per step from k to T, so old terms shrink (or grow) geometrically. Bars "
+             f"chain-rule factor per step from k to {reach} so old terms shrink (or grow) geometrically. Bars "
              "stand on a common floor, so the longest bar is the largest term; colour gives the sign. "
              + ("Truncated BPTT keeps only the last steps: the shaded terms are the ones it drops."
                 if window else f"The text gives the share of the gradient in the older half (k ≤ {cut}).")
-             + exact)
+             + cut_paths + exact)
     lines = len(wrap(words, int(fig.get_figwidth() * 15)))  # as caption wraps it: the axes stand above it
     fig.subplots_adjust(bottom=max(0.25, 0.12 + 0.027 * lines))
     caption(fig, words)
