@@ -219,6 +219,27 @@ def test_the_cell_fuzz_mutates_deterministically_and_names_a_planted_traceback(m
     assert fuzz.cli_fuzz.verdict("plot contributions", args, 60.0).startswith("traceback: StopIteration")
 
 
+def test_the_contributions_sweep_holds_a_case_and_flags_a_planted_share(monkeypatch):
+    """benchmarks/contributions_sweep.py keeps working: drawn cases sit within their allowance, and with the
+    figure's share planted 10^-5 off (ten times what HELD allows) the same cases of loss 'last' are flagged."""
+    import numpy as np
+    from conftest import benchmark_script
+
+    sweep = benchmark_script("contributions_sweep")
+    found = [sweep.case(np.random.default_rng(seed)) for seed in range(4)]
+    found = [f for f in found if f is not None]
+    assert found and all(ratio <= 1 for _, ratio, _ in found)
+    held = sweep.FIGURE.held_terms
+
+    def planted(*args):
+        terms = held(*args)
+        return terms._replace(share=None if terms.share is None else terms.share * (1 + 1e-5))
+
+    monkeypatch.setattr(sweep.FIGURE, "held_terms", planted)
+    again = [sweep.case(np.random.default_rng(seed)) for seed in range(4)]
+    assert any(" last " in what and ratio > 1 for what, ratio, _ in (f for f in again if f is not None))
+
+
 def test_the_memory_audit_flags_a_run_that_peaks_beyond_the_budget():
     """benchmarks/memory_audit.py keeps working: with a stand-in for the command (refused above 1000, its
     peak growing with the size) it finds the largest size let through to 5 %, and flags the run only
