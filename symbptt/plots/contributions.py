@@ -75,7 +75,20 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
     reruns with every stored value nudged by one rounding measure them (reruns.kept_by_reruns, as `grad`
     measures its gradients); else from an exact forward pass (exact.exact_forward: checked, Arb's where
     it serves) and an mpmath walk back, at 30 digits beyond what rounding cost float64 (or the Jacobian
-    norms say it can cost) and the sums cancel, each priced before it starts."""
+    norms say it can cost) and the sums cancel, each priced before it starts.
+
+    Args:
+        cfg: the network, as a parameters file gives it (config.parse_config).
+        wrt: a parameter of its cell that is not an initial state.
+        cut: the last step of the terms whose share is given (0: none).
+
+    Returns:
+        The Terms, and how they were computed.
+
+    Raises:
+        SymbpttError: one line where the work is beyond the budget; RunFailed where no exact pass carries
+            what a saturated gate cancels.
+    """
     from ..numeric.exact import DPS, MAX_DIGITS, exact_forward, mp_cost, saturation_digits
     from ..numeric.logspace import listed_steps, log10_jacobian_norms
     from ..numeric.reruns import kept_by_reruns, lost_digits
