@@ -347,7 +347,7 @@ def test_contributions_float64_cannot_hold_come_from_an_exact_pass_that_referenc
     canvas.draw()
     renderer = canvas.get_renderer()
     assert fig.texts[-1].get_window_extent(renderer).y1 < fig.axes[0].xaxis.label.get_window_extent(renderer).y0
-    assert ("float64 could not hold these terms (rounding cost the worst of them" in caption
+    assert ("float64 could not hold these terms or their share (rounding cost the worst of them" in caption
             and f"they come from an exact pass carrying {got['digits']} significant digits, checked" in caption), \
         caption
 
@@ -404,6 +404,19 @@ def test_contributions_with_a_loss_at_every_step_do_not_shade_what_truncation_do
     fig, drawn = plot.contributions(parse_config(last), "W")
     assert drawn.values["cut"] == len(last["x"]) - 3
     assert [p for p in fig.axes[0].patches if p.get_width() > 1]
+
+
+def test_contributions_whose_terms_sum_to_zero_say_so_without_climbing_to_the_most_digits():
+    """A linear unit with w = 1, x = (1, −1), y = −1: ∂L/∂u's terms are 1 and −1, and they sum to exactly 0.
+    No share exists; the text says the terms sum to 0 to the digits carried, after one pass with more digits
+    (not a climb to the 5000 the exact path allows)."""
+    data = {"activation": "linear", "W": 1.0, "U": 1.0, "b": 0.0, "h0": 0.0, "x": [1.0, -1.0], "y": -1.0}
+    fig, drawn = plot.contributions(parse_config(data), "U")
+    got = drawn.values
+    assert list(got["terms"]) == [1.0, -1.0] and math.isnan(got["share_dropped"])
+    assert 30 < got["digits"] < 100
+    assert fig.axes[0].texts[0].get_text() == ("terms k ≤ 1 carry 50.0% of the sum of |terms|;\nthe terms sum to 0 "
+                                              f"to the {got['digits']} digits carried (∂L/∂U = 0)")
 
 
 def test_contributions_of_a_scalar_cell_file_default_to_its_first_parameter_on_whole_steps(tmp_path):

@@ -132,7 +132,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         share = float(array[:cut].sum()) / total if total != 0 else None
         size_share = float(np.abs(array[:cut]).sum() / size) if size else None
         return Terms(np.arange(1, cfg.T + 1), array, logs, np.sign(array), share, size_share, 0, "")
-    dps = DPS + max(saturation, math.ceil(lost))
+    dps, raised = DPS + max(saturation, math.ceil(lost)), False
     while True:
         exact = exact_forward(model, min(dps, MAX_DIGITS))  # priced before it starts; its digits raised where
         dps = exact.digits  # its check asked for more
@@ -143,10 +143,12 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
             mp_values = split.exact_values(model, exact)
             exact_terms = _terms(mp_values.model, mp_values, wrt)
             cancelled = max(_cancelled(exact_terms), _cancelled(exact_terms[:cut]))
-        needed = DPS + math.ceil(lost + min(cancelled, MAX_DIGITS))
-        if needed <= dps or dps >= MAX_DIGITS:
+        # the sums cancelled more than the pass carried beyond what it needs: once more with enough, or,
+        # where one summed to 0, with DPS more (still 0 there: 0 to the digits carried, and said so)
+        needed = DPS + math.ceil(lost + cancelled) if math.isfinite(cancelled) else dps + DPS
+        if raised or needed <= dps or dps >= MAX_DIGITS:
             break
-        dps = min(needed, MAX_DIGITS)  # the sums cancelled more than the pass carried beyond what it needs
+        dps, raised = min(needed, MAX_DIGITS), True
     with mpmath.workdps(dps):
         rounded = np.array([float(t) if abs(t) < mpmath.mpf(2) ** 1024 else math.copysign(math.inf, t)
                             for t in exact_terms])
@@ -211,7 +213,8 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     if share is not None and size_share is not None:
         carried = f"carry {share:.1%} of ∂L/∂{wrt}{entry}\n({size_share:.1%} of the sum of |terms|)"
     elif size_share is not None:  # the terms cancel exactly, to the digits held
-        carried = f"carry {size_share:.1%} of the sum of |terms|;\nthe terms sum to 0 (∂L/∂{wrt}{entry} = 0)"
+        held_to = f" to the {held.digits} digits carried" if held.digits else ""
+        carried = f"carry {size_share:.1%} of the sum of |terms|;\nthe terms sum to 0{held_to} (∂L/∂{wrt}{entry} = 0)"
     else:
         carried = "are 0, as every term is"
     if window and cut >= 1:
@@ -233,7 +236,8 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
                  fontsize=9)
     from ..numeric.exact import CHECK
 
-    exact = (f" float64 could not hold these terms ({held.why}): they come from an exact pass carrying {held.digits} "
+    exact = (f" float64 could not hold these terms or their share ({held.why}): they come from an exact pass "
+             f"carrying {held.digits} "
              f"significant digits, checked by one with {CHECK} more." if held.digits else "")
     reach = "T," if cfg.loss == "last" else "each later step t, times the error there,"
     cut_paths = (f" truncate = {cfg.truncate} is not shaded: with a loss at every step it keeps, for the loss at "
