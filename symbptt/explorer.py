@@ -52,12 +52,13 @@ def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str,
     k, and the formula's LaTeX for small T (None above FORMULA_MAX_T)."""
     from .numeric.factors import ArrayFactors, NumericModel
     from .numeric.logspace import log10_jacobian_norms
+    from .paths import default_wrt
     from .plots.contributions import held_terms
 
     cfg = model_config(cell, activation, w, b, T)
     with np.errstate(all="ignore"):
         norms = log10_jacobian_norms(ArrayFactors(NumericModel.of(cfg)), ks=list(range(T + 1)))["h"]
-    wrt = next(p for p in cfg.spec.params if cfg.spec.kind(p) == "recurrent")
+    wrt = default_wrt(NumericModel.of(cfg).structure())  # the first recurrent weight, as derive takes it
     held = held_terms(cfg, wrt, T // 2)  # float64 where it holds them, else exact (10^-1400 is not 0)
     formula = None
     if T <= FORMULA_MAX_T:

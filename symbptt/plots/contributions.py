@@ -102,11 +102,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         with watch.watch("terms"):
             terms = [float(t) for t in _terms(model, values, wrt)]
     saturation = saturation_digits(values)  # one line where no exact pass could carry them (RunFailed)
-    with np.errstate(all="ignore"):
-        norms = [log10_jacobian_norms(values, layer, listed_steps(cfg.T)) for layer in range(1, model.layers + 1)]
-    lost = lost_digits(norms)
-    lost = lost if math.isfinite(lost) else 0.0  # the exact pass's check finds what it costs
-    why = ""
+    why, measured = "", 0.0  # what float64 could not hold, and the digits its reruns saw rounding cost
     if saturation:
         why = "a saturated gate's differences cancel"
     elif watch.events or not all(math.isfinite(t) for t in terms):
@@ -118,13 +114,13 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         kept = kept_by_reruns([{"terms": np.array(terms)}], rerun, model)[1]  # in the worst term
         cancelled = max(_cancelled(terms), _cancelled(terms[:cut]))
         if kept - cancelled < HELD:
-            lost = max(lost, 16.0 - kept if math.isfinite(kept) else lost)
-            why = ("rounding changed the worst of them in every digit" if kept <= 0 else
-                   f"rounding cost the worst of them {16.0 - kept:.2g} of its 16 digits") + \
-                (f" and their sum cancels {cancelled:.2g}" if math.isfinite(cancelled) and cancelled >= 0.05 else
-                 " and their sum cancels every digit" if not math.isfinite(cancelled) else "") + \
-                ", as reruns with every stored value nudged by one rounding measure"
-    if not why:
+            measured = 16.0 - kept if math.isfinite(kept) else 0.0
+            cost = ("rounding changed the worst of them in every digit" if kept <= 0
+                    else f"rounding cost the worst of them {16.0 - kept:.2g} of its 16 digits")
+            sums = (" and their sum cancels every digit" if not math.isfinite(cancelled)
+                    else f" and their sum cancels {cancelled:.2g}" if cancelled >= 0.05 else "")
+            why = f"{cost}{sums}, as reruns with every stored value nudged by one rounding measure"
+    if not why:  # NumPy's sums, as the figure always took them (the shipped example's data, bit for bit)
         array = np.array(terms)
         with np.errstate(divide="ignore"):
             logs = np.log10(np.abs(array))
@@ -132,6 +128,10 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         share = float(array[:cut].sum()) / total if total != 0 else None
         size_share = float(np.abs(array[:cut]).sum() / size) if size else None
         return Terms(np.arange(1, cfg.T + 1), array, logs, np.sign(array), share, size_share, 0, "")
+    with np.errstate(all="ignore"):  # what rounding can cost, by the Jacobian norms: read only on this path
+        norms = [log10_jacobian_norms(values, layer, listed_steps(cfg.T)) for layer in range(1, model.layers + 1)]
+    lost = lost_digits(norms)
+    lost = max(lost if math.isfinite(lost) else 0.0, measured)  # beyond float64: the exact pass's check finds it
     dps, raised = DPS + max(saturation, math.ceil(lost)), False
     while True:
         exact = exact_forward(model, min(dps, MAX_DIGITS))  # priced before it starts; its digits raised where
@@ -150,8 +150,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
             break
         dps, raised = min(needed, MAX_DIGITS), True
     with mpmath.workdps(dps):
-        rounded = np.array([float(t) if abs(t) < mpmath.mpf(2) ** 1024 else math.copysign(math.inf, t)
-                            for t in exact_terms])
+        rounded = np.array([float(t) for t in exact_terms])  # 0 or ±inf beyond float64's range
         signs = np.array([float(mpmath.sign(t)) for t in exact_terms])  # kept where a term rounds to 0
         return Terms(np.arange(1, cfg.T + 1), rounded, _logs(exact_terms), signs, *_shares(exact_terms, cut), dps,
                      why)
