@@ -226,7 +226,7 @@ def test_the_contributions_sweep_holds_a_case_and_flags_a_planted_share(monkeypa
     from conftest import benchmark_script
 
     sweep = benchmark_script("contributions_sweep")
-    found = [sweep.case(np.random.default_rng(seed)) for seed in range(4)]
+    found = [sweep.case(np.random.default_rng(seed)) for seed in (0, 2)]  # a loss 'last' and a loss 'sum'
     found = [f for f in found if f is not None]
     assert found and all(ratio <= 1 for _, ratio, _ in found)
     held = sweep.FIGURE.held_terms
@@ -236,7 +236,7 @@ def test_the_contributions_sweep_holds_a_case_and_flags_a_planted_share(monkeypa
         return terms._replace(share=None if terms.share is None else terms.share * (1 + 1e-5))
 
     monkeypatch.setattr(sweep.FIGURE, "held_terms", planted)
-    again = [sweep.case(np.random.default_rng(seed)) for seed in range(4)]
+    again = [sweep.case(np.random.default_rng(seed)) for seed in (0, 2)]
     assert any(" last " in what and ratio > 1 for what, ratio, _ in (f for f in again if f is not None))
 
 
