@@ -25,17 +25,22 @@ import sympy as sp
 from mpmath.libmp import (
     fone,
     from_float,
+    from_int,
     from_man_exp,
     mpf_abs,
     mpf_add,
     mpf_div,
     mpf_exp,
+    mpf_ln2,
     mpf_lt,
+    mpf_mul,
     mpf_neg,
+    mpf_pos,
     mpf_pow_int,
     mpf_shift,
     mpf_sub,
     round_nearest,
+    to_int,
 )
 
 from .caching import Bounded
@@ -152,7 +157,53 @@ def _guarded(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return call
 
 
-MP_GUARDED = {name: _guarded(getattr(mpmath, name)) for name in ("exp", "sin", "cos", "sinh", "cosh")}
+# mpmath's mpf_exp of an integer x above 600 bits of precision raises e to the power x: one squaring per
+# bit of x, each at prec + 1.45·log2|x| bits (e^(−2^500) at 5000 digits 44 ms where e^(−2^500 − ⅓) takes 9;
+# e^(−2^30000) a minute) — and past 2^prec every number is an integer.  Beyond 2^POWER_MAG, exp_parts
+# reduces such an x by ln 2, as mpf_exp reduces every other argument.
+POWER_MAG = 64
+
+
+def exp_parts(x: tuple, prec: int, rnd: str = round_nearest) -> tuple:
+    """e^x of raw parts x at ``prec`` bits, as libmp's mpf_exp gives it, except where mpf_exp would raise e
+    to an integer power of more than POWER_MAG bits: there x = n·ln 2 + r with ln 2 to prec + mag + 24
+    bits (|x| < 2^mag), so that n·ln 2 is off by less than 2^−(prec+20) and r is that close; e^r at
+    prec + 20 bits (|r| < 1: mpf_exp's own reduction), shifted by n and rounded once to ``prec``."""
+    sign, man, exp, bc = x
+    mag = exp + bc
+    if not man or exp < 0 or prec <= 600 or mag <= POWER_MAG:
+        return mpf_exp(x, prec, rnd)
+    wp = prec + 20
+    ln2 = mpf_ln2(wp + mag + 4)
+    n = to_int(mpf_div(x, ln2, mag + 8), round_nearest)
+    r = mpf_sub(x, mpf_mul(from_int(n), ln2), wp)  # n·ln 2 exact, the difference rounded once
+    return mpf_pos(mpf_shift(mpf_exp(r, wp, round_nearest), n), prec, rnd)
+
+
+def _mp_exp(x: Any) -> mpmath.mpf:
+    """mpmath.exp, through exp_parts where x is a large integer."""
+    x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
+    return mpmath.mp.make_mpf(exp_parts(x._mpf_, mpmath.mp.prec))
+
+
+def _hyperbolic(f: Callable[[Any], Any], odd: bool) -> Callable[[Any], Any]:
+    """mpmath's sinh (``odd``) or cosh, except for a large integer x, where mpmath's would take e^|x| by
+    mpf_exp's powers: there e^−|x| < 2^(−2^POWER_MAG) is far below any precision, so both are ±e^|x|/2."""
+    def call(x: Any) -> Any:
+        x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
+        sign, man, exp, bc = x._mpf_
+        if not man or exp < 0 or exp + bc <= POWER_MAG:
+            return f(x)
+        half = mpf_shift(exp_parts(mpf_abs(x._mpf_), mpmath.mp.prec), -1)
+        return mpmath.mp.make_mpf(mpf_neg(half) if odd and sign else half)
+
+    call.__name__ = f.__name__
+    return call
+
+
+MP_GUARDED = {name: _guarded(f) for name, f in (("exp", _mp_exp), ("sin", mpmath.sin), ("cos", mpmath.cos),
+                                                 ("sinh", _hyperbolic(mpmath.sinh, True)),
+                                                 ("cosh", _hyperbolic(mpmath.cosh, False)))}
 
 
 def _kept(which: str, x: mpmath.mpf, make: Callable[[tuple, int], Any]) -> Any:
@@ -179,7 +230,7 @@ def _pair(ax: tuple, prec: int) -> tuple[tuple, tuple]:
     if mpf_lt(ax, _SMALL):  # e^{-0.68} > ½
         m = mpmath.expm1(mpmath.mp.make_mpf(mpf_shift(mpf_neg(ax), 1)))._mpf_
         return mpf_add(fone, m, prec, _NEAR), m
-    e = mpf_exp(mpf_shift(mpf_neg(ax), 1), prec, _NEAR)
+    e = exp_parts(mpf_shift(mpf_neg(ax), 1), prec, _NEAR)
     return e, mpf_sub(e, fone, prec, _NEAR)
 
 
@@ -274,7 +325,7 @@ def log10_of_parts(man: int, exp: int) -> float:
 def _mp_exp_minus_abs(x: mpmath.mpf) -> tuple:
     """e^{−|x|} to the working precision (raw parts), computed once for a gate's σ(a), 1 − σ(a) = σ(−a)
     and σ'(a)."""
-    return _kept("exp", x, lambda ax, prec: mpf_exp(mpf_neg(ax), prec, _NEAR))
+    return _kept("exp", x, lambda ax, prec: exp_parts(mpf_neg(ax), prec, _NEAR))
 
 
 def forget_mp_values() -> None:

@@ -292,6 +292,59 @@ def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ev
     assert P.mpmath_module(act.dsigma)["exp"](-mpmath.mpf(2) ** (P.MAX_MAG - 1)) > 0  # below the limit: computed
 
 
+@given(bits=st.integers(601, 6000), mag=st.integers(65, 3000), top=st.integers(1, 200),
+       seed=st.integers(0, 2**32 - 1), negative=st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_an_exponential_of_a_large_integer_is_reduced_by_ln2(bits, mag, top, seed, negative):
+    """exp_parts of an integer of `mag` bits at more than 600 bits of precision (every number past 2^prec
+    is one), where mpmath's mpf_exp raises e to that power (a minute at 2^30000), within one rounding of
+    Arb's exp of the same integer at prec + mag + 64 bits; and below the line it is mpf_exp itself."""
+    from flint import arb, ctx, fmpz
+    from mpmath.libmp import from_man_exp, mpf_exp
+
+    from symbptt import primitives as P
+
+    rng = np.random.default_rng(seed)
+    man = int(rng.integers(1, 2**62)) >> max(0, 62 - min(top, mag)) | 1
+    x = from_man_exp(-man if negative else man, mag - man.bit_length())
+    got = P.exp_parts(x, bits)
+    old = ctx.prec
+    try:
+        ctx.prec = bits + mag + 64
+        exact = (arb(fmpz(-man if negative else man)) * arb(2) ** (mag - man.bit_length())).exp()
+        value = arb(fmpz(-got[1] if got[0] else got[1])) * arb(2) ** got[2]
+        assert abs((value - exact) / exact) <= arb(2) ** -bits  # half a unit of a prec-bit mantissa at most
+    finally:
+        ctx.prec = old
+    small = from_man_exp(-man if negative else man, min(P.POWER_MAG, mag) - man.bit_length())
+    if small[2] + small[3] <= P.POWER_MAG:
+        assert P.exp_parts(small, bits) == mpf_exp(small, bits, "n")
+
+
+def test_no_exponential_takes_mpmaths_integer_powers(monkeypatch):
+    """tanh, σ, σ', sech², exp, sinh and cosh of −(2^2000 + 1) at 300 digits, which mpmath computed as
+    e^2000-bit-power by squarings (libelefun's mpf_pow_int, planted here to raise), reduce by ln 2
+    instead; cosh and sinh are ±e^|x|/2."""
+    from mpmath.libmp import libelefun
+
+    from symbptt import primitives as P
+
+    def powers(*args):
+        raise AssertionError("mpf_exp took the integer power of e")
+
+    monkeypatch.setattr(libelefun, "mpf_pow_int", powers)
+    table = P.mpmath_module()
+    with mpmath.workdps(300):
+        x = -(mpmath.mpf(2) ** 2000 + 1)
+        with pytest.raises(AssertionError):
+            mpmath.exp(x)  # the plant is where mpmath looks
+        P.forget_mp_values()
+        assert P.mp_tanh(x) == -1 and P.mp_sigmoid(x) > 0 and P.mp_dsigmoid(x) > 0 and P.mp_dtanh(x) > 0
+        e = table["exp"](-x)
+        assert table["cosh"](x) == e / 2 and table["sinh"](x) == -e / 2 and table["sinh"](-x) == e / 2
+        assert table["exp"](x) * e == 1 or abs(table["exp"](x) * e - 1) < mpmath.mpf(10) ** -295
+
+
 def test_the_reach_guard_reads_mpmaths_magnitude_from_the_parts():
     """reachable() reads |x| < 2^(exponent + bits) from the mpf's own parts: it refuses exactly the
     numbers whose mpmath.mag is beyond MAX_MAG, on both sides of the line and for 0, ±inf and NaN, and a
