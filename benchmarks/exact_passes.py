@@ -59,6 +59,7 @@ from symbptt.check.trials import draw_layers  # noqa: E402
 from symbptt.errors import SymbpttError  # noqa: E402
 from symbptt.numeric import arbbackward, arbforward, split  # noqa: E402
 from symbptt.numeric import gradients as gradients_module  # noqa: E402
+from symbptt.numeric.cost import transcendentals  # noqa: E402
 from symbptt.numeric.factors import NumericModel, gradient_blocks  # noqa: E402
 from symbptt.numeric.forward import Trajectory, compiled, forward  # noqa: E402
 from symbptt.primitives import forget_mp_values  # noqa: E402
@@ -160,7 +161,7 @@ def estimate_rows(smoke: bool) -> list[str]:
                   for p in draw_layers(spec, n, 1, layers, rng, 2.0)]
         model = NumericModel(spec, params, rng.normal(size=(T, 1, batch)), np.zeros((n, batch)))
         keys = len(compiled(spec, "float").keys)
-        guess = arb_pass_seconds(spec, n, 1, T, batch, layers, dps, keys)
+        guess = arb_pass_seconds(spec, n, 1, T, batch, layers, dps, keys, functions=transcendentals(spec, kept=False))
         start = time.process_time()
         traj = arbforward.forward(model, dps)
         with mpmath.workdps(dps):

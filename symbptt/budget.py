@@ -151,33 +151,61 @@ def saturation_digits_needed(largest: float, base: int) -> int:
     return base + math.ceil(cancelled)
 
 
-def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int) -> float:
+def function_seconds(digits: int) -> float:
+    """Seconds of one exponential, sine or cosine in mpmath at ``digits`` digits beyond the operations
+    MP_OPERATION prices: 5 µs + 4.5e-10·digits² (measured 3.6 µs at 30 digits, 36 µs at 300, 0.42 ms at
+    1000, 1.5 ms at 2000, 9.7–10.4 ms at 5000: their cost grows as the square of the digits, a product's
+    as the 1.6th power, so a cell made of exponentials outran MP_OPERATION's price 6-fold at 5000)."""
+    return 5e-6 + 4.5e-10 * digits * digits
+
+
+def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int, *,
+                    functions: float) -> float:
     """The forward pass, δ recursion and sums of ``layers`` layers in mpmath at ``digits`` digits: per
     element and step, each linear map's n + m products and a few operations per node, each costing more
-    as the digits grow (about (1 + digits/300)^1.6, measured from 30 to 5000 digits)."""
+    as the digits grow (about (1 + digits/300)^1.6, measured from 30 to 5000 digits), and ``functions``
+    exponentials or sines (numeric/cost.transcendentals: 0 for a walk over stored values), each
+    function_seconds."""
     per_step = n * ((n + m + 10) * len(cell.linears) + 10 * len(cell.nodes))
-    return T * batch * layers * per_step * MP_OPERATION * (1.0 + digits / 300.0) ** 1.6
+    operations = per_step * MP_OPERATION * (1.0 + digits / 300.0) ** 1.6
+    return T * batch * layers * (operations + n * functions * function_seconds(digits))
 
 
 # seconds of Arb's exact passes (numeric/arbforward.py and arbbackward.py): per ball multiply-add, per value a
 # step stores, checks or derives, and per gradient entry converted — fitted to the forward pass and the
 # rest of rnn, LSTM and GRU (n 8–128, batch 1 and 4, 1–2 layers, 30 and 130 digits; 2026-12, 2 cores) with
-# the digits' factor 1 + digits/150 (checked to 1500 digits), and rounded up past every point measured
-ARB_MAC, ARB_VALUE, ARB_ENTRY = 6e-9, 3.8e-6, 8e-6
+# the digits' factor 1 + digits/150 (checked to 1500 digits), and rounded up past every point measured; and
+# per step, layer and array of values (each map, node and coefficient), whatever the size, the Python
+# around it (a tanh unit over 2000 steps at 30 digits: 21.5 µs a step, of which the other terms price
+# 15.6; an LSTM of 2 units 166–225 µs, priced 165; benchmarks/estimates.py)
+ARB_MAC, ARB_VALUE, ARB_ENTRY, ARB_ARRAY = 6e-9, 3.8e-6, 8e-6, 3e-6
 
 
-def arb_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int, coefficients: int) -> float:
+def arb_function_seconds(digits: int) -> float:
+    """Seconds of one of Arb's exponentials, sines or logarithms at ``digits`` digits beyond ARB_VALUE's
+    price: 1.5 µs·(1 + digits/220)^1.95 (measured 0.4–0.9 µs at 30 digits, 4–5 µs at 300, 23–29 µs at
+    1000, 60–104 µs at 2000, 0.29–0.52 ms at 5000)."""
+    return 1.5e-6 * (1.0 + digits / 220.0) ** 1.95
+
+
+def arb_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int, coefficients: int, *,
+                     functions: float) -> float:
     """Arb's forward pass and the exact rest from it of ``layers`` layers at ``digits`` digits: per step and
     element, each linear map's n·(n + m + 1) ball multiply-adds and a Python call for every value stored,
     checked or derived (the maps, the nodes, and ``coefficients`` step coefficients per unit); per gradient
-    entry, its conversion to mpf; all growing as 1 + digits/150."""
+    entry, its conversion to mpf; all growing as 1 + digits/150; ``functions`` exponentials or sines per
+    unit and step (numeric/cost.transcendentals), each arb_function_seconds; and ARB_ARRAY per step, layer
+    and array of values, whatever its size."""
     per_step, entries = 0.0, 0
+    arrays = len(cell.linears) + len(cell.nodes) + coefficients
     for layer in range(layers):
         width = m if layer == 0 else n
         macs = len(cell.linears) * n * (n + width + 1)
-        per_step += macs * ARB_MAC + (len(cell.linears) + len(cell.nodes) + coefficients) * n * ARB_VALUE
+        per_step += macs * ARB_MAC + arrays * n * ARB_VALUE
         entries += macs
-    return (T * batch * per_step + entries * ARB_ENTRY) * (1.0 + digits / 150.0)
+    growth = 1.0 + digits / 150.0
+    return ((T * batch * per_step + entries * ARB_ENTRY) * growth
+            + T * batch * layers * n * functions * arb_function_seconds(digits) + T * layers * arrays * ARB_ARRAY)
 
 
 def state_size(cell, n: int) -> int:
@@ -200,6 +228,6 @@ def human(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.3g} h"
 
 
-__all__ = ["MAX_BYTES", "MAX_MP_DIGITS", "MAX_SECONDS", "arb_pass_seconds", "check_form_size", "check_grid",
-           "check_sweep", "estimate", "human", "mp_pass_seconds", "norm_sweep_cost", "saturation_digits_needed",
-           "state_size"]
+__all__ = ["MAX_BYTES", "MAX_MP_DIGITS", "MAX_SECONDS", "arb_function_seconds", "arb_pass_seconds",
+           "check_form_size", "check_grid", "check_sweep", "estimate", "function_seconds", "human", "mp_pass_seconds",
+           "norm_sweep_cost", "saturation_digits_needed", "state_size"]

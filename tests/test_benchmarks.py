@@ -261,3 +261,19 @@ def test_the_memory_audit_flags_a_run_that_peaks_beyond_the_budget():
     assert calls[-1] == (f"x --size {size}", 60.0)  # the last run at the audit's limit, the probes shorter
     size, peak, within = audit.audit("x --size {}", 1, 10**6, 60.0, stand_in(3 * 2**20))
     assert 950 <= size <= 1000 and not within
+
+
+def test_the_estimates_benchmark_runs_and_its_sentence_follows_its_rows(monkeypatch):
+    """benchmarks/estimates.py keeps working: one small cell times both passes against positive prices;
+    the sentence under its table reads the range of the ratios from the rows, and names how many fall
+    below 1 when some do."""
+    from conftest import benchmark_script
+
+    bench = benchmark_script("estimates")
+    monkeypatch.setattr(bench, "CELLS", [("rnn", "tanh", 1)])
+    for arb in (False, True):
+        found = bench.rows([30], 0.01, arb)
+        assert len(found) == 1 and found[0][1] > 0 and found[0][2] > 0 and "30 digits" in found[0][0]
+    assert bench.table([("a", 1.0, 2.0), ("b", 2.0, 3.0)], "x").endswith("1.50–2.00× what the passes took.")
+    low = bench.table([("a", 1.0, 2.0), ("b", 2.0, 1.0), ("c", 4.0, 1.0)], "x")
+    assert low.endswith("0.25–2.00× what the passes took: 2 below it.")

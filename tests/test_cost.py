@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -13,7 +14,8 @@ from test_arbforward import _model
 
 from symbptt import budget, plots
 from symbptt.errors import SymbpttError
-from symbptt.numeric import arbbackward, arbforward, exact, split
+from symbptt.numeric import arbbackward, arbforward, cost, exact, split
+from symbptt.numeric.factors import NumericModel
 from symbptt.numeric.forward import compiled
 
 
@@ -21,8 +23,10 @@ def _estimates(model, dps: int) -> tuple[float, float]:
     """(Arb's estimate, mpmath's) for ``model`` at ``dps`` digits."""
     n, m, B = model.params[0]["h0"].shape[0], model.x.shape[1], model.x.shape[2]
     keys = len(compiled(model.cell, "float").keys)
-    return (budget.arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys),
-            budget.mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
+    return (budget.arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
+                                    functions=cost.transcendentals(model.cell, kept=False)),
+            budget.mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
+                                   functions=cost.transcendentals(model.cell, kept=True)))
 
 
 def test_arb_is_priced_as_arb_where_it_serves(monkeypatch):
@@ -77,11 +81,39 @@ def test_the_estimate_grows_with_every_size():
     """Arb's estimate grows with T, the batch, n, the layers and the digits (a sanity check of the model;
     benchmarks/exact_passes.py holds it to measured times)."""
     base = dict(cell=_model("lstm", "tanh", 2, 1, 3, 0).cell, n=16, m=2, T=100, batch=1, layers=1, digits=30,
-                coefficients=9)
+                coefficients=9, functions=5.0)
     first = budget.arb_pass_seconds(**base)
-    for key, more in (("T", 200), ("batch", 2), ("n", 32), ("layers", 2), ("digits", 300)):
+    for key, more in (("T", 200), ("batch", 2), ("n", 32), ("layers", 2), ("digits", 300), ("functions", 6.0)):
         assert budget.arb_pass_seconds(**(base | {key: more})) > first, key
     assert np.isfinite(first) and first > 0
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "mgu"])
+def test_the_exponentials_priced_are_those_an_exact_pass_computes(cell):
+    """cost.transcendentals counts what mpmath's pass evaluates per unit and step: for cells made of the
+    built-in primitives, whose value and slope share one exponential per argument (primitives._KEPT), the
+    count times n·T is the number of exponentials a pass and its rest keep, measured; and each one
+    counted is priced, growing as the square of the digits (budget.function_seconds)."""
+    from symbptt import primitives as P
+
+    if cell == "mgu":  # a cell file of nodes only: σ and tanh written out, no linear map
+        from symbptt.cells.userfile import load_cell_file
+        from symbptt.check.trials import draw_layers
+
+        spec, rng, n = load_cell_file(Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml"), \
+            np.random.default_rng(0), 1  # a scalar cell
+        params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
+                  for p in draw_layers(spec, n, 1, 1, rng, 1.0)]
+        model = NumericModel(spec, params, rng.uniform(-1, 1, (4, 1, 1)), np.zeros((n, 1)))
+    else:
+        model, n = _model(cell, "tanh", 2, 1, 4, 0), 2
+    P.forget_mp_values()
+    exact.mp_gradients(model, 40)
+    assert len(P._KEPT) == cost.transcendentals(model.cell, kept=True) * n * 4 > 0
+    args = (model.cell, 2, 2, 4, 1, 1, 5000)
+    more = budget.mp_pass_seconds(*args, functions=1.0) - budget.mp_pass_seconds(*args, functions=0.0)
+    assert more == pytest.approx(2 * 4 * budget.function_seconds(5000))
+    assert budget.function_seconds(4000) > 3.5 * budget.function_seconds(2000)  # the square of the digits
 
 
 def _chaotic(T: int, loss: str = "last", truncate: int = 3) -> dict:
@@ -124,7 +156,7 @@ def test_a_truncated_walk_beyond_the_budget_is_refused_before_the_exact_pass(mon
 
     data = _chaotic(300, "sum", 299)
     model = NumericModel.of(parse_config(data))
-    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 299, 1, 1, 30)
+    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 299, 1, 1, 30, functions=0.0)
     monkeypatch.setattr(budget, "MAX_SECONDS", walk / 4)
     assert _estimates(model, 30)[0] < walk / 4  # Arb's pass alone would be within it
     started: list[int] = []
@@ -152,7 +184,8 @@ def test_a_second_try_with_more_bits_is_priced_before_it_starts(monkeypatch):
     prec = dps_to_prec(45)
 
     def seconds(bits: int) -> float:
-        return budget.arb_pass_seconds(model.cell, n, m, model.T, B, 1, prec_to_dps(bits), keys)
+        return budget.arb_pass_seconds(model.cell, n, m, model.T, B, 1, prec_to_dps(bits), keys,
+                                       functions=cost.transcendentals(model.cell, kept=False))
 
     second = seconds(2 * prec - 64)
     monkeypatch.setattr(budget, "MAX_SECONDS", 1.01 * second)

@@ -8,6 +8,11 @@ holds (held_per_step), which the commands that batch many passes (training, plot
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import sympy as sp
+
+from .. import primitives as P
 from ..budget import arb_pass_seconds, estimate, mp_pass_seconds
 from ..cells import Cell
 from .factors import NumericModel
@@ -21,6 +26,48 @@ def _sizes(model: NumericModel) -> tuple[int, int, int]:
     return model.params[0][f"{model.cell.states[0]}0"].shape[0], model.x.shape[1], model.x.shape[2]
 
 
+# the functions whose cost grows faster with the digits than a product's (budget.function_seconds): in
+# mpmath's pass the built-in primitives share one exponential per argument between a value and its slope
+# (primitives._kept: tanh and sech² of a, σ(a), σ(−a) and σ'(a)); Arb's computes the nodes forward and the
+# coefficients back apart (arbforward), each group its own; any other function, a user's, is computed
+# where it is written, once per group (the nodes one by one, the coefficients with common subexpressions
+# once); a logarithm counts 3 (mpmath's at 1000–5000 digits costs 1.7–2.8 exponentials)
+_SHARED = {P.tanh: "pair", P.dtanh: "pair", P.sigmoid: "exp", P.dsigmoid: "exp", P.Logistic: "exp"}
+_FUNCTIONS = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.log)
+_WEIGHT = {sp.log: 3}
+
+
+def _collect(expr: sp.Basic, shared: set, own: set) -> None:
+    """The transcendental evaluations of ``expr``: the built-in primitives' exponentials (keyed by kind and
+    argument up to sign) into ``shared``, a user's functions into ``own``."""
+    for node in sp.preorder_traversal(expr):
+        kind = _SHARED.get(type(node))
+        if kind is not None:
+            arg = node.args[0]
+            shared.add((kind, frozenset((arg, -arg))))
+        elif isinstance(node, P.Primitive):  # a custom activation: its plain expression is what is computed
+            _collect(P.plain(node), shared, own)
+        elif isinstance(node, _FUNCTIONS):
+            own.add(node)
+
+
+@lru_cache(maxsize=64)
+def transcendentals(cell: Cell, *, kept: bool) -> float:
+    """The exponentials, sines and logarithms an exact pass of ``cell`` evaluates per unit and step (its
+    nodes forward, its step coefficients back), each logarithm counted as 3: mpmath's, whose kept
+    exponentials serve a node and its slope (``kept``), or Arb's, which computes each group's."""
+    cc = compiled(cell, "float")
+    across: set = set()
+    total = 0.0
+    for group in (cc.node_exprs, [cc.coefficient_exprs[key] for key in cc.keys]):
+        shared: set = across if kept else set()
+        own: set = set()
+        for expr in group:
+            _collect(expr, shared, own)
+        total += sum(_WEIGHT.get(type(f), 1) for f in own) + (0 if kept else len(shared))
+    return total + len(across)
+
+
 def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
     after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
@@ -28,7 +75,8 @@ def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     n, m, B = _sizes(model)
     digits = f"up to {dps}" if most else str(dps)
     return estimate(f"the exact pass ({digits} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
-                    ADVICE, seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps))
+                    ADVICE, seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
+                                                    functions=transcendentals(model.cell, kept=True)))
 
 
 def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
@@ -40,7 +88,8 @@ def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     digits = f"up to {dps}" if most else str(dps)
     return estimate(f"the exact pass ({digits} digits, with Arb's balls) of a {model.cell.name} with n = {n}, "
                     f"T = {model.T}, batch {B}", ADVICE,
-                    seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys))
+                    seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
+                                             functions=transcendentals(model.cell, kept=False)))
 
 
 def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = False) -> float:
@@ -50,9 +99,10 @@ def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = Fals
     n, m, B = _sizes(model)
     # k ≥ T: no walk (grad_report.truncated_report reads the full gradients, which they are)
     steps = 0 if k >= model.T else k * (model.T if model.loss == "sum" else 1)
-    seconds = mp_pass_seconds(model.cell, n, m, steps, B, model.layers, dps)
+    seconds = mp_pass_seconds(model.cell, n, m, steps, B, model.layers, dps, functions=0.0)  # stored values
     if with_pass:
-        seconds += mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps)
+        seconds += mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
+                                   functions=transcendentals(model.cell, kept=True))
     what = "the exact pass and truncated gradients" if with_pass else "the exact truncated gradients"
     return estimate(f"{what} ({dps} digits, {k} steps back) of a {model.cell.name} with n = {n}, T = {model.T}, "
                     f"batch {B}", ADVICE, seconds=seconds)
@@ -66,4 +116,4 @@ def held_per_step(cell: Cell) -> int:
             + 2)
 
 
-__all__ = ["arb_cost", "held_per_step", "mp_cost", "truncated_cost"]
+__all__ = ["arb_cost", "held_per_step", "mp_cost", "transcendentals", "truncated_cost"]
