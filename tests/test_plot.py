@@ -889,6 +889,25 @@ def test_cell_curves_refuse_a_cell_they_cannot_draw_at_random(tmp_path):
         plot.cell_curves(("rnn", str(path)), n=1, T_max=10)
 
 
+def test_the_gates_figure_hatches_where_rounding_decides():
+    """An LSTM of 8 units with W ~ N(0, 20²/n) amplifies rounding past 10^13 for some forget biases: those
+    cells are hatched in both panels and counted in the caption, as the sweep of the same networks' whole
+    state marks them; the calm default draws no hatching and says nothing of it."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.sweeps import rounding_decides, sweep_param
+
+    fig, _ = plot.gates(points=5, T_max=100, n=8, gain=20.0)
+    swept = sweep_param(example_config("lstm", 100, 8, gain=20.0, seed=0), "b_f", np.linspace(-2, 6, 5))
+    decided = rounding_decides(swept["state"], "tanh")
+    first = int(np.argmax(decided.any(axis=1))) + 1
+    words = " ".join(fig.texts[-1].get_text().split())
+    assert decided.any() and f"Hatched ({int(decided.sum())} of 500 cells, " in words and f"from T = {first})" in words
+    assert sum(getattr(c, "hatches", None) == ["////"] for ax in fig.axes for c in ax.collections) == 2
+    fig, _ = plot.gates(points=5, T_max=100, n=8)
+    assert "Hatched" not in fig.texts[-1].get_text()
+    assert not any(getattr(c, "hatches", None) == ["////"] for ax in fig.axes for c in ax.collections)
+
+
 def test_grey_cells_of_the_gates_figure_are_counted_in_its_caption():
     """A forget bias of −1e300 makes σ(b_f) exactly 0 in float64: those norms have no log10 and were
     left grey without a word; the caption counts them from the data, and says nothing when there are none."""

@@ -10,6 +10,7 @@ from ..budget import estimate, norm_sweep_cost
 from ..numeric.examples import example_config, with_param
 from ..numeric.factors import ArrayFactors, NumericModel
 from ..numeric.logspace import log10_norms_by_T
+from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, cell_rounding_decides
 from ..progress import Progress
 from ..validate import integer, number
 from ..validate import seed as checked_seed
@@ -76,6 +77,19 @@ def zero_note(*panels: np.ndarray) -> str:
             "with no log10 to colour.")
 
 
+def rounding_note(decided: np.ndarray, grid: np.ndarray) -> str:
+    """The hatched cells in words, counted from ``decided`` (T, biases): where the forward pass amplifies
+    rounding past what float64 holds, so that rounding, not the model, decides the norms and Π f drawn."""
+    if not decided.any():
+        return ""
+    biases = grid[decided.any(axis=0)]
+    first = int(np.argmax(decided.any(axis=1))) + 1
+    return (f" Hatched ({int(decided.sum())} of {decided.size} cells, b_f from {float(biases.min()):.3g} to "
+            f"{float(biases.max()):.3g}, from T = {first}): the forward pass amplifies rounding by more than "
+            f"{AMPLIFIED}, so float64 keeps under {DIGITS_LEFT} digits of the state and rounding, not the model, "
+            "decides the values drawn there.")
+
+
 def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int = 100, n: int = 1,
           gain: float = 1.0, drive: float = 1.0, seed: int = 0) -> Drawn:
     """For each forget bias: one forward pass of an LSTM with seeded random weights (W ~ N(0, gain²/n),
@@ -93,16 +107,18 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
              **norm_sweep_cost(get_cell("lstm", get_activation("tanh")), n, T_max, points))
     grid = np.linspace(b_min, b_max, points)
     base = example_config("lstm", T_max, n, gain=gain, drive=drive, seed=seed)
-    c_vals, h_vals, carousel = (np.empty((T_max, points)) for _ in range(3))
+    c_vals, h_vals, carousel, state = (np.empty((T_max, points)) for _ in range(4))
     progress = Progress(points * T_max, "plot gates")  # counted in steps: one bias can take minutes
     with np.errstate(all="ignore"):
         for j, value in enumerate(grid):
             values = ArrayFactors(NumericModel.of(with_param(base, "b_f", float(value))))
             norms = log10_norms_by_T(values, on_step=progress.counter(j * T_max))
-            c_vals[:, j], h_vals[:, j] = norms["c"], norms["h"]
+            c_vals[:, j], h_vals[:, j], state[:, j] = norms["c"], norms["h"], norms["state"]
             f = values.traj.values[0]["f"][1:, :, 0]  # (T, n)
             carousel[:, j] = np.max(np.cumsum(np.log10(f), axis=0), axis=1)
     progress.clear()
+    decided = cell_rounding_decides(base.spec, "tanh", state)  # a chaotic LSTM (large gain, many units)
+    decided = np.zeros(state.shape, dtype=bool) if decided is None else decided
     fig, axes = new_figure(1, 2, figsize=(12.2, 5.4))
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.28)
     Ts = np.arange(1, T_max + 1)
@@ -116,6 +132,8 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
         extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
             (bool(finite.size and finite.min() < -limit), bool(finite.size and finite.max() > limit)), "neither")
         fig.colorbar(mesh, ax=ax, label=label, extend=extend)
+        if decided.any():  # hatched: the cells whose values rounding decides
+            ax.contourf(grid, Ts, decided.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
         levels = [v for v in LEVELS if np.nanmin(carousel) < v < np.nanmax(carousel)]
         if levels:
             cs = ax.contour(grid, Ts, carousel, levels=levels, colors="k", linewidths=0.7, linestyles="--")
@@ -130,5 +148,6 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
                  "multiplies by Π f_j. "
                  + carousel_sentence(grid, carousel[-1], T_max) + " ∂h_T/∂h_0 also passes through the output "
                  "gate and tanh'(c_t), so it can decay even where c keeps its gradient."
-                 + contrast_sentence(grid, c_vals[-1], h_vals[-1], T_max) + note + zero_note(c_vals, h_vals))
+                 + contrast_sentence(grid, c_vals[-1], h_vals[-1], T_max) + note + zero_note(c_vals, h_vals)
+                 + rounding_note(decided, grid))
     return Drawn(fig, Plotted({"b_f": grid, "T": Ts, "c": c_vals, "h": h_vals, "carousel": carousel}))
