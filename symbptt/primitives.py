@@ -168,7 +168,7 @@ def exp_parts(x: tuple, prec: int, rnd: str = round_nearest) -> tuple:
     """e^x of raw parts x at ``prec`` bits, as libmp's mpf_exp gives it, except where mpf_exp would raise e
     to an integer power of more than POWER_MAG bits: there x = n·ln 2 + r with ln 2 to prec + mag + 24
     bits (|x| < 2^mag), so that n·ln 2 is off by less than 2^−(prec+20) and r is that close; e^r at
-    prec + 20 bits (|r| < 1: mpf_exp's own reduction), shifted by n and rounded once to ``prec``."""
+    prec + 20 bits (|r| < 1: mpf_exp's own reduction), shifted by n (exactly) and rounded to ``prec``."""
     sign, man, exp, bc = x
     mag = exp + bc
     if not man or exp < 0 or prec <= 600 or mag <= POWER_MAG:
