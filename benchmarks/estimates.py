@@ -9,14 +9,17 @@ each after an untimed one at 30 digits (the cell's functions compiled), the kept
 before each.
 
 Cells: rnn with tanh, sin(a) and log(1 + exp(a)) (a logarithm and an exponential forward, an exponential
-back), LSTM, GRU, and the MGU of docs/cells/mgu.toml (nodes only, no linear map); 30 to 5000 digits.
+back), LSTM, GRU, the MGU of docs/cells/mgu.toml (nodes only, no linear map), and a cell file of thirty
+sines over five intermediates (368 operations a step, where ten a node priced 60); 30 to 5000 digits.
 
 First run (2026-12-06, 2 cores), before the functions' term: mpmath's estimate 0.41–0.95 of what the
 passes took where their exponentials and logarithms dominate (rnn log(1 + exp(a)) from 1000 digits, sin(a)
 at 5000, the MGU at 5000), and the MGU at 30 digits 0.56; cell_fuzz.py's seed 3 found a pass priced at 21 s
 that took 128 s.  After it (same machine): mpmath's estimates 1.47–5.56× what the passes took, Arb's
 1.39–3.90× (in a run beside the test suite, Arb's GRU at 5000 digits 0.93×, before each group's functions
-were counted apart: Arb does not share a node's exponential with its slope, as mpmath's pass does).
+were counted apart: Arb does not share a node's exponential with its slope, as mpmath's pass does).  The
+cell file of thirty sines was then priced at 0.84× at 30 digits (ten operations a node); counting its
+operations (numeric/cost.operations): mpmath's 1.67–5.96×, Arb's 1.20–3.50× (Arb gives up on the sines).
 
     python benchmarks/estimates.py                 # --smoke: 30 and 300 digits, small passes
     python benchmarks/estimates.py --digits 1000 5000 --seconds 1
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,18 +46,30 @@ from symbptt.cells import get_cell  # noqa: E402
 from symbptt.cells.userfile import load_cell_file  # noqa: E402
 from symbptt.check.trials import draw_layers  # noqa: E402
 from symbptt.numeric import arbforward, exact, split  # noqa: E402
-from symbptt.numeric.cost import transcendentals  # noqa: E402
+from symbptt.numeric.cost import operations, transcendentals  # noqa: E402
 from symbptt.numeric.factors import NumericModel  # noqa: E402
 from symbptt.numeric.forward import compiled  # noqa: E402
 from symbptt.primitives import forget_mp_values  # noqa: E402
 
 CELLS = [("rnn", "tanh", 1), ("rnn", "tanh", 4), ("rnn", "sin(a)", 2), ("rnn", "log(1 + exp(a))", 2),
-         ("lstm", "tanh", 2), ("gru", "tanh", 2), (str(ROOT / "docs" / "cells" / "mgu.toml"), "tanh", 1)]
+         ("lstm", "tanh", 2), ("gru", "tanh", 2), (str(ROOT / "docs" / "cells" / "mgu.toml"), "tanh", 1),
+         ("sines", "tanh", 1)]
+SINES = ('name = "sines"\nstates = ["h"]\nparams = ["w", "u", "b"]\n[intermediates]\n'  # thirty sines, 368 operations
+         + "".join(f'{name} = "{" + ".join(f"sin({k + 6 * i}*h+x)" for k in range(1, 7))}"\n'
+                   for i, name in enumerate(("pa", "pb", "pc", "pd", "pe")))
+         + '[update]\nh = "tanh(w*h + u*x + b) + 0.001*(pa + pb + pc + pd + pe)"\n')
 
 
 def model(cell: str, activation: str, n: int, T: int) -> NumericModel:
-    """``cell`` with n units over T steps, drawn as `check` draws it (seed 0), x ~ U(−1, 1), target 0."""
-    spec = load_cell_file(cell) if cell.endswith(".toml") else get_cell(cell, get_activation(activation))
+    """``cell`` with n units over T steps, drawn as `check` draws it (seed 0), x ~ U(−1, 1), target 0
+    ("sines": the cell file SINES)."""
+    if cell == "sines":
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "sines.toml"
+            path.write_text(SINES)
+            spec = load_cell_file(path)
+    else:
+        spec = load_cell_file(cell) if cell.endswith(".toml") else get_cell(cell, get_activation(activation))
     rng = np.random.default_rng(0)
     params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
               for p in draw_layers(spec, n, 1, 1, rng, 1.0)]
@@ -66,7 +82,7 @@ def priced(m: NumericModel, n: int, digits: int, arb: bool) -> float:
     if arb:
         keys = len(compiled(m.cell, "float").keys)
         return arb_pass_seconds(m.cell, n, 1, m.T, 1, 1, digits, keys, functions=functions)
-    return mp_pass_seconds(m.cell, n, 1, m.T, 1, 1, digits, functions=functions)
+    return mp_pass_seconds(m.cell, n, 1, m.T, 1, 1, digits, functions=functions, operations=operations(m.cell))
 
 
 def run(m: NumericModel, digits: int, arb: bool) -> float | None:

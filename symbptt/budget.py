@@ -160,15 +160,16 @@ def function_seconds(digits: int) -> float:
 
 
 def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int, *,
-                    functions: float) -> float:
+                    functions: float, operations: int) -> float:
     """The forward pass, δ recursion and sums of ``layers`` layers in mpmath at ``digits`` digits: per
-    element and step, each linear map's n + m products and a few operations per node, each costing more
-    as the digits grow (about (1 + digits/300)^1.6, measured from 30 to 5000 digits), and ``functions``
-    exponentials or sines (numeric/cost.transcendentals: 0 for a walk over stored values), each
-    function_seconds."""
-    per_step = n * ((n + m + 10) * len(cell.linears) + 10 * len(cell.nodes))
-    operations = per_step * MP_OPERATION * (1.0 + digits / 300.0) ** 1.6
-    return T * batch * layers * (operations + n * functions * function_seconds(digits))
+    element and step, each linear map's n + m products and the nodes' and coefficients' ``operations``
+    (numeric/cost.operations; at least 10 a node, which the δ recursion and sums also take), each costing
+    more as the digits grow (about (1 + digits/300)^1.6, measured from 30 to 5000 digits), and
+    ``functions`` exponentials or sines (numeric/cost.transcendentals: 0 for a walk over stored values),
+    each function_seconds."""
+    per_step = n * ((n + m + 10) * len(cell.linears) + max(10 * len(cell.nodes), operations))
+    work = per_step * MP_OPERATION * (1.0 + digits / 300.0) ** 1.6
+    return T * batch * layers * (work + n * functions * function_seconds(digits))
 
 
 # seconds of Arb's exact passes (numeric/arbforward.py and arbbackward.py): per ball multiply-add, per value a

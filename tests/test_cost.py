@@ -26,7 +26,8 @@ def _estimates(model, dps: int) -> tuple[float, float]:
     return (budget.arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
                                     functions=cost.transcendentals(model.cell, kept=False)),
             budget.mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
-                                   functions=cost.transcendentals(model.cell, kept=True)))
+                                   functions=cost.transcendentals(model.cell, kept=True),
+                                   operations=cost.operations(model.cell)))
 
 
 def test_arb_is_priced_as_arb_where_it_serves(monkeypatch):
@@ -111,9 +112,34 @@ def test_the_exponentials_priced_are_those_an_exact_pass_computes(cell):
     exact.mp_gradients(model, 40)
     assert len(P._KEPT) == cost.transcendentals(model.cell, kept=True) * n * 4 > 0
     args = (model.cell, 2, 2, 4, 1, 1, 5000)
-    more = budget.mp_pass_seconds(*args, functions=1.0) - budget.mp_pass_seconds(*args, functions=0.0)
+    more = (budget.mp_pass_seconds(*args, functions=1.0, operations=0)
+            - budget.mp_pass_seconds(*args, functions=0.0, operations=0))
     assert more == pytest.approx(2 * 4 * budget.function_seconds(5000))
     assert budget.function_seconds(4000) > 3.5 * budget.function_seconds(2000)  # the square of the digits
+
+
+def test_a_cell_file_is_priced_for_every_operation_it_writes(tmp_path):
+    """cost.operations counts what a cell file's nodes and coefficients compute: intermediates of 6, 12
+    and 18 sines price more and more (ten per node had priced them all alike), while the built-in cells,
+    whose nodes take fewer than ten each, keep the price they had."""
+    from symbptt.cells.userfile import load_cell_file
+
+    counts = []
+    for width in (1, 2, 3):
+        sines = {name: " + ".join(f"sin({k + width * i}*h + x)" for k in range(1, width + 1))
+                 for i, name in enumerate(("pa", "pb", "pc", "pd", "pe", "pf"))}
+        path = tmp_path / f"sines{width}.toml"
+        path.write_text('name = "sines"\nstates = ["h"]\nparams = ["w", "u", "b"]\n[intermediates]\n'
+                        + "".join(f'{k} = "{v}"\n' for k, v in sines.items())
+                        + '[update]\nh = "tanh(w*h + u*x + b) + 0.001*(pa + pb + pc + pd + pe + pf)"\n')
+        counts.append(cost.operations(load_cell_file(path)))
+    assert counts[0] < counts[1] < counts[2] and counts[2] - counts[1] >= 6 * 3  # a sine and a sum each, at least
+    for cell in ("rnn", "lstm", "gru"):
+        spec = _model(cell, "tanh", 2, 1, 3, 0).cell
+        assert cost.operations(spec) <= 10 * len(spec.nodes)
+        args = (spec, 2, 2, 10, 1, 1, 30)
+        assert (budget.mp_pass_seconds(*args, functions=1.0, operations=cost.operations(spec))
+                == budget.mp_pass_seconds(*args, functions=1.0, operations=0))
 
 
 def _chaotic(T: int, loss: str = "last", truncate: int = 3) -> dict:
@@ -156,7 +182,7 @@ def test_a_truncated_walk_beyond_the_budget_is_refused_before_the_exact_pass(mon
 
     data = _chaotic(300, "sum", 299)
     model = NumericModel.of(parse_config(data))
-    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 299, 1, 1, 30, functions=0.0)
+    walk = budget.mp_pass_seconds(model.cell, 8, 1, 300 * 299, 1, 1, 30, functions=0.0, operations=0)
     monkeypatch.setattr(budget, "MAX_SECONDS", walk / 4)
     assert _estimates(model, 30)[0] < walk / 4  # Arb's pass alone would be within it
     started: list[int] = []

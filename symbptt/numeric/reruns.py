@@ -19,7 +19,7 @@ import numpy as np
 
 from ..budget import arb_pass_seconds, mp_pass_seconds
 from . import arbforward, kernel, split
-from .cost import transcendentals
+from .cost import operations, transcendentals
 from .exact import DPS, exact_forward
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
 from .forward import ROUNDING, Trajectory, UlpNoise, compiled, float_difference_digits
@@ -271,7 +271,8 @@ def whole_pays(model: NumericModel, dps: int) -> bool:
         if arbforward.serves(model):
             return arb_pass_seconds(cell, n, m, T, B, layers, digits, keys,
                                     functions=transcendentals(cell, kept=False))
-        return mp_pass_seconds(cell, n, m, T, B, layers, digits, functions=transcendentals(cell, kept=True))
+        return mp_pass_seconds(cell, n, m, T, B, layers, digits, functions=transcendentals(cell, kept=True),
+                               operations=operations(cell))
 
     return (priced(dps) - priced(DPS + 16)) / 2 > (len(HELD_RUNS) - 1) * RERUN_STEP * T * layers * B
 
