@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import random_layers
 from flint import arb, ctx
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpmath.libmp import dps_to_prec
 
@@ -20,7 +20,7 @@ from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, get_cell
 from symbptt.config import parse_config
 from symbptt.errors import SymbpttError
-from symbptt.numeric import arbforward, grad_report, split
+from symbptt.numeric import arbforward, exact, grad_report, split
 from symbptt.numeric.exact import exact_forward
 from symbptt.numeric.factors import NumericModel
 from symbptt.numeric.forward import compiled, forward
@@ -59,6 +59,43 @@ def test_arb_stores_what_mpmath_stores_to_the_working_precision(cell, activation
             for name in layer:
                 for a, b in zip(layer[name].flat, other[name].flat, strict=True):
                     assert abs(a - b) <= 64 * ulp * max(1, abs(b)), (cell, name, a, b)
+
+
+@given(seed=st.integers(0, 2**32 - 1), dps=st.sampled_from([20, 40]), scale=st.sampled_from([0.5, 3.0]))
+@settings(max_examples=8, deadline=None)
+def test_a_cell_of_nodes_only_is_served_by_arb(seed, dps, scale):
+    """docs/cells/mgu.toml has no linear map (its nodes read every parameter themselves): Arb's pass
+    multiplied an empty matrix, raised, and every such cell went to mpmath's pass (3-7× slower).  It now
+    serves them: every stored value within a few units in the last place of mpmath's pass, and the rest
+    from it, Arb's too, gives mpmath's loss and gradients."""
+    from pathlib import Path
+
+    from symbptt.cells.userfile import load_cell_file
+    from symbptt.check.trials import draw_layers
+
+    spec = load_cell_file(Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml")
+    rng = np.random.default_rng(seed)
+    params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
+              for p in draw_layers(spec, 1, 1, 1, rng, scale)]
+    model = NumericModel(spec, params, rng.uniform(-1, 1, (12, 1, 1)), np.zeros((1, 1)))
+    got = arbforward.forward(model, dps)
+    assert got is not None and arbforward.made_with_arb(got)
+    with mpmath.workdps(dps):
+        mp_model = model.as_mp()
+        want = forward(compiled(spec, "mp"), mp_model.params, mp_model.x)
+        mine = arbforward.as_mpf(got, mp_model)
+        ulp = mpmath.mpf(2) ** -dps_to_prec(dps)
+        for name in want.values[0]:
+            for a, b in zip(mine.values[0][name].flat, want.values[0][name].flat, strict=True):
+                assert abs(a - b) <= 64 * ulp * max(1, abs(b)), (name, a, b)
+        _, loss, grads, engine = split.exact_pass(model, got)
+    assert engine == "Arb"
+    reference_loss, reference = exact.mp_gradients(model, dps)
+    with mpmath.workdps(dps):
+        assert abs(loss - reference_loss) <= 1e4 * ulp * max(1, abs(reference_loss))
+        for name, values in reference[0].items():
+            for a, b in zip(np.ravel(grads[0][name]), np.ravel(values), strict=True):
+                assert abs(a - b) <= 1e4 * ulp * max(1, abs(b)), (name, a, b)
 
 
 def test_a_value_arb_does_not_prove_sends_the_pass_to_mpmath(monkeypatch):

@@ -286,9 +286,10 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
         weights = arb_mat(stacked.tolist())
         ones = [[arb(1)] * B]
         for t in range(1, T + 1):
-            column = [row for src in sources
-                      for row in (inputs[t - 1] if src == INPUT else layer[src][t - 1]).tolist()] + ones
-            maps = checked_product(arb_mat, weights, column, proven)
+            if cell.linears:  # a cell file's nodes may read every parameter themselves: no map, no product
+                column = [row for src in sources
+                          for row in (inputs[t - 1] if src == INPUT else layer[src][t - 1]).tolist()] + ones
+                maps = checked_product(arb_mat, weights, column, proven)
             for i, lin in enumerate(cell.linears):
                 layer[lin.name][t] = args[lin.name] = maps[i * n:(i + 1) * n]
             for s in cell.states:
