@@ -25,8 +25,8 @@ On the 2-core machine of the notes (two runs): Arb's forward pass 6.0–6.4× (r
 n = 8) and 6.4–6.6× (GRU n = 8) faster than mpmath's at T = 300 and 60 digits, 7.9–8.1× for the rnn at
 T = 1000 and 130 digits (3.3–5.6× against mpmath's pass repeated with its exponentials kept); Arb's rest
 7.5–9.3× faster than mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the estimates
-1.2–2.7× what the passes took (1.17–1.92× since they count exponentials and the Python around each
-array of a step, 2026-12-06); the report made exact 7.1–19.1× the float64 report with Arb, 39–81× with
+1.2–2.7× what the passes took (1.17–2.51× since they count exponentials, operations and the Python
+around each array of a step, 2026-12-06); the report made exact 7.1–19.1× the float64 report with Arb, 39–81× with
 mpmath (the LSTM of 128 units refused with mpmath); the gradients call 28–34 ms against 300–328 (9.6–10.7×)
 for one sequence and 133–169 ms against 602–650 (3.6–4.5×) for the batch; at T = 1000, 176 ms (Arb's pass
 at 130 digits, its rest at 35) against 4.05 s (mpmath at 368 digits, 23×), where it had settled two Arb
@@ -60,7 +60,7 @@ from symbptt.check.trials import draw_layers  # noqa: E402
 from symbptt.errors import SymbpttError  # noqa: E402
 from symbptt.numeric import arbbackward, arbforward, split  # noqa: E402
 from symbptt.numeric import gradients as gradients_module  # noqa: E402
-from symbptt.numeric.cost import transcendentals  # noqa: E402
+from symbptt.numeric.cost import operations, transcendentals  # noqa: E402
 from symbptt.numeric.factors import NumericModel, gradient_blocks  # noqa: E402
 from symbptt.numeric.forward import Trajectory, compiled, forward  # noqa: E402
 from symbptt.primitives import forget_mp_values  # noqa: E402
@@ -162,7 +162,8 @@ def estimate_rows(smoke: bool) -> list[str]:
                   for p in draw_layers(spec, n, 1, layers, rng, 2.0)]
         model = NumericModel(spec, params, rng.normal(size=(T, 1, batch)), np.zeros((n, batch)))
         keys = len(compiled(spec, "float").keys)
-        guess = arb_pass_seconds(spec, n, 1, T, batch, layers, dps, keys, functions=transcendentals(spec, kept=False))
+        guess = arb_pass_seconds(spec, n, 1, T, batch, layers, dps, keys, functions=transcendentals(spec, kept=False),
+                                 operations=operations(spec))
         start = time.process_time()
         traj = arbforward.forward(model, dps)
         with mpmath.workdps(dps):

@@ -180,6 +180,9 @@ def mp_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digit
 # around it (a tanh unit over 2000 steps at 30 digits: 21.5 µs a step, of which the other terms price
 # 15.6; an LSTM of 2 units 166–225 µs, priced 165; benchmarks/estimates.py)
 ARB_MAC, ARB_VALUE, ARB_ENTRY, ARB_ARRAY = 6e-9, 3.8e-6, 8e-6, 3e-6
+# per operation a node or coefficient writes, per unit and step, growing as the values do: a cell file of
+# thirty sines (368 operations) took 1.08–1.31 of its price without it
+ARB_OPERATION = 2e-7
 
 
 def arb_function_seconds(digits: int) -> float:
@@ -190,19 +193,20 @@ def arb_function_seconds(digits: int) -> float:
 
 
 def arb_pass_seconds(cell, n: int, m: int, T: int, batch: int, layers: int, digits: int, coefficients: int, *,
-                     functions: float) -> float:
+                     functions: float, operations: int) -> float:
     """Arb's forward pass and the exact rest from it of ``layers`` layers at ``digits`` digits: per step and
     element, each linear map's n·(n + m + 1) ball multiply-adds and a Python call for every value stored,
     checked or derived (the maps, the nodes, and ``coefficients`` step coefficients per unit); per gradient
-    entry, its conversion to mpf; all growing as 1 + digits/150; ``functions`` exponentials or sines per
-    unit and step (numeric/cost.transcendentals), each arb_function_seconds; and ARB_ARRAY per step, layer
-    and array of values, whatever its size."""
+    entry, its conversion to mpf; ``operations`` per unit and step (numeric/cost.operations), each
+    ARB_OPERATION; all growing as 1 + digits/150; ``functions`` exponentials or sines per unit and step
+    (numeric/cost.transcendentals), each arb_function_seconds; and ARB_ARRAY per step, layer and array of
+    values, whatever its size."""
     per_step, entries = 0.0, 0
     arrays = len(cell.linears) + len(cell.nodes) + coefficients
     for layer in range(layers):
         width = m if layer == 0 else n
         macs = len(cell.linears) * n * (n + width + 1)
-        per_step += macs * ARB_MAC + arrays * n * ARB_VALUE
+        per_step += macs * ARB_MAC + arrays * n * ARB_VALUE + operations * n * ARB_OPERATION
         entries += macs
     growth = 1.0 + digits / 150.0
     return ((T * batch * per_step + entries * ARB_ENTRY) * growth

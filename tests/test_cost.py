@@ -24,7 +24,8 @@ def _estimates(model, dps: int) -> tuple[float, float]:
     n, m, B = model.params[0]["h0"].shape[0], model.x.shape[1], model.x.shape[2]
     keys = len(compiled(model.cell, "float").keys)
     return (budget.arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
-                                    functions=cost.transcendentals(model.cell, kept=False)),
+                                    functions=cost.transcendentals(model.cell, kept=False),
+                                    operations=cost.operations(model.cell)),
             budget.mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
                                    functions=cost.transcendentals(model.cell, kept=True),
                                    operations=cost.operations(model.cell)))
@@ -82,9 +83,10 @@ def test_the_estimate_grows_with_every_size():
     """Arb's estimate grows with T, the batch, n, the layers and the digits (a sanity check of the model;
     benchmarks/exact_passes.py holds it to measured times)."""
     base = dict(cell=_model("lstm", "tanh", 2, 1, 3, 0).cell, n=16, m=2, T=100, batch=1, layers=1, digits=30,
-                coefficients=9, functions=5.0)
+                coefficients=9, functions=5.0, operations=24)
     first = budget.arb_pass_seconds(**base)
-    for key, more in (("T", 200), ("batch", 2), ("n", 32), ("layers", 2), ("digits", 300), ("functions", 6.0)):
+    for key, more in (("T", 200), ("batch", 2), ("n", 32), ("layers", 2), ("digits", 300), ("functions", 6.0),
+                      ("operations", 48)):
         assert budget.arb_pass_seconds(**(base | {key: more})) > first, key
     assert np.isfinite(first) and first > 0
 
@@ -211,7 +213,8 @@ def test_a_second_try_with_more_bits_is_priced_before_it_starts(monkeypatch):
 
     def seconds(bits: int) -> float:
         return budget.arb_pass_seconds(model.cell, n, m, model.T, B, 1, prec_to_dps(bits), keys,
-                                       functions=cost.transcendentals(model.cell, kept=False))
+                                       functions=cost.transcendentals(model.cell, kept=False),
+                                       operations=cost.operations(model.cell))
 
     second = seconds(2 * prec - 64)
     monkeypatch.setattr(budget, "MAX_SECONDS", 1.01 * second)

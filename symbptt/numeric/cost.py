@@ -103,7 +103,8 @@ def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     return estimate(f"the exact pass ({digits} digits, with Arb's balls) of a {model.cell.name} with n = {n}, "
                     f"T = {model.T}, batch {B}", ADVICE,
                     seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
-                                             functions=transcendentals(model.cell, kept=False)))
+                                             functions=transcendentals(model.cell, kept=False),
+                                             operations=operations(model.cell)))
 
 
 def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = False) -> float:

@@ -270,7 +270,7 @@ def whole_pays(model: NumericModel, dps: int) -> bool:
     def priced(digits: int) -> float:
         if arbforward.serves(model):
             return arb_pass_seconds(cell, n, m, T, B, layers, digits, keys,
-                                    functions=transcendentals(cell, kept=False))
+                                    functions=transcendentals(cell, kept=False), operations=operations(cell))
         return mp_pass_seconds(cell, n, m, T, B, layers, digits, functions=transcendentals(cell, kept=True),
                                operations=operations(cell))
 
