@@ -98,6 +98,29 @@ def test_a_cell_of_nodes_only_is_served_by_arb(seed, dps, scale):
                 assert abs(a - b) <= 1e4 * ulp * max(1, abs(b)), (name, a, b)
 
 
+@pytest.mark.parametrize("lost,tries,served", [(10, [0, 1], True), (150, [0, 4], True), (500, [0], False),
+                                               (None, [0, 1, 4], False)])
+def test_a_try_with_too_few_bits_more_is_skipped(lost, tries, served):
+    """A value that cancels ``lost`` bits beyond the guard falls short by them at any precision (GiveUp.short):
+    ``attempt`` skips a try whose bits more are fewer (prec = 100: 100 more, then 400), runs the one that
+    holds it, and gives up at once where none would; a value whose shortfall is unknown (a ball about 0)
+    takes every try."""
+    from flint import ctx as flint_ctx
+
+    prec, guard, seen = 100, 32, []
+
+    def run(flint):
+        extra = (flint.ctx.prec - prec - guard) // prec
+        seen.append(extra)
+        if lost is None or lost > extra * prec:  # short by what the extra bits do not cover
+            raise arbforward.GiveUp(None if lost is None else lost - extra * prec)
+        return "proven"
+
+    before = flint_ctx.prec
+    assert (arbforward.attempt(prec, guard, run) == "proven") == served
+    assert seen == tries and flint_ctx.prec == before
+
+
 def test_a_value_arb_does_not_prove_sends_the_pass_to_mpmath(monkeypatch):
     """Planted: Arb working with 64 bits fewer than mpmath's precision, and no second try.  Its radii do
     not prove the values to that precision, so the pass is refused (None) and the report's exact forward

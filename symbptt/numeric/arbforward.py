@@ -49,7 +49,13 @@ GUARD = 32  # bits Arb works with beyond mpmath's: a sum may cancel this many be
 
 class GiveUp(Exception):
     """A value Arb did not prove to the precision asked (a sum that cancelled more than the bits Arb
-    works beyond it, a ball astride a kink): ``attempt`` runs the pass again with more bits."""
+    works beyond it, a ball astride a kink): ``attempt`` runs the pass again with more bits.  ``short``:
+    the bits its radius left it short of the precision, where its ball says (a value's cancellation
+    costs the same bits at any precision, so a try with fewer bits more fails on it again)."""
+
+    def __init__(self, short: float | None = None) -> None:
+        super().__init__(short)
+        self.short = short
 
 
 class Refused(Exception):
@@ -211,23 +217,28 @@ def attempt(prec: int, guard: int, run: Callable[[Any], T_], model: NumericModel
     """``run(flint)`` with Arb working ``guard`` bits beyond ``prec`` (restored after), and again with
     ``prec`` and then 4·``prec`` bits more where a value was not proven (GiveUp: every value a pass reads
     is an exact midpoint, so a sum of their products that cancelled, or a ball astride a kink, is decided
-    with enough bits), each try after the first priced first as Arb's pass and rest of ``model`` at
-    those bits (cost.arb_cost); None where python-flint is off, a value is refused (Refused: no precision
-    helps), Arb refuses an operation, a try would be beyond the budget, or the last still gives up."""
+    with enough bits), skipping a try whose bits more are fewer than the value fell short by (GiveUp.short:
+    a saturated gate at |a| = 10^150 falls short by more than any try holds), each try after the first
+    priced first as Arb's pass and rest of ``model`` at those bits (cost.arb_cost); None where python-flint
+    is off, a value is refused (Refused: no precision helps), Arb refuses an operation, a try would be
+    beyond the budget, or the last still gives up."""
     flint = flint_module()
     if flint is None:
         return None
     old = flint.ctx.prec
+    tried, short = 0, 0.0  # the bits beyond ``guard`` of the last try, and those it fell short by
     try:
         for extra in RETRIES:
+            if extra and (extra - tried) * prec < short:  # it would fall short on the same value again
+                continue
             bits = prec + guard + extra * prec
             if extra and model is not None and not _affordable(model, bits):
                 return None
             flint.ctx.prec = bits
             try:
                 return run(flint)
-            except GiveUp:
-                continue
+            except GiveUp as missed:
+                tried, short = extra, (0.0 if missed.short is None else missed.short)
         return None
     except (Refused, ArithmeticError, ValueError, TypeError):
         return None
@@ -244,8 +255,9 @@ def proven_by(flint: Any, prec: int) -> Callable[[Any], Any]:
     def proven(v: Any) -> Any:
         if type(v) is not arb:
             v = arb(v)
-        if v.rel_accuracy_bits() < prec:
-            raise GiveUp
+        bits = v.rel_accuracy_bits()
+        if bits < prec:  # a ball about 0 (Arb's least bits) says nothing of how far short it is
+            raise GiveUp(None if bits <= -(1 << 62) else prec - bits)
         return v.mid()
 
     return proven
