@@ -66,7 +66,8 @@ COMMANDS = [["derive", "-T", "2"], ["derive", "-T", "3", "--wrt", "all"], ["late
             ["theory"], ["train", "--iterations", "2", "--length", "4", "--batch", "2", "-o", "OUT.csv"],
             ["verify", r"\frac{\partial L}{\partial w_f} = 0", "-T", "1"],
             ["plot", "training", "--iterations", "3", "-o", "OUT.png"], ["plot", "horizon", "-o", "OUT.png"]]
-BEYOND = "digits the exact path carries"  # a run refused with exit 1 (RunFailed), one line: no finding
+# a run refused with exit 1 (RunFailed), one line, as docs/reference.md's exit codes say: no finding
+BEYOND = ("digits the exact path carries", "it can reduce in reasonable time")
 
 
 def mutate(text: str, rng: random.Random) -> str:
@@ -156,7 +157,7 @@ def numbers(seed: int, files: int, limit: float, folder: str) -> tuple[int, int]
         for label, args in runs:
             calls += 1
             wrong = cli_fuzz.verdict(label, args, limit)
-            if wrong is not None and not (wrong.startswith("exit 1") and BEYOND in wrong):
+            if wrong is not None and not (wrong.startswith("exit 1") and any(b in wrong for b in BEYOND)):
                 found += 1
                 print(f"FINDING {args}: {wrong}\n{text}", flush=True)
         calls += 1

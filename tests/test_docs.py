@@ -210,15 +210,21 @@ def test_the_reference_states_the_figure_ranges_refused_as_the_code_holds_them()
 
 
 def test_the_exit_code_table_quotes_the_digits_the_exact_path_carries_and_the_figures_six():
-    """The exit-code table's limit on the exact path is budget.MAX_MP_DIGITS, and the contributions row's
-    digits kept are plots.contributions.HELD."""
+    """The exit-code table's limit on the exact path is budget.MAX_MP_DIGITS, its reach the 2^MAX_MAG
+    beyond which primitives.reachable refuses an exponential (exit 1, as BeyondReach is a RunFailed), and
+    the contributions row's digits kept are plots.contributions.HELD."""
     import importlib
 
+    from symbptt import primitives
     from symbptt.budget import MAX_MP_DIGITS
+    from symbptt.errors import RunFailed
 
     held = importlib.import_module("symbptt.plots.contributions").HELD
     text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
     assert f"the run needs more digits than the exact path carries ({MAX_MP_DIGITS}:" in text
+    reach = f"10^{int(primitives.MAX_MAG * primitives.LOG10_2_HI):,} (2^{primitives.MAX_MAG})"
+    assert f"or an exp, sin, cos, sinh or cosh of a number beyond {reach}" in text
+    assert issubclass(primitives.BeyondReach, RunFailed)
     assert f"measure {held} digits kept in every term beyond what their sums cancel" in text
 
 
