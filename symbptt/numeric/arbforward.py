@@ -218,7 +218,7 @@ def attempt(prec: int, guard: int, run: Callable[[Any], T_], model: NumericModel
     ``prec`` and then 4·``prec`` bits more where a value was not proven (GiveUp: every value a pass reads
     is an exact midpoint, so a sum of their products that cancelled, or a ball astride a kink, is decided
     with enough bits), skipping a try whose bits more are fewer than the value fell short by (GiveUp.short:
-    a saturated gate at |a| = 10^150 falls short by more than any try holds), each try after the first
+    at prec = 100, a value 150 bits short goes to the 4·prec try, one 500 bits short to none), each try after the first
     priced first as Arb's pass and rest of ``model`` at those bits (cost.arb_cost); None where python-flint
     is off, a value is refused (Refused: no precision helps), Arb refuses an operation, a try would be
     beyond the budget, or the last still gives up."""
