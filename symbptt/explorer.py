@@ -56,9 +56,10 @@ def compute(cell: str, activation: str, w: float, b: float, T: int) -> dict[str,
     from .plots.contributions import held_terms
 
     cfg = model_config(cell, activation, w, b, T)
+    model = NumericModel.of(cfg)
     with np.errstate(all="ignore"):
-        norms = log10_jacobian_norms(ArrayFactors(NumericModel.of(cfg)), ks=list(range(T + 1)))["h"]
-    wrt = default_wrt(NumericModel.of(cfg).structure())  # the first recurrent weight, as derive takes it
+        norms = log10_jacobian_norms(ArrayFactors(model), ks=list(range(T + 1)))["h"]
+    wrt = default_wrt(model.structure())  # the first recurrent weight, as derive takes it
     held = held_terms(cfg, wrt, T // 2)  # float64 where it holds them, else exact (10^-1400 is not 0)
     formula = None
     if T <= FORMULA_MAX_T:

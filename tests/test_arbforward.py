@@ -71,13 +71,9 @@ def test_a_cell_of_nodes_only_is_served_by_arb(seed, dps, scale):
     from pathlib import Path
 
     from symbptt.cells.userfile import load_cell_file
-    from symbptt.check.trials import draw_layers
 
     spec = load_cell_file(Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml")
-    rng = np.random.default_rng(seed)
-    params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
-              for p in draw_layers(spec, 1, 1, 1, rng, scale)]
-    model = NumericModel(spec, params, rng.uniform(-1, 1, (12, 1, 1)), np.zeros((1, 1)))
+    model = _model(spec, "tanh", 1, 1, 12, seed, scale)
     got = arbforward.forward(model, dps)
     assert got is not None and arbforward.made_with_arb(got)
     with mpmath.workdps(dps):

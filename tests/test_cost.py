@@ -15,7 +15,6 @@ from test_arbforward import _model
 from symbptt import budget, plots
 from symbptt.errors import SymbpttError
 from symbptt.numeric import arbbackward, arbforward, cost, exact, split
-from symbptt.numeric.factors import NumericModel
 from symbptt.numeric.forward import compiled
 
 
@@ -99,15 +98,12 @@ def test_the_exponentials_priced_are_those_an_exact_pass_computes(cell):
     counted is priced, growing as the square of the digits (budget.function_seconds)."""
     from symbptt import primitives as P
 
-    if cell == "mgu":  # a cell file of nodes only: σ and tanh written out, no linear map
+    if cell == "mgu":  # a cell file of nodes only: σ and tanh written out, no linear map; a scalar cell
         from symbptt.cells.userfile import load_cell_file
-        from symbptt.check.trials import draw_layers
 
-        spec, rng, n = load_cell_file(Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml"), \
-            np.random.default_rng(0), 1  # a scalar cell
-        params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
-                  for p in draw_layers(spec, n, 1, 1, rng, 1.0)]
-        model = NumericModel(spec, params, rng.uniform(-1, 1, (4, 1, 1)), np.zeros((n, 1)))
+        n = 1
+        model = _model(load_cell_file(Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml"),
+                       "tanh", n, 1, 4, 0)
     else:
         model, n = _model(cell, "tanh", 2, 1, 4, 0), 2
     P.forget_mp_values()

@@ -89,6 +89,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         SymbpttError: one line where the work is beyond the budget; RunFailed where no exact pass carries
             what a saturated gate cancels.
     """
+    from ..numeric import split
     from ..numeric.exact import DPS, MAX_DIGITS, exact_forward, mp_cost, saturation_digits
     from ..numeric.logspace import listed_steps, log10_jacobian_norms
     from ..numeric.reruns import kept_by_reruns, lost_digits
@@ -138,8 +139,6 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         dps = exact.digits  # its check asked for more
         mp_cost(model, dps)  # the walk back at them
         with mpmath.workdps(dps):
-            from ..numeric import split
-
             mp_values = split.exact_values(model, exact)
             exact_terms = _terms(mp_values.model, mp_values, wrt)
             cancelled = max(_cancelled(exact_terms), _cancelled(exact_terms[:cut]))
@@ -205,7 +204,7 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     finite = logs[np.isfinite(logs)]
     floor = math.floor(float(finite.min())) - 1.0 if finite.size else -1.0
     fig, ax = new_figure(figsize=(7.6, 4.8))
-    fig.subplots_adjust(bottom=0.25, top=0.88)
+    fig.subplots_adjust(top=0.88)  # the bottom below, from the caption's lines
     heights = np.where(np.isfinite(logs), logs - floor, 0.0)
     ax.bar(ks, heights, bottom=floor, color=[POSITIVE if s > 0 else NEGATIVE for s in held.sign], width=0.8)
     entry = " (entry 1,1)" if cfg.n > 1 or spec.kind(wrt) == "input" and cfg.m > 1 else ""
