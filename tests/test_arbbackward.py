@@ -257,7 +257,8 @@ def test_the_logs_the_norms_read_from_arb_are_mpmaths(mantissa, exponent):
 def test_symbptt_gradients_reads_the_rest_from_the_splits_own_exact_pass(monkeypatch):
     """One chaotic sequence (n = 16, T = 1000) whose split keeps fewer digits than asked (11.3 of 12): the
     rest is computed exactly from the exact forward pass the split made (at 30 digits more than the
-    amplification; checked by one with CHECK digits more), not from a pass made again, at DPS digits
+    amplification, and CHECK more for its check, which carries its rounding along it: numeric/tangent.py),
+    not from a pass made again, at DPS digits
     beyond what the split's reruns measured rounding cost it (ReadIn.rest_digits: 35, where the pass has
     130); its numbers are the exact values rounded to float64, as a pass with 30 digits more than the
     forward pass's gives them.  With too few digits for the rest (planted: 10), they are not."""
@@ -273,11 +274,13 @@ def test_symbptt_gradients_reads_the_rest_from_the_splits_own_exact_pass(monkeyp
               "h0": np.full(n, 0.3)}
     got = gradients(params, np.full((T, 1), 0.1), np.zeros(n), digits=12)
     assert got.kept is not None and got.kept[1] < 1 and got.exact is not None
-    assert made == [made[0], made[0] + exact.CHECK] and exact.DPS < got.digits < made[0] - 30  # the pass, its check
+    (ran,) = made  # one pass, checked without a second
+    dps = ran - exact.CHECK
+    assert exact.DPS < got.digits < dps - 30
     model = NumericModel.of(parse_config({"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n}
                                          | {k: v.tolist() for k, v in params.items()}))
-    read = reruns.read_in_float64(model, real(model, made[0]), listed_steps(T), 12, made[0])
-    assert read is not None and not read.holds(12) and got.digits == read.rest_digits(made[0])
+    read = reruns.read_in_float64(model, real(model, ran), listed_steps(T), 12, dps)
+    assert read is not None and not read.holds(12) and got.digits == read.rest_digits(dps)
     loss, grads = exact.exact_gradients_at(model, made[0] + 30)
 
     def rounded(result: Any) -> bool:

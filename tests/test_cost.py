@@ -41,8 +41,8 @@ def test_arb_is_priced_as_arb_where_it_serves(monkeypatch):
     monkeypatch.setenv("SYMBPTT_ARB", "0")
     started: list[int] = []
     monkeypatch.setattr(exact, "forward", lambda *a: started.append(1))
-    with pytest.raises(SymbpttError, match=r"^the exact pass \(40 digits\) of a lstm with n = 8, T = 200, batch 1 "
-                                           r"would take about .*, more than the .* limit; shorten x"):
+    with pytest.raises(SymbpttError, match=rf"^the exact pass \({40 + exact.CHECK} digits\) of a lstm with n = 8, "
+                                           r"T = 200, batch 1 would take about .*, more than the .* limit; shorten x"):
         exact.exact_forward(model, 40)
     assert started == []
 
@@ -53,8 +53,8 @@ def test_beyond_arbs_estimate_nothing_starts(monkeypatch):
     monkeypatch.setattr(budget, "MAX_SECONDS", _estimates(model, 30)[0] / 2)
     started: list[int] = []
     monkeypatch.setattr(arbforward, "forward", lambda *a: started.append(1))
-    with pytest.raises(SymbpttError, match=r"^the exact pass \(30 digits, with Arb's balls\) of a gru with n = 4, "
-                                           r"T = 50, batch 1 would take about"):
+    with pytest.raises(SymbpttError, match=rf"^the exact pass \({30 + exact.CHECK} digits, with Arb's balls\) of a gru "
+                                           r"with n = 4, T = 50, batch 1 would take about"):
         exact.exact_forward(model, 30)
     with pytest.raises(SymbpttError, match="with Arb's balls"):
         exact.exact_gradients_at(model, 30)
@@ -73,8 +73,8 @@ def test_where_arb_gives_up_mpmath_is_priced_before_it_starts(monkeypatch):
         monkeypatch.setattr(arbbackward, "gradients", lambda *a: None)  # the rest given up
         with pytest.raises(SymbpttError, match=r"^the exact pass \(30 digits\) of a rnn"):
             split.exact_pass(model, traj)
-    monkeypatch.setattr(arbforward, "forward", lambda *a: None)  # the forward pass given up
-    with pytest.raises(SymbpttError, match=r"^the exact pass \(30 digits\) of a rnn"):
+    monkeypatch.setattr(arbforward, "forward", lambda *a: None)  # the forward pass given up: the first made,
+    with pytest.raises(SymbpttError, match=rf"^the exact pass \({30 + exact.CHECK} digits\) of a rnn"):  # CHECK more
         exact.exact_forward(model, 30)
 
 

@@ -1007,16 +1007,20 @@ def test_what_float64_kept_is_never_a_negative_count_of_digits(kept, words):
 
 
 @pytest.mark.parametrize("found", [12.25, 32.6, 1234.5])
-def test_the_amplification_a_check_measured_replaces_the_bound_it_broke(found):
+@pytest.mark.parametrize("how", ["against a pass with 20 digits more",
+                                 "by carrying the rounding Arb proved for each stored value along the pass"])
+def test_the_amplification_a_check_measured_replaces_the_bound_it_broke(found, how):
     """Where the check of an exact forward pass raised its digits, ‖∂s_T/∂s_k‖ did not bound what rounding
-    was amplified by: the sentence gives what the check measured beside them (no "up to"), and what
-    float64 throughout would keep follows the measure."""
+    was amplified by: the sentence gives what the check measured beside them (no "up to") and how it
+    measured it (exact.AGAINST, exact.CARRIED), and what float64 throughout would keep follows the measure."""
+    from symbptt.numeric import exact
     from symbptt.numeric.grad_report import _power, _precision
 
-    words = _precision(63, 6.4, 0.0, 4.0, found=found)
+    assert how in (exact.AGAINST, exact.CARRIED)
+    words = _precision(63, 6.4, 0.0, 4.0, found=(found, how))
     keeps = "would keep about 4 digits" if found < 12.5 else "would keep no digit"
     assert words == (f"mpmath at 63 digits (float64 {keeps}: rounding amplified by about 10^{_power(found)} in the "
-                     "states, as measured against a pass with 20 digits more, "
+                     f"states, as measured {how}, "
                      "though the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^6.4)")
     assert "up to" not in words and "up to 10^6.4" in _precision(63, 6.4, 0.0, 4.0)
 
@@ -1836,20 +1840,21 @@ def test_an_exact_pass_whose_check_raised_its_digits_is_read_at_them(name, data,
     from symbptt.numeric import exact, split
 
     read, first = [], [True]
-    original_values, original_agreeing = split.exact_values, exact._agreeing_digits
+    original_values, original_checked = split.exact_values, exact._checked
 
     def values(model, traj):
         read.append((mpmath.mp.dps, traj.digits))
         return original_values(model, traj)
 
-    def agreeing(*args):
+    def checked(*args):  # the first check (carried along the pass, or by a second one) finds 5 digits kept
+        held, how = original_checked(*args)
         if first[0]:
             first[0] = False
-            return 5.0
-        return original_agreeing(*args)
+            return 5.0, how
+        return held, how
 
     monkeypatch.setattr(split, "exact_values", values)
-    monkeypatch.setattr(exact, "_agreeing_digits", agreeing)
+    monkeypatch.setattr(exact, "_checked", checked)
     report = grad_report(parse_config(data))
     assert read and not first[0] and all(dps == digits for dps, digits in read), read
     if report["precision"].startswith("Arb"):

@@ -20,7 +20,7 @@ import numpy as np
 from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
-from . import arbforward, jit, jit_nudge, kernel, split, underflow
+from . import arbforward, jit, jit_nudge, kernel, split, tangent, underflow
 from .cost import arb_cost, mp_cost
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
@@ -215,28 +215,34 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
 
 CHECK = 20  # digits the pass that checks an exact forward pass carries beyond it
 HELD = 20  # digits an exact forward pass must share with its check (split.SPARE's twenty)
+AGAINST = f"against a pass with {CHECK} digits more"  # how a pass was checked: by a second pass, or by
+CARRIED = "by carrying the rounding Arb proved for each stored value along the pass"  # numeric/tangent.py
 
 
 @fewer_full_collections
 def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     """The forward pass of ``model`` at ``dps`` digits or more, without the step coefficients
-    (numeric/split.py reads it in float64 or adds them), checked: the pass at ``dps`` is made again with
-    CHECK digits more, and where their states differ by more than 10^−HELD of each step's
-    largest — the digits were chosen from ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic
-    network with loss 'sum': tests/test_split.py) — both are made again with DPS digits more than the first
-    lost (twice the digits where it shared none), until they agree; refused in one line where they do not
-    within MAX_DIGITS.  The pass with more digits is returned: ``digits`` the digits the checked one ran
-    at, ``raised`` whether the check raised them, and ``amplified`` the log10 of what rounding was
-    amplified by in the states: the most, over the passes checked, of the digits a pass ran at less the
-    digits it shared with its check (a lower bound, the digits it ran at, where they shared none; about
-    the amplification where they shared HELD or more)."""
-    asked, amplified = dps, -math.inf  # the most rounding was amplified by, as the checks measured it
+    (numeric/split.py reads it in float64 or adds them), checked — the digits were chosen from
+    ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic network with loss 'sum':
+    tests/test_split.py): the pass is made with CHECK digits more, and where Arb made it and float64's
+    range holds it, each stored value's proven rounding is carried along it (numeric/tangent.py) to give
+    the digits a pass at ``dps`` would share with it; elsewhere the pass at ``dps`` is made too and the two
+    compared.  Where they share fewer than HELD digits of each step's largest state, both are made again
+    with DPS digits more than were lost (twice the digits where none was shared), until they agree;
+    refused in one line where they do not within MAX_DIGITS.  The pass with more digits is returned:
+    ``digits`` the digits the checked one ran at, ``raised`` whether the check raised them, ``amplified``
+    the log10 of what rounding was amplified by in the states: the most, over the passes checked, of the
+    digits a pass ran at less the digits it shared with its check (a lower bound, the digits it ran at,
+    where they shared none; about the amplification where they shared HELD or more), and ``checked`` how
+    that was found (AGAINST or CARRIED)."""
+    asked, amplified, by = dps, -math.inf, AGAINST  # the most rounding was amplified by, as the checks found it
     while True:
-        first, second = _forward_at(model, dps), _forward_at(model, dps + CHECK)
-        held = max(0.0, _agreeing_digits(model.cell.states, first, second))  # none shared: at least dps lost
-        amplified = max(amplified, dps - held)
+        second = _forward_at(model, dps + CHECK)
+        held, how = _checked(model, dps, second)
+        if dps - held > amplified:  # none shared: at least dps lost
+            amplified, by = dps - held, how
         if held >= HELD:
-            second.digits, second.amplified, second.raised = dps, amplified, dps > asked
+            second.digits, second.amplified, second.raised, second.checked = dps, amplified, dps > asked, by
             return second
         if dps >= MAX_DIGITS:
             raise RunFailed(f"this run's forward pass still changes beyond {MAX_DIGITS} digits: its rounding is "
@@ -244,6 +250,25 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
         # DPS more than were lost; twice the digits where none was shared (a lower bound only: a pass whose
         # LSTM gate is exp(−10^299) needs about 300 digits, found in five checks rather than eleven)
         dps = min(MAX_DIGITS, dps + max(math.ceil(DPS - held), dps if held == 0 else 0))
+
+
+def _checked(model: NumericModel, dps: int, second: Trajectory) -> tuple[float, str]:
+    """The digits a pass of ``model`` at ``dps`` keeps of ``second`` (its pass with CHECK digits more), 0
+    where none, and how they were found: ``dps`` less what carrying rounding along ``second`` amplifies it
+    by, where that applies (numeric/tangent.py: CARRIED), else those it shares with a pass made at ``dps``
+    (AGAINST)."""
+    carried = tangent.amplification(model, second)
+    if carried is not None:
+        return max(0.0, dps - carried), CARRIED
+    return max(0.0, _agreeing_digits(model.cell.states, _forward_at(model, dps), second)), AGAINST
+
+
+def raised_by(traj: Trajectory) -> tuple[float, str] | None:
+    """Where the check of an exact forward pass raised its digits: the amplification it measured in the
+    states and how it measured it (AGAINST or CARRIED); else None."""
+    if not traj.raised or traj.amplified is None:
+        return None
+    return traj.amplified, traj.checked
 
 
 def _agreeing_digits(states: tuple[str, ...] | list[str], first: Trajectory, second: Trajectory) -> float:
@@ -389,6 +414,6 @@ def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = Non
     return gradient_blocks(values if values is not None else ArrayFactors(mp_model, "mp"), mp_model)[1]
 
 
-__all__ = ["CHECK", "DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at", "exact_gradients_mp",
-           "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients", "rest_of",
-           "saturation_digits"]
+__all__ = ["AGAINST", "CARRIED", "CHECK", "DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at",
+           "exact_gradients_mp", "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients",
+           "raised_by", "rest_of", "saturation_digits"]

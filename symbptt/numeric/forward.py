@@ -221,10 +221,13 @@ class Trajectory:
     coefs: list[dict[tuple[str, str], np.ndarray]]
     inputs: np.ndarray  # (T, m, B)
     scalars: list[dict[str, np.ndarray]]
-    digits: int = 0  # an exact pass checked by one with more digits (exact.exact_forward): the digits it ran at
+    digits: int = 0  # an exact pass checked (exact.exact_forward): the digits it ran at
     amplified: float | None = None  # checked: log10 of the amplification of rounding its check measured in
     # the states (digits a pass ran at less those it shared with its check; −inf where they shared every one)
     raised: bool = False  # whether the check raised the digits above those first asked for
+    checked: str = ""  # how the check found ``amplified``: exact.AGAINST or exact.CARRIED
+    proven_bits: int | None = None  # Arb's pass: the fewest bits of relative accuracy any stored value's
+    # ball proved (each within 2^−bits of its own size of its step's exact value from the values before it)
 
     @property
     def T(self) -> int:

@@ -25,7 +25,6 @@ from ..validate import instance, integer
 from . import arbforward, split
 from .cost import truncated_cost
 from .exact import (
-    CHECK,
     DPS,
     MAX_DIGITS,
     exact_forward,
@@ -33,6 +32,7 @@ from .exact import (
     float64_pass,
     float_cancellation,
     measured_saturation,
+    raised_by,
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, summed_to
@@ -161,7 +161,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     # digits the rest was then computed at exactly (fewer than the forward pass's), from the read's reruns
     engine = "mpmath"  # what made the exact forward pass (Arb's where numeric/arbforward.py serves)
     rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
-    found: float | None = None  # where the check of that pass raised its digits: the amplification it measured
+    found: tuple[float, str] | None = None  # where the check of that pass raised its digits: the amplification
+    # it measured, and how (exact.AGAINST or exact.CARRIED)
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -192,7 +193,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                 exact, read = exact_then_float64(model, dps, ks, digits, cfg.truncate is not None,
                                                  whole_pays(model, dps))
                 dps, engine = exact.digits, forward_engine(exact)  # more where its check asked for them
-                found = exact.amplified if exact.raised else None
+                found = raised_by(exact)
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -231,7 +232,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                                                computed=computed, made=made)
         if made:
             (ran, rest), = made
-            engine, found = forward_engine(ran), ran.amplified if ran.raised else None
+            engine, found = forward_engine(ran), raised_by(ran)
         if not used_mp:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
@@ -240,7 +241,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
                     truncated_cost(model, cfg.truncate, DPS)
                 exact, read = exact_then_float64(model, DPS, ks, digits, cfg.truncate is not None, whole=False)
                 engine, at = forward_engine(exact), exact.digits  # DPS, or more where its check asked for them
-                found = exact.amplified if exact.raised else None
+                found = raised_by(exact)
                 if read is not None and read.holds(digits):
                     values, loss, grads, norms, held = read
                     lost = lost_digits(norms) + cancelled
@@ -332,7 +333,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
                inputs: bool = False, short: tuple[tuple[float, float], int] | None = None,
-               found: float | None = None) -> str:
+               found: tuple[float, str] | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
@@ -341,14 +342,14 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     ``short``: where float64 read from that pass fell short, what it kept and the digits the rest took
     (ReadIn.rest_digits); ``found``: where the check of the exact forward pass raised its digits, the
     amplification it measured in the states (Trajectory.amplified, where Trajectory.raised), which the norms
-    then did not bound."""
+    then did not bound, and how it measured it (Trajectory.checked)."""
     amplified = lost - cancelled
     power = _power(amplified)
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
     if found is not None:  # the norms' bound did not hold: what the check measured, beside what they say
-        parts = [f"rounding amplified by about 10^{_power(found)} in the states, as measured against a pass "
-                 f"with {CHECK} digits more, though the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^{power}"]
-        lost = max(lost, found + cancelled)  # what float64 throughout would keep, from what was measured
+        parts = [f"rounding amplified by about 10^{_power(found[0])} in the states, as measured {found[1]}, "
+                 f"though the Jacobian norms ‖∂s_T/∂s_k‖ reach only 10^{power}"]
+        lost = max(lost, found[0] + cancelled)  # what float64 throughout would keep, from what was measured
     if cancelled >= 0.5:
         parts.append(f"{cancelled:.2g} digits cancelled in a sum")
     measured = "; ".join(parts)

@@ -44,7 +44,8 @@ class Terms(NamedTuple):
     each from the exact value where there is one.  share: Σ of the terms at k ≤ ``cut`` over Σ of all,
     None where the terms sum to 0.  size_share: the same for |terms|, None where they are all 0.  digits:
     0 where float64 held the terms, else the significant digits of the exact pass.  why: what float64
-    could not hold ('' for 0).
+    could not hold ('' for 0).  checked: how the exact pass was checked (exact.AGAINST or exact.CARRIED;
+    '' for none).
     """
 
     k: np.ndarray
@@ -55,6 +56,7 @@ class Terms(NamedTuple):
     size_share: float | None
     digits: int
     why: str
+    checked: str = ""
 
 
 def _terms(model: NumericModel, values: ArrayFactors, wrt: str) -> list[Any]:
@@ -152,7 +154,7 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
         rounded = np.array([float(t) for t in exact_terms])  # 0 or ±inf beyond float64's range
         signs = np.array([float(mpmath.sign(t)) for t in exact_terms])  # kept where a term rounds to 0
         return Terms(np.arange(1, cfg.T + 1), rounded, _logs(exact_terms), signs, *_shares(exact_terms, cut), dps,
-                     why)
+                     why, exact.checked)
 
 
 def _cancelled(terms: list[Any]) -> float:
@@ -232,11 +234,8 @@ def contributions(cfg: Config | None = None, wrt: str | None = None) -> Drawn:
     act = f"{cfg.act_name}, " if spec.elman else ""
     ax.set_title(f"{plot_text(spec.name)}: {act}T = {T}, loss {cfg.loss}{entry}: one bar per step, floor 10^{floor:g}",
                  fontsize=9)
-    from ..numeric.exact import CHECK
-
     exact = (f" float64 could not hold these terms or their share ({held.why}): they come from an exact pass "
-             f"carrying {held.digits} "
-             f"significant digits, checked by one with {CHECK} more." if held.digits else "")
+             f"carrying {held.digits} significant digits, checked {held.checked}." if held.digits else "")
     reach = "T," if cfg.loss == "last" else "each later step t, times the error there,"
     cut_paths = (f" truncate = {cfg.truncate} is not shaded: with a loss at every step it keeps, for the loss at "
                  f"each t, the steps after t − {cfg.truncate}, which is part of many bars (symbptt grad reports "
