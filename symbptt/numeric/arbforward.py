@@ -334,17 +334,21 @@ def _coefficient_form(expr: sp.Basic) -> sp.Basic:
 @lru_cache(maxsize=32)
 def _coefficient_function(cell: Cell) -> Any:
     """Every step coefficient of one element on Arb numbers in one call (common subexpressions once), as
-    a ufunc over object arrays with one output per coefficient; None where one uses something the table
-    lacks."""
+    a ufunc over object arrays with one output per coefficient, and the indices in CompiledCell.args of
+    the arguments it takes (those some coefficient reads: each one more costs every element a step of the
+    ufunc); None where one uses something the table lacks."""
     flint = _installed()
     cc = compiled(cell, "float")
     exprs = [_coefficient_form(cc.coefficient_exprs[key]) for key in cc.keys]
     if flint is None or not exprs or not all(_supported(expr) for expr in exprs):
         return None
-    joint = sp.lambdify(cc.args, exprs, [_table(flint), "mpmath"], cse=True)
+    used = [k for k, arg in enumerate(cc.args) if any(arg in expr.free_symbols for expr in exprs)]
+    used = used or list(range(len(cc.args)))  # coefficients that are numbers: every element's shape still
+    args = [cc.args[k] for k in used]
     if len(exprs) == 1:  # a ufunc with one output takes the value itself, not a tuple of one
-        return np.frompyfunc(lambda *v: joint(*v)[0], len(cc.args), 1)
-    return np.frompyfunc(lambda *v: tuple(joint(*v)), len(cc.args), len(exprs))
+        return np.frompyfunc(sp.lambdify(args, exprs[0], [_table(flint), "mpmath"]), len(args), 1), used
+    joint = sp.lambdify(args, exprs, [_table(flint), "mpmath"], cse=True)
+    return np.frompyfunc(lambda *v: tuple(joint(*v)), len(args), len(exprs)), used
 
 
 def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, str], np.ndarray]] | None:
@@ -354,22 +358,22 @@ def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, 
     in that precision's last place (``as_mpf_array`` turns them into mpf).  None where Arb does not serve
     (a function outside the table, a value it does not prove): the caller computes them with mpmath,
     which says what is wrong where something is."""
-    function = None if flint_module() is None else _coefficient_function(model.cell)
-    if function is None:
+    made = None if flint_module() is None else _coefficient_function(model.cell)
+    if made is None:
         return None
-    prec = mpmath.mp.prec
-    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, model, traj, prec), model)
+    prec, (function, used) = mpmath.mp.prec, made
+    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, used, model, traj, prec), model)
 
 
-def _coefficients(flint: Any, function: Any, model: NumericModel, traj: Trajectory, prec: int
+def _coefficients(flint: Any, function: Any, used: list[int], model: NumericModel, traj: Trajectory, prec: int
                   ) -> list[dict[tuple[str, str], np.ndarray]]:
     arb = flint.arb
     cc = compiled(model.cell, "float")
     checked, exact = np.frompyfunc(proven_by(flint, prec), 1, 1), np.frompyfunc(arb, 1, 1)
     out = []
     for layer in range(1, len(traj.values) + 1):
-        row = [v if v.dtype == object else exact(v) for v in step_rows(cc, traj, layer)]
-        values = function(*row)
+        rows = step_rows(cc, traj, layer)
+        values = function(*[v if v.dtype == object else exact(v) for v in (rows[k] for k in used)])
         values = values if isinstance(values, tuple) else (values,)
         coefs = {}
         for key, value in zip(cc.keys, values, strict=True):

@@ -107,12 +107,10 @@ class _Step:
         self.partials = {key: v[steps] for key, v in partials.items()}
         T, n, B = steps.stop - steps.start, *values[cell.states[0]].shape[1:]
         self.T, self.n, self.B, self.S = T, n, B, len(cell.states)
-        eye = np.zeros((T, n, B, self.S * n))  # δs_{t−1} = the basis: column j·n + i is state j's unit i
-        basis = {}
+        basis = {}  # δs_{t−1} = the basis: column j·n + i is state j's unit i
         for j, s in enumerate(cell.states):
-            e = eye.copy()
-            e[:, np.arange(n), :, j * n + np.arange(n)] = 1.0
-            basis[s] = e
+            basis[s] = np.zeros((T, n, B, self.S * n))
+            basis[s][:, np.arange(n), :, j * n + np.arange(n)] = 1.0
         self.J = self._states(self._through(basis, None, None))  # (T, B, S·n, S·n)
         self.V: np.ndarray | None = None
         if ell > 1:
@@ -135,7 +133,7 @@ class _Step:
         def rounding(name: str) -> np.ndarray | None:
             if rng is None:
                 return None
-            signs = rng.choice((-1.0, 1.0), size=(T, *self.values[name].shape[1:], width))
+            signs = 2.0 * rng.integers(0, 2, size=(T, *self.values[name].shape[1:], width)) - 1.0
             return signs * np.abs(self.values[name][1:])[..., None]
 
         for lin in cell.linears:
@@ -165,7 +163,7 @@ class _Step:
 
 
 def _carried(model: Any, layers: list[tuple[dict[str, np.ndarray], dict]], tops: list[np.ndarray]) -> float:
-    """log10 of the largest error of any state over its step's largest state, in units of 2^−b: e_t =
+    """log10 of the largest error of any state over its step's largest state, in units of the rounding: e_t =
     J_t e_{t−1} + V_t e^{below}_t + ρ_t·10^−scale, rescaled as it grows (looked at every RESCALE_EVERY steps:
     an error that leaves float64's range before then is ∞, and the caller checks by a second pass).  The
     steps' maps are made CHUNK_BYTES of them at a time."""
@@ -182,22 +180,25 @@ def _carried(model: Any, layers: list[tuple[dict[str, np.ndarray], dict]], tops:
         span = slice(lo, min(T, lo + chunk))
         steps = [_Step(model, ell, values, partials, span, rngs[ell - 1])
                  for ell, (values, partials) in enumerate(layers, start=1)]
+        for step in steps:  # the roundings in the errors' units
+            step.rho *= 10.0 ** -scale
         history = [np.empty((span.stop - lo, B, S * n, SAMPLES)) for _ in layers]  # e_t over 10^scales[t]
         for t in range(span.stop - lo):
             below = None
             for k, step in enumerate(steps):
-                e = np.matmul(step.J[t], errors[k])
-                e += step.rho[t] * 10.0 ** -scale if scale else step.rho[t]
+                e = np.matmul(step.J[t], errors[k], out=history[k][t])
+                e += step.rho[t]
                 if below is not None and step.V is not None:
                     e += np.matmul(step.V[t], below)
-                errors[k] = history[k][t] = e
-                below = e[:, step.h]
+                errors[k], below = e, e[:, step.h]
             scales[lo + t] = scale
             if t % RESCALE_EVERY == 0:
                 largest = max(float(np.abs(e).max()) for e in errors)
                 if largest > RESCALE:
                     errors = [e / largest for e in errors]
                     scale += np.log10(largest)
+                    for step in steps:
+                        step.rho[t + 1:] /= largest
         for k, past in enumerate(history):
             sizes[k][span] = np.abs(past).reshape(-1, B, S, n, SAMPLES).max(axis=(1, 3, 4))
     worst = -np.inf
