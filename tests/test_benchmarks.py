@@ -278,3 +278,15 @@ def test_the_estimates_benchmark_runs_and_its_sentence_follows_its_rows(monkeypa
     assert bench.table([("a", 1.0, 2.0), ("b", 2.0, 3.0)], "x").endswith("1.50–2.00× what the passes took.")
     low = bench.table([("a", 1.0, 2.0), ("b", 2.0, 1.0), ("c", 4.0, 1.0)], "x")
     assert low.endswith("0.25–2.00× what the passes took: 2 below it.")
+
+
+def test_the_carried_check_benchmark_compares_its_cases_and_times_both_checks():
+    """benchmarks/carried_check.py on a few drawn cases: every Arb pass made is counted, the check carries
+    where it applies, each comparable case gives carried − measured within the docstring's bounds, and
+    both checks are timed."""
+    from conftest import benchmark_script
+
+    bench = benchmark_script("carried_check")
+    got = bench.compare(1, 6)
+    assert len(got["all"]) == len(got["carried"]) == len(got["second"]) >= 4 and got["applies"]
+    assert all(-4.5 < d < 3.0 for d in got["others"] + got["inside"]) and all(t >= 0 for t in got["second"])
