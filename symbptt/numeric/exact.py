@@ -213,9 +213,10 @@ def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndar
     return ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory), fast.deltas
 
 
-CHECK = 20  # digits the pass that checks an exact forward pass carries beyond it
-HELD = 20  # digits an exact forward pass must share with its check (split.SPARE's twenty)
-AGAINST = f"against a pass with {CHECK} digits more"  # how a pass was checked: by a second pass, or by
+CHECK = 20  # digits an exact forward pass carries beyond those asked for (a pass at those checks it, where one does)
+HELD = 20  # digits a pass at the digits asked for must keep of it (split.SPARE's twenty)
+# how a pass was checked, in the precision line's words: against a second pass, or by carrying its rounding
+AGAINST = f"against a pass with {CHECK} digits more"
 CARRIED = "by carrying the rounding Arb proved for each stored value along the pass"  # numeric/tangent.py
 
 
@@ -224,17 +225,17 @@ def exact_forward(model: NumericModel, dps: int) -> Trajectory:
     """The forward pass of ``model`` at ``dps`` digits or more, without the step coefficients
     (numeric/split.py reads it in float64 or adds them), checked — the digits were chosen from
     ‖∂s_T/∂s_k‖, which misses growth that peaks before T (a chaotic network with loss 'sum':
-    tests/test_split.py): the pass is made with CHECK digits more, and where Arb made it and float64's
-    range holds it, each stored value's proven rounding is carried along it (numeric/tangent.py) to give
-    the digits a pass at ``dps`` would share with it; elsewhere the pass at ``dps`` is made too and the two
-    compared.  Where they share fewer than HELD digits of each step's largest state, both are made again
-    with DPS digits more than were lost (twice the digits where none was shared), until they agree;
-    refused in one line where they do not within MAX_DIGITS.  The pass with more digits is returned:
-    ``digits`` the digits the checked one ran at, ``raised`` whether the check raised them, ``amplified``
+    tests/test_split.py): the pass is made with CHECK digits more, and the digits a pass at ``dps`` keeps
+    of it are found (_checked): by carrying each stored value's proven rounding along it where Arb made
+    it and float64's range holds it (numeric/tangent.py), else by making that pass and comparing the two.
+    Where it keeps fewer than HELD digits of some step's largest state, the pass is made again with DPS
+    digits more than were lost (twice the digits where none was kept), until it keeps them; refused in one
+    line where it does not within MAX_DIGITS.  The pass with CHECK digits more is returned: ``digits`` the
+    digits asked of it (``dps`` as last raised), ``raised`` whether the check raised them, ``amplified``
     the log10 of what rounding was amplified by in the states: the most, over the passes checked, of the
-    digits a pass ran at less the digits it shared with its check (a lower bound, the digits it ran at,
-    where they shared none; about the amplification where they shared HELD or more), and ``checked`` how
-    that was found (AGAINST or CARRIED)."""
+    digits a pass ran at less the digits it kept (a lower bound, the digits it ran at, where it kept none;
+    about the amplification where it kept HELD or more), and ``checked`` how that was found (AGAINST or
+    CARRIED)."""
     asked, amplified, by = dps, -math.inf, AGAINST  # the most rounding was amplified by, as the checks found it
     while True:
         second = _forward_at(model, dps + CHECK)

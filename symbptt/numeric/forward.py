@@ -223,7 +223,7 @@ class Trajectory:
     scalars: list[dict[str, np.ndarray]]
     digits: int = 0  # an exact pass checked (exact.exact_forward): the digits it ran at
     amplified: float | None = None  # checked: log10 of the amplification of rounding its check measured in
-    # the states (digits a pass ran at less those it shared with its check; −inf where they shared every one)
+    # the states (the digits a pass at ``digits`` lost of them; −inf where it lost none: exact.exact_forward)
     raised: bool = False  # whether the check raised the digits above those first asked for
     checked: str = ""  # how the check found ``amplified``: exact.AGAINST or exact.CARRIED
     proven_bits: int | None = None  # Arb's pass: the fewest bits of relative accuracy any stored value's

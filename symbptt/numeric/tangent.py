@@ -40,7 +40,7 @@ from .forward import Trajectory, compiled, stable_form, step_rows
 SAMPLES = 4  # independent draws of the rounding signs, carried side by side
 SEED = 20261206  # the signs' seed: the same pass, the same digits
 NORMAL = 1e-280  # a step's largest state from which float64 holds its errors' ratio to it (exact.NORMAL)
-RESCALE = 1e150  # the errors are divided by their largest (and the scale kept) when it is past this,
+RESCALE = 1e150  # where the largest error is past this, every error is divided by it (the scale kept),
 RESCALE_EVERY = 8  # looked at every this many steps
 CHUNK_BYTES = 32 << 20  # the steps' maps are made about this many bytes of them at a time
 
