@@ -246,11 +246,10 @@ def attempt(prec: int, guard: int, run: Callable[[Any], T_], model: NumericModel
         flint.ctx.prec = old
 
 
-def proven_by(flint: Any, prec: int, least: list[int] | None = None) -> Callable[[Any], Any]:
+def proven_by(flint: Any, prec: int) -> Callable[[Any], Any]:
     """v ↦ the midpoint of ball ``v`` where its radius proves it within one unit in the last place of
     ``prec`` bits (an exact 0 has every bit; a constant, such as Max(0, a)'s 0 or a coefficient that is a
-    number, is made a ball first), else GiveUp; ``least[0]``, where given, kept at the fewest bits of
-    relative accuracy any ball proved."""
+    number, is made a ball first), else GiveUp."""
     arb = flint.arb
 
     def proven(v: Any) -> Any:
@@ -259,8 +258,6 @@ def proven_by(flint: Any, prec: int, least: list[int] | None = None) -> Callable
         bits = v.rel_accuracy_bits()
         if bits < prec:  # a ball about 0 (Arb's least bits) says nothing of how far short it is
             raise GiveUp(None if bits <= -(1 << 62) else prec - bits)
-        if least is not None and bits < least[0]:
-            least[0] = bits
         return v.mid()
 
     return proven
@@ -272,8 +269,7 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
     T, B = model.x.shape[0], model.x.shape[2]
     n = model.params[0][f"{cell.states[0]}0"].shape[0]
 
-    least = [flint.ctx.prec]  # the fewest bits of relative accuracy a stored value's ball proves
-    proven = proven_by(flint, prec, least)
+    proven = proven_by(flint, prec)
     checked = np.frompyfunc(proven, 1, 1)
     exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
     values: list[dict[str, np.ndarray]] = []
@@ -317,7 +313,7 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
             for k, name in enumerate(cc.node_names):
                 done[k] = layer[name][t] = checked(nodes[k](*row, *done))
         values.append(layer)
-    return Trajectory(values, [{} for _ in values], model.x, scalars, proven_bits=least[0])
+    return Trajectory(values, [{} for _ in values], model.x, scalars)
 
 
 def _coefficient_form(expr: sp.Basic) -> sp.Basic:
@@ -346,7 +342,7 @@ def _coefficient_function(cell: Cell) -> Any:
     used = used or list(range(len(cc.args)))  # coefficients that are numbers: every element's shape still
     args = [cc.args[k] for k in used]
     if len(exprs) == 1:  # a ufunc with one output takes the value itself, not a tuple of one
-        return np.frompyfunc(sp.lambdify(args, exprs[0], [_table(flint), "mpmath"]), len(args), 1), used
+        return np.frompyfunc(sp.lambdify(args, exprs[0], [_table(flint), "mpmath"], cse=True), len(args), 1), used
     joint = sp.lambdify(args, exprs, [_table(flint), "mpmath"], cse=True)
     return np.frompyfunc(lambda *v: tuple(joint(*v)), len(args), len(exprs)), used
 

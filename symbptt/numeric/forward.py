@@ -226,8 +226,6 @@ class Trajectory:
     # the states (the digits a pass at ``digits`` lost of them; −inf where it lost none: exact.exact_forward)
     raised: bool = False  # whether the check raised the digits above those first asked for
     checked: str = ""  # how the check found ``amplified``: exact.AGAINST or exact.CARRIED
-    proven_bits: int | None = None  # Arb's pass: the fewest bits of relative accuracy any stored value's
-    # ball proved (each within 2^−bits of its own size of its step's exact value from the values before it)
 
     @property
     def T(self) -> int:

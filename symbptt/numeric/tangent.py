@@ -63,13 +63,13 @@ def amplification(model: Any, traj: Trajectory) -> float | None:
 
     Args:
         model: the NumericModel the pass was made for (float64 parameters).
-        traj: its exact forward pass, made by arbforward.forward (which proves every stored value: its
-            ``proven_bits``).
+        traj: its exact forward pass, made by arbforward.forward (which proves every stored value within
+            one unit in the last place of the digits it ran at).
 
     Returns:
         The log10 of the amplification (−∞ where no rounding reaches a state), or None.
     """
-    if traj.proven_bits is None or not arbforward.made_with_arb(traj):
+    if not arbforward.made_with_arb(traj):
         return None
     cell, cc = model.cell, compiled(model.cell, "float")
     floats = split.rounded(traj)  # None where a stored value is beyond float64's normal range
