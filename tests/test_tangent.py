@@ -123,3 +123,28 @@ def test_where_float64_cannot_hold_the_pass_a_second_pass_checks_it(monkeypatch)
     assert checked is not None and tangent.amplification(model, checked) is None
     assert exact.exact_forward(model, 20).checked == exact.AGAINST
     assert not math.isnan(exact.exact_forward(model, 20).amplified or 0.0)
+
+
+@pytest.mark.parametrize("cell,layers,seed,scale", [("lstm", 2, 2, 6.0), ("gru", 2, 6, 3.0), ("rnn", 1, 11, 3.0)])
+def test_the_steps_carried_through_the_graph_or_as_maps_give_one_measure(cell, layers, seed, scale, monkeypatch):
+    """Each step's map J_t made for every t at once (a small state) and the errors taken through the
+    one-step graph step by step (a large one, DENSE_MOST) are the same recursion on the same draws: one
+    number, for a batch of 2.  In the two 2-layer networks the errors the layer below passes up decide it:
+    planted, the maps without V_t (the layer below's h at t to the states at t) read a digit or more less."""
+    model = _model(cell, "tanh", 3, layers, 40, seed, scale=scale, batch=2)
+    checked = arbforward.forward(model, 40 + exact.CHECK)
+    got = []
+    for most in (0, 10**9):
+        monkeypatch.setattr(tangent, "DENSE_MOST", most)
+        got.append(tangent.amplification(model, checked))
+    assert got[0] is not None and got[1] is not None and abs(got[0] - got[1]) < 1e-9
+    if layers == 2:
+        real = tangent._Step.__init__
+
+        def without_below(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            self.V = None if self.V is None else np.zeros_like(self.V)
+
+        monkeypatch.setattr(tangent._Step, "__init__", without_below)
+        planted = tangent.amplification(model, checked)
+        assert planted is not None and planted < got[1] - 1.0

@@ -12,8 +12,12 @@ that recursion in float64 along the pass rounded to float64, in units of u, with
 and a sign drawn for it (SAMPLES draws side by side, from a fixed seed), and returns the log10 of the
 largest error of any step's states relative to the step's largest: what rounding is amplified by, as
 exact.exact_forward's check of a pass by one with more digits measures it — without that second pass,
-which costs as much as the first.  Each step is made a linear map first, for every t at once (J_t from
-the states before, V_t from the layer below, ρ_t its own roundings); then one small product a step.
+which costs as much as the first.  For a layer's state of at most DENSE_MOST entries each step is made
+a linear map first, for every t at once (J_t from the states before, V_t from the layer below), then one
+small product a step; above, the errors go through the one-step graph step by step (the same products,
+without making the maps, which cost (S·n)² a step).  Either way ρ_t, the steps' own roundings, are made
+for every t at once.  The check costs 4–10× less than the second pass it replaces (7 ms for an rnn of
+128 units at T = 200 against 128; 11 ms for the §10b network at T = 1000 against 63).
 
 It applies where the pass is Arb's and every stored value is within float64's normal range (so the
 errors' ratios to them are read in float64) and the partials are finite there; elsewhere it returns
@@ -43,6 +47,7 @@ NORMAL = 1e-280  # a step's largest state from which float64 holds its errors' r
 RESCALE = 1e150  # where the largest error is past this, every error is divided by it (the scale kept),
 RESCALE_EVERY = 8  # looked at every this many steps
 CHUNK_BYTES = 32 << 20  # the steps' maps are made about this many bytes of them at a time
+DENSE_MOST = 32  # the most entries of a layer's state for which each step's J_t is made (see _Step)
 
 
 @lru_cache(maxsize=32)
@@ -98,7 +103,9 @@ def amplification(model: Any, traj: Trajectory) -> float | None:
 class _Step:
     """One layer's steps t = 1..T as linear maps of the errors: J_t (the states' errors at t − 1 to theirs
     at t), V_t (the layer below's h at t to the states at t) and ρ_t (the step's own roundings, carried to
-    its states: SAMPLES draws), each made for every t at once through the one-step graph."""
+    its states: SAMPLES draws), each made for every t at once through the one-step graph — J_t and V_t
+    only where the state has at most DENSE_MOST entries (their making costs (S·n)²·n a step, the graph's
+    own products S·n·n·SAMPLES): above, ``carry`` takes the errors through the graph step by step."""
 
     def __init__(self, model: Any, ell: int, values: dict[str, np.ndarray], partials: dict, steps: slice,
                  rng: Any) -> None:
@@ -108,23 +115,40 @@ class _Step:
         self.partials = {key: v[steps] for key, v in partials.items()}
         T, n, B = steps.stop - steps.start, *values[cell.states[0]].shape[1:]
         self.T, self.n, self.B, self.S = T, n, B, len(cell.states)
-        basis = {}  # δs_{t−1} = the basis: column j·n + i is state j's unit i
-        for j, s in enumerate(cell.states):
-            basis[s] = np.zeros((T, n, B, self.S * n))
-            basis[s][:, np.arange(n), :, j * n + np.arange(n)] = 1.0
-        self.J = self._states(self._through(basis, None, None))  # (T, B, S·n, S·n)
+        self.J: np.ndarray | None = None
         self.V: np.ndarray | None = None
-        if ell > 1:
-            e = np.zeros((T, n, B, n))
-            e[:, np.arange(n), :, np.arange(n)] = 1.0
-            self.V = self._states(self._through({}, e, None))  # (T, B, S·n, n)
+        if self.S * n <= DENSE_MOST:
+            basis = {}  # δs_{t−1} = the basis: column j·n + i is state j's unit i
+            for j, s in enumerate(cell.states):
+                basis[s] = np.zeros((T, n, B, self.S * n))
+                basis[s][:, np.arange(n), :, j * n + np.arange(n)] = 1.0
+            self.J = self._states(self._through(basis, None, None))  # (T, B, S·n, S·n)
+            if ell > 1:
+                e = np.zeros((T, n, B, n))
+                e[:, np.arange(n), :, np.arange(n)] = 1.0
+                self.V = self._states(self._through({}, e, None))  # (T, B, S·n, n)
         self.rho = self._states(self._through({}, None, rng))  # (T, B, S·n, SAMPLES)
         self.h = slice(cell.states.index("h") * n, (cell.states.index("h") + 1) * n)  # what the layer above reads
 
-    def _through(self, prev: dict[str, np.ndarray], below: np.ndarray | None, rng: Any) -> dict[str, np.ndarray]:
-        """δ of every stored value of every step from δprev (by state), δ of the input from the layer below
-        and, with ``rng``, each stored value's rounding at its bound with a drawn sign."""
-        cell, T, n, B = self.cell, self.T, self.n, self.B
+    def carry(self, t: int, errors: np.ndarray, below: np.ndarray | None, out: np.ndarray) -> None:
+        """``out`` = J_t·errors (+ V_t·below from the layer below): errors (B, S·n, SAMPLES), below (B, n,
+        SAMPLES) or None for the first layer."""
+        if self.J is not None:
+            np.matmul(self.J[t], errors, out=out)
+            if below is not None and self.V is not None:
+                out += np.matmul(self.V[t], below)
+            return
+        n, at = self.n, slice(t, t + 1)
+        prev = {s: errors[:, j * n:(j + 1) * n].transpose(1, 0, 2)[None] for j, s in enumerate(self.cell.states)}
+        out[...] = self._states(self._through(prev, None if below is None else below.transpose(1, 0, 2)[None],
+                                              None, at))[0]
+
+    def _through(self, prev: dict[str, np.ndarray], below: np.ndarray | None, rng: Any,
+                 at: slice = slice(None)) -> dict[str, np.ndarray]:
+        """δ of every stored value of the steps ``at`` (default all) from δprev (by state), δ of the input from
+        the layer below and, with ``rng``, each stored value's rounding at its bound with a drawn sign."""
+        cell, n, B = self.cell, self.n, self.B
+        T = len(range(*at.indices(self.T)))
         given = [*prev.values()] + ([] if below is None else [below])
         width = SAMPLES if rng is not None else given[0].shape[-1]  # the draws, or the basis's columns
         d: dict[str, np.ndarray] = {f"prev_{s}": v for s, v in prev.items()}
@@ -135,7 +159,7 @@ class _Step:
             if rng is None:
                 return None
             signs = 2.0 * rng.integers(0, 2, size=(T, *self.values[name].shape[1:], width)) - 1.0
-            return signs * np.abs(self.values[name][1:])[..., None]
+            return signs * np.abs(self.values[name][1:][at])[..., None]
 
         for lin in cell.linears:
             total = rounding(lin.name)
@@ -151,7 +175,7 @@ class _Step:
             total = rounding(name)
             for (node, parent), partial in self.partials.items():
                 if node == name and parent in d:
-                    part = partial[..., None] * d[parent]
+                    part = partial[at][..., None] * d[parent]
                     total = part if total is None else total + part
             if total is not None:
                 d[name] = total
@@ -187,10 +211,9 @@ def _carried(model: Any, layers: list[tuple[dict[str, np.ndarray], dict]], tops:
         for t in range(span.stop - lo):
             below = None
             for k, step in enumerate(steps):
-                e = np.matmul(step.J[t], errors[k], out=history[k][t])
+                e = history[k][t]
+                step.carry(t, errors[k], below, e)
                 e += step.rho[t]
-                if below is not None and step.V is not None:
-                    e += np.matmul(step.V[t], below)
                 errors[k], below = e, e[:, step.h]
             scales[lo + t] = scale
             if t % RESCALE_EVERY == 0:
