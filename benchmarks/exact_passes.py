@@ -27,7 +27,9 @@ T = 1000 and 130 digits (3.3–5.6× against mpmath's pass repeated with its exp
 7.5–9.3× faster than mpmath's, its gradients within 3e-58 of mpmath's at 60 digits; the estimates
 1.2–2.7× what the passes took (1.17–2.51× since they count exponentials, operations and the Python
 around each array of a step, 2026-12-06); the report made exact 7.1–19.1× the float64 report with Arb, 39–81× with
-mpmath (the LSTM of 128 units refused with mpmath); the gradients call 28–34 ms against 300–328 (9.6–10.7×)
+mpmath (the LSTM of 128 units refused with mpmath), and since Arb's pass is checked without a second
+one (numeric/tangent.py) 6.2–15.9× with Arb, 81–117× with mpmath (whose float64 report had become
+faster, two runs, 2026-12-06); the gradients call 28–34 ms against 300–328 (9.6–10.7×)
 for one sequence and 133–169 ms against 602–650 (3.6–4.5×) for the batch; at T = 1000, 176 ms (Arb's pass
 at 130 digits, its rest at 35) against 4.05 s (mpmath at 368 digits, 23×), where it had settled two Arb
 passes, at 130 and 260 digits, in 355 ms (the call alone: 130–140 ms).

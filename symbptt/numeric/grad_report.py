@@ -133,7 +133,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         digits: the significant digits float64 must keep (as measured) for the report to stay in float64;
             below that its forward pass is recomputed exactly (Arb's, else mpmath's) and the rest read in
             float64 from it where that keeps them (numeric/split.py), else computed exactly too (Arb's
-            where it serves, numeric/arbbackward.py): about 7–20× the float64 report with Arb, 40–80×
+            where it serves, numeric/arbbackward.py): about 6–16× the float64 report with Arb, 80–120×
             with mpmath (an LSTM of 128 units at T = 1000, an rnn of 64 at T = 1000, a GRU of 64 and an
             LSTM of 16 at T = 300).
 
