@@ -148,3 +148,18 @@ def test_the_steps_carried_through_the_graph_or_as_maps_give_one_measure(cell, l
         monkeypatch.setattr(tangent._Step, "__init__", without_below)
         planted = tangent.amplification(model, checked)
         assert planted is not None and planted < got[1] - 1.0
+
+
+def test_partials_float64_cannot_evaluate_send_the_pass_to_a_second_one(monkeypatch):
+    """Planted: the partials' float64 function raises (as a cell file's function might at a value it
+    refuses).  The carried check says it does not apply (None), without a traceback, and exact_forward
+    checks the pass by a second one."""
+    model = _chaotic(60)
+    checked = arbforward.forward(model, 40)
+
+    def refusing(*rows):
+        raise ValueError("math domain error")
+
+    monkeypatch.setattr(tangent, "_partials", lambda cell: ([("h", "a")], refusing))
+    assert tangent.amplification(model, checked) is None
+    assert exact.exact_forward(model, 30).checked == exact.AGAINST

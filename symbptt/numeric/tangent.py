@@ -86,16 +86,19 @@ def amplification(model: Any, traj: Trajectory) -> float | None:
                 for layer in values]
         if any(np.any((top > 0) & (top < NORMAL)) for top in tops):  # a step of zeros is not compared,
             return None  # as exact._agreeing_digits does not compare it
-        keys, function = _partials(cell)
         layers = []
-        for ell in range(1, model.layers + 1):
-            rows = step_rows(cc, floats, ell)
-            shape = rows[0].shape
-            partials = {key: np.broadcast_to(np.asarray(v, dtype=float), shape)
-                        for key, v in zip(keys, function(*rows), strict=True)}
-            if not all(np.all(np.isfinite(v)) for v in partials.values()):
-                return None
-            layers.append((values[ell - 1], partials))
+        try:  # a partial float64 cannot evaluate (a cell file's function at a value it refuses) is not carried
+            keys, function = _partials(cell)
+            for ell in range(1, model.layers + 1):
+                rows = step_rows(cc, floats, ell)
+                shape = rows[0].shape
+                partials = {key: np.broadcast_to(np.asarray(v, dtype=float), shape)
+                            for key, v in zip(keys, function(*rows), strict=True)}
+                if not all(np.all(np.isfinite(v)) for v in partials.values()):
+                    return None
+                layers.append((values[ell - 1], partials))
+        except (ArithmeticError, ValueError, TypeError, NameError):
+            return None
         worst = _carried(model, layers, tops)
     return None if np.isnan(worst) or worst == np.inf else worst
 
