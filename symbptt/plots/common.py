@@ -135,6 +135,13 @@ def masked(values: np.ndarray) -> np.ma.MaskedArray:
     return np.ma.masked_invalid(values)
 
 
+def hatch_decided(ax: Axes, x: np.ndarray, y: np.ndarray, decided: np.ndarray) -> None:
+    """Hatch the cells of a grid (``decided``: y by x) whose values rounding decides, not the model: the
+    one mark regimes, surface and gates draw there (nothing where none is)."""
+    if decided.any():
+        ax.contourf(x, y, decided.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+
+
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """The [start, stop) index ranges where ``mask`` holds."""
     out, start = [], None

@@ -14,7 +14,7 @@ from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, cell_rounding_decides
 from ..progress import Progress
 from ..validate import integer, number
 from ..validate import seed as checked_seed
-from .common import Drawn, Plotted, caption, check_range, check_steps, colour_map, masked, new_figure
+from .common import Drawn, Plotted, caption, check_range, check_steps, colour_map, hatch_decided, masked, new_figure
 
 LEVELS = (-40, -20, -10, -5, -2, -1)
 HELD = -2.0  # the colour scale is fitted to where the carousel alone keeps Π f ≥ 10^HELD
@@ -132,8 +132,7 @@ def gates(b_min: float = -2.0, b_max: float = 6.0, points: int = 81, T_max: int 
         extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
             (bool(finite.size and finite.min() < -limit), bool(finite.size and finite.max() > limit)), "neither")
         fig.colorbar(mesh, ax=ax, label=label, extend=extend)
-        if decided.any():  # hatched: the cells whose values rounding decides
-            ax.contourf(grid, Ts, decided.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+        hatch_decided(ax, grid, Ts, decided)  # the cells whose values rounding decides
         levels = [v for v in LEVELS if np.nanmin(carousel) < v < np.nanmax(carousel)]
         if levels:
             cs = ax.contour(grid, Ts, carousel, levels=levels, colors="k", linewidths=0.7, linestyles="--")

@@ -26,6 +26,7 @@ from .common import (
     colour_map,
     diverging,
     gamma_of,
+    hatch_decided,
     label_region,
     masked,
     new_figure,
@@ -136,8 +137,7 @@ def _panel(fig: Figure, ax: Axes, act: str, weights: np.ndarray, values: np.ndar
     else:
         norm, note = sequential(values), ""
     mesh = ax.pcolormesh(weights, Ts, masked(values), cmap=cmap, norm=norm, shading="nearest", rasterized=True)
-    if mask.any():  # hatched: cells whose value rounding decides (a chaotic trajectory)
-        ax.contourf(weights, Ts, mask.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+    hatch_decided(ax, weights, Ts, mask)  # cells whose value rounding decides (a chaotic trajectory)
     fig.colorbar(mesh, ax=ax, label=("log10 |∂h_T/∂h_0|" if quantity == "jacobian" else "log10 |∂L/∂w|"))
     levels = contour_levels(values)
     if levels:

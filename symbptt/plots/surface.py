@@ -10,7 +10,7 @@ from ..budget import check_grid
 from ..escape import plot_text
 from ..numeric.sweeps import AMPLIFIED, DIGITS_LEFT, rounding_decides
 from ..validate import integer, number
-from .common import Drawn, Plotted, caption, check_range, check_steps, new_figure
+from .common import Drawn, Plotted, caption, check_range, check_steps, hatch_decided, new_figure
 
 CLIFF = 0.25  # a cliff: the loss changes by more than this share of its range between neighbouring points,
 TYPICAL = 10.0  # and by more than this many times the median change
@@ -108,8 +108,7 @@ def surface(activation: str = "tanh", w_min: float = -3.0, w_max: float = 3.0, b
         fig.colorbar(mesh, ax=ax, label=label)
         if cliff.any():  # the cliffs, outlined on both panels
             ax.contour(w, b, cliff.astype(float), levels=[0.5], colors="red", linewidths=0.9)
-        if decided.any():  # hatched: the points whose values rounding decides
-            ax.contourf(w, b, decided.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+        hatch_decided(ax, w, b, decided)  # the points whose values rounding decides
         ax.set_xlabel("$w$")
         ax.set_ylabel("$b$")
     fig.suptitle("Pascanu, Mikolov & Bengio's single unit: $a_t = w\\,\\sigma(a_{t-1}) + b$ "
