@@ -43,14 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from symbptt.activations import get_activation  # noqa: E402
-from symbptt.budget import arb_pass_seconds, mp_pass_seconds  # noqa: E402
 from symbptt.cells import get_cell  # noqa: E402
 from symbptt.cells.userfile import load_cell_file  # noqa: E402
 from symbptt.check.trials import draw_layers  # noqa: E402
 from symbptt.numeric import arbforward, exact, split  # noqa: E402
-from symbptt.numeric.cost import operations, transcendentals  # noqa: E402
+from symbptt.numeric.cost import arb_seconds, mp_seconds  # noqa: E402
 from symbptt.numeric.factors import NumericModel  # noqa: E402
-from symbptt.numeric.forward import compiled  # noqa: E402
 from symbptt.primitives import forget_mp_values  # noqa: E402
 
 CELLS = [("rnn", "tanh", 1), ("rnn", "tanh", 4), ("rnn", "sin(a)", 2), ("rnn", "log(1 + exp(a))", 2),
@@ -80,12 +78,7 @@ def model(cell: str, activation: str, n: int, T: int) -> NumericModel:
 
 def priced(m: NumericModel, n: int, digits: int, arb: bool) -> float:
     """The budget's estimate of ``m``'s exact pass and rest at ``digits`` (Arb's with ``arb``)."""
-    functions = transcendentals(m.cell, kept=not arb)
-    if arb:
-        keys = len(compiled(m.cell, "float").keys)
-        return arb_pass_seconds(m.cell, n, 1, m.T, 1, 1, digits, keys, functions=functions,
-                                operations=operations(m.cell))
-    return mp_pass_seconds(m.cell, n, 1, m.T, 1, 1, digits, functions=functions, operations=operations(m.cell))
+    return (arb_seconds if arb else mp_seconds)(m.cell, n, 1, m.T, 1, 1, digits)
 
 
 def run(m: NumericModel, digits: int, arb: bool) -> float | None:

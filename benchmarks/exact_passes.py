@@ -56,13 +56,12 @@ from run import _interleaved, median_time  # noqa: E402  (benchmarks/run.py)
 
 import symbptt  # noqa: E402
 from symbptt.activations import get_activation  # noqa: E402
-from symbptt.budget import arb_pass_seconds  # noqa: E402
 from symbptt.cells import get_cell  # noqa: E402
 from symbptt.check.trials import draw_layers  # noqa: E402
 from symbptt.errors import SymbpttError  # noqa: E402
 from symbptt.numeric import arbbackward, arbforward, split  # noqa: E402
 from symbptt.numeric import gradients as gradients_module  # noqa: E402
-from symbptt.numeric.cost import operations, transcendentals  # noqa: E402
+from symbptt.numeric.cost import arb_seconds  # noqa: E402
 from symbptt.numeric.exact import CHECK  # noqa: E402
 from symbptt.numeric.factors import NumericModel, gradient_blocks  # noqa: E402
 from symbptt.numeric.forward import Trajectory, compiled, forward  # noqa: E402
@@ -164,9 +163,7 @@ def estimate_rows(smoke: bool) -> list[str]:
         params = [{k: (v if np.ndim(v) == 2 else np.reshape(v, (-1, 1))) for k, v in p.items()}
                   for p in draw_layers(spec, n, 1, layers, rng, 2.0)]
         model = NumericModel(spec, params, rng.normal(size=(T, 1, batch)), np.zeros((n, batch)))
-        keys = len(compiled(spec, "float").keys)
-        guess = arb_pass_seconds(spec, n, 1, T, batch, layers, dps, keys, functions=transcendentals(spec, kept=False),
-                                 operations=operations(spec))
+        guess = arb_seconds(spec, n, 1, T, batch, layers, dps)
         start = time.process_time()
         traj = arbforward.forward(model, dps)
         with mpmath.workdps(dps):

@@ -15,19 +15,13 @@ from test_arbforward import _model
 from symbptt import budget, plots
 from symbptt.errors import SymbpttError
 from symbptt.numeric import arbbackward, arbforward, cost, exact, split
-from symbptt.numeric.forward import compiled
 
 
 def _estimates(model, dps: int) -> tuple[float, float]:
     """(Arb's estimate, mpmath's) for ``model`` at ``dps`` digits."""
     n, m, B = model.params[0]["h0"].shape[0], model.x.shape[1], model.x.shape[2]
-    keys = len(compiled(model.cell, "float").keys)
-    return (budget.arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
-                                    functions=cost.transcendentals(model.cell, kept=False),
-                                    operations=cost.operations(model.cell)),
-            budget.mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
-                                   functions=cost.transcendentals(model.cell, kept=True),
-                                   operations=cost.operations(model.cell)))
+    return (cost.arb_seconds(model.cell, n, m, model.T, B, model.layers, dps),
+            cost.mp_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
 def test_arb_is_priced_as_arb_where_it_serves(monkeypatch):
@@ -204,13 +198,10 @@ def test_a_second_try_with_more_bits_is_priced_before_it_starts(monkeypatch):
     model = _model("rnn", "tanh", 4, 1, 40, 1)
     monkeypatch.setattr(arbforward, "GUARD", -64)
     n, m, B = 4, model.x.shape[1], 1
-    keys = len(compiled(model.cell, "float").keys)
     prec = dps_to_prec(45)
 
     def seconds(bits: int) -> float:
-        return budget.arb_pass_seconds(model.cell, n, m, model.T, B, 1, prec_to_dps(bits), keys,
-                                       functions=cost.transcendentals(model.cell, kept=False),
-                                       operations=cost.operations(model.cell))
+        return cost.arb_seconds(model.cell, n, m, model.T, B, 1, prec_to_dps(bits))
 
     second = seconds(2 * prec - 64)
     monkeypatch.setattr(budget, "MAX_SECONDS", 1.01 * second)

@@ -81,6 +81,20 @@ def operations(cell: Cell) -> int:
     return int(nodes + sum(sp.count_ops(e) for _, e in replaced) + sum(sp.count_ops(e) for e in reduced))
 
 
+def mp_seconds(cell: Cell, n: int, m: int, T: int, batch: int, layers: int, dps: int) -> float:
+    """budget.mp_pass_seconds of an mpmath pass and rest of ``cell``, with the exponentials (kept between
+    a node and its slope) and the operations its expressions make."""
+    return mp_pass_seconds(cell, n, m, T, batch, layers, dps, functions=transcendentals(cell, kept=True),
+                           operations=operations(cell))
+
+
+def arb_seconds(cell: Cell, n: int, m: int, T: int, batch: int, layers: int, dps: int) -> float:
+    """budget.arb_pass_seconds of Arb's pass and rest of ``cell``, with its step coefficients and the
+    exponentials (each group its own) and operations its expressions make."""
+    return arb_pass_seconds(cell, n, m, T, batch, layers, dps, len(compiled(cell, "float").keys),
+                            functions=transcendentals(cell, kept=False), operations=operations(cell))
+
+
 def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     """The estimated seconds of one mpmath pass of ``model`` at ``dps`` digits (budget.mp_pass_seconds),
     after refusing it in one line when that is beyond the budget; ``most``: ``dps`` is the most the pass
@@ -88,9 +102,7 @@ def mp_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     n, m, B = _sizes(model)
     digits = f"up to {dps}" if most else str(dps)
     return estimate(f"the exact pass ({digits} digits) of a {model.cell.name} with n = {n}, T = {model.T}, batch {B}",
-                    ADVICE, seconds=mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
-                                                    functions=transcendentals(model.cell, kept=True),
-                                                    operations=operations(model.cell)))
+                    ADVICE, seconds=mp_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
 def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
@@ -98,13 +110,10 @@ def arb_cost(model: NumericModel, dps: int, most: bool = False) -> float:
     (budget.arb_pass_seconds), after refusing them in one line when that is beyond the budget; ``most``:
     ``dps`` is the most the pass may need, and the refusal says so."""
     n, m, B = _sizes(model)
-    keys = len(compiled(model.cell, "float").keys)
     digits = f"up to {dps}" if most else str(dps)
     return estimate(f"the exact pass ({digits} digits, with Arb's balls) of a {model.cell.name} with n = {n}, "
                     f"T = {model.T}, batch {B}", ADVICE,
-                    seconds=arb_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps, keys,
-                                             functions=transcendentals(model.cell, kept=False),
-                                             operations=operations(model.cell)))
+                    seconds=arb_seconds(model.cell, n, m, model.T, B, model.layers, dps))
 
 
 def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = False) -> float:
@@ -117,8 +126,7 @@ def truncated_cost(model: NumericModel, k: int, dps: int, with_pass: bool = Fals
     seconds = mp_pass_seconds(model.cell, n, m, steps, B, model.layers, dps, functions=0.0,  # stored values
                               operations=0)
     if with_pass:
-        seconds += mp_pass_seconds(model.cell, n, m, model.T, B, model.layers, dps,
-                                   functions=transcendentals(model.cell, kept=True), operations=operations(model.cell))
+        seconds += mp_seconds(model.cell, n, m, model.T, B, model.layers, dps)
     what = "the exact pass and truncated gradients" if with_pass else "the exact truncated gradients"
     return estimate(f"{what} ({dps} digits, {k} steps back) of a {model.cell.name} with n = {n}, T = {model.T}, "
                     f"batch {B}", ADVICE, seconds=seconds)
@@ -132,4 +140,5 @@ def held_per_step(cell: Cell) -> int:
             + 2)
 
 
-__all__ = ["arb_cost", "held_per_step", "mp_cost", "operations", "transcendentals", "truncated_cost"]
+__all__ = ["arb_cost", "arb_seconds", "held_per_step", "mp_cost", "mp_seconds", "operations", "transcendentals",
+           "truncated_cost"]

@@ -17,12 +17,11 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 
-from ..budget import arb_pass_seconds, mp_pass_seconds
 from . import arbforward, kernel, split
-from .cost import operations, transcendentals
+from .cost import arb_seconds, mp_seconds
 from .exact import DPS, exact_forward
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, Trajectory, UlpNoise, compiled, float_difference_digits
+from .forward import ROUNDING, Trajectory, UlpNoise, float_difference_digits
 from .jit_nudge import nudged_gradients
 from .logspace import log10_jacobian_norms
 
@@ -265,14 +264,11 @@ def whole_pays(model: NumericModel, dps: int) -> bool:
     model, budget.arb_pass_seconds, else mpmath's, budget.mp_pass_seconds) — is more than the reruns left
     cost on NumPy (RERUN_STEP a step).  Deterministic: it reads the sizes only."""
     cell, T, m, B, layers = model.cell, model.x.shape[0], model.x.shape[1], model.x.shape[2], model.layers
-    n, keys = model.params[0][f"{cell.states[0]}0"].shape[0], len(compiled(cell, "float").keys)
+    n = model.params[0][f"{cell.states[0]}0"].shape[0]
+    seconds = arb_seconds if arbforward.serves(model) else mp_seconds
 
     def priced(digits: int) -> float:
-        if arbforward.serves(model):
-            return arb_pass_seconds(cell, n, m, T, B, layers, digits, keys,
-                                    functions=transcendentals(cell, kept=False), operations=operations(cell))
-        return mp_pass_seconds(cell, n, m, T, B, layers, digits, functions=transcendentals(cell, kept=True),
-                               operations=operations(cell))
+        return seconds(cell, n, m, T, B, layers, digits)
 
     return (priced(dps) - priced(DPS + 16)) / 2 > (len(HELD_RUNS) - 1) * RERUN_STEP * T * layers * B
 
