@@ -39,6 +39,7 @@ from ..activations import numpy_functions
 from ..cells import INPUT, Cell
 from ..step import step_graph
 from . import arbforward, split
+from .factors import NumericModel
 from .forward import Trajectory, compiled, stable_form, step_rows
 
 SAMPLES = 4  # independent draws of the rounding signs, carried side by side
@@ -60,7 +61,7 @@ def _partials(cell: Cell) -> tuple[list[tuple[str, str]], Any]:
     return keys, sp.lambdify(cc.args, exprs, numpy_functions(*exprs), cse=True)
 
 
-def amplification(model: Any, traj: Trajectory) -> float | None:
+def amplification(model: NumericModel, traj: Trajectory) -> float | None:
     """log10 of the most that rounding is amplified by in the states of ``traj``: the largest error, relative
     to its step's largest state, that the recursion above carries from a rounding of every stored value
     by one part in its size (so that a pass which rounds each value to d digits keeps about d less this of
@@ -110,11 +111,11 @@ class _Step:
     only where the state has at most DENSE_MOST entries (their making costs (S·n)²·n a step, the graph's
     own products S·n·n·SAMPLES): above, ``carry`` takes the errors through the graph step by step."""
 
-    def __init__(self, model: Any, ell: int, values: dict[str, np.ndarray], partials: dict, steps: slice,
+    def __init__(self, model: NumericModel, ell: int, values: dict[str, np.ndarray], partials: dict, steps: slice,
                  rng: Any) -> None:
         cell = model.cell
         self.cell, self.params = cell, model.params[ell - 1]
-        self.values = {name: v[steps.start:steps.stop + 1] for name, v in values.items()}  # t − 1 to t
+        self.values = {name: v[steps.start + 1:steps.stop + 1] for name, v in values.items()}  # each step's own
         self.partials = {key: v[steps] for key, v in partials.items()}
         T, n, B = steps.stop - steps.start, *values[cell.states[0]].shape[1:]
         self.T, self.n, self.B, self.S = T, n, B, len(cell.states)
@@ -162,7 +163,7 @@ class _Step:
             if rng is None:
                 return None
             signs = 2.0 * rng.integers(0, 2, size=(T, *self.values[name].shape[1:], width)) - 1.0
-            return signs * np.abs(self.values[name][1:][at])[..., None]
+            return signs * np.abs(self.values[name][at])[..., None]
 
         for lin in cell.linears:
             total = rounding(lin.name)
@@ -190,7 +191,7 @@ class _Step:
         return np.ascontiguousarray(stacked.transpose(0, 2, 1, 3))
 
 
-def _carried(model: Any, layers: list[tuple[dict[str, np.ndarray], dict]], tops: list[np.ndarray]) -> float:
+def _carried(model: NumericModel, layers: list[tuple[dict[str, np.ndarray], dict]], tops: list[np.ndarray]) -> float:
     """log10 of the largest error of any state over its step's largest state, in units of the rounding: e_t =
     J_t e_{t−1} + V_t e^{below}_t + ρ_t·10^−scale, rescaled as it grows (looked at every RESCALE_EVERY steps:
     an error that leaves float64's range before then is ∞, and the caller checks by a second pass).  The
