@@ -4,6 +4,7 @@ digits it claims against reference.py, and what sends the report back to mpmath.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import mpmath
@@ -105,6 +106,9 @@ def test_an_exact_forward_pass_is_checked_where_growth_peaks_before_the_last_ste
                                   arbforward.forward(model, digits + exact.CHECK))
     assert -1.0 < found - ((dps_to_prec(digits) + arbforward.GUARD) * math.log10(2) - held) < 4.0
     assert "up to" not in report["precision"] and "kept no digit" in report["precision"]
+    quoted = " ".join((Path(__file__).resolve().parent.parent / "docs" / "reference.md").read_text().split())
+    assert f"about 10^{found:g} in the states, as measured by carrying" in quoted  # the docs quote this report
+    assert f"(n = 13, T = 848) 10^4 times off at 30 digits; it now runs at {digits}." in quoted
     monkeypatch.setattr(exact, "HELD", -math.inf)
     unchecked = grad_report.grad_report(cfg)
     assert unchecked["precision"].startswith("Arb at 30 digits") and not exact_everywhere(unchecked)
@@ -525,7 +529,6 @@ def test_the_read_of_a_cell_without_linear_maps_moves_its_parameters_and_inputs(
     (numeric/sizes.py: |cos(…)|·10^6 for the rounding of that sum) find it short too, with the
     parameters and inputs held.  Planted: with both left out, the read claimed 12.9 (T = 100) and 12.5
     (T = 300) digits and was off by 1e-9."""
-    from pathlib import Path
 
     from symbptt.numeric import exact
 
