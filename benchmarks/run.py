@@ -650,7 +650,7 @@ def precision_section(smoke: bool) -> list[str]:
             "than the forward pass's and saves more than the reruns cost (numeric/reruns.py; the rows that say "
             "\"Arb at M digits for the rest\"), else at the forward pass's (the rows that say only \"Arb at N "
             f"digits\"). Each exact forward pass is made with {CHECK} digits more and checked (numeric/exact.py): "
-            "Arb's by carrying its proven rounding along it (numeric/tangent.py, a few milliseconds), mpmath's "
+            "Arb's by carrying its proven rounding along it (numeric/tangent.py), mpmath's "
             "by a second pass at the digits asked for. The calm run stays in float64 except for blocks that "
             "lose range.\n"]
 
