@@ -19,6 +19,10 @@ from symbptt.reference import Numbers, bptt
 from symbptt.reference import forward as reference_forward
 
 REFERENCE_DIGITS = 150  # far beyond the ~30 digits the differences below cancel (the fixed-point run's 2^{1−t})
+# reference.py's passes of the GRUs driven or scaled × 100 below (their exact paths took 134–250 digits): at
+# 400 digits their gradients agree with a 1000-digit pass to 10^−353 or closer, entry by entry (seeds 8,
+# 12, 15, 18, 24 and 36), at a quarter of its time
+SATURATED_DIGITS = 400
 
 
 def _saturated(seed: int, n: int, T: int, scale: float) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -163,14 +167,14 @@ def test_a_pass_carried_with_a_wider_exponent_agrees_with_the_reference(seed, ex
     """GRUs driven × 100 whose tanh nodes reach |a| = 590–800 (distances down to 10⁻⁶⁹⁵): carried with a
     wider exponent, their coefficients below float64's range rounded once and checked as underflow
     (numeric/underflow.py), they stay in float64 (no exact pass) and agree with reference.py's
-    1000-digit pass to 1e-13 (these used to take about 250 digits of mpmath)."""
+    400-digit pass to 1e-13 (these used to take about 250 digits of mpmath)."""
     params, x, y = _saturated(seed, 4, 100, 100.0)
     with np.errstate(all="ignore"):
         values = ArrayFactors(_model(params, x, y))
     assert np.max(np.abs(values.traj.values[0]["a_n"])) > 500  # e^{−2|a|}: far below the normal range
     got = symbptt.gradients(params, x, y, cell="gru")
     assert got.digits == 0 and exact_passes == []
-    with mpmath.workdps(1000):
+    with mpmath.workdps(SATURATED_DIGITS):
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
     assert _worst(got.grads, exact) < 1e-13
 
@@ -254,11 +258,11 @@ def test_a_step_that_shrinks_delta_by_hundreds_of_decades_stays_in_float64(monke
     every step (kernel.CHECKED_EVERY); δ then changes exponent often, and each gradient's check adds up
     the runs of steps that share one before comparing (a run of tiny rows alone fails where the whole sum
     stands: seed 36).  Both stay in float64, and every gradient is within 1e-13 of its Σ|terms| of
-    reference.py's 1000-digit pass; with either change undone (planted), the pass goes to mpmath."""
+    reference.py's 400-digit pass; with either change undone (planted), the pass goes to mpmath."""
     params, x, y = made()
     got = symbptt.gradients(params, x, y, cell="gru")
     assert got.digits == 0 and exact_passes == []
-    with mpmath.workdps(1000):  # what the saturated differences cancel (the exact path took 178 digits)
+    with mpmath.workdps(SATURATED_DIGITS):  # beyond what the differences cancel (the exact path took 178)
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
     _within_rounding(got, params, x, y, exact)
     monkeypatch.setattr(kernel, *planted)
@@ -272,7 +276,7 @@ def test_a_gate_that_underflows_in_the_forward_pass_leaves_the_pass_in_float64(m
     state stored at that step is checked against its exact value from the step's float64 leaves
     (underflow._forward_entries), that entry's coefficients are computed again exactly, and the distances
     to ±1 take the gate and the factor there from mpmath (distances._Exact): the pass stays in float64 and
-    agrees with reference.py's 1000-digit pass within rounding of each Σ|terms|.  These took 134 and 175
+    agrees with reference.py's 400-digit pass within rounding of each Σ|terms|.  These took 134 and 175
     digits of mpmath; with the forward pass's events not followed (planted), they do again."""
     from symbptt.numeric import underflow
 
@@ -282,7 +286,7 @@ def test_a_gate_that_underflows_in_the_forward_pass_leaves_the_pass_in_float64(m
     assert ("forward", "underflow") in watch.events
     got = symbptt.gradients(params, x, y, cell="gru")
     assert got.digits == 0 and exact_passes == []
-    with mpmath.workdps(1000):
+    with mpmath.workdps(SATURATED_DIGITS):
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
     _within_rounding(got, params, x, y, exact)
     followed = underflow.recoverable
@@ -336,9 +340,9 @@ def test_float64_keeps_few_digits_of_a_cancelling_sum_and_digits_12_says_so():
     """A saturated GRU kept in float64 whose W_z's first row sums steps of ±3·10⁻²⁹ to 6·10⁻⁴¹: float64
     keeps only a few of its digits (a sum is within rounding of its Σ|terms|, no closer), and digits=12,
     which measures what float64 kept, computes the gradients again exactly (to 1e-13 of reference.py's
-    1000-digit pass)."""
+    400-digit pass)."""
     params, x, y = _saturated(15, 4, 100, 100.0)
-    with mpmath.workdps(1000):
+    with mpmath.workdps(SATURATED_DIGITS):
         exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "gru", kind="mp")[1][0]
     assert _worst(symbptt.gradients(params, x, y, cell="gru").grads, exact) > 1e-6
     measured = symbptt.gradients(params, x, y, cell="gru", digits=12)
