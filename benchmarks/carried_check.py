@@ -11,17 +11,17 @@ weights ×0.5–6, 20–60 digits), this script prints:
   digits (so that d − shared is a measure, not the lower bound d), the carried amplification less the
   one mpmath's second pass measures (mpmath's: its passes round every stored value at d digits, as the
   carried check assumes; Arb's share GUARD bits more).  Nodes that mpmath rounds inside are counted
-  apart — the cell files' sum shifted by 10^6 under sin, which no stored value holds, and 1 + e^a in
-  log(1 + e^a) for a ≪ 0: Arb's pass proves the node and mpmath's does not, so there mpmath's pass loses
-  more than Arb's;
+  apart — the cell files' sum shifted by 10^6 under sin, which no stored value holds, 1 + e^a in
+  log(1 + e^a) for a ≪ 0, and tanh(a)·π before it is divided by e: Arb's pass proves the node and
+  mpmath's does not, so there mpmath's pass loses more than Arb's;
 - CPU time of the carried check against the second pass it saves (Arb's, at d + CHECK digits).
 
-On the 2-core machine of the notes (2026-12-06, seeds 1 and 2, 150 cases each): the check carried in
-298 of the 298 Arb passes made; the carried amplification 0.49 to 2.55 digits above mpmath's measure in
-the 233 comparable cases of the built-in cells and the other files, and 4.20 below to 1.76 above it in
-the 57 where mpmath rounds inside a node; on these small cases the carried checks took 0.43–0.45× the
-CPU of the second passes they save (the chaotic network of docs/performance.md §10b at T = 1000: 11 ms
-against 63).
+On the 2-core machine of the notes (2026-12-06, seeds 1 and 2, 150 cases each, with erf, atan and
+π·tanh(a)/e among the activations): the check carried in 300 of the 300 Arb passes made; the carried
+amplification 0.49 to 2.55 digits above mpmath's measure in the 225 comparable cases of the built-in cells
+and the other files, and 4.20 below to 1.75 above it in the 66 where mpmath rounds inside a node; on these
+small cases the carried checks took 0.39–0.44× the CPU of the second passes they save (the chaotic network
+of docs/performance.md §10b at T = 1000: 11 ms against 63).
 
     python benchmarks/carried_check.py --seed 1 --cases 150
 """
@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from test_arbforward import ACTIVATIONS, _model  # noqa: E402  (tests/test_arbforward.py)
+from test_arbforward import ACTIVATIONS, ROUNDED_INSIDE, _model  # noqa: E402  (tests/test_arbforward.py)
 
 from symbptt.cells import BUILTIN  # noqa: E402
 from symbptt.cells.userfile import load_cell_file  # noqa: E402
@@ -101,7 +101,7 @@ def compare(seed: int, count: int) -> dict[str, list[float]]:
         got["applies"].append(1.0)
         shared = _agreeing_digits(model.cell.states, _mp_pass(model, dps), _mp_pass(model, dps + CHECK))
         if MEASURED <= shared < np.inf:
-            inside = label.split()[0] in INSIDE or "log(1 + exp(a))" in label
+            inside = label.split()[0] in INSIDE or any(act in label for act in ROUNDED_INSIDE)
             got["inside" if inside else "others"].append(carried - (dps - shared))
     return got
 
@@ -114,7 +114,7 @@ def main() -> int:
     got = compare(args.seed, args.cases)
     print(f"{len(got['applies'])} of {len(got['all'])} Arb passes checked by carrying their rounding")
     for group, words in (("others", "built-in cells and the other cell files"),
-                         ("inside", "nodes mpmath rounds inside (the shifted files, log(1 + e^a))")):
+                         ("inside", "nodes mpmath rounds inside (the shifted files, log(1 + e^a), π·tanh(a)/e)")):
         d = np.array(got[group])
         if d.size:
             print(f"{words}: carried − measured amplification {d.min():+.2f} to {d.max():+.2f} digits "

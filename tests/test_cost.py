@@ -84,6 +84,18 @@ def test_the_estimate_grows_with_every_size():
     assert np.isfinite(first) and first > 0
 
 
+def test_an_error_function_and_an_arctangent_are_priced():
+    """erf and atan, which a custom activation may use, are counted where they were free: erf(a) forward
+    as 5 exponentials (mpmath's costs 2.5–7.2 from 50 to 1000 digits) and its slope 2e^(−a²)/√π back as
+    1; atan(a) as 1, its slope 1/(1 + a²) as none."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+
+    for text, count in (("erf(a)", 6.0), ("atan(a)", 1.0)):
+        spec = get_cell("rnn", get_activation(text))
+        assert cost.transcendentals(spec, kept=False) == cost.transcendentals(spec, kept=True) == count, text
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "mgu"])
 def test_the_exponentials_priced_are_those_an_exact_pass_computes(cell):
     """cost.transcendentals counts what mpmath's pass evaluates per unit and step: for cells made of the

@@ -16,7 +16,7 @@ arithmetic's would; what each step's rounding costs after T steps is what the ca
 
 A value that fails the check (a sum cancelling more than GUARD bits, a kink whose side a ball does not
 decide) runs the pass again with more bits (``attempt``, RETRIES).  A cell whose nodes use a function
-outside _FUNCTIONS, a constant such as π, per-element parameters, a value no precision gives (NaN, an
+outside _FUNCTIONS, a constant other than π and e, per-element parameters, a value no precision gives (NaN, an
 argument beyond primitives.MAX_MAG), a last try that still fails the check, or python-flint missing (or
 SYMBPTT_ARB=0): ``forward`` returns None and the caller runs mpmath's pass, which says what is wrong where
 something is.
@@ -83,7 +83,11 @@ def _table(flint: Any) -> dict[str, Any]:
     arb, fmpz = flint.arb, flint.fmpz
     reach = arb(2) ** P.MAX_MAG
 
+    def ball(x: Any) -> Any:  # a number the printer wrote as it is (exp(-1) of 1/E, log(2)) as an Arb number
+        return x if type(x) is arb else arb(x)
+
     def _reached(x: Any) -> Any:  # refused beyond 2^MAX_MAG, where mpmath's pass raises BeyondReach
+        x = ball(x)
         if abs(x) > reach:
             raise Refused
         return x
@@ -96,8 +100,8 @@ def _table(flint: Any) -> dict[str, Any]:
 
     return {
         "mpf": mpf,
-        "tanh": lambda x: x.tanh(),
-        "Logistic": lambda x: 1 / (1 + (-x).exp()),
+        "tanh": lambda x: ball(x).tanh(),
+        "Logistic": lambda x: 1 / (1 + (-ball(x)).exp()),
         "Max": lambda *xs: _largest(xs, 1),
         "Min": lambda *xs: _largest(xs, -1),
         "H": lambda x: arb(1) if _positive(x) else arb(0),  # the kink convention: H(0) = 0
@@ -106,11 +110,13 @@ def _table(flint: Any) -> dict[str, Any]:
         "cos": lambda x: _reached(x).cos(),
         "sinh": lambda x: _reached(x).sinh(),
         "cosh": lambda x: _reached(x).cosh(),
-        "log": lambda x: x.log() if _positive(x) else _give_up(),
-        "sqrt": lambda x: x.sqrt() if _positive(x) or x == 0 else _give_up(),
+        "erf": lambda x: ball(x).erf(),
+        "atan": lambda x: ball(x).atan(),
+        "log": lambda x: ball(x).log() if _positive(x) else _give_up(),
+        "sqrt": lambda x: ball(x).sqrt() if _positive(x) or x == 0 else _give_up(),
         # the built-in primitives the step coefficients keep (_coefficient_form), each in a form that does
         # not cancel where the unit saturates: tanh' = sech², σ' = sech²(x/2)/4
-        "sigmoid": lambda x: 1 / (1 + (-x).exp()),
+        "sigmoid": lambda x: 1 / (1 + (-ball(x)).exp()),
         "dtanh": lambda x: _reached(x).sech() ** 2,
         "dsigmoid": lambda x: (_reached(x) / 2).sech() ** 2 / 4,
         "relu": lambda x: x if _positive(x) else arb(0),
@@ -142,17 +148,22 @@ def _largest(xs: tuple[Any, ...], sign: int) -> Any:
 
 # the functions a node may be made of, written in plain SymPy (primitives.plain: a custom activation is
 # its own expression); abs is Python's, which Arb's balls have
-_FUNCTIONS = {sp.tanh, P.Logistic, sp.Max, sp.Min, P.H, sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.log, sp.Abs}
+_FUNCTIONS = {sp.tanh, P.Logistic, sp.Max, sp.Min, P.H, sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.log, sp.Abs,
+              sp.erf, sp.atan}
 _KEPT = {P.tanh, P.dtanh, P.sigmoid, P.dsigmoid, P.relu, P.step}  # primitives with their own Arb line
+# the constants a custom activation may name (safeexpr.CONSTANTS), and its derivative (erf's 2/√π): each
+# is an argument of the Arb lines, given as Arb's ball of it at the precision of the try (``_constants``)
+_CONSTANTS = {sp.pi: sp.Dummy("pi"), sp.E: sp.Dummy("E")}
 
 
 def _supported(expr: sp.Expr) -> bool:
     """Whether every function in ``expr`` (plain SymPy, or the built-in primitives of _KEPT) has an Arb
-    line in the table and every constant is a number."""
+    line in the table and every constant is a number or one of _CONSTANTS."""
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Function) and type(node) not in _FUNCTIONS | _KEPT:
             return False
-        if isinstance(node, sp.NumberSymbol) or node in (sp.I, sp.oo, -sp.oo, sp.zoo, sp.nan):
+        if (isinstance(node, sp.NumberSymbol) and node not in _CONSTANTS) or node in (sp.I, sp.oo, -sp.oo, sp.zoo,
+                                                                                       sp.nan):
             return False
     return True
 
@@ -166,8 +177,14 @@ def _nodes(cell: Cell) -> list[Any] | None:
     exprs = [P.plain(expr) for expr in cc.node_exprs]
     if flint is None or not all(_supported(expr) for expr in exprs):
         return None
-    table = _table(flint)
-    return [np.frompyfunc(sp.lambdify(cc.args, expr, [table, "mpmath"]), len(cc.args), 1) for expr in exprs]
+    table, args = _table(flint), [*cc.args, *_CONSTANTS.values()]
+    return [np.frompyfunc(sp.lambdify(args, expr.xreplace(_CONSTANTS), [table, "mpmath"]), len(args), 1)
+            for expr in exprs]
+
+
+def _constants(flint: Any) -> list[Any]:
+    """Arb's balls of _CONSTANTS' values at the precision of the try (flint.ctx.prec), in their order."""
+    return [flint.arb.pi(), flint.arb(1).exp()]
 
 
 def checked_product(arb_mat: Any, matrix: Any, rows: list[list[Any]], proven: Callable[[Any], Any]) -> np.ndarray:
@@ -272,6 +289,7 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
     proven = proven_by(flint, prec)
     checked = np.frompyfunc(proven, 1, 1)
     exact = np.frompyfunc(arb, 1, 1)  # a float64 as an Arb number (exactly)
+    constants = _constants(flint)
     values: list[dict[str, np.ndarray]] = []
     scalars: list[dict[str, np.ndarray]] = []
     zeros = exact(np.zeros((n, B)))
@@ -311,7 +329,7 @@ def _run(flint: Any, model: NumericModel, nodes: list[Any], sources: list[str], 
             row = [args[name] for name in cc.leaf_names]
             done: list[Any] = [layer[m][t] for m in cc.node_names]
             for k, name in enumerate(cc.node_names):
-                done[k] = layer[name][t] = checked(nodes[k](*row, *done))
+                done[k] = layer[name][t] = checked(nodes[k](*row, *done, *constants))
         values.append(layer)
     return Trajectory(values, [{} for _ in values], model.x, scalars)
 
@@ -332,7 +350,8 @@ def _coefficient_function(cell: Cell) -> Any:
     """Every step coefficient of one element on Arb numbers in one call (common subexpressions once), as
     a ufunc over object arrays with one output per coefficient, and the indices in CompiledCell.args of
     the arguments it takes (those some coefficient reads: each one more costs every element a step of the
-    ufunc); None where one uses something the table lacks."""
+    ufunc), then _CONSTANTS' values where a coefficient holds one (π in erf's); None where one uses
+    something the table lacks."""
     flint = _installed()
     cc = compiled(cell, "float")
     exprs = [_coefficient_form(cc.coefficient_exprs[key]) for key in cc.keys]
@@ -340,11 +359,14 @@ def _coefficient_function(cell: Cell) -> Any:
         return None
     used = [k for k, arg in enumerate(cc.args) if any(arg in expr.free_symbols for expr in exprs)]
     used = used or list(range(len(cc.args)))  # coefficients that are numbers: every element's shape still
-    args = [cc.args[k] for k in used]
+    held = any(expr.has(*_CONSTANTS) for expr in exprs)
+    exprs = [expr.xreplace(_CONSTANTS) for expr in exprs]
+    args = [cc.args[k] for k in used] + (list(_CONSTANTS.values()) if held else [])
     if len(exprs) == 1:  # a ufunc with one output takes the value itself, not a tuple of one
-        return np.frompyfunc(sp.lambdify(args, exprs[0], [_table(flint), "mpmath"], cse=True), len(args), 1), used
+        function = np.frompyfunc(sp.lambdify(args, exprs[0], [_table(flint), "mpmath"], cse=True), len(args), 1)
+        return function, used, held
     joint = sp.lambdify(args, exprs, [_table(flint), "mpmath"], cse=True)
-    return np.frompyfunc(lambda *v: tuple(joint(*v)), len(args), len(exprs)), used
+    return np.frompyfunc(lambda *v: tuple(joint(*v)), len(args), len(exprs)), used, held
 
 
 def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, str], np.ndarray]] | None:
@@ -357,19 +379,20 @@ def coefficients(model: NumericModel, traj: Trajectory) -> list[dict[tuple[str, 
     made = None if flint_module() is None else _coefficient_function(model.cell)
     if made is None:
         return None
-    prec, (function, used) = mpmath.mp.prec, made
-    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, used, model, traj, prec), model)
+    prec, (function, used, held) = mpmath.mp.prec, made
+    return attempt(prec, GUARD, lambda flint: _coefficients(flint, function, used, held, model, traj, prec), model)
 
 
-def _coefficients(flint: Any, function: Any, used: list[int], model: NumericModel, traj: Trajectory, prec: int
-                  ) -> list[dict[tuple[str, str], np.ndarray]]:
+def _coefficients(flint: Any, function: Any, used: list[int], held: bool, model: NumericModel, traj: Trajectory,
+                  prec: int) -> list[dict[tuple[str, str], np.ndarray]]:
     arb = flint.arb
     cc = compiled(model.cell, "float")
     checked, exact = np.frompyfunc(proven_by(flint, prec), 1, 1), np.frompyfunc(arb, 1, 1)
+    constants = _constants(flint) if held else []
     out = []
     for layer in range(1, len(traj.values) + 1):
         rows = step_rows(cc, traj, layer)
-        values = function(*[v if v.dtype == object else exact(v) for v in (rows[k] for k in used)])
+        values = function(*[v if v.dtype == object else exact(v) for v in (rows[k] for k in used)], *constants)
         values = values if isinstance(values, tuple) else (values,)
         coefs = {}
         for key, value in zip(cc.keys, values, strict=True):

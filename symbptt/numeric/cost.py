@@ -31,10 +31,11 @@ def _sizes(model: NumericModel) -> tuple[int, int, int]:
 # (primitives._kept: tanh and sech² of a, σ(a), σ(−a) and σ'(a)); Arb's computes the nodes forward and the
 # coefficients back apart (arbforward), each group its own; any other function, a user's, is computed
 # where it is written, once per group (the nodes one by one, the coefficients with common subexpressions
-# once); a logarithm counts 3 (mpmath's at 1000–5000 digits costs 1.7–2.8 exponentials)
+# once); a logarithm counts 3 (mpmath's at 1000–5000 digits costs 1.7–2.8 exponentials), an error function
+# 5 (mpmath's 2.5–7.2 exponentials from 50 to 1000 digits, Arb's 4.2–5.1), an arctangent 1 (0.8–1.7)
 _SHARED = {P.tanh: "pair", P.dtanh: "pair", P.sigmoid: "exp", P.dsigmoid: "exp", P.Logistic: "exp"}
-_FUNCTIONS = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.log)
-_WEIGHT = {sp.log: 3}
+_FUNCTIONS = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.log, sp.erf, sp.atan)
+_WEIGHT = {sp.log: 3, sp.erf: 5}
 
 
 def _collect(expr: sp.Basic, shared: set, own: set) -> None:
@@ -53,9 +54,10 @@ def _collect(expr: sp.Basic, shared: set, own: set) -> None:
 
 @lru_cache(maxsize=64)
 def transcendentals(cell: Cell, *, kept: bool) -> float:
-    """The exponentials, sines and logarithms an exact pass of ``cell`` evaluates per unit and step (its
-    nodes forward, its step coefficients back), each logarithm counted as 3: mpmath's, whose kept
-    exponentials serve a node and its slope (``kept``), or Arb's, which computes each group's."""
+    """The exponentials, sines, logarithms and others an exact pass of ``cell`` evaluates per unit and step
+    (its nodes forward, its step coefficients back), each logarithm counted as 3 and each error function as
+    5: mpmath's, whose kept exponentials serve a node and its slope (``kept``), or Arb's, which computes
+    each group's."""
     cc = compiled(cell, "float")
     across: set = set()
     total = 0.0
