@@ -174,5 +174,6 @@ def benchmark_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
+    sys.modules[name] = script  # where a dataclass of the script looks its module up
     spec.loader.exec_module(script)
     return script

@@ -176,6 +176,30 @@ def test_the_api_fuzz_finds_a_planted_traceback_and_a_call_that_runs_too_long():
     assert sum(1 for _ in fuzz.name_cases()) > 300 and any(True for _ in fuzz.plot_cases())
 
 
+def test_the_activation_fuzz_holds_a_drawn_tree_and_catches_a_wrong_number(tmp_path):
+    """benchmarks/activation_fuzz.py keeps working: what it draws the tool reads; tanh(a)/E (the traceback
+    it found) answers as it must; planted: the reference of another activation under the same text, and
+    the fuzz names the gradient that is off."""
+    import mpmath
+    import numpy as np
+    from conftest import benchmark_script, run_in_process
+
+    from symbptt.activations import parse_activation
+
+    fuzz = benchmark_script("activation_fuzz")
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        ran = run_in_process(*args)
+        return ran.returncode, ran.stdout, ran.stderr
+
+    texts = {fuzz.draw(np.random.default_rng(seed)).text for seed in range(30)}
+    assert len(texts) > 15 and all(parse_activation(text) is not None for text in texts)
+    right = fuzz.Tree("tanh(a)/E", lambda a: mpmath.tanh(a) / mpmath.e)
+    assert fuzz.check(right, np.random.default_rng(0), tmp_path, run, steps=6) is None
+    other = fuzz.Tree("tanh(a)/E", lambda a: mpmath.tanh(a) / 2)
+    assert fuzz.check(other, np.random.default_rng(0), tmp_path, run, steps=6).startswith("grad: ")
+
+
 def test_the_cli_fuzz_catches_a_planted_traceback_and_passes_a_refusal(monkeypatch):
     """benchmarks/cli_fuzz.py keeps working: a refusal in one line is no finding; with the figure range's
     check planted away, `plot regimes --min -5e307` reaches matplotlib's NaN contour labels and the fuzz

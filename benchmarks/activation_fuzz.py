@@ -1,0 +1,237 @@
+"""Valid activations a user could write, drawn at random from the grammar a custom activation takes
+(symbptt/safeexpr.py: a, numbers, pi, E, + − * / and powers, and the functions abs, atan, cos, cosh, erf,
+exp, log, max, min, sigmoid, sin, sinh, sqrt, tanh), each sent through the paths float64 does not hold:
+`grad --digits 15` (an exact forward pass and an exact rest) and symbptt.gradients(..., digits=12).
+
+The other fuzzers give each option a value it cannot take; this one gives values it must take, where
+the exact passes read them.  A drawn tree is written twice: as the text the tool reads, and as a Python
+function of mpmath numbers that evaluates the same tree, from which a BPTT of one unit (σ' by mpmath's
+numerical derivative at 80 digits) is computed here, sharing nothing with the engine.  A call is wrong
+where it prints a traceback or more than one line of error, exits with anything but 0, 1 or 2, or
+exits 0 with a number the claim of its precision line does not hold: `grad --digits 15` rounds every
+entry of an exact report from its exact value (1e-13 relative here), digits=12 keeps 12 significant
+digits of each gradient as measured (1e-10 relative here).  A unit whose state leaves 10^±100, or whose
+pre-activation sits at a kink, is passed over.  First run (2026-12-06, seed 1, 30 activations), on the
+code before its fix: 4 wrong, each a tree holding a number inside a function (a + log(2), exp(−1)·…),
+which stopped `grad` with a traceback from Arb's pass; after it, none.
+
+    python benchmarks/activation_fuzz.py --seed 1 --count 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import symbptt  # noqa: E402
+from symbptt import SymbpttError  # noqa: E402
+
+REFERENCE_DIGITS = 80
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One drawn activation: the text the tool reads and the same function of one mpmath number."""
+
+    text: str
+    value: Callable[[mpmath.mpf], mpmath.mpf]
+
+
+def _unary(name: str, inner: Tree) -> Tree:
+    f = {"tanh": mpmath.tanh, "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)), "sin": mpmath.sin,
+         "cos": mpmath.cos, "atan": mpmath.atan, "erf": mpmath.erf, "abs": abs,
+         "softplus": lambda v: mpmath.log(1 + mpmath.exp(v)), "bump": lambda v: mpmath.sqrt(1 + v * v),
+         "gauss": lambda v: mpmath.exp(-v * v), "sinh": lambda v: mpmath.sinh(v / 4),
+         "cosh": lambda v: mpmath.cosh(v / 4)}[name]
+    text = {"softplus": f"log(1 + exp({inner.text}))", "bump": f"sqrt(1 + ({inner.text})**2)",
+            "gauss": f"exp(-({inner.text})**2)", "sinh": f"sinh(({inner.text})/4)",
+            "cosh": f"cosh(({inner.text})/4)"}.get(name, f"{name}({inner.text})")
+    return Tree(text, lambda a: f(inner.value(a)))
+
+
+def _constant(rng: np.random.Generator) -> Tree:
+    kind = int(rng.integers(6))
+    if kind == 0:
+        return Tree("pi", lambda a: +mpmath.pi)
+    if kind == 1:
+        return Tree("E", lambda a: +mpmath.e)
+    if kind == 2:
+        k = int(rng.integers(1, 4))
+        return Tree(f"exp(-{k})", lambda a: mpmath.exp(-k))
+    if kind == 3:
+        k = int(rng.integers(2, 4))
+        return Tree(f"sqrt({k})", lambda a: mpmath.sqrt(k))
+    if kind == 4:
+        k = int(rng.integers(2, 4))
+        return Tree(f"log({k})", lambda a: mpmath.log(k))
+    c = float(rng.choice([0.5, 0.25, 1.5, 2.0, 0.1]))
+    return Tree(repr(c), lambda a: mpmath.mpf(c))
+
+
+def draw(rng: np.random.Generator, depth: int = 3) -> Tree:
+    """A random activation of a: bounded-looking trees (functions that saturate or grow slowly, a constant
+    as a scale or a shift), so that a recurrent unit driven by them stays within float64's range."""
+    if depth == 0 or rng.random() < 0.25:
+        return Tree("a", lambda a: a)
+    pick = rng.random()
+    inner = draw(rng, depth - 1)
+    if pick < 0.45:
+        name = str(rng.choice(["tanh", "sigmoid", "sin", "cos", "atan", "erf", "abs", "softplus", "bump", "gauss",
+                               "sinh", "cosh"]))
+        return _unary(name, inner)
+    c = _constant(rng)
+    if pick < 0.6:
+        return Tree(f"{c.text}*{_wrapped(inner)}", lambda a: c.value(a) * inner.value(a))
+    if pick < 0.7:
+        return Tree(f"{_wrapped(inner)}/(1 + abs({inner.text}))", lambda a: inner.value(a) / (1 + abs(inner.value(a))))
+    if pick < 0.8:
+        return Tree(f"{_wrapped(inner)} + {c.text}", lambda a: inner.value(a) + c.value(a))
+    other = draw(rng, depth - 1)
+    if pick < 0.9:
+        return Tree(f"{_wrapped(inner)}*{_wrapped(other)}", lambda a: inner.value(a) * other.value(a))
+    which = str(rng.choice(["max", "min"]))
+    pair = max if which == "max" else min
+    return Tree(f"{which}({inner.text}, {other.text})", lambda a: pair(inner.value(a), other.value(a)))
+
+
+def _wrapped(tree: Tree) -> str:
+    return tree.text if tree.text == "a" else f"({tree.text})"
+
+
+def reference(tree: Tree, w: float, u: float, b: float, h0: float, x: list[float]) -> dict[str, mpmath.mpf] | None:
+    """Loss ½h_T² and ∂L/∂(W, U, b, h0) of one unit driven by ``tree``, by BPTT written out in mpmath (σ' by
+    mpmath's numerical derivative), at REFERENCE_DIGITS; None where the state leaves 10^±100 (a unit
+    that explodes is not what this script looks at)."""
+    with mpmath.workdps(REFERENCE_DIGITS):
+        hs, pre = [mpmath.mpf(h0)], []
+        for v in x:
+            pre.append(w * hs[-1] + u * mpmath.mpf(v) + b)
+            if abs(pre[-1]) > 1e100:
+                return None
+            hs.append(tree.value(pre[-1]))
+        out = {"loss": hs[-1] ** 2 / 2, "W": mpmath.mpf(0), "U": mpmath.mpf(0), "b": mpmath.mpf(0)}
+        delta = hs[-1]
+        for t in range(len(x) - 1, -1, -1):
+            da = delta * mpmath.diff(tree.value, pre[t])
+            out["W"] += da * hs[t]
+            out["U"] += da * x[t]
+            out["b"] += da
+            delta = da * w
+        out["h0"] = delta
+    return out
+
+
+def _off(got: object, want: mpmath.mpf) -> float:
+    """The relative error of a report's entry (a float, or {sign, log10} beyond float64's range)."""
+    if want == 0:
+        return 0.0 if got in (0, 0.0) else math.inf
+    if isinstance(got, dict):
+        if got["sign"] != int(mpmath.sign(want)):
+            return math.inf
+        return abs(got["log10"] - float(mpmath.log10(abs(want)))) * math.log(10)
+    if not isinstance(got, (int, float)):
+        return math.inf
+    return float(abs(mpmath.mpf(got) - want) / abs(want))
+
+
+def at_kink(tree: Tree, pre: list[mpmath.mpf]) -> bool:
+    """Whether a pre-activation sits within 10^-30 of a point where the tree's slope jumps (abs, max, min):
+    the tool takes the left slope there, mpmath's numerical derivative an average."""
+    with mpmath.workdps(REFERENCE_DIGITS):
+        for a in pre:
+            step = mpmath.mpf(10) ** -30
+            left = (tree.value(a) - tree.value(a - step)) / step
+            right = (tree.value(a + step) - tree.value(a)) / step
+            if abs(left - right) > mpmath.mpf(10) ** -10 * (1 + abs(left)):
+                return True
+    return False
+
+
+def in_a_process(args: list[str]) -> tuple[int, str, str]:
+    """`symbptt ARGS` in a new process, as a user runs it: (exit code, stdout, stderr)."""
+    ran = subprocess.run([sys.executable, "-m", "symbptt", *args], capture_output=True, text=True, timeout=600)
+    return ran.returncode, ran.stdout, ran.stderr
+
+
+def check(tree: Tree, rng: np.random.Generator, folder: Path,
+          run: Callable[[list[str]], tuple[int, str, str]] = in_a_process, steps: int | None = None) -> str | None:
+    """None where both paths answer as they must for one unit driven by ``tree``, else what went wrong;
+    ``run`` runs the command line; ``steps``: T (default 20 or 80, drawn)."""
+    w, u, b, h0 = float(rng.choice([0.8, 2.0, 3.5])), 1.0, float(rng.choice([0.0, 0.1])), 0.3
+    x = [float(v) for v in rng.uniform(-1, 1, steps or int(rng.choice([20, 80])))]
+    want = reference(tree, w, u, b, h0, x)
+    if want is None:
+        return None
+    with mpmath.workdps(REFERENCE_DIGITS):
+        hs, pre = [mpmath.mpf(h0)], []
+        for v in x:
+            pre.append(w * hs[-1] + u * mpmath.mpf(v) + b)
+            hs.append(tree.value(pre[-1]))
+    if at_kink(tree, pre):
+        return None
+    params = folder / "p.json"
+    params.write_text(json.dumps({"activation": tree.text, "W": w, "U": u, "b": b, "h0": h0, "x": x, "y": 0}))
+    code, stdout, stderr = run(["grad", "--params", str(params), "--digits", "15"])
+    if "Traceback" in stderr or code not in (0, 1, 2) or (code and stderr.strip().count("\n")):
+        return f"grad exit {code}: {stderr.strip()[-300:]}"
+    if code == 0:
+        report = json.loads(stdout)
+        exact = not report["precision"].startswith("float64")
+        limit = 1e-13 if exact else 1e-10
+        errors = {name: _off(report["grad"][name], want[name]) for name in ("W", "U", "b", "h0")}
+        errors["loss"] = _off(report["loss"], want["loss"])
+        worst = max(errors, key=lambda k: errors[k])
+        if errors[worst] > limit:
+            return f"grad: {worst} off by {errors[worst]:.2e} ({report['precision'][:60]})"
+    params_api = {"W": np.array([[w]]), "U": np.array([[u]]), "b": np.array([b]), "h0": np.array([h0])}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = symbptt.gradients(params_api, np.array(x).reshape(-1, 1, 1), np.zeros((1, 1)),
+                                    activation=tree.text, digits=12)
+    except SymbpttError as error:
+        return None if "\n" not in str(error) else f"gradients: a message of several lines: {error}"
+    except Exception as error:  # noqa: BLE001  (what the fuzzer looks for)
+        return f"gradients raised {type(error).__name__}: {error}"
+    for name in ("W", "U", "b", "h0"):
+        value = got.exact[name] if got.exact is not None and name in got.exact else got.grads[name]
+        entry = mpmath.mpf(np.ravel(np.asarray(value, dtype=object))[0])  # a float64, or an exact mpf
+        off = float(abs(entry - want[name]) / abs(want[name])) if want[name] != 0 else 0.0
+        if off > 1e-10:
+            return f"gradients(digits=12): {name} off by {off:.2e}"
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--count", type=int, default=60)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    wrong = 0
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(args.count):
+            tree = draw(rng)
+            found = check(tree, rng, Path(folder))
+            if found is not None:
+                wrong += 1
+                print(f"{tree.text!r}: {found}")
+    print(f"{args.count} activations, {wrong} wrong")
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
