@@ -229,9 +229,17 @@ def _left_step(step: sp.Heaviside) -> sp.Expr:
 
 
 def _prune(expr: sp.Expr) -> sp.Expr:
-    """Drop the branches of a Piecewise in ``a`` that earlier branches already cover."""
+    """Drop the branches of a Piecewise in ``a`` that earlier branches already cover; ``expr`` as it is
+    where SymPy cannot solve a branch's condition for a (sin(a) > 0: solutions without end)."""
     if not isinstance(expr, sp.Piecewise):
         return expr
+    try:
+        return _pruned(expr)
+    except NotImplementedError:
+        return expr
+
+
+def _pruned(expr: sp.Piecewise) -> sp.Expr:
     kept, covered = [], sp.S.EmptySet
     for value, cond in expr.args:
         region = sp.S.Reals if cond is sp.true else cond.as_set()
