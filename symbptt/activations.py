@@ -461,6 +461,10 @@ def _sup_on(value: sp.Expr, region: sp.Set) -> list[float] | None:
             continue
         if not isinstance(interval, sp.Interval):
             return None
+        if (interval.is_left_unbounded or interval.is_right_unbounded) and value.has(sp.sin, sp.cos, sp.tan):
+            # no finite list of critical points to be had, and SymPy's solveset may not come back with
+            # the endless one (the slope of atan(cos(a) + π): stopped at 25 s)
+            return None
         if sp.calculus.util.continuous_domain(value, A, interval) != interval:
             return None
         roots = sp.solveset(sp.diff(value, A), A, interval)
