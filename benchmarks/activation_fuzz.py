@@ -6,7 +6,7 @@ exp, log, max, min, sigmoid, sin, sinh, sqrt, tanh), each sent through the paths
 The other fuzzers give each option a value it cannot take; this one gives values it must take, where
 the exact passes read them.  A drawn tree is written twice: as the text the tool reads, and as a Python
 function of mpmath numbers that evaluates the same tree (a decimal such as 0.1 read as the tool reads it,
-exactly), from which a BPTT of one unit (σ' by mpmath's numerical derivative) is computed here, sharing
+exactly) with its slope by the chain rule, from which a BPTT of one unit is computed here, sharing
 nothing with the engine, at 80 digits and then twice as many until two agree to 10^−30 (a chaotic unit
 amplifies rounding by 10^138 in one draw).  A call is wrong
 where it prints a traceback or more than one line of error, exits with anything but 0, 1 or 2, or
@@ -51,67 +51,92 @@ SEEN: Counter[str] = Counter()  # what became of the activations checked: compar
 
 @dataclass(frozen=True)
 class Tree:
-    """One drawn activation: the text the tool reads and the same function of one mpmath number."""
+    """One drawn activation: the text the tool reads, and the same function of one mpmath number with its
+    slope by the chain rule, rule by rule below (exact at any size: e^(−a⁴) is 10^−1810 at a ≈ 8)."""
 
     text: str
     value: Callable[[mpmath.mpf], mpmath.mpf]
+    slope: Callable[[mpmath.mpf], mpmath.mpf]
+
+
+def _sign(v: mpmath.mpf) -> int:  # abs' from the left at 0, as the tool takes it (a kink is passed over anyway)
+    return 1 if v > 0 else -1
+
+
+# each function f of the grammar, as (text of f(u), f, f'), u the inner tree
+UNARY: dict[str, tuple[str, Callable, Callable]] = {
+    "tanh": ("tanh({})", mpmath.tanh, lambda v: mpmath.sech(v) ** 2),
+    "sigmoid": ("sigmoid({})", lambda v: 1 / (1 + mpmath.exp(-v)), lambda v: mpmath.sech(v / 2) ** 2 / 4),
+    "sin": ("sin({})", mpmath.sin, mpmath.cos),
+    "cos": ("cos({})", mpmath.cos, lambda v: -mpmath.sin(v)),
+    "atan": ("atan({})", mpmath.atan, lambda v: 1 / (1 + v * v)),
+    "erf": ("erf({})", mpmath.erf, lambda v: 2 * mpmath.exp(-v * v) / mpmath.sqrt(mpmath.pi)),
+    "abs": ("abs({})", abs, _sign),
+    "softplus": ("log(1 + exp({}))", lambda v: mpmath.log(1 + mpmath.exp(v)), lambda v: 1 / (1 + mpmath.exp(-v))),
+    "bump": ("sqrt(1 + ({})**2)", lambda v: mpmath.sqrt(1 + v * v), lambda v: v / mpmath.sqrt(1 + v * v)),
+    "gauss": ("exp(-({})**2)", lambda v: mpmath.exp(-v * v), lambda v: -2 * v * mpmath.exp(-v * v)),
+    "sinh": ("sinh(({})/4)", lambda v: mpmath.sinh(v / 4), lambda v: mpmath.cosh(v / 4) / 4),
+    "cosh": ("cosh(({})/4)", lambda v: mpmath.cosh(v / 4), lambda v: mpmath.sinh(v / 4) / 4),
+}
 
 
 def _unary(name: str, inner: Tree) -> Tree:
-    f = {"tanh": mpmath.tanh, "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)), "sin": mpmath.sin,
-         "cos": mpmath.cos, "atan": mpmath.atan, "erf": mpmath.erf, "abs": abs,
-         "softplus": lambda v: mpmath.log(1 + mpmath.exp(v)), "bump": lambda v: mpmath.sqrt(1 + v * v),
-         "gauss": lambda v: mpmath.exp(-v * v), "sinh": lambda v: mpmath.sinh(v / 4),
-         "cosh": lambda v: mpmath.cosh(v / 4)}[name]
-    text = {"softplus": f"log(1 + exp({inner.text}))", "bump": f"sqrt(1 + ({inner.text})**2)",
-            "gauss": f"exp(-({inner.text})**2)", "sinh": f"sinh(({inner.text})/4)",
-            "cosh": f"cosh(({inner.text})/4)"}.get(name, f"{name}({inner.text})")
-    return Tree(text, lambda a: f(inner.value(a)))
+    text, f, df = UNARY[name]
+    return Tree(text.format(inner.text), lambda a: f(inner.value(a)), lambda a: df(inner.value(a)) * inner.slope(a))
+
+
+def _number(text: str, value: Callable[[], mpmath.mpf]) -> Tree:
+    return Tree(text, lambda a: value(), lambda a: mpmath.mpf(0))
 
 
 def _constant(rng: np.random.Generator) -> Tree:
     kind = int(rng.integers(6))
     if kind == 0:
-        return Tree("pi", lambda a: +mpmath.pi)
+        return _number("pi", lambda: +mpmath.pi)
     if kind == 1:
-        return Tree("E", lambda a: +mpmath.e)
+        return _number("E", lambda: +mpmath.e)
     if kind == 2:
         k = int(rng.integers(1, 4))
-        return Tree(f"exp(-{k})", lambda a: mpmath.exp(-k))
+        return _number(f"exp(-{k})", lambda: mpmath.exp(-k))
     if kind == 3:
         k = int(rng.integers(2, 4))
-        return Tree(f"sqrt({k})", lambda a: mpmath.sqrt(k))
+        return _number(f"sqrt({k})", lambda: mpmath.sqrt(k))
     if kind == 4:
         k = int(rng.integers(2, 4))
-        return Tree(f"log({k})", lambda a: mpmath.log(k))
+        return _number(f"log({k})", lambda: mpmath.log(k))
     text = str(rng.choice(["0.5", "0.25", "1.5", "2.0", "0.1"]))
-    return Tree(text, lambda a: mpmath.mpf(text))  # the decimal the tool reads exactly (1/10, not float 0.1)
+    return _number(text, lambda: mpmath.mpf(text))  # the decimal the tool reads exactly (1/10, not float 0.1)
+
+
+A = Tree("a", lambda a: a, lambda a: mpmath.mpf(1))
 
 
 def draw(rng: np.random.Generator, depth: int = 3) -> Tree:
     """A random activation of a: bounded-looking trees (functions that saturate or grow slowly, a constant
     as a scale or a shift), so that a recurrent unit driven by them stays within float64's range."""
     if depth == 0 or rng.random() < 0.25:
-        return Tree("a", lambda a: a)
+        return A
     pick = rng.random()
-    inner = draw(rng, depth - 1)
+    u = draw(rng, depth - 1)
     if pick < 0.45:
-        name = str(rng.choice(["tanh", "sigmoid", "sin", "cos", "atan", "erf", "abs", "softplus", "bump", "gauss",
-                               "sinh", "cosh"]))
-        return _unary(name, inner)
+        return _unary(str(rng.choice(list(UNARY))), u)
     c = _constant(rng)
     if pick < 0.6:
-        return Tree(f"{c.text}*{_wrapped(inner)}", lambda a: c.value(a) * inner.value(a))
+        return Tree(f"{c.text}*{_wrapped(u)}", lambda a: c.value(a) * u.value(a), lambda a: c.value(a) * u.slope(a))
     if pick < 0.7:
-        return Tree(f"{_wrapped(inner)}/(1 + abs({inner.text}))", lambda a: inner.value(a) / (1 + abs(inner.value(a))))
+        return Tree(f"{_wrapped(u)}/(1 + abs({u.text}))", lambda a: u.value(a) / (1 + abs(u.value(a))),
+                    lambda a: u.slope(a) / (1 + abs(u.value(a))) ** 2)
     if pick < 0.8:
-        return Tree(f"{_wrapped(inner)} + {c.text}", lambda a: inner.value(a) + c.value(a))
-    other = draw(rng, depth - 1)
+        return Tree(f"{_wrapped(u)} + {c.text}", lambda a: u.value(a) + c.value(a), u.slope)
+    v = draw(rng, depth - 1)
     if pick < 0.9:
-        return Tree(f"{_wrapped(inner)}*{_wrapped(other)}", lambda a: inner.value(a) * other.value(a))
+        return Tree(f"{_wrapped(u)}*{_wrapped(v)}", lambda a: u.value(a) * v.value(a),
+                    lambda a: u.slope(a) * v.value(a) + u.value(a) * v.slope(a))
     which = str(rng.choice(["max", "min"]))
-    pair = max if which == "max" else min
-    return Tree(f"{which}({inner.text}, {other.text})", lambda a: pair(inner.value(a), other.value(a)))
+    pick_first = (lambda p, q: p >= q) if which == "max" else (lambda p, q: p <= q)
+    return Tree(f"{which}({u.text}, {v.text})",
+                lambda a: u.value(a) if pick_first(u.value(a), v.value(a)) else v.value(a),
+                lambda a: u.slope(a) if pick_first(u.value(a), v.value(a)) else v.slope(a))
 
 
 def _wrapped(tree: Tree) -> str:
@@ -135,9 +160,9 @@ def settled(tree: Tree, w: float, u: float, b: float, h0: float, x: list[float])
 
 def reference(tree: Tree, w: float, u: float, b: float, h0: float, x: list[float],
               digits: int = REFERENCE_DIGITS) -> dict[str, mpmath.mpf] | None:
-    """Loss ½h_T² and ∂L/∂(W, U, b, h0) of one unit driven by ``tree``, by BPTT written out in mpmath (σ' by
-    mpmath's numerical derivative), at ``digits``; None where the state leaves 10^±100 (a unit that
-    explodes is not what this script looks at)."""
+    """Loss ½h_T² and ∂L/∂(W, U, b, h0) of one unit driven by ``tree``, by BPTT written out in mpmath (σ'
+    the tree's own slope), at ``digits``; None where the state leaves 10^±100 (a unit that explodes is
+    not what this script looks at)."""
     with mpmath.workdps(digits):
         hs, pre = [mpmath.mpf(h0)], []
         for v in x:
@@ -148,7 +173,7 @@ def reference(tree: Tree, w: float, u: float, b: float, h0: float, x: list[float
         out = {"loss": hs[-1] ** 2 / 2, "W": mpmath.mpf(0), "U": mpmath.mpf(0), "b": mpmath.mpf(0)}
         delta = hs[-1]
         for t in range(len(x) - 1, -1, -1):
-            da = delta * mpmath.diff(tree.value, pre[t])
+            da = delta * tree.slope(pre[t])
             out["W"] += da * hs[t]
             out["U"] += da * x[t]
             out["b"] += da

@@ -194,9 +194,9 @@ def test_the_activation_fuzz_holds_a_drawn_tree_and_catches_a_wrong_number(tmp_p
 
     texts = {fuzz.draw(np.random.default_rng(seed)).text for seed in range(30)}
     assert len(texts) > 15 and all(parse_activation(text) is not None for text in texts)
-    right = fuzz.Tree("tanh(a)/E", lambda a: mpmath.tanh(a) / mpmath.e)
+    right = fuzz.Tree("tanh(a)/E", lambda a: mpmath.tanh(a) / mpmath.e, lambda a: mpmath.sech(a) ** 2 / mpmath.e)
     assert fuzz.check(right, np.random.default_rng(0), tmp_path, run, steps=6) is None
-    other = fuzz.Tree("tanh(a)/E", lambda a: mpmath.tanh(a) / 2)
+    other = fuzz.Tree("tanh(a)/E", lambda a: mpmath.tanh(a) / 2, lambda a: mpmath.sech(a) ** 2 / 2)
     assert fuzz.check(other, np.random.default_rng(0), tmp_path, run, steps=6).startswith("grad: ")
 
 
