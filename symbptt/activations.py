@@ -18,6 +18,7 @@ by a refined search whose bound is stated, and an unbounded σ' gives γ = ∞.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -272,7 +273,7 @@ def _custom(text: str) -> Activation:
     numeric = _stablest(dsigma, shown_dsigma)
     np_dsigma = _vectorised(sp.lambdify(A, numeric, numpy_functions(numeric)))
     mp_dsigma = sp.lambdify(A, numeric, [P.mpmath_module(numeric), "mpmath"])
-    _require_real(text, np_sigma, np_dsigma)
+    _require_real(text, (np_sigma, np_dsigma), (mp_sigma, mp_dsigma))
 
     def log10_dsigma(a: Array) -> Array:
         """log10|σ'(a)|; entries that float64 cannot hold are recomputed with mpmath: −∞ only where σ' is
@@ -340,19 +341,46 @@ def _stablest(*candidates: sp.Expr) -> sp.Expr:
 
 
 
-def _require_real(text: str, np_sigma: Callable, np_dsigma: Callable) -> None:
-    """σ and σ' must be real and finite on the real line (checked on a dense grid over [−50, 50])."""
+def _require_real(text: str, float64: tuple[Callable, Callable], exact: tuple[Callable, Callable]) -> None:
+    """σ and σ' must be real and finite on the real line, and float64 must evaluate them so (checked on a
+    dense grid over [−50, 50]).  Where float64 does not, the same function at 30 digits (``exact``: σ and
+    σ' with mpmath) tells which is the case: it is not real and finite there, its value is beyond
+    float64's range, or a value on the way is (sigmoid(log(1 + exp(a²))) at a = −50: e^2500)."""
     SAMPLES = np.linspace(-50.0, 50.0, 20001)  # noqa: N806 - a constant of this check
+    found = None
     with np.errstate(all="ignore"):
         try:
-            for f in (np_sigma, np_dsigma):
-                values = f(SAMPLES)
-                bad = ~np.isfinite(values)
+            for which, f, g in zip(("", "the slope of "), float64, exact, strict=True):
+                bad = ~np.isfinite(f(SAMPLES))
                 if np.any(bad):
-                    where = float(SAMPLES[np.argmax(bad)])
-                    raise SymbpttError(f"custom activation {shown(text)} is not real and finite at a = {where:g}")
+                    found = (which, float(SAMPLES[np.argmax(bad)]), g)
+                    break
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
             raise SymbpttError(f"custom activation {shown(text)} cannot be evaluated: {exc}") from None
+    if found is None:
+        return
+    which, where, g = found
+    value = _real_value(g, where)
+    if value is None:
+        raise SymbpttError(f"{which}custom activation {shown(text)} is not real and finite at a = {where:g}")
+    if abs(value) > sys.float_info.max:
+        power = float(mpmath.log10(abs(value)))
+        size = f"{power:.4g}" if power < 1e4 else f"{power:.0f}"
+        raise SymbpttError(f"{which}custom activation {shown(text)} is about 10^{size} at a = {where:g}, beyond "
+                           "float64's range")
+    raise SymbpttError(f"{which}custom activation {shown(text)} cannot be evaluated in float64 at a = {where:g}: a "
+                       "value on the way there is beyond float64's range, though the result is not; write it so that "
+                       "none is")
+
+
+def _real_value(g: Callable, where: float) -> mpmath.mpf | None:
+    """``g`` (an mpmath function) at ``where`` at 30 digits, or None where it is not a real, finite number."""
+    with mpmath.workdps(30):
+        try:
+            value = g(mpmath.mpf(where))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
+            return None
+    return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
 
 
 def find_gamma(dsigma: sp.Expr, np_dsigma: Callable[[Array], Array], mp_dsigma: Callable) -> tuple[float, str]:
