@@ -17,7 +17,7 @@ pre-activation sits at a kink, is passed over.  First run (2026-12-06, seed 1, 3
 code before its fix: 4 wrong, each a tree holding a number inside a function (a + log(2), exp(−1)·…),
 which stopped `grad` with a traceback from Arb's pass; after it, none in 150 more (seed 2).  Seed 3 (100):
 sin(a)/(1 + abs(sin(a))), whose σ' SymPy could not simplify (the step of |sin(a)| switches without end),
-stopped every command with a traceback; after its fix, none: 88 compared on both paths, 2 refused in one
+stopped every command with a traceback; after its fix, none: 89 compared on both paths, 2 refused in one
 line, 9 passed over.
 
     python benchmarks/activation_fuzz.py --seed 1 --count 60
