@@ -274,6 +274,7 @@ def _custom(text: str) -> Activation:
     np_dsigma = _vectorised(sp.lambdify(A, numeric, numpy_functions(numeric)))
     mp_dsigma = sp.lambdify(A, numeric, [P.mpmath_module(numeric), "mpmath"])
     _require_real(text, (np_sigma, np_dsigma), (mp_sigma, mp_dsigma))
+    _require_distinct_branches(text, sigma)
 
     def log10_dsigma(a: Array) -> Array:
         """log10|σ'(a)|; entries that float64 cannot hold are recomputed with mpmath: −∞ only where σ' is
@@ -371,6 +372,32 @@ def _require_real(text: str, float64: tuple[Callable, Callable], exact: tuple[Ca
     raise SymbpttError(f"{which}custom activation {shown(text)} cannot be evaluated in float64 at a = {where:g}: a "
                        "value on the way there is beyond float64's range, though the result is not; write it so that "
                        "none is")
+
+
+def _require_distinct_branches(text: str, sigma: sp.Expr) -> None:
+    """No max or min of σ may have two arguments equal on a whole interval (max(a, |a|) for a ≥ 0): its
+    slope there takes neither branch (the steps H(a − |a|) and H(|a| − a) are both 0 on it), and σ' would
+    be 0 where the function rises.  Checked on the grid of _require_real, three neighbours equal in float64,
+    then at 30 digits (tanh(a) and σ(a) round to one float64 from a ≈ 37 on, and differ)."""
+    samples = np.linspace(-50.0, 50.0, 20001)
+    for node in sigma.atoms(sp.Max, sp.Min):
+        for i, first in enumerate(node.args):
+            for second in node.args[i + 1:]:
+                gap = first - second
+                with np.errstate(all="ignore"):
+                    zero = np.broadcast_to(sp.lambdify(A, gap, numpy_functions(gap))(samples), samples.shape) == 0
+                exact = sp.lambdify(A, gap, [P.mpmath_module(gap), "mpmath"])
+                equal = np.flatnonzero(zero[:-2] & zero[1:-1] & zero[2:])
+                with mpmath.workdps(30):
+                    equal = [k for k in equal[:64]
+                             if all(exact(mpmath.mpf(float(samples[k + j]))) == 0 for j in range(3))]
+                if equal:
+                    where = float(samples[equal[0] + 1])
+                    name = "max" if isinstance(node, sp.Max) else "min"
+                    raise SymbpttError(f"custom activation {shown(text)}: the arguments {P.plain(first)} and "
+                                       f"{P.plain(second)} of its {name} are equal, to 30 digits, on a whole "
+                                       f"interval (around a = {where:g}), where its slope would take neither; "
+                                       "write the one they share")
 
 
 def _real_value(g: Callable, where: float) -> mpmath.mpf | None:

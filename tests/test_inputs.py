@@ -39,6 +39,10 @@ REFUSED = [
     ("cosh(sinh(a/4)/4)", r"is about 10\^14567 at a = -50, beyond"),
     ("sigmoid(log(1 + exp(a*a)))", r"^the slope of .* at a = -50: a value on the way there is beyond float64's range"),
     ("abs(a)**0.5", r"^the slope of custom activation 'abs\(a\)\*\*0.5' is not real and finite at a = 0$"),
+    # a max or min whose arguments agree on a whole interval: its slope there took neither branch (0 where
+    # max(a, |a|) rises; found by benchmarks/activation_fuzz.py)
+    ("max(a, abs(a)) + 2.0", r"the arguments a and Abs\(a\) of its max are equal, to 30 digits, on a whole interval"),
+    ("min(a, abs(a))", r"the arguments a and Abs\(a\) of its min are equal"),
     ("", "empty"), ("a+" * 300 + "a", "longer than"),
 ]
 
@@ -62,6 +66,17 @@ def test_a_huge_expression_is_not_echoed_whole():
                                   "tanh(a)*sigmoid(a)", "a + pi*E"])
 def test_accepted_expressions(text):
     assert get_activation(text).gamma > 0
+
+
+def test_arguments_float64_rounds_to_one_number_are_not_taken_for_equal():
+    """tanh(a) and σ(a) round to one float64 from a ≈ 37 on; at 30 digits they differ, so the check for a
+    max whose arguments agree on an interval passes them, and still refuses max(a, |a|)."""
+    from symbptt import activations
+
+    sigma = parse_activation("max(tanh(a), sigmoid(a))")
+    activations._require_distinct_branches("max(tanh(a), sigmoid(a))", sigma)
+    with pytest.raises(SymbpttError, match="equal, to 30 digits"):
+        activations._require_distinct_branches("max(a, abs(a))", parse_activation("max(a, abs(a))"))
 
 
 def test_float_constants_are_kept_exactly():
