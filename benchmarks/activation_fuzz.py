@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import mpmath
 import numpy as np
@@ -46,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import symbptt  # noqa: E402
 from symbptt import SymbpttError  # noqa: E402
+from symbptt.limits import time_limit  # noqa: E402
 
-T = TypeVar("T")
 REFERENCE_DIGITS = 80
 REFERENCE_SECONDS = 60  # a reference longer than this is passed over (mpmath's e^x of x ≈ 10^40, inside a tree)
 SEEN: Counter[str] = Counter()  # what became of the activations checked: compared, passed over, refused
@@ -212,26 +210,6 @@ def at_kink(tree: Tree, pre: list[mpmath.mpf]) -> bool:
     return False
 
 
-class _Late(Exception):
-    """The reference ran past REFERENCE_SECONDS."""
-
-
-def _in_time(call: Callable[[], T], seconds: float) -> T | None:
-    """``call()``, or None where it runs past ``seconds`` (SIGALRM: the main thread only)."""
-    def late(*_: object) -> None:
-        raise _Late
-
-    previous = signal.signal(signal.SIGALRM, late)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return call()
-    except _Late:
-        return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def in_a_process(args: list[str]) -> tuple[int, str, str]:
     """`symbptt ARGS` in a new process, as a user runs it: (exit code, stdout, stderr)."""
     ran = subprocess.run([sys.executable, "-m", "symbptt", *args], capture_output=True, text=True, timeout=600)
@@ -244,7 +222,10 @@ def check(tree: Tree, rng: np.random.Generator, folder: Path,
     ``run`` runs the command line; ``steps``: T (default 20 or 80, drawn)."""
     w, u, b, h0 = float(rng.choice([0.8, 2.0, 3.5])), 1.0, float(rng.choice([0.0, 0.1])), 0.3
     x = [float(v) for v in rng.uniform(-1, 1, steps or int(rng.choice([20, 80])))]
-    want = _in_time(lambda: settled(tree, w, u, b, h0, x), REFERENCE_SECONDS)
+    want = None
+    with time_limit(REFERENCE_SECONDS) as ok:
+        want = settled(tree, w, u, b, h0, x)
+    want = want if ok() else None
     if want is None:
         SEEN["passed over (the state leaves 10^±100, or the reference does not settle in time)"] += 1
         return None

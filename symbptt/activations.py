@@ -347,14 +347,14 @@ def _require_real(text: str, float64: tuple[Callable, Callable], exact: tuple[Ca
     dense grid over [−50, 50]).  Where float64 does not, the same function at 30 digits (``exact``: σ and
     σ' with mpmath) tells which is the case: it is not real and finite there, its value is beyond
     float64's range, or a value on the way is (sigmoid(log(1 + exp(a²))) at a = −50: e^2500)."""
-    SAMPLES = np.linspace(-50.0, 50.0, 20001)  # noqa: N806 - a constant of this check
+    samples = _grid()
     found = None
     with np.errstate(all="ignore"):
         try:
             for which, f, g in zip(("", "the slope of "), float64, exact, strict=True):
-                bad = ~np.isfinite(f(SAMPLES))
+                bad = ~np.isfinite(f(samples))
                 if np.any(bad):
-                    found = (which, float(SAMPLES[np.argmax(bad)]), g)
+                    found = (which, float(samples[np.argmax(bad)]), g)
                     break
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
             raise SymbpttError(f"custom activation {shown(text)} cannot be evaluated: {exc}") from None
@@ -379,7 +379,7 @@ def _require_distinct_branches(text: str, sigma: sp.Expr) -> None:
     slope there takes neither branch (the steps H(a − |a|) and H(|a| − a) are both 0 on it), and σ' would
     be 0 where the function rises.  Checked on the grid of _require_real, three neighbours equal in float64,
     then at 30 digits (tanh(a) and σ(a) round to one float64 from a ≈ 37 on, and differ)."""
-    samples = np.linspace(-50.0, 50.0, 20001)
+    samples = _grid()
     for node in sigma.atoms(sp.Max, sp.Min):
         for i, first in enumerate(node.args):
             for second in node.args[i + 1:]:
@@ -398,6 +398,11 @@ def _require_distinct_branches(text: str, sigma: sp.Expr) -> None:
                                        f"{P.plain(second)} of its {name} are equal, to 30 digits, on a whole "
                                        f"interval (around a = {where:g}), where its slope would take neither; "
                                        "write the one they share")
+
+
+def _grid() -> Array:
+    """The points of a over which a custom activation is checked: [−50, 50] in steps of 0.005."""
+    return np.linspace(-50.0, 50.0, 20001)
 
 
 def _real_value(g: Callable, where: float) -> mpmath.mpf | None:
