@@ -104,6 +104,71 @@ def test_products_go_to_blas_only_for_a_batch_from_blas_units_within_blas_work(c
     assert not blas(64, BLAS_WORK // 64 // 2 + 1, 2)  # an input weight's sums with a wide input: loops
 
 
+def _in_order(M: np.ndarray, s: np.ndarray) -> list[float]:
+    """M · s with each entry's terms added one by one in the order of j from 0 (Python's floats)."""
+    out = []
+    for row in M.tolist():
+        total = 0.0
+        for w, v in zip(row, s.tolist(), strict=True):
+            total += w * v
+        out.append(total)
+    return out
+
+
+def test_a_product_column_by_column_adds_each_sum_in_the_order_a_row_adds_it(compiled_kernel):
+    """Property (60 draws of sizes 1–70 and entries over 16 decades, where the order of additions shows
+    in the last bits): the column-by-column loops of one sequence (jit_source._column) and of the nudged
+    reruns (jit_nudge._columns, with each sum's size |M|·|s|) give every sum bit for bit as adding a row's
+    terms in order does; adding them in the other order differs somewhere, so the comparison can fail."""
+    from symbptt.numeric import jit_nudge
+
+    shared, nudged = jit._shared(), sys.modules[jit_nudge._helpers()[0]]
+    rng = np.random.default_rng(11)
+    reversed_differs = False
+    for _ in range(60):
+        (n, k), B = (int(v) for v in rng.integers(1, 71, size=2)), int(rng.integers(1, 4))
+        M = rng.normal(size=(n, k)) * 10.0 ** rng.integers(-8, 9, size=(n, k))
+        S = rng.normal(size=(k, B)) * 10.0 ** rng.integers(-8, 9, size=(k, B))
+        MT = np.ascontiguousarray(M.T)
+        Q = np.empty((n, 1))
+        shared._column(MT, np.ascontiguousarray(S[:, :1]), Q)
+        assert Q[:, 0].tolist() == _in_order(M, S[:, 0])
+        V, Z = np.empty((B, n)), np.empty((B, n))
+        nudged._columns(MT, np.abs(MT), S, V, Z)
+        for bb in range(B):
+            assert V[bb].tolist() == _in_order(M, S[:, bb])
+            assert Z[bb].tolist() == _in_order(np.abs(M), np.abs(S[:, bb]))
+        reversed_differs |= Q[:, 0].tolist() != _in_order(M[:, ::-1], S[::-1, 0])
+    assert reversed_differs
+
+
+@pytest.mark.parametrize(("cell", "layers", "loss"), [("rnn", 1, "sum"), ("lstm", 1, "last"), ("gru", 1, "last")])
+def test_one_sequence_gets_the_bits_it_gets_in_a_batch(compiled_kernel, cell, layers, loss):
+    """A sequence run alone (its products column by column) and the same sequence beside another in a
+    batch of two (the batch's loops, n below BLAS_UNITS) store every linear map, node, coefficient and
+    δ_t (times 2 to its step's exponent, which the batch shares) bit for bit alike.  One layer with one
+    input (m = 1), so that U·x_t, which NumPy multiplies before the loops, has no sum whose order could
+    differ."""
+    rng = np.random.default_rng(4)
+    spec = get_cell(cell, get_activation("tanh"))
+    params = [{k: (np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) < 2 else np.asarray(v, dtype=float))
+               for k, v in p.items()} for p in random_layers(spec, 12, 1, layers, rng, 0.8)]
+    x = rng.normal(size=(30, 1, 2))
+    y = rng.normal(size=(12, 2) if loss == "last" else (30, 12, 2))
+    both = jit.float_pass(spec, params, x, y, loss)
+    alone = jit.float_pass(spec, params, np.ascontiguousarray(x[..., :1]), np.ascontiguousarray(y[..., :1]), loss)
+    assert both is not None and alone is not None
+    for ours, theirs in zip(alone.trajectory.values + alone.trajectory.coefs,
+                            both.trajectory.values + both.trajectory.coefs, strict=True):
+        for key, arr in theirs.items():
+            assert np.array_equal(ours[key][..., 0], arr[..., 0]), key
+    (store, exps), (their_store, their_exps) = alone.deltas, both.deltas
+    for key, arr in their_store.items():
+        steps = np.arange(arr.shape[0])
+        assert np.array_equal(np.ldexp(store[key][..., 0], exps[steps, None]),
+                              np.ldexp(arr[..., 0], their_exps[steps, None])), key
+
+
 @given(seed=st.integers(0, 10**6), T=st.integers(1, 40), B=st.integers(1, 4), n=st.integers(1, 6))
 def test_gradients_agree_with_and_without_the_compiled_kernel(seed, T, B, n):
     """Property: for random stacks of the plain cell, symbptt.gradients gives the same loss and gradients
@@ -210,7 +275,7 @@ def test_what_it_cannot_compile_is_left_to_numpy(compiled_kernel, tmp_path, monk
     spec = get_cell("rnn", get_activation("a/(1+abs(a))"))
     assert jit.kernels(spec, 1, "last") is None
     assert not (tmp_path / "jit").exists() or not list((tmp_path / "jit").glob("*.py"))
-    assert jit.worth_it(64, 1) and not jit.worth_it(65, 1) and jit.worth_it(16, 1024) and not jit.worth_it(16, 1025)
+    assert jit.worth_it(128, 1) and not jit.worth_it(129, 1) and jit.worth_it(16, 1024) and not jit.worth_it(16, 1025)
     assert jit.worth_it(64, 64) and not jit.worth_it(64, 65) and jit.worth_it(256, 4) and not jit.worth_it(256, 5)
 
 
@@ -391,10 +456,10 @@ def test_a_command_knows_before_the_wait_that_it_compiles(compiled_kernel, tmp_p
     try:
         assert jit.compiles_first(spec, 1, 4, 32)
         assert not jit.compiles_first(spec, 1, 64, 65)  # the NumPy kernel runs there
-        # `symbptt grad`: the reruns that measure the digits kept (one sequence, up to 64 units)
-        assert jit_nudge.compiles_first(spec, 2, "sum", 64, 50)
-        assert not jit_nudge.compiles_first(spec, 2, "sum", 65, 50)  # the NumPy reruns run there
-        assert not jit_nudge.compiles_first(spec, 2, "sum", 64, 49)  # and for a run this short
+        # `symbptt grad`: the reruns that measure the digits kept (one sequence, up to 128 units)
+        assert jit_nudge.compiles_first(spec, 2, "sum", 128, 50)
+        assert not jit_nudge.compiles_first(spec, 2, "sum", 129, 50)  # the NumPy reruns run there
+        assert not jit_nudge.compiles_first(spec, 2, "sum", 128, 49)  # and for a run this short
         for cache in caches:
             cache.cache_clear()
         assert not jit.compiles_first(spec, 1, 4, 32)

@@ -48,13 +48,14 @@ from .jit_source import (
 from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
 from .memory import keep_freed_memory
 
-MAX_SEQUENCE_UNITS = 64  # one sequence: the loops beat NumPy's call per product up to here
+MAX_SEQUENCE_UNITS = 128  # one sequence: the loops beat NumPy's call per product up to here
 
 
 def worth_it(n: int, batch: int) -> bool:
     """Whether the compiled kernel beats the NumPy kernel (CPU medians of both on 2 cores, rnn, LSTM and
-    GRU at T = 100).  One sequence: up to n = 64, where its loops took 0.7× (the plain cell), 0.6–0.9×
-    (LSTM) and 0.7–0.85× (GRU) NumPy's time, and 1.4–1.9× at n = 128.  A batch: while n² × batch ≤
+    GRU at T = 100).  One sequence: up to n = 128, where its loops (column by column: jit_source._column)
+    took 0.84–0.89× (the plain cell), 0.69–0.72× (LSTM) and 0.70–0.72× (GRU) NumPy's time (wall-clock), and
+    0.94–1.06× at n = 160, 1.1–1.8× at n = 192–256 (0.4–0.5× at n = 64).  A batch: while n² × batch ≤
     jit_source.BLAS_WORK, a step's products by BLAS from jit_source.BLAS_UNITS units — 0.12–0.82× NumPy's time
     from n = 16 with batch 2 to n = 16 with batch 1024 and n = 256 with batch 4 (0.57–0.74× at n = 64,
     batch 32).  Beyond it BLAS would hand each product to threads, the kernel keeps its loops, and they
