@@ -131,6 +131,42 @@ def _worst_relative_error(got: symbptt.Gradients, params: dict, x: np.ndarray, y
                    for k, block in ref[0].items() for i, want in enumerate(np.ravel(block)) if want != 0)
 
 
+@pytest.mark.parametrize(("kept", "digits"), [((11.0, 9.4), 37), ((11.0, 0.5), 46)])
+def test_where_the_read_is_refused_the_exact_rest_starts_from_the_splits_own_pass(kept, digits, monkeypatch):
+    """One sequence whose float64 pass kept fewer digits than asked, as the reruns measure it (their counts
+    set here), without chaos (the norms say float64 spares the digits), and whose read in float64 is
+    refused (as a cancelling difference refuses a GRU's; planted): its forward pass is made exactly once,
+    at the digits the exact rest takes (30 beyond 16 − 9.4; 46 where the worst entry kept no digit, then
+    checked by passes of twice as many), and its gradients are the same to the last bit as those of a
+    pass made afresh at those digits.  Before, the split's pass was made at 30 digits and thrown away."""
+    from symbptt.numeric import exact, reruns
+    from symbptt.numeric import gradients as gradients_module
+
+    rng = np.random.default_rng(3)
+    params = {"W": 0.5 * rng.normal(size=(3, 3)), "U": rng.normal(size=(3, 1)), "b": np.zeros(3), "h0": np.zeros(3)}
+    x, y = rng.normal(size=(40, 1)), rng.normal(size=3)
+    made: list[int] = []
+    forward_at = exact._forward_at
+
+    def counted(model: Any, dps: int) -> Any:  # each pass is made with CHECK digits more (Arb's: checked
+        made.append(dps - exact.CHECK)  # by carrying its rounding, with no second pass)
+        return forward_at(model, dps)
+
+    monkeypatch.setattr(exact, "_forward_at", counted)
+    monkeypatch.setattr(reruns, "kept_digits", lambda *args, **kwargs: kept)
+    monkeypatch.setattr(reruns, "read_in_float64", lambda *args, **kwargs: None)
+    got = symbptt.gradients(params, x, y, digits=12)
+    assert made[0] == digits and made.count(digits) == 1 and got.exact is not None
+    assert made == [digits * 2**i for i in range(len(made))]  # then the passes that check it, if any
+    assert got.digits == made[-1]
+    made.clear()
+    monkeypatch.setattr(gradients_module, "_split", lambda *args: (None, None, 0, None))  # no split: afresh
+    fresh = symbptt.gradients(params, x, y, digits=12)
+    assert made[0] == digits and fresh.digits == got.digits
+    for name, block in got.exact.items():
+        assert [str(v) for v in block.ravel()] == [str(v) for v in fresh.exact[name].ravel()], name
+
+
 @pytest.mark.parametrize("T", [5, 20, 300])
 def test_asked_for_digits_are_measured_and_computed_again_where_float64_lost_them(T, monkeypatch):
     """A sin(a) unit with w = 3 amplifies rounding by about 10^(T/5): float64 keeps every digit at T = 5,

@@ -343,29 +343,35 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     if kept[0] >= digits:
         return value, grads, 0, shown
     exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
+    # the digits of the exact pass made where the read falls short (below): the split's forward pass is
+    # made with at least as many, so that the rest can be computed from it rather than from a second one
+    fallback = report.exact_digits(kept)
     if model.x.shape[2] == 1:
-        read, exact, at, rest_at = _split(R, report, model, values, digits)
+        read, exact, at, rest_at = _split(R, report, model, values, digits, fallback)
         if read is not None:
             return read
         if exact is not None and rest_at is not None:  # the read fell short by what its reruns measured
             return (*R.rest_of(model, exact, rest_at), rest_at, shown)
     if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
-        dps = R.DPS + math.ceil(16 - kept[1])
+        dps = fallback
         if exact is not None and at >= dps:  # the rest from the split's exact pass, as `grad` computes it
             return (*R.rest_of(model, exact, at), at, shown)
         return (*R.exact_gradients_at(model, dps), dps, shown)
     if exact is not None and at >= R.DPS + 16:  # the split's exact pass is the first of the passes compared
         return (*_settled(R, model, at, *R.rest_of(model, exact, at)), shown)
-    dps = R.DPS + 16
+    dps = fallback
     return (*_settled(R, model, dps, *R.exact_gradients_at(model, dps)), shown)
 
 
-def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int
+def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int, least: int
            ) -> tuple[tuple[Any, list[dict[str, Any]], int, Any] | None, Any, int, int | None]:
     """One sequence whose float64 pass kept fewer than ``digits``: its forward pass exactly and the rest in
     float64 from it, as `grad`'s report reads it (reruns.read_in_float64; at DPS digits, or DPS more
     than the Jacobian norms of the float64 pass say rounding is amplified by where that is beyond what
-    float64 spares).
+    float64 spares; else at ``least``, the digits of the exact pass made where the read falls short
+    (reruns.exact_digits), so that it can be this pass: Arb's pass costs about as much at 60 digits as at
+    30.  The report makes that pass at DPS digits and its rest, where the read falls short, at the same
+    digits; the float64 numbers both read are those of the same trajectory, here held to more digits).
 
     Returns:
         (loss, gradients, the exact pass's digits and what the float64 rest kept, shown as `grad` shows
@@ -381,7 +387,7 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
     lost = report.lost_digits([log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)])
     if not math.isfinite(lost):
         return None, None, 0, None
-    dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else R.DPS
+    dps = R.DPS + math.ceil(lost + cancelled) if lost > 16.0 - digits else max(R.DPS, least)
     exact, read = report.exact_then_float64(model, dps, ks, digits)
     dps = exact.digits  # more where the pass's check asked for them
     if read is None:

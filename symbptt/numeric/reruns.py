@@ -110,6 +110,14 @@ def _digits(relative: float) -> float:
     return FLOAT64_DIGITS if relative == 0 else min(FLOAT64_DIGITS, -math.log10(relative))
 
 
+def exact_digits(kept: tuple[float, float]) -> int:
+    """The digits an exact pass is made with where the float64 pass kept fewer than asked (kept_digits'
+    two counts): DPS beyond what rounding cost its worst entry (16 − kept, rounded up), so that rounding
+    at those digits costs the exact pass as many and leaves it about DPS; DPS + 16 where the worst entry
+    kept less than a digit (what rounding cost it is then not measured)."""
+    return DPS + math.ceil(16 - kept[1]) if kept[1] >= 1 else DPS + 16
+
+
 def sum_allowance(terms: int) -> float:
     """What a sum of ``terms`` terms is charged for its rounding, relative to its Σ|terms|."""
     return SUM_SPREAD * math.sqrt(max(terms, 1)) * ROUNDING
