@@ -54,8 +54,9 @@ MAX_SEQUENCE_UNITS = 128  # one sequence: the loops beat NumPy's call per produc
 def worth_it(n: int, batch: int) -> bool:
     """Whether the compiled kernel beats the NumPy kernel (CPU medians of both on 2 cores, rnn, LSTM and
     GRU at T = 100).  One sequence: up to n = 128, where its loops (column by column: jit_source._column)
-    took 0.84–0.89× (the plain cell), 0.69–0.72× (LSTM) and 0.70–0.72× (GRU) NumPy's time (wall-clock), and
-    0.94–1.06× at n = 160, 1.1–1.8× at n = 192–256 (0.4–0.5× at n = 64).  A batch: while n² × batch ≤
+    took 0.84–1.0× (the plain cell), 0.69–0.78× (LSTM) and 0.70–0.75× (GRU) NumPy's time (wall-clock
+    medians, three runs), against 0.21–0.44× at n = 64, 0.91–1.22× at n = 160 and 1.05–1.7× at n = 192–256;
+    its nudged reruns (jit_nudge) took 0.31–0.54× the NumPy reruns' time at n = 96–128.  A batch: while n² × batch ≤
     jit_source.BLAS_WORK, a step's products by BLAS from jit_source.BLAS_UNITS units — 0.12–0.82× NumPy's time
     from n = 16 with batch 2 to n = 16 with batch 1024 and n = 256 with batch 4 (0.57–0.74× at n = 64,
     batch 32).  Beyond it BLAS would hand each product to threads, the kernel keeps its loops, and they
