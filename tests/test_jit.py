@@ -86,8 +86,9 @@ def _disagreement(model: NumericModel, fast: jit.FastPass) -> float:
 CASES = [("rnn", 2, "sum"), ("lstm", 1, "last"), ("gru", 1, "last")]
 
 
-# a batch, one sequence (its sums held in registers), and a batch whose products go to BLAS (n ≥ BLAS_UNITS)
-@pytest.mark.parametrize(("n", "B"), [(4, 3), (4, 1), (BLAS_UNITS, 2)])
+# a batch, one sequence (its products column by column), a batch whose products go to BLAS (n ≥ BLAS_UNITS),
+# and one sequence of as many units as the compiled kernel takes
+@pytest.mark.parametrize(("n", "B"), [(4, 3), (4, 1), (BLAS_UNITS, 2), (jit.MAX_SEQUENCE_UNITS, 1)])
 @pytest.mark.parametrize(("cell", "layers", "loss"), CASES)
 def test_the_compiled_pass_equals_the_numpy_kernel(compiled_kernel, cell, layers, loss, n, B):
     params, x, y, model = _model(cell, n, layers, loss, T=12 if n < BLAS_UNITS else 5, B=B, seed=1)
