@@ -94,7 +94,9 @@ def test_the_compiled_pass_equals_the_numpy_kernel(compiled_kernel, cell, layers
     params, x, y, model = _model(cell, n, layers, loss, T=12 if n < BLAS_UNITS else 5, B=B, seed=1)
     fast = jit.float_pass(model.cell, model.params, model.x, model.y, loss)
     assert fast is not None
-    assert _disagreement(model, fast) < 1e-13
+    # the loops and NumPy's BLAS add a product's n terms in different orders: what that can change grows
+    # with n (a sum of n terms rounds n − 1 times; 4.9e-13 was seen at n = 128)
+    assert _disagreement(model, fast) < 1e-13 * max(1, n // BLAS_UNITS)
 
 
 def test_products_go_to_blas_only_for_a_batch_from_blas_units_within_blas_work(compiled_kernel):
