@@ -319,6 +319,20 @@ def test_the_suite_runs_without_the_kernel_and_symbptt_does_not_import_numba():
     assert os.environ.get("SYMBPTT_JIT") == "0"
 
 
+def test_a_report_too_short_for_the_compiled_reruns_does_not_import_numba(compiled_kernel):
+    """`symbptt grad` on the shipped example (T = 3, far below jit_nudge.MIN_STEPS) with the kernel turned
+    on: the rule's sizes are read before jit.available, whose import of Numba (a quarter to half a second
+    of every such command) the report would not use.  (It imported Numba before: the rule asked first.)"""
+    import subprocess
+
+    code = ("import sys; from symbptt.numeric.examples import example_config; "
+            "from symbptt.numeric.grad_report import grad_report; "
+            "grad_report(example_config('rnn', 3, 4, seed=0)); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=os.environ | {"SYMBPTT_JIT": "1"})
+    assert out.stdout.strip() == "False", (out.stdout, out.stderr[-500:])
+
+
 def test_sums_over_many_exponents_equal_the_numpy_kernel(compiled_kernel):
     """A saturated unit over 1500 steps: δ is rescaled by powers of two every few steps, so the sums over t
     run in many pieces, each with its exponent; h0's gradient (about 10^-700) keeps its size and digits."""

@@ -213,7 +213,7 @@ class FastPass:
 def compiles_first(cell: Cell, layers: int, n: int, batch: int) -> bool:
     """Whether a run of this cell would use the kernel and compile it first (its source is new here):
     what a command says before a wait of seconds."""
-    if not available() or not worth_it(n, batch):
+    if not worth_it(n, batch) or not available():  # the size first: available() imports Numba
         return False
     k = kernels(cell, layers, "last")
     return k is not None and k.fresh

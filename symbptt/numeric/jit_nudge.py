@@ -229,7 +229,8 @@ def applies(cell: Cell, layers: int, loss: str, n: int, batch: int, T: int) -> b
     equations the kernels compile (float64 parameters shared by the batch are nudged_pass's to check).
     A rule of the sizes alone, so that the same input is measured the same way on one installation
     whatever its cache holds."""
-    return (jit.available() and _worth_it(n, batch) and T * layers >= MIN_STEPS
+    # the sizes first: jit.available imports Numba (a quarter to half a second), which a short run never uses
+    return (_worth_it(n, batch) and T * layers >= MIN_STEPS and jit.available()
             and nudged_kernels(cell, layers, loss) is not None and jit.kernels(cell, layers, loss) is not None)
 
 
