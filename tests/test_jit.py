@@ -333,6 +333,41 @@ def test_a_report_too_short_for_the_compiled_reruns_does_not_import_numba(compil
     assert out.stdout.strip() == "False", (out.stdout, out.stderr[-500:])
 
 
+@pytest.mark.parametrize(("setting", "compiled"), [(None, False), ("1", True), ("0", False)])
+def test_grad_runs_on_numpy_unless_the_kernel_is_asked_for(compiled_kernel, monkeypatch, tmp_path, setting, compiled):
+    """`symbptt grad` (one command, which would pay for loading the kernels) makes its report with the
+    compiled kernel off unless SYMBPTT_JIT=1 is set — for a run long enough for the compiled reruns
+    (T = MIN_STEPS) — and leaves the setting as it found it."""
+    import json
+
+    from conftest import run_in_process
+
+    from symbptt.numeric import grad_report as module
+    from symbptt.numeric import jit_nudge
+
+    if setting is None:
+        monkeypatch.delenv("SYMBPTT_JIT")
+    else:
+        monkeypatch.setenv("SYMBPTT_JIT", setting)
+    jit.available.cache_clear()
+    seen: list[bool] = []
+    report = module.grad_report
+
+    def recorded(*args: object, **kwargs: object) -> dict:
+        seen.append(jit.available())
+        return report(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "grad_report", recorded)
+    params = {"W": [[0.5, -0.3], [0.2, 0.4]], "U": [[1.0], [0.5]], "b": [0.0, 0.1], "h0": [0.0, 0.0],
+              "x": [[0.1 * math.sin(t)] for t in range(jit_nudge.MIN_STEPS)], "y": [0.2, -0.1]}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(params))
+    ran = run_in_process("grad", "--params", str(path))
+    assert ran.returncode == 0, ran.stderr
+    assert seen == [compiled] and os.environ.get("SYMBPTT_JIT") == setting
+    assert json.loads(ran.stdout)["T"] == jit_nudge.MIN_STEPS
+
+
 def test_sums_over_many_exponents_equal_the_numpy_kernel(compiled_kernel):
     """A saturated unit over 1500 steps: δ is rescaled by powers of two every few steps, so the sums over t
     run in many pieces, each with its exponent; h0's gradient (about 10^-700) keeps its size and digits."""

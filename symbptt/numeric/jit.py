@@ -24,7 +24,8 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -97,6 +98,24 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@contextmanager
+def turned_off() -> Iterator[None]:
+    """The compiled kernels off within the block, as SYMBPTT_JIT=0 turns them off, and as they were after it.
+    `symbptt grad` runs under it unless SYMBPTT_JIT=1 is set: one command pays for loading the kernels
+    from the cache (0.5–0.7 s, Numba's import included), and a report saves less than that with them."""
+    before = os.environ.get("SYMBPTT_JIT")
+    os.environ["SYMBPTT_JIT"] = "0"
+    available.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SYMBPTT_JIT", None)
+        else:
+            os.environ["SYMBPTT_JIT"] = before
+        available.cache_clear()
 
 
 def cache_folder() -> Path:
@@ -353,4 +372,4 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
 
 
 __all__ = ["FastPass", "Kernels", "MAX_SEQUENCE_UNITS", "available", "cache_folder", "compiles_first",
-           "layer_arrays", "float_pass", "kernels", "trajectory", "worth_it"]
+           "layer_arrays", "float_pass", "kernels", "trajectory", "turned_off", "worth_it"]
