@@ -417,14 +417,15 @@ def train_cmd(cell: str, activation: str, n: int, layers: int, task: str, T: int
         exportable(spec, activation)
     from .numeric import jit
 
-    if sys.stderr.isatty() and jit.compiles_first(spec, layers, n, batch):
-        click.echo(f"compiling the {spec.name} step kernel, once for this machine", err=True)
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
-        with Progress(steps, "train") as bar:
-            result = train(settings, lambda i, row: bar.update(i, f" loss {row['loss']:.4g}"),
-                           lambda: bool(interrupted))
+        with jit.one_command():  # the compiled kernel only where SYMBPTT_JIT=1 asks: one command pays its load
+            if sys.stderr.isatty() and jit.compiles_first(spec, layers, n, batch):
+                click.echo(f"compiling the {spec.name} step kernel, once for this machine", err=True)
+            with Progress(steps, "train") as bar:
+                result = train(settings, lambda i, row: bar.update(i, f" loss {row['loss']:.4g}"),
+                               lambda: bool(interrupted))
     finally:
         signal.signal(signal.SIGINT, previous)
     text = strict_json(run_json(result)) if fmt == "json" else run_csv(result)

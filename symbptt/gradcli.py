@@ -5,7 +5,6 @@ state_dict (``--torch-out``).  torch is imported only when a torch option is giv
 from __future__ import annotations
 
 import sys
-from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 import click
@@ -77,6 +76,7 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
     and the report gains a "torch" field saying what was read.
     """
     from .numeric.grad_report import grad_report
+    from .numeric.jit import one_command
     from .output import strict_json
 
     given = {"input_file": input_file, "target_file": target_file, "hx_file": hx_file,
@@ -102,7 +102,7 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
 
             import_torch()
             exportable(cfg.spec, cfg.activation)
-        with _kernels():
+        with one_command():
             _compiling(cfg)
             report = grad_report(cfg, digits)
     else:
@@ -118,19 +118,6 @@ def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | 
         note = save_state_dict(torch_out, cfg.spec, cfg.activation, cfg.layers)
         if note:
             click.echo(note, err=True)
-
-
-def _kernels() -> AbstractContextManager[None]:
-    """Where the report runs: on the NumPy kernel (jit.turned_off) unless SYMBPTT_JIT=1 is set.  One command
-    pays for loading the compiled kernels from the cache (0.5–0.7 s with Numba's import), and they save a
-    report less: `grad` took 1.75–1.82× as long with them from n = 4 to 64 at T = 100, 0.97–1.58× at
-    T = 1000 and 0.98–1.07× at T = 3000 (rnn, LSTM and GRU, up to 128 units); a process that makes many
-    reports (symbptt.grad_report) loads them once."""
-    import os
-
-    from .numeric import jit
-
-    return nullcontext() if os.environ.get("SYMBPTT_JIT") == "1" else jit.turned_off()
 
 
 def _compiling(cfg: Config) -> None:
@@ -149,6 +136,7 @@ def _torch_report(torch_file: str | None, input_file: str | None, target_file: s
     from .bridges.pytorch import compare as compare_grads
     from .bridges.pytorch import config_of, load_file, read_module, torch_gradients
     from .numeric.grad_report import grad_report
+    from .numeric.jit import one_command
 
     module = load_file(str(torch_file), "--torch model")
     model = read_module(module, nonlinearity)
@@ -156,7 +144,7 @@ def _torch_report(torch_file: str | None, input_file: str | None, target_file: s
     y = None if target_file is None else load_file(target_file, "--target")
     hx = None if hx_file is None else load_file(hx_file, "--hx")
     cfg = config_of(model, x, y, hx=hx, loss=loss, truncate=truncate)
-    with _kernels():
+    with one_command():
         _compiling(cfg)
         report = grad_report(cfg, digits)
     report["torch"] = {"module": f"nn.{model.kind}", "num_layers": len(model.layers), "hidden_size": model.n,

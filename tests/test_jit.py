@@ -333,15 +333,18 @@ def test_a_report_too_short_for_the_compiled_reruns_does_not_import_numba(compil
     assert out.stdout.strip() == "False", (out.stdout, out.stderr[-500:])
 
 
+@pytest.mark.parametrize("command", ["grad", "train"])
 @pytest.mark.parametrize(("setting", "compiled"), [(None, False), ("1", True), ("0", False)])
-def test_grad_runs_on_numpy_unless_the_kernel_is_asked_for(compiled_kernel, monkeypatch, tmp_path, setting, compiled):
-    """`symbptt grad` (one command, which would pay for loading the kernels) makes its report with the
-    compiled kernel off unless SYMBPTT_JIT=1 is set — for a run long enough for the compiled reruns
-    (T = MIN_STEPS) — and leaves the setting as it found it."""
+def test_a_command_runs_on_numpy_unless_the_kernel_is_asked_for(compiled_kernel, monkeypatch, tmp_path, command,
+                                                                setting, compiled):
+    """`symbptt grad` and `symbptt train` (one process each, which would pay for loading the kernels) run
+    with the compiled kernel off unless SYMBPTT_JIT=1 is set — `grad` on a run long enough for the compiled
+    reruns (T = MIN_STEPS) — and leave the setting as they found it."""
     import json
 
     from conftest import run_in_process
 
+    import symbptt.learn
     from symbptt.numeric import grad_report as module
     from symbptt.numeric import jit_nudge
 
@@ -351,21 +354,24 @@ def test_grad_runs_on_numpy_unless_the_kernel_is_asked_for(compiled_kernel, monk
         monkeypatch.setenv("SYMBPTT_JIT", setting)
     jit.available.cache_clear()
     seen: list[bool] = []
-    report = module.grad_report
+    owner, name = (module, "grad_report") if command == "grad" else (symbptt.learn, "train")
+    original = getattr(owner, name)
 
-    def recorded(*args: object, **kwargs: object) -> dict:
+    def recorded(*args: object, **kwargs: object) -> object:
         seen.append(jit.available())
-        return report(*args, **kwargs)  # type: ignore[arg-type]
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(module, "grad_report", recorded)
-    params = {"W": [[0.5, -0.3], [0.2, 0.4]], "U": [[1.0], [0.5]], "b": [0.0, 0.1], "h0": [0.0, 0.0],
-              "x": [[0.1 * math.sin(t)] for t in range(jit_nudge.MIN_STEPS)], "y": [0.2, -0.1]}
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps(params))
-    ran = run_in_process("grad", "--params", str(path))
+    monkeypatch.setattr(owner, name, recorded)
+    if command == "grad":
+        params = {"W": [[0.5, -0.3], [0.2, 0.4]], "U": [[1.0], [0.5]], "b": [0.0, 0.1], "h0": [0.0, 0.0],
+                  "x": [[0.1 * math.sin(t)] for t in range(jit_nudge.MIN_STEPS)], "y": [0.2, -0.1]}
+        path = tmp_path / "p.json"
+        path.write_text(json.dumps(params))
+        ran = run_in_process("grad", "--params", str(path))
+    else:
+        ran = run_in_process("train", "-n", "4", "-T", "6", "--iterations", "3", "-o", str(tmp_path / "run.csv"))
     assert ran.returncode == 0, ran.stderr
     assert seen == [compiled] and os.environ.get("SYMBPTT_JIT") == setting
-    assert json.loads(ran.stdout)["T"] == jit_nudge.MIN_STEPS
 
 
 def test_sums_over_many_exponents_equal_the_numpy_kernel(compiled_kernel):

@@ -25,7 +25,7 @@ import platform
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -100,11 +100,22 @@ def available() -> bool:
     return True
 
 
+def one_command() -> AbstractContextManager[None]:
+    """What a command line's one process runs under (`symbptt grad`, `symbptt train`): the compiled kernels
+    off (turned_off) unless SYMBPTT_JIT=1 is set.  One command pays for loading them from the cache
+    (0.5–0.7 s with Numba's import) and saves less than that with them.  `grad` took 1.75–1.82× as long
+    with them at T = 100 from n = 4 to 64, 0.97–1.58× at T = 1000 and 0.98–1.07× at T = 3000 (rnn, LSTM and
+    GRU, up to 128 units).  `train` with its defaults (rnn, n = 16, T = 20, batch 32, 1000 iterations)
+    took 2.3 s against 1.4–1.6, 3.3 against 2.5 for 2000 iterations, 4.6 against 4.1 with n = 32 and
+    T = 100, and 14.2 against 14.6 for an LSTM with n = 64 and T = 100 (300 iterations).  A process that
+    makes many passes (symbptt.gradients, symbptt.grad_report, symbptt.learn.train) loads them once."""
+    return nullcontext() if os.environ.get("SYMBPTT_JIT") == "1" else turned_off()
+
+
 @contextmanager
 def turned_off() -> Iterator[None]:
-    """The compiled kernels off within the block, as SYMBPTT_JIT=0 turns them off, and as they were after it.
-    `symbptt grad` runs under it unless SYMBPTT_JIT=1 is set: one command pays for loading the kernels
-    from the cache (0.5–0.7 s, Numba's import included), and a report saves less than that with them."""
+    """The compiled kernels off within the block, as SYMBPTT_JIT=0 turns them off, and as they were after it
+    (one_command)."""
     before = os.environ.get("SYMBPTT_JIT")
     os.environ["SYMBPTT_JIT"] = "0"
     available.cache_clear()
@@ -372,4 +383,4 @@ def _sums(k: Kernels, cc: CompiledCell, params: list[dict[str, np.ndarray]], x: 
 
 
 __all__ = ["FastPass", "Kernels", "MAX_SEQUENCE_UNITS", "available", "cache_folder", "compiles_first",
-           "layer_arrays", "float_pass", "kernels", "trajectory", "turned_off", "worth_it"]
+           "layer_arrays", "float_pass", "kernels", "one_command", "trajectory", "turned_off", "worth_it"]
