@@ -190,17 +190,8 @@ def _numpy_kernel(func: Callable[[], object]) -> Callable[[], object]:
     from symbptt.numeric import jit
 
     def run() -> object:
-        before = os.environ.get("SYMBPTT_JIT")
-        os.environ["SYMBPTT_JIT"] = "0"
-        jit.available.cache_clear()
-        try:
+        with jit.turned_off():
             return func()
-        finally:
-            if before is None:
-                os.environ.pop("SYMBPTT_JIT")
-            else:
-                os.environ["SYMBPTT_JIT"] = before
-            jit.available.cache_clear()
 
     return run
 
