@@ -491,6 +491,31 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     _agrees_with_reference(p, checked.grads, 2e-16)
 
 
+def test_a_pass_whose_sums_float64_lost_to_nan_is_recomputed_not_a_traceback():
+    """A two-layer minLSTM with weights × 5 and inputs × 20 (benchmarks/claims_sweep.py --saturated, seed
+    21, its 2,913th draw): its second layer's coefficients overflow and divide by zero, so some sums over
+    t come out NaN beside others beyond float64's range, and turning them into exact numbers raised
+    ValueError (a traceback from symbptt.gradients, with or without digits).  Now those entries are
+    mpmath's NaN, the pass's events send it to the exact one, and both calls agree with reference.py."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.check.trials import draw_layers
+
+    draw = np.random.default_rng(613979657)
+    params = draw_layers(get_cell("minlstm", get_activation("tanh")), 4, 1, 2, draw, 5.0)
+    x, y = draw.normal(size=(71, 1, 1)) * 20, draw.normal(size=(4, 1))
+    with mpmath.workdps(100):
+        ref = bptt(params, x[..., 0], y[..., 0], "tanh", "last", "minlstm", kind="mp")[1]
+    for digits in (None, 12):
+        got = symbptt.gradients(params, x, y, cell="minlstm", digits=digits)
+        assert got.digits > 0
+        for layer, want in enumerate(ref):
+            for k, v in want.items():
+                exact = np.array([float(e) for e in np.ravel(v)])
+                have = np.ravel(np.asarray(got.grads[layer][k], dtype=float))
+                assert np.all(np.abs(have - exact) <= 1e-15 * np.abs(exact)), (digits, layer, k)
+
+
 @pytest.mark.parametrize("seed", [0, 2, 14, 20, 24, 30])  # 60 digits at once; 64, 78, 61, 129, 66 after a second pass
 def test_the_measured_digits_give_the_numbers_the_bound_gives(seed, monkeypatch):
     """Random saturated GRUs (inputs × 20 to 120, stacks of one or two layers, a batch of one to three):

@@ -279,9 +279,13 @@ def _value(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
 
 
 def exact_entries(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """mantissa · 2^exponent as an object array of mpf numbers, each exact (the shape of mantissa)."""
+    """mantissa · 2^exponent as an object array of mpf numbers, each exact (the shape of mantissa); a NaN or
+    infinite mantissa (a sum float64 lost, which its watch has seen) as mpmath's NaN or infinity."""
     out = np.empty(mantissa.size, dtype=object)
     for i, (v, e) in enumerate(zip(mantissa.reshape(-1).tolist(), exponent.reshape(-1).tolist(), strict=True)):
+        if not math.isfinite(v):
+            out[i] = mpmath.mpf(v)
+            continue
         m, x = math.frexp(v)  # |m| in [1/2, 1): m·2^53 is an integer, and mpf((man, exp)) is man·2^exp exactly
         out[i] = mpmath.mpf((int(m * 2.0**53), x + e - 53)) if m else mpmath.mpf(0)
     return out.reshape(mantissa.shape)
