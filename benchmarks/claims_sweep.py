@@ -18,8 +18,13 @@ With a node's and coefficient's sums nudged by their rounding sizes (numeric/siz
 (900 s) made 5,000 cases and seed 14 (900 s) 5,205, kept 3,792 and 3,932 in float64, none outside its
 claim, the largest error 0.42 and 0.57 of what its claim allows.
 
+With ``--saturated`` it draws only the GRU, the minGRU and the minLSTM at weights × 1.5 to 5 and inputs
+× 5 to 50, and counts only the cases whose float64 pass has a saturated gate (exact.saturation_digits > 0):
+those `grad` sent to the exact pass before anything was measured, and whose reruns now decide.
+
     python benchmarks/claims_sweep.py --seed 11 --seconds 600
     python benchmarks/claims_sweep.py --seed 11 --cases 7000 --seconds 1e9
+    python benchmarks/claims_sweep.py --saturated --seed 21 --seconds 1500
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -38,11 +44,14 @@ from symbptt.activations import get_activation
 from symbptt.cells import get_cell
 from symbptt.check.trials import draw_layers
 from symbptt.errors import SymbpttError
+from symbptt.numeric.exact import float64_pass, saturation_digits
+from symbptt.numeric.factors import NumericModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: driven_sweep beside it
 from driven_sweep import batch_reference, off_by, stop_on_kill  # noqa: E402
 
 CELLS = ("gru", "lstm", "rnn", "mingru", "minlstm", "indrnn", "lru")
+SATURATING = ("gru", "mingru", "minlstm")  # the built-in cells whose differences a saturated gate can cancel
 DIGITS = 400  # reference.py's working precision: far beyond what any drawn case loses
 ASKED = 12  # the digits each call asks for
 
@@ -54,21 +63,36 @@ def _errors(got: symbptt.Gradients, exact: list[dict]) -> tuple[float, float]:
     return off_by(mine, exact)
 
 
-def draw(rng: np.random.Generator) -> tuple:
-    """One case: (cell, activation, n, layers, batch, T, loss, weight scale, input scale, seed)."""
-    cell = CELLS[rng.integers(len(CELLS))]
+def draw(rng: np.random.Generator, saturated: bool = False) -> tuple:
+    """One case: (cell, activation, n, layers, batch, T, loss, weight scale, input scale, seed); with
+    ``saturated``, one of the cells whose differences a saturated gate can make cancel (SATURATING), at the
+    scales that saturate their gates."""
+    cell = (SATURATING if saturated else CELLS)[rng.integers(len(SATURATING if saturated else CELLS))]
     act = str(rng.choice(["tanh", "sigmoid"])) if cell in ("rnn", "indrnn") else "tanh"
     n, layers = int(rng.integers(1, 6)), int(rng.integers(1, 3))
     B, T = int(rng.integers(1, 3)), int(rng.integers(3, 80))
     loss = str(rng.choice(["last", "sum"]))
-    weights = float(rng.choice([0.3, 0.8, 1.5, 3.0, 5.0]))
-    inputs = float(rng.choice([0.1, 1.0, 5.0, 20.0]))
+    weights = float(rng.choice([1.5, 3.0, 5.0] if saturated else [0.3, 0.8, 1.5, 3.0, 5.0]))
+    inputs = float(rng.choice([5.0, 20.0, 50.0] if saturated else [0.1, 1.0, 5.0, 20.0]))
     return cell, act, n, layers, B, T, loss, weights, inputs, int(rng.integers(1 << 30))
 
 
-def measured(case: tuple, digits: int = DIGITS) -> tuple[str, float, bool] | None:
+def _saturated(spec: Any, params: list[dict], x: np.ndarray, y: np.ndarray, loss: str) -> bool:
+    """Whether the float64 pass of a case has a saturated gate whose differences may cancel
+    (exact.saturation_digits > 0): the cases `grad` sent to the exact pass before measuring anything."""
+    model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in params],
+                         x, y, loss)
+    values, _ = float64_pass(model)
+    try:
+        return saturation_digits(values) > 0
+    except SymbpttError:  # beyond the digits the exact path carries: symbptt.gradients refuses it too
+        return False
+
+
+def measured(case: tuple, digits: int = DIGITS, saturated: bool = False) -> tuple[str, float, bool] | None:
     """(what was drawn, the largest error over what its claim allows, whether float64 kept it) for a case
-    of draw's, reference.py at ``digits``; None when symbptt refuses it."""
+    of draw's, reference.py at ``digits``; None when symbptt refuses it, or, with ``saturated``, when no
+    gate of its float64 pass saturates (_saturated)."""
     cell, act, n, layers, B, T, loss, weights, inputs, seed = case
     spec = get_cell(cell, get_activation(act))
     draw = np.random.default_rng(seed)
@@ -76,6 +100,8 @@ def measured(case: tuple, digits: int = DIGITS) -> tuple[str, float, bool] | Non
     x = draw.normal(size=(T, 1, B)) * inputs
     y = draw.normal(size=(n, B)) if loss == "last" else draw.normal(size=(T, n, B))
     what = f"{cell} {act} n={n} layers={layers} B={B} T={T} {loss} weights×{weights:g} x×{inputs:g} (seed {seed})"
+    if saturated and not _saturated(spec, params, x, y, loss):
+        return None
     try:
         got = symbptt.gradients(params, x, y, cell=cell, loss=loss, activation=act, digits=ASKED)
     except SymbpttError:
@@ -94,6 +120,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--cases", type=int, default=None, help="stop after this many cases (drawn in order)")
+    parser.add_argument("--saturated", action="store_true",
+                        help="only cases whose float64 pass has a saturated gate whose differences may cancel")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # RoundingWarning: digits= measures, the claim is what is checked
     stop_on_kill()
@@ -101,7 +129,7 @@ def main() -> int:
     start, cases, kept, outside, worst = time.perf_counter(), 0, 0, 0, 0.0
     try:
         while time.perf_counter() - start < args.seconds and (args.cases is None or cases < args.cases):
-            found = measured(draw(rng))
+            found = measured(draw(rng, args.saturated), saturated=args.saturated)
             if found is None:
                 continue
             what, ratio, in_float64 = found

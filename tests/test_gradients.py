@@ -448,8 +448,8 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     them: 30 more are carried), not the most saturation could cancel (2|a|/ln 10 for every pre-activation's
     largest |a|): every gradient is the 300-digit reference's to float64's rounding, in symbptt.gradients
     and in `grad`'s report.  A planted count of 0 keeps the first try at 60 digits, and the z gate's
-    gradients, made of the difference, come out about 4e-13 off — unless digits are asked for, when a pass
-    with twice the digits must agree with it."""
+    gradients, made of the difference, come out about 4e-13 off — unless digits are asked for, when the
+    reruns first find float64 short of them and a pass with twice the digits must agree with it."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.config import parse_config
@@ -475,8 +475,10 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
                         r"digits\)", report["precision"])
     assert said and got.digits - exact.DPS - 1 <= int(said[1]) <= got.digits - exact.DPS, report["precision"]
     _agrees_with_reference(p, {k: np.asarray(v, dtype=float) for k, v in report["grad"].items()}, 2e-16)
-    checked = symbptt.gradients(p, x, y, cell="gru", digits=12)  # asked for: a pass with twice the digits agrees
-    assert checked.kept is None and checked.digits == 2 * got.digits
+    # asked for: the reruns measure float64 first, which keeps no digit of the z gate's gradients (made of the
+    # difference), then the exact pass, which a pass with twice the digits agrees with
+    checked = symbptt.gradients(p, x, y, cell="gru", digits=12)
+    assert checked.kept is not None and checked.kept[1] < 12 and checked.digits == 2 * got.digits
     _agrees_with_reference(p, checked.grads, 2e-16)
     monkeypatch.setattr(exact, "difference_digits", lambda cc, traj: 0.0)
     # planted on mpmath's pass, which holds what its digits say: Arb's keeps each value to its 32 guard bits
@@ -489,6 +491,64 @@ def test_a_saturated_gru_carries_the_digits_its_difference_cancels_as_measured(m
     checked = symbptt.gradients(p, x, y, cell="gru", digits=12)  # the 60-digit pass and the 120-digit one
     assert checked.digits == 8 * exact.DPS  # disagree: the 120- and 240-digit passes agree
     _agrees_with_reference(p, checked.grads, 2e-16)
+
+
+def _within_claim(cell: str, p: dict, x: np.ndarray, y: np.ndarray, grads: dict, kept: tuple) -> bool:
+    """Whether every gradient entry is within 10^−kept[1] of itself against reference.py at 100 digits,
+    and every gradient within 10^−kept[0] of its largest entry."""
+    with mpmath.workdps(100):
+        ref = bptt([p], x, y, "tanh", "last", cell, kind="mp")[1][0]
+    for k, want in ref.items():
+        exact = np.array([float(v) for v in np.ravel(want)])
+        err = np.abs(np.ravel(np.asarray(grads[k], dtype=float)) - exact)
+        top = float(np.max(np.abs(exact)))
+        if np.any(err > 10.0 ** -kept[1] * np.abs(exact)) or (top and float(np.max(err)) > 10.0 ** -kept[0] * top):
+            return False
+    return True
+
+
+@pytest.mark.parametrize(("cell", "seed"), [("gru", 0), ("mingru", 2), ("minlstm", 2)])
+def test_a_saturated_pass_is_measured_before_an_exact_one_is_made(cell, seed, monkeypatch):
+    """A cell whose gates saturate (inputs × 10, n = 4, T = 60), whose saturation bound (61–98 digits)
+    sent `grad`'s report and digits=12 to an exact pass before anything was measured — and the plain call
+    too where no distances to ±1 carry its differences (the minGRU, the minLSTM): the nudged reruns now
+    measure it first, as any float64 pass, and it stays in float64 — no exact pass is made — with
+    every gradient within the digits they claim of reference.py's 100-digit pass, in symbptt.gradients
+    (with digits and without) and in the report.  Planted: reruns that find no change (every digit kept)
+    keep the unit above, whose z-gate gradients are made of a difference float64 holds nothing of, in
+    float64 too, and its claim fails against the reference; measured, that unit takes the exact pass."""
+    from symbptt.config import parse_config
+    from symbptt.numeric import exact, reruns
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.factors import ArrayFactors, NumericModel
+    from symbptt.numeric.grad_report import grad_report
+
+    cfg = example_config(cell, 60, 4, drive=10.0, seed=seed)
+    assert exact.saturation_digits(ArrayFactors(NumericModel.of(cfg))) > 60
+    passes: list[int] = []
+    original = exact.exact_forward
+    monkeypatch.setattr(exact, "exact_forward", lambda model, dps: passes.append(dps) or original(model, dps))
+    p, x, y = dict(cfg.layers[0]), cfg.x, cfg.y
+    got = symbptt.gradients(p, x, y, cell=cell, digits=12)
+    report = grad_report(cfg)
+    plain = symbptt.gradients(p, x, y, cell=cell)  # the GRU's distances carry it; the others are measured
+    assert got.digits == 0 and got.kept is not None and got.kept[0] >= 12 and not passes
+    assert plain.digits == 0 and (plain.kept is None) == (cell == "gru")
+    assert plain.kept is None or (plain.kept == got.kept and _within_claim(cell, p, x, y, plain.grads, plain.kept))
+    assert report["precision"].startswith("float64 (kept about")
+    assert _within_claim(cell, p, x, y, got.grads, got.kept)
+    assert _within_claim(cell, p, x, y, {k: np.asarray(v, dtype=float) for k, v in report["grad"].items()},
+                         got.kept)
+    unit, ux, uy = _saturated_gru()
+    unit_cfg = parse_config({"cell": "gru", "x": ux[:, 0].tolist(), "y": uy.tolist(),
+                             **{k: v.tolist() for k, v in unit.items()}})
+    measured = symbptt.gradients(unit, ux, uy, cell="gru", digits=12)
+    assert measured.digits > 0 and measured.kept is not None and measured.kept[1] < 12
+    assert grad_report(unit_cfg)["precision"].startswith("Arb")
+    monkeypatch.setattr(reruns, "_widest", lambda pairs, margin, block, entry: (block, entry))
+    planted = symbptt.gradients(unit, ux, uy, cell="gru", digits=12)
+    assert planted.digits == 0 and not _within_claim("gru", unit, ux, uy, planted.grads, planted.kept)
+    assert grad_report(unit_cfg)["precision"].startswith("float64")
 
 
 def test_a_pass_whose_sums_float64_lost_to_nan_is_recomputed_not_a_traceback():

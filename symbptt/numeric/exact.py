@@ -156,31 +156,9 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
         values = ArrayFactors(model, watch=watch)
     watch = watch or values.watch
     digits = saturation_digits(values) if saturation is None else saturation
-    held = bool(digits) and carry and values.kind == "float" and values.noise is None and carried(values.cc,
-                                                                                                values.traj)
-    if held:  # the coefficients that read a difference changed: δ is computed again
-        computed = None
-        underflow.mark_carried(values, watch)  # one below float64's range is checked as an underflow
-    # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
-    # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
-    followed = (held or not digits) and kernel.applies(values)
-
-    def kept() -> tuple[Any, list[dict[str, np.ndarray]]] | None:
-        return underflow.recover(values, watch, held, seen, magnitudes) if underflow.recoverable(watch) else None
-
-    tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
-    if tried and (recovered := kept()) is not None:
-        return *recovered, 0
-    loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
-                   else gradient_blocks(values, model))
-    blocks = _needs(watch, model.layers)
-    loss_lost = watch.touched("loss") or watch.touched("forward")
-    if digits and not held:
-        blocks, loss_lost = None, True
-    if blocks is not None and not blocks and not loss_lost:
-        return loss, grads, 0
-    if followed and not tried and (recovered := kept()) is not None:  # the sums underflowed, not the coefficients
-        return *recovered, 0
+    standing = _standing(model, values, watch, digits, carry, magnitudes, computed, seen, measure=False)
+    if standing is not None:
+        return *standing, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=float_cancellation(values))
         with mpmath.workdps(digits):
@@ -196,6 +174,64 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     # kept of the blocks it did not lose (the norms to T miss growth that peaks before it, and a δ
     # recursion whose sum cancels)
     return mp_loss, [dict(layer) for layer in mp_grads], max(DPS, digits)
+
+
+def saturated_in_float64(model: NumericModel, values: ArrayFactors, saturation: int,
+                         magnitudes: list[dict[str, np.ndarray]], computed: tuple[dict, np.ndarray] | None = None
+                         ) -> tuple[Any, list[dict[str, np.ndarray]]] | None:
+    """The float64 loss and gradients of a pass whose saturation bound (saturation_digits) would send it to
+    the exact pass before anything is measured, where float64 held range (or lost it only to underflow
+    that numeric/underflow.py bounds), for `grad`'s report and ``digits=`` to measure with their nudged
+    reruns as any float64 pass: each coefficient that reads a difference is moved by its rounding size,
+    which counts the difference's terms at their magnitudes (numeric/sizes.py), so a difference that
+    cancels moves by what rounding its terms costs it.  None where float64 lost range: the caller then
+    makes the exact pass at the digits the differences need (exact_gradients), as before.
+
+    Args:
+        model: the model in float64.
+        values: its float64 forward pass (float64_pass), watched.
+        saturation: its saturation_digits (> 0).
+        magnitudes: one dict per layer, filled with each gradient's Σ|terms| (kernel.gradients).
+        computed: its δ, where the compiled kernel made them.
+
+    Returns:
+        (loss, one dict of gradients per layer), or None.
+    """
+    return _standing(model, values, values.watch, saturation, False, magnitudes, computed, None, measure=True)
+
+
+def _standing(model: NumericModel, values: ArrayFactors, watch: FloatWatch, digits: int, carry: bool,
+              magnitudes: list[dict[str, np.ndarray]] | None, computed: tuple[dict, np.ndarray] | None,
+              seen: list | None, measure: bool) -> tuple[Any, list[dict[str, np.ndarray]]] | None:
+    """exact_gradients' float64 numbers where they stand, else None; ``measure``: a saturated gate alone
+    (``digits`` > 0) does not stop them (saturated_in_float64)."""
+    held = bool(digits) and carry and values.kind == "float" and values.noise is None and carried(values.cc,
+                                                                                                values.traj)
+    stopped = bool(digits) and not measure and not held  # the saturation bound alone sends it to the exact pass
+    if held:  # the coefficients that read a difference changed: δ is computed again
+        computed = None
+        underflow.mark_carried(values, watch)  # one below float64's range is checked as an underflow
+    # a plain pass whose only events are underflow may stand where what underflow cost it is bounded
+    # (numeric/underflow.py): at once when the coefficients underflowed (the checked pass is the only one)
+    followed = not stopped and kernel.applies(values)
+
+    def kept() -> tuple[Any, list[dict[str, np.ndarray]]] | None:
+        return underflow.recover(values, watch, held, seen, magnitudes) if underflow.recoverable(watch) else None
+
+    tried = followed and any(watch.touched(("coef", ell)) for ell in range(1, model.layers + 1))
+    if tried and (recovered := kept()) is not None:
+        return recovered
+    loss, grads = (kernel.gradients(values, magnitudes, computed, seen) if kernel.applies(values)
+                   else gradient_blocks(values, model))
+    blocks = _needs(watch, model.layers)
+    loss_lost = watch.touched("loss") or watch.touched("forward")
+    if stopped:
+        blocks, loss_lost = None, True
+    if blocks is not None and not blocks and not loss_lost:
+        return loss, grads
+    if followed and not tried and (recovered := kept()) is not None:  # the sums underflowed, not the coefficients
+        return recovered
+    return None
 
 
 def float64_pass(model: NumericModel) -> tuple[ArrayFactors, tuple[dict, np.ndarray] | None]:

@@ -33,6 +33,7 @@ from .exact import (
     float_cancellation,
     measured_saturation,
     raised_by,
+    saturated_in_float64,
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, summed_to
@@ -167,12 +168,18 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
     cancelled = cancelled_digits(values.cc, values.traj)
-    if saturation:  # a saturated gate's difference lost digits: the norms need the exact pass too (not
+    finite = all(np.all(np.isfinite(np.asarray(v, dtype=float)))
+                 for layer in values.traj.values for v in layer.values())
+    trial = (_saturated_trial(model, values, saturation, computed, ks, digits, max_lost)
+             if saturation and finite else None)
+    if trial is not None:  # a saturated gate, whose differences the reruns measured float64 to keep
+        norms, lost = trial[0], lost_digits(trial[0]) + cancelled
+    elif saturation:  # a saturated gate's difference lost digits: the norms need the exact pass too (not
         norms, lost = [], math.inf  # taken here in float64, where they would be thrown away)
     else:
         norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
         lost = lost_digits(norms) + cancelled
-    if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for layer in values.traj.values for v in layer.values()):
+    if not finite:
         lost = math.inf  # the float64 forward pass left range (inf, NaN): its norms and gradients mean nothing
     # the norms foretell what amplification costs; what a cancelling sum costs the gradients is measured by
     # the reruns below (each nudged sum moves by its Σ|terms|·2⁻⁵³), so cancellation alone does not decide
@@ -228,12 +235,16 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     else:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
         made: list[tuple[Trajectory, str]] = []  # the exact pass where float64 lost range, and its rest's engine
-        loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
-                                               computed=computed, made=made)
+        if trial is not None:
+            _, loss, grads, magnitudes, kept = trial
+            used_mp = 0
+        else:
+            loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
+                                                   computed=computed, made=made)
         if made:
             (ran, rest), = made
             engine, found = forward_engine(ran), raised_by(ran)
-        if not used_mp:
+        if not used_mp and trial is None:
             kept = kept_digits(model, loss, grads, magnitudes)
             if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
@@ -288,6 +299,25 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     if cfg.truncate is not None:
         report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost, measured, digits)
     return report
+
+
+def _saturated_trial(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, ks: list[int],
+                     digits: int, max_lost: float) -> tuple | None:
+    """A pass with a saturated gate kept in float64 where its reruns measure ``digits`` in it, as for any
+    pass (exact.saturated_in_float64): (its norms, loss, gradients, magnitudes, kept digits), or None where
+    it lost range, the reruns measured fewer, or its norms foretell more amplification than float64
+    spares (the exact pass then decides, at the digits its differences need, as before).  The norms come
+    last: where the steps underflow they are multiplied in mpmath, which costs more than the rest, and
+    a pass that goes to the exact one takes them from it only."""
+    magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+    found = saturated_in_float64(model, values, saturation, magnitudes, computed)
+    if found is None:
+        return None
+    kept = kept_digits(model, *found, magnitudes, least=digits)
+    if kept[0] < digits:
+        return None
+    norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
+    return (norms, *found, magnitudes, kept) if lost_digits(norms) <= max_lost else None
 
 
 def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:

@@ -91,8 +91,9 @@ class Gradients(tuple):
             that an exact pass computed), its exact value as an object array of mpmath numbers.
         kernel: "compiled" when the float64 pass ran as machine code (numeric/jit.py: Numba installed,
             n small enough for loops to beat BLAS, no float64 event), else "numpy".
-        kept: None when not measured (``digits`` not given, or mpmath was needed for range or a saturated
-            gate before any measuring); else the significant digits the float64 pass kept as measured by
+        kept: None when not measured (``digits`` not given, unless a gate saturated where no distances to
+            ±1 carry its differences, or mpmath was needed for range before any measuring); else the
+            significant digits the float64 pass kept as measured by
             the nudged reruns, their changes counted with margins (reruns.NUDGED_RUNS; relative to
             each gradient's largest entry, and in the worst entry), rounded down to a tenth as `symbptt
             grad` shows them (below 0 where rounding cost more than float64's digits, −∞ where no count
@@ -189,11 +190,12 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         cell: a built-in cell (rnn, lstm, gru, indrnn, mingru, minlstm, lru) or a cell file (.toml).
         loss: 'last' (½‖h_T − y‖²) or 'sum' (Σ_t ½‖h_t − y_t‖²).
         activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
-        digits: None (float64 rounding not measured), or 1 to 15: the significant digits float64 must
-            keep, measured by three reruns with every stored value nudged by a rounding and counted with
-            a margin (reruns.kept_digits; several times the work of a plain call); where fewer held,
-            every gradient is computed again exactly (for one sequence its forward pass alone, as `grad`
-            does, where the rest in float64 from it keeps them).
+        digits: None (float64 rounding not measured, except where a gate saturates in a cell without
+            distances to ±1, measured as with 12: _unmeasured), or 1 to 15: the significant
+            digits float64 must keep, measured by three reruns with every stored value nudged by a
+            rounding and counted with a margin (reruns.kept_digits; several times the work of a plain
+            call); where fewer held, every gradient is computed again exactly (for one sequence its
+            forward pass alone, as `grad` does, where the rest in float64 from it keeps them).
 
     Returns:
         A ``Gradients``: unpacks as ``loss, grads``; ``.digits``, ``.log10`` and ``.exact`` say how the
@@ -256,7 +258,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         with watch.watch(None):  # one outer block: the pass's labelled blocks inside it swap a label
             # instead of setting NumPy's error state each (3.8 against 0.8 µs, ~18 blocks a pass)
             values = ArrayFactors(model, watch=watch)
-            value, grads, carried = R.exact_gradients(model, values, seen=seen)
+            value, grads, carried, kept = _unmeasured(R, model, values, R.saturation_digits(values), None, seen)
     else:
         values = ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory)
         saturation = R.saturation_digits(values)
@@ -264,8 +266,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
             (value, grads), carried = fast.result, 0
             seen.append(fast.deltas)
         else:
-            value, grads, carried = R.exact_gradients(model, values, saturation=saturation, computed=fast.deltas,
-                                                      seen=seen)
+            value, grads, carried, kept = _unmeasured(R, model, values, saturation, fast.deltas, seen)
     amplified = None  # unasked for digits: what the δ of the pass say rounding can be amplified by
     if seen:
         amplified = delta_growth(seen[0], spec.states, values.traj.values[-1]["h"], model.y, loss)
@@ -282,6 +283,29 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
 
 
 WARN_BELOW = 12  # the significant digits below which an unmeasured pass warns (grad's default --digits)
+
+
+def _unmeasured(R: Any, model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, seen: list
+                ) -> tuple[Any, list[dict[str, Any]], int, Any]:
+    """Loss, gradients, the digits an exact pass carried (0: none) and the digits float64 kept where they
+    were measured (else None), for a call without ``digits``: exact_gradients' numbers, except where a gate
+    saturates (``saturation``: exact.saturation_digits > 0) in a cell whose differences have no distances
+    to ±1 to carry them (numeric/distances.py; the minGRU, the minLSTM, a cell file).  Such a pass went to
+    the exact one before anything was measured (50–800 ms where float64 takes 1–5 ms, n = 16–64); its
+    float64 numbers are now measured first by the nudged reruns, as ``digits=WARN_BELOW`` measures them,
+    and stand where they keep that many digits; else the exact pass runs, as before.  A GRU carries its
+    differences with the distances, as before."""
+    from .distances import DistanceForms
+
+    if saturation and DistanceForms.of(model.cell) is None:
+        magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+        found = R.saturated_in_float64(model, values, saturation, magnitudes, computed)
+        if found is not None:
+            report = _report()
+            kept = report.kept_digits(model, *found, magnitudes, least=WARN_BELOW)
+            if kept[0] >= WARN_BELOW:
+                return *found, 0, report.shown_digits(kept)
+    return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
 
 
 def _warn_if_amplified(amplified: tuple[float, int], carried: int) -> None:
@@ -333,15 +357,24 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     values, computed = R.float64_pass(model)  # the pass `grad` measures (compiled where its reruns are)
     with values.watch.watch(None):
-        value, grads, used = R.exact_gradients(model, values, magnitudes=magnitudes, computed=computed,
-                                               carry=False)  # measured, as `grad` measures
-    if used:  # float64 left its range or a gate saturated: every number came from the exact pass
+        saturation = R.saturation_digits(values)  # a saturated gate's differences: measured by the reruns too
+        found = R.saturated_in_float64(model, values, saturation, magnitudes, computed) if saturation else None
+        if found is None:
+            value, grads, used = R.exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
+                                                   computed=computed, carry=False)  # measured, as `grad` measures
+        else:
+            (value, grads), used = found, 0
+    if used:  # float64 left its range: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
     report = _report()
     kept = report.kept_digits(model, value, grads, magnitudes)
     shown = report.shown_digits(kept)
     if kept[0] >= digits:
         return value, grads, 0, shown
+    if saturation:  # short: the exact pass at the digits its differences need, measured on it, as before
+        with values.watch.watch(None):
+            value, grads, used = R.exact_gradients(model, values, saturation=saturation, carry=False)
+        return (*_settled(R, model, used, value, grads), shown)
     exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
     # the digits of the exact pass made where the read falls short (below): the split's forward pass is
     # made with at least as many, so that the rest can be computed from it rather than from a second one
