@@ -690,6 +690,43 @@ def measured(smoke: bool) -> list[list[str]]:
     return rows
 
 
+SATURATED = [("gru", 16, 100, 10.0), ("gru", 64, 300, 10.0), ("gru", 64, 300, 30.0), ("mingru", 16, 100, 10.0),
+             ("minlstm", 16, 100, 10.0)]  # example_config(cell, T, n, drive=…): gates saturated by the inputs
+
+
+def saturated(smoke: bool) -> list[list[str]]:
+    """symbptt.gradients with digits=12 where a gate saturates (its bound sent every such call to an exact
+    pass at the digits the differences need, before anything was measured): now measured first by the
+    nudged reruns, against that exact pass timed in the same run (exact.exact_gradients without the
+    distances, as digits= called it), and whether the measured call kept float64."""
+    import symbptt
+    from symbptt.numeric import exact
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.factors import NumericModel
+    from symbptt.numeric.gradients import _settled as settled
+
+    rows = []
+    for cell, n, T, drive in SATURATED if not smoke else [("gru", 4, 20, 10.0)]:
+        cfg = example_config(cell, T, n, drive=drive)
+        p, x, y = dict(cfg.layers[0]), cfg.x, cfg.y
+        model = NumericModel.of(cfg)
+
+        def before(model: NumericModel = model) -> object:  # as digits= made it: the pass, checked by one at twice
+            values, computed = exact.float64_pass(model)  # its digits until two agree (gradients._settled)
+            loss, grads, used = exact.exact_gradients(model, values, computed=computed, carry=False)
+            return settled(exact, model, used, loss, grads)
+
+        got = symbptt.gradients(p, x, y, cell=cell, digits=12)
+        bound = exact.saturation_digits(exact.float64_pass(model)[0])
+        spent = side_by_side({"measured": lambda: symbptt.gradients(p, x, y, cell=cell, digits=12),  # noqa: B023
+                              "exact": before}, 1, most=1 if smoke else 5)
+        rows.append([f"{cell} n = {n}, T = {T}, inputs × {drive:g} (bound {bound} digits)",
+                     f"{spent['measured'] * 1e3:.1f} ms", f"{spent['exact'] * 1e3:.1f} ms",
+                     f"{spent['measured'] / spent['exact']:.2f}×",
+                     f"{got.kept[0]:.1f} ({got.kept[1]:.1f} worst entry)" if got.kept else "—", _path(got)])
+    return rows
+
+
 def measured_note(rows: list[list[str]]) -> str:
     """The sentence under the measured-digits table, from its rows: what measuring cost, against the NumPy
     kernel's plain call and against the plain call as it ran."""
@@ -743,6 +780,13 @@ def section(smoke: bool) -> list[str]:
             table(["case", "measured", "/ plain call", "/ plain call on the NumPy kernel", "digits float64 kept",
                    "path", "reruns"], digit_rows := measured(smoke)),
             "\n" + measured_note(digit_rows),
+            "\n### Saturated gates measured first: `digits=12` against the exact pass they took before\n",
+            table(["case", "measured", "exact pass at the digits the differences need, and its check", "ratio",
+                   "digits float64 kept", "path"], saturated(smoke)),
+            "\nA saturated gate's differences used to send `digits=` and the `grad` report to that exact pass before "
+            "anything was measured; the nudged reruns now measure such a pass first, as any float64 pass (each "
+            "coefficient that reads a difference moved by its rounding size), and the exact pass runs where they "
+            "find float64 short.\n",
             "\n### A training iteration against torch float64 (target ≤ 1×)\n",
             table(["case", "time", "ratio", "status"], training(smoke))]
 
