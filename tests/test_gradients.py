@@ -551,6 +551,42 @@ def test_a_saturated_pass_is_measured_before_an_exact_one_is_made(cell, seed, mo
     assert grad_report(unit_cfg)["precision"].startswith("float64")
 
 
+def test_a_saturated_entry_that_float64_holds_nothing_of_sends_the_pass_to_the_exact_one(monkeypatch):
+    """A two-layer GRU with weights × 5 and inputs × 50 (benchmarks/claims_sweep.py --saturated, seed 21):
+    the first layer's z-gate gradients of one unit are made of a difference float64 holds nothing of, so
+    they come out about 2e-31 where reference.py says about 1e-54.  The reruns measure 12.5 digits
+    relative to each gradient's largest entry and −1.4 in the worst: an entry that keeps no digit may be
+    noise however far from its value, so the pass goes to the exact one, which agrees with reference.py
+    at 1000 digits in every entry.  Planted: float64 kept with any worst entry, and that entry is 10^22
+    times further off than its claim allows."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.check.trials import draw_layers
+    from symbptt.numeric import exact
+
+    draw = np.random.default_rng(878337236)
+    params = draw_layers(get_cell("gru", get_activation("tanh")), 2, 1, 2, draw, 5.0)
+    x, y = draw.normal(size=(5, 1, 1)) * 50, draw.normal(size=(5, 2, 1))
+    with mpmath.workdps(1000):
+        ref = bptt(params, x[..., 0], y[..., 0], "tanh", "sum", "gru", kind="mp")[1]
+
+    def worst(got: symbptt.Gradients) -> float:  # the largest error of an entry, relative to that entry
+        out = 0.0
+        for layer, want in enumerate(ref):
+            for k, v in want.items():
+                exact_values = np.array([float(e) for e in np.ravel(v)])
+                have = np.ravel(np.asarray(got.grads[layer][k], dtype=float))
+                out = max(out, float(np.max(np.abs(have - exact_values) / np.abs(exact_values))))
+        return out
+
+    got = symbptt.gradients(params, x, y, cell="gru", loss="sum", digits=12)
+    assert got.digits > 0 and worst(got) <= 2.0 ** -52
+    monkeypatch.setattr(exact, "ENTRY_DIGITS", -math.inf)
+    planted = symbptt.gradients(params, x, y, cell="gru", loss="sum", digits=12)
+    assert planted.digits == 0 and planted.kept is not None and planted.kept[1] < 1
+    assert worst(planted) > 1e20 * 10.0 ** -planted.kept[1]
+
+
 def test_a_pass_whose_sums_float64_lost_to_nan_is_recomputed_not_a_traceback():
     """A two-layer minLSTM with weights × 5 and inputs × 20 (benchmarks/claims_sweep.py --saturated, seed
     21, its 2,913th draw): its second layer's coefficients overflow and divide by zero, so some sums over

@@ -34,6 +34,7 @@ from .exact import (
     measured_saturation,
     raised_by,
     saturated_in_float64,
+    saturated_stands,
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, summed_to
@@ -303,18 +304,19 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
 
 def _saturated_trial(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, ks: list[int],
                      digits: int, max_lost: float) -> tuple | None:
-    """A pass with a saturated gate kept in float64 where its reruns measure ``digits`` in it, as for any
-    pass (exact.saturated_in_float64): (its norms, loss, gradients, magnitudes, kept digits), or None where
-    it lost range, the reruns measured fewer, or its norms foretell more amplification than float64
-    spares (the exact pass then decides, at the digits its differences need, as before).  The norms come
-    last: where the steps underflow they are multiplied in mpmath, which costs more than the rest, and
-    a pass that goes to the exact one takes them from it only."""
+    """A pass with a saturated gate kept in float64 where its reruns measure ``digits`` in it and a digit in
+    every entry (exact.saturated_in_float64, exact.saturated_stands): (its norms, loss, gradients,
+    magnitudes, kept digits), or None where it lost range, the reruns measured fewer, or its norms
+    foretell more amplification than float64 spares (the exact pass then decides, at the digits its
+    differences need, as before).  The norms come last: where the steps underflow they are multiplied in
+    mpmath, which costs more than the rest, and a pass that goes to the exact one takes them from it
+    only."""
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     found = saturated_in_float64(model, values, saturation, magnitudes, computed)
     if found is None:
         return None
     kept = kept_digits(model, *found, magnitudes, least=digits)
-    if kept[0] < digits:
+    if not saturated_stands(kept, digits):
         return None
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
     return (norms, *found, magnitudes, kept) if lost_digits(norms) <= max_lost else None

@@ -303,7 +303,7 @@ def _unmeasured(R: Any, model: NumericModel, values: ArrayFactors, saturation: i
         if found is not None:
             report = _report()
             kept = report.kept_digits(model, *found, magnitudes, least=WARN_BELOW)
-            if kept[0] >= WARN_BELOW:
+            if R.saturated_stands(kept, WARN_BELOW):
                 return *found, 0, report.shown_digits(kept)
     return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
 
@@ -369,9 +369,9 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     report = _report()
     kept = report.kept_digits(model, value, grads, magnitudes)
     shown = report.shown_digits(kept)
-    if kept[0] >= digits:
+    if kept[0] >= digits and (found is None or R.saturated_stands(kept, digits)):
         return value, grads, 0, shown
-    if saturation:  # short: the exact pass at the digits its differences need, measured on it, as before
+    if found is not None:  # short: the exact pass at the digits its differences need, measured on it, as before
         with values.watch.watch(None):
             value, grads, used = R.exact_gradients(model, values, saturation=saturation, carry=False)
         return (*_settled(R, model, used, value, grads), shown)
