@@ -312,6 +312,24 @@ def _chaotic_terms(gain: float = 4.0, n: int = 16, T: int = 80) -> tuple[dict, d
     return {"activation": "tanh", "x": [[0.1]] * T, "y": [0.0] * n} | {k: v.tolist() for k, v in params.items()}, params
 
 
+def test_the_contributions_of_a_saturated_gru_are_measured_before_an_exact_pass_is_made(monkeypatch):
+    """A GRU of 16 units over 100 steps with inputs × 10, whose saturation bound (81 digits) sent its
+    contributions to an exact pass before anything was measured: the reruns now measure its float64 terms
+    first, as any pass's, and they are drawn from float64 — within 1e-9 of the exact pass's terms (6
+    digits are asked for), which the reruns planted to find nothing kept make."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.plots.contributions import held_terms
+
+    example = example_config("gru", 100, 16, drive=10.0)
+    cfg = parse_config({"cell": "gru", **{k: np.asarray(v).tolist() for k, v in example.layers[0].items()},
+                        "x": np.asarray(example.x).tolist(), "y": np.ravel(example.y).tolist()})
+    measured = held_terms(cfg, "W_z", 10)
+    monkeypatch.setattr("symbptt.numeric.reruns.kept_by_reruns", lambda *args: (-math.inf, -math.inf))
+    exact = held_terms(cfg, "W_z", 10)
+    assert measured.digits == 0 and measured.why == "" and exact.digits > 30
+    assert np.all(np.abs(measured.terms - exact.terms) <= 1e-9 * np.abs(exact.terms))
+
+
 @pytest.mark.parametrize("planted", [False, True])
 def test_contributions_float64_cannot_hold_come_from_an_exact_pass_that_reference_py_agrees_with(planted, monkeypatch):
     """A chaotic network's terms lose 10 of float64's digits: the figure draws them from an exact pass and

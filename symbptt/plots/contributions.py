@@ -71,13 +71,14 @@ def _terms(model: NumericModel, values: ArrayFactors, wrt: str) -> list[Any]:
 
 def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
     """The terms of ∂L/∂θ (entry 1, 1; the top layer) by step, and the share of those at k ≤ ``cut``,
-    each holding HELD significant digits: from the float64 pass where it raised no floating-point event,
-    no saturated gate's difference cancelled (exact.saturation_digits), and the terms kept HELD digits
-    beyond what their sums cancel (Σ|terms| over |Σ terms|, of all and of those at k ≤ ``cut``), as
-    reruns with every stored value nudged by one rounding measure them (reruns.kept_by_reruns, as `grad`
-    measures its gradients); else from an exact forward pass (exact.exact_forward: checked, Arb's where
-    it serves) and an mpmath walk back, at 30 digits beyond what rounding cost float64 (or the Jacobian
-    norms say it can cost) and the sums cancel, each priced before it starts.
+    each holding HELD significant digits: from the float64 pass where it raised no floating-point event
+    and the terms kept HELD digits beyond what their sums cancel (Σ|terms| over |Σ terms|, of all and of
+    those at k ≤ ``cut``), as reruns with every stored value nudged by one rounding measure them
+    (reruns.kept_by_reruns, as `grad` measures its gradients; a saturated gate's differences too, whose
+    terms' rounding moves what reads them); else from an exact forward pass (exact.exact_forward:
+    checked, Arb's where it serves) and an mpmath walk back, at 30 digits beyond what rounding cost
+    float64 (or the Jacobian norms say it can cost, or a saturated gate's differences can cancel) and the
+    sums cancel, each priced before it starts.
 
     Args:
         cfg: the network, as a parameters file gives it (config.parse_config).
@@ -106,11 +107,9 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
             terms = [float(t) for t in _terms(model, values, wrt)]
     saturation = saturation_digits(values)  # one line where no exact pass could carry them (RunFailed)
     why, measured = "", 0.0  # what float64 could not hold, and the digits its reruns saw rounding cost
-    if saturation:
-        why = "a saturated gate's differences cancel"
-    elif watch.events or not all(math.isfinite(t) for t in terms):
-        why = "its numbers left its range"
-    else:
+    if watch.events or not all(math.isfinite(t) for t in terms):
+        why = "a saturated gate's differences cancel" if saturation else "its numbers left its range"
+    else:  # a saturated gate's differences too: the reruns move what reads them by their terms' rounding
         def rerun(nudged: ArrayFactors) -> list[dict[str, np.ndarray]]:
             return [{"terms": np.array([float(t) for t in _terms(model, nudged, wrt)])}]
 
