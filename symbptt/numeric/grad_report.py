@@ -298,8 +298,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         labels = ["no simple bound for a gated cell"] * model.layers
     report["summary"] = summary(labels, [observed(v, cfg.T) for v in whole], whole)
     if cfg.truncate is not None:
-        report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost, measured, digits,
-                                               trial is not None)
+        report["truncated"] = truncated_report(cfg, model, grads, values, lost > max_lost, measured, digits)
     return report
 
 
@@ -447,7 +446,7 @@ def truncated_gradients(model: NumericModel, k: int, kind: str = "float", values
 
 def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values: ArrayFactors,
                      at_stake: bool = False, measured: tuple[int, ArrayFactors, NumericModel] | None = None,
-                     asked: int = DIGITS, saturated_kept: bool = False) -> dict:
+                     asked: int = DIGITS) -> dict:
     """The truncated gradient (same null/log10 rules) and ‖g_k − g‖/‖g‖, computed exactly whenever a float64 step lost
     range, ``at_stake`` (the float64 forward pass, ``values``, lost more digits to amplification and
     cancellation than the report asks for) or, measured by reruns of their own (reruns.kept_by_reruns: the
@@ -456,9 +455,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     (its digits, values and model), from which ``full`` was computed: the truncated gradients read the same pass
     at its digits — which carry what amplification costs (a chaotic run's trajectory at 30 digits is another
     trajectory) and a saturated run's differences cancel; without it a saturated run measures them on an exact
-    pass of its own, and any other starts at 30 digits.  ``saturated_kept``: a saturated run whose full
-    gradients stood in float64 (exact.saturated_stands): its truncated ones are measured the same way first,
-    and take that exact pass only where their reruns find them short."""
+    pass of its own, and any other starts at 30 digits."""
     if cfg.truncate is None:
         raise ValueError("truncated_report needs a configuration with truncate set")
     if cfg.truncate >= cfg.T:  # through every step: each loss term flows back to step 0, so the truncated
@@ -466,16 +463,14 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
         vals, logs = _split_layers(full, cfg)
         return {"k": cfg.truncate, "grad": _per_layer(vals), "grad_log10": _per_layer(logs), "relative_difference": 0.0}
     watch = FloatWatch()
-    bound = saturation_digits(values)
-    digits = 0 if saturated_kept else bound
+    digits = saturation_digits(values)
     if measured is not None:  # ``full`` was computed from that pass at its digits
         digits = measured[0]
     elif digits:  # the digits a saturated gate's differences cancel on this trajectory, measured on an exact
         # pass, which the exact loop below reads when it runs at those digits
         digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=float_cancellation(values))
         measured = (digits, mp_values, mp_model)
-    exact, relative = False, 0.0  # a saturated run goes to the exact loop below whatever float64 makes of it,
-    # unless its full gradients stood in float64 (saturated_kept): then as any other run
+    exact, relative = False, 0.0  # a saturated run goes to the exact loop below whatever float64 makes of it
     if not digits:
         with watch.watch("truncated"):
             cut = truncated_gradients(model, cfg.truncate, values=values)
@@ -493,11 +488,7 @@ def truncated_report(cfg: Config, model: NumericModel, full: list[dict], values:
     if not again:  # what float64 kept of them, measured (a GRU whose full gradients kept 12.1 digits kept
         # 10.6 of its truncated ones: split_sweep's seed-5 family)
         k = cfg.truncate
-        kept = kept_by_reruns(cut, lambda v: truncated_gradients(model, k, values=v), model)
-        again = not saturated_stands(kept, asked) if saturated_kept else kept[0] < asked
-    if again and saturated_kept and measured is None:  # short: at the digits the differences need, as above
-        digits, mp_values, mp_model, _ = measured_saturation(model, bound, guess=float_cancellation(values))
-        measured = (digits, mp_values, mp_model)
+        again = kept_by_reruns(cut, lambda v: truncated_gradients(model, k, values=v), model)[0] < asked
     if again:
         dps, previous = max(DPS, digits), None
         while True:
