@@ -33,8 +33,6 @@ from .exact import (
     float_cancellation,
     measured_saturation,
     raised_by,
-    saturated_in_float64,
-    saturated_stands,
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, summed_to
@@ -57,6 +55,7 @@ from .reruns import (
     kept_words,
     lost_digits,
     measured_words,
+    saturated_kept,
     shown_digits,
     whole_pays,
 )
@@ -237,7 +236,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
         made: list[tuple[Trajectory, str]] = []  # the exact pass where float64 lost range, and its rest's engine
         if trial is not None:
-            _, loss, grads, magnitudes, kept = trial
+            _, loss, grads, kept = trial
             used_mp = 0
         else:
             loss, grads, used_mp = exact_gradients(model, values, saturation=saturation, magnitudes=magnitudes,
@@ -305,21 +304,16 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
 def _saturated_trial(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, ks: list[int],
                      digits: int, max_lost: float) -> tuple | None:
     """A pass with a saturated gate kept in float64 where its reruns measure ``digits`` in it and a digit in
-    every entry (exact.saturated_in_float64, exact.saturated_stands): (its norms, loss, gradients,
-    magnitudes, kept digits), or None where it lost range, the reruns measured fewer, or its norms
-    foretell more amplification than float64 spares (the exact pass then decides, at the digits its
-    differences need, as before).  The norms come last: where the steps underflow they are multiplied in
-    mpmath, which costs more than the rest, and a pass that goes to the exact one takes them from it
-    only."""
-    magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
-    found = saturated_in_float64(model, values, saturation, magnitudes, computed)
+    every entry (reruns.saturated_kept): (its norms, loss, gradients, kept digits), or None where it lost
+    range, the reruns measured fewer, or its norms foretell more amplification than float64 spares (the
+    exact pass then decides, at the digits its differences need, as before).  The norms come last: where
+    the steps underflow they are multiplied in mpmath, which costs more than the rest, and a pass that
+    goes to the exact one takes them from it only."""
+    found = saturated_kept(model, values, saturation, computed, digits)
     if found is None:
         return None
-    kept = kept_digits(model, *found, magnitudes, least=digits)
-    if not saturated_stands(kept, digits):
-        return None
     norms = [log10_jacobian_norms(values, layer, ks) for layer in range(1, model.layers + 1)]
-    return (norms, *found, magnitudes, kept) if lost_digits(norms) <= max_lost else None
+    return (norms, *found) if lost_digits(norms) <= max_lost else None
 
 
 def summary(labels: list[str], seen: list[str], logs: list[float]) -> str:

@@ -298,13 +298,11 @@ def _unmeasured(R: Any, model: NumericModel, values: ArrayFactors, saturation: i
     from .distances import DistanceForms
 
     if saturation and DistanceForms.of(model.cell) is None:
-        magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
-        found = R.saturated_in_float64(model, values, saturation, magnitudes, computed)
+        report = _report()
+        found = report.saturated_kept(model, values, saturation, computed, WARN_BELOW)
         if found is not None:
-            report = _report()
-            kept = report.kept_digits(model, *found, magnitudes, least=WARN_BELOW)
-            if R.saturated_stands(kept, WARN_BELOW):
-                return *found, 0, report.shown_digits(kept)
+            value, grads, kept = found
+            return value, grads, 0, report.shown_digits(kept)
     return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import arbforward, kernel, split
 from .cost import arb_seconds, mp_seconds
-from .exact import DPS, exact_forward
+from .exact import DPS, exact_forward, saturated_in_float64, saturated_stands
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
 from .forward import ROUNDING, Trajectory, UlpNoise, float_difference_digits
 from .jit_nudge import nudged_gradients
@@ -169,6 +169,30 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             entry, whole = _changes(block, shifted)
             worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
     return _digits(worst_block), _digits(worst_entry)
+
+
+def saturated_kept(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, digits: float
+                   ) -> tuple[Any, list[dict[str, np.ndarray]], tuple[float, float]] | None:
+    """A saturated pass's float64 loss and gradients, and the digits its reruns measure in them (kept_digits),
+    where float64 held range (exact.saturated_in_float64) and those digits let it stand
+    (exact.saturated_stands); None elsewhere, where the exact pass decides.
+
+    Args:
+        model: the model in float64.
+        values: its float64 forward pass, watched.
+        saturation: its exact.saturation_digits (> 0).
+        computed: its δ, where the compiled kernel made them.
+        digits: the digits asked for.
+
+    Returns:
+        (loss, one dict of gradients per layer, kept_digits' two counts), or None.
+    """
+    magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+    found = saturated_in_float64(model, values, saturation, magnitudes, computed)
+    if found is None:
+        return None
+    kept = kept_digits(model, *found, magnitudes, least=digits)
+    return (*found, kept) if saturated_stands(kept, digits) else None
 
 
 def kept_by_reruns(plain: list[dict[str, np.ndarray]], rerun: Callable[[ArrayFactors], list[dict[str, np.ndarray]]],
