@@ -285,8 +285,11 @@ def test_the_isometry_figure_counts_the_directions_switched_off_units_make_exact
 def test_the_isometry_singular_values_kept_hold_the_two_decimals_the_caption_prints(n, seed, gain):
     """Each singular value of ∂h_60/∂h_0 that jacobian_singular_values keeps is within 0.005 decades (half
     the caption's last decimal) of the same product's at 40 digits (mpmath, from the same float64 W and
-    σ'(a_t)); the rule it replaced — keep what lies above 10^−15 of the largest — keeps values 0.007 and
-    0.009 decades off in the first two cases, which this check catches."""
+    σ'(a_t)).  The rule it replaced — keep what lies above 10^−15 of the largest — keeps one value more in
+    each case, within a decade of 10^−15 of the largest: there the float64 product's rounding (about
+    n·2⁻⁵³ of its largest entry, 10^−15 at n = 8) is a share of the value that moves its log10 by up to
+    0.012 decades, more or less on each machine's BLAS (0.0026–0.012 in these cases, so which case shows
+    it is not fixed: the value the old rule adds is asserted, not how far its rounding took it)."""
     import mpmath
 
     from symbptt.activations import get_activation
@@ -312,8 +315,7 @@ def test_the_isometry_singular_values_kept_hold_the_two_decimals_the_caption_pri
     assert np.all(np.abs(got[kept] - exact[kept]) <= 0.005)
     values = np.linalg.svd(plain, compute_uv=False)
     shared = values >= 1e-15 * values[0]  # the old rule, on a product formed the same way
-    off = np.abs(np.log10(values[shared] / values[0]) - (exact[shared] - exact[0]))
-    assert (off.max() > 0.005) == (seed != 1)
+    assert shared.sum() > kept.sum() and exact[shared.sum() - 1] - exact[0] < -14
 
 
 def test_the_spectrum_averages_networks_and_says_where_the_prediction_lies():
