@@ -322,9 +322,10 @@ def test_a_trajectory_without_its_spare_digits_is_not_read_in_float64(monkeypatc
     assert report["grad"] == again
 
 
-def _held_over_claim(case: tuple) -> float:
+def _held_over_claim(case: tuple) -> tuple[float, float]:
     """The largest error of a case of benchmarks/split_sweep.py's, read in float64 from its forward pass
-    at 30 digits, over what its measured digits claim (1: a claim just held), against reference.py."""
+    at 30 digits, over what its measured digits claim (1: a claim just held), against reference.py; and
+    the claim relative to the largest entry."""
     sweep = _sweep()
     model = grad_report.NumericModel.of(parse_config(sweep.build(case)[0]))
     exact = exact_forward(model, 30)
@@ -332,17 +333,21 @@ def _held_over_claim(case: tuple) -> float:
     assert read is not None
     block, entry = sweep.errors(case, read[2], 70)
     claim = reruns.shown_digits(read[4])
-    return max(block / 10.0 ** -claim[0], entry / 10.0 ** -claim[1])
+    return max(block / 10.0 ** -claim[0], entry / 10.0 ** -claim[1]), claim[0]
 
 
 def test_a_saturated_sigmoid_holds_its_claim_by_the_outward_rerun(monkeypatch):
     """An rnn (sigmoid, W × 10, T = 237) whose ∂L/∂h0 is a long product of saturated slopes: read in
-    float64 it holds what it claims; without the outward rerun (planted back) it claims 14.0 digits
-    relative to the largest entry and holds 13.78 (benchmarks/split_sweep.py found it)."""
+    float64 it holds what it claims, and the outward rerun is what lowers the claim to that.  Without it
+    (planted back) the claim relative to the largest entry is higher: where benchmarks/split_sweep.py
+    found the case it was 14.0 digits and held 13.78; on an AMD EPYC host it is 12.8 against 12.5 with
+    the outward rerun, both held (13.64): how far the plain reruns overclaim follows each machine's
+    rounding, that the outward rerun lowers the claim does not."""
     case = ("rnn", "sigmoid", 7, 1, 237, "last", 10.0, 0.5, 313446444)
-    assert _held_over_claim(case) <= 1
+    ratio, claim = _held_over_claim(case)
+    assert ratio <= 1
     monkeypatch.setattr(reruns, "HELD_RUNS", reruns.NUDGED_RUNS)
-    assert _held_over_claim(case) > 1
+    assert _held_over_claim(case)[1] >= claim + 0.2
 
 
 @settings(max_examples=200, deadline=None)
