@@ -287,7 +287,9 @@ def test_the_ledger_counts_a_recomputed_coefficients_own_error_times_the_delta_i
     """One tanh unit, T = 2, δ_2 = h_2 − y = 2³⁰⁰ (inside the range δ is kept in), and σ' at step 2 set to
     10⁻³²⁰, a subnormal that holds about 3 digits.  δ_1 = w·σ'·δ_2 is then normal (10⁻²³⁰) and its
     products raise no doubt, but the coefficient's own error (2⁻¹⁰⁷⁴ times 2³⁰⁰) is most of it: with that
-    error on the ledger the sum does not stand; without it (planted) it would."""
+    error on the ledger δ_1 does not stand and its bound is carried into the sums that read it, δ_0
+    (∂L/∂h_0, which no unit_initial serves for a cell with a weight matrix) among them, and the pass does
+    not stand; without it (planted) δ_1 carries nothing and the pass stands."""
     from symbptt.activations import get_activation
     from symbptt.cells import get_cell
     from symbptt.numeric.factors import ArrayFactors, NumericModel
@@ -303,11 +305,89 @@ def test_the_ledger_counts_a_recomputed_coefficients_own_error_times_the_delta_i
     eta = np.zeros_like(values.traj.coefs[0][key])
     eta[2, 0, 0] = underflow.BELOW_RANGE
     plan = kernel.plan(spec, 1, "last")
-    held = []
+    held, carried = [], []
     for errors in ({key: eta}, {}):
         ledger = kernel.Ledger([errors])
         with np.errstate(all="ignore"):
             store, exps = kernel.deltas(values, plan, rescale=True, ledger=ledger)
-        held.append((ledger.held, ledger.where))
+            carried.append(float(ledger.carried[(1, "h")][1, 0, 0]))
+            whole = kernel.Ledger([errors])
+            kernel.gradients(values, ledger=whole)
+        held.append((whole.held, whole.where))
     assert 1e-240 < abs(math.ldexp(store[(1, "h")][1, 0, 0], int(exps[1]))) < 1e-220  # kept times 2^exps[1]
-    assert held == [(False, "δ_1"), (True, "")]
+    assert carried[0] > 2.0**300 and carried[1] == 0.0
+    assert held == [(False, "δ_0"), (True, "")]
+
+
+def test_a_delta_that_did_not_stand_carries_its_bound_into_the_sums_that_read_it(monkeypatch):
+    """Two tanh units, W = diag(3, 0.5), T = 80, δ_T = (1, 1), σ' 1 at every step except the first unit's
+    at steps T and T − 1, set to 10⁻¹⁶⁰ (a normal number): the second unit keeps the step's shared
+    exponent near 1, so the first unit's δ_{T−2} ≈ 10⁻³¹⁹ is subnormal and holds about 3 digits, and
+    W = 3 grows it back to about 10⁻²⁸² at δ_0 = ∂L/∂h_0, which keeps those digits only.  From about
+    δ_{T−8} down each of its δ entries is normal and its own products raise no doubt: what fails δ_0 is
+    the bound δ_{T−2} carried, grown 3-fold a step, and the pass does not stand (a cell with a weight
+    matrix has no unit_initial).  Planted without the carried bound, every sum stands and δ_0, off by
+    far more than rounding, would have been kept."""
+    spec = get_cell("rnn", get_activation("tanh"))
+    T = 80
+    params = {"W": np.diag([3.0, 0.5]), "U": np.ones((2, 1)), "b": np.zeros((2, 1)), "h0": np.zeros((2, 1))}
+    x = np.full((T, 1, 1), 0.1)
+    plain = ArrayFactors(NumericModel(spec, [params], x, np.zeros((2, 1)), "last"))
+    values = ArrayFactors(NumericModel(spec, [params], x, plain.traj.values[0]["h"][-1] - 1.0, "last"))
+    slopes = values.traj.coefs[0][("h", "a")]
+    slopes[1:] = 1.0
+    slopes[T - 1:, 0] = 1e-160
+    error = float(values.traj.values[0]["h"][-1, 0, 0] - values.model.y[0, 0])  # δ_T of the first unit: 1
+    with mpmath.workdps(40):
+        exact = mpmath.mpf(3) ** T * mpmath.mpf(1e-160) ** 2 * error
+    results = []
+    for planted in (False, True):
+        if planted:
+            monkeypatch.setattr(kernel.Ledger, "carried_bound", staticmethod(lambda units, short, k: 0.0 * units))
+        ledger = kernel.Ledger([{}])
+        with np.errstate(all="ignore"):
+            _, grads = kernel.gradients(values, ledger=ledger)
+        results.append((ledger.held, ledger.where))
+    assert abs(mpmath.mpf(float(grads[0]["h0"][0, 0])) / exact - 1) > 1e-10  # the planted pass's δ_0
+    assert results == [(False, "δ_0"), (True, "")]
+
+
+def _dying(cell: str, batch: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Three units of a diagonal cell over 300 steps; the first one's δ shrinks about 20-fold a step
+    (IndRNN: w = 0.05; minGRU: 1 − z ≈ 0.05 from b_z = 3), so its ∂L/∂h_0 is about 10⁻³⁹⁰, below float64's
+    range, while the others' are not."""
+    rng = np.random.default_rng(3)
+    n, T = 3, 300
+    if cell == "indrnn":
+        params = {"w": np.array([0.05, 0.9, -0.7]), "U": rng.normal(size=(n, 1)), "b": rng.normal(size=n) * 0.1}
+    else:
+        params = {"U_z": rng.normal(size=(n, 1)) * 0.1, "U_h": rng.normal(size=(n, 1)),
+                  "b_z": np.array([3.0, -2.0, -1.0]), "b_h": rng.normal(size=n) * 0.1}
+    params["h0"] = np.zeros(n)
+    return params, rng.normal(size=(T, 1, batch)) * 0.5, rng.normal(size=(n, batch))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("cell", ["indrnn", "mingru"])
+def test_a_unit_whose_delta_dies_out_stays_in_float64_and_agrees_with_the_reference(monkeypatch, kept, cell, batch):
+    """A diagonal cell whose first unit's δ dies out below float64's range: the pass raises underflow in
+    δ, the entries that did not stand carry their bounds into the sums (which stand), and ∂L/∂h_0 is
+    computed again with each unit at an exponent of its own (kernel.unit_initial): the pass stays in
+    float64 and every gradient agrees with reference.py's 60-digit pass to 1e-12, ∂L/∂h_0's first entry
+    (about 10⁻³⁹⁰) in log10 to 1e-9.  Without unit_initial (planted) the pass takes the exact one, as it
+    did before; without it and with the check planted to stand everything, that entry comes back as 0."""
+    params, x, y = _dying(cell, batch)
+    with mpmath.workdps(60):
+        total: dict = {}
+        for b in range(batch):
+            grads = bptt([params], x[..., b], y[..., b], "tanh", "last", cell, kind="mp")[1][0]
+            total = {k: grads[k] + total.get(k, 0) for k in grads}
+    got = symbptt.gradients(params, x, y, cell=cell)
+    assert got.digits == 0 and kept == [True]
+    assert got.log10["h0"][0] < -350 and np.all(got.log10["h0"][1:] > -300)
+    assert _agree(got, total) < 1e-12
+    monkeypatch.setattr(kernel, "unit_initial", lambda values, the_plan: None)
+    assert symbptt.gradients(params, x, y, cell=cell).digits == DPS and kept[-1] is False
+    monkeypatch.setattr(kernel.Ledger, "check", lambda self, units, size, what: None)
+    planted = symbptt.gradients(params, x, y, cell=cell)
+    assert planted.digits == 0 and planted.log10["h0"][0] == -np.inf and _agree(planted, total) == np.inf

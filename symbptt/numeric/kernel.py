@@ -20,8 +20,8 @@ numbers are those of paths.py's recursive form (test_numeric compares every cell
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import mpmath
@@ -115,6 +115,14 @@ class Ledger:
     of Σ|terms| as they are computed).  The bounds are counted in units of η so that they never
     underflow themselves; a Σ|terms| that underflows comes out smaller, which makes the check stricter.
 
+    A δ_t entry (t ≥ 1) whose bound is more than that is not a result: its bound is carried instead
+    (``carried``), in units of η at the exponent δ_t is stored at, into every sum that reads it — the
+    δ of the step before and the rows of the gradients — so that a unit whose δ dies out below float64's
+    range (an IndRNN or minGRU unit over a long sequence) costs the sums what it can cost them, and they
+    decide.  A δ_0 entry is a gradient (∂L/∂h_0): where one does not stand it is listed in ``short``,
+    and the pass stands only if each unit's δ_0 is computed again at an exponent of its own
+    (``unit_initial``).
+
     Args:
         eta: per layer, the error bound of each coefficient entry in units of η (arrays shaped as the
             trajectory's coefficients), for the coefficients that have any.
@@ -123,13 +131,29 @@ class Ledger:
     eta: list[dict[tuple[str, str], np.ndarray]]
     held: bool = True
     where: str = ""  # the first sum that did not stand
+    carried: dict[StateKey, np.ndarray] = field(default_factory=dict)  # per δ key: (T + 1, n, B), units of η
+    # per δ key whose δ_0 did not stand: its bound and Σ|terms|, checked where unit_initial does not serve
+    short: dict[StateKey, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def check(self, units: np.ndarray, size: np.ndarray, what: str) -> None:
         """Record whether every entry's bound (``units`` of η) is at most a quarter of an ulp of its Σ|terms|."""
+        if self.held and not np.all(self.stands(units, size)):
+            self.held, self.where = False, what
+
+    @staticmethod
+    def carried_bound(units: np.ndarray, short: np.ndarray, k: int) -> np.ndarray:
+        """What the δ_t entries that did not stand (``short``) carry into the sums that read them: their
+        bounds (``units`` of η at the exponent δ_t was computed in) at the exponent it is stored at, 2^k
+        lower; 0 for the entries that stood (their bounds are below what rounding already costs them)."""
+        with np.errstate(over="ignore", invalid="ignore"):  # ∞ beyond float64: no sum that reads it stands
+            return np.where(short, np.ldexp(units, -k) if k else units, 0.0)
+
+    @staticmethod
+    def stands(units: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """Which entries' bounds (``units`` of η) are at most a quarter of an ulp of their Σ|terms|."""
         with np.errstate(over="ignore", under="ignore"):
             room = np.ldexp(size, UNITS)  # inf for a large sum: nothing to check
-        if self.held and not np.all(units <= room):
-            self.held, self.where = False, what
+        return units <= room
 
 
 def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool = False,
@@ -165,11 +189,16 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
     def eta(layer: int, key: tuple[str, str]) -> np.ndarray | None:
         return None if ledger is None else ledger.eta[layer - 1].get(key)
 
-    flat = [(store[key], [(store[p.later], p.up, [(coefs[p.later[0] - 1][c], *weight(p.later[0], m),
-                                                   eta(p.later[0], c)) for c, m in p.terms]) for p in parts], err)
+    # the bounds carried by δ entries that did not stand (Ledger.carried), 0 elsewhere
+    carried = {key: np.zeros_like(like) for key, _, _ in the_plan.order} if ledger is not None else {}
+    if ledger is not None:
+        ledger.carried = carried
+    flat = [(store[key], carried.get(key), [(store[p.later], carried.get(p.later), p.up,
+                                             [(coefs[p.later[0] - 1][c], *weight(p.later[0], m),
+                                               eta(p.later[0], c)) for c, m in p.terms]) for p in parts], err)
             for key, parts, err in the_plan.order]
-    outs = [out for out, _, _ in flat]
-    product = product_for(like.shape[2] * max((mt.size for _, parts, _ in flat for _, _, terms in parts
+    outs = [out for out, _, _, _ in flat]
+    product = product_for(like.shape[2] * max((mt.size for _, _, parts, _ in flat for _, _, _, terms in parts
                                                for _, mt, _, _ in terms if mt is not None), default=0))
     for t in range(T, lowest - 1, -1):
         reads_error = t == T or (model.loss == "sum" and t >= 1)
@@ -178,14 +207,14 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
         shift = later_exp - scale  # δ_{t+1}'s parts, brought to that exponent (0 unless δ is tiny)
         units_at: list[np.ndarray | None] = []  # the ledger's bound of each δ_t (units of η), in flat's order
         sizes_at: list[np.ndarray | None] = []
-        for out, parts, err in flat:
+        for out, _, parts, err in flat:
             e_t = error(t) if err else None
             total = None if e_t is None else (e_t if not scale else np.ldexp(e_t, -scale))
             size = None if not sizes or total is None else np.abs(total)
             # Σ over its terms of what underflow can have cost them, in units of η (h_t − y brought down to
             # δ_t's exponent: one η)
             units = None if ledger is None or total is None or not scale else np.ones_like(total)
-            for later, up, terms in parts:
+            for later, later_carried, up, terms in parts:
                 s = t if up else t + 1
                 if (up and t == 0) or s > T:
                     continue
@@ -202,6 +231,8 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                         size = bound if size is None else size + bound
                     if ledger is not None:  # c ⊙ v: the coefficient's own error times |v|, and one η; Mᵀ: K more
                         lost = np.ones_like(v) if off is None else off[s] * np.abs(v) + 1.0
+                        if later_carried is not None and later_carried[s].any():  # and |c| times what v carries
+                            lost = lost + np.abs(coef[s]) * later_carried[s]
                         lost = lost if mt is None else absolute @ lost + (mt.shape[1] + 1)
                         if shift and not up:  # brought down to δ_t's exponent: one η more
                             lost = np.ldexp(lost, shift) + 1.0
@@ -222,9 +253,19 @@ def deltas(values: ArrayFactors, the_plan: _Plan, lowest: int = 0, rescale: bool
                     out[t] = np.ldexp(out[t], -k)
                 exps[t] = scale + k
         if ledger is not None:
-            for units, size in zip(units_at, sizes_at, strict=True):
-                if units is not None and size is not None:  # shrunk by 2^k on the way: one η at the new exponent
-                    ledger.check(units + math.ldexp(1.0, min(k, 1023)) if k > 0 else units, size, f"δ_{t}")
+            for (key, _, _), (_, carry, _, _), units, size in zip(the_plan.order, flat, units_at, sizes_at,
+                                                                  strict=True):
+                if units is None or size is None:
+                    continue
+                units = units + math.ldexp(1.0, min(k, 1023)) if k > 0 else units  # shrunk: one η at the new exponent
+                short = ~Ledger.stands(units, size)
+                if not short.any():
+                    continue
+                if t == lowest:  # a gradient (∂L/∂h_0): its bound listed, for unit_initial or the check
+                    ledger.short[key] = (units, size)
+                else:
+                    assert carry is not None  # a ledger gives every δ key one
+                    carry[t] = Ledger.carried_bound(units, short, k)
     return store, exps[:T + 1]
 
 
@@ -248,9 +289,10 @@ def _runs(exps: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(*(part.tolist() for part in run_bounds(exps)), strict=True))
 
 
-def _extended_sum(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _extended_sum(parts: Sequence[tuple[np.ndarray, int | np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Σ_b G_b · 2^e_b as (mantissa, exponent) arrays: float64 addition with an unbounded exponent, so an
-    addend below half an ulp of the other is dropped as float64 addition drops it, never by underflow."""
+    addend below half an ulp of the other is dropped as float64 addition drops it, never by underflow
+    (e_b one exponent for the block, or one per entry)."""
     total_m, total_x = None, None
     for block, e in parts:
         m2, x2 = np.frexp(block)
@@ -350,6 +392,9 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
                 if ledger is not None:  # the coefficient's own error times |δ|, and one η for the product
                     off = ledger.eta[layer - 1].get((state, leaf))
                     bound = np.ones_like(delta) if off is None else off[1:] * np.abs(delta) + 1.0
+                    carry = ledger.carried.get((layer, state))
+                    if carry is not None and carry[1:].any():  # and |c| times what a δ that did not stand carries
+                        bound = bound + np.abs(coefs[layer - 1][(state, leaf)][1:]) * carry[1:]
                     units = bound if units is None else units + bound
         if total is not None:
             rows[(layer, leaf)] = total
@@ -358,6 +403,12 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
             if units is not None:
                 lost[(layer, leaf)] = units
     runs = _runs(exps)
+    rescued = None  # δ_0 of each unit at an exponent of its own, where some δ_0 entry did not stand
+    if ledger is not None and ledger.short:
+        rescued = unit_initial(values, the_plan) if not any(ledger.eta) else None
+        if rescued is None:
+            for units, size in ledger.short.values():
+                ledger.check(units, size, "δ_0")
     grads: list[dict[str, np.ndarray]] = [{} for _ in model.params]
     for param, layer, kind, leaf, source in the_plan.grads:
         shape = model.params[layer - 1][param].shape
@@ -365,6 +416,13 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
             z = None if source is None or kind == "initial" else (
                 (traj.inputs if layer == 1 else traj.values[layer - 2]["h"][1:]) if source == INPUT
                 else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T
+            if kind == "initial" and rescued is not None:
+                mantissa, exponent = rescued[(layer, leaf)]
+                g = _value(*_extended_sum(_columns(mantissa, exponent, shape)))
+                if magnitudes is not None:
+                    magnitudes[layer - 1][param] = _value(*_extended_sum(_columns(np.abs(mantissa), exponent, shape)))
+                grads[layer - 1][param] = g
+                continue
             parts = _blocks(kind, shape, store[(layer, leaf)][0] if kind == "initial" else rows.get((layer, leaf)),
                             z, runs, int(exps[0]))
             g = _combined(parts)
@@ -378,6 +436,73 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
             watch.mark(("grad", param, layer), "row")
         grads[layer - 1][param] = g
     return float(loss), grads
+
+
+def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, tuple[np.ndarray, np.ndarray]] | None:
+    """δ_0 of every state as (mantissa, exponent) arrays (n, B), each unit's recursion carried at an
+    exponent of its own: for one layer whose steps are diagonal (no weight matrix on the way back: the
+    IndRNN, minGRU, minLSTM, LRU), where a unit's δ dies out below float64's range while the others' do
+    not, so the one exponent per step that ``deltas`` shares cannot hold it.
+
+    Each unit's δ is the same float64 arithmetic as in ``deltas`` (the same products and sums in the same
+    order), scaled by powers of two after every step so that the unit's largest δ lies in [½, 1):
+    exact, so where no operation under- or overflows (NumPy raises, and None is returned) the numbers
+    carry only the rounding the plain pass carries.  None too for a stack, a cell with a weight matrix
+    on the way back, or a coefficient below float64's normal range (whose own error is not relative).
+
+    Args:
+        values: a plain float64 pass of one sequence or batch.
+        the_plan: its plan.
+
+    Returns:
+        {δ key: (mantissa, exponent)} at t = 0, or None.
+    """
+    model = values.model
+    if model.layers != 1 or any(p.up or any(mt is not None for _, mt in p.terms)
+                                for _, parts, _ in the_plan.order for p in parts):
+        return None
+    T, coefs, error = model.T, values.traj.coefs[0], _errors(values)
+    read = [coefs[c][1:] for _, parts, _ in the_plan.order for p in parts for c, _ in p.terms]
+    if any(np.any((np.abs(c) < np.finfo(float).tiny) & (c != 0)) for c in read):
+        return None
+    like = values.traj.values[0]["h"][0]
+    mantissa = {key: np.zeros_like(like) for key, _, _ in the_plan.order}  # δ_{t+1} of each state, scaled
+    exponent = np.zeros(like.shape, dtype=np.int64)  # shared by the states of a unit (and batch element)
+    try:
+        with np.errstate(all="raise"):
+            for t in range(T, -1, -1):
+                reads_error = t == T or (model.loss == "sum" and t >= 1)
+                scale = np.maximum(exponent, 0) if reads_error else exponent
+                shift = exponent - scale
+                now = {}
+                for key, parts, err in the_plan.order:
+                    e_t = error(t) if err else None
+                    total = None if e_t is None else (np.ldexp(e_t, -scale) if scale.any() else e_t)
+                    for p in parts:
+                        if t + 1 > T:
+                            continue
+                        for c, _ in p.terms:
+                            part = coefs[c][t + 1] * mantissa[p.later]
+                            part = np.ldexp(part, shift) if shift.any() else part
+                            total = part if total is None else total + part
+                    now[key] = np.zeros_like(like) if total is None else total
+                largest = np.max(np.abs(np.stack(list(now.values()))), axis=0)
+                k = np.frexp(largest)[1].astype(np.int64)  # 0 where the unit's δ is 0
+                mantissa = {key: np.ldexp(v, -k) for key, v in now.items()}
+                exponent = scale + k
+    except FloatingPointError:
+        return None
+    return {key: (v, exponent) for key, v in mantissa.items()}
+
+
+def _columns(mantissa: np.ndarray, exponent: np.ndarray, shape: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A δ_0 held as mantissa · 2^exponent, (n, B), as the parts of its sum to ``shape`` (summed_to): the
+    whole for one sequence, one part per batch element for a vector, one per entry for a single number."""
+    if mantissa.shape == shape:
+        return [(mantissa, exponent)]
+    if math.prod(shape) == 1:
+        return [(np.full(shape, m), np.full(shape, e)) for m, e in zip(mantissa.ravel(), exponent.ravel(), strict=True)]
+    return [(mantissa[:, b:b + 1], exponent[:, b:b + 1]) for b in range(mantissa.shape[1])]
 
 
 def _check_sum(ledger: Ledger, units: np.ndarray, size: np.ndarray, z: np.ndarray | None,

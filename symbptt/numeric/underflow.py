@@ -16,7 +16,11 @@ coefficients are followed entry by entry instead:
 3. **What the rest cost.** The δ recursion and the sums over t run again with a kernel.Ledger: every sum
    gets a bound on what the coefficients' errors and its own subnormal products can have moved it, and
    the pass stands only if each is below a quarter of an ulp of the sum's Σ|terms| (less than the
-   rounding every sum already carries) and float64 raised nothing but underflow on the way.
+   rounding every sum already carries) and float64 raised nothing but underflow on the way.  A δ_t
+   entry that is not a result (t ≥ 1) and does not meet that carries its bound into the sums that
+   read it instead, which then decide; a δ_0 entry (∂L/∂h_0) that does not meet it is computed again
+   with each unit at an exponent of its own where the cell's steps are diagonal (kernel.unit_initial:
+   a unit whose δ dies out over a long sequence while the others' do not), else the pass is not kept.
 
 An underflow in the forward pass is followed too, where a node (a gate σ(a) for a < −708) underflowed
 and no product inside a linear map can have (their smallest magnitudes meet above the normal range): at
