@@ -402,7 +402,9 @@ MP_SEEDS = 16  # seeds tried for a saturated GRU whose pass needs mpmath (at 793
 
 def fallback(smoke: bool) -> list[list[str]]:
     """Cases plain float64 does not hold: δ that underflows over long sequences (the kernel's scaled δ keeps
-    them in float64) and saturated GRUs whose h_{t-1} − n_t cancels digits: one the distances to ±1 keep in
+    them in float64; where one unit's δ dies out while the others' do not — the IndRNN and minGRU of 64
+    units — the ledger carries what it costs the sums and ∂L/∂h_0 is computed again unit by unit,
+    kernel.unit_initial) and saturated GRUs whose h_{t-1} − n_t cancels digits: one the distances to ±1 keep in
     float64 (their bound promises the digits), the more strongly driven seed 7, whose coefficients
     underflow (numeric/underflow.py follows them), and the first of MP_SEEDS such seeds whose pass still
     needs mpmath, so that mpmath carries the digits it needs; the time against the float64 pass of the
@@ -417,7 +419,8 @@ def fallback(smoke: bool) -> list[list[str]]:
     rows = []
     long, short = (50, 10) if smoke else (1000, 100)
     cases = [("lstm", 1, long, 1, 1.0, False), ("gru", 1, long, 2 if smoke else 32, 1.0, False),
-             ("rnn", 1, 3 * long, 1, 1.0, False), ("gru", 4, short, 1, 40.0, False), ("gru", 4, short, 1, 100.0, False),
+             ("rnn", 1, 3 * long, 1, 1.0, False), ("indrnn", 64, long, 1, 1.0, False),
+             ("mingru", 64, long, 1, 1.0, False), ("gru", 4, short, 1, 40.0, False), ("gru", 4, short, 1, 100.0, False),
              ("gru", 4, short, 1, 100.0, True)]
     for cell, n, T, B, drive, needs_mp in cases:
         for seed in range(7, 7 + MP_SEEDS):  # the last case: the first seed whose pass needs mpmath

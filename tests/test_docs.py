@@ -7,9 +7,11 @@ relative: the last printed digit of a float depends on the CPU's libm (another x
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,6 +197,20 @@ def test_the_reference_states_arbs_guard_and_the_spare_digits_as_the_code_holds_
     text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
     assert f"(Arb works {GUARD} bits beyond it, so a sum may cancel that many before a value is refused)" in text
     assert f"what T steps of rounding cost is what the {SPARE} spare digits are for" in text
+
+
+def test_the_reference_quotes_how_far_below_float64_the_example_indrnn_s_gradient_of_h0_lies():
+    """docs/reference.md's sentence on δ computed unit by unit quotes the smallest log10|∂L/∂h_0| of the
+    example IndRNN of 64 units over 1000 steps, and that call stays in float64 (digits 0)."""
+    import symbptt
+    from symbptt.numeric.examples import example_config
+
+    cfg = example_config("indrnn", 1000, 64)
+    got = symbptt.gradients(cfg.layers[0], cfg.x[:, :, None], cfg.y[:, None], cell="indrnn")
+    superscript = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+    text = " ".join((ROOT / "docs" / "reference.md").read_text().split())
+    floor = str(math.ceil(float(np.min(got.log10["h0"])))).translate(superscript)
+    assert got.digits == 0 and f"1000 steps: down to 10{floor});" in text
 
 
 def test_the_reference_states_the_figure_ranges_refused_as_the_code_holds_them():

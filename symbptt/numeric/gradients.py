@@ -279,7 +279,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
                       if np.asarray(g[k]).dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
     return Gradients(float(value), pick(out), int(carried), pick(exact) if any(exact) else None,
-                     "numpy" if fast is None else "compiled", kept, None if amplified is None else amplified[0])
+                     "numpy" if fast is None or fast.deltas is None else "compiled", kept,
+                     None if amplified is None else amplified[0])
 
 
 WARN_BELOW = 12  # the significant digits below which an unmeasured pass warns (grad's default --digits)

@@ -233,10 +233,12 @@ def kernels(cell: Cell, layers: int, loss: str) -> Kernels | None:
 @dataclass
 class FastPass:
     """What the compiled kernels computed: the trajectory with its coefficients, and every δ_t as
-    kernel.deltas returns it (arrays and the power-of-two exponent of each step)."""
+    kernel.deltas returns it (arrays and the power-of-two exponent of each step) — None where the δ
+    recursion raised a float64 event (a unit's δ dying out below the range): the watched NumPy recursion
+    then computes them from this trajectory, which raised none."""
 
     trajectory: Trajectory
-    deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray]
+    deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray] | None
     result: tuple[float, list[dict[str, np.ndarray]]] | None  # the loss and gradients, unless the sums raised
 
 
@@ -327,8 +329,9 @@ def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, s
 def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray,
                loss: str) -> FastPass | None:
     """The float64 forward pass, δ recursion and sums by the compiled kernels, or None when they do not
-    apply or float64 raised an event on the way (see ``trajectory``) — the caller then runs the watched
-    NumPy pass."""
+    apply or float64 raised an event in the forward pass (see ``trajectory``) — the caller then runs the
+    watched NumPy pass; its δ None where the recursion raised one (the caller's NumPy recursion follows
+    it from the compiled trajectory)."""
     traj = trajectory(cell, params, x)
     if traj is None:
         return None
@@ -346,7 +349,7 @@ def float_pass(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, y
     k.deltas(T, n, B, values[-1]["h"], y, exps, *[coefs[layer - 1][cc.keys[i]] for layer, i in k.coefs],
              *[np.ascontiguousarray(params[layer - 1][m].T, dtype=float) for layer, m in k.weights], *outs)
     if test(FE_EVENTS):
-        return None
+        return FastPass(traj, None, None)
     exps = exps[:T + 1]
     return FastPass(traj, (dict(zip(k.outs, outs, strict=True)), exps),
                     _sums(k, cc, params, x, y, loss, values, coefs, outs, exps))
