@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import symbptt
 from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, get_cell
-from symbptt.numeric import jit, kernel
+from symbptt.numeric import extended, jit, kernel
 from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
 from symbptt.numeric.jit_source import BLAS_UNITS, BLAS_WORK
 
@@ -417,11 +417,11 @@ def test_the_compiled_runs_are_the_numpy_runs(compiled_kernel):
 
 @given(st.floats(allow_nan=False, allow_infinity=False), st.integers(-5000, 5000))
 def test_exact_entries_hold_mantissa_times_a_power_of_two_exactly(value, exponent):
-    """kernel.exact_entries (a gradient beyond float64's range as mpf entries) against mpmath's own
+    """extended.exact_entries (a gradient beyond float64's range as mpf entries) against mpmath's own
     ldexp, at any float64 (subnormals, −0.0 and the largest included) and exponent."""
     import mpmath
 
-    got = kernel.exact_entries(np.array([[value, -value]]), np.array([[exponent, exponent]]))
+    got = extended.exact_entries(np.array([[value, -value]]), np.array([[exponent, exponent]]))
     assert got.shape == (1, 2) and got.dtype == object
     for entry, v in zip(got.flat, (value, -value), strict=True):
         assert entry == mpmath.ldexp(mpmath.mpf(v), exponent)

@@ -352,6 +352,22 @@ def test_a_delta_that_did_not_stand_carries_its_bound_into_the_sums_that_read_it
     assert results == [(False, "δ_0"), (True, "")]
 
 
+def _held(got: symbptt.Gradients, exact: dict) -> tuple[float, float]:
+    """The digits ``got`` holds of ``exact`` (mpf): relative to each gradient's largest entry, and in its
+    worst entry (an exact 0 not counted), as reruns.kept_digits counts them."""
+    block = entry = math.inf
+    for k, want in exact.items():
+        values = got.exact[k] if got.exact is not None and k in got.exact else got.grads[k]
+        top = max(abs(e) for e in np.ravel(want))
+        for value, e in zip(np.ravel(values), np.ravel(want), strict=True):
+            error = abs(mpmath.mpf(value) - e)
+            if error and top:
+                block = min(block, float(-mpmath.log10(error / top)))
+            if error and e != 0:
+                entry = min(entry, float(-mpmath.log10(error / abs(e))))
+    return block, entry
+
+
 def _dying(cell: str, batch: int) -> tuple[dict, np.ndarray, np.ndarray]:
     """Three units of a diagonal cell over 300 steps; the first one's δ shrinks about 20-fold a step
     (IndRNN: w = 0.05; minGRU: 1 − z ≈ 0.05 from b_z = 3), so its ∂L/∂h_0 is about 10⁻³⁹⁰, below float64's
@@ -374,8 +390,11 @@ def test_a_unit_whose_delta_dies_out_stays_in_float64_and_agrees_with_the_refere
     δ, the entries that did not stand carry their bounds into the sums (which stand), and ∂L/∂h_0 is
     computed again with each unit at an exponent of its own (kernel.unit_initial): the pass stays in
     float64 and every gradient agrees with reference.py's 60-digit pass to 1e-12, ∂L/∂h_0's first entry
-    (about 10⁻³⁹⁰) in log10 to 1e-9.  Without unit_initial (planted) the pass takes the exact one, as it
-    did before; without it and with the check planted to stand everything, that entry comes back as 0."""
+    (about 10⁻³⁹⁰) in log10 to 1e-9.  digits=11 measures it in float64 too (11.8–13.0 digits kept), its reruns computing ∂L/∂h_0
+    unit by unit as the pass did (reruns._deep_initial), and its claims hold against the reference; with
+    the reruns' ∂L/∂h_0 planted back to the shared exponent's (0 there), the worst entry keeps no digit.
+    Without unit_initial (planted) the pass takes the exact one, as it did before; without it and with
+    the check planted to stand everything, that entry comes back as 0."""
     params, x, y = _dying(cell, batch)
     with mpmath.workdps(60):
         total: dict = {}
@@ -386,8 +405,35 @@ def test_a_unit_whose_delta_dies_out_stays_in_float64_and_agrees_with_the_refere
     assert got.digits == 0 and kept == [True]
     assert got.log10["h0"][0] < -350 and np.all(got.log10["h0"][1:] > -300)
     assert _agree(got, total) < 1e-12
-    monkeypatch.setattr(kernel, "unit_initial", lambda values, the_plan: None)
+    measured = symbptt.gradients(params, x, y, cell=cell, digits=11)
+    assert measured.digits == 0 and measured.kept is not None and measured.kept[0] >= 11
+    assert _held(measured, total) >= measured.kept
+    monkeypatch.setattr(kernel, "initial_by_unit", lambda values, noise=None: None)
+    unmeasured = symbptt.gradients(params, x, y, cell=cell, digits=11).kept
+    assert unmeasured is not None and measured.kept[1] >= 10 and not unmeasured[1] >= 1
+    monkeypatch.setattr(kernel, "unit_initial", lambda values, the_plan, noise=None: None)
     assert symbptt.gradients(params, x, y, cell=cell).digits == DPS and kept[-1] is False
     monkeypatch.setattr(kernel.Ledger, "check", lambda self, units, size, what: None)
     planted = symbptt.gradients(params, x, y, cell=cell)
     assert planted.digits == 0 and planted.log10["h0"][0] == -np.inf and _agree(planted, total) == np.inf
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_a_driven_min_cell_whose_units_die_out_stays_in_float64(kept, cell):
+    """The example minGRU and minLSTM of 8 units over 300 steps with inputs × 10: some units' δ die out
+    (∂L/∂h_0 down to about 10⁻⁴⁵⁰) and the minLSTM's gates saturate.  The plain call used to take the
+    exact pass (30 and 60 digits); it now stays in float64 — the minLSTM's measured by its reruns, which
+    compute ∂L/∂h_0 unit by unit — and agrees with reference.py's 200-digit pass to 1e-10 relative (log10
+    to 1e-9 beyond float64's range), the minLSTM within the digits its reruns claim."""
+    from symbptt.numeric.examples import example_config
+
+    cfg = example_config(cell, 300, 8, drive=10.0)
+    params, x, y = cfg.layers[0], cfg.x[:, :, None], cfg.y[:, None]
+    got = symbptt.gradients(params, x, y, cell=cell)
+    with mpmath.workdps(200):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", cell, kind="mp")[1][0]
+    assert got.digits == 0 and np.min(got.log10["h0"]) < -400
+    assert _agree(got, exact) < 1e-10
+    assert (got.kept is not None) == (cell == "minlstm")
+    if got.kept is not None:
+        assert _held(got, exact) >= got.kept

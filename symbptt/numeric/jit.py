@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..cells import INPUT, Cell
+from .extended import exact_entries
 from .flags import matmul
 from .forward import CompiledCell, Trajectory, compiled
 from .jit_source import (
@@ -46,7 +47,7 @@ from .jit_source import (
     forward_source,
     sums_source,
 )
-from .kernel import HIGH, LOW, RESCALE_EVERY, exact_entries, plan
+from .kernel import HIGH, LOW, RESCALE_EVERY, plan
 from .memory import keep_freed_memory
 
 MAX_SEQUENCE_UNITS = 128  # one sequence: the loops beat NumPy's call per product up to here

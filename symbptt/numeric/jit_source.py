@@ -42,7 +42,7 @@ ADD = '''
 
 @njit(cache=True)
 def _add(m1, x1, v, e):
-    """m1·2^x1 + v·2^e as a mantissa and exponent, as kernel._extended_sum adds: an addend below 2^-60
+    """m1·2^x1 + v·2^e as a mantissa and exponent, as extended.extended_sum adds: an addend below 2^-60
     of the other is dropped without being computed (below half a unit in the last place, float64
     addition would drop it too), so nothing underflows."""
     if v == 0.0:
@@ -500,7 +500,7 @@ def _outer(R, Z, starts, stops, rexps, GM, GX):
 
 @njit(cache=True)
 def _finish(GM, GX):
-    """Each entry as a float64 where it is a normal number (kernel._value's rule), its exponent then 0;
+    """Each entry as a float64 where it is a normal number (extended.value_of's rule), its exponent then 0;
     the count of entries beyond, which stay (mantissa, exponent)."""
     outside = 0
     for i in range(GM.shape[0]):

@@ -20,15 +20,15 @@ numbers are those of paths.py's recursive form (test_numeric compares every cell
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import mpmath
 import numpy as np
 
 from ..cells import INPUT, Cell
 from ..paths import delta_recursion, param_entry, targets
+from .extended import extended_sum, value_of
 from .factors import ArrayFactors, NumericModel, summed_to
 from .flags import matmul, product_for
 
@@ -289,50 +289,6 @@ def _runs(exps: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(*(part.tolist() for part in run_bounds(exps)), strict=True))
 
 
-def _extended_sum(parts: Sequence[tuple[np.ndarray, int | np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Σ_b G_b · 2^e_b as (mantissa, exponent) arrays: float64 addition with an unbounded exponent, so an
-    addend below half an ulp of the other is dropped as float64 addition drops it, never by underflow
-    (e_b one exponent for the block, or one per entry)."""
-    total_m, total_x = None, None
-    for block, e in parts:
-        m2, x2 = np.frexp(block)
-        x2 = np.where(m2 == 0, np.iinfo(np.int64).min // 4, x2.astype(np.int64) + e)
-        if total_m is None:
-            total_m, total_x = m2, x2
-            continue
-        m1, x1 = np.frexp(total_m)
-        x1 = np.where(m1 == 0, np.iinfo(np.int64).min // 4, x1.astype(np.int64) + total_x)
-        top = np.maximum(x1, x2)
-        with np.errstate(under="ignore"):
-            total_m = np.ldexp(m1, np.maximum(x1 - top, -2000)) + np.ldexp(m2, np.maximum(x2 - top, -2000))
-        total_x = top
-    assert total_m is not None and total_x is not None
-    return total_m, np.where(total_m == 0, 0, total_x)
-
-
-def _value(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """mantissa · 2^exponent: float64 where every entry is a normal float (or 0), else mpf entries."""
-    m, x = np.frexp(mantissa)
-    x = x.astype(np.int64) + exponent
-    nonzero = m != 0
-    if np.all((x[nonzero] >= -1021) & (x[nonzero] <= 1024)):
-        return np.ldexp(m, np.where(nonzero, x, 0))
-    return exact_entries(mantissa, exponent)
-
-
-def exact_entries(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """mantissa · 2^exponent as an object array of mpf numbers, each exact (the shape of mantissa); a NaN or
-    infinite mantissa (a sum float64 lost, which its watch has seen) as mpmath's NaN or infinity."""
-    out = np.empty(mantissa.size, dtype=object)
-    for i, (v, e) in enumerate(zip(mantissa.reshape(-1).tolist(), exponent.reshape(-1).tolist(), strict=True)):
-        if not math.isfinite(v):
-            out[i] = mpmath.mpf(v)
-            continue
-        m, x = math.frexp(v)  # |m| in [1/2, 1): m·2^53 is an integer, and mpf((man, exp)) is man·2^exp exactly
-        out[i] = mpmath.mpf((int(m * 2.0**53), x + e - 53)) if m else mpmath.mpf(0)
-    return out.reshape(mantissa.shape)
-
-
 def gradients(values: ArrayFactors, magnitudes: list[dict[str, np.ndarray]] | None = None,
               computed: tuple[dict[StateKey, np.ndarray], np.ndarray] | None = None,
               seen: list[tuple[dict[StateKey, np.ndarray], np.ndarray]] | None = None,
@@ -418,9 +374,9 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
                 else traj.values[layer - 1][source][:-1])  # z_t for t = 1..T
             if kind == "initial" and rescued is not None:
                 mantissa, exponent = rescued[(layer, leaf)]
-                g = _value(*_extended_sum(_columns(mantissa, exponent, shape)))
+                g = _scaled(mantissa, exponent, shape)
                 if magnitudes is not None:
-                    magnitudes[layer - 1][param] = _value(*_extended_sum(_columns(np.abs(mantissa), exponent, shape)))
+                    magnitudes[layer - 1][param] = _scaled(np.abs(mantissa), exponent, shape)
                 grads[layer - 1][param] = g
                 continue
             parts = _blocks(kind, shape, store[(layer, leaf)][0] if kind == "initial" else rows.get((layer, leaf)),
@@ -438,7 +394,9 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
     return float(loss), grads
 
 
-def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, tuple[np.ndarray, np.ndarray]] | None:
+def unit_initial(values: ArrayFactors, the_plan: _Plan,
+                 noise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> dict[StateKey, tuple[np.ndarray, np.ndarray]] | None:
     """δ_0 of every state as (mantissa, exponent) arrays (n, B), each unit's recursion carried at an
     exponent of its own: for one layer whose steps are diagonal (no weight matrix on the way back: the
     IndRNN, minGRU, minLSTM, LRU), where a unit's δ dies out below float64's range while the others' do
@@ -451,8 +409,10 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, tuple[
     on the way back, or a coefficient below float64's normal range (whose own error is not relative).
 
     Args:
-        values: a plain float64 pass of one sequence or batch.
+        values: a float64 pass of one sequence or batch.
         the_plan: its plan.
+        noise: a nudged rerun's (forward.UlpNoise), which moves each δ as ``deltas`` moves it: the reruns
+            that measure a pass whose ∂L/∂h_0 was computed so (reruns.kept_digits).
 
     Returns:
         {δ key: (mantissa, exponent)} at t = 0, or None.
@@ -478,6 +438,7 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, tuple[
                 for key, parts, err in the_plan.order:
                     e_t = error(t) if err else None
                     total = None if e_t is None else (np.ldexp(e_t, -scale) if scale.any() else e_t)
+                    size = None if total is None else np.abs(total)  # Σ|terms|, for the noise
                     for p in parts:
                         if t + 1 > T:
                             continue
@@ -485,7 +446,11 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, tuple[
                             part = coefs[c][t + 1] * mantissa[p.later]
                             part = np.ldexp(part, shift) if shift.any() else part
                             total = part if total is None else total + part
-                    now[key] = np.zeros_like(like) if total is None else total
+                            size = np.abs(part) if size is None else size + np.abs(part)
+                    if total is None or size is None:
+                        now[key] = np.zeros_like(like)
+                    else:
+                        now[key] = total if noise is None else noise(total, size)
                 largest = np.max(np.abs(np.stack(list(now.values()))), axis=0)
                 k = np.frexp(largest)[1].astype(np.int64)  # 0 where the unit's δ is 0
                 mantissa = {key: np.ldexp(v, -k) for key, v in now.items()}
@@ -493,6 +458,32 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[StateKey, tuple[
     except FloatingPointError:
         return None
     return {key: (v, exponent) for key, v in mantissa.items()}
+
+
+def initial_by_unit(values: ArrayFactors, noise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                    ) -> dict[str, np.ndarray] | None:
+    """The initial states' gradients (∂L/∂h_0, …) of ``values`` from unit_initial, each summed to its
+    parameter's shape (float64, or exact mpf entries beyond its range); None where unit_initial is.
+
+    Args:
+        values: a float64 pass of a one-layer cell.
+        noise: as unit_initial takes it.
+
+    Returns:
+        {parameter: gradient}, or None.
+    """
+    model = values.model
+    the_plan = plan(model.cell, model.layers, model.loss)
+    found = unit_initial(values, the_plan, noise)
+    if found is None:
+        return None
+    return {param: _scaled(*found[(layer, leaf)], model.params[layer - 1][param].shape)
+            for param, layer, kind, leaf, _ in the_plan.grads if kind == "initial"}
+
+
+def _scaled(mantissa: np.ndarray, exponent: np.ndarray, shape: tuple) -> np.ndarray:
+    """A δ_0 held as mantissa · 2^exponent, (n, B), summed to ``shape`` (summed_to) as one array."""
+    return value_of(*extended_sum(_columns(mantissa, exponent, shape)))
 
 
 def _columns(mantissa: np.ndarray, exponent: np.ndarray, shape: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -524,7 +515,7 @@ def _check_sum(ledger: Ledger, units: np.ndarray, size: np.ndarray, z: np.ndarra
         if len(runs) == 1:
             ledger.check(bounds[0][0], sizes[0][0], what)
             return
-        (bm, bx), (sm, sx) = _extended_sum(bounds), _extended_sum(sizes)
+        (bm, bx), (sm, sx) = extended_sum(bounds), extended_sum(sizes)
         # bm·2^bx ≤ sm·2^(sx + UNITS) checked as bm ≤ sm·2^(sx − bx) (then ·2^UNITS in check); beyond ±2100
         # the shift makes any finite mantissa 0 or ∞ either way
         ledger.check(bm, np.ldexp(sm, np.clip(sx - bx, -2100, 2100)), what)
@@ -532,7 +523,7 @@ def _check_sum(ledger: Ledger, units: np.ndarray, size: np.ndarray, z: np.ndarra
 
 def _combined(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
     """Σ_b G_b · 2^e_b as one array (float64, or mpf entries beyond its range)."""
-    return parts[0][0] if len(parts) == 1 and parts[0][1] == 0 else _value(*_extended_sum(parts))
+    return parts[0][0] if len(parts) == 1 and parts[0][1] == 0 else value_of(*extended_sum(parts))
 
 
 def _blocks(kind: str, shape: tuple, row: np.ndarray | None, z: np.ndarray | None, runs: list[tuple[int, int, int]],

@@ -144,10 +144,12 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     ``least``: the reruns stop once the count relative to the largest entries falls below it (the counts
     returned are then only known to be that low)."""
     worst_block = worst_entry = 0.0
+    deep = fixed is None and _deep_initial(model, grads)
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
         moved = _inputs_moved(model, direction, scattered, seed)  # the model itself where it has linear maps
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed), moved) if fixed is not None
                  else nudged_gradients(moved, direction, scattered, seed))  # compiled, where numeric/jit.py runs
+        values = None
         if rerun is not None:
             nudged_loss, nudged = rerun
         else:
@@ -155,6 +157,12 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                 values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
                 nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
                                        else gradient_blocks(values, model))
+        if deep:  # ∂L/∂h_0 as the plain pass computed it: unit by unit, on the rerun's nudged pass
+            with np.errstate(all="ignore"):
+                values = values or ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
+            assert values.noise is not None
+            initial = kernel.initial_by_unit(values, values.noise)
+            nudged = [nudged[0] | (initial or {}), *nudged[1:]]
         worst_block, worst_entry = _widest([(loss, nudged_loss), *_pairs(grads, nudged)], margin,
                                            worst_block, worst_entry)
         if least is not None and _digits(worst_block) < least:  # short of it already: the rest cannot help
@@ -169,6 +177,21 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             entry, whole = _changes(block, shifted)
             worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
     return _digits(worst_block), _digits(worst_entry)
+
+
+def _deep_initial(model: NumericModel, grads: list[dict[str, np.ndarray]]) -> bool:
+    """Whether a one-layer pass's initial-state gradient (∂L/∂h_0, …) holds an entry below float64's normal
+    range: one that kernel.unit_initial computed unit by unit (the step's shared exponent cannot hold it),
+    so that each rerun computes it so too (kernel.initial_by_unit) rather than as 0."""
+    if model.layers != 1:
+        return False
+    for param in model.cell.params:
+        if model.cell.kind(param) != "initial":
+            continue
+        block = np.asarray(grads[0][param])
+        if block.dtype == object or np.any((np.abs(block) < np.finfo(float).tiny) & (block != 0)):
+            return True
+    return False
 
 
 def saturated_kept(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, digits: float
