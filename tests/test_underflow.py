@@ -390,8 +390,9 @@ def test_a_unit_whose_delta_dies_out_stays_in_float64_and_agrees_with_the_refere
     δ, the entries that did not stand carry their bounds into the sums (which stand), and ∂L/∂h_0 is
     computed again with each unit at an exponent of its own (kernel.unit_initial): the pass stays in
     float64 and every gradient agrees with reference.py's 60-digit pass to 1e-12, ∂L/∂h_0's first entry
-    (about 10⁻³⁹⁰) in log10 to 1e-9.  digits=11 measures it in float64 too (11.8–13.0 digits kept), its reruns computing ∂L/∂h_0
-    unit by unit as the pass did (reruns._deep_initial), and its claims hold against the reference; with
+    (about 10⁻³⁹⁰) in log10 to 1e-9.  digits=11 measures it in float64 too (11.8–13.0 digits kept), its
+    reruns computing ∂L/∂h_0 unit by unit as the pass did (reruns._deep_initial), and its claims hold
+    against the reference; with
     the reruns' ∂L/∂h_0 planted back to the shared exponent's (0 there), the worst entry keeps no digit.
     Without unit_initial (planted) the pass takes the exact one, as it did before; without it and with
     the check planted to stand everything, that entry comes back as 0."""
@@ -437,3 +438,25 @@ def test_a_driven_min_cell_whose_units_die_out_stays_in_float64(kept, cell):
     assert (got.kept is not None) == (cell == "minlstm")
     if got.kept is not None:
         assert _held(got, exact) >= got.kept
+
+
+def test_an_lru_whose_lambda_to_the_t_lies_far_below_float64_claims_no_digit_of_it(monkeypatch):
+    """An LRU unit with exp(ν) = 545 (λ = exp(−545)) over 219 steps: its ∂L/∂h_0 is about 10⁻⁵¹⁷⁹⁵, computed
+    unit by unit; computing λ cost it about 545 roundings, which λ^219 multiplies, so it holds 11.0 digits.
+    Its reruns do not compute it unit by unit (λ reads only ν: no nudged input moves it), so `digits=12`
+    claims no digit in the worst entry and its claims hold against reference.py; planted to compute it
+    unit by unit, the reruns claim 12.6 digits of that entry, which the check catches."""
+    from symbptt.numeric import reruns
+
+    rng = np.random.default_rng(4)
+    params = {"nu": np.array([-1.0, 6.3, 0.0]), "U": rng.normal(size=(3, 1)), "h0": np.zeros(3)}
+    x, y = rng.normal(size=(219, 1, 1)), rng.normal(size=(3, 1))
+    with mpmath.workdps(80):
+        exact = bptt([params], x[..., 0], y[..., 0], "tanh", "last", "lru", kind="mp")[1][0]
+    got = symbptt.gradients(params, x, y, cell="lru", digits=12)
+    assert got.digits == 0 and got.log10["h0"][1] < -50_000 and got.kept is not None
+    held = _held(got, exact)
+    assert held >= got.kept and got.kept[1] < 1 < held[1]
+    monkeypatch.setattr(reruns, "compiled", lambda cell: type("Bare", (), {"coefficient_exprs": {}}))
+    planted = symbptt.gradients(params, x, y, cell="lru", digits=12)
+    assert planted.kept is not None and not _held(planted, exact)[1] >= planted.kept[1]

@@ -21,7 +21,7 @@ from . import arbforward, kernel, split
 from .cost import arb_seconds, mp_seconds
 from .exact import DPS, exact_forward, saturated_in_float64, saturated_stands
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, Trajectory, UlpNoise, float_difference_digits
+from .forward import ROUNDING, Trajectory, UlpNoise, compiled, float_difference_digits
 from .jit_nudge import nudged_gradients
 from .logspace import log10_jacobian_norms
 
@@ -182,9 +182,19 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
 def _deep_initial(model: NumericModel, grads: list[dict[str, np.ndarray]]) -> bool:
     """Whether a one-layer pass's initial-state gradient (∂L/∂h_0, …) holds an entry below float64's normal
     range: one that kernel.unit_initial computed unit by unit (the step's shared exponent cannot hold it),
-    so that each rerun computes it so too (kernel.initial_by_unit) rather than as 0."""
+    so that each rerun computes it so too (kernel.initial_by_unit) rather than as 0.  Not for a cell with
+    a step coefficient computed from its parameters alone (the LRU's λ = exp(−exp(ν))): no nudged input
+    moves such a coefficient, one rounding of it is all its rerun moves, and a power λ^T far below
+    float64's range amplifies what computing it cost (exp(ν) = 545 roundings of λ in one drawn LRU, whose
+    λ^219 held 10.9 digits where its reruns counted 12.6); its reruns count those entries as keeping no
+    digit, as before."""
     if model.layers != 1:
         return False
+    params = set(model.cell.params)
+    for expr in compiled(model.cell).coefficient_exprs.values():
+        names = {str(symbol) for symbol in expr.free_symbols}
+        if names and names <= params:
+            return False
     for param in model.cell.params:
         if model.cell.kind(param) != "initial":
             continue
