@@ -475,9 +475,9 @@ def coefficients_underflow(seed: int, drive: float, smoke: bool) -> bool:
 
 
 def fallback_note(rows: list[list[str]], underflows: bool) -> str:
-    """The sentence under the fallback table, read off its last two rows (the GRU driven × 100 at seed 7,
-    and the first seed from 7 whose pass needs mpmath, or the words that none tried does) and whether
-    seed 7's coefficients underflow (coefficients_underflow)."""
+    """The sentences under the fallback table, read off its last two rows (the GRU driven × 100 at seed 7,
+    and the first seed from 7 whose pass needs mpmath, or the words that none tried does), whether seed
+    7's coefficients underflow (coefficients_underflow), and the paths of its IndRNN and minGRU rows."""
     seven, last = rows[-2], rows[-1]
     kept = seven[1].startswith("float64")
     first = ("the last row is the first seed from 7 whose pass still needs mpmath" if last[1].startswith("mpmath")
@@ -485,7 +485,15 @@ def fallback_note(rows: list[list[str]], underflows: bool) -> str:
     how = ("raises underflow in a few step coefficients: those entries are computed again exactly and every sum "
            "is checked for what underflow can have cost it (symbptt/numeric/underflow.py), and the pass"
            if underflows else "raises no underflow in its step coefficients, and the pass")
-    return f"The GRU driven × 100 at seed 7 {how} {'stays in float64' if kept else 'took ' + seven[1]}; {first}."
+    dying = [row for row in rows if row[0].split()[0] in ("indrnn", "mingru")]
+    units = ""
+    if dying:  # each row's path, as it ran: float64 where the unit-by-unit δ_0 and the carried bounds held it
+        paths = "; ".join(f"the {row[0].split(',')[0]} took {row[1]}" for row in dying)
+        units = (" Of the diagonal cells of 64 units, some of whose units' δ die out below float64's range while "
+                 f"the others' do not (the underflow check carries what they cost the sums, and ∂L/∂h_0 is "
+                 f"computed unit by unit: kernel.unit_initial), {paths}.")
+    return (f"The GRU driven × 100 at seed 7 {how} {'stays in float64' if kept else 'took ' + seven[1]}; "
+            f"{first}.{units}")
 
 
 def unproven(values: Any, T: int, repeats: int) -> tuple[int, int, float] | None:

@@ -51,6 +51,10 @@ def test_the_gradients_benchmark_runs_and_its_floors_agree_with_symbptt():
     other = numbers.fallback_note(flipped, not underflows)
     assert "took mpmath 100 digits" in other and ("first seed" in other) != needs
     assert ("raises no underflow" in other) == underflows
+    dying = [i for i, row in enumerate(fallback) if row[0].split()[0] in ("indrnn", "mingru")]
+    assert len(dying) == 2 and all(f"took {fallback[i][1]}" in note for i in dying)
+    flipped[dying[0]][1] = "mpmath 30 digits"
+    assert "the indrnn n = 64 took mpmath 30 digits" in numbers.fallback_note(flipped, underflows)
 
 
 def test_the_measured_digits_table_runs_and_its_sentence_follows_its_rows():
