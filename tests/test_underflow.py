@@ -10,6 +10,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from conftest import benchmark_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -354,18 +355,8 @@ def test_a_delta_that_did_not_stand_carries_its_bound_into_the_sums_that_read_it
 
 def _held(got: symbptt.Gradients, exact: dict) -> tuple[float, float]:
     """The digits ``got`` holds of ``exact`` (mpf): relative to each gradient's largest entry, and in its
-    worst entry (an exact 0 not counted), as reruns.kept_digits counts them."""
-    block = entry = math.inf
-    for k, want in exact.items():
-        values = got.exact[k] if got.exact is not None and k in got.exact else got.grads[k]
-        top = max(abs(e) for e in np.ravel(want))
-        for value, e in zip(np.ravel(values), np.ravel(want), strict=True):
-            error = abs(mpmath.mpf(value) - e)
-            if error and top:
-                block = min(block, float(-mpmath.log10(error / top)))
-            if error and e != 0:
-                entry = min(entry, float(-mpmath.log10(error / abs(e))))
-    return block, entry
+    worst entry, as reruns.kept_digits counts them (benchmarks/dying_sweep.py's count, at 80 digits)."""
+    return benchmark_script("dying_sweep").held(got, exact)
 
 
 def _dying(cell: str, batch: int) -> tuple[dict, np.ndarray, np.ndarray]:
