@@ -158,8 +158,9 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                 nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
                                        else gradient_blocks(values, model))
         if deep:  # ∂L/∂h_0 as the plain pass computed it: unit by unit, on the rerun's nudged pass
-            with np.errstate(all="ignore"):
-                values = values or ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
+            if values is None:  # the compiled rerun keeps no pass: the same nudged forward pass on NumPy
+                with np.errstate(all="ignore"):
+                    values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
             assert values.noise is not None
             initial = kernel.initial_by_unit(values, values.noise)
             nudged = [nudged[0] | (initial or {}), *nudged[1:]]
@@ -190,18 +191,13 @@ def _deep_initial(model: NumericModel, grads: list[dict[str, np.ndarray]]) -> bo
     digit, as before."""
     if model.layers != 1:
         return False
+    blocks = [np.asarray(grads[0][param]) for param in model.cell.params if model.cell.kind(param) == "initial"]
+    if not any(block.dtype == object or np.any((np.abs(block) < np.finfo(float).tiny) & (block != 0))
+               for block in blocks):
+        return False
     params = set(model.cell.params)
-    for expr in compiled(model.cell).coefficient_exprs.values():
-        names = {str(symbol) for symbol in expr.free_symbols}
-        if names and names <= params:
-            return False
-    for param in model.cell.params:
-        if model.cell.kind(param) != "initial":
-            continue
-        block = np.asarray(grads[0][param])
-        if block.dtype == object or np.any((np.abs(block) < np.finfo(float).tiny) & (block != 0)):
-            return True
-    return False
+    return not any((names := {str(symbol) for symbol in expr.free_symbols}) and names <= params
+                   for expr in compiled(model.cell).coefficient_exprs.values())
 
 
 def saturated_kept(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, digits: float
