@@ -330,6 +330,27 @@ def test_the_contributions_of_a_saturated_gru_are_measured_before_an_exact_pass_
     assert np.all(np.abs(measured.terms - exact.terms) <= 1e-9 * np.abs(exact.terms))
 
 
+def test_a_saturated_gru_whose_float64_pass_leaves_its_range_says_so_in_its_caption():
+    """A GRU of 4 units over 60 steps with inputs × 300: its float64 pass raises floating-point events, which
+    send its contributions to the exact pass; the caption names that (its numbers left its range), not the
+    saturated differences, which the reruns measure where the pass keeps its range (× 100 here: float64)."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
+    from symbptt.plots.contributions import held_terms
+
+    whys = {}
+    for drive in (100.0, 300.0):
+        example = example_config("gru", 60, 4, drive=drive)
+        cfg = parse_config({"cell": "gru", **{k: np.asarray(v).tolist() for k, v in example.layers[0].items()},
+                            "x": np.asarray(example.x).tolist(), "y": np.ravel(example.y).tolist()})
+        watch = FloatWatch()
+        with watch.watch(None):
+            ArrayFactors(NumericModel.of(cfg), watch=watch)
+        terms = held_terms(cfg, "W_z", 10)
+        whys[drive] = (bool(watch.events), terms.digits > 30, terms.why)
+    assert whys == {100.0: (False, False, ""), 300.0: (True, True, "its numbers left its range")}
+
+
 @pytest.mark.parametrize("planted", [False, True])
 def test_contributions_float64_cannot_hold_come_from_an_exact_pass_that_reference_py_agrees_with(planted, monkeypatch):
     """A chaotic network's terms lose 10 of float64's digits: the figure draws them from an exact pass and

@@ -107,8 +107,8 @@ def held_terms(cfg: Config, wrt: str, cut: int) -> Terms:
             terms = [float(t) for t in _terms(model, values, wrt)]
     saturation = saturation_digits(values)  # one line where no exact pass could carry them (RunFailed)
     why, measured = "", 0.0  # what float64 could not hold, and the digits its reruns saw rounding cost
-    if watch.events or not all(math.isfinite(t) for t in terms):
-        why = "a saturated gate's differences cancel" if saturation else "its numbers left its range"
+    if watch.events or not all(math.isfinite(t) for t in terms):  # what sent it exact, saturated or not
+        why = "its numbers left its range"
     else:  # a saturated gate's differences too: the reruns move what reads them by their terms' rounding
         def rerun(nudged: ArrayFactors) -> list[dict[str, np.ndarray]]:
             return [{"terms": np.array([float(t) for t in _terms(model, nudged, wrt)])}]
