@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -761,6 +762,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def section(smoke: bool) -> list[str]:
     """Section 12 of docs/performance.md: the grid, the compiled kernel's one-time cost, the cases float64
     does not hold, a training iteration."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # unit_fallback.py beside this script
+    import unit_fallback as fallback_units
+
     return ["\n## 12. `symbptt.gradients` against the hand-written floor, torch float64 and JAX\n",
             f"Wall-clock time per call on a quiet machine, each library on the threads it takes: each column of a "
             "row timed in blocks of calls (about 30 ms of them, 7 to 75; 3 for the largest cases), each block "
@@ -791,6 +795,10 @@ def section(smoke: bool) -> list[str]:
             table(["case", "measured", "/ plain call", "/ plain call on the NumPy kernel", "digits float64 kept",
                    "path", "reruns"], digit_rows := measured(smoke)),
             "\n" + measured_note(digit_rows),
+            "\n### Short in a few units: `digits=12` computing those units exactly, against the whole model "
+            "exactly as before (benchmarks/unit_fallback.py)\n",
+            table(fallback_units.HEADER, unit_rows := fallback_units.rows(smoke)),
+            "\n" + fallback_units.note(unit_rows),
             "\n### Saturated gates measured first: `digits=12` against the exact pass they took before\n",
             table(["case", "measured", "exact pass at the digits the differences need, and its check", "ratio",
                    "digits float64 kept", "path"], saturated(smoke)),

@@ -33,7 +33,8 @@ Float64 rounding itself is measured only when asked: over T steps each entry's r
 like T·2⁻⁵³ times the conditioning of the products, and a difference of two states (the GRU's h_{t-1} −
 n_t near a fixed point, the LSTM's f c + i g) may cancel more; with ``digits=12`` the pass is run twice
 more with every stored value nudged by a rounding, as `symbptt grad --digits 12` does, and computed
-again exactly when fewer digits held (``kept`` says how many did): for one sequence, as `grad` does,
+again exactly when fewer digits held (``kept`` says how many did) — only the units that fell short where
+the cell's units never meet (numeric/unitwise.py; ``units`` lists them) — else: for one sequence, as `grad` does,
 its forward pass first (Arb's where it serves, numeric/arbforward.py; at 30 digits, or 30 more than the
 Jacobian norms say rounding is amplified by where float64 cannot spare that) with the rest in float64
 from it where that keeps the digits asked (numeric/split.py), else every number exactly: Arb's forward
@@ -84,7 +85,8 @@ class Gradients(tuple):
             block when ``digits`` was asked for; or, with ``exact`` None and ``kept`` given, the forward
             pass's alone, the rest float64 read from it (numeric/split.py); or, where that rest fell short of
             ``digits`` and its reruns measured what rounding cost it, the digits of the exact rest computed
-            from the same pass (reruns.ReadIn.rest_digits, fewer than the pass's).
+            from the same pass (reruns.ReadIn.rest_digits, fewer than the pass's); or, with ``units``
+            given, the digits of the exact pass that computed those units' rows alone.
         log10: the same structure as ``grads`` with log10|∂L/∂θ| of every entry (−inf for an exact 0), so
             that a gradient beyond float64's range (an underflow to 0 or a subnormal) still has its size.
         exact: None, or the structure of ``grads`` holding, for each block that float64 cannot show (or
@@ -104,6 +106,11 @@ class Gradients(tuple):
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
             leaves fewer than 12 significant digits.
+        units: None, or where ``digits`` was asked for and float64 kept fewer in some units alone of a
+            cell whose units never meet (one layer, no recurrent matrix or shared parameter: the IndRNN,
+            minGRU, minLSTM, LRU; numeric/unitwise.py), those units' indices: their rows of every
+            gradient were computed exactly (``digits`` says at how many digits) and rounded to float64,
+            the other rows are float64's, and ``kept`` counts the digits of the whole again.
     """
 
     loss: float
@@ -113,19 +120,21 @@ class Gradients(tuple):
     kernel: str
     kept: tuple[float, float] | None
     amplified: float | None
+    units: tuple[int, ...] | None
     _log10: Any
 
     def __new__(cls, loss: float, grads: Any, digits: int, exact: Any, kernel: str = "numpy",
-                kept: tuple[float, float] | None = None, amplified: float | None = None) -> Gradients:
+                kept: tuple[float, float] | None = None, amplified: float | None = None,
+                units: tuple[int, ...] | None = None) -> Gradients:
         self = super().__new__(cls, (loss, grads))
         self.loss, self.grads, self.digits, self.exact, self.kernel = loss, grads, digits, exact, kernel
-        self.kept, self.amplified = kept, amplified
+        self.kept, self.amplified, self.units = kept, amplified, units
         self._log10 = None
         return self
 
     def __getnewargs__(self) -> tuple[Any, ...]:
         """What pickle and copy pass to ``__new__`` (a tuple's own would pass only the pair)."""
-        return self.loss, self.grads, self.digits, self.exact, self.kernel, self.kept, self.amplified
+        return self.loss, self.grads, self.digits, self.exact, self.kernel, self.kept, self.amplified, self.units
 
     @property
     def log10(self) -> Any:
@@ -251,8 +260,9 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     seen: list = []  # the float64 δ the sums read, when the digits are not measured
     # asked for measured digits: the watched NumPy pass, as `symbptt grad` runs it, then the reruns
     fast = jit.float_pass(spec, model.params, model.x, model.y, loss) if digits is None else None
+    units: list[int] = []  # the units an exact pass computed alone, where only they fell short
     if digits is not None:
-        value, grads, carried, kept = _measured(R, model, digits)
+        value, grads, carried, kept = _measured(R, model, digits, units)
     elif fast is None:
         watch = FloatWatch()
         with watch.watch(None):  # one outer block: the pass's labelled blocks inside it swap a label
@@ -280,7 +290,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     pick = (lambda v: v) if stacked else (lambda v: v[0])
     return Gradients(float(value), pick(out), int(carried), pick(exact) if any(exact) else None,
                      "numpy" if fast is None or fast.deltas is None else "compiled", kept,
-                     None if amplified is None else amplified[0])
+                     None if amplified is None else amplified[0], tuple(units) or None)
 
 
 WARN_BELOW = 12  # the significant digits below which an unmeasured pass warns (grad's default --digits)
@@ -344,7 +354,8 @@ def _report() -> Any:
     return reruns
 
 
-def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[str, Any]], int, Any]:
+def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
+              ) -> tuple[Any, list[dict[str, Any]], int, Any]:
     """Loss, gradients, the digits the exact pass carried (0: none) and the digits float64 kept as measured
     (None when mpmath was needed before any measuring), as `symbptt grad` decides: the watched NumPy pass
     with each sum's Σ|terms|, three nudged reruns (reruns.kept_digits), and every number computed
@@ -352,7 +363,9 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     in a gradient: with a digit kept in every entry, rounding
     grew by about 10^(16 − kept), so with DPS digits more than that; with none kept somewhere, by how
     much is not measured, so until two passes agree (_settled) — after, for one sequence, its exact forward
-    pass read in float64 as `grad` reads it (_split), where that keeps them."""
+    pass read in float64 as `grad` reads it (_split), where that keeps them.  Where the reruns found only
+    some units of a model whose units never meet short, those alone are computed exactly (_by_unit), and
+    ``units`` is given their indices."""
     magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
     values, computed = R.float64_pass(model)  # the pass `grad` measures (compiled where its reruns are)
     with values.watch.watch(None):
@@ -366,7 +379,8 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
     if used:  # float64 left its range: every number came from the exact pass
         return (*_settled(R, model, used, value, grads), None)
     report = _report()
-    kept = report.kept_digits(model, value, grads, magnitudes)
+    changes = report.EntryChanges()  # where the reruns found float64 short, for _by_unit
+    kept = report.kept_digits(model, value, grads, magnitudes, changes=changes)
     shown = report.shown_digits(kept)
     if kept[0] >= digits and (found is None or R.saturated_stands(kept, digits)):
         return value, grads, 0, shown
@@ -374,6 +388,9 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
         with values.watch.watch(None):
             value, grads, used = R.exact_gradients(model, values, saturation=saturation, carry=False)
         return (*_settled(R, model, used, value, grads), shown)
+    if (by_unit := _by_unit(R, report, model, value, grads, changes, digits, kept)) is not None:
+        units.extend(by_unit[0].tolist())
+        return by_unit[1]
     exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
     # the digits of the exact pass made where the read falls short (below): the split's forward pass is
     # made with at least as many, so that the rest can be computed from it rather than from a second one
@@ -393,6 +410,40 @@ def _measured(R: Any, model: NumericModel, digits: int) -> tuple[Any, list[dict[
         return (*_settled(R, model, at, *R.rest_of(model, exact, at)), shown)
     dps = fallback
     return (*_settled(R, model, dps, *R.exact_gradients_at(model, dps)), shown)
+
+
+def _by_unit(R: Any, report: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]], changes: Any,
+             digits: int, kept: tuple[float, float]
+             ) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
+    """Where float64 fell short in some units of a model whose units never meet (numeric/unitwise.py):
+    those units computed exactly as the whole model would be below (at reruns.exact_digits of ``kept``;
+    checked by a pass with twice the digits where the worst entry kept no digit), their rows in place
+    of float64's, and the digits counted again.  For one sequence only where at most half the units are
+    short (the split reads the whole forward pass exactly once).
+
+    Returns:
+        (the short units, (loss, gradients, the exact pass's digits, the digits counted again as shown)),
+        or None where this does not apply or the count is still short of ``digits``.
+    """
+    from . import unitwise
+
+    if not unitwise.separable(model):
+        return None
+    units = unitwise.short_units(value, changes, grads, digits)
+    n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
+    if units is None or not 0 < units.size < n or (model.x.shape[2] == 1 and 2 * units.size > n):
+        return None
+    sub = unitwise.sub_model(model, units)
+    dps = report.exact_digits(kept)
+    if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
+        _, exact = R.exact_gradients_at(sub, dps)
+    else:
+        _, exact, dps = _settled(R, sub, dps, *R.exact_gradients_at(sub, dps))
+    joined = unitwise.spliced(grads, exact, units)
+    counted = unitwise.counted(value, changes, joined, units)
+    if counted[0] < digits:
+        return None
+    return units, (value, joined, dps, report.shown_digits(counted))
 
 
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int, least: int

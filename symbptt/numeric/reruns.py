@@ -123,9 +123,62 @@ def sum_allowance(terms: int) -> float:
     return SUM_SPREAD * math.sqrt(max(terms, 1)) * ROUNDING
 
 
+class EntryChanges:
+    """What kept_digits counted against each entry: the largest change a rerun showed in it (times that
+    rerun's margin) or its sum's allowance, whichever is larger, and the loss's; for measuring where, not
+    only how much, float64 fell short (numeric/unitwise.py).  A block with entries beyond float64's range
+    (exact mpf numbers) has its changes as mpf numbers too.  ``usable`` is False where the reruns stopped
+    early or a change could not be counted."""
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.blocks: list[dict[str, np.ndarray]] = []
+        self.usable = True
+
+    def widen(self, loss: Any, nudged_loss: Any, grads: list[dict[str, np.ndarray]],
+              nudged: list[dict[str, np.ndarray]], margin: float) -> None:
+        """Take one rerun's changes, each counted ``margin`` times (∞ where it made a NaN)."""
+        if not self.usable:
+            return
+        if not self.blocks:
+            self.blocks = [{} for _ in grads]
+        with np.errstate(all="ignore"):
+            change = margin * abs(float(nudged_loss) - float(loss))
+            self.loss = max(self.loss, math.inf if math.isnan(change) else change)
+            for layer, (plain_layer, nudged_layer) in enumerate(zip(grads, nudged, strict=True)):
+                for param, block in plain_layer.items():
+                    moved = _moved(block, nudged_layer[param], margin)
+                    held = self.blocks[layer].get(param)
+                    self.blocks[layer][param] = moved if held is None else np.maximum(held, moved)
+
+    def charge(self, layer: int, param: str, allowance: np.ndarray) -> None:
+        """Count a sum's allowance (sum_allowance times its Σ|terms|) against its entries."""
+        held = self.blocks[layer].get(param) if self.usable and self.blocks else None
+        if held is None:
+            self.usable = False
+            return
+        allowance = np.asarray(allowance)
+        if allowance.dtype == object or held.dtype == object:
+            held, allowance = held.astype(object), allowance.astype(object)
+        self.blocks[layer][param] = np.maximum(held, allowance.reshape(held.shape))
+
+
+def _moved(plain: Any, nudged: Any, margin: float) -> np.ndarray:
+    """margin·|nudged − plain| entry by entry: float64, or mpf where either holds mpf entries; ∞ for a NaN."""
+    a, b = np.asarray(plain), np.asarray(nudged)
+    if a.dtype != object and b.dtype != object:
+        moved = margin * np.abs(b.astype(float) - a.astype(float))
+        return np.where(np.isnan(moved), np.inf, moved)
+    out = []
+    for x, y in zip(a.ravel(), b.ravel(), strict=True):
+        change = abs(mpmath.mpf(y) - mpmath.mpf(x))
+        out.append(mpmath.inf if mpmath.isnan(change) else margin * change)
+    return np.array(out, dtype=object).reshape(a.shape)
+
+
 def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]],
                 magnitudes: list[dict[str, np.ndarray]] | None = None, fixed: ArrayFactors | None = None,
-                least: float | None = None) -> tuple[float, float]:
+                least: float | None = None, changes: EntryChanges | None = None) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
     again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
     it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS) — and the digits
@@ -142,7 +195,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     the forward pass again (split.nudged_on; their δ recursion compiled where jit_nudge.held_gradients
     runs, else on NumPy); benchmarks/split_sweep.py checks their counts.
     ``least``: the reruns stop once the count relative to the largest entries falls below it (the counts
-    returned are then only known to be that low)."""
+    returned are then only known to be that low).  ``changes``: when given, filled with what was counted
+    against each entry (EntryChanges)."""
     worst_block = worst_entry = 0.0
     deep = fixed is None and _deep_initial(model, grads)
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
@@ -166,14 +220,20 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             nudged = [nudged[0] | (initial or {}), *nudged[1:]]
         worst_block, worst_entry = _widest([(loss, nudged_loss), *_pairs(grads, nudged)], margin,
                                            worst_block, worst_entry)
+        if changes is not None:
+            changes.widen(loss, nudged_loss, grads, nudged, margin)
         if least is not None and _digits(worst_block) < least:  # short of it already: the rest cannot help
+            if changes is not None:
+                changes.usable = False
             return _digits(worst_block), _digits(worst_entry)
     charge = sum_allowance(model.x.shape[0] * model.x.shape[2])  # every gradient sums over t and the batch
-    for plain_layer, sizes in zip(grads, magnitudes or [], strict=False):
+    for layer, (plain_layer, sizes) in enumerate(zip(grads, magnitudes or [], strict=False)):
         for param, block in plain_layer.items():
             size = sizes.get(param)
             if size is None:
                 continue
+            if changes is not None:
+                changes.charge(layer, param, charge * size)
             shifted = np.asarray(block) + np.asarray(charge * size, dtype=object if size.dtype == object else float)
             entry, whole = _changes(block, shifted)
             worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)

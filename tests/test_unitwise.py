@@ -1,0 +1,106 @@
+"""Exactness unit by unit (numeric/unitwise.py): where `digits=` finds float64 short in some units alone of
+a cell whose units never meet, only those units are computed exactly, and the digits claimed of the
+whole are held (against reference.py at 80 digits, with benchmarks/dying_sweep.py's draws and count)."""
+
+from __future__ import annotations
+
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+from conftest import benchmark_script
+
+import symbptt
+from symbptt.activations import get_activation
+from symbptt.cells import get_cell
+from symbptt.numeric import exact, unitwise
+from symbptt.numeric.factors import NumericModel
+
+SWEEP = benchmark_script("dying_sweep")
+# seeds of dying_sweep.draw that digits=13 or 14 sends unit by unit: every cell, both losses, batch 1 and 2,
+# one unit short and three, a worst entry that keeps no digit (the LRU of seed 7: a pass with twice the
+# digits checks the exact one)
+CASES = [(11, 13), (1, 13), (7, 13), (26, 14), (28, 14)]
+
+
+def _measured(seed: int, asked: int) -> tuple[symbptt.Gradients, dict, dict]:
+    cell, params, x, y, loss = SWEEP.draw(np.random.default_rng(seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = symbptt.gradients(params, x, y, cell=cell, loss=loss, digits=asked)
+    return got, SWEEP.reference(params, x, y, cell, loss), params
+
+
+@pytest.mark.parametrize(("seed", "asked"), CASES)
+def test_only_the_short_units_are_computed_exactly_and_the_digits_claimed_are_held(seed, asked):
+    got, want, params = _measured(seed, asked)
+    n = len(params["h0"])
+    assert got.units is not None and 0 < len(got.units) < n, (seed, got.units)
+    assert got.kept is not None and got.kept[0] >= asked and got.digits > 0
+    block, entry = SWEEP.held(got, want)
+    assert block >= got.kept[0] and entry >= got.kept[1], (seed, got.kept, block, entry)
+    with mpmath.workdps(80):  # the exact rows: each entry one rounding from the reference's
+        for name, reference in want.items():
+            values = got.exact[name] if got.exact is not None and name in got.exact else got.grads[name]
+            for unit in got.units:
+                for value, e in zip(np.ravel(np.asarray(values)[unit]), np.ravel(np.asarray(reference)[unit]),
+                                    strict=True):
+                    assert abs(mpmath.mpf(value) - e) <= 2.0 ** -52 * abs(e), (seed, name, unit)
+
+
+def test_a_sub_model_that_reads_the_wrong_targets_is_caught(monkeypatch):
+    """Planted: the sub-model reads the next unit's targets; its rows are exact for the wrong question, the
+    count of the spliced result cannot see it, and the reference comparison does."""
+    def wrong_targets(model: NumericModel, units: np.ndarray) -> NumericModel:
+        made = original(model, units)
+        y = np.roll(model.y, -1, axis=0 if model.loss == "last" else 1)
+        return NumericModel(made.cell, made.params, made.x, (y[units] if model.loss == "last" else y[:, units]),
+                            made.loss)
+
+    original = unitwise.sub_model
+    monkeypatch.setattr(unitwise, "sub_model", wrong_targets)
+    got, want, _ = _measured(*CASES[0])
+    assert got.units is not None
+    assert SWEEP.held(got, want)[0] < got.kept[0]
+
+
+def test_where_the_units_meet_or_every_unit_is_short_the_whole_model_is_exact():
+    rng = np.random.default_rng(3)
+    spec = get_cell("rnn", get_activation("tanh"))
+    params = {"W": rng.normal(size=(3, 3)), "U": rng.normal(size=(3, 1)), "b": rng.normal(size=(3, 1)),
+              "h0": rng.normal(size=(3, 1))}
+    model = NumericModel(spec, [params], rng.normal(size=(5, 1, 1)), rng.normal(size=(3, 1)), "last")
+    assert not unitwise.separable(model)
+    diagonal = get_cell("indrnn", get_activation("tanh"))
+    one = {"w": rng.normal(size=(3, 1)), "U": rng.normal(size=(3, 1)), "b": rng.normal(size=(3, 1)),
+           "h0": rng.normal(size=(3, 1))}
+    assert unitwise.separable(NumericModel(diagonal, [one], model.x, model.y, "last"))
+    assert not unitwise.separable(NumericModel(diagonal, [one, one], model.x, model.y, "last"))  # a stack
+    # asked for more than float64 keeps anywhere (15 digits): every unit short, the whole model exact
+    cell, params, x, y, loss = SWEEP.draw(np.random.default_rng(CASES[0][0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = symbptt.gradients(params, x, y, cell=cell, loss=loss, digits=15)
+    assert got.units is None and got.digits >= exact.DPS and got.exact is not None
+
+
+def test_the_count_follows_the_changes():
+    """The short units are those whose changes pass 10^−digits of the block's largest entry; the count
+    of the spliced result takes the other rows' changes and the exact rows' one rounding."""
+    from symbptt.numeric.reruns import EntryChanges
+
+    grads = [{"w": np.array([[1.0], [2.0], [4.0]])}]
+    changes = EntryChanges()
+    changes.widen(1.0, 1.0, grads, [{"w": grads[0]["w"] + np.array([[0.0], [1e-12], [1e-14]])}], 1.0)
+    assert list(unitwise.short_units(1.0, changes, grads, 13)) == [1]  # 1e-12 > 10^−13 · 4
+    assert list(unitwise.short_units(1.0, changes, grads, 15)) == [1, 2]  # 1e-14 > 10^−15 · 4
+    assert unitwise.short_units(1e-14, changes, grads, 13) is not None  # the loss did not move
+    changes.loss = 1e-12
+    assert unitwise.short_units(1.0, changes, grads, 13) is None  # the loss itself short
+    changes.loss = 0.0
+    joined = unitwise.spliced(grads, [{"w": np.array([mpmath.mpf(2)], dtype=object).reshape(1, 1)}], np.array([1]))
+    block, entry = unitwise.counted(1.0, changes, joined, np.array([1]))
+    left = ((4.0 + 1e-14) - 4.0) / 4.0  # unit 2's change, relative to the block's largest entry and its own
+    assert block == pytest.approx(-np.log10(left), abs=1e-9) and entry == pytest.approx(-np.log10(left), abs=1e-9)
+    assert grads[0]["w"][1, 0] == 2.0  # copied, not changed in place
