@@ -24,7 +24,7 @@ import numpy as np
 from ..cells import INPUT, Cell
 from . import jit
 from .factors import NumericModel
-from .forward import ROUNDING, CompiledCell, UlpNoise, compiled
+from .forward import ROUNDING, CompiledCell, Trajectory, UlpNoise, compiled
 from .jit_source import HEADER, Unsupported, _ScalarPrinter, delta_source, unit_lines
 from .kernel import HIGH, LOW, RESCALE_EVERY, plan
 
@@ -345,14 +345,21 @@ def held_gradients(model: NumericModel, values: list[dict[str, np.ndarray]],
     return jit._sums(plain, compiled(cell), params, x, model.y, loss, values, coefs, outs, exps)
 
 
-def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED
-                     ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED,
+                     kept: list[Trajectory] | None = None) -> tuple[float, list[dict[str, np.ndarray]]] | None:
     """The loss and gradients of one nudged rerun (nudged_pass), summed over t by the compiled sums (not
     nudged) — or None where nudged_pass does not run or the sums raised a float64 event: the caller then
-    runs the NumPy rerun."""
+    runs the NumPy rerun.  ``kept``: when given, the rerun's nudged forward pass and coefficients are
+    appended to it as a Trajectory (for a caller that computes more from the same rerun)."""
     done = nudged_pass(model, direction, scattered, seed)
     if done is None:
         return None
+    if kept is not None:
+        n, B = done.values[0]["h"].shape[1], model.x.shape[2]
+        scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in model.cell.scalar_params}
+                   | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in model.cell.vector_params}
+                   for p in model.params]
+        kept.append(Trajectory(done.values, done.coefs, model.x, scalars))
     plain = jit.kernels(model.cell, model.layers, model.loss)
     assert plain is not None  # nudged_pass ran: applies asked for it
     return jit._sums(plain, compiled(model.cell), model.params, model.x, model.y, model.loss, done.values,

@@ -201,20 +201,23 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     deep = fixed is None and _deep_initial(model, grads)
     for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
         moved = _inputs_moved(model, direction, scattered, seed)  # the model itself where it has linear maps
+        passes: list[Trajectory] = []  # the compiled rerun's nudged forward pass, where it ran
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed), moved) if fixed is not None
-                 else nudged_gradients(moved, direction, scattered, seed))  # compiled, where numeric/jit.py runs
+                 else nudged_gradients(moved, direction, scattered, seed, passes))  # compiled, where jit.py runs
         values = None
         if rerun is not None:
             nudged_loss, nudged = rerun
-        else:
+        else:  # on NumPy: from the compiled rerun's forward pass where only its δ or sums raised an event
             with np.errstate(all="ignore"):
-                values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
+                values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed),
+                                      trajectory=passes[0] if passes else None)
                 nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
                                        else gradient_blocks(values, model))
         if deep:  # ∂L/∂h_0 as the plain pass computed it: unit by unit, on the rerun's nudged pass
-            if values is None:  # the compiled rerun keeps no pass: the same nudged forward pass on NumPy
+            if values is None:  # the compiled rerun's nudged pass, its δ nudged as the NumPy rerun nudges them
                 with np.errstate(all="ignore"):
-                    values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed))
+                    values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed),
+                                          trajectory=passes[0] if passes else None)
             assert values.noise is not None
             initial = kernel.initial_by_unit(values, values.noise)
             nudged = [nudged[0] | (initial or {}), *nudged[1:]]
