@@ -14,8 +14,11 @@ from conftest import benchmark_script
 import symbptt
 from symbptt.activations import get_activation
 from symbptt.cells import get_cell
+from symbptt.check.claims import shortfall
+from symbptt.config import Config, parse_config
 from symbptt.numeric import exact, unitwise
 from symbptt.numeric.factors import NumericModel
+from symbptt.numeric.grad_report import grad_report
 
 SWEEP = benchmark_script("dying_sweep")
 # seeds of dying_sweep.draw that digits=13 or 14 sends unit by unit: every cell, both losses, batch 1 and 2,
@@ -104,3 +107,40 @@ def test_the_count_follows_the_changes():
     left = ((4.0 + 1e-14) - 4.0) / 4.0  # unit 2's change, relative to the block's largest entry and its own
     assert block == pytest.approx(-np.log10(left), abs=1e-9) and entry == pytest.approx(-np.log10(left), abs=1e-9)
     assert grads[0]["w"][1, 0] == 2.0  # copied, not changed in place
+
+
+def _config(seed: int) -> tuple[Config, dict]:
+    """dying_sweep's draw of ``seed`` (one sequence) as a `grad` parameters file reads it, and its reference."""
+    cell, params, x, y, loss = SWEEP.draw(np.random.default_rng(seed))
+    assert x.shape[2] == 1
+    data = {"cell": cell, "loss": loss, "x": x[:, :, 0].tolist(), "y": y[..., 0].tolist()}
+    data |= {k: (v.tolist() if cell_kind(cell, k) == "input" else np.ravel(v).tolist()) for k, v in params.items()}
+    return parse_config(data), SWEEP.reference(params, x, y, cell, loss)
+
+
+def cell_kind(cell: str, param: str) -> str:
+    return get_cell(cell, get_activation("tanh")).kind(param)
+
+
+def test_the_report_computes_the_short_units_alone_and_says_so():
+    cfg, want = _config(11)  # an IndRNN of 2 units: float64 kept about 11 digits, short of 13 in unit 2 alone
+    plain = grad_report(cfg, digits=11)
+    assert plain["precision"].startswith("float64 (kept about 11 digits")
+    report = grad_report(cfg, digits=13)
+    assert report["precision"].startswith("float64, with unit 2 of 2 computed again by Arb at ")
+    assert "fell short of the 13 asked in that unit alone; with it exact, the gradients kept about 14" in report[
+        "precision"]
+    claim = report["float64_digits"]
+    assert claim["relative_to_largest"] >= 13 and claim["relative_to_largest"] > plain["float64_digits"][
+        "relative_to_largest"]
+    assert shortfall(report, [want], list(want)) == [0.0] * 2 * len(want)  # every claim held
+    for name in want:  # the unit the report names is the one float64 left short: plain and exact rows differ
+        assert report["grad"][name][0] == plain["grad"][name][0]
+    assert any(report["grad"][name][1] != plain["grad"][name][1] for name in want)
+    assert grad_report(cfg, digits=14)["precision"].count("of the 14 asked") == 1  # the words follow the ask
+
+
+def test_units_are_named_from_one_and_counted_past_six():
+    assert unitwise.unit_words(np.array([38]), 64) == "unit 39 of 64"
+    assert unitwise.unit_words(np.array([3, 11, 20]), 64) == "units 4, 12 and 21 of 64"
+    assert unitwise.unit_words(np.arange(7), 64) == "7 units of 64"

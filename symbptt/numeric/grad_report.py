@@ -22,7 +22,7 @@ from ..config import Config
 from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
-from . import arbforward, split
+from . import arbforward, split, unitwise
 from .cost import truncated_cost
 from .exact import (
     DPS,
@@ -49,6 +49,7 @@ from .logspace import (
 )
 from .reruns import (
     FLOAT64_DIGITS,
+    EntryChanges,
     exact_then_float64,
     kept_by_reruns,
     kept_digits,
@@ -164,6 +165,7 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
     rest = "mpmath"  # what computed the rest from it, where float64 did not (Arb's where arbbackward serves)
     found: tuple[float, str] | None = None  # where the check of that pass raised its digits: the amplification
     # it measured, and how (exact.AGAINST or exact.CARRIED)
+    units: unitwise.UnitPass | None = None  # where only some units were computed exactly (numeric/unitwise.py)
     values, computed = float64_pass(model)  # the float64 forward pass of the report (and its δ, compiled)
     ks = listed_steps(cfg.T)
     saturation = saturation_digits(values)  # measured once: the decision, the digits, exact_gradients
@@ -245,8 +247,13 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
             (ran, rest), = made
             engine, found = forward_engine(ran), raised_by(ran)
         if not used_mp and trial is None:
-            kept = kept_digits(model, loss, grads, magnitudes)
-            if kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
+            changes = EntryChanges()  # where the reruns found float64 short, for the units alone (unitwise)
+            kept = kept_digits(model, loss, grads, magnitudes, changes=changes)
+            by_unit = (unitwise.exactly(model, loss, grads, changes, digits, kept)
+                       if kept[0] < digits and cfg.truncate is None else None)
+            if by_unit is not None:  # short in some units alone of a cell whose units never meet: those exactly
+                grads, units = by_unit.grads, by_unit
+            elif kept[0] < digits:  # rounding in float64 cost more than the norms foretold: the forward pass
                 # exactly, and the rest in float64 from it where that keeps the digits, else exactly too
                 if cfg.truncate is not None:
                     truncated_cost(model, cfg.truncate, DPS)
@@ -276,9 +283,10 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
         "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest,
-                                inputs=not model.cell.linears, short=short, found=found),
+                                inputs=not model.cell.linears, short=short, found=found, units=units),
     }
-    shown = held if held is not None else kept  # what the float64 gradients kept, measured (see kept_digits)
+    # what the float64 gradients kept, measured (see kept_digits); with some units exact, counted again
+    shown = held if held is not None else units.counted if units is not None else kept
     if shown is not None:
         report["float64_digits"] = dict(zip(("relative_to_largest", "worst_entry"), shown_digits(shown), strict=True))
     if len(cfg.spec.states) > 1:  # the whole state decides; the h → h block beside it
@@ -359,7 +367,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
                inputs: bool = False, short: tuple[tuple[float, float], int] | None = None,
-               found: tuple[float, str] | None = None) -> str:
+               found: tuple[float, str] | None = None, units: unitwise.UnitPass | None = None) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
@@ -368,7 +376,8 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     ``short``: where float64 read from that pass fell short, what it kept and the digits the rest took
     (ReadIn.rest_digits); ``found``: where the check of the exact forward pass raised its digits, the
     amplification it measured in the states (Trajectory.amplified, where Trajectory.raised), which the norms
-    then did not bound, and how it measured it (Trajectory.checked)."""
+    then did not bound, and how it measured it (Trajectory.checked); ``units``: where float64 fell short in
+    some units alone and those were computed exactly (unitwise.exactly), the rest float64's."""
     amplified = lost - cancelled
     power = _power(amplified)
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -380,6 +389,14 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
         parts.append(f"{cancelled:.2g} digits cancelled in a sum")
     measured = "; ".join(parts)
     tail = f"; {measured}" if measured else ""
+    if units is not None:  # float64, except the units it fell short in alone
+        assert kept is not None
+        n = len(units.grads[0][next(iter(units.grads[0]))])
+        which, one = unitwise.unit_words(units.units, n), units.units.size == 1
+        return (f"float64, with {which} computed again by {units.engine} at {units.digits} digits "
+                f"(float64 {kept_words(kept, only=True)}, {measured_words(inputs=inputs)}, and fell short of the "
+                f"{16.0 - max_lost:.0f} asked in {'that unit' if one else 'those units'} alone; with "
+                f"{'it' if one else 'them'} exact, the gradients {kept_words(units.counted)}{tail})")
     if not used_mp:
         assert kept is not None
         return f"float64 ({kept_words(kept)}, {measured_words(inputs=inputs)}{tail})"

@@ -388,7 +388,7 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
         with values.watch.watch(None):
             value, grads, used = R.exact_gradients(model, values, saturation=saturation, carry=False)
         return (*_settled(R, model, used, value, grads), shown)
-    if (by_unit := _by_unit(R, report, model, value, grads, changes, digits, kept)) is not None:
+    if (by_unit := _by_unit(R, model, value, grads, changes, digits, kept)) is not None:
         units.extend(by_unit[0].tolist())
         return by_unit[1]
     exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
@@ -412,14 +412,11 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
     return (*_settled(R, model, dps, *R.exact_gradients_at(model, dps)), shown)
 
 
-def _by_unit(R: Any, report: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]], changes: Any,
-             digits: int, kept: tuple[float, float]
-             ) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
-    """Where float64 fell short in some units of a model whose units never meet (numeric/unitwise.py):
-    those units computed exactly as the whole model would be below (at reruns.exact_digits of ``kept``;
-    checked by a pass with twice the digits where the worst entry kept no digit), their rows in place
-    of float64's, and the digits counted again.  For one sequence only where at most half the units are
-    short (the split reads the whole forward pass exactly once).
+def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]], changes: Any, digits: int,
+             kept: tuple[float, float]) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
+    """Where float64 fell short in some units alone of a model whose units never meet: those units computed
+    exactly (unitwise.exactly; checked by a pass with twice the digits, _settled, where the worst entry
+    kept no digit), their rows in place of float64's, and the digits counted again.
 
     Returns:
         (the short units, (loss, gradients, the exact pass's digits, the digits counted again as shown)),
@@ -427,23 +424,14 @@ def _by_unit(R: Any, report: Any, model: NumericModel, value: Any, grads: list[d
     """
     from . import unitwise
 
-    if not unitwise.separable(model):
+    def settle(sub: NumericModel, dps: int) -> tuple[list[dict[str, Any]], int]:
+        _, exact, at = _settled(R, sub, dps, *R.exact_gradients_at(sub, dps))
+        return exact, at
+
+    done = unitwise.exactly(model, value, grads, changes, digits, kept, settle)
+    if done is None:
         return None
-    units = unitwise.short_units(value, changes, grads, digits)
-    n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
-    if units is None or not 0 < units.size < n or (model.x.shape[2] == 1 and 2 * units.size > n):
-        return None
-    sub = unitwise.sub_model(model, units)
-    dps = report.exact_digits(kept)
-    if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured
-        _, exact = R.exact_gradients_at(sub, dps)
-    else:
-        _, exact, dps = _settled(R, sub, dps, *R.exact_gradients_at(sub, dps))
-    joined = unitwise.spliced(grads, exact, units)
-    counted = unitwise.counted(value, changes, joined, units)
-    if counted[0] < digits:
-        return None
-    return units, (value, joined, dps, report.shown_digits(counted))
+    return done.units, (value, done.grads, done.digits, _report().shown_digits(done.counted))
 
 
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int, least: int

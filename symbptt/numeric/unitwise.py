@@ -22,16 +22,93 @@ digits asked, or every unit is short, the caller computes the whole model exactl
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import mpmath
 import numpy as np
 
 from ..cells import INPUT
+from . import arbforward, split
+from .exact import exact_forward
 from .factors import NumericModel
-from .reruns import FLOAT64_DIGITS, EntryChanges, _digits
+from .reruns import FLOAT64_DIGITS, EntryChanges, _digits, exact_digits
 
-__all__ = ["counted", "separable", "short_units", "spliced", "sub_model"]
+__all__ = ["UnitPass", "counted", "exactly", "separable", "short_units", "spliced", "sub_model", "unit_words"]
+
+
+class UnitPass(NamedTuple):
+    """The short units computed exactly (``exactly``): their indices, the spliced gradients, the exact
+    pass's digits, kept_digits' counts of the whole again, and what made the exact forward pass and its
+    rest ("Arb" or "mpmath"; None where a caller's ``settle`` made them)."""
+
+    units: np.ndarray
+    grads: list[dict[str, np.ndarray]]
+    digits: int
+    counted: tuple[float, float]
+    engine: str | None
+    rest: str | None
+
+
+Settle = Callable[[NumericModel, int], tuple[list[dict[str, Any]], int]]
+
+
+def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], changes: EntryChanges, digits: int,
+            kept: tuple[float, float], settle: Settle | None = None) -> UnitPass | None:
+    """Where float64 fell short (``kept`` below ``digits``) in some units alone of a model whose units never
+    meet: those units computed exactly as the whole model would be (at reruns.exact_digits of ``kept``,
+    where the worst entry kept a digit; else by ``settle``, which returns the gradients and their digits,
+    or not at all where it is None), their rows in place of float64's, and the digits counted again.  For
+    one sequence only where at most half the units are short (a split reads the whole forward pass once).
+
+    Args:
+        model: the model in float64.
+        loss: its float64 loss, as the reruns measured it.
+        grads: its float64 gradients, as they measured them.
+        changes: what they counted against each entry.
+        digits: the digits asked for.
+        kept: kept_digits' two counts.
+        settle: for a pass whose worst entry kept no digit, the caller's exact pass checked by more digits.
+
+    Returns:
+        A UnitPass, or None where this does not apply or the count is still short of ``digits``.
+    """
+    if not separable(model):
+        return None
+    units = short_units(loss, changes, grads, digits)
+    n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
+    if units is None or not 0 < units.size < n or (model.x.shape[2] == 1 and 2 * units.size > n):
+        return None
+    sub = sub_model(model, units)
+    engine = rest = None
+    if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured: the exact pass at DPS beyond that
+        traj = exact_forward(sub, exact_digits(kept))
+        at = traj.digits
+        with mpmath.workdps(at):
+            _, _, exact, rest = split.exact_pass(sub, traj)
+        engine = "Arb" if arbforward.made_with_arb(traj) else "mpmath"
+    elif settle is not None:
+        exact, at = settle(sub, exact_digits(kept))
+    else:
+        return None
+    joined = spliced(grads, exact, units)
+    again = counted(loss, changes, joined, units)
+    if again[0] < digits:
+        return None
+    return UnitPass(units, joined, at, again, engine, rest)
+
+
+def unit_words(units: np.ndarray, n: int) -> str:
+    """The units in words, numbered from 1 as the figures number them: "unit 39 of 64", "units 4, 12 and
+    21 of 64", and past LISTED of them only how many ("9 units of 64")."""
+    if units.size > LISTED:
+        return f"{units.size} units of {n}"
+    names = [str(int(u) + 1) for u in units]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"unit{'s' if len(names) > 1 else ''} {listed} of {n}"
+
+
+LISTED = 6  # units named in words; more are counted
 
 
 def separable(model: NumericModel) -> bool:
