@@ -58,7 +58,8 @@ Examples:
               help="Significant digits float64 must keep, as measured, for the report to stay in float64; "
               "below that its forward pass is recomputed exactly (Arb, else mpmath) and the rest read from it "
               "in float64 where that keeps them, else computed exactly too (about 6-16x the float64 report "
-              "with Arb, 80-120x with mpmath, for the rnn, LSTM and GRU timed).")
+              "with Arb, 80-120x with mpmath, for the rnn, LSTM and GRU timed). A cell whose units never meet "
+              "(indrnn, mingru, minlstm, lru) recomputes only the units that fell short.")
 @click.option("-o", "--output", default=None, shell_complete=complete.path,
               help="Write the JSON here instead of printing it.")
 def grad_cmd(params_file: str | None, torch_file: str | None, input_file: str | None, target_file: str | None,
