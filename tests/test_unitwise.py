@@ -17,7 +17,7 @@ from symbptt.cells import get_cell
 from symbptt.check.claims import shortfall
 from symbptt.config import Config, parse_config
 from symbptt.numeric import exact, unitwise
-from symbptt.numeric.factors import NumericModel
+from symbptt.numeric.factors import ArrayFactors, NumericModel
 from symbptt.numeric.grad_report import grad_report
 
 SWEEP = benchmark_script("dying_sweep")
@@ -144,3 +144,27 @@ def test_units_are_named_from_one_and_counted_past_six():
     assert unitwise.unit_words(np.array([38]), 64) == "unit 39 of 64"
     assert unitwise.unit_words(np.array([3, 11, 20]), 64) == "units 4, 12 and 21 of 64"
     assert unitwise.unit_words(np.arange(7), 64) == "7 units of 64"
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_a_saturated_pass_short_in_a_few_units_computes_those_at_the_digits_its_differences_need(cell):
+    """Driven × 10, 16 units over 100 steps, 14 digits asked: the saturated pass's reruns find a few units
+    short; those are computed exactly from the digits the differences need, checked by twice as many, and
+    every entry keeps a digit (exact.ENTRY_DIGITS), against reference.py at 200 digits."""
+    from symbptt.numeric.examples import example_config
+    from symbptt.reference import bptt
+
+    cfg = example_config(cell, 100, 16, drive=10.0)
+    params, x, y = cfg.layers[0], cfg.x, np.zeros(16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = symbptt.gradients(params, x, y, cell=cell, digits=14)
+    assert got.units is not None and 0 < len(got.units) <= 4, got.units  # (one to three here)
+    assert got.digits >= 2 * exact.saturation_digits(ArrayFactors(NumericModel(
+        get_cell(cell, get_activation("tanh")), [{k: v.reshape(16, -1) for k, v in params.items()}],
+        x[:, :, None], y[:, None], "last")))  # from the digits the differences need, checked by twice as many
+    assert got.kept is not None and got.kept[0] >= 14 and got.kept[1] >= exact.ENTRY_DIGITS
+    with mpmath.workdps(200):
+        want = bptt([params], x, y, "tanh", "last", cell, kind="mp")[1][0]
+    block, entry = SWEEP.held(got, want)
+    assert block >= got.kept[0] and entry >= got.kept[1], (block, entry, got.kept)

@@ -385,6 +385,9 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
     if kept[0] >= digits and (found is None or R.saturated_stands(kept, digits)):
         return value, grads, 0, shown
     if found is not None:  # short: the exact pass at the digits its differences need, measured on it, as before
+        if (by_unit := _by_unit(R, model, value, grads, changes, digits, kept, saturation)) is not None:
+            units.extend(by_unit[0].tolist())  # (only the units that fell short, where the units never meet)
+            return by_unit[1]
         with values.watch.watch(None):
             value, grads, used = R.exact_gradients(model, values, saturation=saturation, carry=False)
         return (*_settled(R, model, used, value, grads), shown)
@@ -413,10 +416,13 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
 
 
 def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]], changes: Any, digits: int,
-             kept: tuple[float, float]) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
+             kept: tuple[float, float], saturation: int = 0
+             ) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
     """Where float64 fell short in some units alone of a model whose units never meet: those units computed
     exactly (unitwise.exactly; checked by a pass with twice the digits, _settled, where the worst entry
-    kept no digit), their rows in place of float64's, and the digits counted again.
+    kept no digit or a gate saturated: then from the ``saturation`` digits its differences need, and a
+    digit kept in every entry, exact.ENTRY_DIGITS, as a saturated pass must), their rows in place of
+    float64's, and the digits counted again.
 
     Returns:
         (the short units, (loss, gradients, the exact pass's digits, the digits counted again as shown)),
@@ -428,7 +434,8 @@ def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]
         _, exact, at = _settled(R, sub, dps, *R.exact_gradients_at(sub, dps))
         return exact, at
 
-    done = unitwise.exactly(model, value, grads, changes, digits, kept, settle)
+    done = unitwise.exactly(model, value, grads, changes, digits, kept, settle, saturation,
+                            R.ENTRY_DIGITS if saturation else 0.0)
     if done is None:
         return None
     return done.units, (value, done.grads, done.digits, _report().shown_digits(done.counted))

@@ -54,12 +54,14 @@ Settle = Callable[[NumericModel, int], tuple[list[dict[str, Any]], int]]
 
 
 def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], changes: EntryChanges, digits: int,
-            kept: tuple[float, float], settle: Settle | None = None) -> UnitPass | None:
+            kept: tuple[float, float], settle: Settle | None = None, saturated: int = 0,
+            entry: float = 0.0) -> UnitPass | None:
     """Where float64 fell short (``kept`` below ``digits``) in some units alone of a model whose units never
     meet: those units computed exactly as the whole model would be (at reruns.exact_digits of ``kept``,
-    where the worst entry kept a digit; else by ``settle``, which returns the gradients and their digits,
-    or not at all where it is None), their rows in place of float64's, and the digits counted again.  For
-    one sequence only where at most half the units are short (a split reads the whole forward pass once).
+    where the worst entry kept a digit and no gate saturated; else by ``settle``, which returns the gradients
+    and their digits, from at least ``saturated`` digits — or not at all where it is None), their rows in
+    place of float64's, and the digits counted again.  For one sequence only where at most half the units
+    are short (a split reads the whole forward pass once).
 
     Args:
         model: the model in float64.
@@ -68,32 +70,36 @@ def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], 
         changes: what they counted against each entry.
         digits: the digits asked for.
         kept: kept_digits' two counts.
-        settle: for a pass whose worst entry kept no digit, the caller's exact pass checked by more digits.
+        settle: for a pass whose worst entry kept no digit, or a saturated one, the caller's exact pass
+            checked by more digits.
+        saturated: a saturated pass's exact.saturation_digits (the digits its differences need), else 0.
+        entry: the digits every entry must keep of itself, as short_units takes it; the count again must
+            reach it too.
 
     Returns:
         A UnitPass, or None where this does not apply or the count is still short of ``digits``.
     """
     if not separable(model):
         return None
-    units = short_units(loss, changes, grads, digits)
+    units = short_units(loss, changes, grads, digits, entry)
     n = model.params[0][f"{model.cell.states[0]}0"].shape[0]
     if units is None or not 0 < units.size < n or (model.x.shape[2] == 1 and 2 * units.size > n):
         return None
     sub = sub_model(model, units)
     engine = rest = None
-    if kept[1] >= 1:  # rounding grew by about 10^(16 − kept), as measured: the exact pass at DPS beyond that
+    if kept[1] >= 1 and not saturated:  # rounding grew by about 10^(16 − kept), as measured: DPS beyond that
         traj = exact_forward(sub, exact_digits(kept))
         at = traj.digits
         with mpmath.workdps(at):
             _, _, exact, rest = split.exact_pass(sub, traj)
         engine = "Arb" if arbforward.made_with_arb(traj) else "mpmath"
     elif settle is not None:
-        exact, at = settle(sub, exact_digits(kept))
+        exact, at = settle(sub, max(saturated, exact_digits(kept)))
     else:
         return None
     joined = spliced(grads, exact, units)
     again = counted(loss, changes, joined, units)
-    if again[0] < digits:
+    if again[0] < digits or again[1] < entry:
         return None
     return UnitPass(units, joined, at, again, engine, rest)
 
@@ -132,17 +138,18 @@ def separable(model: NumericModel) -> bool:
     return all(np.ndim(value) == 2 and np.shape(value)[0] == n for value in model.params[0].values())
 
 
-def short_units(loss: Any, changes: EntryChanges, grads: list[dict[str, np.ndarray]], digits: int
-                ) -> np.ndarray | None:
+def short_units(loss: Any, changes: EntryChanges, grads: list[dict[str, np.ndarray]], digits: int,
+                entry: float = 0.0) -> np.ndarray | None:
     """The units (rows) in which some gradient entry changed by more than 10^−``digits`` of its gradient's
-    largest entry, sorted; None where the changes cannot say (EntryChanges.usable False, a block not
-    counted, or the loss itself short: it is a sum over every unit).
+    largest entry, or by more than 10^−``entry`` of itself, sorted; None where the changes cannot say
+    (EntryChanges.usable False, a block not counted, or the loss itself short: it is a sum over every unit).
 
     Args:
         loss: the float64 loss it measured.
         changes: what kept_digits counted against each entry.
         grads: the float64 gradients it measured (one layer; a block beyond float64's range as mpf).
         digits: the significant digits asked for, relative to each gradient's largest entry.
+        entry: the digits every entry must keep of itself (a saturated pass's exact.ENTRY_DIGITS; 0: none).
 
     Returns:
         The short units' indices, or None.
@@ -158,6 +165,8 @@ def short_units(loss: Any, changes: EntryChanges, grads: list[dict[str, np.ndarr
         if moved is None:
             return None
         over = np.asarray(moved > limit * _largest(block), dtype=bool)
+        if entry:  # and against each entry itself (an exact 0 that moved keeps no digit)
+            over |= np.asarray(moved > 10.0 ** -entry * np.abs(block), dtype=bool)
         short = np.union1d(short, np.flatnonzero(over.reshape(over.shape[0], -1).any(axis=1)))
     return short
 
