@@ -99,7 +99,7 @@ def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], 
         return None
     joined = spliced(grads, exact, units)
     again = counted(loss, changes, joined, units)
-    if again[0] < digits or again[1] < entry:
+    if again[0] < digits or (entry and again[1] < entry):
         return None
     return UnitPass(units, joined, at, again, engine, rest)
 
