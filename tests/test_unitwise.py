@@ -17,7 +17,7 @@ from symbptt.cells import get_cell
 from symbptt.check.claims import shortfall
 from symbptt.config import Config, parse_config
 from symbptt.numeric import exact, unitwise
-from symbptt.numeric.factors import ArrayFactors, NumericModel
+from symbptt.numeric.factors import NumericModel
 from symbptt.numeric.grad_report import grad_report
 
 SWEEP = benchmark_script("dying_sweep")
@@ -149,8 +149,9 @@ def test_units_are_named_from_one_and_counted_past_six():
 @pytest.mark.parametrize("cell", ["mingru", "minlstm"])
 def test_a_saturated_pass_short_in_a_few_units_computes_those_at_the_digits_its_differences_need(cell):
     """Driven × 10, 16 units over 100 steps, 14 digits asked: the saturated pass's reruns find a few units
-    short; those are computed exactly from the digits the differences need, checked by twice as many, and
-    every entry keeps a digit (exact.ENTRY_DIGITS), against reference.py at 200 digits."""
+    short; those are computed exactly at the digits the differences need as measured on their exact pass,
+    checked by twice as many, and every entry keeps a digit (exact.ENTRY_DIGITS), against reference.py at
+    200 digits."""
     from symbptt.numeric.examples import example_config
     from symbptt.reference import bptt
 
@@ -160,11 +161,32 @@ def test_a_saturated_pass_short_in_a_few_units_computes_those_at_the_digits_its_
         warnings.simplefilter("ignore")
         got = symbptt.gradients(params, x, y, cell=cell, digits=14)
     assert got.units is not None and 0 < len(got.units) <= 4, got.units  # (one to three here)
-    assert got.digits >= 2 * exact.saturation_digits(ArrayFactors(NumericModel(
-        get_cell(cell, get_activation("tanh")), [{k: v.reshape(16, -1) for k, v in params.items()}],
-        x[:, :, None], y[:, None], "last")))  # from the digits the differences need, checked by twice as many
+    assert got.digits >= 2 * exact.DPS  # the digits the differences need, checked by a pass with twice as many
     assert got.kept is not None and got.kept[0] >= 14 and got.kept[1] >= exact.ENTRY_DIGITS
     with mpmath.workdps(200):
         want = bptt([params], x, y, "tanh", "last", cell, kind="mp")[1][0]
+    block, entry = SWEEP.held(got, want)
+    assert block >= got.kept[0] and entry >= got.kept[1], (block, entry, got.kept)
+
+
+def test_a_plain_call_whose_saturated_pass_falls_short_in_one_unit_computes_that_unit_alone():
+    """A call without digits measures a saturated minGRU's float64 pass (12 digits, a digit in every entry):
+    short in a unit or two of four, those alone are computed exactly, at the digits the differences need
+    as measured on their exact pass, and the claims hold against reference.py at 300 digits."""
+    from symbptt.reference import bptt
+
+    sweep = benchmark_script("claims_sweep")  # its draw of saturated cells: 4 units, 65 steps, inputs × 50
+    cell, act, n, layers, _, T, loss, weights, inputs, seed = ("mingru", "tanh", 4, 1, 1, 65, "last", 5.0, 50.0,
+                                                               875321667)
+    draw = np.random.default_rng(seed)
+    params = sweep.draw_layers(get_cell(cell, get_activation(act)), n, 1, layers, draw, weights)[0]
+    x, y = draw.normal(size=(T, 1)) * inputs, draw.normal(size=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = symbptt.gradients(params, x, y, cell=cell, loss=loss)
+    assert got.units is not None and 0 < len(got.units) <= 2, got.units
+    assert got.kept is not None and got.kept[0] >= 12 and got.kept[1] >= exact.ENTRY_DIGITS and got.digits >= exact.DPS
+    with mpmath.workdps(300):
+        want = bptt([params], x, y, "tanh", loss, cell, kind="mp")[1][0]
     block, entry = SWEEP.held(got, want)
     assert block >= got.kept[0] and entry >= got.kept[1], (block, entry, got.kept)

@@ -74,6 +74,26 @@ def saturation_digits(values: ArrayFactors) -> int:
     return saturation_digits_needed(largest, DPS) if largest else 0
 
 
+def saturated_exact(model: NumericModel, bound: int, guess: float | None = None
+                    ) -> tuple[Any, list[dict[str, np.ndarray]], int]:
+    """Loss and every gradient of a model whose saturated gates may make its differences cancel, exactly:
+    from its exact forward pass at the digits they need as measured on it (measured_saturation, within
+    ``bound`` and from ``guess``), and the digits.
+
+    Args:
+        model: the model in float64.
+        bound: its saturation_digits (always enough).
+        guess: what the float64 pass's distances say the differences cancel (float_cancellation), or None.
+
+    Returns:
+        (loss, gradients per layer as mpf arrays, the digits they were computed at).
+    """
+    digits, mp_values, _, _ = measured_saturation(model, bound, guess=guess)
+    with mpmath.workdps(digits):
+        mp_loss, mp_grads, _ = split.exact_rest(model, mp_values)
+    return mp_loss, mp_grads, digits
+
+
 def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: float | None = None
                         ) -> tuple[int, ArrayFactors, NumericModel, float]:
     """The exact forward pass of a model whose saturated gates may make its differences cancel, at the
@@ -160,9 +180,7 @@ def exact_gradients(model: NumericModel, values: ArrayFactors | None = None, wat
     if standing is not None:
         return *standing, 0
     if digits:  # at the digits this trajectory's differences need, measured on its exact pass
-        digits, mp_values, mp_model, _ = measured_saturation(model, digits, guess=float_cancellation(values))
-        with mpmath.workdps(digits):
-            mp_loss, mp_grads, _ = split.exact_rest(model, mp_values)
+        mp_loss, mp_grads, digits = saturated_exact(model, digits, float_cancellation(values))
     else:  # the forward pass checked (exact_forward), as every exact pass is, and the rest from it
         exact = exact_forward(model, DPS)
         digits = exact.digits
@@ -475,4 +493,4 @@ def exact_gradients_mp(mp_model: NumericModel, values: ArrayFactors | None = Non
 
 __all__ = ["AGAINST", "CARRIED", "CHECK", "DPS", "MAX_DIGITS", "exact_forward", "exact_gradients", "exact_gradients_at",
            "exact_gradients_mp", "float64_pass", "float_cancellation", "measured_saturation", "mp_cost", "mp_gradients",
-           "raised_by", "rest_of", "saturation_digits"]
+           "raised_by", "rest_of", "saturated_exact", "saturation_digits"]

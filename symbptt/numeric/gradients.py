@@ -106,11 +106,12 @@ class Gradients(tuple):
             pass computed it, grows from the last step back through time: how much more an early rounding
             error costs than a late one (numeric/amplification.py).  A RoundingWarning is given when it
             leaves fewer than 12 significant digits.
-        units: None, or where ``digits`` was asked for and float64 kept fewer in some units alone of a
-            cell whose units never meet (one layer, no recurrent matrix or shared parameter: the IndRNN,
-            minGRU, minLSTM, LRU; numeric/unitwise.py), those units' indices: their rows of every
-            gradient were computed exactly (``digits`` says at how many digits) and rounded to float64,
-            the other rows are float64's, and ``kept`` counts the digits of the whole again.
+        units: None, or where float64 kept fewer digits than measuring asked for (``digits``, or a
+            saturated minGRU's or minLSTM's 12 without it) in some units alone of a cell whose units never
+            meet (one layer, no recurrent matrix or shared parameter: the IndRNN, minGRU, minLSTM, LRU;
+            numeric/unitwise.py), those units' indices (from 0, as the rows of the arrays): their rows of
+            every gradient were computed exactly (``digits`` says at how many digits) and rounded to
+            float64, the other rows are float64's, and ``kept`` counts the digits of the whole again.
     """
 
     loss: float
@@ -268,7 +269,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         with watch.watch(None):  # one outer block: the pass's labelled blocks inside it swap a label
             # instead of setting NumPy's error state each (3.8 against 0.8 µs, ~18 blocks a pass)
             values = ArrayFactors(model, watch=watch)
-            value, grads, carried, kept = _unmeasured(R, model, values, R.saturation_digits(values), None, seen)
+            value, grads, carried, kept = _unmeasured(R, model, values, R.saturation_digits(values), None, seen,
+                                                      units)
     else:
         values = ArrayFactors(model, watch=FloatWatch(), trajectory=fast.trajectory)
         saturation = R.saturation_digits(values)
@@ -276,7 +278,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
             (value, grads), carried = fast.result, 0
             seen.append(fast.deltas)
         else:
-            value, grads, carried, kept = _unmeasured(R, model, values, saturation, fast.deltas, seen)
+            value, grads, carried, kept = _unmeasured(R, model, values, saturation, fast.deltas, seen, units)
     amplified = None  # unasked for digits: what the δ of the pass say rounding can be amplified by
     if seen:
         amplified = delta_growth(seen[0], spec.states, values.traj.values[-1]["h"], model.y, loss)
@@ -296,24 +298,39 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
 WARN_BELOW = 12  # the significant digits below which an unmeasured pass warns (grad's default --digits)
 
 
-def _unmeasured(R: Any, model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, seen: list
-                ) -> tuple[Any, list[dict[str, Any]], int, Any]:
+def _unmeasured(R: Any, model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, seen: list,
+                units: list[int]) -> tuple[Any, list[dict[str, Any]], int, Any]:
     """Loss, gradients, the digits an exact pass carried (0: none) and the digits float64 kept where they
     were measured (else None), for a call without ``digits``: exact_gradients' numbers, except where a gate
     saturates (``saturation``: exact.saturation_digits > 0) in a cell whose differences have no distances
     to ±1 to carry them (numeric/distances.py; the minGRU, the minLSTM, a cell file).  Such a pass went to
     the exact one before anything was measured (50–800 ms where float64 takes 1–5 ms, n = 16–64); its
     float64 numbers are now measured first by the nudged reruns, as ``digits=WARN_BELOW`` measures them,
-    and stand where they keep that many digits; else the exact pass runs, as before.  A GRU carries its
+    and stand where they keep that many digits; else the exact pass runs, as before — for only the units
+    that fell short where the units never meet (_by_unit; ``units`` is given them).  A GRU carries its
     differences with the distances, as before."""
     from .distances import DistanceForms
+    from .unitwise import separable
 
     if saturation and DistanceForms.of(model.cell) is None:
         report = _report()
-        found = report.saturated_kept(model, values, saturation, computed, WARN_BELOW)
-        if found is not None:
-            value, grads, kept = found
-            return value, grads, 0, report.shown_digits(kept)
+        if not separable(model):  # the reruns stop once float64 is short: the whole model goes exact
+            found = report.saturated_kept(model, values, saturation, computed, WARN_BELOW)
+            if found is not None:
+                value, grads, kept = found
+                return value, grads, 0, report.shown_digits(kept)
+            return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
+        magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
+        plain = R.saturated_in_float64(model, values, saturation, magnitudes, computed)
+        if plain is not None:  # every rerun: where float64 is short, they say in which units
+            changes = report.EntryChanges()
+            kept = report.kept_digits(model, *plain, magnitudes, changes=changes)
+            if R.saturated_stands(kept, WARN_BELOW):
+                return *plain, 0, report.shown_digits(kept)
+            by_unit = _by_unit(R, model, plain[0], plain[1], changes, WARN_BELOW, kept, saturation, settled=False)
+            if by_unit is not None:
+                units.extend(by_unit[0].tolist())
+                return by_unit[1]
     return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
 
 
@@ -416,13 +433,14 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
 
 
 def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]], changes: Any, digits: int,
-             kept: tuple[float, float], saturation: int = 0
+             kept: tuple[float, float], saturation: int = 0, settled: bool = True
              ) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
     """Where float64 fell short in some units alone of a model whose units never meet: those units computed
     exactly (unitwise.exactly; checked by a pass with twice the digits, _settled, where the worst entry
-    kept no digit or a gate saturated: then from the ``saturation`` digits its differences need, and a
-    digit kept in every entry, exact.ENTRY_DIGITS, as a saturated pass must), their rows in place of
-    float64's, and the digits counted again.
+    kept no digit or a gate saturated: then at the digits its differences need, within the ``saturation``
+    bound, as measured on the exact pass (exact.saturated_exact), checked so where ``settled`` — as the
+    caller's exact pass of the whole model would be — and a digit kept in every entry, exact.ENTRY_DIGITS,
+    as a saturated pass must), their rows in place of float64's, and the digits counted again.
 
     Returns:
         (the short units, (loss, gradients, the exact pass's digits, the digits counted again as shown)),
@@ -431,7 +449,12 @@ def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]
     from . import unitwise
 
     def settle(sub: NumericModel, dps: int) -> tuple[list[dict[str, Any]], int]:
-        _, exact, at = _settled(R, sub, dps, *R.exact_gradients_at(sub, dps))
+        if saturation:  # as the whole model's exact pass: at the digits the differences need, measured on it
+            loss, exact, at = R.saturated_exact(sub, saturation)
+            if settled:  # and checked as digits= checks it
+                _, exact, at = _settled(R, sub, max(R.DPS, at), loss, exact)
+        else:
+            _, exact, at = _settled(R, sub, dps, *R.exact_gradients_at(sub, dps))
         return exact, at
 
     done = unitwise.exactly(model, value, grads, changes, digits, kept, settle, saturation,

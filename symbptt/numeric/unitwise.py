@@ -59,9 +59,9 @@ def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], 
     """Where float64 fell short (``kept`` below ``digits``) in some units alone of a model whose units never
     meet: those units computed exactly as the whole model would be (at reruns.exact_digits of ``kept``,
     where the worst entry kept a digit and no gate saturated; else by ``settle``, which returns the gradients
-    and their digits, from at least ``saturated`` digits — or not at all where it is None), their rows in
-    place of float64's, and the digits counted again.  For one sequence only where at most half the units
-    are short (a split reads the whole forward pass once).
+    and their digits, from those digits or, saturated, from the digits the differences need — or not at
+    all where it is None), their rows in place of float64's, and the digits counted again.  For one
+    sequence only where at most half the units are short (a split reads the whole forward pass once).
 
     Args:
         model: the model in float64.
@@ -72,7 +72,8 @@ def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], 
         kept: kept_digits' two counts.
         settle: for a pass whose worst entry kept no digit, or a saturated one, the caller's exact pass
             checked by more digits.
-        saturated: a saturated pass's exact.saturation_digits (the digits its differences need), else 0.
+        saturated: a saturated pass's exact.saturation_digits (a bound on the digits its differences need),
+            else 0: ``settle`` then makes the exact pass.
         entry: the digits every entry must keep of itself, as short_units takes it; the count again must
             reach it too.
 
@@ -94,7 +95,7 @@ def exactly(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray]], 
             _, _, exact, rest = split.exact_pass(sub, traj)
         engine = "Arb" if arbforward.made_with_arb(traj) else "mpmath"
     elif settle is not None:
-        exact, at = settle(sub, max(saturated, exact_digits(kept)))
+        exact, at = settle(sub, exact_digits(kept))
     else:
         return None
     joined = spliced(grads, exact, units)
