@@ -190,3 +190,26 @@ def test_a_plain_call_whose_saturated_pass_falls_short_in_one_unit_computes_that
         want = bptt([params], x, y, "tanh", loss, cell, kind="mp")[1][0]
     block, entry = SWEEP.held(got, want)
     assert block >= got.kept[0] and entry >= got.kept[1], (block, entry, got.kept)
+
+
+def test_a_cell_file_whose_units_never_meet_goes_unit_by_unit_against_its_own_reference():
+    """tests/cells/diagpair.toml (two states, vectors and input matrices only): 13 digits asked, one unit
+    short, against reference_files.py (a reader of the file that shares nothing with the engine)."""
+    from pathlib import Path
+
+    from symbptt.reference_files import bptt as file_bptt
+
+    path = Path(__file__).parent / "cells" / "diagpair.toml"
+    rng = np.random.default_rng(6)
+    n, T = 4, int(rng.integers(100, 400))
+    params = {"U_f": rng.normal(size=(n, 1)), "U_g": rng.normal(size=(n, 1)), "w_f": rng.normal(size=n),
+              "w_h": rng.normal(size=n) * 0.5, "b_f": rng.normal(size=n), "b_g": rng.normal(size=n) * 0.1,
+              "h0": rng.normal(size=n) * 0.3, "c0": rng.normal(size=n) * 0.3}
+    x, y = rng.normal(size=(T, 1)), rng.normal(size=n)
+    got = symbptt.gradients(params, x, y, cell=str(path), digits=13)
+    assert got.units is not None and 0 < len(got.units) <= n // 2, got.units
+    with mpmath.workdps(60):
+        want = file_bptt(path.read_text(), [params], x, y)[1][0]
+    shaped = {k: np.asarray(v, dtype=object).reshape(np.shape(params[k])) for k, v in want.items()}
+    block, entry = SWEEP.held(got, shaped)
+    assert block >= got.kept[0] >= 13 and entry >= got.kept[1], (block, entry, got.kept)
