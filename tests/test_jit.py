@@ -993,3 +993,64 @@ def test_the_held_reruns_run_compiled_and_measure_what_numpy_measures(compiled_k
     assert max(compiled_digits + numpy_digits) < reruns.FLOAT64_DIGITS
     assert all(abs(a - b) <= 0.5 for a, b in zip(compiled_digits, numpy_digits, strict=True)), (compiled_digits,
                                                                                                numpy_digits)
+
+
+def _dying(seed: int) -> tuple[ArrayFactors, kernel._Plan]:
+    """A float64 pass of benchmarks/dying_sweep.py's draw ``seed`` (a diagonal cell whose units' δ die out at
+    rates decades apart), and its plan."""
+    from conftest import benchmark_script
+
+    cell, params, x, y, loss = benchmark_script("dying_sweep").draw(np.random.default_rng(seed))
+    spec = get_cell(cell, get_activation("tanh"))
+    shaped = {k: (np.asarray(v).reshape(-1, 1) if np.ndim(v) < 2 else v) for k, v in params.items()}
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(NumericModel(spec, [shaped], x, y, loss), watch=FloatWatch())
+    return values, kernel.plan(spec, 1, loss)
+
+
+@pytest.mark.parametrize("seed", [2, 11, 12, 21])  # an LRU, an IndRNN, a minLSTM (batch 2), a minGRU (batch 2)
+def test_the_compiled_unit_by_unit_initial_gradient_is_numpys_bit_for_bit(compiled_kernel, monkeypatch, seed):
+    """jit_units.unit_initial against kernel.unit_initial on passes whose δ die out below float64's range:
+    every mantissa and exponent the same; planted, one mantissa an ulp off is caught."""
+    from symbptt.numeric import jit_units
+
+    values, plan = _dying(seed)
+    want, got = kernel.unit_initial(values, plan), jit_units.unit_initial(values, plan)
+    assert want is not None and got is not None and want.keys() == got.keys()
+    assert min(int(np.min(e)) for _, e in want.values()) < -1022  # some unit lies below float64's range
+    for key in want:
+        assert np.array_equal(want[key][0], got[key][0]) and np.array_equal(want[key][1], got[key][1]), key
+    real = jit_units._kernel()
+
+    def off_by_an_ulp(*args: object) -> None:
+        real(*args)
+        mant = args[-2]
+        assert isinstance(mant, np.ndarray)
+        mant[0, 0, 0] = np.nextafter(mant[0, 0, 0], 2.0)
+
+    monkeypatch.setattr(jit_units, "_kernel", lambda: off_by_an_ulp)
+    planted = jit_units.unit_initial(values, plan)
+    assert planted is not None and not all(np.array_equal(want[k][0], planted[k][0]) for k in want)
+
+
+def test_the_compiled_unit_by_unit_initial_gradient_gives_up_where_numpy_raises(compiled_kernel):
+    """An error read after δ grew past 2^1000 (a target of 1e308 at the last step, loss 'sum') is scaled
+    below float64's range, inexactly: NumPy raises there and kernel.unit_initial returns None; the compiled
+    loop reads the processor's underflow flag and returns None too."""
+    from symbptt.numeric import jit_units
+
+    spec = get_cell("indrnn", get_activation("tanh"))
+    rng = np.random.default_rng(0)
+    params = {"w": np.array([[0.5], [0.3]]), "U": np.array([[0.5], [1.0]]), "b": np.zeros((2, 1)),
+              "h0": np.zeros((2, 1))}
+    y = rng.normal(size=(50, 2, 1)) * 0.3
+    y[-1] = 1e308
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(NumericModel(spec, [params], rng.uniform(-1, 1, (50, 1, 1)), y, "sum"),
+                              watch=FloatWatch())
+    plan = kernel.plan(spec, 1, "sum")
+    assert kernel.unit_initial(values, plan) is None and jit_units.unit_initial(values, plan) is None
+    y[-1] = 1.0  # the same pass with an ordinary target: both give δ_0
+    with np.errstate(all="ignore"):
+        values = ArrayFactors(NumericModel(spec, [params], values.model.x, y, "sum"), watch=FloatWatch())
+    assert kernel.unit_initial(values, plan) is not None and jit_units.unit_initial(values, plan) is not None

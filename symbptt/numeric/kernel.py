@@ -126,6 +126,7 @@ class Ledger:
     Args:
         eta: per layer, the error bound of each coefficient entry in units of η (arrays shaped as the
             trajectory's coefficients), for the coefficients that have any.
+        by_unit: what computes δ_0 unit by unit (unit_initial's numbers), None for unit_initial itself.
     """
 
     eta: list[dict[tuple[str, str], np.ndarray]]
@@ -134,6 +135,8 @@ class Ledger:
     carried: dict[StateKey, np.ndarray] = field(default_factory=dict)  # per δ key: (T + 1, n, B), units of η
     # per δ key whose δ_0 did not stand: its bound and Σ|terms|, checked where unit_initial does not serve
     short: dict[StateKey, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # what computes δ_0 unit by unit: unit_initial, or its compiled twin (numeric/jit_units.py)
+    by_unit: Callable[[ArrayFactors, _Plan], dict[StateKey, tuple[np.ndarray, np.ndarray]] | None] | None = None
 
     def check(self, units: np.ndarray, size: np.ndarray, what: str) -> None:
         """Record whether every entry's bound (``units`` of η) is at most a quarter of an ulp of its Σ|terms|."""
@@ -361,7 +364,7 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
     runs = _runs(exps)
     rescued = None  # δ_0 of each unit at an exponent of its own, where some δ_0 entry did not stand
     if ledger is not None and ledger.short:
-        rescued = unit_initial(values, the_plan) if not any(ledger.eta) else None
+        rescued = (ledger.by_unit or unit_initial)(values, the_plan) if not any(ledger.eta) else None
         if rescued is None:
             for units, size in ledger.short.values():
                 ledger.check(units, size, "δ_0")

@@ -20,7 +20,8 @@ coefficients are followed entry by entry instead:
    entry that is not a result (t ≥ 1) and does not meet that carries its bound into the sums that
    read it instead, which then decide; a δ_0 entry (∂L/∂h_0) that does not meet it is computed again
    with each unit at an exponent of its own where the cell's steps are diagonal (kernel.unit_initial:
-   a unit whose δ dies out over a long sequence while the others' do not), else the pass is not kept.
+   a unit whose δ dies out over a long sequence while the others' do not; compiled, the same numbers
+   bit for bit, where numeric/jit.py runs: numeric/jit_units.py), else the pass is not kept.
 
 An underflow in the forward pass is followed too, where a node (a gate σ(a) for a < −708) underflowed
 and no product inside a linear map can have (their smallest magnitudes meet above the normal range): at
@@ -43,6 +44,7 @@ import numpy as np
 
 from ..budget import saturation_digits_needed
 from ..cells import INPUT
+from . import jit_units
 from .distances import DistanceForms, flattened, forward_underflows
 from .factors import ArrayFactors, FloatWatch
 from .flags import underflowing
@@ -138,7 +140,7 @@ def recover(values: ArrayFactors, watch: FloatWatch, carried: bool = False, seen
         if found is None:
             return None
         eta.append(found)
-    ledger, fresh = Ledger(eta), FloatWatch()
+    ledger, fresh = Ledger(eta, by_unit=jit_units.unit_initial), FloatWatch()  # compiled where jit.py runs
     checked: list[tuple[dict, np.ndarray]] = []
     values.watch = fresh
     try:

@@ -1,0 +1,137 @@
+"""kernel.unit_initial compiled (Numba, where numeric/jit.py runs): ∂L/∂h_0 of a one-layer cell whose steps
+are diagonal, each unit's δ recursion carried at an exponent of its own.
+
+The loop is generic, not printed per cell: the plan's terms come in as arrays (which δ each coefficient
+adds to, which later δ it reads), in the order kernel.unit_initial adds them, and every operation is the
+one NumPy performs there (the same products, sums and powers of two, in the same order), so the numbers
+are the same bit for bit.  Float64 events are read from the processor's flags, as the other kernels read
+them: where one was raised (NumPy would have raised FloatingPointError), None is returned, as there.
+
+    unit by unit   for each unit and batch element, t = T … 0: δ_t = e_t·2^−scale + Σ c_{t+1}·δ̂_{t+1}·2^shift,
+                   then δ̂_t = δ_t·2^−k with k the exponent of the unit's largest |δ_t| (δ_t's own, exactly)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import jit
+from .factors import ArrayFactors
+from .jit_source import HEADER
+from .kernel import _errors, _Plan
+from .kernel import unit_initial as on_numpy
+
+UNIT_SOURCE = '''
+
+@njit(cache=True)
+def unit_initial(T, errors, reads, err_key, coefs, term_key, term_coef, term_later, mant, expo):
+    """kernel.unit_initial's loop: every unit and batch element on its own, its states' δ scaled after
+    each step so that the largest lies in [1/2, 1); mant (S, n, B) and expo (n, B) receive δ_0."""
+    S, n, B = mant.shape[0], mant.shape[1], mant.shape[2]
+    K = term_key.shape[0]
+    later = np.zeros(S)
+    now = np.zeros(S)
+    has = np.zeros(S, dtype=np.bool_)
+    for i in range(n):
+        for b in range(B):
+            for s in range(S):
+                later[s] = 0.0
+            e = 0
+            for t in range(T, -1, -1):
+                scale = max(e, 0) if reads[t] else e
+                shift = e - scale
+                for s in range(S):
+                    has[s] = False
+                    now[s] = 0.0
+                if reads[t] and err_key >= 0:
+                    now[err_key] = math.ldexp(errors[t, i, b], -scale)
+                    has[err_key] = True
+                if t + 1 <= T:
+                    for k in range(K):
+                        part = coefs[term_coef[k], t + 1, i, b] * later[term_later[k]]
+                        if shift != 0:
+                            part = math.ldexp(part, shift)
+                        s = term_key[k]
+                        if has[s]:
+                            now[s] = now[s] + part
+                        else:
+                            now[s] = part
+                            has[s] = True
+                largest = 0.0
+                for s in range(S):
+                    largest = max(largest, abs(now[s]))
+                k2 = math.frexp(largest)[1] if largest != 0.0 else 0
+                for s in range(S):
+                    later[s] = math.ldexp(now[s], -k2)
+                e = scale + k2
+            for s in range(S):
+                mant[s, i, b] = later[s]
+            expo[i, b] = e
+'''
+
+
+@lru_cache(maxsize=1)
+def _kernel() -> Any:
+    """The compiled loop (its module written once to the cache folder, as every kernel's is)."""
+    return jit._load(HEADER + UNIT_SOURCE)[0].unit_initial
+
+
+def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] | None:
+    """kernel.unit_initial without noise, compiled where numeric/jit.py runs, at the sizes its kernels run
+    at (jit.worth_it; else NumPy's): the same numbers, and None where that returns None (a float64 event,
+    a stack, a weight on the way back, a coefficient below float64's normal range).  Its first call on a
+    machine compiles the loop (2.2 s here), later processes load it from the cache folder (11 ms with
+    Numba loaded).
+
+    Args:
+        values: a float64 pass of one sequence or batch.
+        the_plan: its plan.
+
+    Returns:
+        {δ key: (mantissa, exponent)} at t = 0, or None.
+    """
+    model = values.model
+    like = values.traj.values[0]["h"]
+    # where the compiled kernels run (the sizes they are worth it at: Numba is loaded there already)
+    if (not jit.worth_it(like.shape[1], like.shape[2]) or not jit.available() or model.layers != 1
+            or any(p.up or any(mt is not None for _, mt in p.terms) for _, parts, _ in the_plan.order for p in parts)):
+        return on_numpy(values, the_plan)
+    coefs = values.traj.coefs[0]
+    order = [key for key, _, _ in the_plan.order]
+    names = sorted({c for _, parts, _ in the_plan.order for p in parts for c, _ in p.terms})
+    if any(np.any((np.abs(coefs[c][1:]) < np.finfo(float).tiny) & (coefs[c][1:] != 0)) for c in names):
+        return None
+    term_key, term_coef, term_later = [], [], []
+    for index, (_, parts, _) in enumerate(the_plan.order):
+        for p in parts:
+            for c, _ in p.terms:
+                term_key.append(index)
+                term_coef.append(names.index(c))
+                term_later.append(order.index(p.later))
+    T = model.T
+    error = _errors(values)
+    errors = np.zeros_like(like)
+    reads = np.zeros(T + 1, dtype=np.bool_)
+    for t in range(T + 1):
+        e_t = error(t) if (t == T or (model.loss == "sum" and t >= 1)) else None
+        if e_t is not None:
+            errors[t], reads[t] = e_t, True
+    err_key = next((i for i, (_, _, err) in enumerate(the_plan.order) if err), -1)
+    stacked = np.ascontiguousarray(np.stack([coefs[c] for c in names])) if names else np.zeros((1, T + 1, 1, 1))
+    mant = np.empty((len(order), like.shape[1], like.shape[2]))
+    expo = np.empty(like.shape[1:], dtype=np.int64)
+    fenv = jit._fenv()
+    assert fenv is not None  # jit.available() read it
+    test, clear = fenv
+    clear(jit.FE_EVENTS)
+    _kernel()(T, errors, reads, err_key, stacked, np.array(term_key, dtype=np.int64),
+              np.array(term_coef, dtype=np.int64), np.array(term_later, dtype=np.int64), mant, expo)
+    if test(jit.FE_EVENTS):
+        return None
+    return {key: (mant[i], expo) for i, key in enumerate(order)}
+
+
+__all__ = ["UNIT_SOURCE", "unit_initial"]
