@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from . import jit
+from . import jit, kernel
 from .factors import ArrayFactors
 from .jit_source import HEADER
 from .kernel import _errors, _Plan
-from .kernel import unit_initial as on_numpy
 
 UNIT_SOURCE = '''
 
@@ -98,7 +97,7 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan) -> dict[tuple[int, str],
     # where the compiled kernels run (the sizes they are worth it at: Numba is loaded there already)
     if (not jit.worth_it(like.shape[1], like.shape[2]) or not jit.available() or model.layers != 1
             or any(p.up or any(mt is not None for _, mt in p.terms) for _, parts, _ in the_plan.order for p in parts)):
-        return on_numpy(values, the_plan)
+        return kernel.unit_initial(values, the_plan)
     coefs = values.traj.coefs[0]
     order = [key for key, _, _ in the_plan.order]
     names = sorted({c for _, parts, _ in the_plan.order for p in parts for c, _ in p.terms})
