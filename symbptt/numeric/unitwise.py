@@ -9,14 +9,14 @@ row), exactly as in the whole model, and a model of any set of units gives their
 
 The reruns that measure what float64 kept (reruns.kept_digits) also say where it fell short: each entry's
 largest change (reruns.EntryChanges).  An entry whose change is more than 10^−digits of its gradient's
-largest entry marks its unit short; those units alone are computed exactly, as the whole model would have
-been (exact.exact_gradients_at, checked by a pass with twice the digits where the reruns measured no digit
-in some entry), and their rows replace float64's.  The digits are then counted again over the rows float64
-kept, the exact rows counting as one rounding to float64 each; where that count is still short of the
-digits asked, or every unit is short, the caller computes the whole model exactly, as before.
-
-    >>> # an IndRNN of 64 units over 1000 steps, batch 8, digits=12: one unit's ∂L/∂h_0 fell short
-    >>> # (11.8 digits kept): that unit is computed exactly, not the 64
+largest entry (or, for a saturated pass, by more than 10^−1 of itself) marks its unit short; those units
+alone are computed exactly, as the whole model would have been (an exact forward pass at 30 digits beyond
+what rounding cost, and its rest; where the reruns measured no digit in some entry, or a gate saturates,
+the caller's exact pass, checked by one with twice the digits), and their rows replace float64's.  The
+digits are then counted again over the rows float64 kept, the exact rows counting as one rounding to
+float64 each; where that count is still short of the digits asked, or every unit is short, the caller
+computes the whole model exactly, as before.  An IndRNN of 64 units over 1000 steps with a batch of 8
+whose ∂L/∂h_0 kept 11.8 digits in one unit, where 12 were asked, computes that unit exactly, not the 64.
 """
 
 from __future__ import annotations
