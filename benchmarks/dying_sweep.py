@@ -117,6 +117,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     end = time.time() + args.seconds
     count = kept = below = wrong = claimed = by_unit = 0
+    closest = ""  # the case of the least margin
     worst, margin = 0.0, math.inf
     warnings.simplefilter("ignore")  # a chaotic draw's RoundingWarning: its numbers are compared all the same
     while time.time() < end:
@@ -140,7 +141,11 @@ def main() -> None:
             if (measured.digits == 0 or measured.units is not None) and measured.kept is not None:
                 claimed += 1
                 holds = held(measured, total)
-                margin = min(margin, holds[0] - measured.kept[0], holds[1] - measured.kept[1])
+                least = min(holds[0] - measured.kept[0], holds[1] - measured.kept[1])
+                if least < margin:
+                    margin, closest = least, (f"{cell} n={len(params['h0'])} T={x.shape[0]} batch {x.shape[2]} "
+                                              f"loss {loss}: claimed {measured.kept}, held {holds[0]:.2f} / "
+                                              f"{holds[1]:.2f}, units {measured.units}")
                 if holds[0] < measured.kept[0] or holds[1] < measured.kept[1]:
                     wrong += 1
                     print(f"OVERCLAIM {cell} n={len(params['h0'])} T={x.shape[0]} batch {x.shape[2]} loss {loss}: "
@@ -148,7 +153,7 @@ def main() -> None:
     print(f"{count} cases, {kept} kept in float64, {below} of them with entries below 10^-308, {wrong} wrong, "
           f"worst {worst:.2e} of a gradient's largest entry"
           + (f"; digits={args.asked} kept float64 in {claimed} ({by_unit} of them with some units computed "
-             f"exactly), the least margin of what they held over their claim {margin:.2f} digits"
+             f"exactly), the least margin of what they held over their claim {margin:.2f} digits ({closest})"
              if args.digits else ""))
 
 
