@@ -1054,3 +1054,30 @@ def test_the_compiled_unit_by_unit_initial_gradient_gives_up_where_numpy_raises(
     with np.errstate(all="ignore"):
         values = ArrayFactors(NumericModel(spec, [params], values.model.x, y, "sum"), watch=FloatWatch())
     assert kernel.unit_initial(values, plan) is not None and jit_units.unit_initial(values, plan) is not None
+
+
+@pytest.mark.parametrize("seed", [2, 11, 12, 21])
+def test_the_compiled_nudged_unit_by_unit_initial_gradient_is_numpys_bit_for_bit(compiled_kernel, seed):
+    """With a rerun's noise (all up, scattered up or down, outward): every mantissa and exponent the same
+    as kernel.unit_initial's, the signs drawn from the same stream in the same order (so both leave it at
+    the same place); a target equal to a unit's h_T makes a δ exactly 0, which NumPy's nudge refuses
+    (nextafter raises underflow there), and both return None."""
+    from symbptt.numeric import jit_units
+    from symbptt.numeric.forward import UlpNoise
+
+    values, plan = _dying(seed)
+    for direction, scattered in [(1, False), (1, True), (0, False), (-1, True)]:
+        ours, theirs = UlpNoise(direction, scattered, 5), UlpNoise(direction, scattered, 5)
+        want, got = kernel.unit_initial(values, plan, ours), jit_units.unit_initial(values, plan, theirs)
+        assert want is not None and got is not None
+        for key in want:
+            assert np.array_equal(want[key][0], got[key][0]) and np.array_equal(want[key][1], got[key][1])
+        assert np.array_equal(ours.signs((3,)), theirs.signs((3,)))  # the stream left at the same place
+    model = values.model
+    if model.loss == "last":
+        y = model.y.copy()
+        y[0] = values.traj.values[0]["h"][-1][0]  # unit 1's error at T exactly 0
+        with np.errstate(all="ignore"):
+            zeroed = ArrayFactors(NumericModel(model.cell, model.params, model.x, y, "last"), watch=FloatWatch())
+        assert kernel.unit_initial(zeroed, plan, UlpNoise(1)) is None
+        assert jit_units.unit_initial(zeroed, plan, UlpNoise(1)) is None

@@ -400,7 +400,7 @@ def test_a_unit_whose_delta_dies_out_stays_in_float64_and_agrees_with_the_refere
     measured = symbptt.gradients(params, x, y, cell=cell, digits=11)
     assert measured.digits == 0 and measured.kept is not None and measured.kept[0] >= 11
     assert _held(measured, total) >= measured.kept
-    monkeypatch.setattr(kernel, "initial_by_unit", lambda values, noise=None: None)
+    monkeypatch.setattr(kernel, "initial_by_unit", lambda values, noise=None, by_unit=None: None)
     unmeasured = symbptt.gradients(params, x, y, cell=cell, digits=11).kept
     assert unmeasured is not None and measured.kept[1] >= 10 and not unmeasured[1] >= 1
     monkeypatch.setattr(kernel, "unit_initial", lambda values, the_plan, noise=None: None)

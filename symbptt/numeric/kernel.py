@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -463,7 +464,7 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan,
     return {key: (v, exponent) for key, v in mantissa.items()}
 
 
-def initial_by_unit(values: ArrayFactors, noise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+def initial_by_unit(values: ArrayFactors, noise: Any = None, by_unit: Callable[..., Any] | None = None
                     ) -> dict[str, np.ndarray] | None:
     """The initial states' gradients (∂L/∂h_0, …) of ``values`` from unit_initial, each summed to its
     parameter's shape (float64, or exact mpf entries beyond its range); None where unit_initial is.
@@ -471,13 +472,15 @@ def initial_by_unit(values: ArrayFactors, noise: Callable[[np.ndarray, np.ndarra
     Args:
         values: a float64 pass of a one-layer cell.
         noise: as unit_initial takes it.
+        by_unit: what computes δ_0 unit by unit with that noise (unit_initial's numbers; its compiled twin,
+            numeric/jit_units.py), None for unit_initial itself.
 
     Returns:
         {parameter: gradient}, or None.
     """
     model = values.model
     the_plan = plan(model.cell, model.layers, model.loss)
-    found = unit_initial(values, the_plan, noise)
+    found: dict[StateKey, tuple[np.ndarray, np.ndarray]] | None = (by_unit or unit_initial)(values, the_plan, noise)
     if found is None:
         return None
     return {param: _scaled(*found[(layer, leaf)], model.params[layer - 1][param].shape)

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 
-from . import arbforward, kernel, split
+from . import arbforward, jit_units, kernel, split
 from .cost import arb_seconds, mp_seconds
 from .exact import DPS, exact_forward, saturated_in_float64, saturated_stands
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
@@ -219,7 +219,7 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                     values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed),
                                           trajectory=passes[0] if passes else None)
             assert values.noise is not None
-            initial = kernel.initial_by_unit(values, values.noise)
+            initial = kernel.initial_by_unit(values, values.noise, by_unit=jit_units.unit_initial)  # compiled
             nudged = [nudged[0] | (initial or {}), *nudged[1:]]
         worst_block, worst_entry = _widest([(loss, nudged_loss), *_pairs(grads, nudged)], margin,
                                            worst_block, worst_entry)
