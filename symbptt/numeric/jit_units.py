@@ -28,62 +28,15 @@ from .jit_nudge import _helpers
 from .jit_source import HEADER
 from .kernel import _errors, _Plan
 
-UNIT_SOURCE = '''
+UNIT_SOURCE = """
 
 @njit(cache=True)
-def unit_initial(T, errors, reads, err_key, coefs, term_key, term_coef, term_later, mant, expo):
-    """kernel.unit_initial's loop: every unit and batch element on its own, its states' δ scaled after
-    each step so that the largest lies in [1/2, 1); mant (S, n, B) and expo (n, B) receive δ_0."""
-    S, n, B = mant.shape[0], mant.shape[1], mant.shape[2]
-    K = term_key.shape[0]
-    later = np.zeros(S)
-    now = np.zeros(S)
-    has = np.zeros(S, dtype=np.bool_)
-    for i in range(n):
-        for b in range(B):
-            for s in range(S):
-                later[s] = 0.0
-            e = 0
-            for t in range(T, -1, -1):
-                scale = max(e, 0) if reads[t] else e
-                shift = e - scale
-                for s in range(S):
-                    has[s] = False
-                    now[s] = 0.0
-                if reads[t] and err_key >= 0:
-                    now[err_key] = math.ldexp(errors[t, i, b], -scale)
-                    has[err_key] = True
-                if t + 1 <= T:
-                    for k in range(K):
-                        part = coefs[term_coef[k], t + 1, i, b] * later[term_later[k]]
-                        if shift != 0:
-                            part = math.ldexp(part, shift)
-                        s = term_key[k]
-                        if has[s]:
-                            now[s] = now[s] + part
-                        else:
-                            now[s] = part
-                            has[s] = True
-                largest = 0.0
-                for s in range(S):
-                    largest = max(largest, abs(now[s]))
-                k2 = math.frexp(largest)[1] if largest != 0.0 else 0
-                for s in range(S):
-                    later[s] = math.ldexp(now[s], -k2)
-                e = scale + k2
-            for s in range(S):
-                mant[s, i, b] = later[s]
-            expo[i, b] = e
-'''
-
-
-NUDGED_SOURCE = """
-
-@njit(cache=True)
-def unit_initial_nudged(T, errors, reads, err_key, coefs, term_key, term_coef, term_later, signs, drawn, mant,
-                        expo, refused):
-    \"\"\"unit_initial with every δ_t moved as a nudged rerun moves it (_nudge: one unit in the last place
-    towards signs[drawn[t, s]], and the rounding of its Σ|terms|); refused[0] = 1 where NumPy's nudge would
+def unit_initial(T, errors, reads, err_key, coefs, term_key, term_coef, term_later, nudged, signs, drawn, mant,
+                 expo, refused):
+    \"\"\"kernel.unit_initial's loop: every unit and batch element on its own, its states' δ scaled after
+    each step so that the largest lies in [1/2, 1); mant (S, n, B) and expo (n, B) receive δ_0.  With
+    ``nudged``, every δ_t is moved as a nudged rerun moves it (_nudge: one unit in the last place towards
+    signs[drawn[t, s]], and the rounding of its Σ|terms|), and refused[0] = 1 where NumPy's nudge would
     have raised: a δ of exactly 0, or one moved below float64's normal range.\"\"\"
     S, n, B = mant.shape[0], mant.shape[1], mant.shape[2]
     K = term_key.shape[0]
@@ -120,13 +73,14 @@ def unit_initial_nudged(T, errors, reads, err_key, coefs, term_key, term_coef, t
                             now[s] = part
                             size[s] = abs(part)
                             has[s] = True
-                for s in range(S):
-                    if has[s]:
-                        if now[s] == 0.0:
-                            refused[0] = 1
-                        now[s] = _nudge(now[s], size[s], signs[drawn[t, s], i, b])
-                        if now[s] != 0.0 and abs(now[s]) < 2.2250738585072014e-308:
-                            refused[0] = 1
+                if nudged:
+                    for s in range(S):
+                        if has[s]:
+                            if now[s] == 0.0:
+                                refused[0] = 1
+                            now[s] = _nudge(now[s], size[s], signs[drawn[t, s], i, b])
+                            if now[s] != 0.0 and abs(now[s]) < 2.2250738585072014e-308:
+                                refused[0] = 1
                 largest = 0.0
                 for s in range(S):
                     largest = max(largest, abs(now[s]))
@@ -142,14 +96,9 @@ def unit_initial_nudged(T, errors, reads, err_key, coefs, term_key, term_coef, t
 
 @lru_cache(maxsize=1)
 def _kernel() -> Any:
-    """The compiled loop (its module written once to the cache folder, as every kernel's is)."""
-    return jit._load(HEADER + UNIT_SOURCE)[0].unit_initial
-
-
-@lru_cache(maxsize=1)
-def _nudged_kernel() -> Any:
-    """The compiled nudged loop, beside the nudged reruns' own _nudge (numeric/jit_nudge.py)."""
-    return jit._load(HEADER + f"from {_helpers()[0]} import _nudge\n" + NUDGED_SOURCE)[0].unit_initial_nudged
+    """The compiled loop (its module written once to the cache folder, as every kernel's is), beside the
+    nudged reruns' own _nudge (numeric/jit_nudge.py)."""
+    return jit._load(HEADER + f"from {_helpers()[0]} import _nudge\n" + UNIT_SOURCE)[0].unit_initial
 
 
 def unit_initial(values: ArrayFactors, the_plan: _Plan, noise: UlpNoise | None = None
@@ -205,16 +154,13 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan, noise: UlpNoise | None =
     assert fenv is not None  # jit.available() read it
     test, clear = fenv
     if noise is None:
-        clear(jit.FE_EVENTS)
-        _kernel()(T, errors, reads, err_key, stacked, *terms, mant, expo)
+        signs, drawn = np.zeros((1, 1, 1)), np.zeros((1, 1), dtype=np.int64)
     else:
         signs, drawn = _signs(noise, reads, err_key, term_key, len(order), like.shape[1:])
-        refused = np.zeros(1, dtype=np.int64)
-        clear(jit.FE_EVENTS)
-        _nudged_kernel()(T, errors, reads, err_key, stacked, *terms, signs, drawn, mant, expo, refused)
-        if refused[0]:
-            return None
-    if test(jit.FE_EVENTS):
+    refused = np.zeros(1, dtype=np.int64)
+    clear(jit.FE_EVENTS)
+    _kernel()(T, errors, reads, err_key, stacked, *terms, noise is not None, signs, drawn, mant, expo, refused)
+    if refused[0] or test(jit.FE_EVENTS):
         return None
     return {key: (mant[i], expo) for i, key in enumerate(order)}
 
@@ -236,4 +182,4 @@ def _signs(noise: UlpNoise, reads: np.ndarray, err_key: int, term_key: list[int]
     return np.ascontiguousarray(np.stack(blocks)) if blocks else np.zeros((1, *shape)), drawn
 
 
-__all__ = ["NUDGED_SOURCE", "UNIT_SOURCE", "unit_initial"]
+__all__ = ["UNIT_SOURCE", "unit_initial"]
