@@ -314,23 +314,20 @@ def _unmeasured(R: Any, model: NumericModel, values: ArrayFactors, saturation: i
 
     if saturation and DistanceForms.of(model.cell) is None:
         report = _report()
+        magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
         if not separable(model):  # the reruns stop once float64 is short: the whole model goes exact
             found = report.saturated_kept(model, values, saturation, computed, WARN_BELOW)
             if found is not None:
                 value, grads, kept = found
                 return value, grads, 0, report.shown_digits(kept)
-            return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
-        magnitudes: list[dict[str, np.ndarray]] = [{} for _ in range(model.layers)]
-        plain = R.saturated_in_float64(model, values, saturation, magnitudes, computed)
-        if plain is not None:  # every rerun: where float64 is short, they say in which units
-            changes = report.EntryChanges()
+        elif (plain := R.saturated_in_float64(model, values, saturation, magnitudes, computed)) is not None:
+            changes = report.EntryChanges()  # every rerun: where float64 is short, they say in which units
             kept = report.kept_digits(model, *plain, magnitudes, changes=changes)
             if R.saturated_stands(kept, WARN_BELOW):
                 return *plain, 0, report.shown_digits(kept)
-            by_unit = _by_unit(R, model, plain[0], plain[1], changes, WARN_BELOW, kept, saturation, settled=False)
-            if by_unit is not None:
-                units.extend(by_unit[0].tolist())
-                return by_unit[1]
+            done = _by_unit(R, model, plain[0], plain[1], changes, WARN_BELOW, kept, units, saturation, settled=False)
+            if done is not None:
+                return done
     return *R.exact_gradients(model, values, saturation=saturation, computed=computed, seen=seen), None
 
 
@@ -402,15 +399,13 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
     if kept[0] >= digits and (found is None or R.saturated_stands(kept, digits)):
         return value, grads, 0, shown
     if found is not None:  # short: the exact pass at the digits its differences need, measured on it, as before
-        if (by_unit := _by_unit(R, model, value, grads, changes, digits, kept, saturation)) is not None:
-            units.extend(by_unit[0].tolist())  # (only the units that fell short, where the units never meet)
-            return by_unit[1]
+        if (done := _by_unit(R, model, value, grads, changes, digits, kept, units, saturation)) is not None:
+            return done  # (only the units that fell short, where the units never meet)
         with values.watch.watch(None):
             value, grads, used = R.exact_gradients(model, values, saturation=saturation, carry=False)
         return (*_settled(R, model, used, value, grads), shown)
-    if (by_unit := _by_unit(R, model, value, grads, changes, digits, kept)) is not None:
-        units.extend(by_unit[0].tolist())
-        return by_unit[1]
+    if (done := _by_unit(R, model, value, grads, changes, digits, kept, units)) is not None:
+        return done
     exact, at = None, 0  # the split's exact forward pass and its digits, where one was made
     # the digits of the exact pass made where the read falls short (below): the split's forward pass is
     # made with at least as many, so that the rest can be computed from it rather than from a second one
@@ -433,8 +428,8 @@ def _measured(R: Any, model: NumericModel, digits: int, units: list[int]
 
 
 def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]], changes: Any, digits: int,
-             kept: tuple[float, float], saturation: int = 0, settled: bool = True
-             ) -> tuple[np.ndarray, tuple[Any, list[dict[str, Any]], int, Any]] | None:
+             kept: tuple[float, float], units: list[int], saturation: int = 0, settled: bool = True
+             ) -> tuple[Any, list[dict[str, Any]], int, Any] | None:
     """Where float64 fell short in some units alone of a model whose units never meet: those units computed
     exactly (unitwise.exactly; checked by a pass with twice the digits, _settled, where the worst entry
     kept no digit or a gate saturated: then at the digits its differences need, within the ``saturation``
@@ -443,8 +438,8 @@ def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]
     as a saturated pass must), their rows in place of float64's, and the digits counted again.
 
     Returns:
-        (the short units, (loss, gradients, the exact pass's digits, the digits counted again as shown)),
-        or None where this does not apply or the count is still short of ``digits``.
+        (loss, gradients, the exact pass's digits, the digits counted again as shown), ``units`` given the
+        short units; or None where this does not apply or the count is still short of ``digits``.
     """
     from . import unitwise
 
@@ -461,7 +456,8 @@ def _by_unit(R: Any, model: NumericModel, value: Any, grads: list[dict[str, Any]
                             R.ENTRY_DIGITS if saturation else 0.0)
     if done is None:
         return None
-    return done.units, (value, done.grads, done.digits, _report().shown_digits(done.counted))
+    units.extend(done.units.tolist())
+    return value, done.grads, done.digits, _report().shown_digits(done.counted)
 
 
 def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digits: int, least: int

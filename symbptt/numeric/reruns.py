@@ -204,21 +204,20 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
         passes: list[Trajectory] = []  # the compiled rerun's nudged forward pass, where it ran
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed), moved) if fixed is not None
                  else nudged_gradients(moved, direction, scattered, seed, passes))  # compiled, where jit.py runs
-        values = None
-        if rerun is not None:
-            nudged_loss, nudged = rerun
-        else:  # on NumPy: from the compiled rerun's forward pass where only its δ or sums raised an event
+        values = None  # the rerun on NumPy (its δ, or ∂L/∂h_0 unit by unit): from the compiled rerun's forward
+        if rerun is None or deep:  # pass where that ran (only its δ or sums raised an event), else its own
             with np.errstate(all="ignore"):
                 values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed),
                                       trajectory=passes[0] if passes else None)
+        if rerun is not None:
+            nudged_loss, nudged = rerun
+        else:
+            assert values is not None
+            with np.errstate(all="ignore"):
                 nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
                                        else gradient_blocks(values, model))
         if deep:  # ∂L/∂h_0 as the plain pass computed it: unit by unit, on the rerun's nudged pass
-            if values is None:  # the compiled rerun's nudged pass, its δ nudged as the NumPy rerun nudges them
-                with np.errstate(all="ignore"):
-                    values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed),
-                                          trajectory=passes[0] if passes else None)
-            assert values.noise is not None
+            assert values is not None and values.noise is not None
             initial = kernel.initial_by_unit(values, values.noise, by_unit=jit_units.unit_initial)  # compiled
             nudged = [nudged[0] | (initial or {}), *nudged[1:]]
         worst_block, worst_entry = _widest([(loss, nudged_loss), *_pairs(grads, nudged)], margin,
