@@ -24,7 +24,7 @@ import numpy as np
 from ..cells import INPUT, Cell
 from . import jit
 from .factors import NumericModel
-from .forward import ROUNDING, CompiledCell, Trajectory, UlpNoise, compiled
+from .forward import ROUNDING, CompiledCell, Trajectory, UlpNoise, compiled, unit_params
 from .jit_source import HEADER, Unsupported, _ScalarPrinter, delta_source, unit_lines
 from .kernel import HIGH, LOW, RESCALE_EVERY, plan
 
@@ -356,10 +356,7 @@ def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed:
         return None
     if kept is not None:
         n, B = done.values[0]["h"].shape[1], model.x.shape[2]
-        scalars = [{s: np.broadcast_to(p[s].reshape(1, -1), (n, B)) for s in model.cell.scalar_params}
-                   | {s: np.broadcast_to(p[s].reshape(n, -1), (n, B)) for s in model.cell.vector_params}
-                   for p in model.params]
-        kept.append(Trajectory(done.values, done.coefs, model.x, scalars))
+        kept.append(Trajectory(done.values, done.coefs, model.x, unit_params(model.cell, model.params, n, B)))
     plain = jit.kernels(model.cell, model.layers, model.loss)
     assert plain is not None  # nudged_pass ran: applies asked for it
     return jit._sums(plain, compiled(model.cell), model.params, model.x, model.y, model.loss, done.values,

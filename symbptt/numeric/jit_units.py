@@ -122,14 +122,13 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan, noise: UlpNoise | None =
     model = values.model
     like = values.traj.values[0]["h"]
     # where the compiled kernels run (the sizes they are worth it at: Numba is loaded there already)
-    if (not jit.worth_it(like.shape[1], like.shape[2]) or not jit.available() or model.layers != 1
-            or any(p.up or any(mt is not None for _, mt in p.terms) for _, parts, _ in the_plan.order for p in parts)):
+    if not jit.worth_it(like.shape[1], like.shape[2]) or not jit.available():
         return kernel.unit_initial(values, the_plan, noise)
+    if not kernel.unit_ready(values, the_plan):
+        return None
     coefs = values.traj.coefs[0]
     order = [key for key, _, _ in the_plan.order]
     names = sorted({c for _, parts, _ in the_plan.order for p in parts for c, _ in p.terms})
-    if any(np.any((np.abs(coefs[c][1:]) < np.finfo(float).tiny) & (coefs[c][1:] != 0)) for c in names):
-        return None
     term_key, term_coef, term_later = [], [], []
     for index, (_, parts, _) in enumerate(the_plan.order):
         for p in parts:
@@ -142,7 +141,7 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan, noise: UlpNoise | None =
     errors = np.zeros_like(like)
     reads = np.zeros(T + 1, dtype=np.bool_)
     for t in range(T + 1):
-        e_t = error(t) if (t == T or (model.loss == "sum" and t >= 1)) else None
+        e_t = error(t)  # None at a step the loss does not read
         if e_t is not None:
             errors[t], reads[t] = e_t, True
     err_key = next((i for i, (_, _, err) in enumerate(the_plan.order) if err), -1)

@@ -398,8 +398,11 @@ def _gradients(values: ArrayFactors, the_plan: _Plan, magnitudes: list[dict[str,
     return float(loss), grads
 
 
-def unit_initial(values: ArrayFactors, the_plan: _Plan,
-                 noise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+Noise = Callable[[np.ndarray, np.ndarray], np.ndarray]  # a nudged rerun's (forward.UlpNoise)
+ByUnit = Callable[[ArrayFactors, _Plan, Any], dict[StateKey, tuple[np.ndarray, np.ndarray]] | None]
+
+
+def unit_initial(values: ArrayFactors, the_plan: _Plan, noise: Noise | None = None
                  ) -> dict[StateKey, tuple[np.ndarray, np.ndarray]] | None:
     """δ_0 of every state as (mantissa, exponent) arrays (n, B), each unit's recursion carried at an
     exponent of its own: for one layer whose steps are diagonal (no weight matrix on the way back: the
@@ -422,13 +425,9 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan,
         {δ key: (mantissa, exponent)} at t = 0, or None.
     """
     model = values.model
-    if model.layers != 1 or any(p.up or any(mt is not None for _, mt in p.terms)
-                                for _, parts, _ in the_plan.order for p in parts):
+    if not unit_ready(values, the_plan):
         return None
     T, coefs, error = model.T, values.traj.coefs[0], _errors(values)
-    read = [coefs[c][1:] for _, parts, _ in the_plan.order for p in parts for c, _ in p.terms]
-    if any(np.any((np.abs(c) < np.finfo(float).tiny) & (c != 0)) for c in read):
-        return None
     like = values.traj.values[0]["h"][0]
     mantissa = {key: np.zeros_like(like) for key, _, _ in the_plan.order}  # δ_{t+1} of each state, scaled
     exponent = np.zeros(like.shape, dtype=np.int64)  # shared by the states of a unit (and batch element)
@@ -464,7 +463,27 @@ def unit_initial(values: ArrayFactors, the_plan: _Plan,
     return {key: (v, exponent) for key, v in mantissa.items()}
 
 
-def initial_by_unit(values: ArrayFactors, noise: Any = None, by_unit: Callable[..., Any] | None = None
+def unit_ready(values: ArrayFactors, the_plan: _Plan) -> bool:
+    """Whether unit_initial can carry each unit at an exponent of its own: one layer, no weight matrix on
+    the way back (diagonal steps), and every coefficient it reads 0 or in float64's normal range (a
+    subnormal one's error is not relative).
+
+    Args:
+        values: a float64 pass.
+        the_plan: its plan.
+
+    Returns:
+        True where unit_initial (or its compiled twin) may compute δ_0.
+    """
+    if values.model.layers != 1 or any(p.up or any(mt is not None for _, mt in p.terms)
+                                       for _, parts, _ in the_plan.order for p in parts):
+        return False
+    coefs = values.traj.coefs[0]
+    read = [coefs[c][1:] for _, parts, _ in the_plan.order for p in parts for c, _ in p.terms]
+    return not any(np.any((np.abs(c) < np.finfo(float).tiny) & (c != 0)) for c in read)
+
+
+def initial_by_unit(values: ArrayFactors, noise: Noise | None = None, by_unit: ByUnit | None = None
                     ) -> dict[str, np.ndarray] | None:
     """The initial states' gradients (∂L/∂h_0, …) of ``values`` from unit_initial, each summed to its
     parameter's shape (float64, or exact mpf entries beyond its range); None where unit_initial is.
@@ -480,7 +499,7 @@ def initial_by_unit(values: ArrayFactors, noise: Any = None, by_unit: Callable[.
     """
     model = values.model
     the_plan = plan(model.cell, model.layers, model.loss)
-    found: dict[StateKey, tuple[np.ndarray, np.ndarray]] | None = (by_unit or unit_initial)(values, the_plan, noise)
+    found = (by_unit or unit_initial)(values, the_plan, noise)
     if found is None:
         return None
     return {param: _scaled(*found[(layer, leaf)], model.params[layer - 1][param].shape)
