@@ -57,6 +57,7 @@ from .reruns import (
     lost_digits,
     measured_words,
     saturated_kept,
+    shared_rounding,
     shown_digits,
     whole_pays,
 )
@@ -283,7 +284,8 @@ def grad_report(cfg: Config, digits: int = DIGITS) -> dict:
         "lyapunov_rate": _per_layer([lyapunov_rate(v, cfg.T) for v in whole]),
         "observed": _per_layer([observed(v, cfg.T) for v in whole]),
         "precision": _precision(used_mp, lost, cancelled, max_lost, kept, differences, held, engine, rest,
-                                inputs=not model.cell.linears, short=short, found=found, units=units),
+                                inputs=not model.cell.linears, short=short, found=found, units=units,
+                                outward=shared_rounding(model.cell)),
     }
     # what the float64 gradients kept, measured (see kept_digits); with some units exact, counted again
     shown = held if held is not None else units.counted if units is not None else kept
@@ -367,7 +369,8 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
                kept: tuple[float, float] | None = None, differences: float | None = None,
                held: tuple[float, float] | None = None, engine: str = "mpmath", rest: str = "mpmath",
                inputs: bool = False, short: tuple[tuple[float, float], int] | None = None,
-               found: tuple[float, str] | None = None, units: unitwise.UnitPass | None = None) -> str:
+               found: tuple[float, str] | None = None, units: unitwise.UnitPass | None = None,
+               outward: bool = False) -> str:
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
@@ -377,7 +380,9 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     (ReadIn.rest_digits); ``found``: where the check of the exact forward pass raised its digits, the
     amplification it measured in the states (Trajectory.amplified, where Trajectory.raised), which the norms
     then did not bound, and how it measured it (Trajectory.checked); ``units``: where float64 fell short in
-    some units alone and those were computed exactly (unitwise.exactly), the rest float64's."""
+    some units alone and those were computed exactly (unitwise.exactly), the rest float64's; ``outward``:
+    the float64 pass was measured by the outward rerun too (reruns.nudged_runs)."""
+    how = measured_words(inputs=inputs, outward=outward)  # how a float64 pass's digits were measured
     amplified = lost - cancelled
     power = _power(amplified)
     parts = [f"rounding amplified by up to 10^{power}"] if amplified > 0 else []
@@ -394,12 +399,12 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
         n = len(units.grads[0][next(iter(units.grads[0]))])
         which, one = unitwise.unit_words(units.units, n), units.units.size == 1
         return (f"float64, with {which} computed again by {units.engine} at {units.digits} digits "
-                f"(float64 {kept_words(kept, only=True)}, {measured_words(inputs=inputs)}, and fell short of the "
+                f"(float64 {kept_words(kept, only=True)}, {how}, and fell short of the "
                 f"{16.0 - max_lost:.0f} asked in {'that unit' if one else 'those units'} alone; with "
                 f"{'it' if one else 'them'} exact, the gradients {kept_words(units.counted)}{tail})")
     if not used_mp:
         assert kept is not None
-        return f"float64 ({kept_words(kept)}, {measured_words(inputs=inputs)}{tail})"
+        return f"float64 ({kept_words(kept)}, {how}{tail})"
     saturated = (None if differences is None
                  else f"saturated gates: their differences cancel up to {differences:.0f} digits"
                  if math.isfinite(differences) else "saturated gates: a difference of theirs cancels every digit")
@@ -418,7 +423,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
                 f"rounding cost it up to {cost} digits, and the rest carries {rest_at - cost} beyond them; "
                 f"float64 throughout {_would_keep(lost)}{colon})")
     if kept is not None:
-        why = f"float64 {kept_words(kept, only=True)}, {measured_words(inputs=inputs)}{tail}"
+        why = f"float64 {kept_words(kept, only=True)}, {how}{tail}"
     elif lost > max_lost:
         why = f"float64 {_would_keep(lost)}: {measured}" + (
             f"; {saturated}" if saturated else "")

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 
+from ..cells import Cell
 from . import arbforward, jit_units, kernel, split
 from .cost import arb_seconds, mp_seconds
 from .exact import DPS, exact_forward, saturated_in_float64, saturated_stands
@@ -63,11 +64,30 @@ HELD_RUNS = ((0, False, UlpNoise.SEED, 2.0), *NUDGED_RUNS)  # outward first: it 
 FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
-def measured_words(held: bool = False, inputs: bool = False) -> str:
+def shared_rounding(cell: Cell) -> bool:
+    """Whether a step coefficient of ``cell`` reads its parameters alone (the LRU's λ = exp(−exp(ν))): float64
+    computes it with a rounding that every step shares, which a product over the steps multiplies as often
+    as it has steps.  All up, its nudge and a negative δ's cancel in that product, where the rounding does not
+    cancel; moved outward, away from 0, they accumulate as it does: such a cell's plain pass is measured by
+    the outward rerun too (nudged_runs; an LRU of 2 units over 231 steps claimed 14.0 digits of an entry that
+    held 13.7 without it, 12.5 with it)."""
+    params = set(cell.params)
+    return any((names := {str(symbol) for symbol in expr.free_symbols}) and names <= params
+               for expr in compiled(cell).coefficient_exprs.values())
+
+
+def nudged_runs(cell: Cell) -> tuple[tuple[int, bool, int, float], ...]:
+    """The reruns that measure a float64 pass of ``cell``: NUDGED_RUNS, and the outward one first too
+    (HELD_RUNS) where a coefficient's rounding is shared by every step (shared_rounding)."""
+    return HELD_RUNS if shared_rounding(cell) else NUDGED_RUNS
+
+
+def measured_words(held: bool = False, inputs: bool = False, outward: bool = False) -> str:
     """How the digits were measured, in words: the reruns and their margins as they are set; ``held``:
     the reruns nudged the exact trajectory the sentence has named, where it is (numeric/split.py);
-    ``inputs``: they moved every parameter and input too (_inputs_moved: a cell without linear maps)."""
-    runs = HELD_RUNS if held else NUDGED_RUNS
+    ``inputs``: they moved every parameter and input too (_inputs_moved: a cell without linear maps);
+    ``outward``: the outward rerun ran too (nudged_runs)."""
+    runs = HELD_RUNS if held or outward else NUDGED_RUNS
     margins = sorted({run[3] for run in runs})
     counted = f"{margins[0]:g}×" if len(margins) == 1 else f"{margins[0]:g}× to {margins[-1]:g}×"
     which = " of that trajectory" if held else ""  # nudged where it is: the forward pass is not run again
@@ -181,7 +201,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                 least: float | None = None, changes: EntryChanges | None = None) -> tuple[float, float]:
     """The significant decimal digits the float64 loss and gradients keep, measured: the same pass is run
     again with every stored value (linear maps, nodes, coefficients, δ) moved as one rounding could move
-    it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS) — and the digits
+    it (forward.UlpNoise) — all up, then twice each by a sign of its own (NUDGED_RUNS; nudged_runs adds an
+    outward one first for a cell whose coefficient every step shares) — and the digits
     that the largest change, each rerun's times its margin, leaves are counted (at most FLOAT64_DIGITS).
     The sums over t that make each gradient are not nudged: what they can lose is counted from
     ``magnitudes`` (Σ|terms| of each entry, from kernel.gradients) as sum_allowance(T × batch)·Σ|terms|.
@@ -199,7 +220,7 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     against each entry (EntryChanges)."""
     worst_block = worst_entry = 0.0
     deep = fixed is None and _deep_initial(model, grads)
-    for direction, scattered, seed, margin in NUDGED_RUNS if fixed is None else HELD_RUNS:
+    for direction, scattered, seed, margin in nudged_runs(model.cell) if fixed is None else HELD_RUNS:
         moved = _inputs_moved(model, direction, scattered, seed)  # the model itself where it has linear maps
         passes: list[Trajectory] = []  # the compiled rerun's nudged forward pass, where it ran
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed), moved) if fixed is not None
@@ -245,21 +266,14 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
 def _deep_initial(model: NumericModel, grads: list[dict[str, np.ndarray]]) -> bool:
     """Whether a one-layer pass's initial-state gradient (∂L/∂h_0, …) holds an entry below float64's normal
     range: one that kernel.unit_initial computed unit by unit (the step's shared exponent cannot hold it),
-    so that each rerun computes it so too (kernel.initial_by_unit) rather than as 0.  Not for a cell with
-    a step coefficient computed from its parameters alone (the LRU's λ = exp(−exp(ν))): no nudged input
-    moves such a coefficient, one rounding of it is all its rerun moves, and a power λ^T far below
-    float64's range amplifies what computing it cost (exp(ν) = 545 roundings of λ in one drawn LRU, whose
-    λ^219 held 10.9 digits where its reruns counted 12.6); its reruns count those entries as keeping no
-    digit, as before."""
+    so that each rerun computes it so too (kernel.initial_by_unit) rather than as 0.  A coefficient read
+    from the parameters alone moves in the reruns by what computing it cost (numeric/sizes.py: the LRU's
+    λ = exp(−exp(ν)) by exp(ν) roundings of itself, which λ^T multiplies)."""
     if model.layers != 1:
         return False
     blocks = [np.asarray(grads[0][param]) for param in model.cell.params if model.cell.kind(param) == "initial"]
-    if not any(block.dtype == object or np.any((np.abs(block) < np.finfo(float).tiny) & (block != 0))
-               for block in blocks):
-        return False
-    params = set(model.cell.params)
-    return not any((names := {str(symbol) for symbol in expr.free_symbols}) and names <= params
-                   for expr in compiled(model.cell).coefficient_exprs.values())
+    return any(block.dtype == object or np.any((np.abs(block) < np.finfo(float).tiny) & (block != 0))
+               for block in blocks)
 
 
 def saturated_kept(model: NumericModel, values: ArrayFactors, saturation: int, computed: Any, digits: float
@@ -288,13 +302,13 @@ def saturated_kept(model: NumericModel, values: ArrayFactors, saturation: int, c
 
 def kept_by_reruns(plain: list[dict[str, np.ndarray]], rerun: Callable[[ArrayFactors], list[dict[str, np.ndarray]]],
                    model: NumericModel) -> tuple[float, float]:
-    """What NUDGED_RUNS measure a quantity kept_digits does not cover (the truncated gradients) kept:
+    """What nudged_runs measure a quantity kept_digits does not cover (the truncated gradients) kept:
     ``rerun`` computes it from each rerun's float64 pass of ``model`` (every stored value of the forward
     pass and its coefficients moved as one rounding could move them), and the digits that the largest
     change from ``plain``, each rerun's times its margin, leaves are counted as kept_digits counts them.
     Returns (the digits relative to each block's largest entry, the digits of the worst entry)."""
     worst_block = worst_entry = 0.0
-    for direction, scattered, seed, margin in NUDGED_RUNS:
+    for direction, scattered, seed, margin in nudged_runs(model.cell):
         moved = _inputs_moved(model, direction, scattered, seed)
         with np.errstate(all="ignore"):
             nudged = rerun(ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed)))

@@ -1,4 +1,5 @@
-"""What float64 rounding inside one expression can cost it where a sum in it cancels, as an expression.
+"""What float64 rounding inside one expression can cost it where a sum in it cancels or a function's slope
+amplifies it, as an expression.
 
 A nudged rerun (numeric/reruns.py) moves every stored value by one rounding; a value computed from them
 then moves as its inputs do.  That models the roundings inside the expression that its inputs carry,
@@ -17,10 +18,15 @@ of ROUNDING, by one convention:
                   themselves, while sin(w·h + u·x + b) with b = 10^6 adds |cos(…)|·10^6
     a · b · …     each factor's size times |the other factors|
     f(a), a^k     |f′(a)| times a's size (k a number; a power with a symbol in its exponent also adds
-                  |a^k·log a| times the exponent's size)
+                  |a^k·log a| times the exponent's size); a function's argument that float64 computes
+                  as a product, function or power adds its own rounding, |f′(a)|·|a|, which a large
+                  slope makes many roundings of f(a) (the LRU's λ = exp(−exp(ν)) moves by exp(ν) of
+                  its own, about 550 at ν = 6.3, though it reads ν alone); a power's number exponent
+                  multiplies its base's rounding k-fold at most, which the reruns' margins cover
     leaf, number  0: a stored value's own rounding is its nudge, a parameter is exact
 
-so an expression without a sum has size 0 and its nudge is one rounding, as before; the rerun moves the
+so an expression without a sum, and without a function of a value it computes, has size 0 and its nudge
+is one rounding, as before; the rerun moves the
 value by ROUNDING times the size besides (forward.nudged_coefficients, the nudged forward pass,
 jit_source.unit_lines).  A function it cannot differentiate (Max, Min) counts its arguments' sizes.
 """
@@ -65,7 +71,7 @@ def _size(expr: sp.Expr, top: bool = False) -> sp.Expr:
             total += sp.Abs(expr * sp.log(base)) * raised
         return total
     if isinstance(expr, sp.Function) and expr.args:
-        sizes = [_size(arg) for arg in expr.args]
+        sizes = [_size(arg) + _own(arg) for arg in expr.args]
         if all(size == 0 for size in sizes):
             return sp.S.Zero
         if len(expr.args) == 1:
@@ -78,6 +84,13 @@ def _size(expr: sp.Expr, top: bool = False) -> sp.Expr:
                 return sp.Abs(slope) * sizes[0]
         return sp.Add(*sizes)
     return sp.S.Zero
+
+
+def _own(arg: sp.Expr) -> sp.Expr:
+    """The rounding of a function's argument that float64 computes as a product, function or power: |arg|,
+    which the function's slope turns into its own error (exp(−exp(ν)) moves by exp(ν) roundings of
+    itself); 0 for a value float64 holds (_exact) and for a sum, whose rounding _size counts already."""
+    return sp.S.Zero if _exact(arg) or isinstance(arg, sp.Add) else sp.Abs(arg)
 
 
 def _exact(term: sp.Expr) -> bool:
