@@ -172,13 +172,14 @@ def _signs(noise: UlpNoise, reads: np.ndarray, err_key: int, term_key: list[int]
     T = len(reads) - 1
     fed = set(term_key)
     drawn = np.full((T + 1, states), -1, dtype=np.int64)
-    blocks: list[np.ndarray] = []
+    count = 0
     for t in range(T, -1, -1):
         for s in range(states):
             if (reads[t] and s == err_key) or (t + 1 <= T and s in fed):
-                drawn[t, s] = len(blocks)
-                blocks.append(noise.signs(shape))
-    return np.ascontiguousarray(np.stack(blocks)) if blocks else np.zeros((1, *shape)), drawn
+                drawn[t, s] = count
+                count += 1
+    # in one call: the stream's next values in order, as the calls one after the other take them
+    return (np.ascontiguousarray(noise.signs((count, *shape))) if count else np.zeros((1, *shape))), drawn
 
 
 __all__ = ["UNIT_SOURCE", "unit_initial"]
