@@ -1,6 +1,6 @@
 """A measurement for issue 28's saturated GRU: can float64 keep h_{t−1} − n_t when both saturate?
 
-A hand-written GRU (PyTorch's equations, as gradients.hand_gru) whose forward pass
+A hand-written GRU (PyTorch's equations, as peers.hand_gru) whose forward pass
 also carries each state's distance to ±1, c = 1 − s·h with s = ±1 its sign, instead of leaving it to
 the rounding of h.  Near saturation, float64 holds h = 1 − 10⁻²⁰ as 1.0, but it holds c = 10⁻²⁰ to
 full relative precision.  Whatever the signs, the step's distance is a sum of positive terms:
@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gradients import _params, _sig, gru_sums, hand_gru, table  # noqa: E402
+from peers import gru_sums, hand_gru, random_params, sig  # noqa: E402  (benchmarks/peers.py)
+from timing import table  # noqa: E402
 
 
 def _dsig(a: np.ndarray) -> np.ndarray:
@@ -58,7 +59,7 @@ def complement_gru(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
     for t in range(T):
         ar = p["W_r"] @ h[-1] + p["U_r"] @ x[t] + p["b_r"][:, None]
         az = p["W_z"] @ h[-1] + p["U_z"] @ x[t] + p["b_z"][:, None]
-        r, z, one_minus_z = _sig(ar), _sig(az), _sig(-az)
+        r, z, one_minus_z = sig(ar), sig(az), sig(-az)
         hn = p["W_n"] @ h[-1] + p["b_hn"][:, None]
         an = p["U_n"] @ x[t] + p["b_n"][:, None] + r * hn
         e = np.exp(-2.0 * np.abs(an))
@@ -128,7 +129,7 @@ def rows() -> list[list[str]]:
     out = []
     for seed, n, T, scale, b_z in CASES:
         rng = np.random.default_rng(seed)
-        p = _params("gru", n, 1, rng)
+        p = random_params("gru", n, 1, rng)
         if b_z is not None:
             p["b_z"][:] = b_z
         x, y = rng.normal(size=(T, 1, 1)) * scale, rng.normal(size=(n, 1))

@@ -19,171 +19,11 @@ from typing import Any
 
 import numpy as np
 
-
-def _sig(a: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def hand_rnn(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
-    """h_t = tanh(W h_{t-1} + U x_t + b), L = ½‖h_T − y‖² summed over the batch."""
-    T, B = x.shape[0], x.shape[2]
-    hs = [np.repeat(p["h0"][:, None], B, 1)]
-    for t in range(T):
-        hs.append(np.tanh(p["W"] @ hs[-1] + p["U"] @ x[t] + p["b"][:, None]))
-    d = hs[-1] - y
-    g = {k: np.zeros_like(v) for k, v in p.items()}
-    for t in range(T, 0, -1):
-        da = d * (1.0 - hs[t] ** 2)
-        g["W"] += da @ hs[t - 1].T
-        g["U"] += da @ x[t - 1].T
-        g["b"] += da.sum(axis=1)
-        d = p["W"].T @ da
-    g["h0"] = d.sum(axis=1)
-    return g
-
-
-def hand_lstm(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
-    """Gates i, f, o (σ) and g (tanh); c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
-    T, B = x.shape[0], x.shape[2]
-    h, c = [np.repeat(p["h0"][:, None], B, 1)], [np.repeat(p["c0"][:, None], B, 1)]
-    gates: list[dict] = [{}]
-    for t in range(T):
-        a = {k: p[f"W_{k}"] @ h[-1] + p[f"U_{k}"] @ x[t] + p[f"b_{k}"][:, None] for k in "ifgo"}
-        v = {k: (np.tanh(a[k]) if k == "g" else _sig(a[k])) for k in "ifgo"}
-        c.append(v["f"] * c[-1] + v["i"] * v["g"])
-        v["tc"] = np.tanh(c[-1])
-        h.append(v["o"] * v["tc"])
-        gates.append(v)
-    dh, dc = h[-1] - y, np.zeros_like(c[0])
-    g = {k: np.zeros_like(v) for k, v in p.items()}
-    for t in range(T, 0, -1):
-        v = gates[t]
-        dc = dc + dh * v["o"] * (1 - v["tc"] ** 2)
-        da = {"o": dh * v["tc"] * v["o"] * (1 - v["o"]), "i": dc * v["g"] * v["i"] * (1 - v["i"]),
-              "f": dc * c[t - 1] * v["f"] * (1 - v["f"]), "g": dc * v["i"] * (1 - v["g"] ** 2)}
-        dh = 0
-        for k in "ifgo":
-            g[f"W_{k}"] += da[k] @ h[t - 1].T
-            g[f"U_{k}"] += da[k] @ x[t - 1].T
-            g[f"b_{k}"] += da[k].sum(axis=1)
-            dh = dh + p[f"W_{k}"].T @ da[k]
-        dc = dc * v["f"]
-    g["h0"], g["c0"] = dh.sum(axis=1), dc.sum(axis=1)
-    return g
-
-
-def hand_gru(p: dict, x: np.ndarray, y: np.ndarray) -> dict:
-    """PyTorch's GRU: r, z = σ(·); n = tanh(U_n x + b_n + r ⊙ (W_n h + b_hn)); h = (1 − z) n + z h_{t-1}."""
-    T, B = x.shape[0], x.shape[2]
-    h = [np.repeat(p["h0"][:, None], B, 1)]
-    keep: list[dict] = [{}]
-    for t in range(T):
-        r = _sig(p["W_r"] @ h[-1] + p["U_r"] @ x[t] + p["b_r"][:, None])
-        z = _sig(p["W_z"] @ h[-1] + p["U_z"] @ x[t] + p["b_z"][:, None])
-        hn = p["W_n"] @ h[-1] + p["b_hn"][:, None]
-        n = np.tanh(p["U_n"] @ x[t] + p["b_n"][:, None] + r * hn)
-        h.append((1 - z) * n + z * h[-1])
-        keep.append({"r": r, "z": z, "n": n, "hn": hn})
-    dh = h[-1] - y
-    g = {k: np.zeros_like(v) for k, v in p.items()}
-    for t in range(T, 0, -1):
-        v = keep[t]
-        dn = dh * (1 - v["z"]) * (1 - v["n"] ** 2)
-        dz = dh * (h[t - 1] - v["n"]) * v["z"] * (1 - v["z"])
-        dr = dn * v["hn"] * v["r"] * (1 - v["r"])
-        back_r, back_z, back_n = gru_sums(g, p, x[t - 1], h[t - 1], dr, dz, dn, dn * v["r"])
-        dh = dh * v["z"] + back_r + back_z + back_n
-    g["h0"] = dh.sum(axis=1)
-    return g
-
-
-def gru_sums(g: dict, p: dict, x_t: np.ndarray, h_prev: np.ndarray, dr: np.ndarray, dz: np.ndarray,
-             dn: np.ndarray, dhn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the GRU's weight sums added into ``g``, from ∂L/∂a of r, z and n and ∂L/∂(W_n h + b_hn)
-    at that step; returns the three parts of ∂L/∂h_{t-1} that flow back through the weights on h_{t-1}
-    (W_rᵀ, W_zᵀ, W_nᵀ), for the caller to add in that order."""
-    for k, da in (("r", dr), ("z", dz)):
-        g[f"W_{k}"] += da @ h_prev.T
-        g[f"U_{k}"] += da @ x_t.T
-        g[f"b_{k}"] += da.sum(axis=1)
-    g["U_n"] += dn @ x_t.T
-    g["b_n"] += dn.sum(axis=1)
-    g["W_n"] += dhn @ h_prev.T
-    g["b_hn"] += dhn.sum(axis=1)
-    return p["W_r"].T @ dr, p["W_z"].T @ dz, p["W_n"].T @ dhn
-
-
-HAND: dict[str, Callable[[dict, np.ndarray, np.ndarray], dict]] = {"rnn": hand_rnn, "lstm": hand_lstm, "gru": hand_gru}
-
-
-def _params(cell: str, n: int, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    from symbptt.activations import get_activation
-    from symbptt.cells import get_cell
-
-    spec = get_cell(cell, get_activation("tanh"))
-    shapes = {"recurrent": (n, n), "input": (n, m)}
-    scale = {"recurrent": 1 / np.sqrt(n), "input": 1 / np.sqrt(m)}
-    return {p: rng.normal(0, scale.get(spec.kind(p), 0.1), shapes.get(spec.kind(p), (n,))) for p in spec.params}
-
-
-def _torch_loss(cell: str, p: dict, x, y):
-    """The same equations in torch (float64 tensors with requires_grad)."""
-    import torch
-
-    h = p["h0"][:, None].expand(-1, x.shape[2])
-    c = p["c0"][:, None].expand(-1, x.shape[2]) if cell == "lstm" else None
-    for t in range(x.shape[0]):
-        if cell == "rnn":
-            h = torch.tanh(p["W"] @ h + p["U"] @ x[t] + p["b"][:, None])
-        elif cell == "lstm":
-            a = {k: p[f"W_{k}"] @ h + p[f"U_{k}"] @ x[t] + p[f"b_{k}"][:, None] for k in "ifgo"}
-            c = torch.sigmoid(a["f"]) * c + torch.sigmoid(a["i"]) * torch.tanh(a["g"])
-            h = torch.sigmoid(a["o"]) * torch.tanh(c)
-        else:
-            r = torch.sigmoid(p["W_r"] @ h + p["U_r"] @ x[t] + p["b_r"][:, None])
-            z = torch.sigmoid(p["W_z"] @ h + p["U_z"] @ x[t] + p["b_z"][:, None])
-            n = torch.tanh(p["U_n"] @ x[t] + p["b_n"][:, None] + r * (p["W_n"] @ h + p["b_hn"][:, None]))
-            h = (1 - z) * n + z * h
-    return 0.5 * ((h - y) ** 2).sum()
-
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the helpers beside it, however it is loaded
 
-
-def _jax_gradient(cell: str):
-    """The same equations in JAX (lax.scan over t, float64), jit-compiled: (params, x, y) ↦ gradients.
-    None when JAX is not installed."""
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        return None
-    jax.config.update("jax_enable_x64", True)
-    sig = jax.nn.sigmoid
-
-    def loss(p: dict, x, y):
-        h = jnp.broadcast_to(p["h0"][:, None], (p["h0"].shape[0], x.shape[2]))
-        c = jnp.broadcast_to(p["c0"][:, None], h.shape) if cell == "lstm" else h
-
-        def step(carry, xt):
-            h, c = carry
-            if cell == "rnn":
-                return (jnp.tanh(p["W"] @ h + p["U"] @ xt + p["b"][:, None]), c), None
-            if cell == "lstm":
-                a = {k: p[f"W_{k}"] @ h + p[f"U_{k}"] @ xt + p[f"b_{k}"][:, None] for k in "ifgo"}
-                c = sig(a["f"]) * c + sig(a["i"]) * jnp.tanh(a["g"])
-                return (sig(a["o"]) * jnp.tanh(c), c), None
-            r = sig(p["W_r"] @ h + p["U_r"] @ xt + p["b_r"][:, None])
-            z = sig(p["W_z"] @ h + p["U_z"] @ xt + p["b_z"][:, None])
-            n = jnp.tanh(p["U_n"] @ xt + p["b_n"][:, None] + r * (p["W_n"] @ h + p["b_hn"][:, None]))
-            return ((1 - z) * n + z * h, c), None
-
-        (h, _), _ = jax.lax.scan(step, (h, c), x)
-        return 0.5 * ((h - y) ** 2).sum()
-
-    compiled = jax.jit(jax.grad(loss))
-    return lambda p, x, y: jax.block_until_ready(compiled(p, x, y))
+from peers import HAND, jax_gradient, random_params, torch_loss  # noqa: E402  (benchmarks/peers.py)
+from timing import PASSES, median, side_by_side, table  # noqa: E402  (benchmarks/timing.py)
 
 
 def _numpy_kernel(func: Callable[[], object]) -> Callable[[], object]:
@@ -208,8 +48,9 @@ def compile_times(smoke: bool) -> list[list[str]]:
 
     if not jit.available():
         return [["compiled kernel", "not run (Numba not installed, or SYMBPTT_JIT=0)", "—"]]
-    code = ("import sys, time, numpy as np, symbptt; sys.path.insert(0, {folder!r}); import gradients as g; "
-            "p = g._params('{cell}', 2, 1, np.random.default_rng(0)); x, y = np.ones((3, 1, 1)), np.ones((2, 1)); "
+    code = ("import sys, time, numpy as np, symbptt; sys.path.insert(0, {folder!r}); import peers; "
+            "p = peers.random_params('{cell}', 2, 1, np.random.default_rng(0)); "
+            "x, y = np.ones((3, 1, 1)), np.ones((2, 1)); "
             "t = time.perf_counter(); r = symbptt.gradients(p, x, y, cell='{cell}'); assert r.kernel == 'compiled'; "
             "print(time.perf_counter() - t)")
     rows = []
@@ -227,62 +68,6 @@ def compile_times(smoke: bool) -> list[list[str]]:
     return rows
 
 
-def median(func: Callable[[], object], repeats: int, clock: Callable[[], float] = time.process_time) -> float:
-    """The median time of ``repeats`` calls, CPU time unless another clock is given (run.py's median_time
-    is this one)."""
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        func()
-        times.append(clock() - start)
-    return float(np.median(times))
-
-
-PASSES = 3  # side_by_side times every function's block this many times, in turn
-
-
-def side_by_side(funcs: dict[str, Callable[[], object]], least: int, budget: float = 0.03,
-                 most: int = 75) -> dict[str, float]:
-    """The wall-clock time per call of each function: the median over PASSES blocks of calls, each block
-    timed whole and divided by its calls, the blocks taking turns (every function's block, then every
-    function's block again, …), each block after one untimed call (a JIT's compile for these shapes on
-    the first pass, the caches and the memory the function reuses on all).  Calls per block: enough for
-    about ``budget`` seconds, at least ``least`` and at most ``most`` (a call of 0.1 ms is timed many
-    times, where a few timings would be mostly the clock's and the scheduler's noise).
-
-    Wall clock, on a quiet machine, because the process's CPU clock cannot tell the libraries apart: it
-    counts another thread's time only as the kernel accounts it (at a context switch or a scheduler tick,
-    every few ms), and JAX and torch compute on threads of their own that keep running between calls.
-    Timed call by call in CPU time, JAX's gradient of an rnn with n = 4, T = 100, batch 32 came out at
-    0.07 ms, the calling thread's share, where a block of its calls took 0.72 ms per call; timed by the
-    block in CPU time, ours came out at 1.12 ms there, the 0.55 ms it takes plus torch's threads still
-    spinning from the block before.  Torch then takes both cores where it can, as it does for its users.
-
-    Calls are not interleaved one by one: a call right after another library's runs cold, up to 4× slower
-    at 0.1 ms (caches), and with the long calls interleaved one by one an LSTM with n = 64, T = 1000,
-    batch 32 came out 1.42× apart in two columns that run the same code (one follows torch): that measures
-    the order of the calls.  The passes keep a change in the machine's speed from falling on one column
-    only."""
-    blocks: dict[str, list[float]] = {name: [] for name in funcs}
-    calls: dict[str, int] = {}
-    for _ in range(PASSES):
-        for name, func in funcs.items():
-            start = time.perf_counter()
-            func()  # untimed: after another library's calls, the first call runs cold
-            if name not in calls:
-                once = time.perf_counter() - start
-                if once < budget:  # timed again: the untimed call may have compiled
-                    start = time.perf_counter()
-                    func()
-                    once = time.perf_counter() - start
-                calls[name] = max(least, min(most, int(budget / max(once, 1e-6))))
-            start = time.perf_counter()
-            for _ in range(calls[name]):
-                func()
-            blocks[name].append((time.perf_counter() - start) / calls[name])
-    return {name: float(np.median(spent)) for name, spent in blocks.items()}
-
-
 def grid(smoke: bool, costs: dict[str, tuple[float, float, float, float]] | None = None) -> list[list[str]]:
     """One row per cell, n, T and batch: symbptt.gradients, the floor, torch f64, the ratios; ``costs``, when
     given, gets ``step_costs`` of each row over the floor target, timed right after the row."""
@@ -294,7 +79,7 @@ def grid(smoke: bool, costs: dict[str, tuple[float, float, float, float]] | None
         import torch
     except ImportError:
         torch = None
-    jaxes = {cell: _jax_gradient(cell) for cell in ("rnn", "lstm", "gru")} if not smoke else {}
+    jaxes = {cell: jax_gradient(cell) for cell in ("rnn", "lstm", "gru")} if not smoke else {}
     sizes = ([(1, 10, 1), (4, 10, 4)] if smoke else
              [(n, T, B) for n in (1, 4, 16, 64) for T in (10, 100, 1000) for B in (1, 32)])
     rows = []
@@ -316,7 +101,7 @@ def grid(smoke: bool, costs: dict[str, tuple[float, float, float, float]] | None
             if torch is not None:
                 tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
                 tx, ty = torch.tensor(x), torch.tensor(y)
-                funcs["torch"] = lambda: _torch_loss(cell, tp, tx, ty).backward()  # noqa: B023
+                funcs["torch"] = lambda: torch_loss(cell, tp, tx, ty).backward()  # noqa: B023
             spent = side_by_side(funcs, repeats, most=1 if smoke else 75)
             ours, numpy_kernel, floor = spent["ours"], spent["numpy"], spent["floor"]
             to_jax = ours / spent["jax"] if "jax" in spent else None
@@ -334,7 +119,7 @@ def grid(smoke: bool, costs: dict[str, tuple[float, float, float, float]] | None
 def _case(cell: str, n: int, T: int, B: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """The parameters, x and y of a row of the grid (m = n; seeded by the row's sizes)."""
     rng = np.random.default_rng(n * 1000 + T + B)
-    p = _params(cell, n, n, rng)
+    p = random_params(cell, n, n, rng)
     return p, rng.normal(size=(T, n, B)), rng.normal(size=(n, B))
 
 
@@ -426,7 +211,7 @@ def fallback(smoke: bool) -> list[list[str]]:
     for cell, n, T, B, drive, needs_mp in cases:
         for seed in range(7, 7 + MP_SEEDS):  # the last case: the first seed whose pass needs mpmath
             rng = np.random.default_rng(seed)
-            p = _params(cell, n, 1, rng)
+            p = random_params(cell, n, 1, rng)
             if cell == "rnn":
                 p["W"][:] = 3.0  # a saturated unit: δ underflows on the way back
             elif cell == "lstm":
@@ -465,7 +250,7 @@ def coefficients_underflow(seed: int, drive: float, smoke: bool) -> bool:
     from symbptt.numeric.factors import ArrayFactors, FloatWatch, NumericModel
 
     rng = np.random.default_rng(seed)
-    p = _params("gru", 4, 1, rng)
+    p = random_params("gru", 4, 1, rng)
     x, y = rng.normal(size=(10 if smoke else 100, 1, 1)) * drive, rng.normal(size=(4, 1))
     model = NumericModel(get_cell("gru", get_activation("tanh")),
                          [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()}], x, y, "last")
@@ -658,7 +443,7 @@ def training(smoke: bool) -> list[list[str]]:
     rows = []
     for cell in ("rnn", "lstm"):
         rng = np.random.default_rng(3)
-        p = _params(cell, n, 1, rng)
+        p = random_params(cell, n, 1, rng)
         x, y = rng.normal(size=(T, 1, B)), rng.normal(size=(n, B))
         spec = get_cell(cell, get_activation("tanh"))
         params = [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()}]
@@ -669,7 +454,7 @@ def training(smoke: bool) -> list[list[str]]:
 
         tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
         tx, ty = torch.tensor(x), torch.tensor(y)
-        spent = side_by_side({"ours": ours, "torch": lambda: _torch_loss(cell, tp, tx, ty).backward()}, 7)  # noqa: B023
+        spent = side_by_side({"ours": ours, "torch": lambda: torch_loss(cell, tp, tx, ty).backward()}, 7)  # noqa: B023
         mine, theirs = spent["ours"], spent["torch"]
         rows.append([f"one iteration, {cell} n = {n}, T = {T}, batch {B}", f"{mine * 1e3:.1f} ms",
                      f"{mine / theirs:.2f}× torch f64 ({theirs * 1e3:.1f} ms)", "met" if mine <= theirs else "NOT met"])
@@ -754,16 +539,10 @@ def measured_note(rows: list[list[str]]) -> str:
             "and the sums over t add up each sum's Σ|terms|.\n")
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
-
-
 def section(smoke: bool) -> list[str]:
     """Section 12 of docs/performance.md: the grid, the compiled kernel's one-time cost, the cases float64
     does not hold, a training iteration."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # unit_fallback.py beside this script
-    import unit_fallback as fallback_units
+    import unit_fallback as fallback_units  # beside this script (HERE is on the path)
 
     return ["\n## 12. `symbptt.gradients` against the hand-written floor, torch float64 and JAX\n",
             f"Wall-clock time per call on a quiet machine, each library on the threads it takes: each column of a "

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gradients as numbers  # noqa: E402  (benchmarks/gradients.py: issue 28's grid)
+from timing import median, table  # noqa: E402  (benchmarks/timing.py)
 
 from symbptt import RNN, __version__, derive  # noqa: E402
 from symbptt.model import unrolled_loss  # noqa: E402
@@ -86,7 +87,7 @@ SMOKE = {"on": False}  # a smoke run checks that every case runs: one repeat eac
 
 def median_time(func, repeats: int, clock=time.perf_counter) -> float:
     """Median seconds of ``repeats`` calls by ``clock`` (wall by default); one call in a smoke run."""
-    return numbers.median(func, 1 if SMOKE["on"] else repeats, clock)
+    return median(func, 1 if SMOKE["on"] else repeats, clock)
 
 
 def _naive_worker(T: int, lam: bool, queue) -> None:
@@ -823,12 +824,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
 
 
 def main() -> None:

@@ -96,6 +96,10 @@ def test_the_unit_fallback_table_runs_and_its_sentence_follows_its_rows():
     rows = [["a n = 1", "10 ms", "1 of 4", "40 ms", "0.25×", "3×", "11.8, then 12.9", "met"],
             ["b n = 1", "20 ms", "none", "20 ms", "1.00×", "9×", "11.9, then 11.9", "NOT met"]]
     assert "4.0–4.0× less time" in script.note(rows) and "within the 5× target" in script.note(rows)
+    assert "The whole model went exactly for b (9× the plain call)" in script.note(rows)
+    rows[1][7] = "float64 held"
+    assert "went exactly" not in script.note(rows)
+    rows[1][7] = "NOT met"
     rows[1][2] = "2 of 4"
     rows[1][4] = "0.50×"
     assert "2.0–4.0× less time" in script.note(rows) and "over the 5× target for b" in script.note(rows)
