@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import mpmath
@@ -64,6 +65,7 @@ HELD_RUNS = ((0, False, UlpNoise.SEED, 2.0), *NUDGED_RUNS)  # outward first: it 
 FLOAT64_DIGITS = 53 * math.log10(2)  # a float64 result is off by up to 2⁻⁵³ of itself: 15.95 digits at most
 
 
+@lru_cache(maxsize=32)
 def shared_rounding(cell: Cell) -> bool:
     """Whether a step coefficient of ``cell`` reads its parameters alone (the LRU's λ = exp(−exp(ν))): float64
     computes it with a rounding that every step shares, which a product over the steps multiplies as often
