@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # the helpers beside it, however it is loaded
+if str(HERE) not in sys.path:  # the helpers beside it, however it is loaded
+    sys.path.insert(0, str(HERE))
 
 from peers import HAND, jax_gradient, random_params, torch_loss  # noqa: E402  (benchmarks/peers.py)
 from timing import PASSES, median, side_by_side, table  # noqa: E402  (benchmarks/timing.py)

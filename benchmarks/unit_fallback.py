@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if str(Path(__file__).resolve().parent) not in sys.path:  # timing.py beside it
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import median, table  # noqa: E402  (benchmarks/timing.py)
 
 CELLS = ("indrnn", "mingru", "minlstm", "lru")

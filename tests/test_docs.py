@@ -316,13 +316,13 @@ def test_the_saturated_grus_digits_the_docs_quote_are_what_the_report_uses():
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        from gradients import _params  # the benchmark's own draw
+        from peers import random_params  # the benchmark's own draw (benchmarks/peers.py)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     found = {}
     for drive in (40, 100):
         rng = np.random.default_rng(7)
-        params = _params("gru", 4, 1, rng)
+        params = random_params("gru", 4, 1, rng)
         x, y = rng.normal(size=(100, 1, 1)) * drive, rng.normal(size=(4, 1))
         cfg = parse_config({"cell": "gru", **{k: v.tolist() for k, v in params.items()}, "x": x[:, :, 0].tolist(),
                             "y": y[:, 0].tolist()})
