@@ -96,7 +96,7 @@ class Gradients(tuple):
         kept: None when not measured (``digits`` not given, unless a gate saturated where no distances to
             ±1 carry its differences, or mpmath was needed for range before any measuring); else the
             significant digits the float64 pass kept as measured by
-            the nudged reruns, their changes counted with margins (reruns.NUDGED_RUNS; relative to
+            the nudged reruns, their changes counted with margins (reruns.nudged_runs; relative to
             each gradient's largest entry, and in the worst entry), rounded down to a tenth as `symbptt
             grad` shows them (below 0 where rounding cost more than float64's digits, −∞ where no count
             bounds it: a rerun moved a gradient float64 gives as 0, or made a value undefined) — or,
@@ -202,8 +202,9 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         activation: σ of the rnn and indrnn cells: a name or an expression in ``a``.
         digits: None (float64 rounding not measured, except where a gate saturates in a cell without
             distances to ±1, measured as with 12: _unmeasured), or 1 to 15: the significant
-            digits float64 must keep, measured by three reruns with every stored value nudged by a
-            rounding and counted with a margin (reruns.kept_digits; several times the work of a plain
+            digits float64 must keep, measured by three reruns (four for a cell whose step coefficient
+            reads its parameters alone, as the LRU's λ does: reruns.nudged_runs) with every stored value
+            nudged by a rounding and counted with a margin (reruns.kept_digits; several times the work of a plain
             call); where fewer held, every gradient is computed again exactly (for one sequence its
             forward pass alone, as `grad` does, where the rest in float64 from it keeps them).
 

@@ -71,8 +71,8 @@ def shared_rounding(cell: Cell) -> bool:
     computes it with a rounding that every step shares, which a product over the steps multiplies as often
     as it has steps.  All up, its nudge and a negative δ's cancel in that product, where the rounding does not
     cancel; moved outward, away from 0, they accumulate as it does: such a cell's plain pass is measured by
-    the outward rerun too (nudged_runs; an LRU of 2 units over 231 steps claimed 14.0 digits of an entry that
-    held 13.7 without it, 12.5 with it)."""
+    the outward rerun too (nudged_runs; with λ's slope counted, numeric/sizes.py, an LRU of 2 units over 231
+    steps claimed 14.0 digits of an entry that held 13.7 without that rerun, 12.5 with it)."""
     params = set(cell.params)
     return any((names := {str(symbol) for symbol in expr.free_symbols}) and names <= params
                for expr in compiled(cell).coefficient_exprs.values())
