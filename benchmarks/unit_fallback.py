@@ -78,8 +78,7 @@ def note(table_rows: list[list[str]]) -> str:
     taken = [row for row in table_rows if row[2] != "none"]
     whole = [f"{row[0].split()[0]} ({row[5]} the plain call)" for row in table_rows
              if row[2] == "none" and row[7] != "float64 held"]
-    rest = (f" The whole model went exactly for {', '.join(whole)}: float64 fell short in the loss, in every unit "
-            "or in more than half of a sequence's units." if whole else "")
+    rest = f" The whole model went exactly for {', '.join(whole)}: the unit path did not serve there." if whole else ""
     if not taken:
         return f"No case took the unit path.{rest}\n"
     gains = [1.0 / float(row[4].rstrip("×")) for row in taken]
