@@ -12,6 +12,7 @@ import dataclasses
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -1081,3 +1082,47 @@ def test_the_compiled_nudged_unit_by_unit_initial_gradient_is_numpys_bit_for_bit
             zeroed = ArrayFactors(NumericModel(model.cell, model.params, model.x, y, "last"), watch=FloatWatch())
         assert kernel.unit_initial(zeroed, plan, UlpNoise(1)) is None
         assert jit_units.unit_initial(zeroed, plan, UlpNoise(1)) is None
+
+
+def test_a_rerun_whose_compiled_sums_raise_reads_its_compiled_deltas(compiled_kernel, monkeypatch):
+    """benchmarks/unit_fallback.py's IndRNN at its smoke size (8 units, 200 steps, a batch of 2, 14 digits
+    asked): some units' δ die out below float64's range, so every nudged rerun's compiled sums raise an
+    underflow.  The NumPy sums then read the δ the compiled rerun made (no NumPy δ recursion runs for a
+    rerun), and the digits claimed are held against reference.py at 80 digits.  Planted, the compiled δ
+    not handed on: the NumPy recursion runs again for each rerun, and the count catches it."""
+    from conftest import benchmark_script
+
+    from symbptt.numeric import jit_nudge, reruns
+
+    params, x, y = benchmark_script("unit_fallback")._case("indrnn", 8, 200, 2)
+    sweep = benchmark_script("dying_sweep")
+    real_sums, real_deltas = jit._sums, kernel.deltas
+    raised, recursions = [], []
+
+    def sums(*args):
+        out = real_sums(*args)
+        raised.append(out is None)
+        return out
+
+    def deltas(values, *args, **kwargs):
+        recursions.append(values.noise is not None)  # a rerun's recursion on NumPy
+        return real_deltas(values, *args, **kwargs)
+
+    monkeypatch.setattr(jit, "_sums", sums)
+    monkeypatch.setattr(kernel, "deltas", deltas)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = symbptt.gradients(params, x, y, cell="indrnn", digits=14)
+    assert raised.count(True) == len(reruns.NUDGED_RUNS)  # each rerun's compiled sums raised
+    assert not any(recursions), recursions
+    want = sweep.reference(params, x, y, "indrnn", "last")
+    block, entry = sweep.held(got, want)
+    assert got.kept is not None and block >= got.kept[0] and entry >= got.kept[1], (got.kept, block, entry)
+
+    real_gradients = jit_nudge.nudged_gradients
+    monkeypatch.setattr(reruns, "nudged_gradients", lambda *args: real_gradients(*args[:5]))  # δ not handed on
+    recursions.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        symbptt.gradients(params, x, y, cell="indrnn", digits=14)
+    assert recursions.count(True) == len(reruns.NUDGED_RUNS)

@@ -346,17 +346,24 @@ def held_gradients(model: NumericModel, values: list[dict[str, np.ndarray]],
 
 
 def nudged_gradients(model: NumericModel, direction: int, scattered: bool, seed: int = UlpNoise.SEED,
-                     kept: list[Trajectory] | None = None) -> tuple[float, list[dict[str, np.ndarray]]] | None:
+                     kept: list[Trajectory] | None = None,
+                     deltas: list[tuple[dict[tuple[int, str], np.ndarray], np.ndarray]] | None = None
+                     ) -> tuple[float, list[dict[str, np.ndarray]]] | None:
     """The loss and gradients of one nudged rerun (nudged_pass), summed over t by the compiled sums (not
     nudged) — or None where nudged_pass does not run or the sums raised a float64 event: the caller then
     runs the NumPy rerun.  ``kept``: when given, the rerun's nudged forward pass and coefficients are
-    appended to it as a Trajectory (for a caller that computes more from the same rerun)."""
+    appended to it as a Trajectory (for a caller that computes more from the same rerun); ``deltas``: when
+    given, its nudged δ and their exponents, as kernel.gradients takes them (``computed``), so that where
+    the sums alone raised, the NumPy sums read them instead of running the recursion again."""
     done = nudged_pass(model, direction, scattered, seed)
     if done is None:
         return None
     if kept is not None:
         n, B = done.values[0]["h"].shape[1], model.x.shape[2]
         kept.append(Trajectory(done.values, done.coefs, model.x, unit_params(model.cell, model.params, n, B)))
+    if deltas is not None:
+        order = plan(model.cell, model.layers, model.loss).order
+        deltas.append(({key: d for (key, _, _), d in zip(order, done.deltas, strict=True)}, done.exps))
     plain = jit.kernels(model.cell, model.layers, model.loss)
     assert plain is not None  # nudged_pass ran: applies asked for it
     return jit._sums(plain, compiled(model.cell), model.params, model.x, model.y, model.loss, done.values,

@@ -213,10 +213,11 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     low in benchmarks/claims_sweep.py's random cells, each checked against reference.py.  Each rerun runs
     compiled where jit_nudge.applies (Numba; one sequence of at most jit.MAX_SEQUENCE_UNITS units or a
     batch with n² × batch at most jit_nudge.LOOP_WORK; at least jit_nudge.MIN_STEPS steps × layers), else
-    on NumPy.  ``fixed``: the float64 pass read from an exact trajectory (numeric/split.py), whose reruns
-    (HELD_RUNS: NUDGED_RUNS and an outward one) nudge its stored values where they are instead of running
-    the forward pass again (split.nudged_on; their δ recursion compiled where jit_nudge.held_gradients
-    runs, else on NumPy); benchmarks/split_sweep.py checks their counts.
+    on NumPy; where only its compiled sums raise a float64 event (a δ that died out), NumPy's sums read the
+    compiled rerun's forward pass and δ.  ``fixed``: the float64 pass read from an exact trajectory
+    (numeric/split.py), whose reruns (HELD_RUNS: NUDGED_RUNS and an outward one) nudge its stored values
+    where they are instead of running the forward pass again (split.nudged_on; their δ recursion compiled
+    where jit_nudge.held_gradients runs, else on NumPy); benchmarks/split_sweep.py checks their counts.
     ``least``: the reruns stop once the count relative to the largest entries falls below it (the counts
     returned are then only known to be that low).  ``changes``: when given, filled with what was counted
     against each entry (EntryChanges)."""
@@ -225,10 +226,11 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
     for direction, scattered, seed, margin in nudged_runs(model.cell) if fixed is None else HELD_RUNS:
         moved = _inputs_moved(model, direction, scattered, seed)  # the model itself where it has linear maps
         passes: list[Trajectory] = []  # the compiled rerun's nudged forward pass, where it ran
+        made: list[tuple[dict, np.ndarray]] = []  # and its nudged δ (only its sums can have raised an event)
         rerun = (split.nudged_on(fixed, UlpNoise(direction, scattered, seed), moved) if fixed is not None
-                 else nudged_gradients(moved, direction, scattered, seed, passes))  # compiled, where jit.py runs
-        values = None  # the rerun on NumPy (its δ, or ∂L/∂h_0 unit by unit): from the compiled rerun's forward
-        if rerun is None or deep:  # pass where that ran (only its δ or sums raised an event), else its own
+                 else nudged_gradients(moved, direction, scattered, seed, passes, made))  # compiled, where jit.py runs
+        values = None  # the rerun on NumPy (its sums, or ∂L/∂h_0 unit by unit): from the compiled rerun's
+        if rerun is None or deep:  # forward pass and δ where those ran (only its sums raised an event), else its own
             with np.errstate(all="ignore"):
                 values = ArrayFactors(moved, watch=Unwatched(), noise=UlpNoise(direction, scattered, seed),
                                       trajectory=passes[0] if passes else None)
@@ -237,8 +239,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
         else:
             assert values is not None
             with np.errstate(all="ignore"):
-                nudged_loss, nudged = (kernel.gradients(values) if kernel.applies(values)
-                                       else gradient_blocks(values, model))
+                nudged_loss, nudged = (kernel.gradients(values, computed=made[0] if made else None)
+                                       if kernel.applies(values) else gradient_blocks(values, model))
         if deep:  # ∂L/∂h_0 as the plain pass computed it: unit by unit, on the rerun's nudged pass
             assert values is not None and values.noise is not None
             initial = kernel.initial_by_unit(values, values.noise, by_unit=jit_units.unit_initial)  # compiled
