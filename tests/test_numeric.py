@@ -633,6 +633,29 @@ def test_certified_norms_do_not_take_a_lower_singular_value_for_the_norm():
     assert np.isnan(found[0]) or abs(found[0] - 1.0) <= 4 * 2.0**-53
 
 
+def test_certified_norms_prove_a_dominant_norm_from_a_start_nearly_orthogonal_to_it():
+    """σ₁² is 98% of ‖P‖_F², but the start P·1 meets the leading left singular vector at a cosine of about
+    0.003 (v₁ nearly ⊥ 1, as signed columns that cancel make it): the first Rayleigh quotients lie far
+    below half of ‖P‖_F², and two iterations later the iteration has turned to u₁.  The norm is proven
+    (LAPACK's SVD norm to 16 roundings), not left to the eigensolver — as it was while a matrix not yet
+    past half of ‖P‖_F² at the first iteration was given up."""
+    from symbptt.numeric.spectral import certified_norms
+
+    rng = np.random.default_rng(5)
+    m = 40
+    Q = np.linalg.qr(rng.normal(size=(m, m)))[0]
+    ones = np.ones(m) / np.sqrt(m)
+    away = np.linalg.qr(np.column_stack([ones, rng.normal(size=(m, m - 1))]))[0][:, 1]  # ⊥ 1
+    v1 = away + 0.00005 * ones  # P·1 = Σ sᵢ (vᵢ·1) uᵢ: its u₁ part is s₁·0.00005·√m
+    V = np.linalg.qr(np.column_stack([v1, rng.normal(size=(m, m - 1))]))[0]
+    s = np.array([1.0, 0.12] + [0.01] * (m - 2))
+    P = (Q * s) @ V.T
+    start = P @ np.ones(m)
+    assert abs(start @ Q[:, 0]) / np.linalg.norm(start) < 0.01  # nearly orthogonal, as intended
+    found = certified_norms(P[None])[0]
+    assert not np.isnan(found) and abs(found / np.linalg.norm(P, 2) - 1) <= 16 * 2.0**-53
+
+
 def _gain_sweep_by_svd(gains, T, activation, n, seed):
     """Per gain, one time step at a time: the full product of J_t = diag(σ'(a_t))·gW0 (rescaled by its
     largest entry) and LAPACK's 2-norm of it."""

@@ -48,7 +48,11 @@ def spectral_norms(products: np.ndarray, start: np.ndarray,
     return estimate, Q
 
 
-CERTIFY_STEPS = 12  # power iterations a matrix is given to prove its norm before the eigensolver takes it
+CERTIFY_STEPS = 24  # power iterations a matrix is given to prove its norm before the eigensolver takes it
+# iterations every matrix is given before one whose Rayleigh quotients are not yet the larger half of ‖P‖_F²
+# is left: the start P·1 can be nearly orthogonal to the leading singular vector (its columns' signs
+# cancel), and a product whose σ₁² is 98% of ‖P‖_F² then needs two iterations to show it
+WARM_STEPS = 3
 
 
 def certified_norms(mats: np.ndarray) -> np.ndarray:
@@ -63,7 +67,8 @@ def certified_norms(mats: np.ndarray) -> np.ndarray:
     largest eigenvalue of PᵀP does from LAPACK's eigensolver; measured, both are within a few 2⁻⁵³ of
     the SVD's norm).  A matrix whose residual does not shrink fast enough to get there within
     CERTIFY_STEPS iterations, or whose σ₁² may not be the larger half of ‖P‖_F² (a short product, whose
-    singular values are alike), is left NaN for the caller's eigensolver.
+    singular values are alike) once WARM_STEPS iterations have had the chance to show it, is left NaN for
+    the caller's eigensolver.
 
     Args:
         mats: a stack of square float64 matrices, shape (G, m, m).
@@ -105,7 +110,8 @@ def certified_norms(mats: np.ndarray) -> np.ndarray:
             slow = dominant & ((rate >= 1) | (needed > CERTIFY_STEPS - 1 - step))
             keep &= ~slow
         size = np.linalg.norm(z, axis=1)  # ‖PPᵀu‖ ≤ σ₁² too, and nearer to it than θ while u turns
-        keep &= (size > 0) & (dominant | (2 * size > frob[live]))  # else σ₁² may not be the larger half
+        # else σ₁² may not be the larger half (given WARM_STEPS iterations to show it)
+        keep &= (size > 0) & (dominant | (2 * size > frob[live]) | (step + 1 < WARM_STEPS))
         if not keep.all():
             P = P[keep]
         live, u, previous = live[keep], z[keep] / size[keep, None], r2[keep]
