@@ -117,10 +117,11 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     finally:
         sys.path.remove("benchmarks")
 
-    def rows(rnn: float, lstm: float, solved: float = 3.4) -> list[list[str]]:
+    def rows(rnn: float, lstm: float, solved: float = 3.4, measured: tuple[float, float] = (5.6, 2.4)
+             ) -> list[list[str]]:
         return [[f"{cell} n = 64, T = 100", "33 ms", "1.2 ms", "26.5×", f"16 ms ({ratio}×)",
-                 f"70 of 101: 4.1 ms ({solved}×)", "7 ms (5.7×)", "NOT met"]
-                for cell, ratio in (("rnn", rnn), ("lstm", lstm))]
+                 f"70 of 101: 4.1 ms ({solved}×)", "7 ms (5.7×)", f"8.6 ms (report {against}×)", "NOT met"]
+                for cell, ratio, against in (("rnn", rnn, measured[0]), ("lstm", lstm, measured[1]))]
 
     both = numbers.report_note(rows(13.1, 11.6))
     assert "rnn 13.1×, lstm 11.6×" in both and "for every cell" in both
@@ -144,9 +145,17 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     # the rest of the report besides the norms: 26.5× less the norms' ratio, the reruns' 5.7× among it
     assert "rest of the report costs rnn 13.4×, lstm 14.9× the gradients" in both and "over the 2× target by " \
         "itself for every cell: norms at no cost" in both and "rnn 5.7×, lstm 5.7×" in both
-    light = [row[:3] + ["3.0×", "16 ms (1.5×)"] + row[5:6] + ["1 ms (0.4×)", "NOT met"] for row in rows(1, 1)]
+    light = [row[:3] + ["3.0×", "16 ms (1.5×)"] + row[5:6] + ["1 ms (0.4×)"] + row[7:] for row in rows(1, 1)]
     assert "rest of the report costs rnn 1.5×, lstm 1.5× the gradients" in numbers.report_note(light)
     assert "within the target" in numbers.report_note(light) and "no cost" not in numbers.report_note(light)
+    # against the gradients with their digits measured (digits=12): which cells are within 2× of them
+    assert "the report costs rnn 5.6×, lstm 2.4×: over 2× of them for every cell." in both
+    one_within = numbers.report_note(rows(1, 1, measured=(1.8, 2.4)))
+    assert "rnn 1.8×, lstm 2.4×: within 2× of them for rnn only." in one_within
+    assert "within 2× of them for every cell." in numbers.report_note(rows(13.1, 11.6, measured=(1.8, 2.0)))
+    # the reruns counted for each cell: the LRU's fourth (outward) rerun is named, not hidden in "three"
+    assert "the three reruns" in both and "four for" not in both
+    assert "the three (four for lru) reruns" in unit_note
 
 
 def test_the_sentences_under_the_grid_follow_its_rows_and_step_costs():
