@@ -2123,3 +2123,22 @@ def test_a_rerun_that_makes_a_value_undefined_counts_as_no_digit_kept():
     assert reruns._changes(mp, np.array([mpmath.mpf("1.1"), mpmath.mpf("nan")], dtype=object)) == (math.inf, math.inf)
     assert reruns._widest([(np.ones(2), np.array([np.nan, 1.0]))], 2.0, 0.0, 0.0) == (math.inf, math.inf)
     assert reruns._digits(math.inf) == -math.inf and reruns.shown_digits((-math.inf, -17.04)) == (-math.inf, -17.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=True, allow_subnormal=True), min_size=1, max_size=12),
+       st.integers(4, 300))
+def test_to_mp_holds_every_float64_exactly_at_any_working_precision(values, prec):
+    """forward.to_mp, which every exact pass reads its float64 parameters and inputs through: each entry is
+    the float64 itself (its mantissa and exponent, sign of a zero included), even where the working
+    precision is below float64's 53 bits, in the array's shape."""
+    from symbptt.numeric.forward import to_mp
+
+    array = np.array(values).reshape(len(values), 1)
+    with mpmath.workprec(prec):
+        got = to_mp(array)
+    assert got.shape == array.shape and got.dtype == object
+    with mpmath.workprec(2000):
+        for mine, v in zip(got.ravel(), array.ravel(), strict=True):
+            assert type(mine) is mpmath.mpf and mine == mpmath.mpf(v) and float(mine) == v
+            assert math.copysign(1.0, float(mine)) == math.copysign(1.0, v)

@@ -611,11 +611,15 @@ def _joint_mp(cc: CompiledCell, row: list[np.ndarray]) -> list[np.ndarray] | Non
 
 
 def to_mp(array: np.ndarray) -> np.ndarray:
-    """A float array as an object array of mpf (exact: every float64 is an mpf)."""
-    out = np.empty(np.shape(array), dtype=object)
-    for idx, v in np.ndenumerate(np.asarray(array, dtype=float)):
-        out[idx] = mpmath.mpf(v)
-    return out
+    """A float array as an object array of mpf (exact: every float64 is an mpf, made from its own mantissa
+    and exponent whatever the working precision — a third faster than mpmath.mpf(v) of each)."""
+    flat = np.asarray(array, dtype=float)
+    out = np.empty(flat.size, dtype=object)
+    out[:] = [_MAKE(_FROM_FLOAT(v)) for v in flat.ravel().tolist()]
+    return out.reshape(flat.shape)
+
+
+_MAKE, _FROM_FLOAT = mpmath.mp.make_mpf, mpmath.libmp.from_float
 
 
 __all__ = ["CellDomainError", "CompiledCell", "Trajectory", "UlpNoise", "cancelled_digits", "compiled",
