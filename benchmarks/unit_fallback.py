@@ -69,7 +69,7 @@ def rows(smoke: bool) -> list[list[str]]:
         ratio = now / alone
         status = "float64 held" if not got.digits else "met" if ratio <= TARGET else "NOT met"
         out.append([f"{cell} n = {n}, T = {T}, batch {B}", f"{now * 1e3:.0f} ms", units, f"{before * 1e3:.0f} ms",
-                    f"{now / before:.2f}×", f"{ratio:.0f}×", kept, status])
+                    f"{now / before:.2f}×", f"{ratio:.1f}×", kept, status])
     return out
 
 
