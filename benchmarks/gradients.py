@@ -329,9 +329,10 @@ def report(smoke: bool) -> list[list[str]]:
     """The whole `grad` report against the gradients alone — symbptt.gradients on the same parameters, the
     public call users time (compiled where Numba runs it), its loss and gradients checked against the
     report's — n = 64, T = 100, with three of the report's parts timed alone: the Jacobian norms at every k,
-    within them the eigensolves of the products power iterations do not prove (unproven), and the two
-    nudged reruns that measure the digits float64 kept.  Wall-clock medians: LAPACK's eigensolver runs on
-    every core, which CPU time would count twice."""
+    within them the eigensolves of the products power iterations do not prove (unproven), and the
+    nudged reruns that measure the digits float64 kept; and beside it the gradients as `grad` prints them,
+    their digits measured (``digits=12``).  Wall-clock medians: LAPACK's eigensolver runs on every core,
+    which CPU time would count twice."""
     import math
 
     import symbptt
