@@ -387,9 +387,9 @@ def report_note(rows: list[list[str]]) -> str:
     products power iterations do not prove do so by themselves."""
     from symbptt.symbolic.shown import in_series
 
-    alone = {row[0].split()[0]: float(row[4].split("(")[1].rstrip("×)")) for row in rows}
+    alone = {row[0].split()[0]: _ratio(row[4]) for row in rows}
     units = [row[0].split()[0] for row in rows if row[5] == UNIT_BY_UNIT]
-    solved = {row[0].split()[0]: (row[5].split(":")[0], float(row[5].split("(")[1].rstrip("×)")))
+    solved = {row[0].split()[0]: (row[5].split(":")[0], _ratio(row[5]))
               for row in rows if row[5] != UNIT_BY_UNIT}
     over = [cell for cell, ratio in alone.items() if ratio > 2]  # in the table's order
     each = ", ".join(f"{cell} {ratio:.1f}×" for cell, ratio in alone.items())
