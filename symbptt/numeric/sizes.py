@@ -26,9 +26,9 @@ of ROUNDING, by one convention:
     leaf, number  0: a stored value's own rounding is its nudge, a parameter is exact
 
 so an expression without a sum, and without a function of a value it computes, has size 0 and its nudge
-is one rounding, as before; the rerun moves the
-value by ROUNDING times the size besides (forward.nudged_coefficients, the nudged forward pass,
-jit_source.unit_lines).  A function it cannot differentiate (Max, Min) counts its arguments' sizes.
+is one rounding, as before; the rerun moves the value by ROUNDING times the size besides
+(forward.nudged_coefficients, the nudged forward pass, jit_source.unit_lines).  A function it cannot
+differentiate (Max, Min) counts its arguments' sizes.
 """
 
 from __future__ import annotations
