@@ -60,10 +60,12 @@ GATHER_OPS = 40  # the largest coefficient (SymPy's count_ops) put over one deno
 # built-in cells' are at most 25; SymPy's factor of a cell file's 63-operation coefficient ran for minutes
 
 
+@lru_cache(maxsize=1024)
 def _gathered(expr: sp.Expr) -> sp.Expr:
     """A coefficient over one denominator with its numerator factored, when that is no larger: minLSTM's
     h/(f + i) − (f h + i ã)/(f + i)², whose two terms cancel when f ≫ i, becomes i (h − ã)/(f + i)².
-    A coefficient of more than GATHER_OPS operations is kept as it is (factoring it costs without bound)."""
+    A coefficient of more than GATHER_OPS operations is kept as it is (factoring it costs without bound).
+    Remembered: a cell's float64 and mpmath functions (two CompiledCells) gather the same coefficients."""
     if sp.count_ops(expr) > GATHER_OPS:
         return expr
     candidate = sp.factor(sp.together(expr))
