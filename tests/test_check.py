@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from symbptt import check
-from symbptt.check import DRAWN, random_trial, run_checks
+from symbptt.check import DRAWN, WITH_FILES, random_trial, run_checks
 
 
 @pytest.mark.slow  # 5–6 s; test_cli runs check end to end in every suite
@@ -28,9 +28,17 @@ def test_trials_cover_every_cell_size_and_saturation():
     assert {"a/(1+abs(a))", "erf(a)", "max(a, 0.1*a)"} <= {t.activation for t in trials}
 
 
+def _first_seed(wanted) -> int:
+    """The first seed whose first trial (T ≤ 3, the cells drawn by default) is one ``wanted`` accepts: one
+    trial that can show the planted bug, instead of several drawn until one does."""
+    return next(seed for seed in range(1000) if wanted(random_trial(np.random.default_rng(seed), 3, WITH_FILES)))
+
+
 def _matrix_trials(methods: tuple[str, ...]) -> check.CheckReport:
-    """Trials drawn until several have n ≥ 2 (enough for a matrix bug to show)."""
-    return run_checks(trials=6, seed=3, T_max=3, methods=methods)
+    """One trial of a cell with a full recurrent weight, n ≥ 2 and more than one step: enough for a matrix
+    bug to show."""
+    seed = _first_seed(lambda t: t.cell in ("rnn", "lstm", "gru") and t.n >= 2 and t.T >= 2)
+    return run_checks(trials=1, seed=seed, T_max=3, methods=methods)
 
 
 def test_a_printed_recursion_without_its_transpose_is_caught(monkeypatch):
@@ -63,7 +71,8 @@ def test_swapped_columns_of_U_in_the_json_are_caught(monkeypatch):
         return original(block, shape, scalar)
 
     monkeypatch.setattr(r, "_split", swapped)
-    report = run_checks(trials=10, seed=4, T_max=3, methods=("grad JSON",))
+    seed = _first_seed(lambda t: t.text is None and t.m >= 2 and t.n != t.m)  # U of n rows and m ≥ 2 columns
+    report = run_checks(trials=1, seed=seed, T_max=3, methods=("grad JSON",))
     assert report.worst["grad JSON"] > 1e-3
 
 
