@@ -266,6 +266,7 @@ def test_the_split_report_is_the_same_from_either_pass_but_for_the_name(monkeypa
     assert grad_report.READ_IN_FLOAT64 in words[0]
 
 
+@pytest.mark.slow  # 3–4 s of Arb and mpmath passes: the exhaustive run (`pytest -m slow`) keeps the benchmark working
 def test_the_benchmark_of_exact_passes_runs_and_says_which_path_ran():
     """benchmarks/exact_passes.py in its smoke sizes: Arb's pass and rest serve the drawn rnn (its rest
     within 1e-25 of mpmath's at 30 digits), and the gradients call on the chaotic network reads its exact

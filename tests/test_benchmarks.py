@@ -84,15 +84,20 @@ def test_the_measured_digits_table_runs_and_its_sentence_follows_its_rows():
     assert "reruns ran compiled," in numbers.measured_note(rows)
 
 
-def test_the_unit_fallback_table_runs_and_its_sentence_follows_its_rows():
+@pytest.mark.slow  # 4 s: four cells' units computed exactly, twice each; the sentence below runs in every suite
+def test_the_unit_fallback_table_runs():
     """benchmarks/unit_fallback.py at smoke size (digits=14: some units short, the whole model exact with the
-    unit path planted away), and the sentence under its table from its rows."""
+    unit path planted away)."""
     script = benchmark_script("unit_fallback")
     made = script.rows(True)
     assert [row[0].split()[0] for row in made] == list(script.CELLS)
     taken = [row for row in made if row[2] != "none"]
     assert taken and all(int(row[2].split()[0]) < int(row[2].split()[-1]) for row in taken)
     assert all(float(row[6].split(", then ")[1]) >= 14 for row in taken)  # the claims counted again hold 14
+
+
+def test_the_sentence_under_the_unit_fallback_table_follows_its_rows():
+    script = benchmark_script("unit_fallback")
     rows = [["a n = 1", "10 ms", "1 of 4", "40 ms", "0.25×", "3×", "11.8, then 12.9", "met"],
             ["b n = 1", "20 ms", "none", "20 ms", "1.00×", "9×", "11.9, then 11.9", "NOT met"]]
     assert "4.0–4.0× less time" in script.note(rows) and "within the 5× target" in script.note(rows)
