@@ -189,10 +189,10 @@ def test_a_pass_carried_with_a_wider_exponent_agrees_with_the_reference(seed, ex
 
 @pytest.mark.parametrize(("seed", "n", "T", "scale"), [*CASES, (7, 4, 100, 100.0), (3, 3, 50, 60.0)])
 def test_the_cancellation_read_from_the_distances_is_the_exact_passs(seed, n, T, scale):
-    """distances.cancellation, read off the float64 pass, is the count forward.difference_digits measures
+    """distances.cancellation, read off the float64 pass, is the count cancelled.difference_digits measures
     on an exact pass at 150 digits, to 1e-9 digits (a planted |u| + |v| of 1, or a gap read from the
     values, moves it by 0.3 digits or more); it leaves the trajectory as it was."""
-    from symbptt.numeric.forward import difference_digits
+    from symbptt.numeric.cancelled import difference_digits
 
     params, x, y = _saturated(seed, n, T, scale)
     model = _model(params, x, y)

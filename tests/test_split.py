@@ -17,9 +17,10 @@ from mpmath.libmp import dps_to_prec
 
 from symbptt.config import parse_config
 from symbptt.numeric import arbforward, grad_report, reruns, split
+from symbptt.numeric.cancelled import difference_digits
 from symbptt.numeric.exact import exact_forward
 from symbptt.numeric.factors import ArrayFactors, gradient_blocks
-from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise, difference_digits
+from symbptt.numeric.forward import ROUNDING, Trajectory, UlpNoise
 from symbptt.reference import bptt
 
 

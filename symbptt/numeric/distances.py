@@ -218,7 +218,7 @@ def carried(cc: CompiledCell, traj: Trajectory) -> bool:
 def cancellation(cc: CompiledCell, traj: Trajectory) -> float | None:
     """The decimal digits the cell's differences cancel on a float64 trajectory, read from the distances
     to ±1: the largest log10((|u| + |v|)/|u − v|) over every step, unit, layer and difference u − v, the
-    quantity forward.difference_digits measures on an exact pass, held here to the KEPT_DIGITS digits
+    quantity cancelled.difference_digits measures on an exact pass, held here to the KEPT_DIGITS digits
     the running bound promises; the trajectory is not changed.  An exact pass needs about this many
     digits more than it keeps (exact.measured_saturation starts from it).
 

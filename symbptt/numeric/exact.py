@@ -21,10 +21,11 @@ from ..budget import MAX_MP_DIGITS, saturation_digits_needed
 from ..collector import fewer_full_collections
 from ..errors import RunFailed
 from . import arbforward, jit, jit_nudge, kernel, split, tangent, underflow
+from .cancelled import difference_digits
 from .cost import arb_cost, mp_cost
 from .distances import cancellation, carried
 from .factors import ArrayFactors, FloatWatch, NumericModel, gradient_blocks
-from .forward import Trajectory, compiled, difference_digits, forward
+from .forward import Trajectory, compiled, forward
 
 DPS = 30  # the digits of an exact pass that recomputes what float64 lost to range
 MAX_DIGITS = MAX_MP_DIGITS  # the most digits an exact recomputation uses
@@ -98,7 +99,7 @@ def measured_saturation(model: NumericModel, bound: int, least: int = 0, guess: 
                         ) -> tuple[int, ArrayFactors, NumericModel, float]:
     """The exact forward pass of a model whose saturated gates may make its differences cancel, at the
     digits they need as measured on that pass: DPS more than the most any of them cancels
-    (forward.difference_digits), and at least ``least``.  Tried first at DPS more than ``guess`` rounded
+    (cancelled.difference_digits), and at least ``least``.  Tried first at DPS more than ``guess`` rounded
     up, and one spare — ``guess`` being the count the float64 pass's distances to ±1 read
     (distances.cancellation) — or, without one, at 2·DPS digits, and raised until the pass's own count
     fits (_saturated_digits), never beyond ``bound`` (saturation_digits, which always suffices) unless
@@ -139,7 +140,7 @@ def float_cancellation(values: ArrayFactors) -> float | None:
 
 
 def _saturated_digits(dps: int, cancelled: float, bound: int) -> int:
-    """The digits a pass at ``dps`` whose differences cancel ``cancelled`` digits (forward.difference_digits)
+    """The digits a pass at ``dps`` whose differences cancel ``cancelled`` digits (cancelled.difference_digits)
     asks for, at most ``bound``: ``dps`` when it holds DPS more than that; DPS more than the count when the
     differences kept 3 digits or more (then the count is theirs, not rounding's); else (∞ included, a
     difference that lost every digit) twice ``dps``, as the count only says "more"."""

@@ -23,6 +23,7 @@ from ..errors import RunFailed
 from ..paths import evaluate_truncated, targets
 from ..validate import instance, integer
 from . import arbforward, split, unitwise
+from .cancelled import cancelled_digits
 from .cost import truncated_cost
 from .exact import (
     DPS,
@@ -36,7 +37,7 @@ from .exact import (
     saturation_digits,
 )
 from .factors import ArrayFactors, FloatWatch, NumericModel, summed_to
-from .forward import Trajectory, cancelled_digits
+from .forward import Trajectory
 from .logspace import (
     constant_factor,
     constant_regime,
@@ -374,7 +375,7 @@ def _precision(used_mp: int, lost: float, cancelled: float, max_lost: float = 16
     """The precision used and the digits it keeps, in words: ``kept`` as measured by kept_digits (None
     when the float64 pass was not finished), beside the Jacobian norms' amplification, the cancellation
     measured in the forward pass and, for saturated gates, the most their differences cancel on the exact
-    pass (``differences``, forward.difference_digits); ``engine``: what made the exact forward pass
+    pass (``differences``, cancelled.difference_digits); ``engine``: what made the exact forward pass
     (forward_engine), ``rest``: what computed the gradients from it where float64 did not (split.exact_pass);
     ``short``: where float64 read from that pass fell short, what it kept and the digits the rest took
     (ReadIn.rest_digits); ``found``: where the check of the exact forward pass raised its digits, the

@@ -477,7 +477,7 @@ def _split(R: Any, report: Any, model: NumericModel, values: ArrayFactors, digit
         made; its digits; the fewer digits an exact rest from it needs where the float64 rest fell short,
         as its reruns measured it (reruns.ReadIn.rest_digits), else None), so that the caller can compute
         the rest exactly from the same pass."""
-    from .forward import cancelled_digits
+    from .cancelled import cancelled_digits
     from .logspace import listed_steps, log10_jacobian_norms
 
     ks = listed_steps(model.T)

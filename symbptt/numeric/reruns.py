@@ -20,10 +20,11 @@ import numpy as np
 
 from ..cells import Cell
 from . import arbforward, jit_units, kernel, split
+from .cancelled import float_difference_digits
 from .cost import arb_seconds, mp_seconds
 from .exact import DPS, exact_forward, saturated_in_float64, saturated_stands
 from .factors import ArrayFactors, NumericModel, Unwatched, gradient_blocks
-from .forward import ROUNDING, Trajectory, UlpNoise, compiled, float_difference_digits
+from .forward import ROUNDING, Trajectory, UlpNoise, compiled
 from .jit_nudge import nudged_gradients
 from .logspace import log10_jacobian_norms
 
