@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symbptt"
 LAYERS = [
     ("printing", {"printing"}),  # the printers: they read what they print from the objects, import nothing
     ("base", {"caching", "collector", "errors", "escape", "lazy", "limits", "validate", "progress", "output", "wrap",
-              "safeexpr", "shipped", "primitives", "notation", "templates", "activations", "reference",
+              "safeexpr", "shipped", "primitives", "notation", "templates", "gamma", "activations", "reference",
               "reference_files"}),
     ("cells", {"cells"}),
     ("model", {"step", "model", "paths", "config", "budget"}),
