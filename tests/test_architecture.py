@@ -276,3 +276,18 @@ def test_no_module_keeps_a_registry_that_functions_fill():
     assert found == {"notation.py": ["seq: _SEQS[…] ="], "check/__init__.py": ["_start_worker: _WORKER.update()"]}
     planted = "PARAM_BASES = {'W'}\nTABLE: dict = {}\n\ndef register(b):\n    PARAM_BASES.add(b)\n    TABLE[b] = 1\n"
     assert registries(planted) == ["register: TABLE[…] =", "register: PARAM_BASES.add()"]
+
+
+MAX_LINES = 600  # the guideline: a module that grows past it is split where it has two subjects
+
+
+def _too_long(root: Path) -> dict[str, int]:
+    return {str(path.relative_to(root)): lines for path in sorted(root.rglob("*.py"))
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+
+
+def test_every_module_of_the_package_stays_within_its_size(tmp_path):
+    assert _too_long(PACKAGE) == {}
+    (tmp_path / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))  # planted: one line too many
+    (tmp_path / "short.py").write_text("x = 1\n" * MAX_LINES)
+    assert _too_long(tmp_path) == {"long.py": MAX_LINES + 1}
