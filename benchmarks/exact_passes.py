@@ -52,7 +52,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import _interleaved, median_time  # noqa: E402  (benchmarks/run.py)
+from timing import interleaved, median_time  # noqa: E402  (benchmarks/timing.py)
 
 import symbptt  # noqa: E402
 from symbptt.activations import get_activation  # noqa: E402
@@ -69,10 +69,10 @@ from symbptt.primitives import forget_mp_values  # noqa: E402
 
 
 def _median_pair(first: Callable[[], object], second: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """CPU-time medians of two functions run alternately (run.py's _interleaved), after one untimed call
+    """CPU-time medians of two functions run alternately (timing.interleaved), after one untimed call
     of each."""
     first(), second()
-    return _interleaved(first, second, repeats)
+    return interleaved(first, second, repeats)
 
 
 def drawn(cell: str, n: int, T: int, seed: int = 0) -> NumericModel:

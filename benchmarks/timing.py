@@ -1,8 +1,9 @@
-"""Timing helpers the benchmarks share: the median of repeated calls, functions timed side by side in
-blocks, and a Markdown table of rows."""
+"""Timing helpers the benchmarks share: the median of repeated calls (one call in a smoke run), functions
+timed side by side in blocks, a Markdown table of rows, and the words a row uses for a time and a target."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -10,14 +11,48 @@ import numpy as np
 
 
 def median(func: Callable[[], object], repeats: int, clock: Callable[[], float] = time.process_time) -> float:
-    """The median time of ``repeats`` calls, CPU time unless another clock is given (run.py's median_time
-    is this one)."""
+    """The median time of ``repeats`` calls, CPU time unless another clock is given (median_time is this one,
+    with one call in a smoke run)."""
     times = []
     for _ in range(repeats):
         start = clock()
         func()
         times.append(clock() - start)
     return float(np.median(times))
+
+
+SMOKE = {"on": False}  # a smoke run checks that every case runs: one repeat each, no warm-up
+
+
+def median_time(func, repeats: int, clock=time.perf_counter) -> float:
+    """Median seconds of ``repeats`` calls by ``clock`` (wall by default); one call in a smoke run."""
+    return median(func, 1 if SMOKE["on"] else repeats, clock)
+
+
+def fmt(seconds: float | None) -> str:
+    return "—" if seconds is None else (f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s")
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def cpu_median(func, repeats: int) -> float:
+    return median_time(func, repeats, time.process_time)
+
+
+def interleaved(first, second, repeats: int) -> tuple[float, float]:
+    """CPU-time medians of two functions run alternately, so that a change in the machine's speed during
+    the run falls on both sides of their ratio; each from a collected heap (gc.collect, untimed), so that
+    neither pays for collecting what the other left (a pass read after mpmath's took 280 ms, 140 alone)."""
+    a, b = [], []
+    for _ in range(repeats):
+        for func, times in ((first, a), (second, b)):
+            gc.collect()
+            start = time.process_time()
+            func()
+            times.append(time.process_time() - start)
+    return float(np.median(a)), float(np.median(b))
 
 
 PASSES = 3  # side_by_side times every function's block this many times, in turn
