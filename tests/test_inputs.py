@@ -536,3 +536,27 @@ def test_a_sigma_prime_beyond_float64s_logs_is_never_called_zero_in_sweeps_and_f
     assert not any("exactly 0" in text for _, text in data.values["labels"])
     figure, data = plot.regimes("sinh(a)", 0.1, 0.5, points=7, T_max=5, beside="none")  # every value held
     assert "beyond what float64 holds" not in " ".join(t.get_text() for t in figure.texts)
+
+
+def test_where_the_branches_of_a_min_tie_its_slope_is_one_branch_s():
+    """min(a, log(1 + eᵃ)) is a for every a: its branches differ by log(1 + e^−a), which float64 loses from
+    a ≈ 37 and 30 digits from a ≈ 70.  There both of σ''s steps were 0 at the tie, so σ' = 0 where it is 1,
+    and a unit driven past it had ∂L/∂h_0 = 0 in an exact report (benchmarks/activation_fuzz.py, seed 21:
+    0 where it is 1.1·10^47).  The pair of steps is now one: at a tie σ' is the first branch's slope."""
+    from conftest import benchmark_script
+
+    import symbptt
+
+    act = get_activation("min(a, log(1 + exp(a)))")
+    assert list(act.np_dsigma(np.array([40.0, 0.5, -3.0]))) == pytest.approx([1.0, 1.0, 1.0], rel=1e-15)
+    with mpmath.workdps(30):
+        assert act.mp_dsigma(mpmath.mpf(100)) == 1  # a tie to 30 digits: 1, not 0
+    fuzz = benchmark_script("activation_fuzz")
+    tree = fuzz.Tree(act.name, lambda a: a, lambda a: mpmath.mpf(1))  # σ(a) = a: its reference
+    x = [float(v) for v in np.random.default_rng(3).uniform(-1, 1, 40)]
+    want = fuzz.settled(tree, 2.0, 1.0, 0.1, 0.3, x)  # the state doubles each step: a reaches 10^12
+    params = {"W": np.array([[2.0]]), "U": np.array([[1.0]]), "b": np.array([0.1]), "h0": np.array([0.3])}
+    got = symbptt.gradients(params, np.array(x).reshape(-1, 1, 1), np.zeros((1, 1)), activation=act.name)
+    for name in ("W", "U", "b", "h0"):
+        entry = float(np.ravel(got.grads[name])[0])
+        assert entry == pytest.approx(float(want[name]), rel=1e-12), name
