@@ -256,7 +256,7 @@ def _pruned(expr: sp.Piecewise) -> sp.Expr:
 
 def _binary(expr: sp.Expr) -> sp.Expr:
     """``expr`` with every max and min of three or more arguments nested two at a time (max(x, max(y, z)),
-    left unevaluated), so that each switch of σ' is one pair of steps (tie_steps)."""
+    left unevaluated), so that each switch of σ' is one pair of steps (slope_of)."""
     def nested(node: sp.Expr) -> sp.Expr:
         out = node.args[-1]
         for arg in reversed(node.args[:-1]):
@@ -266,27 +266,27 @@ def _binary(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)) and len(e.args) > 2, nested)
 
 
-def tie_steps(raw: sp.Expr, sigma: sp.Expr) -> sp.Expr:
-    """σ' = ``raw`` (sympy.diff of ``sigma``) with each max's or min's pair of steps made one: the slope of one
-    branch wherever the two tie.  SymPy's steps are ½ at 0, so its pair H(d)·f' + H(−d)·g' averages the two
-    slopes at a tie; with each step 0 there (the kink convention) it was 0, neither branch's slope.  Where
-    d is linear in a, left_kinks takes the slope from the left; elsewhere the first branch's slope is taken
-    at a tie: H(d) is written 1 − H(−d).  A tie may be one only to the digits carried (min(a, log(1 + eᵃ))
-    at a = 10^24, whose branches differ by e^(−10^24)), and there the two slopes agree as well."""
-    pairs = [node for node in _binary(sigma).atoms(sp.Max, sp.Min) if len(node.args) == 2]
-    for node in pairs:
+def slope_of(expr: sp.Expr, var: sp.Symbol = A, linear_from_left: bool = True) -> sp.Expr:
+    """sympy.diff of ``expr`` by ``var`` with each max's or min's pair of steps made one, so that wherever
+    the two branches tie the derivative is one branch's slope.  SymPy's steps are ½ at 0, so its pair
+    H(d)·f' + H(−d)·g' averages the two slopes at a tie; with each step 0 there (the kink convention) it
+    would be 0, neither branch's.  The first branch's slope is taken at a tie (H(d) is written 1 − H(−d)),
+    except, for an activation (``linear_from_left``), where d is linear in a: left_kinks takes the slope
+    from the left there.  A tie may be one only to the digits carried (min(a, log(1 + eᵃ)) at a = 10^24,
+    whose branches differ by e^(−10^24)), and there the two slopes agree as well."""
+    raw = sp.diff(_binary(expr), var)
+    for node in _binary(expr).atoms(sp.Max, sp.Min):
         f, g = node.args
         d = g - f if isinstance(node, sp.Min) else f - g  # f is taken where d > 0
-        if sp.diff(d, A).is_number:
-            continue
-        raw = raw.xreplace({sp.Heaviside(d): 1 - sp.Heaviside(-d)})
+        if not linear_from_left or not sp.diff(d, var).is_number:
+            raw = raw.xreplace({sp.Heaviside(d): 1 - sp.Heaviside(-d)})
     return raw
 
 
 def _custom(text: str) -> Activation:
     """A user expression in a: σ' by sympy.diff (simplified), γ from its critical points."""
     sigma = parse_activation(text)
-    raw = tie_steps(sp.diff(_binary(sigma), A), sigma)
+    raw = slope_of(sigma)
     dsigma = left_kinks(raw)
     shown_dsigma = P.plain(simplify_derivative(P.plain(raw)))
     np_sigma = _vectorised(sp.lambdify(A, sigma, numpy_functions(sigma)))

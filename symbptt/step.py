@@ -24,6 +24,7 @@ from functools import cached_property, lru_cache
 import sympy as sp
 
 from . import primitives as P
+from .activations import slope_of
 from .cells import INPUT, Cell, prev, unit
 
 
@@ -56,7 +57,9 @@ class StepGraph:
         for name, expr in self.cell.nodes:
             for parent in self.node_names + self.leaves:
                 if parent != name and self.symbol(parent) in expr.free_symbols:
-                    out[(name, parent)] = sp.diff(expr, self.symbol(parent))
+                    # a max or a min: where its branches tie, one branch's slope (activations.slope_of)
+                    out[(name, parent)] = (slope_of(expr, self.symbol(parent), linear_from_left=False)
+                                           if expr.has(sp.Max, sp.Min) else sp.diff(expr, self.symbol(parent)))
         return out
 
     def _totals(self) -> dict[tuple[str, str], sp.Expr]:

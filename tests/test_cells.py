@@ -467,3 +467,25 @@ def test_a_cell_file_with_large_coefficients_reports_without_factoring_them(tmp_
         _, want = bptt(LARGE_COEFFICIENTS, layers, np.array([[0.5], [-0.3], [0.8]]), np.array([0.2]))
     for name in names:
         assert abs(report["grad"][name] - float(want[0][name][0])) <= 1e-10 * max(1.0, abs(float(want[0][name][0])))
+
+
+def test_where_the_branches_of_a_min_in_a_cell_file_tie_its_slope_is_one_branch_s(tmp_path):
+    """A cell file's min(p, log(1 + e^p)) is p for every p, but float64 sees its branches tie from p ≈ 37:
+    both steps of its slope were 0 there, so a state driven past it passed back nothing.  As for an
+    activation (activations.slope_of), a tie now takes one branch's slope; the gradients agree with
+    reference_files.py, which differentiates the file's text itself."""
+    import mpmath
+
+    import symbptt
+    from symbptt.reference_files import bptt
+
+    text = 'states = ["h"]\nparams = ["w", "u"]\n[update]\nh = "min(w*h + u*x, log(1 + exp(w*h + u*x)))"\n'
+    path = tmp_path / "tie.toml"
+    path.write_text(text)
+    x = np.random.default_rng(3).uniform(0, 1, (40, 1))  # w = 2: the state doubles each step, to 10^12
+    params = {"w": np.array([2.0]), "u": np.array([1.0]), "h0": np.array([0.3])}
+    got = symbptt.gradients(params, x.reshape(40, 1, 1), np.zeros((1, 1)), cell=str(path))
+    with mpmath.workdps(60):
+        _, want = bptt(text, [params], x, np.zeros(1))
+    for name in ("w", "u", "h0"):
+        assert float(np.ravel(got.grads[name])[0]) == pytest.approx(float(want[0][name][0]), rel=1e-12), name
