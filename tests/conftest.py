@@ -93,6 +93,22 @@ def normwise_error(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(b))), 1e-300)
     return float(np.max(np.abs(a - b))) / scale
 
+EXACT_DPS = 60
+
+
+def exact(cfg, truncate: int | None = None) -> tuple:
+    """Loss and gradients of a parsed configuration from the reference BPTT at 60 digits (σ' from a; shares
+    nothing with the engine)."""
+    import mpmath
+
+    from symbptt.check import reference_activation
+    from symbptt.reference import bptt
+
+    with mpmath.workdps(EXACT_DPS):
+        act = reference_activation(cfg.act_name, "mp")
+        return bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, cfg.spec.name, kind="mp", truncate=truncate)
+
+
 
 def require_program(name: str) -> str:
     """Path of an external program; fail under CI=true when it is missing, skip elsewhere."""
