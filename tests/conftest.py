@@ -93,6 +93,43 @@ def normwise_error(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(b))), 1e-300)
     return float(np.max(np.abs(a - b))) / scale
 
+@pytest.fixture
+def compiled_kernel(monkeypatch):
+    """The compiled kernel turned on (the suite turns it off); Numba and SciPy are required under CI=true."""
+    try:
+        import numba  # noqa: F401
+        import scipy  # noqa: F401
+    except ImportError as missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing.name} is required in CI (the test extra installs it) but is not installed")
+        pytest.skip(f"{missing.name} is not installed")
+    from symbptt.numeric import jit
+
+    jit.available.cache_clear()
+    monkeypatch.setenv("SYMBPTT_JIT", "1")
+    assert jit.available()
+    yield
+    jit.available.cache_clear()
+
+
+def random_model(cell: str, n: int, layers: int, loss: str, T: int, B: int, seed: int, scale: float = 0.8):
+    """Random parameters (check.trials' draw), inputs and targets of a tanh network of a built-in cell, and
+    its NumericModel: (params, x, y, model)."""
+    from symbptt.activations import get_activation
+    from symbptt.cells import get_cell
+    from symbptt.numeric.factors import NumericModel
+
+    rng = np.random.default_rng(seed)
+    spec = get_cell(cell, get_activation("tanh"))
+    m = min(spec.max_input or 3, 3)
+    params = random_layers(spec, n, m, layers, rng, scale)
+    x = rng.normal(size=(T, m, B))
+    y = rng.normal(size=(n, B) if loss == "last" else (T, n, B))
+    shaped = [{k: (np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) < 2 else np.asarray(v, dtype=float))
+               for k, v in p.items()} for p in params]
+    return params, x, y, NumericModel(spec, shaped, x, y, loss)
+
+
 EXACT_DPS = 60
 
 
