@@ -116,11 +116,7 @@ def test_the_sentence_under_the_report_table_follows_its_rows():
     """Section 12's sentences about the report say whether the norms alone are over the 2× target, and
     whether the eigensolves power iterations leave are by themselves, from the measured rows: changing the
     ratios changes the words."""
-    sys.path.insert(0, "benchmarks")
-    try:
-        import gradients as numbers
-    finally:
-        sys.path.remove("benchmarks")
+    numbers = benchmark_script("report_cases")
 
     def rows(rnn: float, lstm: float, solved: float = 3.4, measured: tuple[float, float] = (5.6, 2.4)
              ) -> list[list[str]]:
