@@ -130,6 +130,28 @@ def random_model(cell: str, n: int, layers: int, loss: str, T: int, B: int, seed
     return params, x, y, NumericModel(spec, shaped, x, y, loss)
 
 
+def assert_report_matches(report_grad, report_log, grads, params, rel=1e-12):
+    """Each entry: a number within ``rel`` of the exact value, or {sign, log10} with the exact sign and its
+    log10 within ``rel``."""
+    import mpmath
+
+    layers = report_grad if isinstance(report_grad, list) else [report_grad]
+    logs = report_log if isinstance(report_log, list) else [report_log]
+    for g, lg, want in zip(layers, logs, grads, strict=True):
+        for p in params:
+            for value, log, e in zip(np.ravel(np.array(g[p], dtype=object)), np.ravel(np.array(lg[p], dtype=object)),
+                                     np.ravel(want[p]), strict=True):
+                if e == 0:
+                    assert value == 0 and log is None
+                    continue
+                exact_log = float(mpmath.log10(abs(e)))
+                assert log is not None and abs(log - exact_log) < rel * max(1.0, abs(exact_log)) * 10
+                if abs(exact_log) < 307.5:
+                    assert value is not None and abs(value - float(e)) <= rel * abs(float(e)), (p, value, e)
+                else:
+                    assert value == {"sign": int(mpmath.sign(e)), "log10": log}, (p, value, e)
+
+
 EXACT_DPS = 60
 
 
