@@ -152,6 +152,10 @@ def assert_report_matches(report_grad, report_log, grads, params, rel=1e-12):
                     assert value == {"sign": int(mpmath.sign(e)), "log10": log}, (p, value, e)
 
 
+# one tanh unit over six steps (the shipped example's first six, loss 'last', no truncation)
+SMALL_RNN = {"activation": "tanh", "W": 1.3, "U": 0.7, "b": 0.1, "h0": 0.2, "x": [0.5, -0.3, 0.8, 0.1, -0.9, 0.4],
+             "y": 0.25}
+
 EXACT_DPS = 60
 
 
