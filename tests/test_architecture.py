@@ -286,8 +286,10 @@ def _too_long(root: Path) -> dict[str, int]:
             if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
 
 
-def test_every_module_of_the_package_stays_within_its_size(tmp_path):
-    assert _too_long(PACKAGE) == {}
+def test_every_module_stays_within_its_size(tmp_path):
+    """The package's modules, the tests' and the benchmarks'."""
+    for folder in (PACKAGE, PACKAGE.parent / "tests", PACKAGE.parent / "benchmarks"):
+        assert _too_long(folder) == {}, folder.name
     (tmp_path / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))  # planted: one line too many
     (tmp_path / "short.py").write_text("x = 1\n" * MAX_LINES)
     assert _too_long(tmp_path) == {"long.py": MAX_LINES + 1}
