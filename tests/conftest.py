@@ -93,6 +93,7 @@ def normwise_error(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(b))), 1e-300)
     return float(np.max(np.abs(a - b))) / scale
 
+
 @pytest.fixture
 def compiled_kernel(monkeypatch):
     """The compiled kernel turned on (the suite turns it off); Numba and SciPy are required under CI=true."""
