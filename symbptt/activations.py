@@ -273,14 +273,16 @@ def slope_of(expr: sp.Expr, var: sp.Symbol = A, linear_from_left: bool = True) -
     would be 0, neither branch's.  The first branch's slope is taken at a tie (H(d) is written 1 − H(−d)),
     except, for an activation (``linear_from_left``), where d is linear in a: left_kinks takes the slope
     from the left there.  A tie may be one only to the digits carried (min(a, log(1 + eᵃ)) at a = 10^24,
-    whose branches differ by e^(−10^24)), and there the two slopes agree as well."""
+    whose branches differ by e^(−10^24)), and there the two slopes agree as well.  For a cell
+    (``linear_from_left`` False) the steps come back as H, printed and computed as every step is."""
     raw = sp.diff(_binary(expr), var)
     for node in _binary(expr).atoms(sp.Max, sp.Min):
         f, g = node.args
         d = g - f if isinstance(node, sp.Min) else f - g  # f is taken where d > 0
         if not linear_from_left or not sp.diff(d, var).is_number:
             raw = raw.xreplace({sp.Heaviside(d): 1 - sp.Heaviside(-d)})
-    return raw
+    # a cell's steps as every step is printed and computed (H, 0 at 0); an activation's go through left_kinks
+    return raw if linear_from_left else raw.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
 
 
 def _custom(text: str) -> Activation:

@@ -489,3 +489,9 @@ def test_where_the_branches_of_a_min_in_a_cell_file_tie_its_slope_is_one_branch_
         _, want = bptt(text, [params], x, np.zeros(1))
     for name in ("w", "u", "h0"):
         assert float(np.ravel(got.grads[name])[0]) == pytest.approx(float(want[0][name][0]), rel=1e-12), name
+    from symbptt import primitives as P
+    from symbptt.cells.userfile import load_cell_file
+    from symbptt.step import step_graph
+
+    slope = step_graph(load_cell_file(str(path))).coefficient("h", "prev_h")  # its steps written H, as every step
+    assert slope.has(P.H) and not slope.has(sp.Heaviside)
