@@ -270,17 +270,22 @@ def slope_of(expr: sp.Expr, var: sp.Symbol = A, linear_from_left: bool = True) -
     """sympy.diff of ``expr`` by ``var`` with each max's or min's pair of steps made one, so that wherever
     the two branches tie the derivative is one branch's slope.  SymPy's steps are ½ at 0, so its pair
     H(d)·f' + H(−d)·g' averages the two slopes at a tie; with each step 0 there (the kink convention) it
-    would be 0, neither branch's.  The first branch's slope is taken at a tie (H(d) is written 1 − H(−d)),
-    except, for an activation (``linear_from_left``), where d is linear in a: left_kinks takes the slope
-    from the left there.  A tie may be one only to the digits carried (min(a, log(1 + eᵃ)) at a = 10^24,
-    whose branches differ by e^(−10^24)), and there the two slopes agree as well.  For a cell
-    (``linear_from_left`` False) the steps come back as H, printed and computed as every step is."""
-    raw = sp.diff(_binary(expr), var)
-    for node in _binary(expr).atoms(sp.Max, sp.Min):
+    would be 0, neither branch's.  At a tie the slope of the branch SymPy lists first is taken (H(d) is
+    written 1 − H(−d)), except, for an activation (``linear_from_left``), where d is linear in a:
+    left_kinks takes the slope from the left there.  A tie may be one only to the digits carried
+    (min(a, log(1 + eᵃ)) at a = 10^24, whose branches differ by e^(−10^24)), and there the two slopes
+    agree as well.  For a cell (``linear_from_left`` False) the steps come back as H, printed and computed
+    as every step is."""
+    if not expr.has(sp.Max, sp.Min):
+        return sp.diff(expr, var)
+    pairs = _binary(expr)
+    one = {}
+    for node in pairs.atoms(sp.Max, sp.Min):
         f, g = node.args
         d = g - f if isinstance(node, sp.Min) else f - g  # f is taken where d > 0
         if not linear_from_left or not sp.diff(d, var).is_number:
-            raw = raw.xreplace({sp.Heaviside(d): 1 - sp.Heaviside(-d)})
+            one[sp.Heaviside(d)] = 1 - sp.Heaviside(-d)
+    raw = sp.diff(pairs, var).xreplace(one)
     # a cell's steps as every step is printed and computed (H, 0 at 0); an activation's go through left_kinks
     return raw if linear_from_left else raw.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: P.H(e.args[0]))
 

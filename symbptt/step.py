@@ -57,9 +57,8 @@ class StepGraph:
         for name, expr in self.cell.nodes:
             for parent in self.node_names + self.leaves:
                 if parent != name and self.symbol(parent) in expr.free_symbols:
-                    # a max or a min: where its branches tie, one branch's slope (activations.slope_of)
-                    out[(name, parent)] = (slope_of(expr, self.symbol(parent), linear_from_left=False)
-                                           if expr.has(sp.Max, sp.Min) else sp.diff(expr, self.symbol(parent)))
+                    # sympy.diff, but where a max's or a min's branches tie, one branch's slope
+                    out[(name, parent)] = slope_of(expr, self.symbol(parent), linear_from_left=False)
         return out
 
     def _totals(self) -> dict[tuple[str, str], sp.Expr]:
