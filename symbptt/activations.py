@@ -22,24 +22,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import mpmath
 import sympy as sp
 
 from . import primitives as P
 from .errors import SymbpttError
-from .gamma import GAMMA_EXACT, SYMPY_MAX_OPS, SYMPY_SECONDS, find_gamma
+from .gamma import GAMMA_EXACT, SYMPY_MAX_OPS, SYMPY_SECONDS, Array, find_gamma
 from .lazy import numpy as np
-from .validate import text
-
-if TYPE_CHECKING:
-    import numpy
 from .limits import time_limit
 from .safeexpr import A, parse_activation, shown
+from .validate import text
 
 OUTPUT = sp.Symbol("h", real=True)  # an activation's output h, in which σ' is written: tanh' = 1 − h²
-Array: TypeAlias = "numpy.ndarray"  # numpy itself is imported lazily (start-up time)
 
 
 @dataclass(frozen=True)

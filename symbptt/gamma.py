@@ -212,4 +212,4 @@ def _golden_max(f: Callable, lo: float, hi: float, steps: int = 80) -> float:
     return best
 
 
-__all__ = ["GAMMA_EXACT", "SYMPY_MAX_OPS", "SYMPY_SECONDS", "find_gamma"]
+__all__ = ["GAMMA_EXACT", "SYMPY_MAX_OPS", "SYMPY_SECONDS", "Array", "find_gamma"]
