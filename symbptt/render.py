@@ -8,6 +8,9 @@ w·(1 − h_3²) share one printed template in which only the step is swapped.
 text    one equation per logical line, NumPy-style: ``*`` scalar product, ``@`` matrix product, ``.T``
         transpose, matrices as [[…], […]]; a line longer than the width continues on indented lines
 pretty  SymPy's Unicode pictures, ᵀ for the transpose, wrapped between terms and factors at the width
+
+A term or factor wider than a whole line by itself (a cell file's coefficient) is cut inside, after it was
+printed, before one of its operators (printing/breaks.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from . import notation
 from .caching import Bounded
 from .layout import MATRIX, PRODUCT, Layout, Term, is_matrix, layout
 from .printing import TextPrinter, UnicodePrinter, text
+from .printing.breaks import cut_picture, cut_text
 from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation
 from .symbolic.shown import template_of
@@ -266,6 +270,13 @@ def _wrap_text(head: str, pieces: Iterator, width: int) -> Iterator[str]:
             if len(line) + len(g) + len(token) > width and line.strip() and line != head:
                 yield line.rstrip()
                 line, g = indent, ""
+            if len(line) + len(g) + len(token) > width:  # wider than a line by itself: cut inside it
+                first, *more = cut_text(token, width - len(line) - len(g), width - len(indent))
+                line += g + first
+                for piece in more:
+                    yield line.rstrip()
+                    line = indent + piece
+                continue
             line += g + token
     yield line.rstrip()
 
@@ -441,13 +452,21 @@ def _wrap(head: Picture, pictures: list[Picture], indent: int, width: int) -> li
     rows, current, used = [], [head], head.width
     continuation = Picture.text(" " * indent + "⋅")
     for i, p in enumerate(pictures):
-        extra = p.width + (1 if i else 0)
-        if used + extra > width and len(current) > 1:
+        placed = dotted(p) if i else p
+        if used + placed.width > width and len(current) > 1:
             rows.append(hjoin(current))
-            current, used = [continuation, p], continuation.width + p.width
+            current, used, placed = [continuation], continuation.width, p
+        if used + placed.width > width:  # wider than a row by itself: cut inside it (printing.breaks)
+            for k, (lines, baseline) in enumerate(cut_picture(placed.lines, placed.baseline, width - used,
+                                                               width - indent)):
+                if k:
+                    rows.append(hjoin(current))
+                    current, used = [Picture.text(" " * indent)], indent
+                current.append(Picture(lines, baseline))
+                used += current[-1].width
             continue
-        current.append(dotted(p) if i else p)
-        used += extra
+        current.append(placed)
+        used += placed.width
     rows.append(hjoin(current))
     return [line.rstrip() for row in rows for line in row.lines]
 
@@ -476,7 +495,7 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
         if term.kind == PRODUCT:
             blocks.extend(_wrap(head, _pretty_factors(term.body, cache), indent + 3, width))
         else:
-            blocks.extend(line.rstrip() for line in hjoin([head, _not_product(term, cache, printer)]).lines)
+            blocks.extend(_wrap(head, [_not_product(term, cache, printer)], indent + 3, width))
     return "\n".join(blocks)
 
 
