@@ -9,7 +9,7 @@ from . import notation
 from .errors import SymbpttError
 from .escape import latex_text, verbatim_text
 from .forms import derive
-from .latex import _escape, align, notes_tex, tex
+from .latex import _escape, align, latex_cache, notes_tex, term_lines, tex
 from .model import RNN
 from .paths import default_wrt, resolve_wrt, targets
 from .printing import latex
@@ -110,36 +110,67 @@ def _model_section(rnn: RNN) -> str:
 {_cell_tex(rnn)}{_logistic_tex(rnn)}{activation}{layers}"""
 
 
-def _unit_paths_tex(rnn: RNN) -> list[str]:
+INLINE_CHARS = 100  # LaTeX source of a path's factor kept in its sentence; a longer one is displayed
+
+
+def _at_j(text: str) -> str:
+    return text.replace("_{t-1}", "_{j-1}").replace("_{t}", "_{j}")
+
+
+def _delimited(pieces: list[str]) -> list[str]:
+    """One factor's rows inside \\bigl( … \\bigr), which, unlike \\left…\\right, may open on one row and
+    close on another."""
+    if len(pieces) == 1:
+        return [rf"\bigl({pieces[0]}\bigr)"]
+    return [r"\bigl(" + pieces[0], *pieces[1:-1], pieces[-1] + r"\bigr)"]
+
+
+def _unit_paths_tex(rnn: RNN) -> tuple[list[str], str | None]:
     """For each state its own step multiplies unit by unit (the LSTM's c by f, the GRU's h by z): that
-    path's factor ∏ diag(coefficient_j), read from the cell's step."""
-    out = []
+    path's factor ∏ diag(coefficient_j), read from the cell's step — each "$…$" for its sentence, and,
+    where one is too long to stand in a line of text (a cell file's coefficient), all of them as the rows
+    of a displayed align*, each broken over rows as a definition is (latex.term_lines)."""
+    inline, rows, long = [], [], False
     for state, value in carried_paths(rnn):
         coef = tex(value)
-        at_j = coef.replace("_{t-1}", "_{j-1}").replace("_{t}", "_{j}")
-        if not rnn.scalar:
-            factor = rf"\operatorname{{diag}}\bigl({at_j}\bigr)"
+        long = long or len(coef) > INLINE_CHARS
+        if isinstance(value, sp.Symbol) and rnn.scalar:
+            factor, lines = _at_j(coef), [_at_j(coef)]
         else:
-            factor = at_j if isinstance(value, sp.Symbol) else rf"\bigl({at_j}\bigr)"
+            broken = [_at_j(line) for line in term_lines(value, latex_cache())]
+            if len(broken) > 1 and isinstance(value, sp.Add):
+                pieces = broken  # a sum broken over rows has its own \bigl( … \bigr)
+            else:
+                pieces = _delimited([_at_j(coef)] if len(broken) == 1 else broken)
+            diag = "" if rnn.scalar else r"\operatorname{diag}"
+            factor, lines = rf"{diag}\bigl({_at_j(coef)}\bigr)", [diag + pieces[0], *pieces[1:]]
         along = "" if only_carried(rnn) else rf" along the path that carries ${state}$ unit by unit"
-        out.append(rf"$\partial {state}_t/\partial {state}_k = \prod_{{j=k+1}}^{{t}} {factor}${along}")
-    return out
+        inline.append(rf"$\partial {state}_t/\partial {state}_k = \prod_{{j=k+1}}^{{t}} {factor}${along}")
+        rows.append(rf"\frac{{\partial {state}_t}}{{\partial {state}_k}} &= \prod_{{j=k+1}}^{{t}} {lines[0]}")
+        rows.extend(rf"&\qquad {line}" for line in lines[1:])
+    shown = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n" if long else None
+    return inline, shown
 
 
 def _bound_section(rnn: RNN) -> str:
     if not rnn.spec.uses_activation:
-        paths = _unit_paths_tex(rnn)
+        paths, shown = _unit_paths_tex(rnn)
         if not paths:
             return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate "
                     "values and derivatives, and no state is carried unit by unit.\n")
         if only_carried(rnn):
-            return ("\\section*{Bound}\nNo path back in time goes through a weight matrix: every step multiplies "
-                    "the state unit by unit, so the state Jacobian is exactly the product read off the step, "
-                    + "; ".join(paths) + ". The gradient through $t - k$ steps vanishes or explodes exactly as "
-                    "that product does.\n")
-        return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate values "
-                "and derivatives. Its factor along a state's own path is read off the step: "
-                + "; ".join(paths) + ". Such a path vanishes only as fast as that product does.\n")
+            opening = ("\\section*{Bound}\nNo path back in time goes through a weight matrix: every step multiplies "
+                       "the state unit by unit, so the state Jacobian is exactly the product read off the step")
+            closing = "The gradient through $t - k$ steps vanishes or explodes exactly as that product does.\n"
+        else:
+            opening = ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate values "
+                       "and derivatives. Its factor along a state's own path is read off the step")
+            closing = "Such a path vanishes only as fast as that product does.\n"
+            if shown is not None:
+                opening += " (along the path that carries the state unit by unit)"
+        if shown is not None:
+            return f"{opening}:\n{shown}{closing}"
+        return opening + (", " if only_carried(rnn) else ": ") + "; ".join(paths) + ". " + closing
     gamma = _gamma_tex(rnn)
     exact = "" if rnn.act.gamma_exact else f" ({rnn.act.gamma_status})"
     layered = rnn.layers > 1

@@ -148,11 +148,12 @@ Piece = tuple[str, str, str]  # (text, joiner within a line, prefix when it star
 
 def _pack(pieces: list[Piece], per_line: int) -> list[str]:
     """Greedy lines of at most ``per_line`` pieces and about CHARS_PER_LINE characters; the first line
-    bare, every other one starting with its first piece's prefix."""
+    bare, every other one starting with its first piece's prefix; a closing \\bigr) stays on the line it
+    closes (a row of its own reads as a forgotten term)."""
     lines, current, width = [], "", 0
     count = 0
     for text, joiner, prefix in pieces:
-        if count and (count >= per_line or width + len(text) > CHARS_PER_LINE):
+        if count and (count >= per_line or width + len(text) > CHARS_PER_LINE) and not text.startswith(r"\bigr)"):
             lines.append(current)
             current, width, count = prefix + text, len(text), 0
         else:

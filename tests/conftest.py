@@ -159,6 +159,10 @@ SMALL_RNN = {"activation": "tanh", "W": 1.3, "U": 0.7, "b": 0.1, "h0": 0.2, "x":
 
 EXACT_DPS = 60
 
+# a scalar cell file whose coefficient is long: min(p, log(1 + e^p)), p = w h + u x (a min whose branches tie
+# where float64 loses log(1 + e^−p); its printed slope is a sum with a fraction in it)
+TIE_CELL = 'states = ["h"]\nparams = ["w", "u"]\n[update]\nh = "min(w*h + u*x, log(1 + exp(w*h + u*x)))"\n'
+
 
 def exact(cfg, truncate: int | None = None) -> tuple:
     """Loss and gradients of a parsed configuration from the reference BPTT at 60 digits (σ' from a; shares

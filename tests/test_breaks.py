@@ -9,6 +9,7 @@ import re
 import pytest
 import sympy as sp
 from click.testing import CliRunner
+from conftest import TIE_CELL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,6 @@ from symbptt.cli import main
 from symbptt.printing import breaks
 from symbptt.printing.unicode_printer import UnicodePrinter
 
-TIE = 'states = ["h"]\nparams = ["w", "u"]\n[update]\nh = "min(w*h + u*x, log(1 + exp(w*h + u*x)))"\n'
 A, B, C, D = sp.symbols("a b c d")
 
 
@@ -119,7 +119,7 @@ def test_a_cell_files_long_coefficient_fits_the_width(tmp_path, fmt):
     from symbptt.readback import text_equations
 
     path = tmp_path / "tie.toml"
-    path.write_text(TIE)
+    path.write_text(TIE_CELL)
     out = invoke("derive", "-T", "3", "--cell", str(path), "--format", fmt, "--width", "80")
     assert max(len(line) for line in out.splitlines()) <= 80
     assert ("F_t = " if fmt == "text" else "Fₜ = ") in out and "# where" in out  # the definitions, cut

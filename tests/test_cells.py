@@ -475,11 +475,10 @@ def test_where_the_branches_of_a_min_in_a_cell_file_tie_its_slope_is_one_branch_
     activation (activations.slope_of), a tie now takes one branch's slope; the gradients agree with
     reference_files.py, which differentiates the file's text itself."""
     import mpmath
+    from conftest import TIE_CELL as text
 
     import symbptt
     from symbptt.reference_files import bptt
-
-    text = 'states = ["h"]\nparams = ["w", "u"]\n[update]\nh = "min(w*h + u*x, log(1 + exp(w*h + u*x)))"\n'
     path = tmp_path / "tie.toml"
     path.write_text(text)
     x = np.random.default_rng(3).uniform(0, 1, (40, 1))  # w = 2: the state doubles each step, to 10^12

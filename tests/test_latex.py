@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import sympy as sp
-from conftest import exhaustive, require_program
+from conftest import TIE_CELL, exhaustive, require_program
 
 from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
@@ -67,6 +67,25 @@ def test_every_form_compiles(tmp_path, cell):
     compile_tex(tmp_path, "forms", PREAMBLE + "\\begin{document}\n" + body + "\\end{document}\n")
     rnn = RNN(T=3, cell=cell, **MODELS[cell][-1])
     compile_tex(tmp_path, "article", standalone(rnn, wrt="all", diagram=True))
+
+
+def test_a_long_carried_coefficient_is_displayed_and_keeps_to_the_page(tmp_path):
+    """The Bound section set a cell file's ∏ (coefficient_j) inline in its sentence, however long: for the
+    file below it ran 62 pt past the right margin (115 pt for docs/cells/mgu.toml).  A long one is now
+    displayed, broken over rows as the definitions are, with no row holding a closing bracket alone; a
+    short one (the LSTM's diag(f_j)) stays in the sentence."""
+    path = tmp_path / "tie.toml"
+    path.write_text(TIE_CELL)
+    doc = standalone(RNN(T=3, cell=str(path)))
+    bound = doc.split(r"\section*{Bound}")[1]
+    assert r"\prod_{j=k+1}^{t} \bigl(" in bound.split(r"\begin{align*}")[1] and "$\\partial h_t" not in bound
+    assert bound.count(r"\bigl(") == bound.count(r"\bigr)")
+    two = standalone(RNN(T=2, layers=2, cell=str(path)))  # its definitions' last terms filled their rows
+    assert two.count(r"\bigl(") == two.count(r"\bigr)") and not re.search(r"&\\qquad \\bigr\)", two)
+    log = compile_tex(tmp_path, "tie", doc)
+    assert not [float(pt) for pt in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log) if float(pt) > 3.0]
+    lstm = standalone(RNN(T=2, n=2, cell="lstm")).split(r"\section*{Bound}")[1]
+    assert r"\begin{align*}" not in lstm and r"\prod_{j=k+1}^{t} \operatorname{diag}\bigl(f_{j}\bigr)$" in lstm
 
 
 def test_long_diagrams_and_three_layers_compile(tmp_path):
