@@ -131,7 +131,10 @@ def _unit_paths_tex(rnn: RNN) -> tuple[list[str], str | None]:
     where one is too long to stand in a line of text (a cell file's coefficient), all of them as the rows
     of a displayed align*, each broken over rows as a definition is (latex.term_lines)."""
     inline, rows, long = [], [], False
-    for state, value in carried_paths(rnn):
+    layers = list(range(1, rnn.layers + 1)) if rnn.layers > 1 else [None]  # each layer's own symbols
+    for mark, (state, value) in ((rnn.symbols.layer_mark(ly), p) for ly in layers for p in carried_paths(rnn, ly)):
+        at_t, at_k = (tex(notation.name(state, step=step, layer=mark)) if mark else f"{state}_{step}"
+                      for step in ("t", "k"))
         coef = tex(value)
         long = long or len(coef) > INLINE_CHARS
         if isinstance(value, sp.Symbol) and rnn.scalar:
@@ -144,9 +147,10 @@ def _unit_paths_tex(rnn: RNN) -> tuple[list[str], str | None]:
                 pieces = _delimited([_at_j(coef)] if len(broken) == 1 else broken)
             diag = "" if rnn.scalar else r"\operatorname{diag}"
             factor, lines = rf"{diag}\bigl({_at_j(coef)}\bigr)", [diag + pieces[0], *pieces[1:]]
-        along = "" if only_carried(rnn) else rf" along the path that carries ${state}$ unit by unit"
-        inline.append(rf"$\partial {state}_t/\partial {state}_k = \prod_{{j=k+1}}^{{t}} {factor}${along}")
-        rows.append(rf"\frac{{\partial {state}_t}}{{\partial {state}_k}} &= \prod_{{j=k+1}}^{{t}} {lines[0]}")
+        carried = tex(notation.name(state, layer=mark))
+        along = "" if only_carried(rnn) else rf" along the path that carries ${carried}$ unit by unit"
+        inline.append(rf"$\partial {at_t}/\partial {at_k} = \prod_{{j=k+1}}^{{t}} {factor}${along}")
+        rows.append(rf"\frac{{\partial {at_t}}}{{\partial {at_k}}} &= \prod_{{j=k+1}}^{{t}} {lines[0]}")
         rows.extend(rf"&\qquad {line}" for line in lines[1:])
     shown = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n" if long else None
     return inline, shown
@@ -159,8 +163,10 @@ def _bound_section(rnn: RNN) -> str:
             return ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate "
                     "values and derivatives, and no state is carried unit by unit.\n")
         if only_carried(rnn):
+            whose = "each layer's state Jacobian is exactly the product read off its" if rnn.layers > 1 \
+                else "the state Jacobian is exactly the product read off the"
             opening = ("\\section*{Bound}\nNo path back in time goes through a weight matrix: every step multiplies "
-                       "the state unit by unit, so the state Jacobian is exactly the product read off the step")
+                       f"the state unit by unit, so {whose} step")
             closing = "The gradient through $t - k$ steps vanishes or explodes exactly as that product does.\n"
         else:
             opening = ("\\section*{Bound}\nThis cell has no single constant $\\gamma$: its factors mix gate values "

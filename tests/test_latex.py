@@ -267,6 +267,23 @@ def test_a_gated_document_names_the_path_its_own_step_carries(cell, state, gate)
     assert other not in bound and ("forget" in bound) is False
 
 
+def test_a_stacked_document_gives_each_layer_its_own_carried_path(tmp_path):
+    """With two layers the Bound section wrote layer 1's coefficient for ∂h_t/∂h_k, whatever the layer:
+    the LRU's ∏ e^{−e^{ν^{(1)}}}, and for a cell file w^{(1)} beside an h_{j-1} of no layer.  Each layer now
+    has its own product, in its own symbols (layer 2 reads h^{(1)}_j where layer 1 reads x_j)."""
+    lru = standalone(RNN(T=2, layers=2, cell="lru")).split(r"\section*{Bound}")[1]
+    for layer in (1, 2):
+        assert (rf"\partial h^{{({layer})}}_{{t}}/\partial h^{{({layer})}}_{{k}} = \prod_{{j=k+1}}^{{t}} "
+                rf"\bigl(e^{{- e^{{\nu^{{({layer})}}}}}}\bigr)") in lru
+    assert "each layer's state Jacobian" in lru
+    path = tmp_path / "tie.toml"
+    path.write_text(TIE_CELL)
+    bound = standalone(RNN(T=2, layers=2, cell=str(path))).split(r"\section*{Bound}")[1]
+    second = bound[bound.index(r"\frac{\partial h^{(2)}_{t}}"):]
+    assert "u^{(2)} h^{(1)}_{j}" in second and "x_{j}" not in second
+    assert not re.search(r"h_\{j(-1)?\}", bound)  # every state carries its layer
+
+
 def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
     """The lecture-ready issue's examples: δ^h_T = h_T − y on one row (it was split after h_T), the GRU's
     δ_{t−1} = J_t δ_t + F_t δ_t on one row, D_t = 1 − h_t² and c_1 = c_0 f_1 + g_1 i_1 without

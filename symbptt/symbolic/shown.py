@@ -423,11 +423,12 @@ def _has_z(rnn: RNN, param: str) -> bool:
     return rnn.spec.kind(param) in ("recurrent", "input")
 
 
-def carried_paths(rnn: RNN) -> list[tuple[str, sp.Expr]]:
+def carried_paths(rnn: RNN, layer: int | None = None) -> list[tuple[str, sp.Expr]]:
     """For each state that its own step multiplies unit by unit (a route F^{ss}: the LSTM's c by f_t, the
     GRU's h by z_t, minGRU's h by 1 − z_t): the state and that coefficient at a generic step t, in the
-    symbols of the printed forms.  Read off the cell's step, so it holds for any cell."""
-    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn), []
+    symbols of the printed forms — of ``layer``, its superscripts shown, where the model has several (its
+    parameters, and h^(ℓ−1)_t in place of x_t).  Read off the cell's step, so it holds for any cell."""
+    shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn, layer), []
     for route in rnn.graph.routes:
         if route.kind == "F" and route.target == route.source:
             out.append((route.target, swap(shown[(route.target, f"prev_{route.source}")], at)))
