@@ -110,6 +110,11 @@ def test_a_picture_breaks_where_nothing_stands_over_the_operator_and_ranks_its_b
     assert found == [(1, 1), (9, 2), (14, 0)]
     drawn = ["      2  ", "a + b + c"]  # something over the second +: only the first is a break
     assert breaks.picture_breaks(drawn, 1) == [(2, 0)]
+    row, _ = _picture(sp.Matrix([[A + B, C + D]]))
+    assert row == ["[a + b  c + d]"] and breaks.picture_breaks(row, 0) == []  # a matrix is never cut
+    product = sp.MatMul(sp.ImmutableMatrix([[A + B, C + D]]), sp.ImmutableMatrix([[A], [B]]), evaluate=False)
+    lines, baseline = _picture(product)  # between two matrices, their product's dot is a break
+    assert breaks.picture_breaks(lines, baseline) == [(lines[baseline].index("⋅"), 1)]
 
 
 @pytest.mark.parametrize("fmt", ["pretty", "text"])

@@ -8,7 +8,7 @@ SymPy drew is kept character for character:
 - a break comes before a binary operator: `` + `` or `` - `` (and ``*`` in text, ``⋅`` in a picture, not
   ``**``), so the continued line opens with the operator, as a wrapped product already does;
 - in a picture, the operator stands on the baseline with nothing above or below it, so no fraction, power
-  or tall bracket is cut through;
+  or tall bracket is cut through, and never inside a matrix's brackets (its columns would part);
 - a break outside every bracket is taken before one inside, and at one depth a break between terms before
   one between factors, as long as the line it ends is at least half full; else the line is filled.  So
   a bracket is left open at a line's end (and closed on a line after it: one expression continued, as a
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 OPENING = "([{⎛⎜⎝⎡⎢⎣⎧⎨⎩"
 CLOSING = ")]}⎞⎟⎠⎤⎥⎦⎫⎬⎭"
+MATRIX_OPENING, MATRIX_CLOSING = "[⎡⎢⎣", "]⎤⎥⎦"  # a picture's matrix: never cut (its columns would part)
 SUMS = ("+", "-")
 Break = tuple[int, int]  # (index at which the continued piece starts, rank: 2 × brackets open, + 1 at a product)
 
@@ -70,7 +71,7 @@ def cut_text(line: str, first: int, rest: int) -> list[str]:
 
 def picture_breaks(lines: list[str], baseline: int) -> list[Break]:
     """Where a picture may be cut into pieces placed one under the other: before a `` + ``/`` - `` or a
-    ``⋅`` on the baseline with only blanks above and below it.
+    ``⋅`` on the baseline with only blanks above and below it, outside every matrix.
 
     Args:
         lines: the picture's rows, all of one width.
@@ -83,20 +84,21 @@ def picture_breaks(lines: list[str], baseline: int) -> list[Break]:
         return []
     row, width = lines[baseline], len(lines[0])
     others = [line for k, line in enumerate(lines) if k != baseline]
-    depth, out = 0, []
+    depth, matrices, out = 0, 0, []
     for c in range(width):
         depth += _runs(lines, c, OPENING)
+        matrices += _runs(lines, c, MATRIX_OPENING)
         ch = row[c]
         if ch in SUMS and 0 < c < width - 1 and row[c - 1] == " " and row[c + 1] == " ":
             span, rank = range(c - 1, c + 2), 2 * depth
         elif ch == "⋅" and 0 < c < width - 1:
             span, rank = range(c, c + 1), 2 * depth + 1
         else:
-            depth -= _runs(lines, c, CLOSING)
-            continue
-        if all(line[k] == " " for line in others for k in span):
+            span, rank = range(0), -1
+        if rank >= 0 and not matrices and all(line[k] == " " for line in others for k in span):
             out.append((c, rank))
         depth -= _runs(lines, c, CLOSING)
+        matrices -= _runs(lines, c, MATRIX_CLOSING)
     return out
 
 
