@@ -331,6 +331,17 @@ def test_the_factor_notes_say_what_the_cell_s_routes_are(cell, words, absent):
         assert words in text and absent not in text.split("# ", 1)[-1].split("where")[-1]
 
 
+def test_a_path_whose_coefficient_is_one_is_its_matrix_alone():
+    """The LRU's layer 2 reads h^(1) through U^(2) alone: V^(2)_t = U^(2), where it printed diag(1)·U^(2) (the
+    identity written as the diagonal of a 1); a coefficient other than 1 keeps its diag, as minGRU's do."""
+    from symbptt.render import render_text
+
+    lru = render_text(derive(RNN(T=2, n=2, layers=2, cell="lru"), "recursive", "all", named=True), width=200)
+    assert "\nV^(2)_t = U^(2)\n" in lru and "diag(1)@U" not in lru
+    mingru = render_text(derive(RNN(T=2, n=2, layers=2, cell="mingru"), "recursive", "all", named=True), width=200)
+    assert "V^(2)_t = diag(z^(2)_t*(1 - z^(2)_t)*(a^h(2)_t - h^(2)_(t-1)))@U_z^(2)" in mingru
+
+
 @pytest.mark.parametrize("update,params,words", [
     ("tanh(w*h + x)", ["w"], "the path back goes through w, a number, not a weight matrix"),
     ("exp(-exp(v))*h + x", ["v"], "the path back goes through v, a number, not a weight matrix"),

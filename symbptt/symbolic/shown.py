@@ -306,7 +306,10 @@ def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | N
                 base, mtag = split_name(matrix) if matrix else ("", "")
                 diag = DIAG(coef)
                 weight = notation.param_matrix(base, rnn.n, rnn.n, tag=mtag, layer=lay) if matrix else None
-                terms.append(diag if not matrix else sp.MatMul(diag, weight, evaluate=False))
+                if not matrix:
+                    terms.append(diag)
+                else:  # diag(1)·U is U: the LRU's input path, a layer below
+                    terms.append(weight if coef == 1 else sp.MatMul(diag, weight, evaluate=False))
         cols = 1 if route.kind == "D" and rnn.spec.shared(route.source) else rnn.n
         lhs = (notation.name(route.kind, tag=tag, step="t", layer=lay) if rnn.scalar
                else notation.matrix(route.kind, rnn.n, cols, tag=tag, step="t", layer=lay))
