@@ -524,7 +524,7 @@ def render_lines(derivation: Derivation, pretty: bool = False, width: int = DEFA
     """The title, then each equation (text: one logical line each; pretty: pictures), then the
     definitions of the named factors and the notes, one printed block at a time (so very long forms
     stream instead of accumulating)."""
-    yield f"# {derivation.title}"
+    yield from _wrap_note(derivation.title, width)
     if pretty:
         pictures = pretty_cache()
         show: Callable[[Equation], str] = lambda eq: pretty_equation(eq, width, pictures)  # noqa: E731

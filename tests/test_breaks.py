@@ -100,6 +100,10 @@ def test_a_break_outside_brackets_comes_before_one_inside_and_a_sum_before_a_pro
     ranks = dict(breaks.text_breaks(line))
     assert ranks[line.index("+ d")] < ranks[line.index("*(e")] < ranks[line.index("+ f")]
     assert breaks.text_breaks("a**2*b") == [(4, 1)]  # ** is one operator, never a break
+    # after the comma between a Sum's term and its limits (its + and its limits' commas lie deeper or later)
+    assert breaks.cut_text("Sum(a*b + c*d, (t, 1, T))", 20, 40) == ["Sum(a*b + c*d,", "(t, 1, T))"]
+    lines, baseline = _picture(sp.Max(A + B, C))
+    assert lines == ["max(c, a + b)"] and breaks.picture_breaks(lines, baseline) == [(7, 2), (9, 2)]
 
 
 def test_a_picture_breaks_where_nothing_stands_over_the_operator_and_ranks_its_brackets():

@@ -5,8 +5,9 @@ the layout takes whole — a cell file's coefficient, a nested activation — is
 piece, and may be wider than the terminal.  Such a piece is cut here, after it was printed, so that what
 SymPy drew is kept character for character:
 
-- a break comes before a binary operator: `` + `` or `` - `` (and ``*`` in text, ``⋅`` in a picture, not
-  ``**``), so the continued line opens with the operator, as a wrapped product already does;
+- a break comes before a binary operator: `` + `` or `` - `` (and ``*`` or ``@`` in text, ``⋅`` in a
+  picture, not ``**``), so the continued line opens with the operator, as a wrapped product already does;
+  or after the comma between two arguments (of a call, a Sum's limits, a Piecewise's pairs);
 - in a picture, the operator stands on the baseline with nothing above or below it, so no fraction, power
   or tall bracket is cut through, and never inside a matrix's brackets (its columns would part);
 - a break outside every bracket is taken before one inside, and at one depth a break between terms before
@@ -29,7 +30,8 @@ Break = tuple[int, int]  # (index at which the continued piece starts, rank: 2 �
 
 def text_breaks(line: str) -> list[Break]:
     """Where a line of text may continue on the next one: before the operator of `` + ``/`` - `` (the
-    space before it is dropped) and before a ``*`` that is not half of ``**``.
+    space before it is dropped), after the space of ``, ``, and before a ``@`` or a ``*`` that is not half
+    of ``**``.
 
     Args:
         line: one printed expression (SymPy's str: spaces around + and −, none around * and **).
@@ -47,7 +49,9 @@ def text_breaks(line: str) -> list[Break]:
             depth -= 1
         elif ch in SUMS and 0 < i < len(line) - 1 and line[i - 1] == " " and line[i + 1] == " ":
             out.append((i, 2 * depth))
-        elif ch == "*" and i and line[i - 1] != "*" and line[i + 1:i + 2] != "*":
+        elif ch == "," and line[i + 1:i + 2] == " " and i + 2 < len(line):
+            out.append((i + 2, 2 * depth))
+        elif (ch == "*" and i and line[i - 1] != "*" and line[i + 1:i + 2] != "*") or (ch == "@" and i):
             out.append((i, 2 * depth + 1))
     return out
 
@@ -71,7 +75,7 @@ def cut_text(line: str, first: int, rest: int) -> list[str]:
 
 def picture_breaks(lines: list[str], baseline: int) -> list[Break]:
     """Where a picture may be cut into pieces placed one under the other: before a `` + ``/`` - `` or a
-    ``⋅`` on the baseline with only blanks above and below it, outside every matrix.
+    ``⋅``, or after a ``, ``, on the baseline with only blanks above and below it, outside every matrix.
 
     Args:
         lines: the picture's rows, all of one width.
@@ -91,12 +95,14 @@ def picture_breaks(lines: list[str], baseline: int) -> list[Break]:
         ch = row[c]
         if ch in SUMS and 0 < c < width - 1 and row[c - 1] == " " and row[c + 1] == " ":
             span, rank = range(c - 1, c + 2), 2 * depth
+        elif ch == "," and c + 2 < width and row[c + 1] == " ":  # the piece after it starts at c + 2
+            span, rank = range(c, c + 2), 2 * depth
         elif ch == "⋅" and 0 < c < width - 1:
             span, rank = range(c, c + 1), 2 * depth + 1
         else:
             span, rank = range(0), -1
         if rank >= 0 and not matrices and all(line[k] == " " for line in others for k in span):
-            out.append((c, rank))
+            out.append((c + 2 if ch == "," else c, rank))
         depth -= _runs(lines, c, CLOSING)
         matrices -= _runs(lines, c, MATRIX_CLOSING)
     return out
