@@ -71,7 +71,7 @@ def test_every_form_compiles(tmp_path, cell):
 
 def test_a_long_carried_coefficient_is_displayed_and_keeps_to_the_page(tmp_path):
     """The Bound section set a cell file's ∏ (coefficient_j) inline in its sentence, however long: for the
-    file below it ran 62 pt past the right margin (115 pt for docs/cells/mgu.toml).  A long one is now
+    file below it ran 62 pt past the right margin (97 pt for docs/cells/mgu.toml).  A long one is now
     displayed, broken over rows as the definitions are, with no row holding a closing bracket alone; a
     short one (the LSTM's diag(f_j)) stays in the sentence."""
     path = tmp_path / "tie.toml"
