@@ -39,14 +39,27 @@ def _gamma_tex(rnn: RNN) -> str:
     return latex(sp.nsimplify(act.gamma)) if act.gamma_exact else f"{act.gamma:.6g}"
 
 
+ACTIVATION_CHARS = 160  # LaTeX source of σ, σ' and γ set side by side on one row; longer, one row each
+
+
 def _activation_tex(rnn: RNN) -> str:
+    """σ, σ' and γ as a displayed block: side by side on one row, or, where that row would be long (a nested
+    custom activation), one below the other, each broken over rows as a definition is (latex.term_lines)."""
     from .safeexpr import A
 
     act = rnn.act
     a = sp.Symbol("a")
-    return (rf"\sigma(a) = {latex(act.sigma_plain.subs(A, a))}, \qquad "
-            rf"\sigma'(a) = {latex(act.dsigma_plain.subs(A, a))}, \qquad "
-            rf"\gamma = \sup_a |\sigma'(a)| = {_gamma_tex(rnn)}")
+    sigma, slope = act.sigma_plain.subs(A, a), act.dsigma_plain.subs(A, a)
+    gamma = rf"\sup_a |\sigma'(a)| = {_gamma_tex(rnn)}"
+    row = rf"\sigma(a) = {latex(sigma)}, \qquad \sigma'(a) = {latex(slope)}, \qquad \gamma = {gamma}"
+    if len(row) <= ACTIVATION_CHARS:
+        return f"\\begin{{gather*}}\n{row}\n\\end{{gather*}}\n"
+    rows = []
+    for lhs, value in ((r"\sigma(a)", sigma), (r"\sigma'(a)", slope)):
+        lines = term_lines(value, latex_cache())
+        rows += [rf"{lhs} &= {lines[0]}", *(rf"&\qquad {line}" for line in lines[1:])]
+    rows.append(rf"\gamma &= {gamma}")
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 
 
 def _cell_tex(rnn: RNN) -> str:
@@ -102,7 +115,7 @@ def _model_section(rnn: RNN) -> str:
         rf"There are {rnn.layers} stacked layers; layer $\ell > 1$ reads $h^{{(\ell-1)}}_t$ in place of $x_t$"
         r" (its symbols carry the superscript $(\ell)$)." "\n")
     size = "a scalar hidden state" if rnn.n == 1 else rf"hidden size $n = {rnn.n}$"
-    activation = f"\\begin{{gather*}}\n{_activation_tex(rnn)}\n\\end{{gather*}}\n" if rnn.spec.uses_activation else ""
+    activation = _activation_tex(rnn) if rnn.spec.uses_activation else ""
     sentence = (f"{_article(rnn.spec.title)} {latex_text(rnn.spec.title)} with {size}, "
                 rf"unrolled for $T = {rnn.T}$ steps ($t = 1, \dots, T$), loss ${loss}$:")
     return rf"""\section*{{Model}}

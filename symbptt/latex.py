@@ -105,6 +105,11 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
     if isinstance(expr, sp.Mul):
         factors = factors_of(expr)
         return [p for k, f in enumerate(factors) for p in _placed(_breakable(f, cache), k, len(factors))]
+    if isinstance(expr, (sp.Product, sp.Sum)) and len(expr.limits) == 1:  # ∏ or Σ of a long body: the body broken
+        head = _big_head(expr)
+        body = _breakable(expr.function, cache) if head is not None else [text]
+        if head is not None and len(body) > 1:
+            return [f"{head} {body[0]}", *body[1:]]
     call, exp = (expr.base, expr.exp) if isinstance(expr, sp.Pow) and expr.exp.is_Integer else (expr, 1)
     if isinstance(call, sp.Function) and len(call.args) == 1:
         parts = _call_parts(call, exp)
@@ -119,6 +124,13 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
             inner = [r"\bigl(", *inner, r"\bigr)"]  # one that opens with a bracketed sum: ((a + b) c)², not (a + b) c²
         return [*inner[:-1], inner[-1] + f"^{{{expr.exp}}}"]
     return [text]
+
+
+def _big_head(expr: sp.Product | sp.Sum) -> str | None:
+    """What a ∏ or Σ prints before its body, \\prod_{j=k + 1}^{T}; None when it is not printed that way."""
+    printed = tex(type(expr)(sp.Symbol("XBODYX"), *expr.limits))
+    head, found, rest = printed.partition("XBODYX")
+    return head.strip() if found and not rest.strip() and head.startswith((r"\prod", r"\sum")) else None
 
 
 def _placed(pieces: list[str], k: int, count: int) -> list[str]:
@@ -136,6 +148,8 @@ def _followed(pieces: list[str], followed: bool) -> list[str]:
     next factor as part of the call's argument."""
     if not followed:
         return pieces
+    if pieces[0].startswith((r"\prod", r"\sum")):  # a ∏ or Σ ends where its brackets do, not at the next factor
+        return [rf"\left({pieces[0]}\right)"] if len(pieces) == 1 else [r"\bigl(", *pieces, r"\bigr)"]
     if len(pieces) == 1:
         return [braced_call(pieces[0])]
     if pieces[0].startswith("\\") and pieces[0].endswith(r"\bigl(") and pieces[0] != r"\bigl(":

@@ -199,6 +199,38 @@ def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, lay
         assert np.allclose(np.array(found, dtype=float), expected, rtol=1e-10, atol=1e-13), T
 
 
+@pytest.mark.parametrize("chars", [12, 30])
+def test_a_general_form_broken_over_rows_reads_as_printed(monkeypatch, chars):
+    """A ∏ or Σ whose body is too long for a row is broken inside its body, and a broken one that another
+    factor follows sits in \\bigl( … \\bigr) (a nested activation's ∏ w σ'(a_j) ran 800 pt past the page
+    on one row).  With the rows made short enough that every sum and product breaks, SymPy's own LaTeX
+    parser reads the general form at T = 1, 2, 4 as the numeric engine's gradient, both losses."""
+    import mpmath
+    from conftest import random_layers
+
+    import symbptt.latex as printed
+    from symbptt.check import Trial, read_latex
+    from symbptt.config import Config
+    from symbptt.latex import snippet
+    from symbptt.numeric.factors import gradients
+
+    monkeypatch.setattr(printed, "CHARS_PER_LINE", chars)
+    for T, loss in [(1, "last"), (2, "sum"), (4, "last"), (4, "sum")]:
+        rnn = RNN(T=T, loss=loss)
+        rng = np.random.default_rng(T)
+        params = random_layers(rnn.spec, 1, 1, 1, rng)
+        x = rng.uniform(-1, 1, (T, 1))
+        y = rng.uniform(-1, 1, 1) if loss == "last" else rng.uniform(-1, 1, (T, 1))
+        cfg = Config("rnn", None, params, x, y, loss, scalar=True)
+        latex = snippet(derive(rnn, "general", "all"))
+        assert r"\prod_{j=k + 1}^{" in latex and ("\\bigl(" in latex) == (chars < 20)
+        with mpmath.workdps(30):
+            found = read_latex(latex, Trial("rnn", None, 1, 1, 1, T, loss, None, False, cfg))
+        _, grads = gradients(cfg)
+        expected = [v for g in grads for p in rnn.spec.params for v in np.ravel(g[p])]
+        assert np.allclose(np.array(found, dtype=float), expected, rtol=1e-10, atol=1e-13), (T, loss)
+
+
 def _at(name, t):
     from symbptt import notation
 

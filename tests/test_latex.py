@@ -88,6 +88,20 @@ def test_a_long_carried_coefficient_is_displayed_and_keeps_to_the_page(tmp_path)
     assert r"\begin{align*}" not in lstm and r"\prod_{j=k+1}^{t} \operatorname{diag}\bigl(f_{j}\bigr)$" in lstm
 
 
+def test_a_nested_activation_keeps_its_document_on_the_page(tmp_path):
+    """tanh(tanh(tanh(a)))·sigmoid(a): its σ' set beside σ and γ on one row ran 412 pt past the margin, and the
+    general form's ∏ w σ'(a_j) 800 pt.  σ, σ' and γ now stand one below the other, σ' broken over rows, and
+    the ∏ is broken inside its body; what is left is the general form's note, whose inline σ'(a_j) passes
+    by 11 pt."""
+    doc = standalone(RNN(T=3, activation="tanh(tanh(tanh(a)))*sigmoid(a)"))
+    model = doc.split(r"\section*{Model}")[1].split(r"\section*")[0]
+    assert r"\sigma'(a) &= \bigl(" in model and r"\gamma &= \sup_a" in model
+    log = compile_tex(tmp_path, "nested", doc)
+    assert max([float(pt) for pt in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log)] or [0.0]) < 12.0
+    short = standalone(RNN(T=3, activation="a/(1+abs(a))")).split(r"\section*{Model}")[1]
+    assert r"\qquad \sigma'(a) = " in short.split(r"\section*")[0]  # a short one keeps its one row
+
+
 def test_long_diagrams_and_three_layers_compile(tmp_path):
     pics = "".join(tikz_diagram(RNN(T=T, layers=layers)) + "\n\n" for T in (1, 8, 50) for layers in (1, 3))
     compile_tex(tmp_path, "diagrams", PREAMBLE + "\\begin{document}\n" + pics + "\\end{document}\n")
