@@ -107,8 +107,8 @@ def _breakable(expr: sp.Basic, cache: FactorCache[str]) -> list[str]:
         return [p for k, f in enumerate(factors) for p in _placed(_breakable(f, cache), k, len(factors))]
     if isinstance(expr, (sp.Product, sp.Sum)) and len(expr.limits) == 1:  # ∏ or Σ of a long body: the body broken
         head = _big_head(expr)
-        body = _breakable(expr.function, cache) if head is not None else [text]
-        if head is not None and len(body) > 1:
+        body = _breakable(expr.function, cache) if head is not None else []
+        if len(body) > 1:
             return [f"{head} {body[0]}", *body[1:]]
     call, exp = (expr.base, expr.exp) if isinstance(expr, sp.Pow) and expr.exp.is_Integer else (expr, 1)
     if isinstance(call, sp.Function) and len(call.args) == 1:
