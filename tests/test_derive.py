@@ -170,12 +170,9 @@ def test_scalar_general_form_at_concrete_T_equals_explicit(act, loss, wrt):
         assert sp.expand(concrete - explicit) == 0
 
 
-@pytest.mark.parametrize("cell,n,layers,loss", [("rnn", 2, 1, "last"), ("rnn", 2, 2, "sum"), ("rnn", 1, 3, "last"),
-                                                ("lstm", 1, 1, "sum"), ("lstm", 2, 2, "last"), ("gru", 2, 1, "sum")])
-def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, layers, loss):
-    """Matrices, stacked layers, gated cells: the general form's LaTeX — definitions, terminal conditions,
-    recursion and sums — read by SymPy's own LaTeX parser and instantiated at T = 1, 2, 4, gives the
-    gradient of the numeric engine."""
+def _general_form_read(cell: str, n: int, layers: int, loss: str, T: int) -> tuple[str, np.ndarray, list]:
+    """The general form's LaTeX of a random network (seeded by T), what SymPy's own LaTeX parser reads from
+    it at T (check.read_latex), and the numeric engine's gradient of the same network."""
     import mpmath
     from conftest import random_layers
 
@@ -184,19 +181,29 @@ def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, lay
     from symbptt.latex import snippet
     from symbptt.numeric.factors import gradients
 
+    rnn = RNN(T=T, n=n, layers=layers, loss=loss, cell=cell)
+    rng = np.random.default_rng(T)
+    params = random_layers(rnn.spec, n, 1, layers, rng)
+    x = rng.uniform(-1, 1, (T, 1))
+    y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
+    cfg = Config(cell, None, params, x, y, loss, scalar=n == 1)
+    latex = snippet(derive(rnn, "general", "all"))
+    with mpmath.workdps(30):
+        found = read_latex(latex, Trial(cell, None, n, 1, layers, T, loss, None, False, cfg))
+    _, grads = gradients(cfg)
+    expected = [v for g in grads for p in rnn.spec.params for v in np.ravel(g[p])]
+    return latex, np.array(found, dtype=float), expected
+
+
+@pytest.mark.parametrize("cell,n,layers,loss", [("rnn", 2, 1, "last"), ("rnn", 2, 2, "sum"), ("rnn", 1, 3, "last"),
+                                                ("lstm", 1, 1, "sum"), ("lstm", 2, 2, "last"), ("gru", 2, 1, "sum")])
+def test_ordered_general_form_evaluated_at_T_1_to_4_equals_explicit(cell, n, layers, loss):
+    """Matrices, stacked layers, gated cells: the general form's LaTeX — definitions, terminal conditions,
+    recursion and sums — read by SymPy's own LaTeX parser and instantiated at T = 1, 2, 4, gives the
+    gradient of the numeric engine."""
     for T in (1, 2, 4):
-        rnn = RNN(T=T, n=n, layers=layers, loss=loss, cell=cell)
-        rng = np.random.default_rng(T)
-        params = random_layers(rnn.spec, n, 1, layers, rng)
-        x = rng.uniform(-1, 1, (T, 1))
-        y = rng.uniform(-1, 1, n) if loss == "last" else rng.uniform(-1, 1, (T, n))
-        cfg = Config(cell, None, params, x, y, loss, scalar=n == 1)
-        trial = Trial(cell, None, n, 1, layers, T, loss, None, False, cfg)
-        with mpmath.workdps(30):
-            found = read_latex(snippet(derive(rnn, "general", "all")), trial)
-        _, grads = gradients(cfg)
-        expected = [v for g in grads for p in rnn.spec.params for v in np.ravel(g[p])]
-        assert np.allclose(np.array(found, dtype=float), expected, rtol=1e-10, atol=1e-13), T
+        _, found, expected = _general_form_read(cell, n, layers, loss, T)
+        assert np.allclose(found, expected, rtol=1e-10, atol=1e-13), T
 
 
 @pytest.mark.parametrize("chars", [12, 30])
@@ -205,30 +212,13 @@ def test_a_general_form_broken_over_rows_reads_as_printed(monkeypatch, chars):
     factor follows sits in \\bigl( … \\bigr) (a nested activation's ∏ w σ'(a_j) ran 800 pt past the page
     on one row).  With the rows made short enough that every sum and product breaks, SymPy's own LaTeX
     parser reads the general form at T = 1, 2, 4 as the numeric engine's gradient, both losses."""
-    import mpmath
-    from conftest import random_layers
-
     import symbptt.latex as printed
-    from symbptt.check import Trial, read_latex
-    from symbptt.config import Config
-    from symbptt.latex import snippet
-    from symbptt.numeric.factors import gradients
 
     monkeypatch.setattr(printed, "CHARS_PER_LINE", chars)
     for T, loss in [(1, "last"), (2, "sum"), (4, "last"), (4, "sum")]:
-        rnn = RNN(T=T, loss=loss)
-        rng = np.random.default_rng(T)
-        params = random_layers(rnn.spec, 1, 1, 1, rng)
-        x = rng.uniform(-1, 1, (T, 1))
-        y = rng.uniform(-1, 1, 1) if loss == "last" else rng.uniform(-1, 1, (T, 1))
-        cfg = Config("rnn", None, params, x, y, loss, scalar=True)
-        latex = snippet(derive(rnn, "general", "all"))
+        latex, found, expected = _general_form_read("rnn", 1, 1, loss, T)
         assert r"\prod_{j=k + 1}^{" in latex and ("\\bigl(" in latex) == (chars < 20)
-        with mpmath.workdps(30):
-            found = read_latex(latex, Trial("rnn", None, 1, 1, 1, T, loss, None, False, cfg))
-        _, grads = gradients(cfg)
-        expected = [v for g in grads for p in rnn.spec.params for v in np.ravel(g[p])]
-        assert np.allclose(np.array(found, dtype=float), expected, rtol=1e-10, atol=1e-13), (T, loss)
+        assert np.allclose(found, expected, rtol=1e-10, atol=1e-13), (T, loss)
 
 
 def _at(name, t):
