@@ -8,20 +8,14 @@ import re
 
 import pytest
 import sympy as sp
-from click.testing import CliRunner
-from conftest import TIE_CELL
+from conftest import TIE_CELL, run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbptt.cli import main
 from symbptt.printing import breaks
 from symbptt.printing.unicode_printer import UnicodePrinter
 
 A, B, C, D = sp.symbols("a b c d")
-
-
-def invoke(*args: str) -> str:
-    return CliRunner().invoke(main, list(args)).output
 
 
 def _rejoined(pieces: list[tuple[list[str], int]]) -> list[str]:
@@ -129,11 +123,11 @@ def test_a_cell_files_long_coefficient_fits_the_width(tmp_path, fmt):
 
     path = tmp_path / "tie.toml"
     path.write_text(TIE_CELL)
-    out = invoke("derive", "-T", "3", "--cell", str(path), "--format", fmt, "--width", "80")
+    out = run_in_process("derive", "-T", "3", "--cell", str(path), "--format", fmt, "--width", "80").stdout
     assert max(len(line) for line in out.splitlines()) <= 80
     assert ("F_t = " if fmt == "text" else "Fₜ = ") in out and "# where" in out  # the definitions, cut
     if fmt == "text":
-        wide = invoke("derive", "-T", "3", "--cell", str(path), "--format", fmt, "--width", "1000")
+        wide = run_in_process("derive", "-T", "3", "--cell", str(path), "--format", fmt, "--width", "1000").stdout
         assert max(len(line) for line in wide.splitlines()) > 150
         got, want = dict(text_equations(out)), dict(text_equations(wide))
         assert {k: v.replace(" ", "") for k, v in got.items()} == {k: v.replace(" ", "") for k, v in want.items()}
