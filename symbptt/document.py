@@ -145,23 +145,23 @@ def _unit_paths_tex(rnn: RNN) -> tuple[list[str], str | None]:
     of a displayed align*, each broken over rows as a definition is (latex.term_lines)."""
     inline, rows, long = [], [], False
     layers = list(range(1, rnn.layers + 1)) if rnn.layers > 1 else [None]  # each layer's own symbols
+    say_path = not only_carried(rnn)  # which path, where the state has others too
+    diag = "" if rnn.scalar else r"\operatorname{diag}"
     for mark, (state, value) in ((rnn.symbols.layer_mark(ly), p) for ly in layers for p in carried_paths(rnn, ly)):
         at_t, at_k = (tex(notation.name(state, step=step, layer=mark)) if mark else f"{state}_{step}"
                       for step in ("t", "k"))
-        coef = tex(value)
+        coef = _at_j(tex(value))
         long = long or len(coef) > INLINE_CHARS
         if isinstance(value, sp.Symbol) and rnn.scalar:
-            factor, lines = _at_j(coef), [_at_j(coef)]
+            factor, lines = coef, [coef]
         else:
             broken = [_at_j(line) for line in term_lines(value, latex_cache())]
-            if len(broken) > 1 and isinstance(value, sp.Add):
-                pieces = broken  # a sum broken over rows has its own \bigl( … \bigr)
-            else:
-                pieces = _delimited([_at_j(coef)] if len(broken) == 1 else broken)
-            diag = "" if rnn.scalar else r"\operatorname{diag}"
-            factor, lines = rf"{diag}\bigl({_at_j(coef)}\bigr)", [diag + pieces[0], *pieces[1:]]
+            # a sum broken over rows has its own \bigl( … \bigr)
+            pieces = broken if len(broken) > 1 and isinstance(value, sp.Add) else _delimited(
+                [coef] if len(broken) == 1 else broken)
+            factor, lines = diag + _delimited([coef])[0], [diag + pieces[0], *pieces[1:]]
         carried = tex(notation.name(state, layer=mark))
-        along = "" if only_carried(rnn) else rf" along the path that carries ${carried}$ unit by unit"
+        along = rf" along the path that carries ${carried}$ unit by unit" if say_path else ""
         inline.append(rf"$\partial {at_t}/\partial {at_k} = \prod_{{j=k+1}}^{{t}} {factor}${along}")
         rows.append(rf"\frac{{\partial {at_t}}}{{\partial {at_k}}} &= \prod_{{j=k+1}}^{{t}} {lines[0]}")
         rows.extend(rf"&\qquad {line}" for line in lines[1:])
