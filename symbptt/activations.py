@@ -53,6 +53,7 @@ class Activation:
     mp_sigma: Callable[[mpmath.mpf], mpmath.mpf]
     mp_dsigma: Callable[[mpmath.mpf], mpmath.mpf]
     function: type | None = None  # the primitive σ, None for the identity
+    shown: sp.Expr | None = None  # σ(a) as printed, where it is not ``sigma`` in plain SymPy
 
     @cached_property
     def _gamma(self) -> tuple[float, str]:
@@ -79,7 +80,7 @@ class Activation:
 
     @property
     def sigma_plain(self) -> sp.Expr:
-        return P.plain(self.sigma)
+        return P.plain(self.sigma) if self.shown is None else self.shown
 
     @property
     def dsigma_plain(self) -> sp.Expr:
@@ -313,7 +314,9 @@ def _custom(text: str) -> Activation:
                 out[idx] = P.mp_log10_abs(v) if v == 0 or mpmath.isfinite(P.mp_log10_abs(v)) else math.nan
         return out
 
-    plain_sigma, second = P.plain(sigma), P.plain(sp.diff(dsigma, A))
+    # shown: the logistic function inside by its name (σ is the activation's own name)
+    plain_sigma, second = P.logistic_by_name(P.plain(sigma)), P.plain(sp.diff(dsigma, A))
+    shown_dsigma = P.logistic_by_name(shown_dsigma)
     import hashlib  # only custom activations need it (keeps start-up short)
 
     key = hashlib.sha1(text.encode()).hexdigest()[:10]
@@ -321,7 +324,7 @@ def _custom(text: str) -> Activation:
         key, lambda x: plain_sigma.xreplace({A: x}), lambda x: shown_dsigma.xreplace({A: x}),
         lambda x: second.xreplace({A: x}), (np_sigma, np_dsigma), (mp_sigma, mp_dsigma))
     return Activation(text, sigma, shown_dsigma, None, lambda: find_gamma(dsigma, np_dsigma, mp_dsigma), np_sigma,
-                      np_dsigma, log10_dsigma, mp_sigma, mp_dsigma, function)
+                      np_dsigma, log10_dsigma, mp_sigma, mp_dsigma, function, plain_sigma)
 
 
 PROBES = [sign * 10.0 ** (k / 2) for sign in (-1.0, 1.0) for k in range(-6, 25)] + [0.0]

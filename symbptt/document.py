@@ -44,19 +44,22 @@ ACTIVATION_CHARS = 160  # LaTeX source of σ, σ' and γ set side by side on one
 
 def _activation_tex(rnn: RNN) -> str:
     """σ, σ' and γ as a displayed block: side by side on one row, or, where that row would be long (a nested
-    custom activation), one below the other, each broken over rows as a definition is (latex.term_lines)."""
+    custom activation), one below the other, each broken over rows as a definition is (latex.term_lines).
+    The logistic activation is σ itself, and σ(a) = σ(a) would say nothing: its formula is written."""
+    from .primitives import Logistic
     from .safeexpr import A
 
     act = rnn.act
     a = sp.Symbol("a")
     sigma, slope = act.sigma_plain.subs(A, a), act.dsigma_plain.subs(A, a)
+    formula = r"\frac{1}{1 + e^{-a}}" if type(sigma) is Logistic else None
     gamma = rf"\sup_a |\sigma'(a)| = {_gamma_tex(rnn)}"
-    row = rf"\sigma(a) = {latex(sigma)}, \qquad \sigma'(a) = {latex(slope)}, \qquad \gamma = {gamma}"
+    row = rf"\sigma(a) = {formula or latex(sigma)}, \qquad \sigma'(a) = {latex(slope)}, \qquad \gamma = {gamma}"
     if len(row) <= ACTIVATION_CHARS:
         return f"\\begin{{gather*}}\n{row}\n\\end{{gather*}}\n"
     rows = []
     for lhs, value in ((r"\sigma(a)", sigma), (r"\sigma'(a)", slope)):
-        lines = term_lines(value, latex_cache())
+        lines = [formula] if formula and value is sigma else term_lines(value, latex_cache())
         rows += [rf"{lhs} &= {lines[0]}", *(rf"&\qquad {line}" for line in lines[1:])]
     rows.append(rf"\gamma &= {gamma}")
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"

@@ -275,9 +275,27 @@ def _escape(text: str) -> str:
     return latex_text(text)
 
 
+NOTE_CHARS = 100  # LaTeX source of the right-hand side of an equation a note states inline; longer, displayed
+
+
 def notes_tex(derivation: Derivation) -> str:
-    """The derivation's notes, words with the notation typeset."""
-    return "".join(f"\\noindent {getattr(n, 'tex', _escape(str(n)))}\\par\n" for n in derivation.notes)
+    """The derivation's notes, words with the notation typeset.  An equation a note states (Note.states)
+    whose right-hand side is long is displayed after the note's words, broken over rows as a definition
+    is: inline it would run past the margin (a nested custom activation's σ'(a_j))."""
+    out = []
+    for note in derivation.notes:
+        states = getattr(note, "states", None)
+        shown = None if states is None else latex(states[2])
+        if states is None or shown is None or len(shown) <= NOTE_CHARS:
+            out.append(f"\\noindent {getattr(note, 'tex', _escape(str(note)))}\\par\n")
+            continue
+        words, lhs, rhs = states
+        lines = term_lines(rhs, latex_cache())
+        rows = [f"{lhs} &= {lines[0]}", *(f"&\\qquad {line}" for line in lines[1:])]
+        # aligned inside \[ \]: a display of the note's, which the readers of the forms' align* do not take
+        out.append(f"\\noindent {words}\n\\[\n\\begin{{aligned}}\n" + " \\\\\n".join(rows)
+                   + "\n\\end{aligned}\n\\]\n")
+    return "".join(out)
 
 
 def snippet(derivation: Derivation) -> str:

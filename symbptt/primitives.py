@@ -401,6 +401,19 @@ class Logistic(Printed, sp.Function):
         return 1 / (1 + sp.exp(-x))
 
 
+class NamedLogistic(Logistic):
+    """The logistic sigmoid inside a custom activation, printed by its name: sigmoid(x) in every format
+    (LaTeX: \\operatorname{sigmoid}).  There σ names the activation itself, and σ(a) = σ(a)·tanh(a) would
+    read as an equation σ solves; computed as Logistic is."""
+
+    printed_as = "NamedLogistic"
+
+
+def logistic_by_name(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with every logistic function (σ) written as NamedLogistic (sigmoid)."""
+    return expr.replace(lambda e: type(e) is Logistic, lambda e: NamedLogistic(e.args[0]))
+
+
 
 class Primitive(Printed, sp.Function):
     """A real function of one real argument whose derivative is given by the table below."""
@@ -546,11 +559,12 @@ def numpy_module(*exprs: Any) -> dict[str, Callable]:
     """Names lambdify prints for ``exprs``, bound to stable NumPy code (for ``sympy.lambdify(..., [this,
     "numpy"])``): the built-in primitives, those of custom activations found in ``exprs``, H and σ."""
     table = {name: impl for name, (_, impl, _) in _primitives_in(exprs).items()}
-    return table | {"Heaviside": _np_heaviside, "H": np_step, "Logistic": np_sigmoid}
+    return table | {"Heaviside": _np_heaviside, "H": np_step, "Logistic": np_sigmoid,
+                    "NamedLogistic": np_sigmoid}
 
 
 def mpmath_module(*exprs: Any) -> dict[str, Callable]:
     """As numpy_module, bound to mpmath (any precision)."""
     table = {name: impl for name, (_, _, impl) in _primitives_in(exprs).items()}
     return MP_GUARDED | table | {"Heaviside": _mp_heaviside, "H": mp_step, "Logistic": mp_sigmoid,
-                                 "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}
+                                 "NamedLogistic": mp_sigmoid, "sign": _mp_sign, "Max": _mp_max, "Min": _mp_min}

@@ -195,10 +195,10 @@ class _Latex:
                 self.i += 3
                 put("pi", True)
                 continue
-            if s.startswith(r"\operatorname", i):
-                self.i += len(r"\operatorname")
-                name = self.group()
-                put(self.function(name), True)
+            named = re.match(r"\\operatorname\{([A-Za-z]+)\}", s[i:])
+            if named:  # the name as it is written (sigmoid, diag), not read as a product of letters
+                self.i += named.end()
+                put(self.function(named.group(1)), True)
                 continue
             command = re.match(r"\\[a-zA-Z]+", s[i:])
             if command and command.group() in COMMANDS:

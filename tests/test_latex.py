@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 from conftest import TIE_CELL, exhaustive, require_program
@@ -17,7 +18,7 @@ from symbptt import RNN, SymbpttError
 from symbptt import primitives as P
 from symbptt.document import PREAMBLE, standalone, tikz_diagram
 from symbptt.forms import derive
-from symbptt.latex import snippet
+from symbptt.latex import notes_tex, snippet
 from symbptt.readback import Evaluator, latex_equations, text_equations
 from symbptt.render import render_text
 
@@ -89,15 +90,29 @@ def test_a_long_carried_coefficient_is_displayed_and_keeps_to_the_page(tmp_path)
 
 
 def test_a_nested_activation_keeps_its_document_on_the_page(tmp_path):
-    """tanh(tanh(tanh(a)))·sigmoid(a): its σ' set beside σ and γ on one row ran 412 pt past the margin, and the
-    general form's ∏ w σ'(a_j) 800 pt.  σ, σ' and γ now stand one below the other, σ' broken over rows, and
-    the ∏ is broken inside its body; what is left is the general form's note, whose inline σ'(a_j) passes
-    by 11 pt."""
-    doc = standalone(RNN(T=3, activation="tanh(tanh(tanh(a)))*sigmoid(a)"))
+    """tanh(tanh(tanh(a)))·sigmoid(a): its σ' set beside σ and γ on one row ran 412 pt past the margin, the
+    general form's ∏ w σ'(a_j) 800 pt, and the general form's note, σ'(a_j) inline, 11 pt (41 pt with the
+    logistic written sigmoid).  σ, σ' and γ now stand one below the other, σ' broken over rows; the ∏ is
+    broken inside its body; the note displays its σ'(a_j), broken over rows, where the forms' readers do
+    not take it for a form's equation, and it reads back as the activation's σ'."""
+    from symbptt.readback import latex_to_text
+
+    rnn = RNN(T=3, activation="tanh(tanh(tanh(a)))*sigmoid(a)")
+    doc = standalone(rnn)
     model = doc.split(r"\section*{Model}")[1].split(r"\section*")[0]
     assert r"\sigma'(a) &= \bigl(" in model and r"\gamma &= \sup_a" in model
     log = compile_tex(tmp_path, "nested", doc)
-    assert max([float(pt) for pt in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log)] or [0.0]) < 12.0
+    assert not re.findall(r"Overfull \\hbox \(([\d.]+)pt", log)
+    general = derive(rnn, "general", "w")
+    note = notes_tex(general)
+    assert note.startswith(r"\noindent valid for every $T \geq 1$, where") and r"\begin{align*}" not in note
+    rows = note.split(r"\begin{aligned}")[1].split(r"\end{aligned}")[0].strip().split(" \\\\\n")
+    assert rows[0].startswith(r"\sigma'(a_j) &= ") and all(row.startswith(r"&\qquad ") for row in rows[1:])
+    read = latex_to_text(" ".join([rows[0].split("&= ", 1)[1], *(row[len(r"&\qquad "):] for row in rows[1:])]))
+    want = float(rnn.act.np_dsigma(np.array([0.37]))[0])
+    assert abs(float(Evaluator(lambda token: 0.37)(read)) - want) <= 1e-12  # a_j = 0.37
+    forms = re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", snippet(general), re.S)
+    assert len(forms) == 1 and "sigma'(a_j)" not in forms[0]  # the note is no equation of the form
     short = standalone(RNN(T=3, activation="a/(1+abs(a))")).split(r"\section*{Model}")[1]
     assert r"\qquad \sigma'(a) = " in short.split(r"\section*")[0]  # a short one keeps its one row
 
@@ -173,6 +188,35 @@ def test_latex_read_back_equals_the_api_expression(cell, kwargs, form):
         want = complex(sp.N(api, 20)).real
         for got in (evaluate(tex_rhs), evaluate(rhs)):
             assert abs(float(got) - want) <= 1e-10 * max(1.0, abs(want)), (lhs, tex_rhs)
+
+
+def test_the_logistic_inside_a_custom_activation_is_named_sigmoid_not_sigma():
+    """σ names the activation.  A custom activation that calls the logistic function wrote it σ too, so the
+    Model section read σ(a) = σ(a)·tanh(a) and every J_t held a σ that was not the σ of J_t = w σ'(a_t).
+    Inside such an activation the logistic is now sigmoid in LaTeX and Unicode, as it was in text, and the
+    formulas read back to the API's values.  The built-in sigmoid activation is the logistic and keeps σ;
+    its Model section gives the formula where it read σ(a) = σ(a)."""
+    from symbptt.render import render_text
+
+    rnn = RNN(T=2, activation="tanh(a)*sigmoid(a)")
+    derivation = derive(rnn, "explicit", "all")
+    tex, pretty = snippet(derivation), render_text(derivation, pretty=True, width=10_000)
+    assert r"\operatorname{sigmoid}\left(a_{1}\right)" in tex and r"\sigma" not in tex
+    assert "sigmoid(a₁)" in pretty and "σ" not in pretty
+    model = standalone(rnn).split(r"\section*{Model}")[1].split(r"\section")[0]
+    assert re.search(r"\\sigma\(a\) &?= \\operatorname\{sigmoid\}\\left\(a\\right\) \\tanh", model)
+    assert r"\sigma\left(" not in model  # σ appears only as the activation's own name, σ(a) and σ'(a)
+    evaluate = Evaluator(_value)
+    for (lhs, tex_rhs), (_, rhs), eq in zip(latex_equations(tex), text_equations(render_text(derivation, width=10_000)),
+                                             [*derivation.equations, *derivation.definitions], strict=True):
+        api = P.plain(eq.rhs).xreplace({s: _value(sp.sstr(s)) for s in eq.rhs.free_symbols})
+        want = complex(sp.N(api, 20)).real
+        for got in (evaluate(tex_rhs), evaluate(rhs)):
+            assert abs(float(got) - want) <= 1e-10 * max(1.0, abs(want)), (lhs, tex_rhs)
+    # the built-in sigmoid is σ itself: σ(a) is its formula (not σ(a) = σ(a)), and σ' is written in σ
+    builtin = standalone(RNN(T=2, activation="sigmoid")).split(r"\section*{Model}")[1].split(r"\section")[0]
+    assert re.search(r"\\sigma\(a\) &?= \\frac\{1\}\{1 \+ e\^\{-a\}\}", builtin)
+    assert r"\sigma'(a) &= \left(1 - \sigma\left(a\right)\right)" in builtin and "operatorname" not in builtin
 
 
 def test_factors_stay_in_time_order_in_latex():

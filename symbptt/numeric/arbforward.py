@@ -102,6 +102,7 @@ def _table(flint: Any) -> dict[str, Any]:
         "mpf": mpf,
         "tanh": lambda x: ball(x).tanh(),
         "Logistic": lambda x: 1 / (1 + (-ball(x)).exp()),
+        "NamedLogistic": lambda x: 1 / (1 + (-ball(x)).exp()),
         "Max": lambda *xs: _largest(xs, 1),
         "Min": lambda *xs: _largest(xs, -1),
         "H": lambda x: arb(1) if _positive(x) else arb(0),  # the kink convention: H(0) = 0
@@ -148,8 +149,8 @@ def _largest(xs: tuple[Any, ...], sign: int) -> Any:
 
 # the functions a node may be made of, written in plain SymPy (primitives.plain: a custom activation is
 # its own expression); abs is Python's, which Arb's balls have
-_FUNCTIONS = {sp.tanh, P.Logistic, sp.Max, sp.Min, P.H, sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.log, sp.Abs,
-              sp.erf, sp.atan}
+_FUNCTIONS = {sp.tanh, P.Logistic, P.NamedLogistic, sp.Max, sp.Min, P.H, sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh,
+              sp.log, sp.Abs, sp.erf, sp.atan}
 _KEPT = {P.tanh, P.dtanh, P.sigmoid, P.dsigmoid, P.relu, P.step}  # primitives with their own Arb line
 # the constants a custom activation may name (safeexpr.CONSTANTS), and its derivative (erf's 2/√π): each
 # is an argument of the Arb lines, given as Arb's ball of it at the precision of the try (``_constants``)

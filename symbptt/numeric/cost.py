@@ -33,7 +33,8 @@ def _sizes(model: NumericModel) -> tuple[int, int, int]:
 # where it is written, once per group (the nodes one by one, the coefficients with common subexpressions
 # once); a logarithm counts 3 (mpmath's at 1000–5000 digits costs 1.7–2.8 exponentials), an error function
 # 5 (mpmath's 2.5–7.2 exponentials from 50 to 1000 digits, Arb's 4.2–5.1), an arctangent 1 (0.8–1.7)
-_SHARED = {P.tanh: "pair", P.dtanh: "pair", P.sigmoid: "exp", P.dsigmoid: "exp", P.Logistic: "exp"}
+_SHARED = {P.tanh: "pair", P.dtanh: "pair", P.sigmoid: "exp", P.dsigmoid: "exp", P.Logistic: "exp",
+           P.NamedLogistic: "exp"}
 _FUNCTIONS = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.log, sp.erf, sp.atan)
 _WEIGHT = {sp.log: 3, sp.erf: 5}
 

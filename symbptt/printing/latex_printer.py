@@ -96,6 +96,10 @@ class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
         text = rf"\sigma\left({self._print(expr.args[0])}\right)"
         return f"{text}^{{{exp}}}" if exp else text
 
+    def _print_NamedLogistic(self, expr: Any, exp: str | None = None) -> str:
+        text = rf"\operatorname{{sigmoid}}\left({self._print(expr.args[0])}\right)"
+        return f"{text}^{{{exp}}}" if exp else text
+
     def _print_Primitive(self, expr: Any, exp: str | None = None) -> str:
         text = self._print(expr.shown())
         return rf"\left({text}\right)^{{{exp}}}" if exp else text

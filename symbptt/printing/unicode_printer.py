@@ -96,6 +96,10 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
         inner = self._print(expr.args[0])
         return prettyForm(*prettyForm(*inner.parens()).left("σ"))
 
+    def _print_NamedLogistic(self, expr: Any) -> prettyForm:
+        inner = self._print(expr.args[0])
+        return prettyForm(*prettyForm(*inner.parens()).left("sigmoid"))
+
     def _print_Primitive(self, expr: Any) -> prettyForm:
         return self._print(expr.shown())
 

@@ -51,13 +51,17 @@ def standard(expr: sp.Basic) -> sp.Basic:
 
 
 class Note(str):
-    """A note in words, with its LaTeX spelling (``Note(text, tex)``; ``str(note)`` is the text)."""
+    """A note in words, with its LaTeX spelling (``Note(text, tex)``; ``str(note)`` is the text).  A note that
+    ends by stating an equation may give it as ``states = (words before it, left-hand side, right-hand
+    side)`` in LaTeX, LaTeX and SymPy: the LaTeX printer then displays it where inline it would be long."""
 
     tex: str
+    states: tuple[str, str, sp.Basic] | None
 
-    def __new__(cls, text: str, tex: str | None = None) -> Note:
+    def __new__(cls, text: str, tex: str | None = None, states: tuple[str, str, sp.Basic] | None = None) -> Note:
         obj = super().__new__(cls, text)
         obj.tex = tex if tex is not None else text
+        obj.states = states
         return obj
 
 

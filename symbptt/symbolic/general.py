@@ -87,7 +87,8 @@ def general_scalar(rnn: RNN, wrt: str) -> Derivation:
                 eqs.append(Equation(grad_label(entry), closed))
     shown = text(sigma_prime(J_IDX))
     notes = [Note(f"valid for every T ≥ 1; σ'(a_j) = {shown}",
-                  rf"valid for every $T \geq 1$; $\sigma'(a_j) = {latex(sigma_prime(J_IDX))}$")]
+                  rf"valid for every $T \geq 1$; $\sigma'(a_j) = {latex(sigma_prime(J_IDX))}$",
+                  (r"valid for every $T \geq 1$, where", r"\sigma'(a_j)", sigma_prime(J_IDX)))]
     return Derivation("general-T BPTT gradient", eqs, notes)
 
 
