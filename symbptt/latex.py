@@ -285,8 +285,7 @@ def notes_tex(derivation: Derivation) -> str:
     out = []
     for note in derivation.notes:
         states = getattr(note, "states", None)
-        shown = None if states is None else latex(states[2])
-        if states is None or shown is None or len(shown) <= NOTE_CHARS:
+        if states is None or len(latex(states[2])) <= NOTE_CHARS:
             out.append(f"\\noindent {getattr(note, 'tex', _escape(str(note)))}\\par\n")
             continue
         words, lhs, rhs = states

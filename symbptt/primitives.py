@@ -387,6 +387,7 @@ class Logistic(Printed, sp.Function):
     nargs = 1
     is_real = True
     printed_as = "Logistic"
+    by_name = False  # σ(x) in Unicode and LaTeX; sigmoid(x) where True (NamedLogistic)
 
     @classmethod
     def eval(cls, x: sp.Expr) -> sp.Expr | None:
@@ -404,9 +405,9 @@ class Logistic(Printed, sp.Function):
 class NamedLogistic(Logistic):
     """The logistic sigmoid inside a custom activation, printed by its name: sigmoid(x) in every format
     (LaTeX: \\operatorname{sigmoid}).  There σ names the activation itself, and σ(a) = σ(a)·tanh(a) would
-    read as an equation σ solves; computed as Logistic is."""
+    read as an equation σ solves; computed as Logistic is (the printers ask ``by_name``)."""
 
-    printed_as = "NamedLogistic"
+    by_name = True
 
 
 def logistic_by_name(expr: sp.Basic) -> sp.Basic:

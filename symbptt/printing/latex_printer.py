@@ -93,11 +93,8 @@ class LatexPrinter(NotationPrinting, WrittenSums, SympyLatexPrinter):
         return rf"\left({SympyLatexPrinter._print_Piecewise(self, expr)}\right)"
 
     def _print_Logistic(self, expr: Any, exp: str | None = None) -> str:
-        text = rf"\sigma\left({self._print(expr.args[0])}\right)"
-        return f"{text}^{{{exp}}}" if exp else text
-
-    def _print_NamedLogistic(self, expr: Any, exp: str | None = None) -> str:
-        text = rf"\operatorname{{sigmoid}}\left({self._print(expr.args[0])}\right)"
+        name = r"\operatorname{sigmoid}" if expr.by_name else r"\sigma"
+        text = rf"{name}\left({self._print(expr.args[0])}\right)"
         return f"{text}^{{{exp}}}" if exp else text
 
     def _print_Primitive(self, expr: Any, exp: str | None = None) -> str:

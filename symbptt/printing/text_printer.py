@@ -53,9 +53,6 @@ class TextPrinter(NotationPrinting, WrittenSums, StrPrinter):
     def _print_Logistic(self, expr: Any) -> str:
         return f"sigmoid({self._print(expr.args[0])})"
 
-    def _print_NamedLogistic(self, expr: Any) -> str:
-        return f"sigmoid({self._print(expr.args[0])})"
-
     def _print_Primitive(self, expr: Any) -> str:
         return self._print(expr.shown())
 

@@ -94,11 +94,7 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
 
     def _print_Logistic(self, expr: Any) -> prettyForm:
         inner = self._print(expr.args[0])
-        return prettyForm(*prettyForm(*inner.parens()).left("σ"))
-
-    def _print_NamedLogistic(self, expr: Any) -> prettyForm:
-        inner = self._print(expr.args[0])
-        return prettyForm(*prettyForm(*inner.parens()).left("sigmoid"))
+        return prettyForm(*prettyForm(*inner.parens()).left("sigmoid" if expr.by_name else "σ"))
 
     def _print_Primitive(self, expr: Any) -> prettyForm:
         return self._print(expr.shown())
