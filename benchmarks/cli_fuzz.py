@@ -49,7 +49,8 @@ NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e308", "-1e308", "1.7e308", "-1.7e
            "99999999999999999999", "0x10", "1_000", "½", "٣", "+5", "-0", "2147483648"]
 TEXTS = ["$\\", "{", "}", "%", "\\input{x}", "a;b", "../../x", "a" * 5000, "é", "\x00x", "-h", "1,,2", ",",
          "__import__('os')", "a**a**a**a", "1/0", "exp(exp(exp(a)))", "all", "h0", "lambda", "sin(a", "  ",
-         "zero(a)", "()", "10**10**10", "exp(1000*a)", "/dev/null", "/nonexistent/dir/f.png"]
+         "zero(a)", "()", "10**10**10", "exp(1000*a)", "/dev/null", "/nonexistent/dir/f.png",
+         "2*tanh(a)", "a*sigmoid(a)"]
 KINDS = ["regimes", "curves", "contributions", "spectrum", "surface", "unrolled", "gates", "training", "horizon",
          "gradmap", "isometry", "meanfield"]
 BASES = {

@@ -10,6 +10,8 @@ import re
 import numpy as np
 import pytest
 from conftest import exhaustive, run_in_process
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symbptt.check.reader import index_value
 from symbptt.check.verify import Model, VerifyError, verify
@@ -482,3 +484,58 @@ def test_the_mistakes_said_to_be_tried_are_the_ones_tried():
 def test_a_sign_without_a_term_is_no_index(sub):
     assert index_value(sub, {"k": 3}) is None
     assert index_value("-k+1", {"k": 3}) == -2 and index_value("+2", {}) == 2
+
+
+GENERAL_IN_SIGMA = (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) "
+                    r"\left(\prod_{j=k+1}^{T} w \sigma'(a_j)\right) \sigma'(a_k) h_{k-1}")
+
+
+@pytest.mark.parametrize("activation", ["2*tanh(a)", "a*sigmoid(a)", "max(a, 0.2*a) + 0.1*sin(a)"])
+def test_any_activation_a_user_gives_is_verified_against_its_own_reference(activation):
+    """`verify -a` with a custom activation outside the check's own three stopped with a KeyError and a
+    traceback: the reference had σ and σ' written out for those three only.  Any other is now taken from
+    its text, σ' by mpmath's differences (check.trials._written_pair): the right formula is equal, one
+    without σ'(a_k) differs and is diagnosed, on the command line too."""
+    model = Model(activation=activation)
+    assert verify(GENERAL_IN_SIGMA, model).equal
+    wrong = verify(GENERAL_IN_SIGMA.replace(r" \sigma'(a_k)", ""), model)
+    assert not wrong.equal and "σ' is missing" in wrong.diagnosis
+    ran = run_in_process("verify", "-a", activation, GENERAL_IN_SIGMA.replace("'", "^\\prime"))
+    assert ran.returncode == 0 and ran.stdout.startswith("equal:") and "Traceback" not in ran.stderr
+
+
+@settings(max_examples=25)
+@given(st.sampled_from(["2*tanh(a)", "a*sigmoid(a)", "max(a, 0.2*a) + 0.1*sin(a)", "log(1 + exp(a))",
+                        "a/sqrt(1 + a**2)", "erf(a/2)*cosh(a/4)", "min(abs(a), 3) - E**(-a*a)/pi"]),
+       st.floats(-6, 6).filter(lambda v: abs(v) > 1e-6))
+def test_the_reference_of_a_written_activation_is_the_engine_s_sigma_and_slope(text, a):
+    """The reference's σ and σ' of a written activation (its text walked with mpmath, σ' by differences)
+    against the engine's (SymPy's expression and derivative, lambdified for mpmath) at 40 digits."""
+    import mpmath
+
+    from symbptt.activations import get_activation
+    from symbptt.check.trials import reference_activation
+
+    sigma, slope = reference_activation(text, "mp")
+    act = get_activation(text)
+    with mpmath.workdps(40):
+        x = mpmath.mpf(a)
+        for ours, theirs in ((sigma(x), act.mp_sigma(x)), (slope(x), act.mp_dsigma(x))):
+            assert abs(ours - theirs) <= mpmath.mpf(10) ** -35 * max(1, abs(theirs)), (text, a)
+    slope_float = float(reference_activation(text, "float")[1](a))
+    assert abs(slope_float - float(act.np_dsigma(np.array([a]))[0])) <= 1e-12 * max(1.0, abs(slope_float))
+
+
+def test_a_planted_slip_in_a_written_reference_is_caught(monkeypatch):
+    """The comparison can fail: with σ' of the reference off by one part in 10^6, the right formula for a
+    written activation is called wrong."""
+    from symbptt.check import trials
+
+    real = trials._written_pair
+
+    def slipped(text, kind):
+        sigma, slope = real(text, kind)
+        return sigma, np.frompyfunc(lambda a: slope(a) * (1 + 1e-6), 1, 1)
+
+    monkeypatch.setattr(trials, "_written_pair", slipped)
+    assert not verify(GENERAL_IN_SIGMA, Model(activation="2*tanh(a)")).equal

@@ -3,6 +3,7 @@ sometimes saturated units) and the reference activation it is compared with."""
 
 from __future__ import annotations
 
+import ast
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,8 +47,66 @@ def _custom_pair(text: str, kind: str) -> tuple[Callable, Callable]:
     return table[text]
 
 
+# the functions of the custom-activation grammar (safeexpr.FUNCTIONS), as mpmath computes them
+_MP_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "abs": abs, "atan": mpmath.atan, "cos": mpmath.cos, "cosh": mpmath.cosh, "erf": mpmath.erf, "exp": mpmath.exp,
+    "log": mpmath.log, "max": max, "min": min, "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)), "sin": mpmath.sin,
+    "sinh": mpmath.sinh, "sqrt": mpmath.sqrt, "tanh": mpmath.tanh}
+_MP_OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y, ast.Mult: lambda x, y: x * y,
+    ast.Div: lambda x, y: x / y, ast.Pow: lambda x, y: x**y}
+
+
+def _written(text: str) -> Callable[[Any], Any]:
+    """σ of an activation as written, at mpmath's working precision: its syntax tree walked node by node
+    (the text has passed the parser's whitelist; this does not use the SymPy expression the parser built).
+    A number is read from its decimal spelling, as the parser reads it."""
+    tree = ast.parse(text.strip(), mode="eval").body
+
+    def value(node: ast.AST, a: Any) -> Any:
+        if isinstance(node, ast.Constant):
+            return mpmath.mpf(repr(node.value))
+        if isinstance(node, ast.Name):
+            return {"a": a, "pi": mpmath.pi, "E": mpmath.e}[node.id]
+        if isinstance(node, ast.UnaryOp):
+            inner = value(node.operand, a)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            return _MP_OPERATORS[type(node.op)](value(node.left, a), value(node.right, a))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return _MP_FUNCTIONS[node.func.id](*(value(arg, a) for arg in node.args))
+        raise ValueError(f"{type(node).__name__} is not part of an activation")  # the parser refused it first
+
+    return lambda a: value(tree, mpmath.mpf(a))
+
+
+def _written_pair(text: str, kind: str) -> tuple[Callable, Callable]:
+    """σ and σ' of any other activation a user gives (`symbptt verify -a …`), independently of the engine:
+    σ from the text (_written), σ' by mpmath.diff (differences taken at raised precision, from the left:
+    at a kink σ' is the derivative from the left, as the engine's), never SymPy's derivative.  ``kind``
+    'float' rounds the values computed at 30 digits."""
+    sigma = _written(text)
+
+    def slope(a: Any) -> Any:
+        return mpmath.diff(sigma, mpmath.mpf(a), direction=-1)
+
+    if kind == "float":
+        def rounded(f: Callable[[Any], Any]) -> Callable:
+            def at(a: Any) -> float:
+                with mpmath.workdps(30):
+                    return float(f(float(a)))
+            return np.vectorize(at, otypes=[float])
+
+        return rounded(sigma), rounded(slope)
+    return np.frompyfunc(sigma, 1, 1), np.frompyfunc(slope, 1, 1)
+
+
 def reference_activation(act: str, kind: str) -> str | tuple:
-    return act if act in ("tanh", "sigmoid", "relu", "linear") else _custom_pair(act, kind)
+    """A built-in activation's name (reference.py has it), or σ and σ' of a custom one: the check's own,
+    written out (_custom_pair), else from its text (_written_pair)."""
+    if act in ("tanh", "sigmoid", "relu", "linear"):
+        return act
+    return _custom_pair(act, kind) if act in ACTIVATIONS else _written_pair(act, kind)
 
 
 @dataclass
