@@ -459,8 +459,8 @@ def test_an_exploding_relu_network_keeps_its_digits_and_is_not_marked_rounding_d
     from symbptt.numeric.sweeps import ROUNDING_DIGITS, recurrent_matrix, rounding_decides
 
     W0 = recurrent_matrix(16, 0)
-    value, decides = final_gain_rates(np.array([3.0]), 200, "relu", 16, seed=0, W0=W0)
-    nudged, _ = final_gain_rates(np.array([3.0]), 200, "relu", 16, seed=0, W0=np.nextafter(W0, np.inf))
+    value, decides, _ = final_gain_rates(np.array([3.0]), 200, "relu", 16, seed=0, W0=W0)
+    nudged, _, _ = final_gain_rates(np.array([3.0]), 200, "relu", 16, seed=0, W0=np.nextafter(W0, np.inf))
     assert value[0] > 5 * ROUNDING_DIGITS and not decides[0]
     assert abs(nudged[0] - value[0]) <= 1e-12 * abs(value[0])
     assert positively_homogeneous("relu") and positively_homogeneous("max(0.01*a, a)")

@@ -233,6 +233,31 @@ def test_spectrum_marks_where_gamma_sigma_max_is_one():
     assert drawn == pytest.approx([data.values["g_sigma"], data.values["g_rho"]])
 
 
+def test_a_spectrum_whose_state_overflows_at_some_gains_draws_the_others_and_says_where():
+    """softplus, log(1 + e^a), is unbounded: beyond a gain the state overflows.  Those gains' NaN reached the
+    other gains' SVD and `plot spectrum` stopped with LinAlgError's traceback.  Now they are left out of
+    the iteration, the others keep the values they have alone, the axis spans every gain asked for, and
+    the caption counts the gains without a rate from the data."""
+    from symbptt.numeric.final_gain import final_gain_rates
+
+    gains = np.linspace(0.5, 2.5, 9)
+    values, _, left = final_gain_rates(gains, 60, "log(1 + exp(a))", 8)
+    assert left.any() and not left.all() and np.isnan(values[left]).all() and np.isfinite(values[~left]).all()
+    alone, _, _ = final_gain_rates(gains[~left], 60, "log(1 + exp(a))", 8)
+    assert np.allclose(alone, values[~left], rtol=1e-12, atol=0)
+    fig, data = plot.spectrum("log(1 + exp(a))", n=8, g_min=0.5, g_max=2.5, points=9, T=60)
+    words = " ".join(fig.texts[-1].get_text().split())
+    missing = gains[np.isnan(data.values["rates"])]
+    assert missing.size == int(left.sum())
+    assert (f"No rate at {missing.size} of 9 gains (g from {missing[0]:.3g} to {missing[-1]:.3g}): the state "
+            "left float64's range") in words
+    low, high = fig.axes[0].get_xlim()
+    assert low < 0.5 and high > 2.5
+    calm = " ".join(plot.spectrum("log(1 + exp(a))", n=8, g_min=0.1, g_max=0.5, points=3, T=60)[0]
+                    .texts[-1].get_text().split())
+    assert "No rate" not in calm
+
+
 def test_unrolled_counts_its_arrows_and_keeps_every_node_the_same_size():
     from matplotlib.patches import Circle, Rectangle
 

@@ -335,7 +335,7 @@ def test_the_rate_at_T_without_the_product_is_the_sweep_s_last_row(activation, i
     gains = np.concatenate([[0.0], np.linspace(0.1, 3.5, 15)])  # g = 0: a product exactly 0
     W0 = recurrent_matrix(n, seed, init)
     every = sweep_gain(gains, 80, activation, n, seed=seed, W0=W0)
-    at_T, decides = final_gain_rates(gains, 80, activation, n, seed=seed, W0=W0)
+    at_T, decides, _ = final_gain_rates(gains, 80, activation, n, seed=seed, W0=W0)
     finite = np.isfinite(every[-1])
     assert np.array_equal(np.isfinite(at_T), finite) and at_T[0] == every[-1][0] == -np.inf
     assert np.allclose(at_T[finite], every[-1][finite], rtol=0, atol=1e-11 * (1 + np.abs(every[-1][finite]).max()))

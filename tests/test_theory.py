@@ -453,8 +453,8 @@ def test_at_n_256_the_settled_slope_of_eight_networks_brackets_the_mean_field_aw
     slopes = []
     for s in range(8):
         W0 = recurrent_matrix(256, s, "gaussian")
-        at_400, _ = final_gain_rates(np.array([0.8]), 400, "tanh", 256, seed=s, W0=W0)
-        at_200, _ = final_gain_rates(np.array([0.8]), 200, "tanh", 256, seed=s, W0=W0)
+        at_400, _, _ = final_gain_rates(np.array([0.8]), 400, "tanh", 256, seed=s, W0=W0)
+        at_200, _, _ = final_gain_rates(np.array([0.8]), 200, "tanh", 256, seed=s, W0=W0)
         slopes.append(float(at_400[0] - at_200[0]) * math.log(10.0) / 200)
     predicted = 0.5 * math.log(theory("tanh", 0.8, 0.0, 1.0, 1.0, edge=False).chi)
     assert min(slopes) <= predicted <= max(slopes)

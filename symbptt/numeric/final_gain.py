@@ -53,8 +53,9 @@ def final_gain_cost(gains: int, T: int, n: int) -> dict[str, float]:
 
 def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: int = 0,
                      W0: np.ndarray | None = None, input_scale: float = 1.0,
-                     init: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
-    """log10‖∂h_T/∂h_0‖₂ at T for W = g·W0 over ``gains``, and whether rounding decides each value.
+                     init: str = "gaussian") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log10‖∂h_T/∂h_0‖₂ at T for W = g·W0 over ``gains``, whether rounding decides each value, and
+    whether the forward pass left float64's range.
 
     The same networks, inputs and trajectory as ``sweep_gain(gains, T, …)[-1]`` (drive N(0, input_scale²)
     from ``seed``; W = g·W0 formed first).
@@ -70,8 +71,9 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
         init: how W0 is drawn when not given.
 
     Returns:
-        (log10 norms (G,), rounding decides (G,) booleans); −inf where the product is exactly 0, NaN where
-        the forward pass left float64 or the iteration did not settle.
+        (log10 norms (G,), rounding decides (G,) booleans, left float64 (G,) booleans); a norm is −inf
+        where the product is exactly 0, NaN where the forward pass left float64's range (the third array
+        says where) or the iteration did not settle.
     """
     T, _ = checked_grid(gains, T)
     act = get_activation(activation)
@@ -95,6 +97,9 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
             broken |= ~np.isfinite(top) & (top != -np.inf) | ~np.isfinite(a).all(axis=1)
             top = np.where(np.isfinite(top), top, 0.0)
             scale[t], shift[t] = 10.0 ** (logd - top[:, None]), top
+        # a gain whose forward pass left float64 is reported NaN: its factors are set to 0 so that its NaN
+        # and ∞ do not reach the other gains' SVDs and QRs (LAPACK's SVD refuses a block holding NaN)
+        scale[:, broken, :] = 0.0
         after = np.cumsum(shift[::-1], axis=0)[::-1]  # after[t]: log10 scale of J_T ⋯ J_(t+1), steps t..T−1
         total_shift = after[0]
         # block power iteration on P_Tᵀ P_T: Q the right block, U the left one; the blocks of all gains side
@@ -139,7 +144,7 @@ def final_gain_rates(gains: np.ndarray, T: int, activation: str, n: int, seed: i
     values = np.where(~broken & (estimate == -np.inf), -np.inf, values)
     decides = (np.zeros(G, dtype=bool) if positively_homogeneous(activation)  # linear, relu: see sweeps
                else (amplified > ROUNDING_DIGITS) & np.isfinite(values))
-    return values, decides
+    return values, decides, broken
 
 
 __all__ = ["final_gain_rates"]

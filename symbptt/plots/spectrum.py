@@ -43,11 +43,12 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
              seconds=seeds * T * (SPECTRUM_STEP + SPECTRUM_POINT * points))
     gains = np.linspace(g_min, g_max, points)  # after the estimate: --points 2^62 is refused, not allocated
     W0 = recurrent_matrix(n, seed, init)
-    per_seed, decided = [], np.zeros(points, dtype=bool)
+    per_seed, decided, left = [], np.zeros(points, dtype=bool), np.zeros(points, dtype=bool)
     for s in range(seed, seed + seeds):  # ‖∂h_T/∂h_0‖₂ at T only: the product is never formed
-        at_T, rounding = final_gain_rates(gains, T, activation, n, seed=s, W0=recurrent_matrix(n, s, init))
+        at_T, rounding, broken = final_gain_rates(gains, T, activation, n, seed=s, W0=recurrent_matrix(n, s, init))
         per_seed.append(at_T * math.log(10.0) / T)
         decided |= rounding  # the gains whose value at T rounding decides
+        left |= broken  # … and those where some network's state left float64's range
     all_rates = np.array(per_seed)
     with np.errstate(all="ignore"):
         rates = all_rates.mean(axis=0)
@@ -76,6 +77,9 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
     ax.axvline(g_sigma, color="tab:green", linestyle="--",
                label=rf"$\gamma\sigma_{{\max}}(gW_0) = 1$ (g = {g_sigma:.3g}): vanishing guaranteed left of it")
     ax.axvline(g_rho, color="tab:red", linestyle=":", label=rf"$\rho(gW_0) = 1$ (g = {g_rho:.3g}): no guarantee")
+    if not np.isfinite(rates).all():  # every gain asked for on the axis, drawn or not: the gap shows
+        ax.update_datalim(np.array([[g_min, 0.0], [g_max, 0.0]]), updatey=False)
+        ax.autoscale_view()
     ax.set_xlabel("gain $g$ ($W = g W_0$)")
     ax.set_ylabel(r"$\frac{1}{T}\ln\|\partial h_T/\partial h_0\|_2$")
     which = f"seed {seed}" if seeds == 1 else f"seeds {seed}..{seed + seeds - 1} (the lines of g: seed {seed}'s W0)"
@@ -95,9 +99,23 @@ def spectrum(activation: str = "tanh", n: int = 64, g_min: float = 0.1, g_max: f
                  "depends on the activation's saturation and the inputs."
                  + (f" Crosses ({int(decided.sum())} gains): the forward pass amplifies rounding by more than "
                     f"{AMPLIFIED} by step T, so float64 keeps under {DIGITS_LEFT} digits of the state and another "
-                    "summation order gives another rate there." if decided.any() else "") + said)
+                    "summation order gives another rate there." if decided.any() else "")
+                 + _undrawn(gains, rates, left) + said)
     return Drawn(fig, Plotted({"gains": gains, "rates": rates, "rates_each_seed": all_rates, "g_sigma": g_sigma,
                                "g_rho": g_rho, "mean_field": predicted}))
+
+
+def _undrawn(gains: np.ndarray, rates: np.ndarray, left: np.ndarray) -> str:
+    """The sentence on the gains that have no rate, from the data: where the state left float64's range,
+    and where the power iteration did not settle ('' when every gain has one)."""
+    words = []
+    for where, why in ((left, "the state left float64's range (it overflowed or turned NaN)"),
+                       (np.isnan(rates) & ~left, "the power iteration did not settle")):
+        if where.any():
+            shown = gains[where]
+            span = f"g = {shown[0]:.3g}" if shown.size == 1 else f"g from {shown[0]:.3g} to {shown[-1]:.3g}"
+            words.append(f" No rate at {int(where.sum())} of {gains.size} gains ({span}): {why}.")
+    return "".join(words)
 
 
 def crossing(x: np.ndarray, y: np.ndarray) -> float | None:
