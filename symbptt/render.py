@@ -27,7 +27,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 from . import notation
 from .caching import Bounded
 from .layout import MATRIX, PRODUCT, Layout, Term, is_matrix, layout
-from .printing import TextPrinter, UnicodePrinter, text
+from .printing import TextPrinter, UnicodePrinter, text, unicode_tables
 from .printing.breaks import cut_picture, cut_text
 from .reading import in_reading_order
 from .symbolic.derivation import Derivation, Equation
@@ -478,7 +478,13 @@ def _head(text: str) -> Picture:
 
 
 def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache[Picture] | None = None) -> str:
-    """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors."""
+    """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors (drawn
+    with SymPy's Unicode tables whatever sys.stdout's encoding: printing.unicode_tables)."""
+    with unicode_tables():
+        return _pretty_equation(eq, width, cache)
+
+
+def _pretty_equation(eq: Equation, width: int, cache: FactorCache[Picture] | None) -> str:
     cache = cache or pretty_cache()
     printer = _printer()
     lay = layout(eq)

@@ -209,3 +209,25 @@ def test_a_tag_with_a_suffix_s_digits_is_read_back(tmp_path):
                          "pretty")
     assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
     assert "Dʷᶻ⁰ʰ₁" in ran.stdout
+
+
+def test_pictures_are_drawn_in_unicode_whatever_sympy_s_own_switch_says():
+    """SymPy draws a Σ's sign and tall brackets from tables chosen by a switch it sets from sys.stdout's
+    encoding.  In a process whose stdout is ASCII (PYTHONIOENCODING=ascii, a StringIO) the switch was off,
+    and render_text(pretty=True) of a form with a Σ raised KeyError('sum').  The printer turns it on while
+    it draws: the picture is the one a UTF-8 process draws, and the switch is left as it was."""
+    from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
+
+    from symbptt.printing import unicode
+    from symbptt.render import render_text
+
+    derivation = derive(RNN(T=3, cell="lru", n=3), "general", "all")
+    total = sp.Sum(sp.Symbol("x"), (sp.Symbol("k"), 1, 3))
+    want, want_sum = render_text(derivation, pretty=True), unicode(total)
+    assert "Σ" not in want_sum and "╲" in want_sum
+    previous = pretty_use_unicode(False)
+    try:
+        assert render_text(derivation, pretty=True) == want and unicode(total) == want_sum
+        assert pretty_use_unicode() is False
+    finally:
+        pretty_use_unicode(previous)

@@ -23,7 +23,7 @@ from .dispatch import NotationPrinting
 from .hooks import Printed
 from .latex_printer import LatexPrinter, braced_call, factor_joint, latex, side_by_side
 from .text_printer import TextPrinter, text
-from .unicode_printer import UnicodePrinter, unicode
+from .unicode_printer import UnicodePrinter, unicode, unicode_tables
 
 __all__ = ["LatexPrinter", "NotationPrinting", "Printed", "TextPrinter", "UnicodePrinter", "braced_call",
-           "factor_joint", "latex", "side_by_side", "text", "unicode"]
+           "factor_joint", "latex", "side_by_side", "text", "unicode", "unicode_tables"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 
 from .dispatch import (
@@ -106,6 +109,18 @@ class UnicodePrinter(NotationPrinting, PrettyPrinter):
         return unsorted(self, PrettyPrinter._print_Mul, expr)
 
 
+@contextmanager
+def unicode_tables() -> Iterator[None]:
+    """SymPy draws some parts of a picture (a Σ's sign, tall brackets) from tables chosen by a switch of its
+    own, which it sets from sys.stdout's encoding: under an ASCII stdout a Σ looked up 'sum' in the ASCII
+    table and raised KeyError.  Inside this block the switch is on; after it, as it was."""
+    previous = pretty_use_unicode(True)
+    try:
+        yield
+    finally:
+        pretty_use_unicode(previous)
+
+
 def unicode(expr: Any, **settings: Any) -> str:
     """``expr`` as a Unicode picture (several lines for a fraction or a big operator).
 
@@ -116,4 +131,5 @@ def unicode(expr: Any, **settings: Any) -> str:
     Returns:
         The picture's lines joined by newlines.
     """
-    return UnicodePrinter(settings).doprint(expr)
+    with unicode_tables():
+        return UnicodePrinter(settings).doprint(expr)
