@@ -257,6 +257,34 @@ def test_the_cli_fuzz_catches_a_planted_traceback_and_passes_a_refusal(monkeypat
     assert commands == set(fuzz.BASES)
 
 
+def test_the_valid_fuzz_draws_every_command_and_names_a_planted_traceback(monkeypatch):
+    """benchmarks/valid_fuzz.py keeps working: a seed draws the same command lines, every command among them;
+    planted: SymPy's ASCII tables chosen for a pretty form with a Σ (what it found), and its verdict names
+    the traceback."""
+    import contextlib
+    import random
+
+    from conftest import benchmark_script
+    from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
+
+    from symbptt import render
+
+    fuzz = benchmark_script("valid_fuzz")
+    rng = random.Random(5)
+    drawn = [fuzz.command(rng) for _ in range(120)]
+    again = random.Random(5)
+    assert drawn == [fuzz.command(again) for _ in range(120)]
+    assert {args[0] for args in drawn} == {"derive", "latex", "sweep", "theory", "train", "plot"}
+    args = ["derive", "-T", "3", "--form", "general", "--format", "pretty"]
+    previous = pretty_use_unicode(False)  # as under an ASCII stdout
+    try:
+        assert fuzz.verdict("derive", args, 60.0) is None
+        monkeypatch.setattr(render, "unicode_tables", contextlib.nullcontext)
+        assert fuzz.verdict("derive", args, 60.0).startswith("traceback: KeyError")
+    finally:
+        pretty_use_unicode(previous)
+
+
 def test_the_cell_fuzz_mutates_deterministically_and_names_a_planted_traceback(monkeypatch, tmp_path):
     """benchmarks/cell_fuzz.py keeps working: the same seed makes the same files, three commands on them
     find nothing, and with the figure's default parameter planted away (StopIteration, as a cell file of
