@@ -126,7 +126,10 @@ def _model_section(rnn: RNN) -> str:
 {_cell_tex(rnn)}{_logistic_tex(rnn)}{activation}{layers}"""
 
 
-INLINE_CHARS = 100  # LaTeX source of a path's factor kept in its sentence; a longer one is displayed
+# LaTeX source of a path's product, ∂h_t/∂h_k = ∏ (factor_j), kept in its sentence; a longer one is displayed
+# (at 145–155 characters a stacked cell file's product ran up to 64 pt past the margin; at 117, a quarter's
+# width short of it)
+INLINE_CHARS = 140
 
 
 def _at_j(text: str) -> str:
@@ -154,7 +157,6 @@ def _unit_paths_tex(rnn: RNN) -> tuple[list[str], str | None]:
         at_t, at_k = (tex(notation.name(state, step=step, layer=mark)) if mark else f"{state}_{step}"
                       for step in ("t", "k"))
         coef = _at_j(tex(value))
-        long = long or len(coef) > INLINE_CHARS
         if isinstance(value, sp.Symbol) and rnn.scalar:
             factor, lines = coef, [coef]
         else:
@@ -165,7 +167,9 @@ def _unit_paths_tex(rnn: RNN) -> tuple[list[str], str | None]:
             factor, lines = diag + _delimited([coef])[0], [diag + pieces[0], *pieces[1:]]
         carried = tex(notation.name(state, layer=mark))
         along = rf" along the path that carries ${carried}$ unit by unit" if say_path else ""
-        inline.append(rf"$\partial {at_t}/\partial {at_k} = \prod_{{j=k+1}}^{{t}} {factor}${along}")
+        formula = rf"\partial {at_t}/\partial {at_k} = \prod_{{j=k+1}}^{{t}} {factor}"
+        long = long or len(formula) > INLINE_CHARS
+        inline.append(rf"${formula}${along}")
         rows.append(rf"\frac{{\partial {at_t}}}{{\partial {at_k}}} &= \prod_{{j=k+1}}^{{t}} {lines[0]}")
         rows.extend(rf"&\qquad {line}" for line in lines[1:])
     shown = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n" if long else None

@@ -342,6 +342,23 @@ def test_a_stacked_document_gives_each_layer_its_own_carried_path(tmp_path):
     assert not re.search(r"h_\{j(-1)?\}", bound)  # every state carries its layer
 
 
+def test_a_stacked_cell_file_s_carried_products_keep_to_the_page(tmp_path):
+    """Each of the two layers' products of tests/cells/sinshift.toml, w^{(ℓ)} cos(w^{(ℓ)} h^{(ℓ)}_{j−1} + …),
+    was short enough to stay in the sentence by its coefficient's length (under 100 characters), but the
+    formula with its layer marks was not: it ran 64 pt past the margin.  The whole formula's length decides
+    now; one layer's product and an LSTM's diag(f_j) stay in the sentence."""
+    from pathlib import Path
+
+    cell = str(Path(__file__).parent / "cells" / "sinshift.toml")
+    doc = standalone(RNN(T=2, layers=2, cell=cell))
+    bound = doc.split(r"\section*{Bound}")[1]
+    assert r"\begin{align*}" in bound and "$\\partial h" not in bound
+    log = compile_tex(tmp_path, "stacked", doc)
+    assert not [float(pt) for pt in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log) if float(pt) > 3.0]
+    one = standalone(RNN(T=2, cell=cell)).split(r"\section*{Bound}")[1]
+    assert r"\begin{align*}" not in one and r"$\partial h_t/\partial h_k = \prod_{j=k+1}^{t}" in one
+
+
 def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
     """The lecture-ready issue's examples: δ^h_T = h_T − y on one row (it was split after h_T), the GRU's
     δ_{t−1} = J_t δ_t + F_t δ_t on one row, D_t = 1 − h_t² and c_1 = c_0 f_1 + g_1 i_1 without
