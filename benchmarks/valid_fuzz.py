@@ -23,8 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_fuzz import KINDS, verdict  # noqa: E402  (benchmarks/cli_fuzz.py)
 
-MGU = str(Path(__file__).resolve().parent.parent / "docs" / "cells" / "mgu.toml")
-CELLS = ["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru", MGU]
+ROOT = Path(__file__).resolve().parent.parent
+FILES = [str(ROOT / "docs" / "cells" / name) for name in ("mgu.toml", "vindrnn.toml")] + \
+    [str(ROOT / "tests" / "cells" / name) for name in ("vgru.toml", "sinshift.toml", "diagpair.toml")]
+CELLS = ["rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru", *FILES]
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "log(1 + exp(a))", "a + sin(a)", "abs(a)", "a*sigmoid(a)",
                "erf(a)"]
 TAKES_ACTIVATION = ("rnn", "indrnn")
