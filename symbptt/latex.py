@@ -217,8 +217,35 @@ def term_lines(term: sp.Basic, cache: FactorCache[str], per_line: int = FACTORS_
     return _pack(pieces, per_line)
 
 
+ENTRY_CHARS = 180  # LaTeX source of a column's longest entry set as a matrix; longer, one row per entry
+
+
+def _entry_by_entry(eq: Equation) -> list[Equation] | None:
+    """h_t = [entries] as one equation per entry (h_{t,1} = …, h_{t,2} = …) where an entry is too long for
+    the matrix to keep to the page (a layer of a GRU with n = 3: 21 pt past the margin; a + sin(a): 270 pt):
+    a matrix's entries cannot be broken over rows, an equation's can.  None where the matrix stays."""
+    lhs, rhs = eq.lhs, eq.rhs
+    if not (isinstance(lhs, sp.MatrixBase) and isinstance(rhs, sp.MatrixBase)) or lhs.shape != rhs.shape \
+            or lhs.shape[1] != 1 or lhs.shape[0] < 2 or not all(isinstance(s, sp.Symbol) for s in lhs):
+        return None
+    entry = _tex_entries()
+    if max(len(entry(v)) for v in rhs) <= ENTRY_CHARS:
+        return None
+    return [Equation(s, v) for s, v in zip(lhs, rhs, strict=True)]
+
+
 def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:
-    """align* rows: lhs &= first term, then &\\quad + next term; a wrapped product goes on on &\\qquad rows."""
+    """align* rows: lhs &= first term, then &\\quad + next term; a wrapped product goes on on &\\qquad rows;
+    a column of long entries, one equation per entry (_entry_by_entry)."""
+    entries = _entry_by_entry(eq)
+    if entries is not None:
+        rest, rows, entry = r"\phantom{\text{where }}" if lead else "", [], _tex_entries()
+        for i, one in enumerate(entries):
+            text, head = entry(one.rhs), lead if i == 0 else rest
+            # as the matrix would hold it, where that fits a row; else broken as any long right-hand side
+            rows += [f"{head}{tex(one.lhs)} &= {text}"] if len(text) <= CHARS_PER_LINE else \
+                equation_lines(one, cache, head)
+        return rows
     lay = layout(eq)
     head = f"{lead}{tex(lay.lhs)} &= "
     short = _pair(lay, cache) if lay.pair else None

@@ -359,6 +359,34 @@ def test_a_stacked_cell_file_s_carried_products_keep_to_the_page(tmp_path):
     assert r"\begin{align*}" not in one and r"$\partial h_t/\partial h_k = \prod_{j=k+1}^{t}" in one
 
 
+def test_a_column_of_long_entries_is_written_entry_by_entry_and_reads_back(tmp_path):
+    """The unrolled forward pass sets each state as a column of its entries, and a matrix's entries cannot
+    be broken over rows: a GRU's second layer with n = 3 ran 21 pt past the margin, an rnn with
+    a + sin(a) 267 pt.  A column whose longest entry passes ENTRY_CHARS is now one equation per entry,
+    each broken as any long right-hand side; short columns stay matrices.  Each entry's row reads back
+    to the API's value of that entry."""
+    from symbptt.latex import ENTRY_CHARS, tex
+
+    rnn = RNN(T=1, cell="gru", n=3, layers=2)
+    derivation = derive(rnn, "unroll", "all")
+    read = dict(latex_equations(snippet(derivation)))
+    evaluate, entries = Evaluator(_value), 0
+    for eq in derivation.equations:
+        if not isinstance(eq.lhs, sp.MatrixBase):
+            continue
+        long = max(len(tex(v)) for v in eq.rhs) > ENTRY_CHARS
+        for symbol, value in zip(eq.lhs, eq.rhs, strict=True):
+            assert (sp.sstr(symbol) in read) == long, sp.sstr(symbol)
+            if long:
+                entries += 1
+                api = P.plain(value).xreplace({s: _value(sp.sstr(s)) for s in value.free_symbols})
+                want = complex(sp.N(api, 20)).real
+                assert abs(float(evaluate(read[sp.sstr(symbol)])) - want) <= 1e-10 * max(1.0, abs(want))
+    assert entries >= 9  # layer 2's r, z and n at least
+    log = compile_tex(tmp_path, "column", standalone(RNN(T=2, cell="gru", n=3, layers=2)))
+    assert not [float(pt) for pt in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log) if float(pt) > 3.0]
+
+
 def test_short_sums_stay_on_one_row_without_parentheses_nobody_writes():
     """The lecture-ready issue's examples: δ^h_T = h_T − y on one row (it was split after h_T), the GRU's
     δ_{t−1} = J_t δ_t + F_t δ_t on one row, D_t = 1 − h_t² and c_1 = c_0 f_1 + g_1 i_1 without
