@@ -16,7 +16,7 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
-from .layout import MATRIX, Layout, Term, factors_of, is_matrix, is_sum, layout, summands
+from .layout import MATRIX, Layout, Term, column_entries, factors_of, is_matrix, is_sum, layout, summands
 from .printing import braced_call, factor_joint, latex, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, split_product, swap_text
@@ -221,17 +221,13 @@ ENTRY_CHARS = 180  # LaTeX source of a column's longest entry set as a matrix; l
 
 
 def _entry_by_entry(eq: Equation) -> list[Equation] | None:
-    """h_t = [entries] as one equation per entry (h_{t,1} = …, h_{t,2} = …) where an entry is too long for
-    the matrix to keep to the page (a layer of a GRU with n = 3: 21 pt past the margin; a + sin(a): 270 pt):
-    a matrix's entries cannot be broken over rows, an equation's can.  None where the matrix stays."""
-    lhs, rhs = eq.lhs, eq.rhs
-    if not (isinstance(lhs, sp.MatrixBase) and isinstance(rhs, sp.MatrixBase)) or lhs.shape != rhs.shape \
-            or lhs.shape[1] != 1 or lhs.shape[0] < 2 or not all(isinstance(s, sp.Symbol) for s in lhs):
+    """A column (layout.column_entries) one equation per entry where its longest entry is too long for the
+    matrix to keep to the page (a layer of a GRU with n = 3: 21 pt past the margin; a + sin(a): 270 pt).
+    None where the matrix stays."""
+    entries = column_entries(eq)
+    if entries is None or max(len(_tex_entries()(one.rhs)) for one in entries) <= ENTRY_CHARS:
         return None
-    entry = _tex_entries()
-    if max(len(entry(v)) for v in rhs) <= ENTRY_CHARS:
-        return None
-    return [Equation(s, v) for s, v in zip(lhs, rhs, strict=True)]
+    return entries
 
 
 def equation_lines(eq: Equation, cache: FactorCache[str], lead: str = "") -> list[str]:

@@ -91,5 +91,16 @@ def layout(eq: Equation) -> Layout:
     return Layout(eq.lhs, eq.rhs, several, pair)
 
 
-__all__ = ["ATOM", "MATRIX", "PRODUCT", "Layout", "Term", "factors_of", "is_matrix", "is_sum", "layout", "summands",
-           "term"]
+def column_entries(eq: Equation) -> list[Equation] | None:
+    """h_t = [entries] (a column of two or more entries, each named by a symbol) as one equation per entry,
+    h_{t,1} = …, h_{t,2} = …: what a printer writes where the column is too wide to keep to the line or
+    page, since a matrix's entries cannot be broken and an equation's can.  None for any other equation."""
+    lhs, rhs = eq.lhs, eq.rhs
+    if not (isinstance(lhs, sp.MatrixBase) and isinstance(rhs, sp.MatrixBase)) or lhs.shape != rhs.shape \
+            or lhs.shape[1] != 1 or lhs.shape[0] < 2 or not all(isinstance(s, sp.Symbol) for s in lhs):
+        return None
+    return [Equation(s, v) for s, v in zip(lhs, rhs, strict=True)]
+
+
+__all__ = ["ATOM", "MATRIX", "PRODUCT", "Layout", "Term", "column_entries", "factors_of", "is_matrix", "is_sum",
+           "layout", "summands", "term"]

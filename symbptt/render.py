@@ -26,7 +26,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from . import notation
 from .caching import Bounded
-from .layout import MATRIX, PRODUCT, Layout, Term, is_matrix, layout
+from .layout import MATRIX, PRODUCT, Layout, Term, column_entries, is_matrix, layout
 from .printing import TextPrinter, UnicodePrinter, text, unicode_tables
 from .printing.breaks import cut_picture, cut_text
 from .reading import in_reading_order
@@ -478,9 +478,16 @@ def _head(text: str) -> Picture:
 
 
 def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache[Picture] | None = None) -> str:
-    """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors (drawn
-    with SymPy's Unicode tables whatever sys.stdout's encoding: printing.unicode_tables)."""
+    """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors; a column
+    wider than the line, one equation per entry (layout.column_entries).  Drawn with SymPy's Unicode
+    tables whatever sys.stdout's encoding (printing.unicode_tables)."""
     with unicode_tables():
+        entries = column_entries(eq)
+        if entries is not None:
+            printer = _printer()
+            drawn = [Picture.of(printer._print(side)) for side in (eq.lhs, eq.rhs)]
+            if drawn[0].width + 3 + drawn[1].width > width:
+                return "\n".join(_pretty_equation(one, width, cache) for one in entries)
         return _pretty_equation(eq, width, cache)
 
 

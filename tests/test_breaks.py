@@ -133,3 +133,19 @@ def test_a_cell_files_long_coefficient_fits_the_width(tmp_path, fmt):
         assert {k: v.replace(" ", "") for k, v in got.items()} == {k: v.replace(" ", "") for k, v in want.items()}
         first = next(line for line in out.splitlines() if line.startswith("F_t = "))
         assert first.count("(") == first.count(")")  # cut between the outer terms, not inside a bracket
+
+
+def test_a_column_wider_than_the_line_is_drawn_one_equation_per_entry():
+    """The unrolled forward pass of a GRU's two layers with n = 3 drew each gate as a column of its entries,
+    162 columns wide at --width 80: a matrix cannot be cut.  A column wider than the line is now one
+    equation per entry, each cut as any long right-hand side; at a width it fits, it stays a column."""
+    from symbptt import RNN
+    from symbptt.forms import derive
+    from symbptt.render import render_text
+
+    derivation = derive(RNN(T=1, cell="gru", n=3, layers=2), "unroll", "all")
+    narrow = render_text(derivation, pretty=True, width=80)
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert re.search(r"^z⁽²⁾₁,₂ = σ\(", narrow, re.M) and "⎡z⁽²⁾₁,₁⎤" not in narrow
+    wide = render_text(derivation, pretty=True, width=400)
+    assert "⎡z⁽²⁾₁,₁⎤" in wide and not re.search(r"^z⁽²⁾₁,₂ = ", wide, re.M)
