@@ -6,7 +6,9 @@ import functools
 import gc
 import importlib.util
 import os
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -269,3 +271,20 @@ def benchmark_script(name: str) -> ModuleType:
     sys.modules[name] = script  # where a dataclass of the script looks its module up
     spec.loader.exec_module(script)
     return script
+
+
+def compile_tex(tmp_path, name: str, text: str) -> str:
+    """pdflatex of ``text`` in ``tmp_path``: it must compile without errors, missing characters or undefined
+    commands; returns the log (for its overfull boxes)."""
+    pdflatex = require_program("pdflatex")
+    (tmp_path / f"{name}.tex").write_text(text)
+    proc = subprocess.run([pdflatex, "-halt-on-error", "-interaction=nonstopmode", f"{name}.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    log = (tmp_path / f"{name}.log").read_text(errors="replace")
+    errors = [line for line in log.splitlines() if line.startswith("!")]
+    assert proc.returncode == 0 and not errors, errors[:5] or proc.stdout[-2000:]
+    assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
+    assert "Missing character" not in log, re.findall(r"Missing character.*", log)[:3]
+    assert "Undefined control sequence" not in log
+    return log
+
