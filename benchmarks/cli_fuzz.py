@@ -35,7 +35,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +155,13 @@ def cases(seed: int, per_option: int, only: str = "") -> Iterator[tuple[str, lis
 
 
 def main_fuzz(seed: int, per_option: int, limit: float, only: str) -> int:
+    return judged(cases(seed, per_option, only), limit)
+
+
+def judged(calls: Iterable[tuple[str, list[str], bool]], limit: float) -> int:
+    """Each call's verdict, what went wrong printed with what it was given; 1 when any did, else 0."""
     wrong = total = 0
-    for command, args, long_ok in cases(seed, per_option, only):
+    for command, args, long_ok in calls:
         total += 1
         found = verdict(command, args, limit, long_ok)
         if found is not None:

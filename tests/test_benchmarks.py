@@ -257,7 +257,7 @@ def test_the_cli_fuzz_catches_a_planted_traceback_and_passes_a_refusal(monkeypat
     assert commands == set(fuzz.BASES)
 
 
-def test_the_valid_fuzz_draws_every_command_and_names_a_planted_traceback(monkeypatch):
+def test_the_valid_fuzz_draws_every_command_and_names_a_planted_traceback(monkeypatch, capsys):
     """benchmarks/valid_fuzz.py keeps working: a seed draws the same command lines, every command among them;
     planted: SymPy's ASCII tables chosen for a pretty form with a Σ (what it found), and its verdict names
     the traceback."""
@@ -278,9 +278,10 @@ def test_the_valid_fuzz_draws_every_command_and_names_a_planted_traceback(monkey
     args = ["derive", "-T", "3", "--form", "general", "--format", "pretty"]
     previous = pretty_use_unicode(False)  # as under an ASCII stdout
     try:
-        assert fuzz.verdict("derive", args, 60.0) is None
+        assert fuzz.judged([("derive", args, False)], 60.0) == 0
         monkeypatch.setattr(render, "unicode_tables", contextlib.nullcontext)
-        assert fuzz.verdict("derive", args, 60.0).startswith("traceback: KeyError")
+        assert fuzz.judged([("derive", args, False)], 60.0) == 1
+        assert "traceback: KeyError" in capsys.readouterr().out
     finally:
         pretty_use_unicode(previous)
 
