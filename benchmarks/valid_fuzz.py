@@ -4,6 +4,7 @@ formats, figures).  Each call must behave as cli_fuzz.py asks (exit 0, 1 where a
 with one line "Error: …" and no output file, within --limit seconds); what cli_fuzz.py gives one option
 at a time, this gives as users combine them.
 
+Draws `verify` too: the closed form of ∂L/∂w in σ', right or with a σ' left out, for any activation.
 First runs (2026-12-07), seed 1, 120 calls: `derive --format pretty` of a form with a Σ raised
 KeyError('sum') where sys.stdout is not a UTF-8 stream (this runs the commands in-process with stdout a
 StringIO; SymPy chose its ASCII tables from that).  The same day, `-a` given written activations in every
@@ -32,6 +33,8 @@ ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "log(1 + exp(a))", "a + sin(
 TAKES_ACTIVATION = ("rnn", "indrnn")
 PLOTS_WITH_ACTIVATION = ("regimes", "curves", "surface", "spectrum", "meanfield", "isometry")
 PLOTS_WITH_CELL = ("curves", "unrolled", "gradmap", "units", "gates", "isometry")
+CLOSED_FORM = (r"\frac{\partial L}{\partial w} = \sum_{k=1}^{T} (h_T - y) \Bigl(\prod_{j=k+1}^{T} w\,"
+               r"\sigma^\prime(a_j)\Bigr) \sigma^\prime(a_k)\, h_{k-1}")
 
 
 def _one(rng: random.Random, *values: object) -> str:
@@ -56,7 +59,11 @@ def command(rng: random.Random) -> list[str]:
     """One command line, its values drawn from those each option takes."""
     cell = rng.choice(CELLS)
     activation = ["-a", rng.choice(ACTIVATIONS)] if cell in TAKES_ACTIVATION and rng.random() < 0.6 else []
-    kind = rng.choice(["derive", "latex", "sweep", "theory", "train", "plot"])
+    kind = rng.choice(["derive", "latex", "sweep", "theory", "train", "plot", "verify"])
+    if kind == "verify":  # the closed form of ∂L/∂w, right or with σ'(a_k) left out (exit 1, said)
+        formula = CLOSED_FORM if rng.random() < 0.7 else CLOSED_FORM.replace(r" \sigma^\prime(a_k)", "")
+        return ["verify", *(["-a", rng.choice(ACTIVATIONS)] if rng.random() < 0.8 else []),
+                "-T", _one(rng, 1, 2, 4), "--points", _one(rng, 1, 2), "--loss", "last", formula]
     if kind in ("derive", "latex"):
         args = [kind, "--cell", cell, *activation, "-T", _one(rng, 1, 2, 3, 5), "-n", _one(rng, 1, 1, 2, 3),
                 "--layers", _one(rng, 1, 1, 2), "--loss", _one(rng, "last", "sum"),

@@ -274,7 +274,7 @@ def test_the_valid_fuzz_draws_every_command_and_names_a_planted_traceback(monkey
     drawn = [fuzz.command(rng) for _ in range(120)]
     again = random.Random(5)
     assert drawn == [fuzz.command(again) for _ in range(120)]
-    assert {args[0] for args in drawn} == {"derive", "latex", "sweep", "theory", "train", "plot"}
+    assert {args[0] for args in drawn} == {"derive", "latex", "sweep", "theory", "train", "plot", "verify"}
     args = ["derive", "-T", "3", "--form", "general", "--format", "pretty"]
     previous = pretty_use_unicode(False)  # as under an ASCII stdout
     try:
