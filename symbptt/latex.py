@@ -298,17 +298,17 @@ def _escape(text: str) -> str:
     return latex_text(text)
 
 
-NOTE_CHARS = 100  # LaTeX source of the right-hand side of an equation a note states inline; longer, displayed
+NOTE_CHARS = 145  # LaTeX source of a note that states an equation inline; longer, the equation is displayed
 
 
 def notes_tex(derivation: Derivation) -> str:
-    """The derivation's notes, words with the notation typeset.  An equation a note states (Note.states)
-    whose right-hand side is long is displayed after the note's words, broken over rows as a definition
-    is: inline it would run past the margin (a nested custom activation's σ'(a_j))."""
+    """The derivation's notes, words with the notation typeset.  A note that states an equation
+    (Note.states) and is long inline has the equation displayed after its words, broken over rows as a
+    definition is: inline it would run past the margin (a nested custom activation's σ'(a_j))."""
     out = []
     for note in derivation.notes:
         states = getattr(note, "states", None)
-        if states is None or len(latex(states[2])) <= NOTE_CHARS:
+        if states is None or len(note.tex) <= NOTE_CHARS:
             out.append(f"\\noindent {getattr(note, 'tex', _escape(str(note)))}\\par\n")
             continue
         words, lhs, rhs = states

@@ -481,18 +481,16 @@ def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache
     """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors; a column
     wider than the line, one equation per entry (layout.column_entries).  Drawn with SymPy's Unicode
     tables whatever sys.stdout's encoding (printing.unicode_tables)."""
+    cache = cache or pretty_cache()
     with unicode_tables():
         entries = column_entries(eq)
-        if entries is not None:
-            printer = _printer()
-            drawn = [Picture.of(printer._print(side)) for side in (eq.lhs, eq.rhs)]
-            if drawn[0].width + 3 + drawn[1].width > width:
-                return "\n".join(_pretty_equation(one, width, cache) for one in entries)
+        # the column drawn through the cache, which the matrix's own row below then reads instead of drawing it
+        if entries is not None and Picture.of(_printer()._print(eq.lhs)).width + 3 + cache(eq.rhs).width > width:
+            return "\n".join(_pretty_equation(one, width, cache) for one in entries)
         return _pretty_equation(eq, width, cache)
 
 
-def _pretty_equation(eq: Equation, width: int, cache: FactorCache[Picture] | None) -> str:
-    cache = cache or pretty_cache()
+def _pretty_equation(eq: Equation, width: int, cache: FactorCache[Picture]) -> str:
     printer = _printer()
     lay = layout(eq)
     lhs = Picture.of(printer._print(lay.lhs))
