@@ -20,7 +20,7 @@ from .layout import MATRIX, Layout, Term, column_entries, factors_of, is_matrix,
 from .printing import braced_call, factor_joint, latex, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, split_product, swap_text
-from .symbolic.derivation import Derivation, Equation
+from .symbolic.derivation import Derivation, Equation, Note
 from .validate import instance
 
 FACTORS_PER_LINE = 8
@@ -307,9 +307,10 @@ def notes_tex(derivation: Derivation) -> str:
     definition is: inline it would run past the margin (a nested custom activation's σ'(a_j))."""
     out = []
     for note in derivation.notes:
-        states = getattr(note, "states", None)
-        if states is None or len(note.tex) <= NOTE_CHARS:
-            out.append(f"\\noindent {getattr(note, 'tex', _escape(str(note)))}\\par\n")
+        tex = note.tex if isinstance(note, Note) else _escape(str(note))
+        states = note.states if isinstance(note, Note) else None
+        if states is None or len(tex) <= NOTE_CHARS:
+            out.append(f"\\noindent {tex}\\par\n")
             continue
         words, lhs, rhs = states
         lines = term_lines(rhs, latex_cache())
