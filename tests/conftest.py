@@ -83,6 +83,19 @@ def _no_inherited_columns(monkeypatch):
     monkeypatch.delenv("COLUMNS", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _mpmath_precision_kept():
+    """A test leaves mpmath's working precision as it found it: one that set mp.dps and left it made every
+    later test in its worker compute at other digits (a bit-for-bit test of mp_tanh then failed or passed
+    with the order of the files)."""
+    import mpmath
+
+    before = mpmath.mp.prec
+    yield
+    after, mpmath.mp.prec = mpmath.mp.prec, before
+    assert after == before, f"the test left mpmath's precision at {after} bits (it found {before})"
+
+
 def random_point(rnn: RNN, seed: int) -> dict[sp.Symbol, float]:
     """Every parameter and input symbol at a reproducible random value in (-1, 1)."""
     rng = np.random.default_rng(seed)

@@ -166,18 +166,22 @@ def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps)
     nearest): their values are those of the formulas written with mpf operators — e = e^{−2|x|},
     m = e − 1 (expm1 below |x| = 0.34), tanh = −sign(x)·m/(2 + m) with 2 + m exact and the quotient
     rounded once, sech² = 4e/(1 + e)² — to the last bit, ±∞ and NaN included."""
-    from mpmath.libmp import mpf_div
+    from mpmath.libmp import mpf_abs, mpf_div, mpf_neg, mpf_shift
 
     from symbptt import primitives as P
 
-    x = mpmath.mpf(a) * (1 + mpmath.mpf(2) ** -70)  # more bits than a float holds
+    with mpmath.workprec(200):
+        x = mpmath.mpf(a) * (1 + mpmath.mpf(2) ** -70)  # more bits than a float (or 15 digits) holds
     with mpmath.workdps(dps):
-        ax = abs(x)
+        # |x| and −2|x| exactly (abs() and unary minus of an mpf round to the working precision): only the
+        # exponential is rounded
+        ax = mpmath.mp.make_mpf(mpf_abs(x._mpf_))
+        twice = mpmath.mp.make_mpf(mpf_shift(mpf_neg(ax._mpf_), 1))
         if ax < 0.34:
-            m = mpmath.expm1(-2 * ax)
+            m = mpmath.expm1(twice)
             e = 1 + m
         else:
-            e = mpmath.exp(-2 * ax)
+            e = mpmath.exp(twice)
             m = e - 1
         with mpmath.workprec(2 * mpmath.mp.prec + 8):
             denominator = 2 + m  # exact
@@ -185,7 +189,8 @@ def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps)
         want_tanh, want_slope = (-value if x < 0 else value), 4 * e / (1 + e) ** 2
         got_tanh, got_slope = P.mp_tanh(x), P.mp_dtanh(x)
         assert got_tanh._mpf_ == want_tanh._mpf_ and got_slope._mpf_ == want_slope._mpf_
-        assert P.mp_tanh(-x)._mpf_ == (-want_tanh)._mpf_ or mpmath.isnan(want_tanh)
+        minus_x = mpmath.mp.make_mpf(mpf_neg(x._mpf_))
+        assert P.mp_tanh(minus_x)._mpf_ == mpf_neg(want_tanh._mpf_) or mpmath.isnan(want_tanh)
 
 
 @settings(max_examples=60, deadline=None)

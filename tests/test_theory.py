@@ -129,10 +129,11 @@ def _mp_mean(f, q):
     shares nothing with the tool's rule."""
     import mpmath
 
-    mpmath.mp.dps = 25
-    r = mpmath.sqrt(mpmath.mpf(q))
-    cuts = [-mpmath.inf, -12, *[k / r for k in (-40, -10, -3, -1, 0, 1, 3, 10, 40) if abs(k / r) < 12], 12, mpmath.inf]
-    return float(mpmath.quad(lambda z: f(r * z) * mpmath.npdf(z), sorted(set(cuts))))
+    with mpmath.workdps(25):
+        r = mpmath.sqrt(mpmath.mpf(q))
+        cuts = [-mpmath.inf, -12, *[k / r for k in (-40, -10, -3, -1, 0, 1, 3, 10, 40) if abs(k / r) < 12], 12,
+                mpmath.inf]
+        return float(mpmath.quad(lambda z: f(r * z) * mpmath.npdf(z), sorted(set(cuts))))
 
 
 @pytest.mark.parametrize("sigma_w", [30.0, 1e4, 1e6])
@@ -338,9 +339,9 @@ def _softplus_mean(s: float) -> float:
     """E ln(1 + e^{s z}), z ~ N(0, 1), by mpmath (log1p: no underflow), split at the kink |z| ~ 1/s."""
     import mpmath
 
-    mpmath.mp.dps = 25
-    cuts = sorted({-mpmath.inf, -1, -1 / mpmath.mpf(s), 0, 1 / mpmath.mpf(s), 1, mpmath.inf})
-    return float(mpmath.quad(lambda z: mpmath.log1p(mpmath.exp(s * z)) * mpmath.npdf(z), cuts))
+    with mpmath.workdps(25):
+        cuts = sorted({-mpmath.inf, -1, -1 / mpmath.mpf(s), 0, 1 / mpmath.mpf(s), 1, mpmath.inf})
+        return float(mpmath.quad(lambda z: mpmath.log1p(mpmath.exp(s * z)) * mpmath.npdf(z), cuts))
 
 
 @pytest.mark.parametrize("sigma_u", [30.0, 1e6])
