@@ -37,9 +37,28 @@ gc.collect()
 gc.freeze()
 gc.set_threshold(200_000, 50, 100)
 
-settings.register_profile("symbptt", deadline=None, derandomize=True, print_blob=True,
+settings.register_profile("symbptt", deadline=None, derandomize=True, print_blob=True, max_examples=25,
                           suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("symbptt-exhaustive", settings.get_profile("symbptt"), max_examples=100)
 settings.load_profile("symbptt")
+
+# `pytest -m slow` (the exhaustive run) also runs every property test with all its examples: a quarter of
+# them in every suite (examples()), all of them there (pytest_configure turns this on before the test
+# modules are imported, so that their @settings read it)
+EXHAUSTIVE = False
+
+
+def pytest_configure(config):
+    global EXHAUSTIVE
+    EXHAUSTIVE = (config.getoption("markexpr") or "").strip() == "slow"
+    if EXHAUSTIVE:
+        settings.load_profile("symbptt-exhaustive")
+
+
+def examples(n: int) -> int:
+    """max_examples for a property test that draws ``n`` examples in the exhaustive run: a quarter of them
+    (at least 5) in every suite."""
+    return n if EXHAUSTIVE else min(n, max(5, n // 4))
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "a/(1+abs(a))"]
 
@@ -61,8 +80,13 @@ def pytest_sessionfinish(session):
     gc.freeze()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the exhaustive run takes the property tests too
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: next((i for i, name in enumerate(FIRST) if item.name.startswith(name)), len(FIRST)))
+    if EXHAUSTIVE:
+        for item in items:
+            if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+                item.add_marker(pytest.mark.slow)
 
 
 def exhaustive(cases: list, keep, ids=None) -> list:

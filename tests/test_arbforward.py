@@ -11,7 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import random_layers
+from conftest import examples, random_layers
 from flint import arb, ctx
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,7 +113,7 @@ def test_every_function_and_constant_a_user_may_write_is_served_by_arb(activatio
 
 
 @given(seed=st.integers(0, 2**32 - 1), dps=st.sampled_from([20, 40]), scale=st.sampled_from([0.5, 3.0]))
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 def test_a_cell_of_nodes_only_is_served_by_arb(seed, dps, scale):
     """docs/cells/mgu.toml has no linear map (its nodes read every parameter themselves): Arb's pass
     multiplied an empty matrix, raised, and every such cell went to mpmath's pass (3-7× slower).  It now

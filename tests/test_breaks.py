@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sympy as sp
-from conftest import TIE_CELL, run_in_process
+from conftest import TIE_CELL, examples, run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +48,7 @@ def _expressions() -> st.SearchStrategy[sp.Basic]:
         inner.map(lambda e: sp.Heaviside(e - A))), max_leaves=14)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_expressions(), st.integers(8, 60), st.integers(8, 60))
 def test_a_cut_picture_placed_side_by_side_again_is_the_picture(expr, first, rest):
     lines, baseline = _picture(expr)
@@ -70,7 +70,7 @@ def test_a_cut_picture_placed_side_by_side_again_is_the_picture(expr, first, res
             assert not any(a < c <= a + room for c in found), (k, a, b, room)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_expressions(), st.integers(8, 60), st.integers(8, 60))
 def test_cut_text_joined_again_reads_as_the_text(expr, first, rest):
     line = str(expr)

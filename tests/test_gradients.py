@@ -10,7 +10,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from conftest import exhaustive
+from conftest import examples, exhaustive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -222,7 +222,7 @@ def test_an_unmeasured_pass_warns_where_its_deltas_grow_past_what_leaves_12_digi
         assert rounding[0].filename == __file__ and T / 8 < plain.amplified < T / 3
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(w=st.floats(-3, 3), u=st.floats(-2, 2), T=st.integers(1, 120), seed=st.integers(0, 99))
 def test_amplified_is_the_largest_product_of_step_factors_of_a_scalar_unit(w, u, T, seed):
     """For one tanh unit and loss 'last', δ_k/δ_T = Π_{j>k} w·(1 − h_j²) = ∂h_T/∂h_k exactly, so

@@ -11,6 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,10 +50,10 @@ REFUSED = [
 
 @pytest.mark.parametrize("text,message", REFUSED)
 def test_refused_expressions_are_one_line_errors_in_well_under_a_second(text, message):
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU time: not what other processes on the machine take
     with pytest.raises(SymbpttError, match=message) as info:
         get_activation(text)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert "\n" not in str(info.value) and len(str(info.value)) < 300
 
 
@@ -341,7 +342,7 @@ def test_an_activation_that_nests_exponentials_is_analysed_in_seconds_not_for_ev
 
 @given(bits=st.integers(601, 6000), mag=st.integers(65, 3000), top=st.integers(1, 200),
        seed=st.integers(0, 2**32 - 1), negative=st.booleans())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_an_exponential_of_a_large_integer_is_reduced_by_ln2(bits, mag, top, seed, negative):
     """exp_parts of an integer of `mag` bits at more than 600 bits of precision (every number past 2^prec
     is one), where mpmath's mpf_exp raises e to that power (a minute at 2^30000), within one rounding of
@@ -419,7 +420,7 @@ def test_the_reach_guard_reads_mpmaths_magnitude_from_the_parts():
             assert abs(P.mp_dtanh(x) - mpmath.sech(x) ** 2) <= mpmath.mpf(10) ** -39 * mpmath.sech(x) ** 2
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.integers(1, 1 << 500), st.integers(1, 600), st.sampled_from([53, 113, 200, 430]))
 def test_tanh_from_its_exponential_is_one_correctly_rounded_quotient(man, spare, prec):
     """primitives._tanh_of: |m|/(2 − |m|) for any m in [−1, 0) equals mpmath's correctly rounded quotient

@@ -10,7 +10,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import assert_report_matches, saturated_gru_layer
+from conftest import assert_report_matches, examples, saturated_gru_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -207,7 +207,7 @@ def _noise_one_call_at_a_time(direction, scattered):
     return move
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.sampled_from([1, -1]), st.booleans(), st.integers(0, 2**32 - 1), st.sampled_from([1, 7, 64, 1000, None]),
        st.lists(st.tuples(st.integers(1, 300), st.integers(1, 3), st.booleans()), min_size=1, max_size=12))
 def test_nudges_drawn_in_blocks_are_the_nudges_drawn_one_call_at_a_time(direction, scattered, seed, drawn, calls):
@@ -230,7 +230,7 @@ def test_nudges_drawn_in_blocks_are_the_nudges_drawn_one_call_at_a_time(directio
         assert np.array_equal(got.view(np.int64), want.view(np.int64))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.sampled_from([1, -1]), st.booleans(), st.integers(0, 2**32 - 1),
        st.lists(st.lists(st.tuples(st.integers(1, 70), st.integers(1, 3)), min_size=1, max_size=5), min_size=1,
                 max_size=8))
@@ -365,7 +365,7 @@ def test_a_step_coefficient_cancelling_a_sum_of_parameters_is_measured_at_its_ro
 SIZED = ["(4*w*exp(p) + 3)/12", "tanh(w*p + z)*z - 1/3", "exp(-(w + p)**2)*z + 1/4", "sqrt(w*w + p) - z"]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(st.sampled_from(SIZED), st.floats(-2, 2), st.floats(0.1, 2), st.floats(-1, 1))
 def test_an_expression_s_float64_error_is_within_its_rounding_size(text, w, p, z):
     """numeric/sizes.py's rounding size bounds what float64 loses computing an expression whose sums

@@ -9,6 +9,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,7 +127,7 @@ def test_the_in_place_sigmoids_are_the_plain_formulas_bit_for_bit(values):
         assert P.np_sigmoid(x[0]) == P.np_sigmoid(x)[0] and P.np_dsigmoid(x[0]) == P.np_dsigmoid(x)[0]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(st.integers(-3, 3), min_size=2, max_size=40))
 def test_runs_of_equal_exponents_are_found_whether_there_is_one_run_or_many(exps):
     from symbptt.numeric.kernel import _runs
@@ -140,7 +141,7 @@ def test_runs_of_equal_exponents_are_found_whether_there_is_one_run_or_many(exps
     assert _runs(np.array(exps, dtype=np.int64)) == naive
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.floats(-900, 900, allow_nan=False), st.sampled_from([15, 40, 300]))
 def test_mp_sigmoid_and_its_derivative_share_one_exp_at_each_precision(a, dps):
     from symbptt import primitives as P
@@ -157,7 +158,7 @@ def test_mp_sigmoid_and_its_derivative_share_one_exp_at_each_precision(a, dps):
         assert abs(P.mp_sigmoid(x) - 1 / (1 + mpmath.exp(-x))) <= mpmath.mpf(2) ** (4 - mpmath.mp.prec)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.one_of(st.floats(-900, 900, allow_nan=False), st.floats(-0.35, 0.35),
                  st.sampled_from([0.0, 0.34, -0.34, 5e-324, 1e300, float("inf"), float("-inf"), float("nan")])),
        st.sampled_from([15, 30, 123, 400]))
@@ -193,7 +194,7 @@ def test_mp_tanh_and_sech2_on_raw_parts_are_the_mpf_formulas_bit_for_bit(a, dps)
         assert P.mp_tanh(minus_x)._mpf_ == mpf_neg(want_tanh._mpf_) or mpmath.isnan(want_tanh)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(-30000, -60), st.integers(1, 2**200), st.sampled_from([15, 30, 123]))
 def test_mp_tanh_of_a_value_far_below_float64_is_the_formula_s_value_without_its_long_integer(exp, man, dps):
     """Far below 2^−(prec+8), tanh x = x(1 − x²/3 …) and mp_tanh takes |m|/2 with a sticky bit instead of
@@ -272,7 +273,7 @@ def test_a_constant_coefficient_is_an_mpf_in_the_joint_call_too(tmp_path):
         assert list(got.ravel()) == list(fn(*row).ravel())
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=True, allow_subnormal=True), min_size=1, max_size=12),
        st.integers(4, 300))
 def test_to_mp_holds_every_float64_exactly_at_any_working_precision(values, prec):

@@ -11,7 +11,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
-from conftest import saturated_gru_layer
+from conftest import examples, saturated_gru_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,7 +52,7 @@ def test_matrix_norm_is_spectral_norm_of_the_whole_product():
     assert per_step > ours[0] + 1e-3  # the product of per-step norms is only an upper bound
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(st.integers(1, 16), st.integers(1, 40), st.sampled_from([1.0, 1e-150, 1e150]), st.integers(0, 2**32 - 1))
 def test_small_blocks_take_the_same_norms_from_one_svd_call_as_one_norm_each(m, count, scale, seed):
     """The report's norms of a stack of small blocks, from one batched SVD, are np.linalg.norm(·, 2) of
@@ -126,7 +126,7 @@ def test_report_norms_of_a_wide_state_are_the_svd_norms_of_the_product(cell, see
     assert checked == len(ks) == min(T + 1, 201)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(cell=st.sampled_from(["indrnn", "mingru", "lru"]), seed=st.integers(0, 10**6), T=st.integers(1, 700),
        n=st.integers(1, 9), gain=st.floats(0.2, 4.0), drive=st.floats(0.5, 30.0))
 def test_one_state_norms_summed_in_logs_are_the_products_multiplied_out(cell, seed, T, n, gain, drive):
@@ -156,7 +156,7 @@ def test_one_state_norms_summed_in_logs_are_the_products_multiplied_out(cell, se
     assert _one_state_logs(steps, ks[::-1]) == ours[::-1]  # in the order the steps are asked for
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.integers(1, 12), st.integers(1, 5), st.integers(0, 2**31), st.floats(-30, 30))
 def test_block_power_iteration_equals_the_svd(n, G, seed, log_scale):
     """The spectral norms of the gain sweep against LAPACK's SVD, from a cold start, a random block
@@ -206,7 +206,7 @@ def test_certified_norms_are_the_svd_norms_where_given_and_prove_long_products(s
             assert given[10:].all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(17, 40), st.integers(1, 40), st.floats(0.05, 0.95), st.floats(-30, 30), st.integers(0, 2**31))
 def test_certified_norms_are_the_svd_norm_or_nothing(m, steps, spread, log_scale, seed):
     """Any product of ``steps`` random steps that shrink all but one direction by ``spread`` (some
@@ -325,7 +325,7 @@ def test_jacobian_norms_keep_a_unit_whose_factor_float64_would_drop():
             assert abs(row["log10"] - want) <= 1e-9 * max(1.0, abs(want)), (layer, row["k"])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 600), st.integers(0, 2**32 - 1))
 def test_the_norm_of_an_exact_product_is_its_svd_norm_to_float64s_digits(rows, cols, spread, seed):
     """logspace._mp_log_norm (the exact products' norms: entries 10^±600 apart, beyond float64's range)

@@ -14,7 +14,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import EXACT_DPS, assert_report_matches, exact
+from conftest import EXACT_DPS, assert_report_matches, exact, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,7 +140,7 @@ def test_truncation_through_every_step_is_the_full_gradient_without_a_walk(loss,
     assert all(np.allclose(full[p], cut[p], rtol=1e-14, atol=0) for p in full)  # summed in another order
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0), st.just(-0.0),
                           st.floats(min_value=1e-320, max_value=1e-300)), min_size=1, max_size=12))
 def test_a_gradient_block_is_written_as_each_entry_would_be(values):
@@ -399,7 +399,7 @@ def test_a_user_cell_s_tanh_node_is_saturated_near_plus_or_minus_one_whatever_it
 
 
 @pytest.mark.parametrize("init", ["orthogonal", "identity"])
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(n=st.integers(2, 12), seed=st.integers(0, 1000), T=st.integers(1, 40))
 def test_an_orthogonal_or_identity_init_keeps_every_singular_value(init, n, seed, T):
     """With a linear unit, ∂h_T/∂h_0 = (g·W0)^T: for an orthogonal W0 (or the identity) its norm is g^T exactly,
@@ -469,7 +469,7 @@ def test_an_exploding_relu_network_keeps_its_digits_and_is_not_marked_rounding_d
     assert rounding_decides(steep, "tanh")[-1, 0] and not rounding_decides(steep, "relu").any()
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=examples(150), deadline=None, derandomize=True)
 @given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 9), st.integers(2, 9), st.integers(0, 2**31),
        st.integers(1, 2000))
 def test_summed_outer_in_chunks_adds_in_the_same_order(T, n, k, B, seed, limit):

@@ -9,7 +9,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
-from conftest import random_layers
+from conftest import examples, random_layers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +46,7 @@ def _flat(grads, params):
     return np.concatenate([np.ravel(np.asarray(g[k], dtype=float)) for g in grads for k in params])
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(configs())
 def test_engine_and_compiled_forms_agree_with_the_reference(cfg):
     params = cfg.spec.params
@@ -59,7 +59,7 @@ def test_engine_and_compiled_forms_agree_with_the_reference(cfg):
     assert np.max(np.abs(compiled - reference)) <= 1e-12 * scale
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(configs())
 def test_central_differences_agree_within_1e6(cfg):
     """Central differences with ε = 1e-6 carry O(ε²) truncation and O(1e-16/ε) rounding error (relu is
@@ -71,7 +71,7 @@ def test_central_differences_agree_within_1e6(cfg):
     assert np.max(np.abs(fd - reference)) <= 1e-6 * max(1.0, np.max(np.abs(reference)))
 
 
-@settings(max_examples=12)
+@settings(max_examples=examples(12))
 @given(configs())
 def test_reference_at_float64_agrees_with_itself_at_50_digits(cfg):
     with mpmath.workdps(50):

@@ -10,7 +10,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from conftest import benchmark_script
+from conftest import benchmark_script, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpmath.libmp import dps_to_prec
@@ -351,7 +351,7 @@ def test_a_saturated_sigmoid_holds_its_claim_by_the_outward_rerun(monkeypatch):
     assert _held_over_claim(case)[1] >= claim + 0.2
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.integers(1, 1 << 400), st.integers(-1300, 1300), st.booleans(), st.sampled_from([60, 113, 200, 430]))
 def test_an_exact_value_is_rounded_once_to_the_nearest_float64(man, exp, negative, prec):
     """split._float rounds as mpmath's own float() does (to the nearest); rounded() refuses a trajectory

@@ -11,6 +11,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,7 +51,7 @@ def test_log10_magnitudes_far_outside_float64_within_1e9(w, act, T):
     assert abs(ours - mp_log10_product(w, act, T, x)) < 1e-9 * max(1.0, abs(ours))
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(st.floats(-4, 4).filter(lambda w: abs(w) > 1e-3), st.integers(1, 300),
        st.sampled_from(["tanh", "sigmoid", "linear"]))
 def test_sweep_matches_50_digit_product(w, T, act):
@@ -103,7 +104,7 @@ def mp_grad_by_T(w: float, activation: str, T_max: int, x: list[float], y: float
         return out
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.floats(-4, 4), st.integers(1, 60), st.sampled_from(["tanh", "sigmoid", "linear", "relu"]),
        st.sampled_from(["last", "sum"]), st.sampled_from(["w", "u", "b", "h0"]), st.floats(-1, 1))
 def test_grad_sweep_equals_reverse_mode_at_50_digits(w, T, act, loss, wrt, y):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_arbforward import ACTIVATIONS, ROUNDED_INSIDE, _model
@@ -43,7 +44,7 @@ ROUNDED_ONCE = [a for a in ACTIVATIONS if a not in ROUNDED_INSIDE]
 @given(cell=st.sampled_from(BUILTIN), activation=st.sampled_from(ROUNDED_ONCE), n=st.integers(1, 3),
        layers=st.integers(1, 2), batch=st.integers(1, 2), seed=st.integers(0, 2**32 - 1),
        scale=st.sampled_from([0.5, 3.0]), dps=st.sampled_from([20, 40]))
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 def test_the_carried_amplification_is_what_a_second_pass_measures(cell, activation, n, layers, batch, seed, scale,
                                                                    dps):
     """Every built-in cell, 1–2 layers, a batch: where it applies, the amplification carried along Arb's

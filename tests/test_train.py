@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import run_in_process
+from conftest import examples, run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,7 +95,7 @@ def test_tasks_hold_what_they_promise():
             make_batch(name, T, 2, rng)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.floats(0.01, 10), st.integers(1, 5), st.integers(0, 1000))
 def test_clipping_keeps_the_direction_and_caps_the_length(limit, n, seed):
     rng = np.random.default_rng(seed)

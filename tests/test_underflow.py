@@ -10,7 +10,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from conftest import benchmark_script
+from conftest import benchmark_script, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +27,7 @@ TINY = np.finfo(float).tiny
 REFERENCE_DIGITS = 400  # a saturated GRU's differences cancel about 2|a|/ln 10 digits: |a| ≈ 300 here
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(1, 600), st.data())
 def test_halving_finds_exactly_the_entries_whose_evaluation_underflows(size, data):
     """Entries of 1e-300 times 1e-10 land below the normal range and raise the flag; 1.0 does not."""
@@ -124,7 +124,7 @@ def test_saturated_passes_kept_in_float64_agree_with_the_reference(kept):
     assert kept_in_float64 >= 3
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(st.sampled_from(["gru", "lstm"]), st.integers(0, 10_000), st.sampled_from([60.0, 100.0, 150.0, 250.0]),
        st.integers(1, 2))
 def test_any_driven_pass_agrees_with_the_reference_whichever_path_it_takes(cell, seed, scale, batch):

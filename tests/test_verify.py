@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import exhaustive, run_in_process
+from conftest import examples, exhaustive, run_in_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -506,7 +506,7 @@ def test_any_activation_a_user_gives_is_verified_against_its_own_reference(activ
     assert ran.returncode == 0 and ran.stdout.startswith("equal:") and "Traceback" not in ran.stderr
 
 
-@settings(max_examples=14)
+@settings(max_examples=examples(14))
 @given(st.sampled_from(["2*tanh(a)", "a*sigmoid(a)", "max(a, 0.2*a) + 0.1*sin(a)", "log(1 + exp(a))",
                         "a/sqrt(1 + a**2)", "erf(a/2)*cosh(a/4)", "min(abs(a), 3) - E**(-a*a)/pi"]),
        st.floats(-6, 6).filter(lambda v: abs(v) > 1e-6))
