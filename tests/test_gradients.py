@@ -559,3 +559,32 @@ def test_the_digits_measured_are_held_where_two_reruns_without_a_margin_claimed_
     monkeypatch.setattr(reruns, "NUDGED_RUNS", tuple((*run[:3], 1.0) for run in reruns.NUDGED_RUNS[:2]))
     monkeypatch.setattr(reruns, "sum_allowance", lambda terms: 2.0 ** -52)
     assert max(_over_claim(case) for case in SWEPT) > 2
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(n=st.integers(1, 3), B=st.integers(1, 4), T=st.integers(1, 40), spread=st.sampled_from([2.0, 300.0, 700.0]),
+       seed=st.integers(0, 2**32 - 1), states=st.sampled_from([("h",), ("h", "c")]))
+def test_the_growth_of_normal_deltas_is_what_the_step_by_step_reading_gives(n, B, T, spread, seed, states):
+    """amplification._all_normal (every ‖δ_t‖² a normal float: a few NumPy calls, whatever T) gives the
+    growth and the step k that the reading step by step gives, for one sequence or a batch, δ from 10^±1 to
+    10^±350 apart (ratios of squares beyond float64's range included), and it is the path taken wherever
+    every square is normal."""
+    from symbptt.numeric import amplification
+
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** rng.uniform(-spread / 4, spread / 4, size=(T + 1, 1, B))
+    store = {(1, s): rng.normal(size=(T + 1, n, B)) * scale for s in states}
+    exps = rng.integers(-5, 5, size=T + 2)
+    h, y = np.zeros((T + 1, n, B)), np.zeros((n, B))
+    fast = amplification.delta_growth((store, exps), states, h, y, "last")
+    real = amplification._all_normal
+    try:
+        amplification._all_normal = lambda *args: None  # type: ignore[assignment]  (the step-by-step reading)
+        slow = amplification.delta_growth((store, exps), states, h, y, "last")
+    finally:
+        amplification._all_normal = real
+    assert slow is not None and fast is not None
+    assert fast[0] == pytest.approx(slow[0], abs=1e-9) and (fast[1] == slow[1] or abs(fast[0] - slow[0]) < 1e-9)
+    squares = sum(np.einsum("tnb,tnb->tb", block, block) for block in store.values())
+    if amplification.NORMAL[0] <= squares.min() and squares.max() <= amplification.NORMAL[1]:
+        assert real(squares, exps, T) == fast

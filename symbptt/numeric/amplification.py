@@ -46,8 +46,8 @@ def delta_growth(deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray], s
     for block in blocks[1:]:
         squares = squares + np.einsum("tnb,tnb->tb", block, block)
     T = squares.shape[0] - 1
-    if loss == "last" and squares.size <= SMALL:
-        found = _small(squares.tolist(), exps[:T + 1].tolist())
+    if loss == "last":
+        found = _all_normal(squares, exps, T)
         if found is not None:
             return found
     with np.errstate(all="ignore"):  # 0, ∞ and NaN are looked at below
@@ -92,28 +92,36 @@ def delta_growth(deltas: tuple[dict[tuple[int, str], np.ndarray], np.ndarray], s
 
 
 NORMAL = (2.0**-1000, 2.0**1000)  # a square or ratio outside this may have lost digits or range
-SMALL = 64  # steps × sequences up to which Python floats beat NumPy's per-call cost (loss 'last')
 
 
-def _small(rows: list[list[float]], exps: list[int]) -> tuple[float, int] | None:
-    """delta_growth for loss 'last' on a small pass, in Python floats; None when a square is not a normal
-    float (0 included: it may have underflowed) or a δ is not finite — then NumPy's way decides."""
-    T = len(rows) - 1
-    low, high = NORMAL
-    last = rows[T]
-    if not all(low <= w <= high for w in last):
+def _all_normal(squares: np.ndarray, exps: np.ndarray, T: int) -> tuple[float, int] | None:
+    """delta_growth for loss 'last' in the common case, every square a normal float within NORMAL: at
+    each step the largest 0.5·log10(‖δ_k‖²/‖δ_T‖²) over the batch plus the exponents' difference, in a
+    few NumPy calls whatever T is.  One sequence: the logs of its T + 1 squares; a batch: the largest
+    ratio at each step, then T logs (not T·B), where every largest ratio is within NORMAL.  None when a
+    square or a ratio is not (0 included: it may have underflowed; ∞ and NaN: a δ float64 did not
+    hold) — then the steps are looked at one by one."""
+    low, high = float(squares.min()), float(squares.max())  # NaN fails the test
+    if not (NORMAL[0] <= low and high <= NORMAL[1]):
         return None
-    logs_last = [math.log10(w) for w in last]
-    best, at = -math.inf, 0
-    for t in range(T):
-        shift = LOG10_2 * (exps[t] - exps[T])
-        for v, base in zip(rows[t], logs_last, strict=True):
-            if not low <= v <= high:
+    if squares.shape[1] == 1:
+        logs = np.log10(squares[:, 0])
+        growth = 0.5 * (logs[:T] - logs[T])
+    else:
+        if WITHIN[0] <= low and high <= WITHIN[1]:  # no ratio of two leaves float64's range
+            best = (squares[:T] / squares[T]).max(axis=1)
+        else:
+            with np.errstate(all="ignore"):  # a ratio beyond range is found below
+                best = (squares[:T] / squares[T]).max(axis=1)
+            if not (NORMAL[0] <= float(best.min()) and float(best.max()) <= NORMAL[1]):
                 return None
-            growth = 0.5 * (math.log10(v) - base) + shift
-            if growth > best:
-                best, at = growth, t
-    return best, at
+        growth = 0.5 * np.log10(best)
+    growth = growth + LOG10_2 * (exps[:T] - exps[T])
+    k = int(growth.argmax())
+    return float(growth[k]), k
+
+
+WITHIN = (2.0**-500, 2.0**500)  # squares whose ratios stay within NORMAL
 
 
 def _log_norms(blocks: list[np.ndarray], steps: np.ndarray | list[int]) -> np.ndarray | None:
