@@ -249,6 +249,33 @@ def test_arb_values_round_once_to_the_nearest_float64(nearest, monkeypatch):
         ctx.prec = old
 
 
+@pytest.mark.parametrize("nearest", [True, False])
+def test_arb_values_with_long_mantissas_or_beyond_range_round_to_the_nearest_float64(nearest, monkeypatch):
+    """Mantissas of more than 1024 bits (a 1200-bit pass's values: the integers route made a float of the
+    mantissa and overflowed for a value of 1), and values beyond float64's range (±∞), either route:
+    the nearest float64 of the exact value, as Python's exact fractions round it."""
+    from fractions import Fraction
+
+    monkeypatch.setattr(arbforward, "_rounds_to_nearest", lambda: nearest)
+    old, ctx.prec = ctx.prec, 1300
+    try:
+        third = arb(2**1200 // 3) * arb(2) ** -1200  # a third to 1200 bits, exactly
+        values = [third, -(1 + third * arb(2) ** -50), third * arb(2) ** 2000, -third * arb(2) ** 2000,
+                  third * arb(2) ** -900]
+        assert all(v.is_exact() for v in values)
+        want = []
+        for v in values:
+            man, exp = (int(part) for part in v.man_exp())
+            exact = Fraction(man) * Fraction(2) ** exp
+            try:
+                want.append(float(exact))  # rounded once to the nearest
+            except OverflowError:
+                want.append(math.inf if man > 0 else -math.inf)
+        assert arbforward.to_float(np.array(values, dtype=object)).tolist() == want
+    finally:
+        ctx.prec = old
+
+
 def test_the_split_report_is_the_same_from_either_pass_but_for_the_name(monkeypatch):
     """A chaotic network read in float64 after Arb's pass and after mpmath's: every field the same, the
     precision line naming the pass that ran."""

@@ -204,6 +204,20 @@ def test_the_check_compares_states_whose_exponents_are_beyond_a_machine_word():
     assert 399.5 <= held <= 400.5
 
 
+def test_a_gap_whose_binary_exponent_is_beyond_a_float_apart_is_read_as_infinitely_apart():
+    """A step whose difference is 2^(±2^1025) times its largest state (gaps two exponents apart by more
+    than a float holds: api_fuzz's minGRU with a bias of 2^62): −∞ or +∞, not an OverflowError (math.copysign
+    made a float of the gap's exponent)."""
+    from symbptt.numeric import exact
+
+    huge = 1 << 1025
+    one = mpmath.mpf((0, 1, 0, 1))  # 1
+    for gap_exponent, want in ((-huge, -math.inf), (huge, math.inf)):
+        gap = mpmath.mpf((0, 1, gap_exponent, 1))
+        got = exact._relative_log10s(np.array([[gap]], dtype=object), np.array([[one]], dtype=object))
+        assert got.tolist() == [want]
+
+
 def test_an_lstm_gate_of_exp_minus_10_to_the_299_is_found_its_digits_in_a_few_passes(monkeypatch):
     """U_i = −10^300: the input gate is exp(−10^299·x), whose relative error is 10^299 times its argument's,
     so a pass shares no digit with its check below about 300 digits.  Where none is shared the digits are

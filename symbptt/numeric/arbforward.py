@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 import mpmath
 import numpy as np
 import sympy as sp
-from mpmath.libmp import dps_to_prec, from_man_exp, prec_to_dps
+from mpmath.libmp import dps_to_prec, from_man_exp, prec_to_dps, round_nearest
+from mpmath.libmp import to_float as mpf_to_float
 
 from .. import primitives as P
 from ..cells import INPUT, Cell
@@ -434,13 +435,10 @@ def to_float(array: np.ndarray) -> np.ndarray:
     range; subnormal results are the caller's to refuse, as split._holds does)."""
     if _rounds_to_nearest():
         return array.astype(float)
-    out = []
-    for value in array.reshape(-1).tolist():
-        man, exp = value.man_exp()
-        try:
-            out.append(math.ldexp(float(int(man)), int(exp)))
-        except OverflowError:
-            out.append(math.copysign(math.inf, int(man)))
+    # each from its exact mantissa and exponent, rounded once by mpmath (±∞ beyond range): float() of a
+    # mantissa of more than 1024 bits overflows however small its exponent makes the value
+    out = [mpf_to_float(from_man_exp(int(man), int(exp)), rnd=round_nearest)
+           for man, exp in (value.man_exp() for value in array.reshape(-1).tolist())]
     return np.array(out, dtype=float).reshape(array.shape)
 
 

@@ -394,7 +394,9 @@ def _relative_log10s(differences: np.ndarray, values: np.ndarray) -> np.ndarray:
         else:
             apart = int(e_gap) - int(e_top)
             beyond = abs(apart) >= BEYOND_LOG
-            out[i] = math.copysign(math.inf, apart) if beyond else (float(apart) + (f_gap - f_top)) * LOG10_2
+            # the sign of ``apart`` read as an int: copysign would make a float of it, which an exponent
+            # gap of 2^1024 or more is not
+            out[i] = (math.inf if apart > 0 else -math.inf) if beyond else (float(apart) + (f_gap - f_top)) * LOG10_2
     return out
 
 
