@@ -568,7 +568,7 @@ def test_the_growth_of_normal_deltas_is_what_the_step_by_step_reading_gives(n, B
     """amplification._all_normal (every ‖δ_t‖² a normal float: a few NumPy calls, whatever T) gives the
     growth and the step k that the reading step by step gives, for one sequence or a batch, δ from 10^±1 to
     10^±350 apart (ratios of squares beyond float64's range included), and it is the path taken wherever
-    every square is normal."""
+    it can be."""
     from symbptt.numeric import amplification
 
     rng = np.random.default_rng(seed)
@@ -586,5 +586,9 @@ def test_the_growth_of_normal_deltas_is_what_the_step_by_step_reading_gives(n, B
     assert slow is not None and fast is not None
     assert fast[0] == pytest.approx(slow[0], abs=1e-9) and (fast[1] == slow[1] or abs(fast[0] - slow[0]) < 1e-9)
     squares = sum(np.einsum("tnb,tnb->tb", block, block) for block in store.values())
-    if amplification.NORMAL[0] <= squares.min() and squares.max() <= amplification.NORMAL[1]:
-        assert real(squares, exps, T) == fast
+    taken = real(squares, exps, T)
+    assert taken is None or taken == fast
+    # it is taken wherever it can be: one sequence's squares all normal, or a batch's within 2^±500 (a
+    # batch's largest ratio beyond float64's range leaves it to the steps one by one)
+    low, high = amplification.WITHIN if B > 1 else amplification.NORMAL
+    assert taken is not None or not (low <= squares.min() and squares.max() <= high)
