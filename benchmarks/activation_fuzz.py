@@ -166,7 +166,16 @@ def reference(tree: Tree, w: float, u: float, b: float, h0: float, x: list[float
               digits: int = REFERENCE_DIGITS) -> dict[str, mpmath.mpf] | None:
     """Loss ½h_T² and ∂L/∂(W, U, b, h0) of one unit driven by ``tree``, by BPTT written out in mpmath (σ'
     the tree's own slope), at ``digits``; None where the state leaves 10^±100 (a unit that explodes is
-    not what this script looks at)."""
+    not what this script looks at) or a value inside the tree is beyond what mpmath can hold (exp of an
+    exp of 10^99: mpmath raises OverflowError, seed 28)."""
+    try:
+        return _reference(tree, w, u, b, h0, x, digits)
+    except OverflowError:
+        return None
+
+
+def _reference(tree: Tree, w: float, u: float, b: float, h0: float, x: list[float],
+               digits: int) -> dict[str, mpmath.mpf] | None:
     with mpmath.workdps(digits):
         hs, pre = [mpmath.mpf(h0)], []
         for v in x:
