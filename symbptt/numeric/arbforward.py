@@ -99,11 +99,14 @@ def _table(flint: Any) -> dict[str, Any]:
             return arb(fmpz(-man if sign else man)) * arb(2) ** exp  # exact: a power of 2
         return arb(value)
 
+    def logistic(x: Any) -> Any:  # σ, under both of its names (NamedLogistic prints it by name)
+        return 1 / (1 + (-ball(x)).exp())
+
     return {
         "mpf": mpf,
         "tanh": lambda x: ball(x).tanh(),
-        "Logistic": lambda x: 1 / (1 + (-ball(x)).exp()),
-        "NamedLogistic": lambda x: 1 / (1 + (-ball(x)).exp()),
+        "Logistic": logistic,
+        "NamedLogistic": logistic,
         "Max": lambda *xs: _largest(xs, 1),
         "Min": lambda *xs: _largest(xs, -1),
         "H": lambda x: arb(1) if _positive(x) else arb(0),  # the kink convention: H(0) = 0
