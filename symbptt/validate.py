@@ -109,15 +109,18 @@ def array(name: str, value: object, shape: tuple[int, ...] | None = None, finite
     with this module, which the command line's start-up reads."""
     import numpy as np
 
-    if isinstance(value, (str, bytes)) or value is None:
-        raise SymbpttError(f"{name} must be an array of numbers, got {type(value).__name__}")
-    try:
-        arr = np.asarray(value)
-    except Exception:  # an object NumPy cannot read (a tensor on a GPU, a broken sequence)
-        raise SymbpttError(f"{name} must be an array of numbers") from None
-    if arr.dtype.kind not in "iuf":
-        raise SymbpttError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(float, copy=False)
+    if type(value) is np.ndarray and value.dtype == np.float64:  # already what is wanted (no copy made)
+        arr = value
+    else:
+        if isinstance(value, (str, bytes)) or value is None:
+            raise SymbpttError(f"{name} must be an array of numbers, got {type(value).__name__}")
+        try:
+            arr = np.asarray(value)
+        except Exception:  # an object NumPy cannot read (a tensor on a GPU, a broken sequence)
+            raise SymbpttError(f"{name} must be an array of numbers") from None
+        if arr.dtype.kind not in "iuf":
+            raise SymbpttError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        arr = arr.astype(float, copy=False)
     if shape is not None and arr.shape != shape:
         raise SymbpttError(f"{name} must be {shape_words(shape)}, got shape {shape_text(arr.shape)}")
     if finite:
@@ -125,16 +128,23 @@ def array(name: str, value: object, shape: tuple[int, ...] | None = None, finite
     return arr
 
 
-def all_finite(named: dict[str, Any]) -> None:
-    """Refuses, in one line naming the first, float arrays that hold inf or NaN — looked at all at once
-    (one look per array costs more than a small gradient's pass)."""
+SMALL = 32  # up to this many numbers, all_finite reads them in Python (1.9 against 5.4 µs for 4 numbers)
+
+
+def all_finite(named: dict[str, Any], prefix: str = "") -> None:
+    """Refuses, in one line naming the first (its name after ``prefix``), float arrays that hold inf or
+    NaN — looked at all at once (one look per array costs more than a small gradient's pass)."""
     import numpy as np
 
     arrays = list(named.values())
-    whole = arrays[0] if len(arrays) == 1 else np.concatenate([arr.reshape(-1) for arr in arrays])
-    if not np.isfinite(whole).all():
+    if sum(arr.size for arr in arrays) <= SMALL:  # a few numbers: read one by one, no array made
+        finite = all(math.isfinite(v) for arr in arrays for v in arr.flat)
+    else:
+        finite = bool(np.isfinite(arrays[0] if len(arrays) == 1
+                                  else np.concatenate([arr.reshape(-1) for arr in arrays])).all())
+    if not finite:
         bad = next(name for name, arr in named.items() if not np.isfinite(arr).all())
-        raise SymbpttError(f"{bad} holds inf or NaN")
+        raise SymbpttError(f"{prefix}{bad} holds inf or NaN")
 
 
 def instance(function: str, value: object, kind: type, noun: str, example: str) -> None:

@@ -182,3 +182,18 @@ def test_a_name_is_checked_before_the_lookup_that_caches_it(monkeypatch):
     assert isinstance(activations.get_activation("tanh"), activations.Activation)
     with pytest.raises(TypeError):
         activations._activation([1])  # the cached lookup alone: what the check keeps users from
+
+
+@pytest.mark.parametrize("n", [1, 2, 8])  # 4, 8 and 144 numbers: both of all_finite's ways of looking
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_parameter_holding_inf_or_nan_is_named_with_its_layer(n, bad):
+    rng = np.random.default_rng(n)
+    layer = {"W": rng.normal(size=(n, n)), "U": rng.normal(size=(n, 1)), "b": rng.normal(size=n), "h0": np.zeros(n)}
+    x, y = rng.normal(size=(3, 1, 2)), rng.normal(size=(n, 2))
+    broken = {**layer, "U": layer["U"].copy()}
+    broken["U"][-1, 0] = bad
+    with pytest.raises(SymbpttError, match=r"^U holds inf or NaN$"):
+        gradients(broken, x, y)
+    with pytest.raises(SymbpttError, match=r"^params\[1\]\.U holds inf or NaN$"):
+        gradients([layer, {**broken, "U": np.full((n, n), bad)}], x, y)
+    assert np.isfinite(gradients(layer, x, y).loss)  # the same layer without it runs

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import mpmath
@@ -58,7 +58,7 @@ import numpy as np
 from .. import primitives as P
 from ..activations import get_activation
 from ..budget import estimate
-from ..cells import TAKES_ACTIVATION, get_cell
+from ..cells import BUILTIN, TAKES_ACTIVATION, Cell, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
 from ..errors import RoundingWarning, RunFailed, SymbpttError
 from ..validate import all_finite, array, integer, shape_text, shape_words
@@ -152,6 +152,18 @@ class Gradients(tuple):
         return self._log10
 
 
+@lru_cache(maxsize=64)
+def _builtin(cell: str, activation: str) -> Cell:
+    """A built-in cell with its activation, looked up once per pair (a call's own lookups took 2 µs)."""
+    return get_cell(cell, get_activation(activation))
+
+
+@lru_cache(maxsize=64)
+def _wanted(cell: Cell, n: int, k: int) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+    """(name, kind, shape) of each parameter of a layer of n units reading k inputs; a scalar as a number."""
+    return tuple((p, cell.kind(p), () if cell.kind(p) == "scalar" else cell.shape(p, n, k)) for p in cell.params)
+
+
 def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[dict[str, np.ndarray], int]:
     if not isinstance(given, Mapping):
         raise SymbpttError(f"{where.rstrip('.') or 'params'} must be a dict of the {cell.name} cell's parameters "
@@ -165,9 +177,9 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
         raise SymbpttError(f"{where}{missing[0]!r} is missing (the {cell.name} cell's parameters: "
                            f"{', '.join(cell.params)})")
     read = {p: array(f"{where}{p}", given[p], finite=False) for p in cell.params}
-    all_finite({f"{where}{p}": arr for p, arr in read.items()})  # the layer's parameters in one look
+    all_finite(read, where)  # the layer's parameters in one look
     if n is None:
-        initial = next(p for p in cell.params if cell.kind(p) == "initial")
+        initial = cell.initial()[0][0]
         if read[initial].ndim > 1:  # its size is not n: say so, not that every matrix has the wrong shape
             raise SymbpttError(f"{where}{initial} must be a vector (initial: one state every sequence of the batch "
                                f"starts from), got shape {shape_text(read[initial].shape)}")
@@ -175,12 +187,10 @@ def _layer(cell: Any, given: Any, where: str, k: int, n: int | None) -> tuple[di
         if not 1 <= n <= MAX_NUMERIC_HIDDEN:
             raise SymbpttError(f"the hidden size n = {n} (from {initial}) must be 1 to {MAX_NUMERIC_HIDDEN}")
     out = {}
-    for p in cell.params:
-        kind = cell.kind(p)
+    for p, kind, want in _wanted(cell, n, k):
         arr = read[p]
         if kind == "scalar" and arr.shape == (1,):
             arr = arr.reshape(())
-        want = () if kind == "scalar" else cell.shape(p, n, k)  # a scalar as a number
         if arr.shape != want:
             shown, got = shape_words(want), shape_text(arr.shape)
             raise SymbpttError(f"{where}{p} must be {shown} ({kind}), got shape {got}")
@@ -221,7 +231,8 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
         raise SymbpttError("cell must be the name of a built-in cell or the path of a cell file")
     if digits is not None:
         digits = integer("digits", digits, 1, 15)
-    spec = get_cell(cell, get_activation(activation))
+    spec = (_builtin(cell, activation) if isinstance(activation, str) and cell in BUILTIN
+            else get_cell(cell, get_activation(activation)))
     if activation != "tanh" and not spec.uses_activation:
         raise SymbpttError(f"activation applies to the {' and '.join(TAKES_ACTIVATION)} cells, not {spec.name}")
     stacked = not isinstance(params, Mapping)
@@ -253,7 +264,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     estimate(f"the gradients of a {spec.name} with n = {n}, T = {T}, batch {B}, {len(layers)} layer(s)",
              "use fewer steps, a smaller batch or a smaller n", flops=6.0 * T * B * matrices * passes,
              floats=4.0 * T * B * n * (len(spec.nodes) + len(spec.linears)) * len(layers))
-    if not np.all(np.isfinite(xa)):
+    if not np.isfinite(xa).all():
         raise SymbpttError("x holds inf or NaN")
     R = _exact_path()
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
@@ -287,9 +298,9 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
             _warn_if_amplified(amplified, int(carried))
     out, exact = [], []
     for given, g in zip(layers, grads, strict=True):
-        out.append({k: _as_float(g[k]).reshape(given[k].shape) for k in given})
-        exact.append({k: np.asarray(g[k], dtype=object).reshape(given[k].shape) for k in given
-                      if np.asarray(g[k]).dtype == object})
+        blocks = {k: np.asarray(g[k]) for k in given}
+        out.append({k: _as_float(block).reshape(given[k].shape) for k, block in blocks.items()})
+        exact.append({k: block.reshape(given[k].shape) for k, block in blocks.items() if block.dtype == object})
     pick = (lambda v: v) if stacked else (lambda v: v[0])
     return Gradients(float(value), pick(out), int(carried), pick(exact) if any(exact) else None,
                      "numpy" if fast is None or fast.deltas is None else "compiled", kept,
@@ -531,8 +542,7 @@ def _agree(a: list[list[Any]], b: list[list[Any]], dps: int) -> bool:
     return True
 
 
-def _as_float(block: Any) -> np.ndarray:
-    arr = np.asarray(block)
+def _as_float(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == object:  # mpf: float() rounds to the nearest float64
         return np.array([float(v) for v in arr.flat], dtype=float).reshape(arr.shape)
     out = arr.astype(float, copy=False)  # a new block is returned as it is, a view (δ_0 of h0) copied

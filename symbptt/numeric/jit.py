@@ -270,19 +270,32 @@ def layer_arrays(cc: CompiledCell, p: dict[str, np.ndarray], inputs: np.ndarray,
     Returns:
         (reads, weights, biases, per-unit parameters, {name: rows} of maps and nodes, coefficient rows).
     """
-    cell, T = cc.cell, inputs.shape[0]
-    reads = [np.ascontiguousarray(matmul(p[m], inputs)) for lin in cell.linears for m, s in lin.terms
-             if s == INPUT]
-    mats = [np.ascontiguousarray(p[m], dtype=float) for lin in cell.linears for m, s in lin.terms if s != INPUT]
-    biases = [np.ascontiguousarray(p[lin.bias], dtype=float).reshape(-1, 1) for lin in cell.linears if lin.bias]
-    units = [np.ascontiguousarray(p[u], dtype=float).reshape(-1, 1) for u in cell.unit_params]
-    layer = {name: np.empty((T + 1, n, B)) for name in [lin.name for lin in cell.linears] + cc.node_names}
+    T, (ins, recs, biases_of, units_of, rows, initial, keys) = inputs.shape[0], _layout(cc)
+    reads = [np.ascontiguousarray(matmul(p[m], inputs)) for m in ins]
+    mats = [np.ascontiguousarray(p[m], dtype=float) for m in recs]
+    biases = [np.ascontiguousarray(p[b], dtype=float).reshape(-1, 1) for b in biases_of]
+    units = [np.ascontiguousarray(p[u], dtype=float).reshape(-1, 1) for u in units_of]
+    layer = {name: np.empty((T + 1, n, B)) for name in rows}
     for name, arr in layer.items():
-        arr[0] = p[f"{name}0"].reshape(n, 1) if name in cell.states else 0.0
-    cs = [np.empty((T + 1, n, B)) for _ in cc.keys]
+        arr[0] = p[initial[name]].reshape(n, 1) if name in initial else 0.0
+    cs = [np.empty((T + 1, n, B)) for _ in range(keys)]
     for arr in cs:
         arr[0] = 0.0
     return reads, mats, biases, units, layer, cs
+
+
+@lru_cache(maxsize=32)
+def _layout(cc: CompiledCell) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...],
+                                      tuple[str, ...], dict[str, str], int]:
+    """What layer_arrays reads of a cell, in its order, found once: the input weights, the recurrent
+    weights, the biases, the per-unit parameters, the rows (maps, then nodes), each state's initial
+    parameter, and the number of coefficient rows."""
+    cell = cc.cell
+    return (tuple(m for lin in cell.linears for m, s in lin.terms if s == INPUT),
+            tuple(m for lin in cell.linears for m, s in lin.terms if s != INPUT),
+            tuple(lin.bias for lin in cell.linears if lin.bias), tuple(cell.unit_params),
+            tuple([lin.name for lin in cell.linears] + list(cc.node_names)),
+            {s: f"{s}0" for s in cell.states}, len(cc.keys))
 
 
 def trajectory(cell: Cell, params: list[dict[str, np.ndarray]], x: np.ndarray, strict: bool = True
