@@ -264,8 +264,7 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
     estimate(f"the gradients of a {spec.name} with n = {n}, T = {T}, batch {B}, {len(layers)} layer(s)",
              "use fewer steps, a smaller batch or a smaller n", flops=6.0 * T * B * matrices * passes,
              floats=4.0 * T * B * n * (len(spec.nodes) + len(spec.linears)) * len(layers))
-    if not np.isfinite(xa).all():
-        raise SymbpttError("x holds inf or NaN")
+    all_finite({"x": xa})
     R = _exact_path()
     model = NumericModel(spec, [{k: (v.reshape(-1, 1) if v.ndim < 2 else v) for k, v in p.items()} for p in layers],
                          np.ascontiguousarray(xa), np.ascontiguousarray(ya), loss)
