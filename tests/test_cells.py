@@ -16,6 +16,7 @@ from symbptt.activations import get_activation
 from symbptt.cells import BUILTIN, MAKERS, TAKES_ACTIVATION, prev, unit
 from symbptt.check import run_checks
 from symbptt.config import Config
+from symbptt.errors import SymbpttError
 from symbptt.numeric.grad_report import grad_report
 
 
@@ -275,10 +276,63 @@ def test_the_isometry_figure_counts_the_directions_switched_off_units_make_exact
     assert 0 < fewest < n and np.all(got[fewest:] == -np.inf) and not np.any(got[:fewest] == -np.inf)
     text = " ".join(fig.texts[-1].get_text().split())
     assert f"Gaussian W0: from 10^{np.nanmin(got[np.isfinite(got)]):.2f}" in text
-    assert f"{n - fewest} are exactly 0 (at one step only {fewest} units had σ' ≠ 0" in text
+    assert f"{n - fewest} are exactly 0 (at one step only {fewest} unit{'' if fewest == 1 else 's'} had σ' ≠ 0" in text
     fig, data = plots.isometry("tanh", n, gain, (2, T), seed, drive)
     assert "exactly 0" not in fig.texts[-1].get_text()
     assert not any(np.any(v == -np.inf) for v in data.values["Gaussian W0 ~ N(0, 1/n)"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_an_isometry_product_that_every_unit_switches_off_is_exactly_0_not_an_error(seed):
+    """relu with n = 2: at some step neither unit is on, so ∂h_T/∂h_0 is exactly 0 from there on — every
+    singular value −∞ and the caption says so.  Before, the zero product read as "left float64" and the
+    command stopped.  The step is found here by hand, for each W0; a T before it keeps its values."""
+    from symbptt import plots
+    from symbptt.numeric.sweeps import orthogonal_matrix, random_recurrent_matrix
+
+    fig, data = plots.isometry("relu", 2, steps=(1, 50), seed=seed)
+    x = 0.1 * np.random.default_rng(seed).normal(0.0, 1.0, (50, 2))
+    words = " ".join(fig.texts[-1].get_text().split())
+    for name, W0 in (("Gaussian W0 ~ N(0, 1/n)", random_recurrent_matrix(2, seed)),
+                     ("orthogonal W0", orthogonal_matrix(2, seed))):
+        h, off = np.zeros(2), None
+        for t in range(1, 51):
+            a = data.values["gain"] * W0 @ h + x[t - 1]
+            if not np.any(a > 0):
+                off = t
+                break
+            h = np.maximum(a, 0.0)
+        rows = data.values[name]
+        assert (off is not None) == np.all(rows[1] == -np.inf), name
+        assert (off == 1) == np.all(rows[0] == -np.inf) and not np.any(np.isnan(rows)), name
+        label = name.split(" W0")[0]
+        assert (f"At T = 50, with the {label} W0, all 2 singular values of ∂h_T/∂h_0 are exactly 0" in words) == (
+            off is not None)
+    assert "1 units" not in words
+
+
+def test_an_activation_whose_float64_value_overflows_is_named_with_its_step_in_one_line(tmp_path):
+    """log(1 + e^a) written out overflows in float64 once a passes about 709, where the state itself is
+    still small: the one-line refusal names σ or σ', the step and |a| — not the product of Jacobians."""
+    from conftest import run_in_process
+
+    from symbptt.numeric.sweeps import jacobian_singular_values, orthogonal_matrix
+
+    W = 2.0 * orthogonal_matrix(8, 0)
+    x, h = np.random.default_rng(0).normal(0.0, 1.0, (200, 8)), np.zeros(8)
+    for t in range(1, 201):  # by hand: the first step whose e^a overflows
+        a = W @ h + x[t - 1]
+        if np.max(a) > math.log(np.finfo(float).max):
+            break
+        h = np.log1p(np.exp(a))
+    with pytest.raises(SymbpttError, match=rf"^σ\(a\) or σ'\(a\) is not a finite float64 at step {t} \(\|a\| up to "
+                                           rf"{float(np.max(np.abs(a))):.3g}\): lower the gain"):
+        jacobian_singular_values(W, "log(1 + exp(a))", [200])
+    out = tmp_path / "iso.png"
+    ran = run_in_process("plot", "isometry", "-a", "log(1+exp(a))", "-n", "8", "--lengths", "200", "--gain", "2",
+                         "-o", str(out))
+    assert ran.returncode == 2 and ran.stderr.count("\n") == 1 and "is not a finite float64 at step" in ran.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("n,seed,gain", [(8, 0, 2.5), (16, 2, 1.5), (16, 1, 1.0)])

@@ -447,11 +447,18 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
             a = W @ h + drive[t - 1]
             h = act.np_sigma(a)
             slopes = act.np_dsigma(a)
+            if not (np.isfinite(h).all() and np.isfinite(slopes).all()):
+                raise SymbpttError(f"σ(a) or σ'(a) is not a finite float64 at step {t} (|a| up to "
+                                   f"{float(np.max(np.abs(a))):.3g}): lower the gain (--gain) or the inputs (-u)")
             rank = min(rank, int(np.count_nonzero(slopes)))
+            if rank == 0:  # every unit switched off at step t: the product is exactly 0 from there on
+                out.update({T: np.full(n, -np.inf) for T in steps if T >= t})
+                break
             product = slopes[:, None] * (W @ product)
             top = float(np.max(np.abs(product)))
             if not math.isfinite(top) or top == 0:
-                raise SymbpttError(f"the product of step Jacobians left float64 at step {t}")
+                raise SymbpttError(f"the product of step Jacobians left float64's range at step {t} (its largest "
+                                   f"entry {'overflowed' if top else 'underflowed to 0'}); lower the gain (--gain)")
             product /= top
             nudged = [noise * (slopes[:, None] * (W @ moved)) / top
                       for noise, moved in zip(noises, nudged, strict=True)]

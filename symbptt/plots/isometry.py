@@ -73,22 +73,32 @@ def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
     """How far the singular values spread at the largest T, how many are exactly 0 (−∞: units switched off
     bound the product's rank) or beyond float64's resolution (NaN), and how many directions fall below
     10^−3, for each W0, read off the arrays drawn."""
-    parts = []
+    parts, alone = [], []
     for name, by_T in values.items():
         v = by_T[T]
         kept = v[np.isfinite(v)]
         zero = int(np.sum(v == -np.inf))
         lost = int(np.sum(np.isnan(v)))
         small = int(np.sum(~np.isfinite(v) | (v < -3)))
-        text = (f"{name.split(' W0')[0]} W0: from 10^{_dec(kept.min())} to 10^{_dec(kept.max())} "
-                f"({_dec(kept.max() - kept.min())} decades)")
+        label = name.split(" W0")[0]
+        if not kept.size:  # nothing to give a range of: a sentence of its own
+            alone.append(f"At T = {T}, with the {label} W0, "
+                         + (f"all {v.size} singular values of ∂h_T/∂h_0 are exactly 0 (at one step no unit had "
+                            "σ' ≠ 0, so the product is 0)." if zero == v.size else
+                            f"no singular value of ∂h_T/∂h_0 is held: {zero} are exactly 0 and {lost} lie below "
+                            "float64's resolution of the product."))
+            continue
+        low, high = kept.min(), kept.max()
+        text = f"{label} W0: from 10^{_dec(low)} to 10^{_dec(high)} ({_dec(high - low)} decades)"
         if lost:
             text += f" and {lost} more below float64's resolution of the product"
         if zero:
-            text += (f"; {zero} {'is' if zero == 1 else 'are'} exactly 0 (at one step only {v.size - zero} "
-                     f"units had σ' ≠ 0, which bounds the product's rank)")
-        parts.append(text + f"; {small} of {v.size} directions shrink below 10^-3")
-    return f"At T = {T} the singular values of ∂h_T/∂h_0 run " + "; ".join(parts) + "."
+            on = v.size - zero
+            text += (f"; {zero} {'is' if zero == 1 else 'are'} exactly 0 (at one step only {on} "
+                     f"unit{'' if on == 1 else 's'} had σ' ≠ 0, which bounds the product's rank)")
+        parts.append(text + f"; {small} of {v.size} directions shrink{'s' if small == 1 else ''} below 10^-3")
+    lead = [f"At T = {T} the singular values of ∂h_T/∂h_0 run " + "; ".join(parts) + "."] if parts else []
+    return " ".join(lead + alone)
 
 
 def _dec(value: float) -> str:
