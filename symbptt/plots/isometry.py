@@ -18,6 +18,8 @@ from ..validate import integer, number
 from ..validate import seed as checked_seed
 from .common import Drawn, Plotted, caption, check_steps, new_figure
 
+SHOWN_AS_POINTS = 16  # up to this n each singular value is also drawn as a dot (a lone finite one shows)
+
 
 def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, steps: tuple[int, ...] = (1, 10, 50),
              seed: int = 0, drive: float = 0.1) -> Drawn:
@@ -55,8 +57,13 @@ def isometry(activation: str = "tanh", n: int = 64, gain: float | None = None, s
     share = np.arange(1, n + 1) / n
     for ax, (name, by_T) in zip(axes, values.items(), strict=True):
         for T in steps:
-            ax.plot(share, by_T[T], label=f"T = {T}")
+            v = by_T[T]
+            undrawn = ("" if np.isfinite(v).any() else " (all exactly 0: not drawn)" if np.all(v == -np.inf)
+                       else " (none held: not drawn)")
+            ax.plot(share, v, label=f"T = {T}{undrawn}", marker="o" if n <= SHOWN_AS_POINTS else None, markersize=3)
         ax.axhline(0.0, color="grey", linewidth=0.6)
+        if n <= SHOWN_AS_POINTS:  # the whole of i/n, however few of its points are finite
+            ax.set_xlim(0.0, 1.0 + 1.0 / n)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("i / n (singular values, largest first)")
         ax.set_ylabel(r"$\log_{10}\,\sigma_i(\partial h_T/\partial h_0)$")
