@@ -308,6 +308,10 @@ def test_an_isometry_product_that_every_unit_switches_off_is_exactly_0_not_an_er
         label = name.split(" W0")[0]
         assert (f"At T = 50, with the {label} W0, all 2 singular values of ∂h_T/∂h_0 are exactly 0" in words) == (
             off is not None)
+        ax = next(ax for ax in fig.axes if ax.get_title() == name)
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert legend == [f"T = {T}" + (" (all exactly 0: not drawn)" if off is not None and T >= off else "")
+                          for T in (1, 50)]
     assert "1 units" not in words
 
 
