@@ -315,6 +315,26 @@ def test_an_isometry_product_that_every_unit_switches_off_is_exactly_0_not_an_er
     assert "1 units" not in words
 
 
+def test_a_slope_that_only_underflowed_is_not_called_exactly_0():
+    """tanh' is never 0, but in float64 it underflows to 0 past |a| ≈ 370.  Such a unit does not lower the
+    product's rank: what float64 lost through it is not held (NaN), never "exactly 0" (−∞); where every
+    slope underflowed the whole product is not held.  relu's slope at a ≤ 0 is exactly 0 and stays −∞."""
+    from symbptt import plots
+    from symbptt.numeric.sweeps import jacobian_singular_values
+
+    W = np.diag([1e300, 0.5])  # unit 1 saturates from step 2 on, unit 2 never does
+    got = jacobian_singular_values(W, "tanh", [1, 5])
+    assert np.isfinite(got[1]).all() and np.isfinite(got[5][0]) and np.isnan(got[5][1])
+    relu = jacobian_singular_values(np.diag([-1.0, 0.5]), "relu", [5], input_scale=0.0)  # unit 1: a = 0
+    assert np.isneginf(relu[5]).all()  # h0 = 0 and no input: both units off, the product exactly 0
+    fig, data = plots.isometry("tanh", 8, 1e300, (1, 5))
+    assert all(np.isnan(data.values[name][1]).all() for name in ("Gaussian W0 ~ N(0, 1/n)", "orthogonal W0"))
+    words = " ".join(fig.texts[-1].get_text().split())
+    assert words.count("none of the 8 singular values of ∂h_T/∂h_0 is held in float64") == 2
+    assert "exactly 0" not in words
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["T = 1", "T = 5 (none held: not drawn)"]
+
+
 def test_an_activation_whose_float64_value_overflows_is_named_with_its_step_in_one_line(tmp_path):
     """log(1 + e^a) written out overflows in float64 once a passes about 709, where the state itself is
     still small: the one-line refusal names σ or σ', the step and |a| — not the product of Jacobians."""

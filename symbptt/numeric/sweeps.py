@@ -427,7 +427,10 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
     x_t ~ N(0, input_scale²) per unit, h_0 = 0) at each T in ``steps``, largest first.  The running product
     is rescaled every step (its log10 scale kept apart).  A product is no larger in rank than any of its
     factors, so where only r units have σ'(a_t) ≠ 0 at some step t ≤ T, every singular value after the
-    r-th is exactly 0 and comes back as −∞.  Of the others, those float64 does not hold to HELD_DECADES
+    r-th is exactly 0 and comes back as −∞ (a slope is exactly 0 where log10 σ' is −∞: one that only
+    underflowed in float64 does not lower r, and the values float64 lost through it come back as NaN;
+    where every slope of a step is 0 in float64 the product is 0 from there on, and those values stay
+    so).  Of the others, those float64 does not hold to HELD_DECADES
     come back as NaN (beyond float64's resolution of the product), measured: the product is formed twice
     more with every entry moved by about one unit in the last place at every step, up or down by a sign
     of its own (two sign patterns, drawn once from a fixed seed), and a value whose log10 moves by more
@@ -442,6 +445,7 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
     noises = [1.0 + 2.0 * ROUNDING * pattern for pattern in signs]  # × (1 ± 2⁻⁵²): one ulp up or down
     nudged = [np.eye(n) for _ in noises]
     rank = n  # the fewest units with σ' ≠ 0 at one step so far: a bound on the product's rank
+    held = n  # the fewest with σ' ≠ 0 in float64 (a slope that underflowed to 0 is not exactly 0)
     with np.errstate(all="ignore"):
         for t in range(1, T_max + 1):
             a = W @ h + drive[t - 1]
@@ -450,9 +454,14 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
             if not (np.isfinite(h).all() and np.isfinite(slopes).all()):
                 raise SymbpttError(f"σ(a) or σ'(a) is not a finite float64 at step {t} (|a| up to "
                                    f"{float(np.max(np.abs(a))):.3g}): lower the gain (--gain) or the inputs (-u)")
-            rank = min(rank, int(np.count_nonzero(slopes)))
-            if rank == 0:  # every unit switched off at step t: the product is exactly 0 from there on
-                out.update({T: np.full(n, -np.inf) for T in steps if T >= t})
+            if not slopes.all():  # a slope of 0: exactly 0 where log10 σ' is −∞, else only underflowed
+                exact_zero = np.isneginf(act.np_log10_dsigma(a))
+                rank = min(rank, n - int(np.count_nonzero(exact_zero)))
+                held = min(held, int(np.count_nonzero(slopes)))
+            if held == 0:  # the float64 product is 0 from step t on: exactly 0 beyond the rank, not held below it
+                gone = np.full(n, -np.inf)
+                gone[:rank] = np.nan
+                out.update({T: gone.copy() for T in steps if T >= t})
                 break
             product = slopes[:, None] * (W @ product)
             top = float(np.max(np.abs(product)))
@@ -466,8 +475,9 @@ def jacobian_singular_values(W: np.ndarray, activation: str, steps: list[int], s
             if t in steps:
                 values = np.log10(np.linalg.svd(product, compute_uv=False))
                 moved = [np.log10(np.linalg.svd(m, compute_uv=False)) for m in nudged]
-                held = np.all([np.abs(m - values) <= HELD_DECADES for m in moved], axis=0)
-                kept = np.where(held, values, np.nan)
+                steady = np.all([np.abs(m - values) <= HELD_DECADES for m in moved], axis=0)
+                kept = np.where(steady, values, np.nan)
+                kept[held:rank] = np.nan  # beyond what float64 kept (slopes that underflowed), within the rank
                 kept[rank:] = -np.inf
                 out[t] = kept + scale
     return out

@@ -92,8 +92,9 @@ def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
             alone.append(f"At T = {T}, with the {label} W0, "
                          + (f"all {v.size} singular values of ∂h_T/∂h_0 are exactly 0 (at one step no unit had "
                             "σ' ≠ 0, so the product is 0)." if zero == v.size else
-                            f"no singular value of ∂h_T/∂h_0 is held: {zero} are exactly 0 and {lost} lie below "
-                            "float64's resolution of the product."))
+                            f"none of the {v.size} singular values of ∂h_T/∂h_0 is held in float64." if not zero else
+                            f"no singular value of ∂h_T/∂h_0 is held in float64: {zero} are exactly 0 and the other "
+                            f"{lost} are not held."))
             continue
         low, high = kept.min(), kept.max()
         text = f"{label} W0: from 10^{_dec(low)} to 10^{_dec(high)} ({_dec(high - low)} decades)"
