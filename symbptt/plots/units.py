@@ -58,8 +58,8 @@ def units_sentence(logs: np.ndarray, w: np.ndarray, gamma: float, T: int, decide
         first = int(np.argmax(np.all(logs[:, zero] == -np.inf, axis=1))) + 1
         count = int(zero.sum())
         verb = "is" if count == 1 else "are"
-        dead = (f" {count} of {len(w)} units' products {verb} exactly 0 from T = {first} on (a step where σ' = 0), "
-                f"and {verb} not drawn.")
+        dead = (f" {count} of {len(w)} units' products {verb} 0 in float64 from T = {first} on (a factor w_i·σ'(a_t,i) "
+                f"exactly 0, or too small for float64), and {verb} not drawn.")
     if decided is not None and lost.any():
         each = [f"unit {k + 1} from T = {int(np.argmax(decided[:, k])) + 1}" for k in np.flatnonzero(lost)]
         dead += (f" Rounding, not the model, decides {in_series(each)} on (there the trajectory amplifies "
