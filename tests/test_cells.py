@@ -333,6 +333,11 @@ def test_a_slope_that_only_underflowed_is_not_called_exactly_0():
     assert words.count("none of the 8 singular values of ∂h_T/∂h_0 is held in float64") == 2
     assert "exactly 0" not in words
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["T = 1", "T = 5 (none held: not drawn)"]
+    from symbptt.plots.isometry import _sentence
+
+    mixed = _sentence({"Gaussian W0 ~ N(0, 1/n)": {3: np.array([np.nan, np.nan, -np.inf])}}, 3)
+    assert mixed == ("At T = 3, with the Gaussian W0, no singular value of ∂h_T/∂h_0 is held in float64: 1 is exactly "
+                     "0 and the other 2 are not held.")
 
 
 def test_an_activation_whose_float64_value_overflows_is_named_with_its_step_in_one_line(tmp_path):

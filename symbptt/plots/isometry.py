@@ -93,8 +93,8 @@ def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
                          + (f"all {v.size} singular values of ∂h_T/∂h_0 are exactly 0 (at one step no unit had "
                             "σ' ≠ 0, so the product is 0)." if zero == v.size else
                             f"none of the {v.size} singular values of ∂h_T/∂h_0 is held in float64." if not zero else
-                            f"no singular value of ∂h_T/∂h_0 is held in float64: {zero} are exactly 0 and the other "
-                            f"{lost} are not held."))
+                            f"no singular value of ∂h_T/∂h_0 is held in float64: {zero} {'is' if zero == 1 else 'are'} "
+                            f"exactly 0 and the other {lost} {'is' if lost == 1 else 'are'} not held."))
             continue
         low, high = kept.min(), kept.max()
         text = f"{label} W0: from 10^{_dec(low)} to 10^{_dec(high)} ({_dec(high - low)} decades)"
