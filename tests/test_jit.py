@@ -91,21 +91,30 @@ def _in_order(M: np.ndarray, s: np.ndarray) -> list[float]:
 
 def test_a_product_column_by_column_adds_each_sum_in_the_order_a_row_adds_it(compiled_kernel):
     """Property (60 draws of sizes 1–70 and entries over 16 decades, where the order of additions shows
-    in the last bits): the column-by-column loops of one sequence (jit_source._column) and of the nudged
-    reruns (jit_nudge._columns, with each sum's size |M|·|s|) give every sum bit for bit as adding a row's
-    terms in order does; adding them in the other order differs somewhere, so the comparison can fail."""
-    from symbptt.numeric import jit_nudge
+    in the last bits): the column-by-column loops of one sequence (jit_source.column_lines, compiled here as
+    a kernel writes them out) and of the nudged reruns (jit_nudge._columns, with each sum's size |M|·|s|)
+    give every sum bit for bit as adding a row's terms in order does; adding them in the other order differs
+    somewhere, so the comparison can fail."""
+    from numba import njit
 
-    shared, nudged = jit._shared(), sys.modules[jit_nudge._helpers()[0]]
+    from symbptt.numeric import jit_nudge
+    from symbptt.numeric.jit_source import column_lines
+
+    text = "def column(MT, S, Q):\n    n = MT.shape[0]\n" + "".join(
+        f"    {line}\n" for line in column_lines("MT", "S[j, 0]", "Q"))
+    space: dict = {}
+    exec(compile(text, "<column_lines>", "exec"), space)  # the generated lines, as a kernel holds them
+    column = njit(space["column"])
+    nudged = sys.modules[jit_nudge._helpers()[0]]
     rng = np.random.default_rng(11)
     reversed_differs = False
     for _ in range(60):
-        (n, k), B = (int(v) for v in rng.integers(1, 71, size=2)), int(rng.integers(1, 4))
-        M = rng.normal(size=(n, k)) * 10.0 ** rng.integers(-8, 9, size=(n, k))
-        S = rng.normal(size=(k, B)) * 10.0 ** rng.integers(-8, 9, size=(k, B))
+        n, B = int(rng.integers(1, 71)), int(rng.integers(1, 4))
+        M = rng.normal(size=(n, n)) * 10.0 ** rng.integers(-8, 9, size=(n, n))
+        S = rng.normal(size=(n, B)) * 10.0 ** rng.integers(-8, 9, size=(n, B))
         MT = np.ascontiguousarray(M.T)
         Q = np.empty((n, 1))
-        shared._column(MT, np.ascontiguousarray(S[:, :1]), Q)
+        column(MT, np.ascontiguousarray(S[:, :1]), Q)
         assert Q[:, 0].tolist() == _in_order(M, S[:, 0])
         V, Z = np.empty((B, n)), np.empty((B, n))
         nudged._columns(MT, np.abs(MT), S, V, Z)
@@ -537,3 +546,4 @@ def test_the_compiled_tanh_is_as_accurate_as_the_c_librarys(compiled_kernel):
     want = np.array([math.tanh(v) for v in special])
     assert np.array_equal(got[:4], want[:4]) and list(np.signbit(got[:4])) == list(np.signbit(want[:4]))
     assert np.isnan(got[4])
+

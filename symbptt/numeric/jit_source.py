@@ -92,20 +92,6 @@ def _product(M, S, Q, blas):
             for bb in range(B):
                 Q[i, bb] += w * S[j, bb]
 
-
-@njit(cache=True)
-def _column(MT, S, Q):
-    """Q[:, 0] = M · S[:, 0] of one sequence (MT: Mᵀ, row-major) with each entry's terms added in the order
-    of j from 0, as a loop over a row adds them, but column by column: the additions of one column are
-    independent, so the compiler runs them side by side (2.8× faster at n = 64 than a row's chain of
-    additions, each waiting for the last), and every sum is the same to the bit."""
-    n, k = MT.shape[1], MT.shape[0]
-    for i in range(n):
-        Q[i, 0] = 0.0
-    for j in range(k):
-        w = S[j, 0]
-        for i in range(n):
-            Q[i, 0] += MT[j, i] * w
 '''
 
 # the primitives the kernel compiles, written inline in the argument X as the NumPy implementations
@@ -128,6 +114,17 @@ SCALAR = {
 MATH = (sp.exp, sp.log, sp.sin, sp.cos, sp.Abs, sp.Pow, sp.Add, sp.Mul, sp.Symbol, sp.Number,
         sp.Piecewise, sp.Max, sp.Min)
 PARTS = (sp.logic.boolalg.BooleanAtom, sp.Tuple, sp.functions.elementary.piecewise.ExprCondPair)
+
+
+def column_lines(MT: str, s_j: str, Q: str) -> list[str]:
+    """The lines of one sequence's product Q[:, 0] = M · S[:, 0], written out where a step needs it (MT:
+    Mᵀ row-major, n × n; s_j: S's entry in row j): each entry's terms added in the order of j from 0, as a
+    loop over a row adds them, but column by column — the additions of one column are independent, so the
+    compiler runs them side by side (2.8× faster at n = 64 than a row's chain of additions, each waiting for
+    the last), and every sum is the same to the bit.  Written out, not called: a call with arrays pays
+    Numba's reference counts on each (~40 ns a step at n = 1, more than the product)."""
+    return ["for i in range(n):", f"    {Q}[i, 0] = 0.0", "for j in range(n):", f"    w = {s_j}",
+            "    for i in range(n):", f"        {Q}[i, 0] += {MT}[j, i] * w"]
 
 
 class Unsupported(Exception):
@@ -167,9 +164,10 @@ def forward_source(cc: CompiledCell) -> str:
             *[f"MT_{m} = np.ascontiguousarray(M_{m}.T)" for m in recurrent], "for t in range(1, T + 1):"]
     for lin in cell.linears:  # a = b + Σ_terms (M s_{t-1} or U x_t), summed in the cell's order
         start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
-        # one sequence: each product M s_{t−1} first (_column: every unit's sum in the order of j, as
+        # one sequence: each product M s_{t−1} first (column_lines: every unit's sum in the order of j, as
         # a row's loop adds them), then the same additions in the same order
-        one = ["if B == 1:", *[f"    _column(MT_{m}, N_{src}[t - 1], Q_{m})" for m, src in lin.terms if src != INPUT],
+        one = ["if B == 1:", *["    " + line for m, src in lin.terms if src != INPUT
+                               for line in column_lines(f"MT_{m}", f"N_{src}[t - 1, j, 0]", f"Q_{m}")],
                "    for i in range(n):", f"        acc = {start}"]
         one += [f"        acc = acc + {f'R_{m}[t - 1, i, 0]' if src == INPUT else f'Q_{m}[i, 0]'}"
                 for m, src in lin.terms]
@@ -241,13 +239,6 @@ def unit_lines(cc: CompiledCell, printer: _ScalarPrinter, nudged: bool = False) 
 DELTA_HELPERS = '''
 
 @njit(cache=True)
-def _zero(D, t):
-    for i in range(D.shape[1]):
-        for bb in range(D.shape[2]):
-            D[t, i, bb] = 0.0
-
-
-@njit(cache=True)
 def _error(D, t, Ht, Yt, scale):
     """δ_t starts from the loss's error h_t − y_t, at the step's exponent."""
     for i in range(D.shape[1]):
@@ -257,7 +248,7 @@ def _error(D, t, Ht, Yt, scale):
 
 @njit(cache=True)
 def _diagonal(D, t, K, L, s, shift):
-    """δ_t += (c_s ⊙ δ'_s) · 2^shift: a route whose factor is diagonal."""
+    """δ_t += (c_s ⊙ δ'_s) · 2^shift: a batch's route whose factor is diagonal."""
     for i in range(D.shape[1]):
         for bb in range(D.shape[2]):
             v = K[s, i, bb] * L[s, i, bb]
@@ -267,16 +258,13 @@ def _diagonal(D, t, K, L, s, shift):
 
 
 @njit(cache=True)
-def _through(D, t, MT, M, K, L, s, shift, sc, pq):
-    """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, M: M, both row-major)."""
+def _through(D, t, MT, K, L, s, shift, sc, pq, blas):
+    """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a batch's route through a weight (MT: Mᵀ, row-major)."""
     n, B = D.shape[1], D.shape[2]
     for j in range(n):
         for bb in range(B):
             sc[j, bb] = K[s, j, bb] * L[s, j, bb]
-    if B == 1:  # one sequence: the same sums, column by column
-        _column(M, sc, pq)
-    else:
-        _product(MT, sc, pq, _blas(n, n, B))
+    _product(MT, sc, pq, blas)
     for i in range(n):
         for bb in range(B):
             v = pq[i, bb]
@@ -301,10 +289,41 @@ def _rescale(D, t, k):
 '''
 
 
+# One sequence's routes are written out in the step, a batch's called (DELTA_HELPERS): a call with arrays pays
+# Numba's reference counts on each of them, more than a route's work at batch 1 (the rnn's δ recursion at
+# n = 1, T = 1000 took 62 µs through calls, 19 written out), less than a batch's.
+
+
+def _zero_lines(D: str) -> list[str]:
+    """δ_t = 0 before its routes are added."""
+    return ["for i in range(n):", "    for bb in range(B):", f"        {D}[t, i, bb] = 0.0"]
+
+
+def _shifted(shift: str) -> list[str]:
+    """v times 2^shift, where the route's δ has another exponent than δ_t (never for shift "0")."""
+    return [] if shift == "0" else [f"if {shift} != 0:", f"    v = math.ldexp(v, {shift})"]
+
+
+def _diagonal_lines(D: str, K: str, L: str, s: str, shift: str) -> list[str]:
+    """δ_t += (c_s ⊙ δ'_s) · 2^shift: a route whose factor is diagonal."""
+    return ["if B == 1:", "    for i in range(n):", f"        v = {K}[{s}, i, 0] * {L}[{s}, i, 0]",
+            *["        " + line for line in _shifted(shift)], f"        {D}[t, i, 0] = {D}[t, i, 0] + v",
+            "else:", f"    _diagonal({D}, t, {K}, {L}, {s}, {shift})"]
+
+
+def _through_lines(D: str, MT: str, M: str, K: str, L: str, s: str, shift: str) -> list[str]:
+    """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, M: M, both row-major), one
+    sequence's product column by column (column_lines, each c_s ⊙ δ'_s entry computed as it is read)."""
+    return ["if B == 1:", *["    " + line for line in column_lines(M, f"{K}[{s}, j, 0] * {L}[{s}, j, 0]", "pq")],
+            "    for i in range(n):", "        v = pq[i, 0]", *["        " + line for line in _shifted(shift)],
+            f"        {D}[t, i, 0] = {D}[t, i, 0] + v",
+            "else:", f"    _through({D}, t, {MT}, {K}, {L}, {s}, {shift}, sc, pq, blas)"]
+
 def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = False
                   ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
-    """deltas(...): kernel.deltas as calls of DELTA_HELPERS' loops (a short function compiles fast),
-    δ_t written into its row as the routes are added, with the rescaling by powers of two.  ``nudged``:
+    """deltas(...): kernel.deltas as loops, each route's written out in the step (_zero_lines,
+    _diagonal_lines, _through_lines) and the rarer ones called (DELTA_HELPERS), δ_t written into its row as
+    the routes are added, with the rescaling by powers of two.  ``nudged``:
     deltas_nudged(...), each δ_t's Σ|terms| carried beside it in S_ (through |Mᵀ| in AT_) and δ_t moved
     by _nudge with its signs from GD_ once its terms are in (kernel.deltas with a noise)."""
     keys = [key for key, _, _ in the_plan.order]
@@ -316,7 +335,7 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
     sizes = {key: f", S_{key[0]}_{key[1]}" if nudged else "" for key in keys}
     error = "_error{n_}({out}{size}, t, " + ("H[T], Y, scale)" if loss == "last" else "H[t], Y[t - 1], scale)")
     body = ["sc = np.empty((n, B))", *(["pv = np.empty((B, n))", "pb = np.empty((B, n))"] if nudged
-                                       else ["pq = np.empty((n, B))"]),
+                                       else ["pq = np.empty((n, B))", "blas = _blas(n, n, B)"]),
             "for t in range(T, -1, -1):",
             f"    reads_error = t == T{' or t >= 1' if loss == 'sum' else ''}",
             "    later_exp = exps[t + 1]",
@@ -324,11 +343,12 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
             "    shift = later_exp - scale"]
     for key, parts, err in the_plan.order:
         out, size = out_name[key], sizes[key]
+        zero = [f"_zero_n({out}{size}, t)"] if nudged else _zero_lines(out)
         if err:
             body += ["    if reads_error:", "        " + error.format(out=out, size=size, n_=n_), "    else:",
-                     f"        _zero{n_}({out}{size}, t)"]
+                     *["        " + line for line in zero]]
         else:
-            body.append(f"    _zero{n_}({out}{size}, t)")
+            body += ["    " + line for line in zero]
         for part in parts:
             s = "t" if part.up else "t + 1"
             body.append(f"    if {'t >= 1' if part.up else 't + 1 <= T'}:")
@@ -336,18 +356,20 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
                 ci = len(coefs)
                 coefs.append((part.later[0], coef_index[(target, leaf)]))
                 shift = "0" if part.up else "shift"  # a part from the layer above shares δ_t's exponent
+                later = out_name[part.later]
                 if matrix is None:
-                    body.append(f"        _diagonal{n_}({out}{size}, t, K_{ci}, {out_name[part.later]}, {s}, {shift})")
+                    route = ([f"_diagonal_n({out}{size}, t, K_{ci}, {later}, {s}, {shift})"] if nudged
+                             else _diagonal_lines(out, f"K_{ci}", later, s, shift))
                 else:
                     w = len(weights)  # the nudged loops read M and |M| row-major, the plain ones Mᵀ for a batch
-                    matrices = f"M_{w}, A_{w}" if nudged else f"MT_{w}, M_{w}"
-                    body.append(f"        _through{n_}({out}{size}, t, {matrices}, K_{ci}, "
-                                f"{out_name[part.later]}, {s}, {shift}, sc, {'pv, pb' if nudged else 'pq'})")
+                    route = ([f"_through_n({out}{size}, t, M_{w}, A_{w}, K_{ci}, {later}, {s}, {shift}, sc, pv, pb)"]
+                             if nudged else _through_lines(out, f"MT_{w}", f"M_{w}", f"K_{ci}", later, s, shift))
                     weights.append((part.later[0], matrix))
+                body += ["        " + line for line in route]
         if nudged:
             body.append(f"    _nudged_row({out}{size}, t, GD_{key[0]}_{key[1]})")
     outs = [out_name[k] for k in keys]
-    # each weight row-major as well, for one sequence's products column by column (_column)
+    # each weight row-major as well, for one sequence's products column by column (column_lines)
     copies = [f"M_{w} = np.ascontiguousarray(MT_{w}.T)" for w in range(len(weights))]
     if nudged:
         copies += [f"A_{w} = np.ascontiguousarray(AT_{w}.T)" for w in range(len(weights))]
@@ -569,8 +591,8 @@ def sums_source(cc: CompiledCell, the_plan: _Plan, loss: str) -> tuple[str, list
 
 
 SHARED_SOURCE = HEADER + ADD + BLAS + DELTA_HELPERS + SUM_HELPERS  # the loops every kernel calls
-SHARED_NAMES = ("_add", "_blas", "_product", "_column", "_zero", "_error", "_diagonal", "_through", "_largest",
-                "_rescale", "_runs", "_clear", "_row", "_block", "_summed", "_outer", "_finish")
+SHARED_NAMES = ("_add", "_blas", "_product", "_error", "_diagonal", "_through", "_largest", "_rescale", "_runs",
+                "_clear", "_row", "_block", "_summed", "_outer", "_finish")
 
 __all__ = ["BLAS_UNITS", "BLAS_WORK", "HEADER", "SHARED_NAMES", "SHARED_SOURCE", "Unsupported", "delta_source",
            "forward_source", "sums_source"]
