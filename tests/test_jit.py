@@ -547,3 +547,28 @@ def test_the_compiled_tanh_is_as_accurate_as_the_c_librarys(compiled_kernel):
     assert np.array_equal(got[:4], want[:4]) and list(np.signbit(got[:4])) == list(np.signbit(want[:4]))
     assert np.isnan(got[4])
 
+
+def test_the_compiled_growth_reads_what_the_numpy_reading_reads(compiled_kernel):
+    """Property (80 draws: one sequence or a batch of up to 4, T from 1 to 150, h alone or h and c, δ from
+    10^±1 to 10^±350 apart, at 10^±280 squares in range whose ratios are not): jit_growth.growth gives amplification._all_normal's growth and step, and None
+    exactly where that does (a square, or a batch's largest ratio, not a normal float)."""
+    from symbptt.numeric import amplification, jit_growth
+
+    rng = np.random.default_rng(8)
+    taken = 0
+    for _ in range(80):
+        n, B, T = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 151))
+        spread, states = float(rng.choice([2.0, 300.0, 560.0, 700.0])), [("h",), ("h", "c")][int(rng.integers(0, 2))]
+        scale = 10.0 ** rng.uniform(-spread / 4, spread / 4, size=(T + 1, 1, B))
+        store = {(1, s): rng.normal(size=(T + 1, n, B)) * scale for s in states}
+        exps = rng.integers(-5, 5, size=T + 1)
+        squares = sum(np.einsum("tnb,tnb->tb", block, block) for block in store.values())
+        with np.errstate(all="ignore"):
+            want = amplification._all_normal(squares, exps, T)
+        got = jit_growth.growth((store, exps), states)
+        assert (got is None) == (want is None), (T, B, spread)
+        if got is not None and want is not None:
+            taken += 1
+            assert got[0] == pytest.approx(want[0], abs=1e-12)
+            assert got[1] == want[1] or abs(got[0] - want[0]) < 1e-12
+    assert 20 < taken < 80  # both outcomes were drawn

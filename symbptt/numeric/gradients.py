@@ -62,7 +62,7 @@ from ..cells import BUILTIN, TAKES_ACTIVATION, Cell, get_cell
 from ..config import MAX_NUMERIC_HIDDEN, MAX_STEPS
 from ..errors import RoundingWarning, RunFailed, SymbpttError
 from ..validate import all_finite, array, integer, shape_text, shape_words
-from . import jit
+from . import jit, jit_growth
 from .amplification import delta_growth
 from .factors import ArrayFactors, FloatWatch, NumericModel
 
@@ -292,7 +292,10 @@ def gradients(params: Mapping[str, Any] | Sequence[Mapping[str, Any]], x: Any, y
             value, grads, carried, kept = _unmeasured(R, model, values, saturation, fast.deltas, seen, units)
     amplified = None  # unasked for digits: what the δ of the pass say rounding can be amplified by
     if seen:
-        amplified = delta_growth(seen[0], spec.states, values.traj.values[-1]["h"], model.y, loss)
+        # where the compiled kernel ran, its loops read the common case (every square a normal float)
+        amplified = jit_growth.growth(seen[0], spec.states) if fast is not None and loss == "last" else None
+        if amplified is None:
+            amplified = delta_growth(seen[0], spec.states, values.traj.values[-1]["h"], model.y, loss)
         if amplified is not None:
             _warn_if_amplified(amplified, int(carried))
     out, exact = [], []
