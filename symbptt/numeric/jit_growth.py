@@ -33,12 +33,16 @@ LOG10_2 = {LOG10_2!r}
 def _squares(D, SQ, first):
     """SQ[t, b] = ‖δ_t‖² of each sequence from one state's rows D (first), else that added to SQ: the
     top layer's whole state, state by state, as amplification.delta_growth adds them."""
+    B = D.shape[2]
+    row = np.empty(B)
     for t in range(D.shape[0]):
-        for bb in range(D.shape[2]):
-            s = 0.0
-            for i in range(D.shape[1]):
-                s += D[t, i, bb] * D[t, i, bb]
-            SQ[t, bb] = s if first else SQ[t, bb] + s
+        for bb in range(B):
+            row[bb] = 0.0
+        for i in range(D.shape[1]):  # each sequence's squares added in the order of i, the batch side by side
+            for bb in range(B):
+                row[bb] += D[t, i, bb] * D[t, i, bb]
+        for bb in range(B):
+            SQ[t, bb] = row[bb] if first else SQ[t, bb] + row[bb]
 
 
 @njit(cache=True)
