@@ -550,8 +550,9 @@ def test_the_compiled_tanh_is_as_accurate_as_the_c_librarys(compiled_kernel):
 
 def test_the_compiled_growth_reads_what_the_numpy_reading_reads(compiled_kernel):
     """Property (80 draws: one sequence or a batch of up to 4, T from 1 to 150, h alone or h and c, δ from
-    10^±1 to 10^±350 apart, at 10^±280 squares in range whose ratios are not): jit_growth.growth gives amplification._all_normal's growth and step, and None
-    exactly where that does (a square, or a batch's largest ratio, not a normal float)."""
+    10^±1 to 10^±350 apart, at 10^±280 squares in range whose ratios are not): jit_growth.growth gives
+    amplification._all_normal's growth and step, and None exactly where that does (a square, or a batch's
+    largest ratio, not a normal float)."""
     from symbptt.numeric import amplification, jit_growth
 
     rng = np.random.default_rng(8)
