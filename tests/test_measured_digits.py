@@ -480,3 +480,34 @@ def test_a_rerun_that_makes_a_value_undefined_counts_as_no_digit_kept():
     assert reruns._changes(mp, np.array([mpmath.mpf("1.1"), mpmath.mpf("nan")], dtype=object)) == (math.inf, math.inf)
     assert reruns._widest([(np.ones(2), np.array([np.nan, 1.0]))], 2.0, 0.0, 0.0) == (math.inf, math.inf)
     assert reruns._digits(math.inf) == -math.inf and reruns.shown_digits((-math.inf, -17.04)) == (-math.inf, -17.1)
+
+
+_ENTRY = st.one_of(st.floats(-1e300, 1e300), st.sampled_from([0.0, -0.0, 1e-310, np.nan, np.inf, -np.inf]))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(blocks=st.lists(st.tuples(st.lists(st.tuples(_ENTRY, _ENTRY), max_size=6), st.booleans()), min_size=1,
+                       max_size=6),
+       margin=st.sampled_from([1.0, 2.0, 4.0]), start=st.sampled_from([0.0, 1e-3, 7.0]))
+def test_blocks_read_together_widen_as_each_block_read_alone(blocks, margin, start):
+    """_widest reads a rerun's float64 blocks together (_float_changes: one array, one reduceat per
+    quantity): the same two counts, to the bit, as each block read by _changes and widened in turn, and the
+    same counts block by block; with empty blocks, zeros (plain, rerun or both), NaN, ±∞, subnormals and
+    a block of mpf entries among them."""
+    from symbptt.numeric import reruns
+
+    pairs = []
+    for entries, exact in blocks:
+        a, b = np.array([p for p, _ in entries], dtype=float), np.array([q for _, q in entries], dtype=float)
+        if exact and entries and np.all(np.isfinite(a)) and np.all(np.isfinite(b)):
+            a, b = (np.array([mpmath.mpf(v) for v in arr], dtype=object) for arr in (a, b))
+        pairs.append((a, b))
+    block = entry = start
+    for plain, moved in pairs:  # block by block, as _widest read them before
+        each, whole = reruns._changes(plain, moved)
+        entry, block = max(entry, margin * each), max(block, margin * whole)
+    assert reruns._widest(pairs, margin, start, start) == (block, entry)
+    floats = [(a, b) for a, b in pairs if a.dtype == float and a.size]
+    if floats:  # and block by block: each block's own two counts
+        each, whole = reruns._float_changes(floats)
+        assert list(zip(each.tolist(), whole.tolist(), strict=True)) == [reruns._changes(a, b) for a, b in floats]

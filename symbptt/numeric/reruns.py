@@ -329,11 +329,37 @@ def _pairs(plain: list[dict[str, Any]], nudged: list[dict[str, Any]]) -> list[tu
 
 def _widest(pairs: list[tuple[Any, Any]], margin: float, block: float, entry: float) -> tuple[float, float]:
     """The largest changes so far (relative to each block's largest entry, and to the worst entry), widened
-    by a rerun's ``pairs`` (_changes), each counted ``margin`` times."""
+    by a rerun's ``pairs`` (_changes), each counted ``margin`` times.  The float64 blocks are read together
+    (_float_changes: the same numbers as _changes block by block, in a few NumPy calls for all of them
+    instead of a few for each: an LSTM has 15 blocks, and each digits=12 call reads three reruns); a block
+    with mpf entries is read alone.  (margin·max is the max of margin·each: rounding is monotone.)"""
+    floats = [(np.asarray(a), np.asarray(b)) for a, b in pairs]
+    floats = [(a, b) for a, b in floats if a.dtype == np.float64 and b.dtype == np.float64 and a.size]
+    if floats:
+        entries, blocks = _float_changes(floats)
+        entry, block = max(entry, margin * float(np.max(entries))), max(block, margin * float(np.max(blocks)))
     for plain, moved in pairs:
+        a, b = np.asarray(plain), np.asarray(moved)
+        if a.dtype == np.float64 and b.dtype == np.float64:
+            continue
         each, whole = _changes(plain, moved)
         entry, block = max(entry, margin * each), max(block, margin * whole)
     return block, entry
+
+
+def _float_changes(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """_changes of each pair of non-empty float64 blocks, as two arrays (∞ where _changes gives ∞): the
+    blocks laid end to end and each block's largest values read by one reduceat per quantity."""
+    a = np.concatenate([p.ravel() for p, _ in pairs])
+    b = np.concatenate([q.ravel() for _, q in pairs])
+    starts = np.cumsum([0] + [p.size for p, _ in pairs[:-1]])
+    with np.errstate(all="ignore"):
+        diff = np.abs(b - a)
+        rel = np.where(a == 0, np.where(b == 0, 0.0, np.inf), diff / np.abs(a))
+        each = np.maximum.reduceat(rel, starts)
+        largest, change = np.maximum.reduceat(np.abs(a), starts), np.maximum.reduceat(diff, starts)
+        whole = np.where(largest != 0, change / largest, np.where(change == 0, 0.0, np.inf))
+    return np.where(np.isnan(each), np.inf, each), np.where(np.isnan(whole), np.inf, whole)
 
 
 def _inputs_moved(model: NumericModel, direction: int, scattered: bool, seed: int) -> NumericModel:
