@@ -27,6 +27,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from .. import primitives as P
 from ..cells import INPUT, unit
+from . import jit_nudge_lines as nudge_lines
 from .flags import CHECKED_WORK
 from .forward import CompiledCell
 from .kernel import _Plan
@@ -324,16 +325,16 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
                   ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
     """deltas(...): kernel.deltas as loops, each route's written out in the step (_zero_lines,
     _diagonal_lines, _through_lines) and the rarer ones called (DELTA_HELPERS), δ_t written into its row as
-    the routes are added, with the rescaling by powers of two.  ``nudged``:
-    deltas_nudged(...), each δ_t's Σ|terms| carried beside it in S_ (through |Mᵀ| in AT_) and δ_t moved
-    by _nudge with its signs from GD_ once its terms are in (kernel.deltas with a noise)."""
+    the routes are added, with the rescaling by powers of two.  ``nudged``: deltas_nudged(...), each δ_t's
+    Σ|terms| carried beside it in S_ (through |Mᵀ| in AT_) and δ_t moved by _nudge with its signs from GD_
+    once its terms are in (kernel.deltas with a noise), one sequence's routes written out (jit_nudge_lines)."""
     keys = [key for key, _, _ in the_plan.order]
     coef_index = {key: k for k, key in enumerate(cc.keys)}
     coefs: list[tuple[int, int]] = []  # (layer, coefficient index) arguments
     weights: list[tuple[int, str]] = []  # (layer, matrix) arguments, transposed
     out_name = {key: f"D_{key[0]}_{key[1]}" for key in keys}
     n_ = "_n" if nudged else ""  # the nudged helpers, which carry the sizes S beside D
-    sizes = {key: f", S_{key[0]}_{key[1]}" if nudged else "" for key in keys}
+    S = {key: f"S_{key[0]}_{key[1]}" for key in keys}
     error = "_error{n_}({out}{size}, t, " + ("H[T], Y, scale)" if loss == "last" else "H[t], Y[t - 1], scale)")
     body = ["sc = np.empty((n, B))", *(["pv = np.empty((B, n))", "pb = np.empty((B, n))"] if nudged
                                        else ["pq = np.empty((n, B))", "blas = _blas(n, n, B)"]),
@@ -343,8 +344,8 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
             "    scale = max(later_exp, 0) if reads_error else later_exp",
             "    shift = later_exp - scale"]
     for key, parts, err in the_plan.order:
-        out, size = out_name[key], sizes[key]
-        zero = [f"_zero_n({out}{size}, t)"] if nudged else _zero_lines(out)
+        out, size = out_name[key], (f", {S[key]}" if nudged else "")
+        zero = nudge_lines.zero_lines(out, S[key]) if nudged else _zero_lines(out)
         if err:
             body += ["    if reads_error:", "        " + error.format(out=out, size=size, n_=n_), "    else:",
                      *["        " + line for line in zero]]
@@ -359,16 +360,16 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
                 shift = "0" if part.up else "shift"  # a part from the layer above shares δ_t's exponent
                 later = out_name[part.later]
                 if matrix is None:
-                    route = ([f"_diagonal_n({out}{size}, t, K_{ci}, {later}, {s}, {shift})"] if nudged
+                    route = (nudge_lines.diagonal_lines(out, S[key], f"K_{ci}", later, s, shift) if nudged
                              else _diagonal_lines(out, f"K_{ci}", later, s, shift))
                 else:
                     w = len(weights)  # the nudged loops read M and |M| row-major, the plain ones Mᵀ for a batch
-                    route = ([f"_through_n({out}{size}, t, M_{w}, A_{w}, K_{ci}, {later}, {s}, {shift}, sc, pv, pb)"]
+                    route = (nudge_lines.through_lines(out, S[key], f"M_{w}", f"A_{w}", f"K_{ci}", later, s, shift)
                              if nudged else _through_lines(out, f"MT_{w}", f"M_{w}", f"K_{ci}", later, s, shift))
                     weights.append((part.later[0], matrix))
                 body += ["        " + line for line in route]
         if nudged:
-            body.append(f"    _nudged_row({out}{size}, t, GD_{key[0]}_{key[1]})")
+            body += ["    " + line for line in nudge_lines.nudged_row_lines(out, S[key], f"GD_{key[0]}_{key[1]}")]
     outs = [out_name[k] for k in keys]
     # each weight row-major as well, for one sequence's products column by column (column_lines)
     copies = [f"M_{w} = np.ascontiguousarray(MT_{w}.T)" for w in range(len(weights))]
