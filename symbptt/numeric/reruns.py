@@ -255,6 +255,7 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
                 changes.usable = False
             return _digits(worst_block), _digits(worst_entry)
     charge = sum_allowance(model.x.shape[0] * model.x.shape[2])  # every gradient sums over t and the batch
+    charged = []  # each block beside itself moved by its sums' allowance, read as a rerun's (margin 1)
     for layer, (plain_layer, sizes) in enumerate(zip(grads, magnitudes or [], strict=False)):
         for param, block in plain_layer.items():
             size = sizes.get(param)
@@ -263,8 +264,8 @@ def kept_digits(model: NumericModel, loss: Any, grads: list[dict[str, np.ndarray
             if changes is not None:
                 changes.charge(layer, param, charge * size)
             shifted = np.asarray(block) + np.asarray(charge * size, dtype=object if size.dtype == object else float)
-            entry, whole = _changes(block, shifted)
-            worst_entry, worst_block = max(worst_entry, entry), max(worst_block, whole)
+            charged.append((block, shifted))
+    worst_block, worst_entry = _widest(charged, 1.0, worst_block, worst_entry)
     return _digits(worst_block), _digits(worst_entry)
 
 
