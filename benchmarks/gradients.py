@@ -328,7 +328,8 @@ def measured(smoke: bool) -> list[list[str]]:
     from symbptt.cells import get_cell
     from symbptt.numeric import jit_nudge
 
-    cases = [("rnn", 16, 100, 8), ("lstm", 8, 200, 4), ("gru", 32, 100, 1), ("rnn", 64, 100, 32)]
+    cases = [("rnn", 1, 1000, 1), ("lstm", 4, 300, 1), ("rnn", 16, 100, 8), ("lstm", 8, 200, 4), ("gru", 32, 100, 1),
+             ("rnn", 64, 100, 32)]
     rows = []
     for cell, n, T, B in cases if not smoke else [("rnn", 4, 10, 2)]:
         p, x, y = _case(cell, n, T, B)
