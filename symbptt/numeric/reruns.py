@@ -334,18 +334,21 @@ def _widest(pairs: list[tuple[Any, Any]], margin: float, block: float, entry: fl
     (_float_changes: the same numbers as _changes block by block, in a few NumPy calls for all of them
     instead of a few for each: an LSTM has 15 blocks, and each digits=12 call reads three reruns); a block
     with mpf entries is read alone.  (margin·max is the max of margin·each: rounding is monotone.)"""
-    floats = [(np.asarray(a), np.asarray(b)) for a, b in pairs]
-    floats = [(a, b) for a, b in floats if a.dtype == np.float64 and b.dtype == np.float64 and a.size]
-    if floats:
-        entries, blocks = _float_changes(floats)
+    arrays = [(np.asarray(a), np.asarray(b)) for a, b in pairs]
+    together = [(a, b) for a, b in arrays if _alike(a, b) and a.size]  # an empty block changes nothing
+    if together:
+        entries, blocks = _float_changes(together)
         entry, block = max(entry, margin * float(np.max(entries))), max(block, margin * float(np.max(blocks)))
-    for plain, moved in pairs:
-        a, b = np.asarray(plain), np.asarray(moved)
-        if a.dtype == np.float64 and b.dtype == np.float64:
-            continue
-        each, whole = _changes(plain, moved)
-        entry, block = max(entry, margin * each), max(block, margin * whole)
+    for a, b in arrays:
+        if not _alike(a, b):
+            each, whole = _changes(a, b)
+            entry, block = max(entry, margin * each), max(block, margin * whole)
     return block, entry
+
+
+def _alike(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two float64 blocks of one shape: what _float_changes reads together."""
+    return a.dtype == np.float64 and b.dtype == np.float64 and a.shape == b.shape
 
 
 def _float_changes(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
