@@ -210,8 +210,11 @@ def _report_numbers(report: dict) -> dict:
     return {key: _flat_numbers(report[key]) for key in ("loss", "grad", "grad_log10", "log10_jacobian_norms")}
 
 
-@pytest.mark.parametrize(("cell", "drive"), [("rnn", 1.0), ("lstm", 1.0), ("gru", 1.0), ("mingru", 1.0), ("lru", 1.0),
-                                             ("gru", 100.0)])
+# the minGRU and the LRU with `-m slow` (each structure compiled here costs seconds with an empty cache folder;
+# the slow tests run every cell's reruns and truncated report compiled)
+@pytest.mark.parametrize(("cell", "drive"), [("rnn", 1.0), ("lstm", 1.0), ("gru", 1.0), ("gru", 100.0),
+                                             *[pytest.param(c, 1.0, marks=pytest.mark.slow)
+                                               for c in ("mingru", "lru")]])
 def test_the_report_reads_the_compiled_pass_and_says_what_numpy_s_says(compiled_kernel, monkeypatch, cell, drive):
     """`grad`'s report takes its float64 forward pass and δ from the compiled kernel where it runs (n = 5,
     T = 120): the same fields, precision and bound as with the kernel off, its numbers equal to float64
@@ -291,9 +294,9 @@ def test_the_compiled_nudge_moves_a_value_as_numpy_s_nextafter_does(compiled_ker
 
 def test_measured_digits_read_the_compiled_pass_as_the_report_does(compiled_kernel, monkeypatch):
     """symbptt.gradients(..., digits=12) measures the pass `grad` measures: the compiled one where its reruns
-    run compiled (two stacked GRUs, n = 5, T = 60); the same gradients to float64 rounding as with the
-    kernel off, and digits within one of those measured there."""
-    params, x, y, _ = random_model("gru", 5, 2, "last", 60, 1, seed=8)
+    run compiled (a GRU, n = 5, T = 120: the structure the report's test compiles); the same gradients to
+    float64 rounding as with the kernel off, and digits within one of those measured there."""
+    params, x, y, _ = random_model("gru", 5, 1, "last", 120, 1, seed=8)
     passes: list[object] = []
     float_pass = jit.float_pass
     monkeypatch.setattr(jit, "float_pass", lambda *a: passes.append(float_pass(*a)) or passes[-1])
