@@ -49,6 +49,18 @@ def test_version_and_help_of_every_command_with_examples():
         assert "Example" in text, command
 
 
+def test_plot_help_names_every_kind_the_command_draws():
+    """Each kind plots draws has its line under "Kinds:" in `plot --help`, and the summary line lists none
+    of them (a list there fell behind: it left out units)."""
+    from symbptt import plots
+
+    text = invoke("plot", "--help").output
+    summary, kinds = text.split("Options:")[0], text.split("Kinds:")[1].split("Examples:")[0]
+    listed = [line.split()[0] for line in kinds.splitlines() if re.match(r"    \S", line)]  # not a continuation
+    assert listed == list(plots.KINDS)
+    assert not [kind for kind in plots.KINDS if f" {kind}," in summary or f"({kind}" in summary]
+
+
 def test_the_version_is_read_only_when_asked_for():
     """Importing the package does not import importlib.metadata (about 18 ms of start-up that `--help` and
     `derive` paid for a version they do not print); symbptt.__version__ reads it then, and equals the
