@@ -61,6 +61,15 @@ def test_plot_help_names_every_kind_the_command_draws():
     assert not [kind for kind in plots.KINDS if f" {kind}," in summary or f"({kind}" in summary]
 
 
+def test_the_cells_the_help_names_are_the_built_in_cells():
+    """The options' help names the cells from a string written out (importing the cells would cost
+    `--help` SymPy's import): it names every built-in cell, in their order."""
+    from symbptt import cli
+    from symbptt.cells import BUILTIN
+
+    assert cli.CELLS == ", ".join(BUILTIN) + " or a cell file (.toml)"
+
+
 def test_the_version_is_read_only_when_asked_for():
     """Importing the package does not import importlib.metadata (about 18 ms of start-up that `--help` and
     `derive` paid for a version they do not print); symbptt.__version__ reads it then, and equals the
