@@ -132,7 +132,7 @@ Examples:
               show_default=True, help="spectrum: how W0 is drawn (W = g·W0).")
 @click.pass_context
 def plot_cmd(ctx: click.Context, kind: str, output: str, **opts: Any) -> None:
-    """Draw KIND into OUTPUT: one of the kinds listed below, each with the options it names."""
+    """Draw a figure of KIND into OUTPUT (the kinds are listed under Kinds in `symbptt plot --help`)."""
     from . import plots
 
     if kind not in KIND_OPTIONS:
