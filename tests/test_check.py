@@ -306,3 +306,22 @@ def test_grad_json_reads_a_float64_report_as_its_digits_bar_does(monkeypatch):
     wrong["grad"][0]["W_f"] = block.tolist()
     monkeypatch.setattr(check, "_json_report", lambda _: wrong)
     assert max(grad_json(trial, exact, {})) > TOLERANCE["grad JSON"]
+
+
+def test_truncated_gradients_are_read_as_the_full_ones_against_each_gradients_largest_entry(monkeypatch):
+    """A float64 report keeps its digits relative to each gradient's largest entry, its truncated gradients
+    too (the report measures them so, and computes them exactly where they fall short).  `check --trials
+    1000 --seed 3`, an example of its --help, drew a saturated 3-layer GRU (trial 881, T = 3, truncate 3:
+    the truncated gradients are the full ones, the same numbers) whose small entries hold 8 digits: its
+    grad JSON passed and its truncated JSON failed (2.0e-10 against 1e-11).  Read alike, both pass; read
+    entry by entry (planted: no block scales), both fail."""
+    rng = np.random.default_rng(3)
+    for _ in range(882):
+        trial = random_trial(rng, 6, WITH_FILES)
+    assert trial.cell == "gru" and trial.truncate is not None and trial.truncate >= trial.T and trial.saturated
+    exact = check.Exact(trial)
+    full = check.grad_json(trial, exact, cache := {})
+    cut = check.truncated_json(trial, exact, cache)
+    assert cut == full and max(cut) <= check.TOLERANCE["truncated JSON"] == check.TOLERANCE["grad JSON"]
+    monkeypatch.setattr(check, "_block_scales", lambda *args: None)
+    assert min(max(check.grad_json(trial, exact, {})), max(check.truncated_json(trial, exact, {}))) > 1e-11

@@ -183,9 +183,9 @@ class Exact:
             self.grads, self.mags = _entries(grads, cfg.spec.params), _entries(mags, cfg.spec.params)
             self.by_param = grads
             if trial.truncate:
-                _, cut, cut_mags = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, trial.cell, kind="mp",
-                                        truncate=trial.truncate, magnitudes=True)
-                self.truncated = _entries(cut, cfg.spec.params)
+                _, self.cut, cut_mags = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, trial.cell, kind="mp",
+                                             truncate=trial.truncate, magnitudes=True)
+                self.truncated = _entries(self.cut, cfg.spec.params)
                 self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
     def _from_file(self, trial: Trial) -> None:
@@ -198,9 +198,9 @@ class Exact:
             self.loss, self.by_param, mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, magnitudes=True)
             self.grads, self.mags = _entries(self.by_param, cfg.spec.params), _entries(mags, cfg.spec.params)
             if trial.truncate:
-                _, cut, cut_mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, trial.truncate,
-                                             magnitudes=True)
-                self.truncated = _entries(cut, cfg.spec.params)
+                _, self.cut, cut_mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, trial.truncate,
+                                                  magnitudes=True)
+                self.truncated = _entries(self.cut, cfg.spec.params)
                 self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
 
@@ -501,16 +501,17 @@ def grad_json(trial: Trial, exact: Exact, cache: dict) -> list[float]:
     cache["last report"] = report
     params = trial.config.spec.params
     pairs = _json_entries(report["grad"], report["grad_log10"], params)
+    # how many digits each entry keeps is a float64 report's claim, which "digits claimed" holds it to
+    return _json_errors(pairs, exact.grads, exact.mags, _block_scales(report, exact.by_param, params))
+
+
+def _block_scales(report: dict, by_param: list, params: Sequence[str]) -> list | None:
+    """A float64 report keeps --digits relative to each gradient's largest entry (what its reruns measure,
+    for the truncated gradients too, and the bar reads): each entry's block's largest exact value, else None."""
     if not report["precision"].startswith("float64"):
-        return _json_errors(pairs, exact.grads, exact.mags)
-    # a float64 report keeps --digits relative to each gradient's largest entry (what its reruns measure
-    # and the bar reads); how many each entry keeps is its claim, which "digits claimed" holds it to
-    scales = []
-    for layer in exact.by_param:
-        for p in params:
-            block = np.ravel(np.array(layer[p], dtype=object))
-            scales += [max((abs(v) for v in block), default=0)] * block.size
-    return _json_errors(pairs, exact.grads, exact.mags, scales)
+        return None
+    blocks = [np.ravel(np.array(layer[p], dtype=object)) for layer in by_param for p in params]
+    return [max((abs(v) for v in block), default=0) for block in blocks for _ in range(block.size)]
 
 
 def digits_claimed(trial: Trial, exact: Exact, cache: dict) -> list[float]:
@@ -523,8 +524,9 @@ def truncated_json(trial: Trial, exact: Exact, cache: dict) -> list[float]:
         return []
     report = cache.get("last report") or _json_report(trial)
     cut = report["truncated"]
-    pairs = _json_entries(cut["grad"], cut["grad_log10"], trial.config.spec.params)
-    return _json_errors(pairs, exact.truncated, exact.truncated_mags)
+    params = trial.config.spec.params
+    pairs = _json_entries(cut["grad"], cut["grad_log10"], params)
+    return _json_errors(pairs, exact.truncated, exact.truncated_mags, _block_scales(report, exact.cut, params))
 
 
 def jacobian_norms(trial: Trial, exact: Exact, cache: dict) -> list[float]:
