@@ -92,7 +92,8 @@ Examples:
               help="regimes, curves: a linear panel next to the activation's.")
 @click.option("--weights", default="0.5,1,1.5", show_default=True, help="curves: comma-separated w.")
 @click.option("--cell", default=None, shell_complete=complete.cell,
-              help="curves, training, horizon: cells to compare (rnn,lstm,gru); unrolled, gradmap: the cell.")
+              help="curves, training, horizon: the cells to compare, comma-separated (e.g. rnn,lstm,gru); "
+                   "unrolled, gradmap: the cell.")
 @click.option("-n", "--hidden", "n", type=click.IntRange(1, 256), default=None,
               help="spectrum: size of W (64); curves --cell: hidden size (8); gates: (1).")
 @click.option("--gain", type=Finite(), default=None,
