@@ -267,6 +267,22 @@ def test_the_far_share_median_runs_over_the_last_iterations():
     assert far_sentence(runs, last=2) == " Median far_share over the last 2 iterations: T = 5: 0.25."
     runs[0]["far_share"] = np.array([0.9, 0.1, 0.5, 0.7])
     assert far_sentence(runs, last=2).endswith("T = 5: 0.6.")
+    # a run shorter than ``last``: the median of all its iterations, and the sentence says so
+    assert far_sentence(runs) == " Median far_share over all 4 iterations: T = 5: 0.6."
+    runs.append({"label": "T = 9", "far_share": np.array([0.2, 0.4])})
+    assert far_sentence(runs, last=3) == (" Median far_share over each run's last iterations: T = 5: 0.5 (last 3), "
+                                          "T = 9: 0.3 (last 2).")
+
+
+def test_a_short_training_figure_says_over_how_many_iterations_it_took_its_medians(tmp_path):
+    """Three iterations: the caption's medians are over all 3, its running median over up to 15 (it said
+    "the last 100 iterations" and "running median of 15" whatever the run's length)."""
+    from symbptt import plots
+
+    fig, _ = plots.training([TrainSettings(n=2, T=4, steps=3, batch=4, eval_every=1)], "T")
+    words = " ".join(fig.texts[-1].get_text().split())
+    assert "over all 3 iterations" in words and "running median of up to 15" in words, words
+    assert "last 100" not in words
 
 
 def test_the_horizon_sentence_follows_the_shares():
