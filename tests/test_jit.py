@@ -91,14 +91,14 @@ def _in_order(M: np.ndarray, s: np.ndarray) -> list[float]:
 
 def test_a_product_column_by_column_adds_each_sum_in_the_order_a_row_adds_it(compiled_kernel):
     """Property (60 draws of sizes 1–70 and entries over 16 decades, where the order of additions shows
-    in the last bits): the column-by-column loops of one sequence (jit_source.column_lines, compiled here as
+    in the last bits): the column-by-column loops of one sequence (jit_lines.column_lines, compiled here as
     a kernel writes them out) and of the nudged reruns (jit_nudge._columns, with each sum's size |M|·|s|)
     give every sum bit for bit as adding a row's terms in order does; adding them in the other order differs
     somewhere, so the comparison can fail."""
     from numba import njit
 
     from symbptt.numeric import jit_nudge
-    from symbptt.numeric.jit_source import column_lines
+    from symbptt.numeric.jit_lines import column_lines
 
     text = "def column(MT, S, Q):\n    n = MT.shape[0]\n" + "".join(
         f"    {line}\n" for line in column_lines("MT", "S[j, 0]", "Q"))

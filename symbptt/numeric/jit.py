@@ -55,7 +55,7 @@ MAX_SEQUENCE_UNITS = 128  # one sequence: the loops beat NumPy's call per produc
 
 def worth_it(n: int, batch: int) -> bool:
     """Whether the compiled kernel beats the NumPy kernel (CPU medians of both on 2 cores, rnn, LSTM and
-    GRU at T = 100).  One sequence: up to n = 128, where its loops (column by column: jit_source.column_lines)
+    GRU at T = 100).  One sequence: up to n = 128, where its loops (column by column: jit_lines.column_lines)
     took 0.84–1.0× (the plain cell), 0.69–0.78× (LSTM) and 0.70–0.75× (GRU) NumPy's time (wall-clock
     medians, three runs), against 0.21–0.44× at n = 64, 0.91–1.22× at n = 160 and 1.05–1.7× at n = 192–256;
     its nudged reruns (jit_nudge) took 0.31–0.54× the NumPy reruns' time at n = 96–128.  A batch: while n² × batch ≤

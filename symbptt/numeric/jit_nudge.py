@@ -25,7 +25,7 @@ from ..cells import INPUT, Cell
 from . import jit
 from .factors import NumericModel
 from .forward import ROUNDING, CompiledCell, Trajectory, UlpNoise, compiled, unit_params
-from .jit_nudge_lines import columns_lines
+from .jit_lines import column_lines
 from .jit_source import HEADER, Unsupported, _ScalarPrinter, delta_source, unit_lines
 from .kernel import HIGH, LOW, RESCALE_EVERY, plan
 
@@ -155,10 +155,10 @@ def nudged_forward_source(cc: CompiledCell) -> str:
     for lin in cell.linears:
         start = f"b_{lin.name}[i, 0]" if lin.bias else "0.0"
         lines = []
-        for m, src in lin.terms:  # one sequence's products written out (jit_nudge_lines), a batch's called
+        for m, src in lin.terms:  # one sequence's products written out (jit_lines), a batch's called
             if src != INPUT:
-                lines += ["if B == 1:", *["    " + line for line in columns_lines(
-                    f"MT_{m}", f"ZT_{m}", f"N_{src}[t - 1, j, 0]", f"V_{m}", f"Q_{m}", f"MT_{m}.shape[0]")],
+                lines += ["if B == 1:", *["    " + line for line in column_lines(
+                    f"MT_{m}", f"N_{src}[t - 1, j, 0]", f"V_{m}", "0, i", f"MT_{m}.shape[0]", (f"ZT_{m}", f"Q_{m}"))],
                     "else:", f"    _columns(MT_{m}, ZT_{m}, N_{src}[t - 1], V_{m}, Q_{m})"]
         lines += ["for i in range(n):", "    for bb in range(B):", f"        acc0 = {start}",
                   f"        z0 = abs({start})"]

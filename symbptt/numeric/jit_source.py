@@ -27,9 +27,9 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from .. import primitives as P
 from ..cells import INPUT, unit
-from . import jit_nudge_lines as nudge_lines
 from .flags import CHECKED_WORK
 from .forward import CompiledCell
+from .jit_lines import column_lines, diagonal_lines, nudged_row_lines, through_lines, zero_lines
 from .kernel import _Plan
 
 HEADER = '''
@@ -115,17 +115,6 @@ SCALAR = {
 MATH = (sp.exp, sp.log, sp.sin, sp.cos, sp.Abs, sp.Pow, sp.Add, sp.Mul, sp.Symbol, sp.Number,
         sp.Piecewise, sp.Max, sp.Min)
 PARTS = (sp.logic.boolalg.BooleanAtom, sp.Tuple, sp.functions.elementary.piecewise.ExprCondPair)
-
-
-def column_lines(MT: str, s_j: str, Q: str) -> list[str]:
-    """The lines of one sequence's product Q[:, 0] = M · S[:, 0], written out where a step needs it (MT:
-    Mᵀ row-major, n × n; s_j: S's entry in row j): each entry's terms added in the order of j from 0, as a
-    loop over a row adds them, but column by column — the additions of one column are independent, so the
-    compiler runs them side by side (2.8× faster at n = 64 than a row's chain of additions, each waiting for
-    the last), and every sum is the same to the bit.  Written out, not called: a call with arrays pays
-    Numba's reference counts on each (~40 ns a step at n = 1, more than the product)."""
-    return ["for i in range(n):", f"    {Q}[i, 0] = 0.0", "for j in range(n):", f"    w = {s_j}",
-            "    for i in range(n):", f"        {Q}[i, 0] += {MT}[j, i] * w"]
 
 
 class Unsupported(Exception):
@@ -290,44 +279,12 @@ def _rescale(D, t, k):
 '''
 
 
-# One sequence's routes are written out in the step, a batch's called (DELTA_HELPERS): a call with arrays pays
-# Numba's reference counts on each of them, more than a route's work at batch 1 (the rnn's δ recursion at
-# n = 1, T = 1000, timed alone: about 60 µs through calls, 16–21 written out), less than a batch's.
-
-
-def _zero_lines(D: str) -> list[str]:
-    """δ_t = 0 before its routes are added."""
-    return ["for i in range(n):", "    for bb in range(B):", f"        {D}[t, i, bb] = 0.0"]
-
-
-def _shifted(shift: str) -> list[str]:
-    """v times 2^shift, where the route's δ has another exponent than δ_t (never for shift "0")."""
-    return [] if shift == "0" else [f"if {shift} != 0:", f"    v = math.ldexp(v, {shift})"]
-
-
-def _diagonal_lines(D: str, K: str, L: str, s: str, shift: str) -> list[str]:
-    """δ_t += (c_s ⊙ δ'_s) · 2^shift: a route whose factor is diagonal."""
-    return ["if B == 1:", "    for i in range(n):", f"        v = {K}[{s}, i, 0] * {L}[{s}, i, 0]",
-            *["        " + line for line in _shifted(shift)], f"        {D}[t, i, 0] = {D}[t, i, 0] + v",
-            "else:", f"    _diagonal({D}, t, {K}, {L}, {s}, {shift})"]
-
-
-def _through_lines(D: str, MT: str, M: str, K: str, L: str, s: str, shift: str) -> list[str]:
-    """δ_t += Mᵀ (c_s ⊙ δ'_s) · 2^shift: a route through a weight (MT: Mᵀ, M: M, both row-major), one
-    sequence's product column by column (column_lines, each c_s ⊙ δ'_s entry computed as it is read)."""
-    return ["if B == 1:", *["    " + line for line in column_lines(M, f"{K}[{s}, j, 0] * {L}[{s}, j, 0]", "pq")],
-            "    for i in range(n):", "        v = pq[i, 0]", *["        " + line for line in _shifted(shift)],
-            f"        {D}[t, i, 0] = {D}[t, i, 0] + v",
-            "else:", f"    _through({D}, t, {MT}, {K}, {L}, {s}, {shift}, sc, pq, blas)"]
-
-
 def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = False
                   ) -> tuple[str, list[str], list[tuple[int, int]], list[tuple[int, str]]]:
-    """deltas(...): kernel.deltas as loops, each route's written out in the step (_zero_lines,
-    _diagonal_lines, _through_lines) and the rarer ones called (DELTA_HELPERS), δ_t written into its row as
-    the routes are added, with the rescaling by powers of two.  ``nudged``: deltas_nudged(...), each δ_t's
-    Σ|terms| carried beside it in S_ (through |Mᵀ| in AT_) and δ_t moved by _nudge with its signs from GD_
-    once its terms are in (kernel.deltas with a noise), one sequence's routes written out (jit_nudge_lines)."""
+    """deltas(...): kernel.deltas as loops, one sequence's routes written out in the step and a batch's
+    called (jit_lines), δ_t written into its row as the routes are added, with the rescaling by powers of
+    two.  ``nudged``: deltas_nudged(...), each δ_t's Σ|terms| carried beside it in S_ (through |Mᵀ| in AT_)
+    and δ_t moved by _nudge with its signs from GD_ once its terms are in (kernel.deltas with a noise)."""
     keys = [key for key, _, _ in the_plan.order]
     coef_index = {key: k for k, key in enumerate(cc.keys)}
     coefs: list[tuple[int, int]] = []  # (layer, coefficient index) arguments
@@ -345,7 +302,7 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
             "    shift = later_exp - scale"]
     for key, parts, err in the_plan.order:
         out, size = out_name[key], (f", {S[key]}" if nudged else "")
-        zero = nudge_lines.zero_lines(out, S[key]) if nudged else _zero_lines(out)
+        zero = zero_lines(out, S[key] if nudged else None)
         if err:
             body += ["    if reads_error:", "        " + error.format(out=out, size=size, n_=n_), "    else:",
                      *["        " + line for line in zero]]
@@ -360,16 +317,15 @@ def delta_source(cc: CompiledCell, the_plan: _Plan, loss: str, nudged: bool = Fa
                 shift = "0" if part.up else "shift"  # a part from the layer above shares δ_t's exponent
                 later = out_name[part.later]
                 if matrix is None:
-                    route = (nudge_lines.diagonal_lines(out, S[key], f"K_{ci}", later, s, shift) if nudged
-                             else _diagonal_lines(out, f"K_{ci}", later, s, shift))
+                    route = diagonal_lines(out, f"K_{ci}", later, s, shift, S[key] if nudged else None)
                 else:
                     w = len(weights)  # the nudged loops read M and |M| row-major, the plain ones Mᵀ for a batch
-                    route = (nudge_lines.through_lines(out, S[key], f"M_{w}", f"A_{w}", f"K_{ci}", later, s, shift)
-                             if nudged else _through_lines(out, f"MT_{w}", f"M_{w}", f"K_{ci}", later, s, shift))
+                    route = through_lines(out, f"MT_{w}", f"M_{w}", f"K_{ci}", later, s, shift,
+                                          (S[key], f"A_{w}") if nudged else None)
                     weights.append((part.later[0], matrix))
                 body += ["        " + line for line in route]
         if nudged:
-            body += ["    " + line for line in nudge_lines.nudged_row_lines(out, S[key], f"GD_{key[0]}_{key[1]}")]
+            body += ["    " + line for line in nudged_row_lines(out, S[key], f"GD_{key[0]}_{key[1]}")]
     outs = [out_name[k] for k in keys]
     # each weight row-major as well, for one sequence's products column by column (column_lines)
     copies = [f"M_{w} = np.ascontiguousarray(MT_{w}.T)" for w in range(len(weights))]

@@ -1,4 +1,4 @@
-"""One sequence's nudged reruns with their routes and products written out (numeric/jit_nudge_lines.py): the
+"""One sequence's nudged reruns with their routes and products written out (numeric/jit_lines.py): the
 same nudged values to the bit as a batch's, whose routes and products the shared helpers compute."""
 
 from __future__ import annotations
