@@ -269,6 +269,8 @@ def test_the_far_share_median_runs_over_the_last_iterations():
     assert far_sentence(runs, last=2).endswith("T = 5: 0.6.")
     # a run shorter than ``last``: the median of all its iterations, and the sentence says so
     assert far_sentence(runs) == " Median far_share over all 4 iterations: T = 5: 0.6."
+    assert far_sentence([{"label": "T = 5", "far_share": np.array([0.3])}]) == (
+        " Median far_share over its one iteration: T = 5: 0.3.")
     runs.append({"label": "T = 9", "far_share": np.array([0.2, 0.4])})
     assert far_sentence(runs, last=3) == (" Median far_share over each run's last iterations: T = 5: 0.5 (last 3), "
                                           "T = 9: 0.3 (last 2).")

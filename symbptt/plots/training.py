@@ -4,6 +4,8 @@ a task is solved against T, for each cell, over several seeds)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..budget import estimate
@@ -75,15 +77,16 @@ def far_sentence(kept: list[dict], last: int = 100) -> str:
     """The median far_share of each run over its last ``last`` iterations (all of them in a shorter run), from
     the rows drawn, and over how many: each run's count beside it where the runs' counts differ."""
     runs = [r for r in kept if len(r["far_share"])]
-    counts = [min(last, len(r["far_share"])) for r in runs]
     if not runs:
         return ""
+    counts = [min(last, len(r["far_share"])) for r in runs]
     medians = [f"{float(np.median(r['far_share'][-last:])):.2g}" for r in runs]
     if len(set(counts)) > 1:
         parts = [f"{r['label']}: {m} (last {c})" for r, m, c in zip(runs, medians, counts, strict=True)]
         return " Median far_share over each run's last iterations: " + ", ".join(parts) + "."
-    span = f"the last {last}" if counts[0] == last else f"all {counts[0]}"
-    return (f" Median far_share over {span} iteration{'s' if counts[0] > 1 else ''}: "
+    span = f"the last {last} iterations" if counts[0] == last else (
+        f"all {counts[0]} iterations" if counts[0] > 1 else "its one iteration")
+    return (f" Median far_share over {span}: "
             + ", ".join(f"{r['label']}: {m}" for r, m in zip(runs, medians, strict=True)) + ".")
 
 
@@ -102,8 +105,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     fig, (left, right) = new_figure(1, 2, figsize=(12, 5.0))
     fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
     shows_norms = any(r.clip is not None for r in runs)  # clipping is about the step; else what it carries
-    kept: list[dict] = []
-    updates: list[np.ndarray] = []  # each run's iterations drawn: how long a window the caption can claim
+    kept: list[dict[str, Any]] = []
     progress = Progress(len(runs), "plot training")
     for done, settings in enumerate(runs, 1):
         result = train(settings, stop=_no_stop)
@@ -132,7 +134,6 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
         else:  # what the update used (clipped) solid; the gradient before clipping faint beside it
             right.plot(it, norms, color=line.get_color(), linewidth=0.6, alpha=0.35, label=f"{label}: before clipping")
             right.plot(it, applied, color=line.get_color(), linewidth=1.0, label=f"{label}: applied")
-        updates.append(it)
         kept.append({"label": label, "iteration": it, "updates": len(it), "grad_norm": norms, "applied_norm": applied,
                      "far_share": far, "far": settings.horizon,
                      "eval": evals,
@@ -154,7 +155,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     farthest = sorted({r.horizon for r in runs})
     halves = "half of T" if all(r.far is None for r in runs) else "--far"
     # a run shorter than the window has medians of fewer iterations (running_median: fewer at the start)
-    window = WINDOW if min(len(it) for it in updates) >= WINDOW else f"up to {WINDOW}"
+    window = WINDOW if min(r["updates"] for r in kept) >= WINDOW else f"up to {WINDOW}"
     right_words = ("the norm of the step each update applied (solid: ‖g‖·min(1, c/‖g‖) for a run that clips at c; "
                    "faint: ‖g‖ before clipping)" if shows_norms
                    else "far_share, the share of each update's gradient that comes from more than K steps back "
