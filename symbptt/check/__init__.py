@@ -183,9 +183,9 @@ class Exact:
             self.grads, self.mags = _entries(grads, cfg.spec.params), _entries(mags, cfg.spec.params)
             self.by_param = grads
             if trial.truncate:
-                _, self.cut, cut_mags = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, trial.cell, kind="mp",
-                                             truncate=trial.truncate, magnitudes=True)
-                self.truncated = _entries(self.cut, cfg.spec.params)
+                _, self.truncated_by_param, cut_mags = bptt(cfg.layers, cfg.x, cfg.y, act, cfg.loss, trial.cell,
+                                                            kind="mp", truncate=trial.truncate, magnitudes=True)
+                self.truncated = _entries(self.truncated_by_param, cfg.spec.params)
                 self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
     def _from_file(self, trial: Trial) -> None:
@@ -198,9 +198,9 @@ class Exact:
             self.loss, self.by_param, mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, magnitudes=True)
             self.grads, self.mags = _entries(self.by_param, cfg.spec.params), _entries(mags, cfg.spec.params)
             if trial.truncate:
-                _, self.cut, cut_mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss, trial.truncate,
-                                                  magnitudes=True)
-                self.truncated = _entries(self.cut, cfg.spec.params)
+                _, self.truncated_by_param, cut_mags = file_bptt(text, cfg.layers, cfg.x, cfg.y, cfg.loss,
+                                                                 trial.truncate, magnitudes=True)
+                self.truncated = _entries(self.truncated_by_param, cfg.spec.params)
                 self.truncated_mags = _entries(cut_mags, cfg.spec.params)
 
 
@@ -526,7 +526,8 @@ def truncated_json(trial: Trial, exact: Exact, cache: dict) -> list[float]:
     cut = report["truncated"]
     params = trial.config.spec.params
     pairs = _json_entries(cut["grad"], cut["grad_log10"], params)
-    return _json_errors(pairs, exact.truncated, exact.truncated_mags, _block_scales(report, exact.cut, params))
+    scales = _block_scales(report, exact.truncated_by_param, params)
+    return _json_errors(pairs, exact.truncated, exact.truncated_mags, scales)
 
 
 def jacobian_norms(trial: Trial, exact: Exact, cache: dict) -> list[float]:

@@ -4,8 +4,8 @@ Inside a whole call of `symbptt.gradients`, the NumPy reading of the growth — 
 logs, the largest over the batch, the step where it peaks — costs more than the compiled δ recursion it
 reads (the plain cell at n = 1, T = 1000: 45–80 µs timed inside the call, against 16–21 µs for the
 recursion timed alone): a dozen NumPy calls, each paying its own overhead and the caches' misses between
-them.  Here the same reading is two loops: the squares, then the logs and
-the largest, in one pass over the steps.
+them.  Here the same reading is two loops: the squares, then the logs and the largest, in one pass over
+the steps.
 
 It reads what amplification._all_normal reads, the same way: every square a normal float within
 amplification.NORMAL (else None: the caller then reads the steps one by one), one sequence's growth as
