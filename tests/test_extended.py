@@ -27,6 +27,8 @@ def _parts(draw):
             e = np.array(draw(st.lists(st.integers(-3000, 3000), min_size=size, max_size=size)),
                          dtype=np.int64).reshape(shape)
         out.append((block, e))
+        if draw(st.booleans()):  # the same part negated: a sum that cancels
+            out.append((-block, e))
     return out
 
 
@@ -35,7 +37,7 @@ def _parts(draw):
 def test_small_blocks_added_entry_by_entry_are_numpys_sums_to_the_bit(parts):
     """Every mantissa and exponent of extended_sum's entrywise path equals its NumPy path's (ENTRYWISE = 0),
     with parts whose exponents lie thousands apart (an addend dropped as float64 addition drops it),
-    zeros, subnormals and sums that cancel."""
+    zeros, subnormals and parts that cancel one another."""
     got_m, got_x = extended.extended_sum(parts)
     saved = extended.ENTRYWISE
     extended.ENTRYWISE = 0
