@@ -287,6 +287,21 @@ def test_a_short_training_figure_says_over_how_many_iterations_it_took_its_media
     assert "last 100" not in words
 
 
+def test_a_short_training_figures_axes_tick_whole_iterations_over_the_same_span():
+    """Three iterations with the loss evaluated at the last only: both panels span iterations 1 to 3 and tick
+    whole iterations (they ticked 1.25, 2.75 and, left, 2.84 to 3.16 around the one point)."""
+    from symbptt import plots
+
+    fig, _ = plots.training([TrainSettings(n=2, T=4, steps=3, batch=4, eval_every=3)], "T")
+    fig.canvas.draw()
+    left, right = fig.axes[:2]
+    assert left.get_xlim() == right.get_xlim() and right.get_xlim()[0] <= 1 and right.get_xlim()[1] >= 3
+    for ax in (left, right):
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
 def test_the_horizon_sentence_follows_the_shares():
     from symbptt.plots.training import horizon_sentence
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..budget import estimate
 from ..errors import RunFailed, SymbpttError
@@ -104,6 +105,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     _check_total(runs, "plot training")
     fig, (left, right) = new_figure(1, 2, figsize=(12, 5.0))
     fig.subplots_adjust(bottom=0.25, top=0.86, wspace=0.25)
+    left.sharex(right)  # both panels span the run's iterations (the loss is evaluated at only some of them)
     shows_norms = any(r.clip is not None for r in runs)  # clipping is about the step; else what it carries
     kept: list[dict[str, Any]] = []
     progress = Progress(len(runs), "plot training")
@@ -145,6 +147,7 @@ def training(runs: list[TrainSettings], varied: str) -> Drawn:
     for ax, ylabel in ((left, "held-out loss / mean predictor's loss"), (right, right_label)):
         ax.set_yscale("log" if ax is left or shows_norms else "linear")
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole iterations, however short
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7.5)
     if not shows_norms:
