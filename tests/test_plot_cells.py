@@ -137,12 +137,53 @@ def test_units_draws_each_indrnn_unit_against_its_own_bound():
     words = units_sentence(d["log10_products"], w, d["gamma"], 12)
     assert f"10^{d['log10_products'][-1].max():.3g}" in words
     dead = units_sentence(np.array([[-1.0, -np.inf], [-2.0, -np.inf]]), np.array([0.5, 0.9]), 1.0, 2)
-    assert "1 of 2 units' products is 0 in float64 from T = 1 on" in dead and "0 of 2 units have" in dead
-    assert "exactly 0 from" not in dead  # tanh' is never 0: a product of 0 there only underflowed
+    assert "1 of 2 units' products reaches exactly 0 at T = 1 " in dead and "0 of 2 units have" in dead
+    later = units_sentence(np.array([[-1.0, -np.inf, -1.0], [-2.0, -np.inf, -np.inf]]), np.array([0.5, 0.9, 0.2]),
+                           1.0, 2)
+    assert "2 of 3 units' products reach exactly 0 between T = 1 and T = 2 " in later
     one = units_sentence(np.array([[0.1, -1.0], [0.2, -2.0]]), np.array([1.5, 0.5]), 1.0, 2)
     assert "1 of 2 units has |w_i|·γ > 1" in one  # the verb follows the count
     with pytest.raises(SymbpttError, match="n \\(-n\\) must be from 1 to 32"):
         units(n=40)
+
+
+def test_units_computes_exactly_the_factors_float64_holds_as_0_and_says_which_products_are_0():
+    """tanh units driven by U ~ N(0, 2000²): factors w_i·tanh'(a) of 10^-400 and below, 0 in float64, are
+    computed exactly (by hand here in mpmath from a = w h + U x + b), so every line goes on and the caption
+    names no unit 0; relu units: σ'(a) = 0 for a < 0, the products are 0 from the step named, and said so."""
+    import mpmath
+
+    from symbptt.numeric.examples import example_config
+    from symbptt.plots.units import units
+
+    drawn = units("tanh", n=3, T=6, drive=2000.0, seed=0)
+    d = drawn.data.values
+    cfg = example_config("indrnn", 6, 3, drive=2000.0, seed=0, activation="tanh")
+    h, logs = cfg.layers[0]["h0"].copy(), np.zeros(3)
+    for t in range(6):
+        a = d["w"] * h + cfg.layers[0]["U"] @ cfg.x[t] + cfg.layers[0]["b"]
+        h = np.tanh(a)
+        logs += [float(mpmath.log10(abs(wi * 4 / (mpmath.exp(ai) + mpmath.exp(-ai)) ** 2)))
+                 for wi, ai in zip(d["w"], a, strict=True)]
+        assert np.allclose(d["log10_products"][t], logs, rtol=1e-12)
+    assert d["log10_products"][-1].min() < -1000 and np.isfinite(d["log10_products"]).all()
+    assert "exactly 0" not in drawn.figure.texts[-1].get_text()
+
+    relu = units("relu", n=4, T=10, seed=0)
+    r = relu.data.values
+    zero = r["log10_products"][-1] == -np.inf
+    cfg = example_config("indrnn", 10, 4, seed=0, activation="relu")
+    h, starts = cfg.layers[0]["h0"].copy(), {}
+    for t in range(10):  # where a ≤ 0 first, by hand: relu' = 0 there
+        a = r["w"] * h + cfg.layers[0]["U"] @ cfg.x[t] + cfg.layers[0]["b"]
+        h = np.maximum(a, 0)
+        for i in np.flatnonzero(a <= 0):
+            starts.setdefault(int(i), t + 1)
+    assert zero.any() and set(np.flatnonzero(zero)) == set(starts)
+    words = " ".join(relu.figure.texts[-1].get_text().split())
+    first, last = min(starts.values()), max(starts.values())
+    when = f"at T = {first}" if first == last else f"between T = {first} and T = {last}"
+    assert f"{int(zero.sum())} of 4 units' products reach" in words and f"exactly 0 {when} " in words, words
 
 
 def test_the_gates_figure_hatches_where_rounding_decides():
