@@ -122,12 +122,22 @@ def estimate(what: str, advice: str, *, seconds: float = 0.0, flops: float = 0.0
     hold more than MAX_BYTES or run longer than MAX_SECONDS."""
     total = seconds + flops / RATE
     if 8 * floats > MAX_BYTES:
-        raise SymbpttError(f"{what} would hold about {8 * floats / 2**30:.3g} GiB of arrays, more than the "
-                           f"{MAX_BYTES / 2**30:.0f} GiB limit; {advice}")
+        raise SymbpttError(f"{what} would hold about {_above(8 * floats / 2**30, MAX_BYTES / 2**30)} GiB of arrays, "
+                           f"more than the {MAX_BYTES / 2**30:.0f} GiB limit; {advice}")
     if total > MAX_SECONDS:
-        raise SymbpttError(f"{what} would take about {human(total)}, more than the {human(MAX_SECONDS)} "
-                           f"limit; {advice}")
+        said = human(total) if human(total) != human(MAX_SECONDS) else f"{_above(total, MAX_SECONDS)} s"
+        raise SymbpttError(f"{what} would take about {said}, more than the {human(MAX_SECONDS)} limit; {advice}")
     return total
+
+
+def _above(value: float, limit: float) -> str:
+    """``value`` (> ``limit``) to three significant figures, or as many more as it takes not to read as the
+    limit itself ("about 2 GiB, more than the 2 GiB limit")."""
+    for figures in range(3, 17):
+        text = f"{value:.{figures}g}"
+        if float(text) > limit:
+            return text
+    return repr(value)
 
 
 MAX_MP_DIGITS = 5000  # the most digits an exact (mpmath) recomputation carries

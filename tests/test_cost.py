@@ -348,3 +348,19 @@ def test_plot_gradmaps_memory_is_estimated_from_what_it_holds(cell, monkeypatch)
     monkeypatch.setattr(budget, "MAX_BYTES", 0.9 * held)
     with pytest.raises(SymbpttError, match="GiB of arrays"):
         plots.gradient_map(cell=cell, n=n, points=points, T_max=T)
+
+
+@pytest.mark.parametrize("over", [1.0001, 1.004, 1.04, 1.5, 12.0])
+def test_a_refusal_never_states_the_limit_as_its_estimate(over):
+    """Just past a limit the estimate is written with the figures it takes to read as more than the limit
+    ("about 10 min, more than the 10 min limit" and "about 2 GiB … more than the 2 GiB limit" were said)."""
+    for kw, unit in ((dict(seconds=budget.MAX_SECONDS * over), None),
+                     (dict(floats=budget.MAX_BYTES / 8 * over), "GiB")):
+        with pytest.raises(SymbpttError) as refused:
+            budget.estimate("x", "y", **kw)
+        said = str(refused.value)
+        estimate, limit = said.split("about ")[1].split(", more than the ")
+        limit = limit.split(" limit")[0]
+        assert estimate.split(" of arrays")[0] != limit, said
+        if unit:
+            assert float(estimate.split(" GiB")[0]) > budget.MAX_BYTES / 2**30, said
