@@ -364,6 +364,46 @@ def test_a_path_whose_coefficient_is_one_is_its_matrix_alone():
     assert "V^(2)_t = diag(z^(2)_t*(1 - z^(2)_t)*(a^h(2)_t - h^(2)_(t-1)))@U_z^(2)" in mingru
 
 
+def _first_trial(cell: str, activation: str | None):
+    """The first trial of the check's draws (seed 0) with this cell and activation and n > 1."""
+    from symbptt.check.trials import random_trial
+
+    rng = np.random.default_rng(0)
+    while True:
+        trial = random_trial(rng, 3)
+        if trial.cell == cell and trial.activation == activation and trial.n > 1 and not trial.truncate:
+            return trial
+
+
+@pytest.mark.parametrize("cell,activation,name", [("rnn", "linear", "D_"), ("lru", None, "D^a")])
+def test_an_identity_factor_is_left_out_of_every_form_and_the_check_reads_them_right(monkeypatch, cell, activation,
+                                                                                    name):
+    """D_t = ∂h_t/∂a_t is the identity for a linear σ and for the LRU's input path: the forms leave it out
+    (∂L/∂U = Σ_t δ_t x_tᵀ) rather than define D_t = diag(1), which reads as a 1 × 1 matrix; the check's
+    readers (Python's precedence, SymPy's LaTeX parser) agree with the exact gradients.  Planted, every
+    D left out (σ' dropped where it is not 1): the check fails on an rnn whose σ is not linear."""
+    from symbptt import check
+    from symbptt.render import render_text
+    from symbptt.symbolic import shown
+
+    trial = _first_trial(cell, activation)
+    rnn = RNN(T=trial.T, n=trial.n, m=trial.m, layers=trial.layers, activation=trial.activation, loss=trial.loss,
+              cell=cell)
+    for form in ("explicit", "recursive", "general"):
+        text = render_text(derive(rnn, form, "all"), width=1000)
+        assert "diag(1)" not in text and name not in text, text
+    errors = check.printed_forms(trial, check.Exact(trial), {})
+    assert max(errors["printed text"]) < check.TOLERANCE["printed text"]
+    assert max(errors["printed LaTeX"]) < check.TOLERANCE["printed LaTeX"]
+    if cell == "rnn":
+        monkeypatch.setattr(shown, "identity_route", lambda rnn, route: route.kind == "D")
+        tanh = _first_trial("rnn", "tanh")
+        check._clear_caches()
+        planted = check.printed_forms(tanh, check.Exact(tanh), {})
+        check._clear_caches()
+        assert max(planted["printed text"]) > 1e3 * check.TOLERANCE["printed text"]
+
+
 @pytest.mark.parametrize("update,params,words", [
     ("tanh(w*h + x)", ["w"], "the path back goes through w, a number, not a weight matrix"),
     ("exp(-exp(v))*h + x", ["v"], "the path back goes through v, a number, not a weight matrix"),

@@ -14,14 +14,15 @@ from .shown import FactorNames, _has_z, _named_notes, _scalar_entries, _used_rou
 
 def explicit_term_display(d: FactorNames, term: Term, param: str, layer: int, column: int = 0) -> sp.Basic:
     """One summand: (h_s − y)·J_s ⋯ J_{k+1}·σ'(a_k)·z_k, factors left to right in time order."""
-    chain = [d.factor(step) for step in term.chain]
+    chain = [d.factor(step) for step in term.chain if not d.identity(step)]
     if d.rnn.scalar:
         z = [d.z_entry(param, layer, term.entry, column)] if _has_z(d.rnn, param) else []
         return ordered_product(d.error(term.loss_step), *chain, *z)
-    row = sp.MatMul(notation.Transposed(d.error(term.loss_step)), *chain)
+    error = d.error(term.loss_step)
+    column = notation.Transposed(sp.MatMul(notation.Transposed(error), *chain)) if chain else error
     if not _has_z(d.rnn, param):
-        return notation.Transposed(row)
-    return sp.MatMul(notation.Transposed(row), notation.Transposed(d.z(param, layer, term.entry)))
+        return column
+    return sp.MatMul(column, notation.Transposed(d.z(param, layer, term.entry)))
 
 
 def form_explicit(rnn: RNN, wrt: str, named: bool | None = None) -> Derivation:

@@ -21,7 +21,7 @@ from ..paths import param_entry, targets
 from ..printing import latex, text
 from ..step import Route, shown_coefficients
 from .derivation import Derivation, Equation, Note, grad_label, label, ordered_product, ordered_sum, partial
-from .shown import FactorNames, route_definitions, route_tag
+from .shown import FactorNames, identity_route, route_definitions, route_tag
 
 T_SYM, K, J_IDX, S_IDX = sp.symbols("T k j t", integer=True, positive=True)
 
@@ -219,8 +219,10 @@ def _gradient(rnn: RNN, ix: Indexed, param: str, layer: int) -> Equation:
     t = S_IDX
     terms = []
     for route in rnn.graph.entries(leaf):
-        factor = ix.factor(route, layer, t)
-        body = [ix.tr(factor) if rnn.spec.shared(leaf) else factor, ix.delta(layer, t, route.target)]
+        body = [ix.delta(layer, t, route.target)]
+        if not identity_route(rnn, route):
+            factor = ix.factor(route, layer, t)
+            body.insert(0, ix.tr(factor) if rnn.spec.shared(leaf) else factor)
         if kind in ("recurrent", "input") and source is not None:
             if source == INPUT:
                 z = ix.vector("x", None, t, rnn.m) if layer == 1 else ix.vector("h", layer - 1, t)

@@ -17,8 +17,10 @@ from .shown import FactorNames, _has_z, _named_notes, _scalar_entries, layered_d
 def _delta_part_display(d: FactorNames, part: DeltaPart) -> sp.Basic:
     if part.kind == "E":
         return d.error(part.t)
-    factor = d.factor(part.step())
     delta = d.delta(part.layer, part.t, part.target)
+    if d.identity(part.step()):
+        return delta
+    factor = d.factor(part.step())
     if d.rnn.scalar:
         return ordered_product(factor, delta)
     return sp.MatMul(notation.Transposed(factor), delta)

@@ -184,9 +184,16 @@ class FactorNames:
         cols = 1 if step.kind == "D" and self.rnn.spec.shared(step.source) else self.n
         return notation.matrix(base, self.n, cols, tag=tag, layer=self.s.layer_mark(step.layer), step=step.t)
 
+    def identity(self, step: Step) -> bool:
+        """Whether the step's factor is the identity, which the forms leave out of their products (and so
+        define no name for): see ``identity_route``."""
+        return identity_route(self.rnn, Route(step.kind, step.target, step.source))
+
     def applied(self, step: Step, delta: sp.Basic) -> sp.Basic:
         """A D factor applied to δ in the backward pass: D_t δ_t (a diagonal is its own transpose), or
-        (D_t)ᵀ δ_t for the column of a number every unit shares."""
+        (D_t)ᵀ δ_t for the column of a number every unit shares; δ_t itself where D_t is the identity."""
+        if self.identity(step):
+            return delta
         factor = self.factor(step)
         if self.rnn.spec.shared(step.source):
             factor = notation.Transposed(factor)
@@ -262,6 +269,18 @@ class FactorNames:
 DIAG = sp.Function("diag")
 
 
+def identity_route(rnn: RNN, route: Route) -> bool:
+    """A matrix model's D route whose one term is diag(1) (σ' ≡ 1 of a linear activation; the LRU's input
+    path, h' = λ ⊙ h + U x): the identity, which the forms leave out of their products rather than print a
+    factor D_t = diag(1) that reads as a 1 × 1 matrix.  (A scalar model's factor of 1 drops out of its
+    product anyway; a number every unit shares has a column, not a diagonal.)"""
+    if rnn.scalar or route.kind != "D" or rnn.spec.shared(route.source):
+        return False
+    terms = list(rnn.graph.terms(route))
+    return (len(terms) == 1 and terms[0][1] is None
+            and shown_coefficients(rnn.graph).get((route.target, terms[0][0])) == 1)
+
+
 def generic_step_names(rnn: RNN, layer: int | None = None) -> dict[sp.Symbol, sp.Symbol]:
     """Template symbols of one unit → the symbols at a generic step t (h_t, c_(t-1), a^f_t, x_t) of
     ``layer`` (its superscript shown when the model has several layers)."""
@@ -291,8 +310,8 @@ def route_definitions(rnn: RNN, steps: set[tuple[str, str, str]], layer: int | N
     shown, at, out = shown_coefficients(rnn.graph), generic_step_names(rnn, layer), []
     lay = rnn.symbols.layer_mark(layer)
     for route in rnn.graph.routes:
-        if (route.kind, route.target, route.source) not in steps:
-            continue
+        if (route.kind, route.target, route.source) not in steps or identity_route(rnn, route):
+            continue  # (an identity is left out of the products it would stand in)
         tag = route_tag(rnn, route)
         terms = []
         for leaf, matrix in rnn.graph.terms(route):
