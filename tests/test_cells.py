@@ -244,8 +244,7 @@ def test_the_isometry_figure_reads_its_sentence_off_the_singular_values():
 
     fig, data = plots.isometry("tanh", 12, 1.0, (1, 6), 2, 0.0)
     text = " ".join(fig.texts[-1].get_text().split())  # the caption is wrapped
-    assert "orthogonal W0: from 10^0.00 to 10^0.00 (0.00 decades)" in text
-    assert "; 0 of 12 directions shrink below 10^-3." in text
+    assert "to 10^0.00 (0.00 decades) with the orthogonal W0; 0 of 12 directions shrink below 10^-3." in text
     W = random_recurrent_matrix(12, 2)
     want = np.log10(np.linalg.svd(np.linalg.matrix_power(W, 6), compute_uv=False))
     got = data.values["Gaussian W0 ~ N(0, 1/n)"][1]
@@ -253,7 +252,8 @@ def test_the_isometry_figure_reads_its_sentence_off_the_singular_values():
     assert np.allclose(got[finite], want[finite], atol=1e-9)
     Q = orthogonal_matrix(12, 2)
     assert np.allclose(Q @ Q.T, np.eye(12), atol=1e-12)
-    spread = f"Gaussian W0: from 10^{np.nanmin(got):.2f} to 10^{np.nanmax(got):.2f}"
+    low, high = np.nanmin(got), np.nanmax(got)
+    spread = f"from 10^{low:.2f} to 10^{high:.2f} ({high - low:.2f} decades) with the Gaussian W0"
     assert spread in text
 
 
@@ -275,7 +275,7 @@ def test_the_isometry_figure_counts_the_directions_switched_off_units_make_exact
     got = data.values["Gaussian W0 ~ N(0, 1/n)"][1]
     assert 0 < fewest < n and np.all(got[fewest:] == -np.inf) and not np.any(got[:fewest] == -np.inf)
     text = " ".join(fig.texts[-1].get_text().split())
-    assert f"Gaussian W0: from 10^{np.nanmin(got[np.isfinite(got)]):.2f}" in text
+    assert f"run from 10^{np.nanmin(got[np.isfinite(got)]):.2f} to" in text and "with the Gaussian W0; " in text
     assert f"{n - fewest} are exactly 0 (at one step only {fewest} unit{'' if fewest == 1 else 's'} had σ' ≠ 0" in text
     fig, data = plots.isometry("tanh", n, gain, (2, T), seed, drive)
     assert "exactly 0" not in fig.texts[-1].get_text()

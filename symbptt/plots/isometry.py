@@ -97,16 +97,16 @@ def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
                             f"exactly 0 and the other {lost} {'is' if lost == 1 else 'are'} not held."))
             continue
         low, high = kept.min(), kept.max()
-        text = f"{label} W0: from 10^{_dec(low)} to 10^{_dec(high)} ({_dec(high - low)} decades)"
+        start = (f"At T = {T} the singular values of ∂h_T/∂h_0 run" if not parts else "They run")
+        text = f"{start} from 10^{_dec(low)} to 10^{_dec(high)} ({_dec(high - low)} decades) with the {label} W0"
         if lost:
-            text += f" and {lost} more below float64's resolution of the product"
+            text += f"; {lost} more lie below float64's resolution of the product"
         if zero:
             on = v.size - zero
             text += (f"; {zero} {'is' if zero == 1 else 'are'} exactly 0 (at one step only {on} "
                      f"unit{'' if on == 1 else 's'} had σ' ≠ 0, which bounds the product's rank)")
-        parts.append(text + f"; {small} of {v.size} directions shrink{'s' if small == 1 else ''} below 10^-3")
-    lead = [f"At T = {T} the singular values of ∂h_T/∂h_0 run " + "; ".join(parts) + "."] if parts else []
-    return " ".join(lead + alone)
+        parts.append(text + f"; {small} of {v.size} directions shrink{'s' if small == 1 else ''} below 10^-3.")
+    return " ".join(parts + alone)
 
 
 def _dec(value: float) -> str:
