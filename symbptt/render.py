@@ -401,8 +401,8 @@ def pretty_matrix(expr: sp.MatrixBase, entry: Callable[[sp.Basic], Picture]) -> 
 
 def pretty_cache() -> FactorCache[Picture]:
     printer = _printer()
-    entries: FactorCache[Picture] = FactorCache(lambda e: Picture.of(printer._print(e)), _pretty_swap,
-                                                partial(_unicode_atom, printer))
+    entries: FactorCache[Picture] = FactorCache(partial(pretty_atom, printer=printer), _pretty_swap,
+                                                partial(_unicode_atom, printer))  # each in reading order
 
     def show(expr: sp.Basic) -> Picture:
         if isinstance(expr, sp.MatrixBase):

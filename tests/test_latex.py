@@ -341,6 +341,31 @@ def test_equations_print_in_reading_order(cell, layers, rows):
         assert "c_1 = f_1*c_0 + i_1*g_1" in derive(RNN(T=1, cell=cell), "unroll", None).text()
 
 
+def test_matrix_entries_print_in_reading_order_in_every_format():
+    """n = 2: each entry of the unrolled pass reads as the scalar one does, W h + U x + b and r (W_n h + b_hn)
+    + U_n x + b_n, in Unicode, text and LaTeX (SymPy's order put U x first in all three, and the bracket
+    of r (…) must stay); the entries keep their values (the matrix read back entry by entry)."""
+    import random
+
+    from symbptt.model import unrolled_equations
+    from symbptt.reading import in_reading_order
+    from symbptt.render import render_text
+
+    rnn, gru = RNN(T=1, n=2), RNN(T=1, n=2, cell="gru")
+    assert "tanh(W₁₁⋅h₀,₁ + W₁₂⋅h₀,₂ + U₁₁⋅x₁ + b₁)" in render_text(derive(rnn, "unroll", None), pretty=True)
+    assert "tanh(W[1,1]*h_0[1] + W[1,2]*h_0[2] + U[1,1]*x_1 + b[1])" in render_text(derive(rnn, "unroll", None))
+    assert (r"\tanh{\left(W_{11} h_{0,1} + W_{12} h_{0,2} + U_{11} x_{1} + b_{1} \right)}"
+            in snippet(derive(rnn, "unroll", None)))
+    assert "tanh(r₁,₁⋅(W_n₁₁⋅h₀,₁ + W_n₁₂⋅h₀,₂ + b_hn₁) + U_n₁₁⋅x₁ + b_n₁)" in render_text(
+        derive(gru, "unroll", None), pretty=True, width=200)
+    rng = random.Random(7)
+    for _, rhs in unrolled_equations(RNN(T=2, n=2, cell="gru", layers=2)):
+        ordered = in_reading_order(rhs)
+        point = {s: rng.uniform(-1, 1) for s in rhs.free_symbols}
+        assert [float(e.xreplace(point)) for e in ordered] == pytest.approx([float(e.xreplace(point)) for e in rhs],
+                                                                           rel=1e-12)
+
+
 def test_reading_order_changes_the_order_only():
     """Every sum and product rebuilt in reading order has the value it had, at random points (property),
     and an index such as k + 1 is left as SymPy writes it."""
