@@ -10,10 +10,10 @@ Unicode, LaTeX) keeps one stated convention:
   (h, c) and what holds them, then inputs x, then targets y: ``w h_{t-1}``, ``f_t c_{t-1}``,
   ``o_t tanh(c_t)``, ``z_t (u x_t + b)``;
 - a sum: numbers first (``1 − h²``), then terms that carry a state, then terms of nodes only, then input
-  terms, then targets, and terms of parameters alone (biases) last; among terms of one kind, the one with
-  the recurrent weight before the one with the input weight; and no sum opens with a minus when one of
-  its terms has none: ``w h + u x + b``, ``W^{(2)} h^{(2)}_{t-1} + U^{(2)} h^{(1)}_t + b^{(2)}``,
-  ``f c + i g``, ``h_T − y``, ``n_t − h_{t-1}``.
+  terms, then terms of parameters alone (biases), and targets last (an expanded ``w h + u x + b − y``);
+  among terms of one kind, the one with the recurrent weight before the one with the input weight; and
+  no sum opens with a minus when one of its terms has none: ``w h + u x + b``,
+  ``W^{(2)} h^{(2)}_{t-1} + U^{(2)} h^{(1)}_t + b^{(2)}``, ``f c + i g``, ``h_T − y``, ``n_t − h_{t-1}``.
 
 Ties keep SymPy's order.  Only commutative (scalar) sums and products of the notation's symbols are
 reordered (an index such as k + 1 stays as SymPy writes it); matrix products, and
@@ -31,7 +31,7 @@ from . import notation
 from .printing import Printed
 
 NUMBER, PARAMETER, NODE, STATE, INPUT, TARGET = range(6)
-SUM_RANK = {NUMBER: 0, STATE: 1, NODE: 2, INPUT: 3, TARGET: 4, PARAMETER: 5}
+SUM_RANK = {NUMBER: 0, STATE: 1, NODE: 2, INPUT: 3, PARAMETER: 4, TARGET: 5}
 
 
 @lru_cache(maxsize=1)

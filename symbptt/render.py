@@ -409,7 +409,7 @@ def pretty_cache() -> FactorCache[Picture]:
             return pretty_matrix(expr, entries)
         if isinstance(expr, sp.MatAdd):
             return Picture.text(f"({printer._print(expr).picture[0]})")
-        form = printer._print(expr)
+        form = printer._print(in_reading_order(expr))  # as text_atom and pretty_atom print
         if precedence(expr) < PRECEDENCE["Mul"] and not is_matrix(expr):
             form = prettyForm(*form.parens())
         return Picture.of(form)

@@ -231,3 +231,17 @@ def test_pictures_are_drawn_in_unicode_whatever_sympy_s_own_switch_says():
         assert pretty_use_unicode() is False
     finally:
         pretty_use_unicode(previous)
+
+
+def test_the_expanded_form_reads_in_reading_order_in_every_format():
+    """The factors of a long product (the expanded form, drawn factor by factor) read as the unrolled pass
+    does: w h + u x + b, the target last, in Unicode as in text (Unicode drew SymPy's order, `-y + tanh(b +
+    h₀⋅w + u⋅x₁)`)."""
+    from symbptt.render import render_text
+
+    derivation = derive(RNN(T=2), "expanded", "W")
+    pretty, text = render_text(derivation, pretty=True), render_text(derivation)
+    assert "(tanh(w⋅tanh(w⋅h₀ + u⋅x₁ + b) + u⋅x₂ + b) - y)" in pretty, pretty
+    assert "(tanh(w*tanh(w*h_0 + u*x_1 + b) + u*x_2 + b) - y)" in text, text
+    matrix = render_text(derive(RNN(T=2, n=2, activation="linear"), "expanded", "W"), pretty=True, width=200)
+    assert "+ U₂₁⋅x₂ + b₂ - y₂)" in matrix, matrix
