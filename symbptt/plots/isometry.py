@@ -80,7 +80,8 @@ def _sentence(values: dict[str, dict[int, np.ndarray]], T: int) -> str:
     """How far the singular values spread at the largest T, how many are exactly 0 (−∞: units switched off
     bound the product's rank) or beyond float64's resolution (NaN), and how many directions fall below
     10^−3, for each W0, read off the arrays drawn."""
-    parts, alone = [], []
+    parts: list[str] = []
+    alone: list[str] = []
     for name, by_T in values.items():
         v = by_T[T]
         kept = v[np.isfinite(v)]

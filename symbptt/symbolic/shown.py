@@ -167,6 +167,7 @@ class FactorNames:
         self.named = (not rnn.scalar or not rnn.spec.elman) if named is None else named
         self._shown: dict[Step, sp.Basic] = {}
         self._generic: dict[tuple, sp.Basic] = {}
+        self._identity: dict[Route, bool] = {}
         self.bounded = bounded  # streaming a long form: keep only recent factors
 
     def mat(self, name: str, layer: int | None, t: int | None, rows: int, cols: int) -> sp.Basic:
@@ -187,7 +188,10 @@ class FactorNames:
     def identity(self, step: Step) -> bool:
         """Whether the step's factor is the identity, which the forms leave out of their products (and so
         define no name for): see ``identity_route``."""
-        return identity_route(self.rnn, Route(step.kind, step.target, step.source))
+        route = Route(step.kind, step.target, step.source)
+        if route not in self._identity:  # asked once per step of every path: once per route suffices
+            self._identity[route] = identity_route(self.rnn, route)
+        return self._identity[route]
 
     def applied(self, step: Step, delta: sp.Basic) -> sp.Basic:
         """A D factor applied to δ in the backward pass: D_t δ_t (a diagonal is its own transpose), or
