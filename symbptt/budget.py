@@ -57,11 +57,10 @@ def check_form_size(rnn, form: str, wrt: str) -> None:
         key = (rnn.spec.elman, rnn.n, rnn.layers)
         limit = EXPANDED_MAX_T.get(key, 0) if rnn.m <= 2 or rnn.n == 1 else 0
         if rnn.T > limit:
-            allowed = f"T <= {limit}" if limit else "no T"
+            allowed = f"is limited to T <= {limit}" if limit else "is too large to print at any T"
             raise SymbpttError(
-                f"the expanded form is limited to {allowed} for this cell, n={rnn.n}, m={rnn.m}, "
-                f"layers={rnn.layers} (its printed size grows exponentially); use --form explicit, recursive "
-                "or general")
+                f"the expanded form {allowed} for this cell, n={rnn.n}, m={rnn.m}, layers={rnn.layers} (its "
+                "printed size grows exponentially); use --form explicit, recursive or general")
 
 
 def _refuse(form: str, T: int, atoms: float, unit: str, instead: str) -> None:

@@ -17,10 +17,11 @@ own sums (derivation.LazySum, TermSum), which printing/ does not import.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from . import notation
 from .symbolic.derivation import Equation, LazySum, MatTermSum, TermSum
 
 PRODUCT, MATRIX, ATOM = "product", "matrix", "atom"
@@ -102,5 +103,20 @@ def column_entries(eq: Equation) -> list[Equation] | None:
     return [Equation(s, v) for s, v in zip(lhs, rhs, strict=True)]
 
 
+def matrix_entries(eq: Equation) -> list[Equation] | None:
+    """A column as ``column_entries`` gives it; a named matrix written out (J^hh_1 = [entries], two or
+    more) as one equation per entry, named as the notation names an entry of a step's vector (h_{0,1}):
+    J^hh_{1,1,2} = …, row then column.  None for any other equation."""
+    entries = column_entries(eq)
+    lhs, rhs = eq.lhs, eq.rhs
+    if entries is not None or not isinstance(lhs, notation.MatrixName) or not isinstance(rhs, sp.MatrixBase) \
+            or rhs.shape != lhs.shape or len(rhs) < 2:
+        return entries
+    parts, make = lhs.parts, (notation.ParamName if isinstance(lhs, notation.ParamMatrixName) else notation.Name)
+    rows, cols = rhs.shape
+    return [Equation(make.of_parts(replace(parts, unit=(i + 1,) if cols == 1 else (i + 1, j + 1)).text()),
+                     rhs[i, j]) for i in range(rows) for j in range(cols)]
+
+
 __all__ = ["ATOM", "MATRIX", "PRODUCT", "Layout", "Term", "column_entries", "factors_of", "is_matrix", "is_sum",
-           "layout", "summands", "term"]
+           "layout", "matrix_entries", "summands", "term"]

@@ -26,7 +26,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from . import notation
 from .caching import Bounded
-from .layout import MATRIX, PRODUCT, Layout, Term, column_entries, is_matrix, layout
+from .layout import MATRIX, PRODUCT, Layout, Term, is_matrix, layout, matrix_entries
 from .printing import TextPrinter, UnicodePrinter, text, unicode_tables
 from .printing.breaks import cut_picture, cut_text
 from .reading import in_reading_order
@@ -479,11 +479,11 @@ def _head(text: str) -> Picture:
 
 def pretty_equation(eq: Equation, width: int = DEFAULT_WIDTH, cache: FactorCache[Picture] | None = None) -> str:
     """lhs = t1 / + t2 / + t3: one block per term of a sum, long products wrapped between factors; a column
-    wider than the line, one equation per entry (layout.column_entries).  Drawn with SymPy's Unicode
-    tables whatever sys.stdout's encoding (printing.unicode_tables)."""
+    or a named matrix wider than the line, one equation per entry (layout.matrix_entries).  Drawn with
+    SymPy's Unicode tables whatever sys.stdout's encoding (printing.unicode_tables)."""
     cache = cache or pretty_cache()
     with unicode_tables():
-        entries = column_entries(eq)
+        entries = matrix_entries(eq)
         # the column drawn through the cache, which the matrix's own row below then reads instead of drawing it
         if entries is not None and Picture.of(_printer()._print(eq.lhs)).width + 3 + cache(eq.rhs).width > width:
             return "\n".join(_pretty_equation(one, width, cache) for one in entries)

@@ -101,6 +101,31 @@ def test_pretty_output_fits_the_width():
     assert "Matrix(" not in text
 
 
+@pytest.mark.parametrize("cell,n", [("lstm", 2), ("gru", 3), ("rnn", 4)])
+def test_a_matrix_too_wide_for_the_line_is_written_entry_by_entry(cell, n):
+    """A factor matrix wider than the line (the LSTM's J^hh_1 at n = 2 drew 380 columns in an 80-column
+    terminal) is written one equation per entry, J^hh_{1,i,j}, row by row, every line within the width."""
+    import sympy as sp
+
+    from symbptt import RNN, printing
+    from symbptt.forms import derive
+    from symbptt.layout import matrix_entries
+    from symbptt.render import render_text
+
+    derivation = derive(RNN(T=1, n=n, cell=cell), "factors", None)
+    out = render_text(derivation, pretty=True, width=80)
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    squares = [eq for eq in derivation.equations if isinstance(eq.rhs, sp.MatrixBase) and eq.rhs.shape == (n, n)]
+    assert squares
+    for eq in squares:
+        entries = matrix_entries(eq)
+        assert [e.rhs for e in entries] == list(eq.rhs)  # row by row
+        assert [printing.text(e.lhs) for e in entries] == [f"{eq.lhs.name}[{i},{j}]" for i in range(1, n + 1)
+                                                           for j in range(1, n + 1)]
+    if cell == "lstm":
+        assert "Jʰʰ₁,₁,₂ = W_o₁₂⋅o₁,₁⋅(1 - o₁,₁)⋅tanh(c₁,₁)" in out, out
+
+
 def _top_level_products(line: str) -> int:
     """How many '*' (not '**') stand outside every parenthesis in a line of text output."""
     depth, count = 0, 0
