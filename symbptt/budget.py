@@ -57,7 +57,7 @@ def check_form_size(rnn, form: str, wrt: str) -> None:
         key = (rnn.spec.elman, rnn.n, rnn.layers)
         limit = EXPANDED_MAX_T.get(key, 0) if rnn.m <= 2 or rnn.n == 1 else 0
         if rnn.T > limit:
-            allowed = f"is limited to T <= {limit}" if limit else "is too large to print at any T"
+            allowed = f"is limited to T <= {limit}" if limit else "has no T within its size limit"
             raise SymbpttError(
                 f"the expanded form {allowed} for this cell, n={rnn.n}, m={rnn.m}, layers={rnn.layers} (its "
                 "printed size grows exponentially); use --form explicit, recursive or general")

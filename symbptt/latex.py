@@ -16,7 +16,7 @@ import sympy as sp
 
 from . import notation
 from .escape import latex_text
-from .layout import MATRIX, Layout, Term, column_entries, factors_of, is_matrix, is_sum, layout, summands
+from .layout import MATRIX, Layout, Term, factors_of, is_matrix, is_sum, layout, matrix_entries, summands
 from .printing import braced_call, factor_joint, latex, side_by_side
 from .reading import in_reading_order
 from .render import FactorCache, split_product, swap_text
@@ -221,11 +221,15 @@ ENTRY_CHARS = 180  # LaTeX source of a column's longest entry set as a matrix; l
 
 
 def _entry_by_entry(eq: Equation) -> list[Equation] | None:
-    """A column (layout.column_entries) one equation per entry where its longest entry is too long for the
-    matrix to keep to the page (a layer of a GRU with n = 3: 21 pt past the margin; a + sin(a): 270 pt).
-    None where the matrix stays."""
-    entries = column_entries(eq)
-    if entries is None or max(len(_tex_entries()(one.rhs)) for one in entries) <= ENTRY_CHARS:
+    """A column or a named matrix (layout.matrix_entries) one equation per entry where it is too wide to keep
+    to the page, its width the sum of its columns' widest entries (a layer of a GRU with n = 3: 21 pt past
+    the margin; a + sin(a): 270 pt; the LSTM's J^hh_t at n = 2: 1161 pt).  None where the matrix stays."""
+    entries = matrix_entries(eq)
+    if entries is None:
+        return None
+    cols = eq.rhs.shape[1]
+    lengths = [len(_tex_entries()(one.rhs)) for one in entries]  # row by row
+    if sum(max(lengths[j::cols]) for j in range(cols)) <= ENTRY_CHARS:
         return None
     return entries
 

@@ -110,6 +110,36 @@ def test_a_column_of_long_entries_is_written_entry_by_entry_and_reads_back(tmp_p
     assert not [float(pt) for pt in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log) if float(pt) > 3.0]
 
 
+def test_a_matrix_too_wide_for_the_page_is_written_entry_by_entry_and_reads_back():
+    """The LSTM's J^hh_1 at n = 2 is a 2 × 2 matrix whose entries are sums of four products: set as a matrix
+    it ran 1161 pt past the margin.  A named matrix whose columns' widest entries add up past ENTRY_CHARS is
+    one equation per entry, J^{hh}_{1,i,j}, each reading back to the API's value of that entry; the rnn's
+    short J_1 stays a matrix."""
+    from symbptt.latex import ENTRY_CHARS, tex
+
+    derivation = derive(RNN(T=1, cell="lstm", n=2), "factors", None)
+    text = snippet(derivation)
+    read = dict(latex_equations(text))
+    evaluate, split = Evaluator(_value), 0
+    for eq in derivation.equations:
+        if not isinstance(eq.rhs, sp.MatrixBase) or eq.rhs.shape[1] < 2:
+            continue
+        widths = [max(len(tex(eq.rhs[i, j])) for i in range(eq.rhs.rows)) for j in range(eq.rhs.cols)]
+        wide = sum(widths) > ENTRY_CHARS
+        split += wide
+        for i in range(eq.rhs.rows):
+            for j in range(eq.rhs.cols):
+                name = f"{eq.lhs.name}[{i + 1},{j + 1}]"
+                assert (name in read) == wide, name
+                if wide:
+                    value = eq.rhs[i, j]
+                    api = P.plain(value).xreplace({s: _value(sp.sstr(s)) for s in value.free_symbols})
+                    want = complex(sp.N(api, 20)).real
+                    assert abs(float(evaluate(read[name])) - want) <= 1e-10 * max(1.0, abs(want))
+    assert split >= 2 and r"J^{hh}_{1,1,2} &= " in text
+    assert r"J_{1} &= \left[\begin{matrix}" in snippet(derive(RNN(T=1, n=2), "factors", None))
+
+
 def test_a_stacked_document_gives_each_layer_its_own_carried_path(tmp_path):
     """With two layers the Bound section wrote layer 1's coefficient for ∂h_t/∂h_k, whatever the layer:
     the LRU's ∏ e^{−e^{ν^{(1)}}}, and for a cell file w^{(1)} beside an h_{j-1} of no layer.  Each layer now
