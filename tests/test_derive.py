@@ -370,10 +370,11 @@ def _first_trial(cell: str, activation: str | None):
     from symbptt.check.trials import random_trial
 
     rng = np.random.default_rng(0)
-    while True:
+    for _ in range(2000):
         trial = random_trial(rng, 3)
         if trial.cell == cell and trial.activation == activation and trial.n > 1 and not trial.truncate:
             return trial
+    raise AssertionError(f"no {cell} trial with {activation} and n > 1 in 2000 draws")
 
 
 @pytest.mark.parametrize("cell,activation,name", [("rnn", "linear", "D_"), ("lru", None, "D^a")])

@@ -276,7 +276,7 @@ def test_the_far_share_median_runs_over_the_last_iterations():
                                           "T = 9: 0.3 (last 2).")
 
 
-def test_a_short_training_figure_says_over_how_many_iterations_it_took_its_medians(tmp_path):
+def test_a_short_training_figure_says_over_how_many_iterations_it_took_its_medians():
     """Three iterations: the caption's medians are over all 3, its running median over up to 15 (it said
     "the last 100 iterations" and "running median of 15" whatever the run's length)."""
     from symbptt import plots
